@@ -1,0 +1,585 @@
+/*
+ * framealloc.h — frame arenas, pools, tags and budgets for game engines.
+ *
+ * WHAT IT IS
+ *   An allocator for code that knows the lifetime of its memory:
+ *   - frame arenas: a bump pointer per thread, reset by fa_end_frame();
+ *   - pools: O(1) size classes (16 B .. 4 KiB) with thread-local caches;
+ *   - heap: malloc-backed blocks with any alignment, for everything larger;
+ *   - tags: every allocation is attributed to the calling thread's current
+ *     tag ("physics/contacts"), so a snapshot shows who uses what;
+ *   - budgets: soft/hard limits per tag, events at 80 % and 100 %.
+ *   It is not a malloc replacement.
+ *
+ * QUICK START
+ *     fa_alloc_t *fa = fa_create(NULL);            // NULL: defaults
+ *     fa_budget_set(fa, "physics", 1 << 20, 2 << 20);
+ *     for (;;) {
+ *         fa_begin_frame(fa);
+ *         {
+ *             FA_TAG_SCOPE(fa, "physics");          // popped at block exit
+ *             contact_t *c = FA_FRAME_ARRAY(fa, contact_t, 256);
+ *             body_t *b = fa_pool_alloc(fa, sizeof *b);
+ *             ...
+ *             fa_pool_free(fa, b);
+ *         }
+ *         fa_end_frame(fa);                         // c is gone now
+ *     }
+ *     fa_destroy(fa);
+ *
+ * THREADS
+ *   One fa_alloc_t is shared by all threads of the program. Each thread that
+ *   allocates gets its own frame arena, pool caches, tag stack and counters,
+ *   created on its first call (that first call takes a lock and allocates).
+ *   - fa_begin_frame()/fa_end_frame() act on the CALLING thread's arena only.
+ *     fa_end_frame() on thread T resets T's arena and nothing else.
+ *   - The main thread is the thread that called fa_create() (see
+ *     fa_set_main_thread()). Its fa_end_frame() also ends the context's frame:
+ *     it advances fa_frame_number(), samples peaks and runs the frame-end
+ *     hooks (fa_on_frame_end) before its arena is reset.
+ *   - A worker thread that uses frame memory MUST bracket its own work with
+ *     fa_begin_frame()/fa_end_frame() on that worker; the main thread ending
+ *     its frame never touches a worker's arena. Frame memory MUST NOT be read
+ *     by another thread after its owner ended the frame.
+ *   - Pool and heap blocks may be freed by any thread.
+ *   - A thread that exits returns its pool caches and arena to the context.
+ *   - fa_destroy() MUST be called when no other thread uses the context.
+ *
+ * ERRORS
+ *   Calls that return int return FA_OK (0) or a negative fa_err. Allocation
+ *   calls return NULL on failure; the reason goes to the error hook
+ *   (fa_config_t.error_cb) and to fa_last_error() of that thread.
+ *
+ * BUILD VARIANTS (compile the library and your code with the same macros)
+ *   FA_MINIMAL   statistics, tag accounting and budgets compiled out of the
+ *                hot paths: tags still push/pop, snapshot rows read zero.
+ *   FA_PREFETCH  write prefetch of the next frame-arena line on x86-64.
+ */
+#ifndef FRAMEALLOC_H
+#define FRAMEALLOC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FA_VERSION_MAJOR 0
+#define FA_VERSION_MINOR 1
+#define FA_VERSION_PATCH 0
+#define FA_VERSION_STRING "0.1.0"
+
+#if defined(_WIN32)
+#define FA_API
+#elif defined(__GNUC__)
+#define FA_API __attribute__((visibility("default")))
+#else
+#define FA_API
+#endif
+
+#if defined(__GNUC__)
+#define FA_NODISCARD __attribute__((warn_unused_result))
+#define FA_MALLOC_ATTR __attribute__((malloc))
+#define FA_ALLOC_SIZE(n) __attribute__((alloc_size(n)))
+#define FA_ALLOC_SIZE2(n, m) __attribute__((alloc_size(n, m)))
+#define FA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define FA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define FA_NODISCARD
+#define FA_MALLOC_ATTR
+#define FA_ALLOC_SIZE(n)
+#define FA_ALLOC_SIZE2(n, m)
+#define FA_LIKELY(x) (x)
+#define FA_UNLIKELY(x) (x)
+#define FA_PRINTF(f, a)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* One table: code name, value, message. Values are stable across versions. */
+#define FA_ERR_TABLE(X)                                                        \
+    X(FA_OK, 0, "success")                                                     \
+    X(FA_ERR_INVALID_ARG, -1, "invalid argument")                              \
+    X(FA_ERR_NO_MEMORY, -2, "out of memory")                                   \
+    X(FA_ERR_OVERFLOW, -3, "size computation overflows")                       \
+    X(FA_ERR_BAD_ALIGN, -4, "alignment is not a power of two up to 4096")      \
+    X(FA_ERR_BUDGET, -5, "hard budget exceeded")                               \
+    X(FA_ERR_TOO_MANY_TAGS, -6, "tag table is full")                           \
+    X(FA_ERR_TAG_NAME, -7, "tag name is empty, too long or malformed")         \
+    X(FA_ERR_TAG_STACK, -8, "tag stack overflow or underflow")                 \
+    X(FA_ERR_ARENA_LIMIT, -9, "frame arena hard limit reached")                \
+    X(FA_ERR_NOT_IN_FRAME, -10, "frame allocation outside a frame")            \
+    X(FA_ERR_FOREIGN_PTR, -11, "pointer not owned by this allocator")          \
+    X(FA_ERR_DOUBLE_FREE, -12, "block freed twice")                            \
+    X(FA_ERR_CORRUPTION, -13, "guard bytes overwritten")                       \
+    X(FA_ERR_STATE, -14, "call not valid in the current state")                \
+    X(FA_ERR_NOT_FOUND, -15, "no such item")                                   \
+    X(FA_ERR_TRUNCATED, -16, "output buffer too small, result truncated")      \
+    X(FA_ERR_TIMEOUT, -17, "timed out")                                        \
+    X(FA_ERR_CROSS_THREAD, -18, "frame memory used by another thread")         \
+    X(FA_ERR_SYSTEM, -19, "operating system call failed")
+
+typedef enum fa_err {
+#define FA__ERR_ENUM(name, value, msg) name = value,
+    FA_ERR_TABLE(FA__ERR_ENUM)
+#undef FA__ERR_ENUM
+} fa_err;
+
+/* The message of an error code ("unknown error" for other values). Static
+ * storage, any thread, O(1). */
+FA_API const char *fa_strerror(int err);
+/* The enum name of an error code, e.g. "FA_ERR_BUDGET". Static storage. */
+FA_API const char *fa_err_name(int err);
+
+/* The last error reported on the calling thread by any context (FA_OK after
+ * a success does NOT reset it: it is sticky until fa_clear_error()). */
+FA_API int fa_last_error(void);
+FA_API void fa_clear_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct fa_alloc_s fa_alloc_t;
+
+typedef enum fa_kind {
+    FA_KIND_FRAME = 0,
+    FA_KIND_POOL = 1,
+    FA_KIND_HEAP = 2,
+    FA_KIND_COUNT_ = 3
+} fa_kind;
+
+/* What happens when an allocation would take a tag past its hard budget. */
+typedef enum fa_budget_policy {
+    FA_POLICY_DEFAULT = 0, /* the config's policy (itself default: WARN) */
+    FA_POLICY_WARN = 1,    /* allow it and raise FA_BUDGET_EXCEEDED */
+    FA_POLICY_FAIL = 2,    /* return NULL and raise FA_BUDGET_DENIED */
+    FA_POLICY_CALLBACK = 3 /* ask budget_cb: it returns true to allow */
+} fa_budget_policy;
+
+typedef enum fa_budget_event_kind {
+    FA_BUDGET_WARNING = 1,  /* usage reached 80 % of hard (once per frame) */
+    FA_BUDGET_SOFT = 2,     /* usage reached soft (once per frame) */
+    FA_BUDGET_EXCEEDED = 3, /* usage reached 100 % of hard (once per frame) */
+    FA_BUDGET_DENIED = 4    /* an allocation was refused (every time) */
+} fa_budget_event_kind;
+
+typedef struct fa_budget_event {
+    fa_budget_event_kind kind;
+    uint16_t tag_id;       /* the tag whose budget is concerned */
+    const char *tag_path;  /* valid for the context's lifetime */
+    uint64_t usage;        /* bytes in use by the tag and its children */
+    uint64_t request;      /* bytes of the allocation that triggered it */
+    uint64_t soft, hard;   /* the budget */
+    uint64_t frame;        /* fa_frame_number() when it happened */
+    fa_kind kind_of_alloc; /* frame, pool or heap */
+} fa_budget_event_t;
+
+/* Returns whether to allow the allocation; only consulted for DENIED
+ * decisions under FA_POLICY_CALLBACK, ignored otherwise. Runs on the
+ * allocating thread, inside the allocation: it MUST NOT allocate from the
+ * same context nor block. */
+typedef bool (*fa_budget_cb)(const fa_budget_event_t *ev, void *user);
+
+typedef struct fa_error_event {
+    int code;            /* a negative fa_err */
+    const char *message; /* human text, valid during the call only */
+    const char *file;    /* call site where known (FA_DEBUG), else NULL */
+    int line;
+    const void *ptr;     /* the pointer concerned, if any */
+} fa_error_event_t;
+
+/* Runs on the thread that hit the error. MUST NOT allocate from the context. */
+typedef void (*fa_error_cb)(const fa_error_event_t *ev, void *user);
+
+/* Zero means "default" for every field (sokol style). */
+typedef struct fa_config {
+    size_t frame_chunk_bytes;     /* first arena chunk per thread; 1 MiB */
+    size_t frame_limit_bytes;     /* arena hard limit per thread; 0: none */
+    size_t pool_reserve_bytes;    /* address space reserved for pools; 4 GiB */
+    uint32_t max_tags;            /* tag table capacity; 1024 (max 65535) */
+    fa_budget_policy budget_policy; /* default policy; WARN */
+    fa_budget_cb budget_cb;
+    void *budget_user;
+    fa_error_cb error_cb;
+    void *error_user;
+} fa_config_t;
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Creates a context. cfg may be NULL (all defaults); it is copied. The
+ * calling thread becomes the main thread. Returns NULL on failure (bad config
+ * or no memory; fa_last_error() says which). Reserves address space for the
+ * pools (no memory is committed until used). Any thread; allocates. */
+FA_API FA_NODISCARD fa_alloc_t *fa_create(const fa_config_t *cfg);
+
+/* Releases every frame, pool and heap block and the context itself. MUST be
+ * called when no other thread uses fa. NULL is ignored. */
+FA_API void fa_destroy(fa_alloc_t *fa);
+
+/* The configuration in force, defaults filled in. */
+FA_API fa_config_t fa_config_effective(const fa_alloc_t *fa);
+
+/* Makes the calling thread the main thread (the one whose fa_end_frame ends
+ * the context's frame). Call between frames. */
+FA_API void fa_set_main_thread(fa_alloc_t *fa);
+
+/* ------------------------------------------------------------------------ */
+/* Frames                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Begins a frame on the calling thread. O(1), no system call. Calling it
+ * twice without fa_end_frame() is reported (FA_ERR_STATE) and ignored. */
+FA_API void fa_begin_frame(fa_alloc_t *fa);
+
+/* Ends the calling thread's frame: every frame allocation this thread made
+ * since fa_begin_frame() is released at once (chunks are kept, so a steady
+ * state makes no system call). On the main thread it also ends the context's
+ * frame: runs the frame-end hooks first (they still see the frame's memory
+ * and statistics), then advances fa_frame_number(). O(tags) on the main
+ * thread, O(1) plus O(tags used) elsewhere. */
+FA_API void fa_end_frame(fa_alloc_t *fa);
+
+/* Number of frames the main thread has ended. Any thread, O(1). */
+FA_API uint64_t fa_frame_number(const fa_alloc_t *fa);
+
+/* Called by the main thread's fa_end_frame() before the reset, in the order
+ * registered. The hook runs on the main thread and MAY use the context
+ * (snapshots, allocation) but MUST NOT call fa_end_frame(). Up to 8 hooks;
+ * returns FA_OK, or FA_ERR_STATE when all 8 are taken. */
+typedef void (*fa_frame_hook)(fa_alloc_t *fa, uint64_t frame, void *user);
+FA_API int fa_on_frame_end(fa_alloc_t *fa, fa_frame_hook hook, void *user);
+/* Removes a hook registered with the same function and user pointer. */
+FA_API int fa_remove_frame_hook(fa_alloc_t *fa, fa_frame_hook hook, void *user);
+
+/* Allocates size bytes aligned to align (a power of two up to 4096; 0 means
+ * alignof(max_align_t)) from the calling thread's arena. Valid until that
+ * thread's fa_end_frame(). Never frees individually. O(1): a bump pointer;
+ * the arena grows by a chunk (may call the OS) when the current one is full.
+ * NULL on bad alignment, arena limit, hard budget under FAIL policy, or no
+ * memory. size 0 returns a unique non-NULL pointer. */
+static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *
+fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align);
+
+/* One contiguous block of count elements of size bytes each; the element
+ * stride is size rounded up to align, and the block is aligned to align.
+ * NULL with FA_ERR_OVERFLOW when count * stride overflows. Counts as one
+ * allocation. */
+FA_API FA_NODISCARD FA_MALLOC_ATTR void *
+fa_frame_alloc_batch(fa_alloc_t *fa, size_t size, size_t align, size_t count);
+
+/* Fixed-count batches: fill out[0..N-1] with N separate elements from one
+ * bump (one bounds check, one accounting update) and return out[0], or NULL
+ * (out untouched) on failure. */
+FA_API FA_NODISCARD void *fa_frame_alloc2(fa_alloc_t *fa, size_t size, size_t align, void *out[2]);
+FA_API FA_NODISCARD void *fa_frame_alloc4(fa_alloc_t *fa, size_t size, size_t align, void *out[4]);
+FA_API FA_NODISCARD void *fa_frame_alloc8(fa_alloc_t *fa, size_t size, size_t align, void *out[8]);
+
+#define FA_FRAME_NEW(fa, T) ((T *)fa_frame_alloc((fa), sizeof(T), _Alignof(T)))
+#define FA_FRAME_ARRAY(fa, T, n) ((T *)fa_frame_alloc_batch((fa), sizeof(T), _Alignof(T), (n)))
+
+/* Copies a NUL-terminated string into frame memory. NULL on failure. */
+FA_API FA_NODISCARD char *fa_frame_strdup(fa_alloc_t *fa, const char *s);
+/* printf into frame memory. NULL on failure or encoding error. */
+FA_API FA_NODISCARD char *fa_frame_sprintf(fa_alloc_t *fa, const char *fmt, ...) FA_PRINTF(2, 3);
+
+/* A position in the calling thread's arena. fa_frame_rollback() releases
+ * everything allocated after the mark (in the same frame). Statistics keep
+ * counting the released bytes as allocated in this frame. */
+typedef struct fa_frame_mark {
+    uint64_t frame_id; /* the thread's frame serial when taken */
+    uint32_t chunk;    /* index of the chunk */
+    size_t offset;     /* offset in that chunk */
+} fa_frame_mark_t;
+FA_API fa_frame_mark_t fa_frame_mark(fa_alloc_t *fa);
+/* FA_ERR_STATE if the mark is from another frame or thread position ahead. */
+FA_API int fa_frame_rollback(fa_alloc_t *fa, fa_frame_mark_t mark);
+
+/* Bytes currently allocated from the calling thread's arena, and its
+ * capacity (all chunks). */
+FA_API size_t fa_frame_used(fa_alloc_t *fa);
+FA_API size_t fa_frame_capacity(fa_alloc_t *fa);
+
+/* ------------------------------------------------------------------------ */
+/* Pools and heap                                                            */
+/* ------------------------------------------------------------------------ */
+
+#define FA_POOL_MAX_SIZE 4096u
+
+/* A block of at least size bytes from the size class that fits (16 B steps
+ * up to 128, then quarter powers of two up to 4096), aligned to 16 (to the
+ * block size for power-of-two classes up to 4096 if that is what it is).
+ * Above FA_POOL_MAX_SIZE it falls back to fa_heap_alloc(size, 16) and counts
+ * as heap. O(1) from the thread cache; a cache miss takes the class lock
+ * once per batch; a depot miss carves a slab (no system call: the address
+ * space is reserved at create). Any thread. size 0 gets a 16 B block. */
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc(fa_alloc_t *fa, size_t size);
+
+/* Returns a block from fa_pool_alloc() (pool or heap fallback, found from
+ * the pointer alone). Any thread, including one other than the allocating
+ * thread. NULL is ignored. A pointer that fa does not own is reported
+ * (FA_ERR_FOREIGN_PTR) and ignored. */
+FA_API void fa_pool_free(fa_alloc_t *fa, void *p);
+
+/* The usable size of a pool or heap block (its class size for pool). */
+FA_API size_t fa_block_size(fa_alloc_t *fa, const void *p);
+
+/* A block from the system heap (malloc) with a small header, aligned to
+ * align (power of two up to 4096; 0 means 16). Attributed to the current
+ * tag. Any thread; calls malloc. */
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *
+fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align);
+/* Frees a block from fa_heap_alloc(). Any thread. NULL is ignored. */
+FA_API void fa_heap_free(fa_alloc_t *fa, void *p);
+
+/* ------------------------------------------------------------------------ */
+/* Tags                                                                      */
+/* ------------------------------------------------------------------------ */
+
+#define FA_TAG_NAME_MAX 63   /* bytes in one path component */
+#define FA_TAG_PATH_MAX 255  /* bytes in a whole path */
+#define FA_TAG_STACK_MAX 32  /* nesting depth per thread */
+#define FA_TAG_ROOT 0        /* the tag of untagged allocations, path "" */
+
+/* Pushes a tag on the calling thread's stack: its id is the child `name` of
+ * the current tag (created on first use). name may hold several components
+ * ("physics/contacts"); each is [A-Za-z0-9_.-]+ (other bytes are accepted
+ * too, except '/' and control characters). Returns the tag id (>= 0) or a
+ * negative fa_err; on error nothing is pushed and fa_tag_pop() MUST NOT be
+ * called for it. Lock-free lookup for existing tags; creating a tag takes
+ * the registry lock. */
+FA_API int fa_tag_push(fa_alloc_t *fa, const char *name);
+
+/* Pops the calling thread's top tag. Underflow is reported (FA_ERR_TAG_STACK)
+ * and ignored. O(1). */
+FA_API void fa_tag_pop(fa_alloc_t *fa);
+
+/* The calling thread's current tag id (FA_TAG_ROOT when none). */
+FA_API int fa_tag_current(fa_alloc_t *fa);
+
+/* The id of a tag path ("physics/contacts"), creating it (and its parents)
+ * when create is true. "" is FA_TAG_ROOT. Negative fa_err on failure. */
+FA_API int fa_tag_find(fa_alloc_t *fa, const char *path, bool create);
+
+/* The full path of a tag id, valid for the context's lifetime; NULL for an
+ * unknown id. */
+FA_API const char *fa_tag_path(const fa_alloc_t *fa, int tag_id);
+
+/* Number of tags registered (the root included). */
+FA_API uint32_t fa_tag_count(const fa_alloc_t *fa);
+
+/* Scoped tags. The pop happens when the enclosing scope is left, however it
+ * is left (end of block, return, break, continue, goto): it uses the
+ * cleanup attribute of GCC and Clang.
+ *
+ *   FA_TAG_SCOPE(fa, "physics");    // statement form: until end of block
+ *   FA_WITH_TAG(fa, "render") { }   // block form
+ *
+ * Rule: `break`/`continue` written directly inside an FA_WITH_TAG block leave
+ * that block (it is a one-shot loop), not an enclosing loop of yours; use
+ * FA_TAG_SCOPE inside loops where you need them. If the push fails, the
+ * block still runs (allocations go to the enclosing tag) and nothing is
+ * popped. */
+typedef struct fa__tag_guard {
+    fa_alloc_t *fa;
+    int pushed; /* 1 if the push succeeded */
+    int done;   /* FA_WITH_TAG's one-shot loop */
+} fa__tag_guard_t;
+FA_API fa__tag_guard_t fa__tag_guard_begin(fa_alloc_t *fa, const char *name);
+FA_API void fa__tag_guard_end(fa__tag_guard_t *g);
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FA__CAT2(a, b) a##b
+#define FA__CAT(a, b) FA__CAT2(a, b)
+#define FA_TAG_SCOPE(fa, name)                                                 \
+    fa__tag_guard_t FA__CAT(fa__tag_scope_, __LINE__)                          \
+        __attribute__((cleanup(fa__tag_guard_end), unused)) =                  \
+            fa__tag_guard_begin((fa), (name))
+#define FA_WITH_TAG(fa, name)                                                  \
+    for (fa__tag_guard_t FA__CAT(fa__with_tag_, __LINE__)                      \
+             __attribute__((cleanup(fa__tag_guard_end))) =                     \
+             fa__tag_guard_begin((fa), (name));                                \
+         !FA__CAT(fa__with_tag_, __LINE__).done;                               \
+         FA__CAT(fa__with_tag_, __LINE__).done = 1)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Budgets                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct fa_budget_desc {
+    uint64_t soft_bytes;     /* 0: no soft limit */
+    uint64_t hard_bytes;     /* 0: no hard limit (and no 80 % warning) */
+    fa_budget_policy policy; /* FA_POLICY_DEFAULT: the config's */
+} fa_budget_desc_t;
+
+/* Sets (or with both 0, clears) the budget of a tag path, creating the tag.
+ * Usage is the tag's bytes including its children: frame bytes allocated in
+ * the current frames of all threads + live pool bytes (at block size) + live
+ * heap bytes. Events (see fa_budget_event_kind) go to config.budget_cb.
+ * soft > hard (hard != 0) is FA_ERR_INVALID_ARG. Meant for start-up or
+ * between frames: an allocation racing with the call may be counted or not.
+ * Takes the registry lock; O(threads x tags). */
+FA_API int fa_budget_set(fa_alloc_t *fa, const char *tag_path, size_t soft_bytes, size_t hard_bytes);
+FA_API int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_t *desc);
+/* The budget of a tag; FA_ERR_NOT_FOUND when the path is unknown. */
+FA_API int fa_budget_get(fa_alloc_t *fa, const char *tag_path, fa_budget_desc_t *out);
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct fa_kind_totals {
+    uint64_t in_use;      /* frame: arena bytes used now; pool/heap: live bytes */
+    uint64_t peak;        /* highest in_use sampled at frame ends/snapshots */
+    uint64_t alloc_count; /* allocations made in the current frame */
+    uint64_t alloc_bytes; /* bytes allocated in the current frame */
+    uint64_t free_count;  /* frees made in the current frame (pool/heap) */
+} fa_kind_totals_t;
+
+typedef struct fa_tag_usage {
+    uint64_t frame_bytes; /* frame bytes allocated in the current frame */
+    uint64_t pool_bytes;  /* live pool bytes (block sizes) */
+    uint64_t heap_bytes;  /* live heap bytes (requested sizes) */
+    uint64_t alloc_count; /* allocations of any kind in the current frame */
+} fa_tag_usage_t;
+
+typedef struct fa_tag_row {
+    uint16_t id;
+    uint16_t parent_id;    /* FA_TAG_ROOT's parent is itself */
+    uint16_t depth;        /* 0 for the root, 1 for "physics" */
+    const char *path;      /* valid for the context's lifetime */
+    fa_tag_usage_t self;   /* allocations made with this tag current */
+    fa_tag_usage_t total;  /* self + all descendants */
+    uint64_t live_bytes;   /* total.frame + total.pool + total.heap */
+    uint64_t peak_bytes;   /* highest live_bytes sampled at frame ends */
+    uint64_t budget_soft;  /* 0 when none */
+    uint64_t budget_hard;  /* 0 when none */
+} fa_tag_row_t;
+
+typedef struct fa_thread_row {
+    uint32_t index;        /* registration order in the context */
+    uint64_t frame_used;   /* arena bytes in use */
+    uint64_t frame_capacity; /* arena bytes reserved (all chunks) */
+    uint64_t frames;       /* frames this thread has ended */
+    uint32_t overflow_chunks; /* chunks beyond the first in use this frame */
+    bool in_frame;
+} fa_thread_row_t;
+
+#define FA_SNAPSHOT_VERSION 1
+
+/* Caller-owned. Set rows/rows_capacity (and threads/threads_capacity) to
+ * arrays you own before fa_snapshot_take(); they may be NULL/0. */
+typedef struct fa_snapshot {
+    uint32_t size;    /* sizeof(fa_snapshot_t), filled by take */
+    uint32_t version; /* FA_SNAPSHOT_VERSION */
+    uint64_t frame;   /* fa_frame_number() at the time of the snapshot */
+    uint64_t frame_start_ns; /* CLOCK_MONOTONIC of the main thread's begin */
+    uint64_t frame_duration_ns; /* begin .. snapshot (or .. end in a hook) */
+    fa_kind_totals_t totals[FA_KIND_COUNT_];
+    fa_tag_row_t *rows;
+    uint32_t rows_capacity;
+    uint32_t row_count; /* rows written (the root first, then by id) */
+    uint32_t tag_count; /* tags that exist; > row_count means truncated */
+    fa_thread_row_t *threads;
+    uint32_t threads_capacity;
+    uint32_t thread_count;
+    uint32_t threads_total;
+} fa_snapshot_t;
+
+/* Fills snap with the context's figures now: per-kind totals, one row per
+ * tag (ids in increasing order; parents come before children) and one row
+ * per thread. Allocates nothing; O(threads x tags); takes the thread list
+ * lock. Figures of other threads are read while they run, so they are each
+ * exact but not taken at one instant. Returns FA_OK, or FA_ERR_TRUNCATED
+ * when rows or threads did not fit (what fit is written). The sum of the
+ * rows' `self` figures equals the totals (frame bytes, pool and heap live
+ * bytes, allocation counts). In FA_MINIMAL rows read zero. */
+FA_API int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap);
+
+/* ------------------------------------------------------------------------ */
+/* Internals of the inline fast path. Not API: may change in any version.   */
+/* ------------------------------------------------------------------------ */
+
+/* Per-thread, per-tag counters. Written by their own thread only (relaxed
+ * atomics, which compile to plain moves), read by snapshots. */
+typedef struct fa__tag_counters {
+    _Atomic uint64_t frame_bytes;
+    _Atomic uint64_t alloc_count;
+    _Atomic int64_t pool_bytes; /* may go negative: freed here, allocated elsewhere */
+    _Atomic int64_t heap_bytes;
+} fa__tag_counters_t;
+
+typedef struct fa__fast {
+    char *cur;                 /* bump pointer of the current chunk */
+    char *end;                 /* end of the current chunk */
+    uint32_t tag;              /* current tag id */
+    uint32_t slow;             /* non-zero: every frame alloc takes the slow path */
+    const _Atomic uint8_t *tag_slow; /* per tag: non-zero if under a budget */
+    fa__tag_counters_t *ctr;   /* this thread's counters, indexed by tag id */
+} fa__fast_t;
+
+/* The calling thread's cached (context, fast state) pair. */
+typedef struct fa__tls {
+    const fa_alloc_t *fa;
+    uint64_t fa_id;
+    fa__fast_t *fast;
+} fa__tls_t;
+
+extern FA_API _Thread_local fa__tls_t fa__tls;
+
+/* Every context starts with its unique id, so a cache entry left by a
+ * destroyed context at the same address is never mistaken for it. */
+static inline uint64_t fa__context_id(const fa_alloc_t *fa) { return *(const uint64_t *)(const void *)fa; }
+
+FA_API void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align);
+
+static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
+    const fa__tls_t *tls = &fa__tls;
+    if (FA_LIKELY(tls->fa == fa && tls->fa_id == fa__context_id(fa))) {
+        fa__fast_t *t = tls->fast;
+        uintptr_t a = align ? (uintptr_t)align : (uintptr_t)_Alignof(max_align_t);
+        uintptr_t p = ((uintptr_t)t->cur + a - 1) & ~(a - 1);
+#ifdef FA_MINIMAL
+        const uint32_t slow = t->slow;
+#else
+        const uint32_t slow = t->slow | atomic_load_explicit(&t->tag_slow[t->tag], memory_order_relaxed);
+#endif
+        /* align must be a power of two <= 4096 and the block must fit; any
+         * other case (including size overflow) goes to the slow path. */
+        /* size - 1 wraps for size 0, which the slow path handles. */
+        if (FA_LIKELY(!slow && (a & (a - 1)) == 0 && a <= 4096 && p <= (uintptr_t)t->end &&
+                      size - 1 < (uintptr_t)t->end - p)) {
+            t->cur = (char *)(p + size);
+#ifdef FA_PREFETCH
+#if defined(__x86_64__) && defined(__GNUC__)
+            __builtin_prefetch(t->cur + 256, 1, 3);
+#endif
+#endif
+#ifndef FA_MINIMAL
+            fa__tag_counters_t *c = &t->ctr[t->tag];
+            atomic_store_explicit(&c->frame_bytes,
+                                  atomic_load_explicit(&c->frame_bytes, memory_order_relaxed) + size,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&c->alloc_count,
+                                  atomic_load_explicit(&c->alloc_count, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
+#endif
+            return (void *)p;
+        }
+    }
+    return fa__frame_alloc_slow(fa, size, align);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FRAMEALLOC_H */
