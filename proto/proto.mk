@@ -1,0 +1,62 @@
+# proto/: libfa-proto (wire format encoder + total decoder), its tests and
+# golden vectors. Only lib's header is used (for the snapshot helper);
+# nothing of lib is linked.
+PROTO_SRCS := $(wildcard proto/src/*.c)
+PROTO_HDRS := proto/include/fa_proto.h
+proto_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(PROTO_SRCS))
+
+# $(BUILD)/<variant>/libfa-proto.a for every variant.
+define proto_variant
+$(BUILD)/$(1)/libfa-proto.a: $(call proto_objs,$(1))
+	@$$(if $$(Q),echo "  AR [$(1)] $$@")
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach v,$(VARIANTS),$(eval $(call proto_variant,$(v))))
+
+PROTO_A := $(BUILD)/default/libfa-proto.a
+ALL_TARGETS += $(PROTO_A)
+
+# Tests: tests/proto/*.c except the golden generator, one binary per tested
+# variant. They read tests/proto/golden/ relative to the top directory
+# (override with FA_PROTO_GOLDEN_DIR).
+PROTO_TEST_VARIANTS := default asan
+PROTO_TEST_SRCS := $(filter-out tests/proto/gen_golden.c,$(wildcard tests/proto/*.c))
+PROTO_CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+proto_test_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(PROTO_TEST_SRCS))
+
+define proto_test_variant
+$(BUILD)/$(1)/tests/proto_tests: $(call proto_test_objs,$(1)) $(BUILD)/$(1)/libfa-proto.a
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD [$(1)] $$@")
+	$$(Q)$$(CC) $$(VLDFLAGS_$(1)) -o $$@ $$^ $$(PROTO_CRITERION_LIBS) $$(LDLIBS_BASE)
+endef
+$(foreach v,$(PROTO_TEST_VARIANTS),$(eval $(call proto_test_variant,$(v))))
+
+# Test steps print Criterion's "[====] Synthesis" line; a failure stops make.
+.PHONY: test-proto test-proto-asan
+test-proto: $(BUILD)/default/tests/proto_tests
+	$(Q)$(BUILD)/default/tests/proto_tests --short-filename
+test-proto-asan: $(BUILD)/asan/tests/proto_tests
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(BUILD)/asan/tests/proto_tests --short-filename
+TEST_STEPS += test-proto test-proto-asan
+
+# Golden vectors are committed; regenerate them only after a deliberate
+# change of the wire format (then review the diff and PROTOCOL.md).
+$(BUILD)/default/tests/proto_gen_golden: $(BUILD)/default/tests/proto/gen_golden.o \
+		$(BUILD)/default/tests/proto/fixtures.o $(PROTO_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ $(LDLIBS_BASE)
+
+.PHONY: proto-golden
+proto-golden: $(BUILD)/default/tests/proto_gen_golden
+	$(Q)$< tests/proto/golden fuzz/corpus/decode
+
+.PHONY: install-proto
+install-proto:
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+	install -m 644 $(PROTO_HDRS) $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(PROTO_A) $(DESTDIR)$(PREFIX)/lib/
+install-proto: $(PROTO_A)
+INSTALL_STEPS += install-proto

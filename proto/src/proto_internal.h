@@ -1,0 +1,58 @@
+/*
+ * proto_internal.h — shared by the sources of proto/src only: little-endian byte
+ * access and the v1 layout constants that PROTOCOL.md specifies.
+ */
+#ifndef FA_PROTO_INTERNAL_H
+#define FA_PROTO_INTERNAL_H
+
+#include "fa_proto.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Header field offsets (PROTOCOL.md, "Header"). */
+#define FA_PROTO__OFF_MAGIC 0u
+#define FA_PROTO__OFF_MAJOR 4u
+#define FA_PROTO__OFF_MINOR 5u
+#define FA_PROTO__OFF_TYPE 6u
+#define FA_PROTO__OFF_FLAGS 7u
+#define FA_PROTO__OFF_BODY_LEN 8u
+#define FA_PROTO__OFF_SESSION 12u
+#define FA_PROTO__OFF_SEQ 20u
+
+/* Fixed scalar prefixes of the bodies, in bytes. */
+#define FA_PROTO__HELLO_FIXED 24u
+#define FA_PROTO__FRAME_FIXED 40u
+#define FA_PROTO__BYE_FIXED 16u
+/* A section header: u16 row count, u16 row stride. */
+#define FA_PROTO__SECTION_HEADER 4u
+/* A string: u16 length, then the bytes. */
+#define FA_PROTO__STRING_HEADER 2u
+
+/* Byte values that a tag path may not contain: C0 controls and DEL. */
+static inline bool fa__proto_is_control(unsigned char c) { return c < 0x20u || c == 0x7Fu; }
+
+static inline void fa__proto_put_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void fa__proto_put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void fa__proto_put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t fa__proto_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (unsigned)p[1] << 8); }
+static inline uint32_t fa__proto_get_u32(const uint8_t *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+static inline uint64_t fa__proto_get_u64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+#endif /* FA_PROTO_INTERNAL_H */
