@@ -1,0 +1,346 @@
+/*
+ * fixtures.c — known messages for the golden vectors. Values are chosen so
+ * that every byte of a field differs (0x0102030405060708 style), which makes
+ * a wrong byte order or offset show up in the goldens.
+ */
+#include "fixtures.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BIG_TAGS 300
+#define BIG_THREADS 12
+#define BIG_FINDINGS 24
+
+static const fa_proto_tag_def_t hello_tags[] = {
+    {0, 0, 0, 0, {"", 0}},
+    {1, 0, 0x0000000000400000u, 0x0000000000800000u, {"physics", 7}},
+    {2, 1, 0, 0x0000000000100000u, {"physics/contacts", 16}},
+    {3, 0, 0x0102030405060708u, 0x1112131415161718u, {"render", 6}},
+    {4, 3, 0, 0, {"render/cmd.buffers-2", 20}},
+};
+
+static const fa_proto_tag_def_t tags_added[] = {
+    {5, 0, 0, 0, {"audio", 5}},
+    {6, 5, 1000, 2000, {"audio/voices", 12}},
+    {1, 0, 0x0000000000500000u, 0x0000000000A00000u, {"physics", 7}}, /* a budget change */
+};
+
+static const fa_proto_tag_stat_t frame_tags[] = {
+    {0, 0, 4096, 0, 3, 0x00000000001F0000u, 0x0000000000200000u},
+    {1, 0x1020304050607080u, 0x0102030405060708u, 0x1112131415161718u, 0x2122232425262728u,
+     0x3132333435363738u, 0x4142434445464748u},
+    {65535, 1, 2, 3, 4, 5, 6},
+};
+
+static const fa_proto_thread_row_t frame_threads[] = {
+    {0, 0, 0x0000000000012345u, 0x0000000000100000u, 1000, FA_PROTO_THREAD_IN_FRAME},
+    {7, 3, 0x0807060504030201u, 0x1817161514131211u, 0xFFFFFFFFFFFFFFFFu, 0x80},
+};
+
+static const fa_proto_finding_t frame_findings[] = {
+    {1, 2, 17, 0x0000000000004000u},
+    {0xFFFF, 65535, 0xFFFFFFFFu, 0xFFFFFFFFFFFFFFFFu},
+};
+
+static const fa_proto_drop_t bye_drops[] = {
+    {FA_PROTO_DROP_RING_FULL, 12},
+    {FA_PROTO_DROP_SEND_FAILED, 0x0102030405060708u},
+    {FA_PROTO_DROP_DISCONNECTED, 3},
+    {999, 1}, /* a reason this version does not know is carried as is */
+};
+
+static fa_proto_tag_stat_t big_tags[BIG_TAGS];
+static fa_proto_thread_row_t big_threads[BIG_THREADS];
+static fa_proto_finding_t big_findings[BIG_FINDINGS];
+
+enum { FX_HELLO, FX_HELLO_EMPTY, FX_FRAME, FX_FRAME_EMPTY, FX_FRAME_BIG, FX_TAGS, FX_TAGS_EMPTY, FX_BYE, FX_COUNT };
+
+static const char *const names[FX_COUNT] = {
+    "hello", "hello_empty", "frame", "frame_empty", "frame_big", "tags", "tags_empty", "bye",
+};
+
+static fa_proto_msg_t msgs[FX_COUNT];
+static bool built;
+
+static fa_proto_header_t header(uint8_t type, uint64_t seq) {
+    fa_proto_header_t h = {0};
+    h.type = type;
+    h.session_id = 0xC0FFEE0123456789u;
+    h.seq = seq;
+    return h;
+}
+
+static void build(void) {
+    fa_proto_msg_t *m;
+
+    m = &msgs[FX_HELLO];
+    m->header = header(FA_PROTO_HELLO, 0);
+    m->hello.pid = 4242;
+    m->hello.lib_version = 0x000100;
+    m->hello.start_unix_ns = 1700000000123456789u;
+    m->hello.start_mono_ns = 0x0000001234567890u;
+    m->hello.app_name = fa_proto_str("fa-demo");
+    m->hello.session_label = fa_proto_str("level 3, \"night\"");
+    m->hello.host = fa_proto_str("build-box.local");
+    m->hello.build_id = fa_proto_str("0.1.0-g3952aac");
+    m->hello.tags = hello_tags;
+    m->hello.tag_count = sizeof hello_tags / sizeof hello_tags[0];
+
+    /* Empty strings and no tags at all: the smallest HELLO. */
+    m = &msgs[FX_HELLO_EMPTY];
+    m->header = header(FA_PROTO_HELLO, 0);
+    m->header.session_id = 1;
+    m->hello.pid = 1;
+
+    m = &msgs[FX_FRAME];
+    m->header = header(FA_PROTO_FRAME, 1);
+    m->frame.frame = 1;
+    m->frame.start_ns = 0x0000001234567890u + 16666666u;
+    m->frame.duration_ns = 16666666u;
+    m->frame.frames_dropped = 2;
+    m->frame.tags_total = 7;
+    m->frame.threads_total = 3;
+    m->frame.findings_dropped = 1;
+    for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
+        uint64_t b = (uint64_t)(k + 1) << 56;
+        m->frame.totals[k] = (fa_proto_kind_totals_t){b | 1, b | 2, b | 3, b | 4, b | 5};
+    }
+    m->frame.tags = frame_tags;
+    m->frame.tag_count = sizeof frame_tags / sizeof frame_tags[0];
+    m->frame.threads = frame_threads;
+    m->frame.thread_count = sizeof frame_threads / sizeof frame_threads[0];
+    m->frame.findings = frame_findings;
+    m->frame.finding_count = sizeof frame_findings / sizeof frame_findings[0];
+
+    m = &msgs[FX_FRAME_EMPTY];
+    m->header = header(FA_PROTO_FRAME, 2);
+    m->header.flags = 0;
+    m->frame.frame = 0xFFFFFFFFFFFFFFFFu;
+
+    /* A big FRAME: many rows with values derived from their index. */
+    for (uint32_t i = 0; i < BIG_TAGS; i++) {
+        uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15u;
+        big_tags[i] = (fa_proto_tag_stat_t){(uint16_t)(i * 7), x, x >> 8, x >> 16, i, x >> 3, x >> 2};
+    }
+    for (uint32_t i = 0; i < BIG_THREADS; i++)
+        big_threads[i] = (fa_proto_thread_row_t){i, i % 3, (uint64_t)i << 20, (uint64_t)(i + 1) << 21,
+                                                 1000u + i, (uint8_t)(i & 1)};
+    for (uint32_t i = 0; i < BIG_FINDINGS; i++)
+        big_findings[i] = (fa_proto_finding_t){(uint16_t)(1 + i % 6), (uint16_t)(i * 7), i + 1, (uint64_t)i << 33};
+    m = &msgs[FX_FRAME_BIG];
+    m->header = header(FA_PROTO_FRAME, 0x0102030405060708u);
+    m->frame.frame = 123456789;
+    m->frame.start_ns = 987654321000u;
+    m->frame.duration_ns = 33333333u;
+    m->frame.tags_total = BIG_TAGS + 5;
+    m->frame.threads_total = BIG_THREADS;
+    for (int k = 0; k < FA_PROTO_KIND_COUNT; k++)
+        m->frame.totals[k] = (fa_proto_kind_totals_t){1000u * (k + 1), 2000u * (k + 1), 30u + k, 4000u, 5u};
+    m->frame.tags = big_tags;
+    m->frame.tag_count = BIG_TAGS;
+    m->frame.threads = big_threads;
+    m->frame.thread_count = BIG_THREADS;
+    m->frame.findings = big_findings;
+    m->frame.finding_count = BIG_FINDINGS;
+
+    m = &msgs[FX_TAGS];
+    m->header = header(FA_PROTO_TAGS, 3);
+    m->tags.tags = tags_added;
+    m->tags.tag_count = sizeof tags_added / sizeof tags_added[0];
+
+    m = &msgs[FX_TAGS_EMPTY];
+    m->header = header(FA_PROTO_TAGS, 4);
+
+    m = &msgs[FX_BYE];
+    m->header = header(FA_PROTO_BYE, 5);
+    m->bye.frames_sent = 1234;
+    m->bye.frames_dropped = 15;
+    m->bye.drops = bye_drops;
+    m->bye.drop_count = sizeof bye_drops / sizeof bye_drops[0];
+
+    built = true;
+}
+
+size_t proto_fixture_count(void) { return FX_COUNT; }
+
+const char *proto_fixture_name(size_t i) { return i < FX_COUNT ? names[i] : NULL; }
+
+const fa_proto_msg_t *proto_fixture_msg(size_t i) {
+    if (!built) build();
+    return i < FX_COUNT ? &msgs[i] : NULL;
+}
+
+/* ---- comparison --------------------------------------------------------- */
+
+#define DIFF(...)                                                              \
+    do {                                                                       \
+        if (why_cap) snprintf(why, why_cap, __VA_ARGS__);                      \
+        return false;                                                          \
+    } while (0)
+
+#define SAME(field)                                                            \
+    if ((a)->field != (b)->field)                                              \
+        DIFF("%s: %llu != %llu", #field, (unsigned long long)(a)->field, (unsigned long long)(b)->field)
+
+static bool str_equal(fa_proto_str_t x, fa_proto_str_t y) {
+    return x.len == y.len && (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
+}
+
+static bool tag_defs_equal(const fa_proto_tag_def_t *ta, const fa_proto_tag_def_t *tb, uint32_t n, char *why,
+                           size_t why_cap) {
+    for (uint32_t i = 0; i < n; i++) {
+        const fa_proto_tag_def_t *a = &ta[i], *b = &tb[i];
+        SAME(id);
+        SAME(parent_id);
+        SAME(budget_soft);
+        SAME(budget_hard);
+        if (!str_equal(a->path, b->path)) DIFF("tag def %u: path differs", i);
+    }
+    return true;
+}
+
+bool proto_msg_equal(const fa_proto_msg_t *ma, const fa_proto_msg_t *mb, char *why, size_t why_cap) {
+    {
+        const fa_proto_header_t *a = &ma->header, *b = &mb->header;
+        SAME(type);
+        SAME(flags);
+        SAME(session_id);
+        SAME(seq);
+    }
+    switch (ma->header.type) {
+    case FA_PROTO_HELLO: {
+        const fa_proto_hello_t *a = &ma->hello, *b = &mb->hello;
+        SAME(pid);
+        SAME(lib_version);
+        SAME(start_unix_ns);
+        SAME(start_mono_ns);
+        if (!str_equal(a->app_name, b->app_name)) DIFF("app_name differs");
+        if (!str_equal(a->session_label, b->session_label)) DIFF("session_label differs");
+        if (!str_equal(a->host, b->host)) DIFF("host differs");
+        if (!str_equal(a->build_id, b->build_id)) DIFF("build_id differs");
+        SAME(tag_count);
+        return tag_defs_equal(a->tags, b->tags, a->tag_count, why, why_cap);
+    }
+    case FA_PROTO_TAGS: {
+        const fa_proto_tags_t *a = &ma->tags, *b = &mb->tags;
+        SAME(tag_count);
+        return tag_defs_equal(a->tags, b->tags, a->tag_count, why, why_cap);
+    }
+    case FA_PROTO_FRAME: {
+        const fa_proto_frame_t *fa = &ma->frame, *fb = &mb->frame;
+        {
+            const fa_proto_frame_t *a = fa, *b = fb;
+            SAME(frame);
+            SAME(start_ns);
+            SAME(duration_ns);
+            SAME(frames_dropped);
+            SAME(tags_total);
+            SAME(threads_total);
+            SAME(findings_dropped);
+            SAME(tag_count);
+            SAME(thread_count);
+            SAME(finding_count);
+        }
+        for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
+            const fa_proto_kind_totals_t *a = &fa->totals[k], *b = &fb->totals[k];
+            SAME(in_use);
+            SAME(peak);
+            SAME(alloc_count);
+            SAME(alloc_bytes);
+            SAME(free_count);
+        }
+        for (uint32_t i = 0; i < fa->tag_count; i++) {
+            const fa_proto_tag_stat_t *a = &fa->tags[i], *b = &fb->tags[i];
+            SAME(id);
+            SAME(frame_bytes);
+            SAME(pool_bytes);
+            SAME(heap_bytes);
+            SAME(alloc_count);
+            SAME(live_bytes);
+            SAME(peak_bytes);
+        }
+        for (uint32_t i = 0; i < fa->thread_count; i++) {
+            const fa_proto_thread_row_t *a = &fa->threads[i], *b = &fb->threads[i];
+            SAME(index);
+            SAME(overflow_chunks);
+            SAME(frame_used);
+            SAME(frame_capacity);
+            SAME(frames);
+            SAME(flags);
+        }
+        for (uint32_t i = 0; i < fa->finding_count; i++) {
+            const fa_proto_finding_t *a = &fa->findings[i], *b = &fb->findings[i];
+            SAME(code);
+            SAME(tag_id);
+            SAME(count);
+            SAME(value);
+        }
+        return true;
+    }
+    case FA_PROTO_BYE: {
+        const fa_proto_bye_t *a = &ma->bye, *b = &mb->bye;
+        SAME(frames_sent);
+        SAME(frames_dropped);
+        SAME(drop_count);
+        for (uint32_t i = 0; i < a->drop_count; i++) {
+            const fa_proto_drop_t *ra = &a->drops[i], *rb = &b->drops[i];
+            if (ra->reason != rb->reason || ra->count != rb->count) DIFF("drop %u differs", i);
+        }
+        return true;
+    }
+    }
+    return true; /* other types carry nothing beyond the header */
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+static int hex_value(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+long proto_hex_parse(const char *text, unsigned char *out, size_t cap) {
+    size_t n = 0;
+    for (const char *p = text; *p;) {
+        if (*p == '#') {
+            while (*p && *p != '\n') p++;
+        } else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            p++;
+        } else {
+            int hi = hex_value((unsigned char)p[0]), lo = hi < 0 ? -1 : hex_value((unsigned char)p[1]);
+            if (hi < 0 || lo < 0 || n == cap) return -1;
+            out[n++] = (unsigned char)(hi << 4 | lo);
+            p += 2;
+        }
+    }
+    return (long)n;
+}
+
+char *proto_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (cap - size < 4096) {
+            char *grown = realloc(buf, cap = cap * 2 + 8192);
+            if (!grown) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = grown;
+        }
+        size_t got = fread(buf + size, 1, cap - size - 1, f);
+        size += got;
+        if (got == 0) break;
+    }
+    fclose(f);
+    buf[size] = '\0';
+    *len = size;
+    return buf;
+}

@@ -1,0 +1,748 @@
+/*
+ * test_proto.c — the wire format: golden vectors both ways, every decode
+ * error, forward-compatibility rules, encoder validation, and a seeded
+ * mutation run over the goldens.
+ */
+#include "fa_proto.h"
+#include "fixtures.h"
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static fa_proto_space_t space; /* ~600 KiB: static, never on the stack */
+static unsigned char out_buf[FA_PROTO_MAX_MESSAGE];
+
+static const char *golden_dir(void) {
+    const char *d = getenv("FA_PROTO_GOLDEN_DIR");
+    return d && *d ? d : "tests/proto/golden";
+}
+
+/* Loads fixture i's golden bytes into a malloc'd buffer. */
+static unsigned char *load_golden(size_t i, size_t *len) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.hex", golden_dir(), proto_fixture_name(i));
+    size_t text_len;
+    char *text = proto_read_file(path, &text_len);
+    cr_assert(text, "cannot read %s (run the tests from the top directory)", path);
+    unsigned char *bytes = malloc(text_len / 2 + 1);
+    long n = proto_hex_parse(text, bytes, text_len / 2 + 1);
+    free(text);
+    cr_assert(n >= 0, "%s: bad hex", path);
+    *len = (size_t)n;
+    return bytes;
+}
+
+static fa_proto_storage_t full_storage(void) { return fa_proto_storage_of(&space); }
+
+/* A tiny byte writer for hand-made messages: the body is written first,
+ * then finish() puts the header in front. */
+typedef struct wbuf {
+    unsigned char b[8192];
+    size_t n;
+} wbuf_t;
+
+static void w_u8(wbuf_t *w, unsigned v) { w->b[w->n++] = (unsigned char)v; }
+static void w_u16(wbuf_t *w, unsigned v) {
+    w_u8(w, v & 0xFF);
+    w_u8(w, (v >> 8) & 0xFF);
+}
+static void w_u32(wbuf_t *w, uint32_t v) {
+    for (int i = 0; i < 4; i++) w_u8(w, (v >> (8 * i)) & 0xFF);
+}
+static void w_u64(wbuf_t *w, uint64_t v) {
+    for (int i = 0; i < 8; i++) w_u8(w, (unsigned)(v >> (8 * i)) & 0xFF);
+}
+static void w_bytes(wbuf_t *w, const void *p, size_t n) {
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+static void w_str(wbuf_t *w, const char *s, size_t len) {
+    w_u16(w, (unsigned)len);
+    w_bytes(w, s, len);
+}
+
+/* Builds header + body into msg[] and returns the total length. */
+static size_t finish(unsigned char *msg, const wbuf_t *body, unsigned type) {
+    wbuf_t h = {.n = 0};
+    w_bytes(&h, "FAPM", 4);
+    w_u8(&h, FA_PROTO_VERSION_MAJOR);
+    w_u8(&h, FA_PROTO_VERSION_MINOR);
+    w_u8(&h, type);
+    w_u8(&h, 0);
+    w_u32(&h, (uint32_t)body->n);
+    w_u64(&h, 77);
+    w_u64(&h, 9);
+    memcpy(msg, h.b, h.n);
+    memcpy(msg + h.n, body->b, body->n);
+    return h.n + body->n;
+}
+
+static int decode(const void *buf, size_t len, fa_proto_msg_t *m) {
+    fa_proto_storage_t st = full_storage();
+    return fa_proto_decode(buf, len, m, &st);
+}
+
+static void put_le32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+#define cr_assert_err(got, want)                                               \
+    do {                                                                       \
+        int got_ = (got), want_ = (want);                                      \
+        cr_assert_eq(got_, want_, "%s:%d: got %s, want %s", __FILE__, __LINE__, \
+                     fa_proto_err_name(got_), fa_proto_err_name(want_));       \
+    } while (0)
+
+/* ---- golden vectors ------------------------------------------------------- */
+
+Test(golden, encode_of_each_fixture_equals_its_golden_bytes) {
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        size_t len;
+        unsigned char *golden = load_golden(i, &len);
+        int n = fa_proto_encode(proto_fixture_msg(i), out_buf, sizeof out_buf);
+        cr_assert_eq(n, (int)len, "%s: encoded %d bytes, golden has %zu (%s)", proto_fixture_name(i), n, len,
+                     fa_proto_err_name(n));
+        for (size_t k = 0; k < len; k++)
+            cr_assert_eq(out_buf[k], golden[k], "%s: byte %zu is %02x, golden %02x", proto_fixture_name(i), k,
+                         out_buf[k], golden[k]);
+        free(golden);
+    }
+}
+
+Test(golden, decode_of_each_golden_equals_its_fixture) {
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        size_t len;
+        unsigned char *golden = load_golden(i, &len);
+        fa_proto_msg_t m;
+        cr_assert_err(decode(golden, len, &m), FA_PROTO_OK);
+        char why[256] = "";
+        cr_assert(proto_msg_equal(&m, proto_fixture_msg(i), why, sizeof why), "%s: %s", proto_fixture_name(i),
+                  why);
+        cr_assert_eq(m.header.version_major, FA_PROTO_VERSION_MAJOR);
+        cr_assert_eq(m.header.version_minor, FA_PROTO_VERSION_MINOR);
+        cr_assert_eq(m.header.body_len, len - FA_PROTO_HEADER_SIZE);
+        free(golden);
+    }
+}
+
+Test(golden, goldens_cover_every_message_type_and_an_empty_tag_dictionary) {
+    int seen[5] = {0}, empty_hello = 0, empty_tags = 0, big = 0;
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        const fa_proto_msg_t *m = proto_fixture_msg(i);
+        seen[m->header.type]++;
+        if (m->header.type == FA_PROTO_HELLO && m->hello.tag_count == 0) empty_hello++;
+        if (m->header.type == FA_PROTO_TAGS && m->tags.tag_count == 0) empty_tags++;
+        if (fa_proto_encoded_size(m) > 8192) big++;
+    }
+    for (int t = FA_PROTO_HELLO; t <= FA_PROTO_BYE; t++) cr_assert(seen[t] > 0, "no golden of type %d", t);
+    cr_assert(empty_hello && empty_tags && big);
+}
+
+Test(golden, seed_corpus_files_equal_the_goldens) {
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        size_t len, bin_len;
+        unsigned char *golden = load_golden(i, &len);
+        char path[1024];
+        snprintf(path, sizeof path, "fuzz/corpus/decode/%s.bin", proto_fixture_name(i));
+        char *bin = proto_read_file(path, &bin_len);
+        cr_assert(bin, "cannot read %s", path);
+        cr_assert(bin_len == len && memcmp(bin, golden, len) == 0, "%s differs from its golden", path);
+        free(bin);
+        free(golden);
+    }
+}
+
+Test(encode, encoded_size_equals_the_bytes_written) {
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        const fa_proto_msg_t *m = proto_fixture_msg(i);
+        cr_assert_eq(fa_proto_encoded_size(m), fa_proto_encode(m, out_buf, sizeof out_buf));
+    }
+}
+
+Test(encode, frame_size_macro_equals_the_encoded_size) {
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        const fa_proto_msg_t *m = proto_fixture_msg(i);
+        if (m->header.type != FA_PROTO_FRAME) continue;
+        cr_assert_eq((unsigned)fa_proto_encoded_size(m),
+                     FA_PROTO_FRAME_SIZE(m->frame.tag_count, m->frame.thread_count, m->frame.finding_count));
+    }
+}
+
+/* ---- header errors ------------------------------------------------------- */
+
+Test(decode, truncation_at_every_offset_of_every_golden_is_an_error) {
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        size_t len;
+        unsigned char *golden = load_golden(i, &len);
+        for (size_t cut = 0; cut < len; cut++) {
+            /* A fresh allocation of exactly `cut` bytes, so that ASan catches
+             * any read past the end. */
+            unsigned char *part = malloc(cut ? cut : 1);
+            memcpy(part, golden, cut);
+            fa_proto_msg_t m;
+            int rc = decode(part, cut, &m);
+            cr_assert_err(rc, FA_PROTO_ERR_TRUNCATED);
+            free(part);
+        }
+        free(golden);
+    }
+}
+
+Test(decode, body_shorter_than_its_fields_is_short_body_at_every_offset) {
+    /* Cut the body but fix body_len to match: the framing is now fine and
+     * the body ends inside a field. Only the exact end (and nothing before
+     * it) may decode. */
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        size_t len;
+        unsigned char *golden = load_golden(i, &len);
+        for (size_t cut = FA_PROTO_HEADER_SIZE; cut < len; cut++) {
+            unsigned char *part = malloc(cut);
+            memcpy(part, golden, cut);
+            put_le32(part + 8, (uint32_t)(cut - FA_PROTO_HEADER_SIZE));
+            fa_proto_msg_t m;
+            cr_assert_err(decode(part, cut, &m), FA_PROTO_ERR_SHORT_BODY);
+            free(part);
+        }
+        free(golden);
+    }
+}
+
+Test(decode, bad_magic_is_rejected_even_in_a_short_prefix) {
+    size_t len;
+    unsigned char *g = load_golden(0, &len);
+    fa_proto_msg_t m;
+    for (int k = 0; k < 4; k++) {
+        unsigned char copy[512];
+        memcpy(copy, g, len);
+        copy[k] ^= 0x20;
+        cr_assert_err(decode(copy, len, &m), FA_PROTO_ERR_BAD_MAGIC);
+        cr_assert_err(decode(copy, (size_t)k + 1, &m), FA_PROTO_ERR_BAD_MAGIC);
+    }
+    cr_assert_err(decode("GET / HTTP/1.1\r\n\r\n", 18, &m), FA_PROTO_ERR_BAD_MAGIC);
+    free(g);
+}
+
+Test(decode, other_major_version_is_rejected) {
+    size_t len;
+    unsigned char *g = load_golden(0, &len);
+    fa_proto_msg_t m;
+    g[4] = FA_PROTO_VERSION_MAJOR + 1;
+    cr_assert_err(decode(g, len, &m), FA_PROTO_ERR_BAD_VERSION);
+    g[4] = 0;
+    cr_assert_err(decode(g, len, &m), FA_PROTO_ERR_BAD_VERSION);
+    free(g);
+}
+
+Test(decode, newer_minor_version_is_accepted) {
+    size_t len;
+    unsigned char *g = load_golden(0, &len);
+    fa_proto_msg_t m;
+    g[5] = 200;
+    cr_assert_err(decode(g, len, &m), FA_PROTO_OK);
+    cr_assert_eq(m.header.version_minor, 200);
+    free(g);
+}
+
+Test(decode, unknown_type_is_rejected_but_its_header_still_decodes) {
+    size_t len;
+    unsigned char *g = load_golden(0, &len);
+    fa_proto_msg_t m;
+    fa_proto_header_t h;
+    for (unsigned t = 0; t < 256; t++) {
+        if (t >= FA_PROTO_HELLO && t <= FA_PROTO_BYE) continue;
+        g[6] = (unsigned char)t;
+        cr_assert_err(decode(g, len, &m), FA_PROTO_ERR_UNKNOWN_TYPE);
+        cr_assert_err(fa_proto_decode_header(g, len, &h), FA_PROTO_OK);
+        cr_assert_eq(h.type, t);
+        cr_assert_eq(h.session_id, proto_fixture_msg(0)->header.session_id);
+    }
+    free(g);
+}
+
+Test(decode, body_length_above_the_maximum_is_too_large) {
+    size_t len;
+    unsigned char *g = load_golden(0, &len);
+    fa_proto_msg_t m;
+    put_le32(g + 8, FA_PROTO_MAX_MESSAGE - FA_PROTO_HEADER_SIZE + 1);
+    cr_assert_err(decode(g, len, &m), FA_PROTO_ERR_TOO_LARGE);
+    put_le32(g + 8, 0xFFFFFFFFu);
+    cr_assert_err(decode(g, len, &m), FA_PROTO_ERR_TOO_LARGE);
+    /* At the maximum it is merely longer than what arrived. */
+    put_le32(g + 8, FA_PROTO_MAX_MESSAGE - FA_PROTO_HEADER_SIZE);
+    cr_assert_err(decode(g, len, &m), FA_PROTO_ERR_TRUNCATED);
+    free(g);
+}
+
+Test(decode, bytes_after_the_declared_length_are_a_length_error) {
+    size_t len;
+    unsigned char *g = load_golden(0, &len);
+    unsigned char *longer = calloc(1, len + 1);
+    memcpy(longer, g, len);
+    fa_proto_msg_t m;
+    cr_assert_err(decode(longer, len + 1, &m), FA_PROTO_ERR_LENGTH);
+    free(longer);
+    free(g);
+}
+
+Test(decode, session_id_zero_is_rejected) {
+    size_t len;
+    unsigned char *g = load_golden(2, &len);
+    memset(g + 12, 0, 8);
+    fa_proto_msg_t m;
+    cr_assert_err(decode(g, len, &m), FA_PROTO_ERR_BAD_SESSION);
+    free(g);
+}
+
+Test(decode, null_arguments_are_invalid_and_empty_input_is_truncated) {
+    fa_proto_msg_t m;
+    fa_proto_header_t h;
+    cr_assert_err(fa_proto_decode(NULL, 10, &m, NULL), FA_PROTO_ERR_INVALID_ARG);
+    cr_assert_err(fa_proto_decode("FAPM", 4, NULL, NULL), FA_PROTO_ERR_INVALID_ARG);
+    cr_assert_err(fa_proto_decode_header("FAPM", 4, NULL), FA_PROTO_ERR_INVALID_ARG);
+    cr_assert_err(fa_proto_decode(NULL, 0, &m, NULL), FA_PROTO_ERR_TRUNCATED);
+    cr_assert_err(fa_proto_decode_header(NULL, 0, &h), FA_PROTO_ERR_TRUNCATED);
+}
+
+Test(decode, failure_leaves_the_output_untouched) {
+    size_t len;
+    unsigned char *g = load_golden(2, &len);
+    fa_proto_msg_t m, before;
+    memset(&m, 0xA5, sizeof m);
+    before = m;
+    cr_assert_err(decode(g, len - 1, &m), FA_PROTO_ERR_TRUNCATED);
+    put_le32(g + 8, (uint32_t)(len - 1 - FA_PROTO_HEADER_SIZE));
+    cr_assert_err(decode(g, len - 1, &m), FA_PROTO_ERR_SHORT_BODY);
+    cr_assert(memcmp(&m, &before, sizeof m) == 0);
+    free(g);
+}
+
+/* ---- body errors and compatibility ---------------------------------------- */
+
+Test(decode, unknown_trailing_bytes_in_a_known_body_are_skipped) {
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        size_t len;
+        unsigned char *g = load_golden(i, &len);
+        unsigned char *ext = malloc(len + 37);
+        memcpy(ext, g, len);
+        for (int k = 0; k < 37; k++) ext[len + k] = (unsigned char)(0xE0 + k);
+        put_le32(ext + 8, (uint32_t)(len + 37 - FA_PROTO_HEADER_SIZE));
+        fa_proto_msg_t m;
+        cr_assert_err(decode(ext, len + 37, &m), FA_PROTO_OK);
+        char why[256] = "";
+        cr_assert(proto_msg_equal(&m, proto_fixture_msg(i), why, sizeof why), "%s: %s", proto_fixture_name(i),
+                  why);
+        free(ext);
+        free(g);
+    }
+}
+
+/* A TAGS body with one entry whose fixed part has `stride` bytes. */
+static size_t tags_with_stride(unsigned char *msg, unsigned stride, const char *path, size_t path_len) {
+    wbuf_t b = {.n = 0};
+    w_u16(&b, 1);
+    w_u16(&b, stride);
+    w_u16(&b, 9);              /* id */
+    w_u16(&b, 0);              /* parent */
+    w_u64(&b, 100);            /* soft */
+    w_u64(&b, 200);            /* hard */
+    for (unsigned k = FA_PROTO_TAG_DEF_ROW_SIZE; k < stride; k++) w_u8(&b, 0xEE); /* future fields */
+    w_str(&b, path, path_len);
+    return finish(msg, &b, FA_PROTO_TAGS);
+}
+
+Test(decode, larger_row_stride_skips_the_unknown_fields) {
+    unsigned char msg[512];
+    size_t n = tags_with_stride(msg, FA_PROTO_TAG_DEF_ROW_SIZE + 5, "net/sockets", 11);
+    fa_proto_msg_t m;
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_OK);
+    cr_assert_eq(m.tags.tag_count, 1);
+    cr_assert_eq(m.tags.tags[0].id, 9);
+    cr_assert_eq(m.tags.tags[0].budget_hard, 200);
+    cr_assert(m.tags.tags[0].path.len == 11 && memcmp(m.tags.tags[0].path.data, "net/sockets", 11) == 0);
+
+    /* The same for fixed-size rows: a BYE with 12-byte drop rows. */
+    wbuf_t b = {.n = 0};
+    w_u64(&b, 5);
+    w_u64(&b, 2);
+    w_u16(&b, 2);
+    w_u16(&b, 12);
+    w_u16(&b, 1), w_u64(&b, 1), w_u16(&b, 0xBEEF);
+    w_u16(&b, 2), w_u64(&b, 1), w_u16(&b, 0xBEEF);
+    n = finish(msg, &b, FA_PROTO_BYE);
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_OK);
+    cr_assert_eq(m.bye.drop_count, 2);
+    cr_assert_eq(m.bye.drops[1].reason, 2);
+    cr_assert_eq(m.bye.drops[1].count, 1);
+}
+
+Test(decode, row_stride_below_the_version_size_is_bad_stride) {
+    unsigned char msg[512];
+    size_t n = tags_with_stride(msg, FA_PROTO_TAG_DEF_ROW_SIZE - 1, "x", 1);
+    fa_proto_msg_t m;
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_ERR_BAD_STRIDE);
+}
+
+/* A FRAME body with `kinds` per-kind rows and no other rows. */
+static size_t frame_with_kinds(unsigned char *msg, unsigned kinds) {
+    wbuf_t b = {.n = 0};
+    w_u64(&b, 10), w_u64(&b, 20), w_u64(&b, 30);
+    w_u32(&b, 0), w_u32(&b, 0), w_u32(&b, 0), w_u32(&b, 0);
+    w_u16(&b, kinds);
+    w_u16(&b, FA_PROTO_KIND_ROW_SIZE);
+    for (unsigned k = 0; k < kinds; k++)
+        for (int f = 0; f < 5; f++) w_u64(&b, 100 * (k + 1) + f);
+    for (int s = 0; s < 3; s++) w_u16(&b, 0), w_u16(&b, 64);
+    return finish(msg, &b, FA_PROTO_FRAME);
+}
+
+Test(decode, extra_allocator_kinds_are_skipped_and_missing_ones_read_zero) {
+    static unsigned char msg[4096];
+    fa_proto_msg_t m;
+    size_t n = frame_with_kinds(msg, 5);
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_OK);
+    cr_assert_eq(m.frame.totals[FA_PROTO_KIND_HEAP].free_count, 304);
+    n = frame_with_kinds(msg, 1);
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_OK);
+    cr_assert_eq(m.frame.totals[FA_PROTO_KIND_FRAME].in_use, 100);
+    cr_assert_eq(m.frame.totals[FA_PROTO_KIND_POOL].in_use, 0);
+    cr_assert_eq(m.frame.totals[FA_PROTO_KIND_HEAP].peak, 0);
+    n = frame_with_kinds(msg, FA_PROTO_MAX_KINDS + 1);
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_ERR_TOO_MANY_ROWS);
+}
+
+Test(decode, string_longer_than_255_bytes_is_rejected) {
+    static unsigned char msg[4096];
+    char text[300];
+    memset(text, 'a', sizeof text);
+    wbuf_t b = {.n = 0};
+    w_u32(&b, 1), w_u32(&b, 0), w_u64(&b, 0), w_u64(&b, 0);
+    w_str(&b, text, 256);
+    w_str(&b, "", 0), w_str(&b, "", 0), w_str(&b, "", 0);
+    w_u16(&b, 0), w_u16(&b, FA_PROTO_TAG_DEF_ROW_SIZE);
+    size_t n = finish(msg, &b, FA_PROTO_HELLO);
+    fa_proto_msg_t m;
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_ERR_STRING_TOO_LONG);
+    /* 255 is fine. */
+    b.n = 0;
+    w_u32(&b, 1), w_u32(&b, 0), w_u64(&b, 0), w_u64(&b, 0);
+    w_str(&b, text, 255);
+    w_str(&b, "", 0), w_str(&b, "", 0), w_str(&b, "", 0);
+    w_u16(&b, 0), w_u16(&b, FA_PROTO_TAG_DEF_ROW_SIZE);
+    n = finish(msg, &b, FA_PROTO_HELLO);
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_OK);
+    cr_assert_eq(m.hello.app_name.len, 255);
+}
+
+Test(decode, control_byte_in_a_tag_path_is_rejected_elsewhere_allowed) {
+    unsigned char msg[512];
+    fa_proto_msg_t m;
+    const char bad[][4] = {"a\nb", "a\tb", "\x7f", "ab\x1f"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = tags_with_stride(msg, FA_PROTO_TAG_DEF_ROW_SIZE, bad[i], strlen(bad[i]));
+        cr_assert_err(decode(msg, n, &m), FA_PROTO_ERR_BAD_STRING);
+    }
+    size_t n = tags_with_stride(msg, FA_PROTO_TAG_DEF_ROW_SIZE, "a\0b", 3);
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_ERR_BAD_STRING);
+    /* Bytes >= 0x80 (UTF-8) and spaces are accepted; UTF-8 is not checked. */
+    n = tags_with_stride(msg, FA_PROTO_TAG_DEF_ROW_SIZE, "r\xc3\xa9seau x\xff", 10);
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_OK);
+    /* Other strings are opaque: a control byte in the host is carried. */
+    fa_proto_msg_t hello = *proto_fixture_msg(0);
+    hello.hello.host = (fa_proto_str_t){"a\nb", 3};
+    int len = fa_proto_encode(&hello, out_buf, sizeof out_buf);
+    cr_assert(len > 0);
+    cr_assert_err(decode(out_buf, (size_t)len, &m), FA_PROTO_OK);
+    cr_assert_eq(m.hello.host.len, 3);
+}
+
+Test(decode, section_with_more_rows_than_the_cap_is_too_many_rows) {
+    wbuf_t b = {.n = 0};
+    w_u16(&b, FA_PROTO_MAX_ROWS + 1);
+    w_u16(&b, FA_PROTO_TAG_DEF_ROW_SIZE);
+    unsigned char msg[64];
+    size_t n = finish(msg, &b, FA_PROTO_TAGS);
+    fa_proto_msg_t m;
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_ERR_TOO_MANY_ROWS);
+    /* BYE drop rows have their own, smaller cap. */
+    b.n = 0;
+    w_u64(&b, 0), w_u64(&b, 0), w_u16(&b, FA_PROTO_MAX_DROPS + 1), w_u16(&b, FA_PROTO_DROP_ROW_SIZE);
+    n = finish(msg, &b, FA_PROTO_BYE);
+    cr_assert_err(decode(msg, n, &m), FA_PROTO_ERR_TOO_MANY_ROWS);
+}
+
+Test(decode, rows_beyond_the_caller_storage_are_storage_small) {
+    size_t len;
+    unsigned char *g = load_golden(2, &len); /* "frame": 3 tag rows */
+    fa_proto_tag_stat_t two[2];
+    fa_proto_thread_row_t threads[8];
+    fa_proto_finding_t findings[8];
+    fa_proto_storage_t st = {.tag_stats = two, .tag_stats_capacity = 2, .threads = threads,
+                             .threads_capacity = 8, .findings = findings, .findings_capacity = 8};
+    fa_proto_msg_t m;
+    cr_assert_err(fa_proto_decode(g, len, &m, &st), FA_PROTO_ERR_STORAGE_SMALL);
+    cr_assert_err(fa_proto_decode(g, len, &m, NULL), FA_PROTO_ERR_STORAGE_SMALL);
+    /* A NULL array counts as capacity 0 whatever the capacity says. */
+    st.tag_stats = NULL;
+    st.tag_stats_capacity = 100;
+    cr_assert_err(fa_proto_decode(g, len, &m, &st), FA_PROTO_ERR_STORAGE_SMALL);
+    free(g);
+    /* A message without rows needs no storage. */
+    g = load_golden(6, &len); /* "tags_empty" */
+    cr_assert_err(fa_proto_decode(g, len, &m, NULL), FA_PROTO_OK);
+    free(g);
+}
+
+Test(decode, strings_are_views_into_the_input) {
+    size_t len;
+    unsigned char *g = load_golden(0, &len);
+    fa_proto_msg_t m;
+    cr_assert_err(decode(g, len, &m), FA_PROTO_OK);
+    cr_assert((const unsigned char *)m.hello.app_name.data > g &&
+              (const unsigned char *)m.hello.app_name.data < g + len);
+    cr_assert(m.hello.tags == space.tag_defs);
+    free(g);
+}
+
+/* ---- encoder validation ----------------------------------------------------- */
+
+Test(encode, buffer_too_small_writes_nothing) {
+    const fa_proto_msg_t *msg = proto_fixture_msg(2);
+    int size = fa_proto_encoded_size(msg);
+    cr_assert(size > 0);
+    memset(out_buf, 0x5A, (size_t)size);
+    cr_assert_err(fa_proto_encode(msg, out_buf, (size_t)size - 1), FA_PROTO_ERR_BUFFER_SMALL);
+    cr_assert_err(fa_proto_encode(msg, NULL, 0), FA_PROTO_ERR_BUFFER_SMALL);
+    for (int i = 0; i < size; i++) cr_assert_eq(out_buf[i], 0x5A);
+    cr_assert_eq(fa_proto_encode(msg, out_buf, (size_t)size), size);
+}
+
+Test(encode, invalid_messages_are_refused_with_precise_errors) {
+    fa_proto_msg_t m = *proto_fixture_msg(0); /* hello */
+    char long_text[300];
+    memset(long_text, 'x', sizeof long_text);
+    fa_proto_tag_def_t tags[2] = {{0, 0, 0, 0, {"", 0}}, {1, 0, 0, 0, {"ok", 2}}};
+
+    cr_assert_err(fa_proto_encoded_size(NULL), FA_PROTO_ERR_INVALID_ARG);
+    m.header.session_id = 0;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_BAD_SESSION);
+    m = *proto_fixture_msg(0);
+    m.header.type = 9;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_UNKNOWN_TYPE);
+    m = *proto_fixture_msg(0);
+    m.hello.host = (fa_proto_str_t){long_text, 256};
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_STRING_TOO_LONG);
+    m.hello.host = (fa_proto_str_t){NULL, 3};
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_INVALID_ARG);
+    m.hello.host = (fa_proto_str_t){NULL, 0};
+    cr_assert(fa_proto_encode(&m, out_buf, sizeof out_buf) > 0);
+    m.hello.tags = tags;
+    m.hello.tag_count = 2;
+    tags[1].path = (fa_proto_str_t){"a\rb", 3};
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_BAD_STRING);
+    tags[1].path = (fa_proto_str_t){long_text, 256};
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_STRING_TOO_LONG);
+    m.hello.tag_count = FA_PROTO_MAX_ROWS + 1;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_TOO_MANY_ROWS);
+    m.hello.tags = NULL;
+    m.hello.tag_count = 1;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_INVALID_ARG);
+
+    m = *proto_fixture_msg(2); /* frame */
+    m.frame.thread_count = FA_PROTO_MAX_ROWS + 1;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_TOO_MANY_ROWS);
+    m = *proto_fixture_msg(2);
+    m.frame.findings = NULL;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_INVALID_ARG);
+    m = *proto_fixture_msg(7); /* bye */
+    m.bye.drop_count = FA_PROTO_MAX_DROPS + 1;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_TOO_MANY_ROWS);
+}
+
+/* The largest messages the limits allow fit FA_PROTO_MAX_MESSAGE and round
+ * trip. */
+Test(encode, maximal_hello_and_frame_fit_and_round_trip) {
+    static fa_proto_tag_def_t tags[FA_PROTO_MAX_ROWS];
+    static char path[FA_PROTO_MAX_STRING];
+    memset(path, 'p', sizeof path);
+    for (uint32_t i = 0; i < FA_PROTO_MAX_ROWS; i++)
+        tags[i] = (fa_proto_tag_def_t){(uint16_t)i, 0, i, i, {path, FA_PROTO_MAX_STRING}};
+    fa_proto_msg_t m = {.header = {.type = FA_PROTO_HELLO, .session_id = 5}};
+    m.hello.app_name = m.hello.host = m.hello.build_id = m.hello.session_label =
+        (fa_proto_str_t){path, FA_PROTO_MAX_STRING};
+    m.hello.tags = tags;
+    m.hello.tag_count = FA_PROTO_MAX_ROWS;
+    int n = fa_proto_encode(&m, out_buf, sizeof out_buf);
+    cr_assert(n > 0 && (unsigned)n <= FA_PROTO_MAX_MESSAGE, "%s", fa_proto_err_name(n));
+    fa_proto_msg_t d;
+    cr_assert_err(decode(out_buf, (size_t)n, &d), FA_PROTO_OK);
+    char why[256] = "";
+    cr_assert(proto_msg_equal(&d, &m, why, sizeof why), "%s", why);
+
+    static fa_proto_tag_stat_t stats[FA_PROTO_MAX_ROWS];
+    static fa_proto_thread_row_t threads[FA_PROTO_MAX_ROWS];
+    static fa_proto_finding_t findings[FA_PROTO_MAX_ROWS];
+    for (uint32_t i = 0; i < FA_PROTO_MAX_ROWS; i++) {
+        stats[i] = (fa_proto_tag_stat_t){(uint16_t)(65535 - i), i, i, i, i, i, UINT64_MAX - i};
+        threads[i] = (fa_proto_thread_row_t){i, i, i, i, i, (uint8_t)i};
+        findings[i] = (fa_proto_finding_t){(uint16_t)i, (uint16_t)i, i, i};
+    }
+    fa_proto_msg_t f = {.header = {.type = FA_PROTO_FRAME, .session_id = UINT64_MAX, .seq = UINT64_MAX}};
+    f.frame = (fa_proto_frame_t){.frame = 1, .tags = stats, .tag_count = FA_PROTO_MAX_ROWS, .threads = threads,
+                                 .thread_count = FA_PROTO_MAX_ROWS, .findings = findings,
+                                 .finding_count = FA_PROTO_MAX_ROWS};
+    n = fa_proto_encode(&f, out_buf, sizeof out_buf);
+    cr_assert_eq((unsigned)n, FA_PROTO_FRAME_SIZE(FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS));
+    cr_assert_err(decode(out_buf, (size_t)n, &d), FA_PROTO_OK);
+    cr_assert(proto_msg_equal(&d, &f, why, sizeof why), "%s", why);
+}
+
+/* ---- names ------------------------------------------------------------------ */
+
+Test(errors, every_code_has_a_distinct_name_and_a_message) {
+    const int codes[] = {
+#define CODE(name, value, msg) value,
+        FA_PROTO_ERR_TABLE(CODE)
+#undef CODE
+    };
+    const char *const names[] = {
+#define NAME(name, value, msg) #name,
+        FA_PROTO_ERR_TABLE(NAME)
+#undef NAME
+    };
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(fa_proto_err_name(codes[i]), names[i]);
+        cr_assert_str_neq(fa_proto_strerror(codes[i]), "unknown error");
+        cr_assert(strncmp(names[i], "FA_PROTO_", 9) == 0);
+        for (size_t k = 0; k < i; k++) cr_assert_neq(codes[i], codes[k]);
+    }
+    cr_assert_str_eq(fa_proto_err_name(-999), "FA_PROTO_ERR_UNKNOWN");
+    cr_assert_str_eq(fa_proto_strerror(12345), "unknown error");
+}
+
+Test(errors, types_and_drop_reasons_have_names) {
+    cr_assert_str_eq(fa_proto_type_name(FA_PROTO_HELLO), "HELLO");
+    cr_assert_str_eq(fa_proto_type_name(FA_PROTO_FRAME), "FRAME");
+    cr_assert_str_eq(fa_proto_type_name(FA_PROTO_TAGS), "TAGS");
+    cr_assert_str_eq(fa_proto_type_name(FA_PROTO_BYE), "BYE");
+    cr_assert_str_eq(fa_proto_type_name(0), "UNKNOWN");
+    cr_assert_str_eq(fa_proto_drop_name(FA_PROTO_DROP_RING_FULL), "ring_full");
+    cr_assert_str_eq(fa_proto_drop_name(FA_PROTO_DROP_DISCONNECTED), "disconnected");
+    cr_assert_str_eq(fa_proto_drop_name(999), "unknown");
+}
+
+Test(strings, copy_truncates_and_always_terminates) {
+    char dst[4];
+    cr_assert_eq(fa_proto_str_copy(dst, sizeof dst, fa_proto_str("physics")), 3);
+    cr_assert_str_eq(dst, "phy");
+    cr_assert_eq(fa_proto_str_copy(dst, sizeof dst, fa_proto_str(NULL)), 0);
+    cr_assert_str_eq(dst, "");
+    cr_assert_eq(fa_proto_str_copy(dst, sizeof dst, (fa_proto_str_t){NULL, 5}), 0);
+    cr_assert_err(fa_proto_str_copy(dst, 0, fa_proto_str("x")), FA_PROTO_ERR_INVALID_ARG);
+    cr_assert_err(fa_proto_str_copy(NULL, 4, fa_proto_str("x")), FA_PROTO_ERR_INVALID_ARG);
+}
+
+/* ---- mutation ----------------------------------------------------------------- */
+
+static uint64_t xorshift64(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static unsigned long env_ulong(const char *name, unsigned long dflt) {
+    const char *v = getenv(name);
+    return v && *v ? strtoul(v, NULL, 0) : dflt;
+}
+
+/* Deterministic: seed FA_PROTO_MUTATION_SEED (default below), count
+ * FA_PROTO_MUTATIONS (default 100000). Each case applies 1..4 edits (bit
+ * flip, byte set, truncation, insertion) to a golden and, half of the time,
+ * repairs body_len so that the body parser, not the framing check, meets
+ * the damage. Decoding must give OK or a known error; an OK message must
+ * re-encode, and decode again to the same message. */
+Test(mutation, hundred_thousand_mutated_goldens_decode_or_fail_cleanly) {
+    uint64_t seed = env_ulong("FA_PROTO_MUTATION_SEED", 0x5EED2024F00DULL);
+    unsigned long cases = env_ulong("FA_PROTO_MUTATIONS", 100000);
+    size_t count = proto_fixture_count();
+    unsigned char *golden[16];
+    size_t golden_len[16];
+    cr_assert(count <= 16);
+    for (size_t i = 0; i < count; i++) golden[i] = load_golden(i, &golden_len[i]);
+    static unsigned char work[FA_PROTO_MAX_MESSAGE];
+    static fa_proto_space_t space2;
+    fa_proto_storage_t st2 = fa_proto_storage_of(&space2);
+    unsigned long outcomes[17] = {0}; /* by -error */
+
+    uint64_t s = seed ? seed : 1;
+    for (unsigned long c = 0; c < cases; c++) {
+        size_t g = xorshift64(&s) % count;
+        size_t len = golden_len[g];
+        memcpy(work, golden[g], len);
+        int edits = 1 + (int)(xorshift64(&s) % 4);
+        for (int e = 0; e < edits; e++) {
+            uint64_t r = xorshift64(&s);
+            size_t at = len ? (size_t)(r >> 16) % len : 0;
+            switch (r % 4) {
+            case 0: /* bit flip */
+                if (len) work[at] ^= (unsigned char)(1u << ((r >> 8) % 8));
+                break;
+            case 1: /* byte set, biased to boundary values */
+                if (len) {
+                    static const unsigned char vals[] = {0x00, 0xFF, 0x7F, 0x80, 0x01, 0x20};
+                    work[at] = (r >> 8) % 2 ? vals[(r >> 9) % 6] : (unsigned char)(r >> 40);
+                }
+                break;
+            case 2: /* truncation */
+                len = at;
+                break;
+            case 3: { /* insertion of 1..16 random bytes */
+                size_t k = 1 + (size_t)((r >> 8) % 16);
+                if (len + k > sizeof work) break;
+                memmove(work + at + k, work + at, len - at);
+                for (size_t j = 0; j < k; j++) work[at + j] = (unsigned char)xorshift64(&s);
+                len += k;
+                break;
+            }
+            }
+        }
+        if (len >= FA_PROTO_HEADER_SIZE && (xorshift64(&s) & 1))
+            put_le32(work + 8, (uint32_t)(len - FA_PROTO_HEADER_SIZE));
+
+        /* Decode from an exact-size copy so ASan sees any over-read. */
+        unsigned char *input = malloc(len ? len : 1);
+        memcpy(input, work, len);
+        fa_proto_msg_t m;
+        fa_proto_storage_t st = full_storage();
+        int rc = fa_proto_decode(input, len, &m, &st);
+        cr_assert(rc <= 0 && rc >= -16 && strcmp(fa_proto_err_name(rc), "FA_PROTO_ERR_UNKNOWN") != 0,
+                  "case %lu: undocumented result %d", c, rc);
+        outcomes[-rc]++;
+        if (rc == FA_PROTO_OK) {
+            int n = fa_proto_encode(&m, out_buf, sizeof out_buf);
+            cr_assert(n > 0, "case %lu: decoded message does not re-encode: %s", c, fa_proto_err_name(n));
+            fa_proto_msg_t again;
+            cr_assert_err(fa_proto_decode(out_buf, (size_t)n, &again, &st2), FA_PROTO_OK);
+            char why[256] = "";
+            cr_assert(proto_msg_equal(&again, &m, why, sizeof why), "case %lu: round trip differs: %s", c, why);
+        }
+        free(input);
+    }
+    for (size_t i = 0; i < count; i++) free(golden[i]);
+    /* The run must reach both the body parser's successes and its errors. */
+    cr_assert(outcomes[0] > 0 && outcomes[-FA_PROTO_ERR_SHORT_BODY] > 0 && outcomes[-FA_PROTO_ERR_TRUNCATED] > 0);
+    char summary[1024];
+    size_t off = 0;
+    for (int e = 0; e <= 16; e++)
+        if (outcomes[e])
+            off += (size_t)snprintf(summary + off, sizeof summary - off, " %s=%lu", fa_proto_err_name(-e),
+                                    outcomes[e]);
+    cr_log_info("mutation seed=%#llx cases=%lu:%s", (unsigned long long)seed, cases, summary);
+}
