@@ -35,8 +35,10 @@ $(foreach v,$(PROTO_TEST_VARIANTS),$(eval $(call proto_test_variant,$(v))))
 # Test steps print Criterion's "[====] Synthesis" line; a failure stops make.
 .PHONY: test-proto test-proto-asan
 test-proto: $(BUILD)/default/tests/proto_tests
+	@echo "== proto unit tests [default]"
 	$(Q)$(BUILD)/default/tests/proto_tests --short-filename
 test-proto-asan: $(BUILD)/asan/tests/proto_tests
+	@echo "== proto unit tests [asan]"
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(BUILD)/asan/tests/proto_tests --short-filename
 TEST_STEPS += test-proto test-proto-asan

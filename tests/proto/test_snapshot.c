@@ -1,0 +1,146 @@
+/*
+ * test_snapshot.c — fa_proto_frame_from_snapshot() and
+ * fa_proto_tag_defs_from_snapshot(): lib snapshots mapped onto messages.
+ * The snapshots are built by hand; nothing of lib is linked.
+ */
+#include "fa_proto.h"
+#include "fixtures.h"
+#include "framealloc.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static fa_tag_row_t rows[4];
+static fa_thread_row_t threads[2];
+
+static fa_snapshot_t sample(void) {
+    static const char *const paths[4] = {"", "physics", "physics/contacts", "render"};
+    static const uint16_t parents[4] = {0, 0, 1, 0};
+    for (uint16_t i = 0; i < 4; i++) {
+        rows[i] = (fa_tag_row_t){
+            .id = i,
+            .parent_id = parents[i],
+            .depth = i == 2 ? 2 : i ? 1 : 0,
+            .path = paths[i],
+            .self = {100u * i + 1, 100u * i + 2, 100u * i + 3, 100u * i + 4},
+            .total = {9, 9, 9, 9},
+            .live_bytes = 1000u + i,
+            .peak_bytes = 2000u + i,
+            .budget_soft = i == 1 ? 1u << 20 : 0,
+            .budget_hard = i == 1 ? 2u << 20 : 0,
+        };
+    }
+    threads[0] = (fa_thread_row_t){0, 4096, 1 << 20, 77, 0, true};
+    threads[1] = (fa_thread_row_t){1, 10, 1 << 21, 76, 2, false};
+    fa_snapshot_t s = {
+        .size = sizeof(fa_snapshot_t),
+        .version = FA_SNAPSHOT_VERSION,
+        .frame = 77,
+        .frame_start_ns = 123456789,
+        .frame_duration_ns = 16000000,
+        .rows = rows,
+        .rows_capacity = 4,
+        .row_count = 4,
+        .tag_count = 6,
+        .threads = threads,
+        .threads_capacity = 2,
+        .thread_count = 2,
+        .threads_total = 3,
+    };
+    for (int k = 0; k < FA_KIND_COUNT_; k++)
+        s.totals[k] = (fa_kind_totals_t){10u + k, 20u + k, 30u + k, 40u + k, 50u + k};
+    return s;
+}
+
+Test(snapshot, frame_carries_totals_self_figures_and_thread_rows) {
+    fa_snapshot_t s = sample();
+    fa_proto_tag_stat_t stats[8];
+    fa_proto_thread_row_t trows[8];
+    fa_proto_frame_t f;
+    memset(&f, 0xFF, sizeof f);
+    cr_assert_eq(fa_proto_frame_from_snapshot(&f, &s, stats, 8, trows, 8), FA_PROTO_OK);
+    cr_assert_eq(f.frame, 77);
+    cr_assert_eq(f.start_ns, 123456789);
+    cr_assert_eq(f.duration_ns, 16000000);
+    cr_assert_eq(f.tags_total, 6);
+    cr_assert_eq(f.threads_total, 3);
+    cr_assert_eq(f.frames_dropped, 0);
+    cr_assert_eq(f.findings_dropped, 0);
+    cr_assert_eq(f.finding_count, 0);
+    cr_assert_null(f.findings);
+    cr_assert_eq(f.totals[FA_PROTO_KIND_POOL].alloc_bytes, 41);
+    cr_assert_eq(f.totals[FA_PROTO_KIND_HEAP].free_count, 52);
+    cr_assert_eq(f.tag_count, 4);
+    cr_assert(f.tags == stats);
+    cr_assert_eq(f.tags[2].id, 2);
+    cr_assert_eq(f.tags[2].frame_bytes, 201);
+    cr_assert_eq(f.tags[2].pool_bytes, 202);
+    cr_assert_eq(f.tags[2].heap_bytes, 203);
+    cr_assert_eq(f.tags[2].alloc_count, 204);
+    cr_assert_eq(f.tags[2].live_bytes, 1002);
+    cr_assert_eq(f.tags[2].peak_bytes, 2002);
+    cr_assert_eq(f.thread_count, 2);
+    cr_assert_eq(f.threads[0].flags, FA_PROTO_THREAD_IN_FRAME);
+    cr_assert_eq(f.threads[1].flags, 0);
+    cr_assert_eq(f.threads[1].overflow_chunks, 2);
+    cr_assert_eq(f.threads[1].frame_capacity, 1 << 21);
+}
+
+Test(snapshot, frame_built_from_a_snapshot_encodes_and_decodes_back) {
+    fa_snapshot_t s = sample();
+    fa_proto_tag_stat_t stats[8];
+    fa_proto_thread_row_t trows[8];
+    fa_proto_msg_t m = {.header = {.type = FA_PROTO_FRAME, .session_id = 3, .seq = 1}};
+    cr_assert_eq(fa_proto_frame_from_snapshot(&m.frame, &s, stats, 8, trows, 8), FA_PROTO_OK);
+    static unsigned char buf[4096];
+    int n = fa_proto_encode(&m, buf, sizeof buf);
+    cr_assert_eq((unsigned)n, FA_PROTO_FRAME_SIZE(4, 2, 0));
+    static fa_proto_space_t space;
+    fa_proto_storage_t st = fa_proto_storage_of(&space);
+    fa_proto_msg_t d;
+    cr_assert_eq(fa_proto_decode(buf, (size_t)n, &d, &st), FA_PROTO_OK);
+    char why[256] = "";
+    cr_assert(proto_msg_equal(&d, &m, why, sizeof why), "%s", why);
+}
+
+Test(snapshot, rows_beyond_the_given_capacity_are_left_out) {
+    fa_snapshot_t s = sample();
+    fa_proto_tag_stat_t stats[2];
+    fa_proto_frame_t f;
+    cr_assert_eq(fa_proto_frame_from_snapshot(&f, &s, stats, 2, NULL, 0), FA_PROTO_OK);
+    cr_assert_eq(f.tag_count, 2);
+    cr_assert_eq(f.tags_total, 6);
+    cr_assert_eq(f.thread_count, 0);
+    cr_assert_null(f.threads);
+}
+
+Test(snapshot, bad_arguments_are_refused_and_leave_the_frame_alone) {
+    fa_snapshot_t s = sample();
+    fa_proto_tag_stat_t stats[8];
+    fa_proto_frame_t f, before;
+    memset(&f, 0x3C, sizeof f);
+    before = f;
+    cr_assert_eq(fa_proto_frame_from_snapshot(NULL, &s, stats, 8, NULL, 0), FA_PROTO_ERR_INVALID_ARG);
+    cr_assert_eq(fa_proto_frame_from_snapshot(&f, NULL, stats, 8, NULL, 0), FA_PROTO_ERR_INVALID_ARG);
+    cr_assert_eq(fa_proto_frame_from_snapshot(&f, &s, NULL, 8, NULL, 0), FA_PROTO_ERR_INVALID_ARG);
+    s.version = FA_SNAPSHOT_VERSION + 1;
+    cr_assert_eq(fa_proto_frame_from_snapshot(&f, &s, stats, 8, NULL, 0), FA_PROTO_ERR_INVALID_ARG);
+    cr_assert(memcmp(&f, &before, sizeof f) == 0);
+}
+
+Test(snapshot, tag_defs_from_a_first_id_list_the_newer_tags) {
+    fa_snapshot_t s = sample();
+    fa_proto_tag_def_t defs[8];
+    cr_assert_eq(fa_proto_tag_defs_from_snapshot(&s, 0, defs, 8), 4);
+    cr_assert_eq(defs[0].path.len, 0);
+    cr_assert_eq(defs[1].budget_soft, 1u << 20);
+    cr_assert_eq(defs[1].budget_hard, 2u << 20);
+    cr_assert_eq(fa_proto_tag_defs_from_snapshot(&s, 2, defs, 8), 2);
+    cr_assert_eq(defs[0].id, 2);
+    cr_assert_eq(defs[0].parent_id, 1);
+    cr_assert(defs[0].path.len == 16 && memcmp(defs[0].path.data, "physics/contacts", 16) == 0);
+    cr_assert_eq(fa_proto_tag_defs_from_snapshot(&s, 0, defs, 3), 3);
+    cr_assert_eq(fa_proto_tag_defs_from_snapshot(&s, 9, defs, 8), 0);
+    cr_assert_eq(fa_proto_tag_defs_from_snapshot(NULL, 0, defs, 8), FA_PROTO_ERR_INVALID_ARG);
+    cr_assert_eq(fa_proto_tag_defs_from_snapshot(&s, 0, NULL, 8), FA_PROTO_ERR_INVALID_ARG);
+}
