@@ -1,1 +1,46 @@
-# tests fragment (filled below)
+# tests/: Criterion unit tests per component, built per variant.
+CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+SYSCOUNT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=mmap,--wrap=mprotect
+
+LIB_TEST_SRCS := $(wildcard tests/lib/test_*.c) tests/lib/syscount.c
+LIB_TEST_VARIANTS := default asan minimal prefetch debug
+
+# $(BUILD)/<v>/tests/lib_tests and the stress program, per variant.
+define lib_tests_variant
+$(BUILD)/$(1)/tests/lib_tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_TEST_SRCS)) $(BUILD)/$(1)/libframealloc.a
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD [$(1)] $$@")
+	$$(Q)$$(CC) $$(VFLAGS_$(1)) $$(VLDFLAGS_$(1)) $(SYSCOUNT_WRAP) -o $$@ $$^ $$(CRITERION_LIBS) $$(LDLIBS_BASE)
+.PHONY: test-lib-$(1)
+test-lib-$(1): $(BUILD)/$(1)/tests/lib_tests
+	@echo "== lib unit tests [$(1)]"
+	$$(Q)$$(TEST_ENV_$(1)) $(BUILD)/$(1)/tests/lib_tests -j2
+endef
+$(foreach v,$(LIB_TEST_VARIANTS),$(eval $(call lib_tests_variant,$(v))))
+
+TEST_ENV_asan := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+TEST_ENV_tsan := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+# Threaded tests with a plain harness: Criterion cannot run under TSan.
+define lib_threads_variant
+$(BUILD)/$(1)/tests/threads_tsan: $(BUILD)/$(1)/tests/lib/threads_tsan.o $(BUILD)/$(1)/libframealloc.a
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(VFLAGS_$(1)) $$(VLDFLAGS_$(1)) -o $$@ $$^ $$(LDLIBS_BASE)
+$(BUILD)/$(1)/tests/stress_pool: $(BUILD)/$(1)/tests/lib/stress_pool.o $(BUILD)/$(1)/libframealloc.a
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(VFLAGS_$(1)) $$(VLDFLAGS_$(1)) -o $$@ $$^ $$(LDLIBS_BASE)
+endef
+$(foreach v,$(VARIANTS),$(eval $(call lib_threads_variant,$(v))))
+
+.PHONY: test-lib-tsan test-stress-pool
+test-lib-tsan: $(BUILD)/tsan/tests/threads_tsan $(BUILD)/tsan/tests/stress_pool
+	@echo "== lib threaded tests [tsan]"
+	$(Q)$(TEST_ENV_tsan) $(BUILD)/tsan/tests/threads_tsan
+	$(Q)$(TEST_ENV_tsan) $(BUILD)/tsan/tests/stress_pool --seed 11 --threads 3 --ops 40000
+test-stress-pool: $(BUILD)/default/tests/stress_pool $(BUILD)/asan/tests/stress_pool $(BUILD)/default/tests/threads_tsan
+	@echo "== pool stress [default] and [asan]"
+	$(Q)$(BUILD)/default/tests/threads_tsan
+	$(Q)$(BUILD)/default/tests/stress_pool --seed 7 --threads 4 --ops 300000
+	$(Q)$(TEST_ENV_asan) $(BUILD)/asan/tests/stress_pool --seed 9 --threads 2 --ops 100000
+
+TEST_STEPS += $(foreach v,$(LIB_TEST_VARIANTS),test-lib-$(v)) test-lib-tsan test-stress-pool

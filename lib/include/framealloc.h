@@ -221,8 +221,9 @@ typedef struct fa_config {
  * pools (no memory is committed until used). Any thread; allocates. */
 FA_API FA_NODISCARD fa_alloc_t *fa_create(const fa_config_t *cfg);
 
-/* Releases every frame, pool and heap block and the context itself. MUST be
- * called when no other thread uses fa. NULL is ignored. */
+/* Releases all frame and pool memory and the context itself. Heap blocks
+ * still live are not freed (FA_DEBUG lists them as leaks). MUST be called
+ * when no other thread uses fa. NULL is ignored. */
 FA_API void fa_destroy(fa_alloc_t *fa);
 
 /* The configuration in force, defaults filled in. */
@@ -315,8 +316,7 @@ FA_API size_t fa_frame_capacity(fa_alloc_t *fa);
 #define FA_POOL_MAX_SIZE 4096u
 
 /* A block of at least size bytes from the size class that fits (16 B steps
- * up to 128, then quarter powers of two up to 4096), aligned to 16 (to the
- * block size for power-of-two classes up to 4096 if that is what it is).
+ * up to 128, then quarter powers of two up to 4096), aligned to 16.
  * Above FA_POOL_MAX_SIZE it falls back to fa_heap_alloc(size, 16) and counts
  * as heap. O(1) from the thread cache; a cache miss takes the class lock
  * once per batch; a depot miss carves a slab (no system call: the address
@@ -500,7 +500,7 @@ typedef struct fa_snapshot {
  * per thread. Allocates nothing; O(threads x tags); takes the thread list
  * lock. Figures of other threads are read while they run, so they are each
  * exact but not taken at one instant. Returns FA_OK, or FA_ERR_TRUNCATED
- * when rows or threads did not fit (what fit is written). The sum of the
+ * when a provided array (capacity > 0) was too small (what fit is written). The sum of the
  * rows' `self` figures equals the totals (frame bytes, pool and heap live
  * bytes, allocation counts). In FA_MINIMAL rows read zero. */
 FA_API int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap);
@@ -512,10 +512,12 @@ FA_API int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap);
 /* Per-thread, per-tag counters. Written by their own thread only (relaxed
  * atomics, which compile to plain moves), read by snapshots. */
 typedef struct fa__tag_counters {
-    _Atomic uint64_t frame_bytes;
-    _Atomic uint64_t alloc_count;
-    _Atomic int64_t pool_bytes; /* may go negative: freed here, allocated elsewhere */
-    _Atomic int64_t heap_bytes;
+    _Atomic uint64_t frame_bytes;     /* this thread's current frame */
+    _Atomic uint64_t count[3];        /* cumulative allocations per fa_kind */
+    _Atomic int64_t live[2];          /* pool, heap live bytes; may go negative
+                                         (freed here, allocated elsewhere) */
+    _Atomic uint64_t alloc_bytes[2];  /* cumulative pool, heap bytes allocated */
+    _Atomic uint64_t frees[2];        /* cumulative pool, heap frees */
 } fa__tag_counters_t;
 
 typedef struct fa__fast {
@@ -569,8 +571,8 @@ static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
             atomic_store_explicit(&c->frame_bytes,
                                   atomic_load_explicit(&c->frame_bytes, memory_order_relaxed) + size,
                                   memory_order_relaxed);
-            atomic_store_explicit(&c->alloc_count,
-                                  atomic_load_explicit(&c->alloc_count, memory_order_relaxed) + 1,
+            atomic_store_explicit(&c->count[FA_KIND_FRAME],
+                                  atomic_load_explicit(&c->count[FA_KIND_FRAME], memory_order_relaxed) + 1,
                                   memory_order_relaxed);
 #endif
             return (void *)p;

@@ -1,0 +1,79 @@
+/* The heap path: malloc with a 32-byte header in front of the block that
+ * records the owner context, size, tag and the raw pointer (for alignment). */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void *fa__heap_alloc_tagged(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align) {
+    if (align == 0) align = 16;
+    if ((align & (align - 1)) != 0 || align > 4096) {
+        fa__report(fa, FA_ERR_BAD_ALIGN, NULL, "heap alloc: alignment %zu is not a power of two up to 4096",
+                   align);
+        return NULL;
+    }
+    if (align < 16) align = 16;
+    size_t total;
+    if (__builtin_add_overflow(size, sizeof(fa__heap_hdr_t) + align - 1, &total)) {
+        fa__report(fa, FA_ERR_OVERFLOW, NULL, "heap alloc: size %zu overflows", size);
+        return NULL;
+    }
+    uint32_t tag = t->fast.tag;
+#ifndef FA_MINIMAL
+    if (fa__budget_applies(fa, tag) && !fa__budget_charge(fa, tag, size, FA_KIND_HEAP)) return NULL;
+#endif
+    char *raw = malloc(total);
+    if (!raw) {
+#ifndef FA_MINIMAL
+        if (fa__budget_applies(fa, tag)) fa__budget_uncharge(fa, tag, size);
+#endif
+        fa__report(fa, FA_ERR_NO_MEMORY, NULL, "heap alloc of %zu bytes failed", size);
+        return NULL;
+    }
+    uintptr_t user = ((uintptr_t)raw + sizeof(fa__heap_hdr_t) + align - 1) & ~(uintptr_t)(align - 1);
+    fa__heap_hdr_t *h = (fa__heap_hdr_t *)user - 1;
+    *h = (fa__heap_hdr_t){.context_id = fa->id, .raw = raw, .size = size, .tag = (uint16_t)tag,
+                          .magic = FA__HEAP_MAGIC};
+#ifndef FA_MINIMAL
+    fa__tag_counters_t *c = &t->counters[tag];
+    FA__ADD(c->live[1], (int64_t)size);
+    FA__ADD(c->alloc_bytes[1], size);
+    FA__ADD(c->count[FA_KIND_HEAP], 1);
+#endif
+    return (void *)user;
+}
+
+void *fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align) {
+    fa__thread_t *t = fa__thread_get(fa);
+    return t ? fa__heap_alloc_tagged(fa, t, size, align) : NULL;
+}
+
+void fa__heap_free_checked(fa_alloc_t *fa, void *p, const char *who) {
+    fa__heap_hdr_t *h = (fa__heap_hdr_t *)p - 1;
+    if (h->magic != FA__HEAP_MAGIC || h->context_id != fa->id) {
+        int code = h->magic == FA__HEAP_FREED && h->context_id == fa->id ? FA_ERR_DOUBLE_FREE
+                                                                          : FA_ERR_FOREIGN_PTR;
+        fa__report(fa, code, p, "%s: %p %s", who, p,
+                   code == FA_ERR_DOUBLE_FREE ? "was already freed" : "is not a block of this allocator");
+        return;
+    }
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return;
+#ifndef FA_MINIMAL
+    fa__tag_counters_t *c = &t->counters[h->tag];
+    FA__ADD(c->live[1], -(int64_t)h->size);
+    FA__ADD(c->frees[1], 1);
+    if (fa__budget_applies(fa, h->tag)) fa__budget_uncharge(fa, h->tag, h->size);
+#endif
+    h->magic = FA__HEAP_FREED;
+    free(h->raw);
+}
+
+void fa_heap_free(fa_alloc_t *fa, void *p) {
+    if (!p) return;
+    if (fa__pool_owns(fa, p)) {
+        fa__report(fa, FA_ERR_FOREIGN_PTR, p, "fa_heap_free: %p is a pool block (use fa_pool_free)", p);
+        return;
+    }
+    fa__heap_free_checked(fa, p, "fa_heap_free");
+}

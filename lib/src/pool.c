@@ -1,0 +1,216 @@
+/* Pools: 28 size classes from 16 B to 4 KiB. Blocks live in 64 KiB slabs
+ * carved from one address range reserved at create, so a pointer's slab is
+ * found by masking and "is this ours?" is a range check. Each thread keeps a
+ * free list per class; misses refill a batch from the class depot under its
+ * lock, and an overfull list returns a batch. A block freed by another
+ * thread simply joins that thread's list: it is back in the pool, not
+ * leaked, and may later be handed to any thread. */
+#include "internal.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+static const uint16_t class_sizes[FA__NCLASS] = {
+    16,  32,  48,  64,  80,   96,   112,  128,  160,  192,  224,  256,  320,  384,
+    448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096};
+
+int fa__pool_init(fa_alloc_t *fa) {
+    fa__pool_t *pool = &fa->pool;
+    size_t reserve = (fa->cfg.pool_reserve_bytes + FA__SLAB_SIZE - 1) & ~(FA__SLAB_SIZE - 1);
+    /* PROT_NONE reserves address space without committing memory; slabs are
+     * made writable one at a time as they are carved. */
+    size_t map_size = reserve + FA__SLAB_SIZE;
+    void *m = mmap(NULL, map_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return FA_ERR_NO_MEMORY;
+    pool->mapping = m;
+    pool->mapping_size = map_size;
+    pool->base = (char *)(((uintptr_t)m + FA__SLAB_SIZE - 1) & ~(uintptr_t)(FA__SLAB_SIZE - 1));
+    pool->reserved = reserve;
+    atomic_init(&pool->slabs_used, 0);
+    for (int c = 0; c < FA__NCLASS; c++) {
+        pool->class_size[c] = class_sizes[c];
+        /* Refill about 4 KiB worth of blocks at a time: 4 to 64 blocks. */
+        uint32_t b = 4096u / class_sizes[c];
+        pool->batch[c] = (uint16_t)(b < 4 ? 4 : b > 64 ? 64 : b);
+        pthread_mutex_init(&pool->depot[c].lock, NULL);
+    }
+    for (uint32_t i = 0, c = 0; i <= 256; i++) {
+        while (class_sizes[c] < i * 16) c++;
+        pool->class_of[i] = (uint8_t)c;
+    }
+    return FA_OK;
+}
+
+void fa__pool_fini(fa_alloc_t *fa) {
+    for (int c = 0; c < FA__NCLASS; c++) pthread_mutex_destroy(&fa->pool.depot[c].lock);
+    munmap(fa->pool.mapping, fa->pool.mapping_size);
+}
+
+bool fa__pool_owns(const fa_alloc_t *fa, const void *p) {
+    uintptr_t off = (uintptr_t)p - (uintptr_t)fa->pool.base;
+    return off < atomic_load_explicit(&fa->pool.slabs_used, memory_order_acquire);
+}
+
+static fa__slab_t *slab_of(const void *p) {
+    return (fa__slab_t *)((uintptr_t)p & ~(uintptr_t)(FA__SLAB_SIZE - 1));
+}
+
+/* Index of block p in its slab, or -1 when p is not the start of a block. */
+static int64_t block_index(const fa__slab_t *s, const void *p) {
+    uint64_t off = (uint64_t)((const char *)p - (const char *)s);
+    if (off < s->first_offset) return -1;
+    off -= s->first_offset;
+    uint64_t idx = (off * s->reciprocal) >> 32;
+    if (idx >= s->block_count || idx * s->block_size != off) return -1;
+    return (int64_t)idx;
+}
+
+/* A new slab for class c, writable. Called with the depot lock held. */
+static fa__slab_t *slab_new(fa_alloc_t *fa, int c) {
+    fa__pool_t *pool = &fa->pool;
+    size_t off = atomic_load(&pool->slabs_used);
+    if (off + FA__SLAB_SIZE > pool->reserved) return NULL;
+    /* Concurrent depots may race for the next slab; the CAS decides. */
+    while (!atomic_compare_exchange_weak(&pool->slabs_used, &off, off + FA__SLAB_SIZE)) {
+        if (off + FA__SLAB_SIZE > pool->reserved) return NULL;
+    }
+    fa__slab_t *s = (fa__slab_t *)(pool->base + off);
+    if (mprotect(s, FA__SLAB_SIZE, PROT_READ | PROT_WRITE) != 0) return NULL;
+    uint32_t bs = pool->class_size[c];
+    uint32_t header = (uint32_t)sizeof(fa__slab_t);
+    uint32_t count = (uint32_t)((FA__SLAB_SIZE - header) / (bs + sizeof(uint16_t)));
+    uint32_t first = (header + count * (uint32_t)sizeof(uint16_t) + 15u) & ~15u;
+    while (first + count * bs > FA__SLAB_SIZE) {
+        count--;
+        first = (header + count * (uint32_t)sizeof(uint16_t) + 15u) & ~15u;
+    }
+    s->magic = FA__SLAB_MAGIC;
+    s->class_index = (uint16_t)c;
+    s->block_size = bs;
+    s->block_count = count;
+    s->first_offset = first;
+    s->reciprocal = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
+    s->context_id = fa->id;
+    return s;
+}
+
+/* Fills the cache of class c with up to one batch. Takes the depot lock. */
+static bool cache_refill(fa_alloc_t *fa, fa__cache_t *cache, int c) {
+    fa__depot_t *d = &fa->pool.depot[c];
+    uint32_t want = fa->pool.batch[c], got = 0;
+    pthread_mutex_lock(&d->lock);
+    while (got < want && d->free_head) {
+        void *b = d->free_head;
+        d->free_head = *(void **)b;
+        d->free_count--;
+        *(void **)b = cache->head;
+        cache->head = b;
+        got++;
+    }
+    while (got < want) {
+        fa__slab_t *s = d->carve_slab;
+        if (!s || d->carve_next == s->block_count) {
+            s = slab_new(fa, c);
+            if (!s) break;
+            d->carve_slab = s;
+            d->carve_next = 0;
+        }
+        void *b = (char *)s + s->first_offset + (size_t)d->carve_next++ * s->block_size;
+        *(void **)b = cache->head;
+        cache->head = b;
+        got++;
+    }
+    pthread_mutex_unlock(&d->lock);
+    cache->count += got;
+    return got > 0;
+}
+
+/* Gives n blocks from the head of the cache back to the depot. */
+static void cache_return(fa_alloc_t *fa, fa__cache_t *cache, int c, uint32_t n) {
+    if (!n || !cache->head) return;
+    void *first = cache->head, *last = first;
+    uint32_t moved = 1;
+    while (moved < n && *(void **)last) {
+        last = *(void **)last;
+        moved++;
+    }
+    cache->head = *(void **)last;
+    cache->count -= moved;
+    fa__depot_t *d = &fa->pool.depot[c];
+    pthread_mutex_lock(&d->lock);
+    *(void **)last = d->free_head;
+    d->free_head = first;
+    d->free_count += moved;
+    pthread_mutex_unlock(&d->lock);
+}
+
+void fa__pool_flush_thread(fa_alloc_t *fa, fa__thread_t *t) {
+    for (int c = 0; c < FA__NCLASS; c++) cache_return(fa, &t->cache[c], c, t->cache[c].count);
+}
+
+void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {
+    fa__thread_t *t = fa__thread_get(fa);
+    if (FA_UNLIKELY(!t)) return NULL;
+    if (FA_UNLIKELY(size > FA_POOL_MAX_SIZE)) return fa__heap_alloc_tagged(fa, t, size, 16);
+    int c = fa->pool.class_of[(size + 15) >> 4];
+    fa__cache_t *cache = &t->cache[c];
+    if (FA_UNLIKELY(!cache->head) && !cache_refill(fa, cache, c)) {
+        fa__report(fa, FA_ERR_NO_MEMORY, NULL, "pool reserve of %zu bytes exhausted (class %u B)",
+                   fa->pool.reserved, fa->pool.class_size[c]);
+        return NULL;
+    }
+    void *p = cache->head;
+#ifndef FA_MINIMAL
+    uint32_t tag = t->fast.tag;
+    uint32_t bs = fa->pool.class_size[c];
+    if (FA_UNLIKELY(fa__budget_applies(fa, tag)) && !fa__budget_charge(fa, tag, bs, FA_KIND_POOL))
+        return NULL;
+    fa__slab_t *s = slab_of(p);
+    s->tags[block_index(s, p)] = (uint16_t)tag;
+    fa__tag_counters_t *ctr = &t->counters[tag];
+    FA__ADD(ctr->live[0], (int64_t)bs);
+    FA__ADD(ctr->alloc_bytes[0], bs);
+    FA__ADD(ctr->count[FA_KIND_POOL], 1);
+#endif
+    cache->head = *(void **)p;
+    cache->count--;
+    return p;
+}
+
+void fa_pool_free(fa_alloc_t *fa, void *p) {
+    if (!p) return;
+    if (FA_UNLIKELY(!fa__pool_owns(fa, p))) {
+        fa__heap_free_checked(fa, p, "fa_pool_free");
+        return;
+    }
+    fa__slab_t *s = slab_of(p);
+    int64_t idx = block_index(s, p);
+    if (FA_UNLIKELY(s->magic != FA__SLAB_MAGIC || idx < 0)) {
+        fa__report(fa, FA_ERR_FOREIGN_PTR, p, "fa_pool_free: %p is not the start of a pool block", p);
+        return;
+    }
+    fa__thread_t *t = fa__thread_get(fa);
+    if (FA_UNLIKELY(!t)) return;
+    int c = s->class_index;
+#ifndef FA_MINIMAL
+    uint32_t tag = s->tags[idx];
+    fa__tag_counters_t *ctr = &t->counters[tag];
+    FA__ADD(ctr->live[0], -(int64_t)s->block_size);
+    FA__ADD(ctr->frees[0], 1);
+    if (FA_UNLIKELY(fa__budget_applies(fa, tag))) fa__budget_uncharge(fa, tag, s->block_size);
+#endif
+    fa__cache_t *cache = &t->cache[c];
+    *(void **)p = cache->head;
+    cache->head = p;
+    if (FA_UNLIKELY(++cache->count > 2u * fa->pool.batch[c])) cache_return(fa, cache, c, fa->pool.batch[c]);
+}
+
+size_t fa_block_size(fa_alloc_t *fa, const void *p) {
+    if (!p) return 0;
+    if (fa__pool_owns(fa, p)) {
+        const fa__slab_t *s = slab_of(p);
+        return block_index(s, p) < 0 ? 0 : s->block_size;
+    }
+    const fa__heap_hdr_t *h = (const fa__heap_hdr_t *)p - 1;
+    return h->magic == FA__HEAP_MAGIC && h->context_id == fa->id ? (size_t)h->size : 0;
+}

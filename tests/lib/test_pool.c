@@ -1,0 +1,190 @@
+/* Pools: size classes, reuse, heap fallback, cross-thread frees, foreign
+ * pointers, thread exit. */
+#include "capture.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+Test(pool, every_size_up_to_4096_gets_a_16_aligned_block_that_fits) {
+    fa_alloc_t *fa = fa_create(NULL);
+    for (size_t size = 0; size <= FA_POOL_MAX_SIZE; size++) {
+        char *p = fa_pool_alloc(fa, size);
+        cr_assert_not_null(p, "size %zu", size);
+        cr_assert_eq((uintptr_t)p % 16, 0);
+        size_t bs = fa_block_size(fa, p);
+        cr_assert_geq(bs, size ? size : 1);
+        cr_assert_leq(bs, size < 128 ? size + 16 : size + size / 4 + 16, "size %zu got class %zu", size, bs);
+        memset(p, 0xCD, bs);
+        fa_pool_free(fa, p);
+    }
+    fa_destroy(fa);
+}
+
+Test(pool, a_freed_block_is_reused_by_the_next_allocation_of_its_class) {
+    fa_alloc_t *fa = fa_create(NULL);
+    void *a = fa_pool_alloc(fa, 64);
+    fa_pool_free(fa, a);
+    cr_assert_eq(fa_pool_alloc(fa, 60), a);
+    fa_destroy(fa);
+}
+
+Test(pool, live_blocks_never_overlap) {
+    fa_alloc_t *fa = fa_create(NULL);
+    enum { N = 5000 };
+    unsigned char **p = malloc(N * sizeof *p);
+    for (int i = 0; i < N; i++) {
+        size_t size = (size_t)(i * 37 % 600) + 1;
+        p[i] = fa_pool_alloc(fa, size);
+        memset(p[i], (unsigned char)i, size);
+    }
+    for (int i = 0; i < N; i++) {
+        size_t size = (size_t)(i * 37 % 600) + 1;
+        for (size_t j = 0; j < size; j += 7) cr_assert_eq(p[i][j], (unsigned char)i);
+        fa_pool_free(fa, p[i]);
+    }
+    free(p);
+    fa_destroy(fa);
+}
+
+#ifndef FA_MINIMAL
+Test(pool, sizes_above_the_largest_class_fall_back_to_the_heap_and_count_as_heap) {
+    fa_alloc_t *fa = fa_create(NULL);
+    char *big = fa_pool_alloc(fa, 10000);
+    cr_assert_not_null(big);
+    memset(big, 1, 10000);
+    cr_assert_eq(fa_block_size(fa, big), 10000);
+    fa_tag_row_t rows[4];
+    fa_snapshot_t s = {.rows = rows, .rows_capacity = 4};
+    cr_assert_eq(fa_snapshot_take(fa, &s), FA_OK);
+    cr_assert_eq(s.totals[FA_KIND_HEAP].in_use, 10000);
+    cr_assert_eq(s.totals[FA_KIND_POOL].in_use, 0);
+    cr_assert_eq(s.totals[FA_KIND_HEAP].alloc_count, 1);
+    fa_pool_free(fa, big);
+    cr_assert_eq(fa_snapshot_take(fa, &s), FA_OK);
+    cr_assert_eq(s.totals[FA_KIND_HEAP].in_use, 0);
+    fa_destroy(fa);
+}
+#endif
+
+Test(pool, a_pointer_the_pool_does_not_own_is_reported_and_ignored) {
+    capture_t c;
+    fa_alloc_t *fa = capture_create(&c, NULL);
+    char *p = fa_pool_alloc(fa, 64);
+    fa_pool_free(fa, p + 16); /* interior pointer */
+    cr_assert_eq(capture_count_error(&c, FA_ERR_FOREIGN_PTR), 1);
+    int expected = 1;
+#ifdef FA_DEBUG
+    /* Only the debug build can tell a malloc block from a heap block without
+     * reading memory that is not ours. */
+    void *m = malloc(64);
+    fa_pool_free(fa, m);
+    expected++;
+    cr_assert_eq(capture_count_error(&c, FA_ERR_FOREIGN_PTR), expected);
+    free(m);
+#endif
+    fa_pool_free(fa, p);
+    fa_pool_free(fa, NULL);
+    cr_assert_eq(capture_count_error(&c, FA_ERR_FOREIGN_PTR), expected);
+    fa_destroy(fa);
+}
+
+Test(pool, a_block_of_another_context_is_foreign) {
+    capture_t c;
+    fa_alloc_t *a = capture_create(&c, NULL);
+    fa_alloc_t *b = fa_create(NULL);
+    void *pb = fa_pool_alloc(b, 32);
+    void *hb = fa_heap_alloc(b, 32, 16);
+    fa_pool_free(a, pb);
+    fa_heap_free(a, hb);
+    cr_assert_eq(capture_count_error(&c, FA_ERR_FOREIGN_PTR), 2);
+    fa_pool_free(b, pb);
+    fa_heap_free(b, hb);
+    fa_destroy(b);
+    fa_destroy(a);
+}
+
+typedef struct handoff {
+    fa_alloc_t *fa;
+    void **blocks;
+    int n;
+} handoff_t;
+
+static void *free_all(void *arg) {
+    handoff_t *h = arg;
+    for (int i = 0; i < h->n; i++) fa_pool_free(h->fa, h->blocks[i]);
+    return NULL;
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+Test(pool, blocks_freed_by_another_thread_return_to_the_pool_and_are_not_leaked) {
+    fa_alloc_t *fa = fa_create(NULL);
+    enum { N = 1000, ROUNDS = 200 };
+    void **seen = malloc((size_t)N * ROUNDS * sizeof *seen);
+    void *blocks[N];
+    int seen_n = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < N; i++) {
+            blocks[i] = fa_pool_alloc(fa, 48);
+            cr_assert_not_null(blocks[i]);
+            memset(blocks[i], r, 48);
+            seen[seen_n++] = blocks[i];
+        }
+        handoff_t h = {.fa = fa, .blocks = blocks, .n = N};
+        pthread_t th;
+        pthread_create(&th, NULL, free_all, &h);
+        pthread_join(th, NULL); /* the thread exits: its cache goes back */
+    }
+    qsort(seen, (size_t)seen_n, sizeof *seen, cmp_ptr);
+    int distinct = seen_n ? 1 : 0;
+    for (int i = 1; i < seen_n; i++) distinct += seen[i] != seen[i - 1];
+    /* Leaked blocks would make every round use fresh addresses (200 000). */
+    cr_assert_lt(distinct, 3 * N, "%d distinct addresses for %d live at a time", distinct, N);
+#ifndef FA_MINIMAL
+    fa_snapshot_t s = {0};
+    fa_snapshot_take(fa, &s);
+    cr_assert_eq(s.totals[FA_KIND_POOL].in_use, 0);
+#endif
+    free(seen);
+    fa_destroy(fa);
+}
+
+static void *alloc_free_and_exit(void *arg) {
+    handoff_t *h = arg;
+    for (int i = 0; i < h->n; i++) h->blocks[i] = fa_pool_alloc(h->fa, 100);
+    for (int i = 0; i < h->n; i++) fa_pool_free(h->fa, h->blocks[i]);
+    return NULL;
+}
+
+Test(pool, a_thread_that_exits_gives_its_cached_blocks_back) {
+    fa_alloc_t *fa = fa_create(NULL);
+    void *theirs[64], *mine[64];
+    handoff_t h = {.fa = fa, .blocks = theirs, .n = 64};
+    pthread_t th;
+    pthread_create(&th, NULL, alloc_free_and_exit, &h);
+    pthread_join(th, NULL);
+    int reused = 0;
+    for (int i = 0; i < 64; i++) {
+        mine[i] = fa_pool_alloc(fa, 100);
+        for (int j = 0; j < 64; j++) reused += mine[i] == theirs[j];
+    }
+    cr_assert_gt(reused, 0, "none of the exited thread's blocks came back");
+    for (int i = 0; i < 64; i++) fa_pool_free(fa, mine[i]);
+    fa_destroy(fa);
+}
+
+Test(pool, exhausting_the_reserve_returns_null_and_reports) {
+    capture_t c;
+    fa_config_t cfg = {.pool_reserve_bytes = 4 * 65536};
+    fa_alloc_t *fa = capture_create(&c, &cfg);
+    int n = 0;
+    while (fa_pool_alloc(fa, 4096) && n < 1000) n++;
+    cr_assert_lt(n, 1000);
+    cr_assert_geq(n, 4 * 14);
+    cr_assert_eq(capture_count_error(&c, FA_ERR_NO_MEMORY), 1);
+    fa_destroy(fa);
+}
