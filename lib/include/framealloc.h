@@ -474,6 +474,29 @@ typedef struct fa_thread_row {
     bool in_frame;
 } fa_thread_row_t;
 
+/* A behaviour-filter finding (see fa_finding_code in the behaviour section
+ * and docs/behaviour.md). */
+typedef struct fa_finding {
+    uint16_t code;   /* fa_finding_code */
+    uint16_t tag_id; /* the tag the pattern was seen under */
+    uint32_t kind;   /* fa_kind concerned */
+    uint32_t count;  /* occurrences in the filter's window */
+    uint64_t value;  /* code-specific figure (bytes, frames...), see the table */
+} fa_finding_t;
+
+/* Frame-retention outcomes of the frame that ended last (main thread). */
+typedef struct fa_promotion_totals {
+    uint64_t promoted_count, promoted_bytes; /* moved to pool or heap */
+    uint64_t failed_count, failed_bytes;     /* could not be promoted */
+    uint64_t retained_count, retained_bytes; /* kept for N more frames */
+    uint64_t discarded_count, discarded_bytes; /* marked, then released */
+} fa_promotion_totals_t;
+
+/* Cross-thread transfers since the context was created. */
+typedef struct fa_transfer_totals {
+    uint64_t created, received, released, dropped_unreceived, in_flight;
+} fa_transfer_totals_t;
+
 #define FA_SNAPSHOT_VERSION 1
 
 /* Caller-owned. Set rows/rows_capacity (and threads/threads_capacity) to
@@ -493,6 +516,12 @@ typedef struct fa_snapshot {
     uint32_t threads_capacity;
     uint32_t thread_count;
     uint32_t threads_total;
+    fa_finding_t *findings; /* behaviour-filter findings of this frame */
+    uint32_t findings_capacity;
+    uint32_t finding_count;
+    uint32_t findings_total;
+    fa_promotion_totals_t promotions;
+    fa_transfer_totals_t transfers;
 } fa_snapshot_t;
 
 /* Fills snap with the context's figures now: per-kind totals, one row per
