@@ -44,3 +44,17 @@ test-stress-pool: $(BUILD)/default/tests/stress_pool $(BUILD)/asan/tests/stress_
 	$(Q)$(TEST_ENV_asan) $(BUILD)/asan/tests/stress_pool --seed 9 --threads 2 --ops 100000
 
 TEST_STEPS += $(foreach v,$(LIB_TEST_VARIANTS),test-lib-$(v)) test-lib-tsan test-stress-pool
+
+# make install into a scratch prefix, then build programs with pkg-config
+# exactly as a user would: every public function, and the README example.
+.PHONY: test-install
+test-install: all
+	@echo "== install + pkg-config"
+	$(Q)rm -rf $(BUILD)/install-test
+	$(Q)$(MAKE) --no-print-directory -s install PREFIX=$(CURDIR)/$(BUILD)/install-test >/dev/null
+	$(Q)PKG_CONFIG_PATH=$(BUILD)/install-test/lib/pkgconfig sh -c '$(CC) -std=c11 -Wall -Wextra -Werror tests/install/every_function.c -o $(BUILD)/install-test/every_function $$(pkg-config --cflags --libs framealloc) && $(CC) -std=c11 -Wall -Wextra -Werror examples/quickstart.c -o $(BUILD)/install-test/quickstart $$(pkg-config --cflags --libs framealloc)'
+	$(Q)$(BUILD)/install-test/every_function >/dev/null && $(BUILD)/install-test/quickstart > $(BUILD)/install-test/quickstart.out
+	$(Q)grep -q "budget warning: physics" $(BUILD)/install-test/quickstart.out
+	$(Q)grep -q "budget exceeded: physics" $(BUILD)/install-test/quickstart.out
+	@echo "install: 2 passed, 0 failed"
+TEST_STEPS += test-install
