@@ -41,7 +41,14 @@ test-proto-asan: $(BUILD)/asan/tests/proto_tests
 	@echo "== proto unit tests [asan]"
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(BUILD)/asan/tests/proto_tests --short-filename
-TEST_STEPS += test-proto test-proto-asan
+
+# The independent Python decoder written from PROTOCOL.md: it decodes and
+# re-encodes every golden vector, which keeps the spec and the goldens honest.
+.PHONY: test-proto-ref
+test-proto-ref:
+	@echo "== proto reference decoder (PROTOCOL.md)"
+	$(Q)python3 tests/proto/ref_decode.py tests/proto/golden
+TEST_STEPS += test-proto test-proto-asan test-proto-ref
 
 # Golden vectors are committed; regenerate them only after a deliberate
 # change of the wire format (then review the diff and PROTOCOL.md).

@@ -225,7 +225,7 @@ typedef struct fa_proto_header {
     uint8_t flags;        /* reserved: v1 writes what is given (0), ignores */
     uint32_t body_len;    /* bytes after the header */
     uint64_t session_id;  /* random, non-zero, the same for a whole session */
-    uint64_t seq;         /* 0 for HELLO, +1 for every message encoded */
+    uint64_t seq;         /* 0 for the first HELLO, +1 per message encoded */
 } fa_proto_header_t;
 
 /* One entry of a tag dictionary (HELLO, TAGS). A TAGS entry whose id is

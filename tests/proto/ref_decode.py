@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""An independent decoder of the framealloc telemetry protocol, written from
+proto/PROTOCOL.md alone (not from the C sources). It decodes every golden
+vector, re-encodes it from the decoded values and requires the same bytes,
+checks a few known values per golden, and checks the documented error order
+on crafted inputs. Usage: ref_decode.py [GOLDEN_DIR]; exit status 0 on success.
+"""
+import os
+import struct
+import sys
+
+MAX_MESSAGE = 2 * 1024 * 1024
+HEADER = 28
+MAX_ROWS, MAX_KINDS, MAX_DROPS, MAX_STRING = 4096, 16, 64, 255
+STRIDE = {"tagdef": 20, "kind": 40, "tagstat": 50, "thread": 33, "finding": 16, "drop": 10}
+
+
+class ProtoError(Exception):
+    pass
+
+
+class Body:
+    def __init__(self, data):
+        self.d, self.i = data, 0
+
+    def take(self, n):
+        if self.i + n > len(self.d):
+            raise ProtoError("SHORT_BODY")
+        b = self.d[self.i:self.i + n]
+        self.i += n
+        return b
+
+    def u(self, fmt):
+        return struct.unpack("<" + fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def string(self, tag_path=False):
+        n = self.u("H")
+        if n > MAX_STRING:
+            raise ProtoError("STRING_TOO_LONG")
+        s = self.take(n)
+        if tag_path and any(c < 0x20 or c == 0x7F for c in s):
+            raise ProtoError("BAD_STRING")
+        return s
+
+    def section(self, limit, kind):
+        count, stride = self.u("H"), self.u("H")
+        if count > limit:
+            raise ProtoError("TOO_MANY_ROWS")
+        if stride < STRIDE[kind]:
+            raise ProtoError("BAD_STRIDE")
+        return count, stride
+
+
+def fixed_rows(b, limit, kind, fmt):
+    count, stride = b.section(limit, kind)
+    rows = []
+    for _ in range(count):
+        raw = b.take(stride)
+        rows.append(struct.unpack("<" + fmt, raw[:struct.calcsize("<" + fmt)]))
+    return rows
+
+
+def tag_defs(b):
+    count, stride = b.section(MAX_ROWS, "tagdef")
+    out = []
+    for _ in range(count):
+        raw = b.take(stride)
+        out.append(struct.unpack("<HHQQ", raw[:20]) + (b.string(tag_path=True),))
+    return out
+
+
+def decode(msg):
+    magic = b"FAPM"
+    if msg[:4] != magic[:min(len(msg), 4)]:
+        raise ProtoError("BAD_MAGIC")
+    if len(msg) < HEADER:
+        raise ProtoError("TRUNCATED")
+    _, major, minor, mtype, flags, body_len, session, seq = struct.unpack("<4sBBBBIQQ", msg[:HEADER])
+    if major != 1:
+        raise ProtoError("BAD_VERSION")
+    if body_len > MAX_MESSAGE - HEADER:
+        raise ProtoError("TOO_LARGE")
+    if len(msg) < HEADER + body_len:
+        raise ProtoError("TRUNCATED")
+    if len(msg) > HEADER + body_len:
+        raise ProtoError("LENGTH")
+    if session == 0:
+        raise ProtoError("BAD_SESSION")
+    m = {"type": mtype, "flags": flags, "session": session, "seq": seq, "minor": minor}
+    b = Body(msg[HEADER:])
+    if mtype == 1:
+        m["pid"], m["lib_version"], m["start_unix_ns"], m["start_mono_ns"] = struct.unpack("<IIQQ", b.take(24))
+        m["strings"] = [b.string() for _ in range(4)]
+        m["tags"] = tag_defs(b)
+    elif mtype == 2:
+        m["scalars"] = struct.unpack("<QQQIIII", b.take(40))
+        kinds = fixed_rows(b, MAX_KINDS, "kind", "QQQQQ")
+        m["totals"] = (kinds + [(0,) * 5] * 3)[:3]
+        m["tags"] = fixed_rows(b, MAX_ROWS, "tagstat", "HQQQQQQ")
+        m["threads"] = fixed_rows(b, MAX_ROWS, "thread", "IIQQQB")
+        m["findings"] = fixed_rows(b, MAX_ROWS, "finding", "HHIQ")
+    elif mtype == 3:
+        m["tags"] = tag_defs(b)
+    elif mtype == 4:
+        m["sent"], m["dropped"] = struct.unpack("<QQ", b.take(16))
+        m["drops"] = fixed_rows(b, MAX_DROPS, "drop", "HQ")
+    else:
+        raise ProtoError("UNKNOWN_TYPE")
+    return m  # bytes left in b are a newer minor's fields: skipped
+
+
+def encode(m):
+    def s(x):
+        return struct.pack("<H", len(x)) + x
+
+    def sec(rows, kind, fmt):
+        return struct.pack("<HH", len(rows), STRIDE[kind]) + b"".join(struct.pack("<" + fmt, *r) for r in rows)
+
+    def defs(tags):
+        return struct.pack("<HH", len(tags), 20) + b"".join(struct.pack("<HHQQ", *t[:4]) + s(t[4]) for t in tags)
+
+    t = m["type"]
+    if t == 1:
+        body = struct.pack("<IIQQ", m["pid"], m["lib_version"], m["start_unix_ns"], m["start_mono_ns"])
+        body += b"".join(s(x) for x in m["strings"]) + defs(m["tags"])
+    elif t == 2:
+        body = struct.pack("<QQQIIII", *m["scalars"]) + sec(m["totals"], "kind", "QQQQQ")
+        body += sec(m["tags"], "tagstat", "HQQQQQQ") + sec(m["threads"], "thread", "IIQQQB")
+        body += sec(m["findings"], "finding", "HHIQ")
+    elif t == 3:
+        body = defs(m["tags"])
+    else:
+        body = struct.pack("<QQ", m["sent"], m["dropped"]) + sec(m["drops"], "drop", "HQ")
+    head = b"FAPM" + struct.pack("<BBBBIQQ", 1, 0, t, m["flags"], len(body), m["session"], m["seq"])
+    return head + body
+
+
+def read_hex(path):
+    data = bytearray()
+    with open(path) as f:
+        for line in f:
+            data += bytes.fromhex(line.split("#", 1)[0])
+    return bytes(data)
+
+
+def expect_error(msg, name):
+    try:
+        decode(msg)
+    except ProtoError as e:
+        if str(e) != name:
+            raise AssertionError(f"expected {name}, got {e}")
+        return
+    raise AssertionError(f"expected {name}, decoded fine")
+
+
+def main():
+    gdir = sys.argv[1] if len(sys.argv) > 1 else "tests/proto/golden"
+    g = {}
+    for name in sorted(os.listdir(gdir)):
+        if name.endswith(".hex"):
+            raw = read_hex(os.path.join(gdir, name))
+            m = decode(raw)
+            assert encode(m) == raw, f"{name}: re-encoding differs"
+            g[name[:-4]] = (raw, m)
+    assert len(g) >= 8, "missing goldens"
+
+    # Known values (tests/proto/fixtures.c holds the same).
+    h = g["hello"][1]
+    assert h["strings"][0] == b"fa-demo" and h["pid"] == 4242 and h["seq"] == 0
+    assert [t[4] for t in h["tags"]] == [b"", b"physics", b"physics/contacts", b"render", b"render/cmd.buffers-2"]
+    assert h["tags"][3][2:4] == (0x0102030405060708, 0x1112131415161718)
+    assert g["hello_empty"][1]["tags"] == [] and g["tags_empty"][1]["tags"] == []
+    f = g["frame"][1]
+    assert f["scalars"][3:] == (2, 7, 3, 1) and f["totals"][2] == ((3 << 56) | 1, (3 << 56) | 2, (3 << 56) | 3,
+                                                                   (3 << 56) | 4, (3 << 56) | 5)
+    assert f["tags"][2] == (65535, 1, 2, 3, 4, 5, 6) and f["threads"][1][5] == 0x80
+    big = g["frame_big"]
+    assert len(big[0]) == 28 + 40 + 4 + 120 + 4 + 50 * 300 + 4 + 33 * 12 + 4 + 16 * 24 == 15984
+    assert g["tags"][1]["tags"][2] == (1, 0, 0x500000, 0xA00000, b"physics")
+    assert g["bye"][1]["drops"] == [(1, 12), (2, 0x0102030405060708), (4, 3), (999, 1)]
+
+    # The documented error order and compatibility rules.
+    raw = g["bye"][0]
+    for cut in range(len(raw)):
+        expect_error(raw[:cut], "TRUNCATED")
+    expect_error(b"GET", "BAD_MAGIC")
+    expect_error(raw[:4] + b"\x02" + raw[5:], "BAD_VERSION")
+    expect_error(raw + b"\0", "LENGTH")
+    expect_error(raw[:8] + struct.pack("<I", MAX_MESSAGE) + raw[12:], "TOO_LARGE")
+    expect_error(raw[:12] + bytes(8) + raw[20:], "BAD_SESSION")
+    expect_error(raw[:6] + b"\x09" + raw[7:], "UNKNOWN_TYPE")
+    longer = raw[:8] + struct.pack("<I", len(raw) - 28 + 3) + raw[12:] + b"xyz"
+    assert decode(longer)["drops"] == g["bye"][1]["drops"], "trailing body bytes must be skipped"
+    print(f"ref_decode.py: {len(g)} golden vectors decoded and re-encoded byte for byte; error order checked")
+
+
+if __name__ == "__main__":
+    main()
