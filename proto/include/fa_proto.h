@@ -108,14 +108,14 @@ extern "C" {
 #define FA_PROTO_TAG_DEF_ROW_SIZE 20u /* fixed part; the path string follows */
 #define FA_PROTO_TAG_STAT_ROW_SIZE 50u
 #define FA_PROTO_THREAD_ROW_SIZE 33u
-#define FA_PROTO_FINDING_ROW_SIZE 16u
+#define FA_PROTO_FINDING_ROW_SIZE 17u
 #define FA_PROTO_DROP_ROW_SIZE 10u
 
 /* Exact encoded size of a v1 FRAME with the given row counts, for sizing
- * agent ring slots: header 28, scalars 40, then four sections (4-byte
+ * agent ring slots: header 28, fixed fields 144, then four sections (4-byte
  * section header each) of 3 kind rows, tag rows, thread rows, findings. */
 #define FA_PROTO_FRAME_SIZE(tag_rows, thread_rows, findings)                   \
-    (FA_PROTO_HEADER_SIZE + 40u + 4u + 3u * FA_PROTO_KIND_ROW_SIZE + 4u +      \
+    (FA_PROTO_HEADER_SIZE + 144u + 4u + 3u * FA_PROTO_KIND_ROW_SIZE + 4u +     \
      (tag_rows) * FA_PROTO_TAG_STAT_ROW_SIZE + 4u +                            \
      (thread_rows) * FA_PROTO_THREAD_ROW_SIZE + 4u +                           \
      (findings) * FA_PROTO_FINDING_ROW_SIZE)
@@ -270,14 +270,30 @@ typedef struct fa_proto_thread_row {
     uint8_t flags;            /* FA_PROTO_THREAD_* bits */
 } fa_proto_thread_row_t;
 
-/* One behaviour-filter finding in a FRAME. code is lib's pattern code,
- * opaque to the protocol; value's meaning depends on code (e.g. bytes). */
+/* One behaviour-filter finding in a FRAME, as lib's fa_finding_t. code is
+ * lib's fa_finding_code, opaque to the protocol; value's meaning depends on
+ * code (bytes, frames...). */
 typedef struct fa_proto_finding {
     uint16_t code;
-    uint16_t tag_id;
-    uint32_t count;
+    uint16_t tag_id; /* the tag the pattern was seen under */
+    uint8_t kind;    /* FA_PROTO_KIND_* concerned */
+    uint32_t count;  /* occurrences in the filter's window */
     uint64_t value;
 } fa_proto_finding_t;
+
+/* Frame-retention outcomes of the frame (lib's fa_promotion_totals_t). */
+typedef struct fa_proto_promotions {
+    uint64_t promoted_count, promoted_bytes;   /* moved to pool or heap */
+    uint64_t failed_count, failed_bytes;       /* could not be promoted */
+    uint64_t retained_count, retained_bytes;   /* kept for N more frames */
+    uint64_t discarded_count, discarded_bytes; /* marked, then released */
+} fa_proto_promotions_t;
+
+/* Cross-thread transfers since the allocator was created (lib's
+ * fa_transfer_totals_t). */
+typedef struct fa_proto_transfers {
+    uint64_t created, received, released, dropped_unreceived, in_flight;
+} fa_proto_transfers_t;
 
 /* One BYE drop counter. */
 typedef struct fa_proto_drop {
@@ -310,6 +326,8 @@ typedef struct fa_proto_frame {
     uint32_t tags_total;       /* tags that exist (> tag_count: truncated) */
     uint32_t threads_total;    /* threads that exist */
     uint32_t findings_dropped; /* findings that did not fit this message */
+    fa_proto_promotions_t promotions;
+    fa_proto_transfers_t transfers;
     fa_proto_kind_totals_t totals[FA_PROTO_KIND_COUNT]; /* FA_PROTO_KIND_* */
     const fa_proto_tag_stat_t *tags;
     uint32_t tag_count; /* <= FA_PROTO_MAX_ROWS, each of the following too */
@@ -435,12 +453,13 @@ FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_decode(const void *buf, size_t len,
 struct fa_snapshot; /* lib's fa_snapshot_t (framealloc.h) */
 
 /* Fills *frame from a snapshot taken with lib's fa_snapshot_take(): frame
- * number, start, duration, per-kind totals, one tag row per snapshot row
- * (its `self` figures, live and peak bytes) and one thread row per snapshot
- * thread row, written into tag_rows[] and thread_rows[] (each truncated to
- * its capacity and to FA_PROTO_MAX_ROWS). tags_total and threads_total are
- * the snapshot's; frames_dropped, findings_dropped, findings and
- * finding_count are set to zero/NULL for the caller to fill. *frame points
+ * number, start, duration, per-kind totals, promotion and transfer totals,
+ * one tag row per snapshot row (its `self` figures, live and peak bytes)
+ * and one thread row per snapshot thread row, written into tag_rows[] and
+ * thread_rows[] (each truncated to its capacity and to FA_PROTO_MAX_ROWS).
+ * tags_total and threads_total are the snapshot's; frames_dropped,
+ * findings_dropped, findings and finding_count are set to zero/NULL (see
+ * fa_proto_frame_findings_from_snapshot() for the findings). *frame points
  * into tag_rows and thread_rows afterwards, which MUST outlive it. Returns
  * FA_PROTO_OK or FA_PROTO_ERR_INVALID_ARG (NULL frame or snap, NULL arrays
  * with non-zero capacity, or a snapshot whose version is not lib's
@@ -449,6 +468,18 @@ FA_PROTO_API int fa_proto_frame_from_snapshot(fa_proto_frame_t *frame, const str
                                               fa_proto_tag_stat_t *tag_rows, uint32_t tag_rows_capacity,
                                               fa_proto_thread_row_t *thread_rows,
                                               uint32_t thread_rows_capacity);
+
+/* Sets frame->findings to one row per snapshot finding, written into
+ * rows[] (truncated to capacity and to FA_PROTO_MAX_ROWS), and
+ * frame->findings_dropped to the findings the snapshot saw but the frame
+ * does not carry (snapshot findings_total minus the rows written). Call it
+ * after fa_proto_frame_from_snapshot() with the same snapshot. *frame
+ * points into rows afterwards. Returns FA_PROTO_OK or
+ * FA_PROTO_ERR_INVALID_ARG (NULL frame or snap, NULL rows with a non-zero
+ * capacity, snapshot version not FA_SNAPSHOT_VERSION). Any thread; no
+ * allocation; O(findings). */
+FA_PROTO_API int fa_proto_frame_findings_from_snapshot(fa_proto_frame_t *frame, const struct fa_snapshot *snap,
+                                                       fa_proto_finding_t *rows, uint32_t capacity);
 
 /* Writes a tag definition (id, parent, path, budget) into out[] for every
  * snapshot row whose id is >= first_id, in row order, at most capacity of

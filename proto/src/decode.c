@@ -108,6 +108,14 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
     f->tags_total = fa__proto_get_u32(p + 28);
     f->threads_total = fa__proto_get_u32(p + 32);
     f->findings_dropped = fa__proto_get_u32(p + 36);
+    uint64_t *const retention[13] = {
+        &f->promotions.promoted_count,  &f->promotions.promoted_bytes,  &f->promotions.failed_count,
+        &f->promotions.failed_bytes,    &f->promotions.retained_count,  &f->promotions.retained_bytes,
+        &f->promotions.discarded_count, &f->promotions.discarded_bytes, &f->transfers.created,
+        &f->transfers.received,         &f->transfers.released,         &f->transfers.dropped_unreceived,
+        &f->transfers.in_flight,
+    };
+    for (int i = 0; i < 13; i++) *retention[i] = fa__proto_get_u64(p + 40 + 8 * i);
 
     /* Kinds: the first FA_PROTO_KIND_COUNT rows are kept, later ones (kinds
      * of a newer minor version) skipped, missing ones read as zero. */
@@ -165,8 +173,9 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
         fa_proto_finding_t *t = &st->findings[i];
         t->code = fa__proto_get_u16(p);
         t->tag_id = fa__proto_get_u16(p + 2);
-        t->count = fa__proto_get_u32(p + 4);
-        t->value = fa__proto_get_u64(p + 8);
+        t->kind = p[4];
+        t->count = fa__proto_get_u32(p + 5);
+        t->value = fa__proto_get_u64(p + 9);
     }
     f->findings = count ? st->findings : NULL;
     f->finding_count = count;

@@ -123,6 +123,14 @@ static uint8_t *put_frame(uint8_t *p, const fa_proto_frame_t *f) {
     fa__proto_put_u32(p + 28, f->tags_total);
     fa__proto_put_u32(p + 32, f->threads_total);
     fa__proto_put_u32(p + 36, f->findings_dropped);
+    const uint64_t retention[13] = {
+        f->promotions.promoted_count,  f->promotions.promoted_bytes,  f->promotions.failed_count,
+        f->promotions.failed_bytes,    f->promotions.retained_count,  f->promotions.retained_bytes,
+        f->promotions.discarded_count, f->promotions.discarded_bytes, f->transfers.created,
+        f->transfers.received,         f->transfers.released,         f->transfers.dropped_unreceived,
+        f->transfers.in_flight,
+    };
+    for (int i = 0; i < 13; i++) fa__proto_put_u64(p + 40 + 8 * i, retention[i]);
     p += FA_PROTO__FRAME_FIXED;
 
     p = put_section(p, FA_PROTO_KIND_COUNT, FA_PROTO_KIND_ROW_SIZE);
@@ -163,8 +171,9 @@ static uint8_t *put_frame(uint8_t *p, const fa_proto_frame_t *f) {
         const fa_proto_finding_t *t = &f->findings[i];
         fa__proto_put_u16(p, t->code);
         fa__proto_put_u16(p + 2, t->tag_id);
-        fa__proto_put_u32(p + 4, t->count);
-        fa__proto_put_u64(p + 8, t->value);
+        p[4] = t->kind;
+        fa__proto_put_u32(p + 5, t->count);
+        fa__proto_put_u64(p + 9, t->value);
     }
     return p;
 }

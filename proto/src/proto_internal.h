@@ -23,7 +23,7 @@
 
 /* Fixed scalar prefixes of the bodies, in bytes. */
 #define FA_PROTO__HELLO_FIXED 24u
-#define FA_PROTO__FRAME_FIXED 40u
+#define FA_PROTO__FRAME_FIXED 144u
 #define FA_PROTO__BYE_FIXED 16u
 /* A section header: u16 row count, u16 row stride. */
 #define FA_PROTO__SECTION_HEADER 4u

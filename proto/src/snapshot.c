@@ -29,6 +29,13 @@ int fa_proto_frame_from_snapshot(fa_proto_frame_t *frame, const struct fa_snapsh
     f.duration_ns = snap->frame_duration_ns;
     f.tags_total = snap->tag_count;
     f.threads_total = snap->threads_total;
+    const fa_promotion_totals_t *pr = &snap->promotions;
+    f.promotions = (fa_proto_promotions_t){pr->promoted_count,  pr->promoted_bytes, pr->failed_count,
+                                           pr->failed_bytes,    pr->retained_count, pr->retained_bytes,
+                                           pr->discarded_count, pr->discarded_bytes};
+    const fa_transfer_totals_t *tr = &snap->transfers;
+    f.transfers = (fa_proto_transfers_t){tr->created, tr->received, tr->released, tr->dropped_unreceived,
+                                         tr->in_flight};
     for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
         const fa_kind_totals_t *in = &snap->totals[k];
         f.totals[k] = (fa_proto_kind_totals_t){in->in_use, in->peak, in->alloc_count, in->alloc_bytes,
@@ -67,6 +74,30 @@ int fa_proto_frame_from_snapshot(fa_proto_frame_t *frame, const struct fa_snapsh
     f.thread_count = n;
 
     *frame = f;
+    return FA_PROTO_OK;
+}
+
+int fa_proto_frame_findings_from_snapshot(fa_proto_frame_t *frame, const struct fa_snapshot *snap,
+                                          fa_proto_finding_t *rows, uint32_t capacity) {
+    if (!frame || !snap || snap->version != FA_SNAPSHOT_VERSION || (!rows && capacity))
+        return FA_PROTO_ERR_INVALID_ARG;
+    uint32_t n = snap->findings ? min_u32(min_u32(snap->finding_count, capacity), FA_PROTO_MAX_ROWS) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const fa_finding_t *r = &snap->findings[i];
+        rows[i] = (fa_proto_finding_t){
+            .code = r->code,
+            .tag_id = r->tag_id,
+            .kind = (uint8_t)(r->kind > UINT8_MAX ? UINT8_MAX : r->kind),
+            .count = r->count,
+            .value = r->value,
+        };
+    }
+    /* The snapshot counts the findings it saw (findings_total) even when its
+     * own array was too small; everything not carried here is "dropped". */
+    uint32_t seen = snap->findings_total > snap->finding_count ? snap->findings_total : snap->finding_count;
+    frame->findings = n ? rows : NULL;
+    frame->finding_count = n;
+    frame->findings_dropped = seen - n;
     return FA_PROTO_OK;
 }
 

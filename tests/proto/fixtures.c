@@ -40,8 +40,8 @@ static const fa_proto_thread_row_t frame_threads[] = {
 };
 
 static const fa_proto_finding_t frame_findings[] = {
-    {1, 2, 17, 0x0000000000004000u},
-    {0xFFFF, 65535, 0xFFFFFFFFu, 0xFFFFFFFFFFFFFFFFu},
+    {1, 2, FA_PROTO_KIND_POOL, 17, 0x0000000000004000u},
+    {0xFFFF, 65535, 0xFF, 0xFFFFFFFFu, 0xFFFFFFFFFFFFFFFFu},
 };
 
 static const fa_proto_drop_t bye_drops[] = {
@@ -103,6 +103,8 @@ static void build(void) {
     m->frame.tags_total = 7;
     m->frame.threads_total = 3;
     m->frame.findings_dropped = 1;
+    m->frame.promotions = (fa_proto_promotions_t){0x0101, 0x0202, 0x0303, 0x0404, 0x0505, 0x0606, 0x0707, 0x0808};
+    m->frame.transfers = (fa_proto_transfers_t){0x1111, 0x2222, 0x3333, 0x4444, 0x0102030405060708u};
     for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
         uint64_t b = (uint64_t)(k + 1) << 56;
         m->frame.totals[k] = (fa_proto_kind_totals_t){b | 1, b | 2, b | 3, b | 4, b | 5};
@@ -128,7 +130,8 @@ static void build(void) {
         big_threads[i] = (fa_proto_thread_row_t){i, i % 3, (uint64_t)i << 20, (uint64_t)(i + 1) << 21,
                                                  1000u + i, (uint8_t)(i & 1)};
     for (uint32_t i = 0; i < BIG_FINDINGS; i++)
-        big_findings[i] = (fa_proto_finding_t){(uint16_t)(1 + i % 6), (uint16_t)(i * 7), i + 1, (uint64_t)i << 33};
+        big_findings[i] =
+            (fa_proto_finding_t){(uint16_t)(1 + i % 6), (uint16_t)(i * 7), (uint8_t)(i % 3), i + 1, (uint64_t)i << 33};
     m = &msgs[FX_FRAME_BIG];
     m->header = header(FA_PROTO_FRAME, 0x0102030405060708u);
     m->frame.frame = 123456789;
@@ -239,6 +242,19 @@ bool proto_msg_equal(const fa_proto_msg_t *ma, const fa_proto_msg_t *mb, char *w
             SAME(tags_total);
             SAME(threads_total);
             SAME(findings_dropped);
+            SAME(promotions.promoted_count);
+            SAME(promotions.promoted_bytes);
+            SAME(promotions.failed_count);
+            SAME(promotions.failed_bytes);
+            SAME(promotions.retained_count);
+            SAME(promotions.retained_bytes);
+            SAME(promotions.discarded_count);
+            SAME(promotions.discarded_bytes);
+            SAME(transfers.created);
+            SAME(transfers.received);
+            SAME(transfers.released);
+            SAME(transfers.dropped_unreceived);
+            SAME(transfers.in_flight);
             SAME(tag_count);
             SAME(thread_count);
             SAME(finding_count);
@@ -274,6 +290,7 @@ bool proto_msg_equal(const fa_proto_msg_t *ma, const fa_proto_msg_t *mb, char *w
             const fa_proto_finding_t *a = &fa->findings[i], *b = &fb->findings[i];
             SAME(code);
             SAME(tag_id);
+            SAME(kind);
             SAME(count);
             SAME(value);
         }

@@ -12,7 +12,7 @@ import sys
 MAX_MESSAGE = 2 * 1024 * 1024
 HEADER = 28
 MAX_ROWS, MAX_KINDS, MAX_DROPS, MAX_STRING = 4096, 16, 64, 255
-STRIDE = {"tagdef": 20, "kind": 40, "tagstat": 50, "thread": 33, "finding": 16, "drop": 10}
+STRIDE = {"tagdef": 20, "kind": 40, "tagstat": 50, "thread": 33, "finding": 17, "drop": 10}
 
 
 class ProtoError(Exception):
@@ -93,12 +93,12 @@ def decode(msg):
         m["strings"] = [b.string() for _ in range(4)]
         m["tags"] = tag_defs(b)
     elif mtype == 2:
-        m["scalars"] = struct.unpack("<QQQIIII", b.take(40))
+        m["scalars"] = struct.unpack("<QQQIIII8Q5Q", b.take(144))
         kinds = fixed_rows(b, MAX_KINDS, "kind", "QQQQQ")
         m["totals"] = (kinds + [(0,) * 5] * 3)[:3]
         m["tags"] = fixed_rows(b, MAX_ROWS, "tagstat", "HQQQQQQ")
         m["threads"] = fixed_rows(b, MAX_ROWS, "thread", "IIQQQB")
-        m["findings"] = fixed_rows(b, MAX_ROWS, "finding", "HHIQ")
+        m["findings"] = fixed_rows(b, MAX_ROWS, "finding", "HHBIQ")
     elif mtype == 3:
         m["tags"] = tag_defs(b)
     elif mtype == 4:
@@ -124,9 +124,9 @@ def encode(m):
         body = struct.pack("<IIQQ", m["pid"], m["lib_version"], m["start_unix_ns"], m["start_mono_ns"])
         body += b"".join(s(x) for x in m["strings"]) + defs(m["tags"])
     elif t == 2:
-        body = struct.pack("<QQQIIII", *m["scalars"]) + sec(m["totals"], "kind", "QQQQQ")
+        body = struct.pack("<QQQIIII8Q5Q", *m["scalars"]) + sec(m["totals"], "kind", "QQQQQ")
         body += sec(m["tags"], "tagstat", "HQQQQQQ") + sec(m["threads"], "thread", "IIQQQB")
-        body += sec(m["findings"], "finding", "HHIQ")
+        body += sec(m["findings"], "finding", "HHBIQ")
     elif t == 3:
         body = defs(m["tags"])
     else:
@@ -171,11 +171,12 @@ def main():
     assert h["tags"][3][2:4] == (0x0102030405060708, 0x1112131415161718)
     assert g["hello_empty"][1]["tags"] == [] and g["tags_empty"][1]["tags"] == []
     f = g["frame"][1]
-    assert f["scalars"][3:] == (2, 7, 3, 1) and f["totals"][2] == ((3 << 56) | 1, (3 << 56) | 2, (3 << 56) | 3,
+    assert f["scalars"][3:7] == (2, 7, 3, 1) and f["scalars"][-1] == 0x0102030405060708 and f["totals"][2] == ((3 << 56) | 1, (3 << 56) | 2, (3 << 56) | 3,
                                                                    (3 << 56) | 4, (3 << 56) | 5)
     assert f["tags"][2] == (65535, 1, 2, 3, 4, 5, 6) and f["threads"][1][5] == 0x80
     big = g["frame_big"]
-    assert len(big[0]) == 28 + 40 + 4 + 120 + 4 + 50 * 300 + 4 + 33 * 12 + 4 + 16 * 24 == 15984
+    assert f["findings"][0] == (1, 2, 1, 17, 0x4000)
+    assert len(big[0]) == 28 + 144 + 4 + 120 + 4 + 50 * 300 + 4 + 33 * 12 + 4 + 17 * 24 == 16112
     assert g["tags"][1]["tags"][2] == (1, 0, 0x500000, 0xA00000, b"physics")
     assert g["bye"][1]["drops"] == [(1, 12), (2, 0x0102030405060708), (4, 3), (999, 1)]
 

@@ -392,6 +392,7 @@ static size_t frame_with_kinds(unsigned char *msg, unsigned kinds) {
     wbuf_t b = {.n = 0};
     w_u64(&b, 10), w_u64(&b, 20), w_u64(&b, 30);
     w_u32(&b, 0), w_u32(&b, 0), w_u32(&b, 0), w_u32(&b, 0);
+    for (int i = 0; i < 13; i++) w_u64(&b, 0); /* promotions, transfers */
     w_u16(&b, kinds);
     w_u16(&b, FA_PROTO_KIND_ROW_SIZE);
     for (unsigned k = 0; k < kinds; k++)
@@ -589,7 +590,7 @@ Test(encode, maximal_hello_and_frame_fit_and_round_trip) {
     for (uint32_t i = 0; i < FA_PROTO_MAX_ROWS; i++) {
         stats[i] = (fa_proto_tag_stat_t){(uint16_t)(65535 - i), i, i, i, i, i, UINT64_MAX - i};
         threads[i] = (fa_proto_thread_row_t){i, i, i, i, i, (uint8_t)i};
-        findings[i] = (fa_proto_finding_t){(uint16_t)i, (uint16_t)i, i, i};
+        findings[i] = (fa_proto_finding_t){(uint16_t)i, (uint16_t)i, (uint8_t)i, i, i};
     }
     fa_proto_msg_t f = {.header = {.type = FA_PROTO_FRAME, .session_id = UINT64_MAX, .seq = UINT64_MAX}};
     f.frame = (fa_proto_frame_t){.frame = 1, .tags = stats, .tag_count = FA_PROTO_MAX_ROWS, .threads = threads,

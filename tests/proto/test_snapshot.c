@@ -12,6 +12,7 @@
 
 static fa_tag_row_t rows[4];
 static fa_thread_row_t threads[2];
+static fa_finding_t findings[3];
 
 static fa_snapshot_t sample(void) {
     static const char *const paths[4] = {"", "physics", "physics/contacts", "render"};
@@ -49,6 +50,15 @@ static fa_snapshot_t sample(void) {
     };
     for (int k = 0; k < FA_KIND_COUNT_; k++)
         s.totals[k] = (fa_kind_totals_t){10u + k, 20u + k, 30u + k, 40u + k, 50u + k};
+    for (uint16_t i = 0; i < 3; i++)
+        findings[i] = (fa_finding_t){.code = (uint16_t)(i + 1), .tag_id = i, .kind = FA_KIND_HEAP,
+                                     .count = 10u + i, .value = 1000u + i};
+    s.findings = findings;
+    s.findings_capacity = 3;
+    s.finding_count = 3;
+    s.findings_total = 5; /* two did not fit the snapshot's own array */
+    s.promotions = (fa_promotion_totals_t){1, 2, 3, 4, 5, 6, 7, 8};
+    s.transfers = (fa_transfer_totals_t){11, 12, 13, 14, 15};
     return s;
 }
 
@@ -84,17 +94,46 @@ Test(snapshot, frame_carries_totals_self_figures_and_thread_rows) {
     cr_assert_eq(f.threads[1].flags, 0);
     cr_assert_eq(f.threads[1].overflow_chunks, 2);
     cr_assert_eq(f.threads[1].frame_capacity, 1 << 21);
+    cr_assert_eq(f.promotions.promoted_count, 1);
+    cr_assert_eq(f.promotions.discarded_bytes, 8);
+    cr_assert_eq(f.transfers.created, 11);
+    cr_assert_eq(f.transfers.in_flight, 15);
+}
+
+Test(snapshot, findings_are_carried_and_the_rest_counted_as_dropped) {
+    fa_snapshot_t s = sample();
+    fa_proto_tag_stat_t stats[8];
+    fa_proto_finding_t rows[2];
+    fa_proto_frame_t f;
+    cr_assert_eq(fa_proto_frame_from_snapshot(&f, &s, stats, 8, NULL, 0), FA_PROTO_OK);
+    cr_assert_eq(fa_proto_frame_findings_from_snapshot(&f, &s, rows, 2), FA_PROTO_OK);
+    cr_assert_eq(f.finding_count, 2);
+    cr_assert(f.findings == rows);
+    cr_assert_eq(f.findings_dropped, 3); /* 5 seen, 2 carried */
+    cr_assert_eq(f.findings[1].code, 2);
+    cr_assert_eq(f.findings[1].tag_id, 1);
+    cr_assert_eq(f.findings[1].kind, FA_PROTO_KIND_HEAP);
+    cr_assert_eq(f.findings[1].count, 11);
+    cr_assert_eq(f.findings[1].value, 1001);
+    cr_assert_eq(fa_proto_frame_findings_from_snapshot(&f, &s, NULL, 0), FA_PROTO_OK);
+    cr_assert_eq(f.finding_count, 0);
+    cr_assert_null(f.findings);
+    cr_assert_eq(f.findings_dropped, 5);
+    cr_assert_eq(fa_proto_frame_findings_from_snapshot(&f, &s, NULL, 1), FA_PROTO_ERR_INVALID_ARG);
+    cr_assert_eq(fa_proto_frame_findings_from_snapshot(NULL, &s, rows, 2), FA_PROTO_ERR_INVALID_ARG);
 }
 
 Test(snapshot, frame_built_from_a_snapshot_encodes_and_decodes_back) {
     fa_snapshot_t s = sample();
     fa_proto_tag_stat_t stats[8];
     fa_proto_thread_row_t trows[8];
+    fa_proto_finding_t frows[8];
     fa_proto_msg_t m = {.header = {.type = FA_PROTO_FRAME, .session_id = 3, .seq = 1}};
     cr_assert_eq(fa_proto_frame_from_snapshot(&m.frame, &s, stats, 8, trows, 8), FA_PROTO_OK);
+    cr_assert_eq(fa_proto_frame_findings_from_snapshot(&m.frame, &s, frows, 8), FA_PROTO_OK);
     static unsigned char buf[4096];
     int n = fa_proto_encode(&m, buf, sizeof buf);
-    cr_assert_eq((unsigned)n, FA_PROTO_FRAME_SIZE(4, 2, 0));
+    cr_assert_eq((unsigned)n, FA_PROTO_FRAME_SIZE(4, 2, 3));
     static fa_proto_space_t space;
     fa_proto_storage_t st = fa_proto_storage_of(&space);
     fa_proto_msg_t d;
