@@ -62,10 +62,16 @@ $(BUILD)/default/tests/proto_gen_golden: $(BUILD)/default/tests/proto/gen_golden
 proto-golden: $(BUILD)/default/tests/proto_gen_golden
 	$(Q)$< tests/proto/golden fuzz/corpus/decode
 
-.PHONY: install-proto
-install-proto:
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+# pkg-config file; the version is the protocol's major.minor.
+$(BUILD)/fa-proto.pc: proto/fa-proto.pc.in proto/include/fa_proto.h
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define FA_PROTO_VERSION_MAJOR \([0-9]*\)/\1/p' proto/include/fa_proto.h).$(shell sed -n 's/^#define FA_PROTO_VERSION_MINOR \([0-9]*\)/\1/p' proto/include/fa_proto.h)|g' $< > $@
+
+# The .pc depends on PREFIX, which may differ between make runs: always redo.
+.PHONY: install-proto $(BUILD)/fa-proto.pc
+install-proto: $(PROTO_A) $(BUILD)/fa-proto.pc
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(PROTO_HDRS) $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(PROTO_A) $(DESTDIR)$(PREFIX)/lib/
-install-proto: $(PROTO_A)
+	install -m 644 $(BUILD)/fa-proto.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 INSTALL_STEPS += install-proto
