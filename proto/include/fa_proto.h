@@ -114,11 +114,10 @@ extern "C" {
 /* Exact encoded size of a v1 FRAME with the given row counts, for sizing
  * agent ring slots: header 28, fixed fields 144, then four sections (4-byte
  * section header each) of 3 kind rows, tag rows, thread rows, findings. */
-#define FA_PROTO_FRAME_SIZE(tag_rows, thread_rows, findings)                   \
-    (FA_PROTO_HEADER_SIZE + 144u + 4u + 3u * FA_PROTO_KIND_ROW_SIZE + 4u +     \
-     (tag_rows) * FA_PROTO_TAG_STAT_ROW_SIZE + 4u +                            \
-     (thread_rows) * FA_PROTO_THREAD_ROW_SIZE + 4u +                           \
-     (findings) * FA_PROTO_FINDING_ROW_SIZE)
+#define FA_PROTO_FRAME_SIZE(tag_rows, thread_rows, findings)                                                 \
+    (FA_PROTO_HEADER_SIZE + 144u + 4u + 3u * FA_PROTO_KIND_ROW_SIZE + 4u +                                   \
+     (tag_rows)*FA_PROTO_TAG_STAT_ROW_SIZE + 4u + (thread_rows)*FA_PROTO_THREAD_ROW_SIZE + 4u +              \
+     (findings)*FA_PROTO_FINDING_ROW_SIZE)
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -126,22 +125,22 @@ extern "C" {
 
 /* One table: name, value, message. Values are stable across versions; the
  * daemon counts rejected messages by these names. */
-#define FA_PROTO_ERR_TABLE(X)                                                  \
-    X(FA_PROTO_OK, 0, "success")                                               \
-    X(FA_PROTO_ERR_INVALID_ARG, -1, "invalid argument")                        \
-    X(FA_PROTO_ERR_TRUNCATED, -2, "message shorter than its header declares")  \
-    X(FA_PROTO_ERR_BAD_MAGIC, -3, "not a framealloc protocol message")         \
-    X(FA_PROTO_ERR_BAD_VERSION, -4, "unsupported protocol major version")      \
-    X(FA_PROTO_ERR_UNKNOWN_TYPE, -5, "unknown message type")                   \
-    X(FA_PROTO_ERR_LENGTH, -6, "bytes after the end of the declared message")  \
-    X(FA_PROTO_ERR_TOO_LARGE, -7, "message larger than the protocol maximum")  \
-    X(FA_PROTO_ERR_SHORT_BODY, -8, "message body ends inside a field")         \
-    X(FA_PROTO_ERR_STRING_TOO_LONG, -9, "string longer than 255 bytes")        \
-    X(FA_PROTO_ERR_BAD_STRING, -10, "control character in a tag path")         \
-    X(FA_PROTO_ERR_TOO_MANY_ROWS, -11, "section has more rows than allowed")   \
-    X(FA_PROTO_ERR_BAD_STRIDE, -12, "row size smaller than the version's")     \
-    X(FA_PROTO_ERR_BAD_SESSION, -13, "session id is zero")                     \
-    X(FA_PROTO_ERR_BUFFER_SMALL, -14, "output buffer too small")               \
+#define FA_PROTO_ERR_TABLE(X)                                                                                \
+    X(FA_PROTO_OK, 0, "success")                                                                             \
+    X(FA_PROTO_ERR_INVALID_ARG, -1, "invalid argument")                                                      \
+    X(FA_PROTO_ERR_TRUNCATED, -2, "message shorter than its header declares")                                \
+    X(FA_PROTO_ERR_BAD_MAGIC, -3, "not a framealloc protocol message")                                       \
+    X(FA_PROTO_ERR_BAD_VERSION, -4, "unsupported protocol major version")                                    \
+    X(FA_PROTO_ERR_UNKNOWN_TYPE, -5, "unknown message type")                                                 \
+    X(FA_PROTO_ERR_LENGTH, -6, "bytes after the end of the declared message")                                \
+    X(FA_PROTO_ERR_TOO_LARGE, -7, "message larger than the protocol maximum")                                \
+    X(FA_PROTO_ERR_SHORT_BODY, -8, "message body ends inside a field")                                       \
+    X(FA_PROTO_ERR_STRING_TOO_LONG, -9, "string longer than 255 bytes")                                      \
+    X(FA_PROTO_ERR_BAD_STRING, -10, "control character in a tag path")                                       \
+    X(FA_PROTO_ERR_TOO_MANY_ROWS, -11, "section has more rows than allowed")                                 \
+    X(FA_PROTO_ERR_BAD_STRIDE, -12, "row size smaller than the version's")                                   \
+    X(FA_PROTO_ERR_BAD_SESSION, -13, "session id is zero")                                                   \
+    X(FA_PROTO_ERR_BUFFER_SMALL, -14, "output buffer too small")                                             \
     X(FA_PROTO_ERR_STORAGE_SMALL, -15, "decode storage too small for rows")
 
 typedef enum fa_proto_err {
@@ -175,11 +174,11 @@ typedef enum fa_proto_type {
 FA_PROTO_API const char *fa_proto_type_name(int type);
 
 /* Why an agent dropped frames (BYE drop rows). Values are stable. */
-#define FA_PROTO_DROP_TABLE(X)                                                 \
-    X(FA_PROTO_DROP_RING_FULL, 1, "ring_full")       /* sender too slow */     \
-    X(FA_PROTO_DROP_SEND_FAILED, 2, "send_failed")   /* nng would block/err */ \
-    X(FA_PROTO_DROP_ENCODE_FAILED, 3, "encode_failed") /* slot too small */    \
-    X(FA_PROTO_DROP_DISCONNECTED, 4, "disconnected") /* no daemon attached */
+#define FA_PROTO_DROP_TABLE(X)                                                                               \
+    X(FA_PROTO_DROP_RING_FULL, 1, "ring_full")         /* sender too slow */                                 \
+    X(FA_PROTO_DROP_SEND_FAILED, 2, "send_failed")     /* nng would block/err */                             \
+    X(FA_PROTO_DROP_ENCODE_FAILED, 3, "encode_failed") /* slot too small */                                  \
+    X(FA_PROTO_DROP_DISCONNECTED, 4, "disconnected")   /* no daemon attached */
 
 typedef enum fa_proto_drop_reason {
 #define FA_PROTO__DROP_ENUM(name, value, text) name = value,
@@ -221,11 +220,11 @@ FA_PROTO_API int fa_proto_str_copy(char *dst, size_t cap, fa_proto_str_t s);
 typedef struct fa_proto_header {
     uint8_t version_major;
     uint8_t version_minor;
-    uint8_t type;         /* fa_proto_type */
-    uint8_t flags;        /* reserved: v1 writes what is given (0), ignores */
-    uint32_t body_len;    /* bytes after the header */
-    uint64_t session_id;  /* random, non-zero, the same for a whole session */
-    uint64_t seq;         /* 0 for the first HELLO, +1 per message encoded */
+    uint8_t type;        /* fa_proto_type */
+    uint8_t flags;       /* reserved: v1 writes what is given (0), ignores */
+    uint32_t body_len;   /* bytes after the header */
+    uint64_t session_id; /* random, non-zero, the same for a whole session */
+    uint64_t seq;        /* 0 for the first HELLO, +1 per message encoded */
 } fa_proto_header_t;
 
 /* One entry of a tag dictionary (HELLO, TAGS). A TAGS entry whose id is
@@ -304,10 +303,10 @@ typedef struct fa_proto_drop {
 /* HELLO: the first message of a session. */
 typedef struct fa_proto_hello {
     uint32_t pid;
-    uint32_t lib_version;    /* major << 16 | minor << 8 | patch of lib */
-    uint64_t start_unix_ns;  /* CLOCK_REALTIME at agent start */
-    uint64_t start_mono_ns;  /* CLOCK_MONOTONIC at the same instant: maps
-                                FRAME start_ns to wall time */
+    uint32_t lib_version;   /* major << 16 | minor << 8 | patch of lib */
+    uint64_t start_unix_ns; /* CLOCK_REALTIME at agent start */
+    uint64_t start_mono_ns; /* CLOCK_MONOTONIC at the same instant: maps
+                               FRAME start_ns to wall time */
     fa_proto_str_t app_name;
     fa_proto_str_t session_label; /* free text chosen by the game, may be "" */
     fa_proto_str_t host;
@@ -318,8 +317,8 @@ typedef struct fa_proto_hello {
 
 /* FRAME: one snapshot, sent after the frame ended. */
 typedef struct fa_proto_frame {
-    uint64_t frame;            /* lib's fa_frame_number() */
-    uint64_t start_ns;         /* CLOCK_MONOTONIC of the frame's begin */
+    uint64_t frame;    /* lib's fa_frame_number() */
+    uint64_t start_ns; /* CLOCK_MONOTONIC of the frame's begin */
     uint64_t duration_ns;
     uint32_t frames_dropped;   /* frames the agent dropped since the
                                   previous FRAME it encoded */
@@ -346,8 +345,8 @@ typedef struct fa_proto_tags {
 
 /* BYE: the last message of a session. */
 typedef struct fa_proto_bye {
-    uint64_t frames_sent;    /* FRAME messages handed to nng */
-    uint64_t frames_dropped; /* all frames dropped in the session */
+    uint64_t frames_sent;         /* FRAME messages handed to nng */
+    uint64_t frames_dropped;      /* all frames dropped in the session */
     const fa_proto_drop_t *drops; /* the same split by reason */
     uint32_t drop_count;          /* <= FA_PROTO_MAX_DROPS */
 } fa_proto_bye_t;
@@ -429,7 +428,8 @@ FA_PROTO_API fa_proto_storage_t fa_proto_storage_of(fa_proto_space_t *space);
  * *out, or FA_PROTO_ERR_TRUNCATED / _BAD_MAGIC / _BAD_VERSION / _TOO_LARGE
  * / _LENGTH / _BAD_SESSION / _INVALID_ARG (see PROTOCOL.md for the order
  * of the checks). Any thread; reads at most the first 28 bytes; O(1). */
-FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_decode_header(const void *buf, size_t len, fa_proto_header_t *out);
+FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_decode_header(const void *buf, size_t len,
+                                                           fa_proto_header_t *out);
 
 /* Decodes the one message in buf[0..len). Total: every byte string gives
  * FA_PROTO_OK with *out filled, or a negative error (any of
@@ -478,7 +478,8 @@ FA_PROTO_API int fa_proto_frame_from_snapshot(fa_proto_frame_t *frame, const str
  * FA_PROTO_ERR_INVALID_ARG (NULL frame or snap, NULL rows with a non-zero
  * capacity, snapshot version not FA_SNAPSHOT_VERSION). Any thread; no
  * allocation; O(findings). */
-FA_PROTO_API int fa_proto_frame_findings_from_snapshot(fa_proto_frame_t *frame, const struct fa_snapshot *snap,
+FA_PROTO_API int fa_proto_frame_findings_from_snapshot(fa_proto_frame_t *frame,
+                                                       const struct fa_snapshot *snap,
                                                        fa_proto_finding_t *rows, uint32_t capacity);
 
 /* Writes a tag definition (id, parent, path, budget) into out[] for every

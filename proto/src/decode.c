@@ -63,8 +63,8 @@ static int read_section(cursor_t *c, uint32_t cap, uint32_t min_stride, uint32_t
 static int read_tag_defs(cursor_t *c, const fa_proto_storage_t *st, const fa_proto_tag_def_t **rows,
                          uint32_t *count_out) {
     uint16_t count, stride;
-    int rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_TAG_DEF_ROW_SIZE, st->tag_defs_capacity, false, &count,
-                          &stride);
+    int rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_TAG_DEF_ROW_SIZE, st->tag_defs_capacity, false,
+                          &count, &stride);
     if (rc < 0) return rc;
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *p;
@@ -115,11 +115,13 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
         &f->transfers.received,         &f->transfers.released,         &f->transfers.dropped_unreceived,
         &f->transfers.in_flight,
     };
-    for (int i = 0; i < 13; i++) *retention[i] = fa__proto_get_u64(p + 40 + 8 * i);
+    for (int i = 0; i < 13; i++)
+        *retention[i] = fa__proto_get_u64(p + 40 + 8 * i);
 
     /* Kinds: the first FA_PROTO_KIND_COUNT rows are kept, later ones (kinds
      * of a newer minor version) skipped, missing ones read as zero. */
-    rc = read_section(c, FA_PROTO_MAX_KINDS, FA_PROTO_KIND_ROW_SIZE, FA_PROTO_MAX_KINDS, true, &count, &stride);
+    rc = read_section(c, FA_PROTO_MAX_KINDS, FA_PROTO_KIND_ROW_SIZE, FA_PROTO_MAX_KINDS, true, &count,
+                      &stride);
     if (rc < 0) return rc;
     memset(f->totals, 0, sizeof f->totals);
     for (uint32_t k = 0; k < count; k++) {
@@ -150,7 +152,8 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
     f->tags = count ? st->tag_stats : NULL;
     f->tag_count = count;
 
-    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_THREAD_ROW_SIZE, st->threads_capacity, true, &count, &stride);
+    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_THREAD_ROW_SIZE, st->threads_capacity, true, &count,
+                      &stride);
     if (rc < 0) return rc;
     for (uint32_t i = 0; i < count; i++) {
         (void)take(c, stride, &p);
@@ -188,7 +191,8 @@ static int decode_bye(cursor_t *c, const fa_proto_storage_t *st, fa_proto_bye_t 
     if (!take(c, FA_PROTO__BYE_FIXED, &p)) return FA_PROTO_ERR_SHORT_BODY;
     b->frames_sent = fa__proto_get_u64(p);
     b->frames_dropped = fa__proto_get_u64(p + 8);
-    int rc = read_section(c, FA_PROTO_MAX_DROPS, FA_PROTO_DROP_ROW_SIZE, st->drops_capacity, true, &count, &stride);
+    int rc = read_section(c, FA_PROTO_MAX_DROPS, FA_PROTO_DROP_ROW_SIZE, st->drops_capacity, true, &count,
+                          &stride);
     if (rc < 0) return rc;
     for (uint32_t i = 0; i < count; i++) {
         (void)take(c, stride, &p);

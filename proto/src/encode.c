@@ -73,7 +73,8 @@ static int64_t measure_body(const fa_proto_msg_t *msg) {
     case FA_PROTO_BYE: {
         const fa_proto_bye_t *b = &msg->bye;
         if ((rc = check_rows(b->drops, b->drop_count, FA_PROTO_MAX_DROPS)) < 0) return rc;
-        return FA_PROTO__BYE_FIXED + FA_PROTO__SECTION_HEADER + (int64_t)b->drop_count * FA_PROTO_DROP_ROW_SIZE;
+        return FA_PROTO__BYE_FIXED + FA_PROTO__SECTION_HEADER +
+               (int64_t)b->drop_count * FA_PROTO_DROP_ROW_SIZE;
     }
     }
     return FA_PROTO_ERR_UNKNOWN_TYPE;
@@ -130,7 +131,8 @@ static uint8_t *put_frame(uint8_t *p, const fa_proto_frame_t *f) {
         f->transfers.received,         f->transfers.released,         f->transfers.dropped_unreceived,
         f->transfers.in_flight,
     };
-    for (int i = 0; i < 13; i++) fa__proto_put_u64(p + 40 + 8 * i, retention[i]);
+    for (int i = 0; i < 13; i++)
+        fa__proto_put_u64(p + 40 + 8 * i, retention[i]);
     p += FA_PROTO__FRAME_FIXED;
 
     p = put_section(p, FA_PROTO_KIND_COUNT, FA_PROTO_KIND_ROW_SIZE);

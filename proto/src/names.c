@@ -19,8 +19,8 @@ const char *fa_proto_type_name(int type) {
 
 const char *fa_proto_drop_name(int reason) {
     switch (reason) {
-#define FA_PROTO__DROP_TEXT(name, value, text)                                 \
-    case value:                                                                \
+#define FA_PROTO__DROP_TEXT(name, value, text)                                                               \
+    case value:                                                                                              \
         return text;
         FA_PROTO_DROP_TABLE(FA_PROTO__DROP_TEXT)
 #undef FA_PROTO__DROP_TEXT

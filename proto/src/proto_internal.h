@@ -31,27 +31,35 @@
 #define FA_PROTO__STRING_HEADER 2u
 
 /* Byte values that a tag path may not contain: C0 controls and DEL. */
-static inline bool fa__proto_is_control(unsigned char c) { return c < 0x20u || c == 0x7Fu; }
+static inline bool fa__proto_is_control(unsigned char c) {
+    return c < 0x20u || c == 0x7Fu;
+}
 
 static inline void fa__proto_put_u16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
 static inline void fa__proto_put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static inline void fa__proto_put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
-static inline uint16_t fa__proto_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (unsigned)p[1] << 8); }
+static inline uint16_t fa__proto_get_u16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
 static inline uint32_t fa__proto_get_u32(const uint8_t *p) {
     uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
+    for (int i = 3; i >= 0; i--)
+        v = v << 8 | p[i];
     return v;
 }
 static inline uint64_t fa__proto_get_u64(const uint8_t *p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
     return v;
 }
 

@@ -13,7 +13,9 @@ _Static_assert(FA_PROTO_KIND_FRAME == FA_KIND_FRAME && FA_PROTO_KIND_POOL == FA_
                    FA_PROTO_KIND_HEAP == FA_KIND_HEAP && FA_PROTO_KIND_COUNT == FA_KIND_COUNT_,
                "proto kind indexes follow lib's fa_kind");
 
-static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint32_t min_u32(uint32_t a, uint32_t b) {
+    return a < b ? a : b;
+}
 
 int fa_proto_frame_from_snapshot(fa_proto_frame_t *frame, const struct fa_snapshot *snap,
                                  fa_proto_tag_stat_t *tag_rows, uint32_t tag_rows_capacity,
@@ -38,8 +40,8 @@ int fa_proto_frame_from_snapshot(fa_proto_frame_t *frame, const struct fa_snapsh
                                          tr->in_flight};
     for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
         const fa_kind_totals_t *in = &snap->totals[k];
-        f.totals[k] = (fa_proto_kind_totals_t){in->in_use, in->peak, in->alloc_count, in->alloc_bytes,
-                                               in->free_count};
+        f.totals[k] =
+            (fa_proto_kind_totals_t){in->in_use, in->peak, in->alloc_count, in->alloc_bytes, in->free_count};
     }
 
     uint32_t n = snap->rows ? min_u32(min_u32(snap->row_count, tag_rows_capacity), FA_PROTO_MAX_ROWS) : 0;
@@ -101,8 +103,8 @@ int fa_proto_frame_findings_from_snapshot(fa_proto_frame_t *frame, const struct 
     return FA_PROTO_OK;
 }
 
-int fa_proto_tag_defs_from_snapshot(const struct fa_snapshot *snap, uint32_t first_id, fa_proto_tag_def_t *out,
-                                    uint32_t capacity) {
+int fa_proto_tag_defs_from_snapshot(const struct fa_snapshot *snap, uint32_t first_id,
+                                    fa_proto_tag_def_t *out, uint32_t capacity) {
     if (!snap || (!out && capacity)) return FA_PROTO_ERR_INVALID_ARG;
     uint32_t written = 0;
     uint32_t rows = snap->rows ? snap->row_count : 0;

@@ -55,7 +55,17 @@ static fa_proto_tag_stat_t big_tags[BIG_TAGS];
 static fa_proto_thread_row_t big_threads[BIG_THREADS];
 static fa_proto_finding_t big_findings[BIG_FINDINGS];
 
-enum { FX_HELLO, FX_HELLO_EMPTY, FX_FRAME, FX_FRAME_EMPTY, FX_FRAME_BIG, FX_TAGS, FX_TAGS_EMPTY, FX_BYE, FX_COUNT };
+enum {
+    FX_HELLO,
+    FX_HELLO_EMPTY,
+    FX_FRAME,
+    FX_FRAME_EMPTY,
+    FX_FRAME_BIG,
+    FX_TAGS,
+    FX_TAGS_EMPTY,
+    FX_BYE,
+    FX_COUNT
+};
 
 static const char *const names[FX_COUNT] = {
     "hello", "hello_empty", "frame", "frame_empty", "frame_big", "tags", "tags_empty", "bye",
@@ -103,7 +113,8 @@ static void build(void) {
     m->frame.tags_total = 7;
     m->frame.threads_total = 3;
     m->frame.findings_dropped = 1;
-    m->frame.promotions = (fa_proto_promotions_t){0x0101, 0x0202, 0x0303, 0x0404, 0x0505, 0x0606, 0x0707, 0x0808};
+    m->frame.promotions =
+        (fa_proto_promotions_t){0x0101, 0x0202, 0x0303, 0x0404, 0x0505, 0x0606, 0x0707, 0x0808};
     m->frame.transfers = (fa_proto_transfers_t){0x1111, 0x2222, 0x3333, 0x4444, 0x0102030405060708u};
     for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
         uint64_t b = (uint64_t)(k + 1) << 56;
@@ -127,11 +138,11 @@ static void build(void) {
         big_tags[i] = (fa_proto_tag_stat_t){(uint16_t)(i * 7), x, x >> 8, x >> 16, i, x >> 3, x >> 2};
     }
     for (uint32_t i = 0; i < BIG_THREADS; i++)
-        big_threads[i] = (fa_proto_thread_row_t){i, i % 3, (uint64_t)i << 20, (uint64_t)(i + 1) << 21,
-                                                 1000u + i, (uint8_t)(i & 1)};
+        big_threads[i] = (fa_proto_thread_row_t){
+            i, i % 3, (uint64_t)i << 20, (uint64_t)(i + 1) << 21, 1000u + i, (uint8_t)(i & 1)};
     for (uint32_t i = 0; i < BIG_FINDINGS; i++)
-        big_findings[i] =
-            (fa_proto_finding_t){(uint16_t)(1 + i % 6), (uint16_t)(i * 7), (uint8_t)(i % 3), i + 1, (uint64_t)i << 33};
+        big_findings[i] = (fa_proto_finding_t){(uint16_t)(1 + i % 6), (uint16_t)(i * 7), (uint8_t)(i % 3),
+                                               i + 1, (uint64_t)i << 33};
     m = &msgs[FX_FRAME_BIG];
     m->header = header(FA_PROTO_FRAME, 0x0102030405060708u);
     m->frame.frame = 123456789;
@@ -166,9 +177,13 @@ static void build(void) {
     built = true;
 }
 
-size_t proto_fixture_count(void) { return FX_COUNT; }
+size_t proto_fixture_count(void) {
+    return FX_COUNT;
+}
 
-const char *proto_fixture_name(size_t i) { return i < FX_COUNT ? names[i] : NULL; }
+const char *proto_fixture_name(size_t i) {
+    return i < FX_COUNT ? names[i] : NULL;
+}
 
 const fa_proto_msg_t *proto_fixture_msg(size_t i) {
     if (!built) build();
@@ -177,15 +192,15 @@ const fa_proto_msg_t *proto_fixture_msg(size_t i) {
 
 /* ---- comparison --------------------------------------------------------- */
 
-#define DIFF(...)                                                              \
-    do {                                                                       \
-        if (why_cap) snprintf(why, why_cap, __VA_ARGS__);                      \
-        return false;                                                          \
+#define DIFF(...)                                                                                            \
+    do {                                                                                                     \
+        if (why_cap) snprintf(why, why_cap, __VA_ARGS__);                                                    \
+        return false;                                                                                        \
     } while (0)
 
-#define SAME(field)                                                            \
-    if ((a)->field != (b)->field)                                              \
-        DIFF("%s: %llu != %llu", #field, (unsigned long long)(a)->field, (unsigned long long)(b)->field)
+#define SAME(field)                                                                                          \
+    if ((a)->field != (b)->field)                                                                            \
+    DIFF("%s: %llu != %llu", #field, (unsigned long long)(a)->field, (unsigned long long)(b)->field)
 
 static bool str_equal(fa_proto_str_t x, fa_proto_str_t y) {
     return x.len == y.len && (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
@@ -324,7 +339,8 @@ long proto_hex_parse(const char *text, unsigned char *out, size_t cap) {
     size_t n = 0;
     for (const char *p = text; *p;) {
         if (*p == '#') {
-            while (*p && *p != '\n') p++;
+            while (*p && *p != '\n')
+                p++;
         } else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
             p++;
         } else {

@@ -37,7 +37,9 @@ static unsigned char *load_golden(size_t i, size_t *len) {
     return bytes;
 }
 
-static fa_proto_storage_t full_storage(void) { return fa_proto_storage_of(&space); }
+static fa_proto_storage_t full_storage(void) {
+    return fa_proto_storage_of(&space);
+}
 
 /* A tiny byte writer for hand-made messages: the body is written first,
  * then finish() puts the header in front. */
@@ -46,16 +48,20 @@ typedef struct wbuf {
     size_t n;
 } wbuf_t;
 
-static void w_u8(wbuf_t *w, unsigned v) { w->b[w->n++] = (unsigned char)v; }
+static void w_u8(wbuf_t *w, unsigned v) {
+    w->b[w->n++] = (unsigned char)v;
+}
 static void w_u16(wbuf_t *w, unsigned v) {
     w_u8(w, v & 0xFF);
     w_u8(w, (v >> 8) & 0xFF);
 }
 static void w_u32(wbuf_t *w, uint32_t v) {
-    for (int i = 0; i < 4; i++) w_u8(w, (v >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 4; i++)
+        w_u8(w, (v >> (8 * i)) & 0xFF);
 }
 static void w_u64(wbuf_t *w, uint64_t v) {
-    for (int i = 0; i < 8; i++) w_u8(w, (unsigned)(v >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; i++)
+        w_u8(w, (unsigned)(v >> (8 * i)) & 0xFF);
 }
 static void w_bytes(wbuf_t *w, const void *p, size_t n) {
     memcpy(w->b + w->n, p, n);
@@ -88,14 +94,15 @@ static int decode(const void *buf, size_t len, fa_proto_msg_t *m) {
 }
 
 static void put_le32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 
-#define cr_assert_err(got, want)                                               \
-    do {                                                                       \
-        int got_ = (got), want_ = (want);                                      \
-        cr_assert_eq(got_, want_, "%s:%d: got %s, want %s", __FILE__, __LINE__, \
-                     fa_proto_err_name(got_), fa_proto_err_name(want_));       \
+#define cr_assert_err(got, want)                                                                             \
+    do {                                                                                                     \
+        int got_ = (got), want_ = (want);                                                                    \
+        cr_assert_eq(got_, want_, "%s:%d: got %s, want %s", __FILE__, __LINE__, fa_proto_err_name(got_),     \
+                     fa_proto_err_name(want_));                                                              \
     } while (0)
 
 /* ---- golden vectors ------------------------------------------------------- */
@@ -139,7 +146,8 @@ Test(golden, goldens_cover_every_message_type_and_an_empty_tag_dictionary) {
         if (m->header.type == FA_PROTO_TAGS && m->tags.tag_count == 0) empty_tags++;
         if (fa_proto_encoded_size(m) > 8192) big++;
     }
-    for (int t = FA_PROTO_HELLO; t <= FA_PROTO_BYE; t++) cr_assert(seen[t] > 0, "no golden of type %d", t);
+    for (int t = FA_PROTO_HELLO; t <= FA_PROTO_BYE; t++)
+        cr_assert(seen[t] > 0, "no golden of type %d", t);
     cr_assert(empty_hello && empty_tags && big);
 }
 
@@ -329,7 +337,8 @@ Test(decode, unknown_trailing_bytes_in_a_known_body_are_skipped) {
         unsigned char *g = load_golden(i, &len);
         unsigned char *ext = malloc(len + 37);
         memcpy(ext, g, len);
-        for (int k = 0; k < 37; k++) ext[len + k] = (unsigned char)(0xE0 + k);
+        for (int k = 0; k < 37; k++)
+            ext[len + k] = (unsigned char)(0xE0 + k);
         put_le32(ext + 8, (uint32_t)(len + 37 - FA_PROTO_HEADER_SIZE));
         fa_proto_msg_t m;
         cr_assert_err(decode(ext, len + 37, &m), FA_PROTO_OK);
@@ -346,11 +355,12 @@ static size_t tags_with_stride(unsigned char *msg, unsigned stride, const char *
     wbuf_t b = {.n = 0};
     w_u16(&b, 1);
     w_u16(&b, stride);
-    w_u16(&b, 9);              /* id */
-    w_u16(&b, 0);              /* parent */
-    w_u64(&b, 100);            /* soft */
-    w_u64(&b, 200);            /* hard */
-    for (unsigned k = FA_PROTO_TAG_DEF_ROW_SIZE; k < stride; k++) w_u8(&b, 0xEE); /* future fields */
+    w_u16(&b, 9);   /* id */
+    w_u16(&b, 0);   /* parent */
+    w_u64(&b, 100); /* soft */
+    w_u64(&b, 200); /* hard */
+    for (unsigned k = FA_PROTO_TAG_DEF_ROW_SIZE; k < stride; k++)
+        w_u8(&b, 0xEE); /* future fields */
     w_str(&b, path, path_len);
     return finish(msg, &b, FA_PROTO_TAGS);
 }
@@ -392,12 +402,15 @@ static size_t frame_with_kinds(unsigned char *msg, unsigned kinds) {
     wbuf_t b = {.n = 0};
     w_u64(&b, 10), w_u64(&b, 20), w_u64(&b, 30);
     w_u32(&b, 0), w_u32(&b, 0), w_u32(&b, 0), w_u32(&b, 0);
-    for (int i = 0; i < 13; i++) w_u64(&b, 0); /* promotions, transfers */
+    for (int i = 0; i < 13; i++)
+        w_u64(&b, 0); /* promotions, transfers */
     w_u16(&b, kinds);
     w_u16(&b, FA_PROTO_KIND_ROW_SIZE);
     for (unsigned k = 0; k < kinds; k++)
-        for (int f = 0; f < 5; f++) w_u64(&b, 100 * (k + 1) + f);
-    for (int s = 0; s < 3; s++) w_u16(&b, 0), w_u16(&b, 64);
+        for (int f = 0; f < 5; f++)
+            w_u64(&b, 100 * (k + 1) + f);
+    for (int s = 0; s < 3; s++)
+        w_u16(&b, 0), w_u16(&b, 64);
     return finish(msg, &b, FA_PROTO_FRAME);
 }
 
@@ -482,8 +495,12 @@ Test(decode, rows_beyond_the_caller_storage_are_storage_small) {
     fa_proto_tag_stat_t two[2];
     fa_proto_thread_row_t threads[8];
     fa_proto_finding_t findings[8];
-    fa_proto_storage_t st = {.tag_stats = two, .tag_stats_capacity = 2, .threads = threads,
-                             .threads_capacity = 8, .findings = findings, .findings_capacity = 8};
+    fa_proto_storage_t st = {.tag_stats = two,
+                             .tag_stats_capacity = 2,
+                             .threads = threads,
+                             .threads_capacity = 8,
+                             .findings = findings,
+                             .findings_capacity = 8};
     fa_proto_msg_t m;
     cr_assert_err(fa_proto_decode(g, len, &m, &st), FA_PROTO_ERR_STORAGE_SMALL);
     cr_assert_err(fa_proto_decode(g, len, &m, NULL), FA_PROTO_ERR_STORAGE_SMALL);
@@ -518,7 +535,8 @@ Test(encode, buffer_too_small_writes_nothing) {
     memset(out_buf, 0x5A, (size_t)size);
     cr_assert_err(fa_proto_encode(msg, out_buf, (size_t)size - 1), FA_PROTO_ERR_BUFFER_SMALL);
     cr_assert_err(fa_proto_encode(msg, NULL, 0), FA_PROTO_ERR_BUFFER_SMALL);
-    for (int i = 0; i < size; i++) cr_assert_eq(out_buf[i], 0x5A);
+    for (int i = 0; i < size; i++)
+        cr_assert_eq(out_buf[i], 0x5A);
     cr_assert_eq(fa_proto_encode(msg, out_buf, (size_t)size), size);
 }
 
@@ -593,8 +611,12 @@ Test(encode, maximal_hello_and_frame_fit_and_round_trip) {
         findings[i] = (fa_proto_finding_t){(uint16_t)i, (uint16_t)i, (uint8_t)i, i, i};
     }
     fa_proto_msg_t f = {.header = {.type = FA_PROTO_FRAME, .session_id = UINT64_MAX, .seq = UINT64_MAX}};
-    f.frame = (fa_proto_frame_t){.frame = 1, .tags = stats, .tag_count = FA_PROTO_MAX_ROWS, .threads = threads,
-                                 .thread_count = FA_PROTO_MAX_ROWS, .findings = findings,
+    f.frame = (fa_proto_frame_t){.frame = 1,
+                                 .tags = stats,
+                                 .tag_count = FA_PROTO_MAX_ROWS,
+                                 .threads = threads,
+                                 .thread_count = FA_PROTO_MAX_ROWS,
+                                 .findings = findings,
                                  .finding_count = FA_PROTO_MAX_ROWS};
     n = fa_proto_encode(&f, out_buf, sizeof out_buf);
     cr_assert_eq((unsigned)n, FA_PROTO_FRAME_SIZE(FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS));
@@ -620,7 +642,8 @@ Test(errors, every_code_has_a_distinct_name_and_a_message) {
         cr_assert_str_eq(fa_proto_err_name(codes[i]), names[i]);
         cr_assert_str_neq(fa_proto_strerror(codes[i]), "unknown error");
         cr_assert(strncmp(names[i], "FA_PROTO_", 9) == 0);
-        for (size_t k = 0; k < i; k++) cr_assert_neq(codes[i], codes[k]);
+        for (size_t k = 0; k < i; k++)
+            cr_assert_neq(codes[i], codes[k]);
     }
     cr_assert_str_eq(fa_proto_err_name(-999), "FA_PROTO_ERR_UNKNOWN");
     cr_assert_str_eq(fa_proto_strerror(12345), "unknown error");
@@ -676,7 +699,8 @@ Test(mutation, hundred_thousand_mutated_goldens_decode_or_fail_cleanly) {
     unsigned char *golden[16];
     size_t golden_len[16];
     cr_assert(count <= 16);
-    for (size_t i = 0; i < count; i++) golden[i] = load_golden(i, &golden_len[i]);
+    for (size_t i = 0; i < count; i++)
+        golden[i] = load_golden(i, &golden_len[i]);
     static unsigned char work[FA_PROTO_MAX_MESSAGE];
     static fa_proto_space_t space2;
     fa_proto_storage_t st2 = fa_proto_storage_of(&space2);
@@ -708,7 +732,8 @@ Test(mutation, hundred_thousand_mutated_goldens_decode_or_fail_cleanly) {
                 size_t k = 1 + (size_t)((r >> 8) % 16);
                 if (len + k > sizeof work) break;
                 memmove(work + at + k, work + at, len - at);
-                for (size_t j = 0; j < k; j++) work[at + j] = (unsigned char)xorshift64(&s);
+                for (size_t j = 0; j < k; j++)
+                    work[at + j] = (unsigned char)xorshift64(&s);
                 len += k;
                 break;
             }
@@ -732,13 +757,16 @@ Test(mutation, hundred_thousand_mutated_goldens_decode_or_fail_cleanly) {
             fa_proto_msg_t again;
             cr_assert_err(fa_proto_decode(out_buf, (size_t)n, &again, &st2), FA_PROTO_OK);
             char why[256] = "";
-            cr_assert(proto_msg_equal(&again, &m, why, sizeof why), "case %lu: round trip differs: %s", c, why);
+            cr_assert(proto_msg_equal(&again, &m, why, sizeof why), "case %lu: round trip differs: %s", c,
+                      why);
         }
         free(input);
     }
-    for (size_t i = 0; i < count; i++) free(golden[i]);
+    for (size_t i = 0; i < count; i++)
+        free(golden[i]);
     /* The run must reach both the body parser's successes and its errors. */
-    cr_assert(outcomes[0] > 0 && outcomes[-FA_PROTO_ERR_SHORT_BODY] > 0 && outcomes[-FA_PROTO_ERR_TRUNCATED] > 0);
+    cr_assert(outcomes[0] > 0 && outcomes[-FA_PROTO_ERR_SHORT_BODY] > 0 &&
+              outcomes[-FA_PROTO_ERR_TRUNCATED] > 0);
     char summary[1024];
     size_t off = 0;
     for (int e = 0; e <= 16; e++)

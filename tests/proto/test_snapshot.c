@@ -21,7 +21,9 @@ static fa_snapshot_t sample(void) {
         rows[i] = (fa_tag_row_t){
             .id = i,
             .parent_id = parents[i],
-            .depth = i == 2 ? 2 : i ? 1 : 0,
+            .depth = i == 2 ? 2
+                     : i    ? 1
+                            : 0,
             .path = paths[i],
             .self = {100u * i + 1, 100u * i + 2, 100u * i + 3, 100u * i + 4},
             .total = {9, 9, 9, 9},
@@ -51,8 +53,11 @@ static fa_snapshot_t sample(void) {
     for (int k = 0; k < FA_KIND_COUNT_; k++)
         s.totals[k] = (fa_kind_totals_t){10u + k, 20u + k, 30u + k, 40u + k, 50u + k};
     for (uint16_t i = 0; i < 3; i++)
-        findings[i] = (fa_finding_t){.code = (uint16_t)(i + 1), .tag_id = i, .kind = FA_KIND_HEAP,
-                                     .count = 10u + i, .value = 1000u + i};
+        findings[i] = (fa_finding_t){.code = (uint16_t)(i + 1),
+                                     .tag_id = i,
+                                     .kind = FA_KIND_HEAP,
+                                     .count = 10u + i,
+                                     .value = 1000u + i};
     s.findings = findings;
     s.findings_capacity = 3;
     s.finding_count = 3;
