@@ -1,9 +1,9 @@
 # fuzz/: libFuzzer targets, built with clang (-fsanitize=fuzzer,address,
 # undefined). `make fuzz` builds every target and runs each for
 # FUZZ_SECONDS on a working copy of its committed seed corpus, kept in
-# $(BUILD)/fuzz/corpus/<target>/ so that findings accumulate across runs
-# without touching fuzz/corpus/. Crash artifacts go to
-# $(BUILD)/fuzz/artifacts/<target>/.
+# $(BUILD)/fuzz/corpus/<target>/: the seeds are refreshed on each run and the
+# inputs libFuzzer adds accumulate there, never in fuzz/corpus/. Crash
+# artifacts go to $(BUILD)/fuzz/artifacts/<target>/.
 #
 # A target <t> is fuzz/fuzz_<t>.c plus the sources in FUZZ_SRCS_<t>, seeded
 # from fuzz/corpus/<t>/. Other components add theirs with FUZZ_TARGETS += t.
@@ -24,7 +24,7 @@ $(BUILD)/fuzz/fuzz_$(1): fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard proto/i
 .PHONY: fuzz-$(1)
 fuzz-$(1): $(BUILD)/fuzz/fuzz_$(1)
 	@mkdir -p $(BUILD)/fuzz/corpus/$(1) $(BUILD)/fuzz/artifacts/$(1)
-	$$(Q)cp -n fuzz/corpus/$(1)/* $(BUILD)/fuzz/corpus/$(1)/ 2>/dev/null || true
+	$$(Q)cp fuzz/corpus/$(1)/* $(BUILD)/fuzz/corpus/$(1)/
 	@echo "== fuzz $(1) for $$(FUZZ_SECONDS) s"
 	$$(Q)UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/fuzz/fuzz_$(1) \
 		-max_total_time=$$(FUZZ_SECONDS) -print_final_stats=1 \
