@@ -123,7 +123,10 @@ extern "C" {
     X(FA_ERR_TRUNCATED, -16, "output buffer too small, result truncated")      \
     X(FA_ERR_TIMEOUT, -17, "timed out")                                        \
     X(FA_ERR_CROSS_THREAD, -18, "frame memory used by another thread")         \
-    X(FA_ERR_SYSTEM, -19, "operating system call failed")
+    X(FA_ERR_SYSTEM, -19, "operating system call failed")                      \
+    X(FA_ERR_LEAK, -20, "block still live when the allocator was destroyed")   \
+    X(FA_ERR_TRANSFER, -21, "transfer handle misused (stale, wrong state)")   \
+    X(FA_ERR_DROPPED, -22, "transfer dropped without being received")
 
 typedef enum fa_err {
 #define FA__ERR_ENUM(name, value, msg) name = value,
@@ -179,6 +182,9 @@ typedef struct fa_budget_event {
     uint64_t soft, hard;   /* the budget */
     uint64_t frame;        /* fa_frame_number() when it happened */
     fa_kind kind_of_alloc; /* frame, pool or heap */
+    bool thread_budget;    /* true: the calling thread's frame budget, not a
+                              tag's (tag_id is then the current tag) */
+    uint32_t thread_index; /* the allocating thread (registration order) */
 } fa_budget_event_t;
 
 /* Returns whether to allow the allocation; only consulted for DENIED
@@ -209,6 +215,9 @@ typedef struct fa_config {
     void *budget_user;
     fa_error_cb error_cb;
     void *error_user;
+    uint32_t max_retained;        /* retention marks per thread and frame; 256 */
+    uint32_t max_transfers;       /* transfer handles alive at once; 1024 */
+    int behaviour;                /* fa_behaviour_preset at start; 0: off */
 } fa_config_t;
 
 /* ------------------------------------------------------------------------ */
@@ -533,6 +542,236 @@ typedef struct fa_snapshot {
  * rows' `self` figures equals the totals (frame bytes, pool and heap live
  * bytes, allocation counts). In FA_MINIMAL rows read zero. */
 FA_API int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap);
+
+/* ------------------------------------------------------------------------ */
+/* Retention and promotion                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* What happens to a marked frame allocation when its thread ends the frame. */
+typedef enum fa_retain_policy {
+    FA_RETAIN_DISCARD = 0,      /* released with the frame (the default) */
+    FA_RETAIN_PROMOTE_POOL = 1, /* copied into a pool block (<= 4096 bytes) */
+    FA_RETAIN_PROMOTE_HEAP = 2, /* copied into a heap block */
+    FA_RETAIN_FRAMES = 3        /* kept valid for N more frames of the thread,
+                                   then released automatically */
+} fa_retain_policy;
+
+/* Marks size bytes at p, a frame allocation the calling thread made in its
+ * current frame, to survive the frame end as policy says. The copy is
+ * attributed to the tag that was current at the mark. frames is the N of
+ * FA_RETAIN_FRAMES (1..65535), ignored otherwise. Returns FA_OK, or
+ * FA_ERR_INVALID_ARG, FA_ERR_CROSS_THREAD (p is not in this thread's arena),
+ * FA_ERR_NOT_IN_FRAME, FA_ERR_TRUNCATED (more than config.max_retained marks
+ * this frame: the block is then simply released). O(1), no allocation. */
+FA_API int fa_frame_retain(fa_alloc_t *fa, void *p, size_t size, fa_retain_policy policy, uint32_t frames);
+
+/* fa_frame_alloc() + fa_frame_retain(). NULL when either fails. */
+FA_API FA_NODISCARD void *fa_frame_alloc_retained(fa_alloc_t *fa, size_t size, size_t align,
+                                                  fa_retain_policy policy, uint32_t frames);
+
+/* Why a promotion failed (fa_promotion_t.error is a negative fa_err too). */
+typedef struct fa_promotion {
+    void *old_ptr;           /* the frame address (invalid after the end) */
+    void *new_ptr;           /* the pool/heap/kept copy; NULL on failure */
+    size_t size;
+    uint16_t tag_id;
+    fa_retain_policy policy; /* the destination asked for */
+    int error;               /* FA_OK, or FA_ERR_BUDGET, FA_ERR_NO_MEMORY,
+                                FA_ERR_INVALID_ARG (too large for a pool) */
+} fa_promotion_t;
+
+typedef struct fa_promotion_tag_summary {
+    uint16_t tag_id;
+    uint32_t promoted_count, failed_count, retained_count, discarded_count;
+    uint64_t promoted_bytes, failed_bytes, retained_bytes, discarded_bytes;
+} fa_promotion_tag_summary_t;
+
+/* What fa_end_frame_with_promotions() hands back. The arrays belong to the
+ * calling thread's state and stay valid until its next fa_begin_frame(). */
+typedef struct fa_promotion_result {
+    const fa_promotion_t *items; /* one per mark, in marking order */
+    uint32_t count;
+    const fa_promotion_tag_summary_t *by_tag;
+    uint32_t tag_count;
+    fa_promotion_totals_t totals;
+} fa_promotion_result_t;
+
+/* fa_end_frame(), and out receives what the marks of this frame became.
+ * Promoted blocks are ordinary pool/heap blocks: free them with
+ * fa_pool_free()/fa_heap_free(). FA_RETAIN_FRAMES copies are released by
+ * the library after their N frames and MUST NOT be freed by the caller.
+ * Allocates only the promoted copies themselves. out may be NULL. */
+FA_API void fa_end_frame_with_promotions(fa_alloc_t *fa, fa_promotion_result_t *out);
+
+/* ------------------------------------------------------------------------ */
+/* Threads: transfers, barrier, per-thread budgets                           */
+/* ------------------------------------------------------------------------ */
+
+/* A transfer handle: generation-counted, so a stale handle is detected. */
+typedef struct fa_transfer {
+    uint32_t id; /* 0 is never a valid handle */
+} fa_transfer_t;
+
+typedef enum fa_transfer_state {
+    FA_TRANSFER_INVALID = 0,
+    FA_TRANSFER_OWNED = 1,     /* created; the sender fills the payload */
+    FA_TRANSFER_IN_FLIGHT = 2, /* sent; nobody may touch the payload */
+    FA_TRANSFER_RECEIVED = 3,  /* the receiver owns the payload */
+    FA_TRANSFER_RELEASED = 4   /* gone; the handle is stale */
+} fa_transfer_state;
+
+/* Creates a transfer whose payload (size bytes, 16-aligned, pool or heap
+ * memory outside any frame) the calling thread fills, then sends. The
+ * payload stays valid until the receiver releases it, whatever frames pass
+ * on either thread. Returns {0} on failure (fa_last_error()). Any thread;
+ * takes the transfer lock once; allocates the payload. */
+FA_API fa_transfer_t fa_transfer_create(fa_alloc_t *fa, size_t size);
+/* Creates a transfer holding a copy of size bytes of frame data at p. */
+FA_API fa_transfer_t fa_transfer_from_frame(fa_alloc_t *fa, const void *p, size_t size);
+/* The payload of an OWNED handle, for the sender to fill. NULL otherwise. */
+FA_API void *fa_transfer_data(fa_alloc_t *fa, fa_transfer_t h);
+/* OWNED -> IN_FLIGHT. FA_ERR_TRANSFER for a stale handle or another state. */
+FA_API int fa_transfer_send(fa_alloc_t *fa, fa_transfer_t h);
+/* IN_FLIGHT -> RECEIVED, on any thread: returns the payload and its size.
+ * A handle is received at most once: a second receive returns NULL and
+ * reports FA_ERR_TRANSFER. Lock-free (one CAS). */
+FA_API void *fa_transfer_receive(fa_alloc_t *fa, fa_transfer_t h, size_t *size);
+/* RECEIVED -> RELEASED: frees the payload; the handle becomes stale. */
+FA_API int fa_transfer_release(fa_alloc_t *fa, fa_transfer_t h);
+/* Abandons an OWNED or IN_FLIGHT handle: the payload is freed and the drop
+ * is counted and reported (FA_ERR_DROPPED). Handles still in flight at
+ * fa_destroy() are dropped the same way. */
+FA_API int fa_transfer_drop(fa_alloc_t *fa, fa_transfer_t h);
+/* The state of a handle (FA_TRANSFER_RELEASED for a stale one). */
+FA_API fa_transfer_state fa_transfer_state_of(fa_alloc_t *fa, fa_transfer_t h);
+
+/* A frame barrier: N parties signal that their frame work is done; waiters
+ * wake when all N have signalled. Generation-counted: round r completes when
+ * the r-th set of N signals is in, so it is reused every frame and a waiter
+ * that comes late returns at once (no lost wake-up: the completing signal
+ * broadcasts under the lock). Caller-owned storage (_init/_fini). A party
+ * MUST NOT signal round r+1 before round r completed (use
+ * fa_barrier_arrive_and_wait for that). */
+typedef struct fa_barrier {
+    uint64_t opaque[16]; /* a mutex, a condition variable, counters */
+} fa_barrier_t;
+#define FA_WAIT_FOREVER UINT64_MAX
+/* FA_OK or FA_ERR_INVALID_ARG (parties 0) / FA_ERR_SYSTEM. */
+FA_API int fa_barrier_init(fa_barrier_t *b, uint32_t parties);
+/* MUST be called with no thread inside a barrier call. */
+FA_API void fa_barrier_fini(fa_barrier_t *b);
+/* Signals one party's arrival without waiting; returns the round number the
+ * signal counts toward (1 for the first round). */
+FA_API uint64_t fa_barrier_signal(fa_barrier_t *b);
+/* Waits until round `round` has completed, or timeout_ns passed
+ * (FA_WAIT_FOREVER: no limit). FA_OK or FA_ERR_TIMEOUT. */
+FA_API int fa_barrier_wait(fa_barrier_t *b, uint64_t round, uint64_t timeout_ns);
+/* Signal, then wait for that round: a classic barrier among N parties. */
+FA_API int fa_barrier_arrive_and_wait(fa_barrier_t *b, uint64_t timeout_ns);
+/* Rounds completed so far. */
+FA_API uint64_t fa_barrier_rounds(fa_barrier_t *b);
+
+/* A frame budget for the calling thread's arena: bytes allocated per frame
+ * (soft/hard, same events and policies as tag budgets, with
+ * fa_budget_event_t.thread_budget set). Both 0 clear it. Thread-local: call
+ * it on the thread concerned. */
+FA_API int fa_thread_budget_set(fa_alloc_t *fa, const fa_budget_desc_t *desc);
+
+/* ------------------------------------------------------------------------ */
+/* Behaviour filter                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Pattern codes (stable; docs/behaviour.md has meaning, threshold, fix). */
+#define FA_FINDING_TABLE(X)                                                                        \
+    X(FA_FIND_FRAME_RETAINED_OFTEN, 1, "frame data promoted or retained in most frames",            \
+      "allocate it from a pool or the heap in the first place")                                     \
+    X(FA_FIND_POOL_SAME_FRAME_FREE, 2, "pool blocks freed in the frame they were allocated",        \
+      "use frame memory (fa_frame_alloc) for data that dies with the frame")                        \
+    X(FA_FIND_PROMOTION_CHURN, 3, "promoted blocks freed again within a few frames",                \
+      "keep the data for N frames (FA_RETAIN_FRAMES) or do not promote it")                         \
+    X(FA_FIND_HEAP_IN_HOT_PATH, 4, "heap allocations inside most frames",                           \
+      "use a pool for small blocks or allocate once outside the frame loop")                        \
+    X(FA_FIND_OUTSIDE_FRAME, 5, "frame allocations outside fa_begin_frame/fa_end_frame",             \
+      "bracket the code with fa_begin_frame/fa_end_frame or use the pool")                          \
+    X(FA_FIND_ARENA_OVERFLOW, 6, "frame arena overflows its first chunk in most frames",            \
+      "raise frame_chunk_bytes to at least the reported peak")                                      \
+    X(FA_FIND_BUDGET_BREACH, 7, "budget exceeded or allocations refused",                           \
+      "raise the budget or reduce the tag's memory")
+
+typedef enum fa_finding_code {
+#define FA__FIND_ENUM(name, value, meaning, fix) name = value,
+    FA_FINDING_TABLE(FA__FIND_ENUM)
+#undef FA__FIND_ENUM
+        FA_FIND_COUNT_ = 8
+} fa_finding_code;
+
+typedef enum fa_behaviour_preset {
+    FA_BEHAVIOUR_OFF = 0,
+    FA_BEHAVIOUR_DEFAULT = 1,
+    FA_BEHAVIOUR_STRICT = 2, /* shorter window, lower thresholds */
+    FA_BEHAVIOUR_RELAXED = 3 /* longer window, higher thresholds */
+} fa_behaviour_preset;
+
+/* Turns the filter on (or off with FA_BEHAVIOUR_OFF) at run time. Off, it
+ * costs one predictable branch on the pool and heap paths and nothing on
+ * the inline frame path. On, the pool path also tracks blocks of the
+ * current frame. Any thread; takes effect at the next frame. Compiled out in
+ * FA_MINIMAL (returns FA_ERR_STATE there). */
+FA_API int fa_behaviour_enable(fa_alloc_t *fa, fa_behaviour_preset preset);
+/* Copies the findings of the last evaluation (done by the main thread at
+ * each frame end, over the preset's window of frames) into out[0..cap) and
+ * returns how many exist (may exceed cap). No allocation. */
+FA_API uint32_t fa_behaviour_report(fa_alloc_t *fa, fa_finding_t *out, uint32_t cap);
+/* The stable name ("FA_FIND_POOL_SAME_FRAME_FREE"), meaning and advice of a
+ * code. Static strings; "unknown" for other values. */
+FA_API const char *fa_finding_name(int code);
+FA_API const char *fa_finding_meaning(int code);
+FA_API const char *fa_finding_advice(int code);
+
+/* ------------------------------------------------------------------------ */
+/* Task allocator                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Memory for one asynchronous task (a libuv work item, a job): pool or heap
+ * blocks that are all released by fa_task_end(). Frame memory is never
+ * handed to a task, so a task may outlive the frame that started it. A task
+ * may move between threads (begin on one, allocate on a worker, end on a
+ * third) but MUST be used by one thread at a time. */
+typedef struct fa_task fa_task_t;
+
+/* Starts a task whose allocations are attributed to tag_path ("" or NULL:
+ * the calling thread's current tag). NULL on failure. Allocates the task
+ * record from the pool. */
+FA_API FA_NODISCARD fa_task_t *fa_task_begin(fa_alloc_t *fa, const char *tag_path);
+/* A 16-aligned block owned by the task. NULL on failure. */
+FA_API FA_NODISCARD FA_MALLOC_ATTR void *fa_task_alloc(fa_task_t *task, size_t size);
+/* Releases one block early (optional). */
+FA_API void fa_task_free(fa_task_t *task, void *p);
+/* Bytes and blocks the task holds now. */
+FA_API size_t fa_task_bytes(const fa_task_t *task);
+/* Releases every block of the task and the task. NULL is ignored. */
+FA_API void fa_task_end(fa_task_t *task);
+
+/* ------------------------------------------------------------------------ */
+/* Debug build (FA_DEBUG)                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The _at variants record the call site for the error hook and the leak
+ * report. In FA_DEBUG builds the plain names expand to them. */
+FA_API FA_NODISCARD void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line);
+FA_API void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line);
+FA_API FA_NODISCARD void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *file,
+                                           int line);
+FA_API void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line);
+/* Number of pool and heap blocks live now (FA_DEBUG: exact; otherwise 0). */
+FA_API size_t fa_debug_live_blocks(fa_alloc_t *fa);
+
+#if defined(FA_DEBUG) && !defined(FA_BUILDING_LIBRARY)
+#define fa_pool_alloc(fa, size) fa_pool_alloc_at((fa), (size), __FILE__, __LINE__)
+#define fa_pool_free(fa, p) fa_pool_free_at((fa), (p), __FILE__, __LINE__)
+#define fa_heap_alloc(fa, size, align) fa_heap_alloc_at((fa), (size), (align), __FILE__, __LINE__)
+#define fa_heap_free(fa, p) fa_heap_free_at((fa), (p), __FILE__, __LINE__)
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Internals of the inline fast path. Not API: may change in any version.   */

@@ -4,6 +4,8 @@
  * the limits, and raises events. Other tags stay on the fast path. */
 #include "internal.h"
 
+#include <string.h>
+
 enum { FIRED_WARNING, FIRED_SOFT, FIRED_EXCEEDED };
 
 static bool has_budget(const fa__tag_t *e) {
@@ -60,6 +62,7 @@ static bool check(fa_alloc_t *fa, uint32_t tag, int64_t usage, uint64_t request,
             else if (fa->cfg.budget_cb) fa->cfg.budget_cb(&ev, fa->cfg.budget_user);
         }
         if (!allow) {
+            fa__bh_count(fa, tag, FA_FIND_BUDGET_BREACH, u);
             fa__report(fa, FA_ERR_BUDGET, NULL, "tag '%s': %zu more bytes would exceed the hard budget %llu",
                        e->path, (size_t)request, (unsigned long long)hard);
             return false;
@@ -67,7 +70,10 @@ static bool check(fa_alloc_t *fa, uint32_t tag, int64_t usage, uint64_t request,
     }
     if (hard && u * 5 >= hard * 4) fire_once(fa, tag, FIRED_WARNING, FA_BUDGET_WARNING, usage, request, alloc_kind);
     if (soft && u >= soft) fire_once(fa, tag, FIRED_SOFT, FA_BUDGET_SOFT, usage, request, alloc_kind);
-    if (hard && u >= hard) fire_once(fa, tag, FIRED_EXCEEDED, FA_BUDGET_EXCEEDED, usage, request, alloc_kind);
+    if (hard && u >= hard) {
+        fa__bh_count(fa, tag, FA_FIND_BUDGET_BREACH, u);
+        fire_once(fa, tag, FIRED_EXCEEDED, FA_BUDGET_EXCEEDED, usage, request, alloc_kind);
+    }
     return true;
 }
 
@@ -171,4 +177,71 @@ int fa_budget_get(fa_alloc_t *fa, const char *tag_path, fa_budget_desc_t *out) {
                               .hard_bytes = atomic_load(&e->hard),
                               .policy = (fa_budget_policy)atomic_load(&e->policy)};
     return FA_OK;
+}
+
+int fa_thread_budget_set(fa_alloc_t *fa, const fa_budget_desc_t *desc) {
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return FA_ERR_NO_MEMORY;
+    if (!desc || (desc->hard_bytes && desc->soft_bytes > desc->hard_bytes) || desc->policy > FA_POLICY_CALLBACK ||
+        (desc->policy == FA_POLICY_CALLBACK && !fa->cfg.budget_cb)) {
+        fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_thread_budget_set: invalid budget");
+        return FA_ERR_INVALID_ARG;
+    }
+#ifdef FA_MINIMAL
+    (void)t;
+    fa__report(fa, FA_ERR_STATE, NULL, "thread budgets are compiled out (FA_MINIMAL)");
+    return FA_ERR_STATE;
+#else
+    t->budget = *desc;
+    memset(t->budget_fired, 0, sizeof t->budget_fired);
+    fa__thread_update_slow(t);
+    return FA_OK;
+#endif
+}
+
+/* The calling thread's frame budget: bytes allocated from its arena in this
+ * frame, events once per thread frame, the same policies as tags. */
+bool fa__thread_budget_check(fa_alloc_t *fa, fa__thread_t *t, uint64_t size) {
+    uint64_t usage = t->used_before + (uint64_t)(t->fast.cur - t->current->data) + size;
+    const fa_budget_desc_t *b = &t->budget;
+    fa_budget_event_t ev = {.tag_id = (uint16_t)t->fast.tag,
+                            .tag_path = fa->tags.entries[t->fast.tag].path,
+                            .usage = usage,
+                            .request = size,
+                            .soft = b->soft_bytes,
+                            .hard = b->hard_bytes,
+                            .frame = atomic_load_explicit(&fa->frame_number, memory_order_relaxed),
+                            .kind_of_alloc = FA_KIND_FRAME,
+                            .thread_budget = true,
+                            .thread_index = t->index};
+    fa_budget_policy policy = b->policy == FA_POLICY_DEFAULT ? fa->cfg.budget_policy : b->policy;
+    if (b->hard_bytes && usage > b->hard_bytes && policy != FA_POLICY_WARN) {
+        ev.kind = FA_BUDGET_DENIED;
+        bool allow = false;
+        if (fa->cfg.budget_cb) allow = fa->cfg.budget_cb(&ev, fa->cfg.budget_user) && policy == FA_POLICY_CALLBACK;
+        if (!allow) {
+            fa__bh_count(fa, t->fast.tag, FA_FIND_BUDGET_BREACH, usage);
+            fa__report(fa, FA_ERR_BUDGET, NULL, "thread %u: %llu more frame bytes would exceed its frame budget %llu",
+                       t->index, (unsigned long long)size, (unsigned long long)b->hard_bytes);
+            return false;
+        }
+    }
+    uint64_t mark = t->frame_serial + 1;
+    struct {
+        bool hit;
+        int slot;
+        fa_budget_event_kind kind;
+    } checks[3] = {
+        {b->hard_bytes && usage * 5 >= b->hard_bytes * 4, FIRED_WARNING, FA_BUDGET_WARNING},
+        {b->soft_bytes && usage >= b->soft_bytes, FIRED_SOFT, FA_BUDGET_SOFT},
+        {b->hard_bytes && usage >= b->hard_bytes, FIRED_EXCEEDED, FA_BUDGET_EXCEEDED},
+    };
+    for (int i = 0; i < 3; i++) {
+        if (!checks[i].hit || t->budget_fired[checks[i].slot] == mark) continue;
+        t->budget_fired[checks[i].slot] = mark;
+        if (checks[i].kind == FA_BUDGET_EXCEEDED) fa__bh_count(fa, t->fast.tag, FA_FIND_BUDGET_BREACH, usage);
+        ev.kind = checks[i].kind;
+        if (fa->cfg.budget_cb) fa->cfg.budget_cb(&ev, fa->cfg.budget_user);
+    }
+    return true;
 }

@@ -21,6 +21,8 @@ static fa_config_t config_defaults(const fa_config_t *in) {
     c.pool_reserve_bytes = DEF(c.pool_reserve_bytes, (size_t)4 << 30);
     c.max_tags = DEF(c.max_tags, 1024);
     c.budget_policy = DEF(c.budget_policy, FA_POLICY_WARN);
+    c.max_retained = DEF(c.max_retained, 256);
+    c.max_transfers = DEF(c.max_transfers, 1024);
     return c;
 }
 
@@ -36,7 +38,8 @@ fa_alloc_t *fa_create(const fa_config_t *cfg) {
     fa_config_t c = config_defaults(cfg);
     if (c.max_tags > 65535 || c.max_tags < 2 || c.frame_chunk_bytes < 256 ||
         (c.frame_limit_bytes && c.frame_limit_bytes < c.frame_chunk_bytes) ||
-        c.budget_policy > FA_POLICY_CALLBACK ||
+        c.budget_policy > FA_POLICY_CALLBACK || c.behaviour < 0 || c.behaviour > FA_BEHAVIOUR_RELAXED ||
+        c.max_transfers > 65535 ||
         (c.budget_policy == FA_POLICY_CALLBACK && !c.budget_cb)) {
         fa__report(NULL, FA_ERR_INVALID_ARG, NULL, "fa_create: invalid configuration");
         if (cfg && cfg->error_cb) {
@@ -51,6 +54,7 @@ fa_alloc_t *fa_create(const fa_config_t *cfg) {
     fa->cfg = c;
     pthread_mutex_init(&fa->threads_lock, NULL);
     pthread_mutex_init(&fa->hooks_lock, NULL);
+    pthread_mutex_init(&fa->promo_lock, NULL);
     fa->retired = calloc(c.max_tags, sizeof *fa->retired);
     fa->base_count = calloc(c.max_tags, sizeof *fa->base_count);
     fa->base_frees = calloc(c.max_tags, sizeof *fa->base_frees);
@@ -68,8 +72,9 @@ fa_alloc_t *fa_create(const fa_config_t *cfg) {
         pthread_key_delete(fa->key);
         goto no_memory_free;
     }
-    fa__thread_t *t = fa__thread_register(fa);
-    if (!t) {
+    fa__thread_t *t = NULL;
+    if (fa__transfers_init(fa) != FA_OK || fa__behaviour_init(fa) != FA_OK || fa__debug_init(fa) != FA_OK ||
+        !(t = fa__thread_register(fa))) {
         fa_destroy(fa);
         return NULL;
     }
@@ -89,6 +94,8 @@ no_memory:
 }
 
 static void thread_free(fa__thread_t *t) {
+    fa__retain_fini(t);
+    fa__behaviour_thread_fini(t);
     fa__arena_fini(t);
     free(t->counters);
     free(t);
@@ -99,11 +106,17 @@ void fa_destroy(fa_alloc_t *fa) {
     /* Deleting the key first means no exit destructor runs for this context
      * any more (the caller guarantees no other thread uses it). */
     pthread_key_delete(fa->key);
+    /* Transfers still in flight are reported as dropped, then live blocks as
+     * leaks (debug), while the threads and pools still exist. */
+    fa__transfers_fini(fa);
+    fa__debug_fini(fa);
+    fa__behaviour_fini(fa);
     for (fa__thread_t *t = fa->threads, *next; t; t = next) {
         next = t->next;
         thread_free(t);
     }
     if (fa__tls.fa == fa) fa__tls = (fa__tls_t){0};
+    pthread_mutex_destroy(&fa->promo_lock);
     fa__pool_fini(fa);
     fa__tags_fini(fa);
     pthread_mutex_destroy(&fa->threads_lock);
@@ -118,7 +131,9 @@ void fa_destroy(fa_alloc_t *fa) {
 
 fa_config_t fa_config_effective(const fa_alloc_t *fa) { return fa->cfg; }
 
-void fa__thread_update_slow(fa__thread_t *t) { t->fast.slow = !t->in_frame; }
+void fa__thread_update_slow(fa__thread_t *t) {
+    t->fast.slow = !t->in_frame || t->budget.hard_bytes || t->budget.soft_bytes;
+}
 
 fa__thread_t *fa__thread_register(fa_alloc_t *fa) {
     fa__thread_t *t = pthread_getspecific(fa->key);
@@ -126,7 +141,10 @@ fa__thread_t *fa__thread_register(fa_alloc_t *fa) {
         t = calloc(1, sizeof *t);
         if (!t) goto fail;
         t->counters = calloc(fa->cfg.max_tags, sizeof *t->counters);
-        if (!t->counters || fa__arena_init(t, fa->cfg.frame_chunk_bytes) != FA_OK) {
+        if (!t->counters || fa__arena_init(t, fa->cfg.frame_chunk_bytes) != FA_OK ||
+            fa__retain_init(fa, t) != FA_OK) {
+            fa__retain_fini(t);
+            fa__arena_fini(t);
             free(t->counters);
             free(t);
             goto fail;
@@ -158,6 +176,10 @@ static void thread_exit(void *arg) {
     fa__thread_t *t = arg;
     fa_alloc_t *fa = t->fa;
     uint32_t ntags = atomic_load(&fa->tags.count);
+    /* Still this thread's state in the cache: kept copies are released with
+     * their accounting, then the pool caches go back to the depots. */
+    fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->id, .fast = &t->fast};
+    fa__retain_release_kept(fa, t);
     fa__pool_flush_thread(fa, t);
     pthread_mutex_lock(&fa->threads_lock);
     for (uint32_t i = 0; i < ntags; i++) {

@@ -30,6 +30,7 @@ const char *fa_err_name(int err) {
 
 int fa_last_error(void) { return last_error; }
 void fa_clear_error(void) { last_error = FA_OK; }
+void fa__set_last_error(int code) { last_error = code; }
 
 void fa__report(fa_alloc_t *fa, int code, const void *ptr, const char *fmt, ...) {
     last_error = code;

@@ -102,6 +102,7 @@ static bool arena_grow(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t alig
     }
     t->used_before += used_here;
     use_chunk(t, next);
+    t->overflowed = true;
     return true;
 }
 
@@ -113,16 +114,23 @@ void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
                    align);
         return NULL;
     }
-    if (!t->in_frame && !t->warned_outside) {
-        /* Allowed (the memory lives until this thread's next frame end) but
-         * reported once per stretch outside a frame. */
-        t->warned_outside = true;
-        fa__report(fa, FA_ERR_NOT_IN_FRAME, NULL,
-                   "frame allocation of %zu bytes outside fa_begin_frame/fa_end_frame", size);
-    }
     size_t n = size ? size : 1;
     uint32_t tag = t->fast.tag;
+    (void)tag; /* unused in FA_MINIMAL */
+    if (!t->in_frame) {
+        /* Allowed (the memory lives until this thread's next frame end) but
+         * reported once per stretch outside a frame. */
+        if (!t->warned_outside) {
+            t->warned_outside = true;
+            fa__report(fa, FA_ERR_NOT_IN_FRAME, NULL,
+                       "frame allocation of %zu bytes outside fa_begin_frame/fa_end_frame", size);
+        }
 #ifndef FA_MINIMAL
+        fa__bh_count(fa, tag, FA_FIND_OUTSIDE_FRAME, size);
+#endif
+    }
+#ifndef FA_MINIMAL
+    if (t->budget.hard_bytes | t->budget.soft_bytes && !fa__thread_budget_check(fa, t, size)) return NULL;
     if (fa__budget_applies(fa, tag) && !fa__budget_charge(fa, tag, size, FA_KIND_FRAME)) return NULL;
 #endif
     uintptr_t p = ((uintptr_t)t->fast.cur + align - 1) & ~(uintptr_t)(align - 1);
@@ -244,6 +252,10 @@ void fa_begin_frame(fa_alloc_t *fa) {
     t->in_frame = true;
     t->warned_outside = false;
     t->frame_serial++;
+    t->retain_count = 0;
+#ifndef FA_MINIMAL
+    fa__bh_thread_begin_frame(fa, t);
+#endif
     atomic_store_explicit(&t->in_frame_pub, true, memory_order_relaxed);
     fa__thread_update_slow(t);
     if (t == atomic_load_explicit(&fa->main, memory_order_relaxed))
@@ -263,6 +275,16 @@ static void end_context_frame(fa_alloc_t *fa) {
     }
     for (int k = 0; k < FA_KIND_COUNT_; k++)
         if (totals[k].in_use > atomic_load(&fa->kind_peak[k])) atomic_store(&fa->kind_peak[k], totals[k].in_use);
+#endif
+
+    /* Publish the frame's retention outcomes and evaluate the behaviour
+     * filter before the hooks, so a snapshot in a hook sees them. */
+    pthread_mutex_lock(&fa->promo_lock);
+    fa->promo_last = fa->promo_acc;
+    fa->promo_acc = (fa_promotion_totals_t){0};
+    pthread_mutex_unlock(&fa->promo_lock);
+#ifndef FA_MINIMAL
+    fa__bh_main_end_frame(fa);
 #endif
 
     pthread_mutex_lock(&fa->hooks_lock);
@@ -286,6 +308,10 @@ void fa_end_frame(fa_alloc_t *fa) {
         fa__report(fa, FA_ERR_STATE, NULL, "fa_end_frame called without fa_begin_frame");
         return;
     }
+    fa__retain_end_frame(fa, t);
+#ifndef FA_MINIMAL
+    fa__bh_thread_end_frame(fa, t);
+#endif
     if (t == atomic_load_explicit(&fa->main, memory_order_relaxed)) end_context_frame(fa);
 #ifndef FA_MINIMAL
     /* This thread's frame bytes stop counting: against budgets, and in the

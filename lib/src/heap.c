@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void *fa__heap_alloc_tagged(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align) {
+void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align) {
     if (align == 0) align = 16;
     if ((align & (align - 1)) != 0 || align > 4096) {
         fa__report(fa, FA_ERR_BAD_ALIGN, NULL, "heap alloc: alignment %zu is not a power of two up to 4096",
@@ -39,13 +39,18 @@ void *fa__heap_alloc_tagged(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t
     FA__ADD(c->live[1], (int64_t)size);
     FA__ADD(c->alloc_bytes[1], size);
     FA__ADD(c->count[FA_KIND_HEAP], 1);
+    if (FA_UNLIKELY(t->bh != NULL) && t->in_frame) fa__bh_count(fa, tag, FA_FIND_HEAP_IN_HOT_PATH, size);
 #endif
     return (void *)user;
 }
 
 void *fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align) {
+#ifdef FA_DEBUG
+    return fa_heap_alloc_at(fa, size, align, NULL, 0);
+#else
     fa__thread_t *t = fa__thread_get(fa);
-    return t ? fa__heap_alloc_tagged(fa, t, size, align) : NULL;
+    return t ? fa__heap_alloc_raw(fa, t, size, align) : NULL;
+#endif
 }
 
 void fa__heap_free_checked(fa_alloc_t *fa, void *p, const char *who) {
@@ -64,12 +69,17 @@ void fa__heap_free_checked(fa_alloc_t *fa, void *p, const char *who) {
     FA__ADD(c->live[1], -(int64_t)h->size);
     FA__ADD(c->frees[1], 1);
     if (fa__budget_applies(fa, h->tag)) fa__budget_uncharge(fa, h->tag, h->size);
+    if (FA_UNLIKELY(t->bh != NULL)) fa__bh_free(fa, t, p, h->tag, h->size);
 #endif
     h->magic = FA__HEAP_FREED;
     free(h->raw);
 }
 
 void fa_heap_free(fa_alloc_t *fa, void *p) {
+#ifdef FA_DEBUG
+    fa_heap_free_at(fa, p, NULL, 0);
+    return;
+#endif
     if (!p) return;
     if (fa__pool_owns(fa, p)) {
         fa__report(fa, FA_ERR_FOREIGN_PTR, p, "fa_heap_free: %p is a pool block (use fa_pool_free)", p);

@@ -3,6 +3,7 @@
 #ifndef FA_INTERNAL_H
 #define FA_INTERNAL_H
 
+#define FA_BUILDING_LIBRARY 1
 #include "framealloc.h"
 
 #include <pthread.h>
@@ -139,7 +140,28 @@ typedef struct fa__thread {
     fa__cache_t cache[FA__NCLASS];
     /* Counters, one per tag id (max_tags). */
     fa__tag_counters_t *counters;
+    /* Retention marks of the current frame (max_retained each). */
+    fa_promotion_t *retain;
+    uint32_t *retain_frames;
+    uint32_t retain_count;
+    fa_promotion_tag_summary_t *retain_summary;
+    uint32_t retain_summary_count;
+    fa_promotion_totals_t retain_totals;
+    struct fa__kept *kept; /* FA_RETAIN_FRAMES copies, newest first */
+    /* Per-thread frame budget. */
+    fa_budget_desc_t budget;
+    uint64_t budget_fired[3]; /* frame serial + 1 of the last events */
+    /* Behaviour filter state (allocated when the filter is first on). */
+    struct fa__bh_thread *bh;
+    bool overflowed; /* the arena overflowed in this frame */
 } fa__thread_t;
+
+/* A FA_RETAIN_FRAMES copy: a heap block with this header in front. */
+typedef struct fa__kept {
+    struct fa__kept *next;
+    uint32_t frames_left;
+    uint32_t pad;
+} fa__kept_t;
 
 /* ---- the context ----------------------------------------------------------- */
 
@@ -170,6 +192,13 @@ struct fa_alloc_s {
     uint32_t hook_count;
     fa__tags_t tags;
     fa__pool_t pool;
+    /* Retention outcomes: accumulated by threads, published by the main
+     * thread at its frame end for snapshots. */
+    pthread_mutex_t promo_lock;
+    fa_promotion_totals_t promo_acc, promo_last;
+    struct fa__transfers *transfers;
+    struct fa__behaviour *behaviour;
+    struct fa__debug *debug; /* FA_DEBUG only */
 };
 
 /* ---- cross-module functions ----------------------------------------------- */
@@ -177,6 +206,8 @@ struct fa_alloc_s {
 /* error.c: sets the thread's last error and calls the error hook. */
 FA__HIDDEN void fa__report(fa_alloc_t *fa, int code, const void *ptr, const char *fmt, ...)
     FA_PRINTF(4, 5);
+
+FA__HIDDEN void fa__set_last_error(int code);
 
 /* context.c: the calling thread's state, registering it on first use.
  * NULL (reported) when it cannot be created. */
@@ -201,11 +232,56 @@ FA__HIDDEN void fa__pool_fini(fa_alloc_t *fa);
 FA__HIDDEN void fa__pool_flush_thread(fa_alloc_t *fa, fa__thread_t *t);
 FA__HIDDEN bool fa__pool_owns(const fa_alloc_t *fa, const void *p);
 
-/* heap.c: the heap path for a known thread (pool fallback uses it too), and
- * the checked free shared by fa_heap_free and fa_pool_free (who names the
- * public call in reports). */
-FA__HIDDEN void *fa__heap_alloc_tagged(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align);
+/* heap.c: the checked free shared by fa_heap_free and fa_pool_free (who
+ * names the public call in reports). */
 FA__HIDDEN void fa__heap_free_checked(fa_alloc_t *fa, void *p, const char *who);
+
+/* pool.c: the pool path without debug wrapping. */
+FA__HIDDEN void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size);
+FA__HIDDEN void fa__pool_free_raw(fa_alloc_t *fa, void *p, const char *who);
+/* heap.c: the heap path without debug wrapping. */
+FA__HIDDEN void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align);
+
+/* retain.c */
+FA__HIDDEN int fa__retain_init(fa_alloc_t *fa, fa__thread_t *t);
+/* Frees the marks and any kept copies without accounting (context end). */
+FA__HIDDEN void fa__retain_fini(fa__thread_t *t);
+/* Releases kept copies with accounting (a thread exits). */
+FA__HIDDEN void fa__retain_release_kept(fa_alloc_t *fa, fa__thread_t *t);
+/* Processes the thread's marks at its frame end and ages kept copies. */
+FA__HIDDEN void fa__retain_end_frame(fa_alloc_t *fa, fa__thread_t *t);
+
+/* transfer.c */
+FA__HIDDEN int fa__transfers_init(fa_alloc_t *fa);
+FA__HIDDEN void fa__transfers_fini(fa_alloc_t *fa);
+FA__HIDDEN fa_transfer_totals_t fa__transfers_totals(fa_alloc_t *fa);
+
+/* behaviour.c: feeding points (cheap no-ops when the filter is off). */
+FA__HIDDEN int fa__behaviour_init(fa_alloc_t *fa);
+FA__HIDDEN void fa__behaviour_fini(fa_alloc_t *fa);
+FA__HIDDEN void fa__behaviour_thread_fini(fa__thread_t *t);
+FA__HIDDEN bool fa__behaviour_on(const fa_alloc_t *fa);
+FA__HIDDEN void fa__bh_count(fa_alloc_t *fa, uint32_t tag, int code, uint64_t value);
+FA__HIDDEN void fa__bh_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, void *p);
+FA__HIDDEN void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_t size);
+FA__HIDDEN void fa__bh_promoted(fa_alloc_t *fa, fa__thread_t *t, void *p);
+FA__HIDDEN void fa__bh_thread_begin_frame(fa_alloc_t *fa, fa__thread_t *t);
+FA__HIDDEN void fa__bh_thread_end_frame(fa_alloc_t *fa, fa__thread_t *t);
+/* Main thread, at frame end: closes the frame's counters, evaluates. */
+FA__HIDDEN void fa__bh_main_end_frame(fa_alloc_t *fa);
+FA__HIDDEN uint32_t fa__bh_findings(fa_alloc_t *fa, fa_finding_t *out, uint32_t cap);
+
+/* budget.c: the calling thread's frame budget; false when it refuses. */
+FA__HIDDEN bool fa__thread_budget_check(fa_alloc_t *fa, fa__thread_t *t, uint64_t size);
+
+/* debug.c (FA_DEBUG): the registry of live pool and heap blocks. */
+FA__HIDDEN int fa__debug_init(fa_alloc_t *fa);
+FA__HIDDEN void fa__debug_fini(fa_alloc_t *fa); /* reports leaks */
+FA__HIDDEN size_t fa__debug_block_size(fa_alloc_t *fa, const void *p);
+/* Is p inside some thread's frame arena? (debug diagnostics; takes the
+ * threads lock.) Returns the owning thread or NULL. */
+FA__HIDDEN fa__thread_t *fa__arena_owner(fa_alloc_t *fa, const void *p);
+FA__HIDDEN bool fa__arena_contains(const fa__thread_t *t, const void *p);
 
 /* tags.c */
 FA__HIDDEN int fa__tags_init(fa_alloc_t *fa);

@@ -148,10 +148,8 @@ void fa__pool_flush_thread(fa_alloc_t *fa, fa__thread_t *t) {
     for (int c = 0; c < FA__NCLASS; c++) cache_return(fa, &t->cache[c], c, t->cache[c].count);
 }
 
-void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {
-    fa__thread_t *t = fa__thread_get(fa);
-    if (FA_UNLIKELY(!t)) return NULL;
-    if (FA_UNLIKELY(size > FA_POOL_MAX_SIZE)) return fa__heap_alloc_tagged(fa, t, size, 16);
+void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
+    if (FA_UNLIKELY(size > FA_POOL_MAX_SIZE)) return fa__heap_alloc_raw(fa, t, size, 16);
     int c = fa->pool.class_of[(size + 15) >> 4];
     fa__cache_t *cache = &t->cache[c];
     if (FA_UNLIKELY(!cache->head) && !cache_refill(fa, cache, c)) {
@@ -171,22 +169,22 @@ void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {
     FA__ADD(ctr->live[0], (int64_t)bs);
     FA__ADD(ctr->alloc_bytes[0], bs);
     FA__ADD(ctr->count[FA_KIND_POOL], 1);
+    if (FA_UNLIKELY(t->bh != NULL)) fa__bh_pool_alloc(fa, t, p);
 #endif
     cache->head = *(void **)p;
     cache->count--;
     return p;
 }
 
-void fa_pool_free(fa_alloc_t *fa, void *p) {
-    if (!p) return;
+void fa__pool_free_raw(fa_alloc_t *fa, void *p, const char *who) {
     if (FA_UNLIKELY(!fa__pool_owns(fa, p))) {
-        fa__heap_free_checked(fa, p, "fa_pool_free");
+        fa__heap_free_checked(fa, p, who);
         return;
     }
     fa__slab_t *s = slab_of(p);
     int64_t idx = block_index(s, p);
     if (FA_UNLIKELY(s->magic != FA__SLAB_MAGIC || idx < 0)) {
-        fa__report(fa, FA_ERR_FOREIGN_PTR, p, "fa_pool_free: %p is not the start of a pool block", p);
+        fa__report(fa, FA_ERR_FOREIGN_PTR, p, "%s: %p is not the start of a pool block", who, p);
         return;
     }
     fa__thread_t *t = fa__thread_get(fa);
@@ -198,6 +196,7 @@ void fa_pool_free(fa_alloc_t *fa, void *p) {
     FA__ADD(ctr->live[0], -(int64_t)s->block_size);
     FA__ADD(ctr->frees[0], 1);
     if (FA_UNLIKELY(fa__budget_applies(fa, tag))) fa__budget_uncharge(fa, tag, s->block_size);
+    if (FA_UNLIKELY(t->bh != NULL)) fa__bh_free(fa, t, p, tag, s->block_size);
 #endif
     fa__cache_t *cache = &t->cache[c];
     *(void **)p = cache->head;
@@ -205,8 +204,28 @@ void fa_pool_free(fa_alloc_t *fa, void *p) {
     if (FA_UNLIKELY(++cache->count > 2u * fa->pool.batch[c])) cache_return(fa, cache, c, fa->pool.batch[c]);
 }
 
+void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {
+#ifdef FA_DEBUG
+    return fa_pool_alloc_at(fa, size, NULL, 0);
+#else
+    fa__thread_t *t = fa__thread_get(fa);
+    return FA_LIKELY(t != NULL) ? fa__pool_alloc_raw(fa, t, size) : NULL;
+#endif
+}
+
+void fa_pool_free(fa_alloc_t *fa, void *p) {
+#ifdef FA_DEBUG
+    fa_pool_free_at(fa, p, NULL, 0);
+#else
+    if (p) fa__pool_free_raw(fa, p, "fa_pool_free");
+#endif
+}
+
 size_t fa_block_size(fa_alloc_t *fa, const void *p) {
     if (!p) return 0;
+#ifdef FA_DEBUG
+    return fa__debug_block_size(fa, p);
+#endif
     if (fa__pool_owns(fa, p)) {
         const fa__slab_t *s = slab_of(p);
         return block_index(s, p) < 0 ? 0 : s->block_size;

@@ -142,8 +142,16 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
     pthread_mutex_unlock(&fa->threads_lock);
     snap->thread_count = nt;
     snap->threads_total = total;
+    if (snap->findings_capacity && !snap->findings) return FA_ERR_INVALID_ARG;
+    snap->findings_total = fa__bh_findings(fa, snap->findings, snap->findings_capacity);
+    snap->finding_count = snap->findings_total < snap->findings_capacity ? snap->findings_total : snap->findings_capacity;
+    pthread_mutex_lock(&fa->promo_lock);
+    snap->promotions = fa->promo_last;
+    pthread_mutex_unlock(&fa->promo_lock);
+    snap->transfers = fa__transfers_totals(fa);
     /* An array the caller did not provide (capacity 0) is not truncation. */
     bool truncated = (snap->rows_capacity && snap->row_count < snap->tag_count) ||
-                     (snap->threads_capacity && nt < total);
+                     (snap->threads_capacity && nt < total) ||
+                     (snap->findings_capacity && snap->finding_count < snap->findings_total);
     return truncated ? FA_ERR_TRUNCATED : FA_OK;
 }

