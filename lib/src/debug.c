@@ -20,11 +20,13 @@
 #define BT_DEPTH 8
 #define FREED_RING 4096
 
-/* Before every debug pool block: 16 bytes, so the user block stays aligned. */
+/* Before every debug pool block: 16 bytes, so the user block stays aligned.
+ * The first word is where the pool links free blocks, so the magic lives in
+ * the second word and survives the free (double frees stay detectable). */
 typedef struct pool_hdr {
+    uint64_t free_link;
     uint32_t magic;
     uint32_t size;
-    uint64_t reserved;
 } pool_hdr_t;
 
 typedef struct entry {
@@ -269,6 +271,10 @@ void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
     fa__pool_free_raw(fa, h, "fa_pool_free");
 }
 
+void *fa__debug_block_of(fa_alloc_t *fa, void *p) {
+    return fa__pool_owns(fa, p) ? (pool_hdr_t *)p - 1 : p;
+}
+
 size_t fa__debug_block_size(fa_alloc_t *fa, const void *p) {
     fa__debug_t *d = fa->debug;
     pthread_mutex_lock(&d->lock);
@@ -279,6 +285,11 @@ size_t fa__debug_block_size(fa_alloc_t *fa, const void *p) {
 }
 
 #else /* !FA_DEBUG: the _at calls are the plain ones */
+
+void *fa__debug_block_of(fa_alloc_t *fa, void *p) {
+    (void)fa;
+    return p;
+}
 
 int fa__debug_init(fa_alloc_t *fa) {
     (void)fa;

@@ -278,6 +278,9 @@ FA__HIDDEN bool fa__thread_budget_check(fa_alloc_t *fa, fa__thread_t *t, uint64_
 FA__HIDDEN int fa__debug_init(fa_alloc_t *fa);
 FA__HIDDEN void fa__debug_fini(fa_alloc_t *fa); /* reports leaks */
 FA__HIDDEN size_t fa__debug_block_size(fa_alloc_t *fa, const void *p);
+/* The pool/heap block behind a user pointer (differs in FA_DEBUG, where a
+ * header precedes pool blocks). */
+FA__HIDDEN void *fa__debug_block_of(fa_alloc_t *fa, void *p);
 /* Is p inside some thread's frame arena? (debug diagnostics; takes the
  * threads lock.) Returns the owning thread or NULL. */
 FA__HIDDEN fa__thread_t *fa__arena_owner(fa_alloc_t *fa, const void *p);

@@ -113,7 +113,7 @@ static void promote(fa_alloc_t *fa, fa__thread_t *t, fa_promotion_t *m, uint32_t
         memcpy(dst, m->old_ptr, m->size);
         m->new_ptr = dst;
         m->error = FA_OK;
-        if (m->policy != FA_RETAIN_FRAMES) fa__bh_promoted(fa, t, dst);
+        if (m->policy != FA_RETAIN_FRAMES) fa__bh_promoted(fa, t, fa__debug_block_of(fa, dst));
     } else if (m->error == FA_OK) {
         int e = fa_last_error();
         m->error = e == FA_ERR_BUDGET ? FA_ERR_BUDGET : e ? e : FA_ERR_NO_MEMORY;
