@@ -756,8 +756,16 @@ FA_API void fa_task_end(fa_task_t *task);
 /* Debug build (FA_DEBUG)                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* The _at variants record the call site for the error hook and the leak
- * report. In FA_DEBUG builds the plain names expand to them. */
+/* FA_DEBUG adds 16-byte guards after pool and heap blocks (and a 16-byte
+ * header before pool blocks), poisons freed blocks (0xDF) and reset frame
+ * memory (0xDD), and reports double frees, foreign pointers and guard
+ * overwrites through the error hook with the call site. fa_destroy()
+ * reports each block still live as FA_ERR_LEAK with its allocation
+ * backtrace (to stderr when there is no hook); the backtrace names your
+ * functions when the program is linked with -rdynamic and they are not
+ * hidden. Pool and heap figures then include the guard and header bytes.
+ * The _at variants record the call site for those reports. In FA_DEBUG
+ * builds the plain names expand to them. */
 FA_API FA_NODISCARD void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line);
 FA_API void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line);
 FA_API FA_NODISCARD void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *file,

@@ -202,12 +202,153 @@ static void tag_creation_races_with_lookups(void) {
     fa_destroy(fa);
 }
 
+/* --- the frame barrier: 100 000 frames, 3 threads --------------------------- */
+
+typedef struct frames {
+    fa_alloc_t *fa;
+    fa_barrier_t *done; /* workers signal the end of their frame work */
+    fa_barrier_t *next; /* main releases the next frame */
+    int frames;
+    _Atomic uint64_t *work;
+} frames_t;
+
+static void *frame_worker(void *arg) {
+    frames_t *f = arg;
+    for (int i = 0; i < f->frames; i++) {
+        fa_begin_frame(f->fa);
+        (void)!fa_frame_alloc(f->fa, 32, 8);
+        atomic_fetch_add_explicit(f->work, 1, memory_order_relaxed);
+        fa_end_frame(f->fa);
+        fa_barrier_signal(f->done);
+        if (fa_barrier_wait(f->next, (uint64_t)i + 1, 10ull * 1000000000u) != FA_OK) return (void *)1;
+    }
+    return NULL;
+}
+
+static void barrier_runs_100000_frames_on_3_threads(void) {
+    enum { FRAMES = 100000 };
+    fa_alloc_t *fa = fa_create(NULL);
+    fa_barrier_t done, next;
+    fa_barrier_init(&done, 2);
+    fa_barrier_init(&next, 1);
+    _Atomic uint64_t work = 0;
+    frames_t f = {.fa = fa, .done = &done, .next = &next, .frames = FRAMES, .work = &work};
+    pthread_t w[2];
+    for (int i = 0; i < 2; i++) pthread_create(&w[i], NULL, frame_worker, &f);
+    int stuck = 0;
+    for (uint64_t round = 1; round <= FRAMES; round++) {
+        fa_begin_frame(fa);
+        /* All workers finished this frame's work: no lost wake-up may hang here. */
+        if (fa_barrier_wait(&done, round, 10ull * 1000000000u) != FA_OK) {
+            stuck = 1;
+            break;
+        }
+        if (atomic_load_explicit(&work, memory_order_relaxed) < 2 * round) stuck = 1;
+        fa_end_frame(fa);
+        fa_barrier_signal(&next);
+    }
+    CHECK(!stuck);
+    for (int i = 0; i < 2; i++) {
+        void *rc;
+        pthread_join(w[i], &rc);
+        CHECK(rc == NULL);
+    }
+    CHECK(fa_barrier_rounds(&done) == FRAMES);
+    CHECK(fa_frame_number(fa) == FRAMES);
+    fa_barrier_fini(&done);
+    fa_barrier_fini(&next);
+    fa_destroy(fa);
+}
+
+/* --- transfers: racing receivers, exactly one wins ----------------------------- */
+
+typedef struct race {
+    fa_alloc_t *fa;
+    fa_transfer_t h;
+    fa_barrier_t *start;
+    _Atomic int winners;
+} race_t;
+
+static void *racer(void *arg) {
+    race_t *r = arg;
+    fa_barrier_arrive_and_wait(r->start, FA_WAIT_FOREVER);
+    size_t size;
+    int *p = fa_transfer_receive(r->fa, r->h, &size);
+    if (p && *p == 1234 && size == sizeof(int)) {
+        atomic_fetch_add(&r->winners, 1);
+        fa_transfer_release(r->fa, r->h);
+    }
+    return NULL;
+}
+
+static void a_transfer_is_received_once_by_racing_threads(void) {
+    fa_alloc_t *fa = fa_create(NULL);
+    fa_barrier_t start;
+    for (int round = 0; round < 200; round++) {
+        fa_barrier_init(&start, 3);
+        race_t r = {.fa = fa};
+        r.h = fa_transfer_create(fa, sizeof(int));
+        *(int *)fa_transfer_data(fa, r.h) = 1234;
+        fa_transfer_send(fa, r.h);
+        r.start = &start;
+        pthread_t t[3];
+        for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, racer, &r);
+        for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+        CHECK(atomic_load(&r.winners) == 1);
+        fa_barrier_fini(&start);
+    }
+    fa_snapshot_t s = {0};
+    fa_snapshot_take(fa, &s);
+    CHECK(s.transfers.released == 200);
+    fa_destroy(fa);
+}
+
+/* --- the behaviour filter with several threads --------------------------------- */
+
+static void *filtered_worker(void *arg) {
+    fa_alloc_t *fa = arg;
+    for (int f = 0; f < 400; f++) {
+        fa_begin_frame(fa);
+        FA_TAG_SCOPE(fa, "jobs");
+        fa_pool_free(fa, fa_pool_alloc(fa, 64));
+        fa_heap_free(fa, fa_heap_alloc(fa, 5000, 16));
+        (void)!fa_frame_alloc_retained(fa, 64, 16, FA_RETAIN_FRAMES, 2);
+        fa_end_frame(fa);
+    }
+    return NULL;
+}
+
+static void behaviour_filter_is_fed_from_several_threads(void) {
+    fa_config_t cfg = {.behaviour = FA_BEHAVIOUR_STRICT};
+    fa_alloc_t *fa = fa_create(&cfg);
+    pthread_t w[2];
+    for (int i = 0; i < 2; i++) pthread_create(&w[i], NULL, filtered_worker, fa);
+    fa_finding_t out[16];
+    for (int f = 0; f < 300; f++) {
+        fa_begin_frame(fa);
+        fa_end_frame(fa);
+        fa_finding_t fs[8];
+        fa_snapshot_t s = {.findings = fs, .findings_capacity = 8};
+        fa_snapshot_take(fa, &s);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(w[i], NULL);
+    for (int f = 0; f < 30; f++) {
+        fa_begin_frame(fa);
+        fa_end_frame(fa);
+    }
+    (void)fa_behaviour_report(fa, out, 16);
+    fa_destroy(fa);
+}
+
 int main(void) {
     static const harness_case_t cases[] = {
         {"pool_blocks_cross_threads_through_a_ring", pool_blocks_cross_threads_through_a_ring},
         {"snapshots_race_with_allocating_threads", snapshots_race_with_allocating_threads},
         {"exiting_threads_keep_their_live_bytes_counted", exiting_threads_keep_their_live_bytes_counted},
         {"tag_creation_races_with_lookups", tag_creation_races_with_lookups},
+        {"barrier_runs_100000_frames_on_3_threads", barrier_runs_100000_frames_on_3_threads},
+        {"a_transfer_is_received_once_by_racing_threads", a_transfer_is_received_once_by_racing_threads},
+        {"behaviour_filter_is_fed_from_several_threads", behaviour_filter_is_fed_from_several_threads},
     };
     return harness_run("lib-threads", cases, (int)(sizeof cases / sizeof cases[0]));
 }
