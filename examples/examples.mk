@@ -17,3 +17,16 @@ test-examples: $(BUILD)/examples/uv_tasks
 	@echo "== examples: libuv work items with the task allocator"
 	$(Q)$(BUILD)/examples/uv_tasks --jobs 200
 TEST_STEPS += test-examples
+
+# The demo game: lib + fa-agent, streaming to fa-insightd.
+$(BUILD)/fa-demo: examples/fa-demo.c $(AGENT_A) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC $@")
+	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -Ilib/include -Ifa-agent/include -o $@ $< $(AGENT_A) $(LIB_A) \
+		$(AGENT_LDLIBS) -lm
+ALL_TARGETS += $(BUILD)/fa-demo
+
+# make demo: set up everything (deps, build, web assets), then run.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) examples/run-demo

@@ -1,0 +1,463 @@
+/* fa-demo: a game loop that uses framealloc the way an engine would, and
+ * streams its memory to fa-insightd through fa-agent.
+ *
+ * Subsystems run under tags (physics/contacts, physics/broadphase, render,
+ * audio, ai/pathfinding, assets/streaming, ui). Every frame allocates frame
+ * memory; entities that spawn and die live in pools; streamed assets live on
+ * the heap. Physics spikes on a schedule and breaks its budget; the asset
+ * cache leaks slowly until a periodic purge; a worker thread receives the
+ * visible set through a transfer handle and meets the main thread at a frame
+ * barrier; some contacts are promoted to the pool; audio and ui carry two
+ * classic mistakes for the behaviour filter to find.
+ *
+ *   fa-demo [--fps N] [--duration S] [--seed N] [--entities N] [--app NAME]
+ *           [--url URL] [--spike-every S] [--no-agent] [--quiet]
+ */
+#include <fa_agent.h>
+#include <framealloc.h>
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct options {
+    double fps;
+    double duration; /* seconds; 0: until Ctrl-C */
+    uint64_t seed;
+    int entities;
+    const char *app;
+    const char *url;
+    double spike_every; /* seconds between physics spikes */
+    int agent;
+    int quiet;
+} options_t;
+
+typedef struct entity {
+    float pos[3], vel[3];
+    uint32_t id, kind;
+    void *path; /* pool block under ai/pathfinding, or NULL */
+    uint32_t path_bytes;
+    char pad[36];
+} entity_t; /* 96 bytes: a pool class of its own */
+
+typedef struct contact {
+    float normal[3], depth;
+    uint32_t a, b;
+    float impulse, pad;
+} contact_t;
+
+typedef struct asset {
+    void *data;
+    size_t bytes;
+    int leaked; /* the "bug": never evicted until the next purge */
+} asset_t;
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) / 9007199254740992.0; }
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the worker: receives the visible set, plans paths, meets at the barrier */
+
+typedef struct worker {
+    fa_alloc_t *fa;
+    fa_barrier_t *handoff; /* main -> worker: a transfer is ready (2 parties) */
+    fa_barrier_t *done;    /* worker -> main: frame work done */
+    _Atomic uint32_t transfer_id;
+    _Atomic int quit;
+    uint64_t planned;
+} worker_t;
+
+static void *worker_main(void *arg) {
+    worker_t *w = arg;
+    fa_tag_push(w->fa, "ai/pathfinding");
+    for (uint64_t round = 1;; round++) {
+        /* Main signals once per handed-off frame, and once more to quit. */
+        if (fa_barrier_wait(w->handoff, round, FA_WAIT_FOREVER) != FA_OK || atomic_load(&w->quit)) break;
+        fa_begin_frame(w->fa);
+        fa_transfer_t h = {atomic_load(&w->transfer_id)};
+        size_t size = 0;
+        const uint32_t *visible = fa_transfer_receive(w->fa, h, &size);
+        if (visible) {
+            size_t n = size / sizeof *visible;
+            /* Scratch for the planner: frame memory of the worker's own arena. */
+            float *open_set = FA_FRAME_ARRAY(w->fa, float, n * 8 + 1);
+            for (size_t i = 0; open_set && i < n; i++) open_set[i * 8] = (float)visible[i];
+            w->planned += n;
+            fa_transfer_release(w->fa, h);
+        }
+        fa_end_frame(w->fa);
+        fa_barrier_signal(w->done);
+    }
+    fa_tag_pop(w->fa);
+    return NULL;
+}
+
+/* ---- the game --------------------------------------------------------------- */
+
+typedef struct game {
+    fa_alloc_t *fa;
+    options_t opt;
+    uint64_t rng;
+    entity_t **entities;
+    int entity_count, entity_cap;
+    uint32_t next_id;
+    asset_t assets[512];
+    int asset_count;
+    void *persistent_contacts[32]; /* promoted blocks, freed a few frames later */
+    int persistent_next;
+    uint64_t frame;
+} game_t;
+
+static void spawn(game_t *g) {
+    if (g->entity_count == g->entity_cap) return;
+    entity_t *e = NULL;
+    FA_WITH_TAG(g->fa, "physics") { e = fa_pool_alloc(g->fa, sizeof *e); }
+    if (!e) return;
+    memset(e, 0, sizeof *e);
+    e->id = g->next_id++;
+    e->kind = (uint32_t)(rng_next(&g->rng) % 4);
+    if (e->kind == 0) {
+        FA_TAG_SCOPE(g->fa, "ai/pathfinding");
+        e->path_bytes = (uint32_t)(64 + rng_next(&g->rng) % 448);
+        e->path = fa_pool_alloc(g->fa, e->path_bytes);
+    }
+    g->entities[g->entity_count++] = e;
+}
+
+static void despawn(game_t *g, int i) {
+    entity_t *e = g->entities[i];
+    fa_pool_free(g->fa, e->path);
+    fa_pool_free(g->fa, e);
+    g->entities[i] = g->entities[--g->entity_count];
+}
+
+/* Population: around the target, breathing slowly. */
+static void simulate_population(game_t *g, double t) {
+    int target = (int)(g->opt.entities * (0.85 + 0.15 * sin(t / 7.0)));
+    int births = 0, deaths = 0;
+    while (g->entity_count < target && births++ < 40) spawn(g);
+    for (int i = 0; i < g->entity_count && deaths < 20; i++)
+        if (rng_unit(&g->rng) < 0.004) despawn(g, i), deaths++;
+}
+
+/* Physics: contacts scale with the population; a spike ramps them up to 4x
+ * for about 1.5 s every spike_every seconds. */
+static double spike_factor(const game_t *g, double t) {
+    double period = g->opt.spike_every, phase = fmod(t, period);
+    double start = period - 1.5;
+    if (phase < start || t < 2.0) return 1.0;
+    double x = phase - start; /* 0 .. 1.5 */
+    return x < 0.5 ? 1.0 + 6.0 * x : 4.0;
+}
+
+static void physics(game_t *g, double t) {
+    FA_TAG_SCOPE(g->fa, "physics");
+    int n = g->entity_count;
+    size_t contacts = (size_t)(n * 2 * spike_factor(g, t));
+    FA_WITH_TAG(g->fa, "broadphase") {
+        uint32_t *pairs = FA_FRAME_ARRAY(g->fa, uint32_t, (size_t)n * 4);
+        if (pairs)
+            for (int i = 0; i < n; i += 64) pairs[i] = (uint32_t)i;
+    }
+    FA_WITH_TAG(g->fa, "contacts") {
+        contact_t *c = FA_FRAME_ARRAY(g->fa, contact_t, contacts);
+        if (c)
+            for (size_t i = 0; i < contacts; i += 32) c[i].depth = (float)i;
+        /* Persistent contacts survive the frame: promoted to the pool, then
+         * dropped a few frames later (the filter calls that churn). */
+        if (c && g->frame % 2 == 0) {
+            contact_t *keep = fa_frame_alloc(g->fa, sizeof(contact_t) * 4, 16);
+            if (keep) fa_frame_retain(g->fa, keep, sizeof(contact_t) * 4, FA_RETAIN_PROMOTE_POOL, 0);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        entity_t *e = g->entities[i];
+        for (int k = 0; k < 3; k++) e->pos[k] += e->vel[k] * 0.016f;
+    }
+}
+
+static void render(game_t *g) {
+    FA_TAG_SCOPE(g->fa, "render");
+    size_t commands = 2000 + (size_t)g->entity_count * 24;
+    char *cmd = fa_frame_alloc(g->fa, commands * 16, 64);
+    if (cmd) cmd[0] = 1;
+    void *out[8];
+    (void)!fa_frame_alloc8(g->fa, 256, 64, out); /* per-pass uniforms */
+}
+
+static void audio(game_t *g) {
+    FA_TAG_SCOPE(g->fa, "audio");
+    /* A classic mistake: voice scratch from the pool, freed in the same
+     * frame. Frame memory would do (FA_FIND_POOL_SAME_FRAME_FREE). */
+    int voices = 16 + (int)(rng_next(&g->rng) % 16);
+    for (int i = 0; i < voices; i++) {
+        float *mix = fa_pool_alloc(g->fa, 256);
+        if (mix) mix[0] = 0.5f;
+        fa_pool_free(g->fa, mix);
+    }
+    float *bus = FA_FRAME_ARRAY(g->fa, float, 2048);
+    if (bus) bus[0] = 0;
+}
+
+static void ui(game_t *g, double fps) {
+    FA_TAG_SCOPE(g->fa, "ui");
+    char *line = fa_frame_sprintf(g->fa, "frame %llu  %.0f fps  %d entities", (unsigned long long)g->frame, fps,
+                                  g->entity_count);
+    /* Another classic mistake: a heap string every frame
+     * (FA_FIND_HEAP_IN_HOT_PATH). */
+    char *tooltip = fa_heap_alloc(g->fa, 512, 16);
+    if (tooltip && line) snprintf(tooltip, 512, "%s", line);
+    fa_heap_free(g->fa, tooltip);
+}
+
+/* Streaming: assets come and go; one in eight is "forgotten" (the leak)
+ * until a purge every 90 s. */
+static void streaming(game_t *g, double t) {
+    FA_TAG_SCOPE(g->fa, "assets/streaming");
+    if (g->frame % 30 == 0 && g->asset_count < 512) {
+        size_t bytes = (size_t)(64 * 1024 + rng_next(&g->rng) % (448 * 1024));
+        void *data = fa_heap_alloc(g->fa, bytes, 64);
+        if (data) {
+            memset(data, 0, 4096);
+            g->assets[g->asset_count++] = (asset_t){data, bytes, rng_next(&g->rng) % 8 == 0};
+        }
+    }
+    /* Evict the oldest non-leaked asset when more than 40 are resident. */
+    int resident = 0;
+    for (int i = 0; i < g->asset_count; i++) resident += !g->assets[i].leaked;
+    for (int i = 0; i < g->asset_count && resident > 40; i++) {
+        if (g->assets[i].leaked) continue;
+        fa_heap_free(g->fa, g->assets[i].data);
+        g->assets[i] = g->assets[--g->asset_count];
+        resident--;
+    }
+    if (fmod(t, 90.0) < 1.0 / g->opt.fps && t > 1.0) {
+        for (int i = 0; i < g->asset_count;) {
+            if (g->assets[i].leaked) {
+                fa_heap_free(g->fa, g->assets[i].data);
+                g->assets[i] = g->assets[--g->asset_count];
+            } else {
+                i++;
+            }
+        }
+    }
+}
+
+static void free_promoted(game_t *g, const fa_promotion_result_t *r) {
+    for (uint32_t i = 0; i < r->count; i++) {
+        if (!r->items[i].new_ptr) continue;
+        int slot = g->persistent_next++ % 32;
+        if (g->persistent_contacts[slot]) fa_pool_free(g->fa, g->persistent_contacts[slot]);
+        g->persistent_contacts[slot] = r->items[i].new_ptr;
+    }
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: fa-demo [--fps N] [--duration S] [--seed N] [--entities N] [--app NAME]\n"
+               "               [--url URL] [--spike-every S] [--no-agent] [--quiet]\n"
+               "A game loop that streams its memory to fa-insightd (default tcp://127.0.0.1:7879).\n"
+               "  --fps N          frames per second (default 60, 1..1000)\n"
+               "  --duration S     run for S seconds, then stop (default: until Ctrl-C)\n"
+               "  --seed N         random seed (default 1)\n"
+               "  --entities N     population target (default 2000, 10..200000)\n"
+               "  --app NAME       application name shown by the daemon (default fa-demo)\n"
+               "  --url URL        daemon ingest URL (default $FA_INSIGHT_URL or tcp://127.0.0.1:7879)\n"
+               "  --spike-every S  seconds between physics spikes that break the budget (default 20)\n"
+               "  --no-agent       run without telemetry (to measure the agent's cost)\n"
+               "  --quiet          no status line, only the final counts\n"
+               "Example: fa-demo --fps 60 --duration 30 --app level-1\n");
+}
+
+static int parse_number(const char *flag, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "fa-demo: %s expects a number from %g to %g, got '%s'\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, options_t *o) {
+    *o = (options_t){.fps = 60, .seed = 1, .entities = 2000, .app = "fa-demo", .spike_every = 20, .agent = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        double v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            exit(0);
+        } else if (!strcmp(a, "--no-agent")) {
+            o->agent = 0;
+        } else if (!strcmp(a, "--quiet")) {
+            o->quiet = 1;
+        } else if (i + 1 < argc && (!strcmp(a, "--fps") || !strcmp(a, "--duration") || !strcmp(a, "--seed") ||
+                                    !strcmp(a, "--entities") || !strcmp(a, "--spike-every"))) {
+            const char *val = argv[++i];
+            if (!strcmp(a, "--fps") && parse_number(a, val, 1, 1000, &o->fps)) return -1;
+            if (!strcmp(a, "--duration") && parse_number(a, val, 0, 1e7, &o->duration)) return -1;
+            if (!strcmp(a, "--spike-every") && parse_number(a, val, 3, 3600, &o->spike_every)) return -1;
+            if (!strcmp(a, "--seed")) {
+                if (parse_number(a, val, 1, 9e15, &v)) return -1;
+                o->seed = (uint64_t)v;
+            }
+            if (!strcmp(a, "--entities")) {
+                if (parse_number(a, val, 10, 200000, &v)) return -1;
+                o->entities = (int)v;
+            }
+        } else if (i + 1 < argc && !strcmp(a, "--app")) {
+            o->app = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--url")) {
+            o->url = argv[++i];
+        } else {
+            fprintf(stderr, "fa-demo: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    options_t opt;
+    if (parse_args(argc, argv, &opt) != 0) return 2;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    fa_alloc_t *fa = fa_create(&(fa_config_t){.frame_chunk_bytes = 512 * 1024, .behaviour = FA_BEHAVIOUR_DEFAULT});
+    if (!fa) {
+        fprintf(stderr, "fa-demo: fa_create failed: %s\n", fa_strerror(fa_last_error()));
+        return 1;
+    }
+    /* Budgets: physics sits near 60 % and breaks it during spikes; the asset
+     * cache climbs with its leak; the rest stays comfortable. */
+    size_t physics_hard = (size_t)opt.entities * 2 * sizeof(contact_t) * 10 / 6 + (size_t)opt.entities * 16 +
+                          (size_t)opt.entities * 96 * 2;
+    fa_budget_set(fa, "physics", physics_hard * 7 / 10, physics_hard);
+    fa_budget_set(fa, "render", 0, (2000 + (size_t)opt.entities * 24) * 16 * 2);
+    fa_budget_set(fa, "audio", 0, 256 * 1024);
+    fa_budget_set(fa, "ai", 0, (size_t)opt.entities * 256);
+    fa_budget_set(fa, "assets/streaming", 24u << 20, 40u << 20);
+    fa_budget_set(fa, "ui", 0, 64 * 1024);
+
+    fa_agent_t *agent = NULL;
+    if (opt.agent) {
+        fa_agent_desc_t desc = {.url = opt.url, .app_name = opt.app, .session_label = "demo",
+                                .build_id = FA_VERSION_STRING};
+        int rc = fa_agent_start(fa, &desc, &agent);
+        if (rc != FA_OK) fprintf(stderr, "fa-demo: telemetry off: %s\n", fa_strerror(rc));
+    }
+
+    game_t g = {.fa = fa, .opt = opt, .rng = opt.seed * 0x9E3779B97F4A7C15u | 1, .entity_cap = opt.entities * 2};
+    g.entities = calloc((size_t)g.entity_cap, sizeof *g.entities);
+    fa_barrier_t handoff, done;
+    fa_barrier_init(&handoff, 1);
+    fa_barrier_init(&done, 1);
+    worker_t w = {.fa = fa, .handoff = &handoff, .done = &done};
+    pthread_t worker;
+    pthread_create(&worker, NULL, worker_main, &w);
+
+    uint64_t period = (uint64_t)(1e9 / opt.fps), start = now_ns(), next = start, work_total = 0, last_print = start;
+    uint64_t handoffs = 0, frames_at_print = 0;
+    double fps_seen = opt.fps;
+    while (!stop_requested) {
+        uint64_t frame_start = now_ns();
+        double t = (double)(frame_start - start) / 1e9;
+        if (opt.duration > 0 && t >= opt.duration) break;
+        fa_begin_frame(fa);
+        simulate_population(&g, t);
+        physics(&g, t);
+        /* Hand the visible set to the worker through a transfer. */
+        size_t visible_n = (size_t)g.entity_count / 4 + 1;
+        uint32_t *visible = FA_FRAME_ARRAY(fa, uint32_t, visible_n);
+        for (size_t i = 0; visible && i < visible_n; i++) visible[i] = (uint32_t)i * 4;
+        fa_transfer_t h = visible ? fa_transfer_from_frame(fa, visible, visible_n * sizeof *visible)
+                                  : (fa_transfer_t){0};
+        int sent = h.id && fa_transfer_send(fa, h) == FA_OK;
+        if (sent) {
+            atomic_store(&w.transfer_id, h.id);
+            fa_barrier_signal(&handoff);
+        }
+        render(&g);
+        audio(&g);
+        ui(&g, fps_seen);
+        streaming(&g, t);
+        /* The worker's frame work must be done before the frame ends. */
+        if (sent && fa_barrier_wait(&done, ++handoffs, 1000000000ull) != FA_OK)
+            fprintf(stderr, "fa-demo: the worker missed frame %llu\n", (unsigned long long)g.frame);
+        fa_promotion_result_t promoted;
+        fa_end_frame_with_promotions(fa, &promoted);
+        free_promoted(&g, &promoted);
+        uint64_t frame_end = now_ns();
+        work_total += frame_end - frame_start;
+        g.frame++;
+        if (frame_end - last_print > 1000000000u) {
+            fps_seen = (double)(g.frame - frames_at_print) * 1e9 / (double)(frame_end - last_print);
+            frames_at_print = g.frame;
+            last_print = frame_end;
+        }
+        if (!opt.quiet && last_print == frame_end) {
+            fa_agent_stats_t st = {0};
+            if (agent) fa_agent_stats(agent, &st);
+            printf("\rfa-demo: frame %llu, %d entities, %d assets, sent %llu, dropped %llu, %s   ",
+                   (unsigned long long)g.frame, g.entity_count, g.asset_count, (unsigned long long)st.frames_sent,
+                   (unsigned long long)st.frames_dropped,
+                   agent ? (st.connected ? "connected" : "waiting for fa-insightd") : "no agent");
+            fflush(stdout);
+        }
+        next += period;
+        uint64_t now = now_ns();
+        if (next > now) {
+            struct timespec ts = {.tv_sec = (time_t)(next / 1000000000u), .tv_nsec = (long)(next % 1000000000u)};
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_requested) {
+            }
+        } else {
+            next = now; /* fell behind: do not try to catch up */
+        }
+    }
+
+    atomic_store(&w.quit, 1);
+    fa_barrier_signal(&handoff);
+    pthread_join(worker, NULL);
+    fa_agent_stats_t st = {0};
+    int stop_rc = agent ? fa_agent_stop(agent, &st) : FA_OK;
+    if (!opt.quiet) printf("\n");
+    /* One machine-readable line for tests and benchmarks. */
+    printf("fa-demo: frames=%llu sent=%llu dropped=%llu work_ns_avg=%llu planned=%llu stop=%s\n",
+           (unsigned long long)g.frame, (unsigned long long)st.frames_sent, (unsigned long long)st.frames_dropped,
+           (unsigned long long)(g.frame ? work_total / g.frame : 0), (unsigned long long)w.planned,
+           fa_err_name(stop_rc));
+    for (int i = 0; i < g.entity_count; i++) {
+        fa_pool_free(fa, g.entities[i]->path);
+        fa_pool_free(fa, g.entities[i]);
+    }
+    for (int i = 0; i < g.asset_count; i++) fa_heap_free(fa, g.assets[i].data);
+    for (int i = 0; i < 32; i++) fa_pool_free(fa, g.persistent_contacts[i]);
+    free(g.entities);
+    fa_barrier_fini(&handoff);
+    fa_barrier_fini(&done);
+    fa_destroy(fa);
+    return 0;
+}
