@@ -34,6 +34,16 @@ uint64_t fa__now_ns(void) {
 
 static void thread_exit(void *arg);
 
+/* Frees the context's own arrays and the context (not its components). */
+static void context_free(fa_alloc_t *fa) {
+    free(fa->retired);
+    free(fa->base_count);
+    free(fa->base_frees);
+    free(fa->base_bytes);
+    free(fa->scratch);
+    free(fa);
+}
+
 fa_alloc_t *fa_create(const fa_config_t *cfg) {
     fa_config_t c = config_defaults(cfg);
     if (c.max_tags > 65535 || c.max_tags < 2 || c.frame_chunk_bytes < 256 ||
@@ -82,12 +92,7 @@ fa_alloc_t *fa_create(const fa_config_t *cfg) {
     return fa;
 
 no_memory_free:
-    free(fa->retired);
-    free(fa->base_count);
-    free(fa->base_frees);
-    free(fa->base_bytes);
-    free(fa->scratch);
-    free(fa);
+    context_free(fa);
 no_memory:
     fa__report(NULL, FA_ERR_NO_MEMORY, NULL, "fa_create: out of memory");
     return NULL;
@@ -121,12 +126,7 @@ void fa_destroy(fa_alloc_t *fa) {
     fa__tags_fini(fa);
     pthread_mutex_destroy(&fa->threads_lock);
     pthread_mutex_destroy(&fa->hooks_lock);
-    free(fa->retired);
-    free(fa->base_count);
-    free(fa->base_frees);
-    free(fa->base_bytes);
-    free(fa->scratch);
-    free(fa);
+    context_free(fa);
 }
 
 fa_config_t fa_config_effective(const fa_alloc_t *fa) { return fa->cfg; }

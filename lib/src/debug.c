@@ -142,6 +142,16 @@ static bool guard_intact(const unsigned char *g) {
     return true;
 }
 
+/* A block leaving the registry: its guard is checked, its bytes poisoned. */
+static void check_guard_and_poison(fa_alloc_t *fa, void *p, size_t size, const char *file, int line) {
+    if (!guard_intact((unsigned char *)p + size)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%p: bytes after the %zu-byte block were overwritten", p, size);
+        report_at(fa, FA_ERR_CORRUPTION, p, file, line, msg);
+    }
+    memset(p, POISON, size);
+}
+
 int fa__debug_init(fa_alloc_t *fa) {
     fa__debug_t *d = calloc(1, sizeof *d);
     if (!d || !(d->table = calloc(1024, sizeof *d->table))) {
@@ -218,11 +228,7 @@ void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
         report_at(fa, code, p, file, line, msg);
         return;
     }
-    if (!guard_intact((unsigned char *)p + size)) {
-        snprintf(msg, sizeof msg, "%p: bytes after the %zu-byte block were overwritten", p, size);
-        report_at(fa, FA_ERR_CORRUPTION, p, file, line, msg);
-    }
-    memset(p, POISON, size);
+    check_guard_and_poison(fa, p, size, file, line);
     fa__heap_free_checked(fa, p, "fa_heap_free");
 }
 
@@ -262,11 +268,7 @@ void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
         report_at(fa, FA_ERR_FOREIGN_PTR, p, file, line, msg);
         return;
     }
-    if (!guard_intact((unsigned char *)p + size)) {
-        snprintf(msg, sizeof msg, "%p: bytes after the %zu-byte block were overwritten", p, size);
-        report_at(fa, FA_ERR_CORRUPTION, p, file, line, msg);
-    }
-    memset(p, POISON, size);
+    check_guard_and_poison(fa, p, size, file, line);
     h->magic = POOL_FREED;
     fa__pool_free_raw(fa, h, "fa_pool_free");
 }
