@@ -1,0 +1,312 @@
+/*
+ * agent.c — the agent's life cycle: defaults, start (every allocation the
+ * agent will ever make on behalf of the game thread happens here), stop
+ * (flush, BYE, close, free) and the counters.
+ */
+#define _GNU_SOURCE /* program_invocation_short_name, pthread_setname_np */
+#include "agent_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Defaults                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define DEF(v, d) ((v) ? (v) : (d))
+
+static uint32_t pow2_at_least(uint32_t v) {
+    uint32_t p = 2;
+    while (p < v && p < (1u << 20)) p <<= 1;
+    return p;
+}
+
+static uint32_t clamp_u32(uint32_t v, uint32_t lo, uint32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Numbers only; strings are resolved by copy_strings(). One place. */
+static void fill_defaults(fa_agent_desc_t *d, const fa_alloc_t *fa) {
+    fa_config_t cfg = fa_config_effective(fa);
+    d->ring_slots = pow2_at_least(DEF(d->ring_slots, 64));
+    d->max_tags = clamp_u32(DEF(d->max_tags, cfg.max_tags), 1, FA_PROTO_MAX_ROWS);
+    d->max_threads = clamp_u32(DEF(d->max_threads, 64), 1, FA_PROTO_MAX_ROWS);
+    d->max_findings = clamp_u32(DEF(d->max_findings, 64), 1, FA_PROTO_MAX_ROWS);
+    d->stop_timeout_ms = DEF(d->stop_timeout_ms, 1000);
+    d->send_wait_ms = DEF(d->send_wait_ms, 5);
+    d->idle_sleep_us = DEF(d->idle_sleep_us, 1000);
+    d->reconnect_min_ms = DEF(d->reconnect_min_ms, 100);
+    d->reconnect_max_ms = DEF(d->reconnect_max_ms, 1000);
+    if (d->reconnect_max_ms < d->reconnect_min_ms) d->reconnect_max_ms = d->reconnect_min_ms;
+    d->send_buffer = clamp_u32(d->send_buffer, 0, 8192);
+    bool has_dir = d->emit_dir && d->emit_dir[0];
+    if (d->emit_mode == FA_AGENT_EMIT_DEFAULT) d->emit_mode = has_dir ? FA_AGENT_EMIT_REQUEST : FA_AGENT_EMIT_OFF;
+    if (!has_dir) d->emit_mode = FA_AGENT_EMIT_OFF;
+    d->emit_keep = DEF(d->emit_keep, 8);
+    d->emit_interval_ms = DEF(d->emit_interval_ms, 1000);
+    d->emit_poll_ms = DEF(d->emit_poll_ms, 100);
+}
+
+/* A copy cut to the protocol's 255-byte string limit when `wire` is set. */
+static char *copy(const char *s, bool wire) {
+    if (!s) s = "";
+    size_t n = strlen(s);
+    if (wire && n > FA_PROTO_MAX_STRING) n = FA_PROTO_MAX_STRING;
+    char *c = malloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
+static bool empty(const char *s) { return !s || !s[0]; }
+
+static int copy_strings(fa_agent_t *a, const fa_agent_desc_t *in) {
+    const char *url = in->url;
+    if (empty(url)) url = getenv(FA_AGENT_URL_ENV);
+    if (empty(url)) url = FA_AGENT_DEFAULT_URL;
+    const char *app = empty(in->app_name) ? program_invocation_short_name : in->app_name;
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    const char *src[6] = {url, app, in->session_label, in->build_id, in->emit_dir, host};
+    const bool wire[6] = {false, true, true, true, false, true};
+    for (int i = 0; i < 6; i++)
+        if (!(a->strings[i] = copy(src[i], wire[i]))) return FA_ERR_NO_MEMORY;
+    a->desc.url = a->strings[0];
+    a->desc.app_name = a->strings[1];
+    a->desc.session_label = a->strings[2];
+    a->desc.build_id = a->strings[3];
+    a->desc.emit_dir = empty(in->emit_dir) ? NULL : a->strings[4];
+    a->meta.app_name = a->strings[1];
+    a->meta.session_label = a->strings[2];
+    a->meta.build_id = a->strings[3];
+    a->meta.host = a->strings[5];
+    return FA_OK;
+}
+
+static uint64_t new_session_id(void) {
+    uint64_t id = 0;
+    while (id == 0) {
+        if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
+            /* No entropy source: still unique enough per process start. */
+            id = fa__agent_real_ns() ^ ((uint64_t)getpid() << 32) ^ fa__agent_mono_ns();
+        }
+    }
+    return id;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Allocation                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void destroy(fa_agent_t *a) {
+    if (!a) return;
+    free(a->game.known_soft);
+    free(a->game.known_hard);
+    free(a->snap.rows);
+    free(a->snap.threads);
+    free(a->snap.findings);
+    free(a->tag_stats);
+    free(a->thread_rows);
+    free(a->proto_findings);
+    free(a->defs);
+    free(a->ring.slots);
+    free(a->ring.storage);
+    free(a->hello.buf);
+    free(a->emit.snap.rows);
+    free(a->emit.snap.threads);
+    free(a->emit.snap.findings);
+    free(a->emit.request_path);
+    for (int i = 0; i < 6; i++) free(a->strings[i]);
+    free(a);
+}
+
+static int allocate(fa_agent_t *a) {
+    const fa_agent_desc_t *d = &a->desc;
+    uint32_t tags = d->max_tags, threads = d->max_threads, findings = d->max_findings;
+    a->game.known_soft = calloc(tags, sizeof *a->game.known_soft);
+    a->game.known_hard = calloc(tags, sizeof *a->game.known_hard);
+    a->snap.rows = calloc(tags, sizeof *a->snap.rows);
+    a->snap.threads = calloc(threads, sizeof *a->snap.threads);
+    a->snap.findings = calloc(findings, sizeof *a->snap.findings);
+    a->tag_stats = calloc(tags, sizeof *a->tag_stats);
+    a->thread_rows = calloc(threads, sizeof *a->thread_rows);
+    a->proto_findings = calloc(findings, sizeof *a->proto_findings);
+    a->defs = calloc(tags, sizeof *a->defs);
+    if (!a->game.known_soft || !a->game.known_hard || !a->snap.rows || !a->snap.threads || !a->snap.findings ||
+        !a->tag_stats || !a->thread_rows || !a->proto_findings || !a->defs)
+        return FA_ERR_NO_MEMORY;
+    a->snap.rows_capacity = tags;
+    a->snap.threads_capacity = threads;
+    a->snap.findings_capacity = findings;
+
+    /* Ring: every slot holds the largest FRAME, and at least one tag
+     * definition of a maximal path (TAGS are split over slots). */
+    size_t slot = FA_PROTO_FRAME_SIZE((size_t)tags, (size_t)threads, (size_t)findings);
+    size_t one_def = FA_PROTO_HEADER_SIZE + 4u + FA_PROTO_TAG_DEF_ROW_SIZE + 2u + FA_PROTO_MAX_STRING;
+    if (slot < one_def) slot = one_def;
+    slot = (slot + 63u) & ~(size_t)63u;
+    a->ring.capacity = d->ring_slots;
+    a->ring.mask = d->ring_slots - 1;
+    a->ring.slot_size = slot;
+    a->ring.slots = calloc(d->ring_slots, sizeof *a->ring.slots);
+    a->ring.storage = calloc(d->ring_slots, slot);
+    if (!a->ring.slots || !a->ring.storage) return FA_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < d->ring_slots; i++) a->ring.slots[i].data = a->ring.storage + (size_t)i * slot;
+
+    /* HELLO: fixed part, four maximal strings, max_tags maximal definitions. */
+    a->hello.capacity = FA_PROTO_HEADER_SIZE + 24u + 4u * (2u + FA_PROTO_MAX_STRING) + 4u +
+                        (size_t)tags * (FA_PROTO_TAG_DEF_ROW_SIZE + 2u + FA_PROTO_MAX_STRING);
+    if (!(a->hello.buf = malloc(a->hello.capacity))) return FA_ERR_NO_MEMORY;
+
+    if (d->emit_mode != FA_AGENT_EMIT_OFF) {
+        a->emit.enabled = true;
+        a->emit.snap.rows = calloc(tags, sizeof *a->emit.snap.rows);
+        a->emit.snap.threads = calloc(threads, sizeof *a->emit.snap.threads);
+        a->emit.snap.findings = calloc(findings, sizeof *a->emit.snap.findings);
+        size_t n = strlen(d->emit_dir) + sizeof "/" FA_AGENT_REQUEST_FILE;
+        a->emit.request_path = malloc(n);
+        if (!a->emit.snap.rows || !a->emit.snap.threads || !a->emit.snap.findings || !a->emit.request_path)
+            return FA_ERR_NO_MEMORY;
+        a->emit.snap.rows_capacity = tags;
+        a->emit.snap.threads_capacity = threads;
+        a->emit.snap.findings_capacity = findings;
+        snprintf(a->emit.request_path, n, "%s/%s", d->emit_dir, FA_AGENT_REQUEST_FILE);
+        /* One level; an error (missing parent, EEXIST) shows when a file
+         * cannot be written, through the log and snapshot_errors. */
+        (void)mkdir(d->emit_dir, 0755);
+    }
+    return FA_OK;
+}
+
+/* The sender thread, with every signal blocked: the game's handlers keep
+ * running on the game's threads. */
+static int start_sender(fa_agent_t *a) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&a->sender.thread, NULL, fa__agent_sender_main, a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) return FA_ERR_SYSTEM;
+    pthread_setname_np(a->sender.thread, "fa-agent");
+    a->sender.thread_started = true;
+    return FA_OK;
+}
+
+/* Stops the sender (flush, BYE within the deadline) and closes nng. */
+static void shut_down(fa_agent_t *a, uint64_t timeout_ms) {
+    a->stop_start_ns = fa__agent_mono_ns();
+    a->stop_deadline_ns = a->stop_start_ns + timeout_ms * 1000000u;
+    atomic_store_explicit(&a->stopping, true, memory_order_release);
+    if (a->sender.thread_started) pthread_join(a->sender.thread, NULL);
+    fa__agent_link_close(a);
+}
+
+/* ------------------------------------------------------------------------ */
+/* API                                                                       */
+/* ------------------------------------------------------------------------ */
+
+int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *desc, fa_agent_t **out) {
+    if (!fa || !out) return FA_ERR_INVALID_ARG;
+    const fa_agent_desc_t in = desc ? *desc : (fa_agent_desc_t){0};
+    fa_agent_t *a = NULL;
+    if (posix_memalign((void **)&a, FA__AGENT_LINE, sizeof *a) != 0) return FA_ERR_NO_MEMORY;
+    memset(a, 0, sizeof *a);
+    a->fa = fa;
+    a->desc = in;
+    fill_defaults(&a->desc, fa);
+    int rc = copy_strings(a, &in);
+    if (rc == FA_OK) rc = allocate(a);
+    if (rc != FA_OK) {
+        destroy(a);
+        return rc;
+    }
+    a->meta.session_id = new_session_id();
+    a->meta.pid = (uint32_t)getpid();
+    a->meta.start_unix_ns = fa__agent_real_ns();
+    a->meta.start_mono_ns = fa__agent_mono_ns();
+
+    if ((rc = fa__agent_link_open(a)) != FA_OK) {
+        destroy(a);
+        return rc;
+    }
+    if ((rc = start_sender(a)) != FA_OK || (rc = fa_on_frame_end(fa, fa__agent_frame_hook, a)) != FA_OK) {
+        shut_down(a, 0);
+        destroy(a);
+        return rc;
+    }
+    *out = a;
+    return FA_OK;
+}
+
+void fa_agent_stats(const fa_agent_t *a, fa_agent_stats_t *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!a) return;
+    out->frames_seen = fa__read(&a->game.frames_seen);
+    out->dropped_ring_full = fa__read(&a->game.drop_ring_full);
+    out->dropped_encode_failed = fa__read(&a->game.drop_encode_failed);
+    out->dropped_send_failed = fa__read(&a->sender.drop_send_failed);
+    out->dropped_disconnected = fa__read(&a->game.drop_disconnected) + fa__read(&a->sender.drop_disconnected);
+    out->frames_dropped =
+        out->dropped_ring_full + out->dropped_encode_failed + out->dropped_send_failed + out->dropped_disconnected;
+    out->frames_sent = fa__read(&a->sender.frames_sent);
+    out->messages_sent = fa__read(&a->sender.messages_sent);
+    out->bytes_sent = fa__read(&a->sender.bytes_sent);
+    out->hellos_sent = fa__read(&a->sender.hellos_sent);
+    out->tags_sent = fa__read(&a->sender.tags_sent);
+    out->connects = fa__read(&a->link.connects);
+    out->reconnects = out->connects ? out->connects - 1 : 0;
+    out->snapshots_written = fa__read(&a->sender.snapshots_written);
+    out->snapshot_errors = fa__read(&a->sender.snapshot_errors);
+    uint64_t head = atomic_load_explicit(&a->ring.head, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&a->ring.tail, memory_order_acquire);
+    out->ring_used = head >= tail ? (uint32_t)(head - tail) : 0;
+    out->ring_capacity = a->ring.capacity;
+    out->connected = atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0;
+    out->bye_sent = atomic_load_explicit(&a->sender.bye_sent, memory_order_relaxed);
+}
+
+int fa_agent_stop(fa_agent_t *a, fa_agent_stats_t *final_stats) {
+    if (!a) return FA_ERR_INVALID_ARG;
+    (void)fa_remove_frame_hook(a->fa, fa__agent_frame_hook, a);
+    uint64_t timeout_ms = a->desc.stop_timeout_ms;
+    uint64_t deadline = fa__agent_mono_ns() + timeout_ms * 1000000u;
+    /* A connection the hook had no frame left to announce: announce it
+     * here (the hook is gone, so this thread owns the game side now), or
+     * the queued frames could not leave. */
+    while (atomic_load_explicit(&a->link.pipe_id, memory_order_acquire) != 0) {
+        uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
+        if (want == a->game.hello_gen || fa__agent_encode_hello(a, want)) break;
+        if (fa__agent_mono_ns() >= deadline) break;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    uint64_t now = fa__agent_mono_ns();
+    shut_down(a, now < deadline ? (deadline - now) / 1000000u : 0);
+    fa_agent_stats(a, final_stats);
+    bool ok = atomic_load_explicit(&a->sender.flushed, memory_order_relaxed) &&
+              atomic_load_explicit(&a->sender.bye_sent, memory_order_relaxed);
+    destroy(a);
+    return ok ? FA_OK : FA_ERR_TIMEOUT;
+}
+
+fa_agent_desc_t fa_agent_desc_effective(const fa_agent_t *a) {
+    if (!a) return (fa_agent_desc_t){0};
+    return a->desc;
+}
+
+uint64_t fa_agent_session_id(const fa_agent_t *a) { return a ? a->meta.session_id : 0; }
+
+int fa_agent_request_snapshot(fa_agent_t *a) {
+    if (!a) return FA_ERR_INVALID_ARG;
+    if (!a->emit.enabled) return FA_ERR_STATE;
+    atomic_store_explicit(&a->emit.api_request, 1, memory_order_relaxed);
+    return FA_OK;
+}

@@ -1,0 +1,357 @@
+/* What reaches the daemon: every figure of a FRAME equals the snapshot lib
+ * gives in the same frame-end, HELLO carries the session and the whole
+ * dictionary, TAGS precede the first FRAME that uses a new tag or follows a
+ * budget change, and seq numbers run without gaps. */
+#include <criterion/criterion.h>
+
+#include "agent_test.h"
+
+/* Reference snapshots taken by a frame hook registered AFTER the agent's,
+ * so in the same fa_end_frame and with the same figures. */
+#define REF_FRAMES 256
+#define REF_ROWS 128
+#define REF_THREADS 8
+#define REF_FINDINGS 16
+typedef struct ref {
+    bool taken;
+    fa_snapshot_t snap;
+    fa_tag_row_t rows[REF_ROWS];
+    fa_thread_row_t threads[REF_THREADS];
+    fa_finding_t findings[REF_FINDINGS];
+} ref_t;
+static ref_t refs[REF_FRAMES];
+
+static void ref_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
+    (void)user;
+    ref_t *r = &refs[frame % REF_FRAMES];
+    r->snap = (fa_snapshot_t){.rows = r->rows,
+                              .rows_capacity = REF_ROWS,
+                              .threads = r->threads,
+                              .threads_capacity = REF_THREADS,
+                              .findings = r->findings,
+                              .findings_capacity = REF_FINDINGS};
+    cr_assert_eq(fa_snapshot_take(fa, &r->snap), FA_OK);
+    r->taken = true;
+}
+
+/* A second thread that allocated (pool and frame memory) and stays inside
+ * its frame, so thread rows are not trivial and do not move. */
+typedef struct worker {
+    fa_alloc_t *fa;
+    _Atomic int state; /* 1: allocated, 2: asked to finish */
+    void *block;
+} worker_t;
+
+static void *worker_main(void *arg) {
+    worker_t *w = arg;
+    fa_begin_frame(w->fa);
+    FA_WITH_TAG(w->fa, "sys2/part0") {
+        (void)!fa_frame_alloc(w->fa, 3000, 16);
+        w->block = fa_pool_alloc(w->fa, 700);
+    }
+    atomic_store(&w->state, 1);
+    while (atomic_load(&w->state) != 2) t_sleep_us(200);
+    fa_end_frame(w->fa);
+    fa_pool_free(w->fa, w->block);
+    return NULL;
+}
+
+/* Promotions (the pool copies stay until fa_destroy) and transfers, so
+ * that those figures move too. */
+static void promote_and_transfer(t_game_t *g, uint64_t frame) {
+    void *p = fa_frame_alloc(g->fa, 200 + frame % 50, 16);
+    fa_frame_retain(g->fa, p, 200, FA_RETAIN_PROMOTE_POOL, 0);
+    (void)!fa_frame_alloc_retained(g->fa, 64, 16, FA_RETAIN_DISCARD, 0);
+    fa_transfer_t h = fa_transfer_create(g->fa, 128);
+    fa_transfer_send(g->fa, h);
+    if (frame % 2) {
+        size_t size;
+        (void)fa_transfer_receive(g->fa, h, &size);
+        fa_transfer_release(g->fa, h);
+    } else {
+        fa_transfer_drop(g->fa, h);
+    }
+}
+
+static void check_frame(const fa_proto_frame_t *f, const fa_snapshot_t *s) {
+    cr_assert_eq(f->frame, s->frame);
+    cr_assert_eq(f->start_ns, s->frame_start_ns);
+    /* The agent's snapshot is taken just before the reference one. */
+    cr_assert_leq(f->duration_ns, s->frame_duration_ns);
+    cr_assert_gt(f->duration_ns, 0);
+    cr_assert_eq(f->tags_total, s->tag_count);
+    cr_assert_eq(f->threads_total, s->threads_total);
+    for (int k = 0; k < FA_KIND_COUNT_; k++) {
+        cr_assert_eq(f->totals[k].in_use, s->totals[k].in_use, "kind %d", k);
+        cr_assert_eq(f->totals[k].peak, s->totals[k].peak, "kind %d", k);
+        cr_assert_eq(f->totals[k].alloc_count, s->totals[k].alloc_count, "kind %d", k);
+        cr_assert_eq(f->totals[k].alloc_bytes, s->totals[k].alloc_bytes, "kind %d", k);
+        cr_assert_eq(f->totals[k].free_count, s->totals[k].free_count, "kind %d", k);
+    }
+    cr_assert_eq(f->tag_count, s->row_count);
+    for (uint32_t i = 0; i < f->tag_count; i++) {
+        const fa_proto_tag_stat_t *t = &f->tags[i];
+        const fa_tag_row_t *r = &s->rows[i];
+        cr_assert_eq(t->id, r->id);
+        cr_assert_eq(t->frame_bytes, r->self.frame_bytes, "tag %s", r->path);
+        cr_assert_eq(t->pool_bytes, r->self.pool_bytes, "tag %s", r->path);
+        cr_assert_eq(t->heap_bytes, r->self.heap_bytes, "tag %s", r->path);
+        cr_assert_eq(t->alloc_count, r->self.alloc_count, "tag %s", r->path);
+        cr_assert_eq(t->live_bytes, r->live_bytes, "tag %s", r->path);
+        cr_assert_eq(t->peak_bytes, r->peak_bytes, "tag %s", r->path);
+    }
+    cr_assert_eq(f->thread_count, s->thread_count);
+    for (uint32_t i = 0; i < f->thread_count; i++) {
+        const fa_proto_thread_row_t *t = &f->threads[i];
+        const fa_thread_row_t *r = &s->threads[i];
+        cr_assert_eq(t->index, r->index);
+        cr_assert_eq(t->overflow_chunks, r->overflow_chunks);
+        cr_assert_eq(t->frame_used, r->frame_used);
+        cr_assert_eq(t->frame_capacity, r->frame_capacity);
+        cr_assert_eq(t->frames, r->frames);
+        cr_assert_eq((t->flags & FA_PROTO_THREAD_IN_FRAME) != 0, r->in_frame);
+    }
+    const fa_promotion_totals_t *p = &s->promotions;
+    cr_assert_eq(f->promotions.promoted_count, p->promoted_count);
+    cr_assert_eq(f->promotions.promoted_bytes, p->promoted_bytes);
+    cr_assert_eq(f->promotions.failed_count, p->failed_count);
+    cr_assert_eq(f->promotions.failed_bytes, p->failed_bytes);
+    cr_assert_eq(f->promotions.retained_count, p->retained_count);
+    cr_assert_eq(f->promotions.retained_bytes, p->retained_bytes);
+    cr_assert_eq(f->promotions.discarded_count, p->discarded_count);
+    cr_assert_eq(f->promotions.discarded_bytes, p->discarded_bytes);
+    cr_assert_eq(f->transfers.created, s->transfers.created);
+    cr_assert_eq(f->transfers.received, s->transfers.received);
+    cr_assert_eq(f->transfers.released, s->transfers.released);
+    cr_assert_eq(f->transfers.dropped_unreceived, s->transfers.dropped_unreceived);
+    cr_assert_eq(f->transfers.in_flight, s->transfers.in_flight);
+    cr_assert_eq(f->finding_count, s->finding_count);
+    cr_assert_eq(f->findings_dropped, s->findings_total - s->finding_count);
+    for (uint32_t i = 0; i < f->finding_count; i++) {
+        cr_assert_eq(f->findings[i].code, s->findings[i].code);
+        cr_assert_eq(f->findings[i].tag_id, s->findings[i].tag_id);
+        cr_assert_eq(f->findings[i].kind, s->findings[i].kind);
+        cr_assert_eq(f->findings[i].count, s->findings[i].count);
+        cr_assert_eq(f->findings[i].value, s->findings[i].value);
+    }
+}
+
+Test(wire, every_figure_of_a_frame_equals_the_snapshot_lib_took_in_the_same_frame_end) {
+    char url[128];
+    t_url(url, sizeof url, "equal");
+    t_daemon_t d;
+    cr_assert_eq(t_daemon_open(&d, url), 0);
+
+    /* The behaviour filter on, and heap blocks in every frame: findings. */
+    fa_alloc_t *fa = fa_create(&(fa_config_t){.behaviour = FA_BEHAVIOUR_STRICT});
+    t_game_t g;
+    t_game_init(&g, fa, 24);
+    g.heap_every = 1;
+    g.extra = promote_and_transfer;
+    fa_budget_set(fa, "sys0", 0, 1 << 20);
+    fa_budget_set(fa, "sys1/part2", 4096, 0);
+    worker_t w = {.fa = fa};
+    pthread_t wt;
+    pthread_create(&wt, NULL, worker_main, &w);
+    while (atomic_load(&w.state) != 1) t_sleep_us(200);
+
+    fa_agent_t *agent = NULL;
+    cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = url, .reconnect_max_ms = 100}, &agent), FA_OK);
+    cr_assert_eq(fa_on_frame_end(fa, ref_hook, NULL), FA_OK);
+
+    uint64_t deadline = t_now_ns() + 5000000000u;
+    size_t frames = 0;
+    for (uint64_t i = 0; frames < 40 && t_now_ns() < deadline; i++) {
+        t_game_frame(&g, i);
+        t_sleep_us(500);
+        if (i % 16 == 0) {
+            frames = 0;
+            for (size_t m = 0, n = t_daemon_count(&d); m < n; m++) frames += t_type(&d, m) == FA_PROTO_FRAME;
+        }
+    }
+    fa_remove_frame_hook(fa, ref_hook, NULL);
+    cr_assert_eq(fa_agent_stop(agent, NULL), FA_OK);
+    t_daemon_close(&d);
+
+    size_t compared = 0, with_findings = 0, with_promotions = 0;
+    uint64_t transfers = 0;
+    for (size_t m = 0; m < d.count; m++) {
+        fa_proto_msg_t msg;
+        cr_assert_eq(t_decode(d.msgs[m], &msg), FA_PROTO_OK);
+        if (msg.header.type != FA_PROTO_FRAME) continue;
+        const ref_t *r = &refs[msg.frame.frame % REF_FRAMES];
+        cr_assert(r->taken);
+        check_frame(&msg.frame, &r->snap);
+        compared++;
+        with_findings += msg.frame.finding_count > 0;
+        with_promotions += msg.frame.promotions.promoted_count > 0;
+        transfers = msg.frame.transfers.created;
+    }
+    cr_assert_gt(with_promotions, 0);
+    cr_assert_gt(transfers, 0);
+    cr_assert_geq(compared, 40);
+    cr_assert_gt(with_findings, 0);
+
+    /* The HELLO's dictionary is the snapshot's tags with their budgets. */
+    fa_proto_msg_t hello;
+    cr_assert_eq(t_decode(d.msgs[0], &hello), FA_PROTO_OK);
+    cr_assert_eq(hello.header.type, FA_PROTO_HELLO);
+    const fa_snapshot_t *last = NULL;
+    for (int i = 0; i < REF_FRAMES; i++)
+        if (refs[i].taken && (!last || refs[i].snap.frame > last->frame)) last = &refs[i].snap;
+    cr_assert_eq(hello.hello.tag_count, last->row_count);
+    for (uint32_t i = 0; i < hello.hello.tag_count; i++) {
+        const fa_proto_tag_def_t *t = &hello.hello.tags[i];
+        const fa_tag_row_t *r = &last->rows[i];
+        cr_assert_eq(t->id, r->id);
+        cr_assert_eq(t->parent_id, r->parent_id);
+        cr_assert_eq(t->budget_soft, r->budget_soft);
+        cr_assert_eq(t->budget_hard, r->budget_hard);
+        cr_assert_eq(t->path.len, strlen(r->path));
+        cr_assert_eq(memcmp(t->path.data, r->path, t->path.len), 0);
+    }
+
+    atomic_store(&w.state, 2);
+    pthread_join(wt, NULL);
+    t_game_fini(&g);
+    fa_destroy(fa);
+    t_daemon_free(&d);
+}
+
+Test(wire, hello_opens_the_session_and_seq_numbers_run_without_gaps) {
+    char url[128];
+    t_url(url, sizeof url, "hello");
+    t_daemon_t d;
+    cr_assert_eq(t_daemon_open(&d, url), 0);
+    fa_alloc_t *fa = fa_create(NULL);
+    t_game_t g;
+    t_game_init(&g, fa, 8);
+    fa_agent_t *agent = NULL;
+    fa_agent_desc_t desc = {
+        .url = url, .app_name = "wire-test", .session_label = "level 3", .build_id = "b-42", .reconnect_max_ms = 100};
+    cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
+    uint64_t session = fa_agent_session_id(agent);
+    cr_assert_neq(session, 0);
+    for (uint64_t i = 0; i < 300; i++) {
+        t_game_frame(&g, i);
+        t_sleep_us(300);
+    }
+    fa_agent_stats_t st;
+    cr_assert_eq(fa_agent_stop(agent, &st), FA_OK);
+    t_daemon_close(&d);
+
+    cr_assert_eq(d.count, st.messages_sent);
+    cr_assert_gt(st.frames_sent, 0);
+    for (size_t m = 0; m < d.count; m++) {
+        fa_proto_msg_t msg;
+        cr_assert_eq(t_decode(d.msgs[m], &msg), FA_PROTO_OK);
+        cr_assert_eq(msg.header.session_id, session);
+        cr_assert_eq(msg.header.seq, m, "message %zu", m);
+    }
+    fa_proto_msg_t msg;
+    cr_assert_eq(t_decode(d.msgs[0], &msg), FA_PROTO_OK);
+    cr_assert_eq(msg.header.type, FA_PROTO_HELLO);
+    char text[256];
+    fa_proto_str_copy(text, sizeof text, msg.hello.app_name);
+    cr_assert_str_eq(text, "wire-test");
+    fa_proto_str_copy(text, sizeof text, msg.hello.session_label);
+    cr_assert_str_eq(text, "level 3");
+    fa_proto_str_copy(text, sizeof text, msg.hello.build_id);
+    cr_assert_str_eq(text, "b-42");
+    cr_assert_eq(msg.hello.pid, (uint32_t)getpid());
+    cr_assert_eq(msg.hello.lib_version, (FA_VERSION_MAJOR << 16) | (FA_VERSION_MINOR << 8) | FA_VERSION_PATCH);
+    cr_assert_gt(msg.hello.host.len, 0);
+    cr_assert_gt(msg.hello.start_unix_ns, 0);
+    cr_assert_gt(msg.hello.start_mono_ns, 0);
+    /* The last message is the BYE, with the agent's final counts. */
+    cr_assert_eq(t_decode(d.msgs[d.count - 1], &msg), FA_PROTO_OK);
+    cr_assert_eq(msg.header.type, FA_PROTO_BYE);
+    cr_assert_eq(msg.bye.frames_sent, st.frames_sent);
+    cr_assert_eq(msg.bye.frames_dropped, st.frames_dropped);
+    t_game_fini(&g);
+    fa_destroy(fa);
+    t_daemon_free(&d);
+}
+
+/* The first FRAME (from `from` on) carrying a row for tag id. */
+static long first_frame_with_tag(t_daemon_t *d, size_t from, uint16_t id) {
+    for (size_t m = from; m < d->count; m++) {
+        fa_proto_msg_t msg;
+        cr_assert_eq(t_decode(d->msgs[m], &msg), FA_PROTO_OK);
+        if (msg.header.type != FA_PROTO_FRAME) continue;
+        for (uint32_t i = 0; i < msg.frame.tag_count; i++)
+            if (msg.frame.tags[i].id == id) return (long)m;
+    }
+    return -1;
+}
+
+/* The first TAGS (from `from` on) defining id, with its definition. */
+static long first_tags_with(t_daemon_t *d, size_t from, uint16_t id, fa_proto_tag_def_t *def) {
+    for (size_t m = from; m < d->count; m++) {
+        fa_proto_msg_t msg;
+        cr_assert_eq(t_decode(d->msgs[m], &msg), FA_PROTO_OK);
+        if (msg.header.type != FA_PROTO_TAGS) continue;
+        for (uint32_t i = 0; i < msg.tags.tag_count; i++)
+            if (msg.tags.tags[i].id == id) {
+                *def = msg.tags.tags[i];
+                return (long)m;
+            }
+    }
+    return -1;
+}
+
+Test(wire, new_tags_and_budget_changes_go_out_as_tags_before_the_next_frame) {
+    char url[128];
+    t_url(url, sizeof url, "tags");
+    t_daemon_t d;
+    cr_assert_eq(t_daemon_open(&d, url), 0);
+    fa_alloc_t *fa = fa_create(NULL);
+    t_game_t g;
+    t_game_init(&g, fa, 8);
+    fa_agent_t *agent = NULL;
+    cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = url, .reconnect_max_ms = 100}, &agent), FA_OK);
+    /* Until the session is announced. */
+    uint64_t i = 0;
+    for (uint64_t deadline = t_now_ns() + 5000000000u; t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline;
+         i++) {
+        t_game_frame(&g, i);
+        t_sleep_us(500);
+    }
+    cr_assert_geq(t_find(&d, FA_PROTO_FRAME, 0), 0);
+    size_t before = t_daemon_count(&d);
+
+    /* A tag appears (a path with a quote and a backslash, which the wire
+     * carries as is) and a budget changes. */
+    const char *odd = "late/we\"ird\\tag";
+    int late = fa_tag_find(fa, odd, true);
+    cr_assert_geq(late, 0);
+    int sys0 = fa_tag_find(fa, "sys0", false);
+    fa_budget_set(fa, "sys0", 1000, 2000);
+    for (int k = 0; k < 20; k++, i++) {
+        fa_begin_frame(fa);
+        FA_WITH_TAG(fa, odd) { (void)!fa_frame_alloc(fa, 100, 8); }
+        fa_end_frame(fa);
+        t_sleep_us(500);
+    }
+    cr_assert_eq(fa_agent_stop(agent, NULL), FA_OK);
+    t_daemon_close(&d);
+
+    fa_proto_tag_def_t def;
+    long tags_at = first_tags_with(&d, before, (uint16_t)late, &def);
+    long frame_at = first_frame_with_tag(&d, before, (uint16_t)late);
+    cr_assert_geq(tags_at, 0);
+    cr_assert_gt(frame_at, tags_at, "TAGS (%ld) must precede the FRAME (%ld)", tags_at, frame_at);
+    cr_assert_eq(def.path.len, strlen(odd));
+    cr_assert_eq(memcmp(def.path.data, odd, def.path.len), 0);
+    cr_assert_eq(def.parent_id, fa_tag_find(fa, "late", false));
+
+    long budget_at = first_tags_with(&d, before, (uint16_t)sys0, &def);
+    cr_assert_geq(budget_at, 0);
+    cr_assert_eq(def.budget_soft, 1000);
+    cr_assert_eq(def.budget_hard, 2000);
+    /* Announced once: later TAGS do not repeat it. */
+    cr_assert_lt(first_tags_with(&d, (size_t)budget_at + 1, (uint16_t)sys0, &def), 0);
+    t_game_fini(&g);
+    fa_destroy(fa);
+    t_daemon_free(&d);
+}
