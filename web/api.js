@@ -1,0 +1,58 @@
+// api.js — the daemon's JSON API (/api/v1, see fa-insightd/API.md). Same
+// origin only: the page is served by fa-insightd and talks to nothing else.
+
+export class ApiError extends Error {
+  // status 0 means the daemon could not be reached at all.
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const TIMEOUT_MS = 5000;
+
+async function getJSON(path, params) {
+  const url = new URL(path, location.origin);
+  if (params) {
+    for (const [k, v] of Object.entries(params)) {
+      if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
+    }
+  }
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
+  let res;
+  try {
+    res = await fetch(url, { signal: ctl.signal, cache: 'no-store', headers: { Accept: 'application/json' } });
+  } catch (e) {
+    throw new ApiError(0, 'unreachable', `daemon unreachable (${e.name === 'AbortError' ? 'timed out' : 'connection failed'})`);
+  } finally {
+    clearTimeout(timer);
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  if (!res.ok) {
+    const err = body && body.error ? body.error : {};
+    throw new ApiError(res.status, err.code || `http_${res.status}`, err.message || `HTTP ${res.status}`);
+  }
+  if (body === null) throw new ApiError(res.status, 'bad_json', 'the daemon answered with something that is not JSON');
+  return body;
+}
+
+const sid = (id) => encodeURIComponent(id);
+
+export const api = {
+  health: () => getJSON('/api/v1/health'),
+  sessions: () => getJSON('/api/v1/sessions'),
+  session: (id) => getJSON(`/api/v1/sessions/${sid(id)}`),
+  tags: (id) => getJSON(`/api/v1/sessions/${sid(id)}/tags`),
+  // tag: a tag path ("" or "/" for the whole session); windowMs; points.
+  trend: (id, tag, windowMs, points) =>
+    getJSON(`/api/v1/sessions/${sid(id)}/trend`, { tag: tag === '' ? '/' : tag, window: `${Math.round(windowMs / 1000)}s`, points }),
+  alerts: (id) => getJSON('/api/v1/alerts', { session: id }),
+  findings: (id) => getJSON(`/api/v1/sessions/${sid(id)}/findings`),
+};

@@ -1,0 +1,47 @@
+# web/: the live dashboard that fa-insightd serves (--web-root web), and its
+# browser tests.
+#
+#   make web-assets   npm packages (web/node_modules, from the committed
+#                     package-lock.json) and web/vendor/ (uPlot, served by
+#                     the daemon: nothing is loaded from the internet)
+#   make test-web     headless Debian chromium driven by playwright-core
+#                     against a real daemon fed by a real agent
+#                     (tests/web/run.mjs); screenshots in build/web-screenshots/
+#
+# node_modules is installed only when missing or older than the lock file.
+
+WEB_NPM_STAMP := web/node_modules/.installed
+WEB_VENDOR := web/vendor/uPlot.esm.js web/vendor/uPlot.min.css
+WEB_FEEDER := $(BUILD)/tests/web/feeder
+WEB_INSIGHTD ?= $(BUILD)/fa-insightd
+WEB_CHROMIUM ?= /usr/bin/chromium
+
+$(WEB_NPM_STAMP): web/package.json web/package-lock.json
+	@echo "  NPM web/node_modules"
+	$(Q)cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	$(Q)touch $@
+
+web/vendor/uPlot.esm.js: $(WEB_NPM_STAMP)
+	@mkdir -p $(@D)
+	$(Q)cp web/node_modules/uplot/dist/uPlot.esm.js $@
+web/vendor/uPlot.min.css: $(WEB_NPM_STAMP)
+	@mkdir -p $(@D)
+	$(Q)cp web/node_modules/uplot/dist/uPlot.min.css $@
+
+.PHONY: web-assets
+web-assets: $(WEB_VENDOR)
+ALL_TARGETS += $(WEB_VENDOR)
+
+# The feeder: a small game loop with the agent (tests/web/feeder.c).
+$(WEB_FEEDER): tests/web/feeder.c $(AGENT_A) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC $@")
+	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -Ilib/include -Ifa-agent/include -o $@ $< $(AGENT_A) $(LIB_A) \
+		$(AGENT_LDLIBS) -lm
+
+.PHONY: test-web
+test-web: $(WEB_VENDOR) $(WEB_FEEDER) $(WEB_INSIGHTD)
+	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
+		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
+# TEST_STEPS += test-web  (enabled with the runner)
