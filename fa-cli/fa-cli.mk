@@ -1,0 +1,74 @@
+# fa-cli/: the command-line reader of fa-insightd's HTTP/WebSocket API,
+# its unit tests (Criterion, rendering and argument parsing) and its
+# integration tests (a real daemon fed by a real agent, tests/cli/).
+#
+#   make build/fa-cli
+#   make test-cli          unit tests, then tests/cli/run_cli_tests.py
+#   make install-cli       $(PREFIX)/bin/fa-cli
+#
+# Links nng (HTTP client, WebSocket dialer), cJSON, and libframealloc for
+# the behaviour codes' names and advice.
+
+CLI_SRCS := $(wildcard fa-cli/src/*.c)
+CLI_MAIN := fa-cli/src/main.c
+CLI_BIN := $(BUILD)/fa-cli
+CLI_CJSON_CFLAGS := $(or $(shell pkg-config --cflags libcjson 2>/dev/null),-I/usr/include/cjson)
+CLI_CJSON_LIBS := $(or $(shell pkg-config --libs libcjson 2>/dev/null),-lcjson)
+CLI_LDLIBS := -lnng $(CLI_CJSON_LIBS) -lm $(LDLIBS_BASE)
+cli_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
+
+$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/fa-cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS)))
+$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/tests/cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) -Ifa-cli/src))
+
+$(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ $(CLI_LDLIBS)
+
+ALL_TARGETS += $(CLI_BIN)
+
+.PHONY: install-cli
+install-cli: $(CLI_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/fa-cli
+INSTALL_STEPS += install-cli
+
+# ---------------------------------------------------------------------------
+# Tests.
+# Unit tests: every CLI module but main.c, against Criterion (default and
+# ASan).
+CLI_UNIT_SRCS := $(wildcard tests/cli/test_*.c)
+CLI_UNIT_VARIANTS := default asan
+CLI_CRITERION_LIBS := $(or $(shell pkg-config --libs criterion 2>/dev/null),-lcriterion)
+
+define cli_unit_variant
+$(BUILD)/$(1)/tests/cli_tests: $(call cli_objs,$(1),$(CLI_UNIT_SRCS) $(filter-out $(CLI_MAIN),$(CLI_SRCS))) \
+		$(BUILD)/$(1)/libframealloc.a
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD [$(1)] $$@")
+	$$(Q)$$(CC) $$(VLDFLAGS_$(1)) -o $$@ $$^ $(CLI_CRITERION_LIBS) $(CLI_LDLIBS)
+endef
+$(foreach v,$(CLI_UNIT_VARIANTS),$(eval $(call cli_unit_variant,$(v))))
+
+# The feeder: a tiny game linking fa-agent + lib that runs tagged frames
+# with budgets (one of them broken) against the daemon under test.
+CLI_FEEDER := $(BUILD)/default/tests/cli_feeder
+$(CLI_FEEDER): $(BUILD)/default/tests/cli/feeder.o $(BUILD)/default/libfa-agent.a $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ -lnng $(CLI_CJSON_LIBS) $(LDLIBS_BASE)
+
+# The daemon under test is built by fa-insightd/fa-insightd.mk.
+CLI_DAEMON := $(BUILD)/fa-insightd
+CLI_TEST_ENV_asan := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: test-cli test-cli-unit test-cli-integration
+test-cli: test-cli-unit test-cli-integration
+test-cli-unit: $(BUILD)/default/tests/cli_tests $(BUILD)/asan/tests/cli_tests
+	@echo "== fa-cli unit tests [default] and [asan]"
+	$(Q)$(BUILD)/default/tests/cli_tests --short-filename
+	$(Q)$(CLI_TEST_ENV_asan) $(BUILD)/asan/tests/cli_tests --short-filename
+test-cli-integration: $(CLI_BIN) $(CLI_FEEDER) $(CLI_DAEMON)
+	@echo "== fa-cli integration tests (real daemon, real agent, tmux)"
+	$(Q)python3 tests/cli/run_cli_tests.py --cli $(CLI_BIN) --daemon $(CLI_DAEMON) --feeder $(CLI_FEEDER)
+TEST_STEPS += test-cli

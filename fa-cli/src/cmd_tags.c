@@ -1,0 +1,196 @@
+/* cmd_tags.c — `tags` (the tag tree with usage and budgets) and `budgets`
+ * (the budget table of a tag and its children, with a CI check). */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const cmd_info_t cmd_tags_info = {
+    .name = "tags",
+    .summary = "show the tag tree with current, peak and budget use",
+    .synopsis = "[--depth N]",
+    .details = "Every tag of the session as an indented tree: bytes in use now (frame + pool + heap,\n"
+               "children included), the peak seen, the budget (soft / hard) and the share of the\n"
+               "hard budget in use with its status: ok, warning (>= 80 %) or critical (>= 100 %).\n"
+               "The root (all memory) is depth 0, 'physics' depth 1, 'physics/contacts' depth 2.\n",
+    .example = "  fa-cli tags\n"
+               "  fa-cli tags --depth 1\n"
+               "  fa-cli --session latest tags --json\n",
+};
+
+const cmd_info_t cmd_budgets_info = {
+    .name = "budgets",
+    .summary = "show the budgets of a tag and its children; --check fails in CI when one is critical",
+    .synopsis = "[--tag T] [--check]",
+    .details = "For T (default: every tag) and its children: soft and hard budget, bytes in use now,\n"
+               "peak, share of the hard budget and status: ok, warning (>= 80 %), critical (>= 100 %).\n"
+               "With --check the exit status is 3 when any budget shown is critical, 0 otherwise\n"
+               "(2 for bad arguments, 1 when the daemon is down or answers with an error).\n",
+    .example = "  fa-cli budgets\n"
+               "  fa-cli budgets --tag physics\n"
+               "  fa-cli budgets --tag render --check || echo 'render is over budget'\n",
+};
+
+static const cJSON *children_of(const cJSON *node) { return jv_array(node, "children"); }
+
+static void usage_cells(const cli_t *cli, render_table_t *t, const cJSON *n) {
+    char b[4][32], pct[32], bar[128];
+    uint64_t live = jv_u64(n, "live_bytes", 0), hard = jv_u64(n, "budget_hard", 0),
+             soft = jv_u64(n, "budget_soft", 0);
+    render_table_cell(t, "%s", render_bytes(b[0], 32, live));
+    render_table_cell(t, "%s", render_bytes(b[1], 32, jv_u64(n, "peak_bytes", 0)));
+    if (hard || soft) {
+        render_table_cell(t, "%s / %s", soft ? render_bytes(b[2], 32, soft) : "-",
+                          hard ? render_bytes(b[3], 32, hard) : "-");
+    } else {
+        render_table_cell(t, "-");
+    }
+    if (hard) {
+        double p = (double)live * 100.0 / (double)hard;
+        render_status st = render_status_of(live, hard);
+        render_bar(cli, bar, sizeof bar, p, 10);
+        render_table_cell(t, "%s %s", render_pct(pct, sizeof pct, p), bar);
+        render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)), render_status_name(st),
+                          render_color_code(cli, RC_RESET));
+    } else {
+        render_table_cell(t, "-");
+        render_table_cell(t, "-");
+    }
+}
+
+/* Depth-first over the tree; last[] holds "is the last child" per level. */
+static void tree_rows(const cli_t *cli, render_table_t *t, const cJSON *nodes, int depth, int max_depth,
+                      bool *last) {
+    int n = cJSON_GetArraySize(nodes), i = 0;
+    const cJSON *node;
+    cJSON_ArrayForEach(node, nodes) {
+        last[depth > 0 ? depth - 1 : 0] = ++i == n;
+        char prefix[256];
+        render_tree_prefix(cli, prefix, sizeof prefix, last, depth);
+        const char *path = jv_str(node, "path", "");
+        const char *name = path[0] ? jv_str(node, "name", path) : "/ (all)";
+        render_table_cell(t, "%s%s", prefix, name);
+        usage_cells(cli, t, node);
+        const cJSON *kids = children_of(node);
+        if (kids && depth < max_depth && depth < 60) {
+            /* The root's children start the visible tree at depth 1. */
+            tree_rows(cli, t, kids, depth + 1, max_depth, last);
+        }
+    }
+}
+
+int cmd_tags(cli_t *cli, int argc, char **argv) {
+    uint32_t max_depth = 64;
+    args_opt_t opts[] = {
+        {"depth", ARGS_UINT, &max_depth, "N", "show tags down to depth N (0: the root only)", 64, true},
+        {0},
+    };
+    int rc = args_parse(cli, &cmd_tags_info, opts, argc, argv);
+    if (rc >= 0) return rc;
+    char sid[32];
+    if ((rc = session_resolve(cli, sid, NULL)) != 0) return rc;
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/tags", sid);
+    http_answer_t a;
+    if ((rc = api_get(cli, path, &a, sid, NULL)) != 0) return rc;
+    if (cli->json) {
+        cmd_print_json(&a);
+        http_answer_free(&a);
+        return CLI_EXIT_OK;
+    }
+    const cJSON *tree = jv_array(a.json, "tree");
+    char ago[32];
+    printf("session %s, %s, frame %llu (%s)\n", sid, jv_bool(a.json, "live", false) ? "live" : "ended",
+           (unsigned long long)jv_u64(a.json, "frame", 0),
+           render_ago(ago, sizeof ago, jv_u64(a.json, "t_ms", 0), render_now_ms()));
+    if (cJSON_GetArraySize(tree) == 0) {
+        printf("no tags yet\n");
+        http_answer_free(&a);
+        return CLI_EXIT_OK;
+    }
+    render_table_t *t = render_table_new(6);
+    const char *head[] = {"TAG", "CURRENT", "PEAK", "BUDGET soft / hard", "USED of hard", "STATUS"};
+    render_table_header(t, head);
+    render_table_align_right(t, 1);
+    render_table_align_right(t, 2);
+    render_table_align_right(t, 3);
+    bool last[64] = {0};
+    tree_rows(cli, t, tree, 0, (int)max_depth, last);
+    render_table_print(cli, t, stdout);
+    render_table_free(t);
+    http_answer_free(&a);
+    return CLI_EXIT_OK;
+}
+
+int cmd_budgets(cli_t *cli, int argc, char **argv) {
+    const char *tag = NULL;
+    bool check = false;
+    args_opt_t opts[] = {
+        {"tag", ARGS_STRING, &tag, "T", "the tag whose subtree to show, e.g. physics (default: all)"},
+        {"check", ARGS_FLAG, &check, NULL, "exit 3 when any budget shown is critical (>= 100 % of hard)"},
+        {0},
+    };
+    int rc = args_parse(cli, &cmd_budgets_info, opts, argc, argv);
+    if (rc >= 0) return rc;
+    char sid[32];
+    if ((rc = session_resolve(cli, sid, NULL)) != 0) return rc;
+    char path[1400];
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/budgets", sid);
+    if (tag && http_query_add(path, sizeof path, "tag", tag) != 0)
+        return args_usage_error(&cmd_budgets_info, "--tag: '%.40s...' is too long", tag);
+    http_answer_t a;
+    if ((rc = api_get(cli, path, &a, sid, tag)) != 0) return rc;
+    const cJSON *rows = jv_array(a.json, "budgets"), *r;
+    /* The status is computed here from current and hard, exactly as the
+     * help says (the daemon's alert state has hysteresis). */
+    unsigned counts[4] = {0};
+    size_t critical_names_len = 0;
+    char critical_names[512] = "";
+    cJSON_ArrayForEach(r, rows) {
+        render_status st = render_status_of(jv_u64(r, "live_bytes", 0), jv_u64(r, "budget_hard", 0));
+        counts[st]++;
+        if (st == RS_CRITICAL && critical_names_len + 64 < sizeof critical_names) {
+            int w = snprintf(critical_names + critical_names_len, sizeof critical_names - critical_names_len,
+                             "%s%s", critical_names_len ? ", " : "", jv_str(r, "path", "?")[0] ? jv_str(r, "path", "?") : "/");
+            if (w > 0) critical_names_len += (size_t)w;
+        }
+    }
+    rc = check && counts[RS_CRITICAL] ? CLI_EXIT_CRITICAL : CLI_EXIT_OK;
+    if (cli->json) {
+        cmd_print_json(&a);
+    } else {
+        render_table_t *t = render_table_new(7);
+        const char *head[] = {"TAG", "SOFT", "HARD", "CURRENT", "PEAK", "% OF HARD", "STATUS"};
+        render_table_header(t, head);
+        for (size_t c = 1; c < 6; c++) render_table_align_right(t, c);
+        cJSON_ArrayForEach(r, rows) {
+            char b[4][32], pct[32], ind[140];
+            uint64_t live = jv_u64(r, "live_bytes", 0), hard = jv_u64(r, "budget_hard", 0),
+                     soft = jv_u64(r, "budget_soft", 0);
+            uint64_t depth = jv_u64(r, "depth", 0);
+            if (depth > 32) depth = 32;
+            memset(ind, ' ', depth * 2);
+            ind[depth * 2] = '\0';
+            const char *p = jv_str(r, "path", "?");
+            render_status st = render_status_of(live, hard);
+            render_table_cell(t, "%s%s", ind, p[0] ? p : "/ (all)");
+            render_table_cell(t, "%s", soft ? render_bytes(b[0], 32, soft) : "-");
+            render_table_cell(t, "%s", hard ? render_bytes(b[1], 32, hard) : "-");
+            render_table_cell(t, "%s", render_bytes(b[2], 32, live));
+            render_table_cell(t, "%s", render_bytes(b[3], 32, jv_u64(r, "peak_bytes", 0)));
+            render_table_cell(t, "%s", hard ? render_pct(pct, sizeof pct, (double)live * 100.0 / (double)hard) : "-");
+            render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)),
+                              hard ? render_status_name(st) : "no budget", render_color_code(cli, RC_RESET));
+        }
+        render_table_print(cli, t, stdout);
+        render_table_free(t);
+        unsigned with_budget = counts[RS_OK] + counts[RS_WARNING] + counts[RS_CRITICAL];
+        printf("%u budget%s: %u ok, %u warning, %u critical\n", with_budget, with_budget == 1 ? "" : "s",
+               counts[RS_OK], counts[RS_WARNING], counts[RS_CRITICAL]);
+    }
+    if (rc == CLI_EXIT_CRITICAL)
+        fprintf(stderr, CLI_NAME " budgets: check failed: %u critical budget%s: %s\n", counts[RS_CRITICAL],
+                counts[RS_CRITICAL] == 1 ? "" : "s", critical_names);
+    http_answer_free(&a);
+    return rc;
+}

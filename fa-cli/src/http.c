@@ -1,0 +1,212 @@
+/* http.c — GET requests to the daemon with nng's HTTP client. One client
+ * per request (fa-cli makes a handful per run); every transaction runs
+ * under an aio time-out so a hung daemon cannot hang a CI job. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+
+void http_answer_free(http_answer_t *a) {
+    if (!a) return;
+    free(a->body);
+    cJSON_Delete(a->json);
+    memset(a, 0, sizeof *a);
+}
+
+int http_check_server_url(const char *url, char *err, size_t errcap) {
+    if (!url || !*url) {
+        snprintf(err, errcap, "the server URL is empty");
+        return -1;
+    }
+    if (strncmp(url, "https://", 8) == 0) {
+        snprintf(err, errcap, "'%s': https is not supported (fa-insightd serves plain http on loopback)", url);
+        return -1;
+    }
+    if (strncmp(url, "http://", 7) != 0) {
+        snprintf(err, errcap, "'%s' is not an http:// URL (e.g. " CLI_DEFAULT_SERVER ")", url);
+        return -1;
+    }
+    const char *host = url + 7;
+    size_t hlen = strcspn(host, "/?#");
+    if (hlen == 0) {
+        snprintf(err, errcap, "'%s' has no host", url);
+        return -1;
+    }
+    const char *rest = host + hlen;
+    if (*rest && strcmp(rest, "/") != 0) {
+        snprintf(err, errcap, "'%s': give only scheme, host and port (no path or query)", url);
+        return -1;
+    }
+    /* The port, when there is one, is 1..65535. */
+    const char *colon = NULL;
+    if (host[0] == '[') {
+        const char *close = memchr(host, ']', hlen);
+        if (!close) {
+            snprintf(err, errcap, "'%s': unterminated IPv6 address", url);
+            return -1;
+        }
+        if (close + 1 < host + hlen) colon = close + 1;
+    } else {
+        colon = memchr(host, ':', hlen);
+    }
+    if (colon) {
+        if (*colon != ':' || colon + 1 == host + hlen) {
+            snprintf(err, errcap, "'%s': bad port", url);
+            return -1;
+        }
+        long port = 0;
+        for (const char *p = colon + 1; p < host + hlen; p++) {
+            if (!isdigit((unsigned char)*p) || port > 65535) {
+                snprintf(err, errcap, "'%s': bad port", url);
+                return -1;
+            }
+            port = port * 10 + (*p - '0');
+        }
+        if (port < 1 || port > 65535) {
+            snprintf(err, errcap, "'%s': port out of range", url);
+            return -1;
+        }
+    }
+    nng_url *u = NULL;
+    if (nng_url_parse(&u, url) != 0) {
+        snprintf(err, errcap, "'%s' is not a valid URL", url);
+        return -1;
+    }
+    nng_url_free(u);
+    return 0;
+}
+
+/* "host:port" of the server URL, for the start-up hint. */
+static void server_hostport(const char *server, char *out, size_t cap) {
+    const char *h = strncmp(server, "http://", 7) == 0 ? server + 7 : server;
+    size_t n = strcspn(h, "/");
+    if (n >= cap) n = cap - 1;
+    memcpy(out, h, n);
+    out[n] = '\0';
+    if (!strchr(out, ':') || out[0] == '[') {
+        if (out[0] != '[' || !strstr(out, "]:")) strncat(out, ":80", cap - strlen(out) - 1);
+    }
+}
+
+void http_print_down(const cli_t *cli, int rc) {
+    char hp[300];
+    server_hostport(cli->server, hp, sizeof hp);
+    const char *why;
+    switch (rc) {
+    case NNG_ECONNREFUSED:
+        why = "is not running at";
+        break;
+    case NNG_ETIMEDOUT:
+        why = "did not answer in time at";
+        break;
+    case NNG_EADDRINVAL:
+        why = "has an address that does not resolve:";
+        break;
+    case NNG_ECONNRESET:
+    case NNG_ECONNSHUT:
+    case NNG_ECLOSED:
+        why = "closed the connection at";
+        break;
+    default:
+        why = "cannot be reached at";
+        break;
+    }
+    fprintf(cli->err,
+            CLI_NAME ": fa-insightd %s %s (%s); start it with 'fa-insightd --listen %s' or point --server / $"
+            CLI_SERVER_ENV " at a running daemon\n",
+            why, cli->server, nng_strerror(rc), hp);
+}
+
+int http_get(const cli_t *cli, const char *path_query, http_answer_t *out) {
+    memset(out, 0, sizeof *out);
+    nng_url *url = NULL;
+    nng_http_client *client = NULL;
+    nng_http_req *req = NULL;
+    nng_http_res *res = NULL;
+    nng_aio *aio = NULL;
+    int rc;
+    if ((rc = nng_url_parse(&url, cli->server)) != 0 || (rc = nng_http_client_alloc(&client, url)) != 0 ||
+        (rc = nng_http_req_alloc(&req, url)) != 0 || (rc = nng_http_res_alloc(&res)) != 0 ||
+        (rc = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+        fprintf(cli->err, CLI_NAME ": cannot prepare a request to %s: %s\n", cli->server, nng_strerror(rc));
+        goto fail;
+    }
+    if ((rc = nng_http_req_set_uri(req, path_query)) != 0 ||
+        (rc = nng_http_req_set_header(req, "Accept", "application/json")) != 0 ||
+        (rc = nng_http_req_set_header(req, "User-Agent", CLI_NAME)) != 0) {
+        fprintf(cli->err, CLI_NAME ": cannot prepare a request to %s: %s\n", cli->server, nng_strerror(rc));
+        goto fail;
+    }
+    nng_aio_set_timeout(aio, (nng_duration)(cli->timeout_ms ? cli->timeout_ms : 5000));
+    nng_http_client_transact(client, req, res, aio);
+    nng_aio_wait(aio);
+    if ((rc = nng_aio_result(aio)) != 0) {
+        http_print_down(cli, rc);
+        goto fail;
+    }
+    out->status = nng_http_res_get_status(res);
+    void *data = NULL;
+    size_t len = 0;
+    nng_http_res_get_data(res, &data, &len);
+    out->body = malloc(len + 1);
+    if (!out->body) {
+        fprintf(cli->err, CLI_NAME ": out of memory for a %zu-byte answer\n", len);
+        goto fail;
+    }
+    if (len) memcpy(out->body, data, len);
+    out->body[len] = '\0';
+    out->len = len;
+    out->json = cJSON_ParseWithLength(out->body, len);
+    nng_aio_free(aio);
+    nng_http_res_free(res);
+    nng_http_req_free(req);
+    nng_http_client_free(client);
+    nng_url_free(url);
+    return 0;
+fail:
+    if (aio) nng_aio_free(aio);
+    if (res) nng_http_res_free(res);
+    if (req) nng_http_req_free(req);
+    if (client) nng_http_client_free(client);
+    if (url) nng_url_free(url);
+    http_answer_free(out);
+    return CLI_EXIT_SERVER;
+}
+
+void http_error_fields(const http_answer_t *a, const char **code, const char **message) {
+    const cJSON *e = jv_get(a->json, "error");
+    if (cJSON_IsString(e)) {
+        *code = NULL;
+        *message = e->valuestring;
+        return;
+    }
+    *code = jv_str(e, "code", NULL);
+    *message = jv_str(e, "message", NULL);
+}
+
+int http_query_add(char *buf, size_t cap, const char *name, const char *value) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t len = strlen(buf);
+    char tmp[1024];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        if (n + 4 >= sizeof tmp) return -1;
+        if (isalnum(*p) || strchr("-._~/", *p)) tmp[n++] = (char)*p;
+        else {
+            tmp[n++] = '%';
+            tmp[n++] = hex[*p >> 4];
+            tmp[n++] = hex[*p & 15];
+        }
+    }
+    tmp[n] = '\0';
+    int w = snprintf(buf + len, cap - len, "%c%s=%s", strchr(buf, '?') ? '&' : '?', name, tmp);
+    if (w < 0 || (size_t)w >= cap - len) {
+        buf[len] = '\0';
+        return -1;
+    }
+    return 0;
+}
