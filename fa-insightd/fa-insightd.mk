@@ -1,0 +1,124 @@
+# fa-insightd/: the telemetry daemon (nng ingest -> SQLite -> JSON API,
+# WebSocket and dashboard on one HTTP port), its tests and its benchmark.
+#
+#   make build/fa-insightd                the daemon (default variant)
+#   make test-insightd                    Criterion unit tests [default]
+#   make test-insightd-asan               the same under ASan+UBSan
+#   make test-insightd-integration        the real daemon, end to end
+#   make bench-insightd                   ingest / SQLite / nng / trend / RSS
+#   make install-insightd PREFIX=...      installs the binary
+#
+# The daemon bakes in where the dashboard lives: $(PREFIX)/share/framealloc/web
+# once installed, or this tree's web/ when it runs from the build directory.
+
+INSIGHTD_SRCS := $(wildcard fa-insightd/src/*.c)
+INSIGHTD_LIB_SRCS := $(filter-out fa-insightd/src/main.c,$(INSIGHTD_SRCS))
+INSIGHTD_VARIANTS := default asan
+INSIGHTD_INSTALLED_WEB = $(PREFIX)/share/framealloc/web
+INSIGHTD_LIBS := $(or $(shell pkg-config --libs libuv libcjson sqlite3 2>/dev/null),-luv -lcjson -lsqlite3) \
+                 -lnng -lpthread -lm
+INSIGHTD_CPPFLAGS := $(PKG_CFLAGS) -Ifa-insightd/src \
+    -DFA_INSIGHTD_INSTALLED_WEB='"$(INSIGHTD_INSTALLED_WEB)"' -DFA_INSIGHTD_SOURCE_DIR='"$(CURDIR)"'
+
+insightd_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(INSIGHTD_SRCS))
+insightd_lib_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(INSIGHTD_LIB_SRCS))
+
+# Our objects (daemon, its tests, its bench) get the library include paths
+# and the baked-in locations; the generic variant rule does the rest.
+$(foreach v,$(VARIANTS),$(BUILD)/$(v)/fa-insightd/%.o $(BUILD)/$(v)/tests/insightd/%.o): \
+    INCLUDES += $(INSIGHTD_CPPFLAGS)
+
+# Rebuild config.o when PREFIX (or the tree's location) changes.
+INSIGHTD_STAMP := $(BUILD)/insightd-paths.stamp
+.PHONY: insightd-paths-check
+insightd-paths-check:
+	@mkdir -p $(BUILD)
+	@echo '$(INSIGHTD_INSTALLED_WEB) $(CURDIR)' > $(INSIGHTD_STAMP).tmp
+	@cmp -s $(INSIGHTD_STAMP).tmp $(INSIGHTD_STAMP) || mv $(INSIGHTD_STAMP).tmp $(INSIGHTD_STAMP)
+	@rm -f $(INSIGHTD_STAMP).tmp
+$(INSIGHTD_STAMP): insightd-paths-check
+$(foreach v,$(VARIANTS),$(BUILD)/$(v)/fa-insightd/src/config.o): $(INSIGHTD_STAMP)
+
+# The program: $(BUILD)/fa-insightd (default) and an ASan+UBSan build that
+# the integration tests run.
+INSIGHTD_BIN := $(BUILD)/fa-insightd
+INSIGHTD_ASAN_BIN := $(BUILD)/asan/fa-insightd/fa-insightd
+
+$(INSIGHTD_BIN): $(call insightd_objs,default) $(BUILD)/default/libfa-proto.a
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(INSIGHTD_LIBS)
+
+$(INSIGHTD_ASAN_BIN): $(call insightd_objs,asan) $(BUILD)/asan/libfa-proto.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD [asan] $@")
+	$(Q)$(CC) $(VLDFLAGS_asan) $(LDFLAGS) -o $@ $^ $(INSIGHTD_LIBS)
+
+ALL_TARGETS += $(INSIGHTD_BIN)
+
+# Unit tests (Criterion): every module but main.c, per variant.
+INSIGHTD_TEST_SRCS := $(wildcard tests/insightd/test_*.c)
+INSIGHTD_CRITERION_LIBS := $(or $(shell pkg-config --libs criterion 2>/dev/null),-lcriterion)
+
+define insightd_tests_variant
+$(BUILD)/$(1)/tests/insightd_tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(INSIGHTD_TEST_SRCS)) \
+		$(call insightd_lib_objs,$(1)) $(BUILD)/$(1)/libfa-proto.a
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD [$(1)] $$@")
+	$$(Q)$$(CC) $$(VLDFLAGS_$(1)) -o $$@ $$^ $$(INSIGHTD_CRITERION_LIBS) $$(INSIGHTD_LIBS)
+endef
+$(foreach v,$(INSIGHTD_VARIANTS),$(eval $(call insightd_tests_variant,$(v))))
+
+# The test sender (proto-encoded messages over nng PUSH, garbage on demand).
+INSIGHTD_SENDER := $(BUILD)/default/tests/insightd_sender
+$(INSIGHTD_SENDER): $(BUILD)/default/tests/insightd/sender.o $(BUILD)/default/libfa-proto.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ -lnng -lpthread
+
+# Round trip through the real agent, once fa-agent/ provides its header and
+# library (the test is skipped, and says so, until then).
+INSIGHTD_AGENT_A := $(BUILD)/default/libfa-agent.a
+INSIGHTD_AGENT_GAME := $(BUILD)/default/tests/insightd_agent_game
+ifneq ($(wildcard fa-agent/include/fa_agent.h),)
+$(INSIGHTD_AGENT_GAME): $(BUILD)/default/tests/insightd/agent_game.o $(INSIGHTD_AGENT_A) \
+		$(BUILD)/default/libframealloc.a $(BUILD)/default/libfa-proto.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ -lnng -lpthread -lm
+INSIGHTD_AGENT_DEP := $(INSIGHTD_AGENT_GAME)
+INSIGHTD_AGENT_ARG := --agent-game $(INSIGHTD_AGENT_GAME)
+endif
+
+.PHONY: test-insightd test-insightd-asan test-insightd-integration
+test-insightd: $(BUILD)/default/tests/insightd_tests
+	@echo "== fa-insightd unit tests [default]"
+	$(Q)$(BUILD)/default/tests/insightd_tests --short-filename -j2
+test-insightd-asan: $(BUILD)/asan/tests/insightd_tests
+	@echo "== fa-insightd unit tests [asan]"
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(BUILD)/asan/tests/insightd_tests --short-filename -j2
+test-insightd-integration: $(INSIGHTD_BIN) $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP)
+	@echo "== fa-insightd integration tests [asan daemon]"
+	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) \
+		$(INSIGHTD_AGENT_ARG)
+TEST_STEPS += test-insightd test-insightd-asan test-insightd-integration
+
+# Benchmark: see fa-insightd/BENCH.md for the table and its reading.
+INSIGHTD_BENCH := $(BUILD)/bench/bench-insightd
+INSIGHTD_BENCH_ARGS ?=
+$(INSIGHTD_BENCH): $(BUILD)/default/fa-insightd/bench/bench_insightd.o $(call insightd_lib_objs,default) \
+		$(BUILD)/default/libfa-proto.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(INSIGHTD_LIBS)
+
+.PHONY: bench-insightd
+bench-insightd: $(INSIGHTD_BENCH) $(INSIGHTD_BIN)
+	$(Q)$(INSIGHTD_BENCH) --daemon $(INSIGHTD_BIN) $(INSIGHTD_BENCH_ARGS)
+BENCH_STEPS += bench-insightd
+
+.PHONY: install-insightd
+install-insightd: $(INSIGHTD_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(INSIGHTD_BIN) $(DESTDIR)$(PREFIX)/bin/fa-insightd
+INSTALL_STEPS += install-insightd

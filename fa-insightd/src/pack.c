@@ -1,0 +1,299 @@
+/* pack.c — the compact blobs stored in frames.data and rollup_*.data.
+ *
+ * Every integer is an unsigned LEB128 varint; tag ids are delta-coded
+ * (rows come sorted by id), so a typical 64-tag frame packs to about a
+ * third of its wire size. The decoders are total: any byte string gives a
+ * result or -1, never a read outside the blob. */
+#include "insightd.h"
+
+#include <string.h>
+
+size_t pack_put_varint(uint8_t *out, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+size_t pack_get_varint(const uint8_t *in, size_t len, uint64_t *v) {
+    uint64_t r = 0;
+    for (size_t i = 0; i < len && i < 10; i++) {
+        uint64_t b = in[i] & 0x7f;
+        if (i == 9 && b > 1) return 0; /* more than 64 bits */
+        r |= b << (7 * i);
+        if (!(in[i] & 0x80)) {
+            *v = r;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* A write cursor that turns overflow into a sticky failure. */
+typedef struct wcur {
+    uint8_t *p, *end;
+    bool fail;
+} wcur_t;
+
+static void put(wcur_t *w, uint64_t v) {
+    if (w->fail || w->end - w->p < 10) {
+        w->fail = true;
+        return;
+    }
+    w->p += pack_put_varint(w->p, v);
+}
+
+typedef struct rcur {
+    const uint8_t *p, *end;
+    bool fail;
+} rcur_t;
+
+static uint64_t get(rcur_t *r) {
+    uint64_t v = 0;
+    if (r->fail) return 0;
+    size_t n = pack_get_varint(r->p, (size_t)(r->end - r->p), &v);
+    if (n == 0) {
+        r->fail = true;
+        return 0;
+    }
+    r->p += n;
+    return v;
+}
+
+size_t pack_frame_bound(const fa_proto_frame_t *f) {
+    return 1 + 10 * (4 + 15 + 8 + 5 + 1 + 7 * (size_t)f->tag_count + 1 + 6 * (size_t)f->thread_count + 1 +
+                     5 * (size_t)f->finding_count);
+}
+
+size_t pack_frame(const fa_proto_frame_t *f, uint8_t *out, size_t cap) {
+    wcur_t w = {out, out + cap, false};
+    if (cap < 1) return 0;
+    *w.p++ = PACK_FRAME_VERSION;
+    put(&w, f->frames_dropped);
+    put(&w, f->tags_total);
+    put(&w, f->threads_total);
+    put(&w, f->findings_dropped);
+    for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
+        const fa_proto_kind_totals_t *t = &f->totals[k];
+        put(&w, t->in_use);
+        put(&w, t->peak);
+        put(&w, t->alloc_count);
+        put(&w, t->alloc_bytes);
+        put(&w, t->free_count);
+    }
+    const fa_proto_promotions_t *pr = &f->promotions;
+    put(&w, pr->promoted_count);
+    put(&w, pr->promoted_bytes);
+    put(&w, pr->failed_count);
+    put(&w, pr->failed_bytes);
+    put(&w, pr->retained_count);
+    put(&w, pr->retained_bytes);
+    put(&w, pr->discarded_count);
+    put(&w, pr->discarded_bytes);
+    const fa_proto_transfers_t *tr = &f->transfers;
+    put(&w, tr->created);
+    put(&w, tr->received);
+    put(&w, tr->released);
+    put(&w, tr->dropped_unreceived);
+    put(&w, tr->in_flight);
+    put(&w, f->tag_count);
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < f->tag_count; i++) {
+        const fa_proto_tag_stat_t *t = &f->tags[i];
+        /* Ids are sorted on the wire; a row out of order is coded as a
+         * restart (delta 0 means "absolute id follows"). */
+        if (i > 0 && t->id > prev) {
+            put(&w, (uint64_t)(t->id - prev));
+        } else {
+            put(&w, 0);
+            put(&w, t->id);
+        }
+        prev = t->id;
+        put(&w, t->live_bytes);
+        put(&w, t->peak_bytes);
+        put(&w, t->frame_bytes);
+        put(&w, t->pool_bytes);
+        put(&w, t->heap_bytes);
+        put(&w, t->alloc_count);
+    }
+    put(&w, f->thread_count);
+    for (uint32_t i = 0; i < f->thread_count; i++) {
+        const fa_proto_thread_row_t *t = &f->threads[i];
+        put(&w, t->index);
+        put(&w, t->overflow_chunks);
+        put(&w, t->frame_used);
+        put(&w, t->frame_capacity);
+        put(&w, t->frames);
+        put(&w, t->flags);
+    }
+    put(&w, f->finding_count);
+    for (uint32_t i = 0; i < f->finding_count; i++) {
+        const fa_proto_finding_t *x = &f->findings[i];
+        put(&w, x->code);
+        put(&w, x->tag_id);
+        put(&w, x->kind);
+        put(&w, x->count);
+        put(&w, x->value);
+    }
+    return w.fail ? 0 : (size_t)(w.p - out);
+}
+
+/* Reads the delta-coded id of the next tag row. */
+static uint64_t get_tag_id(rcur_t *r, uint64_t prev) {
+    uint64_t d = get(r);
+    uint64_t id = d == 0 ? get(r) : prev + d;
+    if (id > 0xffff) r->fail = true;
+    return id;
+}
+
+static int unframe_header(rcur_t *r, fa_proto_frame_t *f) {
+    if (r->p >= r->end || *r->p != PACK_FRAME_VERSION) return -1;
+    r->p++;
+    f->frames_dropped = (uint32_t)get(r);
+    f->tags_total = (uint32_t)get(r);
+    f->threads_total = (uint32_t)get(r);
+    f->findings_dropped = (uint32_t)get(r);
+    for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
+        fa_proto_kind_totals_t *t = &f->totals[k];
+        t->in_use = get(r);
+        t->peak = get(r);
+        t->alloc_count = get(r);
+        t->alloc_bytes = get(r);
+        t->free_count = get(r);
+    }
+    fa_proto_promotions_t *pr = &f->promotions;
+    pr->promoted_count = get(r);
+    pr->promoted_bytes = get(r);
+    pr->failed_count = get(r);
+    pr->failed_bytes = get(r);
+    pr->retained_count = get(r);
+    pr->retained_bytes = get(r);
+    pr->discarded_count = get(r);
+    pr->discarded_bytes = get(r);
+    fa_proto_transfers_t *tr = &f->transfers;
+    tr->created = get(r);
+    tr->received = get(r);
+    tr->released = get(r);
+    tr->dropped_unreceived = get(r);
+    tr->in_flight = get(r);
+    return r->fail ? -1 : 0;
+}
+
+int pack_unframe(const uint8_t *blob, size_t len, fa_proto_frame_t *f, fa_proto_storage_t *st) {
+    rcur_t r = {blob, blob + len, false};
+    memset(f, 0, sizeof *f);
+    if (unframe_header(&r, f) != 0) return -1;
+    uint64_t n = get(&r);
+    if (r.fail || n > st->tag_stats_capacity) return -1;
+    uint64_t prev = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        fa_proto_tag_stat_t *t = &st->tag_stats[i];
+        prev = get_tag_id(&r, prev);
+        t->id = (uint16_t)prev;
+        t->live_bytes = get(&r);
+        t->peak_bytes = get(&r);
+        t->frame_bytes = get(&r);
+        t->pool_bytes = get(&r);
+        t->heap_bytes = get(&r);
+        t->alloc_count = get(&r);
+        if (r.fail) return -1;
+    }
+    f->tags = st->tag_stats;
+    f->tag_count = (uint32_t)n;
+    n = get(&r);
+    if (r.fail || n > st->threads_capacity) return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        fa_proto_thread_row_t *t = &st->threads[i];
+        t->index = (uint32_t)get(&r);
+        t->overflow_chunks = (uint32_t)get(&r);
+        t->frame_used = get(&r);
+        t->frame_capacity = get(&r);
+        t->frames = get(&r);
+        t->flags = (uint8_t)get(&r);
+        if (r.fail) return -1;
+    }
+    f->threads = st->threads;
+    f->thread_count = (uint32_t)n;
+    n = get(&r);
+    if (r.fail || n > st->findings_capacity) return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        fa_proto_finding_t *x = &st->findings[i];
+        x->code = (uint16_t)get(&r);
+        x->tag_id = (uint16_t)get(&r);
+        x->kind = (uint8_t)get(&r);
+        x->count = (uint32_t)get(&r);
+        x->value = get(&r);
+        if (r.fail) return -1;
+    }
+    f->findings = st->findings;
+    f->finding_count = (uint32_t)n;
+    return r.p == r.end ? 0 : -1;
+}
+
+int pack_frame_find_live(const uint8_t *blob, size_t len, uint16_t id, uint64_t *live) {
+    rcur_t r = {blob, blob + len, false};
+    fa_proto_frame_t f;
+    if (unframe_header(&r, &f) != 0) return -1;
+    uint64_t n = get(&r), prev = 0;
+    for (uint64_t i = 0; i < n && !r.fail; i++) {
+        prev = get_tag_id(&r, prev);
+        uint64_t v = get(&r);
+        if (r.fail) return -1;
+        if (prev == id) {
+            *live = v;
+            return 1;
+        }
+        for (int k = 0; k < 5; k++) get(&r);
+    }
+    return r.fail ? -1 : 0;
+}
+
+size_t pack_rollup_bound(uint32_t rows) { return 1 + 10 + (size_t)rows * 6 * 10; }
+
+size_t pack_rollup(const pack_rollup_row_t *rows, uint32_t n, uint8_t *out, size_t cap) {
+    wcur_t w = {out, out + cap, false};
+    if (cap < 1) return 0;
+    *w.p++ = PACK_ROLLUP_VERSION;
+    put(&w, n);
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const pack_rollup_row_t *x = &rows[i];
+        if (i > 0 && x->id > prev) {
+            put(&w, (uint64_t)(x->id - prev));
+        } else {
+            put(&w, 0);
+            put(&w, x->id);
+        }
+        prev = x->id;
+        put(&w, x->min);
+        put(&w, x->avg);
+        put(&w, x->max);
+        put(&w, x->last);
+    }
+    return w.fail ? 0 : (size_t)(w.p - out);
+}
+
+int pack_rollup_find(const uint8_t *blob, size_t len, uint16_t id, pack_rollup_row_t *out) {
+    rcur_t r = {blob, blob + len, false};
+    if (len < 1 || blob[0] != PACK_ROLLUP_VERSION) return -1;
+    r.p++;
+    uint64_t n = get(&r), prev = 0;
+    for (uint64_t i = 0; i < n && !r.fail; i++) {
+        prev = get_tag_id(&r, prev);
+        pack_rollup_row_t row;
+        row.min = get(&r);
+        row.avg = get(&r);
+        row.max = get(&r);
+        row.last = get(&r);
+        if (r.fail) return -1;
+        if (prev == id) {
+            row.id = id;
+            *out = row;
+            return 1;
+        }
+    }
+    return r.fail ? -1 : 0;
+}
