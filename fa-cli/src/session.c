@@ -52,7 +52,7 @@ int session_print_unknown(const cli_t *cli, const char *what, const char *name, 
     fprintf(cli->err, CLI_NAME " %s: unknown %s '%s' in %s", cli->command ? cli->command : "", what, name, where);
     near_t *list = n ? calloc(n, sizeof *list) : NULL;
     size_t m = 0;
-    size_t cap = strlen(name) / 3 + 2;
+    size_t cap = strlen(name) / 4 + 2;
     for (size_t i = 0; list && i < n; i++) {
         const char *c = candidates[i];
         if (!c || !*c) continue;
@@ -60,8 +60,8 @@ int session_print_unknown(const cli_t *cli, const char *what, const char *name, 
         size_t dl = session_edit_distance(leaf(name), leaf(c), cap) + 1;
         if (dl < d) d = dl;
         /* A shared prefix or a substring is a good hint too. */
-        if (strncasecmp(c, name, strlen(name)) == 0 || strncasecmp(name, c, strlen(c)) == 0) d = d < 1 ? d : 1;
-        else if (strstr(c, name) || strstr(name, c)) d = d < 2 ? d : 2;
+        if (strncasecmp(c, name, strlen(name)) == 0) d = d < 1 ? d : 1;
+        else if (strncasecmp(name, c, strlen(c)) == 0 || strstr(c, name) || strstr(name, c)) d = d < 2 ? d : 2;
         if (d <= cap) list[m++] = (near_t){c, d};
     }
     if (m) {
@@ -185,19 +185,38 @@ int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out) {
     return 0;
 }
 
-const char **session_tag_paths(const cJSON *tags_doc, size_t *n) {
-    const cJSON *arr = jv_array(tags_doc, "tags");
-    if (!arr) arr = jv_array(tags_doc, NULL);
-    size_t count = (size_t)cJSON_GetArraySize(arr), i = 0;
-    const char **paths = calloc(count ? count : 1, sizeof *paths);
+/* Appends the paths of nodes and their children (depth first). */
+static void collect_paths(const cJSON *nodes, const char **paths, size_t *n, size_t cap, int depth) {
     const cJSON *t;
-    cJSON_ArrayForEach(t, arr) {
-        if (!paths) break;
+    cJSON_ArrayForEach(t, nodes) {
         const char *p = jv_str(t, "path", NULL);
         if (!p) p = jv_str(t, "tag", NULL);
-        if (p && *p && strcmp(p, "/") != 0) paths[i++] = p;
+        if (p && *p && strcmp(p, "/") != 0 && *n < cap) paths[(*n)++] = p;
+        if (depth < 64) collect_paths(jv_array(t, "children"), paths, n, cap, depth + 1);
     }
-    *n = i;
+}
+
+static size_t count_nodes(const cJSON *nodes, int depth) {
+    size_t n = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, nodes) {
+        n++;
+        if (depth < 64) n += count_nodes(jv_array(t, "children"), depth + 1);
+    }
+    return n;
+}
+
+const char **session_tag_paths(const cJSON *tags_doc, size_t *n) {
+    /* The tags route answers a tree ("tree": nodes with "children"); a flat
+     * list ("tags", "budgets") is read the same way. */
+    const cJSON *arr = jv_array(tags_doc, "tree");
+    if (!arr) arr = jv_array(tags_doc, "tags");
+    if (!arr) arr = jv_array(tags_doc, "budgets");
+    if (!arr) arr = jv_array(tags_doc, NULL);
+    size_t cap = count_nodes(arr, 0);
+    const char **paths = calloc(cap ? cap : 1, sizeof *paths);
+    *n = 0;
+    if (paths) collect_paths(arr, paths, n, cap, 0);
     return paths;
 }
 
