@@ -1,0 +1,195 @@
+/* Rendering: human units, statuses, tables, tree connectors, bars and
+ * sparklines, with and without UTF-8 and colours. */
+#include <criterion/criterion.h>
+
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+Test(render, bytes_use_binary_units_with_three_significant_digits) {
+    char b[32];
+    cr_assert_str_eq(render_bytes(b, sizeof b, 0), "0 B");
+    cr_assert_str_eq(render_bytes(b, sizeof b, 1023), "1023 B");
+    cr_assert_str_eq(render_bytes(b, sizeof b, 1024), "1.00 KiB");
+    cr_assert_str_eq(render_bytes(b, sizeof b, 1536), "1.50 KiB");
+    cr_assert_str_eq(render_bytes(b, sizeof b, 400 * 1024), "400 KiB");
+    cr_assert_str_eq(render_bytes(b, sizeof b, 1280 * 1024), "1.25 MiB");
+    cr_assert_str_eq(render_bytes(b, sizeof b, 12u * 1024 * 1024 + 300 * 1024), "12.3 MiB");
+    cr_assert_str_eq(render_bytes(b, sizeof b, 3ull << 30), "3.00 GiB");
+    /* Never "1024 KiB": it moves up a unit first. */
+    cr_assert_str_eq(render_bytes(b, sizeof b, 1024 * 1024 - 1), "1.00 MiB");
+    cr_assert_str_eq(render_bytes(b, sizeof b, UINT64_MAX), "16384 PiB");
+}
+
+Test(render, signed_bytes_carry_their_sign) {
+    char b[32];
+    cr_assert_str_eq(render_signed_bytes(b, sizeof b, -2048), "-2.00 KiB");
+    cr_assert_str_eq(render_signed_bytes(b, sizeof b, 512), "+512 B");
+    cr_assert_str_eq(render_signed_bytes(b, sizeof b, 0), "0 B");
+    cr_assert_str_eq(render_signed_bytes(b, sizeof b, INT64_MIN), "-8192 PiB");
+}
+
+Test(render, durations_in_ns_use_the_right_unit_and_ascii_micro_without_utf8) {
+    char b[32];
+    cr_assert_str_eq(render_ns(b, sizeof b, 850, true), "850 ns");
+    cr_assert_str_eq(render_ns(b, sizeof b, 12400, true), "12.4 \xc2\xb5s");
+    cr_assert_str_eq(render_ns(b, sizeof b, 12400, false), "12.4 us");
+    cr_assert_str_eq(render_ns(b, sizeof b, 16700000, true), "16.7 ms");
+    cr_assert_str_eq(render_ns(b, sizeof b, 1200000000ull, true), "1.20 s");
+    cr_assert_str_eq(render_ns(b, sizeof b, 999999, false), "1.00 ms");
+}
+
+Test(render, relative_times_read_like_a_person_would_say_them) {
+    char b[32];
+    uint64_t now = 1700000000000ull;
+    cr_assert_str_eq(render_ago(b, sizeof b, now - 300, now), "just now");
+    cr_assert_str_eq(render_ago(b, sizeof b, now - 12000, now), "12s ago");
+    cr_assert_str_eq(render_ago(b, sizeof b, now - 3 * 60000 - 5000, now), "3m ago");
+    cr_assert_str_eq(render_ago(b, sizeof b, now - 2 * 3600000ull, now), "2h ago");
+    cr_assert_str_eq(render_ago(b, sizeof b, now - 4 * 86400000ull, now), "4d ago");
+    cr_assert_str_eq(render_ago(b, sizeof b, now + 5000, now), "just now");
+    cr_assert_str_eq(render_ago(b, sizeof b, 0, now), "-");
+    cr_assert_str_eq(render_duration_ms(b, sizeof b, 45000), "45s");
+    cr_assert_str_eq(render_duration_ms(b, sizeof b, 3720000), "1h 02m");
+    cr_assert_str_eq(render_duration_ms(b, sizeof b, 500), "500ms");
+}
+
+Test(render, percentages_and_counts) {
+    char b[32];
+    cr_assert_str_eq(render_pct(b, sizeof b, 85.2), "85 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, 7.25), "7.2 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, -1), "-");
+    cr_assert_str_eq(render_pct(b, sizeof b, NAN), "-");
+    cr_assert_str_eq(render_count(b, sizeof b, 9999), "9999");
+    cr_assert_str_eq(render_count(b, sizeof b, 12345), "12.3k");
+    cr_assert_str_eq(render_count(b, sizeof b, 2500000), "2.50M");
+}
+
+Test(render, status_thresholds_are_80_and_100_percent_of_hard) {
+    cr_assert_eq(render_status_of(100, 0), RS_NONE);
+    cr_assert_eq(render_status_of(79, 100), RS_OK);
+    cr_assert_eq(render_status_of(80, 100), RS_WARNING);
+    cr_assert_eq(render_status_of(99, 100), RS_WARNING);
+    cr_assert_eq(render_status_of(100, 100), RS_CRITICAL);
+    cr_assert_eq(render_status_of(UINT64_MAX, UINT64_MAX - 1), RS_CRITICAL);
+    /* 80 % of a huge budget does not overflow. */
+    cr_assert_eq(render_status_of(UINT64_MAX / 10 * 8, UINT64_MAX / 10 * 10), RS_WARNING);
+    cr_assert_str_eq(render_status_name(RS_CRITICAL), "critical");
+    cr_assert_eq(render_status_parse("warning"), RS_WARNING);
+    cr_assert_eq(render_status_parse("nonsense"), RS_NONE);
+    cr_assert_eq(render_status_parse(NULL), RS_NONE);
+}
+
+Test(render, colours_are_empty_when_off) {
+    cli_t off = {.color = false}, on = {.color = true};
+    cr_assert_str_eq(render_color_code(&off, RC_RED), "");
+    cr_assert_str_eq(render_color_code(NULL, RC_RED), "");
+    cr_assert_str_eq(render_color_code(&on, RC_RED), "\033[31m");
+    cr_assert_str_eq(render_color_code(&on, RC_RESET), "\033[0m");
+}
+
+Test(render, width_skips_colour_sequences_and_counts_utf8_characters) {
+    cr_assert_eq(render_width("abc"), 3);
+    cr_assert_eq(render_width("\033[1;31mcritical\033[0m"), 8);
+    cr_assert_eq(render_width("\xe2\x96\x81\xe2\x96\x88"), 2);
+    cr_assert_eq(render_width("12.4 \xc2\xb5s"), 7);
+    cr_assert_eq(render_width(""), 0);
+    cr_assert_eq(render_width("\033["), 0); /* a cut sequence is not read past the end */
+}
+
+Test(render, sparkline_maps_low_to_lowest_block_and_high_to_full_block) {
+    char b[64];
+    double v[] = {0, 1, 2, 3, 4, 5, 6, 7};
+    render_sparkline(b, sizeof b, v, 8, 0, 7, true);
+    cr_assert_str_eq(b, "\xe2\x96\x81\xe2\x96\x82\xe2\x96\x83\xe2\x96\x84\xe2\x96\x85\xe2\x96\x86\xe2\x96\x87\xe2\x96\x88");
+    render_sparkline(b, sizeof b, v, 8, 0, 7, false);
+    cr_assert_str_eq(b, "_.-:=+*#");
+}
+
+Test(render, sparkline_shows_gaps_as_blanks_and_flat_lines_mid_height) {
+    char b[64];
+    double v[] = {5, NAN, 5};
+    render_sparkline(b, sizeof b, v, 3, 5, 5, false);
+    cr_assert_str_eq(b, ": :");
+    double z[] = {0, 0};
+    render_sparkline(b, sizeof b, z, 2, 0, 0, false);
+    cr_assert_str_eq(b, "__");
+    /* Out-of-range values are clamped; a tiny buffer is never overrun. */
+    double w[] = {-10, 100};
+    render_sparkline(b, sizeof b, w, 2, 0, 10, false);
+    cr_assert_str_eq(b, "_#");
+    char tiny[3];
+    render_sparkline(tiny, sizeof tiny, v, 3, 0, 10, true);
+    cr_assert_str_eq(tiny, "");
+}
+
+Test(render, bar_fills_in_proportion_and_never_exceeds_its_width) {
+    cli_t ascii = {.utf8 = false}, utf = {.utf8 = true};
+    char b[128];
+    render_bar(&ascii, b, sizeof b, 50, 10);
+    cr_assert_str_eq(b, "#####.....");
+    render_bar(&ascii, b, sizeof b, 250, 10);
+    cr_assert_str_eq(b, "##########");
+    render_bar(&ascii, b, sizeof b, -5, 4);
+    cr_assert_str_eq(b, "....");
+    render_bar(&utf, b, sizeof b, 100, 3);
+    cr_assert_eq(render_width(b), 3);
+    render_bar(&utf, b, sizeof b, 55, 10);
+    cr_assert_eq(render_width(b), 10);
+}
+
+Test(render, tree_prefixes_draw_branches_and_ascii_fallback) {
+    cli_t ascii = {.utf8 = false}, utf = {.utf8 = true};
+    char b[128];
+    bool last[3] = {false, true, true};
+    render_tree_prefix(&ascii, b, sizeof b, last, 0);
+    cr_assert_str_eq(b, "");
+    render_tree_prefix(&ascii, b, sizeof b, last, 1);
+    cr_assert_str_eq(b, "|- ");
+    render_tree_prefix(&ascii, b, sizeof b, last, 2);
+    cr_assert_str_eq(b, "|  `- ");
+    bool last2[2] = {true, false};
+    render_tree_prefix(&utf, b, sizeof b, last2, 2);
+    cr_assert_str_eq(b, "   \xe2\x94\x9c\xe2\x94\x80 ");
+}
+
+Test(render, table_aligns_columns_by_display_width) {
+    cli_t cli = {.color = false};
+    render_table_t *t = render_table_new(3);
+    const char *head[] = {"TAG", "BYTES", "S"};
+    render_table_header(t, head);
+    render_table_align_right(t, 1);
+    render_table_cell(t, "%s", "physics");
+    render_table_cell(t, "%s", "1.00 MiB");
+    render_table_cell(t, "%s", "ok");
+    render_table_cell(t, "%s", "\xe2\x94\x94\xe2\x94\x80 a");
+    render_table_cell(t, "%d B", 12);
+    render_table_cell(t, "%s", "\033[31mcritical\033[0m");
+    cr_assert_eq(render_table_rows(t), 2);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    render_table_print(&cli, t, f);
+    fclose(f);
+    cr_assert_str_eq(buf, "TAG         BYTES  S\n"
+                          "physics  1.00 MiB  ok\n"
+                          "\xe2\x94\x94\xe2\x94\x80 a         12 B  \033[31mcritical\033[0m\n");
+    free(buf);
+    render_table_free(t);
+    render_table_free(NULL);
+}
+
+Test(render, utf8_is_read_from_the_first_locale_variable_set) {
+    setenv("LC_ALL", "", 1);
+    setenv("LC_CTYPE", "C", 1);
+    setenv("LANG", "en_US.UTF-8", 1);
+    cr_assert_not(render_locale_is_utf8());
+    unsetenv("LC_CTYPE");
+    cr_assert(render_locale_is_utf8());
+    setenv("LC_ALL", "POSIX", 1);
+    cr_assert_not(render_locale_is_utf8());
+    setenv("LC_ALL", "de_DE.utf8", 1);
+    cr_assert(render_locale_is_utf8());
+}
