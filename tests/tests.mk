@@ -58,3 +58,11 @@ test-install: all
 	$(Q)grep -q "budget exceeded: physics" $(BUILD)/install-test/quickstart.out
 	@echo "install: 2 passed, 0 failed"
 TEST_STEPS += test-install
+
+# End to end: the daemon and two demo games for ~20 s, checked through the
+# API and fa-cli.
+.PHONY: test-e2e
+test-e2e: all
+	@echo "== end to end: fa-insightd + 2 x fa-demo"
+	$(Q)python3 tests/e2e/run_e2e.py --build $(BUILD)
+TEST_STEPS += test-e2e
