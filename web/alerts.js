@@ -103,11 +103,11 @@ export class AlertList {
       else if (before && before.level !== a.level && active) ev = 'escalated';
     }
     if (!active || (ev !== 'raised' && ev !== 'escalated')) return;
-    const pct = Number(a.peak_pct) || (a.budget_hard ? (100 * Number(a.raised_bytes)) / Number(a.budget_hard) : null);
     const used = Number(a.live_bytes ?? a.raised_bytes);
-    if (a.level === 'critical')
-      this.toasts.show('critical', `${a.tag} is over its budget`, `${fmtBytes(used)} of ${fmtBytes(a.budget_hard)} (≥ 100 %, peak ${fmtPct(pct)}) at ${fmtClock(a.raised_ms)}`);
-    else this.toasts.show('warning', `${a.tag} passed 80 % of its budget`, `${fmtBytes(used)} of ${fmtBytes(a.budget_hard)} at ${fmtClock(a.raised_ms)}`);
+    const pct = a.budget_hard ? (100 * used) / Number(a.budget_hard) : null;
+    const detail = `${fmtBytes(used)} of ${fmtBytes(a.budget_hard)} (${fmtPct(pct)}) · ${fmtClock(a.raised_ms)}`;
+    if (a.level === 'critical') this.toasts.show('critical', `${a.tag} is over its budget`, detail);
+    else this.toasts.show('warning', `${a.tag} passed 80 % of its budget`, detail);
   }
 
   activeCount() {

@@ -44,7 +44,7 @@ const state = {
 // Counters for the tests and for a curious human (window.__fa in devtools).
 const stats = { messages: 0, frames: 0, renders: 0, renderMsMax: 0, renderMsTotal: 0, wsOpens: 0 };
 
-const tree = new TagTree($('tag-table'), { onselect: (path) => selectTrend(path) });
+const tree = new TagTree($('tag-grid'), { onselect: (path) => selectTrend(path) });
 const chart = new TrendChart($('chart'));
 const toasts = new Toasts($('toasts'));
 const alertList = new AlertList($('alert-rows'), $('alert-count'), toasts);
@@ -380,8 +380,10 @@ const socket = new LiveSocket({
   onmessage: (m) => onMessage(m),
 });
 
+// The stream sends every session's frames until told otherwise; frames of
+// the session shown are all this page needs.
 function subscribe() {
-  if (state.sid) socket.send({ type: 'subscribe', session: state.sid });
+  socket.send({ subscribe: state.sid || '*' });
 }
 
 function onMessage(m) {
@@ -396,6 +398,12 @@ function onMessage(m) {
       break;
     case 'session':
       onSessionEvent(m);
+      // A session we asked for before its HELLO arrived: ask again.
+      if (m.session && m.session.id === state.sid && m.event === 'start') subscribe();
+      break;
+    case 'error':
+      // session_not_found: subscribed too early (daemon restarted, the
+      // agent has not said HELLO yet); the session's start event retries.
       break;
     default:
       break;
@@ -506,8 +514,12 @@ function setWindow(ms, btn) {
 
 // Sessions change state without a message when the daemon's timeout ends
 // them; a slow poll keeps the picker honest (cheap: one small document).
+// Findings are not in the stream's frame messages: they are read with the
+// same poll.
 function poll() {
-  if (state.conn === 'open') loadSessions().catch(handleError);
+  if (state.conn !== 'open') return;
+  loadSessions().catch(handleError);
+  if (state.sid && state.session && state.session.live) loadFindings(state.loadSeq).catch(handleError);
 }
 
 // ---- start ---------------------------------------------------------------

@@ -16,14 +16,15 @@ const SPARK_W = 96;
 const SPARK_H = 22;
 const SORT_INTERVAL_MS = 1000;
 const SPARK_INTERVAL_MS = 250;
+const COLLATOR = new Intl.Collator('en', { numeric: true });
 const STATE_COLOURS = { ok: '#4ade80', warn: '#fbbf24', crit: '#f87171', none: '#93c5fd' };
 
 export class TagTree {
-  // table: the <table> element; onselect(path, label): a tag was chosen for
-  // the trend chart.
-  constructor(table, { onselect } = {}) {
-    this.table = table;
-    this.tbody = table.tBodies[0];
+  // grid: the role=treegrid element (a header row and a .rows group);
+  // onselect(path): a tag was chosen for the trend chart.
+  constructor(grid, { onselect } = {}) {
+    this.table = grid;
+    this.tbody = grid.querySelector('.rows');
     this.onselect = onselect || (() => {});
     this.nodes = new Map(); // id -> node
     this.byPath = new Map(); // path -> node
@@ -49,6 +50,8 @@ export class TagTree {
                 this.onScreen.add(node);
                 node.sparkStale = true;
                 this.sparkDirty = true;
+                if (node.dirty) this.valuesDirty = true;
+                this.requestRender();
               } else this.onScreen.delete(node);
             }
           })
@@ -64,6 +67,8 @@ export class TagTree {
     this.roots = [];
     this.onScreen.clear();
     this.tbody.replaceChildren();
+    this.visible = [];
+    this.tabStop = null;
     this.structureDirty = true;
   }
 
@@ -138,6 +143,7 @@ export class TagTree {
       type: 'button',
       'aria-label': `Expand ${t.path}`,
       'aria-expanded': 'false',
+      tabindex: '-1',
       onclick: () => this.toggle(node),
     });
     const pick = el(
@@ -147,26 +153,27 @@ export class TagTree {
         type: 'button',
         title: `Show ${t.path} in the trend chart`,
         'aria-pressed': 'false',
+        tabindex: '-1',
         onclick: () => this.select(node.path),
       },
       node.name,
     );
-    const cur = el('td', { class: 'num cur' });
-    const peak = el('td', { class: 'num peak' });
+    const cur = el('div', { role: 'gridcell', class: 'num cur' });
+    const peak = el('div', { role: 'gridcell', class: 'num peak' });
     const fill = el('span', { class: 'fill' });
     const bar = el('span', { class: 'bar', 'aria-hidden': 'true' }, fill);
     const pctText = el('span', { class: 'pct' });
     const budgetText = el('span', { class: 'budget-of' });
-    const budget = el('td', { class: 'budget' }, bar, pctText, budgetText);
+    const budget = el('div', { role: 'gridcell', class: 'budget' }, bar, pctText, budgetText);
     const canvas = el('canvas', {
       class: 'spark',
       width: SPARK_W * this.dpr,
       height: SPARK_H * this.dpr,
       'aria-hidden': 'true',
     });
-    const spark = el('td', { class: 'spark-cell' }, canvas);
-    const nameCell = el('th', { scope: 'row', class: 'tag' }, el('span', { class: 'indent' }), toggle, pick);
-    const row = el('tr', { dataset: { path: t.path, id: String(t.id) } }, nameCell, cur, peak, budget, spark);
+    const spark = el('div', { role: 'gridcell', class: 'spark-cell' }, canvas);
+    const nameCell = el('div', { role: 'rowheader', class: 'tag' }, el('span', { class: 'indent' }), toggle, pick);
+    const row = el('div', { role: 'row', class: 'row', 'aria-level': String(Math.max(1, t.depth)), dataset: { path: t.path, id: String(t.id) } }, nameCell, cur, peak, budget, spark);
     row._node = node;
     nameCell.style.setProperty('--depth', String(Math.max(0, t.depth - 1)));
     Object.assign(node, { row, toggleBtn: toggle, pickBtn: pick, cur, peakCell: peak, fill, pctText, budgetText, canvas, budgetCell: budget });
@@ -237,8 +244,8 @@ export class TagTree {
     const bySize = this.sort === 'size';
     const dir = this.sortDir;
     const cmp = bySize
-      ? (a, b) => dir * ((b.live ?? -1) - (a.live ?? -1)) || a.name.localeCompare(b.name)
-      : (a, b) => dir * a.name.localeCompare(b.name, 'en', { numeric: true });
+      ? (a, b) => dir * ((b.live ?? -1) - (a.live ?? -1)) || COLLATOR.compare(a.name, b.name)
+      : (a, b) => dir * COLLATOR.compare(a.name, b.name);
     const walk = (list) => {
       const sorted = list.slice().sort(cmp);
       for (const n of sorted) {
@@ -256,25 +263,40 @@ export class TagTree {
       this.lastSort = now;
       this.structureDirty = false;
       const order = this.order();
-      const frag = document.createDocumentFragment();
-      for (const n of order) frag.append(n.row);
-      // Rows of collapsed branches leave the DOM; the others are moved in
-      // order (a no-op move costs little, and this runs once a second at most).
-      for (const n of this.visible) if (!order.includes(n)) n.row.remove();
-      this.tbody.append(frag);
+      const keep = new Set(order);
+      const focused = this.tbody.contains(document.activeElement) ? document.activeElement : null;
+      // Rows of collapsed branches leave the DOM; the others move only when
+      // out of place (moving a row would also drop the keyboard focus).
+      for (const n of this.visible) if (!keep.has(n)) n.row.remove();
+      let prev = null;
+      for (const n of order) {
+        const want = prev ? prev.nextSibling : this.tbody.firstChild;
+        if (n.row !== want) this.tbody.insertBefore(n.row, want);
+        prev = n.row;
+      }
+      if (focused && focused.isConnected && document.activeElement !== focused) focused.focus();
       this.visible = order;
-      for (const n of this.nodes.values()) {
+      for (const n of order) {
         const has = n.children.length > 0;
+        const key = has ? (n.expanded ? 2 : 1) : 0;
+        if (n.shownKey === key) continue; // attributes already right
+        n.shownKey = key;
         n.toggleBtn.hidden = !has;
-        n.toggleBtn.setAttribute('aria-expanded', has && n.expanded ? 'true' : 'false');
-        n.toggleBtn.setAttribute('aria-label', `${n.expanded ? 'Collapse' : 'Expand'} ${n.path}`);
+        n.toggleBtn.setAttribute('aria-expanded', key === 2 ? 'true' : 'false');
+        n.toggleBtn.setAttribute('aria-label', `${key === 2 ? 'Collapse' : 'Expand'} ${n.path}`);
+        if (has) n.row.setAttribute('aria-expanded', key === 2 ? 'true' : 'false');
+        else n.row.removeAttribute('aria-expanded');
         n.row.classList.toggle('branch', has);
       }
       this.setTabStops();
     }
     if (this.valuesDirty) {
       this.valuesDirty = false;
-      for (const n of this.visible) if (n.dirty) this.paintRow(n);
+      // Rows scrolled out of view keep their dirty mark and are painted
+      // when they come back (the observer marks them): with 200 rows only
+      // the twenty or so on screen cost anything.
+      const rows = this.observer ? this.onScreen : this.visible;
+      for (const n of rows) if (n.dirty && n.row.isConnected) this.paintRow(n);
     }
     if (this.sparkDirty && now - this.lastSpark > SPARK_INTERVAL_MS) {
       this.lastSpark = now;
@@ -296,7 +318,7 @@ export class TagTree {
     if (n.hard > 0 && n.live !== null) {
       const pct = (100 * n.live) / n.hard;
       const state = budgetState(pct);
-      n.fill.style.width = `${Math.min(100, pct).toFixed(1)}%`;
+      n.fill.style.transform = `scaleX(${(Math.min(100, pct) / 100).toFixed(3)})`;
       if (n.state !== state) {
         n.budgetCell.dataset.state = state;
         n.row.dataset.state = state;
@@ -308,7 +330,7 @@ export class TagTree {
       n.state = 'none';
       n.budgetCell.dataset.state = 'none';
       n.row.dataset.state = 'none';
-      n.fill.style.width = '0';
+      n.fill.style.transform = 'scaleX(0)';
       setText(n.pctText, '');
       setText(n.budgetText, 'no budget');
     }
@@ -318,13 +340,14 @@ export class TagTree {
   // move, Right/Left expand and collapse, Enter/Space select.
   setTabStops() {
     let stop = this.visible.find((n) => n.pickBtn === document.activeElement) || this.visible.find((n) => n.path === this.selectedPath) || this.visible[0];
-    for (const n of this.visible) n.pickBtn.tabIndex = n === stop ? 0 : -1;
-    for (const n of this.nodes.values()) n.toggleBtn.tabIndex = -1;
+    if (this.tabStop && this.tabStop !== stop) this.tabStop.pickBtn.tabIndex = -1;
+    if (stop) stop.pickBtn.tabIndex = 0;
+    this.tabStop = stop;
   }
 
   bindKeys() {
     this.tbody.addEventListener('keydown', (ev) => {
-      const row = ev.target.closest('tr');
+      const row = ev.target.closest('[role="row"]');
       if (!row || !row._node) return;
       const n = row._node;
       const i = this.visible.indexOf(n);
@@ -355,22 +378,24 @@ export class TagTree {
       }
       ev.preventDefault();
       if (target) {
-        for (const m of this.visible) m.pickBtn.tabIndex = m === target ? 0 : -1;
+        if (this.tabStop) this.tabStop.pickBtn.tabIndex = -1;
+        target.pickBtn.tabIndex = 0;
+        this.tabStop = target;
         target.pickBtn.focus();
       }
     });
   }
 
   bindHeader() {
-    for (const btn of this.table.querySelectorAll('thead button[data-sort]')) {
+    for (const btn of this.table.querySelectorAll('.head button[data-sort]')) {
       btn.addEventListener('click', () => this.setSort(btn.dataset.sort));
     }
     this.updateHeader();
   }
 
   updateHeader() {
-    for (const btn of this.table.querySelectorAll('thead button[data-sort]')) {
-      const th = btn.closest('th');
+    for (const btn of this.table.querySelectorAll('.head button[data-sort]')) {
+      const th = btn.closest('[role="columnheader"]');
       const on = btn.dataset.sort === this.sort;
       const dir = btn.dataset.sort === 'size' ? (this.sortDir > 0 ? 'descending' : 'ascending') : this.sortDir > 0 ? 'ascending' : 'descending';
       if (on) th.setAttribute('aria-sort', dir);

@@ -44,4 +44,8 @@ test-web: $(WEB_VENDOR) $(WEB_FEEDER) $(WEB_INSIGHTD)
 	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
-# TEST_STEPS += test-web  (enabled with the runner)
+# The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
+# tests join `make test` as soon as it is in the tree.
+ifneq ($(wildcard fa-insightd/fa-insightd.mk),)
+TEST_STEPS += test-web
+endif

@@ -15,7 +15,8 @@
  *   - from --breach-at seconds, physics/contacts grows until physics is at
  *     about 120 % of its budget (passing 80 % on the way), holds it for
  *     --breach-hold seconds, then lets go (the alerts clear); with
- *     --breach-period P the cycle repeats every P seconds.
+ *     --breach-period P the cycle repeats every P seconds. audio waves
+ *     through 80 % of its budget every 20 s or so.
  *
  * It prints "feeder: session <16 hex digits>" once the agent runs, and
  * stops cleanly (agent flush + BYE) on SIGINT/SIGTERM or after --seconds.
@@ -136,7 +137,7 @@ int main(int argc, char **argv) {
     fa_budget_set(fa, "physics", 3 * MIB, 4 * MIB);
     fa_budget_set(fa, "physics/contacts", 0, 3 * MIB / 2);
     fa_budget_set(fa, "render", 6 * MIB, 8 * MIB);
-    fa_budget_set(fa, "audio", 0, 2 * MIB);
+    fa_budget_set(fa, "audio", 0, 7 * MIB / 5); /* waves through 80 % now and then */
 
     /* Every tag exists before the agent starts, so the HELLO names them all. */
     static char extra_names[MAX_EXTRA][64];
@@ -144,7 +145,7 @@ int main(int argc, char **argv) {
         if (i == 7) snprintf(extra_names[i], sizeof extra_names[i], "assets/g%02d/<b>\"q\" & 'a'", i / 20);
         else snprintf(extra_names[i], sizeof extra_names[i], "assets/g%02d/item_%03d", i / 20, i);
         fa_tag_find(fa, extra_names[i], true);
-        if (i % 10 == 3) fa_budget_set(fa, extra_names[i], 0, 96 * 1024);
+        if (i % 10 == 3) fa_budget_set(fa, extra_names[i], 0, 128 * 1024); /* at most 75 % */
     }
     fa_tag_find(fa, "ai/pathfinding", true);
     fa_tag_find(fa, "ai/perception", true);

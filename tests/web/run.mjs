@@ -1,0 +1,428 @@
+// tests/web/run.mjs — browser tests of the dashboard (web/), run by
+// `make test-web`.
+//
+// A real fa-insightd (free ports, a temporary database, --web-root web) is
+// fed by a real agent (tests/web/feeder: a game loop with physics,
+// physics/contacts, render, ... and 200 extra tags, breaking the physics
+// budget after a few seconds). Debian's chromium, driven headless by
+// playwright-core, loads the page; each step checks one thing a person
+// would look at. Every console error and page error is recorded, and every
+// request to anything but the daemon is blocked and recorded: both must
+// stay empty (the only exception: the browser's own "connection refused"
+// lines while the test has deliberately stopped the daemon). Screenshots go
+// to $FA_SCREENSHOTS (build/web-screenshots).
+//
+// Environment: FA_INSIGHTD, FA_FEEDER, FA_CHROMIUM, FA_SCREENSHOTS,
+// FA_WEB_HEADED=1 (watch it), FA_WEB_KEEP=1 (keep the temp dir).
+// Last line: "N passed, N failed".
+
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(path.join(ROOT, 'web/package.json'));
+const { chromium } = require('playwright-core');
+
+const INSIGHTD = path.resolve(ROOT, process.env.FA_INSIGHTD || 'build/fa-insightd');
+const FEEDER = path.resolve(ROOT, process.env.FA_FEEDER || 'build/tests/web/feeder');
+const CHROMIUM = process.env.FA_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = path.resolve(ROOT, process.env.FA_SCREENSHOTS || 'build/web-screenshots');
+const T0 = Date.now();
+
+// ---- tiny harness ----------------------------------------------------------
+
+const results = [];
+async function step(name, fn) {
+  const t = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${Date.now() - t} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false, error: e });
+    console.log(`FAIL ${name} (${Date.now() - t} ms): ${e && e.message ? e.message : e}`);
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, timeoutMs = 10000, everyMs = 100) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+// ---- processes -------------------------------------------------------------
+
+const children = new Set();
+function start(name, cmd, args, logFile) {
+  const out = fs.openSync(logFile, 'a');
+  const p = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', out] });
+  p.stdoutText = '';
+  p.stdout.on('data', (d) => {
+    p.stdoutText += d;
+    fs.appendFileSync(logFile, d);
+  });
+  p.exited = new Promise((resolve) => p.on('exit', (code, sig) => resolve({ code, sig })));
+  p.exited.then(() => children.delete(p));
+  p.label = name;
+  children.add(p);
+  return p;
+}
+async function stop(p, sig = 'SIGTERM', timeoutMs = 8000) {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return p ? p.exited : null;
+  p.kill(sig);
+  const r = await Promise.race([p.exited, sleep(timeoutMs).then(() => null)]);
+  if (r) return r;
+  p.kill('SIGKILL');
+  return p.exited;
+}
+process.on('exit', () => {
+  for (const p of children) {
+    try {
+      p.kill('SIGKILL');
+    } catch {}
+  }
+});
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// ---- the scenario ------------------------------------------------------------
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fa-web-'));
+fs.rmSync(SHOTS, { recursive: true, force: true });
+fs.mkdirSync(SHOTS, { recursive: true });
+const httpPort = await freePort();
+let ingestPort = await freePort();
+while (ingestPort === httpPort) ingestPort = await freePort();
+const HOST = `127.0.0.1:${httpPort}`;
+const BASE = `http://${HOST}`;
+const INGEST = `tcp://127.0.0.1:${ingestPort}`;
+const DB = path.join(tmp, 'insight.db');
+const DAEMON_LOG = path.join(tmp, 'fa-insightd.log');
+const FEEDER_LOG = path.join(tmp, 'feeder.log');
+
+for (const f of [INSIGHTD, FEEDER, CHROMIUM]) {
+  if (!fs.existsSync(f)) {
+    console.log(`web tests: ${f} is missing (make all; .ci/deps installs chromium)`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+}
+
+let daemon = null;
+async function startDaemon() {
+  daemon = start('fa-insightd', INSIGHTD, ['--listen', HOST, '--ingest', INGEST, '--db', DB, '--web-root', path.join(ROOT, 'web'), '--session-timeout', '5s', '--log-level', 'info'], DAEMON_LOG);
+  await until('the daemon to answer /api/v1/health', async () => {
+    if (daemon.exitCode !== null) throw new Error(`fa-insightd exited (${daemon.exitCode}); log: ${DAEMON_LOG}`);
+    const r = await fetch(`${BASE}/api/v1/health`);
+    return r.ok;
+  }, 15000);
+}
+
+// Console and network records. Network errors are expected from the browser
+// itself only while the daemon is down on purpose (downWindow).
+const consoleErrors = [];
+const expectedNetErrors = [];
+const foreignRequests = [];
+let downWindow = false;
+
+function isOwnUrl(u) {
+  try {
+    const url = new URL(u);
+    return url.host === HOST && (url.protocol === 'http:' || url.protocol === 'ws:');
+  } catch {
+    return u.startsWith('data:') || u === 'about:blank';
+  }
+}
+
+const shot = async (page, name) => {
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+};
+
+let browser;
+let page;
+let feeder;
+let sid;
+const pageText = (sel) => page.locator(sel).first().textContent();
+const fa = (fn, arg) => page.evaluate(fn, arg);
+
+try {
+  await step('daemon starts on free ports with a temporary database', startDaemon);
+
+  await step('chromium starts headless, offline except for the daemon', async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: process.env.FA_WEB_HEADED !== '1',
+      // playwright adds --headless and a fresh --user-data-dir itself.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps', '--disable-extensions', '--metrics-recording-only', '--no-default-browser-check'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1, serviceWorkers: 'block' });
+    await context.route('**/*', (route) => {
+      const u = route.request().url();
+      if (isOwnUrl(u)) return route.continue();
+      foreignRequests.push(u);
+      return route.abort('blockedbyclient');
+    });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      const text = m.text();
+      const net = /net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|CONNECTION_CLOSED)|WebSocket connection to .* failed/.test(text);
+      if (downWindow && net) expectedNetErrors.push(text);
+      else consoleErrors.push(`${text} @ ${JSON.stringify(m.location())}`);
+    });
+    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    page.on('websocket', (ws) => {
+      if (!isOwnUrl(ws.url())) foreignRequests.push(ws.url());
+    });
+    page.on('request', (r) => {
+      if (!isOwnUrl(r.url())) foreignRequests.push(r.url());
+    });
+  });
+
+  await step('with no session yet the page says so', async () => {
+    await page.goto(`${BASE}/`);
+    await until('the "no sessions yet" banner', async () => (await page.locator('#banner[data-kind="empty"]').isVisible()) && /No sessions yet/.test(await pageText('#banner')));
+    await until('the connection pill to say connected', async () => (await page.getAttribute('#conn', 'data-state')) === 'open');
+    await shot(page, '01-no-sessions');
+  });
+
+  await step('a real agent starts: the session appears with app, host, frame and fps', async () => {
+    feeder = start('feeder', FEEDER, ['--url', INGEST, '--extra-tags', '200', '--breach-at', '4', '--breach-hold', '10', '--fps', '60'], FEEDER_LOG);
+    sid = await until('the feeder to print its session id', () => (/session ([0-9a-f]{16})/.exec(feeder.stdoutText) || [])[1], 5000);
+    await until('the session in the picker', async () => (await page.locator(`#session-select option[value="${sid}"]`).count()) === 1, 10000);
+    await until('the header to show the live session', async () => (await pageText('#h-app')).startsWith('web-feeder') && (await pageText('#h-session-state')) === 'live', 10000);
+    const host = await pageText('#h-host');
+    assert(host === os.hostname() || host.length > 0, `host shows '${host}'`);
+    const f1 = Number((await pageText('#h-frame')).replace(/,/g, ''));
+    await sleep(600);
+    const f2 = Number((await pageText('#h-frame')).replace(/,/g, ''));
+    assert(f2 > f1 && f1 > 0, `the frame number moves (${f1} -> ${f2})`);
+    const fps = await until('an fps figure', async () => Number(await pageText('#h-fps')) || 0, 5000);
+    assert(fps > 30 && fps < 90, `fps ${fps} is near the feeder's 60`);
+    assert((await page.locator('#banner').isHidden()), 'no banner while live');
+    assert((await page.inputValue('#session-select')) === sid, 'the picker selects the live session');
+  });
+
+  await step('totals show frame, pool and heap bytes in use and peak, live', async () => {
+    const read = () => fa(() => ['all', 'frame', 'pool', 'heap'].map((k) => [document.getElementById(`t-${k}-cur`).textContent, document.getElementById(`t-${k}-peak`).textContent]));
+    const a = await until('totals', async () => {
+      const v = await read();
+      return v.every(([c]) => /\d/.test(c)) && v;
+    }, 5000);
+    for (const [cur, peak] of a) assert(/ (B|KiB|MiB|GiB)$/.test(cur) && / (B|KiB|MiB|GiB)$/.test(peak), `totals are in bytes: ${cur} / ${peak}`);
+    await until('the totals to change', async () => JSON.stringify(await read()) !== JSON.stringify(a), 5000);
+  });
+
+  await step('the tag tree shows the tags with current, peak, budget bar and sparkline', async () => {
+    for (const p of ['physics', 'physics/contacts', 'render', 'audio', 'assets']) await until(`row ${p}`, () => page.locator(`#tag-grid [role="row"][data-path="${p}"]`).isVisible(), 8000);
+    const row = page.locator('#tag-grid [role="row"][data-path="physics"]');
+    assert(/\d/.test(await row.locator('.cur').textContent()), 'physics has a current figure');
+    assert(/\d/.test(await row.locator('.peak').textContent()), 'physics has a peak figure');
+    assert(/of 4\.00 MiB/.test(await row.locator('.budget-of').textContent()), 'physics shows its 4 MiB budget');
+    assert(/%/.test(await row.locator('.pct').textContent()), 'physics shows a percentage');
+    assert((await row.getAttribute('data-state')) !== 'none', 'physics has a budget state');
+    // A sparkline has been drawn: some pixels are not transparent.
+    await until('a drawn sparkline', () => fa(() => {
+      const c = document.querySelector('[role="row"][data-path="physics"] canvas.spark');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < d.length; i += 4) if (d[i]) return true;
+      return false;
+    }), 5000);
+    // Collapse and expand with the keyboard.
+    await page.locator('#tag-grid [role="row"][data-path="physics"] .tag-name').focus();
+    await page.keyboard.press('ArrowLeft');
+    await until('physics/contacts hidden', async () => (await page.locator('#tag-grid [role="row"][data-path="physics/contacts"]').count()) === 0, 2000);
+    await page.keyboard.press('ArrowRight');
+    await until('physics/contacts shown', () => page.locator('#tag-grid [role="row"][data-path="physics/contacts"]').isVisible(), 2000);
+    await shot(page, '02-session-live');
+  });
+
+  await step('tag names are shown as text, never as markup', async () => {
+    await page.click('#expand-all');
+    const odd = page.locator('#tag-grid [role="row"][data-path*="<b>"]');
+    await until('the tag with markup characters', async () => (await odd.count()) === 1, 5000);
+    assert((await odd.locator('.tag-name').textContent()) === `<b>"q" & 'a'`, 'the name shows literally');
+    assert((await page.locator('#tag-grid b').count()) === 0, 'no <b> element was created');
+  });
+
+  await step('200 tags at 60 fps: all rows present, rendering stays within the frame budget', async () => {
+    await until('all tags in the tree', async () => {
+      const c = await page.locator('#tag-grid .rows > [role="row"]').count();
+      return c >= 205 && c;
+    }, 8000);
+    // Measure animation-frame gaps and our render cost for 3 s, everything
+    // expanded and sorted by size (the heaviest case).
+    await page.click('#tag-grid .head button[data-sort="size"]');
+    try {
+      await measureLoad();
+    } finally {
+      await page.click('#tag-grid .head button[data-sort="name"]');
+      await page.click('#collapse-all');
+      await page.locator('#tag-grid [role="row"][data-path="physics"] button.twisty').click();
+    }
+  });
+
+  async function measureLoad() {
+    const m = await fa(
+      () =>
+        new Promise((resolve) => {
+          const s = window.__fa.stats;
+          const r0 = s.renders;
+          const tot0 = s.renderMsTotal;
+          s.renderMsMax = 0;
+          const msgs0 = s.frames;
+          const gaps = [];
+          let last = performance.now();
+          const end = last + 3000;
+          const tick = (t) => {
+            gaps.push(t - last);
+            last = t;
+            if (t < end) requestAnimationFrame(tick);
+            else {
+              gaps.sort((a, b) => a - b);
+              resolve({ renders: s.renders - r0, avgRender: (s.renderMsTotal - tot0) / Math.max(1, s.renders - r0), maxRender: s.renderMsMax, p95Gap: gaps[Math.floor(gaps.length * 0.95)], frames: gaps.length, messages: s.frames - msgs0 });
+            }
+          };
+          requestAnimationFrame(tick);
+        }),
+    );
+    console.log(`     ${await page.locator('#tag-grid .rows > [role="row"]').count()} rows; ${m.frames} animation frames in 3 s, p95 gap ${m.p95Gap.toFixed(1)} ms; ${m.messages} live messages; ${m.renders} renders, avg ${m.avgRender.toFixed(2)} ms, max ${m.maxRender.toFixed(1)} ms`);
+    assert(m.messages >= 20, `live messages keep coming (${m.messages} in 3 s)`);
+    assert(m.frames >= 120, `the page keeps up with animation frames (${m.frames} in 3 s)`);
+    assert(m.p95Gap < 50, `p95 animation-frame gap ${m.p95Gap.toFixed(1)} ms < 50 ms`);
+    assert(m.avgRender < 8, `average render ${m.avgRender.toFixed(2)} ms < 8 ms`);
+    await shot(page, '03-200-tags-by-size');
+  }
+
+  await step('a budget breach produces toasts (80 % and 100 %) and an alert row', async () => {
+    const crit = page.locator('.toast[data-level="critical"]', { hasText: 'physics' });
+    await until('a critical toast for physics', async () => (await crit.count()) > 0, 15000, 50);
+    const all = await page.locator('.toast').allTextContents();
+    assert(all.some((t) => /passed 80 %/.test(t)) || (await page.locator('#alert-rows tr[data-level="warning"]').count()) > 0 || all.some((t) => /over its budget/.test(t)), `a warning preceded it: ${all.join(' | ')}`);
+    const row = page.locator('#alert-rows tr', { hasText: 'physics' }).first();
+    await until('an alert row for physics', () => row.isVisible(), 5000);
+    assert(/\d\d:\d\d:\d\d/.test(await row.locator('.raised').textContent()), 'the row has a raise time');
+    const prow = page.locator('#tag-grid [role="row"][data-path="physics"]');
+    await prow.scrollIntoViewIfNeeded();
+    await until('the physics bar to turn red', async () => (await prow.getAttribute('data-state')) === 'crit', 3000);
+    await shot(page, '04-budget-breach');
+  });
+
+  await step('the trend chart has data for a selected tag, with the budget line', async () => {
+    await page.locator('#tag-grid [role="row"][data-path="physics"] .tag-name').click();
+    await until('the trend title', async () => (await pageText('#trend-tag')) === 'physics', 3000);
+    const pts = await until('points in the chart', async () => {
+      const n = Number(await page.getAttribute('#chart', 'data-points'));
+      return n >= 5 && n;
+    }, 8000);
+    assert((await fa(() => window.__fa.chart.budget)) === 4 * 1024 * 1024, 'the budget line is at 4 MiB');
+    // It appends live: more points a second later (1 min window: 250 ms each).
+    await until('live appending', async () => Number(await page.getAttribute('#chart', 'data-points')) > pts, 4000);
+    // Another window from the rollups, then back.
+    await page.click('#trend-windows button:has-text("5 min")');
+    await until('the 5 min window', async () => /5 min from/.test(await pageText('#trend-note')), 5000);
+    assert(Number(await page.getAttribute('#chart', 'data-points')) >= 1, 'the 5 min window has data');
+    await page.click('#trend-windows button:has-text("1 min")');
+    await until('the 1 min window', async () => /1 min from/.test(await pageText('#trend-note')), 5000);
+    await shot(page, '05-trend-physics');
+  });
+
+  await step('behaviour findings show their code and advice', async () => {
+    const f = page.locator('#finding-list .finding[data-code="4"]');
+    await until('finding code 4 (heap in hot path)', async () => (await f.count()) > 0, 10000);
+    const text = await f.first().textContent();
+    assert(/code 4/.test(text) && /FA_FIND_HEAP_IN_HOT_PATH/.test(text), `code and name: ${text}`);
+    assert(/Advice: use a pool for small blocks/.test(text), `advice: ${text}`);
+    assert(/render/.test(text), `tag: ${text}`);
+  });
+
+  await step('every control has an accessible name; tab order reaches the tree', async () => {
+    const unnamed = await fa(() =>
+      [...document.querySelectorAll('button, select, [role="radio"]')]
+        .filter((b) => b.offsetParent !== null || b.closest('#tag-grid'))
+        .filter((b) => !(b.getAttribute('aria-label') || b.textContent.trim() || (b.id && document.querySelector(`label[for="${b.id}"]`))))
+        .map((b) => b.outerHTML.slice(0, 80)),
+    );
+    assert(unnamed.length === 0, `controls without a name: ${unnamed.join(', ')}`);
+    const stops = await fa(() => document.querySelectorAll('#tag-grid .rows .tag-name[tabindex="0"]').length);
+    assert(stops === 1, `one tab stop in the tree (roving), got ${stops}`);
+    const lang = await fa(() => document.documentElement.lang);
+    assert(lang === 'en', 'the page declares its language');
+  });
+
+  await step('the daemon restarts: the page shows it and recovers by itself', async () => {
+    const before = Number((await pageText('#h-frame')).replace(/,/g, ''));
+    downWindow = true;
+    await stop(daemon, 'SIGKILL');
+    await until('the page to notice', async () => ['reconnecting', 'unreachable'].includes(await page.getAttribute('#conn', 'data-state')), 5000);
+    await until('"daemon unreachable"', async () => (await page.getAttribute('#conn', 'data-state')) === 'unreachable', 5000);
+    assert(await page.locator('#banner[data-kind="unreachable"]').isVisible(), 'the unreachable banner is shown');
+    await shot(page, '06-daemon-down');
+    await startDaemon();
+    await until('the page to reconnect', async () => (await page.getAttribute('#conn', 'data-state')) === 'open', 15000);
+    await until('frames to flow again', async () => Number((await pageText('#h-frame')).replace(/,/g, '')) > before + 30 && (await pageText('#h-session-state')) === 'live', 15000);
+    downWindow = false;
+    assert(await page.locator('#banner').isHidden(), 'the banner is gone');
+    await until('the tag tree back', () => page.locator('#tag-grid [role="row"][data-path="physics"]').isVisible(), 5000);
+    await shot(page, '07-after-restart');
+  });
+
+  await step('the session ends: the page says so and keeps the last figures', async () => {
+    const r = await stop(feeder, 'SIGTERM');
+    assert(r && r.code === 0, `the feeder stopped cleanly (${JSON.stringify(r)})`);
+    await until('the ended banner', async () => (await page.locator('#banner[data-kind="ended"]').isVisible()) && /ended/.test(await pageText('#h-session-state')), 12000);
+    assert(/\d/.test(await pageText('#t-pool-cur')), 'the last totals stay');
+    await shot(page, '08-session-ended');
+  });
+
+  await step('no console errors, no request beyond the daemon', async () => {
+    assert(consoleErrors.length === 0, `console errors: ${consoleErrors.join(' | ')}`);
+    assert(foreignRequests.length === 0, `requests to other hosts: ${foreignRequests.join(', ')}`);
+    if (expectedNetErrors.length) console.log(`     (${expectedNetErrors.length} connection-refused lines from chromium while the daemon was down on purpose)`);
+  });
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  await stop(feeder, 'SIGTERM');
+  await stop(daemon, 'SIGTERM');
+  if (results.some((r) => !r.ok)) {
+    console.log(`     logs kept in ${tmp}`);
+    for (const f of [DAEMON_LOG, FEEDER_LOG]) {
+      if (!fs.existsSync(f)) continue;
+      const lines = fs.readFileSync(f, 'utf8').trim().split('\n').slice(-15);
+      console.log(`     --- ${path.basename(f)} (last lines)\n     ${lines.join('\n     ')}`);
+    }
+  } else if (process.env.FA_WEB_KEEP !== '1') fs.rmSync(tmp, { recursive: true, force: true });
+  console.log(`     screenshots: ${path.relative(ROOT, SHOTS)}/*.png; ${((Date.now() - T0) / 1000).toFixed(1)} s`);
+  const passed = results.filter((r) => r.ok).length;
+  console.log(`${passed} passed, ${results.length - passed} failed`);
+  process.exitCode = results.length - passed ? 1 : 0;
+}
