@@ -66,3 +66,9 @@ test-e2e: all
 	@echo "== end to end: fa-insightd + 2 x fa-demo"
 	$(Q)python3 tests/e2e/run_e2e.py --build $(BUILD)
 TEST_STEPS += test-e2e
+
+# make soak (not part of make test): 20 demos x 60 fps x 10 minutes.
+.PHONY: soak
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)python3 tests/soak/soak.py --build $(BUILD) $(SOAK_ARGS)
