@@ -4,15 +4,17 @@
  * WHAT IT IS
  *   libfa-agent sits beside libframealloc in the game. At the end of every
  *   frame (through lib's fa_on_frame_end hook, so the game keeps calling only
- *   fa_end_frame) it takes a snapshot into preallocated arrays, encodes it
- *   with fa_proto into a slot of a preallocated single-producer ring, and a
- *   sender thread ships the messages to fa-insightd over an nng PUSH socket
- *   with non-blocking sends. The game thread never blocks and never calls
- *   malloc after fa_agent_start(): when the daemon is absent or slow, frames
- *   are dropped and counted by reason, and the dialer reconnects by itself
- *   (each new connection starts with a HELLO carrying the full tag
- *   dictionary). An optional file emitter writes JSON snapshots into a
- *   directory on request (a `snapshot.request` file) or periodically.
+ *   fa_end_frame) it takes a snapshot straight into a slot of a preallocated
+ *   single-producer ring; a sender thread turns each snapshot into fa_proto
+ *   messages (HELLO, TAGS, FRAME), encodes them and ships them to
+ *   fa-insightd over an nng PUSH socket with non-blocking sends. Encoding is
+ *   the sender's job because it costs as much as the snapshot itself (see
+ *   fa-agent/README.md). The game thread never blocks and never calls malloc
+ *   after fa_agent_start(): when the daemon is absent or slow, frames are
+ *   dropped and counted by reason, and the dialer reconnects by itself (each
+ *   new connection starts with a HELLO carrying the full tag dictionary). An
+ *   optional file emitter writes JSON snapshots into a directory on request
+ *   (a `snapshot.request` file) or periodically.
  *
  * QUICK START
  *     fa_alloc_t *fa = fa_create(NULL);
@@ -32,22 +34,24 @@
  *
  * THREADS
  *   - Game thread: the thread whose fa_end_frame() ends the context's frame
- *     (lib's main thread). The agent's hook runs there: O(threads x tags)
- *     for the snapshot plus O(rows) to encode; no lock of the agent, no
- *     system call except clock reads, no malloc.
- *   - Sender thread: one per agent, started by fa_agent_start(). It sends,
- *     checks the request file, writes JSON files (cJSON, malloc, file I/O)
- *     and runs the log callback.
+ *     (lib's main thread). The agent's hook runs there: lib's
+ *     fa_snapshot_take() (O(threads x tags), lib's thread-list lock) into a
+ *     ring slot, plus O(1); no lock of the agent, no system call, no malloc.
+ *     With no daemon connected it does not even take the snapshot.
+ *   - Sender thread: one per agent, started by fa_agent_start(). It builds,
+ *     encodes and sends the messages, checks the request file, writes JSON
+ *     files (cJSON, malloc, file I/O) and runs the log callback.
  *   - nng's own threads dial and redial; their pipe callbacks only set
  *     atomic flags.
  *   - fa_agent_stats() and fa_agent_request_snapshot() may be called by any
  *     thread at any time while the agent lives.
  *
  * OWNERSHIP
- *   fa_agent_start() allocates the agent and everything it will use (ring,
- *   snapshot arrays, HELLO buffer, file-emitter side buffer) and copies the
- *   desc's strings; fa_agent_stop() frees all of it. The fa_alloc_t MUST
- *   outlive the agent: stop the agent before fa_destroy().
+ *   fa_agent_start() allocates the agent and everything the game thread
+ *   will use (the ring and its snapshot arrays) and copies the desc's
+ *   strings; fa_agent_stop() frees all of it. The fa_alloc_t MUST outlive
+ *   the agent (queued snapshots point at lib's tag paths): stop the agent
+ *   before fa_destroy().
  *
  * ERRORS
  *   Functions that return int return FA_OK (0) or a negative fa_err from
@@ -140,10 +144,12 @@ typedef struct fa_agent_desc {
     const char *app_name;      /* NULL/"": the program's name */
     const char *session_label; /* free text shown by the daemon; "" */
     const char *build_id;      /* the game's build identifier; "" */
-    /* Ring and message sizes. Memory: ring_slots x FA_PROTO_FRAME_SIZE(
-     * max_tags, max_threads, max_findings) bytes, allocated at start. */
-    uint32_t ring_slots;   /* messages queued for the sender; 64, rounded up
-                              to a power of two, at least 2 */
+    /* Ring and message sizes. Address space: ring_slots x (max_tags x
+     * sizeof(fa_tag_row_t) + max_threads x sizeof(fa_thread_row_t) +
+     * max_findings x sizeof(fa_finding_t)), reserved at start; only the
+     * rows a game really has are ever touched. */
+    uint32_t ring_slots;   /* snapshots queued for the sender; 64, rounded
+                              up to a power of two, at least 2 */
     uint32_t max_tags;     /* tag rows per FRAME; lib's max_tags, at most
                               4096 (tags beyond are counted, not sent) */
     uint32_t max_threads;  /* thread rows per FRAME; 64 */
@@ -185,7 +191,7 @@ typedef struct fa_agent_stats {
     uint64_t frames_dropped;        /* the sum of the four reasons below */
     uint64_t dropped_ring_full;     /* the sender fell behind: no free slot */
     uint64_t dropped_send_failed;   /* nng did not take the message in time */
-    uint64_t dropped_encode_failed; /* the snapshot did not fit a slot */
+    uint64_t dropped_encode_failed; /* a message could not be encoded */
     uint64_t dropped_disconnected;  /* no daemon connected */
     uint64_t messages_sent;         /* HELLO + FRAME + TAGS + BYE */
     uint64_t bytes_sent;            /* bytes of those messages */
@@ -195,7 +201,7 @@ typedef struct fa_agent_stats {
     uint64_t reconnects;            /* connections after the first */
     uint64_t snapshots_written;     /* JSON files written */
     uint64_t snapshot_errors;       /* JSON files that could not be written */
-    uint32_t ring_used;             /* messages waiting in the ring now */
+    uint32_t ring_used;             /* snapshots waiting in the ring now */
     uint32_t ring_capacity;
     bool connected;                 /* a daemon is attached now */
     bool bye_sent;                  /* final: the BYE was handed to nng */

@@ -107,21 +107,17 @@ static uint64_t new_session_id(void) {
 
 static void destroy(fa_agent_t *a) {
     if (!a) return;
-    free(a->game.known_soft);
-    free(a->game.known_hard);
-    free(a->snap.rows);
-    free(a->snap.threads);
-    free(a->snap.findings);
-    free(a->tag_stats);
-    free(a->thread_rows);
-    free(a->proto_findings);
-    free(a->defs);
     free(a->ring.slots);
-    free(a->ring.storage);
-    free(a->hello.buf);
-    free(a->emit.snap.rows);
-    free(a->emit.snap.threads);
-    free(a->emit.snap.findings);
+    free(a->ring.rows);
+    free(a->ring.threads);
+    free(a->ring.findings);
+    free(a->sender.wire);
+    free(a->sender.defs);
+    free(a->sender.tag_stats);
+    free(a->sender.thread_rows);
+    free(a->sender.findings);
+    free(a->sender.known_soft);
+    free(a->sender.known_hard);
     free(a->emit.request_path);
     for (int i = 0; i < 6; i++) free(a->strings[i]);
     free(a);
@@ -129,54 +125,59 @@ static void destroy(fa_agent_t *a) {
 
 static int allocate(fa_agent_t *a) {
     const fa_agent_desc_t *d = &a->desc;
-    uint32_t tags = d->max_tags, threads = d->max_threads, findings = d->max_findings;
-    a->game.known_soft = calloc(tags, sizeof *a->game.known_soft);
-    a->game.known_hard = calloc(tags, sizeof *a->game.known_hard);
-    a->snap.rows = calloc(tags, sizeof *a->snap.rows);
-    a->snap.threads = calloc(threads, sizeof *a->snap.threads);
-    a->snap.findings = calloc(findings, sizeof *a->snap.findings);
-    a->tag_stats = calloc(tags, sizeof *a->tag_stats);
-    a->thread_rows = calloc(threads, sizeof *a->thread_rows);
-    a->proto_findings = calloc(findings, sizeof *a->proto_findings);
-    a->defs = calloc(tags, sizeof *a->defs);
-    if (!a->game.known_soft || !a->game.known_hard || !a->snap.rows || !a->snap.threads || !a->snap.findings ||
-        !a->tag_stats || !a->thread_rows || !a->proto_findings || !a->defs)
+    size_t tags = d->max_tags, threads = d->max_threads, findings = d->max_findings, slots = d->ring_slots;
+
+    /* The ring: every slot holds one whole snapshot. Pages of rows that a
+     * game with fewer tags never uses are never touched. */
+    fa__agent_ring_t *r = &a->ring;
+    r->capacity = d->ring_slots;
+    r->mask = d->ring_slots - 1;
+    r->slots = calloc(slots, sizeof *r->slots);
+    r->rows = calloc(slots * tags, sizeof *r->rows);
+    r->threads = calloc(slots * threads, sizeof *r->threads);
+    r->findings = calloc(slots * findings, sizeof *r->findings);
+    if (!r->slots || !r->rows || !r->threads || !r->findings) return FA_ERR_NO_MEMORY;
+    /* Touch the rows the game's current tags will fill (and a margin), so
+     * that the first pass over the ring makes no page faults on the game
+     * thread; pages for tags created later fault once per slot. */
+    size_t warm_rows = (size_t)fa_tag_count(a->fa) + 32u;
+    if (warm_rows > tags) warm_rows = tags;
+    size_t warm_threads = threads < 8 ? threads : 8;
+    for (size_t i = 0; i < slots; i++) {
+        memset(r->rows + i * tags, 0, warm_rows * sizeof *r->rows);
+        memset(r->threads + i * threads, 0, warm_threads * sizeof *r->threads);
+    }
+    for (size_t i = 0; i < slots; i++) {
+        fa_snapshot_t *s = &r->slots[i].snap;
+        s->rows = r->rows + i * tags;
+        s->rows_capacity = (uint32_t)tags;
+        s->threads = r->threads + i * threads;
+        s->threads_capacity = (uint32_t)threads;
+        s->findings = r->findings + i * findings;
+        s->findings_capacity = (uint32_t)findings;
+    }
+
+    /* The sender's wire buffer: the largest message it can build, a HELLO
+     * with max_tags definitions of maximal paths or a full FRAME. */
+    size_t hello = FA_PROTO_HEADER_SIZE + 24u + 4u * (2u + FA_PROTO_MAX_STRING) + 4u +
+                   tags * (FA_PROTO_TAG_DEF_ROW_SIZE + 2u + FA_PROTO_MAX_STRING);
+    size_t frame = FA_PROTO_FRAME_SIZE(tags, threads, findings);
+    a->sender.wire_capacity = hello > frame ? hello : frame;
+    a->sender.wire = malloc(a->sender.wire_capacity);
+    a->sender.defs = calloc(tags, sizeof *a->sender.defs);
+    a->sender.tag_stats = calloc(tags, sizeof *a->sender.tag_stats);
+    a->sender.thread_rows = calloc(threads, sizeof *a->sender.thread_rows);
+    a->sender.findings = calloc(findings, sizeof *a->sender.findings);
+    a->sender.known_soft = calloc(tags, sizeof *a->sender.known_soft);
+    a->sender.known_hard = calloc(tags, sizeof *a->sender.known_hard);
+    if (!a->sender.wire || !a->sender.defs || !a->sender.tag_stats || !a->sender.thread_rows ||
+        !a->sender.findings || !a->sender.known_soft || !a->sender.known_hard)
         return FA_ERR_NO_MEMORY;
-    a->snap.rows_capacity = tags;
-    a->snap.threads_capacity = threads;
-    a->snap.findings_capacity = findings;
-
-    /* Ring: every slot holds the largest FRAME, and at least one tag
-     * definition of a maximal path (TAGS are split over slots). */
-    size_t slot = FA_PROTO_FRAME_SIZE((size_t)tags, (size_t)threads, (size_t)findings);
-    size_t one_def = FA_PROTO_HEADER_SIZE + 4u + FA_PROTO_TAG_DEF_ROW_SIZE + 2u + FA_PROTO_MAX_STRING;
-    if (slot < one_def) slot = one_def;
-    slot = (slot + 63u) & ~(size_t)63u;
-    a->ring.capacity = d->ring_slots;
-    a->ring.mask = d->ring_slots - 1;
-    a->ring.slot_size = slot;
-    a->ring.slots = calloc(d->ring_slots, sizeof *a->ring.slots);
-    a->ring.storage = calloc(d->ring_slots, slot);
-    if (!a->ring.slots || !a->ring.storage) return FA_ERR_NO_MEMORY;
-    for (uint32_t i = 0; i < d->ring_slots; i++) a->ring.slots[i].data = a->ring.storage + (size_t)i * slot;
-
-    /* HELLO: fixed part, four maximal strings, max_tags maximal definitions. */
-    a->hello.capacity = FA_PROTO_HEADER_SIZE + 24u + 4u * (2u + FA_PROTO_MAX_STRING) + 4u +
-                        (size_t)tags * (FA_PROTO_TAG_DEF_ROW_SIZE + 2u + FA_PROTO_MAX_STRING);
-    if (!(a->hello.buf = malloc(a->hello.capacity))) return FA_ERR_NO_MEMORY;
 
     if (d->emit_mode != FA_AGENT_EMIT_OFF) {
         a->emit.enabled = true;
-        a->emit.snap.rows = calloc(tags, sizeof *a->emit.snap.rows);
-        a->emit.snap.threads = calloc(threads, sizeof *a->emit.snap.threads);
-        a->emit.snap.findings = calloc(findings, sizeof *a->emit.snap.findings);
         size_t n = strlen(d->emit_dir) + sizeof "/" FA_AGENT_REQUEST_FILE;
-        a->emit.request_path = malloc(n);
-        if (!a->emit.snap.rows || !a->emit.snap.threads || !a->emit.snap.findings || !a->emit.request_path)
-            return FA_ERR_NO_MEMORY;
-        a->emit.snap.rows_capacity = tags;
-        a->emit.snap.threads_capacity = threads;
-        a->emit.snap.findings_capacity = findings;
+        if (!(a->emit.request_path = malloc(n))) return FA_ERR_NO_MEMORY;
         snprintf(a->emit.request_path, n, "%s/%s", d->emit_dir, FA_AGENT_REQUEST_FILE);
         /* One level; an error (missing parent, EEXIST) shows when a file
          * cannot be written, through the log and snapshot_errors. */
@@ -251,7 +252,7 @@ void fa_agent_stats(const fa_agent_t *a, fa_agent_stats_t *out) {
     if (!a) return;
     out->frames_seen = fa__read(&a->game.frames_seen);
     out->dropped_ring_full = fa__read(&a->game.drop_ring_full);
-    out->dropped_encode_failed = fa__read(&a->game.drop_encode_failed);
+    out->dropped_encode_failed = fa__read(&a->sender.drop_encode_failed);
     out->dropped_send_failed = fa__read(&a->sender.drop_send_failed);
     out->dropped_disconnected = fa__read(&a->game.drop_disconnected) + fa__read(&a->sender.drop_disconnected);
     out->frames_dropped =
@@ -275,21 +276,9 @@ void fa_agent_stats(const fa_agent_t *a, fa_agent_stats_t *out) {
 
 int fa_agent_stop(fa_agent_t *a, fa_agent_stats_t *final_stats) {
     if (!a) return FA_ERR_INVALID_ARG;
+    /* First the hook: from here on the game thread queues nothing more. */
     (void)fa_remove_frame_hook(a->fa, fa__agent_frame_hook, a);
-    uint64_t timeout_ms = a->desc.stop_timeout_ms;
-    uint64_t deadline = fa__agent_mono_ns() + timeout_ms * 1000000u;
-    /* A connection the hook had no frame left to announce: announce it
-     * here (the hook is gone, so this thread owns the game side now), or
-     * the queued frames could not leave. */
-    while (atomic_load_explicit(&a->link.pipe_id, memory_order_acquire) != 0) {
-        uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
-        if (want == a->game.hello_gen || fa__agent_encode_hello(a, want)) break;
-        if (fa__agent_mono_ns() >= deadline) break;
-        struct timespec ms = {0, 1000000};
-        nanosleep(&ms, NULL);
-    }
-    uint64_t now = fa__agent_mono_ns();
-    shut_down(a, now < deadline ? (deadline - now) / 1000000u : 0);
+    shut_down(a, a->desc.stop_timeout_ms);
     fa_agent_stats(a, final_stats);
     bool ok = atomic_load_explicit(&a->sender.flushed, memory_order_relaxed) &&
               atomic_load_explicit(&a->sender.bye_sent, memory_order_relaxed);

@@ -1,15 +1,22 @@
 /*
  * agent_internal.h — the agent's one internal header: the agent object, the
- * single-producer/single-consumer ring, and the functions the modules share.
+ * single-producer/single-consumer ring of snapshots, and the functions the
+ * modules share.
  *
- * Who touches what:
- *   game thread  — `game`, `snap` and its arrays, ring head, the HELLO buffer
- *                  while it is FREE, the emitter side buffer while REQUESTED;
- *   sender       — `sender` counters, ring tail, the HELLO buffer while READY,
- *                  the side buffer while READY, the file system;
- *   nng threads  — `link` atomics only (pipe callbacks).
- * Hand-offs between them are acquire/release pairs on one atomic each (ring
- * head/tail, hello.state, emit.state); no mutex anywhere.
+ * Division of work (measured: at 64 tags fa_snapshot_take() and
+ * fa_proto_encode() each cost about a microsecond, so only the first stays
+ * on the game thread):
+ *   game thread  — takes the snapshot straight into a free ring slot's
+ *                  preallocated arrays and publishes it (hook.c); drops and
+ *                  counts the frame when no daemon is connected or the ring
+ *                  is full;
+ *   sender       — turns each slot into messages (HELLO after a new
+ *                  connection, TAGS for new tags and budget changes, FRAME),
+ *                  encodes them into its own buffer, sends them, renders
+ *                  JSON for the file emitter (sender.c, emit.c);
+ *   nng threads  — pipe callbacks set `link` atomics only.
+ * Hand-offs are acquire/release pairs on the ring's head and tail; the
+ * emitter's request flag carries no data. No mutex anywhere.
  */
 #ifndef FA_AGENT_INTERNAL_H
 #define FA_AGENT_INTERNAL_H
@@ -26,27 +33,20 @@
 
 #define FA__AGENT_LINE 64
 
-/* Wire offsets the sender patches in an already encoded message just before
- * handing it to nng (PROTOCOL.md §3 and §5.2): the header's seq (u64 LE) and
- * a FRAME's frames_dropped (u32 LE). The sender numbers messages in the
- * order it sends them and knows how many frames it dropped itself, so both
- * are final only at send time. */
-#define FA__AGENT_SEQ_OFFSET 20u
-#define FA__AGENT_FRAMES_DROPPED_OFFSET (FA_PROTO_HEADER_SIZE + 24u)
-
-/* One encoded message waiting in the ring. */
+/* One frame's snapshot waiting in the ring. snap.rows/threads/findings
+ * point into the ring's storage (max_tags, max_threads, max_findings
+ * entries); tag paths point into lib, which outlives the agent. */
 typedef struct fa__agent_slot {
-    unsigned char *data; /* slot_size bytes of the ring's storage */
-    uint32_t len;        /* encoded bytes */
-    uint8_t type;        /* FA_PROTO_FRAME or FA_PROTO_TAGS */
-    uint64_t game_drops; /* FRAME: frames the game side had dropped before
-                            this one was queued (for frames_dropped) */
+    fa_snapshot_t snap;
+    uint64_t game_drops; /* frames the game side had dropped before this one */
+    bool send;           /* false: taken for the file emitter only (no daemon) */
+    bool emit;           /* the file emitter asked for this snapshot */
 } fa__agent_slot_t;
 
-/* Lock-free SPSC ring of messages: the game thread is the only producer
- * (writes slots, then publishes head with release), the sender the only
+/* Lock-free SPSC ring of snapshots: the game thread is the only producer
+ * (fills a slot, then publishes head with release), the sender the only
  * consumer (reads head with acquire, then publishes tail with release).
- * head - tail is the number of messages waiting; indexes never wrap in
+ * head - tail is the number of snapshots waiting; indexes never wrap in
  * practice (64 bits). */
 typedef struct fa__agent_ring {
     alignas(FA__AGENT_LINE) _Atomic uint64_t head; /* next slot to fill */
@@ -55,8 +55,9 @@ typedef struct fa__agent_ring {
     alignas(FA__AGENT_LINE) fa__agent_slot_t *slots;
     uint32_t capacity; /* a power of two */
     uint32_t mask;
-    size_t slot_size;
-    unsigned char *storage;
+    fa_tag_row_t *rows;         /* capacity x max_tags */
+    fa_thread_row_t *threads;   /* capacity x max_threads */
+    fa_finding_t *findings;     /* capacity x max_findings */
 } fa__agent_ring_t;
 
 /* Producer side: free slots, refreshing the cached tail only when needed. */
@@ -101,8 +102,10 @@ static inline uint64_t fa__read(const _Atomic uint64_t *c) {
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-enum { FA__HELLO_FREE = 0, FA__HELLO_READY = 1 };
-enum { FA__EMIT_IDLE = 0, FA__EMIT_REQUESTED = 1, FA__EMIT_READY = 2 };
+/* The file emitter's request: IDLE -> REQUESTED (sender) -> TAKEN (game
+ * thread, with the slot it marks) -> IDLE (sender, once the file is
+ * written). */
+enum { FA__EMIT_IDLE = 0, FA__EMIT_REQUESTED = 1, FA__EMIT_TAKEN = 2 };
 
 /* The identity of the session, for HELLO and the JSON files. */
 typedef struct fa__agent_meta {
@@ -118,83 +121,65 @@ struct fa_agent_s {
     fa__agent_meta_t meta;
     char *strings[6];     /* owned copies: url, app, label, build, dir, host */
 
-    /* Game thread. */
+    /* Game thread: single-writer counters. */
     struct {
         alignas(FA__AGENT_LINE) _Atomic uint64_t frames_seen;
         _Atomic uint64_t drop_ring_full;
-        _Atomic uint64_t drop_encode_failed;
         _Atomic uint64_t drop_disconnected;
-        _Atomic uint64_t drops; /* the three above */
-        uint32_t hello_gen;      /* connection generation last announced */
-        uint32_t tags_announced; /* ids below this were sent (HELLO/TAGS) */
-        uint64_t *known_soft, *known_hard; /* budgets as last announced */
+        _Atomic uint64_t drops; /* the two above */
     } game;
-    fa_snapshot_t snap;                 /* rows/threads/findings: below */
-    fa_proto_tag_stat_t *tag_stats;     /* max_tags */
-    fa_proto_thread_row_t *thread_rows; /* max_threads */
-    fa_proto_finding_t *proto_findings; /* max_findings */
-    fa_proto_tag_def_t *defs;           /* max_tags: HELLO and TAGS */
 
     fa__agent_ring_t ring;
-
-    /* The HELLO of the current connection: encoded by the game thread when
-     * link.want_gen moves (a new connection), sent first by the sender. */
-    struct {
-        alignas(FA__AGENT_LINE) _Atomic uint32_t state; /* FA__HELLO_* */
-        uint32_t gen;
-        uint32_t len;
-        size_t capacity;
-        unsigned char *buf;
-    } hello;
 
     /* nng: the socket and what the pipe callbacks publish. */
     struct {
         nng_socket sock;
         nng_dialer dialer;
         int send_fd; /* readable when nng can take a message */
-        alignas(FA__AGENT_LINE) _Atomic uint32_t pipe_id;  /* 0: not connected */
-        _Atomic uint32_t want_gen; /* +1 per connection (or resync request) */
+        alignas(FA__AGENT_LINE) _Atomic uint32_t pipe_id; /* 0: not connected */
+        _Atomic uint32_t want_gen;                        /* +1 per connection */
         _Atomic uint64_t connects;
     } link;
 
-    /* Sender thread. */
+    /* Sender thread: counters (single writer) and its own buffers. */
     struct {
         alignas(FA__AGENT_LINE) _Atomic uint64_t frames_sent;
         _Atomic uint64_t messages_sent, bytes_sent, hellos_sent, tags_sent;
-        _Atomic uint64_t drop_send_failed, drop_disconnected;
+        _Atomic uint64_t drop_send_failed, drop_disconnected, drop_encode_failed;
         _Atomic uint64_t snapshots_written, snapshot_errors;
         _Atomic bool bye_sent;
         _Atomic bool flushed; /* final: nothing was left in the ring */
-        unsigned char bye_buf[FA_PROTO_HEADER_SIZE + 16 + 4 + 4 * FA_PROTO_DROP_ROW_SIZE];
         pthread_t thread;
         bool thread_started;
+        /* Wire buffer: the largest HELLO, TAGS or FRAME of this agent. */
+        unsigned char *wire;
+        size_t wire_capacity;
+        fa_proto_tag_def_t *defs;           /* max_tags */
+        fa_proto_tag_stat_t *tag_stats;     /* max_tags */
+        fa_proto_thread_row_t *thread_rows; /* max_threads */
+        fa_proto_finding_t *findings;       /* max_findings */
+        uint64_t *known_soft, *known_hard;  /* budgets as announced */
+        uint32_t announced;                 /* ids below were announced */
     } sender;
 
     /* Stop: the deadline is written before `stopping` is released. */
     alignas(FA__AGENT_LINE) _Atomic bool stopping;
     uint64_t stop_start_ns, stop_deadline_ns;
 
-    /* File emitter: the side buffer the game thread fills on request. */
+    /* File emitter. */
     struct {
         bool enabled;
         alignas(FA__AGENT_LINE) _Atomic uint32_t state; /* FA__EMIT_* */
         _Atomic uint32_t api_request;
-        fa_snapshot_t snap; /* rows/threads/findings: own arrays */
-        uint64_t wall_ns;   /* CLOCK_REALTIME when it was copied */
         /* Sender only. */
         uint64_t next_poll_ns, last_write_ns;
         bool written_once;
-        bool serving_request; /* the pending copy answers a request file */
         char *request_path;
     } emit;
 };
 
 /* hook.c — runs on the game thread. */
 void fa__agent_frame_hook(fa_alloc_t *fa, uint64_t frame, void *user);
-/* Encodes the HELLO of connection `gen` into the HELLO buffer from a fresh
- * snapshot, if the buffer is free. Game thread (or fa_agent_stop once the
- * hook is removed). Returns whether it did. */
-bool fa__agent_encode_hello(fa_agent_t *a, uint32_t gen);
 
 /* sender.c */
 int fa__agent_link_open(fa_agent_t *a);
@@ -202,15 +187,17 @@ void fa__agent_link_close(fa_agent_t *a);
 void *fa__agent_sender_main(void *arg);
 
 /* emit.c — JSON snapshots (sender thread). */
-/* Renders a snapshot as JSON; the caller frees the string with free().
- * NULL when out of memory. wall_ns is the snapshot's CLOCK_REALTIME. */
+/* Renders a snapshot as JSON; the caller frees the string with
+ * cJSON_free(). NULL when out of memory. wall_ns: the frame's wall time. */
 char *fa__agent_json_render(const fa_snapshot_t *snap, const fa__agent_meta_t *meta, uint64_t wall_ns);
 /* Writes json to <dir>/snapshot_<frame>.json through a temporary file and a
  * rename, then removes the oldest snapshot files beyond `keep`. 0 or a
  * negative errno. */
 int fa__agent_emit_file(const char *dir, uint64_t frame, const char *json, uint32_t keep);
-/* The sender's emitter step: serves a copied snapshot, checks for requests. */
+/* The sender's emitter steps: checks for requests (at most every
+ * emit_poll_ms, within the rate limit) and serves a snapshot taken for it. */
 void fa__agent_emit_tick(fa_agent_t *a, uint64_t now_ns);
+void fa__agent_emit_serve(fa_agent_t *a, const fa_snapshot_t *snap);
 
 /* log.c */
 void fa__agent_log(const fa_agent_t *a, fa_agent_log_id id, int code, uint64_t value, const char *detail);

@@ -4,9 +4,10 @@
  *
  * The sender checks for <dir>/snapshot.request at most every emit_poll_ms
  * (one access() call, off the game thread) and, within the rate limit, asks
- * the game thread for a copy of its next snapshot (emit.state REQUESTED).
- * The hook copies the snapshot into the side buffer and marks it READY; the
- * sender renders it with cJSON, writes <dir>/.snapshot_<frame>.json.tmp,
+ * the game thread to mark its next snapshot (emit.state REQUESTED). The
+ * hook takes that snapshot into a ring slot as usual, even with no daemon
+ * connected, and flags the slot; the sender renders it with cJSON when it
+ * reaches the slot, writes <dir>/.snapshot_<frame>.json.tmp,
  * renames it to snapshot_<frame>.json (readers never see a partial file),
  * removes the request file and keeps the newest emit_keep snapshot files.
  */
@@ -288,12 +289,14 @@ int fa__agent_emit_file(const char *dir, uint64_t frame, const char *json, uint3
 }
 
 /* ------------------------------------------------------------------------ */
-/* The sender's step                                                         */
+/* The sender's steps                                                        */
 /* ------------------------------------------------------------------------ */
 
-static void serve(fa_agent_t *a) {
-    const fa_snapshot_t *s = &a->emit.snap;
-    char *json = fa__agent_json_render(s, &a->meta, a->emit.wall_ns);
+void fa__agent_emit_serve(fa_agent_t *a, const fa_snapshot_t *s) {
+    /* The frame's wall time, from the monotonic clock's offset at start. */
+    uint64_t end_mono = s->frame_start_ns + s->frame_duration_ns;
+    uint64_t wall = a->meta.start_unix_ns + (end_mono - a->meta.start_mono_ns);
+    char *json = fa__agent_json_render(s, &a->meta, wall);
     int rc = json ? fa__agent_emit_file(a->desc.emit_dir, s->frame, json, a->desc.emit_keep) : -ENOMEM;
     cJSON_free(json);
     if (rc == 0) {
@@ -305,23 +308,20 @@ static void serve(fa_agent_t *a) {
         fa__count(&a->sender.snapshot_errors, 1);
         fa__agent_log(a, FA_AGENT_LOG_SNAPSHOT_FAILED, -rc, s->frame, a->desc.emit_dir);
     }
+    a->emit.last_write_ns = fa__agent_mono_ns();
+    a->emit.written_once = true;
+    atomic_store_explicit(&a->emit.state, FA__EMIT_IDLE, memory_order_relaxed);
 }
 
 void fa__agent_emit_tick(fa_agent_t *a, uint64_t now) {
-    uint32_t state = atomic_load_explicit(&a->emit.state, memory_order_acquire);
-    if (state == FA__EMIT_READY) {
-        serve(a);
-        a->emit.last_write_ns = now;
-        a->emit.written_once = true;
-        atomic_store_explicit(&a->emit.state, FA__EMIT_IDLE, memory_order_release);
-        return;
-    }
-    if (state != FA__EMIT_IDLE || now < a->emit.next_poll_ns) return;
+    if (atomic_load_explicit(&a->emit.state, memory_order_relaxed) != FA__EMIT_IDLE) return;
+    if (now < a->emit.next_poll_ns) return;
     a->emit.next_poll_ns = now + (uint64_t)a->desc.emit_poll_ms * 1000000u;
     uint64_t interval = (uint64_t)a->desc.emit_interval_ms * 1000000u;
     if (a->emit.written_once && now - a->emit.last_write_ns < interval) return;
     bool wanted = a->desc.emit_mode == FA_AGENT_EMIT_AUTO ||
                   atomic_exchange_explicit(&a->emit.api_request, 0, memory_order_relaxed) != 0 ||
                   access(a->emit.request_path, F_OK) == 0;
-    if (wanted) atomic_store_explicit(&a->emit.state, FA__EMIT_REQUESTED, memory_order_release);
+    /* The game thread marks its next snapshot for us (hook.c). */
+    if (wanted) atomic_store_explicit(&a->emit.state, FA__EMIT_REQUESTED, memory_order_relaxed);
 }
