@@ -34,6 +34,7 @@ const cmd_info_t cmd_watch_info = {
 #define WATCH_ALERT_LINES 6
 #define WATCH_REDRAW_MS 100u
 #define WATCH_RETRY_MS 1000u
+#define WATCH_IDLE_MS 1500u
 
 typedef struct wtag {
     uint16_t id;
@@ -463,6 +464,11 @@ int cmd_watch(cli_t *cli, int argc, char **argv) {
     errs_open(&w);
     maybe_draw(&w, true);
     uint64_t next_try = 0;
+    /* Liveness: after WATCH_IDLE_MS without a message (a paused game sends
+     * nothing), a harmless re-subscription asks the daemon for an answer;
+     * none within WATCH_IDLE_MS more means the connection is dead even if
+     * nng has not noticed (seen when the daemon exits mid-stream). */
+    uint64_t last_msg = mono_ms(), probe_sent = 0;
     while (!stop_requested) {
         if (!conn) {
             uint64_t now = mono_ms();
@@ -493,6 +499,8 @@ int cmd_watch(cli_t *cli, int argc, char **argv) {
             }
             w.connected = true;
             w.attempts = 0;
+            last_msg = mono_ms();
+            probe_sent = 0;
             char line[200];
             snprintf(line, sizeof line, "reconnected to %s", cli->server);
             push_alert_line(&w, line);
@@ -501,7 +509,18 @@ int cmd_watch(cli_t *cli, int argc, char **argv) {
         cJSON *msg = NULL;
         char *raw = NULL;
         int r = ws_next(conn, 100, &msg, &raw);
+        if (r == 0) {
+            uint64_t now = mono_ms();
+            if (!probe_sent && now - last_msg > WATCH_IDLE_MS) {
+                probe_sent = now;
+                if (ws_send_text(conn, "{\"subscribe\":\"*\"}", 1000) != 0) r = -1;
+            } else if (probe_sent && now - probe_sent > WATCH_IDLE_MS) {
+                r = -1;
+            }
+        }
         if (r == 1) {
+            last_msg = mono_ms();
+            probe_sent = 0;
             handle(&w, msg, raw);
         } else if (r < 0) {
             ws_close(conn);

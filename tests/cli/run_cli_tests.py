@@ -1,0 +1,617 @@
+#!/usr/bin/env python3
+"""fa-cli integration tests: the real daemon (fa-insightd) on free ports with
+a temporary database, fed by the real agent (tests/cli/feeder.c, linking
+fa-agent + lib), then every fa-cli command against it: human output content,
+--json structure, exit codes (budgets --check 3/0, bad arguments 2, daemon
+down 1), colours on a terminal only, and `watch` in tmux across a daemon
+restart.
+
+usage: run_cli_tests.py --cli build/fa-cli --daemon build/fa-insightd
+                        --feeder build/default/tests/cli_feeder [--keep] [-v]
+The last line is "N passed, N failed"; the exit status is 1 on any failure.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.cli = os.path.abspath(args.cli)
+        self.daemon_bin = os.path.abspath(args.daemon)
+        self.feeder_bin = os.path.abspath(args.feeder)
+        self.tmp = tempfile.mkdtemp(prefix="fa-cli-test-")
+        self.db = os.path.join(self.tmp, "insight.db")
+        self.http_port, self.ingest_port, self.dead_port = free_ports(3)
+        self.server = "http://127.0.0.1:%d" % self.http_port
+        self.ingest = "tcp://127.0.0.1:%d" % self.ingest_port
+        self.daemon = None
+        self.daemon_starts = 0
+        self.feeder = None
+        self.passed = 0
+        self.failed = 0
+        self.tmux_socket = "fa-cli-test-%d" % os.getpid()
+        self.env = dict(os.environ)
+        for k in ("FA_INSIGHT_SERVER", "NO_COLOR", "LC_ALL", "LC_CTYPE"):
+            self.env.pop(k, None)
+        self.env["LANG"] = "C.UTF-8"
+        self.env["FA_INSIGHT_SERVER"] = self.server
+        self.sid = None
+        self.short_sid = None
+
+    # ---- processes ---------------------------------------------------------
+
+    def start_daemon(self):
+        self.daemon_starts += 1
+        log = open(os.path.join(self.tmp, "daemon.%d.log" % self.daemon_starts), "w")
+        self.daemon = subprocess.Popen(
+            [self.daemon_bin, "--listen", "127.0.0.1:%d" % self.http_port, "--ingest", self.ingest,
+             "--db", self.db, "--session-timeout", "3s"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.daemon.poll() is not None:
+                raise RuntimeError("fa-insightd exited at start (see %s)" % log.name)
+            if self.run("health", check_env=False).code == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("fa-insightd did not answer within 10 s")
+
+    def stop_daemon(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+        self.daemon = None
+
+    def run_feeder(self, *extra, background=False):
+        cmd = [self.feeder_bin, "--url", self.ingest] + list(extra)
+        out = open(os.path.join(self.tmp, "feeder.%d.out" % (2 if background else 1)), "w+")
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        if not background:
+            p.wait(timeout=30)
+        return p, out
+
+    def run(self, *argv, env=None, check_env=True, timeout=20):
+        e = dict(self.env)
+        if env:
+            e.update(env)
+        p = subprocess.run([self.cli] + list(argv), env=e, capture_output=True, timeout=timeout)
+        return Result(argv, p.returncode, p.stdout.decode("utf-8", "replace"),
+                      p.stderr.decode("utf-8", "replace"))
+
+    def tmux(self, *argv):
+        return subprocess.run(["tmux", "-L", self.tmux_socket] + list(argv), capture_output=True, text=True)
+
+    # ---- reporting ---------------------------------------------------------
+
+    def check(self, name, fn):
+        try:
+            fn()
+        except AssertionError as e:
+            self.failed += 1
+            print("FAIL %s: %s" % (name, e))
+            return
+        except Exception as e:  # a crash of the test itself is a failure too
+            self.failed += 1
+            print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
+            return
+        self.passed += 1
+        print("ok   %s" % name)
+        sys.stdout.flush()
+
+    def cleanup(self):
+        self.tmux("kill-server")
+        if self.feeder and self.feeder.poll() is None:
+            self.feeder.send_signal(signal.SIGTERM)
+            try:
+                self.feeder.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.feeder.kill()
+        self.stop_daemon()
+        if not self.args.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print("kept %s" % self.tmp)
+
+
+class Result:
+    def __init__(self, argv, code, out, err):
+        self.argv, self.code, self.out, self.err = argv, code, out, err
+
+    def __repr__(self):
+        return "fa-cli %s -> %d\n--- stdout\n%s--- stderr\n%s" % (" ".join(self.argv), self.code, self.out[-1500:],
+                                                                 self.err[-800:])
+
+    def expect(self, code):
+        assert self.code == code, "expected exit %d: %r" % (code, self)
+        return self
+
+    def has(self, *needles, where="out"):
+        text = self.out if where == "out" else self.err
+        for n in needles:
+            assert n in text, "%r not in %s of %r" % (n, where, self)
+        return self
+
+    def lacks(self, *needles, where="out"):
+        text = self.out if where == "out" else self.err
+        for n in needles:
+            assert n not in text, "%r unexpectedly in %s of %r" % (n, where, self)
+        return self
+
+    def json(self):
+        try:
+            return json.loads(self.out)
+        except ValueError as e:
+            raise AssertionError("stdout is not JSON (%s): %r" % (e, self))
+
+
+def free_ports(n):
+    socks, ports = [], []
+    while len(ports) < n:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        if port in (7878, 7879):
+            s.close()
+            continue
+        socks.append(s)
+        ports.append(port)
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_for(what, fn, timeout=15, interval=0.2):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+        except (AssertionError, ValueError, KeyError) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s (%s)" % (what, last))
+
+
+def walk(nodes):
+    for n in nodes:
+        yield n
+        for c in walk(n.get("children") or []):
+            yield c
+
+
+# ---- the tests ----------------------------------------------------------------
+
+COMMANDS = ["sessions", "tags", "budgets", "trend", "alerts", "frames", "findings", "watch", "export", "health"]
+
+
+def test_help(r):
+    res = r.run("--help").expect(0)
+    for c in COMMANDS:
+        assert "\n  %s " % c in res.out, "command %s not listed: %r" % (c, res)
+    for c in COMMANDS:
+        h = r.run(c, "--help").expect(0)
+        h.has("fa-cli %s" % c, "usage: fa-cli", "Example:\n  fa-cli %s" % c, "--server URL")
+        assert len(h.out.split("\n")[0]) > len("fa-cli %s — " % c) + 10, "no summary line: %r" % h
+    r.run("help", "budgets").expect(0).has("--check")
+    r.run("--version").expect(0).has("fa-cli ")
+
+
+def test_usage_errors(r):
+    r.run().expect(2).has("usage: fa-cli", where="err")
+    r.run("budget").expect(2).has("unknown command 'budget'; did you mean 'budgets'?", where="err")
+    r.run("budgets", "--bogus").expect(2).has("unknown option '--bogus'", "usage: fa-cli [global options] budgets",
+                                               where="err")
+    r.run("frames", "--last", "abc").expect(2).has("--last: 'abc' is not a whole number", where="err")
+    r.run("frames", "--last", "0").expect(2)
+    r.run("trend").expect(2).has("--tag is required", where="err")
+    r.run("trend", "--tag", "render", "--window", "5y").expect(2).has("--window: '5y' is not a duration",
+                                                                       where="err")
+    r.run("trend", "--tag", "render", "--points", "5000").expect(2)
+    r.run("alerts", "--since", "yesterday").expect(2).has("--since: 'yesterday' is not a time", where="err")
+    r.run("export", "--format", "xml").expect(2).has("--format: 'xml' is not csv or json", where="err")
+    r.run("export", "--from", "now", "--to", "10m").expect(2).has("--from is after --to", where="err")
+    r.run("--server", "ftp://127.0.0.1:1", "sessions").expect(2).has("not an http:// URL", where="err")
+    r.run("--server", "https://127.0.0.1:1", "sessions").expect(2).has("https is not supported", where="err")
+    r.run("--server").expect(2).has("--server needs a URL", where="err")
+    r.run("--session", "", "tags").expect(2)
+    r.run("sessions", "stray").expect(2).has("unexpected argument 'stray'", where="err")
+    r.run("--timeout", "forever", "sessions").expect(2)
+
+
+def test_daemon_down(r):
+    dead = "http://127.0.0.1:%d" % r.dead_port
+    for argv in (["sessions"], ["tags"], ["budgets", "--check"], ["trend", "--tag", "x"], ["alerts"], ["frames"],
+                 ["findings"], ["watch"], ["export", "--format", "csv"], ["health"]):
+        res = r.run("--server", dead, *argv).expect(1)
+        lines = [l for l in res.err.split("\n") if l]
+        assert len(lines) == 1, "expected one line: %r" % res
+        res.has("fa-insightd is not running at %s" % dead, "start it with 'fa-insightd --listen 127.0.0.1:%d'"
+                % r.dead_port, where="err")
+        assert res.out == "", "stdout not empty: %r" % res
+
+
+def test_sessions(r):
+    res = r.run("sessions").expect(0)
+    res.has("ID", "APP", "HOST", "PID", "STARTED", "FRAMES", "STATE", r.sid, "cli-feeder (integration)",
+            r.short_sid, "short-game", "live", "ended")
+    line = [l for l in res.out.split("\n") if r.sid in l][0]
+    assert line.startswith("*"), "the default session is not marked: %r" % res
+    assert re.search(r"\blive\b", line), line
+    short_line = [l for l in res.out.split("\n") if r.short_sid in l][0]
+    assert "ended" in short_line and "bye" in short_line.lower(), short_line
+    doc = r.run("sessions", "--json").expect(0).json()
+    assert isinstance(doc["sessions"], list) and len(doc["sessions"]) == 2, doc
+    for s in doc["sessions"]:
+        for k in ("id", "app", "host", "pid", "started_ms", "frames", "live"):
+            assert k in s, "%s missing in %r" % (k, s)
+        assert HEX16.match(s["id"]), s["id"]
+    live = [s for s in doc["sessions"] if s["id"] == r.sid][0]
+    assert live["live"] is True and live["app"] == "cli-feeder" and live["frames"] > 100, live
+    short = [s for s in doc["sessions"] if s["id"] == r.short_sid][0]
+    # The agent may drop the first frames before its connection is up.
+    assert short["live"] is False and 20 <= short["frames"] <= 30 and short["end_reason"] == "bye", short
+
+
+def test_session_selection(r):
+    r.run("--session", r.sid[:6], "budgets").expect(0).has("render")
+    r.run("--session", r.short_sid, "tags").expect(0).has("session %s, ended" % r.short_sid)
+    r.run("--session", "cli-feeder", "tags").expect(0).has("session %s" % r.sid)
+    r.run("--session", "latest", "tags").expect(0).has("session %s" % r.sid)
+    res = r.run("--session", "ffffffffffffffff", "tags").expect(2)
+    res.has("unknown session 'ffffffffffffffff'", r.sid, where="err")
+    r.run("--session", "cli-feedr", "tags").expect(2).has("did you mean 'cli-feeder'?", where="err")
+
+
+def test_tags(r):
+    res = r.run("tags").expect(0)
+    res.has("session %s, live" % r.sid, "TAG", "CURRENT", "PEAK", "BUDGET", "physics", "contacts", "render",
+            "audio", "critical", "1.00 MiB / 2.00 MiB", "768 KiB / 1.00 MiB")
+    # The tree: contacts is indented under physics.
+    lines = res.out.split("\n")
+    phys = [l for l in lines if "physics" in l][0]
+    cont = [l for l in lines if "contacts" in l][0]
+    assert cont.index("contacts") > phys.index("physics"), res
+    assert "\u2514\u2500" in res.out or "\u251c\u2500" in res.out, "no tree connectors: %r" % res
+    ascii_res = r.run("tags", env={"LANG": "C"}).expect(0)
+    assert "`- " in ascii_res.out and "|- " in ascii_res.out, ascii_res
+    assert all(ord(ch) < 128 for ch in ascii_res.out), "non-ASCII output under LANG=C: %r" % ascii_res
+    shallow = r.run("tags", "--depth", "1").expect(0)
+    shallow.has("physics", "render").lacks("contacts")
+    r.run("tags", "--depth", "0").expect(0).lacks("physics")
+    doc = r.run("tags", "--json").expect(0).json()
+    assert doc["session"] == r.sid and isinstance(doc["tree"], list), doc
+    nodes = {n["path"]: n for n in walk(doc["tree"])}
+    for p in ("physics", "physics/contacts", "render", "audio"):
+        assert p in nodes, "%s missing from %r" % (p, list(nodes))
+    assert nodes["render"]["budget_hard"] == 1048576 and nodes["render"]["live_bytes"] > 1048576, nodes["render"]
+    assert nodes["physics"]["budget_soft"] == 1048576 and nodes["physics"]["budget_hard"] == 2097152
+    assert any(c["path"] == "physics/contacts" for c in nodes["physics"]["children"])
+
+
+def test_budgets(r):
+    res = r.run("budgets").expect(0)
+    res.has("TAG", "SOFT", "HARD", "CURRENT", "PEAK", "% OF HARD", "STATUS", "physics/contacts", "no budget",
+            "3 budgets: ")
+    render = [l for l in res.out.split("\n") if l.strip().startswith("render")][0]
+    assert "critical" in render and "1.00 MiB" in render and "768 KiB" in render, render
+    assert re.search(r"\b12\d %", render), render
+    physics = [l for l in res.out.split("\n") if l.strip().startswith("physics ")][0]
+    assert re.search(r"\bok\b", physics), physics
+    sub = r.run("budgets", "--tag", "physics").expect(0)
+    sub.has("physics", "physics/contacts").lacks("render", "audio")
+    assert "2 budgets: " in sub.out, sub
+    doc = r.run("budgets", "--tag", "physics", "--json").expect(0).json()
+    assert doc["tag"] == "physics" and [b["path"] for b in doc["budgets"]] == ["physics", "physics/contacts"], doc
+    for b in doc["budgets"]:
+        for k in ("budget_soft", "budget_hard", "live_bytes", "peak_bytes", "depth"):
+            assert k in b, (k, b)
+
+
+def test_budgets_check(r):
+    r.run("budgets", "--check").expect(3).has("check failed: 1 critical budget: render", where="err")
+    r.run("budgets", "--tag", "render", "--check").expect(3)
+    r.run("budgets", "--tag", "physics", "--check").expect(0).has("0 critical")
+    r.run("budgets", "--tag", "physics/contacts", "--check").expect(0)
+    doc = r.run("budgets", "--tag", "render", "--check", "--json").expect(3).json()
+    assert doc["budgets"][0]["path"] == "render", doc
+    r.run("budgets", "--tag", "rendr", "--check").expect(2).has("unknown tag 'rendr'", "did you mean 'render'?",
+                                                                   where="err")
+
+
+def test_unknown_tag(r):
+    res = r.run("trend", "--tag", "physics/contact").expect(2)
+    res.has("unknown tag 'physics/contact' in session %s; did you mean 'physics/contacts'" % r.sid, where="err")
+    r.run("trend", "--tag", "zzzzzzzzzzzz").expect(2).has("known: physics", where="err")
+    r.run("watch", "--tag", "phisics").expect(2).has("did you mean 'physics'", where="err")
+
+
+def test_trend(r):
+    res = r.run("trend", "--tag", "render", "--window", "30s", "--points", "30").expect(0)
+    res.has("render", "last 30s, 30 points of 1s", "min ", "avg ", "max ", "last ", "budget 1.00 MiB hard", "critical")
+    assert re.search(r"last 1\.2\d MiB", res.out), res
+    spark = res.out.split("\n")[1]
+    assert any(ch in spark for ch in "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"), res
+    swing = r.run("trend", "--tag", "physics/contacts", "--window", "10s", "--points", "40", env={"LANG": "C"})
+    swing.expect(0).has("min 400 KiB", "max 900 KiB")
+    line = swing.out.split("\n")[1]
+    assert "_" in line and "#" in line and all(ord(c) < 128 for c in line), swing
+    doc = r.run("trend", "--tag", "physics", "--window", "20s", "--points", "10", "--json").expect(0).json()
+    assert doc["tag"] == "physics" and doc["points"] == 10 and doc["window_ms"] == 20000, doc
+    assert len(doc["series"]) > 0
+    for p in doc["series"]:
+        for k in ("t_ms", "min", "avg", "max", "last"):
+            assert k in p, (k, p)
+        assert p["min"] <= p["avg"] <= p["max"], p
+
+
+def test_alerts(r):
+    res = r.run("alerts").expect(0)
+    res.has("RAISED", "TAG", "LEVEL", "STATE", "PEAK", "render", "critical", "active", "physics/contacts",
+            "warning", "cleared", "(usage)")
+    rows = r.run("alerts", "--active", "--json").expect(0).json()["alerts"]
+    assert rows and all(a["state"] == "active" for a in rows), rows
+    assert any(a["tag"] == "render" and a["level"] == "critical" for a in rows), rows
+    act = r.run("alerts", "--active").expect(0)
+    act.has("render").lacks("cleared")
+    doc = r.run("alerts", "--since", "10m", "--json").expect(0).json()
+    assert doc["count"] >= 2 and all(a["session"] == r.sid for a in doc["alerts"]), doc
+    for a in doc["alerts"]:
+        for k in ("tag", "level", "state", "raised_ms", "budget_hard", "peak_bytes"):
+            assert k in a, (k, a)
+    r.run("alerts", "--all-sessions").expect(0).has("SESSION", r.sid)
+    r.run("alerts", "--since", "1700000000").expect(0)
+
+
+def test_frames(r):
+    res = r.run("frames", "--last", "5").expect(0)
+    lines = [l for l in res.out.split("\n") if l.strip()]
+    assert lines[0].split()[:4] == ["FRAME", "TIME", "DURATION", "ARENA"], res
+    rows = [l for l in lines[1:] if re.match(r"^\s*\d+\s", l)]
+    assert len(rows) == 5, res
+    numbers = [int(l.split()[0]) for l in rows]
+    assert numbers == sorted(numbers) and numbers[-1] - numbers[0] >= 4, numbers
+    assert "80.0 KiB" in rows[-1] and "MiB" in rows[-1], rows[-1]
+    doc = r.run("frames", "--last", "3", "--json").expect(0).json()
+    assert doc["session"] == r.sid and len(doc["frames"]) == 3, doc
+    for f in doc["frames"]:
+        assert f["totals"]["frame"]["in_use"] == 81920 and f["totals"]["heap"]["in_use"] > 2000000, f
+        assert "frame" in f and "t_ms" in f and "duration_ns" in f
+
+
+def test_findings(r):
+    res = r.run("findings").expect(0)
+    res.has("CODE", "FINDING", "FA_FIND_HEAP_IN_HOT_PATH", "FA_FIND_POOL_SAME_FRAME_FREE", "FA_FIND_BUDGET_BREACH",
+            "render", "physics/contacts", "How to fix:",
+            "fix: use a pool for small blocks or allocate once outside the frame loop",
+            "fix: use frame memory (fa_frame_alloc) for data that dies with the frame")
+    doc = r.run("findings", "--json").expect(0).json()
+    codes = {f["code"] for f in doc["findings"]}
+    assert {2, 4, 7} <= codes, codes
+    for f in doc["findings"]:
+        for k in ("code", "name", "tag", "kind", "count", "value", "t_ms"):
+            assert k in f, (k, f)
+    r.run("findings", "--since", "1s").expect(0)
+
+
+def test_export(r):
+    res = r.run("export", "--format", "csv").expect(0)
+    lines = res.out.strip().split("\n")
+    assert lines[0] == ("frame,t_ms,duration_ns,arena_bytes,pool_bytes,heap_bytes,total_bytes,alloc_count,"
+                        "alloc_bytes,free_count,findings"), lines[0]
+    assert len(lines) > 150, "only %d lines" % len(lines)
+    cells = [l.split(",") for l in lines[1:]]
+    assert all(len(c) == 11 for c in cells)
+    frames = [int(c[0]) for c in cells]
+    assert frames == sorted(frames) and len(set(frames)) == len(frames), "frames out of order or repeated"
+    res.has("frames of session %s" % r.sid, where="err")
+    doc = r.run("export", "--format", "json", "--from", "5s", "--to", "now").expect(0).json()
+    assert doc["kind"] == "frames" and doc["session"] == r.sid and doc["count"] == len(doc["frames"]) > 100, \
+        doc["count"]
+    now_ms = time.time() * 1000
+    assert all(now_ms - 8000 <= f["t_ms"] <= now_ms + 1000 for f in doc["frames"])
+    r.run("--json", "export").expect(0).json()  # --json alone means JSON
+    tag = r.run("export", "--format", "csv", "--tag", "physics", "--from", "1m").expect(0)
+    tl = tag.out.strip().split("\n")
+    assert tl[0] == "t_ms,min,avg,max,last,frames" and len(tl) > 3, tag
+    for row in tl[1:]:
+        mn, avg, mx = (int(x) for x in row.split(",")[1:4])
+        assert mn <= avg <= mx and mn >= 600 * 1024, row
+    tj = r.run("export", "--format", "json", "--tag", "render").expect(0).json()
+    assert tj["kind"] == "rollups" and tj["tag"] == "render" and tj["series"], tj
+    r.run("export", "--tag", "rendr").expect(2)
+
+
+def test_health(r):
+    r.run("health").expect(0).has("fa-insightd", "ok", "ingest:", "received")
+    doc = r.run("health", "--json").expect(0).json()
+    assert doc["status"] == "ok" and doc["ingest"]["received"] > 0, doc
+
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def tmux_output(r, name, cmd, env=""):
+    """Runs fa-cli in a tmux pane (a real terminal) and returns the screen with its escapes."""
+    r.tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "30",
+           "env LANG=C.UTF-8 %s FA_INSIGHT_SERVER=%s %s %s; echo DONE; sleep 30" % (env, r.server, r.cli, cmd))
+    try:
+        return wait_for("tmux output of %s" % cmd, lambda: (lambda t: t if "DONE" in t else None)(
+            r.tmux("capture-pane", "-p", "-e", "-t", name).stdout), timeout=10)
+    finally:
+        r.tmux("kill-session", "-t", name)
+
+
+def test_colours_only_on_a_terminal(r):
+    piped = r.run("budgets").expect(0)
+    assert not SGR.search(piped.out), "colours in a pipe: %r" % piped
+    coloured = tmux_output(r, "c1", "budgets")
+    assert SGR.search(coloured) and "critical" in coloured, coloured
+    for name, cmd, env in (("c2", "--no-color budgets", ""), ("c3", "budgets", "NO_COLOR=1")):
+        out = tmux_output(r, name, cmd, env)
+        assert "critical" in out and not SGR.search(out), "colours with %s %s: %r" % (env, cmd, out)
+
+
+def frame_number(text):
+    m = re.search(r"^frame (\d+)", text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def test_watch_in_tmux(r):
+    try:
+        watch_in_tmux(r)
+    except AssertionError as e:
+        screen = r.tmux("capture-pane", "-p", "-t", "watch").stdout
+        raise AssertionError("%s; the screen:\n%s" % (e, screen.rstrip()))
+    finally:
+        r.tmux("kill-session", "-t", "watch")
+
+
+def watch_in_tmux(r):
+    r.tmux("new-session", "-d", "-s", "watch", "-x", "150", "-y", "40",
+           "env LANG=C.UTF-8 FA_INSIGHT_SERVER=%s %s watch; echo EXIT=$?; sleep 60" % (r.server, r.cli))
+
+    def cap():
+        return r.tmux("capture-pane", "-p", "-t", "watch").stdout
+
+    first = wait_for("the live view", lambda: (lambda t: t if "connected" in t and frame_number(t) else None)(cap()))
+    for needle in ("fa-cli watch", "session %s (cli-feeder, live)" % r.sid, "arena 80.0 KiB", "TAG", "render",
+                   "critical", "physics/contacts", "New alerts", "Ctrl-C to quit"):
+        assert needle in first, "%r not in the view:\n%s" % (needle, first)
+    # The view redraws in place: the frame number moves, the screen does not scroll.
+    n1 = frame_number(first)
+    second = wait_for("a later frame", lambda: (lambda t: t if (frame_number(t) or 0) > n1 else None)(cap()))
+    assert second.count("fa-cli watch") == 1, second
+    # New alerts arrive over the WebSocket (contacts swings across 80 %).
+    wait_for("a new alert", lambda: re.search(r"physics/contacts\s+warning\s+(raised|cleared)", cap()))
+    # The daemon goes away: the view says so and keeps trying.
+    r.stop_daemon()
+    wait_for("the lost connection", lambda: "connection lost" in cap() and "reconnecting" in cap())
+    # It comes back on the same port and database: the view follows again.
+    r.start_daemon()
+    back = wait_for("the reconnection", lambda: (lambda t: t if "connected," in t else None)(cap()), timeout=20)
+    n2 = frame_number(back) or 0
+    wait_for("frames after the restart", lambda: (frame_number(cap()) or 0) > n2, timeout=20)
+    assert "render" in cap()
+    r.tmux("send-keys", "-t", "watch", "C-c")
+    wait_for("watch to exit on Ctrl-C", lambda: "EXIT=0" in cap(), timeout=10)
+
+
+def test_watch_without_terminal(r):
+    def run_for(seconds, *argv):
+        p = subprocess.Popen([r.cli] + list(argv), env=r.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(seconds)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        return p.returncode, out.decode(), err.decode()
+
+    code, out, err = run_for(2.5, "watch")
+    assert code == 0, (code, err)
+    lines = [l for l in out.split("\n") if l.startswith("session ")]
+    assert len(lines) >= 1 and r.sid in lines[0] and "total" in lines[0], out
+    assert "\x1b[" not in out, "escape sequences in a pipe"
+    code, out, err = run_for(1.5, "watch", "--json")
+    assert code == 0, (code, err)
+    msgs = [json.loads(l) for l in out.split("\n") if l.strip()]
+    types = {m.get("type") for m in msgs}
+    assert "hello" in types and "frame" in types, types
+    frame = [m for m in msgs if m.get("type") == "frame"][0]
+    assert "totals" in frame and "tags" in frame and "session" in frame, frame
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--daemon", required=True)
+    ap.add_argument("--feeder", required=True)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("-k", dest="only", help="run only tests whose name contains this")
+    args = ap.parse_args()
+    for tool in ("tmux",):
+        if not shutil.which(tool):
+            print("%s is missing" % tool)
+            print("0 passed, 1 failed")
+            return 1
+    r = Runner(args)
+    t0 = time.time()
+    try:
+        r.start_daemon()
+        # An earlier, finished session, then the live one.
+        p, out = r.run_feeder("--frames", "30", "--app", "short-game", "--label", "short")
+        out.seek(0)
+        r.short_sid = re.search(r"session ([0-9a-f]{16})", out.read()).group(1)
+        r.feeder, fout = r.run_feeder(background=True)
+
+        def live_sid():
+            fout.seek(0)
+            m = re.search(r"session ([0-9a-f]{16})", fout.read())
+            return m.group(1) if m else None
+        r.sid = wait_for("the feeder's session id", live_sid, timeout=10)
+
+        def warmed_up():
+            s = r.run("sessions", "--json").json()["sessions"]
+            live = [x for x in s if x["id"] == r.sid and x["live"] and x["frames"] >= 150]
+            short = [x for x in s if x["id"] == r.short_sid and not x["live"]]
+            if not (live and short):
+                return False
+            al = r.run("alerts", "--json").json()["alerts"]
+            cleared = [a for a in al if a["tag"] == "physics/contacts" and a["state"] == "cleared"]
+            fi = r.run("findings", "--json").json()["findings"]
+            return cleared and {2, 4, 7} <= {f["code"] for f in fi}
+        wait_for("the session to warm up (frames, a cleared alert, findings)", warmed_up, timeout=25, interval=0.3)
+    except Exception as e:
+        print("FAIL setup: %s" % e)
+        r.cleanup()
+        print("0 passed, 1 failed")
+        return 1
+    tests = [
+        ("help on every command, with an example", test_help),
+        ("bad arguments exit 2 with a precise message", test_usage_errors),
+        ("daemon down: one line, how to start it, exit 1", test_daemon_down),
+        ("sessions: table and --json", test_sessions),
+        ("--session: prefix, app name, latest, unknown with near matches", test_session_selection),
+        ("tags: tree with usage and budgets, --depth, ASCII fallback, --json", test_tags),
+        ("budgets: table, subtree, --json", test_budgets),
+        ("budgets --check: 3 when critical, 0 when fine, 2 on unknown tag", test_budgets_check),
+        ("unknown tag lists near matches", test_unknown_tag),
+        ("trend: sparkline and min/avg/max/last, --json", test_trend),
+        ("alerts: raised and cleared, --active, --since, --json", test_alerts),
+        ("frames: recent frames with totals, --json", test_frames),
+        ("findings: codes with their fixes, --json", test_findings),
+        ("export: csv/json frames and tag rollups", test_export),
+        ("health", test_health),
+        ("colours only on a terminal, not with --no-color or NO_COLOR", test_colours_only_on_a_terminal),
+        ("watch without a terminal: lines, and --json messages", test_watch_without_terminal),
+        ("watch in tmux: redraws, new alerts, daemon restart, Ctrl-C", test_watch_in_tmux),
+    ]
+    try:
+        for name, fn in tests:
+            if args.only and args.only not in name:
+                continue
+            r.check(name, lambda fn=fn: fn(r))
+    finally:
+        r.cleanup()
+    print("runtime %.1f s" % (time.time() - t0))
+    print("%d passed, %d failed" % (r.passed, r.failed))
+    return 1 if r.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
