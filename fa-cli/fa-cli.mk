@@ -27,6 +27,13 @@ $(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(LIB_A)
 
 ALL_TARGETS += $(CLI_BIN)
 
+# The same program under ASan+UBSan, run by the integration tests.
+CLI_ASAN_BIN := $(BUILD)/asan/fa-cli/fa-cli
+$(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libframealloc.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD [asan] $@")
+	$(Q)$(CC) $(VLDFLAGS_asan) -o $@ $^ $(CLI_LDLIBS)
+
 .PHONY: install-cli
 install-cli: $(CLI_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -68,7 +75,8 @@ test-cli-unit: $(BUILD)/default/tests/cli_tests $(BUILD)/asan/tests/cli_tests
 	@echo "== fa-cli unit tests [default] and [asan]"
 	$(Q)$(BUILD)/default/tests/cli_tests --short-filename
 	$(Q)$(CLI_TEST_ENV_asan) $(BUILD)/asan/tests/cli_tests --short-filename
-test-cli-integration: $(CLI_BIN) $(CLI_FEEDER) $(CLI_DAEMON)
+test-cli-integration: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_FEEDER) $(CLI_DAEMON)
 	@echo "== fa-cli integration tests (real daemon, real agent, tmux)"
-	$(Q)python3 tests/cli/run_cli_tests.py --cli $(CLI_BIN) --daemon $(CLI_DAEMON) --feeder $(CLI_FEEDER)
+	$(Q)python3 tests/cli/run_cli_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) --daemon $(CLI_DAEMON) \
+		--feeder $(CLI_FEEDER)
 TEST_STEPS += test-cli

@@ -66,8 +66,10 @@ void args_print_help(FILE *out, const cmd_info_t *info, const args_opt_t *opts) 
         fputs("\nOptions:\n", out);
         for (const args_opt_t *o = opts; o->name; o++) {
             char left[64];
-            if (o->kind == ARGS_FLAG) snprintf(left, sizeof left, "--%s", o->name);
-            else snprintf(left, sizeof left, "--%s %s", o->name, kind_metavar(o));
+            if (o->kind == ARGS_FLAG)
+                snprintf(left, sizeof left, "--%s", o->name);
+            else
+                snprintf(left, sizeof left, "--%s %s", o->name, kind_metavar(o));
             fprintf(out, "  %-22s %s\n", left, o->help);
         }
     }
@@ -93,12 +95,18 @@ int args_parse_duration(const char *s, uint64_t *out_ms) {
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s) return -1;
     uint64_t mult;
-    if (*end == '\0' || strcmp(end, "s") == 0) mult = 1000;
-    else if (strcmp(end, "ms") == 0) mult = 1;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) mult = 60000;
-    else if (strcmp(end, "h") == 0) mult = 3600000;
-    else if (strcmp(end, "d") == 0) mult = 86400000;
-    else return -1;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        mult = 1000;
+    else if (strcmp(end, "ms") == 0)
+        mult = 1;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        mult = 60000;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600000;
+    else if (strcmp(end, "d") == 0)
+        mult = 86400000;
+    else
+        return -1;
     if (v == 0 || v > UINT64_MAX / mult) return -1;
     *out_ms = (uint64_t)v * mult;
     return 0;
@@ -145,7 +153,8 @@ int args_parse_time(const char *s, uint64_t now_ms, uint64_t *out_ms) {
     /* Unix time: 10 digits in seconds, 13 in milliseconds. */
     size_t len = strlen(s);
     bool digits = true;
-    for (size_t i = 0; i < len; i++) digits = digits && isdigit((unsigned char)s[i]);
+    for (size_t i = 0; i < len; i++)
+        digits = digits && isdigit((unsigned char)s[i]);
     if (digits && (len == 10 || len == 13)) {
         uint64_t v;
         if (args_parse_uint(s, 0, UINT64_MAX, &v) != 0) return -1;

@@ -212,14 +212,14 @@ const cJSON *jv_array(const cJSON *obj, const char *name);
 /* ------------------------------------------------------------------------ */
 
 /* Human units. Each writes into buf (at least 32 bytes) and returns it. */
-const char *render_bytes(char *buf, size_t cap, uint64_t bytes);   /* 512 B, 1.5 KiB, 12.0 MiB */
+const char *render_bytes(char *buf, size_t cap, uint64_t bytes); /* 512 B, 1.5 KiB, 12.0 MiB */
 const char *render_signed_bytes(char *buf, size_t cap, int64_t bytes);
 const char *render_ns(char *buf, size_t cap, uint64_t ns, bool utf8); /* 850 ns, 12.4 µs, 16.7 ms, 1.20 s */
 const char *render_ago(char *buf, size_t cap, uint64_t then_ms, uint64_t now_ms); /* 3m ago */
-const char *render_duration_ms(char *buf, size_t cap, uint64_t ms); /* 1h 02m, 45s */
+const char *render_duration_ms(char *buf, size_t cap, uint64_t ms);               /* 1h 02m, 45s */
 const char *render_clock(char *buf, size_t cap, uint64_t unix_ms); /* 2024-05-01 12:00:03 (local) */
-const char *render_pct(char *buf, size_t cap, double pct); /* 85 %, 102 %, "-" for < 0 */
-const char *render_count(char *buf, size_t cap, uint64_t n); /* 1234567 → 1.23M */
+const char *render_pct(char *buf, size_t cap, double pct);         /* 85 %, 102 %, "-" for < 0 */
+const char *render_count(char *buf, size_t cap, uint64_t n);       /* 1234567 → 1.23M */
 
 /* Colours: the empty string when colours are off. */
 typedef enum render_color {

@@ -18,8 +18,8 @@ int cmd_alerts(cli_t *cli, int argc, char **argv) {
     uint64_t since = 0;
     bool have_since = false, active = false, all = false;
     args_opt_t opts[] = {
-        {"since", ARGS_TIME, &since, "TIME", "only alerts raised or cleared since then (10m = 10 minutes ago)", 0,
-         false, &have_since},
+        {"since", ARGS_TIME, &since, "TIME",
+         "only alerts raised or cleared since then (10m = 10 minutes ago)", 0, false, &have_since},
         {"active", ARGS_FLAG, &active, NULL, "only alerts still active"},
         {"all-sessions", ARGS_FLAG, &all, NULL, "alerts of every session, not only the chosen one"},
         {0},
@@ -69,7 +69,8 @@ int cmd_alerts(cli_t *cli, int argc, char **argv) {
         render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)), level,
                           render_color_code(cli, RC_RESET));
         render_table_cell(t, "%s%s%s", is_active ? render_color_code(cli, RC_BOLD) : "",
-                          is_active ? "active" : "cleared", is_active ? render_color_code(cli, RC_RESET) : "");
+                          is_active ? "active" : "cleared",
+                          is_active ? render_color_code(cli, RC_RESET) : "");
         render_table_cell(t, "%s", render_bytes(b[0], 32, jv_u64(al, "peak_bytes", 0)));
         render_table_cell(t, "%s", render_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)));
         render_table_cell(t, "%s", render_pct(pct, sizeof pct, jv_num(al, "peak_pct", -1)));
@@ -79,8 +80,10 @@ int cmd_alerts(cli_t *cli, int argc, char **argv) {
             const char *reason = jv_str(al, "clear_reason", NULL);
             char ago[32];
             render_ago(ago, sizeof ago, jv_u64(al, "cleared_ms", 0), now);
-            if (reason) snprintf(cleared, sizeof cleared, "%s (%s)", ago, reason);
-            else snprintf(cleared, sizeof cleared, "%s", ago);
+            if (reason)
+                snprintf(cleared, sizeof cleared, "%s (%s)", ago, reason);
+            else
+                snprintf(cleared, sizeof cleared, "%s", ago);
             render_table_cell(t, "%s", cleared);
         }
         if (all) render_table_cell(t, "%s", jv_str(al, "session", "?"));

@@ -26,7 +26,8 @@ static uint64_t kind_u64(const cJSON *frame, const char *kind, const char *field
 }
 
 static void frame_csv(const cJSON *f) {
-    uint64_t fr = kind_u64(f, "frame", "in_use"), po = kind_u64(f, "pool", "in_use"), he = kind_u64(f, "heap", "in_use");
+    uint64_t fr = kind_u64(f, "frame", "in_use"), po = kind_u64(f, "pool", "in_use"),
+             he = kind_u64(f, "heap", "in_use");
     uint64_t ac = 0, ab = 0, fc = 0;
     const char *kinds[] = {"frame", "pool", "heap"};
     for (int k = 0; k < 3; k++) {
@@ -34,18 +35,19 @@ static void frame_csv(const cJSON *f) {
         ab += kind_u64(f, kinds[k], "alloc_bytes");
         fc += kind_u64(f, kinds[k], "free_count");
     }
-    printf("%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%d\n", (unsigned long long)jv_u64(f, "frame", 0),
-           (unsigned long long)jv_u64(f, "t_ms", 0), (unsigned long long)jv_u64(f, "duration_ns", 0),
-           (unsigned long long)fr, (unsigned long long)po, (unsigned long long)he,
-           (unsigned long long)(fr + po + he), (unsigned long long)ac, (unsigned long long)ab,
-           (unsigned long long)fc, cJSON_GetArraySize(jv_array(f, "findings")));
+    printf("%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%d\n",
+           (unsigned long long)jv_u64(f, "frame", 0), (unsigned long long)jv_u64(f, "t_ms", 0),
+           (unsigned long long)jv_u64(f, "duration_ns", 0), (unsigned long long)fr, (unsigned long long)po,
+           (unsigned long long)he, (unsigned long long)(fr + po + he), (unsigned long long)ac,
+           (unsigned long long)ab, (unsigned long long)fc, cJSON_GetArraySize(jv_array(f, "findings")));
 }
 
 static int export_frames(cli_t *cli, const char *sid, bool csv, uint64_t from, uint64_t to, bool have_to) {
     if (csv)
         printf("frame,t_ms,duration_ns,arena_bytes,pool_bytes,heap_bytes,total_bytes,alloc_count,alloc_bytes,"
                "free_count,findings\n");
-    else printf("{\"session\":\"%s\",\"kind\":\"frames\",\"frames\":[", sid);
+    else
+        printf("{\"session\":\"%s\",\"kind\":\"frames\",\"frames\":[", sid);
     /* Pages of 1000 in time order; the next page starts at the last time
      * seen and skips the frames already written (equal times). */
     uint64_t last_frame = 0, count = 0;
@@ -72,7 +74,8 @@ static int export_frames(cli_t *cli, const char *sid, bool csv, uint64_t from, u
             uint64_t num_f = jv_u64(f, "frame", 0), t = jv_u64(f, "t_ms", 0);
             if (t > page_last_t) page_last_t = t;
             if (any && t == from && num_f <= last_frame) continue;
-            if (csv) frame_csv(f);
+            if (csv)
+                frame_csv(f);
             else {
                 char *s = cJSON_PrintUnformatted(f);
                 if (s) printf("%s\n%s", any ? "," : "", s);
@@ -89,13 +92,13 @@ static int export_frames(cli_t *cli, const char *sid, bool csv, uint64_t from, u
         from = page_last_t;
     }
     if (!csv) printf("],\"count\":%llu}\n", (unsigned long long)count);
-    fprintf(stderr, CLI_NAME " export: %llu frame%s of session %s\n", (unsigned long long)count, count == 1 ? "" : "s",
-            sid);
+    fprintf(stderr, CLI_NAME " export: %llu frame%s of session %s\n", (unsigned long long)count,
+            count == 1 ? "" : "s", sid);
     return CLI_EXIT_OK;
 }
 
-static int export_tag(cli_t *cli, const char *sid, const cJSON *session, const char *tag, bool csv, uint64_t from,
-                      bool have_from, uint64_t to, bool have_to, uint32_t points) {
+static int export_tag(cli_t *cli, const char *sid, const cJSON *session, const char *tag, bool csv,
+                      uint64_t from, bool have_from, uint64_t to, bool have_to, uint32_t points) {
     /* The daemon's trend window ends at the latest frame: derive the window
      * from --from, and cut at --to here. */
     uint64_t end = jv_u64(session, "last_frame_ms", 0);
@@ -115,7 +118,8 @@ static int export_tag(cli_t *cli, const char *sid, const cJSON *session, const c
     int rc = api_get(cli, path, &a, sid, tag);
     if (rc) return rc;
     const cJSON *series = jv_array(a.json, "series"), *p;
-    if (csv) printf("t_ms,min,avg,max,last,frames\n");
+    if (csv)
+        printf("t_ms,min,avg,max,last,frames\n");
     else
         printf("{\"session\":\"%s\",\"kind\":\"rollups\",\"tag\":\"%s\",\"step_ms\":%llu,\"series\":[", sid,
                jv_str(a.json, "tag", tag), (unsigned long long)jv_u64(a.json, "step_ms", 0));
@@ -125,9 +129,10 @@ static int export_tag(cli_t *cli, const char *sid, const cJSON *session, const c
         if (have_to && t > to) continue;
         if (have_from && t + jv_u64(a.json, "step_ms", 0) < from) continue;
         if (csv)
-            printf("%llu,%llu,%llu,%llu,%llu,%llu\n", (unsigned long long)t, (unsigned long long)jv_u64(p, "min", 0),
-                   (unsigned long long)jv_u64(p, "avg", 0), (unsigned long long)jv_u64(p, "max", 0),
-                   (unsigned long long)jv_u64(p, "last", 0), (unsigned long long)jv_u64(p, "frames", 0));
+            printf("%llu,%llu,%llu,%llu,%llu,%llu\n", (unsigned long long)t,
+                   (unsigned long long)jv_u64(p, "min", 0), (unsigned long long)jv_u64(p, "avg", 0),
+                   (unsigned long long)jv_u64(p, "max", 0), (unsigned long long)jv_u64(p, "last", 0),
+                   (unsigned long long)jv_u64(p, "frames", 0));
         else {
             char *s = cJSON_PrintUnformatted(p);
             if (s) printf("%s\n%s", count ? "," : "", s);
@@ -149,26 +154,32 @@ int cmd_export(cli_t *cli, int argc, char **argv) {
     uint32_t points = 360;
     args_opt_t opts[] = {
         {"format", ARGS_STRING, &format, "csv|json", "output format (default csv; json with --json)"},
-        {"from", ARGS_TIME, &from, "TIME", "first time included (default: the oldest kept)", 0, false, &have_from},
+        {"from", ARGS_TIME, &from, "TIME", "first time included (default: the oldest kept)", 0, false,
+         &have_from},
         {"to", ARGS_TIME, &to, "TIME", "last time included (default: the latest frame)", 0, false, &have_to},
         {"tag", ARGS_STRING, &tag, "T", "export this tag's rollups instead of raw frames"},
-        {"points", ARGS_UINT, &points, "N", "with --tag: points over the range (default 360, at most 1000)", 1000},
+        {"points", ARGS_UINT, &points, "N", "with --tag: points over the range (default 360, at most 1000)",
+         1000},
         {0},
     };
     int rc = args_parse(cli, &cmd_export_info, opts, argc, argv);
     if (rc >= 0) return rc;
     if (!format) format = cli->json ? "json" : "csv";
     bool csv;
-    if (strcmp(format, "csv") == 0) csv = true;
-    else if (strcmp(format, "json") == 0) csv = false;
-    else return args_usage_error(&cmd_export_info, "--format: '%s' is not csv or json", format);
-    if (have_from && have_to && from > to)
-        return args_usage_error(&cmd_export_info, "--from is after --to");
+    if (strcmp(format, "csv") == 0)
+        csv = true;
+    else if (strcmp(format, "json") == 0)
+        csv = false;
+    else
+        return args_usage_error(&cmd_export_info, "--format: '%s' is not csv or json", format);
+    if (have_from && have_to && from > to) return args_usage_error(&cmd_export_info, "--from is after --to");
     char sid[32];
     cJSON *session = NULL;
     if ((rc = session_resolve(cli, sid, &session)) != 0) return rc;
-    if (tag) rc = export_tag(cli, sid, session, tag, csv, from, have_from, to, have_to, points);
-    else rc = export_frames(cli, sid, csv, have_from ? from : 0, to, have_to);
+    if (tag)
+        rc = export_tag(cli, sid, session, tag, csv, from, have_from, to, have_to, points);
+    else
+        rc = export_frames(cli, sid, csv, have_from ? from : 0, to, have_to);
     cJSON_Delete(session);
     return rc;
 }

@@ -37,8 +37,8 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
     uint64_t since = 0;
     bool have_since = false;
     args_opt_t opts[] = {
-        {"since", ARGS_TIME, &since, "TIME", "only findings since then (5m = 5 minutes ago; default: all kept)", 0,
-         false, &have_since},
+        {"since", ARGS_TIME, &since, "TIME",
+         "only findings since then (5m = 5 minutes ago; default: all kept)", 0, false, &have_since},
         {0},
     };
     int rc = args_parse(cli, &cmd_findings_info, opts, argc, argv);
@@ -77,7 +77,8 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
         for (i = 0; i < k; i++)
             if (m[i].code == code && strcmp(m[i].tag, tag) == 0 && strcmp(m[i].kind, kind) == 0) break;
         if (i == k) {
-            m[k] = (merged_t){.code = code, .name = jv_str(r, "name", fa_finding_name(code)), .tag = tag, .kind = kind};
+            m[k] = (merged_t){
+                .code = code, .name = jv_str(r, "name", fa_finding_name(code)), .tag = tag, .kind = kind};
             k++;
         }
         uint64_t t = jv_u64(r, "t_ms", 0), c = jv_u64(r, "count", 0), v = jv_u64(r, "value", 0);
@@ -98,7 +99,8 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
     for (size_t i = 0; i < k; i++) {
         char ago[32], b[32];
         render_table_cell(t, "%d", m[i].code);
-        render_table_cell(t, "%s%s%s", render_color_code(cli, RC_YELLOW), m[i].name, render_color_code(cli, RC_RESET));
+        render_table_cell(t, "%s%s%s", render_color_code(cli, RC_YELLOW), m[i].name,
+                          render_color_code(cli, RC_RESET));
         render_table_cell(t, "%s", m[i].tag[0] ? m[i].tag : "/");
         render_table_cell(t, "%s", m[i].kind);
         render_table_cell(t, "%llus", (unsigned long long)m[i].seconds);

@@ -45,7 +45,8 @@ int cmd_frames(cli_t *cli, int argc, char **argv) {
         return CLI_EXIT_OK;
     }
     render_table_t *t = render_table_new(10);
-    const char *head[] = {"FRAME", "TIME", "DURATION", "ARENA", "POOL", "HEAP", "TOTAL", "ALLOCS", "FREES", "FINDINGS"};
+    const char *head[] = {"FRAME", "TIME",  "DURATION", "ARENA", "POOL",
+                          "HEAP",  "TOTAL", "ALLOCS",   "FREES", "FINDINGS"};
     render_table_header(t, head);
     for (size_t c = 0; c < 10; c++)
         if (c != 1) render_table_align_right(t, c);
@@ -73,13 +74,15 @@ int cmd_frames(cli_t *cli, int argc, char **argv) {
         render_table_cell(t, "%s", render_count(b[5], 32, allocs));
         render_table_cell(t, "%llu", (unsigned long long)frees);
         int nf = cJSON_GetArraySize(jv_array(f, "findings"));
-        if (nf) render_table_cell(t, "%s%d%s", render_color_code(cli, RC_YELLOW), nf, render_color_code(cli, RC_RESET));
-        else render_table_cell(t, "-");
+        if (nf)
+            render_table_cell(t, "%s%d%s", render_color_code(cli, RC_YELLOW), nf,
+                              render_color_code(cli, RC_RESET));
+        else
+            render_table_cell(t, "-");
     }
     render_table_print(cli, t, stdout);
     render_table_free(t);
-    if (jv_bool(a.json, "truncated", false))
-        printf("(older frames exist: raise --last)\n");
+    if (jv_bool(a.json, "truncated", false)) printf("(older frames exist: raise --last)\n");
     http_answer_free(&a);
     return CLI_EXIT_OK;
 }

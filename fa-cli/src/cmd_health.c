@@ -38,8 +38,8 @@ int cmd_health(cli_t *cli, int argc, char **argv) {
         char up[32];
         uint64_t up_ms = jv_u64(a.json, "uptime_ms", jv_u64(a.json, "uptime_s", 0) * 1000u);
         printf("fa-insightd %s at %s: %s%s%s, up %s\n", jv_str(a.json, "version", "?"), cli->server,
-               render_color_code(cli, RC_GREEN), jv_str(a.json, "status", "ok"), render_color_code(cli, RC_RESET),
-               render_duration_ms(up, sizeof up, up_ms));
+               render_color_code(cli, RC_GREEN), jv_str(a.json, "status", "ok"),
+               render_color_code(cli, RC_RESET), render_duration_ms(up, sizeof up, up_ms));
         const cJSON *c;
         cJSON_ArrayForEach(c, a.json) {
             if (cJSON_IsObject(c)) {

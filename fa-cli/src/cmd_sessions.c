@@ -64,14 +64,17 @@ int cmd_sessions(cli_t *cli, int argc, char **argv) {
             snprintf(pid, sizeof pid, "%llu", (unsigned long long)jv_u64(s, "pid", 0));
             render_table_cell(t, "%s", s == def ? "*" : "");
             render_table_cell(t, "%s", jv_str(s, "id", "?"));
-            if (*label) render_table_cell(t, "%s (%s)", jv_str(s, "app", "?"), label);
-            else render_table_cell(t, "%s", jv_str(s, "app", "?"));
+            if (*label)
+                render_table_cell(t, "%s (%s)", jv_str(s, "app", "?"), label);
+            else
+                render_table_cell(t, "%s", jv_str(s, "app", "?"));
             render_table_cell(t, "%s", jv_str(s, "host", "?"));
             render_table_cell(t, "%s", pid);
             render_table_cell(t, "%s", render_ago(ago, sizeof ago, jv_u64(s, "started_ms", 0), now));
             render_table_cell(t, "%llu", (unsigned long long)jv_u64(s, "frames", 0));
             if (live) {
-                render_table_cell(t, "%slive%s", render_color_code(cli, RC_GREEN), render_color_code(cli, RC_RESET));
+                render_table_cell(t, "%slive%s", render_color_code(cli, RC_GREEN),
+                                  render_color_code(cli, RC_RESET));
             } else {
                 char ended[32];
                 const char *reason = jv_str(s, "end_reason", NULL);

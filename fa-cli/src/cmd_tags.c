@@ -31,7 +31,9 @@ const cmd_info_t cmd_budgets_info = {
                "  fa-cli budgets --tag render --check || echo 'render is over budget'\n",
 };
 
-static const cJSON *children_of(const cJSON *node) { return jv_array(node, "children"); }
+static const cJSON *children_of(const cJSON *node) {
+    return jv_array(node, "children");
+}
 
 static void usage_cells(const cli_t *cli, render_table_t *t, const cJSON *n) {
     char b[4][32], pct[32], bar[128];
@@ -50,8 +52,8 @@ static void usage_cells(const cli_t *cli, render_table_t *t, const cJSON *n) {
         render_status st = render_status_of(live, hard);
         render_bar(cli, bar, sizeof bar, p, 10);
         render_table_cell(t, "%s %s", render_pct(pct, sizeof pct, p), bar);
-        render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)), render_status_name(st),
-                          render_color_code(cli, RC_RESET));
+        render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)),
+                          render_status_name(st), render_color_code(cli, RC_RESET));
     } else {
         render_table_cell(t, "-");
         render_table_cell(t, "-");
@@ -151,7 +153,8 @@ int cmd_budgets(cli_t *cli, int argc, char **argv) {
         counts[st]++;
         if (st == RS_CRITICAL && critical_names_len + 64 < sizeof critical_names) {
             int w = snprintf(critical_names + critical_names_len, sizeof critical_names - critical_names_len,
-                             "%s%s", critical_names_len ? ", " : "", jv_str(r, "path", "?")[0] ? jv_str(r, "path", "?") : "/");
+                             "%s%s", critical_names_len ? ", " : "",
+                             jv_str(r, "path", "?")[0] ? jv_str(r, "path", "?") : "/");
             if (w > 0) critical_names_len += (size_t)w;
         }
     }
@@ -162,7 +165,8 @@ int cmd_budgets(cli_t *cli, int argc, char **argv) {
         render_table_t *t = render_table_new(7);
         const char *head[] = {"TAG", "SOFT", "HARD", "CURRENT", "PEAK", "% OF HARD", "STATUS"};
         render_table_header(t, head);
-        for (size_t c = 1; c < 6; c++) render_table_align_right(t, c);
+        for (size_t c = 1; c < 6; c++)
+            render_table_align_right(t, c);
         cJSON_ArrayForEach(r, rows) {
             char b[4][32], pct[32], ind[140];
             uint64_t live = jv_u64(r, "live_bytes", 0), hard = jv_u64(r, "budget_hard", 0),
@@ -178,7 +182,8 @@ int cmd_budgets(cli_t *cli, int argc, char **argv) {
             render_table_cell(t, "%s", hard ? render_bytes(b[1], 32, hard) : "-");
             render_table_cell(t, "%s", render_bytes(b[2], 32, live));
             render_table_cell(t, "%s", render_bytes(b[3], 32, jv_u64(r, "peak_bytes", 0)));
-            render_table_cell(t, "%s", hard ? render_pct(pct, sizeof pct, (double)live * 100.0 / (double)hard) : "-");
+            render_table_cell(t, "%s",
+                              hard ? render_pct(pct, sizeof pct, (double)live * 100.0 / (double)hard) : "-");
             render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)),
                               hard ? render_status_name(st) : "no budget", render_color_code(cli, RC_RESET));
         }

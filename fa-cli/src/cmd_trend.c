@@ -24,7 +24,8 @@ int cmd_trend(cli_t *cli, int argc, char **argv) {
     uint32_t points = 60;
     args_opt_t opts[] = {
         {"tag", ARGS_STRING, &tag, "T", "the tag, e.g. physics/contacts ('/' for all memory) (required)"},
-        {"window", ARGS_DURATION, &window_ms, "DURATION", "how far back from the latest frame (default 5m, 1s..30d)"},
+        {"window", ARGS_DURATION, &window_ms, "DURATION",
+         "how far back from the latest frame (default 5m, 1s..30d)"},
         {"points", ARGS_UINT, &points, "N", "points in the line (default 60, at most 1000)", 1000},
         {0},
     };
@@ -71,7 +72,8 @@ int cmd_trend(cli_t *cli, int argc, char **argv) {
         http_answer_free(&a);
         return CLI_EXIT_SERVER;
     }
-    for (uint32_t i = 0; i < npoints; i++) vals[i] = NAN;
+    for (uint32_t i = 0; i < npoints; i++)
+        vals[i] = NAN;
     uint64_t mn = UINT64_MAX, mx = 0, last = 0, last_t = 0;
     double sum = 0, weight = 0;
     cJSON_ArrayForEach(p, series) {
@@ -106,8 +108,8 @@ int cmd_trend(cli_t *cli, int argc, char **argv) {
     free(vals);
     char b[4][32];
     printf("min %s   avg %s   max %s   last %s", render_bytes(b[0], 32, mn),
-           render_bytes(b[1], 32, weight > 0 ? (uint64_t)(sum / weight + 0.5) : 0), render_bytes(b[2], 32, mx),
-           render_bytes(b[3], 32, last));
+           render_bytes(b[1], 32, weight > 0 ? (uint64_t)(sum / weight + 0.5) : 0),
+           render_bytes(b[2], 32, mx), render_bytes(b[3], 32, last));
     /* The budget, from the budgets route (best effort: a failure here only
      * leaves it out). */
     char bpath[1400];

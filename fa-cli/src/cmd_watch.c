@@ -99,7 +99,8 @@ static void errs_take(watch_t *w, char *out, size_t cap) {
     if (w->errlen && out) {
         char *s = w->errbuf;
         size_t len = w->errlen;
-        while (len && (s[len - 1] == '\n' || s[len - 1] == ' ')) len--;
+        while (len && (s[len - 1] == '\n' || s[len - 1] == ' '))
+            len--;
         const char *line = s;
         for (size_t i = len; i > 0; i--)
             if (s[i - 1] == '\n') {
@@ -125,7 +126,8 @@ static void errs_close(watch_t *w) {
 }
 
 static void tags_free(watch_t *w) {
-    for (size_t i = 0; i < w->ntags; i++) free(w->tags[i].path);
+    for (size_t i = 0; i < w->ntags; i++)
+        free(w->tags[i].path);
     free(w->tags);
     w->tags = NULL;
     w->ntags = 0;
@@ -196,7 +198,8 @@ static int load_session(watch_t *w) {
     if (w->focus && !w->tags_known) {
         const char *f = w->focus[0] == '/' ? w->focus + 1 : w->focus;
         bool found = !*f;
-        for (size_t i = 0; i < w->ntags && !found; i++) found = strcmp(w->tags[i].path, f) == 0;
+        for (size_t i = 0; i < w->ntags && !found; i++)
+            found = strcmp(w->tags[i].path, f) == 0;
         if (!found) return session_unknown_tag(w->cli, w->sid, w->focus);
         w->tags_known = true;
     }
@@ -221,11 +224,13 @@ static void on_alert(watch_t *w, const cJSON *msg) {
     render_clock(clock, sizeof clock, t ? t : render_now_ms());
     render_status st = render_status_parse(level);
     const char *tag = jv_str(al, "tag", "?");
-    snprintf(line, sizeof line, "%s  %-20s %s%-8s%s %-9s %s of %s hard (peak %s)", strlen(clock) > 11 ? clock + 11 : clock,
-             tag[0] ? tag : "/", cleared ? "" : render_color_code(w->cli, render_status_color(st)), level,
+    snprintf(line, sizeof line, "%s  %-20s %s%-8s%s %-9s %s of %s hard (peak %s)",
+             strlen(clock) > 11 ? clock + 11 : clock, tag[0] ? tag : "/",
+             cleared ? "" : render_color_code(w->cli, render_status_color(st)), level,
              cleared ? "" : render_color_code(w->cli, RC_RESET), event,
              render_bytes(b[0], 32, jv_u64(al, "live_bytes", jv_u64(al, "raised_bytes", 0))),
-             render_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)), render_pct(pct, sizeof pct, jv_num(al, "peak_pct", -1)));
+             render_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)),
+             render_pct(pct, sizeof pct, jv_num(al, "peak_pct", -1)));
     push_alert_line(w, line);
     if (!w->cli->tty && !w->cli->json) {
         printf("alert %s\n", line);
@@ -238,7 +243,8 @@ static void on_frame(watch_t *w, cJSON *msg) {
     if (strcmp(sid, w->sid) != 0) return;
     w->updates++;
     w->merged += jv_u64(msg, "merged", 0);
-    for (size_t i = 0; i < w->ntags; i++) w->tags[i].in_frame = false;
+    for (size_t i = 0; i < w->ntags; i++)
+        w->tags[i].in_frame = false;
     bool unknown = false;
     const cJSON *t;
     cJSON_ArrayForEach(t, jv_array(msg, "tags")) {
@@ -293,9 +299,10 @@ static void draw(watch_t *w) {
     if (f) {
         uint64_t fr = kind_in_use(f, "frame"), po = kind_in_use(f, "pool"), he = kind_in_use(f, "heap");
         printf("frame %llu  %s  arena %s  pool %s  heap %s  total %s%s%s  active alerts %llu%s",
-               (unsigned long long)jv_u64(f, "frame", 0), render_ns(dur, sizeof dur, jv_u64(f, "duration_ns", 0), cli->utf8),
-               render_bytes(b[0], 32, fr), render_bytes(b[1], 32, po), render_bytes(b[2], 32, he),
-               render_color_code(cli, RC_BOLD), render_bytes(b[3], 32, fr + po + he), render_color_code(cli, RC_RESET),
+               (unsigned long long)jv_u64(f, "frame", 0),
+               render_ns(dur, sizeof dur, jv_u64(f, "duration_ns", 0), cli->utf8), render_bytes(b[0], 32, fr),
+               render_bytes(b[1], 32, po), render_bytes(b[2], 32, he), render_color_code(cli, RC_BOLD),
+               render_bytes(b[3], 32, fr + po + he), render_color_code(cli, RC_RESET),
                (unsigned long long)jv_u64(f, "active_alerts", 0), el);
     } else {
         printf("waiting for frames...%s", el);
@@ -326,8 +333,8 @@ static void draw(watch_t *w) {
             render_bar(cli, bar, sizeof bar, p, 10);
             render_table_cell(t, "%s", render_bytes(b[2], 32, x->hard));
             render_table_cell(t, "%s %s", render_pct(pct, sizeof pct, p), bar);
-            render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)), render_status_name(st),
-                              render_color_code(cli, RC_RESET));
+            render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)),
+                              render_status_name(st), render_color_code(cli, RC_RESET));
         } else {
             render_table_cell(t, "-");
             render_table_cell(t, "-");
@@ -351,21 +358,24 @@ static void draw(watch_t *w) {
         free(tbuf);
     }
     render_table_free(t);
-    if (n > shown) printf("%s(%zu more tags; --top N shows more)%s%s", render_color_code(cli, RC_DIM), n - shown,
-                          render_color_code(cli, RC_RESET), el);
+    if (n > shown)
+        printf("%s(%zu more tags; --top N shows more)%s%s", render_color_code(cli, RC_DIM), n - shown,
+               render_color_code(cli, RC_RESET), el);
     free(list);
     fputs(el, stdout);
     printf("%sNew alerts%s%s", render_color_code(cli, RC_BOLD), render_color_code(cli, RC_RESET), el);
     if (w->nalerts == 0) printf("  (none since the view started)%s", el);
-    for (size_t i = 0; i < w->nalerts; i++) printf("  %s%s", w->alerts[i], el);
+    for (size_t i = 0; i < w->nalerts; i++)
+        printf("  %s%s", w->alerts[i], el);
     fputs(el, stdout);
     if (w->connected)
         printf("%sconnected%s, %llu updates (%llu merged by the daemon); Ctrl-C to quit%s",
-               render_color_code(cli, RC_GREEN), render_color_code(cli, RC_RESET), (unsigned long long)w->updates,
-               (unsigned long long)w->merged, el);
+               render_color_code(cli, RC_GREEN), render_color_code(cli, RC_RESET),
+               (unsigned long long)w->updates, (unsigned long long)w->merged, el);
     else
         printf("%sconnection lost%s: %s; reconnecting (attempt %u)... Ctrl-C to quit%s",
-               render_color_code(cli, RC_BOLD_RED), render_color_code(cli, RC_RESET), w->status, w->attempts, el);
+               render_color_code(cli, RC_BOLD_RED), render_color_code(cli, RC_RESET), w->status, w->attempts,
+               el);
     fputs("\033[J", stdout);
     fflush(stdout);
 }
@@ -376,8 +386,9 @@ static void print_line(watch_t *w) {
     char b[32];
     if (!f) return;
     uint64_t total = kind_in_use(f, "frame") + kind_in_use(f, "pool") + kind_in_use(f, "heap");
-    printf("session %s frame %llu total %s active_alerts %llu\n", w->sid, (unsigned long long)jv_u64(f, "frame", 0),
-           render_bytes(b, sizeof b, total), (unsigned long long)jv_u64(f, "active_alerts", 0));
+    printf("session %s frame %llu total %s active_alerts %llu\n", w->sid,
+           (unsigned long long)jv_u64(f, "frame", 0), render_bytes(b, sizeof b, total),
+           (unsigned long long)jv_u64(f, "active_alerts", 0));
     fflush(stdout);
 }
 
@@ -387,8 +398,10 @@ static void maybe_draw(watch_t *w, bool force) {
     uint64_t every = w->cli->tty ? WATCH_REDRAW_MS : 1000u;
     if (!force && now - w->last_draw_ms < every) return;
     w->last_draw_ms = now;
-    if (w->cli->tty) draw(w);
-    else print_line(w);
+    if (w->cli->tty)
+        draw(w);
+    else
+        print_line(w);
 }
 
 static void handle(watch_t *w, cJSON *msg, const char *raw) {

@@ -23,7 +23,8 @@ int http_check_server_url(const char *url, char *err, size_t errcap) {
         return -1;
     }
     if (strncmp(url, "https://", 8) == 0) {
-        snprintf(err, errcap, "'%s': https is not supported (fa-insightd serves plain http on loopback)", url);
+        snprintf(err, errcap, "'%s': https is not supported (fa-insightd serves plain http on loopback)",
+                 url);
         return -1;
     }
     if (strncmp(url, "http://", 7) != 0) {
@@ -116,8 +117,8 @@ void http_print_down(const cli_t *cli, int rc) {
         break;
     }
     fprintf(cli->err,
-            CLI_NAME ": fa-insightd %s %s (%s); start it with 'fa-insightd --listen %s' or point --server / $"
-            CLI_SERVER_ENV " at a running daemon\n",
+            CLI_NAME ": fa-insightd %s %s (%s); start it with 'fa-insightd --listen %s' or point --server / "
+                     "$" CLI_SERVER_ENV " at a running daemon\n",
             why, cli->server, nng_strerror(rc), hp);
 }
 
@@ -195,7 +196,8 @@ int http_query_add(char *buf, size_t cap, const char *name, const char *value) {
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
         if (n + 4 >= sizeof tmp) return -1;
-        if (isalnum(*p) || strchr("-._~/", *p)) tmp[n++] = (char)*p;
+        if (isalnum(*p) || strchr("-._~/", *p))
+            tmp[n++] = (char)*p;
         else {
             tmp[n++] = '%';
             tmp[n++] = hex[*p >> 4];

@@ -9,9 +9,9 @@
 #include <framealloc.h>
 
 static const cmd_entry_t commands[] = {
-    {&cmd_sessions_info, cmd_sessions}, {&cmd_tags_info, cmd_tags},         {&cmd_budgets_info, cmd_budgets},
-    {&cmd_trend_info, cmd_trend},       {&cmd_alerts_info, cmd_alerts},     {&cmd_frames_info, cmd_frames},
-    {&cmd_findings_info, cmd_findings}, {&cmd_watch_info, cmd_watch},       {&cmd_export_info, cmd_export},
+    {&cmd_sessions_info, cmd_sessions}, {&cmd_tags_info, cmd_tags},     {&cmd_budgets_info, cmd_budgets},
+    {&cmd_trend_info, cmd_trend},       {&cmd_alerts_info, cmd_alerts}, {&cmd_frames_info, cmd_frames},
+    {&cmd_findings_info, cmd_findings}, {&cmd_watch_info, cmd_watch},   {&cmd_export_info, cmd_export},
     {&cmd_health_info, cmd_health},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -40,7 +40,8 @@ static const cmd_entry_t *find_command(const char *name) {
 
 static int unknown_command(const char *name) {
     const char *names[COMMAND_COUNT];
-    for (size_t i = 0; i < COMMAND_COUNT; i++) names[i] = commands[i].info->name;
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        names[i] = commands[i].info->name;
     fprintf(stderr, CLI_NAME ": ");
     size_t best = (size_t)-1, pick = 0;
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
@@ -51,8 +52,10 @@ static int unknown_command(const char *name) {
             pick = i;
         }
     }
-    if (best <= 3) fprintf(stderr, "unknown command '%s'; did you mean '%s'?\n", name, names[pick]);
-    else fprintf(stderr, "unknown command '%s'\n", name);
+    if (best <= 3)
+        fprintf(stderr, "unknown command '%s'; did you mean '%s'?\n", name, names[pick]);
+    else
+        fprintf(stderr, "unknown command '%s'\n", name);
     fputs("usage: " CLI_NAME " [global options] COMMAND [options]; run '" CLI_NAME " --help' for the list\n",
           stderr);
     return CLI_EXIT_USAGE;
@@ -96,7 +99,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (is_opt(a, "server")) {
-            if (take_value(argc, argv, &i, "server", &v) != 0) return global_usage("--server needs a URL%s", "");
+            if (take_value(argc, argv, &i, "server", &v) != 0)
+                return global_usage("--server needs a URL%s", "");
             cli.server = v;
         } else if (is_opt(a, "session")) {
             if (take_value(argc, argv, &i, "session", &v) != 0 || !*v)

@@ -29,9 +29,12 @@ bool render_locale_is_utf8(void) {
 
 /* Three significant digits: 1.50, 12.3, 512. */
 static const char *scaled(char *buf, size_t cap, double v, const char *unit) {
-    if (v < 9.995) snprintf(buf, cap, "%.2f %s", v, unit);
-    else if (v < 99.95) snprintf(buf, cap, "%.1f %s", v, unit);
-    else snprintf(buf, cap, "%.0f %s", v, unit);
+    if (v < 9.995)
+        snprintf(buf, cap, "%.2f %s", v, unit);
+    else if (v < 99.95)
+        snprintf(buf, cap, "%.1f %s", v, unit);
+    else
+        snprintf(buf, cap, "%.0f %s", v, unit);
     return buf;
 }
 
@@ -80,22 +83,33 @@ const char *render_ago(char *buf, size_t cap, uint64_t then_ms, uint64_t now_ms)
         return buf;
     }
     uint64_t s = (now_ms - then_ms) / 1000u;
-    if (s < 1) snprintf(buf, cap, "just now");
-    else if (s < 60) snprintf(buf, cap, "%llus ago", (unsigned long long)s);
-    else if (s < 3600) snprintf(buf, cap, "%llum ago", (unsigned long long)(s / 60));
-    else if (s < 86400) snprintf(buf, cap, "%lluh ago", (unsigned long long)(s / 3600));
-    else snprintf(buf, cap, "%llud ago", (unsigned long long)(s / 86400));
+    if (s < 1)
+        snprintf(buf, cap, "just now");
+    else if (s < 60)
+        snprintf(buf, cap, "%llus ago", (unsigned long long)s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%llum ago", (unsigned long long)(s / 60));
+    else if (s < 86400)
+        snprintf(buf, cap, "%lluh ago", (unsigned long long)(s / 3600));
+    else
+        snprintf(buf, cap, "%llud ago", (unsigned long long)(s / 86400));
     return buf;
 }
 
 const char *render_duration_ms(char *buf, size_t cap, uint64_t ms) {
     uint64_t s = ms / 1000u;
-    if (ms < 1000) snprintf(buf, cap, "%llums", (unsigned long long)ms);
-    else if (s < 60) snprintf(buf, cap, "%llus", (unsigned long long)s);
-    else if (s < 3600) snprintf(buf, cap, "%llum %02llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+    if (ms < 1000)
+        snprintf(buf, cap, "%llums", (unsigned long long)ms);
+    else if (s < 60)
+        snprintf(buf, cap, "%llus", (unsigned long long)s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%llum %02llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
     else if (s < 86400)
-        snprintf(buf, cap, "%lluh %02llum", (unsigned long long)(s / 3600), (unsigned long long)(s % 3600 / 60));
-    else snprintf(buf, cap, "%llud %02lluh", (unsigned long long)(s / 86400), (unsigned long long)(s % 86400 / 3600));
+        snprintf(buf, cap, "%lluh %02llum", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s % 3600 / 60));
+    else
+        snprintf(buf, cap, "%llud %02lluh", (unsigned long long)(s / 86400),
+                 (unsigned long long)(s % 86400 / 3600));
     return buf;
 }
 
@@ -112,17 +126,24 @@ const char *render_clock(char *buf, size_t cap, uint64_t unix_ms) {
 }
 
 const char *render_pct(char *buf, size_t cap, double pct) {
-    if (pct < 0 || isnan(pct)) snprintf(buf, cap, "-");
-    else if (pct < 10) snprintf(buf, cap, "%.1f %%", pct);
-    else snprintf(buf, cap, "%.0f %%", pct);
+    if (pct < 0 || isnan(pct))
+        snprintf(buf, cap, "-");
+    else if (pct < 10)
+        snprintf(buf, cap, "%.1f %%", pct);
+    else
+        snprintf(buf, cap, "%.0f %%", pct);
     return buf;
 }
 
 const char *render_count(char *buf, size_t cap, uint64_t n) {
-    if (n < 10000) snprintf(buf, cap, "%llu", (unsigned long long)n);
-    else if (n < 999500) scaled(buf, cap, (double)n / 1e3, "k");
-    else if (n < 999500000) scaled(buf, cap, (double)n / 1e6, "M");
-    else scaled(buf, cap, (double)n / 1e9, "G");
+    if (n < 10000)
+        snprintf(buf, cap, "%llu", (unsigned long long)n);
+    else if (n < 999500)
+        scaled(buf, cap, (double)n / 1e3, "k");
+    else if (n < 999500000)
+        scaled(buf, cap, (double)n / 1e6, "M");
+    else
+        scaled(buf, cap, (double)n / 1e9, "G");
     /* No space before k/M/G: "12.3k". */
     char *sp = strchr(buf, ' ');
     if (sp) memmove(sp, sp + 1, strlen(sp));
@@ -164,7 +185,8 @@ render_status render_status_parse(const char *s) {
     if (!s) return RS_NONE;
     if (strcmp(s, "ok") == 0) return RS_OK;
     if (strcmp(s, "warning") == 0 || strcmp(s, "warn") == 0) return RS_WARNING;
-    if (strcmp(s, "critical") == 0 || strcmp(s, "over") == 0 || strcmp(s, "exceeded") == 0) return RS_CRITICAL;
+    if (strcmp(s, "critical") == 0 || strcmp(s, "over") == 0 || strcmp(s, "exceeded") == 0)
+        return RS_CRITICAL;
     return RS_NONE;
 }
 
@@ -195,8 +217,14 @@ render_color render_status_color(render_status s) {
 }
 
 void render_bar(const cli_t *cli, char *buf, size_t cap, double pct, int width) {
-    static const char *const eighths[] = {"", "\xe2\x96\x8f", "\xe2\x96\x8e", "\xe2\x96\x8d",
-                                          "\xe2\x96\x8c", "\xe2\x96\x8b", "\xe2\x96\x8a", "\xe2\x96\x89"};
+    static const char *const eighths[] = {"",
+                                          "\xe2\x96\x8f",
+                                          "\xe2\x96\x8e",
+                                          "\xe2\x96\x8d",
+                                          "\xe2\x96\x8c",
+                                          "\xe2\x96\x8b",
+                                          "\xe2\x96\x8a",
+                                          "\xe2\x96\x89"};
     if (cap == 0) return;
     buf[0] = '\0';
     if (width <= 0) return;
@@ -217,7 +245,8 @@ void render_bar(const cli_t *cli, char *buf, size_t cap, double pct, int width) 
     } while (0)
     render_status st = pct >= 100 ? RS_CRITICAL : pct >= 80 ? RS_WARNING : RS_OK;
     PUT(render_color_code(cli, render_status_color(st)));
-    for (int i = 0; i < full; i++) PUT(utf8 ? "\xe2\x96\x88" : "#");
+    for (int i = 0; i < full; i++)
+        PUT(utf8 ? "\xe2\x96\x88" : "#");
     int used = full;
     if (used < width && part > 0) {
         PUT(utf8 ? eighths[part] : (part >= 4 ? "=" : "-"));
@@ -225,12 +254,14 @@ void render_bar(const cli_t *cli, char *buf, size_t cap, double pct, int width) 
     }
     PUT(render_color_code(cli, RC_RESET));
     PUT(render_color_code(cli, RC_DIM));
-    for (; used < width; used++) PUT(utf8 ? "\xc2\xb7" : ".");
+    for (; used < width; used++)
+        PUT(utf8 ? "\xc2\xb7" : ".");
     PUT(render_color_code(cli, RC_RESET));
 #undef PUT
 }
 
-void render_sparkline(char *buf, size_t cap, const double *values, size_t n, double lo, double hi, bool utf8) {
+void render_sparkline(char *buf, size_t cap, const double *values, size_t n, double lo, double hi,
+                      bool utf8) {
     static const char *const blocks[] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83", "\xe2\x96\x84",
                                          "\xe2\x96\x85", "\xe2\x96\x86", "\xe2\x96\x87", "\xe2\x96\x88"};
     static const char ascii[] = "_.-:=+*#";
@@ -245,14 +276,16 @@ void render_sparkline(char *buf, size_t cap, const double *values, size_t n, dou
             cell = " "; /* no data for this point */
         } else {
             int level;
-            if (!(hi > lo)) level = hi > 0 ? 3 : 0; /* flat line: mid height, or the floor for zeros */
+            if (!(hi > lo))
+                level = hi > 0 ? 3 : 0; /* flat line: mid height, or the floor for zeros */
             else {
                 double f = (v - lo) / (hi - lo);
                 if (f < 0) f = 0;
                 if (f > 1) f = 1;
                 level = (int)lround(f * 7.0);
             }
-            if (utf8) cell = blocks[level];
+            if (utf8)
+                cell = blocks[level];
             else {
                 one[0] = ascii[level];
                 cell = one;
@@ -271,7 +304,8 @@ size_t render_width(const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
         if (*p == 0x1b && p[1] == '[') {
             p += 2;
-            while (*p && !((*p >= '@' && *p <= '~'))) p++;
+            while (*p && !((*p >= '@' && *p <= '~')))
+                p++;
             if (*p) p++;
             continue;
         }
@@ -309,7 +343,8 @@ void render_table_header(render_table_t *t, const char *const *names) {
     if (!t) return;
     t->header = calloc(t->columns, sizeof *t->header);
     if (!t->header) return;
-    for (size_t i = 0; i < t->columns; i++) t->header[i] = strdup(names[i] ? names[i] : "");
+    for (size_t i = 0; i < t->columns; i++)
+        t->header[i] = strdup(names[i] ? names[i] : "");
 }
 
 void render_table_align_right(render_table_t *t, size_t column) {
@@ -336,16 +371,20 @@ void render_table_cell(render_table_t *t, const char *fmt, ...) {
     t->cells[t->count++] = s ? s : strdup("?");
 }
 
-size_t render_table_rows(const render_table_t *t) { return t ? t->count / t->columns : 0; }
+size_t render_table_rows(const render_table_t *t) {
+    return t ? t->count / t->columns : 0;
+}
 
 static void put_padded(FILE *out, const char *s, size_t width, bool right, bool last) {
     size_t w = render_width(s);
     size_t pad = w < width ? width - w : 0;
     if (right)
-        for (size_t i = 0; i < pad; i++) fputc(' ', out);
+        for (size_t i = 0; i < pad; i++)
+            fputc(' ', out);
     fputs(s, out);
     if (!right && !last)
-        for (size_t i = 0; i < pad; i++) fputc(' ', out);
+        for (size_t i = 0; i < pad; i++)
+            fputc(' ', out);
 }
 
 void render_table_print(const cli_t *cli, render_table_t *t, FILE *out) {
@@ -381,10 +420,12 @@ void render_table_print(const cli_t *cli, render_table_t *t, FILE *out) {
 
 void render_table_free(render_table_t *t) {
     if (!t) return;
-    for (size_t i = 0; i < t->count; i++) free(t->cells[i]);
+    for (size_t i = 0; i < t->count; i++)
+        free(t->cells[i]);
     free(t->cells);
     if (t->header)
-        for (size_t i = 0; i < t->columns; i++) free(t->header[i]);
+        for (size_t i = 0; i < t->columns; i++)
+            free(t->header[i]);
     free(t->header);
     free(t->right);
     free(t);
@@ -397,8 +438,11 @@ void render_tree_prefix(const cli_t *cli, char *buf, size_t cap, const bool *las
     buf[0] = '\0';
     for (int i = 0; i < depth; i++) {
         const char *piece;
-        if (i + 1 < depth) piece = last[i] ? "   " : (utf8 ? "\xe2\x94\x82  " : "|  ");
-        else piece = last[i] ? (utf8 ? "\xe2\x94\x94\xe2\x94\x80 " : "`- ") : (utf8 ? "\xe2\x94\x9c\xe2\x94\x80 " : "|- ");
+        if (i + 1 < depth)
+            piece = last[i] ? "   " : (utf8 ? "\xe2\x94\x82  " : "|  ");
+        else
+            piece = last[i] ? (utf8 ? "\xe2\x94\x94\xe2\x94\x80 " : "`- ")
+                            : (utf8 ? "\xe2\x94\x9c\xe2\x94\x80 " : "|- ");
         size_t l = strlen(piece);
         if (len + l + 1 > cap) return;
         memcpy(buf + len, piece, l);

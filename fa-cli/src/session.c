@@ -12,7 +12,8 @@ size_t session_edit_distance(const char *a, const char *b, size_t cap) {
     if (la > 256 || lb > 256) return cap + 1;
     if ((la > lb ? la - lb : lb - la) > cap) return cap + 1;
     size_t prev[257], cur[257];
-    for (size_t j = 0; j <= lb; j++) prev[j] = j;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
         cur[0] = i;
         size_t row_min = cur[0];
@@ -49,7 +50,8 @@ static const char *leaf(const char *s) {
 
 int session_print_unknown(const cli_t *cli, const char *what, const char *name, const char *where,
                           const char *const *candidates, size_t n) {
-    fprintf(cli->err, CLI_NAME " %s: unknown %s '%s' in %s", cli->command ? cli->command : "", what, name, where);
+    fprintf(cli->err, CLI_NAME " %s: unknown %s '%s' in %s", cli->command ? cli->command : "", what, name,
+            where);
     near_t *list = n ? calloc(n, sizeof *list) : NULL;
     size_t m = 0;
     size_t cap = strlen(name) / 4 + 2;
@@ -60,8 +62,10 @@ int session_print_unknown(const cli_t *cli, const char *what, const char *name, 
         size_t dl = session_edit_distance(leaf(name), leaf(c), cap) + 1;
         if (dl < d) d = dl;
         /* A shared prefix or a substring is a good hint too. */
-        if (strncasecmp(c, name, strlen(name)) == 0) d = d < 1 ? d : 1;
-        else if (strncasecmp(name, c, strlen(c)) == 0 || strstr(c, name) || strstr(name, c)) d = d < 2 ? d : 2;
+        if (strncasecmp(c, name, strlen(name)) == 0)
+            d = d < 1 ? d : 1;
+        else if (strncasecmp(name, c, strlen(c)) == 0 || strstr(c, name) || strstr(name, c))
+            d = d < 2 ? d : 2;
         if (d <= cap) list[m++] = (near_t){c, d};
     }
     if (m) {
@@ -123,7 +127,7 @@ int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out) {
         if (!pick) {
             fprintf(cli->err,
                     CLI_NAME " %s: no sessions yet at %s: run a game linked with fa-agent (it sends to "
-                    "$FA_INSIGHT_URL, default tcp://127.0.0.1:7879)\n",
+                             "$FA_INSIGHT_URL, default tcp://127.0.0.1:7879)\n",
                     cli->command, cli->server);
             http_answer_free(&a);
             return CLI_EXIT_SERVER;
@@ -261,8 +265,8 @@ int api_get(const cli_t *cli, const char *path_query, http_answer_t *out, const 
     }
     rc = out->status == 400 || out->status == 404 ? CLI_EXIT_USAGE : CLI_EXIT_SERVER;
     if (message)
-        fprintf(cli->err, CLI_NAME " %s: %s (HTTP %u%s%s)\n", cli->command, message, out->status, code ? ", " : "",
-                code ? code : "");
+        fprintf(cli->err, CLI_NAME " %s: %s (HTTP %u%s%s)\n", cli->command, message, out->status,
+                code ? ", " : "", code ? code : "");
     else
         fprintf(cli->err, CLI_NAME " %s: the daemon answered HTTP %u to %s\n", cli->command, out->status,
                 path_query);

@@ -35,7 +35,8 @@ struct ws_conn {
 
 long ws_json_extent(const char *buf, size_t len, size_t *skip) {
     size_t i = 0;
-    while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')) i++;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t'))
+        i++;
     *skip = i;
     if (i == len) return 0;
     if (buf[i] != '{' && buf[i] != '[') return -1;
@@ -44,13 +45,18 @@ long ws_json_extent(const char *buf, size_t len, size_t *skip) {
     for (size_t j = i; j < len; j++) {
         char c = buf[j];
         if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
             continue;
         }
-        if (c == '"') in_string = true;
-        else if (c == '{' || c == '[') depth++;
+        if (c == '"')
+            in_string = true;
+        else if (c == '{' || c == '[')
+            depth++;
         else if (c == '}' || c == ']') {
             if (--depth == 0) return (long)(j + 1 - i);
         }
@@ -159,7 +165,8 @@ static int append(ws_conn_t *c, const char *data, size_t n) {
     if (c->len + n > WS_MAX_MESSAGE) return -1;
     if (c->len + n > c->cap) {
         size_t ncap = c->cap ? c->cap : WS_CHUNK;
-        while (ncap < c->len + n) ncap *= 2;
+        while (ncap < c->len + n)
+            ncap *= 2;
         char *nb = realloc(c->buf, ncap);
         if (!nb) return -1;
         c->buf = nb;

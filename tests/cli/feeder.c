@@ -57,12 +57,18 @@ int main(int argc, char **argv) {
             fprintf(stderr, "feeder: %s needs a value\n", a);
             return 2;
         }
-        if (!strcmp(a, "--url")) url = v;
-        else if (!strcmp(a, "--frames")) frames = strtoul(v, NULL, 10);
-        else if (!strcmp(a, "--fps")) fps = strtoul(v, NULL, 10);
-        else if (!strcmp(a, "--app")) app = v;
-        else if (!strcmp(a, "--label")) label = v;
-        else if (!strcmp(a, "--swing")) swing = strtoul(v, NULL, 10);
+        if (!strcmp(a, "--url"))
+            url = v;
+        else if (!strcmp(a, "--frames"))
+            frames = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--fps"))
+            fps = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--app"))
+            app = v;
+        else if (!strcmp(a, "--label"))
+            label = v;
+        else if (!strcmp(a, "--swing"))
+            swing = strtoul(v, NULL, 10);
         else {
             fprintf(stderr, "feeder: unknown option %s\n", a);
             return 2;
@@ -80,16 +86,17 @@ int main(int argc, char **argv) {
 
     fa_alloc_t *fa = fa_create(NULL);
     if (!fa) return 1;
-    if (fa_budget_set(fa, "physics", 1 * MIB, 2 * MIB) || fa_budget_set(fa, "physics/contacts", 512 * KIB, 1 * MIB) ||
+    if (fa_budget_set(fa, "physics", 1 * MIB, 2 * MIB) ||
+        fa_budget_set(fa, "physics/contacts", 512 * KIB, 1 * MIB) ||
         fa_budget_set(fa, "render", 768 * KIB, 1 * MIB) || fa_tag_find(fa, "audio", true) < 0) {
         fprintf(stderr, "feeder: budgets refused\n");
         return 1;
     }
     fa_behaviour_enable(fa, FA_BEHAVIOUR_DEFAULT);
     fa_agent_t *agent = NULL;
-    int rc = fa_agent_start(fa, &(fa_agent_desc_t){.url = url, .app_name = app, .session_label = label,
-                                                   .build_id = "cli-test"},
-                            &agent);
+    int rc = fa_agent_start(
+        fa, &(fa_agent_desc_t){.url = url, .app_name = app, .session_label = label, .build_id = "cli-test"},
+        &agent);
     if (rc != FA_OK) {
         fprintf(stderr, "feeder: agent: %s\n", fa_strerror(rc));
         return 1;
@@ -121,8 +128,10 @@ int main(int argc, char **argv) {
                     contacts_extra = NULL;
                 }
                 void *blocks[16];
-                for (int i = 0; i < 16; i++) blocks[i] = fa_pool_alloc(fa, 256);
-                for (int i = 0; i < 16; i++) fa_pool_free(fa, blocks[i]);
+                for (int i = 0; i < 16; i++)
+                    blocks[i] = fa_pool_alloc(fa, 256);
+                for (int i = 0; i < 16; i++)
+                    fa_pool_free(fa, blocks[i]);
             }
         }
         {

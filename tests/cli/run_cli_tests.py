@@ -536,11 +536,46 @@ def test_watch_without_terminal(r):
     assert "totals" in frame and "tags" in frame and "session" in frame, frame
 
 
+def test_asan(r):
+    """Every command once more with the ASan+UBSan build: same exit codes, no report, no leak."""
+    if not r.args.cli_asan:
+        return
+    env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=99",
+           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=98"}
+    asan = os.path.abspath(r.args.cli_asan)
+    cases = [
+        (0, ["sessions"]), (0, ["sessions", "--json"]), (0, ["tags"]), (0, ["tags", "--json", "--depth", "1"]),
+        (0, ["budgets"]), (3, ["budgets", "--check"]), (0, ["budgets", "--tag", "physics", "--check"]),
+        (2, ["budgets", "--tag", "rendr"]), (0, ["trend", "--tag", "render"]), (0, ["trend", "--tag", "/", "--json"]),
+        (0, ["alerts"]), (0, ["alerts", "--active", "--all-sessions"]), (0, ["frames", "--last", "50"]),
+        (0, ["findings"]), (0, ["export", "--format", "csv"]), (0, ["export", "--format", "json", "--tag", "physics"]),
+        (0, ["health"]), (2, ["--session", "nope", "tags"]), (2, ["trend"]), (2, ["export", "--format", "x"]),
+        (1, ["--server", "http://127.0.0.1:%d" % r.dead_port, "budgets", "--check"]), (0, ["--help"]),
+    ]
+    for code, argv in cases:
+        e = dict(r.env)
+        e.update(env)
+        p = subprocess.run([asan] + argv, env=e, capture_output=True, timeout=60)
+        err = p.stderr.decode("utf-8", "replace")
+        assert p.returncode == code and "Sanitizer" not in err and "runtime error" not in err, \
+            "asan fa-cli %s -> %d (expected %d): %s" % (" ".join(argv), p.returncode, code, err[-1500:])
+    # watch: a few seconds of live updates, then Ctrl-C.
+    e = dict(r.env)
+    e.update(env)
+    p = subprocess.Popen([asan, "watch"], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    err = err.decode("utf-8", "replace")
+    assert p.returncode == 0 and "Sanitizer" not in err, "asan watch -> %d: %s" % (p.returncode, err[-1500:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
     ap.add_argument("--daemon", required=True)
     ap.add_argument("--feeder", required=True)
+    ap.add_argument("--cli-asan", help="the same program built with ASan+UBSan: every command is run with it too")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("-k", dest="only", help="run only tests whose name contains this")
     args = ap.parse_args()
@@ -597,6 +632,7 @@ def main():
         ("findings: codes with their fixes, --json", test_findings),
         ("export: csv/json frames and tag rollups", test_export),
         ("health", test_health),
+        ("every command under ASan+UBSan: no report, no leak", test_asan),
         ("colours only on a terminal, not with --no-color or NO_COLOR", test_colours_only_on_a_terminal),
         ("watch without a terminal: lines, and --json messages", test_watch_without_terminal),
         ("watch in tmux: redraws, new alerts, daemon restart, Ctrl-C", test_watch_in_tmux),

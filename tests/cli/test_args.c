@@ -7,8 +7,10 @@
 
 #include <string.h>
 
-static const cmd_info_t info = {
-    .name = "demo", .summary = "a demo command", .synopsis = "[--tag T] [--n N]", .example = "  fa-cli demo\n"};
+static const cmd_info_t info = {.name = "demo",
+                                .summary = "a demo command",
+                                .synopsis = "[--tag T] [--n N]",
+                                .example = "  fa-cli demo\n"};
 
 typedef struct opts {
     const char *tag;

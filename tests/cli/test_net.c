@@ -62,8 +62,8 @@ Test(net, unknown_names_list_near_matches_first, .init = cr_redirect_stderr) {
     const char *tags[] = {"physics", "physics/contacts", "render", "audio"};
     cr_assert_eq(session_print_unknown(&cli, "tag", "physics/contact", "session 1", tags, 4), CLI_EXIT_USAGE);
     fflush(stderr);
-    cr_assert_stderr_eq_str(
-        "fa-cli trend: unknown tag 'physics/contact' in session 1; did you mean 'physics/contacts' or 'physics'?\n");
+    cr_assert_stderr_eq_str("fa-cli trend: unknown tag 'physics/contact' in session 1; did you mean "
+                            "'physics/contacts' or 'physics'?\n");
 }
 
 Test(net, unknown_names_without_near_matches_list_what_exists, .init = cr_redirect_stderr) {

@@ -103,7 +103,9 @@ Test(render, sparkline_maps_low_to_lowest_block_and_high_to_full_block) {
     char b[64];
     double v[] = {0, 1, 2, 3, 4, 5, 6, 7};
     render_sparkline(b, sizeof b, v, 8, 0, 7, true);
-    cr_assert_str_eq(b, "\xe2\x96\x81\xe2\x96\x82\xe2\x96\x83\xe2\x96\x84\xe2\x96\x85\xe2\x96\x86\xe2\x96\x87\xe2\x96\x88");
+    cr_assert_str_eq(
+        b,
+        "\xe2\x96\x81\xe2\x96\x82\xe2\x96\x83\xe2\x96\x84\xe2\x96\x85\xe2\x96\x86\xe2\x96\x87\xe2\x96\x88");
     render_sparkline(b, sizeof b, v, 8, 0, 7, false);
     cr_assert_str_eq(b, "_.-:=+*#");
 }
