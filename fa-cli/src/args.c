@@ -58,7 +58,7 @@ static const char *kind_metavar(const args_opt_t *o) {
 }
 
 void args_print_help(FILE *out, const cmd_info_t *info, const args_opt_t *opts) {
-    fprintf(out, CLI_NAME " %s — %s\n\n", info->name, info->summary);
+    fprintf(out, CLI_NAME " %s: %s\n\n", info->name, info->summary);
     print_usage_line(out, info);
     if (info->details) fprintf(out, "\n%s", info->details);
     bool any = opts && opts[0].name;

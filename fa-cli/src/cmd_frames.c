@@ -22,7 +22,7 @@ static uint64_t kind_u64(const cJSON *frame, const char *kind, const char *field
 int cmd_frames(cli_t *cli, int argc, char **argv) {
     uint32_t last = 20;
     args_opt_t opts[] = {
-        {"last", ARGS_UINT, &last, "N", "how many frames, newest last (default 20, at most 10000)", 10000},
+        {"last", ARGS_UINT, &last, "N", "how many frames, newest last (default 20, at most 1000)", 1000},
         {0},
     };
     int rc = args_parse(cli, &cmd_frames_info, opts, argc, argv);
@@ -82,7 +82,8 @@ int cmd_frames(cli_t *cli, int argc, char **argv) {
     }
     render_table_print(cli, t, stdout);
     render_table_free(t);
-    if (jv_bool(a.json, "truncated", false)) printf("(older frames exist: raise --last)\n");
+    if (jv_bool(a.json, "truncated", false))
+        printf("(older frames exist: raise --last, or use export for all of them)\n");
     http_answer_free(&a);
     return CLI_EXIT_OK;
 }

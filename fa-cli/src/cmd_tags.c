@@ -51,7 +51,7 @@ static void usage_cells(const cli_t *cli, render_table_t *t, const cJSON *n) {
         double p = (double)live * 100.0 / (double)hard;
         render_status st = render_status_of(live, hard);
         render_bar(cli, bar, sizeof bar, p, 10);
-        render_table_cell(t, "%s %s", render_pct(pct, sizeof pct, p), bar);
+        render_table_cell(t, "%5s %s", render_pct(pct, sizeof pct, p), bar);
         render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)),
                           render_status_name(st), render_color_code(cli, RC_RESET));
     } else {

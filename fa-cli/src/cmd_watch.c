@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 
@@ -224,13 +226,16 @@ static void on_alert(watch_t *w, const cJSON *msg) {
     render_clock(clock, sizeof clock, t ? t : render_now_ms());
     render_status st = render_status_parse(level);
     const char *tag = jv_str(al, "tag", "?");
-    snprintf(line, sizeof line, "%s  %-20s %s%-8s%s %-9s %s of %s hard (peak %s)",
+    const char *reason = cleared ? jv_str(al, "clear_reason", NULL) : NULL;
+    char why[64] = "";
+    if (reason && strcmp(reason, "usage") != 0) snprintf(why, sizeof why, " [%s]", reason);
+    snprintf(line, sizeof line, "%s  %-20s %s%-8s%s %-9s %s of %s hard (peak %s)%s",
              strlen(clock) > 11 ? clock + 11 : clock, tag[0] ? tag : "/",
              cleared ? "" : render_color_code(w->cli, render_status_color(st)), level,
              cleared ? "" : render_color_code(w->cli, RC_RESET), event,
              render_bytes(b[0], 32, jv_u64(al, "live_bytes", jv_u64(al, "raised_bytes", 0))),
              render_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)),
-             render_pct(pct, sizeof pct, jv_num(al, "peak_pct", -1)));
+             render_pct(pct, sizeof pct, jv_num(al, "peak_pct", -1)), why);
     push_alert_line(w, line);
     if (!w->cli->tty && !w->cli->json) {
         printf("alert %s\n", line);
@@ -314,7 +319,15 @@ static void draw(watch_t *w) {
     for (size_t i = 0; list && i < w->ntags; i++)
         if (focus_matches(w, w->tags[i].path)) list[n++] = &w->tags[i];
     if (list) qsort(list, n, sizeof *list, w->focus ? by_path : by_live_desc);
-    size_t shown = n < w->top ? n : w->top;
+    /* Fit the terminal: header, table header, alerts and status take
+     * about 8 + WATCH_ALERT_LINES rows. */
+    size_t top = w->top;
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) {
+        size_t room = ws.ws_row > 10 + WATCH_ALERT_LINES ? (size_t)ws.ws_row - 10 - WATCH_ALERT_LINES : 3;
+        if (room < top) top = room;
+    }
+    size_t shown = n < top ? n : top;
     render_table_t *t = render_table_new(6);
     const char *head[] = {"TAG", "CURRENT", "PEAK", "HARD", "USED", "STATUS"};
     render_table_header(t, head);
@@ -332,7 +345,7 @@ static void draw(watch_t *w) {
             render_status st = render_status_of(x->live, x->hard);
             render_bar(cli, bar, sizeof bar, p, 10);
             render_table_cell(t, "%s", render_bytes(b[2], 32, x->hard));
-            render_table_cell(t, "%s %s", render_pct(pct, sizeof pct, p), bar);
+            render_table_cell(t, "%5s %s", render_pct(pct, sizeof pct, p), bar);
             render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)),
                               render_status_name(st), render_color_code(cli, RC_RESET));
         } else {

@@ -17,7 +17,7 @@ static const cmd_entry_t commands[] = {
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
 static void print_main_help(FILE *out) {
-    fputs(CLI_NAME " — read fa-insightd's live memory telemetry from the terminal\n\n"
+    fputs(CLI_NAME ": read fa-insightd's live memory telemetry from the terminal\n\n"
                    "usage: " CLI_NAME " [global options] COMMAND [options]\n\nCommands:\n",
           out);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
