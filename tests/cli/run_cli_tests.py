@@ -202,6 +202,14 @@ def walk(nodes):
 COMMANDS = ["sessions", "tags", "budgets", "trend", "alerts", "frames", "findings", "watch", "export", "health"]
 
 
+def test_empty_daemon(r):
+    r.run("sessions").expect(0).has("no sessions yet")
+    assert r.run("sessions", "--json").expect(0).json()["sessions"] == []
+    for argv in (["tags"], ["budgets", "--check"], ["watch"]):
+        r.run(*argv).expect(1).has("no sessions yet", "FA_INSIGHT_URL", where="err")
+    r.run("alerts", "--all-sessions").expect(0).has("no alerts")
+
+
 def test_help(r):
     res = r.run("--help").expect(0)
     for c in COMMANDS:
@@ -588,6 +596,9 @@ def main():
     t0 = time.time()
     try:
         r.start_daemon()
+        if not args.only or args.only in "empty":
+            r.check("empty daemon: sessions says so, other commands exit 1 saying how to feed it",
+                    lambda: test_empty_daemon(r))
         # An earlier, finished session, then the live one.
         p, out = r.run_feeder("--frames", "30", "--app", "short-game", "--label", "short")
         out.seek(0)
@@ -614,7 +625,7 @@ def main():
     except Exception as e:
         print("FAIL setup: %s" % e)
         r.cleanup()
-        print("0 passed, 1 failed")
+        print("%d passed, %d failed" % (r.passed, r.failed + 1))
         return 1
     tests = [
         ("help on every command, with an example", test_help),
