@@ -89,16 +89,16 @@ typedef struct fa_agent_s fa_agent_t;
 
 /* What the agent reports through fa_agent_desc_t.log_cb: id, value, text.
  * Ids are stable; tests assert on them, not on the text. */
-#define FA_AGENT_LOG_TABLE(X)                                                  \
-    X(FA_AGENT_LOG_CONNECTED, 1, "connected to the daemon")                    \
-    X(FA_AGENT_LOG_DISCONNECTED, 2, "connection to the daemon lost")           \
-    X(FA_AGENT_LOG_HELLO_SENT, 3, "session announced (HELLO sent)")            \
-    X(FA_AGENT_LOG_SEND_FAILED, 4, "an nng send failed")                       \
-    X(FA_AGENT_LOG_FLUSH_TIMEOUT, 5, "stop: pending frames dropped at time-out") \
-    X(FA_AGENT_LOG_BYE_SENT, 6, "stop: BYE sent")                              \
-    X(FA_AGENT_LOG_BYE_NOT_SENT, 7, "stop: BYE could not be sent")             \
-    X(FA_AGENT_LOG_SNAPSHOT_WRITTEN, 8, "JSON snapshot file written")          \
-    X(FA_AGENT_LOG_SNAPSHOT_FAILED, 9, "JSON snapshot file not written")       \
+#define FA_AGENT_LOG_TABLE(X)                                                                                \
+    X(FA_AGENT_LOG_CONNECTED, 1, "connected to the daemon")                                                  \
+    X(FA_AGENT_LOG_DISCONNECTED, 2, "connection to the daemon lost")                                         \
+    X(FA_AGENT_LOG_HELLO_SENT, 3, "session announced (HELLO sent)")                                          \
+    X(FA_AGENT_LOG_SEND_FAILED, 4, "an nng send failed")                                                     \
+    X(FA_AGENT_LOG_FLUSH_TIMEOUT, 5, "stop: pending frames dropped at time-out")                             \
+    X(FA_AGENT_LOG_BYE_SENT, 6, "stop: BYE sent")                                                            \
+    X(FA_AGENT_LOG_BYE_NOT_SENT, 7, "stop: BYE could not be sent")                                           \
+    X(FA_AGENT_LOG_SNAPSHOT_WRITTEN, 8, "JSON snapshot file written")                                        \
+    X(FA_AGENT_LOG_SNAPSHOT_FAILED, 9, "JSON snapshot file not written")                                     \
     X(FA_AGENT_LOG_DIAL_FAILED, 10, "nng refused the URL or the dialer")
 
 typedef enum fa_agent_log_id {
@@ -166,13 +166,13 @@ typedef struct fa_agent_desc {
                                   when the connection can carry it, and the
                                   agent's ring is the one queue */
     /* File emitter. */
-    const char *emit_dir;        /* NULL/"": no file emitter */
+    const char *emit_dir; /* NULL/"": no file emitter */
     fa_agent_emit_mode emit_mode;
-    uint32_t emit_keep;          /* newest files kept; 8 */
-    uint32_t emit_interval_ms;   /* least time between two files (and AUTO's
-                                    period); 1000 */
-    uint32_t emit_poll_ms;       /* how often the sender checks for the
-                                    request file; 100 */
+    uint32_t emit_keep;        /* newest files kept; 8 */
+    uint32_t emit_interval_ms; /* least time between two files (and AUTO's
+                                  period); 1000 */
+    uint32_t emit_poll_ms;     /* how often the sender checks for the
+                                  request file; 100 */
     /* Observability. */
     fa_agent_log_cb log_cb; /* NULL: nothing reported */
     void *log_user;
@@ -196,15 +196,15 @@ typedef struct fa_agent_stats {
     uint64_t messages_sent;         /* HELLO + FRAME + TAGS + BYE */
     uint64_t bytes_sent;            /* bytes of those messages */
     uint64_t hellos_sent;
-    uint64_t tags_sent;             /* TAGS messages */
-    uint64_t connects;              /* connections established */
-    uint64_t reconnects;            /* connections after the first */
-    uint64_t snapshots_written;     /* JSON files written */
-    uint64_t snapshot_errors;       /* JSON files that could not be written */
-    uint32_t ring_used;             /* snapshots waiting in the ring now */
+    uint64_t tags_sent;         /* TAGS messages */
+    uint64_t connects;          /* connections established */
+    uint64_t reconnects;        /* connections after the first */
+    uint64_t snapshots_written; /* JSON files written */
+    uint64_t snapshot_errors;   /* JSON files that could not be written */
+    uint32_t ring_used;         /* snapshots waiting in the ring now */
     uint32_t ring_capacity;
-    bool connected;                 /* a daemon is attached now */
-    bool bye_sent;                  /* final: the BYE was handed to nng */
+    bool connected; /* a daemon is attached now */
+    bool bye_sent;  /* final: the BYE was handed to nng */
 } fa_agent_stats_t;
 
 /* ------------------------------------------------------------------------ */

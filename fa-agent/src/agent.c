@@ -24,11 +24,14 @@
 
 static uint32_t pow2_at_least(uint32_t v) {
     uint32_t p = 2;
-    while (p < v && p < (1u << 20)) p <<= 1;
+    while (p < v && p < (1u << 20))
+        p <<= 1;
     return p;
 }
 
-static uint32_t clamp_u32(uint32_t v, uint32_t lo, uint32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+static uint32_t clamp_u32(uint32_t v, uint32_t lo, uint32_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* Numbers only; strings are resolved by copy_strings(). One place. */
 static void fill_defaults(fa_agent_desc_t *d, const fa_alloc_t *fa) {
@@ -45,7 +48,8 @@ static void fill_defaults(fa_agent_desc_t *d, const fa_alloc_t *fa) {
     if (d->reconnect_max_ms < d->reconnect_min_ms) d->reconnect_max_ms = d->reconnect_min_ms;
     d->send_buffer = clamp_u32(d->send_buffer, 0, 8192);
     bool has_dir = d->emit_dir && d->emit_dir[0];
-    if (d->emit_mode == FA_AGENT_EMIT_DEFAULT) d->emit_mode = has_dir ? FA_AGENT_EMIT_REQUEST : FA_AGENT_EMIT_OFF;
+    if (d->emit_mode == FA_AGENT_EMIT_DEFAULT)
+        d->emit_mode = has_dir ? FA_AGENT_EMIT_REQUEST : FA_AGENT_EMIT_OFF;
     if (!has_dir) d->emit_mode = FA_AGENT_EMIT_OFF;
     d->emit_keep = DEF(d->emit_keep, 8);
     d->emit_interval_ms = DEF(d->emit_interval_ms, 1000);
@@ -65,7 +69,9 @@ static char *copy(const char *s, bool wire) {
     return c;
 }
 
-static bool empty(const char *s) { return !s || !s[0]; }
+static bool empty(const char *s) {
+    return !s || !s[0];
+}
 
 static int copy_strings(fa_agent_t *a, const fa_agent_desc_t *in) {
     const char *url = in->url;
@@ -119,7 +125,8 @@ static void destroy(fa_agent_t *a) {
     free(a->sender.known_soft);
     free(a->sender.known_hard);
     free(a->emit.request_path);
-    for (int i = 0; i < 6; i++) free(a->strings[i]);
+    for (int i = 0; i < 6; i++)
+        free(a->strings[i]);
     free(a);
 }
 
@@ -255,8 +262,8 @@ void fa_agent_stats(const fa_agent_t *a, fa_agent_stats_t *out) {
     out->dropped_encode_failed = fa__read(&a->sender.drop_encode_failed);
     out->dropped_send_failed = fa__read(&a->sender.drop_send_failed);
     out->dropped_disconnected = fa__read(&a->game.drop_disconnected) + fa__read(&a->sender.drop_disconnected);
-    out->frames_dropped =
-        out->dropped_ring_full + out->dropped_encode_failed + out->dropped_send_failed + out->dropped_disconnected;
+    out->frames_dropped = out->dropped_ring_full + out->dropped_encode_failed + out->dropped_send_failed +
+                          out->dropped_disconnected;
     out->frames_sent = fa__read(&a->sender.frames_sent);
     out->messages_sent = fa__read(&a->sender.messages_sent);
     out->bytes_sent = fa__read(&a->sender.bytes_sent);
@@ -291,7 +298,9 @@ fa_agent_desc_t fa_agent_desc_effective(const fa_agent_t *a) {
     return a->desc;
 }
 
-uint64_t fa_agent_session_id(const fa_agent_t *a) { return a ? a->meta.session_id : 0; }
+uint64_t fa_agent_session_id(const fa_agent_t *a) {
+    return a ? a->meta.session_id : 0;
+}
 
 int fa_agent_request_snapshot(fa_agent_t *a) {
     if (!a) return FA_ERR_INVALID_ARG;

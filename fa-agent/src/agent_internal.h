@@ -55,9 +55,9 @@ typedef struct fa__agent_ring {
     alignas(FA__AGENT_LINE) fa__agent_slot_t *slots;
     uint32_t capacity; /* a power of two */
     uint32_t mask;
-    fa_tag_row_t *rows;         /* capacity x max_tags */
-    fa_thread_row_t *threads;   /* capacity x max_threads */
-    fa_finding_t *findings;     /* capacity x max_findings */
+    fa_tag_row_t *rows;       /* capacity x max_tags */
+    fa_thread_row_t *threads; /* capacity x max_threads */
+    fa_finding_t *findings;   /* capacity x max_findings */
 } fa__agent_ring_t;
 
 /* Producer side: free slots, refreshing the cached tail only when needed. */
@@ -119,7 +119,7 @@ struct fa_agent_s {
     fa_alloc_t *fa;
     fa_agent_desc_t desc; /* effective; strings point to `strings` below */
     fa__agent_meta_t meta;
-    char *strings[6];     /* owned copies: url, app, label, build, dir, host */
+    char *strings[6]; /* owned copies: url, app, label, build, dir, host */
 
     /* Game thread: single-writer counters. */
     struct {
@@ -135,7 +135,7 @@ struct fa_agent_s {
     struct {
         nng_socket sock;
         nng_dialer dialer;
-        int send_fd; /* readable when nng can take a message */
+        int send_fd;                                      /* readable when nng can take a message */
         alignas(FA__AGENT_LINE) _Atomic uint32_t pipe_id; /* 0: not connected */
         _Atomic uint32_t want_gen;                        /* +1 per connection */
         _Atomic uint64_t connects;

@@ -35,7 +35,9 @@
 /* ------------------------------------------------------------------------ */
 
 /* cJSON numbers are doubles: byte counts stay exact up to 2^53 (8 PiB). */
-static void num(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
+static void num(cJSON *o, const char *k, uint64_t v) {
+    cJSON_AddNumberToObject(o, k, (double)v);
+}
 
 static cJSON *kind_totals(const fa_kind_totals_t *t) {
     cJSON *o = cJSON_CreateObject();
@@ -144,7 +146,8 @@ char *fa__agent_json_render(const fa_snapshot_t *s, const fa__agent_meta_t *meta
     num(root, "duration_ns", s->frame_duration_ns);
 
     cJSON *totals = cJSON_AddObjectToObject(root, "totals");
-    for (int k = 0; totals && k < FA_KIND_COUNT_; k++) cJSON_AddItemToObject(totals, kinds[k], kind_totals(&s->totals[k]));
+    for (int k = 0; totals && k < FA_KIND_COUNT_; k++)
+        cJSON_AddItemToObject(totals, kinds[k], kind_totals(&s->totals[k]));
 
     num(root, "threads_total", s->threads_total);
     cJSON *threads = cJSON_AddArrayToObject(root, "threads");
@@ -153,7 +156,8 @@ char *fa__agent_json_render(const fa_snapshot_t *s, const fa__agent_meta_t *meta
 
     num(root, "tags_total", s->tag_count);
     cJSON *tags = cJSON_AddArrayToObject(root, "tags");
-    for (uint32_t i = 0; tags && i < s->row_count; i++) cJSON_AddItemToArray(tags, tag_row(&s->rows[i]));
+    for (uint32_t i = 0; tags && i < s->row_count; i++)
+        cJSON_AddItemToArray(tags, tag_row(&s->rows[i]));
 
     const fa_promotion_totals_t *p = &s->promotions;
     cJSON *promo = cJSON_AddObjectToObject(root, "promotions");
@@ -177,10 +181,12 @@ char *fa__agent_json_render(const fa_snapshot_t *s, const fa__agent_meta_t *meta
         num(xfer, "in_flight", t->in_flight);
     }
 
-    uint32_t nf = s->findings ? (s->finding_count < s->findings_capacity ? s->finding_count : s->findings_capacity) : 0;
+    uint32_t nf =
+        s->findings ? (s->finding_count < s->findings_capacity ? s->finding_count : s->findings_capacity) : 0;
     num(root, "findings_total", s->findings_total > nf ? s->findings_total : nf);
     cJSON *findings = cJSON_AddArrayToObject(root, "findings");
-    for (uint32_t i = 0; findings && i < nf; i++) cJSON_AddItemToArray(findings, finding(&s->findings[i]));
+    for (uint32_t i = 0; findings && i < nf; i++)
+        cJSON_AddItemToArray(findings, finding(&s->findings[i]));
 
     char *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);

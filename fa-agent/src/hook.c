@@ -23,8 +23,8 @@ void fa__agent_frame_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
     fa_agent_t *a = user;
     fa__count(&a->game.frames_seen, 1);
     bool connected = atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0;
-    bool emit = a->emit.enabled &&
-                atomic_load_explicit(&a->emit.state, memory_order_relaxed) == FA__EMIT_REQUESTED;
+    bool emit =
+        a->emit.enabled && atomic_load_explicit(&a->emit.state, memory_order_relaxed) == FA__EMIT_REQUESTED;
     if (!connected && !emit) {
         /* The common "no daemon" case costs two loads. */
         drop(a, &a->game.drop_disconnected);

@@ -8,21 +8,25 @@
 
 const char *fa_agent_log_name(int id) {
     switch (id) {
-#define FA_AGENT__LOG_NAME(name, value, msg)                                   \
-    case value: return #name;
+#define FA_AGENT__LOG_NAME(name, value, msg)                                                                 \
+    case value:                                                                                              \
+        return #name;
         FA_AGENT_LOG_TABLE(FA_AGENT__LOG_NAME)
 #undef FA_AGENT__LOG_NAME
-    default: return "FA_AGENT_LOG_UNKNOWN";
+    default:
+        return "FA_AGENT_LOG_UNKNOWN";
     }
 }
 
 const char *fa_agent_log_text(int id) {
     switch (id) {
-#define FA_AGENT__LOG_TEXT(name, value, msg)                                   \
-    case value: return msg;
+#define FA_AGENT__LOG_TEXT(name, value, msg)                                                                 \
+    case value:                                                                                              \
+        return msg;
         FA_AGENT_LOG_TABLE(FA_AGENT__LOG_TEXT)
 #undef FA_AGENT__LOG_TEXT
-    default: return "unknown log item";
+    default:
+        return "unknown log item";
     }
 }
 
@@ -38,5 +42,9 @@ static uint64_t clock_ns(clockid_t id) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t fa__agent_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
-uint64_t fa__agent_real_ns(void) { return clock_ns(CLOCK_REALTIME); }
+uint64_t fa__agent_mono_ns(void) {
+    return clock_ns(CLOCK_MONOTONIC);
+}
+uint64_t fa__agent_real_ns(void) {
+    return clock_ns(CLOCK_REALTIME);
+}

@@ -52,13 +52,17 @@ static void pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg) {
 
 static int map_nng(int rv) {
     switch (rv) {
-    case 0: return FA_OK;
-    case NNG_ENOMEM: return FA_ERR_NO_MEMORY;
+    case 0:
+        return FA_OK;
+    case NNG_ENOMEM:
+        return FA_ERR_NO_MEMORY;
     case NNG_EADDRINVAL:
     case NNG_EINVAL:
     case NNG_ENOTSUP:
-    case NNG_EPROTO: return FA_ERR_INVALID_ARG;
-    default: return FA_ERR_SYSTEM;
+    case NNG_EPROTO:
+        return FA_ERR_INVALID_ARG;
+    default:
+        return FA_ERR_SYSTEM;
     }
 }
 
@@ -176,8 +180,8 @@ static void track_connection(fa_agent_t *a, sender_state_t *st) {
     bool now = connected(a);
     if (now == st->was_connected) return;
     st->was_connected = now;
-    fa__agent_log(a, now ? FA_AGENT_LOG_CONNECTED : FA_AGENT_LOG_DISCONNECTED, 0,
-                  fa__read(&a->link.connects), a->desc.url);
+    fa__agent_log(a, now ? FA_AGENT_LOG_CONNECTED : FA_AGENT_LOG_DISCONNECTED, 0, fa__read(&a->link.connects),
+                  a->desc.url);
 }
 
 static void remember(fa_agent_t *a, const fa_proto_tag_def_t *defs, uint32_t n) {
@@ -236,7 +240,8 @@ static int send_tag_changes(fa_agent_t *a, sender_state_t *st, const fa_snapshot
         if (r->budget_soft != a->sender.known_soft[i] || r->budget_hard != a->sender.known_hard[i])
             defs[n++] = def_of(r);
     }
-    for (uint32_t i = announced; i < rows; i++) defs[n++] = def_of(&snap->rows[i]);
+    for (uint32_t i = announced; i < rows; i++)
+        defs[n++] = def_of(&snap->rows[i]);
     if (n == 0) return 0;
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
@@ -272,7 +277,7 @@ static void send_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_slo
         if (rv != 0) st->need_hello = true; /* a lost TAGS: re-announce everything */
     }
     if (rv != 0) {
-        fa__count(rv < 0 ? &a->sender.drop_encode_failed
+        fa__count(rv < 0         ? &a->sender.drop_encode_failed
                   : connected(a) ? &a->sender.drop_send_failed
                                  : &a->sender.drop_disconnected,
                   1);
@@ -293,7 +298,7 @@ static void send_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_slo
         st->game_drops_at_frame = slot->game_drops;
         st->own_drops_at_frame = own;
     } else {
-        fa__count(rv < 0 ? &a->sender.drop_encode_failed
+        fa__count(rv < 0         ? &a->sender.drop_encode_failed
                   : connected(a) ? &a->sender.drop_send_failed
                                  : &a->sender.drop_disconnected,
                   1);
@@ -343,7 +348,8 @@ static void finish(fa_agent_t *a, sender_state_t *st) {
     memset(&m, 0, sizeof m);
     m.header.type = FA_PROTO_BYE;
     m.bye.frames_sent = fa__read(&a->sender.frames_sent);
-    for (int i = 0; i < 4; i++) m.bye.frames_dropped += drops[i].count;
+    for (int i = 0; i < 4; i++)
+        m.bye.frames_dropped += drops[i].count;
     m.bye.drops = drops;
     m.bye.drop_count = 4;
     int rv = connected(a) ? encode_and_send(a, st, &m, a->stop_deadline_ns) : NNG_ECLOSED;

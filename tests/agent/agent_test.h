@@ -114,7 +114,8 @@ static inline void t_daemon_close(t_daemon_t *d) {
 
 static inline void t_daemon_free(t_daemon_t *d) {
     t_daemon_close(d);
-    for (size_t i = 0; i < d->count; i++) free(d->msgs[i].data);
+    for (size_t i = 0; i < d->count; i++)
+        free(d->msgs[i].data);
     free(d->msgs);
     pthread_mutex_destroy(&d->lock);
 }
@@ -210,7 +211,9 @@ static inline void t_game_frame(t_game_t *g, uint64_t frame) {
     }
     int slot = (int)(frame % 8);
     fa_pool_free(fa, g->keep[slot]);
-    FA_WITH_TAG(fa, g->paths[1 % (g->tags ? g->tags : 1)]) { g->keep[slot] = fa_pool_alloc(fa, 32 + (frame % 5) * 48); }
+    FA_WITH_TAG(fa, g->paths[1 % (g->tags ? g->tags : 1)]) {
+        g->keep[slot] = fa_pool_alloc(fa, 32 + (frame % 5) * 48);
+    }
     if (g->heap_every && frame % (uint64_t)g->heap_every == 0) {
         FA_TAG_SCOPE(fa, "heap_user");
         fa_heap_free(fa, fa_heap_alloc(fa, 10000, 0));
@@ -220,7 +223,8 @@ static inline void t_game_frame(t_game_t *g, uint64_t frame) {
 }
 
 static inline void t_game_fini(t_game_t *g) {
-    for (int i = 0; i < 8; i++) fa_pool_free(g->fa, g->keep[i]);
+    for (int i = 0; i < 8; i++)
+        fa_pool_free(g->fa, g->keep[i]);
 }
 
 #endif

@@ -22,7 +22,8 @@ static void *worker_main(void *arg) {
     FA_TAG_SCOPE(s->fa, "worker");
     while (!atomic_load(&s->stop)) {
         fa_begin_frame(s->fa);
-        for (int i = 0; i < 16; i++) (void)!fa_frame_alloc(s->fa, 256, 16);
+        for (int i = 0; i < 16; i++)
+            (void)!fa_frame_alloc(s->fa, 256, 16);
         void *p = fa_pool_alloc(s->fa, 100);
         fa_pool_free(s->fa, p);
         fa_end_frame(s->fa);
@@ -85,7 +86,8 @@ static void run(bool flapping) {
     pthread_join(watcher, NULL);
     fa_agent_stats_t st;
     int rc = fa_agent_stop(side.agent, &st);
-    for (int k = 0; k < nd; k++) t_daemon_close(&d[k]);
+    for (int k = 0; k < nd; k++)
+        t_daemon_close(&d[k]);
 
     CHECK(rc == FA_OK);
     CHECK(st.frames_seen == 2000);
@@ -116,14 +118,19 @@ static void run(bool flapping) {
     CHECK(frames <= st.frames_sent);
     t_game_fini(&g);
     fa_destroy(fa);
-    for (int k = 0; k < nd; k++) t_daemon_free(&d[k]);
+    for (int k = 0; k < nd; k++)
+        t_daemon_free(&d[k]);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
 }
 
-static void steady_daemon(void) { run(false); }
-static void daemon_comes_and_goes(void) { run(true); }
+static void steady_daemon(void) {
+    run(false);
+}
+static void daemon_comes_and_goes(void) {
+    run(true);
+}
 
 int main(void) {
     static const harness_case_t cases[] = {

@@ -47,7 +47,8 @@ Test(agent, the_environment_url_applies_only_when_the_desc_leaves_it_empty) {
     cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = ""}, &agent), FA_OK);
     cr_assert_str_eq(fa_agent_desc_effective(agent).url, "ipc:///tmp/fa-agent-test-from-env.ipc");
     fa_agent_stop(agent, NULL);
-    cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = "ipc:///tmp/fa-agent-test-desc.ipc"}, &agent), FA_OK);
+    cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = "ipc:///tmp/fa-agent-test-desc.ipc"}, &agent),
+                 FA_OK);
     cr_assert_str_eq(fa_agent_desc_effective(agent).url, "ipc:///tmp/fa-agent-test-desc.ipc");
     fa_agent_stop(agent, NULL);
     unsetenv(FA_AGENT_URL_ENV);
@@ -100,7 +101,8 @@ static void other_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
 Test(agent, start_fails_cleanly_when_all_frame_hooks_are_taken) {
     fa_alloc_t *fa = fa_create(NULL);
     static int users[8];
-    for (int i = 0; i < 8; i++) cr_assert_eq(fa_on_frame_end(fa, other_hook, &users[i]), FA_OK);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(fa_on_frame_end(fa, other_hook, &users[i]), FA_OK);
     char url[128];
     t_url(url, sizeof url, "hooks");
     fa_agent_t *agent = NULL;

@@ -103,10 +103,18 @@ Test(emit, tag_names_with_quotes_backslashes_and_control_characters_give_valid_j
     static const char weird[] = "we\"ird\\tag\x01";
     fa_tag_row_t rows[2] = {
         {.id = 0, .parent_id = 0, .path = ""},
-        {.id = 1, .parent_id = 0, .depth = 1, .path = weird, .live_bytes = 500, .peak_bytes = 900,
-         .budget_soft = 100, .budget_hard = 1000, .self = {.frame_bytes = 500, .alloc_count = 3}},
+        {.id = 1,
+         .parent_id = 0,
+         .depth = 1,
+         .path = weird,
+         .live_bytes = 500,
+         .peak_bytes = 900,
+         .budget_soft = 100,
+         .budget_hard = 1000,
+         .self = {.frame_bytes = 500, .alloc_count = 3}},
     };
-    fa_thread_row_t threads[1] = {{.index = 0, .frame_used = 500, .frame_capacity = 1 << 20, .in_frame = true}};
+    fa_thread_row_t threads[1] = {
+        {.index = 0, .frame_used = 500, .frame_capacity = 1 << 20, .in_frame = true}};
     fa_finding_t findings[1] = {{.code = 4, .tag_id = 1, .kind = FA_KIND_HEAP, .count = 7, .value = 4096}};
     fa_snapshot_t s = {.version = FA_SNAPSHOT_VERSION,
                        .frame = 77,
@@ -126,23 +134,30 @@ Test(emit, tag_names_with_quotes_backslashes_and_control_characters_give_valid_j
                        .promotions = {.promoted_count = 2, .promoted_bytes = 128},
                        .transfers = {.created = 5, .in_flight = 1}};
     s.totals[FA_KIND_FRAME].in_use = 500;
-    fa__agent_meta_t meta = {.session_id = 0xabcdef, .pid = 42, .app_name = "app\"\n", .session_label = "",
-                             .build_id = "b", .host = "h"};
+    fa__agent_meta_t meta = {.session_id = 0xabcdef,
+                             .pid = 42,
+                             .app_name = "app\"\n",
+                             .session_label = "",
+                             .build_id = "b",
+                             .host = "h"};
     char *json = fa__agent_json_render(&s, &meta, 1700000000123456789ull);
     cr_assert_not_null(json);
     cJSON *j = cJSON_Parse(json);
     cr_assert_not_null(j, "invalid JSON: %s", json);
     /* No raw control byte anywhere in the text. */
-    for (const char *p = json; *p; p++) cr_assert_geq((unsigned char)*p, 0x20);
+    for (const char *p = json; *p; p++)
+        cr_assert_geq((unsigned char)*p, 0x20);
     const cJSON *t = tag_by_path(j, weird);
     cr_assert_not_null(t, "the tag's path did not round-trip: %s", json);
     cr_assert_eq(num(t, "live_bytes"), 500);
     const cJSON *budget = cJSON_GetObjectItemCaseSensitive(t, "budget");
     cr_assert_eq(num(budget, "hard"), 1000);
     cr_assert_eq(num(budget, "used_pct"), 50);
-    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "session"), "app")->valuestring,
-                     "app\"\n");
-    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "timestamp")->valuestring, "2023-11-14T22:13:20.123456789Z");
+    cr_assert_str_eq(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "session"), "app")->valuestring,
+        "app\"\n");
+    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "timestamp")->valuestring,
+                     "2023-11-14T22:13:20.123456789Z");
     cr_assert_eq(num(j, "frame"), 77);
     cr_assert_eq(num(j, "duration_ns"), 16000000);
     const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "findings"), 0);
@@ -180,7 +195,8 @@ Test(emit, a_request_file_gives_one_snapshot_of_a_frame_and_is_removed) {
     fa_budget_set(fa, "sys0", 1000, 1 << 20);
     t_log_t log = {0};
     fa_agent_t *agent = NULL;
-    fa_agent_desc_t desc = {.url = url, .emit_dir = dir, .emit_poll_ms = 5, .log_cb = t_log_cb, .log_user = &log};
+    fa_agent_desc_t desc = {
+        .url = url, .emit_dir = dir, .emit_poll_ms = 5, .log_cb = t_log_cb, .log_user = &log};
     cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
     cr_assert_eq(fa_agent_desc_effective(agent).emit_mode, FA_AGENT_EMIT_REQUEST);
 
@@ -198,7 +214,9 @@ Test(emit, a_request_file_gives_one_snapshot_of_a_frame_and_is_removed) {
         fa_agent_stats(agent, &st);
         if (st.snapshots_written) break;
         fa_begin_frame(fa);
-        FA_WITH_TAG(fa, odd) { (void)!fa_frame_alloc(fa, 333, 8); }
+        FA_WITH_TAG(fa, odd) {
+            (void)!fa_frame_alloc(fa, 333, 8);
+        }
         fa_end_frame(fa);
         t_sleep_us(1000);
     }
@@ -238,8 +256,9 @@ Test(emit, a_request_file_gives_one_snapshot_of_a_frame_and_is_removed) {
     cr_assert(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "promotions")));
     cr_assert(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "transfers")));
     cr_assert(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "findings")));
-    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "session"), "app")->valuestring,
-                     program_invocation_short_name);
+    cr_assert_str_eq(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "session"), "app")->valuestring,
+        program_invocation_short_name);
     cJSON_Delete(j);
     t_game_fini(&g);
     fa_destroy(fa);
@@ -297,7 +316,8 @@ Test(emit, auto_mode_writes_periodically_and_keeps_only_the_newest_files) {
     size_t others;
     cr_assert_eq(list_snapshots(dir, frames, 8, &others), 3);
     cr_assert_eq(others, 1); /* notes.txt */
-    for (int k = 0; k < 3; k++) cr_assert_eq(frames[k], w.frames[w.count - 3 + k]);
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(frames[k], w.frames[w.count - 3 + k]);
     t_game_fini(&g);
     fa_destroy(fa);
     remove_dir(dir);

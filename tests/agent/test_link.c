@@ -12,7 +12,8 @@
  * first_at_most, the first FRAME may announce fewer: messages handed to a
  * connection that then closed are lost in transport (a seq gap), not
  * dropped by the agent. Returns the frame number after the last FRAME. */
-static uint64_t check_drop_gaps(t_daemon_t *d, size_t from, uint64_t next, bool first_at_most, uint64_t *sum) {
+static uint64_t check_drop_gaps(t_daemon_t *d, size_t from, uint64_t next, bool first_at_most,
+                                uint64_t *sum) {
     bool first = true;
     for (size_t m = from; m < d->count; m++) {
         fa_proto_msg_t msg;
@@ -44,7 +45,8 @@ Test(link, daemon_absent_for_1000_frames_then_listening_gets_hello_first_and_the
         .url = url, .reconnect_min_ms = 20, .reconnect_max_ms = 50, .log_cb = t_log_cb, .log_user = &log};
     cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
     uint64_t first_frame = fa_frame_number(fa);
-    for (uint64_t i = 0; i < 1000; i++) t_game_frame(&g, i);
+    for (uint64_t i = 0; i < 1000; i++)
+        t_game_frame(&g, i);
     fa_agent_stats_t st;
     fa_agent_stats(agent, &st);
     cr_assert_eq(st.frames_seen, 1000);
@@ -57,8 +59,8 @@ Test(link, daemon_absent_for_1000_frames_then_listening_gets_hello_first_and_the
     t_daemon_t d;
     cr_assert_eq(t_daemon_open(&d, url), 0);
     uint64_t i = 1000;
-    for (uint64_t deadline = t_now_ns() + 5000000000u; t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline;
-         i++) {
+    for (uint64_t deadline = t_now_ns() + 5000000000u;
+         t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; i++) {
         t_game_frame(&g, i);
         t_sleep_us(500);
     }
@@ -96,8 +98,8 @@ Test(link, a_daemon_that_vanishes_mid_stream_never_blocks_the_game_and_gets_a_ne
     cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
     uint64_t start_frame = fa_frame_number(fa);
     uint64_t i = 0;
-    for (uint64_t deadline = t_now_ns() + 5000000000u; t_find(&d1, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline;
-         i++) {
+    for (uint64_t deadline = t_now_ns() + 5000000000u;
+         t_find(&d1, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; i++) {
         t_game_frame(&g, i);
         t_sleep_us(500);
     }
@@ -127,8 +129,8 @@ Test(link, a_daemon_that_vanishes_mid_stream_never_blocks_the_game_and_gets_a_ne
 
     /* It comes back: a HELLO again, before anything else, same session. */
     cr_assert_eq(t_daemon_open(&d2, url), 0);
-    for (uint64_t deadline = t_now_ns() + 5000000000u; t_find(&d2, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline;
-         i++) {
+    for (uint64_t deadline = t_now_ns() + 5000000000u;
+         t_find(&d2, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; i++) {
         t_game_frame(&g, i);
         t_sleep_us(500);
     }
@@ -177,13 +179,14 @@ Test(link, a_sender_that_falls_behind_drops_frames_as_ring_full_and_the_frames_s
     cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
     uint64_t start_frame = fa_frame_number(fa);
     uint64_t i = 0;
-    for (uint64_t deadline = t_now_ns() + 5000000000u; t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline;
-         i++) {
+    for (uint64_t deadline = t_now_ns() + 5000000000u;
+         t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; i++) {
         t_game_frame(&g, i);
         t_sleep_us(500);
     }
     /* Frames back to back: a two-slot ring cannot keep up. */
-    for (int k = 0; k < 3000; k++, i++) t_game_frame(&g, i);
+    for (int k = 0; k < 3000; k++, i++)
+        t_game_frame(&g, i);
     /* Then at a game's pace, so that the last frames leave. */
     for (int k = 0; k < 20; k++, i++) {
         t_game_frame(&g, i);
@@ -224,7 +227,8 @@ Test(link, stop_flushes_every_queued_frame_and_sends_bye_with_the_counts_by_reas
     fa_agent_desc_t desc = {.url = url, .ring_slots = 1024, .reconnect_min_ms = 20, .reconnect_max_ms = 50};
     cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
     /* 100 frames without a daemon: dropped as disconnected. */
-    for (uint64_t i = 0; i < 100; i++) t_game_frame(&g, i);
+    for (uint64_t i = 0; i < 100; i++)
+        t_game_frame(&g, i);
     t_daemon_t d;
     cr_assert_eq(t_daemon_open(&d, url), 0);
     fa_agent_stats_t st;
@@ -236,7 +240,8 @@ Test(link, stop_flushes_every_queued_frame_and_sends_bye_with_the_counts_by_reas
         t_sleep_us(500);
     }
     /* A burst that the ring holds (200 < 1024 slots) and stop must flush. */
-    for (int k = 0; k < 200; k++, i++) t_game_frame(&g, i);
+    for (int k = 0; k < 200; k++, i++)
+        t_game_frame(&g, i);
     cr_assert_eq(fa_agent_stop(agent, &st), FA_OK);
     t_daemon_close(&d);
 
@@ -247,7 +252,8 @@ Test(link, stop_flushes_every_queued_frame_and_sends_bye_with_the_counts_by_reas
     cr_assert_eq(st.dropped_ring_full, 0);
     cr_assert_geq(st.dropped_disconnected, 100);
     size_t frames = 0;
-    for (size_t m = 0; m < d.count; m++) frames += t_type(&d, m) == FA_PROTO_FRAME;
+    for (size_t m = 0; m < d.count; m++)
+        frames += t_type(&d, m) == FA_PROTO_FRAME;
     cr_assert_eq(frames, st.frames_sent);
     cr_assert_geq(frames, 200);
 

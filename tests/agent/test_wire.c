@@ -50,7 +50,8 @@ static void *worker_main(void *arg) {
         w->block = fa_pool_alloc(w->fa, 700);
     }
     atomic_store(&w->state, 1);
-    while (atomic_load(&w->state) != 2) t_sleep_us(200);
+    while (atomic_load(&w->state) != 2)
+        t_sleep_us(200);
     fa_end_frame(w->fa);
     fa_pool_free(w->fa, w->block);
     return NULL;
@@ -153,7 +154,8 @@ Test(wire, every_figure_of_a_frame_equals_the_snapshot_lib_took_in_the_same_fram
     worker_t w = {.fa = fa};
     pthread_t wt;
     pthread_create(&wt, NULL, worker_main, &w);
-    while (atomic_load(&w.state) != 1) t_sleep_us(200);
+    while (atomic_load(&w.state) != 1)
+        t_sleep_us(200);
 
     fa_agent_t *agent = NULL;
     cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = url, .reconnect_max_ms = 100}, &agent), FA_OK);
@@ -166,7 +168,8 @@ Test(wire, every_figure_of_a_frame_equals_the_snapshot_lib_took_in_the_same_fram
         t_sleep_us(500);
         if (i % 16 == 0) {
             frames = 0;
-            for (size_t m = 0, n = t_daemon_count(&d); m < n; m++) frames += t_type(&d, m) == FA_PROTO_FRAME;
+            for (size_t m = 0, n = t_daemon_count(&d); m < n; m++)
+                frames += t_type(&d, m) == FA_PROTO_FRAME;
         }
     }
     fa_remove_frame_hook(fa, ref_hook, NULL);
@@ -227,8 +230,11 @@ Test(wire, hello_opens_the_session_and_seq_numbers_run_without_gaps) {
     t_game_t g;
     t_game_init(&g, fa, 8);
     fa_agent_t *agent = NULL;
-    fa_agent_desc_t desc = {
-        .url = url, .app_name = "wire-test", .session_label = "level 3", .build_id = "b-42", .reconnect_max_ms = 100};
+    fa_agent_desc_t desc = {.url = url,
+                            .app_name = "wire-test",
+                            .session_label = "level 3",
+                            .build_id = "b-42",
+                            .reconnect_max_ms = 100};
     cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
     uint64_t session = fa_agent_session_id(agent);
     cr_assert_neq(session, 0);
@@ -259,7 +265,8 @@ Test(wire, hello_opens_the_session_and_seq_numbers_run_without_gaps) {
     fa_proto_str_copy(text, sizeof text, msg.hello.build_id);
     cr_assert_str_eq(text, "b-42");
     cr_assert_eq(msg.hello.pid, (uint32_t)getpid());
-    cr_assert_eq(msg.hello.lib_version, (FA_VERSION_MAJOR << 16) | (FA_VERSION_MINOR << 8) | FA_VERSION_PATCH);
+    cr_assert_eq(msg.hello.lib_version,
+                 (FA_VERSION_MAJOR << 16) | (FA_VERSION_MINOR << 8) | FA_VERSION_PATCH);
     cr_assert_gt(msg.hello.host.len, 0);
     cr_assert_gt(msg.hello.start_unix_ns, 0);
     cr_assert_gt(msg.hello.start_mono_ns, 0);
@@ -312,8 +319,8 @@ Test(wire, new_tags_and_budget_changes_go_out_as_tags_before_the_next_frame) {
     cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = url, .reconnect_max_ms = 100}, &agent), FA_OK);
     /* Until the session is announced. */
     uint64_t i = 0;
-    for (uint64_t deadline = t_now_ns() + 5000000000u; t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline;
-         i++) {
+    for (uint64_t deadline = t_now_ns() + 5000000000u;
+         t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; i++) {
         t_game_frame(&g, i);
         t_sleep_us(500);
     }
@@ -329,7 +336,9 @@ Test(wire, new_tags_and_budget_changes_go_out_as_tags_before_the_next_frame) {
     fa_budget_set(fa, "sys0", 1000, 2000);
     for (int k = 0; k < 20; k++, i++) {
         fa_begin_frame(fa);
-        FA_WITH_TAG(fa, odd) { (void)!fa_frame_alloc(fa, 100, 8); }
+        FA_WITH_TAG(fa, odd) {
+            (void)!fa_frame_alloc(fa, 100, 8);
+        }
         fa_end_frame(fa);
         t_sleep_us(500);
     }
