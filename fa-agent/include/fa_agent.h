@@ -36,7 +36,7 @@
  *   - Game thread: the thread whose fa_end_frame() ends the context's frame
  *     (lib's main thread). The agent's hook runs there: lib's
  *     fa_snapshot_take() (O(threads x tags), lib's thread-list lock) into a
- *     ring slot, plus O(1); no lock of the agent, no system call, no malloc.
+ *     ring slot, plus O(1) of its own: no lock, no system call, no malloc.
  *     With no daemon connected it does not even take the snapshot.
  *   - Sender thread: one per agent, started by fa_agent_start(). It builds,
  *     encodes and sends the messages, checks the request file, writes JSON
@@ -224,8 +224,10 @@ typedef struct fa_agent_stats {
 FA_API FA_NODISCARD int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *desc, fa_agent_t **out);
 
 /* Stops the agent: removes its hook, lets the sender flush the ring for at
- * most stop_timeout_ms (frames still pending then are dropped and counted),
- * sends a BYE with the session's counts when a daemon is connected, closes
+ * most three quarters of stop_timeout_ms (frames still pending then are
+ * dropped and counted; without a daemon they are dropped at once), sends a
+ * BYE with the session's counts when a daemon is connected (waiting until it
+ * was written to the connection, within stop_timeout_ms), closes
  * the socket, joins the thread and frees everything. Writes the final
  * counters to *final_stats when it is not NULL. Returns FA_OK when every
  * frame was flushed and the BYE was handed to nng, FA_ERR_TIMEOUT otherwise
