@@ -582,9 +582,11 @@ static void job_work(void *arg) {
     sqlite3 *db = query_acquire(j->ctx->readers);
     cJSON *doc = NULL;
     switch (j->route) {
-    case R_FRAMES:
-        doc = query_frames(db, j->sid, j->from, j->to, j->has_from, j->has_to, j->limit, &j->res);
+    case R_FRAMES: {
+        size_t len;
+        j->body = query_frames(db, j->sid, j->from, j->to, j->has_from, j->has_to, j->limit, &j->res, &len);
         break;
+    }
     case R_TREND:
         doc = query_trend(db, j->sid, j->tag_id, j->end, j->window, j->points, &j->res);
         if (doc) cJSON_AddStringToObject(doc, "tag", j->tag);

@@ -10,9 +10,12 @@
  * A handler callback runs on an nng thread: it only queues the request's
  * aio and wakes the loop. The loop answers (or sends the work to the
  * thread pool and answers when it comes back) and finishes the aio
- * exactly once. At shutdown, queued requests are answered first, then the
- * server is stopped: stopping it with requests queued would make nng's
- * reaper wait on aios nobody finishes. */
+ * exactly once. The daemon writes each response itself on the connection
+ * (nng_http_conn_write_res with its own aio) and finishes the handler's
+ * aio only when the write is done: a request counts as in flight until
+ * its last byte left, so that shutdown, which answers every queued
+ * request before nng_http_server_stop (a hard stop that cuts writes),
+ * never truncates a response. */
 #include "insightd.h"
 
 #include <nng/nng.h>
@@ -29,8 +32,11 @@ struct http {
     uv_async_t async;
     pthread_mutex_t lock;
     http_req_t *head, *tail; /* queued by nng threads */
+    http_req_t *written;     /* responses whose write completed */
     bool draining; /* loop only: answer 503 */
     bool stopped;  /* under lock: nng threads answer 503 themselves */
+    bool close_when_idle; /* close the async handle when inflight drops to 0 */
+    bool closed;
     uint64_t inflight;
 };
 
@@ -70,6 +76,7 @@ static void enqueue(nng_aio *aio, int kind) {
     r->aio = aio;
     r->req = nng_aio_get_input(aio, 0);
     r->kind = kind;
+    r->conn = nng_aio_get_input(aio, 2);
     r->method = nng_http_req_get_method(r->req);
     r->uri = nng_http_req_get_uri(r->req);
     pthread_mutex_lock(&h->lock);
@@ -88,15 +95,54 @@ static void enqueue(nng_aio *aio, int kind) {
     uv_async_send(&h->async);
 }
 
+/* One request fewer in flight; the last one may close the wake-up handle
+ * (it must stay open while a write can still complete). */
+static void done_one(http_t *h) {
+    g_stats.http_inflight = --h->inflight;
+    if (h->inflight == 0 && h->close_when_idle && !h->closed) {
+        h->closed = true;
+        uv_close((uv_handle_t *)&h->async, NULL);
+    }
+}
+
+static void write_cb(void *arg) {
+    http_req_t *r = arg;
+    http_t *h = the_http;
+    pthread_mutex_lock(&h->lock);
+    r->next = h->written;
+    h->written = r;
+    pthread_mutex_unlock(&h->lock);
+    uv_async_send(&h->async);
+}
+
+/* Loop: a response is on the wire; release the handler's aio. */
+static void written(http_t *h, http_req_t *r) {
+    nng_aio *wa = r->write_aio;
+    int rv = nng_aio_result(wa);
+    nng_aio_stop(wa); /* its callback has returned */
+    nng_aio_free(wa);
+    nng_http_res_free(r->res);
+    nng_aio_set_output(r->aio, 0, NULL);
+    nng_aio_finish(r->aio, rv);
+    free(r);
+    done_one(h);
+}
+
 static void api_cb(nng_aio *aio) { enqueue(aio, HTTP_KIND_API); }
 static void files_cb(nng_aio *aio) { enqueue(aio, HTTP_KIND_STATIC); }
 
 static void async_cb(uv_async_t *a) {
     http_t *h = a->data;
     pthread_mutex_lock(&h->lock);
-    http_req_t *r = h->head;
+    http_req_t *r = h->head, *w = h->written;
     h->head = h->tail = NULL;
+    h->written = NULL;
     pthread_mutex_unlock(&h->lock);
+    while (w) {
+        http_req_t *next = w->next;
+        written(h, w);
+        w = next;
+    }
     while (r) {
         http_req_t *next = r->next;
         r->next = NULL;
@@ -114,9 +160,28 @@ void http_reply(http_req_t *r, uint16_t status, const char *content_type, const 
     http_t *h = the_http;
     if (status >= 500) g_stats.http_5xx++;
     else if (status >= 400) g_stats.http_4xx++;
-    finish(r->aio, status, content_type, body, len, extra_headers);
+    nng_http_res *res = NULL;
+    nng_aio *wa = NULL;
+    /* HEAD responses (nng strips their body) are left to the server. */
+    if (r->conn && strcmp(r->method, "HEAD") != 0 && nng_http_res_alloc(&res) == 0 &&
+        nng_aio_alloc(&wa, write_cb, r) == 0) {
+        nng_http_res_set_status(res, status);
+        if (content_type) nng_http_res_set_header(res, "Content-Type", content_type);
+        for (int i = 0; extra_headers && extra_headers[i]; i += 2)
+            nng_http_res_set_header(res, extra_headers[i], extra_headers[i + 1]);
+        if (len && nng_http_res_copy_data(res, body, len) != 0) status = 0;
+        if (status) {
+            r->res = res;
+            r->write_aio = wa;
+            nng_http_conn_write_res(r->conn, res, wa); /* written() completes it */
+            return;
+        }
+    }
+    if (wa) nng_aio_free(wa);
+    if (res) nng_http_res_free(res);
+    finish(r->aio, status ? status : 500, content_type, body, len, extra_headers);
     free(r);
-    g_stats.http_inflight = --h->inflight;
+    done_one(h);
 }
 
 void http_reply_json(http_req_t *r, uint16_t status, const char *json) {
@@ -255,8 +320,21 @@ void http_stop(http_t *h) {
         free(r);
         r = next;
     }
+    /* A hard stop: open connections are closed, writes in progress fail
+     * and complete through written(). */
     nng_http_server_stop(h->server);
-    uv_close((uv_handle_t *)&h->async, NULL);
+}
+
+bool http_owns_handle(const http_t *h, const uv_handle_t *handle) {
+    return handle == (const uv_handle_t *)&h->async;
+}
+
+void http_close_when_idle(http_t *h) {
+    h->close_when_idle = true;
+    if (h->inflight == 0 && !h->closed) {
+        h->closed = true;
+        uv_close((uv_handle_t *)&h->async, NULL);
+    }
 }
 
 void http_free(http_t *h) {

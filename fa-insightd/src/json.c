@@ -148,3 +148,123 @@ cJSON *json_alert_live(const session_t *s, const tag_t *t, const alert_event_t *
     json_add_u64(o, "live_bytes", t->live_bytes);
     return o;
 }
+
+/* ---- streaming writer ---------------------------------------------------- */
+
+static void jw_put(json_writer_t *w, const char *s, size_t n) {
+    if (w->failed) return;
+    if (w->len + n + 1 > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < w->len + n + 1) cap *= 2;
+        char *grown = realloc(w->buf, cap);
+        if (!grown) {
+            w->failed = true;
+            return;
+        }
+        w->buf = grown;
+        w->cap = cap;
+    }
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+}
+
+static void jw_escaped(json_writer_t *w, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    jw_put(w, "\"", 1);
+    const char *run = s;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f) continue;
+        jw_put(w, run, (size_t)((const char *)p - run));
+        char esc[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
+        if (*p == '"' || *p == '\\') {
+            esc[1] = (char)*p;
+            jw_put(w, esc, 2);
+        } else {
+            jw_put(w, esc, 6);
+        }
+        run = (const char *)p + 1;
+    }
+    jw_put(w, run, strlen(run));
+    jw_put(w, "\"", 1);
+}
+
+/* Comma and key before a value. */
+static void jw_lead(json_writer_t *w, const char *key) {
+    if (w->comma) jw_put(w, ",", 1);
+    if (key) {
+        jw_put(w, "\"", 1);
+        jw_put(w, key, strlen(key));
+        jw_put(w, "\":", 2);
+    }
+    w->comma = true;
+}
+
+void jw_begin_object(json_writer_t *w, const char *key) {
+    jw_lead(w, key);
+    jw_put(w, "{", 1);
+    w->comma = false;
+}
+
+void jw_end_object(json_writer_t *w) {
+    jw_put(w, "}", 1);
+    w->comma = true;
+}
+
+void jw_begin_array(json_writer_t *w, const char *key) {
+    jw_lead(w, key);
+    jw_put(w, "[", 1);
+    w->comma = false;
+}
+
+void jw_end_array(json_writer_t *w) {
+    jw_put(w, "]", 1);
+    w->comma = true;
+}
+
+void jw_u64(json_writer_t *w, const char *key, uint64_t v) {
+    char buf[24], *p = buf + sizeof buf;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    jw_lead(w, key);
+    jw_put(w, p, (size_t)(buf + sizeof buf - p));
+}
+
+void jw_str(json_writer_t *w, const char *key, const char *v) {
+    jw_lead(w, key);
+    jw_escaped(w, v);
+}
+
+void jw_bool(json_writer_t *w, const char *key, bool v) {
+    jw_lead(w, key);
+    jw_put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jw_sid(json_writer_t *w, const char *key, uint64_t sid) {
+    char hex[SID_HEX_LEN + 1];
+    insightd_sid_format(sid, hex);
+    jw_str(w, key, hex);
+}
+
+void jw_raw(json_writer_t *w, const char *key, const char *json, size_t len) {
+    jw_lead(w, key);
+    jw_put(w, json, len);
+}
+
+char *jw_finish(json_writer_t *w, size_t *len) {
+    if (w->failed || !w->buf) {
+        jw_free(w);
+        return NULL;
+    }
+    w->buf[w->len] = '\0';
+    char *out = w->buf;
+    if (len) *len = w->len;
+    memset(w, 0, sizeof *w);
+    return out;
+}
+
+void jw_free(json_writer_t *w) {
+    free(w->buf);
+    memset(w, 0, sizeof *w);
+}

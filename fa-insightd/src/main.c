@@ -9,6 +9,7 @@
  * process then returns 0; nng's own teardown takes about 1.5 s more. */
 #include "insightd.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #define TXN_MAX_ROWS 100000
 #define SHUTDOWN_HTTP_MS 5000
 #define SHUTDOWN_WS_MS 3000
+#define SHUTDOWN_WATCHDOG_S 30
 
 static config_t cfg;
 static insightd_ctx_t ctx;
@@ -122,7 +124,17 @@ static void on_housekeeping(uv_timer_t *t) {
 
 static void close_any(uv_handle_t *h, void *arg) {
     (void)arg;
-    if (!uv_is_closing(h)) uv_close(h, NULL);
+    /* HTTP keeps its wake-up handle until its last write completed. */
+    if (!uv_is_closing(h) && !http_owns_handle(ctx.http, h)) uv_close(h, NULL);
+}
+
+/* Should anything never complete, the process still ends. */
+static void *watchdog(void *arg) {
+    (void)arg;
+    sleep(SHUTDOWN_WATCHDOG_S);
+    LOG(LOG_ERROR, "shutdown did not complete within %d s; exiting", SHUTDOWN_WATCHDOG_S);
+    _exit(3);
+    return NULL;
 }
 
 static void shutdown_step(uv_timer_t *t) {
@@ -130,20 +142,22 @@ static void shutdown_step(uv_timer_t *t) {
     if (shutdown_phase == 1) {
         if (http_inflight(ctx.http) && now < shutdown_deadline) return;
         if (http_inflight(ctx.http))
-            LOG(LOG_WARN, "%llu HTTP requests still unanswered; stopping anyway",
-                (unsigned long long)http_inflight(ctx.http));
+            LOG(LOG_WARN, "%llu HTTP requests still unanswered after %d ms; stopping anyway",
+                (unsigned long long)http_inflight(ctx.http), SHUTDOWN_HTTP_MS);
+        /* The WebSocket listeners first: they hold the shared server. */
+        ws_close_all(ctx.ws);
         http_stop(ctx.http);
         LOG(LOG_INFO, "HTTP stopped; closing WebSocket clients");
-        ws_close_all(ctx.ws);
         shutdown_phase = 2;
         shutdown_deadline = now + SHUTDOWN_WS_MS;
         return;
     }
     if (shutdown_phase == 2) {
-        if (ws_open_clients(ctx.ws) && now < shutdown_deadline) return;
+        if ((ws_open_clients(ctx.ws) || http_inflight(ctx.http)) && now < shutdown_deadline) return;
         shutdown_phase = 3;
         uv_timer_stop(t);
         uv_walk(ctx.loop, close_any, NULL);
+        http_close_when_idle(ctx.http);
     }
 }
 
@@ -154,6 +168,8 @@ static void begin_shutdown(int signum) {
     }
     shutdown_phase = 1;
     LOG(LOG_INFO, "signal %d: shutting down (stopping ingest)", signum);
+    pthread_t dog;
+    if (pthread_create(&dog, NULL, watchdog, NULL) == 0) pthread_detach(dog);
     uv_timer_stop(&housekeeping_timer);
     uv_timer_stop(&commit_timer);
     ingest_stop(ingest);

@@ -84,88 +84,127 @@ static void bind_u64(sqlite3_stmt *s, int i, uint64_t v) { sqlite3_bind_int64(s,
 static uint64_t col_u64(sqlite3_stmt *s, int i) { return (uint64_t)sqlite3_column_int64(s, i); }
 
 /* One decoded frame row as API.md's frame object. */
-static cJSON *frame_json(uint64_t t_ms, uint64_t number, uint64_t duration_ns, const fa_proto_frame_t *f) {
-    cJSON *o = cJSON_CreateObject();
-    json_add_u64(o, "frame", number);
-    json_add_u64(o, "t_ms", t_ms);
-    json_add_u64(o, "duration_ns", duration_ns);
-    json_add_u64(o, "frames_dropped", f->frames_dropped);
-    json_add_u64(o, "tags_total", f->tags_total);
-    json_add_u64(o, "threads_total", f->threads_total);
-    json_add_u64(o, "findings_dropped", f->findings_dropped);
-    cJSON_AddItemToObject(o, "totals", json_kind_totals(f->totals));
-    cJSON *pr = cJSON_AddObjectToObject(o, "promotions");
-    json_add_u64(pr, "promoted_count", f->promotions.promoted_count);
-    json_add_u64(pr, "promoted_bytes", f->promotions.promoted_bytes);
-    json_add_u64(pr, "failed_count", f->promotions.failed_count);
-    json_add_u64(pr, "failed_bytes", f->promotions.failed_bytes);
-    json_add_u64(pr, "retained_count", f->promotions.retained_count);
-    json_add_u64(pr, "retained_bytes", f->promotions.retained_bytes);
-    json_add_u64(pr, "discarded_count", f->promotions.discarded_count);
-    json_add_u64(pr, "discarded_bytes", f->promotions.discarded_bytes);
-    cJSON *tr = cJSON_AddObjectToObject(o, "transfers");
-    json_add_u64(tr, "created", f->transfers.created);
-    json_add_u64(tr, "received", f->transfers.received);
-    json_add_u64(tr, "released", f->transfers.released);
-    json_add_u64(tr, "dropped_unreceived", f->transfers.dropped_unreceived);
-    json_add_u64(tr, "in_flight", f->transfers.in_flight);
-    cJSON *tags = cJSON_AddArrayToObject(o, "tags");
+static void frame_json(json_writer_t *w, uint64_t t_ms, uint64_t number, uint64_t duration_ns,
+                       const fa_proto_frame_t *f) {
+    jw_begin_object(w, NULL);
+    jw_u64(w, "frame", number);
+    jw_u64(w, "t_ms", t_ms);
+    jw_u64(w, "duration_ns", duration_ns);
+    jw_u64(w, "frames_dropped", f->frames_dropped);
+    jw_u64(w, "tags_total", f->tags_total);
+    jw_u64(w, "threads_total", f->threads_total);
+    jw_u64(w, "findings_dropped", f->findings_dropped);
+    jw_begin_object(w, "totals");
+    for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
+        jw_begin_object(w, json_kind_name(k));
+        jw_u64(w, "in_use", f->totals[k].in_use);
+        jw_u64(w, "peak", f->totals[k].peak);
+        jw_u64(w, "alloc_count", f->totals[k].alloc_count);
+        jw_u64(w, "alloc_bytes", f->totals[k].alloc_bytes);
+        jw_u64(w, "free_count", f->totals[k].free_count);
+        jw_end_object(w);
+    }
+    jw_end_object(w);
+    const fa_proto_promotions_t *pr = &f->promotions;
+    jw_begin_object(w, "promotions");
+    jw_u64(w, "promoted_count", pr->promoted_count);
+    jw_u64(w, "promoted_bytes", pr->promoted_bytes);
+    jw_u64(w, "failed_count", pr->failed_count);
+    jw_u64(w, "failed_bytes", pr->failed_bytes);
+    jw_u64(w, "retained_count", pr->retained_count);
+    jw_u64(w, "retained_bytes", pr->retained_bytes);
+    jw_u64(w, "discarded_count", pr->discarded_count);
+    jw_u64(w, "discarded_bytes", pr->discarded_bytes);
+    jw_end_object(w);
+    const fa_proto_transfers_t *tr = &f->transfers;
+    jw_begin_object(w, "transfers");
+    jw_u64(w, "created", tr->created);
+    jw_u64(w, "received", tr->received);
+    jw_u64(w, "released", tr->released);
+    jw_u64(w, "dropped_unreceived", tr->dropped_unreceived);
+    jw_u64(w, "in_flight", tr->in_flight);
+    jw_end_object(w);
+    jw_begin_array(w, "tags");
     for (uint32_t i = 0; i < f->tag_count; i++) {
         const fa_proto_tag_stat_t *t = &f->tags[i];
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddNumberToObject(x, "id", t->id);
-        json_add_u64(x, "live_bytes", t->live_bytes);
-        json_add_u64(x, "peak_bytes", t->peak_bytes);
-        json_add_u64(x, "frame_bytes", t->frame_bytes);
-        json_add_u64(x, "pool_bytes", t->pool_bytes);
-        json_add_u64(x, "heap_bytes", t->heap_bytes);
-        json_add_u64(x, "alloc_count", t->alloc_count);
-        cJSON_AddItemToArray(tags, x);
+        jw_begin_object(w, NULL);
+        jw_u64(w, "id", t->id);
+        jw_u64(w, "live_bytes", t->live_bytes);
+        jw_u64(w, "peak_bytes", t->peak_bytes);
+        jw_u64(w, "frame_bytes", t->frame_bytes);
+        jw_u64(w, "pool_bytes", t->pool_bytes);
+        jw_u64(w, "heap_bytes", t->heap_bytes);
+        jw_u64(w, "alloc_count", t->alloc_count);
+        jw_end_object(w);
     }
-    cJSON *threads = cJSON_AddArrayToObject(o, "threads");
+    jw_end_array(w);
+    jw_begin_array(w, "threads");
     for (uint32_t i = 0; i < f->thread_count; i++) {
         const fa_proto_thread_row_t *t = &f->threads[i];
-        cJSON *x = cJSON_CreateObject();
-        json_add_u64(x, "index", t->index);
-        json_add_u64(x, "overflow_chunks", t->overflow_chunks);
-        json_add_u64(x, "frame_used", t->frame_used);
-        json_add_u64(x, "frame_capacity", t->frame_capacity);
-        json_add_u64(x, "frames", t->frames);
-        cJSON_AddBoolToObject(x, "in_frame", (t->flags & FA_PROTO_THREAD_IN_FRAME) != 0);
-        json_add_u64(x, "flags", t->flags);
-        cJSON_AddItemToArray(threads, x);
+        jw_begin_object(w, NULL);
+        jw_u64(w, "index", t->index);
+        jw_u64(w, "overflow_chunks", t->overflow_chunks);
+        jw_u64(w, "frame_used", t->frame_used);
+        jw_u64(w, "frame_capacity", t->frame_capacity);
+        jw_u64(w, "frames", t->frames);
+        jw_bool(w, "in_frame", (t->flags & FA_PROTO_THREAD_IN_FRAME) != 0);
+        jw_u64(w, "flags", t->flags);
+        jw_end_object(w);
     }
-    cJSON *finds = cJSON_AddArrayToObject(o, "findings");
+    jw_end_array(w);
+    jw_begin_array(w, "findings");
     for (uint32_t i = 0; i < f->finding_count; i++) {
         const fa_proto_finding_t *x = &f->findings[i];
-        cJSON *y = cJSON_CreateObject();
-        cJSON_AddNumberToObject(y, "code", x->code);
-        cJSON_AddStringToObject(y, "name", json_finding_name(x->code));
-        cJSON_AddNumberToObject(y, "tag_id", x->tag_id);
-        cJSON_AddStringToObject(y, "kind", json_kind_name(x->kind));
-        json_add_u64(y, "count", x->count);
-        json_add_u64(y, "value", x->value);
-        cJSON_AddItemToArray(finds, y);
+        jw_begin_object(w, NULL);
+        jw_u64(w, "code", x->code);
+        jw_str(w, "name", json_finding_name(x->code));
+        jw_u64(w, "tag_id", x->tag_id);
+        jw_str(w, "kind", json_kind_name(x->kind));
+        jw_u64(w, "count", x->count);
+        jw_u64(w, "value", x->value);
+        jw_end_object(w);
     }
-    return o;
+    jw_end_array(w);
+    jw_end_object(w);
 }
 
-cJSON *query_frames(sqlite3 *db, uint64_t sid, uint64_t from_ms, uint64_t to_ms, bool has_from, bool has_to,
-                    uint32_t limit, query_result_t *res) {
-    /* Without a lower bound the newest frames are wanted: scan backwards,
-     * then reverse so the answer is always in time order. */
-    bool backwards = !has_from;
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT t_ms, frame, duration_ns, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3"
-             " ORDER BY t_ms %s, rowid %s LIMIT ?4",
-             backwards ? "DESC" : "ASC", backwards ? "DESC" : "ASC");
+char *query_frames(sqlite3 *db, uint64_t sid, uint64_t from_ms, uint64_t to_ms, bool has_from, bool has_to,
+                   uint32_t limit, query_result_t *res, size_t *len) {
+    /* Without a lower bound the newest frames are wanted: take them from
+     * the end, then put them back in time order. With one, the row after
+     * the limit tells whether the answer is truncated; without, an
+     * index-only probe of the row before the first. */
+    bool older = false;
+    if (!has_from) {
+        sqlite3_stmt *probe;
+        if (sqlite3_prepare_v2(db,
+                               "SELECT 1 FROM frames WHERE session_id=?1 AND t_ms<=?2"
+                               " ORDER BY t_ms DESC, rowid DESC LIMIT 1 OFFSET ?3",
+                               -1, &probe, NULL) != SQLITE_OK) {
+            fail(res, db);
+            return NULL;
+        }
+        bind_u64(probe, 1, sid);
+        sqlite3_bind_int64(probe, 2, has_to ? (sqlite3_int64)to_ms : INT64_MAX);
+        sqlite3_bind_int64(probe, 3, limit);
+        older = sqlite3_step(probe) == SQLITE_ROW;
+        sqlite3_finalize(probe);
+    }
+    const char *sql =
+        has_from ? "SELECT t_ms, frame, duration_ns, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3"
+                   " ORDER BY t_ms, rowid LIMIT ?4"
+                 : "SELECT t_ms, frame, duration_ns, data FROM (SELECT rowid AS r, t_ms, frame, duration_ns, data"
+                   " FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms DESC, rowid DESC"
+                   " LIMIT ?4) ORDER BY t_ms, r";
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) return fail(res, db);
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        fail(res, db);
+        return NULL;
+    }
     bind_u64(q, 1, sid);
     bind_u64(q, 2, has_from ? from_ms : 0);
     sqlite3_bind_int64(q, 3, has_to ? (sqlite3_int64)to_ms : INT64_MAX);
-    sqlite3_bind_int64(q, 4, (sqlite3_int64)limit + 1);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)limit + (has_from ? 1 : 0));
     fa_proto_space_t *space = malloc(sizeof *space);
     if (!space) {
         sqlite3_finalize(q);
@@ -175,41 +214,48 @@ cJSON *query_frames(sqlite3 *db, uint64_t sid, uint64_t from_ms, uint64_t to_ms,
         return NULL;
     }
     fa_proto_storage_t st = fa_proto_storage_of(space);
-    cJSON *root = cJSON_CreateObject();
-    json_add_sid(root, "session", sid);
-    cJSON *frames = cJSON_AddArrayToObject(root, "frames");
+    json_writer_t w = {0};
+    jw_begin_object(&w, NULL);
+    jw_sid(&w, "session", sid);
+    jw_begin_array(&w, "frames");
     uint32_t rows = 0;
     bool truncated = false;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (rows == limit) {
-            truncated = true;
+            truncated = true; /* the row after the last one wanted */
             break;
         }
         fa_proto_frame_t f;
         const uint8_t *blob = sqlite3_column_blob(q, 3);
-        int len = sqlite3_column_bytes(q, 3);
-        if (!blob || pack_unframe(blob, (size_t)len, &f, &st) != 0) {
+        int blen = sqlite3_column_bytes(q, 3);
+        if (!blob || pack_unframe(blob, (size_t)blen, &f, &st) != 0) {
             LOG(LOG_WARN, "frames: skipping a malformed stored frame");
             continue;
         }
-        cJSON *x = frame_json(col_u64(q, 0), col_u64(q, 1), col_u64(q, 2), &f);
-        if (backwards) cJSON_InsertItemInArray(frames, 0, x);
-        else cJSON_AddItemToArray(frames, x);
+        frame_json(&w, col_u64(q, 0), col_u64(q, 1), col_u64(q, 2), &f);
         rows++;
     }
     free(space);
+    sqlite3_finalize(q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        cJSON_Delete(root);
+        jw_free(&w);
         fail(res, db);
-        sqlite3_finalize(q);
         return NULL;
     }
-    sqlite3_finalize(q);
-    json_add_u64(root, "count", rows);
-    cJSON_AddBoolToObject(root, "truncated", truncated);
+    jw_end_array(&w);
+    jw_u64(&w, "count", rows);
+    jw_bool(&w, "truncated", truncated || older);
+    jw_end_object(&w);
+    char *out = jw_finish(&w, len);
+    if (!out) {
+        res->status = 500;
+        snprintf(res->code, sizeof res->code, "out_of_memory");
+        snprintf(res->message, sizeof res->message, "out of memory");
+        return NULL;
+    }
     res->status = 200;
-    return root;
+    return out;
 }
 
 typedef struct point {
@@ -231,51 +277,36 @@ static void point_add(point_t *p, uint64_t t, uint64_t min, uint64_t avg, uint64
     p->frames += frames;
 }
 
-cJSON *query_trend(sqlite3 *db, uint64_t sid, uint16_t tag_id, uint64_t end_ms, uint64_t window_ms,
-                   uint32_t points, query_result_t *res) {
-    uint64_t from = end_ms > window_ms ? end_ms - window_ms : 0;
-    uint64_t step = (window_ms + points - 1) / points;
-    if (step == 0) step = 1;
-    /* The cheapest source whose resolution is finer than a point. */
-    const char *source, *table;
-    if (step < 1000) source = "raw", table = "frames";
-    else if (step < 60000) source = "1s", table = "rollup_1s";
-    else source = "1m", table = "rollup_1m";
-    char sql[200];
-    if (table[0] == 'f')
-        snprintf(sql, sizeof sql,
-                 "SELECT t_ms, 1, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms");
-    else
-        snprintf(sql, sizeof sql,
-                 "SELECT t_ms, frames, data FROM %s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
-                 table);
+/* Reads one source table for t in [lo, end_ms] into the points; returns
+ * the time up to which it covered (the end of its last bucket), lo if it
+ * had no row, or UINT64_MAX on error. */
+static uint64_t trend_read(sqlite3 *db, int level, uint64_t sid, uint16_t tag_id, uint64_t lo, uint64_t end_ms,
+                           uint64_t from, uint64_t step, point_t *pts, uint32_t points, uint64_t *rows) {
+    static const char *const sql[3] = {
+        "SELECT t_ms, 1, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
+        "SELECT t_ms, frames, data FROM rollup_1s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
+        "SELECT t_ms, frames, data FROM rollup_1m WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
+    };
+    static const uint64_t width[3] = {1, 1000, 60000};
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) return fail(res, db);
+    if (sqlite3_prepare_v2(db, sql[level], -1, &q, NULL) != SQLITE_OK) return UINT64_MAX;
     bind_u64(q, 1, sid);
-    bind_u64(q, 2, from);
+    bind_u64(q, 2, lo);
     bind_u64(q, 3, end_ms);
-    point_t *pts = calloc(points, sizeof *pts);
-    if (!pts) {
-        sqlite3_finalize(q);
-        res->status = 500;
-        snprintf(res->code, sizeof res->code, "out_of_memory");
-        snprintf(res->message, sizeof res->message, "out of memory");
-        return NULL;
-    }
+    uint64_t covered = lo;
     int rc;
-    uint64_t rows = 0;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         uint64_t t = col_u64(q, 0), frames = col_u64(q, 1);
         const uint8_t *blob = sqlite3_column_blob(q, 2);
         size_t len = (size_t)sqlite3_column_bytes(q, 2);
         uint64_t idx = (t - from) / step;
         if (idx >= points) idx = points - 1;
-        rows++;
+        (*rows)++;
+        if (t + width[level] > covered) covered = t + width[level];
         if (!blob) continue;
-        if (table[0] == 'f') {
+        if (level == 0) {
             uint64_t live;
-            if (pack_frame_find_live(blob, len, tag_id, &live) == 1)
-                point_add(&pts[idx], t, live, live, live, live, 1);
+            if (pack_frame_find_live(blob, len, tag_id, &live) == 1) point_add(&pts[idx], t, live, live, live, live, 1);
         } else {
             pack_rollup_row_t r;
             if (pack_rollup_find(blob, len, tag_id, &r) == 1)
@@ -283,10 +314,37 @@ cJSON *query_trend(sqlite3 *db, uint64_t sid, uint16_t tag_id, uint64_t end_ms, 
         }
     }
     sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        free(pts);
-        return fail(res, db);
+    return rc == SQLITE_DONE ? covered : UINT64_MAX;
+}
+
+cJSON *query_trend(sqlite3 *db, uint64_t sid, uint16_t tag_id, uint64_t end_ms, uint64_t window_ms,
+                   uint32_t points, query_result_t *res) {
+    uint64_t from = end_ms > window_ms ? end_ms - window_ms : 0;
+    uint64_t step = (window_ms + points - 1) / points;
+    if (step == 0) step = 1;
+    /* The cheapest source whose resolution is finer than a point. Rollup
+     * buckets still open in the writer are not in the database yet, so
+     * the tail the coarse source does not cover is read from the finer
+     * ones (per-second rollups, then raw frames). */
+    static const char *const names[3] = {"raw", "1s", "1m"};
+    int level = step < 1000 ? 0 : step < 60000 ? 1 : 2;
+    point_t *pts = calloc(points, sizeof *pts);
+    if (!pts) {
+        res->status = 500;
+        snprintf(res->code, sizeof res->code, "out_of_memory");
+        snprintf(res->message, sizeof res->message, "out of memory");
+        return NULL;
     }
+    uint64_t rows = 0, covered = from;
+    for (int l = level; l >= 0 && covered <= end_ms; l--) {
+        uint64_t c = trend_read(db, l, sid, tag_id, covered, end_ms, from, step, pts, points, &rows);
+        if (c == UINT64_MAX) {
+            free(pts);
+            return fail(res, db);
+        }
+        covered = c;
+    }
+    const char *source = names[level];
     cJSON *root = cJSON_CreateObject();
     json_add_sid(root, "session", sid);
     cJSON_AddNumberToObject(root, "tag_id", tag_id);

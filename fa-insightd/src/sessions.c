@@ -242,11 +242,46 @@ static void seq_check(session_t *s, uint64_t seq) {
     }
 }
 
+/* Agents' strings are opaque bytes (PROTOCOL.md 6.1): keep valid UTF-8,
+ * replace control bytes and invalid sequences with '?', so that every
+ * JSON document the daemon writes is valid UTF-8. In place, O(n). */
+static void sanitize_text(char *s) {
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+        if (n == 0) {
+            if (c < 0x20 || c == 0x7f) *p = '?';
+            p++;
+            continue;
+        }
+        bool ok = n > 0;
+        for (int k = 1; ok && k <= n; k++)
+            if ((p[k] & 0xc0) != 0x80) ok = false;
+        if (ok) {
+            uint32_t cp = n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
+            for (int k = 1; k <= n; k++) cp = (cp << 6) | (p[k] & 0x3f);
+            static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+            if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) ok = false;
+        }
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n + 1;
+    }
+}
+
+static void copy_text(char *dst, size_t cap, fa_proto_str_t src) {
+    fa_proto_str_copy(dst, cap, src);
+    sanitize_text(dst);
+}
+
 static void define_tag(sessions_t *ss, session_t *s, const fa_proto_tag_def_t *d) {
     tag_t *t = tag_get(s, d->id);
     if (!t) return;
     char path[FA_PROTO_MAX_STRING + 1];
-    fa_proto_str_copy(path, sizeof path, d->path);
+    copy_text(path, sizeof path, d->path);
     if (strcmp(path, t->path) != 0) {
         char *copy = strdup(path);
         if (copy) {
@@ -271,10 +306,10 @@ static void on_hello(sessions_t *ss, const fa_proto_msg_t *m, uint64_t recv_mono
     const fa_proto_hello_t *h = &m->hello;
     if (!created && m->header.seq == 0) s->seq_known = false; /* the agent started over */
     seq_check(s, m->header.seq);
-    fa_proto_str_copy(s->app, sizeof s->app, h->app_name);
-    fa_proto_str_copy(s->label, sizeof s->label, h->session_label);
-    fa_proto_str_copy(s->host, sizeof s->host, h->host);
-    fa_proto_str_copy(s->build_id, sizeof s->build_id, h->build_id);
+    copy_text(s->app, sizeof s->app, h->app_name);
+    copy_text(s->label, sizeof s->label, h->session_label);
+    copy_text(s->host, sizeof s->host, h->host);
+    copy_text(s->build_id, sizeof s->build_id, h->build_id);
     s->pid = h->pid;
     s->lib_version = h->lib_version;
     s->start_unix_ns = h->start_unix_ns;
@@ -512,6 +547,8 @@ void sessions_handle(sessions_t *ss, const void *buf, size_t len, uint64_t recv_
     }
 }
 
+static void save_dirty(sessions_t *ss);
+
 void sessions_tick(sessions_t *ss, uint64_t now_mono, bool save) {
     for (uint32_t i = 0; i < ss->count; i++) {
         session_t *s = ss->by_slot[i];
@@ -534,7 +571,11 @@ void sessions_tick(sessions_t *ss, uint64_t now_mono, bool save) {
                     (unsigned long long)p->id, PENDING_TIMEOUT_MS / 1000);
         free_pending(p);
     }
-    if (!save) return;
+    if (save) save_dirty(ss);
+}
+
+/* Writes every session, tag and open alert whose figures changed. */
+static void save_dirty(sessions_t *ss) {
     for (uint32_t i = 0; i < ss->count; i++) {
         session_t *s = ss->by_slot[i];
         if (!s) continue;
@@ -555,7 +596,7 @@ void sessions_flush(sessions_t *ss) {
         rollup_flush(s, ROLLUP_SECOND, ss->store);
         rollup_flush(s, ROLLUP_MINUTE, ss->store);
     }
-    sessions_tick(ss, 0, true);
+    save_dirty(ss);
 }
 
 /* store_load callbacks */

@@ -58,10 +58,11 @@ const char *static_mime_type(const char *path) {
 int static_resolve(const char *root_real, const char *target, char *out, size_t cap) {
     char path[PATH_MAX];
     size_t n = strcspn(target, "?#");
-    if (n == 0 || n >= sizeof path - 16 || target[0] != '/') return 400;
+    if (n == 0 || n >= sizeof path - 16 || target[0] != '/') return 404;
     memcpy(path, target, n);
     path[n] = '\0';
-    if (api_url_decode(path, false) < 0) return 400;
+    /* A bad escape or an encoded NUL is refused like any other probe. */
+    if (api_url_decode(path, false) < 0) return 404;
     /* No "." or ".." segment, encoded or not, and no backslash tricks. */
     for (const char *p = path; *p;) {
         while (*p == '/') p++;

@@ -719,7 +719,10 @@ void ws_close_all(ws_t *w) {
         ws_listener_t *l = &w->listeners[i];
         if (l->l && !l->closed) {
             l->closed = true;
+            /* Closing the listener does not complete a posted accept:
+             * cancel it, its callback posts the last EV_ACCEPT. */
             nng_stream_listener_close(l->l);
+            if (l->aio) nng_aio_cancel(l->aio);
         }
     }
     for (ws_client_t *c = w->clients, *next; c; c = next) {
