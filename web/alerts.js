@@ -29,12 +29,16 @@ export class Toasts {
     this.shown = 0;
   }
 
-  // level: 'warning' | 'critical' | 'info'.
-  show(level, title, detail) {
+  // level: 'warning' | 'critical' | 'info'. key: a toast with the same key
+  // (the tag) is replaced, so an escalation does not stack a second toast.
+  show(level, title, detail, key) {
+    if (key !== undefined) {
+      for (const old of this.host.children) if (old.dataset.key === key) old.remove();
+    }
     const close = el('button', { class: 'toast-close', type: 'button', 'aria-label': 'Dismiss notification' }, '\u00d7');
     const t = el(
       'div',
-      { class: 'toast', role: level === 'critical' ? 'alert' : 'status', dataset: { level } },
+      { class: 'toast', role: level === 'critical' ? 'alert' : 'status', dataset: { level, key: key ?? '' } },
       el('div', { class: 'toast-body' }, el('strong', { class: 'toast-title' }, title), detail ? el('div', { class: 'toast-detail' }, detail) : null),
       close,
     );
@@ -106,8 +110,19 @@ export class AlertList {
     const used = Number(a.live_bytes ?? a.raised_bytes);
     const pct = a.budget_hard ? (100 * used) / Number(a.budget_hard) : null;
     const detail = `${fmtBytes(used)} of ${fmtBytes(a.budget_hard)} (${fmtPct(pct)}) · ${fmtClock(a.raised_ms)}`;
-    if (a.level === 'critical') this.toasts.show('critical', `${a.tag} is over its budget`, detail);
-    else this.toasts.show('warning', `${a.tag} passed 80 % of its budget`, detail);
+    if (a.level === 'critical') this.toasts.show('critical', `${a.tag} is over its budget`, detail, a.tag);
+    else this.toasts.show('warning', `${a.tag} passed 80 % of its budget`, detail, a.tag);
+  }
+
+  // The daemon sends an alert when it is raised, escalated or cleared; the
+  // episode's peak in between is followed here from the live tag figures.
+  observe(tagId, live) {
+    for (const a of this.alerts.values()) {
+      if (a.tag_id !== tagId || a.state === 'cleared' || !(live > Number(a.peak_bytes))) continue;
+      a.peak_bytes = live;
+      if (Number(a.budget_hard) > 0) a.peak_pct = (100 * live) / Number(a.budget_hard);
+      this.dirty = true;
+    }
   }
 
   activeCount() {
@@ -149,6 +164,8 @@ export class AlertList {
       this.rows.delete(key);
     }
     this.tbody.append(frag);
+    if (!this.alerts.size) this.tbody.replaceChildren(el('tr', { class: 'empty-row' }, el('td', { colspan: '5' }, 'No budget alerts in this session.')));
+    else this.tbody.querySelector('.empty-row')?.remove();
     const active = this.activeCount();
     setText(this.countEl, this.alerts.size ? `${active} active · ${this.alerts.size} total` : 'none');
     this.tbody.closest('section').dataset.active = String(active);
@@ -198,7 +215,7 @@ export class FindingList {
         el('div', { class: 'advice' }, el('span', { class: 'advice-label' }, 'Advice: '), info[2]),
       );
     });
-    this.list.replaceChildren(...nodes);
+    this.list.replaceChildren(...(nodes.length ? nodes : [el('li', { class: 'empty' }, 'No findings. The behaviour filter reports wasteful patterns here when the game turns it on (docs/behaviour.md).')]));
     setText(this.countEl, items.length ? String(items.length) : 'none');
   }
 }

@@ -94,8 +94,8 @@ function renderPicker() {
   const label = (s) => {
     const name = s.app || '(unnamed)';
     const extra = s.label ? ` · ${s.label}` : '';
-    const when = s.live ? `live · ${fmtInt(s.last_frame)} frames` : `ended ${fmtDateTime(s.ended_ms || s.last_frame_ms)}`;
-    return `${name}${extra} — ${s.host || '?'} pid ${s.pid} (${when})`;
+    const when = s.live ? 'live' : `ended ${fmtDateTime(s.ended_ms || s.last_frame_ms)}`;
+    return `${name}${extra} — ${s.host || '?'} · pid ${s.pid} · ${when}`;
   };
   if (live.length) opts.push(el('optgroup', { label: 'Live' }, ...live.map((s) => el('option', { value: s.id }, label(s)))));
   if (ended.length) opts.push(el('optgroup', { label: 'Ended' }, ...ended.map((s) => el('option', { value: s.id }, label(s)))));
@@ -323,6 +323,8 @@ async function loadTrend() {
   if (seq !== state.trendSeq) return;
   const hard = budgetOf(path);
   chart.load(doc, windowMs, hard);
+  $('chart').dataset.tag = path === '' ? '/' : path;
+  $('chart').dataset.window = String(windowMs);
   const src = { raw: 'raw frames', '1s': 'per-second rollups', '1m': 'per-minute rollups' }[doc.source] || doc.source;
   setText($('trend-note'), `${WINDOWS.find((w) => w.ms === windowMs).label} from ${src}, ${fmtDuration(Number(doc.step_ms))} per point; band = min…max, line = average${hard ? ', dashed = hard budget' : ''}.`);
   requestRender();
@@ -340,6 +342,12 @@ function budgetOf(path) {
 
 function selectTrend(path) {
   state.trendPath = path;
+  // Another tag's curve must not stay under this title while loading.
+  chart.reset();
+  chart.budget = budgetOf(path);
+  chart.dirty = true;
+  $('chart').dataset.tag = '';
+  requestRender();
   setText($('trend-tag'), path === '' ? 'All memory' : path);
   $('trend-total').setAttribute('aria-pressed', path === '' ? 'true' : 'false');
   loadTrend().catch(handleError);
@@ -439,6 +447,7 @@ function onFrame(m) {
     dirty.banner = dirty.picker = true;
   }
   let unknown = false;
+  const watchAlerts = alertList.activeCount() > 0;
   for (const r of m.tags || []) {
     const id = Number(r.id);
     const live = num(r.live_bytes);
@@ -448,6 +457,7 @@ function onFrame(m) {
       state.root = { ...(state.root || {}), live, peak: values.peak };
       dirty.totals = true;
     } else if (!tree.update(id, values, t)) unknown = true;
+    if (watchAlerts && live !== null) alertList.observe(id, live);
     const path = id === 0 ? '' : tagPathOf(id);
     if (path === state.trendPath && live !== null) chart.append(t, live, id === 0 ? undefined : values.hard);
   }

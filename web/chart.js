@@ -62,7 +62,13 @@ export class TrendChart {
       legend: { live: true },
       scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, Math.max((hi || 0) * 1.1, this.budget * 1.08, 1024)] } },
       axes: [
-        { stroke: C.axis, grid: { stroke: C.grid, width: 1 }, ticks: { stroke: C.grid } },
+        {
+          stroke: C.axis,
+          grid: { stroke: C.grid, width: 1 },
+          ticks: { stroke: C.grid },
+          // 24-hour clock; seconds only where the window is short.
+          values: (u, splits) => splits.map((v) => (this.windowMs <= 15 * 60e3 ? fmtClock(v * 1000) : fmtClock(v * 1000).slice(0, 5))),
+        },
         {
           stroke: C.axis,
           grid: { stroke: C.grid, width: 1 },
@@ -160,5 +166,11 @@ export class TrendChart {
     const last = this.xs.length ? this.xs[this.xs.length - 1] : now;
     const right = Math.max(now, last + this.stepMs / 1000);
     this.plot.setScale('x', { min: right - this.windowMs / 1000, max: right });
+    // Without the pointer over the chart, the legend shows the newest point.
+    if (!(this.plot.cursor.left >= 0)) {
+      let i = this.avgs.length - 1;
+      while (i >= 0 && this.avgs[i] === null) i--;
+      if (i >= 0) this.plot.setLegend({ idx: i });
+    }
   }
 }

@@ -23,6 +23,11 @@ export function fmtBytes(n) {
   return `${neg ? '-' : ''}${v.toFixed(digits)} ${UNITS[u]}`;
 }
 
+// Budgets read better without trailing zeros: "4 MiB", "1.5 MiB".
+export function fmtBytesShort(n) {
+  return fmtBytes(n).replace(/\.0+ /, ' ').replace(/(\.\d*?)0+ /, '$1 ');
+}
+
 export function fmtPct(p) {
   if (p === null || p === undefined || !Number.isFinite(p)) return '—';
   return p >= 10 ? `${Math.round(p)} %` : `${p.toFixed(1)} %`;

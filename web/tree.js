@@ -9,7 +9,7 @@
 // when sorting by size, so rows do not jump under the pointer. Sparklines
 // are redrawn at most 4 times a second, and only for rows on screen.
 
-import { budgetState, el, fmtBytes, fmtPct, setText } from './format.js';
+import { budgetState, el, fmtBytes, fmtBytesShort, fmtPct, setText } from './format.js';
 
 const SPARK_N = 120; // samples kept per tag (6 s at 20 messages/s)
 const SPARK_W = 96;
@@ -94,6 +94,13 @@ export class TagTree {
     }
     for (const n of [...this.nodes.values()]) if (!seen.has(n.id)) this.remove(n);
     this.relink();
+    // New branches open when they are small: "physics/contacts" shows at
+    // once, a group of 200 asset tags waits for a click.
+    for (const n of this.nodes.values()) {
+      if (n.expandDecided) continue;
+      n.expandDecided = true;
+      n.expanded = countDescendants(n) <= 12;
+    }
     this.structureDirty = true;
     this.valuesDirty = true;
   }
@@ -126,7 +133,8 @@ export class TagTree {
       name: name === '' ? '(untagged)' : name,
       depth: t.depth,
       children: [],
-      expanded: t.depth < 1 || (t.depth === 1 && !t.path.startsWith('assets')),
+      expanded: false,
+      expandDecided: false,
       spark: new Float64Array(SPARK_N),
       sparkT: new Float64Array(SPARK_N),
       sparkLen: 0,
@@ -325,7 +333,7 @@ export class TagTree {
         n.state = state;
       }
       setText(n.pctText, fmtPct(pct));
-      setText(n.budgetText, `of ${fmtBytes(n.hard)}`);
+      setText(n.budgetText, `of ${fmtBytesShort(n.hard)}`);
     } else if (n.state !== 'none') {
       n.state = 'none';
       n.budgetCell.dataset.state = 'none';
@@ -403,6 +411,12 @@ export class TagTree {
       btn.dataset.dir = on ? dir : '';
     }
   }
+}
+
+function countDescendants(n) {
+  let c = 0;
+  for (const k of n.children) c += 1 + countDescendants(k);
+  return c;
 }
 
 function pickValues(t) {
