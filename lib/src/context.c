@@ -41,6 +41,7 @@ static void context_free(fa_alloc_t *fa) {
     free(fa->base_frees);
     free(fa->base_bytes);
     free(fa->scratch);
+    free(fa->cumulative);
     free(fa);
 }
 
@@ -70,7 +71,8 @@ fa_alloc_t *fa_create(const fa_config_t *cfg) {
     fa->base_frees = calloc(c.max_tags, sizeof *fa->base_frees);
     fa->base_bytes = calloc(c.max_tags, sizeof *fa->base_bytes);
     fa->scratch = calloc(c.max_tags, sizeof *fa->scratch);
-    if (!fa->retired || !fa->base_count || !fa->base_frees || !fa->base_bytes || !fa->scratch)
+    fa->cumulative = calloc(c.max_tags, sizeof *fa->cumulative);
+    if (!fa->retired || !fa->base_count || !fa->base_frees || !fa->base_bytes || !fa->scratch || !fa->cumulative)
         goto no_memory_free;
     if (pthread_key_create(&fa->key, thread_exit) != 0) goto no_memory_free;
     if (fa__tags_init(fa) != FA_OK) {

@@ -266,13 +266,14 @@ void fa_begin_frame(fa_alloc_t *fa) {
 static void end_context_frame(fa_alloc_t *fa) {
     uint64_t frame = atomic_load(&fa->frame_number);
 #ifndef FA_MINIMAL
-    fa_kind_totals_t totals[FA_KIND_COUNT_];
-    uint32_t n = fa__aggregate(fa, fa->scratch, fa->cfg.max_tags, totals);
+    fa_kind_totals_t *totals = fa->scratch_totals;
+    uint32_t n = fa__aggregate(fa, fa->scratch, fa->cfg.max_tags, totals, fa->cumulative);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t live = fa->scratch[i].live_bytes;
         if (live > atomic_load_explicit(&fa->tags.entries[i].peak, memory_order_relaxed))
             atomic_store_explicit(&fa->tags.entries[i].peak, live, memory_order_relaxed);
     }
+    fa->scratch_count = n;
     for (int k = 0; k < FA_KIND_COUNT_; k++)
         if (totals[k].in_use > atomic_load(&fa->kind_peak[k])) atomic_store(&fa->kind_peak[k], totals[k].in_use);
 #endif
@@ -292,11 +293,19 @@ static void end_context_frame(fa_alloc_t *fa) {
     __typeof__(fa->hooks[0]) hooks[FA__MAX_HOOKS];
     memcpy(hooks, fa->hooks, sizeof hooks);
     pthread_mutex_unlock(&fa->hooks_lock);
-    /* Hooks run outside the lock so that they may add or remove hooks. */
+    /* Hooks run outside the lock so that they may add or remove hooks. A
+     * snapshot taken in a hook copies the aggregation above (peaks for the
+     * kinds are already updated too). */
+#ifndef FA_MINIMAL
+    fa->scratch_valid = true;
+#endif
     for (uint32_t i = 0; i < nh; i++) hooks[i].fn(fa, frame, hooks[i].user);
+    fa->scratch_valid = false;
 
 #ifndef FA_MINIMAL
-    fa__rebase(fa);
+    /* The next frame's per-frame counts start from the sums taken above;
+     * what the hooks allocated counts in the next frame. */
+    fa__rebase(fa, fa->cumulative, n);
 #endif
     atomic_store(&fa->frame_number, frame + 1);
 }

@@ -182,8 +182,15 @@ struct fa_alloc_s {
     uint64_t (*base_count)[3];
     uint64_t (*base_frees)[2];
     uint64_t (*base_bytes)[2];
-    /* Scratch for the frame-end aggregation (main thread only). */
+    /* The frame-end aggregation (main thread only): rows, totals, and the
+     * cumulative counts they came from. While the frame-end hooks run,
+     * scratch_valid lets a snapshot on the main thread copy them instead
+     * of summing every thread's counters again. */
     fa_tag_row_t *scratch;
+    fa_kind_totals_t scratch_totals[FA_KIND_COUNT_];
+    uint32_t scratch_count;
+    bool scratch_valid;
+    struct fa__cumulative *cumulative;
     pthread_mutex_t hooks_lock;
     struct {
         fa_frame_hook fn;
@@ -299,12 +306,21 @@ static inline bool fa__budget_applies(const fa_alloc_t *fa, uint32_t tag) {
     return atomic_load_explicit(&fa->tags.slow[tag], memory_order_relaxed) != 0;
 }
 
+/* Cumulative counts of one tag over all threads, as summed by fa__aggregate. */
+typedef struct fa__cumulative {
+    uint64_t count[3];
+    uint64_t alloc_bytes[2];
+    uint64_t frees[2];
+} fa__cumulative_t;
+
 /* snapshot.c: fills rows[0..n) (n = min(tag count, cap)) with self and total
- * usage, and totals per kind. Caller holds no lock. Returns the tag count. */
+ * usage, and totals per kind; when cumulative is not NULL (max_tags
+ * entries) it also receives the cumulative counts. Caller holds no lock.
+ * Returns the tag count. */
 FA__HIDDEN uint32_t fa__aggregate(fa_alloc_t *fa, fa_tag_row_t *rows, uint32_t cap,
-                                  fa_kind_totals_t totals[FA_KIND_COUNT_]);
-/* Records the cumulative counts as the start of the next frame (main thread,
- * at frame end). */
-FA__HIDDEN void fa__rebase(fa_alloc_t *fa);
+                                  fa_kind_totals_t totals[FA_KIND_COUNT_], fa__cumulative_t *cumulative);
+/* Makes cumulative[0..ntags) the start of the next frame's counts (main
+ * thread, at frame end). */
+FA__HIDDEN void fa__rebase(fa_alloc_t *fa, const fa__cumulative_t *cumulative, uint32_t ntags);
 
 #endif

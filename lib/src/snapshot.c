@@ -32,7 +32,8 @@ static void sum_tag(const fa_alloc_t *fa, uint32_t i, tag_sums_t *s) {
 
 static uint64_t clamp0(int64_t v) { return v > 0 ? (uint64_t)v : 0; }
 
-uint32_t fa__aggregate(fa_alloc_t *fa, fa_tag_row_t *rows, uint32_t cap, fa_kind_totals_t totals[FA_KIND_COUNT_]) {
+uint32_t fa__aggregate(fa_alloc_t *fa, fa_tag_row_t *rows, uint32_t cap, fa_kind_totals_t totals[FA_KIND_COUNT_],
+                       fa__cumulative_t *cumulative) {
     memset(totals, 0, sizeof(fa_kind_totals_t) * FA_KIND_COUNT_);
     uint32_t n = atomic_load_explicit(&fa->tags.count, memory_order_acquire);
     uint32_t rows_n = n < cap ? n : cap;
@@ -40,6 +41,12 @@ uint32_t fa__aggregate(fa_alloc_t *fa, fa_tag_row_t *rows, uint32_t cap, fa_kind
     for (uint32_t i = 0; i < n; i++) {
         tag_sums_t s;
         sum_tag(fa, i, &s);
+        if (cumulative) {
+            fa__cumulative_t *c = &cumulative[i];
+            memcpy(c->count, s.count, sizeof c->count);
+            memcpy(c->alloc_bytes, s.alloc_bytes, sizeof c->alloc_bytes);
+            memcpy(c->frees, s.frees, sizeof c->frees);
+        }
         uint64_t count_this_frame = 0;
         for (int k = 0; k < 3; k++) {
             uint64_t d = s.count[k] - fa->base_count[i][k];
@@ -91,19 +98,24 @@ uint32_t fa__aggregate(fa_alloc_t *fa, fa_tag_row_t *rows, uint32_t cap, fa_kind
     return n;
 }
 
-void fa__rebase(fa_alloc_t *fa) {
-    uint32_t n = atomic_load_explicit(&fa->tags.count, memory_order_acquire);
-    pthread_mutex_lock(&fa->threads_lock);
-    for (uint32_t i = 0; i < n; i++) {
-        tag_sums_t s;
-        sum_tag(fa, i, &s);
-        for (int k = 0; k < 3; k++) fa->base_count[i][k] = s.count[k];
-        for (int k = 0; k < 2; k++) {
-            fa->base_bytes[i][k] = s.alloc_bytes[k];
-            fa->base_frees[i][k] = s.frees[k];
-        }
+void fa__rebase(fa_alloc_t *fa, const fa__cumulative_t *cumulative, uint32_t ntags) {
+    for (uint32_t i = 0; i < ntags; i++) {
+        memcpy(fa->base_count[i], cumulative[i].count, sizeof fa->base_count[i]);
+        memcpy(fa->base_bytes[i], cumulative[i].alloc_bytes, sizeof fa->base_bytes[i]);
+        memcpy(fa->base_frees[i], cumulative[i].frees, sizeof fa->base_frees[i]);
     }
-    pthread_mutex_unlock(&fa->threads_lock);
+}
+
+/* Inside a frame-end hook on the main thread, the frame end has just summed
+ * every counter: copy its rows rather than summing again. */
+static bool copy_frame_end_rows(fa_alloc_t *fa, fa_snapshot_t *snap) {
+    if (!fa->scratch_valid || fa__thread_get(fa) != atomic_load_explicit(&fa->main, memory_order_relaxed))
+        return false;
+    uint32_t n = fa->scratch_count < snap->rows_capacity ? fa->scratch_count : snap->rows_capacity;
+    if (n) memcpy(snap->rows, fa->scratch, n * sizeof *snap->rows);
+    memcpy(snap->totals, fa->scratch_totals, sizeof snap->totals);
+    snap->tag_count = fa->scratch_count;
+    return true;
 }
 
 int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
@@ -115,7 +127,8 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
     uint64_t start = atomic_load_explicit(&fa->frame_start_ns, memory_order_relaxed);
     snap->frame_start_ns = start;
     snap->frame_duration_ns = start ? fa__now_ns() - start : 0;
-    snap->tag_count = fa__aggregate(fa, snap->rows, snap->rows_capacity, snap->totals);
+    if (!copy_frame_end_rows(fa, snap))
+        snap->tag_count = fa__aggregate(fa, snap->rows, snap->rows_capacity, snap->totals, NULL);
     snap->row_count = snap->tag_count < snap->rows_capacity ? snap->tag_count : snap->rows_capacity;
     for (int k = 0; k < FA_KIND_COUNT_; k++) {
         uint64_t peak = atomic_load(&fa->kind_peak[k]);

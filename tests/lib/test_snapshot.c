@@ -4,6 +4,7 @@
 #include "syscount.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 
 #ifdef FA_EXACT_FIGURES
 
@@ -159,6 +160,55 @@ static void count_frames(fa_alloc_t *fa, uint64_t frame, void *user) {
     seen[1] = frame;
     seen[2] = s.totals[FA_KIND_FRAME].in_use;
     seen[3] += (uint64_t)calls;
+}
+
+typedef struct pair {
+    fa_tag_row_t before[16], in_hook[16];
+    fa_snapshot_t a, b;
+} pair_t;
+
+static void snapshot_in_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
+    (void)frame;
+    pair_t *p = user;
+    p->b = (fa_snapshot_t){.rows = p->in_hook, .rows_capacity = 16};
+    fa_snapshot_take(fa, &p->b);
+}
+
+Test(snapshot, a_snapshot_in_a_frame_end_hook_equals_one_taken_just_before_the_end) {
+    fa_alloc_t *fa = fa_create(NULL);
+    pair_t *p = calloc(1, sizeof *p);
+    fa_on_frame_end(fa, snapshot_in_hook, p);
+    void *keep[3];
+    for (int f = 0; f < 3; f++) {
+        fa_begin_frame(fa);
+        FA_WITH_TAG(fa, "physics") {
+            (void)!fa_frame_alloc(fa, 1000 + (size_t)f, 8);
+            FA_WITH_TAG(fa, "contacts") { keep[f] = fa_pool_alloc(fa, 200); }
+        }
+        FA_WITH_TAG(fa, "render") { fa_heap_free(fa, fa_heap_alloc(fa, 7000, 16)); }
+        p->a = (fa_snapshot_t){.rows = p->before, .rows_capacity = 16};
+        fa_snapshot_take(fa, &p->a);
+        fa_end_frame(fa);
+        cr_assert_eq(p->b.tag_count, p->a.tag_count);
+        cr_assert_eq(p->b.row_count, p->a.row_count);
+        for (int k = 0; k < FA_KIND_COUNT_; k++) {
+            cr_assert_eq(p->b.totals[k].in_use, p->a.totals[k].in_use, "kind %d", k);
+            cr_assert_eq(p->b.totals[k].alloc_count, p->a.totals[k].alloc_count, "kind %d", k);
+            cr_assert_eq(p->b.totals[k].alloc_bytes, p->a.totals[k].alloc_bytes, "kind %d", k);
+            cr_assert_eq(p->b.totals[k].free_count, p->a.totals[k].free_count, "kind %d", k);
+        }
+        for (uint32_t i = 0; i < p->a.row_count; i++) {
+            cr_assert_str_eq(p->in_hook[i].path, p->before[i].path);
+            cr_assert_eq(memcmp(&p->in_hook[i].self, &p->before[i].self, sizeof p->before[i].self), 0, "%s",
+                         p->before[i].path);
+            cr_assert_eq(memcmp(&p->in_hook[i].total, &p->before[i].total, sizeof p->before[i].total), 0);
+            cr_assert_eq(p->in_hook[i].live_bytes, p->before[i].live_bytes);
+        }
+        cr_assert_eq(p->b.totals[FA_KIND_FRAME].alloc_count, 1, "per-frame counts restart every frame");
+    }
+    for (int f = 0; f < 3; f++) fa_pool_free(fa, keep[f]);
+    free(p);
+    fa_destroy(fa);
 }
 
 Test(snapshot, frame_end_hooks_see_the_frame_before_reset_and_snapshots_do_not_allocate) {
