@@ -1,0 +1,74 @@
+# bench/: allocator benchmarks. One source (bench/bench_alloc.c) built into
+# one binary per framealloc variant, one for the raw bump pointer and one per
+# peer malloc (same object, linked against a different allocator, which
+# replaces malloc at link time). bench/run runs them all and prints a table
+# of medians and ratios.
+#
+#   make bench-alloc                      build and run (5 runs, 150 ms/case)
+#   make bench-alloc BENCH_RUNS=9 BENCH_MS=300
+#   make bench-alloc BENCH_ALLOC_ARGS=--json
+
+BENCH_DIR := $(BUILD)/bench
+BENCH_RUNS ?= 5
+BENCH_MS ?= 150
+BENCH_ALLOC_ARGS ?=
+
+# framealloc variants measured. Their object comes from the generic variant
+# rule ($(BUILD)/<v>/bench/bench_alloc.o), so it is compiled with exactly the
+# macros (FA_MINIMAL, FA_PREFETCH) of the library it links: the header's
+# inline fast path depends on them.
+BENCH_FA_VARIANTS := default minimal prefetch
+BENCH_PEERS := glibc jemalloc mimalloc tcmalloc
+
+# Deferred (=) so that pkg-config only runs when a peer binary is linked.
+BENCH_LIBS_glibc =
+BENCH_LIBS_jemalloc = $(or $(shell pkg-config --libs jemalloc 2>/dev/null),-ljemalloc)
+BENCH_LIBS_mimalloc = -lmimalloc
+BENCH_LIBS_tcmalloc = $(or $(shell pkg-config --libs libtcmalloc 2>/dev/null),-ltcmalloc)
+
+BENCH_ALLOC_BINS := $(foreach v,$(BENCH_FA_VARIANTS),$(BENCH_DIR)/bench-fa-$(v)) \
+                    $(BENCH_DIR)/bench-raw \
+                    $(foreach p,$(BENCH_PEERS),$(BENCH_DIR)/bench-$(p))
+
+define bench_fa_variant
+$(BENCH_DIR)/bench-fa-$(1): $(BUILD)/$(1)/bench/bench_alloc.o $(BUILD)/$(1)/libframealloc.a
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS_BASE)
+endef
+$(foreach v,$(BENCH_FA_VARIANTS),$(eval $(call bench_fa_variant,$(v))))
+
+# The malloc and raw objects: same source, -O2 like the library variants.
+$(BENCH_DIR)/obj/bench_alloc_malloc.o: bench/bench_alloc.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC [bench] $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -O2 -DBENCH_MALLOC $(INCLUDES) -c $< -o $@
+
+$(BENCH_DIR)/obj/bench_alloc_raw.o: bench/bench_alloc.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC [bench] $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -O2 -DBENCH_RAW $(INCLUDES) -c $< -o $@
+
+$(BENCH_DIR)/bench-raw: $(BENCH_DIR)/obj/bench_alloc_raw.o
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LDLIBS_BASE)
+
+# The peer allocator comes before libc on the link line, so its malloc/free
+# are the ones the binary uses (the binary checks and prints malloc_lib=).
+define bench_peer
+$(BENCH_DIR)/bench-$(1): $(BENCH_DIR)/obj/bench_alloc_malloc.o
+	@$$(if $$(Q),echo "  LD $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$< $$(BENCH_LIBS_$(1)) $$(LDLIBS_BASE)
+endef
+$(foreach p,$(BENCH_PEERS),$(eval $(call bench_peer,$(p))))
+
+.PHONY: bench-alloc-build bench-alloc
+bench-alloc-build: $(BENCH_ALLOC_BINS)
+
+# Every binary BENCH_RUNS times, interleaved; medians and ratios. The JSON
+# of the last run is kept in $(BENCH_DIR)/alloc-results.json.
+bench-alloc: bench-alloc-build
+	$(Q)bench/run --bin-dir $(BENCH_DIR) --runs $(BENCH_RUNS) --ms $(BENCH_MS) \
+		--save $(BENCH_DIR)/alloc-results.json $(BENCH_ALLOC_ARGS)
+
+BENCH_STEPS += bench-alloc
