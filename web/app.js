@@ -97,12 +97,21 @@ function renderPicker() {
     const when = s.live ? 'live' : `ended ${fmtDateTime(s.ended_ms || s.last_frame_ms)}`;
     return `${name}${extra} — ${s.host || '?'} · pid ${s.pid} · ${when}`;
   };
+  // Same sessions in the same groups: only the texts change, in place (a
+  // rebuilt <select> would close under the user's pointer).
+  const shape = `${live.map((s) => s.id)}|${ended.map((s) => s.id)}|${state.sessionsLoaded}`;
+  if (sel.dataset.shape === shape && list.length) {
+    for (const o of sel.options) {
+      const s = list.find((x) => x.id === o.value);
+      if (s) setText(o, label(s));
+    }
+    if (state.sid) sel.value = state.sid;
+    return;
+  }
+  sel.dataset.shape = shape;
   if (live.length) opts.push(el('optgroup', { label: 'Live' }, ...live.map((s) => el('option', { value: s.id }, label(s)))));
   if (ended.length) opts.push(el('optgroup', { label: 'Ended' }, ...ended.map((s) => el('option', { value: s.id }, label(s)))));
   if (!list.length) opts.push(el('option', { value: '' }, state.sessionsLoaded ? 'no sessions yet' : 'loading…'));
-  // Rebuilding a focused, open <select> would close it under the user's
-  // pointer: skip while it has focus, the next change catches up.
-  if (document.activeElement === sel && list.length) return;
   sel.replaceChildren(...opts);
   sel.disabled = !list.length;
   if (state.sid) sel.value = state.sid;

@@ -49,3 +49,9 @@ test-web: $(WEB_VENDOR) $(WEB_FEEDER) $(WEB_INSIGHTD)
 ifneq ($(wildcard fa-insightd/fa-insightd.mk),)
 TEST_STEPS += test-web
 endif
+
+# Screenshots with the demo game running, for a human (not a test).
+.PHONY: web-demo-shot
+web-demo-shot: $(WEB_VENDOR) $(WEB_INSIGHTD) $(BUILD)/fa-demo
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CHROMIUM=$(WEB_CHROMIUM) \
+		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/demo-shot.mjs

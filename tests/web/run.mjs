@@ -283,6 +283,10 @@ try {
     // expanded and sorted by size (the heaviest case).
     await page.click('#tag-grid .head button[data-sort="size"]');
     try {
+      await sleep(1100); // the size order is refreshed once a second
+      const sizes = await fa(() => window.__fa.tree.visible.filter((n) => n.depth === 1).map((n) => n.live));
+      assert(sizes.every((v, i) => i === 0 || sizes[i - 1] >= v), `top-level tags sorted by size: ${sizes}`);
+      assert((await page.getAttribute('#tag-grid [role="columnheader"]:has(button[data-sort="size"])', 'aria-sort')) === 'descending', 'aria-sort says descending');
       await measureLoad();
     } finally {
       await page.click('#tag-grid .head button[data-sort="name"]');
@@ -403,6 +407,24 @@ try {
     assert(lang === 'en', 'the page declares its language');
   });
 
+  await step('the session picker lists live sessions first and switches sessions', async () => {
+    const other = start('feeder-2', FEEDER, ['--url', INGEST, '--app', 'second-game', '--label', 'short run', '--extra-tags', '0', '--breach-at', '1000', '--seconds', '1.5'], FEEDER_LOG);
+    const sid2 = await until('the second feeder', () => (/session ([0-9a-f]{16})/.exec(other.stdoutText) || [])[1], 5000);
+    await until('the second session in the picker', async () => (await page.locator(`#session-select option[value="${sid2}"]`).count()) === 1, 8000);
+    assert((await page.inputValue('#session-select')) === sid, 'the page stays on the session it shows');
+    const r = await other.exited;
+    assert(r.code === 0, `the second feeder ended cleanly (${JSON.stringify(r)})`);
+    await until('the second session under "Ended"', async () => (await page.locator(`#session-select optgroup[label="Ended"] option[value="${sid2}"]`).count()) === 1, 12000);
+    const groups = await fa(() => [...document.querySelectorAll('#session-select optgroup')].map((g) => [g.label, [...g.children].map((o) => o.value)]));
+    assert(groups[0][0] === 'Live' && groups[0][1][0] === sid, `live sessions come first: ${JSON.stringify(groups)}`);
+    await page.selectOption('#session-select', sid2);
+    await until('the ended session shown', async () => (await pageText('#h-app')).startsWith('second-game') && (await page.locator('#banner[data-kind="ended"]').isVisible()), 5000);
+    assert(/A live session is in the picker/.test(await pageText('#banner')), 'the banner points to the live session');
+    await shot(page, '06-picker-ended-session');
+    await page.selectOption('#session-select', sid);
+    await until('back on the live session', async () => (await pageText('#h-session-state')) === 'live' && (await page.locator('#tag-grid [role="row"][data-path="physics"]').count()) === 1, 5000);
+  });
+
   await step('the daemon restarts: the page shows it and recovers by itself', async () => {
     const before = Number((await pageText('#h-frame')).replace(/,/g, ''));
     downWindow = true;
@@ -410,14 +432,14 @@ try {
     await until('the page to notice', async () => ['reconnecting', 'unreachable'].includes(await page.getAttribute('#conn', 'data-state')), 5000);
     await until('"daemon unreachable"', async () => (await page.getAttribute('#conn', 'data-state')) === 'unreachable', 5000);
     assert(await page.locator('#banner[data-kind="unreachable"]').isVisible(), 'the unreachable banner is shown');
-    await shot(page, '06-daemon-down');
+    await shot(page, '07-daemon-down');
     await startDaemon();
     await until('the page to reconnect', async () => (await page.getAttribute('#conn', 'data-state')) === 'open', 15000);
     await until('frames to flow again', async () => Number((await pageText('#h-frame')).replace(/,/g, '')) > before + 30 && (await pageText('#h-session-state')) === 'live', 15000);
     downWindow = false;
     assert(await page.locator('#banner').isHidden(), 'the banner is gone');
     await until('the tag tree back', () => page.locator('#tag-grid [role="row"][data-path="physics"]').isVisible(), 5000);
-    await shot(page, '07-after-restart');
+    await shot(page, '08-after-restart');
   });
 
   await step('the session ends: the page says so and keeps the last figures', async () => {
@@ -425,7 +447,11 @@ try {
     assert(r && r.code === 0, `the feeder stopped cleanly (${JSON.stringify(r)})`);
     await until('the ended banner', async () => (await page.locator('#banner[data-kind="ended"]').isVisible()) && /ended/.test(await pageText('#h-session-state')), 12000);
     assert(/\d/.test(await pageText('#t-pool-cur')), 'the last totals stay');
-    await shot(page, '08-session-ended');
+    await until('every alert of the session cleared, with its time', async () => {
+      const rows = await fa(() => [...document.querySelectorAll('#alert-rows tr[data-state]')].map((tr) => [tr.dataset.state, tr.querySelector('.cleared').textContent]));
+      return rows.length > 0 && rows.every(([st, t]) => st === 'cleared' && /\d\d:\d\d:\d\d/.test(t));
+    }, 8000);
+    await shot(page, '09-session-ended');
   });
 
   await step('no console errors, no request beyond the daemon', async () => {
