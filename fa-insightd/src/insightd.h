@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <cJSON.h>
@@ -85,8 +86,8 @@ static inline void insightd_sid_format(uint64_t id, char out[SID_HEX_LEN + 1]) {
  * for anything else (other lengths, signs, spaces, the id 0). */
 static inline int insightd_sid_parse(const char *s, uint64_t *out) {
     uint64_t v = 0;
-    int i;
-    for (i = 0; i < SID_HEX_LEN; i++) {
+    if (strnlen(s, SID_HEX_LEN + 1) != SID_HEX_LEN) return -1;
+    for (int i = 0; i < SID_HEX_LEN; i++) {
         char c = s[i];
         unsigned d;
         if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
@@ -95,7 +96,7 @@ static inline int insightd_sid_parse(const char *s, uint64_t *out) {
         else return -1;
         v = (v << 4) | d;
     }
-    if (s[i] != '\0' || v == 0) return -1;
+    if (v == 0) return -1;
     *out = v;
     return 0;
 }

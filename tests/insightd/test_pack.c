@@ -1,0 +1,146 @@
+/* test_pack.c — the varint blobs round-trip, and their decoders are total. */
+#include "helpers.h"
+
+Test(pack, varints_round_trip_at_every_width) {
+    uint8_t buf[10];
+    uint64_t vals[] = {0, 1, 127, 128, 16383, 16384, 1ull << 35, UINT64_MAX - 1, UINT64_MAX};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        size_t n = pack_put_varint(buf, vals[i]);
+        uint64_t v = 0;
+        cr_assert_eq(pack_get_varint(buf, n, &v), n);
+        cr_assert_eq(v, vals[i]);
+        if (n > 1) cr_assert_eq(pack_get_varint(buf, n - 1, &v), 0, "truncated varint");
+    }
+    uint8_t over[11] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0};
+    uint64_t v;
+    cr_assert_eq(pack_get_varint(over, 10, &v), 0, "more than 64 bits");
+}
+
+static fa_proto_frame_t sample(fa_proto_tag_stat_t *rows, uint32_t n, fa_proto_thread_row_t *th,
+                               fa_proto_finding_t *fi) {
+    fa_proto_frame_t f;
+    memset(&f, 0, sizeof f);
+    f.frames_dropped = 3;
+    f.tags_total = n + 2;
+    f.threads_total = 1;
+    f.findings_dropped = 1;
+    f.totals[1].in_use = 1u << 20;
+    f.totals[2].free_count = 9;
+    f.promotions.retained_bytes = 77;
+    f.transfers.in_flight = 5;
+    for (uint32_t i = 0; i < n; i++)
+        rows[i] = (fa_proto_tag_stat_t){(uint16_t)(i * 3 + (i == n - 1 ? 0 : 1)), i, i * 2, i * 3, i, UINT64_MAX - i,
+                                        i * 1000};
+    /* the last row's id is out of order on purpose */
+    rows[n - 1].id = 2;
+    f.tags = rows;
+    f.tag_count = n;
+    *th = (fa_proto_thread_row_t){7, 1, 4096, 8192, 99, FA_PROTO_THREAD_IN_FRAME};
+    f.threads = th;
+    f.thread_count = 1;
+    *fi = (fa_proto_finding_t){4, 1, 2, 10, 1ull << 40};
+    f.findings = fi;
+    f.finding_count = 1;
+    return f;
+}
+
+Test(pack, frame_blob_round_trips) {
+    fa_proto_tag_stat_t rows[64];
+    fa_proto_thread_row_t th;
+    fa_proto_finding_t fi;
+    fa_proto_frame_t f = sample(rows, 64, &th, &fi);
+    uint8_t *blob = malloc(pack_frame_bound(&f));
+    size_t len = pack_frame(&f, blob, pack_frame_bound(&f));
+    cr_assert_gt(len, 0);
+    fa_proto_space_t *space = malloc(sizeof *space);
+    fa_proto_storage_t st = fa_proto_storage_of(space);
+    fa_proto_frame_t g;
+    cr_assert_eq(pack_unframe(blob, len, &g, &st), 0);
+    cr_assert_eq(g.frames_dropped, 3);
+    cr_assert_eq(g.tags_total, 66);
+    cr_assert_eq(g.totals[1].in_use, 1u << 20);
+    cr_assert_eq(g.totals[2].free_count, 9);
+    cr_assert_eq(g.promotions.retained_bytes, 77);
+    cr_assert_eq(g.transfers.in_flight, 5);
+    cr_assert_eq(g.tag_count, 64);
+    for (uint32_t i = 0; i < 64; i++) cr_assert(!memcmp(&g.tags[i], &rows[i], sizeof rows[i]) || (
+        g.tags[i].id == rows[i].id && g.tags[i].live_bytes == rows[i].live_bytes &&
+        g.tags[i].peak_bytes == rows[i].peak_bytes && g.tags[i].alloc_count == rows[i].alloc_count), "row %u", i);
+    cr_assert_eq(g.thread_count, 1);
+    cr_assert_eq(g.threads[0].frame_capacity, 8192);
+    cr_assert_eq(g.threads[0].flags, FA_PROTO_THREAD_IN_FRAME);
+    cr_assert_eq(g.finding_count, 1);
+    cr_assert_eq(g.findings[0].value, 1ull << 40);
+    uint64_t live;
+    cr_assert_eq(pack_frame_find_live(blob, len, rows[10].id, &live), 1);
+    cr_assert_eq(live, rows[10].live_bytes);
+    cr_assert_eq(pack_frame_find_live(blob, len, 60000, &live), 0);
+    free(space);
+    free(blob);
+}
+
+Test(pack, frame_blob_is_smaller_than_the_wire) {
+    fa_proto_tag_stat_t rows[64];
+    for (int i = 0; i < 64; i++)
+        rows[i] = (fa_proto_tag_stat_t){(uint16_t)i, 512, 20000, 4000, 12, 1u << 20, 1u << 21};
+    fa_proto_frame_t f;
+    memset(&f, 0, sizeof f);
+    f.tags = rows;
+    f.tag_count = 64;
+    uint8_t blob[8192];
+    size_t len = pack_frame(&f, blob, sizeof blob);
+    cr_assert_lt(len, 64 * FA_PROTO_TAG_STAT_ROW_SIZE / 2, "packed %zu bytes", len);
+}
+
+Test(pack, decoders_are_total_on_truncated_and_random_blobs) {
+    fa_proto_tag_stat_t rows[16];
+    fa_proto_thread_row_t th;
+    fa_proto_finding_t fi;
+    fa_proto_frame_t f = sample(rows, 16, &th, &fi);
+    uint8_t blob[4096];
+    size_t len = pack_frame(&f, blob, sizeof blob);
+    fa_proto_space_t *space = malloc(sizeof *space);
+    fa_proto_storage_t st = fa_proto_storage_of(space);
+    fa_proto_frame_t g;
+    for (size_t cut = 0; cut < len; cut++) {
+        uint8_t *copy = malloc(cut ? cut : 1); /* exact size: ASan sees any overread */
+        memcpy(copy, blob, cut);
+        cr_assert_eq(pack_unframe(copy, cut, &g, &st), -1, "cut at %zu", cut);
+        uint64_t live;
+        cr_assert_leq(pack_frame_find_live(copy, cut, 9999, &live), 0);
+        pack_rollup_row_t r;
+        cr_assert_leq(pack_rollup_find(copy, cut, 1, &r), 1);
+        free(copy);
+    }
+    srand(7);
+    for (int i = 0; i < 20000; i++) {
+        size_t n = (size_t)(rand() % 64);
+        uint8_t *copy = malloc(n ? n : 1);
+        for (size_t k = 0; k < n; k++) copy[k] = (uint8_t)rand();
+        if (n) copy[0] = i & 1 ? PACK_FRAME_VERSION : (uint8_t)rand();
+        (void)pack_unframe(copy, n, &g, &st);
+        uint64_t live;
+        (void)pack_frame_find_live(copy, n, 1, &live);
+        pack_rollup_row_t r;
+        (void)pack_rollup_find(copy, n, 1, &r);
+        free(copy);
+    }
+    free(space);
+}
+
+Test(pack, rollup_blob_finds_each_tag) {
+    pack_rollup_row_t rows[100];
+    for (int i = 0; i < 100; i++) rows[i] = (pack_rollup_row_t){(uint16_t)(i * 7), (uint64_t)i, (uint64_t)i + 1, (uint64_t)i + 2, (uint64_t)i + 3};
+    uint8_t blob[8192];
+    size_t len = pack_rollup(rows, 100, blob, sizeof blob);
+    cr_assert_gt(len, 0);
+    for (int i = 0; i < 100; i++) {
+        pack_rollup_row_t r;
+        cr_assert_eq(pack_rollup_find(blob, len, (uint16_t)(i * 7), &r), 1);
+        cr_assert_eq(r.avg, (uint64_t)i + 1);
+        cr_assert_eq(r.last, (uint64_t)i + 3);
+    }
+    pack_rollup_row_t r;
+    cr_assert_eq(pack_rollup_find(blob, len, 3, &r), 0);
+    cr_assert_eq(pack_rollup(rows, 100, blob, 10), 0, "too small a buffer");
+}
