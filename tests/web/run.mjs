@@ -172,6 +172,14 @@ let page;
 let feeder;
 let sid;
 const pageText = (sel) => page.locator(sel).first().textContent();
+async function axeViolations() {
+  const src = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  return page.evaluate(async (code) => {
+    if (!window.axe) (0, eval)(code);
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  }, src);
+}
 const fa = (fn, arg) => page.evaluate(fn, arg);
 
 try {
@@ -407,6 +415,13 @@ try {
     assert(lang === 'en', 'the page declares its language');
   });
 
+  await step('axe-core finds no WCAG 2.1 A/AA violation (contrast, labels, roles)', async () => {
+    // Evaluated through the debugging protocol: the page's CSP forbids
+    // inline scripts, and that is not to be weakened for a test.
+    const res = await axeViolations();
+    assert(res.length === 0, `violations:\n       ${res.join('\n       ')}`);
+  });
+
   await step('the session picker lists live sessions first and switches sessions', async () => {
     const other = start('feeder-2', FEEDER, ['--url', INGEST, '--app', 'second-game', '--label', 'short run', '--extra-tags', '0', '--breach-at', '1000', '--seconds', '1.5'], FEEDER_LOG);
     const sid2 = await until('the second feeder', () => (/session ([0-9a-f]{16})/.exec(other.stdoutText) || [])[1], 5000);
@@ -452,6 +467,8 @@ try {
       return rows.length > 0 && rows.every(([st, t]) => st === 'cleared' && /\d\d:\d\d:\d\d/.test(t));
     }, 8000);
     await shot(page, '09-session-ended');
+    const res = await axeViolations();
+    assert(res.length === 0, `axe on the ended state:\n       ${res.join('\n       ')}`);
   });
 
   await step('no console errors, no request beyond the daemon', async () => {
