@@ -390,6 +390,13 @@ try {
     await page.click('#trend-windows button:has-text("1 min")');
     await until('the 1 min window', async () => /1 min from/.test(await pageText('#trend-note')), 5000);
     await shot(page, '05-trend-physics');
+    // A smaller laptop screen: everything still fits side by side.
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await sleep(300);
+    const overflow = await fa(() => document.documentElement.scrollWidth > window.innerWidth);
+    assert(!overflow, 'no horizontal scrolling at 1366 x 768');
+    await shot(page, '05b-laptop-1366x768');
+    await page.setViewportSize({ width: 1440, height: 900 });
   });
 
   await step('behaviour findings show their code and advice', async () => {
