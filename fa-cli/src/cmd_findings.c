@@ -23,6 +23,7 @@ const cmd_info_t cmd_findings_info = {
 typedef struct merged {
     int code;
     const char *name, *tag, *kind;
+    const char *meaning, *advice; /* the daemon's text when it sends one */
     uint64_t seconds, last_ms, count_max, value_max;
 } merged_t;
 
@@ -77,8 +78,12 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
         for (i = 0; i < k; i++)
             if (m[i].code == code && strcmp(m[i].tag, tag) == 0 && strcmp(m[i].kind, kind) == 0) break;
         if (i == k) {
-            m[k] = (merged_t){
-                .code = code, .name = jv_str(r, "name", fa_finding_name(code)), .tag = tag, .kind = kind};
+            m[k] = (merged_t){.code = code,
+                              .name = jv_str(r, "name", fa_finding_name(code)),
+                              .tag = tag,
+                              .kind = kind,
+                              .meaning = jv_str(r, "meaning", fa_finding_meaning(code)),
+                              .advice = jv_str(r, "advice", fa_finding_advice(code))};
             k++;
         }
         uint64_t t = jv_u64(r, "t_ms", 0), c = jv_u64(r, "count", 0), v = jv_u64(r, "value", 0);
@@ -114,7 +119,7 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
     for (size_t i = 0; i < k; i++) {
         if (i > 0 && m[i].code == m[i - 1].code) continue;
         printf("  [%d] %s%s%s: %s\n      fix: %s\n", m[i].code, render_color_code(cli, RC_BOLD), m[i].name,
-               render_color_code(cli, RC_RESET), fa_finding_meaning(m[i].code), fa_finding_advice(m[i].code));
+               render_color_code(cli, RC_RESET), m[i].meaning, m[i].advice);
     }
     if (jv_bool(a.json, "truncated", false)) printf("(more findings exist: narrow with --since)\n");
     free(m);

@@ -42,6 +42,7 @@ class Runner:
         self.passed = 0
         self.failed = 0
         self.tmux_socket = "fa-cli-test-%d" % os.getpid()
+        self.tmux_keeper = False
         self.env = dict(os.environ)
         for k in ("FA_INSIGHT_SERVER", "NO_COLOR", "LC_ALL", "LC_CTYPE"):
             self.env.pop(k, None)
@@ -95,7 +96,18 @@ class Runner:
                       p.stderr.decode("utf-8", "replace"))
 
     def tmux(self, *argv):
-        return subprocess.run(["tmux", "-L", self.tmux_socket] + list(argv), capture_output=True, text=True)
+        if argv and argv[0] == "new-session" and not self.tmux_keeper:
+            # One idle session keeps the private tmux server up: when the last
+            # session of a server ends, the server exits, and a new-session
+            # racing with that exit can fail.
+            self.tmux_keeper = True
+            self.tmux("new-session", "-d", "-s", "keeper", "sleep 600")
+        for _ in range(3):
+            p = subprocess.run(["tmux", "-L", self.tmux_socket] + list(argv), capture_output=True, text=True)
+            if p.returncode == 0 or argv[0] != "new-session":
+                return p
+            time.sleep(0.2)
+        raise AssertionError("tmux %s failed: %s" % (" ".join(argv), p.stderr))
 
     # ---- reporting ---------------------------------------------------------
 
