@@ -490,6 +490,13 @@ int store_insert_finding(store_t *st, uint64_t sid, uint64_t t_ms, const finding
 int store_save_alert(store_t *st, uint64_t sid, const tag_t *t, alert_state_t *a, uint64_t cleared_ms,
                      const char *clear_reason);
 
+/* Copies the WAL back into the database (a PASSIVE checkpoint: it never
+ * blocks the writer or readers) with the store's own checkpoint
+ * connection. Any thread, but one call at a time and never concurrently
+ * with store_close; the daemon runs it on the thread pool about once a
+ * second. Writes the WAL size and the frames copied (pages). */
+int store_checkpoint(store_t *st, int *wal_frames, int *copied);
+
 /* Deletes at most max_rows old rows (raw frames older than raw_keep_ms,
  * per-second rollups and findings older than sec_keep_ms, per-minute
  * rollups older than min_keep_ms, all relative to now_ms). Returns rows

@@ -106,10 +106,25 @@ static void on_commit_timer(uv_timer_t *t) {
     store_commit(ctx.store);
 }
 
+/* WAL checkpoints run on the thread pool, one at a time. */
+static uv_work_t checkpoint_req;
+static bool checkpoint_busy;
+static void checkpoint_work(uv_work_t *w) {
+    (void)w;
+    int wal = 0, copied = 0;
+    if (store_checkpoint(ctx.store, &wal, &copied) != 0) LOG(LOG_WARN, "WAL checkpoint failed");
+}
+static void checkpoint_done(uv_work_t *w, int status) {
+    (void)w, (void)status;
+    checkpoint_busy = false;
+}
+
 static void on_housekeeping(uv_timer_t *t) {
     (void)t;
     housekeeping_ticks++;
     sessions_tick(ctx.sessions, insightd_mono_ms(), housekeeping_ticks % SAVE_EVERY_TICKS == 0);
+    if (!checkpoint_busy && uv_queue_work(ctx.loop, &checkpoint_req, checkpoint_work, checkpoint_done) == 0)
+        checkpoint_busy = true;
     static bool retention_busy;
     if (retention_busy || housekeeping_ticks % RETENTION_EVERY_TICKS == RETENTION_FIRST_TICK) {
         uint64_t min_keep = cfg.rollup_retention_ms > 30ull * 86400000ull ? cfg.rollup_retention_ms

@@ -1,0 +1,747 @@
+/* bench_insightd.c — fa-insightd under load, beside its raw peers, in one
+ * run (make bench-insightd; the table goes to fa-insightd/BENCH.md).
+ *
+ *   1. raw SQLite: the same frame rows (60 fps x 64 tags) inserted with
+ *      prepared statements in 250 ms batches, with the daemon's layout
+ *      (one row per frame, tags packed) and with one row per tag;
+ *   2. raw nng: the same encoded messages, PUSH -> PULL over loopback TCP;
+ *   3. the daemon, flooded: frames stored per second;
+ *   4. the daemon, N simulated games at 60 fps x 64 tags (non-blocking
+ *      sends, like the agent) for a few seconds each, N growing until
+ *      frames are dropped (by the agent's sends or the daemon's queue);
+ *      daemon RSS and CPU per step;
+ *   5. trend-query latency (p50/p99) over 1 hour of 60 fps data, idle and
+ *      while 100 games stream.
+ *
+ *   bench-insightd --daemon build/fa-insightd [--quick] [--steps 25,50,...]
+ *                  [--step-seconds S] [--keep DIR]
+ */
+#include "insightd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TAGS 64
+#define FPS 60
+
+static const char *daemon_path;
+static char workdir[512];
+static bool quick;
+static double step_seconds = 5.0;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t now_ns(clockid_t c) {
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- message generation --------------------------------------------------- */
+
+typedef struct game {
+    uint64_t id, seq, frame;
+    uint64_t start_unix_ns, start_mono_ns;
+    nng_socket sock;
+    uint64_t send_failed;
+} game_t;
+
+static fa_proto_tag_def_t defs[TAGS];
+static char paths[TAGS][32];
+
+static void init_defs(void) {
+    for (int i = 0; i < TAGS; i++) {
+        if (i == 0) paths[i][0] = '\0';
+        else if (i < 8) snprintf(paths[i], sizeof paths[i], "sys%d", i);
+        else snprintf(paths[i], sizeof paths[i], "sys%d/part%d", i % 8 ? i % 8 : 1, i);
+        defs[i] = (fa_proto_tag_def_t){(uint16_t)i, (uint16_t)(i < 8 ? 0 : (i % 8 ? i % 8 : 1)), 0,
+                                       i % 4 == 1 ? 64u << 20 : 0, fa_proto_str(paths[i])};
+    }
+}
+
+static size_t encode_hello(game_t *g, uint8_t *buf, size_t cap) {
+    fa_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.header.type = FA_PROTO_HELLO;
+    m.header.session_id = g->id;
+    m.header.seq = g->seq++;
+    m.hello.pid = (uint32_t)getpid();
+    m.hello.start_unix_ns = g->start_unix_ns;
+    m.hello.start_mono_ns = g->start_mono_ns;
+    m.hello.app_name = fa_proto_str("bench-game");
+    m.hello.host = fa_proto_str("bench");
+    m.hello.tags = defs;
+    m.hello.tag_count = TAGS;
+    int n = fa_proto_encode(&m, buf, cap);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static size_t encode_frame(game_t *g, uint8_t *buf, size_t cap) {
+    static _Thread_local fa_proto_tag_stat_t rows[TAGS];
+    static _Thread_local fa_proto_thread_row_t threads[4];
+    uint64_t i = g->frame++;
+    for (int t = 0; t < TAGS; t++) {
+        uint64_t base = (uint64_t)(t + 1) * 200000u;
+        uint64_t live = base + (i * 2654435761u + (uint64_t)t * 40503u) % (base / 4 + 1);
+        rows[t] = (fa_proto_tag_stat_t){(uint16_t)t, 4096u + (uint64_t)t * 64u, live / 2, live / 4, 3u + (uint64_t)t % 7u,
+                                        live, live + 1000};
+    }
+    for (int k = 0; k < 4; k++) threads[k] = (fa_proto_thread_row_t){(uint32_t)k, 0, 65536, 1u << 20, i, 1};
+    fa_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.header.type = FA_PROTO_FRAME;
+    m.header.session_id = g->id;
+    m.header.seq = g->seq++;
+    m.frame.frame = i + 1;
+    m.frame.start_ns = g->start_mono_ns + i * (1000000000u / FPS);
+    m.frame.duration_ns = 15000000;
+    m.frame.tags_total = TAGS;
+    m.frame.threads_total = 4;
+    for (int k = 0; k < 3; k++) m.frame.totals[k] = (fa_proto_kind_totals_t){1u << 22, 1u << 23, 500, 1u << 20, 400};
+    m.frame.tags = rows;
+    m.frame.tag_count = TAGS;
+    m.frame.threads = threads;
+    m.frame.thread_count = 4;
+    int n = fa_proto_encode(&m, buf, cap);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static void game_init(game_t *g, uint64_t id, uint64_t start_unix_ns) {
+    memset(g, 0, sizeof *g);
+    g->id = id;
+    g->start_unix_ns = start_unix_ns;
+    g->start_mono_ns = now_ns(CLOCK_MONOTONIC);
+}
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+typedef struct daemon {
+    pid_t pid;
+    int http_port;
+    char ingest[128];
+    char db[600];
+} daemon_t;
+
+static int daemon_start(daemon_t *d, const char *name, const char *const *extra) {
+    snprintf(d->db, sizeof d->db, "%s/%s.db", workdir, name);
+    int out[2];
+    if (pipe(out) != 0) return -1;
+    d->pid = fork();
+    if (d->pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        char log[700];
+        snprintf(log, sizeof log, "%s/%s.log", workdir, name);
+        FILE *f = freopen(log, "w", stderr);
+        (void)f;
+        const char *argv[32] = {daemon_path, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0", "--db",
+                                d->db, "--web-root", workdir, "--log-level", "warn"};
+        int n = 11;
+        for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
+        argv[n] = NULL;
+        execv(daemon_path, (char **)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    FILE *f = fdopen(out[0], "r");
+    char line[512];
+    int ok = -1;
+    if (fgets(line, sizeof line, f)) {
+        char *h = strstr(line, "http=http://"), *in = strstr(line, "ingest=");
+        if (h && in) {
+            d->http_port = atoi(strchr(h + 12, ':') + 1);
+            sscanf(in + 7, "%127s", d->ingest);
+            ok = 0;
+        }
+    }
+    fclose(f);
+    if (ok != 0) fprintf(stderr, "bench: the daemon did not start (see %s/%s.log)\n", workdir, name);
+    return ok;
+}
+
+static int daemon_stop(daemon_t *d) {
+    kill(d->pid, SIGTERM);
+    int status = 0;
+    waitpid(d->pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static long proc_kib(pid_t pid, const char *field) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long v = 0;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n)) v = atol(line + n + 1);
+    if (f) fclose(f);
+    return v;
+}
+
+static double proc_cpu_s(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    /* fields after the name: state(3) ... utime(14) stime(15) */
+    if (p) sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A blocking HTTP GET; returns the body (malloc'd) or NULL. */
+static char *http_get(int port, const char *path, double *ms) {
+    double t0 = now_s();
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return NULL;
+    }
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path, port);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return NULL;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    ssize_t r;
+    while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)r;
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (ms) *ms = (now_s() - t0) * 1000.0;
+    char *body = strstr(buf, "\r\n\r\n");
+    if (!body || strncmp(buf, "HTTP/1.1 200", 12) != 0) {
+        free(buf);
+        return NULL;
+    }
+    memmove(buf, body + 4, strlen(body + 4) + 1);
+    return buf;
+}
+
+typedef struct health {
+    double received, stored, dropped, rejected, queue_high, queue_full, orphaned, store_error, commit_max_ms;
+} health_t;
+
+static double num(cJSON *o, const char *a, const char *b) {
+    cJSON *x = cJSON_GetObjectItem(cJSON_GetObjectItem(o, a), b);
+    return x ? x->valuedouble : -1;
+}
+
+static int health(daemon_t *d, health_t *h) {
+    char *body = http_get(d->http_port, "/api/v1/health", NULL);
+    if (!body) return -1;
+    cJSON *o = cJSON_Parse(body);
+    free(body);
+    if (!o) return -1;
+    h->received = num(o, "ingest", "received");
+    h->stored = num(o, "ingest", "stored");
+    h->dropped = num(o, "ingest", "dropped");
+    h->rejected = num(o, "ingest", "rejected");
+    h->queue_high = num(o, "ingest", "queue_high_water");
+    cJSON *dr = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "ingest"), "dropped_by_reason");
+    h->queue_full = cJSON_GetObjectItem(dr, "queue_full")->valuedouble;
+    h->orphaned = cJSON_GetObjectItem(dr, "orphaned")->valuedouble;
+    h->store_error = cJSON_GetObjectItem(dr, "store_error")->valuedouble;
+    h->commit_max_ms = num(o, "store", "commit_duration_ms_max");
+    cJSON_Delete(o);
+    return 0;
+}
+
+/* Waits until the daemon has stored `want` frames or stopped progressing. */
+static void wait_stored(daemon_t *d, double want, health_t *h, double max_s) {
+    double t0 = now_s(), last = -1, last_change = now_s();
+    while (now_s() - t0 < max_s) {
+        if (health(d, h) == 0) {
+            if (h->stored >= want) return;
+            if (h->stored != last) last = h->stored, last_change = now_s();
+            else if (now_s() - last_change > 2.0) return;
+        }
+        usleep(50000);
+    }
+}
+
+/* ---- 1. raw SQLite -------------------------------------------------------- */
+
+static double sqlite_rate(bool per_tag, double seconds) {
+    char path[700], err[512];
+    snprintf(path, sizeof path, "%s/raw-%s.db", workdir, per_tag ? "pertag" : "packed");
+    store_t *st;
+    if (store_open(&st, path, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        return 0;
+    }
+    sqlite3 *db = store_db(st);
+    sqlite3_exec(db,
+                 "CREATE TABLE frame_tags(session_id INTEGER, t_ms INTEGER, frame INTEGER, tag_id INTEGER,"
+                 " live INTEGER, peak INTEGER, frame_bytes INTEGER, pool INTEGER, heap INTEGER, allocs INTEGER);"
+                 "CREATE INDEX frame_tags_by_tag ON frame_tags(session_id, tag_id, t_ms);",
+                 NULL, NULL, NULL);
+    sqlite3_stmt *ins;
+    sqlite3_prepare_v2(db, "INSERT INTO frame_tags VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)", -1, &ins, NULL);
+    /* 100 games in lockstep, like the target load */
+    enum { GAMES = 100 };
+    static game_t games[GAMES];
+    static uint8_t msg[65536], blob[65536];
+    fa_proto_space_t *space = malloc(sizeof *space);
+    fa_proto_storage_t sto = fa_proto_storage_of(space);
+    for (int g = 0; g < GAMES; g++) game_init(&games[g], 1000 + (uint64_t)g, 1700000000000000000ull);
+    uint64_t frames = 0;
+    double t0 = now_s(), batch_start = t0;
+    if (per_tag) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    while (now_s() - t0 < seconds) {
+        for (int g = 0; g < GAMES; g++) {
+            size_t n = encode_frame(&games[g], msg, sizeof msg);
+            fa_proto_msg_t m;
+            if (fa_proto_decode(msg, n, &m, &sto) != 0) abort();
+            uint64_t t_ms = 1700000000000ull + games[g].frame * 1000 / FPS;
+            if (!per_tag) {
+                size_t len = pack_frame(&m.frame, blob, sizeof blob);
+                /* the daemon's statement, through its store module */
+                store_insert_frame(st, games[g].id, t_ms, m.frame.frame, m.frame.duration_ns, blob, len);
+            } else {
+                for (uint32_t t = 0; t < m.frame.tag_count; t++) {
+                    const fa_proto_tag_stat_t *r = &m.frame.tags[t];
+                    sqlite3_bind_int64(ins, 1, (sqlite3_int64)games[g].id);
+                    sqlite3_bind_int64(ins, 2, (sqlite3_int64)t_ms);
+                    sqlite3_bind_int64(ins, 3, (sqlite3_int64)m.frame.frame);
+                    sqlite3_bind_int(ins, 4, r->id);
+                    sqlite3_bind_int64(ins, 5, (sqlite3_int64)r->live_bytes);
+                    sqlite3_bind_int64(ins, 6, (sqlite3_int64)r->peak_bytes);
+                    sqlite3_bind_int64(ins, 7, (sqlite3_int64)r->frame_bytes);
+                    sqlite3_bind_int64(ins, 8, (sqlite3_int64)r->pool_bytes);
+                    sqlite3_bind_int64(ins, 9, (sqlite3_int64)r->heap_bytes);
+                    sqlite3_bind_int64(ins, 10, (sqlite3_int64)r->alloc_count);
+                    sqlite3_step(ins);
+                    sqlite3_reset(ins);
+                }
+            }
+            frames++;
+        }
+        if (now_s() - batch_start >= 0.25) {
+            if (per_tag) sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
+            else store_commit(st);
+            batch_start = now_s();
+        }
+    }
+    if (per_tag) sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    else store_commit(st);
+    double rate = (double)frames / (now_s() - t0);
+    sqlite3_finalize(ins);
+    free(space);
+    store_close(st);
+    return rate;
+}
+
+/* ---- 2. raw nng ----------------------------------------------------------- */
+
+typedef struct nng_job {
+    const char *url;
+    int count;
+    size_t bytes;
+} nng_job_t;
+
+static void *nng_pusher(void *arg) {
+    nng_job_t *j = arg;
+    nng_socket s;
+    nng_push0_open(&s);
+    nng_dial(s, j->url, NULL, 0);
+    game_t g;
+    game_init(&g, 77, 0);
+    static _Thread_local uint8_t msg[65536];
+    for (int i = 0; i < j->count; i++) {
+        size_t n = encode_frame(&g, msg, sizeof msg);
+        j->bytes = n;
+        nng_send(s, msg, n, 0);
+    }
+    usleep(200000);
+    nng_close(s);
+    return NULL;
+}
+
+/* The receiving side as the daemon does it (an nng_recv_aio loop), minus
+ * everything the daemon does with the message. */
+typedef struct sink {
+    nng_socket sock;
+    nng_aio *aio;
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    int count, want;
+    double first, last;
+} sink_t;
+
+static void sink_cb(void *arg) {
+    sink_t *k = arg;
+    if (nng_aio_result(k->aio) != 0) return;
+    nng_msg_free(nng_aio_get_msg(k->aio));
+    pthread_mutex_lock(&k->lock);
+    if (k->count == 0) k->first = now_s();
+    if (++k->count == k->want) {
+        k->last = now_s();
+        pthread_cond_signal(&k->done);
+    }
+    bool more = k->count < k->want;
+    pthread_mutex_unlock(&k->lock);
+    if (more) nng_recv_aio(k->sock, k->aio);
+}
+
+static double nng_rate(size_t *msg_size) {
+    sink_t k = {.want = quick ? 50000 : 150000};
+    nng_listener l;
+    nng_pull0_open(&k.sock);
+    nng_socket_set_size(k.sock, NNG_OPT_RECVMAXSZ, FA_PROTO_MAX_MESSAGE);
+    nng_socket_set_int(k.sock, NNG_OPT_RECVBUF, 1024);
+    nng_listener_create(&l, k.sock, "tcp://127.0.0.1:0");
+    nng_listener_start(l, 0);
+    int port;
+    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port);
+    char url[64];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
+    pthread_mutex_init(&k.lock, NULL);
+    pthread_cond_init(&k.done, NULL);
+    nng_aio_alloc(&k.aio, sink_cb, &k);
+    nng_recv_aio(k.sock, k.aio);
+    nng_job_t job = {url, k.want, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, nng_pusher, &job);
+    pthread_mutex_lock(&k.lock);
+    while (k.count < k.want) pthread_cond_wait(&k.done, &k.lock);
+    pthread_mutex_unlock(&k.lock);
+    double rate = (double)(k.want - 1) / (k.last - k.first);
+    pthread_join(t, NULL);
+    nng_close(k.sock);
+    nng_aio_free(k.aio);
+    *msg_size = job.bytes;
+    return rate;
+}
+
+/* ---- 3/4. games against the daemon --------------------------------------- */
+
+typedef struct step {
+    double queue_high, queue_full, orphaned, commit_max_ms;
+    int games;
+    double seconds, sent, agent_dropped, stored, daemon_dropped, lag_s, rss_max_mib, hwm_mib, cpu_pct;
+} step_t;
+
+static uint64_t next_session = 0x100000;
+
+/* N games at 60 fps with non-blocking sends (the agent never blocks the
+ * game: a send that would block is a dropped frame). */
+static void run_games(daemon_t *d, int n, double seconds, step_t *out, volatile bool *stop) {
+    game_t *games = calloc((size_t)n, sizeof *games);
+    static uint8_t msg[65536];
+    uint64_t start_unix = now_ns(CLOCK_REALTIME);
+    for (int g = 0; g < n; g++) {
+        game_init(&games[g], next_session++, start_unix);
+        nng_push0_open(&games[g].sock);
+        /* like the agent: a small send queue, never wait */
+        nng_socket_set_int(games[g].sock, NNG_OPT_SENDBUF, 64);
+        nng_dial(games[g].sock, d->ingest, NULL, 0);
+        size_t len = encode_hello(&games[g], msg, sizeof msg);
+        nng_send(games[g].sock, msg, len, 0);
+    }
+    health_t h0;
+    health(d, &h0);
+    double cpu0 = proc_cpu_s(d->pid), t0 = now_s(), rss_max = 0;
+    uint64_t sent = 0, failed = 0;
+    long tick = 0;
+    while ((seconds > 0 && now_s() - t0 < seconds) || (stop && !*stop)) {
+        double due = t0 + (double)tick / FPS;
+        while (now_s() < due) usleep(200);
+        for (int g = 0; g < n; g++) {
+            size_t len = encode_frame(&games[g], msg, sizeof msg);
+            if (nng_send(games[g].sock, msg, len, NNG_FLAG_NONBLOCK) == 0) sent++;
+            else failed++;
+        }
+        if (tick % 15 == 0) {
+            double rss = (double)proc_kib(d->pid, "VmRSS") / 1024.0;
+            if (rss > rss_max) rss_max = rss;
+        }
+        tick++;
+    }
+    double elapsed = now_s() - t0;
+    double cpu = proc_cpu_s(d->pid) - cpu0;
+    health_t h;
+    double t_end = now_s();
+    wait_stored(d, h0.stored + (double)sent, &h, 30);
+    if (out) {
+        out->games = n;
+        out->seconds = elapsed;
+        out->sent = (double)sent;
+        out->agent_dropped = (double)failed;
+        out->stored = h.stored - h0.stored;
+        out->daemon_dropped = h.dropped - h0.dropped;
+        out->queue_high = h.queue_high;
+        out->queue_full = h.queue_full - h0.queue_full;
+        out->orphaned = h.orphaned - h0.orphaned;
+        out->commit_max_ms = h.commit_max_ms;
+        out->lag_s = now_s() - t_end;
+        out->rss_max_mib = rss_max;
+        out->hwm_mib = (double)proc_kib(d->pid, "VmHWM") / 1024.0;
+        out->cpu_pct = 100.0 * cpu / elapsed;
+    }
+    for (int g = 0; g < n; g++) nng_close(games[g].sock);
+    free(games);
+}
+
+static double flood(daemon_t *d, int frames, double *dropped) {
+    game_t g;
+    game_init(&g, next_session++, now_ns(CLOCK_REALTIME));
+    static uint8_t msg[65536];
+    nng_push0_open(&g.sock);
+    nng_dial(g.sock, d->ingest, NULL, 0);
+    size_t len = encode_hello(&g, msg, sizeof msg);
+    nng_send(g.sock, msg, len, 0);
+    health_t h0, h;
+    health(d, &h0);
+    double t0 = now_s();
+    for (int i = 0; i < frames; i++) {
+        len = encode_frame(&g, msg, sizeof msg);
+        nng_send(g.sock, msg, len, 0);
+    }
+    wait_stored(d, h0.stored + frames, &h, 60);
+    /* the last progress was at most 2 s before wait_stored gave up */
+    double dt = now_s() - t0;
+    *dropped = h.dropped - h0.dropped;
+    nng_close(g.sock);
+    return (h.stored - h0.stored) / dt;
+}
+
+/* ---- 5. trend latency ----------------------------------------------------- */
+
+typedef struct lat {
+    double p50, p99, max;
+    int n;
+} lat_t;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static lat_t measure(daemon_t *d, const char *path, int n) {
+    double *v = malloc((size_t)n * sizeof *v);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        double ms;
+        char *body = http_get(d->http_port, path, &ms);
+        if (body) v[k++] = ms;
+        free(body);
+    }
+    qsort(v, (size_t)k, sizeof *v, cmp_double);
+    lat_t l = {k ? v[k / 2] : -1, k ? v[(int)(k * 0.99)] : -1, k ? v[k - 1] : -1, k};
+    free(v);
+    return l;
+}
+
+/* One hour of 60 fps frames for one session, sent as fast as the daemon
+ * takes them (virtual frame times: the hour ends now). */
+static uint64_t populate_hour(daemon_t *d, int frames) {
+    game_t g;
+    uint64_t now = now_ns(CLOCK_REALTIME);
+    game_init(&g, 0xbe4c000000000001ull, now - (uint64_t)frames * (1000000000u / FPS));
+    static uint8_t msg[65536];
+    nng_push0_open(&g.sock);
+    nng_dial(g.sock, d->ingest, NULL, 0);
+    size_t len = encode_hello(&g, msg, sizeof msg);
+    nng_send(g.sock, msg, len, 0);
+    health_t h0, h;
+    health(d, &h0);
+    for (int i = 0; i < frames; i++) {
+        len = encode_frame(&g, msg, sizeof msg);
+        nng_send(g.sock, msg, len, 0);
+        /* stay below the daemon's queue bound: pace by what it stored */
+        if (i % 5000 == 4999) wait_stored(d, h0.stored + i - 20000, &h, 30);
+    }
+    wait_stored(d, h0.stored + frames, &h, 60);
+    nng_close(g.sock);
+    return g.id;
+}
+
+typedef struct bg {
+    daemon_t *d;
+    volatile bool stop;
+    step_t result;
+} bg_t;
+
+static void *background_games(void *arg) {
+    bg_t *b = arg;
+    run_games(b->d, 100, 0, &b->result, &b->stop);
+    return NULL;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+int main(int argc, char **argv) {
+    char steps_arg[256] = "25,50,100,150,200,300,400";
+    const char *keep = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--daemon") && i + 1 < argc) daemon_path = argv[++i];
+        else if (!strcmp(argv[i], "--quick")) quick = true;
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) snprintf(steps_arg, sizeof steps_arg, "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--step-seconds") && i + 1 < argc) step_seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s --daemon PATH [--quick] [--steps 25,50,...] [--step-seconds S] [--keep DIR]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (!daemon_path) {
+        fprintf(stderr, "bench: --daemon is required\n");
+        return 2;
+    }
+    if (quick) step_seconds = 3;
+    log_level = LOG_WARN;
+    signal(SIGPIPE, SIG_IGN);
+    if (keep) {
+        snprintf(workdir, sizeof workdir, "%s", keep);
+        mkdir(workdir, 0755);
+    } else {
+        snprintf(workdir, sizeof workdir, "/tmp/bench-insightd-XXXXXX");
+        if (!mkdtemp(workdir)) return 1;
+    }
+    init_defs();
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("== bench-insightd: %s, %ld cores, %d tags per frame, %d fps per game, SQLite %s\n", daemon_path, cores,
+           TAGS, FPS, sqlite3_libversion());
+    fflush(stdout);
+
+    double raw_packed = sqlite_rate(false, quick ? 1.5 : 3.0);
+    double raw_pertag = sqlite_rate(true, quick ? 1.5 : 3.0);
+    size_t msg_size = 0;
+    double raw_nng = nng_rate(&msg_size);
+    printf("\n-- raw peers (same rows / same messages)\n");
+    printf("| measure | rate |\n|---|---|\n");
+    printf("| SQLite, one row per frame, tags packed (the daemon's layout) | %.0f frames/s |\n", raw_packed);
+    printf("| SQLite, one row per tag (64 rows per frame, indexed by tag) | %.0f frames/s |\n", raw_pertag);
+    printf("| nng PUSH->PULL over loopback TCP, %zu-byte FRAME messages, nng_recv_aio loop | %.0f msgs/s |\n",
+           msg_size, raw_nng);
+    fflush(stdout);
+
+    daemon_t d;
+    if (daemon_start(&d, "ingest", NULL) != 0) return 1;
+    double fl_dropped = 0;
+    double fl = flood(&d, quick ? 20000 : 60000, &fl_dropped);
+    printf("\n-- daemon flooded (one sender, blocking sends)\n");
+    printf("| measure | rate | vs raw SQLite | vs raw nng |\n|---|---|---|---|\n");
+    printf("| frames stored per second | %.0f | %.2fx | %.2fx |\n", fl, fl / raw_packed, fl / raw_nng);
+    printf("(frames dropped at the daemon's queue during the flood: %.0f)\n", fl_dropped);
+    fflush(stdout);
+
+    printf("\n-- N games x %d fps x %d tags, %.0f s per step (non-blocking sends, like the agent)\n", FPS, TAGS,
+           step_seconds);
+    printf("| games | frames/s due | frames/s sent | agent drops | stored | daemon drops | catch-up s | daemon CPU %% | "
+           "RSS max MiB | RSS peak (HWM) MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    fflush(stdout);
+    int first_drop = 0, best = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(steps_arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int n = atoi(tok);
+        step_t s;
+        run_games(&d, n, step_seconds, &s, NULL);
+        bool drops = s.agent_dropped > 0 || s.daemon_dropped > 0 || s.stored < s.sent;
+        /* the generator shares the 2 cores: below 95 % of the due rate the
+         * step measures the generator, not the daemon */
+        bool generator_bound = s.sent / s.seconds < 0.95 * n * FPS;
+        printf("| %d | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %.1f | %.1f |\n", n, n * FPS, s.sent / s.seconds,
+               s.agent_dropped, s.stored, s.daemon_dropped, s.lag_s, s.cpu_pct, s.rss_max_mib, s.hwm_mib);
+        fprintf(stderr, "   step %d: queue high-water %.0f msgs, queue-full drops %.0f, orphaned %.0f, "
+                        "longest commit so far %.0f ms\n",
+                n, s.queue_high, s.queue_full, s.orphaned, s.commit_max_ms);
+        fflush(stdout);
+        if (generator_bound)
+            printf("(step %d: the load generator reached only %.0f %% of the due rate on this machine)\n", n,
+                   100.0 * s.sent / s.seconds / (n * FPS));
+        if (drops && !first_drop) first_drop = n;
+        if (!drops && !generator_bound) best = n;
+        if (drops || generator_bound) break;
+        sleep(1);
+    }
+    char began[64];
+    if (first_drop) snprintf(began, sizeof began, "%d games", first_drop);
+    else snprintf(began, sizeof began, "none up to the last step");
+    printf("largest step without drops: %d games (%d frames/s); drops began at: %s\n", best, best * FPS, began);
+    fflush(stdout);
+    daemon_stop(&d);
+
+    /* trend latency over an hour of 60 fps data */
+    daemon_t t;
+    if (daemon_start(&t, "trend", (const char *const[]){"--retention", "2h", NULL}) != 0) return 1;
+    int hour = quick ? 60 * FPS * 10 : 3600 * FPS;
+    double p0 = now_s();
+    uint64_t sid = populate_hour(&t, hour);
+    double pop = now_s() - p0;
+    char path[256], hex[17];
+    insightd_sid_format(sid, hex);
+    int reps = quick ? 50 : 200;
+    struct {
+        const char *label, *query;
+    } qs[] = {
+        {"trend, 1 h window, 120 points (per-minute rollups)", "trend?tag=sys1&window=1h&points=120"},
+        {"trend, 1 h window, 1000 points (per-second rollups)", "trend?tag=sys1&window=1h&points=1000"},
+        {"trend, 5 min window, 300 points (per-second rollups)", "trend?tag=sys1&window=5m&points=300"},
+        {"trend, 10 s window, 100 points (raw frames)", "trend?tag=sys1&window=10s&points=100"},
+        {"frames, newest 100", "frames?limit=100"},
+        {"tags tree (in memory)", "tags"},
+    };
+    printf("\n-- query latency over 1 hour of %d fps data (%d frames of %d tags, loaded in %.1f s), %d requests "
+           "each\n",
+           FPS, hour, TAGS, pop, reps);
+    printf("| query | p50 ms idle | p99 ms idle | p50 ms under 100 games | p99 ms under 100 games |\n"
+           "|---|---|---|---|---|\n");
+    lat_t idle[6], busy[6];
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "/api/v1/sessions/%s/%s", hex, qs[i].query);
+        idle[i] = measure(&t, path, reps);
+    }
+    bg_t b = {.d = &t};
+    pthread_t bgt;
+    pthread_create(&bgt, NULL, background_games, &b);
+    sleep(1);
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "/api/v1/sessions/%s/%s", hex, qs[i].query);
+        busy[i] = measure(&t, path, reps);
+    }
+    b.stop = true;
+    pthread_join(bgt, NULL);
+    for (int i = 0; i < 6; i++)
+        printf("| %s | %.2f | %.2f | %.2f | %.2f |\n", qs[i].label, idle[i].p50, idle[i].p99, busy[i].p50, busy[i].p99);
+    printf("(the 100 games meanwhile: %.0f frames sent, %.0f agent drops, %.0f daemon drops, RSS peak %.1f MiB)\n",
+           b.result.sent, b.result.agent_dropped, b.result.daemon_dropped, b.result.hwm_mib);
+    struct stat st;
+    if (stat(t.db, &st) == 0) printf("database after the hour: %.0f MiB\n", (double)st.st_size / 1048576.0);
+    int rc = daemon_stop(&t);
+    printf("\ndaemon exit codes: %d\n", rc);
+    if (!keep) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+        if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", workdir);
+    }
+    return 0;
+}
