@@ -703,10 +703,10 @@ int main(int argc, char **argv) {
     struct {
         const char *label, *query;
     } qs[] = {
-        {"trend, 1 h window, 120 points (per-minute rollups)", "trend?tag=sys1&window=1h&points=120"},
-        {"trend, 1 h window, 1000 points (per-second rollups)", "trend?tag=sys1&window=1h&points=1000"},
-        {"trend, 5 min window, 300 points (per-second rollups)", "trend?tag=sys1&window=5m&points=300"},
-        {"trend, 10 s window, 100 points (raw frames)", "trend?tag=sys1&window=10s&points=100"},
+        {"trend, 1 h window, 120 points of 30 s (3600 per-second rollups)", "trend?tag=sys1&window=1h&points=120"},
+        {"trend, 1 h window, 1000 points of 3.6 s (3600 per-second rollups)", "trend?tag=sys1&window=1h&points=1000"},
+        {"trend, 1 h window, 60 points of 1 min (per-minute rollups)", "trend?tag=sys1&window=1h&points=60"},
+        {"trend, 10 s window, 100 points of 100 ms (600 raw frames)", "trend?tag=sys1&window=10s&points=100"},
         {"frames, newest 100", "frames?limit=100"},
         {"tags tree (in memory)", "tags"},
     };
@@ -735,7 +735,12 @@ int main(int argc, char **argv) {
     printf("(the 100 games meanwhile: %.0f frames sent, %.0f agent drops, %.0f daemon drops, RSS peak %.1f MiB)\n",
            b.result.sent, b.result.agent_dropped, b.result.daemon_dropped, b.result.hwm_mib);
     struct stat st;
-    if (stat(t.db, &st) == 0) printf("database after the hour: %.0f MiB\n", (double)st.st_size / 1048576.0);
+    char wal[700];
+    snprintf(wal, sizeof wal, "%s-wal", t.db);
+    double db_mib = stat(t.db, &st) == 0 ? (double)st.st_size / 1048576.0 : 0;
+    double wal_mib = stat(wal, &st) == 0 ? (double)st.st_size / 1048576.0 : 0;
+    printf("database after the hour: %.0f MiB (+ %.0f MiB WAL); daemon RSS peak %.1f MiB\n", db_mib, wal_mib,
+           (double)proc_kib(t.pid, "VmHWM") / 1024.0);
     int rc = daemon_stop(&t);
     printf("\ndaemon exit codes: %d\n", rc);
     if (!keep) {

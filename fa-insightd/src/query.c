@@ -39,7 +39,9 @@ int query_pool_open(query_pool_t **out, const char *path, int n, char *err, size
             return -1;
         }
         sqlite3_busy_timeout(db, 2000);
-        sqlite3_exec(db, "PRAGMA query_only=1; PRAGMA cache_size=-2000;", NULL, NULL, NULL);
+        /* 8 MB per reader: a 1-hour trend touches ~5 MB of rollup pages; with
+         * the 2 MB default every query re-read them from the OS (3x slower). */
+        sqlite3_exec(db, "PRAGMA query_only=1; PRAGMA cache_size=-8000;", NULL, NULL, NULL);
         p->all[i] = p->idle[i] = db;
     }
     p->count = p->idle_count = n;

@@ -222,6 +222,12 @@ int store_open(store_t **out, const char *path, char *err, size_t errcap) {
         goto fail;
     }
     sqlite3_busy_timeout(st->checkpointer, 1000);
+    /* A connection learns the journal mode when it first reads the file;
+     * until then a checkpoint through it is a silent no-op. */
+    if (exec_sql(st->checkpointer, "SELECT count(*) FROM sqlite_master", why, sizeof why) != 0) {
+        snprintf(err, errcap, "database '%s': checkpoint connection: %s", path, why);
+        goto fail;
+    }
     /* A write test: a read-only file that SQLite did not detect (another
      * owner, a read-only mount) fails here with a clear message. */
     if (exec_sql(st->db, "BEGIN IMMEDIATE; COMMIT;", why, sizeof why) != 0) {

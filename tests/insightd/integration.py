@@ -651,6 +651,22 @@ def burst_without_drops_through_the_recv_aio_loop():
     d.send("--frames", 20000, "--fps", 4000, "--tags", 32)
     h = d.wait_stored(before["stored"] + 20000, timeout=30)
     eq(h["ingest"]["dropped"], before["dropped"], "no drops")
+    # the writer never checkpoints; the background checkpointer must
+    wait_for(lambda: os.path.getsize(d.db) > 8 << 20, 5, "the WAL checkpointed into the database file")
+
+
+@test
+def ingest_counters_add_up():
+    d = shared()
+    h = wait_for(lambda: (lambda h: h["ingest"]["queue_depth"] == 0 and h["ingest"]["uncommitted"] == 0 and h)(
+        d.health()), 5, "a quiet daemon")
+    i = h["ingest"]
+    acc = sum(i["accepted"].values())
+    r = i["dropped_by_reason"]
+    eq(i["accepted"]["frame"], i["stored"] + r["store_error"], "accepted frames = stored + store errors")
+    eq(i["received"], i["rejected"] + acc + i["pending"] + r["queue_full"] + r["orphaned"],
+       "every received message is accounted for")
+    eq(i["dropped"], r["queue_full"] + r["store_error"] + r["orphaned"], "dropped is the sum of its reasons")
 
 
 @test
