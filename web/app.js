@@ -220,9 +220,19 @@ function tagPathOf(id) {
   return tagIndex.get(Number(id));
 }
 
+// Session events from the stream win over a list that was asked for
+// before they arrived (the answer may cross the event on the way).
+const sessionEventAt = new Map(); // id -> performance.now() of its last event
+
 async function loadSessions() {
+  const asked = performance.now();
   const doc = await api.sessions();
-  state.sessions = doc.sessions || [];
+  const fresh = doc.sessions || [];
+  state.sessions = fresh.map((s) => {
+    const t = sessionEventAt.get(s.id);
+    const mine = t !== undefined && t > asked ? state.sessions.find((x) => x.id === s.id) : null;
+    return mine ? { ...s, live: mine.live, ended_ms: mine.ended_ms, end_reason: mine.end_reason } : s;
+  });
   state.sessionsLoaded = true;
   dirty.picker = dirty.banner = true;
   chooseSession();
@@ -430,6 +440,7 @@ function onMessage(m) {
 
 function onSessionEvent(m) {
   const s = m.session && typeof m.session === 'object' ? m.session : m;
+  sessionEventAt.set(s.id, performance.now());
   const i = state.sessions.findIndex((x) => x.id === s.id);
   if (i >= 0) state.sessions[i] = { ...state.sessions[i], ...s };
   else state.sessions.unshift(s);
@@ -451,10 +462,6 @@ function onFrame(m) {
     if (fs.length >= 2 && t > fs[0][0]) state.fps = ((state.frame - fs[0][1]) * 1000) / (t - fs[0][0]);
   }
   if (m.totals) state.totals = m.totals;
-  if (state.session && !state.session.live) {
-    state.session.live = true;
-    dirty.banner = dirty.picker = true;
-  }
   let unknown = false;
   const watchAlerts = alertList.activeCount() > 0;
   for (const r of m.tags || []) {

@@ -46,6 +46,18 @@ async function step(name, fn) {
   } catch (e) {
     results.push({ name, ok: false, error: e });
     console.log(`FAIL ${name} (${Date.now() - t} ms): ${e && e.message ? e.message : e}`);
+    // What the page believed at that moment.
+    const seen = page
+      ? await page
+          .evaluate(() => {
+            const f = window.__fa;
+            if (!f) return 'no window.__fa';
+            const st = f.state;
+            return JSON.stringify({ sid: st.sid, pinned: st.pinned, conn: st.conn, frame: st.frame, session: st.session && { id: st.session.id, live: st.session.live }, sessions: st.sessions.map((x) => [x.id, x.app, x.live]), stats: f.stats, ws: { state: f.socket.state, received: f.socket.received } });
+          })
+          .catch((err) => `page state unavailable: ${err.message}`)
+      : 'no page';
+    console.log(`     page state: ${seen}`);
   }
 }
 function assert(cond, msg) {
@@ -439,12 +451,16 @@ try {
     await until('the second session under "Ended"', async () => (await page.locator(`#session-select optgroup[label="Ended"] option[value="${sid2}"]`).count()) === 1, 12000);
     const groups = await fa(() => [...document.querySelectorAll('#session-select optgroup')].map((g) => [g.label, [...g.children].map((o) => o.value)]));
     assert(groups[0][0] === 'Live' && groups[0][1][0] === sid, `live sessions come first: ${JSON.stringify(groups)}`);
-    await page.selectOption('#session-select', sid2);
-    await until('the ended session shown', async () => (await pageText('#h-app')).startsWith('second-game') && (await page.locator('#banner[data-kind="ended"]').isVisible()), 5000);
-    assert(/A live session is in the picker/.test(await pageText('#banner')), 'the banner points to the live session');
-    await shot(page, '06-picker-ended-session');
-    await page.selectOption('#session-select', sid);
-    await until('back on the live session', async () => (await pageText('#h-session-state')) === 'live' && (await page.locator('#tag-grid [role="row"][data-path="physics"]').count()) === 1, 5000);
+    try {
+      await page.selectOption('#session-select', sid2);
+      await until('the ended session shown', async () => (await pageText('#h-app')).startsWith('second-game') && (await page.locator('#banner[data-kind="ended"]').isVisible()), 5000);
+      await until('the banner to point to the live session', async () => /A live session is in the picker/.test(await pageText('#banner')), 3000);
+      assert(/ended/.test(await pageText('#h-session-state')), 'the header says ended');
+      await shot(page, '06-picker-ended-session');
+    } finally {
+      await page.selectOption('#session-select', sid);
+    }
+    await until('back on the live session', async () => (await fa(() => window.__fa.state.sid)) === sid && (await pageText('#h-app')).startsWith('web-feeder') && (await pageText('#h-session-state')) === 'live', 5000);
   });
 
   await step('the daemon restarts: the page shows it and recovers by itself', async () => {
