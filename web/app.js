@@ -548,6 +548,10 @@ function poll() {
   if (state.sid && state.session && state.session.live) loadFindings(state.loadSeq).catch(handleError);
 }
 
+function isLoopback(host) {
+  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\./.test(host);
+}
+
 // ---- start ---------------------------------------------------------------
 
 function boot() {
@@ -560,7 +564,15 @@ function boot() {
   }
   buildControls();
   tree.selectedPath = '';
-  socket.start();
+  // The stream's address comes from the daemon (see ws.js); without an
+  // answer the page's own host is tried, and the socket keeps retrying.
+  api
+    .health()
+    .then((h) => {
+      if (h.ws_url && new URL(h.ws_url).host !== location.host && isLoopback(new URL(h.ws_url).hostname)) socket.wsUrl = h.ws_url;
+    })
+    .catch(() => {})
+    .finally(() => socket.start());
   loadSessions().catch(handleError);
   setInterval(poll, 5000);
   // Figures keep moving between messages (the "ended" clock, ages).

@@ -106,7 +106,22 @@ export class TrendChart {
     this.stepMs = Number(trend.step_ms) || windowMs / POINTS;
     this.fromMs = Number(trend.from_ms) || Date.now() - windowMs;
     this.budget = budget || 0;
-    for (const p of trend.series || []) {
+    // The daemon omits empty buckets: put them back as nulls, so the line
+    // breaks where the game sent nothing instead of bridging the gap.
+    const series = [];
+    const byT = new Map((trend.series || []).map((p) => [Number(p.t_ms), p]));
+    const from = Number(trend.from_ms);
+    const n = Number(trend.points) || 0;
+    if (Number.isFinite(from) && n > 0 && n <= 4000) {
+      for (let i = 0; i < n; i++) {
+        const t = from + i * this.stepMs;
+        series.push(byT.get(t) || { t_ms: t, frames: 0 });
+        byT.delete(t);
+      }
+      for (const p of byT.values()) series.push(p); // off-grid points, if any
+      series.sort((a, b) => Number(a.t_ms) - Number(b.t_ms));
+    } else series.push(...(trend.series || []));
+    for (const p of series) {
       const empty = Number(p.frames) === 0;
       this.xs.push(Number(p.t_ms) / 1000);
       this.mins.push(empty ? null : Number(p.min));

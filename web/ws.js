@@ -23,7 +23,11 @@ export class LiveSocket {
     this.stopped = false;
   }
 
+  // nng binds the WebSocket route to the exact host of the daemon's
+  // --listen address: a page opened as http://localhost:7878/ must still
+  // dial ws://127.0.0.1:7878/ws. app.js sets wsUrl from /api/v1/health.
   url() {
+    if (this.wsUrl) return this.wsUrl;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     return `${proto}//${location.host}${this.path}`;
   }

@@ -167,7 +167,7 @@ let downWindow = false;
 function isOwnUrl(u) {
   try {
     const url = new URL(u);
-    return url.host === HOST && (url.protocol === 'http:' || url.protocol === 'ws:');
+    return (url.host === HOST || url.host === `localhost:${httpPort}`) && (url.protocol === 'http:' || url.protocol === 'ws:');
   } catch {
     return u.startsWith('data:') || u === 'about:blank';
   }
@@ -439,6 +439,21 @@ try {
     // inline scripts, and that is not to be weakened for a test.
     const res = await axeViolations();
     assert(res.length === 0, `violations:\n       ${res.join('\n       ')}`);
+  });
+
+  await step('opened as http://localhost:PORT the page still reaches the stream (ws_url from health)', async () => {
+    const p2 = await page.context().newPage();
+    const errs = [];
+    p2.on('console', (m) => m.type() === 'error' && errs.push(m.text()));
+    p2.on('pageerror', (e) => errs.push(e.message));
+    try {
+      await p2.goto(`http://localhost:${httpPort}/`);
+      await until('the stream to connect', async () => (await p2.getAttribute('#conn', 'data-state')) === 'open', 8000);
+      await until('frames on that page', async () => Number((await p2.locator('#h-frame').textContent()).replace(/,/g, '')) > 0, 8000);
+      assert(errs.length === 0, `console errors on the localhost page: ${errs.join(' | ')}`);
+    } finally {
+      await p2.close();
+    }
   });
 
   await step('the session picker lists live sessions first and switches sessions', async () => {
