@@ -55,3 +55,14 @@ endif
 web-demo-shot: $(WEB_VENDOR) $(WEB_INSIGHTD) $(BUILD)/fa-demo
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/demo-shot.mjs
+
+# make install: the page, its modules and vendor/ (never node_modules or the
+# build files) into share/framealloc/web, where an installed fa-insightd
+# looks for them.
+WEB_INSTALL_FILES := web/index.html web/style.css $(wildcard web/*.js)
+.PHONY: install-web
+install-web: $(WEB_VENDOR)
+	install -d $(DESTDIR)$(PREFIX)/share/framealloc/web/vendor
+	install -m 644 $(WEB_INSTALL_FILES) $(DESTDIR)$(PREFIX)/share/framealloc/web/
+	install -m 644 $(WEB_VENDOR) $(DESTDIR)$(PREFIX)/share/framealloc/web/vendor/
+INSTALL_STEPS += install-web
