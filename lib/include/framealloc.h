@@ -756,7 +756,7 @@ FA_API void fa_task_end(fa_task_t *task);
 /* Debug build (FA_DEBUG)                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* FA_DEBUG adds 16-byte guards after pool and heap blocks (and a 16-byte
+/* FA_DEBUG adds 16-byte guards after pool and heap blocks (and a 32-byte
  * header before pool blocks), poisons freed blocks (0xDF) and reset frame
  * memory (0xDD), and reports double frees, foreign pointers and guard
  * overwrites through the error hook with the call site. fa_destroy()

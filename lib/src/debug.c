@@ -20,13 +20,16 @@
 #define BT_DEPTH 8
 #define FREED_RING 4096
 
-/* Before every debug pool block: 16 bytes, so the user block stays aligned.
- * The first word is where the pool links free blocks, so the magic lives in
- * the second word and survives the free (double frees stay detectable). */
+/* Before every debug pool block: 32 bytes, so the user block stays aligned.
+ * The pool links free blocks through the first word and batches through the
+ * second, so the magic lives in the third and survives the free (double
+ * frees stay detectable). */
 typedef struct pool_hdr {
     uint64_t free_link;
+    uint64_t batch_link;
     uint32_t magic;
     uint32_t size;
+    uint64_t reserved;
 } pool_hdr_t;
 
 typedef struct entry {

@@ -40,11 +40,17 @@ typedef struct fa__slab {
     uint16_t tags[]; /* tag of each block while allocated */
 } fa__slab_t;
 
-/* Shared free blocks of one class. Blocks link through their first word. */
+/* Shared free blocks of one class. Blocks link through their first word.
+ * Full batches (batch[c] blocks each) are kept pre-linked: the head block's
+ * second word links the batches, so a refill or a return moves a whole
+ * batch in O(1) under the lock. Partial lists (a thread's cache when it
+ * exits) go to the loose list. */
 typedef struct fa__depot {
     pthread_mutex_t lock;
-    void *free_head;
-    uint32_t free_count;
+    void *batches;       /* full batches, linked through word 1 of their heads */
+    uint32_t batch_count;
+    void *loose_head;    /* other free blocks, linked through word 0 */
+    uint32_t loose_count;
     fa__slab_t *carve_slab; /* slab being carved, blocks [carve_next, count) */
     uint32_t carve_next;
     char pad[64];
@@ -63,6 +69,7 @@ typedef struct fa__pool {
     _Atomic size_t slabs_used;   /* bytes handed out as slabs from base */
     uint16_t class_size[FA__NCLASS];
     uint16_t batch[FA__NCLASS];  /* refill/return batch per class */
+    uint16_t cache_max[FA__NCLASS]; /* blocks a thread keeps before returning a batch */
     uint8_t class_of[257];       /* (size + 15) / 16 -> class */
     fa__depot_t depot[FA__NCLASS];
 } fa__pool_t;

@@ -1,10 +1,11 @@
 /* Pools: 28 size classes from 16 B to 4 KiB. Blocks live in 64 KiB slabs
  * carved from one address range reserved at create, so a pointer's slab is
  * found by masking and "is this ours?" is a range check. Each thread keeps a
- * free list per class; misses refill a batch from the class depot under its
- * lock, and an overfull list returns a batch. A block freed by another
- * thread simply joins that thread's list: it is back in the pool, not
- * leaked, and may later be handed to any thread. */
+ * free list per class (up to cache_max blocks, about 32 KiB); misses refill
+ * a whole pre-linked batch from the class depot under its lock in O(1), and
+ * an overfull list returns one. A block freed by another thread simply
+ * joins that thread's list: it is back in the pool, not leaked, and may
+ * later be handed to any thread. */
 #include "internal.h"
 
 #include <string.h>
@@ -32,6 +33,10 @@ int fa__pool_init(fa_alloc_t *fa) {
         /* Refill about 4 KiB worth of blocks at a time: 4 to 64 blocks. */
         uint32_t b = 4096u / class_sizes[c];
         pool->batch[c] = (uint16_t)(b < 4 ? 4 : b > 64 ? 64 : b);
+        /* A thread keeps about 32 KiB per class (at least 2 batches), so a
+         * steady alloc/free mix stays in its cache and off the depot lock. */
+        uint32_t keep = 32768u / class_sizes[c];
+        pool->cache_max[c] = (uint16_t)(keep < 2u * pool->batch[c] ? 2u * pool->batch[c] : keep);
         pthread_mutex_init(&pool->depot[c].lock, NULL);
     }
     for (uint32_t i = 0, c = 0; i <= 256; i++) {
@@ -79,10 +84,13 @@ static fa__slab_t *slab_new(fa_alloc_t *fa, int c) {
     uint32_t bs = pool->class_size[c];
     uint32_t header = (uint32_t)sizeof(fa__slab_t);
     uint32_t count = (uint32_t)((FA__SLAB_SIZE - header) / (bs + sizeof(uint16_t)));
-    uint32_t first = (header + count * (uint32_t)sizeof(uint16_t) + 15u) & ~15u;
+    /* Blocks whose size is a multiple of 64 start on a cache line, so none
+     * straddles two. */
+    uint32_t align = bs % 64 == 0 ? 64u : 16u;
+    uint32_t first = (header + count * (uint32_t)sizeof(uint16_t) + align - 1) & ~(align - 1);
     while (first + count * bs > FA__SLAB_SIZE) {
         count--;
-        first = (header + count * (uint32_t)sizeof(uint16_t) + 15u) & ~15u;
+        first = (header + count * (uint32_t)sizeof(uint16_t) + align - 1) & ~(align - 1);
     }
     s->magic = FA__SLAB_MAGIC;
     s->class_index = (uint16_t)c;
@@ -94,15 +102,28 @@ static fa__slab_t *slab_new(fa_alloc_t *fa, int c) {
     return s;
 }
 
-/* Fills the cache of class c with up to one batch. Takes the depot lock. */
-static bool cache_refill(fa_alloc_t *fa, fa__cache_t *cache, int c) {
+#define NEXT_BATCH(b) (((void **)(b))[1])
+
+/* Fills an empty cache of class c with one batch. Takes the depot lock
+ * once: O(1) for a pre-linked batch, O(batch) when carving or taking loose
+ * blocks. */
+__attribute__((noinline, cold)) static bool cache_refill(fa_alloc_t *fa, fa__cache_t *cache, int c) {
     fa__depot_t *d = &fa->pool.depot[c];
     uint32_t want = fa->pool.batch[c], got = 0;
     pthread_mutex_lock(&d->lock);
-    while (got < want && d->free_head) {
-        void *b = d->free_head;
-        d->free_head = *(void **)b;
-        d->free_count--;
+    if (d->batches) {
+        void *b = d->batches;
+        d->batches = NEXT_BATCH(b);
+        d->batch_count--;
+        pthread_mutex_unlock(&d->lock);
+        cache->head = b;
+        cache->count = want;
+        return true;
+    }
+    while (got < want && d->loose_head) {
+        void *b = d->loose_head;
+        d->loose_head = *(void **)b;
+        d->loose_count--;
         *(void **)b = cache->head;
         cache->head = b;
         got++;
@@ -125,27 +146,40 @@ static bool cache_refill(fa_alloc_t *fa, fa__cache_t *cache, int c) {
     return got > 0;
 }
 
-/* Gives n blocks from the head of the cache back to the depot. */
-static void cache_return(fa_alloc_t *fa, fa__cache_t *cache, int c, uint32_t n) {
-    if (!n || !cache->head) return;
+/* Gives one full batch from the head of the cache back to the depot: the
+ * list is cut outside the lock, the batch is pushed in O(1) under it. */
+__attribute__((noinline)) static void cache_return_batch(fa_alloc_t *fa, fa__cache_t *cache, int c) {
+    uint32_t n = fa->pool.batch[c];
     void *first = cache->head, *last = first;
-    uint32_t moved = 1;
-    while (moved < n && *(void **)last) {
-        last = *(void **)last;
-        moved++;
-    }
+    for (uint32_t i = 1; i < n; i++) last = *(void **)last;
     cache->head = *(void **)last;
-    cache->count -= moved;
+    cache->count -= n;
+    *(void **)last = NULL;
     fa__depot_t *d = &fa->pool.depot[c];
     pthread_mutex_lock(&d->lock);
-    *(void **)last = d->free_head;
-    d->free_head = first;
-    d->free_count += moved;
+    NEXT_BATCH(first) = d->batches;
+    d->batches = first;
+    d->batch_count++;
     pthread_mutex_unlock(&d->lock);
 }
 
+/* Gives a whole cache (any length) back to the depot's loose list. */
+static void cache_return_all(fa_alloc_t *fa, fa__cache_t *cache, int c) {
+    if (!cache->head) return;
+    void *first = cache->head, *last = first;
+    while (*(void **)last) last = *(void **)last;
+    fa__depot_t *d = &fa->pool.depot[c];
+    pthread_mutex_lock(&d->lock);
+    *(void **)last = d->loose_head;
+    d->loose_head = first;
+    d->loose_count += cache->count;
+    pthread_mutex_unlock(&d->lock);
+    cache->head = NULL;
+    cache->count = 0;
+}
+
 void fa__pool_flush_thread(fa_alloc_t *fa, fa__thread_t *t) {
-    for (int c = 0; c < FA__NCLASS; c++) cache_return(fa, &t->cache[c], c, t->cache[c].count);
+    for (int c = 0; c < FA__NCLASS; c++) cache_return_all(fa, &t->cache[c], c);
 }
 
 void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
@@ -164,7 +198,10 @@ void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
     if (FA_UNLIKELY(fa__budget_applies(fa, tag)) && !fa__budget_charge(fa, tag, bs, FA_KIND_POOL))
         return NULL;
     fa__slab_t *s = slab_of(p);
-    s->tags[block_index(s, p)] = (uint16_t)tag;
+    /* Written only when it changes: a store would pull the slab's tag line
+     * away from the other threads that share it. */
+    uint16_t *block_tag = &s->tags[block_index(s, p)];
+    if (*block_tag != tag) *block_tag = (uint16_t)tag;
     fa__tag_counters_t *ctr = &t->counters[tag];
     FA__ADD(ctr->live[0], (int64_t)bs);
     FA__ADD(ctr->alloc_bytes[0], bs);
@@ -201,7 +238,7 @@ void fa__pool_free_raw(fa_alloc_t *fa, void *p, const char *who) {
     fa__cache_t *cache = &t->cache[c];
     *(void **)p = cache->head;
     cache->head = p;
-    if (FA_UNLIKELY(++cache->count > 2u * fa->pool.batch[c])) cache_return(fa, cache, c, fa->pool.batch[c]);
+    if (FA_UNLIKELY(++cache->count > fa->pool.cache_max[c])) cache_return_batch(fa, cache, c);
 }
 
 void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {

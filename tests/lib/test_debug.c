@@ -14,6 +14,7 @@ typedef struct sites {
     int last_line;
     char leak_text[2048];
     int leaks;
+    int double_frees; /* all of them, not only the first CAPTURE_MAX */
 } sites_t;
 
 static void record(const fa_error_event_t *ev, void *user) {
@@ -21,6 +22,7 @@ static void record(const fa_error_event_t *ev, void *user) {
     capture_error(ev, &s->c);
     snprintf(s->last_file, sizeof s->last_file, "%s", ev->file ? ev->file : "");
     s->last_line = ev->line;
+    s->double_frees += ev->code == FA_ERR_DOUBLE_FREE;
     if (ev->code == FA_ERR_LEAK) {
         s->leaks++;
         snprintf(s->leak_text, sizeof s->leak_text, "%s", ev->message);
@@ -48,6 +50,18 @@ Test(debug, a_double_free_is_caught_with_its_call_site) {
     fa_heap_free(fa, h);
     fa_heap_free(fa, h);
     cr_assert_eq(capture_count_error(&s.c, FA_ERR_DOUBLE_FREE), 2);
+    fa_destroy(fa);
+}
+
+Test(debug, a_double_free_is_caught_after_the_block_went_back_to_the_depot) {
+    sites_t s;
+    fa_alloc_t *fa = debug_context(&s);
+    enum { N = 2000 }; /* more than a thread cache keeps: batches go to the depot */
+    static void *p[N];
+    for (int i = 0; i < N; i++) p[i] = fa_pool_alloc(fa, 40);
+    for (int i = 0; i < N; i++) fa_pool_free(fa, p[i]);
+    for (int i = 0; i < N; i++) fa_pool_free(fa, p[i]);
+    cr_assert_eq(s.double_frees, N, "every double free is reported as one, batch heads included");
     fa_destroy(fa);
 }
 
