@@ -27,6 +27,7 @@ BENCH_LIBS_mimalloc = -lmimalloc
 BENCH_LIBS_tcmalloc = $(or $(shell pkg-config --libs libtcmalloc 2>/dev/null),-ltcmalloc)
 
 BENCH_ALLOC_BINS := $(foreach v,$(BENCH_FA_VARIANTS),$(BENCH_DIR)/bench-fa-$(v)) \
+                    $(BENCH_DIR)/bench-fa-filter \
                     $(BENCH_DIR)/bench-raw \
                     $(foreach p,$(BENCH_PEERS),$(BENCH_DIR)/bench-$(p))
 
@@ -37,6 +38,15 @@ $(BENCH_DIR)/bench-fa-$(1): $(BUILD)/$(1)/bench/bench_alloc.o $(BUILD)/$(1)/libf
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS_BASE)
 endef
 $(foreach v,$(BENCH_FA_VARIANTS),$(eval $(call bench_fa_variant,$(v))))
+
+# The default variant with the behaviour filter on, to show what it costs.
+$(BENCH_DIR)/obj/bench_alloc_filter.o: bench/bench_alloc.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC [bench] $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(VFLAGS_default) -DBENCH_FILTER $(INCLUDES) -c $< -o $@
+$(BENCH_DIR)/bench-fa-filter: $(BENCH_DIR)/obj/bench_alloc_filter.o $(BUILD)/default/libframealloc.a
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 # The malloc and raw objects: same source, -O2 like the library variants.
 $(BENCH_DIR)/obj/bench_alloc_malloc.o: bench/bench_alloc.c

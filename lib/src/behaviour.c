@@ -9,8 +9,9 @@
 #include <string.h>
 
 #define FINDINGS_MAX 256
-#define SET_CAP 2048       /* pool blocks tracked per thread and frame */
-#define PROMOTED_RING 256  /* promoted blocks watched for churn per thread */
+#define SET_CAP 2048       /* slots of the per-thread, per-frame block set */
+#define SET_PROBES 8       /* probes per insert or lookup: a bounded cost */
+#define PROMOTED_CAP 256   /* promoted blocks watched for churn per thread */
 #define TOMBSTONE ((void *)1)
 
 typedef struct bh_tag {
@@ -61,8 +62,8 @@ typedef struct fa__bh_thread {
     struct {
         void *p;
         uint64_t frame;
-    } promoted[PROMOTED_RING];
-    uint32_t promoted_next;
+    } promoted[PROMOTED_CAP]; /* hash by pointer, bounded probes */
+    uint32_t promoted_count;
 } fa__bh_thread_t;
 
 int fa__behaviour_init(fa_alloc_t *fa) {
@@ -147,13 +148,19 @@ void fa__bh_thread_begin_frame(fa_alloc_t *fa, fa__thread_t *t) {
     t->bh = calloc(1, sizeof *t->bh);
 }
 
+/* Tracks a pool block allocated in this frame. Best effort: when its few
+ * probe slots are taken the block is simply not tracked, so the cost per
+ * allocation stays bounded however many blocks a frame churns through. */
 void fa__bh_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, void *p) {
     fa__bh_thread_t *bh = t->bh;
     if (!bh || !t->in_frame || !fa__behaviour_on(fa) || bh->set_used >= SET_CAP / 2) return;
-    uint32_t i = slot_of(p);
-    while (bh->set[i] && bh->set[i] != TOMBSTONE) i = (i + 1) & (SET_CAP - 1);
-    bh->set[i] = p;
-    bh->set_used++;
+    for (uint32_t i = slot_of(p), n = 0; n < SET_PROBES; i = (i + 1) & (SET_CAP - 1), n++) {
+        if (bh->set[i] == NULL || bh->set[i] == TOMBSTONE) {
+            bh->set[i] = p;
+            bh->set_used++;
+            return;
+        }
+    }
 }
 
 void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_t size) {
@@ -162,18 +169,21 @@ void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_
     bool pool = fa__pool_owns(fa, p);
     if (pool && t->in_frame) {
         atomic_fetch_add_explicit(&fa->behaviour->tags[tag].frame_pool_frees, 1, memory_order_relaxed);
-        for (uint32_t i = slot_of(p), n = 0; bh->set[i] && n < SET_CAP; i = (i + 1) & (SET_CAP - 1), n++) {
+        for (uint32_t i = slot_of(p), n = 0; bh->set[i] && n < SET_PROBES; i = (i + 1) & (SET_CAP - 1), n++) {
             if (bh->set[i] == p) {
                 bh->set[i] = TOMBSTONE;
+                bh->set_used--;
                 fa__bh_count(fa, tag, FA_FIND_POOL_SAME_FRAME_FREE, size);
                 break;
             }
         }
     }
+    if (!bh->promoted_count) return;
     uint32_t churn = presets[atomic_load_explicit(&fa->behaviour->preset, memory_order_relaxed)].churn_frames;
-    for (uint32_t i = 0; i < PROMOTED_RING; i++) {
+    for (uint32_t i = slot_of(p) & (PROMOTED_CAP - 1), n = 0; n < SET_PROBES; i = (i + 1) & (PROMOTED_CAP - 1), n++) {
         if (bh->promoted[i].p == p) {
             bh->promoted[i].p = NULL;
+            bh->promoted_count--;
             if (t->frame_serial - bh->promoted[i].frame <= churn)
                 fa__bh_count(fa, tag, FA_FIND_PROMOTION_CHURN, size);
             break;
@@ -184,9 +194,18 @@ void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_
 void fa__bh_promoted(fa_alloc_t *fa, fa__thread_t *t, void *p) {
     fa__bh_thread_t *bh = t->bh;
     if (!bh || !fa__behaviour_on(fa)) return;
-    bh->promoted[bh->promoted_next].p = p;
-    bh->promoted[bh->promoted_next].frame = t->frame_serial;
-    bh->promoted_next = (bh->promoted_next + 1) % PROMOTED_RING;
+    /* A free slot among the probes, else the home slot (the oldest watch
+     * there is forgotten: best effort, bounded cost). */
+    uint32_t home = slot_of(p) & (PROMOTED_CAP - 1), at = home;
+    for (uint32_t i = home, n = 0; n < SET_PROBES; i = (i + 1) & (PROMOTED_CAP - 1), n++) {
+        if (!bh->promoted[i].p) {
+            at = i;
+            break;
+        }
+    }
+    if (!bh->promoted[at].p) bh->promoted_count++;
+    bh->promoted[at].p = p;
+    bh->promoted[at].frame = t->frame_serial;
 }
 
 void fa__bh_thread_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
