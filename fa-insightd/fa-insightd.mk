@@ -81,10 +81,10 @@ INSIGHTD_AGENT_A := $(BUILD)/default/libfa-agent.a
 INSIGHTD_AGENT_GAME := $(BUILD)/default/tests/insightd_agent_game
 ifneq ($(wildcard fa-agent/include/fa_agent.h),)
 $(INSIGHTD_AGENT_GAME): $(BUILD)/default/tests/insightd/agent_game.o $(INSIGHTD_AGENT_A) \
-		$(BUILD)/default/libframealloc.a $(BUILD)/default/libfa-proto.a
+		$(BUILD)/default/libframealloc.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
-	$(Q)$(CC) -o $@ $^ -lnng -lpthread -lm
+	$(Q)$(CC) -o $@ $^ -lnng $(or $(shell pkg-config --libs libcjson 2>/dev/null),-lcjson) -lpthread -lm
 INSIGHTD_AGENT_DEP := $(INSIGHTD_AGENT_GAME)
 INSIGHTD_AGENT_ARG := --agent-game $(INSIGHTD_AGENT_GAME)
 endif

@@ -64,6 +64,9 @@ def wait_for(pred, timeout, what, step=0.05):
 # ---------------------------------------------------------------------------
 # The daemon
 
+ALL_DAEMONS = []
+
+
 class Daemon:
     def __init__(self, name, extra=(), db=None, web_root=None, env=None, expect_ready=True, wrapper=()):
         self.dir = tempfile.mkdtemp(prefix=f"{name}-", dir=TMP)
@@ -83,6 +86,7 @@ class Daemon:
         if env:
             e.update(env)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr, env=e)
+        ALL_DAEMONS.append(self)
         self.http = self.ws_url = self.ingest = None
         if expect_ready:
             self._wait_ready()
@@ -970,11 +974,20 @@ def round_trip_through_the_real_agent():
     d = shared()
     r = subprocess.run([ARGS.agent_game, d.ingest], capture_output=True, timeout=60, text=True)
     eq(r.returncode, 0, f"agent game: {r.stderr[-500:]}")
-    app = re.search(r"app=(\S+)", r.stdout).group(1)
-    s = wait_for(lambda: [x for x in d.get("/api/v1/sessions")["sessions"] if x["app"] == app and x["frames"] > 0],
-                 10, "the agent's session")[0]
-    t = d.get(f"/api/v1/sessions/{s['id']}/tags")
-    check(t["count"] > 1, "its tags")
+    m = re.search(r"app=(\S+) session=([0-9a-f]{16}) sent=(\d+)", r.stdout)
+    check(m, f"agent game output: {r.stdout!r}")
+    app, sid, sent = m.group(1), m.group(2), int(m.group(3))
+    check(sent > 100, f"the agent sent its frames ({sent})")
+    s = wait_for(lambda: (lambda s: s["frames"] == sent and s)(d.get(f"/api/v1/sessions/{sid}")), 10,
+                 f"all {sent} frames of the agent's session")
+    eq((s["app"], s["label"], s["live"], s["end_reason"]), (app, "round trip", False, "bye"), "session from the agent")
+    t = d.get(f"/api/v1/sessions/{sid}/budgets?tag=physics")["budgets"][0]
+    eq(t["budget_hard"], 1 << 20, "the budget came with the tag dictionary")
+    check(t["peak_bytes"] > 1 << 20, f"physics peaked above its budget ({t['peak_bytes']})")
+    a = d.get(f"/api/v1/alerts?session={sid}")["alerts"]
+    check(a and a[0]["tag"] == "physics" and a[0]["level"] == "critical", f"a critical alert on physics: {a}")
+    f = d.get(f"/api/v1/sessions/{sid}/frames?limit=1")["frames"][0]
+    check(any(x["live_bytes"] > 0 for x in f["tags"]), "frames carry tag rows")
 
 
 def main():
@@ -1013,6 +1026,11 @@ def main():
                 failed += 1
                 print(f"[FAIL] insightd::shared_daemon_exit: exit code {rc}\n{SHARED['d'].log()[-3000:]}")
     finally:
+        # a failed test may have left its daemon running
+        for d in ALL_DAEMONS:
+            if d.proc.poll() is None:
+                d.proc.kill()
+                d.proc.wait()
         if not ARGS.keep:
             shutil.rmtree(TMP, ignore_errors=True)
         else:
