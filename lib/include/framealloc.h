@@ -787,21 +787,30 @@ FA_API size_t fa_debug_live_blocks(fa_alloc_t *fa);
 
 /* Per-thread, per-tag counters. Written by their own thread only (relaxed
  * atomics, which compile to plain moves), read by snapshots. */
+#define FA__FRAME_COUNT_SHIFT 40
+#define FA__FRAME_BYTES_MASK ((UINT64_C(1) << FA__FRAME_COUNT_SHIFT) - 1)
 typedef struct fa__tag_counters {
-    _Atomic uint64_t frame_bytes;     /* this thread's current frame */
-    _Atomic uint64_t count[3];        /* cumulative allocations per fa_kind */
+    /* This thread's current frame, in one word so the fast path makes one
+     * update: bytes in the low 40 bits, allocations above (counted modulo
+     * 2^24 per tag, thread and frame). */
+    _Atomic uint64_t frame_packed;
+    _Atomic uint64_t count[3];        /* cumulative allocations per fa_kind
+                                         (frame: up to the last frame end) */
     _Atomic int64_t live[2];          /* pool, heap live bytes; may go negative
                                          (freed here, allocated elsewhere) */
     _Atomic uint64_t alloc_bytes[2];  /* cumulative pool, heap bytes allocated */
     _Atomic uint64_t frees[2];        /* cumulative pool, heap frees */
+    uint64_t budget_frame;            /* frame bytes charged to budgets in this
+                                         frame (owner thread only) */
 } fa__tag_counters_t;
 
 typedef struct fa__fast {
     char *cur;                 /* bump pointer of the current chunk */
     char *end;                 /* end of the current chunk */
     uint32_t tag;              /* current tag id */
-    uint32_t slow;             /* non-zero: every frame alloc takes the slow path */
-    const _Atomic uint8_t *tag_slow; /* per tag: non-zero if under a budget */
+    _Atomic uint32_t slow;     /* non-zero: every frame alloc takes the slow
+                                  path (outside a frame, a budget applies, or
+                                  another thread asked for a recheck) */
     fa__tag_counters_t *ctr;   /* this thread's counters, indexed by tag id */
 } fa__fast_t;
 
@@ -826,29 +835,23 @@ static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
         fa__fast_t *t = tls->fast;
         uintptr_t a = align ? (uintptr_t)align : (uintptr_t)_Alignof(max_align_t);
         uintptr_t p = ((uintptr_t)t->cur + a - 1) & ~(a - 1);
-#ifdef FA_MINIMAL
-        const uint32_t slow = t->slow;
-#else
-        const uint32_t slow = t->slow | atomic_load_explicit(&t->tag_slow[t->tag], memory_order_relaxed);
-#endif
         /* align must be a power of two <= 4096 and the block must fit; any
          * other case (including size overflow) goes to the slow path. */
         /* size - 1 wraps for size 0, which the slow path handles. */
-        if (FA_LIKELY(!slow && (a & (a - 1)) == 0 && a <= 4096 && p <= (uintptr_t)t->end &&
-                      size - 1 < (uintptr_t)t->end - p)) {
+        if (FA_LIKELY(!atomic_load_explicit(&t->slow, memory_order_relaxed) && (a & (a - 1)) == 0 && a <= 4096 &&
+                      p <= (uintptr_t)t->end && size - 1 < (uintptr_t)t->end - p)) {
             t->cur = (char *)(p + size);
 #ifdef FA_PREFETCH
 #if defined(__x86_64__) && defined(__GNUC__)
-            __builtin_prefetch(t->cur + 256, 1, 3);
+            /* Only when the bump enters a new cache line, well ahead. */
+            if ((p ^ (uintptr_t)t->cur) >> 6) __builtin_prefetch(t->cur + 512, 1, 3);
 #endif
 #endif
 #ifndef FA_MINIMAL
             fa__tag_counters_t *c = &t->ctr[t->tag];
-            atomic_store_explicit(&c->frame_bytes,
-                                  atomic_load_explicit(&c->frame_bytes, memory_order_relaxed) + size,
-                                  memory_order_relaxed);
-            atomic_store_explicit(&c->count[FA_KIND_FRAME],
-                                  atomic_load_explicit(&c->count[FA_KIND_FRAME], memory_order_relaxed) + 1,
+            atomic_store_explicit(&c->frame_packed,
+                                  atomic_load_explicit(&c->frame_packed, memory_order_relaxed) + size +
+                                      (UINT64_C(1) << FA__FRAME_COUNT_SHIFT),
                                   memory_order_relaxed);
 #endif
             return (void *)p;

@@ -145,7 +145,9 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
         }
         atomic_store(&tg->slow[i], slow);
     }
-    /* Start the usage from what the subtree holds now. */
+    /* Start the usage from the pool and heap bytes the subtree holds now.
+     * Frame bytes allocated before the budget existed are not counted: they
+     * were never charged, so they are not given back at the frame end. */
     int64_t usage = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!is_under(tg->entries, i, (uint32_t)id)) continue;
@@ -153,10 +155,13 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
         usage += FA__LOAD(r->live[0]) + FA__LOAD(r->live[1]);
         for (fa__thread_t *t = fa->threads; t; t = t->next) {
             const fa__tag_counters_t *c = &t->counters[i];
-            usage += (int64_t)FA__LOAD(c->frame_bytes) + FA__LOAD(c->live[0]) + FA__LOAD(c->live[1]);
+            usage += FA__LOAD(c->live[0]) + FA__LOAD(c->live[1]);
         }
     }
     atomic_store(&e->usage, has_budget(e) ? usage : 0);
+    /* Every thread rechecks at its next frame allocation whether a budget
+     * applies to its current tag (the fast path reads one flag). */
+    for (fa__thread_t *t = fa->threads; t; t = t->next) atomic_fetch_or(&t->fast.slow, 2u);
     pthread_mutex_unlock(&fa->threads_lock);
     pthread_mutex_unlock(&tg->lock);
     return FA_OK;

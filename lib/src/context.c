@@ -134,7 +134,11 @@ void fa_destroy(fa_alloc_t *fa) {
 fa_config_t fa_config_effective(const fa_alloc_t *fa) { return fa->cfg; }
 
 void fa__thread_update_slow(fa__thread_t *t) {
-    t->fast.slow = !t->in_frame || t->budget.hard_bytes || t->budget.soft_bytes;
+    uint32_t slow = !t->in_frame || t->budget.hard_bytes || t->budget.soft_bytes;
+#ifndef FA_MINIMAL
+    slow |= fa__budget_applies(t->fa, t->fast.tag);
+#endif
+    atomic_store_explicit(&t->fast.slow, slow, memory_order_relaxed);
 }
 
 fa__thread_t *fa__thread_register(fa_alloc_t *fa) {
@@ -152,7 +156,6 @@ fa__thread_t *fa__thread_register(fa_alloc_t *fa) {
             goto fail;
         }
         t->fa = fa;
-        t->fast.tag_slow = fa->tags.slow;
         t->fast.ctr = t->counters;
         t->fast.tag = FA_TAG_ROOT;
         fa__thread_update_slow(t);
@@ -186,8 +189,8 @@ static void thread_exit(void *arg) {
     pthread_mutex_lock(&fa->threads_lock);
     for (uint32_t i = 0; i < ntags; i++) {
         fa__tag_counters_t *c = &t->counters[i], *r = &fa->retired[i];
-        uint64_t fb = FA__LOAD(c->frame_bytes);
-        if (fb && fa__budget_applies(fa, i)) fa__budget_uncharge(fa, i, fb);
+        if (c->budget_frame) fa__budget_uncharge(fa, i, c->budget_frame);
+        FA__ADD(r->count[FA_KIND_FRAME], FA__LOAD(c->frame_packed) >> FA__FRAME_COUNT_SHIFT);
         for (int k = 0; k < 3; k++) FA__ADD(r->count[k], FA__LOAD(c->count[k]));
         for (int k = 0; k < 2; k++) {
             FA__ADD(r->live[k], FA__LOAD(c->live[k]));

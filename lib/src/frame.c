@@ -109,6 +109,8 @@ static bool arena_grow(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t alig
 void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
+    /* Another thread may have asked for a recheck (a budget changed). */
+    fa__thread_update_slow(t);
     if (!valid_align(&align)) {
         fa__report(fa, FA_ERR_BAD_ALIGN, NULL, "frame alloc: alignment %zu is not a power of two up to 4096",
                    align);
@@ -131,13 +133,14 @@ void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
     }
 #ifndef FA_MINIMAL
     if (t->budget.hard_bytes | t->budget.soft_bytes && !fa__thread_budget_check(fa, t, size)) return NULL;
-    if (fa__budget_applies(fa, tag) && !fa__budget_charge(fa, tag, size, FA_KIND_FRAME)) return NULL;
+    bool charged = fa__budget_applies(fa, tag);
+    if (charged && !fa__budget_charge(fa, tag, size, FA_KIND_FRAME)) return NULL;
 #endif
     uintptr_t p = ((uintptr_t)t->fast.cur + align - 1) & ~(uintptr_t)(align - 1);
     if (p > (uintptr_t)t->fast.end || n > (uintptr_t)t->fast.end - p) {
         if (!arena_grow(fa, t, n, align)) {
 #ifndef FA_MINIMAL
-            if (fa__budget_applies(fa, tag)) fa__budget_uncharge(fa, tag, size);
+            if (charged) fa__budget_uncharge(fa, tag, size);
 #endif
             return NULL;
         }
@@ -146,8 +149,8 @@ void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
     t->fast.cur = (char *)(p + n);
 #ifndef FA_MINIMAL
     fa__tag_counters_t *c = &t->counters[tag];
-    FA__ADD(c->frame_bytes, size);
-    FA__ADD(c->count[FA_KIND_FRAME], 1);
+    FA__ADD(c->frame_packed, size + (UINT64_C(1) << FA__FRAME_COUNT_SHIFT));
+    if (charged) c->budget_frame += size; /* given back at the frame end */
 #endif
     return (void *)p;
 }
@@ -323,14 +326,23 @@ void fa_end_frame(fa_alloc_t *fa) {
 #endif
     if (t == atomic_load_explicit(&fa->main, memory_order_relaxed)) end_context_frame(fa);
 #ifndef FA_MINIMAL
-    /* This thread's frame bytes stop counting: against budgets, and in the
-     * counters. Only tags that exist can have bytes. */
+    /* This thread's frame bytes stop counting: the budgets get back what
+     * was charged to them, and the frame's allocation count joins the
+     * cumulative one. Only tags that exist can have bytes. */
     uint32_t ntags = atomic_load_explicit(&fa->tags.count, memory_order_acquire);
     for (uint32_t i = 0; i < ntags; i++) {
-        uint64_t fb = FA__LOAD(t->counters[i].frame_bytes);
-        if (!fb) continue;
-        if (fa__budget_applies(fa, i)) fa__budget_uncharge(fa, i, fb);
-        atomic_store_explicit(&t->counters[i].frame_bytes, 0, memory_order_relaxed);
+        fa__tag_counters_t *c = &t->counters[i];
+        uint64_t packed = FA__LOAD(c->frame_packed);
+        if (!packed) continue;
+        if (c->budget_frame) {
+            fa__budget_uncharge(fa, i, c->budget_frame);
+            c->budget_frame = 0;
+        }
+        /* The cumulative count is updated before the frame word is cleared,
+         * so a concurrent snapshot may count these allocations twice for an
+         * instant, never zero times. */
+        FA__ADD(c->count[FA_KIND_FRAME], packed >> FA__FRAME_COUNT_SHIFT);
+        atomic_store_explicit(&c->frame_packed, 0, memory_order_relaxed);
     }
 #endif
     fa__arena_reset(t);

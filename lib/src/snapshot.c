@@ -14,7 +14,9 @@ typedef struct tag_sums {
 } tag_sums_t;
 
 static void add_counters(tag_sums_t *s, const fa__tag_counters_t *c) {
-    s->frame_bytes += FA__LOAD(c->frame_bytes);
+    uint64_t packed = FA__LOAD(c->frame_packed);
+    s->frame_bytes += packed & FA__FRAME_BYTES_MASK;
+    s->count[FA_KIND_FRAME] += packed >> FA__FRAME_COUNT_SHIFT;
     for (int k = 0; k < 3; k++) s->count[k] += FA__LOAD(c->count[k]);
     for (int k = 0; k < 2; k++) {
         s->live[k] += FA__LOAD(c->live[k]);
@@ -142,7 +144,7 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
         if (nt >= snap->threads_capacity) continue;
         uint64_t used = 0;
         uint32_t ntags = snap->tag_count;
-        for (uint32_t i = 0; i < ntags; i++) used += FA__LOAD(t->counters[i].frame_bytes);
+        for (uint32_t i = 0; i < ntags; i++) used += FA__LOAD(t->counters[i].frame_packed) & FA__FRAME_BYTES_MASK;
         snap->threads[nt++] = (fa_thread_row_t){
             .index = t->index,
             .frame_used = used,

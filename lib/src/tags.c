@@ -152,6 +152,7 @@ int fa_tag_push(fa_alloc_t *fa, const char *name) {
     }
     t->tag_stack[t->tag_depth++] = (uint16_t)t->fast.tag;
     t->fast.tag = (uint32_t)id;
+    fa__thread_update_slow(t);
     return id;
 }
 
@@ -163,6 +164,7 @@ void fa_tag_pop(fa_alloc_t *fa) {
         return;
     }
     t->fast.tag = t->tag_stack[--t->tag_depth];
+    fa__thread_update_slow(t);
 }
 
 int fa_tag_current(fa_alloc_t *fa) {

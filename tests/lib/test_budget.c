@@ -167,6 +167,26 @@ Test(budget, setting_a_budget_counts_what_the_tag_already_holds) {
     fa_destroy(fa);
 }
 
+Test(budget, a_budget_set_while_its_tag_is_current_applies_to_the_next_frame_allocation) {
+    capture_t c;
+    fa_config_t cfg = {.budget_policy = FA_POLICY_FAIL};
+    fa_alloc_t *fa = capture_create(&c, &cfg);
+    fa_begin_frame(fa);
+    fa_tag_push(fa, "late");
+    cr_assert_not_null(fa_frame_alloc(fa, 900, 1), "no budget yet: the fast path");
+    cr_assert_eq(fa_budget_set(fa, "late", 0, 1000), FA_OK);
+    cr_assert_not_null(fa_frame_alloc(fa, 900, 1), "bytes from before the budget are not charged");
+    cr_assert_null(fa_frame_alloc(fa, 200, 1), "900 charged + 200 > 1000: the recheck made it a budgeted path");
+    fa_end_frame(fa);
+    /* No drift: the frame end gave back exactly what was charged (900). */
+    fa_begin_frame(fa);
+    cr_assert_not_null(fa_frame_alloc(fa, 1000, 1));
+    cr_assert_null(fa_frame_alloc(fa, 1, 1), "usage is exactly 1000, not less");
+    fa_tag_pop(fa);
+    fa_end_frame(fa);
+    fa_destroy(fa);
+}
+
 Test(budget, invalid_budgets_are_refused) {
     capture_t c;
     fa_alloc_t *fa = capture_create(&c, NULL);
