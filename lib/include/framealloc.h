@@ -436,7 +436,10 @@ typedef struct fa_budget_desc {
  * heap bytes. Events (see fa_budget_event_kind) go to config.budget_cb.
  * soft > hard (hard != 0) is FA_ERR_INVALID_ARG. Meant for start-up or
  * between frames: an allocation racing with the call may be counted or not.
- * Takes the registry lock; O(threads x tags). */
+ * Frame bytes the subtree allocated in the current frame before the call are
+ * not counted (they are released at the frame end); each thread applies the
+ * new budget from its next frame allocation on. Takes the registry lock;
+ * O(threads x tags). */
 FA_API int fa_budget_set(fa_alloc_t *fa, const char *tag_path, size_t soft_bytes, size_t hard_bytes);
 FA_API int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_t *desc);
 /* The budget of a tag; FA_ERR_NOT_FOUND when the path is unknown. */
@@ -537,7 +540,10 @@ typedef struct fa_snapshot {
  * tag (ids in increasing order; parents come before children) and one row
  * per thread. Allocates nothing; O(threads x tags); takes the thread list
  * lock. Figures of other threads are read while they run, so they are each
- * exact but not taken at one instant. Returns FA_OK, or FA_ERR_TRUNCATED
+ * exact but not taken at one instant. Frame allocation counts are kept
+ * modulo 2^24 per tag, thread and frame (bytes up to 2^40). Called in a
+ * frame-end hook on the main thread it copies the figures the frame end has
+ * just computed: O(tags) instead of O(threads x tags). Returns FA_OK, or FA_ERR_TRUNCATED
  * when a provided array (capacity > 0) was too small (what fit is written). The sum of the
  * rows' `self` figures equals the totals (frame bytes, pool and heap live
  * bytes, allocation counts). In FA_MINIMAL rows read zero. */
