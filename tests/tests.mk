@@ -57,6 +57,7 @@ test-install: all
 	$(Q)grep -q "budget warning: physics" $(BUILD)/install-test/quickstart.out
 	$(Q)grep -q "budget exceeded: physics" $(BUILD)/install-test/quickstart.out
 	@echo "install: 2 passed, 0 failed"
+	$(Q)tests/install/readme_game.sh $(BUILD) $(CURDIR)/$(BUILD)/install-test
 TEST_STEPS += test-install
 
 # End to end: the daemon and two demo games for ~20 s, checked through the
