@@ -224,15 +224,17 @@ function tagPathOf(id) {
 // before they arrived (the answer may cross the event on the way).
 const sessionEventAt = new Map(); // id -> performance.now() of its last event
 
+function keepNewerEvent(s, asked) {
+  const t = sessionEventAt.get(s.id);
+  const mine = t !== undefined && t > asked ? state.sessions.find((x) => x.id === s.id) : null;
+  return mine ? { ...s, live: mine.live, ended_ms: mine.ended_ms, end_reason: mine.end_reason } : s;
+}
+
 async function loadSessions() {
   const asked = performance.now();
   const doc = await api.sessions();
   const fresh = doc.sessions || [];
-  state.sessions = fresh.map((s) => {
-    const t = sessionEventAt.get(s.id);
-    const mine = t !== undefined && t > asked ? state.sessions.find((x) => x.id === s.id) : null;
-    return mine ? { ...s, live: mine.live, ended_ms: mine.ended_ms, end_reason: mine.end_reason } : s;
-  });
+  state.sessions = fresh.map((s) => keepNewerEvent(s, asked));
   state.sessionsLoaded = true;
   dirty.picker = dirty.banner = true;
   chooseSession();
@@ -287,7 +289,8 @@ async function showSession(sid) {
 }
 
 async function loadSessionDetail(seq) {
-  const s = await api.session(state.sid);
+  const asked = performance.now();
+  const s = keepNewerEvent(await api.session(state.sid), asked);
   if (seq !== state.loadSeq) return;
   state.session = s;
   if (s.totals) state.totals = s.totals;
@@ -333,6 +336,11 @@ async function loadTrend() {
   try {
     doc = await api.trend(state.sid, path, windowMs, POINTS);
   } catch (e) {
+    if (e instanceof ApiError && e.code === 'tag_not_found' && path !== '') {
+      // Another session without this tag: chart all memory instead.
+      tree.select('');
+      return;
+    }
     if (e instanceof ApiError && e.status === 404) {
       setText($('trend-note'), `No history for ${path || 'all memory'} yet.`);
       return;

@@ -192,6 +192,7 @@ export class TagTree {
   }
 
   remove(n) {
+    if (this.tabStop === n) this.tabStop = null;
     if (this.observer) this.observer.unobserve(n.row);
     this.onScreen.delete(n);
     n.row.remove();

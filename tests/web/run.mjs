@@ -242,7 +242,7 @@ try {
     await until('the header to show the live session', async () => (await pageText('#h-app')).startsWith('web-feeder') && (await pageText('#h-session-state')) === 'live', 10000);
     const host = await pageText('#h-host');
     assert(host === os.hostname() || host.length > 0, `host shows '${host}'`);
-    const f1 = Number((await pageText('#h-frame')).replace(/,/g, ''));
+    const f1 = await until('a frame number', async () => Number((await pageText('#h-frame')).replace(/,/g, '')) || 0, 5000);
     await sleep(600);
     const f2 = Number((await pageText('#h-frame')).replace(/,/g, ''));
     assert(f2 > f1 && f1 > 0, `the frame number moves (${f1} -> ${f2})`);
