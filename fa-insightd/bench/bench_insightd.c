@@ -722,7 +722,7 @@ int main(int argc, char **argv) {
     struct {
         const char *label, *query;
     } qs[] = {
-        {"trend, 1 h window, 120 points of 30 s (3600 per-second rollups)", "trend?tag=sys1&window=1h&points=120"},
+        {"trend, 1 h window, 120 points of 30 s (360 10-second rollups)", "trend?tag=sys1&window=1h&points=120"},
         {"trend, 1 h window, 1000 points of 3.6 s (3600 per-second rollups)", "trend?tag=sys1&window=1h&points=1000"},
         {"trend, 1 h window, 60 points of 1 min (per-minute rollups)", "trend?tag=sys1&window=1h&points=60"},
         {"trend, 10 s window, 100 points of 100 ms (600 raw frames)", "trend?tag=sys1&window=10s&points=100"},

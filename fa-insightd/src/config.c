@@ -45,7 +45,7 @@ static const option_def_t options[] = {
     {"retention", OPT_DURATION, FIELD(retention_ms), "1h", "DURATION", 10000, 365 * DAY_MS,
      "how long raw frames are kept (rollups stay longer)"},
     {"rollup-retention", OPT_DURATION, FIELD(rollup_retention_ms), "24h", "DURATION", 60000, 365 * DAY_MS,
-     "how long per-second rollups and findings are kept (per-minute: 30 days or more)"},
+     "how long per-second rollups and findings are kept (10-second: 7 days, per-minute: 30 days, or more)"},
     {"commit-interval", OPT_DURATION, FIELD(commit_interval_ms), "250ms", "DURATION", 10, 250,
      "longest time an accepted frame waits for its SQLite commit"},
     {"session-timeout", OPT_DURATION, FIELD(session_timeout_ms), "10s", "DURATION", 1000, DAY_MS,

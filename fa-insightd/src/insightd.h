@@ -322,8 +322,11 @@ static inline void rollup_add(rollup_acc_t *a, uint64_t v) {
     a->n++;
 }
 
-enum { ROLLUP_SECOND = 0, ROLLUP_MINUTE = 1 };
-static inline uint64_t rollup_width_ms(int level) { return level == ROLLUP_SECOND ? 1000u : 60000u; }
+/* Rollup levels: 1 s, 10 s and 1 min buckets. */
+enum { ROLLUP_SECOND = 0, ROLLUP_10S = 1, ROLLUP_MINUTE = 2, ROLLUP_LEVELS = 3 };
+static inline uint64_t rollup_width_ms(int level) {
+    return level == ROLLUP_SECOND ? 1000u : level == ROLLUP_10S ? 10000u : 60000u;
+}
 static inline uint64_t rollup_bucket_start(int level, uint64_t t_ms) {
     return t_ms - t_ms % rollup_width_ms(level);
 }
@@ -344,7 +347,7 @@ typedef struct tag {
     uint64_t live_bytes, peak_bytes; /* latest FRAME row; peak is the agent's */
     uint64_t frame_bytes, pool_bytes, heap_bytes, alloc_count;
     alert_state_t alert;
-    rollup_acc_t acc[2]; /* ROLLUP_SECOND, ROLLUP_MINUTE */
+    rollup_acc_t acc[ROLLUP_LEVELS]; /* by ROLLUP_* level */
 } tag_t;
 
 /* Findings of the current second, merged by (code, tag, kind). */
@@ -383,8 +386,8 @@ typedef struct session {
     uint32_t tag_count, tag_cap;
     uint32_t *tag_index[256]; /* slot + 1, 0 for none; pages allocated lazily */
     /* rollup buckets */
-    uint64_t bucket_start[2];
-    uint32_t bucket_frames[2];
+    uint64_t bucket_start[ROLLUP_LEVELS];
+    uint32_t bucket_frames[ROLLUP_LEVELS];
     finding_acc_t *findings;
     uint32_t finding_count, finding_cap;
     uint32_t active_alerts;
@@ -463,7 +466,7 @@ void rollup_flush(session_t *s, int level, store_t *st);
 /* store.c — the single SQLite writer (loop thread)                          */
 /* ------------------------------------------------------------------------ */
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Opens (creating if needed) the database, refuses a read-only file or a
  * newer schema, migrates, enables WAL and prepares the statements. Returns
@@ -497,12 +500,17 @@ int store_save_alert(store_t *st, uint64_t sid, const tag_t *t, alert_state_t *a
  * second. Writes the WAL size and the frames copied (pages). */
 int store_checkpoint(store_t *st, int *wal_frames, int *copied);
 
-/* Deletes at most max_rows old rows (raw frames older than raw_keep_ms,
- * per-second rollups and findings older than sec_keep_ms, per-minute
- * rollups older than min_keep_ms, all relative to now_ms). Returns rows
- * deleted (>= 0) or -1. */
-int64_t store_retention(store_t *st, uint64_t now_ms, uint64_t raw_keep_ms, uint64_t sec_keep_ms,
-                        uint64_t min_keep_ms, int max_rows);
+/* How long each kind of row is kept (ms). */
+typedef struct store_keep {
+    uint64_t raw;      /* frames */
+    uint64_t second;   /* per-second rollups and findings */
+    uint64_t ten_sec;  /* 10-second rollups */
+    uint64_t minute;   /* per-minute rollups */
+} store_keep_t;
+
+/* Deletes at most max_rows rows older than their horizon (relative to
+ * now_ms). Returns rows deleted (>= 0) or -1. */
+int64_t store_retention(store_t *st, uint64_t now_ms, const store_keep_t *keep, int max_rows);
 
 /* Startup: calls fn for each stored session (most recent first, at most
  * max), then tag_fn for each of its tags. Sessions left open by a crash

@@ -127,10 +127,12 @@ static void on_housekeeping(uv_timer_t *t) {
         checkpoint_busy = true;
     static bool retention_busy;
     if (retention_busy || housekeeping_ticks % RETENTION_EVERY_TICKS == RETENTION_FIRST_TICK) {
-        uint64_t min_keep = cfg.rollup_retention_ms > 30ull * 86400000ull ? cfg.rollup_retention_ms
-                                                                           : 30ull * 86400000ull;
-        int64_t n = store_retention(ctx.store, insightd_now_ms(), cfg.retention_ms, cfg.rollup_retention_ms,
-                                    min_keep, RETENTION_ROWS_PER_STEP);
+        const uint64_t day = 86400000ull, r = cfg.rollup_retention_ms;
+        store_keep_t keep = {.raw = cfg.retention_ms,
+                             .second = r,
+                             .ten_sec = r > 7 * day ? r : 7 * day,
+                             .minute = r > 30 * day ? r : 30 * day};
+        int64_t n = store_retention(ctx.store, insightd_now_ms(), &keep, RETENTION_ROWS_PER_STEP);
         /* A full step means more is due: continue on the next tick. */
         retention_busy = n >= RETENTION_ROWS_PER_STEP;
         if (n > 0) LOG(LOG_DEBUG, "retention: %lld old rows deleted", (long long)n);

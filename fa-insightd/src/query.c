@@ -284,12 +284,13 @@ static void point_add(point_t *p, uint64_t t, uint64_t min, uint64_t avg, uint64
  * had no row, or UINT64_MAX on error. */
 static uint64_t trend_read(sqlite3 *db, int level, uint64_t sid, uint16_t tag_id, uint64_t lo, uint64_t end_ms,
                            uint64_t from, uint64_t step, point_t *pts, uint32_t points, uint64_t *rows) {
-    static const char *const sql[3] = {
+    static const char *const sql[4] = {
         "SELECT t_ms, 1, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
         "SELECT t_ms, frames, data FROM rollup_1s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
+        "SELECT t_ms, frames, data FROM rollup_10s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
         "SELECT t_ms, frames, data FROM rollup_1m WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
     };
-    static const uint64_t width[3] = {1, 1000, 60000};
+    static const uint64_t width[4] = {1, 1000, 10000, 60000};
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db, sql[level], -1, &q, NULL) != SQLITE_OK) return UINT64_MAX;
     bind_u64(q, 1, sid);
@@ -327,9 +328,9 @@ cJSON *query_trend(sqlite3 *db, uint64_t sid, uint16_t tag_id, uint64_t end_ms, 
     /* The cheapest source whose resolution is finer than a point. Rollup
      * buckets still open in the writer are not in the database yet, so
      * the tail the coarse source does not cover is read from the finer
-     * ones (per-second rollups, then raw frames). */
-    static const char *const names[3] = {"raw", "1s", "1m"};
-    int level = step < 1000 ? 0 : step < 60000 ? 1 : 2;
+     * ones (10-second, per-second rollups, then raw frames). */
+    static const char *const names[4] = {"raw", "1s", "10s", "1m"};
+    int level = step < 1000 ? 0 : step < 10000 ? 1 : step < 60000 ? 2 : 3;
     point_t *pts = calloc(points, sizeof *pts);
     if (!pts) {
         res->status = 500;

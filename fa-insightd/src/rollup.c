@@ -1,11 +1,12 @@
-/* rollup.c — per-second and per-minute rollups of every tag's live bytes
- * (min / avg / max / last), and the per-second findings summary.
+/* rollup.c — per-second, 10-second and per-minute rollups of every tag's
+ * live bytes (min / avg / max / last), and the per-second findings summary.
  *
  * Buckets are aligned on the frame's wall time (unix ms): a frame whose
  * time falls in another second (minute) than the open bucket closes it
  * and opens the next. The open buckets live in the session (bucket_start,
  * bucket_frames) and in each tag (acc[level]); a closed bucket becomes one
- * row in rollup_1s / rollup_1m with every tag packed in its blob. */
+ * row in rollup_1s / rollup_10s / rollup_1m with every tag packed in its
+ * blob. */
 #include "insightd.h"
 
 #include <stdlib.h>
@@ -53,7 +54,7 @@ void rollup_flush(session_t *s, int level, store_t *st) {
 
 /* Called once per FRAME, before its rows are accumulated. */
 void rollup_advance(session_t *s, uint64_t t_ms, store_t *st) {
-    for (int level = ROLLUP_SECOND; level <= ROLLUP_MINUTE; level++) {
+    for (int level = 0; level < ROLLUP_LEVELS; level++) {
         uint64_t start = rollup_bucket_start(level, t_ms);
         if (s->bucket_frames[level] && start != s->bucket_start[level]) rollup_flush(s, level, st);
         if (s->bucket_frames[level] == 0) s->bucket_start[level] = start;

@@ -207,8 +207,7 @@ static void clear_alerts(sessions_t *ss, session_t *s, uint64_t t_ms, const char
 
 static void end_session(sessions_t *ss, session_t *s, const char *reason) {
     if (!s->live) return;
-    rollup_flush(s, ROLLUP_SECOND, ss->store);
-    rollup_flush(s, ROLLUP_MINUTE, ss->store);
+    for (int level = 0; level < ROLLUP_LEVELS; level++) rollup_flush(s, level, ss->store);
     uint64_t now = insightd_now_ms();
     clear_alerts(ss, s, s->frames ? s->last_ms : now, "session_end");
     s->live = false;
@@ -372,8 +371,7 @@ static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
         t->alloc_count = row->alloc_count;
         t->seen = true;
         t->dirty = true;
-        rollup_add(&t->acc[ROLLUP_SECOND], row->live_bytes);
-        rollup_add(&t->acc[ROLLUP_MINUTE], row->live_bytes);
+        for (int level = 0; level < ROLLUP_LEVELS; level++) rollup_add(&t->acc[level], row->live_bytes);
         if (t->budget_hard || t->alert.level != ALERT_NONE) {
             int ev = alerts_eval(&t->alert, row->live_bytes, t->budget_hard, t_ms);
             if (ev != ALERT_EV_NONE)
@@ -593,8 +591,7 @@ void sessions_flush(sessions_t *ss) {
     for (uint32_t i = 0; i < ss->count; i++) {
         session_t *s = ss->by_slot[i];
         if (!s) continue;
-        rollup_flush(s, ROLLUP_SECOND, ss->store);
-        rollup_flush(s, ROLLUP_MINUTE, ss->store);
+        for (int level = 0; level < ROLLUP_LEVELS; level++) rollup_flush(s, level, ss->store);
     }
     save_dirty(ss);
 }

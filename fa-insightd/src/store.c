@@ -64,6 +64,10 @@ static const char *const migrations[] = {
     "  tag_id INTEGER NOT NULL, kind INTEGER NOT NULL, frames INTEGER NOT NULL,"
     "  count_max INTEGER NOT NULL, value_max INTEGER NOT NULL);"
     "CREATE INDEX findings_by_session_time ON findings(session_id, t_ms);",
+    /* 2: 10-second rollups, so that an hour-long trend reads 360 rows */
+    "CREATE TABLE rollup_10s ("
+    "  session_id INTEGER NOT NULL, t_ms INTEGER NOT NULL, frames INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE INDEX rollup_10s_by_session_time ON rollup_10s(session_id, t_ms);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(MIGRATION_COUNT == STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -73,6 +77,7 @@ enum {
     ST_TAG,
     ST_FRAME,
     ST_ROLLUP_S,
+    ST_ROLLUP_10,
     ST_ROLLUP_M,
     ST_FINDING,
     ST_ALERT_INSERT,
@@ -94,6 +99,7 @@ static const char *const statements[ST_COUNT] = {
                " peak_bytes=?9",
     [ST_FRAME] = "INSERT INTO frames(session_id, t_ms, frame, duration_ns, data) VALUES(?1,?2,?3,?4,?5)",
     [ST_ROLLUP_S] = "INSERT INTO rollup_1s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
+    [ST_ROLLUP_10] = "INSERT INTO rollup_10s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_ROLLUP_M] = "INSERT INTO rollup_1m(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_FINDING] = "INSERT INTO findings(session_id, t_ms, code, tag_id, kind, frames, count_max, value_max)"
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
@@ -362,7 +368,8 @@ int store_insert_frame(store_t *st, uint64_t sid, uint64_t t_ms, uint64_t frame,
 int store_insert_rollup(store_t *st, int level, uint64_t sid, uint64_t t_ms, uint32_t frames, const void *blob,
                         size_t len) {
     if (begin(st) != 0) return -1;
-    sqlite3_stmt *s = st->stmt[level == ROLLUP_SECOND ? ST_ROLLUP_S : ST_ROLLUP_M];
+    sqlite3_stmt *s =
+        st->stmt[level == ROLLUP_SECOND ? ST_ROLLUP_S : level == ROLLUP_10S ? ST_ROLLUP_10 : ST_ROLLUP_M];
     bind_u64(s, 1, sid);
     bind_u64(s, 2, t_ms);
     bind_u64(s, 3, frames);
@@ -437,21 +444,21 @@ static int64_t prune(store_t *st, const char *table, sqlite3_int64 sid, uint64_t
     return sqlite3_changes(st->db);
 }
 
-int64_t store_retention(store_t *st, uint64_t now_ms, uint64_t raw_keep_ms, uint64_t sec_keep_ms,
-                        uint64_t min_keep_ms, int max_rows) {
+int64_t store_retention(store_t *st, uint64_t now_ms, const store_keep_t *keep, int max_rows) {
     struct {
         const char *table;
         uint64_t keep;
-    } plan[] = {{"frames", raw_keep_ms},
-                {"rollup_1s", sec_keep_ms},
-                {"findings", sec_keep_ms},
-                {"rollup_1m", min_keep_ms}};
+    } plan[] = {{"frames", keep->raw},
+                {"rollup_1s", keep->second},
+                {"findings", keep->second},
+                {"rollup_10s", keep->ten_sec},
+                {"rollup_1m", keep->minute}};
     sqlite3_stmt *q;
     /* Only sessions that have data older than the shortest horizon. */
     if (sqlite3_prepare_v2(st->db, "SELECT id FROM sessions WHERE first_ms < ?1 ORDER BY id", -1, &q, NULL) !=
         SQLITE_OK)
         return -1;
-    uint64_t shortest = raw_keep_ms < sec_keep_ms ? raw_keep_ms : sec_keep_ms;
+    uint64_t shortest = keep->raw < keep->second ? keep->raw : keep->second;
     bind_u64(q, 1, now_ms > shortest ? now_ms - shortest : 0);
     sqlite3_int64 *ids = NULL;
     size_t n = 0, cap = 0;

@@ -210,6 +210,7 @@ Test(sessions, rollups_and_findings_are_written_per_second) {
     cr_assert_eq(rows("SELECT frames FROM findings WHERE session_id = 136 ORDER BY t_ms LIMIT 1"), 100);
     sessions_flush(ss);
     cr_assert_eq(rows("SELECT count(*) FROM rollup_1s WHERE session_id = 136"), 3, "shutdown flushes the open one");
+    cr_assert_eq(rows("SELECT count(*) FROM rollup_10s WHERE session_id = 136"), 1);
     cr_assert_eq(rows("SELECT count(*) FROM rollup_1m WHERE session_id = 136"), 1);
     /* the second second's physics rollup: min 101, max 200, last 200 */
     sqlite3_stmt *q;

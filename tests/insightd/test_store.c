@@ -49,6 +49,25 @@ Test(store, a_new_database_gets_the_current_schema_in_wal_mode) {
     store_close(st);
 }
 
+Test(store, an_older_schema_is_migrated_in_place) {
+    store_t *st;
+    char err[512];
+    cr_assert_eq(store_open(&st, db, err, sizeof err), 0, "%s", err);
+    uint8_t blob[] = {1};
+    store_insert_frame(st, 3, 1, 1, 1, blob, 1);
+    store_close(st);
+    /* make it a schema-1 database again */
+    sqlite3 *h;
+    sqlite3_open(db, &h);
+    cr_assert_eq(sqlite3_exec(h, "DROP TABLE rollup_10s; PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    cr_assert_eq(store_open(&st, db, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(pragma_int(store_db(st), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    cr_assert_eq(count(store_db(st), "rollup_10s"), 0, "the new table exists");
+    cr_assert_eq(count(store_db(st), "frames"), 1, "the data stayed");
+    store_close(st);
+}
+
 Test(store, a_newer_schema_is_refused_clearly) {
     sqlite3 *h;
     sqlite3_open(db, &h);
@@ -118,19 +137,22 @@ Test(store, retention_deletes_old_rows_in_bounded_steps) {
     for (uint64_t t = 0; t < 100; t++) {
         store_insert_frame(st, 9, t * 1000, t, 1, blob, 1);
         store_insert_rollup(st, ROLLUP_SECOND, 9, t * 1000, 1, blob, 1);
+        store_insert_rollup(st, ROLLUP_10S, 9, t * 1000, 1, blob, 1);
         store_insert_rollup(st, ROLLUP_MINUTE, 9, t * 1000, 1, blob, 1);
     }
     store_commit(st);
-    /* now = 100 s: raw keeps 50 s, per-second 80 s, per-minute everything */
-    cr_assert_eq(store_retention(st, 100000, 50000, 80000, 1000000, 30), 30);
+    /* now = 100 s: raw keeps 50 s, per-second 80 s, 10 s 90 s, per-minute everything */
+    store_keep_t keep = {.raw = 50000, .second = 80000, .ten_sec = 90000, .minute = 1000000};
+    cr_assert_eq(store_retention(st, 100000, &keep, 30), 30);
     int64_t n;
-    while ((n = store_retention(st, 100000, 50000, 80000, 1000000, 30)) > 0) {}
+    while ((n = store_retention(st, 100000, &keep, 30)) > 0) {}
     cr_assert_eq(n, 0);
     store_commit(st);
     cr_assert_eq(count(store_db(st), "frames"), 50, "frames at t >= 50 s stay");
     cr_assert_eq(count(store_db(st), "rollup_1s"), 80);
+    cr_assert_eq(count(store_db(st), "rollup_10s"), 90);
     cr_assert_eq(count(store_db(st), "rollup_1m"), 100);
-    cr_assert_eq(g_stats.retention_deleted, 50 + 20);
+    cr_assert_eq(g_stats.retention_deleted, 50 + 20 + 10);
     free(s);
     store_close(st);
 }
