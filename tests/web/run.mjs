@@ -195,6 +195,19 @@ async function axeViolations() {
 const fa = (fn, arg) => page.evaluate(fn, arg);
 
 try {
+  await step('format.js: units, percentages and budget states', async () => {
+    const f = await import(path.join(ROOT, 'web/format.js'));
+    const cases = [
+      [f.fmtBytes(0), '0 B'], [f.fmtBytes(1023), '1023 B'], [f.fmtBytes(1536), '1.50 KiB'], [f.fmtBytes(4 * 1048576), '4.00 MiB'],
+      [f.fmtBytes(123.4 * 1048576), '123 MiB'], [f.fmtBytes(null), '—'], [f.fmtBytesShort(4 * 1048576), '4 MiB'],
+      [f.fmtBytesShort(1.5 * 1048576), '1.5 MiB'], [f.fmtBytesShort(1.53 * 1048576), '1.53 MiB'], [f.fmtBytesShort(128 * 1024), '128 KiB'],
+      [f.fmtPct(8.04), '8.0 %'], [f.fmtPct(123.6), '124 %'], [f.budgetState(79.9), 'ok'], [f.budgetState(80), 'warn'],
+      [f.budgetState(100), 'crit'], [f.budgetState(null), 'none'], [f.fmtDuration(65000), '1 min'],
+    ];
+    const bad = cases.filter(([got, want]) => got !== want).map(([got, want]) => `'${got}' != '${want}'`);
+    assert(bad.length === 0, bad.join(', '));
+  });
+
   await step('daemon starts on free ports with a temporary database', startDaemon);
 
   await step('chromium starts headless, offline except for the daemon', async () => {
