@@ -6,9 +6,10 @@
  * a B-tree whose hot leaves (one per session x tag) do not fit a sane page
  * cache, while packed rows are 6k appends/s to one index leaf per session.
  * `make bench-insightd` measures both layouts; see fa-insightd/BENCH.md.
- * Rollups use the same idea: one row per session and second (or minute)
- * holding min/avg/max/last of every tag. A trend query reads at most a few
- * thousand such rows and decodes one tag from each.
+ * Rollups use the same idea: one row per session and second (10 seconds,
+ * minute) holding min/avg/max/last of every tag. A trend query reads at
+ * most a few thousand such rows (360 for an hour at 30 s points) and
+ * decodes one tag from each.
  *
  * WRITES are batched: the first write opens a transaction and store_commit
  * (every commit interval, earlier after an alert, and at shutdown) ends
