@@ -489,6 +489,7 @@ try {
       await page.selectOption('#session-select', sid);
     }
     await until('back on the live session', async () => (await fa(() => window.__fa.state.sid)) === sid && (await pageText('#h-app')).startsWith('web-feeder') && (await pageText('#h-session-state')) === 'live', 5000);
+    await until('its trend history back in the chart', async () => (await page.getAttribute('#chart', 'data-tag')) === 'physics' && Number(await page.getAttribute('#chart', 'data-points')) >= 20, 5000);
   });
 
   await step('the daemon restarts: the page shows it and recovers by itself', async () => {
