@@ -581,8 +581,26 @@ static void async_cb(uv_async_t *a) {
     }
 }
 
+/* A session that ended more than 5 s ago has had its last frame offered to
+ * every client (100 ticks at the default rate): stop scanning it. */
+static void prune_active(ws_t *w) {
+    sessions_t *ss = w->ctx->sessions;
+    uint64_t now = insightd_now_ms();
+    for (uint32_t i = 0; i < w->active_count;) {
+        session_t *s = sessions_at(ss, w->active[i]);
+        if (!s || (!s->live && s->ended_ms && now > s->ended_ms + 5000)) {
+            w->is_active[w->active[i]] = 0;
+            w->active[i] = w->active[--w->active_count];
+        } else {
+            i++;
+        }
+    }
+}
+
 static void tick_cb(uv_timer_t *t) {
     ws_t *w = t->data;
+    static unsigned ticks;
+    if (++ticks % 64 == 0) prune_active(w);
     for (ws_client_t *c = w->clients, *next; c; c = next) {
         next = c->next;
         pump(c);
