@@ -352,7 +352,7 @@ async function loadTrend() {
   chart.load(doc, windowMs, hard);
   $('chart').dataset.tag = path === '' ? '/' : path;
   $('chart').dataset.window = String(windowMs);
-  const src = { raw: 'raw frames', '1s': 'per-second rollups', '1m': 'per-minute rollups' }[doc.source] || doc.source;
+  const src = { raw: 'raw frames', '1s': 'per-second rollups', '10s': '10-second rollups', '1m': 'per-minute rollups' }[doc.source] || doc.source;
   setText($('trend-note'), `${WINDOWS.find((w) => w.ms === windowMs).label} from ${src}, ${fmtDuration(Number(doc.step_ms))} per point; band = min…max, line = average${hard ? ', dashed = hard budget' : ''}.`);
   requestRender();
 }
