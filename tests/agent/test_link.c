@@ -118,14 +118,24 @@ Test(link, a_daemon_that_vanishes_mid_stream_never_blocks_the_game_and_gets_a_ne
         if (dt > worst) worst = dt;
         if (k % 8 == 0) t_sleep_us(100);
     }
+    /* nng reports the lost pipe asynchronously: the game keeps running
+     * frames until the agent has seen it (bounded). */
     fa_agent_stats_t st;
     fa_agent_stats(agent, &st);
+    for (uint64_t deadline = t_now_ns() + 5000000000u; st.connected && t_now_ns() < deadline; i++) {
+        t_game_frame(&g, i);
+        t_sleep_us(500);
+        fa_agent_stats(agent, &st);
+    }
     cr_assert(!st.connected);
     cr_assert_gt(st.dropped_disconnected + st.dropped_send_failed, 0);
     cr_assert_eq(st.frames_seen, i);
-    /* Not the main assertion (machines vary), but a frame must never
-     * wait for the network. */
-    cr_expect_lt(worst, 5000000u, "slowest frame with the daemon gone: %llu ns", (unsigned long long)worst);
+    /* A frame never waits for the network: a blocked send would stall for
+     * the send timeout or forever. The bound leaves room for a loaded
+     * machine preempting the thread (make test never gates on fine
+     * timings); the typical figure is logged. */
+    cr_log_info("slowest frame with the daemon gone: %llu ns", (unsigned long long)worst);
+    cr_assert_lt(worst, 250000000u, "a frame took %llu ns with the daemon gone", (unsigned long long)worst);
 
     /* It comes back: a HELLO again, before anything else, same session. */
     cr_assert_eq(t_daemon_open(&d2, url), 0);
