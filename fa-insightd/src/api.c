@@ -260,6 +260,7 @@ static void route_health(request_t *q) {
     json_add_u64(st, "retention_ms", c->cfg->retention_ms);
     json_add_u64(st, "rollup_retention_ms", c->cfg->rollup_retention_ms);
     json_add_u64(st, "retention_deleted", g_stats.retention_deleted);
+    json_add_u64(st, "wal_resets", g_stats.wal_resets);
 
     cJSON *se = cJSON_AddObjectToObject(o, "sessions");
     json_add_u64(se, "known", sessions_count(c->sessions));

@@ -220,6 +220,7 @@ typedef struct insightd_stats {
     uint64_t commit_ms_last, commit_ms_max;
     uint64_t last_commit_unix_ms;
     uint64_t retention_deleted;
+    uint64_t wal_resets;
     /* WebSocket */
     uint64_t ws_accepted, ws_clients, ws_sent, ws_merged, ws_dropped, ws_closed_slow, ws_bad_messages;
     /* HTTP */
@@ -467,6 +468,8 @@ void rollup_flush(session_t *s, int level, store_t *st);
 /* ------------------------------------------------------------------------ */
 
 #define STORE_SCHEMA_VERSION 2
+/* WAL pages (4 KiB) above which the writer rewinds the WAL after a commit. */
+#define STORE_WAL_RESET_PAGES 8192
 
 /* Opens (creating if needed) the database, refuses a read-only file or a
  * newer schema, migrates, enables WAL and prepares the statements. Returns
@@ -499,6 +502,8 @@ int store_save_alert(store_t *st, uint64_t sid, const tag_t *t, alert_state_t *a
  * with store_close; the daemon runs it on the thread pool about once a
  * second. Writes the WAL size and the frames copied (pages). */
 int store_checkpoint(store_t *st, int *wal_frames, int *copied);
+/* Tests: the WAL size (pages) that makes store_commit rewind the WAL. */
+void store_set_wal_reset_pages(store_t *st, int pages);
 
 /* How long each kind of row is kept (ms). */
 typedef struct store_keep {

@@ -116,6 +116,8 @@ struct store {
     sqlite3_stmt *stmt[ST_COUNT];
     bool in_txn;
     uint64_t rows_in_txn;
+    atomic_int wal_pages; /* WAL size seen by the last background checkpoint */
+    int wal_reset_pages;  /* STORE_WAL_RESET_PAGES; tests lower it */
     char path[CONFIG_PATH_MAX];
     int retention_cursor; /* which session retention resumes with */
 };
@@ -172,6 +174,7 @@ int store_open(store_t **out, const char *path, char *err, size_t errcap) {
         return -1;
     }
     snprintf(st->path, sizeof st->path, "%s", path);
+    st->wal_reset_pages = STORE_WAL_RESET_PAGES;
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
@@ -270,6 +273,21 @@ int store_commit(store_t *st) {
         g_stats.frames_uncommitted = 0;
         LOG(LOG_ERROR, "database %s: commit failed: %s", st->path, why);
         return -1;
+    }
+    /* The background checkpointer copies the WAL back but can never let it
+     * restart from its beginning: under steady ingest a write transaction
+     * is always open, so the WAL would grow without bound. When it is big,
+     * the writer, now between transactions, checkpoints the little the
+     * background left (the last commits) itself; the next BEGIN then
+     * rewinds the WAL (and journal_size_limit trims the file). */
+    if (atomic_load(&st->wal_pages) > st->wal_reset_pages) {
+        int wal = 0, copied = 0;
+        if (sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE, &wal, &copied) == SQLITE_OK &&
+            wal == copied) {
+            atomic_store(&st->wal_pages, 0);
+            g_stats.wal_resets++;
+        }
+        dt = insightd_mono_ms() - t0;
     }
     g_stats.commits++;
     g_stats.frames_stored += g_stats.frames_uncommitted;
@@ -595,8 +613,11 @@ int store_load(store_t *st, uint32_t max, store_session_fn fn, store_tag_fn tag_
     return 0;
 }
 
+void store_set_wal_reset_pages(store_t *st, int pages) { st->wal_reset_pages = pages; }
+
 int store_checkpoint(store_t *st, int *wal_frames, int *copied) {
     int rc = sqlite3_wal_checkpoint_v2(st->checkpointer, "main", SQLITE_CHECKPOINT_PASSIVE, wal_frames, copied);
+    if (rc == SQLITE_OK) atomic_store(&st->wal_pages, *wal_frames);
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }
 

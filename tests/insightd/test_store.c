@@ -256,3 +256,27 @@ Test(store, trend_reads_rollups_and_the_uncovered_tail_from_raw_frames) {
     query_pool_close(pool);
     store_close(st);
 }
+
+Test(store, the_wal_is_checkpointed_off_the_writer_and_rewound_when_big) {
+    store_t *st;
+    char err[512];
+    cr_assert_eq(store_open(&st, db, err, sizeof err), 0, "%s", err);
+    store_set_wal_reset_pages(st, 100);
+    static uint8_t blob[2000];
+    blob[0] = PACK_FRAME_VERSION;
+    for (int i = 0; i < 1000; i++) store_insert_frame(st, 1, (uint64_t)i, (uint64_t)i, 1, blob, sizeof blob);
+    cr_assert_eq(store_commit(st), 0);
+    int wal = 0, copied = 0;
+    cr_assert_eq(store_checkpoint(st, &wal, &copied), 0);
+    cr_assert_gt(wal, 100, "the WAL holds the batch (%d pages)", wal);
+    cr_assert_eq(wal, copied, "a passive checkpoint with nobody reading copies it all");
+    cr_assert_eq(g_stats.wal_resets, 0);
+    store_insert_frame(st, 1, 5000, 5000, 1, blob, sizeof blob);
+    cr_assert_eq(store_commit(st), 0);
+    cr_assert_eq(g_stats.wal_resets, 1, "the writer rewound the WAL after its commit");
+    store_insert_frame(st, 1, 5001, 5001, 1, blob, sizeof blob);
+    cr_assert_eq(store_commit(st), 0);
+    cr_assert_eq(store_checkpoint(st, &wal, &copied), 0);
+    cr_assert_lt(wal, 20, "the next transaction started at the beginning of the WAL (%d pages)", wal);
+    store_close(st);
+}
