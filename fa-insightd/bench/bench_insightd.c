@@ -41,6 +41,15 @@ static char workdir[512];
 static bool quick;
 static double step_seconds = 5.0;
 
+/* The machine is shared: the load average goes with every table. */
+static void print_load(const char *when) {
+    char buf[128] = "";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fgets(buf, sizeof buf, f)) buf[strcspn(buf, "\n")] = '\0';
+    if (f) fclose(f);
+    printf("(load average %s: %s)\n", when, buf);
+}
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -649,6 +658,7 @@ int main(int argc, char **argv) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("== bench-insightd: %s, %ld cores, %d tags per frame, %d fps per game, SQLite %s\n", daemon_path, cores,
            TAGS, FPS, sqlite3_libversion());
+    print_load("at start");
     fflush(stdout);
 
     double raw_packed = sqlite_rate(false, quick ? 1.5 : 3.0);
@@ -762,6 +772,7 @@ int main(int argc, char **argv) {
            (double)proc_kib(t.pid, "VmHWM") / 1024.0);
     int rc = daemon_stop(&t);
     printf("\ndaemon exit codes: %d\n", rc);
+    print_load("at the end");
     if (!keep) {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);

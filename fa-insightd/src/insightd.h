@@ -614,9 +614,12 @@ void jw_free(json_writer_t *w);
 typedef struct ingest ingest_t;
 typedef void (*ingest_sink_fn)(void *ud, const void *buf, size_t len, uint64_t recv_mono);
 
-/* Hand-off queue bounds: messages and bytes waiting for the loop. */
+/* Hand-off queue bounds: messages and bytes waiting for the loop. 24 MiB
+ * is over a second of 100 games at 60 fps x 64 tags: enough to ride out a
+ * slow commit, small enough to keep the daemon's RSS under 64 MiB when it
+ * is overrun (BENCH.md). */
 #define INGEST_QUEUE_MAX_MSGS 65536u
-#define INGEST_QUEUE_MAX_BYTES (32u * 1024u * 1024u)
+#define INGEST_QUEUE_MAX_BYTES (24u * 1024u * 1024u)
 /* Messages handled per loop wake-up before yielding to other handles. */
 #define INGEST_BATCH 2048u
 
