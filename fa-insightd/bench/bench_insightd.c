@@ -76,9 +76,12 @@ static char paths[TAGS][32];
 
 static void init_defs(void) {
     for (int i = 0; i < TAGS; i++) {
-        if (i == 0) paths[i][0] = '\0';
-        else if (i < 8) snprintf(paths[i], sizeof paths[i], "sys%d", i);
-        else snprintf(paths[i], sizeof paths[i], "sys%d/part%d", i % 8 ? i % 8 : 1, i);
+        if (i == 0)
+            paths[i][0] = '\0';
+        else if (i < 8)
+            snprintf(paths[i], sizeof paths[i], "sys%d", i);
+        else
+            snprintf(paths[i], sizeof paths[i], "sys%d/part%d", i % 8 ? i % 8 : 1, i);
         defs[i] = (fa_proto_tag_def_t){(uint16_t)i, (uint16_t)(i < 8 ? 0 : (i % 8 ? i % 8 : 1)), 0,
                                        i % 4 == 1 ? 64u << 20 : 0, fa_proto_str(paths[i])};
     }
@@ -108,10 +111,12 @@ static size_t encode_frame(game_t *g, uint8_t *buf, size_t cap) {
     for (int t = 0; t < TAGS; t++) {
         uint64_t base = (uint64_t)(t + 1) * 200000u;
         uint64_t live = base + (i * 2654435761u + (uint64_t)t * 40503u) % (base / 4 + 1);
-        rows[t] = (fa_proto_tag_stat_t){(uint16_t)t, 4096u + (uint64_t)t * 64u, live / 2, live / 4, 3u + (uint64_t)t % 7u,
-                                        live, live + 1000};
+        rows[t] = (fa_proto_tag_stat_t){(uint16_t)t, 4096u + (uint64_t)t * 64u, live / 2,
+                                        live / 4,    3u + (uint64_t)t % 7u,     live,
+                                        live + 1000};
     }
-    for (int k = 0; k < 4; k++) threads[k] = (fa_proto_thread_row_t){(uint32_t)k, 0, 65536, 1u << 20, i, 1};
+    for (int k = 0; k < 4; k++)
+        threads[k] = (fa_proto_thread_row_t){(uint32_t)k, 0, 65536, 1u << 20, i, 1};
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.header.type = FA_PROTO_FRAME;
@@ -122,7 +127,8 @@ static size_t encode_frame(game_t *g, uint8_t *buf, size_t cap) {
     m.frame.duration_ns = 15000000;
     m.frame.tags_total = TAGS;
     m.frame.threads_total = 4;
-    for (int k = 0; k < 3; k++) m.frame.totals[k] = (fa_proto_kind_totals_t){1u << 22, 1u << 23, 500, 1u << 20, 400};
+    for (int k = 0; k < 3; k++)
+        m.frame.totals[k] = (fa_proto_kind_totals_t){1u << 22, 1u << 23, 500, 1u << 20, 400};
     m.frame.tags = rows;
     m.frame.tag_count = TAGS;
     m.frame.threads = threads;
@@ -159,10 +165,12 @@ static int daemon_start(daemon_t *d, const char *name, const char *const *extra)
         snprintf(log, sizeof log, "%s/%s.log", workdir, name);
         FILE *f = freopen(log, "w", stderr);
         (void)f;
-        const char *argv[32] = {daemon_path, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0", "--db",
-                                d->db, "--web-root", workdir, "--log-level", "warn"};
+        const char *argv[32] = {daemon_path, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0",
+                                "--db",      d->db,      "--web-root",  workdir,    "--log-level",
+                                "warn"};
         int n = 11;
-        for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
+        for (int i = 0; extra && extra[i] && n < 30; i++)
+            argv[n++] = extra[i];
         argv[n] = NULL;
         execv(daemon_path, (char **)argv);
         _exit(127);
@@ -229,7 +237,8 @@ static char *http_get(int port, const char *path, double *ms) {
         return NULL;
     }
     char req[512];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path, port);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+                     path, port);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return NULL;
@@ -288,8 +297,10 @@ static void wait_stored(daemon_t *d, double want, health_t *h, double max_s) {
     while (now_s() - t0 < max_s) {
         if (health(d, h) == 0) {
             if (h->stored >= want) return;
-            if (h->stored != last) last = h->stored, last_change = now_s();
-            else if (now_s() - last_change > 2.0) return;
+            if (h->stored != last)
+                last = h->stored, last_change = now_s();
+            else if (now_s() - last_change > 2.0)
+                return;
         }
         usleep(50000);
     }
@@ -306,11 +317,12 @@ static double sqlite_rate(bool per_tag, double seconds) {
         return 0;
     }
     sqlite3 *db = store_db(st);
-    sqlite3_exec(db,
-                 "CREATE TABLE frame_tags(session_id INTEGER, t_ms INTEGER, frame INTEGER, tag_id INTEGER,"
-                 " live INTEGER, peak INTEGER, frame_bytes INTEGER, pool INTEGER, heap INTEGER, allocs INTEGER);"
-                 "CREATE INDEX frame_tags_by_tag ON frame_tags(session_id, tag_id, t_ms);",
-                 NULL, NULL, NULL);
+    sqlite3_exec(
+        db,
+        "CREATE TABLE frame_tags(session_id INTEGER, t_ms INTEGER, frame INTEGER, tag_id INTEGER,"
+        " live INTEGER, peak INTEGER, frame_bytes INTEGER, pool INTEGER, heap INTEGER, allocs INTEGER);"
+        "CREATE INDEX frame_tags_by_tag ON frame_tags(session_id, tag_id, t_ms);",
+        NULL, NULL, NULL);
     sqlite3_stmt *ins;
     sqlite3_prepare_v2(db, "INSERT INTO frame_tags VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)", -1, &ins, NULL);
     /* 100 games in lockstep, like the target load */
@@ -319,7 +331,8 @@ static double sqlite_rate(bool per_tag, double seconds) {
     static uint8_t msg[65536], blob[65536];
     fa_proto_space_t *space = malloc(sizeof *space);
     fa_proto_storage_t sto = fa_proto_storage_of(space);
-    for (int g = 0; g < GAMES; g++) game_init(&games[g], 1000 + (uint64_t)g, 1700000000000000000ull);
+    for (int g = 0; g < GAMES; g++)
+        game_init(&games[g], 1000 + (uint64_t)g, 1700000000000000000ull);
     uint64_t frames = 0;
     double t0 = now_s(), batch_start = t0;
     if (per_tag) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
@@ -353,13 +366,17 @@ static double sqlite_rate(bool per_tag, double seconds) {
             frames++;
         }
         if (now_s() - batch_start >= 0.25) {
-            if (per_tag) sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
-            else store_commit(st);
+            if (per_tag)
+                sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
+            else
+                store_commit(st);
             batch_start = now_s();
         }
     }
-    if (per_tag) sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    else store_commit(st);
+    if (per_tag)
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    else
+        store_commit(st);
     double rate = (double)frames / (now_s() - t0);
     sqlite3_finalize(ins);
     free(space);
@@ -455,7 +472,8 @@ static double nng_rate(size_t *msg_size) {
     if (write(fds[1], url, strlen(url)) < 0) return 0;
     close(fds[1]);
     pthread_mutex_lock(&k.lock);
-    while (k.count < k.want) pthread_cond_wait(&k.done, &k.lock);
+    while (k.count < k.want)
+        pthread_cond_wait(&k.done, &k.lock);
     pthread_mutex_unlock(&k.lock);
     double rate = (double)(k.want - 1) / (k.last - k.first);
     waitpid(child, NULL, 0);
@@ -500,11 +518,14 @@ static void run_games(daemon_t *d, int n, double seconds, step_t *out, volatile 
     long tick = 0;
     while ((seconds > 0 && now_s() - t0 < seconds) || (stop && !*stop)) {
         double due = t0 + (double)tick / FPS;
-        while (now_s() < due) usleep(200);
+        while (now_s() < due)
+            usleep(200);
         for (int g = 0; g < n; g++) {
             size_t len = encode_frame(&games[g], msg, sizeof msg);
-            if (nng_send(games[g].sock, msg, len, NNG_FLAG_NONBLOCK) == 0) sent++;
-            else failed++;
+            if (nng_send(games[g].sock, msg, len, NNG_FLAG_NONBLOCK) == 0)
+                sent++;
+            else
+                failed++;
         }
         if (tick % 15 == 0) {
             double rss = (double)proc_kib(d->pid, "VmRSS") / 1024.0;
@@ -533,7 +554,8 @@ static void run_games(daemon_t *d, int n, double seconds, step_t *out, volatile 
         out->hwm_mib = (double)proc_kib(d->pid, "VmHWM") / 1024.0;
         out->cpu_pct = 100.0 * cpu / elapsed;
     }
-    for (int g = 0; g < n; g++) nng_close(games[g].sock);
+    for (int g = 0; g < n; g++)
+        nng_close(games[g].sock);
     free(games);
 }
 
@@ -629,13 +651,19 @@ int main(int argc, char **argv) {
     char steps_arg[256] = "25,50,100,150,200,300,400";
     const char *keep = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--daemon") && i + 1 < argc) daemon_path = argv[++i];
-        else if (!strcmp(argv[i], "--quick")) quick = true;
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) snprintf(steps_arg, sizeof steps_arg, "%s", argv[++i]);
-        else if (!strcmp(argv[i], "--step-seconds") && i + 1 < argc) step_seconds = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep = argv[++i];
+        if (!strcmp(argv[i], "--daemon") && i + 1 < argc)
+            daemon_path = argv[++i];
+        else if (!strcmp(argv[i], "--quick"))
+            quick = true;
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+            snprintf(steps_arg, sizeof steps_arg, "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--step-seconds") && i + 1 < argc)
+            step_seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--keep") && i + 1 < argc)
+            keep = argv[++i];
         else {
-            fprintf(stderr, "usage: %s --daemon PATH [--quick] [--steps 25,50,...] [--step-seconds S] [--keep DIR]\n",
+            fprintf(stderr,
+                    "usage: %s --daemon PATH [--quick] [--steps 25,50,...] [--step-seconds S] [--keep DIR]\n",
                     argv[0]);
             return 2;
         }
@@ -656,8 +684,8 @@ int main(int argc, char **argv) {
     }
     init_defs();
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("== bench-insightd: %s, %ld cores, %d tags per frame, %d fps per game, SQLite %s\n", daemon_path, cores,
-           TAGS, FPS, sqlite3_libversion());
+    printf("== bench-insightd: %s, %ld cores, %d tags per frame, %d fps per game, SQLite %s\n", daemon_path,
+           cores, TAGS, FPS, sqlite3_libversion());
     print_load("at start");
     fflush(stdout);
 
@@ -683,9 +711,10 @@ int main(int argc, char **argv) {
     printf("(frames dropped at the daemon's queue during the flood: %.0f)\n", fl_dropped);
     fflush(stdout);
 
-    printf("\n-- N games x %d fps x %d tags, %.0f s per step (non-blocking sends, like the agent)\n", FPS, TAGS,
-           step_seconds);
-    printf("| games | frames/s due | frames/s sent | agent drops | stored | daemon drops | catch-up s | daemon CPU %% | "
+    printf("\n-- N games x %d fps x %d tags, %.0f s per step (non-blocking sends, like the agent)\n", FPS,
+           TAGS, step_seconds);
+    printf("| games | frames/s due | frames/s sent | agent drops | stored | daemon drops | catch-up s | "
+           "daemon CPU %% | "
            "RSS max MiB | RSS peak (HWM) MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
     int first_drop = 0, best = 0;
@@ -698,10 +727,12 @@ int main(int argc, char **argv) {
         /* the generator shares the 2 cores: below 95 % of the due rate the
          * step measures the generator, not the daemon */
         bool generator_bound = s.sent / s.seconds < 0.95 * n * FPS;
-        printf("| %d | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %.1f | %.1f |\n", n, n * FPS, s.sent / s.seconds,
-               s.agent_dropped, s.stored, s.daemon_dropped, s.lag_s, s.cpu_pct, s.rss_max_mib, s.hwm_mib);
-        fprintf(stderr, "   step %d: queue high-water %.0f msgs, queue-full drops %.0f, orphaned %.0f, "
-                        "longest commit so far %.0f ms\n",
+        printf("| %d | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %.1f | %.1f |\n", n, n * FPS,
+               s.sent / s.seconds, s.agent_dropped, s.stored, s.daemon_dropped, s.lag_s, s.cpu_pct,
+               s.rss_max_mib, s.hwm_mib);
+        fprintf(stderr,
+                "   step %d: queue high-water %.0f msgs, queue-full drops %.0f, orphaned %.0f, "
+                "longest commit so far %.0f ms\n",
                 n, s.queue_high, s.queue_full, s.orphaned, s.commit_max_ms);
         fflush(stdout);
         if (generator_bound)
@@ -713,9 +744,12 @@ int main(int argc, char **argv) {
         sleep(1);
     }
     char began[64];
-    if (first_drop) snprintf(began, sizeof began, "%d games", first_drop);
-    else snprintf(began, sizeof began, "none up to the last step");
-    printf("largest step without drops: %d games (%d frames/s); drops began at: %s\n", best, best * FPS, began);
+    if (first_drop)
+        snprintf(began, sizeof began, "%d games", first_drop);
+    else
+        snprintf(began, sizeof began, "none up to the last step");
+    printf("largest step without drops: %d games (%d frames/s); drops began at: %s\n", best, best * FPS,
+           began);
     fflush(stdout);
     daemon_stop(&d);
 
@@ -732,16 +766,19 @@ int main(int argc, char **argv) {
     struct {
         const char *label, *query;
     } qs[] = {
-        {"trend, 1 h window, 120 points of 30 s (360 10-second rollups)", "trend?tag=sys1&window=1h&points=120"},
-        {"trend, 1 h window, 1000 points of 3.6 s (3600 per-second rollups)", "trend?tag=sys1&window=1h&points=1000"},
+        {"trend, 1 h window, 120 points of 30 s (360 10-second rollups)",
+         "trend?tag=sys1&window=1h&points=120"},
+        {"trend, 1 h window, 1000 points of 3.6 s (3600 per-second rollups)",
+         "trend?tag=sys1&window=1h&points=1000"},
         {"trend, 1 h window, 60 points of 1 min (per-minute rollups)", "trend?tag=sys1&window=1h&points=60"},
         {"trend, 10 s window, 100 points of 100 ms (600 raw frames)", "trend?tag=sys1&window=10s&points=100"},
         {"frames, newest 100", "frames?limit=100"},
         {"tags tree (in memory)", "tags"},
     };
-    printf("\n-- query latency over 1 hour of %d fps data (%d frames of %d tags, loaded in %.1f s), %d requests "
-           "each\n",
-           FPS, hour, TAGS, pop, reps);
+    printf(
+        "\n-- query latency over 1 hour of %d fps data (%d frames of %d tags, loaded in %.1f s), %d requests "
+        "each\n",
+        FPS, hour, TAGS, pop, reps);
     printf("| query | p50 ms idle | p99 ms idle | p50 ms under 100 games | p99 ms under 100 games |\n"
            "|---|---|---|---|---|\n");
     lat_t idle[6], busy[6];
@@ -760,8 +797,10 @@ int main(int argc, char **argv) {
     b.stop = true;
     pthread_join(bgt, NULL);
     for (int i = 0; i < 6; i++)
-        printf("| %s | %.2f | %.2f | %.2f | %.2f |\n", qs[i].label, idle[i].p50, idle[i].p99, busy[i].p50, busy[i].p99);
-    printf("(the 100 games meanwhile: %.0f frames sent, %.0f agent drops, %.0f daemon drops, RSS peak %.1f MiB)\n",
+        printf("| %s | %.2f | %.2f | %.2f | %.2f |\n", qs[i].label, idle[i].p50, idle[i].p99, busy[i].p50,
+               busy[i].p99);
+    printf("(the 100 games meanwhile: %.0f frames sent, %.0f agent drops, %.0f daemon drops, RSS peak %.1f "
+           "MiB)\n",
            b.result.sent, b.result.agent_dropped, b.result.daemon_dropped, b.result.hwm_mib);
     struct stat st;
     char wal[700];

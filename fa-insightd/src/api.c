@@ -160,8 +160,9 @@ static bool int_param(request_t *q, const char *name, uint64_t min, uint64_t max
         return true;
     }
     if (!parse_u64(v, min, max, out)) {
-        http_reply_error(q->r, 400, "bad_parameter", name, "parameter '%s' must be %s in %llu..%llu, got '%s'",
-                         name, what, (unsigned long long)min, (unsigned long long)max, v);
+        http_reply_error(q->r, 400, "bad_parameter", name,
+                         "parameter '%s' must be %s in %llu..%llu, got '%s'", name, what,
+                         (unsigned long long)min, (unsigned long long)max, v);
         return false;
     }
     return true;
@@ -221,8 +222,7 @@ static void route_health(request_t *q) {
 
     cJSON *in = cJSON_AddObjectToObject(o, "ingest");
     cJSON_AddStringToObject(in, "url", c->ingest_url);
-    uint64_t dropped =
-        atomic_load(&g_stats.queue_dropped) + g_stats.frames_dropped_store + g_stats.orphaned;
+    uint64_t dropped = atomic_load(&g_stats.queue_dropped) + g_stats.frames_dropped_store + g_stats.orphaned;
     json_add_u64(in, "received", atomic_load(&g_stats.received));
     json_add_u64(in, "received_bytes", atomic_load(&g_stats.received_bytes));
     json_add_u64(in, "stored", g_stats.frames_stored);
@@ -307,7 +307,8 @@ static void route_sessions(request_t *q) {
     qsort(list, k, sizeof *list, by_activity);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "sessions");
-    for (uint32_t i = 0; i < k; i++) cJSON_AddItemToArray(arr, json_session(list[i]));
+    for (uint32_t i = 0; i < k; i++)
+        cJSON_AddItemToArray(arr, json_session(list[i]));
     json_add_u64(o, "count", k);
     json_add_u64(o, "live", sessions_live_count(ss));
     free(list);
@@ -318,9 +319,9 @@ static void route_sessions(request_t *q) {
  * top-level node) with cycles and unknown parents broken, and children
  * lists in id order. */
 typedef struct forest {
-    int32_t *parent;  /* by slot */
-    int32_t *first;   /* first child slot, -1 */
-    int32_t *next;    /* next sibling slot, -1 */
+    int32_t *parent; /* by slot */
+    int32_t *first;  /* first child slot, -1 */
+    int32_t *next;   /* next sibling slot, -1 */
     uint32_t n;
 } forest_t;
 
@@ -331,7 +332,9 @@ static int slot_by_id(const void *a, const void *b, void *ctx) {
 }
 
 static session_t *sort_session; /* qsort has no context argument in C11 */
-static int slot_cmp(const void *a, const void *b) { return slot_by_id(a, b, sort_session); }
+static int slot_cmp(const void *a, const void *b) {
+    return slot_by_id(a, b, sort_session);
+}
 
 static int forest_build(const session_t *s, forest_t *f) {
     uint32_t n = s->tag_count;
@@ -369,7 +372,8 @@ static int forest_build(const session_t *s, forest_t *f) {
         }
     }
     /* Children in id order: insert in reverse id order at the head. */
-    for (uint32_t i = 0; i < n; i++) order[i] = (int32_t)i;
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = (int32_t)i;
     sort_session = (session_t *)s;
     qsort(order, n, sizeof *order, slot_cmp);
     for (uint32_t k = n; k-- > 0;) {
@@ -399,10 +403,14 @@ static const char *tag_state(const tag_t *t) {
 static void add_budget_fields(cJSON *o, const tag_t *t) {
     json_add_u64(o, "budget_soft", t->budget_soft);
     json_add_u64(o, "budget_hard", t->budget_hard);
-    if (t->budget_hard) cJSON_AddNumberToObject(o, "used_pct", alerts_pct(t->live_bytes, t->budget_hard));
-    else cJSON_AddNullToObject(o, "used_pct");
-    if (t->budget_soft) cJSON_AddNumberToObject(o, "soft_pct", alerts_pct(t->live_bytes, t->budget_soft));
-    else cJSON_AddNullToObject(o, "soft_pct");
+    if (t->budget_hard)
+        cJSON_AddNumberToObject(o, "used_pct", alerts_pct(t->live_bytes, t->budget_hard));
+    else
+        cJSON_AddNullToObject(o, "used_pct");
+    if (t->budget_soft)
+        cJSON_AddNumberToObject(o, "soft_pct", alerts_pct(t->live_bytes, t->budget_soft));
+    else
+        cJSON_AddNullToObject(o, "soft_pct");
     cJSON_AddBoolToObject(o, "over_soft", t->budget_soft && t->live_bytes > t->budget_soft);
     cJSON_AddBoolToObject(o, "over_hard", t->budget_hard && t->live_bytes > t->budget_hard);
     cJSON_AddStringToObject(o, "state", tag_state(t));
@@ -424,8 +432,10 @@ static cJSON *tag_node(const tag_t *t) {
     json_add_u64(o, "heap_bytes", t->heap_bytes);
     json_add_u64(o, "alloc_count", t->alloc_count);
     add_budget_fields(o, t);
-    if (t->alert.level != ALERT_NONE) cJSON_AddStringToObject(o, "alert", alerts_level_name(t->alert.level));
-    else cJSON_AddNullToObject(o, "alert");
+    if (t->alert.level != ALERT_NONE)
+        cJSON_AddStringToObject(o, "alert", alerts_level_name(t->alert.level));
+    else
+        cJSON_AddNullToObject(o, "alert");
     return o;
 }
 
@@ -457,11 +467,13 @@ static void route_tags(request_t *q, session_t *s) {
         http_reply_error(q->r, 500, "internal", NULL, "out of memory");
         return;
     }
-    for (uint32_t i = 0; i < s->tag_count; i++) nodes[i] = tag_node(&s->tags[i]);
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        nodes[i] = tag_node(&s->tags[i]);
     /* Attach children (already in id order) without recursion. */
     for (uint32_t i = 0; i < s->tag_count; i++) {
         cJSON *kids = cJSON_AddArrayToObject(nodes[i], "children");
-        for (int32_t c = f.first[i]; c >= 0; c = f.next[c]) cJSON_AddItemToArray(kids, nodes[c]);
+        for (int32_t c = f.first[i]; c >= 0; c = f.next[c])
+            cJSON_AddItemToArray(kids, nodes[c]);
     }
     cJSON *o = cJSON_CreateObject();
     add_session_header(o, s);
@@ -473,7 +485,8 @@ static void route_tags(request_t *q, session_t *s) {
     for (uint32_t i = 0; tops && i < s->tag_count; i++)
         if (f.parent[i] < 0) tops[ntop++] = (int32_t)i;
     if (tops) qsort(tops, ntop, sizeof *tops, slot_cmp);
-    for (uint32_t k = 0; k < ntop; k++) cJSON_AddItemToArray(tree, nodes[tops[k]]);
+    for (uint32_t k = 0; k < ntop; k++)
+        cJSON_AddItemToArray(tree, nodes[tops[k]]);
     free(tops);
     free(nodes);
     forest_free(&f);
@@ -487,7 +500,8 @@ static void route_budgets(request_t *q, session_t *s) {
     tag_t *top = NULL;
     if (tag) {
         if (!tag[0]) {
-            http_reply_error(q->r, 400, "bad_parameter", "tag", "parameter 'tag' must not be empty (the root is '/')");
+            http_reply_error(q->r, 400, "bad_parameter", "tag",
+                             "parameter 'tag' must not be empty (the root is '/')");
             return;
         }
         if (!(top = sessions_tag_by_path(s, tag))) {
@@ -613,9 +627,12 @@ static void job_work(void *arg) {
 
 static void job_done(void *arg, int status) {
     job_t *j = arg;
-    if (status == UV_ECANCELED) http_reply_error(j->r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
-    else if (j->body) http_reply_json(j->r, 200, j->body);
-    else http_reply_error(j->r, (uint16_t)j->res.status, j->res.code, NULL, "%s", j->res.message);
+    if (status == UV_ECANCELED)
+        http_reply_error(j->r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
+    else if (j->body)
+        http_reply_json(j->r, 200, j->body);
+    else
+        http_reply_error(j->r, (uint16_t)j->res.status, j->res.code, NULL, "%s", j->res.message);
     free(j->body);
     free(j);
 }
@@ -631,8 +648,10 @@ static void submit(request_t *q, job_t *j) {
 
 static job_t *new_job(request_t *q, int route) {
     job_t *j = calloc(1, sizeof *j);
-    if (!j) http_reply_error(q->r, 500, "internal", NULL, "out of memory");
-    else j->route = route;
+    if (!j)
+        http_reply_error(q->r, 500, "internal", NULL, "out of memory");
+    else
+        j->route = route;
     return j;
 }
 
@@ -668,7 +687,8 @@ static void route_trend(request_t *q, session_t *s) {
         return;
     }
     if (!tag[0]) {
-        http_reply_error(q->r, 400, "bad_parameter", "tag", "parameter 'tag' must not be empty (the root is '/')");
+        http_reply_error(q->r, 400, "bad_parameter", "tag",
+                         "parameter 'tag' must not be empty (the root is '/')");
         return;
     }
     tag_t *t = sessions_tag_by_path(s, tag);
@@ -681,13 +701,15 @@ static void route_trend(request_t *q, session_t *s) {
     const char *w = param(q, "window");
     if (w && (config_parse_duration(w, &window) != 0 || window < TREND_WINDOW_MIN_MS ||
               window > TREND_WINDOW_MAX_MS)) {
-        http_reply_error(q->r, 400, "bad_parameter", "window",
-                         "parameter 'window' must be a duration from 1s to 30d (e.g. 90s, 5m, 1h; a bare number "
-                         "is seconds), got '%.64s'",
-                         w);
+        http_reply_error(
+            q->r, 400, "bad_parameter", "window",
+            "parameter 'window' must be a duration from 1s to 30d (e.g. 90s, 5m, 1h; a bare number "
+            "is seconds), got '%.64s'",
+            w);
         return;
     }
-    if (!int_param(q, "points", 1, TREND_POINTS_MAX, TREND_POINTS_DEFAULT, &points, NULL, "an integer")) return;
+    if (!int_param(q, "points", 1, TREND_POINTS_MAX, TREND_POINTS_DEFAULT, &points, NULL, "an integer"))
+        return;
     job_t *j = new_job(q, R_TREND);
     if (!j) return;
     j->sid = s->id;
@@ -725,9 +747,12 @@ static void route_alerts(request_t *q) {
     int state = QUERY_STATE_ALL;
     const char *st = param(q, "state");
     if (st) {
-        if (!strcmp(st, "active")) state = QUERY_STATE_ACTIVE;
-        else if (!strcmp(st, "cleared")) state = QUERY_STATE_CLEARED;
-        else if (!strcmp(st, "all")) state = QUERY_STATE_ALL;
+        if (!strcmp(st, "active"))
+            state = QUERY_STATE_ACTIVE;
+        else if (!strcmp(st, "cleared"))
+            state = QUERY_STATE_CLEARED;
+        else if (!strcmp(st, "all"))
+            state = QUERY_STATE_ALL;
         else {
             http_reply_error(q->r, 400, "bad_parameter", "state",
                              "parameter 'state' must be 'active', 'cleared' or 'all', got '%.64s'", st);
@@ -751,7 +776,8 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
     request_t q = {.ctx = ctx, .r = r};
     char target[2048];
     if (strlen(r->uri) >= sizeof target) {
-        http_reply_error(r, 414, "uri_too_long", NULL, "request target longer than %zu bytes", sizeof target - 1);
+        http_reply_error(r, 414, "uri_too_long", NULL, "request target longer than %zu bytes",
+                         sizeof target - 1);
         return;
     }
     strcpy(target, r->uri);
@@ -791,24 +817,35 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
     }
     int route = -1;
     if (!bad_path) {
-        if (nseg == 1 && !strcmp(seg[0], "health")) route = R_HEALTH;
-        else if (nseg == 1 && !strcmp(seg[0], "sessions")) route = R_SESSIONS;
-        else if (nseg == 1 && !strcmp(seg[0], "alerts")) route = R_ALERTS;
-        else if (nseg == 2 && !strcmp(seg[0], "sessions")) route = R_SESSION;
+        if (nseg == 1 && !strcmp(seg[0], "health"))
+            route = R_HEALTH;
+        else if (nseg == 1 && !strcmp(seg[0], "sessions"))
+            route = R_SESSIONS;
+        else if (nseg == 1 && !strcmp(seg[0], "alerts"))
+            route = R_ALERTS;
+        else if (nseg == 2 && !strcmp(seg[0], "sessions"))
+            route = R_SESSION;
         else if (nseg == 3 && !strcmp(seg[0], "sessions")) {
-            if (!strcmp(seg[2], "frames")) route = R_FRAMES;
-            else if (!strcmp(seg[2], "tags")) route = R_TAGS;
-            else if (!strcmp(seg[2], "trend")) route = R_TREND;
-            else if (!strcmp(seg[2], "budgets")) route = R_BUDGETS;
-            else if (!strcmp(seg[2], "findings")) route = R_FINDINGS;
+            if (!strcmp(seg[2], "frames"))
+                route = R_FRAMES;
+            else if (!strcmp(seg[2], "tags"))
+                route = R_TAGS;
+            else if (!strcmp(seg[2], "trend"))
+                route = R_TREND;
+            else if (!strcmp(seg[2], "budgets"))
+                route = R_BUDGETS;
+            else if (!strcmp(seg[2], "findings"))
+                route = R_FINDINGS;
         }
     }
     if (route < 0) {
-        http_reply_error(r, 404, "not_found", NULL, "no such route (see API.md: /api/v1/health, /api/v1/sessions, ...)");
+        http_reply_error(r, 404, "not_found", NULL,
+                         "no such route (see API.md: /api/v1/health, /api/v1/sessions, ...)");
         return;
     }
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-        http_reply_error(r, 405, "method_not_allowed", NULL, "method %.16s not allowed here (GET or HEAD)", r->method);
+        http_reply_error(r, 405, "method_not_allowed", NULL, "method %.16s not allowed here (GET or HEAD)",
+                         r->method);
         return;
     }
     char err[200];

@@ -25,7 +25,7 @@ typedef struct option_def {
     const char *name; /* --name on the command line, `name = value` in the file */
     opt_type type;
     size_t offset, size;
-    const char *def;  /* default, parsed like any other value */
+    const char *def; /* default, parsed like any other value */
     const char *metavar;
     uint64_t min, max; /* OPT_DURATION (ms) and OPT_UINT */
     const char *help;
@@ -37,8 +37,8 @@ typedef struct option_def {
 static const option_def_t options[] = {
     {"listen", OPT_ADDR, FIELD(listen), "127.0.0.1:7878", "HOST:PORT", 0, 0,
      "HTTP, JSON API and WebSocket address (port 0: any free port)"},
-    {"ingest", OPT_URL, FIELD(ingest), "tcp://127.0.0.1:7879", "URL",
-     0, 0, "nng PULL address the agents push to (tcp://, ipc://)"},
+    {"ingest", OPT_URL, FIELD(ingest), "tcp://127.0.0.1:7879", "URL", 0, 0,
+     "nng PULL address the agents push to (tcp://, ipc://)"},
     {"db", OPT_PATH, FIELD(db_path), "./fa-insight.db", "PATH", 0, 0, "SQLite database (created if missing)"},
     {"web-root", OPT_PATH, FIELD(web_root), "", "DIR", 0, 0,
      "dashboard files (default: the installed share/framealloc/web, or the source tree's web/)"},
@@ -50,7 +50,8 @@ static const option_def_t options[] = {
      "longest time an accepted frame waits for its SQLite commit"},
     {"session-timeout", OPT_DURATION, FIELD(session_timeout_ms), "10s", "DURATION", 1000, DAY_MS,
      "a session without messages for this long has ended"},
-    {"ws-rate", OPT_UINT, FIELD(ws_rate), "20", "N", 1, 1000, "frame messages per second per WebSocket client"},
+    {"ws-rate", OPT_UINT, FIELD(ws_rate), "20", "N", 1, 1000,
+     "frame messages per second per WebSocket client"},
     {"ws-send-timeout", OPT_DURATION, FIELD(ws_send_timeout_ms), "10s", "DURATION", 100, 600000,
      "a WebSocket client that accepts nothing for this long is closed"},
     {"log-level", OPT_LEVEL, FIELD(log_level), "info", "LEVEL", 0, 0, "error, warn, info or debug"},
@@ -66,12 +67,18 @@ int config_parse_duration(const char *s, uint64_t *out_ms) {
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s) return -1;
     uint64_t mult;
-    if (*end == '\0' || strcmp(end, "s") == 0) mult = 1000;
-    else if (strcmp(end, "ms") == 0) mult = 1;
-    else if (strcmp(end, "m") == 0) mult = 60000;
-    else if (strcmp(end, "h") == 0) mult = 3600000;
-    else if (strcmp(end, "d") == 0) mult = DAY_MS;
-    else return -1;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        mult = 1000;
+    else if (strcmp(end, "ms") == 0)
+        mult = 1;
+    else if (strcmp(end, "m") == 0)
+        mult = 60000;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600000;
+    else if (strcmp(end, "d") == 0)
+        mult = DAY_MS;
+    else
+        return -1;
     if (v > UINT64_MAX / mult) return -1;
     *out_ms = (uint64_t)v * mult;
     return 0;
@@ -119,9 +126,12 @@ bool config_host_is_loopback(const char *host) {
 bool config_url_is_local(const char *url) {
     if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "inproc://", 9) == 0) return true;
     const char *rest = NULL;
-    if (strncmp(url, "tcp://", 6) == 0) rest = url + 6;
-    else if (strncmp(url, "tcp4://", 7) == 0) rest = url + 7;
-    else if (strncmp(url, "tcp6://", 7) == 0) rest = url + 7;
+    if (strncmp(url, "tcp://", 6) == 0)
+        rest = url + 6;
+    else if (strncmp(url, "tcp4://", 7) == 0)
+        rest = url + 7;
+    else if (strncmp(url, "tcp6://", 7) == 0)
+        rest = url + 7;
     if (!rest) return false;
     char host[256];
     int port;
@@ -161,7 +171,8 @@ static int option_set(config_t *cfg, const option_def_t *o, const char *value, c
     }
     case OPT_URL:
         if (!url_is_valid(value)) {
-            snprintf(err, errcap, "--%s: '%s' is not an nng URL (tcp://HOST:PORT or ipc://PATH)", o->name, value);
+            snprintf(err, errcap, "--%s: '%s' is not an nng URL (tcp://HOST:PORT or ipc://PATH)", o->name,
+                     value);
             return -1;
         }
         break;
@@ -184,7 +195,8 @@ static int option_set(config_t *cfg, const option_def_t *o, const char *value, c
     case OPT_DURATION: {
         uint64_t ms;
         if (config_parse_duration(value, &ms) != 0) {
-            snprintf(err, errcap, "--%s: '%s' is not a duration (e.g. 250ms, 10s, 5m, 1h, 7d)", o->name, value);
+            snprintf(err, errcap, "--%s: '%s' is not a duration (e.g. 250ms, 10s, 5m, 1h, 7d)", o->name,
+                     value);
             return -1;
         }
         if (ms < o->min || ms > o->max) {
@@ -233,9 +245,11 @@ static const option_def_t *option_find(const char *name, size_t len) {
 }
 
 static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
     return s;
 }
 
@@ -299,8 +313,10 @@ void config_usage(FILE *out) {
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         const option_def_t *o = &options[i];
         char lhs[64];
-        if (o->metavar) snprintf(lhs, sizeof lhs, "--%s %s", o->name, o->metavar);
-        else snprintf(lhs, sizeof lhs, "--%s", o->name);
+        if (o->metavar)
+            snprintf(lhs, sizeof lhs, "--%s %s", o->name, o->metavar);
+        else
+            snprintf(lhs, sizeof lhs, "--%s", o->name);
         fprintf(out, "  %-30s %s", lhs, o->help);
         if (o->def[0]) fprintf(out, " [%s]", o->def);
         fputc('\n', out);
@@ -308,9 +324,8 @@ void config_usage(FILE *out) {
     fprintf(out, "  %-30s %s\n", "-c, --config FILE", "read options from FILE first");
     fprintf(out, "  %-30s %s\n", "-h, --help", "print this help and exit");
     fprintf(out, "  %-30s %s\n", "-V, --version", "print the version and exit");
-    fprintf(out,
-            "\nSIGINT/SIGTERM stop ingest, flush the database, finish HTTP requests, close\n"
-            "WebSockets and exit 0. The API is documented in fa-insightd/API.md.\n");
+    fprintf(out, "\nSIGINT/SIGTERM stop ingest, flush the database, finish HTTP requests, close\n"
+                 "WebSockets and exit 0. The API is documented in fa-insightd/API.md.\n");
 }
 
 int config_load(config_t *cfg, int argc, char **argv, FILE *out, char *err, size_t errcap) {
@@ -327,7 +342,8 @@ int config_load(config_t *cfg, int argc, char **argv, FILE *out, char *err, size
         }
         if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
             fprintf(out, "%s %s (protocol %d.%d, SQLite %s, schema %d)\n", INSIGHTD_NAME, INSIGHTD_VERSION,
-                    FA_PROTO_VERSION_MAJOR, FA_PROTO_VERSION_MINOR, sqlite3_libversion(), STORE_SCHEMA_VERSION);
+                    FA_PROTO_VERSION_MAJOR, FA_PROTO_VERSION_MINOR, sqlite3_libversion(),
+                    STORE_SCHEMA_VERSION);
             return CONFIG_EXIT;
         }
         const char *file = NULL;
@@ -369,9 +385,12 @@ int config_load(config_t *cfg, int argc, char **argv, FILE *out, char *err, size
             return CONFIG_ERROR;
         }
         const char *value;
-        if (eq) value = eq + 1;
-        else if (o->type == OPT_BOOL) value = "true";
-        else if (i + 1 < argc) value = argv[++i];
+        if (eq)
+            value = eq + 1;
+        else if (o->type == OPT_BOOL)
+            value = "true";
+        else if (i + 1 < argc)
+            value = argv[++i];
         else {
             snprintf(err, errcap, "--%s: missing %s", o->name, o->metavar ? o->metavar : "value");
             return CONFIG_ERROR;
@@ -397,9 +416,13 @@ void config_resolve_web_root(config_t *cfg) {
     char tree_web[CONFIG_PATH_MAX];
     snprintf(tree_web, sizeof tree_web, "%s/web", FA_INSIGHTD_SOURCE_DIR);
     const char *choice;
-    if (from_tree && is_dir(tree_web)) choice = tree_web;
-    else if (is_dir(FA_INSIGHTD_INSTALLED_WEB)) choice = FA_INSIGHTD_INSTALLED_WEB;
-    else if (is_dir("./web")) choice = "./web";
-    else choice = from_tree ? tree_web : FA_INSIGHTD_INSTALLED_WEB;
+    if (from_tree && is_dir(tree_web))
+        choice = tree_web;
+    else if (is_dir(FA_INSIGHTD_INSTALLED_WEB))
+        choice = FA_INSIGHTD_INSTALLED_WEB;
+    else if (is_dir("./web"))
+        choice = "./web";
+    else
+        choice = from_tree ? tree_web : FA_INSIGHTD_INSTALLED_WEB;
     snprintf(cfg->web_root, sizeof cfg->web_root, "%s", choice);
 }

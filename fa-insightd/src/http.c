@@ -18,9 +18,9 @@
  * never truncates a response. */
 #include "insightd.h"
 
+#include <arpa/inet.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +33,9 @@ struct http {
     pthread_mutex_t lock;
     http_req_t *head, *tail; /* queued by nng threads */
     http_req_t *written;     /* responses whose write completed */
-    bool draining; /* loop only: answer 503 */
-    bool stopped;  /* under lock: nng threads answer 503 themselves */
-    bool close_when_idle; /* close the async handle when inflight drops to 0 */
+    bool draining;           /* loop only: answer 503 */
+    bool stopped;            /* under lock: nng threads answer 503 themselves */
+    bool close_when_idle;    /* close the async handle when inflight drops to 0 */
     bool closed;
     uint64_t inflight;
 };
@@ -52,13 +52,15 @@ static void finish(nng_aio *aio, uint16_t status, const char *content_type, cons
     }
     nng_http_res_set_status(res, status);
     if (content_type) nng_http_res_set_header(res, "Content-Type", content_type);
-    for (int i = 0; extra && extra[i]; i += 2) nng_http_res_set_header(res, extra[i], extra[i + 1]);
+    for (int i = 0; extra && extra[i]; i += 2)
+        nng_http_res_set_header(res, extra[i], extra[i + 1]);
     if (len) nng_http_res_copy_data(res, body, len);
     nng_aio_set_output(aio, 0, res);
     nng_aio_finish(aio, 0);
 }
 
-static const char *const api_headers[] = {"Cache-Control", "no-store", "X-Content-Type-Options", "nosniff", NULL};
+static const char *const api_headers[] = {"Cache-Control", "no-store", "X-Content-Type-Options", "nosniff",
+                                          NULL};
 
 static void reply_unavailable(nng_aio *aio) {
     char *body = json_error_body("shutting_down", "fa-insightd is shutting down", NULL);
@@ -82,8 +84,10 @@ static void enqueue(nng_aio *aio, int kind) {
     pthread_mutex_lock(&h->lock);
     bool stopped = h->stopped;
     if (!stopped) {
-        if (h->tail) h->tail->next = r;
-        else h->head = r;
+        if (h->tail)
+            h->tail->next = r;
+        else
+            h->head = r;
         h->tail = r;
     }
     pthread_mutex_unlock(&h->lock);
@@ -128,8 +132,12 @@ static void written(http_t *h, http_req_t *r) {
     done_one(h);
 }
 
-static void api_cb(nng_aio *aio) { enqueue(aio, HTTP_KIND_API); }
-static void files_cb(nng_aio *aio) { enqueue(aio, HTTP_KIND_STATIC); }
+static void api_cb(nng_aio *aio) {
+    enqueue(aio, HTTP_KIND_API);
+}
+static void files_cb(nng_aio *aio) {
+    enqueue(aio, HTTP_KIND_STATIC);
+}
 
 static void async_cb(uv_async_t *a) {
     http_t *h = a->data;
@@ -148,9 +156,12 @@ static void async_cb(uv_async_t *a) {
         r->next = NULL;
         g_stats.http_requests++;
         g_stats.http_inflight = ++h->inflight;
-        if (h->draining) http_reply_error(r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
-        else if (r->kind == HTTP_KIND_API) api_handle(h->ctx, r);
-        else static_handle(h->ctx, r);
+        if (h->draining)
+            http_reply_error(r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
+        else if (r->kind == HTTP_KIND_API)
+            api_handle(h->ctx, r);
+        else
+            static_handle(h->ctx, r);
         r = next;
     }
 }
@@ -158,8 +169,10 @@ static void async_cb(uv_async_t *a) {
 void http_reply(http_req_t *r, uint16_t status, const char *content_type, const void *body, size_t len,
                 const char *const *extra_headers) {
     http_t *h = the_http;
-    if (status >= 500) g_stats.http_5xx++;
-    else if (status >= 400) g_stats.http_4xx++;
+    if (status >= 500)
+        g_stats.http_5xx++;
+    else if (status >= 400)
+        g_stats.http_4xx++;
     nng_http_res *res = NULL;
     nng_aio *wa = NULL;
     /* HEAD responses (nng strips their body) are left to the server. */
@@ -188,8 +201,8 @@ void http_reply_json(http_req_t *r, uint16_t status, const char *json) {
     http_reply(r, status, "application/json", json, strlen(json), api_headers);
 }
 
-void http_reply_error(http_req_t *r, uint16_t status, const char *code, const char *parameter, const char *fmt,
-                      ...) {
+void http_reply_error(http_req_t *r, uint16_t status, const char *code, const char *parameter,
+                      const char *fmt, ...) {
     char message[512];
     va_list ap;
     va_start(ap, fmt);
@@ -269,7 +282,8 @@ int http_start(http_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
         return -1;
     }
     if ((rv = nng_http_handler_alloc(&h->api, "/api/v1", api_cb)) != 0 ||
-        (rv = nng_http_handler_set_method(h->api, NULL)) != 0 || (rv = nng_http_handler_set_tree(h->api)) != 0 ||
+        (rv = nng_http_handler_set_method(h->api, NULL)) != 0 ||
+        (rv = nng_http_handler_set_tree(h->api)) != 0 ||
         (rv = nng_http_handler_collect_body(h->api, true, 65536)) != 0 ||
         (rv = nng_http_server_add_handler(h->server, h->api)) != 0) {
         snprintf(err, errcap, "HTTP handler /api/v1: %s", nng_strerror(rv));
@@ -294,18 +308,26 @@ int http_start(http_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
     }
     nng_sockaddr sa;
     if (nng_http_server_get_addr(h->server, &sa) == 0) {
-        if (sa.s_family == NNG_AF_INET) port = ntohs(sa.s_in.sa_port);
-        else if (sa.s_family == NNG_AF_INET6) port = ntohs(sa.s_in6.sa_port);
+        if (sa.s_family == NNG_AF_INET)
+            port = ntohs(sa.s_in.sa_port);
+        else if (sa.s_family == NNG_AF_INET6)
+            port = ntohs(sa.s_in6.sa_port);
     }
-    if (strchr(host, ':')) snprintf(ctx->http_url, sizeof ctx->http_url, "http://[%s]:%d", host, port);
-    else snprintf(ctx->http_url, sizeof ctx->http_url, "http://%s:%d", host, port);
+    if (strchr(host, ':'))
+        snprintf(ctx->http_url, sizeof ctx->http_url, "http://[%s]:%d", host, port);
+    else
+        snprintf(ctx->http_url, sizeof ctx->http_url, "http://%s:%d", host, port);
     *out = h;
     return 0;
 }
 
-void http_drain(http_t *h) { h->draining = true; }
+void http_drain(http_t *h) {
+    h->draining = true;
+}
 
-uint64_t http_inflight(const http_t *h) { return h->inflight; }
+uint64_t http_inflight(const http_t *h) {
+    return h->inflight;
+}
 
 void http_stop(http_t *h) {
     pthread_mutex_lock(&h->lock);

@@ -57,7 +57,8 @@ static void recv_cb(void *arg) {
             in->count++;
             in->bytes += len;
             atomic_store(&g_stats.queue_depth, in->count);
-            if (in->count > atomic_load(&g_stats.queue_high_water)) atomic_store(&g_stats.queue_high_water, in->count);
+            if (in->count > atomic_load(&g_stats.queue_high_water))
+                atomic_store(&g_stats.queue_high_water, in->count);
         }
         pthread_mutex_unlock(&in->lock);
         if (dropped) {
@@ -106,7 +107,9 @@ static void drain(ingest_t *in, uint32_t budget) {
     }
 }
 
-static void async_cb(uv_async_t *h) { drain(h->data, INGEST_BATCH); }
+static void async_cb(uv_async_t *h) {
+    drain(h->data, INGEST_BATCH);
+}
 
 int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, ingest_sink_fn sink, void *ud,
                  char *bound_url, size_t bound_cap, char *err, size_t errcap) {
@@ -137,7 +140,8 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, ingest_sink_f
     }
     snprintf(bound_url, bound_cap, "%s", url);
     int port = 0;
-    if (strncmp(url, "tcp", 3) == 0 && nng_listener_get_int(in->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
+    if (strncmp(url, "tcp", 3) == 0 &&
+        nng_listener_get_int(in->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
         /* Replace the port of the URL with the one really bound. */
         const char *colon = strrchr(url, ':');
         snprintf(bound_url, bound_cap, "%.*s:%d", (int)(colon - url), url, port);

@@ -90,10 +90,14 @@ static inline int insightd_sid_parse(const char *s, uint64_t *out) {
     for (int i = 0; i < SID_HEX_LEN; i++) {
         char c = s[i];
         unsigned d;
-        if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') d = (unsigned)(c - 'A' + 10);
-        else return -1;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            d = (unsigned)(c - 'A' + 10);
+        else
+            return -1;
         v = (v << 4) | d;
     }
     if (v == 0) return -1;
@@ -147,8 +151,8 @@ void log_set_hook(log_hook_fn hook);
 
 /* What is in force: defaults, then the config file, then flags. */
 typedef struct config {
-    char listen[256];      /* host:port of HTTP + WebSocket */
-    char ingest[256];      /* nng URL of the PULL socket */
+    char listen[256]; /* host:port of HTTP + WebSocket */
+    char ingest[256]; /* nng URL of the PULL socket */
     char db_path[CONFIG_PATH_MAX];
     char web_root[CONFIG_PATH_MAX]; /* "" until config_resolve_web_root */
     char config_file[CONFIG_PATH_MAX];
@@ -199,22 +203,22 @@ bool config_url_is_local(const char *url);
 
 typedef struct insightd_stats {
     /* ingest, written by the nng receive callback */
-    atomic_uint_fast64_t received;       /* messages taken off the socket */
+    atomic_uint_fast64_t received; /* messages taken off the socket */
     atomic_uint_fast64_t received_bytes;
-    atomic_uint_fast64_t queue_dropped;  /* hand-off queue full */
+    atomic_uint_fast64_t queue_dropped; /* hand-off queue full */
     atomic_uint_fast64_t queue_depth;
     atomic_uint_fast64_t queue_high_water;
     /* message handling (loop) */
-    uint64_t rejected;                              /* failed to decode */
+    uint64_t rejected; /* failed to decode */
     uint64_t rejected_by[STATS_REJECT_REASONS];
-    uint64_t accepted_by_type[5];                   /* index fa_proto_type */
-    uint64_t frames_stored;                         /* committed to SQLite */
-    uint64_t frames_uncommitted;                    /* inserted, not committed */
-    uint64_t frames_dropped_store;                  /* insert failed */
-    uint64_t orphaned;                              /* messages of sessions never introduced */
-    uint64_t pending;                               /* messages waiting for their HELLO */
-    uint64_t gaps;                                  /* missing sequence numbers */
-    uint64_t out_of_order;                          /* seq below the expected one */
+    uint64_t accepted_by_type[5];  /* index fa_proto_type */
+    uint64_t frames_stored;        /* committed to SQLite */
+    uint64_t frames_uncommitted;   /* inserted, not committed */
+    uint64_t frames_dropped_store; /* insert failed */
+    uint64_t orphaned;             /* messages of sessions never introduced */
+    uint64_t pending;              /* messages waiting for their HELLO */
+    uint64_t gaps;                 /* missing sequence numbers */
+    uint64_t out_of_order;         /* seq below the expected one */
     /* store */
     uint64_t commits, commit_errors, store_errors;
     uint64_t commit_ms_last, commit_ms_max;
@@ -288,14 +292,14 @@ enum { ALERT_EV_NONE = 0, ALERT_EV_RAISED, ALERT_EV_ESCALATED, ALERT_EV_CLEARED 
  * (critical), may escalate from warning to critical, and ends only below
  * 75 %: usage hovering around 80 % or 100 % raises nothing new. */
 typedef struct alert_state {
-    uint8_t level;          /* ALERT_* while an episode is open, else NONE */
-    uint8_t episode_level;  /* highest level of the current or last episode */
-    int64_t id;             /* store row id of the open episode, 0 if none */
+    uint8_t level;         /* ALERT_* while an episode is open, else NONE */
+    uint8_t episode_level; /* highest level of the current or last episode */
+    int64_t id;            /* store row id of the open episode, 0 if none */
     uint64_t raised_ms;
     uint64_t raised_bytes;
-    uint64_t peak_bytes;    /* highest usage in the episode */
-    uint64_t budget_hard;   /* the budget when raised (or last seen) */
-    bool peak_dirty;        /* peak changed since the row was written */
+    uint64_t peak_bytes;  /* highest usage in the episode */
+    uint64_t budget_hard; /* the budget when raised (or last seen) */
+    bool peak_dirty;      /* peak changed since the row was written */
 } alert_state_t;
 
 /* Feeds one usage sample. Returns an ALERT_EV_* and updates st (level,
@@ -340,10 +344,10 @@ typedef struct ws_buf ws_buf_t;
 
 typedef struct tag {
     uint16_t id, parent_id;
-    bool defined;       /* named by HELLO or TAGS */
-    bool seen;          /* appeared in a FRAME */
-    bool dirty;         /* live/peak changed since last saved */
-    char *path;         /* owned; "#<id>" until defined */
+    bool defined; /* named by HELLO or TAGS */
+    bool seen;    /* appeared in a FRAME */
+    bool dirty;   /* live/peak changed since last saved */
+    char *path;   /* owned; "#<id>" until defined */
     uint64_t budget_soft, budget_hard;
     uint64_t live_bytes, peak_bytes; /* latest FRAME row; peak is the agent's */
     uint64_t frame_bytes, pool_bytes, heap_bytes, alloc_count;
@@ -367,8 +371,8 @@ typedef struct session {
     uint64_t start_unix_ns, start_mono_ns;
     bool have_hello;
     bool live;
-    bool dirty;          /* counters changed since saved */
-    uint64_t started_ms; /* start_unix_ns in ms */
+    bool dirty;                 /* counters changed since saved */
+    uint64_t started_ms;        /* start_unix_ns in ms */
     uint64_t first_ms, last_ms; /* frame wall times */
     uint64_t last_recv_mono;    /* daemon clock of the last message */
     uint64_t ended_ms;          /* 0 while live */
@@ -402,7 +406,7 @@ typedef struct session {
  * capturing hooks in tests). Called on the loop thread; MUST NOT re-enter
  * sessions_handle. */
 typedef struct alert_event {
-    int event;            /* ALERT_EV_RAISED / _ESCALATED / _CLEARED */
+    int event;                /* ALERT_EV_RAISED / _ESCALATED / _CLEARED */
     const char *clear_reason; /* "usage", "budget_removed", "session_end" */
     uint64_t cleared_ms;
 } alert_event_t;
@@ -489,8 +493,8 @@ int store_save_session(store_t *st, const session_t *s);
 int store_save_tag(store_t *st, uint64_t sid, const tag_t *t);
 int store_insert_frame(store_t *st, uint64_t sid, uint64_t t_ms, uint64_t frame, uint64_t duration_ns,
                        const void *blob, size_t len);
-int store_insert_rollup(store_t *st, int level, uint64_t sid, uint64_t t_ms, uint32_t frames, const void *blob,
-                        size_t len);
+int store_insert_rollup(store_t *st, int level, uint64_t sid, uint64_t t_ms, uint32_t frames,
+                        const void *blob, size_t len);
 int store_insert_finding(store_t *st, uint64_t sid, uint64_t t_ms, const finding_acc_t *f);
 /* Inserts a new alert row (id 0) and sets st->id, or updates the row. */
 int store_save_alert(store_t *st, uint64_t sid, const tag_t *t, alert_state_t *a, uint64_t cleared_ms,
@@ -507,10 +511,10 @@ void store_set_wal_reset_pages(store_t *st, int pages);
 
 /* How long each kind of row is kept (ms). */
 typedef struct store_keep {
-    uint64_t raw;      /* frames */
-    uint64_t second;   /* per-second rollups and findings */
-    uint64_t ten_sec;  /* 10-second rollups */
-    uint64_t minute;   /* per-minute rollups */
+    uint64_t raw;     /* frames */
+    uint64_t second;  /* per-second rollups and findings */
+    uint64_t ten_sec; /* 10-second rollups */
+    uint64_t minute;  /* per-minute rollups */
 } store_keep_t;
 
 /* Deletes at most max_rows rows older than their horizon (relative to
@@ -540,8 +544,8 @@ void query_release(query_pool_t *p, sqlite3 *db);
 /* Each builds its JSON document or returns NULL and sets *status/err.
  * Any thread, one connection each. */
 typedef struct query_result {
-    int status;        /* HTTP status */
-    char code[48];     /* error code when status != 200 */
+    int status;    /* HTTP status */
+    char code[48]; /* error code when status != 200 */
     char message[256];
 } query_result_t;
 
@@ -644,12 +648,12 @@ typedef struct ws ws_t;
 /* One queued HTTP request. The aio MUST be finished exactly once, on the
  * loop thread, through http_reply*. */
 typedef struct http_req {
-    void *aio;      /* nng_aio * of the handler */
-    void *req;      /* nng_http_req * */
-    void *conn;     /* nng_http_conn * */
-    void *res;      /* nng_http_res * while we write it ourselves */
+    void *aio;       /* nng_aio * of the handler */
+    void *req;       /* nng_http_req * */
+    void *conn;      /* nng_http_conn * */
+    void *res;       /* nng_http_res * while we write it ourselves */
     void *write_aio; /* nng_aio * of that write */
-    int kind;       /* HTTP_KIND_* */
+    int kind;        /* HTTP_KIND_* */
     const char *method;
     const char *uri; /* raw request target, query included */
     struct http_req *next;

@@ -115,8 +115,10 @@ cJSON *json_session(const session_t *s) {
     json_add_u64_or_null(o, "last_frame", s->last_frame, s->frames > 0);
     cJSON_AddBoolToObject(o, "live", s->live);
     json_add_u64_or_null(o, "ended_ms", s->ended_ms, s->ended_ms != 0);
-    if (s->end_reason) cJSON_AddStringToObject(o, "end_reason", s->end_reason);
-    else cJSON_AddNullToObject(o, "end_reason");
+    if (s->end_reason)
+        cJSON_AddStringToObject(o, "end_reason", s->end_reason);
+    else
+        cJSON_AddNullToObject(o, "end_reason");
     json_add_u64(o, "frames", s->frames);
     json_add_u64(o, "gaps", s->gaps);
     json_add_u64(o, "agent_dropped", s->agent_dropped);
@@ -139,8 +141,10 @@ cJSON *json_alert_live(const session_t *s, const tag_t *t, const alert_event_t *
     cJSON_AddStringToObject(o, "state", cleared ? "cleared" : "active");
     json_add_u64(o, "raised_ms", a->raised_ms);
     json_add_u64_or_null(o, "cleared_ms", ev ? ev->cleared_ms : 0, cleared);
-    if (cleared && ev->clear_reason) cJSON_AddStringToObject(o, "clear_reason", ev->clear_reason);
-    else cJSON_AddNullToObject(o, "clear_reason");
+    if (cleared && ev->clear_reason)
+        cJSON_AddStringToObject(o, "clear_reason", ev->clear_reason);
+    else
+        cJSON_AddNullToObject(o, "clear_reason");
     json_add_u64(o, "budget_hard", a->budget_hard);
     json_add_u64(o, "raised_bytes", a->raised_bytes);
     json_add_u64(o, "peak_bytes", a->peak_bytes);
@@ -155,7 +159,8 @@ static void jw_put(json_writer_t *w, const char *s, size_t n) {
     if (w->failed) return;
     if (w->len + n + 1 > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
-        while (cap < w->len + n + 1) cap *= 2;
+        while (cap < w->len + n + 1)
+            cap *= 2;
         char *grown = realloc(w->buf, cap);
         if (!grown) {
             w->failed = true;

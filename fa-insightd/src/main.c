@@ -47,8 +47,8 @@ static void fatal(const char *what, const char *err) {
 static int check_exposure(void) {
     char host[256];
     int port;
-    bool http_local = config_split_hostport(cfg.listen, host, sizeof host, &port) == 0 &&
-                      config_host_is_loopback(host);
+    bool http_local =
+        config_split_hostport(cfg.listen, host, sizeof host, &port) == 0 && config_host_is_loopback(host);
     bool ingest_local = config_url_is_local(cfg.ingest);
     if ((!http_local || !ingest_local) && !cfg.allow_remote) {
         fprintf(stderr,
@@ -58,8 +58,10 @@ static int check_exposure(void) {
         return -1;
     }
     if (!http_local)
-        LOG(LOG_WARN, "WARNING: HTTP, API and WebSocket listen on %s, beyond loopback: anyone who can reach "
-                      "it can read all telemetry (no authentication)", cfg.listen);
+        LOG(LOG_WARN,
+            "WARNING: HTTP, API and WebSocket listen on %s, beyond loopback: anyone who can reach "
+            "it can read all telemetry (no authentication)",
+            cfg.listen);
     if (!ingest_local)
         LOG(LOG_WARN, "WARNING: ingest listens on %s, beyond loopback: anyone who can reach it can push data",
             cfg.ingest);
@@ -68,7 +70,8 @@ static int check_exposure(void) {
 
 static void check_web_root(void) {
     struct stat st;
-    if (realpath(cfg.web_root, ctx.web_root_real) && stat(ctx.web_root_real, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (realpath(cfg.web_root, ctx.web_root_real) && stat(ctx.web_root_real, &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
         ctx.web_root_ok = true;
     } else {
         ctx.web_root_ok = false;
@@ -245,8 +248,8 @@ int main(int argc, char **argv) {
     }
 
     /* 4. Ingest: nng PULL, handed to the loop. */
-    if (ingest_start(&ingest, ctx.loop, cfg.ingest, on_message, NULL, ctx.ingest_url, sizeof ctx.ingest_url, err,
-                     sizeof err) != 0) {
+    if (ingest_start(&ingest, ctx.loop, cfg.ingest, on_message, NULL, ctx.ingest_url, sizeof ctx.ingest_url,
+                     err, sizeof err) != 0) {
         fatal("cannot start", err);
         return 1;
     }

@@ -246,12 +246,15 @@ int pack_frame_find_live(const uint8_t *blob, size_t len, uint16_t id, uint64_t 
             *live = v;
             return 1;
         }
-        for (int k = 0; k < 5; k++) get(&r);
+        for (int k = 0; k < 5; k++)
+            get(&r);
     }
     return r.fail ? -1 : 0;
 }
 
-size_t pack_rollup_bound(uint32_t rows) { return 1 + 10 + (size_t)rows * 6 * 10; }
+size_t pack_rollup_bound(uint32_t rows) {
+    return 1 + 10 + (size_t)rows * 6 * 10;
+}
 
 size_t pack_rollup(const pack_rollup_row_t *rows, uint32_t n, uint8_t *out, size_t cap) {
     wcur_t w = {out, out + cap, false};

@@ -19,7 +19,8 @@ struct query_pool {
 
 int query_pool_open(query_pool_t **out, const char *path, int n, char *err, size_t errcap) {
     query_pool_t *p = calloc(1, sizeof *p);
-    if (!p || !(p->all = calloc((size_t)n, sizeof *p->all)) || !(p->idle = calloc((size_t)n, sizeof *p->idle))) {
+    if (!p || !(p->all = calloc((size_t)n, sizeof *p->all)) ||
+        !(p->idle = calloc((size_t)n, sizeof *p->idle))) {
         if (p) free(p->all);
         free(p);
         snprintf(err, errcap, "out of memory");
@@ -51,7 +52,8 @@ int query_pool_open(query_pool_t **out, const char *path, int n, char *err, size
 
 void query_pool_close(query_pool_t *p) {
     if (!p) return;
-    for (int i = 0; i < p->count; i++) sqlite3_close(p->all[i]);
+    for (int i = 0; i < p->count; i++)
+        sqlite3_close(p->all[i]);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->freed);
     free(p->all);
@@ -61,7 +63,8 @@ void query_pool_close(query_pool_t *p) {
 
 sqlite3 *query_acquire(query_pool_t *p) {
     pthread_mutex_lock(&p->lock);
-    while (p->idle_count == 0) pthread_cond_wait(&p->freed, &p->lock);
+    while (p->idle_count == 0)
+        pthread_cond_wait(&p->freed, &p->lock);
     sqlite3 *db = p->idle[--p->idle_count];
     pthread_mutex_unlock(&p->lock);
     return db;
@@ -82,8 +85,12 @@ static cJSON *fail(query_result_t *res, sqlite3 *db) {
     return NULL;
 }
 
-static void bind_u64(sqlite3_stmt *s, int i, uint64_t v) { sqlite3_bind_int64(s, i, (sqlite3_int64)v); }
-static uint64_t col_u64(sqlite3_stmt *s, int i) { return (uint64_t)sqlite3_column_int64(s, i); }
+static void bind_u64(sqlite3_stmt *s, int i, uint64_t v) {
+    sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+}
+static uint64_t col_u64(sqlite3_stmt *s, int i) {
+    return (uint64_t)sqlite3_column_int64(s, i);
+}
 
 /* One decoded frame row as API.md's frame object. */
 static void frame_json(json_writer_t *w, uint64_t t_ms, uint64_t number, uint64_t duration_ns,
@@ -193,11 +200,13 @@ char *query_frames(sqlite3 *db, uint64_t sid, uint64_t from_ms, uint64_t to_ms, 
         sqlite3_finalize(probe);
     }
     const char *sql =
-        has_from ? "SELECT t_ms, frame, duration_ns, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3"
-                   " ORDER BY t_ms, rowid LIMIT ?4"
-                 : "SELECT t_ms, frame, duration_ns, data FROM (SELECT rowid AS r, t_ms, frame, duration_ns, data"
-                   " FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms DESC, rowid DESC"
-                   " LIMIT ?4) ORDER BY t_ms, r";
+        has_from
+            ? "SELECT t_ms, frame, duration_ns, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND "
+              "t_ms<=?3"
+              " ORDER BY t_ms, rowid LIMIT ?4"
+            : "SELECT t_ms, frame, duration_ns, data FROM (SELECT rowid AS r, t_ms, frame, duration_ns, data"
+              " FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms DESC, rowid DESC"
+              " LIMIT ?4) ORDER BY t_ms, r";
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
         fail(res, db);
@@ -282,13 +291,17 @@ static void point_add(point_t *p, uint64_t t, uint64_t min, uint64_t avg, uint64
 /* Reads one source table for t in [lo, end_ms] into the points; returns
  * the time up to which it covered (the end of its last bucket), lo if it
  * had no row, or UINT64_MAX on error. */
-static uint64_t trend_read(sqlite3 *db, int level, uint64_t sid, uint16_t tag_id, uint64_t lo, uint64_t end_ms,
-                           uint64_t from, uint64_t step, point_t *pts, uint32_t points, uint64_t *rows) {
+static uint64_t trend_read(sqlite3 *db, int level, uint64_t sid, uint16_t tag_id, uint64_t lo,
+                           uint64_t end_ms, uint64_t from, uint64_t step, point_t *pts, uint32_t points,
+                           uint64_t *rows) {
     static const char *const sql[4] = {
         "SELECT t_ms, 1, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
-        "SELECT t_ms, frames, data FROM rollup_1s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
-        "SELECT t_ms, frames, data FROM rollup_10s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
-        "SELECT t_ms, frames, data FROM rollup_1m WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
+        "SELECT t_ms, frames, data FROM rollup_1s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
+        "t_ms",
+        "SELECT t_ms, frames, data FROM rollup_10s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
+        "t_ms",
+        "SELECT t_ms, frames, data FROM rollup_1m WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
+        "t_ms",
     };
     static const uint64_t width[4] = {1, 1000, 10000, 60000};
     sqlite3_stmt *q;
@@ -309,7 +322,8 @@ static uint64_t trend_read(sqlite3 *db, int level, uint64_t sid, uint16_t tag_id
         if (!blob) continue;
         if (level == 0) {
             uint64_t live;
-            if (pack_frame_find_live(blob, len, tag_id, &live) == 1) point_add(&pts[idx], t, live, live, live, live, 1);
+            if (pack_frame_find_live(blob, len, tag_id, &live) == 1)
+                point_add(&pts[idx], t, live, live, live, live, 1);
         } else {
             pack_rollup_row_t r;
             if (pack_rollup_find(blob, len, tag_id, &r) == 1)
@@ -390,7 +404,8 @@ static cJSON *alert_row_json(sqlite3_stmt *q) {
     json_add_u64_or_null(o, "cleared_ms", col_u64(q, 9), cleared);
     if (cleared && sqlite3_column_type(q, 10) != SQLITE_NULL)
         cJSON_AddStringToObject(o, "clear_reason", (const char *)sqlite3_column_text(q, 10));
-    else cJSON_AddNullToObject(o, "clear_reason");
+    else
+        cJSON_AddNullToObject(o, "clear_reason");
     json_add_u64(o, "budget_hard", hard);
     json_add_u64(o, "raised_bytes", col_u64(q, 6));
     json_add_u64(o, "peak_bytes", peak);
@@ -441,11 +456,12 @@ cJSON *query_alerts(sqlite3 *db, bool has_session, uint64_t sid, uint64_t since_
 
 cJSON *query_findings(sqlite3 *db, uint64_t sid, uint64_t since_ms, uint32_t limit, query_result_t *res) {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT f.t_ms, f.code, f.tag_id, f.kind, f.frames, f.count_max, f.value_max, t.path"
-                           " FROM findings f LEFT JOIN tags t ON t.session_id = f.session_id AND t.id = f.tag_id"
-                           " WHERE f.session_id = ?1 AND f.t_ms >= ?2 ORDER BY f.t_ms DESC LIMIT ?3",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT f.t_ms, f.code, f.tag_id, f.kind, f.frames, f.count_max, f.value_max, t.path"
+            " FROM findings f LEFT JOIN tags t ON t.session_id = f.session_id AND t.id = f.tag_id"
+            " WHERE f.session_id = ?1 AND f.t_ms >= ?2 ORDER BY f.t_ms DESC LIMIT ?3",
+            -1, &q, NULL) != SQLITE_OK)
         return fail(res, db);
     bind_u64(q, 1, sid);
     bind_u64(q, 2, since_ms);
@@ -469,7 +485,8 @@ cJSON *query_findings(sqlite3 *db, uint64_t sid, uint64_t since_ms, uint32_t lim
         cJSON_AddNumberToObject(o, "tag_id", sqlite3_column_int(q, 2));
         if (sqlite3_column_type(q, 7) != SQLITE_NULL)
             cJSON_AddStringToObject(o, "tag", (const char *)sqlite3_column_text(q, 7));
-        else cJSON_AddNullToObject(o, "tag");
+        else
+            cJSON_AddNullToObject(o, "tag");
         cJSON_AddStringToObject(o, "kind", json_kind_name(sqlite3_column_int(q, 3)));
         json_add_u64(o, "frames", col_u64(q, 4));
         json_add_u64(o, "count", col_u64(q, 5));
@@ -485,13 +502,14 @@ cJSON *query_findings(sqlite3 *db, uint64_t sid, uint64_t since_ms, uint32_t lim
     json_add_u64(root, "count", n);
     cJSON_AddBoolToObject(root, "truncated", truncated);
     /* Totals per (code, tag, kind) over the same period. */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT f.code, f.tag_id, f.kind, sum(f.frames), max(f.count_max), max(f.value_max),"
-                           " min(f.t_ms), max(f.t_ms), t.path FROM findings f LEFT JOIN tags t"
-                           " ON t.session_id = f.session_id AND t.id = f.tag_id"
-                           " WHERE f.session_id = ?1 AND f.t_ms >= ?2 GROUP BY f.code, f.tag_id, f.kind"
-                           " ORDER BY sum(f.frames) DESC",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT f.code, f.tag_id, f.kind, sum(f.frames), max(f.count_max), max(f.value_max),"
+            " min(f.t_ms), max(f.t_ms), t.path FROM findings f LEFT JOIN tags t"
+            " ON t.session_id = f.session_id AND t.id = f.tag_id"
+            " WHERE f.session_id = ?1 AND f.t_ms >= ?2 GROUP BY f.code, f.tag_id, f.kind"
+            " ORDER BY sum(f.frames) DESC",
+            -1, &q, NULL) != SQLITE_OK) {
         cJSON_Delete(root);
         return fail(res, db);
     }
@@ -507,7 +525,8 @@ cJSON *query_findings(sqlite3 *db, uint64_t sid, uint64_t since_ms, uint32_t lim
         cJSON_AddNumberToObject(o, "tag_id", sqlite3_column_int(q, 1));
         if (sqlite3_column_type(q, 8) != SQLITE_NULL)
             cJSON_AddStringToObject(o, "tag", (const char *)sqlite3_column_text(q, 8));
-        else cJSON_AddNullToObject(o, "tag");
+        else
+            cJSON_AddNullToObject(o, "tag");
         cJSON_AddStringToObject(o, "kind", json_kind_name(sqlite3_column_int(q, 2)));
         json_add_u64(o, "frames", col_u64(q, 3));
         json_add_u64(o, "count_max", col_u64(q, 4));

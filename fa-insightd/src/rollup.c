@@ -40,7 +40,8 @@ void rollup_flush(session_t *s, int level, store_t *st) {
         size_t cap = pack_rollup_bound(n);
         uint8_t *blob = malloc(cap);
         size_t len = blob ? pack_rollup(rows, n, blob, cap) : 0;
-        if (len) store_insert_rollup(st, level, s->id, s->bucket_start[level], s->bucket_frames[level], blob, len);
+        if (len)
+            store_insert_rollup(st, level, s->id, s->bucket_start[level], s->bucket_frames[level], blob, len);
         free(blob);
         free(rows);
     }

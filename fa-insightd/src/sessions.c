@@ -48,7 +48,9 @@ struct sessions {
     int replay_depth;
 };
 
-static uint32_t bucket_of(uint64_t id) { return (uint32_t)((id ^ (id >> 29) ^ (id >> 47)) & (SESSION_BUCKETS - 1)); }
+static uint32_t bucket_of(uint64_t id) {
+    return (uint32_t)((id ^ (id >> 29) ^ (id >> 47)) & (SESSION_BUCKETS - 1));
+}
 
 session_t *sessions_find(sessions_t *ss, uint64_t id) {
     for (session_t *s = ss->buckets[bucket_of(id)]; s; s = s->hash_next)
@@ -56,9 +58,15 @@ session_t *sessions_find(sessions_t *ss, uint64_t id) {
     return NULL;
 }
 
-uint32_t sessions_count(const sessions_t *ss) { return ss->count; }
-uint32_t sessions_live_count(const sessions_t *ss) { return ss->live; }
-session_t *sessions_at(sessions_t *ss, uint32_t slot) { return slot < ss->count ? ss->by_slot[slot] : NULL; }
+uint32_t sessions_count(const sessions_t *ss) {
+    return ss->count;
+}
+uint32_t sessions_live_count(const sessions_t *ss) {
+    return ss->live;
+}
+session_t *sessions_at(sessions_t *ss, uint32_t slot) {
+    return slot < ss->count ? ss->by_slot[slot] : NULL;
+}
 
 bool sessions_take_alert_flag(sessions_t *ss) {
     bool f = ss->alert_flag;
@@ -86,9 +94,11 @@ static session_t *session_new(sessions_t *ss, uint64_t id) {
 }
 
 static void session_free(session_t *s) {
-    for (uint32_t i = 0; i < s->tag_count; i++) free(s->tags[i].path);
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        free(s->tags[i].path);
     free(s->tags);
-    for (int i = 0; i < 256; i++) free(s->tag_index[i]);
+    for (int i = 0; i < 256; i++)
+        free(s->tag_index[i]);
     free(s->findings);
     if (s->frame_json) ws_buf_unref(s->frame_json);
     free(s);
@@ -177,7 +187,8 @@ static void alert_changed(sessions_t *ss, session_t *s, tag_t *t, int ev, uint64
         store_save_alert(ss->store, s->id, t, &t->alert, 0, NULL);
         LOG(LOG_INFO, "alert raised: session %016llx tag '%s' %s at %.1f %% of %llu bytes",
             (unsigned long long)s->id, t->path, alerts_level_name(t->alert.level),
-            alerts_pct(t->alert.raised_bytes, t->alert.budget_hard), (unsigned long long)t->alert.budget_hard);
+            alerts_pct(t->alert.raised_bytes, t->alert.budget_hard),
+            (unsigned long long)t->alert.budget_hard);
         break;
     case ALERT_EV_ESCALATED:
         store_save_alert(ss->store, s->id, t, &t->alert, 0, NULL);
@@ -207,7 +218,8 @@ static void clear_alerts(sessions_t *ss, session_t *s, uint64_t t_ms, const char
 
 static void end_session(sessions_t *ss, session_t *s, const char *reason) {
     if (!s->live) return;
-    for (int level = 0; level < ROLLUP_LEVELS; level++) rollup_flush(s, level, ss->store);
+    for (int level = 0; level < ROLLUP_LEVELS; level++)
+        rollup_flush(s, level, ss->store);
     uint64_t now = insightd_now_ms();
     clear_alerts(ss, s, s->frames ? s->last_ms : now, "session_end");
     s->live = false;
@@ -217,8 +229,8 @@ static void end_session(sessions_t *ss, session_t *s, const char *reason) {
     save_session(ss, s);
     for (uint32_t i = 0; i < s->tag_count; i++)
         if (s->tags[i].dirty) save_tag(ss, s, &s->tags[i]);
-    LOG(LOG_INFO, "session %016llx (%s) ended: %s after %llu frames", (unsigned long long)s->id, s->app, reason,
-        (unsigned long long)s->frames);
+    LOG(LOG_INFO, "session %016llx (%s) ended: %s after %llu frames", (unsigned long long)s->id, s->app,
+        reason, (unsigned long long)s->frames);
     if (ss->hooks.on_session) ss->hooks.on_session(ss->hooks.ud, s, "end");
 }
 
@@ -259,7 +271,8 @@ static void sanitize_text(char *s) {
             if ((p[k] & 0xc0) != 0x80) ok = false;
         if (ok) {
             uint32_t cp = n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
-            for (int k = 1; k <= n; k++) cp = (cp << 6) | (p[k] & 0x3f);
+            for (int k = 1; k <= n; k++)
+                cp = (cp << 6) | (p[k] & 0x3f);
             static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
             if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) ok = false;
         }
@@ -315,7 +328,8 @@ static void on_hello(sessions_t *ss, const fa_proto_msg_t *m, uint64_t recv_mono
     s->start_mono_ns = h->start_mono_ns;
     s->started_ms = h->start_unix_ns / 1000000u;
     s->have_hello = true;
-    for (uint32_t i = 0; i < h->tag_count; i++) define_tag(ss, s, &h->tags[i]);
+    for (uint32_t i = 0; i < h->tag_count; i++)
+        define_tag(ss, s, &h->tags[i]);
     save_session(ss, s);
     LOG(LOG_INFO, "session %016llx %s: app '%s' pid %u host '%s', %u tags", (unsigned long long)s->id,
         created ? "started" : "refreshed", s->app, s->pid, s->host, h->tag_count);
@@ -349,8 +363,7 @@ static void add_finding(session_t *s, const fa_proto_finding_t *x) {
         s->findings = grown;
         s->finding_cap = cap;
     }
-    s->findings[s->finding_count++] =
-        (finding_acc_t){x->code, x->tag_id, x->kind, 1, x->count, x->value};
+    s->findings[s->finding_count++] = (finding_acc_t){x->code, x->tag_id, x->kind, 1, x->count, x->value};
 }
 
 static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_mono) {
@@ -371,14 +384,16 @@ static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
         t->alloc_count = row->alloc_count;
         t->seen = true;
         t->dirty = true;
-        for (int level = 0; level < ROLLUP_LEVELS; level++) rollup_add(&t->acc[level], row->live_bytes);
+        for (int level = 0; level < ROLLUP_LEVELS; level++)
+            rollup_add(&t->acc[level], row->live_bytes);
         if (t->budget_hard || t->alert.level != ALERT_NONE) {
             int ev = alerts_eval(&t->alert, row->live_bytes, t->budget_hard, t_ms);
             if (ev != ALERT_EV_NONE)
                 alert_changed(ss, s, t, ev, t_ms, t->budget_hard ? "usage" : "budget_removed");
         }
     }
-    for (uint32_t i = 0; i < f->finding_count; i++) add_finding(s, &f->findings[i]);
+    for (uint32_t i = 0; i < f->finding_count; i++)
+        add_finding(s, &f->findings[i]);
     if (s->frames == 0) s->first_ms = t_ms;
     s->frames++;
     s->last_ms = t_ms;
@@ -414,8 +429,10 @@ static void on_bye(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64
     /* The agent's own count is authoritative for its drops. */
     if (m->bye.frames_dropped > s->agent_dropped) s->agent_dropped = m->bye.frames_dropped;
     s->dirty = true;
-    if (s->live) end_session(ss, s, "bye");
-    else save_session(ss, s);
+    if (s->live)
+        end_session(ss, s, "bye");
+    else
+        save_session(ss, s);
 }
 
 /* Keeps a message of an unknown session until its HELLO (bounded). */
@@ -425,8 +442,10 @@ static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint6
         if (p->id == id) break;
     const char *why = NULL;
     if (!p) {
-        if (ss->pending_sessions >= PENDING_MAX_SESSIONS) why = "too many sessions waiting for their HELLO";
-        else if (!(p = calloc(1, sizeof *p))) why = "out of memory";
+        if (ss->pending_sessions >= PENDING_MAX_SESSIONS)
+            why = "too many sessions waiting for their HELLO";
+        else if (!(p = calloc(1, sizeof *p)))
+            why = "out of memory";
         else {
             p->id = id;
             p->first_mono = recv_mono;
@@ -440,7 +459,8 @@ static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint6
     if (!why && p->n == p->cap) {
         uint32_t cap = p->cap ? p->cap * 2 : 16;
         pending_msg_t **grown = realloc(p->msgs, cap * sizeof *grown);
-        if (!grown) why = "out of memory";
+        if (!grown)
+            why = "out of memory";
         else {
             p->msgs = grown;
             p->cap = cap;
@@ -478,7 +498,8 @@ static pending_t *unlink_pending(sessions_t *ss, uint64_t id) {
 }
 
 static void free_pending(pending_t *p) {
-    for (uint32_t i = 0; i < p->n; i++) free(p->msgs[i]);
+    for (uint32_t i = 0; i < p->n; i++)
+        free(p->msgs[i]);
     free(p->msgs);
     free(p);
 }
@@ -537,7 +558,8 @@ void sessions_handle(sessions_t *ss, const void *buf, size_t len, uint64_t recv_
         break;
     case FA_PROTO_TAGS:
         make_live(ss, s, recv_mono);
-        for (uint32_t i = 0; i < m.tags.tag_count; i++) define_tag(ss, s, &m.tags.tags[i]);
+        for (uint32_t i = 0; i < m.tags.tag_count; i++)
+            define_tag(ss, s, &m.tags.tags[i]);
         break;
     case FA_PROTO_BYE:
         on_bye(ss, s, &m, recv_mono);
@@ -591,7 +613,8 @@ void sessions_flush(sessions_t *ss) {
     for (uint32_t i = 0; i < ss->count; i++) {
         session_t *s = ss->by_slot[i];
         if (!s) continue;
-        for (int level = 0; level < ROLLUP_LEVELS; level++) rollup_flush(s, level, ss->store);
+        for (int level = 0; level < ROLLUP_LEVELS; level++)
+            rollup_flush(s, level, ss->store);
     }
     save_dirty(ss);
 }
@@ -644,7 +667,8 @@ sessions_t *sessions_create(store_t *store, const config_t *cfg, const sessions_
         LOG(LOG_WARN, "could not load the stored sessions; starting with none");
     for (uint32_t i = 0; i < ss->count; i++) {
         session_t *s = ss->by_slot[i];
-        for (uint32_t k = 0; k < s->tag_count; k++) s->tags[k].dirty = false;
+        for (uint32_t k = 0; k < s->tag_count; k++)
+            s->tags[k].dirty = false;
         s->dirty = false;
     }
     return ss;

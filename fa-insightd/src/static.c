@@ -65,7 +65,8 @@ int static_resolve(const char *root_real, const char *target, char *out, size_t 
     if (api_url_decode(path, false) < 0) return 404;
     /* No "." or ".." segment, encoded or not, and no backslash tricks. */
     for (const char *p = path; *p;) {
-        while (*p == '/') p++;
+        while (*p == '/')
+            p++;
         size_t len = strcspn(p, "/");
         if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) return 404;
         p += len;
@@ -154,9 +155,12 @@ static void file_done(void *arg, int status) {
         /* The page itself is revalidated each time (it names the scripts);
          * assets may be cached briefly and are revalidated by ETag. */
         const char *cache = html ? "no-cache" : "public, max-age=300";
-        const char *headers[] = {"Cache-Control", cache, "ETag", j->etag, "X-Content-Type-Options", "nosniff", NULL};
-        if (j->status == 304) http_reply(j->r, 304, NULL, NULL, 0, headers);
-        else http_reply(j->r, 200, static_mime_type(j->path), j->data, j->len, headers);
+        const char *headers[] = {"Cache-Control",          cache,     "ETag", j->etag,
+                                 "X-Content-Type-Options", "nosniff", NULL};
+        if (j->status == 304)
+            http_reply(j->r, 304, NULL, NULL, 0, headers);
+        else
+            http_reply(j->r, 200, static_mime_type(j->path), j->data, j->len, headers);
     } else if (j->status == 400) {
         http_reply_error(j->r, 400, "bad_path", NULL, "malformed request path");
     } else if (j->status == 500) {
@@ -180,7 +184,8 @@ void static_handle(insightd_ctx_t *ctx, http_req_t *r) {
         http_reply_error(r, 400, "websocket_host_mismatch", NULL,
                          "WebSocket clients must connect to %s with the Host header of the listen address "
                          "(got Host '%.100s')",
-                         ws, nng_http_req_get_header(req, "Host") ? nng_http_req_get_header(req, "Host") : "");
+                         ws,
+                         nng_http_req_get_header(req, "Host") ? nng_http_req_get_header(req, "Host") : "");
         return;
     }
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {

@@ -28,7 +28,7 @@
 static const char *const migrations[] = {
     /* 1: the initial schema */
     "CREATE TABLE sessions ("
-    "  id INTEGER PRIMARY KEY,"          /* the u64 session id as its signed bit pattern */
+    "  id INTEGER PRIMARY KEY," /* the u64 session id as its signed bit pattern */
     "  app TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '',"
     "  host TEXT NOT NULL DEFAULT '', build_id TEXT NOT NULL DEFAULT '',"
     "  pid INTEGER NOT NULL DEFAULT 0, lib_version INTEGER NOT NULL DEFAULT 0,"
@@ -87,25 +87,28 @@ enum {
 };
 
 static const char *const statements[ST_COUNT] = {
-    [ST_SESSION] = "INSERT INTO sessions(id, app, label, host, build_id, pid, lib_version, start_unix_ns,"
-                   " start_mono_ns, have_hello, first_ms, last_ms, ended_ms, end_reason, frames, last_frame,"
-                   " gaps, agent_dropped) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
-                   " ON CONFLICT(id) DO UPDATE SET app=?2, label=?3, host=?4, build_id=?5, pid=?6,"
-                   " lib_version=?7, start_unix_ns=?8, start_mono_ns=?9, have_hello=?10, first_ms=?11,"
-                   " last_ms=?12, ended_ms=?13, end_reason=?14, frames=?15, last_frame=?16, gaps=?17,"
-                   " agent_dropped=?18",
-    [ST_TAG] = "INSERT INTO tags(session_id, id, parent_id, path, defined, budget_soft, budget_hard, live_bytes,"
-               " peak_bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(session_id, id) DO UPDATE SET"
-               " parent_id=?3, path=?4, defined=?5, budget_soft=?6, budget_hard=?7, live_bytes=?8,"
-               " peak_bytes=?9",
+    [ST_SESSION] =
+        "INSERT INTO sessions(id, app, label, host, build_id, pid, lib_version, start_unix_ns,"
+        " start_mono_ns, have_hello, first_ms, last_ms, ended_ms, end_reason, frames, last_frame,"
+        " gaps, agent_dropped) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+        " ON CONFLICT(id) DO UPDATE SET app=?2, label=?3, host=?4, build_id=?5, pid=?6,"
+        " lib_version=?7, start_unix_ns=?8, start_mono_ns=?9, have_hello=?10, first_ms=?11,"
+        " last_ms=?12, ended_ms=?13, end_reason=?14, frames=?15, last_frame=?16, gaps=?17,"
+        " agent_dropped=?18",
+    [ST_TAG] =
+        "INSERT INTO tags(session_id, id, parent_id, path, defined, budget_soft, budget_hard, live_bytes,"
+        " peak_bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(session_id, id) DO UPDATE SET"
+        " parent_id=?3, path=?4, defined=?5, budget_soft=?6, budget_hard=?7, live_bytes=?8,"
+        " peak_bytes=?9",
     [ST_FRAME] = "INSERT INTO frames(session_id, t_ms, frame, duration_ns, data) VALUES(?1,?2,?3,?4,?5)",
     [ST_ROLLUP_S] = "INSERT INTO rollup_1s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_ROLLUP_10] = "INSERT INTO rollup_10s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_ROLLUP_M] = "INSERT INTO rollup_1m(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_FINDING] = "INSERT INTO findings(session_id, t_ms, code, tag_id, kind, frames, count_max, value_max)"
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-    [ST_ALERT_INSERT] = "INSERT INTO alerts(session_id, tag_id, path, level, raised_ms, raised_bytes,"
-                        " peak_bytes, budget_hard, cleared_ms, clear_reason) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [ST_ALERT_INSERT] =
+        "INSERT INTO alerts(session_id, tag_id, path, level, raised_ms, raised_bytes,"
+        " peak_bytes, budget_hard, cleared_ms, clear_reason) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
     [ST_ALERT_UPDATE] = "UPDATE alerts SET level=?2, peak_bytes=?3, budget_hard=?4, cleared_ms=?5,"
                         " clear_reason=?6 WHERE id=?1",
 };
@@ -204,9 +207,8 @@ int store_open(store_t **out, const char *path, char *err, size_t errcap) {
     bool wal = mode && strcmp(mode, "wal") == 0;
     sqlite3_finalize(q);
     if (!wal) {
-        snprintf(err, errcap,
-                 "database '%s': cannot switch to WAL mode (%s); is its directory writable?", path,
-                 sqlite3_errmsg(st->db));
+        snprintf(err, errcap, "database '%s': cannot switch to WAL mode (%s); is its directory writable?",
+                 path, sqlite3_errmsg(st->db));
         goto fail;
     }
     char why[512];
@@ -223,12 +225,15 @@ int store_open(store_t **out, const char *path, char *err, size_t errcap) {
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) !=
             SQLITE_OK) {
-            snprintf(err, errcap, "database '%s': preparing statement %d: %s", path, i, sqlite3_errmsg(st->db));
+            snprintf(err, errcap, "database '%s': preparing statement %d: %s", path, i,
+                     sqlite3_errmsg(st->db));
             goto fail;
         }
     }
-    if (sqlite3_open_v2(path, &st->checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        snprintf(err, errcap, "database '%s': checkpoint connection: %s", path, sqlite3_errmsg(st->checkpointer));
+    if (sqlite3_open_v2(path, &st->checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errcap, "database '%s': checkpoint connection: %s", path,
+                 sqlite3_errmsg(st->checkpointer));
         goto fail;
     }
     sqlite3_busy_timeout(st->checkpointer, 1000);
@@ -247,15 +252,20 @@ int store_open(store_t **out, const char *path, char *err, size_t errcap) {
     *out = st;
     return 0;
 fail:
-    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(st->stmt[i]);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->checkpointer);
     sqlite3_close(st->db);
     free(st);
     return -1;
 }
 
-sqlite3 *store_db(store_t *st) { return st->db; }
-uint64_t store_rows_in_txn(const store_t *st) { return st->rows_in_txn; }
+sqlite3 *store_db(store_t *st) {
+    return st->db;
+}
+uint64_t store_rows_in_txn(const store_t *st) {
+    return st->rows_in_txn;
+}
 
 int store_commit(store_t *st) {
     if (!st->in_txn) return 0;
@@ -282,7 +292,8 @@ int store_commit(store_t *st) {
      * rewinds the WAL (and journal_size_limit trims the file). */
     if (atomic_load(&st->wal_pages) > st->wal_reset_pages) {
         int wal = 0, copied = 0;
-        if (sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE, &wal, &copied) == SQLITE_OK &&
+        if (sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE, &wal, &copied) ==
+                SQLITE_OK &&
             wal == copied) {
             atomic_store(&st->wal_pages, 0);
             g_stats.wal_resets++;
@@ -324,10 +335,14 @@ static int run(store_t *st, sqlite3_stmt *s) {
     return 0;
 }
 
-static void bind_u64(sqlite3_stmt *s, int i, uint64_t v) { sqlite3_bind_int64(s, i, (sqlite3_int64)v); }
+static void bind_u64(sqlite3_stmt *s, int i, uint64_t v) {
+    sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+}
 static void bind_opt(sqlite3_stmt *s, int i, uint64_t v, bool present) {
-    if (present) bind_u64(s, i, v);
-    else sqlite3_bind_null(s, i);
+    if (present)
+        bind_u64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
 }
 
 int store_save_session(store_t *st, const session_t *x) {
@@ -346,8 +361,10 @@ int store_save_session(store_t *st, const session_t *x) {
     bind_opt(s, 11, x->first_ms, x->frames > 0);
     bind_opt(s, 12, x->last_ms, x->frames > 0);
     bind_opt(s, 13, x->ended_ms, x->ended_ms != 0);
-    if (x->end_reason) sqlite3_bind_text(s, 14, x->end_reason, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 14);
+    if (x->end_reason)
+        sqlite3_bind_text(s, 14, x->end_reason, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 14);
     bind_u64(s, 15, x->frames);
     bind_u64(s, 16, x->last_frame);
     bind_u64(s, 17, x->gaps);
@@ -384,11 +401,12 @@ int store_insert_frame(store_t *st, uint64_t sid, uint64_t t_ms, uint64_t frame,
     return 0;
 }
 
-int store_insert_rollup(store_t *st, int level, uint64_t sid, uint64_t t_ms, uint32_t frames, const void *blob,
-                        size_t len) {
+int store_insert_rollup(store_t *st, int level, uint64_t sid, uint64_t t_ms, uint32_t frames,
+                        const void *blob, size_t len) {
     if (begin(st) != 0) return -1;
-    sqlite3_stmt *s =
-        st->stmt[level == ROLLUP_SECOND ? ST_ROLLUP_S : level == ROLLUP_10S ? ST_ROLLUP_10 : ST_ROLLUP_M];
+    sqlite3_stmt *s = st->stmt[level == ROLLUP_SECOND ? ST_ROLLUP_S
+                               : level == ROLLUP_10S  ? ST_ROLLUP_10
+                                                      : ST_ROLLUP_M];
     bind_u64(s, 1, sid);
     bind_u64(s, 2, t_ms);
     bind_u64(s, 3, frames);
@@ -426,8 +444,10 @@ int store_save_alert(store_t *st, uint64_t sid, const tag_t *t, alert_state_t *a
         bind_u64(s, 7, a->peak_bytes);
         bind_u64(s, 8, a->budget_hard);
         bind_opt(s, 9, cleared_ms, clear_reason != NULL);
-        if (clear_reason) sqlite3_bind_text(s, 10, clear_reason, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(s, 10);
+        if (clear_reason)
+            sqlite3_bind_text(s, 10, clear_reason, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 10);
         if (run(st, s) != 0) return -1;
         a->id = sqlite3_last_insert_rowid(st->db);
     } else {
@@ -437,8 +457,10 @@ int store_save_alert(store_t *st, uint64_t sid, const tag_t *t, alert_state_t *a
         bind_u64(s, 3, a->peak_bytes);
         bind_u64(s, 4, a->budget_hard);
         bind_opt(s, 5, cleared_ms, clear_reason != NULL);
-        if (clear_reason) sqlite3_bind_text(s, 6, clear_reason, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(s, 6);
+        if (clear_reason)
+            sqlite3_bind_text(s, 6, clear_reason, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 6);
         if (run(st, s) != 0) return -1;
     }
     a->peak_dirty = false;
@@ -499,7 +521,8 @@ int64_t store_retention(store_t *st, uint64_t now_ms, const store_keep_t *keep, 
             size_t i = ((size_t)st->retention_cursor + k) % n;
             for (size_t p = 0; p < sizeof plan / sizeof plan[0] && deleted < max_rows; p++) {
                 if (now_ms <= plan[p].keep) continue;
-                int64_t d = prune(st, plan[p].table, ids[i], now_ms - plan[p].keep, (int)(max_rows - deleted));
+                int64_t d =
+                    prune(st, plan[p].table, ids[i], now_ms - plan[p].keep, (int)(max_rows - deleted));
                 if (d < 0) {
                     g_stats.store_errors++;
                     LOG(LOG_ERROR, "retention on %s failed: %s", plan[p].table, sqlite3_errmsg(st->db));
@@ -533,26 +556,28 @@ int store_load(store_t *st, uint32_t max, store_session_fn fn, store_tag_fn tag_
     char why[512];
     /* Sessions and alerts a crash (or kill) left open are closed now: the
      * agents they belong to will send a HELLO again if they are alive. */
-    if (exec_sql(st->db,
-                 "BEGIN IMMEDIATE;"
-                 "UPDATE alerts SET cleared_ms = COALESCE((SELECT COALESCE(s.last_ms, s.first_ms) FROM sessions s"
-                 " WHERE s.id = alerts.session_id), raised_ms), clear_reason = 'daemon_restart'"
-                 " WHERE cleared_ms IS NULL;"
-                 "UPDATE sessions SET ended_ms = COALESCE(last_ms, start_unix_ns / 1000000),"
-                 " end_reason = 'daemon_restart' WHERE ended_ms IS NULL;"
-                 "COMMIT;",
-                 why, sizeof why) != 0) {
+    if (exec_sql(
+            st->db,
+            "BEGIN IMMEDIATE;"
+            "UPDATE alerts SET cleared_ms = COALESCE((SELECT COALESCE(s.last_ms, s.first_ms) FROM sessions s"
+            " WHERE s.id = alerts.session_id), raised_ms), clear_reason = 'daemon_restart'"
+            " WHERE cleared_ms IS NULL;"
+            "UPDATE sessions SET ended_ms = COALESCE(last_ms, start_unix_ns / 1000000),"
+            " end_reason = 'daemon_restart' WHERE ended_ms IS NULL;"
+            "COMMIT;",
+            why, sizeof why) != 0) {
         exec_sql(st->db, "ROLLBACK", NULL, 0);
         LOG(LOG_ERROR, "database %s: closing open sessions failed: %s", st->path, why);
         return -1;
     }
     sqlite3_stmt *q, *tq;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT id, app, label, host, build_id, pid, lib_version, start_unix_ns, start_mono_ns,"
-                           " have_hello, first_ms, last_ms, ended_ms, end_reason, frames, last_frame, gaps,"
-                           " agent_dropped FROM sessions"
-                           " ORDER BY COALESCE(last_ms, start_unix_ns / 1000000) DESC LIMIT ?1",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            st->db,
+            "SELECT id, app, label, host, build_id, pid, lib_version, start_unix_ns, start_mono_ns,"
+            " have_hello, first_ms, last_ms, ended_ms, end_reason, frames, last_frame, gaps,"
+            " agent_dropped FROM sessions"
+            " ORDER BY COALESCE(last_ms, start_unix_ns / 1000000) DESC LIMIT ?1",
+            -1, &q, NULL) != SQLITE_OK)
         return -1;
     if (sqlite3_prepare_v2(st->db,
                            "SELECT id, parent_id, path, defined, budget_soft, budget_hard, live_bytes,"
@@ -613,10 +638,13 @@ int store_load(store_t *st, uint32_t max, store_session_fn fn, store_tag_fn tag_
     return 0;
 }
 
-void store_set_wal_reset_pages(store_t *st, int pages) { st->wal_reset_pages = pages; }
+void store_set_wal_reset_pages(store_t *st, int pages) {
+    st->wal_reset_pages = pages;
+}
 
 int store_checkpoint(store_t *st, int *wal_frames, int *copied) {
-    int rc = sqlite3_wal_checkpoint_v2(st->checkpointer, "main", SQLITE_CHECKPOINT_PASSIVE, wal_frames, copied);
+    int rc =
+        sqlite3_wal_checkpoint_v2(st->checkpointer, "main", SQLITE_CHECKPOINT_PASSIVE, wal_frames, copied);
     if (rc == SQLITE_OK) atomic_store(&st->wal_pages, *wal_frames);
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }
@@ -625,7 +653,8 @@ void store_close(store_t *st) {
     if (!st) return;
     store_commit(st);
     sqlite3_close(st->checkpointer);
-    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(st->stmt[i]);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
     /* A clean close checkpoints the WAL into the main file. */
     int rc = sqlite3_close(st->db);
     if (rc != SQLITE_OK) LOG(LOG_WARN, "database %s: close: %s", st->path, sqlite3_errstr(rc));

@@ -71,7 +71,7 @@ struct ws_client {
     uint64_t send_started_mono;
     int sub_mode;
     uint64_t sub_id;
-    uint64_t *seen; /* per session slot: frames counter already covered */
+    uint64_t *seen;               /* per session slot: frames counter already covered */
     uint32_t seen_cap, seen_init; /* slots below seen_init existed at connect */
     uint32_t rr;                  /* round-robin cursor over the active sessions */
     uint64_t next_frame_mono;
@@ -133,7 +133,8 @@ void ws_buf_unref(ws_buf_t *b) {
 
 long ws_json_extent(const char *buf, size_t len, size_t *skip) {
     size_t i = 0;
-    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')) i++;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+        i++;
     *skip = i;
     if (i == len) return 0;
     if (buf[i] != '{' && buf[i] != '[') return -1;
@@ -142,13 +143,18 @@ long ws_json_extent(const char *buf, size_t len, size_t *skip) {
     for (size_t k = i; k < len; k++) {
         char c = buf[k];
         if (in_str) {
-            if (esc) esc = false;
-            else if (c == '\\') esc = true;
-            else if (c == '"') in_str = false;
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
             continue;
         }
-        if (c == '"') in_str = true;
-        else if (c == '{' || c == '[') depth++;
+        if (c == '"')
+            in_str = true;
+        else if (c == '{' || c == '[')
+            depth++;
         else if (c == '}' || c == ']') {
             if (--depth == 0) return (long)(k + 1 - i);
             if (depth < 0) return -1;
@@ -162,8 +168,10 @@ long ws_json_extent(const char *buf, size_t len, size_t *skip) {
 static void post(ws_t *w, ws_event_t *ev) {
     pthread_mutex_lock(&w->lock);
     ev->next = NULL;
-    if (w->tail) w->tail->next = ev;
-    else w->head = ev;
+    if (w->tail)
+        w->tail->next = ev;
+    else
+        w->head = ev;
     w->tail = ev;
     pthread_mutex_unlock(&w->lock);
     uv_async_send(&w->async);
@@ -245,7 +253,8 @@ static void send_error(ws_client_t *c, const char *code, const char *message) {
 static uint64_t *seen_slot(ws_client_t *c, uint32_t slot) {
     if (slot >= c->seen_cap) {
         uint32_t cap = c->seen_cap ? c->seen_cap : 16;
-        while (cap <= slot) cap *= 2;
+        while (cap <= slot)
+            cap *= 2;
         uint64_t *grown = realloc(c->seen, cap * sizeof *grown);
         if (!grown) return NULL;
         memset(grown + c->seen_cap, 0, (cap - c->seen_cap) * sizeof *grown);
@@ -321,7 +330,8 @@ static void pump(ws_client_t *c) {
         c->rr = idx + 1;
         c->next_frame_mono = now + w->frame_interval_ms;
         char prefix[64];
-        int plen = snprintf(prefix, sizeof prefix, "{\"type\":\"frame\",\"merged\":%llu,", (unsigned long long)merged);
+        int plen = snprintf(prefix, sizeof prefix, "{\"type\":\"frame\",\"merged\":%llu,",
+                            (unsigned long long)merged);
         body->refs++;
         start_send(c, prefix, (size_t)plen, body, 1);
         return;
@@ -341,8 +351,10 @@ static void client_close(ws_client_t *c) {
 static void client_maybe_free(ws_client_t *c) {
     if (!c->closing || c->sending || c->receiving) return;
     ws_t *w = c->w;
-    if (c->prev) c->prev->next = c->next;
-    else w->clients = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     nng_aio_stop(c->send_aio);
     nng_aio_stop(c->recv_aio);
@@ -452,11 +464,14 @@ static void handle_message(ws_client_t *c, const char *text, size_t len) {
     } else {
         session_t *s = NULL;
         uint64_t id;
-        if (!strcmp(v, "latest")) s = sessions_latest(ss);
-        else if (insightd_sid_parse(v, &id) == 0) s = sessions_find(ss, id);
+        if (!strcmp(v, "latest"))
+            s = sessions_latest(ss);
+        else if (insightd_sid_parse(v, &id) == 0)
+            s = sessions_find(ss, id);
         else {
             g_stats.ws_bad_messages++;
-            send_error(c, "bad_subscription", "subscribe takes a session id (16 hex digits), \"latest\", \"*\" or \"none\"");
+            send_error(c, "bad_subscription",
+                       "subscribe takes a session id (16 hex digits), \"latest\", \"*\" or \"none\"");
             cJSON_Delete(doc);
             return;
         }
@@ -612,7 +627,8 @@ static void tick_cb(uv_timer_t *t) {
 static void mark_active(ws_t *w, uint32_t slot) {
     if (slot >= w->is_active_cap) {
         uint32_t cap = w->is_active_cap ? w->is_active_cap : 64;
-        while (cap <= slot) cap *= 2;
+        while (cap <= slot)
+            cap *= 2;
         uint8_t *grown = realloc(w->is_active, cap);
         if (!grown) return;
         memset(grown + w->is_active_cap, 0, cap - w->is_active_cap);
@@ -704,7 +720,8 @@ int ws_start(ws_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
             (rv = nng_stream_listener_set_bool(l->l, NNG_OPT_WS_RECV_TEXT, true)) != 0 ||
             (rv = nng_stream_listener_set_size(l->l, NNG_OPT_WS_SENDMAXFRAME, WS_SEND_MAX_FRAME)) != 0 ||
             (rv = nng_stream_listener_set_size(l->l, NNG_OPT_WS_RECVMAXFRAME, WS_MAX_CLIENT_MESSAGE)) != 0 ||
-            (i == 1 && (rv = nng_stream_listener_set_string(l->l, NNG_OPT_WS_PROTOCOL, WS_SUBPROTOCOL)) != 0) ||
+            (i == 1 &&
+             (rv = nng_stream_listener_set_string(l->l, NNG_OPT_WS_PROTOCOL, WS_SUBPROTOCOL)) != 0) ||
             (rv = nng_aio_alloc(&l->aio, accept_cb, l)) != 0) {
             snprintf(err, errcap, "WebSocket listener %s: %s", url, nng_strerror(rv));
             return -1;
@@ -713,11 +730,13 @@ int ws_start(ws_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
     for (int i = 0; i < 2; i++) {
         int rv = nng_stream_listener_listen(w->listeners[i].l);
         if (rv != 0) {
-            snprintf(err, errcap, "WebSocket listener %s on %s: %s", paths[i], ctx->cfg->listen, nng_strerror(rv));
+            snprintf(err, errcap, "WebSocket listener %s on %s: %s", paths[i], ctx->cfg->listen,
+                     nng_strerror(rv));
             return -1;
         }
     }
-    for (int i = 0; i < 2; i++) accept_next(&w->listeners[i]);
+    for (int i = 0; i < 2; i++)
+        accept_next(&w->listeners[i]);
     uv_timer_start(&w->tick, tick_cb, w->frame_interval_ms, w->frame_interval_ms);
     w->tick_running = true;
     *out = w;

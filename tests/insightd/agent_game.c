@@ -30,8 +30,8 @@ int main(int argc, char **argv) {
     if (!fa) return 1;
     fa_budget_set(fa, "physics", 512u * 1024u, 1024u * 1024u);
     fa_agent_t *agent = NULL;
-    int rc = fa_agent_start(fa, &(fa_agent_desc_t){.url = argv[1], .app_name = app, .session_label = "round trip"},
-                            &agent);
+    int rc = fa_agent_start(
+        fa, &(fa_agent_desc_t){.url = argv[1], .app_name = app, .session_label = "round trip"}, &agent);
     if (rc != FA_OK) {
         fprintf(stderr, "fa_agent_start: %s\n", fa_strerror(rc));
         return 1;
@@ -53,8 +53,10 @@ int main(int argc, char **argv) {
             int want = f < 120 ? (f * BLOCKS) / 100 : BLOCKS - (f - 120) * 3;
             if (want > BLOCKS) want = BLOCKS;
             if (want < 0) want = 0;
-            while (live < want && (blocks[live] = fa_pool_alloc(fa, 4096)) != NULL) live++;
-            while (live > want) fa_pool_free(fa, blocks[--live]);
+            while (live < want && (blocks[live] = fa_pool_alloc(fa, 4096)) != NULL)
+                live++;
+            while (live > want)
+                fa_pool_free(fa, blocks[--live]);
         }
         {
             FA_TAG_SCOPE(fa, "render");
@@ -66,7 +68,8 @@ int main(int argc, char **argv) {
         fa_end_frame(fa);
         sleep_ms(4);
     }
-    while (live > 0) fa_pool_free(fa, blocks[--live]);
+    while (live > 0)
+        fa_pool_free(fa, blocks[--live]);
     uint64_t sid = fa_agent_session_id(agent);
     fa_agent_stop(agent, &st);
     printf("app=%s session=%016llx sent=%llu dropped=%llu\n", app, (unsigned long long)sid,

@@ -12,7 +12,9 @@
 #include "insightd.h"
 
 /* The daemon's info lines (migrations...) would drown Criterion's output. */
-__attribute__((constructor)) static void quiet_logs(void) { log_level = LOG_WARN; }
+__attribute__((constructor)) static void quiet_logs(void) {
+    log_level = LOG_WARN;
+}
 
 /* A fresh directory under /tmp (malloc'd name), removed by rm_tree. */
 static inline char *tmp_dir(void) {
@@ -94,7 +96,9 @@ static inline void frame_msg(msgbuf_t *b, uint64_t sid, uint64_t seq, uint64_t n
 }
 
 /* The wall time of frame n in ms, as the daemon computes it. */
-static inline uint64_t frame_ms(uint64_t n) { return TEST_START_UNIX_NS / 1000000u + (n - 1) * 10u; }
+static inline uint64_t frame_ms(uint64_t n) {
+    return TEST_START_UNIX_NS / 1000000u + (n - 1) * 10u;
+}
 
 static inline void bye_msg(msgbuf_t *b, uint64_t sid, uint64_t seq) {
     fa_proto_msg_t m;

@@ -204,30 +204,51 @@ static size_t encode_frame(const opts_t *o, session_t *s, int i) {
 }
 
 int main(int argc, char **argv) {
-    opts_t o = {.app = "insightd-sender", .sessions = 1, .frames = 100, .tags = 8, .fps = 60, .hello_after = 0};
+    opts_t o = {
+        .app = "insightd-sender", .sessions = 1, .frames = 100, .tags = 8, .fps = 60, .hello_after = 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define ARG() (i + 1 < argc ? argv[++i] : (die("missing value"), ""))
-        if (!strcmp(a, "--url")) o.url = ARG();
-        else if (!strcmp(a, "--app")) o.app = ARG();
-        else if (!strcmp(a, "--session")) o.session = strtoull(ARG(), NULL, 16);
-        else if (!strcmp(a, "--sessions")) o.sessions = atoi(ARG());
-        else if (!strcmp(a, "--frames")) o.frames = atoi(ARG());
-        else if (!strcmp(a, "--fps")) o.fps = atof(ARG());
-        else if (!strcmp(a, "--fast")) o.fast = true;
-        else if (!strcmp(a, "--tags")) o.tags = atoi(ARG());
-        else if (!strcmp(a, "--budget")) o.budget = strtoull(ARG(), NULL, 10);
-        else if (!strcmp(a, "--usage")) parse_usage(&o, ARG());
-        else if (!strcmp(a, "--hello-after")) o.hello_after = atoi(ARG());
-        else if (!strcmp(a, "--no-hello")) o.no_hello = true;
-        else if (!strcmp(a, "--bye")) o.bye = true;
-        else if (!strcmp(a, "--skip-seq")) o.skip_seq = atoi(ARG());
-        else if (!strcmp(a, "--findings")) o.findings = true;
-        else if (!strcmp(a, "--garbage")) o.garbage = atoi(ARG());
-        else if (!strcmp(a, "--truncate")) o.truncate = atoi(ARG());
-        else if (!strcmp(a, "--start-unix-ms")) o.start_unix_ms = strtoull(ARG(), NULL, 10);
-        else if (!strcmp(a, "--progress")) o.progress = true;
-        else die("unknown argument (see the comment at the top of sender.c)");
+        if (!strcmp(a, "--url"))
+            o.url = ARG();
+        else if (!strcmp(a, "--app"))
+            o.app = ARG();
+        else if (!strcmp(a, "--session"))
+            o.session = strtoull(ARG(), NULL, 16);
+        else if (!strcmp(a, "--sessions"))
+            o.sessions = atoi(ARG());
+        else if (!strcmp(a, "--frames"))
+            o.frames = atoi(ARG());
+        else if (!strcmp(a, "--fps"))
+            o.fps = atof(ARG());
+        else if (!strcmp(a, "--fast"))
+            o.fast = true;
+        else if (!strcmp(a, "--tags"))
+            o.tags = atoi(ARG());
+        else if (!strcmp(a, "--budget"))
+            o.budget = strtoull(ARG(), NULL, 10);
+        else if (!strcmp(a, "--usage"))
+            parse_usage(&o, ARG());
+        else if (!strcmp(a, "--hello-after"))
+            o.hello_after = atoi(ARG());
+        else if (!strcmp(a, "--no-hello"))
+            o.no_hello = true;
+        else if (!strcmp(a, "--bye"))
+            o.bye = true;
+        else if (!strcmp(a, "--skip-seq"))
+            o.skip_seq = atoi(ARG());
+        else if (!strcmp(a, "--findings"))
+            o.findings = true;
+        else if (!strcmp(a, "--garbage"))
+            o.garbage = atoi(ARG());
+        else if (!strcmp(a, "--truncate"))
+            o.truncate = atoi(ARG());
+        else if (!strcmp(a, "--start-unix-ms"))
+            o.start_unix_ms = strtoull(ARG(), NULL, 10);
+        else if (!strcmp(a, "--progress"))
+            o.progress = true;
+        else
+            die("unknown argument (see the comment at the top of sender.c)");
 #undef ARG
     }
     if (!o.url) die("--url is required");
@@ -249,12 +270,14 @@ int main(int argc, char **argv) {
     /* Garbage: random bytes, a wrong magic, a bad version, lengths that lie. */
     for (int g = 0; g < o.garbage; g++) {
         size_t len = (size_t)(rand() % 200) + 1;
-        for (size_t k = 0; k < len; k++) buf[k] = (uint8_t)rand();
+        for (size_t k = 0; k < len; k++)
+            buf[k] = (uint8_t)rand();
         if (g % 3 == 1 && len >= 8) memcpy(buf, "FAPM\x07\x00\x02\x00", 8); /* version 7 */
         push(buf, len);
     }
     session_t *ss = calloc((size_t)o.sessions, sizeof *ss);
-    for (int k = 0; k < o.sessions; k++) ss[k].id = o.session + (uint64_t)k;
+    for (int k = 0; k < o.sessions; k++)
+        ss[k].id = o.session + (uint64_t)k;
     /* Truncated frames: a valid frame cut short. */
     for (int t = 0; t < o.truncate; t++) {
         size_t n = encode_frame(&o, &ss[0], t);
@@ -271,7 +294,8 @@ int main(int argc, char **argv) {
             uint64_t due = t0 + (uint64_t)(interval * i);
             uint64_t now = now_ns(CLOCK_MONOTONIC);
             if (due > now) {
-                struct timespec ts = {(time_t)((due - now) / 1000000000ull), (long)((due - now) % 1000000000ull)};
+                struct timespec ts = {(time_t)((due - now) / 1000000000ull),
+                                      (long)((due - now) % 1000000000ull)};
                 nanosleep(&ts, NULL);
             }
         }

@@ -2,7 +2,9 @@
  * one alert per episode however usage wobbles. */
 #include "helpers.h"
 
-static int feed(alert_state_t *a, unsigned pct) { return alerts_eval(a, 10u * pct, 1000, pct); }
+static int feed(alert_state_t *a, unsigned pct) {
+    return alerts_eval(a, 10u * pct, 1000, pct);
+}
 
 Test(alerts, nothing_below_80_percent) {
     alert_state_t a = {0};
@@ -37,7 +39,8 @@ Test(alerts, hysteresis_no_flapping_at_the_edges) {
     static const unsigned wobble[] = {80, 79, 81, 78, 80, 76, 75, 99, 100, 99, 101, 98, 100, 75, 76};
     for (size_t i = 0; i < sizeof wobble / sizeof wobble[0]; i++)
         if (feed(&a, wobble[i]) != ALERT_EV_NONE) events++;
-    cr_assert_eq(events, 2, "one raise and one escalation, got %d events", events); /* 80 raise, 100 escalate */
+    cr_assert_eq(events, 2, "one raise and one escalation, got %d events",
+                 events); /* 80 raise, 100 escalate */
     cr_assert_eq(a.level, ALERT_CRITICAL, "75 %% is not below 75 %%");
     cr_assert_eq(feed(&a, 74), ALERT_EV_CLEARED);
     cr_assert_eq(a.level, ALERT_NONE);

@@ -22,7 +22,8 @@ Test(api, query_parsing) {
     char err[200];
     cr_assert_eq(api_parse_query(NULL, p, API_MAX_PARAMS, err, sizeof err), 0);
     cr_assert_eq(api_parse_query("", p, API_MAX_PARAMS, err, sizeof err), 0);
-    int n = api_parse_query("tag=physics%2Fcontacts&window=5m&&points=&flag", p, API_MAX_PARAMS, err, sizeof err);
+    int n =
+        api_parse_query("tag=physics%2Fcontacts&window=5m&&points=&flag", p, API_MAX_PARAMS, err, sizeof err);
     cr_assert_eq(n, 4);
     cr_assert_str_eq(p[0].name, "tag");
     cr_assert_str_eq(p[0].value, "physics/contacts");
@@ -34,7 +35,8 @@ Test(api, query_parsing) {
     cr_assert_eq(api_parse_query("=1", p, API_MAX_PARAMS, err, sizeof err), -1);
     cr_assert_eq(api_parse_query("a=%zz", p, API_MAX_PARAMS, err, sizeof err), -1);
     char many[512] = "";
-    for (int i = 0; i < 20; i++) sprintf(many + strlen(many), "p%d=1&", i);
+    for (int i = 0; i < 20; i++)
+        sprintf(many + strlen(many), "p%d=1&", i);
     cr_assert_eq(api_parse_query(many, p, API_MAX_PARAMS, err, sizeof err), -1);
     char big[1200];
     memset(big, 'x', sizeof big - 1);

@@ -45,11 +45,16 @@ Test(config, flags_override_the_file_which_overrides_defaults) {
 
 Test(config, bad_values_name_the_flag) {
     static const char *cases[][3] = {
-        {"--ws-rate", "0", "--ws-rate"},          {"--ws-rate", "abc", "--ws-rate"},
-        {"--retention", "1s", "--retention"},     {"--retention", "3x", "--retention"},
-        {"--listen", "7878", "--listen"},         {"--listen", "[::1]7878", "--listen"},
-        {"--ingest", "udp://1:2", "--ingest"},    {"--log-level", "loud", "--log-level"},
-        {"--allow-remote=maybe", NULL, "--allow-remote"}, {"--nope", NULL, "--nope"},
+        {"--ws-rate", "0", "--ws-rate"},
+        {"--ws-rate", "abc", "--ws-rate"},
+        {"--retention", "1s", "--retention"},
+        {"--retention", "3x", "--retention"},
+        {"--listen", "7878", "--listen"},
+        {"--listen", "[::1]7878", "--listen"},
+        {"--ingest", "udp://1:2", "--ingest"},
+        {"--log-level", "loud", "--log-level"},
+        {"--allow-remote=maybe", NULL, "--allow-remote"},
+        {"--nope", NULL, "--nope"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         config_t c;
@@ -118,7 +123,8 @@ Test(config, loopback_detection) {
     cr_assert_not(config_url_is_local("tcp://192.168.1.2:7879"));
     char host[64];
     int port;
-    cr_assert(config_split_hostport("[::1]:80", host, sizeof host, &port) == 0 && !strcmp(host, "::1") && port == 80);
+    cr_assert(config_split_hostport("[::1]:80", host, sizeof host, &port) == 0 && !strcmp(host, "::1") &&
+              port == 80);
     cr_assert(config_split_hostport("a:b:80", host, sizeof host, &port) < 0);
     cr_assert(config_split_hostport("h:70000", host, sizeof host, &port) < 0);
 }

@@ -57,7 +57,9 @@ static void stop(void) {
     free(dir);
 }
 
-static int port_of(const char *url) { return atoi(strrchr(url, ':') + 1); }
+static int port_of(const char *url) {
+    return atoi(strrchr(url, ':') + 1);
+}
 
 typedef struct exchange {
     int port;
@@ -75,7 +77,8 @@ static void *client(void *arg) {
         (void)!write(fd, x->request, strlen(x->request));
         size_t got = 0;
         ssize_t n;
-        while (got < sizeof x->reply - 1 && (n = read(fd, x->reply + got, sizeof x->reply - 1 - got)) > 0) got += (size_t)n;
+        while (got < sizeof x->reply - 1 && (n = read(fd, x->reply + got, sizeof x->reply - 1 - got)) > 0)
+            got += (size_t)n;
         x->reply[got] = '\0';
     }
     close(fd);
@@ -99,13 +102,15 @@ Test(http, every_route_registers_and_websocket_shares_the_port) {
     int port = port_of(ctx.http_url);
     cr_assert_gt(port, 0, "port 0 was resolved: %s", ctx.http_url);
     char req[256];
-    snprintf(req, sizeof req, "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", port);
+    snprintf(req, sizeof req,
+             "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", port);
     exchange_t a = {.port = port, .request = req};
     exchange(&a);
     cr_assert(strstr(a.reply, "HTTP/1.1 200") && strstr(a.reply, "\"status\":\"ok\""), "%.300s", a.reply);
     snprintf(req, sizeof req,
              "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", port);
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             port);
     exchange_t w = {.port = port, .request = req};
     /* the server keeps the socket open: read what came, then stop */
     pthread_t t;
@@ -128,7 +133,8 @@ Test(http, draining_answers_503_json) {
     http_drain(ctx.http);
     int port = port_of(ctx.http_url);
     char req[256];
-    snprintf(req, sizeof req, "GET /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", port);
+    snprintf(req, sizeof req,
+             "GET /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", port);
     exchange_t a = {.port = port, .request = req};
     exchange(&a);
     cr_assert(strstr(a.reply, "HTTP/1.1 503") && strstr(a.reply, "shutting_down"), "%.300s", a.reply);

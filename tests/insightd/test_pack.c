@@ -29,8 +29,8 @@ static fa_proto_frame_t sample(fa_proto_tag_stat_t *rows, uint32_t n, fa_proto_t
     f.promotions.retained_bytes = 77;
     f.transfers.in_flight = 5;
     for (uint32_t i = 0; i < n; i++)
-        rows[i] = (fa_proto_tag_stat_t){(uint16_t)(i * 3 + (i == n - 1 ? 0 : 1)), i, i * 2, i * 3, i, UINT64_MAX - i,
-                                        i * 1000};
+        rows[i] = (fa_proto_tag_stat_t){
+            (uint16_t)(i * 3 + (i == n - 1 ? 0 : 1)), i, i * 2, i * 3, i, UINT64_MAX - i, i * 1000};
     /* the last row's id is out of order on purpose */
     rows[n - 1].id = 2;
     f.tags = rows;
@@ -63,9 +63,12 @@ Test(pack, frame_blob_round_trips) {
     cr_assert_eq(g.promotions.retained_bytes, 77);
     cr_assert_eq(g.transfers.in_flight, 5);
     cr_assert_eq(g.tag_count, 64);
-    for (uint32_t i = 0; i < 64; i++) cr_assert(!memcmp(&g.tags[i], &rows[i], sizeof rows[i]) || (
-        g.tags[i].id == rows[i].id && g.tags[i].live_bytes == rows[i].live_bytes &&
-        g.tags[i].peak_bytes == rows[i].peak_bytes && g.tags[i].alloc_count == rows[i].alloc_count), "row %u", i);
+    for (uint32_t i = 0; i < 64; i++)
+        cr_assert(!memcmp(&g.tags[i], &rows[i], sizeof rows[i]) ||
+                      (g.tags[i].id == rows[i].id && g.tags[i].live_bytes == rows[i].live_bytes &&
+                       g.tags[i].peak_bytes == rows[i].peak_bytes &&
+                       g.tags[i].alloc_count == rows[i].alloc_count),
+                  "row %u", i);
     cr_assert_eq(g.thread_count, 1);
     cr_assert_eq(g.threads[0].frame_capacity, 8192);
     cr_assert_eq(g.threads[0].flags, FA_PROTO_THREAD_IN_FRAME);
@@ -116,7 +119,8 @@ Test(pack, decoders_are_total_on_truncated_and_random_blobs) {
     for (int i = 0; i < 20000; i++) {
         size_t n = (size_t)(rand() % 64);
         uint8_t *copy = malloc(n ? n : 1);
-        for (size_t k = 0; k < n; k++) copy[k] = (uint8_t)rand();
+        for (size_t k = 0; k < n; k++)
+            copy[k] = (uint8_t)rand();
         if (n) copy[0] = i & 1 ? PACK_FRAME_VERSION : (uint8_t)rand();
         (void)pack_unframe(copy, n, &g, &st);
         uint64_t live;
@@ -130,7 +134,9 @@ Test(pack, decoders_are_total_on_truncated_and_random_blobs) {
 
 Test(pack, rollup_blob_finds_each_tag) {
     pack_rollup_row_t rows[100];
-    for (int i = 0; i < 100; i++) rows[i] = (pack_rollup_row_t){(uint16_t)(i * 7), (uint64_t)i, (uint64_t)i + 1, (uint64_t)i + 2, (uint64_t)i + 3};
+    for (int i = 0; i < 100; i++)
+        rows[i] = (pack_rollup_row_t){(uint16_t)(i * 7), (uint64_t)i, (uint64_t)i + 1, (uint64_t)i + 2,
+                                      (uint64_t)i + 3};
     uint8_t blob[8192];
     size_t len = pack_rollup(rows, 100, blob, sizeof blob);
     cr_assert_gt(len, 0);

@@ -18,13 +18,16 @@ static void on_frame(void *ud, session_t *s) {
 static void on_alert(void *ud, session_t *s, tag_t *t, const alert_event_t *ev) {
     (void)ud, (void)s, (void)t;
     alert_events[ev->event]++;
-    if (ev->event == ALERT_EV_CLEARED) snprintf(last_clear_reason, sizeof last_clear_reason, "%s", ev->clear_reason);
+    if (ev->event == ALERT_EV_CLEARED)
+        snprintf(last_clear_reason, sizeof last_clear_reason, "%s", ev->clear_reason);
     cr_assert_gt(t->alert.id, 0, "the alert row exists before the hook runs");
 }
 static void on_session(void *ud, session_t *s, const char *event) {
     (void)ud, (void)s;
-    if (!strcmp(event, "start")) sessions_started++;
-    else sessions_ended++;
+    if (!strcmp(event, "start"))
+        sessions_started++;
+    else
+        sessions_ended++;
 }
 
 static void setup(void) {
@@ -48,7 +51,9 @@ static void teardown(void) {
 }
 TestSuite(sessions, .init = setup, .fini = teardown);
 
-static void feed(const msgbuf_t *b) { sessions_handle(ss, b->data, b->len, insightd_mono_ms()); }
+static void feed(const msgbuf_t *b) {
+    sessions_handle(ss, b->data, b->len, insightd_mono_ms());
+}
 
 static int rows(const char *sql) {
     store_commit(st);
@@ -127,8 +132,10 @@ Test(sessions, frames_beyond_the_bound_are_orphaned_and_time_out) {
 Test(sessions, malformed_messages_are_counted_by_reason_and_logged_once) {
     msgbuf_t b;
     hello_msg(&b, 0x44, 0, 0);
-    for (int i = 0; i < 50; i++) sessions_handle(ss, "garbage!", 8, 0);
-    for (size_t cut = 1; cut < b.len; cut += 7) sessions_handle(ss, b.data, cut, 0);
+    for (int i = 0; i < 50; i++)
+        sessions_handle(ss, "garbage!", 8, 0);
+    for (size_t cut = 1; cut < b.len; cut += 7)
+        sessions_handle(ss, b.data, cut, 0);
     uint8_t bad[FA_PROTO_HEADER_SIZE];
     memcpy(bad, b.data, sizeof bad);
     bad[4] = 9; /* major version */
@@ -209,13 +216,15 @@ Test(sessions, rollups_and_findings_are_written_per_second) {
     cr_assert_eq(rows("SELECT count(*) FROM findings WHERE session_id = 136"), 2);
     cr_assert_eq(rows("SELECT frames FROM findings WHERE session_id = 136 ORDER BY t_ms LIMIT 1"), 100);
     sessions_flush(ss);
-    cr_assert_eq(rows("SELECT count(*) FROM rollup_1s WHERE session_id = 136"), 3, "shutdown flushes the open one");
+    cr_assert_eq(rows("SELECT count(*) FROM rollup_1s WHERE session_id = 136"), 3,
+                 "shutdown flushes the open one");
     cr_assert_eq(rows("SELECT count(*) FROM rollup_10s WHERE session_id = 136"), 1);
     cr_assert_eq(rows("SELECT count(*) FROM rollup_1m WHERE session_id = 136"), 1);
     /* the second second's physics rollup: min 101, max 200, last 200 */
     sqlite3_stmt *q;
-    sqlite3_prepare_v2(store_db(st), "SELECT data FROM rollup_1s WHERE session_id = 136 ORDER BY t_ms LIMIT 1 OFFSET 1",
-                       -1, &q, NULL);
+    sqlite3_prepare_v2(store_db(st),
+                       "SELECT data FROM rollup_1s WHERE session_id = 136 ORDER BY t_ms LIMIT 1 OFFSET 1", -1,
+                       &q, NULL);
     cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
     pack_rollup_row_t r;
     cr_assert_eq(pack_rollup_find(sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), 1, &r), 1);
@@ -249,7 +258,8 @@ Test(sessions, a_tags_message_changes_budgets_and_names_new_ids) {
     msgbuf_t b;
     hello_msg(&b, 0xaa, 0, 1000);
     feed(&b);
-    fa_proto_tag_def_t defs[2] = {{1, 0, 0, 0, fa_proto_str("physics")}, {9, 3, 0, 50, fa_proto_str("render/ui")}};
+    fa_proto_tag_def_t defs[2] = {{1, 0, 0, 0, fa_proto_str("physics")},
+                                  {9, 3, 0, 50, fa_proto_str("render/ui")}};
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.header.type = FA_PROTO_TAGS;
@@ -277,7 +287,8 @@ Test(sessions, agent_strings_become_valid_utf8) {
     msgbuf_t b;
     enc(&b, &m);
     feed(&b);
-    cr_assert_str_eq(sessions_find(ss, 0xbb)->app, "ok\xc3\xa9???" "?");
+    cr_assert_str_eq(sessions_find(ss, 0xbb)->app, "ok\xc3\xa9???"
+                                                   "?");
 }
 
 Test(sessions, known_sessions_come_back_after_a_restart) {

@@ -61,10 +61,29 @@ Test(static_files, serves_files_directories_and_strips_queries) {
 
 Test(static_files, refuses_traversal_absolute_paths_and_encodings) {
     static const char *probes[] = {
-        "/../secret", "/..", "/%2e%2e/secret", "/%2E%2E/secret", "/..%2fsecret", "/%2e%2e%2fsecret",
-        "/sub/../../secret", "/sub/%2e%2e/%2e%2e/secret", "/./index.html", "/%2e/index.html",
-        "/link", "/dirlink/secret", "/etc/passwd", "/%2fetc%2fpasswd", "/index.html%00.js", "/%00",
-        "/%zz", "/..\\secret", "/%5c..%5csecret", "index.html", "", "/missing.html", "/sub/missing/",
+        "/../secret",
+        "/..",
+        "/%2e%2e/secret",
+        "/%2E%2E/secret",
+        "/..%2fsecret",
+        "/%2e%2e%2fsecret",
+        "/sub/../../secret",
+        "/sub/%2e%2e/%2e%2e/secret",
+        "/./index.html",
+        "/%2e/index.html",
+        "/link",
+        "/dirlink/secret",
+        "/etc/passwd",
+        "/%2fetc%2fpasswd",
+        "/index.html%00.js",
+        "/%00",
+        "/%zz",
+        "/..\\secret",
+        "/%5c..%5csecret",
+        "index.html",
+        "",
+        "/missing.html",
+        "/sub/missing/",
     };
     char out[PATH_MAX];
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)

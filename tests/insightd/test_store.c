@@ -59,7 +59,8 @@ Test(store, an_older_schema_is_migrated_in_place) {
     /* make it a schema-1 database again */
     sqlite3 *h;
     sqlite3_open(db, &h);
-    cr_assert_eq(sqlite3_exec(h, "DROP TABLE rollup_10s; PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "DROP TABLE rollup_10s; PRAGMA user_version = 1;", NULL, NULL, NULL),
+                 SQLITE_OK);
     sqlite3_close(h);
     cr_assert_eq(store_open(&st, db, err, sizeof err), 0, "%s", err);
     cr_assert_eq(pragma_int(store_db(st), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
@@ -81,7 +82,8 @@ Test(store, a_newer_schema_is_refused_clearly) {
 
 Test(store, a_file_that_is_not_a_database_is_refused) {
     FILE *f = fopen(db, "w");
-    for (int i = 0; i < 1000; i++) fputs("not a database ", f);
+    for (int i = 0; i < 1000; i++)
+        fputs("not a database ", f);
     fclose(f);
     store_t *st;
     char err[512];
@@ -107,7 +109,8 @@ Test(store, writes_are_batched_and_invisible_until_commit) {
     query_pool_t *pool;
     cr_assert_eq(query_pool_open(&pool, db, 2, err, sizeof err), 0, "%s", err);
     uint8_t blob[] = {PACK_FRAME_VERSION};
-    for (int i = 0; i < 10; i++) cr_assert_eq(store_insert_frame(st, 7, 1000 + (uint64_t)i, (uint64_t)i, 5, blob, 1), 0);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(store_insert_frame(st, 7, 1000 + (uint64_t)i, (uint64_t)i, 5, blob, 1), 0);
     cr_assert_eq(store_rows_in_txn(st), 10);
     cr_assert_eq(g_stats.frames_uncommitted, 10);
     sqlite3 *r = query_acquire(pool);
@@ -145,7 +148,8 @@ Test(store, retention_deletes_old_rows_in_bounded_steps) {
     store_keep_t keep = {.raw = 50000, .second = 80000, .ten_sec = 90000, .minute = 1000000};
     cr_assert_eq(store_retention(st, 100000, &keep, 30), 30);
     int64_t n;
-    while ((n = store_retention(st, 100000, &keep, 30)) > 0) {}
+    while ((n = store_retention(st, 100000, &keep, 30)) > 0) {
+    }
     cr_assert_eq(n, 0);
     store_commit(st);
     cr_assert_eq(count(store_db(st), "frames"), 50, "frames at t >= 50 s stay");
@@ -185,8 +189,12 @@ Test(store, a_crash_leaves_sessions_and_alerts_closed_at_the_next_start) {
     store_save_session(st, s);
     tag_t t = {.id = 1, .path = "physics", .defined = true, .budget_hard = 500, .live_bytes = 450};
     store_save_tag(st, s->id, &t);
-    alert_state_t a = {.level = ALERT_WARNING, .episode_level = ALERT_WARNING, .raised_ms = 1500,
-                       .raised_bytes = 400, .peak_bytes = 450, .budget_hard = 500};
+    alert_state_t a = {.level = ALERT_WARNING,
+                       .episode_level = ALERT_WARNING,
+                       .raised_ms = 1500,
+                       .raised_bytes = 400,
+                       .peak_bytes = 450,
+                       .budget_hard = 500};
     store_save_alert(st, s->id, &t, &a, 0, NULL);
     cr_assert_gt(a.id, 0);
     store_commit(st);
@@ -264,7 +272,8 @@ Test(store, the_wal_is_checkpointed_off_the_writer_and_rewound_when_big) {
     store_set_wal_reset_pages(st, 100);
     static uint8_t blob[2000];
     blob[0] = PACK_FRAME_VERSION;
-    for (int i = 0; i < 1000; i++) store_insert_frame(st, 1, (uint64_t)i, (uint64_t)i, 1, blob, sizeof blob);
+    for (int i = 0; i < 1000; i++)
+        store_insert_frame(st, 1, (uint64_t)i, (uint64_t)i, 1, blob, sizeof blob);
     cr_assert_eq(store_commit(st), 0);
     int wal = 0, copied = 0;
     cr_assert_eq(store_checkpoint(st, &wal, &copied), 0);

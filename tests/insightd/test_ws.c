@@ -2,7 +2,9 @@
  * loses WebSocket message boundaries): the splitter finds whole values. */
 #include "helpers.h"
 
-static long ext(const char *s, size_t *skip) { return ws_json_extent(s, strlen(s), skip); }
+static long ext(const char *s, size_t *skip) {
+    return ws_json_extent(s, strlen(s), skip);
+}
 
 Test(ws, json_extent_finds_whole_values) {
     size_t skip;
