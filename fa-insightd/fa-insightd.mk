@@ -28,15 +28,16 @@ insightd_lib_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(INSIGHTD_LIB_SRCS))
 $(foreach v,$(VARIANTS),$(BUILD)/$(v)/fa-insightd/%.o $(BUILD)/$(v)/tests/insightd/%.o): \
     INCLUDES += $(INSIGHTD_CPPFLAGS)
 
-# Rebuild config.o when PREFIX (or the tree's location) changes.
+# Rebuild config.o when PREFIX (or the tree's location) changes: the stamp
+# is rewritten only when its content differs, and make compares its mtime.
 INSIGHTD_STAMP := $(BUILD)/insightd-paths.stamp
-.PHONY: insightd-paths-check
-insightd-paths-check:
-	@mkdir -p $(BUILD)
-	@echo '$(INSIGHTD_INSTALLED_WEB) $(CURDIR)' > $(INSIGHTD_STAMP).tmp
-	@cmp -s $(INSIGHTD_STAMP).tmp $(INSIGHTD_STAMP) || mv $(INSIGHTD_STAMP).tmp $(INSIGHTD_STAMP)
-	@rm -f $(INSIGHTD_STAMP).tmp
-$(INSIGHTD_STAMP): insightd-paths-check
+.PHONY: insightd-paths-force
+insightd-paths-force:
+$(INSIGHTD_STAMP): insightd-paths-force
+	@mkdir -p $(@D)
+	@echo '$(INSIGHTD_INSTALLED_WEB) $(CURDIR)' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@
+	@rm -f $@.tmp
 $(foreach v,$(VARIANTS),$(BUILD)/$(v)/fa-insightd/src/config.o): $(INSIGHTD_STAMP)
 
 # The program: $(BUILD)/fa-insightd (default) and an ASan+UBSan build that
