@@ -201,6 +201,7 @@ static void recv_cb(void *arg) {
 /* ---- clients (loop thread) ---------------------------------------------- */
 
 static void pump(ws_client_t *c);
+static void mark_active(ws_t *w, uint32_t slot);
 
 static void start_send(ws_client_t *c, const char *prefix, size_t plen, ws_buf_t *b, size_t off) {
     nng_iov iov[2];
@@ -483,9 +484,11 @@ static void handle_message(ws_client_t *c, const char *text, size_t len) {
         c->sub_mode = SUB_ONE;
         c->sub_id = s->id;
         insightd_sid_format(s->id, resolved);
-        /* Send this session's newest frame at once. */
+        /* Send this session's newest frame at once (even if it ended:
+         * put it back on the scanned list for a while). */
         uint64_t *seen = seen_slot(c, s->slot);
         if (seen && s->frames && *seen >= s->frames) *seen = s->frames - 1;
+        if (s->frames) mark_active(c->w, s->slot);
         c->next_frame_mono = 0;
     }
     cJSON_Delete(doc);

@@ -740,6 +740,11 @@ def ws_hello_subscription_throttled_frames_and_session_events():
         last = frames[-1]
         check(last["frame"] <= 360 and last["tags"] and "live_bytes" in last["tags"][0], "frame content")
         check(merged > 0, "skipped frames are counted as merged")
+        ws.send({"subscribe": "none"})
+        ws.recv_until(lambda m: m["type"] == "subscribed" and m["subscription"] == "none", 5, "unsubscribed")
+        ws.send({"subscribe": "aaaaaaaaaaaaaaa1"})
+        m, _ = ws.recv_until(lambda m: m["type"] == "frame", 5, "the ended session's newest frame on subscribe")
+        eq((m["session"], m["frame"]), ("aaaaaaaaaaaaaaa1", 360), "newest frame of the subscribed session")
         ws.send(b"not json at all")
         err, _ = ws.recv_until(lambda m: m["type"] == "error", 5, "error for garbage")
         eq(err["code"], "bad_message", "error code")
