@@ -44,13 +44,18 @@ static void recv_cb(void *arg) {
     if (rv == 0) {
         nng_msg *msg = nng_aio_get_msg(in->aio);
         size_t len = nng_msg_len(msg);
-        bool dropped = false;
+        bool dropped = false, wake = false;
         atomic_fetch_add(&g_stats.received, 1);
         atomic_fetch_add(&g_stats.received_bytes, len);
         pthread_mutex_lock(&in->lock);
         if (in->count == INGEST_QUEUE_MAX_MSGS || in->bytes + len > INGEST_QUEUE_MAX_BYTES) {
             dropped = true;
         } else {
+            /* Only the first message of an empty ring wakes the loop: while
+             * the ring is not empty the loop is draining it (and re-arms
+             * the wake-up itself when it yields). One eventfd write per
+             * batch instead of one per message. */
+            wake = in->count == 0;
             slot_t *s = &in->ring[(in->head + in->count) & (INGEST_QUEUE_MAX_MSGS - 1)];
             s->msg = msg;
             s->recv_mono = insightd_mono_ms();
@@ -65,7 +70,7 @@ static void recv_cb(void *arg) {
             atomic_fetch_add(&g_stats.queue_dropped, 1);
             nng_msg_free(msg);
         }
-        uv_async_send(&in->async);
+        if (wake) uv_async_send(&in->async);
     }
     /* Any other error (a peer vanished mid-message): just receive again. */
     nng_recv_aio(in->sock, in->aio);
