@@ -33,6 +33,12 @@ struct ingest {
     uint32_t head, count;
     size_t bytes;
     atomic_bool stopping;
+    atomic_bool closed;         /* the closer thread is done with nng */
+    void (*on_stopped)(void *); /* loop: called once the socket is closed */
+    void *on_stopped_ud;
+    bool stop_reported;
+    pthread_t closer;
+    bool closer_started;
     log_limiter_t full_lim; /* used on the loop thread only */
     uint64_t drops_seen;
 };
@@ -40,7 +46,10 @@ struct ingest {
 static void recv_cb(void *arg) {
     ingest_t *in = arg;
     int rv = nng_aio_result(in->aio);
-    if (rv == NNG_ECLOSED || atomic_load(&in->stopping)) return;
+    if (rv == NNG_ECLOSED || atomic_load(&in->stopping)) {
+        if (rv == 0) nng_msg_free(nng_aio_get_msg(in->aio)); /* arrived while closing */
+        return;
+    }
     if (rv == 0) {
         nng_msg *msg = nng_aio_get_msg(in->aio);
         size_t len = nng_msg_len(msg);
@@ -113,7 +122,14 @@ static void drain(ingest_t *in, uint32_t budget) {
 }
 
 static void async_cb(uv_async_t *h) {
-    drain(h->data, INGEST_BATCH);
+    ingest_t *in = h->data;
+    drain(in, INGEST_BATCH);
+    if (atomic_load(&in->closed) && !in->stop_reported) {
+        /* The socket is closed: what it delivered is all in the ring. */
+        in->stop_reported = true;
+        drain(in, UINT32_MAX);
+        if (in->on_stopped) in->on_stopped(in->on_stopped_ud);
+    }
 }
 
 int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, ingest_sink_fn sink, void *ud,
@@ -168,19 +184,38 @@ fail:
     return -1;
 }
 
-void ingest_stop(ingest_t *in) {
-    atomic_store(&in->stopping, true);
+/* Closing an nng socket waits for nng's reaper thread, which may itself
+ * be waiting for work only the loop can finish (an HTTP request queued to
+ * it): so the close runs on its own thread and the loop keeps turning. */
+static void *closer_main(void *arg) {
+    ingest_t *in = arg;
     /* Closing the socket completes the posted receive with NNG_ECLOSED;
      * nng_aio_stop then waits for the callback to return. No lock of ours
-     * is held here, and the callback takes only in->lock briefly. */
+     * is held, and the callback takes only in->lock briefly. */
     nng_close(in->sock);
     nng_aio_stop(in->aio);
-    drain(in, UINT32_MAX);
-    uv_close((uv_handle_t *)&in->async, NULL);
+    atomic_store(&in->closed, true);
+    uv_async_send(&in->async);
+    return NULL;
+}
+
+void ingest_stop(ingest_t *in, void (*on_stopped)(void *), void *ud) {
+    in->on_stopped = on_stopped;
+    in->on_stopped_ud = ud;
+    atomic_store(&in->stopping, true);
+    if (pthread_create(&in->closer, NULL, closer_main, in) == 0)
+        in->closer_started = true;
+    else
+        closer_main(in); /* no thread: close here */
+}
+
+bool ingest_stopped(const ingest_t *in) {
+    return in->stop_reported;
 }
 
 void ingest_free(ingest_t *in) {
     if (!in) return;
+    if (in->closer_started) pthread_join(in->closer, NULL);
     nng_aio_free(in->aio);
     pthread_mutex_lock(&in->lock);
     while (in->count) {

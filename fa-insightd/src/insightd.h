@@ -632,10 +632,13 @@ typedef void (*ingest_sink_fn)(void *ud, const void *buf, size_t len, uint64_t r
  * resolved). Returns 0 or -1 with err. */
 int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, ingest_sink_fn sink, void *ud,
                  char *bound_url, size_t bound_cap, char *err, size_t errcap);
-/* Stops receiving, waits for the receive callback to finish, then hands
- * the queued messages to the sink. Closes the uv handle; ingest_free after
- * the loop ran the close. */
-void ingest_stop(ingest_t *in);
+/* Stops receiving: new messages are discarded at once, and a thread closes
+ * the socket (nng may need the loop to keep turning meanwhile). When it is
+ * closed, the loop hands the queued messages to the sink and calls
+ * on_stopped(ud) once. ingest_free after the loop ended (the uv handle is
+ * closed with the others). */
+void ingest_stop(ingest_t *in, void (*on_stopped)(void *), void *ud);
+bool ingest_stopped(const ingest_t *in);
 void ingest_free(ingest_t *in);
 
 /* ------------------------------------------------------------------------ */

@@ -34,7 +34,10 @@ static ingest_t *ingest;
 static uv_signal_t sigint_h, sigterm_h;
 static uv_timer_t commit_timer, housekeeping_timer, shutdown_timer;
 static uint64_t housekeeping_ticks;
-static int shutdown_phase; /* 0 running, 1 draining HTTP, 2 closing WebSockets, 3 closing handles */
+/* 0 running, SHUTDOWN_INGEST closing ingest, 1 draining HTTP, 2 closing
+ * WebSockets, 3 closing handles */
+#define SHUTDOWN_INGEST 16
+static int shutdown_phase;
 static uint64_t shutdown_deadline;
 
 static void fatal(const char *what, const char *err) {
@@ -181,25 +184,32 @@ static void shutdown_step(uv_timer_t *t) {
     }
 }
 
-static void begin_shutdown(int signum) {
-    if (shutdown_phase) {
-        LOG(LOG_INFO, "signal %d: already shutting down", signum);
-        return;
-    }
-    shutdown_phase = 1;
-    LOG(LOG_INFO, "signal %d: shutting down (stopping ingest)", signum);
-    pthread_t dog;
-    if (pthread_create(&dog, NULL, watchdog, NULL) == 0) pthread_detach(dog);
-    uv_timer_stop(&housekeeping_timer);
-    uv_timer_stop(&commit_timer);
-    ingest_stop(ingest);
+/* Ingest is closed and its last messages handled: flush the writer. */
+static void on_ingest_stopped(void *ud) {
+    (void)ud;
     sessions_flush(ctx.sessions);
     store_commit(ctx.store);
     LOG(LOG_INFO, "writer flushed (%llu frames stored); finishing HTTP requests",
         (unsigned long long)g_stats.frames_stored);
     http_drain(ctx.http);
+    shutdown_phase = 1;
     shutdown_deadline = insightd_mono_ms() + SHUTDOWN_HTTP_MS;
-    uv_timer_start(&shutdown_timer, shutdown_step, 0, 10);
+}
+
+static void begin_shutdown(int signum) {
+    if (shutdown_phase) {
+        LOG(LOG_INFO, "signal %d: already shutting down", signum);
+        return;
+    }
+    shutdown_phase = SHUTDOWN_INGEST; /* becomes 1 in on_ingest_stopped */
+    LOG(LOG_INFO, "signal %d: shutting down (stopping ingest)", signum);
+    pthread_t dog;
+    if (pthread_create(&dog, NULL, watchdog, NULL) == 0) pthread_detach(dog);
+    uv_timer_stop(&housekeeping_timer);
+    uv_timer_stop(&commit_timer);
+    /* HTTP keeps answering meanwhile: nng may need that to close ingest. */
+    ingest_stop(ingest, on_ingest_stopped, NULL);
+    uv_timer_start(&shutdown_timer, shutdown_step, 10, 10);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {

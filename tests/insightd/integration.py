@@ -161,9 +161,15 @@ class Daemon:
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            stacks = ""
+            if shutil.which("gdb"):  # where it hangs, for the failure message
+                r = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-ex", "thread apply all bt 12"],
+                                   capture_output=True, text=True, timeout=60)
+                stacks = "\n".join(x for x in r.stdout.splitlines() if x.startswith(("#", "Thread")))
             self.proc.kill()
             self.proc.wait()
-            raise Fail(f"daemon did not exit within {timeout}s after signal {sig}; log: {self.log()[-1500:]}")
+            raise Fail(f"daemon did not exit within {timeout}s after signal {sig}; log: {self.log()[-1500:]}"
+                       f"\nstacks:\n{stacks[-6000:]}")
         self.stderr.close()
         return rc
 
