@@ -82,3 +82,10 @@ bench-alloc: bench-alloc-build
 		--save $(BENCH_DIR)/alloc-results.json $(BENCH_ALLOC_ARGS)
 
 BENCH_STEPS += bench-alloc
+
+# System benchmarks: end-to-end latency fa_end_frame -> WebSocket client, and
+# the demo's frame-time overhead with the agent on vs off.
+.PHONY: bench-system
+bench-system: $(BUILD)/fa-insightd $(BUILD)/fa-demo
+	$(Q)python3 bench/system.py --build $(BUILD)
+BENCH_STEPS += bench-system
