@@ -936,6 +936,7 @@ def kill_9_loses_at_most_one_commit_interval():
         line = feeder.stdout.readline()
         if line.startswith("sent "):
             sent = int(line.split()[1])
+    h = d.health()["ingest"]  # just before the kill: what was accepted, what committed
     d.proc.kill()  # SIGKILL
     d.proc.wait()
     feeder.kill()
@@ -946,9 +947,12 @@ def kill_9_loses_at_most_one_commit_interval():
         "SELECT frame FROM frames WHERE session_id = ? ORDER BY frame", (0x0123456789abcdef,))]
     con.close()
     check(frames and frames == list(range(1, len(frames) + 1)), "stored frames are a prefix without holes")
-    # one commit interval (250 ms) of frames, plus what was still in flight
-    # in the sockets and the hand-off queue when the process died
-    allowed = rate * 0.25 + 60
+    check(len(frames) >= h["stored"], f"every committed frame survived ({len(frames)} >= {h['stored']})")
+    # Lost: at most one commit interval (250 ms) of accepted frames, plus
+    # what was still in the sockets and the hand-off queue when it died.
+    allowed = rate * 0.25 + 60 + h["queue_depth"]
+    check(h["accepted"]["frame"] - len(frames) <= rate * 0.25 + 60,
+          f"accepted {h['accepted']['frame']}, stored {len(frames)}: more than one commit interval lost")
     check(sent - len(frames) <= allowed, f"sent {sent}, stored {len(frames)}: lost more than {allowed:.0f}")
     d2 = Daemon("kill9-restart", db=db)
     try:
