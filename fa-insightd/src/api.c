@@ -395,12 +395,16 @@ static void forest_free(forest_t *f) {
     free(f->next);
 }
 
-static const char *tag_state(const tag_t *t) {
+/* Live sessions: the alert state (with its hysteresis). Ended ones have
+ * no open alert any more: judge their last figures instead. */
+static const char *tag_state(const session_t *s, const tag_t *t) {
     if (!t->budget_hard) return "no_budget";
-    return t->alert.level == ALERT_NONE ? "ok" : alerts_level_name(t->alert.level);
+    if (s->live) return t->alert.level == ALERT_NONE ? "ok" : alerts_level_name(t->alert.level);
+    double pct = alerts_pct(t->live_bytes, t->budget_hard);
+    return pct >= ALERT_CRIT_PCT ? "critical" : pct >= ALERT_WARN_PCT ? "warning" : "ok";
 }
 
-static void add_budget_fields(cJSON *o, const tag_t *t) {
+static void add_budget_fields(cJSON *o, const session_t *s, const tag_t *t) {
     json_add_u64(o, "budget_soft", t->budget_soft);
     json_add_u64(o, "budget_hard", t->budget_hard);
     if (t->budget_hard)
@@ -413,10 +417,10 @@ static void add_budget_fields(cJSON *o, const tag_t *t) {
         cJSON_AddNullToObject(o, "soft_pct");
     cJSON_AddBoolToObject(o, "over_soft", t->budget_soft && t->live_bytes > t->budget_soft);
     cJSON_AddBoolToObject(o, "over_hard", t->budget_hard && t->live_bytes > t->budget_hard);
-    cJSON_AddStringToObject(o, "state", tag_state(t));
+    cJSON_AddStringToObject(o, "state", tag_state(s, t));
 }
 
-static cJSON *tag_node(const tag_t *t) {
+static cJSON *tag_node(const session_t *s, const tag_t *t) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", t->id);
     cJSON_AddNumberToObject(o, "parent_id", t->parent_id);
@@ -431,7 +435,7 @@ static cJSON *tag_node(const tag_t *t) {
     json_add_u64(o, "pool_bytes", t->pool_bytes);
     json_add_u64(o, "heap_bytes", t->heap_bytes);
     json_add_u64(o, "alloc_count", t->alloc_count);
-    add_budget_fields(o, t);
+    add_budget_fields(o, s, t);
     if (t->alert.level != ALERT_NONE)
         cJSON_AddStringToObject(o, "alert", alerts_level_name(t->alert.level));
     else
@@ -468,7 +472,7 @@ static void route_tags(request_t *q, session_t *s) {
         return;
     }
     for (uint32_t i = 0; i < s->tag_count; i++)
-        nodes[i] = tag_node(&s->tags[i]);
+        nodes[i] = tag_node(s, &s->tags[i]);
     /* Attach children (already in id order) without recursion. */
     for (uint32_t i = 0; i < s->tag_count; i++) {
         cJSON *kids = cJSON_AddArrayToObject(nodes[i], "children");
@@ -552,7 +556,7 @@ static void route_budgets(request_t *q, session_t *s) {
         cJSON_AddNumberToObject(row, "depth", d);
         json_add_u64(row, "live_bytes", t->live_bytes);
         json_add_u64(row, "peak_bytes", t->peak_bytes);
-        add_budget_fields(row, t);
+        add_budget_fields(row, s, t);
         cJSON_AddItemToArray(rows, row);
         if (t->budget_hard && t->live_bytes > t->budget_hard) over++;
         /* Push children in reverse id order so they pop in id order. */

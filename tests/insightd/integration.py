@@ -705,6 +705,12 @@ def alert_hysteresis_raise_escalate_clear_over_ws():
     eq([(x["level"], x["raised_bytes"], x["peak_bytes"]) for x in a],
        [("critical", 810000, 1000000), ("warning", 800000, 800000)], "stored with raise values and peaks")
     check(all(x["cleared_ms"] >= x["raised_ms"] for x in a), "clear times")
+    # an ended session keeps its verdict: its last figures, not the cleared alert
+    sid2 = session_of(d.send("--frames", 5, "--fps", 0, "--fast", "--budget", 1000, "--usage", "101", "--bye"))
+    b = wait_for(lambda: (lambda b: b["live"] is False and b)(d.get(f"/api/v1/sessions/{sid2}/budgets?tag=physics")),
+                 5, "the ended session's budgets")
+    eq((b["budgets"][0]["state"], b["budgets"][0]["over_hard"], b["over_hard"]), ("critical", True, 1),
+       "ended over budget")
 
 
 @test
