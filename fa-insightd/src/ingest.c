@@ -39,7 +39,9 @@ struct ingest {
     bool stop_reported;
     pthread_t closer;
     bool closer_started;
-    log_limiter_t full_lim; /* used on the loop thread only */
+    pthread_mutex_t close_lock; /* closer thread vs ingest_abandon */
+    bool abandoned;             /* under close_lock: the loop stopped waiting */
+    log_limiter_t full_lim;     /* used on the loop thread only */
     uint64_t drops_seen;
 };
 
@@ -144,6 +146,7 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, ingest_sink_f
     in->sink = sink;
     in->ud = ud;
     pthread_mutex_init(&in->lock, NULL);
+    pthread_mutex_init(&in->close_lock, NULL);
     int rv;
     if ((rv = nng_pull0_open(&in->sock)) != 0) {
         snprintf(err, errcap, "ingest: cannot open a PULL socket: %s", nng_strerror(rv));
@@ -192,10 +195,16 @@ static void *closer_main(void *arg) {
     /* Closing the socket completes the posted receive with NNG_ECLOSED;
      * nng_aio_stop then waits for the callback to return. No lock of ours
      * is held, and the callback takes only in->lock briefly. */
+    /* The listener first: a sender that loses its connection redials at
+     * once, and a connection accepted while the socket closes its pipes
+     * was seen to leave nng_close waiting forever. */
+    nng_listener_close(in->listener);
     nng_close(in->sock);
     nng_aio_stop(in->aio);
+    pthread_mutex_lock(&in->close_lock);
     atomic_store(&in->closed, true);
-    uv_async_send(&in->async);
+    if (!in->abandoned) uv_async_send(&in->async); /* else the handle may be gone */
+    pthread_mutex_unlock(&in->close_lock);
     return NULL;
 }
 
@@ -213,8 +222,22 @@ bool ingest_stopped(const ingest_t *in) {
     return in->stop_reported;
 }
 
-void ingest_free(ingest_t *in) {
-    if (!in) return;
+bool ingest_abandon(ingest_t *in) {
+    pthread_mutex_lock(&in->close_lock);
+    bool closed = atomic_load(&in->closed);
+    in->abandoned = !closed;
+    pthread_mutex_unlock(&in->close_lock);
+    if (closed) return false; /* closed after all: the async callback reports it */
+    LOG(LOG_WARN, "nng has not closed the ingest socket; shutting down without waiting for it");
+    in->stop_reported = true;
+    drain(in, UINT32_MAX);
+    if (in->on_stopped) in->on_stopped(in->on_stopped_ud);
+    return true;
+}
+
+bool ingest_free(ingest_t *in) {
+    if (!in) return true;
+    if (in->abandoned) return false; /* nng still holds it: leave it be */
     if (in->closer_started) pthread_join(in->closer, NULL);
     nng_aio_free(in->aio);
     pthread_mutex_lock(&in->lock);
@@ -225,6 +248,8 @@ void ingest_free(ingest_t *in) {
     }
     pthread_mutex_unlock(&in->lock);
     pthread_mutex_destroy(&in->lock);
+    pthread_mutex_destroy(&in->close_lock);
     free(in->ring);
     free(in);
+    return true;
 }

@@ -639,7 +639,15 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, ingest_sink_f
  * closed with the others). */
 void ingest_stop(ingest_t *in, void (*on_stopped)(void *), void *ud);
 bool ingest_stopped(const ingest_t *in);
-void ingest_free(ingest_t *in);
+/* When nng's close never returns (seen with nng 1.5.2 under load: the
+ * closing thread waits on a condition nobody signals), the loop stops
+ * waiting: hands the queued messages to the sink, calls on_stopped and
+ * returns true (false if the socket closed meanwhile, then the normal path
+ * reports it). */
+bool ingest_abandon(ingest_t *in);
+/* Frees the ingest; false (and nothing freed) after an abandon, when nng
+ * may still use it: the process should then exit without nng's teardown. */
+bool ingest_free(ingest_t *in);
 
 /* ------------------------------------------------------------------------ */
 /* http.c, api.c, static.c, ws.c                                             */

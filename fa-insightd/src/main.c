@@ -26,6 +26,7 @@
 #define TXN_MAX_ROWS 100000
 #define SHUTDOWN_HTTP_MS 5000
 #define SHUTDOWN_WS_MS 3000
+#define SHUTDOWN_INGEST_MS 2000
 #define SHUTDOWN_WATCHDOG_S 30
 
 static config_t cfg;
@@ -160,8 +161,28 @@ static void *watchdog(void *arg) {
     return NULL;
 }
 
+/* nng calls that may wait on nng's own threads (closing a socket, stopping
+ * the HTTP server) run on a helper thread, so that the loop keeps
+ * answering what nng may be waiting for. If one never returns (seen with
+ * nng 1.5.2 under load), the shutdown goes on and the process exits
+ * without nng's teardown once everything of ours is closed. */
+static pthread_t http_stopper;
+static atomic_bool http_stopped;
+static bool http_stopper_started;
+
+static void *http_stop_main(void *arg) {
+    (void)arg;
+    http_stop(ctx.http);
+    atomic_store(&http_stopped, true);
+    return NULL;
+}
+
 static void shutdown_step(uv_timer_t *t) {
     uint64_t now = insightd_mono_ms();
+    if (shutdown_phase == SHUTDOWN_INGEST) {
+        if (now >= shutdown_deadline) ingest_abandon(ingest);
+        return;
+    }
     if (shutdown_phase == 1) {
         if (http_inflight(ctx.http) && now < shutdown_deadline) return;
         if (http_inflight(ctx.http))
@@ -169,14 +190,31 @@ static void shutdown_step(uv_timer_t *t) {
                 (unsigned long long)http_inflight(ctx.http), SHUTDOWN_HTTP_MS);
         /* The WebSocket listeners first: they hold the shared server. */
         ws_close_all(ctx.ws);
-        http_stop(ctx.http);
-        LOG(LOG_INFO, "HTTP stopped; closing WebSocket clients");
+        if (pthread_create(&http_stopper, NULL, http_stop_main, NULL) == 0)
+            http_stopper_started = true;
+        else
+            http_stop_main(NULL);
+        LOG(LOG_INFO, "HTTP stopping; closing WebSocket clients");
         shutdown_phase = 2;
         shutdown_deadline = now + SHUTDOWN_WS_MS;
         return;
     }
     if (shutdown_phase == 2) {
-        if ((ws_open_clients(ctx.ws) || http_inflight(ctx.http)) && now < shutdown_deadline) return;
+        bool busy = ws_open_clients(ctx.ws) || http_inflight(ctx.http) || !atomic_load(&http_stopped);
+        if (busy && now < shutdown_deadline) return;
+        if (!atomic_load(&http_stopped)) {
+            /* Our state is flushed; close the database and leave nng be. */
+            LOG(LOG_WARN, "nng has not stopped the HTTP server; exiting without waiting for it");
+            sessions_flush(ctx.sessions);
+            query_pool_close(ctx.readers);
+            store_close(ctx.store);
+            LOG(LOG_INFO, "stopped (without nng's teardown)");
+            fflush(stdout);
+            _exit(0);
+        } else {
+            if (http_stopper_started) pthread_join(http_stopper, NULL);
+            LOG(LOG_INFO, "HTTP and WebSocket stopped");
+        }
         shutdown_phase = 3;
         uv_timer_stop(t);
         uv_walk(ctx.loop, close_any, NULL);
@@ -209,6 +247,7 @@ static void begin_shutdown(int signum) {
     uv_timer_stop(&commit_timer);
     /* HTTP keeps answering meanwhile: nng may need that to close ingest. */
     ingest_stop(ingest, on_ingest_stopped, NULL);
+    shutdown_deadline = insightd_mono_ms() + SHUTDOWN_INGEST_MS;
     uv_timer_start(&shutdown_timer, shutdown_step, 10, 10);
 }
 
@@ -293,11 +332,18 @@ int main(int argc, char **argv) {
     /* 7. Everything is stopped; release it. */
     ws_free(ctx.ws);
     http_free(ctx.http);
-    ingest_free(ingest);
+    bool nng_clean = ingest_free(ingest);
     sessions_destroy(ctx.sessions);
     query_pool_close(ctx.readers);
     store_close(ctx.store);
     uv_loop_close(ctx.loop);
+    if (!nng_clean) {
+        /* Everything of ours is flushed and closed; nng's teardown would
+         * wait on the socket it never closed. */
+        LOG(LOG_INFO, "stopped (without nng's teardown)");
+        fflush(stdout);
+        _exit(0);
+    }
     LOG(LOG_INFO, "stopped cleanly");
     return 0;
 }

@@ -65,6 +65,7 @@ def wait_for(pred, timeout, what, step=0.05):
 # The daemon
 
 ALL_DAEMONS = []
+ALL_SENDERS = []
 
 
 class Daemon:
@@ -153,7 +154,9 @@ class Daemon:
     def spawn(self, *args, **kw):
         """A sender running in the background."""
         kw.setdefault("stdout", subprocess.DEVNULL)
-        return subprocess.Popen([ARGS.sender, "--url", self.ingest] + [str(a) for a in args], **kw)
+        p = subprocess.Popen([ARGS.sender, "--url", self.ingest] + [str(a) for a in args], **kw)
+        ALL_SENDERS.append(p)
+        return p
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc.poll() is None:
@@ -169,7 +172,7 @@ class Daemon:
             self.proc.kill()
             self.proc.wait()
             raise Fail(f"daemon did not exit within {timeout}s after signal {sig}; log: {self.log()[-1500:]}"
-                       f"\nstacks:\n{stacks[-6000:]}")
+                       f"\nstacks:\n{stacks[-40000:]}")
         self.stderr.close()
         return rc
 
@@ -925,7 +928,7 @@ def shutdown_answers_queued_requests_then_exits_0():
         except (EOFError, OSError, socket.timeout):
             pass
     log = d.log()
-    order = [log.find(s) for s in ("stopping ingest", "writer flushed", "HTTP stopped", "stopped cleanly")]
+    order = [log.find(s) for s in ("stopping ingest", "writer flushed", "HTTP stopping", "stopped")]
     check(all(x >= 0 for x in order) and order == sorted(order), f"shutdown steps in order: {order}")
 
 
@@ -1050,11 +1053,11 @@ def main():
                 failed += 1
                 print(f"[FAIL] insightd::shared_daemon_exit: exit code {rc}\n{SHARED['d'].log()[-3000:]}")
     finally:
-        # a failed test may have left its daemon running
-        for d in ALL_DAEMONS:
-            if d.proc.poll() is None:
-                d.proc.kill()
-                d.proc.wait()
+        # a failed test may have left its daemon or a sender running
+        for p in [d.proc for d in ALL_DAEMONS] + ALL_SENDERS:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if not ARGS.keep:
             shutil.rmtree(TMP, ignore_errors=True)
         else:

@@ -266,6 +266,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     nng_socket_set_int(sock, NNG_OPT_SENDBUF, 1024);
+    /* A sender whose daemon is gone gives up instead of waiting forever. */
+    nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, 10000);
 
     /* Garbage: random bytes, a wrong magic, a bad version, lengths that lie. */
     for (int g = 0; g < o.garbage; g++) {
