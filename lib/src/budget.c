@@ -116,16 +116,6 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
                    tag_path ? tag_path : "(null)");
         return FA_ERR_INVALID_ARG;
     }
-#ifdef FA_MINIMAL
-    (void)is_under;
-    int id = fa_tag_find(fa, tag_path, true);
-    if (id < 0) return id;
-    fa__tag_t *e0 = &fa->tags.entries[id];
-    atomic_store(&e0->soft, desc->soft_bytes);
-    atomic_store(&e0->hard, desc->hard_bytes);
-    atomic_store(&e0->policy, (int)desc->policy);
-    return FA_OK;
-#else
     int id = fa_tag_find(fa, tag_path, true);
     if (id < 0) return id;
     fa__tags_t *tg = &fa->tags;
@@ -135,6 +125,7 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
     atomic_store(&e->soft, desc->soft_bytes);
     atomic_store(&e->hard, desc->hard_bytes);
     atomic_store(&e->policy, (int)desc->policy);
+#ifndef FA_MINIMAL /* FA_MINIMAL records the budget but never enforces it */
     uint32_t n = atomic_load(&tg->count);
     /* Which tags now pay the budget path: those with a budgeted ancestor. */
     for (uint32_t i = 0; i < n; i++) {
@@ -162,10 +153,12 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
     /* Every thread rechecks at its next frame allocation whether a budget
      * applies to its current tag (the fast path reads one flag). */
     for (fa__thread_t *t = fa->threads; t; t = t->next) atomic_fetch_or(&t->fast.slow, 2u);
+#else
+    (void)is_under;
+#endif
     pthread_mutex_unlock(&fa->threads_lock);
     pthread_mutex_unlock(&tg->lock);
     return FA_OK;
-#endif
 }
 
 int fa_budget_set(fa_alloc_t *fa, const char *tag_path, size_t soft_bytes, size_t hard_bytes) {

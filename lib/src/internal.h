@@ -48,9 +48,7 @@ typedef struct fa__slab {
 typedef struct fa__depot {
     pthread_mutex_t lock;
     void *batches;       /* full batches, linked through word 1 of their heads */
-    uint32_t batch_count;
     void *loose_head;    /* other free blocks, linked through word 0 */
-    uint32_t loose_count;
     fa__slab_t *carve_slab; /* slab being carved, blocks [carve_next, count) */
     uint32_t carve_next;
     char pad[64];

@@ -114,7 +114,6 @@ __attribute__((noinline, cold)) static bool cache_refill(fa_alloc_t *fa, fa__cac
     if (d->batches) {
         void *b = d->batches;
         d->batches = NEXT_BATCH(b);
-        d->batch_count--;
         pthread_mutex_unlock(&d->lock);
         cache->head = b;
         cache->count = want;
@@ -123,7 +122,6 @@ __attribute__((noinline, cold)) static bool cache_refill(fa_alloc_t *fa, fa__cac
     while (got < want && d->loose_head) {
         void *b = d->loose_head;
         d->loose_head = *(void **)b;
-        d->loose_count--;
         *(void **)b = cache->head;
         cache->head = b;
         got++;
@@ -159,7 +157,6 @@ __attribute__((noinline)) static void cache_return_batch(fa_alloc_t *fa, fa__cac
     pthread_mutex_lock(&d->lock);
     NEXT_BATCH(first) = d->batches;
     d->batches = first;
-    d->batch_count++;
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -172,7 +169,6 @@ static void cache_return_all(fa_alloc_t *fa, fa__cache_t *cache, int c) {
     pthread_mutex_lock(&d->lock);
     *(void **)last = d->loose_head;
     d->loose_head = first;
-    d->loose_count += cache->count;
     pthread_mutex_unlock(&d->lock);
     cache->head = NULL;
     cache->count = 0;
