@@ -349,6 +349,21 @@ fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align);
 /* Frees a block from fa_heap_alloc(). Any thread. NULL is ignored. */
 FA_API void fa_heap_free(fa_alloc_t *fa, void *p);
 
+/* Explicitly tagged heap blocks, for allocation hooks that a library calls
+ * from any thread (integrations/ adapters): the block is attributed to
+ * tag_id (from fa_tag_find()) whatever the calling thread's tag stack holds,
+ * and charged to that tag's budgets. NULL with FA_ERR_INVALID_ARG for an
+ * unknown tag id, otherwise as fa_heap_alloc(). Any thread; calls malloc. */
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(4) void *
+fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align);
+/* realloc for heap blocks: a block of size bytes (same alignment as p) under
+ * tag_id holding the first min(old, new size) bytes of p, which is freed;
+ * p NULL allocates. On failure returns NULL and p is untouched. p MUST be a
+ * live heap block of fa (a pool block is reported as FA_ERR_FOREIGN_PTR).
+ * Always moves the block (allocate, copy, free): O(size). Any thread. The
+ * block's size is fa_block_size(). */
+FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id);
+
 /* ------------------------------------------------------------------------ */
 /* Tags                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -366,6 +381,12 @@ FA_API void fa_heap_free(fa_alloc_t *fa, void *p);
  * called for it. Lock-free lookup for existing tags; creating a tag takes
  * the registry lock. */
 FA_API int fa_tag_push(fa_alloc_t *fa, const char *name);
+
+/* Pushes the existing tag tag_id (from fa_tag_find(), an absolute path, not
+ * a child of the current tag) on the calling thread's stack. Returns tag_id,
+ * or FA_ERR_INVALID_ARG (unknown id) / FA_ERR_TAG_STACK; on error nothing is
+ * pushed. Lock-free, O(1): resolve the path once, push the id every frame. */
+FA_API int fa_tag_push_id(fa_alloc_t *fa, int tag_id);
 
 /* Pops the calling thread's top tag. Underflow is reported (FA_ERR_TAG_STACK)
  * and ignored. O(1). */
