@@ -72,6 +72,7 @@ include tests/tests.mk
 -include fa-agent/fa-agent.mk
 -include fa-insightd/fa-insightd.mk
 -include fa-cli/fa-cli.mk
+-include integrations/integrations.mk
 -include examples/examples.mk
 -include bench/bench.mk
 -include fuzz/fuzz.mk

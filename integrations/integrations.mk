@@ -1,0 +1,95 @@
+# integrations/: one folder, one static library and one pkg-config package
+# per integration, so that a game links only what it uses:
+#   integrations/<name>/fa_<name>.h   the public header (installed)
+#   integrations/<name>/fa_<name>.c   the code -> libframealloc-<name>.a
+#   integrations/<name>/example.c     the README's example (built by make test
+#                                     against an installed prefix)
+#   framealloc-<name>.pc              Requires: framealloc + the library's .pc
+# Tests: tests/integrations/test_<name>.c against the real library, under
+# ASan+UBSan (make test-integrations), plus the C++ header's test built with
+# g++ and clang++ (make test-cpp).
+
+INTEG_NAMES := lua sdl2 uv cjson sqlite zlib freetype
+
+# The library's pkg-config name (Chipmunk2D has no .pc file on Debian), the
+# libraries to add by hand, and the package's description.
+INTEG_PKG_lua := lua5.4
+INTEG_PKG_sdl2 := sdl2
+INTEG_PKG_uv := libuv
+INTEG_PKG_cjson := libcjson
+INTEG_PKG_sqlite := sqlite3
+INTEG_PKG_zlib := zlib
+INTEG_PKG_freetype := freetype2
+INTEG_PKG_chipmunk :=
+INTEG_PKG_ode := ode
+INTEG_LIBS_EXTRA_chipmunk := -lchipmunk -lm
+INTEG_DESC_lua := Lua 5.4 states whose memory framealloc counts under a tag
+INTEG_DESC_sdl2 := SDL2 allocations counted by framealloc under a tag
+INTEG_DESC_uv := libuv allocations counted by framealloc under a tag
+INTEG_DESC_cjson := cJSON allocations counted by framealloc under a tag
+INTEG_DESC_sqlite := SQLite allocations counted by framealloc under a tag
+INTEG_DESC_zlib := zlib stream allocations counted by framealloc under a tag
+INTEG_DESC_freetype := FreeType libraries whose memory framealloc counts under a tag
+INTEG_DESC_chipmunk := Chipmunk2D contacts and queries in framealloc frame memory
+INTEG_DESC_ode := ODE contacts and ray casts in frame memory, ODE's allocations under a tag
+
+$(foreach n,$(INTEG_NAMES),$(eval INTEG_CFLAGS_$(n) := $(if $(INTEG_PKG_$(n)),$(shell pkg-config --cflags $(INTEG_PKG_$(n)) 2>/dev/null))))
+$(foreach n,$(INTEG_NAMES),$(eval INTEG_LIBS_$(n) := $(if $(INTEG_PKG_$(n)),$(shell pkg-config --libs $(INTEG_PKG_$(n)) 2>/dev/null)) $(INTEG_LIBS_EXTRA_$(n))))
+
+INTEG_VARIANTS := default asan
+integ_srcs = $(wildcard integrations/$(1)/fa_*.c)
+integ_objs = $(patsubst %.c,$(BUILD)/$(2)/%.o,$(call integ_srcs,$(1)))
+INTEG_HDRS := $(foreach n,$(INTEG_NAMES),integrations/$(n)/fa_$(n).h)
+
+# Objects of integration n (and its test) see its library's headers and the
+# shared hook helpers.
+define integ_rules
+$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/integrations/$(1)/%.o: INCLUDES += -Iintegrations/$(1) -Iintegrations/common $(INTEG_CFLAGS_$(1))))
+$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/tests/integrations/test_$(1).o: INCLUDES += -Iintegrations/$(1) -Itests/lib -Itests/integrations $(INTEG_CFLAGS_$(1))))
+$(foreach v,$(INTEG_VARIANTS),$(eval $(call integ_lib,$(1),$(v))))
+
+$(BUILD)/asan/tests/integ-$(1): $(BUILD)/asan/tests/integrations/test_$(1).o $(BUILD)/asan/libframealloc-$(1).a \
+		$(BUILD)/asan/libframealloc.a
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD [asan] $$@")
+	$$(Q)$$(CC) $$(VFLAGS_asan) $$(VLDFLAGS_asan) -o $$@ $$^ $$(INTEG_LIBS_$(1)) $$(CRITERION_LIBS) $$(LDLIBS_BASE)
+
+$(BUILD)/framealloc-$(1).pc: integrations/integrations.mk lib/include/framealloc.h
+	@mkdir -p $$(@D)
+	$$(Q)printf '%s\n' 'prefix=$$(PREFIX)' 'libdir=$$$${prefix}/lib' 'includedir=$$$${prefix}/include' '' \
+		'Name: framealloc-$(1)' 'Description: $$(INTEG_DESC_$(1))' 'Version: $$(FA_VERSION)' \
+		'Requires: framealloc $$(INTEG_PKG_$(1))' 'Cflags: -I$$$${includedir}' \
+		'Libs: -L$$$${libdir} -lframealloc-$(1) $$(INTEG_LIBS_EXTRA_$(1))' > $$@
+endef
+
+define integ_lib
+$(BUILD)/$(2)/libframealloc-$(1).a: $(call integ_objs,$(1),$(2))
+	@$$(if $$(Q),echo "  AR [$(2)] $$@")
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+
+$(foreach n,$(INTEG_NAMES),$(eval $(call integ_rules,$(n))))
+
+FA_VERSION := $(shell sed -n 's/^\#define FA_VERSION_STRING "\(.*\)"/\1/p' lib/include/framealloc.h)
+INTEG_A := $(foreach n,$(INTEG_NAMES),$(BUILD)/default/libframealloc-$(n).a)
+ALL_TARGETS += $(INTEG_A)
+
+INTEG_TESTS := $(foreach n,$(INTEG_NAMES),$(BUILD)/asan/tests/integ-$(n))
+.PHONY: test-integrations $(foreach n,$(INTEG_NAMES),test-integ-$(n))
+define integ_test
+test-integ-$(1): $(BUILD)/asan/tests/integ-$(1)
+	@echo "== integrations: $(1) [asan]"
+	$$(Q)$$(TEST_ENV_asan) $(BUILD)/asan/tests/integ-$(1) -j2
+endef
+$(foreach n,$(INTEG_NAMES),$(eval $(call integ_test,$(n))))
+test-integrations: $(foreach n,$(INTEG_NAMES),test-integ-$(n))
+TEST_STEPS += test-integrations
+
+# The .pc files always follow PREFIX (install-integrations rewrites them).
+.PHONY: install-integrations $(foreach n,$(INTEG_NAMES),$(BUILD)/framealloc-$(n).pc)
+install-integrations: $(INTEG_A) $(foreach n,$(INTEG_NAMES),$(BUILD)/framealloc-$(n).pc)
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(INTEG_HDRS) $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(INTEG_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(foreach n,$(INTEG_NAMES),$(BUILD)/framealloc-$(n).pc) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+INSTALL_STEPS += install-integrations
