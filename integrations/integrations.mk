@@ -9,7 +9,7 @@
 # ASan+UBSan (make test-integrations), plus the C++ header's test built with
 # g++ and clang++ (make test-cpp).
 
-INTEG_NAMES := lua sdl2 uv cjson sqlite zlib freetype
+INTEG_NAMES := lua sdl2 uv cjson sqlite zlib freetype chipmunk ode
 
 # The library's pkg-config name (Chipmunk2D has no .pc file on Debian), the
 # libraries to add by hand, and the package's description.

@@ -354,7 +354,7 @@ FA_API void fa_heap_free(fa_alloc_t *fa, void *p);
  * tag_id (from fa_tag_find()) whatever the calling thread's tag stack holds,
  * and charged to that tag's budgets. NULL with FA_ERR_INVALID_ARG for an
  * unknown tag id, otherwise as fa_heap_alloc(). Any thread; calls malloc. */
-FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(4) void *
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *
 fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align);
 /* realloc for heap blocks: a block of size bytes (same alignment as p) under
  * tag_id holding the first min(old, new size) bytes of p, which is freed;
