@@ -93,3 +93,34 @@ install-integrations: $(INTEG_A) $(foreach n,$(INTEG_NAMES),$(BUILD)/framealloc-
 	install -m 644 $(INTEG_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(foreach n,$(INTEG_NAMES),$(BUILD)/framealloc-$(n).pc) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 INSTALL_STEPS += install-integrations
+
+# The C++ header (lib/include/framealloc.hpp): one test program built with
+# g++ and clang++ in C++17 (ASan+UBSan) and C++20 (FA_DEBUG library, for the
+# call sites), and a program that must not compile (frame_new of a type with
+# a destructor).
+CLANGXX ?= clang++
+HPP_TEST := tests/cpp/test_framealloc_hpp.cpp
+HPP_FLAGS := -Wall -Wextra -pedantic -Werror -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=undefined -Ilib/include
+HPP_BINS := $(BUILD)/cpp/hpp-gxx17 $(BUILD)/cpp/hpp-clangxx17 $(BUILD)/cpp/hpp-gxx20 $(BUILD)/cpp/hpp-clangxx20
+hpp_cxx = $(if $(findstring clangxx,$(1)),$(CLANGXX),$(CXX))
+hpp_std = $(if $(findstring 20,$(1)),-std=c++20 -DFA_DEBUG,-std=c++17)
+hpp_lib = $(if $(findstring 20,$(1)),$(BUILD)/debug/libframealloc.a,$(BUILD)/asan/libframealloc.a)
+define hpp_bin
+$(BUILD)/cpp/$(1): $(HPP_TEST) lib/include/framealloc.hpp $(LIB_HDRS) $(call hpp_lib,$(1))
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  CXX $$@")
+	$$(Q)$(call hpp_cxx,$(1)) $(call hpp_std,$(1)) $$(HPP_FLAGS) $$< $(call hpp_lib,$(1)) -lpthread -o $$@
+endef
+$(foreach b,gxx17 clangxx17 gxx20 clangxx20,$(eval $(call hpp_bin,hpp-$(b))))
+
+.PHONY: test-cpp
+test-cpp: $(HPP_BINS)
+	@echo "== framealloc.hpp with g++ and clang++ [asan]"
+	$(Q)for b in $(HPP_BINS); do $(TEST_ENV_asan) $$b || exit 1; done
+	$(Q)for cxx in $(CXX) $(CLANGXX); do \
+		if $$cxx -std=c++17 -Ilib/include -c tests/cpp/frame_new_rejects.cpp -o /dev/null 2> $(BUILD)/cpp/rejects.log; then \
+			echo "frame_new accepted a type with a destructor ($$cxx)"; exit 1; fi; \
+		grep -q "trivially destructible" $(BUILD)/cpp/rejects.log || { cat $(BUILD)/cpp/rejects.log; exit 1; }; \
+	done; echo "frame_new rejects a type with a destructor: g++ and clang++"
+TEST_STEPS += test-cpp
