@@ -124,3 +124,28 @@ test-cpp: $(HPP_BINS)
 		grep -q "trivially destructible" $(BUILD)/cpp/rejects.log || { cat $(BUILD)/cpp/rejects.log; exit 1; }; \
 	done; echo "frame_new rejects a type with a destructor: g++ and clang++"
 TEST_STEPS += test-cpp
+
+# make bench-integrations: contact collection on real Chipmunk2D and ODE
+# scenes (frame vector vs malloc'd array vs one malloc per contact), the
+# integrations' step cost, Lua through fa_lua vs Lua's default allocator.
+# One binary per malloc (glibc, mimalloc) for the malloc strategies.
+BENCH_INTEG_ARGS ?=
+BENCH_INTEG_LIBS := $(BUILD)/default/libframealloc-chipmunk.a $(BUILD)/default/libframealloc-ode.a \
+                    $(BUILD)/default/libframealloc-lua.a $(LIB_A)
+BENCH_INTEG_LDLIBS := $(INTEG_LIBS_chipmunk) $(INTEG_LIBS_ode) $(INTEG_LIBS_lua) -ldl $(LDLIBS_BASE)
+$(BUILD)/bench/obj/bench_integrations.o: bench/bench_integrations.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC [bench] $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -O2 $(INCLUDES) -Iintegrations/chipmunk -Iintegrations/ode -Iintegrations/lua \
+		$(INTEG_CFLAGS_lua) -c $< -o $@
+$(BUILD)/bench/bench-integ-glibc: $(BUILD)/bench/obj/bench_integrations.o $(BENCH_INTEG_LIBS)
+	$(Q)$(CC) -o $@ $^ $(BENCH_INTEG_LDLIBS)
+$(BUILD)/bench/bench-integ-mimalloc: $(BUILD)/bench/obj/bench_integrations.o $(BENCH_INTEG_LIBS)
+	$(Q)$(CC) -o $@ $^ -lmimalloc $(BENCH_INTEG_LDLIBS)
+.PHONY: bench-integrations
+bench-integrations: $(BUILD)/bench/bench-integ-glibc $(BUILD)/bench/bench-integ-mimalloc
+	@echo "== integrations benchmark [glibc]"
+	$(Q)$(BUILD)/bench/bench-integ-glibc $(BENCH_INTEG_ARGS)
+	@echo "== integrations benchmark [mimalloc]"
+	$(Q)$(BUILD)/bench/bench-integ-mimalloc $(BENCH_INTEG_ARGS)
+BENCH_STEPS += bench-integrations

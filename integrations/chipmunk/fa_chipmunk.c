@@ -2,6 +2,10 @@
 #include "fa_chipmunk.h"
 
 #include <fa_frame_vec.h>
+/* Chipmunk's struct definitions (installed by Debian's libchipmunk-dev):
+ * the space's default handler and wildcard flag must be read before
+ * cpSpaceAddDefaultCollisionHandler changes them, see fa_cp_attach. */
+#include <chipmunk/chipmunk_structs.h>
 
 #include <fcntl.h>
 #include <math.h>
@@ -22,6 +26,7 @@ struct fa_cp_world {
         cpCollisionSeparateFunc separateFunc;
         cpDataPointer userData;
     } previous; /* (cpCollisionHandler has const members: no assignment) */
+    cpBool had_wildcards;
     int contacts_tag, queries_tag;
     fa_frame_vec_t events;     /* this frame's events (fa_cp_contact_t) */
     fa_frame_map_t of_arbiter; /* this step: arbiter -> index in events */
@@ -75,7 +80,8 @@ static void record(fa_cp_world_t *w, cpArbiter *arb, fa_cp_phase phase) {
     /* Outside fa_cp_step (a shape removed between steps) the tag is ours to
      * push here. */
     bool pushed = !w->in_step && fa_tag_push_id(w->fa, w->contacts_tag) >= 0;
-    fa_cp_contact_t *c = FA_FRAME_VEC_PUSH(frame_events(w), fa_cp_contact_t);
+    /* fa_cp_step made the vector current before stepping. */
+    fa_cp_contact_t *c = FA_FRAME_VEC_PUSH(w->in_step ? &w->events : frame_events(w), fa_cp_contact_t);
     if (pushed) fa_tag_pop(w->fa);
     if (!c) {
         w->dropped++;
@@ -163,12 +169,20 @@ int fa_cp_attach(fa_alloc_t *fa, cpSpace *space, const fa_cp_desc_t *desc, fa_cp
     w->space = space;
     w->contacts_tag = contacts;
     w->queries_tag = queries;
+    /* The callbacks the space calls today: before any
+     * cpSpaceAddDefaultCollisionHandler, Chipmunk's do-nothing ones. Adding
+     * the default handler would put in callbacks that call the wildcard
+     * handlers, which arbiters made before it never got (Chipmunk 7.0.3
+     * sets them only while the space uses wildcards): chaining to those
+     * crashes at their separation. So the chain is what was in force. */
+    const cpCollisionHandler *before = &space->defaultHandler;
+    w->had_wildcards = space->usesWildcards;
+    w->previous.beginFunc = before->beginFunc;
+    w->previous.preSolveFunc = before->preSolveFunc;
+    w->previous.postSolveFunc = before->postSolveFunc;
+    w->previous.separateFunc = before->separateFunc;
+    w->previous.userData = before->userData;
     w->handler = cpSpaceAddDefaultCollisionHandler(space);
-    w->previous.beginFunc = w->handler->beginFunc;
-    w->previous.preSolveFunc = w->handler->preSolveFunc;
-    w->previous.postSolveFunc = w->handler->postSolveFunc;
-    w->previous.separateFunc = w->handler->separateFunc;
-    w->previous.userData = w->handler->userData;
     w->handler->beginFunc = on_begin;
     w->handler->preSolveFunc = on_pre_solve;
     w->handler->postSolveFunc = on_post_solve;
@@ -186,6 +200,7 @@ int fa_cp_detach(fa_cp_world_t *w) {
     w->handler->postSolveFunc = w->previous.postSolveFunc;
     w->handler->separateFunc = w->previous.separateFunc;
     w->handler->userData = w->previous.userData;
+    w->space->usesWildcards = w->had_wildcards;
     fa_heap_free(w->fa, w);
     return FA_OK;
 }

@@ -311,3 +311,32 @@ Test(chipmunk, pairs_with_their_own_handler_are_collected_through_fa_cp_record) 
     scene_free(&s);
     fa_destroy(fa);
 }
+
+Test(chipmunk, attaching_to_a_space_whose_pairs_already_touch_and_detaching_again_are_safe) {
+    fa_alloc_t *fa = fa_create(NULL);
+    scene_t s;
+    scene_init(&s, 8);
+    for (int i = 0; i < 60; i++)
+        cpSpaceStep(s.space, 1.0 / 60); /* resting pairs, no handler yet */
+    fa_cp_world_t *w;
+    cr_assert_eq(fa_cp_attach(fa, s.space, NULL, &w), FA_OK);
+    /* Lift every box: each resting pair separates at the next step. */
+    for (int i = 0; i < 8; i++)
+        cpBodySetPosition(s.boxes[i], cpv(i * 2.0, 20));
+    fa_begin_frame(fa);
+    cr_assert_eq(fa_cp_step(w, 1.0 / 60), FA_OK);
+    cr_assert_eq(count_phase(fa_cp_contacts(w), FA_CP_SEPARATE), 8);
+    fa_end_frame(fa);
+    for (int i = 0; i < 120; i++) {
+        fa_begin_frame(fa);
+        fa_cp_step(w, 1.0 / 60);
+        fa_end_frame(fa);
+    }
+    cr_assert_eq(fa_cp_detach(w), FA_OK);
+    for (int i = 0; i < 8; i++)
+        cpBodySetPosition(s.boxes[i], cpv(i * 2.0, 20));
+    for (int i = 0; i < 60; i++)
+        cpSpaceStep(s.space, 1.0 / 60); /* separations after the detach */
+    scene_free(&s);
+    fa_destroy(fa);
+}
