@@ -30,3 +30,21 @@ ALL_TARGETS += $(BUILD)/fa-demo
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) examples/run-demo
+
+# An SDL2 game loop with framealloc (integrations/sdl2); headless in tests.
+$(BUILD)/examples/sdl2-loop: examples/sdl2-loop.c $(BUILD)/default/libframealloc-sdl2.a $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC $@")
+	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -Ilib/include -Iintegrations/sdl2 $(INTEG_CFLAGS_sdl2) -o $@ $< \
+		$(BUILD)/default/libframealloc-sdl2.a $(LIB_A) $(INTEG_LIBS_sdl2) $(LDLIBS_BASE)
+ALL_TARGETS += $(BUILD)/examples/sdl2-loop
+
+.PHONY: test-sdl2-loop
+test-sdl2-loop: $(BUILD)/examples/sdl2-loop
+	@echo "== examples: sdl2-loop (SDL_VIDEODRIVER=dummy)"
+	$(Q)SDL_VIDEODRIVER=dummy $(BUILD)/examples/sdl2-loop --frames 120 --quiet > $(BUILD)/examples/sdl2-loop.out
+	$(Q)cat $(BUILD)/examples/sdl2-loop.out
+	$(Q)grep -Eq 'frames=120 frame_bytes_peak=[1-9][0-9]* sdl_blocks_while_running=[1-9][0-9]* sdl_blocks_after_quit=0$$' \
+		$(BUILD)/examples/sdl2-loop.out
+	$(Q)if $(BUILD)/examples/sdl2-loop --frames x 2>/dev/null; then echo "a bad option was accepted"; exit 1; fi
+TEST_STEPS += test-sdl2-loop

@@ -149,3 +149,13 @@ bench-integrations: $(BUILD)/bench/bench-integ-glibc $(BUILD)/bench/bench-integ-
 	@echo "== integrations benchmark [mimalloc]"
 	$(Q)$(BUILD)/bench/bench-integ-mimalloc $(BENCH_INTEG_ARGS)
 BENCH_STEPS += bench-integrations
+
+# make install into a scratch prefix, then build each integration's README
+# example with its pkg-config package alone, run it, check what it links.
+.PHONY: test-install-integrations
+test-install-integrations: all
+	@echo "== install + pkg-config: integrations"
+	$(Q)rm -rf $(BUILD)/install-integ
+	$(Q)$(MAKE) --no-print-directory -s install PREFIX=$(CURDIR)/$(BUILD)/install-integ >/dev/null
+	$(Q)tests/install/integrations.sh $(CURDIR)/$(BUILD)/install-integ
+TEST_STEPS += test-install-integrations

@@ -14,7 +14,9 @@ void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t al
     }
     if (align < 16) align = 16;
     size_t total;
-    if (__builtin_add_overflow(size, sizeof(fa__heap_hdr_t) + align - 1, &total)) {
+    /* malloc's blocks are aligned to 16 already: no slack needed then. */
+    size_t slack = align <= _Alignof(max_align_t) ? 0 : align - 1;
+    if (__builtin_add_overflow(size, sizeof(fa__heap_hdr_t) + slack, &total)) {
         fa__report(fa, FA_ERR_OVERFLOW, NULL, "heap alloc: size %zu overflows", size);
         return NULL;
     }
