@@ -31,7 +31,7 @@ INTEG_DESC_sqlite := SQLite allocations counted by framealloc under a tag
 INTEG_DESC_zlib := zlib stream allocations counted by framealloc under a tag
 INTEG_DESC_freetype := FreeType libraries whose memory framealloc counts under a tag
 INTEG_DESC_chipmunk := Chipmunk2D contacts and queries in framealloc frame memory
-INTEG_DESC_ode := ODE contacts and ray casts in frame memory, ODE's allocations under a tag
+INTEG_DESC_ode := ODE contacts and ray casts in frame memory, ODE allocations under a tag
 
 $(foreach n,$(INTEG_NAMES),$(eval INTEG_CFLAGS_$(n) := $(if $(INTEG_PKG_$(n)),$(shell pkg-config --cflags $(INTEG_PKG_$(n)) 2>/dev/null))))
 $(foreach n,$(INTEG_NAMES),$(eval INTEG_LIBS_$(n) := $(if $(INTEG_PKG_$(n)),$(shell pkg-config --libs $(INTEG_PKG_$(n)) 2>/dev/null)) $(INTEG_LIBS_EXTRA_$(n))))
