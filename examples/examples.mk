@@ -18,12 +18,19 @@ test-examples: $(BUILD)/examples/uv_tasks
 	$(Q)$(BUILD)/examples/uv_tasks --jobs 200
 TEST_STEPS += test-examples
 
-# The demo game: lib + fa-agent, streaming to fa-insightd.
-$(BUILD)/fa-demo: examples/fa-demo.c $(AGENT_A) $(LIB_A)
+# The demo game: lib + fa-agent, streaming to fa-insightd; its physics,
+# scripts and services (examples/demo/) run on Chipmunk2D, Lua, SQLite,
+# cJSON, zlib and FreeType through the integrations.
+DEMO_INTEGS := chipmunk lua sqlite cjson zlib freetype
+DEMO_SRCS := examples/fa-demo.c $(wildcard examples/demo/*.c)
+$(BUILD)/fa-demo: $(DEMO_SRCS) examples/demo/demo.h $(AGENT_A) $(LIB_A) \
+		$(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC $@")
-	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -Ilib/include -Ifa-agent/include -o $@ $< $(AGENT_A) $(LIB_A) \
-		$(AGENT_LDLIBS) -lm
+	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -Ilib/include -Ifa-agent/include \
+		$(foreach n,$(DEMO_INTEGS),-Iintegrations/$(n) $(INTEG_CFLAGS_$(n))) -o $@ $(DEMO_SRCS) \
+		$(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a) $(AGENT_A) $(LIB_A) \
+		$(foreach n,$(DEMO_INTEGS),$(INTEG_LIBS_$(n))) $(AGENT_LDLIBS) -lm
 ALL_TARGETS += $(BUILD)/fa-demo
 
 # make demo: set up everything (deps, build, web assets), then run.
@@ -48,3 +55,15 @@ test-sdl2-loop: $(BUILD)/examples/sdl2-loop
 		$(BUILD)/examples/sdl2-loop.out
 	$(Q)if $(BUILD)/examples/sdl2-loop --frames x 2>/dev/null; then echo "a bad option was accepted"; exit 1; fi
 TEST_STEPS += test-sdl2-loop
+
+# fa-demo's physics is Chipmunk2D: its contact events, begins and query hits
+# come from the engine (and the Lua crowd runs); a short run without the agent.
+.PHONY: test-demo-engine
+test-demo-engine: $(BUILD)/fa-demo
+	@echo "== examples: fa-demo's physics from Chipmunk2D, scripts in Lua"
+	$(Q)$(BUILD)/fa-demo --no-agent --duration 3 --quiet --entities 800 > $(BUILD)/examples/demo-engine.out
+	$(Q)cat $(BUILD)/examples/demo-engine.out
+	$(Q)grep -Eq 'contacts=[1-9][0-9]* begins=[1-9][0-9]* hits=[1-9][0-9]* bodies=[1-9][0-9]* lua_bytes=[1-9][0-9]*$$' \
+		$(BUILD)/examples/demo-engine.out
+	$(Q)if $(BUILD)/fa-demo --spike-every 2 2>/dev/null; then echo "--spike-every 2 was accepted"; exit 1; fi
+TEST_STEPS += test-demo-engine
