@@ -386,6 +386,90 @@ static contact_t *capture(void (*step)(void *, collector_t *), void *scene, fa_a
     return k.vec; /* the caller frees it */
 }
 
+/* An integration's step against the bare engine step, in alternating blocks
+ * of steps (a world attached afresh sizes its containers at its first step:
+ * that step is not timed). */
+typedef struct integration {
+    const char *step_name, *bare_name;
+    void *(*attach)(fa_alloc_t *fa, void *scene);
+    void (*step)(void *world);
+    size_t (*events)(void *world);
+    void (*detach)(void *world);
+    void (*bare_step)(void *scene);
+} integration_t;
+
+static void integration_vs_bare(const char *what, const integration_t *in, void *scene, fa_alloc_t *fa,
+                                int rounds) {
+    uint64_t *bare = calloc((size_t)rounds, sizeof *bare), *integ = calloc((size_t)rounds, sizeof *integ);
+    size_t events = 0;
+    for (int i = 0; i < rounds; i += BLOCK) {
+        void *w = in->attach(fa, scene);
+        for (int j = -1; j < BLOCK && i + j < rounds; j++) {
+            fa_begin_frame(fa);
+            uint64_t t0 = now_ns();
+            in->step(w);
+            if (j >= 0) integ[i + j] = now_ns() - t0;
+            events = in->events(w);
+            fa_end_frame(fa);
+        }
+        in->detach(w);
+        for (int j = 0; j < BLOCK && i + j < rounds; j++) {
+            uint64_t t0 = now_ns();
+            in->bare_step(scene);
+            bare[i + j] = now_ns() - t0;
+        }
+    }
+    double b = median(bare, rounds), s = median(integ, rounds);
+    printf("%-26s %s %.0f ns, %s %.0f ns: %.3fx (%zu events)\n", what, in->step_name, s, in->bare_name, b,
+           s / b, events);
+    free(bare);
+    free(integ);
+}
+
+static void *cp_attach(fa_alloc_t *fa, void *space) {
+    /* The integration chains to the handler in force: not a collector's. */
+    cpSpaceAddDefaultCollisionHandler(space)->postSolveFunc = cp_no_post_solve;
+    fa_cp_world_t *w = NULL;
+    fa_cp_attach(fa, space, NULL, &w);
+    return w;
+}
+static void cp_integ_step(void *w) {
+    fa_cp_step(w, 1.0 / 60);
+}
+static size_t cp_events(void *w) {
+    return fa_cp_contacts(w).count;
+}
+static void cp_detach(void *w) {
+    fa_cp_detach(w);
+}
+static void cp_bare_step(void *space) {
+    cpSpaceStep(space, 1.0 / 60);
+}
+static const integration_t cp_integration = {"fa_cp_step", "cpSpaceStep", cp_attach,   cp_integ_step,
+                                             cp_events,    cp_detach,     cp_bare_step};
+
+static void *ode_attach(fa_alloc_t *fa, void *scene) {
+    ode_scene_t *s = scene;
+    fa_ode_world_t *w = NULL;
+    fa_ode_attach(fa, s->world, s->space, NULL, &w);
+    return w;
+}
+static void ode_integ_step(void *w) {
+    fa_ode_step(w, 1.0 / 60);
+}
+static size_t ode_events(void *w) {
+    return fa_ode_contacts(w).count;
+}
+static void ode_detach(void *w) {
+    fa_ode_detach(w);
+}
+static void ode_bare_step(void *scene) {
+    ((ode_scene_t *)scene)->k = NULL;
+    ode_raw_step(scene);
+}
+static const integration_t ode_integration = {"fa_ode_step", "raw step", ode_attach,   ode_integ_step,
+                                              ode_events,    ode_detach, ode_bare_step};
+
 static double lua_run(lua_State *L, const char *script) {
     uint64_t t0 = now_ns();
     if (luaL_dostring(L, script) != LUA_OK) {
@@ -439,32 +523,7 @@ int main(int argc, char **argv) {
     r = replay(src, n, fa, rounds);
     print_strategies("chipmunk 500: collect", "ns", &r);
     free(src);
-    /* The integration's step against the bare step, in alternating blocks
-     * of steps (a world attached afresh sizes its containers at its first
-     * step: that step is not timed). */
-    uint64_t *bare = calloc((size_t)rounds, sizeof *bare), *integ = calloc((size_t)rounds, sizeof *integ);
-    size_t events = 0;
-    for (int i = 0; i < rounds; i += BLOCK) {
-        fa_cp_world_t *w;
-        fa_cp_attach(fa, space, NULL, &w);
-        for (int j = -1; j < BLOCK && i + j < rounds; j++) {
-            fa_begin_frame(fa);
-            uint64_t t0 = now_ns();
-            fa_cp_step(w, 1.0 / 60);
-            if (j >= 0) integ[i + j] = now_ns() - t0;
-            events = fa_cp_contacts(w).count;
-            fa_end_frame(fa);
-        }
-        fa_cp_detach(w);
-        for (int j = 0; j < BLOCK && i + j < rounds; j++) {
-            uint64_t t0 = now_ns();
-            cpSpaceStep(space, 1.0 / 60);
-            bare[i + j] = now_ns() - t0;
-        }
-    }
-    double cp_bare = median(bare, rounds), cp_integ = median(integ, rounds);
-    printf("%-26s fa_cp_step %.0f ns, cpSpaceStep %.0f ns: %.3fx (%zu events)\n", "chipmunk 500: integration",
-           cp_integ, cp_bare, cp_integ / cp_bare, events);
+    integration_vs_bare("chipmunk 500: integration", &cp_integration, space, fa, rounds);
     cp_scene_free(space);
 
     /* ODE. */
@@ -478,32 +537,9 @@ int main(int argc, char **argv) {
     r = replay(src, n, fa, rounds);
     print_strategies("ode 500: collect", "ns", &r);
     free(src);
-    for (int i = 0; i < rounds; i += BLOCK) {
-        fa_ode_world_t *ow;
-        fa_ode_attach(fa, os.world, os.space, NULL, &ow);
-        for (int j = -1; j < BLOCK && i + j < rounds; j++) {
-            fa_begin_frame(fa);
-            uint64_t t0 = now_ns();
-            fa_ode_step(ow, 1.0 / 60);
-            if (j >= 0) integ[i + j] = now_ns() - t0;
-            events = fa_ode_contacts(ow).count;
-            fa_end_frame(fa);
-        }
-        fa_ode_detach(ow);
-        os.k = NULL;
-        for (int j = 0; j < BLOCK && i + j < rounds; j++) {
-            uint64_t t0 = now_ns();
-            ode_raw_step(&os);
-            bare[i + j] = now_ns() - t0;
-        }
-    }
-    double ode_bare = median(bare, rounds), ode_integ = median(integ, rounds);
-    printf("%-26s fa_ode_step %.0f ns, raw step %.0f ns: %.3fx (%zu events)\n", "ode 500: integration",
-           ode_integ, ode_bare, ode_integ / ode_bare, events);
+    integration_vs_bare("ode 500: integration", &ode_integration, &os, fa, rounds);
     ode_scene_free(&os);
     dCloseODE();
-    free(bare);
-    free(integ);
 
     /* Lua. */
     uint64_t *def = calloc((size_t)lua_rounds, sizeof *def),
