@@ -123,6 +123,10 @@ test-cpp: $(HPP_BINS)
 			echo "frame_new accepted a type with a destructor ($$cxx)"; exit 1; fi; \
 		grep -q "trivially destructible" $(BUILD)/cpp/rejects.log || { cat $(BUILD)/cpp/rejects.log; exit 1; }; \
 	done; echo "frame_new rejects a type with a destructor: g++ and clang++"
+	$(Q)for cxx in $(CXX) $(CLANGXX); do for n in $(INTEG_NAMES); do \
+		echo "#include <fa_$$n.h>" | $$cxx -std=c++17 -Wall -Wextra -pedantic -Werror -fsyntax-only -x c++ \
+			-Ilib/include -Iintegrations/$$n $(foreach n,$(INTEG_NAMES),$(INTEG_CFLAGS_$(n))) - || exit 1; \
+	done; done; echo "every integration header compiles as C++17: g++ and clang++"
 TEST_STEPS += test-cpp
 
 # make bench-integrations: contact collection on real Chipmunk2D and ODE

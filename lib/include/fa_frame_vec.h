@@ -57,12 +57,6 @@
 extern "C" {
 #endif
 
-#ifdef __cplusplus
-#define FA__ALIGNOF(T) alignof(T)
-#else
-#define FA__ALIGNOF(T) _Alignof(T)
-#endif
-
 /* ------------------------------------------------------------------------ */
 /* Growable frame vector                                                     */
 /* ------------------------------------------------------------------------ */
