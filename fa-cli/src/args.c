@@ -89,26 +89,9 @@ int args_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
 }
 
 int args_parse_duration(const char *s, uint64_t *out_ms) {
-    if (!s || !isdigit((unsigned char)s[0])) return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    uint64_t mult;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        mult = 60000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600000;
-    else if (strcmp(end, "d") == 0)
-        mult = 86400000;
-    else
-        return -1;
-    if (v == 0 || v > UINT64_MAX / mult) return -1;
-    *out_ms = (uint64_t)v * mult;
+    uint64_t ms;
+    if (units_parse_duration(s, &ms) != 0 || ms == 0) return -1;
+    *out_ms = ms;
     return 0;
 }
 

@@ -38,6 +38,9 @@
 
 #include <cJSON.h>
 
+#include "escape.h" /* libfa-text: the sanitiser */
+#include "units.h"  /* libfa-text: durations, byte units */
+
 #define CLI_NAME "fa-cli"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:7878"
 #define CLI_SERVER_ENV "FA_INSIGHT_SERVER"
@@ -108,9 +111,10 @@ void args_print_help(FILE *out, const cmd_info_t *info, const args_opt_t *opts);
  * returns CLI_EXIT_USAGE. */
 int args_usage_error(const cmd_info_t *info, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Parses "250ms", "10s", "5m", "2h", "1d" or a bare number of seconds into
- * milliseconds. Returns 0 or -1 (empty, negative, unknown unit, overflow,
- * zero). */
+/* A positive duration in the syntax of units_parse_duration ("250ms",
+ * "10s", "5m", "2h", "1d", a bare number of seconds), in milliseconds: every
+ * duration option of fa-cli means "some time", so zero is refused. Returns 0
+ * or -1. */
 int args_parse_duration(const char *s, uint64_t *out_ms);
 
 /* Parses a point in time: a duration meaning "that long ago" ("10m"),
@@ -211,8 +215,8 @@ const cJSON *jv_array(const cJSON *obj, const char *name);
 /* render.c                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Human units. Each writes into buf (at least 32 bytes) and returns it. */
-const char *render_bytes(char *buf, size_t cap, uint64_t bytes); /* 512 B, 1.5 KiB, 12.0 MiB */
+/* Human units (bytes: units_format_bytes). Each writes into buf (at least
+ * 32 bytes) and returns it. */
 const char *render_signed_bytes(char *buf, size_t cap, int64_t bytes);
 const char *render_ns(char *buf, size_t cap, uint64_t ns, bool utf8); /* 850 ns, 12.4 µs, 16.7 ms, 1.20 s */
 const char *render_ago(char *buf, size_t cap, uint64_t then_ms, uint64_t now_ms); /* 3m ago */

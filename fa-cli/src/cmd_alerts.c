@@ -71,8 +71,8 @@ int cmd_alerts(cli_t *cli, int argc, char **argv) {
         render_table_cell(t, "%s%s%s", is_active ? render_color_code(cli, RC_BOLD) : "",
                           is_active ? "active" : "cleared",
                           is_active ? render_color_code(cli, RC_RESET) : "");
-        render_table_cell(t, "%s", render_bytes(b[0], 32, jv_u64(al, "peak_bytes", 0)));
-        render_table_cell(t, "%s", render_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)));
+        render_table_cell(t, "%s", units_format_bytes(b[0], 32, jv_u64(al, "peak_bytes", 0)));
+        render_table_cell(t, "%s", units_format_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)));
         render_table_cell(t, "%s", render_pct(pct, sizeof pct, jv_num(al, "peak_pct", -1)));
         if (is_active) {
             render_table_cell(t, "-");

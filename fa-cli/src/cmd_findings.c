@@ -111,7 +111,7 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
         render_table_cell(t, "%llus", (unsigned long long)m[i].seconds);
         render_table_cell(t, "%s", render_ago(ago, sizeof ago, m[i].last_ms, now));
         render_table_cell(t, "%llu", (unsigned long long)m[i].count_max);
-        render_table_cell(t, "%s", render_bytes(b, sizeof b, m[i].value_max));
+        render_table_cell(t, "%s", units_format_bytes(b, sizeof b, m[i].value_max));
     }
     render_table_print(cli, t, stdout);
     render_table_free(t);

@@ -67,10 +67,10 @@ int cmd_frames(cli_t *cli, int argc, char **argv) {
         render_table_cell(t, "%llu", (unsigned long long)jv_u64(f, "frame", 0));
         render_table_cell(t, "%s%s", shown, ms);
         render_table_cell(t, "%s", render_ns(b[0], 32, jv_u64(f, "duration_ns", 0), cli->utf8));
-        render_table_cell(t, "%s", render_bytes(b[1], 32, fr));
-        render_table_cell(t, "%s", render_bytes(b[2], 32, po));
-        render_table_cell(t, "%s", render_bytes(b[3], 32, he));
-        render_table_cell(t, "%s", render_bytes(b[4], 32, fr + po + he));
+        render_table_cell(t, "%s", units_format_bytes(b[1], 32, fr));
+        render_table_cell(t, "%s", units_format_bytes(b[2], 32, po));
+        render_table_cell(t, "%s", units_format_bytes(b[3], 32, he));
+        render_table_cell(t, "%s", units_format_bytes(b[4], 32, fr + po + he));
         render_table_cell(t, "%s", render_count(b[5], 32, allocs));
         render_table_cell(t, "%llu", (unsigned long long)frees);
         int nf = cJSON_GetArraySize(jv_array(f, "findings"));

@@ -107,9 +107,9 @@ int cmd_trend(cli_t *cli, int argc, char **argv) {
     free(line);
     free(vals);
     char b[4][32];
-    printf("min %s   avg %s   max %s   last %s", render_bytes(b[0], 32, mn),
-           render_bytes(b[1], 32, weight > 0 ? (uint64_t)(sum / weight + 0.5) : 0),
-           render_bytes(b[2], 32, mx), render_bytes(b[3], 32, last));
+    printf("min %s   avg %s   max %s   last %s", units_format_bytes(b[0], 32, mn),
+           units_format_bytes(b[1], 32, weight > 0 ? (uint64_t)(sum / weight + 0.5) : 0),
+           units_format_bytes(b[2], 32, mx), units_format_bytes(b[3], 32, last));
     /* The budget, from the budgets route (best effort: a failure here only
      * leaves it out). */
     char bpath[1400];
@@ -122,7 +122,7 @@ int cmd_trend(cli_t *cli, int argc, char **argv) {
         if (ba.status == 200 && hard) {
             char hb[32], pct[32];
             render_status st = render_status_of(last, hard);
-            printf("   budget %s hard: %s%s %s%s", render_bytes(hb, sizeof hb, hard),
+            printf("   budget %s hard: %s%s %s%s", units_format_bytes(hb, sizeof hb, hard),
                    render_color_code(cli, render_status_color(st)),
                    render_pct(pct, sizeof pct, (double)last * 100.0 / (double)hard), render_status_name(st),
                    render_color_code(cli, RC_RESET));

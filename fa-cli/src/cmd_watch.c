@@ -233,8 +233,8 @@ static void on_alert(watch_t *w, const cJSON *msg) {
              strlen(clock) > 11 ? clock + 11 : clock, tag[0] ? tag : "/",
              cleared ? "" : render_color_code(w->cli, render_status_color(st)), level,
              cleared ? "" : render_color_code(w->cli, RC_RESET), event,
-             render_bytes(b[0], 32, jv_u64(al, "live_bytes", jv_u64(al, "raised_bytes", 0))),
-             render_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)),
+             units_format_bytes(b[0], 32, jv_u64(al, "live_bytes", jv_u64(al, "raised_bytes", 0))),
+             units_format_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)),
              render_pct(pct, sizeof pct, jv_num(al, "peak_pct", -1)), why);
     push_alert_line(w, line);
     if (!w->cli->tty && !w->cli->json) {
@@ -305,9 +305,10 @@ static void draw(watch_t *w) {
         uint64_t fr = kind_in_use(f, "frame"), po = kind_in_use(f, "pool"), he = kind_in_use(f, "heap");
         printf("frame %llu  %s  arena %s  pool %s  heap %s  total %s%s%s  active alerts %llu%s",
                (unsigned long long)jv_u64(f, "frame", 0),
-               render_ns(dur, sizeof dur, jv_u64(f, "duration_ns", 0), cli->utf8), render_bytes(b[0], 32, fr),
-               render_bytes(b[1], 32, po), render_bytes(b[2], 32, he), render_color_code(cli, RC_BOLD),
-               render_bytes(b[3], 32, fr + po + he), render_color_code(cli, RC_RESET),
+               render_ns(dur, sizeof dur, jv_u64(f, "duration_ns", 0), cli->utf8),
+               units_format_bytes(b[0], 32, fr), units_format_bytes(b[1], 32, po),
+               units_format_bytes(b[2], 32, he), render_color_code(cli, RC_BOLD),
+               units_format_bytes(b[3], 32, fr + po + he), render_color_code(cli, RC_RESET),
                (unsigned long long)jv_u64(f, "active_alerts", 0), el);
     } else {
         printf("waiting for frames...%s", el);
@@ -338,13 +339,13 @@ static void draw(watch_t *w) {
         const wtag_t *x = list[i];
         char pct[32], bar[128];
         render_table_cell(t, "%s", x->path[0] ? x->path : "/");
-        render_table_cell(t, "%s", render_bytes(b[0], 32, x->live));
-        render_table_cell(t, "%s", render_bytes(b[1], 32, x->peak));
+        render_table_cell(t, "%s", units_format_bytes(b[0], 32, x->live));
+        render_table_cell(t, "%s", units_format_bytes(b[1], 32, x->peak));
         if (x->hard) {
             double p = (double)x->live * 100.0 / (double)x->hard;
             render_status st = render_status_of(x->live, x->hard);
             render_bar(cli, bar, sizeof bar, p, 10);
-            render_table_cell(t, "%s", render_bytes(b[2], 32, x->hard));
+            render_table_cell(t, "%s", units_format_bytes(b[2], 32, x->hard));
             render_table_cell(t, "%5s %s", render_pct(pct, sizeof pct, p), bar);
             render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)),
                               render_status_name(st), render_color_code(cli, RC_RESET));
@@ -400,7 +401,7 @@ static void print_line(watch_t *w) {
     if (!f) return;
     uint64_t total = kind_in_use(f, "frame") + kind_in_use(f, "pool") + kind_in_use(f, "heap");
     printf("session %s frame %llu total %s active_alerts %llu\n", w->sid,
-           (unsigned long long)jv_u64(f, "frame", 0), render_bytes(b, sizeof b, total),
+           (unsigned long long)jv_u64(f, "frame", 0), units_format_bytes(b, sizeof b, total),
            (unsigned long long)jv_u64(f, "active_alerts", 0));
     fflush(stdout);
 }

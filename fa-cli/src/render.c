@@ -27,37 +27,10 @@ bool render_locale_is_utf8(void) {
     return false;
 }
 
-/* Three significant digits: 1.50, 12.3, 512. */
-static const char *scaled(char *buf, size_t cap, double v, const char *unit) {
-    if (v < 9.995)
-        snprintf(buf, cap, "%.2f %s", v, unit);
-    else if (v < 99.95)
-        snprintf(buf, cap, "%.1f %s", v, unit);
-    else
-        snprintf(buf, cap, "%.0f %s", v, unit);
-    return buf;
-}
-
-const char *render_bytes(char *buf, size_t cap, uint64_t bytes) {
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-    if (bytes < 1024) {
-        snprintf(buf, cap, "%llu B", (unsigned long long)bytes);
-        return buf;
-    }
-    double v = (double)bytes / 1024.0;
-    size_t u = 0;
-    /* Move up before the value would print as 1024 at three digits. */
-    while (v >= 1023.5 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1024.0;
-        u++;
-    }
-    return scaled(buf, cap, v, units[u]);
-}
-
 const char *render_signed_bytes(char *buf, size_t cap, int64_t bytes) {
     char tmp[32];
     uint64_t mag = bytes < 0 ? (uint64_t)(-(bytes + 1)) + 1u : (uint64_t)bytes;
-    render_bytes(tmp, sizeof tmp, mag);
+    units_format_bytes(tmp, sizeof tmp, mag);
     snprintf(buf, cap, "%s%s", bytes < 0 ? "-" : bytes > 0 ? "+" : "", tmp);
     return buf;
 }
@@ -67,9 +40,9 @@ const char *render_ns(char *buf, size_t cap, uint64_t ns, bool utf8) {
         snprintf(buf, cap, "%llu ns", (unsigned long long)ns);
         return buf;
     }
-    if (ns < 999500) return scaled(buf, cap, (double)ns / 1e3, utf8 ? "\xc2\xb5s" : "us");
-    if (ns < 999500000) return scaled(buf, cap, (double)ns / 1e6, "ms");
-    return scaled(buf, cap, (double)ns / 1e9, "s");
+    if (ns < 999500) return units_format_3sig(buf, cap, (double)ns / 1e3, utf8 ? "\xc2\xb5s" : "us");
+    if (ns < 999500000) return units_format_3sig(buf, cap, (double)ns / 1e6, "ms");
+    return units_format_3sig(buf, cap, (double)ns / 1e9, "s");
 }
 
 const char *render_ago(char *buf, size_t cap, uint64_t then_ms, uint64_t now_ms) {
@@ -139,11 +112,11 @@ const char *render_count(char *buf, size_t cap, uint64_t n) {
     if (n < 10000)
         snprintf(buf, cap, "%llu", (unsigned long long)n);
     else if (n < 999500)
-        scaled(buf, cap, (double)n / 1e3, "k");
+        units_format_3sig(buf, cap, (double)n / 1e3, "k");
     else if (n < 999500000)
-        scaled(buf, cap, (double)n / 1e6, "M");
+        units_format_3sig(buf, cap, (double)n / 1e6, "M");
     else
-        scaled(buf, cap, (double)n / 1e9, "G");
+        units_format_3sig(buf, cap, (double)n / 1e9, "G");
     /* No space before k/M/G: "12.3k". */
     char *sp = strchr(buf, ' ');
     if (sp) memmove(sp, sp + 1, strlen(sp));
