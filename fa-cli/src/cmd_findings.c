@@ -106,7 +106,7 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
         render_table_cell(t, "%d", m[i].code);
         render_table_cell(t, "%s%s%s", render_color_code(cli, RC_YELLOW), m[i].name,
                           render_color_code(cli, RC_RESET));
-        render_table_cell(t, "%s", m[i].tag[0] ? m[i].tag : "/");
+        render_table_cell(t, "%s", render_tag_name(m[i].tag));
         render_table_cell(t, "%s", m[i].kind);
         render_table_cell(t, "%llus", (unsigned long long)m[i].seconds);
         render_table_cell(t, "%s", render_ago(ago, sizeof ago, m[i].last_ms, now));

@@ -70,7 +70,7 @@ static void tree_rows(const cli_t *cli, render_table_t *t, const cJSON *nodes, i
         char prefix[256];
         render_tree_prefix(cli, prefix, sizeof prefix, last, depth);
         const char *path = jv_str(node, "path", "");
-        const char *name = path[0] ? jv_str(node, "name", path) : "/ (all)";
+        const char *name = path[0] ? jv_str(node, "name", path) : render_tag_name(path);
         render_table_cell(t, "%s%s", prefix, name);
         usage_cells(cli, t, node);
         const cJSON *kids = children_of(node);
@@ -153,8 +153,7 @@ int cmd_budgets(cli_t *cli, int argc, char **argv) {
         counts[st]++;
         if (st == RS_CRITICAL && critical_names_len + 64 < sizeof critical_names) {
             int w = snprintf(critical_names + critical_names_len, sizeof critical_names - critical_names_len,
-                             "%s%s", critical_names_len ? ", " : "",
-                             jv_str(r, "path", "?")[0] ? jv_str(r, "path", "?") : "/");
+                             "%s%s", critical_names_len ? ", " : "", render_tag_name(jv_str(r, "path", "?")));
             if (w > 0) critical_names_len += (size_t)w;
         }
     }
@@ -177,7 +176,7 @@ int cmd_budgets(cli_t *cli, int argc, char **argv) {
             ind[depth * 2] = '\0';
             const char *p = jv_str(r, "path", "?");
             render_status st = render_status_of(live, hard);
-            render_table_cell(t, "%s%s", ind, p[0] ? p : "/ (all)");
+            render_table_cell(t, "%s%s", ind, render_tag_name(p));
             render_table_cell(t, "%s", soft ? units_format_bytes(b[0], 32, soft) : "-");
             render_table_cell(t, "%s", hard ? units_format_bytes(b[1], 32, hard) : "-");
             render_table_cell(t, "%s", units_format_bytes(b[2], 32, live));

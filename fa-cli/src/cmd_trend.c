@@ -59,11 +59,11 @@ int cmd_trend(cli_t *cli, int argc, char **argv) {
     const char *shown_tag = jv_str(a.json, "tag", tag);
     char wbuf[32], sbuf[32];
     printf("%s%s%s  last %s, %u points of %s (source: %s)\n", render_color_code(cli, RC_BOLD),
-           shown_tag[0] ? shown_tag : "/", render_color_code(cli, RC_RESET),
+           render_tag_name(shown_tag), render_color_code(cli, RC_RESET),
            render_duration_ms(wbuf, sizeof wbuf, jv_u64(a.json, "window_ms", window_ms)), npoints,
            render_duration_ms(sbuf, sizeof sbuf, step), jv_str(a.json, "source", "?"));
     if (cJSON_GetArraySize(series) == 0) {
-        printf("no data for %s in this window\n", shown_tag[0] ? shown_tag : "/");
+        printf("no data for %s in this window\n", render_tag_name(shown_tag));
         http_answer_free(&a);
         return CLI_EXIT_OK;
     }

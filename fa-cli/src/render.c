@@ -86,15 +86,24 @@ const char *render_duration_ms(char *buf, size_t cap, uint64_t ms) {
     return buf;
 }
 
-const char *render_clock(char *buf, size_t cap, uint64_t unix_ms) {
+const char *render_clock(const cli_t *cli, char *buf, size_t cap, uint64_t unix_ms, unsigned flags) {
     if (unix_ms == 0) {
         snprintf(buf, cap, "-");
         return buf;
     }
     time_t t = (time_t)(unix_ms / 1000u);
     struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    bool local = cli && cli->local_time;
+    if (local)
+        localtime_r(&t, &tm);
+    else
+        gmtime_r(&t, &tm);
+    char day[16] = "", clock[16], ms[8] = "", zone[16] = "UTC";
+    if (flags & RENDER_CLOCK_DATE) strftime(day, sizeof day, "%Y-%m-%d ", &tm);
+    strftime(clock, sizeof clock, "%H:%M:%S", &tm);
+    if (flags & RENDER_CLOCK_MS) snprintf(ms, sizeof ms, ".%03u", (unsigned)(unix_ms % 1000u));
+    if (local) strftime(zone, sizeof zone, "%Z", &tm);
+    snprintf(buf, cap, "%s%s%s %s", day, clock, ms, zone);
     return buf;
 }
 
@@ -121,6 +130,10 @@ const char *render_count(char *buf, size_t cap, uint64_t n) {
     char *sp = strchr(buf, ' ');
     if (sp) memmove(sp, sp + 1, strlen(sp));
     return buf;
+}
+
+const char *render_tag_name(const char *path) {
+    return path && path[0] ? path : CLI_ROOT_TAG_NAME;
 }
 
 const char *render_color_code(const cli_t *cli, render_color c) {
@@ -269,6 +282,34 @@ void render_sparkline(char *buf, size_t cap, const double *values, size_t n, dou
         memcpy(buf + len, cell, l);
         len += l;
         buf[len] = '\0';
+    }
+}
+
+void render_json_safe(FILE *out, const char *s, size_t len) {
+    bool in_string = false, escaped = false;
+    size_t i = 0;
+    while (i < len) {
+        size_t seq;
+        uint32_t cp;
+        size_t safe = escape_find_unsafe(s + i, len - i, &seq, &cp);
+        for (size_t j = 0; j < safe; j++) {
+            char c = s[i + j];
+            if (escaped)
+                escaped = false;
+            else if (c == '\\' && in_string)
+                escaped = true;
+            else if (c == '"')
+                in_string = !in_string;
+        }
+        fwrite(s + i, 1, safe, out);
+        i += safe;
+        if (seq == 0) break;
+        if (in_string)
+            fprintf(out, "\\u%04x", (unsigned)(cp == ESCAPE_INVALID ? 0xfffd : cp));
+        else
+            fputc(cp == '\n' || cp == '\t' || cp == '\r' ? (int)cp : ' ', out); /* JSON white space */
+        escaped = false;
+        i += seq;
     }
 }
 
