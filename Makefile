@@ -78,6 +78,7 @@ include tests/tests.mk
 -include fuzz/fuzz.mk
 -include web/web.mk
 -include docker/docker.mk
+-include tests/firstrun/firstrun.mk
 
 all: $(ALL_TARGETS)
 
