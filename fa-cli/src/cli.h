@@ -249,7 +249,7 @@ const char *render_duration_ms(char *buf, size_t cap, uint64_t ms);             
  * "2024-05-01 12:00:03 UTC", "14:00:03.250 CEST". "-" for 0. */
 enum { RENDER_CLOCK_DATE = 1, RENDER_CLOCK_MS = 2 };
 const char *render_clock(const cli_t *cli, char *buf, size_t cap, uint64_t unix_ms, unsigned flags);
-const char *render_pct(char *buf, size_t cap, double pct);   /* 85 %, 102 %, "-" for < 0 */
+const char *render_pct(char *buf, size_t cap, double pct);   /* 85 %, 99.7 %, 102 %, "-" for < 0 */
 const char *render_count(char *buf, size_t cap, uint64_t n); /* 1234567 → 1.23M */
 
 /* The name of a tag path for people: the path, or for the root tag (path

@@ -108,10 +108,13 @@ const char *render_clock(const cli_t *cli, char *buf, size_t cap, uint64_t unix_
 }
 
 const char *render_pct(char *buf, size_t cap, double pct) {
+    double whole = round(pct);
     if (pct < 0 || isnan(pct))
         snprintf(buf, cap, "-");
-    else if (pct < 10)
-        snprintf(buf, cap, "%.1f %%", pct);
+    else if (pct < 10 || ((whole == 80 || whole == 100) && pct < whole))
+        /* Tenths, cut not rounded: 99.7 reads "99.7 %", never a "100 %"
+         * the usage has not reached (the dashboard's rule too). */
+        snprintf(buf, cap, "%.1f %%", floor(pct * 10) / 10);
     else
         snprintf(buf, cap, "%.0f %%", pct);
     return buf;

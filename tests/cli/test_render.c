@@ -46,6 +46,12 @@ Test(render, percentages_and_counts) {
     char b[32];
     cr_assert_str_eq(render_pct(b, sizeof b, 85.2), "85 %");
     cr_assert_str_eq(render_pct(b, sizeof b, 7.25), "7.2 %");
+    /* Issue 14: never "100 %" (or "80 %") for a usage below it. */
+    cr_assert_str_eq(render_pct(b, sizeof b, 99.7), "99.7 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, 99.96), "99.9 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, 79.6), "79.6 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, 100.0), "100 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, 99.4), "99 %");
     cr_assert_str_eq(render_pct(b, sizeof b, -1), "-");
     cr_assert_str_eq(render_pct(b, sizeof b, NAN), "-");
     cr_assert_str_eq(render_count(b, sizeof b, 9999), "9999");
