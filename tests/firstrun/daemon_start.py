@@ -14,22 +14,18 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+from harness import Checks, free_ports
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    return free_ports(1)[0]
 
 
 class T:
     def __init__(self, daemon):
         self.daemon = os.path.abspath(daemon)
         self.tmp = tempfile.mkdtemp(prefix="fa-firstrun-")
-        self.passed = self.failed = 0
 
     def start(self, *args, wait_ready=True):
         http, ingest = free_port(), free_port()
@@ -42,21 +38,6 @@ class T:
         p = subprocess.run([self.daemon] + list(args), capture_output=True, text=True, cwd=self.tmp,
                            timeout=timeout)
         return p
-
-    def check(self, name, fn):
-        try:
-            fn()
-        except AssertionError as e:
-            self.failed += 1
-            print("FAIL %s: %s" % (name, e))
-            return
-        except Exception as e:
-            self.failed += 1
-            print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
-            return
-        self.passed += 1
-        print("ok   %s" % name)
-        sys.stdout.flush()
 
 
 def stop(p):
@@ -134,7 +115,7 @@ def main():
     ap.add_argument("--daemon", required=True)
     args = ap.parse_args()
     t = T(args.daemon)
-    t0 = time.time()
+    checks = Checks()
     for name, fn in (
             ("--db in a missing directory: the directory is created", test_db_parent_is_created),
             ("--db under a file: one line names the path that is not a directory",
@@ -142,11 +123,9 @@ def main():
             ("port in use: no database files left, one line with the port and --listen/--ingest",
              test_port_in_use_leaves_nothing_and_says_what_to_do),
             ("a failed start keeps an earlier database", test_an_existing_database_is_kept_when_the_start_fails)):
-        t.check(name, lambda fn=fn: fn(t))
+        checks.check(name, lambda fn=fn: fn(t))
     shutil.rmtree(t.tmp, ignore_errors=True)
-    print("runtime %.1f s" % (time.time() - t0))
-    print("%d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

@@ -13,47 +13,13 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
+
+from harness import Checks, Tmux, free_ports, wait_for
 
 TREE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def free_ports(n):
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-class Tmux:
-    def __init__(self):
-        self.sock = "fa-firstrun-%d" % os.getpid()
-
-    def __call__(self, *argv):
-        return subprocess.run(["tmux", "-L", self.sock] + list(argv), capture_output=True, text=True)
-
-    def screen(self, name):
-        return self("capture-pane", "-p", "-J", "-S", "-200", "-t", name).stdout
-
-
-def wait_for(what, fn, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s" % what)
 
 
 def demo_stopped_with_ctrl_c(build, tmux, pipe):
@@ -108,24 +74,15 @@ def main():
     ap.add_argument("--build", default="build")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
-    tmux = Tmux()
-    tmux("new-session", "-d", "-s", "keeper", "sleep 900")
-    passed = failed = 0
-    t0 = time.time()
-    for name, pipe in (("make demo, Ctrl-C: goodbye first, no make error, nothing left", False),
-                       ("make demo | cat, Ctrl-C: the same under a pipe", True)):
-        try:
-            demo_stopped_with_ctrl_c(build, tmux, pipe)
-            passed += 1
-            print("ok   %s" % name)
-        except Exception as e:
-            failed += 1
-            print("FAIL %s: %s" % (name, e))
-        sys.stdout.flush()
-    tmux("kill-server")
-    print("runtime %.1f s" % (time.time() - t0))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    tmux = Tmux("fa-firstrun")
+    checks = Checks()
+    try:
+        for name, pipe in (("make demo, Ctrl-C: goodbye first, no make error, nothing left", False),
+                           ("make demo | cat, Ctrl-C: the same under a pipe", True)):
+            checks.check(name, lambda pipe=pipe: demo_stopped_with_ctrl_c(build, tmux, pipe))
+    finally:
+        tmux.close()
+    return checks.summary()
 
 
 if __name__ == "__main__":

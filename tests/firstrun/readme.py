@@ -24,8 +24,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
+
+from harness import Checks, Tmux, wait_for
 
 TREE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NOT_RUN = {"make test": "make test runs this test"}
@@ -53,17 +54,11 @@ class Run:
         os.makedirs(self.work)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS", "FA_"))}
         self.env.update(HOME=self.home, LANG="C.UTF-8", TERM="xterm", FA_DEMO_DIR=os.path.join(self.tmp, "demo"))
-        self.passed = self.failed = 0
         self.done = set()
-        self.tmux_sock = "fa-readme-%d" % os.getpid()
-        self.tmux("new-session", "-d", "-s", "keeper", "sleep 900")
-
-    def tmux(self, *argv):
-        return subprocess.run(["tmux", "-L", self.tmux_sock] + list(argv), capture_output=True, text=True,
-                              env=self.env)
-
-    def screen(self, name):
-        return self.tmux("capture-pane", "-p", "-J", "-S", "-100", "-t", name).stdout
+        self.checks = Checks()
+        self.check = self.checks.check
+        self.tmux = Tmux("fa-readme", self.env)
+        self.screen = self.tmux.screen
 
     def bash(self, cmd, cwd=None, timeout=300):
         """Runs one README line with bash, as written; returns (code, out, err)."""
@@ -76,35 +71,14 @@ class Run:
         p = subprocess.run(["bash", "-c", cmd + " && env -0"], env=self.env, capture_output=True, timeout=10)
         assert p.returncode == 0, p.stderr
         self.env = dict(kv.split("=", 1) for kv in p.stdout.decode().split("\0") if "=" in kv)
-
-    def check(self, name, fn):
-        try:
-            fn()
-        except Exception as e:
-            self.failed += 1
-            print("FAIL %s: %s%s" % (name, "" if isinstance(e, AssertionError) else type(e).__name__ + ": ", e))
-            sys.stdout.flush()
-            return
-        self.passed += 1
-        print("ok   %s" % name)
-        sys.stdout.flush()
+        self.tmux.env = self.env  # new tmux sessions take the calling client's environment
 
     def cleanup(self):
-        self.tmux("kill-server")
+        self.tmux.close()
         if self.keep:
             print("kept %s" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def wait_for(what, fn, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.25)
-    raise AssertionError("timed out waiting for %s" % what)
 
 
 def http_get(url):
@@ -120,7 +94,10 @@ def interactive(r, name, cmd, ready, cwd=None):
     r.tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "40", "-c", cwd or r.work,
            "bash -c '%s; echo EXIT=$?; sleep 30'" % cmd.replace("'", "'\\''"))
     try:
-        wait_for("%r to show %r" % (cmd, ready), lambda: ready in r.screen(name), 20)
+        try:
+            wait_for("%r to show %r" % (cmd, ready), lambda: ready in r.screen(name), 20)
+        except AssertionError as e:
+            raise AssertionError("%s; the screen:\n%s" % (e, r.screen(name).rstrip()))
         r.tmux("send-keys", "-t", name, "C-c")
         screen = wait_for("%r to end" % cmd, lambda: (lambda s: s if "EXIT=" in s else None)(r.screen(name)), 15)
         assert "EXIT=0" in screen, "%r did not exit 0:\n%s" % (cmd, screen)
@@ -166,7 +143,6 @@ def main():
 
     commands, program = readme_blocks()
     r = Run(args.keep)
-    t0 = time.time()
     print("README: %d commands" % len(commands))
     known = {}
 
@@ -311,9 +287,7 @@ def main():
         r.cleanup()
         subprocess.run(["umount", "/var/lib"])
         shutil.rmtree(layer, ignore_errors=True)
-    print("runtime %.1f s" % (time.time() - t0))
-    print("%d passed, %d failed" % (r.passed, r.failed))
-    return 1 if r.failed else 0
+    return r.checks.summary()
 
 
 if __name__ == "__main__":
