@@ -35,3 +35,9 @@ test-text: $(BUILD)/default/tests/text_tests $(BUILD)/asan/tests/text_tests
 	$(Q)$(BUILD)/default/tests/text_tests --short-filename
 	$(Q)$(TEST_ENV_asan) $(BUILD)/asan/tests/text_tests --short-filename
 TEST_STEPS += test-text
+
+# make fuzz: the sanitiser, JSON escaping and the parsers (fuzz/fuzz_text.c).
+FUZZ_TARGETS += text
+FUZZ_SRCS_text := $(TEXT_SRCS)
+FUZZ_INCLUDES_text := $(TEXT_INCLUDES) $(or $(shell pkg-config --cflags libcjson 2>/dev/null),-I/usr/include/cjson)
+FUZZ_LIBS_text := $(or $(shell pkg-config --libs libcjson 2>/dev/null),-lcjson)
