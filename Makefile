@@ -77,6 +77,7 @@ include tests/tests.mk
 -include fuzz/fuzz.mk
 -include web/web.mk
 -include docker/docker.mk
+-include fa-lint/fa-lint.mk
 
 all: $(ALL_TARGETS)
 
