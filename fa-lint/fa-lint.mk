@@ -57,18 +57,18 @@ $(foreach v,default asan,$(eval $(call lint_unit_variant,$(v))))
 LINT_TEST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # The project's own compile database, made from a dry run of this Makefile
-# (no compiler runs): the default-variant compile of every C file.
+# (-n: no compiler runs; -k: a target another component renamed does not
+# stop the rest): the default-variant compile of every C file.
 LINT_COMPDB := $(BUILD)/lint/compile_commands.json
+LINT_DRY := $(BUILD)/lint/dry
+LINT_SELF_TARGETS = all $(addprefix $(LINT_DRY)/default/tests/,lib_tests lint_tests cli_tests agent_tests \
+	agent_threads insightd_tests proto_tests proto_gen_golden stress_pool threads_tsan cli_feeder \
+	insightd_agent_game insightd_sender) $(LINT_DRY)/tests/web/feeder
 .PHONY: lint-compdb
 lint-compdb:
 	@mkdir -p $(BUILD)/lint
-	$(Q)$(MAKE) --no-print-directory -nB V=1 BUILD=$(BUILD)/lint/dry all $(LINT_SELF_TARGETS) 2>/dev/null | \
-		python3 tests/lint/make_compdb.py --directory $(CURDIR) --variant $(BUILD)/lint/dry/default > $(LINT_COMPDB)
-
-# Everything whose sources fa-lint checks in make test: libraries, programs,
-# examples, and the unit tests' binaries.
-LINT_SELF_TARGETS = $(BUILD)/default/tests/lib_tests $(BUILD)/default/tests/lint_tests \
-	$(BUILD)/default/tests/cli_tests $(BUILD)/default/tests/stress_pool $(BUILD)/default/tests/threads_tsan
+	$(Q)$(MAKE) --no-print-directory -nBk V=1 BUILD=$(LINT_DRY) $(LINT_SELF_TARGETS) 2>/dev/null | \
+		python3 tests/lint/make_compdb.py --directory $(CURDIR) --build $(LINT_DRY) > $(LINT_COMPDB)
 
 .PHONY: test-lint test-lint-unit test-lint-corpus
 test-lint: test-lint-unit test-lint-corpus

@@ -52,7 +52,8 @@ enum {
 typedef struct summary {
     unsigned returns;              /* origins of returned values */
     unsigned param_sink[MAX_PARAMS];
-    bool allocs_frame, allocs_heap, begins_frame;
+    bool allocs_frame, allocs_heap, allocs_pool, begins_frame;
+    bool opens_frame; /* calls fa_begin_frame: so it is called outside a frame */
     bool thread_fn, work_cb, fed_cb;
     unsigned frame_line, heap_line;
     const char *frame_what, *heap_what;
@@ -123,6 +124,8 @@ typedef struct actx {
     signal_rec_t *signals;
     size_t nsignals, signals_cap;
     int wait_round; /* evaluating fa_barrier_wait's round argument */
+    strlist_t wait_keys; /* barriers this function waits on */
+    const node_t **push_of_var; /* a variable holding fa_tag_push's result */
     const node_t **reported_push;
     size_t nreported_push, reported_push_cap;
     unsigned char *stale_reported;
@@ -343,15 +346,9 @@ static void tag_used(actx_t *a, const node_t *at, const char *path, bool relativ
     const lint_config_t *cfg = a->o->cfg;
     if (!a->report || !file_reported(a, at->file)) return;
     if (config_has_declared_tags(cfg) && !config_tag_declared(cfg, path)) {
-        bool ok = false;
-        if (relative) {
-            /* Pushed below a tag of the caller: "contacts" may be
-             * "physics/contacts". */
-            const char *star = pool_str(a, "**/%s", path);
-            ok = config_tag_declared(cfg, star) || config_tag_declared(cfg, pool_str(a, "*/%s", path));
-            (void)star;
-        }
-        if (!ok) emit(a, R_FA801, at, path, "tag '%s' is not declared in .fa.toml [tags] declared", path);
+        /* Pushed with no tag of this function below it, "contacts" may be
+         * "physics/contacts" under a caller's tag. */
+        if (!relative || !config_tag_declared_below(cfg, path)) emit(a, R_FA801, at, path, "tag '%s' is not declared in .fa.toml [tags] declared", path);
     }
     const ir_file_t *f = ir_file_at(a->u, at->file);
     const char *module = f->rel ? config_module_tag(cfg, f->rel) : NULL;
@@ -422,8 +419,9 @@ static void loop_allocation(actx_t *a, const state_t *s, const node_t *call) {
     if (!a->unbounded || !s->ntags) return;
     const tag_entry_t *t = &s->tags[s->ntags - 1];
     if (!t->path) return;
-    emit(a, R_FA301, call, t->path, "%s in an unbounded loop under tag '%s', which no code gives a budget",
-         call->name, t->path);
+    emit(a, R_FA301, call, t->path, "%s%s in an unbounded loop under tag '%s', which no code gives a budget",
+         call->name, name_in(call->name, frame_sources) || strncmp(call->name, "fa_", 3) == 0 ? "" : " (it allocates)",
+         t->path);
 }
 
 /* ---- barriers (FA203) --------------------------------------------------- */
@@ -436,13 +434,28 @@ static signal_rec_t *signal_of_var(actx_t *a, int var) {
     return NULL;
 }
 
+static void collect_wait_keys(actx_t *a, const node_t *n) {
+    if (!n) return;
+    if (n->kind == K_CALL && strcmp(n->name, "fa_barrier_wait") == 0 && n->nchild) {
+        char key[128];
+        barrier_key(n->child[0], key, sizeof key);
+        if (!strlist_has(&a->wait_keys, key)) strlist_add(&a->wait_keys, key);
+    }
+    for (unsigned i = 0; i < n->nchild; i++)
+        collect_wait_keys(a, n->child[i]);
+}
+
+/* A function that only signals a barrier is the producer side of a
+ * hand-off (a one-party barrier as a signal): it is a mismatch only when
+ * the function also waits on that barrier as a party. */
 static void barrier_signal(actx_t *a, const node_t *call) {
     if (!call->nchild) return;
     char key[128];
     barrier_key(call->child[0], key, sizeof key);
+    bool party = strlist_has(&a->wait_keys, key);
     for (size_t i = 0; i < a->nsignals; i++) {
         signal_rec_t *s = &a->signals[i];
-        if (s->at != call && !s->waited && !s->handed && strcmp(s->key, key) == 0) {
+        if (party && s->at != call && !s->waited && !s->handed && strcmp(s->key, key) == 0) {
             emit(a, R_FA203, call, key, "barrier '%s' signalled again in '%s' before the round signalled at line %u was waited for",
                  key, a->fn->name, s->at->line);
             s->waited = true;
@@ -476,15 +489,6 @@ static void barrier_wait(actx_t *a, const node_t *call) {
     }
     for (size_t i = 0; i < a->nsignals; i++)
         if (strcmp(a->signals[i].key, key) == 0) a->signals[i].waited = true;
-}
-
-static void barrier_finish(actx_t *a) {
-    for (size_t i = 0; i < a->nsignals; i++) {
-        signal_rec_t *s = &a->signals[i];
-        if (!s->waited && !s->handed)
-            emit(a, R_FA203, s->at, s->key, "barrier '%s' signalled in '%s' but its round is never waited for there",
-                 s->key, a->fn->name);
-    }
 }
 
 static bool is_signal_call(const node_t *n) { return n && n->kind == K_CALL && strcmp(n->name, "fa_barrier_signal") == 0; }
@@ -668,10 +672,12 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
         return O_FRAME;
     }
     if (strcmp(name, "fa_pool_alloc") == 0 || strcmp(name, "fa_pool_alloc_at") == 0) {
+        mark_changed_bool(a, &a->sum->allocs_pool);
         loop_allocation(a, s, n);
         return O_POOL;
     }
     if (strcmp(name, "fa_task_alloc") == 0) {
+        mark_changed_bool(a, &a->sum->allocs_pool);
         loop_allocation(a, s, n);
         return O_TASK;
     }
@@ -707,6 +713,7 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
     if (strcmp(name, "fa_begin_frame") == 0) {
         s->frame = F_IN;
         mark_changed_bool(a, &a->sum->begins_frame);
+        mark_changed_bool(a, &a->sum->opens_frame);
         return 0;
     }
     if (strcmp(name, "fa_end_frame") == 0 || strcmp(name, "fa_end_frame_with_promotions") == 0) {
@@ -821,6 +828,9 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
                 emit(a, R_FA603, n, name, "call to '%s' allocates frame memory (%s at line %u) outside any frame", name,
                      callee->frame_what ? callee->frame_what : "?", callee->frame_line);
         }
+        if (callee->allocs_pool) mark_changed_bool(a, &a->sum->allocs_pool);
+        if ((callee->allocs_pool || callee->allocs_frame || callee->allocs_heap) && !callee->begins_frame)
+            loop_allocation(a, s, n);
         if (callee->allocs_heap && !callee->begins_frame) {
             note_heap_alloc(a, n, name);
             if (s->frame == F_IN)
@@ -877,6 +887,8 @@ static unsigned eval(actx_t *a, state_t *s, const node_t *n) {
             if (lhs->kind != K_VAR) eval(a, s, lhs);
             return lhs->kind == K_VAR && lhs->var >= 0 ? s->origin[lhs->var] : 0;
         }
+        if (rhs->kind == K_CALL && strcmp(rhs->name, "fa_tag_push") == 0 && lhs->kind == K_VAR && lhs->var >= 0)
+            a->push_of_var[lhs->var] = rhs;
         if (is_signal_call(rhs) && lhs->kind == K_VAR && lhs->var >= 0) {
             for (size_t i = 0; i < a->nsignals; i++)
                 if (a->signals[i].at == rhs) a->signals[i].var = lhs->var;
@@ -906,7 +918,11 @@ static unsigned eval(actx_t *a, state_t *s, const node_t *n) {
         unsigned b = n->nchild ? eval(a, s, n->child[0]) : 0;
         for (unsigned i = 1; i < n->nchild; i++)
             eval(a, s, n->child[i]);
-        return (n->flags & NF_PTR) ? b : 0;
+        /* A local array carries its elements' origins; an element read
+         * through a pointer is not the container's kind of memory. */
+        const node_t *base = n->nchild ? n->child[0] : NULL;
+        bool local_array = base && base->kind == K_VAR && (base->flags & NF_ARRAY) && base->var >= 0;
+        return (n->flags & NF_PTR) && local_array ? b : 0;
     }
     case K_COND: {
         unsigned o = 0;
@@ -953,9 +969,10 @@ static unsigned eval(actx_t *a, state_t *s, const node_t *n) {
 
 /* ---- statements --------------------------------------------------------- */
 
-static const node_t *push_in_condition(const node_t *cond, bool *then_failed) {
+static const node_t *push_in_condition(actx_t *a, const node_t *cond, bool *then_failed) {
     if (cond->kind != K_CMP || cond->nchild != 2) return NULL;
     const node_t *call = cond->child[0], *rhs = cond->child[1];
+    if (call->kind == K_VAR && call->var >= 0 && a->push_of_var[call->var]) call = a->push_of_var[call->var];
     if (call->kind != K_CALL || strcmp(call->name, "fa_tag_push") != 0 || rhs->kind != K_INTEGER || rhs->value != 0)
         return NULL;
     if (cond->op == '<') *then_failed = true;
@@ -977,7 +994,7 @@ static void exec_if(actx_t *a, state_t *s, const node_t *n) {
     if (n->nchild < 2) return;
     eval(a, s, n->child[0]);
     bool then_failed = false;
-    const node_t *push = push_in_condition(n->child[0], &then_failed);
+    const node_t *push = push_in_condition(a, n->child[0], &then_failed);
     state_t other;
     state_dup(a, &other, s);
     if (push) drop_push(then_failed ? s : &other, push);
@@ -1146,6 +1163,7 @@ static void exec(actx_t *a, state_t *s, const node_t *n) {
         unsigned v = eval(a, s, init);
         if (n->var < 0) return;
         const ir_var_t *var = &a->fn->vars[n->var];
+        if (init->kind == K_CALL && strcmp(init->name, "fa_tag_push") == 0) a->push_of_var[n->var] = init;
         if (is_signal_call(init)) {
             for (size_t i = 0; i < a->nsignals; i++)
                 if (a->signals[i].at == init) a->signals[i].var = n->var;
@@ -1185,19 +1203,24 @@ static void analyze_function(actx_t *a, unsigned index) {
     a->wait_round = 0;
     free(a->stale_reported);
     a->stale_reported = xcalloc(f->nvars + 1, 1);
+    free(a->push_of_var);
+    a->push_of_var = xcalloc(f->nvars + 1, sizeof *a->push_of_var);
+    strlist_free(&a->wait_keys);
+    collect_wait_keys(a, f->body);
     state_t s;
     state_init(a, &s);
     for (unsigned v = 0; v < f->nvars; v++)
         if (f->vars[v].is_param && f->vars[v].param_index < MAX_PARAMS)
             s.origin[v] = O_PARAM0 << f->vars[v].param_index;
     bool is_main = strcmp(f->name, "main") == 0;
-    s.frame = is_main || (a->sum->thread_fn && a->sum->begins_frame) ? F_OUT : F_UNKNOWN;
+    /* fa_begin_frame twice is an error, so a function that opens frames is
+     * called outside one; so is main. */
+    s.frame = is_main || a->sum->opens_frame ? F_OUT : F_UNKNOWN;
     exec(a, &s, f->body);
     if (!s.dead) {
         node_t end = {.file = f->body->file, .line = f->body->end_line, .col = f->body->end_col};
         check_unpopped(a, &s, 0, &end, "end of the function");
     }
-    barrier_finish(a);
     for (size_t i = 0; i < a->ngotos; i++)
         state_free(&a->gotos[i].st);
     a->ngotos = 0;
@@ -1258,6 +1281,8 @@ void analyze_unit(CXTranslationUnit tu, const analyze_opts_t *opts, unit_result_
     free(a.signals);
     free(a.reported_push);
     free(a.stale_reported);
+    free(a.push_of_var);
+    strlist_free(&a.wait_keys);
     strlist_free(&a.long_lived);
     strlist_free(&a.pool);
     ir_free(a.u);

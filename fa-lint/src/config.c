@@ -451,6 +451,17 @@ bool config_tag_declared(const lint_config_t *cfg, const char *tag) {
     return false;
 }
 
+bool config_tag_declared_below(const lint_config_t *cfg, const char *tag) {
+    if (config_tag_declared(cfg, tag)) return true;
+    size_t n = strlen(tag);
+    for (size_t i = 0; i < cfg->declared.count; i++) {
+        const char *d = cfg->declared.items[i];
+        size_t m = strlen(d);
+        if (m > n && d[m - n - 1] == '/' && strcmp(d + m - n, tag) == 0) return true;
+    }
+    return false;
+}
+
 const char *config_module_tag(const lint_config_t *cfg, const char *relpath) {
     for (size_t i = 0; i < cfg->module_count; i++)
         if (glob_match(cfg->modules[i].glob, relpath)) return cfg->modules[i].tag;

@@ -39,6 +39,9 @@ bool config_excluded(const lint_config_t *cfg, const char *relpath);
 /* FA801: NULL-safe; true when no [tags] declared list exists. */
 bool config_has_declared_tags(const lint_config_t *cfg);
 bool config_tag_declared(const lint_config_t *cfg, const char *tag);
+/* For a tag pushed below an unknown caller's tag: declared, or some declared
+ * path ends with "/tag". */
+bool config_tag_declared_below(const lint_config_t *cfg, const char *tag);
 /* FA802: the subsystem the module map gives relpath, or NULL. */
 const char *config_module_tag(const lint_config_t *cfg, const char *relpath);
 /* FA301/FA302: tags budgeted from data at run time. */

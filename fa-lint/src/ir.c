@@ -479,6 +479,7 @@ static node_t *build(ir_unit_t *u, CXCursor c) {
         k = children_of(c);
         n = new_node(u, kind == CXCursor_CompoundStmt ? K_BLOCK : K_SEQ, c);
         set_children(u, n, k.items, k.count);
+        if (n->kind == K_SEQ && n->nchild == 1) n = n->child[0];
         break;
     case CXCursor_IfStmt:
         k = children_of(c);

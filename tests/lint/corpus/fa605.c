@@ -1,0 +1,26 @@
+/* FA605: memory given to the wrong free. */
+#include <framealloc.h>
+#include <stdlib.h>
+
+#define RELEASE(p) free(p)
+
+static void release_block(fa_alloc_t *fa, void *p) { fa_pool_free(fa, p); }
+
+void frees(fa_alloc_t *fa) {
+    char *frame = fa_frame_alloc(fa, 32, 0);
+    char *m = malloc(32);
+    void *pool = fa_pool_alloc(fa, 32);
+    void *heap = fa_heap_alloc(fa, 32, 0);
+    free(frame); /* expect: FA605 */
+    fa_pool_free(fa, m); /* expect: FA605 */
+    RELEASE(pool); /* expect: FA605 macro */
+    release_block(fa, heap); /* expect: FA605 cross */
+
+    void *pool2 = fa_pool_alloc(fa, 32);
+    void *heap2 = fa_heap_alloc(fa, 64, 0);
+    char *m2 = malloc(8);
+    fa_pool_free(fa, pool2); /* ok: FA605 */
+    fa_heap_free(fa, heap2); /* ok: FA605 */
+    RELEASE(m2); /* ok: FA605 */
+    release_block(fa, fa_pool_alloc(fa, 16)); /* ok: FA605 */
+}
