@@ -91,7 +91,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory $(TEST_STEPS)
 	@echo "make test: all test steps passed"
 
-bench: deps
+bench:
+	$(Q)FA_DEPS_BENCH=1 .ci/deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory $(BENCH_STEPS)
 

@@ -188,7 +188,10 @@ static int parse_value(parser_t *ps, value_t *v) {
         ps->p++;
         for (;;) {
             skip_space(ps, true);
-            if (ps->p >= ps->end) return fail(ps, "array not closed");
+            if (ps->p >= ps->end) {
+                value_free(v);
+                return fail(ps, "array not closed");
+            }
             if (*ps->p == ']') {
                 ps->p++;
                 return 0;

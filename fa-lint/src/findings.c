@@ -32,6 +32,11 @@ void findings_add(finding_list_t *l, rule_id rule, const char *file, unsigned li
 }
 
 void findings_move(finding_list_t *to, finding_list_t *from) {
+    if (from->count == 0) {
+        free(from->items);
+        *from = (finding_list_t){0};
+        return;
+    }
     xgrow(&to->items, &to->cap, to->count + from->count, sizeof *to->items);
     memcpy(to->items + to->count, from->items, from->count * sizeof *from->items);
     to->count += from->count;
