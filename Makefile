@@ -72,12 +72,12 @@ include tests/tests.mk
 -include fa-agent/fa-agent.mk
 -include fa-insightd/fa-insightd.mk
 -include fa-cli/fa-cli.mk
+-include fa-lint/fa-lint.mk
 -include examples/examples.mk
 -include bench/bench.mk
 -include fuzz/fuzz.mk
 -include web/web.mk
 -include docker/docker.mk
--include fa-lint/fa-lint.mk
 
 all: $(ALL_TARGETS)
 

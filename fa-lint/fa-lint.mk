@@ -70,8 +70,8 @@ lint-compdb:
 	$(Q)$(MAKE) --no-print-directory -nBk V=1 BUILD=$(LINT_DRY) $(LINT_SELF_TARGETS) 2>/dev/null | \
 		python3 tests/lint/make_compdb.py --directory $(CURDIR) --build $(LINT_DRY) > $(LINT_COMPDB)
 
-.PHONY: test-lint test-lint-unit test-lint-corpus
-test-lint: test-lint-unit test-lint-corpus
+.PHONY: test-lint test-lint-unit test-lint-corpus test-lint-install
+test-lint: test-lint-unit test-lint-corpus test-lint-install
 test-lint-unit: $(BUILD)/default/tests/lint_tests $(BUILD)/asan/tests/lint_tests
 	@echo "== fa-lint unit tests [default] and [asan]"
 	$(Q)$(BUILD)/default/tests/lint_tests --short-filename
@@ -80,9 +80,21 @@ test-lint-corpus: $(LINT_BIN) $(LINT_ASAN_BIN) lint-compdb
 	@echo "== fa-lint corpus, formats, CLI, and the project's own code"
 	$(Q)$(LINT_TEST_ENV) python3 tests/lint/run_lint_tests.py --lint $(LINT_BIN) --lint-asan $(LINT_ASAN_BIN) \
 		--compdb $(LINT_COMPDB)
+test-lint-install: $(LINT_BIN)
+	@echo "== fa-lint: make install-lint into a scratch prefix"
+	$(Q)rm -rf $(BUILD)/lint/prefix
+	$(Q)$(MAKE) --no-print-directory -s install-lint PREFIX=$(CURDIR)/$(BUILD)/lint/prefix >/dev/null
+	$(Q)$(BUILD)/lint/prefix/bin/fa-lint --version | grep -q "^fa-lint [0-9.]* (libclang: .*clang version 14"
+	$(Q)$(BUILD)/lint/prefix/bin/fa-lint explain FA601 | grep -q "What it finds"
+	@echo "fa-lint install: 2 passed, 0 failed"
 TEST_STEPS += test-lint
 
 .PHONY: bench-lint
 bench-lint: $(LINT_BIN) lint-compdb
 	$(Q)python3 bench/lint.py --lint $(LINT_BIN) --compdb $(LINT_COMPDB) --work $(BUILD)/bench/lint $(BENCH_LINT_ARGS)
 BENCH_STEPS += bench-lint
+
+# make fuzz: the .fa.toml parser and the suppression scanner.
+FUZZ_TARGETS += lint_config
+FUZZ_SRCS_lint_config := fa-lint/src/config.c fa-lint/src/suppress.c fa-lint/src/util.c fa-lint/src/rules.c
+FUZZ_INCLUDES_lint_config := -Ifa-lint/src

@@ -1004,15 +1004,30 @@ static void exec_if(actx_t *a, state_t *s, const node_t *n) {
     state_free(&other);
 }
 
-static void exec_loop(actx_t *a, state_t *s, const node_t *n) {
-    if (a->nflows == (int)(sizeof a->flows / sizeof a->flows[0])) return;
-    unsigned body = n->op == 'd' ? 0 : n->nchild - 1;
-    if (!n->nchild) return;
+/* Enters a loop or switch: where break and continue go. NULL when nested
+ * too deep to follow (the construct is then skipped). */
+static flow_ctx_t *flow_enter(actx_t *a, const state_t *s, bool is_switch) {
+    if (a->nflows == (int)(sizeof a->flows / sizeof a->flows[0])) return NULL;
     flow_ctx_t *f = &a->flows[a->nflows++];
     memset(f, 0, sizeof *f);
+    f->is_switch = is_switch;
     f->tag_depth = open_pushes(s);
     state_init(a, &f->breaks);
     f->breaks.dead = true;
+    return f;
+}
+
+static void flow_leave(actx_t *a, state_t *s, flow_ctx_t *f) {
+    state_join(a, s, &f->breaks);
+    state_free(&f->breaks);
+    a->nflows--;
+}
+
+static void exec_loop(actx_t *a, state_t *s, const node_t *n) {
+    if (!n->nchild) return;
+    unsigned body = n->op == 'd' ? 0 : n->nchild - 1;
+    flow_ctx_t *f = flow_enter(a, s, false);
+    if (!f) return;
     bool unbounded = n->flags & NF_UNBOUNDED;
     a->unbounded += unbounded;
     state_t before;
@@ -1032,30 +1047,22 @@ static void exec_loop(actx_t *a, state_t *s, const node_t *n) {
     }
     a->unbounded -= unbounded;
     state_join(a, s, &before);
-    state_join(a, s, &f->breaks);
     state_free(&before);
-    state_free(&f->breaks);
-    a->nflows--;
+    flow_leave(a, s, f);
 }
 
 static void exec_switch(actx_t *a, state_t *s, const node_t *n) {
-    if (n->nchild < 2 || a->nflows == (int)(sizeof a->flows / sizeof a->flows[0])) return;
+    if (n->nchild < 2) return;
     eval(a, s, n->child[0]);
-    flow_ctx_t *f = &a->flows[a->nflows++];
-    memset(f, 0, sizeof *f);
-    f->is_switch = true;
-    f->tag_depth = open_pushes(s);
-    state_init(a, &f->breaks);
-    f->breaks.dead = true;
+    flow_ctx_t *f = flow_enter(a, s, true);
+    if (!f) return;
     state_t entry;
     state_dup(a, &entry, s);
     f->entry = &entry;
     exec(a, s, n->child[1]);
     state_join(a, s, &entry);
-    state_join(a, s, &f->breaks);
     state_free(&entry);
-    state_free(&f->breaks);
-    a->nflows--;
+    flow_leave(a, s, f);
 }
 
 static void leave_path(actx_t *a, state_t *s) {
@@ -1120,7 +1127,9 @@ static void exec(actx_t *a, state_t *s, const node_t *n) {
             if ((o & O_FRAME) && !name_in(a->fn->name, frame_sources) && !config_frame_function(a->o->cfg, a->fn->name)) {
                 char what[224];
                 describe(v, what, sizeof what);
-                emit(a, R_FA601, n, a->fn->name, "'%s' returns frame memory from %s", a->fn->name, what);
+                emit(a, R_FA601, n, a->fn->name,
+                     "'%s' returns frame memory from %s (if that is its job, list it in .fa.toml lint.frame_functions)",
+                     a->fn->name, what);
             }
             mark_changed_bits(a, &a->sum->returns, o & (O_FRAME | O_LONG_LIVED | O_PARAMS));
         }

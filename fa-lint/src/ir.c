@@ -446,10 +446,39 @@ static node_t *build_unary(ir_unit_t *u, CXCursor c, const kids_t *k) {
     return n;
 }
 
+/* Cursors that become one node kind with their children as they are. */
+static int plain_kind(enum CXCursorKind kind) {
+    switch (kind) {
+    case CXCursor_CompoundStmt: return K_BLOCK;
+    case CXCursor_DeclStmt: return K_SEQ;
+    case CXCursor_IfStmt: return K_IF;
+    case CXCursor_SwitchStmt: return K_SWITCH;
+    case CXCursor_CaseStmt:
+    case CXCursor_DefaultStmt: return K_CASE;
+    case CXCursor_ReturnStmt: return K_RETURN;
+    case CXCursor_ArraySubscriptExpr: return K_INDEX;
+    case CXCursor_ConditionalOperator: return K_COND;
+    case CXCursor_InitListExpr: return K_INIT;
+    case CXCursor_CompoundAssignOperator: return K_ASSIGN;
+    default: return -1;
+    }
+}
+
 static node_t *build(ir_unit_t *u, CXCursor c) {
     enum CXCursorKind kind = clang_getCursorKind(c);
     kids_t k = {0};
     node_t *n = NULL;
+    int plain = plain_kind(kind);
+    if (plain >= 0) {
+        k = children_of(c);
+        n = new_node(u, (node_kind)plain, c);
+        n->flags |= (unsigned short)type_flags(clang_getCursorType(c));
+        set_children(u, n, k.items, k.count);
+        free(k.items);
+        if (n->kind == K_SEQ && n->nchild == 1) return n->child[0];
+        if (n->kind == K_ASSIGN) n->op = 'c'; /* +=, -=, ...: the target keeps its origin */
+        return n;
+    }
     switch (kind) {
     case CXCursor_UnexposedExpr:
     case CXCursor_ParenExpr:
@@ -474,18 +503,6 @@ static node_t *build(ir_unit_t *u, CXCursor c) {
         set_children(u, n, k.items, k.count);
         break;
     }
-    case CXCursor_CompoundStmt:
-    case CXCursor_DeclStmt:
-        k = children_of(c);
-        n = new_node(u, kind == CXCursor_CompoundStmt ? K_BLOCK : K_SEQ, c);
-        set_children(u, n, k.items, k.count);
-        if (n->kind == K_SEQ && n->nchild == 1) n = n->child[0];
-        break;
-    case CXCursor_IfStmt:
-        k = children_of(c);
-        n = new_node(u, K_IF, c);
-        set_children(u, n, k.items, k.count);
-        break;
     case CXCursor_WhileStmt:
     case CXCursor_DoStmt:
         k = children_of(c);
@@ -515,22 +532,6 @@ static node_t *build(ir_unit_t *u, CXCursor c) {
         if (for_unbounded(u, c)) n->flags |= NF_UNBOUNDED;
         break;
     }
-    case CXCursor_SwitchStmt:
-        k = children_of(c);
-        n = new_node(u, K_SWITCH, c);
-        set_children(u, n, k.items, k.count);
-        break;
-    case CXCursor_CaseStmt:
-    case CXCursor_DefaultStmt:
-        k = children_of(c);
-        n = new_node(u, K_CASE, c);
-        set_children(u, n, k.items, k.count);
-        break;
-    case CXCursor_ReturnStmt:
-        k = children_of(c);
-        n = new_node(u, K_RETURN, c);
-        set_children(u, n, k.items, k.count);
-        break;
     case CXCursor_BreakStmt:
         n = new_node(u, K_BREAK, c);
         break;
@@ -603,27 +604,9 @@ static node_t *build(ir_unit_t *u, CXCursor c) {
         k = children_of(c);
         n = build_binary(u, c, &k);
         break;
-    case CXCursor_CompoundAssignOperator:
-        k = children_of(c);
-        n = new_node(u, K_ASSIGN, c);
-        n->op = 'c';
-        set_children(u, n, k.items, k.count);
-        break;
     case CXCursor_UnaryOperator:
         k = children_of(c);
         n = build_unary(u, c, &k);
-        break;
-    case CXCursor_ArraySubscriptExpr:
-        k = children_of(c);
-        n = new_node(u, K_INDEX, c);
-        n->flags |= (unsigned short)type_flags(clang_getCursorType(c));
-        set_children(u, n, k.items, k.count);
-        break;
-    case CXCursor_ConditionalOperator:
-        k = children_of(c);
-        n = new_node(u, K_COND, c);
-        n->flags |= (unsigned short)type_flags(clang_getCursorType(c));
-        set_children(u, n, k.items, k.count);
         break;
     case CXCursor_StringLiteral:
         n = new_node(u, K_STRING, c);
@@ -642,11 +625,6 @@ static node_t *build(ir_unit_t *u, CXCursor c) {
     }
     case CXCursor_UnaryExpr: /* sizeof, _Alignof: the operand is not evaluated */
         n = new_node(u, K_INTEGER, c);
-        break;
-    case CXCursor_InitListExpr:
-        k = children_of(c);
-        n = new_node(u, K_INIT, c);
-        set_children(u, n, k.items, k.count);
         break;
     default:
         k = children_of(c);

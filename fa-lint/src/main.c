@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <clang-c/Index.h>
+
 #include "config.h"
 #include "policy.h"
 #include "report.h"
@@ -130,7 +132,9 @@ static int parse_options(options_t *o, int argc, char **argv, int start) {
             usage(stdout);
             return -1;
         } else if (strcmp(a, "--version") == 0) {
-            printf("fa-lint %s (libclang: %s)\n", FA_LINT_VERSION, "LLVM 14");
+            CXString v = clang_getClangVersion();
+            printf("fa-lint %s (libclang: %s)\n", FA_LINT_VERSION, clang_getCString(v));
+            clang_disposeString(v);
             return -1;
         } else if (strcmp(a, "--all") == 0) {
             for (int g = 1; g < GROUP_COUNT; g++)
@@ -191,25 +195,6 @@ static int parse_options(options_t *o, int argc, char **argv, int start) {
     return 0;
 }
 
-static char *find_config_upward(void) {
-    char *cur = absolute_path(NULL, ".");
-    for (;;) {
-        char *p = xasprintf("%s/.fa.toml", strcmp(cur, "/") == 0 ? "" : cur);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-            free(cur);
-            return p;
-        }
-        free(p);
-        if (strcmp(cur, "/") == 0) break;
-        char *slash = strrchr(cur, '/');
-        if (slash == cur) cur[1] = 0;
-        else *slash = 0;
-    }
-    free(cur);
-    return NULL;
-}
-
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -236,7 +221,8 @@ static int lint_run(options_t *o, lint_session_t *s) {
     char err[1024];
     s->cfg = config_create();
     if (!o->no_config) {
-        char *path = o->config_path ? xstrdup(o->config_path) : find_config_upward();
+        static const char *const names[] = {".fa.toml", NULL};
+        char *path = o->config_path ? xstrdup(o->config_path) : find_upward(NULL, names);
         if (path && config_load(s->cfg, path, err, sizeof err) < 0) {
             fprintf(stderr, "fa-lint: %s\n", err);
             free(path);

@@ -37,6 +37,16 @@ static size_t findings_in(const run_output_t *out, const char *file) {
     return n;
 }
 
+/* Opens <testcase> for a whole file (a clean file, or one that failed to
+ * parse); the caller closes it with "/>" or writes children. */
+static void file_testcase(FILE *f, const char *root, const char *abs) {
+    char *path = report_path(root, abs);
+    fputs("    <testcase classname=\"fa-lint\" name=\"", f);
+    xml_escaped(f, path);
+    fputs("\" time=\"0\"", f);
+    free(path);
+}
+
 static int write_junit(FILE *f, const run_output_t *out, const report_info_t *info) {
     /* Files with findings that no unit listed (none today) still count. */
     size_t clean = 0;
@@ -50,11 +60,8 @@ static int write_junit(FILE *f, const run_output_t *out, const report_info_t *in
             tests, out->findings.count, out->errors.count, info->seconds);
     for (size_t i = 0; i < out->files.count; i++) {
         if (findings_in(out, out->files.items[i])) continue;
-        char *path = report_path(info->root, out->files.items[i]);
-        fputs("    <testcase classname=\"fa-lint\" name=\"", f);
-        xml_escaped(f, path);
-        fputs("\" time=\"0\"/>\n", f);
-        free(path);
+        file_testcase(f, info->root, out->files.items[i]);
+        fputs("/>\n", f);
     }
     for (size_t i = 0; i < out->findings.count; i++) {
         const lint_finding_t *x = &out->findings.items[i];
@@ -75,13 +82,10 @@ static int write_junit(FILE *f, const run_output_t *out, const report_info_t *in
         free(path);
     }
     for (size_t i = 0; i < out->errors.count; i++) {
-        char *path = report_path(info->root, out->error_files.items[i]);
-        fputs("    <testcase classname=\"fa-lint\" name=\"", f);
-        xml_escaped(f, path);
-        fputs("\" time=\"0\">\n      <error message=\"does not compile\" type=\"parse\">", f);
+        file_testcase(f, info->root, out->error_files.items[i]);
+        fputs(">\n      <error message=\"does not compile\" type=\"parse\">", f);
         xml_escaped(f, out->errors.items[i]);
         fputs("</error>\n    </testcase>\n", f);
-        free(path);
     }
     fputs("  </testsuite>\n</testsuites>\n", f);
     return ferror(f) ? -1 : 0;

@@ -56,30 +56,16 @@ static bool is_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-char *units_find_database(const char *dir, const char *start) {
-    if (dir) {
-        char *abs = absolute_path(NULL, dir);
-        char *p = xasprintf("%s/compile_commands.json", abs);
-        if (is_file(p)) {
-            free(p);
-            return abs;
-        }
-        free(p);
-        free(abs);
-        return NULL;
-    }
+char *find_upward(const char *start, const char *const *names) {
     char *cur = absolute_path(NULL, start ? start : ".");
     for (;;) {
-        char *p = xasprintf("%s/compile_commands.json", cur);
-        char *b = xasprintf("%s/build/compile_commands.json", cur);
-        bool here = is_file(p), below = !here && is_file(b);
-        free(p);
-        free(b);
-        if (here) return cur;
-        if (below) {
-            char *r = xasprintf("%s/build", strcmp(cur, "/") == 0 ? "" : cur);
-            free(cur);
-            return r;
+        for (const char *const *n = names; *n; n++) {
+            char *p = xasprintf("%s/%s", strcmp(cur, "/") == 0 ? "" : cur, *n);
+            if (is_file(p)) {
+                free(cur);
+                return p;
+            }
+            free(p);
         }
         if (strcmp(cur, "/") == 0) break;
         char *slash = strrchr(cur, '/');
@@ -88,6 +74,24 @@ char *units_find_database(const char *dir, const char *start) {
     }
     free(cur);
     return NULL;
+}
+
+char *units_find_database(const char *dir, const char *start) {
+    static const char *const names[] = {"compile_commands.json", "build/compile_commands.json", NULL};
+    if (dir) {
+        char *abs = absolute_path(NULL, dir);
+        char *p = xasprintf("%s/compile_commands.json", abs);
+        bool found = is_file(p);
+        free(p);
+        if (found) return abs;
+        free(abs);
+        return NULL;
+    }
+    char *path = find_upward(start, names);
+    if (!path) return NULL;
+    *strrchr(path, '/') = 0;
+    if (!path[0]) strcpy(path, "/");
+    return path;
 }
 
 static bool wanted(const char *file, const strlist_t *only) {

@@ -25,6 +25,10 @@ typedef struct unit_list {
  * or NULL. */
 char *units_find_database(const char *dir, const char *start);
 
+/* The path of the first of names (relative paths, NULL-terminated) found
+ * in start or in a directory above it, or NULL. */
+char *find_upward(const char *start, const char *const *names);
+
 /* Reads the database in db_dir. 0, or -1 with a message in err. Units whose
  * file is in `only` (absolute paths or directories; empty: all) are kept. */
 int units_from_database(unit_list_t *out, const char *db_dir, const strlist_t *only, char *err, size_t errlen);

@@ -356,10 +356,8 @@ def test_compdb(lint, tmp):
     rc, out, _ = run([lint, "--no-config", "--format", "json", "-p", os.path.join(p, "build"), os.path.join(p, "src", "a.c")])
     data = json.loads(out)
     check("-p DIR and a PATH filter", data["summary"]["units"] == 1, out[:300])
-    rc, out1, _ = run([lint, "--no-config", "-j1", "--format", "json", "--root", CORPUS] +
-                      [os.path.join(CORPUS, n) for n in corpus_files()] + ["--"] + INCLUDES)
-    rc, out2, _ = run([lint, "--no-config", "-j2", "--format", "json", "--root", CORPUS] +
-                      [os.path.join(CORPUS, n) for n in corpus_files()] + ["--"] + INCLUDES)
+    out1, out2 = (run([lint, "--no-config", j, "--format", "json", "--root", CORPUS] +
+                      [os.path.join(CORPUS, n) for n in corpus_files()] + ["--"] + INCLUDES)[1] for j in ("-j1", "-j2"))
     strip = lambda s: re.sub(r'"(time|seconds)":\s*[0-9.]+', "", s)
     check("-j1 and -j2 give the same report", strip(out1) == strip(out2) and out1)
 
