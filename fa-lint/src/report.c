@@ -29,18 +29,37 @@ typedef struct line_cache {
     size_t len;
 } line_cache_t;
 
-static void line_text(line_cache_t *c, const char *path, unsigned line, char *out, size_t outlen) {
-    out[0] = 0;
+/* The start of line `line` in the cached file, or NULL. */
+static const char *line_start(line_cache_t *c, const char *path, unsigned line) {
     if (!c->path || strcmp(c->path, path) != 0) {
         free(c->path);
         free(c->text);
         c->path = xstrdup(path);
         c->text = read_whole_file(path, &c->len);
     }
-    if (!c->text) return;
+    if (!c->text) return NULL;
     const char *p = c->text, *end = c->text + c->len;
     for (unsigned l = 1; l < line && p < end; p++)
         if (*p == '\n') l++;
+    return p;
+}
+
+/* libclang's columns count bytes; SARIF's count code points. */
+static unsigned codepoint_column(line_cache_t *c, const char *path, unsigned line, unsigned byte_col) {
+    const char *p = line_start(c, path, line);
+    if (!p) return byte_col;
+    const char *end = c->text + c->len;
+    unsigned col = 1;
+    for (unsigned b = 1; b < byte_col && p < end && *p != '\n'; b++, p++)
+        if (((unsigned char)*p & 0xC0) != 0x80) col++;
+    return col;
+}
+
+static void line_text(line_cache_t *c, const char *path, unsigned line, char *out, size_t outlen) {
+    out[0] = 0;
+    const char *p = line_start(c, path, line);
+    if (!p) return;
+    const char *end = c->text + c->len;
     size_t k = 0;
     bool space = false;
     for (; p < end && *p != '\n' && k + 1 < outlen; p++) {
@@ -264,9 +283,9 @@ static int write_sarif(FILE *f, const run_output_t *out, const report_info_t *in
         }
         cJSON *region = cJSON_AddObjectToObject(phys, "region");
         cJSON_AddNumberToObject(region, "startLine", x->line);
-        cJSON_AddNumberToObject(region, "startColumn", x->col);
+        cJSON_AddNumberToObject(region, "startColumn", codepoint_column(&cache, x->file, x->line, x->col));
         cJSON_AddNumberToObject(region, "endLine", x->end_line);
-        cJSON_AddNumberToObject(region, "endColumn", x->end_col);
+        cJSON_AddNumberToObject(region, "endColumn", codepoint_column(&cache, x->file, x->end_line, x->end_col));
         if (x->function[0]) {
             cJSON *logical = cJSON_AddArrayToObject(loc, "logicalLocations");
             cJSON *l = cJSON_CreateObject();

@@ -222,6 +222,23 @@ def test_fingerprints_stable(lint, tmp):
           all(fb[k] == fa[k] + 3 for k in fa), f"{fa} vs {fb}")
 
 
+def test_sarif_columns(lint, tmp):
+    """SARIF columns count code points; libclang's count bytes."""
+    d = os.path.join(tmp, "cols")
+    os.makedirs(d)
+    f = os.path.join(d, "utf8.c")
+    with open(f, "w", encoding="utf-8") as fh:
+        fh.write('#include <framealloc.h>\nstatic char *g;\n'
+                 'void f(fa_alloc_t *fa) { /* \u00e9\u00e9 */ g = fa_frame_strdup(fa, "x"); }\n')
+    _, s, err = sarif_of(lint, [f], None, d)
+    _, j, _ = lint_json(lint, [f], None, ["--root", d])
+    reg = s["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"] if s else {}
+    byte_col = j["findings"][0]["column"] if j and j["findings"] else 0
+    check("SARIF columns are code points (two 2-byte characters before the finding)",
+          s and s["runs"][0]["columnKind"] == "unicodeCodePoints" and reg.get("startColumn") == byte_col - 2,
+          f"sarif {reg} json column {byte_col} {err}")
+
+
 def xml_report(lint, fmt, files, config):
     args = [lint, "--format", fmt, "--root", CORPUS] + (["--config", config] if config else ["--no-config"])
     return run(args + files + ["--"] + INCLUDES)
@@ -417,6 +434,7 @@ def main():
             test_asan_corpus(os.path.abspath(args.lint_asan))
         test_sarif(lint)
         test_fingerprints_stable(lint, tmp)
+        test_sarif_columns(lint, tmp)
         test_xml(lint, tmp)
         test_text_and_json(lint)
         test_levels(lint)
