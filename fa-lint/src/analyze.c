@@ -49,15 +49,18 @@ enum {
     S_FREE_TASK = 1u << 6,
 };
 
+typedef struct alloc_site {
+    unsigned line;
+    const char *what;
+} alloc_site_t;
+
 typedef struct summary {
     unsigned returns;              /* origins of returned values */
     unsigned param_sink[MAX_PARAMS];
     bool allocs_frame, allocs_heap, allocs_pool, begins_frame;
     bool opens_frame; /* calls fa_begin_frame: so it is called outside a frame */
     bool thread_fn, work_cb, fed_cb;
-    unsigned frame_line, heap_line;
-    const char *frame_what, *heap_what;
-    unsigned frame_file, heap_file;
+    alloc_site_t frame_site, heap_site; /* the first of each, for messages */
 } summary_t;
 
 /* ---- path state --------------------------------------------------------- */
@@ -619,22 +622,9 @@ static unsigned expected_by_sink(unsigned sink) {
     return 0;
 }
 
-static void note_frame_alloc(actx_t *a, const node_t *call, const char *what) {
-    if (!a->sum->allocs_frame) {
-        a->sum->frame_line = call->line;
-        a->sum->frame_what = what;
-        a->sum->frame_file = call->file;
-    }
-    mark_changed_bool(a, &a->sum->allocs_frame);
-}
-
-static void note_heap_alloc(actx_t *a, const node_t *call, const char *what) {
-    if (!a->sum->allocs_heap) {
-        a->sum->heap_line = call->line;
-        a->sum->heap_what = what;
-        a->sum->heap_file = call->file;
-    }
-    mark_changed_bool(a, &a->sum->allocs_heap);
+static void note_alloc(actx_t *a, bool *flag, alloc_site_t *site, const node_t *call, const char *what) {
+    if (!*flag) *site = (alloc_site_t){call->line, what};
+    mark_changed_bool(a, flag);
 }
 
 static void mark_callback(actx_t *a, const node_t *fn_ref, int kind, bool fed) {
@@ -660,7 +650,7 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
     char what[224];
 
     if (name_in(name, frame_sources)) {
-        note_frame_alloc(a, n, name);
+        note_alloc(a, &a->sum->allocs_frame, &a->sum->frame_site, n, name);
         if (s->frame == F_OUT)
             emit(a, R_FA603, n, name, "%s in '%s' outside any frame (no fa_begin_frame before it on this path)", name,
                  a->fn->name);
@@ -683,7 +673,7 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
     }
     bool is_malloc = name_in(name, malloc_sources) || strcmp(name, "posix_memalign") == 0;
     if (is_malloc || strcmp(name, "fa_heap_alloc") == 0 || strcmp(name, "fa_heap_alloc_at") == 0) {
-        note_heap_alloc(a, n, name);
+        note_alloc(a, &a->sum->allocs_heap, &a->sum->heap_site, n, name);
         if (s->frame == F_IN)
             emit(a, R_FA602, n, name, "%s inside the frame loop of '%s' (between fa_begin_frame and fa_end_frame)",
                  name, a->fn->name);
@@ -823,19 +813,19 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
                      origin_name(expects));
         }
         if (callee->allocs_frame && !callee->begins_frame) {
-            note_frame_alloc(a, n, name);
+            note_alloc(a, &a->sum->allocs_frame, &a->sum->frame_site, n, name);
             if (s->frame == F_OUT)
                 emit(a, R_FA603, n, name, "call to '%s' allocates frame memory (%s at line %u) outside any frame", name,
-                     callee->frame_what ? callee->frame_what : "?", callee->frame_line);
+                     callee->frame_site.what ? callee->frame_site.what : "?", callee->frame_site.line);
         }
         if (callee->allocs_pool) mark_changed_bool(a, &a->sum->allocs_pool);
         if ((callee->allocs_pool || callee->allocs_frame || callee->allocs_heap) && !callee->begins_frame)
             loop_allocation(a, s, n);
         if (callee->allocs_heap && !callee->begins_frame) {
-            note_heap_alloc(a, n, name);
+            note_alloc(a, &a->sum->allocs_heap, &a->sum->heap_site, n, name);
             if (s->frame == F_IN)
                 emit(a, R_FA602, n, name, "call to '%s' allocates from the heap (%s at line %u) inside the frame loop of '%s'",
-                     name, callee->heap_what ? callee->heap_what : "?", callee->heap_line, a->fn->name);
+                     name, callee->heap_site.what ? callee->heap_site.what : "?", callee->heap_site.line, a->fn->name);
         }
         return ret;
     }
@@ -1244,10 +1234,10 @@ static void function_checks(actx_t *a, unsigned index) {
     if (sum->thread_fn && sum->allocs_frame && !sum->begins_frame)
         emit(a, R_FA202, &at, f->name,
              "thread function '%s' allocates frame memory (%s at line %u) without its own fa_begin_frame/fa_end_frame",
-             f->name, sum->frame_what ? sum->frame_what : "?", sum->frame_line);
+             f->name, sum->frame_site.what ? sum->frame_site.what : "?", sum->frame_site.line);
     if (sum->work_cb && sum->allocs_frame && !sum->begins_frame)
         emit(a, R_FA702, &at, f->name, "libuv callback '%s' allocates frame memory (%s at line %u), where no frame is open",
-             f->name, sum->frame_what ? sum->frame_what : "?", sum->frame_line);
+             f->name, sum->frame_site.what ? sum->frame_site.what : "?", sum->frame_site.line);
 }
 
 char *path_below(const char *root, const char *abs) {

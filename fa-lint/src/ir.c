@@ -391,17 +391,22 @@ static bool for_unbounded(ir_unit_t *u, CXCursor c) {
     return empty;
 }
 
+/* The operator written between a and b, or "" (inside a macro, say). */
+static void operator_between(ir_unit_t *u, CXSourceLocation a, CXSourceLocation b, char op[8]) {
+    const char *t;
+    size_t len;
+    op[0] = 0;
+    if (text_between(u, a, b, &t, &len)) operator_text(t, len, op, 8);
+}
+
 static node_t *build_binary(ir_unit_t *u, CXCursor c, const kids_t *k) {
     node_t *n = new_node(u, K_ARITH, c);
     n->flags |= (unsigned short)type_flags(clang_getCursorType(c));
     set_children(u, n, k->items, k->count);
     if (n->nchild != 2) return n;
-    CXSourceLocation a = clang_getRangeEnd(clang_getCursorExtent(k->items[0]));
-    CXSourceLocation b = clang_getRangeStart(clang_getCursorExtent(k->items[1]));
-    const char *t;
-    size_t len;
-    char op[8] = "";
-    if (text_between(u, a, b, &t, &len)) operator_text(t, len, op, sizeof op);
+    char op[8];
+    operator_between(u, clang_getRangeEnd(clang_getCursorExtent(k->items[0])),
+                     clang_getRangeStart(clang_getCursorExtent(k->items[1])), op);
     if (!op[0]) {
         /* Inside a macro: a pointer-typed operator between two pointers
          * can only be an assignment (or a comma). */
@@ -429,12 +434,9 @@ static node_t *build_unary(ir_unit_t *u, CXCursor c, const kids_t *k) {
     n->flags |= (unsigned short)f;
     set_children(u, n, k->items, k->count);
     if (n->nchild != 1) return n;
-    CXSourceLocation a = clang_getRangeStart(clang_getCursorExtent(c));
-    CXSourceLocation b = clang_getRangeStart(clang_getCursorExtent(k->items[0]));
-    const char *t;
-    size_t len;
-    char op[8] = "";
-    if (text_between(u, a, b, &t, &len)) operator_text(t, len, op, sizeof op);
+    char op[8];
+    operator_between(u, clang_getRangeStart(clang_getCursorExtent(c)),
+                     clang_getRangeStart(clang_getCursorExtent(k->items[0])), op);
     if (!op[0]) {
         unsigned cf = n->child[0]->flags;
         if ((f & NF_PTR) && !(cf & NF_PTR)) strcpy(op, "&");
