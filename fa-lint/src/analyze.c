@@ -268,12 +268,23 @@ static void expr_text(const node_t *n, char *buf, size_t len) {
     }
 }
 
-static bool file_reported(actx_t *a, unsigned file) { return ir_file_at(a->u, file)->report; }
+/* Whether findings at n are reported (its file is below the root and not
+ * excluded); computes n's location. */
+static bool reported_at(actx_t *a, const node_t *n) {
+    ir_locate(a->u, n);
+    return ir_file_at(a->u, n->file)->report;
+}
+
+/* n's line, for messages that point at a second place. */
+static unsigned line_of(actx_t *a, const node_t *n) {
+    ir_locate(a->u, n);
+    return n->line;
+}
 
 static void emit(actx_t *a, rule_id rule, const node_t *at, const char *subject, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static void emit(actx_t *a, rule_id rule, const node_t *at, const char *subject, const char *fmt, ...) {
-    if (!a->report || !file_reported(a, at->file)) return;
+    if (!a->report || !reported_at(a, at)) return;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -347,7 +358,7 @@ static const char *string_arg(const node_t *call, unsigned i) {
 /* A tag the code uses: FA801, FA802, and FA302's candidates. */
 static void tag_used(actx_t *a, const node_t *at, const char *path, bool relative) {
     const lint_config_t *cfg = a->o->cfg;
-    if (!a->report || !file_reported(a, at->file)) return;
+    if (!a->report || !reported_at(a, at)) return;
     if (config_has_declared_tags(cfg) && !config_tag_declared(cfg, path)) {
         /* Pushed with no tag of this function below it, "contacts" may be
          * "physics/contacts" under a caller's tag. */
@@ -408,12 +419,12 @@ static void check_unpopped(actx_t *a, const state_t *s, int keep, const node_t *
         bool done = false;
         for (size_t k = 0; k < a->nreported_push; k++)
             done |= a->reported_push[k] == push;
-        if (done || !a->report || !file_reported(a, push->file)) continue;
+        if (done || !a->report || !reported_at(a, push)) continue;
         xgrow(&a->reported_push, &a->reported_push_cap, a->nreported_push + 1, sizeof *a->reported_push);
         a->reported_push[a->nreported_push++] = push;
         const char *tag = s->tags[i].path ? s->tags[i].path : "?";
         emit(a, R_FA803, push, tag, "fa_tag_push of '%s' in '%s' is not popped on the %s at line %u", tag, a->fn->name,
-             how, exit_at->line);
+             how, line_of(a, exit_at));
     }
 }
 
@@ -460,7 +471,7 @@ static void barrier_signal(actx_t *a, const node_t *call) {
         signal_rec_t *s = &a->signals[i];
         if (party && s->at != call && !s->waited && !s->handed && strcmp(s->key, key) == 0) {
             emit(a, R_FA203, call, key, "barrier '%s' signalled again in '%s' before the round signalled at line %u was waited for",
-                 key, a->fn->name, s->at->line);
+                 key, a->fn->name, line_of(a, s->at));
             s->waited = true;
         }
     }
@@ -486,7 +497,7 @@ static void barrier_wait(actx_t *a, const node_t *call) {
     if (s) {
         if (strcmp(s->key, key) != 0)
             emit(a, R_FA203, call, key, "waits on barrier '%s' for round '%s', which signalled barrier '%s' (line %u)",
-                 key, round->name, s->key, s->at->line);
+                 key, round->name, s->key, line_of(a, s->at));
         s->waited = true;
         return;
     }
@@ -517,7 +528,7 @@ static void frame_end(actx_t *a, state_t *s, const node_t *call) {
     for (unsigned v = 0; v < a->nvars; v++)
         if ((s->origin[v] & O_FRAME) && !a->fn->vars[v].is_static) {
             s->stale[v] = 1;
-            s->stale_line[v] = call->line;
+            s->stale_line[v] = line_of(a, call);
         }
 }
 
@@ -623,7 +634,7 @@ static unsigned expected_by_sink(unsigned sink) {
 }
 
 static void note_alloc(actx_t *a, bool *flag, alloc_site_t *site, const node_t *call, const char *what) {
-    if (!*flag) *site = (alloc_site_t){call->line, what};
+    if (!*flag) *site = (alloc_site_t){line_of(a, call), what};
     mark_changed_bool(a, flag);
 }
 
@@ -732,7 +743,7 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
             if (!strlist_has(&a->out->budgets, n->strings[i])) strlist_add(&a->out->budgets, n->strings[i]);
         }
         const char *tag = string_arg(n, 1);
-        if (tag && a->report && file_reported(a, n->file) && config_has_declared_tags(a->o->cfg) &&
+        if (tag && a->report && reported_at(a, n) && config_has_declared_tags(a->o->cfg) &&
             !config_tag_declared(a->o->cfg, tag))
             emit(a, R_FA801, n, tag, "tag '%s' is not declared in .fa.toml [tags] declared", tag);
         return 0;
@@ -963,7 +974,7 @@ static const node_t *push_in_condition(actx_t *a, const node_t *cond, bool *then
     if (cond->kind != K_CMP || cond->nchild != 2) return NULL;
     const node_t *call = cond->child[0], *rhs = cond->child[1];
     if (call->kind == K_VAR && call->var >= 0 && a->push_of_var[call->var]) call = a->push_of_var[call->var];
-    if (call->kind != K_CALL || strcmp(call->name, "fa_tag_push") != 0 || rhs->kind != K_INTEGER || rhs->value != 0)
+    if (call->kind != K_CALL || strcmp(call->name, "fa_tag_push") != 0 || rhs->kind != K_INTEGER || ir_integer(rhs) != 0)
         return NULL;
     if (cond->op == '<') *then_failed = true;
     else if (cond->op == 'g') *then_failed = false;
@@ -1217,7 +1228,8 @@ static void analyze_function(actx_t *a, unsigned index) {
     s.frame = is_main || a->sum->opens_frame ? F_OUT : F_UNKNOWN;
     exec(a, &s, f->body);
     if (!s.dead) {
-        node_t end = {.file = f->body->file, .line = f->body->end_line, .col = f->body->end_col};
+        ir_locate(a->u, f->body);
+        node_t end = {.file = f->body->file, .line = f->body->end_line, .col = f->body->end_col, .located = true};
         check_unpopped(a, &s, 0, &end, "end of the function");
     }
     for (size_t i = 0; i < a->ngotos; i++)
@@ -1230,7 +1242,7 @@ static void function_checks(actx_t *a, unsigned index) {
     ir_function_t *f = ir_function_at(a->u, index);
     summary_t *sum = &a->sums[index];
     a->fn = f;
-    node_t at = {.file = f->file, .line = f->line, .col = f->col, .end_line = f->line, .end_col = f->col};
+    node_t at = {.file = f->file, .line = f->line, .col = f->col, .end_line = f->line, .end_col = f->col, .located = true};
     if (sum->thread_fn && sum->allocs_frame && !sum->begins_frame)
         emit(a, R_FA202, &at, f->name,
              "thread function '%s' allocates frame memory (%s at line %u) without its own fa_begin_frame/fa_end_frame",

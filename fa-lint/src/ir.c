@@ -113,6 +113,13 @@ static void set_location(ir_unit_t *u, node_t *n, CXCursor c) {
     }
 }
 
+void ir_locate(ir_unit_t *u, const node_t *n) {
+    if (n->located) return;
+    node_t *m = (node_t *)n; /* the location is a cache, not the node's meaning */
+    set_location(u, m, n->cursor);
+    m->located = true;
+}
+
 /* The source text from the end of a to the start of b, when both are
  * plain file positions in one file (not inside one macro expansion). */
 static bool text_between(ir_unit_t *u, CXSourceLocation a, CXSourceLocation b, const char **text, size_t *len) {
@@ -219,7 +226,7 @@ static node_t *new_node(ir_unit_t *u, node_kind kind, CXCursor c) {
     memset(n, 0, sizeof *n);
     n->kind = (unsigned char)kind;
     n->var = -1;
-    set_location(u, n, c);
+    n->cursor = c;
     return n;
 }
 
@@ -337,7 +344,21 @@ static node_t *build_call(ir_unit_t *u, CXCursor c) {
     return n;
 }
 
-static bool constant_true(const node_t *n) { return n->kind == K_INTEGER && n->value != 0; }
+long long ir_integer(const node_t *n) {
+    if (n->kind != K_INTEGER) return 0;
+    if (!(n->flags & NF_VALUE)) {
+        node_t *m = (node_t *)n; /* a cache: evaluated when a check asks */
+        CXEvalResult ev = clang_Cursor_Evaluate(n->cursor);
+        if (ev) {
+            if (clang_EvalResult_getKind(ev) == CXEval_Int) m->value = clang_EvalResult_getAsLongLong(ev);
+            clang_EvalResult_dispose(ev);
+        }
+        m->flags |= NF_VALUE;
+    }
+    return n->value;
+}
+
+static bool constant_true(const node_t *n) { return n->kind == K_INTEGER && ir_integer(n) != 0; }
 
 /* A loop condition that is a constant or a flag (an integer or boolean
  * variable, possibly negated, a member or a call's result): no visible
@@ -616,15 +637,7 @@ static node_t *build(ir_unit_t *u, CXCursor c) {
         n->flags |= NF_PTR;
         break;
     case CXCursor_IntegerLiteral:
-    case CXCursor_CharacterLiteral: {
-        n = new_node(u, K_INTEGER, c);
-        CXEvalResult ev = clang_Cursor_Evaluate(c);
-        if (ev) {
-            if (clang_EvalResult_getKind(ev) == CXEval_Int) n->value = clang_EvalResult_getAsLongLong(ev);
-            clang_EvalResult_dispose(ev);
-        }
-        break;
-    }
+    case CXCursor_CharacterLiteral:
     case CXCursor_UnaryExpr: /* sizeof, _Alignof: the operand is not evaluated */
         n = new_node(u, K_INTEGER, c);
         break;

@@ -51,6 +51,7 @@ enum node_flags {
     NF_FUNCPTR = 1u << 3,   /* the expression's type is a function pointer */
     NF_MACRO = 1u << 4,     /* written inside a macro expansion */
     NF_ARRAY = 1u << 5,     /* K_VAR/K_DECL: an array variable */
+    NF_VALUE = 1u << 6,     /* K_INTEGER: value evaluated */
 };
 
 typedef struct node node_t;
@@ -63,9 +64,13 @@ struct node {
     const char *record; /* struct tag of the pointee/value type, or NULL */
     const char *alias;  /* typedef name of that type as written, or NULL */
     int var;            /* K_VAR/K_DECL: the function's variable number */
-    long long value;    /* K_INTEGER */
-    unsigned file;      /* index in the unit's file table */
-    unsigned line, col, end_line, end_col; /* where the user wrote it */
+    long long value;    /* K_INTEGER: read it with ir_integer() */
+    /* Where the user wrote it (expansion locations): only valid after
+     * ir_locate(), which computes them when a finding needs them. */
+    unsigned file; /* index in the unit's file table */
+    unsigned line, col, end_line, end_col;
+    bool located;
+    CXCursor cursor;
     const char *const *strings; /* K_CALL of fa_budget_set*: literals the tag argument reaches */
     unsigned nstrings;
 };
@@ -104,6 +109,11 @@ typedef struct ir_unit ir_unit_t;
 typedef bool (*ir_report_fn)(const char *abs_path, char **rel_out, void *user);
 ir_unit_t *ir_build(CXTranslationUnit tu, ir_report_fn report, void *user);
 void ir_free(ir_unit_t *u);
+
+/* The value of a K_INTEGER node (0 for others), evaluated once. */
+long long ir_integer(const node_t *n);
+/* Fills n's location fields (once). */
+void ir_locate(ir_unit_t *u, const node_t *n);
 
 unsigned ir_function_count(const ir_unit_t *u);
 ir_function_t *ir_function_at(ir_unit_t *u, unsigned i);
