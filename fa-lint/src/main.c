@@ -414,6 +414,10 @@ static int cmd_explain(int argc, char **argv) {
 
 static int cmd_list(int argc, char **argv) {
     bool json = argc == 4 && strcmp(argv[2], "--format") == 0 && strcmp(argv[3], "json") == 0;
+    if (argc == 3 && strcmp(argv[2], "--help") == 0) {
+        puts("usage: fa-lint list [--format json]   every check: code, group, name, summary");
+        return 0;
+    }
     if (argc != 2 && !json) {
         fputs("usage: fa-lint list [--format json]\n", stderr);
         return 2;

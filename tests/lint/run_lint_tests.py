@@ -379,6 +379,9 @@ def test_cli(lint, tmp):
     rc, out, _ = run([lint, "--help"])
     check("--help: usage, every check flag, exit status", rc == 0 and "usage: fa-lint" in out and "--architecture" in out
           and "Exit status" in out)
+    for sub in ("explain", "list", "init", "show"):
+        rc, out, err = run([lint, sub, "--help"], cwd=tmp)
+        check(f"{sub} --help: usage, exit 0", rc == 0 and "usage" in out.lower(), f"exit {rc} {out} {err}")
     rc, out, _ = run([lint, "explain", "FA601"])
     check("explain FA601: what, why, fix, wrong and right examples", rc == 0 and all(
         s in out for s in ("What it finds", "Why it matters", "How to fix it", "Wrong", "Right", "FA601")), out[:300])
