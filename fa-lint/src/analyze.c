@@ -26,8 +26,8 @@
 /* ---- origins and sinks -------------------------------------------------- */
 
 enum {
-    O_FRAME = 1u << 0,  /* points into frame memory */
-    O_HELD = 1u << 1,   /* an aggregate that holds a frame pointer */
+    O_FRAME = 1u << 0, /* points into frame memory */
+    O_HELD = 1u << 1,  /* an aggregate that holds a frame pointer */
     O_POOL = 1u << 2,
     O_HEAP = 1u << 3,   /* fa_heap_alloc */
     O_MALLOC = 1u << 4, /* malloc and friends */
@@ -55,7 +55,7 @@ typedef struct alloc_site {
 } alloc_site_t;
 
 typedef struct summary {
-    unsigned returns;              /* origins of returned values */
+    unsigned returns; /* origins of returned values */
     unsigned param_sink[MAX_PARAMS];
     bool allocs_frame, allocs_heap, allocs_pool, begins_frame;
     bool opens_frame; /* calls fa_begin_frame: so it is called outside a frame */
@@ -70,9 +70,9 @@ enum { F_UNKNOWN, F_IN, F_OUT };
 typedef struct tag_entry {
     const char *path; /* full path as far as this function knows */
     const node_t *at;
-    bool scoped;      /* FA_TAG_SCOPE / FA_WITH_TAG: popped at scope exit */
-    bool relative;    /* pushed with no tag of this function below it */
-    int depth;        /* block depth of a scoped entry */
+    bool scoped;   /* FA_TAG_SCOPE / FA_WITH_TAG: popped at scope exit */
+    bool relative; /* pushed with no tag of this function below it */
+    int depth;     /* block depth of a scoped entry */
 } tag_entry_t;
 
 #define MAX_TAGS 32
@@ -93,7 +93,7 @@ typedef struct saved_state {
 } saved_state_t;
 
 typedef struct flow_ctx {
-    int tag_depth;    /* non-scoped tags when entered */
+    int tag_depth; /* non-scoped tags when entered */
     bool is_switch;
     bool have_break;
     state_t breaks;
@@ -126,8 +126,8 @@ typedef struct actx {
     size_t ngotos, gotos_cap;
     signal_rec_t *signals;
     size_t nsignals, signals_cap;
-    int wait_round; /* evaluating fa_barrier_wait's round argument */
-    strlist_t wait_keys; /* barriers this function waits on */
+    int wait_round;             /* evaluating fa_barrier_wait's round argument */
+    strlist_t wait_keys;        /* barriers this function waits on */
     const node_t **push_of_var; /* a variable holding fa_tag_push's result */
     const node_t **reported_push;
     size_t nreported_push, reported_push_cap;
@@ -196,15 +196,16 @@ static bool name_in(const char *name, const char *const *list) {
     return false;
 }
 
-static const char *const frame_sources[] = {"fa_frame_alloc", "fa_frame_alloc_batch", "fa_frame_alloc2",
-                                            "fa_frame_alloc4", "fa_frame_alloc8", "fa_frame_strdup",
-                                            "fa_frame_sprintf", "fa_frame_alloc_retained", "fa__frame_alloc_slow",
-                                            NULL};
-static const char *const malloc_sources[] = {"malloc", "calloc", "realloc", "reallocarray", "strdup", "strndup",
-                                             "aligned_alloc", "valloc", "memalign", NULL};
-static const char *const sync_callback_apis[] = {"qsort", "qsort_r", "bsearch", "lfind", "lsearch", "tsearch",
-                                                 "tfind", "tdelete", "twalk", "scandir", "ftw", "nftw",
-                                                 "pthread_once", "call_once", NULL};
+static const char *const frame_sources[] = {"fa_frame_alloc",       "fa_frame_alloc_batch",
+                                            "fa_frame_alloc2",      "fa_frame_alloc4",
+                                            "fa_frame_alloc8",      "fa_frame_strdup",
+                                            "fa_frame_sprintf",     "fa_frame_alloc_retained",
+                                            "fa__frame_alloc_slow", NULL};
+static const char *const malloc_sources[] = {"malloc",  "calloc",        "realloc", "reallocarray", "strdup",
+                                             "strndup", "aligned_alloc", "valloc",  "memalign",     NULL};
+static const char *const sync_callback_apis[] = {"qsort",   "qsort_r", "bsearch",      "lfind",     "lsearch",
+                                                 "tsearch", "tfind",   "tdelete",      "twalk",     "scandir",
+                                                 "ftw",     "nftw",    "pthread_once", "call_once", NULL};
 
 static const char *pool_str(actx_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static const char *pool_str(actx_t *a, const char *fmt, ...) {
@@ -337,8 +338,10 @@ static void add_long_lived(actx_t *a, const char *record, const char *alias) {
 }
 
 static bool long_lived_type(actx_t *a, const char *record, const char *alias) {
-    if (record && (strlist_has(&a->long_lived, record) || config_long_lived_type(a->o->cfg, record))) return true;
-    if (alias && (strlist_has(&a->long_lived, alias) || config_long_lived_type(a->o->cfg, alias))) return true;
+    if (record && (strlist_has(&a->long_lived, record) || config_long_lived_type(a->o->cfg, record)))
+        return true;
+    if (alias && (strlist_has(&a->long_lived, alias) || config_long_lived_type(a->o->cfg, alias)))
+        return true;
     return false;
 }
 
@@ -362,13 +365,14 @@ static void tag_used(actx_t *a, const node_t *at, const char *path, bool relativ
     if (config_has_declared_tags(cfg) && !config_tag_declared(cfg, path)) {
         /* Pushed with no tag of this function below it, "contacts" may be
          * "physics/contacts" under a caller's tag. */
-        if (!relative || !config_tag_declared_below(cfg, path)) emit(a, R_FA801, at, path, "tag '%s' is not declared in .fa.toml [tags] declared", path);
+        if (!relative || !config_tag_declared_below(cfg, path))
+            emit(a, R_FA801, at, path, "tag '%s' is not declared in .fa.toml [tags] declared", path);
     }
     const ir_file_t *f = ir_file_at(a->u, at->file);
     const char *module = f->rel ? config_module_tag(cfg, f->rel) : NULL;
     if (module && !tag_under(path, module))
-        emit(a, R_FA802, at, path, "tag '%s' used in %s, which .fa.toml assigns to subsystem '%s'", path, f->rel,
-             module);
+        emit(a, R_FA802, at, path, "tag '%s' used in %s, which .fa.toml assigns to subsystem '%s'", path,
+             f->rel, module);
     if (config_require_budgets(cfg)) emit(a, R_FA302, at, path, "tag '%s' has no budget", path);
 }
 
@@ -377,13 +381,14 @@ static void tag_push(actx_t *a, state_t *s, const node_t *call, bool scoped) {
     const char *path = NULL;
     bool relative = s->ntags == 0;
     if (name) {
-        path = s->ntags && s->tags[s->ntags - 1].path ? pool_str(a, "%s/%s", s->tags[s->ntags - 1].path, name) : name;
+        path = s->ntags && s->tags[s->ntags - 1].path ? pool_str(a, "%s/%s", s->tags[s->ntags - 1].path, name)
+                                                      : name;
         if (s->ntags) relative = s->tags[s->ntags - 1].relative;
         tag_used(a, call, path, relative);
     }
     if (s->ntags == MAX_TAGS) return;
-    s->tags[s->ntags++] = (tag_entry_t){.path = path, .at = call, .scoped = scoped, .relative = relative,
-                                        .depth = a->block_depth};
+    s->tags[s->ntags++] = (tag_entry_t){
+        .path = path, .at = call, .scoped = scoped, .relative = relative, .depth = a->block_depth};
 }
 
 static void tag_pop(state_t *s) {
@@ -423,8 +428,8 @@ static void check_unpopped(actx_t *a, const state_t *s, int keep, const node_t *
         xgrow(&a->reported_push, &a->reported_push_cap, a->nreported_push + 1, sizeof *a->reported_push);
         a->reported_push[a->nreported_push++] = push;
         const char *tag = s->tags[i].path ? s->tags[i].path : "?";
-        emit(a, R_FA803, push, tag, "fa_tag_push of '%s' in '%s' is not popped on the %s at line %u", tag, a->fn->name,
-             how, line_of(a, exit_at));
+        emit(a, R_FA803, push, tag, "fa_tag_push of '%s' in '%s' is not popped on the %s at line %u", tag,
+             a->fn->name, how, line_of(a, exit_at));
     }
 }
 
@@ -434,13 +439,16 @@ static void loop_allocation(actx_t *a, const state_t *s, const node_t *call) {
     const tag_entry_t *t = &s->tags[s->ntags - 1];
     if (!t->path) return;
     emit(a, R_FA301, call, t->path, "%s%s in an unbounded loop under tag '%s', which no code gives a budget",
-         call->name, name_in(call->name, frame_sources) || strncmp(call->name, "fa_", 3) == 0 ? "" : " (it allocates)",
+         call->name,
+         name_in(call->name, frame_sources) || strncmp(call->name, "fa_", 3) == 0 ? "" : " (it allocates)",
          t->path);
 }
 
 /* ---- barriers (FA203) --------------------------------------------------- */
 
-static void barrier_key(const node_t *n, char *buf, size_t len) { expr_text(n, buf, len); }
+static void barrier_key(const node_t *n, char *buf, size_t len) {
+    expr_text(n, buf, len);
+}
 
 static signal_rec_t *signal_of_var(actx_t *a, int var) {
     for (size_t i = a->nsignals; i-- > 0;)
@@ -470,7 +478,8 @@ static void barrier_signal(actx_t *a, const node_t *call) {
     for (size_t i = 0; i < a->nsignals; i++) {
         signal_rec_t *s = &a->signals[i];
         if (party && s->at != call && !s->waited && !s->handed && strcmp(s->key, key) == 0) {
-            emit(a, R_FA203, call, key, "barrier '%s' signalled again in '%s' before the round signalled at line %u was waited for",
+            emit(a, R_FA203, call, key,
+                 "barrier '%s' signalled again in '%s' before the round signalled at line %u was waited for",
                  key, a->fn->name, line_of(a, s->at));
             s->waited = true;
         }
@@ -496,8 +505,9 @@ static void barrier_wait(actx_t *a, const node_t *call) {
     signal_rec_t *s = round->kind == K_VAR && round->var >= 0 ? signal_of_var(a, round->var) : NULL;
     if (s) {
         if (strcmp(s->key, key) != 0)
-            emit(a, R_FA203, call, key, "waits on barrier '%s' for round '%s', which signalled barrier '%s' (line %u)",
-                 key, round->name, s->key, line_of(a, s->at));
+            emit(a, R_FA203, call, key,
+                 "waits on barrier '%s' for round '%s', which signalled barrier '%s' (line %u)", key,
+                 round->name, s->key, line_of(a, s->at));
         s->waited = true;
         return;
     }
@@ -505,7 +515,9 @@ static void barrier_wait(actx_t *a, const node_t *call) {
         if (strcmp(a->signals[i].key, key) == 0) a->signals[i].waited = true;
 }
 
-static bool is_signal_call(const node_t *n) { return n && n->kind == K_CALL && strcmp(n->name, "fa_barrier_signal") == 0; }
+static bool is_signal_call(const node_t *n) {
+    return n && n->kind == K_CALL && strcmp(n->name, "fa_barrier_signal") == 0;
+}
 
 static void hand_over_signal(actx_t *a, const node_t *call) {
     for (size_t i = 0; i < a->nsignals; i++)
@@ -533,7 +545,8 @@ static void frame_end(actx_t *a, state_t *s, const node_t *call) {
 }
 
 /* A store of value into lhs (assignment or initialisation). */
-static void store(actx_t *a, state_t *s, const node_t *lhs, unsigned value, const node_t *rhs, const node_t *at) {
+static void store(actx_t *a, state_t *s, const node_t *lhs, unsigned value, const node_t *rhs,
+                  const node_t *at) {
     char what[224], target[224];
     describe(rhs, what, sizeof what);
     expr_text(lhs, target, sizeof target);
@@ -541,7 +554,8 @@ static void store(actx_t *a, state_t *s, const node_t *lhs, unsigned value, cons
         if (lhs->var >= 0 && !(lhs->flags & NF_GLOBAL)) {
             s->origin[lhs->var] = value;
             s->stale[lhs->var] = 0;
-            if (value & O_LONG_LIVED) add_long_lived(a, a->fn->vars[lhs->var].record, a->fn->vars[lhs->var].alias);
+            if (value & O_LONG_LIVED)
+                add_long_lived(a, a->fn->vars[lhs->var].record, a->fn->vars[lhs->var].alias);
             return;
         }
         if (value & O_FRAMEISH)
@@ -556,9 +570,12 @@ static void store(actx_t *a, state_t *s, const node_t *lhs, unsigned value, cons
     unsigned base_origin = base ? eval(a, s, base) : 0;
     const node_t *root = base;
     bool through_pointer = base && (base->flags & NF_PTR) && !(base->flags & NF_ARRAY);
-    while (root && (root->kind == K_MEMBER || root->kind == K_INDEX || root->kind == K_DEREF || root->kind == K_ADDR) &&
-           root->nchild) {
-        if ((root->kind == K_MEMBER && (root->child[0]->flags & NF_PTR) && !(root->child[0]->flags & NF_ARRAY)) ||
+    while (
+        root &&
+        (root->kind == K_MEMBER || root->kind == K_INDEX || root->kind == K_DEREF || root->kind == K_ADDR) &&
+        root->nchild) {
+        if ((root->kind == K_MEMBER && (root->child[0]->flags & NF_PTR) &&
+             !(root->child[0]->flags & NF_ARRAY)) ||
             root->kind == K_DEREF)
             through_pointer = true;
         root = root->child[0];
@@ -567,20 +584,25 @@ static void store(actx_t *a, state_t *s, const node_t *lhs, unsigned value, cons
     if (lhs->kind == K_MEMBER && lhs->name && strcmp(lhs->name, "data") == 0 && lhs->record &&
         strncmp(lhs->record, "uv_", 3) == 0) {
         if (value & O_FRAMEISH)
-            emit(a, R_FA701, at, target, "frame memory from %s stored in '%s' of libuv %s", what, target, lhs->record);
+            emit(a, R_FA701, at, target, "frame memory from %s stored in '%s' of libuv %s", what, target,
+                 lhs->record);
         param_sinks(a, value, S_ASYNC);
-        if (root && root->kind == K_VAR && root->var >= 0 && (value & O_FRAMEISH)) s->origin[root->var] |= O_HELD;
+        if (root && root->kind == K_VAR && root->var >= 0 && (value & O_FRAMEISH))
+            s->origin[root->var] |= O_HELD;
         return;
     }
     const char *why = NULL;
-    if (root_global) why = "global";
-    else if (base_origin & O_LONG_LIVED) why = origin_name(base_origin & O_LONG_LIVED);
-    else if (lhs->kind == K_MEMBER && long_lived_type(a, lhs->record, lhs->alias)) why = "long-lived struct";
+    if (root_global)
+        why = "global";
+    else if (base_origin & O_LONG_LIVED)
+        why = origin_name(base_origin & O_LONG_LIVED);
+    else if (lhs->kind == K_MEMBER && long_lived_type(a, lhs->record, lhs->alias))
+        why = "long-lived struct";
     if (why) {
         if (value & O_FRAMEISH) {
             if (strcmp(why, "long-lived struct") == 0)
-                emit(a, R_FA601, at, target, "frame memory from %s stored in '%s' of long-lived struct '%s'", what,
-                     target, lhs->alias ? lhs->alias : lhs->record);
+                emit(a, R_FA601, at, target, "frame memory from %s stored in '%s' of long-lived struct '%s'",
+                     what, target, lhs->alias ? lhs->alias : lhs->record);
             else
                 emit(a, R_FA601, at, target, "frame memory from %s stored in %s '%s'", what, why, target);
         }
@@ -588,8 +610,10 @@ static void store(actx_t *a, state_t *s, const node_t *lhs, unsigned value, cons
         return;
     }
     if (root && root->kind == K_VAR && root->var >= 0 && (value & O_FRAMEISH)) {
-        if (!through_pointer && lhs->kind == K_INDEX && root == base) s->origin[root->var] |= O_FRAME;
-        else s->origin[root->var] |= O_HELD;
+        if (!through_pointer && lhs->kind == K_INDEX && root == base)
+            s->origin[root->var] |= O_FRAME;
+        else
+            s->origin[root->var] |= O_HELD;
     }
 }
 
@@ -613,7 +637,8 @@ static unsigned address_of(actx_t *a, state_t *s, const node_t *n) {
 static void check_free(actx_t *a, const node_t *call, const node_t *arg, unsigned value, unsigned expects) {
     static const struct {
         unsigned origin, sink;
-    } kinds[] = {{O_POOL, S_FREE_POOL}, {O_HEAP, S_FREE_HEAP}, {O_MALLOC, S_FREE_MALLOC}, {O_TASK, S_FREE_TASK}};
+    } kinds[] = {
+        {O_POOL, S_FREE_POOL}, {O_HEAP, S_FREE_HEAP}, {O_MALLOC, S_FREE_MALLOC}, {O_TASK, S_FREE_TASK}};
     unsigned sink = 0;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (kinds[i].origin == expects) sink = kinds[i].sink;
@@ -622,7 +647,8 @@ static void check_free(actx_t *a, const node_t *call, const node_t *arg, unsigne
     if (!wrong) return;
     char what[224];
     describe(arg, what, sizeof what);
-    emit(a, R_FA605, call, call->name, "%s holds %s but is given to %s", what, origin_name(wrong), call->name);
+    emit(a, R_FA605, call, call->name, "%s holds %s but is given to %s", what, origin_name(wrong),
+         call->name);
 }
 
 static unsigned expected_by_sink(unsigned sink) {
@@ -642,8 +668,10 @@ static void mark_callback(actx_t *a, const node_t *fn_ref, int kind, bool fed) {
     if (!fn_ref || fn_ref->kind != K_FUNC) return;
     summary_t *cb = summary_of(a, fn_ref->name);
     if (!cb) return;
-    if (kind == 0) mark_changed_bool(a, &cb->thread_fn);
-    else mark_changed_bool(a, &cb->work_cb);
+    if (kind == 0)
+        mark_changed_bool(a, &cb->thread_fn);
+    else
+        mark_changed_bool(a, &cb->work_cb);
     if (fed) mark_changed_bool(a, &cb->fed_cb);
 }
 
@@ -663,7 +691,8 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
     if (name_in(name, frame_sources)) {
         note_alloc(a, &a->sum->allocs_frame, &a->sum->frame_site, n, name);
         if (s->frame == F_OUT)
-            emit(a, R_FA603, n, name, "%s in '%s' outside any frame (no fa_begin_frame before it on this path)", name,
+            emit(a, R_FA603, n, name,
+                 "%s in '%s' outside any frame (no fa_begin_frame before it on this path)", name,
                  a->fn->name);
         loop_allocation(a, s, n);
         if ((strcmp(name, "fa_frame_alloc2") == 0 || strcmp(name, "fa_frame_alloc4") == 0 ||
@@ -686,8 +715,9 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
     if (is_malloc || strcmp(name, "fa_heap_alloc") == 0 || strcmp(name, "fa_heap_alloc_at") == 0) {
         note_alloc(a, &a->sum->allocs_heap, &a->sum->heap_site, n, name);
         if (s->frame == F_IN)
-            emit(a, R_FA602, n, name, "%s inside the frame loop of '%s' (between fa_begin_frame and fa_end_frame)",
-                 name, a->fn->name);
+            emit(a, R_FA602, n, name,
+                 "%s inside the frame loop of '%s' (between fa_begin_frame and fa_end_frame)", name,
+                 a->fn->name);
         if (!is_malloc) loop_allocation(a, s, n);
         if (strcmp(name, "realloc") == 0 && n->nchild) check_free(a, n, n->child[0], argo[0], O_MALLOC);
         if (strcmp(name, "posix_memalign") == 0 && n->nchild && n->child[0]->kind == K_ADDR &&
@@ -762,8 +792,10 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
         return 0;
     }
     int thread_fn = -1, thread_arg = -1;
-    if (strcmp(name, "pthread_create") == 0) thread_fn = 2, thread_arg = 3;
-    else if (strcmp(name, "thrd_create") == 0 || strcmp(name, "uv_thread_create") == 0) thread_fn = 1, thread_arg = 2;
+    if (strcmp(name, "pthread_create") == 0)
+        thread_fn = 2, thread_arg = 3;
+    else if (strcmp(name, "thrd_create") == 0 || strcmp(name, "uv_thread_create") == 0)
+        thread_fn = 1, thread_arg = 2;
     if (thread_fn >= 0 && (int)n->nchild > thread_arg) {
         const node_t *fn = n->child[thread_fn];
         mark_callback(a, fn, 0, false);
@@ -783,7 +815,9 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
         if (fed) {
             describe(n->child[1], what, sizeof what);
             emit(a, R_FA201, n, "uv_queue_work",
-                 "request %s carries frame memory to libuv's thread pool (uv_queue_work) without fa_transfer_*", what);
+                 "request %s carries frame memory to libuv's thread pool (uv_queue_work) without "
+                 "fa_transfer_*",
+                 what);
         }
         param_sinks(a, argo[1], S_THREAD);
         return 0;
@@ -809,24 +843,25 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
             if (!(argo[i] & (O_FRAMEISH | O_LONG_LIVED))) continue;
             describe(n->child[i], what, sizeof what);
             if ((sink & S_ESCAPE) && (argo[i] & O_FRAMEISH))
-                emit(a, R_FA601, n, name, "frame memory from %s passed to '%s', which stores it beyond the frame", what,
-                     name);
+                emit(a, R_FA601, n, name,
+                     "frame memory from %s passed to '%s', which stores it beyond the frame", what, name);
             if ((sink & S_THREAD) && (argo[i] & O_FRAMEISH))
-                emit(a, R_FA201, n, name, "frame memory from %s passed to '%s', which hands it to another thread", what,
-                     name);
+                emit(a, R_FA201, n, name,
+                     "frame memory from %s passed to '%s', which hands it to another thread", what, name);
             if ((sink & S_ASYNC) && (argo[i] & O_FRAMEISH))
-                emit(a, R_FA701, n, name, "frame memory from %s passed to '%s', which stores it for a libuv callback",
-                     what, name);
+                emit(a, R_FA701, n, name,
+                     "frame memory from %s passed to '%s', which stores it for a libuv callback", what, name);
             unsigned expects = expected_by_sink(sink);
             unsigned wrong = argo[i] & (O_FRAME | O_LONG_LIVED) & ~expects;
             if (expects && wrong)
-                emit(a, R_FA605, n, name, "%s holds %s but '%s' frees it as %s", what, origin_name(wrong), name,
-                     origin_name(expects));
+                emit(a, R_FA605, n, name, "%s holds %s but '%s' frees it as %s", what, origin_name(wrong),
+                     name, origin_name(expects));
         }
         if (callee->allocs_frame && !callee->begins_frame) {
             note_alloc(a, &a->sum->allocs_frame, &a->sum->frame_site, n, name);
             if (s->frame == F_OUT)
-                emit(a, R_FA603, n, name, "call to '%s' allocates frame memory (%s at line %u) outside any frame", name,
+                emit(a, R_FA603, n, name,
+                     "call to '%s' allocates frame memory (%s at line %u) outside any frame", name,
                      callee->frame_site.what ? callee->frame_site.what : "?", callee->frame_site.line);
         }
         if (callee->allocs_pool) mark_changed_bool(a, &a->sum->allocs_pool);
@@ -835,8 +870,10 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
         if (callee->allocs_heap && !callee->begins_frame) {
             note_alloc(a, &a->sum->allocs_heap, &a->sum->heap_site, n, name);
             if (s->frame == F_IN)
-                emit(a, R_FA602, n, name, "call to '%s' allocates from the heap (%s at line %u) inside the frame loop of '%s'",
-                     name, callee->heap_site.what ? callee->heap_site.what : "?", callee->heap_site.line, a->fn->name);
+                emit(a, R_FA602, n, name,
+                     "call to '%s' allocates from the heap (%s at line %u) inside the frame loop of '%s'",
+                     name, callee->heap_site.what ? callee->heap_site.what : "?", callee->heap_site.line,
+                     a->fn->name);
         }
         return ret;
     }
@@ -854,7 +891,8 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
                 char cbname[160];
                 expr_text(cb, cbname, sizeof cbname);
                 describe(n->child[i], what, sizeof what);
-                emit(a, R_FA701, n, name, "frame memory from %s passed to %s with callback '%s'", what, name, cbname);
+                emit(a, R_FA701, n, name, "frame memory from %s passed to %s with callback '%s'", what, name,
+                     cbname);
             }
         }
     }
@@ -868,8 +906,8 @@ static unsigned eval(actx_t *a, state_t *s, const node_t *n) {
         if (n->var < 0) return 0;
         if (s->stale[n->var] && !s->dead) {
             if (!a->stale_reported[n->var])
-                emit(a, R_FA604, n, n->name, "'%s' holds frame memory released by fa_end_frame at line %u", n->name,
-                     s->stale_line[n->var]);
+                emit(a, R_FA604, n, n->name, "'%s' holds frame memory released by fa_end_frame at line %u",
+                     n->name, s->stale_line[n->var]);
             a->stale_reported[n->var] = 1;
         }
         if (!a->wait_round) {
@@ -888,7 +926,8 @@ static unsigned eval(actx_t *a, state_t *s, const node_t *n) {
             if (lhs->kind != K_VAR) eval(a, s, lhs);
             return lhs->kind == K_VAR && lhs->var >= 0 ? s->origin[lhs->var] : 0;
         }
-        if (rhs->kind == K_CALL && strcmp(rhs->name, "fa_tag_push") == 0 && lhs->kind == K_VAR && lhs->var >= 0)
+        if (rhs->kind == K_CALL && strcmp(rhs->name, "fa_tag_push") == 0 && lhs->kind == K_VAR &&
+            lhs->var >= 0)
             a->push_of_var[lhs->var] = rhs;
         if (is_signal_call(rhs) && lhs->kind == K_VAR && lhs->var >= 0) {
             for (size_t i = 0; i < a->nsignals; i++)
@@ -906,12 +945,13 @@ static unsigned eval(actx_t *a, state_t *s, const node_t *n) {
         return 0;
     case K_MEMBER: {
         unsigned b = n->nchild ? eval(a, s, n->child[0]) : 0;
-        if (n->name && strcmp(n->name, "data") == 0 && a->sum->fed_cb && n->nchild && n->child[0]->kind == K_VAR &&
-            n->child[0]->var >= 0 && a->fn->vars[n->child[0]->var].is_param) {
+        if (n->name && strcmp(n->name, "data") == 0 && a->sum->fed_cb && n->nchild &&
+            n->child[0]->kind == K_VAR && n->child[0]->var >= 0 && a->fn->vars[n->child[0]->var].is_param) {
             char t[200];
             expr_text(n, t, sizeof t);
-            emit(a, R_FA702, n, a->fn->name, "libuv callback '%s' reads '%s', which holds frame memory of an earlier frame",
-                 a->fn->name, t);
+            emit(a, R_FA702, n, a->fn->name,
+                 "libuv callback '%s' reads '%s', which holds frame memory of an earlier frame", a->fn->name,
+                 t);
         }
         return (b & O_HELD) && (n->flags & NF_PTR) ? O_FRAME : 0;
     }
@@ -937,8 +977,10 @@ static unsigned eval(actx_t *a, state_t *s, const node_t *n) {
         unsigned o = 0;
         for (unsigned i = 0; i < n->nchild; i++) {
             unsigned v = eval(a, s, n->child[i]);
-            if (n->op == ',') o = v;
-            else o |= v;
+            if (n->op == ',')
+                o = v;
+            else
+                o |= v;
         }
         return (n->flags & NF_PTR) ? o : 0;
     }
@@ -974,11 +1016,15 @@ static const node_t *push_in_condition(actx_t *a, const node_t *cond, bool *then
     if (cond->kind != K_CMP || cond->nchild != 2) return NULL;
     const node_t *call = cond->child[0], *rhs = cond->child[1];
     if (call->kind == K_VAR && call->var >= 0 && a->push_of_var[call->var]) call = a->push_of_var[call->var];
-    if (call->kind != K_CALL || strcmp(call->name, "fa_tag_push") != 0 || rhs->kind != K_INTEGER || ir_integer(rhs) != 0)
+    if (call->kind != K_CALL || strcmp(call->name, "fa_tag_push") != 0 || rhs->kind != K_INTEGER ||
+        ir_integer(rhs) != 0)
         return NULL;
-    if (cond->op == '<') *then_failed = true;
-    else if (cond->op == 'g') *then_failed = false;
-    else return NULL;
+    if (cond->op == '<')
+        *then_failed = true;
+    else if (cond->op == 'g')
+        *then_failed = false;
+    else
+        return NULL;
     return call;
 }
 
@@ -1125,11 +1171,13 @@ static void exec(actx_t *a, state_t *s, const node_t *n) {
             const node_t *v = n->child[0];
             unsigned o = eval(a, s, v);
             if (is_signal_call(v)) hand_over_signal(a, v);
-            if ((o & O_FRAME) && !name_in(a->fn->name, frame_sources) && !config_frame_function(a->o->cfg, a->fn->name)) {
+            if ((o & O_FRAME) && !name_in(a->fn->name, frame_sources) &&
+                !config_frame_function(a->o->cfg, a->fn->name)) {
                 char what[224];
                 describe(v, what, sizeof what);
                 emit(a, R_FA601, n, a->fn->name,
-                     "'%s' returns frame memory from %s (if that is its job, list it in .fa.toml lint.frame_functions)",
+                     "'%s' returns frame memory from %s (if that is its job, list it in .fa.toml "
+                     "lint.frame_functions)",
                      a->fn->name, what);
             }
             mark_changed_bits(a, &a->sum->returns, o & (O_FRAME | O_LONG_LIVED | O_PARAMS));
@@ -1160,7 +1208,8 @@ static void exec(actx_t *a, state_t *s, const node_t *n) {
         return;
     case K_LABEL:
         for (size_t i = 0; i < a->ngotos; i++)
-            if (n->name && a->gotos[i].label && strcmp(n->name, a->gotos[i].label) == 0) state_join(a, s, &a->gotos[i].st);
+            if (n->name && a->gotos[i].label && strcmp(n->name, a->gotos[i].label) == 0)
+                state_join(a, s, &a->gotos[i].st);
         for (unsigned i = 0; i < n->nchild; i++)
             exec(a, s, n->child[i]);
         return;
@@ -1182,7 +1231,8 @@ static void exec(actx_t *a, state_t *s, const node_t *n) {
             if (v & O_FRAMEISH) {
                 char what[224];
                 describe(init, what, sizeof what);
-                emit(a, R_FA601, n, var->name, "frame memory from %s stored in static variable '%s'", what, var->name);
+                emit(a, R_FA601, n, var->name, "frame memory from %s stored in static variable '%s'", what,
+                     var->name);
             }
             return;
         }
@@ -1229,7 +1279,8 @@ static void analyze_function(actx_t *a, unsigned index) {
     exec(a, &s, f->body);
     if (!s.dead) {
         ir_locate(a->u, f->body);
-        node_t end = {.file = f->body->file, .line = f->body->end_line, .col = f->body->end_col, .located = true};
+        node_t end = {
+            .file = f->body->file, .line = f->body->end_line, .col = f->body->end_col, .located = true};
         check_unpopped(a, &s, 0, &end, "end of the function");
     }
     for (size_t i = 0; i < a->ngotos; i++)
@@ -1242,14 +1293,21 @@ static void function_checks(actx_t *a, unsigned index) {
     ir_function_t *f = ir_function_at(a->u, index);
     summary_t *sum = &a->sums[index];
     a->fn = f;
-    node_t at = {.file = f->file, .line = f->line, .col = f->col, .end_line = f->line, .end_col = f->col, .located = true};
+    node_t at = {.file = f->file,
+                 .line = f->line,
+                 .col = f->col,
+                 .end_line = f->line,
+                 .end_col = f->col,
+                 .located = true};
     if (sum->thread_fn && sum->allocs_frame && !sum->begins_frame)
         emit(a, R_FA202, &at, f->name,
-             "thread function '%s' allocates frame memory (%s at line %u) without its own fa_begin_frame/fa_end_frame",
+             "thread function '%s' allocates frame memory (%s at line %u) without its own "
+             "fa_begin_frame/fa_end_frame",
              f->name, sum->frame_site.what ? sum->frame_site.what : "?", sum->frame_site.line);
     if (sum->work_cb && sum->allocs_frame && !sum->begins_frame)
-        emit(a, R_FA702, &at, f->name, "libuv callback '%s' allocates frame memory (%s at line %u), where no frame is open",
-             f->name, sum->frame_site.what ? sum->frame_site.what : "?", sum->frame_site.line);
+        emit(a, R_FA702, &at, f->name,
+             "libuv callback '%s' allocates frame memory (%s at line %u), where no frame is open", f->name,
+             sum->frame_site.what ? sum->frame_site.what : "?", sum->frame_site.line);
 }
 
 char *path_below(const char *root, const char *abs) {

@@ -125,11 +125,21 @@ static int parse_string(parser_t *ps, char **out) {
             if (ps->p >= ps->end) break;
             char e = *ps->p++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case '"': c = '"'; break;
-            case '\\': c = '\\'; break;
-            default: free(buf); return fail(ps, "unsupported escape '\\%c' in a string", e);
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case '"':
+                c = '"';
+                break;
+            case '\\':
+                c = '\\';
+                break;
+            default:
+                free(buf);
+                return fail(ps, "unsupported escape '\\%c' in a string", e);
             }
         } else if ((unsigned char)c < 0x20 && c != '\t') {
             free(buf);
@@ -208,7 +218,8 @@ static int parse_value(parser_t *ps, value_t *v) {
             strlist_add(&v->array, s);
             free(s);
             skip_space(ps, true);
-            if (ps->p < ps->end && *ps->p == ',') ps->p++;
+            if (ps->p < ps->end && *ps->p == ',')
+                ps->p++;
             else if (ps->p < ps->end && *ps->p != ']') {
                 value_free(v);
                 return fail(ps, "expected ',' or ']' in an array");
@@ -235,11 +246,14 @@ static int want(parser_t *ps, const value_t *v, value_type type, const char *key
     return 0;
 }
 
-static int set_rule_list(parser_t *ps, lint_config_t *cfg, const value_t *v, lint_level level, const char *key) {
+static int set_rule_list(parser_t *ps, lint_config_t *cfg, const value_t *v, lint_level level,
+                         const char *key) {
     if (want(ps, v, V_ARRAY, key) < 0) return -1;
     for (size_t i = 0; i < v->array.count; i++) {
         int r = rule_find(v->array.items[i]);
-        if (r < 0) return fail(ps, "unknown check '%s' in '%s' (fa-lint list shows the codes)", v->array.items[i], key);
+        if (r < 0)
+            return fail(ps, "unknown check '%s' in '%s' (fa-lint list shows the codes)", v->array.items[i],
+                        key);
         cfg->level[r] = level;
     }
     return 0;
@@ -256,7 +270,8 @@ static int apply(parser_t *ps, lint_config_t *cfg, const char *key, value_t *v) 
         if (strcmp(key, "deny") == 0) return set_rule_list(ps, cfg, v, LEVEL_DENY, key);
         if (strcmp(key, "warn") == 0) return set_rule_list(ps, cfg, v, LEVEL_WARN, key);
         if (strcmp(key, "allow") == 0) return set_rule_list(ps, cfg, v, LEVEL_OFF, key);
-        if (strcmp(key, "exclude") == 0) return want(ps, v, V_ARRAY, key) < 0 ? -1 : (copy_list(&cfg->exclude, v), 0);
+        if (strcmp(key, "exclude") == 0)
+            return want(ps, v, V_ARRAY, key) < 0 ? -1 : (copy_list(&cfg->exclude, v), 0);
         if (strcmp(key, "frame_functions") == 0)
             return want(ps, v, V_ARRAY, key) < 0 ? -1 : (copy_list(&cfg->frame_functions, v), 0);
         if (strcmp(key, "long_lived_types") == 0)
@@ -273,7 +288,8 @@ static int apply(parser_t *ps, lint_config_t *cfg, const char *key, value_t *v) 
             copy_list(&cfg->declared, v);
             return 0;
         }
-        if (strcmp(key, "budgeted") == 0) return want(ps, v, V_ARRAY, key) < 0 ? -1 : (copy_list(&cfg->budgeted, v), 0);
+        if (strcmp(key, "budgeted") == 0)
+            return want(ps, v, V_ARRAY, key) < 0 ? -1 : (copy_list(&cfg->budgeted, v), 0);
     } else if (strcmp(t, "modules") == 0) {
         if (want(ps, v, V_STRING, key) < 0) return -1;
         xgrow(&cfg->modules, &cfg->module_cap, cfg->module_count + 1, sizeof *cfg->modules);
@@ -323,7 +339,8 @@ static int check_suppress(parser_t *ps, lint_config_t *cfg) {
     return 0;
 }
 
-int config_parse(lint_config_t *cfg, const char *name, const char *text, size_t len, char *err, size_t errlen) {
+int config_parse(lint_config_t *cfg, const char *name, const char *text, size_t len, char *err,
+                 size_t errlen) {
     parser_t ps = {.name = name, .p = text, .end = text + len, .line = 1, .err = err, .errlen = errlen};
     for (;;) {
         skip_space(&ps, true);
@@ -339,9 +356,11 @@ int config_parse(lint_config_t *cfg, const char *name, const char *text, size_t 
             if (ps.p >= ps.end || *ps.p != ']' || (array && (ps.p + 1 >= ps.end || ps.p[1] != ']')))
                 return fail(&ps, "expected ']' after the table name");
             ps.p += array ? 2 : 1;
-            bool known = array ? strcmp(key, "suppress") == 0
-                               : (strcmp(key, "lint") == 0 || strcmp(key, "tags") == 0 || strcmp(key, "modules") == 0);
-            if (!known) return fail(&ps, "unknown table '%s%s%s'", array ? "[[" : "[", key, array ? "]]" : "]");
+            bool known =
+                array ? strcmp(key, "suppress") == 0
+                      : (strcmp(key, "lint") == 0 || strcmp(key, "tags") == 0 || strcmp(key, "modules") == 0);
+            if (!known)
+                return fail(&ps, "unknown table '%s%s%s'", array ? "[[" : "[", key, array ? "]]" : "]");
             strcpy(ps.table, key);
             ps.array_table = array;
             if (array) {
@@ -392,10 +411,18 @@ int config_load(lint_config_t *cfg, const char *path, char *err, size_t errlen) 
 
 /* ---- queries ------------------------------------------------------------ */
 
-bool config_loaded(const lint_config_t *cfg) { return cfg->loaded; }
-const char *config_dir(const lint_config_t *cfg) { return cfg->dir; }
-void config_set_level(lint_config_t *cfg, rule_id rule, lint_level level) { cfg->level[rule] = level; }
-lint_level config_level(const lint_config_t *cfg, rule_id rule) { return cfg->level[rule]; }
+bool config_loaded(const lint_config_t *cfg) {
+    return cfg->loaded;
+}
+const char *config_dir(const lint_config_t *cfg) {
+    return cfg->dir;
+}
+void config_set_level(lint_config_t *cfg, rule_id rule, lint_level level) {
+    cfg->level[rule] = level;
+}
+lint_level config_level(const lint_config_t *cfg, rule_id rule) {
+    return cfg->level[rule];
+}
 
 int config_add_exclude(lint_config_t *cfg, const char *glob) {
     strlist_add(&cfg->exclude, glob);
@@ -431,7 +458,9 @@ static bool glob_at(const char *g, const char *s) {
     }
 }
 
-bool glob_match(const char *glob, const char *path) { return glob_at(glob, path); }
+bool glob_match(const char *glob, const char *path) {
+    return glob_at(glob, path);
+}
 
 bool config_excluded(const lint_config_t *cfg, const char *relpath) {
     for (size_t i = 0; i < cfg->exclude.count; i++) {
@@ -446,7 +475,9 @@ bool config_excluded(const lint_config_t *cfg, const char *relpath) {
     return false;
 }
 
-bool config_has_declared_tags(const lint_config_t *cfg) { return cfg->has_declared; }
+bool config_has_declared_tags(const lint_config_t *cfg) {
+    return cfg->has_declared;
+}
 
 bool config_tag_declared(const lint_config_t *cfg, const char *tag) {
     for (size_t i = 0; i < cfg->declared.count; i++)
@@ -482,8 +513,12 @@ bool config_tag_budgeted(const lint_config_t *cfg, const char *tag) {
     return false;
 }
 
-bool config_require_budgets(const lint_config_t *cfg) { return cfg->require_budgets; }
-bool config_frame_function(const lint_config_t *cfg, const char *name) { return strlist_has(&cfg->frame_functions, name); }
+bool config_require_budgets(const lint_config_t *cfg) {
+    return cfg->require_budgets;
+}
+bool config_frame_function(const lint_config_t *cfg, const char *name) {
+    return strlist_has(&cfg->frame_functions, name);
+}
 bool config_long_lived_type(const lint_config_t *cfg, const char *type_name) {
     return strlist_has(&cfg->long_lived, type_name);
 }

@@ -24,7 +24,8 @@ void config_destroy(lint_config_t *cfg);
  * written to err (size errlen). */
 int config_load(lint_config_t *cfg, const char *path, char *err, size_t errlen);
 /* Parses text (len bytes, need not be NUL-terminated) as if read from name. */
-int config_parse(lint_config_t *cfg, const char *name, const char *text, size_t len, char *err, size_t errlen);
+int config_parse(lint_config_t *cfg, const char *name, const char *text, size_t len, char *err,
+                 size_t errlen);
 
 /* Whether a file was loaded, and its directory (the project root by default). */
 bool config_loaded(const lint_config_t *cfg);

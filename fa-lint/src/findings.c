@@ -8,8 +8,9 @@
 
 #include "util.h"
 
-void findings_add(finding_list_t *l, rule_id rule, const char *file, unsigned line, unsigned col, unsigned end_line,
-                  unsigned end_col, const char *function, const char *subject, const char *fmt, ...) {
+void findings_add(finding_list_t *l, rule_id rule, const char *file, unsigned line, unsigned col,
+                  unsigned end_line, unsigned end_col, const char *function, const char *subject,
+                  const char *fmt, ...) {
     xgrow(&l->items, &l->cap, l->count + 1, sizeof *l->items);
     lint_finding_t *f = &l->items[l->count++];
     va_list ap;

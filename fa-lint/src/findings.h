@@ -23,9 +23,9 @@ typedef struct finding_list {
 } finding_list_t;
 
 /* Adds a finding; strings are copied. */
-void findings_add(finding_list_t *l, rule_id rule, const char *file, unsigned line, unsigned col, unsigned end_line,
-                  unsigned end_col, const char *function, const char *subject, const char *fmt, ...)
-    __attribute__((format(printf, 10, 11)));
+void findings_add(finding_list_t *l, rule_id rule, const char *file, unsigned line, unsigned col,
+                  unsigned end_line, unsigned end_col, const char *function, const char *subject,
+                  const char *fmt, ...) __attribute__((format(printf, 10, 11)));
 /* Moves every finding of from into to (from is left empty). */
 void findings_move(finding_list_t *to, finding_list_t *from);
 /* Sorts by file, line, column, code and message, and drops exact repeats

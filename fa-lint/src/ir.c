@@ -69,7 +69,8 @@ static const char *arena_cxstr(ir_unit_t *u, CXString s) {
 static unsigned file_index(ir_unit_t *u, CXFile f) {
     if (f == u->last_file && u->nfiles) return u->last_index;
     for (size_t i = 0; i < u->nfiles; i++) {
-        if (u->files[i].handle == f || (f && u->files[i].handle && clang_File_isEqual(u->files[i].handle, f))) {
+        if (u->files[i].handle == f ||
+            (f && u->files[i].handle && clang_File_isEqual(u->files[i].handle, f))) {
             u->last_file = f;
             u->last_index = (unsigned)i;
             return (unsigned)i;
@@ -122,7 +123,8 @@ void ir_locate(ir_unit_t *u, const node_t *n) {
 
 /* The source text from the end of a to the start of b, when both are
  * plain file positions in one file (not inside one macro expansion). */
-static bool text_between(ir_unit_t *u, CXSourceLocation a, CXSourceLocation b, const char **text, size_t *len) {
+static bool text_between(ir_unit_t *u, CXSourceLocation a, CXSourceLocation b, const char **text,
+                         size_t *len) {
     CXFile fa, fb;
     unsigned oa, ob;
     clang_getFileLocation(a, &fa, NULL, NULL, &oa);
@@ -270,7 +272,8 @@ static const char *string_value(ir_unit_t *u, CXCursor c) {
     CXEvalResult ev = clang_Cursor_Evaluate(c);
     const char *r = NULL;
     if (ev) {
-        if (clang_EvalResult_getKind(ev) == CXEval_StrLiteral) r = arena_str(u, clang_EvalResult_getAsStr(ev));
+        if (clang_EvalResult_getKind(ev) == CXEval_StrLiteral)
+            r = arena_str(u, clang_EvalResult_getAsStr(ev));
         clang_EvalResult_dispose(ev);
     }
     if (!r) {
@@ -304,7 +307,8 @@ static enum CXChildVisitResult find_literals(CXCursor c, CXCursor parent, CXClie
         w->items[w->count++] = string_value(w->u, c);
     } else if (clang_getCursorKind(c) == CXCursor_DeclRefExpr) {
         CXCursor ref = clang_getCursorReferenced(c);
-        if (clang_getCursorKind(ref) == CXCursor_VarDecl && w->count < 4096) clang_visitChildren(ref, find_literals, w);
+        if (clang_getCursorKind(ref) == CXCursor_VarDecl && w->count < 4096)
+            clang_visitChildren(ref, find_literals, w);
         return CXChildVisit_Continue;
     }
     return CXChildVisit_Recurse;
@@ -358,7 +362,9 @@ long long ir_integer(const node_t *n) {
     return n->value;
 }
 
-static bool constant_true(const node_t *n) { return n->kind == K_INTEGER && ir_integer(n) != 0; }
+static bool constant_true(const node_t *n) {
+    return n->kind == K_INTEGER && ir_integer(n) != 0;
+}
 
 /* A loop condition that is a constant or a flag (an integer or boolean
  * variable, possibly negated, a member or a call's result): no visible
@@ -387,7 +393,8 @@ static bool for_unbounded(ir_unit_t *u, CXCursor c) {
     size_t cond_start = 0, cond_end = 0;
     for (; i < n; i++) {
         char ch = t[i];
-        if (ch == '(') depth++;
+        if (ch == '(')
+            depth++;
         else if (ch == ')') {
             if (--depth == 0) break;
         } else if (ch == ';' && depth == 1) {
@@ -437,10 +444,14 @@ static node_t *build_binary(ir_unit_t *u, CXCursor c, const kids_t *k) {
     if (strcmp(op, "=") == 0) {
         n->kind = K_ASSIGN;
         n->op = '=';
-    } else if (!strcmp(op, "<") || !strcmp(op, ">") || !strcmp(op, "<=") || !strcmp(op, ">=") || !strcmp(op, "==") ||
-               !strcmp(op, "!=")) {
+    } else if (!strcmp(op, "<") || !strcmp(op, ">") || !strcmp(op, "<=") || !strcmp(op, ">=") ||
+               !strcmp(op, "==") || !strcmp(op, "!=")) {
         n->kind = K_CMP;
-        n->op = op[1] == 0 ? (unsigned char)op[0] : op[0] == '<' ? 'l' : op[0] == '>' ? 'g' : op[0] == '=' ? 'e' : 'n';
+        n->op = op[1] == 0     ? (unsigned char)op[0]
+                : op[0] == '<' ? 'l'
+                : op[0] == '>' ? 'g'
+                : op[0] == '=' ? 'e'
+                               : 'n';
     } else {
         n->op = op[0] ? (unsigned char)op[0] : '?';
         if (strcmp(op, "&&") == 0) n->op = 'A';
@@ -460,30 +471,46 @@ static node_t *build_unary(ir_unit_t *u, CXCursor c, const kids_t *k) {
                      clang_getRangeStart(clang_getCursorExtent(k->items[0])), op);
     if (!op[0]) {
         unsigned cf = n->child[0]->flags;
-        if ((f & NF_PTR) && !(cf & NF_PTR)) strcpy(op, "&");
-        else if ((cf & NF_PTR) && !(cf & NF_ARRAY) && !(f & NF_PTR)) strcpy(op, "*");
+        if ((f & NF_PTR) && !(cf & NF_PTR))
+            strcpy(op, "&");
+        else if ((cf & NF_PTR) && !(cf & NF_ARRAY) && !(f & NF_PTR))
+            strcpy(op, "*");
     }
-    if (strcmp(op, "&") == 0) n->kind = K_ADDR;
-    else if (strcmp(op, "*") == 0) n->kind = K_DEREF;
-    else n->op = op[0] ? (unsigned char)op[0] : 'u';
+    if (strcmp(op, "&") == 0)
+        n->kind = K_ADDR;
+    else if (strcmp(op, "*") == 0)
+        n->kind = K_DEREF;
+    else
+        n->op = op[0] ? (unsigned char)op[0] : 'u';
     return n;
 }
 
 /* Cursors that become one node kind with their children as they are. */
 static int plain_kind(enum CXCursorKind kind) {
     switch (kind) {
-    case CXCursor_CompoundStmt: return K_BLOCK;
-    case CXCursor_DeclStmt: return K_SEQ;
-    case CXCursor_IfStmt: return K_IF;
-    case CXCursor_SwitchStmt: return K_SWITCH;
+    case CXCursor_CompoundStmt:
+        return K_BLOCK;
+    case CXCursor_DeclStmt:
+        return K_SEQ;
+    case CXCursor_IfStmt:
+        return K_IF;
+    case CXCursor_SwitchStmt:
+        return K_SWITCH;
     case CXCursor_CaseStmt:
-    case CXCursor_DefaultStmt: return K_CASE;
-    case CXCursor_ReturnStmt: return K_RETURN;
-    case CXCursor_ArraySubscriptExpr: return K_INDEX;
-    case CXCursor_ConditionalOperator: return K_COND;
-    case CXCursor_InitListExpr: return K_INIT;
-    case CXCursor_CompoundAssignOperator: return K_ASSIGN;
-    default: return -1;
+    case CXCursor_DefaultStmt:
+        return K_CASE;
+    case CXCursor_ReturnStmt:
+        return K_RETURN;
+    case CXCursor_ArraySubscriptExpr:
+        return K_INDEX;
+    case CXCursor_ConditionalOperator:
+        return K_COND;
+    case CXCursor_InitListExpr:
+        return K_INIT;
+    case CXCursor_CompoundAssignOperator:
+        return K_ASSIGN;
+    default:
+        return -1;
     }
 }
 
@@ -532,7 +559,8 @@ static node_t *build(ir_unit_t *u, CXCursor c) {
         n = new_node(u, K_LOOP, c);
         n->op = kind == CXCursor_WhileStmt ? 'w' : 'd';
         set_children(u, n, k.items, k.count);
-        if (n->nchild == 2 && flag_condition(n->child[kind == CXCursor_WhileStmt ? 0 : 1])) n->flags |= NF_UNBOUNDED;
+        if (n->nchild == 2 && flag_condition(n->child[kind == CXCursor_WhileStmt ? 0 : 1]))
+            n->flags |= NF_UNBOUNDED;
         break;
     case CXCursor_ForStmt: {
         k = children_of(c);
@@ -734,10 +762,18 @@ void ir_free(ir_unit_t *u) {
     free(u);
 }
 
-unsigned ir_function_count(const ir_unit_t *u) { return (unsigned)u->nfuncs; }
-ir_function_t *ir_function_at(ir_unit_t *u, unsigned i) { return &u->funcs[i]; }
-const ir_file_t *ir_file_at(const ir_unit_t *u, unsigned i) { return &u->files[i]; }
-unsigned ir_file_count(const ir_unit_t *u) { return (unsigned)u->nfiles; }
+unsigned ir_function_count(const ir_unit_t *u) {
+    return (unsigned)u->nfuncs;
+}
+ir_function_t *ir_function_at(ir_unit_t *u, unsigned i) {
+    return &u->funcs[i];
+}
+const ir_file_t *ir_file_at(const ir_unit_t *u, unsigned i) {
+    return &u->files[i];
+}
+unsigned ir_file_count(const ir_unit_t *u) {
+    return (unsigned)u->nfiles;
+}
 
 ir_function_t *ir_function_find(ir_unit_t *u, const char *name) {
     for (size_t i = 0; i < u->nfuncs; i++)

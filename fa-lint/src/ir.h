@@ -14,14 +14,14 @@
 #include <stddef.h>
 
 typedef enum node_kind {
-    K_OTHER,    /* any expression or statement not below; children evaluated */
-    K_BLOCK,    /* { ... }: a scope */
-    K_SEQ,      /* several declarations in one statement: no scope */
-    K_IF,       /* cond, then [, else] */
-    K_LOOP,     /* op 'w' while(cond, body), 'd' do(body, cond), 'f' for(..., body) */
-    K_SWITCH,   /* cond, body */
-    K_CASE,     /* case/default: children then the statement */
-    K_RETURN,   /* [value] */
+    K_OTHER,  /* any expression or statement not below; children evaluated */
+    K_BLOCK,  /* { ... }: a scope */
+    K_SEQ,    /* several declarations in one statement: no scope */
+    K_IF,     /* cond, then [, else] */
+    K_LOOP,   /* op 'w' while(cond, body), 'd' do(body, cond), 'f' for(..., body) */
+    K_SWITCH, /* cond, body */
+    K_CASE,   /* case/default: children then the statement */
+    K_RETURN, /* [value] */
     K_BREAK,
     K_CONTINUE,
     K_GOTO,     /* name: the label */
@@ -85,9 +85,9 @@ typedef struct ir_var {
 
 typedef struct ir_file {
     CXFile handle;
-    char *path;   /* absolute */
-    char *rel;    /* relative to the root, or NULL when outside it */
-    bool report;  /* findings here are reported */
+    char *path;  /* absolute */
+    char *rel;   /* relative to the root, or NULL when outside it */
+    bool report; /* findings here are reported */
     const char *text;
     size_t len;
 } ir_file_t;

@@ -46,7 +46,8 @@ static void usage(FILE *out) {
     fputs("fa-lint: static analysis of memory intent in C code that uses framealloc\n"
           "\n"
           "usage: fa-lint [CHECKS] [OPTIONS] [PATHS...]             lint the compile database's units\n"
-          "       fa-lint [CHECKS] [OPTIONS] PATHS... -- FLAGS...   lint .c files (dirs: recursive) with FLAGS\n"
+          "       fa-lint [CHECKS] [OPTIONS] PATHS... -- FLAGS...   lint .c files (dirs: recursive) with "
+          "FLAGS\n"
           "       fa-lint show FILE [OPTIONS] [-- FLAGS...]         one file, findings inline\n"
           "       fa-lint explain CODE                               what a check finds, why, how to fix\n"
           "       fa-lint list [--format text|json]                  every check\n"
@@ -118,10 +119,10 @@ static int parse_options(options_t *o, int argc, char **argv, int start) {
     for (int i = start; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_ARG()                                                                                                     \
-    do {                                                                                                               \
-        if (!next) return usage_error("%s needs a value", a);                                                          \
-        i++;                                                                                                           \
+#define NEED_ARG()                                                                                           \
+    do {                                                                                                     \
+        if (!next) return usage_error("%s needs a value", a);                                                \
+        i++;                                                                                                 \
     } while (0)
         if (strcmp(a, "--") == 0) {
             o->have_flags = true;
@@ -151,7 +152,8 @@ static int parse_options(options_t *o, int argc, char **argv, int start) {
             if (!a[2]) NEED_ARG();
             char *end;
             long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 1024) return usage_error("-j needs a number from 1 to 1024, not '%s'", v);
+            if (*end || n < 1 || n > 1024)
+                return usage_error("-j needs a number from 1 to 1024, not '%s'", v);
             o->jobs = (unsigned)n;
         } else if (strcmp(a, "--deny") == 0 || strcmp(a, "--warn") == 0 || strcmp(a, "--allow") == 0) {
             NEED_ARG();
@@ -245,10 +247,13 @@ static int lint_run(options_t *o, lint_session_t *s) {
     } else {
         db_dir = units_find_database(o->db_dir, NULL);
         if (!db_dir) {
-            if (o->db_dir) fprintf(stderr, "fa-lint: %s: no compile_commands.json there\n", o->db_dir);
+            if (o->db_dir)
+                fprintf(stderr, "fa-lint: %s: no compile_commands.json there\n", o->db_dir);
             else
-                fputs("fa-lint: no compile_commands.json in this directory, above it, or in a build/ below one\n"
-                      "  make one with 'bear -- make' (Debian's bear), CMake's -DCMAKE_EXPORT_COMPILE_COMMANDS=ON,\n"
+                fputs("fa-lint: no compile_commands.json in this directory, above it, or in a build/ below "
+                      "one\n"
+                      "  make one with 'bear -- make' (Debian's bear), CMake's "
+                      "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON,\n"
                       "  or give files and flags: fa-lint FILES -- -Iinclude ...\n",
                       stderr);
             return 2;
@@ -275,18 +280,22 @@ static int lint_run(options_t *o, lint_session_t *s) {
             return 2;
         }
         if (o->paths.count && s->units.count == 0) {
-            fprintf(stderr, "fa-lint: no unit of %s/compile_commands.json is under the paths given\n", db_dir);
+            fprintf(stderr, "fa-lint: no unit of %s/compile_commands.json is under the paths given\n",
+                    db_dir);
             free(db_dir);
             return 2;
         }
     }
-    if (o->root) s->root = absolute_path(NULL, o->root);
-    else if (config_loaded(s->cfg)) s->root = absolute_path(NULL, config_dir(s->cfg));
+    if (o->root)
+        s->root = absolute_path(NULL, o->root);
+    else if (config_loaded(s->cfg))
+        s->root = absolute_path(NULL, config_dir(s->cfg));
     else if (db_dir) {
         /* The database usually sits in build/: the project is above it. */
         size_t n = strlen(db_dir);
         s->root = n > 6 && strcmp(db_dir + n - 6, "/build") == 0 ? xstrndup(db_dir, n - 6) : xstrdup(db_dir);
-    } else s->root = absolute_path(NULL, ".");
+    } else
+        s->root = absolute_path(NULL, ".");
     free(db_dir);
 
     /* Excluded units are not parsed at all. */
@@ -325,9 +334,11 @@ static void summary_line(const options_t *o, const lint_session_t *s) {
     size_t deny = 0;
     for (size_t i = 0; i < s->out.findings.count; i++)
         deny += s->out.findings.items[i].level == LEVEL_DENY;
-    fprintf(stderr, "fa-lint: %zu finding%s (%zu deny, %zu warn) in %zu files, %zu units (%zu failed to parse), %.2f s\n",
-            s->out.findings.count, s->out.findings.count == 1 ? "" : "s", deny, s->out.findings.count - deny,
-            s->out.files.count, s->units.count, s->out.errors.count, s->seconds);
+    fprintf(
+        stderr,
+        "fa-lint: %zu finding%s (%zu deny, %zu warn) in %zu files, %zu units (%zu failed to parse), %.2f s\n",
+        s->out.findings.count, s->out.findings.count == 1 ? "" : "s", deny, s->out.findings.count - deny,
+        s->out.files.count, s->units.count, s->out.errors.count, s->seconds);
 }
 
 static int cmd_lint(options_t *o) {
@@ -343,13 +354,16 @@ static int cmd_lint(options_t *o) {
         session_free(&s);
         return 2;
     }
-    report_info_t info = {.root = s.root, .units = (unsigned)s.units.count, .seconds = s.seconds,
-                          .version = FA_LINT_VERSION};
+    report_info_t info = {
+        .root = s.root, .units = (unsigned)s.units.count, .seconds = s.seconds, .version = FA_LINT_VERSION};
     int wrc = report_write(f, o->format, &s.out, &info);
-    if (o->output && fclose(f) != 0) wrc = -1;
-    else if (!o->output) fflush(stdout);
+    if (o->output && fclose(f) != 0)
+        wrc = -1;
+    else if (!o->output)
+        fflush(stdout);
     if (wrc < 0) {
-        fprintf(stderr, "fa-lint: could not write the report%s%s\n", o->output ? " to " : "", o->output ? o->output : "");
+        fprintf(stderr, "fa-lint: could not write the report%s%s\n", o->output ? " to " : "",
+                o->output ? o->output : "");
         session_free(&s);
         return 2;
     }
@@ -387,8 +401,8 @@ static int cmd_show(options_t *o) {
         for (size_t i = 0; i < s.out.findings.count; i++) {
             const lint_finding_t *x = &s.out.findings.items[i];
             if (x->line != line || strcmp(x->file, abs) != 0) continue;
-            printf("      | %*s^ %s %s: %s\n", (int)(x->col > 1 ? x->col - 1 : 0), "", rule_get(x->rule)->code,
-                   x->level == LEVEL_DENY ? "error" : "warning", x->message);
+            printf("      | %*s^ %s %s: %s\n", (int)(x->col > 1 ? x->col - 1 : 0), "",
+                   rule_get(x->rule)->code, x->level == LEVEL_DENY ? "error" : "warning", x->message);
         }
         line++;
         p = nl ? nl + 1 : end;
@@ -403,7 +417,8 @@ static int cmd_show(options_t *o) {
 
 static int cmd_explain(int argc, char **argv) {
     if (argc != 3 || strcmp(argv[2], "--help") == 0) {
-        fputs("usage: fa-lint explain CODE      (fa-lint list shows the codes)\n", argc == 3 ? stdout : stderr);
+        fputs("usage: fa-lint explain CODE      (fa-lint list shows the codes)\n",
+              argc == 3 ? stdout : stderr);
         return argc == 3 ? 0 : 2;
     }
     int r = rule_find(argv[2]);
@@ -426,9 +441,10 @@ static int cmd_list(int argc, char **argv) {
     for (int r = 0; r < RULE_COUNT; r++) {
         const rule_info *ri = rule_get((rule_id)r);
         if (json)
-            printf("  {\"code\": \"%s\", \"name\": \"%s\", \"group\": \"%s\", \"needs_config\": %s, \"summary\": \"%s\"}%s\n",
-                   ri->code, ri->name, rule_group_name(ri->group), ri->needs_config ? "true" : "false", ri->summary,
-                   r + 1 < RULE_COUNT ? "," : "");
+            printf("  {\"code\": \"%s\", \"name\": \"%s\", \"group\": \"%s\", \"needs_config\": %s, "
+                   "\"summary\": \"%s\"}%s\n",
+                   ri->code, ri->name, rule_group_name(ri->group), ri->needs_config ? "true" : "false",
+                   ri->summary, r + 1 < RULE_COUNT ? "," : "");
         else
             printf("%s  %-13s %-28s %s%s\n", ri->code, rule_group_name(ri->group), ri->name, ri->summary,
                    ri->needs_config ? " [.fa.toml]" : "");
@@ -441,12 +457,16 @@ static int cmd_init(int argc, char **argv) {
     bool force = false;
     const char *dir = ".";
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--force") == 0) force = true;
+        if (strcmp(argv[i], "--force") == 0)
+            force = true;
         else if (strcmp(argv[i], "--help") == 0) {
-            puts("usage: fa-lint init [--force] [DIR]   writes DIR/.fa.toml (refuses to overwrite without --force)");
+            puts("usage: fa-lint init [--force] [DIR]   writes DIR/.fa.toml (refuses to overwrite without "
+                 "--force)");
             return 0;
-        } else if (argv[i][0] == '-') return usage_error("unknown option '%s' for init", argv[i]);
-        else dir = argv[i];
+        } else if (argv[i][0] == '-')
+            return usage_error("unknown option '%s' for init", argv[i]);
+        else
+            dir = argv[i];
     }
     char *path = xasprintf("%s/.fa.toml", dir);
     struct stat st;

@@ -28,11 +28,13 @@ static void suppression_findings(finding_list_t *add, const char *path, const su
                          "suppression names '%s', which is not a fa-lint code", s->unknown);
         else if (!s->has_reason)
             findings_add(add, R_FA001, path, s->line, s->col, s->line, s->col, "", codes,
-                         "suppression of %s gives no reason (it suppresses nothing until it does)", codes[0] ? codes : "?");
+                         "suppression of %s gives no reason (it suppresses nothing until it does)",
+                         codes[0] ? codes : "?");
     }
 }
 
-void policy_apply(run_output_t *out, const lint_config_t *cfg, const bool groups[GROUP_COUNT], const char *root) {
+void policy_apply(run_output_t *out, const lint_config_t *cfg, const bool groups[GROUP_COUNT],
+                  const char *root) {
     finding_list_t *l = &out->findings;
     finding_list_t extra = {0};
     /* In-code suppressions, file by file (each file read once). */
@@ -46,7 +48,8 @@ void policy_apply(run_output_t *out, const lint_config_t *cfg, const bool groups
         free(text);
         if (sl.count) {
             for (size_t i = l->count; i-- > 0;)
-                if (strcmp(l->items[i].file, path) == 0 && suppressions_cover(&sl, l->items[i].line, l->items[i].rule))
+                if (strcmp(l->items[i].file, path) == 0 &&
+                    suppressions_cover(&sl, l->items[i].line, l->items[i].rule))
                     findings_remove(l, i);
             suppression_findings(&extra, path, &sl);
         }

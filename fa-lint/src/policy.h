@@ -12,6 +12,7 @@
 
 /* Filters out->findings in place and sets each one's level. groups[g] says
  * whether a group's checks run (GROUP_META always does). */
-void policy_apply(run_output_t *out, const lint_config_t *cfg, const bool groups[GROUP_COUNT], const char *root);
+void policy_apply(run_output_t *out, const lint_config_t *cfg, const bool groups[GROUP_COUNT],
+                  const char *root);
 
 #endif

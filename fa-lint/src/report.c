@@ -74,7 +74,8 @@ static void line_text(line_cache_t *c, const char *path, unsigned line, char *ou
     out[k] = 0;
 }
 
-static void fingerprint_with(line_cache_t *cache, const run_output_t *out, size_t i, const char *root, char hex[17]) {
+static void fingerprint_with(line_cache_t *cache, const run_output_t *out, size_t i, const char *root,
+                             char hex[17]) {
     const lint_finding_t *f = &out->findings.items[i];
     char text[512];
     line_text(cache, f->file, f->line, text, sizeof text);
@@ -102,7 +103,9 @@ void report_fingerprint(const run_output_t *out, size_t i, const char *root, cha
     free(cache.text);
 }
 
-static const char *level_word(int level) { return level == LEVEL_DENY ? "error" : "warning"; }
+static const char *level_word(int level) {
+    return level == LEVEL_DENY ? "error" : "warning";
+}
 
 static size_t deny_count(const run_output_t *out) {
     size_t n = 0;
@@ -115,8 +118,8 @@ static int write_text(FILE *f, const run_output_t *out, const report_info_t *inf
     for (size_t i = 0; i < out->findings.count; i++) {
         const lint_finding_t *x = &out->findings.items[i];
         char *path = report_path(info->root, x->file);
-        fprintf(f, "%s:%u:%u: %s: %s %s\n", path, x->line, x->col, level_word(x->level), rule_get(x->rule)->code,
-                x->message);
+        fprintf(f, "%s:%u:%u: %s: %s %s\n", path, x->line, x->col, level_word(x->level),
+                rule_get(x->rule)->code, x->message);
         free(path);
     }
     return 0;
@@ -191,7 +194,8 @@ static char *file_uri(const char *abs_dir) {
     strcpy(s, "file://");
     size_t k = 7;
     for (const unsigned char *p = (const unsigned char *)abs_dir; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/-._~", *p))
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p))
             s[k++] = (char)*p;
         else
             k += (size_t)sprintf(s + k, "%%%02X", *p);
@@ -229,11 +233,12 @@ static int write_sarif(FILE *f, const run_output_t *out, const report_info_t *in
         cJSON_AddStringToObject(o, "name", ri->name);
         cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "shortDescription"), "text", ri->summary);
         cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "fullDescription"), "text", ri->what);
-        char *help = xasprintf("%s\n\nWhy: %s\n\nFix: %s\n\nWrong:\n%s\n\nRight:\n%s", ri->what, ri->why, ri->fix,
-                               ri->wrong, ri->right);
-        char *md = xasprintf("%s\n\n**Why it matters.** %s\n\n**How to fix it.** %s\n\nWrong:\n```c\n%s\n```\n\n"
-                             "Right:\n```c\n%s\n```\n",
-                             ri->what, ri->why, ri->fix, ri->wrong, ri->right);
+        char *help = xasprintf("%s\n\nWhy: %s\n\nFix: %s\n\nWrong:\n%s\n\nRight:\n%s", ri->what, ri->why,
+                               ri->fix, ri->wrong, ri->right);
+        char *md =
+            xasprintf("%s\n\n**Why it matters.** %s\n\n**How to fix it.** %s\n\nWrong:\n```c\n%s\n```\n\n"
+                      "Right:\n```c\n%s\n```\n",
+                      ri->what, ri->why, ri->fix, ri->wrong, ri->right);
         cJSON *h = cJSON_AddObjectToObject(o, "help");
         cJSON_AddStringToObject(h, "text", help);
         cJSON_AddStringToObject(h, "markdown", md);
@@ -285,7 +290,8 @@ static int write_sarif(FILE *f, const run_output_t *out, const report_info_t *in
         cJSON_AddNumberToObject(region, "startLine", x->line);
         cJSON_AddNumberToObject(region, "startColumn", codepoint_column(&cache, x->file, x->line, x->col));
         cJSON_AddNumberToObject(region, "endLine", x->end_line);
-        cJSON_AddNumberToObject(region, "endColumn", codepoint_column(&cache, x->file, x->end_line, x->end_col));
+        cJSON_AddNumberToObject(region, "endColumn",
+                                codepoint_column(&cache, x->file, x->end_line, x->end_col));
         if (x->function[0]) {
             cJSON *logical = cJSON_AddArrayToObject(loc, "logicalLocations");
             cJSON *l = cJSON_CreateObject();
@@ -311,7 +317,8 @@ static int write_sarif(FILE *f, const run_output_t *out, const report_info_t *in
         cJSON_AddStringToObject(cJSON_AddObjectToObject(n, "message"), "text", out->errors.items[i]);
         cJSON *locs = cJSON_AddArrayToObject(n, "locations");
         cJSON *loc = cJSON_CreateObject();
-        cJSON *art = cJSON_AddObjectToObject(cJSON_AddObjectToObject(loc, "physicalLocation"), "artifactLocation");
+        cJSON *art =
+            cJSON_AddObjectToObject(cJSON_AddObjectToObject(loc, "physicalLocation"), "artifactLocation");
         char *rel = path_below(info->root, out->error_files.items[i]);
         char *uri = rel ? relative_uri(rel) : file_uri(out->error_files.items[i]);
         if (!rel) uri[strlen(uri) - 1] = 0;
@@ -327,9 +334,13 @@ static int write_sarif(FILE *f, const run_output_t *out, const report_info_t *in
 
 int report_write(FILE *f, report_format format, const run_output_t *out, const report_info_t *info) {
     switch (format) {
-    case FORMAT_TEXT: return write_text(f, out, info);
-    case FORMAT_JSON: return write_json(f, out, info);
-    case FORMAT_SARIF: return write_sarif(f, out, info);
-    default: return report_write_xml(f, format, out, info);
+    case FORMAT_TEXT:
+        return write_text(f, out, info);
+    case FORMAT_JSON:
+        return write_json(f, out, info);
+    case FORMAT_SARIF:
+        return write_sarif(f, out, info);
+    default:
+        return report_write_xml(f, format, out, info);
     }
 }

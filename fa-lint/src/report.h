@@ -10,12 +10,18 @@
 
 #include "runner.h"
 
-typedef enum report_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_SARIF, FORMAT_JUNIT, FORMAT_CHECKSTYLE } report_format;
+typedef enum report_format {
+    FORMAT_TEXT,
+    FORMAT_JSON,
+    FORMAT_SARIF,
+    FORMAT_JUNIT,
+    FORMAT_CHECKSTYLE
+} report_format;
 
 typedef struct report_info {
-    const char *root;     /* absolute */
-    unsigned units;       /* translation units given */
-    double seconds;       /* wall time of the analysis */
+    const char *root; /* absolute */
+    unsigned units;   /* translation units given */
+    double seconds;   /* wall time of the analysis */
     const char *version;
 } report_info_t;
 

@@ -16,16 +16,32 @@
 static void xml_escaped(FILE *f, const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
-        case '\n': fputs("&#10;", f); break;
-        case '\t': fputs("&#9;", f); break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&apos;", f);
+            break;
+        case '\n':
+            fputs("&#10;", f);
+            break;
+        case '\t':
+            fputs("&#9;", f);
+            break;
         default:
-            if (*p < 0x20) fputs("\xEF\xBF\xBD", f);
-            else fputc(*p, f);
+            if (*p < 0x20)
+                fputs("\xEF\xBF\xBD", f);
+            else
+                fputc(*p, f);
         }
     }
 }
@@ -54,9 +70,11 @@ static int write_junit(FILE *f, const run_output_t *out, const report_info_t *in
         clean += findings_in(out, out->files.items[i]) == 0;
     size_t tests = clean + out->findings.count + out->errors.count;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"fa-lint\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n", tests,
-            out->findings.count, out->errors.count, info->seconds);
-    fprintf(f, "  <testsuite name=\"fa-lint\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n",
+    fprintf(f, "<testsuites name=\"fa-lint\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
+            tests, out->findings.count, out->errors.count, info->seconds);
+    fprintf(f,
+            "  <testsuite name=\"fa-lint\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" "
+            "time=\"%.3f\">\n",
             tests, out->findings.count, out->errors.count, info->seconds);
     for (size_t i = 0; i < out->files.count; i++) {
         if (findings_in(out, out->files.items[i])) continue;

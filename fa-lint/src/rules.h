@@ -39,8 +39,8 @@ typedef enum rule_id {
 } rule_id;
 
 typedef struct rule_info {
-    const char *code;    /* "FA601" */
-    const char *name;    /* "frame-escape": SARIF's rule name */
+    const char *code; /* "FA601" */
+    const char *name; /* "frame-escape": SARIF's rule name */
     rule_group group;
     bool needs_config;   /* silent without a .fa.toml that asks for it */
     const char *summary; /* one line */

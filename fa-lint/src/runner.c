@@ -30,7 +30,8 @@ static char *parse_errors(CXTranslationUnit tu) {
         CXDiagnostic d = clang_getDiagnostic(tu, i);
         if (clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error) {
             if (shown < 3) {
-                CXString s = clang_formatDiagnostic(d, CXDiagnostic_DisplaySourceLocation | CXDiagnostic_DisplayColumn);
+                CXString s = clang_formatDiagnostic(d, CXDiagnostic_DisplaySourceLocation |
+                                                           CXDiagnostic_DisplayColumn);
                 char *next = xasprintf("%s%s%s", msg ? msg : "", msg ? "\n    " : "", clang_getCString(s));
                 clang_disposeString(s);
                 free(msg);
@@ -54,11 +55,13 @@ static void run_one(CXIndex index, const lint_unit_t *u, const analyze_opts_t *o
         args[i] = u->args.items[i];
     CXTranslationUnit tu = NULL;
     unsigned flags = CXTranslationUnit_IgnoreNonErrorsFromIncludedFiles;
-    enum CXErrorCode rc = clang_parseTranslationUnit2(index, u->file, args, (int)u->args.count, NULL, 0, flags, &tu);
+    enum CXErrorCode rc =
+        clang_parseTranslationUnit2(index, u->file, args, (int)u->args.count, NULL, 0, flags, &tu);
     free(args);
     if (rc != CXError_Success || !tu) {
-        slot->error = xasprintf("%s: libclang could not parse it (error %d): check the file exists and the flags",
-                                u->file, (int)rc);
+        slot->error =
+            xasprintf("%s: libclang could not parse it (error %d): check the file exists and the flags",
+                      u->file, (int)rc);
         return;
     }
     char *errors = parse_errors(tu);
@@ -96,8 +99,10 @@ void runner_run(const unit_list_t *units, const analyze_opts_t *opts, unsigned j
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 8u << 20);
     for (unsigned t = 1; t < jobs; t++)
-        if (pthread_create(&threads[t], &attr, worker, &sh) == 0) started++;
-        else break;
+        if (pthread_create(&threads[t], &attr, worker, &sh) == 0)
+            started++;
+        else
+            break;
     pthread_attr_destroy(&attr);
     worker(&sh);
     for (unsigned t = 1; t <= started; t++)
@@ -113,9 +118,11 @@ void runner_run(const unit_list_t *units, const analyze_opts_t *opts, unsigned j
         }
         findings_move(&out->findings, &s->result.findings);
         for (size_t k = 0; k < s->result.budgets.count; k++)
-            if (!strlist_has(&out->budgets, s->result.budgets.items[k])) strlist_add(&out->budgets, s->result.budgets.items[k]);
+            if (!strlist_has(&out->budgets, s->result.budgets.items[k]))
+                strlist_add(&out->budgets, s->result.budgets.items[k]);
         for (size_t k = 0; k < s->result.files.count; k++)
-            if (!strlist_has(&out->files, s->result.files.items[k])) strlist_add(&out->files, s->result.files.items[k]);
+            if (!strlist_has(&out->files, s->result.files.items[k]))
+                strlist_add(&out->files, s->result.files.items[k]);
         unit_result_free(&s->result);
     }
     free(sh.slots);

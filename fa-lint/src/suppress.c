@@ -51,8 +51,10 @@ void suppressions_scan(const char *text, size_t len, suppression_list_t *out) {
             memcpy(code, w, n);
             code[n] = 0;
             int r = rule_find(code);
-            if (r >= 0) s.rules[r] = true;
-            else if (!s.unknown[0]) memcpy(s.unknown, code, n + 1);
+            if (r >= 0)
+                s.rules[r] = true;
+            else if (!s.unknown[0])
+                memcpy(s.unknown, code, n + 1);
         }
         if (p < end && *p == ')') p++;
         /* The reason: the rest of the comment. */

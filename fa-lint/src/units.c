@@ -69,8 +69,10 @@ char *find_upward(const char *start, const char *const *names) {
         }
         if (strcmp(cur, "/") == 0) break;
         char *slash = strrchr(cur, '/');
-        if (slash == cur) cur[1] = 0;
-        else *slash = 0;
+        if (slash == cur)
+            cur[1] = 0;
+        else
+            *slash = 0;
     }
     free(cur);
     return NULL;
@@ -106,8 +108,8 @@ static bool wanted(const char *file, const strlist_t *only) {
 }
 
 /* Flags with a path argument, joined ("-Ifoo") or separate ("-I foo"). */
-static const char *const path_flags[] = {"-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros",
-                                         "-isysroot", "--sysroot", NULL};
+static const char *const path_flags[] = {"-I",       "-isystem",  "-iquote",   "-idirafter", "-include",
+                                         "-imacros", "-isysroot", "--sysroot", NULL};
 
 /* Flags of the compile that libclang must not see (output, dependency
  * files) and the ones that take the next argument with them. */
@@ -167,7 +169,8 @@ static lint_unit_t *new_unit(unit_list_t *out, const char *file, const char *dir
     return u;
 }
 
-int units_from_database(unit_list_t *out, const char *db_dir, const strlist_t *only, char *err, size_t errlen) {
+int units_from_database(unit_list_t *out, const char *db_dir, const strlist_t *only, char *err,
+                        size_t errlen) {
     CXCompilationDatabase_Error dberr;
     CXCompilationDatabase db = clang_CompilationDatabase_fromDirectory(db_dir, &dberr);
     if (dberr != CXCompilationDatabase_NoError || !db) {
@@ -238,15 +241,18 @@ static void walk_dir(const char *dir, strlist_t *files) {
         struct stat st;
         if (stat(p, &st) == 0) {
             size_t n = strlen(p);
-            if (S_ISDIR(st.st_mode)) walk_dir(p, files);
-            else if (S_ISREG(st.st_mode) && n > 2 && strcmp(p + n - 2, ".c") == 0) strlist_add(files, p);
+            if (S_ISDIR(st.st_mode))
+                walk_dir(p, files);
+            else if (S_ISREG(st.st_mode) && n > 2 && strcmp(p + n - 2, ".c") == 0)
+                strlist_add(files, p);
         }
         free(p);
     }
     strlist_free(&names);
 }
 
-int units_from_paths(unit_list_t *out, const strlist_t *paths, const strlist_t *flags, char *err, size_t errlen) {
+int units_from_paths(unit_list_t *out, const strlist_t *paths, const strlist_t *flags, char *err,
+                     size_t errlen) {
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, "/");
     char *dir = absolute_path(NULL, cwd);
@@ -261,8 +267,10 @@ int units_from_paths(unit_list_t *out, const strlist_t *paths, const strlist_t *
             strlist_free(&files);
             return -1;
         }
-        if (S_ISDIR(st.st_mode)) walk_dir(abs, &files);
-        else if (!strlist_has(&files, abs)) strlist_add(&files, abs);
+        if (S_ISDIR(st.st_mode))
+            walk_dir(abs, &files);
+        else if (!strlist_has(&files, abs))
+            strlist_add(&files, abs);
         free(abs);
     }
     for (size_t i = 0; i < files.count; i++) {

@@ -31,11 +31,13 @@ char *find_upward(const char *start, const char *const *names);
 
 /* Reads the database in db_dir. 0, or -1 with a message in err. Units whose
  * file is in `only` (absolute paths or directories; empty: all) are kept. */
-int units_from_database(unit_list_t *out, const char *db_dir, const strlist_t *only, char *err, size_t errlen);
+int units_from_database(unit_list_t *out, const char *db_dir, const strlist_t *only, char *err,
+                        size_t errlen);
 
 /* Every .c file named or below a named directory, each with flags. 0, or -1
  * with a message naming the path that does not exist. */
-int units_from_paths(unit_list_t *out, const strlist_t *paths, const strlist_t *flags, char *err, size_t errlen);
+int units_from_paths(unit_list_t *out, const strlist_t *paths, const strlist_t *flags, char *err,
+                     size_t errlen);
 
 void units_free(unit_list_t *l);
 

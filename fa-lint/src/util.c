@@ -40,7 +40,9 @@ void xgrow(void *array_ptr, size_t *cap, size_t need, size_t elem) {
     *cap = n;
 }
 
-char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+char *xstrdup(const char *s) {
+    return xstrndup(s, strlen(s));
+}
 
 char *xstrndup(const char *s, size_t n) {
     char *p = xmalloc(n + 1);

@@ -32,7 +32,8 @@ static void *worker_main(void *arg) {
 static contact_t *contacts(fa_alloc_t *fa, int n) {
     FA_TAG_SCOPE(fa, "physics");
     contact_t *c = FA_FRAME_ARRAY(fa, contact_t, n);
-    for (int i = 0; c && i < n; i++) c[i].depth = (float)i;
+    for (int i = 0; c && i < n; i++)
+        c[i].depth = (float)i;
     return NULL;
 }
 

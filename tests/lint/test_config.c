@@ -16,13 +16,14 @@ static lint_config_t *parse(const char *text, int *rc, char *err, size_t errlen)
 Test(config, a_full_file_sets_levels_tags_modules_and_suppressions) {
     char err[256] = "";
     int rc;
-    lint_config_t *cfg = parse("# comment\n[lint]\ndeny = [\"FA602\"]\nwarn = [\"fa601\", 'FA605']\n"
-                               "allow = [\n  \"FA203\", # why\n]\nexclude = [\"gen/**\"]\nrequire_budgets = true\n"
-                               "frame_functions = [\"dup\"]\nlong_lived_types = [\"world_t\"]\n"
-                               "[tags]\ndeclared = [\"physics\", \"physics/*\"]\nbudgeted = [\"net\"]\n"
-                               "[modules]\n\"src/audio/**\" = \"audio\"\n"
-                               "[[suppress]]\npath = \"tests/*.c\"\ncodes = [\"FA603\"]\nreason = \"on purpose\"\n",
-                               &rc, err, sizeof err);
+    lint_config_t *cfg =
+        parse("# comment\n[lint]\ndeny = [\"FA602\"]\nwarn = [\"fa601\", 'FA605']\n"
+              "allow = [\n  \"FA203\", # why\n]\nexclude = [\"gen/**\"]\nrequire_budgets = true\n"
+              "frame_functions = [\"dup\"]\nlong_lived_types = [\"world_t\"]\n"
+              "[tags]\ndeclared = [\"physics\", \"physics/*\"]\nbudgeted = [\"net\"]\n"
+              "[modules]\n\"src/audio/**\" = \"audio\"\n"
+              "[[suppress]]\npath = \"tests/*.c\"\ncodes = [\"FA603\"]\nreason = \"on purpose\"\n",
+              &rc, err, sizeof err);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert_eq(config_level(cfg, R_FA602), LEVEL_DENY);
     cr_assert_eq(config_level(cfg, R_FA601), LEVEL_WARN);
@@ -116,7 +117,8 @@ Test(suppress, reasons_codes_and_lines_are_read_from_comments) {
 }
 
 Test(suppress, a_marker_at_the_end_of_the_text_does_not_read_past_it) {
-    const char *cases[] = {"// fa-lint:", "// fa-lint: allow(", "// fa-lint: allow(FA601", "/* fa-lint: allow(FA601) x"};
+    const char *cases[] = {"// fa-lint:", "// fa-lint: allow(", "// fa-lint: allow(FA601",
+                           "/* fa-lint: allow(FA601) x"};
     for (size_t i = 0; i < 4; i++) {
         suppression_list_t l = {0};
         char *copy = strdup(cases[i]);
