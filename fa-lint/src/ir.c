@@ -716,7 +716,7 @@ static void build_function(ir_unit_t *u, CXCursor fn) {
                          .is_static = clang_Cursor_getStorageClass(fn) == CX_SC_Static};
     if (!f->name) f->name = "";
     f->vars = arena_alloc(u, (u->nvars ? u->nvars : 1) * sizeof *f->vars);
-    memcpy(f->vars, u->vars, u->nvars * sizeof *f->vars);
+    if (u->nvars) memcpy(f->vars, u->vars, u->nvars * sizeof *f->vars);
 }
 
 static enum CXChildVisitResult top_level(CXCursor c, CXCursor parent, CXClientData data) {

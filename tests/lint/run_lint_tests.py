@@ -146,6 +146,15 @@ def test_asan_corpus(lint_asan):
           f"exit {rc}\n{err[-2000:]}")
 
 
+def test_asan_self(lint_asan, compdb):
+    """The project's own units under ASan+UBSan: every function shape they hold."""
+    rc, out, err = run([lint_asan, "--all", "-j2", "--no-config", "-q", "--format", "sarif", "-p",
+                        os.path.dirname(compdb)], cwd=TOP,
+                       env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "halt_on_error=1"})
+    check("the project's units under ASan+UBSan: no sanitizer report", "Sanitizer" not in err and
+          "runtime error" not in err and rc in (0, 1), f"exit {rc}\n{err[-2000:]}")
+
+
 def sarif_of(lint, files, config, root, extra=()):
     args = [lint, "--format", "sarif", "--root", root] + list(extra)
     args += ["--config", config] if config else ["--no-config"]
@@ -442,6 +451,8 @@ def main():
         test_cli(lint, tmp)
         if args.compdb:
             test_self(lint, os.path.abspath(args.compdb))
+            if args.lint_asan:
+                test_asan_self(os.path.abspath(args.lint_asan), os.path.abspath(args.compdb))
     passed = sum(ok for _, ok in results)
     failed = len(results) - passed
     print(f"fa-lint tests: {passed} passed, {failed} failed")
