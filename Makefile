@@ -73,6 +73,7 @@ include tests/tests.mk
 -include fa-insightd/fa-insightd.mk
 -include fa-cli/fa-cli.mk
 -include fa-lint/fa-lint.mk
+-include integrations/integrations.mk
 -include examples/examples.mk
 -include bench/bench.mk
 -include fuzz/fuzz.mk

@@ -14,6 +14,7 @@
  * is returned, whether it allocates frame or heap memory, whether it opens
  * frames), and the summaries iterated to a fixed point before the reporting
  * pass: that is how a mistake split over two functions is found. */
+#define _GNU_SOURCE /* strcasestr */
 #include "analyze.h"
 
 #include <limits.h>
@@ -196,16 +197,32 @@ static bool name_in(const char *name, const char *const *list) {
     return false;
 }
 
-static const char *const frame_sources[] = {"fa_frame_alloc",       "fa_frame_alloc_batch",
-                                            "fa_frame_alloc2",      "fa_frame_alloc4",
-                                            "fa_frame_alloc8",      "fa_frame_strdup",
-                                            "fa_frame_sprintf",     "fa_frame_alloc_retained",
-                                            "fa__frame_alloc_slow", NULL};
+static const char *const frame_sources[] = {
+    "fa_frame_alloc", "fa_frame_alloc_batch", "fa_frame_alloc2", "fa_frame_alloc4", "fa_frame_alloc8",
+    "fa_frame_strdup", "fa_frame_sprintf", "fa_frame_alloc_retained", "fa__frame_alloc_slow",
+    /* fa_frame_vec.h: appending may grow the storage */
+    "fa_frame_vec_push", "fa_frame_vec_push_n", "fa__frame_vec_push_slow", "fa__frame_vec_push_checked",
+    "fa__frame_vec_push_typed", "fa_frame_map_put", "fa__frame_map_put_typed", NULL};
+/* Point into frame memory without allocating. */
+static const char *const frame_views[] = {"fa_frame_map_get", "fa__frame_map_get_typed", NULL};
+/* Make their first argument (a container struct) hold frame memory. */
+static const char *const frame_containers[] = {"fa_frame_vec_init", "fa_frame_map_init", NULL};
 static const char *const malloc_sources[] = {"malloc",  "calloc",        "realloc", "reallocarray", "strdup",
                                              "strndup", "aligned_alloc", "valloc",  "memalign",     NULL};
 static const char *const sync_callback_apis[] = {"qsort",   "qsort_r", "bsearch",      "lfind",     "lsearch",
                                                  "tsearch", "tfind",   "tdelete",      "twalk",     "scandir",
                                                  "ftw",     "nftw",    "pthread_once", "call_once", NULL};
+
+/* A function that takes a callback and calls it before it returns (a sort,
+ * a search, a visitor: dSpaceCollide, cpSpaceEachBody, cpSpacePointQuery),
+ * so frame memory given with the callback is used within the frame. */
+static bool calls_back_at_once(const actx_t *a, const char *name) {
+    static const char *const visitor_words[] = {"each", "query", "collide", "walk", "visit", "iterate", NULL};
+    if (name_in(name, sync_callback_apis) || config_sync_callback(a->o->cfg, name)) return true;
+    for (const char *const *w = visitor_words; *w; w++)
+        if (strcasestr(name, *w)) return true;
+    return false;
+}
 
 static const char *pool_str(actx_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static const char *pool_str(actx_t *a, const char *fmt, ...) {
@@ -701,6 +718,13 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
             s->origin[n->child[3]->var] |= O_FRAME;
         return O_FRAME;
     }
+    if (name_in(name, frame_views)) return O_FRAME;
+    if (name_in(name, frame_containers)) {
+        if (n->nchild && n->child[0]->kind == K_ADDR && n->child[0]->nchild &&
+            n->child[0]->child[0]->kind == K_VAR && n->child[0]->child[0]->var >= 0)
+            s->origin[n->child[0]->child[0]->var] |= O_HELD;
+        return 0;
+    }
     if (strcmp(name, "fa_pool_alloc") == 0 || strcmp(name, "fa_pool_alloc_at") == 0) {
         mark_changed_bool(a, &a->sum->allocs_pool);
         loop_allocation(a, s, n);
@@ -712,7 +736,9 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
         return O_TASK;
     }
     bool is_malloc = name_in(name, malloc_sources) || strcmp(name, "posix_memalign") == 0;
-    if (is_malloc || strcmp(name, "fa_heap_alloc") == 0 || strcmp(name, "fa_heap_alloc_at") == 0) {
+    bool is_heap = strcmp(name, "fa_heap_alloc") == 0 || strcmp(name, "fa_heap_alloc_at") == 0 ||
+                   strcmp(name, "fa_heap_alloc_tagged") == 0 || strcmp(name, "fa_heap_realloc") == 0;
+    if (is_malloc || is_heap) {
         note_alloc(a, &a->sum->allocs_heap, &a->sum->heap_site, n, name);
         if (s->frame == F_IN)
             emit(a, R_FA602, n, name,
@@ -720,6 +746,8 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
                  a->fn->name);
         if (!is_malloc) loop_allocation(a, s, n);
         if (strcmp(name, "realloc") == 0 && n->nchild) check_free(a, n, n->child[0], argo[0], O_MALLOC);
+        if (strcmp(name, "fa_heap_realloc") == 0 && n->nchild > 1)
+            check_free(a, n, n->child[1], argo[1], O_HEAP);
         if (strcmp(name, "posix_memalign") == 0 && n->nchild && n->child[0]->kind == K_ADDR &&
             n->child[0]->nchild && n->child[0]->child[0]->kind == K_VAR && n->child[0]->child[0]->var >= 0)
             s->origin[n->child[0]->child[0]->var] = O_MALLOC;
@@ -758,6 +786,10 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
     }
     if (strcmp(name, "fa_tag_push") == 0) {
         tag_push(a, s, n, false);
+        return 0;
+    }
+    if (strcmp(name, "fa_tag_push_id") == 0) {
+        tag_push(a, s, n, false); /* by id: the path is not known here */
         return 0;
     }
     if (strcmp(name, "fa__tag_guard_begin") == 0) {
@@ -879,7 +911,7 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
     }
     /* An outside function that takes a callback: what else it is given is
      * read when the callback runs (FA701), unless it calls back at once. */
-    if (!name_in(name, sync_callback_apis)) {
+    if (!calls_back_at_once(a, name)) {
         const node_t *cb = NULL;
         for (unsigned i = 0; i < n->nchild; i++)
             if (n->child[i]->kind == K_FUNC || (n->child[i]->flags & NF_FUNCPTR)) cb = n->child[i];
@@ -1171,7 +1203,7 @@ static void exec(actx_t *a, state_t *s, const node_t *n) {
             const node_t *v = n->child[0];
             unsigned o = eval(a, s, v);
             if (is_signal_call(v)) hand_over_signal(a, v);
-            if ((o & O_FRAME) && !name_in(a->fn->name, frame_sources) &&
+            if ((o & O_FRAME) && !name_in(a->fn->name, frame_sources) && !name_in(a->fn->name, frame_views) &&
                 !config_frame_function(a->o->cfg, a->fn->name)) {
                 char what[224];
                 describe(v, what, sizeof what);

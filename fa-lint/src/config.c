@@ -25,7 +25,7 @@ struct lint_config {
     bool loaded;
     char *dir;
     lint_level level[RULE_COUNT];
-    strlist_t exclude, declared, budgeted, frame_functions, long_lived;
+    strlist_t exclude, declared, budgeted, frame_functions, long_lived, sync_callbacks;
     bool has_declared, require_budgets;
     module_entry_t *modules;
     size_t module_count, module_cap;
@@ -48,6 +48,7 @@ void config_destroy(lint_config_t *cfg) {
     strlist_free(&cfg->budgeted);
     strlist_free(&cfg->frame_functions);
     strlist_free(&cfg->long_lived);
+    strlist_free(&cfg->sync_callbacks);
     for (size_t i = 0; i < cfg->module_count; i++) {
         free(cfg->modules[i].glob);
         free(cfg->modules[i].tag);
@@ -276,6 +277,8 @@ static int apply(parser_t *ps, lint_config_t *cfg, const char *key, value_t *v) 
             return want(ps, v, V_ARRAY, key) < 0 ? -1 : (copy_list(&cfg->frame_functions, v), 0);
         if (strcmp(key, "long_lived_types") == 0)
             return want(ps, v, V_ARRAY, key) < 0 ? -1 : (copy_list(&cfg->long_lived, v), 0);
+        if (strcmp(key, "sync_callbacks") == 0)
+            return want(ps, v, V_ARRAY, key) < 0 ? -1 : (copy_list(&cfg->sync_callbacks, v), 0);
         if (strcmp(key, "require_budgets") == 0) {
             if (want(ps, v, V_BOOL, key) < 0) return -1;
             cfg->require_budgets = v->boolean;
@@ -523,6 +526,10 @@ bool config_long_lived_type(const lint_config_t *cfg, const char *type_name) {
     return strlist_has(&cfg->long_lived, type_name);
 }
 
+bool config_sync_callback(const lint_config_t *cfg, const char *name) {
+    return strlist_has(&cfg->sync_callbacks, name);
+}
+
 const char *config_suppressed(const lint_config_t *cfg, const char *relpath, rule_id rule) {
     for (size_t i = 0; i < cfg->suppress_count; i++)
         if (cfg->suppress[i].rules[rule] && glob_match(cfg->suppress[i].path_glob, relpath))
@@ -551,6 +558,10 @@ void config_write_template(FILE *out) {
           "frame_functions = []\n"
           "# FA601: struct types that live longer than a frame.\n"
           "long_lived_types = []\n"
+          "# FA701: outside functions that call their callback before they return\n"
+          "# (sorts, searches and visitors: *each*, *query*, *collide*, qsort... are\n"
+          "# known already).\n"
+          "sync_callbacks = []\n"
           "\n"
           "[tags]\n"
           "# FA801: every tag the code may use (globs allowed). Remove this list to\n"

@@ -52,6 +52,8 @@ bool config_require_budgets(const lint_config_t *cfg);
  * that live longer than a frame. */
 bool config_frame_function(const lint_config_t *cfg, const char *name);
 bool config_long_lived_type(const lint_config_t *cfg, const char *type_name);
+/* FA701: outside functions that call their callback before returning. */
+bool config_sync_callback(const lint_config_t *cfg, const char *name);
 /* A [[suppress]] entry covering (relpath, rule): its reason, else NULL. */
 const char *config_suppressed(const lint_config_t *cfg, const char *relpath, rule_id rule);
 

@@ -367,14 +367,21 @@ static bool constant_true(const node_t *n) {
 }
 
 /* A loop condition that is a constant or a flag (an integer or boolean
- * variable, possibly negated, a member or a call's result): no visible
- * bound. Pointers walked to NULL and comparisons are bounds. */
+ * variable or member, possibly negated, or a negated call such as
+ * !window_should_close(w)): no visible bound. Pointers walked to NULL,
+ * comparisons and calls that fill an out-parameter (while
+ * (SDL_PollEvent(&ev)), a reader draining its input) are bounds. */
 static bool flag_condition(const node_t *n) {
     if (!n) return true;
     if (constant_true(n)) return true;
-    if (n->kind == K_ARITH && n->op == '!' && n->nchild == 1) return flag_condition(n->child[0]);
+    if (n->kind == K_ARITH && n->op == '!' && n->nchild == 1)
+        return n->child[0]->kind == K_CALL ? !(n->child[0]->flags & NF_PTR) : flag_condition(n->child[0]);
     if (n->kind == K_VAR || n->kind == K_MEMBER) return !(n->flags & NF_PTR);
-    if (n->kind == K_CALL) return !(n->flags & NF_PTR);
+    if (n->kind == K_CALL) {
+        for (unsigned i = 0; i < n->nchild; i++)
+            if (n->child[i]->kind == K_ADDR) return false;
+        return !(n->flags & NF_PTR);
+    }
     return false;
 }
 

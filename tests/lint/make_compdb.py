@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns `make -nB V=1` output into a compile_commands.json: every compiler
-command with one .c source whose output is in the dry-run build tree but not
+command's .c sources whose output is in the dry-run build tree but not
 in a sanitizer or other variant's subtree (those compile the same files with
 other macros; the default variant is the one linted). Reads stdin, writes
 the JSON to stdout. No compiler runs."""
@@ -30,10 +30,14 @@ def main():
         if not out.startswith(args.build + "/") or any(out.startswith(f"{args.build}/{v}/") for v in others):
             continue
         sources = [a for a in argv if a.endswith(".c")]
-        if len(sources) != 1 or sources[0] in seen:
-            continue
-        seen.add(sources[0])
-        entries.append({"directory": args.directory, "arguments": argv, "file": sources[0]})
+        # A program compiled and linked from several sources in one command
+        # gives one entry per source, the others left out of its arguments.
+        for src in sources:
+            if src in seen:
+                continue
+            seen.add(src)
+            entries.append({"directory": args.directory, "file": src,
+                            "arguments": [a for a in argv if a == src or a not in sources]})
     if not entries:
         sys.exit("make_compdb: no compile commands found in make's dry run")
     json.dump(entries, sys.stdout, indent=1)

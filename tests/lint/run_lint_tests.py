@@ -421,8 +421,9 @@ def test_cli(lint, tmp):
 def test_self(lint, compdb):
     t0 = time.time()
     rc, out, err = run([lint, "--all", "-p", os.path.dirname(compdb), "--root", TOP, "lib", "examples", "fa-agent",
-                        "fa-lint", "tests"], cwd=TOP)
-    check(f"fa-lint --all over lib/ examples/ fa-agent/ fa-lint/ tests/: no finding ({time.time() - t0:.1f} s)",
+                        "fa-lint", "integrations", "tests"], cwd=TOP)
+    check(f"fa-lint --all over lib/ examples/ fa-agent/ fa-lint/ integrations/ tests/: no finding "
+          f"({time.time() - t0:.1f} s)",
           rc == 0 and not out.strip(), f"exit {rc}\n{out[:3000]}\n{err[-1500:]}")
     m = re.search(r"(\d+) units", err)
     check("the self-lint covers the project's units", m and int(m.group(1)) >= 50, err)

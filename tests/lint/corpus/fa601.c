@@ -1,4 +1,5 @@
 /* FA601: a frame pointer escapes its frame. */
+#include <fa_frame_vec.h>
 #include <framealloc.h>
 #include <stdlib.h>
 
@@ -13,6 +14,8 @@ typedef struct label {
 
 static const char *g_last_name;
 static entity_t g_player;
+static fa_frame_vec_t g_hits;
+static int *g_first_hit;
 #define REMEMBER(p) (g_last_name = (p))
 
 /* Stores its argument for longer than any frame. */
@@ -47,6 +50,11 @@ void frame(fa_alloc_t *fa, entity_t *pooled_owner) {
     char *copy = fa_frame_strdup(fa, local); /* ok: FA601 */
     remember("static text"); /* ok: FA601 */
     e->name = "static"; /* ok: FA601 */
+    fa_frame_vec_t hits;
+    FA_FRAME_VEC_INIT(&hits, fa, int);
+    int *hit = fa_frame_vec_push(&hits); /* ok: FA601 */
+    g_first_hit = hit; /* expect: FA601 */
+    g_hits = hits; /* expect: FA601 */
     (void)tmp;
     (void)copy;
     fa_pool_free(fa, e);

@@ -1,4 +1,5 @@
 /* FA603: frame allocation outside any begin/end frame, where provable. */
+#include <fa_frame_vec.h>
 #include <framealloc.h>
 #include <stdio.h>
 
@@ -25,6 +26,10 @@ void loop(fa_alloc_t *fa, int frames) {
     char *summary = fa_frame_sprintf(fa, "%d frames", frames); /* expect: FA603 */
     char *scratch = SCRATCH(fa); /* expect: FA603 macro */
     char *text = describe(fa, frames); /* expect: FA603 cross */
+    fa_frame_vec_t late;
+    FA_FRAME_VEC_INIT(&late, fa, int);
+    int *slot = fa_frame_vec_push(&late); /* expect: FA603 */
+    (void)slot;
     (void)summary;
     (void)scratch;
     (void)text;

@@ -15,6 +15,7 @@ void frees(fa_alloc_t *fa) {
     fa_pool_free(fa, m); /* expect: FA605 */
     RELEASE(pool); /* expect: FA605 macro */
     release_block(fa, heap); /* expect: FA605 cross */
+    void *grown = fa_heap_realloc(fa, frame, 64, 0); /* expect: FA605 */
 
     void *pool2 = fa_pool_alloc(fa, 32);
     void *heap2 = fa_heap_alloc(fa, 64, 0);
@@ -22,5 +23,9 @@ void frees(fa_alloc_t *fa) {
     fa_pool_free(fa, pool2); /* ok: FA605 */
     fa_heap_free(fa, heap2); /* ok: FA605 */
     RELEASE(m2); /* ok: FA605 */
+    void *tagged = fa_heap_alloc_tagged(fa, 0, 32, 0);
+    tagged = fa_heap_realloc(fa, tagged, 64, 0); /* ok: FA605 */
+    fa_heap_free(fa, tagged); /* ok: FA605 */
+    (void)grown;
     release_block(fa, fa_pool_alloc(fa, 16)); /* ok: FA605 */
 }

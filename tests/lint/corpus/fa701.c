@@ -6,6 +6,8 @@
 
 typedef void (*done_fn)(void *user);
 void register_done(done_fn cb, void *user); /* calls cb later, from its loop */
+void visit_each_node(done_fn cb, void *user); /* calls cb before returning */
+void apply_now(done_fn cb, void *user);       /* the same; listed in .fa.toml sync_callbacks */
 
 static void on_done(void *user) { (void)user; }
 static int compare(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
@@ -29,5 +31,7 @@ void async(fa_alloc_t *fa, uv_timer_t *timer, uv_fs_t *fs) {
     arm(timer, state); /* ok: FA701 */
     fs->data = fa_pool_alloc(fa, 16); /* ok: FA701 */
     register_done(on_done, NULL); /* ok: FA701 */
+    visit_each_node(on_done, path); /* ok: FA701 */
+    apply_now(on_done, path); /* ok: FA701 */
     fa_end_frame(fa);
 }
