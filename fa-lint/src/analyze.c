@@ -130,6 +130,7 @@ typedef struct actx {
     int wait_round;             /* evaluating fa_barrier_wait's round argument */
     strlist_t wait_keys;        /* barriers this function waits on */
     const node_t **push_of_var; /* a variable holding fa_tag_push's result */
+    const node_t **pushed_flag; /* a variable that is true when that push succeeded */
     const node_t **reported_push;
     size_t nreported_push, reported_push_cap;
     unsigned char *stale_reported;
@@ -1060,6 +1061,21 @@ static const node_t *push_in_condition(actx_t *a, const node_t *cond, bool *then
     return call;
 }
 
+static bool is_push_call(const node_t *n) {
+    return n->kind == K_CALL &&
+           (strcmp(n->name, "fa_tag_push") == 0 || strcmp(n->name, "fa_tag_push_id") == 0);
+}
+
+/* The push whose success an expression tells: `fa_tag_push(...) >= 0`,
+ * also under `x && ...` (bool pushed = !busy && fa_tag_push_id(...) >= 0). */
+static const node_t *push_success_test(const node_t *n) {
+    if (n->kind == K_CMP && n->nchild == 2 && is_push_call(n->child[0]) && n->child[1]->kind == K_INTEGER &&
+        ir_integer(n->child[1]) == 0 && (n->op == 'g' || n->op == 'n'))
+        return n->child[0];
+    if (n->kind == K_ARITH && n->op == 'A' && n->nchild == 2) return push_success_test(n->child[1]);
+    return NULL;
+}
+
 static void drop_push(state_t *s, const node_t *call) {
     for (int i = s->ntags; i-- > 0;)
         if (s->tags[i].at == call) {
@@ -1074,6 +1090,14 @@ static void exec_if(actx_t *a, state_t *s, const node_t *n) {
     eval(a, s, n->child[0]);
     bool then_failed = false;
     const node_t *push = push_in_condition(a, n->child[0], &then_failed);
+    const node_t *cond = n->child[0];
+    bool negated = cond->kind == K_ARITH && cond->op == '!' && cond->nchild == 1;
+    const node_t *flag = negated ? cond->child[0] : cond;
+    if (!push && flag->kind == K_VAR && flag->var >= 0 && a->pushed_flag[flag->var]) {
+        /* if (pushed) fa_tag_pop(fa): the push only happened on one side. */
+        push = a->pushed_flag[flag->var];
+        then_failed = negated;
+    }
     state_t other;
     state_dup(a, &other, s);
     if (push) drop_push(then_failed ? s : &other, push);
@@ -1255,6 +1279,7 @@ static void exec(actx_t *a, state_t *s, const node_t *n) {
         if (n->var < 0) return;
         const ir_var_t *var = &a->fn->vars[n->var];
         if (init->kind == K_CALL && strcmp(init->name, "fa_tag_push") == 0) a->push_of_var[n->var] = init;
+        a->pushed_flag[n->var] = push_success_test(init);
         if (is_signal_call(init)) {
             for (size_t i = 0; i < a->nsignals; i++)
                 if (a->signals[i].at == init) a->signals[i].var = n->var;
@@ -1297,6 +1322,8 @@ static void analyze_function(actx_t *a, unsigned index) {
     a->stale_reported = xcalloc(f->nvars + 1, 1);
     free(a->push_of_var);
     a->push_of_var = xcalloc(f->nvars + 1, sizeof *a->push_of_var);
+    free(a->pushed_flag);
+    a->pushed_flag = xcalloc(f->nvars + 1, sizeof *a->pushed_flag);
     strlist_free(&a->wait_keys);
     collect_wait_keys(a, f->body);
     state_t s;
@@ -1383,6 +1410,7 @@ void analyze_unit(CXTranslationUnit tu, const analyze_opts_t *opts, unit_result_
     free(a.reported_push);
     free(a.stale_reported);
     free(a.push_of_var);
+    free(a.pushed_flag);
     strlist_free(&a.wait_keys);
     strlist_free(&a.long_lived);
     strlist_free(&a.pool);

@@ -36,6 +36,13 @@ out:
     return rc;
 }
 
+int flagged(fa_alloc_t *fa, int tag, int busy) {
+    int pushed = !busy && fa_tag_push_id(fa, tag) >= 0; /* ok: FA803 */
+    if (!busy) fa_frame_alloc(fa, 16, 0);
+    if (pushed) fa_tag_pop(fa);
+    return pushed;
+}
+
 int scoped(fa_alloc_t *fa, const char *path) {
     FA_TAG_SCOPE(fa, "ai"); /* ok: FA803 */
     if (!path) return -1;
