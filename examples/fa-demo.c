@@ -1,18 +1,25 @@
 /* fa-demo: a game loop that uses framealloc the way an engine would, and
  * streams its memory to fa-insightd through fa-agent.
  *
- * Subsystems run under tags (physics/contacts, physics/broadphase, render,
- * audio, ai/pathfinding, assets/streaming, ui). Every frame allocates frame
- * memory; entities that spawn and die live in pools; streamed assets live on
- * the heap. Physics spikes on a schedule and breaks its budget; the asset
- * cache leaks slowly until a periodic purge; a worker thread receives the
- * visible set through a transfer handle and meets the main thread at a frame
- * barrier; some contacts are promoted to the pool; audio and ui carry two
- * classic mistakes for the behaviour filter to find.
+ * Subsystems run under tags. Physics is Chipmunk2D (demo/physics.c): bodies
+ * rain into an arena, collide and die, and every contact event and query
+ * hit comes from the engine in frame memory (physics/contacts,
+ * physics/queries, physics/broadphase); the hardest hits are promoted to
+ * the pool for the sound system. A Lua crowd script runs every frame
+ * (scripts/lua, demo/scripts.c); SQLite, cJSON, zlib and FreeType work
+ * under their own tags through the adapters (demo/services.c). Entities
+ * live in pools, streamed assets on the heap, render/audio/ui use frame
+ * memory. Scripted, as options for the tests: a debris spike on a schedule
+ * that breaks the physics budget, and an asset cache that leaks until a
+ * periodic purge. A worker thread receives the visible set through a
+ * transfer handle and meets the main thread at a frame barrier; audio and
+ * ui carry two classic mistakes for the behaviour filter to find.
  *
  *   fa-demo [--fps N] [--duration S] [--seed N] [--entities N] [--app NAME]
- *           [--url URL] [--spike-every S] [--no-agent] [--quiet]
+ *           [--url URL] [--spike-every S] [--no-leak] [--no-agent] [--quiet]
  */
+#include "demo/demo.h"
+
 #include <fa_agent.h>
 #include <framealloc.h>
 
@@ -32,7 +39,8 @@ typedef struct options {
     int entities;
     const char *app;
     const char *url;
-    double spike_every; /* seconds between physics spikes */
+    double spike_every; /* seconds between physics spikes; 0: none */
+    int leak;           /* the asset cache leaks until a purge */
     int agent;
     int quiet;
 } options_t;
@@ -44,12 +52,6 @@ typedef struct entity {
     uint32_t path_bytes;
     char pad[36];
 } entity_t; /* 96 bytes: a pool class of its own */
-
-typedef struct contact {
-    float normal[3], depth;
-    uint32_t a, b;
-    float impulse, pad;
-} contact_t;
 
 typedef struct asset {
     void *data;
@@ -69,7 +71,9 @@ static uint64_t rng_next(uint64_t *s) {
     *s ^= *s << 17;
     return *s;
 }
-static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) / 9007199254740992.0; }
+static double rng_unit(uint64_t *s) {
+    return (double)(rng_next(s) >> 11) / 9007199254740992.0;
+}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -102,7 +106,8 @@ static void *worker_main(void *arg) {
             size_t n = size / sizeof *visible;
             /* Scratch for the planner: frame memory of the worker's own arena. */
             float *open_set = FA_FRAME_ARRAY(w->fa, float, n * 8 + 1);
-            for (size_t i = 0; open_set && i < n; i++) open_set[i * 8] = (float)visible[i];
+            for (size_t i = 0; open_set && i < n; i++)
+                open_set[i * 8] = (float)visible[i];
             w->planned += n;
             fa_transfer_release(w->fa, h);
         }
@@ -118,13 +123,16 @@ static void *worker_main(void *arg) {
 typedef struct game {
     fa_alloc_t *fa;
     options_t opt;
+    demo_physics_t *physics;
+    demo_scripts_t *scripts;
+    demo_services_t *services;
     uint64_t rng;
     entity_t **entities;
     int entity_count, entity_cap;
     uint32_t next_id;
     asset_t assets[512];
     int asset_count;
-    void *persistent_contacts[32]; /* promoted blocks, freed a few frames later */
+    void *persistent_contacts[32]; /* promoted impacts, freed a few frames later */
     int persistent_next;
     uint64_t frame;
 } game_t;
@@ -132,7 +140,9 @@ typedef struct game {
 static void spawn(game_t *g) {
     if (g->entity_count == g->entity_cap) return;
     entity_t *e = NULL;
-    FA_WITH_TAG(g->fa, "physics") { e = fa_pool_alloc(g->fa, sizeof *e); }
+    FA_WITH_TAG(g->fa, "entities") {
+        e = fa_pool_alloc(g->fa, sizeof *e);
+    }
     if (!e) return;
     memset(e, 0, sizeof *e);
     e->id = g->next_id++;
@@ -156,45 +166,46 @@ static void despawn(game_t *g, int i) {
 static void simulate_population(game_t *g, double t) {
     int target = (int)(g->opt.entities * (0.85 + 0.15 * sin(t / 7.0)));
     int births = 0, deaths = 0;
-    while (g->entity_count < target && births++ < 40) spawn(g);
+    while (g->entity_count < target && births++ < 40)
+        spawn(g);
     for (int i = 0; i < g->entity_count && deaths < 20; i++)
         if (rng_unit(&g->rng) < 0.004) despawn(g, i), deaths++;
 }
 
-/* Physics: contacts scale with the population; a spike ramps them up to 4x
- * for about 1.5 s every spike_every seconds. */
-static double spike_factor(const game_t *g, double t) {
-    double period = g->opt.spike_every, phase = fmod(t, period);
-    double start = period - 1.5;
-    if (phase < start || t < 2.0) return 1.0;
-    double x = phase - start; /* 0 .. 1.5 */
-    return x < 0.5 ? 1.0 + 6.0 * x : 4.0;
+/* The scripted spike: debris pours into the arena for about 1.5 s every
+ * spike_every seconds (never in the first 4 s, while the physics budget is
+ * being set from the steady state). */
+static int spiking(const game_t *g, double t) {
+    double period = g->opt.spike_every;
+    if (period <= 0 || t < 4.0) return 0;
+    return fmod(t, period) >= period - 1.5;
 }
 
-static void physics(game_t *g, double t) {
-    FA_TAG_SCOPE(g->fa, "physics");
-    int n = g->entity_count;
-    size_t contacts = (size_t)(n * 2 * spike_factor(g, t));
-    FA_WITH_TAG(g->fa, "broadphase") {
-        uint32_t *pairs = FA_FRAME_ARRAY(g->fa, uint32_t, (size_t)n * 4);
-        if (pairs)
-            for (int i = 0; i < n; i += 64) pairs[i] = (uint32_t)i;
-    }
-    FA_WITH_TAG(g->fa, "contacts") {
-        contact_t *c = FA_FRAME_ARRAY(g->fa, contact_t, contacts);
-        if (c)
-            for (size_t i = 0; i < contacts; i += 32) c[i].depth = (float)i;
-        /* Persistent contacts survive the frame: promoted to the pool, then
-         * dropped a few frames later (the filter calls that churn). */
-        if (c && g->frame % 2 == 0) {
-            contact_t *keep = fa_frame_alloc(g->fa, sizeof(contact_t) * 4, 16);
-            if (keep) fa_frame_retain(g->fa, keep, sizeof(contact_t) * 4, FA_RETAIN_PROMOTE_POOL, 0);
-        }
-    }
-    for (int i = 0; i < n; i++) {
+static void move_entities(game_t *g) {
+    for (int i = 0; i < g->entity_count; i++) {
         entity_t *e = g->entities[i];
-        for (int k = 0; k < 3; k++) e->pos[k] += e->vel[k] * 0.016f;
+        for (int k = 0; k < 3; k++)
+            e->pos[k] += e->vel[k] * 0.016f;
     }
+}
+
+/* The physics budget follows the scene the engine really produces: 1.5x the
+ * highest usage seen between 3 s and 4 s (bodies piled up, no spike yet),
+ * so the steady state sits near 2/3 of it and a spike breaks it. */
+static void calibrate_physics_budget(game_t *g, double t, uint64_t *highest) {
+    if (t < 3.0 || *highest == UINT64_MAX) return;
+    if (t < 4.0) {
+        static fa_tag_row_t rows[256];
+        fa_snapshot_t snap = {.rows = rows, .rows_capacity = 256};
+        fa_snapshot_take(g->fa, &snap);
+        for (uint32_t i = 0; i < snap.row_count; i++)
+            if (!strcmp(rows[i].path, "physics") && rows[i].live_bytes > *highest)
+                *highest = rows[i].live_bytes;
+        return;
+    }
+    size_t hard = (size_t)(*highest * 3 / 2);
+    fa_budget_set(g->fa, "physics", hard * 7 / 10, hard);
+    *highest = UINT64_MAX; /* done */
 }
 
 static void render(game_t *g) {
@@ -222,8 +233,8 @@ static void audio(game_t *g) {
 
 static void ui(game_t *g, double fps) {
     FA_TAG_SCOPE(g->fa, "ui");
-    char *line = fa_frame_sprintf(g->fa, "frame %llu  %.0f fps  %d entities", (unsigned long long)g->frame, fps,
-                                  g->entity_count);
+    char *line = fa_frame_sprintf(g->fa, "frame %llu  %.0f fps  %d entities", (unsigned long long)g->frame,
+                                  fps, g->entity_count);
     /* Another classic mistake: a heap string every frame
      * (FA_FIND_HEAP_IN_HOT_PATH). */
     char *tooltip = fa_heap_alloc(g->fa, 512, 16);
@@ -240,14 +251,15 @@ static void streaming(game_t *g, double t) {
         void *data = fa_heap_alloc(g->fa, bytes, 64);
         if (data) {
             memset(data, 0, 4096);
-            g->assets[g->asset_count++] = (asset_t){data, bytes, rng_next(&g->rng) % 8 == 0};
+            g->assets[g->asset_count++] = (asset_t){data, bytes, g->opt.leak && rng_next(&g->rng) % 8 == 0};
         }
     }
     /* Evict the oldest non-leaked asset when more than 40 are resident. */
     int resident = 0;
-    for (int i = 0; i < g->asset_count; i++) resident += !g->assets[i].leaked;
+    for (int i = 0; i < g->asset_count; i++)
+        resident += !g->assets[i].leaked;
     for (int i = 0; i < g->asset_count && resident > 40; i++) {
-        if (g->assets[i].leaked) continue;
+        if (g->assets[i].leaked && g->opt.leak) continue;
         fa_heap_free(g->fa, g->assets[i].data);
         g->assets[i] = g->assets[--g->asset_count];
         resident--;
@@ -275,7 +287,7 @@ static void free_promoted(game_t *g, const fa_promotion_result_t *r) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: fa-demo [--fps N] [--duration S] [--seed N] [--entities N] [--app NAME]\n"
-               "               [--url URL] [--spike-every S] [--no-agent] [--quiet]\n"
+               "               [--url URL] [--spike-every S] [--no-leak] [--no-agent] [--quiet]\n"
                "A game loop that streams its memory to fa-insightd (default tcp://127.0.0.1:7879).\n"
                "  --fps N          frames per second (default 60, 1..1000)\n"
                "  --duration S     run for S seconds, then stop (default: until Ctrl-C)\n"
@@ -283,7 +295,9 @@ static void usage(FILE *f) {
                "  --entities N     population target (default 2000, 10..200000)\n"
                "  --app NAME       application name shown by the daemon (default fa-demo)\n"
                "  --url URL        daemon ingest URL (default $FA_INSIGHT_URL or tcp://127.0.0.1:7879)\n"
-               "  --spike-every S  seconds between physics spikes that break the budget (default 20)\n"
+               "  --spike-every S  seconds between debris spikes that break the physics budget\n"
+               "                   (default 20; 0: no spikes)\n"
+               "  --no-leak        the asset cache does not leak (it does by default, until a purge)\n"
                "  --no-agent       run without telemetry (to measure the agent's cost)\n"
                "  --quiet          no status line, only the final counts\n"
                "Example: fa-demo --fps 60 --duration 30 --app level-1\n");
@@ -302,7 +316,8 @@ static int parse_number(const char *flag, const char *s, double lo, double hi, d
 }
 
 static int parse_args(int argc, char **argv, options_t *o) {
-    *o = (options_t){.fps = 60, .seed = 1, .entities = 2000, .app = "fa-demo", .spike_every = 20, .agent = 1};
+    *o = (options_t){
+        .fps = 60, .seed = 1, .entities = 2000, .app = "fa-demo", .spike_every = 20, .leak = 1, .agent = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         double v;
@@ -313,12 +328,20 @@ static int parse_args(int argc, char **argv, options_t *o) {
             o->agent = 0;
         } else if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+        } else if (!strcmp(a, "--no-leak")) {
+            o->leak = 0;
         } else if (i + 1 < argc && (!strcmp(a, "--fps") || !strcmp(a, "--duration") || !strcmp(a, "--seed") ||
                                     !strcmp(a, "--entities") || !strcmp(a, "--spike-every"))) {
             const char *val = argv[++i];
             if (!strcmp(a, "--fps") && parse_number(a, val, 1, 1000, &o->fps)) return -1;
             if (!strcmp(a, "--duration") && parse_number(a, val, 0, 1e7, &o->duration)) return -1;
-            if (!strcmp(a, "--spike-every") && parse_number(a, val, 3, 3600, &o->spike_every)) return -1;
+            if (!strcmp(a, "--spike-every") && (parse_number(a, val, 0, 3600, &o->spike_every) ||
+                                                (o->spike_every > 0 && o->spike_every < 3))) {
+                if (o->spike_every > 0 && o->spike_every < 3)
+                    fprintf(stderr, "fa-demo: --spike-every expects 0 (no spikes) or 3 to 3600, got '%s'\n",
+                            val);
+                return -1;
+            }
             if (!strcmp(a, "--seed")) {
                 if (parse_number(a, val, 1, 9e15, &v)) return -1;
                 o->seed = (uint64_t)v;
@@ -346,31 +369,43 @@ int main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
-    fa_alloc_t *fa = fa_create(&(fa_config_t){.frame_chunk_bytes = 512 * 1024, .behaviour = FA_BEHAVIOUR_DEFAULT});
+    fa_alloc_t *fa =
+        fa_create(&(fa_config_t){.frame_chunk_bytes = 512 * 1024, .behaviour = FA_BEHAVIOUR_DEFAULT});
     if (!fa) {
         fprintf(stderr, "fa-demo: fa_create failed: %s\n", fa_strerror(fa_last_error()));
         return 1;
     }
-    /* Budgets: physics sits near 60 % and breaks it during spikes; the asset
-     * cache climbs with its leak; the rest stays comfortable. */
-    size_t physics_hard = (size_t)opt.entities * 2 * sizeof(contact_t) * 10 / 6 + (size_t)opt.entities * 16 +
-                          (size_t)opt.entities * 96 * 2;
-    fa_budget_set(fa, "physics", physics_hard * 7 / 10, physics_hard);
+    /* Budgets: physics gets its own from the steady state at 4 s (it then
+     * sits near 2/3 of it and breaks it during spikes); the asset cache
+     * climbs with its leak; the rest stays comfortable. */
+    fa_budget_set(fa, "scripts", 4u << 20, 16u << 20);
     fa_budget_set(fa, "render", 0, (2000 + (size_t)opt.entities * 24) * 16 * 2);
     fa_budget_set(fa, "audio", 0, 256 * 1024);
     fa_budget_set(fa, "ai", 0, (size_t)opt.entities * 256);
     fa_budget_set(fa, "assets/streaming", 24u << 20, 40u << 20);
     fa_budget_set(fa, "ui", 0, 64 * 1024);
 
+    /* The adapters' hooks are process-wide: the services install them before
+     * anything else (the agent included) touches SQLite or cJSON. */
+    game_t g = {
+        .fa = fa, .opt = opt, .rng = opt.seed * 0x9E3779B97F4A7C15u | 1, .entity_cap = opt.entities * 2};
+    g.services = demo_services_create(fa);
+    int bodies = opt.entities / 8 < 20 ? 20 : opt.entities / 8 > 400 ? 400 : opt.entities / 8;
+    g.physics = demo_physics_create(fa, bodies, opt.seed);
+    g.scripts = demo_scripts_create(fa, opt.entities / 10 < 10 ? 10 : opt.entities / 10);
+    if (!g.physics) {
+        fprintf(stderr, "fa-demo: cannot create the physics world\n");
+        return 1;
+    }
+
     fa_agent_t *agent = NULL;
     if (opt.agent) {
-        fa_agent_desc_t desc = {.url = opt.url, .app_name = opt.app, .session_label = "demo",
-                                .build_id = FA_VERSION_STRING};
+        fa_agent_desc_t desc = {
+            .url = opt.url, .app_name = opt.app, .session_label = "demo", .build_id = FA_VERSION_STRING};
         int rc = fa_agent_start(fa, &desc, &agent);
         if (rc != FA_OK) fprintf(stderr, "fa-demo: telemetry off: %s\n", fa_strerror(rc));
     }
 
-    game_t g = {.fa = fa, .opt = opt, .rng = opt.seed * 0x9E3779B97F4A7C15u | 1, .entity_cap = opt.entities * 2};
     g.entities = calloc((size_t)g.entity_cap, sizeof *g.entities);
     fa_barrier_t handoff, done;
     fa_barrier_init(&handoff, 1);
@@ -379,8 +414,9 @@ int main(int argc, char **argv) {
     pthread_t worker;
     pthread_create(&worker, NULL, worker_main, &w);
 
-    uint64_t period = (uint64_t)(1e9 / opt.fps), start = now_ns(), next = start, work_total = 0, last_print = start;
-    uint64_t handoffs = 0, frames_at_print = 0;
+    uint64_t period = (uint64_t)(1e9 / opt.fps), start = now_ns(), next = start, work_total = 0,
+             last_print = start;
+    uint64_t handoffs = 0, frames_at_print = 0, physics_highest = 0;
     double fps_seen = opt.fps;
     while (!stop_requested) {
         uint64_t frame_start = now_ns();
@@ -388,13 +424,20 @@ int main(int argc, char **argv) {
         if (opt.duration > 0 && t >= opt.duration) break;
         fa_begin_frame(fa);
         simulate_population(&g, t);
-        physics(&g, t);
+        move_entities(&g);
+        demo_physics_frame(g.physics, spiking(&g, t));
+        demo_physics_stats_t physics_now = demo_physics_stats(g.physics);
+        if (g.scripts) demo_scripts_frame(g.scripts, g.frame, physics_now.contacts);
+        if (g.services)
+            demo_services_frame(g.services, g.frame, fps_seen, &physics_now,
+                                g.scripts ? demo_scripts_bytes(g.scripts) : 0);
         /* Hand the visible set to the worker through a transfer. */
         size_t visible_n = (size_t)g.entity_count / 4 + 1;
         uint32_t *visible = FA_FRAME_ARRAY(fa, uint32_t, visible_n);
-        for (size_t i = 0; visible && i < visible_n; i++) visible[i] = (uint32_t)i * 4;
-        fa_transfer_t h = visible ? fa_transfer_from_frame(fa, visible, visible_n * sizeof *visible)
-                                  : (fa_transfer_t){0};
+        for (size_t i = 0; visible && i < visible_n; i++)
+            visible[i] = (uint32_t)i * 4;
+        fa_transfer_t h =
+            visible ? fa_transfer_from_frame(fa, visible, visible_n * sizeof *visible) : (fa_transfer_t){0};
         int sent = h.id && fa_transfer_send(fa, h) == FA_OK;
         if (sent) {
             atomic_store(&w.transfer_id, h.id);
@@ -407,6 +450,7 @@ int main(int argc, char **argv) {
         /* The worker's frame work must be done before the frame ends. */
         if (sent && fa_barrier_wait(&done, ++handoffs, 1000000000ull) != FA_OK)
             fprintf(stderr, "fa-demo: the worker missed frame %llu\n", (unsigned long long)g.frame);
+        calibrate_physics_budget(&g, t, &physics_highest);
         fa_promotion_result_t promoted;
         fa_end_frame_with_promotions(fa, &promoted);
         free_promoted(&g, &promoted);
@@ -422,15 +466,16 @@ int main(int argc, char **argv) {
             fa_agent_stats_t st = {0};
             if (agent) fa_agent_stats(agent, &st);
             printf("\rfa-demo: frame %llu, %d entities, %d assets, sent %llu, dropped %llu, %s   ",
-                   (unsigned long long)g.frame, g.entity_count, g.asset_count, (unsigned long long)st.frames_sent,
-                   (unsigned long long)st.frames_dropped,
+                   (unsigned long long)g.frame, g.entity_count, g.asset_count,
+                   (unsigned long long)st.frames_sent, (unsigned long long)st.frames_dropped,
                    agent ? (st.connected ? "connected" : "waiting for fa-insightd") : "no agent");
             fflush(stdout);
         }
         next += period;
         uint64_t now = now_ns();
         if (next > now) {
-            struct timespec ts = {.tv_sec = (time_t)(next / 1000000000u), .tv_nsec = (long)(next % 1000000000u)};
+            struct timespec ts = {.tv_sec = (time_t)(next / 1000000000u),
+                                  .tv_nsec = (long)(next % 1000000000u)};
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_requested) {
             }
         } else {
@@ -444,17 +489,27 @@ int main(int argc, char **argv) {
     fa_agent_stats_t st = {0};
     int stop_rc = agent ? fa_agent_stop(agent, &st) : FA_OK;
     if (!opt.quiet) printf("\n");
-    /* One machine-readable line for tests and benchmarks. */
-    printf("fa-demo: frames=%llu sent=%llu dropped=%llu work_ns_avg=%llu planned=%llu stop=%s\n",
-           (unsigned long long)g.frame, (unsigned long long)st.frames_sent, (unsigned long long)st.frames_dropped,
-           (unsigned long long)(g.frame ? work_total / g.frame : 0), (unsigned long long)w.planned,
-           fa_err_name(stop_rc));
+    /* One machine-readable line for tests and benchmarks. contacts and
+     * begins are the engine's contact events, hits its query hits. */
+    demo_physics_stats_t ps = demo_physics_stats(g.physics);
+    printf("fa-demo: frames=%llu sent=%llu dropped=%llu work_ns_avg=%llu planned=%llu stop=%s contacts=%llu "
+           "begins=%llu hits=%llu bodies=%d lua_bytes=%zu\n",
+           (unsigned long long)g.frame, (unsigned long long)st.frames_sent,
+           (unsigned long long)st.frames_dropped, (unsigned long long)(g.frame ? work_total / g.frame : 0),
+           (unsigned long long)w.planned, fa_err_name(stop_rc), (unsigned long long)ps.contacts,
+           (unsigned long long)ps.begins, (unsigned long long)ps.hits, ps.bodies,
+           g.scripts ? demo_scripts_bytes(g.scripts) : 0);
+    demo_physics_destroy(g.physics);
+    demo_scripts_destroy(g.scripts);
+    demo_services_destroy(g.services);
     for (int i = 0; i < g.entity_count; i++) {
         fa_pool_free(fa, g.entities[i]->path);
         fa_pool_free(fa, g.entities[i]);
     }
-    for (int i = 0; i < g.asset_count; i++) fa_heap_free(fa, g.assets[i].data);
-    for (int i = 0; i < 32; i++) fa_pool_free(fa, g.persistent_contacts[i]);
+    for (int i = 0; i < g.asset_count; i++)
+        fa_heap_free(fa, g.assets[i].data);
+    for (int i = 0; i < 32; i++)
+        fa_pool_free(fa, g.persistent_contacts[i]);
     free(g.entities);
     fa_barrier_fini(&handoff);
     fa_barrier_fini(&done);

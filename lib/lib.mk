@@ -1,6 +1,6 @@
 # lib/: libframealloc, static per variant, shared for the default variant.
 LIB_SRCS := $(wildcard lib/src/*.c)
-LIB_HDRS := $(wildcard lib/include/*.h)
+LIB_HDRS := $(wildcard lib/include/*.h lib/include/*.hpp)
 lib_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRCS))
 # $(BUILD)/<variant>/libframealloc.a for every variant.
 define lib_variant

@@ -22,9 +22,11 @@ void fa__agent_frame_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
     (void)frame;
     fa_agent_t *a = user;
     fa__count(&a->game.frames_seen, 1);
-    bool connected = atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0;
-    bool emit =
-        a->emit.enabled && atomic_load_explicit(&a->emit.state, memory_order_relaxed) == FA__EMIT_REQUESTED;
+    /* A forked copy (see FORK in fa_agent.h) has no sender: it only counts. */
+    bool connected =
+        atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0 && !fa__agent_is_forked_copy(a);
+    bool emit = a->emit.enabled && !fa__agent_is_forked_copy(a) &&
+                atomic_load_explicit(&a->emit.state, memory_order_relaxed) == FA__EMIT_REQUESTED;
     if (!connected && !emit) {
         /* The common "no daemon" case costs two loads. */
         drop(a, &a->game.drop_disconnected);

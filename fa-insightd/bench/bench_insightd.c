@@ -16,7 +16,17 @@
  *   bench-insightd --daemon build/fa-insightd [--quick] [--steps 25,50,...]
  *                  [--step-seconds S] [--keep DIR]
  */
-#include "insightd.h"
+#include <cJSON.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "fa_proto.h"
+#include "log.h"
+#include "pack.h"
+#include "sid.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -312,11 +322,11 @@ static double sqlite_rate(bool per_tag, double seconds) {
     char path[700], err[512];
     snprintf(path, sizeof path, "%s/raw-%s.db", workdir, per_tag ? "pertag" : "packed");
     store_t *st;
-    if (store_open(&st, path, err, sizeof err) != 0) {
+    if (store_open(&st, path, 1, err, sizeof err) != 0) {
         fprintf(stderr, "bench: %s\n", err);
         return 0;
     }
-    sqlite3 *db = store_db(st);
+    sqlite3 *db = store_sqlite_handle(st);
     sqlite3_exec(
         db,
         "CREATE TABLE frame_tags(session_id INTEGER, t_ms INTEGER, frame INTEGER, tag_id INTEGER,"
@@ -335,7 +345,10 @@ static double sqlite_rate(bool per_tag, double seconds) {
         game_init(&games[g], 1000 + (uint64_t)g, 1700000000000000000ull);
     uint64_t frames = 0;
     double t0 = now_s(), batch_start = t0;
-    if (per_tag) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (per_tag)
+        sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    else
+        store_begin(st);
     while (now_s() - t0 < seconds) {
         for (int g = 0; g < GAMES; g++) {
             size_t n = encode_frame(&games[g], msg, sizeof msg);
@@ -345,7 +358,9 @@ static double sqlite_rate(bool per_tag, double seconds) {
             if (!per_tag) {
                 size_t len = pack_frame(&m.frame, blob, sizeof blob);
                 /* the daemon's statement, through its store module */
-                store_insert_frame(st, games[g].id, t_ms, m.frame.frame, m.frame.duration_ns, blob, len);
+                store_frame_t row = {games[g].id, t_ms, m.frame.frame, m.frame.duration_ns, blob, len};
+                size_t rejected;
+                store_put_frames(st, &row, 1, &rejected);
             } else {
                 for (uint32_t t = 0; t < m.frame.tag_count; t++) {
                     const fa_proto_tag_stat_t *r = &m.frame.tags[t];
@@ -366,10 +381,12 @@ static double sqlite_rate(bool per_tag, double seconds) {
             frames++;
         }
         if (now_s() - batch_start >= 0.25) {
-            if (per_tag)
+            if (per_tag) {
                 sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
-            else
+            } else {
                 store_commit(st);
+                store_begin(st);
+            }
             batch_start = now_s();
         }
     }
@@ -761,7 +778,7 @@ int main(int argc, char **argv) {
     uint64_t sid = populate_hour(&t, hour);
     double pop = now_s() - p0;
     char path[256], hex[17];
-    insightd_sid_format(sid, hex);
+    sid_format(sid, hex);
     int reps = quick ? 50 : 200;
     struct {
         const char *label, *query;

@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "alerts.h"
-#include "framealloc.h"
 #include "clock.h"
 #include "config.h"
 #include "ctx.h"
+#include "framealloc.h"
 #include "json.h"
 #include "query.h"
 #include "sessions.h"
@@ -102,8 +102,9 @@ static bool int_param(request_t *q, const char *name, uint64_t min, uint64_t max
         return true;
     }
     if (!parse_u64(v, min, max, out)) {
-        http_reply_error(q->r, 400, "bad_parameter", name, "parameter '%s' must be %s in %llu..%llu, got '%.64s'",
-                         name, what, (unsigned long long)min, (unsigned long long)max, v);
+        http_reply_error(q->r, 400, "bad_parameter", name,
+                         "parameter '%s' must be %s in %llu..%llu, got '%.64s'", name, what,
+                         (unsigned long long)min, (unsigned long long)max, v);
         return false;
     }
     return true;
@@ -116,8 +117,9 @@ static bool cursor_param(request_t *q, const char *dirs, bool hex, bool *present
     *present = v != NULL;
     if (!v) return true;
     if (query_cursor_parse(v, dir, ms, key, hex) != 0 || !strchr(dirs, *dir)) {
-        http_reply_error(q->r, 400, "bad_parameter", "cursor",
-                         "parameter 'cursor' must be a cursor this route returned (next or prev), got '%.64s'", v);
+        http_reply_error(
+            q->r, 400, "bad_parameter", "cursor",
+            "parameter 'cursor' must be a cursor this route returned (next or prev), got '%.64s'", v);
         return false;
     }
     return true;
@@ -125,7 +127,8 @@ static bool cursor_param(request_t *q, const char *dirs, bool hex, bool *present
 
 /* A session named by "latest" or 16 hex digits: in memory (*s set) or not
  * (then only *id; the store will tell). Returns false after answering. */
-static bool session_param(request_t *q, const char *value, const char *name, const session_t **s, uint64_t *id) {
+static bool session_param(request_t *q, const char *value, const char *name, const session_t **s,
+                          uint64_t *id) {
     *s = NULL;
     if (strcmp(value, "latest") == 0) {
         if (!(*s = sessions_latest(q->ctx->sessions))) {
@@ -137,7 +140,8 @@ static bool session_param(request_t *q, const char *value, const char *name, con
     }
     if (sid_parse(value, id) != 0) {
         http_reply_error(q->r, 400, "bad_parameter", name,
-                         "parameter '%s' must be a session id (16 hex digits) or 'latest', got '%.64s'", name, value);
+                         "parameter '%s' must be a session id (16 hex digits) or 'latest', got '%.64s'", name,
+                         value);
         return false;
     }
     *s = sessions_find(q->ctx->sessions, *id);
@@ -154,7 +158,8 @@ static void reply_body(http_req_t *r, char *body, size_t len) {
 
 /* ---- health ---------------------------------------------------------------- */
 
-static void problem(json_writer_t *w, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void problem(json_writer_t *w, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void problem(json_writer_t *w, const char *code, const char *fmt, ...) {
     char msg[400];
     va_list ap;
@@ -177,20 +182,24 @@ static int write_problems(json_writer_t *w, insightd_ctx_t *c, const writer_stat
     uint64_t now = clock_mono_ms();
     jw_begin_array(w, "problems");
     if (ws->busy_ms >= 2000) {
-        problem(w, "store_stalled", "a database operation has been running for %llu ms (a slow or stalled disk?); "
-                                    "%llu frames wait", (unsigned long long)ws->busy_ms,
-                (unsigned long long)ws->backlog_frames);
+        problem(w, "store_stalled",
+                "a database operation has been running for %llu ms (a slow or stalled disk?); "
+                "%llu frames wait",
+                (unsigned long long)ws->busy_ms, (unsigned long long)ws->backlog_frames);
         n++;
     }
     if (ws->failing) {
-        problem(w, "store_failing", "database writes have failed for %llu ms and are retried (%llu frames "
-                                    "buffered): %s", (unsigned long long)(now - ws->failing_since_ms),
-                (unsigned long long)ws->backlog_frames, ws->problem);
+        problem(w, "store_failing",
+                "database writes have failed for %llu ms and are retried (%llu frames "
+                "buffered): %s",
+                (unsigned long long)(now - ws->failing_since_ms), (unsigned long long)ws->backlog_frames,
+                ws->problem);
         n++;
     }
     if (recent(g_stats.last_store_drop_mono, now)) {
-        problem(w, "store_dropping", "frames were dropped in the last 10 s: the write buffer (--write-buffer) "
-                                     "was full");
+        problem(w, "store_dropping",
+                "frames were dropped in the last 10 s: the write buffer (--write-buffer) "
+                "was full");
         n++;
     }
     if (recent(atomic_load(&g_stats.last_queue_drop_mono), now)) {
@@ -228,15 +237,17 @@ static void route_health(request_t *q) {
     snprintf(wsurl, sizeof wsurl, "ws%s/ws", c->http_url + 4);
     jw_str(&w, "ws_url", wsurl);
 
-    uint64_t queue_full = atomic_load(&g_stats.queue_dropped), control = atomic_load(&g_stats.control_over_reserve);
+    uint64_t queue_full = atomic_load(&g_stats.queue_dropped),
+             control = atomic_load(&g_stats.control_over_reserve);
     jw_begin_object(&w, "ingest");
     jw_str(&w, "url", c->ingest_url);
     jw_u64(&w, "received", atomic_load(&g_stats.received));
     jw_u64(&w, "received_bytes", atomic_load(&g_stats.received_bytes));
     jw_u64(&w, "stored", ws.frames_stored);
     jw_u64(&w, "rejected", g_stats.rejected);
-    jw_u64(&w, "dropped", queue_full + control + ws.frames_rejected + g_stats.orphaned + g_stats.frames_store_backlog +
-                              g_stats.duplicates);
+    jw_u64(&w, "dropped",
+           queue_full + control + ws.frames_rejected + g_stats.orphaned + g_stats.frames_store_backlog +
+               g_stats.duplicates);
     jw_u64(&w, "uncommitted", ws.backlog_frames);
     jw_u64(&w, "pending", g_stats.pending);
     jw_u64(&w, "gaps", g_stats.gaps);
@@ -439,7 +450,9 @@ static void job_work(void *arg, const store_cancel_t *cancel) {
     case R_TREND: {
         const tag_info_t *t = job_tag(j);
         const session_info_t *s = &j->view->info;
-        if (t) query_trend(r, j->sid, t->id, t->path, s->frames ? s->last_ms : clock_now_ms(), j->window, j->points, &j->res);
+        if (t)
+            query_trend(r, j->sid, t->id, t->path, s->frames ? s->last_ms : clock_now_ms(), j->window,
+                        j->points, &j->res);
         break;
     }
     case R_FINDINGS:
@@ -630,8 +643,8 @@ static void route_sessions(request_t *q) {
         return;
     const char *live = param(q, "live");
     if (live && strcmp(live, "true") != 0 && strcmp(live, "false") != 0) {
-        http_reply_error(q->r, 400, "bad_parameter", "live", "parameter 'live' must be 'true' or 'false', got '%.64s'",
-                         live);
+        http_reply_error(q->r, 400, "bad_parameter", "live",
+                         "parameter 'live' must be 'true' or 'false', got '%.64s'", live);
         return;
     }
     job_t *j = new_job(q, R_SESSIONS);
@@ -639,8 +652,8 @@ static void route_sessions(request_t *q) {
     const char *app = param(q, "app"), *host = param(q, "host");
     snprintf(j->app, sizeof j->app, "%s", app ? app : "");
     snprintf(j->host, sizeof j->host, "%s", host ? host : "");
-    j->sessions = (store_sessions_query_t){.app = j->app, .host = j->host, .since_ms = since,
-                                           .until_ms = has_until ? (until ? until : 1) : 0};
+    j->sessions = (store_sessions_query_t){
+        .app = j->app, .host = j->host, .since_ms = since, .until_ms = has_until ? (until ? until : 1) : 0};
     bool want_live = !live || !strcmp(live, "true"), want_ended = !live || !strcmp(live, "false");
     /* Live sessions first, from memory, unless the cursor is past them. */
     if (want_live && (!has_cursor || dir == 'l')) {
@@ -682,7 +695,9 @@ static void route_view(request_t *q, int route, const session_t *s, uint64_t id,
     if (s && route != R_BUDGETS) {
         session_view_t *v = session_view(s);
         size_t len = 0;
-        char *body = !v ? NULL : route == R_SESSION ? view_render_session(v, &len) : view_render_tags(v, &len);
+        char *body = !v                   ? NULL
+                     : route == R_SESSION ? view_render_session(v, &len)
+                                          : view_render_tags(v, &len);
         view_free(v);
         reply_body(q->r, body, len);
         return;
@@ -714,7 +729,8 @@ static bool tag_param(request_t *q, const char **out) {
     const char *tag = param(q, "tag");
     *out = tag;
     if (tag && !tag[0]) {
-        http_reply_error(q->r, 400, "bad_parameter", "tag", "parameter 'tag' must not be empty (the root is '/')");
+        http_reply_error(q->r, 400, "bad_parameter", "tag",
+                         "parameter 'tag' must not be empty (the root is '/')");
         return false;
     }
     return true;
@@ -744,7 +760,8 @@ static void route_frames(request_t *q, const session_t *s, uint64_t id) {
     job_t *j = new_job(q, R_FRAMES);
     if (!j || !job_session(q, j, s, id, false)) return;
     /* With from: the oldest frames from there; without: the newest. */
-    j->frames = (store_frames_query_t){id, has_from ? from : 0, has_to ? to : UINT64_MAX, !has_from, (uint32_t)limit};
+    j->frames =
+        (store_frames_query_t){id, has_from ? from : 0, has_to ? to : UINT64_MAX, !has_from, (uint32_t)limit};
     submit(q, j);
 }
 
@@ -759,14 +776,17 @@ static void route_trend(request_t *q, const session_t *s, uint64_t id) {
     }
     uint64_t window = TREND_WINDOW_DEFAULT_MS, points;
     const char *w = param(q, "window");
-    if (w && (config_parse_duration(w, &window) != 0 || window < TREND_WINDOW_MIN_MS || window > TREND_WINDOW_MAX_MS)) {
-        http_reply_error(q->r, 400, "bad_parameter", "window",
-                         "parameter 'window' must be a duration from 1s to 30d (e.g. 90s, 5m, 1h; a bare number "
-                         "is seconds), got '%.64s'",
-                         w);
+    if (w && (config_parse_duration(w, &window) != 0 || window < TREND_WINDOW_MIN_MS ||
+              window > TREND_WINDOW_MAX_MS)) {
+        http_reply_error(
+            q->r, 400, "bad_parameter", "window",
+            "parameter 'window' must be a duration from 1s to 30d (e.g. 90s, 5m, 1h; a bare number "
+            "is seconds), got '%.64s'",
+            w);
         return;
     }
-    if (!int_param(q, "points", 1, TREND_POINTS_MAX, TREND_POINTS_DEFAULT, &points, NULL, "an integer")) return;
+    if (!int_param(q, "points", 1, TREND_POINTS_MAX, TREND_POINTS_DEFAULT, &points, NULL, "an integer"))
+        return;
     job_t *j = new_job(q, R_TREND);
     if (!j) return;
     j->has_tag = true;
@@ -785,8 +805,9 @@ static void route_trend(request_t *q, const session_t *s, uint64_t id) {
 }
 
 /* since / until / limit / cursor of the paged routes. */
-static bool page_params(request_t *q, uint32_t limit_default, uint32_t limit_max, uint64_t *since, uint64_t *until,
-                        uint64_t *limit, bool *has_cursor, bool *newer, uint64_t *ms, uint64_t *key) {
+static bool page_params(request_t *q, uint32_t limit_default, uint32_t limit_max, uint64_t *since,
+                        uint64_t *until, uint64_t *limit, bool *has_cursor, bool *newer, uint64_t *ms,
+                        uint64_t *key) {
     bool has_until;
     char dir = 0;
     if (!int_param(q, "since", 0, UNIX_MS_MAX, 0, since, NULL, "a time in unix milliseconds") ||
@@ -796,8 +817,9 @@ static bool page_params(request_t *q, uint32_t limit_default, uint32_t limit_max
         return false;
     if (!has_until) *until = UINT64_MAX;
     if (has_until && *until < *since) {
-        http_reply_error(q->r, 400, "bad_parameter", "until", "parameter 'until' (%llu) is before 'since' (%llu)",
-                         (unsigned long long)*until, (unsigned long long)*since);
+        http_reply_error(q->r, 400, "bad_parameter", "until",
+                         "parameter 'until' (%llu) is before 'since' (%llu)", (unsigned long long)*until,
+                         (unsigned long long)*since);
         return false;
     }
     *newer = dir == 'n';
@@ -809,12 +831,13 @@ static void route_findings(request_t *q, const session_t *s, uint64_t id) {
     if (!only_params(q, allowed)) return;
     uint64_t since, until, limit, ms = 0, key = 0;
     bool has_cursor, newer;
-    if (!page_params(q, FINDINGS_LIMIT_DEFAULT, FINDINGS_LIMIT_MAX, &since, &until, &limit, &has_cursor, &newer, &ms,
-                     &key))
+    if (!page_params(q, FINDINGS_LIMIT_DEFAULT, FINDINGS_LIMIT_MAX, &since, &until, &limit, &has_cursor,
+                     &newer, &ms, &key))
         return;
     job_t *j = new_job(q, R_FINDINGS);
     if (!j || !job_session(q, j, s, id, false)) return;
-    j->findings = (store_findings_query_t){id, since, until, has_cursor, newer, ms, (int64_t)key, (uint32_t)limit};
+    j->findings =
+        (store_findings_query_t){id, since, until, has_cursor, newer, ms, (int64_t)key, (uint32_t)limit};
     submit(q, j);
 }
 
@@ -827,8 +850,8 @@ static void route_alerts(request_t *q) {
     if (sv && !session_param(q, sv, "session", &s, &id)) return;
     uint64_t since, until, limit, ms = 0, key = 0;
     bool has_cursor, newer;
-    if (!page_params(q, ALERTS_LIMIT_DEFAULT, ALERTS_LIMIT_MAX, &since, &until, &limit, &has_cursor, &newer, &ms,
-                     &key))
+    if (!page_params(q, ALERTS_LIMIT_DEFAULT, ALERTS_LIMIT_MAX, &since, &until, &limit, &has_cursor, &newer,
+                     &ms, &key))
         return;
     int state = STORE_ALERTS_ALL;
     const char *st = param(q, "state");
@@ -845,8 +868,8 @@ static void route_alerts(request_t *q) {
     }
     job_t *j = new_job(q, R_ALERTS);
     if (!j || (sv && !job_session(q, j, s, id, false))) return;
-    j->alerts = (store_alerts_query_t){sv != NULL, id, since, until, state, has_cursor, newer, ms, (int64_t)key,
-                                       (uint32_t)limit};
+    j->alerts = (store_alerts_query_t){sv != NULL, id,    since, until,        state,
+                                       has_cursor, newer, ms,    (int64_t)key, (uint32_t)limit};
     submit(q, j);
 }
 
@@ -859,7 +882,8 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
     const char *uri = http_req_uri(r), *method = http_req_method(r);
     char target[2048];
     if (strlen(uri) >= sizeof target) {
-        http_reply_error(r, 414, "uri_too_long", NULL, "request target longer than %zu bytes", sizeof target - 1);
+        http_reply_error(r, 414, "uri_too_long", NULL, "request target longer than %zu bytes",
+                         sizeof target - 1);
         return;
     }
     strcpy(target, uri);
@@ -911,18 +935,23 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
             static const struct {
                 const char *name;
                 int route;
-            } sub[] = {{"frames", R_FRAMES}, {"tags", R_TAGS},         {"trend", R_TREND},
-                       {"budgets", R_BUDGETS}, {"findings", R_FINDINGS}};
+            } sub[] = {{"frames", R_FRAMES},
+                       {"tags", R_TAGS},
+                       {"trend", R_TREND},
+                       {"budgets", R_BUDGETS},
+                       {"findings", R_FINDINGS}};
             for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
                 if (!strcmp(seg[2], sub[i].name)) route = sub[i].route;
         }
     }
     if (route < 0) {
-        http_reply_error(r, 404, "not_found", NULL, "no such route (see API.md: /api/v1/health, /api/v1/sessions, ...)");
+        http_reply_error(r, 404, "not_found", NULL,
+                         "no such route (see API.md: /api/v1/health, /api/v1/sessions, ...)");
         return;
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        http_reply_error(r, 405, "method_not_allowed", NULL, "method %.16s not allowed here (GET or HEAD)", method);
+        http_reply_error(r, 405, "method_not_allowed", NULL, "method %.16s not allowed here (GET or HEAD)",
+                         method);
         return;
     }
     char err[200];

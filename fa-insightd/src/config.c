@@ -10,6 +10,7 @@
 #include "framealloc.h"
 #include "log.h"
 #include "store.h"
+#include "units.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -25,7 +26,16 @@
 #define FA_INSIGHTD_SOURCE_DIR "."
 #endif
 
-typedef enum opt_type { OPT_ADDR, OPT_URL, OPT_PATH, OPT_BOOL, OPT_DURATION, OPT_UINT, OPT_SIZE, OPT_LEVEL } opt_type;
+typedef enum opt_type {
+    OPT_ADDR,
+    OPT_URL,
+    OPT_PATH,
+    OPT_BOOL,
+    OPT_DURATION,
+    OPT_UINT,
+    OPT_SIZE,
+    OPT_LEVEL
+} opt_type;
 
 typedef struct option_def {
     const char *name; /* --name on the command line, `name = value` in the file */
@@ -86,47 +96,11 @@ static const option_def_t options[] = {
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
 int config_parse_duration(const char *s, uint64_t *out_ms) {
-    if (!s || !isdigit((unsigned char)s[0])) return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    uint64_t mult;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "m") == 0)
-        mult = 60000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600000;
-    else if (strcmp(end, "d") == 0)
-        mult = DAY_MS;
-    else
-        return -1;
-    if (v > UINT64_MAX / mult) return -1;
-    *out_ms = (uint64_t)v * mult;
-    return 0;
+    return units_parse_duration(s, out_ms);
 }
 
 int config_parse_size(const char *s, uint64_t *out_bytes) {
-    if (!s || !isdigit((unsigned char)s[0])) return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    static const struct {
-        const char *suffix;
-        uint64_t mult;
-    } units[] = {{"", 1},          {"B", 1},         {"K", 1024},       {"KiB", 1024}, {"M", 1024 * 1024},
-                 {"MiB", 1 << 20}, {"G", 1ull << 30}, {"GiB", 1ull << 30}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(end, units[i].suffix) != 0) continue;
-        if (v > UINT64_MAX / units[i].mult) return -1;
-        *out_bytes = (uint64_t)v * units[i].mult;
-        return 0;
-    }
-    return -1;
+    return units_parse_bytes(s, out_bytes);
 }
 
 int config_split_hostport(const char *addr, char *host, size_t hostcap, int *port) {
@@ -267,7 +241,8 @@ static int option_set(config_t *cfg, const option_def_t *o, const char *value, c
     case OPT_SIZE: {
         uint64_t bytes;
         if (config_parse_size(value, &bytes) != 0) {
-            snprintf(err, errcap, "--%s: '%s' is not a size (e.g. 65536, 512KiB, 32MiB, 1GiB)", o->name, value);
+            snprintf(err, errcap, "--%s: '%s' is not a size (e.g. 65536, 512KiB, 32MiB, 1GiB)", o->name,
+                     value);
             return -1;
         }
         if (bytes < o->min || bytes > o->max) {

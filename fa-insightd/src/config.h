@@ -55,13 +55,10 @@ void config_usage(FILE *out);
  * from that tree (build dir). Writes the choice into cfg->web_root. */
 void config_resolve_web_root(config_t *cfg);
 
-/* Parses "250ms", "10s", "5m", "1h", "7d" or a plain number of seconds.
- * Returns 0 and *out in ms, or -1. Any thread. */
+/* Durations ("250ms", "10s", "5m", "1h", "7d", a bare number of seconds)
+ * and byte sizes ("65536", "512KiB", "32MiB"), with the syntax fa-cli
+ * shares (lib/text/units.h). Return 0 or -1. Any thread. */
 int config_parse_duration(const char *s, uint64_t *out_ms);
-
-/* Parses a byte size: a plain number of bytes, or with a suffix KiB, MiB,
- * GiB (also K, M, G: the same powers of 1024). Returns 0 or -1 (also on
- * overflow). Any thread. */
 int config_parse_size(const char *s, uint64_t *out_bytes);
 
 /* Splits "host:port" / "[v6]:port". Returns 0 or -1. Any thread. */

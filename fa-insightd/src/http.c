@@ -55,7 +55,7 @@ struct http_req {
     char method[16];
     char *uri;
     char *headers[COPIED_HEADERS];
-    http_req_t *next;    /* queues */
+    http_req_t *next;          /* queues */
     http_req_t *wnext, *wprev; /* the list of requests being written */
 };
 
@@ -278,9 +278,9 @@ void http_reply(http_req_t *r, uint16_t status, const char *content_type, const 
         g_stats.http_capped++;
         LOG(LOG_WARN, "a %zu-byte response to %.200s exceeds --max-response (%zu bytes)", len, r->uri,
             http_max_response(h));
-        char *err = json_error_body("response_too_large",
-                                    "the response is larger than --max-response; ask for less (limit, window)",
-                                    NULL);
+        char *err =
+            json_error_body("response_too_large",
+                            "the response is larger than --max-response; ask for less (limit, window)", NULL);
         status = 500;
         content_type = "application/json";
         extra_headers = api_headers;
@@ -326,8 +326,8 @@ void http_reply_json(http_req_t *r, uint16_t status, const char *json, size_t le
     http_reply(r, status, "application/json", json, len, api_headers);
 }
 
-void http_reply_error(http_req_t *r, uint16_t status, const char *code, const char *parameter, const char *fmt,
-                      ...) {
+void http_reply_error(http_req_t *r, uint16_t status, const char *code, const char *parameter,
+                      const char *fmt, ...) {
     char message[512];
     va_list ap;
     va_start(ap, fmt);
@@ -446,7 +446,8 @@ int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap)
         return -1;
     }
     if ((rv = nng_http_handler_alloc(&h->api, "/api/v1", api_cb)) != 0 ||
-        (rv = nng_http_handler_set_method(h->api, NULL)) != 0 || (rv = nng_http_handler_set_tree(h->api)) != 0 ||
+        (rv = nng_http_handler_set_method(h->api, NULL)) != 0 ||
+        (rv = nng_http_handler_set_tree(h->api)) != 0 ||
         (rv = nng_http_handler_collect_body(h->api, true, 65536)) != 0 ||
         (rv = nng_http_server_add_handler(h->server, h->api)) != 0) {
         snprintf(err, errcap, "HTTP handler /api/v1: %s", nng_strerror(rv));

@@ -48,8 +48,8 @@ void http_reply(http_req_t *r, uint16_t status, const char *content_type, const 
                 const char *const *extra_headers);
 void http_reply_json(http_req_t *r, uint16_t status, const char *json, size_t len);
 /* A JSON error; parameter may be NULL. */
-void http_reply_error(http_req_t *r, uint16_t status, const char *code, const char *parameter, const char *fmt,
-                      ...) __attribute__((format(printf, 5, 6)));
+void http_reply_error(http_req_t *r, uint16_t status, const char *code, const char *parameter,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The byte budget of a response body (for routes that truncate). */
 size_t http_max_response(const http_t *h);
 

@@ -10,11 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "fa_proto.h"
 #include "log.h"
 #include "stats.h"
+
+#define INGEST_SETTLE_MS 20
 
 typedef struct slot {
     nng_msg *msg;
@@ -34,6 +37,14 @@ struct ingest {
     uint32_t head, count;
     size_t bytes;
     atomic_bool stopping;
+    /* the socket's pipes (connections), under lock: closed one by one
+     * before the socket (see ingest_stop) */
+    nng_pipe *pipes;
+    uint32_t npipes, pipes_cap;
+    pthread_cond_t changed; /* receiving / closed changed */
+    bool receiving, closed; /* under lock */
+    pthread_t closer;
+    bool closer_started;
     log_limiter_t full_lim; /* loop thread only */
     uint64_t drops_seen;
 };
@@ -77,7 +88,8 @@ static void recv_cb(void *arg) {
             in->count++;
             in->bytes += len;
             atomic_store(&g_stats.queue_depth, in->count);
-            if (in->count > atomic_load(&g_stats.queue_high_water)) atomic_store(&g_stats.queue_high_water, in->count);
+            if (in->count > atomic_load(&g_stats.queue_high_water))
+                atomic_store(&g_stats.queue_high_water, in->count);
         }
         pthread_mutex_unlock(&in->lock);
         if (dropped) {
@@ -132,6 +144,37 @@ static void async_cb(uv_async_t *h) {
     drain(h->data, INGEST_BATCH);
 }
 
+/* nng thread: a connection is about to join the socket. Once stopping,
+ * none may: a pipe that finished its handshake while nng_close was closing
+ * the others was seen to be left behind, and nng_close then waited for it
+ * forever (nng 1.5.2, about one shutdown in six with an agent redialling). */
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg) {
+    ingest_t *in = arg;
+    if (ev == NNG_PIPE_EV_ADD_PRE && atomic_load(&in->stopping)) {
+        nng_pipe_close(p);
+        return;
+    }
+    pthread_mutex_lock(&in->lock);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        if (in->npipes == in->pipes_cap) {
+            uint32_t cap = in->pipes_cap ? in->pipes_cap * 2 : 16;
+            nng_pipe *grown = realloc(in->pipes, cap * sizeof *grown);
+            if (grown) {
+                in->pipes = grown;
+                in->pipes_cap = cap;
+            }
+        }
+        if (in->npipes < in->pipes_cap) in->pipes[in->npipes++] = p;
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        for (uint32_t i = 0; i < in->npipes; i++)
+            if (nng_pipe_id(in->pipes[i]) == nng_pipe_id(p)) {
+                in->pipes[i] = in->pipes[--in->npipes];
+                break;
+            }
+    }
+    pthread_mutex_unlock(&in->lock);
+}
+
 int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_bytes, ingest_sink_fn sink,
                  void *ud, char *bound_url, size_t bound_cap, char *err, size_t errcap) {
     _Static_assert((INGEST_QUEUE_SLOTS & (INGEST_QUEUE_SLOTS - 1)) == 0, "ring size is a power of two");
@@ -144,7 +187,13 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_
     in->sink = sink;
     in->ud = ud;
     in->queue_bytes = queue_bytes;
+    in->receiving = true;
     pthread_mutex_init(&in->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&in->changed, &ca);
+    pthread_condattr_destroy(&ca);
     int rv;
     if ((rv = nng_pull0_open(&in->sock)) != 0) {
         snprintf(err, errcap, "ingest: cannot open a PULL socket: %s", nng_strerror(rv));
@@ -154,6 +203,9 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_
      * connection that sent them). */
     nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, FA_PROTO_MAX_MESSAGE);
     nng_socket_set_int(in->sock, NNG_OPT_RECVBUF, 1024);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, in);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, in);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, pipe_cb, in);
     if ((rv = nng_listener_create(&in->listener, in->sock, url)) != 0 ||
         (rv = nng_listener_start(in->listener, 0)) != 0) {
         snprintf(err, errcap, "ingest: cannot listen on %s: %s", url, nng_strerror(rv));
@@ -162,7 +214,8 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_
     }
     snprintf(bound_url, bound_cap, "%s", url);
     int port = 0;
-    if (strncmp(url, "tcp", 3) == 0 && nng_listener_get_int(in->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
+    if (strncmp(url, "tcp", 3) == 0 &&
+        nng_listener_get_int(in->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
         /* Replace the port of the URL with the one really bound. */
         const char *colon = strrchr(url, ':');
         snprintf(bound_url, bound_cap, "%.*s:%d", (int)(colon - url), url, port);
@@ -179,26 +232,86 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_
     return 0;
 fail:
     pthread_mutex_destroy(&in->lock);
+    pthread_cond_destroy(&in->changed);
     free(in->ring);
     free(in);
     return -1;
 }
 
+/* The closing thread: stops receiving (then tells the loop), closes every
+ * connection and the socket. */
+static void *closer_main(void *arg) {
+    ingest_t *in = arg;
+    /* The listener first: a sender that loses its connection redials at
+     * once. After nng_aio_stop no receive callback runs any more. */
+    nng_listener_close(in->listener);
+    nng_aio_stop(in->aio);
+    pthread_mutex_lock(&in->lock);
+    in->receiving = false;
+    pthread_cond_broadcast(&in->changed);
+    pthread_mutex_unlock(&in->lock);
+    /* With no receive posted, each connection parks after the message it
+     * is reading (PULL starts no read then): closing quiet connections
+     * keeps clear of the nng 1.5.2 race that ingest.h describes. */
+    struct timespec settle = {0, INGEST_SETTLE_MS * 1000 * 1000};
+    nanosleep(&settle, NULL);
+    for (int i = 0; i < 100; i++) {
+        pthread_mutex_lock(&in->lock);
+        uint32_t n = in->npipes;
+        nng_pipe first = n ? in->pipes[0] : (nng_pipe)NNG_PIPE_INITIALIZER;
+        pthread_mutex_unlock(&in->lock);
+        if (!n) break;
+        nng_pipe_close(first);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    nng_close(in->sock);
+    pthread_mutex_lock(&in->lock);
+    in->closed = true;
+    pthread_cond_broadcast(&in->changed);
+    pthread_mutex_unlock(&in->lock);
+    return NULL;
+}
+
+/* Waits (bounded) until cond holds under in->lock. */
+static bool wait_for(ingest_t *in, const bool *flag, bool want, uint64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + ms * 1000000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    pthread_mutex_lock(&in->lock);
+    while (*flag != want)
+        if (pthread_cond_timedwait(&in->changed, &in->lock, &ts) != 0) break;
+    bool ok = *flag == want;
+    pthread_mutex_unlock(&in->lock);
+    return ok;
+}
+
 void ingest_stop(ingest_t *in) {
     atomic_store(&in->stopping, true);
-    /* The listener first: a sender that loses its connection redials at
-     * once. Closing the socket completes the posted receive with
-     * NNG_ECLOSED; nng_aio_stop waits for its callback, which takes only
-     * in->lock briefly. */
-    nng_listener_close(in->listener);
-    nng_close(in->sock);
-    nng_aio_stop(in->aio);
+    if (pthread_create(&in->closer, NULL, closer_main, in) == 0)
+        in->closer_started = true;
+    else
+        closer_main(in);
+    /* What nng delivered before it stopped receiving is handed over. */
+    if (!wait_for(in, &in->receiving, false, INGEST_CLOSE_MS))
+        LOG(LOG_WARN, "the ingest receive did not stop within %d ms", INGEST_CLOSE_MS);
     drain(in, UINT32_MAX);
     uv_close((uv_handle_t *)&in->async, NULL);
 }
 
-void ingest_free(ingest_t *in) {
-    if (!in) return;
+bool ingest_free(ingest_t *in) {
+    if (!in) return true;
+    if (in->closer_started && !wait_for(in, &in->closed, true, INGEST_CLOSE_MS)) {
+        /* See ingest.h: nng still holds the socket; so be it. */
+        LOG(LOG_WARN,
+            "nng_close of the ingest socket has not returned after %d ms (nng 1.5.2); "
+            "exiting without nng's teardown",
+            INGEST_CLOSE_MS);
+        return false;
+    }
+    if (in->closer_started) pthread_join(in->closer, NULL);
     nng_aio_free(in->aio);
     while (in->count) {
         nng_msg_free(in->ring[in->head].msg);
@@ -206,6 +319,9 @@ void ingest_free(ingest_t *in) {
         in->count--;
     }
     pthread_mutex_destroy(&in->lock);
+    pthread_cond_destroy(&in->changed);
+    free(in->pipes);
     free(in->ring);
     free(in);
+    return true;
 }

@@ -37,11 +37,26 @@ typedef void (*ingest_sink_fn)(void *ud, const void *buf, size_t len, uint64_t r
  * (port 0 resolved). Returns 0 or -1 with err. */
 int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_bytes, ingest_sink_fn sink,
                  void *ud, char *bound_url, size_t bound_cap, char *err, size_t errcap);
-/* Shutdown, loop thread: closes the listener and the socket (new messages
- * are discarded), then hands what the ring holds to the sink. Blocks for
- * nng's close, which waits for nothing of the loop's. */
+/* Shutdown, loop thread: stops receiving (new messages are discarded) and
+ * hands what the ring holds to the sink; a thread closes the listener,
+ * every connection and the socket meanwhile. */
 void ingest_stop(ingest_t *in);
-/* After ingest_stop, once the loop closed its handle: frees it. */
-void ingest_free(ingest_t *in);
+
+/* After ingest_stop, once the loop closed its handle: waits (at most
+ * INGEST_CLOSE_MS) for the socket to be closed and frees everything.
+ * Returns false when nng_close has not returned. The nng behaviour that
+ * still needs this helper thread: in nng 1.5.2, nni_aio_stop waits forever
+ * for an aio whose task was prepared but never started (nng issues #1543
+ * and #1813, fixed by nng pull request #1824 in 1.8.0). It runs on nng's
+ * single reaper thread when a connection closes; once it hangs, every
+ * later close (nng_close here, nng_http_server_stop in http.c) waits on
+ * the stuck reaper while all nng threads idle. With a sender pushing
+ * 1000 messages/s it hung about one shutdown in ten; closing connections
+ * only after they have gone quiet (no receive posted, INGEST_SETTLE_MS)
+ * made it unseen in 90 shutdowns, but the deadline stays. When it fires,
+ * the process exits without nng's teardown (which would wait on the same
+ * reaper); everything of the daemon's is flushed and closed by then. */
+#define INGEST_CLOSE_MS 1000
+bool ingest_free(ingest_t *in);
 
 #endif

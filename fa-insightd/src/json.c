@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "framealloc.h"
 #include "sid.h"
 
@@ -98,23 +99,15 @@ static void jw_put(json_writer_t *w, const char *s, size_t n) {
     w->len += n;
 }
 
+static void jw_sink(void *w, const char *s, size_t n) {
+    jw_put(w, s, n);
+}
+
+/* The one JSON escaping (lib/text/escape.h): control and bidi code points
+ * as \uXXXX, invalid bytes as \ufffd. */
 static void jw_escaped(json_writer_t *w, const char *s) {
-    static const char hex[] = "0123456789abcdef";
     jw_put(w, "\"", 1);
-    const char *run = s;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f) continue;
-        jw_put(w, run, (size_t)((const char *)p - run));
-        char esc[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
-        if (*p == '"' || *p == '\\') {
-            esc[1] = (char)*p;
-            jw_put(w, esc, 2);
-        } else {
-            jw_put(w, esc, 6);
-        }
-        run = (const char *)p + 1;
-    }
-    jw_put(w, run, strlen(run));
+    escape_json(s, strlen(s), jw_sink, w);
     jw_put(w, "\"", 1);
 }
 

@@ -10,11 +10,18 @@
  *      (not started: never runs; running: its query stops) and its request
  *      answered 503; responses still being written after a grace period are
  *      cut off;
- *   3. WebSocket clients and listeners close, then the HTTP server stops
- *      (nothing of ours is in flight, so it does not wait on the loop);
+ *   3. WebSocket clients and listeners close, then a helper thread stops
+ *      the HTTP server (nng_http_server_stop waits for nng's reaper; the
+ *      loop keeps completing what nng cancels meanwhile);
  *   4. the writer writes what is queued and stops, the store closes, and
  *      main returns through nng's own teardown.
+ * nng 1.5.2's reaper thread sometimes stops for good while a socket closes
+ * (ingest.h): nng_http_server_stop and nng_close then never return. Both
+ * run on helper threads with a deadline (1 s each); past it, the daemon,
+ * whose own state is written and closed by then, exits with its exit code
+ * without nng's teardown ("stopped (without nng's teardown)").
  * A watchdog ends a shutdown stuck for 30 s with exit code 3. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -47,6 +54,7 @@
 #define SHUTDOWN_HTTP_GRACE_MS 1000
 #define SHUTDOWN_HTTP_MS 1500
 #define SHUTDOWN_WS_MS 1000
+#define SHUTDOWN_NNG_MS 1000
 #define SHUTDOWN_WRITER_MS 5000
 #define SHUTDOWN_WATCHDOG_S 30
 /* Exit codes (README). */
@@ -60,14 +68,68 @@ static ingest_t *ingest;
 static uv_signal_t sigint_h, sigterm_h;
 static uv_timer_t housekeeping_timer, shutdown_timer;
 static uint64_t housekeeping_ticks;
-enum { RUNNING, STOP_HTTP, STOP_WS, STOPPED };
+enum { RUNNING, STOP_HTTP, STOP_WS, STOP_NNG, STOPPED };
 static int phase = RUNNING;
 static uint64_t phase_start;
 static int exit_code;
 
+/* Said once: the log line is on stderr already. */
 static void fatal(const char *what, const char *err) {
     LOG(LOG_ERROR, "%s: %s", what, err);
-    fprintf(stderr, "%s: %s: %s\n", INSIGHTD_NAME, what, err);
+}
+
+/* --db in a directory that does not exist yet: create it (and its
+ * parents), or name the one component that is in the way. */
+static int make_db_dir(const char *db, char *err, size_t errcap) {
+    char dir[sizeof cfg.db_path];
+    snprintf(dir, sizeof dir, "%s", db);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = '\0';
+    for (char *p = dir + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p != '/' && !end) continue;
+        *p = '\0';
+        struct stat st;
+        if (stat(dir, &st) != 0 && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errcap, "--db %.400s: cannot create the directory %.400s: %s", db, dir,
+                     strerror(errno));
+            return -1;
+        }
+        if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            snprintf(err, errcap, "--db %.400s: %.400s is not a directory", db, dir);
+            return -1;
+        }
+        if (end) return 0;
+        *p = '/';
+    }
+}
+
+/* A start that fails after the store was opened leaves no database behind
+ * when this run created it. */
+static bool db_created;
+static int fail_start(const char *err) {
+    fatal("cannot start", err);
+    if (ctx.writer) writer_stop(ctx.writer, clock_mono_ms() + 1000);
+    if (ctx.store) store_close(ctx.store);
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; db_created && i < sizeof suffix / sizeof suffix[0]; i++) {
+        char path[sizeof cfg.db_path + 16];
+        snprintf(path, sizeof path, "%s%s", cfg.db_path, suffix[i]);
+        (void)unlink(path);
+    }
+    return EXIT_START;
+}
+
+/* "Address in use": say which flag picks another port. */
+static const char *in_use_hint(const char *err, const char *flag) {
+    static char msg[1400];
+    if (!strstr(err, "in use")) return err;
+    snprintf(msg, sizeof msg,
+             "%s (another program, or an earlier fa-insightd, has the port: stop it or choose "
+             "a free port with %s)",
+             err, flag);
+    return msg;
 }
 
 /* Listening beyond loopback is a decision: it needs --allow-remote and is
@@ -75,7 +137,8 @@ static void fatal(const char *what, const char *err) {
 static int check_exposure(void) {
     char host[256];
     int port;
-    bool http_local = config_split_hostport(cfg.listen, host, sizeof host, &port) == 0 && config_host_is_loopback(host);
+    bool http_local =
+        config_split_hostport(cfg.listen, host, sizeof host, &port) == 0 && config_host_is_loopback(host);
     bool ingest_local = config_url_is_local(cfg.ingest);
     if ((!http_local || !ingest_local) && !cfg.allow_remote) {
         fprintf(stderr,
@@ -97,7 +160,8 @@ static int check_exposure(void) {
 
 static void check_web_root(void) {
     struct stat st;
-    if (realpath(cfg.web_root, ctx.web_root_real) && stat(ctx.web_root_real, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (realpath(cfg.web_root, ctx.web_root_real) && stat(ctx.web_root_real, &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
         ctx.web_root_ok = true;
     } else {
         ctx.web_root_ok = false;
@@ -150,6 +214,18 @@ static void close_any(uv_handle_t *h, void *arg) {
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* The HTTP server's stop, on a helper thread (see STOP_NNG). */
+static pthread_t http_stopper;
+static bool http_stopper_started, nng_stuck;
+static atomic_bool http_stopped;
+
+static void *http_stop_main(void *arg) {
+    (void)arg;
+    http_stop(ctx.http);
+    atomic_store(&http_stopped, true);
+    return NULL;
+}
+
 static void shutdown_step(uv_timer_t *t) {
     uint64_t now = clock_mono_ms(), spent = now - phase_start;
     if (phase == STOP_HTTP) {
@@ -157,8 +233,8 @@ static void shutdown_step(uv_timer_t *t) {
         if (http_inflight(ctx.http) && spent >= SHUTDOWN_HTTP_GRACE_MS) http_cut_writes(ctx.http);
         if (http_inflight(ctx.http) && spent < SHUTDOWN_HTTP_MS) return;
         if (http_inflight(ctx.http))
-            LOG(LOG_WARN, "%llu HTTP responses still unfinished after %d ms", (unsigned long long)http_inflight(ctx.http),
-                SHUTDOWN_HTTP_MS);
+            LOG(LOG_WARN, "%llu HTTP responses still unfinished after %d ms",
+                (unsigned long long)http_inflight(ctx.http), SHUTDOWN_HTTP_MS);
         LOG(LOG_INFO, "HTTP stopping; closing WebSocket clients");
         ws_close_all(ctx.ws); /* the WebSocket listeners first: they hold the shared server */
         phase = STOP_WS;
@@ -167,14 +243,43 @@ static void shutdown_step(uv_timer_t *t) {
     }
     if (phase == STOP_WS) {
         if (ws_open_clients(ctx.ws) && spent < SHUTDOWN_WS_MS) return;
-        http_stop(ctx.http);
-        LOG(LOG_INFO, "HTTP and WebSocket stopped");
+        /* nng_http_server_stop waits for nng's reaper; a helper thread
+         * calls it so that the loop still completes what nng cancels. */
+        if (pthread_create(&http_stopper, NULL, http_stop_main, NULL) == 0)
+            http_stopper_started = true;
+        else
+            http_stop_main(NULL);
+        phase = STOP_NNG;
+        phase_start = now;
+        return;
+    }
+    if (phase == STOP_NNG) {
+        bool stopped = atomic_load(&http_stopped);
+        if (!stopped && spent < SHUTDOWN_NNG_MS) return;
+        if (stopped) {
+            if (http_stopper_started) pthread_join(http_stopper, NULL);
+            LOG(LOG_INFO, "HTTP and WebSocket stopped");
+        } else {
+            /* See ingest.h: nng's reaper is stuck (nng 1.5.2). */
+            LOG(LOG_WARN,
+                "nng_http_server_stop has not returned after %d ms (nng 1.5.2's reaper is stuck); "
+                "the process will exit without nng's teardown",
+                SHUTDOWN_NNG_MS);
+            nng_stuck = true;
+        }
         writer_stop(ctx.writer, clock_mono_ms() + SHUTDOWN_WRITER_MS);
         writer_stats_t ws;
         writer_stats(ctx.writer, &ws);
         LOG(LOG_INFO, "writer flushed (%llu frames stored)", (unsigned long long)ws.frames_stored);
         phase = STOPPED;
         uv_timer_stop(t);
+        if (nng_stuck) {
+            /* Everything is written; the loop's handles need not close. */
+            if (!http_inflight(ctx.http)) store_close(ctx.store);
+            LOG(LOG_INFO, "stopped (without nng's teardown)");
+            fflush(stdout);
+            _exit(exit_code);
+        }
         http_close(ctx.http);
         ws_close(ctx.ws);
         writer_close(ctx.writer);
@@ -239,9 +344,11 @@ int main(int argc, char **argv) {
         cfg.web_root);
 
     /* 2. The store, and the writer thread that owns its writes. */
-    if (store_open(&ctx.store, cfg.db_path, READ_CONNECTIONS, err, sizeof err) != 0) {
-        fatal("cannot start", err);
-        return EXIT_START;
+    db_created = access(cfg.db_path, F_OK) != 0;
+    if (make_db_dir(cfg.db_path, err, sizeof err) != 0 ||
+        store_open(&ctx.store, cfg.db_path, READ_CONNECTIONS, err, sizeof err) != 0) {
+        ctx.store = NULL;
+        return fail_start(err);
     }
     sessions_hooks_t hooks = {ws_on_frame, ws_on_alert, ws_on_session, NULL};
     sessions_options_t so = {cfg.session_timeout_ms, MAX_LIVE_SESSIONS, cfg.max_ended_sessions, cfg.max_tags};
@@ -257,32 +364,24 @@ int main(int argc, char **argv) {
     writer_hooks_t wh = {on_lookup, on_file_lost, NULL};
 
     /* 3. Sessions known from earlier runs (the most recent ones). */
-    if (!(ctx.sessions = sessions_create(NULL, &so, &hooks))) {
-        fatal("cannot start", "out of memory");
-        return EXIT_START;
-    }
+    if (!(ctx.sessions = sessions_create(NULL, &so, &hooks))) return fail_start("out of memory");
     int64_t next_alert_id = 1;
-    if (store_load(ctx.store, cfg.max_ended_sessions, load_session, load_id, ctx.sessions, &next_alert_id) != 0)
+    if (store_load(ctx.store, cfg.max_ended_sessions, load_session, load_id, ctx.sessions, &next_alert_id) !=
+        0)
         LOG(LOG_WARN, "could not load the stored sessions; starting with none");
     sessions_set_next_alert_id(ctx.sessions, next_alert_id);
-    if (writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, &wh, err, sizeof err) != 0) {
-        fatal("cannot start", err);
-        return EXIT_START;
-    }
+    if (writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, &wh, err, sizeof err) != 0)
+        return fail_start(err);
     sessions_attach_writer(ctx.sessions, ctx.writer);
 
     /* 4. Ingest: nng PULL, handed to the loop. */
     if (ingest_start(&ingest, ctx.loop, cfg.ingest, cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url,
-                     sizeof ctx.ingest_url, err, sizeof err) != 0) {
-        fatal("cannot start", err);
-        return EXIT_START;
-    }
+                     sizeof ctx.ingest_url, err, sizeof err) != 0)
+        return fail_start(in_use_hint(err, "--ingest tcp://127.0.0.1:PORT"));
 
     /* 5. HTTP, JSON API, dashboard and WebSocket on one port. */
-    if (http_start(&ctx.http, &ctx, err, sizeof err) != 0) {
-        fatal("cannot start", err);
-        return EXIT_START;
-    }
+    if (http_start(&ctx.http, &ctx, err, sizeof err) != 0)
+        return fail_start(in_use_hint(err, "--listen 127.0.0.1:PORT"));
     sessions_set_hooks_data(ctx.sessions, ctx.ws);
 
     /* 6. Timers and signals. */
@@ -306,11 +405,17 @@ int main(int argc, char **argv) {
     /* 7. Everything is stopped; release it. nng's own teardown follows. */
     ws_free(ctx.ws);
     http_free(ctx.http);
-    ingest_free(ingest);
+    bool nng_clean = ingest_free(ingest);
     sessions_destroy(ctx.sessions);
     writer_free(ctx.writer);
     store_close(ctx.store);
     uv_loop_close(ctx.loop);
+    if (!nng_clean) {
+        /* ingest.h says which nng behaviour: its teardown would hang. */
+        LOG(LOG_INFO, "stopped (without nng's teardown)");
+        fflush(stdout);
+        _exit(exit_code);
+    }
     if (exit_code)
         LOG(LOG_INFO, "stopped (exit %d)", exit_code);
     else

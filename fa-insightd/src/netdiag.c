@@ -71,7 +71,8 @@ static int scan_family(netdiag_t *d, int family, uint16_t port,
                 /* Older kernels send a shorter tcp_info: use it only if the
                  * field is there. */
                 if (a->rta_type == INET_DIAG_INFO &&
-                    RTA_PAYLOAD(a) >= (int)(offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(uint64_t))) {
+                    RTA_PAYLOAD(a) >=
+                        (int)(offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(uint64_t))) {
                     /* Netlink attributes are 4-byte aligned only. */
                     struct tcp_info ti;
                     size_t n_info = (size_t)RTA_PAYLOAD(a) < sizeof ti ? (size_t)RTA_PAYLOAD(a) : sizeof ti;

@@ -276,7 +276,8 @@ static int series_cb(void *ud, uint64_t t, uint32_t frames, const uint8_t *blob,
     if (!blob) return 0;
     if (c->level < 0) {
         uint64_t live;
-        if (pack_frame_find_live(blob, len, c->tag_id, &live) == 1) point_add(&c->pts[idx], t, live, live, live, live, 1);
+        if (pack_frame_find_live(blob, len, c->tag_id, &live) == 1)
+            point_add(&c->pts[idx], t, live, live, live, live, 1);
     } else {
         pack_rollup_row_t r;
         if (pack_rollup_find(blob, len, c->tag_id, &r) == 1)
@@ -517,7 +518,8 @@ static int summary_cb(void *ud, const store_finding_row_t *x) {
     return 0;
 }
 
-void query_findings(store_reader_t *r, const store_findings_query_t *q, size_t max_bytes, query_result_t *res) {
+void query_findings(store_reader_t *r, const store_findings_query_t *q, size_t max_bytes,
+                    query_result_t *res) {
     /* The page gets three quarters of the budget, the summary the rest. */
     size_t budget = max_bytes > TAIL_BYTES ? max_bytes - TAIL_BYTES : 0;
     page_t p = {.limit = q->limit, .budget = budget / 4 * 3};

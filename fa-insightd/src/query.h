@@ -44,6 +44,7 @@ void query_trend(store_reader_t *r, uint64_t sid, uint16_t tag_id, const char *t
 
 /* /alerts and /findings, one page each way. */
 void query_alerts(store_reader_t *r, const store_alerts_query_t *q, size_t max_bytes, query_result_t *res);
-void query_findings(store_reader_t *r, const store_findings_query_t *q, size_t max_bytes, query_result_t *res);
+void query_findings(store_reader_t *r, const store_findings_query_t *q, size_t max_bytes,
+                    query_result_t *res);
 
 #endif

@@ -59,7 +59,8 @@ static void close_bucket(rollup_t *r, int level, const rollup_sink_t *sink) {
     for (uint32_t i = 0; i < r->slots; i++) {
         acc_t *a = &r->acc[i][level];
         if (a->n == 0) continue;
-        if (rows) rows[n++] = (pack_rollup_row_t){r->ids[i], a->min, (a->sum + a->n / 2) / a->n, a->max, a->last};
+        if (rows)
+            rows[n++] = (pack_rollup_row_t){r->ids[i], a->min, (a->sum + a->n / 2) / a->n, a->max, a->last};
         memset(a, 0, sizeof *a);
     }
     if (rows) {
@@ -77,8 +78,8 @@ static void close_bucket(rollup_t *r, int level, const rollup_sink_t *sink) {
     if (level == STORE_SECOND) {
         for (uint32_t i = 0; i < r->finding_count && sink && sink->finding; i++) {
             const finding_acc_t *f = &r->findings[i];
-            store_finding_t row = {r->session_id, r->bucket_start[level], f->code,     f->tag_id,
-                                   f->kind,       f->frames,               f->count_max, f->value_max};
+            store_finding_t row = {r->session_id, r->bucket_start[level], f->code,     f->tag_id, f->kind,
+                                   f->frames,     f->count_max,           f->value_max};
             sink->finding(sink->ud, &row);
         }
         r->finding_count = 0;

@@ -7,6 +7,7 @@
 
 #include "alerts.h"
 #include "clock.h"
+#include "escape.h"
 #include "log.h"
 #include "pack.h"
 #include "rollup.h"
@@ -92,7 +93,7 @@ struct sessions {
     uint32_t pending_sessions;
     size_t pending_bytes;
     int64_t next_alert_id;
-    uint64_t *known; /* KNOWN_BITS: ids that may be stored */
+    uint64_t *known;         /* KNOWN_BITS: ids that may be stored */
     fa_proto_space_t *space; /* decode storage, ~600 KiB */
     uint8_t *blob;
     size_t blob_cap;
@@ -366,40 +367,12 @@ static void put_alert(sessions_t *ss, session_t *s, const tag_t *t, uint64_t cle
     writer_commit_soon(ss->writer);
 }
 
-/* Agents' strings are opaque bytes (PROTOCOL.md 6.1): keep valid UTF-8,
- * replace control bytes and invalid sequences with '?', so that every
- * JSON document the daemon writes is valid UTF-8. In place, O(n). */
-static void sanitize_text(char *s) {
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
-        if (n == 0) {
-            if (c < 0x20 || c == 0x7f) *p = '?';
-            p++;
-            continue;
-        }
-        bool ok = n > 0;
-        for (int k = 1; ok && k <= n; k++)
-            if ((p[k] & 0xc0) != 0x80) ok = false;
-        if (ok) {
-            uint32_t cp = n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
-            for (int k = 1; k <= n; k++)
-                cp = (cp << 6) | (p[k] & 0x3f);
-            static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
-            if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) ok = false;
-        }
-        if (!ok) {
-            *p++ = '?';
-            continue;
-        }
-        p += n + 1;
-    }
-}
-
+/* Agents' strings are opaque bytes (PROTOCOL.md 6.1): the one sanitiser
+ * (libfa-text) turns controls, bidi overrides and invalid UTF-8 into '?'
+ * here, where they enter the daemon's state, so every store, JSON document
+ * and terminal downstream sees safe text. */
 static void copy_text(char *dst, size_t cap, fa_proto_str_t src) {
-    fa_proto_str_copy(dst, cap, src);
-    sanitize_text(dst);
+    escape_sanitize_copy(dst, cap, src.data, src.len);
 }
 
 static void define_tag(sessions_t *ss, session_t *s, const fa_proto_tag_def_t *d) {
@@ -445,7 +418,8 @@ static void alert_changed(sessions_t *ss, session_t *s, tag_t *t, int ev, uint64
         put_alert(ss, s, t, 0, NULL, &row);
         LOG(LOG_INFO, "alert raised: session %016llx tag '%s' %s at %.1f %% of %llu bytes",
             (unsigned long long)s->info.id, t->path, alerts_level_name(t->alert.level),
-            alerts_pct(t->alert.raised_bytes, t->alert.budget_hard), (unsigned long long)t->alert.budget_hard);
+            alerts_pct(t->alert.raised_bytes, t->alert.budget_hard),
+            (unsigned long long)t->alert.budget_hard);
         break;
     case ALERT_EV_ESCALATED:
         put_alert(ss, s, t, 0, NULL, &row);
@@ -635,10 +609,13 @@ static bool start_plausible(uint64_t ns) {
     return ns >= START_MIN_NS && ns < START_MAX_NS;
 }
 
-static void on_hello(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms, uint64_t recv_mono) {
+static void on_hello(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+                     uint64_t recv_mono) {
     const fa_proto_hello_t *h = &m->hello;
-    bool created = s->info.frames == 0 && !s->info.have_hello;
     session_info_t *i = &s->info;
+    bool created = i->frames == 0 && !i->have_hello, had_hello = i->have_hello;
+    bool repeated =
+        i->have_hello && i->start_unix_ns == h->start_unix_ns && i->start_mono_ns == h->start_mono_ns;
     copy_text(i->app, sizeof i->app, h->app_name);
     copy_text(i->label, sizeof i->label, h->session_label);
     copy_text(i->host, sizeof i->host, h->host);
@@ -648,13 +625,18 @@ static void on_hello(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
     i->start_unix_ns = h->start_unix_ns;
     i->start_mono_ns = h->start_mono_ns;
     i->start_valid = start_plausible(h->start_unix_ns);
-    if (!i->start_valid) g_stats.bad_timestamps++;
+    if (!i->start_valid && !repeated) g_stats.bad_timestamps++;
     i->have_hello = true;
-    s->skew_counted = false;
+    if (!repeated) s->skew_counted = false; /* a new clock pair: judged again */
     for (uint32_t k = 0; k < h->tag_count; k++)
         define_tag(ss, s, &h->tags[k]);
-    LOG(LOG_INFO, "session %016llx %s: app '%s' pid %u host '%s', %u tags", (unsigned long long)i->id,
-        created ? "started" : "refreshed", i->app, i->pid, i->host, h->tag_count);
+    /* Agents repeat their HELLO (every 10 s by default): said once. */
+    LOG(repeated ? LOG_DEBUG : LOG_INFO, "session %016llx %s: app '%s' pid %u host '%s', %u tags",
+        (unsigned long long)i->id,
+        created     ? "started"
+        : had_hello ? "re-announced"
+                    : "named by its HELLO",
+        i->app, i->pid, i->host, h->tag_count);
     make_live(ss, s, recv_ms, recv_mono);
     put_session(ss, s);
 }
@@ -693,13 +675,16 @@ static void note_skew(session_t *s, const fa_proto_frame_t *f, uint64_t t_ms) {
         i->skew_known = false;
         return;
     }
-    int64_t agent_ms = (int64_t)(i->start_unix_ns / 1000000u) + (int64_t)(f->start_ns - i->start_mono_ns) / 1000000;
+    int64_t agent_ms =
+        (int64_t)(i->start_unix_ns / 1000000u) + (int64_t)(f->start_ns - i->start_mono_ns) / 1000000;
     i->clock_skew_ms = agent_ms - (int64_t)t_ms;
     i->skew_known = true;
-    if (!s->skew_counted && (i->clock_skew_ms > CLOCK_SKEW_REPORTED_MS || i->clock_skew_ms < -CLOCK_SKEW_REPORTED_MS)) {
+    if (!s->skew_counted &&
+        (i->clock_skew_ms > CLOCK_SKEW_REPORTED_MS || i->clock_skew_ms < -CLOCK_SKEW_REPORTED_MS)) {
         s->skew_counted = true;
         g_stats.clock_skewed++;
-        LOG(LOG_INFO, "session %016llx: the agent's clock is %lld ms off the daemon's; frames keep the daemon's time",
+        LOG(LOG_INFO,
+            "session %016llx: the agent's clock is %lld ms off the daemon's; frames keep the daemon's time",
             (unsigned long long)i->id, (long long)i->clock_skew_ms);
     }
 }
@@ -717,8 +702,8 @@ static void store_frame(sessions_t *ss, session_t *s, const fa_proto_frame_t *f,
     size_t len = bound <= ss->blob_cap ? pack_frame(f, ss->blob, ss->blob_cap) : 0;
     const session_info_t *i = &s->info;
     store_frame_t row = {i->id, t_ms, f->frame, f->duration_ns, ss->blob, len};
-    store_counters_t c = {i->frames, i->last_frame, i->gaps,     i->agent_dropped, i->duplicates,
-                          i->rows_rejected, i->next_seq, i->first_ms, i->last_ms, i->last_seen_ms};
+    store_counters_t c = {i->frames,        i->last_frame, i->gaps,     i->agent_dropped, i->duplicates,
+                          i->rows_rejected, i->next_seq,   i->first_ms, i->last_ms,       i->last_seen_ms};
     uint64_t seq = len ? writer_put_frame(ss->writer, &row, &c) : 0;
     if (seq) {
         s->last_write = seq;
@@ -728,7 +713,8 @@ static void store_frame(sessions_t *ss, session_t *s, const fa_proto_frame_t *f,
     }
 }
 
-static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms, uint64_t recv_mono) {
+static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+                     uint64_t recv_mono) {
     const fa_proto_frame_t *f = &m->frame;
     make_live(ss, s, recv_ms, recv_mono);
     uint64_t t_ms = frame_time(s, f, recv_ms);
@@ -755,7 +741,8 @@ static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
         rollup_add(s->rollup, (uint32_t)(t - s->tags), t->id, row->live_bytes);
         if (t->budget_hard || t->alert.level != ALERT_NONE) {
             int ev = alerts_eval(&t->alert, row->live_bytes, t->budget_hard, t_ms);
-            if (ev != ALERT_EV_NONE) alert_changed(ss, s, t, ev, t_ms, t->budget_hard ? "usage" : "budget_removed");
+            if (ev != ALERT_EV_NONE)
+                alert_changed(ss, s, t, ev, t_ms, t->budget_hard ? "usage" : "budget_removed");
         }
     }
     if (rejected) {
@@ -779,7 +766,8 @@ static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
     if (ss->hooks.on_frame) ss->hooks.on_frame(ss->hooks.ud, s);
 }
 
-static void on_bye(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms, uint64_t recv_mono) {
+static void on_bye(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+                   uint64_t recv_mono) {
     /* The agent's own count is authoritative for its drops. */
     if (m->bye.frames_dropped > s->info.agent_dropped) s->info.agent_dropped = m->bye.frames_dropped;
     s->dirty = true;
@@ -792,7 +780,8 @@ static void on_bye(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64
 }
 
 /* A message of a session in memory (or just created for it). */
-static void dispatch(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms, uint64_t recv_mono) {
+static void dispatch(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+                     uint64_t recv_mono) {
     bool hello0 = m->header.type == FA_PROTO_HELLO && m->header.seq == 0;
     /* A second HELLO with seq 0 is an agent that started over; the first
      * one of a session created from its frames is only late (its seq is
@@ -836,13 +825,14 @@ static void free_pending(pending_t *p) {
 
 static void orphan(sessions_t *ss, uint64_t id, const char *why) {
     g_stats.orphaned++;
-    log_limited(&ss->orphan_lim, 5000, LOG_WARN, "message of session %016llx orphaned: %s", (unsigned long long)id,
-                why);
+    log_limited(&ss->orphan_lim, 5000, LOG_WARN, "message of session %016llx orphaned: %s",
+                (unsigned long long)id, why);
 }
 
 /* Keeps a message until its session is resolved; asks the writer when
  * this is the session's first waiting message. */
-static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono) {
+static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint64_t recv_ms,
+                 uint64_t recv_mono) {
     pending_t *p = pending_find(ss, id);
     const char *why = NULL;
     bool ask = false;
@@ -911,8 +901,8 @@ static pending_t *unlink_pending(sessions_t *ss, uint64_t id) {
 static void count_reject(sessions_t *ss, int rc, size_t len) {
     g_stats.rejected++;
     if (-rc > 0 && -rc < STATS_REJECT_REASONS) g_stats.rejected_by[-rc]++;
-    log_limited(&ss->reject_lim, 5000, LOG_WARN, "rejected a %zu-byte message: %s (%s)", len, fa_proto_err_name(rc),
-                fa_proto_strerror(rc));
+    log_limited(&ss->reject_lim, 5000, LOG_WARN, "rejected a %zu-byte message: %s (%s)", len,
+                fa_proto_err_name(rc), fa_proto_strerror(rc));
 }
 
 void sessions_handle(sessions_t *ss, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono) {
@@ -1012,8 +1002,9 @@ void sessions_tick(sessions_t *ss, uint64_t now, bool save) {
         ss->pending_bytes -= p->bytes;
         g_stats.pending -= p->n;
         g_stats.orphaned += p->n;
-        log_limited(&ss->orphan_lim, 5000, LOG_WARN, "%u messages of session %016llx orphaned: not resolved within %u s",
-                    p->n, (unsigned long long)p->id, PENDING_TIMEOUT_MS / 1000);
+        log_limited(&ss->orphan_lim, 5000, LOG_WARN,
+                    "%u messages of session %016llx orphaned: not resolved within %u s", p->n,
+                    (unsigned long long)p->id, PENDING_TIMEOUT_MS / 1000);
         free_pending(p);
     }
     /* Figures that changed (tags' live bytes, alert peaks, counters) are

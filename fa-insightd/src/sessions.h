@@ -100,8 +100,8 @@ uint64_t session_frames(const session_t *s);
 const session_info_t *session_info(const session_t *s);
 void session_frame_info(const session_t *s, frame_info_t *out);
 /* Each tag seen in a frame: id, live and peak bytes, in id order. */
-void session_each_seen_tag(const session_t *s, void (*fn)(void *ud, uint16_t id, uint64_t live, uint64_t peak),
-                           void *ud);
+void session_each_seen_tag(const session_t *s,
+                           void (*fn)(void *ud, uint16_t id, uint64_t live, uint64_t peak), void *ud);
 /* A copy with every tag (NULL when out of memory). */
 session_view_t *session_view(const session_t *s);
 

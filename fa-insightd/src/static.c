@@ -155,7 +155,8 @@ static void file_done(void *arg, int status) {
     if (status == HTTP_WORK_CANCELLED) {
         http_reply_error(j->r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
     } else if (status == HTTP_WORK_TIMEOUT || j->status == 503) {
-        http_reply_error(j->r, 503, status ? "timeout" : "busy", NULL, "the file could not be read now; try again");
+        http_reply_error(j->r, 503, status ? "timeout" : "busy", NULL,
+                         "the file could not be read now; try again");
     } else if (j->status == 0 || j->status == 304) {
         bool html = strstr(static_mime_type(j->path), "text/html") != NULL;
         /* The page itself is revalidated each time (it names the scripts);
@@ -194,7 +195,8 @@ void static_handle(insightd_ctx_t *ctx, http_req_t *r) {
         return;
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        http_reply_error(r, 405, "method_not_allowed", NULL, "method %.16s not allowed here (GET or HEAD)", method);
+        http_reply_error(r, 405, "method_not_allowed", NULL, "method %.16s not allowed here (GET or HEAD)",
+                         method);
         return;
     }
     if (!ctx->web_root_ok) {

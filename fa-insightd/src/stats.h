@@ -17,7 +17,7 @@ typedef struct insightd_stats {
     /* ingest, written by the nng receive callback */
     atomic_uint_fast64_t received; /* messages taken off the socket */
     atomic_uint_fast64_t received_bytes;
-    atomic_uint_fast64_t queue_dropped;       /* FRAMEs refused by a full hand-off queue */
+    atomic_uint_fast64_t queue_dropped;        /* FRAMEs refused by a full hand-off queue */
     atomic_uint_fast64_t control_over_reserve; /* control messages refused: even the reserve was full */
     atomic_uint_fast64_t queue_depth;          /* now */
     atomic_uint_fast64_t queue_high_water;
@@ -27,16 +27,16 @@ typedef struct insightd_stats {
     /* message handling (loop) */
     uint64_t rejected; /* failed to decode */
     uint64_t rejected_by[STATS_REJECT_REASONS];
-    uint64_t accepted_by_type[5]; /* index fa_proto_type */
-    uint64_t orphaned;            /* pending messages given up (bounds) */
-    uint64_t pending;             /* now: messages waiting for their session to be resolved */
-    uint64_t gaps;                /* missing sequence numbers */
-    uint64_t out_of_order;        /* late but new sequence numbers */
-    uint64_t duplicates;          /* sequence numbers seen before: not stored */
-    uint64_t rows_undefined_tag;  /* FRAME rows for ids no HELLO/TAGS defined */
-    uint64_t rows_tag_cap;        /* definitions beyond --max-tags */
-    uint64_t bad_timestamps;      /* absurd agent clocks and frame times, clamped */
-    uint64_t clock_skewed;        /* sessions whose agent clock is off by more than 2 s */
+    uint64_t accepted_by_type[5];  /* index fa_proto_type */
+    uint64_t orphaned;             /* pending messages given up (bounds) */
+    uint64_t pending;              /* now: messages waiting for their session to be resolved */
+    uint64_t gaps;                 /* missing sequence numbers */
+    uint64_t out_of_order;         /* late but new sequence numbers */
+    uint64_t duplicates;           /* sequence numbers seen before: not stored */
+    uint64_t rows_undefined_tag;   /* FRAME rows for ids no HELLO/TAGS defined */
+    uint64_t rows_tag_cap;         /* definitions beyond --max-tags */
+    uint64_t bad_timestamps;       /* absurd agent clocks and frame times, clamped */
+    uint64_t clock_skewed;         /* sessions whose agent clock is off by more than 2 s */
     uint64_t frames_store_backlog; /* accepted frames dropped: the writer's buffer was full */
     uint64_t last_store_drop_mono; /* when that last happened (health) */
     bool database_lost;            /* the database file was deleted or replaced */

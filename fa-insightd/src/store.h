@@ -175,7 +175,8 @@ const char *store_error(const store_t *st);
  * id stored. */
 typedef void (*store_load_fn)(void *ud, session_view_t *v); /* fn owns v */
 typedef void (*store_id_fn)(void *ud, uint64_t session_id);
-int store_load(store_t *st, uint32_t max, store_load_fn fn, store_id_fn id_fn, void *ud, int64_t *next_alert_id);
+int store_load(store_t *st, uint32_t max, store_load_fn fn, store_id_fn id_fn, void *ud,
+               int64_t *next_alert_id);
 
 /* Writer thread. */
 int store_begin(store_t *st);

@@ -103,11 +103,11 @@ _Static_assert(MIGRATION_COUNT == STORE_SCHEMA_VERSION, "one migration per schem
 
 #define SESSION_COLUMNS                                                                                      \
     "id, app, label, host, build_id, pid, lib_version, start_unix_ns, start_mono_ns, have_hello, first_ms,"  \
-    " last_ms, ended_ms, end_reason, frames, last_frame, gaps, agent_dropped, last_seen_ms, next_seq,"      \
+    " last_ms, ended_ms, end_reason, frames, last_frame, gaps, agent_dropped, last_seen_ms, next_seq,"       \
     " duplicates, rows_rejected, clock_skew_ms"
 #define TAG_COLUMNS "id, parent_id, path, defined, budget_soft, budget_hard, live_bytes, peak_bytes"
 #define ALERT_COLUMNS                                                                                        \
-    "id, session_id, tag_id, path, level, raised_ms, raised_bytes, peak_bytes, budget_hard, cleared_ms,"    \
+    "id, session_id, tag_id, path, level, raised_ms, raised_bytes, peak_bytes, budget_hard, cleared_ms,"     \
     " clear_reason"
 
 enum {
@@ -135,10 +135,9 @@ static const char *const statements[ST_COUNT] = {
         " clock_skew_ms=?23",
     [ST_COUNTERS] = "UPDATE sessions SET frames=?2, last_frame=?3, gaps=?4, agent_dropped=?5, duplicates=?6,"
                     " rows_rejected=?7, next_seq=?8, first_ms=?9, last_ms=?10, last_seen_ms=?11 WHERE id=?1",
-    [ST_TAG] =
-        "INSERT INTO tags(session_id, " TAG_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
-        " ON CONFLICT(session_id, id) DO UPDATE SET parent_id=?3, path=?4, defined=?5, budget_soft=?6,"
-        " budget_hard=?7, live_bytes=?8, peak_bytes=?9",
+    [ST_TAG] = "INSERT INTO tags(session_id, " TAG_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+               " ON CONFLICT(session_id, id) DO UPDATE SET parent_id=?3, path=?4, defined=?5, budget_soft=?6,"
+               " budget_hard=?7, live_bytes=?8, peak_bytes=?9",
     [ST_FRAME] = "INSERT INTO frames(session_id, t_ms, frame, duration_ns, data) VALUES(?1,?2,?3,?4,?5)",
     [ST_ROLLUP_S] = "INSERT INTO rollup_1s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_ROLLUP_10] = "INSERT INTO rollup_10s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
@@ -254,7 +253,8 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errcap) {
     }
     if (version > MIGRATION_COUNT) {
         snprintf(err, errcap,
-                 "database '%s' has schema %d, newer than this fa-insightd (%d): use a newer daemon or another --db",
+                 "database '%s' has schema %d, newer than this fa-insightd (%d): use a newer daemon or "
+                 "another --db",
                  path, version, MIGRATION_COUNT);
         return -1;
     }
@@ -334,7 +334,8 @@ int store_open(store_t **out, const char *path, int readers, char *err, size_t e
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) !=
             SQLITE_OK) {
-            snprintf(err, errcap, "database '%s': preparing statement %d: %s", path, i, sqlite3_errmsg(st->db));
+            snprintf(err, errcap, "database '%s': preparing statement %d: %s", path, i,
+                     sqlite3_errmsg(st->db));
             goto fail;
         }
     }
@@ -544,7 +545,9 @@ int store_put_frames(store_t *st, const store_frame_t *rows, size_t n, size_t *r
 }
 
 int store_put_rollups(store_t *st, int level, const store_rollup_t *rows, size_t n) {
-    sqlite3_stmt *s = st->stmt[level == STORE_SECOND ? ST_ROLLUP_S : level == STORE_10S ? ST_ROLLUP_10 : ST_ROLLUP_M];
+    sqlite3_stmt *s = st->stmt[level == STORE_SECOND ? ST_ROLLUP_S
+                               : level == STORE_10S  ? ST_ROLLUP_10
+                                                     : ST_ROLLUP_M];
     int worst = STORE_OK;
     for (size_t i = 0; i < n; i++) {
         bind_u64(s, 1, rows[i].session_id);
@@ -598,14 +601,11 @@ static int64_t prune_table(store_t *st, const char *table, uint64_t cutoff, int 
 /* Ended sessions older than their horizon, with everything of theirs:
  * at most `limit` sessions. *sessions receives how many. */
 static int64_t prune_sessions(store_t *st, uint64_t cutoff, int limit, int *sessions) {
-    static const char *const own[] = {"DELETE FROM tags WHERE session_id = ?1",
-                                      "DELETE FROM alerts WHERE session_id = ?1",
-                                      "DELETE FROM frames WHERE session_id = ?1",
-                                      "DELETE FROM rollup_1s WHERE session_id = ?1",
-                                      "DELETE FROM rollup_10s WHERE session_id = ?1",
-                                      "DELETE FROM rollup_1m WHERE session_id = ?1",
-                                      "DELETE FROM findings WHERE session_id = ?1",
-                                      "DELETE FROM sessions WHERE id = ?1"};
+    static const char *const own[] = {
+        "DELETE FROM tags WHERE session_id = ?1",       "DELETE FROM alerts WHERE session_id = ?1",
+        "DELETE FROM frames WHERE session_id = ?1",     "DELETE FROM rollup_1s WHERE session_id = ?1",
+        "DELETE FROM rollup_10s WHERE session_id = ?1", "DELETE FROM rollup_1m WHERE session_id = ?1",
+        "DELETE FROM findings WHERE session_id = ?1",   "DELETE FROM sessions WHERE id = ?1"};
     enum { OWN = sizeof own / sizeof own[0] };
     sqlite3_stmt *q, *del[OWN] = {0};
     *sessions = 0;
@@ -745,7 +745,8 @@ static void session_from_row(sqlite3_stmt *q, int c, session_info_t *s) {
     s->start_unix_ns = col_u64(q, c + 7);
     s->start_mono_ns = col_u64(q, c + 8);
     s->have_hello = sqlite3_column_int(q, c + 9) != 0;
-    s->start_valid = s->have_hello && s->start_unix_ns > 0 && s->start_unix_ns / 1000000u < 9007199254740991ull;
+    s->start_valid =
+        s->have_hello && s->start_unix_ns > 0 && s->start_unix_ns / 1000000u < 9007199254740991ull;
     s->first_ms = col_u64(q, c + 10);
     s->last_ms = col_u64(q, c + 11);
     s->ended_ms = col_u64(q, c + 12);
@@ -835,19 +836,21 @@ int store_lookup(store_t *st, uint64_t sid, session_view_t **out) {
     return rc;
 }
 
-int store_load(store_t *st, uint32_t max, store_load_fn fn, store_id_fn id_fn, void *ud, int64_t *next_alert_id) {
+int store_load(store_t *st, uint32_t max, store_load_fn fn, store_id_fn id_fn, void *ud,
+               int64_t *next_alert_id) {
     char why[512];
     /* Sessions and alerts a crash (or kill) left open are closed now: the
      * agents they belong to will be seen again if they are alive. */
-    if (exec_sql(st->db,
-                 "BEGIN IMMEDIATE;"
-                 "UPDATE alerts SET cleared_ms = COALESCE((SELECT COALESCE(s.last_ms, s.first_ms)"
-                 " FROM sessions s WHERE s.id = alerts.session_id), raised_ms), clear_reason = 'daemon_restart'"
-                 " WHERE cleared_ms IS NULL;"
-                 "UPDATE sessions SET ended_ms = MAX(last_seen_ms, COALESCE(last_ms, 0)),"
-                 " end_reason = 'daemon_restart' WHERE ended_ms IS NULL;"
-                 "COMMIT;",
-                 why, sizeof why) != 0) {
+    if (exec_sql(
+            st->db,
+            "BEGIN IMMEDIATE;"
+            "UPDATE alerts SET cleared_ms = COALESCE((SELECT COALESCE(s.last_ms, s.first_ms)"
+            " FROM sessions s WHERE s.id = alerts.session_id), raised_ms), clear_reason = 'daemon_restart'"
+            " WHERE cleared_ms IS NULL;"
+            "UPDATE sessions SET ended_ms = MAX(last_seen_ms, COALESCE(last_ms, 0)),"
+            " end_reason = 'daemon_restart' WHERE ended_ms IS NULL;"
+            "COMMIT;",
+            why, sizeof why) != 0) {
         exec_sql(st->db, "ROLLBACK", NULL, 0);
         LOG(LOG_ERROR, "database %s: closing open sessions failed: %s", st->path, why);
         return -1;
@@ -935,7 +938,8 @@ static int each_row(store_reader_t *r, sqlite3_stmt *q, row_fn fn, void *ud) {
 
 int store_read_view(store_reader_t *r, uint64_t sid, session_view_t **out) {
     sqlite3_stmt *sq, *tq;
-    if (prepare(r, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1", &sq) != STORE_OK) return STORE_FAILED;
+    if (prepare(r, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1", &sq) != STORE_OK)
+        return STORE_FAILED;
     if (prepare(r, "SELECT " TAG_COLUMNS " FROM tags WHERE session_id = ?1 ORDER BY id", &tq) != STORE_OK) {
         sqlite3_finalize(sq);
         return STORE_FAILED;
@@ -947,7 +951,9 @@ int store_read_view(store_reader_t *r, uint64_t sid, session_view_t **out) {
     if (rc != 1) return rc;
     /* The newest frame's totals, when raw frames still hold it. */
     sqlite3_stmt *fq;
-    if (prepare(r, "SELECT duration_ns, data FROM frames WHERE session_id = ?1 ORDER BY t_ms DESC, rowid DESC LIMIT 1",
+    if (prepare(r,
+                "SELECT duration_ns, data FROM frames WHERE session_id = ?1 ORDER BY t_ms DESC, rowid DESC "
+                "LIMIT 1",
                 &fq) == STORE_OK) {
         bind_u64(fq, 1, sid);
         if (sqlite3_step(fq) == SQLITE_ROW) {
@@ -978,7 +984,11 @@ typedef struct frames_ctx {
 
 static int frame_row(sqlite3_stmt *q, void *ud) {
     frames_ctx_t *c = ud;
-    store_frame_t f = {c->sid, col_u64(q, 0), col_u64(q, 1), col_u64(q, 2), sqlite3_column_blob(q, 3),
+    store_frame_t f = {c->sid,
+                       col_u64(q, 0),
+                       col_u64(q, 1),
+                       col_u64(q, 2),
+                       sqlite3_column_blob(q, 3),
                        (size_t)sqlite3_column_bytes(q, 3)};
     return c->fn(c->ud, &f);
 }
@@ -986,10 +996,11 @@ static int frame_row(sqlite3_stmt *q, void *ud) {
 int store_read_frames(store_reader_t *r, const store_frames_query_t *fq, store_frame_fn fn, void *ud) {
     sqlite3_stmt *q;
     if (prepare(r,
-                fq->newest ? "SELECT t_ms, frame, duration_ns, data FROM frames WHERE session_id=?1 AND t_ms>=?2"
-                             " AND t_ms<=?3 ORDER BY t_ms DESC, rowid DESC LIMIT ?4"
-                           : "SELECT t_ms, frame, duration_ns, data FROM frames WHERE session_id=?1 AND t_ms>=?2"
-                             " AND t_ms<=?3 ORDER BY t_ms, rowid LIMIT ?4",
+                fq->newest
+                    ? "SELECT t_ms, frame, duration_ns, data FROM frames WHERE session_id=?1 AND t_ms>=?2"
+                      " AND t_ms<=?3 ORDER BY t_ms DESC, rowid DESC LIMIT ?4"
+                    : "SELECT t_ms, frame, duration_ns, data FROM frames WHERE session_id=?1 AND t_ms>=?2"
+                      " AND t_ms<=?3 ORDER BY t_ms, rowid LIMIT ?4",
                 &q) != STORE_OK)
         return STORE_FAILED;
     bind_u64(q, 1, fq->session_id);
@@ -1011,13 +1022,16 @@ static int series_row(sqlite3_stmt *q, void *ud) {
                  (size_t)sqlite3_column_bytes(q, 2));
 }
 
-int store_read_series(store_reader_t *r, int level, uint64_t sid, uint64_t lo, uint64_t hi, store_series_fn fn,
-                      void *ud) {
+int store_read_series(store_reader_t *r, int level, uint64_t sid, uint64_t lo, uint64_t hi,
+                      store_series_fn fn, void *ud) {
     static const char *const sql[4] = {
         "SELECT t_ms, 1, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
-        "SELECT t_ms, frames, data FROM rollup_1s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
-        "SELECT t_ms, frames, data FROM rollup_10s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
-        "SELECT t_ms, frames, data FROM rollup_1m WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
+        "SELECT t_ms, frames, data FROM rollup_1s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
+        "t_ms",
+        "SELECT t_ms, frames, data FROM rollup_10s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
+        "t_ms",
+        "SELECT t_ms, frames, data FROM rollup_1m WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
+        "t_ms",
     };
     sqlite3_stmt *q;
     if (prepare(r, sql[level + 1], &q) != STORE_OK) return STORE_FAILED;
@@ -1063,7 +1077,8 @@ int store_read_alerts(store_reader_t *r, const store_alerts_query_t *aq, store_a
      * that each uses its index (a "?1 = 0 OR session_id = ?2" defeats it). */
     char sql[640];
     snprintf(sql, sizeof sql,
-             "SELECT " ALERT_COLUMNS " FROM alerts WHERE %s (raised_ms >= ?2 OR cleared_ms >= ?2) AND raised_ms <= ?3"
+             "SELECT " ALERT_COLUMNS
+             " FROM alerts WHERE %s (raised_ms >= ?2 OR cleared_ms >= ?2) AND raised_ms <= ?3"
              "%s%s ORDER BY raised_ms %s, id %s LIMIT ?6",
              aq->has_session ? "session_id = ?1 AND" : "", state,
              !aq->has_cursor ? ""
@@ -1127,7 +1142,8 @@ int store_read_findings(store_reader_t *r, const store_findings_query_t *fq, sto
     snprintf(sql, sizeof sql,
              "SELECT f.rowid, f.t_ms, f.code, f.tag_id, f.kind, f.frames, f.count_max, f.value_max, t.path"
              " FROM findings f LEFT JOIN tags t ON t.session_id = f.session_id AND t.id = f.tag_id"
-             " WHERE f.session_id = ?1 AND f.t_ms >= ?2 AND f.t_ms <= ?3%s ORDER BY f.t_ms %s, f.rowid %s LIMIT ?6",
+             " WHERE f.session_id = ?1 AND f.t_ms >= ?2 AND f.t_ms <= ?3%s ORDER BY f.t_ms %s, f.rowid %s "
+             "LIMIT ?6",
              !fq->has_cursor ? ""
              : fq->newer     ? " AND (f.t_ms, f.rowid) > (?4, ?5)"
                              : " AND (f.t_ms, f.rowid) < (?4, ?5)",
@@ -1190,7 +1206,8 @@ int store_read_sessions(store_reader_t *r, const store_sessions_query_t *sq, sto
     if (sq->app && sq->app[0]) sqlite3_bind_text(q, 1, sq->app, -1, SQLITE_STATIC);
     if (sq->host && sq->host[0]) sqlite3_bind_text(q, 2, sq->host, -1, SQLITE_STATIC);
     bind_u64(q, 3, sq->since_ms);
-    sqlite3_bind_int64(q, 4, sq->until_ms && sq->until_ms <= INT64_MAX ? (sqlite3_int64)sq->until_ms : INT64_MAX);
+    sqlite3_bind_int64(q, 4,
+                       sq->until_ms && sq->until_ms <= INT64_MAX ? (sqlite3_int64)sq->until_ms : INT64_MAX);
     if (sq->has_cursor) {
         bind_u64(q, 5, sq->cursor_ms);
         bind_u64(q, 6, sq->cursor_id);

@@ -125,7 +125,8 @@ void view_write_session(json_writer_t *w, const char *key, const session_info_t 
     jw_end_object(w);
 }
 
-void view_write_totals(json_writer_t *w, const char *key, const fa_proto_kind_totals_t t[FA_PROTO_KIND_COUNT]) {
+void view_write_totals(json_writer_t *w, const char *key,
+                       const fa_proto_kind_totals_t t[FA_PROTO_KIND_COUNT]) {
     jw_begin_object(w, key);
     for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
         jw_begin_object(w, json_kind_name(k));

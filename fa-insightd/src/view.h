@@ -98,7 +98,8 @@ const char *view_clear_reason(const char *text);
  * an array). */
 void view_write_session(json_writer_t *w, const char *key, const session_info_t *s);
 void view_write_alert(json_writer_t *w, const char *key, const alert_row_t *a, const uint64_t *live_bytes);
-void view_write_totals(json_writer_t *w, const char *key, const fa_proto_kind_totals_t t[FA_PROTO_KIND_COUNT]);
+void view_write_totals(json_writer_t *w, const char *key,
+                       const fa_proto_kind_totals_t t[FA_PROTO_KIND_COUNT]);
 
 /* Whole documents (malloc'd, NULL when out of memory). */
 char *view_render_session(const session_view_t *v, size_t *len);

@@ -35,9 +35,9 @@
 #include <string.h>
 
 #include "alerts.h"
-#include "framealloc.h"
 #include "clock.h"
 #include "ctx.h"
+#include "framealloc.h"
 #include "json.h"
 #include "log.h"
 #include "netdiag.h"
@@ -447,7 +447,8 @@ static void pump(ws_client_t *c) {
         c->rr = idx + 1;
         c->next_frame_mono = now + w->frame_interval_ms;
         char prefix[64];
-        int plen = snprintf(prefix, sizeof prefix, "{\"type\":\"frame\",\"merged\":%llu,", (unsigned long long)merged);
+        int plen = snprintf(prefix, sizeof prefix, "{\"type\":\"frame\",\"merged\":%llu,",
+                            (unsigned long long)merged);
         body->refs++;
         start_send(c, prefix, (size_t)plen, body, 1);
         return;
@@ -485,8 +486,9 @@ static void client_maybe_free(ws_client_t *c) {
     buf_unref(c->inflight);
     free(c->seen);
     free(c->acc);
-    LOG(LOG_DEBUG, "websocket client %llu closed (sent %llu, merged %llu, dropped %llu)", (unsigned long long)c->id,
-        (unsigned long long)c->sent, (unsigned long long)c->merged, (unsigned long long)c->dropped);
+    LOG(LOG_DEBUG, "websocket client %llu closed (sent %llu, merged %llu, dropped %llu)",
+        (unsigned long long)c->id, (unsigned long long)c->sent, (unsigned long long)c->merged,
+        (unsigned long long)c->dropped);
     w->open--;
     if (c->refused)
         w->refusing--;
@@ -598,9 +600,11 @@ static void client_new(ws_t *w, nng_stream *stream) {
         c->refused = true;
         w->refusing++;
         g_stats.ws_refused++;
-        LOG(LOG_WARN, "websocket client refused: %u clients already (--ws-max-clients)", w->ctx->cfg->ws_max_clients);
+        LOG(LOG_WARN, "websocket client refused: %u clients already (--ws-max-clients)",
+            w->ctx->cfg->ws_max_clients);
         post_recv(c);
-        send_error(c, "too_many_clients", "the daemon serves its maximum of WebSocket clients (--ws-max-clients)");
+        send_error(c, "too_many_clients",
+                   "the daemon serves its maximum of WebSocket clients (--ws-max-clients)");
         return;
     }
     g_stats.ws_clients++;
@@ -621,7 +625,8 @@ static void handle_message(ws_client_t *c, const char *text, size_t len) {
     cJSON *sub = doc ? cJSON_GetObjectItemCaseSensitive(doc, "subscribe") : NULL;
     if (!doc || !cJSON_IsObject(doc) || !cJSON_IsString(sub)) {
         g_stats.ws_bad_messages++;
-        send_error(c, "bad_message", "expected {\"subscribe\":\"<session id>\"} (or \"*\", \"latest\", \"none\")");
+        send_error(c, "bad_message",
+                   "expected {\"subscribe\":\"<session id>\"} (or \"*\", \"latest\", \"none\")");
         cJSON_Delete(doc);
         return;
     }
@@ -737,7 +742,8 @@ static void flood_peer(void *ud, const netdiag_peer_t *peer, uint64_t received) 
         if (received > allowed) {
             g_stats.ws_closed_flood++;
             LOG(LOG_WARN,
-                "websocket client %llu sent %llu bytes for %llu bytes of messages (pings nng would answer without "
+                "websocket client %llu sent %llu bytes for %llu bytes of messages (pings nng would answer "
+                "without "
                 "bound?); closing",
                 (unsigned long long)c->id, (unsigned long long)received, (unsigned long long)c->received);
             client_close(c);
@@ -941,7 +947,8 @@ int ws_start(ws_t **out, struct insightd_ctx *ctx, char *err, size_t errcap) {
             (rv = nng_stream_listener_set_bool(l->l, NNG_OPT_WS_RECV_TEXT, true)) != 0 ||
             (rv = nng_stream_listener_set_size(l->l, NNG_OPT_WS_SENDMAXFRAME, WS_SEND_MAX_FRAME)) != 0 ||
             (rv = nng_stream_listener_set_size(l->l, NNG_OPT_WS_RECVMAXFRAME, WS_MAX_CLIENT_MESSAGE)) != 0 ||
-            (i == 1 && (rv = nng_stream_listener_set_string(l->l, NNG_OPT_WS_PROTOCOL, WS_SUBPROTOCOL)) != 0) ||
+            (i == 1 &&
+             (rv = nng_stream_listener_set_string(l->l, NNG_OPT_WS_PROTOCOL, WS_SUBPROTOCOL)) != 0) ||
             (rv = nng_aio_alloc(&l->aio, accept_cb, l)) != 0) {
             snprintf(err, errcap, "WebSocket listener %s: %s", url, nng_strerror(rv));
             return -1;
@@ -950,7 +957,8 @@ int ws_start(ws_t **out, struct insightd_ctx *ctx, char *err, size_t errcap) {
     for (int i = 0; i < 2; i++) {
         int rv = nng_stream_listener_listen(w->listeners[i].l);
         if (rv != 0) {
-            snprintf(err, errcap, "WebSocket listener %s on %s: %s", paths[i], ctx->cfg->listen, nng_strerror(rv));
+            snprintf(err, errcap, "WebSocket listener %s on %s: %s", paths[i], ctx->cfg->listen,
+                     nng_strerror(rv));
             return -1;
         }
     }
@@ -958,7 +966,8 @@ int ws_start(ws_t **out, struct insightd_ctx *ctx, char *err, size_t errcap) {
     if (nng_stream_listener_get_addr(w->listeners[0].l, NNG_OPT_LOCADDR, &sa) == 0)
         w->port = ntohs(sa.s_family == NNG_AF_INET6 ? sa.s_in6.sa_port : sa.s_in.sa_port);
     if (!(w->diag = netdiag_open()))
-        LOG(LOG_WARN, "sock_diag is not available: WebSocket ping floods are bounded by --ws-send-timeout only");
+        LOG(LOG_WARN,
+            "sock_diag is not available: WebSocket ping floods are bounded by --ws-send-timeout only");
     for (int i = 0; i < 2; i++)
         accept_next(&w->listeners[i]);
     uv_timer_start(&w->tick, tick_cb, w->frame_interval_ms, w->frame_interval_ms);

@@ -58,10 +58,28 @@
 #ifndef FRAMEALLOC_H
 #define FRAMEALLOC_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The inline fast path's C-only spellings, and what C++ sees instead (same
+ * layout: std::atomic<T> of these integer types is T-sized and lock-free on
+ * every target of GCC and Clang). */
+#ifdef __cplusplus
+#include <atomic>
+#define FA__ATOMIC(T) std::atomic<T>
+#define FA__THREAD_LOCAL thread_local
+#define FA__ALIGNOF(T) alignof(T)
+#define FA__LOAD_RELAXED(x) (x).load(std::memory_order_relaxed)
+#define FA__STORE_RELAXED(x, v) (x).store((v), std::memory_order_relaxed)
+#else
+#include <stdatomic.h>
+#define FA__ATOMIC(T) _Atomic T
+#define FA__THREAD_LOCAL _Thread_local
+#define FA__ALIGNOF(T) _Alignof(T)
+#define FA__LOAD_RELAXED(x) atomic_load_explicit(&(x), memory_order_relaxed)
+#define FA__STORE_RELAXED(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -293,8 +311,8 @@ FA_API FA_NODISCARD void *fa_frame_alloc2(fa_alloc_t *fa, size_t size, size_t al
 FA_API FA_NODISCARD void *fa_frame_alloc4(fa_alloc_t *fa, size_t size, size_t align, void *out[4]);
 FA_API FA_NODISCARD void *fa_frame_alloc8(fa_alloc_t *fa, size_t size, size_t align, void *out[8]);
 
-#define FA_FRAME_NEW(fa, T) ((T *)fa_frame_alloc((fa), sizeof(T), _Alignof(T)))
-#define FA_FRAME_ARRAY(fa, T, n) ((T *)fa_frame_alloc_batch((fa), sizeof(T), _Alignof(T), (n)))
+#define FA_FRAME_NEW(fa, T) ((T *)fa_frame_alloc((fa), sizeof(T), FA__ALIGNOF(T)))
+#define FA_FRAME_ARRAY(fa, T, n) ((T *)fa_frame_alloc_batch((fa), sizeof(T), FA__ALIGNOF(T), (n)))
 
 /* Copies a NUL-terminated string into frame memory. NULL on failure. */
 FA_API FA_NODISCARD char *fa_frame_strdup(fa_alloc_t *fa, const char *s);
@@ -349,6 +367,21 @@ fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align);
 /* Frees a block from fa_heap_alloc(). Any thread. NULL is ignored. */
 FA_API void fa_heap_free(fa_alloc_t *fa, void *p);
 
+/* Explicitly tagged heap blocks, for allocation hooks that a library calls
+ * from any thread (integrations/ adapters): the block is attributed to
+ * tag_id (from fa_tag_find()) whatever the calling thread's tag stack holds,
+ * and charged to that tag's budgets. NULL with FA_ERR_INVALID_ARG for an
+ * unknown tag id, otherwise as fa_heap_alloc(). Any thread; calls malloc. */
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *
+fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align);
+/* realloc for heap blocks: a block of size bytes (same alignment as p) under
+ * tag_id holding the first min(old, new size) bytes of p, which is freed;
+ * p NULL allocates. On failure returns NULL and p is untouched. p MUST be a
+ * live heap block of fa (a pool block is reported as FA_ERR_FOREIGN_PTR).
+ * Always moves the block (allocate, copy, free): O(size). Any thread. The
+ * block's size is fa_block_size(). */
+FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id);
+
 /* ------------------------------------------------------------------------ */
 /* Tags                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -366,6 +399,12 @@ FA_API void fa_heap_free(fa_alloc_t *fa, void *p);
  * called for it. Lock-free lookup for existing tags; creating a tag takes
  * the registry lock. */
 FA_API int fa_tag_push(fa_alloc_t *fa, const char *name);
+
+/* Pushes the existing tag tag_id (from fa_tag_find(), an absolute path, not
+ * a child of the current tag) on the calling thread's stack. Returns tag_id,
+ * or FA_ERR_INVALID_ARG (unknown id) / FA_ERR_TAG_STACK; on error nothing is
+ * pushed. Lock-free, O(1): resolve the path once, push the id every frame. */
+FA_API int fa_tag_push_id(fa_alloc_t *fa, int tag_id);
 
 /* Pops the calling thread's top tag. Underflow is reported (FA_ERR_TAG_STACK)
  * and ignored. O(1). */
@@ -799,13 +838,13 @@ typedef struct fa__tag_counters {
     /* This thread's current frame, in one word so the fast path makes one
      * update: bytes in the low 40 bits, allocations above (counted modulo
      * 2^24 per tag, thread and frame). */
-    _Atomic uint64_t frame_packed;
-    _Atomic uint64_t count[3];        /* cumulative allocations per fa_kind
+    FA__ATOMIC(uint64_t) frame_packed;
+    FA__ATOMIC(uint64_t) count[3];        /* cumulative allocations per fa_kind
                                          (frame: up to the last frame end) */
-    _Atomic int64_t live[2];          /* pool, heap live bytes; may go negative
+    FA__ATOMIC(int64_t) live[2];          /* pool, heap live bytes; may go negative
                                          (freed here, allocated elsewhere) */
-    _Atomic uint64_t alloc_bytes[2];  /* cumulative pool, heap bytes allocated */
-    _Atomic uint64_t frees[2];        /* cumulative pool, heap frees */
+    FA__ATOMIC(uint64_t) alloc_bytes[2];  /* cumulative pool, heap bytes allocated */
+    FA__ATOMIC(uint64_t) frees[2];        /* cumulative pool, heap frees */
     uint64_t budget_frame;            /* frame bytes charged to budgets in this
                                          frame (owner thread only) */
 } fa__tag_counters_t;
@@ -814,7 +853,7 @@ typedef struct fa__fast {
     char *cur;                 /* bump pointer of the current chunk */
     char *end;                 /* end of the current chunk */
     uint32_t tag;              /* current tag id */
-    _Atomic uint32_t slow;     /* non-zero: every frame alloc takes the slow
+    FA__ATOMIC(uint32_t) slow;     /* non-zero: every frame alloc takes the slow
                                   path (outside a frame, a budget applies, or
                                   another thread asked for a recheck) */
     fa__tag_counters_t *ctr;   /* this thread's counters, indexed by tag id */
@@ -827,7 +866,7 @@ typedef struct fa__tls {
     fa__fast_t *fast;
 } fa__tls_t;
 
-extern FA_API _Thread_local fa__tls_t fa__tls;
+extern FA_API FA__THREAD_LOCAL fa__tls_t fa__tls;
 
 /* Every context starts with its unique id, so a cache entry left by a
  * destroyed context at the same address is never mistaken for it. */
@@ -839,12 +878,12 @@ static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
     const fa__tls_t *tls = &fa__tls;
     if (FA_LIKELY(tls->fa == fa && tls->fa_id == fa__context_id(fa))) {
         fa__fast_t *t = tls->fast;
-        uintptr_t a = align ? (uintptr_t)align : (uintptr_t)_Alignof(max_align_t);
+        uintptr_t a = align ? (uintptr_t)align : (uintptr_t)FA__ALIGNOF(max_align_t);
         uintptr_t p = ((uintptr_t)t->cur + a - 1) & ~(a - 1);
         /* align must be a power of two <= 4096 and the block must fit; any
          * other case (including size overflow) goes to the slow path. */
         /* size - 1 wraps for size 0, which the slow path handles. */
-        if (FA_LIKELY(!atomic_load_explicit(&t->slow, memory_order_relaxed) && (a & (a - 1)) == 0 && a <= 4096 &&
+        if (FA_LIKELY(!FA__LOAD_RELAXED(t->slow) && (a & (a - 1)) == 0 && a <= 4096 &&
                       p <= (uintptr_t)t->end && size - 1 < (uintptr_t)t->end - p)) {
             t->cur = (char *)(p + size);
 #ifdef FA_PREFETCH
@@ -855,10 +894,8 @@ static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
 #endif
 #ifndef FA_MINIMAL
             fa__tag_counters_t *c = &t->ctr[t->tag];
-            atomic_store_explicit(&c->frame_packed,
-                                  atomic_load_explicit(&c->frame_packed, memory_order_relaxed) + size +
-                                      (UINT64_C(1) << FA__FRAME_COUNT_SHIFT),
-                                  memory_order_relaxed);
+            FA__STORE_RELAXED(c->frame_packed,
+                              FA__LOAD_RELAXED(c->frame_packed) + size + (UINT64_C(1) << FA__FRAME_COUNT_SHIFT));
 #endif
             return (void *)p;
         }

@@ -14,7 +14,9 @@ void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t al
     }
     if (align < 16) align = 16;
     size_t total;
-    if (__builtin_add_overflow(size, sizeof(fa__heap_hdr_t) + align - 1, &total)) {
+    /* malloc's blocks are aligned to 16 already: no slack needed then. */
+    size_t slack = align <= _Alignof(max_align_t) ? 0 : align - 1;
+    if (__builtin_add_overflow(size, sizeof(fa__heap_hdr_t) + slack, &total)) {
         fa__report(fa, FA_ERR_OVERFLOW, NULL, "heap alloc: size %zu overflows", size);
         return NULL;
     }
@@ -33,7 +35,7 @@ void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t al
     uintptr_t user = ((uintptr_t)raw + sizeof(fa__heap_hdr_t) + align - 1) & ~(uintptr_t)(align - 1);
     fa__heap_hdr_t *h = (fa__heap_hdr_t *)user - 1;
     *h = (fa__heap_hdr_t){.context_id = fa->id, .raw = raw, .size = size, .tag = (uint16_t)tag,
-                          .magic = FA__HEAP_MAGIC};
+                          .flags = (uint16_t)__builtin_ctzll(align), .magic = FA__HEAP_MAGIC};
 #ifndef FA_MINIMAL
     fa__tag_counters_t *c = &t->counters[tag];
     FA__ADD(c->live[1], (int64_t)size);
@@ -86,4 +88,38 @@ void fa_heap_free(fa_alloc_t *fa, void *p) {
         return;
     }
     fa__heap_free_checked(fa, p, "fa_heap_free");
+}
+
+/* The explicitly tagged calls run the ordinary heap path with the thread's
+ * current tag switched to tag_id for the call: every counter, budget and
+ * debug record then names tag_id, and the thread's stack is untouched. */
+void *fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align) {
+    if (!fa) return NULL;
+    if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
+        fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_heap_alloc_tagged: no tag with id %d", tag_id);
+        return NULL;
+    }
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return NULL;
+    uint32_t saved = t->fast.tag;
+    t->fast.tag = (uint32_t)tag_id;
+    void *p = fa_heap_alloc(fa, size, align);
+    t->fast.tag = saved;
+    return p;
+}
+
+void *fa_heap_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id) {
+    if (!p) return fa_heap_alloc_tagged(fa, tag_id, size, 0);
+    if (!fa) return NULL;
+    const fa__heap_hdr_t *h = (const fa__heap_hdr_t *)p - 1;
+    if (fa__pool_owns(fa, p) || h->magic != FA__HEAP_MAGIC || h->context_id != fa->id) {
+        fa__report(fa, FA_ERR_FOREIGN_PTR, p, "fa_heap_realloc: %p is not a live heap block of this allocator", p);
+        return NULL;
+    }
+    size_t old_size = fa_block_size(fa, p); /* without FA_DEBUG's guard bytes */
+    void *q = fa_heap_alloc_tagged(fa, tag_id, size, (size_t)1 << h->flags);
+    if (!q) return NULL;
+    memcpy(q, p, old_size < size ? old_size : size);
+    fa_heap_free(fa, p);
+    return q;
 }

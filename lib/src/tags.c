@@ -135,6 +135,13 @@ int fa_tag_find(fa_alloc_t *fa, const char *path, bool create) {
     return id;
 }
 
+static int push(fa__thread_t *t, int id) {
+    t->tag_stack[t->tag_depth++] = (uint16_t)t->fast.tag;
+    t->fast.tag = (uint32_t)id;
+    fa__thread_update_slow(t);
+    return id;
+}
+
 int fa_tag_push(fa_alloc_t *fa, const char *name) {
     if (!fa || !name) return FA_ERR_INVALID_ARG;
     fa__thread_t *t = fa__thread_get(fa);
@@ -150,10 +157,22 @@ int fa_tag_push(fa_alloc_t *fa, const char *name) {
             fa__report(fa, id, NULL, "invalid tag name '%.*s'", FA_TAG_PATH_MAX, name);
         return id;
     }
-    t->tag_stack[t->tag_depth++] = (uint16_t)t->fast.tag;
-    t->fast.tag = (uint32_t)id;
-    fa__thread_update_slow(t);
-    return id;
+    return push(t, id);
+}
+
+int fa_tag_push_id(fa_alloc_t *fa, int tag_id) {
+    if (!fa) return FA_ERR_INVALID_ARG;
+    if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
+        fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_tag_push_id: no tag with id %d", tag_id);
+        return FA_ERR_INVALID_ARG;
+    }
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return FA_ERR_NO_MEMORY;
+    if (t->tag_depth >= FA_TAG_STACK_MAX) {
+        fa__report(fa, FA_ERR_TAG_STACK, NULL, "tag stack full (%d) pushing tag id %d", FA_TAG_STACK_MAX, tag_id);
+        return FA_ERR_TAG_STACK;
+    }
+    return push(t, tag_id);
 }
 
 void fa_tag_pop(fa_alloc_t *fa) {

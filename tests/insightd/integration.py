@@ -937,8 +937,13 @@ def shutdown_answers_queued_requests_then_exits_0():
         except (EOFError, OSError, socket.timeout):
             pass
     log = d.log()
-    order = [log.find(s) for s in ("stopping ingest", "ingest stopped", "HTTP stopping", "writer flushed",
-                                   "stopped cleanly")]
+    # With a sender pushing 1000 messages/s while the socket closes, nng
+    # 1.5.2's reaper sometimes sticks (fa-insightd/src/ingest.h): the daemon
+    # then exits 0 without nng's teardown, within the same bound.
+    last = "stopped cleanly" if "stopped cleanly" in log else "stopped (without nng's teardown)"
+    if last != "stopped cleanly":
+        print("     note: nng's reaper stuck (nng 1.5.2); exited without nng's teardown", flush=True)
+    order = [log.find(s) for s in ("stopping ingest", "ingest stopped", "HTTP stopping", "writer flushed", last)]
     check(all(x >= 0 for x in order) and order == sorted(order), f"shutdown steps in order: {order}")
 
 

@@ -218,9 +218,13 @@ static size_t encode_frame(const opts_t *o, session_t *s, int i) {
 }
 
 int main(int argc, char **argv) {
-    opts_t o = {
-        .app = "insightd-sender", .sessions = 1, .frames = 100, .tags = 8, .fps = 60, .hello_after = 0,
-        .first_frame = 1};
+    opts_t o = {.app = "insightd-sender",
+                .sessions = 1,
+                .frames = 100,
+                .tags = 8,
+                .fps = 60,
+                .hello_after = 0,
+                .first_frame = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define ARG() (i + 1 < argc ? argv[++i] : (die("missing value"), ""))

@@ -27,8 +27,11 @@ static void start(void) {
     ctx.loop = uv_default_loop();
     ctx.web_root_ok = realpath(dir, ctx.web_root_real) != NULL;
     cr_assert_eq(store_open(&ctx.store, db, 2, err, sizeof err), 0, "%s", err);
-    writer_options_t wo = {.commit_interval_ms = 50, .buffer_bytes = 1 << 20, .retention_interval_ms = 60000,
-                           .keep = {UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2}};
+    writer_options_t wo = {
+        .commit_interval_ms = 50,
+        .buffer_bytes = 1 << 20,
+        .retention_interval_ms = 60000,
+        .keep = {UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2}};
     cr_assert_eq(writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, NULL, err, sizeof err), 0, "%s", err);
     sessions_options_t so = {10000, 64, 16, 1024};
     ctx.sessions = sessions_create(ctx.writer, &so, NULL);

@@ -26,7 +26,8 @@ static void on_frame(void *ud, const session_t *s) {
 static void on_alert(void *ud, const session_t *s, int event, const alert_row_t *a, uint64_t live) {
     (void)ud, (void)s, (void)live;
     alert_events[event]++;
-    if (event == ALERT_EV_CLEARED) snprintf(last_clear_reason, sizeof last_clear_reason, "%s", a->clear_reason);
+    if (event == ALERT_EV_CLEARED)
+        snprintf(last_clear_reason, sizeof last_clear_reason, "%s", a->clear_reason);
     cr_assert_gt(a->id, 0, "the alert has its id before the hook runs");
 }
 static void on_session(void *ud, const session_t *s, const char *event) {
@@ -54,8 +55,11 @@ static void start(void) {
     char err[512];
     cr_assert_eq(store_open(&st, db, 1, err, sizeof err), 0, "%s", err);
     cr_assert_eq(uv_loop_init(&loop), 0);
-    writer_options_t wo = {.commit_interval_ms = 20, .buffer_bytes = 16 << 20, .retention_interval_ms = 3600000,
-                           .keep = {UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2}};
+    writer_options_t wo = {
+        .commit_interval_ms = 20,
+        .buffer_bytes = 16 << 20,
+        .retention_interval_ms = 3600000,
+        .keep = {UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2}};
     writer_hooks_t wh = {on_lookup, NULL, NULL};
     sessions_hooks_t hooks = {on_frame, on_alert, on_session, NULL};
     cr_assert_not_null(ss = sessions_create(NULL, &opts, &hooks));
@@ -372,14 +376,15 @@ Test(sessions, rollups_and_findings_are_written_per_second) {
     cr_assert_eq(rows("SELECT count(*) FROM findings WHERE session_id = 136"), 2);
     cr_assert_eq(rows("SELECT frames FROM findings WHERE session_id = 136 ORDER BY t_ms LIMIT 1"), 100);
     sessions_flush(ss);
-    cr_assert_eq(rows("SELECT count(*) FROM rollup_1s WHERE session_id = 136"), 3, "shutdown flushes the open one");
+    cr_assert_eq(rows("SELECT count(*) FROM rollup_1s WHERE session_id = 136"), 3,
+                 "shutdown flushes the open one");
     cr_assert_eq(rows("SELECT count(*) FROM rollup_1m WHERE session_id = 136"), 1);
     sync_writer();
     sqlite3 *h;
     sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL);
     sqlite3_stmt *q;
-    sqlite3_prepare_v2(h, "SELECT data FROM rollup_1s WHERE session_id = 136 ORDER BY t_ms LIMIT 1 OFFSET 1", -1,
-                       &q, NULL);
+    sqlite3_prepare_v2(h, "SELECT data FROM rollup_1s WHERE session_id = 136 ORDER BY t_ms LIMIT 1 OFFSET 1",
+                       -1, &q, NULL);
     cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
     pack_rollup_row_t r;
     cr_assert_eq(pack_rollup_find(sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), 1, &r), 1);
@@ -438,7 +443,8 @@ Test(sessions, a_tags_message_changes_budgets_and_names_new_ids) {
     msgbuf_t b;
     hello_msg(&b, 0xaa, 0, 1000);
     feed(&b);
-    fa_proto_tag_def_t defs[2] = {{1, 0, 0, 0, fa_proto_str("physics")}, {9, 3, 0, 50, fa_proto_str("render/ui")}};
+    fa_proto_tag_def_t defs[2] = {{1, 0, 0, 0, fa_proto_str("physics")},
+                                  {9, 3, 0, 50, fa_proto_str("render/ui")}};
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.header.type = FA_PROTO_TAGS;
@@ -491,4 +497,29 @@ Test(sessions, a_restarted_daemon_continues_the_counters_and_the_sequence) {
     cr_assert(s->live);
     cr_assert_eq(s->gaps, 3);
     cr_assert_eq(s->frames, 11);
+}
+
+/* Issue 14: C1 controls (U+009B is CSI) and bidi overrides (U+202E) in an
+ * agent's strings reached the API and every terminal that printed them. */
+Test(sessions, agent_strings_lose_c1_controls_and_bidi_overrides) {
+    static fa_proto_tag_def_t def = {1, 0, 0, 0, {"evil\xe2\x80\xaegpj\xc2\x9b\x32J", 14}};
+    fa_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.header.type = FA_PROTO_HELLO;
+    m.header.session_id = 0xbc;
+    m.hello.app_name = (fa_proto_str_t){"app\xc2\x9d\x38;;x\xe2\x81\xa6", 12};
+    m.hello.host = (fa_proto_str_t){"h\xe2\x80\x8fost", 7};
+    m.hello.build_id = (fa_proto_str_t){"b\x1b]0;t\x07", 7};
+    m.hello.session_label = (fa_proto_str_t){"caf\xc3\xa9", 5};
+    m.hello.tags = &def;
+    m.hello.tag_count = 1;
+    msgbuf_t b;
+    enc(&b, &m);
+    feed(&b);
+    const session_info_t *s = info(0xbc);
+    cr_assert_str_eq(s->app, "app?8;;x?");
+    cr_assert_str_eq(s->host, "h?ost");
+    cr_assert_str_eq(s->build_id, "b?]0;t?");
+    cr_assert_str_eq(s->label, "caf\xc3\xa9");
+    cr_assert_str_eq(tag(0xbc, "evil?gpj?2J")->path, "evil?gpj?2J");
 }

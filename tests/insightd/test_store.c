@@ -54,8 +54,14 @@ static void put_frame(store_t *st, uint64_t sid, uint64_t t_ms, uint64_t frame) 
 }
 
 static void put_session(store_t *st, uint64_t sid, uint64_t last_seen, bool ended) {
-    session_info_t s = {.id = sid, .have_hello = true, .frames = 1, .first_ms = last_seen, .last_ms = last_seen,
-                        .last_seen_ms = last_seen, .live = !ended, .ended_ms = ended ? last_seen : 0,
+    session_info_t s = {.id = sid,
+                        .have_hello = true,
+                        .frames = 1,
+                        .first_ms = last_seen,
+                        .last_ms = last_seen,
+                        .last_seen_ms = last_seen,
+                        .live = !ended,
+                        .ended_ms = ended ? last_seen : 0,
                         .end_reason = ended ? "bye" : NULL};
     strcpy(s.app, "game");
     cr_assert_eq(store_put_session(st, &s), STORE_OK);
@@ -85,14 +91,16 @@ Test(store, an_older_schema_is_migrated_in_place) {
     /* make it a schema-1 database again */
     sqlite3 *h;
     sqlite3_open(db, &h);
-    cr_assert_eq(sqlite3_exec(h,
-                              "DROP TABLE rollup_10s; DROP INDEX sessions_by_activity; DROP INDEX frames_by_time;"
-                              "DROP INDEX rollup_1s_by_time; DROP INDEX rollup_1m_by_time; DROP INDEX findings_by_time;"
-                              "ALTER TABLE sessions DROP COLUMN last_seen_ms; ALTER TABLE sessions DROP COLUMN next_seq;"
-                              "ALTER TABLE sessions DROP COLUMN duplicates; ALTER TABLE sessions DROP COLUMN rows_rejected;"
-                              "ALTER TABLE sessions DROP COLUMN clock_skew_ms; PRAGMA user_version = 1;",
-                              NULL, NULL, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(h));
+    cr_assert_eq(
+        sqlite3_exec(
+            h,
+            "DROP TABLE rollup_10s; DROP INDEX sessions_by_activity; DROP INDEX frames_by_time;"
+            "DROP INDEX rollup_1s_by_time; DROP INDEX rollup_1m_by_time; DROP INDEX findings_by_time;"
+            "ALTER TABLE sessions DROP COLUMN last_seen_ms; ALTER TABLE sessions DROP COLUMN next_seq;"
+            "ALTER TABLE sessions DROP COLUMN duplicates; ALTER TABLE sessions DROP COLUMN rows_rejected;"
+            "ALTER TABLE sessions DROP COLUMN clock_skew_ms; PRAGMA user_version = 1;",
+            NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(h));
     sqlite3_close(h);
     st = open_store();
     cr_assert_eq(scalar(handle(st), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
@@ -193,7 +201,8 @@ Test(store, retention_deletes_by_time_range_in_bounded_steps) {
     }
     cr_assert_eq(store_commit(st), STORE_OK);
     /* now = 100 s: raw keeps 50 s, per-second 80 s, 10 s 90 s, per-minute all */
-    store_keep_t keep = {.raw = 50000, .second = 80000, .ten_sec = 90000, .minute = 1000000, .session = 1000000};
+    store_keep_t keep = {
+        .raw = 50000, .second = 80000, .ten_sec = 90000, .minute = 1000000, .session = 1000000};
     bool more;
     cr_assert_eq(store_prune(st, &keep, 100000, 30, &more), 30);
     cr_assert(more, "a full step says more is due");
@@ -219,8 +228,14 @@ Test(store, retention_prunes_ended_sessions_with_their_tags_alerts_and_findings)
         put_session(st, i, when, true);
         tag_info_t t = {.id = 1, .path = "physics", .defined = true};
         store_put_tag(st, i, &t);
-        alert_row_t a = {.id = (int64_t)i, .session_id = i, .tag_id = 1, .level = "warning", .raised_ms = when,
-                         .cleared_ms = when + 1, .clear_reason = "usage", .budget_hard = 10};
+        alert_row_t a = {.id = (int64_t)i,
+                         .session_id = i,
+                         .tag_id = 1,
+                         .level = "warning",
+                         .raised_ms = when,
+                         .cleared_ms = when + 1,
+                         .clear_reason = "usage",
+                         .budget_hard = 10};
         strcpy(a.path, "physics");
         store_put_alert(st, &a);
         store_finding_t f = {i, when, 2, 1, 1, 1, 1, 1};
@@ -228,11 +243,13 @@ Test(store, retention_prunes_ended_sessions_with_their_tags_alerts_and_findings)
     }
     put_session(st, 99, 1000, false); /* old, but live: kept */
     cr_assert_eq(store_commit(st), STORE_OK);
-    store_keep_t keep = {.raw = 500000, .second = 500000, .ten_sec = 500000, .minute = 500000, .session = 500000};
+    store_keep_t keep = {
+        .raw = 500000, .second = 500000, .ten_sec = 500000, .minute = 500000, .session = 500000};
     bool more = true;
     while (more)
         cr_assert_geq(store_prune(st, &keep, 1000000, 64, &more), 0);
-    cr_assert_eq(count(handle(st), "sessions"), 11, "ended sessions past the horizon are gone, live ones stay");
+    cr_assert_eq(count(handle(st), "sessions"), 11,
+                 "ended sessions past the horizon are gone, live ones stay");
     cr_assert_eq(count(handle(st), "tags"), 10);
     cr_assert_eq(count(handle(st), "alerts"), 10);
     cr_assert_eq(count(handle(st), "findings"), 10);
@@ -255,11 +272,12 @@ static bool plan_uses(sqlite3 *h, const char *sql, const char *what) {
 Test(store, alerts_of_a_session_and_retention_use_their_indexes) {
     store_t *st = open_store();
     sqlite3 *h = handle(st);
-    cr_assert(plan_uses(h,
-                        "SELECT id FROM alerts WHERE session_id = 1 AND (raised_ms >= 0 OR cleared_ms >= 0)"
-                        " AND raised_ms <= 9 AND (raised_ms, id) < (5, 5) ORDER BY raised_ms DESC, id DESC LIMIT 7",
-                        "alerts_by_session"),
-              "the by-session alerts query walks its index");
+    cr_assert(
+        plan_uses(h,
+                  "SELECT id FROM alerts WHERE session_id = 1 AND (raised_ms >= 0 OR cleared_ms >= 0)"
+                  " AND raised_ms <= 9 AND (raised_ms, id) < (5, 5) ORDER BY raised_ms DESC, id DESC LIMIT 7",
+                  "alerts_by_session"),
+        "the by-session alerts query walks its index");
     cr_assert(plan_uses(h, "SELECT rowid FROM frames WHERE t_ms < 5 LIMIT 10", "frames_by_time"),
               "retention finds old frames by time, not per session");
     cr_assert(plan_uses(h, "SELECT id FROM sessions WHERE last_seen_ms < 5 AND ended_ms IS NOT NULL LIMIT 3",
@@ -278,7 +296,8 @@ Test(store, alerts_page_both_ways_by_raise_time_then_id) {
     store_t *st = open_store();
     cr_assert_eq(store_begin(st), STORE_OK);
     for (int64_t i = 1; i <= 12; i++) {
-        alert_row_t a = {.id = i, .session_id = 5, .tag_id = 1, .level = "warning", .raised_ms = 1000 + (uint64_t)(i / 2)};
+        alert_row_t a = {
+            .id = i, .session_id = 5, .tag_id = 1, .level = "warning", .raised_ms = 1000 + (uint64_t)(i / 2)};
         strcpy(a.path, "x");
         store_put_alert(st, &a);
     }
@@ -321,14 +340,25 @@ static void on_loaded(void *ud, session_view_t *v) {
 Test(store, a_crash_leaves_sessions_and_alerts_closed_at_the_next_start) {
     store_t *st = open_store();
     cr_assert_eq(store_begin(st), STORE_OK);
-    session_info_t s = {.id = 0xabc, .have_hello = true, .live = true, .frames = 10, .first_ms = 1000,
-                        .last_ms = 2000, .last_seen_ms = 2000};
+    session_info_t s = {.id = 0xabc,
+                        .have_hello = true,
+                        .live = true,
+                        .frames = 10,
+                        .first_ms = 1000,
+                        .last_ms = 2000,
+                        .last_seen_ms = 2000};
     strcpy(s.app, "game");
     store_put_session(st, &s);
     tag_info_t t = {.id = 1, .path = "physics", .defined = true, .budget_hard = 500, .live_bytes = 450};
     store_put_tag(st, s.id, &t);
-    alert_row_t a = {.id = 7, .session_id = s.id, .tag_id = 1, .level = "warning", .raised_ms = 1500,
-                     .raised_bytes = 400, .peak_bytes = 450, .budget_hard = 500};
+    alert_row_t a = {.id = 7,
+                     .session_id = s.id,
+                     .tag_id = 1,
+                     .level = "warning",
+                     .raised_ms = 1500,
+                     .raised_bytes = 400,
+                     .peak_bytes = 450,
+                     .budget_hard = 500};
     strcpy(a.path, "physics");
     store_put_alert(st, &a);
     cr_assert_eq(store_commit(st), STORE_OK);

@@ -1,6 +1,7 @@
 /* Built against an installed framealloc (make install PREFIX=... then
  * pkg-config): calls every function of the public API once, so a missing
  * export or header shows up as a build or link error. */
+#include <fa_frame_vec.h>
 #include <framealloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,25 @@ int main(void) {
     size_t bs = fa_block_size(fa, p);
     fa_pool_free(fa, p);
     fa_heap_free(fa, h);
+    h = fa_heap_alloc_tagged(fa, fa_tag_find(fa, "sqlite", true), 10, 0);
+    h = fa_heap_realloc(fa, h, 20, fa_tag_push_id(fa, fa_tag_find(fa, "sqlite", false)));
+    fa_tag_pop(fa);
+    fa_heap_free(fa, h);
+    fa_frame_vec_t vec;
+    FA_FRAME_VEC_INIT(&vec, fa, int);
+    fa_frame_vec_reserve(&vec, 4);
+    (void)!fa_frame_vec_push_n(&vec, 2);
+    (void)!FA_FRAME_VEC_PUSH(&vec, int);
+    fa_frame_vec_clear(&vec);
+    bool current = fa_frame_vec_is_current(&vec);
+    fa_frame_map_t map;
+    FA_FRAME_MAP_INIT(&map, fa, int, 4);
+    (void)!FA_FRAME_MAP_PUT(&map, int, 1, NULL);
+    (void)!FA_FRAME_MAP_GET(&map, int, 1);
+    size_t cursor = 0;
+    while (fa_frame_map_next(&map, &cursor, NULL, NULL)) {
+    }
+    current = current && fa_frame_map_remove(&map, 1);
     FA_WITH_TAG(fa, "contacts") { (void)!fa_frame_alloc(fa, 8, 8); }
     { FA_TAG_SCOPE(fa, "broadphase"); }
     fa_tag_pop(fa);
@@ -46,7 +66,7 @@ int main(void) {
            fa_frame_used(fa), fa_frame_capacity(fa), bs, fa_err_name(rc), (unsigned long long)fa_frame_number(fa),
            fa_strerror(fa_last_error()), fa_err_name(FA_ERR_BUDGET), cfg.frame_chunk_bytes, (void *)a, (void *)b,
            (void *)n, (void *)arr, (void *)s, (void *)f);
-    int bad = strcmp(snap.rows[1].path, "physics") != 0;
+    int bad = strcmp(snap.rows[1].path, "physics") != 0 || !current;
     fa_clear_error();
     fa_end_frame(fa);
     fa_remove_frame_hook(fa, hook, NULL);
