@@ -109,6 +109,7 @@ typedef struct sender_state {
     uint64_t next_seq;
     uint32_t sent_gen;            /* connection generation whose HELLO left */
     bool need_hello;              /* a HELLO/TAGS failed: re-announce */
+    uint64_t hello_at_ns;         /* when the last HELLO left */
     uint64_t game_drops_at_frame; /* game-side drops before the last FRAME sent */
     uint64_t own_drops_at_frame;  /* sender drops when the last FRAME was sent */
     uint64_t limit_ns;            /* stopping: no send waits beyond this */
@@ -240,6 +241,7 @@ static int send_hello(fa_agent_t *a, sender_state_t *st, const fa_snapshot_t *sn
     if (rv != 0) return rv;
     remember(a, a->sender.defs, (uint32_t)n);
     a->sender.announced = (uint32_t)n;
+    st->hello_at_ns = fa__agent_mono_ns();
     fa__count(&a->sender.hellos_sent, 1);
     fa__agent_log(a, FA_AGENT_LOG_HELLO_SENT, 0, (uint64_t)n, NULL);
     return 0;
@@ -282,7 +284,8 @@ static void send_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_slo
     const fa_snapshot_t *snap = &slot->snap;
     uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
     int rv;
-    if (want != st->sent_gen || st->need_hello) {
+    bool due = fa__agent_mono_ns() - st->hello_at_ns >= (uint64_t)a->desc.hello_interval_ms * 1000000u;
+    if (want != st->sent_gen || st->need_hello || due) {
         rv = send_hello(a, st, snap);
         if (rv == 0) {
             st->sent_gen = want;
