@@ -428,14 +428,46 @@ static void page_cursors(json_writer_t *w, const page_t *p, bool had_cursor, boo
     }
 }
 
-static int alert_cb(void *ud, const alert_row_t *a) {
-    page_t *p = ud;
+/* A row about to be written: false (stop reading) when the page is full;
+ * the row after the last one wanted says that more exist. */
+static bool page_row(page_t *p, jw_mark_t *m) {
     if (p->n == p->limit) {
         p->more = true;
-        return 1;
+        return false;
     }
-    jw_mark_t m = jw_mark(&p->rows);
+    *m = jw_mark(&p->rows);
     p->rows.comma = false;
+    return true;
+}
+
+/* After the store read one row more than the page: an error answered, or
+ * the document begun with the page's rows, count and cursors. */
+static bool page_finish(page_t *p, int rc, store_reader_t *r, query_result_t *res, json_writer_t *w,
+                        const char *key, bool has_cursor, bool newer, bool ascending,
+                        const uint64_t *session_id) {
+    if (rc != STORE_OK || p->failed) {
+        page_free(p);
+        if (rc != STORE_OK)
+            query_store_failed(res, r, rc);
+        else
+            query_fail(res, 500, "out_of_memory", "out of memory");
+        return false;
+    }
+    jw_begin_object(w, NULL);
+    if (session_id) jw_sid(w, "session", *session_id);
+    page_emit(w, key, p, newer, ascending);
+    jw_u64(w, "count", p->n);
+    jw_bool(w, "truncated", p->more);
+    page_cursors(w, p, has_cursor, newer, false);
+    res->capped = p->capped;
+    page_free(p);
+    return true;
+}
+
+static int alert_cb(void *ud, const alert_row_t *a) {
+    page_t *p = ud;
+    jw_mark_t m;
+    if (!page_row(p, &m)) return 1;
     view_write_alert(&p->rows, NULL, a, NULL);
     return page_keep(p, m, a->raised_ms, (uint64_t)a->id);
 }
@@ -445,23 +477,9 @@ void query_alerts(store_reader_t *r, const store_alerts_query_t *q, size_t max_b
     store_alerts_query_t one_more = *q;
     one_more.limit = q->limit + 1;
     int rc = store_read_alerts(r, &one_more, alert_cb, &p);
-    if (rc != STORE_OK || p.failed) {
-        page_free(&p);
-        if (rc != STORE_OK)
-            query_store_failed(res, r, rc);
-        else
-            query_fail(res, 500, "out_of_memory", "out of memory");
-        return;
-    }
     json_writer_t w = {0};
-    jw_begin_object(&w, NULL);
-    page_emit(&w, "alerts", &p, q->newer, false);
-    jw_u64(&w, "count", p.n);
-    jw_bool(&w, "truncated", p.more);
-    page_cursors(&w, &p, q->has_cursor, q->newer, false);
+    if (!page_finish(&p, rc, r, res, &w, "alerts", q->has_cursor, q->newer, false, NULL)) return;
     jw_end_object(&w);
-    res->capped = p.capped;
-    page_free(&p);
     finish_doc(res, &w);
 }
 
@@ -478,12 +496,8 @@ static void finding_fields(json_writer_t *w, const store_finding_row_t *x) {
 
 static int finding_cb(void *ud, const store_finding_row_t *x) {
     page_t *p = ud;
-    if (p->n == p->limit) {
-        p->more = true;
-        return 1;
-    }
-    jw_mark_t m = jw_mark(&p->rows);
-    p->rows.comma = false;
+    jw_mark_t m;
+    if (!page_row(p, &m)) return 1;
     jw_begin_object(&p->rows, NULL);
     jw_u64(&p->rows, "t_ms", x->f.t_ms);
     finding_fields(&p->rows, x);
@@ -526,23 +540,8 @@ void query_findings(store_reader_t *r, const store_findings_query_t *q, size_t m
     store_findings_query_t one_more = *q;
     one_more.limit = q->limit + 1;
     int rc = store_read_findings(r, &one_more, finding_cb, &p);
-    if (rc != STORE_OK || p.failed) {
-        page_free(&p);
-        if (rc != STORE_OK)
-            query_store_failed(res, r, rc);
-        else
-            query_fail(res, 500, "out_of_memory", "out of memory");
-        return;
-    }
     json_writer_t w = {0};
-    jw_begin_object(&w, NULL);
-    jw_sid(&w, "session", q->session_id);
-    page_emit(&w, "findings", &p, q->newer, true);
-    jw_u64(&w, "count", p.n);
-    jw_bool(&w, "truncated", p.more);
-    page_cursors(&w, &p, q->has_cursor, q->newer, false);
-    res->capped = p.capped;
-    page_free(&p);
+    if (!page_finish(&p, rc, r, res, &w, "findings", q->has_cursor, q->newer, true, &q->session_id)) return;
     jw_begin_array(&w, "summary");
     summary_ctx_t sc = {&w, budget};
     rc = store_read_finding_summary(r, q, summary_cb, &sc);

@@ -141,11 +141,16 @@ uint64_t writer_put_tag(writer_t *w, uint64_t sid, const tag_info_t *t) {
     return enqueue(w, o);
 }
 
-uint64_t writer_put_alert(writer_t *w, const alert_row_t *a) {
-    op_t *o = op_new(OP_ALERT, sizeof *a, 0);
+/* A record that is a plain struct, copied as it is. */
+static uint64_t put_copy(writer_t *w, uint8_t type, const void *rec, size_t size) {
+    op_t *o = op_new(type, size, 0);
     if (!o) return 0;
-    memcpy(op_payload(o), a, sizeof *a);
+    memcpy(op_payload(o), rec, size);
     return enqueue(w, o);
+}
+
+uint64_t writer_put_alert(writer_t *w, const alert_row_t *a) {
+    return put_copy(w, OP_ALERT, a, sizeof *a);
 }
 
 uint64_t writer_put_frame(writer_t *w, const store_frame_t *f, const store_counters_t *c) {
@@ -171,10 +176,7 @@ uint64_t writer_put_rollup(writer_t *w, int level, const store_rollup_t *r) {
 }
 
 uint64_t writer_put_finding(writer_t *w, const store_finding_t *f) {
-    op_t *o = op_new(OP_FINDING, sizeof *f, 0);
-    if (!o) return 0;
-    memcpy(op_payload(o), f, sizeof *f);
-    return enqueue(w, o);
+    return put_copy(w, OP_FINDING, f, sizeof *f);
 }
 
 void writer_lookup(writer_t *w, uint64_t sid) {

@@ -434,15 +434,3 @@ Test(link, hello_is_sent_again_every_hello_interval_ms_on_one_connection) {
     fa_destroy(fa);
     t_daemon_free(&d);
 }
-
-Test(link, the_default_hello_interval_is_10_s) {
-    char url[128];
-    t_url(url, sizeof url, "rehello-default");
-    fa_alloc_t *fa = fa_create(NULL);
-    fa_agent_t *agent = NULL;
-    fa_agent_desc_t desc = {.url = url};
-    cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
-    cr_assert_eq(fa_agent_desc_effective(agent).hello_interval_ms, 10000);
-    (void)fa_agent_stop(agent, NULL); /* no daemon: no BYE, FA_ERR_TIMEOUT */
-    fa_destroy(fa);
-}
