@@ -7,6 +7,7 @@
 #   make test-insightd-integration        the real daemon, end to end (ASan+UBSan build)
 #   make test-insightd-hostile            hostile load: descriptors, floods, disk faults (ASan+UBSan)
 #   make test-insightd-tsan               the end-to-end tests against a TSan build
+#   make soak-insightd                    10 000 sessions + dashboard; 200 WebSocket clients churning
 #   make bench-insightd                   ingest / SQLite / nng / trend / RSS
 #   make install-insightd PREFIX=...      installs the binary
 #
@@ -123,6 +124,16 @@ test-insightd-tsan: $(INSIGHTD_TSAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP
 	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) \
 		$(INSIGHTD_AGENT_ARG) --tsan
 TEST_STEPS += test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile test-insightd-tsan
+
+# make soak, the daemon's part (not in make test; ~10 minutes): 10 000
+# short sessions with the dashboard open in headless chromium, retention
+# passes timed through /health; 200 WebSocket clients churning for 5
+# minutes, descriptors and RSS sampled. Figures in fa-insightd/BENCH.md.
+.PHONY: soak-insightd
+soak-insightd: $(INSIGHTD_BIN) $(INSIGHTD_SENDER) $(WEB_VENDOR)
+	@echo "== fa-insightd soak (tests/soak/insightd_soak.py)"
+	$(Q)python3 tests/soak/insightd_soak.py --build $(BUILD) $(INSIGHTD_SOAK_ARGS)
+soak: soak-insightd
 
 # Benchmark: see fa-insightd/BENCH.md for the table and its reading.
 INSIGHTD_BENCH := $(BUILD)/bench/bench-insightd
