@@ -215,7 +215,7 @@ void fa__bh_thread_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
     }
     if (t->overflowed) {
         fa__bh_count(fa, FA_TAG_ROOT, FA_FIND_ARENA_OVERFLOW,
-                     t->used_before + (uint64_t)(t->fast.cur - t->current->data));
+                     (uint64_t)fa__arena_used(t));
         t->overflowed = false;
     }
 }
@@ -234,8 +234,12 @@ static void evaluate(fa_alloc_t *fa, fa__behaviour_t *b, uint32_t ntags) {
             bool hit = false;
             switch (code) {
             case FA_FIND_FRAME_RETAINED_OFTEN:
-            case FA_FIND_ARENA_OVERFLOW:
                 hit = bt->frames_with[code] >= frames_needed;
+                break;
+            case FA_FIND_ARENA_OVERFLOW:
+                /* The arena adapts to the need at the frame end, so an
+                 * overflow in a window is already worth reporting. */
+                hit = true;
                 break;
             case FA_FIND_HEAP_IN_HOT_PATH:
                 hit = bt->frames_with[code] >= frames_needed && count >= th->min_count;

@@ -194,3 +194,30 @@ Test(pool, exhausting_the_reserve_returns_null_and_reports) {
     cr_assert_eq(capture_count_error(&c, FA_ERR_NO_MEMORY), 1);
     fa_destroy(fa);
 }
+
+/* Slabs are not tied to a size class for ever: once every 16-byte block is
+ * free again, their slabs serve 32-byte blocks when the reserve is used up. */
+Test(pool, slabs_emptied_by_one_class_serve_another_when_the_reserve_is_used_up) {
+    capture_t c;
+    fa_config_t cfg = {.pool_reserve_bytes = 32 * 65536};
+    fa_alloc_t *fa = capture_create(&c, &cfg);
+    enum { MAX = 200000 };
+    void **p = malloc(MAX * sizeof *p);
+    int n = 0;
+    while (n < MAX && (p[n] = fa_pool_alloc(fa, 16)) != NULL) n++;
+    cr_assert_lt(n, MAX, "the reserve never ran out");
+    cr_assert_gt(n, 32 * 900, "at least 900 blocks per 64 KiB slab (FA_DEBUG adds 48 bytes to each)");
+    for (int i = 0; i < n; i++) fa_pool_free(fa, p[i]);
+    fa_clear_error();
+    int m = 0;
+    while (m < MAX && (p[m] = fa_pool_alloc(fa, 32)) != NULL) m++;
+    cr_assert_gt(m, n / 2 - 2 * 2048, "only %d 32-byte blocks after freeing %d 16-byte ones", m, n);
+    for (int i = 0; i < m; i++) fa_pool_free(fa, p[i]);
+    /* And back again. */
+    int k = 0;
+    while (k < MAX && (p[k] = fa_pool_alloc(fa, 16)) != NULL) k++;
+    cr_assert_gt(k, n - 2 * 4096);
+    for (int i = 0; i < k; i++) fa_pool_free(fa, p[i]);
+    free(p);
+    fa_destroy(fa);
+}
