@@ -172,8 +172,8 @@ static void process_barrier(fa_alloc_t *fa) {
 /* Waits until no other thread is inside an operation that started before
  * the barrier: those may have read the old budget flags. */
 static void wait_for_operations(fa_alloc_t *fa, const fa__thread_t *self) {
-    for (fa__thread_t *t = FA__ACQUIRE(fa->threads); t; t = t->next) {
-        if (t == self || FA__ACQUIRE(t->state) != FA__THREAD_LIVE) continue;
+    FA__FOR_EACH_THREAD(fa, t) {
+        if (t == self) continue;
         uint64_t a = FA__ACQUIRE(t->activity);
         if (!(a & 1)) continue;
         for (int spins = 0; FA__ACQUIRE(t->activity) == a; spins++)
@@ -191,8 +191,7 @@ static void recompute_usage(fa_alloc_t *fa, uint32_t n, int64_t *live) {
     pthread_mutex_lock(&fa->fold_lock);
     for (uint32_t x = 0; x < n; x++)
         live[x] = FA__LOAD(fa->figs[x].frame_inuse) + FA__LOAD(fa->figs[x].live[0]) + FA__LOAD(fa->figs[x].live[1]);
-    for (fa__thread_t *t = FA__ACQUIRE(fa->threads); t; t = t->next) {
-        if (FA__ACQUIRE(t->state) != FA__THREAD_LIVE) continue;
+    FA__FOR_EACH_THREAD(fa, t) {
         for (uint32_t x = 0; x < n; x++) {
             fa__tstat_t *st = &t->stats[x];
             uint64_t inuse = FA__ACQUIRE(st->frame_inuse) + (FA__LOAD(t->fast.packed[x]) & FA__PACKED_BYTES_MASK);
@@ -250,8 +249,7 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
     recompute_usage(fa, n, fa->budget_live);
     /* Every thread rechecks at its next frame allocation whether a budget
      * applies to its current tag (the fast path reads one flag). */
-    for (fa__thread_t *t = FA__ACQUIRE(fa->threads); t; t = t->next)
-        if (FA__ACQUIRE(t->state) == FA__THREAD_LIVE) __atomic_fetch_or(&t->fast.slow, 2u, __ATOMIC_RELAXED);
+    FA__FOR_EACH_THREAD(fa, t) __atomic_fetch_or(&t->fast.slow, 2u, __ATOMIC_RELAXED);
 #else
     (void)self, (void)process_barrier, (void)wait_for_operations, (void)recompute_usage;
 #endif

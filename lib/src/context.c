@@ -74,6 +74,7 @@ fa_alloc_t *fa_create(const fa_config_t *cfg) {
     fa->cfg = c;
     pthread_mutex_init(&fa->hooks_lock, NULL);
     pthread_mutex_init(&fa->promo_lock, NULL);
+    pthread_mutex_init(&fa->records_lock, NULL);
     if (pthread_key_create(&fa->key, thread_exit) != 0) {
         free(fa);
         goto no_memory;
@@ -107,10 +108,9 @@ void fa_destroy(fa_alloc_t *fa) {
     fa__transfers_fini(fa);
     fa__debug_fini(fa);
     fa__behaviour_fini(fa);
-    for (fa__thread_t *t = fa->threads, *next; t; t = next) {
-        next = t->next;
-        record_free(t);
-    }
+    for (uint32_t i = 0, n = fa->record_count; i < n; i++) record_free(fa__record(fa, i));
+    for (uint32_t b = 0; b < FA__RECORD_BLOCKS && fa->record_blocks[b]; b++) free(fa->record_blocks[b]);
+    pthread_mutex_destroy(&fa->records_lock);
     if (fa__tls.fa == fa) fa__tls = (fa__tls_t){0};
     pthread_mutex_destroy(&fa->promo_lock);
     fa__pool_fini(fa);
@@ -134,34 +134,46 @@ void fa__thread_update_slow(fa__thread_t *t) {
 
 /* ---- records -------------------------------------------------------------- */
 
+/* Frees what a record holds (not the record: its block does). */
 static void record_free(fa__thread_t *t) {
     fa__retain_fini(t);
     fa__behaviour_thread_fini(t);
     fa__arena_fini(t);
     fa__stats_thread_fini(t);
-    free(t);
 }
 
-/* A record of an exited thread, or a new one linked into the context. */
+/* A record of an exited thread, or a new one. */
 static fa__thread_t *record_get(fa_alloc_t *fa) {
-    for (fa__thread_t *t = FA__ACQUIRE(fa->threads); t; t = t->next) {
+    for (uint32_t i = 0, n = fa__records(fa); i < n; i++) {
+        fa__thread_t *t = fa__record(fa, i);
         uint32_t expected = FA__THREAD_FREE;
         if (FA__LOAD(t->state) == FA__THREAD_FREE &&
             __atomic_compare_exchange_n(&t->state, &expected, FA__THREAD_LIVE, false, __ATOMIC_ACQ_REL,
                                         __ATOMIC_RELAXED))
             return t;
     }
-    fa__thread_t *t = calloc(1, sizeof *t);
-    if (!t) return NULL;
-    t->fa = fa;
-    if (fa__stats_thread_init(fa, t) != FA_OK || fa__retain_init(fa, t) != FA_OK) {
-        record_free(t);
-        return NULL;
+    pthread_mutex_lock(&fa->records_lock);
+    fa__thread_t *t = NULL;
+    uint32_t n = fa->record_count, b = n / FA__RECORDS_PER_BLOCK;
+    if (b < FA__RECORD_BLOCKS && !fa->record_blocks[b]) {
+        void *block = NULL;
+        if (posix_memalign(&block, 64, FA__RECORDS_PER_BLOCK * sizeof *t) == 0) {
+            memset(block, 0, FA__RECORDS_PER_BLOCK * sizeof *t);
+            FA__RELEASE(fa->record_blocks[b], (fa__thread_t *)block);
+        }
     }
-    t->state = FA__THREAD_LIVE;
-    fa__thread_t *head = FA__LOAD(fa->threads);
-    do t->next = head;
-    while (!__atomic_compare_exchange_n(&fa->threads, &head, t, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    if (b < FA__RECORD_BLOCKS && fa->record_blocks[b]) {
+        t = &fa->record_blocks[b][n % FA__RECORDS_PER_BLOCK];
+        t->fa = fa;
+        if (fa__stats_thread_init(fa, t) == FA_OK && fa__retain_init(fa, t) == FA_OK) {
+            t->state = FA__THREAD_LIVE;
+            FA__RELEASE(fa->record_count, n + 1);
+        } else {
+            record_free(t);
+            t = NULL;
+        }
+    }
+    pthread_mutex_unlock(&fa->records_lock);
     return t;
 }
 

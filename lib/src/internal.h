@@ -191,19 +191,22 @@ typedef struct fa__chunk {
 
 enum { FA__THREAD_LIVE = 1, FA__THREAD_FREE = 2 };
 
-/* The state of one thread. Records are linked into the context for its
- * lifetime and reused when their thread exits (state FREE), so that a
- * reader walking the list without a lock never touches freed memory. */
+/* The state of one thread. Records live in blocks owned by the context for
+ * its lifetime and are reused when their thread exits (state FREE), so that
+ * a reader walking them without a lock never touches freed memory. The
+ * first cache line holds what the main thread's frame end reads of an idle
+ * thread. */
 typedef struct fa__thread {
-    fa__fast_t fast; /* MUST be first: fa__tls.fast points here */
-    fa_alloc_t *fa;
-    struct fa__thread *next; /* immutable once linked */
-    uint32_t index;
-    uint32_t state; /* atomic */
+    _Alignas(64) fa__fast_t fast; /* MUST be first: fa__tls.fast points here */
     /* Odd while the thread is inside an operation that reads budget flags
      * or changes its figures, even between: the folding thread skips a
      * thread whose activity did not move, fa_budget_set waits for odd ones. */
     uint64_t activity;
+    uint64_t seen_activity; /* written by the folding thread */
+    uint32_t state;         /* atomic */
+    uint32_t in_frame_pub;  /* atomic: in_frame for other threads */
+    fa_alloc_t *fa;
+    uint32_t index;
     uint32_t op_depth;
     uint64_t epoch; /* fa_frame_number() as seen at the last operation */
     /* Figures per tag id, and the tags whose figures changed since the
@@ -223,7 +226,6 @@ typedef struct fa__thread {
     /* The thread's frame used (sum over its frame tags) high-water. */
     uint64_t frame_hw, frame_hw_epoch;
     /* Written by the folding thread. */
-    uint64_t seen_activity;
     uint64_t row_used, row_peak, row_epoch;
     /* Frame arena. */
     fa__chunk_t *first;
@@ -239,7 +241,6 @@ typedef struct fa__thread {
     uint64_t frames_ended; /* atomic */
     uint64_t capacity;     /* atomic: sum of chunk sizes */
     uint32_t overflow;     /* atomic: index of the current chunk */
-    uint32_t in_frame_pub; /* atomic: in_frame for other threads */
     /* Tags. */
     uint16_t tag_stack[FA_TAG_STACK_MAX];
     uint32_t tag_depth;
@@ -286,11 +287,19 @@ typedef struct fa__tagfig {
     fa__epochfig_t ep[2];
 } fa__tagfig_t;
 
+#define FA__RECORDS_PER_BLOCK 64
+#define FA__RECORD_BLOCKS 1024 /* up to 65536 threads at once */
+
 struct fa_alloc_s {
     uint64_t id; /* MUST be first: see fa__context_id() */
     fa_config_t cfg;
     pthread_key_t key;
-    fa__thread_t *threads; /* atomic head; records are never unlinked */
+    /* Thread records, in blocks of FA__RECORDS_PER_BLOCK: record i is
+     * record_blocks[i / 64][i % 64]. A reader takes record_count (acquire)
+     * and walks them in order, with no pointer chasing. */
+    pthread_mutex_t records_lock; /* making a new record */
+    fa__thread_t *record_blocks[FA__RECORD_BLOCKS];
+    uint32_t record_count; /* atomic */
     uint32_t thread_seq;   /* atomic */
     _Atomic(fa__thread_t *) main;
     uint64_t frame_number;   /* atomic */
@@ -306,6 +315,7 @@ struct fa_alloc_s {
     uint64_t frame_peak_epoch;  /* frame kind: sums of thread peaks */
     uint64_t frame_peak_exited; /* ... of threads that exited in that frame */
     uint64_t frame_peak_folded; /* ... of all threads, at the frame end */
+    uint32_t fold_threads, fold_rows; /* work of the last fold (tests) */
     bool in_hooks;              /* main thread only */
     uint32_t snapshots_active;  /* atomic: threads leave their lists alone */
     pthread_mutex_t hooks_lock;
@@ -331,6 +341,18 @@ struct fa_alloc_s {
     struct fa__behaviour *behaviour;
     struct fa__debug *debug; /* FA_DEBUG only */
 };
+
+static inline uint32_t fa__records(fa_alloc_t *fa) {
+    return __atomic_load_n(&fa->record_count, __ATOMIC_ACQUIRE);
+}
+static inline fa__thread_t *fa__record(fa_alloc_t *fa, uint32_t i) {
+    return &__atomic_load_n(&fa->record_blocks[i / FA__RECORDS_PER_BLOCK], __ATOMIC_ACQUIRE)[i % FA__RECORDS_PER_BLOCK];
+}
+/* Every record that has a thread now. */
+#define FA__FOR_EACH_THREAD(fa, t)                                                                 \
+    for (uint32_t fa__i_ = 0, fa__n_ = fa__records(fa); fa__i_ < fa__n_; fa__i_++)                  \
+        for (fa__thread_t *t = fa__record(fa, fa__i_); t; t = NULL)                                 \
+            if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == FA__THREAD_LIVE)
 
 /* ---- cross-module functions ----------------------------------------------- */
 
@@ -412,6 +434,9 @@ FA__HIDDEN uint64_t fa__stats_frame_used(const fa__thread_t *t);
 FA__HIDDEN void fa__stats_compact(fa__thread_t *t);
 /* The main thread's frame end: folds every active thread (fold_lock). */
 FA__HIDDEN void fa__stats_fold_all(fa_alloc_t *fa);
+/* How many threads and (thread, tag) rows the last fold of the main
+ * thread's frame end visited. For tests: the work of fa_end_frame. */
+FA__HIDDEN void fa__stats_last_fold(fa_alloc_t *fa, uint32_t *threads, uint32_t *rows);
 /* The main thread's own frame memory is gone: its in-use leaves the fold. */
 FA__HIDDEN void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t);
 /* An exiting thread folds itself for the last time and clears its record. */

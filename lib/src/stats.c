@@ -304,8 +304,9 @@ static uint64_t thread_peak(const fa__thread_t *t, uint64_t epoch, uint64_t used
     return GET(t->frame_hw_epoch) == epoch && hw > used ? hw : used;
 }
 
-/* Folds one thread (caller holds fold_lock, fold_seq odd). */
-static void fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uint64_t activity) {
+/* Folds one thread (caller holds fold_lock, fold_seq odd). Returns the
+ * rows it read. */
+static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uint64_t activity) {
     uint32_t v1 = GET(t->list_version);
     uint32_t n = GET(t->dirty_count);
     uint64_t used = 0;
@@ -328,6 +329,7 @@ static void fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uint64_
     PUT(t->row_used, used);
     PUT(t->row_peak, thread_peak(t, epoch, used));
     PUT(t->row_epoch, epoch);
+    return n;
 }
 
 static void fold_begin(fa_alloc_t *fa) {
@@ -350,13 +352,16 @@ void fa__stats_fold_all(fa_alloc_t *fa) {
     uint64_t epoch = GET(fa->frame_number);
     PUT(fa->fold_epoch, epoch);
     uint64_t peaks = fa->frame_peak_epoch == epoch ? fa->frame_peak_exited : 0;
-    for (fa__thread_t *t = GET(fa->threads); t; t = t->next) {
-        if (GET(t->state) != FA__THREAD_LIVE) continue;
+    uint32_t threads = 0, rows = 0;
+    FA__FOR_EACH_THREAD(fa, t) {
         uint64_t activity;
         if (thread_idle(t, &activity)) continue;
-        fold_thread(fa, t, epoch, activity);
+        rows += fold_thread(fa, t, epoch, activity);
+        threads++;
         peaks += t->row_peak;
     }
+    fa->fold_threads = threads;
+    fa->fold_rows = rows;
     if (fa->frame_peak_epoch != epoch) {
         PUT(fa->frame_peak_exited, 0);
         PUT(fa->frame_peak_epoch, epoch);
@@ -366,6 +371,13 @@ void fa__stats_fold_all(fa_alloc_t *fa) {
      * while the hooks run) counts in the next one. */
     PUT(fa->fold_epoch, epoch + 1);
     fold_end(fa);
+}
+
+void fa__stats_last_fold(fa_alloc_t *fa, uint32_t *threads, uint32_t *rows) {
+    pthread_mutex_lock(&fa->fold_lock);
+    *threads = fa->fold_threads;
+    *rows = fa->fold_rows;
+    pthread_mutex_unlock(&fa->fold_lock);
 }
 
 void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t) {
@@ -493,8 +505,7 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
     uint64_t peaks = GET(fa->frame_peak_epoch) == epoch ? GET(fa->frame_peak_exited) : 0;
     if (!pending) peaks = GET(fa->frame_peak_folded);
     uint32_t nt = 0, total = 0;
-    for (fa__thread_t *t = GET(fa->threads); t; t = t->next) {
-        if (GET(t->state) != FA__THREAD_LIVE) continue;
+    FA__FOR_EACH_THREAD(fa, t) {
         uint64_t used = 0, peak = 0, activity;
         if (!pending) {
             if (GET(t->row_epoch) == epoch) used = GET(t->row_used), peak = GET(t->row_peak);
