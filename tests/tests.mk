@@ -45,6 +45,29 @@ test-stress-pool: $(BUILD)/default/tests/stress_pool $(BUILD)/asan/tests/stress_
 
 TEST_STEPS += $(foreach v,$(LIB_TEST_VARIANTS),test-lib-$(v)) test-lib-tsan test-stress-pool
 
+# The public headers (lib, fa-agent, proto) compiled warning-free as C11 by
+# gcc and clang and as C++11/17/20 by g++ and clang++, each program run
+# against the C libraries (tests/headers).
+HEADER_TEST_C := gcc clang
+HEADER_TEST_CXX := g++:c++11 g++:c++17 g++:c++20 clang++:c++11 clang++:c++17 clang++:c++20
+HEADER_TEST_LIBS = $(BUILD)/default/libfa-proto.a $(LIB_A) $(LDLIBS_BASE)
+.PHONY: test-headers
+test-headers: $(LIB_A) $(BUILD)/default/libfa-proto.a
+	@echo "== public headers as C and C++"
+	$(Q)mkdir -p $(BUILD)/headers
+	$(Q)set -e; for cc in $(HEADER_TEST_C); do \
+		$$cc -std=c11 -Wall -Wextra -pedantic -Werror $(INCLUDES) tests/headers/use_headers.c \
+			-o $(BUILD)/headers/c-$$cc $(HEADER_TEST_LIBS); \
+		$(BUILD)/headers/c-$$cc; \
+	done; \
+	for p in $(HEADER_TEST_CXX); do \
+		cxx=$${p%%:*}; std=$${p##*:}; \
+		$$cxx -std=$$std -Wall -Wextra -pedantic -Werror $(INCLUDES) tests/headers/use_headers.cpp \
+			-o $(BUILD)/headers/$$cxx-$$std $(HEADER_TEST_LIBS); \
+		$(BUILD)/headers/$$cxx-$$std; \
+	done
+TEST_STEPS += test-headers
+
 # make install into a scratch prefix, then build programs with pkg-config
 # exactly as a user would: every public function, and the README example.
 .PHONY: test-install
