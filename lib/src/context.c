@@ -209,7 +209,8 @@ static void thread_exit(void *arg) {
     fa_alloc_t *fa = t->fa;
     fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->id, .fast = &t->fast};
     fa__op_begin(t);
-    if (t->in_frame) fa__frame_release(fa, t);
+    /* An open frame, or frame memory allocated outside a frame, is gone. */
+    fa__frame_release(fa, t);
     fa__retain_release_kept(fa, t);
     fa__pool_flush_thread(fa, t);
     fa__op_end(t);

@@ -355,7 +355,11 @@ void fa__stats_fold_all(fa_alloc_t *fa) {
     uint32_t threads = 0, rows = 0;
     FA__FOR_EACH_THREAD(fa, t) {
         uint64_t activity;
-        if (thread_idle(t, &activity)) continue;
+        if (thread_idle(t, &activity)) {
+            /* Frame memory it allocated outside a frame is still there. */
+            peaks += t->row_used;
+            continue;
+        }
         rows += fold_thread(fa, t, epoch, activity);
         threads++;
         peaks += t->row_peak;
@@ -508,7 +512,8 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
     FA__FOR_EACH_THREAD(fa, t) {
         uint64_t used = 0, peak = 0, activity;
         if (!pending) {
-            if (GET(t->row_epoch) == epoch) used = GET(t->row_used), peak = GET(t->row_peak);
+            used = GET(t->row_used);
+            peak = GET(t->row_epoch) == epoch && GET(t->row_peak) > used ? GET(t->row_peak) : used;
         } else if (!thread_idle(t, &activity)) {
             uint32_t v1 = GET(t->list_version);
             uint32_t n = GET(t->dirty_count);
@@ -531,8 +536,11 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
             if (GET(t->list_version) != v1 || (v1 & 1)) return false;
             peak = thread_peak(t, epoch, used);
             peaks += peak;
-        } else if (GET(t->row_epoch) == epoch) {
-            peak = GET(t->row_peak); /* folded in this frame, idle since */
+        } else {
+            /* Idle since the fold: its frame memory (allocated outside a
+             * frame) is what the fold saw. */
+            used = GET(t->row_used);
+            peak = GET(t->row_epoch) == epoch && GET(t->row_peak) > used ? GET(t->row_peak) : used;
             peaks += peak;
         }
         if (nt < snap->threads_capacity) {
