@@ -208,12 +208,12 @@ static void thread_exit(void *arg) {
     fa__thread_t *t = arg;
     fa_alloc_t *fa = t->fa;
     fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->id, .fast = &t->fast};
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     /* An open frame, or frame memory allocated outside a frame, is gone. */
     fa__frame_release(fa, t);
     fa__retain_release_kept(fa, t);
     fa__pool_flush_thread(fa, t);
-    fa__op_end(t);
+    fa__op_end(t, began);
     fa__thread_t *expected = t;
     atomic_compare_exchange_strong(&fa->main, &expected, NULL);
     fa__stats_retire(fa, t);
@@ -223,8 +223,6 @@ static void thread_exit(void *arg) {
      * statistics mapping) for the next thread. */
     t->fast.cur = t->fast.end = NULL;
     t->fast.tag = FA_TAG_ROOT;
-    t->op_depth = 0;
-    t->epoch = 0;
     t->frame_serial = 0;
     t->in_frame = t->warned_outside = t->overflowed = false;
     FA__STORE(t->frames_ended, 0);
@@ -252,7 +250,7 @@ int fa_on_frame_end(fa_alloc_t *fa, fa_frame_hook hook, void *user) {
     if (fa->hook_count < FA__MAX_HOOKS) {
         fa->hooks[fa->hook_count].fn = hook;
         fa->hooks[fa->hook_count].user = user;
-        fa->hook_count++;
+        FA__RELEASE(fa->hook_count, fa->hook_count + 1);
         rc = FA_OK;
     }
     pthread_mutex_unlock(&fa->hooks_lock);
@@ -266,7 +264,7 @@ int fa_remove_frame_hook(fa_alloc_t *fa, fa_frame_hook hook, void *user) {
     for (uint32_t i = 0; i < fa->hook_count; i++) {
         if (fa->hooks[i].fn == hook && fa->hooks[i].user == user) {
             memmove(&fa->hooks[i], &fa->hooks[i + 1], (fa->hook_count - i - 1) * sizeof fa->hooks[0]);
-            fa->hook_count--;
+            FA__STORE(fa->hook_count, fa->hook_count - 1);
             rc = FA_OK;
             break;
         }

@@ -213,9 +213,9 @@ static void *heap_alloc_at(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t 
 void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *file, int line) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     void *p = heap_alloc_at(fa, t, size, align, file, line);
-    fa__op_end(t);
+    fa__op_end(t, began);
     return p;
 }
 
@@ -248,15 +248,15 @@ void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
     if (!p) return;
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return;
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     heap_free_at(fa, t, p, file, line);
-    fa__op_end(t);
+    fa__op_end(t, began);
 }
 
 void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     void *result;
     if (size > FA_POOL_MAX_SIZE - sizeof(pool_hdr_t) - GUARD_BYTES) {
         result = heap_alloc_at(fa, t, size, 16, file, line);
@@ -272,7 +272,7 @@ void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line) 
             result = p;
         }
     }
-    fa__op_end(t);
+    fa__op_end(t, began);
     return result;
 }
 
@@ -310,9 +310,9 @@ void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
     if (!p) return;
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return;
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     pool_free_at(fa, t, p, file, line);
-    fa__op_end(t);
+    fa__op_end(t, began);
 }
 
 void *fa__debug_block_of(fa_alloc_t *fa, void *p) {

@@ -128,7 +128,7 @@ void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     void *result = NULL;
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     /* Another thread may have asked for a recheck (a budget changed). */
     fa__thread_update_slow(t);
     if (!valid_align(&align)) {
@@ -200,7 +200,7 @@ void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
     }
 #endif
 out:
-    fa__op_end(t);
+    fa__op_end(t, began);
     return result;
 }
 
@@ -297,7 +297,7 @@ void fa_begin_frame(fa_alloc_t *fa) {
         fa__report(fa, FA_ERR_STATE, NULL, "fa_begin_frame called twice without fa_end_frame");
         return;
     }
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     fa__stats_compact(t);
     t->in_frame = true;
     t->warned_outside = false;
@@ -310,7 +310,7 @@ void fa_begin_frame(fa_alloc_t *fa) {
     FA__STORE(t->in_frame_pub, 1);
     fa__thread_update_slow(t);
     if (t == atomic_load_explicit(&fa->main, memory_order_relaxed)) FA__STORE(fa->frame_start_ns, fa__now_ns());
-    fa__op_end(t);
+    fa__op_end(t, began);
 }
 
 /* Resets the arena to its first chunk, merging or shrinking it (see the top
@@ -374,7 +374,7 @@ void fa__frame_release(fa_alloc_t *fa, fa__thread_t *t) {
         fa__budget_read_unlock(fa);
     }
 #endif
-    fa__stats_end_frame(t);
+    fa__stats_end_frame(t, FA__LOAD(fa->frame_number));
     arena_end_frame(fa, t);
 }
 
@@ -386,18 +386,25 @@ static void end_context_frame(fa_alloc_t *fa) {
 #endif
     /* Publish the frame's retention outcomes and evaluate the behaviour
      * filter before the hooks, so a snapshot in a hook sees them. */
-    pthread_mutex_lock(&fa->promo_lock);
-    fa->promo_last = fa->promo_acc;
-    fa->promo_acc = (fa_promotion_totals_t){0};
-    pthread_mutex_unlock(&fa->promo_lock);
+    if (FA__LOAD(fa->promo_pending) || fa->promo_published) {
+        pthread_mutex_lock(&fa->promo_lock);
+        fa->promo_last = fa->promo_acc;
+        fa->promo_acc = (fa_promotion_totals_t){0};
+        fa->promo_published = FA__LOAD(fa->promo_pending) != 0;
+        FA__STORE(fa->promo_pending, 0);
+        pthread_mutex_unlock(&fa->promo_lock);
+    }
 #ifndef FA_MINIMAL
     fa__bh_main_end_frame(fa);
 #endif
-    pthread_mutex_lock(&fa->hooks_lock);
-    uint32_t nh = fa->hook_count;
+    uint32_t nh = 0;
     __typeof__(fa->hooks[0]) hooks[FA__MAX_HOOKS];
-    memcpy(hooks, fa->hooks, sizeof hooks);
-    pthread_mutex_unlock(&fa->hooks_lock);
+    if (FA__ACQUIRE(fa->hook_count)) {
+        pthread_mutex_lock(&fa->hooks_lock);
+        nh = fa->hook_count;
+        memcpy(hooks, fa->hooks, sizeof hooks);
+        pthread_mutex_unlock(&fa->hooks_lock);
+    }
     /* Hooks run outside the lock so that they may add or remove hooks. A
      * snapshot taken in a hook reports the fold above. */
     fa->in_hooks = true;
@@ -412,23 +419,27 @@ void fa_end_frame(fa_alloc_t *fa) {
         fa__report(fa, FA_ERR_STATE, NULL, "fa_end_frame called without fa_begin_frame");
         return;
     }
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     fa__retain_end_frame(fa, t);
 #ifndef FA_MINIMAL
     fa__bh_thread_end_frame(fa, t);
 #endif
+    fa__op_end(t, began);
+    /* The context's frame ends outside an operation of this thread: the
+     * hooks may allocate. */
     bool main = t == atomic_load_explicit(&fa->main, memory_order_relaxed);
     if (main) end_context_frame(fa);
+    began = fa__op_begin(t);
     fa__frame_release(fa, t);
     t->in_frame = false;
     FA__STORE(t->in_frame_pub, 0);
     FA__STORE(t->frames_ended, t->frames_ended + 1);
     fa__thread_update_slow(t);
+    fa__op_end(t, began);
     if (main) {
 #ifndef FA_MINIMAL
         fa__stats_release_own_frame(fa, t);
 #endif
         FA__RELEASE(fa->frame_number, fa->frame_number + 1);
     }
-    fa__op_end(t);
 }

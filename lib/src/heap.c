@@ -177,7 +177,7 @@ void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t al
         return NULL;
     }
 #ifndef FA_MINIMAL
-    fa__stats_alloc(t, tag, FA__PH_HEAP, size);
+    fa__stats_alloc(t, FA__PH_HEAP, size);
     if (accounted) fa__budget_read_unlock(fa);
     if (FA_UNLIKELY(t->bh != NULL) && t->in_frame) fa__bh_count(fa, tag, FA_FIND_HEAP_IN_HOT_PATH, size);
 #endif
@@ -190,9 +190,9 @@ void *fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align) {
 #else
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     void *p = fa__heap_alloc_raw(fa, t, size, align);
-    fa__op_end(t);
+    fa__op_end(t, began);
     return p;
 #endif
 }
@@ -210,10 +210,10 @@ void fa__heap_free_checked(fa_alloc_t *fa, fa__thread_t *t, void *p, const char 
     if (FA_UNLIKELY(fa__budget_applies(fa, h->tag))) {
         fa__budget_read_lock(fa, t);
         if (fa__budget_applies(fa, h->tag)) fa__budget_uncharge(fa, h->tag, h->size);
-        fa__stats_free(t, h->tag, FA__PH_HEAP, h->size);
+        fa__stats_free(fa, t, h->tag, FA__PH_HEAP, h->size);
         fa__budget_read_unlock(fa);
     } else {
-        fa__stats_free(t, h->tag, FA__PH_HEAP, h->size);
+        fa__stats_free(fa, t, h->tag, FA__PH_HEAP, h->size);
     }
     if (FA_UNLIKELY(t->bh != NULL)) fa__bh_free(fa, t, p, h->tag, h->size);
 #else
@@ -233,8 +233,8 @@ void fa_heap_free(fa_alloc_t *fa, void *p) {
     }
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return;
-    fa__op_begin(t);
+    bool began = fa__op_begin(t);
     fa__heap_free_checked(fa, t, p, "fa_heap_free");
-    fa__op_end(t);
+    fa__op_end(t, began);
 #endif
 }

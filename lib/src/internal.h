@@ -207,8 +207,6 @@ typedef struct fa__thread {
     uint32_t in_frame_pub;  /* atomic: in_frame for other threads */
     fa_alloc_t *fa;
     uint32_t index;
-    uint32_t op_depth;
-    uint64_t epoch; /* fa_frame_number() as seen at the last operation */
     /* Figures per tag id, and the tags whose figures changed since the
      * folding thread last saw them (plus the current tag and the tags of
      * the open frame, always). One mapping holds all four arrays. */
@@ -323,7 +321,7 @@ struct fa_alloc_s {
         fa_frame_hook fn;
         void *user;
     } hooks[FA__MAX_HOOKS];
-    uint32_t hook_count;
+    uint32_t hook_count; /* atomic: read without the lock to skip it */
     fa__tags_t tags;
     fa__pool_t pool;
     fa__heap_shard_t heap[FA__HEAP_SHARDS];
@@ -337,6 +335,8 @@ struct fa_alloc_s {
      * thread at its frame end for snapshots. */
     pthread_mutex_t promo_lock;
     fa_promotion_totals_t promo_acc, promo_last;
+    uint32_t promo_pending;  /* atomic: promo_acc has something (promo_lock) */
+    bool promo_published;    /* main thread: promo_last is not zero */
     struct fa__transfers *transfers;
     struct fa__behaviour *behaviour;
     struct fa__debug *debug; /* FA_DEBUG only */
@@ -372,17 +372,18 @@ FA__HIDDEN uint64_t fa__now_ns(void);
 FA__HIDDEN void fa__thread_update_slow(fa__thread_t *t);
 
 /* stats.c: operations. Every operation that reads budget flags or changes
- * the thread's figures runs between fa__op_begin and fa__op_end (nesting is
- * fine). */
-static inline void fa__op_begin(fa__thread_t *t) {
-    if (t->op_depth++ == 0) {
-        FA__STORE(t->activity, t->activity + 1);
-        FA__COMPILER_BARRIER();
-        t->epoch = FA__LOAD(t->fa->frame_number);
-    }
+ * the thread's figures runs between fa__op_begin and fa__op_end. An
+ * operation inside another (a hook or callback allocating) is part of it:
+ * fa__op_begin returns false and the matching fa__op_end does nothing. */
+static inline bool fa__op_begin(fa__thread_t *t) {
+    uint64_t a = t->activity;
+    if (FA_UNLIKELY(a & 1)) return false;
+    FA__STORE(t->activity, a + 1);
+    FA__COMPILER_BARRIER();
+    return true;
 }
-static inline void fa__op_end(fa__thread_t *t) {
-    if (--t->op_depth == 0) FA__RELEASE(t->activity, t->activity + 1);
+static inline void fa__op_end(fa__thread_t *t, bool began) {
+    if (FA_LIKELY(began)) FA__RELEASE(t->activity, t->activity + 1);
 }
 /* The activity value once the current operation has ended (outside an
  * operation: once the next one has). A reader that saw this value with
@@ -400,32 +401,40 @@ static inline fa__tstat_t *fa__stats_touch(fa__thread_t *t, uint32_t tag) {
 FA__HIDDEN void fa__stats_frame_tag(fa__thread_t *t, uint32_t tag);
 /* Makes tag the current one (listed, and in frame_tags inside a frame). */
 FA__HIDDEN void fa__stats_set_tag(fa__thread_t *t, uint32_t tag);
-/* A pool or heap free of tag's block: high-water first, then the figures. */
-static inline void fa__stats_free(fa__thread_t *t, uint32_t tag, int ph, uint64_t size) {
-    fa__tstat_t *st = fa__stats_touch(t, tag);
+/* A pool or heap free of tag's block: high-water first (a maximum is right
+ * before a decrease, or now), then the figures. A tag other than the
+ * current one stays listed until the fold has seen this change. */
+static inline void fa__stats_free(fa_alloc_t *fa, fa__thread_t *t, uint32_t tag, int ph, uint64_t size) {
+    fa__tstat_t *st = &t->stats[tag];
 #ifndef FA__NO_PEAK_TRACKING
-    int64_t net = (int64_t)(FA__LOAD(st->bytes[ph]) - FA__LOAD(st->free_bytes[ph]));
-    if (st->hw_epoch[ph] != t->epoch) {
+    int64_t net = (int64_t)(st->bytes[ph] - st->free_bytes[ph]);
+    uint64_t epoch = FA__LOAD(fa->frame_number);
+    if (FA_UNLIKELY(st->hw_epoch[ph] != epoch)) {
         FA__STORE(st->hw[ph], net);
-        FA__STORE(st->hw_epoch[ph], t->epoch);
+        FA__STORE(st->hw_epoch[ph], epoch);
     } else if (net > st->hw[ph]) {
         FA__STORE(st->hw[ph], net);
     }
+#else
+    (void)fa;
 #endif
-    FA__ADD(st->frees[ph], 1);
-    FA__ADD(st->free_bytes[ph], size);
-    FA__STORE(st->last_change, fa__op_done(t));
+    FA__STORE(st->frees[ph], st->frees[ph] + 1);
+    FA__STORE(st->free_bytes[ph], st->free_bytes[ph] + size);
+    if (FA_UNLIKELY(tag != t->fast.tag)) {
+        if (!st->listed) fa__stats_list(t, tag);
+        FA__STORE(st->last_change, fa__op_done(t));
+    }
 }
-/* A pool or heap allocation under tag: the current tag, or one made current
- * with fa__stats_set_tag, so it is listed until the fold saw it. */
-static inline void fa__stats_alloc(fa__thread_t *t, uint32_t tag, int ph, uint64_t size) {
-    fa__tstat_t *st = fa__stats_touch(t, tag);
-    FA__ADD(st->count[ph], 1);
-    FA__ADD(st->bytes[ph], size);
+/* A pool or heap allocation under the current tag, which is always listed
+ * (fa__stats_set_tag). */
+static inline void fa__stats_alloc(fa__thread_t *t, int ph, uint64_t size) {
+    fa__tstat_t *st = &t->stats[t->fast.tag];
+    FA__STORE(st->count[ph], st->count[ph] + 1);
+    FA__STORE(st->bytes[ph], st->bytes[ph] + size);
 }
-/* The thread's frame ends: windows folded, frame high-waters noted, the
- * frame's in-use bytes released. */
-FA__HIDDEN void fa__stats_end_frame(fa__thread_t *t);
+/* The thread's frame ends: windows folded, frame high-waters noted (for
+ * context frame epoch), the frame's in-use bytes released. */
+FA__HIDDEN void fa__stats_end_frame(fa__thread_t *t, uint64_t epoch);
 /* Moves the packed window words into the 64-bit figures. */
 FA__HIDDEN void fa__stats_fold_window(fa__thread_t *t);
 /* Frame bytes the thread has in its open frame (sum over its frame tags). */

@@ -359,74 +359,131 @@ size_t fa_pool_trim(fa_alloc_t *fa) {
 
 /* ---- allocation and free -------------------------------------------------- */
 
-void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
-    if (FA_UNLIKELY(size > FA_POOL_MAX_SIZE)) return fa__heap_alloc_raw(fa, t, size, 16);
+/* The common case is inlined into fa_pool_alloc/fa_pool_free; everything
+ * else (heap fallback, refill, budgets, the behaviour filter, bad pointers)
+ * is out of line, so the common case keeps a small frame. */
+
+/* Records p (taken from cache) as allocated under the current tag. */
+static inline void note_alloc(fa__thread_t *t, void *p, uint32_t bs) {
+    uint32_t tag = t->fast.tag;
+    fa__slab_t *s = slab_of(p);
+    /* Written only when it changes: a store would pull the slab's tag line
+     * away from the other threads that share it. */
+    uint16_t *block_tag = &s->tags[block_index(s, p)];
+    if (*block_tag != tag) *block_tag = (uint16_t)tag;
+    fa__stats_alloc(t, FA__PH_POOL, bs);
+}
+
+__attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
+    if (size > FA_POOL_MAX_SIZE) return fa__heap_alloc_raw(fa, t, size, 16);
     int c = fa->pool.class_of[(size + 15) >> 4];
     fa__cache_t *cache = &t->cache[c];
-    if (FA_UNLIKELY(!cache->head) && !cache_refill(fa, t, cache, c)) {
+    if (!cache->head && !cache_refill(fa, t, cache, c)) {
         fa__report(fa, FA_ERR_NO_MEMORY, NULL, "pool reserve of %zu bytes exhausted (class %u B)",
                    fa->pool.reserved, fa->pool.class_size[c]);
         return NULL;
     }
     void *p = cache->head;
 #ifndef FA_MINIMAL
-    uint32_t tag = t->fast.tag;
     uint32_t bs = fa->pool.class_size[c];
-    bool accounted = fa__budget_applies(fa, tag);
-    if (FA_UNLIKELY(accounted)) {
+    bool accounted = fa__budget_applies(fa, t->fast.tag);
+    if (accounted) {
         fa__budget_read_lock(fa, t);
-        if (!fa__budget_charge(fa, tag, bs, FA_KIND_POOL)) {
+        if (fa__budget_applies(fa, t->fast.tag) && !fa__budget_charge(fa, t->fast.tag, bs, FA_KIND_POOL)) {
             fa__budget_read_unlock(fa);
             return NULL;
         }
     }
-    fa__slab_t *s = slab_of(p);
-    /* Written only when it changes: a store would pull the slab's tag line
-     * away from the other threads that share it. */
-    uint16_t *block_tag = &s->tags[block_index(s, p)];
-    if (*block_tag != tag) *block_tag = (uint16_t)tag;
-    fa__stats_alloc(t, tag, FA__PH_POOL, bs);
-    if (FA_UNLIKELY(accounted)) fa__budget_read_unlock(fa);
-    if (FA_UNLIKELY(t->bh != NULL)) fa__bh_pool_alloc(fa, t, p);
+    note_alloc(t, p, bs);
+    if (accounted) fa__budget_read_unlock(fa);
+    if (t->bh) fa__bh_pool_alloc(fa, t, p);
 #endif
     cache->head = *(void **)p;
     cache->count--;
     return p;
 }
 
-void fa__pool_free_raw(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who) {
-    if (FA_UNLIKELY(!fa__pool_owns(fa, p))) {
+static inline __attribute__((always_inline)) void *pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
+    if (FA_LIKELY(size <= FA_POOL_MAX_SIZE)) {
+        int c = fa->pool.class_of[(size + 15) >> 4];
+        fa__cache_t *cache = &t->cache[c];
+        void *p = cache->head;
+#ifndef FA_MINIMAL
+        if (FA_LIKELY(p && !fa__budget_applies(fa, t->fast.tag) && !t->bh)) {
+            note_alloc(t, p, fa->pool.class_size[c]);
+#else
+        if (FA_LIKELY(p)) {
+#endif
+            cache->head = *(void **)p;
+            cache->count--;
+            return p;
+        }
+    }
+    return alloc_slow(fa, t, size);
+}
+
+void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size) { return pool_alloc(fa, t, size); }
+
+/* A pointer that is not a block of this pool, or a budgeted tag's block, or
+ * the behaviour filter is on. */
+__attribute__((noinline, cold)) static void free_slow(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who) {
+    if (!fa__pool_owns(fa, p)) {
         fa__heap_free_checked(fa, t, p, who);
         return;
     }
     fa__slab_t *s = slab_of(p);
     int64_t idx = block_index(s, p);
-    if (FA_UNLIKELY(s->magic != FA__SLAB_MAGIC || idx < 0)) {
+    if (s->magic != FA__SLAB_MAGIC || idx < 0) {
         fa__report(fa, FA_ERR_FOREIGN_PTR, p, "%s: %p is not the start of a pool block", who, p);
         return;
     }
     int c = s->class_index;
     fa__cache_t *cache = &t->cache[c];
-    if (FA_UNLIKELY(p == cache->head)) {
+    if (p == cache->head) {
         fa__report(fa, FA_ERR_DOUBLE_FREE, p, "%s: %p was already freed", who, p);
         return;
     }
 #ifndef FA_MINIMAL
     uint32_t tag = s->tags[idx];
-    if (FA_UNLIKELY(fa__budget_applies(fa, tag))) {
+    if (fa__budget_applies(fa, tag)) {
         fa__budget_read_lock(fa, t);
         if (fa__budget_applies(fa, tag)) fa__budget_uncharge(fa, tag, s->block_size);
-        fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
+        fa__stats_free(fa, t, tag, FA__PH_POOL, s->block_size);
         fa__budget_read_unlock(fa);
     } else {
-        fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
+        fa__stats_free(fa, t, tag, FA__PH_POOL, s->block_size);
     }
-    if (FA_UNLIKELY(t->bh != NULL)) fa__bh_free(fa, t, p, tag, s->block_size);
+    if (t->bh) fa__bh_free(fa, t, p, tag, s->block_size);
 #endif
     *(void **)p = cache->head;
     cache->head = p;
-    if (FA_UNLIKELY(++cache->count > fa->pool.cache_max[c])) cache_return_batch(fa, cache, c);
+    if (++cache->count > fa->pool.cache_max[c]) cache_return_batch(fa, cache, c);
 }
+
+static inline __attribute__((always_inline)) void pool_free(fa_alloc_t *fa, fa__thread_t *t, void *p,
+                                                             const char *who) {
+    fa__slab_t *s = slab_of(p);
+    int64_t idx;
+    if (FA_LIKELY(fa__pool_owns(fa, p) && s->magic == FA__SLAB_MAGIC && (idx = block_index(s, p)) >= 0)) {
+        fa__cache_t *cache = &t->cache[s->class_index];
+#ifndef FA_MINIMAL
+        uint32_t tag = s->tags[idx];
+        if (FA_LIKELY(p != cache->head && !fa__budget_applies(fa, tag) && !t->bh)) {
+            fa__stats_free(fa, t, tag, FA__PH_POOL, s->block_size);
+#else
+        if (FA_LIKELY(p != cache->head)) {
+#endif
+            *(void **)p = cache->head;
+            cache->head = p;
+            if (FA_UNLIKELY(++cache->count > fa->pool.cache_max[s->class_index]))
+                cache_return_batch(fa, cache, s->class_index);
+            return;
+        }
+    }
+    free_slow(fa, t, p, who);
+}
+
+void fa__pool_free_raw(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who) { pool_free(fa, t, p, who); }
 
 void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {
 #ifdef FA_DEBUG
@@ -434,9 +491,9 @@ void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {
 #else
     fa__thread_t *t = fa__thread_get(fa);
     if (FA_UNLIKELY(!t)) return NULL;
-    fa__op_begin(t);
-    void *p = fa__pool_alloc_raw(fa, t, size);
-    fa__op_end(t);
+    bool began = fa__op_begin(t);
+    void *p = pool_alloc(fa, t, size);
+    fa__op_end(t, began);
     return p;
 #endif
 }
@@ -448,9 +505,9 @@ void fa_pool_free(fa_alloc_t *fa, void *p) {
     if (!p) return;
     fa__thread_t *t = fa__thread_get(fa);
     if (FA_UNLIKELY(!t)) return;
-    fa__op_begin(t);
-    fa__pool_free_raw(fa, t, p, "fa_pool_free");
-    fa__op_end(t);
+    bool began = fa__op_begin(t);
+    pool_free(fa, t, p, "fa_pool_free");
+    fa__op_end(t, began);
 #endif
 }
 

@@ -155,6 +155,7 @@ void fa__retain_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
     t->retain_totals = tot;
     if (t->retain_count) {
         pthread_mutex_lock(&fa->promo_lock);
+        FA__STORE(fa->promo_pending, 1);
         fa_promotion_totals_t *a = &fa->promo_acc;
         a->promoted_count += tot.promoted_count, a->promoted_bytes += tot.promoted_bytes;
         a->failed_count += tot.failed_count, a->failed_bytes += tot.failed_bytes;

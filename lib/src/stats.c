@@ -137,7 +137,7 @@ static void note_hw(uint64_t *hw, uint64_t *hw_epoch, uint64_t epoch, uint64_t v
     }
 }
 
-void fa__stats_end_frame(fa__thread_t *t) {
+void fa__stats_end_frame(fa__thread_t *t, uint64_t epoch) {
     fa__stats_fold_window(t);
     uint64_t used = 0, done = fa__op_done(t);
     for (uint32_t i = 0; i < t->frame_tag_count; i++) {
@@ -145,13 +145,13 @@ void fa__stats_end_frame(fa__thread_t *t) {
         uint64_t inuse = st->frame_inuse;
         used += inuse;
 #ifndef FA__NO_PEAK_TRACKING
-        if (inuse) note_hw(&st->frame_hw, &st->frame_hw_epoch, t->epoch, inuse);
+        if (inuse) note_hw(&st->frame_hw, &st->frame_hw_epoch, epoch, inuse);
 #endif
         PUT(st->frame_inuse, 0);
         PUT(st->last_change, done);
     }
 #ifndef FA__NO_PEAK_TRACKING
-    note_hw(&t->frame_hw, &t->frame_hw_epoch, t->epoch, used);
+    note_hw(&t->frame_hw, &t->frame_hw_epoch, epoch, used);
 #endif
     t->frame_tag_count = 0;
 }
