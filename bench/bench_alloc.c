@@ -46,6 +46,8 @@
 #include "framealloc.h"
 #if defined(FA_MINIMAL)
 #define IMPL_NAME "framealloc-minimal"
+#elif defined(FA__NO_PEAK_TRACKING)
+#define IMPL_NAME "framealloc-nopeak"
 #elif defined(FA_PREFETCH)
 #define IMPL_NAME "framealloc-prefetch"
 #else

@@ -1,12 +1,15 @@
 /* Frame arenas: one per thread, a chain of chunks with a bump pointer.
  *
  * The first chunk is made when the thread registers; a frame that does not
- * fit moves on to the next chunk of the chain that fits, or a new one. At
- * the frame end the arena is reset to its first chunk, and resized: a frame
- * that needed more than one chunk gets them merged into one of 1.25 x its
- * need, and an arena more than twice the largest need of the last 64 frames
- * (and than frame_chunk_bytes) shrinks to 1.25 x that need. So the steady
- * state makes no system call and the capacity stays within 2 x the need. */
+ * fit moves on to a later chunk of the chain that fits, or a new one of
+ * 1.25 x the request (at least frame_chunk_bytes). At the frame end the
+ * arena is reset to its first chunk, and the chunks this frame did not use
+ * are freed while the capacity exceeds twice the largest need of the last
+ * 64 frames (or frame_chunk_bytes); if it still does (chunks the frame left
+ * mostly empty), they are merged into one chunk of 1.25 x the need. So a
+ * steady state makes no system call, a need that grows a little every frame
+ * allocates a new chunk only every 25 % of growth, and the capacity stays
+ * within 2 x the need. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -97,9 +100,14 @@ static bool arena_grow(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t alig
     if (c) {
         prev->next = c->next;
     } else {
-        size_t want = need > fa->cfg.frame_chunk_bytes ? need : fa->cfg.frame_chunk_bytes;
+        /* Room to grow by a quarter before the next chunk is needed. */
+        size_t want = need + need / 4;
+        want = want < need || want > SIZE_MAX - 4095 ? need : (want + 4095) & ~(size_t)4095;
+        if (want < fa->cfg.frame_chunk_bytes) want = fa->cfg.frame_chunk_bytes;
         uint64_t cap = FA__LOAD(t->capacity);
         size_t limit = fa->cfg.frame_limit_bytes;
+        if (limit && want > need && (cap > limit || want > limit - cap))
+            want = need > fa->cfg.frame_chunk_bytes ? need : fa->cfg.frame_chunk_bytes;
         if (limit && (cap > limit || want > limit - cap)) {
             fa__report(fa, FA_ERR_ARENA_LIMIT, NULL,
                        "frame arena limit %zu bytes reached (capacity %llu, request %zu)", limit,
@@ -313,8 +321,8 @@ void fa_begin_frame(fa_alloc_t *fa) {
     fa__op_end(t, began);
 }
 
-/* Resets the arena to its first chunk, merging or shrinking it (see the top
- * of the file). The frame's memory is dead by now. */
+/* Resets the arena to its first chunk and trims it (see the top of the
+ * file). The frame's memory is dead by now. */
 static void arena_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
     size_t used = fa__arena_used(t), need = used > t->need_hw ? used : t->need_hw;
     t->need_hw = 0;
@@ -332,25 +340,30 @@ static void arena_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
         t->recent_frames = 0;
     }
     size_t recent = t->recent_need[0] > t->recent_need[1] ? t->recent_need[0] : t->recent_need[1];
-    size_t floor = fa->cfg.frame_chunk_bytes, cap = (size_t)FA__LOAD(t->capacity);
-    size_t target = 0;
-    if (t->first->next) {
-        target = need; /* merge the chain */
-    } else if (cap / 2 > (recent > floor ? recent : floor)) {
-        target = recent; /* shrink */
+    size_t floor = fa->cfg.frame_chunk_bytes;
+    size_t bound = (recent > floor ? recent : floor), cap = (size_t)FA__LOAD(t->capacity);
+    bound = bound > SIZE_MAX / 2 ? SIZE_MAX : 2 * bound;
+    /* Chunks after the current one were not used in this frame. */
+    for (fa__chunk_t **pp = &t->current->next; *pp && cap > bound;) {
+        fa__chunk_t *c = *pp;
+        *pp = c->next;
+        cap -= c->size;
+        free(c);
     }
-    if (target) {
-        size_t want = target + target / 4;
+    if (cap > bound && t->first->next) {
+        size_t want = need + need / 4;
         want = (want + 4095) & ~(size_t)4095;
         if (want < floor) want = floor;
-        if (fa->cfg.frame_limit_bytes && want > fa->cfg.frame_limit_bytes) want = fa->cfg.frame_limit_bytes;
-        fa__chunk_t *c = want >= need ? chunk_new(want, 0) : NULL;
+        fa__chunk_t *c = want >= need && want <= bound ? chunk_new(want, 0) : NULL;
         if (c) {
             fa__arena_fini(t);
             t->first = c;
-            FA__STORE(t->capacity, want);
+            cap = want;
         }
     }
+    FA__STORE(t->capacity, cap);
+    uint32_t i = 0;
+    for (fa__chunk_t *c = t->first; c; c = c->next) c->index = i++;
     use_chunk(t, t->first, 0, 0);
 }
 

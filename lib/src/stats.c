@@ -128,7 +128,7 @@ uint64_t fa__stats_frame_used(const fa__thread_t *t) {
     return used;
 }
 
-static void note_hw(uint64_t *hw, uint64_t *hw_epoch, uint64_t epoch, uint64_t value) {
+__attribute__((unused)) static void note_hw(uint64_t *hw, uint64_t *hw_epoch, uint64_t epoch, uint64_t value) {
     if (*hw_epoch != epoch) {
         PUT(*hw, value);
         PUT(*hw_epoch, epoch);
@@ -138,6 +138,7 @@ static void note_hw(uint64_t *hw, uint64_t *hw_epoch, uint64_t epoch, uint64_t v
 }
 
 void fa__stats_end_frame(fa__thread_t *t, uint64_t epoch) {
+    (void)epoch; /* unused without peak tracking */
     fa__stats_fold_window(t);
     uint64_t used = 0, done = fa__op_done(t);
     for (uint32_t i = 0; i < t->frame_tag_count; i++) {
