@@ -109,7 +109,20 @@ int fa_behaviour_enable(fa_alloc_t *fa, fa_behaviour_preset preset) {
         b->tags = calloc(fa->cfg.max_tags, sizeof *b->tags);
         if (!b->tags) rc = FA_ERR_NO_MEMORY;
     }
-    if (rc == FA_OK) atomic_store_explicit(&b->preset, (int)preset, memory_order_release);
+    if (rc == FA_OK) {
+        atomic_store_explicit(&b->preset, (int)preset, memory_order_release);
+        /* The pool paths look at one byte per tag: it says "filter on" too.
+         * New tags copy their parent's byte under the same lock. */
+        fa__tags_t *tg = &fa->tags;
+        pthread_mutex_lock(&tg->lock);
+        for (uint32_t i = 0, n = atomic_load(&tg->count); i < n; i++) {
+            if (preset != FA_BEHAVIOUR_OFF)
+                atomic_fetch_or(&tg->slow[i], FA__TAG_FILTERED);
+            else
+                atomic_fetch_and(&tg->slow[i], (uint8_t)~FA__TAG_FILTERED);
+        }
+        pthread_mutex_unlock(&tg->lock);
+    }
     pthread_mutex_unlock(&b->lock);
     return rc;
 #endif

@@ -197,16 +197,16 @@ static void recompute_usage(fa_alloc_t *fa, uint32_t n, int64_t *live) {
             uint64_t inuse = FA__ACQUIRE(st->frame_inuse) + (FA__LOAD(t->fast.packed[x]) & FA__PACKED_BYTES_MASK);
             live[x] += (int64_t)(inuse - st->seen.frame_inuse);
             for (int k = 0; k < 2; k++)
-                live[x] += (int64_t)((FA__LOAD(st->bytes[k]) - st->seen.bytes[k]) -
-                                     (FA__LOAD(st->free_bytes[k]) - st->seen.free_bytes[k]));
-            uint64_t charged = atomic_load(&tg->slow[x]) ? inuse : 0;
+                live[x] += (int64_t)((FA__LOAD(st->ph[k].bytes) - st->seen.bytes[k]) -
+                                     (FA__LOAD(st->ph[k].free_bytes) - st->seen.free_bytes[k]));
+            uint64_t charged = atomic_load(&tg->slow[x]) & FA__TAG_ACCOUNTED ? inuse : 0;
             if (FA__LOAD(st->budget_frame) != charged) FA__STORE(st->budget_frame, charged);
         }
     }
     pthread_mutex_unlock(&fa->fold_lock);
     for (uint32_t b = 0; b < n; b++) atomic_store(&tg->entries[b].usage, 0);
     for (uint32_t x = 0; x < n; x++) {
-        if (!atomic_load(&tg->slow[x]) || live[x] <= 0) continue;
+        if (!(atomic_load(&tg->slow[x]) & FA__TAG_ACCOUNTED) || live[x] <= 0) continue;
         for (uint32_t b = x;; b = tg->entries[b].parent) {
             if (has_budget(&tg->entries[b])) atomic_fetch_add(&tg->entries[b].usage, live[x]);
             if (b == FA_TAG_ROOT) break;
@@ -239,7 +239,10 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
             if (has_budget(&tg->entries[t])) slow = 1;
             if (t == FA_TAG_ROOT || slow) break;
         }
-        atomic_store(&tg->slow[i], slow);
+        if (slow)
+            atomic_fetch_or(&tg->slow[i], FA__TAG_ACCOUNTED);
+        else
+            atomic_fetch_and(&tg->slow[i], (uint8_t)~FA__TAG_ACCOUNTED);
     }
     /* Operations that read the old flags finish before the usage is
      * counted; those that start now see the new flags and wait for the lock

@@ -208,12 +208,12 @@ static void thread_exit(void *arg) {
     fa__thread_t *t = arg;
     fa_alloc_t *fa = t->fa;
     fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->id, .fast = &t->fast};
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     /* An open frame, or frame memory allocated outside a frame, is gone. */
     fa__frame_release(fa, t);
     fa__retain_release_kept(fa, t);
     fa__pool_flush_thread(fa, t);
-    fa__op_end(t, began);
+    fa__op_end(t);
     fa__thread_t *expected = t;
     atomic_compare_exchange_strong(&fa->main, &expected, NULL);
     fa__stats_retire(fa, t);

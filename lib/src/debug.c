@@ -210,12 +210,17 @@ static void *heap_alloc_at(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t 
     return p;
 }
 
+void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, const char *file,
+                           int line) {
+    return heap_alloc_at(fa, t, size, align, file, line);
+}
+
 void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *file, int line) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     void *p = heap_alloc_at(fa, t, size, align, file, line);
-    fa__op_end(t, began);
+    fa__op_end(t);
     return p;
 }
 
@@ -248,15 +253,12 @@ void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
     if (!p) return;
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return;
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     heap_free_at(fa, t, p, file, line);
-    fa__op_end(t, began);
+    fa__op_end(t);
 }
 
-void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line) {
-    fa__thread_t *t = fa__thread_get(fa);
-    if (!t) return NULL;
-    bool began = fa__op_begin(t);
+void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line) {
     void *result;
     if (size > FA_POOL_MAX_SIZE - sizeof(pool_hdr_t) - GUARD_BYTES) {
         result = heap_alloc_at(fa, t, size, 16, file, line);
@@ -272,8 +274,16 @@ void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line) 
             result = p;
         }
     }
-    fa__op_end(t, began);
     return result;
+}
+
+void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line) {
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return NULL;
+    fa__op_begin(t);
+    void *p = fa__debug_pool_alloc(fa, t, size, file, line);
+    fa__op_end(t);
+    return p;
 }
 
 static void pool_free_at(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *file, int line) {
@@ -310,9 +320,9 @@ void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
     if (!p) return;
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return;
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     pool_free_at(fa, t, p, file, line);
-    fa__op_end(t, began);
+    fa__op_end(t);
 }
 
 void *fa__debug_block_of(fa_alloc_t *fa, void *p) {
@@ -329,6 +339,16 @@ size_t fa__debug_block_size(fa_alloc_t *fa, const void *p) {
 }
 
 #else /* !FA_DEBUG: the _at calls are the plain ones */
+
+void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line) {
+    (void)file, (void)line;
+    return fa__pool_alloc_raw(fa, t, size);
+}
+void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, const char *file,
+                           int line) {
+    (void)file, (void)line;
+    return fa__heap_alloc_raw(fa, t, size, align);
+}
 
 void *fa__debug_block_of(fa_alloc_t *fa, void *p) {
     (void)fa;

@@ -136,7 +136,7 @@ void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     void *result = NULL;
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     /* Another thread may have asked for a recheck (a budget changed). */
     fa__thread_update_slow(t);
     if (!valid_align(&align)) {
@@ -208,7 +208,7 @@ void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
     }
 #endif
 out:
-    fa__op_end(t, began);
+    fa__op_end(t);
     return result;
 }
 
@@ -305,7 +305,7 @@ void fa_begin_frame(fa_alloc_t *fa) {
         fa__report(fa, FA_ERR_STATE, NULL, "fa_begin_frame called twice without fa_end_frame");
         return;
     }
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     fa__stats_compact(t);
     t->in_frame = true;
     t->warned_outside = false;
@@ -318,7 +318,7 @@ void fa_begin_frame(fa_alloc_t *fa) {
     FA__STORE(t->in_frame_pub, 1);
     fa__thread_update_slow(t);
     if (t == atomic_load_explicit(&fa->main, memory_order_relaxed)) FA__STORE(fa->frame_start_ns, fa__now_ns());
-    fa__op_end(t, began);
+    fa__op_end(t);
 }
 
 /* Resets the arena to its first chunk and trims it (see the top of the
@@ -432,23 +432,23 @@ void fa_end_frame(fa_alloc_t *fa) {
         fa__report(fa, FA_ERR_STATE, NULL, "fa_end_frame called without fa_begin_frame");
         return;
     }
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     fa__retain_end_frame(fa, t);
 #ifndef FA_MINIMAL
     fa__bh_thread_end_frame(fa, t);
 #endif
-    fa__op_end(t, began);
+    fa__op_end(t);
     /* The context's frame ends outside an operation of this thread: the
      * hooks may allocate. */
     bool main = t == atomic_load_explicit(&fa->main, memory_order_relaxed);
     if (main) end_context_frame(fa);
-    began = fa__op_begin(t);
+    fa__op_begin(t);
     fa__frame_release(fa, t);
     t->in_frame = false;
     FA__STORE(t->in_frame_pub, 0);
     FA__STORE(t->frames_ended, t->frames_ended + 1);
     fa__thread_update_slow(t);
-    fa__op_end(t, began);
+    fa__op_end(t);
     if (main) {
 #ifndef FA_MINIMAL
         fa__stats_release_own_frame(fa, t);

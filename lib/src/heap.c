@@ -190,9 +190,9 @@ void *fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align) {
 #else
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     void *p = fa__heap_alloc_raw(fa, t, size, align);
-    fa__op_end(t, began);
+    fa__op_end(t);
     return p;
 #endif
 }
@@ -210,10 +210,10 @@ void fa__heap_free_checked(fa_alloc_t *fa, fa__thread_t *t, void *p, const char 
     if (FA_UNLIKELY(fa__budget_applies(fa, h->tag))) {
         fa__budget_read_lock(fa, t);
         if (fa__budget_applies(fa, h->tag)) fa__budget_uncharge(fa, h->tag, h->size);
-        fa__stats_free(fa, t, h->tag, FA__PH_HEAP, h->size);
+        fa__stats_free(t, h->tag, FA__PH_HEAP, h->size);
         fa__budget_read_unlock(fa);
     } else {
-        fa__stats_free(fa, t, h->tag, FA__PH_HEAP, h->size);
+        fa__stats_free(t, h->tag, FA__PH_HEAP, h->size);
     }
     if (FA_UNLIKELY(t->bh != NULL)) fa__bh_free(fa, t, p, h->tag, h->size);
 #else
@@ -233,8 +233,8 @@ void fa_heap_free(fa_alloc_t *fa, void *p) {
     }
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return;
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     fa__heap_free_checked(fa, t, p, "fa_heap_free");
-    fa__op_end(t, began);
+    fa__op_end(t);
 #endif
 }

@@ -136,11 +136,15 @@ typedef struct fa__tag {
     _Atomic uint64_t fired[3]; /* frame + 1 of the last WARNING/SOFT/EXCEEDED */
 } fa__tag_t;
 
+#define FA__TAG_ACCOUNTED 1
+#define FA__TAG_FILTERED 2
+
 typedef struct fa__tags {
     pthread_mutex_t lock;    /* creation */
     fa__tag_t *entries;      /* max_tags entries; published by count */
     _Atomic uint32_t count;
-    _Atomic uint8_t *slow;   /* per tag: accounted (a budget on it or a parent) */
+    _Atomic uint8_t *slow;   /* per tag: FA__TAG_ACCOUNTED (a budget on it or a
+                                parent), FA__TAG_FILTERED (behaviour filter on) */
     _Atomic uint32_t *slots; /* hash: (parent, name) -> id + 1; 0 = empty */
     uint32_t slot_mask;
 } fa__tags_t;
@@ -162,21 +166,32 @@ typedef struct fa__seen {
  * and the packed word after: a window fold clears the word before it adds to
  * the figures (release), so a reader may miss a window for an instant but
  * never counts it twice. */
+/* One thread's pool or heap figures for one tag: everything a pool
+ * operation touches is in one cache line. hw is the high-water mark of
+ * bytes - free_bytes since the fold last saw the tag (the fold resets it to
+ * what it saw). */
+typedef struct fa__phstat {
+    uint64_t count, bytes, frees, free_bytes;
+    int64_t hw;
+} fa__phstat_t;
+
 typedef struct fa__tstat {
+    fa__phstat_t ph[2]; /* pool, heap */
     uint64_t frame_count, frame_bytes; /* frame allocations */
     uint64_t frame_inuse;              /* frame bytes in the open frame */
-    uint64_t count[2], bytes[2], frees[2], free_bytes[2];
-    /* High-water marks within the context frame hw_epoch names (the
-     * thread's view of fa_frame_number() when it wrote them). */
-    int64_t hw[2]; /* of bytes - free_bytes */
-    uint64_t hw_epoch[2];
-    uint64_t frame_hw, frame_hw_epoch; /* of frame in-use */
+    /* High-water mark of the frame bytes in use within the context frame
+     * frame_hw_epoch (noted at frame ends). */
+    uint64_t frame_hw, frame_hw_epoch;
     uint64_t last_change;  /* activity once the last op that changed it ended */
     uint64_t budget_frame; /* frame bytes charged to budgets (budget lock) */
     uint32_t listed;       /* in the thread's dirty list (owner only) */
+    uint32_t pad0;
     uint64_t frame_listed; /* frame serial when put in frame_tags (owner) */
     fa__seen_t seen;       /* written by the folding thread (fold_lock) */
+    uint64_t pad[2];
 } fa__tstat_t;
+/* A power of two, so that indexing by tag is a shift on the fast paths. */
+_Static_assert(sizeof(fa__tstat_t) == 256, "fa__tstat_t is 256 bytes");
 
 /* ---- threads ------------------------------------------------------------- */
 
@@ -371,20 +386,19 @@ FA__HIDDEN uint64_t fa__now_ns(void);
 /* Recomputes t->fast.slow from the thread's own state. */
 FA__HIDDEN void fa__thread_update_slow(fa__thread_t *t);
 
-/* stats.c: operations. Every operation that reads budget flags or changes
- * the thread's figures runs between fa__op_begin and fa__op_end. An
- * operation inside another (a hook or callback allocating) is part of it:
- * fa__op_begin returns false and the matching fa__op_end does nothing. */
-static inline bool fa__op_begin(fa__thread_t *t) {
-    uint64_t a = t->activity;
-    if (FA_UNLIKELY(a & 1)) return false;
-    FA__STORE(t->activity, a + 1);
+/* Operations. Every operation that reads budget flags or changes the
+ * thread's figures runs between fa__op_begin and fa__op_end: the activity
+ * word is odd inside. Operations do not nest: the library calls its raw
+ * paths from inside one, hooks run outside them, and callbacks MUST NOT
+ * allocate (FA_DEBUG reports a nested operation). */
+static inline void fa__op_begin(fa__thread_t *t) {
+#ifdef FA_DEBUG
+    if (t->activity & 1) fa__report(t->fa, FA_ERR_STATE, NULL, "allocation from inside a callback");
+#endif
+    FA__STORE(t->activity, t->activity + 1);
     FA__COMPILER_BARRIER();
-    return true;
 }
-static inline void fa__op_end(fa__thread_t *t, bool began) {
-    if (FA_LIKELY(began)) FA__RELEASE(t->activity, t->activity + 1);
-}
+static inline void fa__op_end(fa__thread_t *t) { FA__RELEASE(t->activity, t->activity + 1); }
 /* The activity value once the current operation has ended (outside an
  * operation: once the next one has). A reader that saw this value with
  * acquire sees every change made before it. */
@@ -404,22 +418,15 @@ FA__HIDDEN void fa__stats_set_tag(fa__thread_t *t, uint32_t tag);
 /* A pool or heap free of tag's block: high-water first (a maximum is right
  * before a decrease, or now), then the figures. A tag other than the
  * current one stays listed until the fold has seen this change. */
-static inline void fa__stats_free(fa_alloc_t *fa, fa__thread_t *t, uint32_t tag, int ph, uint64_t size) {
+static inline void fa__stats_free(fa__thread_t *t, uint32_t tag, int ph, uint64_t size) {
     fa__tstat_t *st = &t->stats[tag];
 #ifndef FA__NO_PEAK_TRACKING
-    int64_t net = (int64_t)(st->bytes[ph] - st->free_bytes[ph]);
-    uint64_t epoch = FA__LOAD(fa->frame_number);
-    if (FA_UNLIKELY(st->hw_epoch[ph] != epoch)) {
-        FA__STORE(st->hw[ph], net);
-        FA__STORE(st->hw_epoch[ph], epoch);
-    } else if (net > st->hw[ph]) {
-        FA__STORE(st->hw[ph], net);
-    }
-#else
-    (void)fa;
+    fa__phstat_t *f = &st->ph[ph];
+    int64_t net = (int64_t)(f->bytes - f->free_bytes);
+    if (net > FA__LOAD(f->hw)) FA__STORE(f->hw, net);
 #endif
-    FA__STORE(st->frees[ph], st->frees[ph] + 1);
-    FA__STORE(st->free_bytes[ph], st->free_bytes[ph] + size);
+    FA__STORE(st->ph[ph].frees, st->ph[ph].frees + 1);
+    FA__STORE(st->ph[ph].free_bytes, st->ph[ph].free_bytes + size);
     if (FA_UNLIKELY(tag != t->fast.tag)) {
         if (!st->listed) fa__stats_list(t, tag);
         FA__STORE(st->last_change, fa__op_done(t));
@@ -429,8 +436,8 @@ static inline void fa__stats_free(fa_alloc_t *fa, fa__thread_t *t, uint32_t tag,
  * (fa__stats_set_tag). */
 static inline void fa__stats_alloc(fa__thread_t *t, int ph, uint64_t size) {
     fa__tstat_t *st = &t->stats[t->fast.tag];
-    FA__STORE(st->count[ph], st->count[ph] + 1);
-    FA__STORE(st->bytes[ph], st->bytes[ph] + size);
+    FA__STORE(st->ph[ph].count, st->ph[ph].count + 1);
+    FA__STORE(st->ph[ph].bytes, st->ph[ph].bytes + size);
 }
 /* The thread's frame ends: windows folded, frame high-waters noted (for
  * context frame epoch), the frame's in-use bytes released. */
@@ -543,6 +550,11 @@ FA__HIDDEN bool fa__budget_charge(fa_alloc_t *fa, uint32_t tag, uint64_t size, f
 FA__HIDDEN void fa__budget_uncharge(fa_alloc_t *fa, uint32_t tag, uint64_t size);
 /* True when a budget applies to tag (its own or a parent's). */
 static inline bool fa__budget_applies(const fa_alloc_t *fa, uint32_t tag) {
+    return atomic_load_explicit(&fa->tags.slow[tag], memory_order_relaxed) & FA__TAG_ACCOUNTED;
+}
+/* True when a pool or heap operation under tag needs more than the common
+ * path: a budget applies, or the behaviour filter is on. */
+static inline bool fa__tag_slow(const fa_alloc_t *fa, uint32_t tag) {
     return atomic_load_explicit(&fa->tags.slow[tag], memory_order_relaxed) != 0;
 }
 /* The calling thread's frame budget; false when it refuses. */
@@ -555,6 +567,10 @@ FA__HIDDEN size_t fa__debug_block_size(fa_alloc_t *fa, const void *p);
 /* The pool/heap block behind a user pointer (differs in FA_DEBUG, where a
  * header precedes pool blocks). */
 FA__HIDDEN void *fa__debug_block_of(fa_alloc_t *fa, void *p);
+/* fa_pool_alloc_at and fa_heap_alloc_at from inside an operation of t. */
+FA__HIDDEN void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line);
+FA__HIDDEN void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align,
+                                      const char *file, int line);
 
 /* tags.c */
 FA__HIDDEN int fa__tags_init(fa_alloc_t *fa);

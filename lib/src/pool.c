@@ -363,13 +363,16 @@ size_t fa_pool_trim(fa_alloc_t *fa) {
  * else (heap fallback, refill, budgets, the behaviour filter, bad pointers)
  * is out of line, so the common case keeps a small frame. */
 
-/* Records p (taken from cache) as allocated under the current tag. */
+/* Records p (taken from cache) as allocated under the current tag. p is
+ * the start of a block (it came from a free list): its index needs no
+ * check. */
 static inline void note_alloc(fa__thread_t *t, void *p, uint32_t bs) {
     uint32_t tag = t->fast.tag;
     fa__slab_t *s = slab_of(p);
+    uint64_t idx = ((uint64_t)((char *)p - (char *)s - s->first_offset) * s->reciprocal) >> 32;
     /* Written only when it changes: a store would pull the slab's tag line
      * away from the other threads that share it. */
-    uint16_t *block_tag = &s->tags[block_index(s, p)];
+    uint16_t *block_tag = &s->tags[idx];
     if (*block_tag != tag) *block_tag = (uint16_t)tag;
     fa__stats_alloc(t, FA__PH_POOL, bs);
 }
@@ -409,7 +412,7 @@ static inline __attribute__((always_inline)) void *pool_alloc(fa_alloc_t *fa, fa
         fa__cache_t *cache = &t->cache[c];
         void *p = cache->head;
 #ifndef FA_MINIMAL
-        if (FA_LIKELY(p && !fa__budget_applies(fa, t->fast.tag) && !t->bh)) {
+        if (FA_LIKELY(p && !fa__tag_slow(fa, t->fast.tag))) {
             note_alloc(t, p, fa->pool.class_size[c]);
 #else
         if (FA_LIKELY(p)) {
@@ -448,10 +451,10 @@ __attribute__((noinline, cold)) static void free_slow(fa_alloc_t *fa, fa__thread
     if (fa__budget_applies(fa, tag)) {
         fa__budget_read_lock(fa, t);
         if (fa__budget_applies(fa, tag)) fa__budget_uncharge(fa, tag, s->block_size);
-        fa__stats_free(fa, t, tag, FA__PH_POOL, s->block_size);
+        fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
         fa__budget_read_unlock(fa);
     } else {
-        fa__stats_free(fa, t, tag, FA__PH_POOL, s->block_size);
+        fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
     }
     if (t->bh) fa__bh_free(fa, t, p, tag, s->block_size);
 #endif
@@ -468,8 +471,8 @@ static inline __attribute__((always_inline)) void pool_free(fa_alloc_t *fa, fa__
         fa__cache_t *cache = &t->cache[s->class_index];
 #ifndef FA_MINIMAL
         uint32_t tag = s->tags[idx];
-        if (FA_LIKELY(p != cache->head && !fa__budget_applies(fa, tag) && !t->bh)) {
-            fa__stats_free(fa, t, tag, FA__PH_POOL, s->block_size);
+        if (FA_LIKELY(p != cache->head && !fa__tag_slow(fa, tag))) {
+            fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
 #else
         if (FA_LIKELY(p != cache->head)) {
 #endif
@@ -491,9 +494,9 @@ void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {
 #else
     fa__thread_t *t = fa__thread_get(fa);
     if (FA_UNLIKELY(!t)) return NULL;
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     void *p = pool_alloc(fa, t, size);
-    fa__op_end(t, began);
+    fa__op_end(t);
     return p;
 #endif
 }
@@ -505,9 +508,9 @@ void fa_pool_free(fa_alloc_t *fa, void *p) {
     if (!p) return;
     fa__thread_t *t = fa__thread_get(fa);
     if (FA_UNLIKELY(!t)) return;
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     pool_free(fa, t, p, "fa_pool_free");
-    fa__op_end(t, began);
+    fa__op_end(t);
 #endif
 }
 

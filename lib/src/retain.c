@@ -88,10 +88,10 @@ static void promote(fa_alloc_t *fa, fa__thread_t *t, fa_promotion_t *m, uint32_t
         if (m->size > FA_POOL_MAX_SIZE) {
             m->error = FA_ERR_INVALID_ARG; /* too large for a pool block */
         } else {
-            dst = fa_pool_alloc_at(fa, m->size, "promotion", 0);
+            dst = fa__debug_pool_alloc(fa, t, m->size, "promotion", 0);
         }
     } else if (m->policy == FA_RETAIN_PROMOTE_HEAP) {
-        dst = fa_heap_alloc_at(fa, m->size, 16, "promotion", 0);
+        dst = fa__debug_heap_alloc(fa, t, m->size, 16, "promotion", 0);
     } else {
         fa__kept_t *k = fa__heap_alloc_raw(fa, t, sizeof(fa__kept_t) + m->size, 16);
         if (k) {

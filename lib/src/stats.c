@@ -187,7 +187,6 @@ typedef struct reading {
     uint64_t count[2], bytes[2], frees[2], free_bytes[2];
     uint64_t frame_hw, frame_hw_epoch;
     int64_t hw[2];
-    uint64_t hw_epoch[2];
 } reading_t;
 
 static void read_tag(const fa__thread_t *t, uint32_t x, reading_t *r) {
@@ -209,12 +208,11 @@ static void read_tag(const fa__thread_t *t, uint32_t x, reading_t *r) {
         if (tries > 100) sched_yield();
     }
     for (int k = 0; k < 2; k++) {
-        r->count[k] = GET(st->count[k]);
-        r->bytes[k] = GET(st->bytes[k]);
-        r->frees[k] = GET(st->frees[k]);
-        r->free_bytes[k] = GET(st->free_bytes[k]);
-        r->hw[k] = GET(st->hw[k]);
-        r->hw_epoch[k] = GET(st->hw_epoch[k]);
+        r->count[k] = GET(st->ph[k].count);
+        r->bytes[k] = GET(st->ph[k].bytes);
+        r->frees[k] = GET(st->ph[k].frees);
+        r->free_bytes[k] = GET(st->ph[k].free_bytes);
+        r->hw[k] = GET(st->ph[k].hw);
     }
     r->frame_hw = GET(st->frame_hw);
     r->frame_hw_epoch = GET(st->frame_hw_epoch);
@@ -251,11 +249,19 @@ static void delta_of(const reading_t *r, const fa__seen_t *s, uint64_t epoch, de
          * that they compare as unsigned. */
         uint64_t net_now = b - f + (UINT64_C(1) << 63), net_seen = sb - sf + (UINT64_C(1) << 63);
         uint64_t hw = (uint64_t)r->hw[k] + (UINT64_C(1) << 63);
-        d->rise[k + 1] = rise_above(hw, r->hw_epoch[k], epoch, net_now, net_seen);
+        uint64_t top = hw > net_now ? hw : net_now;
+        d->rise[k + 1] = top > net_seen ? top - net_seen : 0;
     }
 }
 
-static void note_seen(const reading_t *r, fa__seen_t *s) {
+/* The fold took this reading: what it saw becomes the base of the next
+ * rises, and the pool and heap high-waters start again from it. */
+static void note_seen(fa__tstat_t *st, const reading_t *r, fa__seen_t *s) {
+    for (int k = 0; k < 2; k++) {
+        uint64_t b = r->bytes[k] > s->bytes[k] ? r->bytes[k] : s->bytes[k];
+        uint64_t f = r->free_bytes[k] > s->free_bytes[k] ? r->free_bytes[k] : s->free_bytes[k];
+        PUT(st->ph[k].hw, (int64_t)(b - f));
+    }
     PUT(s->frame_count, r->frame_count > s->frame_count ? r->frame_count : s->frame_count);
     PUT(s->frame_bytes, r->frame_bytes > s->frame_bytes ? r->frame_bytes : s->frame_bytes);
     PUT(s->frame_inuse, r->frame_inuse);
@@ -319,7 +325,7 @@ static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uin
         read_tag(t, x, &r);
         delta_of(&r, &st->seen, epoch, &d);
         fold_delta(fa, x, epoch, &d);
-        note_seen(&r, &st->seen);
+        note_seen(st, &r, &st->seen);
         used += r.frame_inuse;
     }
     uint32_t v2 = GET(t->list_version);

@@ -21,21 +21,21 @@ struct fa_task {
 
 /* Allocates size bytes from the pool under tag, as an operation of t. */
 static void *alloc_under(fa_alloc_t *fa, fa__thread_t *t, uint32_t tag, size_t size) {
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     uint32_t saved = t->fast.tag;
     fa__stats_set_tag(t, tag);
     void *p = fa__pool_alloc_raw(fa, t, size);
     fa__stats_set_tag(t, saved);
-    fa__op_end(t, began);
+    fa__op_end(t);
     return p;
 }
 
 static void free_block(fa_alloc_t *fa, void *b, const char *who) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return;
-    bool began = fa__op_begin(t);
+    fa__op_begin(t);
     fa__pool_free_raw(fa, t, b, who);
-    fa__op_end(t, began);
+    fa__op_end(t);
 }
 
 fa_task_t *fa_task_begin(fa_alloc_t *fa, const char *tag_path) {
