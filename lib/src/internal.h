@@ -391,6 +391,7 @@ FA__HIDDEN void fa__thread_update_slow(fa__thread_t *t);
  * word is odd inside. Operations do not nest: the library calls its raw
  * paths from inside one, hooks run outside them, and callbacks MUST NOT
  * allocate (FA_DEBUG reports a nested operation). */
+#ifndef FA_MINIMAL
 static inline void fa__op_begin(fa__thread_t *t) {
 #ifdef FA_DEBUG
     if (t->activity & 1) fa__report(t->fa, FA_ERR_STATE, NULL, "allocation from inside a callback");
@@ -399,6 +400,10 @@ static inline void fa__op_begin(fa__thread_t *t) {
     FA__COMPILER_BARRIER();
 }
 static inline void fa__op_end(fa__thread_t *t) { FA__RELEASE(t->activity, t->activity + 1); }
+#else /* no figures to fold, no budgets to enforce */
+static inline void fa__op_begin(fa__thread_t *t) { (void)t; }
+static inline void fa__op_end(fa__thread_t *t) { (void)t; }
+#endif
 /* The activity value once the current operation has ended (outside an
  * operation: once the next one has). A reader that saw this value with
  * acquire sees every change made before it. */
