@@ -283,19 +283,24 @@ FA_API void fa_set_main_thread(fa_alloc_t *fa);
 FA_API void fa_begin_frame(fa_alloc_t *fa);
 
 /* Ends the calling thread's frame: every frame allocation this thread made
- * since fa_begin_frame() is released at once. The arena keeps its memory, so
- * a steady state makes no system call; when the frame overflowed into extra
- * chunks they are merged into one chunk of 1.25 x the frame's need, and an
- * arena larger than twice the largest need of the last 64 frames (and than
- * frame_chunk_bytes) shrinks: its capacity stays within 2 x that need.
- * Cost on any thread: O(tags this thread used in the frame), no lock, no
- * atomic read-modify-write unless a budget applies.
+ * since fa_begin_frame() is released at once. The arena keeps its chunks, so
+ * a steady state makes no system call. A request that fits no chunk gets a
+ * new one of 1.25 x its size (at least frame_chunk_bytes); at the frame end,
+ * chunks this frame did not use are freed while the capacity exceeds twice
+ * the largest need of the last 32 to 64 frames (or frame_chunk_bytes), and
+ * if it still does the chunks are merged into one of 1.25 x the need: the
+ * capacity stays within 2 x that need.
+ * Cost on any thread: O(tags this thread used in the frame); no lock and no
+ * atomic read-modify-write unless a budget applies (then the budget lock
+ * for reading) or marks were promoted or retained (one lock).
  * On the main thread it also ends the context's frame: it folds the figures
  * of every thread that was active since the last end (O(tags each of them
  * touched)) plus a few nanoseconds per idle thread, holding only a lock that
- * exiting threads take (never one an allocation path needs); runs the
- * frame-end hooks (they still see the frame's memory and figures); then
- * advances fa_frame_number(). With the behaviour filter on, add O(tags). */
+ * exiting threads and fa_budget_set take (never one an allocation path
+ * needs); runs the frame-end hooks (they still see the frame's memory and
+ * figures; they run outside the library's own operations, so they may
+ * allocate); then advances fa_frame_number(). With the behaviour filter on,
+ * add O(tags). Measured: bench/README.md (end_frame cases). */
 FA_API void fa_end_frame(fa_alloc_t *fa);
 
 /* Number of frames the main thread has ended. Any thread, O(1). */
@@ -359,8 +364,8 @@ FA_API fa_frame_mark_t fa_frame_mark(fa_alloc_t *fa);
 FA_API int fa_frame_rollback(fa_alloc_t *fa, fa_frame_mark_t mark);
 
 /* Bytes currently used in the calling thread's arena (allocations and their
- * alignment padding, including the unused ends of chunks the frame moved on
- * from), and its capacity (all chunks; bounded as fa_end_frame() says). */
+ * alignment padding, in every chunk the frame used), and its capacity (all
+ * chunks; bounded as fa_end_frame() says). */
 FA_API size_t fa_frame_used(fa_alloc_t *fa);
 FA_API size_t fa_frame_capacity(fa_alloc_t *fa);
 
@@ -514,9 +519,10 @@ typedef struct fa_budget_desc {
  * heap bytes. The call may come at any moment from any thread (inside a
  * frame, while workers are inside theirs, on a child of a budgeted tag): it
  * recomputes the usage of every budget from those figures, so usage is
- * always exact and never negative, and a hard budget under FA_POLICY_FAIL
- * refuses every allocation that would take it past hard, counting what the
- * subtree already held. Events (see fa_budget_event_kind) go to
+ * exact and never negative, and a hard budget under FA_POLICY_FAIL refuses
+ * every allocation that would take it past hard, counting what the subtree
+ * already held (an inline frame allocation racing with the call on another
+ * thread is counted or not, and given back at its frame end accordingly). Events (see fa_budget_event_kind) go to
  * config.budget_cb. soft > hard (hard != 0) is FA_ERR_INVALID_ARG.
  * Cost: O(threads x tags), takes the budget lock for writing (allocations
  * under budgeted tags wait for it), asks the kernel for a memory barrier
@@ -534,8 +540,9 @@ FA_API int fa_budget_get(fa_alloc_t *fa, const char *tag_path, fa_budget_desc_t 
 
 /* "The frame" below is the context's frame (see FIGURES at the top). */
 typedef struct fa_kind_totals {
-    uint64_t in_use;      /* frame: bytes allocated in the threads' open
-                             frames; pool/heap: live bytes */
+    uint64_t in_use;      /* frame: frame bytes the threads have not
+                             released yet (their open frames); pool/heap:
+                             live bytes */
     uint64_t peak;        /* high-water mark of in_use within the frame,
                              tracked as it happens (not sampled): frame: the
                              sum over threads of each thread's largest frame
@@ -577,7 +584,8 @@ typedef struct fa_tag_row {
 
 typedef struct fa_thread_row {
     uint32_t index;        /* registration order in the context */
-    uint64_t frame_used;   /* frame bytes allocated in its open frame */
+    uint64_t frame_used;   /* frame bytes it has not released yet (its open
+                              frame) */
     uint64_t frame_capacity; /* arena bytes reserved (all chunks) */
     uint64_t frames;       /* frames this thread has ended */
     uint32_t overflow_chunks; /* chunks beyond the first in use this frame */
@@ -609,6 +617,7 @@ typedef struct fa_transfer_totals {
     uint64_t created, received, released, dropped_unreceived, in_flight;
 } fa_transfer_totals_t;
 
+/* 2: per-frame peaks, fa_thread_row_t.frame_peak, 64-bit transfer ids. */
 #define FA_SNAPSHOT_VERSION 2
 
 /* Caller-owned. Set rows/rows_capacity (and threads/threads_capacity) to
@@ -638,13 +647,13 @@ typedef struct fa_snapshot {
 
 /* Fills snap with the context's figures now: per-kind totals, one row per
  * tag (ids in increasing order; parents come before children) and one row
- * per thread. Any thread, any time. Allocates nothing and takes no lock that
- * an allocation or fa_end_frame needs; cost O(tags x depth) plus O(tags each
- * active thread touched) plus a few nanoseconds per idle thread. Figures of
- * threads that run meanwhile are read as they are (each one exact; an
- * allocation is never counted twice); if the main thread ends a frame during
- * the call, it starts again (and after a few tries waits for that frame end
- * to finish). Counts are 64-bit and never wrap. Called in a frame-end hook on
+ * per thread. Any thread, any time. Allocates nothing and takes no lock;
+ * cost O(tags x depth) plus O(tags each active thread touched) plus a few
+ * nanoseconds per idle thread. Figures of threads that run meanwhile are read
+ * as they are (each one exact; an allocation is never counted twice); if the
+ * main thread ends a frame during the call, it starts again, and after 8
+ * tries it takes the lock frame ends fold under (holding up the next one for
+ * the length of one snapshot). Counts are 64-bit and never wrap. Called in a frame-end hook on
  * the main thread it returns the figures of the frame that is ending, as
  * fa_end_frame() collected them (what the hooks allocate counts in the next
  * frame). Returns FA_OK, or FA_ERR_TRUNCATED when a provided array
@@ -829,9 +838,10 @@ typedef enum fa_behaviour_preset {
 } fa_behaviour_preset;
 
 /* Turns the filter on (or off with FA_BEHAVIOUR_OFF) at run time. Off, it
- * costs one predictable branch on the pool and heap paths and nothing on
- * the inline frame path. On, the pool path also tracks blocks of the
- * current frame. Any thread; takes effect at the next frame. Compiled out in
+ * costs nothing on the pool and inline frame paths (the per-tag flag the
+ * pool path reads for budgets also says whether the filter is on) and one
+ * predictable branch on the heap path. On, the pool path also tracks blocks
+ * of the current frame. O(tags), takes the tag registry lock. Any thread; takes effect at the next frame. Compiled out in
  * FA_MINIMAL (returns FA_ERR_STATE there). */
 FA_API int fa_behaviour_enable(fa_alloc_t *fa, fa_behaviour_preset preset);
 /* Copies the findings of the last evaluation (done by the main thread at
@@ -859,9 +869,13 @@ typedef struct fa_task fa_task_t;
  * the calling thread's current tag). NULL on failure. Allocates the task
  * record from the pool. */
 FA_API FA_NODISCARD fa_task_t *fa_task_begin(fa_alloc_t *fa, const char *tag_path);
-/* A 16-aligned block owned by the task. NULL on failure. */
+/* A 16-aligned block owned by the task. NULL on failure (FA_ERR_OVERFLOW
+ * for a size near SIZE_MAX). */
 FA_API FA_NODISCARD FA_MALLOC_ATTR void *fa_task_alloc(fa_task_t *task, size_t size);
-/* Releases one block early (optional). */
+/* Releases one block early (optional). A pointer that is not a live block
+ * of this task (another task's, a malloc block, an interior pointer) is
+ * reported (FA_ERR_FOREIGN_PTR) and ignored, without reading memory fa does
+ * not own. */
 FA_API void fa_task_free(fa_task_t *task, void *p);
 /* Bytes and blocks the task holds now. */
 FA_API size_t fa_task_bytes(const fa_task_t *task);
@@ -881,7 +895,8 @@ FA_API void fa_task_end(fa_task_t *task);
  * functions when the program is linked with -rdynamic and they are not
  * hidden. Pool and heap figures then include the guard and header bytes.
  * The _at variants record the call site for those reports. In FA_DEBUG
- * builds the plain names expand to them. */
+ * builds the plain names expand to them, and an allocation made from inside
+ * a budget or error callback is reported (FA_ERR_STATE). */
 FA_API FA_NODISCARD void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line);
 FA_API void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line);
 FA_API FA_NODISCARD void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *file,
