@@ -38,7 +38,8 @@
 int fa__stats_init(fa_alloc_t *fa) {
     fa->figs = calloc(fa->cfg.max_tags, sizeof *fa->figs);
     if (!fa->figs) return FA_ERR_NO_MEMORY;
-    for (uint32_t x = 0; x < fa->cfg.max_tags; x++) fa->figs[x].ep[0].epoch = fa->figs[x].ep[1].epoch = UINT64_MAX;
+    for (uint32_t x = 0; x < fa->cfg.max_tags; x++)
+        fa->figs[x].ep[0].epoch = fa->figs[x].ep[1].epoch = UINT64_MAX;
     pthread_mutex_init(&fa->fold_lock, NULL);
     return FA_OK;
 }
@@ -48,7 +49,9 @@ void fa__stats_fini(fa_alloc_t *fa) {
     pthread_mutex_destroy(&fa->fold_lock);
 }
 
-static size_t page_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
+static size_t page_round(size_t n) {
+    return (n + 4095) & ~(size_t)4095;
+}
 
 /* One anonymous mapping per record: pages are committed as tags are used,
  * and a recycled record is zeroed by madvise without being unmapped (a
@@ -124,11 +127,13 @@ static uint64_t inuse_of(const fa__thread_t *t, uint32_t x) {
 
 uint64_t fa__stats_frame_used(const fa__thread_t *t) {
     uint64_t used = 0;
-    for (uint32_t i = 0; i < t->frame_tag_count; i++) used += inuse_of(t, t->frame_tags[i]);
+    for (uint32_t i = 0; i < t->frame_tag_count; i++)
+        used += inuse_of(t, t->frame_tags[i]);
     return used;
 }
 
-__attribute__((unused)) static void note_hw(uint64_t *hw, uint64_t *hw_epoch, uint64_t epoch, uint64_t value) {
+__attribute__((unused)) static void note_hw(uint64_t *hw, uint64_t *hw_epoch, uint64_t epoch,
+                                            uint64_t value) {
     if (*hw_epoch != epoch) {
         PUT(*hw, value);
         PUT(*hw_epoch, epoch);
@@ -225,7 +230,9 @@ typedef struct delta {
     uint64_t rise[3]; /* high-water above what the fold saw */
 } delta_t;
 
-static uint64_t mono(uint64_t now, uint64_t seen) { return now > seen ? now - seen : 0; }
+static uint64_t mono(uint64_t now, uint64_t seen) {
+    return now > seen ? now - seen : 0;
+}
 
 static uint64_t rise_above(uint64_t hw, uint64_t hw_epoch, uint64_t epoch, uint64_t now, uint64_t seen) {
     uint64_t top = hw_epoch == epoch && hw > now ? hw : now;
@@ -463,7 +470,8 @@ static void add_self(acc_t *a, uint32_t x, const int64_t live[3], uint64_t count
         }
         if (p == FA_TAG_ROOT) break;
     }
-    for (int k = 0; k < 3; k++) a->totals[k].in_use += (uint64_t)live[k];
+    for (int k = 0; k < 3; k++)
+        a->totals[k].in_use += (uint64_t)live[k];
     a->part_peak_sum[1] += peak[1];
     a->part_peak_sum[2] += peak[2];
 }
@@ -509,7 +517,8 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
             snap->totals[2].free_count += GET(e->frees[1]);
         }
         if (!seen)
-            for (int k = 0; k < 3; k++) peak[k] = live[k] > 0 ? (uint64_t)live[k] : 0;
+            for (int k = 0; k < 3; k++)
+                peak[k] = live[k] > 0 ? (uint64_t)live[k] : 0;
         add_self(&a, x, live, count, peak);
     }
     /* What the threads did since. */
@@ -574,7 +583,8 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
 /* The figures of a context that another thread may be folding: read them
  * without a lock, and start again when the fold moved; after a few tries,
  * wait for the fold instead. */
-void fa__stats_snapshot(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pending, uint64_t *frame_peak) {
+void fa__stats_snapshot(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pending,
+                        uint64_t *frame_peak) {
     __atomic_fetch_add(&fa->snapshots_active, 1, __ATOMIC_SEQ_CST);
     for (int attempt = 0;; attempt++) {
         bool locked = attempt >= 8;

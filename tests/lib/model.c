@@ -32,8 +32,8 @@ enum { MAX_THREADS = 4, MAX_TAGS = 64, MAX_BLOCKS = 4096, PATH_LEN = 64 };
 
 typedef struct mtag {
     char path[PATH_LEN];
-    int parent; /* model index, -1 for the root */
-    uint64_t hard; /* FAIL budget; 0: none */
+    int parent;                  /* model index, -1 for the root */
+    uint64_t hard;               /* FAIL budget; 0: none */
     uint64_t frame[MAX_THREADS]; /* frame bytes in use, per model thread */
     uint64_t pool, heap;         /* live bytes */
     uint64_t count;              /* allocations this frame */
@@ -80,7 +80,9 @@ static uint64_t next_rand(void) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
-static uint64_t rnd(uint64_t n) { return n ? next_rand() % n : 0; }
+static uint64_t rnd(uint64_t n) {
+    return n ? next_rand() % n : 0;
+}
 
 static void fail(const char *fmt, ...) {
     va_list ap;
@@ -109,7 +111,8 @@ static bool under(int t, int ancestor) {
 
 static uint64_t self_live(int t) {
     uint64_t v = m.tags[t].pool + m.tags[t].heap;
-    for (int k = 0; k < m.nthreads; k++) v += m.tags[t].frame[k];
+    for (int k = 0; k < m.nthreads; k++)
+        v += m.tags[t].frame[k];
     return v;
 }
 
@@ -123,7 +126,7 @@ static uint64_t subtree_live(int b) {
 static uint64_t kind_in_use(int k) {
     uint64_t v = 0;
     for (int t = 0; t < m.ntags; t++)
-        v += k == FA_KIND_FRAME ? self_live(t) - m.tags[t].pool - m.tags[t].heap
+        v += k == FA_KIND_FRAME  ? self_live(t) - m.tags[t].pool - m.tags[t].heap
              : k == FA_KIND_POOL ? m.tags[t].pool
                                  : m.tags[t].heap;
     return v;
@@ -138,7 +141,8 @@ static void note_peaks(void) {
     for (int k = 0; k < 3; k++)
         if (kind_in_use(k) > m.kind_peak[k]) m.kind_peak[k] = kind_in_use(k);
     for (int k = 0; k < m.nthreads; k++)
-        if (m.threads[k].frame_used > m.threads[k].frame_peak) m.threads[k].frame_peak = m.threads[k].frame_used;
+        if (m.threads[k].frame_used > m.threads[k].frame_peak)
+            m.threads[k].frame_peak = m.threads[k].frame_used;
 }
 
 /* A new context frame begins (after the main thread's frame end). */
@@ -152,7 +156,8 @@ static void model_new_frame(void) {
         m.kind_count[k] = m.kind_bytes[k] = m.kind_frees[k] = 0;
         m.kind_in_use_start[k] = m.kind_peak[k] = kind_in_use(k);
     }
-    for (int k = 0; k < m.nthreads; k++) m.threads[k].frame_peak = m.threads[k].frame_used;
+    for (int k = 0; k < m.nthreads; k++)
+        m.threads[k].frame_peak = m.threads[k].frame_used;
 }
 
 /* Would a FAIL budget refuse n more bytes under tag t? */
@@ -167,7 +172,8 @@ static void model_alloc(int thread, int t, int kind, uint64_t n) {
         m.tags[t].frame[thread] += n;
         m.threads[thread].frame_used += n;
     }
-    for (int a = t; a >= 0; a = m.tags[a].parent) m.tags[a].allocated += n;
+    for (int a = t; a >= 0; a = m.tags[a].parent)
+        m.tags[a].allocated += n;
     m.tags[t].count++;
     m.kind_count[kind]++;
     m.kind_bytes[kind] += n;
@@ -290,7 +296,8 @@ static void *worker_main(void *arg) {
     worker_t *w = arg;
     for (;;) {
         pthread_mutex_lock(&w->lock);
-        while (!w->pending) pthread_cond_wait(&w->cond, &w->lock);
+        while (!w->pending)
+            pthread_cond_wait(&w->cond, &w->lock);
         w->pending = false;
         pthread_mutex_unlock(&w->lock);
         if (w->cmd.op == OP_EXIT) break;
@@ -315,7 +322,8 @@ static void run_on(int k, cmd_t *c) {
     w->done = false;
     w->pending = true;
     pthread_cond_broadcast(&w->cond);
-    while (!w->done) pthread_cond_wait(&w->cond, &w->lock);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->lock);
     *c = w->cmd;
     pthread_mutex_unlock(&w->lock);
 }
@@ -349,10 +357,10 @@ static const fa_tag_row_t *row_of(const char *path) {
 }
 #endif
 
-#define EXPECT_EQ(what, got, want)                                                                 \
-    do {                                                                                           \
-        uint64_t g_ = (got), w_ = (want);                                                          \
-        if (g_ != w_) fail("%s: lib says %" PRIu64 ", the model %" PRIu64, what, g_, w_);          \
+#define EXPECT_EQ(what, got, want)                                                                           \
+    do {                                                                                                     \
+        uint64_t g_ = (got), w_ = (want);                                                                    \
+        if (g_ != w_) fail("%s: lib says %" PRIu64 ", the model %" PRIu64, what, g_, w_);                    \
     } while (0)
 
 static void compare(const char *when) {
@@ -365,7 +373,8 @@ static void compare(const char *when) {
             continue;
         }
         uint64_t frame = 0;
-        for (int k = 0; k < m.nthreads; k++) frame += m.tags[t].frame[k];
+        for (int k = 0; k < m.nthreads; k++)
+            frame += m.tags[t].frame[k];
         snprintf(what, sizeof what, "%s: '%s' frame bytes", when, m.tags[t].path);
         EXPECT_EQ(what, r->self.frame_bytes, frame);
         snprintf(what, sizeof what, "%s: '%s' pool bytes", when, m.tags[t].path);
@@ -394,16 +403,19 @@ static void compare(const char *when) {
         snprintf(what, sizeof what, "%s: %s frees", when, kinds[k]);
         EXPECT_EQ(what, snap.totals[k].free_count, m.kind_frees[k]);
         if (snap.totals[k].peak < m.kind_peak[k])
-            fail("%s: %s peak %" PRIu64 " below the real high-water %" PRIu64, when, kinds[k], snap.totals[k].peak,
-                 m.kind_peak[k]);
+            fail("%s: %s peak %" PRIu64 " below the real high-water %" PRIu64, when, kinds[k],
+                 snap.totals[k].peak, m.kind_peak[k]);
         if (snap.totals[k].peak > m.kind_in_use_start[k] + m.kind_bytes[k])
-            fail("%s: %s peak %" PRIu64 " above what was in use plus allocated", when, kinds[k], snap.totals[k].peak);
+            fail("%s: %s peak %" PRIu64 " above what was in use plus allocated", when, kinds[k],
+                 snap.totals[k].peak);
     }
     uint64_t used = 0;
-    for (uint32_t i = 0; i < snap.thread_count; i++) used += snap_threads[i].frame_used;
+    for (uint32_t i = 0; i < snap.thread_count; i++)
+        used += snap_threads[i].frame_used;
     snprintf(what, sizeof what, "%s: sum of the thread rows' frame_used", when);
     EXPECT_EQ(what, used, kind_in_use(FA_KIND_FRAME));
-    EXPECT_EQ("thread rows (the model threads and the controller)", snap.thread_count, (uint64_t)m.nthreads + 1);
+    EXPECT_EQ("thread rows (the model threads and the controller)", snap.thread_count,
+              (uint64_t)m.nthreads + 1);
 #else
     (void)what, (void)when;
 #endif
@@ -430,8 +442,8 @@ static void op_frame_alloc(int k, bool batch) {
     bool expect_refused = refused(t, n);
     run_on(k, &c);
     if (!c.result != expect_refused) {
-        fail("frame allocation of %" PRIu64 " under '%s' on thread %d: %s, the model %s", n, m.tags[t].path, k,
-             c.result ? "allowed" : "refused", expect_refused ? "refuses it" : "allows it");
+        fail("frame allocation of %" PRIu64 " under '%s' on thread %d: %s, the model %s", n, m.tags[t].path,
+             k, c.result ? "allowed" : "refused", expect_refused ? "refuses it" : "allows it");
         return;
     }
     if (c.result) model_alloc(k, t, FA_KIND_FRAME, n);
@@ -448,8 +460,8 @@ static void op_block_alloc(int k, bool heap) {
         /* The block size the pool will use: ask with a block of the same
          * size class, allocated and freed outside the model's view is not
          * possible, so mirror the class table instead. */
-        static const uint16_t sizes[] = {16,  32,  48,  64,  80,   96,   112,  128,  160,  192,
-                                         224, 256, 320, 384, 448,  512,  640,  768,  896,  1024,
+        static const uint16_t sizes[] = {16,   32,   48,   64,   80,   96,   112,  128, 160, 192,
+                                         224,  256,  320,  384,  448,  512,  640,  768, 896, 1024,
                                          1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096};
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
             if (sizes[i] >= c.a) {
@@ -461,7 +473,8 @@ static void op_block_alloc(int k, bool heap) {
     run_on(k, &c);
     if (!c.result != expect_refused) {
         fail("%s allocation of %zu under '%s' on thread %d: %s, the model %s", heap ? "heap" : "pool", c.a,
-             m.tags[t].path, k, c.result ? "allowed" : "refused", expect_refused ? "refuses it" : "allows it");
+             m.tags[t].path, k, c.result ? "allowed" : "refused",
+             expect_refused ? "refuses it" : "allows it");
         if (c.result) {
             cmd_t f = {.op = heap ? OP_FREE_HEAP : OP_FREE_POOL, .p = c.result};
             run_on(k, &f);
@@ -472,7 +485,12 @@ static void op_block_alloc(int k, bool heap) {
     if (kind == FA_KIND_POOL && fa_block_size(fa, c.result) != n)
         fail("pool block of %zu bytes has size %zu, the model %" PRIu64, c.a, fa_block_size(fa, c.result), n);
     block_t *b = &m.blocks[m.nblocks++];
-    *b = (block_t){.p = c.result, .kind = kind, .tag = t, .size = n, .serial = ++m.serial, .filled = c.a < 64 ? c.a : 64};
+    *b = (block_t){.p = c.result,
+                   .kind = kind,
+                   .tag = t,
+                   .size = n,
+                   .serial = ++m.serial,
+                   .filled = c.a < 64 ? c.a : 64};
     memset(b->p, (int)(b->serial & 0xFF), b->filled);
     if (kind == FA_KIND_POOL)
         m.tags[t].pool += n;
@@ -534,7 +552,8 @@ static void op_pop(int k) {
 }
 
 static void thread_frame_end(int k) {
-    for (int t = 0; t < m.ntags; t++) m.tags[t].frame[k] = 0;
+    for (int t = 0; t < m.ntags; t++)
+        m.tags[t].frame[k] = 0;
     m.threads[k].frame_used = 0;
 }
 
@@ -610,7 +629,8 @@ int main(int argc, char **argv) {
     m.ntags = 1;
     m.tags[0] = (mtag_t){.parent = -1};
     m.nthreads = nthreads;
-    for (int k = 0; k < nthreads; k++) start_thread(k);
+    for (int k = 0; k < nthreads; k++)
+        start_thread(k);
     cmd_t c = {.op = OP_MAIN};
     run_on(0, &c); /* model thread 0 ends the context's frames */
     model_new_frame();
@@ -640,10 +660,13 @@ int main(int argc, char **argv) {
         else
             op_respawn(k);
         /* Keep the live set bounded: free in bursts when it fills up. */
-        while (m.nblocks > MAX_BLOCKS - 64) op_free((int)rnd((uint64_t)nthreads));
+        while (m.nblocks > MAX_BLOCKS - 64)
+            op_free((int)rnd((uint64_t)nthreads));
     }
-    while (m.nblocks) op_free(0);
-    for (int k = 0; k < nthreads; k++) stop_thread(k);
+    while (m.nblocks)
+        op_free(0);
+    for (int k = 0; k < nthreads; k++)
+        stop_thread(k);
     fa_destroy(fa);
     if (!quiet || failures)
         printf("model: seed %" PRIu64 ", %d threads, %" PRIu64 " operations: %s\n", seed, nthreads, ops,

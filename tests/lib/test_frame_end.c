@@ -37,7 +37,8 @@ static void *idle_thread(void *arg) {
     pthread_mutex_lock(&s->lock);
     s->registered++;
     pthread_cond_broadcast(&s->cond);
-    while (!s->release) pthread_cond_wait(&s->cond, &s->lock);
+    while (!s->release)
+        pthread_cond_wait(&s->cond, &s->lock);
     pthread_mutex_unlock(&s->lock);
     return NULL;
 }
@@ -47,7 +48,9 @@ static void main_frame(fa_alloc_t *fa, int f) {
     fa_begin_frame(fa);
     for (int k = 0; k < 4; k++) {
         snprintf(name, sizeof name, "sys%03d", (f * 4 + k) % TAGS);
-        FA_WITH_TAG(fa, name) { (void)!fa_frame_alloc(fa, 64, 16); }
+        FA_WITH_TAG(fa, name) {
+            (void)!fa_frame_alloc(fa, 64, 16);
+        }
     }
     fa_end_frame(fa);
 }
@@ -66,7 +69,8 @@ Test(frame_end, idle_threads_and_untouched_tags_add_no_work_to_the_main_frame_en
     for (int i = 0; i < IDLE; i++) {
         pthread_create(&th[i], NULL, idle_thread, &s);
         pthread_mutex_lock(&s.lock);
-        while (s.registered <= i) pthread_cond_wait(&s.cond, &s.lock);
+        while (s.registered <= i)
+            pthread_cond_wait(&s.cond, &s.lock);
         pthread_mutex_unlock(&s.lock);
     }
     /* The first frame end takes what the 64 threads did... */
@@ -86,7 +90,8 @@ Test(frame_end, idle_threads_and_untouched_tags_add_no_work_to_the_main_frame_en
     s.release = 1;
     pthread_cond_broadcast(&s.cond);
     pthread_mutex_unlock(&s.lock);
-    for (int i = 0; i < IDLE; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < IDLE; i++)
+        pthread_join(th[i], NULL);
     fa_destroy(fa);
 }
 

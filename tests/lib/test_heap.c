@@ -80,9 +80,11 @@ Test(heap, a_double_free_never_frees_memory_that_now_belongs_to_someone_else) {
     enum { N = 64 };
     char *blocks[N];
     unsigned char header[32];
-    for (int i = 0; i < N; i++) blocks[i] = fa_heap_alloc(fa, 200, 16);
+    for (int i = 0; i < N; i++)
+        blocks[i] = fa_heap_alloc(fa, 200, 16);
     memcpy(header, blocks[N - 1] - 32, sizeof header); /* what a live header looks like */
-    for (int i = 0; i < N; i++) fa_heap_free(fa, blocks[i]);
+    for (int i = 0; i < N; i++)
+        fa_heap_free(fa, blocks[i]);
     /* Reuse the memory with malloc and forge the header in front of where
      * each of our blocks was. */
     char *other[N];
@@ -97,9 +99,12 @@ Test(heap, a_double_free_never_frees_memory_that_now_belongs_to_someone_else) {
                 /* the forged header's raw pointer: the other block */
                 memcpy(blocks[i] - 32 + 8, &other[k], sizeof(void *));
             }
-    for (int i = 0; i < N; i++) fa_heap_free(fa, blocks[i]);
-    cr_assert_eq(capture_count_error(&c, FA_ERR_DOUBLE_FREE) + capture_count_error(&c, FA_ERR_FOREIGN_PTR), N);
-    for (int i = 0; i < N; i++) free(other[i]); /* glibc aborts here if lib freed them */
+    for (int i = 0; i < N; i++)
+        fa_heap_free(fa, blocks[i]);
+    cr_assert_eq(capture_count_error(&c, FA_ERR_DOUBLE_FREE) + capture_count_error(&c, FA_ERR_FOREIGN_PTR),
+                 N);
+    for (int i = 0; i < N; i++)
+        free(other[i]); /* glibc aborts here if lib freed them */
     fa_destroy(fa);
 }
 

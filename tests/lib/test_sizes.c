@@ -10,19 +10,18 @@
 
 /* The call returned NULL and reported a size error (overflow, or a size no
  * allocator could ever satisfy). */
-#define ASSERT_REFUSED(call, c)                                                                    \
-    do {                                                                                           \
-        fa_clear_error();                                                                          \
-        int before_ = (c)->error_count;                                                            \
-        cr_assert_null((call), "%s returned a block", #call);                                     \
-        cr_assert_gt((c)->error_count, before_, "%s reported nothing", #call);                     \
-        int e_ = fa_last_error();                                                                  \
-        cr_assert(e_ == FA_ERR_OVERFLOW || e_ == FA_ERR_INVALID_ARG, "%s: %s", #call,               \
-                  fa_err_name(e_));                                                                \
+#define ASSERT_REFUSED(call, c)                                                                              \
+    do {                                                                                                     \
+        fa_clear_error();                                                                                    \
+        int before_ = (c)->error_count;                                                                      \
+        cr_assert_null((call), "%s returned a block", #call);                                                \
+        cr_assert_gt((c)->error_count, before_, "%s reported nothing", #call);                               \
+        int e_ = fa_last_error();                                                                            \
+        cr_assert(e_ == FA_ERR_OVERFLOW || e_ == FA_ERR_INVALID_ARG, "%s: %s", #call, fa_err_name(e_));      \
     } while (0)
 
-static const size_t huge[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 15, SIZE_MAX - 63, SIZE_MAX - 4095,
-                              SIZE_MAX / 2 + 1};
+static const size_t huge[] = {SIZE_MAX,      SIZE_MAX - 1,    SIZE_MAX - 15,
+                              SIZE_MAX - 63, SIZE_MAX - 4095, SIZE_MAX / 2 + 1};
 
 Test(sizes, every_allocation_call_refuses_sizes_near_size_max) {
     capture_t c;
@@ -97,8 +96,8 @@ Test(sizes, configuration_values_near_size_max_are_refused_by_fa_create) {
         fa_alloc_t *fa = fa_create(&bad[i]);
         if (fa) fa_destroy(fa);
         cr_assert_null(fa, "config %zu was accepted", i);
-        cr_assert(fa_last_error() == FA_ERR_INVALID_ARG || fa_last_error() == FA_ERR_OVERFLOW, "config %zu: %s",
-                  i, fa_err_name(fa_last_error()));
+        cr_assert(fa_last_error() == FA_ERR_INVALID_ARG || fa_last_error() == FA_ERR_OVERFLOW,
+                  "config %zu: %s", i, fa_err_name(fa_last_error()));
     }
 }
 
