@@ -300,7 +300,9 @@ FA_API void fa_begin_frame(fa_alloc_t *fa);
  * needs); runs the frame-end hooks (they still see the frame's memory and
  * figures; they run outside the library's own operations, so they may
  * allocate); then advances fa_frame_number(). With the behaviour filter on,
- * add O(tags). Measured: bench/README.md (end_frame cases). */
+ * add O(tags the filter was fed during the frame) plus one load per 64 tags,
+ * and once per window O(tags fed during the window). Measured:
+ * bench/README.md (end_frame cases). */
 FA_API void fa_end_frame(fa_alloc_t *fa);
 
 /* Number of frames the main thread has ended. Any thread, O(1). */
@@ -841,8 +843,10 @@ typedef enum fa_behaviour_preset {
  * costs nothing on the pool and inline frame paths (the per-tag flag the
  * pool path reads for budgets also says whether the filter is on) and one
  * predictable branch on the heap path. On, the pool path also tracks blocks
- * of the current frame. O(tags), takes the tag registry lock. Any thread; takes effect at the next frame. Compiled out in
- * FA_MINIMAL (returns FA_ERR_STATE there). */
+ * of the current frame, and the main thread's frame end collects the tags
+ * fed during the frame. O(tags), takes the tag registry lock. Any thread;
+ * takes effect at the next frame. Compiled out in FA_MINIMAL (returns
+ * FA_ERR_STATE there). */
 FA_API int fa_behaviour_enable(fa_alloc_t *fa, fa_behaviour_preset preset);
 /* Copies the findings of the last evaluation (done by the main thread at
  * each frame end, over the preset's window of frames) into out[0..cap) and

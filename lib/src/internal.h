@@ -538,6 +538,8 @@ FA__HIDDEN void fa__bh_thread_begin_frame(fa_alloc_t *fa, fa__thread_t *t);
 FA__HIDDEN void fa__bh_thread_end_frame(fa_alloc_t *fa, fa__thread_t *t);
 /* Main thread, at frame end: closes the frame's counters, evaluates. */
 FA__HIDDEN void fa__bh_main_end_frame(fa_alloc_t *fa);
+/* Tests: how many tags the last frame end's collection visited. */
+FA__HIDDEN uint32_t fa__bh_last_collected(fa_alloc_t *fa);
 FA__HIDDEN uint32_t fa__bh_findings(fa_alloc_t *fa, fa_finding_t *out, uint32_t cap);
 
 /* budget.c */

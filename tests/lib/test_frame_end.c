@@ -9,6 +9,8 @@
 
 /* Internal, for tests: threads and (thread, tag) rows the last fold read. */
 void fa__stats_last_fold(fa_alloc_t *fa, uint32_t *threads, uint32_t *rows);
+/* Internal, for tests: tags the behaviour filter's last frame end collected. */
+uint32_t fa__bh_last_collected(fa_alloc_t *fa);
 
 #ifndef FA_MINIMAL
 
@@ -92,6 +94,42 @@ Test(frame_end, idle_threads_and_untouched_tags_add_no_work_to_the_main_frame_en
     pthread_mutex_unlock(&s.lock);
     for (int i = 0; i < IDLE; i++)
         pthread_join(th[i], NULL);
+    fa_destroy(fa);
+}
+
+/* With the behaviour filter on, the frame end collects the tags fed during
+ * the frame (here 2 of 1000, by same-frame pool frees), not every tag; the
+ * findings are still those of the fed tags (ids beyond the first 64). */
+Test(frame_end, the_behaviour_filter_collects_only_the_tags_fed_in_the_frame) {
+    fa_alloc_t *fa = fa_create(NULL);
+    char name[32];
+    int ids[TAGS];
+    for (int i = 0; i < TAGS; i++) {
+        snprintf(name, sizeof name, "sys%03d", i);
+        ids[i] = fa_tag_find(fa, name, true);
+        cr_assert_geq(ids[i], 0);
+    }
+    cr_assert_eq(fa_behaviour_enable(fa, FA_BEHAVIOUR_DEFAULT), FA_OK);
+    for (int f = 0; f < 120; f++) {
+        fa_begin_frame(fa);
+        FA_WITH_TAG(fa, "sys700") {
+            for (int k = 0; k < 20; k++)
+                fa_pool_free(fa, fa_pool_alloc(fa, 48));
+        }
+        FA_WITH_TAG(fa, "sys999") { fa_pool_free(fa, fa_pool_alloc(fa, 48)); }
+        fa_end_frame(fa);
+        cr_assert_leq(fa__bh_last_collected(fa), 2, "frame %d collected %u tags", f,
+                      fa__bh_last_collected(fa));
+    }
+    fa_finding_t out[8];
+    uint32_t n = fa_behaviour_report(fa, out, 8);
+    cr_assert_eq(n, 2, "%u findings", n);
+    cr_assert_eq(out[0].code, FA_FIND_POOL_SAME_FRAME_FREE);
+    cr_assert_eq(out[0].tag_id, ids[700]);
+    cr_assert_eq(out[0].count, 60 * 20); /* the second window's 60 frames */
+    cr_assert_eq(out[1].code, FA_FIND_POOL_SAME_FRAME_FREE);
+    cr_assert_eq(out[1].tag_id, ids[999]);
+    cr_assert_eq(out[1].count, 60);
     fa_destroy(fa);
 }
 
