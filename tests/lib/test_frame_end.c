@@ -116,7 +116,9 @@ Test(frame_end, the_behaviour_filter_collects_only_the_tags_fed_in_the_frame) {
             for (int k = 0; k < 20; k++)
                 fa_pool_free(fa, fa_pool_alloc(fa, 48));
         }
-        FA_WITH_TAG(fa, "sys999") { fa_pool_free(fa, fa_pool_alloc(fa, 48)); }
+        FA_WITH_TAG(fa, "sys999") {
+            fa_pool_free(fa, fa_pool_alloc(fa, 48));
+        }
         fa_end_frame(fa);
         cr_assert_leq(fa__bh_last_collected(fa), 2, "frame %d collected %u tags", f,
                       fa__bh_last_collected(fa));
