@@ -35,7 +35,7 @@ static fa_budget_event_t event_of(const fa_alloc_t *fa, uint32_t tag, fa_budget_
         .request = request,
         .soft = atomic_load_explicit(&e->soft, memory_order_relaxed),
         .hard = atomic_load_explicit(&e->hard, memory_order_relaxed),
-        .frame = atomic_load_explicit(&fa->frame_number, memory_order_relaxed),
+        .frame = FA__LOAD(fa->frame_number),
         .kind_of_alloc = alloc_kind,
     };
 }
@@ -44,7 +44,7 @@ static fa_budget_event_t event_of(const fa_alloc_t *fa, uint32_t tag, fa_budget_
 static void fire_once(fa_alloc_t *fa, uint32_t tag, int slot, fa_budget_event_kind kind, int64_t usage,
                       uint64_t request, fa_kind alloc_kind) {
     fa__tag_t *e = &fa->tags.entries[tag];
-    uint64_t mark = atomic_load_explicit(&fa->frame_number, memory_order_relaxed) + 1;
+    uint64_t mark = FA__LOAD(fa->frame_number) + 1;
     uint64_t seen = atomic_load_explicit(&e->fired[slot], memory_order_relaxed);
     if (seen == mark || !atomic_compare_exchange_strong(&e->fired[slot], &seen, mark)) return;
     if (fa->cfg.budget_cb) {
@@ -307,7 +307,7 @@ bool fa__thread_budget_check(fa_alloc_t *fa, fa__thread_t *t, uint64_t size) {
                             .request = size,
                             .soft = b->soft_bytes,
                             .hard = b->hard_bytes,
-                            .frame = atomic_load_explicit(&fa->frame_number, memory_order_relaxed),
+                            .frame = FA__LOAD(fa->frame_number),
                             .kind_of_alloc = FA_KIND_FRAME,
                             .thread_budget = true,
                             .thread_index = t->index};
