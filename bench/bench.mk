@@ -19,7 +19,8 @@ BENCH_ALLOC_ARGS ?=
 # inline fast path depends on them.
 # nopeak: the default build without the per-frame high-water tracking
 # (FA__NO_PEAK_TRACKING, for this measurement only), to show what it costs.
-BENCH_FA_VARIANTS := default minimal prefetch nopeak
+# nosites: the default build with FA_NO_SITES, to show what call sites cost.
+BENCH_FA_VARIANTS := default minimal prefetch nopeak nosites
 BENCH_PEERS := glibc jemalloc mimalloc tcmalloc
 
 # Deferred (=) so that pkg-config only runs when a peer binary is linked.
