@@ -68,6 +68,7 @@ all:
 
 include lib/lib.mk
 include tests/tests.mk
+-include lib/text/text.mk
 -include proto/proto.mk
 -include fa-agent/fa-agent.mk
 -include fa-insightd/fa-insightd.mk
@@ -78,6 +79,7 @@ include tests/tests.mk
 -include fuzz/fuzz.mk
 -include web/web.mk
 -include docker/docker.mk
+-include tests/firstrun/firstrun.mk
 
 all: $(ALL_TARGETS)
 

@@ -2,7 +2,7 @@
  * checks that they match, builds it against an installed prefix with
  * pkg-config and runs it against a real fa-insightd). */
 #include <fa_agent.h> /* includes framealloc.h */
-#include <unistd.h>
+#include <threads.h>  /* thrd_sleep: C11, no POSIX needed */
 
 typedef struct contact { float normal[3], depth; } contact_t;
 
@@ -20,7 +20,7 @@ int main(void) {
             fa_pool_free(fa, body);
         }
         fa_end_frame(fa);                                /* resets the frame; the agent sends it */
-        usleep(16000);                                   /* your game's work: about 60 fps */
+        thrd_sleep(&(struct timespec){.tv_nsec = 16000000}, NULL); /* your game's work: ~60 fps */
     }
     if (agent) fa_agent_stop(agent, NULL);               /* flush, say goodbye */
     fa_destroy(fa);

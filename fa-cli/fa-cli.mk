@@ -6,8 +6,9 @@
 #   make test-cli          unit tests, then tests/cli/run_cli_tests.py
 #   make install-cli       $(PREFIX)/bin/fa-cli
 #
-# Links nng (HTTP client, WebSocket dialer), cJSON, and libframealloc for
-# the behaviour codes' names and advice.
+# Links nng (HTTP client, WebSocket dialer), cJSON, libfa-text (lib/text/:
+# durations, byte units, the sanitiser) and libframealloc for the behaviour
+# codes' names and advice.
 
 CLI_SRCS := $(wildcard fa-cli/src/*.c)
 CLI_MAIN := fa-cli/src/main.c
@@ -17,10 +18,10 @@ CLI_CJSON_LIBS := $(or $(shell pkg-config --libs libcjson 2>/dev/null),-lcjson)
 CLI_LDLIBS := -lnng $(CLI_CJSON_LIBS) -lm $(LDLIBS_BASE)
 cli_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/fa-cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS)))
-$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/tests/cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) -Ifa-cli/src))
+$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/fa-cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) $(TEXT_INCLUDES)))
+$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/tests/cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) -Ifa-cli/src $(TEXT_INCLUDES)))
 
-$(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(LIB_A)
+$(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(TEXT_A) $(LIB_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) -o $@ $^ $(CLI_LDLIBS)
@@ -29,7 +30,7 @@ ALL_TARGETS += $(CLI_BIN)
 
 # The same program under ASan+UBSan, run by the integration tests.
 CLI_ASAN_BIN := $(BUILD)/asan/fa-cli/fa-cli
-$(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libframealloc.a
+$(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libfa-text.a $(BUILD)/asan/libframealloc.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD [asan] $@")
 	$(Q)$(CC) $(VLDFLAGS_asan) -o $@ $^ $(CLI_LDLIBS)
@@ -50,7 +51,7 @@ CLI_CRITERION_LIBS := $(or $(shell pkg-config --libs criterion 2>/dev/null),-lcr
 
 define cli_unit_variant
 $(BUILD)/$(1)/tests/cli_tests: $(call cli_objs,$(1),$(CLI_UNIT_SRCS) $(filter-out $(CLI_MAIN),$(CLI_SRCS))) \
-		$(BUILD)/$(1)/libframealloc.a
+		$(BUILD)/$(1)/libfa-text.a $(BUILD)/$(1)/libframealloc.a
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD [$(1)] $$@")
 	$$(Q)$$(CC) $$(VLDFLAGS_$(1)) -o $$@ $$^ $(CLI_CRITERION_LIBS) $(CLI_LDLIBS)

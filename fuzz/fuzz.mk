@@ -6,7 +6,8 @@
 # artifacts go to $(BUILD)/fuzz/artifacts/<target>/.
 #
 # A target <t> is fuzz/fuzz_<t>.c plus the sources in FUZZ_SRCS_<t>, seeded
-# from fuzz/corpus/<t>/. Other components add theirs with FUZZ_TARGETS += t.
+# from fuzz/corpus/<t>/, linked with FUZZ_LIBS_<t>. Other components add theirs
+# with FUZZ_TARGETS += t.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS += decode
 FUZZ_SRCS_decode := $(wildcard proto/src/*.c) tests/proto/fixtures.c
@@ -22,7 +23,7 @@ define fuzz_target
 $(BUILD)/fuzz/fuzz_$(1): fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard proto/include/*.h tests/proto/*.h)
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  CLANG [fuzz] $$@")
-	$$(Q)$$(CLANG) $$(FUZZ_CFLAGS) $$(FUZZ_INCLUDES_$(1)) -o $$@ fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1))
+	$$(Q)$$(CLANG) $$(FUZZ_CFLAGS) $$(FUZZ_INCLUDES_$(1)) -o $$@ fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1)) $$(FUZZ_LIBS_$(1))
 
 .PHONY: fuzz-$(1)
 fuzz-$(1): $(BUILD)/fuzz/fuzz_$(1)

@@ -7,7 +7,7 @@
 // shown when an alert is raised or escalates while the page watches; alerts
 // that were already open when the page loaded only fill the list.
 
-import { el, fmtBytes, fmtClock, fmtDateTime, fmtInt, fmtPct, setText } from './format.js';
+import { el, fmtBytes, fmtClock, fmtDateTime, fmtInt, fmtPct, setText, tagName } from './format.js';
 
 // docs/behaviour.md, "Codes": name, meaning, how to fix. The daemon sends
 // the code and name (and the meaning in summaries); the advice lives here.
@@ -110,8 +110,9 @@ export class AlertList {
     const used = Number(a.live_bytes ?? a.raised_bytes);
     const pct = a.budget_hard ? (100 * used) / Number(a.budget_hard) : null;
     const detail = `${fmtBytes(used)} of ${fmtBytes(a.budget_hard)} (${fmtPct(pct)}) · ${fmtClock(a.raised_ms)}`;
-    if (a.level === 'critical') this.toasts.show('critical', `${a.tag} is over its budget`, detail, a.tag);
-    else this.toasts.show('warning', `${a.tag} passed 80 % of its budget`, detail, a.tag);
+    const name = tagName(a.tag);
+    if (a.level === 'critical') this.toasts.show('critical', `${name} is over its budget`, detail, a.tag);
+    else this.toasts.show('warning', `${name} passed 80 % of its budget`, detail, a.tag);
   }
 
   // The daemon sends an alert when it is raised, escalated or cleared; the
@@ -151,7 +152,7 @@ export class AlertList {
       tr.dataset.state = active ? 'active' : 'cleared';
       setText(lv.firstChild, a.level === 'critical' ? '≥ 100 %' : '≥ 80 %');
       lv.firstChild.dataset.level = a.level;
-      setText(tag, a.tag);
+      setText(tag, tagName(a.tag));
       setText(raised, fmtDateTime(a.raised_ms));
       raised.title = new Date(Number(a.raised_ms)).toString();
       setText(cleared, active ? 'active' : fmtDateTime(a.cleared_ms));
@@ -209,7 +210,7 @@ export class FindingList {
       return el(
         'li',
         { class: 'finding', dataset: { code: String(f.code) } },
-        el('div', { class: 'finding-head' }, el('span', { class: 'code', title: 'behaviour code (docs/behaviour.md)' }, `code ${f.code}`), el('strong', { class: 'fname' }, f.name || info[0]), el('span', { class: 'ftag' }, path === '' ? '(untagged)' : path), el('span', { class: 'fkind' }, f.kind)),
+        el('div', { class: 'finding-head' }, el('span', { class: 'code', title: 'behaviour code (docs/behaviour.md)' }, `code ${f.code}`), el('strong', { class: 'fname' }, f.name || info[0]), el('span', { class: 'ftag' }, tagName(path)), el('span', { class: 'fkind' }, f.kind)),
         el('div', { class: 'meaning' }, f.meaning || info[1]),
         el('div', { class: 'figures' }, `${fmtInt(f.count_max ?? f.count)} times in the window · ${info[3]}: ${fmtBytes(f.value_max ?? f.value)}`, f.last_ms ? ` · last ${fmtClock(f.last_ms)}` : ''),
         el('div', { class: 'advice' }, el('span', { class: 'advice-label' }, 'Advice: '), info[2]),

@@ -7,7 +7,7 @@
 // millisecond.
 
 import uPlot from './vendor/uPlot.esm.js';
-import { fmtBytes, fmtClock } from './format.js';
+import { fmtBytes, fmtBytesShort, fmtClock, niceTicks } from './format.js';
 
 export const WINDOWS = [
   { label: '1 min', ms: 60e3 },
@@ -74,7 +74,10 @@ export class TrendChart {
           grid: { stroke: C.grid, width: 1 },
           ticks: { stroke: C.grid },
           size: 70,
-          values: (u, splits) => splits.map((v) => fmtBytes(v)),
+          // Round numbers of the unit shown (uPlot's own steps are decimal
+          // bytes: 586 KiB, 1.91 MiB).
+          splits: (u, axis, lo, hi) => niceTicks(Math.max(0, lo), hi),
+          values: (u, splits) => splits.map((v) => fmtBytesShort(v)),
         },
       ],
       series: [

@@ -28,9 +28,38 @@ export function fmtBytesShort(n) {
   return fmtBytes(n).replace(/\.0+ /, ' ').replace(/(\.\d*?)0+ /, '$1 ');
 }
 
+// Whole percents from 10 on, but a rounded figure never claims a threshold
+// (80 %, 100 %) that the usage has not reached: 99.7 reads "99.7 %", not
+// "100 %" beside a bar that is not red.
 export function fmtPct(p) {
   if (p === null || p === undefined || !Number.isFinite(p)) return '—';
-  return p >= 10 ? `${Math.round(p)} %` : `${p.toFixed(1)} %`;
+  const tenth = (x) => `${(Math.floor(x * 10) / 10).toFixed(1)} %`;
+  if (p < 10) return tenth(p);
+  const r = Math.round(p);
+  return (r === 80 || r === 100) && p < r ? tenth(p) : `${r} %`;
+}
+
+// The name of a tag path for people. The root tag (path "") is where
+// untagged allocations count, and its usage includes every tag: fa-cli and
+// the API call it "(root)" too.
+export const ROOT_TAG_NAME = '(root)';
+export const tagName = (path) => (path === '' || path === null || path === undefined ? ROOT_TAG_NAME : path);
+
+// Round tick values for a bytes axis from lo to hi: steps of 1, 2, 2.5 or 5
+// times a power of ten of the unit the axis shows (KiB, MiB...), so the
+// labels read "200 KiB, 400 KiB" and not "195 KiB, 391 KiB". About `want`
+// ticks; every tick lies in [lo, hi].
+export function niceTicks(lo, hi, want = 4) {
+  if (!(hi > lo)) return [lo];
+  let unit = 1;
+  while (hi / unit >= 1024 && unit < 1024 ** 4) unit *= 1024;
+  const raw = (hi - lo) / unit / want;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  const near = (m) => Math.abs(Math.log((m * pow) / raw));
+  const step = [1, 2, 2.5, 5, 10].reduce((a, b) => (near(b) < near(a) ? b : a)) * pow * unit;
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.round(v * 1e6) / 1e6);
+  return ticks;
 }
 
 export function fmtInt(n) {

@@ -9,7 +9,7 @@
 // when sorting by size, so rows do not jump under the pointer. Sparklines
 // are redrawn at most 4 times a second, and only for rows on screen.
 
-import { budgetState, el, fmtBytes, fmtBytesShort, fmtPct, setText } from './format.js';
+import { budgetState, el, fmtBytes, fmtBytesShort, fmtPct, setText, tagName } from './format.js';
 
 const SPARK_N = 120; // samples kept per tag (6 s at 20 messages/s)
 const SPARK_W = 96;
@@ -91,6 +91,13 @@ export class TagTree {
       }
       Object.assign(n, pickValues(t));
       n.parentId = t.parent_id;
+      // The figure read now is the sparkline's first point: it shows at
+      // once instead of after the first stream messages.
+      if (n.sparkLen === 0 && n.live !== null && n.live !== undefined) {
+        pushSpark(n, Number(n.live), Date.now());
+        n.sparkStale = true;
+        this.sparkDirty = true;
+      }
     }
     for (const n of [...this.nodes.values()]) if (!seen.has(n.id)) this.remove(n);
     this.relink();
@@ -130,7 +137,7 @@ export class TagTree {
       id: t.id,
       parentId: t.parent_id,
       path: t.path,
-      name: name === '' ? '(untagged)' : name,
+      name: name === '' ? tagName(t.path) : name,
       depth: t.depth,
       children: [],
       expanded: false,
@@ -438,7 +445,7 @@ function drawSpark(n, dpr) {
   const h = c.height;
   g.clearRect(0, 0, w, h);
   const len = n.sparkLen;
-  if (len < 2) return;
+  if (len < 1) return;
   let lo = Infinity;
   let hi = -Infinity;
   const start = (n.sparkPos - len + SPARK_N) % SPARK_N;
@@ -457,8 +464,10 @@ function drawSpark(n, dpr) {
   }
   const pad = 2 * dpr;
   const y = (v) => h - pad - ((v - lo) / (hi - lo)) * (h - 2 * pad);
-  // Right-aligned: the newest sample sits at the right edge.
-  const x = (i) => ((i + SPARK_N - len) / (SPARK_N - 1)) * (w - 1);
+  // The samples there are span the whole cell (one sample: a flat line), so
+  // a page opened a moment ago shows a line, not a sliver at the right edge;
+  // once SPARK_N samples are in, the cell is the last 6 s.
+  const x = (i) => (len < 2 ? i * (w - 1) : (i / (len - 1)) * (w - 1));
   if (hard > 0 && hard <= hi) {
     g.strokeStyle = 'rgba(248,113,113,0.7)';
     g.lineWidth = dpr;
@@ -478,5 +487,6 @@ function drawSpark(n, dpr) {
     if (i === 0) g.moveTo(px, y(v));
     else g.lineTo(px, y(v));
   }
+  if (len === 1) g.lineTo(x(1), y(n.spark[start]));
   g.stroke();
 }

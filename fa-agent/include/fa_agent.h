@@ -59,6 +59,18 @@
  *   the agent (queued snapshots point at lib's tag paths): stop the agent
  *   before fa_destroy().
  *
+ * FORK
+ *   nng cannot run in a forked child (it aborts: "nng is not fork-reentrant
+ *   safe"), and the child has no sender thread. So, through a pthread_atfork
+ *   child handler, the child's copy of every agent is inert: its hook only
+ *   counts frames as dropped ("disconnected"), fa_agent_stats() reports it
+ *   never connected, and fa_agent_stop() frees the copy without touching nng
+ *   or the parent's thread and returns FA_ERR_STATE. In a child of a process
+ *   whose agent had opened nng, fa_agent_start() returns FA_ERR_STATE (and
+ *   logs FA_AGENT_LOG_FORKED) instead of aborting. The parent's agent is not
+ *   affected. To stream from a child: exec() there, or start agents only in
+ *   children, never in the parent before fork().
+ *
  * ERRORS
  *   Functions that return int return FA_OK (0) or a negative fa_err from
  *   framealloc.h. nng and errno failures are mapped where they enter
@@ -106,7 +118,10 @@ typedef struct fa_agent_s fa_agent_t;
     X(FA_AGENT_LOG_SNAPSHOT_WRITTEN, 8, "JSON snapshot file written")                                        \
     X(FA_AGENT_LOG_SNAPSHOT_FAILED, 9, "JSON snapshot file not written")                                     \
     X(FA_AGENT_LOG_DIAL_FAILED, 10, "nng refused the URL or the dialer")                                     \
-    X(FA_AGENT_LOG_CAPTURE_FAILED, 11, "capture file not opened or not written")
+    X(FA_AGENT_LOG_UNREACHABLE, 11, "the daemon has been unreachable for unreachable_ms (value: ms)")        \
+    X(FA_AGENT_LOG_REACHABLE, 12, "the daemon is reachable again (value: ms it was not)")                    \
+    X(FA_AGENT_LOG_FORKED, 13, "fa_agent_start in a forked child: nng cannot run there")                       \
+    X(FA_AGENT_LOG_CAPTURE_FAILED, 14, "capture file not opened or not written")
 
 typedef enum fa_agent_log_id {
 #define FA_AGENT__LOG_ENUM(name, value, msg) name = value,
@@ -189,7 +204,11 @@ typedef struct fa_agent_desc {
     uint32_t emit_poll_ms;     /* how often the sender checks for the
                                   request file; 100 */
     /* Observability. */
-    fa_agent_log_cb log_cb; /* NULL: nothing reported */
+    uint32_t unreachable_ms; /* no daemon for this long (since start or since
+                                the connection was lost): one
+                                FA_AGENT_LOG_UNREACHABLE, then one
+                                FA_AGENT_LOG_REACHABLE when it is back; 3000 */
+    fa_agent_log_cb log_cb;  /* NULL: nothing reported */
     void *log_user;
 } fa_agent_desc_t;
 
@@ -244,7 +263,8 @@ typedef struct fa_agent_stats {
  * returns FA_OK; on failure *out is untouched and nothing is left running:
  * FA_ERR_INVALID_ARG (NULL fa or out, a URL nng refuses, an empty file:
  * path, or file:PATH with a different capture_path), FA_ERR_NO_MEMORY,
- * FA_ERR_STATE (lib's 8 frame hooks are taken), FA_ERR_SYSTEM (socket or
+ * FA_ERR_STATE (lib's 8 frame hooks are taken, or this is a forked child of a
+ * process whose agent used nng: see FORK), FA_ERR_SYSTEM (socket or
  * thread creation, or the capture file cannot be created: logged with
  * errno). Any thread; allocates; reads the environment; may take
  * milliseconds. The first frames may be dropped as "disconnected" until the
@@ -261,7 +281,9 @@ FA_API FA_NODISCARD int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *de
  * own BYE and is flushed to disk (fdatasync) and closed. Returns FA_OK when
  * every frame was flushed and the BYE was handed to nng and written to the
  * capture file (each that the agent has), FA_ERR_TIMEOUT otherwise (the
- * agent is freed either way). NULL agent: FA_ERR_INVALID_ARG.
+ * agent is freed either way), FA_ERR_STATE for the inert copy in a forked
+ * child (freed, nng untouched, nothing written; see FORK). NULL agent:
+ * FA_ERR_INVALID_ARG.
  * It MUST be called on the game thread, or while no fa_end_frame() of the
  * main thread is running (lib may still be calling the hook otherwise), and
  * before fa_destroy(). Blocks up to stop_timeout_ms plus nng's close. */

@@ -22,6 +22,26 @@
 
 #define DEF(v, d) ((v) ? (v) : (d))
 
+/* ------------------------------------------------------------------------ */
+/* fork() (see FORK in fa_agent.h)                                           */
+/* ------------------------------------------------------------------------ */
+
+_Atomic uint32_t fa__agent_forks;
+static atomic_bool nng_opened;       /* an agent of this process opened nng */
+static atomic_bool nng_lost_in_fork; /* ... and this process is a child since */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* Runs in the child, single-threaded, right after fork(). */
+static void on_fork_child(void) {
+    atomic_fetch_add_explicit(&fa__agent_forks, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&nng_opened, memory_order_relaxed))
+        atomic_store_explicit(&nng_lost_in_fork, true, memory_order_relaxed);
+}
+
+static void register_atfork(void) {
+    (void)pthread_atfork(NULL, NULL, on_fork_child);
+}
+
 static uint32_t pow2_at_least(uint32_t v) {
     uint32_t p = 2;
     while (p < v && p < (1u << 20))
@@ -54,6 +74,7 @@ static void fill_defaults(fa_agent_desc_t *d, const fa_alloc_t *fa) {
     d->emit_keep = DEF(d->emit_keep, 8);
     d->emit_interval_ms = DEF(d->emit_interval_ms, 1000);
     d->emit_poll_ms = DEF(d->emit_poll_ms, 100);
+    d->unreachable_ms = DEF(d->unreachable_ms, 3000);
 }
 
 /* A copy cut to the protocol's 255-byte string limit when `wire` is set. */
@@ -250,6 +271,13 @@ static void shut_down(fa_agent_t *a, uint64_t timeout_ms) {
 int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *desc, fa_agent_t **out) {
     if (!fa || !out) return FA_ERR_INVALID_ARG;
     const fa_agent_desc_t in = desc ? *desc : (fa_agent_desc_t){0};
+    pthread_once(&atfork_once, register_atfork);
+    if (atomic_load_explicit(&nng_lost_in_fork, memory_order_relaxed)) {
+        if (in.log_cb)
+            in.log_cb(&(fa_agent_log_event_t){.id = FA_AGENT_LOG_FORKED, .detail = "nng is not fork-safe"},
+                      in.log_user);
+        return FA_ERR_STATE;
+    }
     fa_agent_t *a = NULL;
     if (posix_memalign((void **)&a, FA__AGENT_LINE, sizeof *a) != 0) return FA_ERR_NO_MEMORY;
     memset(a, 0, sizeof *a);
@@ -267,11 +295,13 @@ int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *desc, fa_agent_t **out
     a->meta.pid = (uint32_t)getpid();
     a->meta.start_unix_ns = fa__agent_real_ns();
     a->meta.start_mono_ns = fa__agent_mono_ns();
+    a->fork_generation = atomic_load_explicit(&fa__agent_forks, memory_order_relaxed);
 
     if (a->capture.path && (rc = fa__agent_capture_open(a)) != FA_OK) {
         destroy(a);
         return rc;
     }
+    if (a->link.enabled) atomic_store_explicit(&nng_opened, true, memory_order_relaxed);
     if (a->link.enabled && (rc = fa__agent_link_open(a)) != FA_OK) {
         fa__agent_capture_close(a);
         destroy(a);
@@ -310,7 +340,9 @@ void fa_agent_stats(const fa_agent_t *a, fa_agent_stats_t *out) {
     uint64_t tail = atomic_load_explicit(&a->ring.tail, memory_order_acquire);
     out->ring_used = head >= tail ? (uint32_t)(head - tail) : 0;
     out->ring_capacity = a->ring.capacity;
-    out->connected = atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0;
+    /* A forked copy's pipe id is the parent's: it never was connected here. */
+    out->connected =
+        atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0 && !fa__agent_is_forked_copy(a);
     out->bye_sent = atomic_load_explicit(&a->sender.bye_sent, memory_order_relaxed);
     out->frames_captured = fa__read(&a->capture.frames);
     out->capture_dropped = a->capture.enabled ? out->dropped_ring_full + fa__read(&a->capture.dropped) : 0;
@@ -322,6 +354,15 @@ int fa_agent_stop(fa_agent_t *a, fa_agent_stats_t *final_stats) {
     if (!a) return FA_ERR_INVALID_ARG;
     /* First the hook: from here on the game thread queues nothing more. */
     (void)fa_remove_frame_hook(a->fa, fa__agent_frame_hook, a);
+    if (fa__agent_is_forked_copy(a)) {
+        /* The sender thread and nng's state are the parent's: neither is
+         * joined nor closed here (nng would abort). The memory and our copy
+         * of the capture descriptor are ours; the file is the parent's. */
+        if (a->capture.fd >= 0) close(a->capture.fd);
+        fa_agent_stats(a, final_stats);
+        destroy(a);
+        return FA_ERR_STATE;
+    }
     shut_down(a, a->desc.stop_timeout_ms);
     fa_agent_stats(a, final_stats);
     bool ok = atomic_load_explicit(&a->sender.flushed, memory_order_relaxed) &&

@@ -134,7 +134,8 @@ typedef struct fa__agent_sink {
 
 struct fa_agent_s {
     fa_alloc_t *fa;
-    fa_agent_desc_t desc; /* effective; strings point to `strings` below */
+    uint32_t fork_generation; /* fa__agent_forks when the agent started */
+    fa_agent_desc_t desc;     /* effective; strings point to `strings` below */
     fa__agent_meta_t meta;
     char *strings[7]; /* owned copies: url, app, label, build, dir, host, capture */
 
@@ -207,6 +208,17 @@ struct fa_agent_s {
         char *request_path;
     } emit;
 };
+
+/* fork(): the number of fork() calls this process has lived through as the
+ * child (a pthread_atfork child handler counts them). An agent compares it
+ * with the value at its start: a difference means the agent is a forked
+ * copy, whose sender thread and nng state do not exist here (nng aborts on
+ * any use after fork). The agent's one piece of process-wide mutable
+ * state, because pthread_atfork handlers take no argument. */
+extern _Atomic uint32_t fa__agent_forks;
+static inline bool fa__agent_is_forked_copy(const fa_agent_t *a) {
+    return atomic_load_explicit(&fa__agent_forks, memory_order_relaxed) != a->fork_generation;
+}
 
 /* hook.c — runs on the game thread. */
 void fa__agent_frame_hook(fa_alloc_t *fa, uint64_t frame, void *user);

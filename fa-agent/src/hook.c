@@ -22,12 +22,14 @@ void fa__agent_frame_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
     (void)frame;
     fa_agent_t *a = user;
     fa__count(&a->game.frames_seen, 1);
-    bool connected = atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0;
-    bool capture = a->capture.enabled;
-    bool emit =
-        a->emit.enabled && atomic_load_explicit(&a->emit.state, memory_order_relaxed) == FA__EMIT_REQUESTED;
+    /* A forked copy (see FORK in fa_agent.h) has no sender: it only counts. */
+    bool forked = fa__agent_is_forked_copy(a);
+    bool connected = atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0 && !forked;
+    bool capture = a->capture.enabled && !forked;
+    bool emit = a->emit.enabled && !forked &&
+                atomic_load_explicit(&a->emit.state, memory_order_relaxed) == FA__EMIT_REQUESTED;
     if (!connected && !capture && !emit) {
-        /* The common "no daemon" case costs three loads. */
+        /* The common "no daemon" case costs a few loads. */
         drop(a, &a->game.drop_disconnected);
         return;
     }

@@ -112,6 +112,8 @@ typedef struct sender_state {
     uint32_t sent_gen;  /* connection generation whose HELLO left */
     uint64_t limit_ns;  /* stopping: no send waits beyond this */
     bool was_connected;
+    uint64_t down_since_ns;    /* no daemon since (start, or the lost connection) */
+    bool unreachable_reported; /* FA_AGENT_LOG_UNREACHABLE was logged for it */
 } sender_state_t;
 
 static bool connected(const fa_agent_t *a) {
@@ -189,13 +191,28 @@ static uint64_t send_deadline(const fa_agent_t *a, const sender_state_t *st) {
     return d < st->limit_ns ? d : st->limit_ns;
 }
 
-/* Logs connection changes seen since the last call. */
+/* Logs connection changes seen since the last call, a daemon unreachable
+ * for unreachable_ms (once per outage: a wrong URL is not silent), and its
+ * return after that. */
 static void track_connection(fa_agent_t *a, sender_state_t *st) {
+    if (!a->link.enabled) return; /* capture only: no daemon to reach */
     bool now = connected(a);
-    if (now == st->was_connected) return;
+    uint64_t t = fa__agent_mono_ns();
+    if (now == st->was_connected) {
+        if (!now && !st->unreachable_reported &&
+            t - st->down_since_ns >= (uint64_t)a->desc.unreachable_ms * 1000000u) {
+            st->unreachable_reported = true;
+            fa__agent_log(a, FA_AGENT_LOG_UNREACHABLE, 0, (t - st->down_since_ns) / 1000000u, a->desc.url);
+        }
+        return;
+    }
     st->was_connected = now;
     fa__agent_log(a, now ? FA_AGENT_LOG_CONNECTED : FA_AGENT_LOG_DISCONNECTED, 0, fa__read(&a->link.connects),
                   a->desc.url);
+    if (now && st->unreachable_reported)
+        fa__agent_log(a, FA_AGENT_LOG_REACHABLE, 0, (t - st->down_since_ns) / 1000000u, a->desc.url);
+    st->unreachable_reported = false;
+    st->down_since_ns = t;
 }
 
 static void remember(fa__agent_sink_t *s, const fa_proto_tag_def_t *defs, uint32_t n) {
@@ -444,6 +461,7 @@ void *fa__agent_sender_main(void *arg) {
     memset(&st, 0, sizeof st);
     st.limit_ns = UINT64_MAX;
     a->capture.sink.need_hello = true; /* the file starts with its HELLO */
+    st.down_since_ns = fa__agent_mono_ns();
     for (;;) {
         bool stopping = atomic_load_explicit(&a->stopping, memory_order_acquire);
         /* Flush for three quarters of the stop time-out; the rest is the

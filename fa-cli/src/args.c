@@ -34,7 +34,11 @@ void cli_print_global_options(FILE *out) {
           "                    the latest live session, else the latest one\n"
           "  --json            print the daemon's JSON instead of tables (stable, for scripts)\n"
           "  --no-color        no colours (also: NO_COLOR set, or stdout not a terminal)\n"
-          "  --timeout DURATION  per request, default 5s\n"
+          "  --timeout DURATION  the most the whole command may take, default 5s (watch: each\n"
+          "                    connection attempt)\n"
+          "  --max-response SIZE  the largest answer read from the server, default 64MiB\n"
+          "  --local           print times in local time (default UTC, always with the zone);\n"
+          "                    also how times given without a zone are read\n"
           "  --help, --version\n"
           "Exit codes: 0 ok, 1 daemon down or server error, 2 bad arguments (unknown option,\n"
           "tag or session), 3 budgets --check found a critical budget.\n",
@@ -89,26 +93,9 @@ int args_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
 }
 
 int args_parse_duration(const char *s, uint64_t *out_ms) {
-    if (!s || !isdigit((unsigned char)s[0])) return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    uint64_t mult;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        mult = 60000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600000;
-    else if (strcmp(end, "d") == 0)
-        mult = 86400000;
-    else
-        return -1;
-    if (v == 0 || v > UINT64_MAX / mult) return -1;
-    *out_ms = (uint64_t)v * mult;
+    uint64_t ms;
+    if (units_parse_duration(s, &ms) != 0 || ms == 0) return -1;
+    *out_ms = ms;
     return 0;
 }
 
@@ -123,13 +110,37 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-int args_parse_time(const char *s, uint64_t now_ms, uint64_t *out_ms) {
+/* A zone after a date and time: "Z", "+02:00", "+0200", "-05". Returns
+ * its offset east of UTC in seconds and the rest of the string, or NULL. */
+static const char *zone_offset(const char *p, long *east_s) {
+    if (*p == 'Z') {
+        *east_s = 0;
+        return p + 1;
+    }
+    if (*p != '+' && *p != '-') return NULL;
+    int sign = *p == '-' ? -1 : 1;
+    p++;
+    if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1])) return NULL;
+    long hh = (p[0] - '0') * 10 + (p[1] - '0'), mm = 0;
+    p += 2;
+    if (*p == ':') p++;
+    if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1])) {
+        mm = (p[0] - '0') * 10 + (p[1] - '0');
+        p += 2;
+    }
+    if (hh > 14 || mm > 59) return NULL;
+    *east_s = sign * (hh * 3600 + mm * 60);
+    return p;
+}
+
+int args_parse_time(const char *s, uint64_t now_ms, bool local, uint64_t *out_ms) {
     if (!s || !*s) return -1;
     if (strcmp(s, "now") == 0) {
         *out_ms = now_ms;
         return 0;
     }
-    /* ISO date: YYYY-MM-DD[(T| )HH:MM[:SS]][Z] in UTC. */
+    /* ISO date: YYYY-MM-DD[(T| )HH:MM[:SS]][Z|+hh:mm]; without a zone, UTC,
+     * or local time with --local (as times are printed). */
     int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
     if (strlen(s) >= 10 && s[4] == '-' && sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3) {
         const char *p = s + n;
@@ -143,11 +154,28 @@ int args_parse_time(const char *s, uint64_t now_ms, uint64_t *out_ms) {
                 p += 1 + m3;
             }
         }
-        if (*p == 'Z') p++;
-        if (*p != '\0') return -1;
-        if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return -1;
-        int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-        *out_ms = (uint64_t)(((days * 24 + h) * 60 + mi) * 60 + sec) * 1000u;
+        long east = 0;
+        bool zoned = *p != '\0';
+        if (zoned && (!(p = zone_offset(p, &east)) || *p != '\0')) return -1;
+        if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+            return -1;
+        int64_t t;
+        if (!zoned && local) {
+            struct tm tm = {.tm_year = y - 1900,
+                            .tm_mon = mo - 1,
+                            .tm_mday = d,
+                            .tm_hour = h,
+                            .tm_min = mi,
+                            .tm_sec = sec,
+                            .tm_isdst = -1};
+            time_t lt = mktime(&tm);
+            if (lt == (time_t)-1) return -1;
+            t = (int64_t)lt;
+        } else {
+            t = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60 + sec - east;
+        }
+        if (t < 0) return -1;
+        *out_ms = (uint64_t)t * 1000u;
         return 0;
     }
     /* Unix time: 10 digits in seconds, 13 in milliseconds. */
@@ -174,7 +202,7 @@ static const args_opt_t *find_opt(const args_opt_t *opts, const char *name, size
     return NULL;
 }
 
-static int set_value(const cmd_info_t *info, const args_opt_t *o, const char *v) {
+static int set_value(const cli_t *cli, const cmd_info_t *info, const args_opt_t *o, const char *v) {
     switch (o->kind) {
     case ARGS_FLAG:
         *(bool *)o->dest = true;
@@ -199,18 +227,18 @@ static int set_value(const cmd_info_t *info, const args_opt_t *o, const char *v)
                                     o->name, v);
         return 0;
     case ARGS_TIME:
-        if (args_parse_time(v, render_now_ms(), (uint64_t *)o->dest) != 0)
+        if (args_parse_time(v, render_now_ms(), cli && cli->local_time, (uint64_t *)o->dest) != 0)
             return args_usage_error(info,
                                     "--%s: '%s' is not a time (a duration ago like 10m, 'now', unix "
-                                    "seconds or ms, or 2024-05-01T12:00:00Z)",
-                                    o->name, v);
+                                    "seconds or ms, or 2024-05-01T12:00:00 in %s, or with a zone: ...Z, "
+                                    "...+02:00)",
+                                    o->name, v, cli && cli->local_time ? "local time (--local)" : "UTC");
         return 0;
     }
     return args_usage_error(info, "--%s: unsupported option kind", o->name);
 }
 
 int args_parse(const cli_t *cli, const cmd_info_t *info, const args_opt_t *opts, int argc, char **argv) {
-    (void)cli;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -237,7 +265,7 @@ int args_parse(const cli_t *cli, const cmd_info_t *info, const args_opt_t *opts,
         } else {
             return args_usage_error(info, "--%s needs a value (%s)", o->name, kind_metavar(o));
         }
-        int rc = set_value(info, o, value);
+        int rc = set_value(cli, info, o, value);
         if (rc != 0) return rc;
         if (o->seen) *o->seen = true;
     }

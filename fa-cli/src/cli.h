@@ -38,9 +38,14 @@
 
 #include <cJSON.h>
 
+#include "escape.h" /* libfa-text: the sanitiser */
+#include "units.h"  /* libfa-text: durations, byte units */
+
 #define CLI_NAME "fa-cli"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:7878"
 #define CLI_SERVER_ENV "FA_INSIGHT_SERVER"
+#define CLI_DEFAULT_TIMEOUT_MS 5000u
+#define CLI_DEFAULT_MAX_RESPONSE (64u << 20)
 
 enum {
     CLI_EXIT_OK = 0,
@@ -51,15 +56,18 @@ enum {
 
 /* What the global options put in force, shared by every command. */
 typedef struct cli {
-    const char *server;  /* base URL, no trailing slash: http://host:port */
-    const char *session; /* NULL: the latest live session, else the latest */
-    bool json;           /* print the daemon's JSON, not tables */
-    bool color;          /* ANSI colours on stdout */
-    bool utf8;           /* the locale is UTF-8: box drawing, blocks, µ */
-    bool tty;            /* stdout is a terminal */
-    uint32_t timeout_ms; /* per HTTP request */
-    const char *command; /* the command's name, for messages */
-    FILE *err;           /* where errors go: stderr (watch captures them) */
+    const char *server;   /* base URL, no trailing slash: http://host:port */
+    const char *session;  /* NULL: the latest live session, else the latest */
+    bool json;            /* print the daemon's JSON, not tables */
+    bool color;           /* ANSI colours on stdout */
+    bool utf8;            /* the locale is UTF-8: box drawing, blocks, µ */
+    bool tty;             /* stdout is a terminal */
+    bool local_time;      /* --local: times in local time (default UTC) */
+    uint32_t timeout_ms;  /* --timeout: the whole command (watch: each attempt) */
+    uint64_t deadline_ms; /* monotonic ms when the time is up (http_deadline_start) */
+    size_t max_response;  /* --max-response: the largest answer read */
+    const char *command;  /* the command's name, for messages */
+    FILE *err;            /* where errors go: stderr (watch captures them) */
 } cli_t;
 
 /* ------------------------------------------------------------------------ */
@@ -108,16 +116,18 @@ void args_print_help(FILE *out, const cmd_info_t *info, const args_opt_t *opts);
  * returns CLI_EXIT_USAGE. */
 int args_usage_error(const cmd_info_t *info, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Parses "250ms", "10s", "5m", "2h", "1d" or a bare number of seconds into
- * milliseconds. Returns 0 or -1 (empty, negative, unknown unit, overflow,
- * zero). */
+/* A positive duration in the syntax of units_parse_duration ("250ms",
+ * "10s", "5m", "2h", "1d", a bare number of seconds), in milliseconds: every
+ * duration option of fa-cli means "some time", so zero is refused. Returns 0
+ * or -1. */
 int args_parse_duration(const char *s, uint64_t *out_ms);
 
 /* Parses a point in time: a duration meaning "that long ago" ("10m"),
- * "now", an ISO date "2024-05-01T12:00:00Z" or "2024-05-01 12:00:00"
- * (UTC), or a unix time in s (10 digits) or ms (13 digits). now_ms is the
- * reference. Returns 0 or -1. */
-int args_parse_time(const char *s, uint64_t now_ms, uint64_t *out_ms);
+ * "now", an ISO date "2024-05-01T12:00:00Z", "2024-05-01 12:00+02:00" or
+ * without a zone "2024-05-01 12:00:00" (UTC, or local time when local is
+ * set: the way fa-cli prints times), or a unix time in s (10 digits) or ms
+ * (13 digits). now_ms is the reference. Returns 0 or -1. */
+int args_parse_time(const char *s, uint64_t now_ms, bool local, uint64_t *out_ms);
 
 /* Parses a decimal integer in [min, max]. Returns 0 or -1. */
 int args_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
@@ -130,6 +140,7 @@ int args_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * struct; json is the parsed body (NULL if it is not JSON). */
 typedef struct http_answer {
     uint16_t status;
+    char content_type[64]; /* sanitised, cut */
     char *body;
     size_t len;
     cJSON *json;
@@ -142,10 +153,22 @@ void http_answer_free(http_answer_t *a);
  * precise reason into err. Returns 0 or -1. */
 int http_check_server_url(const char *url, char *err, size_t errcap);
 
-/* GETs path_query (starting with '/') from cli->server. On a transport
- * failure prints one line (daemon down: how to start it) and returns
- * CLI_EXIT_SERVER; otherwise fills *out (any status) and returns 0. */
+/* GETs path_query (starting with '/') from cli->server, within what is left
+ * of cli->deadline_ms and reading at most cli->max_response bytes. On a
+ * transport failure, a time-out, an answer too big or chunked (fa-insightd
+ * never chunks) prints one line and returns CLI_EXIT_SERVER; otherwise
+ * fills *out (any status; the parsed JSON sanitised) and returns 0. */
 int http_get(const cli_t *cli, const char *path_query, http_answer_t *out);
+
+/* Monotonic clock in ms. */
+uint64_t http_mono_ms(void);
+
+/* Starts the time budget of a command (or of one watch attempt):
+ * cli->timeout_ms from now. */
+void http_deadline_start(cli_t *cli);
+
+/* What is left of the deadline in ms (at least 1). */
+uint32_t http_time_left(const cli_t *cli);
 
 /* Reads the error object of an answer: code and message (either may be
  * NULL when absent). */
@@ -192,6 +215,11 @@ long ws_json_extent(const char *buf, size_t len, size_t *skip);
 /* json.c — tolerant accessors                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Replaces, in place, every unsafe sequence (escape.h) in the strings and
+ * member names of a parsed document by '?': whatever a server sends, what
+ * fa-cli prints cannot drive the terminal. NULL is allowed. */
+void jv_sanitize(cJSON *node);
+
 /* The member `name` of obj (NULL obj allowed). */
 const cJSON *jv_get(const cJSON *obj, const char *name);
 /* A string member, or def when absent or not a string. */
@@ -211,15 +239,24 @@ const cJSON *jv_array(const cJSON *obj, const char *name);
 /* render.c                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Human units. Each writes into buf (at least 32 bytes) and returns it. */
-const char *render_bytes(char *buf, size_t cap, uint64_t bytes); /* 512 B, 1.5 KiB, 12.0 MiB */
+/* Human units (bytes: units_format_bytes). Each writes into buf (at least
+ * 32 bytes) and returns it. */
 const char *render_signed_bytes(char *buf, size_t cap, int64_t bytes);
 const char *render_ns(char *buf, size_t cap, uint64_t ns, bool utf8); /* 850 ns, 12.4 µs, 16.7 ms, 1.20 s */
 const char *render_ago(char *buf, size_t cap, uint64_t then_ms, uint64_t now_ms); /* 3m ago */
 const char *render_duration_ms(char *buf, size_t cap, uint64_t ms);               /* 1h 02m, 45s */
-const char *render_clock(char *buf, size_t cap, uint64_t unix_ms); /* 2024-05-01 12:00:03 (local) */
-const char *render_pct(char *buf, size_t cap, double pct);         /* 85 %, 102 %, "-" for < 0 */
-const char *render_count(char *buf, size_t cap, uint64_t n);       /* 1234567 → 1.23M */
+/* A point in time with its zone, in UTC or, with --local, local time:
+ * "2024-05-01 12:00:03 UTC", "14:00:03.250 CEST". "-" for 0. */
+enum { RENDER_CLOCK_DATE = 1, RENDER_CLOCK_MS = 2 };
+const char *render_clock(const cli_t *cli, char *buf, size_t cap, uint64_t unix_ms, unsigned flags);
+const char *render_pct(char *buf, size_t cap, double pct);   /* 85 %, 99.7 %, 102 %, "-" for < 0 */
+const char *render_count(char *buf, size_t cap, uint64_t n); /* 1234567 → 1.23M */
+
+/* The name of a tag path for people: the path, or for the root tag (path
+ * "", where untagged allocations count and whose usage includes every
+ * tag) CLI_ROOT_TAG_NAME, the name the dashboard and the API use too. */
+#define CLI_ROOT_TAG_NAME "(root)"
+const char *render_tag_name(const char *path);
 
 /* Colours: the empty string when colours are off. */
 typedef enum render_color {
@@ -249,6 +286,12 @@ void render_bar(const cli_t *cli, char *buf, size_t cap, double pct, int width);
 /* A sparkline of n values (one cell each) scaled between lo and hi, with
  * ▁▂▃▄▅▆▇█ (or " .:-=+*#" in ASCII). Writes NUL-terminated into buf. */
 void render_sparkline(char *buf, size_t cap, const double *values, size_t n, double lo, double hi, bool utf8);
+
+/* Writes a JSON document that came from a server with every unsafe
+ * sequence inside its strings written as \uXXXX (\ufffd for invalid bytes)
+ * and stray control bytes between tokens as spaces: the same JSON for a
+ * script, nothing a terminal acts on. */
+void render_json_safe(FILE *out, const char *json, size_t len);
 
 /* Display width of a UTF-8 string that may hold ANSI colour sequences. */
 size_t render_width(const char *s);
@@ -292,8 +335,10 @@ int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out);
 /* GETs path_query and insists on a 2xx JSON answer: returns 0 with *out
  * (the caller frees it), or prints why and returns an exit code (out is
  * then freed). A 404 whose error code names a tag (and tag is not NULL)
- * or a session lists near matches; 400 (a parameter passed on from the
- * command line) returns CLI_EXIT_USAGE, anything else CLI_EXIT_SERVER. */
+ * or a session lists near matches; 400 naming a parameter passed on from
+ * the command line returns CLI_EXIT_USAGE; anything else, and any answer
+ * that is not fa-insightd's error JSON (another web server on the port),
+ * CLI_EXIT_SERVER. */
 int api_get(const cli_t *cli, const char *path_query, http_answer_t *out, const char *sid, const char *tag);
 
 /* Edit distance (Levenshtein), capped: returns at most cap + 1. */

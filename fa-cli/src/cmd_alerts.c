@@ -65,14 +65,14 @@ int cmd_alerts(cli_t *cli, int argc, char **argv) {
         render_status st = render_status_parse(level);
         render_table_cell(t, "%s", render_ago(raised, sizeof raised, jv_u64(al, "raised_ms", 0), now));
         const char *tag = jv_str(al, "tag", "?");
-        render_table_cell(t, "%s", tag[0] ? tag : "/");
+        render_table_cell(t, "%s", render_tag_name(tag));
         render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)), level,
                           render_color_code(cli, RC_RESET));
         render_table_cell(t, "%s%s%s", is_active ? render_color_code(cli, RC_BOLD) : "",
                           is_active ? "active" : "cleared",
                           is_active ? render_color_code(cli, RC_RESET) : "");
-        render_table_cell(t, "%s", render_bytes(b[0], 32, jv_u64(al, "peak_bytes", 0)));
-        render_table_cell(t, "%s", render_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)));
+        render_table_cell(t, "%s", units_format_bytes(b[0], 32, jv_u64(al, "peak_bytes", 0)));
+        render_table_cell(t, "%s", units_format_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)));
         render_table_cell(t, "%s", render_pct(pct, sizeof pct, jv_num(al, "peak_pct", -1)));
         if (is_active) {
             render_table_cell(t, "-");

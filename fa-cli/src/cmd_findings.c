@@ -106,12 +106,12 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
         render_table_cell(t, "%d", m[i].code);
         render_table_cell(t, "%s%s%s", render_color_code(cli, RC_YELLOW), m[i].name,
                           render_color_code(cli, RC_RESET));
-        render_table_cell(t, "%s", m[i].tag[0] ? m[i].tag : "/");
+        render_table_cell(t, "%s", render_tag_name(m[i].tag));
         render_table_cell(t, "%s", m[i].kind);
         render_table_cell(t, "%llus", (unsigned long long)m[i].seconds);
         render_table_cell(t, "%s", render_ago(ago, sizeof ago, m[i].last_ms, now));
         render_table_cell(t, "%llu", (unsigned long long)m[i].count_max);
-        render_table_cell(t, "%s", render_bytes(b, sizeof b, m[i].value_max));
+        render_table_cell(t, "%s", units_format_bytes(b, sizeof b, m[i].value_max));
     }
     render_table_print(cli, t, stdout);
     render_table_free(t);

@@ -53,24 +53,23 @@ int cmd_frames(cli_t *cli, int argc, char **argv) {
     const cJSON *f;
     uint64_t now = render_now_ms();
     cJSON_ArrayForEach(f, frames) {
-        char b[6][32], clock[40], ms[8];
+        char b[6][32], clock[48];
         uint64_t t_ms = jv_u64(f, "t_ms", 0);
         uint64_t fr = kind_u64(f, "frame", "in_use"), po = kind_u64(f, "pool", "in_use"),
                  he = kind_u64(f, "heap", "in_use");
         uint64_t allocs = kind_u64(f, "frame", "alloc_count") + kind_u64(f, "pool", "alloc_count") +
                           kind_u64(f, "heap", "alloc_count");
         uint64_t frees = kind_u64(f, "pool", "free_count") + kind_u64(f, "heap", "free_count");
-        render_clock(clock, sizeof clock, t_ms);
-        /* hh:mm:ss.mmm today, the full date otherwise. */
-        snprintf(ms, sizeof ms, ".%03u", (unsigned)(t_ms % 1000u));
-        const char *shown = now - t_ms < 12u * 3600u * 1000u && strlen(clock) > 11 ? clock + 11 : clock;
+        /* hh:mm:ss.mmm and the zone today, with the date otherwise. */
+        bool today = now - t_ms < 12u * 3600u * 1000u;
+        render_clock(cli, clock, sizeof clock, t_ms, RENDER_CLOCK_MS | (today ? 0 : RENDER_CLOCK_DATE));
         render_table_cell(t, "%llu", (unsigned long long)jv_u64(f, "frame", 0));
-        render_table_cell(t, "%s%s", shown, ms);
+        render_table_cell(t, "%s", clock);
         render_table_cell(t, "%s", render_ns(b[0], 32, jv_u64(f, "duration_ns", 0), cli->utf8));
-        render_table_cell(t, "%s", render_bytes(b[1], 32, fr));
-        render_table_cell(t, "%s", render_bytes(b[2], 32, po));
-        render_table_cell(t, "%s", render_bytes(b[3], 32, he));
-        render_table_cell(t, "%s", render_bytes(b[4], 32, fr + po + he));
+        render_table_cell(t, "%s", units_format_bytes(b[1], 32, fr));
+        render_table_cell(t, "%s", units_format_bytes(b[2], 32, po));
+        render_table_cell(t, "%s", units_format_bytes(b[3], 32, he));
+        render_table_cell(t, "%s", units_format_bytes(b[4], 32, fr + po + he));
         render_table_cell(t, "%s", render_count(b[5], 32, allocs));
         render_table_cell(t, "%llu", (unsigned long long)frees);
         int nf = cJSON_GetArraySize(jv_array(f, "findings"));

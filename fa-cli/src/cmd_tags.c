@@ -39,11 +39,11 @@ static void usage_cells(const cli_t *cli, render_table_t *t, const cJSON *n) {
     char b[4][32], pct[32], bar[128];
     uint64_t live = jv_u64(n, "live_bytes", 0), hard = jv_u64(n, "budget_hard", 0),
              soft = jv_u64(n, "budget_soft", 0);
-    render_table_cell(t, "%s", render_bytes(b[0], 32, live));
-    render_table_cell(t, "%s", render_bytes(b[1], 32, jv_u64(n, "peak_bytes", 0)));
+    render_table_cell(t, "%s", units_format_bytes(b[0], 32, live));
+    render_table_cell(t, "%s", units_format_bytes(b[1], 32, jv_u64(n, "peak_bytes", 0)));
     if (hard || soft) {
-        render_table_cell(t, "%s / %s", soft ? render_bytes(b[2], 32, soft) : "-",
-                          hard ? render_bytes(b[3], 32, hard) : "-");
+        render_table_cell(t, "%s / %s", soft ? units_format_bytes(b[2], 32, soft) : "-",
+                          hard ? units_format_bytes(b[3], 32, hard) : "-");
     } else {
         render_table_cell(t, "-");
     }
@@ -70,7 +70,7 @@ static void tree_rows(const cli_t *cli, render_table_t *t, const cJSON *nodes, i
         char prefix[256];
         render_tree_prefix(cli, prefix, sizeof prefix, last, depth);
         const char *path = jv_str(node, "path", "");
-        const char *name = path[0] ? jv_str(node, "name", path) : "/ (all)";
+        const char *name = path[0] ? jv_str(node, "name", path) : render_tag_name(path);
         render_table_cell(t, "%s%s", prefix, name);
         usage_cells(cli, t, node);
         const cJSON *kids = children_of(node);
@@ -153,8 +153,7 @@ int cmd_budgets(cli_t *cli, int argc, char **argv) {
         counts[st]++;
         if (st == RS_CRITICAL && critical_names_len + 64 < sizeof critical_names) {
             int w = snprintf(critical_names + critical_names_len, sizeof critical_names - critical_names_len,
-                             "%s%s", critical_names_len ? ", " : "",
-                             jv_str(r, "path", "?")[0] ? jv_str(r, "path", "?") : "/");
+                             "%s%s", critical_names_len ? ", " : "", render_tag_name(jv_str(r, "path", "?")));
             if (w > 0) critical_names_len += (size_t)w;
         }
     }
@@ -177,11 +176,11 @@ int cmd_budgets(cli_t *cli, int argc, char **argv) {
             ind[depth * 2] = '\0';
             const char *p = jv_str(r, "path", "?");
             render_status st = render_status_of(live, hard);
-            render_table_cell(t, "%s%s", ind, p[0] ? p : "/ (all)");
-            render_table_cell(t, "%s", soft ? render_bytes(b[0], 32, soft) : "-");
-            render_table_cell(t, "%s", hard ? render_bytes(b[1], 32, hard) : "-");
-            render_table_cell(t, "%s", render_bytes(b[2], 32, live));
-            render_table_cell(t, "%s", render_bytes(b[3], 32, jv_u64(r, "peak_bytes", 0)));
+            render_table_cell(t, "%s%s", ind, render_tag_name(p));
+            render_table_cell(t, "%s", soft ? units_format_bytes(b[0], 32, soft) : "-");
+            render_table_cell(t, "%s", hard ? units_format_bytes(b[1], 32, hard) : "-");
+            render_table_cell(t, "%s", units_format_bytes(b[2], 32, live));
+            render_table_cell(t, "%s", units_format_bytes(b[3], 32, jv_u64(r, "peak_bytes", 0)));
             render_table_cell(t, "%s",
                               hard ? render_pct(pct, sizeof pct, (double)live * 100.0 / (double)hard) : "-");
             render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)),

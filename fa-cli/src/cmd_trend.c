@@ -59,11 +59,11 @@ int cmd_trend(cli_t *cli, int argc, char **argv) {
     const char *shown_tag = jv_str(a.json, "tag", tag);
     char wbuf[32], sbuf[32];
     printf("%s%s%s  last %s, %u points of %s (source: %s)\n", render_color_code(cli, RC_BOLD),
-           shown_tag[0] ? shown_tag : "/", render_color_code(cli, RC_RESET),
+           render_tag_name(shown_tag), render_color_code(cli, RC_RESET),
            render_duration_ms(wbuf, sizeof wbuf, jv_u64(a.json, "window_ms", window_ms)), npoints,
            render_duration_ms(sbuf, sizeof sbuf, step), jv_str(a.json, "source", "?"));
     if (cJSON_GetArraySize(series) == 0) {
-        printf("no data for %s in this window\n", shown_tag[0] ? shown_tag : "/");
+        printf("no data for %s in this window\n", render_tag_name(shown_tag));
         http_answer_free(&a);
         return CLI_EXIT_OK;
     }
@@ -107,9 +107,9 @@ int cmd_trend(cli_t *cli, int argc, char **argv) {
     free(line);
     free(vals);
     char b[4][32];
-    printf("min %s   avg %s   max %s   last %s", render_bytes(b[0], 32, mn),
-           render_bytes(b[1], 32, weight > 0 ? (uint64_t)(sum / weight + 0.5) : 0),
-           render_bytes(b[2], 32, mx), render_bytes(b[3], 32, last));
+    printf("min %s   avg %s   max %s   last %s", units_format_bytes(b[0], 32, mn),
+           units_format_bytes(b[1], 32, weight > 0 ? (uint64_t)(sum / weight + 0.5) : 0),
+           units_format_bytes(b[2], 32, mx), units_format_bytes(b[3], 32, last));
     /* The budget, from the budgets route (best effort: a failure here only
      * leaves it out). */
     char bpath[1400];
@@ -122,7 +122,7 @@ int cmd_trend(cli_t *cli, int argc, char **argv) {
         if (ba.status == 200 && hard) {
             char hb[32], pct[32];
             render_status st = render_status_of(last, hard);
-            printf("   budget %s hard: %s%s %s%s", render_bytes(hb, sizeof hb, hard),
+            printf("   budget %s hard: %s%s %s%s", units_format_bytes(hb, sizeof hb, hard),
                    render_color_code(cli, render_status_color(st)),
                    render_pct(pct, sizeof pct, (double)last * 100.0 / (double)hard), render_status_name(st),
                    render_color_code(cli, RC_RESET));

@@ -163,8 +163,9 @@ static void collect_tags(watch_t *w, const cJSON *nodes, size_t *cap) {
 }
 
 /* Re-reads the session's tags (names, budgets). Returns 0 or an exit code. */
-static int fetch_tags(watch_t *w) {
+static int fetch_tags(watch_t *w, bool new_deadline) {
     char path[128];
+    if (new_deadline) http_deadline_start(w->cli);
     snprintf(path, sizeof path, "/api/v1/sessions/%s/tags", w->sid);
     w->tags_fetched_ms = mono_ms();
     http_answer_t a;
@@ -196,7 +197,7 @@ static int load_session(watch_t *w) {
     cJSON_Delete(s);
     cJSON_Delete(w->frame);
     w->frame = NULL;
-    if ((rc = fetch_tags(w)) != 0) return rc;
+    if ((rc = fetch_tags(w, false)) != 0) return rc;
     if (w->focus && !w->tags_known) {
         const char *f = w->focus[0] == '/' ? w->focus + 1 : w->focus;
         bool found = !*f;
@@ -222,19 +223,18 @@ static void on_alert(watch_t *w, const cJSON *msg) {
     const char *event = jv_str(msg, "event", "?"), *level = jv_str(al, "level", "?");
     bool cleared = strcmp(event, "cleared") == 0;
     uint64_t t = cleared ? jv_u64(al, "cleared_ms", 0) : jv_u64(al, "raised_ms", 0);
-    char clock[40], b[2][32], pct[32], line[320];
-    render_clock(clock, sizeof clock, t ? t : render_now_ms());
+    char clock[48], b[2][32], pct[32], line[320];
+    render_clock(w->cli, clock, sizeof clock, t ? t : render_now_ms(), 0);
     render_status st = render_status_parse(level);
     const char *tag = jv_str(al, "tag", "?");
     const char *reason = cleared ? jv_str(al, "clear_reason", NULL) : NULL;
     char why[64] = "";
     if (reason && strcmp(reason, "usage") != 0) snprintf(why, sizeof why, " [%s]", reason);
-    snprintf(line, sizeof line, "%s  %-20s %s%-8s%s %-9s %s of %s hard (peak %s)%s",
-             strlen(clock) > 11 ? clock + 11 : clock, tag[0] ? tag : "/",
-             cleared ? "" : render_color_code(w->cli, render_status_color(st)), level,
+    snprintf(line, sizeof line, "%s  %-20s %s%-8s%s %-9s %s of %s hard (peak %s)%s", clock,
+             render_tag_name(tag), cleared ? "" : render_color_code(w->cli, render_status_color(st)), level,
              cleared ? "" : render_color_code(w->cli, RC_RESET), event,
-             render_bytes(b[0], 32, jv_u64(al, "live_bytes", jv_u64(al, "raised_bytes", 0))),
-             render_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)),
+             units_format_bytes(b[0], 32, jv_u64(al, "live_bytes", jv_u64(al, "raised_bytes", 0))),
+             units_format_bytes(b[1], 32, jv_u64(al, "budget_hard", 0)),
              render_pct(pct, sizeof pct, jv_num(al, "peak_pct", -1)), why);
     push_alert_line(w, line);
     if (!w->cli->tty && !w->cli->json) {
@@ -267,7 +267,7 @@ static void on_frame(watch_t *w, cJSON *msg) {
     w->session_live = true;
     if (unknown && mono_ms() - w->tags_fetched_ms > 2000) {
         /* Keep the values just read: re-fetching replaces the table. */
-        fetch_tags(w);
+        fetch_tags(w, true);
         errs_take(w, NULL, 0);
     }
 }
@@ -295,19 +295,24 @@ static void draw(watch_t *w) {
         w->drawn_once = true;
     }
     fputs("\033[H", stdout);
-    char clock[40], b[5][32], dur[32];
-    render_clock(clock, sizeof clock, render_now_ms());
+    char clock[48], b[5][32], dur[32];
+    render_clock(cli, clock, sizeof clock, render_now_ms(), 0);
     printf("%sfa-cli watch%s  %s  session %s (%s, %s)  %s%s", render_color_code(cli, RC_BOLD),
            render_color_code(cli, RC_RESET), cli->server, w->sid[0] ? w->sid : "-", w->app[0] ? w->app : "?",
-           w->session_live ? "live" : "ended", strlen(clock) > 11 ? clock + 11 : clock, el);
+           /* Disconnected, the session's state is not known: never "live". */
+           !w->connected     ? "not connected"
+           : w->session_live ? "live"
+                             : "ended",
+           clock, el);
     const cJSON *f = w->frame;
     if (f) {
         uint64_t fr = kind_in_use(f, "frame"), po = kind_in_use(f, "pool"), he = kind_in_use(f, "heap");
         printf("frame %llu  %s  arena %s  pool %s  heap %s  total %s%s%s  active alerts %llu%s",
                (unsigned long long)jv_u64(f, "frame", 0),
-               render_ns(dur, sizeof dur, jv_u64(f, "duration_ns", 0), cli->utf8), render_bytes(b[0], 32, fr),
-               render_bytes(b[1], 32, po), render_bytes(b[2], 32, he), render_color_code(cli, RC_BOLD),
-               render_bytes(b[3], 32, fr + po + he), render_color_code(cli, RC_RESET),
+               render_ns(dur, sizeof dur, jv_u64(f, "duration_ns", 0), cli->utf8),
+               units_format_bytes(b[0], 32, fr), units_format_bytes(b[1], 32, po),
+               units_format_bytes(b[2], 32, he), render_color_code(cli, RC_BOLD),
+               units_format_bytes(b[3], 32, fr + po + he), render_color_code(cli, RC_RESET),
                (unsigned long long)jv_u64(f, "active_alerts", 0), el);
     } else {
         printf("waiting for frames...%s", el);
@@ -337,14 +342,14 @@ static void draw(watch_t *w) {
     for (size_t i = 0; i < shown; i++) {
         const wtag_t *x = list[i];
         char pct[32], bar[128];
-        render_table_cell(t, "%s", x->path[0] ? x->path : "/");
-        render_table_cell(t, "%s", render_bytes(b[0], 32, x->live));
-        render_table_cell(t, "%s", render_bytes(b[1], 32, x->peak));
+        render_table_cell(t, "%s", render_tag_name(x->path));
+        render_table_cell(t, "%s", units_format_bytes(b[0], 32, x->live));
+        render_table_cell(t, "%s", units_format_bytes(b[1], 32, x->peak));
         if (x->hard) {
             double p = (double)x->live * 100.0 / (double)x->hard;
             render_status st = render_status_of(x->live, x->hard);
             render_bar(cli, bar, sizeof bar, p, 10);
-            render_table_cell(t, "%s", render_bytes(b[2], 32, x->hard));
+            render_table_cell(t, "%s", units_format_bytes(b[2], 32, x->hard));
             render_table_cell(t, "%5s %s", render_pct(pct, sizeof pct, p), bar);
             render_table_cell(t, "%s%s%s", render_color_code(cli, render_status_color(st)),
                               render_status_name(st), render_color_code(cli, RC_RESET));
@@ -400,7 +405,7 @@ static void print_line(watch_t *w) {
     if (!f) return;
     uint64_t total = kind_in_use(f, "frame") + kind_in_use(f, "pool") + kind_in_use(f, "heap");
     printf("session %s frame %llu total %s active_alerts %llu\n", w->sid,
-           (unsigned long long)jv_u64(f, "frame", 0), render_bytes(b, sizeof b, total),
+           (unsigned long long)jv_u64(f, "frame", 0), units_format_bytes(b, sizeof b, total),
            (unsigned long long)jv_u64(f, "active_alerts", 0));
     fflush(stdout);
 }
@@ -420,7 +425,8 @@ static void maybe_draw(watch_t *w, bool force) {
 static void handle(watch_t *w, cJSON *msg, const char *raw) {
     const char *type = jv_str(msg, "type", "");
     if (w->cli->json && raw) {
-        puts(raw);
+        render_json_safe(stdout, raw, strlen(raw));
+        putchar('\n');
         fflush(stdout);
     }
     if (strcmp(type, "frame") == 0) {
@@ -444,7 +450,7 @@ static void handle(watch_t *w, cJSON *msg, const char *raw) {
             cJSON_Delete(w->frame);
             w->frame = NULL;
             w->nalerts = 0;
-            fetch_tags(w);
+            fetch_tags(w, true);
             errs_take(w, NULL, 0);
             char line[320];
             snprintf(line, sizeof line, "now following the new session %s (%s)", w->sid, w->app);
@@ -476,7 +482,7 @@ int cmd_watch(cli_t *cli, int argc, char **argv) {
         return rc;
     }
     ws_conn_t *conn = NULL;
-    if ((rc = ws_connect(cli, "/ws", cli->timeout_ms, &conn)) != 0) {
+    if ((rc = ws_connect(cli, "/ws", http_time_left(cli), &conn)) != 0) {
         http_print_down(cli, rc);
         tags_free(&w);
         return CLI_EXIT_SERVER;
@@ -505,7 +511,8 @@ int cmd_watch(cli_t *cli, int argc, char **argv) {
             }
             next_try = now + WATCH_RETRY_MS;
             w.attempts++;
-            int r = ws_connect(cli, "/ws", 1000, &conn);
+            http_deadline_start(cli); /* each attempt has the whole --timeout */
+            int r = ws_connect(cli, "/ws", http_time_left(cli), &conn);
             if (r != 0) {
                 snprintf(w.status, sizeof w.status, "%s", nng_strerror(r));
                 conn = NULL;

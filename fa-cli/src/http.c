@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
@@ -122,53 +123,137 @@ void http_print_down(const cli_t *cli, int rc) {
             why, cli->server, nng_strerror(rc), hp);
 }
 
+uint64_t http_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void http_deadline_start(cli_t *cli) {
+    cli->deadline_ms = http_mono_ms() + (cli->timeout_ms ? cli->timeout_ms : 5000u);
+}
+
+uint32_t http_time_left(const cli_t *cli) {
+    uint64_t now = http_mono_ms();
+    return cli->deadline_ms > now ? (uint32_t)(cli->deadline_ms - now) : 1u;
+}
+
+/* Runs one step of the exchange on aio within what is left of the
+ * command's time. 0 or an nng error (NNG_ETIMEDOUT once the time is up). */
+static int step(nng_aio *aio) {
+    nng_aio_wait(aio);
+    return nng_aio_result(aio);
+}
+
+/* Starts op on aio with what is left of the command's time (at least 1 ms,
+ * so that a spent deadline ends the step as a time-out). */
+#define START(op)                                                                                            \
+    do {                                                                                                     \
+        nng_aio_set_timeout(aio, (nng_duration)http_time_left(cli));                                         \
+        op;                                                                                                  \
+    } while (0)
+
+/* Reads the body: Content-Length bytes, or until the server closes when
+ * it sent no length. Never more than cli->max_response bytes. */
+static int read_body(const cli_t *cli, nng_http_conn *conn, nng_http_res *res, nng_aio *aio,
+                     http_answer_t *out) {
+    size_t cap = cli->max_response ? cli->max_response : CLI_DEFAULT_MAX_RESPONSE;
+    const char *te = nng_http_res_get_header(res, "Transfer-Encoding");
+    const char *cl = nng_http_res_get_header(res, "Content-Length");
+    char shown[32];
+    if (te && strcmp(te, "identity") != 0) {
+        /* fa-insightd always sends a length; nng's own client would collect
+         * an endless chunked body without limit. */
+        fprintf(cli->err,
+                CLI_NAME ": %s answered with a %s-encoded body, which fa-insightd never sends: is it "
+                         "fa-insightd?\n",
+                cli->server, "chunked");
+        return CLI_EXIT_SERVER;
+    }
+    uint64_t want = 0;
+    if (cl && args_parse_uint(cl, 0, UINT64_MAX, &want) != 0) {
+        fprintf(cli->err, CLI_NAME ": %s sent a bad Content-Length: is it fa-insightd?\n", cli->server);
+        return CLI_EXIT_SERVER;
+    }
+    if (want > cap) {
+        fprintf(cli->err, CLI_NAME ": the answer of %s is %llu bytes, more than --max-response %s\n",
+                cli->server, (unsigned long long)want, units_format_bytes(shown, sizeof shown, cap));
+        return CLI_EXIT_SERVER;
+    }
+    size_t room = cl ? (size_t)want : cap + 1; /* one more byte tells "too big" */
+    out->body = malloc(room + 1);
+    if (!out->body) {
+        fprintf(cli->err, CLI_NAME ": out of memory for a %zu-byte answer\n", room);
+        return CLI_EXIT_SERVER;
+    }
+    while (out->len < room) {
+        nng_iov iov = {.iov_buf = out->body + out->len, .iov_len = room - out->len};
+        nng_aio_set_iov(aio, 1, &iov);
+        if (cl)
+            START(nng_http_conn_read_all(conn, aio));
+        else
+            START(nng_http_conn_read(conn, aio));
+        int rc = step(aio);
+        out->len += nng_aio_count(aio);
+        if (rc == 0) continue;
+        if (!cl && (rc == NNG_ECLOSED || rc == NNG_ECONNSHUT || rc == NNG_ECONNRESET)) break; /* the end */
+        http_print_down(cli, rc);
+        return CLI_EXIT_SERVER;
+    }
+    if (out->len > cap) {
+        fprintf(cli->err, CLI_NAME ": the answer of %s is larger than --max-response %s\n", cli->server,
+                units_format_bytes(shown, sizeof shown, cap));
+        return CLI_EXIT_SERVER;
+    }
+    out->body[out->len] = '\0';
+    return 0;
+}
+
 int http_get(const cli_t *cli, const char *path_query, http_answer_t *out) {
     memset(out, 0, sizeof *out);
     nng_url *url = NULL;
     nng_http_client *client = NULL;
+    nng_http_conn *conn = NULL;
     nng_http_req *req = NULL;
     nng_http_res *res = NULL;
     nng_aio *aio = NULL;
     int rc;
     if ((rc = nng_url_parse(&url, cli->server)) != 0 || (rc = nng_http_client_alloc(&client, url)) != 0 ||
         (rc = nng_http_req_alloc(&req, url)) != 0 || (rc = nng_http_res_alloc(&res)) != 0 ||
-        (rc = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
-        fprintf(cli->err, CLI_NAME ": cannot prepare a request to %s: %s\n", cli->server, nng_strerror(rc));
-        goto fail;
-    }
-    if ((rc = nng_http_req_set_uri(req, path_query)) != 0 ||
+        (rc = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rc = nng_http_req_set_uri(req, path_query)) != 0 ||
         (rc = nng_http_req_set_header(req, "Accept", "application/json")) != 0 ||
-        (rc = nng_http_req_set_header(req, "User-Agent", CLI_NAME)) != 0) {
+        (rc = nng_http_req_set_header(req, "User-Agent", CLI_NAME)) != 0 ||
+        (rc = nng_http_req_set_header(req, "Connection", "close")) != 0) {
         fprintf(cli->err, CLI_NAME ": cannot prepare a request to %s: %s\n", cli->server, nng_strerror(rc));
         goto fail;
     }
-    nng_aio_set_timeout(aio, (nng_duration)(cli->timeout_ms ? cli->timeout_ms : 5000));
-    nng_http_client_transact(client, req, res, aio);
-    nng_aio_wait(aio);
-    if ((rc = nng_aio_result(aio)) != 0) {
-        http_print_down(cli, rc);
-        goto fail;
-    }
+    /* Step by step rather than nng_http_client_transact, which reads any
+     * body whole, however big or endless: here every step runs within the
+     * command's deadline and the body within --max-response. */
+    START(nng_http_client_connect(client, aio));
+    if ((rc = step(aio)) != 0) goto down;
+    conn = nng_aio_get_output(aio, 0);
+    START(nng_http_conn_write_req(conn, req, aio));
+    if ((rc = step(aio)) != 0) goto down;
+    START(nng_http_conn_read_res(conn, res, aio));
+    if ((rc = step(aio)) != 0) goto down;
     out->status = nng_http_res_get_status(res);
-    void *data = NULL;
-    size_t len = 0;
-    nng_http_res_get_data(res, &data, &len);
-    out->body = malloc(len + 1);
-    if (!out->body) {
-        fprintf(cli->err, CLI_NAME ": out of memory for a %zu-byte answer\n", len);
-        goto fail;
-    }
-    if (len) memcpy(out->body, data, len);
-    out->body[len] = '\0';
-    out->len = len;
-    out->json = cJSON_ParseWithLength(out->body, len);
+    const char *type = nng_http_res_get_header(res, "Content-Type");
+    if (type) escape_sanitize_copy(out->content_type, sizeof out->content_type, type, strlen(type));
+    if (read_body(cli, conn, res, aio, out) != 0) goto fail;
+    out->json = cJSON_ParseWithLength(out->body, out->len);
+    jv_sanitize(out->json);
+    nng_http_conn_close(conn);
     nng_aio_free(aio);
     nng_http_res_free(res);
     nng_http_req_free(req);
     nng_http_client_free(client);
     nng_url_free(url);
     return 0;
+down:
+    http_print_down(cli, rc);
 fail:
+    if (conn) nng_http_conn_close(conn);
     if (aio) nng_aio_free(aio);
     if (res) nng_http_res_free(res);
     if (req) nng_http_req_free(req);

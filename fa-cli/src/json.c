@@ -68,3 +68,11 @@ const cJSON *jv_array(const cJSON *obj, const char *name) {
     const cJSON *v = jv_get(obj, name);
     return cJSON_IsArray(v) ? v : NULL;
 }
+
+void jv_sanitize(cJSON *node) {
+    for (; node; node = node->next) {
+        if (node->string) escape_sanitize(node->string);
+        if (cJSON_IsString(node) && node->valuestring) escape_sanitize(node->valuestring);
+        jv_sanitize(node->child);
+    }
+}

@@ -88,7 +88,10 @@ static bool is_opt(const char *a, const char *name) {
 }
 
 int main(int argc, char **argv) {
-    cli_t cli = {.server = getenv(CLI_SERVER_ENV), .timeout_ms = 5000, .err = stderr};
+    cli_t cli = {.server = getenv(CLI_SERVER_ENV),
+                 .timeout_ms = CLI_DEFAULT_TIMEOUT_MS,
+                 .max_response = CLI_DEFAULT_MAX_RESPONSE,
+                 .err = stderr};
     if (!cli.server || !*cli.server) cli.server = CLI_DEFAULT_SERVER;
     bool no_color = false, help = false;
     const char *command = NULL;
@@ -112,6 +115,14 @@ int main(int argc, char **argv) {
                 ms > 600000)
                 return global_usage("--timeout needs a duration up to 10m (e.g. 2s, 500ms)%s", "");
             cli.timeout_ms = (uint32_t)ms;
+        } else if (is_opt(a, "max-response")) {
+            uint64_t bytes;
+            if (take_value(argc, argv, &i, "max-response", &v) != 0 || units_parse_bytes(v, &bytes) != 0 ||
+                bytes < 1024 || bytes > (4ull << 30))
+                return global_usage("--max-response needs a size from 1KiB to 4GiB (e.g. 64MiB)%s", "");
+            cli.max_response = (size_t)bytes;
+        } else if (strcmp(a, "--local") == 0) {
+            cli.local_time = true;
         } else if (strcmp(a, "--json") == 0) {
             cli.json = true;
         } else if (strcmp(a, "--no-color") == 0 || strcmp(a, "--no-colour") == 0) {
@@ -164,6 +175,7 @@ int main(int argc, char **argv) {
     cli.utf8 = render_locale_is_utf8();
     cli.command = cmd->info->name;
     rest[nrest] = NULL;
+    http_deadline_start(&cli);
     int rc = cmd->run(&cli, nrest, rest);
     fflush(stdout);
     free(rest);

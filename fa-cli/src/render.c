@@ -27,37 +27,10 @@ bool render_locale_is_utf8(void) {
     return false;
 }
 
-/* Three significant digits: 1.50, 12.3, 512. */
-static const char *scaled(char *buf, size_t cap, double v, const char *unit) {
-    if (v < 9.995)
-        snprintf(buf, cap, "%.2f %s", v, unit);
-    else if (v < 99.95)
-        snprintf(buf, cap, "%.1f %s", v, unit);
-    else
-        snprintf(buf, cap, "%.0f %s", v, unit);
-    return buf;
-}
-
-const char *render_bytes(char *buf, size_t cap, uint64_t bytes) {
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-    if (bytes < 1024) {
-        snprintf(buf, cap, "%llu B", (unsigned long long)bytes);
-        return buf;
-    }
-    double v = (double)bytes / 1024.0;
-    size_t u = 0;
-    /* Move up before the value would print as 1024 at three digits. */
-    while (v >= 1023.5 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1024.0;
-        u++;
-    }
-    return scaled(buf, cap, v, units[u]);
-}
-
 const char *render_signed_bytes(char *buf, size_t cap, int64_t bytes) {
     char tmp[32];
     uint64_t mag = bytes < 0 ? (uint64_t)(-(bytes + 1)) + 1u : (uint64_t)bytes;
-    render_bytes(tmp, sizeof tmp, mag);
+    units_format_bytes(tmp, sizeof tmp, mag);
     snprintf(buf, cap, "%s%s", bytes < 0 ? "-" : bytes > 0 ? "+" : "", tmp);
     return buf;
 }
@@ -67,9 +40,9 @@ const char *render_ns(char *buf, size_t cap, uint64_t ns, bool utf8) {
         snprintf(buf, cap, "%llu ns", (unsigned long long)ns);
         return buf;
     }
-    if (ns < 999500) return scaled(buf, cap, (double)ns / 1e3, utf8 ? "\xc2\xb5s" : "us");
-    if (ns < 999500000) return scaled(buf, cap, (double)ns / 1e6, "ms");
-    return scaled(buf, cap, (double)ns / 1e9, "s");
+    if (ns < 999500) return units_format_3sig(buf, cap, (double)ns / 1e3, utf8 ? "\xc2\xb5s" : "us");
+    if (ns < 999500000) return units_format_3sig(buf, cap, (double)ns / 1e6, "ms");
+    return units_format_3sig(buf, cap, (double)ns / 1e9, "s");
 }
 
 const char *render_ago(char *buf, size_t cap, uint64_t then_ms, uint64_t now_ms) {
@@ -113,23 +86,35 @@ const char *render_duration_ms(char *buf, size_t cap, uint64_t ms) {
     return buf;
 }
 
-const char *render_clock(char *buf, size_t cap, uint64_t unix_ms) {
+const char *render_clock(const cli_t *cli, char *buf, size_t cap, uint64_t unix_ms, unsigned flags) {
     if (unix_ms == 0) {
         snprintf(buf, cap, "-");
         return buf;
     }
     time_t t = (time_t)(unix_ms / 1000u);
     struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    bool local = cli && cli->local_time;
+    if (local)
+        localtime_r(&t, &tm);
+    else
+        gmtime_r(&t, &tm);
+    char day[16] = "", clock[16], ms[8] = "", zone[16] = "UTC";
+    if (flags & RENDER_CLOCK_DATE) strftime(day, sizeof day, "%Y-%m-%d ", &tm);
+    strftime(clock, sizeof clock, "%H:%M:%S", &tm);
+    if (flags & RENDER_CLOCK_MS) snprintf(ms, sizeof ms, ".%03u", (unsigned)(unix_ms % 1000u));
+    if (local) strftime(zone, sizeof zone, "%Z", &tm);
+    snprintf(buf, cap, "%s%s%s %s", day, clock, ms, zone);
     return buf;
 }
 
 const char *render_pct(char *buf, size_t cap, double pct) {
+    double whole = round(pct);
     if (pct < 0 || isnan(pct))
         snprintf(buf, cap, "-");
-    else if (pct < 10)
-        snprintf(buf, cap, "%.1f %%", pct);
+    else if (pct < 10 || ((whole == 80 || whole == 100) && pct < whole))
+        /* Tenths, cut not rounded: 99.7 reads "99.7 %", never a "100 %"
+         * the usage has not reached (the dashboard's rule too). */
+        snprintf(buf, cap, "%.1f %%", floor(pct * 10) / 10);
     else
         snprintf(buf, cap, "%.0f %%", pct);
     return buf;
@@ -139,15 +124,19 @@ const char *render_count(char *buf, size_t cap, uint64_t n) {
     if (n < 10000)
         snprintf(buf, cap, "%llu", (unsigned long long)n);
     else if (n < 999500)
-        scaled(buf, cap, (double)n / 1e3, "k");
+        units_format_3sig(buf, cap, (double)n / 1e3, "k");
     else if (n < 999500000)
-        scaled(buf, cap, (double)n / 1e6, "M");
+        units_format_3sig(buf, cap, (double)n / 1e6, "M");
     else
-        scaled(buf, cap, (double)n / 1e9, "G");
+        units_format_3sig(buf, cap, (double)n / 1e9, "G");
     /* No space before k/M/G: "12.3k". */
     char *sp = strchr(buf, ' ');
     if (sp) memmove(sp, sp + 1, strlen(sp));
     return buf;
+}
+
+const char *render_tag_name(const char *path) {
+    return path && path[0] ? path : CLI_ROOT_TAG_NAME;
 }
 
 const char *render_color_code(const cli_t *cli, render_color c) {
@@ -296,6 +285,34 @@ void render_sparkline(char *buf, size_t cap, const double *values, size_t n, dou
         memcpy(buf + len, cell, l);
         len += l;
         buf[len] = '\0';
+    }
+}
+
+void render_json_safe(FILE *out, const char *s, size_t len) {
+    bool in_string = false, escaped = false;
+    size_t i = 0;
+    while (i < len) {
+        size_t seq;
+        uint32_t cp;
+        size_t safe = escape_find_unsafe(s + i, len - i, &seq, &cp);
+        for (size_t j = 0; j < safe; j++) {
+            char c = s[i + j];
+            if (escaped)
+                escaped = false;
+            else if (c == '\\' && in_string)
+                escaped = true;
+            else if (c == '"')
+                in_string = !in_string;
+        }
+        fwrite(s + i, 1, safe, out);
+        i += safe;
+        if (seq == 0) break;
+        if (in_string)
+            fprintf(out, "\\u%04x", (unsigned)(cp == ESCAPE_INVALID ? 0xfffd : cp));
+        else
+            fputc(cp == '\n' || cp == '\t' || cp == '\r' ? (int)cp : ' ', out); /* JSON white space */
+        escaped = false;
+        i += seq;
     }
 }
 

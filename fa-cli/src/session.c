@@ -252,6 +252,18 @@ int api_get(const cli_t *cli, const char *path_query, http_answer_t *out, const 
     }
     const char *code = NULL, *message = NULL;
     http_error_fields(out, &code, &message);
+    if (!code && !message) {
+        /* Not fa-insightd's error object: a web server, a proxy, another
+         * program on the port. That is a server problem, never bad
+         * arguments. */
+        fprintf(cli->err,
+                CLI_NAME " %s: %s answered HTTP %u (%s) to %s, which is not an answer of fa-insightd: is "
+                         "--server right?\n",
+                cli->command, cli->server, out->status, out->content_type[0] ? out->content_type : "no type",
+                path_query);
+        http_answer_free(out);
+        return CLI_EXIT_SERVER;
+    }
     if (out->status == 404 && code && tag && strstr(code, "tag")) {
         http_answer_free(out);
         return session_unknown_tag(cli, sid, tag);
@@ -263,7 +275,12 @@ int api_get(const cli_t *cli, const char *path_query, http_answer_t *out, const 
         http_answer_free(out);
         return CLI_EXIT_USAGE;
     }
-    rc = out->status == 400 || out->status == 404 ? CLI_EXIT_USAGE : CLI_EXIT_SERVER;
+    /* Exit 2 only for what the command line can fix: a parameter it passed
+     * on. A route the daemon does not know (another version), 405, 414 and
+     * 5xx are the server's side. */
+    rc = out->status == 400 && code && (strstr(code, "parameter") || strcmp(code, "bad_query") == 0)
+             ? CLI_EXIT_USAGE
+             : CLI_EXIT_SERVER;
     if (message)
         fprintf(cli->err, CLI_NAME " %s: %s (HTTP %u%s%s)\n", cli->command, message, out->status,
                 code ? ", " : "", code ? code : "");

@@ -16,7 +16,6 @@
 #include <nng/nng.h>
 
 #define WS_CHUNK 65536
-#define WS_MAX_MESSAGE (64u * 1024u * 1024u)
 
 struct ws_conn {
     nng_stream_dialer *dialer;
@@ -29,7 +28,8 @@ struct ws_conn {
     size_t rx_count;
     pthread_mutex_t mtx;
     pthread_cond_t cv;
-    char *buf; /* bytes received and not yet split */
+    size_t max_message; /* --max-response */
+    char *buf;          /* bytes received and not yet split */
     size_t len, cap;
 };
 
@@ -106,7 +106,8 @@ int ws_connect(const cli_t *cli, const char *path, uint32_t timeout_ms, ws_conn_
     if ((rc = nng_stream_dialer_set_bool(c->dialer, NNG_OPT_WS_RECV_TEXT, true)) != 0 ||
         (rc = nng_stream_dialer_set_bool(c->dialer, NNG_OPT_WS_SEND_TEXT, true)) != 0)
         goto fail;
-    (void)nng_stream_dialer_set_size(c->dialer, NNG_OPT_WS_RECVMAXFRAME, WS_MAX_MESSAGE);
+    c->max_message = cli->max_response ? cli->max_response : CLI_DEFAULT_MAX_RESPONSE;
+    (void)nng_stream_dialer_set_size(c->dialer, NNG_OPT_WS_RECVMAXFRAME, c->max_message);
     if ((rc = nng_aio_alloc(&dial, NULL, NULL)) != 0) goto fail;
     nng_aio_set_timeout(dial, (nng_duration)timeout_ms);
     nng_stream_dialer_dial(c->dialer, dial);
@@ -140,6 +141,7 @@ static int take_message(ws_conn_t *c, cJSON **out, char **raw) {
         return 0;
     }
     cJSON *doc = cJSON_ParseWithLength(c->buf + skip, (size_t)n);
+    jv_sanitize(doc);
     if (raw) {
         *raw = malloc((size_t)n + 1);
         if (*raw) {
@@ -162,7 +164,7 @@ static int take_message(ws_conn_t *c, cJSON **out, char **raw) {
 }
 
 static int append(ws_conn_t *c, const char *data, size_t n) {
-    if (c->len + n > WS_MAX_MESSAGE) return -1;
+    if (c->len + n > c->max_message) return -1; /* a message bigger than --max-response */
     if (c->len + n > c->cap) {
         size_t ncap = c->cap ? c->cap : WS_CHUNK;
         while (ncap < c->len + n)

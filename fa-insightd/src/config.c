@@ -2,6 +2,7 @@
  * the defaults. Every value goes through the same parser whatever its
  * source, defaults included, so a default cannot be invalid. */
 #include "insightd.h"
+#include "units.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -61,27 +62,7 @@ static const option_def_t options[] = {
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
 int config_parse_duration(const char *s, uint64_t *out_ms) {
-    if (!s || !isdigit((unsigned char)s[0])) return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    uint64_t mult;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "m") == 0)
-        mult = 60000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600000;
-    else if (strcmp(end, "d") == 0)
-        mult = DAY_MS;
-    else
-        return -1;
-    if (v > UINT64_MAX / mult) return -1;
-    *out_ms = (uint64_t)v * mult;
-    return 0;
+    return units_parse_duration(s, out_ms);
 }
 
 int config_split_hostport(const char *addr, char *host, size_t hostcap, int *port) {

@@ -4,6 +4,7 @@
  * Integers (bytes, ns, unix ms, counts) are printed exactly as unsigned
  * decimal through raw cJSON nodes: cJSON stores numbers as doubles and
  * would round or print exponents above 2^53. */
+#include "escape.h"
 #include "insightd.h"
 
 #include <inttypes.h>
@@ -173,23 +174,13 @@ static void jw_put(json_writer_t *w, const char *s, size_t n) {
     w->len += n;
 }
 
+static void jw_sink(void *w, const char *s, size_t n) {
+    jw_put(w, s, n);
+}
+
 static void jw_escaped(json_writer_t *w, const char *s) {
-    static const char hex[] = "0123456789abcdef";
     jw_put(w, "\"", 1);
-    const char *run = s;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f) continue;
-        jw_put(w, run, (size_t)((const char *)p - run));
-        char esc[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
-        if (*p == '"' || *p == '\\') {
-            esc[1] = (char)*p;
-            jw_put(w, esc, 2);
-        } else {
-            jw_put(w, esc, 6);
-        }
-        run = (const char *)p + 1;
-    }
-    jw_put(w, run, strlen(run));
+    escape_json(s, strlen(s), jw_sink, w);
     jw_put(w, "\"", 1);
 }
 

@@ -9,6 +9,7 @@
  * process then returns 0; nng's own teardown takes about 1.5 s more. */
 #include "insightd.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -41,9 +42,63 @@ static uint64_t housekeeping_ticks;
 static int shutdown_phase;
 static uint64_t shutdown_deadline;
 
+/* Said once: the log line is on stderr already. */
 static void fatal(const char *what, const char *err) {
     LOG(LOG_ERROR, "%s: %s", what, err);
-    fprintf(stderr, "%s: %s: %s\n", INSIGHTD_NAME, what, err);
+}
+
+/* --db in a directory that does not exist yet: create it (and its
+ * parents), or name the one component that is in the way. */
+static int make_db_dir(const char *db, char *err, size_t errcap) {
+    char dir[sizeof cfg.db_path];
+    snprintf(dir, sizeof dir, "%s", db);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = '\0';
+    for (char *p = dir + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p != '/' && !end) continue;
+        *p = '\0';
+        struct stat st;
+        if (stat(dir, &st) != 0 && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errcap, "--db %.400s: cannot create the directory %.400s: %s", db, dir,
+                     strerror(errno));
+            return -1;
+        }
+        if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            snprintf(err, errcap, "--db %.400s: %.400s is not a directory", db, dir);
+            return -1;
+        }
+        if (end) return 0;
+        *p = '/';
+    }
+}
+
+/* A start that fails after the store was opened leaves no database behind
+ * when this run created it. */
+static bool db_created;
+static int fail_start(const char *err) {
+    fatal("cannot start", err);
+    if (ctx.readers) query_pool_close(ctx.readers);
+    if (ctx.store) store_close(ctx.store);
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; db_created && i < sizeof suffix / sizeof suffix[0]; i++) {
+        char path[sizeof cfg.db_path + 16];
+        snprintf(path, sizeof path, "%s%s", cfg.db_path, suffix[i]);
+        (void)unlink(path);
+    }
+    return 1;
+}
+
+/* "Address in use": say which flag picks another port. */
+static const char *in_use_hint(const char *err, const char *flag) {
+    static char msg[1400];
+    if (!strstr(err, "in use")) return err;
+    snprintf(msg, sizeof msg,
+             "%s (another program, or an earlier fa-insightd, has the port: stop it or choose "
+             "a free port with %s)",
+             err, flag);
+    return msg;
 }
 
 /* Listening beyond loopback is a decision: it needs --allow-remote and is
@@ -279,35 +334,28 @@ int main(int argc, char **argv) {
         cfg.web_root);
 
     /* 2. The store: the single writer and the read-only connections. */
-    if (store_open(&ctx.store, cfg.db_path, err, sizeof err) != 0) {
-        fatal("cannot start", err);
-        return 1;
-    }
+    db_created = access(cfg.db_path, F_OK) != 0;
+    if (make_db_dir(cfg.db_path, err, sizeof err) != 0 ||
+        store_open(&ctx.store, cfg.db_path, err, sizeof err) != 0)
+        return fail_start(err);
     if (query_pool_open(&ctx.readers, cfg.db_path, READ_CONNECTIONS, err, sizeof err) != 0) {
-        fatal("cannot start", err);
-        store_close(ctx.store);
-        return 1;
+        ctx.readers = NULL;
+        return fail_start(err);
     }
 
     /* 3. Sessions known from earlier runs. */
     sessions_hooks_t hooks = {hook_frame, hook_alert, hook_session, NULL};
-    if (!(ctx.sessions = sessions_create(ctx.store, &cfg, &hooks, SESSIONS_LOADED_AT_START))) {
-        fatal("cannot start", "out of memory");
-        return 1;
-    }
+    if (!(ctx.sessions = sessions_create(ctx.store, &cfg, &hooks, SESSIONS_LOADED_AT_START)))
+        return fail_start("out of memory");
 
     /* 4. Ingest: nng PULL, handed to the loop. */
     if (ingest_start(&ingest, ctx.loop, cfg.ingest, on_message, NULL, ctx.ingest_url, sizeof ctx.ingest_url,
-                     err, sizeof err) != 0) {
-        fatal("cannot start", err);
-        return 1;
-    }
+                     err, sizeof err) != 0)
+        return fail_start(in_use_hint(err, "--ingest tcp://127.0.0.1:PORT"));
 
     /* 5. HTTP, JSON API, dashboard and WebSocket on one port. */
-    if (http_start(&ctx.http, &ctx, err, sizeof err) != 0) {
-        fatal("cannot start", err);
-        return 1;
-    }
+    if (http_start(&ctx.http, &ctx, err, sizeof err) != 0)
+        return fail_start(in_use_hint(err, "--listen 127.0.0.1:PORT"));
 
     /* 6. Timers and signals. */
     uv_timer_init(ctx.loop, &commit_timer);

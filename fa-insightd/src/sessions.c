@@ -7,6 +7,7 @@
  * Sessions are never freed while the daemon runs (their slot numbers are
  * stable, ws.c indexes by them); at start the most recent ones come back
  * from the database, ended, and revive if their agent still sends. */
+#include "escape.h"
 #include "insightd.h"
 
 #include <stdlib.h>
@@ -253,40 +254,12 @@ static void seq_check(session_t *s, uint64_t seq) {
     }
 }
 
-/* Agents' strings are opaque bytes (PROTOCOL.md 6.1): keep valid UTF-8,
- * replace control bytes and invalid sequences with '?', so that every
- * JSON document the daemon writes is valid UTF-8. In place, O(n). */
-static void sanitize_text(char *s) {
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
-        if (n == 0) {
-            if (c < 0x20 || c == 0x7f) *p = '?';
-            p++;
-            continue;
-        }
-        bool ok = n > 0;
-        for (int k = 1; ok && k <= n; k++)
-            if ((p[k] & 0xc0) != 0x80) ok = false;
-        if (ok) {
-            uint32_t cp = n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
-            for (int k = 1; k <= n; k++)
-                cp = (cp << 6) | (p[k] & 0x3f);
-            static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
-            if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) ok = false;
-        }
-        if (!ok) {
-            *p++ = '?';
-            continue;
-        }
-        p += n + 1;
-    }
-}
-
+/* Agents' strings are opaque bytes (PROTOCOL.md 6.1): the one sanitiser
+ * (libfa-text) turns controls, bidi overrides and invalid UTF-8 into '?'
+ * here, where they enter the daemon's state, so every store, JSON document
+ * and terminal downstream sees safe text. */
 static void copy_text(char *dst, size_t cap, fa_proto_str_t src) {
-    fa_proto_str_copy(dst, cap, src);
-    sanitize_text(dst);
+    escape_sanitize_copy(dst, cap, src.data, src.len);
 }
 
 static void define_tag(sessions_t *ss, session_t *s, const fa_proto_tag_def_t *d) {

@@ -119,9 +119,13 @@ Test(capture, file_url_writes_a_complete_session_and_streams_nothing) {
     t_game_t g;
     t_game_init(&g, fa, 16);
     fa_agent_t *agent = NULL;
-    cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = url, .build_id = "b1"}, &agent), FA_OK);
+    t_log_t log = {0};
+    fa_agent_desc_t desc = {
+        .url = url, .build_id = "b1", .unreachable_ms = 20, .log_cb = t_log_cb, .log_user = &log};
+    cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
     cr_assert_str_eq(fa_agent_desc_effective(agent).capture_path, path);
     run_frames(&g, agent, 0, 100);
+    t_sleep_us(50000);
     fa_budget_set(fa, "sys1", 1000, 1 << 20); /* a TAGS */
     (void)fa_tag_find(fa, "late/tag", true);   /* another */
     run_frames(&g, agent, 100, 200);
@@ -144,6 +148,7 @@ Test(capture, file_url_writes_a_complete_session_and_streams_nothing) {
     cr_assert_eq(st.frames_seen, st.frames_captured + st.capture_dropped);
     cr_assert_eq(st.frames_sent, 0);
     cr_assert_eq(st.dropped_disconnected, 0, "no daemon to miss frames in a capture-only agent");
+    cr_assert_eq(atomic_load(&log.count[FA_AGENT_LOG_UNREACHABLE]), 0, "no daemon to be unreachable");
     struct stat sb;
     cr_assert_eq(stat(path, &sb), 0);
     cr_assert_eq((uint64_t)sb.st_size, st.capture_bytes);

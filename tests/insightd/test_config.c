@@ -94,18 +94,13 @@ Test(config, help_and_version_exit_without_error) {
     cr_assert_eq(load(&c, err, 2, v), CONFIG_EXIT);
 }
 
-Test(config, durations_parse_with_units) {
+/* The syntax itself is pinned in tests/text/test_units.c; the daemon must
+ * accept what fa-cli accepts ("min" was refused here before libfa-text). */
+Test(config, durations_take_the_syntax_shared_with_fa_cli) {
     uint64_t ms;
+    cr_assert(config_parse_duration("5min", &ms) == 0 && ms == 300000);
     cr_assert(config_parse_duration("250ms", &ms) == 0 && ms == 250);
-    cr_assert(config_parse_duration("10", &ms) == 0 && ms == 10000);
-    cr_assert(config_parse_duration("10s", &ms) == 0 && ms == 10000);
-    cr_assert(config_parse_duration("5m", &ms) == 0 && ms == 300000);
-    cr_assert(config_parse_duration("1h", &ms) == 0 && ms == 3600000);
-    cr_assert(config_parse_duration("7d", &ms) == 0 && ms == 7 * 86400000ull);
-    cr_assert(config_parse_duration("", &ms) < 0);
-    cr_assert(config_parse_duration("-1s", &ms) < 0);
     cr_assert(config_parse_duration("1.5s", &ms) < 0);
-    cr_assert(config_parse_duration("99999999999999999999d", &ms) < 0);
 }
 
 Test(config, loopback_detection) {

@@ -310,3 +310,28 @@ Test(sessions, known_sessions_come_back_after_a_restart) {
     cr_assert_eq(sessions_tag_by_path(s, "physics")->budget_hard, 1000);
     sessions_destroy(again);
 }
+
+/* Issue 14: C1 controls (U+009B is CSI) and bidi overrides (U+202E) in an
+ * agent's strings reached the API and every terminal that printed them. */
+Test(sessions, agent_strings_lose_c1_controls_and_bidi_overrides) {
+    static fa_proto_tag_def_t def = {1, 0, 0, 0, {"evil\xe2\x80\xaegpj\xc2\x9b\x32J", 14}};
+    fa_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.header.type = FA_PROTO_HELLO;
+    m.header.session_id = 0xbc;
+    m.hello.app_name = (fa_proto_str_t){"app\xc2\x9d\x38;;x\xe2\x81\xa6", 12};
+    m.hello.host = (fa_proto_str_t){"h\xe2\x80\x8fost", 7};
+    m.hello.build_id = (fa_proto_str_t){"b\x1b]0;t\x07", 7};
+    m.hello.session_label = (fa_proto_str_t){"caf\xc3\xa9", 5};
+    m.hello.tags = &def;
+    m.hello.tag_count = 1;
+    msgbuf_t b;
+    enc(&b, &m);
+    feed(&b);
+    session_t *s = sessions_find(ss, 0xbc);
+    cr_assert_str_eq(s->app, "app?8;;x?");
+    cr_assert_str_eq(s->host, "h?ost");
+    cr_assert_str_eq(s->build_id, "b?]0;t?");
+    cr_assert_str_eq(s->label, "caf\xc3\xa9");
+    cr_assert_str_eq(sessions_tag(s, 1)->path, "evil?gpj?2J");
+}

@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Every command of README.md, as written, as a newcomer runs them (issue 14).
+
+The script reads the README's ```sh blocks and its C program, and runs each
+command with bash, exactly as written, in a clean prefix (HOME is a new
+empty directory, so `make install PREFIX=$HOME/.local` installs there) and
+in private namespaces: its own network (127.0.0.1:7878 and 7879 are free,
+whatever runs on this machine) and its own /var/lib (so
+`--db /var/lib/fa/insight.db` starts from nothing). The only thing added to
+the environment is FA_DEMO_DIR, so that `make demo` keeps its database away
+from the developer's build/demo/.
+
+A command the script does not know fails the test: a new README command
+needs a line here. `make test` is not run (this test is part of it).
+
+usage: readme.py [--keep]
+The last line is "N passed, N failed"; the exit status is 1 on any failure.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+from harness import Checks, Tmux, wait_for
+
+TREE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+NOT_RUN = {"make test": "make test runs this test"}
+
+
+def readme_blocks():
+    text = open(os.path.join(TREE, "README.md")).read()
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        for line in block.split("\n"):
+            cmd = re.sub(r"\s+#.*$", "", line).strip()
+            if cmd and not cmd.startswith("#"):
+                commands.append(cmd)
+    program = re.search(r"```c\n(#include <fa_agent.h>.*?)```", text, re.S)
+    return commands, program.group(1) if program else None
+
+
+class Run:
+    def __init__(self, keep):
+        self.tmp = tempfile.mkdtemp(prefix="fa-readme-")
+        self.keep = keep
+        self.home = os.path.join(self.tmp, "home")
+        self.work = os.path.join(self.tmp, "work")  # where game.c, physics.csv, ./fa-insight.db go
+        os.makedirs(self.home)
+        os.makedirs(self.work)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS", "FA_"))}
+        self.env.update(HOME=self.home, LANG="C.UTF-8", TERM="xterm", FA_DEMO_DIR=os.path.join(self.tmp, "demo"))
+        self.done = set()
+        self.checks = Checks()
+        self.check = self.checks.check
+        self.tmux = Tmux("fa-readme", self.env)
+        self.screen = self.tmux.screen
+
+    def bash(self, cmd, cwd=None, timeout=300):
+        """Runs one README line with bash, as written; returns (code, out, err)."""
+        p = subprocess.run(["bash", "-c", cmd], cwd=cwd or self.work, env=self.env, capture_output=True,
+                           text=True, timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    def export(self, cmd):
+        """An `export` line changes the environment of the commands after it."""
+        p = subprocess.run(["bash", "-c", cmd + " && env -0"], env=self.env, capture_output=True, timeout=10)
+        assert p.returncode == 0, p.stderr
+        self.env = dict(kv.split("=", 1) for kv in p.stdout.decode().split("\0") if "=" in kv)
+        self.tmux.env = self.env  # new tmux sessions take the calling client's environment
+
+    def cleanup(self):
+        self.tmux.close()
+        if self.keep:
+            print("kept %s" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def http_get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except Exception:
+        return None, ""
+
+
+def interactive(r, name, cmd, ready, cwd=None):
+    """A command that runs until Ctrl-C (watch): in a tmux pane, then Ctrl-C; exit 0."""
+    r.tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "40", "-c", cwd or r.work,
+           "bash -c '%s; echo EXIT=$?; sleep 30'" % cmd.replace("'", "'\\''"))
+    try:
+        try:
+            wait_for("%r to show %r" % (cmd, ready), lambda: ready in r.screen(name), 20)
+        except AssertionError as e:
+            raise AssertionError("%s; the screen:\n%s" % (e, r.screen(name).rstrip()))
+        r.tmux("send-keys", "-t", name, "C-c")
+        screen = wait_for("%r to end" % cmd, lambda: (lambda s: s if "EXIT=" in s else None)(r.screen(name)), 15)
+        assert "EXIT=0" in screen, "%r did not exit 0:\n%s" % (cmd, screen)
+    finally:
+        r.tmux("kill-session", "-t", name)
+
+
+def daemon(r, cmd, check):
+    """A fa-insightd line: started as written, checked while it runs, stopped with Ctrl-C's SIGINT."""
+    p = subprocess.Popen(["bash", "-c", "exec " + cmd], cwd=r.work, env=r.env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        assert "ready" in line, "%r did not start: %r %s" % (cmd, line, p.stderr.read() if p.poll() is not None
+                                                                     else "")
+        check()
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, "%r exited %d: %s" % (cmd, p.returncode, err[-500:])
+    return err
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if not args.in_namespace:
+        # Private network and mounts; as root or not (--map-root-user).
+        argv = ["unshare", "--user", "--map-root-user", "--mount", "--net", sys.executable,
+                os.path.abspath(__file__), "--in-namespace"] + (["--keep"] if args.keep else [])
+        return subprocess.call(argv)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    # A /var/lib of our own: the host's, under an overlay whose writes go to
+    # a temporary directory (so /var/lib/fa is created here, not there).
+    layer = tempfile.mkdtemp(prefix="fa-readme-varlib-")
+    os.mkdir(os.path.join(layer, "upper"))
+    os.mkdir(os.path.join(layer, "work"))
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", "lowerdir=/var/lib,upperdir=%s/upper,workdir=%s/work"
+                    % (layer, layer), "/var/lib"], check=True)
+    shutil.rmtree("/var/lib/fa", ignore_errors=True)  # hidden here only (a whiteout in the overlay)
+
+    commands, program = readme_blocks()
+    r = Run(args.keep)
+    print("README: %d commands" % len(commands))
+    known = {}
+
+    def on(cmd):
+        def deco(fn):
+            known[cmd] = fn
+            return fn
+        return deco
+
+    # --- Two commands ------------------------------------------------------
+    @on("make demo")
+    def make_demo(cmd):
+        r.tmux("new-session", "-d", "-s", "demo", "-x", "200", "-y", "50", "-c", TREE,
+               "bash -c '%s; echo EXIT=$?; sleep 60'" % cmd)
+        wait_for("the demo banner", lambda: "Press Ctrl-C to stop" in r.screen("demo"), 180)
+        wait_for("the demo's session", lambda: '"live":true' in http_get("http://127.0.0.1:7878/api/v1/sessions")[1],
+                 20)
+        banner = r.screen("demo")
+        assert "build/fa-cli budgets --tag physics" in banner and "export PATH=" in banner, \
+            "the banner does not say how to run fa-cli:\n%s" % banner
+
+    def demo_stop():
+        r.tmux("send-keys", "-t", "demo", "C-c")
+        screen = wait_for("the demo to stop", lambda: (lambda s: s if "EXIT=" in s else None)(r.screen("demo")), 60)
+        r.tmux("kill-session", "-t", "demo")
+        assert "EXIT=0" in screen and "run-demo: stopped" in screen, screen
+
+    @on("build/fa-cli budgets --tag physics")
+    def cli_budgets(cmd):
+        code, out, err = r.bash(cmd, cwd=TREE)
+        assert code == 0 and "physics" in out, (code, out, err)
+
+    @on("build/fa-cli watch")
+    def cli_watch(cmd):
+        interactive(r, "watch", cmd, "connected,", cwd=TREE)
+
+    # --- Use it in your own game --------------------------------------------
+    @on("make install PREFIX=$HOME/.local")
+    def install(cmd):
+        code, out, err = r.bash(cmd, cwd=TREE, timeout=600)
+        assert code == 0, err[-2000:]
+        for f in ("bin/fa-cli", "bin/fa-insightd", "lib/pkgconfig/fa-agent.pc", "share/framealloc/web/index.html"):
+            assert os.path.exists(os.path.join(r.home, ".local", f)), "%s not installed" % f
+
+    @on("export PATH=$HOME/.local/bin:$PATH PKG_CONFIG_PATH=$HOME/.local/lib/pkgconfig")
+    def exports(cmd):
+        r.export(cmd)
+        assert shutil.which("fa-cli", path=r.env["PATH"]), "fa-cli is not on PATH after the README's export"
+
+    @on("cc game.c -o game $(pkg-config --cflags --libs fa-agent)")
+    def build_game(cmd):
+        assert program, "no C program in the README"
+        with open(os.path.join(r.work, "game.c"), "w") as f:
+            f.write(program)
+        code, out, err = r.bash(cmd)
+        assert code == 0 and os.path.exists(os.path.join(r.work, "game")), err
+        assert not err.strip(), "the README's program has warnings: %s" % err
+        code, out, err = r.bash("cc -std=c11 -Wall -Wextra -Werror -c game.c -o /dev/null "
+                                "$(pkg-config --cflags fa-agent)")
+        assert code == 0, "the README's program under -std=c11 -Wall -Wextra -Werror: %s" % err
+
+    # --- Running fa-insightd -------------------------------------------------
+    @on("fa-insightd")
+    def insightd_plain(cmd):
+        def with_game():
+            code, out, err = r.bash("./game", timeout=60)
+            assert code == 0, err
+            assert "my-game" in http_get("http://localhost:7878/api/v1/sessions")[1]
+            code, out, err = r.bash("fa-cli alerts")
+            assert code == 0 and "physics" in out, "fa-cli alerts does not list the physics alert: %s%s" % (out, err)
+            status, page = http_get("http://localhost:7878/")
+            assert status == 200 and "<html" in page.lower(), "the installed daemon serves no dashboard"
+        daemon(r, cmd, with_game)
+        assert os.path.exists(os.path.join(r.work, "fa-insight.db"))
+
+    @on("fa-insightd --db /var/lib/fa/insight.db --retention 6h --log-level debug")
+    def insightd_db(cmd):
+        assert not os.path.exists("/var/lib/fa"), "/var/lib/fa exists before the command"
+        daemon(r, cmd, lambda: None)
+        assert os.path.isfile("/var/lib/fa/insight.db")
+
+    @on("fa-insightd --listen 0.0.0.0:7878 --allow-remote")
+    def insightd_remote(cmd):
+        err = daemon(r, cmd, lambda: None)
+        assert "beyond loopback" in err, "no warning: %s" % err
+
+    # --- fa-cli cookbook (against the demo) -----------------------------------
+    def cli(expect=(0,), needles=()):
+        def run(cmd):
+            code, out, err = r.bash("set -o pipefail; " + cmd)
+            assert code in expect, "exit %d: %s%s" % (code, out[-800:], err[-800:])
+            for n in needles:
+                assert n in out, "%r not in %s" % (n, out[-800:])
+        return run
+
+    known["fa-cli sessions"] = cli(needles=("fa-demo",))
+    known["fa-cli tags --depth 2"] = cli(needles=("physics",))
+    known["fa-cli budgets --tag physics"] = cli(needles=("physics",))
+    known["fa-cli budgets --check"] = cli(expect=(0, 3))
+    known["fa-cli trend --tag assets/streaming --window 15m"] = cli(needles=("assets/streaming",))
+    known["fa-cli alerts --since 10m --active"] = cli()
+    known["fa-cli findings"] = cli()
+    known["fa-cli frames --last 20"] = cli(needles=("FRAME",))
+    known["fa-cli watch --tag physics"] = lambda cmd: interactive(r, "watch-physics", cmd, "connected,")
+    known["fa-cli --json sessions | jq ."] = cli(needles=('"sessions"',))
+
+    @on("fa-cli export --format csv --tag physics > physics.csv")
+    def export_csv(cmd):
+        cli()(cmd)
+        head = open(os.path.join(r.work, "physics.csv")).readline()
+        assert head.startswith("t_ms,min,avg,max"), head
+
+    def run(cmd):
+        if cmd in NOT_RUN:
+            print("--   %s: not run (%s)" % (cmd, NOT_RUN[cmd]))
+            r.done.add(cmd)
+            return
+        fn = known.get(cmd)
+        if not fn:
+            r.check(cmd, lambda: (_ for _ in ()).throw(AssertionError("a README command this test does not know")))
+            return
+        r.done.add(cmd)
+        r.check(cmd, lambda: fn(cmd))
+
+    # The README's order, except that the cookbook runs while the demo is up
+    # (it is written against it) and the daemon lines after the demo stopped
+    # (they take the same ports).
+    order = [c for c in commands if not c.startswith("fa-insightd")] + \
+            [c for c in commands if c.startswith("fa-insightd")]
+    demo_up = False
+    try:
+        for cmd in order:
+            if cmd.startswith("fa-insightd") and demo_up:
+                r.check("make demo: Ctrl-C stops it cleanly", demo_stop)
+                demo_up = False
+            run(cmd)
+            if cmd == "make demo":
+                demo_up = True
+        if demo_up:
+            r.check("make demo: Ctrl-C stops it cleanly", demo_stop)
+    finally:
+        r.cleanup()
+        subprocess.run(["umount", "/var/lib"])
+        shutil.rmtree(layer, ignore_errors=True)
+    return r.checks.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
