@@ -6,7 +6,8 @@
 #   make test-cli          unit tests, then tests/cli/run_cli_tests.py
 #   make install-cli       $(PREFIX)/bin/fa-cli
 #
-# Links nng (HTTP client, WebSocket dialer), cJSON, libfa-text (lib/text/:
+# Links nng (HTTP client, WebSocket dialer), cJSON, libfa-proto (capture
+# files: proto/include/fa_capture.h), libfa-text (lib/text/:
 # durations, byte units, the sanitiser) and libframealloc for the behaviour
 # codes' names and advice.
 
@@ -21,7 +22,7 @@ cli_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 $(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/fa-cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) $(TEXT_INCLUDES)))
 $(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/tests/cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) -Ifa-cli/src $(TEXT_INCLUDES)))
 
-$(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(TEXT_A) $(LIB_A)
+$(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(PROTO_A) $(TEXT_A) $(LIB_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) -o $@ $^ $(CLI_LDLIBS)
@@ -30,7 +31,8 @@ ALL_TARGETS += $(CLI_BIN)
 
 # The same program under ASan+UBSan, run by the integration tests.
 CLI_ASAN_BIN := $(BUILD)/asan/fa-cli/fa-cli
-$(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libfa-text.a $(BUILD)/asan/libframealloc.a
+$(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libfa-proto.a $(BUILD)/asan/libfa-text.a \
+		$(BUILD)/asan/libframealloc.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD [asan] $@")
 	$(Q)$(CC) $(VLDFLAGS_asan) -o $@ $^ $(CLI_LDLIBS)
@@ -51,7 +53,7 @@ CLI_CRITERION_LIBS := $(or $(shell pkg-config --libs criterion 2>/dev/null),-lcr
 
 define cli_unit_variant
 $(BUILD)/$(1)/tests/cli_tests: $(call cli_objs,$(1),$(CLI_UNIT_SRCS) $(filter-out $(CLI_MAIN),$(CLI_SRCS))) \
-		$(BUILD)/$(1)/libfa-text.a $(BUILD)/$(1)/libframealloc.a
+		$(BUILD)/$(1)/libfa-proto.a $(BUILD)/$(1)/libfa-text.a $(BUILD)/$(1)/libframealloc.a
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD [$(1)] $$@")
 	$$(Q)$$(CC) $$(VLDFLAGS_$(1)) -o $$@ $$^ $(CLI_CRITERION_LIBS) $(CLI_LDLIBS)

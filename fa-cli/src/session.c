@@ -104,12 +104,30 @@ static uint64_t session_activity(const cJSON *s) {
 }
 
 int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out) {
+    return session_resolve_spec(cli, cli->session, id_out, session_out);
+}
+
+/* The most recently active session of app built as build ("app@build"). */
+static const cJSON *by_app_build(const cJSON *arr, const char *want) {
+    const char *at = strrchr(want, '@');
+    if (!at || at == want || !at[1]) return NULL;
+    size_t app_len = (size_t)(at - want);
+    const cJSON *s, *best = NULL;
+    cJSON_ArrayForEach(s, arr) {
+        const char *app = jv_str(s, "app", "");
+        if (strlen(app) != app_len || strncmp(app, want, app_len) != 0) continue;
+        if (strcmp(jv_str(s, "build_id", ""), at + 1) != 0) continue;
+        if (!best || session_activity(s) > session_activity(best)) best = s;
+    }
+    return best;
+}
+
+int session_resolve_spec(const cli_t *cli, const char *want, char id_out[32], cJSON **session_out) {
     http_answer_t a;
     int rc = api_get(cli, "/api/v1/sessions", &a, NULL, NULL);
     if (rc) return rc;
     const cJSON *arr = sessions_array(a.json);
     const cJSON *pick = NULL;
-    const char *want = cli->session;
     if (!want || strcmp(want, "latest") == 0) {
         /* The latest live session, else the most recently active one. */
         uint64_t best = 0;
@@ -164,6 +182,7 @@ int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out) {
             return CLI_EXIT_USAGE;
         }
         if (!matches) pick = by_app;
+        if (!pick) pick = by_app_build(arr, want);
         if (!pick) {
             size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
             const char **ids = calloc(n ? n * 2 : 1, sizeof *ids);
