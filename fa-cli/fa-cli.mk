@@ -47,7 +47,7 @@ INSTALL_STEPS += install-cli
 # Tests.
 # Unit tests: every CLI module but main.c, against Criterion (default and
 # ASan).
-CLI_UNIT_SRCS := $(wildcard tests/cli/test_*.c)
+CLI_UNIT_SRCS := $(wildcard tests/cli/test_*.c) tests/cli/synth.c
 CLI_UNIT_VARIANTS := default asan
 CLI_CRITERION_LIBS := $(or $(shell pkg-config --libs criterion 2>/dev/null),-lcriterion)
 
