@@ -351,7 +351,8 @@ def test_budgets(r):
 
 
 def test_budgets_check(r):
-    r.run("budgets", "--check").expect(3).has("check failed: 1 critical budget: render", where="err")
+    r.run("budgets", "--check").expect(3).has("check failed: 1 hard budget reached:", "  render: hard budget 1.00 MiB",
+                                             where="err")
     r.run("budgets", "--tag", "render", "--check").expect(3)
     r.run("budgets", "--tag", "physics", "--check").expect(0).has("0 critical")
     r.run("budgets", "--tag", "physics/contacts", "--check").expect(0)
@@ -359,6 +360,28 @@ def test_budgets_check(r):
     assert doc["budgets"][0]["path"] == "render", doc
     r.run("budgets", "--tag", "rendr", "--check").expect(2).has("unknown tag 'rendr'", "did you mean 'render'?",
                                                                    where="err")
+
+
+def test_budgets_check_window(r):
+    # effects: 1.5 MiB of a 1 MiB hard budget for its first 30 frames, then
+    # 100 KiB: fine now, broken earlier in the session.
+    p, out = r.run_feeder("--frames", "240", "--fps", "120", "--burst", "30", "--app", "burst-game")
+    out.seek(0)
+    sid = re.search(r"session ([0-9a-f]{16})", out.read()).group(1)
+    wait_for("the burst session's frames to be stored",
+             lambda: r.run("--session", sid, "frames", "--last", "1", "--json").json()["frames"][0]["frame"] >= 239)
+    now = r.run("--session", sid, "budgets", "--tag", "effects", "--json").expect(0).json()
+    assert now["budgets"][0]["state"] == "ok" and now["budgets"][0]["live_bytes"] < 1 << 20, now
+    res = r.run("--session", sid, "budgets", "--check").expect(3)
+    res.has("effects: hard budget 1.00 MiB first reached at ", "(frame 1)", "; at most 1.50 MiB, 512 KiB over (150 %)",
+            where="err")
+    res.has("Hard budgets reached in the session:", "effects")
+    r.run("--session", sid, "budgets", "--tag", "effects", "--check").expect(3)
+    # The last second had no breach of effects (render is broken all along).
+    r.run("--session", sid, "budgets", "--tag", "effects", "--check", "--since", "1s").expect(0).has(
+        "No hard budget reached in the last 1s")
+    r.run("--session", sid, "budgets", "--tag", "effects").expect(0).lacks("Hard budgets reached")
+    r.run("budgets", "--check", "--since", "0s").expect(2).has("--since", where="err")
 
 
 def test_unknown_tag(r):
@@ -792,6 +815,7 @@ def main():
         ("tags: tree with usage and budgets, --depth, ASCII fallback, --json", test_tags),
         ("budgets: table, subtree, --json", test_budgets),
         ("budgets --check: 3 when critical, 0 when fine, 2 on unknown tag", test_budgets_check),
+        ("budgets --check: 3 for a budget broken earlier in the session, --since narrows", test_budgets_check_window),
         ("unknown tag lists near matches", test_unknown_tag),
         ("trend: sparkline and min/avg/max/last, --json", test_trend),
         ("alerts: raised and cleared, --active, --since, --json", test_alerts),
