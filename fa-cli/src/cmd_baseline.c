@@ -125,12 +125,7 @@ int cmd_baseline(cli_t *cli, int argc, char **argv) {
         }
         snprintf(base.info.source, sizeof base.info.source, "baseline %s", pos[1]);
     }
-    /* --capture is a file and --session a session, whatever their names
-     * look like. */
-    const char *what = capture ? capture : cli->session ? cli->session : "latest";
-    size_t sl = strlen(what) + 16;
-    char *spec = malloc(sl);
-    if (spec) snprintf(spec, sl, "%s%s", capture ? (strncmp(what, "file:", 5) ? "file:" : "") : "session:", what);
+    char *spec = run_spec_of(capture, cli->session);
     rc = spec ? summary_of_run(cli, spec, &run) : CLI_EXIT_SERVER;
     free(spec);
     if (rc == 0) rc = save ? baseline_save(cli, pos[1], &run) : gate_report(cli, &o, rules, format, &base, &run);

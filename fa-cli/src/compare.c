@@ -204,10 +204,22 @@ static compare_metric_t compare_metric(summary_metric m, double base, double can
     return c;
 }
 
+/* Tag depth: "" 0, "ai" 1, "ai/pathfinding" 2. */
+static size_t depth_of(const char *tag) {
+    size_t d = *tag != '\0';
+    for (; *tag; tag++)
+        d += *tag == '/';
+    return d;
+}
+
 static int result_cmp(const void *x, const void *y) {
     const compare_row_t *a = x, *b = y;
     if (a->failed != b->failed) return a->failed ? -1 : 1;
     if (a->growth != b->growth) return a->growth > b->growth ? -1 : 1;
+    /* The same growth in a tag and its ancestors: the deepest tag is where
+     * it happened, so it comes first. */
+    size_t da = depth_of(a->tag), db = depth_of(b->tag);
+    if (da != db) return da > db ? -1 : 1;
     if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
     return strcmp(a->key, b->key);
 }

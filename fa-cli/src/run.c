@@ -300,6 +300,15 @@ int run_read_session(const cli_t *cli, const char *spec, const run_visitor_t *v,
     return rc;
 }
 
+char *run_spec_of(const char *capture, const char *session) {
+    const char *what = capture ? capture : session ? session : "latest";
+    const char *prefix = capture ? (strncmp(what, "file:", 5) ? "file:" : "") : "session:";
+    size_t n = strlen(prefix) + strlen(what) + 1;
+    char *spec = malloc(n);
+    if (spec) snprintf(spec, n, "%s%s", prefix, what);
+    return spec;
+}
+
 int run_read(const cli_t *cli, const char *spec, const run_visitor_t *v, run_info_t *info) {
     if (run_spec_is_capture(spec)) return run_read_capture(cli, spec, v, info);
     /* Something that looks like a path but is not there: say so, instead

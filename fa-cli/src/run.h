@@ -79,6 +79,12 @@ int run_read(const cli_t *cli, const char *spec, const run_visitor_t *v, run_inf
 int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v, run_info_t *info);
 int run_read_session(const cli_t *cli, const char *spec, const run_visitor_t *v, run_info_t *info);
 
+/* The spec of a command's run: "file:CAPTURE" when capture is given, else
+ * "session:SESSION" (NULL session: the latest). Whatever the names look
+ * like, a --capture is read as a file and a --session as a session.
+ * malloc'd (NULL when out of memory). */
+char *run_spec_of(const char *capture, const char *session);
+
 /* Prints the one-line description of a run: "capture a.facap: fa-demo
  * build 0.1.0, 600 frames". */
 void run_describe(const run_info_t *info, char *buf, size_t cap);
