@@ -83,3 +83,12 @@ test-cli-integration: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_FEEDER) $(CLI_DAEMON)
 	$(Q)python3 tests/cli/run_cli_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) --daemon $(CLI_DAEMON) \
 		--feeder $(CLI_FEEDER)
 TEST_STEPS += test-cli
+
+# Comparing runs without a daemon: fa-demo captured to files twice (the
+# second with a scripted leak) and five same-build pairs, then compare,
+# baseline and export on the files (tests/compare/).
+.PHONY: test-compare
+test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(BUILD)/fa-demo
+	@echo "== fa-cli compare/baseline/export on captures of fa-demo (no daemon)"
+	$(Q)python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) --demo $(BUILD)/fa-demo
+TEST_STEPS += test-compare

@@ -21,10 +21,10 @@ const cmd_info_t cmd_baseline_info = {
                "session ids, so that the file is stable and its diffs are readable in review ('-'\n"
                "writes to stdout). check compares the run to the file exactly as compare does, the\n"
                "baseline being the base: exit 4 on a regression, 0 otherwise.\n",
-    .example = "  FA_INSIGHT_URL=file:run.facap ./game --benchmark-level 3\n"
-               "  fa-cli baseline save memory-baseline.json --capture run.facap\n"
+    .example = "  fa-cli baseline save memory-baseline.json --capture run.facap\n"
                "  fa-cli baseline check memory-baseline.json --capture run.facap --junit memory.xml\n"
-               "  fa-cli --session fa-demo@42 baseline check memory-baseline.json --format markdown\n",
+               "  fa-cli --session fa-demo@42 baseline check memory-baseline.json --format markdown\n"
+               "  (run.facap from the game run as FA_INSIGHT_URL=file:run.facap ./game)\n",
 };
 
 static int read_file(const char *path, char **text, size_t *len) {

@@ -160,8 +160,10 @@ static void breach_frame(const cli_t *cli, const char *sid, uint64_t id, uint64_
 
 /* Whether the budget row r was reached within the last window_ms of the
  * session: the trend's per-point maxima are exact maxima over the frames
- * of each point (raw frames or rollups). 1 with *b, 0 when not, or an exit
- * code (as a negative number). */
+ * of each point (raw frames or rollups). When the trend cannot be read for
+ * the tag (a name the daemon no longer knows as written), the session's
+ * peak decides, without a time. 1 with *b, 0 when not, or an exit code (as
+ * a negative number) when the daemon cannot be reached. */
 static int find_breach(const cli_t *cli, const char *sid, const cJSON *r, uint64_t window_ms, breach_t *b) {
     memset(b, 0, sizeof *b);
     b->hard = jv_u64(r, "budget_hard", 0);
@@ -169,13 +171,19 @@ static int find_breach(const cli_t *cli, const char *sid, const cJSON *r, uint64
     snprintf(b->path, sizeof b->path, "%s", tag);
     char path[1400], num[32];
     snprintf(path, sizeof path, "/api/v1/sessions/%s/trend", sid);
-    if (http_query_add(path, sizeof path, "tag", tag[0] ? tag : "/") != 0) return 0;
+    bool fits = http_query_add(path, sizeof path, "tag", tag[0] ? tag : "/") == 0;
     snprintf(num, sizeof num, "%llums", (unsigned long long)window_ms);
     http_query_add(path, sizeof path, "window", num);
     http_query_add(path, sizeof path, "points", "1000");
-    http_answer_t a;
-    int rc = api_get(cli, path, &a, sid, tag);
+    http_answer_t a = {0};
+    int rc = fits ? http_get(cli, path, &a) : 0;
     if (rc) return -rc;
+    if (!fits || a.status != 200 || !a.json) {
+        http_answer_free(&a);
+        b->worst = jv_u64(r, "peak_bytes", 0);
+        b->first_ms = 0;
+        return b->worst >= b->hard;
+    }
     uint64_t step = jv_u64(a.json, "step_ms", 1000);
     const cJSON *p;
     bool found = false;
@@ -194,8 +202,12 @@ static int find_breach(const cli_t *cli, const char *sid, const cJSON *r, uint64
 static void print_breach(const cli_t *cli, FILE *out, const breach_t *b) {
     char hard[32], worst[32], over[32], when[64], pct[32];
     render_clock(cli, when, sizeof when, b->first_ms, RENDER_CLOCK_DATE | RENDER_CLOCK_MS);
-    fprintf(out, "  %s: hard budget %s first reached %s%s", render_tag_name(b->path),
-            units_format_bytes(hard, sizeof hard, b->hard), b->exact ? "at " : "in the interval from ", when);
+    if (!b->first_ms)
+        fprintf(out, "  %s: hard budget %s reached (when: its trend could not be read)", render_tag_name(b->path),
+                units_format_bytes(hard, sizeof hard, b->hard));
+    else
+        fprintf(out, "  %s: hard budget %s first reached %s%s", render_tag_name(b->path),
+                units_format_bytes(hard, sizeof hard, b->hard), b->exact ? "at " : "in the interval from ", when);
     if (b->exact) fprintf(out, " (frame %llu)", (unsigned long long)b->first_frame);
     fprintf(out, "; at most %s, %s over (%s)\n", units_format_bytes(worst, sizeof worst, b->worst),
             units_format_bytes(over, sizeof over, b->worst - b->hard),

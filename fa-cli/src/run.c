@@ -88,9 +88,6 @@ static int capture_frame(capture_state_t *cs, const fa_proto_msg_t *m) {
     return cs->v->on_frame ? cs->v->on_frame(cs->v->user, &rf) : 0;
 }
 
-/* Decoding storage: large, one per thread that reads a capture. */
-static _Thread_local fa_proto_space_t *space;
-
 int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v, run_info_t *info) {
     memset(info, 0, sizeof *info);
     if (strncmp(path, "file:", 5) == 0) path += 5;
@@ -122,6 +119,7 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
     }
     close(fd);
     int rc = 0;
+    fa_proto_space_t *space = NULL;
     fa_capture_reader_t r;
     int prc = fa_capture_reader_init(&r, map, len);
     if (prc < 0) {
@@ -130,7 +128,9 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
         rc = CLI_EXIT_USAGE;
         goto out;
     }
-    if (!space && !(space = malloc(sizeof *space))) {
+    /* Decoding storage: large (600 KiB), one per capture being read. */
+    space = malloc(sizeof *space);
+    if (!space) {
         fprintf(cli->err, CLI_NAME " %s: out of memory\n", cli->command);
         rc = CLI_EXIT_SERVER;
         goto out;
@@ -195,6 +195,7 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
                 cli->command, r.skipped, r.skipped == 1 ? "" : "s", shown, r.skipped == 1 ? "was" : "were");
     if (rc == 0 && !cs.have_hello && v->on_info) v->on_info(v->user, info);
 out:
+    free(space);
     if (map) munmap(map, len);
     return rc;
 }
