@@ -73,6 +73,7 @@ include tests/tests.mk
 -include fa-agent/fa-agent.mk
 -include fa-insightd/fa-insightd.mk
 -include fa-cli/fa-cli.mk
+-include fa-lint/fa-lint.mk
 -include integrations/integrations.mk
 -include examples/examples.mk
 -include bench/bench.mk
@@ -93,7 +94,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory $(TEST_STEPS)
 	@echo "make test: all test steps passed"
 
-bench: deps
+bench:
+	$(Q)FA_DEPS_BENCH=1 .ci/deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory $(BENCH_STEPS)
 

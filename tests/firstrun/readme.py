@@ -31,6 +31,28 @@ from harness import Checks, Tmux, wait_for
 TREE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NOT_RUN = {"make test": "make test runs this test"}
 
+# The game tree the README's fa-lint commands run in: a Makefile project
+# against the installed framealloc, with one frame pointer kept in a global.
+LINT_GAME = {
+    "include/game.h": "#include <framealloc.h>\nvoid ai_update(fa_alloc_t *fa);\n"
+                      "void physics_step(fa_alloc_t *fa);\nvoid render_batch(fa_alloc_t *fa);\n",
+    "game.c": "#include \"game.h\"\nint main(void) {\n    fa_alloc_t *fa = fa_create(NULL);\n"
+              "    for (int i = 0; i < 3; i++) {\n        fa_begin_frame(fa);\n        ai_update(fa);\n"
+              "        physics_step(fa);\n        render_batch(fa);\n        fa_end_frame(fa);\n    }\n"
+              "    fa_destroy(fa);\n    return 0;\n}\n",
+    "ai.c": "#include \"game.h\"\nvoid ai_update(fa_alloc_t *fa) {\n    FA_TAG_SCOPE(fa, \"ai\");\n"
+            "    int *scores = FA_FRAME_ARRAY(fa, int, 64);\n    if (scores) scores[0] = 1;\n}\n",
+    "src/physics/step.c": "#include \"game.h\"\nvoid physics_step(fa_alloc_t *fa) {\n"
+                          "    FA_TAG_SCOPE(fa, \"physics\");\n    float *contacts = FA_FRAME_ARRAY(fa, float, 256);\n"
+                          "    if (contacts) contacts[0] = 0.0f;\n}\n",
+    "src/render/batch.c": "#include \"game.h\"\nstatic float *last_batch;\n"
+                          "void render_batch(fa_alloc_t *fa) {\n    FA_TAG_SCOPE(fa, \"render\");\n"
+                          "    float *verts = FA_FRAME_ARRAY(fa, float, 1024);\n    last_batch = verts;\n}\n",
+    "Makefile": "CFLAGS += -std=c11 -Wall -Iinclude $(shell pkg-config --cflags framealloc)\n"
+                "LDLIBS += $(shell pkg-config --libs framealloc)\n"
+                "game: game.o ai.o src/physics/step.o src/render/batch.o\n\t$(CC) -o $@ $^ $(LDLIBS)\n",
+}
+
 
 def readme_blocks():
     text = open(os.path.join(TREE, "README.md")).read()
@@ -254,6 +276,37 @@ def main():
         cli()(cmd)
         head = open(os.path.join(r.work, "physics.csv")).readline()
         assert head.startswith("t_ms,min,avg,max"), head
+
+    # --- fa-lint (in a small game tree with one deliberate mistake) ----------
+    lint_tree = os.path.join(r.work, "mygame")
+
+    def lint_fixture():
+        if os.path.exists(lint_tree):
+            return
+        for path, text in LINT_GAME.items():
+            full = os.path.join(lint_tree, path)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "w") as f:
+                f.write(text)
+
+    def lint(expect, needles=(), creates=None):
+        def run(cmd):
+            lint_fixture()
+            code, out, err = r.bash(cmd, cwd=lint_tree)
+            assert code == expect, "exit %d, expected %d: %s%s" % (code, expect, out[-800:], err[-800:])
+            for n in needles:
+                assert n in out + err, "%r not in %s%s" % (n, out[-800:], err[-800:])
+            if creates:
+                assert os.path.isfile(os.path.join(lint_tree, creates)), "%s not written" % creates
+        return run
+
+    known["bear -- make"] = lint(0, creates="compile_commands.json")
+    known["fa-lint --all"] = lint(1, needles=("src/render/batch.c:6:", "FA601", "1 finding"))
+    known["fa-lint --lifetime --threading src/physics"] = lint(0, needles=("0 findings",))
+    known["fa-lint game.c ai.c -- -Iinclude $(pkg-config --cflags framealloc)"] = lint(0, needles=("2 units",))
+    known["fa-lint show src/render/batch.c"] = lint(1, needles=("last_batch = verts;", "FA601"))
+    known["fa-lint explain FA601"] = lint(0, needles=("How to fix it",))
+    known["fa-lint init"] = lint(0, creates=".fa.toml")
 
     def run(cmd):
         if cmd in NOT_RUN:
