@@ -32,6 +32,7 @@ import jsonschema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEMA = os.path.join(HERE, "..", "cli", "trace.schema.json")
+JUNIT_XSD = os.path.join(HERE, "..", "lint", "schemas", "junit.xsd")
 LEAK_TAG = "ai/pathfinding"
 DEMO_ARGS = ["--deterministic", "--frames", "600", "--entities", "800", "--seed", "7", "--quiet"]
 
@@ -121,6 +122,9 @@ def test_reports(t):
         cases = {c.get("name"): c for c in root.iter("testcase")}
         assert cases[LEAK_TAG].find("failure") is not None and cases["render"].find("failure") is None
         assert "p50 live" in cases[LEAK_TAG].find("failure").text
+    # The schema CI reporters (Jenkins, GitLab) read.
+    p = subprocess.run(["xmllint", "--noout", "--schema", JUNIT_XSD, junit], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
     md = t.run("compare", t.base, t.leak, "--format", "markdown", expect=4).stdout
     assert md.startswith("### framealloc memory: 3 regressions"), md[:200]
     assert "| `%s` | **" % LEAK_TAG in md and "unchanged rows not shown" in md, md
