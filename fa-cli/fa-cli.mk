@@ -92,3 +92,18 @@ test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(BUILD)/fa-demo
 	@echo "== fa-cli compare/baseline/export on captures of fa-demo (no daemon)"
 	$(Q)python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) --demo $(BUILD)/fa-demo
 TEST_STEPS += test-compare
+
+# make bench-compare: compare of two one-hour captures (60 fps, 64 tags,
+# synthetic, made with the real encoder) against reading and decoding them
+# (bench/compare.py; figures in fa-cli/README.md).
+COMPARE_BENCH := $(BUILD)/bench/bench-compare
+$(COMPARE_BENCH): $(BUILD)/default/bench/bench_compare.o $(BUILD)/default/tests/cli/synth.o $(PROTO_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ $(LDLIBS_BASE)
+$(BUILD)/default/bench/bench_compare.o: INCLUDES += -Itests/cli
+
+.PHONY: bench-compare
+bench-compare: $(CLI_BIN) $(COMPARE_BENCH)
+	$(Q)python3 bench/compare.py --cli $(CLI_BIN) --tool $(COMPARE_BENCH) $(BENCH_COMPARE_ARGS)
+BENCH_STEPS += bench-compare
