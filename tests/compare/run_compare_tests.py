@@ -228,6 +228,35 @@ def test_folded_export(t):
     assert "render" in stacks and "(root)" not in [s.split(";")[0] for s in stacks if ";" in s], stacks
 
 
+def test_ci_script(t):
+    """examples/ci-memory-gate.sh as a CI job runs it: baseline the first
+    time, pass the same build, fail the leak with the reports written."""
+    script = os.path.join(HERE, "..", "..", "examples", "ci-memory-gate.sh")
+    work = t.path("ci")
+    os.makedirs(work)
+    env = dict(os.environ, FA_CLI=t.cli, LANG="C.UTF-8")
+    env.pop("FA_INSIGHT_URL", None)
+
+    def gate(*extra):
+        return subprocess.run([script, t.demo] + DEMO_ARGS + list(extra), cwd=work, env=env, capture_output=True,
+                              text=True, timeout=120)
+    p = gate()
+    assert p.returncode == 0 and "baseline written to memory-baseline.json" in p.stderr, p.stderr
+    assert os.path.isfile(os.path.join(work, "memory-baseline.json"))
+    p = gate()
+    assert p.returncode == 0, p.stdout + p.stderr
+    report = os.path.join(work, "memory-report")
+    assert ET.parse(os.path.join(report, "memory.xml")).getroot().get("failures") == "0"
+    assert open(os.path.join(report, "memory.md")).read().startswith("### framealloc memory: no regression")
+    p = gate("--scripted-leak", "4096")
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert table_rows(p.stdout)[0][0] == LEAK_TAG, p.stdout
+    assert ET.parse(os.path.join(report, "memory.xml")).getroot().get("failures") == "3"
+    assert "| `%s` |" % LEAK_TAG in open(os.path.join(report, "memory.md")).read()
+    p = subprocess.run([script], capture_output=True, text=True)
+    assert p.returncode == 2 and "usage" in p.stderr
+
+
 def test_asan(t):
     """The same paths through the ASan+UBSan build: no report, no leak."""
     if not t.cli_asan:
@@ -274,6 +303,7 @@ def main():
         ("missing files, non-captures, bad options: exit 2 naming them", test_bad_inputs),
         ("export --format trace: schema-valid, counters agree with compare", test_trace_export),
         ("export --format folded: integer stacks by tag path", test_folded_export),
+        ("examples/ci-memory-gate.sh: baseline, pass, then exit 4 on the leak with reports", test_ci_script),
         ("every path again under ASan+UBSan: no report, no leak", test_asan),
     ]
     try:
