@@ -304,6 +304,10 @@ void render_sparkline(char *buf, size_t cap, const double *values, size_t n, dou
  * script, nothing a terminal acts on. */
 void render_json_safe(FILE *out, const char *json, size_t len);
 
+/* Writes s as a JSON string, quotes included, escaped by escape_json: valid
+ * UTF-8 JSON that no terminal acts on. */
+void render_json_string(FILE *out, const char *s);
+
 /* Display width of a UTF-8 string that may hold ANSI colour sequences. */
 size_t render_width(const char *s);
 

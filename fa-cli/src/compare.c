@@ -337,15 +337,21 @@ static void describe_rule(char *buf, size_t cap, const compare_limits_t *l) {
              l->max_growth_pct, units_format_bytes(b, sizeof b, l->min_bytes), l->max_growth_pct, l->min_allocs);
 }
 
-static void print_table(const cli_t *cli, FILE *out, const compare_result_t *r) {
+/* The two runs and the rule, one line each, after the given prefixes. */
+static void print_header(FILE *out, const compare_result_t *r, const char *base, const char *candidate,
+                         const char *rule_prefix) {
     char line[512], rule[256];
     run_describe(&r->base->info, line, sizeof line);
-    fprintf(out, "base:      %s\n", line);
+    fprintf(out, "%s%s\n", base, line);
     run_describe(&r->candidate->info, line, sizeof line);
-    fprintf(out, "candidate: %s\n", line);
+    fprintf(out, "%s%s\n", candidate, line);
     compare_limits_t g = compare_rules_global(r->rules);
     describe_rule(rule, sizeof rule, &g);
-    fprintf(out, "%s\n\n", rule);
+    fprintf(out, "%s%s\n\n", rule_prefix, rule);
+}
+
+static void print_table(const cli_t *cli, FILE *out, const compare_result_t *r) {
+    print_header(out, r, "base:      ", "candidate: ", "");
     render_table_t *t = render_table_new(10);
     const char *head[] = {r->count && r->rows[0].kind == SUMMARY_SITE ? "ROW" : "TAG",
                           "P95 LIVE", "CHANGE", "P50", "P95", "P99", "PEAK", "FRAME B/F", "ALLOCS/F", "STATUS"};
@@ -457,18 +463,11 @@ static void md_name(FILE *out, const char *s) {
 }
 
 static void print_markdown(FILE *out, const compare_result_t *r) {
-    char line[512], rule[256];
     if (r->failed)
         fprintf(out, "### framealloc memory: %zu regression%s\n\n", r->failed, r->failed == 1 ? "" : "s");
     else
         fputs("### framealloc memory: no regression\n\n", out);
-    run_describe(&r->base->info, line, sizeof line);
-    fprintf(out, "- base: %s\n", line);
-    run_describe(&r->candidate->info, line, sizeof line);
-    fprintf(out, "- candidate: %s\n", line);
-    compare_limits_t g = compare_rules_global(r->rules);
-    describe_rule(rule, sizeof rule, &g);
-    fprintf(out, "- %s\n\n", rule);
+    print_header(out, r, "- base: ", "- candidate: ", "- ");
     fputs("| tag | p50 live | p95 live | p99 live | peak | frame B/frame | allocs/frame | status |\n"
           "|---|---:|---:|---:|---:|---:|---:|---|\n",
           out);

@@ -23,15 +23,6 @@ typedef struct export_state {
     uint64_t frames;
 } export_state_t;
 
-static void put_file(void *user, const char *data, size_t n) {
-    fwrite(data, 1, n, user);
-}
-
-static void json_str(FILE *out, const char *s) {
-    fputc('"', out);
-    escape_json(s, strlen(s), put_file, out);
-    fputc('"', out);
-}
 
 static void on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
     export_state_t *x = user;
@@ -62,17 +53,17 @@ static void trace_info(void *user, const run_info_t *info) {
     export_state_t *x = user;
     x->header = true;
     fputs("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"fa-cli export\",\"source\":", x->out);
-    json_str(x->out, info->source);
+    render_json_string(x->out, info->source);
     fputs(",\"app\":", x->out);
-    json_str(x->out, info->app);
+    render_json_string(x->out, info->app);
     fputs(",\"build\":", x->out);
-    json_str(x->out, info->build);
+    render_json_string(x->out, info->build);
     fprintf(x->out, ",\"session\":\"%s\",\"start_unix_ms\":%" PRIu64 "},\"traceEvents\":[\n", info->session,
             info->start_unix_ms);
     char pname[600];
     snprintf(pname, sizeof pname, "%s (session %s)", info->app[0] ? info->app : "game", info->session);
     fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":1,\"args\":{\"name\":", x->out);
-    json_str(x->out, pname);
+    render_json_string(x->out, pname);
     fputs("}},\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":1,\"args\":{\"name\":\"frames\"}}", x->out);
 }
 
@@ -101,7 +92,7 @@ static int trace_frame(void *user, const run_frame_t *f) {
         x->last_live[r->id] = r->live_bytes;
         char num[16];
         fputs(",\n{\"name\":", x->out);
-        json_str(x->out, tag_name(x, r->id, num, sizeof num));
+        render_json_string(x->out, tag_name(x, r->id, num, sizeof num));
         fputs(",\"cat\":\"memory\",\"ph\":\"C\",\"pid\":1,\"ts\":", x->out);
         put_us(x->out, rel);
         fprintf(x->out, ",\"args\":{\"live_bytes\":%" PRIu64 "}}", r->live_bytes);

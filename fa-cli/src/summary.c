@@ -266,32 +266,23 @@ const summary_row_t *summary_find(const summary_t *s, summary_kind kind, const c
 #define BASELINE_FORMAT "framealloc-baseline"
 #define BASELINE_VERSION 1
 
-static void put_file(void *user, const char *data, size_t n) {
-    fwrite(data, 1, n, user);
-}
-
-static void json_string(FILE *out, const char *s) {
-    fputc('"', out);
-    escape_json(s, strlen(s), put_file, out);
-    fputc('"', out);
-}
 
 void summary_write_baseline(FILE *out, const summary_t *s) {
     fprintf(out, "{\n  \"format\": \"" BASELINE_FORMAT "\",\n  \"version\": %d,\n  \"app\": ", BASELINE_VERSION);
-    json_string(out, s->info.app);
+    render_json_string(out, s->info.app);
     fputs(",\n  \"build\": ", out);
-    json_string(out, s->info.build);
+    render_json_string(out, s->info.build);
     fprintf(out, ",\n  \"frames\": %" PRIu64 ",\n  \"rows\": [\n", s->info.frames);
     for (size_t i = 0; i < s->count; i++) {
         const summary_row_t *r = &s->rows[i];
         fputs("    {", out);
         if (r->kind == SUMMARY_SITE) {
             fputs("\"site\": ", out);
-            json_string(out, r->key + strlen(r->tag) + 1);
+            render_json_string(out, r->key + strlen(r->tag) + 1);
             fputs(", ", out);
         }
         fputs("\"tag\": ", out);
-        json_string(out, r->tag);
+        render_json_string(out, r->tag);
         for (int m = 0; m < M_COUNT; m++) {
             if (summary_metric_is_bytes(m))
                 fprintf(out, ", \"%s\": %.0f", summary_metric_name(m), r->v[m]);

@@ -18,6 +18,12 @@ static void t_capture_path(char *out, size_t cap, const char *name) {
     snprintf(out, cap, "/tmp/fa-agent-test-%d-%s.facap", (int)getpid(), name);
 }
 
+/* A capture path of its own, and the file: URL that names it. */
+static void t_file_url(char path[128], char url[160], const char *name, const char *scheme) {
+    t_capture_path(path, 128, name);
+    snprintf(url, 160, "%s%s", scheme, path);
+}
+
 /* A whole file in memory. */
 static unsigned char *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -113,8 +119,7 @@ static void run_frames(t_game_t *g, fa_agent_t *agent, uint64_t from, uint64_t n
 
 Test(capture, file_url_writes_a_complete_session_and_streams_nothing) {
     char path[128], url[160];
-    t_capture_path(path, sizeof path, "fileurl");
-    snprintf(url, sizeof url, "file:%s", path);
+    t_file_url(path, url, "fileurl", "file:");
     fa_alloc_t *fa = fa_create(NULL);
     t_game_t g;
     t_game_init(&g, fa, 16);
@@ -157,8 +162,7 @@ Test(capture, file_url_writes_a_complete_session_and_streams_nothing) {
 
 Test(capture, the_environment_file_url_captures_without_a_code_change) {
     char path[128], url[160];
-    t_capture_path(path, sizeof path, "env");
-    snprintf(url, sizeof url, "file://%s", path);
+    t_file_url(path, url, "env", "file://");
     setenv(FA_AGENT_URL_ENV, url, 1);
     fa_alloc_t *fa = fa_create(NULL);
     t_game_t g;
@@ -350,8 +354,7 @@ Test(capture, a_full_disk_leaves_only_whole_messages_and_counts_what_is_missing)
 
 Test(capture, capturing_makes_no_allocation_on_the_game_thread) {
     char path[128], url[160];
-    t_capture_path(path, sizeof path, "noalloc");
-    snprintf(url, sizeof url, "file:%s", path);
+    t_file_url(path, url, "noalloc", "file:");
     fa_alloc_t *fa = fa_create(NULL);
     t_game_t g;
     t_game_init(&g, fa, 64);

@@ -25,12 +25,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 
 import jsonschema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "firstrun"))
+from harness import Checks  # noqa: E402  (named checks and the summary line)
 SCHEMA = os.path.join(HERE, "..", "cli", "trace.schema.json")
 JUNIT_XSD = os.path.join(HERE, "..", "lint", "schemas", "junit.xsd")
 LEAK_TAG = "ai/pathfinding"
@@ -43,7 +44,8 @@ class T:
         self.demo = os.path.abspath(args.demo)
         self.cli_asan = os.path.abspath(args.cli_asan) if args.cli_asan else None
         self.tmp = tempfile.mkdtemp(prefix="fa-compare-test-")
-        self.passed = self.failed = 0
+        self.checks = Checks()
+        self.check = self.checks.check
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -66,21 +68,6 @@ class T:
             assert p.returncode == expect, "fa-cli %s: exit %d, expected %d\n--- out\n%s--- err\n%s" % (
                 " ".join(argv), p.returncode, expect, p.stdout[-3000:], p.stderr[-2000:])
         return p
-
-    def check(self, name, fn):
-        try:
-            fn()
-        except AssertionError as e:
-            self.failed += 1
-            print("FAIL %s: %s" % (name, e))
-            return
-        except Exception as e:
-            self.failed += 1
-            print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
-            return
-        self.passed += 1
-        print("ok   %s" % name)
-        sys.stdout.flush()
 
 
 def table_rows(out):
@@ -284,7 +271,6 @@ def main():
     ap.add_argument("--demo", required=True)
     ap.add_argument("--keep", action="store_true")
     t = T(ap.parse_args())
-    t0 = time.time()
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
             base = ex.submit(t.capture, "base")
@@ -314,9 +300,7 @@ def main():
             print("kept %s" % t.tmp)
         else:
             shutil.rmtree(t.tmp, ignore_errors=True)
-    print("runtime %.1f s" % (time.time() - t0))
-    print("%d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+    return t.checks.summary()
 
 
 if __name__ == "__main__":
