@@ -47,7 +47,7 @@ test-proto-asan: $(BUILD)/asan/tests/proto_tests
 .PHONY: test-proto-ref
 test-proto-ref:
 	@echo "== proto reference decoder (PROTOCOL.md)"
-	$(Q)python3 tests/proto/ref_decode.py tests/proto/golden
+	$(Q)python3 tests/proto/ref_decode.py tests/proto/golden fuzz/corpus/capture
 TEST_STEPS += test-proto test-proto-asan test-proto-ref
 
 # Golden vectors are committed; regenerate them only after a deliberate
