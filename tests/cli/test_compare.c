@@ -151,6 +151,31 @@ Test(summary, a_capture_cut_off_mid_message_reads_to_its_last_frame_with_a_note)
     unlink(p);
 }
 
+Test(summary, a_capture_cut_at_every_byte_of_its_last_message_reads_without_error) {
+    const char *p = tmp_capture("everycut");
+    write_run(p, 20, ramp, false); /* no BYE: the last message is frame 20 */
+    FILE *f = fopen(p, "rb");
+    static unsigned char data[1 << 16];
+    size_t len = fread(data, 1, sizeof data, f);
+    fclose(f);
+    size_t last = len - FA_PROTO_FRAME_SIZE(4, 0, 0); /* 4 tags before frame 50 */
+    char cut_path[80];
+    snprintf(cut_path, sizeof cut_path, "%s.cut", p);
+    for (size_t cut = last; cut <= len; cut++) {
+        f = fopen(cut_path, "wb");
+        fwrite(data, 1, cut, f);
+        fclose(f);
+        cli_t cli = test_cli("compare");
+        summary_t s;
+        cr_assert_eq(summary_of_run(&cli, cut_path, &s), 0, "cut at %zu of %zu", cut, len);
+        cr_assert_eq(s.info.frames, cut == len ? 20 : 19, "cut at %zu", cut);
+        cr_assert_eq(s.info.truncated_bytes, cut == len ? 0 : cut - last);
+        summary_free(&s);
+    }
+    unlink(cut_path);
+    unlink(p);
+}
+
 Test(summary, inputs_that_are_not_captures_are_refused_by_name) {
     cli_t cli = test_cli("compare");
     summary_t s;
