@@ -37,6 +37,14 @@ $(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libfa-proto.a $
 	@$(if $(Q),echo "  LD [asan] $@")
 	$(Q)$(CC) $(VLDFLAGS_asan) -o $@ $^ $(CLI_LDLIBS)
 
+# Under TSan for compare, which reads two capture files on two threads.
+CLI_TSAN_BIN := $(BUILD)/tsan/fa-cli/fa-cli
+$(CLI_TSAN_BIN): $(call cli_objs,tsan,$(CLI_SRCS)) $(BUILD)/tsan/libfa-proto.a $(BUILD)/tsan/libfa-text.a \
+		$(BUILD)/tsan/libframealloc.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD [tsan] $@")
+	$(Q)$(CC) $(VLDFLAGS_tsan) -o $@ $^ $(CLI_LDLIBS)
+
 .PHONY: install-cli
 install-cli: $(CLI_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -88,9 +96,10 @@ TEST_STEPS += test-cli
 # second with a scripted leak) and five same-build pairs, then compare,
 # baseline and export on the files (tests/compare/).
 .PHONY: test-compare
-test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(BUILD)/fa-demo
+test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_TSAN_BIN) $(BUILD)/fa-demo
 	@echo "== fa-cli compare/baseline/export on captures of fa-demo (no daemon)"
-	$(Q)python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) --demo $(BUILD)/fa-demo
+	$(Q)python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) \
+		--cli-tsan $(CLI_TSAN_BIN) --demo $(BUILD)/fa-demo
 TEST_STEPS += test-compare
 
 # make bench-compare: compare of two one-hour captures (60 fps, 64 tags,

@@ -43,6 +43,7 @@ class T:
         self.cli = os.path.abspath(args.cli)
         self.demo = os.path.abspath(args.demo)
         self.cli_asan = os.path.abspath(args.cli_asan) if args.cli_asan else None
+        self.cli_tsan = os.path.abspath(args.cli_tsan) if args.cli_tsan else None
         self.tmp = tempfile.mkdtemp(prefix="fa-compare-test-")
         self.checks = Checks()
         self.check = self.checks.check
@@ -264,10 +265,22 @@ def test_asan(t):
             "asan fa-cli %s -> %d (expected %d): %s" % (" ".join(argv), p.returncode, code, p.stderr[-1500:])
 
 
+def test_tsan(t):
+    """compare reads its two captures on two threads: TSan sees no race."""
+    if not t.cli_tsan:
+        return
+    env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1:exitcode=97")
+    for argv in (["compare", t.base, t.leak], ["--json", "compare", t.leak, t.base]):
+        p = subprocess.run([t.cli_tsan] + argv, capture_output=True, text=True, timeout=300, env=env)
+        assert p.returncode in (0, 4) and "ThreadSanitizer" not in p.stderr, \
+            "tsan fa-cli %s -> %d: %s" % (" ".join(argv), p.returncode, p.stderr[-1500:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
     ap.add_argument("--cli-asan", help="the ASan+UBSan build, run over the same inputs")
+    ap.add_argument("--cli-tsan", help="the TSan build: compare reads two captures on two threads")
     ap.add_argument("--demo", required=True)
     ap.add_argument("--keep", action="store_true")
     t = T(ap.parse_args())
@@ -291,6 +304,7 @@ def main():
         ("export --format folded: integer stacks by tag path", test_folded_export),
         ("examples/ci-memory-gate.sh: baseline, pass, then exit 4 on the leak with reports", test_ci_script),
         ("every path again under ASan+UBSan: no report, no leak", test_asan),
+        ("compare's two reading threads under TSan: no race", test_tsan),
     ]
     try:
         for name, fn in tests:
