@@ -45,9 +45,13 @@ async function getJSON(path, params) {
 
 const sid = (id) => encodeURIComponent(id);
 
+export const SESSION_PAGE = 50;
+
 export const api = {
   health: () => getJSON('/api/v1/health'),
-  sessions: () => getJSON('/api/v1/sessions'),
+  // The newest page only: the daemon pages /sessions (API.md); the picker
+  // offers the newest sessions, fa-cli sessions lists the rest.
+  sessions: () => getJSON('/api/v1/sessions', { limit: SESSION_PAGE }),
   session: (id) => getJSON(`/api/v1/sessions/${sid(id)}`),
   tags: (id) => getJSON(`/api/v1/sessions/${sid(id)}/tags`),
   // tag: a tag path ("" or "/" for the whole session); windowMs; points.

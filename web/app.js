@@ -233,8 +233,10 @@ function keepNewerEvent(s, asked) {
 async function loadSessions() {
   const asked = performance.now();
   const doc = await api.sessions();
-  const fresh = doc.sessions || [];
-  state.sessions = fresh.map((s) => keepNewerEvent(s, asked));
+  const fresh = (doc.sessions || []).map((s) => keepNewerEvent(s, asked));
+  // A session shown from beyond the newest page stays in the picker.
+  const shown = state.session && state.session.id === state.sid && !fresh.some((s) => s.id === state.sid);
+  state.sessions = shown ? [...fresh, state.session] : fresh;
   state.sessionsLoaded = true;
   dirty.picker = dirty.banner = true;
   chooseSession();
@@ -250,7 +252,9 @@ function chooseSession() {
     const live = list.find((s) => s.live);
     if (live && (!cur || !cur.live)) want = live.id;
     else if (!cur) want = list.length ? list[0].id : null;
-  } else if (!cur && list.length && !list.some((s) => s.id === want)) {
+  } else if (!want && list.length) {
+    // A pinned session beyond the newest page stays; a deleted one is a
+    // 404 (handleError unpins it).
     want = list[0].id;
   }
   if (want !== state.sid) showSession(want);
@@ -546,13 +550,14 @@ function setWindow(ms, btn) {
   loadTrend().catch(handleError);
 }
 
-// Sessions change state without a message when the daemon's timeout ends
-// them; a slow poll keeps the picker honest (cheap: one small document).
-// Findings are not in the stream's frame messages: they are read with the
-// same poll.
+// The stream announces sessions starting and ending (timeouts included);
+// a slow poll of the newest page (never the whole list) mends anything
+// missed. Findings are not in the stream's frame messages: they are read
+// every poll.
+let polls = 0;
 function poll() {
   if (state.conn !== 'open') return;
-  loadSessions().catch(handleError);
+  if (++polls % 6 === 0) loadSessions().catch(handleError);
   if (state.sid && state.session && state.session.live) loadFindings(state.loadSeq).catch(handleError);
 }
 

@@ -210,6 +210,11 @@ typedef struct fa_agent_desc {
                                 FA_AGENT_LOG_REACHABLE when it is back; 3000 */
     fa_agent_log_cb log_cb;  /* NULL: nothing reported */
     void *log_user;
+    /* Re-announcement. */
+    uint32_t hello_interval_ms; /* the HELLO is sent again this often on a
+                                   connection, so that a daemon which lost it
+                                   (restarted, or its queue was full) learns
+                                   the session's name and tags; 10000 */
 } fa_agent_desc_t;
 
 /* ------------------------------------------------------------------------ */

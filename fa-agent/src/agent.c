@@ -75,6 +75,7 @@ static void fill_defaults(fa_agent_desc_t *d, const fa_alloc_t *fa) {
     d->emit_interval_ms = DEF(d->emit_interval_ms, 1000);
     d->emit_poll_ms = DEF(d->emit_poll_ms, 100);
     d->unreachable_ms = DEF(d->unreachable_ms, 3000);
+    d->hello_interval_ms = DEF(d->hello_interval_ms, 10000);
 }
 
 /* A copy cut to the protocol's 255-byte string limit when `wire` is set. */

@@ -130,6 +130,8 @@ typedef struct fa__agent_sink {
     uint32_t announced;                /* tag ids below this were announced */
     uint64_t *known_soft, *known_hard; /* budgets as announced (max_tags each) */
     uint64_t drops_at_frame;           /* the sink's drop total at its last FRAME */
+    uint64_t hello_at_ns;              /* when its last HELLO left (the stream
+                                          repeats it every hello_interval_ms) */
 } fa__agent_sink_t;
 
 struct fa_agent_s {

@@ -255,6 +255,7 @@ static int send_hello(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapshot_t *s
     if (rv != 0) return rv;
     remember(s, a->sender.defs, (uint32_t)n);
     s->announced = (uint32_t)n;
+    s->hello_at_ns = fa__agent_mono_ns();
     if (s->kind == FA__SINK_STREAM) {
         fa__count(&a->sender.hellos_sent, 1);
         fa__agent_log(a, FA_AGENT_LOG_HELLO_SENT, 0, (uint64_t)n, NULL);
@@ -330,7 +331,10 @@ static void stream_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_s
     }
     fa__agent_sink_t *s = &a->sender.stream;
     uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
-    if (want != st->sent_gen) s->need_hello = true; /* a new connection */
+    /* A new connection, or the periodic repeat for a daemon that lost the
+     * HELLO (restart, full queue): the whole dictionary again. */
+    bool due = fa__agent_mono_ns() - s->hello_at_ns >= (uint64_t)a->desc.hello_interval_ms * 1000000u;
+    if (want != st->sent_gen || due) s->need_hello = true;
     int rv = announce(a, s, &slot->snap, send_deadline(a, st));
     if (rv == 0) {
         st->sent_gen = want;

@@ -352,6 +352,13 @@ int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out);
  * build id) instead of cli->session. */
 int session_resolve_spec(const cli_t *cli, const char *spec, char id_out[32], cJSON **session_out);
 
+/* GET /api/v1/sessions, which the daemon pages (newest first, live ones
+ * first): one page of `limit` rows, or with `every` page after page (of
+ * 1000, at most SESSIONS_PAGES_MAX) into one "sessions" array whose "next"
+ * is the last page's. Like api_get otherwise. */
+#define SESSIONS_PAGES_MAX 100
+int api_get_sessions(const cli_t *cli, uint32_t limit, bool every, http_answer_t *out);
+
 /* GETs path_query and insists on a 2xx JSON answer: returns 0 with *out
  * (the caller frees it), or prints why and returns an exit code (out is
  * then freed). A 404 whose error code names a tag (and tag is not NULL)

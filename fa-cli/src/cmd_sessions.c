@@ -6,20 +6,28 @@
 const cmd_info_t cmd_sessions_info = {
     .name = "sessions",
     .summary = "list the sessions (games) the daemon has seen, live ones first",
-    .synopsis = "",
+    .synopsis = "[--limit N | --all]",
     .details = "Columns: id, app, host, pid, started, frames received, live or ended. The session\n"
                "the other commands use by default (the latest live one, else the latest) is\n"
-               "marked with '*'. Ids may be shortened to a unique prefix in --session.\n",
+               "marked with '*'. Ids may be shortened to a unique prefix in --session.\n"
+               "The newest 100 sessions are listed (live ones first); --limit N or --all for more.\n",
     .example = "  fa-cli sessions\n"
+               "  fa-cli sessions --all\n"
                "  fa-cli sessions --json | python3 -c 'import json,sys; print(json.load(sys.stdin))'\n",
 };
 
 int cmd_sessions(cli_t *cli, int argc, char **argv) {
-    args_opt_t opts[] = {{0}};
+    uint32_t limit = 100;
+    bool every = false;
+    args_opt_t opts[] = {
+        {"limit", ARGS_UINT, &limit, "N", "list the newest N sessions (default 100, at most 1000)", 1000},
+        {"all", ARGS_FLAG, &every, NULL, "list every session the daemon keeps"},
+        {0},
+    };
     int rc = args_parse(cli, &cmd_sessions_info, opts, argc, argv);
     if (rc >= 0) return rc;
     http_answer_t a;
-    if ((rc = api_get(cli, "/api/v1/sessions", &a, NULL, NULL)) != 0) return rc;
+    if ((rc = api_get_sessions(cli, limit, every, &a)) != 0) return rc;
     if (cli->json) {
         cmd_print_json(&a);
         http_answer_free(&a);
@@ -87,6 +95,7 @@ int cmd_sessions(cli_t *cli, int argc, char **argv) {
     }
     render_table_print(cli, t, stdout);
     render_table_free(t);
+    if (jv_str(a.json, "next", NULL)) printf("(older sessions exist: fa-cli sessions --all, or --limit N)\n");
     http_answer_free(&a);
     return CLI_EXIT_OK;
 }

@@ -103,6 +103,38 @@ static uint64_t session_activity(const cJSON *s) {
     return t > st ? t : st;
 }
 
+int api_get_sessions(const cli_t *cli, uint32_t limit, bool every, http_answer_t *out) {
+    char path[256], num[16];
+    snprintf(num, sizeof num, "%u", every ? 1000u : limit);
+    snprintf(path, sizeof path, "/api/v1/sessions");
+    http_query_add(path, sizeof path, "limit", num);
+    int rc = api_get(cli, path, out, NULL, NULL);
+    cJSON *all = rc ? NULL : cJSON_GetObjectItemCaseSensitive(out->json, "sessions");
+    for (int pages = 1; every && all && pages < SESSIONS_PAGES_MAX; pages++) {
+        const char *next = jv_str(out->json, "next", NULL);
+        if (!next) break;
+        snprintf(path, sizeof path, "/api/v1/sessions");
+        http_query_add(path, sizeof path, "limit", num);
+        http_query_add(path, sizeof path, "cursor", next);
+        http_answer_t page;
+        if ((rc = api_get(cli, path, &page, NULL, NULL)) != 0) {
+            http_answer_free(out);
+            return rc;
+        }
+        cJSON *rows = cJSON_GetObjectItemCaseSensitive(page.json, "sessions"), *row;
+        while (cJSON_IsArray(rows) && (row = cJSON_DetachItemFromArray(rows, 0)) != NULL)
+            cJSON_AddItemToArray(all, row);
+        cJSON *pnext = cJSON_DetachItemFromObjectCaseSensitive(page.json, "next");
+        if (pnext) cJSON_ReplaceItemInObjectCaseSensitive(out->json, "next", pnext);
+        http_answer_free(&page);
+    }
+    if (!rc && every) {
+        cJSON *count = cJSON_CreateNumber((double)cJSON_GetArraySize(all));
+        if (count) cJSON_ReplaceItemInObjectCaseSensitive(out->json, "count", count);
+    }
+    return rc;
+}
+
 int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out) {
     return session_resolve_spec(cli, cli->session, id_out, session_out);
 }
@@ -124,7 +156,9 @@ static const cJSON *by_app_build(const cJSON *arr, const char *want) {
 
 int session_resolve_spec(const cli_t *cli, const char *want, char id_out[32], cJSON **session_out) {
     http_answer_t a;
-    int rc = api_get(cli, "/api/v1/sessions", &a, NULL, NULL);
+    /* "latest" is on the first page; an id, a prefix, an app name or
+     * app@build may be on any. */
+    int rc = api_get_sessions(cli, 100, want && strcmp(want, "latest") != 0, &a);
     if (rc) return rc;
     const cJSON *arr = sessions_array(a.json);
     const cJSON *pick = NULL;

@@ -10,13 +10,27 @@
  *      sends, like the agent) for a few seconds each, N growing until
  *      frames are dropped (by the agent's sends or the daemon's queue);
  *      daemon RSS and CPU per step;
- *   5. trend-query latency (p50/p99) over 1 hour of 60 fps data, idle and
- *      while 100 games stream.
+ *   5. trend-query latency (p50/p99) over 1 hour of 60 fps data (written
+ *      by the daemon's sessions and writer modules, each frame at its
+ *      virtual receive time), idle and while 100 games stream.
  *
  *   bench-insightd --daemon build/fa-insightd [--quick] [--steps 25,50,...]
  *                  [--step-seconds S] [--keep DIR]
  */
-#include "insightd.h"
+#include <cJSON.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "clock.h"
+#include "fa_proto.h"
+#include "log.h"
+#include "pack.h"
+#include "sessions.h"
+#include "sid.h"
+#include "store.h"
+#include "writer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -312,11 +326,11 @@ static double sqlite_rate(bool per_tag, double seconds) {
     char path[700], err[512];
     snprintf(path, sizeof path, "%s/raw-%s.db", workdir, per_tag ? "pertag" : "packed");
     store_t *st;
-    if (store_open(&st, path, err, sizeof err) != 0) {
+    if (store_open(&st, path, 1, err, sizeof err) != 0) {
         fprintf(stderr, "bench: %s\n", err);
         return 0;
     }
-    sqlite3 *db = store_db(st);
+    sqlite3 *db = store_sqlite_handle(st);
     sqlite3_exec(
         db,
         "CREATE TABLE frame_tags(session_id INTEGER, t_ms INTEGER, frame INTEGER, tag_id INTEGER,"
@@ -335,7 +349,10 @@ static double sqlite_rate(bool per_tag, double seconds) {
         game_init(&games[g], 1000 + (uint64_t)g, 1700000000000000000ull);
     uint64_t frames = 0;
     double t0 = now_s(), batch_start = t0;
-    if (per_tag) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (per_tag)
+        sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    else
+        store_begin(st);
     while (now_s() - t0 < seconds) {
         for (int g = 0; g < GAMES; g++) {
             size_t n = encode_frame(&games[g], msg, sizeof msg);
@@ -345,7 +362,9 @@ static double sqlite_rate(bool per_tag, double seconds) {
             if (!per_tag) {
                 size_t len = pack_frame(&m.frame, blob, sizeof blob);
                 /* the daemon's statement, through its store module */
-                store_insert_frame(st, games[g].id, t_ms, m.frame.frame, m.frame.duration_ns, blob, len);
+                store_frame_t row = {games[g].id, t_ms, m.frame.frame, m.frame.duration_ns, blob, len};
+                size_t rejected;
+                store_put_frames(st, &row, 1, &rejected);
             } else {
                 for (uint32_t t = 0; t < m.frame.tag_count; t++) {
                     const fa_proto_tag_stat_t *r = &m.frame.tags[t];
@@ -366,10 +385,12 @@ static double sqlite_rate(bool per_tag, double seconds) {
             frames++;
         }
         if (now_s() - batch_start >= 0.25) {
-            if (per_tag)
+            if (per_tag) {
                 sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
-            else
+            } else {
                 store_commit(st);
+                store_begin(st);
+            }
             batch_start = now_s();
         }
     }
@@ -609,27 +630,56 @@ static lat_t measure(daemon_t *d, const char *path, int n) {
     return l;
 }
 
-/* One hour of 60 fps frames for one session, sent as fast as the daemon
- * takes them (virtual frame times: the hour ends now). */
-static uint64_t populate_hour(daemon_t *d, int frames) {
+/* One hour of 60 fps frames for one session, ending now, written into db
+ * by the daemon's own sessions and writer modules in this process. The
+ * daemon stamps frames with its receive clock, so an hour sent through it
+ * in seconds would be seconds of data: here each frame is "received" at
+ * its own virtual time. The daemon then opens the database. */
+static uint64_t populate_hour(const char *db, int frames) {
+    char err[256];
+    store_t *st = NULL;
+    if (store_open(&st, db, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    const uint64_t day = 86400000u;
+    writer_options_t wo = {.commit_interval_ms = 250,
+                           .buffer_bytes = 64u << 20,
+                           .retention_interval_ms = day,
+                           .keep = {2 * 3600000u, day, 7 * day, 30 * day, 30 * day}};
+    writer_t *w = NULL;
+    if (writer_start(&w, st, &loop, &wo, &(writer_hooks_t){0}, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    sessions_t *ss = sessions_create(w, &(sessions_options_t){10000, 16, 16, 1024}, &(sessions_hooks_t){0});
     game_t g;
-    uint64_t now = now_ns(CLOCK_REALTIME);
-    game_init(&g, 0xbe4c000000000001ull, now - (uint64_t)frames * (1000000000u / FPS));
+    uint64_t frame_ns = 1000000000u / FPS,
+             start_ms = now_ns(CLOCK_REALTIME) / 1000000u - (uint64_t)frames * 1000u / FPS;
+    game_init(&g, 0xbe4c000000000001ull, start_ms * 1000000u);
     static uint8_t msg[65536];
-    nng_push0_open(&g.sock);
-    nng_dial(g.sock, d->ingest, NULL, 0);
     size_t len = encode_hello(&g, msg, sizeof msg);
-    nng_send(g.sock, msg, len, 0);
-    health_t h0, h;
-    health(d, &h0);
+    sessions_handle(ss, msg, len, start_ms, start_ms);
     for (int i = 0; i < frames; i++) {
         len = encode_frame(&g, msg, sizeof msg);
-        nng_send(g.sock, msg, len, 0);
-        /* stay below the daemon's queue bound: pace by what it stored */
-        if (i % 5000 == 4999) wait_stored(d, h0.stored + i - 20000, &h, 30);
+        uint64_t t = start_ms + ((uint64_t)i * frame_ns + 15000000u) / 1000000u; /* the frame's end */
+        sessions_handle(ss, msg, len, t, t);
+        while (writer_backlogged(w)) { /* the writer's pace */
+            uv_run(&loop, UV_RUN_NOWAIT);
+            usleep(1000);
+        }
+        if (i % 1000 == 999) uv_run(&loop, UV_RUN_NOWAIT);
     }
-    wait_stored(d, h0.stored + frames, &h, 60);
-    nng_close(g.sock);
+    sessions_flush(ss);
+    writer_stop(w, clock_mono_ms() + 60000);
+    writer_close(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    writer_free(w);
+    sessions_destroy(ss);
+    uv_loop_close(&loop);
+    store_close(st);
     return g.id;
 }
 
@@ -755,13 +805,15 @@ int main(int argc, char **argv) {
 
     /* trend latency over an hour of 60 fps data */
     daemon_t t;
-    if (daemon_start(&t, "trend", (const char *const[]){"--retention", "2h", NULL}) != 0) return 1;
     int hour = quick ? 60 * FPS * 10 : 3600 * FPS;
     double p0 = now_s();
-    uint64_t sid = populate_hour(&t, hour);
+    char trend_db[700];
+    snprintf(trend_db, sizeof trend_db, "%s/trend.db", workdir);
+    uint64_t sid = populate_hour(trend_db, hour);
     double pop = now_s() - p0;
+    if (daemon_start(&t, "trend", (const char *const[]){"--retention", "2h", NULL}) != 0) return 1;
     char path[256], hex[17];
-    insightd_sid_format(sid, hex);
+    sid_format(sid, hex);
     int reps = quick ? 50 : 200;
     struct {
         const char *label, *query;

@@ -10,7 +10,7 @@
  * tag oscillating around 80 % (or 100 %) raises one alert, not one per
  * crossing. Percentages are compared in integers (usage * 100 against
  * hard * pct) in 128 bits, so no rounding decides an edge case. */
-#include "insightd.h"
+#include "alerts.h"
 
 static bool at_least(uint64_t usage, uint64_t hard, unsigned pct) {
     return (unsigned __int128)usage * 100u >= (unsigned __int128)hard * pct;

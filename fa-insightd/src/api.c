@@ -1,115 +1,57 @@
-/* api.c — the /api/v1 routes: path and query validation, answers built
- * from the in-memory sessions (loop thread) or from SQLite on the thread
- * pool (query.c). Every bad input is a 400 naming the parameter; see
- * API.md for the contract. */
-#include "insightd.h"
+/* api.c — the /api/v1 routes: path and query validation, answers from the
+ * sessions in memory or from the store on the thread pool (see api.h).
+ * Every bad input is a 400 naming the parameter; see API.md. */
+#include "api.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "alerts.h"
+#include "clock.h"
+#include "config.h"
+#include "ctx.h"
+#include "framealloc.h"
+#include "json.h"
+#include "query.h"
+#include "sessions.h"
+#include "sid.h"
+#include "stats.h"
+#include "store.h"
+#include "url.h"
+#include "writer.h"
+#include "ws.h"
 
 #define FRAMES_LIMIT_DEFAULT 100u
 #define FRAMES_LIMIT_MAX 1000u
 #define FINDINGS_LIMIT_DEFAULT 200u
 #define FINDINGS_LIMIT_MAX 5000u
+#define ALERTS_LIMIT_DEFAULT 1000u
+#define ALERTS_LIMIT_MAX 10000u
+#define SESSIONS_LIMIT_DEFAULT 100u
+#define SESSIONS_LIMIT_MAX 1000u
 #define TREND_POINTS_DEFAULT 120u
 #define TREND_POINTS_MAX 1000u
 #define TREND_WINDOW_DEFAULT_MS (5u * 60u * 1000u)
 #define TREND_WINDOW_MIN_MS 1000u
 #define TREND_WINDOW_MAX_MS (30ull * 24u * 3600u * 1000u)
 #define UNIX_MS_MAX 9007199254740991ull /* 2^53 - 1: exact in every JSON reader */
+/* A problem seen this recently still shows in health. */
+#define PROBLEM_RECENT_MS 10000u
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-int api_url_decode(char *s, bool plus_is_space) {
-    char *out = s;
-    for (const char *p = s; *p; p++) {
-        if (*p == '%') {
-            int hi = hexval((unsigned char)p[1]), lo = hi < 0 ? -1 : hexval((unsigned char)p[2]);
-            if (hi < 0 || lo < 0) return -1;
-            int c = hi * 16 + lo;
-            if (c == 0) return -1;
-            *out++ = (char)c;
-            p += 2;
-        } else if (*p == '+' && plus_is_space) {
-            *out++ = ' ';
-        } else {
-            *out++ = *p;
-        }
-    }
-    *out = '\0';
-    return (int)(out - s);
-}
-
-int api_parse_query(const char *query, api_param_t *out, int cap, char *err, size_t errcap) {
-    int n = 0;
-    const char *p = query;
-    while (p && *p) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len > 0) {
-            if (n == cap) {
-                snprintf(err, errcap, "too many query parameters (at most %d)", cap);
-                return -1;
-            }
-            const char *eq = memchr(p, '=', len);
-            size_t nlen = eq ? (size_t)(eq - p) : len;
-            size_t vlen = eq ? len - nlen - 1 : 0;
-            if (nlen >= sizeof out[n].name || vlen >= sizeof out[n].value) {
-                snprintf(err, errcap, "query parameter too long");
-                return -1;
-            }
-            memcpy(out[n].name, p, nlen);
-            out[n].name[nlen] = '\0';
-            memcpy(out[n].value, eq ? eq + 1 : "", vlen);
-            out[n].value[vlen] = '\0';
-            if (api_url_decode(out[n].name, true) < 0 || api_url_decode(out[n].value, true) < 0) {
-                snprintf(err, errcap, "bad percent-encoding in the query string");
-                return -1;
-            }
-            if (out[n].name[0] == '\0') {
-                snprintf(err, errcap, "query parameter without a name");
-                return -1;
-            }
-            for (int i = 0; i < n; i++) {
-                if (strcmp(out[i].name, out[n].name) == 0) {
-                    snprintf(err, errcap, "parameter '%s' given twice", out[n].name);
-                    return -1;
-                }
-            }
-            n++;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return n;
-}
-
-/* ---- request context ---------------------------------------------------- */
-
-enum route {
-    R_HEALTH,
-    R_SESSIONS,
-    R_SESSION,
-    R_FRAMES,
-    R_TAGS,
-    R_TREND,
-    R_BUDGETS,
-    R_FINDINGS,
-    R_ALERTS,
-};
+enum route { R_HEALTH, R_SESSIONS, R_SESSION, R_FRAMES, R_TAGS, R_TREND, R_BUDGETS, R_FINDINGS, R_ALERTS };
 
 typedef struct request {
     insightd_ctx_t *ctx;
     http_req_t *r;
-    api_param_t params[API_MAX_PARAMS];
+    url_param_t params[URL_MAX_PARAMS];
     int nparams;
 } request_t;
+
+/* ---- parameters ----------------------------------------------------------- */
 
 static const char *param(request_t *q, const char *name) {
     for (int i = 0; i < q->nparams; i++)
@@ -161,424 +103,260 @@ static bool int_param(request_t *q, const char *name, uint64_t min, uint64_t max
     }
     if (!parse_u64(v, min, max, out)) {
         http_reply_error(q->r, 400, "bad_parameter", name,
-                         "parameter '%s' must be %s in %llu..%llu, got '%s'", name, what,
+                         "parameter '%s' must be %s in %llu..%llu, got '%.64s'", name, what,
                          (unsigned long long)min, (unsigned long long)max, v);
         return false;
     }
     return true;
 }
 
-/* "latest" or 16 hex digits naming a known session. Answers 400/404 and
- * returns NULL otherwise. */
-static session_t *session_param(request_t *q, const char *value, const char *name) {
-    sessions_t *ss = q->ctx->sessions;
-    session_t *s;
-    if (strcmp(value, "latest") == 0) {
-        if (!(s = sessions_latest(ss)))
-            http_reply_error(q->r, 404, "session_not_found", name, "no session has been seen yet");
-        return s;
+/* A "cursor" parameter of the forms in `dirs`. Returns false after 400. */
+static bool cursor_param(request_t *q, const char *dirs, bool hex, bool *present, char *dir, uint64_t *ms,
+                         uint64_t *key) {
+    const char *v = param(q, "cursor");
+    *present = v != NULL;
+    if (!v) return true;
+    if (query_cursor_parse(v, dir, ms, key, hex) != 0 || !strchr(dirs, *dir)) {
+        http_reply_error(
+            q->r, 400, "bad_parameter", "cursor",
+            "parameter 'cursor' must be a cursor this route returned (next or prev), got '%.64s'", v);
+        return false;
     }
-    uint64_t id;
-    if (insightd_sid_parse(value, &id) != 0) {
+    return true;
+}
+
+/* A session named by "latest" or 16 hex digits: in memory (*s set) or not
+ * (then only *id; the store will tell). Returns false after answering. */
+static bool session_param(request_t *q, const char *value, const char *name, const session_t **s,
+                          uint64_t *id) {
+    *s = NULL;
+    if (strcmp(value, "latest") == 0) {
+        if (!(*s = sessions_latest(q->ctx->sessions))) {
+            http_reply_error(q->r, 404, "session_not_found", name, "no session has been seen yet");
+            return false;
+        }
+        *id = session_id(*s);
+        return true;
+    }
+    if (sid_parse(value, id) != 0) {
         http_reply_error(q->r, 400, "bad_parameter", name,
                          "parameter '%s' must be a session id (16 hex digits) or 'latest', got '%.64s'", name,
                          value);
-        return NULL;
+        return false;
     }
-    if (!(s = sessions_find(ss, id)))
-        http_reply_error(q->r, 404, "session_not_found", name, "no session %016llx", (unsigned long long)id);
-    return s;
+    *s = sessions_find(q->ctx->sessions, *id);
+    return true;
 }
 
-static void reply_doc(request_t *q, cJSON *doc) {
-    char *s = cJSON_PrintUnformatted(doc);
-    cJSON_Delete(doc);
-    if (!s) {
-        http_reply_error(q->r, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    http_reply_json(q->r, 200, s);
-    free(s);
+static void reply_body(http_req_t *r, char *body, size_t len) {
+    if (!body)
+        http_reply_error(r, 500, "internal", NULL, "out of memory");
+    else
+        http_reply_json(r, 200, body, len);
+    free(body);
 }
 
-/* ---- loop-thread routes ------------------------------------------------- */
+/* ---- health ---------------------------------------------------------------- */
+
+static void problem(json_writer_t *w, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void problem(json_writer_t *w, const char *code, const char *fmt, ...) {
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    jw_begin_object(w, NULL);
+    jw_str(w, "code", code);
+    jw_str(w, "message", msg);
+    jw_end_object(w);
+}
+
+static bool recent(uint64_t when_mono, uint64_t now) {
+    return when_mono && now - when_mono < PROBLEM_RECENT_MS;
+}
+
+/* What is wrong now (or lately); none: "ok". */
+static int write_problems(json_writer_t *w, insightd_ctx_t *c, const writer_stats_t *ws) {
+    int n = 0;
+    uint64_t now = clock_mono_ms();
+    jw_begin_array(w, "problems");
+    if (ws->busy_ms >= 2000) {
+        problem(w, "store_stalled",
+                "a database operation has been running for %llu ms (a slow or stalled disk?); "
+                "%llu frames wait",
+                (unsigned long long)ws->busy_ms, (unsigned long long)ws->backlog_frames);
+        n++;
+    }
+    if (ws->failing) {
+        problem(w, "store_failing",
+                "database writes have failed for %llu ms and are retried (%llu frames "
+                "buffered): %s",
+                (unsigned long long)(now - ws->failing_since_ms), (unsigned long long)ws->backlog_frames,
+                ws->problem);
+        n++;
+    }
+    if (recent(g_stats.last_store_drop_mono, now)) {
+        problem(w, "store_dropping",
+                "frames were dropped in the last 10 s: the write buffer (--write-buffer) "
+                "was full");
+        n++;
+    }
+    if (recent(atomic_load(&g_stats.last_queue_drop_mono), now)) {
+        problem(w, "ingest_overloaded", "frames were dropped in the last 10 s: the ingest queue was full");
+        n++;
+    }
+    if (g_stats.database_lost) {
+        problem(w, "database_lost", "the database file %s was deleted or replaced; the daemon is stopping",
+                c->cfg->db_path);
+        n++;
+    }
+    jw_end_array(w);
+    return n;
+}
 
 static void route_health(request_t *q) {
     insightd_ctx_t *c = q->ctx;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "status", "ok");
-    cJSON_AddStringToObject(o, "version", INSIGHTD_VERSION);
+    writer_stats_t ws;
+    writer_stats(c->writer, &ws);
+    json_writer_t w = {0};
+    jw_begin_object(&w, NULL);
+    /* status first: computed from the problems, written after them */
+    jw_mark_t status_at = jw_mark(&w);
+    jw_str(&w, "status", "degraded");
+    jw_str(&w, "version", FA_VERSION_STRING);
     char proto[16];
     snprintf(proto, sizeof proto, "%d.%d", FA_PROTO_VERSION_MAJOR, FA_PROTO_VERSION_MINOR);
-    cJSON_AddStringToObject(o, "protocol", proto);
-    uint64_t now = insightd_now_ms();
-    json_add_u64(o, "now_ms", now);
-    json_add_u64(o, "started_ms", c->started_ms);
-    json_add_u64(o, "uptime_ms", insightd_mono_ms() - c->started_mono);
-    cJSON_AddStringToObject(o, "http_url", c->http_url);
-    char ws[340];
-    snprintf(ws, sizeof ws, "ws%s/ws", c->http_url + 4);
-    cJSON_AddStringToObject(o, "ws_url", ws);
+    jw_str(&w, "protocol", proto);
+    jw_u64(&w, "now_ms", clock_now_ms());
+    jw_u64(&w, "started_ms", c->started_ms);
+    jw_u64(&w, "uptime_ms", clock_mono_ms() - c->started_mono);
+    int problems = write_problems(&w, c, &ws);
+    jw_str(&w, "http_url", c->http_url);
+    char wsurl[340];
+    snprintf(wsurl, sizeof wsurl, "ws%s/ws", c->http_url + 4);
+    jw_str(&w, "ws_url", wsurl);
 
-    cJSON *in = cJSON_AddObjectToObject(o, "ingest");
-    cJSON_AddStringToObject(in, "url", c->ingest_url);
-    uint64_t dropped = atomic_load(&g_stats.queue_dropped) + g_stats.frames_dropped_store + g_stats.orphaned;
-    json_add_u64(in, "received", atomic_load(&g_stats.received));
-    json_add_u64(in, "received_bytes", atomic_load(&g_stats.received_bytes));
-    json_add_u64(in, "stored", g_stats.frames_stored);
-    json_add_u64(in, "rejected", g_stats.rejected);
-    json_add_u64(in, "dropped", dropped);
-    json_add_u64(in, "uncommitted", g_stats.frames_uncommitted);
-    json_add_u64(in, "pending", g_stats.pending);
-    json_add_u64(in, "gaps", g_stats.gaps);
-    json_add_u64(in, "out_of_order", g_stats.out_of_order);
-    json_add_u64(in, "queue_depth", atomic_load(&g_stats.queue_depth));
-    json_add_u64(in, "queue_high_water", atomic_load(&g_stats.queue_high_water));
-    cJSON *acc = cJSON_AddObjectToObject(in, "accepted");
-    json_add_u64(acc, "hello", g_stats.accepted_by_type[FA_PROTO_HELLO]);
-    json_add_u64(acc, "frame", g_stats.accepted_by_type[FA_PROTO_FRAME]);
-    json_add_u64(acc, "tags", g_stats.accepted_by_type[FA_PROTO_TAGS]);
-    json_add_u64(acc, "bye", g_stats.accepted_by_type[FA_PROTO_BYE]);
-    cJSON *dr = cJSON_AddObjectToObject(in, "dropped_by_reason");
-    json_add_u64(dr, "queue_full", atomic_load(&g_stats.queue_dropped));
-    json_add_u64(dr, "store_error", g_stats.frames_dropped_store);
-    json_add_u64(dr, "orphaned", g_stats.orphaned);
-    cJSON *rj = cJSON_AddObjectToObject(in, "rejected_by_reason");
+    uint64_t queue_full = atomic_load(&g_stats.queue_dropped),
+             control = atomic_load(&g_stats.control_over_reserve);
+    jw_begin_object(&w, "ingest");
+    jw_str(&w, "url", c->ingest_url);
+    jw_u64(&w, "received", atomic_load(&g_stats.received));
+    jw_u64(&w, "received_bytes", atomic_load(&g_stats.received_bytes));
+    jw_u64(&w, "stored", ws.frames_stored);
+    jw_u64(&w, "rejected", g_stats.rejected);
+    jw_u64(&w, "dropped",
+           queue_full + control + ws.frames_rejected + g_stats.orphaned + g_stats.frames_store_backlog +
+               g_stats.duplicates);
+    jw_u64(&w, "uncommitted", ws.backlog_frames);
+    jw_u64(&w, "pending", g_stats.pending);
+    jw_u64(&w, "gaps", g_stats.gaps);
+    jw_u64(&w, "out_of_order", g_stats.out_of_order);
+    jw_u64(&w, "queue_depth", atomic_load(&g_stats.queue_depth));
+    jw_u64(&w, "queue_high_water", atomic_load(&g_stats.queue_high_water));
+    jw_u64(&w, "queue_bytes", c->cfg->ingest_queue_bytes);
+    jw_u64(&w, "bad_timestamps", g_stats.bad_timestamps);
+    jw_u64(&w, "clock_skewed_sessions", g_stats.clock_skewed);
+    jw_begin_object(&w, "accepted");
+    jw_u64(&w, "hello", g_stats.accepted_by_type[FA_PROTO_HELLO]);
+    jw_u64(&w, "frame", g_stats.accepted_by_type[FA_PROTO_FRAME]);
+    jw_u64(&w, "tags", g_stats.accepted_by_type[FA_PROTO_TAGS]);
+    jw_u64(&w, "bye", g_stats.accepted_by_type[FA_PROTO_BYE]);
+    jw_end_object(&w);
+    jw_begin_object(&w, "dropped_by_reason");
+    jw_u64(&w, "queue_full", queue_full);
+    jw_u64(&w, "control_queue_full", control);
+    jw_u64(&w, "store_error", ws.frames_rejected);
+    jw_u64(&w, "store_backlog", g_stats.frames_store_backlog);
+    jw_u64(&w, "orphaned", g_stats.orphaned);
+    jw_u64(&w, "duplicate", g_stats.duplicates);
+    jw_end_object(&w);
+    jw_begin_object(&w, "rows_rejected");
+    jw_u64(&w, "undefined_tag", g_stats.rows_undefined_tag);
+    jw_u64(&w, "tag_cap", g_stats.rows_tag_cap);
+    jw_end_object(&w);
+    jw_begin_object(&w, "rejected_by_reason");
     for (int i = 1; i < STATS_REJECT_REASONS; i++)
-        if (g_stats.rejected_by[i]) json_add_u64(rj, fa_proto_err_name(-i), g_stats.rejected_by[i]);
+        if (g_stats.rejected_by[i]) jw_u64(&w, fa_proto_err_name(-i), g_stats.rejected_by[i]);
+    jw_end_object(&w);
+    jw_end_object(&w);
 
-    cJSON *st = cJSON_AddObjectToObject(o, "store");
-    cJSON_AddStringToObject(st, "path", c->cfg->db_path);
-    json_add_u64(st, "commits", g_stats.commits);
-    json_add_u64(st, "commit_errors", g_stats.commit_errors);
-    json_add_u64(st, "write_errors", g_stats.store_errors);
-    json_add_u64(st, "commit_interval_ms", c->cfg->commit_interval_ms);
-    json_add_u64(st, "last_commit_ms", g_stats.last_commit_unix_ms);
-    json_add_u64(st, "commit_duration_ms_last", g_stats.commit_ms_last);
-    json_add_u64(st, "commit_duration_ms_max", g_stats.commit_ms_max);
-    json_add_u64(st, "rows_in_transaction", store_rows_in_txn(c->store));
-    json_add_u64(st, "retention_ms", c->cfg->retention_ms);
-    json_add_u64(st, "rollup_retention_ms", c->cfg->rollup_retention_ms);
-    json_add_u64(st, "retention_deleted", g_stats.retention_deleted);
-    json_add_u64(st, "wal_resets", g_stats.wal_resets);
+    jw_begin_object(&w, "store");
+    jw_str(&w, "path", c->cfg->db_path);
+    jw_u64(&w, "commits", ws.commits);
+    jw_u64(&w, "failed_attempts", ws.failed_attempts);
+    jw_u64(&w, "commit_interval_ms", c->cfg->commit_interval_ms);
+    jw_u64(&w, "last_commit_ms", ws.last_commit_ms);
+    jw_u64(&w, "commit_duration_ms_last", ws.commit_ms_last);
+    jw_u64(&w, "commit_duration_ms_max", ws.commit_ms_max);
+    jw_u64(&w, "backlog_frames", ws.backlog_frames);
+    jw_u64(&w, "backlog_records", ws.backlog_ops);
+    jw_u64(&w, "backlog_bytes", ws.backlog_bytes);
+    jw_u64(&w, "buffer_bytes", c->cfg->write_buffer_bytes);
+    jw_u64(&w, "control_dropped", ws.control_dropped);
+    jw_u64(&w, "busy_ms", ws.busy_ms);
+    jw_u64(&w, "retention_ms", c->cfg->retention_ms);
+    jw_u64(&w, "rollup_retention_ms", c->cfg->rollup_retention_ms);
+    jw_u64(&w, "session_retention_ms", c->cfg->session_retention_ms);
+    jw_u64(&w, "retention_deleted", ws.retention_deleted);
+    jw_u64(&w, "retention_passes", ws.retention_passes);
+    jw_u64(&w, "wal_resets", ws.wal_resets);
+    jw_u64(&w, "lookups", ws.lookups);
+    jw_end_object(&w);
 
-    cJSON *se = cJSON_AddObjectToObject(o, "sessions");
-    json_add_u64(se, "known", sessions_count(c->sessions));
-    json_add_u64(se, "live", sessions_live_count(c->sessions));
+    jw_begin_object(&w, "sessions");
+    jw_u64(&w, "live", sessions_live_count(c->sessions));
+    jw_u64(&w, "in_memory", sessions_in_memory(c->sessions));
+    jw_u64(&w, "max_ended_in_memory", c->cfg->max_ended_sessions);
+    jw_u64(&w, "evicted", g_stats.sessions_evicted);
+    jw_u64(&w, "loaded", g_stats.sessions_loaded);
+    jw_end_object(&w);
 
-    cJSON *w = cJSON_AddObjectToObject(o, "ws");
-    json_add_u64(w, "clients", g_stats.ws_clients);
-    json_add_u64(w, "accepted", g_stats.ws_accepted);
-    json_add_u64(w, "sent", g_stats.ws_sent);
-    json_add_u64(w, "merged", g_stats.ws_merged);
-    json_add_u64(w, "dropped", g_stats.ws_dropped);
-    json_add_u64(w, "stalled", c->ws ? ws_stalled(c->ws) : 0);
-    json_add_u64(w, "closed_slow", g_stats.ws_closed_slow);
-    json_add_u64(w, "bad_messages", g_stats.ws_bad_messages);
-    json_add_u64(w, "rate", c->cfg->ws_rate);
+    jw_begin_object(&w, "ws");
+    jw_u64(&w, "clients", g_stats.ws_clients);
+    jw_u64(&w, "max_clients", c->cfg->ws_max_clients);
+    jw_u64(&w, "accepted", g_stats.ws_accepted);
+    jw_u64(&w, "refused", g_stats.ws_refused);
+    jw_u64(&w, "sent", g_stats.ws_sent);
+    jw_u64(&w, "merged", g_stats.ws_merged);
+    jw_u64(&w, "dropped", g_stats.ws_dropped);
+    jw_u64(&w, "stalled", c->ws ? ws_stalled(c->ws) : 0);
+    jw_u64(&w, "closed_slow", g_stats.ws_closed_slow);
+    jw_u64(&w, "closed_flood", g_stats.ws_closed_flood);
+    jw_u64(&w, "bad_messages", g_stats.ws_bad_messages);
+    jw_u64(&w, "accept_errors", g_stats.ws_accept_errors);
+    jw_u64(&w, "rate", c->cfg->ws_rate);
+    jw_end_object(&w);
 
-    cJSON *h = cJSON_AddObjectToObject(o, "http");
-    json_add_u64(h, "requests", g_stats.http_requests);
-    json_add_u64(h, "errors_4xx", g_stats.http_4xx);
-    json_add_u64(h, "errors_5xx", g_stats.http_5xx);
-    json_add_u64(h, "inflight", g_stats.http_inflight);
-    cJSON_AddStringToObject(h, "web_root", c->cfg->web_root);
-    cJSON_AddBoolToObject(h, "web_root_ok", c->web_root_ok);
-    reply_doc(q, o);
-}
-
-static int by_activity(const void *a, const void *b) {
-    const session_t *x = *(session_t *const *)a, *y = *(session_t *const *)b;
-    if (x->live != y->live) return x->live ? -1 : 1;
-    uint64_t wx = x->frames ? x->last_ms : x->started_ms, wy = y->frames ? y->last_ms : y->started_ms;
-    return (wx < wy) - (wx > wy);
-}
-
-static void route_sessions(request_t *q) {
-    sessions_t *ss = q->ctx->sessions;
-    uint32_t n = sessions_count(ss), k = 0;
-    session_t **list = malloc((n ? n : 1) * sizeof *list);
-    if (!list) {
-        http_reply_error(q->r, 500, "internal", NULL, "out of memory");
-        return;
+    jw_begin_object(&w, "http");
+    jw_u64(&w, "requests", g_stats.http_requests);
+    jw_u64(&w, "errors_4xx", g_stats.http_4xx);
+    jw_u64(&w, "errors_5xx", g_stats.http_5xx);
+    jw_u64(&w, "inflight", g_stats.http_inflight);
+    jw_u64(&w, "timeouts", g_stats.http_timeouts);
+    jw_u64(&w, "write_timeouts", g_stats.http_write_timeouts);
+    jw_u64(&w, "capped_responses", g_stats.http_capped);
+    jw_u64(&w, "cancelled", g_stats.http_cancelled);
+    jw_u64(&w, "connections_shed", atomic_load(&g_stats.connections_shed));
+    jw_str(&w, "web_root", c->cfg->web_root);
+    jw_bool(&w, "web_root_ok", c->web_root_ok);
+    jw_end_object(&w);
+    jw_end_object(&w);
+    if (!problems && !w.failed) {
+        /* Same length: "ok" padded into the place of "degraded" would
+         * break JSON; rewrite the status value in place instead. */
+        char *at = w.buf + status_at.len;
+        size_t old = strlen("\"status\":\"degraded\""), neu = strlen("\"status\":\"ok\"");
+        memmove(at + neu, at + old, w.len - status_at.len - old);
+        memcpy(at, "\"status\":\"ok\"", neu);
+        w.len -= old - neu;
     }
-    for (uint32_t i = 0; i < n; i++)
-        if (sessions_at(ss, i)) list[k++] = sessions_at(ss, i);
-    qsort(list, k, sizeof *list, by_activity);
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(o, "sessions");
-    for (uint32_t i = 0; i < k; i++)
-        cJSON_AddItemToArray(arr, json_session(list[i]));
-    json_add_u64(o, "count", k);
-    json_add_u64(o, "live", sessions_live_count(ss));
-    free(list);
-    reply_doc(q, o);
+    size_t len;
+    char *body = jw_finish(&w, &len);
+    reply_body(q->r, body, len);
 }
 
-/* The tag forest of a session: effective parent of each tag slot (-1 for a
- * top-level node) with cycles and unknown parents broken, and children
- * lists in id order. */
-typedef struct forest {
-    int32_t *parent; /* by slot */
-    int32_t *first;  /* first child slot, -1 */
-    int32_t *next;   /* next sibling slot, -1 */
-    uint32_t n;
-} forest_t;
-
-static int slot_by_id(const void *a, const void *b, void *ctx) {
-    const session_t *s = ctx;
-    uint16_t x = s->tags[*(const int32_t *)a].id, y = s->tags[*(const int32_t *)b].id;
-    return (x > y) - (x < y);
-}
-
-static session_t *sort_session; /* qsort has no context argument in C11 */
-static int slot_cmp(const void *a, const void *b) {
-    return slot_by_id(a, b, sort_session);
-}
-
-static int forest_build(const session_t *s, forest_t *f) {
-    uint32_t n = s->tag_count;
-    f->n = n;
-    f->parent = malloc((n + 1) * sizeof *f->parent);
-    f->first = malloc((n + 1) * sizeof *f->first);
-    f->next = malloc((n + 1) * sizeof *f->next);
-    uint8_t *state = calloc(n + 1, 1); /* 0 unknown, 1 visiting, 2 done */
-    int32_t *path = malloc((n + 1) * sizeof *path);
-    int32_t *order = malloc((n + 1) * sizeof *order);
-    if (!f->parent || !f->first || !f->next || !state || !path || !order) {
-        free(f->parent), free(f->first), free(f->next), free(state), free(path), free(order);
-        return -1;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        const tag_t *t = &s->tags[i];
-        tag_t *p = t->parent_id != t->id ? sessions_tag((session_t *)s, t->parent_id) : NULL;
-        f->parent[i] = p ? (int32_t)(p - s->tags) : -1;
-        f->first[i] = f->next[i] = -1;
-    }
-    /* Walk each chain once; a chain that meets itself is a cycle: its
-     * members become top-level nodes. */
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t len = 0;
-        int32_t cur = (int32_t)i;
-        while (cur >= 0 && state[cur] == 0) {
-            state[cur] = 1;
-            path[len++] = cur;
-            cur = f->parent[cur];
-        }
-        bool cycle = cur >= 0 && state[cur] == 1;
-        for (uint32_t k = 0; k < len; k++) {
-            state[path[k]] = 2;
-            if (cycle) f->parent[path[k]] = -1;
-        }
-    }
-    /* Children in id order: insert in reverse id order at the head. */
-    for (uint32_t i = 0; i < n; i++)
-        order[i] = (int32_t)i;
-    sort_session = (session_t *)s;
-    qsort(order, n, sizeof *order, slot_cmp);
-    for (uint32_t k = n; k-- > 0;) {
-        int32_t i = order[k], p = f->parent[i];
-        if (p >= 0) {
-            f->next[i] = f->first[p];
-            f->first[p] = i;
-        }
-    }
-    free(state);
-    free(path);
-    free(order);
-    return 0;
-}
-
-static void forest_free(forest_t *f) {
-    free(f->parent);
-    free(f->first);
-    free(f->next);
-}
-
-/* Live sessions: the alert state (with its hysteresis). Ended ones have
- * no open alert any more: judge their last figures instead. */
-static const char *tag_state(const session_t *s, const tag_t *t) {
-    if (!t->budget_hard) return "no_budget";
-    if (s->live) return t->alert.level == ALERT_NONE ? "ok" : alerts_level_name(t->alert.level);
-    double pct = alerts_pct(t->live_bytes, t->budget_hard);
-    return pct >= ALERT_CRIT_PCT ? "critical" : pct >= ALERT_WARN_PCT ? "warning" : "ok";
-}
-
-static void add_budget_fields(cJSON *o, const session_t *s, const tag_t *t) {
-    json_add_u64(o, "budget_soft", t->budget_soft);
-    json_add_u64(o, "budget_hard", t->budget_hard);
-    if (t->budget_hard)
-        cJSON_AddNumberToObject(o, "used_pct", alerts_pct(t->live_bytes, t->budget_hard));
-    else
-        cJSON_AddNullToObject(o, "used_pct");
-    if (t->budget_soft)
-        cJSON_AddNumberToObject(o, "soft_pct", alerts_pct(t->live_bytes, t->budget_soft));
-    else
-        cJSON_AddNullToObject(o, "soft_pct");
-    cJSON_AddBoolToObject(o, "over_soft", t->budget_soft && t->live_bytes > t->budget_soft);
-    cJSON_AddBoolToObject(o, "over_hard", t->budget_hard && t->live_bytes > t->budget_hard);
-    cJSON_AddStringToObject(o, "state", tag_state(s, t));
-}
-
-static cJSON *tag_node(const session_t *s, const tag_t *t) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", t->id);
-    cJSON_AddNumberToObject(o, "parent_id", t->parent_id);
-    cJSON_AddStringToObject(o, "path", t->path);
-    const char *slash = strrchr(t->path, '/');
-    cJSON_AddStringToObject(o, "name", t->path[0] ? (slash ? slash + 1 : t->path) : "(root)");
-    cJSON_AddBoolToObject(o, "defined", t->defined);
-    cJSON_AddBoolToObject(o, "seen", t->seen);
-    json_add_u64(o, "live_bytes", t->live_bytes);
-    json_add_u64(o, "peak_bytes", t->peak_bytes);
-    json_add_u64(o, "frame_bytes", t->frame_bytes);
-    json_add_u64(o, "pool_bytes", t->pool_bytes);
-    json_add_u64(o, "heap_bytes", t->heap_bytes);
-    json_add_u64(o, "alloc_count", t->alloc_count);
-    add_budget_fields(o, s, t);
-    if (t->alert.level != ALERT_NONE)
-        cJSON_AddStringToObject(o, "alert", alerts_level_name(t->alert.level));
-    else
-        cJSON_AddNullToObject(o, "alert");
-    return o;
-}
-
-static void add_session_header(cJSON *o, const session_t *s) {
-    json_add_sid(o, "session", s->id);
-    cJSON_AddBoolToObject(o, "live", s->live);
-    json_add_u64_or_null(o, "frame", s->last_frame, s->frames > 0);
-    json_add_u64_or_null(o, "t_ms", s->last_ms, s->frames > 0);
-}
-
-static void route_session(request_t *q, session_t *s) {
-    cJSON *o = json_session(s);
-    if (s->frames) {
-        json_add_u64(o, "last_duration_ns", s->last_duration_ns);
-        cJSON_AddItemToObject(o, "totals", json_kind_totals(s->totals));
-    }
-    reply_doc(q, o);
-}
-
-static void route_tags(request_t *q, session_t *s) {
-    forest_t f;
-    if (forest_build(s, &f) != 0) {
-        http_reply_error(q->r, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    cJSON **nodes = malloc((s->tag_count + 1) * sizeof *nodes);
-    if (!nodes) {
-        forest_free(&f);
-        http_reply_error(q->r, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    for (uint32_t i = 0; i < s->tag_count; i++)
-        nodes[i] = tag_node(s, &s->tags[i]);
-    /* Attach children (already in id order) without recursion. */
-    for (uint32_t i = 0; i < s->tag_count; i++) {
-        cJSON *kids = cJSON_AddArrayToObject(nodes[i], "children");
-        for (int32_t c = f.first[i]; c >= 0; c = f.next[c])
-            cJSON_AddItemToArray(kids, nodes[c]);
-    }
-    cJSON *o = cJSON_CreateObject();
-    add_session_header(o, s);
-    json_add_u64(o, "count", s->tag_count);
-    cJSON *tree = cJSON_AddArrayToObject(o, "tree");
-    sort_session = s;
-    int32_t *tops = malloc((s->tag_count + 1) * sizeof *tops);
-    uint32_t ntop = 0;
-    for (uint32_t i = 0; tops && i < s->tag_count; i++)
-        if (f.parent[i] < 0) tops[ntop++] = (int32_t)i;
-    if (tops) qsort(tops, ntop, sizeof *tops, slot_cmp);
-    for (uint32_t k = 0; k < ntop; k++)
-        cJSON_AddItemToArray(tree, nodes[tops[k]]);
-    free(tops);
-    free(nodes);
-    forest_free(&f);
-    reply_doc(q, o);
-}
-
-static void route_budgets(request_t *q, session_t *s) {
-    static const char *const allowed[] = {"tag", NULL};
-    if (!only_params(q, allowed)) return;
-    const char *tag = param(q, "tag");
-    tag_t *top = NULL;
-    if (tag) {
-        if (!tag[0]) {
-            http_reply_error(q->r, 400, "bad_parameter", "tag",
-                             "parameter 'tag' must not be empty (the root is '/')");
-            return;
-        }
-        if (!(top = sessions_tag_by_path(s, tag))) {
-            http_reply_error(q->r, 404, "tag_not_found", "tag", "session %016llx has no tag '%.255s'",
-                             (unsigned long long)s->id, tag);
-            return;
-        }
-    }
-    forest_t f;
-    int32_t *stack = malloc((s->tag_count + 1) * sizeof *stack);
-    uint32_t *depth = malloc((s->tag_count + 1) * sizeof *depth);
-    if (!stack || !depth || forest_build(s, &f) != 0) {
-        free(stack), free(depth);
-        http_reply_error(q->r, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    cJSON *o = cJSON_CreateObject();
-    add_session_header(o, s);
-    cJSON_AddStringToObject(o, "tag", top ? top->path : "/");
-    cJSON *rows = cJSON_AddArrayToObject(o, "budgets");
-    /* Depth-first from the chosen tag (or every top-level node). */
-    uint32_t sp = 0;
-    if (top) {
-        stack[sp] = (int32_t)(top - s->tags);
-        depth[sp++] = 0;
-    } else {
-        sort_session = s;
-        int32_t *tops = malloc((s->tag_count + 1) * sizeof *tops);
-        uint32_t ntop = 0;
-        for (uint32_t i = 0; tops && i < s->tag_count; i++)
-            if (f.parent[i] < 0) tops[ntop++] = (int32_t)i;
-        if (tops) qsort(tops, ntop, sizeof *tops, slot_cmp);
-        for (uint32_t k = ntop; k-- > 0;) {
-            stack[sp] = tops[k];
-            depth[sp++] = 0;
-        }
-        free(tops);
-    }
-    uint32_t over = 0;
-    while (sp > 0) {
-        sp--;
-        int32_t i = stack[sp];
-        uint32_t d = depth[sp];
-        const tag_t *t = &s->tags[i];
-        cJSON *row = cJSON_CreateObject();
-        cJSON_AddNumberToObject(row, "id", t->id);
-        cJSON_AddStringToObject(row, "path", t->path);
-        cJSON_AddNumberToObject(row, "depth", d);
-        json_add_u64(row, "live_bytes", t->live_bytes);
-        json_add_u64(row, "peak_bytes", t->peak_bytes);
-        add_budget_fields(row, s, t);
-        cJSON_AddItemToArray(rows, row);
-        if (t->budget_hard && t->live_bytes > t->budget_hard) over++;
-        /* Push children in reverse id order so they pop in id order. */
-        uint32_t first = sp;
-        for (int32_t c = f.first[i]; c >= 0; c = f.next[c]) {
-            stack[sp] = c;
-            depth[sp++] = d + 1;
-        }
-        for (uint32_t a = first, b = sp; b > a + 1; a++, b--) {
-            int32_t tmp = stack[a];
-            stack[a] = stack[b - 1];
-            stack[b - 1] = tmp;
-        }
-    }
-    json_add_u64(o, "over_hard", over);
-    free(stack);
-    free(depth);
-    forest_free(&f);
-    reply_doc(q, o);
-}
-
-/* ---- thread-pool routes ------------------------------------------------- */
+/* ---- jobs on the thread pool ----------------------------------------------- */
 
 typedef struct job {
     insightd_ctx_t *ctx;
@@ -586,80 +364,386 @@ typedef struct job {
     int route;
     uint64_t sid;
     bool has_session;
-    uint64_t from, to, since, window, end;
-    bool has_from, has_to;
-    uint32_t limit, points;
-    uint16_t tag_id;
+    session_view_t *view; /* from memory, or read by the job */
+    /* parameters */
+    store_frames_query_t frames;
+    store_alerts_query_t alerts;
+    store_findings_query_t findings;
+    store_sessions_query_t sessions;
+    char app[VIEW_TEXT_MAX], host[VIEW_TEXT_MAX];
     char tag[FA_PROTO_MAX_STRING + 2];
-    int state;
+    bool has_tag;
+    uint64_t window;
+    uint32_t points;
+    /* /sessions: the live rows of the page (memory), then ended rows */
+    session_info_t *live, *rows;
+    size_t nlive, nrows;
+    uint32_t room;
     query_result_t res;
-    char *body;
 } job_t;
 
-static void job_work(void *arg) {
-    job_t *j = arg;
-    sqlite3 *db = query_acquire(j->ctx->readers);
-    cJSON *doc = NULL;
-    switch (j->route) {
-    case R_FRAMES: {
-        size_t len;
-        j->body = query_frames(db, j->sid, j->from, j->to, j->has_from, j->has_to, j->limit, &j->res, &len);
-        break;
-    }
-    case R_TREND:
-        doc = query_trend(db, j->sid, j->tag_id, j->end, j->window, j->points, &j->res);
-        if (doc) cJSON_AddStringToObject(doc, "tag", j->tag);
-        break;
-    case R_FINDINGS:
-        doc = query_findings(db, j->sid, j->since, j->limit, &j->res);
-        break;
-    case R_ALERTS:
-        doc = query_alerts(db, j->has_session, j->sid, j->since, j->state, &j->res);
-        break;
-    }
-    query_release(j->ctx->readers, db);
-    if (doc) {
-        j->body = cJSON_PrintUnformatted(doc);
-        cJSON_Delete(doc);
-        if (!j->body) {
-            j->res.status = 500;
-            snprintf(j->res.code, sizeof j->res.code, "internal");
-            snprintf(j->res.message, sizeof j->res.message, "out of memory");
-        }
-    }
-}
-
-static void job_done(void *arg, int status) {
-    job_t *j = arg;
-    if (status == UV_ECANCELED)
-        http_reply_error(j->r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
-    else if (j->body)
-        http_reply_json(j->r, 200, j->body);
-    else
-        http_reply_error(j->r, (uint16_t)j->res.status, j->res.code, NULL, "%s", j->res.message);
-    free(j->body);
+static void job_free(job_t *j) {
+    view_free(j->view);
+    free(j->res.body);
+    free(j->rows);
+    free(j->live);
     free(j);
 }
 
-static void submit(request_t *q, job_t *j) {
-    j->ctx = q->ctx;
-    j->r = q->r;
-    if (http_queue_work(q->ctx->http, job_work, job_done, j) != 0) {
-        free(j);
-        http_reply_error(q->r, 500, "internal", NULL, "cannot queue the query");
+static bool collect_row(void *ud, const session_info_t *s) {
+    job_t *j = ud;
+    session_info_t *grown = realloc(j->rows, (j->nrows + 1) * sizeof *grown);
+    if (!grown) return false;
+    j->rows = grown;
+    j->rows[j->nrows++] = *s;
+    return true;
+}
+
+static int store_session_row(void *ud, const session_info_t *s) {
+    return collect_row(ud, s) ? 0 : 1;
+}
+
+/* The tag a route names (trend, budgets), or an answer. */
+static const tag_info_t *job_tag(job_t *j) {
+    const tag_info_t *t = view_tag_by_path(j->view, j->tag);
+    if (!t) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "session %016llx has no tag '%.255s'", (unsigned long long)j->sid, j->tag);
+        query_fail(&j->res, 404, "tag_not_found", msg);
     }
+    return t;
+}
+
+static void job_work(void *arg, const store_cancel_t *cancel) {
+    job_t *j = arg;
+    store_reader_t *r = store_reader_acquire(j->ctx->store, cancel);
+    size_t cap = http_max_response(j->ctx->http);
+    if (j->has_session && !j->view) {
+        int rc = store_read_view(r, j->sid, &j->view);
+        if (rc == 0) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "no session %016llx", (unsigned long long)j->sid);
+            query_fail(&j->res, 404, "session_not_found", msg);
+        } else if (rc < 0) {
+            query_store_failed(&j->res, r, rc);
+        }
+    }
+    if (j->res.status) {
+        store_reader_release(j->ctx->store, r);
+        return;
+    }
+    switch (j->route) {
+    case R_SESSION:
+        j->res.body = view_render_session(j->view, &j->res.len);
+        break;
+    case R_TAGS:
+        j->res.body = view_render_tags(j->view, &j->res.len);
+        break;
+    case R_BUDGETS: {
+        const tag_info_t *t = j->has_tag ? job_tag(j) : NULL;
+        if (!j->has_tag || t) j->res.body = view_render_budgets(j->view, t, &j->res.len);
+        break;
+    }
+    case R_FRAMES:
+        query_frames(r, &j->frames, cap, &j->res);
+        break;
+    case R_TREND: {
+        const tag_info_t *t = job_tag(j);
+        const session_info_t *s = &j->view->info;
+        if (t)
+            query_trend(r, j->sid, t->id, t->path, s->frames ? s->last_ms : clock_now_ms(), j->window,
+                        j->points, &j->res);
+        break;
+    }
+    case R_FINDINGS:
+        query_findings(r, &j->findings, cap, &j->res);
+        break;
+    case R_ALERTS:
+        query_alerts(r, &j->alerts, cap, &j->res);
+        break;
+    case R_SESSIONS: {
+        int rc = store_read_sessions(r, &j->sessions, store_session_row, j);
+        if (rc != STORE_OK) query_store_failed(&j->res, r, rc);
+        break;
+    }
+    }
+    if (!j->res.status && (j->res.body || j->route == R_SESSIONS)) j->res.status = 200;
+    if (!j->res.status) query_fail(&j->res, 500, "out_of_memory", "out of memory");
+    store_reader_release(j->ctx->store, r);
+}
+
+static void sessions_merge_and_reply(job_t *j);
+
+static void job_done(void *arg, int status) {
+    job_t *j = arg;
+    if (j->res.capped) g_stats.http_capped++;
+    if (status == HTTP_WORK_CANCELLED)
+        http_reply_error(j->r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
+    else if (status == HTTP_WORK_TIMEOUT || (j->res.status == 503 && !strcmp(j->res.code, "timeout")))
+        http_reply_error(j->r, 503, "timeout", NULL, "the query took longer than --request-timeout (%llu ms)",
+                         (unsigned long long)j->ctx->cfg->request_timeout_ms);
+    else if (j->res.status == 200 && j->route == R_SESSIONS) {
+        sessions_merge_and_reply(j);
+        return;
+    } else if (j->res.status == 200)
+        http_reply_json(j->r, 200, j->res.body, j->res.len);
+    else
+        http_reply_error(j->r, (uint16_t)j->res.status, j->res.code,
+                         !strcmp(j->res.code, "tag_not_found") ? "tag"
+                         : !strcmp(j->res.code, "session_not_found")
+                             ? (j->route == R_ALERTS ? "session" : "id")
+                             : NULL,
+                         "%s", j->res.message);
+    job_free(j);
 }
 
 static job_t *new_job(request_t *q, int route) {
     job_t *j = calloc(1, sizeof *j);
-    if (!j)
+    if (!j) {
         http_reply_error(q->r, 500, "internal", NULL, "out of memory");
-    else
-        j->route = route;
+        return NULL;
+    }
+    j->ctx = q->ctx;
+    j->r = q->r;
+    j->route = route;
     return j;
 }
 
-static void route_frames(request_t *q, session_t *s) {
+/* The session of a job: its view from memory now, or read by the job. */
+static bool job_session(request_t *q, job_t *j, const session_t *s, uint64_t id, bool need_view) {
+    j->has_session = true;
+    j->sid = id;
+    if (s && need_view && !(j->view = session_view(s))) {
+        http_reply_error(q->r, 500, "internal", NULL, "out of memory");
+        job_free(j);
+        return false;
+    }
+    if (s && !need_view) j->has_session = false; /* known: nothing to check */
+    return true;
+}
+
+static void submit(request_t *q, job_t *j) {
+    if (http_queue_work(q->ctx->http, q->r, job_work, job_done, j) != 0) {
+        job_free(j);
+        http_reply_error(q->r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
+    }
+}
+
+/* ---- /sessions ------------------------------------------------------------------ */
+
+/* Order: live sessions first, then by last activity (newest first), then
+ * by id (the stored id's signed order, as the store sorts). */
+static int by_activity(const void *a, const void *b) {
+    const session_info_t *x = a, *y = b;
+    if (x->last_seen_ms != y->last_seen_ms) return x->last_seen_ms < y->last_seen_ms ? 1 : -1;
+    int64_t ix = (int64_t)x->id, iy = (int64_t)y->id;
+    return (ix < iy) - (ix > iy);
+}
+
+/* Whether (ms, id) comes after the cursor (ms, key) in that order. */
+static bool after_cursor(const session_info_t *s, uint64_t ms, uint64_t key) {
+    return s->last_seen_ms < ms || (s->last_seen_ms == ms && (int64_t)s->id < (int64_t)key);
+}
+
+static bool matches(const job_t *j, const session_info_t *s) {
+    if (j->app[0] && strcmp(j->app, s->app) != 0) return false;
+    if (j->host[0] && strcmp(j->host, s->host) != 0) return false;
+    if (s->last_seen_ms < j->sessions.since_ms) return false;
+    if (j->sessions.until_ms && s->last_seen_ms > j->sessions.until_ms) return false;
+    return true;
+}
+
+typedef struct collect {
+    job_t *j;
+    bool has_cursor;
+    uint64_t ms, key;
+} collect_t;
+
+static bool collect_memory(void *ud, const session_t *s) {
+    collect_t *c = ud;
+    const session_info_t *i = session_info(s);
+    if (!matches(c->j, i) || (c->has_cursor && !after_cursor(i, c->ms, c->key))) return true;
+    return collect_row(c->j, i);
+}
+
+/* rows: the page, its first nlive rows live; more: rows follow it. */
+static void reply_sessions(job_t *j, const session_info_t *rows, size_t n, size_t nlive, bool more) {
+    json_writer_t w = {0};
+    size_t budget = http_max_response(j->ctx->http) - 512;
+    jw_begin_object(&w, NULL);
+    jw_begin_array(&w, "sessions");
+    size_t k = 0;
+    for (; k < n; k++) {
+        jw_mark_t m = jw_mark(&w);
+        view_write_session(&w, NULL, &rows[k]);
+        if (w.len > budget) {
+            jw_rollback(&w, m);
+            more = true;
+            g_stats.http_capped++;
+            break;
+        }
+    }
+    jw_end_array(&w);
+    jw_u64(&w, "count", k);
+    jw_u64(&w, "live", sessions_live_count(j->ctx->sessions));
+    if (more && k > 0) {
+        char cur[QUERY_CURSOR_MAX];
+        query_cursor_format(cur, k <= nlive ? 'l' : 'e', rows[k - 1].last_seen_ms, rows[k - 1].id, true);
+        jw_str(&w, "next", cur);
+    } else {
+        jw_null(&w, "next");
+    }
+    jw_end_object(&w);
+    size_t len;
+    char *body = jw_finish(&w, &len);
+    reply_body(j->r, body, len);
+}
+
+/* Loop: the ended sessions of the store, merged with those in memory
+ * (fresher, and not all committed yet); live ones are never taken from
+ * the store. The page is the live rows collected before, then these. */
+static void sessions_merge_and_reply(job_t *j) {
+    const sessions_t *ss = j->ctx->sessions;
+    size_t from_store = j->nrows;
+    collect_t c = {j, j->sessions.has_cursor, j->sessions.cursor_ms, j->sessions.cursor_id};
+    sessions_each(ss, false, collect_memory, &c);
+    /* One row per id: the memory one (collected last) wins; the ones live
+     * in memory are not ended. */
+    size_t n = 0;
+    for (size_t i = 0; i < j->nrows; i++) {
+        const session_t *s = sessions_find(ss, j->rows[i].id);
+        if (s && (session_live(s) || i < from_store)) continue;
+        j->rows[n++] = j->rows[i];
+    }
+    if (n) qsort(j->rows, n, sizeof *j->rows, by_activity);
+    bool more = n > j->room;
+    if (more) n = j->room;
+    session_info_t *page = malloc((j->nlive + n + 1) * sizeof *page);
+    if (!page) {
+        http_reply_error(j->r, 500, "internal", NULL, "out of memory");
+    } else {
+        if (j->nlive) memcpy(page, j->live, j->nlive * sizeof *page);
+        if (n) memcpy(page + j->nlive, j->rows, n * sizeof *page);
+        reply_sessions(j, page, j->nlive + n, j->nlive, more);
+        free(page);
+    }
+    job_free(j);
+}
+
+static void route_sessions(request_t *q) {
+    static const char *const allowed[] = {"limit", "cursor", "live", "app", "host", "since", "until", NULL};
+    if (!only_params(q, allowed)) return;
+    uint64_t limit, since, until, ms = 0, key = 0;
+    bool has_until, has_cursor;
+    char dir = 0;
+    if (!int_param(q, "limit", 1, SESSIONS_LIMIT_MAX, SESSIONS_LIMIT_DEFAULT, &limit, NULL, "an integer") ||
+        !int_param(q, "since", 0, UNIX_MS_MAX, 0, &since, NULL, "a time in unix milliseconds") ||
+        !int_param(q, "until", 0, UNIX_MS_MAX, 0, &until, &has_until, "a time in unix milliseconds") ||
+        !cursor_param(q, "le", true, &has_cursor, &dir, &ms, &key))
+        return;
+    const char *live = param(q, "live");
+    if (live && strcmp(live, "true") != 0 && strcmp(live, "false") != 0) {
+        http_reply_error(q->r, 400, "bad_parameter", "live",
+                         "parameter 'live' must be 'true' or 'false', got '%.64s'", live);
+        return;
+    }
+    job_t *j = new_job(q, R_SESSIONS);
+    if (!j) return;
+    const char *app = param(q, "app"), *host = param(q, "host");
+    snprintf(j->app, sizeof j->app, "%s", app ? app : "");
+    snprintf(j->host, sizeof j->host, "%s", host ? host : "");
+    j->sessions = (store_sessions_query_t){
+        .app = j->app, .host = j->host, .since_ms = since, .until_ms = has_until ? (until ? until : 1) : 0};
+    bool want_live = !live || !strcmp(live, "true"), want_ended = !live || !strcmp(live, "false");
+    /* Live sessions first, from memory, unless the cursor is past them. */
+    if (want_live && (!has_cursor || dir == 'l')) {
+        collect_t c = {j, has_cursor, ms, key};
+        sessions_each(q->ctx->sessions, true, collect_memory, &c);
+        if (j->nrows) qsort(j->rows, j->nrows, sizeof *j->rows, by_activity);
+        if (j->nrows > limit || !want_ended) {
+            bool more = j->nrows > limit;
+            reply_sessions(j, j->rows, more ? limit : j->nrows, more ? limit : j->nrows, more);
+            job_free(j);
+            return;
+        }
+        /* They all fit: the ended ones follow, from the top. */
+        j->live = j->rows;
+        j->nlive = j->nrows;
+        j->rows = NULL;
+        j->nrows = 0;
+        has_cursor = false;
+    }
+    if (!want_ended) {
+        reply_sessions(j, NULL, 0, 0, false);
+        job_free(j);
+        return;
+    }
+    j->room = (uint32_t)(limit - j->nlive);
+    j->sessions.has_cursor = has_cursor && dir == 'e';
+    j->sessions.cursor_ms = ms;
+    j->sessions.cursor_id = key;
+    /* Enough rows for the page even when memory's copies replace some. */
+    j->sessions.limit = j->room + 1 + sessions_in_memory(q->ctx->sessions);
+    submit(q, j);
+}
+
+/* ---- one session --------------------------------------------------------------- */
+
+/* Session routes answered from memory when the session is there; from its
+ * stored summary otherwise. */
+static void route_view(request_t *q, int route, const session_t *s, uint64_t id, const char *tag) {
+    if (s && route != R_BUDGETS) {
+        session_view_t *v = session_view(s);
+        size_t len = 0;
+        char *body = !v                   ? NULL
+                     : route == R_SESSION ? view_render_session(v, &len)
+                                          : view_render_tags(v, &len);
+        view_free(v);
+        reply_body(q->r, body, len);
+        return;
+    }
+    job_t *j = new_job(q, route);
+    if (!j) return;
+    if (tag) {
+        j->has_tag = true;
+        snprintf(j->tag, sizeof j->tag, "%s", tag);
+    }
+    if (!job_session(q, j, s, id, true)) return;
+    if (s) { /* budgets of a session in memory: render here */
+        const tag_info_t *t = tag ? view_tag_by_path(j->view, tag) : NULL;
+        if (tag && !t) {
+            http_reply_error(q->r, 404, "tag_not_found", "tag", "session %016llx has no tag '%.255s'",
+                             (unsigned long long)id, tag);
+        } else {
+            size_t len = 0;
+            char *body = view_render_budgets(j->view, t, &len);
+            reply_body(q->r, body, len);
+        }
+        job_free(j);
+        return;
+    }
+    submit(q, j);
+}
+
+static bool tag_param(request_t *q, const char **out) {
+    const char *tag = param(q, "tag");
+    *out = tag;
+    if (tag && !tag[0]) {
+        http_reply_error(q->r, 400, "bad_parameter", "tag",
+                         "parameter 'tag' must not be empty (the root is '/')");
+        return false;
+    }
+    return true;
+}
+
+static void route_budgets(request_t *q, const session_t *s, uint64_t id) {
+    static const char *const allowed[] = {"tag", NULL};
+    const char *tag;
+    if (!only_params(q, allowed) || !tag_param(q, &tag)) return;
+    route_view(q, R_BUDGETS, s, id, tag);
+}
+
+static void route_frames(request_t *q, const session_t *s, uint64_t id) {
     static const char *const allowed[] = {"from", "to", "limit", NULL};
     if (!only_params(q, allowed)) return;
     uint64_t from, to, limit;
@@ -674,31 +758,20 @@ static void route_frames(request_t *q, session_t *s) {
         return;
     }
     job_t *j = new_job(q, R_FRAMES);
-    if (!j) return;
-    j->sid = s->id;
-    j->from = from, j->to = to, j->has_from = has_from, j->has_to = has_to;
-    j->limit = (uint32_t)limit;
+    if (!j || !job_session(q, j, s, id, false)) return;
+    /* With from: the oldest frames from there; without: the newest. */
+    j->frames =
+        (store_frames_query_t){id, has_from ? from : 0, has_to ? to : UINT64_MAX, !has_from, (uint32_t)limit};
     submit(q, j);
 }
 
-static void route_trend(request_t *q, session_t *s) {
+static void route_trend(request_t *q, const session_t *s, uint64_t id) {
     static const char *const allowed[] = {"tag", "window", "points", NULL};
-    if (!only_params(q, allowed)) return;
-    const char *tag = param(q, "tag");
+    const char *tag;
+    if (!only_params(q, allowed) || !tag_param(q, &tag)) return;
     if (!tag) {
         http_reply_error(q->r, 400, "missing_parameter", "tag",
                          "parameter 'tag' is required (a tag path such as 'physics/contacts', or '/')");
-        return;
-    }
-    if (!tag[0]) {
-        http_reply_error(q->r, 400, "bad_parameter", "tag",
-                         "parameter 'tag' must not be empty (the root is '/')");
-        return;
-    }
-    tag_t *t = sessions_tag_by_path(s, tag);
-    if (!t) {
-        http_reply_error(q->r, 404, "tag_not_found", "tag", "session %016llx has no tag '%.255s'",
-                         (unsigned long long)s->id, tag);
         return;
     }
     uint64_t window = TREND_WINDOW_DEFAULT_MS, points;
@@ -716,75 +789,104 @@ static void route_trend(request_t *q, session_t *s) {
         return;
     job_t *j = new_job(q, R_TREND);
     if (!j) return;
-    j->sid = s->id;
-    j->tag_id = t->id;
-    snprintf(j->tag, sizeof j->tag, "%s", t->path);
+    j->has_tag = true;
+    snprintf(j->tag, sizeof j->tag, "%s", tag);
     j->window = window;
     j->points = (uint32_t)points;
-    j->end = s->frames ? s->last_ms : insightd_now_ms();
+    if (!job_session(q, j, s, id, true)) return;
+    /* A tag the session in memory does not have: answer now. */
+    if (j->view && !view_tag_by_path(j->view, tag)) {
+        http_reply_error(q->r, 404, "tag_not_found", "tag", "session %016llx has no tag '%.255s'",
+                         (unsigned long long)id, tag);
+        job_free(j);
+        return;
+    }
     submit(q, j);
 }
 
-static void route_findings(request_t *q, session_t *s) {
-    static const char *const allowed[] = {"since", "limit", NULL};
+/* since / until / limit / cursor of the paged routes. */
+static bool page_params(request_t *q, uint32_t limit_default, uint32_t limit_max, uint64_t *since,
+                        uint64_t *until, uint64_t *limit, bool *has_cursor, bool *newer, uint64_t *ms,
+                        uint64_t *key) {
+    bool has_until;
+    char dir = 0;
+    if (!int_param(q, "since", 0, UNIX_MS_MAX, 0, since, NULL, "a time in unix milliseconds") ||
+        !int_param(q, "until", 0, UNIX_MS_MAX, 0, until, &has_until, "a time in unix milliseconds") ||
+        !int_param(q, "limit", 1, limit_max, limit_default, limit, NULL, "an integer") ||
+        !cursor_param(q, "on", false, has_cursor, &dir, ms, key))
+        return false;
+    if (!has_until) *until = UINT64_MAX;
+    if (has_until && *until < *since) {
+        http_reply_error(q->r, 400, "bad_parameter", "until",
+                         "parameter 'until' (%llu) is before 'since' (%llu)", (unsigned long long)*until,
+                         (unsigned long long)*since);
+        return false;
+    }
+    *newer = dir == 'n';
+    return true;
+}
+
+static void route_findings(request_t *q, const session_t *s, uint64_t id) {
+    static const char *const allowed[] = {"since", "until", "limit", "cursor", NULL};
     if (!only_params(q, allowed)) return;
-    uint64_t since, limit;
-    if (!int_param(q, "since", 0, UNIX_MS_MAX, 0, &since, NULL, "a time in unix milliseconds") ||
-        !int_param(q, "limit", 1, FINDINGS_LIMIT_MAX, FINDINGS_LIMIT_DEFAULT, &limit, NULL, "an integer"))
+    uint64_t since, until, limit, ms = 0, key = 0;
+    bool has_cursor, newer;
+    if (!page_params(q, FINDINGS_LIMIT_DEFAULT, FINDINGS_LIMIT_MAX, &since, &until, &limit, &has_cursor,
+                     &newer, &ms, &key))
         return;
     job_t *j = new_job(q, R_FINDINGS);
-    if (!j) return;
-    j->sid = s->id;
-    j->since = since;
-    j->limit = (uint32_t)limit;
+    if (!j || !job_session(q, j, s, id, false)) return;
+    j->findings =
+        (store_findings_query_t){id, since, until, has_cursor, newer, ms, (int64_t)key, (uint32_t)limit};
     submit(q, j);
 }
 
 static void route_alerts(request_t *q) {
-    static const char *const allowed[] = {"session", "since", "state", NULL};
+    static const char *const allowed[] = {"session", "since", "until", "state", "limit", "cursor", NULL};
     if (!only_params(q, allowed)) return;
-    session_t *s = NULL;
+    const session_t *s = NULL;
+    uint64_t id = 0;
     const char *sv = param(q, "session");
-    if (sv && !(s = session_param(q, sv, "session"))) return;
-    uint64_t since;
-    if (!int_param(q, "since", 0, UNIX_MS_MAX, 0, &since, NULL, "a time in unix milliseconds")) return;
-    int state = QUERY_STATE_ALL;
+    if (sv && !session_param(q, sv, "session", &s, &id)) return;
+    uint64_t since, until, limit, ms = 0, key = 0;
+    bool has_cursor, newer;
+    if (!page_params(q, ALERTS_LIMIT_DEFAULT, ALERTS_LIMIT_MAX, &since, &until, &limit, &has_cursor, &newer,
+                     &ms, &key))
+        return;
+    int state = STORE_ALERTS_ALL;
     const char *st = param(q, "state");
     if (st) {
         if (!strcmp(st, "active"))
-            state = QUERY_STATE_ACTIVE;
+            state = STORE_ALERTS_ACTIVE;
         else if (!strcmp(st, "cleared"))
-            state = QUERY_STATE_CLEARED;
-        else if (!strcmp(st, "all"))
-            state = QUERY_STATE_ALL;
-        else {
+            state = STORE_ALERTS_CLEARED;
+        else if (strcmp(st, "all") != 0) {
             http_reply_error(q->r, 400, "bad_parameter", "state",
                              "parameter 'state' must be 'active', 'cleared' or 'all', got '%.64s'", st);
             return;
         }
     }
     job_t *j = new_job(q, R_ALERTS);
-    if (!j) return;
-    j->has_session = s != NULL;
-    j->sid = s ? s->id : 0;
-    j->since = since;
-    j->state = state;
+    if (!j || (sv && !job_session(q, j, s, id, false))) return;
+    j->alerts = (store_alerts_query_t){sv != NULL, id,    since, until,        state,
+                                       has_cursor, newer, ms,    (int64_t)key, (uint32_t)limit};
     submit(q, j);
 }
 
-/* ---- routing ------------------------------------------------------------ */
+/* ---- routing -------------------------------------------------------------------- */
 
 #define MAX_SEGMENTS 6
 
 void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
     request_t q = {.ctx = ctx, .r = r};
+    const char *uri = http_req_uri(r), *method = http_req_method(r);
     char target[2048];
-    if (strlen(r->uri) >= sizeof target) {
+    if (strlen(uri) >= sizeof target) {
         http_reply_error(r, 414, "uri_too_long", NULL, "request target longer than %zu bytes",
                          sizeof target - 1);
         return;
     }
-    strcpy(target, r->uri);
+    strcpy(target, uri);
     char *query = strchr(target, '?');
     if (query) *query++ = '\0';
     char *frag = strchr(query ? query : target, '#');
@@ -815,7 +917,7 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
             p = slash + 1;
         }
         for (int i = 0; i < nseg && !bad_path; i++)
-            if (seg[i][0] == '\0' || api_url_decode(seg[i], false) < 0) bad_path = true;
+            if (seg[i][0] == '\0' || url_decode(seg[i], false) < 0) bad_path = true;
     } else {
         bad_path = true; /* "/api/v1" itself, or "/api/v1x" */
     }
@@ -830,16 +932,16 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
         else if (nseg == 2 && !strcmp(seg[0], "sessions"))
             route = R_SESSION;
         else if (nseg == 3 && !strcmp(seg[0], "sessions")) {
-            if (!strcmp(seg[2], "frames"))
-                route = R_FRAMES;
-            else if (!strcmp(seg[2], "tags"))
-                route = R_TAGS;
-            else if (!strcmp(seg[2], "trend"))
-                route = R_TREND;
-            else if (!strcmp(seg[2], "budgets"))
-                route = R_BUDGETS;
-            else if (!strcmp(seg[2], "findings"))
-                route = R_FINDINGS;
+            static const struct {
+                const char *name;
+                int route;
+            } sub[] = {{"frames", R_FRAMES},
+                       {"tags", R_TAGS},
+                       {"trend", R_TREND},
+                       {"budgets", R_BUDGETS},
+                       {"findings", R_FINDINGS}};
+            for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
+                if (!strcmp(seg[2], sub[i].name)) route = sub[i].route;
         }
     }
     if (route < 0) {
@@ -847,43 +949,42 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
                          "no such route (see API.md: /api/v1/health, /api/v1/sessions, ...)");
         return;
     }
-    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         http_reply_error(r, 405, "method_not_allowed", NULL, "method %.16s not allowed here (GET or HEAD)",
-                         r->method);
+                         method);
         return;
     }
     char err[200];
-    q.nparams = api_parse_query(query, q.params, API_MAX_PARAMS, err, sizeof err);
+    q.nparams = url_parse_query(query, q.params, URL_MAX_PARAMS, err, sizeof err);
     if (q.nparams < 0) {
         http_reply_error(r, 400, "bad_query", NULL, "%s", err);
         return;
     }
-    session_t *s = NULL;
-    if (route >= R_SESSION && route <= R_FINDINGS && !(s = session_param(&q, seg[1], "id"))) return;
+    const session_t *s = NULL;
+    uint64_t id = 0;
+    if (route >= R_SESSION && route <= R_FINDINGS && !session_param(&q, seg[1], "id", &s, &id)) return;
     switch (route) {
     case R_HEALTH:
         if (only_params(&q, NULL)) route_health(&q);
         break;
     case R_SESSIONS:
-        if (only_params(&q, NULL)) route_sessions(&q);
+        route_sessions(&q);
         break;
     case R_SESSION:
-        if (only_params(&q, NULL)) route_session(&q, s);
-        break;
     case R_TAGS:
-        if (only_params(&q, NULL)) route_tags(&q, s);
+        if (only_params(&q, NULL)) route_view(&q, route, s, id, NULL);
         break;
     case R_BUDGETS:
-        route_budgets(&q, s);
+        route_budgets(&q, s, id);
         break;
     case R_FRAMES:
-        route_frames(&q, s);
+        route_frames(&q, s, id);
         break;
     case R_TREND:
-        route_trend(&q, s);
+        route_trend(&q, s, id);
         break;
     case R_FINDINGS:
-        route_findings(&q, s);
+        route_findings(&q, s, id);
         break;
     case R_ALERTS:
         route_alerts(&q);

@@ -1,10 +1,16 @@
 /* config.c — one table drives the command-line flags, the config file and
  * the defaults. Every value goes through the same parser whatever its
  * source, defaults included, so a default cannot be invalid. */
-#include "insightd.h"
-#include "units.h"
+#include "config.h"
 
 #include <ctype.h>
+#include <sqlite3.h>
+
+#include "fa_proto.h"
+#include "framealloc.h"
+#include "log.h"
+#include "store.h"
+#include "units.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -20,7 +26,16 @@
 #define FA_INSIGHTD_SOURCE_DIR "."
 #endif
 
-typedef enum opt_type { OPT_ADDR, OPT_URL, OPT_PATH, OPT_BOOL, OPT_DURATION, OPT_UINT, OPT_LEVEL } opt_type;
+typedef enum opt_type {
+    OPT_ADDR,
+    OPT_URL,
+    OPT_PATH,
+    OPT_BOOL,
+    OPT_DURATION,
+    OPT_UINT,
+    OPT_SIZE,
+    OPT_LEVEL
+} opt_type;
 
 typedef struct option_def {
     const char *name; /* --name on the command line, `name = value` in the file */
@@ -28,12 +43,13 @@ typedef struct option_def {
     size_t offset, size;
     const char *def; /* default, parsed like any other value */
     const char *metavar;
-    uint64_t min, max; /* OPT_DURATION (ms) and OPT_UINT */
+    uint64_t min, max; /* OPT_DURATION (ms), OPT_UINT and OPT_SIZE (bytes) */
     const char *help;
 } option_def_t;
 
 #define FIELD(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
 #define DAY_MS (24ull * 3600ull * 1000ull)
+#define MIB (1024ull * 1024ull)
 
 static const option_def_t options[] = {
     {"listen", OPT_ADDR, FIELD(listen), "127.0.0.1:7878", "HOST:PORT", 0, 0,
@@ -47,6 +63,8 @@ static const option_def_t options[] = {
      "how long raw frames are kept (rollups stay longer)"},
     {"rollup-retention", OPT_DURATION, FIELD(rollup_retention_ms), "24h", "DURATION", 60000, 365 * DAY_MS,
      "how long per-second rollups and findings are kept (10-second: 7 days, per-minute: 30 days, or more)"},
+    {"session-retention", OPT_DURATION, FIELD(session_retention_ms), "30d", "DURATION", 10000, 3650 * DAY_MS,
+     "how long an ended session, its tags and its alerts are kept"},
     {"commit-interval", OPT_DURATION, FIELD(commit_interval_ms), "250ms", "DURATION", 10, 250,
      "longest time an accepted frame waits for its SQLite commit"},
     {"session-timeout", OPT_DURATION, FIELD(session_timeout_ms), "10s", "DURATION", 1000, DAY_MS,
@@ -55,6 +73,22 @@ static const option_def_t options[] = {
      "frame messages per second per WebSocket client"},
     {"ws-send-timeout", OPT_DURATION, FIELD(ws_send_timeout_ms), "10s", "DURATION", 100, 600000,
      "a WebSocket client that accepts nothing for this long is closed"},
+    {"ws-max-clients", OPT_UINT, FIELD(ws_max_clients), "64", "N", 1, 10000,
+     "WebSocket clients at once; more are refused (too_many_clients)"},
+    {"http-write-timeout", OPT_DURATION, FIELD(http_write_timeout_ms), "10s", "DURATION", 100, 600000,
+     "an HTTP client that does not take its response within this time is cut off"},
+    {"request-timeout", OPT_DURATION, FIELD(request_timeout_ms), "10s", "DURATION", 10, 600000,
+     "a request's database work is cancelled after this time (503 timeout)"},
+    {"max-response", OPT_SIZE, FIELD(max_response_bytes), "8MiB", "SIZE", 64 * 1024, 1024 * MIB,
+     "byte cap of every response body (lists are truncated with a cursor)"},
+    {"max-ended-sessions", OPT_UINT, FIELD(max_ended_sessions), "256", "N", 0, 1000000,
+     "ended sessions kept in memory; older ones are answered from the database"},
+    {"max-tags", OPT_UINT, FIELD(max_tags), "1024", "N", 1, 65536,
+     "tags per session; more definitions and their frame rows are rejected and counted"},
+    {"write-buffer", OPT_SIZE, FIELD(write_buffer_bytes), "32MiB", "SIZE", 256 * 1024, 4096 * MIB,
+     "writes waiting for the database (a slow or full disk) before frames are dropped"},
+    {"ingest-queue", OPT_SIZE, FIELD(ingest_queue_bytes), "24MiB", "SIZE", 64 * 1024, 4096 * MIB,
+     "received messages waiting for the loop before frames are dropped"},
     {"log-level", OPT_LEVEL, FIELD(log_level), "info", "LEVEL", 0, 0, "error, warn, info or debug"},
     {"allow-remote", OPT_BOOL, FIELD(allow_remote), "false", NULL, 0, 0,
      "allow --listen / --ingest beyond loopback (prints a warning)"},
@@ -63,6 +97,10 @@ static const option_def_t options[] = {
 
 int config_parse_duration(const char *s, uint64_t *out_ms) {
     return units_parse_duration(s, out_ms);
+}
+
+int config_parse_size(const char *s, uint64_t *out_bytes) {
+    return units_parse_bytes(s, out_bytes);
 }
 
 int config_split_hostport(const char *addr, char *host, size_t hostcap, int *port) {
@@ -200,6 +238,21 @@ static int option_set(config_t *cfg, const option_def_t *o, const char *value, c
         *(uint32_t *)field = (uint32_t)v;
         return 0;
     }
+    case OPT_SIZE: {
+        uint64_t bytes;
+        if (config_parse_size(value, &bytes) != 0) {
+            snprintf(err, errcap, "--%s: '%s' is not a size (e.g. 65536, 512KiB, 32MiB, 1GiB)", o->name,
+                     value);
+            return -1;
+        }
+        if (bytes < o->min || bytes > o->max) {
+            snprintf(err, errcap, "--%s: '%s' is out of range (%llu .. %llu bytes)", o->name, value,
+                     (unsigned long long)o->min, (unsigned long long)o->max);
+            return -1;
+        }
+        *(uint64_t *)field = bytes;
+        return 0;
+    }
     case OPT_LEVEL: {
         int lvl = log_level_parse(value);
         if (lvl < 0) {
@@ -290,7 +343,7 @@ void config_usage(FILE *out) {
             "and serves a JSON API, a WebSocket live stream and the dashboard.\n\n"
             "Options (also accepted as `name = value` lines in the --config file;\n"
             "flags override the file, which overrides the defaults):\n",
-            INSIGHTD_NAME);
+            "fa-insightd");
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         const option_def_t *o = &options[i];
         char lhs[64];
@@ -322,7 +375,7 @@ int config_load(config_t *cfg, int argc, char **argv, FILE *out, char *err, size
             return CONFIG_EXIT;
         }
         if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-            fprintf(out, "%s %s (protocol %d.%d, SQLite %s, schema %d)\n", INSIGHTD_NAME, INSIGHTD_VERSION,
+            fprintf(out, "%s %s (protocol %d.%d, SQLite %s, schema %d)\n", "fa-insightd", FA_VERSION_STRING,
                     FA_PROTO_VERSION_MAJOR, FA_PROTO_VERSION_MINOR, sqlite3_libversion(),
                     STORE_SCHEMA_VERSION);
             return CONFIG_EXIT;

@@ -1,50 +1,119 @@
-/* http.c — the nng HTTP server and the hand-off of requests to the loop.
+/* http.c — the nng HTTP server and the hand-off of requests to the loop
+ * (see http.h).
  *
- * nng parses HTTP; we never do. Two handlers: "/api/v1" (a tree, every
- * method: api.c answers 405 itself) and "/" (a tree, every method: our own
- * static file handler, never nng_http_handler_alloc_directory, which
- * serves /../ paths). Both are registered with nng_http_handler_set_tree:
- * nng keeps handlers longest-path first, so "/ws" (ws.c) and "/api/v1"
- * win over "/", and no registration collides (EADDRINUSE).
+ * Two handlers: "/api/v1" (a tree, every method: api.c answers 405 itself)
+ * and "/" (a tree: our own static handler, never
+ * nng_http_handler_alloc_directory, which serves /../ paths). Both use
+ * nng_http_handler_set_tree: nng keeps handlers longest-path first, so
+ * "/ws" (ws.c) and "/api/v1" win over "/" and nothing collides.
  *
- * A handler callback runs on an nng thread: it only queues the request's
- * aio and wakes the loop. The loop answers (or sends the work to the
- * thread pool and answers when it comes back) and finishes the aio
- * exactly once. The daemon writes each response itself on the connection
- * (nng_http_conn_write_res with its own aio) and finishes the handler's
- * aio only when the write is done: a request counts as in flight until
- * its last byte left, so that shutdown, which answers every queued
- * request before nng_http_server_stop (a hard stop that cuts writes),
- * never truncates a response. */
-#include "insightd.h"
+ * A request's life, under h->lock where marked:
+ *   queued (nng thread) -> on the loop -> [work on the pool] -> writing
+ *   -> written: the handler's aio is finished.
+ * nng cancels a handler's aio when it closes the connection or stops the
+ * server (its reaper then waits for the aio): the cancel routine finishes
+ * the aio at once unless our write is in flight, which the closing
+ * connection completes anyway. A cancelled request is never touched again
+ * but freed. This is what lets nng_http_server_stop, nng_close and nng's
+ * own teardown finish without waiting for the loop. */
+#include "http.h"
 
 #include <arpa/inet.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
+#include "clock.h"
+#include "ctx.h"
+#include "json.h"
+#include "log.h"
+#include "static.h"
+#include "stats.h"
+#include "ws.h"
+
+#define WORK_SWEEP_MS 20
+
+static const char *const copied_headers[] = {"Host", "If-None-Match", "Origin"};
+#define COPIED_HEADERS 3
+
+enum { REQ_QUEUED, REQ_WRITING };
+
+struct http_req {
+    nng_aio *aio;        /* the handler's */
+    nng_http_conn *conn; /* valid while the aio is not finished */
+    nng_http_res *res;   /* while we write it */
+    nng_aio *write_aio;
+    int kind;
+    int state;    /* under lock */
+    bool aborted; /* under lock: nng cancelled the aio (finished it) */
+    char method[16];
+    char *uri;
+    char *headers[COPIED_HEADERS];
+    http_req_t *next;          /* queues */
+    http_req_t *wnext, *wprev; /* the list of requests being written */
+};
+
+typedef struct work_item {
+    uv_work_t req;
+    http_t *h;
+    http_req_t *r;
+    void (*work)(void *, const store_cancel_t *);
+    void (*done)(void *, int);
+    void *arg;
+    atomic_int cancel; /* 0 running, else HTTP_WORK_TIMEOUT / HTTP_WORK_CANCELLED */
+    uint64_t deadline;
+    struct work_item *prev, *next;
+} work_item_t;
+
 struct http {
-    insightd_ctx_t *ctx;
+    struct insightd_ctx *ctx;
     nng_http_server *server;
     nng_http_handler *api, *files;
     uv_async_t async;
+    uv_timer_t sweep;
     pthread_mutex_t lock;
-    http_req_t *head, *tail; /* queued by nng threads */
-    http_req_t *written;     /* responses whose write completed */
-    bool draining;           /* loop only: answer 503 */
-    bool stopped;            /* under lock: nng threads answer 503 themselves */
-    bool close_when_idle;    /* close the async handle when inflight drops to 0 */
-    bool closed;
-    uint64_t inflight;
+    http_req_t *head, *tail; /* queued by nng threads (lock) */
+    http_req_t *written;     /* writes completed (lock) */
+    http_req_t *writing;     /* loop: responses in flight */
+    work_item_t *works;      /* loop: pool work in flight */
+    bool stopped;            /* lock: nng threads answer 503 themselves */
+    bool draining;           /* loop */
+    uint64_t inflight;       /* loop */
 };
 
-static http_t *the_http; /* the handlers' data pointer would do; one server per process */
+static http_t *the_http; /* one server per process; the handlers' callbacks find it here */
 
-/* Builds and sends a response; any thread. */
-static void finish(nng_aio *aio, uint16_t status, const char *content_type, const void *body, size_t len,
-                   const char *const *extra) {
+static const char *const api_headers[] = {"Cache-Control", "no-store", "X-Content-Type-Options", "nosniff",
+                                          NULL};
+
+const char *http_req_method(const http_req_t *r) {
+    return r->method;
+}
+const char *http_req_uri(const http_req_t *r) {
+    return r->uri;
+}
+const char *http_req_header(const http_req_t *r, const char *name) {
+    for (int i = 0; i < COPIED_HEADERS; i++)
+        if (strcasecmp(name, copied_headers[i]) == 0) return r->headers[i];
+    return NULL;
+}
+
+static void req_free(http_req_t *r) {
+    free(r->uri);
+    for (int i = 0; i < COPIED_HEADERS; i++)
+        free(r->headers[i]);
+    free(r);
+}
+
+/* Builds nng's own response and finishes the handler's aio (any thread). */
+static void finish_with(nng_aio *aio, uint16_t status, const char *content_type, const void *body, size_t len,
+                        const char *const *extra) {
     nng_http_res *res;
     if (nng_http_res_alloc(&res) != 0) {
         nng_aio_finish(aio, NNG_ENOMEM);
@@ -59,31 +128,45 @@ static void finish(nng_aio *aio, uint16_t status, const char *content_type, cons
     nng_aio_finish(aio, 0);
 }
 
-static const char *const api_headers[] = {"Cache-Control", "no-store", "X-Content-Type-Options", "nosniff",
-                                          NULL};
-
-static void reply_unavailable(nng_aio *aio) {
+static void finish_unavailable(nng_aio *aio) {
     char *body = json_error_body("shutting_down", "fa-insightd is shutting down", NULL);
-    finish(aio, 503, "application/json", body, body ? strlen(body) : 0, api_headers);
+    finish_with(aio, 503, "application/json", body, body ? strlen(body) : 0, api_headers);
     free(body);
 }
 
+/* nng thread: the connection is closing or the server stopping. */
+static void cancel_cb(nng_aio *aio, void *arg, int rv) {
+    http_req_t *r = arg;
+    http_t *h = the_http;
+    pthread_mutex_lock(&h->lock);
+    bool finish = r->state == REQ_QUEUED && !r->aborted;
+    if (finish) r->aborted = true;
+    pthread_mutex_unlock(&h->lock);
+    if (finish) nng_aio_finish(aio, rv);
+}
+
+/* nng thread: a request arrived. */
 static void enqueue(nng_aio *aio, int kind) {
     http_t *h = the_http;
+    nng_http_req *req = nng_aio_get_input(aio, 0);
     http_req_t *r = calloc(1, sizeof *r);
-    if (!r) {
+    if (!r || !(r->uri = strdup(nng_http_req_get_uri(req)))) {
+        free(r);
         nng_aio_finish(aio, NNG_ENOMEM);
         return;
     }
     r->aio = aio;
-    r->req = nng_aio_get_input(aio, 0);
-    r->kind = kind;
     r->conn = nng_aio_get_input(aio, 2);
-    r->method = nng_http_req_get_method(r->req);
-    r->uri = nng_http_req_get_uri(r->req);
+    r->kind = kind;
+    snprintf(r->method, sizeof r->method, "%s", nng_http_req_get_method(req));
+    for (int i = 0; i < COPIED_HEADERS; i++) {
+        const char *v = nng_http_req_get_header(req, copied_headers[i]);
+        if (v) r->headers[i] = strdup(v);
+    }
     pthread_mutex_lock(&h->lock);
     bool stopped = h->stopped;
     if (!stopped) {
+        nng_aio_defer(aio, cancel_cb, r);
         if (h->tail)
             h->tail->next = r;
         else
@@ -92,23 +175,21 @@ static void enqueue(nng_aio *aio, int kind) {
     }
     pthread_mutex_unlock(&h->lock);
     if (stopped) {
-        free(r);
-        reply_unavailable(aio);
+        req_free(r);
+        finish_unavailable(aio);
         return;
     }
     uv_async_send(&h->async);
 }
 
-/* One request fewer in flight; the last one may close the wake-up handle
- * (it must stay open while a write can still complete). */
-static void done_one(http_t *h) {
-    g_stats.http_inflight = --h->inflight;
-    if (h->inflight == 0 && h->close_when_idle && !h->closed) {
-        h->closed = true;
-        uv_close((uv_handle_t *)&h->async, NULL);
-    }
+static void api_cb(nng_aio *aio) {
+    enqueue(aio, HTTP_KIND_API);
+}
+static void files_cb(nng_aio *aio) {
+    enqueue(aio, HTTP_KIND_STATIC);
 }
 
+/* nng thread: our write finished (or failed). */
 static void write_cb(void *arg) {
     http_req_t *r = arg;
     http_t *h = the_http;
@@ -119,24 +200,34 @@ static void write_cb(void *arg) {
     uv_async_send(&h->async);
 }
 
-/* Loop: a response is on the wire; release the handler's aio. */
+/* One request answered: it leaves the in-flight count. */
+static void done_one(http_t *h) {
+    g_stats.http_inflight = --h->inflight;
+}
+
+/* Loop: a response is on the wire (or failed); release the aio. */
 static void written(http_t *h, http_req_t *r) {
     nng_aio *wa = r->write_aio;
     int rv = nng_aio_result(wa);
     nng_aio_stop(wa); /* its callback has returned */
     nng_aio_free(wa);
     nng_http_res_free(r->res);
+    if (rv == NNG_ETIMEDOUT) {
+        g_stats.http_write_timeouts++;
+        LOG(LOG_DEBUG, "an HTTP client took nothing of its response for %llu ms: cut off",
+            (unsigned long long)h->ctx->cfg->http_write_timeout_ms);
+    }
+    if (r->wprev)
+        r->wprev->wnext = r->wnext;
+    else
+        h->writing = r->wnext;
+    if (r->wnext) r->wnext->wprev = r->wprev;
+    /* A failed write leaves the connection unusable: finishing with the
+     * error makes nng close it. */
     nng_aio_set_output(r->aio, 0, NULL);
     nng_aio_finish(r->aio, rv);
-    free(r);
+    req_free(r);
     done_one(h);
-}
-
-static void api_cb(nng_aio *aio) {
-    enqueue(aio, HTTP_KIND_API);
-}
-static void files_cb(nng_aio *aio) {
-    enqueue(aio, HTTP_KIND_STATIC);
 }
 
 static void async_cb(uv_async_t *a) {
@@ -166,9 +257,39 @@ static void async_cb(uv_async_t *a) {
     }
 }
 
+size_t http_max_response(const http_t *h) {
+    return (size_t)h->ctx->cfg->max_response_bytes;
+}
+
 void http_reply(http_req_t *r, uint16_t status, const char *content_type, const void *body, size_t len,
                 const char *const *extra_headers) {
     http_t *h = the_http;
+    pthread_mutex_lock(&h->lock);
+    bool aborted = r->aborted;
+    if (!aborted) r->state = REQ_WRITING;
+    pthread_mutex_unlock(&h->lock);
+    if (aborted) { /* nng finished the aio already; the connection is gone */
+        g_stats.http_cancelled++;
+        req_free(r);
+        done_one(h);
+        return;
+    }
+    if (len > http_max_response(h)) {
+        g_stats.http_capped++;
+        LOG(LOG_WARN, "a %zu-byte response to %.200s exceeds --max-response (%zu bytes)", len, r->uri,
+            http_max_response(h));
+        char *err =
+            json_error_body("response_too_large",
+                            "the response is larger than --max-response; ask for less (limit, window)", NULL);
+        status = 500;
+        content_type = "application/json";
+        extra_headers = api_headers;
+        body = err;
+        len = err ? strlen(err) : 0;
+        http_reply(r, status, content_type, body, len, extra_headers);
+        free(err);
+        return;
+    }
     if (status >= 500)
         g_stats.http_5xx++;
     else if (status >= 400)
@@ -182,23 +303,27 @@ void http_reply(http_req_t *r, uint16_t status, const char *content_type, const 
         if (content_type) nng_http_res_set_header(res, "Content-Type", content_type);
         for (int i = 0; extra_headers && extra_headers[i]; i += 2)
             nng_http_res_set_header(res, extra_headers[i], extra_headers[i + 1]);
-        if (len && nng_http_res_copy_data(res, body, len) != 0) status = 0;
-        if (status) {
+        if (!len || nng_http_res_copy_data(res, body, len) == 0) {
             r->res = res;
             r->write_aio = wa;
+            r->wnext = h->writing;
+            r->wprev = NULL;
+            if (h->writing) h->writing->wprev = r;
+            h->writing = r;
+            nng_aio_set_timeout(wa, (nng_duration)h->ctx->cfg->http_write_timeout_ms);
             nng_http_conn_write_res(r->conn, res, wa); /* written() completes it */
             return;
         }
     }
     if (wa) nng_aio_free(wa);
     if (res) nng_http_res_free(res);
-    finish(r->aio, status ? status : 500, content_type, body, len, extra_headers);
-    free(r);
+    finish_with(r->aio, status, content_type, body, len, extra_headers);
+    req_free(r);
     done_one(h);
 }
 
-void http_reply_json(http_req_t *r, uint16_t status, const char *json) {
-    http_reply(r, status, "application/json", json, strlen(json), api_headers);
+void http_reply_json(http_req_t *r, uint16_t status, const char *json, size_t len) {
+    http_reply(r, status, "application/json", json, len, api_headers);
 }
 
 void http_reply_error(http_req_t *r, uint16_t status, const char *code, const char *parameter,
@@ -218,39 +343,72 @@ void http_reply_error(http_req_t *r, uint16_t status, const char *code, const ch
     free(body);
 }
 
-typedef struct work_item {
-    uv_work_t req;
-    void (*work)(void *);
-    void (*done)(void *, int);
-    void *arg;
-} work_item_t;
+/* ---- thread-pool work ------------------------------------------------------ */
 
 static void work_run(uv_work_t *w) {
     work_item_t *it = w->data;
-    it->work(it->arg);
+    store_cancel_t cancel = {&it->cancel, it->deadline};
+    if (!atomic_load(&it->cancel)) it->work(it->arg, &cancel);
 }
 
 static void work_done(uv_work_t *w, int status) {
     work_item_t *it = w->data;
-    it->done(it->arg, status);
+    http_t *h = it->h;
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        h->works = it->next;
+    if (it->next) it->next->prev = it->prev;
+    int why = atomic_load(&it->cancel);
+    if (status == UV_ECANCELED && !why) why = HTTP_WORK_CANCELLED;
+    if (why == HTTP_WORK_TIMEOUT) g_stats.http_timeouts++;
+    it->done(it->arg, why);
     free(it);
 }
 
-int http_queue_work(http_t *h, void (*work)(void *), void (*done)(void *, int), void *arg) {
+int http_queue_work(http_t *h, http_req_t *r, void (*work)(void *, const store_cancel_t *),
+                    void (*done)(void *, int), void *arg) {
+    (void)r;
+    if (h->draining) return -1;
     work_item_t *it = calloc(1, sizeof *it);
     if (!it) return -1;
+    it->h = h;
     it->work = work;
     it->done = done;
     it->arg = arg;
+    it->deadline = clock_mono_ms() + h->ctx->cfg->request_timeout_ms;
     it->req.data = it;
     if (uv_queue_work(h->ctx->loop, &it->req, work_run, work_done) != 0) {
         free(it);
         return -1;
     }
+    it->next = h->works;
+    if (h->works) h->works->prev = it;
+    h->works = it;
     return 0;
 }
 
-int http_start(http_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
+/* Cancels one piece of work: not started, it never runs (done gets
+ * UV_ECANCELED); running, the flag stops its query within a moment. */
+static void cancel_work(work_item_t *it, int why) {
+    int expected = 0;
+    atomic_compare_exchange_strong(&it->cancel, &expected, why);
+    uv_cancel((uv_req_t *)&it->req);
+}
+
+/* Deadlines of the work in flight, checked a few times per 100 ms. */
+static void sweep_cb(uv_timer_t *t) {
+    http_t *h = t->data;
+    uint64_t now = clock_mono_ms();
+    for (work_item_t *it = h->works, *next; it; it = next) {
+        next = it->next;
+        if (now >= it->deadline && !atomic_load(&it->cancel)) cancel_work(it, HTTP_WORK_TIMEOUT);
+    }
+}
+
+/* ---- start and stop --------------------------------------------------------- */
+
+int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap) {
     http_t *h = calloc(1, sizeof *h);
     if (!h) {
         snprintf(err, errcap, "out of memory");
@@ -259,6 +417,12 @@ int http_start(http_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
     h->ctx = ctx;
     the_http = h;
     pthread_mutex_init(&h->lock, NULL);
+    uv_async_init(ctx->loop, &h->async, async_cb);
+    h->async.data = h;
+    uv_timer_init(ctx->loop, &h->sweep);
+    h->sweep.data = h;
+    *out = h;
+    ctx->http = h;
     char host[256];
     int port;
     if (config_split_hostport(ctx->cfg->listen, host, sizeof host, &port) != 0) {
@@ -297,11 +461,8 @@ int http_start(http_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
         snprintf(err, errcap, "HTTP handler /: %s", nng_strerror(rv));
         return -1;
     }
-    uv_async_init(ctx->loop, &h->async, async_cb);
-    h->async.data = h;
-    ctx->http = h;
     /* The WebSocket listeners join this server (they start it). */
-    if (ws_start(&ctx->ws, ctx, err, errcap) != 0) return -1;
+    if (ws_start((ws_t **)&ctx->ws, ctx, err, errcap) != 0) return -1;
     if ((rv = nng_http_server_start(h->server)) != 0) {
         snprintf(err, errcap, "HTTP server on %s: %s", ctx->cfg->listen, nng_strerror(rv));
         return -1;
@@ -317,16 +478,24 @@ int http_start(http_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
         snprintf(ctx->http_url, sizeof ctx->http_url, "http://[%s]:%d", host, port);
     else
         snprintf(ctx->http_url, sizeof ctx->http_url, "http://%s:%d", host, port);
-    *out = h;
+    uv_timer_start(&h->sweep, sweep_cb, WORK_SWEEP_MS, WORK_SWEEP_MS);
     return 0;
 }
 
 void http_drain(http_t *h) {
     h->draining = true;
+    for (work_item_t *it = h->works; it; it = it->next)
+        cancel_work(it, HTTP_WORK_CANCELLED);
 }
 
 uint64_t http_inflight(const http_t *h) {
     return h->inflight;
+}
+
+void http_cut_writes(http_t *h) {
+    /* No lock of ours is held: the write callback takes h->lock. */
+    for (http_req_t *r = h->writing; r; r = r->wnext)
+        nng_aio_cancel(r->write_aio);
 }
 
 void http_stop(http_t *h) {
@@ -335,28 +504,29 @@ void http_stop(http_t *h) {
     http_req_t *r = h->head;
     h->head = h->tail = NULL;
     pthread_mutex_unlock(&h->lock);
-    /* Requests that slipped in between the last drain and the flag. */
+    /* Requests that slipped in between the last drain and the flag: nng's
+     * own response, nothing left for the loop. */
     while (r) {
         http_req_t *next = r->next;
-        reply_unavailable(r->aio);
-        free(r);
+        pthread_mutex_lock(&h->lock);
+        bool aborted = r->aborted;
+        r->aborted = true;
+        pthread_mutex_unlock(&h->lock);
+        if (!aborted) finish_unavailable(r->aio);
+        req_free(r);
         r = next;
     }
-    /* A hard stop: open connections are closed, writes in progress fail
-     * and complete through written(). */
     nng_http_server_stop(h->server);
 }
 
 bool http_owns_handle(const http_t *h, const uv_handle_t *handle) {
-    return handle == (const uv_handle_t *)&h->async;
+    return handle == (const uv_handle_t *)&h->async || handle == (const uv_handle_t *)&h->sweep;
 }
 
-void http_close_when_idle(http_t *h) {
-    h->close_when_idle = true;
-    if (h->inflight == 0 && !h->closed) {
-        h->closed = true;
-        uv_close((uv_handle_t *)&h->async, NULL);
-    }
+void http_close(http_t *h) {
+    uv_timer_stop(&h->sweep);
+    if (!uv_is_closing((uv_handle_t *)&h->sweep)) uv_close((uv_handle_t *)&h->sweep, NULL);
+    if (!uv_is_closing((uv_handle_t *)&h->async)) uv_close((uv_handle_t *)&h->async, NULL);
 }
 
 void http_free(http_t *h) {

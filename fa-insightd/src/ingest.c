@@ -1,24 +1,27 @@
-/* ingest.c — the nng PULL socket and the hand-off to the loop thread.
- *
- * One nng_recv_aio is always posted; its callback (an nng thread) only
- * appends the message to a bounded ring under a mutex, re-posts the
- * receive and calls uv_async_send. The loop thread drains the ring (the
- * async wake-ups merge) and hands each message to the sink. This beat
- * NNG_OPT_RECVFD + uv_poll, which gets one message per wake-up, by 5x in
- * the design spike. When the ring is full the message is dropped and
- * counted (g_stats.queue_dropped): the daemon never blocks nng's threads
- * and never grows without bound. */
-#include "insightd.h"
+/* ingest.c — the nng PULL receive loop and the hand-off ring (see
+ * ingest.h). A recv aio loop beat NNG_OPT_RECVFD + uv_poll (one message
+ * per wake-up) by 5x in the design spike. */
+#include "ingest.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "fa_proto.h"
+#include "log.h"
+#include "stats.h"
+
+#define INGEST_SETTLE_MS 20
 
 typedef struct slot {
     nng_msg *msg;
-    uint64_t recv_mono;
+    uint64_t recv_ms, recv_mono;
 } slot_t;
 
 struct ingest {
@@ -28,22 +31,30 @@ struct ingest {
     uv_async_t async;
     ingest_sink_fn sink;
     void *ud;
+    size_t queue_bytes;
     pthread_mutex_t lock;
-    slot_t *ring; /* INGEST_QUEUE_MAX_MSGS entries, a power of two */
+    slot_t *ring; /* INGEST_QUEUE_SLOTS entries */
     uint32_t head, count;
     size_t bytes;
     atomic_bool stopping;
-    atomic_bool closed;         /* the closer thread is done with nng */
-    void (*on_stopped)(void *); /* loop: called once the socket is closed */
-    void *on_stopped_ud;
-    bool stop_reported;
+    /* the socket's pipes (connections), under lock: closed one by one
+     * before the socket (see ingest_stop) */
+    nng_pipe *pipes;
+    uint32_t npipes, pipes_cap;
+    pthread_cond_t changed; /* receiving / closed changed */
+    bool receiving, closed; /* under lock */
     pthread_t closer;
     bool closer_started;
-    pthread_mutex_t close_lock; /* closer thread vs ingest_abandon */
-    bool abandoned;             /* under close_lock: the loop stopped waiting */
-    log_limiter_t full_lim;     /* used on the loop thread only */
+    log_limiter_t full_lim; /* loop thread only */
     uint64_t drops_seen;
 };
+
+/* FRAMEs may be dropped under load; anything else would orphan a session. */
+static bool is_control(nng_msg *msg) {
+    fa_proto_header_t h;
+    return fa_proto_decode_header(nng_msg_body(msg), nng_msg_len(msg), &h) != FA_PROTO_OK ||
+           h.type != FA_PROTO_FRAME;
+}
 
 static void recv_cb(void *arg) {
     ingest_t *in = arg;
@@ -55,21 +66,25 @@ static void recv_cb(void *arg) {
     if (rv == 0) {
         nng_msg *msg = nng_aio_get_msg(in->aio);
         size_t len = nng_msg_len(msg);
-        bool dropped = false, wake = false;
         atomic_fetch_add(&g_stats.received, 1);
         atomic_fetch_add(&g_stats.received_bytes, len);
+        /* Malformed messages count as control: the loop rejects and counts
+         * them, and they cannot crowd the reserve out for long. */
+        bool control = is_control(msg);
+        uint64_t now = clock_now_ms(), mono = clock_mono_ms();
+        bool dropped = false, wake = false;
         pthread_mutex_lock(&in->lock);
-        if (in->count == INGEST_QUEUE_MAX_MSGS || in->bytes + len > INGEST_QUEUE_MAX_BYTES) {
+        uint32_t slots = INGEST_QUEUE_SLOTS - (control ? 0 : INGEST_CONTROL_SLOTS);
+        size_t bytes = in->queue_bytes + (control ? INGEST_CONTROL_BYTES : 0);
+        if (in->count >= slots || in->bytes + len > bytes) {
             dropped = true;
         } else {
             /* Only the first message of an empty ring wakes the loop: while
              * the ring is not empty the loop is draining it (and re-arms
-             * the wake-up itself when it yields). One eventfd write per
-             * batch instead of one per message. */
+             * the wake-up itself when it yields). */
             wake = in->count == 0;
-            slot_t *s = &in->ring[(in->head + in->count) & (INGEST_QUEUE_MAX_MSGS - 1)];
-            s->msg = msg;
-            s->recv_mono = insightd_mono_ms();
+            slot_t *s = &in->ring[(in->head + in->count) & (INGEST_QUEUE_SLOTS - 1)];
+            *s = (slot_t){msg, now, mono};
             in->count++;
             in->bytes += len;
             atomic_store(&g_stats.queue_depth, in->count);
@@ -78,7 +93,8 @@ static void recv_cb(void *arg) {
         }
         pthread_mutex_unlock(&in->lock);
         if (dropped) {
-            atomic_fetch_add(&g_stats.queue_dropped, 1);
+            atomic_fetch_add(control ? &g_stats.control_over_reserve : &g_stats.queue_dropped, 1);
+            atomic_store(&g_stats.last_queue_drop_mono, mono);
             nng_msg_free(msg);
         }
         if (wake) uv_async_send(&in->async);
@@ -87,8 +103,8 @@ static void recv_cb(void *arg) {
     nng_recv_aio(in->sock, in->aio);
 }
 
-/* Loop thread: hand at most INGEST_BATCH messages to the sink, then yield
- * to the other handles (HTTP, timers) and come back. */
+/* Loop thread: hand at most `budget` messages to the sink, then yield to
+ * the other handles (HTTP, timers) and come back. */
 static void drain(ingest_t *in, uint32_t budget) {
     slot_t batch[256];
     uint32_t done = 0;
@@ -98,14 +114,15 @@ static void drain(ingest_t *in, uint32_t budget) {
         while (n < 256 && in->count > 0 && done + n < budget) {
             batch[n++] = in->ring[in->head];
             in->bytes -= nng_msg_len(in->ring[in->head].msg);
-            in->head = (in->head + 1) & (INGEST_QUEUE_MAX_MSGS - 1);
+            in->head = (in->head + 1) & (INGEST_QUEUE_SLOTS - 1);
             in->count--;
         }
         bool more = in->count > 0;
         atomic_store(&g_stats.queue_depth, in->count);
         pthread_mutex_unlock(&in->lock);
         for (uint32_t i = 0; i < n; i++) {
-            in->sink(in->ud, nng_msg_body(batch[i].msg), nng_msg_len(batch[i].msg), batch[i].recv_mono);
+            in->sink(in->ud, nng_msg_body(batch[i].msg), nng_msg_len(batch[i].msg), batch[i].recv_ms,
+                     batch[i].recv_mono);
             nng_msg_free(batch[i].msg);
         }
         done += n;
@@ -117,36 +134,66 @@ static void drain(ingest_t *in, uint32_t budget) {
     }
     uint64_t drops = atomic_load(&g_stats.queue_dropped);
     if (drops != in->drops_seen) {
-        log_limited(&in->full_lim, 5000, LOG_WARN, "ingest queue full: %llu messages dropped so far",
+        log_limited(&in->full_lim, 5000, LOG_WARN, "ingest queue full: %llu frames dropped so far",
                     (unsigned long long)drops);
         in->drops_seen = drops;
     }
 }
 
 static void async_cb(uv_async_t *h) {
-    ingest_t *in = h->data;
-    drain(in, INGEST_BATCH);
-    if (atomic_load(&in->closed) && !in->stop_reported) {
-        /* The socket is closed: what it delivered is all in the ring. */
-        in->stop_reported = true;
-        drain(in, UINT32_MAX);
-        if (in->on_stopped) in->on_stopped(in->on_stopped_ud);
-    }
+    drain(h->data, INGEST_BATCH);
 }
 
-int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, ingest_sink_fn sink, void *ud,
-                 char *bound_url, size_t bound_cap, char *err, size_t errcap) {
+/* nng thread: a connection is about to join the socket. Once stopping,
+ * none may: a pipe that finished its handshake while nng_close was closing
+ * the others was seen to be left behind, and nng_close then waited for it
+ * forever (nng 1.5.2, about one shutdown in six with an agent redialling). */
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg) {
+    ingest_t *in = arg;
+    if (ev == NNG_PIPE_EV_ADD_PRE && atomic_load(&in->stopping)) {
+        nng_pipe_close(p);
+        return;
+    }
+    pthread_mutex_lock(&in->lock);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        if (in->npipes == in->pipes_cap) {
+            uint32_t cap = in->pipes_cap ? in->pipes_cap * 2 : 16;
+            nng_pipe *grown = realloc(in->pipes, cap * sizeof *grown);
+            if (grown) {
+                in->pipes = grown;
+                in->pipes_cap = cap;
+            }
+        }
+        if (in->npipes < in->pipes_cap) in->pipes[in->npipes++] = p;
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        for (uint32_t i = 0; i < in->npipes; i++)
+            if (nng_pipe_id(in->pipes[i]) == nng_pipe_id(p)) {
+                in->pipes[i] = in->pipes[--in->npipes];
+                break;
+            }
+    }
+    pthread_mutex_unlock(&in->lock);
+}
+
+int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_bytes, ingest_sink_fn sink,
+                 void *ud, char *bound_url, size_t bound_cap, char *err, size_t errcap) {
+    _Static_assert((INGEST_QUEUE_SLOTS & (INGEST_QUEUE_SLOTS - 1)) == 0, "ring size is a power of two");
     ingest_t *in = calloc(1, sizeof *in);
-    if (!in || !(in->ring = calloc(INGEST_QUEUE_MAX_MSGS, sizeof *in->ring))) {
+    if (!in || !(in->ring = calloc(INGEST_QUEUE_SLOTS, sizeof *in->ring))) {
         free(in);
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    _Static_assert((INGEST_QUEUE_MAX_MSGS & (INGEST_QUEUE_MAX_MSGS - 1)) == 0, "ring size is a power of two");
     in->sink = sink;
     in->ud = ud;
+    in->queue_bytes = queue_bytes;
+    in->receiving = true;
     pthread_mutex_init(&in->lock, NULL);
-    pthread_mutex_init(&in->close_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&in->changed, &ca);
+    pthread_condattr_destroy(&ca);
     int rv;
     if ((rv = nng_pull0_open(&in->sock)) != 0) {
         snprintf(err, errcap, "ingest: cannot open a PULL socket: %s", nng_strerror(rv));
@@ -156,6 +203,9 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, ingest_sink_f
      * connection that sent them). */
     nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, FA_PROTO_MAX_MESSAGE);
     nng_socket_set_int(in->sock, NNG_OPT_RECVBUF, 1024);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, in);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, in);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, pipe_cb, in);
     if ((rv = nng_listener_create(&in->listener, in->sock, url)) != 0 ||
         (rv = nng_listener_start(in->listener, 0)) != 0) {
         snprintf(err, errcap, "ingest: cannot listen on %s: %s", url, nng_strerror(rv));
@@ -182,73 +232,95 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, ingest_sink_f
     return 0;
 fail:
     pthread_mutex_destroy(&in->lock);
+    pthread_cond_destroy(&in->changed);
     free(in->ring);
     free(in);
     return -1;
 }
 
-/* Closing an nng socket waits for nng's reaper thread, which may itself
- * be waiting for work only the loop can finish (an HTTP request queued to
- * it): so the close runs on its own thread and the loop keeps turning. */
+/* The closing thread: stops receiving (then tells the loop), closes every
+ * connection and the socket. */
 static void *closer_main(void *arg) {
     ingest_t *in = arg;
-    /* Closing the socket completes the posted receive with NNG_ECLOSED;
-     * nng_aio_stop then waits for the callback to return. No lock of ours
-     * is held, and the callback takes only in->lock briefly. */
     /* The listener first: a sender that loses its connection redials at
-     * once, and a connection accepted while the socket closes its pipes
-     * was seen to leave nng_close waiting forever. */
+     * once. After nng_aio_stop no receive callback runs any more. */
     nng_listener_close(in->listener);
-    nng_close(in->sock);
     nng_aio_stop(in->aio);
-    pthread_mutex_lock(&in->close_lock);
-    atomic_store(&in->closed, true);
-    if (!in->abandoned) uv_async_send(&in->async); /* else the handle may be gone */
-    pthread_mutex_unlock(&in->close_lock);
+    pthread_mutex_lock(&in->lock);
+    in->receiving = false;
+    pthread_cond_broadcast(&in->changed);
+    pthread_mutex_unlock(&in->lock);
+    /* With no receive posted, each connection parks after the message it
+     * is reading (PULL starts no read then): closing quiet connections
+     * keeps clear of the nng 1.5.2 race that ingest.h describes. */
+    struct timespec settle = {0, INGEST_SETTLE_MS * 1000 * 1000};
+    nanosleep(&settle, NULL);
+    for (int i = 0; i < 100; i++) {
+        pthread_mutex_lock(&in->lock);
+        uint32_t n = in->npipes;
+        nng_pipe first = n ? in->pipes[0] : (nng_pipe)NNG_PIPE_INITIALIZER;
+        pthread_mutex_unlock(&in->lock);
+        if (!n) break;
+        nng_pipe_close(first);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    nng_close(in->sock);
+    pthread_mutex_lock(&in->lock);
+    in->closed = true;
+    pthread_cond_broadcast(&in->changed);
+    pthread_mutex_unlock(&in->lock);
     return NULL;
 }
 
-void ingest_stop(ingest_t *in, void (*on_stopped)(void *), void *ud) {
-    in->on_stopped = on_stopped;
-    in->on_stopped_ud = ud;
+/* Waits (bounded) until cond holds under in->lock. */
+static bool wait_for(ingest_t *in, const bool *flag, bool want, uint64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + ms * 1000000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    pthread_mutex_lock(&in->lock);
+    while (*flag != want)
+        if (pthread_cond_timedwait(&in->changed, &in->lock, &ts) != 0) break;
+    bool ok = *flag == want;
+    pthread_mutex_unlock(&in->lock);
+    return ok;
+}
+
+void ingest_stop(ingest_t *in) {
     atomic_store(&in->stopping, true);
     if (pthread_create(&in->closer, NULL, closer_main, in) == 0)
         in->closer_started = true;
     else
-        closer_main(in); /* no thread: close here */
-}
-
-bool ingest_stopped(const ingest_t *in) {
-    return in->stop_reported;
-}
-
-bool ingest_abandon(ingest_t *in) {
-    pthread_mutex_lock(&in->close_lock);
-    bool closed = atomic_load(&in->closed);
-    in->abandoned = !closed;
-    pthread_mutex_unlock(&in->close_lock);
-    if (closed) return false; /* closed after all: the async callback reports it */
-    LOG(LOG_WARN, "nng has not closed the ingest socket; shutting down without waiting for it");
-    in->stop_reported = true;
+        closer_main(in);
+    /* What nng delivered before it stopped receiving is handed over. */
+    if (!wait_for(in, &in->receiving, false, INGEST_CLOSE_MS))
+        LOG(LOG_WARN, "the ingest receive did not stop within %d ms", INGEST_CLOSE_MS);
     drain(in, UINT32_MAX);
-    if (in->on_stopped) in->on_stopped(in->on_stopped_ud);
-    return true;
+    uv_close((uv_handle_t *)&in->async, NULL);
 }
 
 bool ingest_free(ingest_t *in) {
     if (!in) return true;
-    if (in->abandoned) return false; /* nng still holds it: leave it be */
+    if (in->closer_started && !wait_for(in, &in->closed, true, INGEST_CLOSE_MS)) {
+        /* See ingest.h: nng still holds the socket; so be it. */
+        LOG(LOG_WARN,
+            "nng_close of the ingest socket has not returned after %d ms (nng 1.5.2); "
+            "exiting without nng's teardown",
+            INGEST_CLOSE_MS);
+        return false;
+    }
     if (in->closer_started) pthread_join(in->closer, NULL);
     nng_aio_free(in->aio);
-    pthread_mutex_lock(&in->lock);
     while (in->count) {
         nng_msg_free(in->ring[in->head].msg);
-        in->head = (in->head + 1) & (INGEST_QUEUE_MAX_MSGS - 1);
+        in->head = (in->head + 1) & (INGEST_QUEUE_SLOTS - 1);
         in->count--;
     }
-    pthread_mutex_unlock(&in->lock);
     pthread_mutex_destroy(&in->lock);
-    pthread_mutex_destroy(&in->close_lock);
+    pthread_cond_destroy(&in->changed);
+    free(in->pipes);
     free(in->ring);
     free(in);
     return true;

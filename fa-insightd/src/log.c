@@ -1,15 +1,16 @@
 /* log.c — level-filtered logging with a printf attribute, and rate limits
  * for conditions that could otherwise flood the log (malformed input). */
-#include "insightd.h"
+#include "log.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "clock.h"
 
 int log_level = LOG_INFO;
-
-/* The daemon's counters are process-wide like the logger; they live here
- * so that every module (and the unit tests) can link them. */
-insightd_stats_t g_stats;
 
 static log_hook_fn log_hook;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,7 +48,7 @@ static void log_vwrite(int level, const char *fmt, va_list ap) {
         localtime_r(&ts.tv_sec, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
         fprintf(stderr, "%s.%03ld %-5s %s: %s\n", when, ts.tv_nsec / 1000000L, log_level_name(level),
-                INSIGHTD_NAME, msg);
+                "fa-insightd", msg);
         fflush(stderr);
     }
     pthread_mutex_unlock(&log_lock);
@@ -62,7 +63,7 @@ void log_write(int level, const char *fmt, ...) {
 
 void log_limited(log_limiter_t *lim, uint64_t interval_ms, int level, const char *fmt, ...) {
     if (level > log_level) return;
-    uint64_t now = insightd_mono_ms();
+    uint64_t now = clock_mono_ms();
     if (lim->last_ms != 0 && now - lim->last_ms < interval_ms) {
         lim->suppressed++;
         return;

@@ -1,46 +1,77 @@
 /* main.c — fa-insightd's start-up sequence and its orderly shutdown.
  *
- *   config → store → sessions → ingest → HTTP + WebSocket → uv_run
+ *   config -> store -> writer -> sessions -> ingest -> HTTP + WebSocket -> uv_run
  *
- * SIGINT/SIGTERM (uv_signal_t: the handler only starts the sequence on
- * the loop) stop in order: ingest (the queue is drained into the store),
- * the writer (rollups flushed, last commit), HTTP (queued requests are
- * answered first, then the server stops), WebSockets, the database. The
- * process then returns 0; nng's own teardown takes about 1.5 s more. */
-#include "insightd.h"
-
+ * SIGINT/SIGTERM (a uv_signal_t: the handler only starts the sequence on
+ * the loop) stop in order, on the loop thread, each step bounded:
+ *   1. ingest: the listener and the socket close, the queue is handed to
+ *      the sessions, the open rollup buckets and changed figures are queued;
+ *   2. HTTP: new requests get 503, every piece of query work is cancelled
+ *      (not started: never runs; running: its query stops) and its request
+ *      answered 503; responses still being written after a grace period are
+ *      cut off;
+ *   3. WebSocket clients and listeners close, then a helper thread stops
+ *      the HTTP server (nng_http_server_stop waits for nng's reaper; the
+ *      loop keeps completing what nng cancels meanwhile);
+ *   4. the writer writes what is queued and stops, the store closes, and
+ *      main returns through nng's own teardown.
+ * nng 1.5.2's reaper thread sometimes stops for good while a socket closes
+ * (ingest.h): nng_http_server_stop and nng_close then never return. Both
+ * run on helper threads with a deadline (1 s each); past it, the daemon,
+ * whose own state is written and closed by then, exits with its exit code
+ * without nng's teardown ("stopped (without nng's teardown)").
+ * A watchdog ends a shutdown stuck for 30 s with exit code 3. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "config.h"
+#include "ctx.h"
+#include "fdguard.h"
+#include "framealloc.h"
+#include "http.h"
+#include "ingest.h"
+#include "log.h"
+#include "sessions.h"
+#include "stats.h"
+#include "store.h"
+#include "writer.h"
+#include "ws.h"
+
 #define READ_CONNECTIONS 4
-#define SESSIONS_LOADED_AT_START 1000
 #define HOUSEKEEPING_MS 1000
 #define SAVE_EVERY_TICKS 5
-#define RETENTION_EVERY_TICKS 60
-#define RETENTION_FIRST_TICK 5
-#define RETENTION_ROWS_PER_STEP 20000
-#define TXN_MAX_ROWS 100000
-#define SHUTDOWN_HTTP_MS 5000
-#define SHUTDOWN_WS_MS 3000
-#define SHUTDOWN_INGEST_MS 2000
+#define RETENTION_INTERVAL_MS 60000
+#define MAX_LIVE_SESSIONS 4096
+#define SHUTDOWN_STEP_MS 10
+#define SHUTDOWN_HTTP_GRACE_MS 1000
+#define SHUTDOWN_HTTP_MS 1500
+#define SHUTDOWN_WS_MS 1000
+#define SHUTDOWN_NNG_MS 1000
+#define SHUTDOWN_WRITER_MS 5000
 #define SHUTDOWN_WATCHDOG_S 30
+/* Exit codes (README). */
+#define EXIT_START 1
+#define EXIT_USAGE 2
+#define EXIT_DATABASE_LOST 4
 
 static config_t cfg;
 static insightd_ctx_t ctx;
 static ingest_t *ingest;
 static uv_signal_t sigint_h, sigterm_h;
-static uv_timer_t commit_timer, housekeeping_timer, shutdown_timer;
+static uv_timer_t housekeeping_timer, shutdown_timer;
 static uint64_t housekeeping_ticks;
-/* 0 running, SHUTDOWN_INGEST closing ingest, 1 draining HTTP, 2 closing
- * WebSockets, 3 closing handles */
-#define SHUTDOWN_INGEST 16
-static int shutdown_phase;
-static uint64_t shutdown_deadline;
+enum { RUNNING, STOP_HTTP, STOP_WS, STOP_NNG, STOPPED };
+static int phase = RUNNING;
+static uint64_t phase_start;
+static int exit_code;
 
 /* Said once: the log line is on stderr already. */
 static void fatal(const char *what, const char *err) {
@@ -79,7 +110,7 @@ static int make_db_dir(const char *db, char *err, size_t errcap) {
 static bool db_created;
 static int fail_start(const char *err) {
     fatal("cannot start", err);
-    if (ctx.readers) query_pool_close(ctx.readers);
+    if (ctx.writer) writer_stop(ctx.writer, clock_mono_ms() + 1000);
     if (ctx.store) store_close(ctx.store);
     static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
     for (size_t i = 0; db_created && i < sizeof suffix / sizeof suffix[0]; i++) {
@@ -87,7 +118,7 @@ static int fail_start(const char *err) {
         snprintf(path, sizeof path, "%s%s", cfg.db_path, suffix[i]);
         (void)unlink(path);
     }
-    return 1;
+    return EXIT_START;
 }
 
 /* "Address in use": say which flag picks another port. */
@@ -139,72 +170,34 @@ static void check_web_root(void) {
     }
 }
 
-/* Sessions hooks: forward to the WebSocket module once it exists. */
-static void hook_frame(void *ud, session_t *s) {
-    (void)ud;
-    if (ctx.ws) ws_on_frame(ctx.ws, s);
-}
-static void hook_alert(void *ud, session_t *s, tag_t *t, const alert_event_t *ev) {
-    (void)ud;
-    if (ctx.ws) ws_on_alert(ctx.ws, s, t, ev);
-}
-static void hook_session(void *ud, session_t *s, const char *event) {
-    (void)ud;
-    if (ctx.ws) ws_on_session(ctx.ws, s, event);
-}
-
 /* Every ingested message, on the loop thread. */
-static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_mono) {
+static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono) {
     (void)ud;
-    sessions_handle(ctx.sessions, buf, len, recv_mono);
-    /* Alerts are committed at once so that the API agrees with the
-     * WebSocket push; a huge transaction is cut short. */
-    if (sessions_take_alert_flag(ctx.sessions) || store_rows_in_txn(ctx.store) > TXN_MAX_ROWS)
-        store_commit(ctx.store);
+    sessions_handle(ctx.sessions, buf, len, recv_ms, recv_mono);
 }
 
-static void on_commit_timer(uv_timer_t *t) {
-    (void)t;
-    store_commit(ctx.store);
+/* The writer's answers. */
+static void on_lookup(void *ud, uint64_t sid, session_view_t *v) {
+    (void)ud;
+    sessions_resolved(ctx.sessions, sid, v);
 }
 
-/* WAL checkpoints run on the thread pool, one at a time. */
-static uv_work_t checkpoint_req;
-static bool checkpoint_busy;
-static void checkpoint_work(uv_work_t *w) {
-    (void)w;
-    int wal = 0, copied = 0;
-    if (store_checkpoint(ctx.store, &wal, &copied) != 0) LOG(LOG_WARN, "WAL checkpoint failed");
-}
-static void checkpoint_done(uv_work_t *w, int status) {
-    (void)w, (void)status;
-    checkpoint_busy = false;
+static void begin_shutdown(int code);
+
+static void on_file_lost(void *ud) {
+    (void)ud;
+    g_stats.database_lost = true;
+    LOG(LOG_ERROR,
+        "the database file %s was deleted or replaced under the daemon: what it stores from now on would be "
+        "lost; stopping (exit %d; start again to create a new one)",
+        cfg.db_path, EXIT_DATABASE_LOST);
+    begin_shutdown(EXIT_DATABASE_LOST);
 }
 
 static void on_housekeeping(uv_timer_t *t) {
     (void)t;
     housekeeping_ticks++;
-    sessions_tick(ctx.sessions, insightd_mono_ms(), housekeeping_ticks % SAVE_EVERY_TICKS == 0);
-    if (!checkpoint_busy && uv_queue_work(ctx.loop, &checkpoint_req, checkpoint_work, checkpoint_done) == 0)
-        checkpoint_busy = true;
-    static bool retention_busy;
-    if (retention_busy || housekeeping_ticks % RETENTION_EVERY_TICKS == RETENTION_FIRST_TICK) {
-        const uint64_t day = 86400000ull, r = cfg.rollup_retention_ms;
-        store_keep_t keep = {.raw = cfg.retention_ms,
-                             .second = r,
-                             .ten_sec = r > 7 * day ? r : 7 * day,
-                             .minute = r > 30 * day ? r : 30 * day};
-        int64_t n = store_retention(ctx.store, insightd_now_ms(), &keep, RETENTION_ROWS_PER_STEP);
-        /* A full step means more is due: continue on the next tick. */
-        retention_busy = n >= RETENTION_ROWS_PER_STEP;
-        if (n > 0) LOG(LOG_DEBUG, "retention: %lld old rows deleted", (long long)n);
-    }
-}
-
-static void close_any(uv_handle_t *h, void *arg) {
-    (void)arg;
-    /* HTTP keeps its wake-up handle until its last write completed. */
-    if (!uv_is_closing(h) && !http_owns_handle(ctx.http, h)) uv_close(h, NULL);
+    sessions_tick(ctx.sessions, clock_mono_ms(), housekeeping_ticks % SAVE_EVERY_TICKS == 0);
 }
 
 /* Should anything never complete, the process still ends. */
@@ -216,14 +209,15 @@ static void *watchdog(void *arg) {
     return NULL;
 }
 
-/* nng calls that may wait on nng's own threads (closing a socket, stopping
- * the HTTP server) run on a helper thread, so that the loop keeps
- * answering what nng may be waiting for. If one never returns (seen with
- * nng 1.5.2 under load), the shutdown goes on and the process exits
- * without nng's teardown once everything of ours is closed. */
+static void close_any(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* The HTTP server's stop, on a helper thread (see STOP_NNG). */
 static pthread_t http_stopper;
+static bool http_stopper_started, nng_stuck;
 static atomic_bool http_stopped;
-static bool http_stopper_started;
 
 static void *http_stop_main(void *arg) {
     (void)arg;
@@ -233,82 +227,96 @@ static void *http_stop_main(void *arg) {
 }
 
 static void shutdown_step(uv_timer_t *t) {
-    uint64_t now = insightd_mono_ms();
-    if (shutdown_phase == SHUTDOWN_INGEST) {
-        if (now >= shutdown_deadline) ingest_abandon(ingest);
+    uint64_t now = clock_mono_ms(), spent = now - phase_start;
+    if (phase == STOP_HTTP) {
+        /* Clients that do not take their answer lose it after the grace. */
+        if (http_inflight(ctx.http) && spent >= SHUTDOWN_HTTP_GRACE_MS) http_cut_writes(ctx.http);
+        if (http_inflight(ctx.http) && spent < SHUTDOWN_HTTP_MS) return;
+        if (http_inflight(ctx.http))
+            LOG(LOG_WARN, "%llu HTTP responses still unfinished after %d ms",
+                (unsigned long long)http_inflight(ctx.http), SHUTDOWN_HTTP_MS);
+        LOG(LOG_INFO, "HTTP stopping; closing WebSocket clients");
+        ws_close_all(ctx.ws); /* the WebSocket listeners first: they hold the shared server */
+        phase = STOP_WS;
+        phase_start = now;
         return;
     }
-    if (shutdown_phase == 1) {
-        if (http_inflight(ctx.http) && now < shutdown_deadline) return;
-        if (http_inflight(ctx.http))
-            LOG(LOG_WARN, "%llu HTTP requests still unanswered after %d ms; stopping anyway",
-                (unsigned long long)http_inflight(ctx.http), SHUTDOWN_HTTP_MS);
-        /* The WebSocket listeners first: they hold the shared server. */
-        ws_close_all(ctx.ws);
+    if (phase == STOP_WS) {
+        if (ws_open_clients(ctx.ws) && spent < SHUTDOWN_WS_MS) return;
+        /* nng_http_server_stop waits for nng's reaper; a helper thread
+         * calls it so that the loop still completes what nng cancels. */
         if (pthread_create(&http_stopper, NULL, http_stop_main, NULL) == 0)
             http_stopper_started = true;
         else
             http_stop_main(NULL);
-        LOG(LOG_INFO, "HTTP stopping; closing WebSocket clients");
-        shutdown_phase = 2;
-        shutdown_deadline = now + SHUTDOWN_WS_MS;
+        phase = STOP_NNG;
+        phase_start = now;
         return;
     }
-    if (shutdown_phase == 2) {
-        bool busy = ws_open_clients(ctx.ws) || http_inflight(ctx.http) || !atomic_load(&http_stopped);
-        if (busy && now < shutdown_deadline) return;
-        if (!atomic_load(&http_stopped)) {
-            /* Our state is flushed; close the database and leave nng be. */
-            LOG(LOG_WARN, "nng has not stopped the HTTP server; exiting without waiting for it");
-            sessions_flush(ctx.sessions);
-            query_pool_close(ctx.readers);
-            store_close(ctx.store);
-            LOG(LOG_INFO, "stopped (without nng's teardown)");
-            fflush(stdout);
-            _exit(0);
-        } else {
+    if (phase == STOP_NNG) {
+        bool stopped = atomic_load(&http_stopped);
+        if (!stopped && spent < SHUTDOWN_NNG_MS) return;
+        if (stopped) {
             if (http_stopper_started) pthread_join(http_stopper, NULL);
             LOG(LOG_INFO, "HTTP and WebSocket stopped");
+        } else {
+            /* See ingest.h: nng's reaper is stuck (nng 1.5.2). */
+            LOG(LOG_WARN,
+                "nng_http_server_stop has not returned after %d ms (nng 1.5.2's reaper is stuck); "
+                "the process will exit without nng's teardown",
+                SHUTDOWN_NNG_MS);
+            nng_stuck = true;
         }
-        shutdown_phase = 3;
+        writer_stop(ctx.writer, clock_mono_ms() + SHUTDOWN_WRITER_MS);
+        writer_stats_t ws;
+        writer_stats(ctx.writer, &ws);
+        LOG(LOG_INFO, "writer flushed (%llu frames stored)", (unsigned long long)ws.frames_stored);
+        phase = STOPPED;
         uv_timer_stop(t);
+        if (nng_stuck) {
+            /* Everything is written; the loop's handles need not close. */
+            if (!http_inflight(ctx.http)) store_close(ctx.store);
+            LOG(LOG_INFO, "stopped (without nng's teardown)");
+            fflush(stdout);
+            _exit(exit_code);
+        }
+        http_close(ctx.http);
+        ws_close(ctx.ws);
+        writer_close(ctx.writer);
         uv_walk(ctx.loop, close_any, NULL);
-        http_close_when_idle(ctx.http);
     }
 }
 
-/* Ingest is closed and its last messages handled: flush the writer. */
-static void on_ingest_stopped(void *ud) {
-    (void)ud;
-    sessions_flush(ctx.sessions);
-    store_commit(ctx.store);
-    LOG(LOG_INFO, "writer flushed (%llu frames stored); finishing HTTP requests",
-        (unsigned long long)g_stats.frames_stored);
-    http_drain(ctx.http);
-    shutdown_phase = 1;
-    shutdown_deadline = insightd_mono_ms() + SHUTDOWN_HTTP_MS;
-}
-
-static void begin_shutdown(int signum) {
-    if (shutdown_phase) {
-        LOG(LOG_INFO, "signal %d: already shutting down", signum);
-        return;
-    }
-    shutdown_phase = SHUTDOWN_INGEST; /* becomes 1 in on_ingest_stopped */
-    LOG(LOG_INFO, "signal %d: shutting down (stopping ingest)", signum);
+static void begin_shutdown(int code) {
+    if (phase != RUNNING) return;
+    exit_code = code;
     pthread_t dog;
     if (pthread_create(&dog, NULL, watchdog, NULL) == 0) pthread_detach(dog);
     uv_timer_stop(&housekeeping_timer);
-    uv_timer_stop(&commit_timer);
-    /* HTTP keeps answering meanwhile: nng may need that to close ingest. */
-    ingest_stop(ingest, on_ingest_stopped, NULL);
-    shutdown_deadline = insightd_mono_ms() + SHUTDOWN_INGEST_MS;
-    uv_timer_start(&shutdown_timer, shutdown_step, 10, 10);
+    uv_signal_stop(&sigint_h);
+    uv_signal_stop(&sigterm_h);
+    LOG(LOG_INFO, "stopping ingest");
+    ingest_stop(ingest);
+    sessions_flush(ctx.sessions);
+    LOG(LOG_INFO, "ingest stopped; answering HTTP requests");
+    http_drain(ctx.http);
+    phase = STOP_HTTP;
+    phase_start = clock_mono_ms();
+    uv_timer_start(&shutdown_timer, shutdown_step, SHUTDOWN_STEP_MS, SHUTDOWN_STEP_MS);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
     (void)h;
-    begin_shutdown(signum);
+    LOG(LOG_INFO, "signal %d: shutting down", signum);
+    begin_shutdown(0);
+}
+
+static void load_session(void *ud, session_view_t *v) {
+    sessions_adopt(ud, v);
+}
+
+static void load_id(void *ud, uint64_t id) {
+    sessions_note_stored(ud, id);
 }
 
 int main(int argc, char **argv) {
@@ -319,47 +327,64 @@ int main(int argc, char **argv) {
     if (rc == CONFIG_EXIT) return 0;
     if (rc != CONFIG_OK) {
         fprintf(stderr, "%s: %s\n", INSIGHTD_NAME, err);
-        return 2;
+        return EXIT_USAGE;
     }
     log_level = cfg.log_level;
-    if (check_exposure() != 0) return 2;
+    if (check_exposure() != 0) return EXIT_USAGE;
     config_resolve_web_root(&cfg);
     check_web_root();
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, not a crash */
+    if (fdguard_init() != 0) LOG(LOG_WARN, "no spare descriptor: descriptor exhaustion is not guarded");
     ctx.cfg = &cfg;
     ctx.loop = uv_default_loop();
-    ctx.started_ms = insightd_now_ms();
-    ctx.started_mono = insightd_mono_ms();
-    LOG(LOG_INFO, "%s %s starting (database %s, web root %s)", INSIGHTD_NAME, INSIGHTD_VERSION, cfg.db_path,
+    ctx.started_ms = clock_now_ms();
+    ctx.started_mono = clock_mono_ms();
+    LOG(LOG_INFO, "%s %s starting (database %s, web root %s)", INSIGHTD_NAME, FA_VERSION_STRING, cfg.db_path,
         cfg.web_root);
 
-    /* 2. The store: the single writer and the read-only connections. */
+    /* 2. The store, and the writer thread that owns its writes. */
     db_created = access(cfg.db_path, F_OK) != 0;
     if (make_db_dir(cfg.db_path, err, sizeof err) != 0 ||
-        store_open(&ctx.store, cfg.db_path, err, sizeof err) != 0)
-        return fail_start(err);
-    if (query_pool_open(&ctx.readers, cfg.db_path, READ_CONNECTIONS, err, sizeof err) != 0) {
-        ctx.readers = NULL;
+        store_open(&ctx.store, cfg.db_path, READ_CONNECTIONS, err, sizeof err) != 0) {
+        ctx.store = NULL;
         return fail_start(err);
     }
+    sessions_hooks_t hooks = {ws_on_frame, ws_on_alert, ws_on_session, NULL};
+    sessions_options_t so = {cfg.session_timeout_ms, MAX_LIVE_SESSIONS, cfg.max_ended_sessions, cfg.max_tags};
+    const uint64_t day = 86400000ull, r = cfg.rollup_retention_ms;
+    writer_options_t wo = {.commit_interval_ms = cfg.commit_interval_ms,
+                           .buffer_bytes = cfg.write_buffer_bytes,
+                           .retention_interval_ms = RETENTION_INTERVAL_MS,
+                           .keep = {.raw = cfg.retention_ms,
+                                    .second = r,
+                                    .ten_sec = r > 7 * day ? r : 7 * day,
+                                    .minute = r > 30 * day ? r : 30 * day,
+                                    .session = cfg.session_retention_ms}};
+    writer_hooks_t wh = {on_lookup, on_file_lost, NULL};
 
-    /* 3. Sessions known from earlier runs. */
-    sessions_hooks_t hooks = {hook_frame, hook_alert, hook_session, NULL};
-    if (!(ctx.sessions = sessions_create(ctx.store, &cfg, &hooks, SESSIONS_LOADED_AT_START)))
-        return fail_start("out of memory");
+    /* 3. Sessions known from earlier runs (the most recent ones). */
+    if (!(ctx.sessions = sessions_create(NULL, &so, &hooks))) return fail_start("out of memory");
+    int64_t next_alert_id = 1;
+    if (store_load(ctx.store, cfg.max_ended_sessions, load_session, load_id, ctx.sessions, &next_alert_id) !=
+        0)
+        LOG(LOG_WARN, "could not load the stored sessions; starting with none");
+    sessions_set_next_alert_id(ctx.sessions, next_alert_id);
+    if (writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, &wh, err, sizeof err) != 0)
+        return fail_start(err);
+    sessions_attach_writer(ctx.sessions, ctx.writer);
 
     /* 4. Ingest: nng PULL, handed to the loop. */
-    if (ingest_start(&ingest, ctx.loop, cfg.ingest, on_message, NULL, ctx.ingest_url, sizeof ctx.ingest_url,
-                     err, sizeof err) != 0)
+    if (ingest_start(&ingest, ctx.loop, cfg.ingest, cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url,
+                     sizeof ctx.ingest_url, err, sizeof err) != 0)
         return fail_start(in_use_hint(err, "--ingest tcp://127.0.0.1:PORT"));
 
     /* 5. HTTP, JSON API, dashboard and WebSocket on one port. */
     if (http_start(&ctx.http, &ctx, err, sizeof err) != 0)
         return fail_start(in_use_hint(err, "--listen 127.0.0.1:PORT"));
+    sessions_set_hooks_data(ctx.sessions, ctx.ws);
 
     /* 6. Timers and signals. */
-    uv_timer_init(ctx.loop, &commit_timer);
-    uv_timer_start(&commit_timer, on_commit_timer, cfg.commit_interval_ms, cfg.commit_interval_ms);
     uv_timer_init(ctx.loop, &housekeeping_timer);
     uv_timer_start(&housekeeping_timer, on_housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
     uv_timer_init(ctx.loop, &shutdown_timer);
@@ -368,8 +393,8 @@ int main(int argc, char **argv) {
     uv_signal_init(ctx.loop, &sigterm_h);
     uv_signal_start(&sigterm_h, on_signal, SIGTERM);
 
-    LOG(LOG_INFO, "ready: HTTP %s, ingest %s, %u sessions known", ctx.http_url, ctx.ingest_url,
-        sessions_count(ctx.sessions));
+    LOG(LOG_INFO, "ready: HTTP %s, ingest %s, %u sessions loaded", ctx.http_url, ctx.ingest_url,
+        sessions_in_memory(ctx.sessions));
     /* One machine-readable line on stdout for scripts and tests. */
     printf("%s ready http=%s ws=ws%s/ws ingest=%s db=%s\n", INSIGHTD_NAME, ctx.http_url, ctx.http_url + 4,
            ctx.ingest_url, cfg.db_path);
@@ -377,21 +402,23 @@ int main(int argc, char **argv) {
 
     uv_run(ctx.loop, UV_RUN_DEFAULT);
 
-    /* 7. Everything is stopped; release it. */
+    /* 7. Everything is stopped; release it. nng's own teardown follows. */
     ws_free(ctx.ws);
     http_free(ctx.http);
     bool nng_clean = ingest_free(ingest);
     sessions_destroy(ctx.sessions);
-    query_pool_close(ctx.readers);
+    writer_free(ctx.writer);
     store_close(ctx.store);
     uv_loop_close(ctx.loop);
     if (!nng_clean) {
-        /* Everything of ours is flushed and closed; nng's teardown would
-         * wait on the socket it never closed. */
+        /* ingest.h says which nng behaviour: its teardown would hang. */
         LOG(LOG_INFO, "stopped (without nng's teardown)");
         fflush(stdout);
-        _exit(0);
+        _exit(exit_code);
     }
-    LOG(LOG_INFO, "stopped cleanly");
-    return 0;
+    if (exit_code)
+        LOG(LOG_INFO, "stopped (exit %d)", exit_code);
+    else
+        LOG(LOG_INFO, "stopped cleanly");
+    return exit_code;
 }

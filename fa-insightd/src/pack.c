@@ -4,7 +4,9 @@
  * (rows come sorted by id), so a typical 64-tag frame packs to about a
  * third of its wire size. The decoders are total: any byte string gives a
  * result or -1, never a read outside the blob. */
-#include "insightd.h"
+#include "pack.h"
+
+#include <stdbool.h>
 
 #include <string.h>
 

@@ -1,119 +1,91 @@
-/* query.c — read queries on libuv's thread pool, each with its own
- * read-only connection. WAL lets them run while the loop thread writes:
- * a slow trend or frames query never delays ingest (measured in
- * BENCH.md). Committed data only: what the writer has not committed yet
- * (at most one commit interval) is not visible here. */
-#include "insightd.h"
+/* query.c — the stored documents of the API (see query.h). */
+#include "query.h"
 
-#include <pthread.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct query_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t freed;
-    sqlite3 **all;
-    sqlite3 **idle;
-    int count, idle_count;
-};
+#include "json.h"
+#include "log.h"
+#include "pack.h"
+#include "sid.h"
 
-int query_pool_open(query_pool_t **out, const char *path, int n, char *err, size_t errcap) {
-    query_pool_t *p = calloc(1, sizeof *p);
-    if (!p || !(p->all = calloc((size_t)n, sizeof *p->all)) ||
-        !(p->idle = calloc((size_t)n, sizeof *p->idle))) {
-        if (p) free(p->all);
-        free(p);
-        snprintf(err, errcap, "out of memory");
-        return -1;
+/* Room kept for a list's closing fields. */
+#define TAIL_BYTES 512
+
+void query_fail(query_result_t *res, int status, const char *code, const char *message) {
+    res->status = status;
+    snprintf(res->code, sizeof res->code, "%s", code);
+    snprintf(res->message, sizeof res->message, "%s", message);
+}
+
+void query_store_failed(query_result_t *res, const store_reader_t *r, int rc) {
+    if (rc == STORE_CANCELLED) {
+        query_fail(res, 503, "timeout", "the query was stopped (deadline or shutdown)");
+        return;
     }
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->freed, NULL);
-    for (int i = 0; i < n; i++) {
-        sqlite3 *db = NULL;
-        int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-        if (rc != SQLITE_OK) {
-            snprintf(err, errcap, "read-only connection to '%s': %s", path,
-                     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-            sqlite3_close(db);
-            p->count = i;
-            query_pool_close(p);
-            return -1;
-        }
-        sqlite3_busy_timeout(db, 2000);
-        /* 8 MB per reader: a 1-hour trend touches ~5 MB of rollup pages; with
-         * the 2 MB default every query re-read them from the OS (3x slower). */
-        sqlite3_exec(db, "PRAGMA query_only=1; PRAGMA cache_size=-8000;", NULL, NULL, NULL);
-        p->all[i] = p->idle[i] = db;
+    query_fail(res, 500, "database_error", store_reader_error(r));
+    LOG(LOG_ERROR, "%s", res->message);
+}
+
+static void finish_doc(query_result_t *res, json_writer_t *w) {
+    res->body = jw_finish(w, &res->len);
+    if (res->body)
+        res->status = 200;
+    else
+        query_fail(res, 500, "out_of_memory", "out of memory");
+}
+
+/* ---- cursors ------------------------------------------------------------ */
+
+void query_cursor_format(char out[QUERY_CURSOR_MAX], char dir, uint64_t ms, uint64_t key, bool hex_key) {
+    if (hex_key) {
+        char hex[SID_HEX_LEN + 1];
+        sid_format(key, hex);
+        snprintf(out, QUERY_CURSOR_MAX, "%c.%" PRIu64 ".%s", dir, ms, hex);
+    } else {
+        snprintf(out, QUERY_CURSOR_MAX, "%c.%" PRIu64 ".%" PRIu64, dir, ms, key);
     }
-    p->count = p->idle_count = n;
-    *out = p;
+}
+
+static int parse_decimal(const char *s, size_t n, uint64_t *out) {
+    if (n == 0 || n > 20) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
     return 0;
 }
 
-void query_pool_close(query_pool_t *p) {
-    if (!p) return;
-    for (int i = 0; i < p->count; i++)
-        sqlite3_close(p->all[i]);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->freed);
-    free(p->all);
-    free(p->idle);
-    free(p);
+int query_cursor_parse(const char *text, char *dir, uint64_t *ms, uint64_t *key, bool hex_key) {
+    if (!text || strlen(text) >= QUERY_CURSOR_MAX || text[0] == '\0' || text[1] != '.') return -1;
+    const char *a = text + 2, *dot = strchr(a, '.');
+    if (!dot) return -1;
+    if (parse_decimal(a, (size_t)(dot - a), ms) != 0) return -1;
+    if (hex_key ? sid_parse(dot + 1, key) != 0 : parse_decimal(dot + 1, strlen(dot + 1), key) != 0) return -1;
+    *dir = text[0];
+    return 0;
 }
 
-sqlite3 *query_acquire(query_pool_t *p) {
-    pthread_mutex_lock(&p->lock);
-    while (p->idle_count == 0)
-        pthread_cond_wait(&p->freed, &p->lock);
-    sqlite3 *db = p->idle[--p->idle_count];
-    pthread_mutex_unlock(&p->lock);
-    return db;
-}
-
-void query_release(query_pool_t *p, sqlite3 *db) {
-    pthread_mutex_lock(&p->lock);
-    p->idle[p->idle_count++] = db;
-    pthread_cond_signal(&p->freed);
-    pthread_mutex_unlock(&p->lock);
-}
-
-static cJSON *fail(query_result_t *res, sqlite3 *db) {
-    res->status = 500;
-    snprintf(res->code, sizeof res->code, "database_error");
-    snprintf(res->message, sizeof res->message, "database read failed: %s", sqlite3_errmsg(db));
-    LOG(LOG_ERROR, "%s", res->message);
-    return NULL;
-}
-
-static void bind_u64(sqlite3_stmt *s, int i, uint64_t v) {
-    sqlite3_bind_int64(s, i, (sqlite3_int64)v);
-}
-static uint64_t col_u64(sqlite3_stmt *s, int i) {
-    return (uint64_t)sqlite3_column_int64(s, i);
-}
+/* ---- frames ------------------------------------------------------------- */
 
 /* One decoded frame row as API.md's frame object. */
-static void frame_json(json_writer_t *w, uint64_t t_ms, uint64_t number, uint64_t duration_ns,
-                       const fa_proto_frame_t *f) {
+static void frame_json(json_writer_t *w, const store_frame_t *row, const fa_proto_frame_t *f) {
     jw_begin_object(w, NULL);
-    jw_u64(w, "frame", number);
-    jw_u64(w, "t_ms", t_ms);
-    jw_u64(w, "duration_ns", duration_ns);
+    jw_u64(w, "frame", row->frame);
+    jw_u64(w, "t_ms", row->t_ms);
+    jw_u64(w, "duration_ns", row->duration_ns);
     jw_u64(w, "frames_dropped", f->frames_dropped);
     jw_u64(w, "tags_total", f->tags_total);
     jw_u64(w, "threads_total", f->threads_total);
     jw_u64(w, "findings_dropped", f->findings_dropped);
-    jw_begin_object(w, "totals");
-    for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
-        jw_begin_object(w, json_kind_name(k));
-        jw_u64(w, "in_use", f->totals[k].in_use);
-        jw_u64(w, "peak", f->totals[k].peak);
-        jw_u64(w, "alloc_count", f->totals[k].alloc_count);
-        jw_u64(w, "alloc_bytes", f->totals[k].alloc_bytes);
-        jw_u64(w, "free_count", f->totals[k].free_count);
-        jw_end_object(w);
-    }
-    jw_end_object(w);
+    view_write_totals(w, "totals", f->totals);
     const fa_proto_promotions_t *pr = &f->promotions;
     jw_begin_object(w, "promotions");
     jw_u64(w, "promoted_count", pr->promoted_count);
@@ -177,97 +149,95 @@ static void frame_json(json_writer_t *w, uint64_t t_ms, uint64_t number, uint64_
     jw_end_object(w);
 }
 
-char *query_frames(sqlite3 *db, uint64_t sid, uint64_t from_ms, uint64_t to_ms, bool has_from, bool has_to,
-                   uint32_t limit, query_result_t *res, size_t *len) {
-    /* Without a lower bound the newest frames are wanted: take them from
-     * the end, then put them back in time order. With one, the row after
-     * the limit tells whether the answer is truncated; without, an
-     * index-only probe of the row before the first. */
-    bool older = false;
-    if (!has_from) {
-        sqlite3_stmt *probe;
-        if (sqlite3_prepare_v2(db,
-                               "SELECT 1 FROM frames WHERE session_id=?1 AND t_ms<=?2"
-                               " ORDER BY t_ms DESC, rowid DESC LIMIT 1 OFFSET ?3",
-                               -1, &probe, NULL) != SQLITE_OK) {
-            fail(res, db);
-            return NULL;
+/* Frames come in query order; each is written on its own into `rows`
+ * (newest first for a newest-first query) and assembled in time order. */
+typedef struct frames_ctx {
+    fa_proto_space_t *space;
+    json_writer_t rows;
+    size_t *ends; /* end offset of each row in rows.buf */
+    uint32_t n, cap, limit;
+    size_t budget;
+    bool truncated, capped, failed;
+} frames_ctx_t;
+
+static int frame_cb(void *ud, const store_frame_t *row) {
+    frames_ctx_t *c = ud;
+    if (c->n == c->limit) {
+        c->truncated = true; /* the row after the last one wanted */
+        return 1;
+    }
+    fa_proto_storage_t st = fa_proto_storage_of(c->space);
+    fa_proto_frame_t f;
+    if (!row->blob || pack_unframe(row->blob, row->len, &f, &st) != 0) {
+        LOG(LOG_WARN, "frames: skipping a malformed stored frame");
+        return 0;
+    }
+    jw_mark_t m = jw_mark(&c->rows);
+    c->rows.comma = false;
+    frame_json(&c->rows, row, &f);
+    if (c->rows.failed) {
+        c->failed = true;
+        return 1;
+    }
+    if (c->rows.len > c->budget) {
+        jw_rollback(&c->rows, m);
+        c->truncated = c->capped = true;
+        return 1;
+    }
+    if (c->n == c->cap) {
+        uint32_t cap = c->cap ? c->cap * 2 : 64;
+        size_t *grown = realloc(c->ends, cap * sizeof *grown);
+        if (!grown) {
+            c->failed = true;
+            return 1;
         }
-        bind_u64(probe, 1, sid);
-        sqlite3_bind_int64(probe, 2, has_to ? (sqlite3_int64)to_ms : INT64_MAX);
-        sqlite3_bind_int64(probe, 3, limit);
-        older = sqlite3_step(probe) == SQLITE_ROW;
-        sqlite3_finalize(probe);
+        c->ends = grown;
+        c->cap = cap;
     }
-    const char *sql =
-        has_from
-            ? "SELECT t_ms, frame, duration_ns, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND "
-              "t_ms<=?3"
-              " ORDER BY t_ms, rowid LIMIT ?4"
-            : "SELECT t_ms, frame, duration_ns, data FROM (SELECT rowid AS r, t_ms, frame, duration_ns, data"
-              " FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms DESC, rowid DESC"
-              " LIMIT ?4) ORDER BY t_ms, r";
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-        fail(res, db);
-        return NULL;
+    c->ends[c->n++] = c->rows.len;
+    return 0;
+}
+
+void query_frames(store_reader_t *r, const store_frames_query_t *q, size_t max_bytes, query_result_t *res) {
+    frames_ctx_t c = {.limit = q->limit, .budget = max_bytes > TAIL_BYTES ? max_bytes - TAIL_BYTES : 0};
+    if (!(c.space = malloc(sizeof *c.space))) {
+        query_fail(res, 500, "out_of_memory", "out of memory");
+        return;
     }
-    bind_u64(q, 1, sid);
-    bind_u64(q, 2, has_from ? from_ms : 0);
-    sqlite3_bind_int64(q, 3, has_to ? (sqlite3_int64)to_ms : INT64_MAX);
-    sqlite3_bind_int64(q, 4, (sqlite3_int64)limit + (has_from ? 1 : 0));
-    fa_proto_space_t *space = malloc(sizeof *space);
-    if (!space) {
-        sqlite3_finalize(q);
-        res->status = 500;
-        snprintf(res->code, sizeof res->code, "out_of_memory");
-        snprintf(res->message, sizeof res->message, "out of memory");
-        return NULL;
+    /* One row more than wanted tells whether more exist. */
+    store_frames_query_t one_more = *q;
+    one_more.limit = q->limit + 1;
+    int rc = store_read_frames(r, &one_more, frame_cb, &c);
+    free(c.space);
+    if (rc != STORE_OK || c.failed) {
+        jw_free(&c.rows);
+        free(c.ends);
+        if (rc != STORE_OK)
+            query_store_failed(res, r, rc);
+        else
+            query_fail(res, 500, "out_of_memory", "out of memory");
+        return;
     }
-    fa_proto_storage_t st = fa_proto_storage_of(space);
     json_writer_t w = {0};
     jw_begin_object(&w, NULL);
-    jw_sid(&w, "session", sid);
+    jw_sid(&w, "session", q->session_id);
     jw_begin_array(&w, "frames");
-    uint32_t rows = 0;
-    bool truncated = false;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (rows == limit) {
-            truncated = true; /* the row after the last one wanted */
-            break;
-        }
-        fa_proto_frame_t f;
-        const uint8_t *blob = sqlite3_column_blob(q, 3);
-        int blen = sqlite3_column_bytes(q, 3);
-        if (!blob || pack_unframe(blob, (size_t)blen, &f, &st) != 0) {
-            LOG(LOG_WARN, "frames: skipping a malformed stored frame");
-            continue;
-        }
-        frame_json(&w, col_u64(q, 0), col_u64(q, 1), col_u64(q, 2), &f);
-        rows++;
-    }
-    free(space);
-    sqlite3_finalize(q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        jw_free(&w);
-        fail(res, db);
-        return NULL;
+    for (uint32_t k = 0; k < c.n; k++) {
+        uint32_t i = q->newest ? c.n - 1 - k : k;
+        size_t from = i ? c.ends[i - 1] : 0;
+        jw_raw(&w, NULL, c.rows.buf + from, c.ends[i] - from);
     }
     jw_end_array(&w);
-    jw_u64(&w, "count", rows);
-    jw_bool(&w, "truncated", truncated || older);
+    jw_u64(&w, "count", c.n);
+    jw_bool(&w, "truncated", c.truncated);
     jw_end_object(&w);
-    char *out = jw_finish(&w, len);
-    if (!out) {
-        res->status = 500;
-        snprintf(res->code, sizeof res->code, "out_of_memory");
-        snprintf(res->message, sizeof res->message, "out of memory");
-        return NULL;
-    }
-    res->status = 200;
-    return out;
+    jw_free(&c.rows);
+    free(c.ends);
+    res->capped = c.capped;
+    finish_doc(res, &w);
 }
+
+/* ---- trend ---------------------------------------------------------------- */
 
 typedef struct point {
     uint64_t min, max, last, last_t;
@@ -288,254 +258,299 @@ static void point_add(point_t *p, uint64_t t, uint64_t min, uint64_t avg, uint64
     p->frames += frames;
 }
 
-/* Reads one source table for t in [lo, end_ms] into the points; returns
- * the time up to which it covered (the end of its last bucket), lo if it
- * had no row, or UINT64_MAX on error. */
-static uint64_t trend_read(sqlite3 *db, int level, uint64_t sid, uint16_t tag_id, uint64_t lo,
-                           uint64_t end_ms, uint64_t from, uint64_t step, point_t *pts, uint32_t points,
-                           uint64_t *rows) {
-    static const char *const sql[4] = {
-        "SELECT t_ms, 1, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
-        "SELECT t_ms, frames, data FROM rollup_1s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
-        "t_ms",
-        "SELECT t_ms, frames, data FROM rollup_10s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
-        "t_ms",
-        "SELECT t_ms, frames, data FROM rollup_1m WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
-        "t_ms",
-    };
+typedef struct trend_ctx {
+    int level; /* -1 raw */
+    uint16_t tag_id;
+    uint64_t from, step, covered, rows;
+    point_t *pts;
+    uint32_t points;
+} trend_ctx_t;
+
+static int series_cb(void *ud, uint64_t t, uint32_t frames, const uint8_t *blob, size_t len) {
     static const uint64_t width[4] = {1, 1000, 10000, 60000};
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, sql[level], -1, &q, NULL) != SQLITE_OK) return UINT64_MAX;
-    bind_u64(q, 1, sid);
-    bind_u64(q, 2, lo);
-    bind_u64(q, 3, end_ms);
-    uint64_t covered = lo;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        uint64_t t = col_u64(q, 0), frames = col_u64(q, 1);
-        const uint8_t *blob = sqlite3_column_blob(q, 2);
-        size_t len = (size_t)sqlite3_column_bytes(q, 2);
-        uint64_t idx = (t - from) / step;
-        if (idx >= points) idx = points - 1;
-        (*rows)++;
-        if (t + width[level] > covered) covered = t + width[level];
-        if (!blob) continue;
-        if (level == 0) {
-            uint64_t live;
-            if (pack_frame_find_live(blob, len, tag_id, &live) == 1)
-                point_add(&pts[idx], t, live, live, live, live, 1);
-        } else {
-            pack_rollup_row_t r;
-            if (pack_rollup_find(blob, len, tag_id, &r) == 1)
-                point_add(&pts[idx], t, r.min, r.avg, r.max, r.last, frames ? frames : 1);
-        }
+    trend_ctx_t *c = ud;
+    uint64_t idx = (t - c->from) / c->step;
+    if (idx >= c->points) idx = c->points - 1;
+    c->rows++;
+    if (t + width[c->level + 1] > c->covered) c->covered = t + width[c->level + 1];
+    if (!blob) return 0;
+    if (c->level < 0) {
+        uint64_t live;
+        if (pack_frame_find_live(blob, len, c->tag_id, &live) == 1)
+            point_add(&c->pts[idx], t, live, live, live, live, 1);
+    } else {
+        pack_rollup_row_t r;
+        if (pack_rollup_find(blob, len, c->tag_id, &r) == 1)
+            point_add(&c->pts[idx], t, r.min, r.avg, r.max, r.last, frames ? frames : 1);
     }
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? covered : UINT64_MAX;
+    return 0;
 }
 
-cJSON *query_trend(sqlite3 *db, uint64_t sid, uint16_t tag_id, uint64_t end_ms, uint64_t window_ms,
-                   uint32_t points, query_result_t *res) {
+void query_trend(store_reader_t *r, uint64_t sid, uint16_t tag_id, const char *tag_path, uint64_t end_ms,
+                 uint64_t window_ms, uint32_t points, query_result_t *res) {
     uint64_t from = end_ms > window_ms ? end_ms - window_ms : 0;
     uint64_t step = (window_ms + points - 1) / points;
     if (step == 0) step = 1;
-    /* The cheapest source whose resolution is finer than a point. Rollup
-     * buckets still open in the writer are not in the database yet, so
-     * the tail the coarse source does not cover is read from the finer
-     * ones (10-second, per-second rollups, then raw frames). */
+    /* The cheapest source whose resolution is finer than a point. Buckets
+     * still open in memory are not stored yet, so the tail the coarse
+     * source does not cover is read from the finer ones. */
     static const char *const names[4] = {"raw", "1s", "10s", "1m"};
-    int level = step < 1000 ? 0 : step < 10000 ? 1 : step < 60000 ? 2 : 3;
-    point_t *pts = calloc(points, sizeof *pts);
-    if (!pts) {
-        res->status = 500;
-        snprintf(res->code, sizeof res->code, "out_of_memory");
-        snprintf(res->message, sizeof res->message, "out of memory");
-        return NULL;
+    int level = step < 1000 ? -1 : step < 10000 ? STORE_SECOND : step < 60000 ? STORE_10S : STORE_MINUTE;
+    trend_ctx_t c = {.tag_id = tag_id, .from = from, .step = step, .covered = from, .points = points};
+    if (!(c.pts = calloc(points, sizeof *c.pts))) {
+        query_fail(res, 500, "out_of_memory", "out of memory");
+        return;
     }
-    uint64_t rows = 0, covered = from;
-    for (int l = level; l >= 0 && covered <= end_ms; l--) {
-        uint64_t c = trend_read(db, l, sid, tag_id, covered, end_ms, from, step, pts, points, &rows);
-        if (c == UINT64_MAX) {
-            free(pts);
-            return fail(res, db);
+    for (int l = level; l >= -1 && c.covered <= end_ms; l--) {
+        c.level = l;
+        int rc = store_read_series(r, l, sid, c.covered, end_ms, series_cb, &c);
+        if (rc != STORE_OK) {
+            free(c.pts);
+            query_store_failed(res, r, rc);
+            return;
         }
-        covered = c;
     }
-    const char *source = names[level];
-    cJSON *root = cJSON_CreateObject();
-    json_add_sid(root, "session", sid);
-    cJSON_AddNumberToObject(root, "tag_id", tag_id);
-    cJSON_AddStringToObject(root, "source", source);
-    json_add_u64(root, "from_ms", from);
-    json_add_u64(root, "to_ms", end_ms);
-    json_add_u64(root, "window_ms", window_ms);
-    json_add_u64(root, "step_ms", step);
-    json_add_u64(root, "points", points);
-    json_add_u64(root, "rows_read", rows);
-    cJSON *series = cJSON_AddArrayToObject(root, "series");
+    json_writer_t w = {0};
+    jw_begin_object(&w, NULL);
+    jw_sid(&w, "session", sid);
+    jw_str(&w, "tag", tag_path);
+    jw_u64(&w, "tag_id", tag_id);
+    jw_str(&w, "source", names[level + 1]);
+    jw_u64(&w, "from_ms", from);
+    jw_u64(&w, "to_ms", end_ms);
+    jw_u64(&w, "window_ms", window_ms);
+    jw_u64(&w, "step_ms", step);
+    jw_u64(&w, "points", points);
+    jw_u64(&w, "rows_read", c.rows);
+    jw_begin_array(&w, "series");
     for (uint32_t i = 0; i < points; i++) {
-        const point_t *p = &pts[i];
+        const point_t *p = &c.pts[i];
         if (p->frames == 0) continue;
-        cJSON *x = cJSON_CreateObject();
-        json_add_u64(x, "t_ms", from + (uint64_t)i * step);
-        json_add_u64(x, "min", p->min);
-        json_add_u64(x, "avg", p->weight ? (uint64_t)(p->sum / (double)p->weight + 0.5) : p->last);
-        json_add_u64(x, "max", p->max);
-        json_add_u64(x, "last", p->last);
-        json_add_u64(x, "frames", p->frames);
-        cJSON_AddItemToArray(series, x);
+        jw_begin_object(&w, NULL);
+        jw_u64(&w, "t_ms", from + (uint64_t)i * step);
+        jw_u64(&w, "min", p->min);
+        jw_u64(&w, "avg", p->weight ? (uint64_t)(p->sum / (double)p->weight + 0.5) : p->last);
+        jw_u64(&w, "max", p->max);
+        jw_u64(&w, "last", p->last);
+        jw_u64(&w, "frames", p->frames);
+        jw_end_object(&w);
     }
-    free(pts);
-    res->status = 200;
-    return root;
+    jw_end_array(&w);
+    jw_end_object(&w);
+    free(c.pts);
+    finish_doc(res, &w);
 }
 
-static cJSON *alert_row_json(sqlite3_stmt *q) {
-    cJSON *o = cJSON_CreateObject();
-    uint64_t hard = col_u64(q, 8), peak = col_u64(q, 7);
-    bool cleared = sqlite3_column_type(q, 9) != SQLITE_NULL;
-    cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(q, 0));
-    json_add_sid(o, "session", col_u64(q, 1));
-    cJSON_AddNumberToObject(o, "tag_id", sqlite3_column_int(q, 2));
-    cJSON_AddStringToObject(o, "tag", (const char *)sqlite3_column_text(q, 3));
-    cJSON_AddStringToObject(o, "level", (const char *)sqlite3_column_text(q, 4));
-    cJSON_AddStringToObject(o, "state", cleared ? "cleared" : "active");
-    json_add_u64(o, "raised_ms", col_u64(q, 5));
-    json_add_u64_or_null(o, "cleared_ms", col_u64(q, 9), cleared);
-    if (cleared && sqlite3_column_type(q, 10) != SQLITE_NULL)
-        cJSON_AddStringToObject(o, "clear_reason", (const char *)sqlite3_column_text(q, 10));
+/* ---- pages of alerts and findings ----------------------------------------- */
+
+/* Rows of one page, written apart then assembled newest first (alerts) or
+ * oldest first (findings). keys[] hold each row's (ms, key) for cursors. */
+typedef struct page {
+    json_writer_t rows;
+    size_t *ends;
+    uint64_t *ms, *keys;
+    uint32_t n, cap, limit;
+    size_t budget;
+    bool more, capped, failed;
+} page_t;
+
+static bool page_room(page_t *p) {
+    if (p->n < p->cap) return true;
+    uint32_t cap = p->cap ? p->cap * 2 : 64;
+    size_t *e = realloc(p->ends, cap * sizeof *e);
+    if (e) p->ends = e;
+    uint64_t *m = e ? realloc(p->ms, cap * sizeof *m) : NULL;
+    if (m) p->ms = m;
+    uint64_t *k = m ? realloc(p->keys, cap * sizeof *k) : NULL;
+    if (!k) return false;
+    p->keys = k;
+    p->cap = cap;
+    return true;
+}
+
+/* After a row was written since mark m: keeps it, or drops it and stops
+ * at the budget. Returns 1 to stop. */
+static int page_keep(page_t *p, jw_mark_t m, uint64_t ms, uint64_t key) {
+    if (p->rows.failed || !page_room(p)) {
+        p->failed = true;
+        return 1;
+    }
+    if (p->rows.len > p->budget) {
+        jw_rollback(&p->rows, m);
+        p->more = p->capped = true;
+        return 1;
+    }
+    p->ends[p->n] = p->rows.len;
+    p->ms[p->n] = ms;
+    p->keys[p->n] = key;
+    p->n++;
+    return 0;
+}
+
+static void page_free(page_t *p) {
+    jw_free(&p->rows);
+    free(p->ends);
+    free(p->ms);
+    free(p->keys);
+}
+
+/* Writes the page's rows as array `key`; the store gave them in `newer`
+ * (ascending) or descending order; `ascending` is the order wanted. */
+static void page_emit(json_writer_t *w, const char *key, page_t *p, bool newer, bool ascending) {
+    jw_begin_array(w, key);
+    for (uint32_t k = 0; k < p->n; k++) {
+        uint32_t i = newer == ascending ? k : p->n - 1 - k;
+        size_t from = i ? p->ends[i - 1] : 0;
+        jw_raw(w, NULL, p->rows.buf + from, p->ends[i] - from);
+    }
+    jw_end_array(w);
+}
+
+/* next: older rows; prev: newer ones (see query.h). The rows of the page
+ * in store order run from the cursor outward. */
+static void page_cursors(json_writer_t *w, const page_t *p, bool had_cursor, bool newer, bool hex) {
+    char cur[QUERY_CURSOR_MAX];
+    /* oldest and newest rows of the page */
+    uint32_t oldest = newer ? 0 : p->n - 1, newest = newer ? p->n - 1 : 0;
+    bool older_exist = newer ? had_cursor : p->more;
+    bool newer_exist = newer ? p->more : had_cursor;
+    if (p->n && older_exist) {
+        query_cursor_format(cur, 'o', p->ms[oldest], p->keys[oldest], hex);
+        jw_str(w, "next", cur);
+    } else {
+        jw_null(w, "next");
+    }
+    if (p->n && newer_exist) {
+        query_cursor_format(cur, 'n', p->ms[newest], p->keys[newest], hex);
+        jw_str(w, "prev", cur);
+    } else {
+        jw_null(w, "prev");
+    }
+}
+
+/* A row about to be written: false (stop reading) when the page is full;
+ * the row after the last one wanted says that more exist. */
+static bool page_row(page_t *p, jw_mark_t *m) {
+    if (p->n == p->limit) {
+        p->more = true;
+        return false;
+    }
+    *m = jw_mark(&p->rows);
+    p->rows.comma = false;
+    return true;
+}
+
+/* After the store read one row more than the page: an error answered, or
+ * the document begun with the page's rows, count and cursors. */
+static bool page_finish(page_t *p, int rc, store_reader_t *r, query_result_t *res, json_writer_t *w,
+                        const char *key, bool has_cursor, bool newer, bool ascending,
+                        const uint64_t *session_id) {
+    if (rc != STORE_OK || p->failed) {
+        page_free(p);
+        if (rc != STORE_OK)
+            query_store_failed(res, r, rc);
+        else
+            query_fail(res, 500, "out_of_memory", "out of memory");
+        return false;
+    }
+    jw_begin_object(w, NULL);
+    if (session_id) jw_sid(w, "session", *session_id);
+    page_emit(w, key, p, newer, ascending);
+    jw_u64(w, "count", p->n);
+    jw_bool(w, "truncated", p->more);
+    page_cursors(w, p, has_cursor, newer, false);
+    res->capped = p->capped;
+    page_free(p);
+    return true;
+}
+
+static int alert_cb(void *ud, const alert_row_t *a) {
+    page_t *p = ud;
+    jw_mark_t m;
+    if (!page_row(p, &m)) return 1;
+    view_write_alert(&p->rows, NULL, a, NULL);
+    return page_keep(p, m, a->raised_ms, (uint64_t)a->id);
+}
+
+void query_alerts(store_reader_t *r, const store_alerts_query_t *q, size_t max_bytes, query_result_t *res) {
+    page_t p = {.limit = q->limit, .budget = max_bytes > TAIL_BYTES ? max_bytes - TAIL_BYTES : 0};
+    store_alerts_query_t one_more = *q;
+    one_more.limit = q->limit + 1;
+    int rc = store_read_alerts(r, &one_more, alert_cb, &p);
+    json_writer_t w = {0};
+    if (!page_finish(&p, rc, r, res, &w, "alerts", q->has_cursor, q->newer, false, NULL)) return;
+    jw_end_object(&w);
+    finish_doc(res, &w);
+}
+
+static void finding_fields(json_writer_t *w, const store_finding_row_t *x) {
+    jw_u64(w, "code", x->f.code);
+    jw_str(w, "name", json_finding_name(x->f.code));
+    jw_u64(w, "tag_id", x->f.tag_id);
+    if (x->path)
+        jw_str(w, "tag", x->path);
     else
-        cJSON_AddNullToObject(o, "clear_reason");
-    json_add_u64(o, "budget_hard", hard);
-    json_add_u64(o, "raised_bytes", col_u64(q, 6));
-    json_add_u64(o, "peak_bytes", peak);
-    cJSON_AddNumberToObject(o, "peak_pct", alerts_pct(peak, hard));
-    return o;
+        jw_null(w, "tag");
+    jw_str(w, "kind", json_kind_name(x->f.kind));
 }
 
-cJSON *query_alerts(sqlite3 *db, bool has_session, uint64_t sid, uint64_t since_ms, int state,
+static int finding_cb(void *ud, const store_finding_row_t *x) {
+    page_t *p = ud;
+    jw_mark_t m;
+    if (!page_row(p, &m)) return 1;
+    jw_begin_object(&p->rows, NULL);
+    jw_u64(&p->rows, "t_ms", x->f.t_ms);
+    finding_fields(&p->rows, x);
+    jw_u64(&p->rows, "frames", x->f.frames);
+    jw_u64(&p->rows, "count", x->f.count_max);
+    jw_u64(&p->rows, "value", x->f.value_max);
+    jw_end_object(&p->rows);
+    return page_keep(p, m, x->f.t_ms, (uint64_t)x->key);
+}
+
+typedef struct summary_ctx {
+    json_writer_t *w;
+    size_t budget;
+} summary_ctx_t;
+
+static int summary_cb(void *ud, const store_finding_row_t *x) {
+    summary_ctx_t *c = ud;
+    jw_mark_t m = jw_mark(c->w);
+    jw_begin_object(c->w, NULL);
+    finding_fields(c->w, x);
+    jw_str(c->w, "meaning", json_finding_meaning(x->f.code));
+    jw_u64(c->w, "frames", x->f.frames);
+    jw_u64(c->w, "count_max", x->f.count_max);
+    jw_u64(c->w, "value_max", x->f.value_max);
+    jw_u64(c->w, "first_ms", x->first_ms);
+    jw_u64(c->w, "last_ms", x->last_ms);
+    jw_end_object(c->w);
+    if (c->w->len > c->budget) {
+        jw_rollback(c->w, m);
+        return 1;
+    }
+    return 0;
+}
+
+void query_findings(store_reader_t *r, const store_findings_query_t *q, size_t max_bytes,
                     query_result_t *res) {
-    const char *state_sql = state == QUERY_STATE_ACTIVE    ? " AND cleared_ms IS NULL"
-                            : state == QUERY_STATE_CLEARED ? " AND cleared_ms IS NOT NULL"
-                                                           : "";
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT id, session_id, tag_id, path, level, raised_ms, raised_bytes, peak_bytes, budget_hard,"
-             " cleared_ms, clear_reason FROM alerts WHERE (?1 = 0 OR session_id = ?2)"
-             " AND (raised_ms >= ?3 OR cleared_ms >= ?3)%s ORDER BY raised_ms DESC, id DESC LIMIT ?4",
-             state_sql);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) return fail(res, db);
-    sqlite3_bind_int(q, 1, has_session);
-    bind_u64(q, 2, sid);
-    bind_u64(q, 3, since_ms);
-    sqlite3_bind_int(q, 4, QUERY_MAX_ALERTS + 1);
-    cJSON *root = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(root, "alerts");
-    uint32_t n = 0;
-    bool truncated = false;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n == QUERY_MAX_ALERTS) {
-            truncated = true;
-            break;
-        }
-        cJSON_AddItemToArray(list, alert_row_json(q));
-        n++;
+    /* The page gets three quarters of the budget, the summary the rest. */
+    size_t budget = max_bytes > TAIL_BYTES ? max_bytes - TAIL_BYTES : 0;
+    page_t p = {.limit = q->limit, .budget = budget / 4 * 3};
+    store_findings_query_t one_more = *q;
+    one_more.limit = q->limit + 1;
+    int rc = store_read_findings(r, &one_more, finding_cb, &p);
+    json_writer_t w = {0};
+    if (!page_finish(&p, rc, r, res, &w, "findings", q->has_cursor, q->newer, true, &q->session_id)) return;
+    jw_begin_array(&w, "summary");
+    summary_ctx_t sc = {&w, budget};
+    rc = store_read_finding_summary(r, q, summary_cb, &sc);
+    jw_end_array(&w);
+    jw_end_object(&w);
+    if (rc != STORE_OK) {
+        jw_free(&w);
+        query_store_failed(res, r, rc);
+        return;
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        cJSON_Delete(root);
-        return fail(res, db);
-    }
-    json_add_u64(root, "count", n);
-    cJSON_AddBoolToObject(root, "truncated", truncated);
-    res->status = 200;
-    return root;
-}
-
-cJSON *query_findings(sqlite3 *db, uint64_t sid, uint64_t since_ms, uint32_t limit, query_result_t *res) {
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT f.t_ms, f.code, f.tag_id, f.kind, f.frames, f.count_max, f.value_max, t.path"
-            " FROM findings f LEFT JOIN tags t ON t.session_id = f.session_id AND t.id = f.tag_id"
-            " WHERE f.session_id = ?1 AND f.t_ms >= ?2 ORDER BY f.t_ms DESC LIMIT ?3",
-            -1, &q, NULL) != SQLITE_OK)
-        return fail(res, db);
-    bind_u64(q, 1, sid);
-    bind_u64(q, 2, since_ms);
-    sqlite3_bind_int64(q, 3, (sqlite3_int64)limit + 1);
-    cJSON *root = cJSON_CreateObject();
-    json_add_sid(root, "session", sid);
-    cJSON *rows = cJSON_AddArrayToObject(root, "findings");
-    uint32_t n = 0;
-    bool truncated = false;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n == limit) {
-            truncated = true;
-            break;
-        }
-        int code = sqlite3_column_int(q, 1);
-        cJSON *o = cJSON_CreateObject();
-        json_add_u64(o, "t_ms", col_u64(q, 0));
-        cJSON_AddNumberToObject(o, "code", code);
-        cJSON_AddStringToObject(o, "name", json_finding_name(code));
-        cJSON_AddNumberToObject(o, "tag_id", sqlite3_column_int(q, 2));
-        if (sqlite3_column_type(q, 7) != SQLITE_NULL)
-            cJSON_AddStringToObject(o, "tag", (const char *)sqlite3_column_text(q, 7));
-        else
-            cJSON_AddNullToObject(o, "tag");
-        cJSON_AddStringToObject(o, "kind", json_kind_name(sqlite3_column_int(q, 3)));
-        json_add_u64(o, "frames", col_u64(q, 4));
-        json_add_u64(o, "count", col_u64(q, 5));
-        json_add_u64(o, "value", col_u64(q, 6));
-        cJSON_InsertItemInArray(rows, 0, o);
-        n++;
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        cJSON_Delete(root);
-        return fail(res, db);
-    }
-    json_add_u64(root, "count", n);
-    cJSON_AddBoolToObject(root, "truncated", truncated);
-    /* Totals per (code, tag, kind) over the same period. */
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT f.code, f.tag_id, f.kind, sum(f.frames), max(f.count_max), max(f.value_max),"
-            " min(f.t_ms), max(f.t_ms), t.path FROM findings f LEFT JOIN tags t"
-            " ON t.session_id = f.session_id AND t.id = f.tag_id"
-            " WHERE f.session_id = ?1 AND f.t_ms >= ?2 GROUP BY f.code, f.tag_id, f.kind"
-            " ORDER BY sum(f.frames) DESC",
-            -1, &q, NULL) != SQLITE_OK) {
-        cJSON_Delete(root);
-        return fail(res, db);
-    }
-    bind_u64(q, 1, sid);
-    bind_u64(q, 2, since_ms);
-    cJSON *summary = cJSON_AddArrayToObject(root, "summary");
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int code = sqlite3_column_int(q, 0);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "code", code);
-        cJSON_AddStringToObject(o, "name", json_finding_name(code));
-        cJSON_AddStringToObject(o, "meaning", json_finding_meaning(code));
-        cJSON_AddNumberToObject(o, "tag_id", sqlite3_column_int(q, 1));
-        if (sqlite3_column_type(q, 8) != SQLITE_NULL)
-            cJSON_AddStringToObject(o, "tag", (const char *)sqlite3_column_text(q, 8));
-        else
-            cJSON_AddNullToObject(o, "tag");
-        cJSON_AddStringToObject(o, "kind", json_kind_name(sqlite3_column_int(q, 2)));
-        json_add_u64(o, "frames", col_u64(q, 3));
-        json_add_u64(o, "count_max", col_u64(q, 4));
-        json_add_u64(o, "value_max", col_u64(q, 5));
-        json_add_u64(o, "first_ms", col_u64(q, 6));
-        json_add_u64(o, "last_ms", col_u64(q, 7));
-        cJSON_AddItemToArray(summary, o);
-    }
-    sqlite3_finalize(q);
-    res->status = 200;
-    return root;
+    finish_doc(res, &w);
 }

@@ -1,23 +1,70 @@
-/* sessions.c — every session the daemon knows, its tags and their latest
- * figures, and the handling of each protocol message (loop thread).
- *
- * A session is created by its HELLO. Messages of a session whose HELLO has
- * not arrived (yet) are kept, bounded (PENDING_*), and replayed when it
- * does; past the bounds or the time-out they are counted as orphaned.
- * Sessions are never freed while the daemon runs (their slot numbers are
- * stable, ws.c indexes by them); at start the most recent ones come back
- * from the database, ended, and revive if their agent still sends. */
-#include "escape.h"
-#include "insightd.h"
+/* sessions.c — sessions in memory and the handling of each protocol
+ * message (see sessions.h). */
+#include "sessions.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
+#include "clock.h"
+#include "escape.h"
+#include "log.h"
+#include "pack.h"
+#include "rollup.h"
+#include "stats.h"
+
 #define SESSION_BUCKETS 4096u
-#define SAVE_INTERVAL_MS 5000u
+/* The filter of stored ids: 2^23 bits (1 MiB), 4 probes: under 0.1 % of
+ * false positives (a needless look-up) up to 500 000 sessions. */
+#define KNOWN_BITS (1u << 23)
+#define KNOWN_PROBES 4
+/* Sequence numbers remembered below the newest: later ones fill a gap,
+ * one seen before (or older than the window) is a duplicate. */
+#define SEQ_WINDOW 256u
+/* A frame mapped more than this after its receipt, or this long before
+ * it, means the agent's monotonic clock jumped: the session is re-anchored. */
+#define CLOCK_FUTURE_SLACK_MS 1000
+#define CLOCK_PAST_SLACK_MS 60000
+/* Agents' clocks more than this off the daemon's are counted. */
+#define CLOCK_SKEW_REPORTED_MS 2000
+/* Plausible agent start times: 2000-01-01 .. 2200-01-01 in ns. */
+#define START_MIN_NS 946684800000000000ull
+#define START_MAX_NS 7258118400000000000ull
+
+typedef struct tag {
+    uint16_t id, parent_id;
+    bool defined, seen, dirty;
+    char *path;
+    uint64_t budget_soft, budget_hard;
+    uint64_t live_bytes, peak_bytes; /* latest FRAME row; peak is the agent's */
+    uint64_t frame_bytes, pool_bytes, heap_bytes, alloc_count;
+    alert_state_t alert;
+} tag_t;
+
+struct session {
+    session_info_t info;
+    frame_info_t last;
+    /* clock: t_ms = anchor_ms + (frame.start_ns - anchor_ns) / 1e6 */
+    bool anchored;
+    uint64_t anchor_ms, anchor_ns;
+    bool skew_counted;
+    /* sequence numbers */
+    bool seq_known;
+    uint64_t seq_seen[SEQ_WINDOW / 64]; /* bit i: next_seq - 1 - i was seen */
+    uint64_t last_recv_mono;
+    bool dirty;
+    uint64_t last_write; /* writer seq of its newest record */
+    /* tags: dense array (slot) + two-level id index (id >> 8, id & 255) */
+    tag_t *tags;
+    uint32_t tag_count, tag_cap;
+    uint32_t *tag_index[256]; /* slot + 1, 0 for none; pages allocated lazily */
+    rollup_t *rollup;
+    session_t *hash_next;
+    session_t *prev, *next; /* the live list, or the ended list (oldest first) */
+};
 
 typedef struct pending_msg {
-    uint64_t recv_mono;
+    uint64_t recv_ms, recv_mono;
     size_t len;
     uint8_t data[];
 } pending_msg_t;
@@ -31,97 +78,234 @@ typedef struct pending {
     struct pending *next;
 } pending_t;
 
+typedef struct session_list {
+    session_t *head, *tail;
+    uint32_t count;
+} session_list_t;
+
 struct sessions {
-    store_t *store;
-    const config_t *cfg;
+    writer_t *writer;
+    sessions_options_t opt;
     sessions_hooks_t hooks;
-    session_t **by_slot;
-    uint32_t count, cap, live;
     session_t *buckets[SESSION_BUCKETS];
+    session_list_t live, ended;
     pending_t *pending;
     uint32_t pending_sessions;
     size_t pending_bytes;
+    int64_t next_alert_id;
+    uint64_t *known;         /* KNOWN_BITS: ids that may be stored */
     fa_proto_space_t *space; /* decode storage, ~600 KiB */
     uint8_t *blob;
     size_t blob_cap;
-    log_limiter_t reject_lim, orphan_lim, store_lim;
-    bool alert_flag;
+    log_limiter_t reject_lim, orphan_lim, refuse_lim;
     int replay_depth;
 };
+
+/* ---- the filter of stored ids ------------------------------------------- */
+
+static uint32_t known_probe(uint64_t id, int k) {
+    uint64_t h = (id + (uint64_t)k * 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+    h *= 0x94D049BB133111EBull;
+    return (uint32_t)(h >> 32) & (KNOWN_BITS - 1);
+}
+
+static void known_add(sessions_t *ss, uint64_t id) {
+    for (int k = 0; k < KNOWN_PROBES; k++) {
+        uint32_t bit = known_probe(id, k);
+        ss->known[bit / 64] |= 1ull << (bit % 64);
+    }
+}
+
+static bool known_maybe(const sessions_t *ss, uint64_t id) {
+    for (int k = 0; k < KNOWN_PROBES; k++) {
+        uint32_t bit = known_probe(id, k);
+        if (!(ss->known[bit / 64] >> (bit % 64) & 1u)) return false;
+    }
+    return true;
+}
+
+void sessions_note_stored(sessions_t *ss, uint64_t id) {
+    known_add(ss, id);
+}
+
+/* ---- lists and lookup ---------------------------------------------------- */
 
 static uint32_t bucket_of(uint64_t id) {
     return (uint32_t)((id ^ (id >> 29) ^ (id >> 47)) & (SESSION_BUCKETS - 1));
 }
 
-session_t *sessions_find(sessions_t *ss, uint64_t id) {
+static session_t *find(const sessions_t *ss, uint64_t id) {
     for (session_t *s = ss->buckets[bucket_of(id)]; s; s = s->hash_next)
-        if (s->id == id) return s;
+        if (s->info.id == id) return s;
     return NULL;
 }
 
-uint32_t sessions_count(const sessions_t *ss) {
-    return ss->count;
+const session_t *sessions_find(const sessions_t *ss, uint64_t id) {
+    return find(ss, id);
+}
+
+static void list_push(session_list_t *l, session_t *s) {
+    s->next = NULL;
+    s->prev = l->tail;
+    if (l->tail)
+        l->tail->next = s;
+    else
+        l->head = s;
+    l->tail = s;
+    l->count++;
+}
+
+static void list_push_front(session_list_t *l, session_t *s) {
+    s->prev = NULL;
+    s->next = l->head;
+    if (l->head)
+        l->head->prev = s;
+    else
+        l->tail = s;
+    l->head = s;
+    l->count++;
+}
+
+static void list_remove(session_list_t *l, session_t *s) {
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        l->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        l->tail = s->prev;
+    s->prev = s->next = NULL;
+    l->count--;
+}
+
+uint32_t sessions_in_memory(const sessions_t *ss) {
+    return ss->live.count + ss->ended.count;
 }
 uint32_t sessions_live_count(const sessions_t *ss) {
-    return ss->live;
-}
-session_t *sessions_at(sessions_t *ss, uint32_t slot) {
-    return slot < ss->count ? ss->by_slot[slot] : NULL;
+    return ss->live.count;
 }
 
-bool sessions_take_alert_flag(sessions_t *ss) {
-    bool f = ss->alert_flag;
-    ss->alert_flag = false;
-    return f;
+void sessions_each(const sessions_t *ss, bool live, bool (*fn)(void *, const session_t *), void *ud) {
+    for (session_t *s = live ? ss->live.head : ss->ended.head; s; s = s->next)
+        if (!fn(ud, s)) return;
 }
+
+const session_t *sessions_latest(const sessions_t *ss) {
+    const session_t *best = NULL;
+    for (const session_t *s = ss->live.head; s; s = s->next)
+        if (!best || s->info.last_seen_ms > best->info.last_seen_ms) best = s;
+    if (best) return best;
+    return ss->ended.tail; /* the ended list is in end order, oldest first */
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+uint64_t session_id(const session_t *s) {
+    return s->info.id;
+}
+bool session_live(const session_t *s) {
+    return s->info.live;
+}
+uint64_t session_frames(const session_t *s) {
+    return s->info.frames;
+}
+const session_info_t *session_info(const session_t *s) {
+    return &s->info;
+}
+void session_frame_info(const session_t *s, frame_info_t *out) {
+    *out = s->last;
+}
+
+void session_each_seen_tag(const session_t *s, void (*fn)(void *, uint16_t, uint64_t, uint64_t), void *ud) {
+    /* Slots are in creation order; the index walk gives id order. */
+    for (int page = 0; page < 256; page++) {
+        uint32_t *p = s->tag_index[page];
+        if (!p) continue;
+        for (int i = 0; i < 256; i++) {
+            if (!p[i]) continue;
+            const tag_t *t = &s->tags[p[i] - 1];
+            if (t->seen) fn(ud, t->id, t->live_bytes, t->peak_bytes);
+        }
+    }
+}
+
+static tag_info_t tag_info_of(const tag_t *t) {
+    return (tag_info_t){.id = t->id,
+                        .parent_id = t->parent_id,
+                        .defined = t->defined,
+                        .seen = t->seen,
+                        .alert_level = t->alert.level,
+                        .path = t->path,
+                        .budget_soft = t->budget_soft,
+                        .budget_hard = t->budget_hard,
+                        .live_bytes = t->live_bytes,
+                        .peak_bytes = t->peak_bytes,
+                        .frame_bytes = t->frame_bytes,
+                        .pool_bytes = t->pool_bytes,
+                        .heap_bytes = t->heap_bytes,
+                        .alloc_count = t->alloc_count};
+}
+
+session_view_t *session_view(const session_t *s) {
+    tag_info_t *tags = malloc((s->tag_count ? s->tag_count : 1) * sizeof *tags);
+    if (!tags) return NULL;
+    uint32_t n = 0;
+    for (int page = 0; page < 256; page++) {
+        uint32_t *p = s->tag_index[page];
+        for (int i = 0; p && i < 256; i++)
+            if (p[i]) tags[n++] = tag_info_of(&s->tags[p[i] - 1]);
+    }
+    session_view_t *v = view_create(&s->info, &s->last, tags, n);
+    free(tags);
+    return v;
+}
+
+/* ---- sessions and tags ------------------------------------------------- */
 
 static session_t *session_new(sessions_t *ss, uint64_t id) {
-    if (ss->count == ss->cap) {
-        uint32_t cap = ss->cap ? ss->cap * 2 : 64;
-        session_t **grown = realloc(ss->by_slot, cap * sizeof *grown);
-        if (!grown) return NULL;
-        ss->by_slot = grown;
-        ss->cap = cap;
-    }
     session_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->id = id;
-    s->slot = ss->count;
-    ss->by_slot[ss->count++] = s;
+    if (!(s->rollup = rollup_create(id))) {
+        free(s);
+        return NULL;
+    }
+    s->info.id = id;
     uint32_t b = bucket_of(id);
     s->hash_next = ss->buckets[b];
     ss->buckets[b] = s;
+    known_add(ss, id); /* from now on it may be stored */
     return s;
 }
 
-static void session_free(session_t *s) {
+static void session_free(sessions_t *ss, session_t *s) {
+    session_t **pp = &ss->buckets[bucket_of(s->info.id)];
+    while (*pp && *pp != s)
+        pp = &(*pp)->hash_next;
+    if (*pp) *pp = s->hash_next;
     for (uint32_t i = 0; i < s->tag_count; i++)
         free(s->tags[i].path);
     free(s->tags);
     for (int i = 0; i < 256; i++)
         free(s->tag_index[i]);
-    free(s->findings);
-    if (s->frame_json) ws_buf_unref(s->frame_json);
+    rollup_destroy(s->rollup);
     free(s);
 }
 
-tag_t *sessions_tag(session_t *s, uint16_t id) {
+static tag_t *tag_find(const session_t *s, uint16_t id) {
     uint32_t *page = s->tag_index[id >> 8];
     if (!page || !page[id & 0xff]) return NULL;
     return &s->tags[page[id & 0xff] - 1];
 }
 
-static char *unnamed_path(uint16_t id) {
-    char buf[16];
-    snprintf(buf, sizeof buf, "#%u", id);
-    return strdup(buf);
-}
-
-/* The tag with this id, created (unnamed, "#<id>") if new. NULL only when
- * out of memory. */
-static tag_t *tag_get(session_t *s, uint16_t id) {
-    tag_t *t = sessions_tag(s, id);
-    if (t) return t;
+/* A new tag; NULL past max_tags (counted) or when out of memory. */
+static tag_t *tag_new(sessions_t *ss, session_t *s, uint16_t id) {
+    if (s->tag_count >= ss->opt.max_tags) {
+        g_stats.rows_tag_cap++;
+        s->info.rows_rejected++;
+        return NULL;
+    }
     uint32_t **page = &s->tag_index[id >> 8];
     if (!*page && !(*page = calloc(256, sizeof **page))) return NULL;
     if (s->tag_count == s->tag_cap) {
@@ -131,127 +315,56 @@ static tag_t *tag_get(session_t *s, uint16_t id) {
         s->tags = grown;
         s->tag_cap = cap;
     }
-    t = &s->tags[s->tag_count];
+    tag_t *t = &s->tags[s->tag_count];
     memset(t, 0, sizeof *t);
     t->id = id;
-    t->parent_id = 0;
-    if (!(t->path = unnamed_path(id))) return NULL;
+    if (!(t->path = strdup(""))) return NULL;
     (*page)[id & 0xff] = ++s->tag_count;
+    s->info.tag_count = s->tag_count;
     return t;
 }
 
-tag_t *sessions_tag_by_path(session_t *s, const char *path) {
-    if (path[0] == '/') path++;
-    for (uint32_t i = 0; i < s->tag_count; i++)
-        if (strcmp(s->tags[i].path, path) == 0) return &s->tags[i];
-    return NULL;
-}
-
-session_t *sessions_latest(sessions_t *ss) {
-    session_t *best = NULL;
-    for (uint32_t i = 0; i < ss->count; i++) {
-        session_t *s = ss->by_slot[i];
-        if (!s) continue;
-        uint64_t when = s->frames ? s->last_ms : s->started_ms;
-        uint64_t best_when = best ? (best->frames ? best->last_ms : best->started_ms) : 0;
-        if (!best || (s->live && !best->live) || (s->live == best->live && when > best_when)) best = s;
-    }
-    return best;
-}
-
-static void save_session(sessions_t *ss, session_t *s) {
-    store_save_session(ss->store, s);
-    s->dirty = false;
-}
-
-static void save_tag(sessions_t *ss, session_t *s, tag_t *t) {
-    store_save_tag(ss->store, s->id, t);
+static void put_tag(sessions_t *ss, session_t *s, tag_t *t) {
     t->dirty = false;
+    if (!ss->writer) return;
+    tag_info_t info = tag_info_of(t);
+    uint64_t seq = writer_put_tag(ss->writer, s->info.id, &info);
+    if (seq)
+        s->last_write = seq;
+    else
+        t->dirty = true; /* the buffer is full: saved later */
 }
 
-static void make_live(sessions_t *ss, session_t *s, uint64_t recv_mono) {
-    s->last_recv_mono = recv_mono;
-    if (s->live) return;
-    s->live = true;
-    s->ended_ms = 0;
-    s->end_reason = NULL;
-    s->dirty = true;
-    ss->live++;
-    if (ss->hooks.on_session) ss->hooks.on_session(ss->hooks.ud, s, "start");
-}
-
-static void alert_changed(sessions_t *ss, session_t *s, tag_t *t, int ev, uint64_t t_ms, const char *reason) {
-    alert_event_t e = {.event = ev, .clear_reason = reason, .cleared_ms = t_ms};
-    switch (ev) {
-    case ALERT_EV_RAISED:
-        s->active_alerts++;
-        store_save_alert(ss->store, s->id, t, &t->alert, 0, NULL);
-        LOG(LOG_INFO, "alert raised: session %016llx tag '%s' %s at %.1f %% of %llu bytes",
-            (unsigned long long)s->id, t->path, alerts_level_name(t->alert.level),
-            alerts_pct(t->alert.raised_bytes, t->alert.budget_hard),
-            (unsigned long long)t->alert.budget_hard);
-        break;
-    case ALERT_EV_ESCALATED:
-        store_save_alert(ss->store, s->id, t, &t->alert, 0, NULL);
-        break;
-    case ALERT_EV_CLEARED:
-        if (s->active_alerts) s->active_alerts--;
-        store_save_alert(ss->store, s->id, t, &t->alert, t_ms, reason);
-        break;
-    default:
-        return;
-    }
-    ss->alert_flag = true;
-    if (ss->hooks.on_alert) ss->hooks.on_alert(ss->hooks.ud, s, t, &e);
-    if (ev == ALERT_EV_CLEARED) t->alert.id = 0;
-}
-
-/* Clears every open episode of the session (it ended, or a tag lost its
- * budget). */
-static void clear_alerts(sessions_t *ss, session_t *s, uint64_t t_ms, const char *reason) {
-    for (uint32_t i = 0; i < s->tag_count; i++) {
-        tag_t *t = &s->tags[i];
-        if (t->alert.level == ALERT_NONE) continue;
-        t->alert.level = ALERT_NONE;
-        alert_changed(ss, s, t, ALERT_EV_CLEARED, t_ms, reason);
-    }
-}
-
-static void end_session(sessions_t *ss, session_t *s, const char *reason) {
-    if (!s->live) return;
-    for (int level = 0; level < ROLLUP_LEVELS; level++)
-        rollup_flush(s, level, ss->store);
-    uint64_t now = insightd_now_ms();
-    clear_alerts(ss, s, s->frames ? s->last_ms : now, "session_end");
-    s->live = false;
-    s->ended_ms = now;
-    s->end_reason = reason;
-    ss->live--;
-    save_session(ss, s);
-    for (uint32_t i = 0; i < s->tag_count; i++)
-        if (s->tags[i].dirty) save_tag(ss, s, &s->tags[i]);
-    LOG(LOG_INFO, "session %016llx (%s) ended: %s after %llu frames", (unsigned long long)s->id, s->app,
-        reason, (unsigned long long)s->frames);
-    if (ss->hooks.on_session) ss->hooks.on_session(ss->hooks.ud, s, "end");
-}
-
-static void seq_check(session_t *s, uint64_t seq) {
-    if (!s->seq_known) {
-        s->seq_known = true;
-        s->next_seq = seq + 1;
-        return;
-    }
-    if (seq == s->next_seq) {
-        s->next_seq++;
-    } else if (seq > s->next_seq) {
-        uint64_t gap = seq - s->next_seq;
-        s->gaps += gap;
-        g_stats.gaps += gap;
-        s->next_seq = seq + 1;
+static void put_session(sessions_t *ss, session_t *s) {
+    s->dirty = false;
+    if (!ss->writer) return;
+    uint64_t seq = writer_put_session(ss->writer, &s->info);
+    if (seq)
+        s->last_write = seq;
+    else
         s->dirty = true;
-    } else {
-        g_stats.out_of_order++;
-    }
+}
+
+static void put_alert(sessions_t *ss, session_t *s, const tag_t *t, uint64_t cleared_ms, const char *reason,
+                      alert_row_t *row) {
+    const alert_state_t *a = &t->alert;
+    memset(row, 0, sizeof *row);
+    row->id = a->id;
+    row->session_id = s->info.id;
+    row->tag_id = t->id;
+    snprintf(row->path, sizeof row->path, "%s", t->path);
+    row->level = alerts_level_name(a->episode_level);
+    row->raised_ms = a->raised_ms;
+    row->cleared_ms = reason ? cleared_ms : 0;
+    row->clear_reason = reason;
+    row->raised_bytes = a->raised_bytes;
+    row->peak_bytes = a->peak_bytes;
+    row->budget_hard = a->budget_hard;
+    if (!ss->writer) return;
+    uint64_t seq = writer_put_alert(ss->writer, row);
+    if (seq) s->last_write = seq;
+    /* Alerts are committed at once so that the API agrees with the push. */
+    writer_commit_soon(ss->writer);
 }
 
 /* Agents' strings are opaque bytes (PROTOCOL.md 6.1): the one sanitiser
@@ -263,8 +376,8 @@ static void copy_text(char *dst, size_t cap, fa_proto_str_t src) {
 }
 
 static void define_tag(sessions_t *ss, session_t *s, const fa_proto_tag_def_t *d) {
-    tag_t *t = tag_get(s, d->id);
-    if (!t) return;
+    tag_t *t = tag_find(s, d->id);
+    if (!t && !(t = tag_new(ss, s, d->id))) return;
     char path[FA_PROTO_MAX_STRING + 1];
     copy_text(path, sizeof path, d->path);
     if (strcmp(path, t->path) != 0) {
@@ -278,108 +391,306 @@ static void define_tag(sessions_t *ss, session_t *s, const fa_proto_tag_def_t *d
     t->budget_soft = d->budget_soft;
     t->budget_hard = d->budget_hard;
     t->defined = true;
-    save_tag(ss, s, t);
+    put_tag(ss, s, t);
 }
 
-static void on_hello(sessions_t *ss, const fa_proto_msg_t *m, uint64_t recv_mono) {
-    session_t *s = sessions_find(ss, m->header.session_id);
-    bool created = !s;
-    if (!s && !(s = session_new(ss, m->header.session_id))) {
-        LOG(LOG_ERROR, "out of memory for a new session");
+/* ---- life cycle ------------------------------------------------------------ */
+
+static void make_live(sessions_t *ss, session_t *s, uint64_t recv_ms, uint64_t recv_mono) {
+    s->last_recv_mono = recv_mono;
+    if (recv_ms > s->info.last_seen_ms) s->info.last_seen_ms = recv_ms;
+    if (s->info.live) return;
+    list_remove(&ss->ended, s);
+    list_push(&ss->live, s);
+    s->info.live = true;
+    s->info.ended_ms = 0;
+    s->info.end_reason = NULL;
+    s->dirty = true;
+    if (ss->hooks.on_session) ss->hooks.on_session(ss->hooks.ud, s, "start");
+}
+
+static void alert_changed(sessions_t *ss, session_t *s, tag_t *t, int ev, uint64_t t_ms, const char *reason) {
+    alert_row_t row;
+    switch (ev) {
+    case ALERT_EV_RAISED:
+        t->alert.id = ss->next_alert_id++;
+        s->info.active_alerts++;
+        put_alert(ss, s, t, 0, NULL, &row);
+        LOG(LOG_INFO, "alert raised: session %016llx tag '%s' %s at %.1f %% of %llu bytes",
+            (unsigned long long)s->info.id, t->path, alerts_level_name(t->alert.level),
+            alerts_pct(t->alert.raised_bytes, t->alert.budget_hard),
+            (unsigned long long)t->alert.budget_hard);
+        break;
+    case ALERT_EV_ESCALATED:
+        put_alert(ss, s, t, 0, NULL, &row);
+        break;
+    case ALERT_EV_CLEARED:
+        if (s->info.active_alerts) s->info.active_alerts--;
+        put_alert(ss, s, t, t_ms, reason, &row);
+        break;
+    default:
         return;
     }
+    if (ss->hooks.on_alert) ss->hooks.on_alert(ss->hooks.ud, s, ev, &row, t->live_bytes);
+    if (ev == ALERT_EV_CLEARED) t->alert.id = 0;
+}
+
+/* Clears every open episode of the session (it ended). */
+static void clear_alerts(sessions_t *ss, session_t *s, uint64_t t_ms, const char *reason) {
+    for (uint32_t i = 0; i < s->tag_count; i++) {
+        tag_t *t = &s->tags[i];
+        if (t->alert.level == ALERT_NONE) continue;
+        t->alert.level = ALERT_NONE;
+        alert_changed(ss, s, t, ALERT_EV_CLEARED, t_ms, reason);
+    }
+}
+
+static void rollup_bucket(void *ud, int level, const store_rollup_t *row) {
+    sessions_t *ss = ud;
+    if (ss->writer) writer_put_rollup(ss->writer, level, row);
+}
+
+static void rollup_finding_out(void *ud, const store_finding_t *row) {
+    sessions_t *ss = ud;
+    if (ss->writer) writer_put_finding(ss->writer, row);
+}
+
+static rollup_sink_t sink_of(sessions_t *ss) {
+    return (rollup_sink_t){rollup_bucket, rollup_finding_out, ss};
+}
+
+static void end_session(sessions_t *ss, session_t *s, const char *reason) {
+    if (!s->info.live) return;
+    rollup_sink_t sink = sink_of(ss);
+    rollup_flush(s->rollup, &sink);
+    uint64_t now = clock_now_ms();
+    clear_alerts(ss, s, s->info.frames ? s->info.last_ms : now, "session_end");
+    s->info.live = false;
+    s->info.ended_ms = now;
+    s->info.end_reason = reason;
+    list_remove(&ss->live, s);
+    list_push(&ss->ended, s);
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        if (s->tags[i].dirty) put_tag(ss, s, &s->tags[i]);
+    put_session(ss, s);
+    LOG(LOG_INFO, "session %016llx (%s) ended: %s after %llu frames", (unsigned long long)s->info.id,
+        s->info.app, reason, (unsigned long long)s->info.frames);
+    if (ss->hooks.on_session) ss->hooks.on_session(ss->hooks.ud, s, "end");
+}
+
+/* A session created by a message (live at once) or brought back from the
+ * store (ended, until it hears from its agent). NULL past max_live. */
+static session_t *create_live(sessions_t *ss, uint64_t id) {
+    if (ss->live.count >= ss->opt.max_live) {
+        log_limited(&ss->refuse_lim, 5000, LOG_WARN,
+                    "session %016llx refused: %u sessions are live already (--max-live-sessions)",
+                    (unsigned long long)id, ss->live.count);
+        return NULL;
+    }
+    session_t *s = session_new(ss, id);
+    if (!s) return NULL;
+    list_push(&ss->ended, s); /* make_live moves it */
+    return s;
+}
+
+/* Brings a stored session into memory, ended (at the old end of the
+ * ended list with `oldest`); the view is freed. */
+static session_t *adopt(sessions_t *ss, session_view_t *v, bool oldest) {
+    session_t *s = find(ss, v->info.id);
+    if (s || !(s = session_new(ss, v->info.id))) {
+        view_free(v);
+        return s;
+    }
+    s->info = v->info;
+    s->info.live = false;
+    if (!s->info.end_reason) s->info.end_reason = "daemon_restart";
+    s->info.tag_count = 0;
+    s->info.active_alerts = 0;
+    /* Everything below next_seq is behind us: a repeat is a duplicate. */
+    s->seq_known = s->info.next_seq > 0;
+    memset(s->seq_seen, 0xff, sizeof s->seq_seen);
+    for (uint32_t i = 0; i < v->tag_count; i++) {
+        const tag_info_t *x = &v->tags[i];
+        tag_t *t = tag_find(s, x->id);
+        if (!t && !(t = tag_new(ss, s, x->id))) continue;
+        char *path = strdup(x->path);
+        if (!path) continue;
+        free(t->path);
+        t->path = path;
+        t->parent_id = x->parent_id;
+        t->defined = x->defined;
+        t->seen = x->seen;
+        t->budget_soft = x->budget_soft;
+        t->budget_hard = x->budget_hard;
+        t->live_bytes = x->live_bytes;
+        t->peak_bytes = x->peak_bytes;
+    }
+    s->info.rows_rejected = v->info.rows_rejected; /* tag_new may have counted: keep the stored figure */
+    if (oldest)
+        list_push_front(&ss->ended, s);
+    else
+        list_push(&ss->ended, s);
+    g_stats.sessions_loaded++;
+    view_free(v);
+    return s;
+}
+
+/* The store hands them over most recent first. */
+void sessions_adopt(sessions_t *ss, session_view_t *v) {
+    adopt(ss, v, true);
+}
+
+void sessions_set_next_alert_id(sessions_t *ss, int64_t id) {
+    ss->next_alert_id = id > 0 ? id : 1;
+}
+
+/* ---- sequence numbers ------------------------------------------------------ */
+
+static bool seen_bit(const session_t *s, uint64_t back) {
+    return (s->seq_seen[back / 64] >> (back % 64)) & 1u;
+}
+static void set_seen(session_t *s, uint64_t back) {
+    s->seq_seen[back / 64] |= 1ull << (back % 64);
+}
+/* Shifts the window up by n (new sequence numbers above it). */
+static void shift_window(session_t *s, uint64_t n) {
+    if (n >= SEQ_WINDOW) {
+        memset(s->seq_seen, 0, sizeof s->seq_seen);
+        return;
+    }
+    for (int k = 0; k < (int)n; k++) {
+        uint64_t carry = 0;
+        for (unsigned w = 0; w < SEQ_WINDOW / 64; w++) {
+            uint64_t out = s->seq_seen[w] >> 63;
+            s->seq_seen[w] = (s->seq_seen[w] << 1) | carry;
+            carry = out;
+        }
+    }
+}
+
+/* Returns false for a duplicate (seen before, or older than the window). */
+static bool seq_check(session_t *s, uint64_t seq) {
+    session_info_t *i = &s->info;
+    if (!s->seq_known) {
+        s->seq_known = true;
+        memset(s->seq_seen, 0, sizeof s->seq_seen);
+        i->next_seq = seq + 1;
+        set_seen(s, 0);
+        return true;
+    }
+    if (seq >= i->next_seq) {
+        uint64_t gap = seq - i->next_seq;
+        i->gaps += gap;
+        g_stats.gaps += gap;
+        shift_window(s, gap + 1);
+        set_seen(s, 0);
+        i->next_seq = seq + 1;
+        return true;
+    }
+    uint64_t back = i->next_seq - 1 - seq;
+    if (back >= SEQ_WINDOW || seen_bit(s, back)) {
+        i->duplicates++;
+        g_stats.duplicates++;
+        return false;
+    }
+    /* Late, but new: it fills a gap counted when it was skipped. */
+    set_seen(s, back);
+    g_stats.out_of_order++;
+    if (i->gaps) {
+        i->gaps--;
+        g_stats.gaps--;
+    }
+    return true;
+}
+
+/* ---- message handling ------------------------------------------------------- */
+
+static bool start_plausible(uint64_t ns) {
+    return ns >= START_MIN_NS && ns < START_MAX_NS;
+}
+
+static void on_hello(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+                     uint64_t recv_mono) {
     const fa_proto_hello_t *h = &m->hello;
-    if (!created && m->header.seq == 0) s->seq_known = false; /* the agent started over */
-    seq_check(s, m->header.seq);
-    copy_text(s->app, sizeof s->app, h->app_name);
-    copy_text(s->label, sizeof s->label, h->session_label);
-    copy_text(s->host, sizeof s->host, h->host);
-    copy_text(s->build_id, sizeof s->build_id, h->build_id);
-    s->pid = h->pid;
-    s->lib_version = h->lib_version;
-    s->start_unix_ns = h->start_unix_ns;
-    s->start_mono_ns = h->start_mono_ns;
-    s->started_ms = h->start_unix_ns / 1000000u;
-    s->have_hello = true;
-    for (uint32_t i = 0; i < h->tag_count; i++)
-        define_tag(ss, s, &h->tags[i]);
-    save_session(ss, s);
-    LOG(LOG_INFO, "session %016llx %s: app '%s' pid %u host '%s', %u tags", (unsigned long long)s->id,
-        created ? "started" : "refreshed", s->app, s->pid, s->host, h->tag_count);
-    make_live(ss, s, recv_mono);
+    session_info_t *i = &s->info;
+    bool created = i->frames == 0 && !i->have_hello, had_hello = i->have_hello;
+    bool repeated =
+        i->have_hello && i->start_unix_ns == h->start_unix_ns && i->start_mono_ns == h->start_mono_ns;
+    copy_text(i->app, sizeof i->app, h->app_name);
+    copy_text(i->label, sizeof i->label, h->session_label);
+    copy_text(i->host, sizeof i->host, h->host);
+    copy_text(i->build_id, sizeof i->build_id, h->build_id);
+    i->pid = h->pid;
+    i->lib_version = h->lib_version;
+    i->start_unix_ns = h->start_unix_ns;
+    i->start_mono_ns = h->start_mono_ns;
+    i->start_valid = start_plausible(h->start_unix_ns);
+    if (!i->start_valid && !repeated) g_stats.bad_timestamps++;
+    i->have_hello = true;
+    if (!repeated) s->skew_counted = false; /* a new clock pair: judged again */
+    for (uint32_t k = 0; k < h->tag_count; k++)
+        define_tag(ss, s, &h->tags[k]);
+    /* Agents repeat their HELLO (every 10 s by default): said once. */
+    LOG(repeated ? LOG_DEBUG : LOG_INFO, "session %016llx %s: app '%s' pid %u host '%s', %u tags",
+        (unsigned long long)i->id,
+        created     ? "started"
+        : had_hello ? "re-announced"
+                    : "named by its HELLO",
+        i->app, i->pid, i->host, h->tag_count);
+    make_live(ss, s, recv_ms, recv_mono);
+    put_session(ss, s);
 }
 
-/* Frame wall time in unix ms: the HELLO maps the agent's monotonic clock
- * to its real-time clock. */
-static uint64_t frame_time_ms(const session_t *s, uint64_t start_ns) {
-    if (!s->have_hello) return insightd_now_ms();
-    int64_t delta = (int64_t)(start_ns - s->start_mono_ns);
-    int64_t wall = (int64_t)s->start_unix_ns + delta;
-    return wall > 0 ? (uint64_t)wall / 1000000u : 0;
+/* Frame start time on the daemon's clock (see the top of sessions.h). */
+static uint64_t frame_time(session_t *s, const fa_proto_frame_t *f, uint64_t recv_ms) {
+    uint64_t dur = f->duration_ns / 1000000u;
+    int64_t dur_ms = dur > CLOCK_PAST_SLACK_MS ? 0 : (int64_t)dur;
+    if (!s->anchored) {
+        s->anchored = true;
+        s->anchor_ms = recv_ms - (uint64_t)dur_ms;
+        s->anchor_ns = f->start_ns;
+    }
+    int64_t t = (int64_t)s->anchor_ms + (int64_t)(f->start_ns - s->anchor_ns) / 1000000;
+    int64_t end = t + dur_ms, recv = (int64_t)recv_ms;
+    if (end > recv + CLOCK_FUTURE_SLACK_MS || t < recv - CLOCK_PAST_SLACK_MS) {
+        /* The agent's clock jumped (or lies): start over from this frame. */
+        g_stats.bad_timestamps++;
+        s->anchor_ms = recv_ms - (uint64_t)dur_ms;
+        s->anchor_ns = f->start_ns;
+        return s->anchor_ms;
+    }
+    if (end > recv) {
+        /* Ended after it arrived: the anchor is late (the first frame
+         * waited somewhere). Move it earlier. */
+        s->anchor_ms -= (uint64_t)(end - recv);
+        t -= end - recv;
+    }
+    return (uint64_t)t;
 }
 
-static void add_finding(session_t *s, const fa_proto_finding_t *x) {
-    for (uint32_t i = 0; i < s->finding_count; i++) {
-        finding_acc_t *f = &s->findings[i];
-        if (f->code == x->code && f->tag_id == x->tag_id && f->kind == x->kind) {
-            f->frames++;
-            if (x->count > f->count_max) f->count_max = x->count;
-            if (x->value > f->value_max) f->value_max = x->value;
-            return;
-        }
+/* The agent's wall clock minus the daemon's, from the HELLO's mapping. */
+static void note_skew(session_t *s, const fa_proto_frame_t *f, uint64_t t_ms) {
+    session_info_t *i = &s->info;
+    if (!i->have_hello || !i->start_valid) {
+        i->skew_known = false;
+        return;
     }
-    if (s->finding_count == s->finding_cap) {
-        uint32_t cap = s->finding_cap ? s->finding_cap * 2 : 8;
-        if (cap > 4096) return; /* a second with more distinct findings keeps the first 4096 */
-        finding_acc_t *grown = realloc(s->findings, cap * sizeof *grown);
-        if (!grown) return;
-        s->findings = grown;
-        s->finding_cap = cap;
+    int64_t agent_ms =
+        (int64_t)(i->start_unix_ns / 1000000u) + (int64_t)(f->start_ns - i->start_mono_ns) / 1000000;
+    i->clock_skew_ms = agent_ms - (int64_t)t_ms;
+    i->skew_known = true;
+    if (!s->skew_counted &&
+        (i->clock_skew_ms > CLOCK_SKEW_REPORTED_MS || i->clock_skew_ms < -CLOCK_SKEW_REPORTED_MS)) {
+        s->skew_counted = true;
+        g_stats.clock_skewed++;
+        LOG(LOG_INFO,
+            "session %016llx: the agent's clock is %lld ms off the daemon's; frames keep the daemon's time",
+            (unsigned long long)i->id, (long long)i->clock_skew_ms);
     }
-    s->findings[s->finding_count++] = (finding_acc_t){x->code, x->tag_id, x->kind, 1, x->count, x->value};
 }
 
-static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_mono) {
-    const fa_proto_frame_t *f = &m->frame;
-    make_live(ss, s, recv_mono);
-    uint64_t t_ms = frame_time_ms(s, f->start_ns);
-    rollup_advance(s, t_ms, ss->store);
-    for (uint32_t i = 0; i < f->tag_count; i++) {
-        const fa_proto_tag_stat_t *row = &f->tags[i];
-        tag_t *t = tag_get(s, row->id);
-        if (!t) continue;
-        t->live_bytes = row->live_bytes;
-        if (row->peak_bytes > t->peak_bytes) t->peak_bytes = row->peak_bytes;
-        if (row->live_bytes > t->peak_bytes) t->peak_bytes = row->live_bytes;
-        t->frame_bytes = row->frame_bytes;
-        t->pool_bytes = row->pool_bytes;
-        t->heap_bytes = row->heap_bytes;
-        t->alloc_count = row->alloc_count;
-        t->seen = true;
-        t->dirty = true;
-        for (int level = 0; level < ROLLUP_LEVELS; level++)
-            rollup_add(&t->acc[level], row->live_bytes);
-        if (t->budget_hard || t->alert.level != ALERT_NONE) {
-            int ev = alerts_eval(&t->alert, row->live_bytes, t->budget_hard, t_ms);
-            if (ev != ALERT_EV_NONE)
-                alert_changed(ss, s, t, ev, t_ms, t->budget_hard ? "usage" : "budget_removed");
-        }
-    }
-    for (uint32_t i = 0; i < f->finding_count; i++)
-        add_finding(s, &f->findings[i]);
-    if (s->frames == 0) s->first_ms = t_ms;
-    s->frames++;
-    s->last_ms = t_ms;
-    s->last_frame = f->frame;
-    s->agent_dropped += f->frames_dropped;
-    s->findings_dropped += f->findings_dropped;
-    s->last_duration_ns = f->duration_ns;
-    s->last_frames_dropped = f->frames_dropped;
-    s->last_tags_total = f->tags_total;
-    s->last_threads_total = f->threads_total;
-    memcpy(s->totals, f->totals, sizeof s->totals);
-    s->dirty = true;
-
+static void store_frame(sessions_t *ss, session_t *s, const fa_proto_frame_t *f, uint64_t t_ms) {
+    if (!ss->writer) return;
     size_t bound = pack_frame_bound(f);
     if (bound > ss->blob_cap) {
         uint8_t *grown = realloc(ss->blob, bound);
@@ -389,34 +700,145 @@ static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
         }
     }
     size_t len = bound <= ss->blob_cap ? pack_frame(f, ss->blob, ss->blob_cap) : 0;
-    if (!len || store_insert_frame(ss->store, s->id, t_ms, f->frame, f->duration_ns, ss->blob, len) != 0) {
-        g_stats.frames_dropped_store++;
-        log_limited(&ss->store_lim, 5000, LOG_ERROR, "a frame of session %016llx could not be stored",
-                    (unsigned long long)s->id);
+    const session_info_t *i = &s->info;
+    store_frame_t row = {i->id, t_ms, f->frame, f->duration_ns, ss->blob, len};
+    store_counters_t c = {i->frames,        i->last_frame, i->gaps,     i->agent_dropped, i->duplicates,
+                          i->rows_rejected, i->next_seq,   i->first_ms, i->last_ms,       i->last_seen_ms};
+    uint64_t seq = len ? writer_put_frame(ss->writer, &row, &c) : 0;
+    if (seq) {
+        s->last_write = seq;
+    } else {
+        g_stats.frames_store_backlog++;
+        g_stats.last_store_drop_mono = clock_mono_ms();
     }
+}
+
+static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+                     uint64_t recv_mono) {
+    const fa_proto_frame_t *f = &m->frame;
+    make_live(ss, s, recv_ms, recv_mono);
+    uint64_t t_ms = frame_time(s, f, recv_ms);
+    note_skew(s, f, t_ms);
+    rollup_sink_t sink = sink_of(ss);
+    rollup_advance(s->rollup, t_ms, &sink);
+    uint64_t rejected = 0;
+    for (uint32_t k = 0; k < f->tag_count; k++) {
+        const fa_proto_tag_stat_t *row = &f->tags[k];
+        tag_t *t = tag_find(s, row->id);
+        if (!t) {
+            rejected++; /* no HELLO or TAGS defined it: no tag, no rollup */
+            continue;
+        }
+        t->live_bytes = row->live_bytes;
+        if (row->peak_bytes > t->peak_bytes) t->peak_bytes = row->peak_bytes;
+        if (row->live_bytes > t->peak_bytes) t->peak_bytes = row->live_bytes;
+        t->frame_bytes = row->frame_bytes;
+        t->pool_bytes = row->pool_bytes;
+        t->heap_bytes = row->heap_bytes;
+        t->alloc_count = row->alloc_count;
+        t->seen = true;
+        t->dirty = true;
+        rollup_add(s->rollup, (uint32_t)(t - s->tags), t->id, row->live_bytes);
+        if (t->budget_hard || t->alert.level != ALERT_NONE) {
+            int ev = alerts_eval(&t->alert, row->live_bytes, t->budget_hard, t_ms);
+            if (ev != ALERT_EV_NONE)
+                alert_changed(ss, s, t, ev, t_ms, t->budget_hard ? "usage" : "budget_removed");
+        }
+    }
+    if (rejected) {
+        s->info.rows_rejected += rejected;
+        g_stats.rows_undefined_tag += rejected;
+    }
+    for (uint32_t k = 0; k < f->finding_count; k++)
+        rollup_finding(s->rollup, &f->findings[k]);
+    session_info_t *i = &s->info;
+    if (i->frames == 0) i->first_ms = t_ms;
+    i->frames++;
+    if (t_ms > i->last_ms || i->frames == 1) i->last_ms = t_ms;
+    i->last_frame = f->frame;
+    i->agent_dropped += f->frames_dropped;
+    s->last.present = true;
+    s->last.duration_ns = f->duration_ns;
+    s->last.frames_dropped = f->frames_dropped;
+    memcpy(s->last.totals, f->totals, sizeof s->last.totals);
+    s->dirty = true;
+    store_frame(ss, s, f, t_ms);
     if (ss->hooks.on_frame) ss->hooks.on_frame(ss->hooks.ud, s);
 }
 
-static void on_bye(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_mono) {
-    s->last_recv_mono = recv_mono;
+static void on_bye(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+                   uint64_t recv_mono) {
     /* The agent's own count is authoritative for its drops. */
-    if (m->bye.frames_dropped > s->agent_dropped) s->agent_dropped = m->bye.frames_dropped;
+    if (m->bye.frames_dropped > s->info.agent_dropped) s->info.agent_dropped = m->bye.frames_dropped;
     s->dirty = true;
-    if (s->live)
+    if (recv_ms > s->info.last_seen_ms) s->info.last_seen_ms = recv_ms;
+    s->last_recv_mono = recv_mono;
+    if (s->info.live)
         end_session(ss, s, "bye");
     else
-        save_session(ss, s);
+        put_session(ss, s);
 }
 
-/* Keeps a message of an unknown session until its HELLO (bounded). */
-static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint64_t recv_mono) {
-    pending_t *p;
-    for (p = ss->pending; p; p = p->next)
-        if (p->id == id) break;
+/* A message of a session in memory (or just created for it). */
+static void dispatch(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+                     uint64_t recv_mono) {
+    bool hello0 = m->header.type == FA_PROTO_HELLO && m->header.seq == 0;
+    /* A second HELLO with seq 0 is an agent that started over; the first
+     * one of a session created from its frames is only late (its seq is
+     * below theirs and is no news). */
+    if (hello0 && s->info.have_hello) s->seq_known = false;
+    if (!(hello0 && !s->info.have_hello && s->seq_known) && !seq_check(s, m->header.seq))
+        return; /* a duplicate: counted */
+    g_stats.accepted_by_type[m->header.type]++;
+    switch (m->header.type) {
+    case FA_PROTO_HELLO:
+        on_hello(ss, s, m, recv_ms, recv_mono);
+        break;
+    case FA_PROTO_FRAME:
+        on_frame(ss, s, m, recv_ms, recv_mono);
+        break;
+    case FA_PROTO_TAGS:
+        make_live(ss, s, recv_ms, recv_mono);
+        for (uint32_t k = 0; k < m->tags.tag_count; k++)
+            define_tag(ss, s, &m->tags.tags[k]);
+        break;
+    case FA_PROTO_BYE:
+        on_bye(ss, s, m, recv_ms, recv_mono);
+        break;
+    }
+}
+
+/* ---- pending: messages of sessions being looked up -------------------------- */
+
+static pending_t *pending_find(sessions_t *ss, uint64_t id) {
+    for (pending_t *p = ss->pending; p; p = p->next)
+        if (p->id == id) return p;
+    return NULL;
+}
+
+static void free_pending(pending_t *p) {
+    for (uint32_t i = 0; i < p->n; i++)
+        free(p->msgs[i]);
+    free(p->msgs);
+    free(p);
+}
+
+static void orphan(sessions_t *ss, uint64_t id, const char *why) {
+    g_stats.orphaned++;
+    log_limited(&ss->orphan_lim, 5000, LOG_WARN, "message of session %016llx orphaned: %s",
+                (unsigned long long)id, why);
+}
+
+/* Keeps a message until its session is resolved; asks the writer when
+ * this is the session's first waiting message. */
+static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint64_t recv_ms,
+                 uint64_t recv_mono) {
+    pending_t *p = pending_find(ss, id);
     const char *why = NULL;
+    bool ask = false;
     if (!p) {
         if (ss->pending_sessions >= PENDING_MAX_SESSIONS)
-            why = "too many sessions waiting for their HELLO";
+            why = "too many sessions waiting to be resolved";
         else if (!(p = calloc(1, sizeof *p)))
             why = "out of memory";
         else {
@@ -425,9 +847,10 @@ static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint6
             p->next = ss->pending;
             ss->pending = p;
             ss->pending_sessions++;
+            ask = true;
         }
     }
-    if (!why && p->n >= PENDING_MAX_PER_SESSION) why = "too many messages waiting for the session's HELLO";
+    if (!why && p->n >= PENDING_MAX_PER_SESSION) why = "too many messages waiting for the session";
     if (!why && ss->pending_bytes + len > PENDING_MAX_BYTES) why = "pending-message memory full";
     if (!why && p->n == p->cap) {
         uint32_t cap = p->cap ? p->cap * 2 : 16;
@@ -442,18 +865,23 @@ static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint6
     pending_msg_t *pm = why ? NULL : malloc(sizeof *pm + len);
     if (!why && !pm) why = "out of memory";
     if (why) {
-        g_stats.orphaned++;
-        log_limited(&ss->orphan_lim, 5000, LOG_WARN, "message of unknown session %016llx orphaned: %s",
-                    (unsigned long long)id, why);
-        return;
+        orphan(ss, id, why);
+    } else {
+        pm->recv_ms = recv_ms;
+        pm->recv_mono = recv_mono;
+        pm->len = len;
+        memcpy(pm->data, buf, len);
+        p->msgs[p->n++] = pm;
+        p->bytes += len;
+        ss->pending_bytes += len;
+        g_stats.pending++;
     }
-    pm->recv_mono = recv_mono;
-    pm->len = len;
-    memcpy(pm->data, buf, len);
-    p->msgs[p->n++] = pm;
-    p->bytes += len;
-    ss->pending_bytes += len;
-    g_stats.pending++;
+    if (ask) {
+        if (ss->writer)
+            writer_lookup(ss->writer, id);
+        else
+            sessions_resolved(ss, id, NULL);
+    }
 }
 
 static pending_t *unlink_pending(sessions_t *ss, uint64_t id) {
@@ -470,13 +898,6 @@ static pending_t *unlink_pending(sessions_t *ss, uint64_t id) {
     return NULL;
 }
 
-static void free_pending(pending_t *p) {
-    for (uint32_t i = 0; i < p->n; i++)
-        free(p->msgs[i]);
-    free(p->msgs);
-    free(p);
-}
-
 static void count_reject(sessions_t *ss, int rc, size_t len) {
     g_stats.rejected++;
     if (-rc > 0 && -rc < STATS_REJECT_REASONS) g_stats.rejected_by[-rc]++;
@@ -484,7 +905,7 @@ static void count_reject(sessions_t *ss, int rc, size_t len) {
                 fa_proto_err_name(rc), fa_proto_strerror(rc));
 }
 
-void sessions_handle(sessions_t *ss, const void *buf, size_t len, uint64_t recv_mono) {
+void sessions_handle(sessions_t *ss, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono) {
     fa_proto_storage_t st = fa_proto_storage_of(ss->space);
     fa_proto_msg_t m;
     int rc = fa_proto_decode(buf, len, &m, &st);
@@ -492,65 +913,87 @@ void sessions_handle(sessions_t *ss, const void *buf, size_t len, uint64_t recv_
         /* A valid header with an unknown type still names its session. */
         fa_proto_header_t h;
         if (rc == FA_PROTO_ERR_UNKNOWN_TYPE && fa_proto_decode_header(buf, len, &h) == FA_PROTO_OK) {
-            session_t *s = sessions_find(ss, h.session_id);
-            if (s) {
-                s->unknown_types++;
-                seq_check(s, h.seq);
-            }
+            session_t *s = find(ss, h.session_id);
+            if (s) seq_check(s, h.seq);
         }
         count_reject(ss, rc, len);
         return;
     }
-    session_t *s = sessions_find(ss, m.header.session_id);
-    if (m.header.type == FA_PROTO_HELLO) {
-        g_stats.accepted_by_type[FA_PROTO_HELLO]++;
-        on_hello(ss, &m, recv_mono);
-        pending_t *p = unlink_pending(ss, m.header.session_id);
-        if (p) {
-            /* Replay in arrival order; m and st are not used afterwards
-             * (the replay decodes into the same storage). */
-            LOG(LOG_DEBUG, "session %016llx: replaying %u messages received before its HELLO",
-                (unsigned long long)p->id, p->n);
-            ss->replay_depth++;
-            for (uint32_t i = 0; i < p->n; i++)
-                sessions_handle(ss, p->msgs[i]->data, p->msgs[i]->len, p->msgs[i]->recv_mono);
-            ss->replay_depth--;
-            free_pending(p);
+    session_t *s = find(ss, m.header.session_id);
+    if (!s && !known_maybe(ss, m.header.session_id) && !pending_find(ss, m.header.session_id)) {
+        /* Never stored: a new session, no look-up. */
+        if (!(s = create_live(ss, m.header.session_id))) {
+            orphan(ss, m.header.session_id, "too many live sessions");
+            return;
         }
-        return;
     }
     if (!s) {
-        pend(ss, m.header.session_id, buf, len, recv_mono);
+        pend(ss, m.header.session_id, buf, len, recv_ms, recv_mono);
         return;
     }
-    g_stats.accepted_by_type[m.header.type]++;
-    seq_check(s, m.header.seq);
-    switch (m.header.type) {
-    case FA_PROTO_FRAME:
-        on_frame(ss, s, &m, recv_mono);
-        break;
-    case FA_PROTO_TAGS:
-        make_live(ss, s, recv_mono);
-        for (uint32_t i = 0; i < m.tags.tag_count; i++)
-            define_tag(ss, s, &m.tags.tags[i]);
-        break;
-    case FA_PROTO_BYE:
-        on_bye(ss, s, &m, recv_mono);
-        break;
-    }
+    dispatch(ss, s, &m, recv_ms, recv_mono);
 }
 
-static void save_dirty(sessions_t *ss);
+void sessions_resolved(sessions_t *ss, uint64_t id, session_view_t *v) {
+    pending_t *p = unlink_pending(ss, id);
+    session_t *s = find(ss, id);
+    if (!s && v)
+        s = adopt(ss, v, false);
+    else
+        view_free(v);
+    if (!p) return;
+    if (!s && !(s = create_live(ss, id))) {
+        g_stats.orphaned += p->n;
+        free_pending(p);
+        return;
+    }
+    /* Replay in arrival order; each decodes into the shared storage. */
+    LOG(LOG_DEBUG, "session %016llx: %s, replaying %u messages", (unsigned long long)id,
+        s->info.frames || s->info.have_hello ? "found in the store" : "new", p->n);
+    ss->replay_depth++;
+    for (uint32_t i = 0; i < p->n; i++) {
+        fa_proto_storage_t st = fa_proto_storage_of(ss->space);
+        fa_proto_msg_t m;
+        if (fa_proto_decode(p->msgs[i]->data, p->msgs[i]->len, &m, &st) == FA_PROTO_OK)
+            dispatch(ss, s, &m, p->msgs[i]->recv_ms, p->msgs[i]->recv_mono);
+    }
+    ss->replay_depth--;
+    free_pending(p);
+}
 
-void sessions_tick(sessions_t *ss, uint64_t now_mono, bool save) {
-    for (uint32_t i = 0; i < ss->count; i++) {
-        session_t *s = ss->by_slot[i];
-        if (s && s->live && now_mono - s->last_recv_mono > ss->cfg->session_timeout_ms)
-            end_session(ss, s, "timeout");
+/* ---- housekeeping ------------------------------------------------------------ */
+
+static void save_dirty(sessions_t *ss, session_t *s) {
+    for (uint32_t k = 0; k < s->tag_count; k++) {
+        tag_t *t = &s->tags[k];
+        if (t->dirty) put_tag(ss, s, t);
+        if (t->alert.level != ALERT_NONE && t->alert.peak_dirty) {
+            alert_row_t row;
+            put_alert(ss, s, t, 0, NULL, &row);
+            t->alert.peak_dirty = false;
+        }
+    }
+    if (s->dirty) put_session(ss, s);
+}
+
+void sessions_tick(sessions_t *ss, uint64_t now, bool save) {
+    for (session_t *s = ss->live.head, *next; s; s = next) {
+        next = s->next;
+        if (now - s->last_recv_mono > ss->opt.session_timeout_ms) end_session(ss, s, "timeout");
+    }
+    /* Ended sessions beyond the bound leave memory once their records are
+     * committed (the API reads the store for them from then on). */
+    uint64_t committed = ss->writer ? writer_committed(ss->writer) : UINT64_MAX;
+    for (session_t *s = ss->ended.head, *next; s && ss->ended.count > ss->opt.max_ended; s = next) {
+        next = s->next;
+        if (s->last_write > committed || s->dirty || pending_find(ss, s->info.id)) continue;
+        list_remove(&ss->ended, s);
+        session_free(ss, s);
+        g_stats.sessions_evicted++;
     }
     for (pending_t **pp = &ss->pending; *pp;) {
         pending_t *p = *pp;
-        if (now_mono - p->first_mono < PENDING_TIMEOUT_MS) {
+        if (now - p->first_mono < PENDING_TIMEOUT_MS) {
             pp = &p->next;
             continue;
         }
@@ -560,105 +1003,73 @@ void sessions_tick(sessions_t *ss, uint64_t now_mono, bool save) {
         g_stats.pending -= p->n;
         g_stats.orphaned += p->n;
         log_limited(&ss->orphan_lim, 5000, LOG_WARN,
-                    "%u messages of session %016llx orphaned: no HELLO within %u s", p->n,
+                    "%u messages of session %016llx orphaned: not resolved within %u s", p->n,
                     (unsigned long long)p->id, PENDING_TIMEOUT_MS / 1000);
         free_pending(p);
     }
-    if (save) save_dirty(ss);
-}
-
-/* Writes every session, tag and open alert whose figures changed. */
-static void save_dirty(sessions_t *ss) {
-    for (uint32_t i = 0; i < ss->count; i++) {
-        session_t *s = ss->by_slot[i];
-        if (!s) continue;
-        if (s->dirty) save_session(ss, s);
-        for (uint32_t k = 0; k < s->tag_count; k++) {
-            tag_t *t = &s->tags[k];
-            if (t->dirty) save_tag(ss, s, t);
-            if (t->alert.level != ALERT_NONE && t->alert.peak_dirty)
-                store_save_alert(ss->store, s->id, t, &t->alert, 0, NULL);
-        }
-    }
+    /* Figures that changed (tags' live bytes, alert peaks, counters) are
+     * saved every few seconds, unless the writer is behind. */
+    if (save && !(ss->writer && writer_backlogged(ss->writer)))
+        for (session_t *s = ss->live.head; s; s = s->next)
+            save_dirty(ss, s);
 }
 
 void sessions_flush(sessions_t *ss) {
-    for (uint32_t i = 0; i < ss->count; i++) {
-        session_t *s = ss->by_slot[i];
-        if (!s) continue;
-        for (int level = 0; level < ROLLUP_LEVELS; level++)
-            rollup_flush(s, level, ss->store);
+    rollup_sink_t sink = sink_of(ss);
+    for (session_t *s = ss->live.head; s; s = s->next) {
+        rollup_flush(s->rollup, &sink);
+        save_dirty(ss, s);
     }
-    save_dirty(ss);
+    for (session_t *s = ss->ended.head; s; s = s->next)
+        save_dirty(ss, s);
 }
 
-/* store_load callbacks */
-static void load_session(void *ud, const session_t *from) {
-    sessions_t *ss = ud;
-    if (sessions_find(ss, from->id)) return;
-    session_t *s = session_new(ss, from->id);
-    if (!s) return;
-    uint32_t slot = s->slot;
-    session_t *next = s->hash_next;
-    memcpy(s, from, sizeof *s);
-    s->slot = slot;
-    s->hash_next = next;
-    s->live = false;
-}
+/* ---- create / destroy ------------------------------------------------------- */
 
-static void load_tag(void *ud, uint64_t sid, const tag_t *from) {
-    sessions_t *ss = ud;
-    session_t *s = sessions_find(ss, sid);
-    if (!s) return;
-    tag_t *t = tag_get(s, from->id);
-    if (!t) return;
-    char *path = strdup(from->path ? from->path : "");
-    if (!path) return;
-    free(t->path);
-    t->path = path;
-    t->parent_id = from->parent_id;
-    t->defined = from->defined;
-    t->seen = from->seen;
-    t->budget_soft = from->budget_soft;
-    t->budget_hard = from->budget_hard;
-    t->live_bytes = from->live_bytes;
-    t->peak_bytes = from->peak_bytes;
-}
-
-sessions_t *sessions_create(store_t *store, const config_t *cfg, const sessions_hooks_t *hooks,
-                            uint32_t max_loaded) {
+sessions_t *sessions_create(writer_t *writer, const sessions_options_t *opt, const sessions_hooks_t *hooks) {
     sessions_t *ss = calloc(1, sizeof *ss);
     if (!ss) return NULL;
-    ss->store = store;
-    ss->cfg = cfg;
+    ss->writer = writer;
+    ss->opt = *opt;
+    if (!ss->opt.max_tags) ss->opt.max_tags = 1024;
+    if (!ss->opt.max_live) ss->opt.max_live = 4096;
+    ss->next_alert_id = 1;
     if (hooks) ss->hooks = *hooks;
-    if (!(ss->space = malloc(sizeof *ss->space))) {
+    ss->space = malloc(sizeof *ss->space);
+    ss->known = calloc(KNOWN_BITS / 64, sizeof *ss->known);
+    if (!ss->space || !ss->known) {
+        free(ss->space);
+        free(ss->known);
         free(ss);
         return NULL;
-    }
-    if (max_loaded && store_load(store, max_loaded, load_session, load_tag, ss) != 0)
-        LOG(LOG_WARN, "could not load the stored sessions; starting with none");
-    for (uint32_t i = 0; i < ss->count; i++) {
-        session_t *s = ss->by_slot[i];
-        for (uint32_t k = 0; k < s->tag_count; k++)
-            s->tags[k].dirty = false;
-        s->dirty = false;
     }
     return ss;
 }
 
+void sessions_attach_writer(sessions_t *ss, writer_t *writer) {
+    ss->writer = writer;
+}
+
+void sessions_set_hooks_data(sessions_t *ss, void *ud) {
+    ss->hooks.ud = ud;
+}
+
 void sessions_destroy(sessions_t *ss) {
     if (!ss) return;
-    for (uint32_t i = 0; i < ss->count; i++)
-        if (ss->by_slot[i]) session_free(ss->by_slot[i]);
+    for (session_list_t *l = &ss->live; l; l = l == &ss->live ? &ss->ended : NULL)
+        while (l->head) {
+            session_t *s = l->head;
+            list_remove(l, s);
+            session_free(ss, s);
+        }
     while (ss->pending) {
         pending_t *p = ss->pending;
         ss->pending = p->next;
         g_stats.pending -= p->n;
         free_pending(p);
     }
-    free(ss->by_slot);
     free(ss->space);
+    free(ss->known);
     free(ss->blob);
     free(ss);
 }

@@ -1,24 +1,23 @@
-/* static.c — the dashboard files under the web root.
+/* static.c — the dashboard files under the web root (see static.h).
  *
- * Our own handler, not nng_http_handler_alloc_directory (which serves
- * /../ paths, mishandles query strings and %2E, and guesses MIME types
- * wrongly): the target is cut at '?', percent-decoded once, refused if a
- * segment is "." or "..", resolved with realpath() and refused unless the
- * result is a regular file strictly inside the web root's real path
- * (symbolic links included). Anything refused is a 404, so a probe learns
- * nothing about the file system. Files are read on the thread pool. */
-#include "insightd.h"
+ * The target is cut at '?', percent-decoded once, refused if a segment is
+ * "." or "..", resolved with realpath() and refused unless the result is a
+ * regular file strictly inside the web root's real path (symbolic links
+ * included). */
+#include "static.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "ctx.h"
+#include "url.h"
 
 #define STATIC_MAX_FILE (32u * 1024u * 1024u)
 
@@ -62,7 +61,7 @@ int static_resolve(const char *root_real, const char *target, char *out, size_t 
     memcpy(path, target, n);
     path[n] = '\0';
     /* A bad escape or an encoded NUL is refused like any other probe. */
-    if (api_url_decode(path, false) < 0) return 404;
+    if (url_decode(path, false) < 0) return 404;
     /* No "." or ".." segment, encoded or not, and no backslash tricks. */
     for (const char *p = path; *p;) {
         while (*p == '/')
@@ -99,21 +98,26 @@ typedef struct file_job {
     http_req_t *r;
     char target[2048];
     char if_none_match[128];
-    int status; /* 0 ok, 304, 400, 404, 500 */
+    int status; /* 0 ok, 304, 400, 404, 500, 503 */
     char path[PATH_MAX];
     char etag[64];
     char *data;
     size_t len;
 } file_job_t;
 
-static void file_work(void *arg) {
+static void file_work(void *arg, const store_cancel_t *cancel) {
     file_job_t *j = arg;
+    (void)cancel; /* one read of a bounded file */
     int rc = static_resolve(j->ctx->web_root_real, j->target, j->path, sizeof j->path);
     if (rc != 0) {
         j->status = rc;
         return;
     }
     int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        j->status = 503; /* out of descriptors: try again later */
+        return;
+    }
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)STATIC_MAX_FILE) {
         if (fd >= 0) close(fd);
@@ -148,8 +152,11 @@ static void file_work(void *arg) {
 
 static void file_done(void *arg, int status) {
     file_job_t *j = arg;
-    if (status == UV_ECANCELED) {
+    if (status == HTTP_WORK_CANCELLED) {
         http_reply_error(j->r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
+    } else if (status == HTTP_WORK_TIMEOUT || j->status == 503) {
+        http_reply_error(j->r, 503, status ? "timeout" : "busy", NULL,
+                         "the file could not be read now; try again");
     } else if (j->status == 0 || j->status == 304) {
         bool html = strstr(static_mime_type(j->path), "text/html") != NULL;
         /* The page itself is revalidated each time (it names the scripts);
@@ -173,24 +180,23 @@ static void file_done(void *arg, int status) {
 }
 
 void static_handle(insightd_ctx_t *ctx, http_req_t *r) {
-    nng_http_req *req = r->req;
+    const char *uri = http_req_uri(r), *method = http_req_method(r);
     /* "/ws" reaches this handler only when nng's WebSocket handler did not
      * take it: its Host header differs from the listen address (nng binds
      * the WebSocket route to that exact host). Say so instead of 404. */
-    size_t n = strcspn(r->uri, "?#");
-    if ((n == 3 && !strncmp(r->uri, "/ws", 3)) || (n == 6 && !strncmp(r->uri, "/ws/v1", 6))) {
+    size_t n = strcspn(uri, "?#");
+    if ((n == 3 && !strncmp(uri, "/ws", 3)) || (n == 6 && !strncmp(uri, "/ws/v1", 6))) {
         char ws[340];
         snprintf(ws, sizeof ws, "ws%s/ws", ctx->http_url + 4);
         http_reply_error(r, 400, "websocket_host_mismatch", NULL,
                          "WebSocket clients must connect to %s with the Host header of the listen address "
                          "(got Host '%.100s')",
-                         ws,
-                         nng_http_req_get_header(req, "Host") ? nng_http_req_get_header(req, "Host") : "");
+                         ws, http_req_header(r, "Host") ? http_req_header(r, "Host") : "");
         return;
     }
-    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         http_reply_error(r, 405, "method_not_allowed", NULL, "method %.16s not allowed here (GET or HEAD)",
-                         r->method);
+                         method);
         return;
     }
     if (!ctx->web_root_ok) {
@@ -199,18 +205,18 @@ void static_handle(insightd_ctx_t *ctx, http_req_t *r) {
         return;
     }
     file_job_t *j = calloc(1, sizeof *j);
-    if (!j || strlen(r->uri) >= sizeof j->target) {
+    if (!j || strlen(uri) >= sizeof j->target) {
         free(j);
         http_reply_error(r, 414, "uri_too_long", NULL, "request target too long");
         return;
     }
     j->ctx = ctx;
     j->r = r;
-    strcpy(j->target, r->uri);
-    const char *inm = nng_http_req_get_header(req, "If-None-Match");
+    strcpy(j->target, uri);
+    const char *inm = http_req_header(r, "If-None-Match");
     if (inm) snprintf(j->if_none_match, sizeof j->if_none_match, "%s", inm);
-    if (http_queue_work(ctx->http, file_work, file_done, j) != 0) {
+    if (http_queue_work(ctx->http, r, file_work, file_done, j) != 0) {
         free(j);
-        http_reply_error(r, 500, "internal", NULL, "cannot queue the file read");
+        http_reply_error(r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
     }
 }

@@ -1,41 +1,77 @@
-/* ws.c — the WebSocket live stream: /ws (no subprotocol) and /ws/v1
- * (subprotocol "fa-insight.v1"), both nng stream listeners joined to the
- * HTTP server of http.c (same host string, so nng shares the port).
+/* ws.c — the WebSocket live stream (see ws.h).
  *
  * nng traps handled here:
  *  - A stream's send queue is unbounded: each client has at most ONE send
  *    in flight. Frames are not queued per client at all: a client
- *    remembers, per session, how many frames it has been told about; when
- *    its send slot is free and its rate allows, it gets the newest frame
- *    of the next session with news, and the frames it skipped are counted
- *    as merged. Events (alerts, sessions) wait in a small ring per client;
- *    when the ring is full the oldest is dropped and counted. A client that
- *    accepts nothing for --ws-send-timeout is closed. Memory per client is
- *    bounded whatever it does.
- *  - A receive is always posted on each client so that its close (or a
- *    dead TCP connection) is noticed at once; nng does not answer close
- *    frames itself, so the client is closed promptly on our side.
+ *    remembers, per stream (a session with frames), how many frames it has
+ *    been told about; when its send slot is free and its rate allows, it
+ *    gets the newest frame of the next stream with news, and the frames it
+ *    skipped are counted as merged. Events (alerts, sessions) wait in a
+ *    small ring per client; a full ring drops the oldest (counted).
+ *  - A close is noticed through the posted receive, but nng 1.5.2 loses
+ *    it when the peer's close arrives while no receive is posted (between
+ *    two of our receives: likely when a message spans several): the
+ *    receive posted afterwards never completes. So after posting one (and
+ *    every second) the client asks the stream for an option; a closed
+ *    stream answers NNG_ECLOSED and the client is closed at once.
+ *  - nng answers pings itself and queues its pongs without bound when the
+ *    peer does not read. The kernel's count of bytes received from each
+ *    client (netdiag.c) reveals a peer sending far more than its messages.
  *  - A client offering a subprotocol fails the handshake unless the
  *    listener set NNG_OPT_WS_PROTOCOL, and a listener that sets it refuses
  *    clients offering none: hence two paths.
+ *  - A failed accept is retried after a back-off, never at once.
  *  - nng_stream_close / nng_aio_stop are called on the loop thread with no
  *    lock held; the aio callbacks take only the event-queue lock. */
-#include "insightd.h"
+#include "ws.h"
 
+#include <arpa/inet.h>
+#include <malloc.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
+#include "clock.h"
+#include "ctx.h"
+#include "framealloc.h"
+#include "json.h"
+#include "log.h"
+#include "netdiag.h"
+#include "sid.h"
+#include "stats.h"
+
 #define WS_EVENT_QUEUE 256u
+/* Client messages are small JSON objects: a frame of ours never holds
+ * more than one receive buffer. */
 #define WS_RECV_BUF 4096u
 #define WS_MAX_CLIENT_MESSAGE 65536u
 #define WS_SEND_MAX_FRAME (8u * 1024u * 1024u)
 #define WS_SUBPROTOCOL "fa-insight.v1"
+#define WS_HELLO_SESSIONS 50u
+/* Bytes a client may send beyond its messages: the handshake, framing,
+ * an occasional ping. */
+#define WS_FLOOD_ALLOWANCE (64u * 1024u)
+#define WS_FLOOD_PER_SECOND 512u
+#define WS_FLOOD_CHECK_MS 200u
+#define WS_PROBE_MS 1000u
+/* Streams of ended sessions stay offered this long. */
+#define WS_STREAM_LINGER_MS 5000u
+#define ACCEPT_BACKOFF_MIN_MS 50u
+#define ACCEPT_BACKOFF_MAX_MS 2000u
 
 typedef struct ws_client ws_client_t;
 typedef struct ws_listener ws_listener_t;
+
+/* A message shared by clients (refcounted, loop thread). */
+typedef struct ws_buf {
+    uint32_t refs;
+    size_t len;
+    char data[];
+} ws_buf_t;
 
 enum { EV_ACCEPT, EV_SENT, EV_RECV };
 
@@ -55,9 +91,28 @@ struct ws_listener {
     nng_stream_listener *l;
     nng_aio *aio;
     ws_event_t ev;
+    uv_timer_t retry;
+    uint64_t backoff_ms;
     bool accepting;
     bool closed;
 };
+
+/* A session whose frames clients may be offered. Slots are reused; the
+ * generation tells a client's memory of an older stream apart. */
+typedef struct ws_stream {
+    uint64_t session_id;
+    uint32_t gen;
+    bool used;
+    uint64_t frames;      /* the session's frame counter */
+    uint64_t ended_mono;  /* 0 while live */
+    ws_buf_t *body;       /* the frame message body, built lazily */
+    uint64_t body_frames; /* the counter it was built for */
+} ws_stream_t;
+
+typedef struct ws_seen {
+    uint32_t gen;
+    uint64_t frames;
+} ws_seen_t;
 
 enum { SUB_ALL, SUB_ONE, SUB_NONE };
 
@@ -67,13 +122,13 @@ struct ws_client {
     nng_stream *stream;
     nng_aio *send_aio, *recv_aio;
     ws_event_t send_ev, recv_ev;
-    bool sending, receiving, closing;
-    uint64_t send_started_mono;
+    bool sending, receiving, closing, refused;
+    uint64_t send_started_mono, accepted_mono;
     int sub_mode;
     uint64_t sub_id;
-    uint64_t *seen;               /* per session slot: frames counter already covered */
-    uint32_t seen_cap, seen_init; /* slots below seen_init existed at connect */
-    uint32_t rr;                  /* round-robin cursor over the active sessions */
+    ws_seen_t *seen; /* by stream slot */
+    uint32_t seen_cap;
+    uint32_t rr; /* round-robin cursor over the streams */
     uint64_t next_frame_mono;
     ws_buf_t *events[WS_EVENT_QUEUE];
     uint32_t ev_head, ev_count;
@@ -83,50 +138,54 @@ struct ws_client {
     char rbuf[WS_RECV_BUF];
     char *acc;
     size_t acc_len;
+    uint64_t received; /* payload bytes */
+    netdiag_peer_t peer;
+    bool have_peer;
     uint64_t sent, merged, dropped;
     ws_client_t *prev, *next;
 };
 
 struct ws {
-    insightd_ctx_t *ctx;
+    struct insightd_ctx *ctx;
     ws_listener_t listeners[2];
     uv_async_t async;
     uv_timer_t tick;
-    bool tick_running;
     pthread_mutex_t lock;
     ws_event_t *head, *tail;
     ws_client_t *clients;
-    uint64_t open, next_id;
+    uint64_t open, refusing, next_id;
     bool closing_all;
-    uint64_t frame_interval_ms;
-    /* sessions with frames the clients may not have seen (by slot) */
-    uint32_t *active;
-    uint32_t active_count, active_cap;
-    uint8_t *is_active;
-    uint32_t is_active_cap;
+    uint64_t frame_interval_ms, last_flood_check, last_probe;
+    uint16_t port;
+    netdiag_t *diag;
+    bool trim_due;
+    ws_stream_t *streams;
+    uint32_t stream_count, stream_cap;
 };
 
 /* ---- shared buffers ----------------------------------------------------- */
 
-ws_buf_t *ws_buf_new(const char *data, size_t len) {
+static ws_buf_t *buf_take(char *text, size_t len) {
+    if (!text) return NULL;
     ws_buf_t *b = malloc(sizeof *b + len + 1);
-    if (!b) return NULL;
-    b->refs = 1;
-    b->len = len;
-    memcpy(b->data, data, len);
-    b->data[len] = '\0';
+    if (b) {
+        b->refs = 1;
+        b->len = len;
+        memcpy(b->data, text, len);
+        b->data[len] = '\0';
+    }
+    free(text);
     return b;
 }
 
-ws_buf_t *ws_buf_take(char *printed) {
-    if (!printed) return NULL;
-    ws_buf_t *b = ws_buf_new(printed, strlen(printed));
-    free(printed);
-    return b;
-}
-
-void ws_buf_unref(ws_buf_t *b) {
+static void buf_unref(ws_buf_t *b) {
     if (b && --b->refs == 0) free(b);
+}
+
+static ws_buf_t *buf_of(json_writer_t *w) {
+    size_t len;
+    char *text = jw_finish(w, &len);
+    return buf_take(text, len);
 }
 
 /* ---- JSON stream splitting ---------------------------------------------- */
@@ -198,10 +257,111 @@ static void recv_cb(void *arg) {
     post(c->w, &c->recv_ev);
 }
 
+/* ---- streams ------------------------------------------------------------ */
+
+static ws_stream_t *stream_of(ws_t *w, uint64_t sid) {
+    for (uint32_t i = 0; i < w->stream_count; i++)
+        if (w->streams[i].used && w->streams[i].session_id == sid) return &w->streams[i];
+    return NULL;
+}
+
+static ws_stream_t *stream_add(ws_t *w, uint64_t sid) {
+    ws_stream_t *st = stream_of(w, sid);
+    if (st) return st;
+    uint32_t slot = 0;
+    while (slot < w->stream_count && w->streams[slot].used)
+        slot++;
+    if (slot == w->stream_count) {
+        if (w->stream_count == w->stream_cap) {
+            uint32_t cap = w->stream_cap ? w->stream_cap * 2 : 64;
+            ws_stream_t *grown = realloc(w->streams, cap * sizeof *grown);
+            if (!grown) return NULL;
+            memset(grown + w->stream_cap, 0, (cap - w->stream_cap) * sizeof *grown);
+            w->streams = grown;
+            w->stream_cap = cap;
+        }
+        w->stream_count++;
+    }
+    st = &w->streams[slot];
+    uint32_t gen = st->gen + 1;
+    *st = (ws_stream_t){.session_id = sid, .gen = gen, .used = true};
+    return st;
+}
+
+/* Streams of sessions that ended a while ago (or left memory) go. */
+static void prune_streams(ws_t *w) {
+    uint64_t now = clock_mono_ms();
+    for (uint32_t i = 0; i < w->stream_count; i++) {
+        ws_stream_t *st = &w->streams[i];
+        if (!st->used) continue;
+        bool gone = !sessions_find(w->ctx->sessions, st->session_id);
+        if (gone || (st->ended_mono && now - st->ended_mono > WS_STREAM_LINGER_MS)) {
+            buf_unref(st->body);
+            st->body = NULL;
+            st->used = false;
+        }
+    }
+    while (w->stream_count && !w->streams[w->stream_count - 1].used)
+        w->stream_count--;
+}
+
+static ws_seen_t *seen_slot(ws_client_t *c, uint32_t slot) {
+    if (slot >= c->seen_cap) {
+        uint32_t cap = c->seen_cap ? c->seen_cap : 16;
+        while (cap <= slot)
+            cap *= 2;
+        ws_seen_t *grown = realloc(c->seen, cap * sizeof *grown);
+        if (!grown) return NULL;
+        memset(grown + c->seen_cap, 0, (cap - c->seen_cap) * sizeof *grown);
+        c->seen = grown;
+        c->seen_cap = cap;
+    }
+    return &c->seen[slot];
+}
+
+static void body_tag(void *ud, uint16_t id, uint64_t live, uint64_t peak) {
+    json_writer_t *w = ud;
+    jw_begin_object(w, NULL);
+    jw_u64(w, "id", id);
+    jw_u64(w, "live_bytes", live);
+    jw_u64(w, "peak_bytes", peak);
+    jw_end_object(w);
+}
+
+/* The frame message body shared by every client: the JSON object without
+ * its opening brace (each client prefixes its type and merged count). */
+static ws_buf_t *frame_body(ws_t *w, ws_stream_t *st) {
+    if (st->body && st->body_frames == st->frames) return st->body;
+    const session_t *s = sessions_find(w->ctx->sessions, st->session_id);
+    if (!s) return NULL;
+    const session_info_t *i = session_info(s);
+    frame_info_t last;
+    session_frame_info(s, &last);
+    json_writer_t jw = {0};
+    jw_begin_object(&jw, NULL);
+    jw_sid(&jw, "session", i->id);
+    jw_u64(&jw, "frame", i->last_frame);
+    jw_u64(&jw, "frames", i->frames);
+    jw_u64(&jw, "t_ms", i->last_ms);
+    jw_u64(&jw, "duration_ns", last.duration_ns);
+    jw_u64(&jw, "frames_dropped", last.frames_dropped);
+    view_write_totals(&jw, "totals", last.totals);
+    jw_u64(&jw, "active_alerts", i->active_alerts);
+    jw_begin_array(&jw, "tags");
+    session_each_seen_tag(s, body_tag, &jw);
+    jw_end_array(&jw);
+    jw_end_object(&jw);
+    ws_buf_t *b = buf_of(&jw);
+    if (!b) return NULL;
+    buf_unref(st->body);
+    st->body = b;
+    st->body_frames = i->frames;
+    return b;
+}
+
 /* ---- clients (loop thread) ---------------------------------------------- */
 
 static void pump(ws_client_t *c);
-static void mark_active(ws_t *w, uint32_t slot);
 
 static void start_send(ws_client_t *c, const char *prefix, size_t plen, ws_buf_t *b, size_t off) {
     nng_iov iov[2];
@@ -217,14 +377,14 @@ static void start_send(ws_client_t *c, const char *prefix, size_t plen, ws_buf_t
     c->send_len = plen + b->len - off;
     nng_aio_set_iov(c->send_aio, n, iov);
     c->sending = true;
-    c->send_started_mono = insightd_mono_ms();
+    c->send_started_mono = clock_mono_ms();
     nng_stream_send(c->stream, c->send_aio);
 }
 
 static void enqueue_event(ws_client_t *c, ws_buf_t *b) {
     if (c->closing || !b) return;
     if (c->ev_count == WS_EVENT_QUEUE) {
-        ws_buf_unref(c->events[c->ev_head]);
+        buf_unref(c->events[c->ev_head]);
         c->ev_head = (c->ev_head + 1) % WS_EVENT_QUEUE;
         c->ev_count--;
         c->dropped++;
@@ -236,69 +396,24 @@ static void enqueue_event(ws_client_t *c, ws_buf_t *b) {
     pump(c);
 }
 
-static void send_json(ws_client_t *c, cJSON *doc) {
-    ws_buf_t *b = ws_buf_take(cJSON_PrintUnformatted(doc));
-    cJSON_Delete(doc);
+static void send_doc(ws_client_t *c, json_writer_t *jw) {
+    ws_buf_t *b = buf_of(jw);
     enqueue_event(c, b);
-    ws_buf_unref(b);
+    buf_unref(b);
 }
 
 static void send_error(ws_client_t *c, const char *code, const char *message) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "error");
-    cJSON_AddStringToObject(o, "code", code);
-    cJSON_AddStringToObject(o, "message", message);
-    send_json(c, o);
+    json_writer_t jw = {0};
+    jw_begin_object(&jw, NULL);
+    jw_str(&jw, "type", "error");
+    jw_str(&jw, "code", code);
+    jw_str(&jw, "message", message);
+    jw_end_object(&jw);
+    send_doc(c, &jw);
 }
 
-static uint64_t *seen_slot(ws_client_t *c, uint32_t slot) {
-    if (slot >= c->seen_cap) {
-        uint32_t cap = c->seen_cap ? c->seen_cap : 16;
-        while (cap <= slot)
-            cap *= 2;
-        uint64_t *grown = realloc(c->seen, cap * sizeof *grown);
-        if (!grown) return NULL;
-        memset(grown + c->seen_cap, 0, (cap - c->seen_cap) * sizeof *grown);
-        c->seen = grown;
-        c->seen_cap = cap;
-    }
-    return &c->seen[slot];
-}
-
-/* The frame message body shared by every client: the JSON object without
- * its opening brace (each client prefixes its own type and merged count). */
-static ws_buf_t *frame_body(session_t *s) {
-    if (s->frame_json && s->frame_json_frames == s->frames) return s->frame_json;
-    cJSON *o = cJSON_CreateObject();
-    json_add_sid(o, "session", s->id);
-    json_add_u64(o, "frame", s->last_frame);
-    json_add_u64(o, "frames", s->frames);
-    json_add_u64(o, "t_ms", s->last_ms);
-    json_add_u64(o, "duration_ns", s->last_duration_ns);
-    json_add_u64(o, "frames_dropped", s->last_frames_dropped);
-    cJSON_AddItemToObject(o, "totals", json_kind_totals(s->totals));
-    json_add_u64(o, "active_alerts", s->active_alerts);
-    cJSON *tags = cJSON_AddArrayToObject(o, "tags");
-    for (uint32_t i = 0; i < s->tag_count; i++) {
-        const tag_t *t = &s->tags[i];
-        if (!t->seen) continue;
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddNumberToObject(x, "id", t->id);
-        json_add_u64(x, "live_bytes", t->live_bytes);
-        json_add_u64(x, "peak_bytes", t->peak_bytes);
-        cJSON_AddItemToArray(tags, x);
-    }
-    ws_buf_t *b = ws_buf_take(cJSON_PrintUnformatted(o));
-    cJSON_Delete(o);
-    if (!b) return NULL;
-    if (s->frame_json) ws_buf_unref(s->frame_json);
-    s->frame_json = b;
-    s->frame_json_frames = s->frames;
-    return b;
-}
-
-static bool wants(const ws_client_t *c, const session_t *s) {
-    return c->sub_mode == SUB_ALL || (c->sub_mode == SUB_ONE && c->sub_id == s->id);
+static bool wants(const ws_client_t *c, uint64_t sid) {
+    return c->sub_mode == SUB_ALL || (c->sub_mode == SUB_ONE && c->sub_id == sid);
 }
 
 /* Sends the next thing this client should get, if its slot is free. */
@@ -312,20 +427,21 @@ static void pump(ws_client_t *c) {
         start_send(c, NULL, 0, b, 0); /* the queue's reference moves to inflight */
         return;
     }
-    if (c->sub_mode == SUB_NONE || !w->active_count) return;
-    uint64_t now = insightd_mono_ms();
+    if (c->refused || c->sub_mode == SUB_NONE || !w->stream_count) return;
+    uint64_t now = clock_mono_ms();
     if (now < c->next_frame_mono) return; /* the tick timer comes back */
-    sessions_t *ss = w->ctx->sessions;
-    for (uint32_t k = 0; k < w->active_count; k++) {
-        uint32_t idx = (c->rr + k) % w->active_count;
-        session_t *s = sessions_at(ss, w->active[idx]);
-        if (!s || !wants(c, s)) continue;
-        uint64_t *seen = seen_slot(c, s->slot);
-        if (!seen || s->frames <= *seen) continue;
-        uint64_t merged = s->frames - *seen - 1;
-        ws_buf_t *body = frame_body(s);
-        if (!body) return;
-        *seen = s->frames;
+    for (uint32_t k = 0; k < w->stream_count; k++) {
+        uint32_t idx = (c->rr + k) % w->stream_count;
+        ws_stream_t *st = &w->streams[idx];
+        if (!st->used || !wants(c, st->session_id)) continue;
+        ws_seen_t *seen = seen_slot(c, idx);
+        if (!seen) return;
+        if (seen->gen != st->gen) *seen = (ws_seen_t){st->gen, 0};
+        if (st->frames <= seen->frames) continue;
+        ws_buf_t *body = frame_body(w, st);
+        if (!body) continue;
+        uint64_t merged = st->frames - seen->frames - 1;
+        seen->frames = st->frames;
         c->merged += merged;
         g_stats.ws_merged += merged;
         c->rr = idx + 1;
@@ -363,19 +479,28 @@ static void client_maybe_free(ws_client_t *c) {
     nng_aio_free(c->recv_aio);
     nng_stream_free(c->stream);
     while (c->ev_count) {
-        ws_buf_unref(c->events[c->ev_head]);
+        buf_unref(c->events[c->ev_head]);
         c->ev_head = (c->ev_head + 1) % WS_EVENT_QUEUE;
         c->ev_count--;
     }
-    ws_buf_unref(c->inflight);
+    buf_unref(c->inflight);
     free(c->seen);
     free(c->acc);
     LOG(LOG_DEBUG, "websocket client %llu closed (sent %llu, merged %llu, dropped %llu)",
         (unsigned long long)c->id, (unsigned long long)c->sent, (unsigned long long)c->merged,
         (unsigned long long)c->dropped);
-    free(c);
     w->open--;
-    g_stats.ws_clients = w->open;
+    if (c->refused)
+        w->refusing--;
+    else
+        g_stats.ws_clients--;
+    free(c);
+}
+
+/* Whether nng has closed the stream under us (see the top of this file). */
+static bool stream_closed(ws_client_t *c) {
+    nng_sockaddr sa;
+    return nng_stream_get_addr(c->stream, NNG_OPT_REMADDR, &sa) == NNG_ECLOSED;
 }
 
 static void post_recv(ws_client_t *c) {
@@ -383,26 +508,53 @@ static void post_recv(ws_client_t *c) {
     nng_aio_set_iov(c->recv_aio, 1, &iov);
     c->receiving = true;
     nng_stream_recv(c->stream, c->recv_aio);
+    if (stream_closed(c)) client_close(c);
 }
 
-static cJSON *hello_doc(ws_t *w, const ws_client_t *c) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "hello");
-    cJSON_AddStringToObject(o, "version", INSIGHTD_VERSION);
+typedef struct hello_pick {
+    const session_t *s[WS_HELLO_SESSIONS];
+    uint32_t n;
+} hello_pick_t;
+
+/* Keeps the WS_HELLO_SESSIONS live sessions heard from most recently. */
+static bool pick_recent(void *ud, const session_t *s) {
+    hello_pick_t *p = ud;
+    uint64_t seen = session_info(s)->last_seen_ms;
+    if (p->n < WS_HELLO_SESSIONS) {
+        p->s[p->n++] = s;
+    } else {
+        uint32_t oldest = 0;
+        for (uint32_t i = 1; i < p->n; i++)
+            if (session_info(p->s[i])->last_seen_ms < session_info(p->s[oldest])->last_seen_ms) oldest = i;
+        if (seen <= session_info(p->s[oldest])->last_seen_ms) return true;
+        p->s[oldest] = s;
+    }
+    return true;
+}
+
+static void send_hello(ws_t *w, ws_client_t *c) {
+    json_writer_t jw = {0};
+    jw_begin_object(&jw, NULL);
+    jw_str(&jw, "type", "hello");
+    jw_str(&jw, "version", FA_VERSION_STRING);
     char proto[16];
     snprintf(proto, sizeof proto, "%d.%d", FA_PROTO_VERSION_MAJOR, FA_PROTO_VERSION_MINOR);
-    cJSON_AddStringToObject(o, "protocol", proto);
-    json_add_u64(o, "client", c->id);
-    cJSON_AddStringToObject(o, "subscription", "*");
-    json_add_u64(o, "rate", w->ctx->cfg->ws_rate);
-    json_add_u64(o, "now_ms", insightd_now_ms());
-    cJSON *arr = cJSON_AddArrayToObject(o, "sessions");
-    sessions_t *ss = w->ctx->sessions;
-    for (uint32_t i = 0; i < sessions_count(ss); i++) {
-        session_t *s = sessions_at(ss, i);
-        if (s && s->live) cJSON_AddItemToArray(arr, json_session(s));
-    }
-    return o;
+    jw_str(&jw, "protocol", proto);
+    jw_u64(&jw, "client", c->id);
+    jw_str(&jw, "subscription", "*");
+    jw_u64(&jw, "rate", w->ctx->cfg->ws_rate);
+    jw_u64(&jw, "now_ms", clock_now_ms());
+    uint32_t live = sessions_live_count(w->ctx->sessions);
+    hello_pick_t pick = {.n = 0};
+    sessions_each(w->ctx->sessions, true, pick_recent, &pick);
+    jw_u64(&jw, "live", live);
+    jw_bool(&jw, "sessions_truncated", live > pick.n);
+    jw_begin_array(&jw, "sessions");
+    for (uint32_t i = 0; i < pick.n; i++)
+        view_write_session(&jw, NULL, session_info(pick.s[i]));
+    jw_end_array(&jw);
+    jw_end_object(&jw);
+    send_doc(c, &jw);
 }
 
 static void client_new(ws_t *w, nng_stream *stream) {
@@ -421,26 +573,51 @@ static void client_new(ws_t *w, nng_stream *stream) {
     c->stream = stream;
     c->send_ev = (ws_event_t){.kind = EV_SENT, .client = c};
     c->recv_ev = (ws_event_t){.kind = EV_RECV, .client = c};
+    c->accepted_mono = clock_mono_ms();
     nng_aio_set_timeout(c->send_aio, (nng_duration)w->ctx->cfg->ws_send_timeout_ms);
     c->sub_mode = SUB_ALL;
-    /* Sessions that exist now: start from their newest frame, not from
-     * their first (and do not count what came before as merged). */
-    sessions_t *ss = w->ctx->sessions;
-    c->seen_init = sessions_count(ss);
-    for (uint32_t i = 0; i < c->seen_init; i++) {
-        session_t *s = sessions_at(ss, i);
-        uint64_t *seen = seen_slot(c, i);
-        if (s && seen) *seen = s->live && s->frames ? s->frames - 1 : s->frames;
+    nng_sockaddr sa;
+    if (nng_stream_get_addr(stream, NNG_OPT_REMADDR, &sa) == 0) {
+        if (sa.s_family == NNG_AF_INET) {
+            c->peer.family = 4;
+            memcpy(c->peer.addr, &sa.s_in.sa_addr, 4);
+            c->peer.port = ntohs(sa.s_in.sa_port);
+            c->have_peer = true;
+        } else if (sa.s_family == NNG_AF_INET6) {
+            c->peer.family = 6;
+            memcpy(c->peer.addr, sa.s_in6.sa_addr, 16);
+            c->peer.port = ntohs(sa.s_in6.sa_port);
+            c->have_peer = true;
+        }
     }
     c->next = w->clients;
     if (w->clients) w->clients->prev = c;
     w->clients = c;
     w->open++;
-    g_stats.ws_clients = w->open;
     g_stats.ws_accepted++;
+    if (g_stats.ws_clients >= w->ctx->cfg->ws_max_clients) {
+        /* Over the cap: say why, then close once that was sent. */
+        c->refused = true;
+        w->refusing++;
+        g_stats.ws_refused++;
+        LOG(LOG_WARN, "websocket client refused: %u clients already (--ws-max-clients)",
+            w->ctx->cfg->ws_max_clients);
+        post_recv(c);
+        send_error(c, "too_many_clients",
+                   "the daemon serves its maximum of WebSocket clients (--ws-max-clients)");
+        return;
+    }
+    g_stats.ws_clients++;
+    /* Streams that exist now: start from their newest frame (live ones),
+     * not from their first, and do not count what came before as merged. */
+    for (uint32_t i = 0; i < w->stream_count; i++) {
+        ws_stream_t *st = &w->streams[i];
+        ws_seen_t *seen = st->used ? seen_slot(c, i) : NULL;
+        if (seen) *seen = (ws_seen_t){st->gen, !st->ended_mono && st->frames ? st->frames - 1 : st->frames};
+    }
     LOG(LOG_DEBUG, "websocket client %llu connected", (unsigned long long)c->id);
     post_recv(c);
-    send_json(c, hello_doc(w, c));
+    send_hello(w, c);
 }
 
 static void handle_message(ws_client_t *c, const char *text, size_t len) {
@@ -454,7 +631,7 @@ static void handle_message(ws_client_t *c, const char *text, size_t len) {
         return;
     }
     const char *v = sub->valuestring;
-    sessions_t *ss = c->w->ctx->sessions;
+    ws_t *w = c->w;
     char resolved[SID_HEX_LEN + 1];
     if (!strcmp(v, "*")) {
         c->sub_mode = SUB_ALL;
@@ -463,12 +640,12 @@ static void handle_message(ws_client_t *c, const char *text, size_t len) {
         c->sub_mode = SUB_NONE;
         strcpy(resolved, "none");
     } else {
-        session_t *s = NULL;
+        const session_t *s = NULL;
         uint64_t id;
         if (!strcmp(v, "latest"))
-            s = sessions_latest(ss);
-        else if (insightd_sid_parse(v, &id) == 0)
-            s = sessions_find(ss, id);
+            s = sessions_latest(w->ctx->sessions);
+        else if (sid_parse(v, &id) == 0)
+            s = sessions_find(w->ctx->sessions, id);
         else {
             g_stats.ws_bad_messages++;
             send_error(c, "bad_subscription",
@@ -482,23 +659,32 @@ static void handle_message(ws_client_t *c, const char *text, size_t len) {
             return;
         }
         c->sub_mode = SUB_ONE;
-        c->sub_id = s->id;
-        insightd_sid_format(s->id, resolved);
-        /* Send this session's newest frame at once (even if it ended:
-         * put it back on the scanned list for a while). */
-        uint64_t *seen = seen_slot(c, s->slot);
-        if (seen && s->frames && *seen >= s->frames) *seen = s->frames - 1;
-        if (s->frames) mark_active(c->w, s->slot);
+        c->sub_id = session_id(s);
+        sid_format(c->sub_id, resolved);
+        /* Send this session's newest frame at once, even if it ended (its
+         * stream comes back for a while). */
+        if (session_frames(s)) {
+            ws_stream_t *st = stream_add(w, c->sub_id);
+            if (st) {
+                st->frames = session_frames(s);
+                if (!session_live(s) && !st->ended_mono) st->ended_mono = clock_mono_ms();
+                ws_seen_t *seen = seen_slot(c, (uint32_t)(st - w->streams));
+                if (seen) *seen = (ws_seen_t){st->gen, st->frames - 1};
+            }
+        }
         c->next_frame_mono = 0;
     }
     cJSON_Delete(doc);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "subscribed");
-    cJSON_AddStringToObject(o, "subscription", resolved);
-    send_json(c, o);
+    json_writer_t jw = {0};
+    jw_begin_object(&jw, NULL);
+    jw_str(&jw, "type", "subscribed");
+    jw_str(&jw, "subscription", resolved);
+    jw_end_object(&jw);
+    send_doc(c, &jw);
 }
 
 static void on_received(ws_client_t *c, size_t n) {
+    c->received += n;
     if (c->acc_len + n > WS_MAX_CLIENT_MESSAGE) {
         g_stats.ws_bad_messages++;
         LOG(LOG_WARN, "websocket client %llu sent more than %u bytes without a complete message; closing",
@@ -514,6 +700,10 @@ static void on_received(ws_client_t *c, size_t n) {
     c->acc = grown;
     memcpy(c->acc + c->acc_len, c->rbuf, n);
     c->acc_len += n;
+    if (c->refused) { /* nothing it says matters */
+        c->acc_len = 0;
+        return;
+    }
     /* Stream mode loses message boundaries: split on complete JSON values. */
     size_t pos = 0;
     for (;;) {
@@ -534,12 +724,45 @@ static void on_received(ws_client_t *c, size_t n) {
     c->acc_len -= pos;
 }
 
-/* ---- loop callbacks ----------------------------------------------------- */
+/* ---- flooding clients ----------------------------------------------------- */
+
+typedef struct flood_ctx {
+    ws_t *w;
+    uint64_t now;
+} flood_ctx_t;
+
+static void flood_peer(void *ud, const netdiag_peer_t *peer, uint64_t received) {
+    flood_ctx_t *f = ud;
+    for (ws_client_t *c = f->w->clients; c; c = c->next) {
+        if (!c->have_peer || c->closing || c->peer.port != peer->port || c->peer.family != peer->family ||
+            memcmp(c->peer.addr, peer->addr, peer->family == 4 ? 4 : 16) != 0)
+            continue;
+        uint64_t age_s = (f->now - c->accepted_mono) / 1000u;
+        uint64_t allowed = WS_FLOOD_ALLOWANCE + 2 * c->received + age_s * WS_FLOOD_PER_SECOND;
+        if (received > allowed) {
+            g_stats.ws_closed_flood++;
+            LOG(LOG_WARN,
+                "websocket client %llu sent %llu bytes for %llu bytes of messages (pings nng would answer "
+                "without "
+                "bound?); closing",
+                (unsigned long long)c->id, (unsigned long long)received, (unsigned long long)c->received);
+            client_close(c);
+            f->w->trim_due = true;
+        }
+        return;
+    }
+}
+
+/* ---- loop callbacks --------------------------------------------------------- */
 
 static void accept_next(ws_listener_t *l) {
     if (l->closed || l->w->closing_all) return;
     l->accepting = true;
     nng_stream_listener_accept(l->l, l->aio);
+}
+
+static void retry_accept(uv_timer_t *t) {
+    accept_next(t->data);
 }
 
 static void async_cb(uv_async_t *a) {
@@ -556,21 +779,29 @@ static void async_cb(uv_async_t *a) {
             ws_listener_t *l = ev->listener;
             l->accepting = false;
             if (ev->result == 0) {
+                l->backoff_ms = 0;
                 if (w->closing_all) {
                     nng_stream_close(ev->stream);
                     nng_stream_free(ev->stream);
                 } else {
                     client_new(w, ev->stream);
                 }
+                accept_next(l);
+            } else if (ev->result != NNG_ECLOSED && !l->closed) {
+                /* Never at once: a failing accept (no descriptor left)
+                 * would spin. */
+                g_stats.ws_accept_errors++;
+                l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+                if (l->backoff_ms > ACCEPT_BACKOFF_MAX_MS) l->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+                uv_timer_start(&l->retry, retry_accept, l->backoff_ms, 0);
             }
-            if (ev->result != NNG_ECLOSED) accept_next(l);
             break;
         }
         case EV_SENT:
             c->sending = false;
-            ws_buf_unref(c->inflight);
+            buf_unref(c->inflight);
             c->inflight = NULL;
-            if (ev->result == 0 && ev->count == c->send_len) {
+            if (ev->result == 0 && ev->count == c->send_len && !c->refused) {
                 c->sent++;
                 g_stats.ws_sent++;
                 pump(c);
@@ -599,100 +830,90 @@ static void async_cb(uv_async_t *a) {
     }
 }
 
-/* A session that ended more than 5 s ago has had its last frame offered to
- * every client (100 ticks at the default rate): stop scanning it. */
-static void prune_active(ws_t *w) {
-    sessions_t *ss = w->ctx->sessions;
-    uint64_t now = insightd_now_ms();
-    for (uint32_t i = 0; i < w->active_count;) {
-        session_t *s = sessions_at(ss, w->active[i]);
-        if (!s || (!s->live && s->ended_ms && now > s->ended_ms + 5000)) {
-            w->is_active[w->active[i]] = 0;
-            w->active[i] = w->active[--w->active_count];
-        } else {
-            i++;
-        }
-    }
-}
-
 static void tick_cb(uv_timer_t *t) {
     ws_t *w = t->data;
-    static unsigned ticks;
-    if (++ticks % 64 == 0) prune_active(w);
+    uint64_t now = clock_mono_ms();
+    if (w->clients && w->diag && now - w->last_flood_check >= WS_FLOOD_CHECK_MS) {
+        w->last_flood_check = now;
+        flood_ctx_t f = {w, now};
+        netdiag_scan(w->diag, w->port, flood_peer, &f);
+    }
+    bool probe = now - w->last_probe >= WS_PROBE_MS;
+    if (probe) {
+        w->last_probe = now;
+        prune_streams(w);
+        /* Memory freed by closed clients (pong queues, big frames) goes
+         * back to the system rather than staying in malloc's arenas. */
+        if (w->trim_due) {
+            w->trim_due = false;
+            malloc_trim(0);
+        }
+    }
     for (ws_client_t *c = w->clients, *next; c; c = next) {
         next = c->next;
+        if (probe && !c->closing && stream_closed(c)) {
+            client_close(c);
+            client_maybe_free(c);
+            continue;
+        }
         pump(c);
     }
 }
 
 /* ---- sessions hooks ----------------------------------------------------- */
 
-static void mark_active(ws_t *w, uint32_t slot) {
-    if (slot >= w->is_active_cap) {
-        uint32_t cap = w->is_active_cap ? w->is_active_cap : 64;
-        while (cap <= slot)
-            cap *= 2;
-        uint8_t *grown = realloc(w->is_active, cap);
-        if (!grown) return;
-        memset(grown + w->is_active_cap, 0, cap - w->is_active_cap);
-        w->is_active = grown;
-        w->is_active_cap = cap;
-    }
-    if (w->is_active[slot]) return;
-    if (w->active_count == w->active_cap) {
-        uint32_t cap = w->active_cap ? w->active_cap * 2 : 64;
-        uint32_t *grown = realloc(w->active, cap * sizeof *grown);
-        if (!grown) return;
-        w->active = grown;
-        w->active_cap = cap;
-    }
-    w->active[w->active_count++] = slot;
-    w->is_active[slot] = 1;
-}
-
-void ws_on_frame(void *ud, session_t *s) {
+void ws_on_frame(void *ud, const session_t *s) {
     ws_t *w = ud;
     if (!w) return;
-    if (s->slot >= w->is_active_cap || !w->is_active[s->slot]) mark_active(w, s->slot);
+    ws_stream_t *st = stream_add(w, session_id(s));
+    if (st) {
+        st->frames = session_frames(s);
+        st->ended_mono = 0;
+    }
 }
 
-static void broadcast(ws_t *w, cJSON *doc, const session_t *only_for) {
-    ws_buf_t *b = ws_buf_take(cJSON_PrintUnformatted(doc));
-    cJSON_Delete(doc);
+static void broadcast(ws_t *w, json_writer_t *jw, const uint64_t *only_for) {
+    ws_buf_t *b = buf_of(jw);
     if (!b) return;
     for (ws_client_t *c = w->clients, *next; c; c = next) {
         next = c->next;
-        if (!only_for || wants(c, only_for)) enqueue_event(c, b);
+        if (!c->refused && (!only_for || wants(c, *only_for))) enqueue_event(c, b);
     }
-    ws_buf_unref(b);
+    buf_unref(b);
 }
 
-void ws_on_alert(void *ud, session_t *s, tag_t *t, const alert_event_t *ev) {
+void ws_on_alert(void *ud, const session_t *s, int event, const alert_row_t *a, uint64_t live_bytes) {
     ws_t *w = ud;
     if (!w || !w->clients) return;
     static const char *const names[] = {"none", "raised", "escalated", "cleared"};
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "alert");
-    cJSON_AddStringToObject(o, "event", names[ev->event & 3]);
-    cJSON_AddItemToObject(o, "alert", json_alert_live(s, t, ev));
-    broadcast(w, o, s);
+    json_writer_t jw = {0};
+    jw_begin_object(&jw, NULL);
+    jw_str(&jw, "type", "alert");
+    jw_str(&jw, "event", names[event & 3]);
+    view_write_alert(&jw, "alert", a, &live_bytes);
+    jw_end_object(&jw);
+    uint64_t sid = session_id(s);
+    broadcast(w, &jw, &sid);
 }
 
-void ws_on_session(void *ud, session_t *s, const char *event) {
+void ws_on_session(void *ud, const session_t *s, const char *event) {
     ws_t *w = ud;
     if (!w) return;
-    if (!strcmp(event, "start")) mark_active(w, s->slot);
+    ws_stream_t *st = stream_of(w, session_id(s));
+    if (st && !strcmp(event, "end")) st->ended_mono = clock_mono_ms();
     if (!w->clients) return;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "session");
-    cJSON_AddStringToObject(o, "event", event);
-    cJSON_AddItemToObject(o, "session", json_session(s));
-    broadcast(w, o, NULL);
+    json_writer_t jw = {0};
+    jw_begin_object(&jw, NULL);
+    jw_str(&jw, "type", "session");
+    jw_str(&jw, "event", event);
+    view_write_session(&jw, "session", session_info(s));
+    jw_end_object(&jw);
+    broadcast(w, &jw, NULL);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
-int ws_start(ws_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
+int ws_start(ws_t **out, struct insightd_ctx *ctx, char *err, size_t errcap) {
     ws_t *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err, errcap, "out of memory");
@@ -706,6 +927,7 @@ int ws_start(ws_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
     w->async.data = w;
     uv_timer_init(ctx->loop, &w->tick);
     w->tick.data = w;
+    *out = w;
     static const char *const paths[2] = {"/ws", "/ws/v1"};
     /* Allocate both listeners before either listens: each looks its
      * server up by host and port, and a started server on port 0 would
@@ -715,6 +937,8 @@ int ws_start(ws_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
         l->w = w;
         l->path = paths[i];
         l->ev = (ws_event_t){.kind = EV_ACCEPT, .listener = l};
+        uv_timer_init(ctx->loop, &l->retry);
+        l->retry.data = l;
         char url[320];
         snprintf(url, sizeof url, "ws://%s%s", ctx->cfg->listen, paths[i]);
         int rv;
@@ -738,16 +962,20 @@ int ws_start(ws_t **out, insightd_ctx_t *ctx, char *err, size_t errcap) {
             return -1;
         }
     }
+    nng_sockaddr sa;
+    if (nng_stream_listener_get_addr(w->listeners[0].l, NNG_OPT_LOCADDR, &sa) == 0)
+        w->port = ntohs(sa.s_family == NNG_AF_INET6 ? sa.s_in6.sa_port : sa.s_in.sa_port);
+    if (!(w->diag = netdiag_open()))
+        LOG(LOG_WARN,
+            "sock_diag is not available: WebSocket ping floods are bounded by --ws-send-timeout only");
     for (int i = 0; i < 2; i++)
         accept_next(&w->listeners[i]);
     uv_timer_start(&w->tick, tick_cb, w->frame_interval_ms, w->frame_interval_ms);
-    w->tick_running = true;
-    *out = w;
     return 0;
 }
 
 uint64_t ws_stalled(const ws_t *w) {
-    uint64_t now = insightd_mono_ms(), n = 0;
+    uint64_t now = clock_mono_ms(), n = 0;
     for (const ws_client_t *c = w->clients; c; c = c->next)
         if (c->sending && now - c->send_started_mono > 1000) n++;
     return n;
@@ -757,6 +985,7 @@ void ws_close_all(ws_t *w) {
     w->closing_all = true;
     for (int i = 0; i < 2; i++) {
         ws_listener_t *l = &w->listeners[i];
+        uv_timer_stop(&l->retry);
         if (l->l && !l->closed) {
             l->closed = true;
             /* Closing the listener does not complete a posted accept:
@@ -770,10 +999,7 @@ void ws_close_all(ws_t *w) {
         client_close(c);
         client_maybe_free(c);
     }
-    if (w->tick_running) {
-        uv_timer_stop(&w->tick);
-        w->tick_running = false;
-    }
+    uv_timer_stop(&w->tick);
 }
 
 uint64_t ws_open_clients(const ws_t *w) {
@@ -781,6 +1007,14 @@ uint64_t ws_open_clients(const ws_t *w) {
     for (int i = 0; i < 2; i++)
         if (w->listeners[i].accepting) n++;
     return n;
+}
+
+void ws_close(ws_t *w) {
+    if (!w) return;
+    uv_handle_t *handles[] = {(uv_handle_t *)&w->async, (uv_handle_t *)&w->tick,
+                              (uv_handle_t *)&w->listeners[0].retry, (uv_handle_t *)&w->listeners[1].retry};
+    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
+        if (!uv_is_closing(handles[i])) uv_close(handles[i], NULL);
 }
 
 void ws_free(ws_t *w) {
@@ -799,8 +1033,10 @@ void ws_free(ws_t *w) {
         c->sending = c->receiving = false;
         client_maybe_free(c);
     }
+    for (uint32_t i = 0; i < w->stream_count; i++)
+        buf_unref(w->streams[i].body);
+    free(w->streams);
+    netdiag_close(w->diag);
     pthread_mutex_destroy(&w->lock);
-    free(w->active);
-    free(w->is_active);
     free(w);
 }

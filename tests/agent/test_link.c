@@ -389,3 +389,48 @@ Test(link, the_default_unreachable_delay_is_three_seconds) {
     (void)fa_agent_stop(agent, NULL);
     fa_destroy(fa);
 }
+
+Test(link, hello_is_sent_again_every_hello_interval_ms_on_one_connection) {
+    char url[128];
+    t_url(url, sizeof url, "rehello");
+    t_daemon_t d;
+    cr_assert_eq(t_daemon_open(&d, url), 0);
+    fa_alloc_t *fa = fa_create(NULL);
+    t_game_t g;
+    t_game_init(&g, fa, 8);
+    fa_agent_t *agent = NULL;
+    fa_agent_desc_t desc = {
+        .url = url, .reconnect_min_ms = 20, .reconnect_max_ms = 50, .hello_interval_ms = 100};
+    cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
+    cr_assert_eq(fa_agent_desc_effective(agent).hello_interval_ms, 100);
+    uint64_t i = 0;
+    for (uint64_t deadline = t_now_ns() + 5000000000u;
+         t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; i++) {
+        t_game_frame(&g, i);
+        t_sleep_us(500);
+    }
+    frames_for(&g, &i, 650);
+    fa_agent_stats_t st;
+    cr_assert_eq(fa_agent_stop(agent, &st), FA_OK);
+    t_daemon_close(&d);
+    /* One connection, yet a HELLO about every 100 ms, each with every tag
+     * and the same session, each followed by FRAMEs. */
+    cr_assert_eq(st.connects, 1);
+    size_t hellos = 0;
+    uint64_t session = 0;
+    for (size_t m = 0; m < d.count; m++) {
+        if (t_type(&d, m) != FA_PROTO_HELLO) continue;
+        fa_proto_msg_t msg;
+        cr_assert_eq(t_decode(d.msgs[m], &msg), FA_PROTO_OK);
+        if (!hellos) session = msg.header.session_id;
+        cr_assert_eq(msg.header.session_id, session);
+        cr_assert_eq(msg.hello.tag_count, fa_tag_count(fa));
+        hellos++;
+    }
+    cr_assert_geq(hellos, 4, "%zu HELLOs in 650 ms at a 100 ms interval", hellos);
+    cr_assert_leq(hellos, 9, "%zu HELLOs: not one per frame", hellos);
+    cr_assert_eq(st.hellos_sent, hellos);
+    t_game_fini(&g);
+    fa_destroy(fa);
+    t_daemon_free(&d);
+}

@@ -296,6 +296,21 @@ def test_sessions(r):
     assert short["live"] is False and 20 <= short["frames"] <= 30 and short["end_reason"] == "bye", short
 
 
+def test_sessions_paged(r):
+    # The daemon pages /sessions (newest first, live first): one page by
+    # default, --limit N, --all follows the cursors.
+    res = r.run("sessions", "--limit", "1").expect(0)
+    rows = [l for l in res.out.split("\n") if re.search(r"\b[0-9a-f]{16}\b", l)]
+    assert len(rows) == 1 and r.sid in rows[0], res
+    res.has("older sessions exist: fa-cli sessions --all")
+    res = r.run("sessions", "--all").expect(0).has(r.sid, r.short_sid).lacks("older sessions exist")
+    doc = r.run("sessions", "--all", "--json").expect(0).json()
+    assert doc["count"] == 2 and len(doc["sessions"]) == 2 and doc["next"] is None, doc
+    doc = r.run("sessions", "--limit", "1", "--json").expect(0).json()
+    assert len(doc["sessions"]) == 1 and doc["next"], doc
+    r.run("sessions", "--limit", "0").expect(2).has("--limit", where="err")
+
+
 def test_session_selection(r):
     r.run("--session", r.sid[:6], "budgets").expect(0).has("render")
     r.run("--session", r.short_sid, "tags").expect(0).has("session %s, ended" % r.short_sid)
@@ -850,6 +865,7 @@ def main():
         ("bad arguments exit 2 with a precise message", test_usage_errors),
         ("daemon down: one line, how to start it, exit 1", test_daemon_down),
         ("sessions: table and --json", test_sessions),
+        ("sessions: one page, --limit, --all follows the daemon's cursors", test_sessions_paged),
         ("--session: prefix, app name, latest, unknown with near matches", test_session_selection),
         ("tags: tree with usage and budgets, --depth, ASCII fallback, --json", test_tags),
         ("budgets: table, subtree, --json", test_budgets),

@@ -9,7 +9,25 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "insightd.h"
+#include <sqlite3.h>
+
+#include "alerts.h"
+#include "clock.h"
+#include "config.h"
+#include "ctx.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "pack.h"
+#include "sessions.h"
+#include "sid.h"
+#include "static.h"
+#include "stats.h"
+#include "store.h"
+#include "url.h"
+#include "view.h"
+#include "writer.h"
+#include "ws.h"
 
 /* The daemon's info lines (migrations...) would drown Criterion's output. */
 __attribute__((constructor)) static void quiet_logs(void) {

@@ -69,7 +69,8 @@ ALL_SENDERS = []
 
 
 class Daemon:
-    def __init__(self, name, extra=(), db=None, web_root=None, env=None, expect_ready=True, wrapper=()):
+    def __init__(self, name, extra=(), db=None, web_root=None, env=None, expect_ready=True, wrapper=(),
+                 preexec=None):
         self.dir = tempfile.mkdtemp(prefix=f"{name}-", dir=TMP)
         self.db = db or os.path.join(self.dir, "insight.db")
         self.web_root = web_root if web_root is not None else make_web_root(self.dir)
@@ -84,9 +85,12 @@ class Daemon:
         # A small quarantine keeps ASan's RSS close to the real one.
         e.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1:quarantine_size_mb=16")
         e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        if ARGS.tsan:
+            supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tsan.supp")
+            e.setdefault("TSAN_OPTIONS", f"halt_on_error=0:second_deadlock_stack=1:history_size=4:suppressions={supp}")
         if env:
             e.update(env)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr, env=e)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr, env=e, preexec_fn=preexec)
         ALL_DAEMONS.append(self)
         self.http = self.ws_url = self.ingest = None
         if expect_ready:
@@ -174,6 +178,10 @@ class Daemon:
             raise Fail(f"daemon did not exit within {timeout}s after signal {sig}; log: {self.log()[-1500:]}"
                        f"\nstacks:\n{stacks[-40000:]}")
         self.stderr.close()
+        if ARGS.tsan and "WARNING: ThreadSanitizer" in self.log():
+            log = self.log()
+            at = log.find("WARNING: ThreadSanitizer")
+            raise Fail(f"ThreadSanitizer report in the daemon's log:\n{log[at:at + 6000]}")
         return rc
 
     def rss_kib(self):
@@ -633,19 +641,20 @@ def garbage_and_truncated_messages_are_counted_not_fatal():
 
 
 @test
-def frames_before_hello_wait_for_it_and_overflow_is_orphaned():
+def frames_before_their_hello_make_the_session_and_the_hello_completes_it():
     d = shared()
     sid = session_of(d.send("--frames", 60, "--fps", 0, "--fast", "--hello-after", 30))
-    wait_for(lambda: d.get(f"/api/v1/sessions/{sid}", want=None).get("frames") == 60, 5, "all 60 frames")
-    eq(d.get(f"/api/v1/sessions/{sid}")["gaps"], 0, "no gap: the early frames were replayed in order")
+    s = wait_for(lambda: (lambda s: s.get("frames") == 60 and s)(d.get(f"/api/v1/sessions/{sid}", want=None)), 5,
+                 "all 60 frames")
+    eq((s["gaps"], s["hello"], s["app"]), (0, True, "insightd-sender"), "no gap, the late HELLO filled it in")
     before = d.health()["ingest"]
-    d.send("--frames", 1100, "--fps", 0, "--fast", "--no-hello")
-    orphaned0 = before["dropped_by_reason"]["orphaned"]
-    h = wait_for(lambda: (lambda h: h["ingest"]["dropped_by_reason"]["orphaned"] - orphaned0 >= 76 and h)(
-        d.health()), 5, "orphans")
-    eq(h["ingest"]["dropped_by_reason"]["orphaned"] - before["dropped_by_reason"]["orphaned"], 76,
-       "1100 frames, 1024 kept waiting, 76 orphaned")
-    eq(h["ingest"]["pending"] - before["pending"], 1024, "pending frames")
+    sid = session_of(d.send("--frames", 1100, "--fps", 0, "--fast", "--no-hello"))
+    s = wait_for(lambda: (lambda s: s.get("frames") == 1100 and s)(d.get(f"/api/v1/sessions/{sid}", want=None)), 10,
+                 "a session made of frames only")
+    eq(s["hello"], False, "no HELLO came")
+    h = d.health()["ingest"]
+    eq(h["dropped_by_reason"]["orphaned"], before["dropped_by_reason"]["orphaned"], "nothing orphaned")
+    eq(h["pending"], 0, "nothing waits")
 
 
 @test
@@ -847,15 +856,22 @@ def ws_fifty_clients_one_never_reads():
             t.start()
         wait_for(lambda: d.health()["ws"]["clients"] == 50, 5, "50 clients")
         rss0 = d.rss_kib()
-        sender = d.spawn("--frames", 1200, "--fps", 240, "--tags", 600,
+        # Frames flow until the slow client's socket buffers are full and its
+        # send times out: how many frames that takes depends on the machine's
+        # speed (a TSan daemon on a loaded machine sends far fewer per second),
+        # so the sender runs until the close is seen, with a generous cap.
+        sender = d.spawn("--frames", 24000, "--fps", 240, "--tags", 600,
                                   stdout=subprocess.PIPE)
         t0 = time.time()
         max_health_ms = 0
-        while sender.poll() is None and time.time() - t0 < 20:
+        h = d.health()
+        while sender.poll() is None and time.time() - t0 < 90 and h["ws"]["closed_slow"] < 1:
             t1 = time.time()
             h = d.health()
             max_health_ms = max(max_health_ms, (time.time() - t1) * 1000)
             time.sleep(0.2)
+        if sender.poll() is None:
+            sender.terminate()
         sender.wait(10)
         h = wait_for(lambda: (lambda h: h["ws"]["closed_slow"] >= 1 and h)(d.health()), 8,
                      "the slow client closed after the send timeout")
@@ -928,7 +944,13 @@ def shutdown_answers_queued_requests_then_exits_0():
         except (EOFError, OSError, socket.timeout):
             pass
     log = d.log()
-    order = [log.find(s) for s in ("stopping ingest", "writer flushed", "HTTP stopping", "stopped")]
+    # With a sender pushing 1000 messages/s while the socket closes, nng
+    # 1.5.2's reaper sometimes sticks (fa-insightd/src/ingest.h): the daemon
+    # then exits 0 without nng's teardown, within the same bound.
+    last = "stopped cleanly" if "stopped cleanly" in log else "stopped (without nng's teardown)"
+    if last != "stopped cleanly":
+        print("     note: nng's reaper stuck (nng 1.5.2); exited without nng's teardown", flush=True)
+    order = [log.find(s) for s in ("stopping ingest", "ingest stopped", "HTTP stopping", "writer flushed", last)]
     check(all(x >= 0 for x in order) and order == sorted(order), f"shutdown steps in order: {order}")
 
 
@@ -970,8 +992,9 @@ def kill_9_loses_at_most_one_commit_interval():
         eq(d2.get("/api/v1/sessions/0123456789abcdef/tags")["tree"][0]["path"], "", "its tags too")
         eq(d2.get("/api/v1/sessions/0123456789abcdef/frames?limit=1")["frames"][0]["frame"], len(frames),
            "its frames")
-        # the agent keeps sending: the session revives
-        d2.send("--session", "0123456789abcdef", "--frames", 10, "--fps", 0, "--fast", "--no-hello")
+        # the agent keeps sending (its sequence numbers go on): the session revives
+        d2.send("--session", "0123456789abcdef", "--frames", 10, "--fps", 0, "--fast", "--no-hello",
+                "--first-frame", sent + 1)
         wait_for(lambda: d2.get("/api/v1/sessions/0123456789abcdef")["live"], 5, "revived")
     finally:
         eq(d2.stop(), 0, "exit code")
@@ -979,11 +1002,20 @@ def kill_9_loses_at_most_one_commit_interval():
 
 @test
 def retention_prunes_raw_frames_and_keeps_rollups():
-    d = Daemon("retention", extra=["--retention", "10s"])
+    d = Daemon("retention")
+    sid = session_of(d.send("--frames", 600, "--fps", 0, "--fast", "--bye"))
+    d.wait_stored(600)
+    eq(d.stop(), 0, "exit code")
+    # Two minutes pass (on the daemon's clock, which stamped the rows).
+    con = sqlite3.connect(d.db)
+    for table in ("frames", "rollup_1s", "rollup_10s", "rollup_1m", "findings"):
+        con.execute(f"UPDATE {table} SET t_ms = t_ms - 120000")
+    con.execute("UPDATE sessions SET first_ms = first_ms - 120000, last_ms = last_ms - 120000,"
+                " last_seen_ms = last_seen_ms - 120000, ended_ms = ended_ms - 120000")
+    con.commit()
+    con.close()
+    d = Daemon("retention2", db=d.db, extra=["--retention", "10s"])
     try:
-        old = int(time.time() * 1000) - 120000
-        sid = session_of(d.send("--frames", 600, "--fps", 60, "--fast", "--start-unix-ms", old))
-        d.wait_stored(600)
         eq(d.get(f"/api/v1/sessions/{sid}/frames?limit=1")["count"], 1, "raw frames before retention")
         wait_for(lambda: d.get(f"/api/v1/sessions/{sid}/frames?limit=1")["count"] == 0, 12,
                  "old raw frames pruned")
@@ -1025,6 +1057,7 @@ def main():
     ap.add_argument("--agent-game")
     ap.add_argument("-k", help="run the tests whose name contains this")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--tsan", action="store_true", help="the daemon is a TSan build: its reports fail the test")
     ARGS = ap.parse_args()
     ARGS.daemon = os.path.abspath(ARGS.daemon)
     ARGS.sender = os.path.abspath(ARGS.sender)

@@ -7,7 +7,8 @@
  *       [--frames N] [--fps F] [--fast] [--tags T] [--budget BYTES]
  *       [--usage 50x10,85x10,...] [--hello-after K] [--no-hello] [--bye]
  *       [--skip-seq N] [--findings] [--garbage N] [--truncate N]
- *       [--start-unix-ms MS] [--progress] [--app NAME]
+ *       [--start-unix-ms MS] [--start-unix-ns NS] [--progress] [--app NAME]
+ *       [--undefined-tags N] [--duplicate K] [--first-frame N]
  *
  * Tag dictionary: 0 "" (root), 1 "physics", 2 "physics/contacts",
  * 3 "render", then "t<i>" under the root. --budget gives tag 1 (physics)
@@ -15,7 +16,13 @@
  * percent of it ("85x10": 85 % for 10 frames; the last value stays).
  * Frame times are virtual: frame i starts at start + i / fps, whatever the
  * real pace (--fast sends as fast as the socket takes them). Prints
- * "sent N" per frame with --progress, and a summary line at the end. */
+ * "sent N" per frame with --progress, and a summary line at the end.
+ *
+ * Hostile shapes: --undefined-tags N adds N rows per frame for tag ids the
+ * dictionary never defines; --duplicate K sends every K-th frame twice
+ * with the same seq; --first-frame N numbers the frames (and their seqs)
+ * from N, to continue a session in a second run (with --no-hello);
+ * --start-unix-ns takes any 64-bit value (absurd clocks). */
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
@@ -31,7 +38,8 @@
 typedef struct opts {
     const char *url, *app;
     uint64_t session;
-    int sessions, frames, tags, hello_after, skip_seq, garbage, truncate;
+    int sessions, frames, tags, hello_after, skip_seq, garbage, truncate, undefined_tags, duplicate;
+    uint64_t first_frame, start_unix_ns;
     double fps;
     bool fast, no_hello, bye, findings, progress;
     uint64_t budget, start_unix_ms;
@@ -153,7 +161,7 @@ static void send_hello(const opts_t *o, session_t *s) {
     s->hello_sent = true;
 }
 
-static fa_proto_tag_stat_t rows[4096];
+static fa_proto_tag_stat_t rows[4096 + 4096];
 
 static size_t encode_frame(const opts_t *o, session_t *s, int i) {
     fa_proto_msg_t m;
@@ -164,7 +172,7 @@ static size_t encode_frame(const opts_t *o, session_t *s, int i) {
     m.header.seq = s->seq++;
     fa_proto_frame_t *f = &m.frame;
     double fps = o->fps > 0 ? o->fps : 60.0;
-    f->frame = (uint64_t)i + 1;
+    f->frame = (uint64_t)i + o->first_frame;
     f->start_ns = start_mono_ns + (uint64_t)((double)i * 1e9 / fps);
     f->duration_ns = (uint64_t)(1e9 / fps * 0.8);
     f->tags_total = (uint32_t)o->tags;
@@ -189,8 +197,14 @@ static size_t encode_frame(const opts_t *o, session_t *s, int i) {
         r->heap_bytes = live / 4;
         r->alloc_count = (uint64_t)t;
     }
+    for (int u = 0; u < o->undefined_tags; u++) {
+        fa_proto_tag_stat_t *r = &rows[o->tags + u];
+        memset(r, 0, sizeof *r);
+        r->id = (uint16_t)(o->tags + 1000 + u); /* never in the dictionary */
+        r->live_bytes = 1;
+    }
     f->tags = rows;
-    f->tag_count = (uint32_t)o->tags;
+    f->tag_count = (uint32_t)(o->tags + o->undefined_tags);
     static fa_proto_thread_row_t th = {0, 0, 4096, 65536, 0, 0};
     th.frames = (uint64_t)i + 1;
     f->threads = &th;
@@ -204,8 +218,13 @@ static size_t encode_frame(const opts_t *o, session_t *s, int i) {
 }
 
 int main(int argc, char **argv) {
-    opts_t o = {
-        .app = "insightd-sender", .sessions = 1, .frames = 100, .tags = 8, .fps = 60, .hello_after = 0};
+    opts_t o = {.app = "insightd-sender",
+                .sessions = 1,
+                .frames = 100,
+                .tags = 8,
+                .fps = 60,
+                .hello_after = 0,
+                .first_frame = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define ARG() (i + 1 < argc ? argv[++i] : (die("missing value"), ""))
@@ -245,6 +264,14 @@ int main(int argc, char **argv) {
             o.truncate = atoi(ARG());
         else if (!strcmp(a, "--start-unix-ms"))
             o.start_unix_ms = strtoull(ARG(), NULL, 10);
+        else if (!strcmp(a, "--start-unix-ns"))
+            o.start_unix_ns = strtoull(ARG(), NULL, 10);
+        else if (!strcmp(a, "--undefined-tags"))
+            o.undefined_tags = atoi(ARG());
+        else if (!strcmp(a, "--duplicate"))
+            o.duplicate = atoi(ARG());
+        else if (!strcmp(a, "--first-frame"))
+            o.first_frame = strtoull(ARG(), NULL, 10);
         else if (!strcmp(a, "--progress"))
             o.progress = true;
         else
@@ -254,9 +281,13 @@ int main(int argc, char **argv) {
     if (!o.url) die("--url is required");
     if (o.tags < 1 || o.tags > 4096) die("--tags must be in 1..4096");
     if (o.sessions < 1 || o.sessions > 1000) die("--sessions must be in 1..1000");
+    if (o.undefined_tags < 0 || o.undefined_tags > 4096 - o.tags) die("--undefined-tags must fit 4096 rows");
+    if (o.first_frame < 1) die("--first-frame must be >= 1");
     srand((unsigned)(now_ns(CLOCK_REALTIME) ^ (uint64_t)getpid()));
     if (!o.session) o.session = ((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 11) ^ (uint64_t)rand() ^ 1u;
-    start_unix_ns = o.start_unix_ms ? o.start_unix_ms * 1000000ull : now_ns(CLOCK_REALTIME);
+    start_unix_ns = o.start_unix_ns   ? o.start_unix_ns
+                    : o.start_unix_ms ? o.start_unix_ms * 1000000ull
+                                      : now_ns(CLOCK_REALTIME);
     start_mono_ns = now_ns(CLOCK_MONOTONIC);
     build_dict(&o);
 
@@ -311,7 +342,10 @@ int main(int argc, char **argv) {
             } else if (o.hello_after > 0 && i == 0 && !ss[k].hello_sent) {
                 ss[k].seq = 1; /* frames before the HELLO start at 1 */
             }
-            push(buf, encode_frame(&o, &ss[k], i));
+            if (i == 0 && o.first_frame > 1) ss[k].seq = o.first_frame; /* a continued session */
+            size_t n = encode_frame(&o, &ss[k], i);
+            push(buf, n);
+            if (o.duplicate > 0 && (i + 1) % o.duplicate == 0) push(buf, n); /* same seq again */
             ss[k].frames_sent++;
         }
         if (o.progress) {

@@ -4,58 +4,58 @@
 
 Test(api, url_decode_handles_escapes_and_refuses_nul_and_bad_ones) {
     char a[] = "%2e%2E%2f%41+b";
-    cr_assert_eq(api_url_decode(a, false), 6);
+    cr_assert_eq(url_decode(a, false), 6);
     cr_assert_str_eq(a, "../A+b");
     char b[] = "x+y%20z";
-    api_url_decode(b, true);
+    url_decode(b, true);
     cr_assert_str_eq(b, "x y z");
     char c[] = "%00";
-    cr_assert_eq(api_url_decode(c, false), -1);
+    cr_assert_eq(url_decode(c, false), -1);
     char d[] = "%zz";
-    cr_assert_eq(api_url_decode(d, false), -1);
+    cr_assert_eq(url_decode(d, false), -1);
     char e[] = "abc%4";
-    cr_assert_eq(api_url_decode(e, false), -1);
+    cr_assert_eq(url_decode(e, false), -1);
 }
 
 Test(api, query_parsing) {
-    api_param_t p[API_MAX_PARAMS];
+    url_param_t p[URL_MAX_PARAMS];
     char err[200];
-    cr_assert_eq(api_parse_query(NULL, p, API_MAX_PARAMS, err, sizeof err), 0);
-    cr_assert_eq(api_parse_query("", p, API_MAX_PARAMS, err, sizeof err), 0);
+    cr_assert_eq(url_parse_query(NULL, p, URL_MAX_PARAMS, err, sizeof err), 0);
+    cr_assert_eq(url_parse_query("", p, URL_MAX_PARAMS, err, sizeof err), 0);
     int n =
-        api_parse_query("tag=physics%2Fcontacts&window=5m&&points=&flag", p, API_MAX_PARAMS, err, sizeof err);
+        url_parse_query("tag=physics%2Fcontacts&window=5m&&points=&flag", p, URL_MAX_PARAMS, err, sizeof err);
     cr_assert_eq(n, 4);
     cr_assert_str_eq(p[0].name, "tag");
     cr_assert_str_eq(p[0].value, "physics/contacts");
     cr_assert_str_eq(p[2].name, "points");
     cr_assert_str_eq(p[2].value, "");
     cr_assert_str_eq(p[3].name, "flag");
-    cr_assert_eq(api_parse_query("a=1&a=2", p, API_MAX_PARAMS, err, sizeof err), -1);
+    cr_assert_eq(url_parse_query("a=1&a=2", p, URL_MAX_PARAMS, err, sizeof err), -1);
     cr_assert(strstr(err, "'a'"), "%s", err);
-    cr_assert_eq(api_parse_query("=1", p, API_MAX_PARAMS, err, sizeof err), -1);
-    cr_assert_eq(api_parse_query("a=%zz", p, API_MAX_PARAMS, err, sizeof err), -1);
+    cr_assert_eq(url_parse_query("=1", p, URL_MAX_PARAMS, err, sizeof err), -1);
+    cr_assert_eq(url_parse_query("a=%zz", p, URL_MAX_PARAMS, err, sizeof err), -1);
     char many[512] = "";
     for (int i = 0; i < 20; i++)
         sprintf(many + strlen(many), "p%d=1&", i);
-    cr_assert_eq(api_parse_query(many, p, API_MAX_PARAMS, err, sizeof err), -1);
+    cr_assert_eq(url_parse_query(many, p, URL_MAX_PARAMS, err, sizeof err), -1);
     char big[1200];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     big[0] = 'a', big[1] = '=';
-    cr_assert_eq(api_parse_query(big, p, API_MAX_PARAMS, err, sizeof err), -1);
+    cr_assert_eq(url_parse_query(big, p, URL_MAX_PARAMS, err, sizeof err), -1);
 }
 
 Test(api, session_ids_are_exactly_16_hex_digits) {
     uint64_t id;
-    cr_assert(insightd_sid_parse("c0ffee0123456789", &id) == 0 && id == 0xc0ffee0123456789ull);
-    cr_assert(insightd_sid_parse("C0FFEE0123456789", &id) == 0 && id == 0xc0ffee0123456789ull);
-    cr_assert(insightd_sid_parse("c0ffee012345678", &id) < 0);
-    cr_assert(insightd_sid_parse("c0ffee01234567890", &id) < 0);
-    cr_assert(insightd_sid_parse("0000000000000000", &id) < 0);
-    cr_assert(insightd_sid_parse("g0ffee0123456789", &id) < 0);
-    cr_assert(insightd_sid_parse("", &id) < 0);
+    cr_assert(sid_parse("c0ffee0123456789", &id) == 0 && id == 0xc0ffee0123456789ull);
+    cr_assert(sid_parse("C0FFEE0123456789", &id) == 0 && id == 0xc0ffee0123456789ull);
+    cr_assert(sid_parse("c0ffee012345678", &id) < 0);
+    cr_assert(sid_parse("c0ffee01234567890", &id) < 0);
+    cr_assert(sid_parse("0000000000000000", &id) < 0);
+    cr_assert(sid_parse("g0ffee0123456789", &id) < 0);
+    cr_assert(sid_parse("", &id) < 0);
     char out[17];
-    insightd_sid_format(0xabcull, out);
+    sid_format(0xabcull, out);
     cr_assert_str_eq(out, "0000000000000abc");
 }
 

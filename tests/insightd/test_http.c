@@ -26,31 +26,46 @@ static void start(void) {
     ctx.cfg = &cfg;
     ctx.loop = uv_default_loop();
     ctx.web_root_ok = realpath(dir, ctx.web_root_real) != NULL;
-    cr_assert_eq(store_open(&ctx.store, db, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(query_pool_open(&ctx.readers, db, 2, err, sizeof err), 0, "%s", err);
-    ctx.sessions = sessions_create(ctx.store, &cfg, NULL, 0);
+    cr_assert_eq(store_open(&ctx.store, db, 2, err, sizeof err), 0, "%s", err);
+    writer_options_t wo = {
+        .commit_interval_ms = 50,
+        .buffer_bytes = 1 << 20,
+        .retention_interval_ms = 60000,
+        .keep = {UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2, UINT64_MAX / 2}};
+    cr_assert_eq(writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, NULL, err, sizeof err), 0, "%s", err);
+    sessions_options_t so = {10000, 64, 16, 1024};
+    ctx.sessions = sessions_create(ctx.writer, &so, NULL);
     cr_assert_eq(http_start(&ctx.http, &ctx, err, sizeof err), 0, "http_start: %s", err);
 }
 
 static void close_any(uv_handle_t *h, void *arg) {
     (void)arg;
-    if (!uv_is_closing(h) && !http_owns_handle(ctx.http, h)) uv_close(h, NULL);
+    if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* The daemon's shutdown order (main.c). */
 static void stop(void) {
-    ws_close_all(ctx.ws);
-    http_stop(ctx.http);
-    for (int i = 0; i < 300 && (ws_open_clients(ctx.ws) || http_inflight(ctx.http)); i++) {
+    http_drain(ctx.http);
+    for (int i = 0; i < 300 && http_inflight(ctx.http); i++) {
         uv_run(ctx.loop, UV_RUN_NOWAIT);
         usleep(10000);
     }
+    ws_close_all(ctx.ws);
+    for (int i = 0; i < 300 && ws_open_clients(ctx.ws); i++) {
+        uv_run(ctx.loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    http_stop(ctx.http);
+    writer_stop(ctx.writer, clock_mono_ms() + 1000);
+    http_close(ctx.http);
+    ws_close(ctx.ws);
+    writer_close(ctx.writer);
     uv_walk(ctx.loop, close_any, NULL);
-    http_close_when_idle(ctx.http);
     uv_run(ctx.loop, UV_RUN_DEFAULT);
     ws_free(ctx.ws);
     http_free(ctx.http);
     sessions_destroy(ctx.sessions);
-    query_pool_close(ctx.readers);
+    writer_free(ctx.writer);
     store_close(ctx.store);
     uv_loop_close(ctx.loop);
     rm_tree(dir);

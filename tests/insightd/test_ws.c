@@ -30,13 +30,3 @@ Test(ws, json_extent_refuses_non_values) {
     cr_assert_eq(ext("\"str\"", &skip), -1);
     cr_assert_eq(ext("}", &skip), -1);
 }
-
-Test(ws, shared_buffers_are_refcounted) {
-    ws_buf_t *b = ws_buf_new("abc", 3);
-    cr_assert_eq(b->refs, 1);
-    b->refs++;
-    ws_buf_unref(b);
-    cr_assert_str_eq(b->data, "abc");
-    ws_buf_unref(b);
-    ws_buf_unref(NULL);
-}

@@ -1,0 +1,36 @@
+/* ctx.h — what the HTTP, API, static and WebSocket modules share: the
+ * daemon's parts and facts, owned by main.c (loop thread). */
+#ifndef FA_INSIGHTD_CTX_H
+#define FA_INSIGHTD_CTX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+
+struct sessions;
+struct store;
+struct writer;
+struct http;
+struct ws;
+
+typedef struct insightd_ctx {
+    uv_loop_t *loop;
+    const config_t *cfg;
+    struct sessions *sessions;
+    struct store *store;
+    struct writer *writer;
+    struct http *http;
+    struct ws *ws;
+    uint64_t started_ms, started_mono;
+    char http_url[300];
+    char ingest_url[300];
+    bool web_root_ok;
+    char web_root_real[CONFIG_PATH_MAX];
+} insightd_ctx_t;
+
+#define INSIGHTD_NAME "fa-insightd"
+
+#endif

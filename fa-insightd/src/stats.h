@@ -1,0 +1,55 @@
+/* stats.h — the daemon's counters, reported by /api/v1/health.
+ *
+ * Process-wide like the logger. Counters written by nng threads are
+ * atomic; the others belong to the loop thread (the writer thread keeps
+ * its own, see writer.h). Everything counts up from the start, except
+ * the gauges marked "now". */
+#ifndef FA_INSIGHTD_STATS_H
+#define FA_INSIGHTD_STATS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STATS_REJECT_REASONS 16 /* index: -fa_proto_err */
+
+typedef struct insightd_stats {
+    /* ingest, written by the nng receive callback */
+    atomic_uint_fast64_t received; /* messages taken off the socket */
+    atomic_uint_fast64_t received_bytes;
+    atomic_uint_fast64_t queue_dropped;        /* FRAMEs refused by a full hand-off queue */
+    atomic_uint_fast64_t control_over_reserve; /* control messages refused: even the reserve was full */
+    atomic_uint_fast64_t queue_depth;          /* now */
+    atomic_uint_fast64_t queue_high_water;
+    atomic_uint_fast64_t last_queue_drop_mono; /* when a FRAME was last refused (health) */
+    /* descriptors, written by the accept guard (fdguard.c) on nng threads */
+    atomic_uint_fast64_t connections_shed; /* accepted and closed at once: no descriptor left */
+    /* message handling (loop) */
+    uint64_t rejected; /* failed to decode */
+    uint64_t rejected_by[STATS_REJECT_REASONS];
+    uint64_t accepted_by_type[5];  /* index fa_proto_type */
+    uint64_t orphaned;             /* pending messages given up (bounds) */
+    uint64_t pending;              /* now: messages waiting for their session to be resolved */
+    uint64_t gaps;                 /* missing sequence numbers */
+    uint64_t out_of_order;         /* late but new sequence numbers */
+    uint64_t duplicates;           /* sequence numbers seen before: not stored */
+    uint64_t rows_undefined_tag;   /* FRAME rows for ids no HELLO/TAGS defined */
+    uint64_t rows_tag_cap;         /* definitions beyond --max-tags */
+    uint64_t bad_timestamps;       /* absurd agent clocks and frame times, clamped */
+    uint64_t clock_skewed;         /* sessions whose agent clock is off by more than 2 s */
+    uint64_t frames_store_backlog; /* accepted frames dropped: the writer's buffer was full */
+    uint64_t last_store_drop_mono; /* when that last happened (health) */
+    bool database_lost;            /* the database file was deleted or replaced */
+    uint64_t sessions_evicted;     /* ended sessions dropped from memory (still stored) */
+    uint64_t sessions_loaded;      /* sessions brought back from the store */
+    /* WebSocket (loop) */
+    uint64_t ws_accepted, ws_clients, ws_sent, ws_merged, ws_dropped, ws_closed_slow, ws_closed_flood,
+        ws_bad_messages, ws_refused, ws_accept_errors;
+    /* HTTP (loop) */
+    uint64_t http_requests, http_4xx, http_5xx, http_inflight, http_timeouts, http_write_timeouts,
+        http_capped, http_cancelled;
+} insightd_stats_t;
+
+extern insightd_stats_t g_stats;
+
+#endif

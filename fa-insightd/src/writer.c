@@ -1,0 +1,613 @@
+/* writer.c — the writer thread (see writer.h).
+ *
+ * Records are queued as self-contained ops (one allocation each, the blob
+ * inline). The thread swaps the whole queue out under the lock and writes
+ * it in one transaction; a frame's counters are collapsed per session and
+ * written after the batch's frames, in the same transaction, so that a
+ * crash never leaves counters that disagree with the frames stored. */
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+/* Sessions, tags and alerts may use this much beyond the buffer. */
+#define CONTROL_RESERVE (4u * 1024u * 1024u)
+#define RETENTION_FIRST_MS 5000u
+#define RETENTION_STEP_ROWS 5000
+#define MAINTAIN_EVERY_MS 1000u
+#define FILE_CHECK_EVERY_MS 2000u
+#define BACKOFF_MIN_MS 250u
+#define BACKOFF_MAX_MS 4000u
+#define LOG_EVERY_MS 10000u
+
+enum { OP_SESSION, OP_TAG, OP_ALERT, OP_FRAME, OP_ROLLUP, OP_FINDING };
+
+typedef struct frame_op {
+    store_frame_t row;
+    store_counters_t counters;
+} frame_op_t;
+typedef struct rollup_op {
+    int level;
+    store_rollup_t row;
+} rollup_op_t;
+typedef struct tag_op {
+    uint64_t session_id;
+    tag_info_t tag;
+    char path[VIEW_TEXT_MAX];
+} tag_op_t;
+
+typedef struct op {
+    struct op *next;
+    uint64_t seq;
+    size_t bytes; /* accounted against the buffer */
+    uint8_t kind;
+    max_align_t payload[]; /* one of the *_op_t or records, then the blob */
+} op_t;
+
+typedef struct lookup {
+    struct lookup *next;
+    uint64_t session_id;
+    session_view_t *view;
+    bool done;
+} lookup_t;
+
+struct writer {
+    store_t *st;
+    writer_options_t opt;
+    writer_hooks_t hooks;
+    uv_async_t async; /* replies to the loop */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    /* under lock */
+    op_t *head, *tail;
+    lookup_t *lookups, *replies;
+    bool stop, urgent, file_lost, file_lost_reported;
+    uint64_t stop_deadline;
+    uint64_t queued_bytes, queued_ops, queued_frames; /* queue + the batch in progress */
+    uint64_t next_seq, committed;
+    uint64_t busy_since; /* monotonic start of the store call in progress, 0 idle */
+    writer_stats_t stats;
+    /* writer thread only */
+    op_t *batch;
+    log_limiter_t fail_lim;
+    uint64_t backoff_ms;
+};
+
+/* ---- loop side ----------------------------------------------------------- */
+
+static void *op_payload(op_t *o) {
+    return o->payload;
+}
+
+static op_t *op_new(uint8_t kind, size_t payload, size_t blob) {
+    op_t *o = malloc(sizeof *o + payload + blob);
+    if (!o) return NULL;
+    o->next = NULL;
+    o->kind = kind;
+    o->bytes = sizeof *o + payload + blob;
+    return o;
+}
+
+static bool droppable(uint8_t kind) {
+    return kind == OP_FRAME || kind == OP_ROLLUP || kind == OP_FINDING;
+}
+
+/* Queues o, or frees it when the buffer is full. Returns its seq or 0. */
+static uint64_t enqueue(writer_t *w, op_t *o) {
+    pthread_mutex_lock(&w->lock);
+    uint64_t limit = w->opt.buffer_bytes + (droppable(o->kind) ? 0 : CONTROL_RESERVE);
+    if (w->queued_bytes + o->bytes > limit) {
+        if (!droppable(o->kind)) w->stats.control_dropped++;
+        pthread_mutex_unlock(&w->lock);
+        free(o);
+        return 0;
+    }
+    o->seq = ++w->next_seq;
+    if (w->tail) {
+        w->tail->next = o;
+    } else {
+        w->head = o;
+        pthread_cond_signal(&w->wake); /* it may sleep for longer than the commit interval */
+    }
+    w->tail = o;
+    w->queued_bytes += o->bytes;
+    w->queued_ops++;
+    if (o->kind == OP_FRAME) w->queued_frames++;
+    uint64_t seq = o->seq;
+    pthread_mutex_unlock(&w->lock);
+    return seq;
+}
+
+uint64_t writer_put_session(writer_t *w, const session_info_t *s) {
+    op_t *o = op_new(OP_SESSION, sizeof *s, 0);
+    if (!o) return 0;
+    memcpy(op_payload(o), s, sizeof *s);
+    return enqueue(w, o);
+}
+
+uint64_t writer_put_tag(writer_t *w, uint64_t sid, const tag_info_t *t) {
+    op_t *o = op_new(OP_TAG, sizeof(tag_op_t), 0);
+    if (!o) return 0;
+    tag_op_t *p = op_payload(o);
+    p->session_id = sid;
+    p->tag = *t;
+    snprintf(p->path, sizeof p->path, "%s", t->path ? t->path : "");
+    p->tag.path = NULL; /* points at p->path when written */
+    return enqueue(w, o);
+}
+
+/* A record that is a plain struct, copied as it is. */
+static uint64_t put_copy(writer_t *w, uint8_t type, const void *rec, size_t size) {
+    op_t *o = op_new(type, size, 0);
+    if (!o) return 0;
+    memcpy(op_payload(o), rec, size);
+    return enqueue(w, o);
+}
+
+uint64_t writer_put_alert(writer_t *w, const alert_row_t *a) {
+    return put_copy(w, OP_ALERT, a, sizeof *a);
+}
+
+uint64_t writer_put_frame(writer_t *w, const store_frame_t *f, const store_counters_t *c) {
+    op_t *o = op_new(OP_FRAME, sizeof(frame_op_t), f->len);
+    if (!o) return 0;
+    frame_op_t *p = op_payload(o);
+    p->row = *f;
+    p->counters = *c;
+    memcpy(p + 1, f->blob, f->len);
+    p->row.blob = (const uint8_t *)(p + 1);
+    return enqueue(w, o);
+}
+
+uint64_t writer_put_rollup(writer_t *w, int level, const store_rollup_t *r) {
+    op_t *o = op_new(OP_ROLLUP, sizeof(rollup_op_t), r->len);
+    if (!o) return 0;
+    rollup_op_t *p = op_payload(o);
+    p->level = level;
+    p->row = *r;
+    memcpy(p + 1, r->blob, r->len);
+    p->row.blob = (const uint8_t *)(p + 1);
+    return enqueue(w, o);
+}
+
+uint64_t writer_put_finding(writer_t *w, const store_finding_t *f) {
+    return put_copy(w, OP_FINDING, f, sizeof *f);
+}
+
+void writer_lookup(writer_t *w, uint64_t sid) {
+    lookup_t *l = calloc(1, sizeof *l);
+    if (!l) {
+        if (w->hooks.on_lookup) w->hooks.on_lookup(w->hooks.ud, sid, NULL);
+        return;
+    }
+    l->session_id = sid;
+    pthread_mutex_lock(&w->lock);
+    l->next = w->lookups;
+    w->lookups = l;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void writer_commit_soon(writer_t *w) {
+    pthread_mutex_lock(&w->lock);
+    w->urgent = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+}
+
+uint64_t writer_committed(const writer_t *w) {
+    pthread_mutex_lock((pthread_mutex_t *)&w->lock);
+    uint64_t c = w->committed;
+    pthread_mutex_unlock((pthread_mutex_t *)&w->lock);
+    return c;
+}
+
+bool writer_backlogged(const writer_t *w) {
+    pthread_mutex_lock((pthread_mutex_t *)&w->lock);
+    bool b = w->queued_bytes > w->opt.buffer_bytes / 2 || w->stats.failing;
+    pthread_mutex_unlock((pthread_mutex_t *)&w->lock);
+    return b;
+}
+
+void writer_stats(const writer_t *w, writer_stats_t *out) {
+    pthread_mutex_lock((pthread_mutex_t *)&w->lock);
+    *out = w->stats;
+    out->backlog_ops = w->queued_ops;
+    out->backlog_bytes = w->queued_bytes;
+    out->backlog_frames = w->queued_frames;
+    out->busy_ms = w->busy_since ? clock_mono_ms() - w->busy_since : 0;
+    pthread_mutex_unlock((pthread_mutex_t *)&w->lock);
+}
+
+/* Loop: replies from the thread. */
+static void async_cb(uv_async_t *a) {
+    writer_t *w = a->data;
+    pthread_mutex_lock(&w->lock);
+    lookup_t *r = w->replies;
+    w->replies = NULL;
+    bool lost = w->file_lost && !w->file_lost_reported;
+    if (lost) w->file_lost_reported = true;
+    pthread_mutex_unlock(&w->lock);
+    while (r) {
+        lookup_t *next = r->next;
+        if (w->hooks.on_lookup)
+            w->hooks.on_lookup(w->hooks.ud, r->session_id, r->view);
+        else
+            view_free(r->view);
+        free(r);
+        r = next;
+    }
+    if (lost && w->hooks.on_file_lost) w->hooks.on_file_lost(w->hooks.ud);
+}
+
+/* ---- writer thread -------------------------------------------------------- */
+
+static void set_busy(writer_t *w, bool busy) {
+    pthread_mutex_lock(&w->lock);
+    w->busy_since = busy ? clock_mono_ms() : 0;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void answer_lookups(writer_t *w) {
+    pthread_mutex_lock(&w->lock);
+    lookup_t *l = w->lookups;
+    w->lookups = NULL;
+    pthread_mutex_unlock(&w->lock);
+    if (!l) return;
+    lookup_t *done = NULL;
+    while (l) {
+        lookup_t *next = l->next;
+        set_busy(w, true);
+        int rc = store_lookup(w->st, l->session_id, &l->view);
+        set_busy(w, false);
+        if (rc != 1) l->view = NULL; /* unknown, or the store failed: a new session */
+        l->next = done;
+        done = l;
+        l = next;
+    }
+    pthread_mutex_lock(&w->lock);
+    while (done) {
+        lookup_t *next = done->next;
+        done->next = w->replies;
+        w->replies = done;
+        w->stats.lookups++;
+        done = next;
+    }
+    pthread_mutex_unlock(&w->lock);
+    uv_async_send(&w->async);
+}
+
+/* Latest counters per session in a batch (collapsed before commit). */
+typedef struct counters_slot {
+    uint64_t sid;
+    const store_counters_t *c;
+} counters_slot_t;
+
+static void counters_note(counters_slot_t *tab, size_t cap, uint64_t sid, const store_counters_t *c) {
+    size_t i = (size_t)((sid * 0x9E3779B97F4A7C15ull) >> 40) & (cap - 1);
+    while (tab[i].c && tab[i].sid != sid)
+        i = (i + 1) & (cap - 1);
+    tab[i].sid = sid;
+    tab[i].c = c;
+}
+
+/* Frames, rollups and findings go to the store in runs of one kind. */
+#define RUN_MAX 256
+
+static int write_run(writer_t *w, op_t **cursor, uint64_t *frames, uint64_t *rejected) {
+    op_t *o = *cursor;
+    int rc = STORE_OK;
+    if (o->kind == OP_FRAME) {
+        store_frame_t rows[RUN_MAX];
+        size_t n = 0, refused = 0;
+        for (; o && o->kind == OP_FRAME && n < RUN_MAX; o = o->next)
+            rows[n++] = ((frame_op_t *)op_payload(o))->row;
+        rc = store_put_frames(w->st, rows, n, &refused);
+        *frames += n - refused;
+        *rejected += refused;
+    } else if (o->kind == OP_ROLLUP) {
+        store_rollup_t rows[RUN_MAX];
+        int level = ((rollup_op_t *)op_payload(o))->level;
+        size_t n = 0;
+        for (; o && o->kind == OP_ROLLUP && ((rollup_op_t *)op_payload(o))->level == level && n < RUN_MAX;
+             o = o->next)
+            rows[n++] = ((rollup_op_t *)op_payload(o))->row;
+        rc = store_put_rollups(w->st, level, rows, n);
+    } else if (o->kind == OP_FINDING) {
+        store_finding_t rows[RUN_MAX];
+        size_t n = 0;
+        for (; o && o->kind == OP_FINDING && n < RUN_MAX; o = o->next)
+            rows[n++] = *(store_finding_t *)op_payload(o);
+        rc = store_put_findings(w->st, rows, n);
+    } else {
+        switch (o->kind) {
+        case OP_SESSION:
+            rc = store_put_session(w->st, op_payload(o));
+            break;
+        case OP_TAG: {
+            tag_op_t *p = op_payload(o);
+            p->tag.path = p->path;
+            rc = store_put_tag(w->st, p->session_id, &p->tag);
+            break;
+        }
+        case OP_ALERT:
+            rc = store_put_alert(w->st, op_payload(o));
+            break;
+        }
+        o = o->next;
+    }
+    *cursor = o;
+    return rc;
+}
+
+/* The database took a write again. */
+static void note_success(writer_t *w) {
+    pthread_mutex_lock(&w->lock);
+    bool was_failing = w->stats.failing;
+    w->stats.failing = false;
+    w->stats.problem[0] = '\0';
+    pthread_mutex_unlock(&w->lock);
+    if (was_failing) LOG(LOG_WARN, "database %s: writing again", store_path(w->st));
+    w->backoff_ms = 0;
+}
+
+/* Writes the batch in one transaction: its records in order, then the
+ * newest counters of each session that had frames in it. Returns STORE_OK
+ * (committed and freed) or STORE_RETRY (rolled back, kept). */
+static int write_batch(writer_t *w) {
+    uint64_t t0 = clock_mono_ms();
+    set_busy(w, true);
+    size_t n = 0;
+    for (op_t *o = w->batch; o; o = o->next)
+        n++;
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap *= 2;
+    counters_slot_t *tab = calloc(cap, sizeof *tab);
+    for (op_t *o = w->batch; tab && o; o = o->next) {
+        if (o->kind != OP_FRAME) continue;
+        frame_op_t *f = op_payload(o);
+        counters_note(tab, cap, f->row.session_id, &f->counters); /* the last one wins */
+    }
+    int rc = tab ? store_begin(w->st) : STORE_RETRY;
+    uint64_t frames = 0, rejected = 0;
+    for (op_t *o = w->batch; rc != STORE_RETRY && o;)
+        rc = write_run(w, &o, &frames, &rejected);
+    for (size_t i = 0; rc != STORE_RETRY && i < cap; i++)
+        if (tab[i].c && store_put_counters(w->st, tab[i].sid, tab[i].c) == STORE_RETRY) rc = STORE_RETRY;
+    if (rc != STORE_RETRY) rc = store_commit(w->st);
+    free(tab);
+    uint64_t dt = clock_mono_ms() - t0;
+    set_busy(w, false);
+    if (rc == STORE_RETRY) {
+        store_rollback(w->st);
+        return STORE_RETRY;
+    }
+    uint64_t last_seq = 0, bytes = 0, ops = 0, nframes = 0;
+    while (w->batch) {
+        op_t *o = w->batch;
+        w->batch = o->next;
+        last_seq = o->seq;
+        bytes += o->bytes;
+        ops++;
+        if (o->kind == OP_FRAME) nframes++;
+        free(o);
+    }
+    pthread_mutex_lock(&w->lock);
+    w->committed = last_seq;
+    w->queued_bytes -= bytes;
+    w->queued_ops -= ops;
+    w->queued_frames -= nframes;
+    w->stats.commits++;
+    w->stats.frames_stored += frames;
+    w->stats.frames_rejected += rejected;
+    w->stats.last_commit_ms = clock_now_ms();
+    w->stats.commit_ms_last = dt;
+    if (dt > w->stats.commit_ms_max) w->stats.commit_ms_max = dt;
+    pthread_mutex_unlock(&w->lock);
+    note_success(w);
+    return STORE_OK;
+}
+
+static void note_failure(writer_t *w) {
+    pthread_mutex_lock(&w->lock);
+    if (!w->stats.failing) w->stats.failing_since_ms = clock_mono_ms();
+    w->stats.failing = true;
+    w->stats.failed_attempts++;
+    snprintf(w->stats.problem, sizeof w->stats.problem, "%s", store_error(w->st));
+    uint64_t buffered = w->queued_frames;
+    pthread_mutex_unlock(&w->lock);
+    w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (w->backoff_ms > BACKOFF_MAX_MS) w->backoff_ms = BACKOFF_MAX_MS;
+    log_limited(&w->fail_lim, LOG_EVERY_MS, LOG_ERROR,
+                "database %s: write failed, retrying (%llu frames buffered): %s", store_path(w->st),
+                (unsigned long long)buffered, store_error(w->st));
+}
+
+static void run_retention(writer_t *w, uint64_t *due) {
+    uint64_t now = clock_now_ms();
+    set_busy(w, true);
+    bool more = false;
+    int64_t n = store_prune(w->st, &w->opt.keep, now, RETENTION_STEP_ROWS, &more);
+    set_busy(w, false);
+    if (n == STORE_RETRY) {
+        note_failure(w);
+        *due = clock_mono_ms() + w->backoff_ms;
+        return;
+    }
+    note_success(w);
+    pthread_mutex_lock(&w->lock);
+    w->stats.retention_deleted += (uint64_t)n;
+    if (!more) w->stats.retention_passes++;
+    pthread_mutex_unlock(&w->lock);
+    /* More is due: go on after the next batch. */
+    if (!more) *due = clock_mono_ms() + w->opt.retention_interval_ms;
+    if (n > 0) LOG(LOG_DEBUG, "retention: %lld old rows deleted", (long long)n);
+}
+
+static void *writer_main(void *arg) {
+    writer_t *w = arg;
+    uint64_t start = clock_mono_ms();
+    uint64_t retention_due = start + RETENTION_FIRST_MS, last_commit = start, last_maintain = start,
+             last_check = start, retry_at = 0;
+    for (;;) {
+        answer_lookups(w);
+        uint64_t now = clock_mono_ms();
+        /* Take the queue when the interval is over (or sooner when asked). */
+        pthread_mutex_lock(&w->lock);
+        bool stop = w->stop;
+        bool due = w->head && (w->urgent || stop || now - last_commit >= w->opt.commit_interval_ms);
+        if (!w->batch && due) {
+            w->batch = w->head;
+            w->head = w->tail = NULL;
+            w->urgent = false;
+        } else if (w->batch && w->head && now >= retry_at) {
+            /* Retrying: the new records join the batch. */
+            op_t *t = w->batch;
+            while (t->next)
+                t = t->next;
+            t->next = w->head;
+            w->head = w->tail = NULL;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (w->batch && now >= retry_at) {
+            if (write_batch(w) == STORE_OK) {
+                last_commit = clock_mono_ms();
+            } else {
+                note_failure(w);
+                retry_at = clock_mono_ms() + w->backoff_ms;
+            }
+        }
+        now = clock_mono_ms();
+        if (!w->batch) {
+            if (now - last_maintain >= MAINTAIN_EVERY_MS) {
+                bool reset = false;
+                set_busy(w, true);
+                store_maintain(w->st, &reset);
+                set_busy(w, false);
+                last_maintain = now;
+                if (reset) {
+                    pthread_mutex_lock(&w->lock);
+                    w->stats.wal_resets++;
+                    pthread_mutex_unlock(&w->lock);
+                }
+            }
+            if (!stop && now >= retention_due) run_retention(w, &retention_due);
+        }
+        if (now - last_check >= FILE_CHECK_EVERY_MS) {
+            last_check = now;
+            if (store_check_file(w->st)) {
+                pthread_mutex_lock(&w->lock);
+                bool first = !w->file_lost;
+                w->file_lost = true;
+                pthread_mutex_unlock(&w->lock);
+                if (first) uv_async_send(&w->async);
+            }
+        }
+        pthread_mutex_lock(&w->lock);
+        if (w->stop && !w->head && !w->batch) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        if (w->stop && w->batch && clock_mono_ms() >= w->stop_deadline) {
+            pthread_mutex_unlock(&w->lock);
+            break; /* writer_stop counts what is left */
+        }
+        /* Sleep until something is due. */
+        uint64_t wake = last_commit + w->opt.commit_interval_ms;
+        if (w->batch) wake = retry_at;
+        if (!w->head && !w->batch) wake = now + MAINTAIN_EVERY_MS;
+        if (retention_due < wake && !w->batch) wake = retention_due;
+        now = clock_mono_ms();
+        if (!w->lookups && !w->urgent && !w->stop && wake > now) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + (wake - now) * 1000000u;
+            ts.tv_sec += (time_t)(ns / 1000000000u);
+            ts.tv_nsec = (long)(ns % 1000000000u);
+            pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+        }
+        pthread_mutex_unlock(&w->lock);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+int writer_start(writer_t **out, store_t *st, uv_loop_t *loop, const writer_options_t *opt,
+                 const writer_hooks_t *hooks, char *err, size_t errcap) {
+    writer_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    w->st = st;
+    w->opt = *opt;
+    if (hooks) w->hooks = *hooks;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    uv_async_init(loop, &w->async, async_cb);
+    w->async.data = w;
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        snprintf(err, errcap, "cannot start the writer thread");
+        uv_close((uv_handle_t *)&w->async, NULL);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+void writer_stop(writer_t *w, uint64_t deadline_mono_ms) {
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    w->stop_deadline = deadline_mono_ms;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    /* What could not be written by the deadline. */
+    uint64_t lost = 0;
+    for (op_t *lists[2] = {w->batch, w->head}, **l = lists; l < lists + 2; l++) {
+        for (op_t *o = *l; o;) {
+            op_t *next = o->next;
+            if (o->kind == OP_FRAME) lost++;
+            free(o);
+            o = next;
+        }
+    }
+    w->batch = w->head = w->tail = NULL;
+    if (lost)
+        LOG(LOG_ERROR, "database %s: %llu frames could not be written before the shutdown deadline",
+            store_path(w->st), (unsigned long long)lost);
+    /* Look-ups nobody will answer. */
+    while (w->lookups) {
+        lookup_t *l = w->lookups;
+        w->lookups = l->next;
+        free(l);
+    }
+}
+
+void writer_close(writer_t *w) {
+    if (w && !uv_is_closing((uv_handle_t *)&w->async)) uv_close((uv_handle_t *)&w->async, NULL);
+}
+
+void writer_free(writer_t *w) {
+    if (!w) return;
+    while (w->replies) {
+        lookup_t *l = w->replies;
+        w->replies = l->next;
+        view_free(l->view);
+        free(l);
+    }
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->wake);
+    free(w);
+}
