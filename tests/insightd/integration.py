@@ -495,6 +495,45 @@ def ingest_to_api_round_trip():
 
 
 @test
+def metrics_pass_promtool_and_match_the_api():
+    """GET /metrics: Prometheus' own checker accepts the exposition, and its
+    figures are the API's (live session tags, budgets, alert, counters)."""
+    d = Daemon("metrics", extra=["--session-timeout", "60s"])
+    sid = session_of(d.send("--frames", 200, "--fps", 0, "--fast", "--budget", 100000, "--usage",
+                            "50x100,101x100", "--app", 'met"rics\\game'))
+    d.wait_stored(200)
+    status, headers, body = d.request("GET", "/metrics")
+    eq(status, 200, "status")
+    check(headers["content-type"].startswith("text/plain; version=0.0.4"), headers["content-type"])
+    text = body.decode()
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    check(p.returncode == 0, f"promtool check metrics: {p.stdout}{p.stderr}\n{text[:1500]}")
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = int(value)
+    labels = f'session="{sid}",app="met\\"rics\\\\game",build="build-1"'
+    tags = {t["path"]: t for t in walk(d.get(f"/api/v1/sessions/{sid}/tags")["tree"])}
+    for path, t in tags.items():
+        eq(values[f'framealloc_tag_live_bytes{{{labels},tag="{path or "(root)"}"}}'], t["live_bytes"], path)
+    eq(values[f'framealloc_tag_budget_hard_bytes{{{labels},tag="physics"}}'], 100000, "hard budget")
+    eq(values[f'framealloc_tag_alert_level{{{labels},tag="physics"}}'], 2, "critical alert")
+    eq(values[f'framealloc_session_frames_total{{{labels}}}'], 200, "frames")
+    h = d.health()["ingest"]
+    eq(values["fa_insightd_ingest_received_messages_total"], h["received"], "received")
+    eq(values['fa_insightd_ingest_accepted_messages_total{type="frame"}'], 200, "frames accepted")
+    eq(d.request("POST", "/metrics", body=b"")[0], 405, "POST")
+    eq(d.stop(), 0, "exit code")
+
+
+def walk(nodes):
+    for n in nodes:
+        yield n
+        yield from walk(n.get("children") or [])
+
+
+@test
 def api_rejects_bad_input_precisely():
     d = shared()
     sid = session_of(d.send("--frames", 5, "--fps", 0, "--fast"))
