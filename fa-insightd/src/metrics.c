@@ -74,10 +74,27 @@ static void sample(text_t *t, const char *name, const char *labels, unsigned lon
 
 /* ---- the live sessions' tags ------------------------------------------------ */
 
-typedef struct tag_pass {
+/* The per-session and per-tag families, one pass over the live sessions
+ * each (a family's samples must be together). */
+enum figure { F_FRAMES, F_ALERTS, F_LIVE, F_PEAK, F_SOFT, F_HARD, F_ALERT_LEVEL };
+static const struct {
+    const char *name, *type, *help;
+} figures[] = {
+    [F_FRAMES] = {"framealloc_session_frames_total", "counter", "FRAME messages accepted for a live session."},
+    [F_ALERTS] = {"framealloc_session_active_alerts", "gauge", "Budget alerts raised and not cleared in a live session."},
+    [F_LIVE] = {"framealloc_tag_live_bytes", "gauge",
+                "Bytes in use by a tag and its descendants at the newest frame (frame + pool + heap)."},
+    [F_PEAK] = {"framealloc_tag_peak_bytes", "gauge", "Highest live bytes of a tag seen in the session."},
+    [F_SOFT] = {"framealloc_tag_budget_soft_bytes", "gauge", "A tag's soft budget (0: none; tags with a budget)."},
+    [F_HARD] = {"framealloc_tag_budget_hard_bytes", "gauge", "A tag's hard budget (0: none; tags with a budget)."},
+    [F_ALERT_LEVEL] = {"framealloc_tag_alert_level", "gauge",
+                       "A budgeted tag's alert state: 0 none, 1 warning (>= 80 %), 2 critical (>= 100 % of hard)."},
+};
+
+typedef struct pass {
     text_t *t;
-    const char *metric; /* which figure this pass writes */
-} tag_pass_t;
+    enum figure f;
+} pass_t;
 
 static void session_labels(text_t *t, const session_info_t *i) {
     put(t, "session=\"%016llx\",app=\"", (unsigned long long)i->id);
@@ -87,55 +104,42 @@ static void session_labels(text_t *t, const session_info_t *i) {
     put(t, "\"");
 }
 
-static bool tag_samples(void *ud, const session_t *s) {
-    tag_pass_t *p = ud;
+static unsigned long long tag_value(const tag_info_t *g, enum figure f) {
+    switch (f) {
+    case F_LIVE: return g->live_bytes;
+    case F_PEAK: return g->peak_bytes;
+    case F_SOFT: return g->budget_soft;
+    case F_HARD: return g->budget_hard;
+    default: return g->alert_level;
+    }
+}
+
+static bool session_samples(void *ud, const session_t *s) {
+    pass_t *p = ud;
+    if (p->f == F_FRAMES || p->f == F_ALERTS) {
+        const session_info_t *i = session_info(s);
+        put(p->t, "%s{", figures[p->f].name);
+        session_labels(p->t, i);
+        put(p->t, "} %llu\n", (unsigned long long)(p->f == F_FRAMES ? i->frames : i->active_alerts));
+        return !p->t->failed;
+    }
     session_view_t *v = session_view(s);
     if (!v) {
         p->t->failed = true;
         return false;
     }
+    bool budget = p->f == F_SOFT || p->f == F_HARD || p->f == F_ALERT_LEVEL;
     for (uint32_t k = 0; k < v->tag_count; k++) {
         const tag_info_t *g = &v->tags[k];
-        unsigned long long value;
-        if (!strcmp(p->metric, "live"))
-            value = g->live_bytes;
-        else if (!strcmp(p->metric, "peak"))
-            value = g->peak_bytes;
-        else if (!strcmp(p->metric, "soft"))
-            value = g->budget_soft;
-        else if (!strcmp(p->metric, "hard"))
-            value = g->budget_hard;
-        else
-            value = g->alert_level;
-        bool budget = !strcmp(p->metric, "soft") || !strcmp(p->metric, "hard") || !strcmp(p->metric, "alert");
-        if ((budget && !g->budget_hard && !g->budget_soft) || (!budget && !g->seen)) continue;
-        put(p->t, "framealloc_tag_%s{", !strcmp(p->metric, "live")   ? "live_bytes"
-                                        : !strcmp(p->metric, "peak") ? "peak_bytes"
-                                        : !strcmp(p->metric, "soft") ? "budget_soft_bytes"
-                                        : !strcmp(p->metric, "hard") ? "budget_hard_bytes"
-                                                                     : "alert_level");
+        if (budget ? !g->budget_hard && !g->budget_soft : !g->seen) continue;
+        put(p->t, "%s{", figures[p->f].name);
         session_labels(p->t, &v->info);
         put(p->t, ",tag=\"");
         put_label(p->t, g->path && g->path[0] ? g->path : "(root)");
-        put(p->t, "\"} %llu\n", value);
+        put(p->t, "\"} %llu\n", tag_value(g, p->f));
     }
     view_free(v);
     return !p->t->failed;
-}
-
-static bool session_samples(void *ud, const session_t *s) {
-    tag_pass_t *p = ud;
-    const session_info_t *i = session_info(s);
-    put(p->t, "framealloc_session_%s{", p->metric);
-    session_labels(p->t, i);
-    put(p->t, "} %llu\n",
-        (unsigned long long)(!strcmp(p->metric, "frames_total") ? i->frames : i->active_alerts));
-    return !p->t->failed;
-}
-
-static void each_live(insightd_ctx_t *ctx, text_t *t, bool (*fn)(void *, const session_t *), const char *metric) {
-    tag_pass_t p = {t, metric};
-    sessions_each(ctx->sessions, true, fn, &p);
 }
 
 /* ---- the document ------------------------------------------------------------ */
@@ -192,22 +196,11 @@ static void render(insightd_ctx_t *ctx, text_t *t) {
     family(t, "fa_insightd_http_requests_total", "counter", "HTTP requests received.");
     sample(t, "fa_insightd_http_requests_total", "", g_stats.http_requests);
 
-    family(t, "framealloc_session_frames_total", "counter", "FRAME messages accepted for a live session.");
-    each_live(ctx, t, session_samples, "frames_total");
-    family(t, "framealloc_session_active_alerts", "gauge", "Budget alerts raised and not cleared in a live session.");
-    each_live(ctx, t, session_samples, "active_alerts");
-    family(t, "framealloc_tag_live_bytes", "gauge",
-           "Bytes in use by a tag and its descendants at the newest frame (frame + pool + heap).");
-    each_live(ctx, t, tag_samples, "live");
-    family(t, "framealloc_tag_peak_bytes", "gauge", "Highest live bytes of a tag seen in the session.");
-    each_live(ctx, t, tag_samples, "peak");
-    family(t, "framealloc_tag_budget_soft_bytes", "gauge", "A tag's soft budget (0: none; tags with a budget).");
-    each_live(ctx, t, tag_samples, "soft");
-    family(t, "framealloc_tag_budget_hard_bytes", "gauge", "A tag's hard budget (0: none; tags with a budget).");
-    each_live(ctx, t, tag_samples, "hard");
-    family(t, "framealloc_tag_alert_level", "gauge",
-           "A budgeted tag's alert state: 0 none, 1 warning (>= 80 %), 2 critical (>= 100 % of hard).");
-    each_live(ctx, t, tag_samples, "alert");
+    for (enum figure f = F_FRAMES; f <= F_ALERT_LEVEL; f++) {
+        family(t, figures[f].name, figures[f].type, figures[f].help);
+        pass_t p = {t, f};
+        sessions_each(ctx->sessions, true, session_samples, &p);
+    }
 }
 
 bool metrics_is_target(const char *uri) {
