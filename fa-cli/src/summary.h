@@ -3,8 +3,8 @@
  * call sites exist, per call site) with a few figures over a whole run.
  *
  * FIGURES (all of a tag AND its descendants, like the budgets)
- *   peak                   highest live bytes seen (the agent's sampled peak
- *                          included)
+ *   peak                   highest live bytes seen: at frame ends, and the
+ *                          per-frame peaks lib tracks within frames
  *   p50, p95, p99          percentiles of the per-frame live bytes (frame +
  *                          pool + heap at frame end); frames before a tag
  *                          existed count as 0. Exact below 256 bytes, within
