@@ -17,12 +17,16 @@
  *   jv_       json.c      tolerant cJSON accessors (numbers, strings)
  *   render_   render.c    units, colours, tables, tree, sparkline
  *   session_  session.c   --session resolution, unknown tags, near matches
+ *   run_      run.c       a run frame by frame: capture file or session (run.h)
+ *   summary_  summary.c   a run's figures per tag; baseline files (summary.h)
+ *   compare_  compare.c   thresholds, two summaries compared, reports (compare.h)
  *   cmd_*     cmd_*.c     one file per command (group)
  *
  * EXIT CODES
- *   0 success; 1 the daemon is down or answered with an error; 2 bad
- *   arguments (unknown option, bad value, unknown tag or session); 3
- *   `budgets --check` found a critical budget.
+ *   0 success; 1 the daemon is down or answered with an error, or a capture
+ *   file is damaged; 2 bad arguments (unknown option, bad value, unknown
+ *   tag, session or capture file); 3 `budgets --check` found a hard budget
+ *   exceeded; 4 `compare` or `baseline check` found a regression.
  *
  * THREADS
  *   fa-cli is single-threaded; nng's own threads only complete aios that
@@ -51,7 +55,8 @@ enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_SERVER = 1,   /* daemon down, or an error answer */
     CLI_EXIT_USAGE = 2,    /* bad arguments, unknown tag or session */
-    CLI_EXIT_CRITICAL = 3, /* budgets --check: a critical budget */
+    CLI_EXIT_CRITICAL = 3,   /* budgets --check: a hard budget exceeded */
+    CLI_EXIT_REGRESSION = 4, /* compare, baseline check: memory grew past the thresholds */
 };
 
 /* What the global options put in force, shared by every command. */
@@ -107,6 +112,12 @@ typedef struct cmd_info {
  * go on, CLI_EXIT_OK after printing --help, or CLI_EXIT_USAGE after a
  * precise error naming the option and the usage line on stderr. */
 int args_parse(const cli_t *cli, const cmd_info_t *info, const args_opt_t *opts, int argc, char **argv);
+
+/* The same, but up to max_pos arguments that are not options are collected
+ * into pos[] (their count in *npos) instead of refused; one more is refused
+ * as unexpected. */
+int args_parse_positional(const cli_t *cli, const cmd_info_t *info, const args_opt_t *opts, int argc, char **argv,
+                          const char **pos, int max_pos, int *npos);
 
 /* Prints the command's help (summary, synopsis, options, global options,
  * examples) to out. */
@@ -293,6 +304,10 @@ void render_sparkline(char *buf, size_t cap, const double *values, size_t n, dou
  * script, nothing a terminal acts on. */
 void render_json_safe(FILE *out, const char *json, size_t len);
 
+/* Writes s as a JSON string, quotes included, escaped by escape_json: valid
+ * UTF-8 JSON that no terminal acts on. */
+void render_json_string(FILE *out, const char *s);
+
 /* Display width of a UTF-8 string that may hold ANSI colour sequences. */
 size_t render_width(const char *s);
 
@@ -331,6 +346,11 @@ uint64_t render_now_ms(void);
  * code; 0 on success. When session_out is not NULL it receives a copy of
  * the session object (caller deletes). */
 int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out);
+
+/* The same for an explicit spec (NULL or "latest", an id, a unique prefix,
+ * an app name, or app@build: the latest session of that app with that
+ * build id) instead of cli->session. */
+int session_resolve_spec(const cli_t *cli, const char *spec, char id_out[32], cJSON **session_out);
 
 /* GET /api/v1/sessions, which the daemon pages (newest first, live ones
  * first): one page of `limit` rows, or with `every` page after page (of
@@ -377,7 +397,8 @@ typedef struct cmd_entry {
 } cmd_entry_t;
 
 extern const cmd_info_t cmd_sessions_info, cmd_tags_info, cmd_budgets_info, cmd_trend_info, cmd_alerts_info,
-    cmd_frames_info, cmd_findings_info, cmd_watch_info, cmd_export_info, cmd_health_info;
+    cmd_frames_info, cmd_findings_info, cmd_watch_info, cmd_export_info, cmd_health_info, cmd_compare_info,
+    cmd_baseline_info;
 
 int cmd_sessions(cli_t *cli, int argc, char **argv);
 int cmd_tags(cli_t *cli, int argc, char **argv);
@@ -389,6 +410,8 @@ int cmd_findings(cli_t *cli, int argc, char **argv);
 int cmd_watch(cli_t *cli, int argc, char **argv);
 int cmd_export(cli_t *cli, int argc, char **argv);
 int cmd_health(cli_t *cli, int argc, char **argv);
+int cmd_compare(cli_t *cli, int argc, char **argv);
+int cmd_baseline(cli_t *cli, int argc, char **argv);
 
 /* Prints an answer's body as the command's --json output (verbatim, with
  * a final newline). */

@@ -136,15 +136,32 @@ int api_get_sessions(const cli_t *cli, uint32_t limit, bool every, http_answer_t
 }
 
 int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out) {
+    return session_resolve_spec(cli, cli->session, id_out, session_out);
+}
+
+/* The most recently active session of app built as build ("app@build"). */
+static const cJSON *by_app_build(const cJSON *arr, const char *want) {
+    const char *at = strrchr(want, '@');
+    if (!at || at == want || !at[1]) return NULL;
+    size_t app_len = (size_t)(at - want);
+    const cJSON *s, *best = NULL;
+    cJSON_ArrayForEach(s, arr) {
+        const char *app = jv_str(s, "app", "");
+        if (strlen(app) != app_len || strncmp(app, want, app_len) != 0) continue;
+        if (strcmp(jv_str(s, "build_id", ""), at + 1) != 0) continue;
+        if (!best || session_activity(s) > session_activity(best)) best = s;
+    }
+    return best;
+}
+
+int session_resolve_spec(const cli_t *cli, const char *want, char id_out[32], cJSON **session_out) {
     http_answer_t a;
-    const char *asked = cli->session;
-    /* "latest" is on the first page; an id, a prefix or an app name may be
-     * on any. */
-    int rc = api_get_sessions(cli, 100, asked && strcmp(asked, "latest") != 0, &a);
+    /* "latest" is on the first page; an id, a prefix, an app name or
+     * app@build may be on any. */
+    int rc = api_get_sessions(cli, 100, want && strcmp(want, "latest") != 0, &a);
     if (rc) return rc;
     const cJSON *arr = sessions_array(a.json);
     const cJSON *pick = NULL;
-    const char *want = cli->session;
     if (!want || strcmp(want, "latest") == 0) {
         /* The latest live session, else the most recently active one. */
         uint64_t best = 0;
@@ -199,6 +216,7 @@ int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out) {
             return CLI_EXIT_USAGE;
         }
         if (!matches) pick = by_app;
+        if (!pick) pick = by_app_build(arr, want);
         if (!pick) {
             size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
             const char **ids = calloc(n ? n * 2 : 1, sizeof *ids);

@@ -358,6 +358,9 @@ void config_usage(FILE *out) {
     fprintf(out, "  %-30s %s\n", "-c, --config FILE", "read options from FILE first");
     fprintf(out, "  %-30s %s\n", "-h, --help", "print this help and exit");
     fprintf(out, "  %-30s %s\n", "-V, --version", "print the version and exit");
+    fprintf(out, "  %-30s %s\n", "--import FILE...",
+            "load capture files (FA_INSIGHT_URL=file:PATH in the game) into --db as sessions, then exit;");
+    fprintf(out, "  %-30s %s\n", "", "a session already stored is skipped (exit 2 when a file cannot be read)");
     fprintf(out, "\nSIGINT/SIGTERM stop ingest, flush the database, finish HTTP requests, close\n"
                  "WebSockets and exit 0. The API is documented in fa-insightd/API.md.\n");
 }

@@ -33,6 +33,7 @@
 #include "ctx.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "static.h"
 #include "stats.h"
 #include "ws.h"
@@ -251,6 +252,8 @@ static void async_cb(uv_async_t *a) {
             http_reply_error(r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
         else if (r->kind == HTTP_KIND_API)
             api_handle(h->ctx, r);
+        else if (metrics_is_target(r->uri))
+            metrics_handle(h->ctx, r);
         else
             static_handle(h->ctx, r);
         r = next;

@@ -2,6 +2,9 @@
  *
  *   config -> store -> writer -> sessions -> ingest -> HTTP + WebSocket -> uv_run
  *
+ * With --import FILE... (import.h) the daemon loads capture files instead:
+ *   config -> store -> writer -> sessions -> import -> writer stopped -> exit
+ *
  * SIGINT/SIGTERM (a uv_signal_t: the handler only starts the sequence on
  * the loop) stop in order, on the loop thread, each step bounded:
  *   1. ingest: the listener and the socket close, the queue is handed to
@@ -37,6 +40,7 @@
 #include "fdguard.h"
 #include "framealloc.h"
 #include "http.h"
+#include "import.h"
 #include "ingest.h"
 #include "log.h"
 #include "sessions.h"
@@ -315,14 +319,78 @@ static void load_session(void *ud, session_view_t *v) {
     sessions_adopt(ud, v);
 }
 
+/* --import: the ids stored, so that a capture imported before is skipped. */
+static uint64_t *stored_ids;
+static size_t stored_count, stored_cap;
+static bool importing;
+
 static void load_id(void *ud, uint64_t id) {
     sessions_note_stored(ud, id);
+    if (!importing) return;
+    if (stored_count == stored_cap) {
+        size_t cap = stored_cap ? stored_cap * 2 : 256;
+        uint64_t *n = realloc(stored_ids, cap * sizeof *n);
+        if (!n) return;
+        stored_ids = n;
+        stored_cap = cap;
+    }
+    stored_ids[stored_count++] = id;
+}
+
+/* Takes "--import FILE..." out of argv (the files run up to the next
+ * option) into *files; the rest goes to config_load. */
+static int take_import(int *argc, char **argv, char ***files, size_t *n) {
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--import") != 0) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        importing = true;
+        while (i + 1 < *argc && strncmp(argv[i + 1], "--", 2) != 0) {
+            char **grown = realloc(*files, (*n + 1) * sizeof **files);
+            if (!grown) return -1;
+            *files = grown;
+            (*files)[(*n)++] = argv[++i];
+        }
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return importing && *n == 0 ? -1 : 0;
+}
+
+/* --import: the capture files, then an orderly stop of the writer. */
+static int run_import(char **files, size_t n) {
+    int rc = import_run(&ctx, files, n, stored_ids, stored_count);
+    writer_stop(ctx.writer, clock_mono_ms() + SHUTDOWN_WRITER_MS);
+    writer_stats_t ws;
+    writer_stats(ctx.writer, &ws);
+    printf("%s: import done: %llu frames stored\n", INSIGHTD_NAME, (unsigned long long)ws.frames_stored);
+    writer_close(ctx.writer);
+    uv_walk(ctx.loop, close_any, NULL);
+    uv_run(ctx.loop, UV_RUN_DEFAULT);
+    sessions_destroy(ctx.sessions);
+    writer_free(ctx.writer);
+    store_close(ctx.store);
+    uv_loop_close(ctx.loop);
+    free(stored_ids);
+    free(files);
+    return rc == IMPORT_OK ? 0 : rc == IMPORT_BAD_FILE ? EXIT_USAGE : EXIT_START;
 }
 
 int main(int argc, char **argv) {
     char err[1024];
 
-    /* 1. Configuration: defaults, config file, flags. */
+    /* 1. Configuration: defaults, config file, flags (and the files of
+     * --import, which make this run an import). */
+    char **import_files = NULL;
+    size_t import_count = 0;
+    if (take_import(&argc, argv, &import_files, &import_count) != 0) {
+        fprintf(stderr, "%s: --import needs one or more capture files (FA_INSIGHT_URL=file:PATH in the game)\n",
+                INSIGHTD_NAME);
+        free(import_files);
+        return EXIT_USAGE;
+    }
     int rc = config_load(&cfg, argc, argv, stdout, err, sizeof err);
     if (rc == CONFIG_EXIT) return 0;
     if (rc != CONFIG_OK) {
@@ -332,7 +400,7 @@ int main(int argc, char **argv) {
     log_level = cfg.log_level;
     if (check_exposure() != 0) return EXIT_USAGE;
     config_resolve_web_root(&cfg);
-    check_web_root();
+    if (!importing) check_web_root(); /* an import serves nothing */
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, not a crash */
     if (fdguard_init() != 0) LOG(LOG_WARN, "no spare descriptor: descriptor exhaustion is not guarded");
@@ -373,6 +441,7 @@ int main(int argc, char **argv) {
     if (writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, &wh, err, sizeof err) != 0)
         return fail_start(err);
     sessions_attach_writer(ctx.sessions, ctx.writer);
+    if (importing) return run_import(import_files, import_count);
 
     /* 4. Ingest: nng PULL, handed to the loop. */
     if (ingest_start(&ingest, ctx.loop, cfg.ingest, cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url,

@@ -17,6 +17,7 @@ usage: readme.py [--keep]
 The last line is "N passed, N failed"; the exit status is 1 on any failure.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -276,6 +277,38 @@ def main():
         cli()(cmd)
         head = open(os.path.join(r.work, "physics.csv")).readline()
         assert head.startswith("t_ms,min,avg,max"), head
+
+    # --- Compare runs and gate CI on memory (the game built above) -----------
+    @on("FA_INSIGHT_URL=file:run.facap ./game")
+    def capture(cmd):
+        code, out, err = r.bash(cmd, timeout=120)
+        assert code == 0, err
+        with open(os.path.join(r.work, "run.facap"), "rb") as f:
+            assert f.read(4) == b"FACF", "not a capture file"
+        # The other run compare reads: main's, here the same program's.
+        shutil.copy(os.path.join(r.work, "run.facap"), os.path.join(r.work, "main.facap"))
+
+    @on("fa-cli baseline save memory-baseline.json --capture run.facap")
+    def baseline_save(cmd):
+        cli()(cmd)
+        doc = json.load(open(os.path.join(r.work, "memory-baseline.json")))
+        assert doc["app"] == "my-game" and any(row["tag"] == "physics" for row in doc["rows"]), doc
+
+    @on("fa-cli baseline check memory-baseline.json --capture run.facap --junit memory.xml")
+    def baseline_check(cmd):
+        cli(needles=("0 regressions",))(cmd)
+        assert "<testsuites" in open(os.path.join(r.work, "memory.xml")).read()
+
+    @on("fa-cli compare main.facap run.facap --format markdown > memory.md")
+    def compare_md(cmd):
+        cli()(cmd)
+        assert open(os.path.join(r.work, "memory.md")).read().startswith("### framealloc memory: no regression")
+
+    @on("fa-cli export --format trace --capture run.facap > run.trace.json")
+    def export_trace(cmd):
+        cli()(cmd)
+        doc = json.load(open(os.path.join(r.work, "run.trace.json")))
+        assert any(e["ph"] == "C" and e["name"] == "physics" for e in doc["traceEvents"]), "no physics track"
 
     # --- fa-lint (in a small game tree with one deliberate mistake) ----------
     lint_tree = os.path.join(r.work, "mygame")

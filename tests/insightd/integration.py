@@ -495,6 +495,45 @@ def ingest_to_api_round_trip():
 
 
 @test
+def metrics_pass_promtool_and_match_the_api():
+    """GET /metrics: Prometheus' own checker accepts the exposition, and its
+    figures are the API's (live session tags, budgets, alert, counters)."""
+    d = Daemon("metrics", extra=["--session-timeout", "60s"])
+    sid = session_of(d.send("--frames", 200, "--fps", 0, "--fast", "--budget", 100000, "--usage",
+                            "50x100,101x100", "--app", 'met"rics\\game'))
+    d.wait_stored(200)
+    status, headers, body = d.request("GET", "/metrics")
+    eq(status, 200, "status")
+    check(headers["content-type"].startswith("text/plain; version=0.0.4"), headers["content-type"])
+    text = body.decode()
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    check(p.returncode == 0, f"promtool check metrics: {p.stdout}{p.stderr}\n{text[:1500]}")
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = int(value)
+    labels = f'session="{sid}",app="met\\"rics\\\\game",build="build-1"'
+    tags = {t["path"]: t for t in walk(d.get(f"/api/v1/sessions/{sid}/tags")["tree"])}
+    for path, t in tags.items():
+        eq(values[f'framealloc_tag_live_bytes{{{labels},tag="{path or "(root)"}"}}'], t["live_bytes"], path)
+    eq(values[f'framealloc_tag_budget_hard_bytes{{{labels},tag="physics"}}'], 100000, "hard budget")
+    eq(values[f'framealloc_tag_alert_level{{{labels},tag="physics"}}'], 2, "critical alert")
+    eq(values[f'framealloc_session_frames_total{{{labels}}}'], 200, "frames")
+    h = d.health()["ingest"]
+    eq(values["fa_insightd_ingest_received_messages_total"], h["received"], "received")
+    eq(values['fa_insightd_ingest_accepted_messages_total{type="frame"}'], 200, "frames accepted")
+    eq(d.request("POST", "/metrics", body=b"")[0], 405, "POST")
+    eq(d.stop(), 0, "exit code")
+
+
+def walk(nodes):
+    for n in nodes:
+        yield n
+        yield from walk(n.get("children") or [])
+
+
+@test
 def api_rejects_bad_input_precisely():
     d = shared()
     sid = session_of(d.send("--frames", 5, "--fps", 0, "--fast"))
@@ -1047,6 +1086,71 @@ def round_trip_through_the_real_agent():
     check(a and a[0]["tag"] == "physics" and a[0]["level"] == "critical", f"a critical alert on physics: {a}")
     f = d.get(f"/api/v1/sessions/{sid}/frames?limit=1")["frames"][0]
     check(any(x["live_bytes"] > 0 for x in f["tags"]), "frames carry tag rows")
+
+
+def capture_frames(path):
+    """The FRAME messages of a capture file, counted by PROTOCOL.md §10."""
+    data = open(path, "rb").read()
+    i, n = 16, 0
+    while i + 28 <= len(data):
+        body = int.from_bytes(data[i + 8:i + 12], "little")
+        if i + 28 + body > len(data):
+            break
+        n += data[i + 6] == 2
+        i += 28 + body
+    return n
+
+
+@test
+def import_loads_captures_idempotently():
+    """fa-insightd --import: capture files become sessions with their own
+    times; a second import of the same files stores nothing; a file cut off
+    by a crash imports to its last whole message; bad files are named."""
+    if not ARGS.agent_game:
+        raise Skip("fa-agent/ has no header and library yet")
+    work = tempfile.mkdtemp(prefix="import-", dir=TMP)
+    caps = []
+    for name in ("a", "b"):
+        path = os.path.join(work, name + ".facap")
+        r = subprocess.run([ARGS.agent_game, "file:" + path], capture_output=True, timeout=60, text=True)
+        eq(r.returncode, 0, f"agent game: {r.stderr[-300:]}")
+        caps.append((path, re.search(r"session=([0-9a-f]{16})", r.stdout).group(1)))
+    cut = os.path.join(work, "cut.facap")
+    data = open(caps[1][0], "rb").read()
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) - 100])  # inside the last FRAME (the BYE is 88 bytes)
+    db = os.path.join(work, "insight.db")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=1")
+
+    def imp(*files):
+        r = subprocess.run([ARGS.daemon, "--db", db, "--import"] + list(files), capture_output=True, text=True,
+                           timeout=60, env=env)
+        check("Sanitizer" not in r.stderr and "runtime error" not in r.stderr, f"import: {r.stderr[-2000:]}")
+        return r
+    r = imp(caps[0][0], cut)
+    eq(r.returncode, 0, f"import: {r.stdout}{r.stderr[-1500:]}")
+    want = {caps[0][1]: capture_frames(caps[0][0]), caps[1][1]: capture_frames(cut)}
+    eq(want[caps[1][1]], capture_frames(caps[1][0]) - 1, "the cut file lost its last frame")
+    check(f"session {caps[0][1]} imported, {want[caps[0][1]]} frames" in r.stdout, r.stdout)
+    check("cut off inside its last message" in r.stdout, r.stdout)
+    r = imp(caps[0][0], cut, os.path.join(work, "missing.facap"), ARGS.sender)
+    eq(r.returncode, 2, f"a bad file is exit 2: {r.stdout}")
+    check(r.stdout.count("is already stored: skipped") == 2 and "0 frames stored" in r.stdout, r.stdout)
+    check("missing.facap: cannot read it" in r.stdout and "not a framealloc capture file" in r.stdout, r.stdout)
+    d = Daemon("imported", db=db)
+    ss = {s["id"]: s for s in d.get("/api/v1/sessions?limit=10")["sessions"]}
+    for sid, frames in want.items():
+        check(sid in ss, f"session {sid} listed: {list(ss)}")
+        eq(ss[sid]["frames"], frames, "frames of the session")
+        check(abs(ss[sid]["first_frame_ms"] - int(time.time() * 1000)) < 120000, "the run's own times")
+        stored = d.get(f"/api/v1/sessions/{sid}/frames?limit=1000")["frames"]
+        eq(len(stored), frames, "raw frames stored")
+    eq((ss[caps[0][1]]["end_reason"], ss[caps[1][1]]["end_reason"]), ("bye", "timeout"), "how they ended")
+    a = d.get(f"/api/v1/alerts?session={caps[0][1]}")["alerts"]
+    check(a and a[0]["tag"] == "physics" and a[0]["level"] == "critical", f"alerts from the import: {a}")
+    eq(d.stop(), 0, "exit code")
+    r = subprocess.run([ARGS.daemon, "--import"], capture_output=True, text=True, timeout=30, env=env)
+    check(r.returncode == 2 and "--import needs one or more capture files" in r.stderr, r.stderr)
 
 
 def main():
