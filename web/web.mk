@@ -12,6 +12,7 @@
 
 WEB_NPM_STAMP := web/node_modules/.installed
 WEB_VENDOR := web/vendor/uPlot.esm.js web/vendor/uPlot.min.css
+WEB_MANIFEST := web/MANIFEST
 WEB_FEEDER := $(BUILD)/tests/web/feeder
 WEB_INSIGHTD ?= $(BUILD)/fa-insightd
 WEB_CHROMIUM ?= /usr/bin/chromium
@@ -40,7 +41,7 @@ $(WEB_FEEDER): tests/web/feeder.c $(AGENT_A) $(LIB_A)
 		$(AGENT_LDLIBS) -lm
 
 .PHONY: test-web
-test-web: $(WEB_VENDOR) $(WEB_FEEDER) $(WEB_INSIGHTD)
+test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD)
 	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
@@ -52,17 +53,32 @@ endif
 
 # Screenshots with the demo game running, for a human (not a test).
 .PHONY: web-demo-shot
-web-demo-shot: $(WEB_VENDOR) $(WEB_INSIGHTD) $(BUILD)/fa-demo
+web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/demo-shot.mjs
 
 # make install: the page, its modules and vendor/ (never node_modules or the
 # build files) into share/framealloc/web, where an installed fa-insightd
 # looks for them.
+#
+# web/MANIFEST names them, one per line: fa-insightd serves those files and
+# nothing else of its web root (never package.json, web.mk, node_modules/
+# of a source tree used as web root). It is rewritten only when the list
+# changes.
 WEB_INSTALL_FILES := web/index.html web/style.css $(wildcard web/*.js)
+.PHONY: web-manifest-force
+web-manifest-force:
+$(WEB_MANIFEST): web-manifest-force
+	@printf '%s\n' $(patsubst web/%,%,$(WEB_INSTALL_FILES) $(WEB_VENDOR)) > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@
+	@rm -f $@.tmp
+ALL_TARGETS += $(WEB_MANIFEST)
+# Everything that runs a daemon on this web/ (defined before this file).
+soak-insightd: $(WEB_VENDOR) $(WEB_MANIFEST)
+$(INSIGHTD_BIN): | $(WEB_MANIFEST)
 .PHONY: install-web
-install-web: $(WEB_VENDOR)
+install-web: $(WEB_VENDOR) $(WEB_MANIFEST)
 	install -d $(DESTDIR)$(PREFIX)/share/framealloc/web/vendor
-	install -m 644 $(WEB_INSTALL_FILES) $(DESTDIR)$(PREFIX)/share/framealloc/web/
+	install -m 644 $(WEB_INSTALL_FILES) $(WEB_MANIFEST) $(DESTDIR)$(PREFIX)/share/framealloc/web/
 	install -m 644 $(WEB_VENDOR) $(DESTDIR)$(PREFIX)/share/framealloc/web/vendor/
 INSTALL_STEPS += install-web

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conns.h"
 #include "stats.h"
 
 typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
@@ -50,6 +51,10 @@ int fdguard_init(void) {
 __attribute__((visibility("default"))) int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     accept4_fn f = real();
     int c = f(fd, addr, len, flags);
+    if (c >= 0 && !conns_on_accept(fd, c)) {
+        errno = EAGAIN; /* refused (and closed) by the connection cap */
+        return -1;
+    }
     if (c >= 0 || (errno != EMFILE && errno != ENFILE)) return c;
     pthread_mutex_lock(&lock);
     if (spare >= 0) {

@@ -175,8 +175,9 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg) {
     pthread_mutex_unlock(&in->lock);
 }
 
-int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_bytes, ingest_sink_fn sink,
-                 void *ud, char *bound_url, size_t bound_cap, char *err, size_t errcap) {
+int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, struct nng_tls_config *tls,
+                 size_t queue_bytes, ingest_sink_fn sink, void *ud, char *bound_url, size_t bound_cap, char *err,
+                 size_t errcap) {
     _Static_assert((INGEST_QUEUE_SLOTS & (INGEST_QUEUE_SLOTS - 1)) == 0, "ring size is a power of two");
     ingest_t *in = calloc(1, sizeof *in);
     if (!in || !(in->ring = calloc(INGEST_QUEUE_SLOTS, sizeof *in->ring))) {
@@ -207,6 +208,7 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_
     nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, in);
     nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, pipe_cb, in);
     if ((rv = nng_listener_create(&in->listener, in->sock, url)) != 0 ||
+        (tls && (rv = nng_listener_set_ptr(in->listener, NNG_OPT_TLS_CONFIG, tls)) != 0) ||
         (rv = nng_listener_start(in->listener, 0)) != 0) {
         snprintf(err, errcap, "ingest: cannot listen on %s: %s", url, nng_strerror(rv));
         nng_close(in->sock);

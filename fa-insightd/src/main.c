@@ -31,6 +31,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "access.h"
 #include "clock.h"
 #include "config.h"
 #include "ctx.h"
@@ -40,8 +44,10 @@
 #include "ingest.h"
 #include "log.h"
 #include "sessions.h"
+#include "static.h"
 #include "stats.h"
 #include "store.h"
+#include "tlsconf.h"
 #include "writer.h"
 #include "ws.h"
 
@@ -133,25 +139,47 @@ static const char *in_use_hint(const char *err, const char *flag) {
 }
 
 /* Listening beyond loopback is a decision: it needs --allow-remote and is
- * announced. */
+ * announced. Loopback is decided on the resolved addresses (config.h).
+ * Beyond loopback the API needs a bearer token. */
 static int check_exposure(void) {
     char host[256];
     int port;
     bool http_local =
         config_split_hostport(cfg.listen, host, sizeof host, &port) == 0 && config_host_is_loopback(host);
     bool ingest_local = config_url_is_local(cfg.ingest);
+    ctx.listen_loopback = http_local;
     if ((!http_local || !ingest_local) && !cfg.allow_remote) {
         fprintf(stderr,
-                "%s: %s %s is not a loopback address; the daemon has no authentication, so listening "
-                "beyond 127.0.0.1 needs --allow-remote\n",
-                INSIGHTD_NAME, http_local ? "--ingest" : "--listen", http_local ? cfg.ingest : cfg.listen);
+                "%s: %s %s does not resolve to loopback addresses only; listening beyond loopback needs "
+                "--allow-remote%s\n",
+                INSIGHTD_NAME, http_local ? "--ingest" : "--listen", http_local ? cfg.ingest : cfg.listen,
+                http_local ? "" : " and --token-file");
+        return -1;
+    }
+    char err[1200];
+    if (cfg.token_file[0] &&
+        access_read_token_file(cfg.token_file, ctx.token, sizeof ctx.token, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", INSIGHTD_NAME, err);
+        return -1;
+    }
+    if (!http_local && !ctx.token[0]) {
+        fprintf(stderr,
+                "%s: --listen %s is beyond loopback: give a bearer token with --token-file FILE (anyone who "
+                "can reach the port could read all telemetry otherwise)\n",
+                INSIGHTD_NAME, cfg.listen);
+        return -1;
+    }
+    if (!cfg.tls_cert[0] != !cfg.tls_key[0]) {
+        fprintf(stderr, "%s: --tls-cert and --tls-key go together\n", INSIGHTD_NAME);
+        return -1;
+    }
+    if (config_url_is_tls(cfg.ingest) && !cfg.tls_cert[0]) {
+        fprintf(stderr, "%s: --ingest %s needs --tls-cert and --tls-key\n", INSIGHTD_NAME, cfg.ingest);
         return -1;
     }
     if (!http_local)
-        LOG(LOG_WARN,
-            "WARNING: HTTP, API and WebSocket listen on %s, beyond loopback: anyone who can reach "
-            "it can read all telemetry (no authentication)",
-            cfg.listen);
+        LOG(LOG_WARN, "WARNING: HTTP, API and WebSocket listen on %s, beyond loopback (bearer token %s)",
+            cfg.listen, cfg.tls_cert[0] ? "over HTTPS" : "in clear text: consider --tls-cert/--tls-key");
     if (!ingest_local)
         LOG(LOG_WARN, "WARNING: ingest listens on %s, beyond loopback: anyone who can reach it can push data",
             cfg.ingest);
@@ -160,9 +188,15 @@ static int check_exposure(void) {
 
 static void check_web_root(void) {
     struct stat st;
+    char err[1200];
     if (realpath(cfg.web_root, ctx.web_root_real) && stat(ctx.web_root_real, &st) == 0 &&
         S_ISDIR(st.st_mode)) {
-        ctx.web_root_ok = true;
+        ctx.web_root_ok = static_load_manifest(ctx.web_root_real, &ctx.web_files, err, sizeof err) == 0;
+        if (!ctx.web_root_ok)
+            LOG(LOG_WARN,
+                "web root %s has no usable list of its files (%s): the dashboard is disabled, the API works "
+                "(`make` writes web/%s)",
+                cfg.web_root, err, STATIC_MANIFEST);
     } else {
         ctx.web_root_ok = false;
         LOG(LOG_WARN, "web root %s not found: the dashboard is disabled, the API works (see --web-root)",
@@ -375,7 +409,10 @@ int main(int argc, char **argv) {
     sessions_attach_writer(ctx.sessions, ctx.writer);
 
     /* 4. Ingest: nng PULL, handed to the loop. */
-    if (ingest_start(&ingest, ctx.loop, cfg.ingest, cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url,
+    if (cfg.tls_cert[0] && tlsconf_server(&ctx.tls, cfg.tls_cert, cfg.tls_key, err, sizeof err) != 0)
+        return fail_start(err);
+    if (ingest_start(&ingest, ctx.loop, cfg.ingest, config_url_is_tls(cfg.ingest) ? ctx.tls : NULL,
+                     cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url,
                      sizeof ctx.ingest_url, err, sizeof err) != 0)
         return fail_start(in_use_hint(err, "--ingest tcp://127.0.0.1:PORT"));
 
@@ -410,6 +447,8 @@ int main(int argc, char **argv) {
     writer_free(ctx.writer);
     store_close(ctx.store);
     uv_loop_close(ctx.loop);
+    free(ctx.web_files);
+    if (ctx.tls) nng_tls_config_free(ctx.tls);
     if (!nng_clean) {
         /* ingest.h says which nng behaviour: its teardown would hang. */
         LOG(LOG_INFO, "stopped (without nng's teardown)");
