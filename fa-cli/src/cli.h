@@ -339,6 +339,16 @@ int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out);
 #define SESSIONS_PAGES_MAX 100
 int api_get_sessions(const cli_t *cli, uint32_t limit, bool every, http_answer_t *out);
 
+/* A paged list route (sessions, alerts, findings): GETs path_query, then
+ * follows its "next" cursors for at most max_pages pages, appending each
+ * page's `key` rows to the first answer's array; "next", "truncated" and
+ * "count" then describe the whole. Like api_get otherwise (sid names the
+ * session for its not-found hints). */
+int api_get_pages(const cli_t *cli, const char *path_query, const char *key, uint32_t max_pages,
+                  const char *sid, http_answer_t *out);
+/* Pages the list commands follow (of 10 000 alerts or 5 000 findings). */
+#define LIST_PAGES_MAX 100
+
 /* GETs path_query and insists on a 2xx JSON answer: returns 0 with *out
  * (the caller frees it), or prints why and returns an exit code (out is
  * then freed). A 404 whose error code names a tag (and tag is not NULL)

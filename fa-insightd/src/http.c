@@ -236,14 +236,18 @@ static void written(http_t *h, http_req_t *r) {
     done_one(h);
 }
 
-/* What every request must pass before its route sees it (access.h): a
- * body (nng does not read a chunked one: its bytes would be parsed as
- * the next request, so the connection closes), the Host of a loopback
- * daemon, and the token of the API. Returns false after answering. */
+/* What every request must pass before its route sees it (access.h): no
+ * body on GET/HEAD and no Transfer-Encoding at all (nng does not read a
+ * chunked body: its bytes would be parsed as the next request, so the
+ * connection closes), the Host of a loopback daemon, and the token of the
+ * API. Returns false after answering. */
 static bool gate(http_t *h, http_req_t *r) {
     const insightd_ctx_t *c = h->ctx;
     const char *te = http_req_header(r, "Transfer-Encoding"), *cl = http_req_header(r, "Content-Length");
-    if (te || (cl && strspn(cl, "0 \t") != strlen(cl))) {
+    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    /* Other methods get their 405 from the routes (nng read a
+     * Content-Length body whole, so the connection stays in step). */
+    if (te || (get && cl && strspn(cl, "0 \t") != strlen(cl))) {
         g_stats.http_refused_body++;
         r->close_after = true;
         http_reply_error(r, 400, "body_not_allowed", NULL,
