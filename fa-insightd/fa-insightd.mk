@@ -120,9 +120,10 @@ test-insightd-hostile: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER)
 # Who may talk to the daemon (issues 14 and 20): Host, Origin, token, TLS,
 # HTTP framing, timeouts and the connection cap; needs openssl (certificates).
 .PHONY: test-insightd-security
-test-insightd-security: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER)
+test-insightd-security: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(BUILD)/fa-cli
 	@echo "== fa-insightd security tests [asan daemon]"
-	$(Q)python3 tests/insightd/security.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER)
+	$(Q)FA_CLI=$(BUILD)/fa-cli python3 tests/insightd/security.py --daemon $(INSIGHTD_ASAN_BIN) \
+		--sender $(INSIGHTD_SENDER)
 # A TSan report in the daemon's log fails the test that ran it. nng and
 # libuv are not instrumented, but they lock through pthreads, which TSan
 # sees; tests/insightd/tsan.supp is empty and says why it must stay so.

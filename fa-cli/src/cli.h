@@ -44,6 +44,9 @@
 #define CLI_NAME "fa-cli"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:7878"
 #define CLI_SERVER_ENV "FA_INSIGHT_SERVER"
+/* The daemon's bearer token (fa-insightd --token-file), sent with every
+ * request; never a command-line flag, where other users could read it. */
+#define CLI_TOKEN_ENV "FA_INSIGHT_TOKEN"
 #define CLI_DEFAULT_TIMEOUT_MS 5000u
 #define CLI_DEFAULT_MAX_RESPONSE (64u << 20)
 
@@ -68,6 +71,7 @@ typedef struct cli {
     size_t max_response;  /* --max-response: the largest answer read */
     const char *command;  /* the command's name, for messages */
     FILE *err;            /* where errors go: stderr (watch captures them) */
+    const char *token;    /* $FA_INSIGHT_TOKEN, or NULL */
 } cli_t;
 
 /* ------------------------------------------------------------------------ */

@@ -316,8 +316,20 @@ def remote_request_without_the_token_gets_401():
         ws = WS(d, path=f"/ws?token={TOKEN}")
         eq(ws.recv(5).get("type"), "hello", "WebSocket with the token")
         ws.close()
+        refused = 2
+        cli = os.environ.get("FA_CLI")
+        if cli:  # fa-cli sends $FA_INSIGHT_TOKEN (HTTP header, WebSocket query)
+            env = dict(os.environ, FA_INSIGHT_SERVER=d.http)
+            env.pop("FA_INSIGHT_TOKEN", None)
+            r = subprocess.run([cli, "sessions"], env=env, capture_output=True, timeout=20)
+            eq(r.returncode, 1, f"fa-cli without the token: {r.stderr!r}")
+            check(b"FA_INSIGHT_TOKEN" in r.stderr, f"says how: {r.stderr!r}")
+            refused += 1
+            env["FA_INSIGHT_TOKEN"] = TOKEN
+            r = subprocess.run([cli, "sessions"], env=env, capture_output=True, timeout=20)
+            eq(r.returncode, 0, f"fa-cli with the token: {r.stderr!r}")
         h = health(d, TOKEN)
-        eq(h["http"]["refused_token"], 2, "http.refused_token")
+        eq(h["http"]["refused_token"], refused, "http.refused_token")
         eq(h["ws"]["refused_token"], 1, "ws.refused_token")
     finally:
         eq(d.stop(), 0, "exit code")
