@@ -248,7 +248,7 @@ static void route_health(request_t *q) {
     jw_u64(&w, "rejected", g_stats.rejected);
     jw_u64(&w, "dropped",
            queue_full + control + ws.frames_rejected + g_stats.orphaned + g_stats.frames_store_backlog +
-               g_stats.duplicates);
+               g_stats.duplicates + g_stats.session_conflicts);
     jw_u64(&w, "uncommitted", ws.backlog_frames);
     jw_u64(&w, "pending", g_stats.pending);
     jw_u64(&w, "gaps", g_stats.gaps);
@@ -271,6 +271,7 @@ static void route_health(request_t *q) {
     jw_u64(&w, "store_backlog", g_stats.frames_store_backlog);
     jw_u64(&w, "orphaned", g_stats.orphaned);
     jw_u64(&w, "duplicate", g_stats.duplicates);
+    jw_u64(&w, "session_conflict", g_stats.session_conflicts);
     jw_end_object(&w);
     jw_begin_object(&w, "rows_rejected");
     jw_u64(&w, "undefined_tag", g_stats.rows_undefined_tag);

@@ -122,7 +122,7 @@ static void drain(ingest_t *in, uint32_t budget) {
         pthread_mutex_unlock(&in->lock);
         for (uint32_t i = 0; i < n; i++) {
             in->sink(in->ud, nng_msg_body(batch[i].msg), nng_msg_len(batch[i].msg), batch[i].recv_ms,
-                     batch[i].recv_mono);
+                     batch[i].recv_mono, (uint32_t)nng_pipe_id(nng_msg_get_pipe(batch[i].msg)));
             nng_msg_free(batch[i].msg);
         }
         done += n;
@@ -173,6 +173,13 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg) {
             }
     }
     pthread_mutex_unlock(&in->lock);
+}
+
+bool ingest_source_open(uint32_t source) {
+    /* nng looks pipes up by id: a closed pipe's id is gone. */
+    nng_pipe p = {.id = source};
+    nng_sockaddr sa;
+    return source && nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0;
 }
 
 int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, struct nng_tls_config *tls,

@@ -23,7 +23,12 @@ struct nng_tls_config;
 typedef struct ingest ingest_t;
 /* Loop thread: one message and the daemon's wall and monotonic clocks
  * when nng delivered it. buf is valid during the call only. */
-typedef void (*ingest_sink_fn)(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono);
+/* source: the id of the nng pipe (agent connection) the message came on. */
+typedef void (*ingest_sink_fn)(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono,
+                               uint32_t source);
+
+/* Whether the ingest connection `source` is still open. Any thread. */
+bool ingest_source_open(uint32_t source);
 
 /* Ring slots (a power of two) and the part of them, and of the bytes,
  * that only control messages may use. */

@@ -205,9 +205,10 @@ static void check_web_root(void) {
 }
 
 /* Every ingested message, on the loop thread. */
-static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono) {
+static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono,
+                       uint32_t source) {
     (void)ud;
-    sessions_handle(ctx.sessions, buf, len, recv_ms, recv_mono);
+    sessions_handle_from(ctx.sessions, buf, len, recv_ms, recv_mono, source);
 }
 
 /* The writer's answers. */
@@ -404,6 +405,7 @@ int main(int argc, char **argv) {
         0)
         LOG(LOG_WARN, "could not load the stored sessions; starting with none");
     sessions_set_next_alert_id(ctx.sessions, next_alert_id);
+    sessions_set_source_check(ctx.sessions, ingest_source_open);
     if (writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, &wh, err, sizeof err) != 0)
         return fail_start(err);
     sessions_attach_writer(ctx.sessions, ctx.writer);

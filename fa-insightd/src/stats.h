@@ -34,6 +34,7 @@ typedef struct insightd_stats {
     uint64_t gaps;                 /* missing sequence numbers */
     uint64_t out_of_order;         /* late but new sequence numbers */
     uint64_t duplicates;           /* sequence numbers seen before: not stored */
+    uint64_t session_conflicts;    /* messages of a live session from a second agent: refused */
     uint64_t rows_undefined_tag;   /* FRAME rows for ids no HELLO/TAGS defined */
     uint64_t rows_tag_cap;         /* definitions beyond --max-tags */
     uint64_t bad_timestamps;       /* absurd agent clocks and frame times, clamped */

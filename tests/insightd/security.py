@@ -295,6 +295,37 @@ def localhost_resolving_elsewhere_needs_allow_remote():
 
 
 # ---------------------------------------------------------------------------
+# Issue 14.5: one session, one agent
+
+
+@test
+def second_agent_claiming_a_live_session_id_is_refused():
+    """Two agents using one session id silently overwrote each other's
+    frames."""
+    d = Daemon("conflict")
+    try:
+        sid = "5e55100c0ff1c7ed"
+        a = d.spawn("--session", sid, "--frames", "150", "--fps", "50", "--app", "first", "--bye")
+        wait_for(lambda: health(d)["sessions"]["live"] == 1, 5, "the first agent's session is live")
+        d.send("--session", sid, "--frames", "20", "--fast", "--app", "second", "--first-frame", "5000")
+        eq(a.wait(timeout=30), 0, "the first agent's exit code")
+        h = wait_for(lambda: (lambda h: h["ingest"]["uncommitted"] == 0 and h)(health(d)), 5, "committed")
+        eq(h["ingest"]["dropped_by_reason"]["session_conflict"], 21, "the second agent's HELLO and frames")
+        s = d.get(f"/api/v1/sessions/{sid}")
+        s = s.get("session", s)
+        eq(s["app"], "first", "the session keeps its agent")
+        eq(s["frames"], 150, "only the first agent's frames")
+        check("two agents must not share a session id" in d.log(), "logged")
+        # Its connection closed: an agent that reconnects continues the session.
+        d.send("--session", sid, "--frames", "5", "--fast", "--app", "first", "--first-frame", "150", "--no-hello")
+        wait_for(lambda: (lambda s: s.get("session", s)["frames"] > 150)(d.get(f"/api/v1/sessions/{sid}")), 5,
+                 "the reconnected agent's frames are stored")
+        eq(health(d)["ingest"]["dropped_by_reason"]["session_conflict"], 21, "no new conflict")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+# ---------------------------------------------------------------------------
 # Issue 20.4: bearer token, HTTPS
 
 
