@@ -4,6 +4,7 @@
 #   make web-assets   npm packages (web/node_modules, from the committed
 #                     package-lock.json) and web/vendor/ (uPlot, served by
 #                     the daemon: nothing is loaded from the internet)
+#   make test-web-security  a page on another origin, the token prompt
 #   make test-web     headless Debian chromium driven by playwright-core
 #                     against a real daemon fed by a real agent
 #                     (tests/web/run.mjs); screenshots in build/web-screenshots/
@@ -45,10 +46,18 @@ test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD)
 	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
+# Who may read the daemon from a browser: a page on another origin is
+# refused the WebSocket and the API; a daemon with --token-file makes the
+# dashboard ask for the token (tests/web/security.mjs, issues 14 and 20).
+.PHONY: test-web-security
+test-web-security: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD)
+	@echo "== web: origin and token in headless chromium (tests/web/security.mjs)"
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots \
+		node tests/web/security.mjs
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.
 ifneq ($(wildcard fa-insightd/fa-insightd.mk),)
-TEST_STEPS += test-web
+TEST_STEPS += test-web test-web-security
 endif
 
 # Screenshots with the demo game running, for a human (not a test).
