@@ -131,6 +131,7 @@ test-insightd-tsan: $(INSIGHTD_TSAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP
 	@echo "== fa-insightd integration tests [tsan daemon]"
 	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) \
 		$(INSIGHTD_AGENT_ARG) --tsan
+	$(Q)python3 tests/insightd/security.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) --tsan
 TEST_STEPS += test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile \
               test-insightd-security test-insightd-tsan
 

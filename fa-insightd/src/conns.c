@@ -31,6 +31,9 @@ typedef struct conn {
 } conn_t;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Descriptors being watched, so that a close of any other costs one load. */
+#define TRACKED_FDS 65536
+static atomic_bool tracked[TRACKED_FDS];
 static int watched_port = -1; /* under lock */
 static bool watched_tls;
 static conns_limits_t limits;
@@ -115,14 +118,32 @@ static bool tcp_counters(int fd, uint64_t *acked, uint64_t *received) {
     return true;
 }
 
-/* Under lock: drops the entries whose descriptor nng closed. */
+/* Under lock: drops entry i. */
+static void drop(uint32_t i) {
+    atomic_store(&tracked[conns[i].fd], false);
+    conns[i] = conns[--count];
+}
+
+/* Under lock: drops the entries whose descriptor is no longer the socket
+ * accepted (closed behind the close guard's back; never expected). */
 static void prune(void) {
     for (uint32_t i = 0; i < count;) {
         if (inode_of(conns[i].fd) != conns[i].ino)
-            conns[i] = conns[--count];
+            drop(i);
         else
             i++;
     }
+}
+
+void conns_on_close(int fd) {
+    if (fd < 0 || fd >= TRACKED_FDS || !atomic_load(&tracked[fd])) return;
+    pthread_mutex_lock(&lock);
+    for (uint32_t i = 0; i < count; i++)
+        if (conns[i].fd == fd) {
+            drop(i);
+            break;
+        }
+    pthread_mutex_unlock(&lock);
 }
 
 bool conns_on_accept(int listen_fd, int fd) {
@@ -132,7 +153,7 @@ bool conns_on_accept(int listen_fd, int fd) {
         return true;
     }
     if (count >= limits.max_connections) prune();
-    bool refuse = count >= limits.max_connections;
+    bool refuse = count >= limits.max_connections || fd >= TRACKED_FDS;
     if (!refuse && count == cap) {
         uint32_t ncap = cap ? cap * 2 : 64;
         conn_t *n = realloc(conns, ncap * sizeof *n);
@@ -150,6 +171,7 @@ bool conns_on_accept(int listen_fd, int fd) {
         peer_of(fd, &c->peer);
         c->waiting_since = clock_mono_ms();
         tcp_counters(fd, &c->acked, &c->received);
+        atomic_store(&tracked[fd], true);
     }
     bool tls = watched_tls;
     pthread_mutex_unlock(&lock);

@@ -16,11 +16,13 @@
  * the kernel cannot see: while any request is in flight, a connection
  * still sending is given --request-timeout more before it is cut.
  * WebSocket connections (marked by ws.c once upgraded) only count toward
- * the cap. Descriptors are identified by their socket's inode, so one that
- * nng closed and the kernel reused is never touched.
+ * the cap. The close guard (fdguard.c interposes close(2)) drops a
+ * connection under this module's lock before its descriptor is closed,
+ * so a descriptor is never inspected or shut down while nng closes it or
+ * after the kernel gave its number to another file.
  *
- * THREADS: conns_on_accept on nng's accept threads; everything else on the
- * loop thread; a mutex between them. */
+ * THREADS: conns_on_accept and conns_on_close on any thread (nng's);
+ * everything else on the loop thread; a mutex between them. */
 #ifndef FA_INSIGHTD_CONNS_H
 #define FA_INSIGHTD_CONNS_H
 
@@ -41,6 +43,9 @@ void conns_watch(int port, bool tls, const conns_limits_t *lim);
 /* From the accept guard, for every accepted descriptor: returns true to
  * hand it to the caller, false when it was refused (and closed). */
 bool conns_on_accept(int listen_fd, int fd);
+
+/* From the close guard, before fd is closed (any thread). */
+void conns_on_close(int fd);
 
 /* A connection became a WebSocket (peer as nng reports it). */
 void conns_mark_upgraded(const netdiag_peer_t *peer);

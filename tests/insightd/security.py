@@ -8,6 +8,7 @@ run as
     python3 tests/insightd/security.py --daemon build/asan/fa-insightd/fa-insightd \\
         --sender build/default/tests/insightd_sender [-k NAME]
 """
+import http.client
 import json
 import os
 import shutil
@@ -387,7 +388,6 @@ def https_and_wss_with_tls_cert():
     try:
         check(d.http.startswith("https://") and d.ws_url.startswith("wss://"), f"ready line {d.http} {d.ws_url}")
         ctx = ssl.create_default_context(cafile=cert)
-        import http.client
         c = http.client.HTTPSConnection("127.0.0.1", d.port, context=ctx, timeout=10)
         c.request("GET", "/api/v1/health")
         r = c.getresponse()
@@ -407,6 +407,30 @@ def https_and_wss_with_tls_cert():
             data += chunk
         check(data.startswith(b"HTTP/1.1 101") and b"\"hello\"" in data, f"WSS hello: {data[:200]!r}")
         s.close()
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def tls_ingest_refuses_a_plain_tcp_agent():
+    cert, key = make_cert("ingest")
+    d = Daemon("tlsingest", extra=["--ingest", "tls+tcp://127.0.0.1:0", "--tls-cert", cert, "--tls-key", key])
+    try:
+        check(d.ingest.startswith("tls+tcp://127.0.0.1:"), f"ready line: {d.ingest}")
+        plain = "tcp://" + d.ingest[len("tls+tcp://"):]
+        p = subprocess.Popen([it.ARGS.sender, "--url", plain, "--frames", "20", "--fast"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        it.ALL_SENDERS.append(p)
+        time.sleep(2)
+        p.kill()
+        p.wait()
+        c = http.client.HTTPSConnection("127.0.0.1", d.port, context=ssl.create_default_context(cafile=cert),
+                                        timeout=10)
+        c.request("GET", "/api/v1/health")  # the certificate serves HTTPS too
+        h = json.loads(c.getresponse().read())
+        c.close()
+        eq(h["ingest"]["received"], 0, "nothing received from the plain-TCP agent")
+        eq(h["sessions"]["in_memory"], 0, "no session")
     finally:
         eq(d.stop(), 0, "exit code")
 
