@@ -266,7 +266,10 @@ static bool gate(http_t *h, http_req_t *r) {
                          host);
         return false;
     }
-    if (c->token[0] && r->kind == HTTP_KIND_API && !access_bearer_ok(http_req_header(r, "Authorization"), c->token)) {
+    /* Everything but the dashboard's own files needs the token: the API and
+     * /metrics both name sessions, tags and figures. */
+    bool guarded = r->kind == HTTP_KIND_API || metrics_is_target(r->uri);
+    if (c->token[0] && guarded && !access_bearer_ok(http_req_header(r, "Authorization"), c->token)) {
         g_stats.http_refused_token++;
         static const char *const challenge[] = {"Cache-Control", "no-store", "WWW-Authenticate",
                                                 "Bearer realm=\"fa-insightd\"", NULL};
