@@ -48,6 +48,9 @@
 #define CLI_NAME "fa-cli"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:7878"
 #define CLI_SERVER_ENV "FA_INSIGHT_SERVER"
+/* The daemon's bearer token (fa-insightd --token-file), sent with every
+ * request; never a command-line flag, where other users could read it. */
+#define CLI_TOKEN_ENV "FA_INSIGHT_TOKEN"
 #define CLI_DEFAULT_TIMEOUT_MS 5000u
 #define CLI_DEFAULT_MAX_RESPONSE (64u << 20)
 
@@ -73,6 +76,7 @@ typedef struct cli {
     size_t max_response;  /* --max-response: the largest answer read */
     const char *command;  /* the command's name, for messages */
     FILE *err;            /* where errors go: stderr (watch captures them) */
+    const char *token;    /* $FA_INSIGHT_TOKEN, or NULL */
 } cli_t;
 
 /* ------------------------------------------------------------------------ */
@@ -358,6 +362,16 @@ int session_resolve_spec(const cli_t *cli, const char *spec, char id_out[32], cJ
  * is the last page's. Like api_get otherwise. */
 #define SESSIONS_PAGES_MAX 100
 int api_get_sessions(const cli_t *cli, uint32_t limit, bool every, http_answer_t *out);
+
+/* A paged list route (sessions, alerts, findings): GETs path_query, then
+ * follows its "next" cursors for at most max_pages pages, appending each
+ * page's `key` rows to the first answer's array; "next", "truncated" and
+ * "count" then describe the whole. Like api_get otherwise (sid names the
+ * session for its not-found hints). */
+int api_get_pages(const cli_t *cli, const char *path_query, const char *key, uint32_t max_pages,
+                  const char *sid, http_answer_t *out);
+/* Pages the list commands follow (of 10 000 alerts or 5 000 findings). */
+#define LIST_PAGES_MAX 100
 
 /* GETs path_query and insists on a 2xx JSON answer: returns 0 with *out
  * (the caller frees it), or prints why and returns an exit code (out is

@@ -93,6 +93,8 @@ int main(int argc, char **argv) {
                  .max_response = CLI_DEFAULT_MAX_RESPONSE,
                  .err = stderr};
     if (!cli.server || !*cli.server) cli.server = CLI_DEFAULT_SERVER;
+    cli.token = getenv(CLI_TOKEN_ENV);
+    if (cli.token && !*cli.token) cli.token = NULL;
     bool no_color = false, help = false;
     const char *command = NULL;
     /* The command's own arguments, with the global ones taken out. */

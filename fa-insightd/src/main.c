@@ -34,6 +34,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "access.h"
 #include "clock.h"
 #include "config.h"
 #include "ctx.h"
@@ -44,8 +48,10 @@
 #include "ingest.h"
 #include "log.h"
 #include "sessions.h"
+#include "static.h"
 #include "stats.h"
 #include "store.h"
+#include "tlsconf.h"
 #include "writer.h"
 #include "ws.h"
 
@@ -137,25 +143,47 @@ static const char *in_use_hint(const char *err, const char *flag) {
 }
 
 /* Listening beyond loopback is a decision: it needs --allow-remote and is
- * announced. */
+ * announced. Loopback is decided on the resolved addresses (config.h).
+ * Beyond loopback the API needs a bearer token. */
 static int check_exposure(void) {
     char host[256];
     int port;
     bool http_local =
         config_split_hostport(cfg.listen, host, sizeof host, &port) == 0 && config_host_is_loopback(host);
     bool ingest_local = config_url_is_local(cfg.ingest);
+    ctx.listen_loopback = http_local;
     if ((!http_local || !ingest_local) && !cfg.allow_remote) {
         fprintf(stderr,
-                "%s: %s %s is not a loopback address; the daemon has no authentication, so listening "
-                "beyond 127.0.0.1 needs --allow-remote\n",
-                INSIGHTD_NAME, http_local ? "--ingest" : "--listen", http_local ? cfg.ingest : cfg.listen);
+                "%s: %s %s does not resolve to loopback addresses only; listening beyond loopback needs "
+                "--allow-remote%s\n",
+                INSIGHTD_NAME, http_local ? "--ingest" : "--listen", http_local ? cfg.ingest : cfg.listen,
+                http_local ? "" : " and --token-file");
+        return -1;
+    }
+    char err[1200];
+    if (cfg.token_file[0] &&
+        access_read_token_file(cfg.token_file, ctx.token, sizeof ctx.token, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", INSIGHTD_NAME, err);
+        return -1;
+    }
+    if (!http_local && !ctx.token[0]) {
+        fprintf(stderr,
+                "%s: --listen %s is beyond loopback: give a bearer token with --token-file FILE (anyone who "
+                "can reach the port could read all telemetry otherwise)\n",
+                INSIGHTD_NAME, cfg.listen);
+        return -1;
+    }
+    if (!cfg.tls_cert[0] != !cfg.tls_key[0]) {
+        fprintf(stderr, "%s: --tls-cert and --tls-key go together\n", INSIGHTD_NAME);
+        return -1;
+    }
+    if (config_url_is_tls(cfg.ingest) && !cfg.tls_cert[0]) {
+        fprintf(stderr, "%s: --ingest %s needs --tls-cert and --tls-key\n", INSIGHTD_NAME, cfg.ingest);
         return -1;
     }
     if (!http_local)
-        LOG(LOG_WARN,
-            "WARNING: HTTP, API and WebSocket listen on %s, beyond loopback: anyone who can reach "
-            "it can read all telemetry (no authentication)",
-            cfg.listen);
+        LOG(LOG_WARN, "WARNING: HTTP, API and WebSocket listen on %s, beyond loopback (bearer token %s)",
+            cfg.listen, cfg.tls_cert[0] ? "over HTTPS" : "in clear text: consider --tls-cert/--tls-key");
     if (!ingest_local)
         LOG(LOG_WARN, "WARNING: ingest listens on %s, beyond loopback: anyone who can reach it can push data",
             cfg.ingest);
@@ -164,9 +192,15 @@ static int check_exposure(void) {
 
 static void check_web_root(void) {
     struct stat st;
+    char err[1200];
     if (realpath(cfg.web_root, ctx.web_root_real) && stat(ctx.web_root_real, &st) == 0 &&
         S_ISDIR(st.st_mode)) {
-        ctx.web_root_ok = true;
+        ctx.web_root_ok = static_load_manifest(ctx.web_root_real, &ctx.web_files, err, sizeof err) == 0;
+        if (!ctx.web_root_ok)
+            LOG(LOG_WARN,
+                "web root %s has no usable list of its files (%s): the dashboard is disabled, the API works "
+                "(`make` writes web/%s)",
+                cfg.web_root, err, STATIC_MANIFEST);
     } else {
         ctx.web_root_ok = false;
         LOG(LOG_WARN, "web root %s not found: the dashboard is disabled, the API works (see --web-root)",
@@ -175,9 +209,10 @@ static void check_web_root(void) {
 }
 
 /* Every ingested message, on the loop thread. */
-static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono) {
+static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono,
+                       uint32_t source) {
     (void)ud;
-    sessions_handle(ctx.sessions, buf, len, recv_ms, recv_mono);
+    sessions_handle_from(ctx.sessions, buf, len, recv_ms, recv_mono, source);
 }
 
 /* The writer's answers. */
@@ -438,13 +473,17 @@ int main(int argc, char **argv) {
         0)
         LOG(LOG_WARN, "could not load the stored sessions; starting with none");
     sessions_set_next_alert_id(ctx.sessions, next_alert_id);
+    sessions_set_source_check(ctx.sessions, ingest_source_open);
     if (writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, &wh, err, sizeof err) != 0)
         return fail_start(err);
     sessions_attach_writer(ctx.sessions, ctx.writer);
     if (importing) return run_import(import_files, import_count);
 
     /* 4. Ingest: nng PULL, handed to the loop. */
-    if (ingest_start(&ingest, ctx.loop, cfg.ingest, cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url,
+    if (cfg.tls_cert[0] && tlsconf_server(&ctx.tls, cfg.tls_cert, cfg.tls_key, err, sizeof err) != 0)
+        return fail_start(err);
+    if (ingest_start(&ingest, ctx.loop, cfg.ingest, config_url_is_tls(cfg.ingest) ? ctx.tls : NULL,
+                     cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url,
                      sizeof ctx.ingest_url, err, sizeof err) != 0)
         return fail_start(in_use_hint(err, "--ingest tcp://127.0.0.1:PORT"));
 
@@ -479,6 +518,8 @@ int main(int argc, char **argv) {
     writer_free(ctx.writer);
     store_close(ctx.store);
     uv_loop_close(ctx.loop);
+    free(ctx.web_files);
+    if (ctx.tls) nng_tls_config_free(ctx.tls);
     if (!nng_clean) {
         /* ingest.h says which nng behaviour: its teardown would hang. */
         LOG(LOG_INFO, "stopped (without nng's teardown)");

@@ -703,6 +703,26 @@ def test_hostile_server_text_is_escaped(r):
     assert_terminal_safe(res)
 
 
+def test_alerts_and_findings_follow_the_cursors(r):
+    """Issue 13: alerts and findings showed one page and said "narrow with
+    --since" while the daemon's cursors reach every row."""
+    r.hostile.mode = "paged"
+    env = {"FA_INSIGHT_SERVER": r.hostile.url}
+    direct = r.run("alerts", "--json").expect(0).json()["alerts"]
+    assert len(direct) >= 2, direct
+    paged = r.run("alerts", "--json", env=env).expect(0).json()
+    assert [a["id"] for a in paged["alerts"]] == [a["id"] for a in direct], (paged, direct)
+    assert paged["count"] == len(direct) and not paged["next"], paged
+    res = r.run("alerts", env=env).expect(0)
+    res.lacks("narrow with --since")
+    assert len([l for l in res.out.split("\n") if " active" in l or " cleared" in l]) == len(direct), res
+    direct = r.run("findings", "--json").expect(0).json()["findings"]
+    paged = r.run("findings", "--json", env=env).expect(0).json()
+    key = lambda f: (f["t_ms"], f["code"], f["tag_id"], f["kind"])  # noqa: E731
+    assert sorted(map(key, paged["findings"])) == sorted(map(key, direct)), (len(paged["findings"]), len(direct))
+    r.run("findings", env=env).expect(0).lacks("narrow with --since").has("FA_FIND_HEAP_IN_HOT_PATH")
+
+
 def test_hostile_server_in_tmux(r):
     """The same on a real terminal: the pane's title must not change."""
     r.hostile.mode = "evil"
@@ -885,6 +905,7 @@ def main():
         ("watch without a terminal: lines, and --json messages", test_watch_without_terminal),
         ("a hostile server's names are escaped in every command, --json and watch", test_hostile_server_text_is_escaped),
         ("a hostile server cannot retitle or clear a real terminal (tmux)", test_hostile_server_in_tmux),
+        ("alerts and findings follow the daemon's cursors to every row", test_alerts_and_findings_follow_the_cursors),
         ("answers are capped in size and commands in total time", test_response_size_and_time_caps),
         ("a foreign web server is a server error (exit 1), not bad arguments", test_foreign_server_is_a_server_error),
         ("watch in tmux: redraws, new alerts, daemon restart, Ctrl-C", test_watch_in_tmux),

@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 
 from harness import Checks, Tmux, wait_for
@@ -247,9 +248,29 @@ def main():
         daemon(r, cmd, lambda: None)
         assert os.path.isfile("/var/lib/fa/insight.db")
 
-    @on("fa-insightd --listen 0.0.0.0:7878 --allow-remote")
+    @on("(umask 077; head -c 24 /dev/urandom | base64 > ~/.fa-token)")
+    def make_token(cmd):
+        code, out, err = r.bash(cmd)
+        path = os.path.join(r.home, ".fa-token")
+        assert code == 0 and os.path.getsize(path) >= 16, err
+        assert os.stat(path).st_mode & 0o077 == 0, "the token file is readable by others"
+
+    @on("fa-insightd --listen 0.0.0.0:7878 --allow-remote --token-file ~/.fa-token")
     def insightd_remote(cmd):
-        err = daemon(r, cmd, lambda: None)
+        def with_token():
+            token = open(os.path.join(r.home, ".fa-token")).read().strip()
+            try:
+                urllib.request.urlopen("http://127.0.0.1:7878/api/v1/sessions", timeout=2)
+                raise AssertionError("answered without the token")
+            except urllib.error.HTTPError as e:
+                assert e.code == 401, e.code
+            req = urllib.request.Request("http://127.0.0.1:7878/api/v1/sessions",
+                                         headers={"Authorization": "Bearer " + token})
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                assert resp.status == 200
+            code, out, err = r.bash("FA_INSIGHT_TOKEN=$(cat ~/.fa-token) fa-cli --server http://127.0.0.1:7878 sessions")
+            assert code == 0, "fa-cli with $FA_INSIGHT_TOKEN: %s%s" % (out, err)
+        err = daemon(r, cmd, with_token)
         assert "beyond loopback" in err, "no warning: %s" % err
 
     # --- fa-cli cookbook (against the demo) -----------------------------------

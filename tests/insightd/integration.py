@@ -103,13 +103,13 @@ class Daemon:
             line = self.proc.stdout.readline()
             if not line:
                 break
-            m = re.search(rb"ready http=http://([^ ]+) ws=([^ ]+) ingest=([^ ]+)", line)
+            m = re.search(rb"ready http=(https?)://([^ ]+) ws=([^ ]+) ingest=([^ ]+)", line)
             if m:
-                self.hostport = m.group(1).decode()
+                self.hostport = m.group(2).decode()
                 self.port = int(self.hostport.rsplit(":", 1)[1])
-                self.http = "http://" + self.hostport
-                self.ws_url = m.group(2).decode()
-                self.ingest = m.group(3).decode()
+                self.http = m.group(1).decode() + "://" + self.hostport
+                self.ws_url = m.group(3).decode()
+                self.ingest = m.group(4).decode()
                 return
         raise Fail(f"daemon did not become ready: {line!r}; stderr: {self.log()[-2000:]}")
 
@@ -207,6 +207,10 @@ def make_web_root(parent):
         f.write("console.log('fa');\n")
     with open(os.path.join(root, "sub", "index.html"), "w") as f:
         f.write("<p>sub</p>\n")
+    with open(os.path.join(root, "package.json"), "w") as f:  # a source file: never served
+        f.write('{"name": "not served"}\n')
+    with open(os.path.join(root, "MANIFEST"), "w") as f:  # what the build writes (web/web.mk)
+        f.write("index.html\nstyle.css\napp.js\nsub/index.html\nescape.txt\n")
     secret = os.path.join(parent, "secret.txt")
     with open(secret, "w") as f:
         f.write("TOP SECRET\n")
@@ -220,7 +224,7 @@ def make_web_root(parent):
 # A minimal WebSocket client (RFC 6455), enough for the tests
 
 class WS:
-    def __init__(self, d, path="/ws", proto=None, host=None, rcvbuf=None, timeout=5):
+    def __init__(self, d, path="/ws", proto=None, host=None, rcvbuf=None, timeout=5, headers=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -231,6 +235,8 @@ class WS:
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
         if proto:
             req += f"Sec-WebSocket-Protocol: {proto}\r\n"
+        for k, v in (headers or {}).items():
+            req += f"{k}: {v}\r\n"
         self.sock.sendall((req + "\r\n").encode())
         data = b""
         while b"\r\n\r\n" not in data:
@@ -366,10 +372,19 @@ def listening_beyond_loopback_needs_allow_remote():
                        capture_output=True, timeout=10)
     eq(r.returncode, 2, "exit code without --allow-remote")
     check(b"--allow-remote" in r.stderr, "the error names --allow-remote")
-    d = Daemon("remote", extra=["--allow-remote", "--listen", "0.0.0.0:0"])
+    r = subprocess.run([ARGS.daemon, "--listen", "0.0.0.0:0", "--allow-remote", "--db", os.path.join(TMP, "x.db")],
+                       capture_output=True, timeout=10)
+    eq(r.returncode, 2, "exit code without --token-file")
+    check(b"--token-file" in r.stderr, "the error names --token-file")
+    token = os.path.join(TMP, "remote.token")
+    with open(os.open(token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write("0123456789abcdef-remote\n")
+    d = Daemon("remote", extra=["--allow-remote", "--listen", "0.0.0.0:0", "--token-file", token])
     try:
         check("beyond loopback" in d.log(), "a warning is printed")
-        eq(d.health()["status"], "ok", "health")
+        st, _, body = d.request("GET", "/api/v1/health", {"Authorization": "Bearer 0123456789abcdef-remote"})
+        eq(st, 200, "health with the token")
+        eq(json.loads(body)["status"], "ok", "health")
     finally:
         eq(d.stop(), 0, "exit code")
 
