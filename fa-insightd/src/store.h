@@ -28,7 +28,13 @@
  *   store_prune removes everything older than its horizon by time range,
  *   at a cost independent of how many sessions ever existed (indexes on
  *   time in SQLite; partitions would do in PostgreSQL). Batches: frames,
- *   rollups and findings come in arrays (COPY-friendly). */
+ *   rollups and findings come in arrays (COPY-friendly).
+ *
+ * PER-FRAME ROWS
+ *   A frame's rows of every kind (tags, call sites) travel packed in its
+ *   blob (pack.h), and a bucket's in the rollup blob, never as rows of their
+ *   own. The call-site dictionary is its own table (store_put_site,
+ *   store_read_sites), deleted with its session. */
 #ifndef FA_INSIGHTD_STORE_H
 #define FA_INSIGHTD_STORE_H
 
@@ -39,7 +45,7 @@
 
 #include "view.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum { STORE_OK = 0, STORE_RETRY = -1, STORE_REJECTED = -2, STORE_FAILED = -3, STORE_CANCELLED = -4 };
 
@@ -185,6 +191,8 @@ void store_rollback(store_t *st);
 int store_put_session(store_t *st, const session_info_t *s);
 int store_put_counters(store_t *st, uint64_t session_id, const store_counters_t *c);
 int store_put_tag(store_t *st, uint64_t session_id, const tag_info_t *t);
+/* Inserts or replaces the call site (session_id, s->id). */
+int store_put_site(store_t *st, uint64_t session_id, const site_info_t *s);
 /* Inserts or updates the alert with this id. */
 int store_put_alert(store_t *st, const alert_row_t *a);
 /* *rejected receives how many rows were refused (and skipped). */
@@ -222,6 +230,11 @@ int store_read_findings(store_reader_t *r, const store_findings_query_t *q, stor
 int store_read_finding_summary(store_reader_t *r, const store_findings_query_t *q, store_finding_fn fn,
                                void *ud);
 int store_read_sessions(store_reader_t *r, const store_sessions_query_t *q, store_session_fn fn, void *ud);
+/* The call sites of a session with these ids (in no particular order; ids
+ * it does not know are left out). */
+typedef int (*store_site_fn)(void *ud, const site_info_t *s);
+int store_read_sites(store_reader_t *r, uint64_t session_id, const uint32_t *ids, size_t n, store_site_fn fn,
+                     void *ud);
 
 /* Tests. */
 void *store_sqlite_handle(store_t *st); /* the write connection (sqlite3 *) */
