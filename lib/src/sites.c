@@ -140,6 +140,15 @@ typedef struct scratch {
     int64_t live;
 } scratch_t;
 
+/* A real site's figure and its rank (the larger of its bytes and live
+ * bytes), taken once per snapshot: ranking compares these, not the
+ * figures' counters again. */
+typedef struct ranked {
+    uint64_t rank;
+    uint32_t fig;
+    uint32_t pad;
+} ranked_t;
+
 typedef struct other {
     uint32_t gen;
     uint64_t count, bytes, live;
@@ -157,7 +166,7 @@ struct fa__sites {
     pthread_mutex_t snap_lock;
     uint32_t gen;
     scratch_t *scratch;   /* cap */
-    uint32_t *heap;       /* cap: the figures being ranked */
+    ranked_t *heap;       /* cap: the real sites being ranked */
     other_t *other;       /* max_tags */
     uint16_t *other_tags; /* max_tags: tags with an "other" row */
     void *region;
@@ -175,7 +184,8 @@ int fa__sites_init(fa_alloc_t *fa) {
     while (slots < 2 * cap)
         slots *= 2;
     size_t figs = page_round((size_t)cap * sizeof(fa__site_fig_t)), hash = page_round((size_t)slots * 4);
-    size_t scratch = page_round((size_t)cap * sizeof(scratch_t)), heap = page_round((size_t)cap * 4);
+    size_t scratch = page_round((size_t)cap * sizeof(scratch_t)),
+           heap = page_round((size_t)cap * sizeof(ranked_t));
     size_t other = page_round((size_t)fa->cfg.max_tags * sizeof(other_t));
     size_t other_tags = page_round((size_t)fa->cfg.max_tags * 2);
     size_t total = figs + hash + scratch + heap + other + other_tags;
@@ -194,7 +204,7 @@ int fa__sites_init(fa_alloc_t *fa) {
     x->hash = (uint32_t *)(void *)(m + figs);
     x->hash_mask = slots - 1;
     x->scratch = (scratch_t *)(void *)(m + figs + hash);
-    x->heap = (uint32_t *)(void *)(m + figs + hash + scratch);
+    x->heap = (ranked_t *)(void *)(m + figs + hash + scratch);
     x->other = (other_t *)(void *)(m + figs + hash + scratch + heap);
     x->other_tags = (uint16_t *)(void *)(m + figs + hash + scratch + heap + other);
     pthread_mutex_init(&x->lock, NULL);
@@ -542,24 +552,20 @@ static figures_t figures_of(const struct fa__sites *x, uint32_t i, uint64_t epoc
     return f;
 }
 
-/* Min-heap of figure indexes on (rank, then the lower index first). */
-static bool below(const figures_t *fa_, uint32_t a, const figures_t *fb, uint32_t b) {
-    return fa_->rank != fb->rank ? fa_->rank < fb->rank : a > b;
+/* Min-heap order: the smaller rank, then the larger figure index, is below
+ * (so that of equal ranks the lower index is kept and shown first). */
+static bool below(const ranked_t *a, const ranked_t *b) {
+    return a->rank != b->rank ? a->rank < b->rank : a->fig > b->fig;
 }
 
-static void sift_down(struct fa__sites *x, uint32_t *h, uint32_t n, uint32_t i, uint64_t epoch,
-                      uint64_t next) {
+static void sift_down(ranked_t *h, uint32_t n, uint32_t i) {
     for (;;) {
         uint32_t l = 2 * i + 1, m = i;
         if (l >= n) return;
-        figures_t fm = figures_of(x, h[m], epoch, next), fl = figures_of(x, h[l], epoch, next);
-        if (below(&fl, h[l], &fm, h[m])) m = l, fm = fl;
-        if (l + 1 < n) {
-            figures_t fr = figures_of(x, h[l + 1], epoch, next);
-            if (below(&fr, h[l + 1], &fm, h[m])) m = l + 1;
-        }
+        if (below(&h[l], &h[m])) m = l;
+        if (l + 1 < n && below(&h[l + 1], &h[m])) m = l + 1;
         if (m == i) return;
-        uint32_t tmp = h[i];
+        ranked_t tmp = h[i];
         h[i] = h[m];
         h[m] = tmp;
         i = m;
@@ -574,7 +580,9 @@ static int by_tag(const void *a, const void *b) {
 bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_t next) {
     struct fa__sites *x = fa->sites;
     uint32_t n = GET(x->count), cap = snap->sites_capacity, gen = x->gen;
-    /* Pass 1: what is active, and how many tags it spans. */
+    /* Pass 1: what is active, how many tags it spans, and each real site's
+     * rank (read once: O(n) reads of the counters, then O(n log K)
+     * comparisons of plain numbers). */
     uint32_t active = 0, real = 0, overflow_tags = 0, tags = 0;
     for (uint32_t i = 0; i < n; i++) {
         figures_t f = figures_of(x, i, epoch, next);
@@ -582,7 +590,7 @@ bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_
         active++;
         uint32_t tag = x->figs[i].tag;
         if (x->figs[i].site)
-            real++;
+            x->heap[real++] = (ranked_t){.rank = f.rank, .fig = i};
         else
             overflow_tags++;
         if (x->other[tag].gen != gen) {
@@ -594,33 +602,22 @@ bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_
      * the "other" rows. Otherwise the largest K, and one "other" row per
      * tag. */
     uint32_t k = real + overflow_tags <= cap ? real : cap > tags ? cap - tags : 0;
-    /* Pass 2: the K largest real sites. */
-    uint32_t h = 0;
-    for (uint32_t i = 0; i < n && k; i++) {
-        if (!x->figs[i].site) continue;
-        figures_t f = figures_of(x, i, epoch, next);
-        if (!f.count && !f.bytes && !f.live) continue;
-        if (h < k) {
-            x->heap[h++] = i;
-            if (h == k)
-                for (uint32_t j = k / 2; j-- > 0;)
-                    sift_down(x, x->heap, k, j, epoch, next);
-        } else {
-            figures_t top = figures_of(x, x->heap[0], epoch, next);
-            if (!below(&top, x->heap[0], &f, i)) continue;
-            x->heap[0] = i;
-            sift_down(x, x->heap, k, 0, epoch, next);
-        }
+    /* Pass 2: the K largest real sites, in a min-heap over heap[0..k)
+     * (each later candidate replaces the smallest when larger). */
+    uint32_t h = k < real ? k : real;
+    for (uint32_t j = h / 2; j-- > 0;)
+        sift_down(x->heap, h, j);
+    for (uint32_t i = h; i < real && h; i++) {
+        if (!below(&x->heap[0], &x->heap[i])) continue;
+        x->heap[0] = x->heap[i];
+        sift_down(x->heap, h, 0);
     }
-    if (h < k)
-        for (uint32_t j = h / 2; j-- > 0;)
-            sift_down(x, x->heap, h, j, epoch, next);
     /* Rows from the heap, largest first. */
     uint32_t rows = h;
     for (uint32_t r = h; r-- > 0;) {
-        uint32_t i = x->heap[0];
+        uint32_t i = x->heap[0].fig;
         x->heap[0] = x->heap[r];
-        sift_down(x, x->heap, r, 0, epoch, next);
+        sift_down(x->heap, r, 0);
         figures_t f = figures_of(x, i, epoch, next);
         if (x->scratch[i].gen != gen) x->scratch[i] = (scratch_t){.gen = gen};
         x->scratch[i].shown_gen = gen;
