@@ -18,9 +18,11 @@ INSIGHTD_SRCS := $(wildcard fa-insightd/src/*.c)
 INSIGHTD_LIB_SRCS := $(filter-out fa-insightd/src/main.c,$(INSIGHTD_SRCS))
 INSIGHTD_VARIANTS := default asan
 INSIGHTD_INSTALLED_WEB = $(PREFIX)/share/framealloc/web
-INSIGHTD_LIBS := $(or $(shell pkg-config --libs libuv libcjson sqlite3 2>/dev/null),-luv -lcjson -lsqlite3) \
+# libpq: the PostgreSQL store (building needs the library, not a server).
+INSIGHTD_LIBS := $(or $(shell pkg-config --libs libuv libcjson sqlite3 libpq 2>/dev/null),-luv -lcjson -lsqlite3 -lpq) \
                  -lnng -lpthread -lm
-INSIGHTD_CPPFLAGS := $(PKG_CFLAGS) -Ifa-insightd/src $(TEXT_INCLUDES) \
+INSIGHTD_CPPFLAGS := $(PKG_CFLAGS) $(or $(shell pkg-config --cflags libpq 2>/dev/null),-I/usr/include/postgresql) \
+    -Ifa-insightd/src $(TEXT_INCLUDES) \
     -DFA_INSIGHTD_INSTALLED_WEB='"$(INSIGHTD_INSTALLED_WEB)"' -DFA_INSIGHTD_SOURCE_DIR='"$(CURDIR)"'
 
 insightd_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(INSIGHTD_SRCS))
