@@ -7,6 +7,7 @@
 #   make test-insightd-integration        the real daemon, end to end (ASan+UBSan build)
 #   make test-insightd-hostile            hostile load: descriptors, floods, disk faults (ASan+UBSan)
 #   make test-insightd-tsan               the end-to-end tests against a TSan build
+#   make test-insightd-pg                 all of the above on PostgreSQL (a throwaway server per step)
 #   make soak-insightd                    10 000 sessions + dashboard; 200 WebSocket clients churning
 #   make bench-insightd                   ingest / SQLite / nng / trend / RSS
 #   make install-insightd PREFIX=...      installs the binary
@@ -104,13 +105,16 @@ INSIGHTD_AGENT_ARG := --agent-game $(INSIGHTD_AGENT_GAME)
 endif
 
 .PHONY: test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile test-insightd-tsan
+# The unit tests of the PostgreSQL store (suites *_pg) need a server: the
+# SQLite steps leave them out, test-insightd-pg runs them.
+INSIGHTD_SQLITE_ONLY := --filter '!(*_pg)/*'
+INSIGHTD_ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test-insightd: $(BUILD)/default/tests/insightd_tests
 	@echo "== fa-insightd unit tests [default]"
-	$(Q)$(BUILD)/default/tests/insightd_tests --short-filename -j2
+	$(Q)$(BUILD)/default/tests/insightd_tests --short-filename -j2 $(INSIGHTD_SQLITE_ONLY)
 test-insightd-asan: $(BUILD)/asan/tests/insightd_tests
 	@echo "== fa-insightd unit tests [asan]"
-	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(BUILD)/asan/tests/insightd_tests --short-filename -j2
+	$(Q)$(INSIGHTD_ASAN_ENV) $(BUILD)/asan/tests/insightd_tests --short-filename -j2 $(INSIGHTD_SQLITE_ONLY)
 test-insightd-integration: $(INSIGHTD_BIN) $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP)
 	@echo "== fa-insightd integration tests [asan daemon]"
 	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) \
@@ -126,6 +130,29 @@ test-insightd-tsan: $(INSIGHTD_TSAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP
 	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) \
 		$(INSIGHTD_AGENT_ARG) --tsan
 TEST_STEPS += test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile test-insightd-tsan
+
+# The same suites on the PostgreSQL store: each step starts a throwaway
+# server (tests/insightd/pgserver.py: initdb in a temporary directory, a
+# unix socket there, removed after) and gives each daemon its database.
+.PHONY: test-insightd-pg test-insightd-pg-unit test-insightd-pg-integration test-insightd-pg-hostile \
+	test-insightd-pg-tsan
+test-insightd-pg: test-insightd-pg-unit test-insightd-pg-integration test-insightd-pg-hostile test-insightd-pg-tsan
+test-insightd-pg-unit: $(BUILD)/asan/tests/insightd_tests
+	@echo "== fa-insightd unit tests on PostgreSQL [asan]"
+	$(Q)$(INSIGHTD_ASAN_ENV) python3 tests/insightd/pgserver.py -- \
+		$(BUILD)/asan/tests/insightd_tests --short-filename -j2 --filter '*_pg/*'
+test-insightd-pg-integration: $(INSIGHTD_BIN) $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP)
+	@echo "== fa-insightd integration tests on PostgreSQL [asan daemon]"
+	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) \
+		$(INSIGHTD_AGENT_ARG) --store postgresql
+test-insightd-pg-hostile: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER)
+	@echo "== fa-insightd hostile-load tests on PostgreSQL [asan daemon]"
+	$(Q)python3 tests/insightd/hostile.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) --store postgresql
+test-insightd-pg-tsan: $(INSIGHTD_TSAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP)
+	@echo "== fa-insightd integration tests on PostgreSQL [tsan daemon]"
+	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) \
+		$(INSIGHTD_AGENT_ARG) --tsan --store postgresql
+TEST_STEPS += test-insightd-pg-unit test-insightd-pg-integration test-insightd-pg-hostile test-insightd-pg-tsan
 
 # make soak, the daemon's part (not in make test; ~10 minutes): 10 000
 # short sessions with the dashboard open in headless chromium, retention

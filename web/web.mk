@@ -40,9 +40,9 @@ $(WEB_FEEDER): tests/web/feeder.c $(AGENT_A) $(LIB_A)
 		$(AGENT_LDLIBS) -lm
 
 .PHONY: test-web
-test-web: $(WEB_VENDOR) $(WEB_FEEDER) $(WEB_INSIGHTD)
+test-web: $(WEB_VENDOR) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SENDER)
 	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
-	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_SENDER=$(INSIGHTD_SENDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.
@@ -59,7 +59,7 @@ web-demo-shot: $(WEB_VENDOR) $(WEB_INSIGHTD) $(BUILD)/fa-demo
 # make install: the page, its modules and vendor/ (never node_modules or the
 # build files) into share/framealloc/web, where an installed fa-insightd
 # looks for them.
-WEB_INSTALL_FILES := web/index.html web/style.css $(wildcard web/*.js)
+WEB_INSTALL_FILES := web/index.html web/fleet.html web/style.css $(wildcard web/*.js)
 .PHONY: install-web
 install-web: $(WEB_VENDOR)
 	install -d $(DESTDIR)$(PREFIX)/share/framealloc/web/vendor

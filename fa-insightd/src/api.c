@@ -563,9 +563,12 @@ static void job_done(void *arg, int status) {
     if (j->res.capped) g_stats.http_capped++;
     if (status == HTTP_WORK_CANCELLED)
         http_reply_error(j->r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
-    else if (status == HTTP_WORK_TIMEOUT || (j->res.status == 503 && !strcmp(j->res.code, "timeout")))
+    else if (status == HTTP_WORK_TIMEOUT || (j->res.status == 503 && !strcmp(j->res.code, "timeout"))) {
+        /* The query may notice its deadline before the sweep does. */
+        if (status != HTTP_WORK_TIMEOUT) g_stats.http_timeouts++;
         http_reply_error(j->r, 503, "timeout", NULL, "the query took longer than --request-timeout (%llu ms)",
                          (unsigned long long)j->ctx->cfg->request_timeout_ms);
+    }
     else if (j->res.status == 200 && j->route == R_SESSIONS) {
         sessions_merge_and_reply(j);
         return;

@@ -274,8 +274,8 @@ void fleet_query(store_reader_t *r, const store_fleet_query_t *q, uint64_t now_m
     } else if (f.failed) {
         query_fail(res, 500, "out_of_memory", "out of memory");
     } else {
-        qsort(f.builds, f.nbuilds, sizeof *f.builds, by_recent);
-        qsort(f.all_sids, f.nall, sizeof *f.all_sids, cmp_u64);
+        if (f.nbuilds) qsort(f.builds, f.nbuilds, sizeof *f.builds, by_recent);
+        if (f.nall) qsort(f.all_sids, f.nall, sizeof *f.all_sids, cmp_u64);
         size_t distinct = 0;
         for (size_t i = 0; i < f.nall; i++)
             if (i == 0 || f.all_sids[i] != f.all_sids[i - 1]) distinct++;

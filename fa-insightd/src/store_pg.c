@@ -116,7 +116,27 @@ static const char *const schema_v1 =
     "  path text NOT NULL, level text NOT NULL, raised_ms bigint NOT NULL, raised_bytes bigint NOT NULL,"
     "  peak_bytes bigint NOT NULL, budget_hard bigint NOT NULL, cleared_ms bigint, clear_reason text);"
     "CREATE INDEX alerts_by_session ON alerts(session_id, raised_ms, id);"
-    "CREATE INDEX alerts_by_time ON alerts(raised_ms, id);";
+    "CREATE INDEX alerts_by_time ON alerts(raised_ms, id);"
+    /* The partitions of `parent` covering [lo, hi], created (empty, then
+     * attached) where missing: the writer uses it, and so can anyone who
+     * loads old rows. Returns how many it created. */
+    "CREATE FUNCTION fa_partition(parent text, lo bigint, hi bigint) RETURNS integer LANGUAGE plpgsql AS $fa$"
+    " DECLARE w bigint; s bigint; n integer := 0; name text;"
+    " BEGIN"
+    "  SELECT value INTO w FROM fa_meta WHERE key = 'width_' || parent;"
+    "  IF w IS NULL THEN RAISE EXCEPTION 'fa_partition: % is not partitioned by fa-insightd', parent; END IF;"
+    "  s := greatest(lo, 0) / w * w;"
+    "  WHILE s <= hi LOOP"
+    "   name := parent || '_p' || s;"
+    "   IF to_regclass(name) IS NULL THEN"
+    "    EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS)', name, parent);"
+    "    EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)', parent, name, s, s + w);"
+    "    n := n + 1;"
+    "   END IF;"
+    "   s := s + w;"
+    "  END LOOP;"
+    "  RETURN n;"
+    " END $fa$;";
 
 #define SESSION_COLUMNS                                                                                      \
     "id, app, label, host, build_id, pid, lib_version, start_unix_ns, start_mono_ns, have_hello, first_ms,"  \
@@ -361,9 +381,11 @@ static int write_failed(store_t *st, const PGresult *res, const char *what) {
     pg_store_t *ps = pgs(st);
     char msg[400];
     error_text(ps->conn, res, msg, sizeof msg);
-    snprintf(st->error, sizeof st->error, "%s: %s%s%s", what, msg, res ? " (SQLSTATE " : "",
-             res ? sqlstate(res) : "");
-    if (res) strncat(st->error, ")", sizeof st->error - strlen(st->error) - 1);
+    const char *state = sqlstate(res);
+    if (*state)
+        snprintf(st->error, sizeof st->error, "%s: %s (SQLSTATE %s)", what, msg, state);
+    else
+        snprintf(st->error, sizeof st->error, "%s: %s", what, msg);
     if (st->in_txn) ps->txn_failed = true;
     return STORE_RETRY;
 }
@@ -583,29 +605,17 @@ fail:
 
 /* ---- partitions ----------------------------------------------------------------- */
 
-static void partition_name(int t, uint64_t start, char *out, size_t cap) {
-    snprintf(out, cap, "%s_p%llu", pt_table[t], (unsigned long long)start);
-}
-
-/* Creates (if missing) the partitions of table t covering [lo, hi]. An
- * empty table attached to its parent: writers and readers of the parent
- * go on meanwhile. */
+/* Creates (if missing) the partitions of table t covering [lo, hi]
+ * (fa_partition, in the schema). An empty table attached to its parent:
+ * writers and readers of the parent go on meanwhile. */
 static int create_partitions(store_t *st, int t, uint64_t lo, uint64_t hi) {
-    pg_store_t *ps = pgs(st);
-    uint64_t w = ps->width[t];
-    for (uint64_t start = lo / w * w; start <= hi; start += w) {
-        if (start >= ps->covered_lo[t] && start + w <= ps->covered_hi[t]) continue;
-        char name[96], sql[640];
-        partition_name(t, start, name, sizeof name);
-        snprintf(sql, sizeof sql,
-                 "DO $fa$ BEGIN IF to_regclass('%s') IS NULL THEN"
-                 " CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS);"
-                 " ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%llu) TO (%llu); END IF; END $fa$",
-                 name, name, pt_table[t], pt_table[t], name, (unsigned long long)start,
-                 (unsigned long long)(start + w));
-        if (!wrun(st, sql, "creating a partition")) return STORE_RETRY;
-    }
-    return STORE_OK;
+    params_t p = {0};
+    p_text(&p, pt_table[t]);
+    p_u64(&p, lo);
+    p_u64(&p, hi);
+    PGresult *res = wexec(st, "SELECT fa_partition($1, $2, $3)", &p, "creating partitions");
+    PQclear(res);
+    return res ? STORE_OK : STORE_RETRY;
 }
 
 /* Partitions from a little before now to two widths ahead, each table in

@@ -86,6 +86,19 @@ class PgServer:
             raise RuntimeError(f"psql {db}: {sql[:200]}: {r.stderr.strip()}")
         return [line.split("\t") for line in r.stdout.splitlines() if line]
 
+    def psql_background(self, db, sql):
+        """sql in db by a psql that runs on while the caller goes on."""
+        return subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.dir, "-U", self.USER, "-d",
+                                 db, "-c", sql], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def refuse_writer(self, db, refuse):
+        """Makes db refuse fa-insightd's writer (its connection cut, no new
+        ones), or accept it again."""
+        self.psql("postgres", f"ALTER DATABASE {db} ALLOW_CONNECTIONS {'false' if refuse else 'true'}")
+        if refuse:
+            self.psql("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                  f" WHERE datname = '{db}' AND application_name = 'fa-insightd'")
+
     def create_db(self, prefix="fa"):
         self.counter += 1
         name = f"{prefix}_{os.getpid()}_{self.counter}"

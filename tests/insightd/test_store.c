@@ -922,5 +922,14 @@ STORE_TEST(store, the_fleet_document_has_spreads_budgets_and_the_worst_sessions)
     cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(b0, "tags"), 0);
     cr_assert_str_eq(cJSON_GetObjectItem(t0, "state")->valuestring, "ok");
     cJSON_Delete(doc);
+    /* a fleet with nothing in it */
+    r = store_reader_acquire(st, NULL);
+    query_result_t none = {0};
+    store_fleet_query_t nothing = {"no-such-app", "", "", 0};
+    fleet_query(r, &nothing, 20000, 1 << 20, &none);
+    store_reader_release(st, r);
+    cr_assert_eq(none.status, 200, "%s", none.message);
+    cr_assert(strstr(none.body, "\"sessions\":0") && strstr(none.body, "\"builds\":[]"), "%s", none.body);
+    free(none.body);
     store_close(st);
 }
