@@ -34,8 +34,9 @@ endif
 
 # Build variants of the C code. Each gets its own object tree under
 # $(BUILD)/<variant>/ so they can coexist.
-VARIANTS := default minimal prefetch debug asan tsan
+VARIANTS := default minimal prefetch debug asan tsan nopeak
 VFLAGS_default := -O2
+VFLAGS_nopeak := -O2 -DFA__NO_PEAK_TRACKING
 VFLAGS_minimal := -O2 -DFA_MINIMAL
 VFLAGS_prefetch := -O2 -DFA_PREFETCH
 VFLAGS_debug := -O1 -DFA_DEBUG -fno-omit-frame-pointer

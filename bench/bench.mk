@@ -17,7 +17,9 @@ BENCH_ALLOC_ARGS ?=
 # rule ($(BUILD)/<v>/bench/bench_alloc.o), so it is compiled with exactly the
 # macros (FA_MINIMAL, FA_PREFETCH) of the library it links: the header's
 # inline fast path depends on them.
-BENCH_FA_VARIANTS := default minimal prefetch
+# nopeak: the default build without the per-frame high-water tracking
+# (FA__NO_PEAK_TRACKING, for this measurement only), to show what it costs.
+BENCH_FA_VARIANTS := default minimal prefetch nopeak
 BENCH_PEERS := glibc jemalloc mimalloc tcmalloc
 
 # Deferred (=) so that pkg-config only runs when a peer binary is linked.

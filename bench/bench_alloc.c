@@ -21,6 +21,11 @@
  *   --ms N       target milliseconds per case (150)
  *   --only CASE  run only that case (e.g. pool_64; pool_64_2t also runs and
  *                prints pool_64), for perf/callgrind and for re-runs
+ *
+ * end_frame_1000tags and end_frame_1000tags_64idle (framealloc only) time
+ * one whole frame that touches 4 of 1000 tags: begin, 4 x (push, 64-byte
+ * allocation, pop), end; the second with 64 more threads registered and
+ * asleep. Their ratio is what fa_end_frame costs per idle thread.
  */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
@@ -41,6 +46,8 @@
 #include "framealloc.h"
 #if defined(FA_MINIMAL)
 #define IMPL_NAME "framealloc-minimal"
+#elif defined(FA__NO_PEAK_TRACKING)
+#define IMPL_NAME "framealloc-nopeak"
 #elif defined(FA_PREFETCH)
 #define IMPL_NAME "framealloc-prefetch"
 #else
@@ -262,6 +269,79 @@ static inline void pool_free(worker_t *w, void *p) {
     fa_pool_free(fa, p);
 }
 
+/* The frame-end cases: 1000 tags exist, each frame touches 4 of them (a
+ * 64-byte allocation under each), optionally with 64 more threads that
+ * registered (one frame each) and now sleep. */
+#define END_TAGS 1000
+#define END_TAGS_PER_FRAME 4
+#define IDLE_THREADS 64
+static int end_tag_ids[END_TAGS];
+static char end_tag_names[END_TAGS][16];
+static uint32_t end_frame_serial;
+
+static void end_frame_setup(void) {
+    if (end_tag_ids[0]) return;
+    for (int i = 0; i < END_TAGS; i++) {
+        snprintf(end_tag_names[i], sizeof end_tag_names[i], "sys%03d", i);
+        end_tag_ids[i] = fa_tag_find(fa, end_tag_names[i], true);
+        if (end_tag_ids[i] < 0) die("fa_tag_find failed");
+    }
+}
+
+static void end_frame_unit(worker_t *w) {
+    (void)w;
+    fa_begin_frame(fa);
+    for (int k = 0; k < END_TAGS_PER_FRAME; k++) {
+        uint32_t t = (end_frame_serial * END_TAGS_PER_FRAME + (uint32_t)k) % END_TAGS;
+        fa_tag_push(fa, end_tag_names[t]);
+        char *p = fa_frame_alloc(fa, 64, 16);
+        if (__builtin_expect(!p, 0)) die("allocation failed");
+        p[0] = 1;
+        fa_tag_pop(fa);
+    }
+    end_frame_serial++;
+    fa_end_frame(fa);
+}
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int registered, release;
+    pthread_t threads[IDLE_THREADS];
+} idle = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void *idle_main(void *arg) {
+    (void)arg;
+    fa_begin_frame(fa);
+    FA_WITH_TAG(fa, "idle") { (void)!fa_frame_alloc(fa, 64, 16); }
+    fa_end_frame(fa);
+    pthread_mutex_lock(&idle.lock);
+    idle.registered++;
+    pthread_cond_broadcast(&idle.cond);
+    while (!idle.release) pthread_cond_wait(&idle.cond, &idle.lock);
+    pthread_mutex_unlock(&idle.lock);
+    return NULL;
+}
+
+static void idle_threads_start(void) {
+    idle.release = 0;
+    for (int i = 0; i < IDLE_THREADS; i++)
+        if (pthread_create(&idle.threads[i], NULL, idle_main, NULL) != 0) die("pthread_create failed");
+    pthread_mutex_lock(&idle.lock);
+    while (idle.registered < IDLE_THREADS) pthread_cond_wait(&idle.cond, &idle.lock);
+    pthread_mutex_unlock(&idle.lock);
+}
+
+static void idle_threads_stop(void) {
+    pthread_mutex_lock(&idle.lock);
+    idle.release = 1;
+    pthread_cond_broadcast(&idle.cond);
+    pthread_mutex_unlock(&idle.lock);
+    for (int i = 0; i < IDLE_THREADS; i++) pthread_join(idle.threads[i], NULL);
+    idle.registered = 0;
+}
+
+#define HAVE_END_FRAME_CASES 1
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -358,11 +438,15 @@ static void short_frames_unit(worker_t *w) {
     }
 }
 
-enum { C_FRAME_16, C_FRAME_64, C_FRAME_256, C_BATCH, C_POOL, C_SHORT, C_COUNT };
+/* C_END_1T and C_END_IDLE exist for framealloc only: a frame with 4 of 1000
+ * tags, on its own and with 64 idle threads registered. */
+enum { C_FRAME_16, C_FRAME_64, C_FRAME_256, C_BATCH, C_POOL, C_SHORT, C_END_1T, C_END_IDLE, C_COUNT };
 static const char *const case_names[C_COUNT] = {"frame_16",      "frame_64", "frame_256",
-                                                "batch_1000x64", "pool_64",  "frame_1x64"};
+                                                "batch_1000x64", "pool_64",  "frame_1x64",
+                                                "end_frame_1000tags", "end_frame_1000tags_64idle"};
 static const uint32_t ops_per_unit[C_COUNT] = {FRAME_ALLOCS,      FRAME_ALLOCS, FRAME_ALLOCS,
-                                               BATCHES_PER_FRAME, POOL_OPS,     SHORT_FRAMES};
+                                               BATCHES_PER_FRAME, POOL_OPS,     SHORT_FRAMES,
+                                               1,                 1};
 
 static void run_units(worker_t *w, int c, uint64_t units) {
     for (uint64_t u = 0; u < units; u++) {
@@ -385,6 +469,12 @@ static void run_units(worker_t *w, int c, uint64_t units) {
         case C_SHORT:
             short_frames_unit(w);
             break;
+#ifdef HAVE_END_FRAME_CASES
+        case C_END_1T:
+        case C_END_IDLE:
+            end_frame_unit(w);
+            break;
+#endif
         }
     }
 }
@@ -527,6 +617,15 @@ int main(int argc, char **argv) {
         bool want1 = !only || !strcmp(only, case_names[c]);
         bool want2 = two && (!only || !strcmp(only, name2));
         if (!want1 && !want2) continue;
+        if (c == C_END_1T || c == C_END_IDLE) {
+#ifdef HAVE_END_FRAME_CASES
+            end_frame_setup();
+            if (c == C_END_IDLE) idle_threads_start();
+            run_single(&workers[0], c, target_ns, true);
+            if (c == C_END_IDLE) idle_threads_stop();
+#endif
+            continue;
+        }
         /* Asking for a 2-thread case prints its 1-thread partner too: the
          * scaling ratio is taken within one process run. */
         uint64_t units = run_single(&workers[0], c, target_ns, want1 || want2);

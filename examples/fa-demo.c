@@ -27,6 +27,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,7 @@ typedef struct worker {
     fa_alloc_t *fa;
     fa_barrier_t *handoff; /* main -> worker: a transfer is ready (2 parties) */
     fa_barrier_t *done;    /* worker -> main: frame work done */
-    _Atomic uint32_t transfer_id;
+    _Atomic uint64_t transfer_id; /* a fa_transfer_t id */
     _Atomic int quit;
     uint64_t planned;
 } worker_t;

@@ -30,20 +30,35 @@
  * THREADS
  *   One fa_alloc_t is shared by all threads of the program. Each thread that
  *   allocates gets its own frame arena, pool caches, tag stack and counters,
- *   created on its first call (that first call takes a lock and allocates).
+ *   created on its first call (that first call allocates; no lock that other
+ *   threads' allocations need).
  *   - fa_begin_frame()/fa_end_frame() act on the CALLING thread's arena only.
  *     fa_end_frame() on thread T resets T's arena and nothing else.
  *   - The main thread is the thread that called fa_create() (see
  *     fa_set_main_thread()). Its fa_end_frame() also ends the context's frame:
- *     it advances fa_frame_number(), samples peaks and runs the frame-end
- *     hooks (fa_on_frame_end) before its arena is reset.
+ *     it collects the figures of the threads that were active, runs the
+ *     frame-end hooks (fa_on_frame_end) and advances fa_frame_number().
  *   - A worker thread that uses frame memory MUST bracket its own work with
  *     fa_begin_frame()/fa_end_frame() on that worker; the main thread ending
  *     its frame never touches a worker's arena. Frame memory MUST NOT be read
  *     by another thread after its owner ended the frame.
  *   - Pool and heap blocks may be freed by any thread.
- *   - A thread that exits returns its pool caches and arena to the context.
+ *   - A thread that exits returns its pool caches and arena to the context;
+ *     its pool and heap blocks stay counted until freed.
  *   - fa_destroy() MUST be called when no other thread uses the context.
+ *
+ * FIGURES (snapshots)
+ *   "This frame" is the context's frame: from the main thread's last
+ *   fa_end_frame() to now. Every allocation and free is counted in exactly
+ *   one such frame: the one whose end first sees it (a worker's frame that
+ *   straddles the main thread's frame end counts its allocations partly in
+ *   each). Peaks are high-water marks within the frame, tracked as they
+ *   happen (see fa_kind_totals_t and fa_tag_row_t for what is exact).
+ *
+ * C AND C++
+ *   The header compiles as C11 and as C++11 or later with GCC and Clang; the
+ *   inline fast path uses plain fields and the __atomic builtins, so both
+ *   languages share one layout. Scoped tags (FA_TAG_SCOPE) need GCC or Clang.
  *
  * ERRORS
  *   Calls that return int return FA_OK (0) or a negative fa_err. Allocation
@@ -54,6 +69,9 @@
  *   FA_MINIMAL   statistics, tag accounting and budgets compiled out of the
  *                hot paths: tags still push/pop, snapshot rows read zero.
  *   FA_PREFETCH  write prefetch of the next frame-arena line on x86-64.
+ *   FA_DEBUG     guards, poisoning, call sites and leak reports (see the
+ *                debug section). Every build checks sizes for overflow and
+ *                refuses foreign and twice-freed heap pointers.
  */
 #ifndef FRAMEALLOC_H
 #define FRAMEALLOC_H
@@ -61,25 +79,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* The inline fast path's C-only spellings, and what C++ sees instead (same
- * layout: std::atomic<T> of these integer types is T-sized and lock-free on
- * every target of GCC and Clang). */
-#ifdef __cplusplus
-#include <atomic>
-#define FA__ATOMIC(T) std::atomic<T>
-#define FA__THREAD_LOCAL thread_local
-#define FA__ALIGNOF(T) alignof(T)
-#define FA__LOAD_RELAXED(x) (x).load(std::memory_order_relaxed)
-#define FA__STORE_RELAXED(x, v) (x).store((v), std::memory_order_relaxed)
-#else
-#include <stdatomic.h>
-#define FA__ATOMIC(T) _Atomic T
-#define FA__THREAD_LOCAL _Thread_local
-#define FA__ALIGNOF(T) _Alignof(T)
-#define FA__LOAD_RELAXED(x) atomic_load_explicit(&(x), memory_order_relaxed)
-#define FA__STORE_RELAXED(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
-#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -114,6 +113,12 @@ extern "C" {
 #define FA_LIKELY(x) (x)
 #define FA_UNLIKELY(x) (x)
 #define FA_PRINTF(f, a)
+#endif
+
+#if defined(__cplusplus)
+#define FA__ALIGNOF(T) alignof(T)
+#else
+#define FA__ALIGNOF(T) _Alignof(T)
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -207,8 +212,9 @@ typedef struct fa_budget_event {
 
 /* Returns whether to allow the allocation; only consulted for DENIED
  * decisions under FA_POLICY_CALLBACK, ignored otherwise. Runs on the
- * allocating thread, inside the allocation: it MUST NOT allocate from the
- * same context nor block. */
+ * allocating thread, inside the allocation, holding the budget lock for
+ * reading: it MUST NOT allocate from the same context, call fa_budget_set,
+ * nor block. */
 typedef bool (*fa_budget_cb)(const fa_budget_event_t *ev, void *user);
 
 typedef struct fa_error_event {
@@ -222,19 +228,26 @@ typedef struct fa_error_event {
 /* Runs on the thread that hit the error. MUST NOT allocate from the context. */
 typedef void (*fa_error_cb)(const fa_error_event_t *ev, void *user);
 
-/* Zero means "default" for every field (sokol style). */
+/* Zero means "default" for every field (sokol style). Out-of-range values
+ * make fa_create() fail with FA_ERR_INVALID_ARG; nothing is clamped. */
 typedef struct fa_config {
-    size_t frame_chunk_bytes;     /* first arena chunk per thread; 1 MiB */
-    size_t frame_limit_bytes;     /* arena hard limit per thread; 0: none */
-    size_t pool_reserve_bytes;    /* address space reserved for pools; 4 GiB */
-    uint32_t max_tags;            /* tag table capacity; 1024 (max 65535) */
+    size_t frame_chunk_bytes;     /* first arena chunk per thread and the
+                                     smallest the arena shrinks to; 1 MiB
+                                     (256 B .. 1 TiB) */
+    size_t frame_limit_bytes;     /* arena hard limit per thread; 0: none;
+                                     else >= frame_chunk_bytes */
+    size_t pool_reserve_bytes;    /* address space reserved for pools; 4 GiB
+                                     (max 64 TiB) */
+    uint32_t max_tags;            /* tag table capacity; 1024 (2 .. 65535) */
     fa_budget_policy budget_policy; /* default policy; WARN */
     fa_budget_cb budget_cb;
     void *budget_user;
     fa_error_cb error_cb;
     void *error_user;
-    uint32_t max_retained;        /* retention marks per thread and frame; 256 */
-    uint32_t max_transfers;       /* transfer handles alive at once; 1024 */
+    uint32_t max_retained;        /* retention marks per thread and frame; 256
+                                     (max 65535) */
+    uint32_t max_transfers;       /* transfer handles alive at once; 1024
+                                     (max 65535) */
     int behaviour;                /* fa_behaviour_preset at start; 0: off */
 } fa_config_t;
 
@@ -243,9 +256,10 @@ typedef struct fa_config {
 /* ------------------------------------------------------------------------ */
 
 /* Creates a context. cfg may be NULL (all defaults); it is copied. The
- * calling thread becomes the main thread. Returns NULL on failure (bad config
- * or no memory; fa_last_error() says which). Reserves address space for the
- * pools (no memory is committed until used). Any thread; allocates. */
+ * calling thread becomes the main thread. Returns NULL on failure (a value
+ * out of the ranges above: FA_ERR_INVALID_ARG, also passed to cfg->error_cb;
+ * or no memory: FA_ERR_NO_MEMORY). Reserves address space for the pools (no
+ * memory is committed until used). Any thread; allocates. */
 FA_API FA_NODISCARD fa_alloc_t *fa_create(const fa_config_t *cfg);
 
 /* Releases all frame and pool memory and the context itself. Heap blocks
@@ -269,11 +283,26 @@ FA_API void fa_set_main_thread(fa_alloc_t *fa);
 FA_API void fa_begin_frame(fa_alloc_t *fa);
 
 /* Ends the calling thread's frame: every frame allocation this thread made
- * since fa_begin_frame() is released at once (chunks are kept, so a steady
- * state makes no system call). On the main thread it also ends the context's
- * frame: runs the frame-end hooks first (they still see the frame's memory
- * and statistics), then advances fa_frame_number(). O(tags) on the main
- * thread, O(1) plus O(tags used) elsewhere. */
+ * since fa_begin_frame() is released at once. The arena keeps its chunks, so
+ * a steady state makes no system call. A request that fits no chunk gets a
+ * new one of 1.25 x its size (at least frame_chunk_bytes); at the frame end,
+ * chunks this frame did not use are freed while the capacity exceeds twice
+ * the largest need of the last 32 to 64 frames (or frame_chunk_bytes), and
+ * if it still does the chunks are merged into one of 1.25 x the need: the
+ * capacity stays within 2 x that need.
+ * Cost on any thread: O(tags this thread used in the frame); no lock and no
+ * atomic read-modify-write unless a budget applies (then the budget lock
+ * for reading) or marks were promoted or retained (one lock).
+ * On the main thread it also ends the context's frame: it folds the figures
+ * of every thread that was active since the last end (O(tags each of them
+ * touched)) plus a few nanoseconds per idle thread, holding only a lock that
+ * exiting threads and fa_budget_set take (never one an allocation path
+ * needs); runs the frame-end hooks (they still see the frame's memory and
+ * figures; they run outside the library's own operations, so they may
+ * allocate); then advances fa_frame_number(). With the behaviour filter on,
+ * add O(tags the filter was fed during the frame) plus one load per 64 tags,
+ * and once per window O(tags fed during the window). Measured:
+ * bench/README.md (end_frame cases). */
 FA_API void fa_end_frame(fa_alloc_t *fa);
 
 /* Number of frames the main thread has ended. Any thread, O(1). */
@@ -290,23 +319,26 @@ FA_API int fa_remove_frame_hook(fa_alloc_t *fa, fa_frame_hook hook, void *user);
 
 /* Allocates size bytes aligned to align (a power of two up to 4096; 0 means
  * alignof(max_align_t)) from the calling thread's arena. Valid until that
- * thread's fa_end_frame(). Never frees individually. O(1): a bump pointer;
- * the arena grows by a chunk (may call the OS) when the current one is full.
- * NULL on bad alignment, arena limit, hard budget under FAIL policy, or no
- * memory. size 0 returns a unique non-NULL pointer. */
+ * thread's fa_end_frame(). Never frees individually. O(1): inline, a bump
+ * pointer and one counter; the arena grows by a chunk (may call the OS) when
+ * the current one is full. NULL on bad alignment (FA_ERR_BAD_ALIGN), a size
+ * above PTRDIFF_MAX or whose alignment padding overflows (FA_ERR_OVERFLOW),
+ * arena limit, hard budget under FAIL policy, or no memory. size 0 returns a
+ * unique non-NULL pointer. */
 static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *
 fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align);
 
 /* One contiguous block of count elements of size bytes each; the element
  * stride is size rounded up to align, and the block is aligned to align.
- * NULL with FA_ERR_OVERFLOW when count * stride overflows. Counts as one
- * allocation. */
+ * NULL with FA_ERR_OVERFLOW when count * stride overflows (or exceeds
+ * PTRDIFF_MAX). Counts as one allocation. */
 FA_API FA_NODISCARD FA_MALLOC_ATTR void *
 fa_frame_alloc_batch(fa_alloc_t *fa, size_t size, size_t align, size_t count);
 
 /* Fixed-count batches: fill out[0..N-1] with N separate elements from one
  * bump (one bounds check, one accounting update) and return out[0], or NULL
- * (out untouched) on failure. */
+ * (out untouched) on failure. The stride is size rounded up to align; size 0
+ * counts as 1, so the N pointers are always distinct. */
 FA_API FA_NODISCARD void *fa_frame_alloc2(fa_alloc_t *fa, size_t size, size_t align, void *out[2]);
 FA_API FA_NODISCARD void *fa_frame_alloc4(fa_alloc_t *fa, size_t size, size_t align, void *out[4]);
 FA_API FA_NODISCARD void *fa_frame_alloc8(fa_alloc_t *fa, size_t size, size_t align, void *out[8]);
@@ -320,8 +352,10 @@ FA_API FA_NODISCARD char *fa_frame_strdup(fa_alloc_t *fa, const char *s);
 FA_API FA_NODISCARD char *fa_frame_sprintf(fa_alloc_t *fa, const char *fmt, ...) FA_PRINTF(2, 3);
 
 /* A position in the calling thread's arena. fa_frame_rollback() releases
- * everything allocated after the mark (in the same frame). Statistics keep
- * counting the released bytes as allocated in this frame. */
+ * everything allocated after the mark (in the same frame): fa_frame_used()
+ * is again exactly what it was at the mark, across chunks too (the thread's
+ * frame budget reads it). Statistics keep counting the released bytes as
+ * allocated in this frame. */
 typedef struct fa_frame_mark {
     uint64_t frame_id; /* the thread's frame serial when taken */
     uint32_t chunk;    /* index of the chunk */
@@ -331,8 +365,9 @@ FA_API fa_frame_mark_t fa_frame_mark(fa_alloc_t *fa);
 /* FA_ERR_STATE if the mark is from another frame or thread position ahead. */
 FA_API int fa_frame_rollback(fa_alloc_t *fa, fa_frame_mark_t mark);
 
-/* Bytes currently allocated from the calling thread's arena, and its
- * capacity (all chunks). */
+/* Bytes currently used in the calling thread's arena (allocations and their
+ * alignment padding, in every chunk the frame used), and its capacity (all
+ * chunks; bounded as fa_end_frame() says). */
 FA_API size_t fa_frame_used(fa_alloc_t *fa);
 FA_API size_t fa_frame_capacity(fa_alloc_t *fa);
 
@@ -347,24 +382,51 @@ FA_API size_t fa_frame_capacity(fa_alloc_t *fa);
  * Above FA_POOL_MAX_SIZE it falls back to fa_heap_alloc(size, 16) and counts
  * as heap. O(1) from the thread cache; a cache miss takes the class lock
  * once per batch; a depot miss carves a slab (no system call: the address
- * space is reserved at create). Any thread. size 0 gets a 16 B block. */
+ * space is reserved at create). Slabs (64 KiB) are not tied to a class for
+ * ever: when the reserve is used up, slabs whose blocks are all free in the
+ * class depots are handed to the class that needs one (the calling thread's
+ * caches are given back first), see also fa_pool_trim(). Any thread. size 0
+ * gets a 16 B block. */
 FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc(fa_alloc_t *fa, size_t size);
 
 /* Returns a block from fa_pool_alloc() (pool or heap fallback, found from
  * the pointer alone). Any thread, including one other than the allocating
- * thread. NULL is ignored. A pointer that fa does not own is reported
- * (FA_ERR_FOREIGN_PTR) and ignored. */
+ * thread. NULL is ignored. A pointer that fa does not own (a malloc block,
+ * another context's block, an interior pointer, frame memory) is reported
+ * (FA_ERR_FOREIGN_PTR) and ignored, without reading memory fa does not own.
+ * A double free is reported (FA_ERR_DOUBLE_FREE) and ignored when the block
+ * is a heap block, or a pool block still at the head of this thread's cache
+ * (a free twice in a row); FA_DEBUG catches every pool double free. */
 FA_API void fa_pool_free(fa_alloc_t *fa, void *p);
 
-/* The usable size of a pool or heap block (its class size for pool). */
+/* Gives back what the pools do not use: the calling thread's cached blocks
+ * return to the class depots, every slab whose blocks are all free in a depot
+ * joins a list of empty slabs that any class may take, and the empty slabs
+ * beyond the first 16 (1 MiB) are returned to the OS (madvise DONTNEED: the
+ * address space stays reserved, the memory is released). Blocks cached by
+ * other threads are not touched. Call it between frames (after a level
+ * unload, say): O(free blocks in the depots), takes each class lock in
+ * turn. Returns the number of slabs returned to the OS. The same search runs
+ * by itself when the reserve is used up. */
+FA_API size_t fa_pool_trim(fa_alloc_t *fa);
+
+/* The usable size of a pool or heap block (its class size for pool); 0 for
+ * a pointer fa does not own, without reading it. */
 FA_API size_t fa_block_size(fa_alloc_t *fa, const void *p);
 
 /* A block from the system heap (malloc) with a small header, aligned to
  * align (power of two up to 4096; 0 means 16). Attributed to the current
- * tag. Any thread; calls malloc. */
+ * tag. Every live heap block is entered in a registry (a hash set in
+ * 16 locked shards), so that a free never reads memory fa does not own.
+ * Any thread; calls malloc, takes one shard lock. NULL with FA_ERR_OVERFLOW
+ * when size plus header and alignment exceeds PTRDIFF_MAX. */
 FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *
 fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align);
-/* Frees a block from fa_heap_alloc(). Any thread. NULL is ignored. */
+/* Frees a block from fa_heap_alloc(). Any thread. NULL is ignored. A pointer
+ * the registry does not hold is reported and ignored without being read:
+ * FA_ERR_DOUBLE_FREE when it is a block freed earlier (as long as the
+ * registry remembers it: until malloc hands the address to fa_heap_alloc
+ * again or the registry is rebuilt), else FA_ERR_FOREIGN_PTR. */
 FA_API void fa_heap_free(fa_alloc_t *fa, void *p);
 
 /* Explicitly tagged heap blocks, for allocation hooks that a library calls
@@ -414,7 +476,12 @@ FA_API void fa_tag_pop(fa_alloc_t *fa);
 FA_API int fa_tag_current(fa_alloc_t *fa);
 
 /* The id of a tag path ("physics/contacts"), creating it (and its parents)
- * when create is true. "" is FA_TAG_ROOT. Negative fa_err on failure. */
+ * when create is true. "" is FA_TAG_ROOT. Negative fa_err on failure. A path
+ * is checked whole before anything is created: a malformed one ("physics/",
+ * "a//b": FA_ERR_TAG_NAME), one longer than FA_TAG_PATH_MAX, or one whose new
+ * components do not all fit in the table (FA_ERR_TOO_MANY_TAGS) creates no
+ * tag at all. The same holds for fa_tag_push(), fa_budget_set() and
+ * fa_task_begin(). */
 FA_API int fa_tag_find(fa_alloc_t *fa, const char *path, bool create);
 
 /* The full path of a tag id, valid for the context's lifetime; NULL for an
@@ -470,15 +537,21 @@ typedef struct fa_budget_desc {
 } fa_budget_desc_t;
 
 /* Sets (or with both 0, clears) the budget of a tag path, creating the tag.
- * Usage is the tag's bytes including its children: frame bytes allocated in
- * the current frames of all threads + live pool bytes (at block size) + live
- * heap bytes. Events (see fa_budget_event_kind) go to config.budget_cb.
- * soft > hard (hard != 0) is FA_ERR_INVALID_ARG. Meant for start-up or
- * between frames: an allocation racing with the call may be counted or not.
- * Frame bytes the subtree allocated in the current frame before the call are
- * not counted (they are released at the frame end); each thread applies the
- * new budget from its next frame allocation on. Takes the registry lock;
- * O(threads x tags). */
+ * Usage is the tag's bytes including its children: frame bytes in the
+ * current frames of all threads + live pool bytes (at block size) + live
+ * heap bytes. The call may come at any moment from any thread (inside a
+ * frame, while workers are inside theirs, on a child of a budgeted tag): it
+ * recomputes the usage of every budget from those figures, so usage is
+ * exact and never negative, and a hard budget under FA_POLICY_FAIL refuses
+ * every allocation that would take it past hard, counting what the subtree
+ * already held (an inline frame allocation racing with the call on another
+ * thread is counted or not, and given back at its frame end accordingly). Events (see fa_budget_event_kind) go to
+ * config.budget_cb. soft > hard (hard != 0) is FA_ERR_INVALID_ARG.
+ * Cost: O(threads x tags), takes the budget lock for writing (allocations
+ * under budgeted tags wait for it), asks the kernel for a memory barrier
+ * (membarrier) and waits for allocations in progress on other threads to
+ * finish. Each thread applies the new budget from its next allocation on.
+ * MUST NOT be called from a budget or error callback. */
 FA_API int fa_budget_set(fa_alloc_t *fa, const char *tag_path, size_t soft_bytes, size_t hard_bytes);
 FA_API int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_t *desc);
 /* The budget of a tag; FA_ERR_NOT_FOUND when the path is unknown. */
@@ -488,16 +561,25 @@ FA_API int fa_budget_get(fa_alloc_t *fa, const char *tag_path, fa_budget_desc_t 
 /* Snapshots                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* "The frame" below is the context's frame (see FIGURES at the top). */
 typedef struct fa_kind_totals {
-    uint64_t in_use;      /* frame: arena bytes used now; pool/heap: live bytes */
-    uint64_t peak;        /* highest in_use sampled at frame ends/snapshots */
-    uint64_t alloc_count; /* allocations made in the current frame */
-    uint64_t alloc_bytes; /* bytes allocated in the current frame */
-    uint64_t free_count;  /* frees made in the current frame (pool/heap) */
+    uint64_t in_use;      /* frame: frame bytes the threads have not
+                             released yet (their open frames); pool/heap:
+                             live bytes */
+    uint64_t peak;        /* high-water mark of in_use within the frame,
+                             tracked as it happens (not sampled): frame: the
+                             sum over threads of each thread's largest frame
+                             (what the arenas needed); pool/heap: the sum
+                             over tags of each tag's high-water (exact when
+                             one tag moves at a time, an upper bound
+                             otherwise). Never below in_use. */
+    uint64_t alloc_count; /* allocations made in the frame */
+    uint64_t alloc_bytes; /* bytes allocated in the frame */
+    uint64_t free_count;  /* frees made in the frame (pool/heap) */
 } fa_kind_totals_t;
 
 typedef struct fa_tag_usage {
-    uint64_t frame_bytes; /* frame bytes allocated in the current frame */
+    uint64_t frame_bytes; /* frame bytes in the threads' open frames */
     uint64_t pool_bytes;  /* live pool bytes (block sizes) */
     uint64_t heap_bytes;  /* live heap bytes (requested sizes) */
     uint64_t alloc_count; /* allocations of any kind in the current frame */
@@ -511,18 +593,28 @@ typedef struct fa_tag_row {
     fa_tag_usage_t self;   /* allocations made with this tag current */
     fa_tag_usage_t total;  /* self + all descendants */
     uint64_t live_bytes;   /* total.frame + total.pool + total.heap */
-    uint64_t peak_bytes;   /* highest live_bytes sampled at frame ends */
+    uint64_t peak_bytes;   /* high-water mark of live_bytes within the
+                              frame, tracked per thread as it happens: the sum
+                              over the tag, its descendants and the threads
+                              of each one's frame, pool and heap high-waters.
+                              Exact for one thread using one kind under one
+                              tag; otherwise an upper bound; never below
+                              live_bytes. A worker's frame that ended before
+                              the main thread's frame end still counts. */
     uint64_t budget_soft;  /* 0 when none */
     uint64_t budget_hard;  /* 0 when none */
 } fa_tag_row_t;
 
 typedef struct fa_thread_row {
     uint32_t index;        /* registration order in the context */
-    uint64_t frame_used;   /* arena bytes in use */
+    uint64_t frame_used;   /* frame bytes it has not released yet (its open
+                              frame) */
     uint64_t frame_capacity; /* arena bytes reserved (all chunks) */
     uint64_t frames;       /* frames this thread has ended */
     uint32_t overflow_chunks; /* chunks beyond the first in use this frame */
     bool in_frame;
+    uint64_t frame_peak;   /* its largest frame_used within the context's
+                              frame, frames it ended since included */
 } fa_thread_row_t;
 
 /* A behaviour-filter finding (see fa_finding_code in the behaviour section
@@ -548,7 +640,8 @@ typedef struct fa_transfer_totals {
     uint64_t created, received, released, dropped_unreceived, in_flight;
 } fa_transfer_totals_t;
 
-#define FA_SNAPSHOT_VERSION 1
+/* 2: per-frame peaks, fa_thread_row_t.frame_peak, 64-bit transfer ids. */
+#define FA_SNAPSHOT_VERSION 2
 
 /* Caller-owned. Set rows/rows_capacity (and threads/threads_capacity) to
  * arrays you own before fa_snapshot_take(); they may be NULL/0. */
@@ -577,15 +670,20 @@ typedef struct fa_snapshot {
 
 /* Fills snap with the context's figures now: per-kind totals, one row per
  * tag (ids in increasing order; parents come before children) and one row
- * per thread. Allocates nothing; O(threads x tags); takes the thread list
- * lock. Figures of other threads are read while they run, so they are each
- * exact but not taken at one instant. Frame allocation counts are kept
- * modulo 2^24 per tag, thread and frame (bytes up to 2^40). Called in a
- * frame-end hook on the main thread it copies the figures the frame end has
- * just computed: O(tags) instead of O(threads x tags). Returns FA_OK, or FA_ERR_TRUNCATED
- * when a provided array (capacity > 0) was too small (what fit is written). The sum of the
- * rows' `self` figures equals the totals (frame bytes, pool and heap live
- * bytes, allocation counts). In FA_MINIMAL rows read zero. */
+ * per thread. Any thread, any time. Allocates nothing and takes no lock;
+ * cost O(tags x depth) plus O(tags each active thread touched) plus a few
+ * nanoseconds per idle thread. Figures of threads that run meanwhile are read
+ * as they are (each one exact; an allocation is never counted twice); if the
+ * main thread ends a frame during the call, it starts again, and after 8
+ * tries it takes the lock frame ends fold under (holding up the next one for
+ * the length of one snapshot). Counts are 64-bit and never wrap. Called in a frame-end hook on
+ * the main thread it returns the figures of the frame that is ending, as
+ * fa_end_frame() collected them (what the hooks allocate counts in the next
+ * frame). Returns FA_OK, or FA_ERR_TRUNCATED when a provided array
+ * (capacity > 0) was too small: what fit is written, and every total (kind
+ * totals, rows' `total`, live and peak bytes) still includes every tag. The
+ * sum of all rows' `self` figures equals the totals (frame bytes, pool and
+ * heap live bytes, allocation counts). In FA_MINIMAL rows read zero. */
 FA_API int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap);
 
 /* ------------------------------------------------------------------------ */
@@ -607,7 +705,9 @@ typedef enum fa_retain_policy {
  * FA_RETAIN_FRAMES (1..65535), ignored otherwise. Returns FA_OK, or
  * FA_ERR_INVALID_ARG, FA_ERR_CROSS_THREAD (p is not in this thread's arena),
  * FA_ERR_NOT_IN_FRAME, FA_ERR_TRUNCATED (more than config.max_retained marks
- * this frame: the block is then simply released). O(1), no allocation. */
+ * this frame: the block is then simply released). The whole range
+ * [p, p + size) MUST lie in what this frame allocated, in one chunk
+ * (checked without wrapping). O(chunks), no allocation. */
 FA_API int fa_frame_retain(fa_alloc_t *fa, void *p, size_t size, fa_retain_policy policy, uint32_t frames);
 
 /* fa_frame_alloc() + fa_frame_retain(). NULL when either fails. */
@@ -652,9 +752,10 @@ FA_API void fa_end_frame_with_promotions(fa_alloc_t *fa, fa_promotion_result_t *
 /* Threads: transfers, barrier, per-thread budgets                           */
 /* ------------------------------------------------------------------------ */
 
-/* A transfer handle: generation-counted, so a stale handle is detected. */
+/* A transfer handle: a slot and a 48-bit generation, so a stale handle is
+ * detected (it would take 2^48 reuses of one slot to come back). */
 typedef struct fa_transfer {
-    uint32_t id; /* 0 is never a valid handle */
+    uint64_t id; /* 0 is never a valid handle */
 } fa_transfer_t;
 
 typedef enum fa_transfer_state {
@@ -671,7 +772,9 @@ typedef enum fa_transfer_state {
  * on either thread. Returns {0} on failure (fa_last_error()). Any thread;
  * takes the transfer lock once; allocates the payload. */
 FA_API fa_transfer_t fa_transfer_create(fa_alloc_t *fa, size_t size);
-/* Creates a transfer holding a copy of size bytes of frame data at p. */
+/* Creates a transfer holding a copy of size bytes of frame data at p. The
+ * whole range MUST lie in what the calling thread allocated in its current
+ * frame (in one chunk): otherwise {0} with FA_ERR_CROSS_THREAD. */
 FA_API fa_transfer_t fa_transfer_from_frame(fa_alloc_t *fa, const void *p, size_t size);
 /* The payload of an OWNED handle, for the sender to fill. NULL otherwise. */
 FA_API void *fa_transfer_data(fa_alloc_t *fa, fa_transfer_t h);
@@ -738,7 +841,7 @@ FA_API int fa_thread_budget_set(fa_alloc_t *fa, const fa_budget_desc_t *desc);
       "use a pool for small blocks or allocate once outside the frame loop")                        \
     X(FA_FIND_OUTSIDE_FRAME, 5, "frame allocations outside fa_begin_frame/fa_end_frame",             \
       "bracket the code with fa_begin_frame/fa_end_frame or use the pool")                          \
-    X(FA_FIND_ARENA_OVERFLOW, 6, "frame arena overflows its first chunk in most frames",            \
+    X(FA_FIND_ARENA_OVERFLOW, 6, "frame arena outgrew its chunk and allocated during a frame",       \
       "raise frame_chunk_bytes to at least the reported peak")                                      \
     X(FA_FIND_BUDGET_BREACH, 7, "budget exceeded or allocations refused",                           \
       "raise the budget or reduce the tag's memory")
@@ -758,10 +861,13 @@ typedef enum fa_behaviour_preset {
 } fa_behaviour_preset;
 
 /* Turns the filter on (or off with FA_BEHAVIOUR_OFF) at run time. Off, it
- * costs one predictable branch on the pool and heap paths and nothing on
- * the inline frame path. On, the pool path also tracks blocks of the
- * current frame. Any thread; takes effect at the next frame. Compiled out in
- * FA_MINIMAL (returns FA_ERR_STATE there). */
+ * costs nothing on the pool and inline frame paths (the per-tag flag the
+ * pool path reads for budgets also says whether the filter is on) and one
+ * predictable branch on the heap path. On, the pool path also tracks blocks
+ * of the current frame, and the main thread's frame end collects the tags
+ * fed during the frame. O(tags), takes the tag registry lock. Any thread;
+ * takes effect at the next frame. Compiled out in FA_MINIMAL (returns
+ * FA_ERR_STATE there). */
 FA_API int fa_behaviour_enable(fa_alloc_t *fa, fa_behaviour_preset preset);
 /* Copies the findings of the last evaluation (done by the main thread at
  * each frame end, over the preset's window of frames) into out[0..cap) and
@@ -788,9 +894,13 @@ typedef struct fa_task fa_task_t;
  * the calling thread's current tag). NULL on failure. Allocates the task
  * record from the pool. */
 FA_API FA_NODISCARD fa_task_t *fa_task_begin(fa_alloc_t *fa, const char *tag_path);
-/* A 16-aligned block owned by the task. NULL on failure. */
+/* A 16-aligned block owned by the task. NULL on failure (FA_ERR_OVERFLOW
+ * for a size near SIZE_MAX). */
 FA_API FA_NODISCARD FA_MALLOC_ATTR void *fa_task_alloc(fa_task_t *task, size_t size);
-/* Releases one block early (optional). */
+/* Releases one block early (optional). A pointer that is not a live block
+ * of this task (another task's, a malloc block, an interior pointer) is
+ * reported (FA_ERR_FOREIGN_PTR) and ignored, without reading memory fa does
+ * not own. */
 FA_API void fa_task_free(fa_task_t *task, void *p);
 /* Bytes and blocks the task holds now. */
 FA_API size_t fa_task_bytes(const fa_task_t *task);
@@ -810,13 +920,19 @@ FA_API void fa_task_end(fa_task_t *task);
  * functions when the program is linked with -rdynamic and they are not
  * hidden. Pool and heap figures then include the guard and header bytes.
  * The _at variants record the call site for those reports. In FA_DEBUG
- * builds the plain names expand to them. */
+ * builds the plain names expand to them, and an allocation made from inside
+ * a budget or error callback is reported (FA_ERR_STATE). */
 FA_API FA_NODISCARD void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line);
 FA_API void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line);
 FA_API FA_NODISCARD void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *file,
                                            int line);
 FA_API void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line);
-/* Number of pool and heap blocks live now (FA_DEBUG: exact; otherwise 0). */
+/* What every build detects (release included): sizes that overflow,
+ * foreign pointers (a malloc block, another context's block, an interior
+ * pointer, frame memory) and heap double frees, without reading memory that
+ * is not fa's (see fa_pool_free and fa_heap_free). FA_DEBUG adds every pool
+ * double free, guard overwrites, leaks and call sites.
+ * Number of pool and heap blocks live now (FA_DEBUG: exact; otherwise 0). */
 FA_API size_t fa_debug_live_blocks(fa_alloc_t *fa);
 
 #if defined(FA_DEBUG) && !defined(FA_BUILDING_LIBRARY)
@@ -830,33 +946,27 @@ FA_API size_t fa_debug_live_blocks(fa_alloc_t *fa);
 /* Internals of the inline fast path. Not API: may change in any version.   */
 /* ------------------------------------------------------------------------ */
 
-/* Per-thread, per-tag counters. Written by their own thread only (relaxed
- * atomics, which compile to plain moves), read by snapshots. */
-#define FA__FRAME_COUNT_SHIFT 40
-#define FA__FRAME_BYTES_MASK ((UINT64_C(1) << FA__FRAME_COUNT_SHIFT) - 1)
-typedef struct fa__tag_counters {
-    /* This thread's current frame, in one word so the fast path makes one
-     * update: bytes in the low 40 bits, allocations above (counted modulo
-     * 2^24 per tag, thread and frame). */
-    FA__ATOMIC(uint64_t) frame_packed;
-    FA__ATOMIC(uint64_t) count[3];        /* cumulative allocations per fa_kind
-                                         (frame: up to the last frame end) */
-    FA__ATOMIC(int64_t) live[2];          /* pool, heap live bytes; may go negative
-                                         (freed here, allocated elsewhere) */
-    FA__ATOMIC(uint64_t) alloc_bytes[2];  /* cumulative pool, heap bytes allocated */
-    FA__ATOMIC(uint64_t) frees[2];        /* cumulative pool, heap frees */
-    uint64_t budget_frame;            /* frame bytes charged to budgets in this
-                                         frame (owner thread only) */
-} fa__tag_counters_t;
+/* C and C++ see the same plain fields: the ones another thread reads or
+ * writes are accessed with the GCC/Clang __atomic builtins (relaxed, plain
+ * moves on x86-64), so one layout and one code path serve both languages
+ * without C11 _Atomic, which C++ does not have. */
+
+/* A thread's frame allocations of the current window, one word per tag id:
+ * bytes in the low 40 bits, count above. A window is at most
+ * FA__WINDOW_BYTES of arena, so neither field can overflow; the slow path
+ * moves the words into 64-bit counters when a window closes. */
+#define FA__PACKED_COUNT_SHIFT 40
+#define FA__PACKED_BYTES_MASK ((UINT64_C(1) << FA__PACKED_COUNT_SHIFT) - 1)
+#define FA__WINDOW_BYTES ((size_t)1 << 23)
 
 typedef struct fa__fast {
-    char *cur;                 /* bump pointer of the current chunk */
-    char *end;                 /* end of the current chunk */
-    uint32_t tag;              /* current tag id */
-    FA__ATOMIC(uint32_t) slow;     /* non-zero: every frame alloc takes the slow
-                                  path (outside a frame, a budget applies, or
-                                  another thread asked for a recheck) */
-    fa__tag_counters_t *ctr;   /* this thread's counters, indexed by tag id */
+    char *cur;        /* bump pointer (owner only) */
+    char *end;        /* end of the fast window: the chunk's end or sooner */
+    uint64_t *packed; /* per tag id, see above; read by other threads */
+    uint32_t tag;     /* current tag id (owner only) */
+    uint32_t slow;    /* non-zero: frame allocations take the slow path
+                         (outside a frame, a budget applies, or another
+                         thread asked for a recheck: written by others) */
 } fa__fast_t;
 
 /* The calling thread's cached (context, fast state) pair. */
@@ -866,7 +976,11 @@ typedef struct fa__tls {
     fa__fast_t *fast;
 } fa__tls_t;
 
-extern FA_API FA__THREAD_LOCAL fa__tls_t fa__tls;
+#if defined(__cplusplus)
+extern FA_API __thread fa__tls_t fa__tls;
+#else
+extern FA_API _Thread_local fa__tls_t fa__tls;
+#endif
 
 /* Every context starts with its unique id, so a cache entry left by a
  * destroyed context at the same address is never mistaken for it. */
@@ -875,31 +989,35 @@ static inline uint64_t fa__context_id(const fa_alloc_t *fa) { return *(const uin
 FA_API void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align);
 
 static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
+#if defined(__GNUC__)
     const fa__tls_t *tls = &fa__tls;
     if (FA_LIKELY(tls->fa == fa && tls->fa_id == fa__context_id(fa))) {
         fa__fast_t *t = tls->fast;
         uintptr_t a = align ? (uintptr_t)align : (uintptr_t)FA__ALIGNOF(max_align_t);
         uintptr_t p = ((uintptr_t)t->cur + a - 1) & ~(a - 1);
-        /* align must be a power of two <= 4096 and the block must fit; any
-         * other case (including size overflow) goes to the slow path. */
-        /* size - 1 wraps for size 0, which the slow path handles. */
-        if (FA_LIKELY(!FA__LOAD_RELAXED(t->slow) && (a & (a - 1)) == 0 && a <= 4096 &&
+        /* align must be a power of two <= 4096 and the block must fit in
+         * the window; any other case (size 0 included: size - 1 wraps) goes
+         * to the slow path. */
+        if (FA_LIKELY(!__atomic_load_n(&t->slow, __ATOMIC_RELAXED) && (a & (a - 1)) == 0 && a <= 4096 &&
                       p <= (uintptr_t)t->end && size - 1 < (uintptr_t)t->end - p)) {
             t->cur = (char *)(p + size);
 #ifdef FA_PREFETCH
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__)
             /* Only when the bump enters a new cache line, well ahead. */
             if ((p ^ (uintptr_t)t->cur) >> 6) __builtin_prefetch(t->cur + 512, 1, 3);
 #endif
 #endif
 #ifndef FA_MINIMAL
-            fa__tag_counters_t *c = &t->ctr[t->tag];
-            FA__STORE_RELAXED(c->frame_packed,
-                              FA__LOAD_RELAXED(c->frame_packed) + size + (UINT64_C(1) << FA__FRAME_COUNT_SHIFT));
+            uint64_t *c = &t->packed[t->tag];
+            __atomic_store_n(c,
+                             __atomic_load_n(c, __ATOMIC_RELAXED) + size +
+                                 (UINT64_C(1) << FA__PACKED_COUNT_SHIFT),
+                             __ATOMIC_RELAXED);
 #endif
             return (void *)p;
         }
     }
+#endif
     return fa__frame_alloc_slow(fa, size, align);
 }
 

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #define FINDINGS_MAX 256
-#define SET_CAP 2048       /* slots of the per-thread, per-frame block set */
-#define SET_PROBES 8       /* probes per insert or lookup: a bounded cost */
-#define PROMOTED_CAP 256   /* promoted blocks watched for churn per thread */
+#define SET_CAP 2048     /* slots of the per-thread, per-frame block set */
+#define SET_PROBES 8     /* probes per insert or lookup: a bounded cost */
+#define PROMOTED_CAP 256 /* promoted blocks watched for churn per thread */
 #define TOMBSTONE ((void *)1)
 
 typedef struct bh_tag {
@@ -34,9 +34,12 @@ typedef struct thresholds {
 } thresholds_t;
 
 static const thresholds_t presets[] = {
-    [FA_BEHAVIOUR_DEFAULT] = {.window = 60, .ratio_pct = 50, .min_count = 10, .churn_frames = 4, .outside_min = 1},
-    [FA_BEHAVIOUR_STRICT] = {.window = 30, .ratio_pct = 25, .min_count = 3, .churn_frames = 8, .outside_min = 1},
-    [FA_BEHAVIOUR_RELAXED] = {.window = 240, .ratio_pct = 80, .min_count = 50, .churn_frames = 2, .outside_min = 50},
+    [FA_BEHAVIOUR_DEFAULT] =
+        {.window = 60, .ratio_pct = 50, .min_count = 10, .churn_frames = 4, .outside_min = 1},
+    [FA_BEHAVIOUR_STRICT] =
+        {.window = 30, .ratio_pct = 25, .min_count = 3, .churn_frames = 8, .outside_min = 1},
+    [FA_BEHAVIOUR_RELAXED] =
+        {.window = 240, .ratio_pct = 80, .min_count = 50, .churn_frames = 2, .outside_min = 50},
 };
 
 static const uint32_t code_kind[FA_FIND_COUNT_] = {
@@ -47,11 +50,18 @@ static const uint32_t code_kind[FA_FIND_COUNT_] = {
 };
 
 typedef struct fa__behaviour {
-    _Atomic int preset;     /* 0: off */
-    pthread_mutex_t lock;   /* enabling, findings */
-    bh_tag_t *tags;         /* max_tags, allocated at the first enable */
-    thresholds_t th;        /* main thread's copy for the running window */
+    _Atomic int preset;   /* 0: off */
+    pthread_mutex_t lock; /* enabling, findings */
+    bh_tag_t *tags;       /* max_tags, allocated at the first enable */
+    /* One bit per tag whose frame counters were fed since the last frame
+     * end (any thread), and per tag with window accumulators (main thread
+     * only): the frame end and the evaluation visit those tags, not all. */
+    _Atomic uint64_t *frame_dirty;
+    uint64_t *window_dirty;
+    uint32_t dirty_words;
+    thresholds_t th; /* main thread's copy for the running window */
     uint32_t frames_in_window;
+    uint32_t last_collected; /* tags the last frame end collected (tests) */
     fa_finding_t findings[FINDINGS_MAX];
     uint32_t finding_count, findings_total;
 } fa__behaviour_t;
@@ -59,6 +69,10 @@ typedef struct fa__behaviour {
 typedef struct fa__bh_thread {
     void *set[SET_CAP]; /* pool blocks allocated in this frame */
     uint32_t set_used;
+    /* Slots filled this frame (a slot goes from empty to filled at most once
+     * per frame), so that the frame end clears those, not the whole set. */
+    uint32_t filled;
+    uint16_t filled_at[SET_CAP];
     struct {
         void *p;
         uint64_t frame;
@@ -82,6 +96,8 @@ void fa__behaviour_fini(fa_alloc_t *fa) {
     if (!b) return;
     pthread_mutex_destroy(&b->lock);
     free(b->tags);
+    free((void *)b->frame_dirty);
+    free(b->window_dirty);
     free(b);
     fa->behaviour = NULL;
 }
@@ -106,10 +122,36 @@ int fa_behaviour_enable(fa_alloc_t *fa, fa_behaviour_preset preset) {
     pthread_mutex_lock(&b->lock);
     int rc = FA_OK;
     if (preset != FA_BEHAVIOUR_OFF && !b->tags) {
-        b->tags = calloc(fa->cfg.max_tags, sizeof *b->tags);
-        if (!b->tags) rc = FA_ERR_NO_MEMORY;
+        uint32_t words = (fa->cfg.max_tags + 63) / 64;
+        bh_tag_t *tags = calloc(fa->cfg.max_tags, sizeof *tags);
+        _Atomic uint64_t *frame_dirty = calloc(words, sizeof *frame_dirty);
+        uint64_t *window_dirty = calloc(words, sizeof *window_dirty);
+        if (tags && frame_dirty && window_dirty) {
+            b->tags = tags;
+            b->frame_dirty = frame_dirty;
+            b->window_dirty = window_dirty;
+            b->dirty_words = words;
+        } else {
+            free(tags);
+            free((void *)frame_dirty);
+            free(window_dirty);
+            rc = FA_ERR_NO_MEMORY;
+        }
     }
-    if (rc == FA_OK) atomic_store_explicit(&b->preset, (int)preset, memory_order_release);
+    if (rc == FA_OK) {
+        atomic_store_explicit(&b->preset, (int)preset, memory_order_release);
+        /* The pool paths look at one byte per tag: it says "filter on" too.
+         * New tags copy their parent's byte under the same lock. */
+        fa__tags_t *tg = &fa->tags;
+        pthread_mutex_lock(&tg->lock);
+        for (uint32_t i = 0, n = atomic_load(&tg->count); i < n; i++) {
+            if (preset != FA_BEHAVIOUR_OFF)
+                atomic_fetch_or(&tg->slow[i], FA__TAG_FILTERED);
+            else
+                atomic_fetch_and(&tg->slow[i], (uint8_t)~FA__TAG_FILTERED);
+        }
+        pthread_mutex_unlock(&tg->lock);
+    }
     pthread_mutex_unlock(&b->lock);
     return rc;
 #endif
@@ -120,10 +162,21 @@ bool fa__behaviour_on(const fa_alloc_t *fa) {
     return atomic_load_explicit(&fa->behaviour->preset, memory_order_acquire) != 0;
 }
 
+/* Marks a tag's frame counters as fed, after the counter update. Sequentially
+ * consistent with the frame end's exchange of the word: either this load sees
+ * the bit still set (then the update precedes the frame end's exchange of the
+ * tag's counters and is collected now) or it sets the bit (collected at the
+ * next frame end). */
+static void mark_fed(fa__behaviour_t *b, uint32_t tag) {
+    _Atomic uint64_t *w = &b->frame_dirty[tag / 64];
+    uint64_t bit = (uint64_t)1 << (tag % 64);
+    if (!(atomic_load(w) & bit)) atomic_fetch_or(w, bit);
+}
+
 void fa__bh_count(fa_alloc_t *fa, uint32_t tag, int code, uint64_t value) {
     if (!fa__behaviour_on(fa)) return;
     bh_tag_t *bt = &fa->behaviour->tags[tag];
-    atomic_fetch_add_explicit(&bt->frame_count[code], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&bt->frame_count[code], 1, memory_order_seq_cst);
     if (code == FA_FIND_ARENA_OVERFLOW || code == FA_FIND_BUDGET_BREACH) {
         /* These report the largest figure seen, not a sum. */
         uint64_t v = atomic_load_explicit(&bt->frame_value[code], memory_order_relaxed);
@@ -132,6 +185,7 @@ void fa__bh_count(fa_alloc_t *fa, uint32_t tag, int code, uint64_t value) {
     } else {
         atomic_fetch_add_explicit(&bt->frame_value[code], value, memory_order_relaxed);
     }
+    mark_fed(fa->behaviour, tag);
 }
 
 static uint32_t slot_of(const void *p) {
@@ -156,6 +210,7 @@ void fa__bh_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, void *p) {
     if (!bh || !t->in_frame || !fa__behaviour_on(fa) || bh->set_used >= SET_CAP / 2) return;
     for (uint32_t i = slot_of(p), n = 0; n < SET_PROBES; i = (i + 1) & (SET_CAP - 1), n++) {
         if (bh->set[i] == NULL || bh->set[i] == TOMBSTONE) {
+            if (bh->set[i] == NULL) bh->filled_at[bh->filled++] = (uint16_t)i; /* once per slot */
             bh->set[i] = p;
             bh->set_used++;
             return;
@@ -168,7 +223,8 @@ void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_
     if (!bh || !fa__behaviour_on(fa)) return;
     bool pool = fa__pool_owns(fa, p);
     if (pool && t->in_frame) {
-        atomic_fetch_add_explicit(&fa->behaviour->tags[tag].frame_pool_frees, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&fa->behaviour->tags[tag].frame_pool_frees, 1, memory_order_seq_cst);
+        mark_fed(fa->behaviour, tag);
         for (uint32_t i = slot_of(p), n = 0; bh->set[i] && n < SET_PROBES; i = (i + 1) & (SET_CAP - 1), n++) {
             if (bh->set[i] == p) {
                 bh->set[i] = TOMBSTONE;
@@ -180,7 +236,8 @@ void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_
     }
     if (!bh->promoted_count) return;
     uint32_t churn = presets[atomic_load_explicit(&fa->behaviour->preset, memory_order_relaxed)].churn_frames;
-    for (uint32_t i = slot_of(p) & (PROMOTED_CAP - 1), n = 0; n < SET_PROBES; i = (i + 1) & (PROMOTED_CAP - 1), n++) {
+    for (uint32_t i = slot_of(p) & (PROMOTED_CAP - 1), n = 0; n < SET_PROBES;
+         i = (i + 1) & (PROMOTED_CAP - 1), n++) {
         if (bh->promoted[i].p == p) {
             bh->promoted[i].p = NULL;
             bh->promoted_count--;
@@ -209,58 +266,69 @@ void fa__bh_promoted(fa_alloc_t *fa, fa__thread_t *t, void *p) {
 }
 
 void fa__bh_thread_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
-    if (t->bh) {
-        memset(t->bh->set, 0, sizeof t->bh->set);
-        t->bh->set_used = 0;
+    fa__bh_thread_t *bh = t->bh;
+    if (bh) {
+        for (uint32_t i = 0; i < bh->filled; i++)
+            bh->set[bh->filled_at[i]] = NULL;
+        bh->filled = 0;
+        bh->set_used = 0;
     }
     if (t->overflowed) {
-        fa__bh_count(fa, FA_TAG_ROOT, FA_FIND_ARENA_OVERFLOW,
-                     t->used_before + (uint64_t)(t->fast.cur - t->current->data));
+        fa__bh_count(fa, FA_TAG_ROOT, FA_FIND_ARENA_OVERFLOW, (uint64_t)fa__arena_used(t));
         t->overflowed = false;
     }
 }
 
-static void evaluate(fa_alloc_t *fa, fa__behaviour_t *b, uint32_t ntags) {
+/* Over the tags fed during the window only (window_dirty), in code then
+ * tag order. */
+static void evaluate(fa__behaviour_t *b) {
     const thresholds_t *th = &b->th;
     uint32_t frames_needed = (b->frames_in_window * th->ratio_pct + 99) / 100;
     if (frames_needed == 0) frames_needed = 1;
     fa_finding_t out[FINDINGS_MAX];
     uint32_t n = 0, total = 0;
     for (int code = 1; code < FA_FIND_COUNT_; code++) {
-        for (uint32_t i = 0; i < ntags; i++) {
-            bh_tag_t *bt = &b->tags[i];
-            uint64_t count = bt->total_count[code];
-            if (!count) continue;
-            bool hit = false;
-            switch (code) {
-            case FA_FIND_FRAME_RETAINED_OFTEN:
-            case FA_FIND_ARENA_OVERFLOW:
-                hit = bt->frames_with[code] >= frames_needed;
-                break;
-            case FA_FIND_HEAP_IN_HOT_PATH:
-                hit = bt->frames_with[code] >= frames_needed && count >= th->min_count;
-                break;
-            case FA_FIND_POOL_SAME_FRAME_FREE:
-                hit = count >= th->min_count && count * 2 >= bt->pool_frees;
-                break;
-            case FA_FIND_PROMOTION_CHURN:
-                hit = count >= th->min_count;
-                break;
-            case FA_FIND_OUTSIDE_FRAME:
-                hit = count >= th->outside_min;
-                break;
-            case FA_FIND_BUDGET_BREACH:
-                hit = true;
-                break;
+        for (uint32_t w = 0; w < b->dirty_words; w++) {
+            for (uint64_t bits = b->window_dirty[w]; bits; bits &= bits - 1) {
+                uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                bh_tag_t *bt = &b->tags[i];
+                uint64_t count = bt->total_count[code];
+                if (!count) continue;
+                bool hit = false;
+                switch (code) {
+                case FA_FIND_FRAME_RETAINED_OFTEN:
+                    hit = bt->frames_with[code] >= frames_needed;
+                    break;
+                case FA_FIND_ARENA_OVERFLOW:
+                    /* The arena adapts to the need at the frame end, so an
+                     * overflow in a window is already worth reporting. */
+                    hit = true;
+                    break;
+                case FA_FIND_HEAP_IN_HOT_PATH:
+                    hit = bt->frames_with[code] >= frames_needed && count >= th->min_count;
+                    break;
+                case FA_FIND_POOL_SAME_FRAME_FREE:
+                    hit = count >= th->min_count && count * 2 >= bt->pool_frees;
+                    break;
+                case FA_FIND_PROMOTION_CHURN:
+                    hit = count >= th->min_count;
+                    break;
+                case FA_FIND_OUTSIDE_FRAME:
+                    hit = count >= th->outside_min;
+                    break;
+                case FA_FIND_BUDGET_BREACH:
+                    hit = true;
+                    break;
+                }
+                if (!hit) continue;
+                total++;
+                if (n < FINDINGS_MAX)
+                    out[n++] = (fa_finding_t){.code = (uint16_t)code,
+                                              .tag_id = (uint16_t)i,
+                                              .kind = code_kind[code],
+                                              .count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count,
+                                              .value = bt->total_value[code]};
             }
-            if (!hit) continue;
-            total++;
-            if (n < FINDINGS_MAX)
-                out[n++] = (fa_finding_t){.code = (uint16_t)code,
-                                          .tag_id = (uint16_t)i,
-                                          .kind = code_kind[code],
-                                          .count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count,
-                                          .value = bt->total_value[code]};
         }
     }
     pthread_mutex_lock(&b->lock);
@@ -268,41 +336,55 @@ static void evaluate(fa_alloc_t *fa, fa__behaviour_t *b, uint32_t ntags) {
     b->finding_count = n;
     b->findings_total = total;
     pthread_mutex_unlock(&b->lock);
-    (void)fa;
 }
 
+/* Collects the frame's counters of the tags fed since the last frame end:
+ * O(tags fed) plus one load per 64 tags; the evaluation and the window reset
+ * once per window, O(tags fed during the window). */
 void fa__bh_main_end_frame(fa_alloc_t *fa) {
     fa__behaviour_t *b = fa->behaviour;
     int preset = atomic_load_explicit(&b->preset, memory_order_relaxed);
     if (!preset) return;
     if (b->frames_in_window == 0) b->th = presets[preset];
-    uint32_t ntags = fa_tag_count(fa);
-    for (uint32_t i = 0; i < ntags; i++) {
-        bh_tag_t *bt = &b->tags[i];
-        bt->pool_frees += atomic_exchange_explicit(&bt->frame_pool_frees, 0, memory_order_relaxed);
-        for (int code = 1; code < FA_FIND_COUNT_; code++) {
-            uint64_t c = atomic_exchange_explicit(&bt->frame_count[code], 0, memory_order_relaxed);
-            if (!c) continue;
-            uint64_t v = atomic_exchange_explicit(&bt->frame_value[code], 0, memory_order_relaxed);
-            bt->frames_with[code]++;
-            bt->total_count[code] += c;
-            if (code == FA_FIND_ARENA_OVERFLOW || code == FA_FIND_BUDGET_BREACH)
-                bt->total_value[code] = v > bt->total_value[code] ? v : bt->total_value[code];
-            else
-                bt->total_value[code] += v;
+    uint32_t words = (fa_tag_count(fa) + 63) / 64, collected = 0;
+    for (uint32_t w = 0; w < words; w++) {
+        if (!atomic_load_explicit(&b->frame_dirty[w], memory_order_relaxed)) continue;
+        uint64_t bits = atomic_exchange(&b->frame_dirty[w], 0);
+        b->window_dirty[w] |= bits;
+        for (; bits; bits &= bits - 1) {
+            bh_tag_t *bt = &b->tags[w * 64 + (uint32_t)__builtin_ctzll(bits)];
+            collected++;
+            bt->pool_frees += atomic_exchange(&bt->frame_pool_frees, 0);
+            for (int code = 1; code < FA_FIND_COUNT_; code++) {
+                uint64_t c = atomic_exchange(&bt->frame_count[code], 0);
+                if (!c) continue;
+                uint64_t v = atomic_exchange_explicit(&bt->frame_value[code], 0, memory_order_relaxed);
+                bt->frames_with[code]++;
+                bt->total_count[code] += c;
+                if (code == FA_FIND_ARENA_OVERFLOW || code == FA_FIND_BUDGET_BREACH)
+                    bt->total_value[code] = v > bt->total_value[code] ? v : bt->total_value[code];
+                else
+                    bt->total_value[code] += v;
+            }
         }
     }
+    b->last_collected = collected;
     if (++b->frames_in_window < b->th.window) return;
-    evaluate(fa, b, ntags);
-    for (uint32_t i = 0; i < ntags; i++) {
-        bh_tag_t *bt = &b->tags[i];
-        memset(bt->frames_with, 0, sizeof bt->frames_with);
-        memset(bt->total_count, 0, sizeof bt->total_count);
-        memset(bt->total_value, 0, sizeof bt->total_value);
-        bt->pool_frees = 0;
+    evaluate(b);
+    for (uint32_t w = 0; w < b->dirty_words; w++) {
+        for (uint64_t bits = b->window_dirty[w]; bits; bits &= bits - 1) {
+            bh_tag_t *bt = &b->tags[w * 64 + (uint32_t)__builtin_ctzll(bits)];
+            memset(bt->frames_with, 0, sizeof bt->frames_with);
+            memset(bt->total_count, 0, sizeof bt->total_count);
+            memset(bt->total_value, 0, sizeof bt->total_value);
+            bt->pool_frees = 0;
+        }
+        b->window_dirty[w] = 0;
     }
     b->frames_in_window = 0;
 }
+
+uint32_t fa__bh_last_collected(fa_alloc_t *fa) { return fa->behaviour->last_collected; }
 
 uint32_t fa__bh_findings(fa_alloc_t *fa, fa_finding_t *out, uint32_t cap) {
     fa__behaviour_t *b = fa->behaviour;
@@ -321,8 +403,8 @@ uint32_t fa_behaviour_report(fa_alloc_t *fa, fa_finding_t *out, uint32_t cap) {
 
 const char *fa_finding_name(int code) {
     switch (code) {
-#define X(name, value, meaning, fix)                                                               \
-    case value:                                                                                    \
+#define X(name, value, meaning, fix)                                                                         \
+    case value:                                                                                              \
         return #name;
         FA_FINDING_TABLE(X)
 #undef X
@@ -332,8 +414,8 @@ const char *fa_finding_name(int code) {
 
 const char *fa_finding_meaning(int code) {
     switch (code) {
-#define X(name, value, meaning, fix)                                                               \
-    case value:                                                                                    \
+#define X(name, value, meaning, fix)                                                                         \
+    case value:                                                                                              \
         return meaning;
         FA_FINDING_TABLE(X)
 #undef X
@@ -343,8 +425,8 @@ const char *fa_finding_meaning(int code) {
 
 const char *fa_finding_advice(int code) {
     switch (code) {
-#define X(name, value, meaning, fix)                                                               \
-    case value:                                                                                    \
+#define X(name, value, meaning, fix)                                                                         \
+    case value:                                                                                              \
         return fix;
         FA_FINDING_TABLE(X)
 #undef X

@@ -1,7 +1,8 @@
-/* The context: create/destroy, configuration defaults, per-thread state
- * registration and retirement, frame-end hooks. */
+/* The context: create/destroy, configuration defaults, per-thread records
+ * (registration, exit, reuse), frame-end hooks. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,8 @@ _Thread_local fa__tls_t fa__tls;
 static _Atomic uint64_t context_ids = 1;
 
 #define DEF(val, def) ((val) ? (val) : (def))
+#define MAX_FRAME_CHUNK ((size_t)1 << 40)
+#define MAX_POOL_RESERVE ((size_t)1 << 46)
 
 static fa_config_t config_defaults(const fa_config_t *in) {
     fa_config_t c = in ? *in : (fa_config_t){0};
@@ -26,6 +29,23 @@ static fa_config_t config_defaults(const fa_config_t *in) {
     return c;
 }
 
+/* Why a configuration is refused, or NULL. Every size must be usable as it
+ * is: nothing is clamped, and later arithmetic on it cannot overflow. */
+static const char *config_problem(const fa_config_t *c) {
+    if (c->max_tags > 65535 || c->max_tags < 2) return "max_tags must be 2..65535";
+    if (c->frame_chunk_bytes < 256 || c->frame_chunk_bytes > MAX_FRAME_CHUNK)
+        return "frame_chunk_bytes must be 256 B..1 TiB";
+    if (c->frame_limit_bytes && c->frame_limit_bytes < c->frame_chunk_bytes)
+        return "frame_limit_bytes must be 0 or at least frame_chunk_bytes";
+    if (c->pool_reserve_bytes > MAX_POOL_RESERVE) return "pool_reserve_bytes must be at most 64 TiB";
+    if (c->max_retained > 65535) return "max_retained must be at most 65535";
+    if (c->max_transfers > 65535) return "max_transfers must be at most 65535";
+    if (c->budget_policy > FA_POLICY_CALLBACK) return "unknown budget_policy";
+    if (c->budget_policy == FA_POLICY_CALLBACK && !c->budget_cb) return "FA_POLICY_CALLBACK needs budget_cb";
+    if (c->behaviour < 0 || c->behaviour > FA_BEHAVIOUR_RELAXED) return "unknown behaviour preset";
+    return NULL;
+}
+
 uint64_t fa__now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -33,28 +53,17 @@ uint64_t fa__now_ns(void) {
 }
 
 static void thread_exit(void *arg);
-
-/* Frees the context's own arrays and the context (not its components). */
-static void context_free(fa_alloc_t *fa) {
-    free(fa->retired);
-    free(fa->base_count);
-    free(fa->base_frees);
-    free(fa->base_bytes);
-    free(fa->scratch);
-    free(fa->cumulative);
-    free(fa);
-}
+static void record_free(fa__thread_t *t);
 
 fa_alloc_t *fa_create(const fa_config_t *cfg) {
     fa_config_t c = config_defaults(cfg);
-    if (c.max_tags > 65535 || c.max_tags < 2 || c.frame_chunk_bytes < 256 ||
-        (c.frame_limit_bytes && c.frame_limit_bytes < c.frame_chunk_bytes) ||
-        c.budget_policy > FA_POLICY_CALLBACK || c.behaviour < 0 || c.behaviour > FA_BEHAVIOUR_RELAXED ||
-        c.max_transfers > 65535 ||
-        (c.budget_policy == FA_POLICY_CALLBACK && !c.budget_cb)) {
-        fa__report(NULL, FA_ERR_INVALID_ARG, NULL, "fa_create: invalid configuration");
+    const char *problem = config_problem(&c);
+    if (problem) {
+        fa__report(NULL, FA_ERR_INVALID_ARG, NULL, "fa_create: %s", problem);
         if (cfg && cfg->error_cb) {
-            fa_error_event_t ev = {.code = FA_ERR_INVALID_ARG, .message = "fa_create: invalid configuration"};
+            char msg[128];
+            snprintf(msg, sizeof msg, "fa_create: %s", problem);
+            fa_error_event_t ev = {.code = FA_ERR_INVALID_ARG, .message = msg};
             cfg->error_cb(&ev, cfg->error_user);
         }
         return NULL;
@@ -63,49 +72,30 @@ fa_alloc_t *fa_create(const fa_config_t *cfg) {
     if (!fa) goto no_memory;
     fa->id = atomic_fetch_add(&context_ids, 1);
     fa->cfg = c;
-    pthread_mutex_init(&fa->threads_lock, NULL);
     pthread_mutex_init(&fa->hooks_lock, NULL);
     pthread_mutex_init(&fa->promo_lock, NULL);
-    fa->retired = calloc(c.max_tags, sizeof *fa->retired);
-    fa->base_count = calloc(c.max_tags, sizeof *fa->base_count);
-    fa->base_frees = calloc(c.max_tags, sizeof *fa->base_frees);
-    fa->base_bytes = calloc(c.max_tags, sizeof *fa->base_bytes);
-    fa->scratch = calloc(c.max_tags, sizeof *fa->scratch);
-    fa->cumulative = calloc(c.max_tags, sizeof *fa->cumulative);
-    if (!fa->retired || !fa->base_count || !fa->base_frees || !fa->base_bytes || !fa->scratch || !fa->cumulative)
-        goto no_memory_free;
-    if (pthread_key_create(&fa->key, thread_exit) != 0) goto no_memory_free;
-    if (fa__tags_init(fa) != FA_OK) {
-        pthread_key_delete(fa->key);
-        goto no_memory_free;
+    pthread_mutex_init(&fa->records_lock, NULL);
+    if (pthread_key_create(&fa->key, thread_exit) != 0) {
+        free(fa);
+        goto no_memory;
     }
-    if (fa__pool_init(fa) != FA_OK) {
-        fa__tags_fini(fa);
-        pthread_key_delete(fa->key);
-        goto no_memory_free;
+    /* Each part undoes itself on failure, and the fini of a part that was
+     * never initialised (all zero) does nothing: fa_destroy undoes the rest. */
+    if (fa__stats_init(fa) == FA_OK && fa__tags_init(fa) == FA_OK && fa__pool_init(fa) == FA_OK &&
+        fa__heap_init(fa) == FA_OK && fa__budget_init(fa) == FA_OK && fa__transfers_init(fa) == FA_OK &&
+        fa__behaviour_init(fa) == FA_OK && fa__debug_init(fa) == FA_OK) {
+        fa__thread_t *t = fa__thread_register(fa);
+        if (t) {
+            atomic_store(&fa->main, t);
+            return fa;
+        }
     }
-    fa__thread_t *t = NULL;
-    if (fa__transfers_init(fa) != FA_OK || fa__behaviour_init(fa) != FA_OK || fa__debug_init(fa) != FA_OK ||
-        !(t = fa__thread_register(fa))) {
-        fa_destroy(fa);
-        return NULL;
-    }
-    atomic_store(&fa->main, t);
-    return fa;
+    fa_destroy(fa);
+    return NULL;
 
-no_memory_free:
-    context_free(fa);
 no_memory:
     fa__report(NULL, FA_ERR_NO_MEMORY, NULL, "fa_create: out of memory");
     return NULL;
-}
-
-static void thread_free(fa__thread_t *t) {
-    fa__retain_fini(t);
-    fa__behaviour_thread_fini(t);
-    fa__arena_fini(t);
-    free(t->counters);
-    free(t);
 }
 
 void fa_destroy(fa_alloc_t *fa) {
@@ -118,17 +108,18 @@ void fa_destroy(fa_alloc_t *fa) {
     fa__transfers_fini(fa);
     fa__debug_fini(fa);
     fa__behaviour_fini(fa);
-    for (fa__thread_t *t = fa->threads, *next; t; t = next) {
-        next = t->next;
-        thread_free(t);
-    }
+    for (uint32_t i = 0, n = fa->record_count; i < n; i++) record_free(fa__record(fa, i));
+    for (uint32_t b = 0; b < FA__RECORD_BLOCKS && fa->record_blocks[b]; b++) free(fa->record_blocks[b]);
+    pthread_mutex_destroy(&fa->records_lock);
     if (fa__tls.fa == fa) fa__tls = (fa__tls_t){0};
     pthread_mutex_destroy(&fa->promo_lock);
     fa__pool_fini(fa);
+    fa__heap_fini(fa);
     fa__tags_fini(fa);
-    pthread_mutex_destroy(&fa->threads_lock);
+    fa__budget_fini(fa);
+    fa__stats_fini(fa);
     pthread_mutex_destroy(&fa->hooks_lock);
-    context_free(fa);
+    free(fa);
 }
 
 fa_config_t fa_config_effective(const fa_alloc_t *fa) { return fa->cfg; }
@@ -138,32 +129,67 @@ void fa__thread_update_slow(fa__thread_t *t) {
 #ifndef FA_MINIMAL
     slow |= fa__budget_applies(t->fa, t->fast.tag);
 #endif
-    atomic_store_explicit(&t->fast.slow, slow, memory_order_relaxed);
+    FA__STORE(t->fast.slow, slow);
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+/* Frees what a record holds (not the record: its block does). */
+static void record_free(fa__thread_t *t) {
+    fa__retain_fini(t);
+    fa__behaviour_thread_fini(t);
+    fa__arena_fini(t);
+    fa__stats_thread_fini(t);
+}
+
+/* A record of an exited thread, or a new one. */
+static fa__thread_t *record_get(fa_alloc_t *fa) {
+    for (uint32_t i = 0, n = fa__records(fa); i < n; i++) {
+        fa__thread_t *t = fa__record(fa, i);
+        uint32_t expected = FA__THREAD_FREE;
+        if (FA__LOAD(t->state) == FA__THREAD_FREE &&
+            __atomic_compare_exchange_n(&t->state, &expected, FA__THREAD_LIVE, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return t;
+    }
+    pthread_mutex_lock(&fa->records_lock);
+    fa__thread_t *t = NULL;
+    uint32_t n = fa->record_count, b = n / FA__RECORDS_PER_BLOCK;
+    if (b < FA__RECORD_BLOCKS && !fa->record_blocks[b]) {
+        void *block = NULL;
+        if (posix_memalign(&block, 64, FA__RECORDS_PER_BLOCK * sizeof *t) == 0) {
+            memset(block, 0, FA__RECORDS_PER_BLOCK * sizeof *t);
+            FA__RELEASE(fa->record_blocks[b], (fa__thread_t *)block);
+        }
+    }
+    if (b < FA__RECORD_BLOCKS && fa->record_blocks[b]) {
+        t = &fa->record_blocks[b][n % FA__RECORDS_PER_BLOCK];
+        t->fa = fa;
+        if (fa__stats_thread_init(fa, t) == FA_OK && fa__retain_init(fa, t) == FA_OK) {
+            t->state = FA__THREAD_LIVE;
+            FA__RELEASE(fa->record_count, n + 1);
+        } else {
+            record_free(t);
+            t = NULL;
+        }
+    }
+    pthread_mutex_unlock(&fa->records_lock);
+    return t;
 }
 
 fa__thread_t *fa__thread_register(fa_alloc_t *fa) {
     fa__thread_t *t = pthread_getspecific(fa->key);
     if (!t) {
-        t = calloc(1, sizeof *t);
+        t = record_get(fa);
         if (!t) goto fail;
-        t->counters = calloc(fa->cfg.max_tags, sizeof *t->counters);
-        if (!t->counters || fa__arena_init(t, fa->cfg.frame_chunk_bytes) != FA_OK ||
-            fa__retain_init(fa, t) != FA_OK) {
-            fa__retain_fini(t);
-            fa__arena_fini(t);
-            free(t->counters);
-            free(t);
+        if (fa__arena_init(fa, t) != FA_OK) {
+            FA__RELEASE(t->state, FA__THREAD_FREE);
             goto fail;
         }
-        t->fa = fa;
-        t->fast.ctr = t->counters;
+        t->index = __atomic_fetch_add(&fa->thread_seq, 1, __ATOMIC_RELAXED);
         t->fast.tag = FA_TAG_ROOT;
+        fa__stats_list(t, FA_TAG_ROOT);
         fa__thread_update_slow(t);
-        pthread_mutex_lock(&fa->threads_lock);
-        t->index = fa->thread_seq++;
-        t->next = fa->threads;
-        fa->threads = t;
-        pthread_mutex_unlock(&fa->threads_lock);
         pthread_setspecific(fa->key, t);
     }
     fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->id, .fast = &t->fast};
@@ -173,42 +199,43 @@ fail:
     return NULL;
 }
 
-/* A thread that used the context exits: its live pool/heap figures and
- * cumulative counts move to the retired counters, its cached blocks go back
- * to the depots, its arena is freed, and its frame bytes stop counting
- * against budgets. */
+/* A thread that used the context exits: an open frame is released, kept
+ * copies are freed and its cached blocks go back to the depots (with their
+ * accounting); its figures are folded one last time into the context's, so
+ * that its live pool and heap blocks stay counted; then its record is
+ * cleared for the next thread. */
 static void thread_exit(void *arg) {
     fa__thread_t *t = arg;
     fa_alloc_t *fa = t->fa;
-    uint32_t ntags = atomic_load(&fa->tags.count);
-    /* Still this thread's state in the cache: kept copies are released with
-     * their accounting, then the pool caches go back to the depots. */
     fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->id, .fast = &t->fast};
+    fa__op_begin(t);
+    /* An open frame, or frame memory allocated outside a frame, is gone. */
+    fa__frame_release(fa, t);
     fa__retain_release_kept(fa, t);
     fa__pool_flush_thread(fa, t);
-    pthread_mutex_lock(&fa->threads_lock);
-    for (uint32_t i = 0; i < ntags; i++) {
-        fa__tag_counters_t *c = &t->counters[i], *r = &fa->retired[i];
-        if (c->budget_frame) fa__budget_uncharge(fa, i, c->budget_frame);
-        FA__ADD(r->count[FA_KIND_FRAME], FA__LOAD(c->frame_packed) >> FA__FRAME_COUNT_SHIFT);
-        for (int k = 0; k < 3; k++) FA__ADD(r->count[k], FA__LOAD(c->count[k]));
-        for (int k = 0; k < 2; k++) {
-            FA__ADD(r->live[k], FA__LOAD(c->live[k]));
-            FA__ADD(r->alloc_bytes[k], FA__LOAD(c->alloc_bytes[k]));
-            FA__ADD(r->frees[k], FA__LOAD(c->frees[k]));
-        }
-    }
-    for (fa__thread_t **pp = &fa->threads; *pp; pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            break;
-        }
-    }
+    fa__op_end(t);
     fa__thread_t *expected = t;
     atomic_compare_exchange_strong(&fa->main, &expected, NULL);
-    pthread_mutex_unlock(&fa->threads_lock);
-    if (fa__tls.fa == fa) fa__tls = (fa__tls_t){0};
-    thread_free(t);
+    fa__stats_retire(fa, t);
+    fa__behaviour_thread_fini(t);
+    fa__arena_fini(t);
+    /* Back to a blank record, keeping its allocations (retention arrays,
+     * statistics mapping) for the next thread. */
+    t->fast.cur = t->fast.end = NULL;
+    t->fast.tag = FA_TAG_ROOT;
+    t->frame_serial = 0;
+    t->in_frame = t->warned_outside = t->overflowed = false;
+    FA__STORE(t->frames_ended, 0);
+    FA__STORE(t->in_frame_pub, 0);
+    t->tag_depth = 0;
+    t->retain_count = t->retain_summary_count = 0;
+    t->budget = (fa_budget_desc_t){0};
+    memset(t->budget_fired, 0, sizeof t->budget_fired);
+    t->need_hw = 0;
+    t->recent_need[0] = t->recent_need[1] = 0;
+    t->recent_frames = 0;
+    FA__RELEASE(t->state, FA__THREAD_FREE);
+    fa__tls = (fa__tls_t){0};
 }
 
 void fa_set_main_thread(fa_alloc_t *fa) {
@@ -223,7 +250,7 @@ int fa_on_frame_end(fa_alloc_t *fa, fa_frame_hook hook, void *user) {
     if (fa->hook_count < FA__MAX_HOOKS) {
         fa->hooks[fa->hook_count].fn = hook;
         fa->hooks[fa->hook_count].user = user;
-        fa->hook_count++;
+        FA__RELEASE(fa->hook_count, fa->hook_count + 1);
         rc = FA_OK;
     }
     pthread_mutex_unlock(&fa->hooks_lock);
@@ -237,7 +264,7 @@ int fa_remove_frame_hook(fa_alloc_t *fa, fa_frame_hook hook, void *user) {
     for (uint32_t i = 0; i < fa->hook_count; i++) {
         if (fa->hooks[i].fn == hook && fa->hooks[i].user == user) {
             memmove(&fa->hooks[i], &fa->hooks[i + 1], (fa->hook_count - i - 1) * sizeof fa->hooks[0]);
-            fa->hook_count--;
+            FA__STORE(fa->hook_count, fa->hook_count - 1);
             rc = FA_OK;
             break;
         }
@@ -246,4 +273,4 @@ int fa_remove_frame_hook(fa_alloc_t *fa, fa_frame_hook hook, void *user) {
     return rc;
 }
 
-uint64_t fa_frame_number(const fa_alloc_t *fa) { return atomic_load(&fa->frame_number); }
+uint64_t fa_frame_number(const fa_alloc_t *fa) { return FA__LOAD(fa->frame_number); }

@@ -197,9 +197,8 @@ size_t fa_debug_live_blocks(fa_alloc_t *fa) {
     return n;
 }
 
-void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *file, int line) {
-    fa__thread_t *t = fa__thread_get(fa);
-    if (!t) return NULL;
+static void *heap_alloc_at(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, const char *file,
+                           int line) {
     if (size > SIZE_MAX - GUARD_BYTES) {
         report_at(fa, FA_ERR_OVERFLOW, NULL, file, line, "heap alloc: size overflows");
         return NULL;
@@ -211,17 +210,32 @@ void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *fi
     return p;
 }
 
-void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
-    if (!p) return;
+void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, const char *file,
+                           int line) {
+    return heap_alloc_at(fa, t, size, align, file, line);
+}
+
+void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *file, int line) {
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return NULL;
+    fa__op_begin(t);
+    void *p = heap_alloc_at(fa, t, size, align, file, line);
+    fa__op_end(t);
+    return p;
+}
+
+static void pool_free_at(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *file, int line);
+
+static void heap_free_at(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *file, int line) {
     char msg[160];
     size_t size;
-    if (fa__arena_owner(fa, p)) {
+    if (fa__arena_contains(t, p)) {
         snprintf(msg, sizeof msg, "%p is frame memory, not a heap block", p);
         report_at(fa, FA_ERR_CROSS_THREAD, p, file, line, msg);
         return;
     }
     if (fa__pool_owns(fa, p)) {
-        fa_pool_free_at(fa, p, file, line);
+        pool_free_at(fa, t, p, file, line);
         return;
     }
     if (!remove_live(fa->debug, p, &size)) {
@@ -232,34 +246,60 @@ void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
         return;
     }
     check_guard_and_poison(fa, p, size, file, line);
-    fa__heap_free_checked(fa, p, "fa_heap_free");
+    fa__heap_free_checked(fa, t, p, "fa_heap_free");
+}
+
+void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
+    if (!p) return;
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return;
+    fa__op_begin(t);
+    heap_free_at(fa, t, p, file, line);
+    fa__op_end(t);
+}
+
+void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line) {
+    void *result;
+    if (size > FA_POOL_MAX_SIZE - sizeof(pool_hdr_t) - GUARD_BYTES) {
+        result = heap_alloc_at(fa, t, size, 16, file, line);
+    } else {
+        pool_hdr_t *h = fa__pool_alloc_raw(fa, t, size + sizeof(pool_hdr_t) + GUARD_BYTES);
+        result = h;
+        if (h) {
+            h->magic = POOL_LIVE;
+            h->size = (uint32_t)size;
+            unsigned char *p = (unsigned char *)(h + 1);
+            memset(p + size, GUARD, GUARD_BYTES);
+            insert(fa->debug, p, size, FA_KIND_POOL, (uint16_t)t->fast.tag, file, line);
+            result = p;
+        }
+    }
+    return result;
 }
 
 void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line) {
-    if (size + sizeof(pool_hdr_t) + GUARD_BYTES > FA_POOL_MAX_SIZE)
-        return fa_heap_alloc_at(fa, size, 16, file, line);
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
-    pool_hdr_t *h = fa__pool_alloc_raw(fa, t, size + sizeof(pool_hdr_t) + GUARD_BYTES);
-    if (!h) return NULL;
-    h->magic = POOL_LIVE;
-    h->size = (uint32_t)size;
-    unsigned char *p = (unsigned char *)(h + 1);
-    memset(p + size, GUARD, GUARD_BYTES);
-    insert(fa->debug, p, size, FA_KIND_POOL, (uint16_t)t->fast.tag, file, line);
+    fa__op_begin(t);
+    void *p = fa__debug_pool_alloc(fa, t, size, file, line);
+    fa__op_end(t);
     return p;
 }
 
-void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
-    if (!p) return;
+static void pool_free_at(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *file, int line) {
     char msg[160];
     if (!fa__pool_owns(fa, p)) {
-        fa_heap_free_at(fa, p, file, line);
+        heap_free_at(fa, t, p, file, line);
         return;
     }
     pool_hdr_t *h = (pool_hdr_t *)p - 1;
     /* The header is pool memory: reading it is safe even for a bad pointer
      * (at worst it is another block's bytes). */
+    if (!fa__pool_owns(fa, h)) {
+        snprintf(msg, sizeof msg, "%p is not the start of a pool block", p);
+        report_at(fa, FA_ERR_FOREIGN_PTR, p, file, line, msg);
+        return;
+    }
     if (h->magic == POOL_FREED) {
         snprintf(msg, sizeof msg, "%p was already freed", p);
         report_at(fa, FA_ERR_DOUBLE_FREE, p, file, line, msg);
@@ -273,7 +313,16 @@ void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
     }
     check_guard_and_poison(fa, p, size, file, line);
     h->magic = POOL_FREED;
-    fa__pool_free_raw(fa, h, "fa_pool_free");
+    fa__pool_free_raw(fa, t, h, "fa_pool_free");
+}
+
+void fa_pool_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
+    if (!p) return;
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return;
+    fa__op_begin(t);
+    pool_free_at(fa, t, p, file, line);
+    fa__op_end(t);
 }
 
 void *fa__debug_block_of(fa_alloc_t *fa, void *p) {
@@ -290,6 +339,16 @@ size_t fa__debug_block_size(fa_alloc_t *fa, const void *p) {
 }
 
 #else /* !FA_DEBUG: the _at calls are the plain ones */
+
+void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line) {
+    (void)file, (void)line;
+    return fa__pool_alloc_raw(fa, t, size);
+}
+void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, const char *file,
+                           int line) {
+    (void)file, (void)line;
+    return fa__heap_alloc_raw(fa, t, size, align);
+}
 
 void *fa__debug_block_of(fa_alloc_t *fa, void *p) {
     (void)fa;
@@ -323,12 +382,3 @@ void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
 }
 
 #endif
-
-fa__thread_t *fa__arena_owner(fa_alloc_t *fa, const void *p) {
-    fa__thread_t *owner = NULL;
-    pthread_mutex_lock(&fa->threads_lock);
-    for (fa__thread_t *t = fa->threads; t && !owner; t = t->next)
-        if (fa__arena_contains(t, p)) owner = t;
-    pthread_mutex_unlock(&fa->threads_lock);
-    return owner;
-}

@@ -16,7 +16,7 @@
 #define MAP_MIN_CAP 16
 
 static uint64_t epoch_of(const fa__thread_t *t) {
-    return atomic_load_explicit(&t->frames_ended, memory_order_relaxed);
+    return FA__LOAD(t->frames_ended);
 }
 
 /* FA_OK when storage recorded as (owner, epoch) is usable by the calling

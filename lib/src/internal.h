@@ -1,5 +1,6 @@
-/* Internal header of libframealloc: the context, per-thread state, tag
- * registry and pools. Not installed. Functions named fa__<module>_<verb>. */
+/* Internal header of libframealloc: the context, per-thread state and
+ * statistics, tag registry, pools, heap registry. Not installed. Functions
+ * named fa__<module>_<verb>. */
 #ifndef FA_INTERNAL_H
 #define FA_INTERNAL_H
 
@@ -9,34 +10,50 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #define FA__HIDDEN __attribute__((visibility("hidden")))
 #define FA__MAX_HOOKS 8
 
-/* Relaxed single-writer counter updates: plain loads and stores on x86-64,
- * but race-free for snapshot readers (and for TSan). */
-#define FA__ADD(ctr, n)                                                                            \
-    atomic_store_explicit(&(ctr), atomic_load_explicit(&(ctr), memory_order_relaxed) + (n),         \
-                          memory_order_relaxed)
-#define FA__LOAD(ctr) atomic_load_explicit(&(ctr), memory_order_relaxed)
+/* Plain fields shared between threads are accessed with the __atomic
+ * builtins, like the inline fast path in the public header. Single-writer
+ * counters use a relaxed load and store (plain moves on x86-64), never a
+ * locked read-modify-write. */
+#define FA__LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define FA__STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define FA__ADD(x, n) FA__STORE(x, FA__LOAD(x) + (n))
+#define FA__ACQUIRE(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define FA__RELEASE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#define FA__COMPILER_BARRIER() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+/* Sizes above this are refused with FA_ERR_OVERFLOW: no object may be
+ * larger (pointer differences would overflow), and budgets count in int64. */
+#define FA__SIZE_MAX ((size_t)PTRDIFF_MAX)
 
 /* ---- pools ---------------------------------------------------------------- */
 
 #define FA__NCLASS 28
 #define FA__SLAB_SIZE ((size_t)64 * 1024)
 #define FA__SLAB_MAGIC 0xFA51AB01u
+#define FA__SLAB_EMPTY 0xFA51AB0Eu
+#define FA__EMPTY_SLABS_KEPT 16 /* empty slabs kept committed; more go back to the OS */
 
 /* A slab: 64 KiB aligned, carved from the context's reserved region. The
- * header is followed by one tag id per block, then the blocks. */
+ * header is followed by one tag id per block, then the blocks. An empty slab
+ * (magic FA__SLAB_EMPTY) sits in the pool's empty list until a class takes
+ * it and rewrites the header. */
 typedef struct fa__slab {
     uint32_t magic;
     uint16_t class_index;
-    uint16_t reserved;
+    uint16_t decommitted; /* empty and returned to the OS */
     uint32_t block_size;
     uint32_t block_count;
     uint32_t first_offset; /* of block 0 from the slab start */
     uint32_t reciprocal;   /* ceil(2^32 / block_size): offset -> index */
     uint64_t context_id;
+    struct fa__slab *next_empty; /* empty list (pool lock) */
+    uint32_t scan_free;          /* reclaim scan: free blocks seen */
+    uint32_t scan_round;
     uint16_t tags[]; /* tag of each block while allocated */
 } fa__slab_t;
 
@@ -47,8 +64,8 @@ typedef struct fa__slab {
  * exits) go to the loose list. */
 typedef struct fa__depot {
     pthread_mutex_t lock;
-    void *batches;       /* full batches, linked through word 1 of their heads */
-    void *loose_head;    /* other free blocks, linked through word 0 */
+    void *batches;          /* full batches, linked through word 1 of their heads */
+    void *loose_head;       /* other free blocks, linked through word 0 */
     fa__slab_t *carve_slab; /* slab being carved, blocks [carve_next, count) */
     uint32_t carve_next;
     char pad[64];
@@ -60,32 +77,47 @@ typedef struct fa__cache {
 } fa__cache_t;
 
 typedef struct fa__pool {
-    char *base;                  /* start of the reserved region, slab-aligned */
-    size_t reserved;             /* bytes reserved */
-    void *mapping;               /* what mmap returned (for munmap) */
+    char *base;              /* start of the reserved region, slab-aligned */
+    size_t reserved;         /* bytes reserved */
+    void *mapping;           /* what mmap returned (for munmap) */
     size_t mapping_size;
-    _Atomic size_t slabs_used;   /* bytes handed out as slabs from base */
+    _Atomic size_t slabs_used; /* bytes handed out as slabs from base */
     uint16_t class_size[FA__NCLASS];
-    uint16_t batch[FA__NCLASS];  /* refill/return batch per class */
+    uint16_t batch[FA__NCLASS];     /* refill/return batch per class */
     uint16_t cache_max[FA__NCLASS]; /* blocks a thread keeps before returning a batch */
-    uint8_t class_of[257];       /* (size + 15) / 16 -> class */
+    uint8_t class_of[257];          /* (size + 15) / 16 -> class */
     fa__depot_t depot[FA__NCLASS];
+    /* Empty slabs any class may take; and the reclaim scan (one at a time). */
+    pthread_mutex_t empty_lock;
+    fa__slab_t *empty;
+    uint32_t empty_count, empty_committed;
+    pthread_mutex_t reclaim_lock;
+    uint32_t scan_round;
 } fa__pool_t;
 
 /* ---- heap ---------------------------------------------------------------- */
 
-#define FA__HEAP_MAGIC 0xFA4EA901u
-#define FA__HEAP_FREED 0xFA4EAFEEu
-
-/* Sits right before every heap block. 32 bytes keep 16-byte alignment. */
+/* Sits right before every heap block. 32 bytes keep 16-byte alignment. It is
+ * read only after the registry said the block is live. */
 typedef struct fa__heap_hdr {
     uint64_t context_id;
     void *raw; /* what malloc returned */
     uint64_t size;
     uint16_t tag;
     uint16_t flags;
-    uint32_t magic;
+    uint32_t reserved;
 } fa__heap_hdr_t;
+
+#define FA__HEAP_SHARDS 16
+/* The registry of live heap blocks: one open-addressing hash set per shard.
+ * A freed block leaves a tombstone with its address, so a second free is a
+ * double free until the slot is reused or the table rebuilt. */
+typedef struct fa__heap_shard {
+    pthread_mutex_t lock;
+    uintptr_t *slots; /* 0 empty; ptr live; ptr | 1 freed (tombstone) */
+    size_t cap, used, live;
+    char pad[24];
+} fa__heap_shard_t;
 
 /* ---- tags ---------------------------------------------------------------- */
 
@@ -95,56 +127,138 @@ typedef struct fa__tag {
     uint32_t name_len;
     uint16_t parent;
     uint16_t depth;
-    /* Budget: written under the registry lock, read by allocating threads. */
+    /* Budget: written under the budget lock (write), read by allocating
+     * threads (usage: atomics). */
     _Atomic uint64_t soft;
     _Atomic uint64_t hard;
     _Atomic int policy;
-    _Atomic int64_t usage;        /* bytes charged to this tag + children */
-    _Atomic uint64_t fired[3];    /* frame + 1 of the last WARNING/SOFT/EXCEEDED */
-    _Atomic uint64_t peak;        /* highest live bytes at frame ends */
+    _Atomic int64_t usage;     /* bytes charged to this tag + children */
+    _Atomic uint64_t fired[3]; /* frame + 1 of the last WARNING/SOFT/EXCEEDED */
 } fa__tag_t;
 
+#define FA__TAG_ACCOUNTED 1
+#define FA__TAG_FILTERED 2
+
 typedef struct fa__tags {
-    pthread_mutex_t lock;       /* creation and budget changes */
-    fa__tag_t *entries;         /* max_tags entries; published by count */
+    pthread_mutex_t lock;    /* creation */
+    fa__tag_t *entries;      /* max_tags entries; published by count */
     _Atomic uint32_t count;
-    _Atomic uint8_t *slow;      /* per tag: a budget applies (self or parent) */
-    _Atomic uint32_t *slots;    /* hash: (parent, name) -> id + 1; 0 = empty */
+    _Atomic uint8_t *slow;   /* per tag: FA__TAG_ACCOUNTED (a budget on it or a
+                                parent), FA__TAG_FILTERED (behaviour filter on) */
+    _Atomic uint32_t *slots; /* hash: (parent, name) -> id + 1; 0 = empty */
     uint32_t slot_mask;
 } fa__tags_t;
+
+/* ---- per-thread statistics ------------------------------------------------ */
+
+/* Pool and heap figures are indexed [0] pool, [1] heap. */
+enum { FA__PH_POOL = 0, FA__PH_HEAP = 1 };
+
+/* What the folding thread last took from one (thread, tag). */
+typedef struct fa__seen {
+    uint64_t frame_count, frame_bytes, frame_inuse;
+    uint64_t count[2], bytes[2], frees[2], free_bytes[2];
+} fa__seen_t;
+
+/* One thread's figures for one tag. Counters are cumulative and written by
+ * their thread only; the frame figures exclude the current window, which is
+ * in fa__fast_t.packed[tag]. Readers take the folded figures first (acquire)
+ * and the packed word after: a window fold clears the word before it adds to
+ * the figures (release), so a reader may miss a window for an instant but
+ * never counts it twice. */
+/* One thread's pool or heap figures for one tag: everything a pool
+ * operation touches is in one cache line. hw is the high-water mark of
+ * bytes - free_bytes since the fold last saw the tag (the fold resets it to
+ * what it saw). */
+typedef struct fa__phstat {
+    uint64_t count, bytes, frees, free_bytes;
+    int64_t hw;
+} fa__phstat_t;
+
+typedef struct fa__tstat {
+    fa__phstat_t ph[2]; /* pool, heap */
+    uint64_t frame_count, frame_bytes; /* frame allocations */
+    uint64_t frame_inuse;              /* frame bytes in the open frame */
+    /* High-water mark of the frame bytes in use within the context frame
+     * frame_hw_epoch (noted at frame ends). */
+    uint64_t frame_hw, frame_hw_epoch;
+    uint64_t last_change;  /* activity once the last op that changed it ended */
+    uint64_t budget_frame; /* frame bytes charged to budgets (budget lock) */
+    uint32_t listed;       /* in the thread's dirty list (owner only) */
+    uint32_t pad0;
+    uint64_t frame_listed; /* frame serial when put in frame_tags (owner) */
+    fa__seen_t seen;       /* written by the folding thread (fold_lock) */
+    uint64_t pad[2];
+} fa__tstat_t;
+/* A power of two, so that indexing by tag is a shift on the fast paths. */
+_Static_assert(sizeof(fa__tstat_t) == 256, "fa__tstat_t is 256 bytes");
 
 /* ---- threads ------------------------------------------------------------- */
 
 typedef struct fa__chunk {
     struct fa__chunk *next;
-    size_t size;    /* bytes of data */
-    uint32_t index; /* 0 for the first chunk */
+    size_t size;      /* bytes of data */
+    size_t base_used; /* frame used when the arena entered this chunk */
+    size_t used_end;  /* bytes of it the frame used before moving on */
+    uint32_t index;   /* position in the chain, 0 for the first */
     char *data;
 } fa__chunk_t;
 
+enum { FA__THREAD_LIVE = 1, FA__THREAD_FREE = 2 };
+
+/* The state of one thread. Records live in blocks owned by the context for
+ * its lifetime and are reused when their thread exits (state FREE), so that
+ * a reader walking them without a lock never touches freed memory. The
+ * first cache line holds what the main thread's frame end reads of an idle
+ * thread. */
 typedef struct fa__thread {
-    fa__fast_t fast; /* MUST be first: fa__tls.fast points here */
+    _Alignas(64) fa__fast_t fast; /* MUST be first: fa__tls.fast points here */
+    /* Odd while the thread is inside an operation that reads budget flags
+     * or changes its figures, even between: the folding thread skips a
+     * thread whose activity did not move, fa_budget_set waits for odd ones. */
+    uint64_t activity;
+    uint64_t seen_activity; /* written by the folding thread */
+    uint32_t state;         /* atomic */
+    uint32_t in_frame_pub;  /* atomic: in_frame for other threads */
     fa_alloc_t *fa;
-    struct fa__thread *next;
     uint32_t index;
+    /* Figures per tag id, and the tags whose figures changed since the
+     * folding thread last saw them (plus the current tag and the tags of
+     * the open frame, always). One mapping holds all four arrays. */
+    fa__tstat_t *stats;
+    uint16_t *dirty;
+    uint32_t dirty_count;  /* atomic, release on append */
+    uint32_t list_version; /* atomic, odd while the list is compacted */
+    uint32_t window_seq;   /* atomic, odd while packed words are folded */
+    uint64_t visited;      /* activity the folding thread last saw in full */
+    uint64_t compacted_at; /* owner: visited when it last compacted */
+    uint16_t *frame_tags;  /* tags current at some point in the open frame */
+    uint32_t frame_tag_count;
+    void *region;
+    size_t region_size;
+    /* The thread's frame used (sum over its frame tags) high-water. */
+    uint64_t frame_hw, frame_hw_epoch;
+    /* Written by the folding thread. */
+    uint64_t row_used, row_peak, row_epoch;
     /* Frame arena. */
     fa__chunk_t *first;
     fa__chunk_t *current;
-    size_t used_before;          /* bytes used in chunks before current */
-    uint64_t frame_serial;       /* frames begun on this thread */
+    char *window_start;
+    size_t need_hw;         /* largest used in the open frame */
+    size_t recent_need[2];  /* largest need in this and the last block of frames */
+    uint32_t recent_frames; /* frames in this block */
+    uint64_t frame_serial;  /* frames begun on this thread */
     bool in_frame;
     bool warned_outside;
-    _Atomic uint64_t frames_ended;
-    _Atomic uint64_t capacity;   /* sum of chunk sizes */
-    _Atomic uint32_t overflow;   /* index of the current chunk */
-    _Atomic bool in_frame_pub;   /* in_frame for snapshot readers */
+    bool overflowed; /* the arena overflowed in this frame */
+    uint64_t frames_ended; /* atomic */
+    uint64_t capacity;     /* atomic: sum of chunk sizes */
+    uint32_t overflow;     /* atomic: index of the current chunk */
     /* Tags. */
     uint16_t tag_stack[FA_TAG_STACK_MAX];
     uint32_t tag_depth;
     /* Pools. */
     fa__cache_t cache[FA__NCLASS];
-    /* Counters, one per tag id (max_tags). */
-    fa__tag_counters_t *counters;
     /* Retention marks of the current frame (max_retained each). */
     fa_promotion_t *retain;
     uint32_t *retain_frames;
@@ -158,7 +272,6 @@ typedef struct fa__thread {
     uint64_t budget_fired[3]; /* frame serial + 1 of the last events */
     /* Behaviour filter state (allocated when the filter is first on). */
     struct fa__bh_thread *bh;
-    bool overflowed; /* the arena overflowed in this frame */
 } fa__thread_t;
 
 /* A FA_RETAIN_FRAMES copy: a heap block with this header in front. */
@@ -170,55 +283,96 @@ typedef struct fa__kept {
 
 /* ---- the context ----------------------------------------------------------- */
 
+/* The figures of one tag in one context frame. */
+typedef struct fa__epochfig {
+    uint64_t epoch;
+    uint64_t count[3], bytes[3], frees[2];
+    int64_t base[3];  /* frame in-use, pool, heap live when the frame began */
+    uint64_t rise[3]; /* sum of the threads' high-water rises above it */
+} fa__epochfig_t;
+
+/* What the fold made of one tag: live figures as of the last fold, and the
+ * figures of the last two context frames (by parity): between the main
+ * thread's fold and the end of its hooks, an exiting thread folds into the
+ * next frame while the hooks still report the one that ends. */
+typedef struct fa__tagfig {
+    int64_t frame_inuse, live[2];
+    fa__epochfig_t ep[2];
+} fa__tagfig_t;
+
+#define FA__RECORDS_PER_BLOCK 64
+#define FA__RECORD_BLOCKS 1024 /* up to 65536 threads at once */
+
 struct fa_alloc_s {
     uint64_t id; /* MUST be first: see fa__context_id() */
     fa_config_t cfg;
     pthread_key_t key;
-    pthread_mutex_t threads_lock; /* thread list, retired counters */
-    fa__thread_t *threads;
-    uint32_t thread_seq;
+    /* Thread records, in blocks of FA__RECORDS_PER_BLOCK: record i is
+     * record_blocks[i / 64][i % 64]. A reader takes record_count (acquire)
+     * and walks them in order, with no pointer chasing. */
+    pthread_mutex_t records_lock; /* making a new record */
+    fa__thread_t *record_blocks[FA__RECORD_BLOCKS];
+    uint32_t record_count; /* atomic */
+    uint32_t thread_seq;   /* atomic */
     _Atomic(fa__thread_t *) main;
-    fa__tag_counters_t *retired;  /* counters of threads that exited */
-    _Atomic uint64_t frame_number;
-    _Atomic uint64_t frame_start_ns;
-    _Atomic uint64_t kind_peak[FA_KIND_COUNT_];
-    /* Cumulative counts at the last main frame end, per tag and kind, so
-     * snapshots report "this frame" as a difference (main thread only). */
-    uint64_t (*base_count)[3];
-    uint64_t (*base_frees)[2];
-    uint64_t (*base_bytes)[2];
-    /* The frame-end aggregation (main thread only): rows, totals, and the
-     * cumulative counts they came from. While the frame-end hooks run,
-     * scratch_valid lets a snapshot on the main thread copy them instead
-     * of summing every thread's counters again. */
-    fa_tag_row_t *scratch;
-    fa_kind_totals_t scratch_totals[FA_KIND_COUNT_];
-    uint32_t scratch_count;
-    bool scratch_valid;
-    struct fa__cumulative *cumulative;
+    uint64_t frame_number;   /* atomic */
+    uint64_t frame_start_ns; /* atomic */
+    /* The fold: live and per-frame figures per tag, written under fold_lock
+     * by the main thread's frame end and by exiting threads; fold_seq is odd
+     * while they write, so that snapshots retry instead of locking. */
+    pthread_mutex_t fold_lock;
+    uint32_t fold_seq;    /* atomic */
+    uint64_t fold_epoch;  /* the context frame folds count into: frame_number,
+                             or frame_number + 1 once the main thread folded */
+    fa__tagfig_t *figs;
+    uint64_t frame_peak_epoch;  /* frame kind: sums of thread peaks */
+    uint64_t frame_peak_exited; /* ... of threads that exited in that frame */
+    uint64_t frame_peak_folded; /* ... of all threads, at the frame end */
+    uint32_t fold_threads, fold_rows; /* work of the last fold (tests) */
+    bool in_hooks;              /* main thread only */
+    uint32_t snapshots_active;  /* atomic: threads leave their lists alone */
     pthread_mutex_t hooks_lock;
     struct {
         fa_frame_hook fn;
         void *user;
     } hooks[FA__MAX_HOOKS];
-    uint32_t hook_count;
+    uint32_t hook_count; /* atomic: read without the lock to skip it */
     fa__tags_t tags;
     fa__pool_t pool;
+    fa__heap_shard_t heap[FA__HEAP_SHARDS];
+    /* Budgets: allocations under budgeted tags hold it for reading,
+     * fa_budget_set for writing. */
+    pthread_rwlock_t budget_lock;
+    int64_t *budget_live; /* max_tags: fa_budget_set's scratch (write lock) */
+    int barrier_mode; /* how fa_budget_set makes other threads' stores visible */
+    void *barrier_page;
     /* Retention outcomes: accumulated by threads, published by the main
      * thread at its frame end for snapshots. */
     pthread_mutex_t promo_lock;
     fa_promotion_totals_t promo_acc, promo_last;
+    uint32_t promo_pending;  /* atomic: promo_acc has something (promo_lock) */
+    bool promo_published;    /* main thread: promo_last is not zero */
     struct fa__transfers *transfers;
     struct fa__behaviour *behaviour;
     struct fa__debug *debug; /* FA_DEBUG only */
 };
 
+static inline uint32_t fa__records(fa_alloc_t *fa) {
+    return __atomic_load_n(&fa->record_count, __ATOMIC_ACQUIRE);
+}
+static inline fa__thread_t *fa__record(fa_alloc_t *fa, uint32_t i) {
+    return &__atomic_load_n(&fa->record_blocks[i / FA__RECORDS_PER_BLOCK], __ATOMIC_ACQUIRE)[i % FA__RECORDS_PER_BLOCK];
+}
+/* Every record that has a thread now. */
+#define FA__FOR_EACH_THREAD(fa, t)                                                                 \
+    for (uint32_t fa__i_ = 0, fa__n_ = fa__records(fa); fa__i_ < fa__n_; fa__i_++)                  \
+        for (fa__thread_t *t = fa__record(fa, fa__i_); t; t = NULL)                                 \
+            if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == FA__THREAD_LIVE)
+
 /* ---- cross-module functions ----------------------------------------------- */
 
 /* error.c: sets the thread's last error and calls the error hook. */
-FA__HIDDEN void fa__report(fa_alloc_t *fa, int code, const void *ptr, const char *fmt, ...)
-    FA_PRINTF(4, 5);
-
+FA__HIDDEN void fa__report(fa_alloc_t *fa, int code, const void *ptr, const char *fmt, ...) FA_PRINTF(4, 5);
 FA__HIDDEN void fa__set_last_error(int code);
 
 /* context.c: the calling thread's state, registering it on first use.
@@ -232,10 +386,106 @@ FA__HIDDEN uint64_t fa__now_ns(void);
 /* Recomputes t->fast.slow from the thread's own state. */
 FA__HIDDEN void fa__thread_update_slow(fa__thread_t *t);
 
+/* Operations. Every operation that reads budget flags or changes the
+ * thread's figures runs between fa__op_begin and fa__op_end: the activity
+ * word is odd inside. Operations do not nest: the library calls its raw
+ * paths from inside one, hooks run outside them, and callbacks MUST NOT
+ * allocate (FA_DEBUG reports a nested operation). */
+#ifndef FA_MINIMAL
+static inline void fa__op_begin(fa__thread_t *t) {
+#ifdef FA_DEBUG
+    if (t->activity & 1) fa__report(t->fa, FA_ERR_STATE, NULL, "allocation from inside a callback");
+#endif
+    FA__STORE(t->activity, t->activity + 1);
+    FA__COMPILER_BARRIER();
+}
+static inline void fa__op_end(fa__thread_t *t) { FA__RELEASE(t->activity, t->activity + 1); }
+#else /* no figures to fold, no budgets to enforce */
+static inline void fa__op_begin(fa__thread_t *t) { (void)t; }
+static inline void fa__op_end(fa__thread_t *t) { (void)t; }
+#endif
+/* The activity value once the current operation has ended (outside an
+ * operation: once the next one has). A reader that saw this value with
+ * acquire sees every change made before it. */
+static inline uint64_t fa__op_done(const fa__thread_t *t) { return (t->activity | 1u) + 1; }
+/* Puts tag in the thread's dirty list (if it is not there). */
+FA__HIDDEN void fa__stats_list(fa__thread_t *t, uint32_t tag);
+static inline fa__tstat_t *fa__stats_touch(fa__thread_t *t, uint32_t tag) {
+    fa__tstat_t *st = &t->stats[tag];
+    if (FA_UNLIKELY(!st->listed)) fa__stats_list(t, tag);
+    return st;
+}
+/* Puts tag in frame_tags: its frame bytes are released at the end of the
+ * frame fa__release_serial names. The tag MUST be listed. */
+FA__HIDDEN void fa__stats_frame_tag(fa__thread_t *t, uint32_t tag);
+/* Makes tag the current one (listed, and in frame_tags inside a frame). */
+FA__HIDDEN void fa__stats_set_tag(fa__thread_t *t, uint32_t tag);
+/* A pool or heap free of tag's block: high-water first (a maximum is right
+ * before a decrease, or now), then the figures. A tag other than the
+ * current one stays listed until the fold has seen this change. */
+static inline void fa__stats_free(fa__thread_t *t, uint32_t tag, int ph, uint64_t size) {
+    fa__tstat_t *st = &t->stats[tag];
+#ifndef FA__NO_PEAK_TRACKING
+    fa__phstat_t *f = &st->ph[ph];
+    int64_t net = (int64_t)(f->bytes - f->free_bytes);
+    if (net > FA__LOAD(f->hw)) FA__STORE(f->hw, net);
+#endif
+    FA__STORE(st->ph[ph].frees, st->ph[ph].frees + 1);
+    FA__STORE(st->ph[ph].free_bytes, st->ph[ph].free_bytes + size);
+    if (FA_UNLIKELY(tag != t->fast.tag)) {
+        if (!st->listed) fa__stats_list(t, tag);
+        FA__STORE(st->last_change, fa__op_done(t));
+    }
+}
+/* A pool or heap allocation under the current tag, which is always listed
+ * (fa__stats_set_tag). */
+static inline void fa__stats_alloc(fa__thread_t *t, int ph, uint64_t size) {
+    fa__tstat_t *st = &t->stats[t->fast.tag];
+    FA__STORE(st->ph[ph].count, st->ph[ph].count + 1);
+    FA__STORE(st->ph[ph].bytes, st->ph[ph].bytes + size);
+}
+/* The thread's frame ends: windows folded, frame high-waters noted (for
+ * context frame epoch), the frame's in-use bytes released. */
+FA__HIDDEN void fa__stats_end_frame(fa__thread_t *t, uint64_t epoch);
+/* Moves the packed window words into the 64-bit figures. */
+FA__HIDDEN void fa__stats_fold_window(fa__thread_t *t);
+/* Frame bytes the thread has in its open frame (sum over its frame tags). */
+FA__HIDDEN uint64_t fa__stats_frame_used(const fa__thread_t *t);
+/* Compacts the dirty list if the folding thread saw it since. */
+FA__HIDDEN void fa__stats_compact(fa__thread_t *t);
+/* The main thread's frame end: folds every active thread (fold_lock). */
+FA__HIDDEN void fa__stats_fold_all(fa_alloc_t *fa);
+/* How many threads and (thread, tag) rows the last fold of the main
+ * thread's frame end visited. For tests: the work of fa_end_frame. */
+FA__HIDDEN void fa__stats_last_fold(fa_alloc_t *fa, uint32_t *threads, uint32_t *rows);
+/* The main thread's own frame memory is gone: its in-use leaves the fold. */
+FA__HIDDEN void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t);
+/* An exiting thread folds itself for the last time and clears its record. */
+FA__HIDDEN void fa__stats_retire(fa_alloc_t *fa, fa__thread_t *t);
+FA__HIDDEN int fa__stats_init(fa_alloc_t *fa);
+FA__HIDDEN void fa__stats_fini(fa_alloc_t *fa);
+FA__HIDDEN int fa__stats_thread_init(fa_alloc_t *fa, fa__thread_t *t);
+FA__HIDDEN void fa__stats_thread_fini(fa__thread_t *t);
+
 /* frame.c */
-FA__HIDDEN int fa__arena_init(fa__thread_t *t, size_t first_chunk_bytes);
-FA__HIDDEN void fa__arena_reset(fa__thread_t *t);
+FA__HIDDEN int fa__arena_init(fa_alloc_t *fa, fa__thread_t *t);
 FA__HIDDEN void fa__arena_fini(fa__thread_t *t);
+/* Gives up the thread's open frame: budgets get its bytes back, its
+ * figures release them, the arena is reset (and resized). */
+FA__HIDDEN void fa__frame_release(fa_alloc_t *fa, fa__thread_t *t);
+/* Bytes used in the thread's arena (allocations, padding, chunk ends). */
+static inline size_t fa__arena_used(const fa__thread_t *t) {
+    return t->current->base_used + (size_t)(t->fast.cur - t->current->data);
+}
+/* The frame whose end releases what the thread allocates now: the open
+ * one, or outside a frame the next one. */
+static inline uint64_t fa__release_serial(const fa__thread_t *t) {
+    return t->in_frame ? t->frame_serial : t->frame_serial + 1;
+}
+/* Is [p, p + size) inside what the open frame allocated, in one chunk? */
+FA__HIDDEN bool fa__arena_holds(const fa__thread_t *t, const void *p, size_t size);
+/* Does p point into the thread's arena chunks (any part)? Owner only. */
+FA__HIDDEN bool fa__arena_contains(const fa__thread_t *t, const void *p);
 
 /* pool.c */
 FA__HIDDEN int fa__pool_init(fa_alloc_t *fa);
@@ -243,16 +493,23 @@ FA__HIDDEN void fa__pool_fini(fa_alloc_t *fa);
 /* Gives every block of the thread's caches back to the depots. */
 FA__HIDDEN void fa__pool_flush_thread(fa_alloc_t *fa, fa__thread_t *t);
 FA__HIDDEN bool fa__pool_owns(const fa_alloc_t *fa, const void *p);
-
-/* heap.c: the checked free shared by fa_heap_free and fa_pool_free (who
- * names the public call in reports). */
-FA__HIDDEN void fa__heap_free_checked(fa_alloc_t *fa, void *p, const char *who);
-
+/* Is p the start of a pool block (live or free) of fa? Reads only pool
+ * memory. */
+FA__HIDDEN bool fa__pool_is_block(const fa_alloc_t *fa, const void *p);
 /* pool.c: the pool path without debug wrapping. */
 FA__HIDDEN void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size);
-FA__HIDDEN void fa__pool_free_raw(fa_alloc_t *fa, void *p, const char *who);
-/* heap.c: the heap path without debug wrapping. */
+FA__HIDDEN void fa__pool_free_raw(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who);
+
+/* heap.c: the heap path without debug wrapping; the checked free shared by
+ * fa_heap_free and fa_pool_free (who names the public call in reports). */
 FA__HIDDEN void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align);
+FA__HIDDEN void fa__heap_free_checked(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who);
+/* Is p a live heap block of fa? (registry lookup) */
+FA__HIDDEN bool fa__heap_is_live(fa_alloc_t *fa, const void *p);
+FA__HIDDEN int fa__heap_init(fa_alloc_t *fa);
+FA__HIDDEN void fa__heap_fini(fa_alloc_t *fa);
+/* Frees without accounting (context end). */
+FA__HIDDEN void fa__heap_release(void *p);
 
 /* retain.c */
 FA__HIDDEN int fa__retain_init(fa_alloc_t *fa, fa__thread_t *t);
@@ -281,9 +538,33 @@ FA__HIDDEN void fa__bh_thread_begin_frame(fa_alloc_t *fa, fa__thread_t *t);
 FA__HIDDEN void fa__bh_thread_end_frame(fa_alloc_t *fa, fa__thread_t *t);
 /* Main thread, at frame end: closes the frame's counters, evaluates. */
 FA__HIDDEN void fa__bh_main_end_frame(fa_alloc_t *fa);
+/* Tests: how many tags the last frame end's collection visited. */
+FA__HIDDEN uint32_t fa__bh_last_collected(fa_alloc_t *fa);
 FA__HIDDEN uint32_t fa__bh_findings(fa_alloc_t *fa, fa_finding_t *out, uint32_t cap);
 
-/* budget.c: the calling thread's frame budget; false when it refuses. */
+/* budget.c */
+FA__HIDDEN int fa__budget_init(fa_alloc_t *fa);
+FA__HIDDEN void fa__budget_fini(fa_alloc_t *fa);
+/* Takes the budget lock for reading inside an operation: while it waits
+ * (fa_budget_set holds it) the operation counts as paused, so that the
+ * setter does not wait for it in turn. */
+FA__HIDDEN void fa__budget_read_lock(fa_alloc_t *fa, fa__thread_t *t);
+FA__HIDDEN void fa__budget_read_unlock(fa_alloc_t *fa);
+/* Charges size bytes to tag and its budgeted ancestors; false when a hard
+ * budget refuses it (nothing stays charged then). Caller holds the budget
+ * lock for reading. */
+FA__HIDDEN bool fa__budget_charge(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind);
+FA__HIDDEN void fa__budget_uncharge(fa_alloc_t *fa, uint32_t tag, uint64_t size);
+/* True when a budget applies to tag (its own or a parent's). */
+static inline bool fa__budget_applies(const fa_alloc_t *fa, uint32_t tag) {
+    return atomic_load_explicit(&fa->tags.slow[tag], memory_order_relaxed) & FA__TAG_ACCOUNTED;
+}
+/* True when a pool or heap operation under tag needs more than the common
+ * path: a budget applies, or the behaviour filter is on. */
+static inline bool fa__tag_slow(const fa_alloc_t *fa, uint32_t tag) {
+    return atomic_load_explicit(&fa->tags.slow[tag], memory_order_relaxed) != 0;
+}
+/* The calling thread's frame budget; false when it refuses. */
 FA__HIDDEN bool fa__thread_budget_check(fa_alloc_t *fa, fa__thread_t *t, uint64_t size);
 
 /* debug.c (FA_DEBUG): the registry of live pool and heap blocks. */
@@ -293,39 +574,19 @@ FA__HIDDEN size_t fa__debug_block_size(fa_alloc_t *fa, const void *p);
 /* The pool/heap block behind a user pointer (differs in FA_DEBUG, where a
  * header precedes pool blocks). */
 FA__HIDDEN void *fa__debug_block_of(fa_alloc_t *fa, void *p);
-/* Is p inside some thread's frame arena? (debug diagnostics; takes the
- * threads lock.) Returns the owning thread or NULL. */
-FA__HIDDEN fa__thread_t *fa__arena_owner(fa_alloc_t *fa, const void *p);
-FA__HIDDEN bool fa__arena_contains(const fa__thread_t *t, const void *p);
+/* fa_pool_alloc_at and fa_heap_alloc_at from inside an operation of t. */
+FA__HIDDEN void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line);
+FA__HIDDEN void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align,
+                                      const char *file, int line);
 
 /* tags.c */
 FA__HIDDEN int fa__tags_init(fa_alloc_t *fa);
 FA__HIDDEN void fa__tags_fini(fa_alloc_t *fa);
 
-/* budget.c: charges size bytes to tag and its budgeted ancestors. Returns
- * false when a hard budget refuses it (nothing stays charged then). */
-FA__HIDDEN bool fa__budget_charge(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind);
-FA__HIDDEN void fa__budget_uncharge(fa_alloc_t *fa, uint32_t tag, uint64_t size);
-/* True when a budget applies to tag (its own or a parent's). */
-static inline bool fa__budget_applies(const fa_alloc_t *fa, uint32_t tag) {
-    return atomic_load_explicit(&fa->tags.slow[tag], memory_order_relaxed) != 0;
-}
-
-/* Cumulative counts of one tag over all threads, as summed by fa__aggregate. */
-typedef struct fa__cumulative {
-    uint64_t count[3];
-    uint64_t alloc_bytes[2];
-    uint64_t frees[2];
-} fa__cumulative_t;
-
-/* snapshot.c: fills rows[0..n) (n = min(tag count, cap)) with self and total
- * usage, and totals per kind; when cumulative is not NULL (max_tags
- * entries) it also receives the cumulative counts. Caller holds no lock.
- * Returns the tag count. */
-FA__HIDDEN uint32_t fa__aggregate(fa_alloc_t *fa, fa_tag_row_t *rows, uint32_t cap,
-                                  fa_kind_totals_t totals[FA_KIND_COUNT_], fa__cumulative_t *cumulative);
-/* Makes cumulative[0..ntags) the start of the next frame's counts (main
- * thread, at frame end). */
-FA__HIDDEN void fa__rebase(fa_alloc_t *fa, const fa__cumulative_t *cumulative, uint32_t ntags);
+/* stats.c: the figures of a snapshot (totals, rows, thread rows); pending:
+ * add what threads did since the last fold (false in a frame-end hook).
+ * frame_peak receives the frame kind's peak. */
+FA__HIDDEN void fa__stats_snapshot(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pending,
+                                   uint64_t *frame_peak);
 
 #endif

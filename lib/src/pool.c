@@ -5,7 +5,15 @@
  * a whole pre-linked batch from the class depot under its lock in O(1), and
  * an overfull list returns one. A block freed by another thread simply
  * joins that thread's list: it is back in the pool, not leaked, and may
- * later be handed to any thread. */
+ * later be handed to any thread.
+ *
+ * Slabs are not tied to a class for ever. When the reserve is used up (or
+ * fa_pool_trim is called), a scan of each class depot counts the free
+ * blocks of every slab; a slab whose blocks are all there is taken out of
+ * the depot and put on the empty list, from which any class takes a slab
+ * before carving a new one. Empty slabs beyond the first
+ * FA__EMPTY_SLABS_KEPT go back to the OS (madvise, all but the header
+ * page). */
 #include "internal.h"
 
 #include <string.h>
@@ -17,6 +25,7 @@ static const uint16_t class_sizes[FA__NCLASS] = {
 
 int fa__pool_init(fa_alloc_t *fa) {
     fa__pool_t *pool = &fa->pool;
+    /* pool_reserve_bytes is at most 64 TiB (fa_create checks): no overflow. */
     size_t reserve = (fa->cfg.pool_reserve_bytes + FA__SLAB_SIZE - 1) & ~(FA__SLAB_SIZE - 1);
     /* PROT_NONE reserves address space without committing memory; slabs are
      * made writable one at a time as they are carved. */
@@ -43,12 +52,16 @@ int fa__pool_init(fa_alloc_t *fa) {
         while (class_sizes[c] < i * 16) c++;
         pool->class_of[i] = (uint8_t)c;
     }
+    pthread_mutex_init(&pool->empty_lock, NULL);
+    pthread_mutex_init(&pool->reclaim_lock, NULL);
     return FA_OK;
 }
 
 void fa__pool_fini(fa_alloc_t *fa) {
     for (int c = 0; c < FA__NCLASS; c++) pthread_mutex_destroy(&fa->pool.depot[c].lock);
-    munmap(fa->pool.mapping, fa->pool.mapping_size);
+    pthread_mutex_destroy(&fa->pool.empty_lock);
+    pthread_mutex_destroy(&fa->pool.reclaim_lock);
+    if (fa->pool.mapping) munmap(fa->pool.mapping, fa->pool.mapping_size);
 }
 
 bool fa__pool_owns(const fa_alloc_t *fa, const void *p) {
@@ -70,18 +83,15 @@ static int64_t block_index(const fa__slab_t *s, const void *p) {
     return (int64_t)idx;
 }
 
-/* A new slab for class c, writable. Called with the depot lock held. */
-static fa__slab_t *slab_new(fa_alloc_t *fa, int c) {
-    fa__pool_t *pool = &fa->pool;
-    size_t off = atomic_load(&pool->slabs_used);
-    if (off + FA__SLAB_SIZE > pool->reserved) return NULL;
-    /* Concurrent depots may race for the next slab; the CAS decides. */
-    while (!atomic_compare_exchange_weak(&pool->slabs_used, &off, off + FA__SLAB_SIZE)) {
-        if (off + FA__SLAB_SIZE > pool->reserved) return NULL;
-    }
-    fa__slab_t *s = (fa__slab_t *)(pool->base + off);
-    if (mprotect(s, FA__SLAB_SIZE, PROT_READ | PROT_WRITE) != 0) return NULL;
-    uint32_t bs = pool->class_size[c];
+bool fa__pool_is_block(const fa_alloc_t *fa, const void *p) {
+    if (!fa__pool_owns(fa, p)) return false;
+    const fa__slab_t *s = slab_of(p);
+    return s->magic == FA__SLAB_MAGIC && block_index(s, p) >= 0;
+}
+
+/* Lays out slab s for class c. */
+static void slab_format(fa_alloc_t *fa, fa__slab_t *s, int c) {
+    uint32_t bs = fa->pool.class_size[c];
     uint32_t header = (uint32_t)sizeof(fa__slab_t);
     uint32_t count = (uint32_t)((FA__SLAB_SIZE - header) / (bs + sizeof(uint16_t)));
     /* Blocks whose size is a multiple of 64 start on a cache line, so none
@@ -92,13 +102,39 @@ static fa__slab_t *slab_new(fa_alloc_t *fa, int c) {
         count--;
         first = (header + count * (uint32_t)sizeof(uint16_t) + align - 1) & ~(align - 1);
     }
-    s->magic = FA__SLAB_MAGIC;
     s->class_index = (uint16_t)c;
+    s->decommitted = 0;
     s->block_size = bs;
     s->block_count = count;
     s->first_offset = first;
     s->reciprocal = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
     s->context_id = fa->id;
+    s->next_empty = NULL;
+    s->scan_round = 0;
+    s->magic = FA__SLAB_MAGIC;
+}
+
+/* A slab for class c: an empty one if there is one, else a new one carved
+ * from the reserve. NULL when the reserve is used up. */
+static fa__slab_t *slab_new(fa_alloc_t *fa, int c) {
+    fa__pool_t *pool = &fa->pool;
+    pthread_mutex_lock(&pool->empty_lock);
+    fa__slab_t *s = pool->empty;
+    if (s) {
+        pool->empty = s->next_empty;
+        pool->empty_count--;
+        if (!s->decommitted) pool->empty_committed--;
+    }
+    pthread_mutex_unlock(&pool->empty_lock);
+    if (!s) {
+        size_t off = atomic_load(&pool->slabs_used);
+        do {
+            if (off + FA__SLAB_SIZE > pool->reserved) return NULL;
+        } while (!atomic_compare_exchange_weak(&pool->slabs_used, &off, off + FA__SLAB_SIZE));
+        s = (fa__slab_t *)(pool->base + off);
+        if (mprotect(s, FA__SLAB_SIZE, PROT_READ | PROT_WRITE) != 0) return NULL;
+    }
+    slab_format(fa, s, c);
     return s;
 }
 
@@ -107,14 +143,12 @@ static fa__slab_t *slab_new(fa_alloc_t *fa, int c) {
 /* Fills an empty cache of class c with one batch. Takes the depot lock
  * once: O(1) for a pre-linked batch, O(batch) when carving or taking loose
  * blocks. */
-__attribute__((noinline, cold)) static bool cache_refill(fa_alloc_t *fa, fa__cache_t *cache, int c) {
+static bool cache_refill_locked(fa_alloc_t *fa, fa__cache_t *cache, int c) {
     fa__depot_t *d = &fa->pool.depot[c];
     uint32_t want = fa->pool.batch[c], got = 0;
-    pthread_mutex_lock(&d->lock);
     if (d->batches) {
         void *b = d->batches;
         d->batches = NEXT_BATCH(b);
-        pthread_mutex_unlock(&d->lock);
         cache->head = b;
         cache->count = want;
         return true;
@@ -139,9 +173,26 @@ __attribute__((noinline, cold)) static bool cache_refill(fa_alloc_t *fa, fa__cac
         cache->head = b;
         got++;
     }
-    pthread_mutex_unlock(&d->lock);
     cache->count += got;
     return got > 0;
+}
+
+static size_t reclaim(fa_alloc_t *fa, fa__thread_t *t);
+
+__attribute__((noinline, cold)) static bool cache_refill(fa_alloc_t *fa, fa__thread_t *t, fa__cache_t *cache,
+                                                         int c) {
+    fa__depot_t *d = &fa->pool.depot[c];
+    pthread_mutex_lock(&d->lock);
+    bool ok = cache_refill_locked(fa, cache, c);
+    pthread_mutex_unlock(&d->lock);
+    if (ok) return true;
+    /* The reserve is used up: find slabs other classes emptied (no depot
+     * lock held: the scan takes them one by one), then try again. */
+    reclaim(fa, t);
+    pthread_mutex_lock(&d->lock);
+    ok = cache_refill_locked(fa, cache, c);
+    pthread_mutex_unlock(&d->lock);
+    return ok;
 }
 
 /* Gives one full batch from the head of the cache back to the depot: the
@@ -178,71 +229,275 @@ void fa__pool_flush_thread(fa_alloc_t *fa, fa__thread_t *t) {
     for (int c = 0; c < FA__NCLASS; c++) cache_return_all(fa, &t->cache[c], c);
 }
 
-void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
-    if (FA_UNLIKELY(size > FA_POOL_MAX_SIZE)) return fa__heap_alloc_raw(fa, t, size, 16);
+/* ---- reclaiming empty slabs ------------------------------------------------ */
+
+static void empty_push(fa__pool_t *pool, fa__slab_t *s) {
+    s->magic = FA__SLAB_EMPTY;
+    pthread_mutex_lock(&pool->empty_lock);
+    s->next_empty = pool->empty;
+    pool->empty = s;
+    pool->empty_count++;
+    if (!s->decommitted) pool->empty_committed++;
+    pthread_mutex_unlock(&pool->empty_lock);
+}
+
+static void count_block(void *b, uint32_t round) {
+    fa__slab_t *s = slab_of(b);
+    if (s->scan_round != round) {
+        s->scan_round = round;
+        s->scan_free = 0;
+    }
+    s->scan_free++;
+}
+
+static bool slab_is_empty(const fa__slab_t *s, uint32_t round) {
+    return s->scan_round == round && s->scan_free == s->block_count;
+}
+
+/* Moves the slabs of class c whose blocks are all in its depot to the
+ * empty list; rebuilds the depot's lists from the other blocks. Caller
+ * holds reclaim_lock. Returns the slabs moved. */
+static size_t reclaim_class(fa_alloc_t *fa, int c, uint32_t round) {
+    fa__pool_t *pool = &fa->pool;
+    fa__depot_t *d = &pool->depot[c];
+    pthread_mutex_lock(&d->lock);
+    for (void *h = d->batches; h; h = NEXT_BATCH(h))
+        for (void *b = h; b; b = *(void **)b) count_block(b, round);
+    for (void *b = d->loose_head; b; b = *(void **)b) count_block(b, round);
+    fa__slab_t *carve = d->carve_slab;
+    if (carve) {
+        if (carve->scan_round != round) {
+            carve->scan_round = round;
+            carve->scan_free = 0;
+        }
+        carve->scan_free += carve->block_count - d->carve_next;
+    }
+    /* Rebuild: every block of a slab that is not empty goes back, in full
+     * batches first. An empty slab goes to the empty list when its first
+     * block is met; its scan_round then moves to round + 1 so that its other
+     * blocks are skipped. */
+    void *all = NULL;
+    size_t moved = 0;
+    void *lists[2] = {d->batches, d->loose_head};
+    for (int l = 0; l < 2; l++) {
+        for (void *h = lists[l], *next_h; h; h = next_h) {
+            next_h = l == 0 ? NEXT_BATCH(h) : NULL;
+            for (void *b = h, *next; b; b = next) {
+                next = *(void **)b;
+                fa__slab_t *s = slab_of(b);
+                if (slab_is_empty(s, round)) {
+                    s->scan_round = round + 1;
+                    if (s != carve) {
+                        empty_push(pool, s);
+                        moved++;
+                    }
+                } else if (s->scan_round != round + 1) {
+                    *(void **)b = all;
+                    all = b;
+                }
+            }
+        }
+    }
+    if (carve && (slab_is_empty(carve, round) || carve->scan_round == round + 1)) {
+        d->carve_slab = NULL;
+        empty_push(pool, carve);
+        moved++;
+    }
+    uint32_t batch = pool->batch[c], n = 0;
+    void *loose = NULL;
+    d->batches = NULL;
+    for (void *b = all, *next; b; b = next) {
+        next = *(void **)b;
+        *(void **)b = loose;
+        loose = b;
+        if (++n == batch) {
+            NEXT_BATCH(loose) = d->batches;
+            d->batches = loose;
+            loose = NULL;
+            n = 0;
+        }
+    }
+    d->loose_head = loose;
+    pthread_mutex_unlock(&d->lock);
+    return moved;
+}
+
+/* Empty slabs beyond the first FA__EMPTY_SLABS_KEPT go back to the OS. */
+static size_t decommit_extra(fa__pool_t *pool) {
+    size_t released = 0;
+    pthread_mutex_lock(&pool->empty_lock);
+    uint32_t kept = 0;
+    for (fa__slab_t *s = pool->empty; s; s = s->next_empty) {
+        if (s->decommitted) continue;
+        if (++kept <= FA__EMPTY_SLABS_KEPT) continue;
+        /* The header page stays: it holds the list link. */
+        madvise((char *)s + 4096, FA__SLAB_SIZE - 4096, MADV_DONTNEED);
+        s->decommitted = 1;
+        pool->empty_committed--;
+        released++;
+    }
+    pthread_mutex_unlock(&pool->empty_lock);
+    return released;
+}
+
+static size_t reclaim(fa_alloc_t *fa, fa__thread_t *t) {
+    fa__pool_t *pool = &fa->pool;
+    if (t) fa__pool_flush_thread(fa, t);
+    pthread_mutex_lock(&pool->reclaim_lock);
+    /* Rounds advance by 2: round + 1 marks a slab already pushed. */
+    pool->scan_round += 2;
+    for (int c = 0; c < FA__NCLASS; c++) reclaim_class(fa, c, pool->scan_round);
+    size_t released = decommit_extra(pool);
+    pthread_mutex_unlock(&pool->reclaim_lock);
+    return released;
+}
+
+size_t fa_pool_trim(fa_alloc_t *fa) {
+    fa__thread_t *t = fa__thread_get(fa);
+    return t ? reclaim(fa, t) : 0;
+}
+
+/* ---- allocation and free -------------------------------------------------- */
+
+/* The common case is inlined into fa_pool_alloc/fa_pool_free; everything
+ * else (heap fallback, refill, budgets, the behaviour filter, bad pointers)
+ * is out of line, so the common case keeps a small frame. */
+
+/* Records p (taken from cache) as allocated under the current tag. p is
+ * the start of a block (it came from a free list): its index needs no
+ * check. */
+static inline void note_alloc(fa__thread_t *t, void *p, uint32_t bs) {
+    uint32_t tag = t->fast.tag;
+    fa__slab_t *s = slab_of(p);
+    uint64_t idx = ((uint64_t)((char *)p - (char *)s - s->first_offset) * s->reciprocal) >> 32;
+    /* Written only when it changes: a store would pull the slab's tag line
+     * away from the other threads that share it. */
+    uint16_t *block_tag = &s->tags[idx];
+    if (*block_tag != tag) *block_tag = (uint16_t)tag;
+    fa__stats_alloc(t, FA__PH_POOL, bs);
+}
+
+__attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
+    if (size > FA_POOL_MAX_SIZE) return fa__heap_alloc_raw(fa, t, size, 16);
     int c = fa->pool.class_of[(size + 15) >> 4];
     fa__cache_t *cache = &t->cache[c];
-    if (FA_UNLIKELY(!cache->head) && !cache_refill(fa, cache, c)) {
+    if (!cache->head && !cache_refill(fa, t, cache, c)) {
         fa__report(fa, FA_ERR_NO_MEMORY, NULL, "pool reserve of %zu bytes exhausted (class %u B)",
                    fa->pool.reserved, fa->pool.class_size[c]);
         return NULL;
     }
     void *p = cache->head;
 #ifndef FA_MINIMAL
-    uint32_t tag = t->fast.tag;
     uint32_t bs = fa->pool.class_size[c];
-    if (FA_UNLIKELY(fa__budget_applies(fa, tag)) && !fa__budget_charge(fa, tag, bs, FA_KIND_POOL))
-        return NULL;
-    fa__slab_t *s = slab_of(p);
-    /* Written only when it changes: a store would pull the slab's tag line
-     * away from the other threads that share it. */
-    uint16_t *block_tag = &s->tags[block_index(s, p)];
-    if (*block_tag != tag) *block_tag = (uint16_t)tag;
-    fa__tag_counters_t *ctr = &t->counters[tag];
-    FA__ADD(ctr->live[0], (int64_t)bs);
-    FA__ADD(ctr->alloc_bytes[0], bs);
-    FA__ADD(ctr->count[FA_KIND_POOL], 1);
-    if (FA_UNLIKELY(t->bh != NULL)) fa__bh_pool_alloc(fa, t, p);
+    bool accounted = fa__budget_applies(fa, t->fast.tag);
+    if (accounted) {
+        fa__budget_read_lock(fa, t);
+        if (fa__budget_applies(fa, t->fast.tag) && !fa__budget_charge(fa, t->fast.tag, bs, FA_KIND_POOL)) {
+            fa__budget_read_unlock(fa);
+            return NULL;
+        }
+    }
+    note_alloc(t, p, bs);
+    if (accounted) fa__budget_read_unlock(fa);
+    if (t->bh) fa__bh_pool_alloc(fa, t, p);
 #endif
     cache->head = *(void **)p;
     cache->count--;
     return p;
 }
 
-void fa__pool_free_raw(fa_alloc_t *fa, void *p, const char *who) {
-    if (FA_UNLIKELY(!fa__pool_owns(fa, p))) {
-        fa__heap_free_checked(fa, p, who);
+static inline __attribute__((always_inline)) void *pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
+    if (FA_LIKELY(size <= FA_POOL_MAX_SIZE)) {
+        int c = fa->pool.class_of[(size + 15) >> 4];
+        fa__cache_t *cache = &t->cache[c];
+        void *p = cache->head;
+#ifndef FA_MINIMAL
+        if (FA_LIKELY(p && !fa__tag_slow(fa, t->fast.tag))) {
+            note_alloc(t, p, fa->pool.class_size[c]);
+#else
+        if (FA_LIKELY(p)) {
+#endif
+            cache->head = *(void **)p;
+            cache->count--;
+            return p;
+        }
+    }
+    return alloc_slow(fa, t, size);
+}
+
+void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size) { return pool_alloc(fa, t, size); }
+
+/* A pointer that is not a block of this pool, or a budgeted tag's block, or
+ * the behaviour filter is on. */
+__attribute__((noinline, cold)) static void free_slow(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who) {
+    if (!fa__pool_owns(fa, p)) {
+        fa__heap_free_checked(fa, t, p, who);
         return;
     }
     fa__slab_t *s = slab_of(p);
     int64_t idx = block_index(s, p);
-    if (FA_UNLIKELY(s->magic != FA__SLAB_MAGIC || idx < 0)) {
+    if (s->magic != FA__SLAB_MAGIC || idx < 0) {
         fa__report(fa, FA_ERR_FOREIGN_PTR, p, "%s: %p is not the start of a pool block", who, p);
         return;
     }
-    fa__thread_t *t = fa__thread_get(fa);
-    if (FA_UNLIKELY(!t)) return;
     int c = s->class_index;
+    fa__cache_t *cache = &t->cache[c];
+    if (p == cache->head) {
+        fa__report(fa, FA_ERR_DOUBLE_FREE, p, "%s: %p was already freed", who, p);
+        return;
+    }
 #ifndef FA_MINIMAL
     uint32_t tag = s->tags[idx];
-    fa__tag_counters_t *ctr = &t->counters[tag];
-    FA__ADD(ctr->live[0], -(int64_t)s->block_size);
-    FA__ADD(ctr->frees[0], 1);
-    if (FA_UNLIKELY(fa__budget_applies(fa, tag))) fa__budget_uncharge(fa, tag, s->block_size);
-    if (FA_UNLIKELY(t->bh != NULL)) fa__bh_free(fa, t, p, tag, s->block_size);
+    if (fa__budget_applies(fa, tag)) {
+        fa__budget_read_lock(fa, t);
+        if (fa__budget_applies(fa, tag)) fa__budget_uncharge(fa, tag, s->block_size);
+        fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
+        fa__budget_read_unlock(fa);
+    } else {
+        fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
+    }
+    if (t->bh) fa__bh_free(fa, t, p, tag, s->block_size);
 #endif
-    fa__cache_t *cache = &t->cache[c];
     *(void **)p = cache->head;
     cache->head = p;
-    if (FA_UNLIKELY(++cache->count > fa->pool.cache_max[c])) cache_return_batch(fa, cache, c);
+    if (++cache->count > fa->pool.cache_max[c]) cache_return_batch(fa, cache, c);
 }
+
+static inline __attribute__((always_inline)) void pool_free(fa_alloc_t *fa, fa__thread_t *t, void *p,
+                                                             const char *who) {
+    fa__slab_t *s = slab_of(p);
+    int64_t idx;
+    if (FA_LIKELY(fa__pool_owns(fa, p) && s->magic == FA__SLAB_MAGIC && (idx = block_index(s, p)) >= 0)) {
+        fa__cache_t *cache = &t->cache[s->class_index];
+#ifndef FA_MINIMAL
+        uint32_t tag = s->tags[idx];
+        if (FA_LIKELY(p != cache->head && !fa__tag_slow(fa, tag))) {
+            fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
+#else
+        if (FA_LIKELY(p != cache->head)) {
+#endif
+            *(void **)p = cache->head;
+            cache->head = p;
+            if (FA_UNLIKELY(++cache->count > fa->pool.cache_max[s->class_index]))
+                cache_return_batch(fa, cache, s->class_index);
+            return;
+        }
+    }
+    free_slow(fa, t, p, who);
+}
+
+void fa__pool_free_raw(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who) { pool_free(fa, t, p, who); }
 
 void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {
 #ifdef FA_DEBUG
     return fa_pool_alloc_at(fa, size, NULL, 0);
 #else
     fa__thread_t *t = fa__thread_get(fa);
-    return FA_LIKELY(t != NULL) ? fa__pool_alloc_raw(fa, t, size) : NULL;
+    if (FA_UNLIKELY(!t)) return NULL;
+    fa__op_begin(t);
+    void *p = pool_alloc(fa, t, size);
+    fa__op_end(t);
+    return p;
 #endif
 }
 
@@ -250,7 +505,12 @@ void fa_pool_free(fa_alloc_t *fa, void *p) {
 #ifdef FA_DEBUG
     fa_pool_free_at(fa, p, NULL, 0);
 #else
-    if (p) fa__pool_free_raw(fa, p, "fa_pool_free");
+    if (!p) return;
+    fa__thread_t *t = fa__thread_get(fa);
+    if (FA_UNLIKELY(!t)) return;
+    fa__op_begin(t);
+    pool_free(fa, t, p, "fa_pool_free");
+    fa__op_end(t);
 #endif
 }
 
@@ -259,10 +519,7 @@ size_t fa_block_size(fa_alloc_t *fa, const void *p) {
 #ifdef FA_DEBUG
     return fa__debug_block_size(fa, p);
 #endif
-    if (fa__pool_owns(fa, p)) {
-        const fa__slab_t *s = slab_of(p);
-        return block_index(s, p) < 0 ? 0 : s->block_size;
-    }
-    const fa__heap_hdr_t *h = (const fa__heap_hdr_t *)p - 1;
-    return h->magic == FA__HEAP_MAGIC && h->context_id == fa->id ? (size_t)h->size : 0;
+    if (fa__pool_owns(fa, p)) return fa__pool_is_block(fa, p) ? slab_of(p)->block_size : 0;
+    if (!fa__heap_is_live(fa, p)) return 0;
+    return (size_t)((const fa__heap_hdr_t *)p - 1)->size;
 }

@@ -18,7 +18,7 @@ int fa__retain_init(fa_alloc_t *fa, fa__thread_t *t) {
 void fa__retain_release_kept(fa_alloc_t *fa, fa__thread_t *t) {
     for (fa__kept_t *k = t->kept, *next; k; k = next) {
         next = k->next;
-        fa__heap_free_checked(fa, k, "kept copy");
+        fa__heap_free_checked(fa, t, k, "kept copy");
     }
     t->kept = NULL;
 }
@@ -27,20 +27,12 @@ void fa__retain_fini(fa__thread_t *t) {
     /* The context is going away: no accounting, just give the memory back. */
     for (fa__kept_t *k = t->kept, *next; k; k = next) {
         next = k->next;
-        free(((fa__heap_hdr_t *)k - 1)->raw);
+        fa__heap_release(k);
     }
     t->kept = NULL;
     free(t->retain);
     free(t->retain_frames);
     free(t->retain_summary);
-}
-
-bool fa__arena_contains(const fa__thread_t *t, const void *p) {
-    for (const fa__chunk_t *c = t->first; c; c = c->next) {
-        if ((const char *)p >= c->data && (const char *)p < c->data + c->size) return true;
-        if (c == t->current) break;
-    }
-    return false;
 }
 
 int fa_frame_retain(fa_alloc_t *fa, void *p, size_t size, fa_retain_policy policy, uint32_t frames) {
@@ -54,9 +46,9 @@ int fa_frame_retain(fa_alloc_t *fa, void *p, size_t size, fa_retain_policy polic
         fa__report(fa, FA_ERR_NOT_IN_FRAME, p, "fa_frame_retain outside a frame");
         return FA_ERR_NOT_IN_FRAME;
     }
-    if (!fa__arena_contains(t, p) || !fa__arena_contains(t, (char *)p + (size ? size - 1 : 0))) {
+    if (!fa__arena_holds(t, p, size)) {
         fa__report(fa, FA_ERR_CROSS_THREAD, p,
-                   "fa_frame_retain: %p is not frame memory of the calling thread's current frame", p);
+                   "fa_frame_retain: [%p, +%zu) is not frame memory of the calling thread's current frame", p, size);
         return FA_ERR_CROSS_THREAD;
     }
     if (t->retain_count >= fa->cfg.max_retained) {
@@ -88,7 +80,7 @@ static fa_promotion_tag_summary_t *summary_of(fa__thread_t *t, uint16_t tag) {
 /* Copies one mark to its destination, allocating under the mark's tag. */
 static void promote(fa_alloc_t *fa, fa__thread_t *t, fa_promotion_t *m, uint32_t frames) {
     uint32_t saved_tag = t->fast.tag;
-    t->fast.tag = m->tag_id;
+    fa__stats_set_tag(t, m->tag_id);
     int saved_error = fa_last_error();
     fa_clear_error();
     void *dst = NULL;
@@ -96,10 +88,10 @@ static void promote(fa_alloc_t *fa, fa__thread_t *t, fa_promotion_t *m, uint32_t
         if (m->size > FA_POOL_MAX_SIZE) {
             m->error = FA_ERR_INVALID_ARG; /* too large for a pool block */
         } else {
-            dst = fa_pool_alloc_at(fa, m->size, "promotion", 0);
+            dst = fa__debug_pool_alloc(fa, t, m->size, "promotion", 0);
         }
     } else if (m->policy == FA_RETAIN_PROMOTE_HEAP) {
-        dst = fa_heap_alloc_at(fa, m->size, 16, "promotion", 0);
+        dst = fa__debug_heap_alloc(fa, t, m->size, 16, "promotion", 0);
     } else {
         fa__kept_t *k = fa__heap_alloc_raw(fa, t, sizeof(fa__kept_t) + m->size, 16);
         if (k) {
@@ -121,7 +113,7 @@ static void promote(fa_alloc_t *fa, fa__thread_t *t, fa_promotion_t *m, uint32_t
     /* A failed promotion is reported in the result, not as the caller's
      * sticky error. */
     fa__set_last_error(saved_error);
-    t->fast.tag = saved_tag;
+    fa__stats_set_tag(t, saved_tag);
 }
 
 void fa__retain_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
@@ -130,7 +122,7 @@ void fa__retain_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
         fa__kept_t *k = *pp;
         if (--k->frames_left == 0) {
             *pp = k->next;
-            fa__heap_free_checked(fa, k, "kept copy");
+            fa__heap_free_checked(fa, t, k, "kept copy");
         } else {
             pp = &k->next;
         }
@@ -163,6 +155,7 @@ void fa__retain_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
     t->retain_totals = tot;
     if (t->retain_count) {
         pthread_mutex_lock(&fa->promo_lock);
+        FA__STORE(fa->promo_pending, 1);
         fa_promotion_totals_t *a = &fa->promo_acc;
         a->promoted_count += tot.promoted_count, a->promoted_bytes += tot.promoted_bytes;
         a->failed_count += tot.failed_count, a->failed_bytes += tot.failed_bytes;

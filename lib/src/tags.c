@@ -65,79 +65,126 @@ static int lookup(const fa__tags_t *tg, uint32_t parent, const char *name, size_
     }
 }
 
-/* The child `name` of parent, created if asked. */
-static int child(fa_alloc_t *fa, uint32_t parent, const char *name, size_t len, bool create) {
+/* Creates the child `name` of parent. Caller holds the registry lock, has
+ * checked the name and that there is room, and knows it does not exist. */
+static uint32_t create_child(fa__tags_t *tg, uint32_t parent, const char *name, size_t len, uint32_t h, char *path) {
+    uint32_t n = atomic_load_explicit(&tg->count, memory_order_relaxed);
+    const fa__tag_t *pe = &tg->entries[parent];
+    size_t plen = strlen(pe->path), full = plen + (plen ? 1 : 0) + len;
+    memcpy(path, pe->path, plen);
+    if (plen) path[plen] = '/';
+    memcpy(path + full - len, name, len);
+    path[full] = '\0';
+    fa__tag_t *e = &tg->entries[n];
+    e->path = path;
+    e->name = path + full - len;
+    e->name_len = (uint32_t)len;
+    e->parent = (uint16_t)parent;
+    e->depth = (uint16_t)(pe->depth + 1);
+    /* A new child is under its parent's budgets. */
+    atomic_store(&tg->slow[n], atomic_load(&tg->slow[parent]));
+    atomic_store_explicit(&tg->count, n + 1, memory_order_release);
+    uint32_t i = h & tg->slot_mask;
+    while (atomic_load_explicit(&tg->slots[i], memory_order_relaxed)) i = (i + 1) & tg->slot_mask;
+    atomic_store_explicit(&tg->slots[i], n + 1, memory_order_release);
+    return n;
+}
+
+/* Follows the existing components of path from parent: returns the deepest
+ * tag found and sets *rest to the first missing component (NULL when all
+ * exist). */
+static uint32_t walk(const fa__tags_t *tg, uint32_t parent, const char *path, const char **rest) {
+    uint32_t id = parent;
+    for (const char *s = path;;) {
+        const char *slash = strchr(s, '/');
+        size_t len = slash ? (size_t)(slash - s) : strlen(s);
+        int child = lookup(tg, id, s, len, hash_name(id, s, len));
+        if (child < 0) {
+            *rest = s;
+            return id;
+        }
+        id = (uint32_t)child;
+        if (!slash) {
+            *rest = NULL;
+            return id;
+        }
+        s = slash + 1;
+    }
+}
+
+/* Resolves a relative path ("a/b/c") from parent. The whole path is checked
+ * first (every component, the full length, room for every missing
+ * component), so a path that is refused creates no tag. Returns the id or
+ * a negative fa_err (not reported). */
+static int resolve(fa_alloc_t *fa, uint32_t parent, const char *path, bool create) {
     fa__tags_t *tg = &fa->tags;
-    if (!valid_component(name, len)) return FA_ERR_TAG_NAME;
-    uint32_t h = hash_name(parent, name, len);
-    int id = lookup(tg, parent, name, len, h);
-    if (id >= 0 || !create) return id >= 0 ? id : FA_ERR_NOT_FOUND;
+    size_t total = strlen(path);
+    for (const char *s = path;;) {
+        const char *slash = strchr(s, '/');
+        size_t len = slash ? (size_t)(slash - s) : strlen(s);
+        if (!valid_component(s, len)) return FA_ERR_TAG_NAME;
+        if (!slash) break;
+        s = slash + 1;
+    }
+    size_t plen = strlen(tg->entries[parent].path);
+    if (plen + (plen ? 1 : 0) + total > FA_TAG_PATH_MAX) return FA_ERR_TAG_NAME;
+    const char *rest;
+    uint32_t id = walk(tg, parent, path, &rest);
+    if (!rest) return (int)id;
+    if (!create) return FA_ERR_NOT_FOUND;
     pthread_mutex_lock(&tg->lock);
-    id = lookup(tg, parent, name, len, h); /* another thread may have won */
-    if (id < 0) {
-        uint32_t n = atomic_load_explicit(&tg->count, memory_order_relaxed);
-        const fa__tag_t *pe = &tg->entries[parent];
-        size_t plen = strlen(pe->path);
-        size_t full = plen + (plen ? 1 : 0) + len;
-        char *path;
-        if (n >= fa->cfg.max_tags) {
-            id = FA_ERR_TOO_MANY_TAGS;
-        } else if (full > FA_TAG_PATH_MAX) {
-            id = FA_ERR_TAG_NAME;
-        } else if (!(path = malloc(full + 1))) {
-            id = FA_ERR_NO_MEMORY;
+    id = walk(tg, parent, path, &rest); /* another thread may have created some */
+    int rc = (int)id;
+    if (rest) {
+        size_t missing = 1;
+        for (const char *s = rest; (s = strchr(s, '/')) != NULL; s++) missing++;
+        /* Every new path is allocated before any tag is created. */
+        char *paths[FA_TAG_PATH_MAX / 2 + 1];
+        size_t made = 0, len = strlen(tg->entries[id].path);
+        if (atomic_load_explicit(&tg->count, memory_order_relaxed) + missing > fa->cfg.max_tags) {
+            rc = FA_ERR_TOO_MANY_TAGS;
         } else {
-            memcpy(path, pe->path, plen);
-            if (plen) path[plen] = '/';
-            memcpy(path + full - len, name, len);
-            path[full] = '\0';
-            fa__tag_t *e = &tg->entries[n];
-            e->path = path;
-            e->name = path + full - len;
-            e->name_len = (uint32_t)len;
-            e->parent = (uint16_t)parent;
-            e->depth = (uint16_t)(pe->depth + 1);
-            /* A new child is under its parent's budgets. */
-            atomic_store(&tg->slow[n], atomic_load(&tg->slow[parent]));
-            atomic_store_explicit(&tg->count, n + 1, memory_order_release);
-            uint32_t i = h & tg->slot_mask;
-            while (atomic_load_explicit(&tg->slots[i], memory_order_relaxed)) i = (i + 1) & tg->slot_mask;
-            atomic_store_explicit(&tg->slots[i], n + 1, memory_order_release);
-            id = (int)n;
+            for (const char *s = rest; made < missing; made++) {
+                const char *slash = strchr(s, '/');
+                len += (len ? 1 : 0) + (slash ? (size_t)(slash - s) : strlen(s));
+                if (!(paths[made] = malloc(len + 1))) break;
+                s = slash ? slash + 1 : s;
+            }
+            if (made < missing) {
+                while (made) free(paths[--made]);
+                rc = FA_ERR_NO_MEMORY;
+            }
+        }
+        if (rc >= 0) {
+            for (size_t k = 0; k < missing; k++) {
+                const char *slash = strchr(rest, '/');
+                size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+                id = create_child(tg, id, rest, len, hash_name(id, rest, len), paths[k]);
+                rest = slash ? slash + 1 : NULL;
+            }
+            rc = (int)id;
         }
     }
     pthread_mutex_unlock(&tg->lock);
-    if (id < 0)
-        fa__report(fa, id, NULL, "cannot create tag '%.*s' under '%s': %s", (int)len, name,
-                   tg->entries[parent].path, fa_strerror(id));
-    return id;
+    return rc;
 }
 
-/* Resolves a relative path ("a/b/c") from parent. */
-static int resolve(fa_alloc_t *fa, uint32_t parent, const char *path, bool create) {
-    int id = (int)parent;
-    const char *s = path;
-    for (;;) {
-        const char *slash = strchr(s, '/');
-        size_t len = slash ? (size_t)(slash - s) : strlen(s);
-        id = child(fa, (uint32_t)id, s, len, create);
-        if (id < 0 || !slash) return id;
-        s = slash + 1;
-    }
+static void report_path(fa_alloc_t *fa, int rc, const char *what, const char *path) {
+    fa__report(fa, rc, NULL, "%s '%.*s': %s", what, FA_TAG_PATH_MAX, path, fa_strerror(rc));
 }
 
 int fa_tag_find(fa_alloc_t *fa, const char *path, bool create) {
     if (!fa || !path) return FA_ERR_INVALID_ARG;
     if (path[0] == '\0') return FA_TAG_ROOT;
     int id = resolve(fa, FA_TAG_ROOT, path, create);
-    if (id == FA_ERR_TAG_NAME)
-        fa__report(fa, FA_ERR_TAG_NAME, NULL, "invalid tag path '%.*s'", FA_TAG_PATH_MAX, path);
+    if (id < 0 && id != FA_ERR_NOT_FOUND) report_path(fa, id, "tag path", path);
     return id;
 }
 
 static int push(fa__thread_t *t, int id) {
+    fa__stats_compact(t);
     t->tag_stack[t->tag_depth++] = (uint16_t)t->fast.tag;
-    t->fast.tag = (uint32_t)id;
+    fa__stats_set_tag(t, (uint32_t)id);
     fa__thread_update_slow(t);
     return id;
 }
@@ -153,8 +200,7 @@ int fa_tag_push(fa_alloc_t *fa, const char *name) {
     }
     int id = resolve(fa, t->fast.tag, name, true);
     if (id < 0) {
-        if (id == FA_ERR_TAG_NAME)
-            fa__report(fa, id, NULL, "invalid tag name '%.*s'", FA_TAG_PATH_MAX, name);
+        report_path(fa, id, "tag", name);
         return id;
     }
     return push(t, id);
@@ -182,7 +228,7 @@ void fa_tag_pop(fa_alloc_t *fa) {
         fa__report(fa, FA_ERR_TAG_STACK, NULL, "fa_tag_pop with an empty tag stack");
         return;
     }
-    t->fast.tag = t->tag_stack[--t->tag_depth];
+    fa__stats_set_tag(t, t->tag_stack[--t->tag_depth]);
     fa__thread_update_slow(t);
 }
 

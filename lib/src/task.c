@@ -1,14 +1,15 @@
 /* The task allocator: blocks for one asynchronous task, all released when
  * the task ends. Each block carries a small header that links it into the
- * task's list, so fa_task_end() walks and frees them. Blocks come from the
- * pool (or the heap above 4 KiB), never from a frame arena. */
+ * task's list and names its task, so fa_task_end() walks and frees them and
+ * fa_task_free() refuses a block of another task. Blocks come from the pool
+ * (or the heap above 4 KiB), never from a frame arena. */
 #include "internal.h"
 
 /* 32 bytes, so the block after it stays 16-aligned. */
 typedef struct task_block {
     struct task_block *next, *prev;
     size_t size;
-    size_t reserved;
+    const struct fa_task *owner; /* NULL once freed */
 } task_block_t;
 
 struct fa_task {
@@ -18,15 +19,31 @@ struct fa_task {
     size_t bytes, blocks;
 };
 
+/* Allocates size bytes from the pool under tag, as an operation of t. */
+static void *alloc_under(fa_alloc_t *fa, fa__thread_t *t, uint32_t tag, size_t size) {
+    fa__op_begin(t);
+    uint32_t saved = t->fast.tag;
+    fa__stats_set_tag(t, tag);
+    void *p = fa__pool_alloc_raw(fa, t, size);
+    fa__stats_set_tag(t, saved);
+    fa__op_end(t);
+    return p;
+}
+
+static void free_block(fa_alloc_t *fa, void *b, const char *who) {
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return;
+    fa__op_begin(t);
+    fa__pool_free_raw(fa, t, b, who);
+    fa__op_end(t);
+}
+
 fa_task_t *fa_task_begin(fa_alloc_t *fa, const char *tag_path) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     int tag = tag_path && tag_path[0] ? fa_tag_find(fa, tag_path, true) : (int)t->fast.tag;
     if (tag < 0) return NULL;
-    uint32_t saved = t->fast.tag;
-    t->fast.tag = (uint32_t)tag;
-    fa_task_t *task = fa__pool_alloc_raw(fa, t, sizeof *task);
-    t->fast.tag = saved;
+    fa_task_t *task = alloc_under(fa, t, (uint32_t)tag, sizeof *task);
     if (!task) return NULL;
     *task = (fa_task_t){.fa = fa, .tag = (uint32_t)tag};
     task->head.next = task->head.prev = &task->head;
@@ -37,17 +54,15 @@ void *fa_task_alloc(fa_task_t *task, size_t size) {
     if (!task) return NULL;
     fa__thread_t *t = fa__thread_get(task->fa);
     if (!t) return NULL;
-    if (size > SIZE_MAX - sizeof(task_block_t)) {
+    if (size > FA__SIZE_MAX - sizeof(task_block_t)) {
         fa__report(task->fa, FA_ERR_OVERFLOW, NULL, "fa_task_alloc: size %zu overflows", size);
         return NULL;
     }
     /* Allocate under the task's tag, whatever thread runs it. */
-    uint32_t saved = t->fast.tag;
-    t->fast.tag = task->tag;
-    task_block_t *b = fa__pool_alloc_raw(task->fa, t, sizeof *b + size);
-    t->fast.tag = saved;
+    task_block_t *b = alloc_under(task->fa, t, task->tag, sizeof *b + size);
     if (!b) return NULL;
     b->size = size;
+    b->owner = task;
     b->next = task->head.next;
     b->prev = &task->head;
     b->next->prev = b;
@@ -59,12 +74,23 @@ void *fa_task_alloc(fa_task_t *task, size_t size) {
 
 void fa_task_free(fa_task_t *task, void *p) {
     if (!task || !p) return;
-    task_block_t *b = (task_block_t *)p - 1;
+    fa_alloc_t *fa = task->fa;
+    /* The header is read only once the block is known to be a pool or heap
+     * block of this context; then it must name this task. */
+    uintptr_t addr = (uintptr_t)p - sizeof(task_block_t);
+    task_block_t *b = (task_block_t *)addr;
+    bool ours = addr < (uintptr_t)p &&
+                (fa__pool_owns(fa, b) ? fa__pool_is_block(fa, b) : fa__heap_is_live(fa, b));
+    if (!ours || b->owner != task) {
+        fa__report(fa, FA_ERR_FOREIGN_PTR, p, "fa_task_free: %p is not a live block of this task", p);
+        return;
+    }
     b->prev->next = b->next;
     b->next->prev = b->prev;
+    b->owner = NULL;
     task->blocks--;
     task->bytes -= b->size;
-    fa__pool_free_raw(task->fa, b, "fa_task_free");
+    free_block(fa, b, "fa_task_free");
 }
 
 size_t fa_task_bytes(const fa_task_t *task) { return task ? task->bytes : 0; }
@@ -74,7 +100,8 @@ void fa_task_end(fa_task_t *task) {
     fa_alloc_t *fa = task->fa;
     for (task_block_t *b = task->head.next, *next; b != &task->head; b = next) {
         next = b->next;
-        fa__pool_free_raw(fa, b, "fa_task_end");
+        b->owner = NULL;
+        free_block(fa, b, "fa_task_end");
     }
-    fa__pool_free_raw(fa, task, "fa_task_end");
+    free_block(fa, task, "fa_task_end");
 }

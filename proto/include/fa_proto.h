@@ -241,7 +241,7 @@ typedef struct fa_proto_tag_def {
 /* One allocator kind's totals (FRAME), as lib's fa_kind_totals_t. */
 typedef struct fa_proto_kind_totals {
     uint64_t in_use;      /* frame: arena bytes used; pool/heap: live bytes */
-    uint64_t peak;        /* highest in_use sampled */
+    uint64_t peak;        /* high-water mark of in_use within the frame */
     uint64_t alloc_count; /* allocations in this frame */
     uint64_t alloc_bytes; /* bytes allocated in this frame */
     uint64_t free_count;  /* frees in this frame */
@@ -256,7 +256,7 @@ typedef struct fa_proto_tag_stat {
     uint64_t heap_bytes;  /* self: live heap bytes */
     uint64_t alloc_count; /* self: allocations of any kind this frame */
     uint64_t live_bytes;  /* tag + descendants: frame + pool + heap */
-    uint64_t peak_bytes;  /* highest live_bytes sampled at frame ends */
+    uint64_t peak_bytes;  /* high-water mark of live_bytes within the frame */
 } fa_proto_tag_stat_t;
 
 /* One thread's arena figures in a FRAME, as lib's fa_thread_row_t. */

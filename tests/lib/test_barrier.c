@@ -2,6 +2,7 @@
 #include "capture.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 typedef struct party {

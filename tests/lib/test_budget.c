@@ -3,6 +3,8 @@
  * follows frees and frame ends. Budgets are compiled out in FA_MINIMAL. */
 #include "capture.h"
 
+#include <pthread.h>
+
 #ifdef FA_EXACT_FIGURES
 
 Test(budget, warning_at_80_percent_and_exceeded_at_100_percent_once_per_frame) {
@@ -167,7 +169,7 @@ Test(budget, setting_a_budget_counts_what_the_tag_already_holds) {
     fa_destroy(fa);
 }
 
-Test(budget, a_budget_set_while_its_tag_is_current_applies_to_the_next_frame_allocation) {
+Test(budget, a_budget_set_inside_a_frame_counts_the_frame_bytes_already_allocated) {
     capture_t c;
     fa_config_t cfg = {.budget_policy = FA_POLICY_FAIL};
     fa_alloc_t *fa = capture_create(&c, &cfg);
@@ -175,15 +177,131 @@ Test(budget, a_budget_set_while_its_tag_is_current_applies_to_the_next_frame_all
     fa_tag_push(fa, "late");
     cr_assert_not_null(fa_frame_alloc(fa, 900, 1), "no budget yet: the fast path");
     cr_assert_eq(fa_budget_set(fa, "late", 0, 1000), FA_OK);
-    cr_assert_not_null(fa_frame_alloc(fa, 900, 1), "bytes from before the budget are not charged");
-    cr_assert_null(fa_frame_alloc(fa, 200, 1), "900 charged + 200 > 1000: the recheck made it a budgeted path");
+    cr_assert_null(fa_frame_alloc(fa, 200, 1), "900 in use + 200 > 1000");
+    cr_assert_not_null(fa_frame_alloc(fa, 100, 1), "900 + 100 = 1000 fits");
+    cr_assert_null(fa_frame_alloc(fa, 1, 1));
     fa_end_frame(fa);
-    /* No drift: the frame end gave back exactly what was charged (900). */
+    /* No drift: the frame end gave back exactly what was counted. */
     fa_begin_frame(fa);
     cr_assert_not_null(fa_frame_alloc(fa, 1000, 1));
     cr_assert_null(fa_frame_alloc(fa, 1, 1), "usage is exactly 1000, not less");
     fa_tag_pop(fa);
     fa_end_frame(fa);
+    fa_destroy(fa);
+}
+
+/* The largest usage any budget event reported must stay a plausible figure:
+ * a usage driven negative shows as 0 or as a huge number. */
+static uint64_t max_event_usage(capture_t *c) {
+    uint64_t m = 0;
+    for (int i = 0; i < c->event_count && i < CAPTURE_MAX; i++)
+        if (c->events[i].usage > m) m = c->events[i].usage;
+    return m;
+}
+
+Test(budget, a_child_budget_set_after_its_parent_was_charged_stays_exact) {
+    capture_t c;
+    fa_config_t cfg = {.budget_policy = FA_POLICY_FAIL};
+    fa_alloc_t *fa = capture_create(&c, &cfg);
+    fa_budget_set(fa, "physics", 0, 10000);
+    fa_begin_frame(fa);
+    fa_tag_push(fa, "physics/contacts");
+    cr_assert_not_null(fa_frame_alloc(fa, 600, 1)); /* charged to physics */
+    void *keep = fa_pool_alloc(fa, 256);             /* charged to physics */
+    cr_assert_eq(fa_budget_set(fa, "physics/contacts", 0, 1000), FA_OK);
+    cr_assert_null(fa_frame_alloc(fa, 200, 1), "600 + 256 in use: 200 more exceed 1000");
+    cr_assert_not_null(fa_frame_alloc(fa, 144, 1));
+    fa_end_frame(fa);
+    /* Next frame: only the pool block is in use (256). */
+    fa_begin_frame(fa);
+    cr_assert_not_null(fa_frame_alloc(fa, 744, 1));
+    cr_assert_null(fa_frame_alloc(fa, 1, 1), "the child's usage is exactly 1000, never below");
+    fa_end_frame(fa);
+    fa_pool_free(fa, keep);
+    fa_begin_frame(fa);
+    cr_assert_not_null(fa_frame_alloc(fa, 1000, 1));
+    cr_assert_null(fa_frame_alloc(fa, 1, 1));
+    fa_end_frame(fa);
+    fa_tag_pop(fa);
+    cr_assert_leq(max_event_usage(&c), 20000);
+    fa_destroy(fa);
+}
+
+Test(budget, changing_a_budget_inside_a_frame_keeps_its_usage_exact) {
+    capture_t c;
+    fa_config_t cfg = {.budget_policy = FA_POLICY_FAIL};
+    fa_alloc_t *fa = capture_create(&c, &cfg);
+    fa_budget_set(fa, "ai", 0, 1000);
+    fa_tag_push(fa, "ai");
+    fa_begin_frame(fa);
+    cr_assert_not_null(fa_frame_alloc(fa, 600, 1));
+    void *h = fa_heap_alloc(fa, 300, 16);
+    cr_assert_not_null(h);
+    cr_assert_eq(fa_budget_set(fa, "ai", 0, 2000), FA_OK); /* raised mid-frame */
+    cr_assert_null(fa_frame_alloc(fa, 1500, 1), "900 in use: 1500 more exceed 2000");
+    cr_assert_not_null(fa_frame_alloc(fa, 1100, 1));
+    cr_assert_eq(fa_budget_set(fa, "ai", 0, 0), FA_OK);    /* cleared */
+    cr_assert_not_null(fa_frame_alloc(fa, 5000, 1));
+    cr_assert_eq(fa_budget_set(fa, "ai", 0, 7000), FA_OK); /* set again */
+    cr_assert_null(fa_frame_alloc(fa, 1, 1), "7000 in use");
+    fa_end_frame(fa);
+    fa_begin_frame(fa);
+    cr_assert_not_null(fa_frame_alloc(fa, 6700, 1), "only the heap block (300) is left");
+    cr_assert_null(fa_frame_alloc(fa, 1, 1));
+    fa_end_frame(fa);
+    fa_heap_free(fa, h);
+    fa_begin_frame(fa);
+    cr_assert_not_null(fa_frame_alloc(fa, 7000, 1));
+    cr_assert_null(fa_frame_alloc(fa, 1, 1));
+    fa_end_frame(fa);
+    fa_tag_pop(fa);
+    cr_assert_leq(max_event_usage(&c), 20000);
+    fa_destroy(fa);
+}
+
+typedef struct step {
+    fa_alloc_t *fa;
+    pthread_barrier_t *b;
+    void *results[4];
+} step_t;
+
+static void *worker_in_frame(void *arg) {
+    step_t *s = arg;
+    fa_begin_frame(s->fa);
+    fa_tag_push(s->fa, "jobs");
+    cr_assert_not_null(fa_frame_alloc(s->fa, 600, 1));
+    pthread_barrier_wait(s->b); /* main sets the budget */
+    pthread_barrier_wait(s->b);
+    s->results[0] = fa_frame_alloc(s->fa, 500, 1);
+    s->results[1] = fa_frame_alloc(s->fa, 400, 1);
+    fa_end_frame(s->fa);
+    fa_begin_frame(s->fa);
+    s->results[2] = fa_frame_alloc(s->fa, 1000, 1);
+    s->results[3] = fa_frame_alloc(s->fa, 1, 1);
+    fa_end_frame(s->fa);
+    fa_tag_pop(s->fa);
+    return NULL;
+}
+
+Test(budget, a_budget_set_by_the_main_thread_while_a_worker_is_inside_its_frame_stays_exact) {
+    capture_t c;
+    fa_config_t cfg = {.budget_policy = FA_POLICY_FAIL};
+    fa_alloc_t *fa = capture_create(&c, &cfg);
+    pthread_barrier_t b;
+    pthread_barrier_init(&b, NULL, 2);
+    step_t s = {.fa = fa, .b = &b};
+    pthread_t w;
+    pthread_create(&w, NULL, worker_in_frame, &s);
+    pthread_barrier_wait(&b);
+    cr_assert_eq(fa_budget_set(fa, "jobs", 0, 1000), FA_OK);
+    pthread_barrier_wait(&b);
+    pthread_join(w, NULL);
+    cr_assert_null(s.results[0], "600 in use on the worker: 500 more exceed 1000");
+    cr_assert_not_null(s.results[1]);
+    cr_assert_not_null(s.results[2], "the worker's frame end gave its 1000 back");
+    cr_assert_null(s.results[3]);
+    cr_assert_leq(max_event_usage(&c), 20000);
+    pthread_barrier_destroy(&b);
     fa_destroy(fa);
 }
 

@@ -319,3 +319,73 @@ Test(frame, a_new_context_at_a_reused_address_gets_fresh_thread_state) {
         fa_destroy(fa);
     }
 }
+
+/* A frame need that grows a little every frame (one request larger than any
+ * chunk kept so far) must not leave a new chunk behind every frame. */
+Test(frame, a_need_growing_every_frame_keeps_capacity_within_twice_the_need) {
+    fa_config_t cfg = {.frame_chunk_bytes = 4096};
+    fa_alloc_t *fa = fa_create(&cfg);
+    size_t largest = 0;
+    for (int f = 0; f < 300; f++) {
+        fa_begin_frame(fa);
+        (void)!fa_frame_alloc(fa, 100, 16);
+        char *p = fa_frame_alloc(fa, 8192 + (size_t)f * 64, 16);
+        cr_assert_not_null(p);
+        p[0] = 1;
+        size_t need = fa_frame_used(fa);
+        if (need > largest) largest = need;
+        fa_end_frame(fa);
+        cr_assert_leq(fa_frame_capacity(fa), 2 * largest, "frame %d: capacity %zu for a need of %zu", f,
+                      fa_frame_capacity(fa), largest);
+    }
+    /* The need falls back: the arena shrinks within the documented window. */
+    for (int f = 0; f < 200; f++) {
+        fa_begin_frame(fa);
+        (void)!fa_frame_alloc(fa, 1000, 16);
+        fa_end_frame(fa);
+    }
+    cr_assert_leq(fa_frame_capacity(fa), 2 * 4096);
+    fa_destroy(fa);
+}
+
+Test(frame, rollback_across_chunks_restores_used_exactly) {
+    fa_config_t cfg = {.frame_chunk_bytes = 4096};
+    fa_alloc_t *fa = fa_create(&cfg);
+    fa_begin_frame(fa);
+    for (int i = 0; i < 3; i++) (void)!fa_frame_alloc(fa, 1000, 8);
+    size_t at_mark = fa_frame_used(fa);
+    cr_assert_eq(at_mark, 3000);
+    fa_frame_mark_t m = fa_frame_mark(fa);
+    (void)!fa_frame_alloc(fa, 500, 8);
+    (void)!fa_frame_alloc(fa, 3000, 8); /* next chunk */
+    (void)!fa_frame_alloc(fa, 3500, 8); /* and the next */
+    cr_assert_eq(fa_frame_rollback(fa, m), FA_OK);
+    cr_assert_eq(fa_frame_used(fa), at_mark);
+    /* Rolling back within the first chunk after having moved on. */
+    fa_frame_mark_t m0 = fa_frame_mark(fa);
+    (void)!fa_frame_alloc(fa, 3800, 8);
+    fa_frame_mark_t m1 = fa_frame_mark(fa);
+    (void)!fa_frame_alloc(fa, 100, 8);
+    cr_assert_eq(fa_frame_rollback(fa, m1), FA_OK);
+    cr_assert_eq(fa_frame_used(fa), at_mark + 3800);
+    cr_assert_eq(fa_frame_rollback(fa, m0), FA_OK);
+    cr_assert_eq(fa_frame_used(fa), at_mark);
+    fa_end_frame(fa);
+    fa_destroy(fa);
+}
+
+Test(frame, fixed_count_helpers_with_size_0_give_distinct_pointers) {
+    fa_alloc_t *fa = fa_create(NULL);
+    fa_begin_frame(fa);
+    void *out[8];
+    cr_assert_not_null(fa_frame_alloc2(fa, 0, 1, out));
+    cr_assert_neq(out[0], out[1]);
+    cr_assert_not_null(fa_frame_alloc4(fa, 0, 8, out));
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++) cr_assert_neq(out[i], out[j]);
+    cr_assert_not_null(fa_frame_alloc8(fa, 0, 0, out));
+    for (int i = 0; i < 8; i++)
+        for (int j = i + 1; j < 8; j++) cr_assert_neq(out[i], out[j]);
+    fa_end_frame(fa);
+    fa_destroy(fa);
+}

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 Test(pool, every_size_up_to_4096_gets_a_16_aligned_block_that_fits) {
     fa_alloc_t *fa = fa_create(NULL);
@@ -192,5 +194,74 @@ Test(pool, exhausting_the_reserve_returns_null_and_reports) {
     cr_assert_lt(n, 1000);
     cr_assert_geq(n, 4 * 14);
     cr_assert_eq(capture_count_error(&c, FA_ERR_NO_MEMORY), 1);
+    fa_destroy(fa);
+}
+
+/* Slabs are not tied to a size class for ever: once every 16-byte block is
+ * free again, their slabs serve 32-byte blocks when the reserve is used up. */
+Test(pool, slabs_emptied_by_one_class_serve_another_when_the_reserve_is_used_up) {
+    capture_t c;
+    fa_config_t cfg = {.pool_reserve_bytes = 32 * 65536};
+    fa_alloc_t *fa = capture_create(&c, &cfg);
+    enum { MAX = 200000 };
+    void **p = malloc(MAX * sizeof *p);
+    int n = 0;
+    while (n < MAX && (p[n] = fa_pool_alloc(fa, 16)) != NULL) n++;
+    cr_assert_lt(n, MAX, "the reserve never ran out");
+    cr_assert_gt(n, 32 * 900, "at least 900 blocks per 64 KiB slab (FA_DEBUG adds 48 bytes to each)");
+    for (int i = 0; i < n; i++) fa_pool_free(fa, p[i]);
+    fa_clear_error();
+    int m = 0;
+    while (m < MAX && (p[m] = fa_pool_alloc(fa, 32)) != NULL) m++;
+    cr_assert_gt(m, n / 2 - 2 * 2048, "only %d 32-byte blocks after freeing %d 16-byte ones", m, n);
+    for (int i = 0; i < m; i++) fa_pool_free(fa, p[i]);
+    /* And back again. */
+    int k = 0;
+    while (k < MAX && (p[k] = fa_pool_alloc(fa, 16)) != NULL) k++;
+    cr_assert_gt(k, n - 2 * 4096);
+    for (int i = 0; i < k; i++) fa_pool_free(fa, p[i]);
+    free(p);
+    fa_destroy(fa);
+}
+
+/* fa_pool_trim: every slab whose blocks are all free goes to the empty
+ * list; beyond the first 16 they go back to the OS (their pages are no
+ * longer resident), and any class may take them again. */
+Test(pool, trim_returns_empty_slabs_beyond_16_to_the_os) {
+    fa_alloc_t *fa = fa_create(NULL);
+    enum { N = 64 * 1000 };
+    char **p = malloc(N * sizeof *p);
+    for (int i = 0; i < N; i++) {
+        p[i] = fa_pool_alloc(fa, 64);
+        cr_assert_not_null(p[i]);
+        memset(p[i], 0xAB, 64);
+    }
+    for (int i = 0; i < N; i++) fa_pool_free(fa, p[i]);
+    size_t released = fa_pool_trim(fa);
+    cr_assert_geq(released, 40, "only %zu slabs went back to the OS", released);
+    /* The pages after each released slab's header page are not resident. */
+    long page = sysconf(_SC_PAGESIZE);
+    size_t slabs = 0, gone = 0;
+    uintptr_t last = 0;
+    for (int i = 0; i < N; i++) {
+        uintptr_t slab = (uintptr_t)p[i] & ~(uintptr_t)0xFFFF;
+        if (slab == last) continue;
+        last = slab;
+        slabs++;
+        unsigned char vec[8];
+        cr_assert_eq(mincore((void *)(slab + 4 * (uintptr_t)page), 8 * (size_t)page, vec), 0);
+        bool resident = false;
+        for (int k = 0; k < 8; k++) resident |= vec[k] & 1;
+        gone += !resident;
+    }
+    cr_assert_geq(gone, released - 4, "%zu of %zu slabs still resident after trim", slabs - gone, slabs);
+    /* They serve any class again. */
+    for (int i = 0; i < N / 2; i++) {
+        p[i] = fa_pool_alloc(fa, 128);
+        cr_assert_not_null(p[i]);
+        memset(p[i], 0xCD, 128);
+    }
+    for (int i = 0; i < N / 2; i++) fa_pool_free(fa, p[i]);
+    free(p);
     fa_destroy(fa);
 }

@@ -63,13 +63,15 @@ Test(snapshot, per_tag_rows_add_up_to_totals_and_budgets_fire_at_80_and_100_perc
     cr_assert_eq(ph->total.frame_bytes, 94800, "the parent includes its child");
     cr_assert_eq(ph->total.heap_bytes, 2000);
     cr_assert_eq(ph->live_bytes, 94800 + 4096 + 2000);
+    cr_assert_eq(ph->peak_bytes, ph->live_bytes, "nothing was freed: the peak is what is live");
     cr_assert_eq(ph->budget_hard, 100000);
     cr_assert_eq(row_of(&s, "")->self.frame_bytes, 10);
     cr_assert_eq(s.totals[FA_KIND_POOL].in_use, 4096 + 1024);
     fa_end_frame(fa);
 
     /* Next frame: frame bytes and per-frame counts start from zero; live
-     * pool and heap bytes stay; the peak remembers. */
+     * pool and heap bytes stay; peaks are those of the new frame, which
+     * starts from what is live. */
     fa_begin_frame(fa);
     cr_assert_eq(fa_snapshot_take(fa, &s), FA_OK);
     check_rows_add_up(&s);
@@ -77,8 +79,8 @@ Test(snapshot, per_tag_rows_add_up_to_totals_and_budgets_fire_at_80_and_100_perc
     cr_assert_eq(ph->total.frame_bytes, 0);
     cr_assert_eq(ph->total.alloc_count, 0);
     cr_assert_eq(ph->live_bytes, 4096 + 2000);
-    cr_assert_eq(ph->peak_bytes, 94800 + 4096 + 2000);
-    cr_assert_eq(s.totals[FA_KIND_FRAME].peak, 94800 + 10);
+    cr_assert_eq(ph->peak_bytes, 4096 + 2000);
+    cr_assert_eq(s.totals[FA_KIND_FRAME].peak, 0);
     fa_end_frame(fa);
     fa_pool_free(fa, keep[0]);
     fa_heap_free(fa, keep[1]);
@@ -229,6 +231,168 @@ Test(snapshot, frame_end_hooks_see_the_frame_before_reset_and_snapshots_do_not_a
     fa_begin_frame(fa);
     fa_end_frame(fa);
     cr_assert_eq(seen[0], 3);
+    fa_destroy(fa);
+}
+
+/* Parents' totals come from every tag, not only from the rows that fit. */
+Test(snapshot, a_truncated_snapshot_still_totals_every_tag) {
+    fa_alloc_t *fa = fa_create(NULL);
+    fa_begin_frame(fa);
+    FA_WITH_TAG(fa, "a/b/c") { (void)!fa_frame_alloc(fa, 300, 1); }
+    FA_WITH_TAG(fa, "a/b") { void *p = fa_pool_alloc(fa, 64); fa_pool_free(fa, p); }
+    fa_tag_row_t rows[2];
+    fa_snapshot_t s = {.rows = rows, .rows_capacity = 2};
+    cr_assert_eq(fa_snapshot_take(fa, &s), FA_ERR_TRUNCATED);
+    cr_assert_eq(s.row_count, 2);
+    cr_assert_str_eq(rows[1].path, "a");
+    cr_assert_eq(rows[1].total.frame_bytes, 300, "a's total includes a/b/c, which did not fit");
+    cr_assert_eq(rows[1].total.alloc_count, 2);
+    cr_assert_eq(rows[0].total.frame_bytes, 300);
+    cr_assert_eq(rows[1].live_bytes, 300);
+    cr_assert_eq(s.totals[FA_KIND_FRAME].in_use, 300);
+    fa_end_frame(fa);
+    fa_destroy(fa);
+}
+
+Test(snapshot, frame_allocation_counts_beyond_2_to_the_24_do_not_wrap) {
+    fa_alloc_t *fa = fa_create(&(fa_config_t){.frame_chunk_bytes = 32u << 20});
+    enum { N = (1 << 24) + 1000 };
+    fa_begin_frame(fa);
+    fa_tag_push(fa, "particles");
+    for (int i = 0; i < N; i++) cr_assert_not_null(fa_frame_alloc(fa, 1, 1));
+    fa_tag_row_t rows[4];
+    fa_snapshot_t s = {.rows = rows, .rows_capacity = 4};
+    cr_assert_eq(fa_snapshot_take(fa, &s), FA_OK);
+    cr_assert_eq(row_of(&s, "particles")->self.alloc_count, N);
+    cr_assert_eq(row_of(&s, "particles")->self.frame_bytes, N);
+    cr_assert_eq(s.totals[FA_KIND_FRAME].alloc_count, N);
+    fa_tag_pop(fa);
+    fa_end_frame(fa);
+    /* The frame that ended counted them once; the next starts at zero. */
+    cr_assert_eq(fa_snapshot_take(fa, &s), FA_OK);
+    cr_assert_eq(s.totals[FA_KIND_FRAME].alloc_count, 0);
+    fa_destroy(fa);
+}
+
+/* --- true per-frame peaks ------------------------------------------------ */
+
+typedef struct peak_hook {
+    fa_tag_row_t rows[16];
+    fa_thread_row_t threads[4];
+    fa_snapshot_t s;
+} peak_hook_t;
+
+static void take_in_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
+    (void)frame;
+    peak_hook_t *h = user;
+    h->s = (fa_snapshot_t){.rows = h->rows, .rows_capacity = 16, .threads = h->threads, .threads_capacity = 4};
+    cr_assert_eq(fa_snapshot_take(fa, &h->s), FA_OK);
+}
+
+static void *job_worker(void *arg) {
+    fa_alloc_t *fa = arg;
+    fa_begin_frame(fa);
+    FA_WITH_TAG(fa, "jobs/ai") {
+        for (int i = 0; i < 64; i++) memset(fa_frame_alloc(fa, 1024, 16), i, 1024);
+    }
+    fa_end_frame(fa);
+    return NULL;
+}
+
+Test(snapshot, a_worker_frame_that_ended_before_the_main_frame_end_shows_in_the_peaks) {
+    fa_alloc_t *fa = fa_create(NULL);
+    peak_hook_t *h = calloc(1, sizeof *h);
+    fa_on_frame_end(fa, take_in_hook, h);
+    fa_begin_frame(fa);
+    pthread_t w;
+    pthread_create(&w, NULL, job_worker, fa);
+    pthread_join(w, NULL); /* the worker's frame ended */
+    FA_WITH_TAG(fa, "render") { (void)!fa_frame_alloc(fa, 1000, 16); }
+    fa_end_frame(fa);
+    const fa_tag_row_t *ai = row_of(&h->s, "jobs/ai"), *jobs = row_of(&h->s, "jobs");
+    cr_assert_not_null(ai);
+    cr_assert_eq(ai->live_bytes, 0, "the worker's frame memory is gone");
+    cr_assert_eq(ai->peak_bytes, 65536);
+    cr_assert_eq(jobs->peak_bytes, 65536);
+    cr_assert_eq(h->s.totals[FA_KIND_FRAME].peak, 65536 + 1000);
+    cr_assert_eq(h->s.totals[FA_KIND_FRAME].alloc_count, 65);
+    cr_assert_eq(h->s.totals[FA_KIND_FRAME].alloc_bytes, 65536 + 1000);
+    free(h);
+    fa_destroy(fa);
+}
+
+typedef struct rows_box {
+    fa_alloc_t *fa;
+    pthread_barrier_t *b;
+} rows_box_t;
+
+static void *worker_with_a_row(void *arg) {
+    rows_box_t *r = arg;
+    fa_begin_frame(r->fa);
+    (void)!fa_frame_alloc(r->fa, 40000, 16);
+    fa_end_frame(r->fa);
+    fa_begin_frame(r->fa);
+    (void)!fa_frame_alloc(r->fa, 1000, 16);
+    pthread_barrier_wait(r->b); /* main snapshots */
+    pthread_barrier_wait(r->b);
+    fa_end_frame(r->fa);
+    return NULL;
+}
+
+Test(snapshot, thread_rows_carry_frame_used_and_frame_peak) {
+    fa_alloc_t *fa = fa_create(NULL);
+    pthread_barrier_t b;
+    pthread_barrier_init(&b, NULL, 2);
+    rows_box_t r = {fa, &b};
+    fa_begin_frame(fa);
+    (void)!fa_frame_alloc(fa, 300, 16);
+    pthread_t w;
+    pthread_create(&w, NULL, worker_with_a_row, &r);
+    pthread_barrier_wait(&b);
+    fa_thread_row_t t[4];
+    fa_snapshot_t s = {.threads = t, .threads_capacity = 4};
+    cr_assert_eq(fa_snapshot_take(fa, &s), FA_OK);
+    pthread_barrier_wait(&b);
+    pthread_join(w, NULL);
+    cr_assert_eq(s.thread_count, 2);
+    const fa_thread_row_t *mainrow = t[0].frame_used == 300 ? &t[0] : &t[1];
+    const fa_thread_row_t *worker = mainrow == &t[0] ? &t[1] : &t[0];
+    cr_assert_eq(mainrow->frame_used, 300);
+    cr_assert_eq(mainrow->frame_peak, 300);
+    cr_assert_eq(worker->frame_used, 1000);
+    cr_assert_eq(worker->frame_peak, 40000, "its earlier frame in this frame of the context");
+    fa_end_frame(fa);
+    pthread_barrier_destroy(&b);
+    fa_destroy(fa);
+}
+
+Test(snapshot, a_heap_or_pool_block_allocated_and_freed_within_a_frame_shows_in_the_peaks) {
+    fa_alloc_t *fa = fa_create(NULL);
+    peak_hook_t *h = calloc(1, sizeof *h);
+    fa_on_frame_end(fa, take_in_hook, h);
+    void *kept = fa_heap_alloc(fa, 100, 16); /* live before the frame */
+    fa_begin_frame(fa);
+    FA_WITH_TAG(fa, "assets") {
+        void *a = fa_heap_alloc(fa, 5000, 16);
+        void *b = fa_pool_alloc(fa, 1024);
+        fa_heap_free(fa, a);
+        fa_pool_free(fa, b);
+    }
+    fa_end_frame(fa);
+    cr_assert_eq(h->s.totals[FA_KIND_HEAP].in_use, 100);
+    cr_assert_eq(h->s.totals[FA_KIND_HEAP].peak, 5100);
+    cr_assert_eq(h->s.totals[FA_KIND_POOL].peak, 1024);
+    const fa_tag_row_t *assets = row_of(&h->s, "assets");
+    cr_assert_eq(assets->live_bytes, 0);
+    cr_assert_eq(assets->peak_bytes, 5000 + 1024, "both blocks were live at once");
+    /* The next frame's peaks start from what is live. */
+    fa_begin_frame(fa);
+    fa_end_frame(fa);
+    cr_assert_eq(h->s.totals[FA_KIND_HEAP].peak, 100);
+    cr_assert_eq(h->s.totals[FA_KIND_POOL].peak, 0);
+    cr_assert_eq(row_of(&h->s, "assets")->peak_bytes, 0);
+    fa_heap_free(fa, kept);
+    free(h);
     fa_destroy(fa);
 }
 

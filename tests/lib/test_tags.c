@@ -200,3 +200,29 @@ Test(tags, every_kind_of_allocation_is_attributed_to_the_current_tag) {
     fa_destroy(fa);
 }
 #endif
+
+Test(tags, a_rejected_path_creates_no_tags) {
+    capture_t c;
+    fa_config_t cfg = {.max_tags = 5};
+    fa_alloc_t *fa = capture_create(&c, &cfg);
+    const char *bad[] = {"physics/", "a//b", "x/y/", "x/y//z", "x/\ty"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(fa_tag_find(fa, bad[i], true), FA_ERR_TAG_NAME, "'%s'", bad[i]);
+        cr_assert_eq(fa_tag_push(fa, bad[i]), FA_ERR_TAG_NAME);
+        cr_assert_eq(fa_budget_set(fa, bad[i], 0, 100), FA_ERR_TAG_NAME);
+        cr_assert_null(fa_task_begin(fa, bad[i]));
+        cr_assert_eq(fa_tag_count(fa), 1, "'%s' left tags behind", bad[i]);
+    }
+    /* Four new components do not fit in the four free entries left... */
+    cr_assert_eq(fa_tag_find(fa, "a/b/c/d/e", true), FA_ERR_TOO_MANY_TAGS);
+    cr_assert_eq(fa_tag_count(fa), 1, "a path that does not fit creates none of it");
+    /* ...and too long a path, even with valid components. */
+    char longp[FA_TAG_PATH_MAX + 40];
+    memset(longp, 'a', sizeof longp);
+    for (size_t i = 50; i < sizeof longp; i += 51) longp[i] = '/';
+    longp[sizeof longp - 1] = '\0';
+    cr_assert_eq(fa_tag_find(fa, longp, true), FA_ERR_TAG_NAME);
+    cr_assert_eq(fa_tag_count(fa), 1);
+    cr_assert_eq(fa_tag_find(fa, "a/b/c/d", true), 4);
+    fa_destroy(fa);
+}

@@ -137,3 +137,22 @@ Test(transfer, the_handle_table_is_bounded_and_slots_are_reused) {
     fa_transfer_drop(fa, again);
     fa_destroy(fa);
 }
+
+Test(transfer, a_stale_handle_stays_stale_after_its_slot_is_reused_65536_times) {
+    capture_t c;
+    fa_config_t cfg = {.max_transfers = 1};
+    fa_alloc_t *fa = capture_create(&c, &cfg);
+    fa_transfer_t first = fa_transfer_create(fa, 8);
+    fa_transfer_send(fa, first);
+    (void)!fa_transfer_receive(fa, first, NULL);
+    fa_transfer_release(fa, first);
+    for (int i = 0; i < 70000; i++) {
+        fa_transfer_t h = fa_transfer_create(fa, 8);
+        cr_assert_neq(h.id, 0);
+        cr_assert_neq(h.id, first.id, "reuse %d handed out the stale handle again", i);
+        cr_assert_eq(fa_transfer_state_of(fa, first), FA_TRANSFER_RELEASED);
+        fa_transfer_drop(fa, h);
+    }
+    cr_assert_eq(fa_transfer_send(fa, first), FA_ERR_TRANSFER);
+    fa_destroy(fa);
+}

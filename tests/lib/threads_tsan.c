@@ -4,6 +4,8 @@
 #include <framealloc.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -340,6 +342,169 @@ static void behaviour_filter_is_fed_from_several_threads(void) {
     fa_destroy(fa);
 }
 
+/* --- per-frame counts: every allocation counted in exactly one frame ------ */
+
+typedef struct counting {
+    fa_alloc_t *fa;
+    int frames;
+    _Atomic int done;
+    uint64_t sum_frame_allocs; /* main thread only (the hook) */
+    uint64_t sum_pool_allocs;
+    uint64_t sum_pool_frees;
+    uint64_t wrapped; /* frames whose count was not a plausible figure */
+} counting_t;
+
+static void sum_frame_counts(fa_alloc_t *fa, uint64_t frame, void *user) {
+    (void)frame;
+    counting_t *c = user;
+    fa_snapshot_t s = {0};
+    fa_snapshot_take(fa, &s);
+    /* A count taken twice in one frame shows as a "negative" (wrapped)
+     * count in the next. */
+    for (int k = 0; k < FA_KIND_COUNT_; k++)
+        if (s.totals[k].alloc_count > (1u << 30) || s.totals[k].free_count > (1u << 30)) c->wrapped++;
+    c->sum_frame_allocs += s.totals[FA_KIND_FRAME].alloc_count;
+    c->sum_pool_allocs += s.totals[FA_KIND_POOL].alloc_count;
+    c->sum_pool_frees += s.totals[FA_KIND_POOL].free_count;
+}
+
+static void *racing_worker(void *arg) {
+    counting_t *c = arg;
+    for (int f = 0; f < c->frames; f++) {
+        fa_begin_frame(c->fa);
+        FA_TAG_SCOPE(c->fa, f % 2 ? "jobs/a" : "jobs/b");
+        for (int i = 0; i < 7; i++) (void)!fa_frame_alloc(c->fa, 32, 16);
+        fa_pool_free(c->fa, fa_pool_alloc(c->fa, 64));
+        fa_end_frame(c->fa);
+    }
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+static void frame_ends_racing_the_main_frame_end_count_every_allocation_once(void) {
+    counting_t c = {.fa = fa_create(NULL), .frames = 20000};
+    fa_on_frame_end(c.fa, sum_frame_counts, &c);
+    pthread_t w[2];
+    for (int i = 0; i < 2; i++) pthread_create(&w[i], NULL, racing_worker, &c);
+    uint64_t main_allocs = 0;
+    while (!atomic_load(&c.done)) {
+        fa_begin_frame(c.fa);
+        (void)!fa_frame_alloc(c.fa, 16, 16);
+        main_allocs++;
+        fa_end_frame(c.fa);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(w[i], NULL);
+    fa_begin_frame(c.fa);
+    fa_end_frame(c.fa); /* the last worker frames count in this one */
+#ifndef FA_MINIMAL
+    CHECK(c.wrapped == 0);
+    CHECK(c.sum_frame_allocs == main_allocs + 2ull * 7 * (uint64_t)c.frames);
+    CHECK(c.sum_pool_allocs == 2ull * (uint64_t)c.frames);
+    CHECK(c.sum_pool_frees == 2ull * (uint64_t)c.frames);
+    if (c.sum_frame_allocs != main_allocs + 2ull * 7 * (uint64_t)c.frames)
+        fprintf(stderr, "  frame allocations counted %llu, made %llu\n", (unsigned long long)c.sum_frame_allocs,
+                (unsigned long long)(main_allocs + 2ull * 7 * (uint64_t)c.frames));
+#endif
+    fa_destroy(c.fa);
+}
+
+/* Lock-step rounds: the worker's allocations all happen before its frame
+ * end, which races with the main thread's frame end; every round must count
+ * them exactly once, never twice. */
+typedef struct lockstep {
+    fa_alloc_t *fa;
+    pthread_barrier_t *b;
+    int rounds;
+    uint64_t bad_rounds;
+    uint64_t last_count;
+} lockstep_t;
+
+static void check_round(fa_alloc_t *fa, uint64_t frame, void *user) {
+    (void)frame;
+    lockstep_t *l = user;
+    fa_snapshot_t s = {0};
+    fa_snapshot_take(fa, &s);
+    l->last_count = s.totals[FA_KIND_FRAME].alloc_count;
+}
+
+static void *lockstep_worker(void *arg) {
+    lockstep_t *l = arg;
+    for (int r = 0; r < l->rounds; r++) {
+        fa_begin_frame(l->fa);
+        FA_TAG_SCOPE(l->fa, "jobs");
+        for (int i = 0; i < 5; i++) (void)!fa_frame_alloc(l->fa, 16, 16);
+        pthread_barrier_wait(l->b);
+        fa_end_frame(l->fa); /* races with the main thread's */
+        pthread_barrier_wait(l->b);
+    }
+    return NULL;
+}
+
+static void a_worker_frame_end_racing_the_main_frame_end_is_counted_once(void) {
+    pthread_barrier_t b;
+    pthread_barrier_init(&b, NULL, 2);
+    lockstep_t l = {.fa = fa_create(NULL), .b = &b, .rounds = 20000};
+    fa_on_frame_end(l.fa, check_round, &l);
+    pthread_t w;
+    pthread_create(&w, NULL, lockstep_worker, &l);
+    for (int r = 0; r < l.rounds; r++) {
+        fa_begin_frame(l.fa);
+        (void)!fa_frame_alloc(l.fa, 16, 16);
+        pthread_barrier_wait(&b);
+        fa_end_frame(l.fa);
+#ifndef FA_MINIMAL
+        if (l.last_count != 6) l.bad_rounds++;
+#endif
+        pthread_barrier_wait(&b);
+    }
+    pthread_join(w, NULL);
+    if (l.bad_rounds) fprintf(stderr, "  %llu of %d rounds miscounted\n", (unsigned long long)l.bad_rounds, l.rounds);
+    CHECK(l.bad_rounds == 0);
+    pthread_barrier_destroy(&b);
+    fa_destroy(l.fa);
+}
+
+/* Snapshots on a thread that is not the main one, while the main thread and
+ * workers end frames: no data race (TSan), and figures that add up. */
+static void *snapshotter(void *arg) {
+    shared_t *s = arg;
+    fa_tag_row_t rows[32];
+    fa_thread_row_t threads[8];
+    int bad = 0;
+    while (!atomic_load(&s->stop)) {
+        fa_snapshot_t snap = {.rows = rows, .rows_capacity = 32, .threads = threads, .threads_capacity = 8};
+        fa_snapshot_take(s->fa, &snap);
+#ifndef FA_MINIMAL
+        uint64_t frame = 0;
+        for (uint32_t i = 0; i < snap.row_count; i++) frame += rows[i].self.frame_bytes;
+        if (frame != snap.totals[FA_KIND_FRAME].in_use) bad++;
+        if (snap.totals[FA_KIND_FRAME].peak < snap.totals[FA_KIND_FRAME].in_use) bad++;
+        if (snap.totals[FA_KIND_POOL].in_use > (1u << 20)) bad++; /* a wrapped figure */
+#endif
+    }
+    return (void *)(intptr_t)bad;
+}
+
+static void snapshots_on_any_thread_while_others_end_frames_are_clean(void) {
+    shared_t s = {.fa = fa_create(NULL), .rounds = 3000};
+    fa_budget_set(s.fa, "render", 0, 1 << 20);
+    pthread_t w[2], snap;
+    for (int i = 0; i < 2; i++) pthread_create(&w[i], NULL, busy_worker, &s);
+    pthread_create(&snap, NULL, snapshotter, &s);
+    for (int f = 0; f < 1500; f++) {
+        fa_begin_frame(s.fa);
+        FA_TAG_SCOPE(s.fa, "ui");
+        (void)!fa_frame_alloc(s.fa, 256, 16);
+        fa_end_frame(s.fa);
+    }
+    atomic_store(&s.stop, 1);
+    for (int i = 0; i < 2; i++) pthread_join(w[i], NULL);
+    void *bad;
+    pthread_join(snap, &bad);
+    CHECK(bad == NULL);
+    fa_destroy(s.fa);
+}
+
 int main(void) {
     static const harness_case_t cases[] = {
         {"pool_blocks_cross_threads_through_a_ring", pool_blocks_cross_threads_through_a_ring},
@@ -349,6 +514,12 @@ int main(void) {
         {"barrier_runs_100000_frames_on_3_threads", barrier_runs_100000_frames_on_3_threads},
         {"a_transfer_is_received_once_by_racing_threads", a_transfer_is_received_once_by_racing_threads},
         {"behaviour_filter_is_fed_from_several_threads", behaviour_filter_is_fed_from_several_threads},
+        {"frame_ends_racing_the_main_frame_end_count_every_allocation_once",
+         frame_ends_racing_the_main_frame_end_count_every_allocation_once},
+        {"a_worker_frame_end_racing_the_main_frame_end_is_counted_once",
+         a_worker_frame_end_racing_the_main_frame_end_is_counted_once},
+        {"snapshots_on_any_thread_while_others_end_frames_are_clean",
+         snapshots_on_any_thread_while_others_end_frames_are_clean},
     };
     return harness_run("lib-threads", cases, (int)(sizeof cases / sizeof cases[0]));
 }
