@@ -10,6 +10,7 @@
 #   make test-insightd-pg                 all of the above on PostgreSQL (a throwaway server per step)
 #   make soak-insightd                    10 000 sessions + dashboard; 200 WebSocket clients churning
 #   make bench-insightd                   ingest / SQLite / nng / trend / RSS
+#   make bench-insightd-fleet             3 daemons on one PostgreSQL / raw COPY / fleet and per-session queries
 #   make install-insightd PREFIX=...      installs the binary
 #
 # The daemon bakes in where the dashboard lives: $(PREFIX)/share/framealloc/web
@@ -173,10 +174,15 @@ $(INSIGHTD_BENCH): $(BUILD)/default/fa-insightd/bench/bench_insightd.o $(call in
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(INSIGHTD_LIBS)
 
-.PHONY: bench-insightd
+.PHONY: bench-insightd bench-insightd-fleet
 bench-insightd: $(INSIGHTD_BENCH) $(INSIGHTD_BIN)
 	$(Q)$(INSIGHTD_BENCH) --daemon $(INSIGHTD_BIN) $(INSIGHTD_BENCH_ARGS)
-BENCH_STEPS += bench-insightd
+# The fleet on PostgreSQL: a throwaway server with PostgreSQL's durable
+# defaults (fsync, synchronous commits) for the daemons and the raw COPY.
+bench-insightd-fleet: $(INSIGHTD_BENCH) $(INSIGHTD_BIN)
+	$(Q)python3 tests/insightd/pgserver.py --durable -- $(INSIGHTD_BENCH) --daemon $(INSIGHTD_BIN) --fleet \
+		$(INSIGHTD_BENCH_ARGS)
+BENCH_STEPS += bench-insightd bench-insightd-fleet
 
 .PHONY: install-insightd
 install-insightd: $(INSIGHTD_BIN)

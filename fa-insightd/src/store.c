@@ -157,6 +157,6 @@ int store_count_elsewhere(store_reader_t *r, uint64_t *n) {
 int store_read_latest(store_reader_t *r, uint64_t *id, uint64_t *last_seen_ms, bool *live) {
     return r->store->ops->read_latest(r, id, last_seen_ms, live);
 }
-int store_read_fleet(store_reader_t *r, const store_fleet_query_t *q, store_fleet_fn fn, void *ud) {
-    return r->store->ops->read_fleet(r, q, fn, ud);
+int store_read_fleet(store_reader_t *r, const store_fleet_query_t *q, const store_fleet_sink_t *sink) {
+    return r->store->ops->read_fleet(r, q, sink);
 }

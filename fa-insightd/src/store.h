@@ -45,7 +45,7 @@
  *   (pack.h), never as rows of their own: a second kind (call sites) is a
  *   second section of the same blob and needs no new table or call here.
  *   Its dictionary and per-session aggregates are what a new put/read pair
- *   would add, as tags have store_put_tag and the fleet rows. */
+ *   would add, as tags have store_put_tag and the fleet view. */
 #ifndef FA_INSIGHTD_STORE_H
 #define FA_INSIGHTD_STORE_H
 
@@ -64,6 +64,9 @@ enum { STORE_OK = 0, STORE_RETRY = -1, STORE_REJECTED = -2, STORE_FAILED = -3, S
 
 /* Rollup levels: 1 s, 10 s and 1 min buckets. */
 enum { STORE_SECOND = 0, STORE_10S = 1, STORE_MINUTE = 2, STORE_LEVELS = 3 };
+static inline uint64_t store_level_ms(int level) {
+    return level == STORE_SECOND ? 1000u : level == STORE_10S ? 10000u : 60000u;
+}
 
 typedef struct store store_t;
 typedef struct store_reader store_reader_t;
@@ -180,22 +183,50 @@ typedef struct store_sessions_query {
 } store_sessions_query_t;
 typedef int (*store_session_fn)(void *ud, const session_info_t *s);
 
-/* The fleet: one row per (session, tag) of the sessions active since
- * since_ms, ordered by app, build, tag path, then session id. Filters are
- * exact ("": none); `tag` takes the tag and its descendants. */
+/* The fleet view's figures over the sessions active since since_ms
+ * (filters exact, "": none; `tag` takes the tag and its descendants; a
+ * tag counts in a session once a frame carried it):
+ *   - per (app, build, tag): how many sessions, the spread (p50, p95, max)
+ *     of each session's peak and of its per-frame average, the largest
+ *     hard budget, how many sessions went over theirs, and the worst
+ *     sessions (peak against budget; peak alone without one);
+ *   - per (app, build): sessions, hosts (the first STORE_FLEET_HOSTS named,
+ *     by name), last activity.
+ * Percentiles interpolate linearly between the two nearest ranks (rank
+ * p x (n - 1), PostgreSQL's percentile_cont): both stores compute the same
+ * figures. A build's groups come in tag path byte order; builds and
+ * groups may interleave in any way. The sink's functions return 0 to go
+ * on, 1 to stop. */
+#define STORE_FLEET_WORST 3
+#define STORE_FLEET_HOSTS 16
 typedef struct store_fleet_query {
     const char *app, *build, *tag;
     uint64_t since_ms;
 } store_fleet_query_t;
-typedef struct store_fleet_row {
-    const char *app, *build, *host, *path; /* valid during the call */
-    uint64_t session_id, last_seen_ms;
+typedef struct store_fleet_build {
+    const char *app, *build; /* valid during the call, as every string here */
+    uint64_t sessions, hosts, last_seen_ms;
+    const char *host_names[STORE_FLEET_HOSTS];
+    uint32_t host_names_count;
+} store_fleet_build_t;
+typedef struct store_fleet_worst {
+    uint64_t session_id, peak_bytes, budget_hard;
+    double avg_bytes;
     bool live;
-    uint64_t budget_hard;
-    uint64_t peak_bytes;            /* the session's peak of the tag */
-    uint64_t live_sum, live_frames; /* its per-frame average is live_sum / live_frames */
-} store_fleet_row_t;
-typedef int (*store_fleet_fn)(void *ud, const store_fleet_row_t *row);
+    const char *host;
+} store_fleet_worst_t;
+typedef struct store_fleet_group {
+    const char *app, *build, *path;
+    uint64_t sessions, budget_hard, over_budget;
+    double peak[3], avg[3]; /* p50, p95, max */
+    store_fleet_worst_t worst[STORE_FLEET_WORST];
+    uint32_t worst_count;
+} store_fleet_group_t;
+typedef struct store_fleet_sink {
+    int (*build)(void *ud, const store_fleet_build_t *b);
+    int (*group)(void *ud, const store_fleet_group_t *g);
+    void *ud;
+} store_fleet_sink_t;
 
 /* ---- the interface ------------------------------------------------------ */
 
@@ -281,7 +312,7 @@ int store_count_elsewhere(store_reader_t *r, uint64_t *n);
  * one elsewhere heard from most recently, else the session seen most
  * recently. 1 and *id, 0 none, or an error. */
 int store_read_latest(store_reader_t *r, uint64_t *id, uint64_t *last_seen_ms, bool *live);
-int store_read_fleet(store_reader_t *r, const store_fleet_query_t *q, store_fleet_fn fn, void *ud);
+int store_read_fleet(store_reader_t *r, const store_fleet_query_t *q, const store_fleet_sink_t *sink);
 
 /* Tests: the write connection (sqlite3 *, or PGconn *), NULL for the
  * other backend. */

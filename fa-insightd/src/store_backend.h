@@ -44,7 +44,7 @@ typedef struct store_ops {
     int (*read_sessions)(store_reader_t *r, const store_sessions_query_t *q, store_session_fn fn, void *ud);
     int (*count_elsewhere)(store_reader_t *r, uint64_t *n);
     int (*read_latest)(store_reader_t *r, uint64_t *id, uint64_t *last_seen_ms, bool *live);
-    int (*read_fleet)(store_reader_t *r, const store_fleet_query_t *q, store_fleet_fn fn, void *ud);
+    int (*read_fleet)(store_reader_t *r, const store_fleet_query_t *q, const store_fleet_sink_t *sink);
 } store_ops_t;
 
 /* The head of every reader. */

@@ -34,6 +34,7 @@
 
 #include "alerts.h"
 #include "clock.h"
+#include "fleetagg.h"
 #include "log.h"
 #include "pack.h"
 
@@ -1268,37 +1269,31 @@ static int lite_read_latest(store_reader_t *r, uint64_t *id, uint64_t *last_seen
     return 1;
 }
 
-typedef struct fleet_ctx {
-    store_fleet_fn fn;
-    void *ud;
-} fleet_ctx_t;
-
+/* The fleet's figures: the rows here, the arithmetic in fleetagg.c. */
 static int fleet_row(sqlite3_stmt *q, void *ud) {
-    fleet_ctx_t *c = ud;
     const char *text[4];
     for (int i = 0; i < 4; i++) {
         const unsigned char *t = sqlite3_column_text(q, i);
         text[i] = t ? (const char *)t : "";
     }
-    store_fleet_row_t row = {.app = text[0],
-                             .build = text[1],
-                             .host = text[2],
-                             .path = text[3],
-                             .session_id = col_u64(q, 4),
-                             .last_seen_ms = col_u64(q, 5),
-                             .live = sqlite3_column_int(q, 6) != 0,
-                             .budget_hard = col_u64(q, 7),
-                             .peak_bytes = col_u64(q, 8),
-                             .live_sum = col_u64(q, 9),
-                             .live_frames = col_u64(q, 10)};
-    return c->fn(c->ud, &row);
+    fleetagg_row_t row = {.app = text[0],
+                          .build = text[1],
+                          .host = text[2],
+                          .path = text[3],
+                          .session_id = col_u64(q, 4),
+                          .last_seen_ms = col_u64(q, 5),
+                          .live = sqlite3_column_int(q, 6) != 0,
+                          .budget_hard = col_u64(q, 7),
+                          .peak_bytes = col_u64(q, 8),
+                          .live_sum = col_u64(q, 9),
+                          .live_frames = col_u64(q, 10)};
+    return fleetagg_add(ud, &row) != 0;
 }
 
-static int lite_read_fleet(store_reader_t *r, const store_fleet_query_t *fq, store_fleet_fn fn, void *ud) {
+static int lite_read_fleet(store_reader_t *r, const store_fleet_query_t *fq, const store_fleet_sink_t *sink) {
     char sql[1100];
     bool app = fq->app && fq->app[0], build = fq->build && fq->build[0], tag = fq->tag && fq->tag[0];
-    /* The tag and its descendants: its path, or a path below it. The
-     * root ("") is every tag. */
+    /* The tag and its descendants: its path, or a path below it. */
     snprintf(
         sql, sizeof sql,
         "SELECT s.app, s.build_id, s.host, t.path, s.id, s.last_seen_ms, s.ended_ms IS NULL, t.budget_hard,"
@@ -1313,8 +1308,19 @@ static int lite_read_fleet(store_reader_t *r, const store_fleet_query_t *fq, sto
     if (app) sqlite3_bind_text(q, 2, fq->app, -1, SQLITE_STATIC);
     if (build) sqlite3_bind_text(q, 3, fq->build, -1, SQLITE_STATIC);
     if (tag) sqlite3_bind_text(q, 4, fq->tag, -1, SQLITE_STATIC);
-    fleet_ctx_t c = {fn, ud};
-    return each_row(r, q, fleet_row, &c);
+    fleetagg_t *agg = fleetagg_create(sink);
+    if (!agg) {
+        sqlite3_finalize(q);
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return STORE_FAILED;
+    }
+    int rc = each_row(r, q, fleet_row, agg);
+    if (rc == STORE_OK && fleetagg_finish(agg) < 0) {
+        snprintf(r->error, sizeof r->error, "out of memory");
+        rc = STORE_FAILED;
+    }
+    fleetagg_destroy(agg);
+    return rc;
 }
 
 static const store_ops_t sqlite_ops = {

@@ -1144,6 +1144,10 @@ def nearest(x):
     return int(math.floor(x + 0.5))
 
 
+def signed(u64):
+    return u64 - (1 << 64) if u64 >= 1 << 63 else u64
+
+
 @test
 def many_daemons_one_store_and_the_fleet_view():
     """Daemons share one store: with PostgreSQL two ingest (hosts a and b),
@@ -1228,7 +1232,8 @@ def many_daemons_one_store_and_the_fleet_view():
                     eq(t[key], want, f"{b['build']}/{t['tag']}: {key} spread")
                 over = sum(1 for r in rows if r[4] and r[2] > r[4])
                 eq(t["over_budget"], over, f"{b['build']}/{t['tag']}: sessions over budget")
-                worst = max(rows, key=lambda r: (r[2] / r[4] if r[4] else r[2] * 1e-30, -int(r[0], 16)))
+                # ties: the smaller id as the store sorts it (a signed 64-bit integer)
+                worst = max(rows, key=lambda r: (r[2] / r[4] if r[4] else r[2] * 1e-30, -signed(int(r[0], 16))))
                 eq(t["worst"][0]["session"], worst[0], f"{b['build']}/{t['tag']}: the worst session")
                 eq(t["worst"][0]["host"], worst[1], "its host")
                 checked += 1

@@ -9,9 +9,11 @@ directory is removed when the server stops. As root, the server runs as
 the "postgres" user (PostgreSQL refuses to run as root).
 
 As a module:   with PgServer() as pg: pg.uri("postgres"), pg.create_db(), pg.psql(db, sql)
-As a wrapper:  python3 tests/insightd/pgserver.py -- CMD ARGS...
+As a wrapper:  python3 tests/insightd/pgserver.py [--durable] -- CMD ARGS...
                runs CMD with FA_TEST_PG set to the server's admin URI and
                exits with CMD's status (the Criterion store tests use it).
+               --durable keeps PostgreSQL's defaults (fsync, synchronous
+               commits, full page writes): the benchmark's server.
 """
 import glob
 import os
@@ -36,16 +38,21 @@ def pg_bindir():
 
 
 class PgServer:
-    USER = "fa"
-
-    def __init__(self, parent=None, settings=None):
+    def __init__(self, parent=None, settings=None, user="fa", listen=None, auth_host="trust", userns=False):
+        """user: the superuser's name. listen: an address for TCP on port
+        5432 as well (None: the unix socket only). auth_host: pg_hba's
+        method for TCP. userns: run the server in a user namespace of its
+        own mapping the caller to uid 1000 (for a caller that is root inside
+        a namespace where no other user exists, as the README test is)."""
+        self.USER = user
         self.bin = pg_bindir()
         self.dir = tempfile.mkdtemp(prefix="fa-pg-", dir=parent or "/tmp")
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "server.log")
         self.counter = 0
         self._as = None
-        if os.geteuid() == 0:
+        self._prefix = ["unshare", "--user", "--map-user=1000", "--map-group=1000", "--"] if userns else []
+        if os.geteuid() == 0 and not userns:
             try:
                 pw = pwd.getpwnam("postgres")
             except KeyError:
@@ -53,9 +60,9 @@ class PgServer:
             self._as = (pw.pw_uid, pw.pw_gid)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
             os.chmod(self.dir, 0o755)
-        self._run([os.path.join(self.bin, "initdb"), "-D", self.data, "-U", self.USER, "-A", "trust", "-E", "UTF8",
-                   "--no-sync", "--no-instructions"])
-        opts = {"listen_addresses": "''", "unix_socket_directories": f"'{self.dir}'", "fsync": "off",
+        self._run([os.path.join(self.bin, "initdb"), "-D", self.data, "-U", self.USER, "-A", "trust",
+                   f"--auth-host={auth_host}", "-E", "UTF8", "--no-sync", "--no-instructions"])
+        opts = {"listen_addresses": f"'{listen or ''}'", "unix_socket_directories": f"'{self.dir}'", "fsync": "off",
                 "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200",
                 "shared_buffers": "64MB"}
         opts.update(settings or {})
@@ -70,7 +77,8 @@ class PgServer:
                 os.setgid(self._as[1])
                 os.setgroups([])
                 os.setuid(self._as[0])
-        r = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=drop if self._as else None, timeout=120)
+        r = subprocess.run(self._prefix + cmd, capture_output=True, text=True, preexec_fn=drop if self._as else None,
+                           timeout=120)
         if r.returncode != 0:
             raise RuntimeError(f"{os.path.basename(cmd[0])} failed ({r.returncode}): {r.stdout[-800:]}{r.stderr[-800:]}")
         return r.stdout
@@ -125,8 +133,10 @@ def main(argv):
         sys.stderr.write(__doc__)
         return 2
     cmd = argv[argv.index("--") + 1:]
+    durable = "--durable" in argv[:argv.index("--")]
     t0 = time.time()
-    with PgServer() as pg:
+    settings = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"} if durable else None
+    with PgServer(settings=settings) as pg:
         print(f"pgserver: PostgreSQL at {pg.dir} ({time.time() - t0:.1f}s to start)", flush=True)
         env = dict(os.environ, FA_TEST_PG=pg.uri("postgres"))
         return subprocess.call(cmd, env=env)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fleet.h"
+#include "fleetagg.h"
 #include "query.h"
 #include "testdb.h"
 
@@ -503,18 +504,29 @@ static void put_game(store_t *st, uint64_t sid, const char *app, const char *bui
 }
 
 typedef struct fleet_seen {
-    int n;
-    char keys[16][200], hosts[16][32];
-    store_fleet_row_t rows[16]; /* their strings are not kept: keys and hosts are */
+    int groups, builds;
+    char keys[16][200], build_keys[8][200];
+    store_fleet_group_t g[16]; /* their strings are not kept: keys are */
+    store_fleet_build_t b[8];
 } fleet_seen_t;
 
-static int collect_fleet(void *ud, const store_fleet_row_t *row) {
+static int collect_group(void *ud, const store_fleet_group_t *g) {
     fleet_seen_t *f = ud;
-    cr_assert_lt(f->n, 16);
-    snprintf(f->keys[f->n], sizeof f->keys[0], "%s/%s/%s/%llx", row->app, row->build, row->path,
-             (unsigned long long)row->session_id);
-    snprintf(f->hosts[f->n], sizeof f->hosts[0], "%s", row->host);
-    f->rows[f->n++] = *row;
+    cr_assert_lt(f->groups, 16);
+    snprintf(f->keys[f->groups], sizeof f->keys[0], "%s/%s/%s %s", g->app, g->build, g->path,
+             g->worst_count ? g->worst[0].host : "-");
+    f->g[f->groups++] = *g;
+    return 0;
+}
+
+static int collect_build(void *ud, const store_fleet_build_t *b) {
+    fleet_seen_t *f = ud;
+    cr_assert_lt(f->builds, 8);
+    int n = snprintf(f->build_keys[f->builds], sizeof f->build_keys[0], "%s/%s:", b->app, b->build);
+    for (uint32_t i = 0; i < b->host_names_count; i++)
+        n += snprintf(f->build_keys[f->builds] + n, sizeof f->build_keys[0] - (size_t)n, " %s",
+                      b->host_names[i]);
+    f->b[f->builds++] = *b;
     return 0;
 }
 
@@ -523,41 +535,59 @@ static fleet_seen_t read_fleet(store_t *st, const char *app, const char *build, 
     fleet_seen_t f = {0};
     store_reader_t *r = store_reader_acquire(st, NULL);
     store_fleet_query_t q = {app, build, tag, since};
-    cr_assert_eq(store_read_fleet(r, &q, collect_fleet, &f), STORE_OK, "%s", store_reader_error(r));
+    store_fleet_sink_t sink = {collect_build, collect_group, &f};
+    cr_assert_eq(store_read_fleet(r, &q, &sink), STORE_OK, "%s", store_reader_error(r));
     store_reader_release(st, r);
     return f;
 }
 
-STORE_TEST(store, fleet_rows_are_per_session_and_tag_filtered_and_ordered) {
+static int by_key(const void *a, const void *b) {
+    return strcmp(a, b);
+}
+
+STORE_TEST(store, fleet_figures_are_per_build_and_tag_filtered_and_ordered) {
     store_t *st = open_store();
     cr_assert_eq(store_begin(st), STORE_OK);
     put_game(st, 0x11, "game", "b2", "hostA", 5000);
     put_game(st, 0x12, "game", "b1", "hostB", 6000);
+    put_game(st, 0x15, "game", "b1", "hostA", 6500);
     put_game(st, 0x13, "other", "b1", "hostA", 7000);
     put_game(st, 0x14, "game", "b1", "hostA", 100); /* before `since` */
-    for (uint64_t sid = 0x11; sid <= 0x14; sid++) {
-        put_tag_figures(st, sid, 1, "physics", 1000, 900 + sid, 8000, 10);
+    for (uint64_t sid = 0x11; sid <= 0x15; sid++) {
+        put_tag_figures(st, sid, 1, "physics", 1000, 900 + sid, 8000 + sid, 10);
         put_tag_figures(st, sid, 2, "physics/contacts", 0, 50, 400, 8);
         put_tag_figures(st, sid, 3, "physicsx", 0, 5, 50, 10);
-        put_tag_figures(st, sid, 4, "render", 0, 7, 0, 0); /* never in a frame: no row */
+        put_tag_figures(st, sid, 4, "render", 0, 7, 0, 0); /* never in a frame: not counted */
     }
     cr_assert_eq(store_commit(st), STORE_OK);
     fleet_seen_t f = read_fleet(st, "game", "", "physics", 1000);
-    cr_assert_eq(f.n, 4, "physics and its child, of the two games active since 1000");
-    cr_assert_str_eq(f.keys[0], "game/b1/physics/12");
-    cr_assert_str_eq(f.keys[1], "game/b1/physics/contacts/12");
-    cr_assert_str_eq(f.keys[2], "game/b2/physics/11");
-    cr_assert_str_eq(f.keys[3], "game/b2/physics/contacts/11");
-    cr_assert_eq(f.rows[0].peak_bytes, 900 + 0x12);
-    cr_assert_eq(f.rows[0].live_sum, 8000);
-    cr_assert_eq(f.rows[0].live_frames, 10);
-    cr_assert_eq(f.rows[0].budget_hard, 1000);
-    cr_assert_str_eq(f.hosts[0], "hostB");
-    cr_assert_eq(f.rows[0].last_seen_ms, 6000);
+    cr_assert_eq(f.groups, 4, "physics and its child, of the games active since 1000");
+    cr_assert_str_eq(f.keys[0], "game/b1/physics hostA", "the worst: 0x15 peaks higher");
+    cr_assert_str_eq(f.keys[1], "game/b1/physics/contacts hostB", "equal peaks: the smaller id");
+    cr_assert_str_eq(f.keys[2], "game/b2/physics hostA");
+    cr_assert_str_eq(f.keys[3], "game/b2/physics/contacts hostA");
+    store_fleet_group_t *g = &f.g[0];
+    cr_assert_eq(g->sessions, 2);
+    cr_assert_eq(g->budget_hard, 1000);
+    cr_assert_float_eq(g->peak[0], (900 + 0x12 + 900 + 0x15) / 2.0, 1e-9, "p50: between the two");
+    cr_assert_float_eq(g->peak[1], 900 + 0x12 + 0.95 * 3, 1e-9, "p95 interpolated");
+    cr_assert_float_eq(g->peak[2], 900 + 0x15, 1e-9);
+    cr_assert_float_eq(g->avg[2], (8000 + 0x15) / 10.0, 1e-9, "the per-frame average: sum / frames");
+    cr_assert_eq(g->over_budget, 0);
+    cr_assert_eq(g->worst_count, 2);
+    cr_assert_eq(g->worst[0].session_id, 0x15);
+    cr_assert_eq(g->worst[0].peak_bytes, 900 + 0x15);
+    cr_assert_not(g->worst[0].live);
+    cr_assert_eq(f.builds, 2);
+    qsort(f.build_keys, (size_t)f.builds, sizeof f.build_keys[0], by_key);
+    cr_assert_str_eq(f.build_keys[0], "game/b1: hostA hostB", "hosts by name");
+    cr_assert_str_eq(f.build_keys[1], "game/b2: hostA");
     f = read_fleet(st, "", "b1", "", 0);
-    cr_assert_eq(f.n, 9, "build b1 of both apps, every tag seen in a frame");
-    cr_assert_str_eq(f.keys[0], "game/b1/physics/12");
-    cr_assert_str_eq(f.keys[8], "other/b1/physicsx/13");
+    cr_assert_eq(f.groups, 6, "build b1 of both apps, every tag seen in a frame");
+    cr_assert(!strncmp(f.keys[0], "game/b1/physics ", 16), "%s", f.keys[0]);
+    cr_assert(!strncmp(f.keys[5], "other/b1/physicsx ", 18), "%s", f.keys[5]);
+    cr_assert_eq(f.builds, 2, "b1 of game and of other");
+    cr_assert_eq(f.b[0].sessions + f.b[1].sessions, 4, "0x12, 0x14, 0x15 (since 0) and 0x13");
     store_close(st);
 }
 
@@ -767,6 +797,25 @@ PG_TEST(a_record_the_server_refuses_fails_its_batch_once_then_is_skipped) {
     cr_assert_eq(store_commit(st), STORE_OK);
     cr_assert_eq(count("sessions"), 1);
     cr_assert_eq(count("frames"), 19);
+    /* Tags go in one statement at the commit: a refused one fails the
+     * batch; the retry goes row by row and finds it; the next skips it. */
+    testdb_exec(&the_db, "ALTER TABLE tags ADD CONSTRAINT no_evil_tag CHECK (path <> 'evil')");
+    tag_info_t good = {.id = 1, .path = "physics", .defined = true}, bad = {.id = 2, .path = "evil"};
+    int attempts = 0, rc = STORE_RETRY;
+    while (rc == STORE_RETRY && attempts < 5) {
+        attempts++;
+        cr_assert_eq(store_begin(st), STORE_OK);
+        rc = store_put_tag(st, 0x65, &good);
+        int evil_rc = rc == STORE_OK ? store_put_tag(st, 0x65, &bad) : rc;
+        if (evil_rc == STORE_RETRY)
+            rc = STORE_RETRY;
+        else
+            rc = store_commit(st);
+        if (rc == STORE_RETRY) store_rollback(st);
+    }
+    cr_assert_eq(rc, STORE_OK, "%s", store_error(st));
+    cr_assert_eq(attempts, 3, "batched, then row by row (found), then skipped");
+    cr_assert_eq(count("tags"), 1, "the good tag is stored");
     store_close(st);
 }
 
@@ -869,11 +918,11 @@ PG_TEST(per_session_queries_use_their_indexes) {
 
 Test(fleet, percentiles_interpolate_between_the_nearest_ranks) {
     double v[] = {10, 20, 30, 40};
-    cr_assert_float_eq(fleet_percentile(v, 4, 0.5), 25, 1e-9);
-    cr_assert_float_eq(fleet_percentile(v, 4, 0.95), 38.5, 1e-9);
-    cr_assert_float_eq(fleet_percentile(v, 4, 1.0), 40, 1e-9);
-    cr_assert_float_eq(fleet_percentile(v, 1, 0.95), 10, 1e-9);
-    cr_assert_float_eq(fleet_percentile(v, 0, 0.5), 0, 1e-9);
+    cr_assert_float_eq(fleetagg_percentile(v, 4, 0.5), 25, 1e-9);
+    cr_assert_float_eq(fleetagg_percentile(v, 4, 0.95), 38.5, 1e-9);
+    cr_assert_float_eq(fleetagg_percentile(v, 4, 1.0), 40, 1e-9);
+    cr_assert_float_eq(fleetagg_percentile(v, 1, 0.95), 10, 1e-9);
+    cr_assert_float_eq(fleetagg_percentile(v, 0, 0.5), 0, 1e-9);
 }
 
 STORE_TEST(store, the_fleet_document_has_spreads_budgets_and_the_worst_sessions) {
@@ -914,7 +963,7 @@ STORE_TEST(store, the_fleet_document_has_spreads_budgets_and_the_worst_sessions)
                  "1200 and 1400 > 1000; 1000 is not over");
     cr_assert_str_eq(cJSON_GetObjectItem(t, "state")->valuestring, "critical");
     cJSON *worst = cJSON_GetObjectItem(t, "worst");
-    cr_assert_eq(cJSON_GetArraySize(worst), FLEET_WORST);
+    cr_assert_eq(cJSON_GetArraySize(worst), STORE_FLEET_WORST);
     cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(worst, 0), "session")->valuestring,
                      "0000000000000104");
     cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(worst, 0), "used_pct")->valuedouble, 140);
@@ -931,5 +980,36 @@ STORE_TEST(store, the_fleet_document_has_spreads_budgets_and_the_worst_sessions)
     cr_assert_eq(none.status, 200, "%s", none.message);
     cr_assert(strstr(none.body, "\"sessions\":0") && strstr(none.body, "\"builds\":[]"), "%s", none.body);
     free(none.body);
+    store_close(st);
+}
+
+static int count_series(void *ud, uint64_t t_ms, uint32_t frames, const uint8_t *blob, size_t len) {
+    uint64_t *c = ud; /* c[0] rows, c[1] the last time, c[2] out of order */
+    (void)frames, (void)blob, (void)len;
+    if (c[0] && t_ms < c[1]) c[2]++;
+    c[0]++;
+    c[1] = t_ms;
+    return 0;
+}
+
+/* The PostgreSQL store reads raw frames in pages; three frames share each
+ * millisecond, so a page boundary falls inside a millisecond. */
+STORE_TEST(store, a_series_of_raw_frames_comes_whole_across_pages) {
+    store_t *st = open_store();
+    uint64_t base = clock_now_ms() - 60000;
+    cr_assert_eq(store_begin(st), STORE_OK);
+    for (uint64_t i = 0; i < 12001; i++)
+        put_frame(st, 0x77, base + i / 3, i + 1);
+    cr_assert_eq(store_commit(st), STORE_OK);
+    store_reader_t *r = store_reader_acquire(st, NULL);
+    uint64_t c[3] = {0};
+    cr_assert_eq(store_read_series(r, -1, 0x77, base, base + 5000, count_series, c), STORE_OK, "%s",
+                 store_reader_error(r));
+    cr_assert_eq(c[0], 12001, "every frame once");
+    cr_assert_eq(c[2], 0, "in time order");
+    memset(c, 0, sizeof c);
+    cr_assert_eq(store_read_series(r, -1, 0x77, base + 1000, base + 2000, count_series, c), STORE_OK);
+    cr_assert_eq(c[0], 3003, "a range: its bounds included");
+    store_reader_release(st, r);
     store_close(st);
 }
