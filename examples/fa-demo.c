@@ -15,8 +15,15 @@
  * transfer handle and meets the main thread at a frame barrier; audio and
  * ui carry two classic mistakes for the behaviour filter to find.
  *
- *   fa-demo [--fps N] [--duration S] [--seed N] [--entities N] [--app NAME]
- *           [--url URL] [--spike-every S] [--no-leak] [--no-agent] [--quiet]
+ * For comparisons (fa-cli compare): --deterministic runs on a simulated
+ * clock (frame n is at n / fps seconds, no waiting between frames), so that
+ * two runs with the same seed, options and build do the same allocations;
+ * --scripted-leak BYTES adds a leak of BYTES per frame under ai/pathfinding
+ * (a path buffer that is never freed), the regression a CI gate must catch.
+ *
+ *   fa-demo [--fps N] [--duration S] [--frames N] [--seed N] [--entities N]
+ *           [--app NAME] [--build ID] [--url URL] [--spike-every S] [--no-leak]
+ *           [--deterministic] [--scripted-leak BYTES] [--no-agent] [--quiet]
  */
 #include "demo/demo.h"
 
@@ -42,6 +49,10 @@ typedef struct options {
     const char *url;
     double spike_every; /* seconds between physics spikes; 0: none */
     int leak;           /* the asset cache leaks until a purge */
+    uint64_t frames;    /* stop after this many frames; 0: no limit */
+    int deterministic;  /* simulated clock, no pacing */
+    size_t scripted_leak; /* bytes leaked per frame under ai/pathfinding */
+    const char *build;  /* build id sent in the HELLO */
     int agent;
     int quiet;
 } options_t;
@@ -277,6 +288,27 @@ static void streaming(game_t *g, double t) {
     }
 }
 
+/* The scripted regression: a path buffer per frame that nobody frees (kept
+ * in a list only so that the demo can release it at exit). */
+typedef struct leak_list {
+    void **blocks;
+    size_t count, cap;
+} leak_list_t;
+
+static void scripted_leak(game_t *g, leak_list_t *l) {
+    if (!g->opt.scripted_leak) return;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        void **n = realloc(l->blocks, cap * sizeof *n);
+        if (!n) return;
+        l->blocks = n;
+        l->cap = cap;
+    }
+    FA_TAG_SCOPE(g->fa, "ai/pathfinding");
+    void *p = fa_heap_alloc(g->fa, g->opt.scripted_leak, 16);
+    if (p) l->blocks[l->count++] = p;
+}
+
 static void free_promoted(game_t *g, const fa_promotion_result_t *r) {
     for (uint32_t i = 0; i < r->count; i++) {
         if (!r->items[i].new_ptr) continue;
@@ -287,21 +319,29 @@ static void free_promoted(game_t *g, const fa_promotion_result_t *r) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: fa-demo [--fps N] [--duration S] [--seed N] [--entities N] [--app NAME]\n"
-               "               [--url URL] [--spike-every S] [--no-leak] [--no-agent] [--quiet]\n"
+    fprintf(f, "usage: fa-demo [--fps N] [--duration S] [--frames N] [--seed N] [--entities N] [--app NAME]\n"
+               "               [--build ID] [--url URL] [--spike-every S] [--no-leak] [--deterministic]\n"
+               "               [--scripted-leak BYTES] [--no-agent] [--quiet]\n"
                "A game loop that streams its memory to fa-insightd (default tcp://127.0.0.1:7879).\n"
                "  --fps N          frames per second (default 60, 1..1000)\n"
                "  --duration S     run for S seconds, then stop (default: until Ctrl-C)\n"
+               "  --frames N       stop after N frames (default: no limit)\n"
                "  --seed N         random seed (default 1)\n"
                "  --entities N     population target (default 2000, 10..200000)\n"
                "  --app NAME       application name shown by the daemon (default fa-demo)\n"
-               "  --url URL        daemon ingest URL (default $FA_INSIGHT_URL or tcp://127.0.0.1:7879)\n"
+               "  --build ID       build id sent to the daemon (default the library version)\n"
+               "  --url URL        daemon ingest URL (default $FA_INSIGHT_URL or tcp://127.0.0.1:7879);\n"
+               "                   file:PATH writes a capture file instead (fa-cli compare reads it)\n"
+               "  --deterministic  simulated clock (frame n at n/fps s) and no waiting: the same seed\n"
+               "                   and options give the same allocations, run after run\n"
+               "  --scripted-leak BYTES  leak BYTES per frame under ai/pathfinding (a regression)\n"
                "  --spike-every S  seconds between debris spikes that break the physics budget\n"
                "                   (default 20; 0: no spikes)\n"
                "  --no-leak        the asset cache does not leak (it does by default, until a purge)\n"
                "  --no-agent       run without telemetry (to measure the agent's cost)\n"
                "  --quiet          no status line, only the final counts\n"
-               "Example: fa-demo --fps 60 --duration 30 --app level-1\n");
+               "Example: fa-demo --fps 60 --duration 30 --app level-1\n"
+               "         fa-demo --deterministic --frames 600 --url file:run.facap --quiet\n");
 }
 
 static int parse_number(const char *flag, const char *s, double lo, double hi, double *out) {
@@ -331,8 +371,11 @@ static int parse_args(int argc, char **argv, options_t *o) {
             o->quiet = 1;
         } else if (!strcmp(a, "--no-leak")) {
             o->leak = 0;
+        } else if (!strcmp(a, "--deterministic")) {
+            o->deterministic = 1;
         } else if (i + 1 < argc && (!strcmp(a, "--fps") || !strcmp(a, "--duration") || !strcmp(a, "--seed") ||
-                                    !strcmp(a, "--entities") || !strcmp(a, "--spike-every"))) {
+                                    !strcmp(a, "--entities") || !strcmp(a, "--spike-every") ||
+                                    !strcmp(a, "--frames") || !strcmp(a, "--scripted-leak"))) {
             const char *val = argv[++i];
             if (!strcmp(a, "--fps") && parse_number(a, val, 1, 1000, &o->fps)) return -1;
             if (!strcmp(a, "--duration") && parse_number(a, val, 0, 1e7, &o->duration)) return -1;
@@ -351,10 +394,20 @@ static int parse_args(int argc, char **argv, options_t *o) {
                 if (parse_number(a, val, 10, 200000, &v)) return -1;
                 o->entities = (int)v;
             }
+            if (!strcmp(a, "--frames")) {
+                if (parse_number(a, val, 1, 1e12, &v)) return -1;
+                o->frames = (uint64_t)v;
+            }
+            if (!strcmp(a, "--scripted-leak")) {
+                if (parse_number(a, val, 1, 1 << 24, &v)) return -1;
+                o->scripted_leak = (size_t)v;
+            }
         } else if (i + 1 < argc && !strcmp(a, "--app")) {
             o->app = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--url")) {
             o->url = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--build")) {
+            o->build = argv[++i];
         } else {
             fprintf(stderr, "fa-demo: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -402,7 +455,8 @@ int main(int argc, char **argv) {
     fa_agent_t *agent = NULL;
     if (opt.agent) {
         fa_agent_desc_t desc = {
-            .url = opt.url, .app_name = opt.app, .session_label = "demo", .build_id = FA_VERSION_STRING};
+            .url = opt.url, .app_name = opt.app, .session_label = "demo",
+            .build_id = opt.build ? opt.build : FA_VERSION_STRING};
         int rc = fa_agent_start(fa, &desc, &agent);
         if (rc != FA_OK) fprintf(stderr, "fa-demo: telemetry off: %s\n", fa_strerror(rc));
     }
@@ -419,10 +473,13 @@ int main(int argc, char **argv) {
              last_print = start;
     uint64_t handoffs = 0, frames_at_print = 0, physics_highest = 0;
     double fps_seen = opt.fps;
+    leak_list_t leaked = {0};
     while (!stop_requested) {
         uint64_t frame_start = now_ns();
-        double t = (double)(frame_start - start) / 1e9;
+        /* The deterministic clock: frame n is at n / fps. */
+        double t = opt.deterministic ? (double)g.frame / opt.fps : (double)(frame_start - start) / 1e9;
         if (opt.duration > 0 && t >= opt.duration) break;
+        if (opt.frames && g.frame >= opt.frames) break;
         fa_begin_frame(fa);
         simulate_population(&g, t);
         move_entities(&g);
@@ -448,6 +505,7 @@ int main(int argc, char **argv) {
         audio(&g);
         ui(&g, fps_seen);
         streaming(&g, t);
+        scripted_leak(&g, &leaked);
         /* The worker's frame work must be done before the frame ends. */
         if (sent && fa_barrier_wait(&done, ++handoffs, 1000000000ull) != FA_OK)
             fprintf(stderr, "fa-demo: the worker missed frame %llu\n", (unsigned long long)g.frame);
@@ -459,7 +517,10 @@ int main(int argc, char **argv) {
         work_total += frame_end - frame_start;
         g.frame++;
         if (frame_end - last_print > 1000000000u) {
-            fps_seen = (double)(g.frame - frames_at_print) * 1e9 / (double)(frame_end - last_print);
+            /* Measured, except on the deterministic clock (it reaches the
+             * UI text and the services' statistics). */
+            if (!opt.deterministic)
+                fps_seen = (double)(g.frame - frames_at_print) * 1e9 / (double)(frame_end - last_print);
             frames_at_print = g.frame;
             last_print = frame_end;
         }
@@ -474,7 +535,19 @@ int main(int argc, char **argv) {
         }
         next += period;
         uint64_t now = now_ns();
-        if (next > now) {
+        if (opt.deterministic) {
+            /* No waiting, as fast as the machine goes, but never faster
+             * than the agent's sender: a frame dropped for a full ring
+             * would make two runs differ. */
+            next = now;
+            for (int k = 0; agent && k < 1000; k++) {
+                fa_agent_stats_t st;
+                fa_agent_stats(agent, &st);
+                if (st.ring_used < st.ring_capacity / 2) break;
+                struct timespec ts = {0, 200000};
+                nanosleep(&ts, NULL);
+            }
+        } else if (next > now) {
             struct timespec ts = {.tv_sec = (time_t)(next / 1000000000u),
                                   .tv_nsec = (long)(next % 1000000000u)};
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_requested) {
@@ -509,6 +582,9 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < g.asset_count; i++)
         fa_heap_free(fa, g.assets[i].data);
+    for (size_t i = 0; i < leaked.count; i++)
+        fa_heap_free(fa, leaked.blocks[i]);
+    free(leaked.blocks);
     for (int i = 0; i < 32; i++)
         fa_pool_free(fa, g.persistent_contacts[i]);
     free(g.entities);

@@ -6,7 +6,8 @@
 #   make test-cli          unit tests, then tests/cli/run_cli_tests.py
 #   make install-cli       $(PREFIX)/bin/fa-cli
 #
-# Links nng (HTTP client, WebSocket dialer), cJSON, libfa-text (lib/text/:
+# Links nng (HTTP client, WebSocket dialer), cJSON, libfa-proto (capture
+# files: proto/include/fa_capture.h), libfa-text (lib/text/:
 # durations, byte units, the sanitiser) and libframealloc for the behaviour
 # codes' names and advice.
 
@@ -21,7 +22,7 @@ cli_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 $(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/fa-cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) $(TEXT_INCLUDES)))
 $(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/tests/cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) -Ifa-cli/src $(TEXT_INCLUDES)))
 
-$(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(TEXT_A) $(LIB_A)
+$(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(PROTO_A) $(TEXT_A) $(LIB_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) -o $@ $^ $(CLI_LDLIBS)
@@ -30,10 +31,19 @@ ALL_TARGETS += $(CLI_BIN)
 
 # The same program under ASan+UBSan, run by the integration tests.
 CLI_ASAN_BIN := $(BUILD)/asan/fa-cli/fa-cli
-$(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libfa-text.a $(BUILD)/asan/libframealloc.a
+$(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libfa-proto.a $(BUILD)/asan/libfa-text.a \
+		$(BUILD)/asan/libframealloc.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD [asan] $@")
 	$(Q)$(CC) $(VLDFLAGS_asan) -o $@ $^ $(CLI_LDLIBS)
+
+# Under TSan for compare, which reads two capture files on two threads.
+CLI_TSAN_BIN := $(BUILD)/tsan/fa-cli/fa-cli
+$(CLI_TSAN_BIN): $(call cli_objs,tsan,$(CLI_SRCS)) $(BUILD)/tsan/libfa-proto.a $(BUILD)/tsan/libfa-text.a \
+		$(BUILD)/tsan/libframealloc.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD [tsan] $@")
+	$(Q)$(CC) $(VLDFLAGS_tsan) -o $@ $^ $(CLI_LDLIBS)
 
 .PHONY: install-cli
 install-cli: $(CLI_BIN)
@@ -45,13 +55,13 @@ INSTALL_STEPS += install-cli
 # Tests.
 # Unit tests: every CLI module but main.c, against Criterion (default and
 # ASan).
-CLI_UNIT_SRCS := $(wildcard tests/cli/test_*.c)
+CLI_UNIT_SRCS := $(wildcard tests/cli/test_*.c) tests/cli/synth.c
 CLI_UNIT_VARIANTS := default asan
 CLI_CRITERION_LIBS := $(or $(shell pkg-config --libs criterion 2>/dev/null),-lcriterion)
 
 define cli_unit_variant
 $(BUILD)/$(1)/tests/cli_tests: $(call cli_objs,$(1),$(CLI_UNIT_SRCS) $(filter-out $(CLI_MAIN),$(CLI_SRCS))) \
-		$(BUILD)/$(1)/libfa-text.a $(BUILD)/$(1)/libframealloc.a
+		$(BUILD)/$(1)/libfa-proto.a $(BUILD)/$(1)/libfa-text.a $(BUILD)/$(1)/libframealloc.a
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD [$(1)] $$@")
 	$$(Q)$$(CC) $$(VLDFLAGS_$(1)) -o $$@ $$^ $(CLI_CRITERION_LIBS) $(CLI_LDLIBS)
@@ -81,3 +91,28 @@ test-cli-integration: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_FEEDER) $(CLI_DAEMON)
 	$(Q)python3 tests/cli/run_cli_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) --daemon $(CLI_DAEMON) \
 		--feeder $(CLI_FEEDER)
 TEST_STEPS += test-cli
+
+# Comparing runs without a daemon: fa-demo captured to files twice (the
+# second with a scripted leak) and five same-build pairs, then compare,
+# baseline and export on the files (tests/compare/).
+.PHONY: test-compare
+test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_TSAN_BIN) $(BUILD)/fa-demo
+	@echo "== fa-cli compare/baseline/export on captures of fa-demo (no daemon)"
+	$(Q)python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) \
+		--cli-tsan $(CLI_TSAN_BIN) --demo $(BUILD)/fa-demo
+TEST_STEPS += test-compare
+
+# make bench-compare: compare of two one-hour captures (60 fps, 64 tags,
+# synthetic, made with the real encoder) against reading and decoding them
+# (bench/compare.py; figures in fa-cli/README.md).
+COMPARE_BENCH := $(BUILD)/bench/bench-compare
+$(COMPARE_BENCH): $(BUILD)/default/bench/bench_compare.o $(BUILD)/default/tests/cli/synth.o $(PROTO_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ $(LDLIBS_BASE)
+$(BUILD)/default/bench/bench_compare.o: INCLUDES += -Itests/cli
+
+.PHONY: bench-compare
+bench-compare: $(CLI_BIN) $(COMPARE_BENCH)
+	$(Q)python3 bench/compare.py --cli $(CLI_BIN) --tool $(COMPARE_BENCH) $(BENCH_COMPARE_ARGS)
+BENCH_STEPS += bench-compare

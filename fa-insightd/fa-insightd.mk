@@ -6,6 +6,7 @@
 #   make test-insightd-asan               the same under ASan+UBSan
 #   make test-insightd-integration        the real daemon, end to end (ASan+UBSan build)
 #   make test-insightd-hostile            hostile load: descriptors, floods, disk faults (ASan+UBSan)
+#   make test-insightd-security           Host/Origin/token/TLS, HTTP framing and timeouts (ASan+UBSan)
 #   make test-insightd-tsan               the end-to-end tests against a TSan build
 #   make test-insightd-pg                 all of the above on PostgreSQL (a throwaway server per step)
 #   make soak-insightd                    10 000 sessions + dashboard; 200 WebSocket clients churning
@@ -123,6 +124,13 @@ test-insightd-integration: $(INSIGHTD_BIN) $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDE
 test-insightd-hostile: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER)
 	@echo "== fa-insightd hostile-load tests [asan daemon]"
 	$(Q)python3 tests/insightd/hostile.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER)
+# Who may talk to the daemon (issues 14 and 20): Host, Origin, token, TLS,
+# HTTP framing, timeouts and the connection cap; needs openssl (certificates).
+.PHONY: test-insightd-security
+test-insightd-security: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(BUILD)/fa-cli
+	@echo "== fa-insightd security tests [asan daemon]"
+	$(Q)FA_CLI=$(BUILD)/fa-cli python3 tests/insightd/security.py --daemon $(INSIGHTD_ASAN_BIN) \
+		--sender $(INSIGHTD_SENDER)
 # A TSan report in the daemon's log fails the test that ran it. nng and
 # libuv are not instrumented, but they lock through pthreads, which TSan
 # sees; tests/insightd/tsan.supp is empty and says why it must stay so.
@@ -130,7 +138,9 @@ test-insightd-tsan: $(INSIGHTD_TSAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP
 	@echo "== fa-insightd integration tests [tsan daemon]"
 	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) \
 		$(INSIGHTD_AGENT_ARG) --tsan
-TEST_STEPS += test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile test-insightd-tsan
+	$(Q)python3 tests/insightd/security.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) --tsan
+TEST_STEPS += test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile \
+              test-insightd-security test-insightd-tsan
 
 # The same suites on the PostgreSQL store: each step starts a throwaway
 # server (tests/insightd/pgserver.py: initdb in a temporary directory, a

@@ -12,6 +12,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS += decode
 FUZZ_SRCS_decode := $(wildcard proto/src/*.c) tests/proto/fixtures.c
 FUZZ_INCLUDES_decode := -Iproto/include -Ilib/include -Itests/proto
+FUZZ_TARGETS += capture
+FUZZ_SRCS_capture := $(FUZZ_SRCS_decode)
+FUZZ_INCLUDES_capture := $(FUZZ_INCLUDES_decode)
 
 FUZZ_CFLAGS := $(STD) $(WARN) $(DEFS) -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined

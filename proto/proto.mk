@@ -2,7 +2,7 @@
 # golden vectors. Only lib's header is used (for the snapshot helper);
 # nothing of lib is linked.
 PROTO_SRCS := $(wildcard proto/src/*.c)
-PROTO_HDRS := proto/include/fa_proto.h
+PROTO_HDRS := proto/include/fa_proto.h proto/include/fa_capture.h
 proto_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(PROTO_SRCS))
 
 # $(BUILD)/<variant>/libfa-proto.a for every variant.
@@ -47,7 +47,7 @@ test-proto-asan: $(BUILD)/asan/tests/proto_tests
 .PHONY: test-proto-ref
 test-proto-ref:
 	@echo "== proto reference decoder (PROTOCOL.md)"
-	$(Q)python3 tests/proto/ref_decode.py tests/proto/golden
+	$(Q)python3 tests/proto/ref_decode.py tests/proto/golden fuzz/corpus/capture
 TEST_STEPS += test-proto test-proto-asan test-proto-ref
 
 # Golden vectors are committed; regenerate them only after a deliberate
@@ -60,7 +60,8 @@ $(BUILD)/default/tests/proto_gen_golden: $(BUILD)/default/tests/proto/gen_golden
 
 .PHONY: proto-golden
 proto-golden: $(BUILD)/default/tests/proto_gen_golden
-	$(Q)$< tests/proto/golden fuzz/corpus/decode
+	$(Q)mkdir -p fuzz/corpus/capture
+	$(Q)$< tests/proto/golden fuzz/corpus/decode fuzz/corpus/capture
 
 # pkg-config file; the version is the protocol's major.minor.
 $(BUILD)/fa-proto.pc: proto/fa-proto.pc.in proto/include/fa_proto.h

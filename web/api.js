@@ -1,5 +1,8 @@
 // api.js — the daemon's JSON API (/api/v1, see fa-insightd/API.md). Same
 // origin only: the page is served by fa-insightd and talks to nothing else.
+// A daemon with a bearer token answers 401 until the page has it (auth.js).
+
+import { askToken, token } from './auth.js';
 
 export class ApiError extends Error {
   // status 0 means the daemon could not be reached at all.
@@ -13,6 +16,17 @@ export class ApiError extends Error {
 const TIMEOUT_MS = 5000;
 
 async function getJSON(path, params) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await getOnce(path, params);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 401 || attempt > 3) throw e;
+      await askToken(token() !== '');
+    }
+  }
+}
+
+async function getOnce(path, params) {
   const url = new URL(path, location.origin);
   if (params) {
     for (const [k, v] of Object.entries(params)) {
@@ -23,7 +37,9 @@ async function getJSON(path, params) {
   const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
   let res;
   try {
-    res = await fetch(url, { signal: ctl.signal, cache: 'no-store', headers: { Accept: 'application/json' } });
+    const headers = { Accept: 'application/json' };
+    if (token()) headers.Authorization = `Bearer ${token()}`;
+    res = await fetch(url, { signal: ctl.signal, cache: 'no-store', headers });
   } catch (e) {
     throw new ApiError(0, 'unreachable', `daemon unreachable (${e.name === 'AbortError' ? 'timed out' : 'connection failed'})`);
   } finally {

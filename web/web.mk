@@ -4,6 +4,7 @@
 #   make web-assets   npm packages (web/node_modules, from the committed
 #                     package-lock.json) and web/vendor/ (uPlot, served by
 #                     the daemon: nothing is loaded from the internet)
+#   make test-web-security  a page on another origin, the token prompt
 #   make test-web     headless Debian chromium driven by playwright-core
 #                     against a real daemon fed by a real agent
 #                     (tests/web/run.mjs); screenshots in build/web-screenshots/
@@ -12,6 +13,7 @@
 
 WEB_NPM_STAMP := web/node_modules/.installed
 WEB_VENDOR := web/vendor/uPlot.esm.js web/vendor/uPlot.min.css
+WEB_MANIFEST := web/MANIFEST
 WEB_FEEDER := $(BUILD)/tests/web/feeder
 WEB_INSIGHTD ?= $(BUILD)/fa-insightd
 WEB_CHROMIUM ?= /usr/bin/chromium
@@ -40,29 +42,52 @@ $(WEB_FEEDER): tests/web/feeder.c $(AGENT_A) $(LIB_A)
 		$(AGENT_LDLIBS) -lm
 
 .PHONY: test-web
-test-web: $(WEB_VENDOR) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SENDER)
+test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SENDER)
 	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_SENDER=$(INSIGHTD_SENDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
+# Who may read the daemon from a browser: a page on another origin is
+# refused the WebSocket and the API; a daemon with --token-file makes the
+# dashboard ask for the token (tests/web/security.mjs, issues 14 and 20).
+.PHONY: test-web-security
+test-web-security: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD)
+	@echo "== web: origin and token in headless chromium (tests/web/security.mjs)"
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots \
+		node tests/web/security.mjs
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.
 ifneq ($(wildcard fa-insightd/fa-insightd.mk),)
-TEST_STEPS += test-web
+TEST_STEPS += test-web test-web-security
 endif
 
 # Screenshots with the demo game running, for a human (not a test).
 .PHONY: web-demo-shot
-web-demo-shot: $(WEB_VENDOR) $(WEB_INSIGHTD) $(BUILD)/fa-demo
+web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/demo-shot.mjs
 
 # make install: the page, its modules and vendor/ (never node_modules or the
 # build files) into share/framealloc/web, where an installed fa-insightd
 # looks for them.
+#
+# web/MANIFEST names them, one per line: fa-insightd serves those files and
+# nothing else of its web root (never package.json, web.mk, node_modules/
+# of a source tree used as web root). It is rewritten only when the list
+# changes.
 WEB_INSTALL_FILES := web/index.html web/fleet.html web/style.css $(wildcard web/*.js)
+.PHONY: web-manifest-force
+web-manifest-force:
+$(WEB_MANIFEST): web-manifest-force
+	@printf '%s\n' $(patsubst web/%,%,$(WEB_INSTALL_FILES) $(WEB_VENDOR)) > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@
+	@rm -f $@.tmp
+ALL_TARGETS += $(WEB_MANIFEST)
+# Everything that runs a daemon on this web/ (defined before this file).
+soak-insightd: $(WEB_VENDOR) $(WEB_MANIFEST)
+$(INSIGHTD_BIN): | $(WEB_MANIFEST)
 .PHONY: install-web
-install-web: $(WEB_VENDOR)
+install-web: $(WEB_VENDOR) $(WEB_MANIFEST)
 	install -d $(DESTDIR)$(PREFIX)/share/framealloc/web/vendor
-	install -m 644 $(WEB_INSTALL_FILES) $(DESTDIR)$(PREFIX)/share/framealloc/web/
+	install -m 644 $(WEB_INSTALL_FILES) $(WEB_MANIFEST) $(DESTDIR)$(PREFIX)/share/framealloc/web/
 	install -m 644 $(WEB_VENDOR) $(DESTDIR)$(PREFIX)/share/framealloc/web/vendor/
 INSTALL_STEPS += install-web

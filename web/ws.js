@@ -6,6 +6,8 @@
 // "reconnecting" instead of silently freezing. Messages are JSON objects; a
 // message that does not parse is counted, never thrown.
 
+import { token } from './auth.js';
+
 export class LiveSocket {
   constructor({ path = '/ws', onmessage, onstate, onopen } = {}) {
     this.path = path;
@@ -26,10 +28,12 @@ export class LiveSocket {
   // nng binds the WebSocket route to the exact host of the daemon's
   // --listen address: a page opened as http://localhost:7878/ must still
   // dial ws://127.0.0.1:7878/ws. app.js sets wsUrl from /api/v1/health.
+  // A daemon with a bearer token takes it from the query (a browser cannot
+  // send headers on a WebSocket).
   url() {
-    if (this.wsUrl) return this.wsUrl;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${proto}//${location.host}${this.path}`;
+    const base = this.wsUrl || `${proto}//${location.host}${this.path}`;
+    return token() ? `${base}?token=${encodeURIComponent(token())}` : base;
   }
 
   start() {

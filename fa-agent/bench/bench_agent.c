@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,6 +143,7 @@ typedef struct drain {
     pthread_t thread;
     _Atomic bool quit;
     _Atomic uint64_t messages;
+    bool open;
 } drain_t;
 
 static void *drain_main(void *arg) {
@@ -157,17 +159,25 @@ static void *drain_main(void *arg) {
     return NULL;
 }
 
+/* A capture file instead of a daemon (--capture): nothing to drain. */
+static bool capturing(const char *url) {
+    return strncmp(url, "file:", 5) == 0;
+}
+
 static void drain_open(drain_t *d, const char *url) {
     memset(d, 0, sizeof *d);
+    if (capturing(url)) return;
     if (nng_pull0_open(&d->sock) || nng_socket_set_ms(d->sock, NNG_OPT_RECVTIMEO, 50) ||
         nng_listen(d->sock, url, NULL, 0)) {
         fprintf(stderr, "bench-agent: cannot listen on %s\n", url);
         exit(1);
     }
     pthread_create(&d->thread, NULL, drain_main, d);
+    d->open = true;
 }
 
 static void drain_close(drain_t *d) {
+    if (!d->open) return;
     atomic_store(&d->quit, true);
     pthread_join(d->thread, NULL);
     nng_close(d->sock);
@@ -189,12 +199,12 @@ static fa_agent_t *agent_on(game_t *g, const char *url, uint32_t ring, int tags)
     fa_agent_stats_t st;
     for (uint64_t deadline = now_ns() + 5000000000u; now_ns() < deadline;) {
         fa_agent_stats(agent, &st);
-        if (st.hellos_sent && st.frames_sent) break;
+        if ((st.hellos_sent && st.frames_sent) || st.frames_captured) break;
         game_work(g);
         fa_end_frame(g->fa);
         sleep_us(500);
     }
-    if (!st.frames_sent) {
+    if (!st.frames_sent && !st.frames_captured) {
         fprintf(stderr, "bench-agent: the agent did not connect\n");
         exit(1);
     }
@@ -267,8 +277,11 @@ static result_t bench_tags(int tags, int runs, int frames, const char *url) {
         fa_agent_stats(agent, &before);
         on[run] = measure(&g, frames, &allocs);
         fa_agent_stats(agent, &after);
-        r.dropped += after.frames_dropped - before.frames_dropped;
-        r.sent += after.frames_sent - before.frames_sent;
+        /* With a capture, "sent" is written to the file. */
+        r.dropped += capturing(url) ? after.capture_dropped - before.capture_dropped
+                                    : after.frames_dropped - before.frames_dropped;
+        r.sent += capturing(url) ? after.frames_captured - before.frames_captured
+                                 : after.frames_sent - before.frames_sent;
         fa_agent_stop(agent, NULL);
     }
     r.off_ns = median(off, (size_t)runs);
@@ -387,6 +400,7 @@ static int callgrind_run(bool with_agent, int tags, int frames, const char *url)
 int main(int argc, char **argv) {
     int runs = 5, frames = 1000, tags = 64;
     const char *callgrind = NULL;
+    bool capture = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--runs") && i + 1 < argc)
             runs = atoi(argv[++i]);
@@ -398,10 +412,14 @@ int main(int argc, char **argv) {
             callgrind = argv[++i];
         else if (!strcmp(argv[i], "--ring") && i + 1 < argc)
             ring_slots = (uint32_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--capture"))
+            capture = true;
         else {
             fprintf(
                 stderr,
-                "usage: %s [--runs R] [--frames F] [--ring SLOTS] | --callgrind on|off --tags T --frames N\n",
+                "usage: %s [--runs R] [--frames F] [--ring SLOTS] [--capture] | --callgrind on|off --tags T "
+                "--frames N [--capture]\n"
+                "--capture: the agent writes a capture file in /tmp instead of sending to a receiver\n",
                 argv[0]);
             return 2;
         }
@@ -412,12 +430,20 @@ int main(int argc, char **argv) {
     if (tags < 2) tags = 2;
     if (tags > MAX_TAGS) tags = MAX_TAGS;
     char url[128];
-    snprintf(url, sizeof url, "ipc:///tmp/fa-agent-bench-%d.ipc", (int)getpid());
-    if (callgrind) return callgrind_run(strcmp(callgrind, "on") == 0, tags, frames, url);
+    if (capture)
+        snprintf(url, sizeof url, "file:/tmp/fa-agent-bench-%d.facap", (int)getpid());
+    else
+        snprintf(url, sizeof url, "ipc:///tmp/fa-agent-bench-%d.ipc", (int)getpid());
+    if (callgrind) {
+        int rc = callgrind_run(strcmp(callgrind, "on") == 0, tags, frames, url);
+        if (capture) unlink(url + 5);
+        return rc;
+    }
 
     printf("fa_end_frame() on the game thread, agent off vs on (median of %d runs x %d paced frames;\n"
-           "a PULL receiver drains the messages)\n\n",
-           runs, frames);
+           "%s)\n\n",
+           runs, frames,
+           capture ? "the agent writes a capture file, no daemon" : "a PULL receiver drains the messages");
     printf("| tags | off (ns) | on (ns) | agent cost (ns) | of which lib snapshot (ns) | allocs/frame | "
            "frames sent | dropped |\n");
     printf("|-----:|---------:|--------:|----------------:|---------------------------:|-------------:|------"
@@ -437,5 +463,6 @@ int main(int argc, char **argv) {
     bench_codec(16);
     bench_codec(64);
     bench_codec(256);
+    if (capture) unlink(url + 5);
     return 0;
 }

@@ -14,7 +14,11 @@
  *   dropped and counted by reason, and the dialer reconnects by itself (each
  *   new connection starts with a HELLO carrying the full tag dictionary). An
  *   optional file emitter writes JSON snapshots into a directory on request
- *   (a `snapshot.request` file) or periodically.
+ *   (a `snapshot.request` file) or periodically. The same messages can also
+ *   go to a capture file, instead of or beside the daemon (capture_path, or
+ *   FA_INSIGHT_URL=file:PATH with no code change): one complete session per
+ *   file, read by `fa-cli compare` and `fa-cli export` without a daemon and
+ *   imported by fa-insightd (format: proto/PROTOCOL.md §10).
  *
  * QUICK START
  *     fa_alloc_t *fa = fa_create(NULL);
@@ -30,7 +34,8 @@
  *     fa_destroy(fa);
  *   Build: cc game.c $(pkg-config --cflags --libs fa-agent)
  *   The URL comes from the desc, else from the environment variable
- *   FA_INSIGHT_URL, else tcp://127.0.0.1:7879.
+ *   FA_INSIGHT_URL, else tcp://127.0.0.1:7879. A URL file:PATH (or
+ *   file://PATH) writes a capture file at PATH instead of streaming.
  *
  * THREADS
  *   - Game thread: the thread whose fa_end_frame() ends the context's frame
@@ -39,8 +44,9 @@
  *     ring slot, plus O(1) of its own: no lock, no system call, no malloc.
  *     With no daemon connected it does not even take the snapshot.
  *   - Sender thread: one per agent, started by fa_agent_start(). It builds,
- *     encodes and sends the messages, checks the request file, writes JSON
- *     files (cJSON, malloc, file I/O) and runs the log callback.
+ *     encodes and sends the messages, appends them to the capture file
+ *     (one write() each), checks the request file, writes JSON files
+ *     (cJSON, malloc, file I/O) and runs the log callback.
  *   - nng's own threads dial and redial; their pipe callbacks only set
  *     atomic flags.
  *   - fa_agent_stats() and fa_agent_request_snapshot() may be called by any
@@ -114,7 +120,8 @@ typedef struct fa_agent_s fa_agent_t;
     X(FA_AGENT_LOG_DIAL_FAILED, 10, "nng refused the URL or the dialer")                                     \
     X(FA_AGENT_LOG_UNREACHABLE, 11, "the daemon has been unreachable for unreachable_ms (value: ms)")        \
     X(FA_AGENT_LOG_REACHABLE, 12, "the daemon is reachable again (value: ms it was not)")                    \
-    X(FA_AGENT_LOG_FORKED, 13, "fa_agent_start in a forked child: nng cannot run there")
+    X(FA_AGENT_LOG_FORKED, 13, "fa_agent_start in a forked child: nng cannot run there")                       \
+    X(FA_AGENT_LOG_CAPTURE_FAILED, 14, "capture file not opened or not written")
 
 typedef enum fa_agent_log_id {
 #define FA_AGENT__LOG_ENUM(name, value, msg) name = value,
@@ -126,12 +133,14 @@ typedef struct fa_agent_log_event {
     fa_agent_log_id id;
     int code;           /* native error (nng_err or errno) when relevant, else 0 */
     uint64_t value;     /* id-specific: frame number of a snapshot file,
-                           frames dropped at a flush time-out, bytes sent */
+                           frames dropped at a flush time-out, bytes sent,
+                           the capture file's size kept after a failed write */
     const char *detail; /* human text (a path, a URL), valid during the call */
 } fa_agent_log_event_t;
 
-/* Runs on the agent's sender thread (or, for FA_AGENT_LOG_DIAL_FAILED, on
- * the thread calling fa_agent_start). It MUST NOT block for long, MUST NOT
+/* Runs on the agent's sender thread (or, for FA_AGENT_LOG_DIAL_FAILED and
+ * a capture file that cannot be opened, on the thread calling
+ * fa_agent_start). It MUST NOT block for long, MUST NOT
  * call fa_agent_stop() and MUST NOT assume it runs on the game thread. */
 typedef void (*fa_agent_log_cb)(const fa_agent_log_event_t *ev, void *user);
 
@@ -180,6 +189,12 @@ typedef struct fa_agent_desc {
                                   unbuffered, so that nng takes a message only
                                   when the connection can carry it, and the
                                   agent's ring is the one queue */
+    /* Capture file (proto/PROTOCOL.md §10): the session's messages appended
+     * to PATH by the sender thread, beside the stream. NULL/"": none, unless
+     * the URL is file:PATH, which captures to PATH instead of streaming (a
+     * different capture_path then is FA_ERR_INVALID_ARG). The file is
+     * created or truncated by fa_agent_start(). */
+    const char *capture_path;
     /* File emitter. */
     const char *emit_dir; /* NULL/"": no file emitter */
     fa_agent_emit_mode emit_mode;
@@ -208,7 +223,9 @@ typedef struct fa_agent_desc {
 
 /* Counters since the agent started. Each is read atomically, but they are
  * not one consistent set while frames flow; after fa_agent_stop() they are
- * final and frames_seen == frames_sent + frames_dropped. */
+ * final and, when the agent streams, frames_seen == frames_sent +
+ * frames_dropped (a capture-only agent sends nothing and counts only
+ * dropped_ring_full). */
 typedef struct fa_agent_stats {
     uint64_t frames_seen;           /* frame ends the agent's hook ran for */
     uint64_t frames_sent;           /* FRAME messages handed to nng */
@@ -229,6 +246,15 @@ typedef struct fa_agent_stats {
     uint32_t ring_capacity;
     bool connected; /* a daemon is attached now */
     bool bye_sent;  /* final: the BYE was handed to nng */
+    /* The capture file (all 0 without one). After fa_agent_stop(),
+     * frames_seen == frames_captured + capture_dropped. */
+    uint64_t frames_captured;      /* FRAME messages written to it */
+    uint64_t capture_dropped;      /* frames that are not in it: no free ring
+                                      slot (dropped_ring_full), a failed write,
+                                      or still queued at the stop time-out */
+    uint64_t capture_bytes;        /* its size: file header and messages */
+    uint64_t capture_write_errors; /* writes that failed; the file was cut
+                                      back to its last whole message */
 } fa_agent_stats_t;
 
 /* ------------------------------------------------------------------------ */
@@ -240,10 +266,12 @@ typedef struct fa_agent_stats {
  * the sender thread and registers the frame-end hook (one of lib's 8). desc
  * may be NULL (all defaults); it is copied. On success writes *out and
  * returns FA_OK; on failure *out is untouched and nothing is left running:
- * FA_ERR_INVALID_ARG (NULL fa or out, a URL nng refuses), FA_ERR_NO_MEMORY,
+ * FA_ERR_INVALID_ARG (NULL fa or out, a URL nng refuses, an empty file:
+ * path, or file:PATH with a different capture_path), FA_ERR_NO_MEMORY,
  * FA_ERR_STATE (lib's 8 frame hooks are taken, or this is a forked child of a
  * process whose agent used nng: see FORK), FA_ERR_SYSTEM (socket or
- * thread creation). Any thread; allocates; reads the environment; may take
+ * thread creation, or the capture file cannot be created: logged with
+ * errno). Any thread; allocates; reads the environment; may take
  * milliseconds. The first frames may be dropped as "disconnected" until the
  * connection is up. */
 FA_API FA_NODISCARD int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *desc, fa_agent_t **out);
@@ -254,10 +282,12 @@ FA_API FA_NODISCARD int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *de
  * BYE with the session's counts when a daemon is connected (waiting until it
  * was written to the connection, within stop_timeout_ms), closes
  * the socket, joins the thread and frees everything. Writes the final
- * counters to *final_stats when it is not NULL. Returns FA_OK when every
- * frame was flushed and the BYE was handed to nng, FA_ERR_TIMEOUT otherwise
- * (the agent is freed either way), FA_ERR_STATE for the inert copy in a
- * forked child (freed, nng untouched; see FORK). NULL agent:
+ * counters to *final_stats when it is not NULL. A capture file gets its
+ * own BYE and is flushed to disk (fdatasync) and closed. Returns FA_OK when
+ * every frame was flushed and the BYE was handed to nng and written to the
+ * capture file (each that the agent has), FA_ERR_TIMEOUT otherwise (the
+ * agent is freed either way), FA_ERR_STATE for the inert copy in a forked
+ * child (freed, nng untouched, nothing written; see FORK). NULL agent:
  * FA_ERR_INVALID_ARG.
  * It MUST be called on the game thread, or while no fa_end_frame() of the
  * main thread is running (lib may still be calling the hook otherwise), and

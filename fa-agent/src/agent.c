@@ -95,16 +95,31 @@ static bool empty(const char *s) {
     return !s || !s[0];
 }
 
+/* The path of a file: URL ("file:PATH" or "file://PATH"), or NULL when
+ * url is not one. */
+static const char *file_url_path(const char *url) {
+    if (strncmp(url, "file://", 7) == 0) return url + 7;
+    if (strncmp(url, "file:", 5) == 0) return url + 5;
+    return NULL;
+}
+
 static int copy_strings(fa_agent_t *a, const fa_agent_desc_t *in) {
     const char *url = in->url;
     if (empty(url)) url = getenv(FA_AGENT_URL_ENV);
     if (empty(url)) url = FA_AGENT_DEFAULT_URL;
+    /* file:PATH captures instead of streaming; a second, different capture
+     * path in the desc is a contradiction, not a choice to make silently. */
+    const char *capture = in->capture_path, *file = file_url_path(url);
+    if (file) {
+        if (!*file || (!empty(capture) && strcmp(capture, file) != 0)) return FA_ERR_INVALID_ARG;
+        capture = file;
+    }
     const char *app = empty(in->app_name) ? program_invocation_short_name : in->app_name;
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-    const char *src[6] = {url, app, in->session_label, in->build_id, in->emit_dir, host};
-    const bool wire[6] = {false, true, true, true, false, true};
-    for (int i = 0; i < 6; i++)
+    const char *src[7] = {url, app, in->session_label, in->build_id, in->emit_dir, host, capture};
+    const bool wire[7] = {false, true, true, true, false, true, false};
+    for (int i = 0; i < 7; i++)
         if (!(a->strings[i] = copy(src[i], wire[i]))) return FA_ERR_NO_MEMORY;
     a->desc.url = a->strings[0];
     a->desc.app_name = a->strings[1];
@@ -115,6 +130,9 @@ static int copy_strings(fa_agent_t *a, const fa_agent_desc_t *in) {
     a->meta.session_label = a->strings[2];
     a->meta.build_id = a->strings[3];
     a->meta.host = a->strings[5];
+    a->desc.capture_path = empty(capture) ? NULL : a->strings[6];
+    a->capture.path = a->desc.capture_path;
+    a->link.enabled = file == NULL;
     return FA_OK;
 }
 
@@ -144,10 +162,12 @@ static void destroy(fa_agent_t *a) {
     free(a->sender.tag_stats);
     free(a->sender.thread_rows);
     free(a->sender.findings);
-    free(a->sender.known_soft);
-    free(a->sender.known_hard);
+    free(a->sender.stream.known_soft);
+    free(a->sender.stream.known_hard);
+    free(a->capture.sink.known_soft);
+    free(a->capture.sink.known_hard);
     free(a->emit.request_path);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         free(a->strings[i]);
     free(a);
 }
@@ -197,11 +217,16 @@ static int allocate(fa_agent_t *a) {
     a->sender.tag_stats = calloc(tags, sizeof *a->sender.tag_stats);
     a->sender.thread_rows = calloc(threads, sizeof *a->sender.thread_rows);
     a->sender.findings = calloc(findings, sizeof *a->sender.findings);
-    a->sender.known_soft = calloc(tags, sizeof *a->sender.known_soft);
-    a->sender.known_hard = calloc(tags, sizeof *a->sender.known_hard);
     if (!a->sender.wire || !a->sender.defs || !a->sender.tag_stats || !a->sender.thread_rows ||
-        !a->sender.findings || !a->sender.known_soft || !a->sender.known_hard)
+        !a->sender.findings)
         return FA_ERR_NO_MEMORY;
+    fa__agent_sink_t *sinks[2] = {&a->sender.stream, &a->capture.sink};
+    for (int i = 0; i < 2; i++) {
+        sinks[i]->kind = i ? FA__SINK_CAPTURE : FA__SINK_STREAM;
+        sinks[i]->known_soft = calloc(tags, sizeof *sinks[i]->known_soft);
+        sinks[i]->known_hard = calloc(tags, sizeof *sinks[i]->known_hard);
+        if (!sinks[i]->known_soft || !sinks[i]->known_hard) return FA_ERR_NO_MEMORY;
+    }
 
     if (d->emit_mode != FA_AGENT_EMIT_OFF) {
         a->emit.enabled = true;
@@ -229,13 +254,15 @@ static int start_sender(fa_agent_t *a) {
     return FA_OK;
 }
 
-/* Stops the sender (flush, BYE within the deadline) and closes nng. */
+/* Stops the sender (flush, BYE within the deadline), closes nng and the
+ * capture file (the sender closed it unless it never ran). */
 static void shut_down(fa_agent_t *a, uint64_t timeout_ms) {
     a->stop_start_ns = fa__agent_mono_ns();
     a->stop_deadline_ns = a->stop_start_ns + timeout_ms * 1000000u;
     atomic_store_explicit(&a->stopping, true, memory_order_release);
     if (a->sender.thread_started) pthread_join(a->sender.thread, NULL);
-    fa__agent_link_close(a);
+    if (a->link.enabled) fa__agent_link_close(a);
+    fa__agent_capture_close(a);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -255,6 +282,7 @@ int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *desc, fa_agent_t **out
     fa_agent_t *a = NULL;
     if (posix_memalign((void **)&a, FA__AGENT_LINE, sizeof *a) != 0) return FA_ERR_NO_MEMORY;
     memset(a, 0, sizeof *a);
+    a->capture.fd = -1;
     a->fa = fa;
     a->desc = in;
     fill_defaults(&a->desc, fa);
@@ -270,8 +298,13 @@ int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *desc, fa_agent_t **out
     a->meta.start_mono_ns = fa__agent_mono_ns();
     a->fork_generation = atomic_load_explicit(&fa__agent_forks, memory_order_relaxed);
 
-    atomic_store_explicit(&nng_opened, true, memory_order_relaxed);
-    if ((rc = fa__agent_link_open(a)) != FA_OK) {
+    if (a->capture.path && (rc = fa__agent_capture_open(a)) != FA_OK) {
+        destroy(a);
+        return rc;
+    }
+    if (a->link.enabled) atomic_store_explicit(&nng_opened, true, memory_order_relaxed);
+    if (a->link.enabled && (rc = fa__agent_link_open(a)) != FA_OK) {
+        fa__agent_capture_close(a);
         destroy(a);
         return rc;
     }
@@ -312,6 +345,10 @@ void fa_agent_stats(const fa_agent_t *a, fa_agent_stats_t *out) {
     out->connected =
         atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0 && !fa__agent_is_forked_copy(a);
     out->bye_sent = atomic_load_explicit(&a->sender.bye_sent, memory_order_relaxed);
+    out->frames_captured = fa__read(&a->capture.frames);
+    out->capture_dropped = a->capture.enabled ? out->dropped_ring_full + fa__read(&a->capture.dropped) : 0;
+    out->capture_bytes = fa__read(&a->capture.bytes);
+    out->capture_write_errors = fa__read(&a->capture.write_errors);
 }
 
 int fa_agent_stop(fa_agent_t *a, fa_agent_stats_t *final_stats) {
@@ -320,7 +357,9 @@ int fa_agent_stop(fa_agent_t *a, fa_agent_stats_t *final_stats) {
     (void)fa_remove_frame_hook(a->fa, fa__agent_frame_hook, a);
     if (fa__agent_is_forked_copy(a)) {
         /* The sender thread and nng's state are the parent's: neither is
-         * joined nor closed here (nng would abort). The memory is ours. */
+         * joined nor closed here (nng would abort). The memory and our copy
+         * of the capture descriptor are ours; the file is the parent's. */
+        if (a->capture.fd >= 0) close(a->capture.fd);
         fa_agent_stats(a, final_stats);
         destroy(a);
         return FA_ERR_STATE;
@@ -328,7 +367,8 @@ int fa_agent_stop(fa_agent_t *a, fa_agent_stats_t *final_stats) {
     shut_down(a, a->desc.stop_timeout_ms);
     fa_agent_stats(a, final_stats);
     bool ok = atomic_load_explicit(&a->sender.flushed, memory_order_relaxed) &&
-              atomic_load_explicit(&a->sender.bye_sent, memory_order_relaxed);
+              (!a->link.enabled || atomic_load_explicit(&a->sender.bye_sent, memory_order_relaxed)) &&
+              (!a->capture.enabled || a->capture.bye_written);
     destroy(a);
     return ok ? FA_OK : FA_ERR_TIMEOUT;
 }

@@ -12,8 +12,9 @@
  *                  is full;
  *   sender       — turns each slot into messages (HELLO after a new
  *                  connection, TAGS for new tags and budget changes, FRAME),
- *                  encodes them into its own buffer, sends them, renders
- *                  JSON for the file emitter (sender.c, emit.c);
+ *                  encodes them into its own buffer, sends them, appends
+ *                  them to the capture file, renders JSON for the file
+ *                  emitter (sender.c, capture.c, emit.c);
  *   nng threads  — pipe callbacks set `link` atomics only.
  * Hand-offs are acquire/release pairs on the ring's head and tail; the
  * emitter's request flag carries no data. No mutex anywhere.
@@ -39,7 +40,9 @@
 typedef struct fa__agent_slot {
     fa_snapshot_t snap;
     uint64_t game_drops; /* frames the game side had dropped before this one */
-    bool send;           /* false: taken for the file emitter only (no daemon) */
+    uint64_t ring_drops; /* of which for lack of a free slot */
+    bool send;           /* for the daemon (false: no daemon connected) */
+    bool capture;        /* for the capture file */
     bool emit;           /* the file emitter asked for this snapshot */
 } fa__agent_slot_t;
 
@@ -115,12 +118,28 @@ typedef struct fa__agent_meta {
     const char *app_name, *session_label, *build_id, *host;
 } fa__agent_meta_t;
 
+/* One receiver of the session's messages: the daemon over nng, or the
+ * capture file. Each numbers its messages and learns the tag dictionary on
+ * its own, so that either one is a complete session by itself. Sender
+ * thread only. */
+typedef enum { FA__SINK_STREAM, FA__SINK_CAPTURE } fa__sink_kind;
+typedef struct fa__agent_sink {
+    fa__sink_kind kind;
+    uint64_t next_seq;
+    bool need_hello;                   /* the next message must be a HELLO */
+    uint32_t announced;                /* tag ids below this were announced */
+    uint64_t *known_soft, *known_hard; /* budgets as announced (max_tags each) */
+    uint64_t drops_at_frame;           /* the sink's drop total at its last FRAME */
+    uint64_t hello_at_ns;              /* when its last HELLO left (the stream
+                                          repeats it every hello_interval_ms) */
+} fa__agent_sink_t;
+
 struct fa_agent_s {
     fa_alloc_t *fa;
     uint32_t fork_generation; /* fa__agent_forks when the agent started */
     fa_agent_desc_t desc;     /* effective; strings point to `strings` below */
     fa__agent_meta_t meta;
-    char *strings[6]; /* owned copies: url, app, label, build, dir, host */
+    char *strings[7]; /* owned copies: url, app, label, build, dir, host, capture */
 
     /* Game thread: single-writer counters. */
     struct {
@@ -134,6 +153,7 @@ struct fa_agent_s {
 
     /* nng: the socket and what the pipe callbacks publish. */
     struct {
+        bool enabled; /* false when the URL is file:PATH (capture only) */
         nng_socket sock;
         nng_dialer dialer;
         int send_fd;                                      /* readable when nng can take a message */
@@ -159,9 +179,21 @@ struct fa_agent_s {
         fa_proto_tag_stat_t *tag_stats;     /* max_tags */
         fa_proto_thread_row_t *thread_rows; /* max_threads */
         fa_proto_finding_t *findings;       /* max_findings */
-        uint64_t *known_soft, *known_hard;  /* budgets as announced */
-        uint32_t announced;                 /* ids below were announced */
+        fa__agent_sink_t stream;
     } sender;
+
+    /* Capture file: opened by start, written and closed by the sender. */
+    struct {
+        bool enabled;
+        int fd;
+        const char *path;     /* the agent's copy */
+        uint64_t good_size;   /* end of the last whole message written */
+        bool failing;         /* the last write failed (log once per episode) */
+        bool broken;          /* the file could not be cut back: no more writes */
+        bool bye_written;     /* final */
+        fa__agent_sink_t sink;
+        alignas(FA__AGENT_LINE) _Atomic uint64_t frames, bytes, dropped, write_errors;
+    } capture;
 
     /* Stop: the deadline is written before `stopping` is released. */
     alignas(FA__AGENT_LINE) _Atomic bool stopping;
@@ -197,6 +229,16 @@ void fa__agent_frame_hook(fa_alloc_t *fa, uint64_t frame, void *user);
 int fa__agent_link_open(fa_agent_t *a);
 void fa__agent_link_close(fa_agent_t *a);
 void *fa__agent_sender_main(void *arg);
+
+/* capture.c — the capture file (PROTOCOL.md §10). */
+/* Opens desc.capture_path (truncating it) and writes the file header; on
+ * the starting thread. FA_OK, or FA_ERR_SYSTEM (logged with errno). */
+int fa__agent_capture_open(fa_agent_t *a);
+/* Appends one whole message, or leaves the file at its last whole message
+ * and counts the failure. 0 or a negative errno. Sender thread. */
+int fa__agent_capture_write(fa_agent_t *a, const void *buf, size_t len);
+/* Flushes to disk and closes. Sender thread at the end, or start's clean-up. */
+void fa__agent_capture_close(fa_agent_t *a);
 
 /* emit.c — JSON snapshots (sender thread). */
 /* Renders a snapshot as JSON; the caller frees the string with

@@ -6,8 +6,8 @@
  * encoding, JSON). Rules that hold for every line here: no malloc, no lock
  * of the agent, no blocking call, no system call; O(1) besides lib's
  * fa_snapshot_take(). When the snapshot cannot go anywhere (no daemon
- * connected and no file requested, or the ring is full) the frame is
- * dropped and counted without even taking it.
+ * connected, no capture file and no JSON file requested, or the ring is
+ * full) the frame is dropped and counted without even taking it.
  */
 #include "agent_internal.h"
 
@@ -23,12 +23,13 @@ void fa__agent_frame_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
     fa_agent_t *a = user;
     fa__count(&a->game.frames_seen, 1);
     /* A forked copy (see FORK in fa_agent.h) has no sender: it only counts. */
-    bool connected =
-        atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0 && !fa__agent_is_forked_copy(a);
-    bool emit = a->emit.enabled && !fa__agent_is_forked_copy(a) &&
+    bool forked = fa__agent_is_forked_copy(a);
+    bool connected = atomic_load_explicit(&a->link.pipe_id, memory_order_relaxed) != 0 && !forked;
+    bool capture = a->capture.enabled && !forked;
+    bool emit = a->emit.enabled && !forked &&
                 atomic_load_explicit(&a->emit.state, memory_order_relaxed) == FA__EMIT_REQUESTED;
-    if (!connected && !emit) {
-        /* The common "no daemon" case costs two loads. */
+    if (!connected && !capture && !emit) {
+        /* The common "no daemon" case costs a few loads. */
         drop(a, &a->game.drop_disconnected);
         return;
     }
@@ -49,9 +50,13 @@ void fa__agent_frame_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
      * max_tags: tags_total tells the daemon. */
     (void)fa_snapshot_take(fa, s);
     slot->send = connected;
+    slot->capture = capture;
     slot->emit = emit;
-    if (!connected) drop(a, &a->game.drop_disconnected); /* taken for the file only */
+    /* Taken for a file only: the daemon misses it (a capture-only agent has
+     * no daemon to miss anything). */
+    if (!connected && a->link.enabled) drop(a, &a->game.drop_disconnected);
     slot->game_drops = fa__read(&a->game.drops);
+    slot->ring_drops = fa__read(&a->game.drop_ring_full);
     if (emit) atomic_store_explicit(&a->emit.state, FA__EMIT_TAKEN, memory_order_relaxed);
     fa__ring_publish(ring, 1);
 }

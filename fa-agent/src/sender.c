@@ -1,8 +1,11 @@
 /*
  * sender.c — the agent's transport: the nng PUSH socket, its pipe callbacks,
  * and the sender thread that turns ring snapshots into messages and ships
- * them with non-blocking sends.
+ * them with non-blocking sends, and appends them to the capture file.
  *
+ * The daemon and the capture file are two sinks: each gets a complete
+ * session of its own (HELLO first, its own seq, its own TAGS, its own drop
+ * counts); a snapshot's FRAME is built once and encoded for each.
  * Session rules kept here:
  *   - every connection starts with a HELLO carrying the full dictionary,
  *     built from the first snapshot taken after the connection (seq 0 for
@@ -106,20 +109,15 @@ void fa__agent_link_close(fa_agent_t *a) {
 /* ------------------------------------------------------------------------ */
 
 typedef struct sender_state {
-    uint64_t next_seq;
-    uint32_t sent_gen;            /* connection generation whose HELLO left */
-    bool need_hello;              /* a HELLO/TAGS failed: re-announce */
-    uint64_t hello_at_ns;         /* when the last HELLO left */
-    uint64_t game_drops_at_frame; /* game-side drops before the last FRAME sent */
-    uint64_t own_drops_at_frame;  /* sender drops when the last FRAME was sent */
-    uint64_t limit_ns;            /* stopping: no send waits beyond this */
+    uint32_t sent_gen;  /* connection generation whose HELLO left */
+    uint64_t limit_ns;  /* stopping: no send waits beyond this */
     bool was_connected;
     uint64_t down_since_ns;    /* no daemon since (start, or the lost connection) */
     bool unreachable_reported; /* FA_AGENT_LOG_UNREACHABLE was logged for it */
 } sender_state_t;
 
 static bool connected(const fa_agent_t *a) {
-    return atomic_load_explicit(&a->link.pipe_id, memory_order_acquire) != 0;
+    return a->link.enabled && atomic_load_explicit(&a->link.pipe_id, memory_order_acquire) != 0;
 }
 
 static void sleep_ns(uint64_t ns) {
@@ -155,16 +153,31 @@ static uint64_t own_drops(const fa_agent_t *a) {
            fa__read(&a->sender.drop_encode_failed);
 }
 
-/* Encodes m (with the next seq) into the wire buffer and sends it. 0, an
- * nng error, or a negative fa_proto error when it could not be encoded. */
-static int encode_and_send(fa_agent_t *a, sender_state_t *st, fa_proto_msg_t *m, uint64_t deadline) {
+/* Every frame a sink has missed so far, as of this slot: for the daemon
+ * the game side's drops and the sender's; for the capture file the frames
+ * the ring had no room for and the writes that failed. */
+static uint64_t sink_drops(const fa_agent_t *a, const fa__agent_sink_t *s, const fa__agent_slot_t *slot) {
+    if (s->kind == FA__SINK_CAPTURE) return slot->ring_drops + fa__read(&a->capture.dropped);
+    return slot->game_drops + own_drops(a);
+}
+
+/* Encodes m (with the sink's next seq) into the wire buffer and hands it
+ * to the sink: nng (waiting until deadline at most) or the capture file.
+ * 0, an nng error, a negative errno (capture), or a negative fa_proto
+ * error when it could not be encoded. */
+static int encode_and_deliver(fa_agent_t *a, fa__agent_sink_t *s, fa_proto_msg_t *m, uint64_t deadline) {
     m->header.session_id = a->meta.session_id;
-    m->header.seq = st->next_seq;
+    m->header.seq = s->next_seq;
     int len = fa_proto_encode(m, a->sender.wire, a->sender.wire_capacity);
     if (len < 0) return len;
+    if (s->kind == FA__SINK_CAPTURE) {
+        int rc = fa__agent_capture_write(a, a->sender.wire, (size_t)len);
+        if (rc == 0) s->next_seq++;
+        return rc;
+    }
     int rv = send_until(a, a->sender.wire, (size_t)len, deadline);
     if (rv == 0) {
-        st->next_seq++;
+        s->next_seq++;
         fa__count(&a->sender.messages_sent, 1);
         fa__count(&a->sender.bytes_sent, (uint64_t)len);
     } else {
@@ -182,6 +195,7 @@ static uint64_t send_deadline(const fa_agent_t *a, const sender_state_t *st) {
  * for unreachable_ms (once per outage: a wrong URL is not silent), and its
  * return after that. */
 static void track_connection(fa_agent_t *a, sender_state_t *st) {
+    if (!a->link.enabled) return; /* capture only: no daemon to reach */
     bool now = connected(a);
     uint64_t t = fa__agent_mono_ns();
     if (now == st->was_connected) {
@@ -201,10 +215,10 @@ static void track_connection(fa_agent_t *a, sender_state_t *st) {
     st->down_since_ns = t;
 }
 
-static void remember(fa_agent_t *a, const fa_proto_tag_def_t *defs, uint32_t n) {
+static void remember(fa__agent_sink_t *s, const fa_proto_tag_def_t *defs, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
-        a->sender.known_soft[defs[i].id] = defs[i].budget_soft;
-        a->sender.known_hard[defs[i].id] = defs[i].budget_hard;
+        s->known_soft[defs[i].id] = defs[i].budget_soft;
+        s->known_hard[defs[i].id] = defs[i].budget_hard;
     }
 }
 
@@ -218,8 +232,8 @@ static fa_proto_tag_def_t def_of(const fa_tag_row_t *r) {
     };
 }
 
-/* The HELLO of a connection: the session and every tag of the snapshot. */
-static int send_hello(fa_agent_t *a, sender_state_t *st, const fa_snapshot_t *snap) {
+/* A HELLO to the sink: the session and every tag of the snapshot. */
+static int send_hello(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapshot_t *snap, uint64_t deadline) {
     int n = fa_proto_tag_defs_from_snapshot(snap, 0, a->sender.defs, a->desc.max_tags);
     if (n < 0) n = 0;
     fa_proto_msg_t m;
@@ -237,26 +251,27 @@ static int send_hello(fa_agent_t *a, sender_state_t *st, const fa_snapshot_t *sn
         .tags = a->sender.defs,
         .tag_count = (uint32_t)n,
     };
-    int rv = encode_and_send(a, st, &m, send_deadline(a, st));
+    int rv = encode_and_deliver(a, s, &m, deadline);
     if (rv != 0) return rv;
-    remember(a, a->sender.defs, (uint32_t)n);
-    a->sender.announced = (uint32_t)n;
-    st->hello_at_ns = fa__agent_mono_ns();
-    fa__count(&a->sender.hellos_sent, 1);
-    fa__agent_log(a, FA_AGENT_LOG_HELLO_SENT, 0, (uint64_t)n, NULL);
+    remember(s, a->sender.defs, (uint32_t)n);
+    s->announced = (uint32_t)n;
+    s->hello_at_ns = fa__agent_mono_ns();
+    if (s->kind == FA__SINK_STREAM) {
+        fa__count(&a->sender.hellos_sent, 1);
+        fa__agent_log(a, FA_AGENT_LOG_HELLO_SENT, 0, (uint64_t)n, NULL);
+    }
     return 0;
 }
 
-/* A TAGS for the tags that appeared and the budgets that changed since the
- * last HELLO/TAGS, if any. */
-static int send_tag_changes(fa_agent_t *a, sender_state_t *st, const fa_snapshot_t *snap) {
-    uint32_t rows = snap->row_count, announced = a->sender.announced, n = 0;
+/* A TAGS to the sink for the tags that appeared and the budgets that
+ * changed since its last HELLO/TAGS, if any. */
+static int send_tag_changes(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapshot_t *snap, uint64_t deadline) {
+    uint32_t rows = snap->row_count, announced = s->announced, n = 0;
     if (announced > rows) announced = rows;
     fa_proto_tag_def_t *defs = a->sender.defs;
     for (uint32_t i = 0; i < announced; i++) {
         const fa_tag_row_t *r = &snap->rows[i];
-        if (r->budget_soft != a->sender.known_soft[i] || r->budget_hard != a->sender.known_hard[i])
-            defs[n++] = def_of(r);
+        if (r->budget_soft != s->known_soft[i] || r->budget_hard != s->known_hard[i]) defs[n++] = def_of(r);
     }
     for (uint32_t i = announced; i < rows; i++)
         defs[n++] = def_of(&snap->rows[i]);
@@ -266,62 +281,90 @@ static int send_tag_changes(fa_agent_t *a, sender_state_t *st, const fa_snapshot
     m.header.type = FA_PROTO_TAGS;
     m.tags.tags = defs;
     m.tags.tag_count = n;
-    int rv = encode_and_send(a, st, &m, send_deadline(a, st));
+    int rv = encode_and_deliver(a, s, &m, deadline);
     if (rv != 0) return rv;
-    remember(a, defs, n);
-    if (rows > a->sender.announced) a->sender.announced = rows;
-    fa__count(&a->sender.tags_sent, 1);
+    remember(s, defs, n);
+    if (rows > s->announced) s->announced = rows;
+    if (s->kind == FA__SINK_STREAM) fa__count(&a->sender.tags_sent, 1);
     return 0;
 }
 
-/* One snapshot meant for the daemon: HELLO or TAGS first when needed, then
- * the FRAME. A frame that cannot be sent is dropped and counted. */
-static void send_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_slot_t *slot) {
+/* What the sink must hear before a FRAME: a HELLO when it needs one, else
+ * a TAGS for what changed. A lost TAGS makes the next announcement a HELLO
+ * with the whole dictionary. */
+static int announce(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapshot_t *snap, uint64_t deadline) {
+    if (s->need_hello) {
+        int rv = send_hello(a, s, snap, deadline);
+        if (rv == 0) s->need_hello = false;
+        return rv;
+    }
+    int rv = send_tag_changes(a, s, snap, deadline);
+    if (rv != 0) s->need_hello = true;
+    return rv;
+}
+
+/* The FRAME m (built once per snapshot) to the sink, with the frames the
+ * sink missed since its previous FRAME. */
+static int send_frame(fa_agent_t *a, fa__agent_sink_t *s, fa_proto_msg_t *m, const fa__agent_slot_t *slot,
+                      uint64_t deadline) {
+    uint64_t total = sink_drops(a, s, slot);
+    uint64_t dropped = total - s->drops_at_frame;
+    m->frame.frames_dropped = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
+    int rv = encode_and_deliver(a, s, m, deadline);
+    if (rv == 0) s->drops_at_frame = total;
+    return rv;
+}
+
+static void count_stream_drop(fa_agent_t *a, int rv) {
+    fa__count(rv < 0         ? &a->sender.drop_encode_failed
+              : connected(a) ? &a->sender.drop_send_failed
+                             : &a->sender.drop_disconnected,
+              1);
+}
+
+/* One snapshot for the daemon: HELLO or TAGS first when needed, then the
+ * FRAME. A frame that cannot be sent is dropped and counted. */
+static void stream_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_slot_t *slot, fa_proto_msg_t *m) {
     if (!connected(a)) {
         fa__count(&a->sender.drop_disconnected, 1);
         return;
     }
-    const fa_snapshot_t *snap = &slot->snap;
+    fa__agent_sink_t *s = &a->sender.stream;
     uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
-    int rv;
-    bool due = fa__agent_mono_ns() - st->hello_at_ns >= (uint64_t)a->desc.hello_interval_ms * 1000000u;
-    if (want != st->sent_gen || st->need_hello || due) {
-        rv = send_hello(a, st, snap);
-        if (rv == 0) {
-            st->sent_gen = want;
-            st->need_hello = false;
-        }
-    } else {
-        rv = send_tag_changes(a, st, snap);
-        if (rv != 0) st->need_hello = true; /* a lost TAGS: re-announce everything */
+    /* A new connection, or the periodic repeat for a daemon that lost the
+     * HELLO (restart, full queue): the whole dictionary again. */
+    bool due = fa__agent_mono_ns() - s->hello_at_ns >= (uint64_t)a->desc.hello_interval_ms * 1000000u;
+    if (want != st->sent_gen || due) s->need_hello = true;
+    int rv = announce(a, s, &slot->snap, send_deadline(a, st));
+    if (rv == 0) {
+        st->sent_gen = want;
+        rv = send_frame(a, s, m, slot, send_deadline(a, st));
     }
-    if (rv != 0) {
-        fa__count(rv < 0         ? &a->sender.drop_encode_failed
-                  : connected(a) ? &a->sender.drop_send_failed
-                                 : &a->sender.drop_disconnected,
-                  1);
-        return;
-    }
+    if (rv == 0)
+        fa__count(&a->sender.frames_sent, 1);
+    else
+        count_stream_drop(a, rv);
+}
+
+/* One snapshot for the capture file, with the same session rules. */
+static void capture_snapshot(fa_agent_t *a, const fa__agent_slot_t *slot, fa_proto_msg_t *m) {
+    fa__agent_sink_t *s = &a->capture.sink;
+    int rv = announce(a, s, &slot->snap, UINT64_MAX);
+    if (rv == 0) rv = send_frame(a, s, m, slot, UINT64_MAX);
+    fa__count(rv == 0 ? &a->capture.frames : &a->capture.dropped, 1);
+}
+
+/* A snapshot's FRAME is built once, then given to each sink it is for. */
+static void deliver_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_slot_t *slot) {
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.header.type = FA_PROTO_FRAME;
-    (void)fa_proto_frame_from_snapshot(&m.frame, snap, a->sender.tag_stats, a->desc.max_tags,
+    (void)fa_proto_frame_from_snapshot(&m.frame, &slot->snap, a->sender.tag_stats, a->desc.max_tags,
                                        a->sender.thread_rows, a->desc.max_threads);
-    (void)fa_proto_frame_findings_from_snapshot(&m.frame, snap, a->sender.findings, a->desc.max_findings);
-    uint64_t own = own_drops(a);
-    uint64_t dropped = (slot->game_drops - st->game_drops_at_frame) + (own - st->own_drops_at_frame);
-    m.frame.frames_dropped = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
-    rv = encode_and_send(a, st, &m, send_deadline(a, st));
-    if (rv == 0) {
-        fa__count(&a->sender.frames_sent, 1);
-        st->game_drops_at_frame = slot->game_drops;
-        st->own_drops_at_frame = own;
-    } else {
-        fa__count(rv < 0         ? &a->sender.drop_encode_failed
-                  : connected(a) ? &a->sender.drop_send_failed
-                                 : &a->sender.drop_disconnected,
-                  1);
-    }
+    (void)fa_proto_frame_findings_from_snapshot(&m.frame, &slot->snap, a->sender.findings,
+                                                a->desc.max_findings);
+    if (slot->send) stream_snapshot(a, st, slot, &m);
+    if (slot->capture) capture_snapshot(a, slot, &m);
 }
 
 /* What the ring holds, in order, until st->limit_ns. Returns whether there
@@ -332,28 +375,28 @@ static bool drain_ring(fa_agent_t *a, sender_state_t *st) {
     while ((slot = fa__ring_peek(&a->ring)) != NULL) {
         if (st->limit_ns != UINT64_MAX && fa__agent_mono_ns() >= st->limit_ns) break;
         if (slot->emit) fa__agent_emit_serve(a, &slot->snap);
-        if (slot->send) send_snapshot(a, st, slot);
+        if (slot->send || slot->capture) deliver_snapshot(a, st, slot);
         fa__ring_pop(&a->ring);
         did = true;
     }
     return did;
 }
 
-/* The end of a session: drop what is left, send the BYE, wait for it to
- * leave. Runs after the flush phase. */
-static void finish(fa_agent_t *a, sender_state_t *st) {
-    uint64_t left = 0;
-    fa__agent_slot_t *slot;
-    while ((slot = fa__ring_peek(&a->ring)) != NULL) {
-        if (slot->send) {
-            fa__count(connected(a) ? &a->sender.drop_send_failed : &a->sender.drop_disconnected, 1);
-            left++;
-        }
-        fa__ring_pop(&a->ring);
-    }
-    atomic_store_explicit(&a->sender.flushed, left == 0, memory_order_relaxed);
-    if (left) fa__agent_log(a, FA_AGENT_LOG_FLUSH_TIMEOUT, 0, left, NULL);
+/* A BYE with frames sent and drops by reason. */
+static int send_bye(fa_agent_t *a, fa__agent_sink_t *s, uint64_t frames_sent, const fa_proto_drop_t drops[4],
+                    uint64_t deadline, fa_proto_msg_t *m) {
+    memset(m, 0, sizeof *m);
+    m->header.type = FA_PROTO_BYE;
+    m->bye.frames_sent = frames_sent;
+    for (int i = 0; i < 4; i++)
+        m->bye.frames_dropped += drops[i].count;
+    m->bye.drops = drops;
+    m->bye.drop_count = 4;
+    return encode_and_deliver(a, s, m, deadline);
+}
 
+/* The stream's end: the BYE, and a wait for it to leave. */
+static void finish_stream(fa_agent_t *a) {
     /* The game thread no longer runs the hook (stop removed it before
      * releasing `stopping`): its counters are final. */
     fa_proto_drop_t drops[4] = {
@@ -364,14 +407,9 @@ static void finish(fa_agent_t *a, sender_state_t *st) {
          fa__read(&a->game.drop_disconnected) + fa__read(&a->sender.drop_disconnected)},
     };
     fa_proto_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.header.type = FA_PROTO_BYE;
-    m.bye.frames_sent = fa__read(&a->sender.frames_sent);
-    for (int i = 0; i < 4; i++)
-        m.bye.frames_dropped += drops[i].count;
-    m.bye.drops = drops;
-    m.bye.drop_count = 4;
-    int rv = connected(a) ? encode_and_send(a, st, &m, a->stop_deadline_ns) : NNG_ECLOSED;
+    int rv = connected(a) ? send_bye(a, &a->sender.stream, fa__read(&a->sender.frames_sent), drops,
+                                     a->stop_deadline_ns, &m)
+                          : NNG_ECLOSED;
     if (rv == 0) {
         /* With an unbuffered socket the send fd turns readable again once
          * the BYE was written to the connection: then closing loses nothing. */
@@ -388,11 +426,45 @@ static void finish(fa_agent_t *a, sender_state_t *st) {
     }
 }
 
+/* The capture's end: its BYE (a failed write is the file's "send"
+ * failure), then to disk and closed. */
+static void finish_capture(fa_agent_t *a) {
+    fa_proto_drop_t drops[4] = {
+        {FA_PROTO_DROP_RING_FULL, fa__read(&a->game.drop_ring_full)},
+        {FA_PROTO_DROP_SEND_FAILED, fa__read(&a->capture.dropped)},
+        {FA_PROTO_DROP_ENCODE_FAILED, 0},
+        {FA_PROTO_DROP_DISCONNECTED, 0},
+    };
+    fa_proto_msg_t m;
+    a->capture.bye_written = send_bye(a, &a->capture.sink, fa__read(&a->capture.frames), drops, UINT64_MAX, &m) == 0;
+    fa__agent_log(a, a->capture.bye_written ? FA_AGENT_LOG_BYE_SENT : FA_AGENT_LOG_BYE_NOT_SENT, 0,
+                  m.bye.frames_sent, a->capture.path);
+    fa__agent_capture_close(a);
+}
+
+/* The end of a session: drop what is left, then each sink's BYE. Runs
+ * after the flush phase. */
+static void finish(fa_agent_t *a) {
+    uint64_t left = 0;
+    fa__agent_slot_t *slot;
+    while ((slot = fa__ring_peek(&a->ring)) != NULL) {
+        if (slot->send) fa__count(connected(a) ? &a->sender.drop_send_failed : &a->sender.drop_disconnected, 1);
+        if (slot->capture) fa__count(&a->capture.dropped, 1);
+        left += slot->send || slot->capture;
+        fa__ring_pop(&a->ring);
+    }
+    atomic_store_explicit(&a->sender.flushed, left == 0, memory_order_relaxed);
+    if (left) fa__agent_log(a, FA_AGENT_LOG_FLUSH_TIMEOUT, 0, left, NULL);
+    if (a->link.enabled) finish_stream(a);
+    if (a->capture.enabled) finish_capture(a);
+}
+
 void *fa__agent_sender_main(void *arg) {
     fa_agent_t *a = arg;
     sender_state_t st;
     memset(&st, 0, sizeof st);
     st.limit_ns = UINT64_MAX;
+    a->capture.sink.need_hello = true; /* the file starts with its HELLO */
     st.down_since_ns = fa__agent_mono_ns();
     for (;;) {
         bool stopping = atomic_load_explicit(&a->stopping, memory_order_acquire);
@@ -410,6 +482,6 @@ void *fa__agent_sender_main(void *arg) {
         if (!busy) sleep_ns((uint64_t)a->desc.idle_sleep_us * 1000u);
     }
     track_connection(a, &st);
-    finish(a, &st);
+    finish(a);
     return NULL;
 }

@@ -30,6 +30,7 @@ int args_usage_error(const cmd_info_t *info, const char *fmt, ...) {
 void cli_print_global_options(FILE *out) {
     fputs("Global options (before or after the command):\n"
           "  --server URL      the daemon, default " CLI_DEFAULT_SERVER " or $" CLI_SERVER_ENV "\n"
+          "                    ($" CLI_TOKEN_ENV ": the daemon's bearer token, when it has one)\n"
           "  --session ID      a session id (or a unique prefix of one) or 'latest'; default:\n"
           "                    the latest live session, else the latest one\n"
           "  --json            print the daemon's JSON instead of tables (stable, for scripts)\n"
@@ -40,8 +41,9 @@ void cli_print_global_options(FILE *out) {
           "  --local           print times in local time (default UTC, always with the zone);\n"
           "                    also how times given without a zone are read\n"
           "  --help, --version\n"
-          "Exit codes: 0 ok, 1 daemon down or server error, 2 bad arguments (unknown option,\n"
-          "tag or session), 3 budgets --check found a critical budget.\n",
+          "Exit codes: 0 ok, 1 daemon down or server error (or a damaged capture file),\n"
+          "2 bad arguments (unknown option, tag, session or capture file), 3 budgets --check\n"
+          "found a budget exceeded, 4 compare / baseline check found a regression.\n",
           out);
 }
 
@@ -239,6 +241,12 @@ static int set_value(const cli_t *cli, const cmd_info_t *info, const args_opt_t 
 }
 
 int args_parse(const cli_t *cli, const cmd_info_t *info, const args_opt_t *opts, int argc, char **argv) {
+    return args_parse_positional(cli, info, opts, argc, argv, NULL, 0, NULL);
+}
+
+int args_parse_positional(const cli_t *cli, const cmd_info_t *info, const args_opt_t *opts, int argc, char **argv,
+                          const char **pos, int max_pos, int *npos) {
+    if (npos) *npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -248,6 +256,10 @@ int args_parse(const cli_t *cli, const cmd_info_t *info, const args_opt_t *opts,
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             if (a[0] == '-' && a[1] != '\0')
                 return args_usage_error(info, "unknown option '%s' (options are long: --name)", a);
+            if (npos && *npos < max_pos) {
+                pos[(*npos)++] = a;
+                continue;
+            }
             return args_usage_error(info, "unexpected argument '%s'", a);
         }
         const char *name = a + 2;

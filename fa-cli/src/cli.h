@@ -17,12 +17,16 @@
  *   jv_       json.c      tolerant cJSON accessors (numbers, strings)
  *   render_   render.c    units, colours, tables, tree, sparkline
  *   session_  session.c   --session resolution, unknown tags, near matches
+ *   run_      run.c       a run frame by frame: capture file or session (run.h)
+ *   summary_  summary.c   a run's figures per tag; baseline files (summary.h)
+ *   compare_  compare.c   thresholds, two summaries compared, reports (compare.h)
  *   cmd_*     cmd_*.c     one file per command (group)
  *
  * EXIT CODES
- *   0 success; 1 the daemon is down or answered with an error; 2 bad
- *   arguments (unknown option, bad value, unknown tag or session); 3
- *   `budgets --check` found a critical budget.
+ *   0 success; 1 the daemon is down or answered with an error, or a capture
+ *   file is damaged; 2 bad arguments (unknown option, bad value, unknown
+ *   tag, session or capture file); 3 `budgets --check` found a hard budget
+ *   exceeded; 4 `compare` or `baseline check` found a regression.
  *
  * THREADS
  *   fa-cli is single-threaded; nng's own threads only complete aios that
@@ -44,6 +48,9 @@
 #define CLI_NAME "fa-cli"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:7878"
 #define CLI_SERVER_ENV "FA_INSIGHT_SERVER"
+/* The daemon's bearer token (fa-insightd --token-file), sent with every
+ * request; never a command-line flag, where other users could read it. */
+#define CLI_TOKEN_ENV "FA_INSIGHT_TOKEN"
 #define CLI_DEFAULT_TIMEOUT_MS 5000u
 #define CLI_DEFAULT_MAX_RESPONSE (64u << 20)
 
@@ -51,7 +58,8 @@ enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_SERVER = 1,   /* daemon down, or an error answer */
     CLI_EXIT_USAGE = 2,    /* bad arguments, unknown tag or session */
-    CLI_EXIT_CRITICAL = 3, /* budgets --check: a critical budget */
+    CLI_EXIT_CRITICAL = 3,   /* budgets --check: a hard budget exceeded */
+    CLI_EXIT_REGRESSION = 4, /* compare, baseline check: memory grew past the thresholds */
 };
 
 /* What the global options put in force, shared by every command. */
@@ -68,6 +76,7 @@ typedef struct cli {
     size_t max_response;  /* --max-response: the largest answer read */
     const char *command;  /* the command's name, for messages */
     FILE *err;            /* where errors go: stderr (watch captures them) */
+    const char *token;    /* $FA_INSIGHT_TOKEN, or NULL */
 } cli_t;
 
 /* ------------------------------------------------------------------------ */
@@ -107,6 +116,12 @@ typedef struct cmd_info {
  * go on, CLI_EXIT_OK after printing --help, or CLI_EXIT_USAGE after a
  * precise error naming the option and the usage line on stderr. */
 int args_parse(const cli_t *cli, const cmd_info_t *info, const args_opt_t *opts, int argc, char **argv);
+
+/* The same, but up to max_pos arguments that are not options are collected
+ * into pos[] (their count in *npos) instead of refused; one more is refused
+ * as unexpected. */
+int args_parse_positional(const cli_t *cli, const cmd_info_t *info, const args_opt_t *opts, int argc, char **argv,
+                          const char **pos, int max_pos, int *npos);
 
 /* Prints the command's help (summary, synopsis, options, global options,
  * examples) to out. */
@@ -293,6 +308,10 @@ void render_sparkline(char *buf, size_t cap, const double *values, size_t n, dou
  * script, nothing a terminal acts on. */
 void render_json_safe(FILE *out, const char *json, size_t len);
 
+/* Writes s as a JSON string, quotes included, escaped by escape_json: valid
+ * UTF-8 JSON that no terminal acts on. */
+void render_json_string(FILE *out, const char *s);
+
 /* Display width of a UTF-8 string that may hold ANSI colour sequences. */
 size_t render_width(const char *s);
 
@@ -332,12 +351,27 @@ uint64_t render_now_ms(void);
  * the session object (caller deletes). */
 int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out);
 
+/* The same for an explicit spec (NULL or "latest", an id, a unique prefix,
+ * an app name, or app@build: the latest session of that app with that
+ * build id) instead of cli->session. */
+int session_resolve_spec(const cli_t *cli, const char *spec, char id_out[32], cJSON **session_out);
+
 /* GET /api/v1/sessions, which the daemon pages (newest first, live ones
  * first): one page of `limit` rows, or with `every` page after page (of
  * 1000, at most SESSIONS_PAGES_MAX) into one "sessions" array whose "next"
  * is the last page's. Like api_get otherwise. */
 #define SESSIONS_PAGES_MAX 100
 int api_get_sessions(const cli_t *cli, uint32_t limit, bool every, http_answer_t *out);
+
+/* A paged list route (sessions, alerts, findings): GETs path_query, then
+ * follows its "next" cursors for at most max_pages pages, appending each
+ * page's `key` rows to the first answer's array; "next", "truncated" and
+ * "count" then describe the whole. Like api_get otherwise (sid names the
+ * session for its not-found hints). */
+int api_get_pages(const cli_t *cli, const char *path_query, const char *key, uint32_t max_pages,
+                  const char *sid, http_answer_t *out);
+/* Pages the list commands follow (of 10 000 alerts or 5 000 findings). */
+#define LIST_PAGES_MAX 100
 
 /* GETs path_query and insists on a 2xx JSON answer: returns 0 with *out
  * (the caller frees it), or prints why and returns an exit code (out is
@@ -377,7 +411,8 @@ typedef struct cmd_entry {
 } cmd_entry_t;
 
 extern const cmd_info_t cmd_sessions_info, cmd_tags_info, cmd_budgets_info, cmd_trend_info, cmd_alerts_info,
-    cmd_frames_info, cmd_findings_info, cmd_watch_info, cmd_export_info, cmd_health_info, cmd_fleet_info;
+    cmd_frames_info, cmd_findings_info, cmd_watch_info, cmd_export_info, cmd_health_info, cmd_compare_info,
+    cmd_baseline_info, cmd_fleet_info;
 
 int cmd_sessions(cli_t *cli, int argc, char **argv);
 int cmd_tags(cli_t *cli, int argc, char **argv);
@@ -389,6 +424,8 @@ int cmd_findings(cli_t *cli, int argc, char **argv);
 int cmd_watch(cli_t *cli, int argc, char **argv);
 int cmd_export(cli_t *cli, int argc, char **argv);
 int cmd_health(cli_t *cli, int argc, char **argv);
+int cmd_compare(cli_t *cli, int argc, char **argv);
+int cmd_baseline(cli_t *cli, int argc, char **argv);
 int cmd_fleet(cli_t *cli, int argc, char **argv);
 
 /* Prints an answer's body as the command's --json output (verbatim, with

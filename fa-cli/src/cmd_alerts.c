@@ -28,7 +28,7 @@ int cmd_alerts(cli_t *cli, int argc, char **argv) {
     if (rc >= 0) return rc;
     char sid[32] = "";
     if (!all && (rc = session_resolve(cli, sid, NULL)) != 0) return rc;
-    char path[200] = "/api/v1/alerts", num[32];
+    char path[200] = "/api/v1/alerts?limit=10000", num[32];
     if (!all) http_query_add(path, sizeof path, "session", sid);
     if (have_since) {
         snprintf(num, sizeof num, "%llu", (unsigned long long)since);
@@ -36,7 +36,8 @@ int cmd_alerts(cli_t *cli, int argc, char **argv) {
     }
     if (active) http_query_add(path, sizeof path, "state", "active");
     http_answer_t a;
-    if ((rc = api_get(cli, path, &a, all ? NULL : sid, NULL)) != 0) return rc;
+    /* Every page (the daemon's cursors), so that nothing is left out. */
+    if ((rc = api_get_pages(cli, path, "alerts", LIST_PAGES_MAX, all ? NULL : sid, &a)) != 0) return rc;
     if (cli->json) {
         cmd_print_json(&a);
         http_answer_free(&a);
@@ -90,7 +91,8 @@ int cmd_alerts(cli_t *cli, int argc, char **argv) {
     }
     render_table_print(cli, t, stdout);
     render_table_free(t);
-    if (jv_bool(a.json, "truncated", false)) printf("(more alerts exist: narrow with --since)\n");
+    if (jv_str(a.json, "next", NULL))
+        printf("(older alerts exist beyond these %d: narrow with --since)\n", n);
     http_answer_free(&a);
     return CLI_EXIT_OK;
 }

@@ -1,24 +1,34 @@
 /* cmd_export.c — `export`: raw frames (totals per kind) or one tag's
- * rollups as CSV or JSON on stdout, for spreadsheets and scripts. */
-#include "cli.h"
+ * rollups as CSV or JSON on stdout, for spreadsheets and scripts; a run
+ * (session or capture file) as trace events or folded stacks for other
+ * tools (export_formats.c). */
+#include "export_formats.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 const cmd_info_t cmd_export_info = {
     .name = "export",
-    .summary = "write frames, or one tag's rollups, to stdout as CSV or JSON",
-    .synopsis = "--format csv|json [--from TIME] [--to TIME] [--tag T] [--points N]",
+    .summary = "write frames, a tag's rollups, trace events or folded stacks to stdout",
+    .synopsis = "--format csv|json|trace|folded [--from TIME] [--to TIME] [--tag T] [--points N]\n"
+                "       [--capture FILE]",
     .details = "Without --tag: every stored raw frame between --from and --to (default: all kept),\n"
                "one row per frame with its totals per allocator kind. With --tag: that tag's usage\n"
                "over time (min, avg, max, last per point) from the daemon's rollups, from --from\n"
                "(default: 1h before the latest frame) to the latest frame, cut at --to.\n"
                "TIME is a duration ago (10m), 'now', unix seconds or ms, or 2024-05-01T12:00:00Z.\n"
                "Columns (frames): frame,t_ms,duration_ns,arena_bytes,pool_bytes,heap_bytes,total_bytes,\n"
-               "alloc_count,alloc_bytes,free_count,findings. (tag): t_ms,min,avg,max,last,frames.\n",
+               "alloc_count,alloc_bytes,free_count,findings. (tag): t_ms,min,avg,max,last,frames.\n"
+               "--format trace: Chrome/Perfetto trace-event JSON (ui.perfetto.dev opens it): one counter\n"
+               "track per tag (live bytes, an event when the value changes) and a slice per frame.\n"
+               "--format folded: 'tag;path bytes' lines for flame-graph tools (flamegraph.pl,\n"
+               "speedscope): each tag's own bytes per frame, averaged. Both read the session, or the\n"
+               "capture file given with --capture (no daemon needed), between --from and --to.\n",
     .example = "  fa-cli export --format csv > frames.csv\n"
                "  fa-cli export --format json --from 10m --to now\n"
-               "  fa-cli export --format csv --tag physics --from 1h --points 360\n",
+               "  fa-cli export --format csv --tag physics --from 1h --points 360\n"
+               "  fa-cli export --format trace --capture run.facap > run.trace.json\n"
+               "  fa-cli --session fa-demo@42 export --format folded | flamegraph.pl > memory.svg\n",
 };
 
 static uint64_t kind_u64(const cJSON *frame, const char *kind, const char *field) {
@@ -148,12 +158,13 @@ static int export_tag(cli_t *cli, const char *sid, const cJSON *session, const c
 }
 
 int cmd_export(cli_t *cli, int argc, char **argv) {
-    const char *format = NULL, *tag = NULL;
+    const char *format = NULL, *tag = NULL, *capture = NULL;
     uint64_t from = 0, to = 0;
     bool have_from = false, have_to = false;
     uint32_t points = 360;
     args_opt_t opts[] = {
-        {"format", ARGS_STRING, &format, "csv|json", "output format (default csv; json with --json)"},
+        {"format", ARGS_STRING, &format, "FMT", "csv, json, trace or folded (default csv; json with --json)"},
+        {"capture", ARGS_STRING, &capture, "FILE", "trace, folded: read this capture file, not a session"},
         {"from", ARGS_TIME, &from, "TIME", "first time included (default: the oldest kept)", 0, false,
          &have_from},
         {"to", ARGS_TIME, &to, "TIME", "last time included (default: the latest frame)", 0, false, &have_to},
@@ -165,14 +176,28 @@ int cmd_export(cli_t *cli, int argc, char **argv) {
     int rc = args_parse(cli, &cmd_export_info, opts, argc, argv);
     if (rc >= 0) return rc;
     if (!format) format = cli->json ? "json" : "csv";
+    if (have_from && have_to && from > to) return args_usage_error(&cmd_export_info, "--from is after --to");
+    bool trace = strcmp(format, "trace") == 0, folded = strcmp(format, "folded") == 0;
+    if (trace || folded) {
+        if (tag) return args_usage_error(&cmd_export_info, "--tag goes with csv and json, not %s", format);
+        if (capture && cli->session) return args_usage_error(&cmd_export_info, "give --capture or --session, not both");
+        char *spec = run_spec_of(capture, cli->session);
+        if (!spec) return CLI_EXIT_SERVER;
+        uint64_t lo = have_from ? from : 0, hi = have_to ? to : UINT64_MAX;
+        rc = trace ? export_trace(cli, spec, lo, hi, stdout) : export_folded(cli, spec, lo, hi, stdout);
+        free(spec);
+        return rc;
+    }
     bool csv;
     if (strcmp(format, "csv") == 0)
         csv = true;
     else if (strcmp(format, "json") == 0)
         csv = false;
     else
-        return args_usage_error(&cmd_export_info, "--format: '%s' is not csv or json", format);
-    if (have_from && have_to && from > to) return args_usage_error(&cmd_export_info, "--from is after --to");
+        return args_usage_error(&cmd_export_info, "--format: '%s' is not csv, json, trace or folded", format);
+    if (capture)
+        return args_usage_error(&cmd_export_info,
+                                "--capture goes with trace and folded (csv and json export a session's stored frames)");
     char sid[32];
     cJSON *session = NULL;
     if ((rc = session_resolve(cli, sid, &session)) != 0) return rc;

@@ -53,7 +53,8 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
         http_query_add(path, sizeof path, "since", num);
     }
     http_answer_t a;
-    if ((rc = api_get(cli, path, &a, sid, NULL)) != 0) return rc;
+    /* Every page (the daemon's cursors): the table merges all of them. */
+    if ((rc = api_get_pages(cli, path, "findings", LIST_PAGES_MAX, sid, &a)) != 0) return rc;
     if (cli->json) {
         cmd_print_json(&a);
         http_answer_free(&a);
@@ -121,7 +122,8 @@ int cmd_findings(cli_t *cli, int argc, char **argv) {
         printf("  [%d] %s%s%s: %s\n      fix: %s\n", m[i].code, render_color_code(cli, RC_BOLD), m[i].name,
                render_color_code(cli, RC_RESET), m[i].meaning, m[i].advice);
     }
-    if (jv_bool(a.json, "truncated", false)) printf("(more findings exist: narrow with --since)\n");
+    if (jv_str(a.json, "next", NULL))
+        printf("(older findings exist beyond these %d seconds: narrow with --since)\n", n);
     free(m);
     http_answer_free(&a);
     return CLI_EXIT_OK;

@@ -20,15 +20,19 @@ const cmd_info_t cmd_tags_info = {
 
 const cmd_info_t cmd_budgets_info = {
     .name = "budgets",
-    .summary = "show the budgets of a tag and its children; --check fails in CI when one is critical",
-    .synopsis = "[--tag T] [--check]",
+    .summary = "show the budgets of a tag and its children; --check fails in CI when one was exceeded",
+    .synopsis = "[--tag T] [--check] [--since DURATION]",
     .details = "For T (default: every tag) and its children: soft and hard budget, bytes in use now,\n"
                "peak, share of the hard budget and status: ok, warning (>= 80 %), critical (>= 100 %).\n"
-               "With --check the exit status is 3 when any budget shown is critical, 0 otherwise\n"
-               "(2 for bad arguments, 1 when the daemon is down or answers with an error).\n",
+               "With --check the exit status is 3 when a hard budget shown was reached at any frame of\n"
+               "the session (or of the last DURATION with --since), not only now, and each such budget\n"
+               "is listed with when it was first reached (the frame, when raw frames are still kept)\n"
+               "and by how much at most; 0 otherwise (2 for bad arguments, 1 when the daemon is down\n"
+               "or answers with an error). The frames are judged against the budget in force now.\n",
     .example = "  fa-cli budgets\n"
                "  fa-cli budgets --tag physics\n"
-               "  fa-cli budgets --tag render --check || echo 'render is over budget'\n",
+               "  fa-cli budgets --tag render --check || echo 'render went over budget'\n"
+               "  fa-cli --session fa-demo@42 budgets --check --since 10m\n",
 };
 
 static const cJSON *children_of(const cJSON *node) {
@@ -124,18 +128,115 @@ int cmd_tags(cli_t *cli, int argc, char **argv) {
     return CLI_EXIT_OK;
 }
 
+/* When a hard budget was reached within a window. */
+typedef struct breach {
+    char path[256];
+    uint64_t hard, worst, first_ms, first_frame;
+    bool exact; /* first_frame known (raw frames kept) */
+} breach_t;
+
+/* The frame, among those of [from_ms, to_ms], where tag id first reached
+ * hard: refines a trend point to a frame while raw frames are kept. */
+static void breach_frame(const cli_t *cli, const char *sid, uint64_t id, uint64_t from_ms, uint64_t to_ms,
+                         breach_t *b) {
+    char path[200];
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/frames?limit=1000&from=%llu&to=%llu", sid,
+             (unsigned long long)from_ms, (unsigned long long)to_ms);
+    http_answer_t a;
+    if (api_get(cli, path, &a, sid, NULL) != 0) return;
+    const cJSON *f, *t;
+    cJSON_ArrayForEach(f, jv_array(a.json, "frames")) {
+        cJSON_ArrayForEach(t, jv_array(f, "tags")) {
+            if (jv_u64(t, "id", UINT64_MAX) != id || jv_u64(t, "live_bytes", 0) < b->hard) continue;
+            b->first_ms = jv_u64(f, "t_ms", b->first_ms);
+            b->first_frame = jv_u64(f, "frame", 0);
+            b->exact = true;
+            http_answer_free(&a);
+            return;
+        }
+    }
+    http_answer_free(&a);
+}
+
+/* Whether the budget row r was reached within the last window_ms of the
+ * session: the trend's per-point maxima are exact maxima over the frames
+ * of each point (raw frames or rollups). When the trend cannot be read for
+ * the tag (a name the daemon no longer knows as written), the session's
+ * peak decides, without a time. 1 with *b, 0 when not, or an exit code (as
+ * a negative number) when the daemon cannot be reached. */
+static int find_breach(const cli_t *cli, const char *sid, const cJSON *r, uint64_t window_ms, breach_t *b) {
+    memset(b, 0, sizeof *b);
+    b->hard = jv_u64(r, "budget_hard", 0);
+    const char *tag = jv_str(r, "path", "");
+    snprintf(b->path, sizeof b->path, "%s", tag);
+    char path[1400], num[32];
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/trend", sid);
+    bool fits = http_query_add(path, sizeof path, "tag", tag[0] ? tag : "/") == 0;
+    snprintf(num, sizeof num, "%llums", (unsigned long long)window_ms);
+    http_query_add(path, sizeof path, "window", num);
+    http_query_add(path, sizeof path, "points", "1000");
+    http_answer_t a = {0};
+    int rc = fits ? http_get(cli, path, &a) : 0;
+    if (rc) return -rc;
+    if (!fits || a.status != 200 || !a.json) {
+        http_answer_free(&a);
+        b->worst = jv_u64(r, "peak_bytes", 0);
+        b->first_ms = 0;
+        return b->worst >= b->hard;
+    }
+    uint64_t step = jv_u64(a.json, "step_ms", 1000);
+    const cJSON *p;
+    bool found = false;
+    cJSON_ArrayForEach(p, jv_array(a.json, "series")) {
+        uint64_t max = jv_u64(p, "max", 0);
+        if (max < b->hard) continue;
+        if (!found) b->first_ms = jv_u64(p, "t_ms", 0);
+        found = true;
+        if (max > b->worst) b->worst = max;
+    }
+    http_answer_free(&a);
+    if (found) breach_frame(cli, sid, jv_u64(r, "id", UINT64_MAX), b->first_ms, b->first_ms + step - 1, b);
+    return found;
+}
+
+static void print_breach(const cli_t *cli, FILE *out, const breach_t *b) {
+    char hard[32], worst[32], over[32], when[64], pct[32];
+    render_clock(cli, when, sizeof when, b->first_ms, RENDER_CLOCK_DATE | RENDER_CLOCK_MS);
+    if (!b->first_ms)
+        fprintf(out, "  %s: hard budget %s reached (when: its trend could not be read)", render_tag_name(b->path),
+                units_format_bytes(hard, sizeof hard, b->hard));
+    else
+        fprintf(out, "  %s: hard budget %s first reached %s%s", render_tag_name(b->path),
+                units_format_bytes(hard, sizeof hard, b->hard), b->exact ? "at " : "in the interval from ", when);
+    if (b->exact) fprintf(out, " (frame %llu)", (unsigned long long)b->first_frame);
+    fprintf(out, "; at most %s, %s over (%s)\n", units_format_bytes(worst, sizeof worst, b->worst),
+            units_format_bytes(over, sizeof over, b->worst - b->hard),
+            render_pct(pct, sizeof pct, (double)b->worst * 100.0 / (double)b->hard));
+}
+
 int cmd_budgets(cli_t *cli, int argc, char **argv) {
     const char *tag = NULL;
-    bool check = false;
+    bool check = false, have_since = false;
+    uint64_t since_ms = 0;
     args_opt_t opts[] = {
         {"tag", ARGS_STRING, &tag, "T", "the tag whose subtree to show, e.g. physics (default: all)"},
-        {"check", ARGS_FLAG, &check, NULL, "exit 3 when any budget shown is critical (>= 100 % of hard)"},
+        {"check", ARGS_FLAG, &check, NULL,
+         "exit 3 when a hard budget shown was reached at any frame of the session (or --since)"},
+        {"since", ARGS_DURATION, &since_ms, "DURATION",
+         "judge only the last DURATION of the session (e.g. 10m; default: all of it)", 0, false, &have_since},
         {0},
     };
     int rc = args_parse(cli, &cmd_budgets_info, opts, argc, argv);
     if (rc >= 0) return rc;
     char sid[32];
-    if ((rc = session_resolve(cli, sid, NULL)) != 0) return rc;
+    cJSON *session = NULL;
+    if ((rc = session_resolve(cli, sid, &session)) != 0) return rc;
+    /* The window ends at the session's newest frame, like the trend's. */
+    uint64_t first = jv_u64(session, "first_frame_ms", 0), last = jv_u64(session, "last_frame_ms", 0);
+    cJSON_Delete(session);
+    uint64_t window_ms = have_since ? since_ms : (last > first ? last - first : 0) + 1000;
+    if (window_ms < 1000) window_ms = 1000;
+    if (window_ms > 30ull * 86400000u) window_ms = 30ull * 86400000u;
     char path[1400];
     snprintf(path, sizeof path, "/api/v1/sessions/%s/budgets", sid);
     if (tag && http_query_add(path, sizeof path, "tag", tag) != 0)
@@ -146,18 +247,26 @@ int cmd_budgets(cli_t *cli, int argc, char **argv) {
     /* The status is computed here from current and hard, exactly as the
      * help says (the daemon's alert state has hysteresis). */
     unsigned counts[4] = {0};
-    size_t critical_names_len = 0;
-    char critical_names[512] = "";
     cJSON_ArrayForEach(r, rows) {
         render_status st = render_status_of(jv_u64(r, "live_bytes", 0), jv_u64(r, "budget_hard", 0));
         counts[st]++;
-        if (st == RS_CRITICAL && critical_names_len + 64 < sizeof critical_names) {
-            int w = snprintf(critical_names + critical_names_len, sizeof critical_names - critical_names_len,
-                             "%s%s", critical_names_len ? ", " : "", render_tag_name(jv_str(r, "path", "?")));
-            if (w > 0) critical_names_len += (size_t)w;
+    }
+    /* The check looks at every frame of the window, not only the last. */
+    size_t nbreach = 0, cap = (size_t)cJSON_GetArraySize(rows);
+    breach_t *breaches = (check || have_since) && cap ? calloc(cap, sizeof *breaches) : NULL;
+    if (breaches) {
+        cJSON_ArrayForEach(r, rows) {
+            if (!jv_u64(r, "budget_hard", 0)) continue;
+            int found = find_breach(cli, sid, r, window_ms, &breaches[nbreach]);
+            if (found < 0) {
+                free(breaches);
+                http_answer_free(&a);
+                return -found;
+            }
+            nbreach += (size_t)found;
         }
     }
-    rc = check && counts[RS_CRITICAL] ? CLI_EXIT_CRITICAL : CLI_EXIT_OK;
+    rc = check && nbreach ? CLI_EXIT_CRITICAL : CLI_EXIT_OK;
     if (cli->json) {
         cmd_print_json(&a);
     } else {
@@ -191,10 +300,23 @@ int cmd_budgets(cli_t *cli, int argc, char **argv) {
         unsigned with_budget = counts[RS_OK] + counts[RS_WARNING] + counts[RS_CRITICAL];
         printf("%u budget%s: %u ok, %u warning, %u critical\n", with_budget, with_budget == 1 ? "" : "s",
                counts[RS_OK], counts[RS_WARNING], counts[RS_CRITICAL]);
+        if (breaches) {
+            char w[32];
+            if (nbreach) printf("Hard budgets reached in the %s%s:\n", have_since ? "last " : "session",
+                                have_since ? render_duration_ms(w, sizeof w, window_ms) : "");
+            else printf("No hard budget reached in the %s%s.\n", have_since ? "last " : "session",
+                        have_since ? render_duration_ms(w, sizeof w, window_ms) : "");
+            for (size_t i = 0; i < nbreach; i++)
+                print_breach(cli, stdout, &breaches[i]);
+        }
     }
-    if (rc == CLI_EXIT_CRITICAL)
-        fprintf(stderr, CLI_NAME " budgets: check failed: %u critical budget%s: %s\n", counts[RS_CRITICAL],
-                counts[RS_CRITICAL] == 1 ? "" : "s", critical_names);
+    if (rc == CLI_EXIT_CRITICAL) {
+        fprintf(stderr, CLI_NAME " budgets: check failed: %zu hard budget%s reached:\n", nbreach,
+                nbreach == 1 ? "" : "s");
+        for (size_t i = 0; i < nbreach; i++)
+            print_breach(cli, stderr, &breaches[i]);
+    }
+    free(breaches);
     http_answer_free(&a);
     return rc;
 }

@@ -209,6 +209,13 @@ static int read_body(const cli_t *cli, nng_http_conn *conn, nng_http_res *res, n
     return 0;
 }
 
+static int set_token(const cli_t *cli, nng_http_req *req) {
+    if (!cli->token) return 0;
+    char value[600];
+    if ((size_t)snprintf(value, sizeof value, "Bearer %s", cli->token) >= sizeof value) return NNG_EINVAL;
+    return nng_http_req_set_header(req, "Authorization", value);
+}
+
 int http_get(const cli_t *cli, const char *path_query, http_answer_t *out) {
     memset(out, 0, sizeof *out);
     nng_url *url = NULL;
@@ -223,7 +230,7 @@ int http_get(const cli_t *cli, const char *path_query, http_answer_t *out) {
         (rc = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rc = nng_http_req_set_uri(req, path_query)) != 0 ||
         (rc = nng_http_req_set_header(req, "Accept", "application/json")) != 0 ||
         (rc = nng_http_req_set_header(req, "User-Agent", CLI_NAME)) != 0 ||
-        (rc = nng_http_req_set_header(req, "Connection", "close")) != 0) {
+        (rc = nng_http_req_set_header(req, "Connection", "close")) != 0 || (rc = set_token(cli, req)) != 0) {
         fprintf(cli->err, CLI_NAME ": cannot prepare a request to %s: %s\n", cli->server, nng_strerror(rc));
         goto fail;
     }

@@ -467,3 +467,13 @@ void render_tree_prefix(const cli_t *cli, char *buf, size_t cap, const bool *las
         buf[len] = '\0';
     }
 }
+
+static void put_file(void *user, const char *data, size_t n) {
+    fwrite(data, 1, n, user);
+}
+
+void render_json_string(FILE *out, const char *s) {
+    fputc('"', out);
+    escape_json(s, strlen(s), put_file, out);
+    fputc('"', out);
+}

@@ -103,48 +103,84 @@ static uint64_t session_activity(const cJSON *s) {
     return t > st ? t : st;
 }
 
+int api_get_pages(const cli_t *cli, const char *path_query, const char *key, uint32_t max_pages,
+                  const char *sid, http_answer_t *out) {
+    int rc = api_get(cli, path_query, out, sid, NULL);
+    cJSON *all = rc ? NULL : cJSON_GetObjectItemCaseSensitive(out->json, key);
+    uint32_t fetched = 1;
+    for (; all && fetched < max_pages; fetched++) {
+        const char *next = jv_str(out->json, "next", NULL);
+        if (!next) break;
+        char path[512];
+        snprintf(path, sizeof path, "%s", path_query);
+        if (http_query_add(path, sizeof path, "cursor", next) != 0) break;
+        http_answer_t page;
+        if ((rc = api_get(cli, path, &page, sid, NULL)) != 0) {
+            http_answer_free(out);
+            return rc;
+        }
+        cJSON *rows = cJSON_GetObjectItemCaseSensitive(page.json, key), *row;
+        while (cJSON_IsArray(rows) && (row = cJSON_DetachItemFromArray(rows, 0)) != NULL)
+            cJSON_AddItemToArray(all, row);
+        /* The last page says whether more remain, and where. */
+        static const char *const tail[] = {"next", "truncated"};
+        for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) {
+            cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(page.json, tail[i]);
+            if (v) cJSON_ReplaceItemInObjectCaseSensitive(out->json, tail[i], v);
+        }
+        http_answer_free(&page);
+    }
+    if (all && fetched > 1) {
+        cJSON *count = cJSON_CreateNumber((double)cJSON_GetArraySize(all));
+        if (count) cJSON_ReplaceItemInObjectCaseSensitive(out->json, "count", count);
+        /* --json prints the body: the merged document, not the first page
+         * (integers above 2^53 would lose precision here; the paged
+         * routes carry none: ids, times, counts). */
+        char *merged = cJSON_PrintUnformatted(out->json);
+        if (merged) {
+            free(out->body);
+            out->body = merged;
+            out->len = strlen(merged);
+        }
+    }
+    return rc;
+}
+
 int api_get_sessions(const cli_t *cli, uint32_t limit, bool every, http_answer_t *out) {
     char path[256], num[16];
     snprintf(num, sizeof num, "%u", every ? 1000u : limit);
     snprintf(path, sizeof path, "/api/v1/sessions");
     http_query_add(path, sizeof path, "limit", num);
-    int rc = api_get(cli, path, out, NULL, NULL);
-    cJSON *all = rc ? NULL : cJSON_GetObjectItemCaseSensitive(out->json, "sessions");
-    for (int pages = 1; every && all && pages < SESSIONS_PAGES_MAX; pages++) {
-        const char *next = jv_str(out->json, "next", NULL);
-        if (!next) break;
-        snprintf(path, sizeof path, "/api/v1/sessions");
-        http_query_add(path, sizeof path, "limit", num);
-        http_query_add(path, sizeof path, "cursor", next);
-        http_answer_t page;
-        if ((rc = api_get(cli, path, &page, NULL, NULL)) != 0) {
-            http_answer_free(out);
-            return rc;
-        }
-        cJSON *rows = cJSON_GetObjectItemCaseSensitive(page.json, "sessions"), *row;
-        while (cJSON_IsArray(rows) && (row = cJSON_DetachItemFromArray(rows, 0)) != NULL)
-            cJSON_AddItemToArray(all, row);
-        cJSON *pnext = cJSON_DetachItemFromObjectCaseSensitive(page.json, "next");
-        if (pnext) cJSON_ReplaceItemInObjectCaseSensitive(out->json, "next", pnext);
-        http_answer_free(&page);
-    }
-    if (!rc && every) {
-        cJSON *count = cJSON_CreateNumber((double)cJSON_GetArraySize(all));
-        if (count) cJSON_ReplaceItemInObjectCaseSensitive(out->json, "count", count);
-    }
-    return rc;
+    return api_get_pages(cli, path, "sessions", every ? SESSIONS_PAGES_MAX : 1, NULL, out);
 }
 
 int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out) {
+    return session_resolve_spec(cli, cli->session, id_out, session_out);
+}
+
+/* The most recently active session of app built as build ("app@build"). */
+static const cJSON *by_app_build(const cJSON *arr, const char *want) {
+    const char *at = strrchr(want, '@');
+    if (!at || at == want || !at[1]) return NULL;
+    size_t app_len = (size_t)(at - want);
+    const cJSON *s, *best = NULL;
+    cJSON_ArrayForEach(s, arr) {
+        const char *app = jv_str(s, "app", "");
+        if (strlen(app) != app_len || strncmp(app, want, app_len) != 0) continue;
+        if (strcmp(jv_str(s, "build_id", ""), at + 1) != 0) continue;
+        if (!best || session_activity(s) > session_activity(best)) best = s;
+    }
+    return best;
+}
+
+int session_resolve_spec(const cli_t *cli, const char *want, char id_out[32], cJSON **session_out) {
     http_answer_t a;
-    const char *asked = cli->session;
-    /* "latest" is on the first page; an id, a prefix or an app name may be
-     * on any. */
-    int rc = api_get_sessions(cli, 100, asked && strcmp(asked, "latest") != 0, &a);
+    /* "latest" is on the first page; an id, a prefix, an app name or
+     * app@build may be on any. */
+    int rc = api_get_sessions(cli, 100, want && strcmp(want, "latest") != 0, &a);
     if (rc) return rc;
     const cJSON *arr = sessions_array(a.json);
     const cJSON *pick = NULL;
-    const char *want = cli->session;
     if (!want || strcmp(want, "latest") == 0) {
         /* The latest live session, else the most recently active one. */
         uint64_t best = 0;
@@ -199,6 +235,7 @@ int session_resolve(const cli_t *cli, char id_out[32], cJSON **session_out) {
             return CLI_EXIT_USAGE;
         }
         if (!matches) pick = by_app;
+        if (!pick) pick = by_app_build(arr, want);
         if (!pick) {
             size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
             const char **ids = calloc(n ? n * 2 : 1, sizeof *ids);

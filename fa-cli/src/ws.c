@@ -89,7 +89,10 @@ static int ws_url_of(const cli_t *cli, const char *path, char *out, size_t cap) 
     const char *h = cli->server + 7; /* checked to start with http:// */
     size_t n = strcspn(h, "/");
     int w = snprintf(out, cap, "ws://%.*s%s", (int)n, h, path);
-    return w < 0 || (size_t)w >= cap ? -1 : 0;
+    if (w < 0 || (size_t)w >= cap) return -1;
+    /* Browsers cannot send headers on a WebSocket: the daemon takes the
+     * token from the query, and so does this client. */
+    return cli->token ? http_query_add(out, cap, "token", cli->token) : 0;
 }
 
 int ws_connect(const cli_t *cli, const char *path, uint32_t timeout_ms, ws_conn_t **out) {

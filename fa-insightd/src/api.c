@@ -13,6 +13,7 @@
 #include "alerts.h"
 #include "clock.h"
 #include "config.h"
+#include "conns.h"
 #include "ctx.h"
 #include "fleet.h"
 #include "framealloc.h"
@@ -273,7 +274,7 @@ static void route_health(request_t *q) {
     jw_u64(&w, "rejected", g_stats.rejected);
     jw_u64(&w, "dropped",
            queue_full + control + ws.frames_rejected + g_stats.orphaned + g_stats.frames_store_backlog +
-               g_stats.duplicates);
+               g_stats.duplicates + g_stats.session_conflicts);
     jw_u64(&w, "uncommitted", ws.backlog_frames);
     jw_u64(&w, "pending", g_stats.pending);
     jw_u64(&w, "gaps", g_stats.gaps);
@@ -296,6 +297,7 @@ static void route_health(request_t *q) {
     jw_u64(&w, "store_backlog", g_stats.frames_store_backlog);
     jw_u64(&w, "orphaned", g_stats.orphaned);
     jw_u64(&w, "duplicate", g_stats.duplicates);
+    jw_u64(&w, "session_conflict", g_stats.session_conflicts);
     jw_end_object(&w);
     jw_begin_object(&w, "rows_rejected");
     jw_u64(&w, "undefined_tag", g_stats.rows_undefined_tag);
@@ -344,6 +346,8 @@ static void route_health(request_t *q) {
     jw_u64(&w, "max_clients", c->cfg->ws_max_clients);
     jw_u64(&w, "accepted", g_stats.ws_accepted);
     jw_u64(&w, "refused", g_stats.ws_refused);
+    jw_u64(&w, "refused_origin", g_stats.ws_refused_origin);
+    jw_u64(&w, "refused_token", g_stats.ws_refused_token);
     jw_u64(&w, "sent", g_stats.ws_sent);
     jw_u64(&w, "merged", g_stats.ws_merged);
     jw_u64(&w, "dropped", g_stats.ws_dropped);
@@ -365,6 +369,14 @@ static void route_health(request_t *q) {
     jw_u64(&w, "capped_responses", g_stats.http_capped);
     jw_u64(&w, "cancelled", g_stats.http_cancelled);
     jw_u64(&w, "connections_shed", atomic_load(&g_stats.connections_shed));
+    jw_u64(&w, "connections", conns_open());
+    jw_u64(&w, "max_connections", c->cfg->max_connections);
+    jw_u64(&w, "refused_connections", atomic_load(&g_stats.http_refused_connections));
+    jw_u64(&w, "header_timeouts", g_stats.http_header_timeouts);
+    jw_u64(&w, "idle_timeouts", g_stats.http_idle_timeouts);
+    jw_u64(&w, "refused_body", g_stats.http_refused_body);
+    jw_u64(&w, "refused_host", g_stats.http_refused_host);
+    jw_u64(&w, "refused_token", g_stats.http_refused_token);
     jw_str(&w, "web_root", c->cfg->web_root);
     jw_bool(&w, "web_root_ok", c->web_root_ok);
     jw_end_object(&w);

@@ -12,7 +12,10 @@
 #include "log.h"
 #include "store.h"
 #include "units.h"
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,7 @@ typedef enum opt_type {
     OPT_ADDR,
     OPT_URL,
     OPT_PATH,
+    OPT_TEXT,
     OPT_BOOL,
     OPT_DURATION,
     OPT_UINT,
@@ -80,6 +84,12 @@ static const option_def_t options[] = {
      "a WebSocket client that accepts nothing for this long is closed"},
     {"ws-max-clients", OPT_UINT, FIELD(ws_max_clients), "64", "N", 1, 10000,
      "WebSocket clients at once; more are refused (too_many_clients)"},
+    {"max-connections", OPT_UINT, FIELD(max_connections), "256", "N", 8, 100000,
+     "HTTP and WebSocket connections at once; more get 503 too_many_connections"},
+    {"http-header-timeout", OPT_DURATION, FIELD(http_header_timeout_ms), "10s", "DURATION", 100, 600000,
+     "a connection whose request has not fully arrived within this time is closed"},
+    {"http-idle-timeout", OPT_DURATION, FIELD(http_idle_timeout_ms), "60s", "DURATION", 100, 3600000,
+     "a connection that sends no request for this long is closed"},
     {"http-write-timeout", OPT_DURATION, FIELD(http_write_timeout_ms), "10s", "DURATION", 100, 600000,
      "an HTTP client that does not take its response within this time is cut off"},
     {"request-timeout", OPT_DURATION, FIELD(request_timeout_ms), "10s", "DURATION", 10, 600000,
@@ -96,7 +106,16 @@ static const option_def_t options[] = {
      "received messages waiting for the loop before frames are dropped"},
     {"log-level", OPT_LEVEL, FIELD(log_level), "info", "LEVEL", 0, 0, "error, warn, info or debug"},
     {"allow-remote", OPT_BOOL, FIELD(allow_remote), "false", NULL, 0, 0,
-     "allow --listen / --ingest beyond loopback (prints a warning)"},
+     "allow --listen / --ingest beyond loopback (prints a warning; --listen also needs --token-file)"},
+    {"allow-origin", OPT_TEXT, FIELD(allow_origin), "", "ORIGINS", 0, 0,
+     "web origins besides the dashboard's own allowed to open the WebSocket (comma-separated, e.g. "
+     "https://tools.example:8443)"},
+    {"token-file", OPT_PATH, FIELD(token_file), "", "FILE", 0, 0,
+     "bearer token (first line, 16+ characters, mode 600) every HTTP request and WebSocket must carry; "
+     "required when --listen is not loopback"},
+    {"tls-cert", OPT_PATH, FIELD(tls_cert), "", "FILE", 0, 0,
+     "PEM certificate (chain): HTTPS and WSS on --listen, and TLS for a tls+tcp:// --ingest"},
+    {"tls-key", OPT_PATH, FIELD(tls_key), "", "FILE", 0, 0, "the certificate's PEM private key"},
     {"no-ingest", OPT_BOOL, FIELD(no_ingest), "false", NULL, 0, 0,
      "receive nothing: serve the API and dashboard of a --store other daemons write"},
 };
@@ -139,46 +158,59 @@ int config_split_hostport(const char *addr, char *host, size_t hostcap, int *por
     return 0;
 }
 
+/* Loopback is decided on what the name resolves to, as nng will resolve
+ * it when it binds: "localhost" pointed elsewhere by /etc/hosts or DNS is
+ * not loopback. */
 bool config_host_is_loopback(const char *host) {
-    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0) return true;
-    /* 127.0.0.0/8 written as a dotted quad */
-    int a, b, c, d;
-    char tail;
-    if (sscanf(host, "%d.%d.%d.%d%c", &a, &b, &c, &d, &tail) == 4)
-        return a == 127 && b >= 0 && b < 256 && c >= 0 && c < 256 && d >= 0 && d < 256;
-    return false;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) return false;
+    bool all = true;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const void *)a->ai_addr;
+            all = all && (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        } else if (a->ai_family == AF_INET6) {
+            const struct in6_addr *in6 = &((const struct sockaddr_in6 *)(const void *)a->ai_addr)->sin6_addr;
+            all = all && (IN6_IS_ADDR_LOOPBACK(in6) ||
+                          (IN6_IS_ADDR_V4MAPPED(in6) && in6->s6_addr[12] == 127));
+        } else {
+            all = false;
+        }
+    }
+    freeaddrinfo(res);
+    return all;
+}
+
+/* The host:port part of a tcp URL (any of nng's tcp and tls+tcp
+ * schemes), or NULL. */
+static const char *tcp_url_rest(const char *url) {
+    static const char *const schemes[] = {"tcp://", "tcp4://", "tcp6://", "tls+tcp://", "tls+tcp4://",
+                                          "tls+tcp6://"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (strncmp(url, schemes[i], strlen(schemes[i])) == 0) return url + strlen(schemes[i]);
+    return NULL;
+}
+
+bool config_url_is_tls(const char *url) {
+    return strncmp(url, "tls+", 4) == 0;
 }
 
 bool config_url_is_local(const char *url) {
     if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "inproc://", 9) == 0) return true;
-    const char *rest = NULL;
-    if (strncmp(url, "tcp://", 6) == 0)
-        rest = url + 6;
-    else if (strncmp(url, "tcp4://", 7) == 0)
-        rest = url + 7;
-    else if (strncmp(url, "tcp6://", 7) == 0)
-        rest = url + 7;
-    if (!rest) return false;
+    const char *rest = tcp_url_rest(url);
     char host[256];
     int port;
-    if (config_split_hostport(rest, host, sizeof host, &port) != 0) return false;
-    return config_host_is_loopback(host);
+    return rest && config_split_hostport(rest, host, sizeof host, &port) == 0 && config_host_is_loopback(host);
 }
 
 static bool url_is_valid(const char *url) {
-    static const char *const schemes[] = {"tcp://", "tcp4://", "tcp6://", "ipc://", "inproc://"};
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
-        size_t n = strlen(schemes[i]);
-        if (strncmp(url, schemes[i], n) != 0) continue;
-        if (url[n] == '\0') return false;
-        if (schemes[i][0] == 't') {
-            char host[256];
-            int port;
-            return config_split_hostport(url + n, host, sizeof host, &port) == 0;
-        }
-        return true;
+    const char *rest = tcp_url_rest(url);
+    if (rest) {
+        char host[256];
+        int port;
+        return config_split_hostport(rest, host, sizeof host, &port) == 0;
     }
-    return false;
+    return (strncmp(url, "ipc://", 6) == 0 && url[6]) || (strncmp(url, "inproc://", 9) == 0 && url[9]);
 }
 
 /* Applies one value to one option. Returns 0 or -1 with err. */
@@ -197,12 +229,13 @@ static int option_set(config_t *cfg, const option_def_t *o, const char *value, c
     }
     case OPT_URL:
         if (!url_is_valid(value)) {
-            snprintf(err, errcap, "--%s: '%s' is not an nng URL (tcp://HOST:PORT or ipc://PATH)", o->name,
+            snprintf(err, errcap, "--%s: '%s' is not an nng URL (tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH)", o->name,
                      value);
             return -1;
         }
         break;
     case OPT_PATH:
+    case OPT_TEXT:
         break;
     case OPT_STORE:
         if (value[0] && strstr(value, "://") && !store_location_is_pg(value)) {
@@ -375,6 +408,9 @@ void config_usage(FILE *out) {
     fprintf(out, "  %-30s %s\n", "-c, --config FILE", "read options from FILE first");
     fprintf(out, "  %-30s %s\n", "-h, --help", "print this help and exit");
     fprintf(out, "  %-30s %s\n", "-V, --version", "print the version and exit");
+    fprintf(out, "  %-30s %s\n", "--import FILE...",
+            "load capture files (FA_INSIGHT_URL=file:PATH in the game) into --db as sessions, then exit;");
+    fprintf(out, "  %-30s %s\n", "", "a session already stored is skipped (exit 2 when a file cannot be read)");
     fprintf(out, "\nSIGINT/SIGTERM stop ingest, flush the database, finish HTTP requests, close\n"
                  "WebSockets and exit 0. The API is documented in fa-insightd/API.md.\n");
 }

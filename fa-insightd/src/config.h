@@ -23,6 +23,10 @@ typedef struct config {
     char store[CONFIG_PATH_MAX];
     char web_root[CONFIG_PATH_MAX]; /* "" until config_resolve_web_root */
     char config_file[CONFIG_PATH_MAX];
+    char allow_origin[1024];           /* extra WebSocket origins, comma-separated */
+    char token_file[CONFIG_PATH_MAX];  /* bearer token for HTTP and WebSocket */
+    char tls_cert[CONFIG_PATH_MAX];    /* PEM certificate chain: HTTPS and tls+tcp ingest */
+    char tls_key[CONFIG_PATH_MAX];     /* its PEM private key */
     uint64_t retention_ms;         /* raw frames */
     uint64_t rollup_retention_ms;  /* per-second rollups and findings */
     uint64_t session_retention_ms; /* sessions, their tags and alerts, after they ended */
@@ -31,11 +35,14 @@ typedef struct config {
     uint64_t ws_send_timeout_ms;    /* WebSocket write deadline */
     uint64_t http_write_timeout_ms; /* HTTP response write deadline */
     uint64_t request_timeout_ms;    /* deadline of a request's work */
+    uint64_t http_header_timeout_ms; /* a request's head must arrive within this */
+    uint64_t http_idle_timeout_ms;   /* a connection without a request for this long is closed */
     uint64_t max_response_bytes;    /* byte cap of every response body */
     uint64_t write_buffer_bytes;    /* writer backlog before frames are dropped */
     uint64_t ingest_queue_bytes;    /* nng -> loop hand-off queue */
     uint32_t ws_rate;               /* frame messages per second per WebSocket client */
     uint32_t ws_max_clients;
+    uint32_t max_connections; /* HTTP + WebSocket connections at once */
     uint32_t max_ended_sessions; /* ended sessions kept in memory */
     uint32_t max_tags;           /* tags per session */
     int log_level;
@@ -68,10 +75,17 @@ int config_parse_size(const char *s, uint64_t *out_bytes);
 /* Splits "host:port" / "[v6]:port". Returns 0 or -1. Any thread. */
 int config_split_hostport(const char *addr, char *host, size_t hostcap, int *port);
 
-/* Whether host names the loopback interface (127.0.0.0/8, ::1, localhost). */
+/* Whether every address host resolves to (getaddrinfo) is a loopback
+ * address (127.0.0.0/8, ::1): decided on the addresses, not the name. A
+ * name that does not resolve is not loopback. May block on DNS: start-up
+ * only. */
 bool config_host_is_loopback(const char *host);
 
-/* Whether an nng URL listens only locally (loopback tcp, ipc, inproc). */
+/* Whether an nng URL listens only locally (ipc, inproc, or a tcp or
+ * tls+tcp host that resolves to loopback only). Start-up only. */
 bool config_url_is_local(const char *url);
+
+/* Whether an nng URL is tls+tcp://. Any thread. */
+bool config_url_is_tls(const char *url);
 
 #endif

@@ -15,6 +15,7 @@ struct store;
 struct writer;
 struct http;
 struct ws;
+struct nng_tls_config;
 
 typedef struct insightd_ctx {
     uv_loop_t *loop;
@@ -29,6 +30,11 @@ typedef struct insightd_ctx {
     char ingest_url[300];
     bool web_root_ok;
     char web_root_real[CONFIG_PATH_MAX];
+    char *web_files; /* the web root's manifest (static.h) */
+    bool listen_loopback;  /* --listen resolves to loopback addresses only */
+    int listen_port;       /* the real port (after port 0) */
+    char token[256];       /* --token-file's token, "" for none */
+    struct nng_tls_config *tls; /* --tls-cert/--tls-key: HTTPS, WSS, tls+tcp ingest; NULL for none */
 } insightd_ctx_t;
 
 #define INSIGHTD_NAME "fa-insightd"

@@ -13,13 +13,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conns.h"
 #include "stats.h"
 
 typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
+typedef int (*close_fn)(int);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int spare = -1; /* under lock */
 static _Atomic(accept4_fn) next_accept4;
+static _Atomic(close_fn) next_close;
+
+static int raw_close(int fd) {
+    return (int)syscall(SYS_close, fd);
+}
 
 static int raw_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     return (int)syscall(SYS_accept4, fd, addr, len, flags);
@@ -50,6 +57,10 @@ int fdguard_init(void) {
 __attribute__((visibility("default"))) int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     accept4_fn f = real();
     int c = f(fd, addr, len, flags);
+    if (c >= 0 && !conns_on_accept(fd, c)) {
+        errno = EAGAIN; /* refused (and closed) by the connection cap */
+        return -1;
+    }
     if (c >= 0 || (errno != EMFILE && errno != ENFILE)) return c;
     pthread_mutex_lock(&lock);
     if (spare >= 0) {
@@ -74,4 +85,17 @@ __attribute__((visibility("default"))) int accept4(int fd, struct sockaddr *addr
 
 __attribute__((visibility("default"))) int accept(int fd, struct sockaddr *addr, socklen_t *len) {
     return accept4(fd, addr, len, 0);
+}
+
+/* The close guard: a watched HTTP connection leaves conns.c's table
+ * before its descriptor number can be reused (see conns.h). */
+__attribute__((visibility("default"))) int close(int fd) {
+    close_fn f = atomic_load(&next_close);
+    if (!f) {
+        f = (close_fn)dlsym(RTLD_NEXT, "close");
+        if (!f) f = raw_close;
+        atomic_store(&next_close, f);
+    }
+    conns_on_close(fd);
+    return f(fd);
 }

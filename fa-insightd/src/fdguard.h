@@ -9,7 +9,11 @@
  * held for the purpose, accepts the waiting connection and closes it at
  * once (counted: connections_shed), takes the spare back, and tells the
  * caller "try again later" (EAGAIN), so nng waits for the next connection
- * instead of spinning. When descriptors free up, accepts succeed again. */
+ * instead of spinning. When descriptors free up, accepts succeed again.
+ *
+ * The same interposition hands every accepted connection to conns.c (the
+ * connection cap and timeouts nng lacks), and close() is interposed too so
+ * that conns.c forgets a connection before its descriptor is closed. */
 #ifndef FA_INSIGHTD_FDGUARD_H
 #define FA_INSIGHTD_FDGUARD_H
 

@@ -29,18 +29,23 @@
 #include <string.h>
 
 #include "api.h"
+#include "access.h"
 #include "clock.h"
+#include "conns.h"
 #include "ctx.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "static.h"
 #include "stats.h"
 #include "ws.h"
 
 #define WORK_SWEEP_MS 20
 
-static const char *const copied_headers[] = {"Host", "If-None-Match", "Origin"};
-#define COPIED_HEADERS 3
+static const char *const copied_headers[] = {"Host",          "If-None-Match",     "Origin",
+                                            "Authorization", "Transfer-Encoding", "Content-Length"};
+#define COPIED_HEADERS 6
+#define CONNS_SWEEP_EVERY 10 /* work sweeps (20 ms) per connection sweep */
 
 enum { REQ_QUEUED, REQ_WRITING };
 
@@ -52,6 +57,7 @@ struct http_req {
     int kind;
     int state;    /* under lock */
     bool aborted; /* under lock: nng cancelled the aio (finished it) */
+    bool close_after; /* the connection closes after the response */
     char method[16];
     char *uri;
     char *headers[COPIED_HEADERS];
@@ -85,6 +91,7 @@ struct http {
     bool stopped;            /* lock: nng threads answer 503 themselves */
     bool draining;           /* loop */
     uint64_t inflight;       /* loop */
+    unsigned sweeps;         /* loop */
 };
 
 static http_t *the_http; /* one server per process; the handlers' callbacks find it here */
@@ -225,9 +232,56 @@ static void written(http_t *h, http_req_t *r) {
     /* A failed write leaves the connection unusable: finishing with the
      * error makes nng close it. */
     nng_aio_set_output(r->aio, 0, NULL);
-    nng_aio_finish(r->aio, rv);
+    nng_aio_finish(r->aio, rv ? rv : r->close_after ? NNG_ECLOSED : 0);
     req_free(r);
     done_one(h);
+}
+
+/* What every request must pass before its route sees it (access.h): no
+ * body on GET/HEAD and no Transfer-Encoding at all (nng does not read a
+ * chunked body: its bytes would be parsed as the next request, so the
+ * connection closes), the Host of a loopback daemon, and the token of the
+ * API. Returns false after answering. */
+static bool gate(http_t *h, http_req_t *r) {
+    const insightd_ctx_t *c = h->ctx;
+    const char *te = http_req_header(r, "Transfer-Encoding"), *cl = http_req_header(r, "Content-Length");
+    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    /* Other methods get their 405 from the routes (nng read a
+     * Content-Length body whole, so the connection stays in step). */
+    if (te || (get && cl && strspn(cl, "0 \t") != strlen(cl))) {
+        g_stats.http_refused_body++;
+        r->close_after = true;
+        http_reply_error(r, 400, "body_not_allowed", NULL,
+                         "requests to fa-insightd take no body (%s); the connection is closed",
+                         te ? "Transfer-Encoding" : "Content-Length");
+        return false;
+    }
+    const char *host = http_req_header(r, "Host");
+    if (c->listen_loopback && host && !access_host_is_loopback(host)) {
+        g_stats.http_refused_host++;
+        LOG(LOG_DEBUG, "refused a request for Host %.100s (the daemon listens on loopback)", host);
+        http_reply_error(r, 403, "forbidden_host", NULL,
+                         "fa-insightd listens on loopback and answers only requests for a loopback host "
+                         "(localhost, 127.0.0.1, [::1]), not for '%.100s'",
+                         host);
+        return false;
+    }
+    /* Everything but the dashboard's own files needs the token: the API and
+     * /metrics both name sessions, tags and figures. */
+    bool guarded = r->kind == HTTP_KIND_API || metrics_is_target(r->uri);
+    if (c->token[0] && guarded && !access_bearer_ok(http_req_header(r, "Authorization"), c->token)) {
+        g_stats.http_refused_token++;
+        static const char *const challenge[] = {"Cache-Control", "no-store", "WWW-Authenticate",
+                                                "Bearer realm=\"fa-insightd\"", NULL};
+        char *body = json_error_body("unauthorized",
+                                     "this daemon needs its bearer token: Authorization: Bearer <token> "
+                                     "(fa-cli: FA_INSIGHT_TOKEN)",
+                                     NULL);
+        http_reply(r, 401, "application/json", body, body ? strlen(body) : 0, challenge);
+        free(body);
+        return false;
+    }
+    return true;
 }
 
 static void async_cb(uv_async_t *a) {
@@ -249,8 +303,12 @@ static void async_cb(uv_async_t *a) {
         g_stats.http_inflight = ++h->inflight;
         if (h->draining)
             http_reply_error(r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
+        else if (!gate(h, r))
+            ;
         else if (r->kind == HTTP_KIND_API)
             api_handle(h->ctx, r);
+        else if (metrics_is_target(r->uri))
+            metrics_handle(h->ctx, r);
         else
             static_handle(h->ctx, r);
         r = next;
@@ -303,6 +361,7 @@ void http_reply(http_req_t *r, uint16_t status, const char *content_type, const 
         if (content_type) nng_http_res_set_header(res, "Content-Type", content_type);
         for (int i = 0; extra_headers && extra_headers[i]; i += 2)
             nng_http_res_set_header(res, extra_headers[i], extra_headers[i + 1]);
+        if (r->close_after) nng_http_res_set_header(res, "Connection", "close");
         if (!len || nng_http_res_copy_data(res, body, len) == 0) {
             r->res = res;
             r->write_aio = wa;
@@ -400,6 +459,7 @@ static void cancel_work(work_item_t *it, int why) {
 static void sweep_cb(uv_timer_t *t) {
     http_t *h = t->data;
     uint64_t now = clock_mono_ms();
+    if (++h->sweeps % CONNS_SWEEP_EVERY == 0) conns_sweep(now, h->inflight > 0);
     for (work_item_t *it = h->works, *next; it; it = next) {
         next = it->next;
         if (now >= it->deadline && !atomic_load(&it->cancel)) cancel_work(it, HTTP_WORK_TIMEOUT);
@@ -430,9 +490,10 @@ int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap)
         return -1;
     }
     char url_text[300];
+    bool tls = ctx->tls != NULL;
     /* The WebSocket listeners (ws.c) must use this exact host string to
      * join this server instead of binding the port a second time. */
-    snprintf(url_text, sizeof url_text, "http://%s", ctx->cfg->listen);
+    snprintf(url_text, sizeof url_text, "%s://%s", tls ? "https" : "http", ctx->cfg->listen);
     nng_url *url;
     int rv;
     if ((rv = nng_url_parse(&url, url_text)) != 0) {
@@ -441,6 +502,7 @@ int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap)
     }
     rv = nng_http_server_hold(&h->server, url);
     nng_url_free(url);
+    if (rv == 0 && tls) rv = nng_http_server_set_tls(h->server, ctx->tls);
     if (rv != 0) {
         snprintf(err, errcap, "HTTP server on %s: %s", ctx->cfg->listen, nng_strerror(rv));
         return -1;
@@ -474,10 +536,16 @@ int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap)
         else if (sa.s_family == NNG_AF_INET6)
             port = ntohs(sa.s_in6.sa_port);
     }
+    const char *scheme = tls ? "https" : "http";
     if (strchr(host, ':'))
-        snprintf(ctx->http_url, sizeof ctx->http_url, "http://[%s]:%d", host, port);
+        snprintf(ctx->http_url, sizeof ctx->http_url, "%s://[%s]:%d", scheme, host, port);
     else
-        snprintf(ctx->http_url, sizeof ctx->http_url, "http://%s:%d", host, port);
+        snprintf(ctx->http_url, sizeof ctx->http_url, "%s://%s:%d", scheme, host, port);
+    ctx->listen_port = port;
+    const config_t *cfg = ctx->cfg;
+    conns_limits_t lim = {cfg->max_connections, cfg->http_header_timeout_ms, cfg->http_idle_timeout_ms,
+                          cfg->request_timeout_ms + cfg->http_write_timeout_ms};
+    conns_watch(port, tls, &lim);
     uv_timer_start(&h->sweep, sweep_cb, WORK_SWEEP_MS, WORK_SWEEP_MS);
     return 0;
 }

@@ -39,7 +39,8 @@ int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap)
 /* The request (copied when it arrived; valid until it is answered). */
 const char *http_req_method(const http_req_t *r);
 const char *http_req_uri(const http_req_t *r); /* the raw target, query included */
-/* "Host", "If-None-Match" or "Origin"; NULL when absent. */
+/* "Host", "If-None-Match", "Origin", "Authorization", "Transfer-Encoding"
+ * or "Content-Length"; NULL when absent. */
 const char *http_req_header(const http_req_t *r, const char *name);
 
 /* Replies (each request exactly once). body is copied. extra_headers:

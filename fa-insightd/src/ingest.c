@@ -122,7 +122,7 @@ static void drain(ingest_t *in, uint32_t budget) {
         pthread_mutex_unlock(&in->lock);
         for (uint32_t i = 0; i < n; i++) {
             in->sink(in->ud, nng_msg_body(batch[i].msg), nng_msg_len(batch[i].msg), batch[i].recv_ms,
-                     batch[i].recv_mono);
+                     batch[i].recv_mono, (uint32_t)nng_pipe_id(nng_msg_get_pipe(batch[i].msg)));
             nng_msg_free(batch[i].msg);
         }
         done += n;
@@ -175,8 +175,16 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg) {
     pthread_mutex_unlock(&in->lock);
 }
 
-int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_bytes, ingest_sink_fn sink,
-                 void *ud, char *bound_url, size_t bound_cap, char *err, size_t errcap) {
+bool ingest_source_open(uint32_t source) {
+    /* nng looks pipes up by id: a closed pipe's id is gone. */
+    nng_pipe p = {.id = source};
+    nng_sockaddr sa;
+    return source && nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0;
+}
+
+int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, struct nng_tls_config *tls,
+                 size_t queue_bytes, ingest_sink_fn sink, void *ud, char *bound_url, size_t bound_cap, char *err,
+                 size_t errcap) {
     _Static_assert((INGEST_QUEUE_SLOTS & (INGEST_QUEUE_SLOTS - 1)) == 0, "ring size is a power of two");
     ingest_t *in = calloc(1, sizeof *in);
     if (!in || !(in->ring = calloc(INGEST_QUEUE_SLOTS, sizeof *in->ring))) {
@@ -207,6 +215,7 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_
     nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, in);
     nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, pipe_cb, in);
     if ((rv = nng_listener_create(&in->listener, in->sock, url)) != 0 ||
+        (tls && (rv = nng_listener_set_ptr(in->listener, NNG_OPT_TLS_CONFIG, tls)) != 0) ||
         (rv = nng_listener_start(in->listener, 0)) != 0) {
         snprintf(err, errcap, "ingest: cannot listen on %s: %s", url, nng_strerror(rv));
         nng_close(in->sock);

@@ -18,10 +18,17 @@
 
 #include <uv.h>
 
+struct nng_tls_config;
+
 typedef struct ingest ingest_t;
 /* Loop thread: one message and the daemon's wall and monotonic clocks
  * when nng delivered it. buf is valid during the call only. */
-typedef void (*ingest_sink_fn)(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono);
+/* source: the id of the nng pipe (agent connection) the message came on. */
+typedef void (*ingest_sink_fn)(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono,
+                               uint32_t source);
+
+/* Whether the ingest connection `source` is still open. Any thread. */
+bool ingest_source_open(uint32_t source);
 
 /* Ring slots (a power of two) and the part of them, and of the bytes,
  * that only control messages may use. */
@@ -34,9 +41,11 @@ typedef void (*ingest_sink_fn)(void *ud, const void *buf, size_t len, uint64_t r
 /* Listens on url and hands every message to sink on the loop thread.
  * queue_bytes bounds the ring (24 MiB by default: over a second of 100
  * games at 60 fps x 64 tags). bound_url receives the URL really bound
- * (port 0 resolved). Returns 0 or -1 with err. */
-int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, size_t queue_bytes, ingest_sink_fn sink,
-                 void *ud, char *bound_url, size_t bound_cap, char *err, size_t errcap);
+ * (port 0 resolved). tls: the server configuration of a tls+tcp:// url
+ * (NULL otherwise; it must outlive the ingest). Returns 0 or -1 with err. */
+int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, struct nng_tls_config *tls,
+                 size_t queue_bytes, ingest_sink_fn sink, void *ud, char *bound_url, size_t bound_cap, char *err,
+                 size_t errcap);
 /* Shutdown, loop thread: stops receiving (new messages are discarded) and
  * hands what the ring holds to the sink; a thread closes the listener,
  * every connection and the socket meanwhile. */

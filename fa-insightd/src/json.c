@@ -31,15 +31,18 @@ cJSON *json_add_sid(cJSON *obj, const char *name, uint64_t sid) {
     return cJSON_AddStringToObject(obj, name, hex);
 }
 
+/* Through the writer: its escaping makes any message valid UTF-8 JSON
+ * (a parameter such as limit=%FF is echoed escaped, never raw). */
 char *json_error_body(const char *code, const char *message, const char *parameter) {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(root, "error");
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", message);
-    if (parameter) cJSON_AddStringToObject(e, "parameter", parameter);
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return s;
+    json_writer_t w = {0};
+    jw_begin_object(&w, NULL);
+    jw_begin_object(&w, "error");
+    jw_str(&w, "code", code);
+    jw_str(&w, "message", message);
+    if (parameter) jw_str(&w, "parameter", parameter);
+    jw_end_object(&w);
+    jw_end_object(&w);
+    return jw_finish(&w, NULL);
 }
 
 const char *json_kind_name(int kind) {

@@ -2,6 +2,9 @@
  *
  *   config -> store -> writer -> sessions -> ingest -> HTTP + WebSocket -> uv_run
  *
+ * With --import FILE... (import.h) the daemon loads capture files instead:
+ *   config -> store -> writer -> sessions -> import -> writer stopped -> exit
+ *
  * SIGINT/SIGTERM (a uv_signal_t: the handler only starts the sequence on
  * the loop) stop in order, on the loop thread, each step bounded:
  *   1. ingest: the listener and the socket close, the queue is handed to
@@ -31,17 +34,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "access.h"
 #include "clock.h"
 #include "config.h"
 #include "ctx.h"
 #include "fdguard.h"
 #include "framealloc.h"
 #include "http.h"
+#include "import.h"
 #include "ingest.h"
 #include "log.h"
 #include "sessions.h"
+#include "static.h"
 #include "stats.h"
 #include "store.h"
+#include "tlsconf.h"
 #include "writer.h"
 #include "ws.h"
 
@@ -134,25 +144,47 @@ static const char *in_use_hint(const char *err, const char *flag) {
 }
 
 /* Listening beyond loopback is a decision: it needs --allow-remote and is
- * announced. */
+ * announced. Loopback is decided on the resolved addresses (config.h).
+ * Beyond loopback the API needs a bearer token. */
 static int check_exposure(void) {
     char host[256];
     int port;
     bool http_local =
         config_split_hostport(cfg.listen, host, sizeof host, &port) == 0 && config_host_is_loopback(host);
     bool ingest_local = cfg.no_ingest || config_url_is_local(cfg.ingest);
+    ctx.listen_loopback = http_local;
     if ((!http_local || !ingest_local) && !cfg.allow_remote) {
         fprintf(stderr,
-                "%s: %s %s is not a loopback address; the daemon has no authentication, so listening "
-                "beyond 127.0.0.1 needs --allow-remote\n",
-                INSIGHTD_NAME, http_local ? "--ingest" : "--listen", http_local ? cfg.ingest : cfg.listen);
+                "%s: %s %s does not resolve to loopback addresses only; listening beyond loopback needs "
+                "--allow-remote%s\n",
+                INSIGHTD_NAME, http_local ? "--ingest" : "--listen", http_local ? cfg.ingest : cfg.listen,
+                http_local ? "" : " and --token-file");
+        return -1;
+    }
+    char err[1200];
+    if (cfg.token_file[0] &&
+        access_read_token_file(cfg.token_file, ctx.token, sizeof ctx.token, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", INSIGHTD_NAME, err);
+        return -1;
+    }
+    if (!http_local && !ctx.token[0]) {
+        fprintf(stderr,
+                "%s: --listen %s is beyond loopback: give a bearer token with --token-file FILE (anyone who "
+                "can reach the port could read all telemetry otherwise)\n",
+                INSIGHTD_NAME, cfg.listen);
+        return -1;
+    }
+    if (!cfg.tls_cert[0] != !cfg.tls_key[0]) {
+        fprintf(stderr, "%s: --tls-cert and --tls-key go together\n", INSIGHTD_NAME);
+        return -1;
+    }
+    if (config_url_is_tls(cfg.ingest) && !cfg.tls_cert[0]) {
+        fprintf(stderr, "%s: --ingest %s needs --tls-cert and --tls-key\n", INSIGHTD_NAME, cfg.ingest);
         return -1;
     }
     if (!http_local)
-        LOG(LOG_WARN,
-            "WARNING: HTTP, API and WebSocket listen on %s, beyond loopback: anyone who can reach "
-            "it can read all telemetry (no authentication)",
-            cfg.listen);
+        LOG(LOG_WARN, "WARNING: HTTP, API and WebSocket listen on %s, beyond loopback (bearer token %s)",
+            cfg.listen, cfg.tls_cert[0] ? "over HTTPS" : "in clear text: consider --tls-cert/--tls-key");
     if (!ingest_local)
         LOG(LOG_WARN, "WARNING: ingest listens on %s, beyond loopback: anyone who can reach it can push data",
             cfg.ingest);
@@ -161,9 +193,15 @@ static int check_exposure(void) {
 
 static void check_web_root(void) {
     struct stat st;
+    char err[1200];
     if (realpath(cfg.web_root, ctx.web_root_real) && stat(ctx.web_root_real, &st) == 0 &&
         S_ISDIR(st.st_mode)) {
-        ctx.web_root_ok = true;
+        ctx.web_root_ok = static_load_manifest(ctx.web_root_real, &ctx.web_files, err, sizeof err) == 0;
+        if (!ctx.web_root_ok)
+            LOG(LOG_WARN,
+                "web root %s has no usable list of its files (%s): the dashboard is disabled, the API works "
+                "(`make` writes web/%s)",
+                cfg.web_root, err, STATIC_MANIFEST);
     } else {
         ctx.web_root_ok = false;
         LOG(LOG_WARN, "web root %s not found: the dashboard is disabled, the API works (see --web-root)",
@@ -172,9 +210,10 @@ static void check_web_root(void) {
 }
 
 /* Every ingested message, on the loop thread. */
-static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono) {
+static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono,
+                       uint32_t source) {
     (void)ud;
-    sessions_handle(ctx.sessions, buf, len, recv_ms, recv_mono);
+    sessions_handle_from(ctx.sessions, buf, len, recv_ms, recv_mono, source);
 }
 
 /* The writer's answers. */
@@ -316,14 +355,78 @@ static void load_session(void *ud, session_view_t *v) {
     sessions_adopt(ud, v);
 }
 
+/* --import: the ids stored, so that a capture imported before is skipped. */
+static uint64_t *stored_ids;
+static size_t stored_count, stored_cap;
+static bool importing;
+
 static void load_id(void *ud, uint64_t id) {
     sessions_note_stored(ud, id);
+    if (!importing) return;
+    if (stored_count == stored_cap) {
+        size_t cap = stored_cap ? stored_cap * 2 : 256;
+        uint64_t *n = realloc(stored_ids, cap * sizeof *n);
+        if (!n) return;
+        stored_ids = n;
+        stored_cap = cap;
+    }
+    stored_ids[stored_count++] = id;
+}
+
+/* Takes "--import FILE..." out of argv (the files run up to the next
+ * option) into *files; the rest goes to config_load. */
+static int take_import(int *argc, char **argv, char ***files, size_t *n) {
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--import") != 0) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        importing = true;
+        while (i + 1 < *argc && strncmp(argv[i + 1], "--", 2) != 0) {
+            char **grown = realloc(*files, (*n + 1) * sizeof **files);
+            if (!grown) return -1;
+            *files = grown;
+            (*files)[(*n)++] = argv[++i];
+        }
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return importing && *n == 0 ? -1 : 0;
+}
+
+/* --import: the capture files, then an orderly stop of the writer. */
+static int run_import(char **files, size_t n) {
+    int rc = import_run(&ctx, files, n, stored_ids, stored_count);
+    writer_stop(ctx.writer, clock_mono_ms() + SHUTDOWN_WRITER_MS);
+    writer_stats_t ws;
+    writer_stats(ctx.writer, &ws);
+    printf("%s: import done: %llu frames stored\n", INSIGHTD_NAME, (unsigned long long)ws.frames_stored);
+    writer_close(ctx.writer);
+    uv_walk(ctx.loop, close_any, NULL);
+    uv_run(ctx.loop, UV_RUN_DEFAULT);
+    sessions_destroy(ctx.sessions);
+    writer_free(ctx.writer);
+    store_close(ctx.store);
+    uv_loop_close(ctx.loop);
+    free(stored_ids);
+    free(files);
+    return rc == IMPORT_OK ? 0 : rc == IMPORT_BAD_FILE ? EXIT_USAGE : EXIT_START;
 }
 
 int main(int argc, char **argv) {
     char err[1024];
 
-    /* 1. Configuration: defaults, config file, flags. */
+    /* 1. Configuration: defaults, config file, flags (and the files of
+     * --import, which make this run an import). */
+    char **import_files = NULL;
+    size_t import_count = 0;
+    if (take_import(&argc, argv, &import_files, &import_count) != 0) {
+        fprintf(stderr, "%s: --import needs one or more capture files (FA_INSIGHT_URL=file:PATH in the game)\n",
+                INSIGHTD_NAME);
+        free(import_files);
+        return EXIT_USAGE;
+    }
     int rc = config_load(&cfg, argc, argv, stdout, err, sizeof err);
     if (rc == CONFIG_EXIT) return 0;
     if (rc != CONFIG_OK) {
@@ -333,7 +436,7 @@ int main(int argc, char **argv) {
     log_level = cfg.log_level;
     if (check_exposure() != 0) return EXIT_USAGE;
     config_resolve_web_root(&cfg);
-    check_web_root();
+    if (!importing) check_web_root(); /* an import serves nothing */
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, not a crash */
     if (fdguard_init() != 0) LOG(LOG_WARN, "no spare descriptor: descriptor exhaustion is not guarded");
@@ -376,15 +479,20 @@ int main(int argc, char **argv) {
         LOG(LOG_WARN, "could not load the stored sessions; starting with none");
     }
     sessions_set_next_alert_id(ctx.sessions, next_alert_id);
+    sessions_set_source_check(ctx.sessions, ingest_source_open);
     if (writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, &wh, err, sizeof err) != 0)
         return fail_start(err);
     sessions_attach_writer(ctx.sessions, ctx.writer);
+    if (importing) return run_import(import_files, import_count);
 
     /* 4. Ingest: nng PULL, handed to the loop. */
+    if (cfg.tls_cert[0] && tlsconf_server(&ctx.tls, cfg.tls_cert, cfg.tls_key, err, sizeof err) != 0)
+        return fail_start(err);
     if (cfg.no_ingest)
         snprintf(ctx.ingest_url, sizeof ctx.ingest_url, "none");
-    else if (ingest_start(&ingest, ctx.loop, cfg.ingest, cfg.ingest_queue_bytes, on_message, NULL,
-                          ctx.ingest_url, sizeof ctx.ingest_url, err, sizeof err) != 0)
+    else if (ingest_start(&ingest, ctx.loop, cfg.ingest, config_url_is_tls(cfg.ingest) ? ctx.tls : NULL,
+                          cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url, sizeof ctx.ingest_url,
+                          err, sizeof err) != 0)
         return fail_start(in_use_hint(err, "--ingest tcp://127.0.0.1:PORT"));
 
     /* 5. HTTP, JSON API, dashboard and WebSocket on one port. */
@@ -418,6 +526,8 @@ int main(int argc, char **argv) {
     writer_free(ctx.writer);
     store_close(ctx.store);
     uv_loop_close(ctx.loop);
+    free(ctx.web_files);
+    if (ctx.tls) nng_tls_config_free(ctx.tls);
     if (!nng_clean) {
         /* ingest.h says which nng behaviour: its teardown would hang. */
         LOG(LOG_INFO, "stopped (without nng's teardown)");

@@ -44,6 +44,7 @@ typedef struct tag {
 
 struct session {
     session_info_t info;
+    uint32_t source; /* the ingest connection that speaks for it (0: none yet) */
     frame_info_t last;
     /* clock: t_ms = anchor_ms + (frame.start_ns - anchor_ns) / 1e6 */
     bool anchored;
@@ -66,6 +67,7 @@ struct session {
 
 typedef struct pending_msg {
     uint64_t recv_ms, recv_mono;
+    uint32_t source;
     size_t len;
     uint8_t data[];
 } pending_msg_t;
@@ -98,8 +100,9 @@ struct sessions {
     fa_proto_space_t *space; /* decode storage, ~600 KiB */
     uint8_t *blob;
     size_t blob_cap;
-    log_limiter_t reject_lim, orphan_lim, refuse_lim;
+    log_limiter_t reject_lim, orphan_lim, refuse_lim, conflict_lim;
     int replay_depth;
+    bool (*source_open)(uint32_t source);
 };
 
 /* ---- the filter of stored ids ------------------------------------------- */
@@ -840,7 +843,7 @@ static void orphan(sessions_t *ss, uint64_t id, const char *why) {
 /* Keeps a message until its session is resolved; asks the writer when
  * this is the session's first waiting message. */
 static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint64_t recv_ms,
-                 uint64_t recv_mono) {
+                 uint64_t recv_mono, uint32_t source) {
     pending_t *p = pending_find(ss, id);
     const char *why = NULL;
     bool ask = false;
@@ -877,6 +880,7 @@ static void pend(sessions_t *ss, uint64_t id, const void *buf, size_t len, uint6
     } else {
         pm->recv_ms = recv_ms;
         pm->recv_mono = recv_mono;
+        pm->source = source;
         pm->len = len;
         memcpy(pm->data, buf, len);
         p->msgs[p->n++] = pm;
@@ -913,7 +917,35 @@ static void count_reject(sessions_t *ss, int rc, size_t len) {
                 fa_proto_err_name(rc), fa_proto_strerror(rc));
 }
 
+/* Whether source may speak for s: a live session belongs to the
+ * connection that sent its messages while that connection is open; a
+ * second agent claiming its id meanwhile is refused and counted (it would
+ * overwrite the first one's frames). A closed connection hands the session
+ * to the next (an agent reconnecting). */
+static bool claim(sessions_t *ss, session_t *s, uint32_t source) {
+    if (!source) return true;
+    if (s->info.live && s->source && s->source != source && ss->source_open && ss->source_open(s->source)) {
+        g_stats.session_conflicts++;
+        log_limited(&ss->conflict_lim, 5000, LOG_WARN,
+                    "refused a message for session %016llx from a second connection: the session belongs to "
+                    "a live agent (app '%s' pid %u host '%s'); two agents must not share a session id",
+                    (unsigned long long)s->info.id, s->info.app, s->info.pid, s->info.host);
+        return false;
+    }
+    s->source = source;
+    return true;
+}
+
+void sessions_set_source_check(sessions_t *ss, bool (*source_open)(uint32_t source)) {
+    ss->source_open = source_open;
+}
+
 void sessions_handle(sessions_t *ss, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono) {
+    sessions_handle_from(ss, buf, len, recv_ms, recv_mono, 0);
+}
+
+void sessions_handle_from(sessions_t *ss, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono,
+                          uint32_t source) {
     fa_proto_storage_t st = fa_proto_storage_of(ss->space);
     fa_proto_msg_t m;
     int rc = fa_proto_decode(buf, len, &m, &st);
@@ -936,10 +968,10 @@ void sessions_handle(sessions_t *ss, const void *buf, size_t len, uint64_t recv_
         }
     }
     if (!s) {
-        pend(ss, m.header.session_id, buf, len, recv_ms, recv_mono);
+        pend(ss, m.header.session_id, buf, len, recv_ms, recv_mono, source);
         return;
     }
-    dispatch(ss, s, &m, recv_ms, recv_mono);
+    if (claim(ss, s, source)) dispatch(ss, s, &m, recv_ms, recv_mono);
 }
 
 void sessions_resolved(sessions_t *ss, uint64_t id, session_view_t *v) {
@@ -962,7 +994,8 @@ void sessions_resolved(sessions_t *ss, uint64_t id, session_view_t *v) {
     for (uint32_t i = 0; i < p->n; i++) {
         fa_proto_storage_t st = fa_proto_storage_of(ss->space);
         fa_proto_msg_t m;
-        if (fa_proto_decode(p->msgs[i]->data, p->msgs[i]->len, &m, &st) == FA_PROTO_OK)
+        if (fa_proto_decode(p->msgs[i]->data, p->msgs[i]->len, &m, &st) == FA_PROTO_OK &&
+            claim(ss, s, p->msgs[i]->source))
             dispatch(ss, s, &m, p->msgs[i]->recv_ms, p->msgs[i]->recv_mono);
     }
     ss->replay_depth--;

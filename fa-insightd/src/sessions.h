@@ -73,6 +73,16 @@ void sessions_set_next_alert_id(sessions_t *ss, int64_t id);
 /* One protocol message (bytes as received) and its receive times.
  * Malformed messages are counted and logged (rate-limited). O(rows). */
 void sessions_handle(sessions_t *ss, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono);
+/* The same for a message that arrived on ingest connection `source` (an
+ * nng pipe id; 0: unknown, no check). A live session belongs to the
+ * connection that speaks for it while that connection is open (asked of
+ * source_open): messages for it from another connection are refused and
+ * counted (ingest.dropped_by_reason.session_conflict). */
+void sessions_handle_from(sessions_t *ss, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono,
+                          uint32_t source);
+/* source_open(source): whether that connection is still open (any
+ * thread's answer will do: a closed connection stays closed). */
+void sessions_set_source_check(sessions_t *ss, bool (*source_open)(uint32_t source));
 /* The writer's answer to a look-up (v may be NULL; taken). */
 void sessions_resolved(sessions_t *ss, uint64_t session_id, session_view_t *v);
 

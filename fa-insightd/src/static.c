@@ -54,7 +54,56 @@ const char *static_mime_type(const char *path) {
     return "application/octet-stream";
 }
 
-int static_resolve(const char *root_real, const char *target, char *out, size_t cap) {
+/* Whether rel (a path under the web root, no leading '/') is one of the
+ * files the manifest lists. */
+static bool listed(const char *files, const char *rel) {
+    size_t n = strlen(rel);
+    for (const char *p = files; p && *p;) {
+        size_t len = strcspn(p, "\n");
+        if (len == n && memcmp(p, rel, n) == 0) return true;
+        p += len + (p[len] == '\n');
+    }
+    return false;
+}
+
+int static_load_manifest(const char *root_real, char **out, char *err, size_t errcap) {
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/%s", root_real, STATIC_MANIFEST);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errcap, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, len = 0;
+    char *files = malloc(cap), line[PATH_MAX];
+    int rc = files ? 0 : -1;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        const char *rel = line;
+        while (*rel == ' ' || *rel == '/')
+            rel++;
+        if (!*rel || *rel == '#') continue;
+        size_t n = strlen(rel);
+        if (strstr(rel, "..") || len + n + 2 > cap) { /* no climbing out; a short list */
+            snprintf(err, errcap, "%s: bad or too many entries ('%.200s')", path, rel);
+            rc = -1;
+            break;
+        }
+        memcpy(files + len, rel, n);
+        len += n;
+        files[len++] = '\n';
+    }
+    fclose(f);
+    if (rc != 0) {
+        free(files);
+        return -1;
+    }
+    files[len] = '\0';
+    *out = files;
+    return 0;
+}
+
+int static_resolve(const char *root_real, const char *files, const char *target, char *out, size_t cap) {
     char path[PATH_MAX];
     size_t n = strcspn(target, "?#");
     if (n == 0 || n >= sizeof path - 16 || target[0] != '/') return 404;
@@ -82,7 +131,10 @@ int static_resolve(const char *root_real, const char *target, char *out, size_t 
         struct stat st;
         if (stat(real, &st) != 0) return 404;
         if (S_ISREG(st.st_mode)) {
-            if (strlen(real) >= cap) return 404;
+            /* Only the dashboard's built files: never the rest of a
+             * source tree used as web root (package.json, web.mk,
+             * node_modules/...). */
+            if (strlen(real) >= cap || !listed(files, real + rlen + 1)) return 404;
             strcpy(out, real);
             return 0;
         }
@@ -108,7 +160,7 @@ typedef struct file_job {
 static void file_work(void *arg, const store_cancel_t *cancel) {
     file_job_t *j = arg;
     (void)cancel; /* one read of a bounded file */
-    int rc = static_resolve(j->ctx->web_root_real, j->target, j->path, sizeof j->path);
+    int rc = static_resolve(j->ctx->web_root_real, j->ctx->web_files, j->target, j->path, sizeof j->path);
     if (rc != 0) {
         j->status = rc;
         return;

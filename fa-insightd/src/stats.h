@@ -24,6 +24,7 @@ typedef struct insightd_stats {
     atomic_uint_fast64_t last_queue_drop_mono; /* when a FRAME was last refused (health) */
     /* descriptors, written by the accept guard (fdguard.c) on nng threads */
     atomic_uint_fast64_t connections_shed; /* accepted and closed at once: no descriptor left */
+    atomic_uint_fast64_t http_refused_connections; /* beyond --max-connections (conns.c) */
     /* message handling (loop) */
     uint64_t rejected; /* failed to decode */
     uint64_t rejected_by[STATS_REJECT_REASONS];
@@ -33,6 +34,7 @@ typedef struct insightd_stats {
     uint64_t gaps;                 /* missing sequence numbers */
     uint64_t out_of_order;         /* late but new sequence numbers */
     uint64_t duplicates;           /* sequence numbers seen before: not stored */
+    uint64_t session_conflicts;    /* messages of a live session from a second agent: refused */
     uint64_t rows_undefined_tag;   /* FRAME rows for ids no HELLO/TAGS defined */
     uint64_t rows_tag_cap;         /* definitions beyond --max-tags */
     uint64_t bad_timestamps;       /* absurd agent clocks and frame times, clamped */
@@ -44,10 +46,14 @@ typedef struct insightd_stats {
     uint64_t sessions_loaded;      /* sessions brought back from the store */
     /* WebSocket (loop) */
     uint64_t ws_accepted, ws_clients, ws_sent, ws_merged, ws_dropped, ws_closed_slow, ws_closed_flood,
-        ws_bad_messages, ws_refused, ws_accept_errors;
+        ws_bad_messages, ws_refused, ws_accept_errors, ws_refused_origin, ws_refused_token;
     /* HTTP (loop) */
     uint64_t http_requests, http_4xx, http_5xx, http_inflight, http_timeouts, http_write_timeouts,
         http_capped, http_cancelled;
+    /* HTTP refusals (loop): Host of a loopback daemon, token, bodies,
+     * timeouts (conns.c) */
+    uint64_t http_refused_host, http_refused_token, http_refused_body, http_header_timeouts,
+        http_idle_timeouts;
 } insightd_stats_t;
 
 extern insightd_stats_t g_stats;

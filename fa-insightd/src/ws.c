@@ -34,8 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "alerts.h"
 #include "clock.h"
+#include "conns.h"
 #include "ctx.h"
 #include "framealloc.h"
 #include "json.h"
@@ -557,6 +559,37 @@ static void send_hello(ws_t *w, ws_client_t *c) {
     send_doc(c, &jw);
 }
 
+/* The upgrade's Origin and token (access.h): NULL when allowed, else the
+ * error code to refuse it with (counted). nng 1.5.2 has no hook before
+ * its handshake answer, so a refused client gets the 101, then this error
+ * and the close, and nothing else. */
+static const char *upgrade_refusal(ws_t *w, nng_stream *stream, const char **message) {
+    const insightd_ctx_t *ctx = w->ctx;
+    char *origin = NULL, *host = NULL, *uri = NULL;
+    const char *why = NULL;
+    if (nng_stream_get_string(stream, NNG_OPT_WS_REQUEST_HEADER "Origin", &origin) != 0) origin = NULL;
+    if (nng_stream_get_string(stream, NNG_OPT_WS_REQUEST_HEADER "Host", &host) != 0) host = NULL;
+    if (origin &&
+        !access_origin_allowed(origin, host, ctx->listen_port, ctx->listen_loopback, ctx->cfg->allow_origin)) {
+        g_stats.ws_refused_origin++;
+        LOG(LOG_WARN, "websocket client from origin %.100s refused (not the dashboard's; see --allow-origin)",
+            origin);
+        why = "origin_not_allowed";
+        *message = "this page's origin may not open the live stream (fa-insightd --allow-origin)";
+    } else if (ctx->token[0]) {
+        if (nng_stream_get_string(stream, NNG_OPT_WS_REQUEST_URI, &uri) != 0) uri = NULL;
+        if (!access_query_token_ok(uri, ctx->token)) {
+            g_stats.ws_refused_token++;
+            why = "unauthorized";
+            *message = "this daemon needs its bearer token: connect to /ws?token=<token>";
+        }
+    }
+    if (origin) nng_strfree(origin);
+    if (host) nng_strfree(host);
+    if (uri) nng_strfree(uri);
+    return why;
+}
+
 static void client_new(ws_t *w, nng_stream *stream) {
     ws_client_t *c = calloc(1, sizeof *c);
     if (!c || nng_aio_alloc(&c->send_aio, send_cb, c) != 0 || nng_aio_alloc(&c->recv_aio, recv_cb, c) != 0) {
@@ -590,11 +623,20 @@ static void client_new(ws_t *w, nng_stream *stream) {
             c->have_peer = true;
         }
     }
+    if (c->have_peer) conns_mark_upgraded(&c->peer);
     c->next = w->clients;
     if (w->clients) w->clients->prev = c;
     w->clients = c;
     w->open++;
     g_stats.ws_accepted++;
+    const char *message = NULL, *why = upgrade_refusal(w, stream, &message);
+    if (why) {
+        c->refused = true;
+        w->refusing++;
+        post_recv(c);
+        send_error(c, why, message);
+        return;
+    }
     if (g_stats.ws_clients >= w->ctx->cfg->ws_max_clients) {
         /* Over the cap: say why, then close once that was sent. */
         c->refused = true;
@@ -940,9 +982,11 @@ int ws_start(ws_t **out, struct insightd_ctx *ctx, char *err, size_t errcap) {
         uv_timer_init(ctx->loop, &l->retry);
         l->retry.data = l;
         char url[320];
-        snprintf(url, sizeof url, "ws://%s%s", ctx->cfg->listen, paths[i]);
+        struct nng_tls_config *tls = ctx->tls;
+        snprintf(url, sizeof url, "%s://%s%s", tls ? "wss" : "ws", ctx->cfg->listen, paths[i]);
         int rv;
         if ((rv = nng_stream_listener_alloc(&l->l, url)) != 0 ||
+            (tls && (rv = nng_stream_listener_set_ptr(l->l, NNG_OPT_TLS_CONFIG, tls)) != 0) ||
             (rv = nng_stream_listener_set_bool(l->l, NNG_OPT_WS_SEND_TEXT, true)) != 0 ||
             (rv = nng_stream_listener_set_bool(l->l, NNG_OPT_WS_RECV_TEXT, true)) != 0 ||
             (rv = nng_stream_listener_set_size(l->l, NNG_OPT_WS_SENDMAXFRAME, WS_SEND_MAX_FRAME)) != 0 ||

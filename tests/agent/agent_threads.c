@@ -46,9 +46,10 @@ static void *stats_main(void *arg) {
 }
 
 static void run(bool flapping) {
-    char url[128], dir[128];
+    char url[128], dir[128], capture[160];
     t_url(url, sizeof url, flapping ? "threads-flap" : "threads");
     snprintf(dir, sizeof dir, "/tmp/fa-agent-test-%d-threads", (int)getpid());
+    snprintf(capture, sizeof capture, "%s.facap", dir);
     t_daemon_t d[4];
     int nd = 0;
     CHECK(t_daemon_open(&d[nd++], url) == 0);
@@ -64,7 +65,8 @@ static void run(bool flapping) {
                             .emit_mode = FA_AGENT_EMIT_AUTO,
                             .emit_interval_ms = 50,
                             .emit_poll_ms = 5,
-                            .emit_keep = 2};
+                            .emit_keep = 2,
+                            .capture_path = capture};
     side_t side = {.fa = fa};
     CHECK(fa_agent_start(fa, &desc, &side.agent) == FA_OK);
     pthread_t worker, watcher;
@@ -95,6 +97,9 @@ static void run(bool flapping) {
     CHECK(st.frames_sent > 0);
     CHECK(st.snapshots_written > 0);
     CHECK(side.reads > 0);
+    CHECK(st.frames_seen == st.frames_captured + st.capture_dropped);
+    CHECK(st.frames_captured > 0);
+    CHECK(unlink(capture) == 0);
     if (flapping) CHECK(st.reconnects >= 1);
     /* What the last daemon got ends with the BYE and its counts; every
      * message decodes. */

@@ -10,6 +10,9 @@
  *   render             soft 768 KiB / hard 1 MiB; holds 1.25 MiB (125 %):
  *                      critical from the first frame, a budget breach
  *   audio              no budget, 64 KiB
+ *   effects            only with --burst N: hard 1 MiB; 1.5 MiB for the
+ *                      first N frames (150 %), then 100 KiB: a budget that
+ *                      was broken and is fine now
  *
  * Each frame also makes frame-arena allocations (physics), pool blocks
  * freed in the same frame (physics/contacts) and a heap allocation freed
@@ -17,7 +20,7 @@
  * (POOL_SAME_FRAME_FREE, HEAP_IN_HOT_PATH, BUDGET_BREACH).
  *
  * usage: cli_feeder --url URL [--frames N] [--fps F] [--app NAME]
- *                   [--label TEXT] [--swing N]
+ *                   [--label TEXT] [--swing N] [--burst N]
  *   --frames 0 (default) runs until SIGTERM/SIGINT; the agent then sends
  *   its BYE. Prints "session <16 hex>" on stdout once started, and
  *   "frames <n>" when it stops. */
@@ -51,7 +54,7 @@ static void sleep_until(struct timespec *next, long period_ns) {
 
 int main(int argc, char **argv) {
     const char *url = NULL, *app = "cli-feeder", *label = "integration";
-    unsigned long frames = 0, fps = 60, swing = 45;
+    unsigned long frames = 0, fps = 60, swing = 45, burst = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -70,6 +73,8 @@ int main(int argc, char **argv) {
             label = v;
         else if (!strcmp(a, "--swing"))
             swing = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--burst"))
+            burst = strtoul(v, NULL, 10);
         else {
             fprintf(stderr, "feeder: unknown option %s\n", a);
             return 2;
@@ -93,6 +98,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "feeder: budgets refused\n");
         return 1;
     }
+    if (burst && fa_budget_set(fa, "effects", 0, 1 * MIB)) {
+        fprintf(stderr, "feeder: budgets refused\n");
+        return 1;
+    }
     fa_behaviour_enable(fa, FA_BEHAVIOUR_DEFAULT);
     fa_agent_t *agent = NULL;
     int rc = fa_agent_start(
@@ -107,7 +116,7 @@ int main(int argc, char **argv) {
 
     /* Long-lived memory, allocated inside frames under their tags. */
     void *physics_heap = NULL, *render_heap = NULL, *audio_heap = NULL, *contacts_base = NULL,
-         *contacts_extra = NULL;
+         *contacts_extra = NULL, *effects_base = NULL, *effects_burst = NULL;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     long period = 1000000000L / (long)fps;
@@ -147,6 +156,15 @@ int main(int argc, char **argv) {
             FA_TAG_SCOPE(fa, "audio");
             if (!audio_heap) audio_heap = fa_heap_alloc(fa, 64 * KIB, 16);
         }
+        if (burst) {
+            FA_TAG_SCOPE(fa, "effects");
+            if (!effects_base) effects_base = fa_heap_alloc(fa, 100 * KIB, 16);
+            if (n == 0) effects_burst = fa_heap_alloc(fa, 1436 * KIB, 16);
+            if (n == burst) {
+                fa_heap_free(fa, effects_burst);
+                effects_burst = NULL;
+            }
+        }
         fa_end_frame(fa);
         sleep_until(&next, period);
     }
@@ -159,6 +177,8 @@ int main(int argc, char **argv) {
     fa_heap_free(fa, audio_heap);
     fa_heap_free(fa, contacts_base);
     fa_heap_free(fa, contacts_extra);
+    fa_heap_free(fa, effects_base);
+    fa_heap_free(fa, effects_burst);
     fa_destroy(fa);
     return 0;
 }

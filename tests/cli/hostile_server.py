@@ -7,12 +7,15 @@ every request on their own:
   chunked   an endless chunked body          huge     Content-Length 10^11
   endless   an endless body without length   slow     each answer after 0.7 s
   drip      one byte of the body per 0.1 s   notfa    404 text/html, like any web server
+mode "paged" proxies the real daemon unchanged but asks it for pages of one
+row of alerts and findings (limit=1), so a client must follow the cursors.
 """
 import http.server
 import json
 import socket
 import threading
 import time
+import re
 import urllib.error
 import urllib.request
 
@@ -41,7 +44,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv.requests += 1
         mode = srv.mode
         try:
-            if mode == "evil":
+            if mode in ("evil", "paged"):
                 return self.evil()
             if mode == "chunked":
                 self.send_response(200)
@@ -87,14 +90,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def evil(self):
         if self.path == "/ws":
             return self.relay()
+        path = self.path
+        if self.server.mode == "paged" and re.match(r"^/api/v1/(alerts|sessions/[^/]+/findings)\b", path):
+            path = re.sub(r"([?&])limit=\d+", r"\1limit=1", path)
         try:
-            with urllib.request.urlopen(self.server.upstream + self.path, timeout=5) as r:
+            with urllib.request.urlopen(self.server.upstream + path, timeout=5) as r:
                 status, raw = r.status, r.read()
         except urllib.error.HTTPError as e:
             status, raw = e.code, e.read()
         try:
             # ensure_ascii=False: C1 and bidi go out as raw UTF-8, C0 as \u escapes.
-            body = json.dumps(poison(json.loads(raw)), ensure_ascii=False).encode()
+            body = raw if self.server.mode == "paged" else json.dumps(poison(json.loads(raw)),
+                                                                        ensure_ascii=False).encode()
         except ValueError:
             body = raw
         self.send_response(status)

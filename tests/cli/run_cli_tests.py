@@ -217,7 +217,7 @@ def walk(nodes):
 # ---- the tests ----------------------------------------------------------------
 
 COMMANDS = ["sessions", "tags", "budgets", "trend", "alerts", "frames", "findings", "watch", "export", "health",
-            "fleet"]
+            "compare", "baseline", "fleet"]
 
 
 def test_empty_daemon(r):
@@ -252,7 +252,7 @@ def test_usage_errors(r):
                                                                        where="err")
     r.run("trend", "--tag", "render", "--points", "5000").expect(2)
     r.run("alerts", "--since", "yesterday").expect(2).has("--since: 'yesterday' is not a time", where="err")
-    r.run("export", "--format", "xml").expect(2).has("--format: 'xml' is not csv or json", where="err")
+    r.run("export", "--format", "xml").expect(2).has("--format: 'xml' is not csv, json, trace or folded", where="err")
     r.run("export", "--from", "now", "--to", "10m").expect(2).has("--from is after --to", where="err")
     r.run("--server", "ftp://127.0.0.1:1", "sessions").expect(2).has("not an http:// URL", where="err")
     r.run("--server", "https://127.0.0.1:1", "sessions").expect(2).has("https is not supported", where="err")
@@ -367,7 +367,8 @@ def test_budgets(r):
 
 
 def test_budgets_check(r):
-    r.run("budgets", "--check").expect(3).has("check failed: 1 critical budget: render", where="err")
+    r.run("budgets", "--check").expect(3).has("check failed: 1 hard budget reached:", "  render: hard budget 1.00 MiB",
+                                             where="err")
     r.run("budgets", "--tag", "render", "--check").expect(3)
     r.run("budgets", "--tag", "physics", "--check").expect(0).has("0 critical")
     r.run("budgets", "--tag", "physics/contacts", "--check").expect(0)
@@ -375,6 +376,62 @@ def test_budgets_check(r):
     assert doc["budgets"][0]["path"] == "render", doc
     r.run("budgets", "--tag", "rendr", "--check").expect(2).has("unknown tag 'rendr'", "did you mean 'render'?",
                                                                    where="err")
+
+
+def test_budgets_check_window(r):
+    # effects: 1.5 MiB of a 1 MiB hard budget for its first 30 frames, then
+    # 100 KiB: fine now, broken earlier in the session.
+    p, out = r.run_feeder("--frames", "240", "--fps", "120", "--burst", "30", "--app", "burst-game")
+    out.seek(0)
+    sid = re.search(r"session ([0-9a-f]{16})", out.read()).group(1)
+    wait_for("the burst session's frames to be stored",
+             lambda: r.run("--session", sid, "frames", "--last", "1", "--json").json()["frames"][0]["frame"] >= 239)
+    now = r.run("--session", sid, "budgets", "--tag", "effects", "--json").expect(0).json()
+    assert now["budgets"][0]["state"] == "ok" and now["budgets"][0]["live_bytes"] < 1 << 20, now
+    res = r.run("--session", sid, "budgets", "--check").expect(3)
+    res.has("effects: hard budget 1.00 MiB first reached at ", "(frame 1)", "; at most 1.50 MiB, 512 KiB over (150 %)",
+            where="err")
+    res.has("Hard budgets reached in the session:", "effects")
+    r.run("--session", sid, "budgets", "--tag", "effects", "--check").expect(3)
+    # The last second had no breach of effects (render is broken all along).
+    r.run("--session", sid, "budgets", "--tag", "effects", "--check", "--since", "1s").expect(0).has(
+        "No hard budget reached in the last 1s")
+    r.run("--session", sid, "budgets", "--tag", "effects").expect(0).lacks("Hard budgets reached")
+    r.run("budgets", "--check", "--since", "0s").expect(2).has("--since", where="err")
+
+
+def test_compare_sessions(r):
+    # The short session (30 frames, contacts low) against the live one
+    # (contacts swinging up to 900 KiB): through the daemon's API.
+    res = r.run("compare", r.short_sid, r.sid).expect(4)
+    assert "physics/contacts" in res.out and "regression" in res.out, res
+    res.has("session %s: cli-feeder build cli-test" % r.sid)
+    doc = r.run("--json", "compare", "short-game@cli-test", "session:" + r.sid[:8]).expect(4).json()
+    assert doc["base"]["session"] == r.short_sid and doc["candidate"]["session"] == r.sid, doc["base"]
+    rows = {x["key"]: x for x in doc["rows"]}
+    assert rows["physics/contacts"]["status"] == "regression" and rows["render"]["status"] == "ok", rows
+    r.run("compare", r.short_sid, r.short_sid).expect(0).has("0 regressions")
+    r.run("compare", r.short_sid, "nope-game@1").expect(2).has("unknown session 'nope-game@1'", where="err")
+    base = os.path.join(r.tmp, "baseline.json")
+    r.run("--session", r.short_sid, "baseline", "save", base).expect(0)
+    r.run("--session", r.short_sid, "baseline", "check", base).expect(0)
+    r.run("--session", r.sid, "baseline", "check", base).expect(4).has("physics/contacts")
+
+
+def test_export_open_formats_from_a_session(r):
+    import jsonschema
+    schema = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "trace.schema.json")))
+    doc = r.run("--session", r.short_sid, "export", "--format", "trace").expect(0).json()
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    frames = [e for e in doc["traceEvents"] if e["ph"] == "X"]
+    stored = [x for x in r.run("sessions", "--json").json()["sessions"] if x["id"] == r.short_sid][0]["frames"]
+    assert len(frames) == stored and doc["otherData"]["session"] == r.short_sid, (len(frames), stored)
+    names = {e["name"] for e in doc["traceEvents"] if e["ph"] == "C"}
+    assert {"physics", "physics/contacts", "render", "(root)"} <= names, names
+    folded = r.run("--session", r.short_sid, "export", "--format", "folded").expect(0).out
+    stacks = dict(line.rsplit(" ", 1) for line in folded.splitlines())
+    assert int(stacks["render"]) >= 1280 * 1024 and "physics;contacts" in stacks, stacks
+    r.run("export", "--format", "trace", "--tag", "render").expect(2)
 
 
 def test_unknown_tag(r):
@@ -671,6 +728,26 @@ def test_hostile_server_text_is_escaped(r):
     assert_terminal_safe(res)
 
 
+def test_alerts_and_findings_follow_the_cursors(r):
+    """Issue 13: alerts and findings showed one page and said "narrow with
+    --since" while the daemon's cursors reach every row."""
+    r.hostile.mode = "paged"
+    env = {"FA_INSIGHT_SERVER": r.hostile.url}
+    direct = r.run("alerts", "--json").expect(0).json()["alerts"]
+    assert len(direct) >= 2, direct
+    paged = r.run("alerts", "--json", env=env).expect(0).json()
+    assert [a["id"] for a in paged["alerts"]] == [a["id"] for a in direct], (paged, direct)
+    assert paged["count"] == len(direct) and not paged["next"], paged
+    res = r.run("alerts", env=env).expect(0)
+    res.lacks("narrow with --since")
+    assert len([l for l in res.out.split("\n") if " active" in l or " cleared" in l]) == len(direct), res
+    direct = r.run("findings", "--json").expect(0).json()["findings"]
+    paged = r.run("findings", "--json", env=env).expect(0).json()
+    key = lambda f: (f["t_ms"], f["code"], f["tag_id"], f["kind"])  # noqa: E731
+    assert sorted(map(key, paged["findings"])) == sorted(map(key, direct)), (len(paged["findings"]), len(direct))
+    r.run("findings", env=env).expect(0).lacks("narrow with --since").has("FA_FIND_HEAP_IN_HOT_PATH")
+
+
 def test_hostile_server_in_tmux(r):
     """The same on a real terminal: the pane's title must not change."""
     r.hostile.mode = "evil"
@@ -744,6 +821,10 @@ def test_asan(r):
         (0, ["findings"]), (0, ["export", "--format", "csv"]), (0, ["export", "--format", "json", "--tag", "physics"]),
         (0, ["health"]), (2, ["--session", "nope", "tags"]), (2, ["trend"]), (2, ["export", "--format", "x"]),
         (1, ["--server", "http://127.0.0.1:%d" % r.dead_port, "budgets", "--check"]), (0, ["--help"]),
+        (4, ["compare", r.short_sid, r.sid]), (0, ["--json", "compare", r.short_sid, r.short_sid]),
+        (3, ["budgets", "--check", "--since", "2s"]), (0, ["--session", r.short_sid, "export", "--format", "trace"]),
+        (0, ["--session", r.short_sid, "export", "--format", "folded"]),
+        (0, ["--session", r.short_sid, "baseline", "save", "-"]),
     ]
     for code, argv in cases:
         e = dict(r.env)
@@ -834,7 +915,10 @@ def main():
         ("tags: tree with usage and budgets, --depth, ASCII fallback, --json", test_tags),
         ("budgets: table, subtree, --json", test_budgets),
         ("budgets --check: 3 when critical, 0 when fine, 2 on unknown tag", test_budgets_check),
+        ("budgets --check: 3 for a budget broken earlier in the session, --since narrows", test_budgets_check_window),
         ("unknown tag lists near matches", test_unknown_tag),
+        ("compare and baseline through the daemon: sessions by id, prefix, app@build", test_compare_sessions),
+        ("export --format trace (schema-valid) and folded from a session", test_export_open_formats_from_a_session),
         ("trend: sparkline and min/avg/max/last, --json", test_trend),
         ("alerts: raised and cleared, --active, --since, --json", test_alerts),
         ("frames: recent frames with totals, --json", test_frames),
@@ -847,6 +931,7 @@ def main():
         ("watch without a terminal: lines, and --json messages", test_watch_without_terminal),
         ("a hostile server's names are escaped in every command, --json and watch", test_hostile_server_text_is_escaped),
         ("a hostile server cannot retitle or clear a real terminal (tmux)", test_hostile_server_in_tmux),
+        ("alerts and findings follow the daemon's cursors to every row", test_alerts_and_findings_follow_the_cursors),
         ("answers are capped in size and commands in total time", test_response_size_and_time_caps),
         ("a foreign web server is a server error (exit 1), not bad arguments", test_foreign_server_is_a_server_error),
         ("watch in tmux: redraws, new alerts, daemon restart, Ctrl-C", test_watch_in_tmux),

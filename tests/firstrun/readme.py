@@ -17,6 +17,7 @@ usage: readme.py [--keep]
 The last line is "N passed, N failed"; the exit status is 1 on any failure.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 
 from harness import Checks, Tmux, wait_for
@@ -252,9 +254,29 @@ def main():
         daemon(r, cmd, lambda: None)
         assert os.path.isfile("/var/lib/fa/insight.db")
 
-    @on("fa-insightd --listen 0.0.0.0:7878 --allow-remote")
+    @on("(umask 077; head -c 24 /dev/urandom | base64 > ~/.fa-token)")
+    def make_token(cmd):
+        code, out, err = r.bash(cmd)
+        path = os.path.join(r.home, ".fa-token")
+        assert code == 0 and os.path.getsize(path) >= 16, err
+        assert os.stat(path).st_mode & 0o077 == 0, "the token file is readable by others"
+
+    @on("fa-insightd --listen 0.0.0.0:7878 --allow-remote --token-file ~/.fa-token")
     def insightd_remote(cmd):
-        err = daemon(r, cmd, lambda: None)
+        def with_token():
+            token = open(os.path.join(r.home, ".fa-token")).read().strip()
+            try:
+                urllib.request.urlopen("http://127.0.0.1:7878/api/v1/sessions", timeout=2)
+                raise AssertionError("answered without the token")
+            except urllib.error.HTTPError as e:
+                assert e.code == 401, e.code
+            req = urllib.request.Request("http://127.0.0.1:7878/api/v1/sessions",
+                                         headers={"Authorization": "Bearer " + token})
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                assert resp.status == 200
+            code, out, err = r.bash("FA_INSIGHT_TOKEN=$(cat ~/.fa-token) fa-cli --server http://127.0.0.1:7878 sessions")
+            assert code == 0, "fa-cli with $FA_INSIGHT_TOKEN: %s%s" % (out, err)
+        err = daemon(r, cmd, with_token)
         assert "beyond loopback" in err, "no warning: %s" % err
 
     # --- Running a fleet ----------------------------------------------------
@@ -359,6 +381,38 @@ def main():
         cli()(cmd)
         head = open(os.path.join(r.work, "physics.csv")).readline()
         assert head.startswith("t_ms,min,avg,max"), head
+
+    # --- Compare runs and gate CI on memory (the game built above) -----------
+    @on("FA_INSIGHT_URL=file:run.facap ./game")
+    def capture(cmd):
+        code, out, err = r.bash(cmd, timeout=120)
+        assert code == 0, err
+        with open(os.path.join(r.work, "run.facap"), "rb") as f:
+            assert f.read(4) == b"FACF", "not a capture file"
+        # The other run compare reads: main's, here the same program's.
+        shutil.copy(os.path.join(r.work, "run.facap"), os.path.join(r.work, "main.facap"))
+
+    @on("fa-cli baseline save memory-baseline.json --capture run.facap")
+    def baseline_save(cmd):
+        cli()(cmd)
+        doc = json.load(open(os.path.join(r.work, "memory-baseline.json")))
+        assert doc["app"] == "my-game" and any(row["tag"] == "physics" for row in doc["rows"]), doc
+
+    @on("fa-cli baseline check memory-baseline.json --capture run.facap --junit memory.xml")
+    def baseline_check(cmd):
+        cli(needles=("0 regressions",))(cmd)
+        assert "<testsuites" in open(os.path.join(r.work, "memory.xml")).read()
+
+    @on("fa-cli compare main.facap run.facap --format markdown > memory.md")
+    def compare_md(cmd):
+        cli()(cmd)
+        assert open(os.path.join(r.work, "memory.md")).read().startswith("### framealloc memory: no regression")
+
+    @on("fa-cli export --format trace --capture run.facap > run.trace.json")
+    def export_trace(cmd):
+        cli()(cmd)
+        doc = json.load(open(os.path.join(r.work, "run.trace.json")))
+        assert any(e["ph"] == "C" and e["name"] == "physics" for e in doc["traceEvents"]), "no physics track"
 
     # --- fa-lint (in a small game tree with one deliberate mistake) ----------
     lint_tree = os.path.join(r.work, "mygame")

@@ -165,13 +165,13 @@ class Daemon:
             line = self.proc.stdout.readline()
             if not line:
                 break
-            m = re.search(rb"ready http=http://([^ ]+) ws=([^ ]+) ingest=([^ ]+)", line)
+            m = re.search(rb"ready http=(https?)://([^ ]+) ws=([^ ]+) ingest=([^ ]+)", line)
             if m:
-                self.hostport = m.group(1).decode()
+                self.hostport = m.group(2).decode()
                 self.port = int(self.hostport.rsplit(":", 1)[1])
-                self.http = "http://" + self.hostport
-                self.ws_url = m.group(2).decode()
-                self.ingest = m.group(3).decode()
+                self.http = m.group(1).decode() + "://" + self.hostport
+                self.ws_url = m.group(3).decode()
+                self.ingest = m.group(4).decode()
                 return
         raise Fail(f"daemon did not become ready: {line!r}; stderr: {self.log()[-2000:]}")
 
@@ -269,6 +269,10 @@ def make_web_root(parent):
         f.write("console.log('fa');\n")
     with open(os.path.join(root, "sub", "index.html"), "w") as f:
         f.write("<p>sub</p>\n")
+    with open(os.path.join(root, "package.json"), "w") as f:  # a source file: never served
+        f.write('{"name": "not served"}\n')
+    with open(os.path.join(root, "MANIFEST"), "w") as f:  # what the build writes (web/web.mk)
+        f.write("index.html\nstyle.css\napp.js\nsub/index.html\nescape.txt\n")
     secret = os.path.join(parent, "secret.txt")
     with open(secret, "w") as f:
         f.write("TOP SECRET\n")
@@ -282,7 +286,7 @@ def make_web_root(parent):
 # A minimal WebSocket client (RFC 6455), enough for the tests
 
 class WS:
-    def __init__(self, d, path="/ws", proto=None, host=None, rcvbuf=None, timeout=5):
+    def __init__(self, d, path="/ws", proto=None, host=None, rcvbuf=None, timeout=5, headers=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -293,6 +297,8 @@ class WS:
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
         if proto:
             req += f"Sec-WebSocket-Protocol: {proto}\r\n"
+        for k, v in (headers or {}).items():
+            req += f"{k}: {v}\r\n"
         self.sock.sendall((req + "\r\n").encode())
         data = b""
         while b"\r\n\r\n" not in data:
@@ -428,10 +434,19 @@ def listening_beyond_loopback_needs_allow_remote():
                        capture_output=True, timeout=10)
     eq(r.returncode, 2, "exit code without --allow-remote")
     check(b"--allow-remote" in r.stderr, "the error names --allow-remote")
-    d = Daemon("remote", extra=["--allow-remote", "--listen", "0.0.0.0:0"])
+    r = subprocess.run([ARGS.daemon, "--listen", "0.0.0.0:0", "--allow-remote", "--db", os.path.join(TMP, "x.db")],
+                       capture_output=True, timeout=10)
+    eq(r.returncode, 2, "exit code without --token-file")
+    check(b"--token-file" in r.stderr, "the error names --token-file")
+    token = os.path.join(TMP, "remote.token")
+    with open(os.open(token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write("0123456789abcdef-remote\n")
+    d = Daemon("remote", extra=["--allow-remote", "--listen", "0.0.0.0:0", "--token-file", token])
     try:
         check("beyond loopback" in d.log(), "a warning is printed")
-        eq(d.health()["status"], "ok", "health")
+        st, _, body = d.request("GET", "/api/v1/health", {"Authorization": "Bearer 0123456789abcdef-remote"})
+        eq(st, 200, "health with the token")
+        eq(json.loads(body)["status"], "ok", "health")
     finally:
         eq(d.stop(), 0, "exit code")
 
@@ -577,6 +592,45 @@ def ingest_to_api_round_trip():
     eq(len(d.get(f"/api/v1/alerts?session={sid}&since={a[0]['raised_ms']}")["alerts"]), 1, "since=")
     # "latest" is the most recent session
     eq(d.get("/api/v1/sessions/latest/tags")["session"], sid, "latest")
+
+
+@test
+def metrics_pass_promtool_and_match_the_api():
+    """GET /metrics: Prometheus' own checker accepts the exposition, and its
+    figures are the API's (live session tags, budgets, alert, counters)."""
+    d = Daemon("metrics", extra=["--session-timeout", "60s"])
+    sid = session_of(d.send("--frames", 200, "--fps", 0, "--fast", "--budget", 100000, "--usage",
+                            "50x100,101x100", "--app", 'met"rics\\game'))
+    d.wait_stored(200)
+    status, headers, body = d.request("GET", "/metrics")
+    eq(status, 200, "status")
+    check(headers["content-type"].startswith("text/plain; version=0.0.4"), headers["content-type"])
+    text = body.decode()
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    check(p.returncode == 0, f"promtool check metrics: {p.stdout}{p.stderr}\n{text[:1500]}")
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = int(value)
+    labels = f'session="{sid}",app="met\\"rics\\\\game",build="build-1"'
+    tags = {t["path"]: t for t in walk(d.get(f"/api/v1/sessions/{sid}/tags")["tree"])}
+    for path, t in tags.items():
+        eq(values[f'framealloc_tag_live_bytes{{{labels},tag="{path or "(root)"}"}}'], t["live_bytes"], path)
+    eq(values[f'framealloc_tag_budget_hard_bytes{{{labels},tag="physics"}}'], 100000, "hard budget")
+    eq(values[f'framealloc_tag_alert_level{{{labels},tag="physics"}}'], 2, "critical alert")
+    eq(values[f'framealloc_session_frames_total{{{labels}}}'], 200, "frames")
+    h = d.health()["ingest"]
+    eq(values["fa_insightd_ingest_received_messages_total"], h["received"], "received")
+    eq(values['fa_insightd_ingest_accepted_messages_total{type="frame"}'], 200, "frames accepted")
+    eq(d.request("POST", "/metrics", body=b"")[0], 405, "POST")
+    eq(d.stop(), 0, "exit code")
+
+
+def walk(nodes):
+    for n in nodes:
+        yield n
+        yield from walk(n.get("children") or [])
 
 
 @test
@@ -1257,6 +1311,71 @@ def many_daemons_one_store_and_the_fleet_view():
     finally:
         for d in writers + [api]:
             eq(d.stop(), 0, "exit code")
+
+
+def capture_frames(path):
+    """The FRAME messages of a capture file, counted by PROTOCOL.md §10."""
+    data = open(path, "rb").read()
+    i, n = 16, 0
+    while i + 28 <= len(data):
+        body = int.from_bytes(data[i + 8:i + 12], "little")
+        if i + 28 + body > len(data):
+            break
+        n += data[i + 6] == 2
+        i += 28 + body
+    return n
+
+
+@test
+def import_loads_captures_idempotently():
+    """fa-insightd --import: capture files become sessions with their own
+    times; a second import of the same files stores nothing; a file cut off
+    by a crash imports to its last whole message; bad files are named."""
+    if not ARGS.agent_game:
+        raise Skip("fa-agent/ has no header and library yet")
+    work = tempfile.mkdtemp(prefix="import-", dir=TMP)
+    caps = []
+    for name in ("a", "b"):
+        path = os.path.join(work, name + ".facap")
+        r = subprocess.run([ARGS.agent_game, "file:" + path], capture_output=True, timeout=60, text=True)
+        eq(r.returncode, 0, f"agent game: {r.stderr[-300:]}")
+        caps.append((path, re.search(r"session=([0-9a-f]{16})", r.stdout).group(1)))
+    cut = os.path.join(work, "cut.facap")
+    data = open(caps[1][0], "rb").read()
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) - 100])  # inside the last FRAME (the BYE is 88 bytes)
+    db = new_store("import", work)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=1")
+
+    def imp(*files):
+        r = subprocess.run([ARGS.daemon, "--store", db, "--import"] + list(files), capture_output=True, text=True,
+                           timeout=60, env=env)
+        check("Sanitizer" not in r.stderr and "runtime error" not in r.stderr, f"import: {r.stderr[-2000:]}")
+        return r
+    r = imp(caps[0][0], cut)
+    eq(r.returncode, 0, f"import: {r.stdout}{r.stderr[-1500:]}")
+    want = {caps[0][1]: capture_frames(caps[0][0]), caps[1][1]: capture_frames(cut)}
+    eq(want[caps[1][1]], capture_frames(caps[1][0]) - 1, "the cut file lost its last frame")
+    check(f"session {caps[0][1]} imported, {want[caps[0][1]]} frames" in r.stdout, r.stdout)
+    check("cut off inside its last message" in r.stdout, r.stdout)
+    r = imp(caps[0][0], cut, os.path.join(work, "missing.facap"), ARGS.sender)
+    eq(r.returncode, 2, f"a bad file is exit 2: {r.stdout}")
+    check(r.stdout.count("is already stored: skipped") == 2 and "0 frames stored" in r.stdout, r.stdout)
+    check("missing.facap: cannot read it" in r.stdout and "not a framealloc capture file" in r.stdout, r.stdout)
+    d = Daemon("imported", db=db)
+    ss = {s["id"]: s for s in d.get("/api/v1/sessions?limit=10")["sessions"]}
+    for sid, frames in want.items():
+        check(sid in ss, f"session {sid} listed: {list(ss)}")
+        eq(ss[sid]["frames"], frames, "frames of the session")
+        check(abs(ss[sid]["first_frame_ms"] - int(time.time() * 1000)) < 120000, "the run's own times")
+        stored = d.get(f"/api/v1/sessions/{sid}/frames?limit=1000")["frames"]
+        eq(len(stored), frames, "raw frames stored")
+    eq((ss[caps[0][1]]["end_reason"], ss[caps[1][1]]["end_reason"]), ("bye", "timeout"), "how they ended")
+    a = d.get(f"/api/v1/alerts?session={caps[0][1]}")["alerts"]
+    check(a and a[0]["tag"] == "physics" and a[0]["level"] == "critical", f"alerts from the import: {a}")
+    eq(d.stop(), 0, "exit code")
+    r = subprocess.run([ARGS.daemon, "--import"], capture_output=True, text=True, timeout=30, env=env)
+    check(r.returncode == 2 and "--import needs one or more capture files" in r.stderr, r.stderr)
 
 
 def main():

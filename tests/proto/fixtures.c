@@ -5,6 +5,8 @@
  */
 #include "fixtures.h"
 
+#include "fa_capture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,4 +378,17 @@ char *proto_read_file(const char *path, size_t *len) {
     buf[size] = '\0';
     *len = size;
     return buf;
+}
+
+long proto_fixture_capture(unsigned char *out, size_t cap, size_t *starts) {
+    int n = fa_capture_header_encode(out, cap);
+    if (n < 0) return -1;
+    size_t len = (size_t)n;
+    for (size_t i = 0; i < FX_COUNT; i++) {
+        int m = fa_proto_encode(proto_fixture_msg(i), out + len, cap - len);
+        if (m < 0) return -1;
+        if (starts) starts[i] = len;
+        len += (size_t)m;
+    }
+    return (long)len;
 }

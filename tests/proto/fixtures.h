@@ -18,6 +18,12 @@ const char *proto_fixture_name(size_t i);
  * thread-safe on the very first call. */
 const fa_proto_msg_t *proto_fixture_msg(size_t i);
 
+/* Writes a capture file (PROTOCOL.md §10): the file header, then every
+ * fixture's message in fixture order, into out[0..cap); the offset of
+ * message i goes to starts[i] when starts is not NULL (proto_fixture_count()
+ * entries). Returns the file's length, or -1 when cap is too small. */
+long proto_fixture_capture(unsigned char *out, size_t cap, size_t *starts);
+
 /* Whether two messages are equal field by field (strings by content, rows
  * by value). On a difference, writes a description into why[0..why_cap). */
 bool proto_msg_equal(const fa_proto_msg_t *a, const fa_proto_msg_t *b, char *why, size_t why_cap);

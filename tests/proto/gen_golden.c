@@ -1,7 +1,9 @@
 /*
  * gen_golden.c — writes the golden vectors of the proto tests from the
  * fixtures: <golden_dir>/<name>.hex (annotated hex text) and
- * <corpus_dir>/<name>.bin (the raw bytes, the fuzzer's seed corpus).
+ * <corpus_dir>/<name>.bin (the raw bytes, the fuzzer's seed corpus), and,
+ * given a third directory, the capture reader's seeds: every fixture in one
+ * capture file (PROTOCOL.md §10), whole and cut inside its last message.
  * Run by `make proto-golden` after a deliberate wire format change only;
  * the committed files are what the tests check the encoder against.
  */
@@ -34,8 +36,8 @@ static int write_hex(const char *path, const char *name, const fa_proto_msg_t *m
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s GOLDEN_DIR CORPUS_DIR\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s GOLDEN_DIR CORPUS_DIR [CAPTURE_CORPUS_DIR]\n", argv[0]);
         return 2;
     }
     static unsigned char buf[FA_PROTO_MAX_MESSAGE];
@@ -60,6 +62,26 @@ int main(int argc, char **argv) {
             return 1;
         }
         printf("  %-12s %6d bytes\n", name, n);
+    }
+    if (argc == 4) {
+        size_t starts[16];
+        long len = proto_fixture_capture(buf, sizeof buf, starts);
+        size_t cut = starts[proto_fixture_count() - 1] + 9;
+        const struct {
+            const char *name;
+            size_t len;
+        } seeds[] = {{"fixtures.cap", (size_t)len}, {"cut.cap", cut}};
+        for (size_t i = 0; len > 0 && i < 2; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", argv[3], seeds[i].name);
+            FILE *f = fopen(path, "wb");
+            if (!f || fwrite(buf, 1, seeds[i].len, f) != seeds[i].len || fclose(f) != 0) {
+                perror(path);
+                return 1;
+            }
+            printf("  %-12s %6zu bytes\n", seeds[i].name, seeds[i].len);
+        }
+        if (len < 0) return 1;
     }
     return 0;
 }

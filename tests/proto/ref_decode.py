@@ -3,7 +3,10 @@
 proto/PROTOCOL.md alone (not from the C sources). It decodes every golden
 vector, re-encodes it from the decoded values and requires the same bytes,
 checks a few known values per golden, and checks the documented error order
-on crafted inputs. Usage: ref_decode.py [GOLDEN_DIR]; exit status 0 on success.
+on crafted inputs. Given a second directory, it reads the capture files there
+by §10 (fixtures.cap: the goldens in one file; cut.cap: the same cut inside
+its last message) and every cut of fixtures.cap.
+Usage: ref_decode.py [GOLDEN_DIR [CAPTURE_DIR]]; exit status 0 on success.
 """
 import os
 import struct
@@ -143,6 +146,62 @@ def read_hex(path):
     return bytes(data)
 
 
+def read_capture(data):
+    """PROTOCOL.md §10: the file header, then the messages in order. Returns
+    (messages, bytes of a cut-off last message)."""
+    if data[:4] != b"FACF"[:min(len(data), 4)]:
+        raise ProtoError("BAD_MAGIC")
+    if len(data) > 4 and data[4] != 1:
+        raise ProtoError("BAD_VERSION")
+    if len(data) < 16:
+        return [], len(data)
+    header_size = struct.unpack("<H", data[6:8])[0]
+    if header_size < 16:
+        raise ProtoError("LENGTH")
+    if len(data) < header_size:
+        return [], len(data)
+    i, msgs = header_size, []
+    while i < len(data):
+        left = data[i:]
+        zero_from = len(data.rstrip(b"\0"))  # where a zero-filled tail starts
+        if left[:4] != b"FAPM"[:min(len(left), 4)] or (len(left) >= HEADER and (
+                left[4] != 1 or struct.unpack("<I", left[8:12])[0] > MAX_MESSAGE - HEADER or
+                struct.unpack("<Q", left[12:20])[0] == 0)):
+            if zero_from < i + HEADER:
+                return msgs, len(left)
+            raise ProtoError("framing at %d" % i)
+        if len(left) < HEADER:
+            return msgs, len(left)
+        n = HEADER + struct.unpack("<I", left[8:12])[0]
+        if len(left) < n:
+            return msgs, len(left)
+        try:
+            msgs.append(decode(left[:n]))
+        except ProtoError:
+            if zero_from < i + n:
+                return msgs, len(left)
+            msgs.append(None)  # skipped
+        i += n
+    return msgs, 0
+
+
+def check_captures(cdir, goldens):
+    whole = open(os.path.join(cdir, "fixtures.cap"), "rb").read()
+    msgs, cut = read_capture(whole)
+    order = ["hello", "hello_empty", "frame", "frame_empty", "frame_big", "tags", "tags_empty", "bye"]
+    assert cut == 0 and msgs == [goldens[n][1] for n in order], "fixtures.cap is not the goldens in order"
+    msgs, cut = read_capture(open(os.path.join(cdir, "cut.cap"), "rb").read())
+    assert len(msgs) == 7 and cut == 9, (len(msgs), cut)
+    starts = [16]
+    for n in order[:-1]:
+        starts.append(starts[-1] + len(goldens[n][0]))
+    for end in range(len(whole) + 1):
+        msgs, cut = read_capture(whole[:end])
+        whole_msgs = sum(1 for k, st in enumerate(starts) if st + len(goldens[order[k]][0]) <= end)
+        assert len(msgs) == whole_msgs and None not in msgs, end
+    print(f"ref_decode.py: capture files read by §10, cut at every byte ({len(whole)} bytes)")
+
+
 def expect_error(msg, name):
     try:
         decode(msg)
@@ -193,6 +252,8 @@ def main():
     longer = raw[:8] + struct.pack("<I", len(raw) - 28 + 3) + raw[12:] + b"xyz"
     assert decode(longer)["drops"] == g["bye"][1]["drops"], "trailing body bytes must be skipped"
     print(f"ref_decode.py: {len(g)} golden vectors decoded and re-encoded byte for byte; error order checked")
+    if len(sys.argv) > 2:
+        check_captures(sys.argv[2], g)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,117 @@
+/*
+ * compare.h — two summaries side by side: what grew, by how much, and
+ * whether it is a regression under the thresholds; and the reports (table,
+ * JSON, Markdown, JUnit) that `compare` and `baseline check` share.
+ *
+ * THE RULE
+ *   A metric of a row regresses when it grew by more than max_growth_pct
+ *   percent AND by more than min_bytes (allocs_per_frame: more than
+ *   min_allocs per frame), so that a tiny tag doubling from 1 KiB to 2 KiB
+ *   does not fail a build. A row that exists only in the candidate grew
+ *   from 0 (an infinite percentage: min_bytes decides). Shrinking never
+ *   fails. Defaults: 10 %, 64 KiB, 1 allocation per frame.
+ *
+ * THRESHOLDS FILE (--thresholds FILE, JSON; example in fa-cli/README.md)
+ *   Top-level max_growth_pct, min_bytes (a number or "64KiB") and
+ *   min_allocs replace the defaults; command-line flags replace those.
+ *   "tags" maps patterns to the same fields and "ignore": true|false. A
+ *   pattern is a tag path (that tag), a path followed by a slash and a star
+ *   (the tag's descendants), or a lone star (every tag); the most specific
+ *   pattern wins (exact, then the longest path), and it applies to the call
+ *   sites under the tag too. Fields an entry lacks come from the global
+ *   thresholds. An ignored row is reported and never fails.
+ */
+#ifndef FA_CLI_COMPARE_H
+#define FA_CLI_COMPARE_H
+
+#include "summary.h"
+
+typedef struct compare_limits {
+    double max_growth_pct;
+    uint64_t min_bytes;
+    double min_allocs;
+    bool ignore;
+} compare_limits_t;
+
+typedef struct compare_rules compare_rules_t;
+
+/* Rules from an optional thresholds file and the command line (set_* say
+ * which flags were given). Returns 0 with *out (free with
+ * compare_rules_free), or -1 with the reason (naming the file, the entry
+ * and the field) in err. */
+int compare_rules_load(const char *path, const compare_limits_t *flags, bool set_growth, bool set_bytes,
+                       bool set_allocs, compare_rules_t **out, char *err, size_t errcap);
+void compare_rules_free(compare_rules_t *r);
+/* The limits in force for a tag path. */
+compare_limits_t compare_rules_for(const compare_rules_t *r, const char *tag);
+/* The global limits. */
+compare_limits_t compare_rules_global(const compare_rules_t *r);
+
+typedef struct compare_metric {
+    double base, candidate; /* NAN when a side lacks it */
+    double change;          /* candidate - base */
+    double change_pct;      /* INFINITY when base is 0 and the candidate not; NAN without both */
+    bool failed;
+} compare_metric_t;
+
+typedef struct compare_row {
+    summary_kind kind;
+    const char *key, *tag; /* point into the summaries */
+    bool in_base, in_candidate;
+    compare_metric_t m[M_COUNT];
+    compare_limits_t limits;
+    bool failed;
+    double growth; /* the sort key: largest byte growth of the row */
+} compare_row_t;
+
+typedef struct compare_result {
+    const summary_t *base, *candidate;
+    const compare_rules_t *rules;
+    compare_row_t *rows; /* regressions first, then by growth, then by key */
+    size_t count, failed, ignored;
+} compare_result_t;
+
+/* Compares; the result points into both summaries and the rules, which
+ * MUST outlive it. 0, or -1 when out of memory. */
+int compare_run(const summary_t *base, const summary_t *candidate, const compare_rules_t *rules,
+                compare_result_t *out);
+void compare_result_free(compare_result_t *r);
+
+typedef enum compare_format { CF_TABLE, CF_JSON, CF_MARKDOWN, CF_JUNIT } compare_format;
+/* Parses "table", "json", "markdown" (or "md"), "junit". 0 or -1. */
+int compare_format_parse(const char *s, compare_format *out);
+
+/* Prints the result on out in the format. */
+void compare_print(const cli_t *cli, FILE *out, compare_format f, const compare_result_t *r);
+
+/* The exit code: CLI_EXIT_REGRESSION when a row failed, else CLI_EXIT_OK;
+ * prints the one-line verdict on cli->err when it failed. */
+int compare_verdict(const cli_t *cli, const compare_result_t *r);
+
+/* ---- the gate shared by `compare` and `baseline check` ---------------- */
+
+typedef struct gate_opts {
+    const char *max_growth, *min_bytes, *min_allocs, *thresholds, *format, *junit;
+} gate_opts_t;
+
+/* The option table entries of the gate (args_opt_t initialisers). */
+#define GATE_OPTIONS(o)                                                                                      \
+    {"max-growth", ARGS_STRING, &(o).max_growth, "PCT", "fail above this growth in percent (default 10)"},   \
+        {"min-bytes", ARGS_STRING, &(o).min_bytes, "SIZE",                                                   \
+         "... and above this growth in bytes (default 64KiB)"},                                             \
+        {"min-allocs", ARGS_STRING, &(o).min_allocs, "N",                                                    \
+         "... and, for allocations per frame, above N more per frame (default 1)"},                         \
+        {"thresholds", ARGS_STRING, &(o).thresholds, "FILE", "per-tag thresholds (JSON, see the README)"},  \
+        {"format", ARGS_STRING, &(o).format, "FMT", "table (default), json, markdown or junit"},            \
+        {"junit", ARGS_STRING, &(o).junit, "FILE", "also write the JUnit report to FILE"}
+
+/* Checks the gate's options into rules and format. Returns -1 to go on, or
+ * an exit code after a usage error. */
+int gate_parse_options(const cmd_info_t *info, const gate_opts_t *o, bool json, compare_rules_t **rules,
+                       compare_format *format);
+/* Compares, prints the report (and the JUnit file), returns the exit code:
+ * CLI_EXIT_REGRESSION, CLI_EXIT_OK, or an error's. */
+int gate_report(const cli_t *cli, const gate_opts_t *o, const compare_rules_t *rules, compare_format format,
+                const summary_t *base, const summary_t *candidate);
+
+#endif

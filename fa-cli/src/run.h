@@ -1,0 +1,92 @@
+/*
+ * run.h — one recorded run, read frame by frame, whichever way it was kept:
+ * a capture file read directly (no daemon needed) or a session of a daemon
+ * read through its HTTP API. compare, baseline and export consume runs
+ * through this one interface, so they treat both sources alike.
+ *
+ * A run delivers, in order: its description (on_info), its tag dictionary
+ * (on_tag, again whenever a definition changes), then its frames
+ * (on_frame). Rows are fa_proto's tag statistics for both sources: a
+ * session's JSON frames are converted to them.
+ *
+ * CALL SITES (issue 15): when FRAME messages carry site rows and a site
+ * dictionary exists, run_frame_t gains them (and run_visitor_t an on_site
+ * definition callback) here, filled by both readers; consumers that do not
+ * know sites ignore them.
+ *
+ * Strings handed to callbacks are sanitised (escape.h): safe to print.
+ * Single-threaded per run; two runs may be read by two threads at once when
+ * both are capture files.
+ */
+#ifndef FA_CLI_RUN_H
+#define FA_CLI_RUN_H
+
+#include "cli.h"
+
+#include <fa_proto.h>
+
+/* What a run is, for reports. Filled before the first frame; the counts at
+ * the end. */
+typedef struct run_info {
+    char source[320];     /* "capture build/a.facap" or "session 8f3a2c9d41b7e605" */
+    char session[17];     /* 16 hex digits */
+    char app[256], build[256], host[256], label[256];
+    uint64_t start_unix_ms;
+    /* At the end: */
+    uint64_t frames;          /* frames delivered */
+    uint64_t frames_dropped;  /* frames the run says it missed */
+    uint64_t first_frame, last_frame;
+    bool ended;               /* a BYE (capture) or an ended session */
+    size_t truncated_bytes;   /* capture cut off inside its last message */
+    uint64_t skipped;         /* capture messages that did not decode */
+} run_info_t;
+
+typedef struct run_frame {
+    uint64_t frame;
+    uint64_t t_unix_ns;   /* the frame's start, wall clock */
+    uint64_t duration_ns;
+    const fa_proto_tag_stat_t *tags;
+    uint32_t tag_count;
+} run_frame_t;
+
+typedef struct run_visitor {
+    void *user;
+    /* Once, before anything else. May be NULL. */
+    void (*on_info)(void *user, const run_info_t *info);
+    /* A tag's definition (a later one with the same id replaces it). path
+     * is "" for the root. May be NULL. */
+    void (*on_tag)(void *user, uint16_t id, uint16_t parent_id, const char *path);
+    /* Each frame, in order. A non-zero return stops the run with that exit
+     * code. */
+    int (*on_frame)(void *user, const run_frame_t *frame);
+} run_visitor_t;
+
+/* Whether spec names a capture file: "file:PATH", or an existing regular
+ * file; "session:SPEC" forces a session. */
+bool run_spec_is_capture(const char *spec);
+
+/* Reads the run named by spec, a capture file or a session (an id, a
+ * unique prefix, an app name, app@build, or "latest"), into the visitor and
+ * fills *info. Problems are printed on cli->err, naming the input: a
+ * missing or unreadable capture, or one that is not a capture, is
+ * CLI_EXIT_USAGE; a capture damaged beyond its last whole message is
+ * CLI_EXIT_SERVER (as is a daemon that cannot be reached); a capture cut
+ * off by a crash is read to its last whole message with a note. Returns 0
+ * or an exit code. */
+int run_read(const cli_t *cli, const char *spec, const run_visitor_t *v, run_info_t *info);
+
+/* The same for a capture file and a session, when the caller knows which. */
+int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v, run_info_t *info);
+int run_read_session(const cli_t *cli, const char *spec, const run_visitor_t *v, run_info_t *info);
+
+/* The spec of a command's run: "file:CAPTURE" when capture is given, else
+ * "session:SESSION" (NULL session: the latest). Whatever the names look
+ * like, a --capture is read as a file and a --session as a session.
+ * malloc'd (NULL when out of memory). */
+char *run_spec_of(const char *capture, const char *session);
+
+/* Prints the one-line description of a run: "capture a.facap: fa-demo
+ * build 0.1.0, 600 frames". */
+void run_describe(const run_info_t *info, char *buf, size_t cap);
+
+#endif

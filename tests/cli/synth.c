@@ -1,0 +1,88 @@
+/* synth.c — see synth.h. */
+#include "synth.h"
+
+#include <fa_capture.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+static int emit(synth_t *s, fa_proto_msg_t *m) {
+    m->header.session_id = s->session;
+    m->header.seq = s->seq++;
+    int n = fa_proto_encode(m, s->buf, FA_PROTO_MAX_MESSAGE);
+    if (n < 0 || fwrite(s->buf, 1, (size_t)n, s->f) != (size_t)n) return -1;
+    return 0;
+}
+
+static int defs(fa_proto_tag_def_t *out, uint32_t first, uint32_t n, const char *const *paths,
+                const uint16_t *parents) {
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = (fa_proto_tag_def_t){.id = (uint16_t)(first + i),
+                                      .parent_id = parents[first + i],
+                                      .path = fa_proto_str(paths[first + i])};
+    return 0;
+}
+
+int synth_open(synth_t *s, const char *path, const char *app, const char *build, uint32_t ntags,
+               const char *const *paths, const uint16_t *parents) {
+    memset(s, 0, sizeof *s);
+    s->session = 0x5EED000000000001ull ^ (uint64_t)ntags;
+    s->buf = malloc(FA_PROTO_MAX_MESSAGE);
+    fa_proto_tag_def_t *d = calloc(ntags ? ntags : 1, sizeof *d);
+    s->f = fopen(path, "wb");
+    unsigned char header[FA_CAPTURE_HEADER_SIZE];
+    int rc = -1;
+    if (s->buf && d && s->f && fa_capture_header_encode(header, sizeof header) > 0 &&
+        fwrite(header, 1, sizeof header, s->f) == sizeof header) {
+        defs(d, 0, ntags, paths, parents);
+        fa_proto_msg_t m = {.header.type = FA_PROTO_HELLO};
+        m.hello = (fa_proto_hello_t){.pid = 42,
+                                     .start_unix_ns = 1700000000000000000ull,
+                                     .start_mono_ns = 1000000000ull,
+                                     .app_name = fa_proto_str(app),
+                                     .build_id = fa_proto_str(build),
+                                     .host = fa_proto_str("synth"),
+                                     .tags = d,
+                                     .tag_count = ntags};
+        rc = emit(s, &m);
+    }
+    free(d);
+    return rc;
+}
+
+int synth_tags(synth_t *s, uint32_t first, uint32_t n, const char *const *paths, const uint16_t *parents) {
+    fa_proto_tag_def_t *d = calloc(n ? n : 1, sizeof *d);
+    if (!d) return -1;
+    defs(d, first, n, paths, parents);
+    fa_proto_msg_t m = {.header.type = FA_PROTO_TAGS};
+    m.tags = (fa_proto_tags_t){.tags = d, .tag_count = n};
+    int rc = emit(s, &m);
+    free(d);
+    return rc;
+}
+
+int synth_frame(synth_t *s, uint64_t frame, const fa_proto_tag_stat_t *rows, uint32_t n) {
+    fa_proto_msg_t m = {.header.type = FA_PROTO_FRAME};
+    m.frame.frame = frame;
+    m.frame.start_ns = 1000000000ull + s->frames * 16666667ull;
+    m.frame.duration_ns = 16666667ull;
+    m.frame.tags_total = n;
+    m.frame.threads_total = 1;
+    m.frame.tags = rows;
+    m.frame.tag_count = n;
+    s->frames++;
+    return emit(s, &m);
+}
+
+int synth_close(synth_t *s, bool bye) {
+    int rc = 0;
+    if (bye) {
+        fa_proto_msg_t m = {.header.type = FA_PROTO_BYE};
+        m.bye.frames_sent = s->frames;
+        rc = emit(s, &m);
+    }
+    if (s->f && fclose(s->f) != 0) rc = -1;
+    free(s->buf);
+    memset(s, 0, sizeof *s);
+    return rc;
+}

@@ -1,0 +1,31 @@
+/* synth.h — synthetic capture files made with the real encoder, for the
+ * fa-cli tests and the compare benchmark: a HELLO with a tag dictionary,
+ * FRAMEs with the tag rows the caller gives, TAGS, and a BYE. */
+#ifndef FA_TEST_SYNTH_H
+#define FA_TEST_SYNTH_H
+
+#include <fa_proto.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct synth {
+    FILE *f;
+    uint64_t session, seq, frames;
+    unsigned char *buf; /* one message */
+} synth_t;
+
+/* Creates path with the file header and a HELLO: tags[i] has id i, path
+ * paths[i] (paths[0] should be "", the root) and parent parents[i]. 0 or
+ * -1. */
+int synth_open(synth_t *s, const char *path, const char *app, const char *build, uint32_t ntags,
+               const char *const *paths, const uint16_t *parents);
+/* A TAGS message defining tags first..first+n-1 (ids are indexes). */
+int synth_tags(synth_t *s, uint32_t first, uint32_t n, const char *const *paths, const uint16_t *parents);
+/* One FRAME numbered `frame`, 16.7 ms after the previous, with rows. */
+int synth_frame(synth_t *s, uint64_t frame, const fa_proto_tag_stat_t *rows, uint32_t n);
+/* Writes a BYE when bye is set, closes; 0 or -1. */
+int synth_close(synth_t *s, bool bye);
+
+#endif

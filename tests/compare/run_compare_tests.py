@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Comparing runs end to end, without a daemon: fa-demo captured to files
+(FA_INSIGHT_URL=file:PATH, no code change), then fa-cli compare, baseline and
+export on those files.
+
+- The demo twice, the second with a scripted leak: compare exits 4 and names
+  the leaking tag first (table, --json, --format junit/markdown); tags the
+  leak does not touch are not regressions.
+- Five pairs of runs of the same build: compare exits 0 every time (seeded,
+  deterministic demo: no flapping).
+- Baselines: save is byte-stable, check passes the same build and fails the
+  leak; thresholds files can ignore the leak.
+- The leaking capture cut inside its last message (a crash) still compares.
+- export --format trace validates against tests/cli/trace.schema.json and
+  agrees with compare; --format folded gives integer stacks.
+
+usage: run_compare_tests.py --cli build/fa-cli --demo build/fa-demo [--keep]
+The last line is "N passed, N failed"; the exit status is 1 on any failure.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+import jsonschema
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "firstrun"))
+from harness import Checks  # noqa: E402  (named checks and the summary line)
+SCHEMA = os.path.join(HERE, "..", "cli", "trace.schema.json")
+JUNIT_XSD = os.path.join(HERE, "..", "lint", "schemas", "junit.xsd")
+LEAK_TAG = "ai/pathfinding"
+DEMO_ARGS = ["--deterministic", "--frames", "600", "--entities", "800", "--seed", "7", "--quiet"]
+
+
+class T:
+    def __init__(self, args):
+        self.cli = os.path.abspath(args.cli)
+        self.demo = os.path.abspath(args.demo)
+        self.cli_asan = os.path.abspath(args.cli_asan) if args.cli_asan else None
+        self.cli_tsan = os.path.abspath(args.cli_tsan) if args.cli_tsan else None
+        self.tmp = tempfile.mkdtemp(prefix="fa-compare-test-")
+        self.checks = Checks()
+        self.check = self.checks.check
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def capture(self, name, *extra):
+        """Runs the demo with its capture going to <tmp>/<name>.facap through
+        the environment only."""
+        out = self.path(name + ".facap")
+        env = dict(os.environ, FA_INSIGHT_URL="file:" + out)
+        p = subprocess.run([self.demo] + DEMO_ARGS + list(extra), env=env, capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 0, "fa-demo %s: %s %s" % (name, p.stdout, p.stderr)
+        assert "frames=600 " in p.stdout and "stop=FA_OK" in p.stdout, p.stdout
+        return out
+
+    def run(self, *argv, expect=None):
+        p = subprocess.run([self.cli] + list(argv), capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, LANG="C.UTF-8", FA_INSIGHT_SERVER="http://127.0.0.1:9"))
+        if expect is not None:
+            assert p.returncode == expect, "fa-cli %s: exit %d, expected %d\n--- out\n%s--- err\n%s" % (
+                " ".join(argv), p.returncode, expect, p.stdout[-3000:], p.stderr[-2000:])
+        return p
+
+
+def table_rows(out):
+    """The rows of compare's table: [name, ..., status]."""
+    lines = out.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("TAG "))
+    rows = []
+    for l in lines[start + 1:]:
+        if not l.strip():
+            break
+        rows.append(l.split())
+    return rows
+
+
+def test_leak_is_caught(t):
+    res = t.run("compare", t.base, t.leak, expect=4)
+    rows = table_rows(res.stdout)
+    assert rows[0][0] == LEAK_TAG and rows[0][-1] == "regression", res.stdout
+    failing = {r[0] for r in rows if r[-1] == "regression"}
+    assert failing == {LEAK_TAG, "ai", "(root)"}, "only the leak and its ancestors: %s" % failing
+    assert "Regressions:" in res.stdout and "%s  p50 live" % LEAK_TAG in res.stdout, res.stdout
+    assert "3 regressions: %s, ai, (root)" % LEAK_TAG in res.stderr, res.stderr
+    doc = json.loads(t.run("--json", "compare", t.base, t.leak, expect=4).stdout)
+    assert doc["regressions"] == 3 and doc["rows"][0]["key"] == LEAK_TAG, doc["rows"][0]
+    m = doc["rows"][0]["metrics"]
+    # 4096 bytes a frame for 600 frames: about 2.4 MB more at the end.
+    assert m["peak"]["change"] >= 590 * 4096 and m["p50"]["failed"], m
+    assert doc["base"]["frames"] == 600 and doc["candidate"]["app"] == "fa-demo", doc["base"]
+    for r in doc["rows"][3:]:
+        assert r["status"] == "ok" and not any(x["failed"] for x in r["metrics"].values()), r
+
+
+def test_reports(t):
+    junit = t.path("memory.xml")
+    res = t.run("compare", t.base, t.leak, "--format", "junit", "--junit", junit, expect=4)
+    for text in (res.stdout, open(junit).read()):
+        root = ET.fromstring(text)
+        assert root.tag == "testsuites" and root.get("failures") == "3", text[:300]
+        cases = {c.get("name"): c for c in root.iter("testcase")}
+        assert cases[LEAK_TAG].find("failure") is not None and cases["render"].find("failure") is None
+        assert "p50 live" in cases[LEAK_TAG].find("failure").text
+    # The schema CI reporters (Jenkins, GitLab) read.
+    p = subprocess.run(["xmllint", "--noout", "--schema", JUNIT_XSD, junit], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    md = t.run("compare", t.base, t.leak, "--format", "markdown", expect=4).stdout
+    assert md.startswith("### framealloc memory: 3 regressions"), md[:200]
+    assert "| `%s` | **" % LEAK_TAG in md and "unchanged rows not shown" in md, md
+
+
+def test_no_flapping(t):
+    same = [t.base] + [None] * 5
+
+    def one(i):
+        return t.capture("same%d" % i)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        for i, p in enumerate(ex.map(one, range(1, 6)), start=1):
+            same[i] = p
+    for a, b in zip(same, same[1:]):
+        res = t.run("compare", a, b, expect=0)
+        assert "0 regressions" in res.stdout, res.stdout
+
+
+def test_baselines(t):
+    b1, b2 = t.path("baseline.json"), t.path("baseline2.json")
+    t.run("baseline", "save", b1, "--capture", t.base, expect=0)
+    t.run("baseline", "save", b2, "--capture", t.path("same1.facap"), expect=0)
+    text = open(b1).read()
+    assert text == open(b2).read(), "the same build saves the same bytes"
+    doc = json.loads(text)
+    assert doc["format"] == "framealloc-baseline" and doc["version"] == 1 and doc["frames"] == 600, doc
+    assert all(line.startswith("    {\"tag\": ") for line in text.splitlines()[7:-2]), text
+    t.run("baseline", "check", b1, "--capture", t.path("same2.facap"), expect=0)
+    res = t.run("baseline", "check", b1, "--capture", t.leak, "--junit", t.path("b.xml"), expect=4)
+    assert table_rows(res.stdout)[0][0] == LEAK_TAG, res.stdout
+    assert ET.parse(t.path("b.xml")).getroot().get("failures") == "3"
+    # Thresholds: ignoring the leak's subtree passes; a loose global limit too.
+    rules = t.path("thresholds.json")
+    with open(rules, "w") as f:
+        json.dump({"tags": {"ai": {"ignore": True}, "ai/*": {"ignore": True}, "": {"min_bytes": "16MiB"}}}, f)
+    res = t.run("baseline", "check", b1, "--capture", t.leak, "--thresholds", rules, expect=0)
+    assert "2 ignored" in res.stdout, res.stdout
+    t.run("compare", t.base, t.leak, "--max-growth", "1000000", expect=0)
+    t.run("compare", t.base, t.leak, "--min-bytes", "1GiB", expect=0)
+    with open(rules, "w") as f:
+        f.write('{"tags": {"ai": {"max_growth": 5}}}')
+    res = t.run("compare", t.base, t.leak, "--thresholds", rules, expect=2)
+    assert 'unknown field "max_growth"' in res.stderr, res.stderr
+    res = t.run("baseline", "check", t.base, "--capture", t.leak, expect=2)
+    assert "not JSON" in res.stderr, res.stderr
+
+
+def test_crash_cut_capture(t):
+    data = open(t.leak, "rb").read()
+    # The last message is the BYE (88 bytes); cut inside it and inside the
+    # FRAME before it.
+    for cut in (1, 40, 87, 88 + 100):
+        p = t.path("cut.facap")
+        with open(p, "wb") as f:
+            f.write(data[:len(data) - cut])
+        res = t.run("compare", t.base, p, expect=4)
+        assert "cut off" in res.stderr and table_rows(res.stdout)[0][0] == LEAK_TAG, res.stderr
+
+
+def test_bad_inputs(t):
+    res = t.run("compare", t.base, t.path("missing.facap"), expect=2)
+    assert "no capture file" in res.stderr and "missing.facap" in res.stderr, res.stderr
+    res = t.run("compare", t.base, SCHEMA, expect=2)
+    assert "is not a framealloc capture file" in res.stderr, res.stderr
+    t.run("compare", t.base, expect=2)
+    res = t.run("compare", t.base, t.leak, "--format", "xml", expect=2)
+    assert "--format" in res.stderr
+
+
+def test_trace_export(t):
+    res = t.run("export", "--format", "trace", "--capture", t.leak, expect=0)
+    doc = json.loads(res.stdout)
+    schema = json.load(open(SCHEMA))
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    frames = [e for e in doc["traceEvents"] if e["ph"] == "X"]
+    assert len(frames) == 600 and frames[0]["ts"] == 0, len(frames)
+    counters = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "C":
+            counters.setdefault(e["name"], []).append(e["args"]["live_bytes"])
+    cmp = json.loads(t.run("--json", "compare", t.base, t.leak, expect=4).stdout)
+    assert set(counters) == {r["key"] or "(root)" for r in cmp["rows"]}, "one counter track per tag"
+    for r in cmp["rows"]:
+        # Live bytes at frame ends never exceed the peak, which also holds
+        # what lib saw within frames; the median is one of those values.
+        name, m = r["key"] or "(root)", r["metrics"]
+        assert max(counters[name]) <= m["peak"]["candidate"], (name, max(counters[name]), m["peak"])
+        assert min(counters[name]) <= m["p50"]["candidate"] <= max(counters[name]) * 1.004, (name, m["p50"])
+    # The schema does reject what it should.
+    bad = dict(doc, traceEvents=doc["traceEvents"][:3] + [{"ph": "C", "name": "x", "ts": 0}])
+    try:
+        jsonschema.validate(bad, schema, cls=jsonschema.Draft202012Validator)
+        raise AssertionError("the schema accepted a counter without pid/args")
+    except jsonschema.ValidationError:
+        pass
+
+
+def test_folded_export(t):
+    res = t.run("export", "--format", "folded", "--capture", t.leak, expect=0)
+    stacks = {}
+    for line in res.stdout.splitlines():
+        stack, count = line.rsplit(" ", 1)
+        stacks[stack] = int(count)
+    assert stacks["ai;pathfinding"] > 600 * 4096 / 2, stacks
+    assert "render" in stacks and "(root)" not in [s.split(";")[0] for s in stacks if ";" in s], stacks
+
+
+def test_ci_script(t):
+    """examples/ci-memory-gate.sh as a CI job runs it: baseline the first
+    time, pass the same build, fail the leak with the reports written."""
+    script = os.path.join(HERE, "..", "..", "examples", "ci-memory-gate.sh")
+    work = t.path("ci")
+    os.makedirs(work)
+    env = dict(os.environ, FA_CLI=t.cli, LANG="C.UTF-8")
+    env.pop("FA_INSIGHT_URL", None)
+
+    def gate(*extra):
+        return subprocess.run([script, t.demo] + DEMO_ARGS + list(extra), cwd=work, env=env, capture_output=True,
+                              text=True, timeout=120)
+    p = gate()
+    assert p.returncode == 0 and "baseline written to memory-baseline.json" in p.stderr, p.stderr
+    assert os.path.isfile(os.path.join(work, "memory-baseline.json"))
+    p = gate()
+    assert p.returncode == 0, p.stdout + p.stderr
+    report = os.path.join(work, "memory-report")
+    assert ET.parse(os.path.join(report, "memory.xml")).getroot().get("failures") == "0"
+    assert open(os.path.join(report, "memory.md")).read().startswith("### framealloc memory: no regression")
+    p = gate("--scripted-leak", "4096")
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert table_rows(p.stdout)[0][0] == LEAK_TAG, p.stdout
+    assert ET.parse(os.path.join(report, "memory.xml")).getroot().get("failures") == "3"
+    assert "| `%s` |" % LEAK_TAG in open(os.path.join(report, "memory.md")).read()
+    p = subprocess.run([script], capture_output=True, text=True)
+    assert p.returncode == 2 and "usage" in p.stderr
+
+
+def test_asan(t):
+    """The same paths through the ASan+UBSan build: no report, no leak."""
+    if not t.cli_asan:
+        return
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=98")
+    b = t.path("asan-baseline.json")
+    cut = t.path("cut.facap")
+    for code, argv in ((4, ["compare", t.base, t.leak]), (4, ["--json", "compare", t.base, t.leak]),
+                       (4, ["compare", t.base, t.leak, "--format", "junit"]),
+                       (4, ["compare", t.base, t.leak, "--format", "markdown"]), (4, ["compare", t.base, cut]),
+                       (0, ["baseline", "save", b, "--capture", t.base]), (4, ["baseline", "check", b, "--capture", t.leak]),
+                       (0, ["export", "--format", "trace", "--capture", t.leak]),
+                       (0, ["export", "--format", "folded", "--capture", t.leak]),
+                       (2, ["compare", t.base, SCHEMA]), (2, ["compare", t.base, t.path("missing.facap")])):
+        p = subprocess.run([t.cli_asan] + argv, capture_output=True, text=True, timeout=120, env=env)
+        assert p.returncode == code and "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, \
+            "asan fa-cli %s -> %d (expected %d): %s" % (" ".join(argv), p.returncode, code, p.stderr[-1500:])
+
+
+def test_tsan(t):
+    """compare reads its two captures on two threads: TSan sees no race."""
+    if not t.cli_tsan:
+        return
+    env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1:exitcode=97")
+    for argv in (["compare", t.base, t.leak], ["--json", "compare", t.leak, t.base]):
+        p = subprocess.run([t.cli_tsan] + argv, capture_output=True, text=True, timeout=300, env=env)
+        assert p.returncode in (0, 4) and "ThreadSanitizer" not in p.stderr, \
+            "tsan fa-cli %s -> %d: %s" % (" ".join(argv), p.returncode, p.stderr[-1500:])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--cli-asan", help="the ASan+UBSan build, run over the same inputs")
+    ap.add_argument("--cli-tsan", help="the TSan build: compare reads two captures on two threads")
+    ap.add_argument("--demo", required=True)
+    ap.add_argument("--keep", action="store_true")
+    t = T(ap.parse_args())
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+            base = ex.submit(t.capture, "base")
+            leak = ex.submit(t.capture, "leak", "--scripted-leak", "4096")
+            t.base, t.leak = base.result(), leak.result()
+    except Exception as e:
+        print("FAIL setup: %s" % e)
+        print("0 passed, 1 failed")
+        return 1
+    tests = [
+        ("the demo with a scripted leak: compare exits 4 naming the leaking tag first", test_leak_is_caught),
+        ("JUnit (stdout and --junit file) and Markdown reports", test_reports),
+        ("five pairs of the same build: exit 0 every time", test_no_flapping),
+        ("baselines: byte-stable save, check passes the build and fails the leak, thresholds", test_baselines),
+        ("a capture cut off inside its last messages still compares", test_crash_cut_capture),
+        ("missing files, non-captures, bad options: exit 2 naming them", test_bad_inputs),
+        ("export --format trace: schema-valid, counters agree with compare", test_trace_export),
+        ("export --format folded: integer stacks by tag path", test_folded_export),
+        ("examples/ci-memory-gate.sh: baseline, pass, then exit 4 on the leak with reports", test_ci_script),
+        ("every path again under ASan+UBSan: no report, no leak", test_asan),
+        ("compare's two reading threads under TSan: no race", test_tsan),
+    ]
+    try:
+        for name, fn in tests:
+            t.check(name, lambda fn=fn: fn(t))
+    finally:
+        if ap.parse_args().keep:
+            print("kept %s" % t.tmp)
+        else:
+            shutil.rmtree(t.tmp, ignore_errors=True)
+    return t.checks.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

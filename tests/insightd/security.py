@@ -1,0 +1,447 @@
+#!/usr/bin/env python3
+"""security.py -- who may talk to fa-insightd, and how (issues 14 and 20).
+
+Each test is named for the defect it pins and failed on the daemon before
+its fix (the commit that added it says so). The harness is integration.py's;
+run as
+
+    python3 tests/insightd/security.py --daemon build/asan/fa-insightd/fa-insightd \\
+        --sender build/default/tests/insightd_sender [-k NAME]
+"""
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import integration as it  # noqa: E402
+from integration import Daemon, WS, Fail, Skip, check, eq, wait_for  # noqa: E402
+
+TESTS = []
+TOKEN = "s3cret-token-0123456789"
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def raw(d, data, timeout=5, read_for=None):
+    """Sends bytes on a fresh connection; returns everything read until the
+    daemon closes (or read_for seconds pass)."""
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=timeout)
+    try:
+        if data:
+            s.sendall(data)
+        out = b""
+        deadline = time.time() + (read_for if read_for is not None else timeout)
+        while time.time() < deadline:
+            s.settimeout(max(0.05, deadline - time.time()))
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not chunk:
+                return out, True
+            out += chunk
+        return out, False
+    finally:
+        s.close()
+
+
+def token_file(name, text=TOKEN):
+    path = os.path.join(it.TMP, name)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(text + "\n")
+    return path
+
+
+def health(d, token=None):
+    st, _, body = d.request("GET", "/api/v1/health", {"Authorization": f"Bearer {token}"} if token else None)
+    eq(st, 200, "health")
+    return json.loads(body)
+
+
+def make_cert(name, cn="127.0.0.1"):
+    """A throwaway self-signed certificate (openssl) for 127.0.0.1."""
+    if not shutil.which("openssl"):
+        raise Skip("openssl is not installed")
+    cert, key = os.path.join(it.TMP, name + ".crt"), os.path.join(it.TMP, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{cn}",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+# ---------------------------------------------------------------------------
+# Issue 14.1: Host and Origin
+
+
+@test
+def rebinding_request_with_a_foreign_host_gets_403():
+    """A page whose name was rebound to 127.0.0.1 sends its own Host: the
+    loopback daemon answered it (and read out every session)."""
+    d = it.shared()
+    for host in ("attacker.example", f"attacker.example:{d.port}", "127.0.0.1.attacker.example", "localhost.evil",
+                 "[::2]:1"):
+        st, _, body = d.request("GET", "/api/v1/sessions", {"Host": host})
+        eq(st, 403, f"status for Host {host}")
+        eq(json.loads(body)["error"]["code"], "forbidden_host", "code")
+        st, _, _ = d.request("GET", "/", {"Host": host})
+        eq(st, 403, f"dashboard for Host {host}")
+    for host in (d.hostport, f"localhost:{d.port}", "localhost", f"[::1]:{d.port}", f"app.localhost:{d.port}",
+                 "127.9.9.9"):
+        st, _, _ = d.request("GET", "/api/v1/health", {"Host": host})
+        eq(st, 200, f"status for Host {host}")
+    check(health(d)["http"]["refused_host"] >= 10, "refusals counted")
+
+
+@test
+def websocket_from_another_origin_is_refused():
+    """/ws accepted any Origin: a page on any site read every live session."""
+    d = Daemon("origin", extra=["--allow-origin", "https://tools.example:8443, http://other.example"])
+    try:
+        ws = WS(d, headers={"Origin": "http://evil.example"})
+        m = ws.recv(5)
+        eq(m and m.get("code"), "origin_not_allowed", f"first message {m}")
+        try:
+            extra = ws.recv(2)
+            check(extra is None, f"nothing else is sent ({extra})")
+        except EOFError:
+            pass
+        ws.close()
+        for origin in (d.http, f"http://localhost:{d.port}", "https://tools.example:8443", "http://other.example"):
+            ws = WS(d, headers={"Origin": origin})
+            m = ws.recv(5)
+            eq(m and m.get("type"), "hello", f"hello for Origin {origin}")
+            ws.close()
+        for origin in ("null", f"http://localhost:{d.port + 1}", "http://127.0.0.1.evil.example", "file://"):
+            ws = WS(d, headers={"Origin": origin})
+            m = ws.recv(5)
+            eq(m and m.get("code"), "origin_not_allowed", f"Origin {origin}")
+            ws.close()
+        ws = WS(d)  # no Origin: not a browser page
+        eq(ws.recv(5)["type"], "hello", "no Origin")
+        ws.close()
+        h = wait_for(lambda: (lambda h: h["ws"]["refused_origin"] >= 5 and h)(health(d)), 5, "counted")
+        eq(h["ws"]["refused_origin"], 5, "ws.refused_origin")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+# ---------------------------------------------------------------------------
+# Issue 14.2: HTTP framing, timeouts, connection cap, UTF-8, the file list
+
+
+@test
+def chunked_body_is_never_parsed_as_a_second_request():
+    """Transfer-Encoding: chunked was ignored, so its body was answered as
+    a second request (request smuggling behind a proxy)."""
+    d = it.shared()
+    inner = f"GET /api/v1/sessions HTTP/1.1\r\nHost: {d.hostport}\r\n\r\n"
+    body = f"{len(inner):x}\r\n{inner}\r\n0\r\n\r\n"
+    req = (f"GET /api/v1/health HTTP/1.1\r\nHost: {d.hostport}\r\nTransfer-Encoding: chunked\r\n\r\n{body}").encode()
+    out, closed = raw(d, req, read_for=3)
+    eq(out.count(b"HTTP/1.1 "), 1, f"one response: {out[:400]!r}")
+    check(out.startswith(b"HTTP/1.1 400"), f"400: {out[:200]!r}")
+    check(b"body_not_allowed" in out, "code")
+    check(closed, "the connection is closed")
+
+
+@test
+def get_with_a_body_is_refused():
+    d = it.shared()
+    req = f"GET /api/v1/health HTTP/1.1\r\nHost: {d.hostport}\r\nContent-Length: 5\r\n\r\nhello".encode()
+    out, closed = raw(d, req, read_for=3)
+    check(out.startswith(b"HTTP/1.1 400") and b"body_not_allowed" in out, f"400: {out[:300]!r}")
+    check(closed, "the connection is closed")
+    check(health(d)["http"]["refused_body"] >= 1, "counted")
+
+
+@test
+def half_sent_request_is_cut_after_the_header_timeout():
+    """A half-sent request kept its connection open for 130 s and more
+    (1 100 of them exhausted the descriptors)."""
+    d = Daemon("slowloris", extra=["--http-header-timeout", "1s", "--http-idle-timeout", "30s"])
+    try:
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: ")
+        t0 = time.time()
+        out = b""
+        try:
+            for _ in range(8):  # a byte every half second: still never complete
+                s.sendall(b"x")
+                time.sleep(0.5)
+        except OSError:
+            pass
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+        except OSError:
+            pass
+        took = time.time() - t0
+        check(took < 4, f"cut within about the timeout ({took:.1f}s)")
+        check(out.startswith(b"HTTP/1.1 408"), f"408 first: {out[:200]!r}")
+        eq(health(d)["http"]["header_timeouts"], 1, "counted")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def idle_connection_is_closed_and_a_slow_query_is_not():
+    d = Daemon("idle", extra=["--http-idle-timeout", "1s", "--http-header-timeout", "1s"])
+    try:
+        t0 = time.time()
+        out, closed = raw(d, b"", read_for=5)
+        check(closed and time.time() - t0 < 4, f"idle connection closed ({time.time() - t0:.1f}s)")
+        # keep-alive: a second request after a pause shorter than the timeout works
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        req = f"GET /api/v1/health HTTP/1.1\r\nHost: {d.hostport}\r\n\r\n".encode()
+        for _ in range(3):
+            s.sendall(req)
+            data = s.recv(65536)
+            check(data.startswith(b"HTTP/1.1 200"), f"keep-alive answer {data[:80]!r}")
+            time.sleep(0.5)
+        s.close()
+        eq(health(d)["http"]["idle_timeouts"], 1, "counted")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def connection_cap_gives_a_clear_503():
+    """No connection cap: 1 100 idle connections exhausted the daemon's
+    descriptors."""
+    d = Daemon("cap", extra=["--max-connections", "8"])
+    try:
+        held = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(8)]
+        time.sleep(0.2)
+        out, closed = raw(d, None, read_for=3)
+        check(out.startswith(b"HTTP/1.1 503"), f"503: {out[:200]!r}")
+        check(b"too_many_connections" in out, "code")
+        check(closed, "closed")
+        for s in held:
+            s.close()
+        h = wait_for(lambda: (lambda st: st[0] == 200 and json.loads(st[2]))(d.request("GET", "/api/v1/health")),
+                     5, "answers again once connections closed")
+        check(h["http"]["refused_connections"] >= 1, "counted")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def bad_parameter_bytes_are_escaped_not_echoed_raw():
+    """limit=%FF was echoed raw: the error JSON was not UTF-8."""
+    d = it.shared()
+    for path in ("/api/v1/alerts?limit=%FF", "/api/v1/alerts?x%FE%1B=1", "/api/v1/alerts?limit=%C0%AF%E2%80%AE"):
+        st, _, body = d.request("GET", path)
+        eq(st, 400, path)
+        text = body.decode("utf-8")  # strict: raises on invalid UTF-8
+        json.loads(text)
+        check("\x1b" not in text and "\u202e" not in text, f"{path}: raw control or bidi characters: {text!r}")
+
+
+@test
+def source_tree_files_are_not_served():
+    """With the source tree as web root, /package.json, /web.mk and
+    /node_modules/... were served."""
+    d = it.shared()
+    eq(d.request("GET", "/package.json")[0], 404, "a file of the web root not in its MANIFEST")
+    web = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "web")
+    if not os.path.exists(os.path.join(web, "MANIFEST")):
+        raise Skip("web/MANIFEST is not built (make web/MANIFEST)")
+    t = Daemon("srcweb", web_root=os.path.abspath(web))
+    try:
+        eq(t.request("GET", "/")[0], 200, "the dashboard")
+        eq(t.request("GET", "/app.js")[0], 200, "its modules")
+        for p in ("/package.json", "/package-lock.json", "/web.mk", "/README.md", "/MANIFEST",
+                  "/node_modules/uplot/package.json", "/node_modules/.installed"):
+            eq(t.request("GET", p)[0], 404, p)
+    finally:
+        eq(t.stop(), 0, "exit code")
+
+
+# ---------------------------------------------------------------------------
+# Issue 14.3: loopback decided on the resolved addresses
+
+
+@test
+def localhost_resolving_elsewhere_needs_allow_remote():
+    """--listen localhost:... was taken as loopback by its name, whatever it
+    resolved to."""
+    if not shutil.which("unshare"):
+        raise Skip("unshare is not installed")
+    hosts = os.path.join(it.TMP, "hosts")
+    with open(hosts, "w") as f:
+        f.write("192.0.2.7 localhost\n")
+    db = os.path.join(it.TMP, "resolve.db")
+    for flags in (["--listen", "localhost:0"], ["--ingest", "tcp://localhost:0"]):
+        cmd = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, it.ARGS.daemon,
+               "--db", db] + flags
+        r = subprocess.run(cmd, capture_output=True, timeout=20)
+        if b"unshare failed" in r.stderr or b"mount:" in r.stderr:
+            raise Skip(f"no mount namespace here: {r.stderr[:200]!r}")
+        eq(r.returncode, 2, f"exit code for {flags}: {r.stderr!r}")
+        check(b"--allow-remote" in r.stderr and b"loopback" in r.stderr, f"says why: {r.stderr!r}")
+
+
+# ---------------------------------------------------------------------------
+# Issue 14.5: one session, one agent
+
+
+@test
+def second_agent_claiming_a_live_session_id_is_refused():
+    """Two agents using one session id silently overwrote each other's
+    frames."""
+    d = Daemon("conflict")
+    try:
+        sid = "5e55100c0ff1c7ed"
+        a = d.spawn("--session", sid, "--frames", "150", "--fps", "50", "--app", "first", "--bye")
+        wait_for(lambda: health(d)["sessions"]["live"] == 1, 5, "the first agent's session is live")
+        d.send("--session", sid, "--frames", "20", "--fast", "--app", "second", "--first-frame", "5000")
+        eq(a.wait(timeout=30), 0, "the first agent's exit code")
+        h = wait_for(lambda: (lambda h: h["ingest"]["uncommitted"] == 0 and h)(health(d)), 5, "committed")
+        eq(h["ingest"]["dropped_by_reason"]["session_conflict"], 21, "the second agent's HELLO and frames")
+        s = d.get(f"/api/v1/sessions/{sid}")
+        s = s.get("session", s)
+        eq(s["app"], "first", "the session keeps its agent")
+        eq(s["frames"], 150, "only the first agent's frames")
+        check("two agents must not share a session id" in d.log(), "logged")
+        # Its connection closed: an agent that reconnects continues the session.
+        d.send("--session", sid, "--frames", "5", "--fast", "--app", "first", "--first-frame", "150", "--no-hello")
+        wait_for(lambda: (lambda s: s.get("session", s)["frames"] > 150)(d.get(f"/api/v1/sessions/{sid}")), 5,
+                 "the reconnected agent's frames are stored")
+        eq(health(d)["ingest"]["dropped_by_reason"]["session_conflict"], 21, "no new conflict")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+# ---------------------------------------------------------------------------
+# Issue 20.4: bearer token, HTTPS
+
+
+@test
+def remote_request_without_the_token_gets_401():
+    tok = token_file("http.token")
+    d = Daemon("token", extra=["--allow-remote", "--listen", "0.0.0.0:0", "--token-file", tok])
+    try:
+        st, h, body = d.request("GET", "/api/v1/sessions")
+        eq(st, 401, "no token")
+        eq(json.loads(body)["error"]["code"], "unauthorized", "code")
+        check("bearer" in h.get("www-authenticate", "").lower(), "WWW-Authenticate")
+        eq(d.request("GET", "/api/v1/sessions", {"Authorization": "Bearer wrong-token-0123456789"})[0], 401, "bad")
+        eq(d.request("GET", "/api/v1/sessions", {"Authorization": f"Bearer {TOKEN}"})[0], 200, "token")
+        eq(d.request("GET", "/", {})[0], 200, "the dashboard page itself needs no token (it asks for it)")
+        # /metrics names every live session's tags and figures: the token too.
+        eq(d.request("GET", "/metrics")[0], 401, "/metrics without the token")
+        eq(d.request("GET", "/metrics", {"Authorization": f"Bearer {TOKEN}"})[0], 200, "/metrics with the token")
+        ws = WS(d)
+        eq(ws.recv(5).get("code"), "unauthorized", "WebSocket without the token")
+        ws.close()
+        ws = WS(d, path=f"/ws?token={TOKEN}")
+        eq(ws.recv(5).get("type"), "hello", "WebSocket with the token")
+        ws.close()
+        refused = 3
+        cli = os.environ.get("FA_CLI")
+        if cli:  # fa-cli sends $FA_INSIGHT_TOKEN (HTTP header, WebSocket query)
+            env = dict(os.environ, FA_INSIGHT_SERVER=d.http)
+            env.pop("FA_INSIGHT_TOKEN", None)
+            r = subprocess.run([cli, "sessions"], env=env, capture_output=True, timeout=20)
+            eq(r.returncode, 1, f"fa-cli without the token: {r.stderr!r}")
+            check(b"FA_INSIGHT_TOKEN" in r.stderr, f"says how: {r.stderr!r}")
+            refused += 1
+            env["FA_INSIGHT_TOKEN"] = TOKEN
+            r = subprocess.run([cli, "sessions"], env=env, capture_output=True, timeout=20)
+            eq(r.returncode, 0, f"fa-cli with the token: {r.stderr!r}")
+        h = health(d, TOKEN)
+        eq(h["http"]["refused_token"], refused, "http.refused_token")
+        eq(h["ws"]["refused_token"], 1, "ws.refused_token")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def token_file_must_be_private_and_long_enough():
+    db = os.path.join(it.TMP, "tok.db")
+    short = token_file("short.token", "abc")
+    loose = os.path.join(it.TMP, "loose.token")
+    with open(loose, "w") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(loose, 0o644)
+    for path, word in ((short, b"16"), (loose, b"chmod 600"), (os.path.join(it.TMP, "none.token"), b"none.token")):
+        r = subprocess.run([it.ARGS.daemon, "--db", db, "--token-file", path], capture_output=True, timeout=10)
+        eq(r.returncode, 2, f"exit code for {path}")
+        check(word in r.stderr, f"says why: {r.stderr!r}")
+
+
+@test
+def https_and_wss_with_tls_cert():
+    cert, key = make_cert("http")
+    d = Daemon("https", extra=["--tls-cert", cert, "--tls-key", key])
+    try:
+        check(d.http.startswith("https://") and d.ws_url.startswith("wss://"), f"ready line {d.http} {d.ws_url}")
+        ctx = ssl.create_default_context(cafile=cert)
+        c = http.client.HTTPSConnection("127.0.0.1", d.port, context=ctx, timeout=10)
+        c.request("GET", "/api/v1/health")
+        r = c.getresponse()
+        eq(r.status, 200, "HTTPS health")
+        eq(json.loads(r.read())["http_url"], d.http, "http_url")
+        c.close()
+        out, _ = raw(d, f"GET /api/v1/health HTTP/1.1\r\nHost: {d.hostport}\r\n\r\n".encode(), read_for=2)
+        check(b"\"status\"" not in out, "plain HTTP gets no answer")
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", d.port), timeout=5), server_hostname="127.0.0.1")
+        s.sendall((f"GET /ws HTTP/1.1\r\nHost: {d.hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        data = b""
+        while b"\"hello\"" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        check(data.startswith(b"HTTP/1.1 101") and b"\"hello\"" in data, f"WSS hello: {data[:200]!r}")
+        s.close()
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def tls_ingest_refuses_a_plain_tcp_agent():
+    cert, key = make_cert("ingest")
+    d = Daemon("tlsingest", extra=["--ingest", "tls+tcp://127.0.0.1:0", "--tls-cert", cert, "--tls-key", key])
+    try:
+        check(d.ingest.startswith("tls+tcp://127.0.0.1:"), f"ready line: {d.ingest}")
+        plain = "tcp://" + d.ingest[len("tls+tcp://"):]
+        p = subprocess.Popen([it.ARGS.sender, "--url", plain, "--frames", "20", "--fast"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        it.ALL_SENDERS.append(p)
+        time.sleep(2)
+        p.kill()
+        p.wait()
+        c = http.client.HTTPSConnection("127.0.0.1", d.port, context=ssl.create_default_context(cafile=cert),
+                                        timeout=10)
+        c.request("GET", "/api/v1/health")  # the certificate serves HTTPS too
+        h = json.loads(c.getresponse().read())
+        c.close()
+        eq(h["ingest"]["received"], 0, "nothing received from the plain-TCP agent")
+        eq(h["sessions"]["in_memory"], 0, "no session")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+def main():
+    it.TESTS[:] = TESTS
+    return it.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
