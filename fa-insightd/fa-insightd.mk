@@ -152,10 +152,13 @@ test-insightd-pg-unit: $(BUILD)/asan/tests/insightd_tests
 	@echo "== fa-insightd unit tests on PostgreSQL [asan]"
 	$(Q)$(INSIGHTD_ASAN_ENV) python3 tests/insightd/pgserver.py -- \
 		$(BUILD)/asan/tests/insightd_tests --short-filename -j2 --filter '*_pg/*'
-test-insightd-pg-integration: $(INSIGHTD_BIN) $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP)
-	@echo "== fa-insightd integration tests on PostgreSQL [asan daemon]"
+test-insightd-pg-integration: $(INSIGHTD_BIN) $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP) \
+		$(BUILD)/fa-cli
+	@echo "== fa-insightd integration and security tests on PostgreSQL [asan daemon]"
 	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) \
 		$(INSIGHTD_AGENT_ARG) --store postgresql
+	$(Q)FA_CLI=$(BUILD)/fa-cli python3 tests/insightd/security.py --daemon $(INSIGHTD_ASAN_BIN) \
+		--sender $(INSIGHTD_SENDER) --store postgresql
 test-insightd-pg-hostile: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER)
 	@echo "== fa-insightd hostile-load tests on PostgreSQL [asan daemon]"
 	$(Q)python3 tests/insightd/hostile.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) --store postgresql
