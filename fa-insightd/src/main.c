@@ -434,6 +434,13 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     }
     log_level = cfg.log_level;
+    if (importing && cfg.no_ingest) {
+        /* An import writes; --no-ingest never registers as a writer nor
+         * learns which sessions are stored already. */
+        fprintf(stderr, "%s: --import writes to the store: it cannot run with --no-ingest\n", INSIGHTD_NAME);
+        free(import_files);
+        return EXIT_USAGE;
+    }
     if (check_exposure() != 0) return EXIT_USAGE;
     config_resolve_web_root(&cfg);
     if (!importing) check_web_root(); /* an import serves nothing */

@@ -1376,6 +1376,12 @@ def import_loads_captures_idempotently():
     eq(d.stop(), 0, "exit code")
     r = subprocess.run([ARGS.daemon, "--import"], capture_output=True, text=True, timeout=30, env=env)
     check(r.returncode == 2 and "--import needs one or more capture files" in r.stderr, r.stderr)
+    # An import writes: a --no-ingest daemon only reads (it would skip the
+    # stored sessions' ids, and on PostgreSQL the registration as a writer).
+    r = subprocess.run([ARGS.daemon, "--store", db, "--no-ingest", "--import", caps[0][0]], capture_output=True,
+                       text=True, timeout=30, env=env)
+    check(r.returncode == 2 and "--no-ingest" in r.stderr and "--import" in r.stderr,
+          f"--no-ingest --import refused: {r.returncode} {r.stdout[-300:]}{r.stderr[-300:]}")
 
 
 def main():
