@@ -1239,7 +1239,9 @@ def many_daemons_one_store_and_the_fleet_view():
            "filtered by build")
         eq(api.get("/api/v1/sessions?app=nothing")["sessions"], [], "filtered by app")
         # A live session of one writer is live for every daemon.
-        live = writers[-1].spawn("--frames", 3000, "--fps", 100, "--tags", 6, "--app", "fleetgame",
+        # (another app: its figures reach the store every 5 s, which would
+        # change the fleet view of fleetgame between two of its reads below)
+        live = writers[-1].spawn("--frames", 3000, "--fps", 100, "--tags", 6, "--app", "fleetlive",
                                  "--host", "host-live", "--session", "feedfacecafe0001")
         try:
             for d in [api] + writers[:-1]:
