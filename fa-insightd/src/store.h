@@ -57,7 +57,7 @@
 
 /* Schema versions, each backend migrating its own. */
 #define STORE_SQLITE_SCHEMA 5
-#define STORE_PG_SCHEMA 1
+#define STORE_PG_SCHEMA 2
 
 enum { STORE_OK = 0, STORE_RETRY = -1, STORE_REJECTED = -2, STORE_FAILED = -3, STORE_CANCELLED = -4 };
 

@@ -736,6 +736,23 @@ PG_TEST(a_new_database_gets_its_schema_and_partitions_ahead) {
     store_close(st);
 }
 
+/* A database of schema 1 (before call sites) gets the sites table, and its
+ * data stays. */
+PG_TEST(a_schema_1_database_is_migrated_to_call_sites) {
+    store_t *st = open_store();
+    cr_assert_eq(store_begin(st), STORE_OK);
+    put_session(st, 5, 1000, true);
+    cr_assert_eq(store_commit(st), STORE_OK);
+    store_close(st);
+    testdb_exec(&the_db, "DROP TABLE sites");
+    testdb_exec(&the_db, "UPDATE fa_meta SET value = 1 WHERE key = 'schema'");
+    st = open_store();
+    cr_assert_eq(scalar("SELECT value FROM fa_meta WHERE key = 'schema'"), 2);
+    cr_assert_eq(count("sites"), 0, "the table exists");
+    cr_assert_eq(count("sessions"), 1, "the data stayed");
+    store_close(st);
+}
+
 PG_TEST(a_newer_schema_is_refused_clearly) {
     store_close(open_store());
     testdb_exec(&the_db, "UPDATE fa_meta SET value = 99 WHERE key = 'schema'");
