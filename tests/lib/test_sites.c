@@ -151,17 +151,21 @@ Test(sites, a_frame_end_hook_sees_the_frame_that_ends) {
     fa_alloc_t *fa = fa_create(NULL);
     fa_snapshot_t s = {0};
     fa_on_frame_end(fa, hook, &s);
-    void *keep[2];
+    void *pool_blocks[3], *heap_blocks[3];
     for (int f = 0; f < 3; f++) {
         fa_begin_frame(fa);
-        physics_step(fa, &keep[0]);
-        render_frame(fa, &keep[1]);
+        physics_step(fa, &pool_blocks[f]);
+        render_frame(fa, &heap_blocks[f]);
         fa_end_frame(fa);
         check_sums(&s);
         const fa_site_row_t *pf = row_at(&s, "physics_step", line_physics_frame);
         cr_assert(pf && pf->bytes == 300 && pf->count == 3 && pf->live_bytes == 300);
         const fa_site_row_t *pp = row_at(&s, "physics_step", line_physics_pool);
         cr_assert(pp && pp->bytes == 64 && pp->count == 1 && pp->live_bytes == 64 * (uint64_t)(f + 1));
+    }
+    for (int f = 0; f < 3; f++) {
+        fa_pool_free(fa, pool_blocks[f]);
+        fa_heap_free(fa, heap_blocks[f]);
     }
     fa_destroy(fa);
 }
