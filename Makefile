@@ -34,9 +34,10 @@ endif
 
 # Build variants of the C code. Each gets its own object tree under
 # $(BUILD)/<variant>/ so they can coexist.
-VARIANTS := default minimal prefetch debug asan tsan nopeak
+VARIANTS := default minimal prefetch debug asan tsan nopeak nosites
 VFLAGS_default := -O2
 VFLAGS_nopeak := -O2 -DFA__NO_PEAK_TRACKING
+VFLAGS_nosites := -O2 -DFA_NO_SITES
 VFLAGS_minimal := -O2 -DFA_MINIMAL
 VFLAGS_prefetch := -O2 -DFA_PREFETCH
 VFLAGS_debug := -O1 -DFA_DEBUG -fno-omit-frame-pointer

@@ -86,10 +86,10 @@ test-cli-unit: $(BUILD)/default/tests/cli_tests $(BUILD)/asan/tests/cli_tests
 	@echo "== fa-cli unit tests [default] and [asan]"
 	$(Q)$(BUILD)/default/tests/cli_tests --short-filename
 	$(Q)$(CLI_TEST_ENV_asan) $(BUILD)/asan/tests/cli_tests --short-filename
-test-cli-integration: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_FEEDER) $(CLI_DAEMON)
+test-cli-integration: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_FEEDER) $(CLI_DAEMON) $(INSIGHTD_SITES_GAME)
 	@echo "== fa-cli integration tests (real daemon, real agent, tmux)"
 	$(Q)python3 tests/cli/run_cli_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) --daemon $(CLI_DAEMON) \
-		--feeder $(CLI_FEEDER)
+		--feeder $(CLI_FEEDER) $(if $(INSIGHTD_SITES_GAME),--sites-game $(INSIGHTD_SITES_GAME))
 TEST_STEPS += test-cli
 
 # Comparing runs without a daemon: fa-demo captured to files twice (the

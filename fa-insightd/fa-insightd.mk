@@ -102,8 +102,15 @@ $(INSIGHTD_AGENT_GAME): $(BUILD)/default/tests/insightd/agent_game.o $(INSIGHTD_
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) -o $@ $^ -lnng $(or $(shell pkg-config --libs libcjson 2>/dev/null),-lcjson) -lpthread -lm
-INSIGHTD_AGENT_DEP := $(INSIGHTD_AGENT_GAME)
-INSIGHTD_AGENT_ARG := --agent-game $(INSIGHTD_AGENT_GAME)
+# The call-site game: allocations at known lines (tests/insightd/sites_game.c).
+INSIGHTD_SITES_GAME := $(BUILD)/default/tests/insightd_sites_game
+$(INSIGHTD_SITES_GAME): $(BUILD)/default/tests/insightd/sites_game.o $(INSIGHTD_AGENT_A) \
+		$(BUILD)/default/libframealloc.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ -lnng $(or $(shell pkg-config --libs libcjson 2>/dev/null),-lcjson) -lpthread -lm
+INSIGHTD_AGENT_DEP := $(INSIGHTD_AGENT_GAME) $(INSIGHTD_SITES_GAME)
+INSIGHTD_AGENT_ARG := --agent-game $(INSIGHTD_AGENT_GAME) --sites-game $(INSIGHTD_SITES_GAME)
 endif
 
 .PHONY: test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile test-insightd-tsan

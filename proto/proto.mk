@@ -42,12 +42,31 @@ test-proto-asan: $(BUILD)/asan/tests/proto_tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(BUILD)/asan/tests/proto_tests --short-filename
 
+# The 1.0 reader: libfa-proto with its decoder built as the 1.0 one
+# (FA_PROTO__READER_MINOR=0), over the 1.1 and 1.0 golden vectors and a 1.1
+# capture: what an older daemon or fa-cli makes of newer messages.
+PROTO_READER_1_0_OBJS := $(filter-out $(BUILD)/default/proto/src/decode.o,$(call proto_objs,default))
+$(BUILD)/default/tests/proto/decode_reader_1_0.o: proto/src/decode.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC [1.0 reader] $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(VFLAGS_default) -DFA_PROTO__READER_MINOR=0 $(INCLUDES) -c $< -o $@
+$(BUILD)/default/tests/proto_reader_1_0: $(BUILD)/default/tests/proto/compat/test_reader_1_0.o \
+		$(BUILD)/default/tests/proto/fixtures.o $(BUILD)/default/tests/proto/decode_reader_1_0.o \
+		$(PROTO_READER_1_0_OBJS)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ $(PROTO_CRITERION_LIBS) $(LDLIBS_BASE)
+.PHONY: test-proto-compat
+test-proto-compat: $(BUILD)/default/tests/proto_reader_1_0
+	@echo "== proto: a 1.0 reader over 1.1 messages"
+	$(Q)$< --short-filename
+TEST_STEPS += test-proto-compat
+
 # The independent Python decoder written from PROTOCOL.md: it decodes and
 # re-encodes every golden vector, which keeps the spec and the goldens honest.
 .PHONY: test-proto-ref
 test-proto-ref:
 	@echo "== proto reference decoder (PROTOCOL.md)"
-	$(Q)python3 tests/proto/ref_decode.py tests/proto/golden fuzz/corpus/capture
+	$(Q)python3 tests/proto/ref_decode.py tests/proto/golden fuzz/corpus/capture tests/proto/golden_v1_0
 TEST_STEPS += test-proto test-proto-asan test-proto-ref
 
 # Golden vectors are committed; regenerate them only after a deliberate

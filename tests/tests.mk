@@ -50,12 +50,14 @@ test-stress-pool: $(BUILD)/default/tests/stress_pool $(BUILD)/asan/tests/stress_
 # The randomized model test (tests/lib/model.c): 1-4 threads, seeded, at
 # least 200 000 operations per build here; make soak runs 10 million.
 # (FA_DEBUG's figures include its guards, FA_MINIMAL has none: not run there;
-# the TSan run is in test-lib-tsan.)
-test-model: $(BUILD)/default/tests/model $(BUILD)/asan/tests/model
-	@echo "== lib model test [default] [asan]"
+# the TSan run is in test-lib-tsan. nosites: FA_NO_SITES, where the tags'
+# figures come from their own counters, not from the call sites'.)
+test-model: $(BUILD)/default/tests/model $(BUILD)/asan/tests/model $(BUILD)/nosites/tests/model
+	@echo "== lib model test [default] [asan] [nosites]"
 	$(Q)$(BUILD)/default/tests/model --seed 1 --threads 4 --ops 200000
 	$(Q)$(BUILD)/default/tests/model --seed 2 --threads 1 --ops 200000
 	$(Q)$(TEST_ENV_asan) $(BUILD)/asan/tests/model --seed 3 --threads 2 --ops 200000
+	$(Q)$(BUILD)/nosites/tests/model --seed 4 --threads 2 --ops 200000
 
 TEST_STEPS += $(foreach v,$(LIB_TEST_VARIANTS),test-lib-$(v)) test-lib-tsan test-stress-pool test-model
 

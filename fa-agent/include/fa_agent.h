@@ -168,16 +168,21 @@ typedef struct fa_agent_desc {
     const char *app_name;      /* NULL/"": the program's name */
     const char *session_label; /* free text shown by the daemon; "" */
     const char *build_id;      /* the game's build identifier; "" */
-    /* Ring and message sizes. Address space: ring_slots x (max_tags x
+    /* Ring and message sizes. Memory: ring_slots x (max_tags x
      * sizeof(fa_tag_row_t) + max_threads x sizeof(fa_thread_row_t) +
-     * max_findings x sizeof(fa_finding_t)), reserved at start; only the
-     * rows a game really has are ever touched. */
+     * max_findings x sizeof(fa_finding_t) + max_site_rows x
+     * sizeof(fa_site_row_t)), allocated at start; only the rows a game
+     * really has are ever touched (site rows are touched at start). */
     uint32_t ring_slots;   /* snapshots queued for the sender; 64, rounded
                               up to a power of two, at least 2 */
     uint32_t max_tags;     /* tag rows per FRAME; lib's max_tags, at most
                               4096 (tags beyond are counted, not sent) */
     uint32_t max_threads;  /* thread rows per FRAME; 64 */
     uint32_t max_findings; /* behaviour findings per FRAME; 64 */
+    uint32_t max_site_rows; /* call-site rows per FRAME; 256 (at most 4096):
+                               the largest (site, tag) pairs, and the rest of
+                               each tag in its one "other" row, so that the
+                               rows always add up to the tag rows */
     /* Transport. */
     uint32_t stop_timeout_ms;  /* bound of fa_agent_stop(); 1000 */
     uint32_t send_wait_ms;     /* how long the sender waits for nng to take
@@ -234,10 +239,11 @@ typedef struct fa_agent_stats {
     uint64_t dropped_send_failed;   /* nng did not take the message in time */
     uint64_t dropped_encode_failed; /* a message could not be encoded */
     uint64_t dropped_disconnected;  /* no daemon connected */
-    uint64_t messages_sent;         /* HELLO + FRAME + TAGS + BYE */
+    uint64_t messages_sent;         /* HELLO + FRAME + TAGS + SITES + BYE */
     uint64_t bytes_sent;            /* bytes of those messages */
     uint64_t hellos_sent;
     uint64_t tags_sent;         /* TAGS messages */
+    uint64_t sites_sent;        /* SITES messages (call-site definitions) */
     uint64_t connects;          /* connections established */
     uint64_t reconnects;        /* connections after the first */
     uint64_t snapshots_written; /* JSON files written */

@@ -60,6 +60,7 @@ static void fill_defaults(fa_agent_desc_t *d, const fa_alloc_t *fa) {
     d->max_tags = clamp_u32(DEF(d->max_tags, cfg.max_tags), 1, FA_PROTO_MAX_ROWS);
     d->max_threads = clamp_u32(DEF(d->max_threads, 64), 1, FA_PROTO_MAX_ROWS);
     d->max_findings = clamp_u32(DEF(d->max_findings, 64), 1, FA_PROTO_MAX_ROWS);
+    d->max_site_rows = clamp_u32(DEF(d->max_site_rows, 256), 1, FA_PROTO_MAX_ROWS);
     d->stop_timeout_ms = DEF(d->stop_timeout_ms, 1000);
     d->send_wait_ms = DEF(d->send_wait_ms, 5);
     d->idle_sleep_us = DEF(d->idle_sleep_us, 1000);
@@ -157,6 +158,11 @@ static void destroy(fa_agent_t *a) {
     free(a->ring.rows);
     free(a->ring.threads);
     free(a->ring.findings);
+    free(a->ring.sites);
+    free(a->sender.site_rows);
+    free(a->sender.site_defs);
+    free(a->sender.stream.sites_defined);
+    free(a->capture.sink.sites_defined);
     free(a->sender.wire);
     free(a->sender.defs);
     free(a->sender.tag_stats);
@@ -175,6 +181,7 @@ static void destroy(fa_agent_t *a) {
 static int allocate(fa_agent_t *a) {
     const fa_agent_desc_t *d = &a->desc;
     size_t tags = d->max_tags, threads = d->max_threads, findings = d->max_findings, slots = d->ring_slots;
+    size_t sites = d->max_site_rows;
 
     /* The ring: every slot holds one whole snapshot. Pages of rows that a
      * game with fewer tags never uses are never touched. */
@@ -185,7 +192,10 @@ static int allocate(fa_agent_t *a) {
     r->rows = calloc(slots * tags, sizeof *r->rows);
     r->threads = calloc(slots * threads, sizeof *r->threads);
     r->findings = calloc(slots * findings, sizeof *r->findings);
-    if (!r->slots || !r->rows || !r->threads || !r->findings) return FA_ERR_NO_MEMORY;
+    /* Touched now (memset), so that the game thread never faults on them. */
+    r->sites = malloc(slots * sites * sizeof *r->sites);
+    if (!r->slots || !r->rows || !r->threads || !r->findings || !r->sites) return FA_ERR_NO_MEMORY;
+    memset(r->sites, 0, slots * sites * sizeof *r->sites);
     /* Touch the rows the game's current tags will fill (and a margin), so
      * that the first pass over the ring makes no page faults on the game
      * thread; pages for tags created later fault once per slot. */
@@ -204,28 +214,37 @@ static int allocate(fa_agent_t *a) {
         s->threads_capacity = (uint32_t)threads;
         s->findings = r->findings + i * findings;
         s->findings_capacity = (uint32_t)findings;
+        s->sites = r->sites + i * sites;
+        s->sites_capacity = (uint32_t)sites;
     }
 
     /* The sender's wire buffer: the largest message it can build, a HELLO
-     * with max_tags definitions of maximal paths or a full FRAME. */
+     * with max_tags definitions of maximal paths, a full SITES or a full
+     * FRAME. */
     size_t hello = FA_PROTO_HEADER_SIZE + 24u + 4u * (2u + FA_PROTO_MAX_STRING) + 4u +
                    tags * (FA_PROTO_TAG_DEF_ROW_SIZE + 2u + FA_PROTO_MAX_STRING);
-    size_t frame = FA_PROTO_FRAME_SIZE(tags, threads, findings);
+    size_t site_defs = FA_PROTO_HEADER_SIZE + 4u +
+                       FA__AGENT_SITES_PER_MESSAGE * (FA_PROTO_SITE_DEF_ROW_SIZE + 4u + 2u * FA_PROTO_MAX_STRING);
+    size_t frame = FA_PROTO_FRAME_SIZE(tags, threads, findings, sites);
     a->sender.wire_capacity = hello > frame ? hello : frame;
+    if (site_defs > a->sender.wire_capacity) a->sender.wire_capacity = site_defs;
     a->sender.wire = malloc(a->sender.wire_capacity);
     a->sender.defs = calloc(tags, sizeof *a->sender.defs);
     a->sender.tag_stats = calloc(tags, sizeof *a->sender.tag_stats);
     a->sender.thread_rows = calloc(threads, sizeof *a->sender.thread_rows);
     a->sender.findings = calloc(findings, sizeof *a->sender.findings);
+    a->sender.site_rows = calloc(sites, sizeof *a->sender.site_rows);
+    a->sender.site_defs = calloc(FA__AGENT_SITES_PER_MESSAGE, sizeof *a->sender.site_defs);
     if (!a->sender.wire || !a->sender.defs || !a->sender.tag_stats || !a->sender.thread_rows ||
-        !a->sender.findings)
+        !a->sender.findings || !a->sender.site_rows || !a->sender.site_defs)
         return FA_ERR_NO_MEMORY;
     fa__agent_sink_t *sinks[2] = {&a->sender.stream, &a->capture.sink};
     for (int i = 0; i < 2; i++) {
         sinks[i]->kind = i ? FA__SINK_CAPTURE : FA__SINK_STREAM;
         sinks[i]->known_soft = calloc(tags, sizeof *sinks[i]->known_soft);
         sinks[i]->known_hard = calloc(tags, sizeof *sinks[i]->known_hard);
-        if (!sinks[i]->known_soft || !sinks[i]->known_hard) return FA_ERR_NO_MEMORY;
+        sinks[i]->sites_defined = calloc(FA__AGENT_SITE_WORDS, sizeof *sinks[i]->sites_defined);
+        if (!sinks[i]->known_soft || !sinks[i]->known_hard || !sinks[i]->sites_defined) return FA_ERR_NO_MEMORY;
     }
 
     if (d->emit_mode != FA_AGENT_EMIT_OFF) {
@@ -333,6 +352,7 @@ void fa_agent_stats(const fa_agent_t *a, fa_agent_stats_t *out) {
     out->bytes_sent = fa__read(&a->sender.bytes_sent);
     out->hellos_sent = fa__read(&a->sender.hellos_sent);
     out->tags_sent = fa__read(&a->sender.tags_sent);
+    out->sites_sent = fa__read(&a->sender.sites_sent);
     out->connects = fa__read(&a->link.connects);
     out->reconnects = out->connects ? out->connects - 1 : 0;
     out->snapshots_written = fa__read(&a->sender.snapshots_written);

@@ -33,6 +33,11 @@
 #include <stdint.h>
 
 #define FA__AGENT_LINE 64
+/* Call-site definitions per SITES message: 1024 x 523 bytes at most, well
+ * inside the protocol's 2 MiB. */
+#define FA__AGENT_SITES_PER_MESSAGE 1024u
+/* Bits of a sink's set of defined sites: lib's site ids. */
+#define FA__AGENT_SITE_WORDS ((FA_SITE_MAX + 64u) / 64u)
 
 /* One frame's snapshot waiting in the ring. snap.rows/threads/findings
  * point into the ring's storage (max_tags, max_threads, max_findings
@@ -61,6 +66,7 @@ typedef struct fa__agent_ring {
     fa_tag_row_t *rows;       /* capacity x max_tags */
     fa_thread_row_t *threads; /* capacity x max_threads */
     fa_finding_t *findings;   /* capacity x max_findings */
+    fa_site_row_t *sites;     /* capacity x max_site_rows */
 } fa__agent_ring_t;
 
 /* Producer side: free slots, refreshing the cached tail only when needed. */
@@ -130,6 +136,8 @@ typedef struct fa__agent_sink {
     uint32_t announced;                /* tag ids below this were announced */
     uint64_t *known_soft, *known_hard; /* budgets as announced (max_tags each) */
     uint64_t drops_at_frame;           /* the sink's drop total at its last FRAME */
+    uint64_t *sites_defined;           /* bit per site id: defined to this sink
+                                          since its last HELLO */
     uint64_t hello_at_ns;              /* when its last HELLO left (the stream
                                           repeats it every hello_interval_ms) */
 } fa__agent_sink_t;
@@ -165,7 +173,7 @@ struct fa_agent_s {
     /* Sender thread: counters (single writer) and its own buffers. */
     struct {
         alignas(FA__AGENT_LINE) _Atomic uint64_t frames_sent;
-        _Atomic uint64_t messages_sent, bytes_sent, hellos_sent, tags_sent;
+        _Atomic uint64_t messages_sent, bytes_sent, hellos_sent, tags_sent, sites_sent;
         _Atomic uint64_t drop_send_failed, drop_disconnected, drop_encode_failed;
         _Atomic uint64_t snapshots_written, snapshot_errors;
         _Atomic bool bye_sent;
@@ -179,6 +187,8 @@ struct fa_agent_s {
         fa_proto_tag_stat_t *tag_stats;     /* max_tags */
         fa_proto_thread_row_t *thread_rows; /* max_threads */
         fa_proto_finding_t *findings;       /* max_findings */
+        fa_proto_site_row_t *site_rows;     /* max_site_rows */
+        fa_proto_site_def_t *site_defs;     /* FA__AGENT_SITES_PER_MESSAGE */
         fa__agent_sink_t stream;
     } sender;
 

@@ -107,6 +107,26 @@ static cJSON *finding(const fa_finding_t *f) {
     return o;
 }
 
+/* A site row: its tag, and the site's line (null for a tag's "other"). */
+static cJSON *site_row(const fa_site_row_t *r) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    num(o, "site_id", r->site_id);
+    num(o, "tag_id", r->tag_id);
+    if (r->site) {
+        cJSON_AddStringToObject(o, "file", r->site->file ? r->site->file : "");
+        cJSON_AddStringToObject(o, "function", r->site->function ? r->site->function : "");
+        num(o, "line", r->site->line);
+        num(o, "kind", r->site->kind);
+    } else {
+        cJSON_AddNullToObject(o, "file");
+    }
+    num(o, "bytes", r->bytes);
+    num(o, "count", r->count);
+    num(o, "live_bytes", r->live_bytes);
+    return o;
+}
+
 static void iso8601(char *out, size_t cap, uint64_t unix_ns) {
     time_t secs = (time_t)(unix_ns / 1000000000u);
     struct tm tm;
@@ -187,6 +207,12 @@ char *fa__agent_json_render(const fa_snapshot_t *s, const fa__agent_meta_t *meta
     cJSON *findings = cJSON_AddArrayToObject(root, "findings");
     for (uint32_t i = 0; findings && i < nf; i++)
         cJSON_AddItemToArray(findings, finding(&s->findings[i]));
+
+    uint32_t ns = s->sites ? s->site_count : 0;
+    num(root, "sites_total", s->sites_total);
+    cJSON *sites = cJSON_AddArrayToObject(root, "sites");
+    for (uint32_t i = 0; sites && i < ns; i++)
+        cJSON_AddItemToArray(sites, site_row(&s->sites[i]));
 
     char *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);

@@ -256,6 +256,9 @@ static int send_hello(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapshot_t *s
     remember(s, a->sender.defs, (uint32_t)n);
     s->announced = (uint32_t)n;
     s->hello_at_ns = fa__agent_mono_ns();
+    /* A new connection, or a daemon that may have lost everything: the
+     * sites are defined again as frames use them. */
+    memset(s->sites_defined, 0, FA__AGENT_SITE_WORDS * sizeof *s->sites_defined);
     if (s->kind == FA__SINK_STREAM) {
         fa__count(&a->sender.hellos_sent, 1);
         fa__agent_log(a, FA_AGENT_LOG_HELLO_SENT, 0, (uint64_t)n, NULL);
@@ -289,16 +292,56 @@ static int send_tag_changes(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapsho
     return 0;
 }
 
-/* What the sink must hear before a FRAME: a HELLO when it needs one, else
- * a TAGS for what changed. A lost TAGS makes the next announcement a HELLO
- * with the whole dictionary. */
-static int announce(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapshot_t *snap, uint64_t deadline) {
-    if (s->need_hello) {
-        int rv = send_hello(a, s, snap, deadline);
-        if (rv == 0) s->need_hello = false;
-        return rv;
+/* SITES to the sink for the sites the snapshot's rows use that it has not
+ * been told about since its last HELLO, FA__AGENT_SITES_PER_MESSAGE at a
+ * time. A site is marked defined only once its message was delivered. */
+static int send_site_definitions(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapshot_t *snap,
+                                 uint64_t deadline) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i <= snap->site_count; i++) {
+        const fa_site_t *site = NULL;
+        if (i < snap->site_count) {
+            uint32_t id = snap->sites[i].site_id;
+            if (!id || id > FA_SITE_MAX || s->sites_defined[id / 64] >> (id % 64) & 1) continue;
+            site = fa_site_get(id);
+            if (!site) continue; /* not in the registry: shown by number */
+            bool listed = false;
+            for (uint32_t k = 0; k < n && !listed; k++) listed = a->sender.site_defs[k].id == id;
+            if (listed) continue; /* the same site under another tag */
+            (void)fa_proto_site_def_from_site(&a->sender.site_defs[n++], site);
+        }
+        if (n && (n == FA__AGENT_SITES_PER_MESSAGE || i == snap->site_count)) {
+            fa_proto_msg_t m;
+            memset(&m, 0, sizeof m);
+            m.header.type = FA_PROTO_SITES;
+            m.sites.sites = a->sender.site_defs;
+            m.sites.site_count = n;
+            int rv = encode_and_deliver(a, s, &m, deadline);
+            if (rv != 0) return rv;
+            for (uint32_t k = 0; k < n; k++) {
+                uint32_t id = a->sender.site_defs[k].id;
+                s->sites_defined[id / 64] |= UINT64_C(1) << (id % 64);
+            }
+            if (s->kind == FA__SINK_STREAM) fa__count(&a->sender.sites_sent, 1);
+            n = 0;
+        }
     }
-    int rv = send_tag_changes(a, s, snap, deadline);
+    return 0;
+}
+
+/* What the sink must hear before a FRAME: a HELLO when it needs one, else
+ * a TAGS for what changed; then the definitions of new sites. A lost TAGS
+ * or SITES makes the next announcement a HELLO with the whole dictionary
+ * (and the sites defined again). */
+static int announce(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapshot_t *snap, uint64_t deadline) {
+    int rv;
+    if (s->need_hello) {
+        rv = send_hello(a, s, snap, deadline);
+        if (rv == 0) s->need_hello = false;
+    } else {
+        rv = send_tag_changes(a, s, snap, deadline);
+    }
+    if (rv == 0) rv = send_site_definitions(a, s, snap, deadline);
     if (rv != 0) s->need_hello = true;
     return rv;
 }
@@ -363,6 +406,7 @@ static void deliver_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_
                                        a->sender.thread_rows, a->desc.max_threads);
     (void)fa_proto_frame_findings_from_snapshot(&m.frame, &slot->snap, a->sender.findings,
                                                 a->desc.max_findings);
+    (void)fa_proto_frame_sites_from_snapshot(&m.frame, &slot->snap, a->sender.site_rows, a->desc.max_site_rows);
     if (slot->send) stream_snapshot(a, st, slot, &m);
     if (slot->capture) capture_snapshot(a, slot, &m);
 }

@@ -412,12 +412,13 @@ typedef struct cmd_entry {
 
 extern const cmd_info_t cmd_sessions_info, cmd_tags_info, cmd_budgets_info, cmd_trend_info, cmd_alerts_info,
     cmd_frames_info, cmd_findings_info, cmd_watch_info, cmd_export_info, cmd_health_info, cmd_compare_info,
-    cmd_baseline_info, cmd_fleet_info;
+    cmd_baseline_info, cmd_sites_info, cmd_fleet_info;
 
 int cmd_sessions(cli_t *cli, int argc, char **argv);
 int cmd_tags(cli_t *cli, int argc, char **argv);
 int cmd_budgets(cli_t *cli, int argc, char **argv);
 int cmd_trend(cli_t *cli, int argc, char **argv);
+int cmd_sites(cli_t *cli, int argc, char **argv);
 int cmd_alerts(cli_t *cli, int argc, char **argv);
 int cmd_frames(cli_t *cli, int argc, char **argv);
 int cmd_findings(cli_t *cli, int argc, char **argv);

@@ -9,10 +9,11 @@
 #include <framealloc.h>
 
 static const cmd_entry_t commands[] = {
-    {&cmd_sessions_info, cmd_sessions}, {&cmd_tags_info, cmd_tags},     {&cmd_budgets_info, cmd_budgets},
-    {&cmd_trend_info, cmd_trend},       {&cmd_alerts_info, cmd_alerts}, {&cmd_frames_info, cmd_frames},
-    {&cmd_findings_info, cmd_findings}, {&cmd_watch_info, cmd_watch},   {&cmd_export_info, cmd_export},
-    {&cmd_health_info, cmd_health},     {&cmd_compare_info, cmd_compare}, {&cmd_baseline_info, cmd_baseline},
+    {&cmd_sessions_info, cmd_sessions}, {&cmd_tags_info, cmd_tags},         {&cmd_budgets_info, cmd_budgets},
+    {&cmd_trend_info, cmd_trend},       {&cmd_sites_info, cmd_sites},       {&cmd_alerts_info, cmd_alerts},
+    {&cmd_frames_info, cmd_frames},     {&cmd_findings_info, cmd_findings}, {&cmd_watch_info, cmd_watch},
+    {&cmd_export_info, cmd_export},     {&cmd_health_info, cmd_health},     {&cmd_compare_info, cmd_compare},
+    {&cmd_baseline_info, cmd_baseline},
     {&cmd_fleet_info, cmd_fleet},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -21,6 +21,8 @@
 #include "query.h"
 #include "sessions.h"
 #include "sid.h"
+#include "sitequery.h"
+#include "source.h"
 #include "stats.h"
 #include "store.h"
 #include "url.h"
@@ -40,6 +42,11 @@
 #define TREND_WINDOW_DEFAULT_MS (5u * 60u * 1000u)
 #define TREND_WINDOW_MIN_MS 1000u
 #define TREND_WINDOW_MAX_MS (30ull * 24u * 3600u * 1000u)
+#define SITES_WINDOW_DEFAULT_MS (60u * 1000u)
+#define SITES_LIMIT_DEFAULT 20u
+#define SITES_LIMIT_MAX 1000u
+#define SITE_POINTS_DEFAULT 60u
+#define SITE_CONTEXT_DEFAULT 3u
 #define UNIX_MS_MAX 9007199254740991ull /* 2^53 - 1: exact in every JSON reader */
 #define FLEET_SINCE_DEFAULT_MS (24ull * 3600u * 1000u)
 /* A problem seen this recently still shows in health. */
@@ -54,6 +61,8 @@ enum route {
     R_TREND,
     R_BUDGETS,
     R_FINDINGS,
+    R_SITES,
+    R_SITE,
     R_ALERTS,
     R_FLEET
 };
@@ -289,6 +298,7 @@ static void route_health(request_t *q) {
     jw_u64(&w, "frame", g_stats.accepted_by_type[FA_PROTO_FRAME]);
     jw_u64(&w, "tags", g_stats.accepted_by_type[FA_PROTO_TAGS]);
     jw_u64(&w, "bye", g_stats.accepted_by_type[FA_PROTO_BYE]);
+    jw_u64(&w, "sites", g_stats.accepted_by_type[FA_PROTO_SITES]);
     jw_end_object(&w);
     jw_begin_object(&w, "dropped_by_reason");
     jw_u64(&w, "queue_full", queue_full);
@@ -302,6 +312,7 @@ static void route_health(request_t *q) {
     jw_begin_object(&w, "rows_rejected");
     jw_u64(&w, "undefined_tag", g_stats.rows_undefined_tag);
     jw_u64(&w, "tag_cap", g_stats.rows_tag_cap);
+    jw_u64(&w, "site_cap", g_stats.sites_rejected);
     jw_end_object(&w);
     jw_begin_object(&w, "rejected_by_reason");
     for (int i = 1; i < STATS_REJECT_REASONS; i++)
@@ -414,6 +425,7 @@ typedef struct job {
     bool has_tag;
     uint64_t window;
     uint32_t points;
+    sites_query_t sites_q; /* /sites, /sites/{site} */
     latest_t latest;
     /* /sessions: memory's live rows (collected on the loop); the store's
      * rows: live elsewhere (nelsewhere first), then ended */
@@ -551,6 +563,22 @@ static void job_work(void *arg, const store_cancel_t *cancel) {
     case R_FINDINGS:
         query_findings(r, &j->findings, cap, &j->res);
         break;
+    case R_SITES:
+    case R_SITE: {
+        const tag_info_t *t = j->has_tag ? job_tag(j) : NULL;
+        if (j->has_tag && !t) break;
+        sites_query_t q = j->sites_q;
+        q.session_id = j->sid;
+        q.view = j->view;
+        q.end_ms = j->view->info.frames ? j->view->info.last_ms : clock_now_ms();
+        q.tag = t ? t->path : NULL;
+        q.tag_id = t ? t->id : 0;
+        if (j->route == R_SITES)
+            query_sites(r, &q, &j->res);
+        else
+            query_site(r, &q, &j->res);
+        break;
+    }
     case R_ALERTS:
         query_alerts(r, &j->alerts, cap, &j->res);
         break;
@@ -923,6 +951,21 @@ static void route_frames(request_t *q, const session_t *s, uint64_t id) {
     submit(q, j);
 }
 
+/* window: a duration from 1 s to 30 days; false after answering 400. */
+static bool window_param(request_t *q, uint64_t *window) {
+    const char *w = param(q, "window");
+    if (w && (config_parse_duration(w, window) != 0 || *window < TREND_WINDOW_MIN_MS ||
+              *window > TREND_WINDOW_MAX_MS)) {
+        http_reply_error(
+            q->r, 400, "bad_parameter", "window",
+            "parameter 'window' must be a duration from 1s to 30d (e.g. 90s, 5m, 1h; a bare number "
+            "is seconds), got '%.64s'",
+            w);
+        return false;
+    }
+    return true;
+}
+
 static void route_trend(request_t *q, const session_t *s, uint64_t id) {
     static const char *const allowed[] = {"tag", "window", "points", NULL};
     const char *tag;
@@ -933,17 +976,8 @@ static void route_trend(request_t *q, const session_t *s, uint64_t id) {
         return;
     }
     uint64_t window = TREND_WINDOW_DEFAULT_MS, points;
-    const char *w = param(q, "window");
-    if (w && (config_parse_duration(w, &window) != 0 || window < TREND_WINDOW_MIN_MS ||
-              window > TREND_WINDOW_MAX_MS)) {
-        http_reply_error(
-            q->r, 400, "bad_parameter", "window",
-            "parameter 'window' must be a duration from 1s to 30d (e.g. 90s, 5m, 1h; a bare number "
-            "is seconds), got '%.64s'",
-            w);
-        return;
-    }
-    if (!int_param(q, "points", 1, TREND_POINTS_MAX, TREND_POINTS_DEFAULT, &points, NULL, "an integer"))
+    if (!window_param(q, &window) ||
+        !int_param(q, "points", 1, TREND_POINTS_MAX, TREND_POINTS_DEFAULT, &points, NULL, "an integer"))
         return;
     job_t *j = new_job(q, R_TREND);
     if (!j) return;
@@ -954,6 +988,60 @@ static void route_trend(request_t *q, const session_t *s, uint64_t id) {
     if (!job_session(q, j, s, id, true)) return;
     /* A tag the session in memory does not have: answer now. */
     if (j->view && !view_tag_by_path(j->view, tag)) {
+        http_reply_error(q->r, 404, "tag_not_found", "tag", "session %016llx has no tag '%.255s'",
+                         (unsigned long long)id, tag);
+        job_free(j);
+        return;
+    }
+    submit(q, j);
+}
+
+/* /sessions/{id}/sites and /sessions/{id}/sites/{site}: a tag's top call
+ * sites over a window, or one site (its tags, trend and source). */
+static void route_sites(request_t *q, const session_t *s, uint64_t id, const char *site) {
+    static const char *const list_params[] = {"tag", "window", "limit", "sort", NULL};
+    static const char *const site_params[] = {"tag", "window", "points", "context", NULL};
+    const char *tag;
+    if (!only_params(q, site ? site_params : list_params) || !tag_param(q, &tag)) return;
+    uint64_t window = site ? TREND_WINDOW_DEFAULT_MS : SITES_WINDOW_DEFAULT_MS, limit = 0, points = 0,
+             context = 0, site_id = 0;
+    if (!window_param(q, &window)) return;
+    sites_query_t sq = {.window_ms = window};
+    if (site) {
+        if (!parse_u64(site, 1, UINT32_MAX, &site_id)) {
+            http_reply_error(q->r, 400, "bad_parameter", "site",
+                             "a call site is named by its id (1..4294967295), got '%.64s'", site);
+            return;
+        }
+        if (!int_param(q, "points", 1, TREND_POINTS_MAX, SITE_POINTS_DEFAULT, &points, NULL, "an integer") ||
+            !int_param(q, "context", 0, SOURCE_CONTEXT_MAX, SITE_CONTEXT_DEFAULT, &context, NULL,
+                       "an integer"))
+            return;
+        sq.site_id = (uint32_t)site_id;
+        sq.points = (uint32_t)points;
+        sq.context = (uint32_t)context;
+        sq.source_root = q->ctx->source_root_real;
+    } else {
+        if (!int_param(q, "limit", 1, SITES_LIMIT_MAX, SITES_LIMIT_DEFAULT, &limit, NULL, "an integer"))
+            return;
+        const char *sort = param(q, "sort");
+        if (sort && strcmp(sort, "bytes") != 0 && strcmp(sort, "count") != 0) {
+            http_reply_error(q->r, 400, "bad_parameter", "sort",
+                             "parameter 'sort' must be 'bytes' or 'count', got '%.64s'", sort);
+            return;
+        }
+        sq.limit = (uint32_t)limit;
+        sq.by_count = sort && !strcmp(sort, "count");
+    }
+    job_t *j = new_job(q, site ? R_SITE : R_SITES);
+    if (!j) return;
+    j->sites_q = sq;
+    if (tag) {
+        j->has_tag = true;
+        snprintf(j->tag, sizeof j->tag, "%s", tag);
+    }
+    if (!job_session(q, j, s, id, true)) return;
+    if (tag && j->view && !view_tag_by_path(j->view, tag)) {
         http_reply_error(q->r, 404, "tag_not_found", "tag", "session %016llx has no tag '%.255s'",
                          (unsigned long long)id, tag);
         job_free(j);
@@ -1095,13 +1183,12 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
             static const struct {
                 const char *name;
                 int route;
-            } sub[] = {{"frames", R_FRAMES},
-                       {"tags", R_TAGS},
-                       {"trend", R_TREND},
-                       {"budgets", R_BUDGETS},
-                       {"findings", R_FINDINGS}};
+            } sub[] = {{"frames", R_FRAMES},   {"tags", R_TAGS},         {"trend", R_TREND},
+                       {"budgets", R_BUDGETS}, {"findings", R_FINDINGS}, {"sites", R_SITES}};
             for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
                 if (!strcmp(seg[2], sub[i].name)) route = sub[i].route;
+        } else if (nseg == 4 && !strcmp(seg[0], "sessions") && !strcmp(seg[2], "sites")) {
+            route = R_SITE;
         }
     }
     if (route < 0) {
@@ -1122,7 +1209,7 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
     }
     const session_t *s = NULL;
     uint64_t id = 0;
-    if (route >= R_SESSION && route <= R_FINDINGS && !session_param(&q, seg[1], "id", &s, &id)) return;
+    if (route >= R_SESSION && route <= R_SITE && !session_param(&q, seg[1], "id", &s, &id)) return;
     switch (route) {
     case R_HEALTH:
         if (only_params(&q, NULL)) route_health(&q);
@@ -1145,6 +1232,10 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
         break;
     case R_FINDINGS:
         route_findings(&q, s, id);
+        break;
+    case R_SITES:
+    case R_SITE:
+        route_sites(&q, s, id, route == R_SITE ? seg[3] : NULL);
         break;
     case R_ALERTS:
         route_alerts(&q);

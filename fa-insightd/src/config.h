@@ -45,6 +45,8 @@ typedef struct config {
     uint32_t max_connections; /* HTTP + WebSocket connections at once */
     uint32_t max_ended_sessions; /* ended sessions kept in memory */
     uint32_t max_tags;           /* tags per session */
+    uint32_t max_sites;          /* call-site definitions per session */
+    char source_root[CONFIG_PATH_MAX]; /* "" (off): the API shows no source */
     int log_level;
     bool allow_remote;
     bool no_ingest; /* serve the API only (a fleet's shared store) */

@@ -35,6 +35,7 @@ typedef struct insightd_ctx {
     int listen_port;       /* the real port (after port 0) */
     char token[256];       /* --token-file's token, "" for none */
     struct nng_tls_config *tls; /* --tls-cert/--tls-key: HTTPS, WSS, tls+tcp ingest; NULL for none */
+    char source_root_real[CONFIG_PATH_MAX]; /* "": --source-root is off */
 } insightd_ctx_t;
 
 #define INSIGHTD_NAME "fa-insightd"

@@ -209,6 +209,20 @@ static void check_web_root(void) {
     }
 }
 
+/* --source-root: the directory the API may show call sites' source from,
+ * resolved once (every file is then resolved and checked against it). */
+static int check_source_root(void) {
+    if (!cfg.source_root[0]) return 0;
+    struct stat st;
+    if (!realpath(cfg.source_root, ctx.source_root_real) || stat(ctx.source_root_real, &st) != 0 ||
+        !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: --source-root %s: not a directory\n", INSIGHTD_NAME, cfg.source_root);
+        return -1;
+    }
+    LOG(LOG_INFO, "source of call sites shown from %s", ctx.source_root_real);
+    return 0;
+}
+
 /* Every ingested message, on the loop thread. */
 static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono,
                        uint32_t source) {
@@ -444,6 +458,7 @@ int main(int argc, char **argv) {
     if (check_exposure() != 0) return EXIT_USAGE;
     config_resolve_web_root(&cfg);
     if (!importing) check_web_root(); /* an import serves nothing */
+    if (check_source_root() != 0) return EXIT_USAGE;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, not a crash */
     if (fdguard_init() != 0) LOG(LOG_WARN, "no spare descriptor: descriptor exhaustion is not guarded");
@@ -472,7 +487,8 @@ int main(int argc, char **argv) {
     }
     LOG(LOG_INFO, "store: %s %s", store_kind(ctx.store), store_path(ctx.store));
     sessions_hooks_t hooks = {ws_on_frame, ws_on_alert, ws_on_session, NULL};
-    sessions_options_t so = {cfg.session_timeout_ms, MAX_LIVE_SESSIONS, cfg.max_ended_sessions, cfg.max_tags};
+    sessions_options_t so = {cfg.session_timeout_ms, MAX_LIVE_SESSIONS, cfg.max_ended_sessions, cfg.max_tags,
+                             cfg.max_sites};
     writer_hooks_t wh = {on_lookup, on_file_lost, NULL};
 
     /* 3. Sessions known from earlier runs (the most recent ones); a daemon

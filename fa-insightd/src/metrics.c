@@ -157,8 +157,8 @@ static void render(insightd_ctx_t *ctx, text_t *t) {
     family(t, "fa_insightd_ingest_rejected_messages_total", "counter", "Messages that failed to decode.");
     sample(t, "fa_insightd_ingest_rejected_messages_total", "", g_stats.rejected);
     family(t, "fa_insightd_ingest_accepted_messages_total", "counter", "Valid messages handled, by type.");
-    static const char *const types[] = {NULL, "hello", "frame", "tags", "bye"};
-    for (int k = 1; k <= 4; k++) {
+    static const char *const types[] = {NULL, "hello", "frame", "tags", "bye", "sites"};
+    for (int k = 1; k <= FA_PROTO_SITES; k++) {
         char l[32];
         snprintf(l, sizeof l, "{type=\"%s\"}", types[k]);
         sample(t, "fa_insightd_ingest_accepted_messages_total", l, g_stats.accepted_by_type[k]);

@@ -67,7 +67,7 @@ static uint64_t get(rcur_t *r) {
 
 size_t pack_frame_bound(const fa_proto_frame_t *f) {
     return 1 + 10 * (4 + 15 + 8 + 5 + 1 + 7 * (size_t)f->tag_count + 1 + 6 * (size_t)f->thread_count + 1 +
-                     5 * (size_t)f->finding_count);
+                     5 * (size_t)f->finding_count + 2 + 5 * (size_t)f->site_count);
 }
 
 size_t pack_frame(const fa_proto_frame_t *f, uint8_t *out, size_t cap) {
@@ -140,7 +140,29 @@ size_t pack_frame(const fa_proto_frame_t *f, uint8_t *out, size_t cap) {
         put(&w, x->count);
         put(&w, x->value);
     }
+    put(&w, f->sites_total);
+    put(&w, f->site_count);
+    for (uint32_t i = 0; i < f->site_count; i++) {
+        const fa_proto_site_row_t *x = &f->sites[i];
+        put(&w, x->site_id);
+        put(&w, x->tag_id);
+        put(&w, x->bytes);
+        put(&w, x->count);
+        put(&w, x->live_bytes);
+    }
     return w.fail ? 0 : (size_t)(w.p - out);
+}
+
+/* Reads one site row; false when the blob is malformed. */
+static bool get_site_row(rcur_t *r, fa_proto_site_row_t *x) {
+    uint64_t site = get(r), tag = get(r);
+    x->bytes = get(r);
+    x->count = get(r);
+    x->live_bytes = get(r);
+    if (r->fail || site > UINT32_MAX || tag > 0xffff) return false;
+    x->site_id = (uint32_t)site;
+    x->tag_id = (uint16_t)tag;
+    return true;
 }
 
 /* Reads the delta-coded id of the next tag row. */
@@ -151,9 +173,10 @@ static uint64_t get_tag_id(rcur_t *r, uint64_t prev) {
     return id;
 }
 
-static int unframe_header(rcur_t *r, fa_proto_frame_t *f) {
-    if (r->p >= r->end || *r->p != PACK_FRAME_VERSION) return -1;
-    r->p++;
+/* Version 1 (before call sites) or 2. */
+static int unframe_header(rcur_t *r, fa_proto_frame_t *f, int *version) {
+    if (r->p >= r->end || (*r->p != 1 && *r->p != PACK_FRAME_VERSION)) return -1;
+    *version = *r->p++;
     f->frames_dropped = (uint32_t)get(r);
     f->tags_total = (uint32_t)get(r);
     f->threads_total = (uint32_t)get(r);
@@ -187,7 +210,8 @@ static int unframe_header(rcur_t *r, fa_proto_frame_t *f) {
 int pack_unframe(const uint8_t *blob, size_t len, fa_proto_frame_t *f, fa_proto_storage_t *st) {
     rcur_t r = {blob, blob + len, false};
     memset(f, 0, sizeof *f);
-    if (unframe_header(&r, f) != 0) return -1;
+    int version;
+    if (unframe_header(&r, f, &version) != 0) return -1;
     uint64_t n = get(&r);
     if (r.fail || n > st->tag_stats_capacity) return -1;
     uint64_t prev = 0;
@@ -232,13 +256,58 @@ int pack_unframe(const uint8_t *blob, size_t len, fa_proto_frame_t *f, fa_proto_
     }
     f->findings = st->findings;
     f->finding_count = (uint32_t)n;
+    if (version >= 2) {
+        uint64_t total = get(&r);
+        n = get(&r);
+        if (r.fail || total > UINT32_MAX || n > st->site_rows_capacity) return -1;
+        for (uint64_t i = 0; i < n; i++)
+            if (!get_site_row(&r, &st->site_rows[i])) return -1;
+        f->sites_total = (uint32_t)total;
+        f->sites = n ? st->site_rows : NULL;
+        f->site_count = (uint32_t)n;
+    }
+    return r.p == r.end ? 0 : -1;
+}
+
+int pack_frame_each_site(const uint8_t *blob, size_t len, uint32_t *sites_total, pack_site_fn fn, void *ud) {
+    rcur_t r = {blob, blob + len, false};
+    fa_proto_frame_t f;
+    int version;
+    if (unframe_header(&r, &f, &version) != 0) return -1;
+    /* Skip the tag rows (an absolute id takes one varint more), threads,
+     * findings. */
+    uint64_t n = get(&r);
+    for (uint64_t i = 0; i < n && !r.fail; i++) {
+        if (get(&r) == 0) get(&r);
+        for (int k = 0; k < 6; k++)
+            get(&r);
+    }
+    n = get(&r);
+    for (uint64_t i = 0; i < n * 6 && !r.fail; i++)
+        get(&r);
+    n = get(&r);
+    for (uint64_t i = 0; i < n * 5 && !r.fail; i++)
+        get(&r);
+    *sites_total = 0;
+    if (r.fail) return -1;
+    if (version < 2) return r.p == r.end ? 0 : -1;
+    uint64_t total = get(&r);
+    n = get(&r);
+    if (r.fail || total > UINT32_MAX) return -1;
+    *sites_total = (uint32_t)total;
+    for (uint64_t i = 0; i < n; i++) {
+        fa_proto_site_row_t x;
+        if (!get_site_row(&r, &x)) return -1;
+        if (fn(ud, &x)) return 0;
+    }
     return r.p == r.end ? 0 : -1;
 }
 
 int pack_frame_find_live(const uint8_t *blob, size_t len, uint16_t id, uint64_t *live) {
     rcur_t r = {blob, blob + len, false};
     fa_proto_frame_t f;
-    if (unframe_header(&r, &f) != 0) return -1;
+    int version;
+    if (unframe_header(&r, &f, &version) != 0) return -1;
     uint64_t n = get(&r), prev = 0;
     for (uint64_t i = 0; i < n && !r.fail; i++) {
         prev = get_tag_id(&r, prev);
@@ -254,11 +323,12 @@ int pack_frame_find_live(const uint8_t *blob, size_t len, uint16_t id, uint64_t 
     return r.fail ? -1 : 0;
 }
 
-size_t pack_rollup_bound(uint32_t rows) {
-    return 1 + 10 + (size_t)rows * 6 * 10;
+size_t pack_rollup_bound(uint32_t rows, uint32_t site_rows) {
+    return 1 + 10 + (size_t)rows * 6 * 10 + 10 + (size_t)site_rows * 10 * 10;
 }
 
-size_t pack_rollup(const pack_rollup_row_t *rows, uint32_t n, uint8_t *out, size_t cap) {
+size_t pack_rollup(const pack_rollup_row_t *rows, uint32_t n, const pack_site_acc_t *sites, uint32_t nsites,
+                   uint8_t *out, size_t cap) {
     wcur_t w = {out, out + cap, false};
     if (cap < 1) return 0;
     *w.p++ = PACK_ROLLUP_VERSION;
@@ -278,12 +348,68 @@ size_t pack_rollup(const pack_rollup_row_t *rows, uint32_t n, uint8_t *out, size
         put(&w, x->max);
         put(&w, x->last);
     }
+    /* Sites, by (site, tag): the site delta-coded. */
+    put(&w, nsites);
+    uint32_t prev_site = 0;
+    for (uint32_t i = 0; i < nsites; i++) {
+        const pack_site_acc_t *x = &sites[i];
+        put(&w, (uint64_t)(x->site - prev_site));
+        prev_site = x->site;
+        put(&w, x->tag);
+        put(&w, x->frames);
+        put(&w, x->bytes_sum);
+        put(&w, x->bytes_max);
+        put(&w, x->count_sum);
+        put(&w, x->count_max);
+        put(&w, x->live_sum);
+        put(&w, x->live_max);
+        put(&w, x->live_last);
+    }
     return w.fail ? 0 : (size_t)(w.p - out);
+}
+
+/* Skips a blob's tag rows; returns the rows, or -1 when malformed. */
+static int64_t skip_rollup_tags(rcur_t *r) {
+    uint64_t n = get(r), prev = 0;
+    for (uint64_t i = 0; i < n && !r->fail; i++) {
+        prev = get_tag_id(r, prev);
+        for (int k = 0; k < 4; k++)
+            get(r);
+    }
+    return r->fail ? -1 : (int64_t)n;
+}
+
+int pack_rollup_each_site(const uint8_t *blob, size_t len, pack_site_acc_fn fn, void *ud) {
+    rcur_t r = {blob, blob + len, false};
+    if (len < 1 || (blob[0] != 1 && blob[0] != PACK_ROLLUP_VERSION)) return -1;
+    int version = *r.p++;
+    if (skip_rollup_tags(&r) < 0) return -1;
+    if (version < 2) return r.p == r.end ? 0 : -1;
+    uint64_t n = get(&r), site = 0;
+    if (r.fail) return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        pack_site_acc_t x;
+        site += get(&r);
+        uint64_t tag = get(&r), frames = get(&r);
+        x.bytes_sum = get(&r);
+        x.bytes_max = get(&r);
+        x.count_sum = get(&r);
+        x.count_max = get(&r);
+        x.live_sum = get(&r);
+        x.live_max = get(&r);
+        x.live_last = get(&r);
+        if (r.fail || site > UINT32_MAX || tag > 0xffff || frames > UINT32_MAX) return -1;
+        x.site = (uint32_t)site;
+        x.tag = (uint16_t)tag;
+        x.frames = (uint32_t)frames;
+        if (fn(ud, &x)) return 0;
+    }
+    return r.p == r.end ? 0 : -1;
 }
 
 int pack_rollup_find(const uint8_t *blob, size_t len, uint16_t id, pack_rollup_row_t *out) {
     rcur_t r = {blob, blob + len, false};
-    if (len < 1 || blob[0] != PACK_ROLLUP_VERSION) return -1;
+    if (len < 1 || (blob[0] != 1 && blob[0] != PACK_ROLLUP_VERSION)) return -1;
     r.p++;
     uint64_t n = get(&r), prev = 0;
     for (uint64_t i = 0; i < n && !r.fail; i++) {

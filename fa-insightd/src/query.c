@@ -146,6 +146,19 @@ static void frame_json(json_writer_t *w, const store_frame_t *row, const fa_prot
         jw_end_object(w);
     }
     jw_end_array(w);
+    jw_u64(w, "sites_total", f->sites_total);
+    jw_begin_array(w, "sites");
+    for (uint32_t i = 0; i < f->site_count; i++) {
+        const fa_proto_site_row_t *x = &f->sites[i];
+        jw_begin_object(w, NULL);
+        jw_u64(w, "site_id", x->site_id);
+        jw_u64(w, "tag_id", x->tag_id);
+        jw_u64(w, "bytes", x->bytes);
+        jw_u64(w, "count", x->count);
+        jw_u64(w, "live_bytes", x->live_bytes);
+        jw_end_object(w);
+    }
+    jw_end_array(w);
     jw_end_object(w);
 }
 
@@ -258,23 +271,58 @@ static void point_add(point_t *p, uint64_t t, uint64_t min, uint64_t avg, uint64
     p->frames += frames;
 }
 
+/* ---- windows of series rows ----------------------------------------------- */
+
+typedef struct window_ctx {
+    int level;
+    uint64_t covered;
+    query_row_fn fn;
+    void *ud;
+} window_ctx_t;
+
+static int window_row(void *ud, uint64_t t, uint32_t frames, const uint8_t *blob, size_t len) {
+    static const uint64_t width[4] = {1, 1000, 10000, 60000};
+    window_ctx_t *c = ud;
+    if (t + width[c->level + 1] > c->covered) c->covered = t + width[c->level + 1];
+    return c->fn(c->ud, c->level, t, frames, blob, len);
+}
+
+int query_read_window(store_reader_t *r, uint64_t sid, uint64_t from, uint64_t end, int level,
+                      query_row_fn fn, void *ud) {
+    /* Buckets still open in memory are not stored yet, so the tail the
+     * coarse source does not cover is read from the finer ones. */
+    window_ctx_t c = {.covered = from, .fn = fn, .ud = ud};
+    for (int l = level; l >= -1 && c.covered <= end; l--) {
+        c.level = l;
+        int rc = store_read_series(r, l, sid, c.covered, end, window_row, &c);
+        if (rc != STORE_OK) return rc;
+    }
+    return STORE_OK;
+}
+
+int query_level_for(uint64_t step) {
+    return step < 1000 ? -1 : step < 10000 ? STORE_SECOND : step < 60000 ? STORE_10S : STORE_MINUTE;
+}
+
+const char *query_level_name(int level) {
+    static const char *const names[4] = {"raw", "1s", "10s", "1m"};
+    return names[level + 1];
+}
+
 typedef struct trend_ctx {
-    int level; /* -1 raw */
     uint16_t tag_id;
-    uint64_t from, step, covered, rows;
+    uint64_t from, step, rows;
     point_t *pts;
     uint32_t points;
 } trend_ctx_t;
 
-static int series_cb(void *ud, uint64_t t, uint32_t frames, const uint8_t *blob, size_t len) {
-    static const uint64_t width[4] = {1, 1000, 10000, 60000};
+static int series_cb(void *ud, int level, uint64_t t, uint32_t frames, const uint8_t *blob, size_t len) {
     trend_ctx_t *c = ud;
     uint64_t idx = (t - c->from) / c->step;
     if (idx >= c->points) idx = c->points - 1;
     c->rows++;
-    if (t + width[c->level + 1] > c->covered) c->covered = t + width[c->level + 1];
     if (!blob) return 0;
-    if (c->level < 0) {
+    if (level < 0) {
         uint64_t live;
         if (pack_frame_find_live(blob, len, c->tag_id, &live) == 1)
             point_add(&c->pts[idx], t, live, live, live, live, 1);
@@ -291,31 +339,25 @@ void query_trend(store_reader_t *r, uint64_t sid, uint16_t tag_id, const char *t
     uint64_t from = end_ms > window_ms ? end_ms - window_ms : 0;
     uint64_t step = (window_ms + points - 1) / points;
     if (step == 0) step = 1;
-    /* The cheapest source whose resolution is finer than a point. Buckets
-     * still open in memory are not stored yet, so the tail the coarse
-     * source does not cover is read from the finer ones. */
-    static const char *const names[4] = {"raw", "1s", "10s", "1m"};
-    int level = step < 1000 ? -1 : step < 10000 ? STORE_SECOND : step < 60000 ? STORE_10S : STORE_MINUTE;
-    trend_ctx_t c = {.tag_id = tag_id, .from = from, .step = step, .covered = from, .points = points};
+    /* The cheapest source whose resolution is finer than a point. */
+    int level = query_level_for(step);
+    trend_ctx_t c = {.tag_id = tag_id, .from = from, .step = step, .points = points};
     if (!(c.pts = calloc(points, sizeof *c.pts))) {
         query_fail(res, 500, "out_of_memory", "out of memory");
         return;
     }
-    for (int l = level; l >= -1 && c.covered <= end_ms; l--) {
-        c.level = l;
-        int rc = store_read_series(r, l, sid, c.covered, end_ms, series_cb, &c);
-        if (rc != STORE_OK) {
-            free(c.pts);
-            query_store_failed(res, r, rc);
-            return;
-        }
+    int rc = query_read_window(r, sid, from, end_ms, level, series_cb, &c);
+    if (rc != STORE_OK) {
+        free(c.pts);
+        query_store_failed(res, r, rc);
+        return;
     }
     json_writer_t w = {0};
     jw_begin_object(&w, NULL);
     jw_sid(&w, "session", sid);
     jw_str(&w, "tag", tag_path);
     jw_u64(&w, "tag_id", tag_id);
-    jw_str(&w, "source", names[level + 1]);
+    jw_str(&w, "source", query_level_name(level));
     jw_u64(&w, "from_ms", from);
     jw_u64(&w, "to_ms", end_ms);
     jw_u64(&w, "window_ms", window_ms);

@@ -38,6 +38,20 @@ int query_cursor_parse(const char *text, char *dir, uint64_t *ms, uint64_t *key,
  * order either way, as many as fit max_bytes. */
 void query_frames(store_reader_t *r, const store_frames_query_t *q, size_t max_bytes, query_result_t *res);
 
+/* The series rows of a session over [from, end] (raw frames, frames 1,
+ * or rollup buckets): from `level` (STORE_SECOND .. STORE_MINUTE, or -1
+ * for raw frames) first, then the tail that level does not cover yet (its
+ * buckets still open in memory) from the finer ones. fn returns 0 to go
+ * on. Returns STORE_OK or the store's error. */
+typedef int (*query_row_fn)(void *ud, int level, uint64_t t_ms, uint32_t frames, const uint8_t *blob,
+                            size_t len);
+int query_read_window(store_reader_t *r, uint64_t sid, uint64_t from, uint64_t end, int level,
+                      query_row_fn fn, void *ud);
+/* The cheapest level finer than step_ms (-1: raw frames). */
+int query_level_for(uint64_t step_ms);
+/* Its name in documents: "raw", "1s", "10s", "1m". */
+const char *query_level_name(int level);
+
 /* /trend: the series of one tag over [end_ms - window_ms, end_ms]. */
 void query_trend(store_reader_t *r, uint64_t sid, uint16_t tag_id, const char *tag_path, uint64_t end_ms,
                  uint64_t window_ms, uint32_t points, query_result_t *res);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pack.h"
+#include "pairtab.h"
 
 #define FINDINGS_PER_SECOND_MAX 4096u
 
@@ -20,8 +21,17 @@ typedef struct finding_acc {
     uint64_t value_max;
 } finding_acc_t;
 
+/* A level's (site, tag) pairs, found through `index`. */
+typedef struct site_table {
+    pack_site_acc_t *pairs;
+    uint32_t *last_frame; /* per pair: the bucket's frame (1..) of its last row */
+    uint32_t count, cap;
+    pairtab_t index;
+} site_table_t;
+
 struct rollup {
     uint64_t session_id;
+    site_table_t sites[STORE_LEVELS];
     uint64_t bucket_start[STORE_LEVELS];
     uint32_t bucket_frames[STORE_LEVELS];
     /* per tag slot */
@@ -40,6 +50,11 @@ rollup_t *rollup_create(uint64_t session_id) {
 
 void rollup_destroy(rollup_t *r) {
     if (!r) return;
+    for (int l = 0; l < STORE_LEVELS; l++) {
+        free(r->sites[l].pairs);
+        free(r->sites[l].last_frame);
+        pairtab_free(&r->sites[l].index);
+    }
     free(r->acc);
     free(r->ids);
     free(r->findings);
@@ -49,6 +64,59 @@ void rollup_destroy(rollup_t *r) {
 static int row_by_id(const void *a, const void *b) {
     const pack_rollup_row_t *x = a, *y = b;
     return (x->id > y->id) - (x->id < y->id);
+}
+
+static int pair_order(const void *a, const void *b) {
+    const pack_site_acc_t *x = a, *y = b;
+    if (x->site != y->site) return (x->site > y->site) - (x->site < y->site);
+    return (x->tag > y->tag) - (x->tag < y->tag);
+}
+
+/* The pair's accumulator in table t, created (zeroed) if needed; NULL
+ * when out of memory, or for a real site (not 0) when t holds
+ * ROLLUP_SITES_MAX pairs: a tag's "other" pair can always be made. */
+static pack_site_acc_t *pair_of(site_table_t *t, uint32_t site, uint16_t tag, bool create) {
+    int64_t i = pairtab_get(&t->index, site, tag);
+    if (i >= 0) return &t->pairs[i];
+    if (!create || (site && t->count >= ROLLUP_SITES_MAX)) return NULL;
+    if (t->count == t->cap) {
+        uint32_t cap = t->cap ? t->cap * 2 : 64;
+        pack_site_acc_t *grown = realloc(t->pairs, cap * sizeof *grown);
+        if (grown) t->pairs = grown;
+        uint32_t *last = grown ? realloc(t->last_frame, cap * sizeof *last) : NULL;
+        if (!last) return NULL;
+        t->last_frame = last;
+        t->cap = cap;
+    }
+    if (!pairtab_put(&t->index, site, tag, t->count)) return NULL;
+    t->last_frame[t->count] = 0;
+    pack_site_acc_t *p = &t->pairs[t->count++];
+    *p = (pack_site_acc_t){.site = site, .tag = tag};
+    return p;
+}
+
+static void site_table_clear(site_table_t *t) {
+    t->count = 0;
+    pairtab_clear(&t->index);
+}
+
+void rollup_site(rollup_t *r, const fa_proto_site_row_t *x) {
+    for (int level = 0; level < STORE_LEVELS; level++) {
+        site_table_t *t = &r->sites[level];
+        pack_site_acc_t *p = pair_of(t, x->site_id, x->tag_id, true);
+        /* A full bucket: the tag's "other" pair. */
+        if (!p && x->site_id) p = pair_of(t, 0, x->tag_id, true);
+        if (!p) continue; /* out of memory */
+        t->last_frame[p - t->pairs] = r->bucket_frames[level];
+        p->frames++;
+        p->bytes_sum += x->bytes;
+        if (x->bytes > p->bytes_max) p->bytes_max = x->bytes;
+        p->count_sum += x->count;
+        if (x->count > p->count_max) p->count_max = x->count;
+        p->live_sum += x->live_bytes;
+        if (x->live_bytes > p->live_max) p->live_max = x->live_bytes;
+        p->live_last = x->live_bytes;
+    }
 }
 
 /* Sinks the open bucket of `level` (if it saw frames) and empties it. */
@@ -63,11 +131,18 @@ static void close_bucket(rollup_t *r, int level, const rollup_sink_t *sink) {
             rows[n++] = (pack_rollup_row_t){r->ids[i], a->min, (a->sum + a->n / 2) / a->n, a->max, a->last};
         memset(a, 0, sizeof *a);
     }
+    site_table_t *st = &r->sites[level];
+    /* A pair without a row in the bucket's last frame had nothing live
+     * then (the agent sends a row for every pair with live bytes, or adds
+     * them to the tag's "other" row). */
+    for (uint32_t i = 0; i < st->count; i++)
+        if (st->last_frame[i] != r->bucket_frames[level]) st->pairs[i].live_last = 0;
     if (rows) {
         qsort(rows, n, sizeof *rows, row_by_id);
-        size_t cap = pack_rollup_bound(n);
+        if (st->count) qsort(st->pairs, st->count, sizeof *st->pairs, pair_order);
+        size_t cap = pack_rollup_bound(n, st->count);
         uint8_t *blob = malloc(cap);
-        size_t len = blob ? pack_rollup(rows, n, blob, cap) : 0;
+        size_t len = blob ? pack_rollup(rows, n, st->pairs, st->count, blob, cap) : 0;
         if (len && sink && sink->bucket) {
             store_rollup_t row = {r->session_id, r->bucket_start[level], r->bucket_frames[level], blob, len};
             sink->bucket(sink->ud, level, &row);
@@ -75,6 +150,7 @@ static void close_bucket(rollup_t *r, int level, const rollup_sink_t *sink) {
         free(blob);
         free(rows);
     }
+    site_table_clear(st);
     if (level == STORE_SECOND) {
         for (uint32_t i = 0; i < r->finding_count && sink && sink->finding; i++) {
             const finding_acc_t *f = &r->findings[i];

@@ -1,6 +1,8 @@
 /* rollup.h — per-second, 10-second and per-minute rollups of one
- * session's tags (min / avg / max / last of live bytes), and its findings
- * merged per second (loop thread; one rollup per session).
+ * session's tags (min / avg / max / last of live bytes) and call sites
+ * (per (site, tag): sums and maxima of bytes, allocations and live bytes),
+ * and its findings merged per second (loop thread; one rollup per
+ * session).
  *
  * Buckets are aligned on frame time (daemon clock, unix ms): a frame in
  * another second (10 s, minute) than the open bucket closes it and hands
@@ -33,6 +35,11 @@ void rollup_advance(rollup_t *r, uint64_t t_ms, const rollup_sink_t *sink);
 /* One tag row of the frame. slot is the tag's stable index in its session
  * (0 .. tags-1), id its tag id. */
 void rollup_add(rollup_t *r, uint32_t slot, uint16_t id, uint64_t live_bytes);
+/* One site row of the frame. A bucket keeps at most ROLLUP_SITES_MAX
+ * (site, tag) pairs; further pairs add to their tag's "other" pair (site
+ * 0), so a bucket's pairs still add up to the frames' rows. */
+#define ROLLUP_SITES_MAX 8192u
+void rollup_site(rollup_t *r, const fa_proto_site_row_t *row);
 /* One finding of the frame, merged per (code, tag, kind) and second; a
  * second keeps at most 4096 distinct ones. */
 void rollup_finding(rollup_t *r, const fa_proto_finding_t *f);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pack.h"
 #include "rollup.h"
+#include "sitedict.h"
 #include "stats.h"
 
 #define SESSION_BUCKETS 4096u
@@ -61,6 +62,7 @@ struct session {
     uint32_t tag_count, tag_cap;
     uint32_t *tag_index[256]; /* slot + 1, 0 for none; pages allocated lazily */
     rollup_t *rollup;
+    sitedict_t *sites; /* definitions received (created on the first) */
     session_t *hash_next;
     session_t *prev, *next; /* the live list, or the ended list (oldest first) */
 };
@@ -296,6 +298,7 @@ static void session_free(sessions_t *ss, session_t *s) {
     for (int i = 0; i < 256; i++)
         free(s->tag_index[i]);
     rollup_destroy(s->rollup);
+    sitedict_free(s->sites);
     free(s);
 }
 
@@ -398,6 +401,35 @@ static void define_tag(sessions_t *ss, session_t *s, const fa_proto_tag_def_t *d
     t->budget_hard = d->budget_hard;
     t->defined = true;
     put_tag(ss, s, t);
+}
+
+/* A SITES message: each definition new to the session (or changed) is
+ * stored; repeats (the agent defines its sites again on every connection)
+ * are not. Committed soon, so that the API names the rows at once. */
+static void define_sites(sessions_t *ss, session_t *s, const fa_proto_sites_t *m) {
+    if (!s->sites && !(s->sites = sitedict_create(ss->opt.max_sites))) return;
+    bool wrote = false;
+    for (uint32_t k = 0; k < m->site_count; k++) {
+        const fa_proto_site_def_t *d = &m->sites[k];
+        site_info_t x;
+        memset(&x, 0, sizeof x);
+        x.id = d->id;
+        x.line = d->line;
+        x.kind = d->kind;
+        copy_text(x.file, sizeof x.file, d->file);
+        copy_text(x.function, sizeof x.function, d->function);
+        int rc = d->id ? sitedict_note(s->sites, &x) : SITEDICT_FULL;
+        if (rc == SITEDICT_FULL) {
+            g_stats.sites_rejected++;
+            continue;
+        }
+        if (rc == SITEDICT_SAME || !ss->writer) continue;
+        uint64_t seq = writer_put_site(ss->writer, s->info.id, &x);
+        if (seq) s->last_write = seq;
+        g_stats.sites_defined++;
+        wrote = true;
+    }
+    if (wrote) writer_commit_soon(ss->writer);
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
@@ -762,6 +794,8 @@ static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
     }
     for (uint32_t k = 0; k < f->finding_count; k++)
         rollup_finding(s->rollup, &f->findings[k]);
+    for (uint32_t k = 0; k < f->site_count; k++)
+        rollup_site(s->rollup, &f->sites[k]);
     session_info_t *i = &s->info;
     if (i->frames == 0) i->first_ms = t_ms;
     i->frames++;
@@ -815,6 +849,10 @@ static void dispatch(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
         break;
     case FA_PROTO_BYE:
         on_bye(ss, s, m, recv_ms, recv_mono);
+        break;
+    case FA_PROTO_SITES:
+        make_live(ss, s, recv_ms, recv_mono);
+        define_sites(ss, s, &m->sites);
         break;
     }
 }
@@ -1074,6 +1112,7 @@ sessions_t *sessions_create(writer_t *writer, const sessions_options_t *opt, con
     ss->opt = *opt;
     if (!ss->opt.max_tags) ss->opt.max_tags = 1024;
     if (!ss->opt.max_live) ss->opt.max_live = 4096;
+    if (!ss->opt.max_sites) ss->opt.max_sites = 16384;
     ss->next_alert_id = 1;
     if (hooks) ss->hooks = *hooks;
     ss->space = malloc(sizeof *ss->space);

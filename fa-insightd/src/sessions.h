@@ -43,6 +43,7 @@ typedef struct sessions_options {
     uint32_t max_live;           /* sessions live at once; messages of more are refused (orphaned) */
     uint32_t max_ended;          /* ended sessions kept in memory */
     uint32_t max_tags;           /* tags per session */
+    uint32_t max_sites;          /* call-site definitions per session */
 } sessions_options_t;
 
 /* What the rest of the daemon hears (ws.c). MUST NOT re-enter

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fa_proto.h"
+
 #define STATS_REJECT_REASONS 16 /* index: -fa_proto_err */
 
 typedef struct insightd_stats {
@@ -28,7 +30,7 @@ typedef struct insightd_stats {
     /* message handling (loop) */
     uint64_t rejected; /* failed to decode */
     uint64_t rejected_by[STATS_REJECT_REASONS];
-    uint64_t accepted_by_type[5];  /* index fa_proto_type */
+    uint64_t accepted_by_type[FA_PROTO_SITES + 1]; /* index fa_proto_type */
     uint64_t orphaned;             /* pending messages given up (bounds) */
     uint64_t pending;              /* now: messages waiting for their session to be resolved */
     uint64_t gaps;                 /* missing sequence numbers */
@@ -37,6 +39,8 @@ typedef struct insightd_stats {
     uint64_t session_conflicts;    /* messages of a live session from a second agent: refused */
     uint64_t rows_undefined_tag;   /* FRAME rows for ids no HELLO/TAGS defined */
     uint64_t rows_tag_cap;         /* definitions beyond --max-tags */
+    uint64_t sites_defined;        /* call-site definitions stored (new or changed) */
+    uint64_t sites_rejected;       /* definitions beyond --max-sites, or with id 0 */
     uint64_t bad_timestamps;       /* absurd agent clocks and frame times, clamped */
     uint64_t clock_skewed;         /* sessions whose agent clock is off by more than 2 s */
     uint64_t frames_store_backlog; /* accepted frames dropped: the writer's buffer was full */

@@ -52,6 +52,9 @@ int store_put_counters(store_t *st, uint64_t sid, const store_counters_t *c) {
 int store_put_tag(store_t *st, uint64_t sid, const tag_info_t *t) {
     return st->ops->put_tag(st, sid, t);
 }
+int store_put_site(store_t *st, uint64_t sid, const site_info_t *s) {
+    return st->ops->put_site(st, sid, s);
+}
 int store_put_alert(store_t *st, const alert_row_t *a) {
     return st->ops->put_alert(st, a);
 }
@@ -150,6 +153,10 @@ int store_read_finding_summary(store_reader_t *r, const store_findings_query_t *
 }
 int store_read_sessions(store_reader_t *r, const store_sessions_query_t *q, store_session_fn fn, void *ud) {
     return r->store->ops->read_sessions(r, q, fn, ud);
+}
+int store_read_sites(store_reader_t *r, uint64_t sid, const uint32_t *ids, size_t n, store_site_fn fn,
+                     void *ud) {
+    return n ? r->store->ops->read_sites(r, sid, ids, n, fn, ud) : STORE_OK;
 }
 int store_count_elsewhere(store_reader_t *r, uint64_t *n) {
     return r->store->ops->count_elsewhere(r, n);

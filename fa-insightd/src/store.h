@@ -41,11 +41,10 @@
  *   rollups and findings come in arrays (COPY in PostgreSQL).
  *
  * PER-FRAME ROWS
- *   A frame's rows of every kind (tags today) travel packed in its blob
- *   (pack.h), never as rows of their own: a second kind (call sites) is a
- *   second section of the same blob and needs no new table or call here.
- *   Its dictionary and per-session aggregates are what a new put/read pair
- *   would add, as tags have store_put_tag and the fleet view. */
+ *   A frame's rows of every kind (tags, call sites) travel packed in its
+ *   blob (pack.h), and a bucket's in the rollup blob, never as rows of their
+ *   own. The call-site dictionary is its own table (store_put_site,
+ *   store_read_sites), deleted with its session. */
 #ifndef FA_INSIGHTD_STORE_H
 #define FA_INSIGHTD_STORE_H
 
@@ -57,8 +56,8 @@
 #include "view.h"
 
 /* Schema versions, each backend migrating its own. */
-#define STORE_SQLITE_SCHEMA 4
-#define STORE_PG_SCHEMA 1
+#define STORE_SQLITE_SCHEMA 5
+#define STORE_PG_SCHEMA 2
 
 enum { STORE_OK = 0, STORE_RETRY = -1, STORE_REJECTED = -2, STORE_FAILED = -3, STORE_CANCELLED = -4 };
 
@@ -269,6 +268,8 @@ void store_rollback(store_t *st);
 int store_put_session(store_t *st, const session_info_t *s);
 int store_put_counters(store_t *st, uint64_t session_id, const store_counters_t *c);
 int store_put_tag(store_t *st, uint64_t session_id, const tag_info_t *t);
+/* Inserts or replaces the call site (session_id, s->id). */
+int store_put_site(store_t *st, uint64_t session_id, const site_info_t *s);
 /* Inserts or updates the alert with this id. */
 int store_put_alert(store_t *st, const alert_row_t *a);
 /* *rejected receives how many rows were refused (and skipped). */
@@ -306,6 +307,11 @@ int store_read_findings(store_reader_t *r, const store_findings_query_t *q, stor
 int store_read_finding_summary(store_reader_t *r, const store_findings_query_t *q, store_finding_fn fn,
                                void *ud);
 int store_read_sessions(store_reader_t *r, const store_sessions_query_t *q, store_session_fn fn, void *ud);
+/* The call sites of a session with these ids (in no particular order; ids
+ * it does not know are left out). */
+typedef int (*store_site_fn)(void *ud, const site_info_t *s);
+int store_read_sites(store_reader_t *r, uint64_t session_id, const uint32_t *ids, size_t n, store_site_fn fn,
+                     void *ud);
 /* How many sessions are live elsewhere (see store_sessions_query_t). */
 int store_count_elsewhere(store_reader_t *r, uint64_t *n);
 /* The session `latest` means when this daemon has none live: the live

@@ -24,6 +24,7 @@ typedef struct store_ops {
     int (*put_session)(store_t *st, const session_info_t *s);
     int (*put_counters)(store_t *st, uint64_t session_id, const store_counters_t *c);
     int (*put_tag)(store_t *st, uint64_t session_id, const tag_info_t *t);
+    int (*put_site)(store_t *st, uint64_t session_id, const site_info_t *s);
     int (*put_alert)(store_t *st, const alert_row_t *a);
     int (*put_frames)(store_t *st, const store_frame_t *rows, size_t n, size_t *rejected);
     int (*put_rollups)(store_t *st, int level, const store_rollup_t *rows, size_t n);
@@ -42,6 +43,8 @@ typedef struct store_ops {
     int (*read_finding_summary)(store_reader_t *r, const store_findings_query_t *q, store_finding_fn fn,
                                 void *ud);
     int (*read_sessions)(store_reader_t *r, const store_sessions_query_t *q, store_session_fn fn, void *ud);
+    int (*read_sites)(store_reader_t *r, uint64_t session_id, const uint32_t *ids, size_t n, store_site_fn fn,
+                      void *ud);
     int (*count_elsewhere)(store_reader_t *r, uint64_t *n);
     int (*read_latest)(store_reader_t *r, uint64_t *id, uint64_t *last_seen_ms, bool *live);
     int (*read_fleet)(store_reader_t *r, const store_fleet_query_t *q, const store_fleet_sink_t *sink);

@@ -75,6 +75,12 @@ enum { PT_FRAMES, PT_ROLLUP_S, PT_ROLLUP_10, PT_ROLLUP_M, PT_FINDINGS, PT_COUNT 
 static const char *const pt_table[PT_COUNT] = {"frames", "rollup_1s", "rollup_10s", "rollup_1m", "findings"};
 
 #define BIG "bigint NOT NULL DEFAULT 0"
+/* 2: call sites (issue 15): each session's site dictionary (their figures
+ * are in the frame and rollup blobs). */
+static const char *const schema_v2 =
+    "CREATE TABLE sites (session_id bigint NOT NULL, id bigint NOT NULL, line bigint NOT NULL,"
+    "  kind integer NOT NULL, file text NOT NULL, function text NOT NULL, PRIMARY KEY (session_id, id));";
+
 static const char *const schema_v1 =
     "CREATE TABLE fa_meta (key text PRIMARY KEY, value bigint NOT NULL);"
     "CREATE TABLE daemons (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, host text NOT NULL,"
@@ -153,7 +159,7 @@ static const char *const schema_v1 =
     "id, session_id, tag_id, path, level, raised_ms, raised_bytes, peak_bytes, budget_hard, cleared_ms,"     \
     " clear_reason"
 
-enum { PS_SESSION, PS_COUNTERS, PS_TAG, PS_ALERT, PS_LOOKUP_SESSION, PS_LOOKUP_TAGS, PS_COUNT };
+enum { PS_SESSION, PS_COUNTERS, PS_TAG, PS_ALERT, PS_SITE, PS_LOOKUP_SESSION, PS_LOOKUP_TAGS, PS_COUNT };
 static const struct {
     const char *name, *sql;
     int nparams;
@@ -194,6 +200,11 @@ static const struct {
                   " budget_hard=EXCLUDED.budget_hard, cleared_ms=EXCLUDED.cleared_ms,"
                   " clear_reason=EXCLUDED.clear_reason",
                   11},
+    [PS_SITE] = {"fa_site",
+                 "INSERT INTO sites(session_id, id, line, kind, file, function) VALUES($1,$2,$3,$4,$5,$6)"
+                 " ON CONFLICT (session_id, id) DO UPDATE SET line=EXCLUDED.line, kind=EXCLUDED.kind,"
+                 " file=EXCLUDED.file, function=EXCLUDED.function",
+                 6},
     [PS_LOOKUP_SESSION] = {"fa_lookup_session", "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = $1", 1},
     [PS_LOOKUP_TAGS] = {"fa_lookup_tags",
                         "SELECT " TAG_COLUMNS " FROM tags WHERE session_id = $1 ORDER BY id", 1},
@@ -225,7 +236,8 @@ enum {
     POISON_SESSION,
     POISON_TAG,
     POISON_ALERT,
-    POISON_COUNTERS
+    POISON_COUNTERS,
+    POISON_SITE
 };
 
 /* COPY data in binary format, being built. */
@@ -628,9 +640,16 @@ static int migrate(pg_store_t *ps, const store_keep_t *keep, char *err, size_t e
                      (unsigned long long)width_for(kept[t]));
             if (!wrun(st, sql, "creating the schema")) goto fail;
         }
-        snprintf(sql, sizeof sql, "INSERT INTO fa_meta VALUES ('schema', %d)", STORE_PG_SCHEMA);
-        if (!wrun(st, sql, "creating the schema")) goto fail;
-        LOG(LOG_INFO, "PostgreSQL at %s: created schema %d", st->path, STORE_PG_SCHEMA);
+        if (!wrun(st, "INSERT INTO fa_meta VALUES ('schema', 1)", "creating the schema")) goto fail;
+        LOG(LOG_INFO, "PostgreSQL at %s: created schema 1", st->path);
+        version = 1;
+    }
+    if (version < 2) {
+        if (!wrun(st, schema_v2, "adding the call sites (schema 2)") ||
+            !wrun(st, "UPDATE fa_meta SET value = 2 WHERE key = 'schema'",
+                  "adding the call sites (schema 2)"))
+            goto fail;
+        LOG(LOG_INFO, "PostgreSQL at %s: schema 2 (call sites)", st->path);
     }
     for (int t = 0; t < PT_COUNT; t++) {
         char key[64];
@@ -1179,6 +1198,17 @@ static int pg_put_alert(store_t *st, const alert_row_t *a) {
     return put_prepared(st, PS_ALERT, &p, POISON_ALERT, (uint64_t)a->id, a->peak_bytes, a->cleared_ms);
 }
 
+static int pg_put_site(store_t *st, uint64_t sid, const site_info_t *x) {
+    params_t p = {0};
+    p_u64(&p, sid);
+    p_u64(&p, x->id);
+    p_u64(&p, x->line);
+    p_u64(&p, x->kind);
+    p_text(&p, x->file);
+    p_text(&p, x->function);
+    return put_prepared(st, PS_SITE, &p, POISON_SITE, sid, x->id, 0);
+}
+
 /* ---- sessions from rows --------------------------------------------------------- */
 
 static void session_from_row(const PGresult *res, int row, int c, session_info_t *s) {
@@ -1431,6 +1461,7 @@ static int64_t prune_sessions(store_t *st, uint64_t cutoff, int limit, int alert
               " r10 AS (DELETE FROM rollup_10s WHERE session_id IN (SELECT id FROM old) RETURNING 1),"
               " rm AS (DELETE FROM rollup_1m WHERE session_id IN (SELECT id FROM old) RETURNING 1),"
               " fi AS (DELETE FROM findings WHERE session_id IN (SELECT id FROM old) RETURNING 1),"
+              " si AS (DELETE FROM sites WHERE session_id IN (SELECT id FROM old) RETURNING 1),"
               " s AS (DELETE FROM sessions WHERE id IN (SELECT id FROM old) RETURNING 1)"
               " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t) + (SELECT count(*) FROM a)"
               "  + (SELECT count(*) FROM f) + (SELECT count(*) FROM r1) + (SELECT count(*) FROM r10)"
@@ -2087,6 +2118,46 @@ static int sessions_row(const PGresult *res, int row, void *ud) {
 /* Live elsewhere: open, and not this daemon's. */
 #define ELSEWHERE "ended_ms IS NULL AND daemon_id IS DISTINCT FROM $9"
 
+typedef struct sites_ctx {
+    store_site_fn fn;
+    void *ud;
+} sites_ctx_t;
+
+static int site_row(const PGresult *res, int row, void *ud) {
+    sites_ctx_t *c = ud;
+    site_info_t x;
+    memset(&x, 0, sizeof x);
+    x.id = (uint32_t)col_u64(res, row, 0);
+    x.line = (uint32_t)col_u64(res, row, 1);
+    x.kind = (uint8_t)col_u64(res, row, 2);
+    col_text(res, row, 3, x.file, sizeof x.file);
+    col_text(res, row, 4, x.function, sizeof x.function);
+    return c->fn(c->ud, &x);
+}
+
+/* The ids as one array literal ("{1,2,3}"): one query for them all. */
+static int pg_read_sites(store_reader_t *r, uint64_t sid, const uint32_t *ids, size_t n, store_site_fn fn,
+                         void *ud) {
+    if (n == 0) return STORE_OK;
+    if (n > SIZE_MAX / 12 - 2) return read_failed(r, NULL, false);
+    char *list = malloc(n * 12 + 3), *w = list;
+    if (!list) return read_failed(r, NULL, false);
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++)
+        w += sprintf(w, i ? ",%u" : "%u", ids[i]);
+    strcpy(w, "}");
+    params_t p = {0};
+    p_u64(&p, sid);
+    p_text(&p, list);
+    sites_ctx_t c = {fn, ud};
+    int rc = pg_read(
+        r,
+        "SELECT id, line, kind, file, function FROM sites WHERE session_id = $1 AND id = ANY($2::bigint[])",
+        &p, site_row, &c);
+    free(list);
+    return rc;
+}
+
 static int pg_read_sessions(store_reader_t *r, const store_sessions_query_t *sq, store_session_fn fn,
                             void *ud) {
     params_t p = {0};
@@ -2290,6 +2361,7 @@ static const store_ops_t pg_ops = {
     .put_session = pg_put_session,
     .put_counters = pg_put_counters,
     .put_tag = pg_put_tag,
+    .put_site = pg_put_site,
     .put_alert = pg_put_alert,
     .put_frames = pg_put_frames,
     .put_rollups = pg_put_rollups,
@@ -2305,6 +2377,7 @@ static const store_ops_t pg_ops = {
     .read_findings = pg_read_findings,
     .read_finding_summary = pg_read_finding_summary,
     .read_sessions = pg_read_sessions,
+    .read_sites = pg_read_sites,
     .count_elsewhere = pg_count_elsewhere,
     .read_latest = pg_read_latest,
     .read_fleet = pg_read_fleet,

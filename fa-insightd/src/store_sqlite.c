@@ -1,7 +1,7 @@
 /* store_sqlite.c — the SQLite backend of store.h.
  *
- * LAYOUT. Raw frames are one row per frame with every tag row packed into
- * a varint BLOB (pack.c), not one row per tag: at the target load (100
+ * LAYOUT. Raw frames are one row per frame with every tag row (and call
+ * site row) packed into a varint BLOB (pack.c), not one row per tag: at the target load (100
  * games x 60 fps x 64 tags) per-tag rows are 384k inserts/s and a B-tree
  * whose hot leaves (one per session x tag) do not fit a sane page cache,
  * while packed rows are 6k appends/s. `make bench-insightd` measures both
@@ -103,6 +103,12 @@ static const char *const migrations[] = {
     "ALTER TABLE tags ADD COLUMN live_sum INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE tags ADD COLUMN live_frames INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX sessions_by_app ON sessions(app, last_seen_ms);",
+    /* 5: the call-site dictionary of each session (its figures are in the
+     * frame and rollup blobs) */
+    "CREATE TABLE sites ("
+    "  session_id INTEGER NOT NULL, id INTEGER NOT NULL, line INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    "  file TEXT NOT NULL, function TEXT NOT NULL,"
+    "  PRIMARY KEY (session_id, id)) WITHOUT ROWID;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(MIGRATION_COUNT == STORE_SQLITE_SCHEMA, "one migration per schema version");
@@ -127,6 +133,7 @@ enum {
     ST_ROLLUP_M,
     ST_FINDING,
     ST_ALERT,
+    ST_SITE,
     ST_LOOKUP_SESSION,
     ST_LOOKUP_TAGS,
     ST_COUNT
@@ -154,6 +161,8 @@ static const char *const statements[ST_COUNT] = {
     [ST_ALERT] = "INSERT INTO alerts(" ALERT_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
                  " ON CONFLICT(id) DO UPDATE SET level=?5, peak_bytes=?8, budget_hard=?9, cleared_ms=?10,"
                  " clear_reason=?11",
+    [ST_SITE] = "INSERT INTO sites(session_id, id, line, kind, file, function) VALUES(?1,?2,?3,?4,?5,?6)"
+                " ON CONFLICT(session_id, id) DO UPDATE SET line=?3, kind=?4, file=?5, function=?6",
     [ST_LOOKUP_SESSION] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
     [ST_LOOKUP_TAGS] = "SELECT " TAG_COLUMNS " FROM tags WHERE session_id = ?1 ORDER BY id",
 };
@@ -512,6 +521,17 @@ static int lite_put_tag(store_t *st, uint64_t sid, const tag_info_t *t) {
     return run(st, s, "saving a tag");
 }
 
+static int lite_put_site(store_t *st, uint64_t sid, const site_info_t *x) {
+    sqlite3_stmt *s = lite(st)->stmt[ST_SITE];
+    bind_u64(s, 1, sid);
+    bind_u64(s, 2, x->id);
+    bind_u64(s, 3, x->line);
+    sqlite3_bind_int(s, 4, x->kind);
+    bind_text(s, 5, x->file);
+    bind_text(s, 6, x->function);
+    return run(st, s, "saving a call site");
+}
+
 static int lite_put_alert(store_t *st, const alert_row_t *a) {
     sqlite3_stmt *s = lite(st)->stmt[ST_ALERT];
     sqlite3_bind_int64(s, 1, a->id);
@@ -608,11 +628,15 @@ static int64_t prune_table(store_t *st, const char *table, uint64_t cutoff, int 
 /* Ended sessions older than their horizon, with everything of theirs:
  * at most `limit` sessions. *sessions receives how many. */
 static int64_t prune_sessions(store_t *st, uint64_t cutoff, int limit, int *sessions) {
-    static const char *const own[] = {
-        "DELETE FROM tags WHERE session_id = ?1",       "DELETE FROM alerts WHERE session_id = ?1",
-        "DELETE FROM frames WHERE session_id = ?1",     "DELETE FROM rollup_1s WHERE session_id = ?1",
-        "DELETE FROM rollup_10s WHERE session_id = ?1", "DELETE FROM rollup_1m WHERE session_id = ?1",
-        "DELETE FROM findings WHERE session_id = ?1",   "DELETE FROM sessions WHERE id = ?1"};
+    static const char *const own[] = {"DELETE FROM tags WHERE session_id = ?1",
+                                      "DELETE FROM alerts WHERE session_id = ?1",
+                                      "DELETE FROM frames WHERE session_id = ?1",
+                                      "DELETE FROM rollup_1s WHERE session_id = ?1",
+                                      "DELETE FROM rollup_10s WHERE session_id = ?1",
+                                      "DELETE FROM rollup_1m WHERE session_id = ?1",
+                                      "DELETE FROM findings WHERE session_id = ?1",
+                                      "DELETE FROM sites WHERE session_id = ?1",
+                                      "DELETE FROM sessions WHERE id = ?1"};
     enum { OWN = sizeof own / sizeof own[0] };
     sqlite3_stmt *q, *del[OWN] = {0};
     *sessions = 0;
@@ -1222,6 +1246,46 @@ static int lite_read_sessions(store_reader_t *r, const store_sessions_query_t *s
     return each_row(r, q, session_row, &c);
 }
 
+typedef struct sites_ctx {
+    store_site_fn fn;
+    void *ud;
+} sites_ctx_t;
+
+static int site_row(sqlite3_stmt *q, void *ud) {
+    sites_ctx_t *c = ud;
+    site_info_t x;
+    memset(&x, 0, sizeof x);
+    x.id = (uint32_t)col_u64(q, 0);
+    x.line = (uint32_t)col_u64(q, 1);
+    x.kind = (uint8_t)sqlite3_column_int(q, 2);
+    col_text(q, 3, x.file, sizeof x.file);
+    col_text(q, 4, x.function, sizeof x.function);
+    return c->fn(c->ud, &x);
+}
+
+static int lite_read_sites(store_reader_t *r, uint64_t sid, const uint32_t *ids, size_t n, store_site_fn fn,
+                           void *ud) {
+    sqlite3_stmt *q;
+    if (prepare(r, "SELECT id, line, kind, file, function FROM sites WHERE session_id = ?1 AND id = ?2",
+                &q) != STORE_OK)
+        return STORE_FAILED;
+    sites_ctx_t c = {fn, ud};
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; i < n && (rc == SQLITE_DONE || rc == SQLITE_ROW); i++) {
+        bind_u64(q, 1, sid);
+        bind_u64(q, 2, ids[i]);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW && site_row(q, &c)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+        sqlite3_reset(q);
+    }
+    int result = rc == SQLITE_DONE || rc == SQLITE_ROW ? STORE_OK : read_failed(r, rc);
+    sqlite3_finalize(q);
+    return result;
+}
+
 static int count_row(sqlite3_stmt *q, void *ud) {
     *(uint64_t *)ud = col_u64(q, 0);
     return 1;
@@ -1333,6 +1397,7 @@ static const store_ops_t sqlite_ops = {
     .put_session = lite_put_session,
     .put_counters = lite_put_counters,
     .put_tag = lite_put_tag,
+    .put_site = lite_put_site,
     .put_alert = lite_put_alert,
     .put_frames = lite_put_frames,
     .put_rollups = lite_put_rollups,
@@ -1348,6 +1413,7 @@ static const store_ops_t sqlite_ops = {
     .read_findings = lite_read_findings,
     .read_finding_summary = lite_read_finding_summary,
     .read_sessions = lite_read_sessions,
+    .read_sites = lite_read_sites,
     .count_elsewhere = lite_count_elsewhere,
     .read_latest = lite_read_latest,
     .read_fleet = lite_read_fleet,

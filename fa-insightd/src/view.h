@@ -54,6 +54,14 @@ typedef struct tag_info {
     uint64_t live_sum, live_frames;
 } tag_info_t;
 
+/* A call site of a session: the sites table row (SITES, PROTOCOL.md
+ * §4.7). Its text was sanitised at ingest. */
+typedef struct site_info {
+    uint32_t id, line;
+    uint8_t kind; /* FA_PROTO_KIND_* of the allocating call (other values as sent) */
+    char file[VIEW_TEXT_MAX], function[VIEW_TEXT_MAX];
+} site_info_t;
+
 /* An alert episode: the alerts table row and the API object. */
 typedef struct alert_row {
     int64_t id;

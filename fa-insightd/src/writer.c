@@ -24,7 +24,7 @@
 #define BACKOFF_MAX_MS 4000u
 #define LOG_EVERY_MS 10000u
 
-enum { OP_SESSION, OP_TAG, OP_ALERT, OP_FRAME, OP_ROLLUP, OP_FINDING };
+enum { OP_SESSION, OP_TAG, OP_ALERT, OP_FRAME, OP_ROLLUP, OP_FINDING, OP_SITE };
 
 typedef struct frame_op {
     store_frame_t row;
@@ -39,6 +39,10 @@ typedef struct tag_op {
     tag_info_t tag;
     char path[VIEW_TEXT_MAX];
 } tag_op_t;
+typedef struct site_op {
+    uint64_t session_id;
+    site_info_t site;
+} site_op_t;
 
 typedef struct op {
     struct op *next;
@@ -147,6 +151,11 @@ static uint64_t put_copy(writer_t *w, uint8_t type, const void *rec, size_t size
     if (!o) return 0;
     memcpy(op_payload(o), rec, size);
     return enqueue(w, o);
+}
+
+uint64_t writer_put_site(writer_t *w, uint64_t sid, const site_info_t *s) {
+    site_op_t op = {sid, *s};
+    return put_copy(w, OP_SITE, &op, sizeof op);
 }
 
 uint64_t writer_put_alert(writer_t *w, const alert_row_t *a) {
@@ -350,6 +359,11 @@ static int write_controls(writer_t *w, bulk_t *b, size_t n) {
         case OP_ALERT:
             rc = store_put_alert(w->st, op_payload(o));
             break;
+        case OP_SITE: {
+            const site_op_t *p = op_payload(o);
+            rc = store_put_site(w->st, p->session_id, &p->site);
+            break;
+        }
         }
     }
     return rc;

@@ -71,6 +71,7 @@ int writer_start(writer_t **out, store_t *st, uv_loop_t *loop, const writer_opti
  * frames; the writer counts the others). */
 uint64_t writer_put_session(writer_t *w, const session_info_t *s);
 uint64_t writer_put_tag(writer_t *w, uint64_t session_id, const tag_info_t *t);
+uint64_t writer_put_site(writer_t *w, uint64_t session_id, const site_info_t *s);
 uint64_t writer_put_alert(writer_t *w, const alert_row_t *a);
 uint64_t writer_put_frame(writer_t *w, const store_frame_t *f, const store_counters_t *c);
 uint64_t writer_put_rollup(writer_t *w, int level, const store_rollup_t *r);

@@ -73,6 +73,7 @@ typedef struct fa_frame_vec {
     fa_alloc_t *fa;
     const void *owner_; /* the owning thread's state (internal) */
     uint64_t epoch_;    /* the owner's frame-reset count at growth (internal) */
+    fa_site_t *site_;   /* the call site its growth counts for (internal) */
 } fa_frame_vec_t;
 
 /* Prepares an empty vector of elements of elem_size bytes aligned to align
@@ -82,6 +83,11 @@ typedef struct fa_frame_vec {
  * FA_ERR_BAD_ALIGN or FA_ERR_OVERFLOW; v is written only on success. Any
  * thread; O(1). */
 FA_API int fa_frame_vec_init(fa_frame_vec_t *v, fa_alloc_t *fa, size_t elem_size, size_t align);
+/* The same, with the growth of the vector counted for `site` (NULL: the
+ * unknown frame site); the fa_frame_vec_init macro passes the site of the
+ * line that initialises the vector. */
+FA_API int fa_frame_vec_init_site(fa_frame_vec_t *v, fa_alloc_t *fa, size_t elem_size, size_t align,
+                                  fa_site_t *site);
 
 /* Makes room for at least cap elements in total (never shrinks). FA_OK, or
  * FA_ERR_OVERFLOW, FA_ERR_STATE / FA_ERR_CROSS_THREAD (see THREADS), or the
@@ -147,6 +153,7 @@ typedef struct fa_frame_map {
     fa_alloc_t *fa;
     const void *owner_;
     uint64_t epoch_;
+    fa_site_t *site_; /* the call site its blocks count for (internal) */
 } fa_frame_map_t;
 
 /* Prepares a map with room for `expected` keys before its first rehash (0:
@@ -154,6 +161,9 @@ typedef struct fa_frame_map {
  * > 0. FA_OK or a negative fa_err (m written only on success). value_size may be 0 (a set). */
 FA_API int fa_frame_map_init(fa_frame_map_t *m, fa_alloc_t *fa, size_t value_size, size_t value_align,
                              size_t expected);
+/* The same, with the map's blocks counted for `site` (NULL: unknown). */
+FA_API int fa_frame_map_init_site(fa_frame_map_t *m, fa_alloc_t *fa, size_t value_size, size_t value_align,
+                                  size_t expected, fa_site_t *site);
 /* The value of key, or NULL when absent (or when the map is not current:
  * FA_ERR_STATE / FA_ERR_CROSS_THREAD reported). The pointer is valid until
  * the next put or remove. */
@@ -178,6 +188,15 @@ FA_API void *fa__frame_map_put_typed(fa_frame_map_t *m, uint64_t key, bool *inse
 #define FA_FRAME_MAP_GET(m, T, key) ((T *)fa__frame_map_get_typed((m), (key), sizeof(T)))
 #define FA_FRAME_MAP_PUT(m, T, key, inserted)                                                                \
     ((T *)fa__frame_map_put_typed((m), (key), (inserted), sizeof(T)))
+
+/* The containers' memory is counted for the line that initialises them
+ * (see CALL SITES in framealloc.h). */
+#if defined(FA__SITE_MACROS)
+#define fa_frame_vec_init(v, fa, elem_size, align)                                                           \
+    fa_frame_vec_init_site((v), (fa), (elem_size), (align), FA__SITE(FA_KIND_FRAME))
+#define fa_frame_map_init(m, fa, value_size, value_align, expected)                                          \
+    fa_frame_map_init_site((m), (fa), (value_size), (value_align), (expected), FA__SITE(FA_KIND_FRAME))
+#endif
 
 #ifdef __cplusplus
 }

@@ -65,9 +65,22 @@
  *   calls return NULL on failure; the reason goes to the error hook
  *   (fa_config_t.error_cb) and to fa_last_error() of that thread.
  *
+ * CALL SITES
+ *   Every allocation made through the names below (they are macros with
+ *   GCC and Clang) also records its call site: the macro places a static
+ *   record (file, line, function, kind) at the call, numbered on its first
+ *   use, and the allocation is counted for that site per thread and per
+ *   frame beside its tag, so a snapshot answers "which line allocated this
+ *   frame's 3 MiB" (fa_site_row_t). Code that calls the functions directly,
+ *   `(fa_pool_alloc)(fa, n)`, through a pointer, or compiled without GCC or
+ *   Clang, is counted under one "unknown site" per kind. See "Call sites".
+ *
  * BUILD VARIANTS (compile the library and your code with the same macros)
  *   FA_MINIMAL   statistics, tag accounting and budgets compiled out of the
  *                hot paths: tags still push/pop, snapshot rows read zero.
+ *                Implies FA_NO_SITES.
+ *   FA_NO_SITES  call sites off: the allocation names are plain functions
+ *                again and snapshots carry no site rows.
  *   FA_PREFETCH  write prefetch of the next frame-arena line on x86-64.
  *   FA_DEBUG     guards, poisoning, call sites and leak reports (see the
  *                debug section). Every build checks sizes for overflow and
@@ -249,6 +262,9 @@ typedef struct fa_config {
     uint32_t max_transfers;       /* transfer handles alive at once; 1024
                                      (max 65535) */
     int behaviour;                /* fa_behaviour_preset at start; 0: off */
+    uint32_t max_sites;           /* (call site, tag) pairs counted apart;
+                                     16384 (64 .. 1048576); more are counted
+                                     in their tag's "other sites" row */
 } fa_config_t;
 
 /* ------------------------------------------------------------------------ */
@@ -273,6 +289,59 @@ FA_API fa_config_t fa_config_effective(const fa_alloc_t *fa);
 /* Makes the calling thread the main thread (the one whose fa_end_frame ends
  * the context's frame). Call between frames. */
 FA_API void fa_set_main_thread(fa_alloc_t *fa);
+
+/* ------------------------------------------------------------------------ */
+/* Call sites                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* 1 when call sites are compiled in (the default), 0 with FA_NO_SITES or
+ * FA_MINIMAL. The library and the code using it MUST agree. */
+#if defined(FA_NO_SITES) || defined(FA_MINIMAL)
+#define FA_SITES 0
+#else
+#define FA_SITES 1
+#endif
+
+/* One allocating line of the program. The allocation macros place one in
+ * static storage at each call (static, zero-initialised but for the fields
+ * the compiler knows); the library numbers it on its first use. Sites are
+ * program objects shared by every context of the process: their ids are
+ * process-wide and stable until the process ends. A site MUST live as long
+ * as any context counts it (static storage does; so does fa_site_intern):
+ * a shared object whose sites were counted MUST NOT be unloaded while a
+ * context or a snapshot of it is in use. Read-only for the program. */
+typedef struct fa_site {
+    const char *file;     /* __FILE__ */
+    const char *function; /* __func__ ("" for the unknown sites) */
+    uint32_t line;        /* 0 for the unknown sites */
+    uint32_t kind;        /* fa_kind of the entry point (a pool site's
+                             blocks above FA_POOL_MAX_SIZE count as heap) */
+    uint32_t id;          /* 0 until its first use (written by the library) */
+    uint32_t reserved;
+} fa_site_t;
+
+/* Ids below FA_SITE_FIRST are reserved: 0 is "other sites" in snapshot rows
+ * (never a site), 1 + fa_kind the unknown site of each kind. */
+#define FA_SITE_OTHER 0u
+#define FA_SITE_UNKNOWN(kind) (1u + (uint32_t)(kind))
+#define FA_SITE_FIRST 4u
+/* At most this many sites get their own id in one process (ids are 16
+ * bits); later ones are counted under the unknown site of their kind. */
+#define FA_SITE_MAX 65535u
+
+/* The site with this id, NULL for 0 and for ids not handed out. Any thread,
+ * lock-free, O(1); the record lives as long as the process. */
+FA_API const fa_site_t *fa_site_get(uint32_t id);
+/* One more than the largest id handed out so far (FA_SITE_FIRST when none).
+ * Any thread, O(1). */
+FA_API uint32_t fa_site_count(void);
+/* A site made at run time, for code that knows its caller's position only
+ * then (C++ std::source_location, a script's file and line): the same
+ * (file, function, line, kind) text always gives the same record, which
+ * lives until the process ends. The strings are copied. NULL when out of
+ * memory or when FA_SITE_MAX sites exist. Any thread; takes a process-wide
+ * lock and allocates: call it once per position, not per allocation. */
+FA_API fa_site_t *fa_site_intern(const char *file, const char *function, uint32_t line, fa_kind kind);
 
 /* ------------------------------------------------------------------------ */
 /* Frames                                                                    */
@@ -327,6 +396,14 @@ FA_API int fa_remove_frame_hook(fa_alloc_t *fa, fa_frame_hook hook, void *user);
  * unique non-NULL pointer. */
 static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *
 fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align);
+/* fa_frame_alloc() counted for `site` (NULL: the unknown frame site). Every
+ * allocating call below has such a _site twin, which its macro calls with
+ * the site of the line that wrote it; use the twins directly only with a
+ * site from fa_site_intern(). Counting a site costs a few instructions on
+ * the inline path (the first allocation of a site under a new tag on a
+ * thread takes the out-of-line path once). */
+static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *
+fa_frame_alloc_site(fa_alloc_t *fa, size_t size, size_t align, fa_site_t *site);
 
 /* One contiguous block of count elements of size bytes each; the element
  * stride is size rounded up to align, and the block is aligned to align.
@@ -334,6 +411,8 @@ fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align);
  * PTRDIFF_MAX). Counts as one allocation. */
 FA_API FA_NODISCARD FA_MALLOC_ATTR void *
 fa_frame_alloc_batch(fa_alloc_t *fa, size_t size, size_t align, size_t count);
+FA_API FA_NODISCARD FA_MALLOC_ATTR void *
+fa_frame_alloc_batch_site(fa_alloc_t *fa, size_t size, size_t align, size_t count, fa_site_t *site);
 
 /* Fixed-count batches: fill out[0..N-1] with N separate elements from one
  * bump (one bounds check, one accounting update) and return out[0], or NULL
@@ -342,6 +421,12 @@ fa_frame_alloc_batch(fa_alloc_t *fa, size_t size, size_t align, size_t count);
 FA_API FA_NODISCARD void *fa_frame_alloc2(fa_alloc_t *fa, size_t size, size_t align, void *out[2]);
 FA_API FA_NODISCARD void *fa_frame_alloc4(fa_alloc_t *fa, size_t size, size_t align, void *out[4]);
 FA_API FA_NODISCARD void *fa_frame_alloc8(fa_alloc_t *fa, size_t size, size_t align, void *out[8]);
+FA_API FA_NODISCARD void *fa_frame_alloc2_site(fa_alloc_t *fa, size_t size, size_t align, void *out[2],
+                                               fa_site_t *site);
+FA_API FA_NODISCARD void *fa_frame_alloc4_site(fa_alloc_t *fa, size_t size, size_t align, void *out[4],
+                                               fa_site_t *site);
+FA_API FA_NODISCARD void *fa_frame_alloc8_site(fa_alloc_t *fa, size_t size, size_t align, void *out[8],
+                                               fa_site_t *site);
 
 #define FA_FRAME_NEW(fa, T) ((T *)fa_frame_alloc((fa), sizeof(T), FA__ALIGNOF(T)))
 #define FA_FRAME_ARRAY(fa, T, n) ((T *)fa_frame_alloc_batch((fa), sizeof(T), FA__ALIGNOF(T), (n)))
@@ -350,6 +435,9 @@ FA_API FA_NODISCARD void *fa_frame_alloc8(fa_alloc_t *fa, size_t size, size_t al
 FA_API FA_NODISCARD char *fa_frame_strdup(fa_alloc_t *fa, const char *s);
 /* printf into frame memory. NULL on failure or encoding error. */
 FA_API FA_NODISCARD char *fa_frame_sprintf(fa_alloc_t *fa, const char *fmt, ...) FA_PRINTF(2, 3);
+FA_API FA_NODISCARD char *fa_frame_strdup_site(fa_alloc_t *fa, const char *s, fa_site_t *site);
+FA_API FA_NODISCARD char *fa_frame_sprintf_site(fa_alloc_t *fa, fa_site_t *site, const char *fmt, ...)
+    FA_PRINTF(3, 4);
 
 /* A position in the calling thread's arena. fa_frame_rollback() releases
  * everything allocated after the mark (in the same frame): fa_frame_used()
@@ -388,6 +476,8 @@ FA_API size_t fa_frame_capacity(fa_alloc_t *fa);
  * caches are given back first), see also fa_pool_trim(). Any thread. size 0
  * gets a 16 B block. */
 FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc(fa_alloc_t *fa, size_t size);
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size,
+                                                                            fa_site_t *site);
 
 /* Returns a block from fa_pool_alloc() (pool or heap fallback, found from
  * the pointer alone). Any thread, including one other than the allocating
@@ -422,6 +512,8 @@ FA_API size_t fa_block_size(fa_alloc_t *fa, const void *p);
  * when size plus header and alignment exceeds PTRDIFF_MAX. */
 FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *
 fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align);
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *
+fa_heap_alloc_site(fa_alloc_t *fa, size_t size, size_t align, fa_site_t *site);
 /* Frees a block from fa_heap_alloc(). Any thread. NULL is ignored. A pointer
  * the registry does not hold is reported and ignored without being read:
  * FA_ERR_DOUBLE_FREE when it is a block freed earlier (as long as the
@@ -436,6 +528,8 @@ FA_API void fa_heap_free(fa_alloc_t *fa, void *p);
  * unknown tag id, otherwise as fa_heap_alloc(). Any thread; calls malloc. */
 FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *
 fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align);
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *
+fa_heap_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, size_t align, fa_site_t *site);
 /* realloc for heap blocks: a block of size bytes (same alignment as p) under
  * tag_id holding the first min(old, new size) bytes of p, which is freed;
  * p NULL allocates. On failure returns NULL and p is untouched. p MUST be a
@@ -443,6 +537,8 @@ fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align);
  * Always moves the block (allocate, copy, free): O(size). Any thread. The
  * block's size is fa_block_size(). */
 FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id);
+FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id,
+                                                                fa_site_t *site);
 
 /* ------------------------------------------------------------------------ */
 /* Tags                                                                      */
@@ -640,8 +736,27 @@ typedef struct fa_transfer_totals {
     uint64_t created, received, released, dropped_unreceived, in_flight;
 } fa_transfer_totals_t;
 
-/* 2: per-frame peaks, fa_thread_row_t.frame_peak, 64-bit transfer ids. */
-#define FA_SNAPSHOT_VERSION 2
+/* One call site's figures under one tag in the frame, or (site_id
+ * FA_SITE_OTHER) what a tag's sites that have no row of their own add up
+ * to. For every tag, the rows with that tag_id add up exactly to the tag
+ * row's self figures: count to self.alloc_count, live_bytes to
+ * self.frame_bytes + self.pool_bytes + self.heap_bytes; and the bytes of
+ * all rows add up to the kind totals' alloc_bytes. */
+typedef struct fa_site_row {
+    uint32_t site_id;      /* fa_site_get(site_id); FA_SITE_OTHER: the rest of the tag */
+    uint16_t tag_id;       /* the tag current at the allocations */
+    uint16_t reserved;
+    const fa_site_t *site; /* NULL for FA_SITE_OTHER; lives as fa_site_get says */
+    uint64_t bytes;        /* bytes allocated in the frame (frame, pool block
+                              sizes, heap requests) */
+    uint64_t count;        /* allocations made in the frame */
+    uint64_t live_bytes;   /* frame bytes in the threads' open frames + live
+                              pool and heap bytes from this site */
+} fa_site_row_t;
+
+/* 2: per-frame peaks, fa_thread_row_t.frame_peak, 64-bit transfer ids.
+ * 3: call-site rows (sites, sites_capacity, site_count, sites_total). */
+#define FA_SNAPSHOT_VERSION 3
 
 /* Caller-owned. Set rows/rows_capacity (and threads/threads_capacity) to
  * arrays you own before fa_snapshot_take(); they may be NULL/0. */
@@ -666,6 +781,13 @@ typedef struct fa_snapshot {
     uint32_t findings_total;
     fa_promotion_totals_t promotions;
     fa_transfer_totals_t transfers;
+    /* Call sites (FA_SITES), largest first (by the larger of bytes and
+     * live_bytes), then one FA_SITE_OTHER row per tag whose other sites did
+     * not get a row, by tag id. */
+    fa_site_row_t *sites;
+    uint32_t sites_capacity;
+    uint32_t site_count;  /* rows written */
+    uint32_t sites_total; /* (site, tag) pairs with figures in the frame */
 } fa_snapshot_t;
 
 /* Fills snap with the context's figures now: per-kind totals, one row per
@@ -683,7 +805,12 @@ typedef struct fa_snapshot {
  * (capacity > 0) was too small: what fit is written, and every total (kind
  * totals, rows' `total`, live and peak bytes) still includes every tag. The
  * sum of all rows' `self` figures equals the totals (frame bytes, pool and
- * heap live bytes, allocation counts). In FA_MINIMAL rows read zero. */
+ * heap live bytes, allocation counts). In FA_MINIMAL rows read zero.
+ * Site rows (sites_capacity > 0): the snapshot also reads every (site, tag)
+ * pair the context counts, O(pairs), and takes a lock that only other
+ * snapshots with site rows take. When more pairs are active than fit, the
+ * largest get rows and each tag's remainder one FA_SITE_OTHER row; if even
+ * those do not fit, FA_ERR_TRUNCATED (the rows written are still exact). */
 FA_API int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap);
 
 /* ------------------------------------------------------------------------ */
@@ -709,8 +836,14 @@ typedef enum fa_retain_policy {
  * [p, p + size) MUST lie in what this frame allocated, in one chunk
  * (checked without wrapping). O(chunks), no allocation. */
 FA_API int fa_frame_retain(fa_alloc_t *fa, void *p, size_t size, fa_retain_policy policy, uint32_t frames);
+/* The promoted or kept copy is counted for `site` (the unknown site of its
+ * kind for NULL). */
+FA_API int fa_frame_retain_site(fa_alloc_t *fa, void *p, size_t size, fa_retain_policy policy, uint32_t frames,
+                                fa_site_t *site);
 
 /* fa_frame_alloc() + fa_frame_retain(). NULL when either fails. */
+FA_API FA_NODISCARD void *fa_frame_alloc_retained_site(fa_alloc_t *fa, size_t size, size_t align,
+                                                       fa_retain_policy policy, uint32_t frames, fa_site_t *site);
 FA_API FA_NODISCARD void *fa_frame_alloc_retained(fa_alloc_t *fa, size_t size, size_t align,
                                                   fa_retain_policy policy, uint32_t frames);
 
@@ -894,9 +1027,11 @@ typedef struct fa_task fa_task_t;
  * the calling thread's current tag). NULL on failure. Allocates the task
  * record from the pool. */
 FA_API FA_NODISCARD fa_task_t *fa_task_begin(fa_alloc_t *fa, const char *tag_path);
+FA_API FA_NODISCARD fa_task_t *fa_task_begin_site(fa_alloc_t *fa, const char *tag_path, fa_site_t *site);
 /* A 16-aligned block owned by the task. NULL on failure (FA_ERR_OVERFLOW
  * for a size near SIZE_MAX). */
 FA_API FA_NODISCARD FA_MALLOC_ATTR void *fa_task_alloc(fa_task_t *task, size_t size);
+FA_API FA_NODISCARD FA_MALLOC_ATTR void *fa_task_alloc_site(fa_task_t *task, size_t size, fa_site_t *site);
 /* Releases one block early (optional). A pointer that is not a live block
  * of this task (another task's, a malloc block, an interior pointer) is
  * reported (FA_ERR_FOREIGN_PTR) and ignored, without reading memory fa does
@@ -936,9 +1071,13 @@ FA_API void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line)
 FA_API size_t fa_debug_live_blocks(fa_alloc_t *fa);
 
 #if defined(FA_DEBUG) && !defined(FA_BUILDING_LIBRARY)
+/* With call sites (GCC, Clang) the allocation names pass their site, whose
+ * file and line the reports use; see the end of this header. */
+#if !(FA_SITES && (defined(__GNUC__) || defined(__clang__)))
 #define fa_pool_alloc(fa, size) fa_pool_alloc_at((fa), (size), __FILE__, __LINE__)
-#define fa_pool_free(fa, p) fa_pool_free_at((fa), (p), __FILE__, __LINE__)
 #define fa_heap_alloc(fa, size, align) fa_heap_alloc_at((fa), (size), (align), __FILE__, __LINE__)
+#endif
+#define fa_pool_free(fa, p) fa_pool_free_at((fa), (p), __FILE__, __LINE__)
 #define fa_heap_free(fa, p) fa_heap_free_at((fa), (p), __FILE__, __LINE__)
 #endif
 
@@ -959,6 +1098,23 @@ FA_API size_t fa_debug_live_blocks(fa_alloc_t *fa);
 #define FA__PACKED_BYTES_MASK ((UINT64_C(1) << FA__PACKED_COUNT_SHIFT) - 1)
 #define FA__WINDOW_BYTES ((size_t)1 << 23)
 
+/* What a thread counts for one call site: the (site, tag) entry its
+ * allocations there go to while `key` is the current tag + 1 (0: none),
+ * and, for the inline frame path, the frame bytes and count of the current
+ * window not yet moved into that entry and into the tag's figures (packed
+ * as above; with call sites the inline path counts here only, and the
+ * slots keyed to a tag are linked so that its window can be summed). One
+ * per site id, indexed by fa_site_t.id; slot 0 never matches, so a site
+ * without an id yet takes the out-of-line path, which numbers it. */
+typedef struct fa__site_slot {
+    uint32_t key;    /* tag + 1 of `entry` */
+    uint32_t entry;  /* the thread's (site, tag) entry */
+    uint64_t packed; /* read by other threads */
+    void *stat;      /* that entry (the library's) */
+    uint32_t head;   /* first entry of this site on the thread + 1 */
+    uint32_t next;   /* the next slot keyed to the same tag: site id + 1 */
+} fa__site_slot_t;
+
 typedef struct fa__fast {
     char *cur;        /* bump pointer (owner only) */
     char *end;        /* end of the fast window: the chunk's end or sooner */
@@ -967,6 +1123,7 @@ typedef struct fa__fast {
     uint32_t slow;    /* non-zero: frame allocations take the slow path
                          (outside a frame, a budget applies, or another
                          thread asked for a recheck: written by others) */
+    fa__site_slot_t *site_slots; /* FA_SITE_MAX + 1 slots (FA_SITES), else NULL */
 } fa__fast_t;
 
 /* The calling thread's cached (context, fast state) pair. */
@@ -982,24 +1139,35 @@ extern FA_API __thread fa__tls_t fa__tls;
 extern FA_API _Thread_local fa__tls_t fa__tls;
 #endif
 
+/* The unknown site of each kind (ids 1..3): what direct calls count as. */
+extern FA_API fa_site_t fa__site_unknown[FA_KIND_COUNT_];
+
 /* Every context starts with its unique id, so a cache entry left by a
  * destroyed context at the same address is never mistaken for it. */
 static inline uint64_t fa__context_id(const fa_alloc_t *fa) { return *(const uint64_t *)(const void *)fa; }
 
-FA_API void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align);
+FA_API void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align, fa_site_t *site);
 
-static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
+static inline void *fa_frame_alloc_site(fa_alloc_t *fa, size_t size, size_t align, fa_site_t *site) {
 #if defined(__GNUC__)
     const fa__tls_t *tls = &fa__tls;
     if (FA_LIKELY(tls->fa == fa && tls->fa_id == fa__context_id(fa))) {
         fa__fast_t *t = tls->fast;
         uintptr_t a = align ? (uintptr_t)align : (uintptr_t)FA__ALIGNOF(max_align_t);
         uintptr_t p = ((uintptr_t)t->cur + a - 1) & ~(a - 1);
+#if FA_SITES
+        fa__site_slot_t *slot = &t->site_slots[site ? __atomic_load_n(&site->id, __ATOMIC_RELAXED) : 1u];
+        const int site_ready = slot->key == t->tag + 1;
+#else
+        const int site_ready = 1;
+        (void)site;
+#endif
         /* align must be a power of two <= 4096 and the block must fit in
-         * the window; any other case (size 0 included: size - 1 wraps) goes
+         * the window; any other case (size 0 included: size - 1 wraps), and
+         * a site not yet counted under the current tag on this thread, go
          * to the slow path. */
         if (FA_LIKELY(!__atomic_load_n(&t->slow, __ATOMIC_RELAXED) && (a & (a - 1)) == 0 && a <= 4096 &&
-                      p <= (uintptr_t)t->end && size - 1 < (uintptr_t)t->end - p)) {
+                      p <= (uintptr_t)t->end && size - 1 < (uintptr_t)t->end - p && site_ready)) {
             t->cur = (char *)(p + size);
 #ifdef FA_PREFETCH
 #if defined(__x86_64__)
@@ -1007,7 +1175,13 @@ static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
             if ((p ^ (uintptr_t)t->cur) >> 6) __builtin_prefetch(t->cur + 512, 1, 3);
 #endif
 #endif
-#ifndef FA_MINIMAL
+#if FA_SITES
+            /* The slot's tag is the current one: its window counts for both. */
+            __atomic_store_n(&slot->packed,
+                             __atomic_load_n(&slot->packed, __ATOMIC_RELAXED) + size +
+                                 (UINT64_C(1) << FA__PACKED_COUNT_SHIFT),
+                             __ATOMIC_RELAXED);
+#elif !defined(FA_MINIMAL)
             uint64_t *c = &t->packed[t->tag];
             __atomic_store_n(c,
                              __atomic_load_n(c, __ATOMIC_RELAXED) + size +
@@ -1018,8 +1192,50 @@ static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
         }
     }
 #endif
-    return fa__frame_alloc_slow(fa, size, align);
+    return fa__frame_alloc_slow(fa, size, align, site);
 }
+
+static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
+    return fa_frame_alloc_site(fa, size, align, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The allocation names as macros that pass their call site                 */
+/* ------------------------------------------------------------------------ */
+
+/* A static site record for the line that expands it: a GCC/Clang statement
+ * expression (__extension__ keeps -pedantic quiet), so that the same name
+ * works in C and C++ and in any expression. The record is constant-
+ * initialised: no guard, no code runs for it. Only inside functions. */
+#if FA_SITES && (defined(__GNUC__) || defined(__clang__)) && !defined(FA_BUILDING_LIBRARY)
+#define FA__SITE_NAMED(name, kind)                                                                           \
+    __extension__({                                                                                          \
+        static fa_site_t name = {__FILE__, __func__, (uint32_t)__LINE__, (uint32_t)(kind), 0u, 0u};        \
+        &name;                                                                                               \
+    })
+#define FA__SITE(kind) FA__SITE_NAMED(FA__CAT(fa__site_, __COUNTER__), kind)
+#define FA__SITE_MACROS 1
+
+#define fa_frame_alloc(fa, size, align) fa_frame_alloc_site((fa), (size), (align), FA__SITE(FA_KIND_FRAME))
+#define fa_frame_alloc_batch(fa, size, align, count)                                                         \
+    fa_frame_alloc_batch_site((fa), (size), (align), (count), FA__SITE(FA_KIND_FRAME))
+#define fa_frame_alloc2(fa, size, align, out) fa_frame_alloc2_site((fa), (size), (align), (out), FA__SITE(FA_KIND_FRAME))
+#define fa_frame_alloc4(fa, size, align, out) fa_frame_alloc4_site((fa), (size), (align), (out), FA__SITE(FA_KIND_FRAME))
+#define fa_frame_alloc8(fa, size, align, out) fa_frame_alloc8_site((fa), (size), (align), (out), FA__SITE(FA_KIND_FRAME))
+#define fa_frame_strdup(fa, s) fa_frame_strdup_site((fa), (s), FA__SITE(FA_KIND_FRAME))
+#define fa_frame_sprintf(fa, ...) fa_frame_sprintf_site((fa), FA__SITE(FA_KIND_FRAME), __VA_ARGS__)
+#define fa_frame_retain(fa, p, size, policy, frames)                                                         \
+    fa_frame_retain_site((fa), (p), (size), (policy), (frames), FA__SITE(FA_KIND_FRAME))
+#define fa_frame_alloc_retained(fa, size, align, policy, frames)                                             \
+    fa_frame_alloc_retained_site((fa), (size), (align), (policy), (frames), FA__SITE(FA_KIND_FRAME))
+#define fa_pool_alloc(fa, size) fa_pool_alloc_site((fa), (size), FA__SITE(FA_KIND_POOL))
+#define fa_heap_alloc(fa, size, align) fa_heap_alloc_site((fa), (size), (align), FA__SITE(FA_KIND_HEAP))
+#define fa_heap_alloc_tagged(fa, tag_id, size, align)                                                        \
+    fa_heap_alloc_tagged_site((fa), (tag_id), (size), (align), FA__SITE(FA_KIND_HEAP))
+#define fa_heap_realloc(fa, p, size, tag_id) fa_heap_realloc_site((fa), (p), (size), (tag_id), FA__SITE(FA_KIND_HEAP))
+#define fa_task_begin(fa, tag_path) fa_task_begin_site((fa), (tag_path), FA__SITE(FA_KIND_POOL))
+#define fa_task_alloc(task, size) fa_task_alloc_site((task), (size), FA__SITE(FA_KIND_POOL))
+#endif
 
 #ifdef __cplusplus
 }

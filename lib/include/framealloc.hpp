@@ -41,13 +41,14 @@
  *
  * CALL SITES
  *   In C++20 with std::source_location (g++ 12 has it; clang++ 14 with
- *   libstdc++ 12 does not: __cpp_lib_source_location decides), pool_resource
- *   records where it was
- *   constructed and passes that file and line to fa_pool_alloc_at /
- *   fa_heap_alloc_at, so FA_DEBUG's leak and double-free reports name the
- *   line of your code that owns the memory rather than a line of the
- *   standard library. Frame allocations carry no call site (lib has no
- *   frame call-site entry point yet).
+ *   libstdc++ 12 does not: __cpp_lib_source_location decides),
+ *   frame_resource and pool_resource record where they were constructed:
+ *   their allocations count for that line of your code in the call-site
+ *   figures (fa_site_intern, once per resource), and FA_DEBUG's leak and
+ *   double-free reports name it, rather than a line of the standard
+ *   library. Without it (C++17, or FA_NO_SITES), they count as the unknown
+ *   site of their kind. frame_new and frame_allocator count as the unknown
+ *   frame site.
  */
 #ifndef FRAMEALLOC_HPP
 #define FRAMEALLOC_HPP
@@ -83,6 +84,19 @@ namespace detail {
     std::abort();
 #endif
 }
+#if defined(FA_HPP_SOURCE_LOCATION)
+/* The call site of a resource constructed at `where`: interned once per
+ * construction (a lock and, the first time, an allocation), nullptr without
+ * call sites or when the registry is full. */
+inline fa_site_t *site_of(const std::source_location &where, fa_kind kind) noexcept {
+#if FA_SITES
+    return fa_site_intern(where.file_name(), where.function_name(), static_cast<uint32_t>(where.line()), kind);
+#else
+    (void)where, (void)kind;
+    return nullptr;
+#endif
+}
+#endif
 } // namespace detail
 
 /* Begins a frame on the calling thread at construction and ends it at
@@ -122,12 +136,19 @@ private:
  * context compare equal. */
 class frame_resource : public std::pmr::memory_resource {
 public:
+#if defined(FA_HPP_SOURCE_LOCATION)
+    explicit frame_resource(fa_alloc_t *fa, std::source_location where = std::source_location::current()) noexcept
+        : fa_(fa), site_(detail::site_of(where, FA_KIND_FRAME)) {}
+#else
     explicit frame_resource(fa_alloc_t *fa) noexcept : fa_(fa) {}
+#endif
     fa_alloc_t *context() const noexcept { return fa_; }
+    /* The call site its allocations count for (nullptr: the unknown one). */
+    const fa_site_t *site() const noexcept { return site_; }
 
 private:
     void *do_allocate(std::size_t bytes, std::size_t align) override {
-        void *p = fa_frame_alloc(fa_, bytes, align);
+        void *p = fa_frame_alloc_site(fa_, bytes, align, site_);
         if (!p) detail::out_of_memory();
         return p;
     }
@@ -137,6 +158,7 @@ private:
         return o && o->fa_ == fa_;
     }
     fa_alloc_t *fa_;
+    fa_site_t *site_ = nullptr;
 };
 
 /* Pool blocks as a pmr resource: alignment up to 16 from the pools (heap
@@ -146,7 +168,8 @@ class pool_resource : public std::pmr::memory_resource {
 public:
 #if defined(FA_HPP_SOURCE_LOCATION)
     explicit pool_resource(fa_alloc_t *fa, std::source_location where = std::source_location::current()) noexcept
-        : fa_(fa), file_(where.file_name()), line_(static_cast<int>(where.line())) {}
+        : fa_(fa), file_(where.file_name()), line_(static_cast<int>(where.line())),
+          site_(detail::site_of(where, FA_KIND_POOL)) {}
 #else
     explicit pool_resource(fa_alloc_t *fa) noexcept : fa_(fa) {}
 #endif
@@ -154,11 +177,16 @@ public:
     /* Where the resource was constructed (C++20), else nullptr and 0. */
     const char *file() const noexcept { return file_; }
     int line() const noexcept { return line_; }
+    /* The call site its allocations count for (nullptr: the unknown one). */
+    const fa_site_t *site() const noexcept { return site_; }
 
 private:
     void *do_allocate(std::size_t bytes, std::size_t align) override {
-        void *p = align <= 16 ? fa_pool_alloc_at(fa_, bytes, file_, line_)
-                              : fa_heap_alloc_at(fa_, bytes, align, file_, line_);
+        /* With a site, FA_DEBUG's reports take its file and line. */
+        void *p = !site_ ? (align <= 16 ? fa_pool_alloc_at(fa_, bytes, file_, line_)
+                                        : fa_heap_alloc_at(fa_, bytes, align, file_, line_))
+                         : (align <= 16 ? fa_pool_alloc_site(fa_, bytes, site_)
+                                        : fa_heap_alloc_site(fa_, bytes, align, site_));
         if (!p) detail::out_of_memory();
         return p;
     }
@@ -175,6 +203,7 @@ private:
     fa_alloc_t *fa_;
     const char *file_ = nullptr;
     int line_ = 0;
+    fa_site_t *site_ = nullptr;
 };
 
 /* A std allocator over the calling thread's frame arena (see LIFETIME). */
@@ -194,7 +223,7 @@ public:
             std::abort();
 #endif
         }
-        void *p = fa_frame_alloc(fa_, n * sizeof(T), alignof(T));
+        void *p = (fa_frame_alloc)(fa_, n * sizeof(T), alignof(T));
         if (!p) detail::out_of_memory();
         return static_cast<T *>(p);
     }
@@ -214,7 +243,7 @@ private:
 template <class T, class... Args> T *frame_new(fa_alloc_t *fa, Args &&...args) {
     static_assert(std::is_trivially_destructible<T>::value,
                   "fa::frame_new: T must be trivially destructible (fa_end_frame runs no destructor)");
-    void *p = fa_frame_alloc(fa, sizeof(T), alignof(T));
+    void *p = (fa_frame_alloc)(fa, sizeof(T), alignof(T));
     return p ? ::new (p) T(std::forward<Args>(args)...) : nullptr;
 }
 

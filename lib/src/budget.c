@@ -194,7 +194,7 @@ static void recompute_usage(fa_alloc_t *fa, uint32_t n, int64_t *live) {
     FA__FOR_EACH_THREAD(fa, t) {
         for (uint32_t x = 0; x < n; x++) {
             fa__tstat_t *st = &t->stats[x];
-            uint64_t inuse = FA__ACQUIRE(st->frame_inuse) + (FA__LOAD(t->fast.packed[x]) & FA__PACKED_BYTES_MASK);
+            uint64_t inuse = FA__ACQUIRE(st->frame_inuse) + (fa__stats_window(t, x) & FA__PACKED_BYTES_MASK);
             live[x] += (int64_t)(inuse - st->seen.frame_inuse);
             for (int k = 0; k < 2; k++)
                 live[x] += (int64_t)((FA__LOAD(st->ph[k].bytes) - st->seen.bytes[k]) -

@@ -26,6 +26,7 @@ static fa_config_t config_defaults(const fa_config_t *in) {
     c.budget_policy = DEF(c.budget_policy, FA_POLICY_WARN);
     c.max_retained = DEF(c.max_retained, 256);
     c.max_transfers = DEF(c.max_transfers, 1024);
+    c.max_sites = DEF(c.max_sites, 16384);
     return c;
 }
 
@@ -40,6 +41,7 @@ static const char *config_problem(const fa_config_t *c) {
     if (c->pool_reserve_bytes > MAX_POOL_RESERVE) return "pool_reserve_bytes must be at most 64 TiB";
     if (c->max_retained > 65535) return "max_retained must be at most 65535";
     if (c->max_transfers > 65535) return "max_transfers must be at most 65535";
+    if (c->max_sites < 64 || c->max_sites > (1u << 20)) return "max_sites must be 64..1048576";
     if (c->budget_policy > FA_POLICY_CALLBACK) return "unknown budget_policy";
     if (c->budget_policy == FA_POLICY_CALLBACK && !c->budget_cb) return "FA_POLICY_CALLBACK needs budget_cb";
     if (c->behaviour < 0 || c->behaviour > FA_BEHAVIOUR_RELAXED) return "unknown behaviour preset";
@@ -83,7 +85,7 @@ fa_alloc_t *fa_create(const fa_config_t *cfg) {
      * never initialised (all zero) does nothing: fa_destroy undoes the rest. */
     if (fa__stats_init(fa) == FA_OK && fa__tags_init(fa) == FA_OK && fa__pool_init(fa) == FA_OK &&
         fa__heap_init(fa) == FA_OK && fa__budget_init(fa) == FA_OK && fa__transfers_init(fa) == FA_OK &&
-        fa__behaviour_init(fa) == FA_OK && fa__debug_init(fa) == FA_OK) {
+        fa__behaviour_init(fa) == FA_OK && fa__debug_init(fa) == FA_OK && fa__sites_init(fa) == FA_OK) {
         fa__thread_t *t = fa__thread_register(fa);
         if (t) {
             atomic_store(&fa->main, t);
@@ -118,6 +120,7 @@ void fa_destroy(fa_alloc_t *fa) {
     fa__tags_fini(fa);
     fa__budget_fini(fa);
     fa__stats_fini(fa);
+    fa__sites_fini(fa);
     pthread_mutex_destroy(&fa->hooks_lock);
     free(fa);
 }
@@ -140,6 +143,7 @@ static void record_free(fa__thread_t *t) {
     fa__behaviour_thread_fini(t);
     fa__arena_fini(t);
     fa__stats_thread_fini(t);
+    fa__sites_thread_fini(t);
 }
 
 /* A record of an exited thread, or a new one. */
@@ -165,7 +169,8 @@ static fa__thread_t *record_get(fa_alloc_t *fa) {
     if (b < FA__RECORD_BLOCKS && fa->record_blocks[b]) {
         t = &fa->record_blocks[b][n % FA__RECORDS_PER_BLOCK];
         t->fa = fa;
-        if (fa__stats_thread_init(fa, t) == FA_OK && fa__retain_init(fa, t) == FA_OK) {
+        if (fa__stats_thread_init(fa, t) == FA_OK && fa__sites_thread_init(fa, t) == FA_OK &&
+            fa__retain_init(fa, t) == FA_OK) {
             t->state = FA__THREAD_LIVE;
             FA__RELEASE(fa->record_count, n + 1);
         } else {
@@ -186,7 +191,8 @@ fa__thread_t *fa__thread_register(fa_alloc_t *fa) {
             FA__RELEASE(t->state, FA__THREAD_FREE);
             goto fail;
         }
-        t->index = __atomic_fetch_add(&fa->thread_seq, 1, __ATOMIC_RELAXED);
+        /* Snapshots read the index of a record once it is live again. */
+        FA__STORE(t->index, __atomic_fetch_add(&fa->thread_seq, 1, __ATOMIC_RELAXED));
         t->fast.tag = FA_TAG_ROOT;
         fa__stats_list(t, FA_TAG_ROOT);
         fa__thread_update_slow(t);

@@ -198,12 +198,12 @@ size_t fa_debug_live_blocks(fa_alloc_t *fa) {
 }
 
 static void *heap_alloc_at(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, const char *file,
-                           int line) {
+                           int line, fa_site_t *site) {
     if (size > SIZE_MAX - GUARD_BYTES) {
         report_at(fa, FA_ERR_OVERFLOW, NULL, file, line, "heap alloc: size overflows");
         return NULL;
     }
-    unsigned char *p = fa__heap_alloc_raw(fa, t, size + GUARD_BYTES, align);
+    unsigned char *p = fa__heap_alloc_raw(fa, t, size + GUARD_BYTES, align, site);
     if (!p) return NULL;
     memset(p + size, GUARD, GUARD_BYTES);
     insert(fa->debug, p, size, FA_KIND_HEAP, (uint16_t)t->fast.tag, file, line);
@@ -211,15 +211,15 @@ static void *heap_alloc_at(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t 
 }
 
 void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, const char *file,
-                           int line) {
-    return heap_alloc_at(fa, t, size, align, file, line);
+                           int line, fa_site_t *site) {
+    return heap_alloc_at(fa, t, size, align, file, line, site);
 }
 
 void *fa_heap_alloc_at(fa_alloc_t *fa, size_t size, size_t align, const char *file, int line) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     fa__op_begin(t);
-    void *p = heap_alloc_at(fa, t, size, align, file, line);
+    void *p = heap_alloc_at(fa, t, size, align, file, line, NULL);
     fa__op_end(t);
     return p;
 }
@@ -258,12 +258,13 @@ void fa_heap_free_at(fa_alloc_t *fa, void *p, const char *file, int line) {
     fa__op_end(t);
 }
 
-void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line) {
+void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line,
+                           fa_site_t *site) {
     void *result;
     if (size > FA_POOL_MAX_SIZE - sizeof(pool_hdr_t) - GUARD_BYTES) {
-        result = heap_alloc_at(fa, t, size, 16, file, line);
+        result = heap_alloc_at(fa, t, size, 16, file, line, site);
     } else {
-        pool_hdr_t *h = fa__pool_alloc_raw(fa, t, size + sizeof(pool_hdr_t) + GUARD_BYTES);
+        pool_hdr_t *h = fa__pool_alloc_raw(fa, t, size + sizeof(pool_hdr_t) + GUARD_BYTES, site);
         result = h;
         if (h) {
             h->magic = POOL_LIVE;
@@ -281,7 +282,7 @@ void *fa_pool_alloc_at(fa_alloc_t *fa, size_t size, const char *file, int line) 
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     fa__op_begin(t);
-    void *p = fa__debug_pool_alloc(fa, t, size, file, line);
+    void *p = fa__debug_pool_alloc(fa, t, size, file, line, NULL);
     fa__op_end(t);
     return p;
 }
@@ -340,14 +341,15 @@ size_t fa__debug_block_size(fa_alloc_t *fa, const void *p) {
 
 #else /* !FA_DEBUG: the _at calls are the plain ones */
 
-void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line) {
+void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line,
+                           fa_site_t *site) {
     (void)file, (void)line;
-    return fa__pool_alloc_raw(fa, t, size);
+    return fa__pool_alloc_raw(fa, t, size, site);
 }
 void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, const char *file,
-                           int line) {
+                           int line, fa_site_t *site) {
     (void)file, (void)line;
-    return fa__heap_alloc_raw(fa, t, size, align);
+    return fa__heap_alloc_raw(fa, t, size, align, site);
 }
 
 void *fa__debug_block_of(fa_alloc_t *fa, void *p) {

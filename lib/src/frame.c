@@ -132,10 +132,15 @@ static bool arena_grow(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t alig
     return true;
 }
 
-void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
+void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align, fa_site_t *site) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     void *result = NULL;
+#if FA_SITES
+    uint32_t site_id = fa__site_id(site, FA_KIND_FRAME);
+#else
+    (void)site;
+#endif
     fa__op_begin(t);
     /* Another thread may have asked for a recheck (a budget changed). */
     fa__thread_update_slow(t);
@@ -202,6 +207,9 @@ void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align) {
     FA__STORE(st->frame_bytes, st->frame_bytes + size);
     FA__STORE(st->frame_inuse, st->frame_inuse + size);
     FA__RELEASE(st->frame_count, st->frame_count + 1);
+#if FA_SITES
+    fa__sites_frame(t, site_id, size);
+#endif
     if (charged) {
         FA__STORE(st->budget_frame, st->budget_frame + size); /* given back at the frame end */
         fa__budget_read_unlock(fa);
@@ -212,21 +220,25 @@ out:
     return result;
 }
 
-void *fa_frame_alloc_batch(fa_alloc_t *fa, size_t size, size_t align, size_t count) {
+void *fa_frame_alloc_batch_site(fa_alloc_t *fa, size_t size, size_t align, size_t count, fa_site_t *site) {
     size_t a = align ? align : _Alignof(max_align_t);
-    if ((a & (a - 1)) != 0 || a > 4096) return fa__frame_alloc_slow(fa, size, align);
+    if ((a & (a - 1)) != 0 || a > 4096) return fa__frame_alloc_slow(fa, size, align, site);
     size_t stride, total;
     if (__builtin_add_overflow(size, a - 1, &stride) || __builtin_mul_overflow(stride & ~(a - 1), count, &total) ||
         total > FA__SIZE_MAX) {
         fa__report(fa, FA_ERR_OVERFLOW, NULL, "frame batch: %zu x %zu bytes overflows", count, size);
         return NULL;
     }
-    return fa_frame_alloc(fa, total, a);
+    return fa_frame_alloc_site(fa, total, a, site);
 }
 
-static void *alloc_n(fa_alloc_t *fa, size_t size, size_t align, void **out, size_t n) {
+void *fa_frame_alloc_batch(fa_alloc_t *fa, size_t size, size_t align, size_t count) {
+    return fa_frame_alloc_batch_site(fa, size, align, count, NULL);
+}
+
+static void *alloc_n(fa_alloc_t *fa, size_t size, size_t align, void **out, size_t n, fa_site_t *site) {
     size_t a = align ? align : _Alignof(max_align_t);
-    if ((a & (a - 1)) != 0 || a > 4096) return fa__frame_alloc_slow(fa, size, align);
+    if ((a & (a - 1)) != 0 || a > 4096) return fa__frame_alloc_slow(fa, size, align, site);
     /* Size 0 counts as 1, so that the n pointers are distinct. */
     size_t stride, total;
     if (__builtin_add_overflow(size ? size : 1, a - 1, &stride) ||
@@ -234,42 +246,67 @@ static void *alloc_n(fa_alloc_t *fa, size_t size, size_t align, void **out, size
         fa__report(fa, FA_ERR_OVERFLOW, NULL, "frame batch: %zu x %zu bytes overflows", n, size);
         return NULL;
     }
-    char *p = fa_frame_alloc(fa, total, a);
+    char *p = fa_frame_alloc_site(fa, total, a, site);
     if (!p) return NULL;
     for (size_t i = 0; i < n; i++) out[i] = p + i * stride;
     return p;
 }
 
+void *fa_frame_alloc2_site(fa_alloc_t *fa, size_t size, size_t align, void *out[2], fa_site_t *site) {
+    return alloc_n(fa, size, align, out, 2, site);
+}
+void *fa_frame_alloc4_site(fa_alloc_t *fa, size_t size, size_t align, void *out[4], fa_site_t *site) {
+    return alloc_n(fa, size, align, out, 4, site);
+}
+void *fa_frame_alloc8_site(fa_alloc_t *fa, size_t size, size_t align, void *out[8], fa_site_t *site) {
+    return alloc_n(fa, size, align, out, 8, site);
+}
 void *fa_frame_alloc2(fa_alloc_t *fa, size_t size, size_t align, void *out[2]) {
-    return alloc_n(fa, size, align, out, 2);
+    return alloc_n(fa, size, align, out, 2, NULL);
 }
 void *fa_frame_alloc4(fa_alloc_t *fa, size_t size, size_t align, void *out[4]) {
-    return alloc_n(fa, size, align, out, 4);
+    return alloc_n(fa, size, align, out, 4, NULL);
 }
 void *fa_frame_alloc8(fa_alloc_t *fa, size_t size, size_t align, void *out[8]) {
-    return alloc_n(fa, size, align, out, 8);
+    return alloc_n(fa, size, align, out, 8, NULL);
 }
 
-char *fa_frame_strdup(fa_alloc_t *fa, const char *s) {
+char *fa_frame_strdup_site(fa_alloc_t *fa, const char *s, fa_site_t *site) {
     if (!s) {
         fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_frame_strdup: NULL string");
         return NULL;
     }
     size_t n = strlen(s) + 1;
-    char *d = fa_frame_alloc(fa, n, 1);
+    char *d = fa_frame_alloc_site(fa, n, 1, site);
     if (d) memcpy(d, s, n);
     return d;
 }
 
-char *fa_frame_sprintf(fa_alloc_t *fa, const char *fmt, ...) {
-    va_list ap, ap2;
-    va_start(ap, fmt);
+char *fa_frame_strdup(fa_alloc_t *fa, const char *s) { return fa_frame_strdup_site(fa, s, NULL); }
+
+static char *vsprintf_site(fa_alloc_t *fa, fa_site_t *site, const char *fmt, va_list ap) {
+    va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
     char *d = NULL;
-    if (n >= 0 && (d = fa_frame_alloc(fa, (size_t)n + 1, 1)) != NULL) vsnprintf(d, (size_t)n + 1, fmt, ap2);
+    if (n >= 0 && (d = fa_frame_alloc_site(fa, (size_t)n + 1, 1, site)) != NULL) vsnprintf(d, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
+    return d;
+}
+
+char *fa_frame_sprintf_site(fa_alloc_t *fa, fa_site_t *site, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *d = vsprintf_site(fa, site, fmt, ap);
+    va_end(ap);
+    return d;
+}
+
+char *fa_frame_sprintf(fa_alloc_t *fa, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *d = vsprintf_site(fa, NULL, fmt, ap);
+    va_end(ap);
     return d;
 }
 

@@ -57,6 +57,10 @@ static bool round_up(size_t size, size_t align, size_t *out) {
 /* ---- vector ---------------------------------------------------------------- */
 
 int fa_frame_vec_init(fa_frame_vec_t *v, fa_alloc_t *fa, size_t elem_size, size_t align) {
+    return fa_frame_vec_init_site(v, fa, elem_size, align, NULL);
+}
+
+int fa_frame_vec_init_site(fa_frame_vec_t *v, fa_alloc_t *fa, size_t elem_size, size_t align, fa_site_t *site) {
     if (!v || !fa || elem_size == 0) {
         fa__report(fa, FA_ERR_INVALID_ARG, NULL,
                    "fa_frame_vec_init: NULL vector or context, or element size 0");
@@ -72,7 +76,7 @@ int fa_frame_vec_init(fa_frame_vec_t *v, fa_alloc_t *fa, size_t elem_size, size_
         fa__report(fa, FA_ERR_OVERFLOW, NULL, "fa_frame_vec_init: element size %zu overflows", elem_size);
         return FA_ERR_OVERFLOW;
     }
-    *v = (fa_frame_vec_t){.elem_size = stride, .align = align, .fa = fa};
+    *v = (fa_frame_vec_t){.elem_size = stride, .align = align, .fa = fa, .site_ = site};
     return FA_OK;
 }
 
@@ -99,14 +103,14 @@ static int vec_grow(fa_frame_vec_t *v, fa__thread_t *t, size_t need, bool exact)
         bytes - old_bytes <= (size_t)(t->fast.end - t->fast.cur)) {
         /* The bump pointer is at the vector's end: an alignment-1 allocation
          * of the missing bytes returns exactly that address. */
-        char *more = fa_frame_alloc(v->fa, bytes - old_bytes, 1);
+        char *more = fa_frame_alloc_site(v->fa, bytes - old_bytes, 1, v->site_);
         if (!more) return fa_last_error();
         if (more == (char *)v->data + old_bytes) {
             v->cap = new_cap;
             return FA_OK;
         }
     }
-    char *d = fa_frame_alloc(v->fa, bytes, v->align);
+    char *d = fa_frame_alloc_site(v->fa, bytes, v->align, v->site_);
     if (!d) return fa_last_error();
     if (v->len) memcpy(d, v->data, v->len * v->elem_size);
     v->data = d;
@@ -189,7 +193,7 @@ static int map_take(fa_frame_map_t *m, fa__thread_t *t, size_t cap) {
                    m->value_size);
         return FA_ERR_OVERFLOW;
     }
-    char *block = fa_frame_alloc(m->fa, total, align);
+    char *block = fa_frame_alloc_site(m->fa, total, align, m->site_);
     if (!block) return fa_last_error();
     m->keys = (uint64_t *)(void *)block;
     m->values = block + values_at;
@@ -238,6 +242,11 @@ static bool map_cap_for(size_t expected, size_t *cap) {
 
 int fa_frame_map_init(fa_frame_map_t *m, fa_alloc_t *fa, size_t value_size, size_t value_align,
                       size_t expected) {
+    return fa_frame_map_init_site(m, fa, value_size, value_align, expected, NULL);
+}
+
+int fa_frame_map_init_site(fa_frame_map_t *m, fa_alloc_t *fa, size_t value_size, size_t value_align,
+                           size_t expected, fa_site_t *site) {
     if (!m || !fa) {
         fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_frame_map_init: NULL map or context");
         return FA_ERR_INVALID_ARG;
@@ -247,7 +256,7 @@ int fa_frame_map_init(fa_frame_map_t *m, fa_alloc_t *fa, size_t value_size, size
                    "fa_frame_map_init: alignment %zu is not a power of two up to 4096", value_align);
         return FA_ERR_BAD_ALIGN;
     }
-    fa_frame_map_t n = {.value_align = value_align, .fa = fa};
+    fa_frame_map_t n = {.value_align = value_align, .fa = fa, .site_ = site};
     size_t cap = 0;
     if (!round_up(value_size, value_align, &n.value_size) || (expected && !map_cap_for(expected, &cap))) {
         fa__report(fa, FA_ERR_OVERFLOW, NULL, "fa_frame_map_init: %zu keys of %zu bytes overflow", expected,

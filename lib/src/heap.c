@@ -132,7 +132,9 @@ bool fa__heap_is_live(fa_alloc_t *fa, const void *p) {
 
 void fa__heap_release(void *p) { free(((fa__heap_hdr_t *)p - 1)->raw); }
 
-void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align) {
+void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, fa_site_t *site) {
+    (void)site; /* unused without call sites */
+
     if (align == 0) align = 16;
     if ((align & (align - 1)) != 0 || align > 4096) {
         fa__report(fa, FA_ERR_BAD_ALIGN, NULL, "heap alloc: alignment %zu is not a power of two up to 4096",
@@ -155,7 +157,10 @@ void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t al
     }
     uintptr_t user = ((uintptr_t)raw + sizeof(fa__heap_hdr_t) + align - 1) & ~(uintptr_t)(align - 1);
     fa__heap_hdr_t *h = (fa__heap_hdr_t *)user - 1;
-    *h = (fa__heap_hdr_t){.context_id = fa->id, .raw = raw, .size = size, .tag = (uint16_t)tag,
+    *h = (fa__heap_hdr_t){.context_id = fa->id,
+                          .raw = raw,
+                          .size = size,
+                          .tag = (uint16_t)tag,
                           .flags = (uint16_t)__builtin_ctzll(align)};
 #ifndef FA_MINIMAL
     bool accounted = fa__budget_applies(fa, tag);
@@ -181,24 +186,41 @@ void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t al
     }
 #ifndef FA_MINIMAL
     fa__stats_alloc(t, FA__PH_HEAP, size);
+#if FA_SITES
+    /* A pool site's large blocks count for it, as heap. */
+    h->site = fa__sites_alloc(t, site, FA_KIND_HEAP, FA__PH_HEAP, size);
+#else
+    (void)site;
+#endif
     if (accounted) fa__budget_read_unlock(fa);
     if (FA_UNLIKELY(t->bh != NULL) && t->in_frame) fa__bh_count(fa, tag, FA_FIND_HEAP_IN_HOT_PATH, size);
 #endif
     return (void *)user;
 }
 
-void *fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align) {
-#ifdef FA_DEBUG
-    return fa_heap_alloc_at(fa, size, align, NULL, 0);
-#else
+void *fa_heap_alloc_site(fa_alloc_t *fa, size_t size, size_t align, fa_site_t *site) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     fa__op_begin(t);
-    void *p = fa__heap_alloc_raw(fa, t, size, align);
+#ifdef FA_DEBUG
+    void *p = fa__debug_heap_alloc(fa, t, size, align, site ? site->file : NULL, site ? (int)site->line : 0, site);
+#else
+    void *p = fa__heap_alloc_raw(fa, t, size, align, site);
+#endif
     fa__op_end(t);
     return p;
+}
+
+void *fa_heap_alloc(fa_alloc_t *fa, size_t size, size_t align) { return fa_heap_alloc_site(fa, size, align, NULL); }
+
+#ifndef FA_MINIMAL
+static void heap_free_figures(fa__thread_t *t, const fa__heap_hdr_t *h) {
+    fa__stats_free(t, h->tag, FA__PH_HEAP, h->size);
+#if FA_SITES
+    fa__sites_free(t, h->site, h->tag, FA__PH_HEAP, h->size);
 #endif
 }
+#endif
 
 void fa__heap_free_checked(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who) {
     int rc = registry_remove(fa, (uintptr_t)p);
@@ -213,10 +235,10 @@ void fa__heap_free_checked(fa_alloc_t *fa, fa__thread_t *t, void *p, const char 
     if (FA_UNLIKELY(fa__budget_applies(fa, h->tag))) {
         fa__budget_read_lock(fa, t);
         if (fa__budget_applies(fa, h->tag)) fa__budget_uncharge(fa, h->tag, h->size);
-        fa__stats_free(t, h->tag, FA__PH_HEAP, h->size);
+        heap_free_figures(t, h);
         fa__budget_read_unlock(fa);
     } else {
-        fa__stats_free(t, h->tag, FA__PH_HEAP, h->size);
+        heap_free_figures(t, h);
     }
     if (FA_UNLIKELY(t->bh != NULL)) fa__bh_free(fa, t, p, h->tag, h->size);
 #else
@@ -246,7 +268,7 @@ void fa_heap_free(fa_alloc_t *fa, void *p) {
  * current tag switched to tag_id for the call (through the statistics, so
  * the tag is listed for the frame end and snapshots): every counter, budget
  * and debug record then names tag_id, and the thread's stack is untouched. */
-void *fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align) {
+void *fa_heap_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, size_t align, fa_site_t *site) {
     if (!fa) return NULL;
     if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
         fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_heap_alloc_tagged: no tag with id %d", tag_id);
@@ -255,15 +277,23 @@ void *fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     uint32_t saved = t->fast.tag;
-    if (saved == (uint32_t)tag_id) return fa_heap_alloc(fa, size, align);
+    if (saved == (uint32_t)tag_id) return fa_heap_alloc_site(fa, size, align, site);
     fa__stats_set_tag(t, (uint32_t)tag_id);
-    void *p = fa_heap_alloc(fa, size, align);
+    void *p = fa_heap_alloc_site(fa, size, align, site);
     fa__stats_set_tag(t, saved);
     return p;
 }
 
+void *fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align) {
+    return fa_heap_alloc_tagged_site(fa, tag_id, size, align, NULL);
+}
+
 void *fa_heap_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id) {
-    if (!p) return fa_heap_alloc_tagged(fa, tag_id, size, 0);
+    return fa_heap_realloc_site(fa, p, size, tag_id, NULL);
+}
+
+void *fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id, fa_site_t *site) {
+    if (!p) return fa_heap_alloc_tagged_site(fa, tag_id, size, 0, site);
     if (!fa) return NULL;
     /* The registry, not the memory in front of p, says whether p is ours. */
     if (fa__pool_owns(fa, p) || !fa__heap_is_live(fa, p)) {
@@ -272,7 +302,7 @@ void *fa_heap_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id) {
     }
     const fa__heap_hdr_t *h = (const fa__heap_hdr_t *)p - 1;
     size_t old_size = fa_block_size(fa, p); /* without FA_DEBUG's guard bytes */
-    void *q = fa_heap_alloc_tagged(fa, tag_id, size, (size_t)1 << h->flags);
+    void *q = fa_heap_alloc_tagged_site(fa, tag_id, size, (size_t)1 << h->flags, site);
     if (!q) return NULL;
     memcpy(q, p, old_size < size ? old_size : size);
     fa_heap_free(fa, p);

@@ -39,9 +39,10 @@
 #define FA__EMPTY_SLABS_KEPT 16 /* empty slabs kept committed; more go back to the OS */
 
 /* A slab: 64 KiB aligned, carved from the context's reserved region. The
- * header is followed by one tag id per block, then the blocks. An empty slab
- * (magic FA__SLAB_EMPTY) sits in the pool's empty list until a class takes
- * it and rewrites the header. */
+ * header is followed by one owner word per block (FA__OWNER: its tag, and its
+ * call site's id), then the blocks. An empty slab (magic FA__SLAB_EMPTY)
+ * sits in the pool's empty list until a class takes it and rewrites the
+ * header. */
 typedef struct fa__slab {
     uint32_t magic;
     uint16_t class_index;
@@ -54,8 +55,11 @@ typedef struct fa__slab {
     struct fa__slab *next_empty; /* empty list (pool lock) */
     uint32_t scan_free;          /* reclaim scan: free blocks seen */
     uint32_t scan_round;
-    uint16_t tags[]; /* tag of each block while allocated */
+    uint32_t owners[]; /* FA__OWNER(tag, site) of each block while allocated */
 } fa__slab_t;
+#define FA__OWNER(tag, site) ((uint32_t)(tag) | (uint32_t)(site) << 16)
+#define FA__OWNER_TAG(o) ((o) & 0xFFFFu)
+#define FA__OWNER_SITE(o) ((o) >> 16)
 
 /* Shared free blocks of one class. Blocks link through their first word.
  * Full batches (batch[c] blocks each) are kept pre-linked: the head block's
@@ -105,7 +109,7 @@ typedef struct fa__heap_hdr {
     uint64_t size;
     uint16_t tag;
     uint16_t flags;
-    uint32_t reserved;
+    uint32_t site; /* the call site's id */
 } fa__heap_hdr_t;
 
 #define FA__HEAP_SHARDS 16
@@ -262,6 +266,7 @@ typedef struct fa__thread {
     /* Retention marks of the current frame (max_retained each). */
     fa_promotion_t *retain;
     uint32_t *retain_frames;
+    fa_site_t **retain_sites; /* the site each mark's copy counts for */
     uint32_t retain_count;
     fa_promotion_tag_summary_t *retain_summary;
     uint32_t retain_summary_count;
@@ -272,6 +277,23 @@ typedef struct fa__thread {
     uint64_t budget_fired[3]; /* frame serial + 1 of the last events */
     /* Behaviour filter state (allocated when the filter is first on). */
     struct fa__bh_thread *bh;
+    /* Call sites (FA_SITES): fast.site_slots, the (site, tag) entries and
+     * the per-tag overflow entries, in one mapping (sites.c). */
+    struct fa__site_stat *site_stats;
+    struct fa__site_seen *site_seen;
+    uint32_t site_stat_count; /* atomic, release on append */
+    uint32_t *site_overflow;  /* per tag: its overflow entry + 1 */
+    uint32_t *site_tag_slots; /* per tag: the first slot keyed to it (site id + 1) */
+    /* Per tag: its newest entry + 1 (atomic, release on append; entries
+     * link on through tag_next). A fold visits the entries of the tags in
+     * the dirty list only: an entry changes only while its tag is listed. */
+    uint32_t *site_tag_entries;
+    /* (site id << 16 | tag) << 32 | entry + 1, open addressing: the
+     * owner's lookup of an entry when a slot changes tag (owner only). */
+    uint64_t *site_entry_hash;
+    uint32_t site_entry_mask;
+    void *site_region;
+    size_t site_region_size;
 } fa__thread_t;
 
 /* A FA_RETAIN_FRAMES copy: a heap block with this header in front. */
@@ -355,6 +377,7 @@ struct fa_alloc_s {
     struct fa__transfers *transfers;
     struct fa__behaviour *behaviour;
     struct fa__debug *debug; /* FA_DEBUG only */
+    struct fa__sites *sites; /* FA_SITES: the (site, tag) figures */
 };
 
 static inline uint32_t fa__records(fa_alloc_t *fa) {
@@ -408,6 +431,25 @@ static inline void fa__op_end(fa__thread_t *t) { (void)t; }
  * operation: once the next one has). A reader that saw this value with
  * acquire sees every change made before it. */
 static inline uint64_t fa__op_done(const fa__thread_t *t) { return (t->activity | 1u) + 1; }
+/* Frame bytes (low bits) and count (high bits) of tag x's current window
+ * on thread t not yet in t->stats[x]: the tag's packed word, and with call
+ * sites the packed words of the slots keyed to x. Readers on other threads
+ * retry around window_seq (a re-key or a window fold moves them). */
+static inline uint64_t fa__stats_window(const fa__thread_t *t, uint32_t x) {
+    uint64_t p = __atomic_load_n(&t->fast.packed[x], __ATOMIC_ACQUIRE);
+#if FA_SITES
+    /* Bounded: a list being changed under a reader may be followed wrong,
+     * never for ever (the reader's window_seq check then retries). */
+    uint32_t s = __atomic_load_n(&t->site_tag_slots[x], __ATOMIC_ACQUIRE);
+    for (uint32_t n = 0; s && n <= FA_SITE_MAX; n++) {
+        const fa__site_slot_t *slot = &t->fast.site_slots[s - 1];
+        p += __atomic_load_n(&slot->packed, __ATOMIC_ACQUIRE);
+        s = __atomic_load_n(&slot->next, __ATOMIC_ACQUIRE);
+    }
+#endif
+    return p;
+}
+
 /* Puts tag in the thread's dirty list (if it is not there). */
 FA__HIDDEN void fa__stats_list(fa__thread_t *t, uint32_t tag);
 static inline fa__tstat_t *fa__stats_touch(fa__thread_t *t, uint32_t tag) {
@@ -441,7 +483,9 @@ static inline void fa__stats_free(fa__thread_t *t, uint32_t tag, int ph, uint64_
  * (fa__stats_set_tag). */
 static inline void fa__stats_alloc(fa__thread_t *t, int ph, uint64_t size) {
     fa__tstat_t *st = &t->stats[t->fast.tag];
+#if !FA_SITES /* the site entries count allocations */
     FA__STORE(st->ph[ph].count, st->ph[ph].count + 1);
+#endif
     FA__STORE(st->ph[ph].bytes, st->ph[ph].bytes + size);
 }
 /* The thread's frame ends: windows folded, frame high-waters noted (for
@@ -497,12 +541,12 @@ FA__HIDDEN bool fa__pool_owns(const fa_alloc_t *fa, const void *p);
  * memory. */
 FA__HIDDEN bool fa__pool_is_block(const fa_alloc_t *fa, const void *p);
 /* pool.c: the pool path without debug wrapping. */
-FA__HIDDEN void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size);
+FA__HIDDEN void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, fa_site_t *site);
 FA__HIDDEN void fa__pool_free_raw(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who);
 
 /* heap.c: the heap path without debug wrapping; the checked free shared by
  * fa_heap_free and fa_pool_free (who names the public call in reports). */
-FA__HIDDEN void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align);
+FA__HIDDEN void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align, fa_site_t *site);
 FA__HIDDEN void fa__heap_free_checked(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who);
 /* Is p a live heap block of fa? (registry lookup) */
 FA__HIDDEN bool fa__heap_is_live(fa_alloc_t *fa, const void *p);
@@ -575,18 +619,118 @@ FA__HIDDEN size_t fa__debug_block_size(fa_alloc_t *fa, const void *p);
  * header precedes pool blocks). */
 FA__HIDDEN void *fa__debug_block_of(fa_alloc_t *fa, void *p);
 /* fa_pool_alloc_at and fa_heap_alloc_at from inside an operation of t. */
-FA__HIDDEN void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line);
+FA__HIDDEN void *fa__debug_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, const char *file, int line,
+                                      fa_site_t *site);
 FA__HIDDEN void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t align,
-                                      const char *file, int line);
+                                      const char *file, int line, fa_site_t *site);
+
+/* sites.c: the process's site registry, each thread's (site, tag) entries
+ * and the context's folded figures per (site, tag). */
+typedef struct fa__site_stat {
+    uint32_t site, tag;
+    uint32_t fig;  /* the context's figure this entry folds into */
+    uint32_t next; /* the next entry of the same site on this thread + 1 */
+    /* Cumulative, written by the owner (frame figures exclude the site
+     * slot's packed window while the slot points here); what a pool
+     * operation touches is in the first cache line. */
+    uint64_t count[2], bytes[2], freed[2]; /* pool, heap */
+    uint64_t frame_count, frame_bytes, frame_released;
+    uint32_t tag_next; /* the next entry of the same tag on this thread + 1 */
+    uint32_t pad32;
+    uint64_t pad[4];
+} fa__site_stat_t;
+_Static_assert(sizeof(fa__site_stat_t) == 128, "fa__site_stat_t is two cache lines");
+
+/* What the folding thread last took of an entry (an array beside the
+ * entries, so that its writes stay off the owner's lines). */
+typedef struct fa__site_seen {
+    uint64_t count[3], bytes[3];
+    int64_t live[3];
+} fa__site_seen_t;
+
+/* One entry as read now, and what changed since the fold took it. */
+typedef struct fa__site_take {
+    uint32_t fig, tag;
+    uint64_t now_count[3], now_bytes[3];
+    int64_t now_live[3];
+    uint64_t count[3], bytes[3];
+    int64_t live[3];
+} fa__site_take_t;
+
+/* The site's id, numbering it on its first use (NULL: the unknown site of
+ * kind). */
+FA__HIDDEN uint32_t fa__site_id(fa_site_t *site, uint32_t kind);
+FA__HIDDEN int fa__sites_init(fa_alloc_t *fa);
+FA__HIDDEN void fa__sites_fini(fa_alloc_t *fa);
+FA__HIDDEN int fa__sites_thread_init(fa_alloc_t *fa, fa__thread_t *t);
+FA__HIDDEN void fa__sites_thread_fini(fa__thread_t *t);
+/* A thread's record is recycled: every entry and slot back to zero. */
+FA__HIDDEN void fa__sites_thread_reset(fa__thread_t *t);
+/* The entry allocations at site under the current tag count in (the slot
+ * keyed to it, unless `frees`: then it is only looked up, for a block of
+ * tag freed by this thread). Never NULL. Owner only. */
+FA__HIDDEN fa__site_stat_t *fa__sites_entry_slow(fa__thread_t *t, uint32_t site_id, uint32_t tag, bool frees);
+static inline fa__site_stat_t *fa__sites_entry(fa__thread_t *t, uint32_t site_id, uint32_t tag) {
+    const fa__site_slot_t *slot = &t->fast.site_slots[site_id];
+    if (FA_LIKELY(slot->key == tag + 1)) return (fa__site_stat_t *)slot->stat;
+    return fa__sites_entry_slow(t, site_id, tag, false);
+}
+/* A pool or heap allocation (ph) of `size` bytes at site (NULL: the
+ * unknown site of kind); returns the site's id. */
+FA__HIDDEN fa__site_stat_t *fa__sites_alloc_slow(fa__thread_t *t, fa_site_t *site, uint32_t kind,
+                                                 uint32_t *site_id);
+static inline uint32_t fa__sites_alloc(fa__thread_t *t, fa_site_t *site, uint32_t kind, int ph, uint64_t size) {
+    uint32_t site_id = site ? __atomic_load_n(&site->id, __ATOMIC_RELAXED) : FA_SITE_UNKNOWN(kind);
+    const fa__site_slot_t *slot = &t->fast.site_slots[site_id];
+    fa__site_stat_t *e = FA_LIKELY(slot->key == t->fast.tag + 1) ? (fa__site_stat_t *)slot->stat
+                                                                 : fa__sites_alloc_slow(t, site, kind, &site_id);
+    FA__STORE(e->count[ph], e->count[ph] + 1);
+    FA__STORE(e->bytes[ph], e->bytes[ph] + size);
+    return site_id;
+}
+/* A free of a block of `tag` allocated at site_id. */
+static inline void fa__sites_free(fa__thread_t *t, uint32_t site_id, uint32_t tag, int ph, uint64_t size) {
+    const fa__site_slot_t *slot = &t->fast.site_slots[site_id];
+    fa__site_stat_t *e = FA_LIKELY(slot->key == tag + 1) ? (fa__site_stat_t *)slot->stat
+                                                        : fa__sites_entry_slow(t, site_id, tag, true);
+    FA__STORE(e->freed[ph], e->freed[ph] + size);
+}
+/* A frame allocation counted out of line (the inline path adds to the
+ * slot's packed word instead). */
+FA__HIDDEN void fa__sites_frame(fa__thread_t *t, uint32_t site_id, uint64_t size);
+/* Moves the packed words of the slots keyed to tag x into their entries
+ * and the tag's figures, opening window_seq (*opened) before the first. */
+FA__HIDDEN void fa__sites_fold_window(fa__thread_t *t, uint32_t x, bool *opened);
+/* The thread's frame ends: the frame bytes of the entries of its frame
+ * tags (tags[0..ntags)) are released. */
+FA__HIDDEN void fa__sites_end_frame(fa__thread_t *t, const uint16_t *tags, uint32_t ntags);
+/* Reads entry i of t; false when nothing changed since the fold took it. */
+FA__HIDDEN bool fa__sites_take(const fa__thread_t *t, uint32_t i, fa__site_take_t *r);
+/* The folding thread took r (fold_lock). */
+FA__HIDDEN void fa__sites_seen(fa__thread_t *t, uint32_t i, const fa__site_take_t *r);
+FA__HIDDEN void fa__sites_fold_fig(fa_alloc_t *fa, uint64_t epoch, const fa__site_take_t *r);
+/* The main thread released its own frame: its entries' frame bytes leave
+ * the figures. Calls back with each change for the tag figures. */
+FA__HIDDEN void fa__sites_release_own(fa_alloc_t *fa, fa__thread_t *t, void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t));
+/* Snapshots with site rows: the lock, the pending figures of one attempt,
+ * and the rows. */
+FA__HIDDEN void fa__sites_snapshot_begin(fa_alloc_t *fa);
+FA__HIDDEN void fa__sites_snapshot_end(fa_alloc_t *fa);
+FA__HIDDEN void fa__sites_attempt(fa_alloc_t *fa);
+FA__HIDDEN void fa__sites_pending(fa_alloc_t *fa, const fa__site_take_t *r);
+/* Writes the rows of the figures of context frames epoch and next (plus
+ * this attempt's pending ones); false when the rows did not all fit. */
+FA__HIDDEN bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_t next);
 
 /* tags.c */
 FA__HIDDEN int fa__tags_init(fa_alloc_t *fa);
 FA__HIDDEN void fa__tags_fini(fa_alloc_t *fa);
 
-/* stats.c: the figures of a snapshot (totals, rows, thread rows); pending:
- * add what threads did since the last fold (false in a frame-end hook).
- * frame_peak receives the frame kind's peak. */
+/* stats.c: the figures of a snapshot (totals, rows, thread rows, site
+ * rows); pending: add what threads did since the last fold (false in a
+ * frame-end hook). frame_peak receives the frame kind's peak;
+ * sites_complete whether every site row fit. */
 FA__HIDDEN void fa__stats_snapshot(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pending,
-                                   uint64_t *frame_peak);
+                                   uint64_t *frame_peak, bool *sites_complete);
 
 #endif

@@ -93,14 +93,14 @@ bool fa__pool_is_block(const fa_alloc_t *fa, const void *p) {
 static void slab_format(fa_alloc_t *fa, fa__slab_t *s, int c) {
     uint32_t bs = fa->pool.class_size[c];
     uint32_t header = (uint32_t)sizeof(fa__slab_t);
-    uint32_t count = (uint32_t)((FA__SLAB_SIZE - header) / (bs + sizeof(uint16_t)));
+    uint32_t count = (uint32_t)((FA__SLAB_SIZE - header) / (bs + sizeof(uint32_t)));
     /* Blocks whose size is a multiple of 64 start on a cache line, so none
      * straddles two. */
     uint32_t align = bs % 64 == 0 ? 64u : 16u;
-    uint32_t first = (header + count * (uint32_t)sizeof(uint16_t) + align - 1) & ~(align - 1);
+    uint32_t first = (header + count * (uint32_t)sizeof(uint32_t) + align - 1) & ~(align - 1);
     while (first + count * bs > FA__SLAB_SIZE) {
         count--;
-        first = (header + count * (uint32_t)sizeof(uint16_t) + align - 1) & ~(align - 1);
+        first = (header + count * (uint32_t)sizeof(uint32_t) + align - 1) & ~(align - 1);
     }
     s->class_index = (uint16_t)c;
     s->decommitted = 0;
@@ -363,22 +363,29 @@ size_t fa_pool_trim(fa_alloc_t *fa) {
  * else (heap fallback, refill, budgets, the behaviour filter, bad pointers)
  * is out of line, so the common case keeps a small frame. */
 
-/* Records p (taken from cache) as allocated under the current tag. p is
- * the start of a block (it came from a free list): its index needs no
- * check. */
-static inline void note_alloc(fa__thread_t *t, void *p, uint32_t bs) {
+/* Records p (taken from cache) as allocated under the current tag at site
+ * (NULL: the unknown pool site). p is the start of a block (it came from a
+ * free list): its index needs no check. */
+static inline void note_alloc(fa__thread_t *t, void *p, uint32_t bs, fa_site_t *site) {
     uint32_t tag = t->fast.tag;
     fa__slab_t *s = slab_of(p);
     uint64_t idx = ((uint64_t)((char *)p - (char *)s - s->first_offset) * s->reciprocal) >> 32;
-    /* Written only when it changes: a store would pull the slab's tag line
-     * away from the other threads that share it. */
-    uint16_t *block_tag = &s->tags[idx];
-    if (*block_tag != tag) *block_tag = (uint16_t)tag;
     fa__stats_alloc(t, FA__PH_POOL, bs);
+#if FA_SITES
+    uint32_t site_id = fa__sites_alloc(t, site, FA_KIND_POOL, FA__PH_POOL, bs);
+#else
+    uint32_t site_id = 0;
+    (void)site;
+#endif
+    /* Written only when it changes: a store would pull the slab's owner line
+     * away from the other threads that share it. */
+    uint32_t *owner = &s->owners[idx], o = FA__OWNER(tag, site_id);
+    if (*owner != o) *owner = o;
 }
 
-__attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
-    if (size > FA_POOL_MAX_SIZE) return fa__heap_alloc_raw(fa, t, size, 16);
+__attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thread_t *t, size_t size,
+                                                        fa_site_t *site) {
+    if (size > FA_POOL_MAX_SIZE) return fa__heap_alloc_raw(fa, t, size, 16, site);
     int c = fa->pool.class_of[(size + 15) >> 4];
     fa__cache_t *cache = &t->cache[c];
     if (!cache->head && !cache_refill(fa, t, cache, c)) {
@@ -397,7 +404,7 @@ __attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thre
             return NULL;
         }
     }
-    note_alloc(t, p, bs);
+    note_alloc(t, p, bs, site);
     if (accounted) fa__budget_read_unlock(fa);
     if (t->bh) fa__bh_pool_alloc(fa, t, p);
 #endif
@@ -406,14 +413,16 @@ __attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thre
     return p;
 }
 
-static inline __attribute__((always_inline)) void *pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size) {
+/* site: the call site (NULL: the unknown pool site). */
+static inline __attribute__((always_inline)) void *pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size,
+                                                               fa_site_t *site) {
     if (FA_LIKELY(size <= FA_POOL_MAX_SIZE)) {
         int c = fa->pool.class_of[(size + 15) >> 4];
         fa__cache_t *cache = &t->cache[c];
         void *p = cache->head;
 #ifndef FA_MINIMAL
         if (FA_LIKELY(p && !fa__tag_slow(fa, t->fast.tag))) {
-            note_alloc(t, p, fa->pool.class_size[c]);
+            note_alloc(t, p, fa->pool.class_size[c], site);
 #else
         if (FA_LIKELY(p)) {
 #endif
@@ -422,10 +431,21 @@ static inline __attribute__((always_inline)) void *pool_alloc(fa_alloc_t *fa, fa
             return p;
         }
     }
-    return alloc_slow(fa, t, size);
+    return alloc_slow(fa, t, size, site);
 }
 
-void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size) { return pool_alloc(fa, t, size); }
+void *fa__pool_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, fa_site_t *site) {
+    return pool_alloc(fa, t, size, site);
+}
+
+/* A pool block of `owner` freed by thread t: its tag's and its site's
+ * figures. */
+static inline void pool_free_figures(fa__thread_t *t, uint32_t owner, uint32_t bs) {
+    fa__stats_free(t, FA__OWNER_TAG(owner), FA__PH_POOL, bs);
+#if FA_SITES
+    fa__sites_free(t, FA__OWNER_SITE(owner), FA__OWNER_TAG(owner), FA__PH_POOL, bs);
+#endif
+}
 
 /* A pointer that is not a block of this pool, or a budgeted tag's block, or
  * the behaviour filter is on. */
@@ -447,14 +467,14 @@ __attribute__((noinline, cold)) static void free_slow(fa_alloc_t *fa, fa__thread
         return;
     }
 #ifndef FA_MINIMAL
-    uint32_t tag = s->tags[idx];
+    uint32_t owner = s->owners[idx], tag = FA__OWNER_TAG(owner);
     if (fa__budget_applies(fa, tag)) {
         fa__budget_read_lock(fa, t);
         if (fa__budget_applies(fa, tag)) fa__budget_uncharge(fa, tag, s->block_size);
-        fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
+        pool_free_figures(t, owner, s->block_size);
         fa__budget_read_unlock(fa);
     } else {
-        fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
+        pool_free_figures(t, owner, s->block_size);
     }
     if (t->bh) fa__bh_free(fa, t, p, tag, s->block_size);
 #endif
@@ -470,9 +490,9 @@ static inline __attribute__((always_inline)) void pool_free(fa_alloc_t *fa, fa__
     if (FA_LIKELY(fa__pool_owns(fa, p) && s->magic == FA__SLAB_MAGIC && (idx = block_index(s, p)) >= 0)) {
         fa__cache_t *cache = &t->cache[s->class_index];
 #ifndef FA_MINIMAL
-        uint32_t tag = s->tags[idx];
-        if (FA_LIKELY(p != cache->head && !fa__tag_slow(fa, tag))) {
-            fa__stats_free(t, tag, FA__PH_POOL, s->block_size);
+        uint32_t owner = s->owners[idx];
+        if (FA_LIKELY(p != cache->head && !fa__tag_slow(fa, FA__OWNER_TAG(owner)))) {
+            pool_free_figures(t, owner, s->block_size);
 #else
         if (FA_LIKELY(p != cache->head)) {
 #endif
@@ -488,18 +508,20 @@ static inline __attribute__((always_inline)) void pool_free(fa_alloc_t *fa, fa__
 
 void fa__pool_free_raw(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who) { pool_free(fa, t, p, who); }
 
-void *fa_pool_alloc(fa_alloc_t *fa, size_t size) {
-#ifdef FA_DEBUG
-    return fa_pool_alloc_at(fa, size, NULL, 0);
-#else
+void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size, fa_site_t *site) {
     fa__thread_t *t = fa__thread_get(fa);
     if (FA_UNLIKELY(!t)) return NULL;
     fa__op_begin(t);
-    void *p = pool_alloc(fa, t, size);
+#ifdef FA_DEBUG
+    void *p = fa__debug_pool_alloc(fa, t, size, site ? site->file : NULL, site ? (int)site->line : 0, site);
+#else
+    void *p = pool_alloc(fa, t, size, site);
+#endif
     fa__op_end(t);
     return p;
-#endif
 }
+
+void *fa_pool_alloc(fa_alloc_t *fa, size_t size) { return fa_pool_alloc_site(fa, size, NULL); }
 
 void fa_pool_free(fa_alloc_t *fa, void *p) {
 #ifdef FA_DEBUG

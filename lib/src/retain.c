@@ -11,8 +11,9 @@ int fa__retain_init(fa_alloc_t *fa, fa__thread_t *t) {
     uint32_t n = fa->cfg.max_retained;
     t->retain = calloc(n, sizeof *t->retain);
     t->retain_frames = calloc(n, sizeof *t->retain_frames);
+    t->retain_sites = calloc(n, sizeof *t->retain_sites);
     t->retain_summary = calloc(n, sizeof *t->retain_summary);
-    return t->retain && t->retain_frames && t->retain_summary ? FA_OK : FA_ERR_NO_MEMORY;
+    return t->retain && t->retain_frames && t->retain_sites && t->retain_summary ? FA_OK : FA_ERR_NO_MEMORY;
 }
 
 void fa__retain_release_kept(fa_alloc_t *fa, fa__thread_t *t) {
@@ -32,10 +33,16 @@ void fa__retain_fini(fa__thread_t *t) {
     t->kept = NULL;
     free(t->retain);
     free(t->retain_frames);
+    free(t->retain_sites);
     free(t->retain_summary);
 }
 
 int fa_frame_retain(fa_alloc_t *fa, void *p, size_t size, fa_retain_policy policy, uint32_t frames) {
+    return fa_frame_retain_site(fa, p, size, policy, frames, NULL);
+}
+
+int fa_frame_retain_site(fa_alloc_t *fa, void *p, size_t size, fa_retain_policy policy, uint32_t frames,
+                         fa_site_t *site) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return FA_ERR_NO_MEMORY;
     if (!p || policy > FA_RETAIN_FRAMES || (policy == FA_RETAIN_FRAMES && (frames == 0 || frames > 65535))) {
@@ -59,14 +66,20 @@ int fa_frame_retain(fa_alloc_t *fa, void *p, size_t size, fa_retain_policy polic
     uint32_t i = t->retain_count++;
     t->retain[i] = (fa_promotion_t){.old_ptr = p, .size = size, .tag_id = (uint16_t)t->fast.tag, .policy = policy};
     t->retain_frames[i] = frames;
+    t->retain_sites[i] = site;
     return FA_OK;
+}
+
+void *fa_frame_alloc_retained_site(fa_alloc_t *fa, size_t size, size_t align, fa_retain_policy policy,
+                                   uint32_t frames, fa_site_t *site) {
+    void *p = fa_frame_alloc_site(fa, size, align, site);
+    if (p && fa_frame_retain_site(fa, p, size, policy, frames, site) != FA_OK) return NULL;
+    return p;
 }
 
 void *fa_frame_alloc_retained(fa_alloc_t *fa, size_t size, size_t align, fa_retain_policy policy,
                               uint32_t frames) {
-    void *p = fa_frame_alloc(fa, size, align);
-    if (p && fa_frame_retain(fa, p, size, policy, frames) != FA_OK) return NULL;
-    return p;
+    return fa_frame_alloc_retained_site(fa, size, align, policy, frames, NULL);
 }
 
 static fa_promotion_tag_summary_t *summary_of(fa__thread_t *t, uint16_t tag) {
@@ -77,8 +90,9 @@ static fa_promotion_tag_summary_t *summary_of(fa__thread_t *t, uint16_t tag) {
     return s;
 }
 
-/* Copies one mark to its destination, allocating under the mark's tag. */
-static void promote(fa_alloc_t *fa, fa__thread_t *t, fa_promotion_t *m, uint32_t frames) {
+/* Copies one mark to its destination, allocating under the mark's tag for
+ * the mark's site. */
+static void promote(fa_alloc_t *fa, fa__thread_t *t, fa_promotion_t *m, uint32_t frames, fa_site_t *site) {
     uint32_t saved_tag = t->fast.tag;
     fa__stats_set_tag(t, m->tag_id);
     int saved_error = fa_last_error();
@@ -88,12 +102,12 @@ static void promote(fa_alloc_t *fa, fa__thread_t *t, fa_promotion_t *m, uint32_t
         if (m->size > FA_POOL_MAX_SIZE) {
             m->error = FA_ERR_INVALID_ARG; /* too large for a pool block */
         } else {
-            dst = fa__debug_pool_alloc(fa, t, m->size, "promotion", 0);
+            dst = fa__debug_pool_alloc(fa, t, m->size, "promotion", 0, site);
         }
     } else if (m->policy == FA_RETAIN_PROMOTE_HEAP) {
-        dst = fa__debug_heap_alloc(fa, t, m->size, 16, "promotion", 0);
+        dst = fa__debug_heap_alloc(fa, t, m->size, 16, "promotion", 0, site);
     } else {
-        fa__kept_t *k = fa__heap_alloc_raw(fa, t, sizeof(fa__kept_t) + m->size, 16);
+        fa__kept_t *k = fa__heap_alloc_raw(fa, t, sizeof(fa__kept_t) + m->size, 16, site);
         if (k) {
             k->frames_left = frames;
             k->next = t->kept;
@@ -139,7 +153,7 @@ void fa__retain_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
             tot.discarded_count++, tot.discarded_bytes += m->size;
             continue;
         }
-        promote(fa, t, m, t->retain_frames[i]);
+        promote(fa, t, m, t->retain_frames[i], t->retain_sites[i]);
         if (m->error != FA_OK) {
             s->failed_count++, s->failed_bytes += m->size;
             tot.failed_count++, tot.failed_bytes += m->size;

@@ -15,8 +15,11 @@ static bool in_frame_end_hook(fa_alloc_t *fa) {
 
 int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
     if (!fa || !snap || (snap->rows_capacity && !snap->rows) || (snap->threads_capacity && !snap->threads) ||
-        (snap->findings_capacity && !snap->findings))
+        (snap->findings_capacity && !snap->findings) || (snap->sites_capacity && !snap->sites))
         return FA_ERR_INVALID_ARG;
+    /* Without call sites there are no site rows. */
+    if (!FA_SITES) snap->sites_capacity = 0;
+    snap->site_count = snap->sites_total = 0;
     snap->size = (uint32_t)sizeof *snap;
     snap->version = FA_SNAPSHOT_VERSION;
     snap->frame = FA__LOAD(fa->frame_number);
@@ -25,7 +28,8 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
     snap->frame_duration_ns = start ? fa__now_ns() - start : 0;
     uint32_t ntags = atomic_load_explicit(&fa->tags.count, memory_order_acquire);
     uint64_t frame_peak;
-    fa__stats_snapshot(fa, snap, ntags, !in_frame_end_hook(fa), &frame_peak);
+    bool sites_complete;
+    fa__stats_snapshot(fa, snap, ntags, !in_frame_end_hook(fa), &frame_peak, &sites_complete);
     snap->tag_count = ntags;
     snap->row_count = ntags < snap->rows_capacity ? ntags : snap->rows_capacity;
     for (uint32_t i = 0; i < snap->row_count; i++) {
@@ -52,6 +56,7 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
     /* An array the caller did not provide (capacity 0) is not truncation. */
     bool truncated = (snap->rows_capacity && snap->row_count < snap->tag_count) ||
                      (snap->threads_capacity && snap->thread_count < snap->threads_total) ||
-                     (snap->findings_capacity && snap->finding_count < snap->findings_total);
+                     (snap->findings_capacity && snap->finding_count < snap->findings_total) ||
+                     (snap->sites_capacity && !sites_complete);
     return truncated ? FA_ERR_TRUNCATED : FA_OK;
 }

@@ -19,7 +19,14 @@
  * a maximum is always right before a decrease, or now), tagged with the
  * context frame it saw. The fold turns them into rises above what the fold
  * last saw, summed over threads on top of what was live when the frame
- * began. */
+ * began.
+ *
+ * Call sites (FA_SITES). Every allocation is also counted in the thread's
+ * (site, tag) entry (sites.c). The fold and the snapshots take a tag's
+ * count, bytes and live bytes from those entries, read in the same pass,
+ * so that the site rows of a snapshot add up to its tag rows exactly; the
+ * tags' own counters still give their peaks, frees, thread rows and
+ * budgets. */
 #include "internal.h"
 
 #include <sched.h>
@@ -106,6 +113,9 @@ void fa__stats_fold_window(fa__thread_t *t) {
     bool open = false;
     for (uint32_t i = 0; i < t->frame_tag_count; i++) {
         uint32_t x = t->frame_tags[i];
+#if FA_SITES
+        fa__sites_fold_window(t, x, &open);
+#endif
         uint64_t p = t->fast.packed[x];
         if (!p) continue;
         /* Readers that meet the odd sequence (or see it move) read again:
@@ -122,7 +132,7 @@ void fa__stats_fold_window(fa__thread_t *t) {
 
 static uint64_t inuse_of(const fa__thread_t *t, uint32_t x) {
     const fa__tstat_t *st = &t->stats[x];
-    return GET(st->frame_inuse) + (GET(t->fast.packed[x]) & FA__PACKED_BYTES_MASK);
+    return GET(st->frame_inuse) + (fa__stats_window(t, x) & FA__PACKED_BYTES_MASK);
 }
 
 uint64_t fa__stats_frame_used(const fa__thread_t *t) {
@@ -158,6 +168,9 @@ void fa__stats_end_frame(fa__thread_t *t, uint64_t epoch) {
     }
 #ifndef FA__NO_PEAK_TRACKING
     note_hw(&t->frame_hw, &t->frame_hw_epoch, epoch, used);
+#endif
+#if FA_SITES
+    fa__sites_end_frame(t, t->frame_tags, t->frame_tag_count);
 #endif
     t->frame_tag_count = 0;
 }
@@ -205,7 +218,7 @@ static void read_tag(const fa__thread_t *t, uint32_t x, reading_t *r) {
         r->frame_count = GET(st->frame_count);
         r->frame_bytes = GET(st->frame_bytes);
         r->frame_inuse = GET(st->frame_inuse);
-        uint64_t p = GET(t->fast.packed[x]);
+        uint64_t p = fa__stats_window(t, x);
         r->frame_count += p >> FA__PACKED_COUNT_SHIFT;
         r->frame_bytes += p & FA__PACKED_BYTES_MASK;
         r->frame_inuse += p & FA__PACKED_BYTES_MASK;
@@ -320,10 +333,61 @@ static uint64_t thread_peak(const fa__thread_t *t, uint64_t epoch, uint64_t used
 
 /* Folds one thread (caller holds fold_lock, fold_seq odd). Returns the
  * rows it read. */
+/* A tag's count, bytes and live bytes come from its site entries: the
+ * delta of a tag's own counters keeps only its frees and peak rises. */
+static void without_sited(delta_t *d) {
+#if FA_SITES
+    for (int k = 0; k < 3; k++) {
+        d->count[k] = d->bytes[k] = 0;
+        d->live[k] = 0;
+    }
+#else
+    (void)d;
+#endif
+}
+
+#if FA_SITES
+static delta_t delta_of_site(const fa__site_take_t *r) {
+    delta_t d;
+    memset(&d, 0, sizeof d);
+    for (int k = 0; k < 3; k++) {
+        d.count[k] = r->count[k];
+        d.bytes[k] = r->bytes[k];
+        d.live[k] = r->live[k];
+    }
+    return d;
+}
+
+/* Folds the thread's (site, tag) entries into the site and tag figures:
+ * those of the n tags of its dirty list (an entry changes only while its
+ * tag is listed), so a frame end costs O(entries of the changed tags), not
+ * O(every entry the thread ever made). */
+static uint32_t fold_sites(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uint32_t n) {
+    uint32_t visited = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t x = GET(t->dirty[j]);
+        for (uint32_t k = GET(t->site_tag_entries[x]); k; k = GET(t->site_stats[k - 1].tag_next)) {
+            fa__site_take_t r;
+            visited++;
+            if (!fa__sites_take(t, k - 1, &r)) continue;
+            fa__sites_fold_fig(fa, epoch, &r);
+            delta_t d = delta_of_site(&r);
+            fold_delta(fa, r.tag, epoch, &d);
+            fa__sites_seen(t, k - 1, &r);
+        }
+    }
+    return visited;
+}
+#endif
+
 static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uint64_t activity) {
     uint32_t v1 = GET(t->list_version);
     uint32_t n = GET(t->dirty_count);
     uint64_t used = 0;
+    uint32_t rows = n;
+#if FA_SITES
+    rows += fold_sites(fa, t, epoch, n);
+#endif
     for (uint32_t i = 0; i < n; i++) {
         uint32_t x = GET(t->dirty[i]);
         fa__tstat_t *st = &t->stats[x];
@@ -331,6 +395,7 @@ static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uin
         delta_t d;
         read_tag(t, x, &r);
         delta_of(&r, &st->seen, epoch, &d);
+        without_sited(&d);
         fold_delta(fa, x, epoch, &d);
         note_seen(st, &r, &st->seen);
         used += r.frame_inuse;
@@ -343,7 +408,7 @@ static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uin
     PUT(t->row_used, used);
     PUT(t->row_peak, thread_peak(t, epoch, used));
     PUT(t->row_epoch, epoch);
-    return n;
+    return rows;
 }
 
 static void fold_begin(fa_alloc_t *fa) {
@@ -398,15 +463,26 @@ void fa__stats_last_fold(fa_alloc_t *fa, uint32_t *threads, uint32_t *rows) {
     pthread_mutex_unlock(&fa->fold_lock);
 }
 
+#if FA_SITES
+static void release_tag(fa_alloc_t *fa, uint32_t tag, int64_t d) {
+    ADD(fa->figs[tag].frame_inuse, d);
+}
+#endif
+
 void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t) {
     fold_begin(fa);
+#if FA_SITES
+    fa__sites_release_own(fa, t, release_tag);
+#endif
     uint32_t n = t->dirty_count;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t x = t->dirty[i];
         fa__seen_t *s = &t->stats[x].seen;
         uint64_t now = inuse_of(t, x);
         if (now == s->frame_inuse) continue;
+#if !FA_SITES
         ADD(fa->figs[x].frame_inuse, (int64_t)(now - s->frame_inuse));
+#endif
         PUT(s->frame_inuse, now);
     }
     PUT(t->row_used, 0);
@@ -425,6 +501,9 @@ void fa__stats_retire(fa_alloc_t *fa, fa__thread_t *t) {
     /* Everything it counted is in the context's figures now: its record
      * starts again from zero for the next thread (zero pages, no unmap). */
     madvise(t->region, t->region_size, MADV_DONTNEED);
+#if FA_SITES
+    fa__sites_thread_reset(t);
+#endif
     PUT(t->dirty_count, 0);
     PUT(t->list_version, t->list_version + 2);
     PUT(t->visited, 0);
@@ -478,7 +557,35 @@ static void add_self(acc_t *a, uint32_t x, const int64_t live[3], uint64_t count
 
 /* One pass over the fold and the threads. Returns false when the fold or a
  * thread's list moved meanwhile (the caller starts again). */
-static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pending, uint64_t *frame_peak) {
+#if FA_SITES
+/* What a running thread's (site, tag) entries add since the fold: to the
+ * tag rows and totals, and (site rows wanted) to the sites' figures. */
+static void pending_sites(acc_t *a, const fa__thread_t *t, uint32_t ntags, bool sites, uint32_t n) {
+    static const uint64_t no_peak[3] = {0, 0, 0};
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t x = GET(t->dirty[j]);
+        if (x >= ntags) continue;
+        for (uint32_t k = GET(t->site_tag_entries[x]); k; k = GET(t->site_stats[k - 1].tag_next)) {
+            fa__site_take_t r;
+            if (!fa__sites_take(t, k - 1, &r)) continue;
+            for (int k = 0; k < 3; k++) {
+                a->totals[k].alloc_count += r.count[k];
+                a->totals[k].alloc_bytes += r.bytes[k];
+            }
+            add_self(a, r.tag, r.live, r.count[0] + r.count[1] + r.count[2], no_peak);
+            if (sites) fa__sites_pending(t->fa, &r);
+        }
+    }
+}
+#endif
+
+static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pending, uint64_t *frame_peak,
+                   bool *sites_complete) {
+    bool sites = FA_SITES && snap->sites_capacity > 0;
+    (void)sites, (void)sites_complete;
+#if FA_SITES
+    if (sites) fa__sites_attempt(fa);
+#endif
     uint64_t epoch = GET(fa->frame_number);
     uint32_t rows_n = ntags < snap->rows_capacity ? ntags : snap->rows_capacity;
     acc_t a = {.rows = snap->rows, .rows_n = rows_n, .totals = snap->totals, .tags = fa->tags.entries};
@@ -533,6 +640,9 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
         } else if (!thread_idle(t, &activity)) {
             uint32_t v1 = GET(t->list_version);
             uint32_t n = GET(t->dirty_count);
+#if FA_SITES
+            pending_sites(&a, t, ntags, sites, n);
+#endif
             for (uint32_t i = 0; i < n; i++) {
                 uint32_t x = GET(t->dirty[i]);
                 if (x >= ntags) continue;
@@ -540,6 +650,7 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
                 delta_t d;
                 read_tag(t, x, &r);
                 delta_of(&r, &t->stats[x].seen, epoch, &d);
+                without_sited(&d);
                 used += r.frame_inuse;
                 for (int k = 0; k < 3; k++) {
                     snap->totals[k].alloc_count += d.count[k];
@@ -561,7 +672,7 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
         }
         if (nt < snap->threads_capacity) {
             snap->threads[nt++] = (fa_thread_row_t){
-                .index = t->index,
+                .index = GET(t->index),
                 .frame_used = used,
                 .frame_peak = peak,
                 .frame_capacity = GET(t->capacity),
@@ -577,6 +688,9 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
     *frame_peak = peaks;
     snap->totals[1].peak = a.part_peak_sum[1];
     snap->totals[2].peak = a.part_peak_sum[2];
+#if FA_SITES
+    if (sites) *sites_complete = fa__sites_rows(fa, snap, epoch, next);
+#endif
     return true;
 }
 
@@ -584,17 +698,25 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
  * without a lock, and start again when the fold moved; after a few tries,
  * wait for the fold instead. */
 void fa__stats_snapshot(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pending,
-                        uint64_t *frame_peak) {
+                        uint64_t *frame_peak, bool *sites_complete) {
+    *sites_complete = true;
+#if FA_SITES
+    bool sites = snap->sites_capacity > 0;
+    if (sites) fa__sites_snapshot_begin(fa);
+#endif
     __atomic_fetch_add(&fa->snapshots_active, 1, __ATOMIC_SEQ_CST);
     for (int attempt = 0;; attempt++) {
         bool locked = attempt >= 8;
         if (locked) pthread_mutex_lock(&fa->fold_lock);
         uint32_t s1 = GET(fa->fold_seq);
         if (!(s1 & 1)) {
-            bool ok = gather(fa, snap, ntags, pending, frame_peak);
+            bool ok = gather(fa, snap, ntags, pending, frame_peak, sites_complete);
             if ((ok || locked) && GET(fa->fold_seq) == s1) {
                 if (locked) pthread_mutex_unlock(&fa->fold_lock);
                 __atomic_fetch_sub(&fa->snapshots_active, 1, __ATOMIC_SEQ_CST);
+#if FA_SITES
+                if (sites) fa__sites_snapshot_end(fa);
+#endif
                 return;
             }
         }

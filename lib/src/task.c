@@ -15,16 +15,18 @@ typedef struct task_block {
 struct fa_task {
     fa_alloc_t *fa;
     uint32_t tag;
+    fa_site_t *site; /* where it began: its record counts there */
     task_block_t head; /* circular list sentinel */
     size_t bytes, blocks;
 };
 
-/* Allocates size bytes from the pool under tag, as an operation of t. */
-static void *alloc_under(fa_alloc_t *fa, fa__thread_t *t, uint32_t tag, size_t size) {
+/* Allocates size bytes from the pool under tag for site, as an operation
+ * of t. */
+static void *alloc_under(fa_alloc_t *fa, fa__thread_t *t, uint32_t tag, size_t size, fa_site_t *site) {
     fa__op_begin(t);
     uint32_t saved = t->fast.tag;
     fa__stats_set_tag(t, tag);
-    void *p = fa__pool_alloc_raw(fa, t, size);
+    void *p = fa__pool_alloc_raw(fa, t, size, site);
     fa__stats_set_tag(t, saved);
     fa__op_end(t);
     return p;
@@ -38,19 +40,23 @@ static void free_block(fa_alloc_t *fa, void *b, const char *who) {
     fa__op_end(t);
 }
 
-fa_task_t *fa_task_begin(fa_alloc_t *fa, const char *tag_path) {
+fa_task_t *fa_task_begin_site(fa_alloc_t *fa, const char *tag_path, fa_site_t *site) {
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     int tag = tag_path && tag_path[0] ? fa_tag_find(fa, tag_path, true) : (int)t->fast.tag;
     if (tag < 0) return NULL;
-    fa_task_t *task = alloc_under(fa, t, (uint32_t)tag, sizeof *task);
+    fa_task_t *task = alloc_under(fa, t, (uint32_t)tag, sizeof *task, site);
     if (!task) return NULL;
-    *task = (fa_task_t){.fa = fa, .tag = (uint32_t)tag};
+    *task = (fa_task_t){.fa = fa, .tag = (uint32_t)tag, .site = site};
     task->head.next = task->head.prev = &task->head;
     return task;
 }
 
-void *fa_task_alloc(fa_task_t *task, size_t size) {
+fa_task_t *fa_task_begin(fa_alloc_t *fa, const char *tag_path) { return fa_task_begin_site(fa, tag_path, NULL); }
+
+void *fa_task_alloc(fa_task_t *task, size_t size) { return fa_task_alloc_site(task, size, NULL); }
+
+void *fa_task_alloc_site(fa_task_t *task, size_t size, fa_site_t *site) {
     if (!task) return NULL;
     fa__thread_t *t = fa__thread_get(task->fa);
     if (!t) return NULL;
@@ -59,7 +65,7 @@ void *fa_task_alloc(fa_task_t *task, size_t size) {
         return NULL;
     }
     /* Allocate under the task's tag, whatever thread runs it. */
-    task_block_t *b = alloc_under(task->fa, t, task->tag, sizeof *b + size);
+    task_block_t *b = alloc_under(task->fa, t, task->tag, sizeof *b + size, site);
     if (!b) return NULL;
     b->size = size;
     b->owner = task;

@@ -5,9 +5,10 @@
  * WHAT IT IS
  *   One nng message carries exactly one protocol message: a 28-byte header
  *   (magic "FAPM", version, type, flags, body length, session id, sequence
- *   number) followed by the body. Four message types: HELLO (a session
- *   starts: app, host, pid, tag dictionary), FRAME (one snapshot per frame),
- *   TAGS (tags added or budgets changed) and BYE (the session ends). All
+ *   number) followed by the body. Five message types: HELLO (a session
+ *   starts: app, host, pid, tag dictionary), FRAME (one snapshot per frame,
+ *   with call-site rows since 1.1), TAGS (tags added or budgets changed),
+ *   BYE (the session ends) and SITES (1.1: call sites defined). All
  *   integers are little-endian; strings are length-prefixed views. The
  *   format is specified byte by byte in proto/PROTOCOL.md.
  *
@@ -78,7 +79,7 @@ extern "C" {
  * version of its major version (newer minors only append bytes it skips)
  * and rejects any other major version with FA_PROTO_ERR_BAD_VERSION. */
 #define FA_PROTO_VERSION_MAJOR 1
-#define FA_PROTO_VERSION_MINOR 0
+#define FA_PROTO_VERSION_MINOR 1
 
 /* The four magic bytes at offset 0 of every message: "FAPM". */
 #define FA_PROTO_MAGIC_0 0x46 /* 'F' */
@@ -110,14 +111,18 @@ extern "C" {
 #define FA_PROTO_THREAD_ROW_SIZE 33u
 #define FA_PROTO_FINDING_ROW_SIZE 17u
 #define FA_PROTO_DROP_ROW_SIZE 10u
+/* 1.1 rows. */
+#define FA_PROTO_SITE_DEF_ROW_SIZE 9u /* fixed part; file and function follow */
+#define FA_PROTO_SITE_ROW_SIZE 30u
 
-/* Exact encoded size of a v1 FRAME with the given row counts, for sizing
+/* Exact encoded size of a 1.1 FRAME with the given row counts, for sizing
  * agent ring slots: header 28, fixed fields 144, then four sections (4-byte
- * section header each) of 3 kind rows, tag rows, thread rows, findings. */
-#define FA_PROTO_FRAME_SIZE(tag_rows, thread_rows, findings)                                                 \
+ * section header each) of 3 kind rows, tag rows, thread rows, findings, and
+ * the 1.1 part: u32 sites_total and a section of site rows. */
+#define FA_PROTO_FRAME_SIZE(tag_rows, thread_rows, findings, site_rows)                                      \
     (FA_PROTO_HEADER_SIZE + 144u + 4u + 3u * FA_PROTO_KIND_ROW_SIZE + 4u +                                   \
      (tag_rows)*FA_PROTO_TAG_STAT_ROW_SIZE + 4u + (thread_rows)*FA_PROTO_THREAD_ROW_SIZE + 4u +              \
-     (findings)*FA_PROTO_FINDING_ROW_SIZE)
+     (findings)*FA_PROTO_FINDING_ROW_SIZE + 4u + 4u + (site_rows)*FA_PROTO_SITE_ROW_SIZE)
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -166,7 +171,8 @@ typedef enum fa_proto_type {
     FA_PROTO_HELLO = 1, /* a session starts */
     FA_PROTO_FRAME = 2, /* one frame's snapshot */
     FA_PROTO_TAGS = 3,  /* tags added, or budgets changed */
-    FA_PROTO_BYE = 4    /* the session ends */
+    FA_PROTO_BYE = 4,   /* the session ends */
+    FA_PROTO_SITES = 5  /* 1.1: call sites defined (a 1.0 reader: UNKNOWN_TYPE) */
 } fa_proto_type;
 
 /* The name of a message type ("HELLO", ...; "UNKNOWN" otherwise). Static
@@ -300,6 +306,29 @@ typedef struct fa_proto_drop {
     uint64_t count;
 } fa_proto_drop_t;
 
+/* 1.1: one call site of the program (SITES). Its id is the one site rows
+ * use; 0 is never a site (rows with site_id 0 are a tag's "other sites").
+ * file and function are opaque bytes (at most 255: an agent keeps the end
+ * of a longer path); consumers escape them for display. */
+typedef struct fa_proto_site_def {
+    uint32_t id;
+    uint32_t line;          /* 0: the unknown site of its kind (direct calls) */
+    uint8_t kind;           /* FA_PROTO_KIND_* of the allocating call */
+    fa_proto_str_t file;
+    fa_proto_str_t function;
+} fa_proto_site_def_t;
+
+/* 1.1: one call site's figures under one tag in a FRAME (lib's
+ * fa_site_row_t). For every tag, the rows with its id add up exactly to the
+ * tag row: count to alloc_count, live_bytes to frame + pool + heap bytes. */
+typedef struct fa_proto_site_row {
+    uint32_t site_id;    /* 0: the rest of the tag's sites ("other") */
+    uint16_t tag_id;
+    uint64_t bytes;      /* bytes allocated in the frame */
+    uint64_t count;      /* allocations made in the frame */
+    uint64_t live_bytes; /* frame bytes in open frames + live pool and heap bytes */
+} fa_proto_site_row_t;
+
 /* HELLO: the first message of a session. */
 typedef struct fa_proto_hello {
     uint32_t pid;
@@ -334,6 +363,10 @@ typedef struct fa_proto_frame {
     uint32_t thread_count;
     const fa_proto_finding_t *findings;
     uint32_t finding_count;
+    /* 1.1 (absent from a 1.0 FRAME: decoded as 0 and none). */
+    uint32_t sites_total;               /* (site, tag) pairs active in the frame */
+    const fa_proto_site_row_t *sites;   /* the largest, then one "other" row per tag */
+    uint32_t site_count;                /* <= FA_PROTO_MAX_ROWS */
 } fa_proto_frame_t;
 
 /* TAGS: tags that appeared, or whose budget changed, since the last HELLO
@@ -342,6 +375,14 @@ typedef struct fa_proto_tags {
     const fa_proto_tag_def_t *tags;
     uint32_t tag_count;
 } fa_proto_tags_t;
+
+/* 1.1 SITES: call sites the session's FRAMEs use, each defined once per
+ * connection (again after a reconnection), before the first FRAME that
+ * names it. A definition whose id is already known replaces it. */
+typedef struct fa_proto_sites {
+    const fa_proto_site_def_t *sites;
+    uint32_t site_count; /* <= FA_PROTO_MAX_ROWS */
+} fa_proto_sites_t;
 
 /* BYE: the last message of a session. */
 typedef struct fa_proto_bye {
@@ -359,6 +400,7 @@ typedef struct fa_proto_msg {
         fa_proto_frame_t frame;
         fa_proto_tags_t tags;
         fa_proto_bye_t bye;
+        fa_proto_sites_t sites;
     };
 } fa_proto_msg_t;
 
@@ -405,9 +447,13 @@ typedef struct fa_proto_storage {
     uint32_t findings_capacity;
     fa_proto_drop_t *drops; /* BYE */
     uint32_t drops_capacity;
+    fa_proto_site_def_t *site_defs; /* SITES (1.1) */
+    uint32_t site_defs_capacity;
+    fa_proto_site_row_t *site_rows; /* FRAME (1.1) */
+    uint32_t site_rows_capacity;
 } fa_proto_storage_t;
 
-/* Storage large enough for any valid v1 message (about 600 KiB: allocate it
+/* Storage large enough for any valid v1 message (about 1 MiB: allocate it
  * once, statically or on the heap, never on a small stack). */
 typedef struct fa_proto_space {
     fa_proto_tag_def_t tag_defs[FA_PROTO_MAX_ROWS];
@@ -415,6 +461,8 @@ typedef struct fa_proto_space {
     fa_proto_thread_row_t threads[FA_PROTO_MAX_ROWS];
     fa_proto_finding_t findings[FA_PROTO_MAX_ROWS];
     fa_proto_drop_t drops[FA_PROTO_MAX_DROPS];
+    fa_proto_site_def_t site_defs[FA_PROTO_MAX_ROWS];
+    fa_proto_site_row_t site_rows[FA_PROTO_MAX_ROWS];
 } fa_proto_space_t;
 
 /* A storage descriptor whose arrays are those of space, at full capacity.
@@ -491,6 +539,22 @@ FA_PROTO_API int fa_proto_frame_findings_from_snapshot(fa_proto_frame_t *frame,
  * O(rows + path bytes). */
 FA_PROTO_API int fa_proto_tag_defs_from_snapshot(const struct fa_snapshot *snap, uint32_t first_id,
                                                  fa_proto_tag_def_t *out, uint32_t capacity);
+
+/* 1.1: sets frame->sites to one row per snapshot site row, written into
+ * rows[] (at most capacity and FA_PROTO_MAX_ROWS), and frame->sites_total.
+ * Rows beyond capacity would break the rows' sums: take the snapshot with
+ * sites_capacity <= capacity (FA_PROTO_ERR_TOO_MANY_ROWS otherwise, and
+ * *frame is untouched). FA_PROTO_ERR_INVALID_ARG as the functions above.
+ * Any thread; no allocation; O(rows). */
+FA_PROTO_API int fa_proto_frame_sites_from_snapshot(fa_proto_frame_t *frame, const struct fa_snapshot *snap,
+                                                    fa_proto_site_row_t *rows, uint32_t capacity);
+
+/* 1.1: the definition of a site of lib's registry (fa_site_get()): views of
+ * its strings, the file cut to its last FA_PROTO_MAX_STRING bytes (the end
+ * of a path says most) and the function to its first. Returns FA_PROTO_OK
+ * or FA_PROTO_ERR_INVALID_ARG (NULL site or out). Any thread; O(strlen). */
+struct fa_site; /* lib's fa_site_t */
+FA_PROTO_API int fa_proto_site_def_from_site(fa_proto_site_def_t *out, const struct fa_site *site);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,12 @@
 
 #include <string.h>
 
+/* The minor version this decoder reads. Built with 0 it is the 1.0 decoder
+ * (tests/proto/compat: what an older daemon makes of newer messages). */
+#ifndef FA_PROTO__READER_MINOR
+#define FA_PROTO__READER_MINOR FA_PROTO_VERSION_MINOR
+#endif
+
 /* A read position in the body: p[0..left) are the bytes not yet consumed. */
 typedef struct cursor {
     const uint8_t *p;
@@ -182,8 +188,50 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
     }
     f->findings = count ? st->findings : NULL;
     f->finding_count = count;
+
+#if FA_PROTO__READER_MINOR >= 1
+    /* 1.1, appended after the last 1.0 section: a 1.0 body ends here. */
+    if (c->left == 0) return FA_PROTO_OK;
+    if (!take(c, FA_PROTO__FRAME_SITES_FIXED, &p)) return FA_PROTO_ERR_SHORT_BODY;
+    f->sites_total = fa__proto_get_u32(p);
+    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_SITE_ROW_SIZE, st->site_rows_capacity, true, &count,
+                      &stride);
+    if (rc < 0) return rc;
+    for (uint32_t i = 0; i < count; i++) {
+        (void)take(c, stride, &p);
+        fa_proto_site_row_t *t = &st->site_rows[i];
+        t->site_id = fa__proto_get_u32(p);
+        t->tag_id = fa__proto_get_u16(p + 4);
+        t->bytes = fa__proto_get_u64(p + 6);
+        t->count = fa__proto_get_u64(p + 14);
+        t->live_bytes = fa__proto_get_u64(p + 22);
+    }
+    f->sites = count ? st->site_rows : NULL;
+    f->site_count = count;
+#endif
     return FA_PROTO_OK;
 }
+
+#if FA_PROTO__READER_MINOR >= 1
+static int decode_sites(cursor_t *c, const fa_proto_storage_t *st, fa_proto_sites_t *out) {
+    uint16_t count, stride;
+    int rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_SITE_DEF_ROW_SIZE, st->site_defs_capacity, false,
+                          &count, &stride);
+    if (rc < 0) return rc;
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *p;
+        if (!take(c, stride, &p)) return FA_PROTO_ERR_SHORT_BODY;
+        fa_proto_site_def_t *s = &st->site_defs[i];
+        s->id = fa__proto_get_u32(p);
+        s->line = fa__proto_get_u32(p + 4);
+        s->kind = p[8];
+        if ((rc = read_str(c, &s->file, false)) < 0 || (rc = read_str(c, &s->function, false)) < 0) return rc;
+    }
+    out->sites = count ? st->site_defs : NULL;
+    out->site_count = count;
+    return FA_PROTO_OK;
+}
+#endif
 
 static int decode_bye(cursor_t *c, const fa_proto_storage_t *st, fa_proto_bye_t *b) {
     const uint8_t *p;
@@ -217,6 +265,10 @@ fa_proto_storage_t fa_proto_storage_of(fa_proto_space_t *space) {
     st.findings_capacity = FA_PROTO_MAX_ROWS;
     st.drops = space->drops;
     st.drops_capacity = FA_PROTO_MAX_DROPS;
+    st.site_defs = space->site_defs;
+    st.site_defs_capacity = FA_PROTO_MAX_ROWS;
+    st.site_rows = space->site_rows;
+    st.site_rows_capacity = FA_PROTO_MAX_ROWS;
     return st;
 }
 
@@ -260,6 +312,8 @@ int fa_proto_decode(const void *buf, size_t len, fa_proto_msg_t *out, const fa_p
     if (!st_copy.threads) st_copy.threads_capacity = 0;
     if (!st_copy.findings) st_copy.findings_capacity = 0;
     if (!st_copy.drops) st_copy.drops_capacity = 0;
+    if (!st_copy.site_defs) st_copy.site_defs_capacity = 0;
+    if (!st_copy.site_rows) st_copy.site_rows_capacity = 0;
     const fa_proto_storage_t *st = &st_copy;
     /* Bytes after the known fields, up to body_len, are a newer minor
      * version's additions: the cursor simply stops short of them. */
@@ -277,6 +331,11 @@ int fa_proto_decode(const void *buf, size_t len, fa_proto_msg_t *out, const fa_p
     case FA_PROTO_BYE:
         rc = decode_bye(&c, st, &msg.bye);
         break;
+#if FA_PROTO__READER_MINOR >= 1
+    case FA_PROTO_SITES:
+        rc = decode_sites(&c, st, &msg.sites);
+        break;
+#endif
     default:
         return FA_PROTO_ERR_UNKNOWN_TYPE;
     }

@@ -42,6 +42,19 @@ static int64_t measure_tag_defs(const fa_proto_tag_def_t *tags, uint32_t count) 
     return size;
 }
 
+static int64_t measure_site_defs(const fa_proto_site_def_t *sites, uint32_t count) {
+    int rc = check_rows(sites, count, FA_PROTO_MAX_ROWS);
+    if (rc < 0) return rc;
+    int64_t size = FA_PROTO__SECTION_HEADER;
+    for (uint32_t i = 0; i < count; i++) {
+        int64_t f = measure_str(sites[i].file, false), fn = measure_str(sites[i].function, false);
+        if (f < 0) return f;
+        if (fn < 0) return fn;
+        size += FA_PROTO_SITE_DEF_ROW_SIZE + f + fn;
+    }
+    return size;
+}
+
 static int64_t measure_body(const fa_proto_msg_t *msg) {
     int64_t size = 0, s;
     int rc;
@@ -62,14 +75,18 @@ static int64_t measure_body(const fa_proto_msg_t *msg) {
         if ((rc = check_rows(f->tags, f->tag_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
         if ((rc = check_rows(f->threads, f->thread_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
         if ((rc = check_rows(f->findings, f->finding_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
+        if ((rc = check_rows(f->sites, f->site_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
         return FA_PROTO__FRAME_FIXED + 4 * FA_PROTO__SECTION_HEADER +
                (int64_t)FA_PROTO_KIND_COUNT * FA_PROTO_KIND_ROW_SIZE +
                (int64_t)f->tag_count * FA_PROTO_TAG_STAT_ROW_SIZE +
                (int64_t)f->thread_count * FA_PROTO_THREAD_ROW_SIZE +
-               (int64_t)f->finding_count * FA_PROTO_FINDING_ROW_SIZE;
+               (int64_t)f->finding_count * FA_PROTO_FINDING_ROW_SIZE + FA_PROTO__FRAME_SITES_FIXED +
+               FA_PROTO__SECTION_HEADER + (int64_t)f->site_count * FA_PROTO_SITE_ROW_SIZE;
     }
     case FA_PROTO_TAGS:
         return measure_tag_defs(msg->tags.tags, msg->tags.tag_count);
+    case FA_PROTO_SITES:
+        return measure_site_defs(msg->sites.sites, msg->sites.site_count);
     case FA_PROTO_BYE: {
         const fa_proto_bye_t *b = &msg->bye;
         if ((rc = check_rows(b->drops, b->drop_count, FA_PROTO_MAX_DROPS)) < 0) return rc;
@@ -177,6 +194,31 @@ static uint8_t *put_frame(uint8_t *p, const fa_proto_frame_t *f) {
         fa__proto_put_u32(p + 5, t->count);
         fa__proto_put_u64(p + 9, t->value);
     }
+
+    /* 1.1: appended after the last 1.0 section. */
+    fa__proto_put_u32(p, f->sites_total);
+    p = put_section(p + FA_PROTO__FRAME_SITES_FIXED, f->site_count, FA_PROTO_SITE_ROW_SIZE);
+    for (uint32_t i = 0; i < f->site_count; i++, p += FA_PROTO_SITE_ROW_SIZE) {
+        const fa_proto_site_row_t *t = &f->sites[i];
+        fa__proto_put_u32(p, t->site_id);
+        fa__proto_put_u16(p + 4, t->tag_id);
+        fa__proto_put_u64(p + 6, t->bytes);
+        fa__proto_put_u64(p + 14, t->count);
+        fa__proto_put_u64(p + 22, t->live_bytes);
+    }
+    return p;
+}
+
+static uint8_t *put_site_defs(uint8_t *p, const fa_proto_site_def_t *sites, uint32_t count) {
+    p = put_section(p, count, FA_PROTO_SITE_DEF_ROW_SIZE);
+    for (uint32_t i = 0; i < count; i++) {
+        const fa_proto_site_def_t *s = &sites[i];
+        fa__proto_put_u32(p, s->id);
+        fa__proto_put_u32(p + 4, s->line);
+        p[8] = s->kind;
+        p = put_str(p + FA_PROTO_SITE_DEF_ROW_SIZE, s->file);
+        p = put_str(p, s->function);
+    }
     return p;
 }
 
@@ -199,6 +241,8 @@ static uint8_t *put_body(uint8_t *p, const fa_proto_msg_t *msg) {
         return put_frame(p, &msg->frame);
     case FA_PROTO_TAGS:
         return put_tag_defs(p, msg->tags.tags, msg->tags.tag_count);
+    case FA_PROTO_SITES:
+        return put_site_defs(p, msg->sites.sites, msg->sites.site_count);
     case FA_PROTO_BYE: {
         const fa_proto_bye_t *b = &msg->bye;
         fa__proto_put_u64(p, b->frames_sent);

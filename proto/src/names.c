@@ -13,6 +13,8 @@ const char *fa_proto_type_name(int type) {
         return "TAGS";
     case FA_PROTO_BYE:
         return "BYE";
+    case FA_PROTO_SITES:
+        return "SITES";
     }
     return "UNKNOWN";
 }

@@ -25,6 +25,8 @@
 #define FA_PROTO__HELLO_FIXED 24u
 #define FA_PROTO__FRAME_FIXED 144u
 #define FA_PROTO__BYE_FIXED 16u
+/* 1.1: the scalar before a FRAME's site section (u32 sites_total). */
+#define FA_PROTO__FRAME_SITES_FIXED 4u
 /* A section header: u16 row count, u16 row stride. */
 #define FA_PROTO__SECTION_HEADER 4u
 /* A string: u16 length, then the bytes. */

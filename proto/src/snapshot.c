@@ -103,6 +103,46 @@ int fa_proto_frame_findings_from_snapshot(fa_proto_frame_t *frame, const struct 
     return FA_PROTO_OK;
 }
 
+int fa_proto_frame_sites_from_snapshot(fa_proto_frame_t *frame, const struct fa_snapshot *snap,
+                                       fa_proto_site_row_t *rows, uint32_t capacity) {
+    if (!frame || !snap || snap->version != FA_SNAPSHOT_VERSION || (!rows && capacity))
+        return FA_PROTO_ERR_INVALID_ARG;
+    uint32_t n = snap->sites ? snap->site_count : 0;
+    if (n > capacity || n > FA_PROTO_MAX_ROWS) return FA_PROTO_ERR_TOO_MANY_ROWS;
+    for (uint32_t i = 0; i < n; i++) {
+        const fa_site_row_t *r = &snap->sites[i];
+        rows[i] = (fa_proto_site_row_t){
+            .site_id = r->site_id,
+            .tag_id = r->tag_id,
+            .bytes = r->bytes,
+            .count = r->count,
+            .live_bytes = r->live_bytes,
+        };
+    }
+    frame->sites = n ? rows : NULL;
+    frame->site_count = n;
+    frame->sites_total = snap->sites_total;
+    return FA_PROTO_OK;
+}
+
+int fa_proto_site_def_from_site(fa_proto_site_def_t *out, const struct fa_site *site) {
+    if (!out || !site) return FA_PROTO_ERR_INVALID_ARG;
+    fa_proto_str_t file = fa_proto_str(site->file), fn = fa_proto_str(site->function);
+    if (file.len > FA_PROTO_MAX_STRING) {
+        file.data += file.len - FA_PROTO_MAX_STRING;
+        file.len = FA_PROTO_MAX_STRING;
+    }
+    if (fn.len > FA_PROTO_MAX_STRING) fn.len = FA_PROTO_MAX_STRING;
+    *out = (fa_proto_site_def_t){
+        .id = site->id,
+        .line = site->line,
+        .kind = (uint8_t)(site->kind > UINT8_MAX ? UINT8_MAX : site->kind),
+        .file = file,
+        .function = fn,
+    };
+    return FA_PROTO_OK;
+}
+
 int fa_proto_tag_defs_from_snapshot(const struct fa_snapshot *snap, uint32_t first_id,
                                     fa_proto_tag_def_t *out, uint32_t capacity) {
     if (!snap || (!out && capacity)) return FA_PROTO_ERR_INVALID_ARG;

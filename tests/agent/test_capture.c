@@ -45,6 +45,8 @@ typedef struct summary {
     size_t truncated;
     bool tag_seen_before_defined;
     uint32_t max_tag_id_defined;
+    uint64_t sites_msgs, site_rows;
+    bool site_seen_before_defined;
 } summary_t;
 
 static summary_t read_capture(const char *path) {
@@ -55,7 +57,7 @@ static summary_t read_capture(const char *path) {
     if (!t_space) t_space = calloc(1, sizeof *t_space);
     fa_proto_storage_t st = fa_proto_storage_of(t_space);
     summary_t s = {0};
-    bool defined[65536] = {0};
+    bool defined[65536] = {0}, site_defined[FA_SITE_MAX + 1] = {0};
     fa_proto_msg_t m;
     int rc;
     uint64_t seq = 0;
@@ -70,6 +72,12 @@ static summary_t read_capture(const char *path) {
             s.hellos++;
             for (uint32_t i = 0; i < m.hello.tag_count; i++)
                 defined[m.hello.tags[i].id] = true;
+            break;
+        case FA_PROTO_SITES:
+            cr_assert_gt(s.hellos, 0);
+            s.sites_msgs++;
+            for (uint32_t i = 0; i < m.sites.site_count; i++)
+                if (m.sites.sites[i].id <= FA_SITE_MAX) site_defined[m.sites.sites[i].id] = true;
             break;
         case FA_PROTO_TAGS:
             cr_assert_gt(s.hellos, 0);
@@ -90,6 +98,11 @@ static summary_t read_capture(const char *path) {
             s.frames++;
             for (uint32_t i = 0; i < m.frame.tag_count; i++)
                 if (!defined[m.frame.tags[i].id]) s.tag_seen_before_defined = true;
+            s.site_rows += m.frame.site_count;
+            for (uint32_t i = 0; i < m.frame.site_count; i++) {
+                uint32_t id = m.frame.sites[i].site_id;
+                if (id && (id > FA_SITE_MAX || !site_defined[id])) s.site_seen_before_defined = true;
+            }
             break;
         case FA_PROTO_BYE:
             s.byes++;
@@ -148,6 +161,9 @@ Test(capture, file_url_writes_a_complete_session_and_streams_nothing) {
     cr_assert_eq(s.bye_frames_sent, 300);
     cr_assert_eq(s.bye_dropped, 0);
     cr_assert_not(s.tag_seen_before_defined, "TAGS precede the frames that use new tags");
+    cr_assert_geq(s.sites_msgs, 1, "the capture holds the call sites");
+    cr_assert_geq(s.site_rows, 300 * 2);
+    cr_assert_not(s.site_seen_before_defined, "SITES precede the frames that use new sites");
     cr_assert_eq(s.truncated, 0);
     cr_assert_eq(st.frames_captured, 300);
     cr_assert_eq(st.frames_seen, st.frames_captured + st.capture_dropped);

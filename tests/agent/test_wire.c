@@ -12,12 +12,14 @@
 #define REF_ROWS 128
 #define REF_THREADS 8
 #define REF_FINDINGS 16
+#define REF_SITES 256 /* the agent's default max_site_rows: the same rows */
 typedef struct ref {
     bool taken;
     fa_snapshot_t snap;
     fa_tag_row_t rows[REF_ROWS];
     fa_thread_row_t threads[REF_THREADS];
     fa_finding_t findings[REF_FINDINGS];
+    fa_site_row_t sites[REF_SITES];
 } ref_t;
 static ref_t refs[REF_FRAMES];
 
@@ -29,7 +31,9 @@ static void ref_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
                               .threads = r->threads,
                               .threads_capacity = REF_THREADS,
                               .findings = r->findings,
-                              .findings_capacity = REF_FINDINGS};
+                              .findings_capacity = REF_FINDINGS,
+                              .sites = r->sites,
+                              .sites_capacity = REF_SITES};
     cr_assert_eq(fa_snapshot_take(fa, &r->snap), FA_OK);
     r->taken = true;
 }
@@ -135,6 +139,15 @@ static void check_frame(const fa_proto_frame_t *f, const fa_snapshot_t *s) {
         cr_assert_eq(f->findings[i].count, s->findings[i].count);
         cr_assert_eq(f->findings[i].value, s->findings[i].value);
     }
+    cr_assert_eq(f->sites_total, s->sites_total);
+    cr_assert_eq(f->site_count, s->site_count);
+    for (uint32_t i = 0; i < f->site_count; i++) {
+        cr_assert_eq(f->sites[i].site_id, s->sites[i].site_id, "site row %u", i);
+        cr_assert_eq(f->sites[i].tag_id, s->sites[i].tag_id, "site row %u", i);
+        cr_assert_eq(f->sites[i].bytes, s->sites[i].bytes, "site row %u", i);
+        cr_assert_eq(f->sites[i].count, s->sites[i].count, "site row %u", i);
+        cr_assert_eq(f->sites[i].live_bytes, s->sites[i].live_bytes, "site row %u", i);
+    }
 }
 
 /* FRAMEs received whose reference snapshot is still in the ring: on a
@@ -186,7 +199,7 @@ Test(wire, every_figure_of_a_frame_equals_the_snapshot_lib_took_in_the_same_fram
     cr_assert_eq(fa_agent_stop(agent, NULL), FA_OK);
     t_daemon_close(&d);
 
-    size_t compared = 0, with_findings = 0, with_promotions = 0;
+    size_t compared = 0, with_findings = 0, with_promotions = 0, with_sites = 0;
     uint64_t transfers = 0;
     for (size_t m = 0; m < d.count; m++) {
         fa_proto_msg_t msg;
@@ -199,12 +212,14 @@ Test(wire, every_figure_of_a_frame_equals_the_snapshot_lib_took_in_the_same_fram
         compared++;
         with_findings += msg.frame.finding_count > 0;
         with_promotions += msg.frame.promotions.promoted_count > 0;
+        with_sites += msg.frame.site_count > 3;
         transfers = msg.frame.transfers.created;
     }
     cr_assert_gt(with_promotions, 0);
     cr_assert_gt(transfers, 0);
     cr_assert_geq(compared, 40);
     cr_assert_gt(with_findings, 0);
+    cr_assert_geq(with_sites, 40);
 
     /* The HELLO's dictionary is the snapshot's tags with their budgets. */
     fa_proto_msg_t hello;
@@ -289,6 +304,91 @@ Test(wire, hello_opens_the_session_and_seq_numbers_run_without_gaps) {
     t_game_fini(&g);
     fa_destroy(fa);
     t_daemon_free(&d);
+}
+
+/* Call sites: before a FRAME whose rows name a site, a SITES defined it on
+ * this connection (since the connection's last HELLO), exactly once, with
+ * the site's file, line, function and kind; a new connection (the daemon
+ * went away and came back) defines every site in use again. */
+static void check_site_announcements(t_daemon_t *d, size_t *hellos, size_t *frames, size_t *defs) {
+    static uint8_t defined[FA_SITE_MAX + 1];
+    memset(defined, 0, sizeof defined);
+    for (size_t m = 0; m < t_daemon_count(d); m++) {
+        fa_proto_msg_t msg;
+        cr_assert_eq(t_decode(t_daemon_msg(d, m), &msg), FA_PROTO_OK);
+        if (msg.header.type == FA_PROTO_HELLO) {
+            memset(defined, 0, sizeof defined);
+            ++*hellos;
+        } else if (msg.header.type == FA_PROTO_SITES) {
+            for (uint32_t i = 0; i < msg.sites.site_count; i++) {
+                const fa_proto_site_def_t *x = &msg.sites.sites[i];
+                cr_assert(x->id > 0 && x->id <= FA_SITE_MAX);
+                cr_assert_eq(defined[x->id], 0, "site %u defined twice on one connection", x->id);
+                defined[x->id] = 1;
+                const fa_site_t *site = fa_site_get(x->id);
+                cr_assert_not_null(site);
+                cr_assert(x->line == site->line && x->kind == site->kind);
+                cr_assert(x->file.len == strlen(site->file) && !memcmp(x->file.data, site->file, x->file.len));
+                cr_assert(x->function.len == strlen(site->function) &&
+                          !memcmp(x->function.data, site->function, x->function.len));
+                ++*defs;
+            }
+        } else if (msg.header.type == FA_PROTO_FRAME) {
+            for (uint32_t i = 0; i < msg.frame.site_count; i++) {
+                uint32_t id = msg.frame.sites[i].site_id;
+                cr_assert(id == 0 || defined[id], "FRAME %zu names site %u before its definition", m, id);
+            }
+            ++*frames;
+        }
+    }
+}
+
+Test(wire, sites_are_defined_once_per_connection_before_the_frames_that_use_them) {
+    char url[128];
+    t_url(url, sizeof url, "sites");
+    t_daemon_t d1, d2;
+    cr_assert_eq(t_daemon_open(&d1, url), 0);
+    fa_alloc_t *fa = fa_create(NULL);
+    t_game_t g;
+    t_game_init(&g, fa, 8);
+    g.heap_every = 3;
+    fa_agent_t *agent = NULL;
+    cr_assert_eq(fa_agent_start(fa, &(fa_agent_desc_t){.url = url, .reconnect_min_ms = 20, .reconnect_max_ms = 50},
+                                &agent),
+                 FA_OK);
+    uint64_t i = 0;
+    for (; i < 200; i++) {
+        t_game_frame(&g, i);
+        t_sleep_us(300);
+    }
+    t_daemon_close(&d1);
+    for (; i < 260; i++) t_game_frame(&g, i); /* no daemon */
+    cr_assert_eq(t_daemon_open(&d2, url), 0);
+    uint64_t deadline = t_now_ns() + 5000000000u;
+    while (t_find(&d2, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline) {
+        t_game_frame(&g, i++);
+        t_sleep_us(1000);
+    }
+    for (int k = 0; k < 50; k++) {
+        t_game_frame(&g, i++);
+        t_sleep_us(300);
+    }
+    fa_agent_stats_t st;
+    cr_assert_eq(fa_agent_stop(agent, &st), FA_OK);
+    t_daemon_close(&d2);
+    size_t hellos = 0, frames = 0, defs1 = 0, defs2 = 0;
+    check_site_announcements(&d1, &hellos, &frames, &defs1);
+    cr_assert_gt(frames, 0);
+    /* The game's sites: the frame line, the pool line and the heap line of
+     * t_game_frame (the heap one every third frame). */
+    cr_assert_geq(defs1, 3);
+    check_site_announcements(&d2, &hellos, &frames, &defs2);
+    cr_assert_geq(defs2, 2, "the second connection defines the sites again");
+    cr_assert_geq(st.sites_sent, 2);
+    t_game_fini(&g);
+    fa_destroy(fa);
+    t_daemon_free(&d1);
+    t_daemon_free(&d2);
 }
 
 /* The first FRAME (from `from` on) carrying a row for tag id. */

@@ -22,7 +22,8 @@ import urllib.request
 # OSC 0 (window title), CSI 2J (clear screen), U+202E (right-to-left
 # override), U+009B (C1 CSI), OSC 8 (hyperlink), a BEL, and U+2066.
 EVIL = "\x1b]0;pwned\x07\x1b[2J\u202eevil\u009b31m\x1b]8;;http://evil.example/\x1b\\link\x1b]8;;\x1b\\\u2066"
-EVIL_KEYS = {"app", "host", "label", "build_id", "path", "tag", "message", "name", "version", "advice", "fix"}
+EVIL_KEYS = {"app", "host", "label", "build_id", "path", "tag", "message", "name", "version", "advice", "fix", "file",
+             "function"}
 
 
 def poison(doc):

@@ -216,7 +216,7 @@ def walk(nodes):
 
 # ---- the tests ----------------------------------------------------------------
 
-COMMANDS = ["sessions", "tags", "budgets", "trend", "alerts", "frames", "findings", "watch", "export", "health",
+COMMANDS = ["sessions", "tags", "budgets", "trend", "sites", "alerts", "frames", "findings", "watch", "export", "health",
             "compare", "baseline", "fleet"]
 
 
@@ -585,6 +585,63 @@ def test_health(r):
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
+SPARK = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+
+
+def test_sites(r):
+    res = r.run("sites", "--tag", "physics", "--window", "30s").expect(0)
+    res.has("BYTES/FRAME", "ALLOCS/FRAME", "SHARE", "TREND", "FUNCTION", "FILE:LINE", "tests/cli/feeder.c:", "main")
+    rows = [l for l in res.out.split("\n") if "feeder.c:" in l]
+    assert rows and all(" physics" in l for l in rows), res
+    assert any(ch in res.out for ch in SPARK), "a sparkline per row: %r" % res
+    doc = r.run("sites", "--tag", "physics", "--window", "30s", "--sort", "count", "--limit", "3", "--json").expect(0).json()
+    assert doc["tag"] == "physics" and doc["sort"] == "count" and len(doc["sites"]) <= 3, doc
+    counts = [x["count_per_frame"]["avg"] for x in doc["sites"]]
+    assert counts == sorted(counts, reverse=True), counts
+    for x in doc["sites"]:
+        assert x["tag"].startswith("physics"), x
+        assert x["other"] or x["file"].endswith("tests/cli/feeder.c"), x
+    # Every tag's rows (with "other") cover the tag: shares of all sites add up to 1.
+    every = r.run("sites", "--window", "30s", "--limit", "1000", "--json").expect(0).json()
+    assert abs(sum(x["share"] for x in every["sites"]) - 1.0) < 1e-6, every
+    r.run("sites", "--tag", "phisics").expect(2).has("did you mean 'physics'", where="err")
+    r.run("sites", "--sort", "size").expect(2).has("--sort must be 'bytes' or 'count'", where="err")
+    r.run("sites", "--limit", "0").expect(2).has("--limit", where="err")
+    r.run("sites", "--limit", "1001").expect(2).has("--limit", where="err")
+    r.run("sites", "--window", "31d").expect(2).has("--window", where="err")
+    r.run("sites", "extra").expect(2)
+
+
+def test_sites_of_known_lines(r):
+    """Done when (issue 15): a game with allocations at known lines in three
+    functions under two tags gives exactly those rows through fa-cli sites --json."""
+    if not r.args.sites_game:
+        return
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "insightd"))
+    from integration import SITES_GAME_SRC, SITES_WANT, site_markers
+    p = subprocess.run([os.path.abspath(r.args.sites_game), r.ingest, "100"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    m = re.search(r"session=([0-9a-f]{16}) sent=(\d+)", p.stdout)
+    sid, sent = m.group(1), int(m.group(2))
+
+    def stored():
+        doc = r.run("--session", sid, "sites", "--window", "1h", "--limit", "50", "--json").json()
+        return doc["frames"] == sent and doc
+    doc = wait_for("the sites game's frames", stored, timeout=10)
+    marks = site_markers()
+    got = sorted((x["file"].endswith(SITES_GAME_SRC), x["line"], x["function"], x["kind"], x["tag"],
+                  x["bytes_per_frame"]["avg"], x["bytes_per_frame"]["max"], x["count_per_frame"]["avg"])
+                 for x in doc["sites"])
+    want = sorted((True, marks[k][0], marks[k][1], kind, tag, nbytes, nbytes, count)
+                  for k, (kind, nbytes, count, tag) in SITES_WANT.items())
+    assert got == want, "fa-cli sites --json rows:\n%s\nwant:\n%s" % (got, want)
+    res = r.run("--session", sid, "sites", "--tag", "physics", "--window", "1h").expect(0)
+    for k in ("physics_contacts", "physics_body", "plan_nodes"):
+        res.has("%s:%d" % (SITES_GAME_SRC, marks[k][0]), marks[k][1])
+    res.has("300 B", "480 B", "64 B", "total 844 B/frame").lacks("draw_frame")
+
+
 def tmux_output(r, name, cmd, env=""):
     """Runs fa-cli in a tmux pane (a real terminal) and returns the screen with its escapes."""
     r.tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "30",
@@ -707,6 +764,7 @@ def test_hostile_server_text_is_escaped(r):
     env = {"FA_INSIGHT_SERVER": r.hostile.url}
     for argv in (["sessions"], ["tags"], ["budgets"], ["alerts"], ["findings"], ["frames", "--last", "3"],
                  ["health"], ["trend", "--tag", "render"], ["export", "--format", "csv", "--tag", "render"],
+                 ["sites"], ["sites", "--tag", "physics"],
                  ["budgets", "--check"], ["--session", "nope", "tags"], ["--session", "cli-feedr", "tags"]):
         res = r.run(*argv, env=env)
         assert res.code in (0, 2, 3), res
@@ -825,6 +883,7 @@ def test_asan(r):
         (3, ["budgets", "--check", "--since", "2s"]), (0, ["--session", r.short_sid, "export", "--format", "trace"]),
         (0, ["--session", r.short_sid, "export", "--format", "folded"]),
         (0, ["--session", r.short_sid, "baseline", "save", "-"]),
+        (0, ["sites"]), (0, ["sites", "--tag", "physics", "--json"]), (2, ["sites", "--tag", "phisics"]),
     ]
     for code, argv in cases:
         e = dict(r.env)
@@ -861,6 +920,7 @@ def main():
     ap.add_argument("--daemon", required=True)
     ap.add_argument("--feeder", required=True)
     ap.add_argument("--cli-asan", help="the same program built with ASan+UBSan: every command is run with it too")
+    ap.add_argument("--sites-game", help="tests/insightd/sites_game.c built: allocations at known lines")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("-k", dest="only", help="run only tests whose name contains this")
     args = ap.parse_args()
@@ -920,6 +980,8 @@ def main():
         ("compare and baseline through the daemon: sessions by id, prefix, app@build", test_compare_sessions),
         ("export --format trace (schema-valid) and folded from a session", test_export_open_formats_from_a_session),
         ("trend: sparkline and min/avg/max/last, --json", test_trend),
+        ("sites: top call sites with sparklines, --tag, --sort, --json, near matches", test_sites),
+        ("sites: a game's known lines, exactly, through sites --json", test_sites_of_known_lines),
         ("alerts: raised and cleared, --active, --since, --json", test_alerts),
         ("frames: recent frames with totals, --json", test_frames),
         ("findings: codes with their fixes, --json", test_findings),

@@ -205,7 +205,48 @@ static void cxx20_call_sites_reach_debug_reports(void) {
 }
 #endif
 
+#if defined(FA_HPP_SOURCE_LOCATION) && FA_SITES && !defined(FA_DEBUG)
+/* C++20: the resources' allocations count for the lines that constructed
+ * them in the call-site rows. */
+static const fa_site_row_t *row_at_line(const fa_snapshot_t &s, int line) {
+    for (uint32_t i = 0; i < s.site_count; i++)
+        if (s.sites[i].site && static_cast<int>(s.sites[i].site->line) == line &&
+            std::strstr(s.sites[i].site->file, "test_framealloc_hpp.cpp"))
+            return &s.sites[i];
+    return nullptr;
+}
+
+static void cxx20_resources_count_for_their_lines() {
+    fa_alloc_t *fa = fa_create(nullptr);
+    fa_begin_frame(fa);
+    int frame_line = __LINE__ + 1;
+    fa::frame_resource scratch(fa);
+    int pool_line = __LINE__ + 1;
+    fa::pool_resource pools(fa);
+    {
+        std::pmr::vector<int> v(&scratch);
+        v.resize(100);
+        void *p = pools.allocate(48);
+        fa_site_row_t rows[16];
+        fa_snapshot_t s{};
+        s.sites = rows;
+        s.sites_capacity = 16;
+        CHECK(fa_snapshot_take(fa, &s) == FA_OK);
+        const fa_site_row_t *f = row_at_line(s, frame_line), *q = row_at_line(s, pool_line);
+        CHECK(f && f->bytes >= 400 && f->site->kind == FA_KIND_FRAME);
+        CHECK(q && q->live_bytes == 48 && q->site->kind == FA_KIND_POOL);
+        CHECK(pools.site() && scratch.site() && pools.site() != scratch.site());
+        pools.deallocate(p, 48);
+    }
+    fa_end_frame(fa);
+    fa_destroy(fa);
+}
+#endif
+
 int main() {
+#if defined(FA_HPP_SOURCE_LOCATION) && FA_SITES && !defined(FA_DEBUG)
+    cxx20_resources_count_for_their_lines();
+#endif
     fa_alloc_t *fa = fa_create(nullptr);
     tags_pop_on_every_exit(fa);
     frame_scope_resets(fa);

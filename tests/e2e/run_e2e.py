@@ -124,7 +124,24 @@ def main():
         check("pool_same_frame_free_found_under_audio", ("FA_FIND_POOL_SAME_FRAME_FREE", "audio") in codes, str(codes))
         check("heap_in_hot_path_found_under_ui", ("FA_FIND_HEAP_IN_HOT_PATH", "ui") in codes, str(codes))
 
+        # Call sites (issue 15): the demo allocates through the macros, so its
+        # session names its own lines and the adapters' at once.
+        sites = get(base, f"/api/v1/sessions/{sid}/sites?window=1h&limit=1000")["sites"]
+        named = {(x["file"], x["function"]) for x in sites if x["defined"] and x["line"]}
+        check("demo_sites_name_the_demos_lines", any(f.endswith("examples/fa-demo.c") for f, _ in named) and
+              any(f.endswith("examples/demo/physics.c") for f, _ in named), str(sorted(named))[:400])
+        check("demo_sites_name_the_adapters_lines", any(f.startswith("integrations/") for f, _ in named),
+              str(sorted(named))[:400])
+        phys = get(base, f"/api/v1/sessions/{sid}/sites?tag=physics&window=1h&limit=1000")["sites"]
+        check("demo_physics_sites_add_up_to_the_tag",
+              phys and all(x["tag"].startswith("physics") for x in phys) and
+              abs(sum(x["share"] for x in phys) - 1) < 1e-6, json.dumps(phys)[:400])
+
         cli = [f"{b}/fa-cli", "--server", base, "--no-color"]
+        r = subprocess.run(cli + ["--session", sid, "sites", "--tag", "physics"], capture_output=True, text=True,
+                           timeout=20)
+        check("cli_sites_lists_the_physics_lines", r.returncode == 0 and "physics.c:" in r.stdout
+              and "FILE:LINE" in r.stdout, r.stdout[-600:] + r.stderr)
         r = subprocess.run(cli + ["sessions"], capture_output=True, text=True, timeout=20)
         check("cli_sessions_lists_both_demos", r.returncode == 0 and "e2e-1" in r.stdout and "e2e-2" in r.stdout,
               r.stdout + r.stderr)

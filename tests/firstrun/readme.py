@@ -370,6 +370,7 @@ def main():
     known["fa-cli budgets --tag physics"] = cli(needles=("physics",))
     known["fa-cli budgets --check"] = cli(expect=(0, 3))
     known["fa-cli trend --tag assets/streaming --window 15m"] = cli(needles=("assets/streaming",))
+    known["fa-cli sites --tag physics"] = cli(needles=("FILE:LINE", "physics/", ".c:"))
     known["fa-cli alerts --since 10m --active"] = cli()
     known["fa-cli findings"] = cli()
     known["fa-cli frames --last 20"] = cli(needles=("FRAME",))

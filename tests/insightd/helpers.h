@@ -113,6 +113,60 @@ static inline void frame_msg(msgbuf_t *b, uint64_t sid, uint64_t seq, uint64_t n
     enc(b, &m);
 }
 
+/* SITES defining site ids first..first+n-1 at lines 100.., in "game.c". */
+static inline void sites_msg(msgbuf_t *b, uint64_t sid, uint64_t seq, uint32_t first, uint32_t n) {
+    static fa_proto_site_def_t defs[64];
+    static char fn[64][16];
+    cr_assert(n <= 64);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(fn[i], sizeof fn[i], "f%u", first + i);
+        defs[i] = (fa_proto_site_def_t){first + i, 100 + first + i, 1, fa_proto_str("src/game.c"),
+                                        fa_proto_str(fn[i])};
+    }
+    fa_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.header.type = FA_PROTO_SITES;
+    m.header.session_id = sid;
+    m.header.seq = seq;
+    m.sites.sites = defs;
+    m.sites.site_count = n;
+    enc(b, &m);
+}
+
+/* frame_msg with site rows: physics (tag 1) split between site 1 (bytes
+ * b1, 2 allocations, b1 bytes live) and site 2 (its rest, 1 allocation),
+ * and an "other" row for render (tag 3). */
+static inline void frame_sites_msg(msgbuf_t *b, uint64_t sid, uint64_t seq, uint64_t n, uint64_t b1,
+                                   uint64_t b2) {
+    static fa_proto_tag_stat_t rows[4];
+    for (int i = 0; i < 4; i++)
+        rows[i] = (fa_proto_tag_stat_t){(uint16_t)i, 0, 0, 0, 0, 0, 0};
+    rows[1].frame_bytes = b1 + b2;
+    rows[1].live_bytes = b1;
+    rows[1].alloc_count = 3;
+    rows[3].frame_bytes = 64;
+    rows[3].alloc_count = 1;
+    static fa_proto_site_row_t srows[3];
+    srows[0] = (fa_proto_site_row_t){1, 1, b1, 2, b1};
+    srows[1] = (fa_proto_site_row_t){2, 1, b2, 1, 0};
+    srows[2] = (fa_proto_site_row_t){0, 3, 64, 1, 0};
+    fa_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.header.type = FA_PROTO_FRAME;
+    m.header.session_id = sid;
+    m.header.seq = seq;
+    m.frame.frame = n;
+    m.frame.start_ns = TEST_START_MONO_NS + (n - 1) * 10000000ull;
+    m.frame.duration_ns = 9000000;
+    m.frame.tags_total = 4;
+    m.frame.tags = rows;
+    m.frame.tag_count = 4;
+    m.frame.sites_total = 3;
+    m.frame.sites = srows;
+    m.frame.site_count = 3;
+    enc(b, &m);
+}
+
 /* The wall time of frame n in ms, as the daemon computes it. */
 static inline uint64_t frame_ms(uint64_t n) {
     return TEST_START_UNIX_NS / 1000000u + (n - 1) * 10u;

@@ -1388,12 +1388,292 @@ def import_loads_captures_idempotently():
           f"--no-ingest --import refused: {r.returncode} {r.stdout[-300:]}{r.stderr[-300:]}")
 
 
+# ---------------------------------------------------------------------------
+# Call sites
+
+SITES_GAME_SRC = "tests/insightd/sites_game.c"
+
+
+def site_markers():
+    """{marker: (line, function)} from the "site:" comments of sites_game.c."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out, function = {}, None
+    with open(os.path.join(here, "sites_game.c")) as f:
+        for no, line in enumerate(f, 1):
+            m = re.match(r"static \w+ (\w+)\(", line)
+            if m:
+                function = m.group(1)
+            m = re.search(r"/\* site: (\w+) \*/", line)
+            if m:
+                out[m.group(1)] = (no, function)
+    return out
+
+
+def run_sites_game(d, frames=120):
+    if not ARGS.sites_game:
+        raise Skip("fa-agent/ has no header and library yet")
+    r = subprocess.run([ARGS.sites_game, d.ingest, str(frames)], capture_output=True, timeout=60, text=True)
+    eq(r.returncode, 0, f"sites game: {r.stderr[-500:]}")
+    m = re.search(r"session=([0-9a-f]{16}) sent=(\d+)", r.stdout)
+    check(m, f"sites game output: {r.stdout!r}")
+    sid, sent = m.group(1), int(m.group(2))
+    check(sent > frames // 2, f"the agent sent its frames ({sent})")
+    wait_for(lambda: d.get(f"/api/v1/sessions/{sid}")["frames"] == sent, 10, f"all {sent} frames received")
+    wait_for(lambda: len(all_frames(d, sid)) == sent, 10, f"all {sent} frames stored")
+    return sid, sent
+
+
+# kind, bytes per frame, allocations per frame, tag of each marked line
+SITES_WANT = {
+    "physics_contacts": ("frame", 300, 3, "physics"),
+    "physics_body": ("pool", 64, 1, "physics"),
+    "plan_nodes": ("frame", 480, 1, "physics"),
+    "draw_commands": ("heap", 5000, 1, "render"),
+}
+
+
+@test
+def sites_of_a_real_game_are_its_lines_with_their_bytes():
+    """Done when: a game with allocations at known lines in three functions
+    under two tags sees exactly those file:line/function rows with their
+    byte counts through the API, and a site's source with --source-root."""
+    if not ARGS.sites_game:
+        raise Skip("fa-agent/ has no header and library yet")
+    top = os.getcwd()
+    check(os.path.exists(os.path.join(top, SITES_GAME_SRC)), "run from the top directory")
+    d = Daemon("sites", extra=["--source-root", top])
+    try:
+        sid, sent = run_sites_game(d)
+        marks = site_markers()
+        eq(set(marks), set(SITES_WANT), "markers in sites_game.c")
+        doc = d.get(f"/api/v1/sessions/{sid}/sites?window=1h&limit=50")
+        eq((doc["session"], doc["tag"], doc["frames"], doc["sort"]), (sid, None, sent, "bytes"), "document fields")
+        eq(doc["truncated"], False, "every row shown")
+        got = {}
+        for row in doc["sites"]:
+            check(not row["other"] and row["defined"], f"a defined site, not 'other': {row}")
+            check(row["file"].endswith(SITES_GAME_SRC), f"file {row['file']}")
+            got[(row["line"], row["function"])] = row
+        want = {(marks[k][0], marks[k][1]): v for k, v in SITES_WANT.items()}
+        eq(sorted(got), sorted(want), "exactly the marked lines and their functions")
+        for key, (kind, nbytes, count, tag) in want.items():
+            row = got[key]
+            eq((row["kind"], row["tag"]), (kind, tag), f"kind and tag of line {key[0]}")
+            eq((row["bytes_per_frame"]["avg"], row["bytes_per_frame"]["max"]), (nbytes, nbytes),
+               f"bytes per frame of line {key[0]}")
+            eq((row["count_per_frame"]["avg"], row["count_per_frame"]["max"]), (count, count),
+               f"allocations per frame of line {key[0]}")
+            eq(row["frames"], sent, f"frames with a row for line {key[0]}")
+        eq([r["bytes_per_frame"]["avg"] for r in doc["sites"]], [5000, 480, 300, 64], "largest first")
+        eq(doc["totals"]["bytes_per_frame"], 5844, "totals of the rows")
+        # A tag's subtree only, its shares, and the order by count.
+        ph = d.get(f"/api/v1/sessions/{sid}/sites?tag=physics&window=1h&sort=count")
+        eq([(r["line"], r["tag"]) for r in ph["sites"]],
+           [(marks["physics_contacts"][0], "physics"), (marks["plan_nodes"][0], "physics"),
+            (marks["physics_body"][0], "physics")], "physics' sites, most allocations first")
+        eq(round(sum(r["share"] for r in ph["sites"]), 9), 1.0, "shares of the tag add up to 1")
+        eq(ph["sites"][0]["share"], 300 / 844, "share of the tag's bytes")
+        rd = d.get(f"/api/v1/sessions/{sid}/sites?tag=render&window=1h&limit=1")
+        eq([(r["function"], r["share"]) for r in rd["sites"]], [("draw_frame", 1.0)], "render's one site")
+        # One site: its tags, its trend, its source.
+        row = got[(marks["draw_commands"][0], "draw_frame")]
+        one = d.get(f"/api/v1/sessions/{sid}/sites/{row['site_id']}?window=1h&points=10&context=1")
+        eq((one["site_id"], one["function"], one["line"], one["kind"]),
+           (row["site_id"], "draw_frame", marks["draw_commands"][0], "heap"), "the site")
+        eq([(t["tag"], t["bytes_per_frame"]["avg"]) for t in one["tags"]], [("render", 5000)], "its tags")
+        eq(sum(p["frames"] for p in one["trend"]["series"]), sent, "the trend covers every frame")
+        check(all(p["bytes_per_frame"] == 5000 for p in one["trend"]["series"]), f"trend {one['trend']}")
+        eq(one["source_code_status"], "ok", "source shown")
+        src = one["source_code"]
+        eq((src["path"], src["line"], src["first_line"]), (SITES_GAME_SRC, row["line"], row["line"] - 1), "where")
+        eq(len(src["lines"]), 3, "the line and one either side")
+        check("site: draw_commands" in src["lines"][1], f"the line itself: {src['lines']}")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+def all_frames(d, sid):
+    """Every stored frame of a session, through the pages of /frames."""
+    got, since = {}, 0
+    while True:
+        page = d.get(f"/api/v1/sessions/{sid}/frames?from={since}&limit=1000")
+        fresh = [f for f in page["frames"] if f["frame"] not in got]
+        got.update((f["frame"], f) for f in page["frames"])
+        if not page["truncated"] or not fresh:
+            return [got[k] for k in sorted(got)]
+        since = page["frames"][-1]["t_ms"]
+
+
+def check_site_sums(d, sid):
+    """Every stored frame: each tag's site rows (with 'other') add up to its
+    tag row, and all rows' bytes to the kind totals (PROTOCOL.md §4.8)."""
+    frames = all_frames(d, sid)
+    check(frames, "frames stored")
+    with_sites = 0
+    for f in frames:
+        rows = f["sites"]
+        with_sites += bool(rows)
+        check(f["sites_total"] >= len([r for r in rows if r["site_id"]]), f"frame {f['frame']}: sites_total")
+        eq(sum(r["bytes"] for r in rows), sum(k["alloc_bytes"] for k in f["totals"].values()),
+           f"frame {f['frame']}: site bytes vs the kind totals")
+        for t in f["tags"]:
+            mine = [r for r in rows if r["tag_id"] == t["id"]]
+            eq(sum(r["count"] for r in mine), t["alloc_count"], f"frame {f['frame']} tag {t['id']}: allocations")
+            eq(sum(r["live_bytes"] for r in mine), t["frame_bytes"] + t["pool_bytes"] + t["heap_bytes"],
+               f"frame {f['frame']} tag {t['id']}: live bytes")
+        tag_ids = {t["id"] for t in f["tags"]}
+        check(all(r["tag_id"] in tag_ids for r in rows), f"frame {f['frame']}: every row's tag has a tag row")
+    check(with_sites > len(frames) // 2, f"frames carry site rows ({with_sites} of {len(frames)})")
+    return len(frames)
+
+
+@test
+def site_rows_add_up_to_the_tag_rows_in_every_stored_frame():
+    if not ARGS.sites_game or not ARGS.agent_game:
+        raise Skip("fa-agent/ has no header and library yet")
+    d = shared()
+    sid, sent = run_sites_game(d)
+    eq(check_site_sums(d, sid), sent, "frames checked")
+    # The round-trip game: pool blocks live across frames, a budget broken.
+    r = subprocess.run([ARGS.agent_game, d.ingest], capture_output=True, timeout=60, text=True)
+    eq(r.returncode, 0, f"agent game: {r.stderr[-500:]}")
+    sid = session_of(r.stdout)
+    sent = int(re.search(r"sent=(\d+)", r.stdout).group(1))
+    wait_for(lambda: len(all_frames(d, sid)) == sent, 10, "frames stored")
+    eq(check_site_sums(d, sid), sent, "frames checked")
+    # The API's window of the same rows: per tag, the sites' bytes are the
+    # tag's (the rows of a tag with 'other' cover it whole).
+    doc = d.get(f"/api/v1/sessions/{sid}/sites?tag=physics&window=1h&limit=1000")
+    frames = all_frames(d, sid)
+    live_last = sum(t["frame_bytes"] + t["pool_bytes"] + t["heap_bytes"] for t in frames[-1]["tags"]
+                    if t["id"] in {x["tag_id"] for x in doc["sites"]})
+    eq(doc["totals"]["live_bytes"], live_last, "live bytes of the tag's sites at the last frame")
+
+
+def make_source_root(parent):
+    root = os.path.join(parent, "src")
+    os.makedirs(os.path.join(root, "game"))
+    with open(os.path.join(root, "game", "ok.c"), "w") as f:
+        f.write("".join(f"ok line {i}\n" for i in range(1, 11)))
+    secret = os.path.join(parent, "secret.c")
+    with open(secret, "w") as f:
+        f.write("TOP SECRET\n" * 10)
+    os.symlink(secret, os.path.join(root, "game", "link.c"))
+    os.symlink(parent, os.path.join(root, "up"))
+    os.mkfifo(os.path.join(root, "game", "fifo.c"))
+    os.symlink("/dev/zero", os.path.join(root, "game", "zero.c"))
+    os.mkdir(os.path.join(root, "game", "dir.c"))
+    return root, secret
+
+
+@test
+def source_root_shows_only_regular_files_under_it():
+    work = tempfile.mkdtemp(prefix="srcroot-", dir=TMP)
+    root, secret = make_source_root(work)
+    r = subprocess.run([ARGS.daemon, "--source-root", os.path.join(work, "missing"), "--db",
+                        os.path.join(work, "x.db")], capture_output=True, timeout=10)
+    eq(r.returncode, 2, "a missing --source-root is a usage error")
+    check(b"--source-root" in r.stderr, f"the error names it: {r.stderr!r}")
+    files = [("/build/game/ok.c", "ok"), ("../secret.c", "not_found"), ("game/../../secret.c", "not_found"),
+             (secret, "not_found"), ("game/link.c", "not_found"), ("up/secret.c", "not_found"),
+             ("game/fifo.c", "not_found"), ("game/zero.c", "not_found"), ("game/dir.c", "not_found"),
+             ("game/ok.c", "no_line")]
+    lines = {len(files): 99}
+    args = []
+    for i, (name, _) in enumerate(files, 1):
+        args += ["--site-file", f"{name}:{lines.get(i, 5)}"]
+    d = Daemon("srcroot", extra=["--source-root", root])
+    off = shared()
+    try:
+        sid = session_of(d.send("--frames", 20, "--fps", 0, "--fast", *args))
+        wait_for(lambda: len(all_frames(d, sid)) == 20, 10, "frames stored")
+        for i, (name, status) in enumerate(files, 1):
+            t0 = time.time()
+            st, _, body = d.request("GET", f"/api/v1/sessions/{sid}/sites/{i}?window=1h&context=2")
+            eq(st, 200, f"site {i} ({name})")
+            check(time.time() - t0 < 5, f"site {i} ({name}) answered at once")
+            check(b"TOP SECRET" not in body, f"nothing of the secret through {name}")
+            doc = json.loads(body)
+            eq((doc["file"], doc["source_code_status"]), (name, status), f"site {i}")
+            if status == "ok":
+                eq(doc["source_code"]["lines"], ["ok line 3", "ok line 4", "ok line 5", "ok line 6", "ok line 7"],
+                   "the line and two either side")
+                eq(doc["source_code"]["path"], "game/ok.c", "the file found under the root")
+        # Without --source-root nothing is read.
+        sid2 = session_of(off.send("--frames", 5, "--fps", 0, "--fast", "--site-file", "/build/game/ok.c:5"))
+        wait_for(lambda: len(all_frames(off, sid2)) == 5, 10, "frames stored")
+        doc = off.get(f"/api/v1/sessions/{sid2}/sites/1?window=1h")
+        eq((doc["source_code"], doc["source_code_status"]), (None, "off"), "no source without --source-root")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def old_agent_speaking_1_0_is_stored_without_sites():
+    """A 1.0 agent (no SITES, FRAMEs without their site part) keeps working
+    with this daemon: nothing refused, frames, tags and trends as before,
+    and the sites documents answer with no rows."""
+    d = shared()
+    before = d.health()["ingest"]
+    sid = session_of(d.send("--frames", 50, "--fps", 100, "--fast", "--budget", 100000, "--proto-1.0", "--bye"))
+    s = wait_for(lambda: (lambda s: s["frames"] == 50 and s)(d.get(f"/api/v1/sessions/{sid}")), 10, "frames")
+    eq((s["end_reason"], s["live"]), ("bye", False), "the session ended by its BYE")
+    h = d.health()["ingest"]
+    eq(h["rejected"], before["rejected"], "nothing rejected")
+    eq(h["accepted"]["sites"], before["accepted"]["sites"], "no SITES")
+    frames = wait_for(lambda: (lambda f: len(f) == 50 and f)(all_frames(d, sid)), 10, "frames stored")
+    check(all(f["sites"] == [] and f["sites_total"] == 0 and len(f["tags"]) == 8 for f in frames),
+          "frames with their tag rows and no site rows")
+    eq(d.get(f"/api/v1/sessions/{sid}/budgets?tag=physics")["budgets"][0]["budget_hard"], 100000, "budgets")
+    tr = d.get(f"/api/v1/sessions/{sid}/trend?tag=physics&window=1h&points=10")
+    check(tr["series"], "a trend")
+    doc = d.get(f"/api/v1/sessions/{sid}/sites?window=1h")
+    eq((doc["sites"], doc["frames"], doc["pairs"]), ([], 50, 0), "no sites, every frame counted")
+    one = d.get(f"/api/v1/sessions/{sid}/sites/1?window=1h")
+    eq((one["defined"], one["tags"]), (False, []), "an unknown site is empty, not an error")
+
+
+@test
+def sites_routes_reject_bad_parameters():
+    d = shared()
+    sid = session_of(d.send("--frames", 5, "--fps", 0, "--fast", "--site-file", "a.c:1"))
+    wait_for(lambda: len(all_frames(d, sid)) == 5, 10, "frames stored")
+    base = f"/api/v1/sessions/{sid}/sites"
+    cases = [
+        (f"{base}?sort=size", 400, "bad_parameter", "sort"),
+        (f"{base}?limit=0", 400, "bad_parameter", "limit"),
+        (f"{base}?limit=1001", 400, "bad_parameter", "limit"),
+        (f"{base}?window=0s", 400, "bad_parameter", "window"),
+        (f"{base}?window=31d", 400, "bad_parameter", "window"),
+        (f"{base}?tag=nope", 404, "tag_not_found", "tag"),
+        (f"{base}?tag=", 400, "bad_parameter", "tag"),
+        (f"{base}?points=5", 400, "unknown_parameter", "points"),
+        (f"{base}/x", 400, "bad_parameter", "site"),
+        (f"{base}/0", 400, "bad_parameter", "site"),
+        (f"{base}/4294967296", 400, "bad_parameter", "site"),
+        (f"{base}/1?context=21", 400, "bad_parameter", "context"),
+        (f"{base}/1?points=0", 400, "bad_parameter", "points"),
+        (f"{base}/1?sort=bytes", 400, "unknown_parameter", "sort"),
+        (f"{base}/1/x", 404, "not_found", None),
+        ("/api/v1/sessions/00000000000000aa/sites", 404, "session_not_found", "id"),
+    ]
+    for path, status, code, param in cases:
+        st, headers, body = d.request("GET", path)
+        eq(st, status, f"status of {path}")
+        err = json.loads(body)["error"]
+        eq((err["code"], err.get("parameter")), (code, param), f"error of {path}")
+    doc = d.get(f"{base}?tag=physics&window=90s&limit=1&sort=count")
+    eq([(r["site_id"], r["function"], r["bytes_per_frame"]["avg"]) for r in doc["sites"]], [(1, "fn1", 100)],
+       "the sender's one site")
+
+
 def main():
     global ARGS, TMP
     ap = argparse.ArgumentParser()
     ap.add_argument("--daemon", required=True)
     ap.add_argument("--sender", required=True)
     ap.add_argument("--agent-game")
+    ap.add_argument("--sites-game")
     ap.add_argument("-k", help="run the tests whose name contains this")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--tsan", action="store_true", help="the daemon is a TSan build: its reports fail the test")

@@ -9,6 +9,7 @@
  *       [--skip-seq N] [--findings] [--garbage N] [--truncate N]
  *       [--start-unix-ms MS] [--start-unix-ns NS] [--progress] [--app NAME]
  *       [--host NAME] [--build ID] [--undefined-tags N] [--duplicate K] [--first-frame N]
+ *       [--proto-1.0] [--site-file PATH:LINE]...
  *
  * Tag dictionary: 0 "" (root), 1 "physics", 2 "physics/contacts",
  * 3 "render", then "t<i>" under the root. --budget gives tag 1 (physics)
@@ -22,7 +23,13 @@
  * dictionary never defines; --duplicate K sends every K-th frame twice
  * with the same seq; --first-frame N numbers the frames (and their seqs)
  * from N, to continue a session in a second run (with --no-hello);
- * --start-unix-ns takes any 64-bit value (absurd clocks). */
+ * --start-unix-ns takes any 64-bit value (absurd clocks).
+ *
+ * Versions and call sites: --proto-1.0 sends what a 1.0 agent sends (minor
+ * version 0, FRAMEs without their site part); each --site-file defines one
+ * call site (ids 1, 2, ... in a SITES after the HELLO; function "fn<id>",
+ * kind frame), and every FRAME then carries a row per site under physics
+ * (tag 1): 100 * id bytes, id allocations. */
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
@@ -41,7 +48,10 @@ typedef struct opts {
     int sessions, frames, tags, hello_after, skip_seq, garbage, truncate, undefined_tags, duplicate;
     uint64_t first_frame, start_unix_ns;
     double fps;
-    bool fast, no_hello, bye, findings, progress;
+    bool fast, no_hello, bye, findings, progress, proto_1_0;
+    const char *site_files[64];
+    uint32_t site_lines[64];
+    int site_count;
     uint64_t budget, start_unix_ms;
     int usage_pct[256], usage_n[256], usage_len;
 } opts_t;
@@ -90,11 +100,26 @@ static void push(const void *data, size_t len) {
     sent_msgs++;
 }
 
+static bool as_1_0;
+
 static size_t encode(const fa_proto_msg_t *m) {
     int n = fa_proto_encode(m, buf, sizeof buf);
     if (n < 0) {
         fprintf(stderr, "insightd_sender: encode: %s\n", fa_proto_err_name(n));
         exit(1);
+    }
+    if (as_1_0) {
+        /* What a 1.0 writer sends: minor version 0, and a FRAME ends after
+         * its findings (PROTOCOL.md §5.2: without sites_total and the
+         * empty site section, 8 bytes). */
+        if (m->header.type == FA_PROTO_SITES) die("--proto-1.0 has no SITES");
+        buf[5] = 0;
+        if (m->header.type == FA_PROTO_FRAME) {
+            if (m->frame.site_count) die("--proto-1.0 has no site rows");
+            n -= 8;
+            uint32_t body = (uint32_t)n - 28;
+            memcpy(buf + 8, &body, 4); /* little-endian hosts only, like the tests */
+        }
     }
     return (size_t)n;
 }
@@ -159,6 +184,21 @@ static void send_hello(const opts_t *o, session_t *s) {
     m.hello.tag_count = (uint32_t)o->tags;
     push(buf, encode(&m));
     s->hello_sent = true;
+    if (!o->site_count) return;
+    static fa_proto_site_def_t sdefs[64];
+    static char fns[64][16];
+    for (int k = 0; k < o->site_count; k++) {
+        snprintf(fns[k], sizeof fns[k], "fn%d", k + 1);
+        sdefs[k] = (fa_proto_site_def_t){(uint32_t)k + 1, o->site_lines[k], FA_PROTO_KIND_FRAME,
+                                         fa_proto_str(o->site_files[k]), fa_proto_str(fns[k])};
+    }
+    memset(&m, 0, sizeof m);
+    m.header.type = FA_PROTO_SITES;
+    m.header.session_id = s->id;
+    m.header.seq = s->seq++;
+    m.sites.sites = sdefs;
+    m.sites.site_count = (uint32_t)o->site_count;
+    push(buf, encode(&m));
 }
 
 static fa_proto_tag_stat_t rows[4096 + 4096];
@@ -213,6 +253,15 @@ static size_t encode_frame(const opts_t *o, session_t *s, int i) {
     if (o->findings) {
         f->findings = &fi;
         f->finding_count = 1;
+    }
+    static fa_proto_site_row_t site_rows[64];
+    for (int k = 0; k < o->site_count && o->tags > 1; k++)
+        site_rows[k] =
+            (fa_proto_site_row_t){(uint32_t)k + 1, 1, 100u * (uint64_t)(k + 1), (uint64_t)k + 1, 0};
+    if (o->tags > 1 && o->site_count) {
+        f->sites = site_rows;
+        f->site_count = (uint32_t)o->site_count;
+        f->sites_total = (uint32_t)o->site_count;
     }
     return encode(&m);
 }
@@ -278,7 +327,15 @@ int main(int argc, char **argv) {
             o.duplicate = atoi(ARG());
         else if (!strcmp(a, "--first-frame"))
             o.first_frame = strtoull(ARG(), NULL, 10);
-        else if (!strcmp(a, "--progress"))
+        else if (!strcmp(a, "--proto-1.0"))
+            o.proto_1_0 = true;
+        else if (!strcmp(a, "--site-file")) {
+            char *spec = ARG(), *colon = strrchr(spec, ':');
+            if (!colon || o.site_count == 64) die("--site-file takes PATH:LINE (at most 64)");
+            *colon = '\0';
+            o.site_files[o.site_count] = spec;
+            o.site_lines[o.site_count++] = (uint32_t)strtoul(colon + 1, NULL, 10);
+        } else if (!strcmp(a, "--progress"))
             o.progress = true;
         else
             die("unknown argument (see the comment at the top of sender.c)");
@@ -289,6 +346,7 @@ int main(int argc, char **argv) {
     if (o.sessions < 1 || o.sessions > 1000) die("--sessions must be in 1..1000");
     if (o.undefined_tags < 0 || o.undefined_tags > 4096 - o.tags) die("--undefined-tags must fit 4096 rows");
     if (o.first_frame < 1) die("--first-frame must be >= 1");
+    as_1_0 = o.proto_1_0;
     srand((unsigned)(now_ns(CLOCK_REALTIME) ^ (uint64_t)getpid()));
     if (!o.session) o.session = ((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 11) ^ (uint64_t)rand() ^ 1u;
     start_unix_ns = o.start_unix_ns   ? o.start_unix_ns

@@ -41,7 +41,23 @@ static fa_proto_frame_t sample(fa_proto_tag_stat_t *rows, uint32_t n, fa_proto_t
     *fi = (fa_proto_finding_t){4, 1, 2, 10, 1ull << 40};
     f.findings = fi;
     f.finding_count = 1;
+    static const fa_proto_site_row_t sites[3] = {
+        {5, 1, 3000, 3, 3000}, {UINT32_MAX, 65535, UINT64_MAX, UINT64_MAX, UINT64_MAX}, {0, 1, 17, 1, 0}};
+    f.sites_total = 9;
+    f.sites = sites;
+    f.site_count = 3;
     return f;
+}
+
+static int site_eq(const fa_proto_site_row_t *a, const fa_proto_site_row_t *b) {
+    return a->site_id == b->site_id && a->tag_id == b->tag_id && a->bytes == b->bytes &&
+           a->count == b->count && a->live_bytes == b->live_bytes;
+}
+
+static int collect_site(void *ud, const fa_proto_site_row_t *row) {
+    fa_proto_site_row_t **out = ud;
+    *(*out)++ = *row;
+    return 0;
 }
 
 Test(pack, frame_blob_round_trips) {
@@ -74,12 +90,101 @@ Test(pack, frame_blob_round_trips) {
     cr_assert_eq(g.threads[0].flags, FA_PROTO_THREAD_IN_FRAME);
     cr_assert_eq(g.finding_count, 1);
     cr_assert_eq(g.findings[0].value, 1ull << 40);
+    cr_assert_eq(g.sites_total, 9);
+    cr_assert_eq(g.site_count, 3);
+    for (int i = 0; i < 3; i++)
+        cr_assert(site_eq(&g.sites[i], &f.sites[i]), "site row %d", i);
+    /* The site rows alone, without decoding the rest. */
+    fa_proto_site_row_t got[4], *cursor = got;
+    uint32_t total = 0;
+    cr_assert_eq(pack_frame_each_site(blob, len, &total, collect_site, &cursor), 0);
+    cr_assert_eq(total, 9);
+    cr_assert_eq(cursor - got, 3);
+    for (int i = 0; i < 3; i++)
+        cr_assert(site_eq(&got[i], &f.sites[i]), "site row %d", i);
     uint64_t live;
     cr_assert_eq(pack_frame_find_live(blob, len, rows[10].id, &live), 1);
     cr_assert_eq(live, rows[10].live_bytes);
     cr_assert_eq(pack_frame_find_live(blob, len, 60000, &live), 0);
     free(space);
     free(blob);
+}
+
+/* Blobs stored before call sites (version 1) still read: no site rows. */
+Test(pack, version_1_blobs_read_as_frames_and_buckets_without_sites) {
+    fa_proto_tag_stat_t rows[8];
+    fa_proto_thread_row_t th;
+    fa_proto_finding_t fi;
+    fa_proto_frame_t f = sample(rows, 8, &th, &fi);
+    f.site_count = 0;
+    f.sites_total = 0;
+    uint8_t blob[4096];
+    size_t len = pack_frame(&f, blob, sizeof blob);
+    /* Version 1 is version 2 without its last two varints (0 and 0). */
+    cr_assert(len > 3 && blob[0] == 2 && blob[len - 1] == 0 && blob[len - 2] == 0);
+    blob[0] = 1;
+    len -= 2;
+    fa_proto_space_t *space = malloc(sizeof *space);
+    fa_proto_storage_t st = fa_proto_storage_of(space);
+    fa_proto_frame_t g;
+    cr_assert_eq(pack_unframe(blob, len, &g, &st), 0);
+    cr_assert_eq(g.tag_count, 8);
+    cr_assert_eq(g.finding_count, 1);
+    cr_assert_eq(g.site_count, 0);
+    fa_proto_site_row_t got[4], *cursor = got;
+    uint32_t total = 7;
+    cr_assert_eq(pack_frame_each_site(blob, len, &total, collect_site, &cursor), 0);
+    cr_assert(cursor == got && total == 0);
+    uint64_t live;
+    cr_assert_eq(pack_frame_find_live(blob, len, rows[3].id, &live), 1);
+    /* A version 1 bucket: the tags, no sites. */
+    pack_rollup_row_t r1 = {4, 1, 2, 3, 4};
+    uint8_t rb[64];
+    size_t rlen = pack_rollup(&r1, 1, NULL, 0, rb, sizeof rb);
+    cr_assert(rlen > 2 && rb[0] == 2 && rb[rlen - 1] == 0);
+    rb[0] = 1;
+    rlen--;
+    pack_rollup_row_t r;
+    cr_assert_eq(pack_rollup_find(rb, rlen, 4, &r), 1);
+    cr_assert_eq(r.max, 3);
+    free(space);
+}
+
+static int collect_acc(void *ud, const pack_site_acc_t *row) {
+    pack_site_acc_t **out = ud;
+    *(*out)++ = *row;
+    return 0;
+}
+
+Test(pack, rollup_blob_holds_the_sites_of_its_bucket) {
+    pack_rollup_row_t tags[2] = {{1, 10, 20, 30, 25}, {7, 1, 2, 3, 3}};
+    pack_site_acc_t sites[3] = {{0, 1, 60, 600, 30, 60, 1, 0, 0, 0},
+                                {4, 1, 60, 60000, 1000, 120, 2, 60000, 1000, 1000},
+                                {UINT32_MAX, 65535, 1, UINT64_MAX, UINT64_MAX, 1, 1, 5, 5, 5}};
+    uint8_t blob[1024];
+    size_t len = pack_rollup(tags, 2, sites, 3, blob, sizeof blob);
+    cr_assert_gt(len, 0);
+    pack_site_acc_t got[4], *cursor = got;
+    cr_assert_eq(pack_rollup_each_site(blob, len, collect_acc, &cursor), 0);
+    cr_assert_eq(cursor - got, 3);
+    for (int i = 0; i < 3; i++)
+        cr_assert(got[i].site == sites[i].site && got[i].tag == sites[i].tag &&
+                      got[i].frames == sites[i].frames && got[i].bytes_sum == sites[i].bytes_sum &&
+                      got[i].bytes_max == sites[i].bytes_max && got[i].count_sum == sites[i].count_sum &&
+                      got[i].count_max == sites[i].count_max && got[i].live_sum == sites[i].live_sum &&
+                      got[i].live_max == sites[i].live_max && got[i].live_last == sites[i].live_last,
+                  "row %d", i);
+    pack_rollup_row_t r;
+    cr_assert_eq(pack_rollup_find(blob, len, 7, &r), 1);
+    cr_assert_eq(r.avg, 2);
+    for (size_t cut = 0; cut < len; cut++) {
+        uint8_t *copy = malloc(cut ? cut : 1);
+        memcpy(copy, blob, cut);
+        cursor = got;
+        cr_assert_eq(pack_rollup_each_site(copy, cut, collect_acc, &cursor), -1, "cut at %zu", cut);
+        free(copy);
+    }
+    cr_assert_eq(pack_rollup(tags, 2, sites, 3, blob, 20), 0, "too small a buffer");
 }
 
 Test(pack, frame_blob_is_smaller_than_the_wire) {
@@ -113,6 +218,9 @@ Test(pack, decoders_are_total_on_truncated_and_random_blobs) {
         cr_assert_leq(pack_frame_find_live(copy, cut, 9999, &live), 0);
         pack_rollup_row_t r;
         cr_assert_leq(pack_rollup_find(copy, cut, 1, &r), 1);
+        fa_proto_site_row_t sites[8], *cursor = sites;
+        uint32_t total;
+        cr_assert_eq(pack_frame_each_site(copy, cut, &total, collect_site, &cursor), -1, "cut at %zu", cut);
         free(copy);
     }
     srand(7);
@@ -127,6 +235,14 @@ Test(pack, decoders_are_total_on_truncated_and_random_blobs) {
         (void)pack_frame_find_live(copy, n, 1, &live);
         pack_rollup_row_t r;
         (void)pack_rollup_find(copy, n, 1, &r);
+        /* At most 64 bytes: fewer than 64 rows of either kind. */
+        static fa_proto_site_row_t sites[64];
+        fa_proto_site_row_t *cursor = sites;
+        uint32_t total;
+        (void)pack_frame_each_site(copy, n, &total, collect_site, &cursor);
+        static pack_site_acc_t accs[64];
+        pack_site_acc_t *ac = accs;
+        (void)pack_rollup_each_site(copy, n, collect_acc, &ac);
         free(copy);
     }
     free(space);
@@ -138,7 +254,7 @@ Test(pack, rollup_blob_finds_each_tag) {
         rows[i] = (pack_rollup_row_t){(uint16_t)(i * 7), (uint64_t)i, (uint64_t)i + 1, (uint64_t)i + 2,
                                       (uint64_t)i + 3};
     uint8_t blob[8192];
-    size_t len = pack_rollup(rows, 100, blob, sizeof blob);
+    size_t len = pack_rollup(rows, 100, NULL, 0, blob, sizeof blob);
     cr_assert_gt(len, 0);
     for (int i = 0; i < 100; i++) {
         pack_rollup_row_t r;
@@ -148,5 +264,5 @@ Test(pack, rollup_blob_finds_each_tag) {
     }
     pack_rollup_row_t r;
     cr_assert_eq(pack_rollup_find(blob, len, 3, &r), 0);
-    cr_assert_eq(pack_rollup(rows, 100, blob, 10), 0, "too small a buffer");
+    cr_assert_eq(pack_rollup(rows, 100, NULL, 0, blob, 10), 0, "too small a buffer");
 }

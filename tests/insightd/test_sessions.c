@@ -520,6 +520,137 @@ STORE_TEST(sessions, agent_strings_lose_c1_controls_and_bidi_overrides) {
     cr_assert_str_eq(tag(0xbc, "evil?gpj?2J")->path, "evil?gpj?2J");
 }
 
+/* ---- call sites ----------------------------------------------------------- */
+
+/* The first per-second bucket of a session, as stored. */
+static size_t first_second(uint64_t sid, uint8_t *blob, size_t cap) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT data FROM rollup_1s WHERE session_id = %llu ORDER BY t_ms LIMIT 1",
+             (unsigned long long)sid);
+    sync_writer();
+    size_t len = cap;
+    testdb_query(&the_db, sql, blob, &len);
+    cr_assert_gt(len, 0, "a bucket of session %llu", (unsigned long long)sid);
+    return len;
+}
+
+static int sum_site(void *ud, const pack_site_acc_t *a) {
+    pack_site_acc_t *acc = ud; /* [0] site 1, [1] site 2, [2] render's other */
+    int i = a->site == 0 ? 2 : (int)a->site - 1;
+    cr_assert(i >= 0 && i < 3 && a->tag == (a->site ? 1 : 3), "pair %u/%u", a->site, a->tag);
+    acc[i] = *a;
+    return 0;
+}
+
+STORE_TEST(sessions, sites_are_stored_once_per_definition_and_rolled_up_per_second) {
+    base_ms -= base_ms % 1000;
+    msgbuf_t b;
+    hello_msg(&b, 0x99, 0, 0);
+    feed(&b);
+    sites_msg(&b, 0x99, 1, 1, 2);
+    feed(&b);
+    cr_assert_eq(g_stats.sites_defined, 2);
+    sites_msg(&b, 0x99, 2, 1, 2); /* after a reconnection: the same again */
+    feed(&b);
+    cr_assert_eq(g_stats.sites_defined, 2, "repeated definitions are not written again");
+    cr_assert_eq(rows("SELECT count(*) FROM sites WHERE session_id = 153"), 2);
+    cr_assert_eq(rows("SELECT line FROM sites WHERE session_id = 153 AND id = 2"), 102);
+    cr_assert_eq(g_stats.accepted_by_type[FA_PROTO_SITES], 2);
+    /* 150 frames: second 0 whole, 1 half; site 1 takes n bytes, site 2 10. */
+    for (uint64_t n = 1; n <= 150; n++) {
+        frame_sites_msg(&b, 0x99, 2 + n, n, n, 10);
+        feed_at(&b, base_ms + (n - 1) * 10 + 9);
+    }
+    sessions_flush(ss);
+    static uint8_t blob[65536];
+    size_t len = first_second(153, blob, sizeof blob);
+    pack_site_acc_t acc[3];
+    memset(acc, 0, sizeof acc);
+    cr_assert_eq(pack_rollup_each_site(blob, len, sum_site, acc), 0);
+    cr_assert_eq(acc[0].frames, 100);
+    cr_assert_eq(acc[0].bytes_sum, 5050);
+    cr_assert_eq(acc[0].bytes_max, 100);
+    cr_assert_eq(acc[0].count_sum, 200);
+    cr_assert_eq(acc[1].bytes_sum, 1000);
+    cr_assert_eq(acc[2].bytes_sum, 6400);
+    cr_assert_eq(acc[2].count_max, 1);
+    /* The frame blobs keep their rows. */
+    cr_assert_eq(rows("SELECT count(*) FROM frames WHERE session_id = 153"), 150);
+}
+
+STORE_TEST(sessions, a_changed_definition_replaces_the_old_one) {
+    msgbuf_t b;
+    hello_msg(&b, 0x9a, 0, 0);
+    feed(&b);
+    sites_msg(&b, 0x9a, 1, 1, 1);
+    feed(&b);
+    sites_msg(&b, 0x9a, 2, 1, 1);
+    fa_proto_msg_t m; /* re-encode with another line */
+    fa_proto_site_def_t d = {1, 7, 2, fa_proto_str("other.c"), fa_proto_str("g")};
+    memset(&m, 0, sizeof m);
+    m.header.type = FA_PROTO_SITES;
+    m.header.session_id = 0x9a;
+    m.header.seq = 2;
+    m.sites.sites = &d;
+    m.sites.site_count = 1;
+    enc(&b, &m);
+    feed(&b);
+    cr_assert_eq(g_stats.sites_defined, 2);
+    cr_assert_eq(rows("SELECT count(*) FROM sites WHERE session_id = 154"), 1);
+    cr_assert_eq(rows("SELECT line FROM sites WHERE session_id = 154 AND id = 1"), 7);
+}
+
+STORE_TEST(sessions, site_definitions_beyond_the_cap_or_with_id_0_are_refused) {
+    stop();
+    opts.max_sites = 5;
+    start();
+    msgbuf_t b;
+    hello_msg(&b, 0x9b, 0, 0);
+    feed(&b);
+    sites_msg(&b, 0x9b, 1, 0, 8); /* ids 0..7 */
+    feed(&b);
+    cr_assert_eq(g_stats.sites_defined, 5);
+    cr_assert_eq(g_stats.sites_rejected, 3);
+    cr_assert_eq(rows("SELECT count(*) FROM sites WHERE session_id = 155"), 5);
+    cr_assert_eq(rows("SELECT count(*) FROM sites WHERE session_id = 155 AND id = 0"), 0);
+    /* Rows of undefined sites are kept (figures without a name). */
+    frame_sites_msg(&b, 0x9b, 2, 1, 10, 20);
+    feed_at(&b, base_ms + 9);
+    cr_assert_eq(info(0x9b)->frames, 1);
+    opts.max_sites = 0;
+}
+
+/* A pair whose rows stop (its blocks were freed) has nothing live at the
+ * end of the bucket, whatever it had at its last row. */
+static int last_live_of_site_1(void *ud, const pack_site_acc_t *a) {
+    if (a->site == 1) *(pack_site_acc_t *)ud = *a;
+    return 0;
+}
+
+STORE_TEST(sessions, a_bucket_ends_with_no_live_bytes_for_a_site_without_a_row_in_its_last_frame) {
+    base_ms -= base_ms % 1000;
+    msgbuf_t b;
+    hello_msg(&b, 0x9c, 0, 0);
+    feed(&b);
+    for (uint64_t n = 1; n <= 20; n++) {
+        if (n <= 10)
+            frame_sites_msg(&b, 0x9c, n, n, n, 10);
+        else
+            frame_msg(&b, 0x9c, n, n, 0);
+        feed_at(&b, base_ms + (n - 1) * 10 + 9);
+    }
+    sessions_flush(ss);
+    static uint8_t blob[65536];
+    size_t len = first_second(156, blob, sizeof blob);
+    pack_site_acc_t a;
+    memset(&a, 0xff, sizeof a);
+    cr_assert_eq(pack_rollup_each_site(blob, len, last_live_of_site_1, &a), 0);
+    cr_assert_eq(a.frames, 10);
+    cr_assert_eq(a.live_max, 10);
+    cr_assert_eq(a.live_last, 0, "nothing live at the bucket's last frame, got %llu",
+                 (unsigned long long)a.live_last);
+}
+
 /* The fleet view's per-frame average: each tag's sum of live bytes over
  * the frames that carried it, stored with the tag and continued after a
  * restart. */

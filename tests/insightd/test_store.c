@@ -108,7 +108,8 @@ SQLITE_TEST(an_older_schema_is_migrated_in_place) {
     cr_assert_eq(
         sqlite3_exec(
             h,
-            "DROP INDEX sessions_by_app; DROP TABLE rollup_10s; DROP INDEX sessions_by_activity;"
+            "DROP TABLE sites; DROP INDEX sessions_by_app; DROP TABLE rollup_10s; DROP INDEX "
+            "sessions_by_activity;"
             "DROP INDEX frames_by_time;"
             "DROP INDEX rollup_1s_by_time; DROP INDEX rollup_1m_by_time; DROP INDEX findings_by_time;"
             "ALTER TABLE sessions DROP COLUMN last_seen_ms; ALTER TABLE sessions DROP COLUMN next_seq;"
@@ -122,6 +123,7 @@ SQLITE_TEST(an_older_schema_is_migrated_in_place) {
     st = open_store();
     cr_assert_eq(lite_scalar(handle(st), "PRAGMA user_version"), STORE_SQLITE_SCHEMA);
     cr_assert_eq(count("rollup_10s"), 0, "the new table exists");
+    cr_assert_eq(count("sites"), 0, "and the call sites' (schema 5)");
     cr_assert_eq(count("frames"), 1, "the data stayed");
     cr_assert_eq(scalar("SELECT last_seen_ms FROM sessions WHERE id = 3"), 5000,
                  "last activity from the stored times");
@@ -257,6 +259,8 @@ STORE_TEST(store, retention_prunes_ended_sessions_with_their_tags_alerts_and_fin
         store_put_alert(st, &a);
         store_finding_t f = {i, when, 2, 1, 1, 1, 1, 1};
         store_put_findings(st, &f, 1);
+        site_info_t si = {.id = 1, .line = 10, .kind = 1, .file = "a.c", .function = "f"};
+        store_put_site(st, i, &si);
     }
     put_session(st, 99, 1000, false); /* old, but live: kept */
     cr_assert_eq(store_commit(st), STORE_OK);
@@ -269,6 +273,7 @@ STORE_TEST(store, retention_prunes_ended_sessions_with_their_tags_alerts_and_fin
     cr_assert_eq(count("tags"), 10);
     cr_assert_eq(count("alerts"), 10);
     cr_assert_eq(count("findings"), 10);
+    cr_assert_eq(count("sites"), 10);
     store_close(st);
 }
 
@@ -407,7 +412,7 @@ STORE_TEST(store, trend_reads_rollups_and_the_uncovered_tail_from_raw_frames) {
     for (uint64_t s = 0; s < 10; s++) {
         pack_rollup_row_t r = {5, 10 + s, 10 + s, 10 + s, 10 + s};
         uint8_t blob[64];
-        size_t len = pack_rollup(&r, 1, blob, sizeof blob);
+        size_t len = pack_rollup(&r, 1, NULL, 0, blob, sizeof blob);
         store_rollup_t row = {1, 100000 + s * 1000, 60, blob, len};
         store_put_rollups(st, STORE_SECOND, &row, 1);
     }
@@ -473,6 +478,45 @@ SQLITE_TEST(a_replaced_or_deleted_file_is_noticed) {
     FILE *f = fopen(db, "w");
     fclose(f);
     cr_assert_eq(store_check_file(st), 1, "another file at the path");
+    store_close(st);
+}
+
+static int got_site(void *ud, const site_info_t *s) {
+    site_info_t *out = ud;
+    cr_assert(s->id >= 1 && s->id <= 3, "site %u", s->id);
+    out[s->id - 1] = *s;
+    return 0;
+}
+
+STORE_TEST(store, sites_are_replaced_by_id_and_read_by_their_ids) {
+    store_t *st = open_store();
+    cr_assert_eq(store_begin(st), STORE_OK);
+    put_session(st, 7, 1000, false);
+    for (uint32_t i = 1; i <= 3; i++) {
+        site_info_t s = {.id = i, .line = 10 * i, .kind = (uint8_t)i};
+        snprintf(s.file, sizeof s.file, "src/f%u.c", i);
+        snprintf(s.function, sizeof s.function, "fn%u", i);
+        cr_assert_eq(store_put_site(st, 7, &s), STORE_OK);
+    }
+    site_info_t again = {.id = 2, .line = 99, .kind = 4, .file = "moved.c", .function = "g"};
+    cr_assert_eq(store_put_site(st, 7, &again), STORE_OK);
+    site_info_t elsewhere = {.id = 3, .line = 5, .file = "x.c", .function = "h"};
+    cr_assert_eq(store_put_site(st, 8, &elsewhere), STORE_OK);
+    cr_assert_eq(store_commit(st), STORE_OK);
+    store_reader_t *r = store_reader_acquire(st, NULL);
+    cr_assert_not_null(r);
+    site_info_t got[3];
+    memset(got, 0, sizeof got);
+    const uint32_t ids[] = {2, 3, 40};
+    cr_assert_eq(store_read_sites(r, 7, ids, 3, got_site, got), STORE_OK);
+    cr_assert_eq(got[0].id, 0, "not asked");
+    cr_assert_eq(got[1].line, 99);
+    cr_assert_str_eq(got[1].file, "moved.c");
+    cr_assert_str_eq(got[1].function, "g");
+    cr_assert_eq(got[1].kind, 4);
+    cr_assert_eq(got[2].line, 30, "session 7's, not 8's");
+    cr_assert_str_eq(got[2].function, "fn3");
+    store_reader_release(st, r);
     store_close(st);
 }
 
@@ -689,6 +733,23 @@ PG_TEST(a_new_database_gets_its_schema_and_partitions_ahead) {
     keep.raw = 365 * 86400000ull;
     st = open_store_keep(&keep);
     cr_assert_eq(scalar("SELECT value FROM fa_meta WHERE key = 'width_frames'"), 300000);
+    store_close(st);
+}
+
+/* A database of schema 1 (before call sites) gets the sites table, and its
+ * data stays. */
+PG_TEST(a_schema_1_database_is_migrated_to_call_sites) {
+    store_t *st = open_store();
+    cr_assert_eq(store_begin(st), STORE_OK);
+    put_session(st, 5, 1000, true);
+    cr_assert_eq(store_commit(st), STORE_OK);
+    store_close(st);
+    testdb_exec(&the_db, "DROP TABLE sites");
+    testdb_exec(&the_db, "UPDATE fa_meta SET value = 1 WHERE key = 'schema'");
+    st = open_store();
+    cr_assert_eq(scalar("SELECT value FROM fa_meta WHERE key = 'schema'"), 2);
+    cr_assert_eq(count("sites"), 0, "the table exists");
+    cr_assert_eq(count("sessions"), 1, "the data stayed");
     store_close(st);
 }
 

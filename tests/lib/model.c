@@ -13,9 +13,12 @@
  * snapshot, the snapshot is compared with the model: per-tag frame, pool
  * and heap bytes and allocation counts, per-kind totals, thread rows, and
  * peaks (never below the real high-water mark, never above what was live
- * plus what was allocated). Prints the seed and the operation on failure;
- * exit status 1. The figures are those of the default build: FA_DEBUG adds
- * guards and headers to them, FA_MINIMAL has none (nor budgets). */
+ * plus what was allocated). With call sites, every snapshot's site rows are
+ * compared too: each operation allocates at its own line of execute(), so
+ * the model knows every (site, tag) row exactly (bytes and allocations of
+ * the frame, live bytes), and the rows must add up to the tag rows. Prints
+ * the seed and the operation on failure; exit status 1. The figures are those of the default build: FA_DEBUG
+ * adds guards and headers to them, FA_MINIMAL has none (nor budgets). */
 #include <framealloc.h>
 
 #include <inttypes.h>
@@ -27,6 +30,11 @@
 #include <time.h>
 
 enum { MAX_THREADS = 4, MAX_TAGS = 64, MAX_BLOCKS = 4096, PATH_LEN = 64 };
+/* The allocating lines of execute(): the model's call sites. */
+enum { S_FRAME, S_BATCH, S_POOL, S_HEAP, SITES };
+static int site_line[SITES];
+/* expr, noting the line it is written on (the line its call site gets). */
+#define AT(line_var, expr) ((line_var) = __LINE__, (expr))
 
 /* ---- the reference model --------------------------------------------------- */
 
@@ -40,12 +48,17 @@ typedef struct mtag {
     uint64_t peak_live;          /* high-water of the subtree's live bytes this frame */
     uint64_t start_live;         /* subtree live when the frame began */
     uint64_t allocated;          /* bytes allocated under it this frame */
+    /* Per call site: allocations and bytes this frame, frame bytes in use
+     * per thread (frame and batch sites), live pool/heap bytes. */
+    uint64_t site_count[SITES], site_bytes[SITES];
+    uint64_t site_frame[2][MAX_THREADS], site_live[SITES];
 } mtag_t;
 
 typedef struct block {
     void *p;
     int kind; /* FA_KIND_POOL or FA_KIND_HEAP */
     int tag;
+    int site;      /* S_POOL or S_HEAP */
     uint64_t size; /* bytes counted: block size for pool, request for heap */
     uint64_t serial;
     size_t filled; /* bytes written with the serial */
@@ -150,6 +163,8 @@ static void model_new_frame(void) {
     for (int t = 0; t < m.ntags; t++) {
         m.tags[t].count = 0;
         m.tags[t].allocated = 0;
+        memset(m.tags[t].site_count, 0, sizeof m.tags[t].site_count);
+        memset(m.tags[t].site_bytes, 0, sizeof m.tags[t].site_bytes);
         m.tags[t].start_live = m.tags[t].peak_live = subtree_live(t);
     }
     for (int k = 0; k < 3; k++) {
@@ -167,11 +182,16 @@ static bool refused(int t, uint64_t n) {
     return false;
 }
 
-static void model_alloc(int thread, int t, int kind, uint64_t n) {
+static void model_alloc(int thread, int t, int kind, int site, uint64_t n) {
     if (kind == FA_KIND_FRAME) {
         m.tags[t].frame[thread] += n;
         m.threads[thread].frame_used += n;
+        m.tags[t].site_frame[site][thread] += n;
+    } else {
+        m.tags[t].site_live[site] += n;
     }
+    m.tags[t].site_count[site]++;
+    m.tags[t].site_bytes[site] += n;
     for (int a = t; a >= 0; a = m.tags[a].parent)
         m.tags[a].allocated += n;
     m.tags[t].count++;
@@ -225,6 +245,7 @@ static worker_t workers[MAX_THREADS];
 /* Snapshots: taken into these buffers, compared by the controller. */
 static fa_tag_row_t snap_rows[MAX_TAGS + 8];
 static fa_thread_row_t snap_threads[MAX_THREADS + 4];
+static fa_site_row_t snap_sites[MAX_TAGS * (SITES + 1) + 8];
 static fa_snapshot_t snap;
 static bool hook_taken;
 
@@ -232,7 +253,9 @@ static void take_snapshot(void) {
     snap = (fa_snapshot_t){.rows = snap_rows,
                            .rows_capacity = MAX_TAGS + 8,
                            .threads = snap_threads,
-                           .threads_capacity = MAX_THREADS + 4};
+                           .threads_capacity = MAX_THREADS + 4,
+                           .sites = snap_sites,
+                           .sites_capacity = MAX_TAGS * (SITES + 1) + 8};
     if (fa_snapshot_take(fa, &snap) != FA_OK) fail("fa_snapshot_take failed");
 }
 
@@ -244,18 +267,19 @@ static void frame_end_hook(fa_alloc_t *ctx, uint64_t frame, void *user) {
 
 static void execute(cmd_t *c) {
     switch (c->op) {
+    /* One allocating line per operation: the model's call sites. */
     case OP_FRAME:
-        c->result = fa_frame_alloc(fa, c->a, c->b);
+        c->result = AT(site_line[S_FRAME], fa_frame_alloc(fa, c->a, c->b));
         if (c->result && c->a) memset(c->result, 0x5A, c->a);
         break;
     case OP_BATCH:
-        c->result = fa_frame_alloc_batch(fa, c->a, c->b, c->c);
+        c->result = AT(site_line[S_BATCH], fa_frame_alloc_batch(fa, c->a, c->b, c->c));
         break;
     case OP_POOL:
-        c->result = fa_pool_alloc(fa, c->a);
+        c->result = AT(site_line[S_POOL], fa_pool_alloc(fa, c->a));
         break;
     case OP_HEAP:
-        c->result = fa_heap_alloc(fa, c->a, c->b);
+        c->result = AT(site_line[S_HEAP], fa_heap_alloc(fa, c->a, c->b));
         break;
     case OP_FREE_POOL:
         fa_pool_free(fa, c->p);
@@ -357,6 +381,63 @@ static const fa_tag_row_t *row_of(const char *path) {
 }
 #endif
 
+#if !defined(FA_MINIMAL) && FA_SITES
+/* The site rows: exactly the model's (site, tag) pairs with figures, each
+ * with the model's figures, nothing in "other" (every pair fits), and per
+ * tag adding up to the tag row. */
+static void compare_sites(const char *when) {
+    uint32_t expected = 0;
+    for (int t = 0; t < m.ntags; t++) {
+        const fa_tag_row_t *tr = row_of(m.tags[t].path);
+        uint64_t count = 0, live = 0;
+        for (int k = 0; k < SITES; k++) {
+            uint64_t want_live = m.tags[t].site_live[k];
+            if (k <= S_BATCH) {
+                want_live = 0;
+                for (int th = 0; th < m.nthreads; th++)
+                    want_live += m.tags[t].site_frame[k][th];
+            }
+            const fa_site_row_t *r = NULL;
+            for (uint32_t i = 0; i < snap.site_count; i++)
+                if (tr && snap_sites[i].tag_id == tr->id && snap_sites[i].site &&
+                    (int)snap_sites[i].site->line == site_line[k])
+                    r = &snap_sites[i];
+            bool active = m.tags[t].site_count[k] || m.tags[t].site_bytes[k] || want_live;
+            if (!active) {
+                if (r) fail("%s: '%s' has a row for site %d the model does not", when, m.tags[t].path, k);
+                continue;
+            }
+            expected++;
+            if (!r) {
+                fail("%s: '%s' has no row for site %d (line %d)", when, m.tags[t].path, k, site_line[k]);
+                continue;
+            }
+            if (r->count != m.tags[t].site_count[k] || r->bytes != m.tags[t].site_bytes[k] ||
+                r->live_bytes != want_live)
+                fail("%s: '%s' site %d: lib says %" PRIu64 " allocations, %" PRIu64 " bytes, %" PRIu64
+                     " live; the model %" PRIu64 ", %" PRIu64 ", %" PRIu64,
+                     when, m.tags[t].path, k, r->count, r->bytes, r->live_bytes, m.tags[t].site_count[k],
+                     m.tags[t].site_bytes[k], want_live);
+            count += r->count;
+            live += r->live_bytes;
+        }
+        if (tr && (count != tr->self.alloc_count ||
+                   live != tr->self.frame_bytes + tr->self.pool_bytes + tr->self.heap_bytes))
+            fail("%s: '%s' site rows add up to %" PRIu64 " allocations and %" PRIu64
+                 " live bytes, the tag row "
+                 "to %" PRIu64 " and %" PRIu64,
+                 when, m.tags[t].path, count, live, tr->self.alloc_count,
+                 tr->self.frame_bytes + tr->self.pool_bytes + tr->self.heap_bytes);
+    }
+    if (snap.site_count != expected || snap.sites_total != expected)
+        fail("%s: %u site rows (%u pairs), the model %u", when, snap.site_count, snap.sites_total, expected);
+}
+#else
+static inline void compare_sites(const char *when) {
+    (void)when;
+}
+#endif
+
 #define EXPECT_EQ(what, got, want)                                                                           \
     do {                                                                                                     \
         uint64_t g_ = (got), w_ = (want);                                                                    \
@@ -416,6 +497,7 @@ static void compare(const char *when) {
     EXPECT_EQ(what, used, kind_in_use(FA_KIND_FRAME));
     EXPECT_EQ("thread rows (the model threads and the controller)", snap.thread_count,
               (uint64_t)m.nthreads + 1);
+    compare_sites(when);
 #else
     (void)what, (void)when;
 #endif
@@ -446,7 +528,7 @@ static void op_frame_alloc(int k, bool batch) {
              k, c.result ? "allowed" : "refused", expect_refused ? "refuses it" : "allows it");
         return;
     }
-    if (c.result) model_alloc(k, t, FA_KIND_FRAME, n);
+    if (c.result) model_alloc(k, t, FA_KIND_FRAME, batch ? S_BATCH : S_FRAME, n);
 }
 
 static void op_block_alloc(int k, bool heap) {
@@ -488,6 +570,7 @@ static void op_block_alloc(int k, bool heap) {
     *b = (block_t){.p = c.result,
                    .kind = kind,
                    .tag = t,
+                   .site = heap ? S_HEAP : S_POOL,
                    .size = n,
                    .serial = ++m.serial,
                    .filled = c.a < 64 ? c.a : 64};
@@ -496,7 +579,7 @@ static void op_block_alloc(int k, bool heap) {
         m.tags[t].pool += n;
     else
         m.tags[t].heap += n;
-    model_alloc(k, t, kind, n);
+    model_alloc(k, t, kind, b->site, n);
 }
 
 static void op_free(int k) {
@@ -516,6 +599,7 @@ static void op_free(int k) {
         m.tags[b.tag].pool -= b.size;
     else
         m.tags[b.tag].heap -= b.size;
+    m.tags[b.tag].site_live[b.site] -= b.size;
     m.kind_frees[b.kind]++;
     note_peaks();
 }
@@ -552,8 +636,10 @@ static void op_pop(int k) {
 }
 
 static void thread_frame_end(int k) {
-    for (int t = 0; t < m.ntags; t++)
+    for (int t = 0; t < m.ntags; t++) {
         m.tags[t].frame[k] = 0;
+        m.tags[t].site_frame[0][k] = m.tags[t].site_frame[1][k] = 0;
+    }
     m.threads[k].frame_used = 0;
 }
 

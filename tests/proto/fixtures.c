@@ -46,6 +46,24 @@ static const fa_proto_finding_t frame_findings[] = {
     {0xFFFF, 65535, 0xFF, 0xFFFFFFFFu, 0xFFFFFFFFFFFFFFFFu},
 };
 
+/* 1.1: a dictionary of call sites (the unknown pool site, a long path's
+ * tail, a C++ function name with spaces and a non-ASCII byte) and a FRAME's
+ * rows over them, with each tag's "other" row. */
+static const fa_proto_site_def_t site_defs[] = {
+    {2, 0, FA_PROTO_KIND_POOL, {"", 0}, {"unknown", 7}},
+    {4, 120, FA_PROTO_KIND_FRAME, {"src/physics/broadphase.c", 24}, {"collide_pairs", 13}},
+    {5, 0xFFFFFFFFu, FA_PROTO_KIND_HEAP, {"game/ai/path \xc3\xa9.cpp", 19}, {"void ai::plan(int)", 18}},
+    {0x00012345u, 7, 0xFF, {"x", 1}, {"", 0}},
+};
+
+static const fa_proto_site_row_t site_rows[] = {
+    {4, 1, 0x0000000000030000u, 3000, 0x0000000000030000u},
+    {5, 1, 5000, 1, 0x0102030405060708u},
+    {2, 3, 0, 0, 4096},
+    {0, 1, 100, 7, 100}, /* physics' other sites */
+    {0, 65535, 0xFFFFFFFFFFFFFFFFu, 0xFFFFFFFFFFFFFFFFu, 0xFFFFFFFFFFFFFFFFu},
+};
+
 static const fa_proto_drop_t bye_drops[] = {
     {FA_PROTO_DROP_RING_FULL, 12},
     {FA_PROTO_DROP_SEND_FAILED, 0x0102030405060708u},
@@ -65,12 +83,14 @@ enum {
     FX_FRAME_BIG,
     FX_TAGS,
     FX_TAGS_EMPTY,
+    FX_SITES,
+    FX_FRAME_SITES,
     FX_BYE,
     FX_COUNT
 };
 
 static const char *const names[FX_COUNT] = {
-    "hello", "hello_empty", "frame", "frame_empty", "frame_big", "tags", "tags_empty", "bye",
+    "hello", "hello_empty", "frame", "frame_empty", "frame_big", "tags", "tags_empty", "sites", "frame_sites", "bye",
 };
 
 static fa_proto_msg_t msgs[FX_COUNT];
@@ -168,6 +188,24 @@ static void build(void) {
 
     m = &msgs[FX_TAGS_EMPTY];
     m->header = header(FA_PROTO_TAGS, 4);
+
+    m = &msgs[FX_SITES];
+    m->header = header(FA_PROTO_SITES, 8);
+    m->sites.sites = site_defs;
+    m->sites.site_count = sizeof site_defs / sizeof site_defs[0];
+
+    m = &msgs[FX_FRAME_SITES];
+    m->header = header(FA_PROTO_FRAME, 9);
+    m->frame.frame = 2;
+    m->frame.start_ns = 0x0000001234567890u + 2 * 16666666u;
+    m->frame.duration_ns = 16666666u;
+    m->frame.tags_total = 7;
+    m->frame.threads_total = 1;
+    m->frame.tags = frame_tags;
+    m->frame.tag_count = 2;
+    m->frame.sites_total = 9;
+    m->frame.sites = site_rows;
+    m->frame.site_count = sizeof site_rows / sizeof site_rows[0];
 
     m = &msgs[FX_BYE];
     m->header = header(FA_PROTO_BYE, 5);
@@ -275,6 +313,8 @@ bool proto_msg_equal(const fa_proto_msg_t *ma, const fa_proto_msg_t *mb, char *w
             SAME(tag_count);
             SAME(thread_count);
             SAME(finding_count);
+            SAME(sites_total);
+            SAME(site_count);
         }
         for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
             const fa_proto_kind_totals_t *a = &fa->totals[k], *b = &fb->totals[k];
@@ -310,6 +350,30 @@ bool proto_msg_equal(const fa_proto_msg_t *ma, const fa_proto_msg_t *mb, char *w
             SAME(kind);
             SAME(count);
             SAME(value);
+        }
+        for (uint32_t i = 0; i < fa->site_count; i++) {
+            const fa_proto_site_row_t *a = &fa->sites[i], *b = &fb->sites[i];
+            SAME(site_id);
+            SAME(tag_id);
+            SAME(bytes);
+            SAME(count);
+            SAME(live_bytes);
+        }
+        return true;
+    }
+    case FA_PROTO_SITES: {
+        const fa_proto_sites_t *sa = &ma->sites, *sb = &mb->sites;
+        {
+            const fa_proto_sites_t *a = sa, *b = sb;
+            SAME(site_count);
+        }
+        for (uint32_t i = 0; i < sa->site_count; i++) {
+            const fa_proto_site_def_t *a = &sa->sites[i], *b = &sb->sites[i];
+            SAME(id);
+            SAME(line);
+            SAME(kind);
+            if (!str_equal(a->file, b->file)) DIFF("site %u: file differs", i);
+            if (!str_equal(a->function, b->function)) DIFF("site %u: function differs", i);
         }
         return true;
     }

@@ -5,8 +5,12 @@ vector, re-encodes it from the decoded values and requires the same bytes,
 checks a few known values per golden, and checks the documented error order
 on crafted inputs. Given a second directory, it reads the capture files there
 by §10 (fixtures.cap: the goldens in one file; cut.cap: the same cut inside
-its last message) and every cut of fixtures.cap.
-Usage: ref_decode.py [GOLDEN_DIR [CAPTURE_DIR]]; exit status 0 on success.
+its last message) and every cut of fixtures.cap. Given a third, the 1.0
+golden vectors (frozen when 1.1 came): they decode with their FRAMEs
+without sites, and a reader of 1.0 (decode(..., minor=0): what it knew)
+reads the 1.1 goldens as §7 promises: the same values, SITES unknown.
+Usage: ref_decode.py [GOLDEN_DIR [CAPTURE_DIR [GOLDEN_1_0_DIR]]]; exit
+status 0 on success.
 """
 import os
 import struct
@@ -15,7 +19,8 @@ import sys
 MAX_MESSAGE = 2 * 1024 * 1024
 HEADER = 28
 MAX_ROWS, MAX_KINDS, MAX_DROPS, MAX_STRING = 4096, 16, 64, 255
-STRIDE = {"tagdef": 20, "kind": 40, "tagstat": 50, "thread": 33, "finding": 17, "drop": 10}
+STRIDE = {"tagdef": 20, "kind": 40, "tagstat": 50, "thread": 33, "finding": 17, "drop": 10, "sitedef": 9,
+          "siterow": 30}
 
 
 class ProtoError(Exception):
@@ -72,7 +77,17 @@ def tag_defs(b):
     return out
 
 
-def decode(msg):
+def site_defs(b):
+    count, stride = b.section(MAX_ROWS, "sitedef")
+    out = []
+    for _ in range(count):
+        raw = b.take(stride)
+        out.append(struct.unpack("<IIB", raw[:9]) + (b.string(), b.string()))
+    return out
+
+
+def decode(msg, reader=1):
+    """reader: the minor version of the reader (0: a reader of 1.0)."""
     magic = b"FAPM"
     if msg[:4] != magic[:min(len(msg), 4)]:
         raise ProtoError("BAD_MAGIC")
@@ -102,11 +117,17 @@ def decode(msg):
         m["tags"] = fixed_rows(b, MAX_ROWS, "tagstat", "HQQQQQQ")
         m["threads"] = fixed_rows(b, MAX_ROWS, "thread", "IIQQQB")
         m["findings"] = fixed_rows(b, MAX_ROWS, "finding", "HHBIQ")
+        m["sites_total"], m["sites"] = 0, []
+        if reader >= 1 and b.i < len(b.d):  # 1.1: appended after the last 1.0 section
+            m["sites_total"] = b.u("I")
+            m["sites"] = fixed_rows(b, MAX_ROWS, "siterow", "IHQQQ")
     elif mtype == 3:
         m["tags"] = tag_defs(b)
     elif mtype == 4:
         m["sent"], m["dropped"] = struct.unpack("<QQ", b.take(16))
         m["drops"] = fixed_rows(b, MAX_DROPS, "drop", "HQ")
+    elif mtype == 5 and reader >= 1:
+        m["sites"] = site_defs(b)
     else:
         raise ProtoError("UNKNOWN_TYPE")
     return m  # bytes left in b are a newer minor's fields: skipped
@@ -130,11 +151,15 @@ def encode(m):
         body = struct.pack("<QQQIIII8Q5Q", *m["scalars"]) + sec(m["totals"], "kind", "QQQQQ")
         body += sec(m["tags"], "tagstat", "HQQQQQQ") + sec(m["threads"], "thread", "IIQQQB")
         body += sec(m["findings"], "finding", "HHBIQ")
+        body += struct.pack("<I", m["sites_total"]) + sec(m["sites"], "siterow", "IHQQQ")
     elif t == 3:
         body = defs(m["tags"])
+    elif t == 5:
+        body = struct.pack("<HH", len(m["sites"]), 9) + b"".join(
+            struct.pack("<IIB", *x[:3]) + s(x[3]) + s(x[4]) for x in m["sites"])
     else:
         body = struct.pack("<QQ", m["sent"], m["dropped"]) + sec(m["drops"], "drop", "HQ")
-    head = b"FAPM" + struct.pack("<BBBBIQQ", 1, 0, t, m["flags"], len(body), m["session"], m["seq"])
+    head = b"FAPM" + struct.pack("<BBBBIQQ", 1, 1, t, m["flags"], len(body), m["session"], m["seq"])
     return head + body
 
 
@@ -188,10 +213,11 @@ def read_capture(data):
 def check_captures(cdir, goldens):
     whole = open(os.path.join(cdir, "fixtures.cap"), "rb").read()
     msgs, cut = read_capture(whole)
-    order = ["hello", "hello_empty", "frame", "frame_empty", "frame_big", "tags", "tags_empty", "bye"]
+    order = ["hello", "hello_empty", "frame", "frame_empty", "frame_big", "tags", "tags_empty", "sites",
+             "frame_sites", "bye"]
     assert cut == 0 and msgs == [goldens[n][1] for n in order], "fixtures.cap is not the goldens in order"
     msgs, cut = read_capture(open(os.path.join(cdir, "cut.cap"), "rb").read())
-    assert len(msgs) == 7 and cut == 9, (len(msgs), cut)
+    assert len(msgs) == len(order) - 1 and cut == 9, (len(msgs), cut)
     starts = [16]
     for n in order[:-1]:
         starts.append(starts[-1] + len(goldens[n][0]))
@@ -202,9 +228,9 @@ def check_captures(cdir, goldens):
     print(f"ref_decode.py: capture files read by §10, cut at every byte ({len(whole)} bytes)")
 
 
-def expect_error(msg, name):
+def expect_error(msg, name, reader=1):
     try:
-        decode(msg)
+        decode(msg, reader)
     except ProtoError as e:
         if str(e) != name:
             raise AssertionError(f"expected {name}, got {e}")
@@ -221,7 +247,7 @@ def main():
             m = decode(raw)
             assert encode(m) == raw, f"{name}: re-encoding differs"
             g[name[:-4]] = (raw, m)
-    assert len(g) >= 8, "missing goldens"
+    assert len(g) >= 10, "missing goldens"
 
     # Known values (tests/proto/fixtures.c holds the same).
     h = g["hello"][1]
@@ -235,9 +261,24 @@ def main():
     assert f["tags"][2] == (65535, 1, 2, 3, 4, 5, 6) and f["threads"][1][5] == 0x80
     big = g["frame_big"]
     assert f["findings"][0] == (1, 2, 1, 17, 0x4000)
-    assert len(big[0]) == 28 + 144 + 4 + 120 + 4 + 50 * 300 + 4 + 33 * 12 + 4 + 17 * 24 == 16112
+    assert len(big[0]) == 28 + 144 + 4 + 120 + 4 + 50 * 300 + 4 + 33 * 12 + 4 + 17 * 24 + 4 + 4 == 16120
     assert g["tags"][1]["tags"][2] == (1, 0, 0x500000, 0xA00000, b"physics")
     assert g["bye"][1]["drops"] == [(1, 12), (2, 0x0102030405060708), (4, 3), (999, 1)]
+    sd = g["sites"][1]["sites"]
+    assert sd[0] == (2, 0, 1, b"", b"unknown") and sd[1][:3] == (4, 120, 0)
+    assert sd[2][3] == "game/ai/path é.cpp".encode() and sd[2][4] == b"void ai::plan(int)" and sd[3][2] == 0xFF
+    fs = g["frame_sites"][1]
+    assert fs["sites_total"] == 9 and fs["sites"][3] == (0, 1, 100, 7, 100) and f["sites"] == []
+    # A reader of 1.0 (§7): the 1.1 FRAME is its 1.0 FRAME, SITES an unknown type.
+    for name, (raw, m) in g.items():
+        if m["type"] == 5:
+            expect_error(raw, "UNKNOWN_TYPE", reader=0)
+            continue
+        old = decode(raw, reader=0)
+        if m["type"] == 2:
+            assert old == dict(m, sites=[], sites_total=0), name
+        else:
+            assert old == m, name
 
     # The documented error order and compatibility rules.
     raw = g["bye"][0]
@@ -254,6 +295,14 @@ def main():
     print(f"ref_decode.py: {len(g)} golden vectors decoded and re-encoded byte for byte; error order checked")
     if len(sys.argv) > 2:
         check_captures(sys.argv[2], g)
+    if len(sys.argv) > 3:
+        old = {n[:-4]: read_hex(os.path.join(sys.argv[3], n)) for n in sorted(os.listdir(sys.argv[3]))
+               if n.endswith(".hex")}
+        for name, raw in old.items():
+            m = decode(raw)
+            assert m["minor"] == 0 and m == dict(g[name][1], minor=0), name
+        print(f"ref_decode.py: {len(old)} 1.0 golden vectors decode as their 1.1 fixtures without sites; "
+              f"a 1.0 reader reads the 1.1 goldens")
 
 
 if __name__ == "__main__":

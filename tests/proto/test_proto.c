@@ -138,17 +138,19 @@ Test(golden, decode_of_each_golden_equals_its_fixture) {
 }
 
 Test(golden, goldens_cover_every_message_type_and_an_empty_tag_dictionary) {
-    int seen[5] = {0}, empty_hello = 0, empty_tags = 0, big = 0;
+    int seen[FA_PROTO_SITES + 1] = {0}, empty_hello = 0, empty_tags = 0, big = 0, site_rows = 0;
     for (size_t i = 0; i < proto_fixture_count(); i++) {
         const fa_proto_msg_t *m = proto_fixture_msg(i);
+        cr_assert(m->header.type >= FA_PROTO_HELLO && m->header.type <= FA_PROTO_SITES);
         seen[m->header.type]++;
         if (m->header.type == FA_PROTO_HELLO && m->hello.tag_count == 0) empty_hello++;
         if (m->header.type == FA_PROTO_TAGS && m->tags.tag_count == 0) empty_tags++;
+        if (m->header.type == FA_PROTO_FRAME && m->frame.site_count) site_rows++;
         if (fa_proto_encoded_size(m) > 8192) big++;
     }
-    for (int t = FA_PROTO_HELLO; t <= FA_PROTO_BYE; t++)
+    for (int t = FA_PROTO_HELLO; t <= FA_PROTO_SITES; t++)
         cr_assert(seen[t] > 0, "no golden of type %d", t);
-    cr_assert(empty_hello && empty_tags && big);
+    cr_assert(empty_hello && empty_tags && big && site_rows);
 }
 
 Test(golden, seed_corpus_files_equal_the_goldens) {
@@ -176,8 +178,8 @@ Test(encode, frame_size_macro_equals_the_encoded_size) {
     for (size_t i = 0; i < proto_fixture_count(); i++) {
         const fa_proto_msg_t *m = proto_fixture_msg(i);
         if (m->header.type != FA_PROTO_FRAME) continue;
-        cr_assert_eq((unsigned)fa_proto_encoded_size(m),
-                     FA_PROTO_FRAME_SIZE(m->frame.tag_count, m->frame.thread_count, m->frame.finding_count));
+        cr_assert_eq((unsigned)fa_proto_encoded_size(m), FA_PROTO_FRAME_SIZE(m->frame.tag_count, m->frame.thread_count,
+                                                                             m->frame.finding_count, m->frame.site_count));
     }
 }
 
@@ -201,23 +203,82 @@ Test(decode, truncation_at_every_offset_of_every_golden_is_an_error) {
     }
 }
 
+/* Where a 1.0 FRAME of the same rows would end (its 1.1 part follows). */
+static size_t frame_v1_0_end(const fa_proto_frame_t *f) {
+    return FA_PROTO_FRAME_SIZE(f->tag_count, f->thread_count, f->finding_count, f->site_count) - 8u -
+           f->site_count * FA_PROTO_SITE_ROW_SIZE;
+}
+
 Test(decode, body_shorter_than_its_fields_is_short_body_at_every_offset) {
     /* Cut the body but fix body_len to match: the framing is now fine and
-     * the body ends inside a field. Only the exact end (and nothing before
-     * it) may decode. */
+     * the body ends inside a field. Only the exact end may decode, and, for
+     * a FRAME, the end of its 1.0 part: a 1.0 FRAME, without sites. */
     for (size_t i = 0; i < proto_fixture_count(); i++) {
         size_t len;
         unsigned char *golden = load_golden(i, &len);
+        const fa_proto_msg_t *fx = proto_fixture_msg(i);
         for (size_t cut = FA_PROTO_HEADER_SIZE; cut < len; cut++) {
             unsigned char *part = malloc(cut);
             memcpy(part, golden, cut);
             put_le32(part + 8, (uint32_t)(cut - FA_PROTO_HEADER_SIZE));
             fa_proto_msg_t m;
-            cr_assert_err(decode(part, cut, &m), FA_PROTO_ERR_SHORT_BODY);
+            if (fx->header.type == FA_PROTO_FRAME && cut == frame_v1_0_end(&fx->frame)) {
+                cr_assert_err(decode(part, cut, &m), FA_PROTO_OK);
+                cr_assert(m.frame.site_count == 0 && m.frame.sites == NULL && m.frame.sites_total == 0);
+                cr_assert_eq(m.frame.tag_count, fx->frame.tag_count);
+            } else {
+                cr_assert_err(decode(part, cut, &m), FA_PROTO_ERR_SHORT_BODY);
+            }
             free(part);
         }
         free(golden);
     }
+}
+
+/* ---- 1.0 messages (an older agent) -------------------------------------- */
+
+static const char *golden_v1_0_dir(void) {
+    const char *d = getenv("FA_PROTO_GOLDEN_V1_0_DIR");
+    return d && *d ? d : "tests/proto/golden_v1_0";
+}
+
+/* The 1.0 golden vectors, frozen when 1.1 came (never regenerated): every
+ * one decodes to its fixture, FRAMEs without sites, and their 1.0 FRAMEs
+ * are byte for byte the 1.1 ones without the appended part. */
+Test(compat, messages_of_a_1_0_agent_decode_as_before_without_sites) {
+    int seen = 0;
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        const fa_proto_msg_t *fx = proto_fixture_msg(i);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.hex", golden_v1_0_dir(), proto_fixture_name(i));
+        size_t text_len;
+        char *text = proto_read_file(path, &text_len);
+        if (!text) {
+            cr_assert(fx->header.type == FA_PROTO_SITES || fx->frame.site_count,
+                      "%s: no 1.0 golden (only the 1.1 fixtures may lack one)", proto_fixture_name(i));
+            continue;
+        }
+        unsigned char *old = malloc(text_len / 2 + 1);
+        long n = proto_hex_parse(text, old, text_len / 2 + 1);
+        free(text);
+        cr_assert(n > 0);
+        fa_proto_msg_t m;
+        cr_assert_err(decode(old, (size_t)n, &m), FA_PROTO_OK);
+        cr_assert_eq(m.header.version_minor, 0);
+        char why[256] = "";
+        cr_assert(proto_msg_equal(&m, fx, why, sizeof why), "%s: %s", proto_fixture_name(i), why);
+        size_t len;
+        unsigned char *now = load_golden(i, &len);
+        size_t end = fx->header.type == FA_PROTO_FRAME ? frame_v1_0_end(&fx->frame) : len;
+        cr_assert_eq((size_t)n, end, "%s: 1.0 length %ld, 1.1 without its part %zu", proto_fixture_name(i), n, end);
+        /* Same bytes but the minor version (byte 5) and body_len. */
+        cr_assert(memcmp(old + 12, now + 12, end - 12) == 0 && memcmp(old, now, 5) == 0 && old[6] == now[6],
+                  "%s", proto_fixture_name(i));
+        free(now);
+        free(old);
+        seen++;
+    }
+    cr_assert_eq(seen, 8);
 }
 
 Test(decode, bad_magic_is_rejected_even_in_a_short_prefix) {
@@ -262,7 +323,7 @@ Test(decode, unknown_type_is_rejected_but_its_header_still_decodes) {
     fa_proto_msg_t m;
     fa_proto_header_t h;
     for (unsigned t = 0; t < 256; t++) {
-        if (t >= FA_PROTO_HELLO && t <= FA_PROTO_BYE) continue;
+        if (t >= FA_PROTO_HELLO && t <= FA_PROTO_SITES) continue;
         g[6] = (unsigned char)t;
         cr_assert_err(decode(g, len, &m), FA_PROTO_ERR_UNKNOWN_TYPE);
         cr_assert_err(fa_proto_decode_header(g, len, &h), FA_PROTO_OK);
@@ -577,7 +638,8 @@ Test(encode, invalid_messages_are_refused_with_precise_errors) {
     m = *proto_fixture_msg(2);
     m.frame.findings = NULL;
     cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_INVALID_ARG);
-    m = *proto_fixture_msg(7); /* bye */
+    m = *proto_fixture_msg(proto_fixture_count() - 1); /* bye */
+    cr_assert_eq(m.header.type, FA_PROTO_BYE);
     m.bye.drop_count = FA_PROTO_MAX_DROPS + 1;
     cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_TOO_MANY_ROWS);
 }
@@ -610,6 +672,9 @@ Test(encode, maximal_hello_and_frame_fit_and_round_trip) {
         threads[i] = (fa_proto_thread_row_t){i, i, i, i, i, (uint8_t)i};
         findings[i] = (fa_proto_finding_t){(uint16_t)i, (uint16_t)i, (uint8_t)i, i, i};
     }
+    static fa_proto_site_row_t site_rows[FA_PROTO_MAX_ROWS];
+    for (uint32_t i = 0; i < FA_PROTO_MAX_ROWS; i++)
+        site_rows[i] = (fa_proto_site_row_t){UINT32_MAX - i, (uint16_t)i, i, i, UINT64_MAX - i};
     fa_proto_msg_t f = {.header = {.type = FA_PROTO_FRAME, .session_id = UINT64_MAX, .seq = UINT64_MAX}};
     f.frame = (fa_proto_frame_t){.frame = 1,
                                  .tags = stats,
@@ -617,11 +682,128 @@ Test(encode, maximal_hello_and_frame_fit_and_round_trip) {
                                  .threads = threads,
                                  .thread_count = FA_PROTO_MAX_ROWS,
                                  .findings = findings,
-                                 .finding_count = FA_PROTO_MAX_ROWS};
+                                 .finding_count = FA_PROTO_MAX_ROWS,
+                                 .sites_total = UINT32_MAX,
+                                 .sites = site_rows,
+                                 .site_count = FA_PROTO_MAX_ROWS};
     n = fa_proto_encode(&f, out_buf, sizeof out_buf);
-    cr_assert_eq((unsigned)n, FA_PROTO_FRAME_SIZE(FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS));
+    cr_assert_eq((unsigned)n,
+                 FA_PROTO_FRAME_SIZE(FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS));
     cr_assert_err(decode(out_buf, (size_t)n, &d), FA_PROTO_OK);
     cr_assert(proto_msg_equal(&d, &f, why, sizeof why), "%s", why);
+
+    /* SITES: 4096 definitions with two 255-byte strings each exceed the
+     * message bound (TOO_LARGE); 2048 of them (twice what an agent puts in
+     * one message) fit and round trip. */
+    static fa_proto_site_def_t defs[FA_PROTO_MAX_ROWS];
+    for (uint32_t i = 0; i < FA_PROTO_MAX_ROWS; i++)
+        defs[i] = (fa_proto_site_def_t){i + 4, i, (uint8_t)(i % 3), {path, FA_PROTO_MAX_STRING},
+                                        {path, FA_PROTO_MAX_STRING}};
+    fa_proto_msg_t sm = {.header = {.type = FA_PROTO_SITES, .session_id = 9}};
+    sm.sites = (fa_proto_sites_t){defs, FA_PROTO_MAX_ROWS};
+    cr_assert_err(fa_proto_encode(&sm, out_buf, sizeof out_buf), FA_PROTO_ERR_TOO_LARGE);
+    sm.sites.site_count = FA_PROTO_MAX_ROWS / 2;
+    n = fa_proto_encode(&sm, out_buf, sizeof out_buf);
+    cr_assert(n > 0 && (unsigned)n <= FA_PROTO_MAX_MESSAGE, "%s", fa_proto_err_name(n));
+    cr_assert_err(decode(out_buf, (size_t)n, &d), FA_PROTO_OK);
+    cr_assert(proto_msg_equal(&d, &sm, why, sizeof why), "%s", why);
+}
+
+/* ---- 1.1: call sites ------------------------------------------------------- */
+
+/* A FRAME with no rows whose 1.1 part is written by hand. */
+static size_t frame_with_site_part(unsigned char *msg, const wbuf_t *part) {
+    wbuf_t b = {.n = 0};
+    for (unsigned k = 0; k < 144; k++) w_u8(&b, 0);
+    w_u16(&b, 3);
+    w_u16(&b, FA_PROTO_KIND_ROW_SIZE);
+    for (unsigned k = 0; k < 3 * FA_PROTO_KIND_ROW_SIZE; k++) w_u8(&b, 0);
+    for (int s = 0; s < 3; s++) {
+        w_u16(&b, 0);
+        w_u16(&b, 50);
+    }
+    w_bytes(&b, part->b, part->n);
+    return finish(msg, &b, FA_PROTO_FRAME);
+}
+
+Test(sites, frame_site_part_is_checked_like_any_section) {
+    unsigned char msg[2048];
+    fa_proto_msg_t m;
+    wbuf_t p = {.n = 0};
+    w_u16(&p, 7); /* 2 of the 4 bytes of sites_total */
+    cr_assert_err(decode(msg, frame_with_site_part(msg, &p), &m), FA_PROTO_ERR_SHORT_BODY);
+    p.n = 0;
+    w_u32(&p, 3);
+    w_u16(&p, 1);
+    w_u16(&p, FA_PROTO_SITE_ROW_SIZE - 1);
+    cr_assert_err(decode(msg, frame_with_site_part(msg, &p), &m), FA_PROTO_ERR_BAD_STRIDE);
+    p.n = 0;
+    w_u32(&p, 3);
+    w_u16(&p, FA_PROTO_MAX_ROWS + 1);
+    w_u16(&p, FA_PROTO_SITE_ROW_SIZE);
+    cr_assert_err(decode(msg, frame_with_site_part(msg, &p), &m), FA_PROTO_ERR_TOO_MANY_ROWS);
+    p.n = 0;
+    w_u32(&p, 3);
+    w_u16(&p, 2);
+    w_u16(&p, FA_PROTO_SITE_ROW_SIZE + 2); /* a newer row: 2 bytes more */
+    for (int r = 0; r < 2; r++) {
+        w_u32(&p, 40 + (uint32_t)r);
+        w_u16(&p, 6);
+        w_u64(&p, 100);
+        w_u64(&p, 2);
+        w_u64(&p, 50);
+        w_u16(&p, 0xEEEE);
+    }
+    w_u32(&p, 0xDDDDDDDD); /* and a field of a newer minor version */
+    cr_assert_err(decode(msg, frame_with_site_part(msg, &p), &m), FA_PROTO_OK);
+    cr_assert_eq(m.frame.sites_total, 3);
+    cr_assert_eq(m.frame.site_count, 2);
+    cr_assert(m.frame.sites[1].site_id == 41 && m.frame.sites[1].tag_id == 6 && m.frame.sites[1].bytes == 100 &&
+              m.frame.sites[1].count == 2 && m.frame.sites[1].live_bytes == 50);
+    /* Rows past the caller's storage. */
+    fa_proto_storage_t st = full_storage();
+    st.site_rows_capacity = 1;
+    cr_assert_err(fa_proto_decode(msg, frame_with_site_part(msg, &p), &m, &st), FA_PROTO_ERR_STORAGE_SMALL);
+}
+
+Test(sites, site_definitions_are_opaque_strings_checked_for_length) {
+    unsigned char msg[2048];
+    fa_proto_msg_t m;
+    char longs[300];
+    memset(longs, 'f', sizeof longs);
+    wbuf_t b = {.n = 0};
+    w_u16(&b, 1);
+    w_u16(&b, FA_PROTO_SITE_DEF_ROW_SIZE);
+    w_u32(&b, 9);
+    w_u32(&b, 10);
+    w_u8(&b, 1);
+    w_str(&b, "a\x01\x7f\xff.c", 6); /* control bytes are carried: consumers escape */
+    w_str(&b, longs, 256);
+    cr_assert_err(decode(msg, finish(msg, &b, FA_PROTO_SITES), &m), FA_PROTO_ERR_STRING_TOO_LONG);
+    b.n = 0;
+    w_u16(&b, 1);
+    w_u16(&b, FA_PROTO_SITE_DEF_ROW_SIZE + 3);
+    w_u32(&b, 9);
+    w_u32(&b, 10);
+    w_u8(&b, 1);
+    w_u8(&b, 0xEE);
+    w_u8(&b, 0xEE);
+    w_u8(&b, 0xEE);
+    w_str(&b, "a\x01\x7f\xff.c", 6);
+    w_str(&b, "main", 4);
+    cr_assert_err(decode(msg, finish(msg, &b, FA_PROTO_SITES), &m), FA_PROTO_OK);
+    cr_assert_eq(m.sites.site_count, 1);
+    cr_assert(m.sites.sites[0].id == 9 && m.sites.sites[0].line == 10 && m.sites.sites[0].kind == 1);
+    cr_assert(m.sites.sites[0].file.len == 6 && m.sites.sites[0].function.len == 4);
+    b.n = 0;
+    w_u16(&b, 1);
+    w_u16(&b, FA_PROTO_SITE_DEF_ROW_SIZE - 1);
+    cr_assert_err(decode(msg, finish(msg, &b, FA_PROTO_SITES), &m), FA_PROTO_ERR_BAD_STRIDE);
+    fa_proto_site_def_t bad = {1, 1, 0, {longs, 256}, {"f", 1}};
+    fa_proto_msg_t e = {.header = {.type = FA_PROTO_SITES, .session_id = 3}, .sites = {&bad, 1}};
+    cr_assert_err(fa_proto_encoded_size(&e), FA_PROTO_ERR_STRING_TOO_LONG);
+    e.sites = (fa_proto_sites_t){NULL, 1};
+    cr_assert_err(fa_proto_encoded_size(&e), FA_PROTO_ERR_INVALID_ARG);
 }
 
 /* ---- names ------------------------------------------------------------------ */
@@ -654,6 +836,7 @@ Test(errors, types_and_drop_reasons_have_names) {
     cr_assert_str_eq(fa_proto_type_name(FA_PROTO_FRAME), "FRAME");
     cr_assert_str_eq(fa_proto_type_name(FA_PROTO_TAGS), "TAGS");
     cr_assert_str_eq(fa_proto_type_name(FA_PROTO_BYE), "BYE");
+    cr_assert_str_eq(fa_proto_type_name(FA_PROTO_SITES), "SITES");
     cr_assert_str_eq(fa_proto_type_name(0), "UNKNOWN");
     cr_assert_str_eq(fa_proto_drop_name(FA_PROTO_DROP_RING_FULL), "ring_full");
     cr_assert_str_eq(fa_proto_drop_name(FA_PROTO_DROP_DISCONNECTED), "disconnected");

@@ -13,6 +13,7 @@
 static fa_tag_row_t rows[4];
 static fa_thread_row_t threads[2];
 static fa_finding_t findings[3];
+static fa_site_row_t site_rows[3];
 
 static fa_snapshot_t sample(void) {
     static const char *const paths[4] = {"", "physics", "physics/contacts", "render"};
@@ -49,7 +50,14 @@ static fa_snapshot_t sample(void) {
         .threads_capacity = 2,
         .thread_count = 2,
         .threads_total = 3,
+        .sites = site_rows,
+        .sites_capacity = 3,
+        .site_count = 3,
+        .sites_total = 40,
     };
+    site_rows[0] = (fa_site_row_t){.site_id = 7, .tag_id = 1, .bytes = 300, .count = 3, .live_bytes = 300};
+    site_rows[1] = (fa_site_row_t){.site_id = 9, .tag_id = 3, .bytes = 0, .count = 0, .live_bytes = 64};
+    site_rows[2] = (fa_site_row_t){.site_id = 0, .tag_id = 3, .bytes = 10, .count = 1, .live_bytes = 10};
     for (int k = 0; k < FA_KIND_COUNT_; k++)
         s.totals[k] = (fa_kind_totals_t){10u + k, 20u + k, 30u + k, 40u + k, 50u + k};
     for (uint16_t i = 0; i < 3; i++)
@@ -136,15 +144,52 @@ Test(snapshot, frame_built_from_a_snapshot_encodes_and_decodes_back) {
     fa_proto_msg_t m = {.header = {.type = FA_PROTO_FRAME, .session_id = 3, .seq = 1}};
     cr_assert_eq(fa_proto_frame_from_snapshot(&m.frame, &s, stats, 8, trows, 8), FA_PROTO_OK);
     cr_assert_eq(fa_proto_frame_findings_from_snapshot(&m.frame, &s, frows, 8), FA_PROTO_OK);
+    fa_proto_site_row_t srows[8];
+    cr_assert_eq(fa_proto_frame_sites_from_snapshot(&m.frame, &s, srows, 8), FA_PROTO_OK);
     static unsigned char buf[4096];
     int n = fa_proto_encode(&m, buf, sizeof buf);
-    cr_assert_eq((unsigned)n, FA_PROTO_FRAME_SIZE(4, 2, 3));
+    cr_assert_eq((unsigned)n, FA_PROTO_FRAME_SIZE(4, 2, 3, 3));
     static fa_proto_space_t space;
     fa_proto_storage_t st = fa_proto_storage_of(&space);
     fa_proto_msg_t d;
     cr_assert_eq(fa_proto_decode(buf, (size_t)n, &d, &st), FA_PROTO_OK);
     char why[256] = "";
     cr_assert(proto_msg_equal(&d, &m, why, sizeof why), "%s", why);
+}
+
+Test(snapshot, site_rows_map_one_to_one_and_never_lose_a_row) {
+    fa_snapshot_t s = sample();
+    fa_proto_frame_t f;
+    memset(&f, 0, sizeof f);
+    fa_proto_site_row_t out[8];
+    cr_assert_eq(fa_proto_frame_sites_from_snapshot(&f, &s, out, 8), FA_PROTO_OK);
+    cr_assert_eq(f.site_count, 3);
+    cr_assert_eq(f.sites_total, 40);
+    cr_assert(f.sites[0].site_id == 7 && f.sites[0].tag_id == 1 && f.sites[0].bytes == 300 &&
+              f.sites[0].count == 3 && f.sites[0].live_bytes == 300);
+    cr_assert(f.sites[2].site_id == 0 && f.sites[2].tag_id == 3);
+    /* Fewer rows than the snapshot has would break the sums: refused. */
+    fa_proto_frame_t g = f;
+    cr_assert_eq(fa_proto_frame_sites_from_snapshot(&g, &s, out, 2), FA_PROTO_ERR_TOO_MANY_ROWS);
+    cr_assert_eq(memcmp(&g, &f, sizeof f), 0);
+    cr_assert_eq(fa_proto_frame_sites_from_snapshot(&f, &s, NULL, 1), FA_PROTO_ERR_INVALID_ARG);
+}
+
+Test(snapshot, site_definitions_keep_the_end_of_a_long_path) {
+    char file[400], fn[300];
+    memset(file, 'd', sizeof file);
+    memcpy(file + 390, "/broad.c", 9);
+    memset(fn, 'g', sizeof fn - 1);
+    fn[sizeof fn - 1] = '\0';
+    fa_site_t site = {file, fn, 42, FA_KIND_HEAP, 17, 0};
+    fa_proto_site_def_t d;
+    cr_assert_eq(fa_proto_site_def_from_site(&d, &site), FA_PROTO_OK);
+    cr_assert(d.id == 17 && d.line == 42 && d.kind == FA_PROTO_KIND_HEAP);
+    cr_assert_eq(d.file.len, FA_PROTO_MAX_STRING);
+    cr_assert_eq(memcmp(d.file.data + d.file.len - 8, "/broad.c", 8), 0);
+    cr_assert_eq(d.function.len, FA_PROTO_MAX_STRING);
+    cr_assert_eq(d.function.data, fn);
+    cr_assert_eq(fa_proto_site_def_from_site(&d, NULL), FA_PROTO_ERR_INVALID_ARG);
 }
 
 Test(snapshot, rows_beyond_the_given_capacity_are_left_out) {
