@@ -69,8 +69,8 @@ endif
 
 # Screenshots with the demo game running, for a human (not a test).
 .PHONY: web-demo-shot
-web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo
-	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CHROMIUM=$(WEB_CHROMIUM) \
+web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo $(BUILD)/fa-cli
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CLI=$(BUILD)/fa-cli FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/demo-shot.mjs
 
 # make install: the page, its modules and vendor/ (never node_modules or the

@@ -106,6 +106,7 @@ export class WherePanel {
     this.chosen = null; // {site_id, tag_id, tag}
     this.detailSeq = 0;
     this.plot = null;
+    this.newest = -1; // the newest point with figures (the legend's)
     this.build();
   }
 
@@ -250,7 +251,7 @@ export class WherePanel {
     const bytes = el('td', { class: 'num' });
     const count = el('td', { class: 'num c-count' });
     const share = el('td', { class: 'num' });
-    const spark = pickable ? sparkline('') : null;
+    const spark = pickable ? sparkline('bytes per frame: loading') : null;
     const row = el('tr', { dataset: { key, site: String(r.site_id) } }, el('th', { scope: 'row', class: 'c-fn' }, pick, tag), file, bytes, count, share, el('td', { class: 'c-spark' }, spark));
     if (pickable) pick.addEventListener('click', () => this.choose(this.rows.get(key).data, true));
     return { row, pick, name, tag, file, bytes, count, share, spark, pickable };
@@ -369,6 +370,8 @@ export class WherePanel {
           width: Math.max(200, this.chartHost.clientWidth),
           height: 160,
           cursor: { drag: { x: false, y: false } },
+          // After uPlot's own (deferred) cursor update, which resets the legend.
+          hooks: { setCursor: [() => this.legendNewest()] },
           scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, Math.max((hi || 0) * 1.1, 64)] } },
           axes: timeBytesAxes(() => this.windowMs),
           series: [
@@ -381,10 +384,9 @@ export class WherePanel {
         this.chartHost,
       );
     } else this.plot.setData(data);
-    // Without the pointer over the chart, the legend shows the newest point.
     let last = avg.length - 1;
     while (last >= 0 && avg[last] === null) last--;
-    if (last >= 0 && !(this.plot.cursor.left >= 0)) this.plot.setLegend({ idx: last });
+    this.newest = last;
     const shown = avg.filter((v) => v !== null).length;
     this.chartHost.dataset.points = String(shown);
     setText(this.chartNote, shown ? `${fmtWindow(this.windowMs)}, ${CHART_POINTS} points: the line is the average bytes per frame of each point, dashed the most in one frame.` : 'No figures for this site in the window.');
@@ -418,6 +420,11 @@ export class WherePanel {
       return [lens, code];
     });
     this.source.replaceChildren(el('p', { class: 'src-path' }, `${sc.path}:${sc.line}`), el('div', { class: 'src', role: 'presentation' }, ...lines.flat()));
+  }
+
+  // Without the pointer over the chart, the legend shows the newest point.
+  legendNewest() {
+    if (this.plot && this.newest >= 0 && !(this.plot.cursor.left >= 0)) this.plot.setLegend({ idx: this.newest });
   }
 
   resize() {

@@ -223,6 +223,12 @@ try {
     await page.locator('#where-panel .where-table > tbody > tr', { hasText: 'plan_paths' }).locator('button.site-pick').click();
     await checkSource(SITE.nodes, '480 B/frame \u00b7 1 allocation/frame \u00b7 57 % of physics');
     check(Number(await page.getAttribute('#where-panel .where-chart', 'data-points')) >= 1, 'the chart has points');
+    // Without the pointer over it, the chart's legend reads the newest point.
+    await page.mouse.move(0, 0);
+    await until('the legend to show the newest figures', async () => {
+      const v = await page.locator('#where-panel .where-chart .u-legend .u-value').allTextContents();
+      return v.length === 3 && v[1] === '480 B' && v[2] === '480 B';
+    }, 5000);
     await shot('where-1400x900');
     await page.locator('#where-panel').screenshot({ path: path.join(SHOTS, 'where-panel.png') });
   });
