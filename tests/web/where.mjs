@@ -233,6 +233,15 @@ try {
     await page.locator('#where-panel').screenshot({ path: path.join(SHOTS, 'where-panel.png') });
   });
 
+  await step('the panel follows the trend window', async () => {
+    await page.click('#trend-windows button:has-text("5 min")');
+    await until('the 5 min window', async () => /^5 min from /.test(await page.locator('#where-panel .where-note').textContent()), 8000);
+    await until('the chart over 5 min', async () => /^5 min, 60 points/.test(await page.locator('#where-panel .where-chart-note').textContent()), 8000);
+    check((await panelRows()).length === 3, 'the same three sites');
+    await page.click('#trend-windows button:has-text("1 min")');
+    await until('back to 1 min', async () => /^1 min from /.test(await page.locator('#where-panel .where-note').textContent()), 8000);
+  });
+
   await step('render: its one heap site; the charted site goes with the tag', async () => {
     await chooseTag('render');
     const rows = await until('the render row', async () => {
@@ -290,6 +299,31 @@ try {
     await shot('where-hostile');
     const v = await axeViolations(page);
     check(v.length === 0, `axe with hostile names:\n       ${v.join('\n       ')}`);
+  });
+
+  await step('a daemon without --source-root: the panel says how to see the line', async () => {
+    const port = await freePort();
+    let ingest2 = await freePort();
+    while (ingest2 === port) ingest2 = await freePort();
+    const host2 = `127.0.0.1:${port}`;
+    run(INSIGHTD, ['--listen', host2, '--ingest', `tcp://127.0.0.1:${ingest2}`, '--db', path.join(tmp, 'plain.db'), '--web-root', path.join(ROOT, 'web')]);
+    await until('the second daemon', async () => (await fetch(`http://${host2}/api/v1/health`)).ok, 15000);
+    const game = run(SITES_GAME, [`tcp://127.0.0.1:${ingest2}`, '300']);
+    await new Promise((r) => game.on('exit', r));
+    const p2 = await page.context().newPage();
+    try {
+      await page.context().route(`http://${host2}/**`, (route) => route.continue());
+      await p2.goto(`http://${host2}/`);
+      await p2.locator('#tag-grid [role="row"][data-path="physics"] .tag-name').click();
+      await until('the sites of physics', async () => (await p2.locator('#where-panel button.site-pick').count()) === 3, 8000);
+      await p2.locator('#where-panel button.site-pick').first().click();
+      await until('the source status', async () => (await p2.getAttribute('#where-panel .where-source', 'data-status')) === 'off', 8000);
+      const note = await p2.locator('#where-panel .where-source').textContent();
+      check(/--source-root DIR/.test(note), `the note: ${note}`);
+      check(Number(await p2.getAttribute('#where-panel .where-chart', 'data-points')) >= 1, 'the site is charted all the same');
+    } finally {
+      await p2.close();
+    }
   });
 
   await step('no console error, no dialog, no request beyond the daemon', async () => {
