@@ -5,6 +5,7 @@
 
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,4 +49,41 @@ export async function axeViolations(page) {
     const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] });
     return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
   }, src);
+}
+
+// Polls fn (async) every everyMs until it returns something truthy, which is
+// returned; past timeoutMs, throws naming `what` and fn's last error.
+export async function until(what, fn, timeoutMs = 10000, everyMs = 100) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+// Two free loopback ports for a daemon: its HTTP listen address (host
+// "127.0.0.1:PORT", base "http://...") and its ingest URL. They are free
+// when asked: a daemon started at once gets them.
+export async function daemonPorts() {
+  const free = () =>
+    new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.unref();
+      s.on('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    });
+  const http = await free();
+  let ingest = await free();
+  while (ingest === http) ingest = await free();
+  return { httpPort: http, host: `127.0.0.1:${http}`, base: `http://127.0.0.1:${http}`, ingest: `tcp://127.0.0.1:${ingest}` };
 }

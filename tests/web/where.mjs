@@ -24,11 +24,10 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ROOT, INSIGHTD, SHOTS, CHROMIUM, CHROMIUM_ARGS, chromium, sleep, check, step, counts, end, axeViolations } from './harness.mjs';
+import { ROOT, INSIGHTD, SHOTS, CHROMIUM, CHROMIUM_ARGS, chromium, sleep, check, step, counts, end, axeViolations, daemonPorts, until } from './harness.mjs';
 
 const SITES_GAME = path.resolve(ROOT, process.env.FA_SITES_GAME || 'build/default/tests/insightd_sites_game');
 const FEEDER = path.resolve(ROOT, process.env.FA_FEEDER || 'build/tests/web/feeder');
@@ -51,29 +50,7 @@ const SITE = {
   commands: { fn: 'draw_frame', line: lineOf('draw_commands'), bytes: '4.88 KiB', count: '1', share: '100 %' },
 };
 
-const until = async (what, fn, timeoutMs = 10000) => {
-  const endAt = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > endAt) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
-    await sleep(100);
-  }
-};
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fa-web-where-'));
 fs.mkdirSync(SHOTS, { recursive: true });
@@ -87,12 +64,7 @@ const run = (cmd, args) => {
   return p;
 };
 
-const httpPort = await freePort();
-let ingestPort = await freePort();
-while (ingestPort === httpPort) ingestPort = await freePort();
-const HOST = `127.0.0.1:${httpPort}`;
-const BASE = `http://${HOST}`;
-const INGEST = `tcp://127.0.0.1:${ingestPort}`;
+const { host: HOST, base: BASE, ingest: INGEST } = await daemonPorts();
 const getJSON = async (p) => (await fetch(`${BASE}${p}`)).json();
 
 const consoleErrors = [];
@@ -302,13 +274,10 @@ try {
   });
 
   await step('a daemon without --source-root: the panel says how to see the line', async () => {
-    const port = await freePort();
-    let ingest2 = await freePort();
-    while (ingest2 === port) ingest2 = await freePort();
-    const host2 = `127.0.0.1:${port}`;
-    run(INSIGHTD, ['--listen', host2, '--ingest', `tcp://127.0.0.1:${ingest2}`, '--db', path.join(tmp, 'plain.db'), '--web-root', path.join(ROOT, 'web')]);
+    const { host: host2, ingest: ingest2 } = await daemonPorts();
+    run(INSIGHTD, ['--listen', host2, '--ingest', ingest2, '--db', path.join(tmp, 'plain.db'), '--web-root', path.join(ROOT, 'web')]);
     await until('the second daemon', async () => (await fetch(`http://${host2}/api/v1/health`)).ok, 15000);
-    const game = run(SITES_GAME, [`tcp://127.0.0.1:${ingest2}`, '300']);
+    const game = run(SITES_GAME, [ingest2, '300']);
     await new Promise((r) => game.on('exit', r));
     const p2 = await page.context().newPage();
     try {
