@@ -158,7 +158,7 @@ Test(summary, a_capture_cut_at_every_byte_of_its_last_message_reads_without_erro
     static unsigned char data[1 << 16];
     size_t len = fread(data, 1, sizeof data, f);
     fclose(f);
-    size_t last = len - FA_PROTO_FRAME_SIZE(4, 0, 0); /* 4 tags before frame 50 */
+    size_t last = len - FA_PROTO_FRAME_SIZE(4, 0, 0, 0); /* 4 tags before frame 50 */
     char cut_path[80];
     snprintf(cut_path, sizeof cut_path, "%s.cut", p);
     for (size_t cut = last; cut <= len; cut++) {
