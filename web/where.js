@@ -166,6 +166,7 @@ export class WherePanel {
     this.host.dataset.tag = tag === '' ? '/' : tag;
     if (newSession || tag !== this.chosenUnder) this.choose(null);
     this.clearRows();
+    this.host.dataset.state = 'loading'; // not 'ok' for the figures of another tag
     return this.refresh();
   }
 
@@ -184,7 +185,6 @@ export class WherePanel {
       this.setState('empty', 'Choose a session.');
       return;
     }
-    this.host.dataset.state = this.host.dataset.state || 'loading';
     let doc;
     try {
       doc = await api.sites(this.sid, { tag: tagParam(this.tag), window: windowParam(this.windowMs), limit: WHERE_LIMIT });
