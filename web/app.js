@@ -282,7 +282,7 @@ async function showSession(sid) {
   findings.clear();
   chart.reset();
   chart.dirty = true;
-  showWhere();
+  where.show(sid, null, state.trendWindow); // empty until the tag is known to be the session's
   dirty.header = dirty.totals = dirty.banner = dirty.picker = true;
   if (sid) history.replaceState(null, '', `#session=${sid}`);
   requestRender();
@@ -291,6 +291,7 @@ async function showSession(sid) {
   try {
     await Promise.all([loadSessionDetail(seq), loadTags(seq), loadAlerts(seq), loadFindings(seq)]);
     await loadTrend();
+    if (seq === state.loadSeq) showWhere();
   } catch (e) {
     handleError(e);
   }
@@ -340,6 +341,12 @@ async function loadTrend() {
   const seq = ++state.trendSeq;
   const path = state.trendPath;
   const windowMs = state.trendWindow;
+  if (path !== '' && tree.size && !tree.byPath.has(path)) {
+    // Another session without this tag (its tags are loaded): chart all
+    // memory instead, without asking for a trend that is not there.
+    tree.select('');
+    return;
+  }
   let doc;
   try {
     doc = await api.trend(state.sid, path, windowMs, POINTS);

@@ -57,9 +57,9 @@ test-web-security: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD)
 # The Where panel (call sites, issue 15): a daemon with --source-root fed by
 # the call-site game (known lines) and the feeder (markup in names).
 .PHONY: test-web-where
-test-web-where: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SITES_GAME)
+test-web-where: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SITES_GAME) $(INSIGHTD_SENDER)
 	@echo "== web: the Where panel, call sites and their source (tests/web/where.mjs)"
-	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_SITES_GAME=$(INSIGHTD_SITES_GAME) \
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_SITES_GAME=$(INSIGHTD_SITES_GAME) FA_SENDER=$(INSIGHTD_SENDER) \
 		FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/where.mjs
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.

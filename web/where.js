@@ -22,6 +22,9 @@ import { el, fmtBytes, fmtClock, fmtDuration, setText, tagName } from './format.
 
 export const WHERE_LIMIT = 10; // rows shown
 const SPARK_POINTS = 30;
+// A row's sparkline is asked for again at most this often (one request per
+// row: the list itself is refreshed at every poll of the page).
+const SPARK_EVERY_MS = 15000;
 const CHART_POINTS = 60;
 const CONTEXT_LINES = 3;
 const SVG = 'http://www.w3.org/2000/svg';
@@ -153,8 +156,8 @@ export class WherePanel {
     this.resizeObs.observe(this.chartHost);
   }
 
-  // The session, tag path ('' = all memory) and window shown; loads when
-  // any of them changed.
+  // The session, tag path ('' = all memory; null: none yet, the panel
+  // waits) and window shown; loads when any of them changed.
   show(sid, tag, windowMs) {
     const changed = sid !== this.sid || tag !== this.tag || windowMs !== this.windowMs;
     const newSession = sid !== this.sid;
@@ -162,8 +165,8 @@ export class WherePanel {
     this.tag = tag;
     this.windowMs = windowMs;
     if (!changed) return Promise.resolve();
-    setText(this.title, tag === '' ? 'All memory' : tagName(tag));
-    this.host.dataset.tag = tag === '' ? '/' : tag;
+    setText(this.title, tag === null ? '\u2014' : tag === '' ? 'All memory' : tagName(tag));
+    this.host.dataset.tag = tag === null ? '' : tag === '' ? '/' : tag;
     if (newSession || tag !== this.chosenUnder) this.choose(null);
     this.clearRows();
     this.host.dataset.state = 'loading'; // not 'ok' for the figures of another tag
@@ -185,6 +188,7 @@ export class WherePanel {
       this.setState('empty', 'Choose a session.');
       return;
     }
+    if (this.tag === null) return;
     let doc;
     try {
       doc = await api.sites(this.sid, { tag: tagParam(this.tag), window: windowParam(this.windowMs), limit: WHERE_LIMIT });
@@ -199,7 +203,12 @@ export class WherePanel {
     }
     if (seq !== this.seq) return;
     this.fill(doc);
-    const sparks = (doc.sites || []).filter((r) => !r.other && r.site_id > 0).map((r) => this.loadSpark(r, seq));
+    const now = Date.now();
+    const stale = (r) => {
+      const it = this.rows.get(pairKey(r));
+      return it && it.spark && !(now - it.sparkAt < SPARK_EVERY_MS);
+    };
+    const sparks = (doc.sites || []).filter(stale).map((r) => this.loadSpark(r, seq));
     const detail = this.chosen ? this.loadDetail() : null;
     await Promise.all([...sparks, detail]);
   }
@@ -286,6 +295,7 @@ export class WherePanel {
     }
     const it = this.rows.get(pairKey(r));
     if (seq !== this.seq || !it || !it.spark) return;
+    it.sparkAt = Date.now();
     const series = (doc.trend && doc.trend.series) || [];
     it.spark.firstChild.setAttribute('points', sparkPoints(series));
     it.spark.dataset.points = String(series.length);

@@ -31,6 +31,7 @@ import { ROOT, INSIGHTD, SHOTS, CHROMIUM, CHROMIUM_ARGS, chromium, sleep, check,
 
 const SITES_GAME = path.resolve(ROOT, process.env.FA_SITES_GAME || 'build/default/tests/insightd_sites_game');
 const FEEDER = path.resolve(ROOT, process.env.FA_FEEDER || 'build/tests/web/feeder');
+const SENDER = path.resolve(ROOT, process.env.FA_SENDER || 'build/default/tests/insightd_sender');
 const GAME_SRC = 'tests/insightd/sites_game.c';
 const HOSTILE_TAG = `assets/g00/<b>"q" & 'a'`; // feeder.c, extra tag 7
 const HOSTILE_FN = '<img src=x onerror=alert(2)>';
@@ -95,7 +96,7 @@ const chooseTag = async (p) => {
 };
 
 try {
-  for (const f of [INSIGHTD, SITES_GAME, FEEDER, CHROMIUM]) check(fs.existsSync(f), `${f} is missing (make all)`);
+  for (const f of [INSIGHTD, SITES_GAME, FEEDER, SENDER, CHROMIUM]) check(fs.existsSync(f), `${f} is missing (make all)`);
 
   await step('a daemon with --source-root, the sites game and the feeder stream to it', async () => {
     run(INSIGHTD, ['--listen', HOST, '--ingest', INGEST, '--db', path.join(tmp, 'insight.db'), '--web-root', path.join(ROOT, 'web'), '--source-root', ROOT, '--session-timeout', '5s']);
@@ -293,6 +294,19 @@ try {
     } finally {
       await p2.close();
     }
+  });
+
+  await step('an agent without call sites (protocol 1.0): the panel says why it is empty', async () => {
+    const old = run(SENDER, ['--url', INGEST, '--app', 'old-agent', '--proto-1.0', '--tags', '3', '--frames', '120', '--fps', '60', '--fast']);
+    await new Promise((r) => old.on('exit', r));
+    const s = await until('the 1.0 session', async () => ((await getJSON('/api/v1/sessions?limit=50')).sessions || []).find((x) => x.app === 'old-agent'), 8000);
+    await page.selectOption('#session-select', s.id);
+    await until('the old agent shown', async () => (await page.locator('#h-app').textContent()).startsWith('old-agent'), 8000);
+    await page.locator('#tag-grid [role="row"][data-path="physics"] .tag-name').click();
+    await until('the empty state of physics', async () => (await page.getAttribute('#where-panel', 'data-tag')) === 'physics' && (await page.getAttribute('#where-panel', 'data-state')) === 'empty', 8000);
+    const note = await page.locator('#where-panel .where-note').textContent();
+    check(/No call sites for physics/.test(note) && /older than protocol 1\.1/.test(note), `the note: ${note}`);
+    check((await panelRows()).length === 0 && (await page.locator('#where-panel .where-site').isHidden()), 'no rows, no chart');
   });
 
   await step('no console error, no dialog, no request beyond the daemon', async () => {
