@@ -79,4 +79,7 @@ export const api = {
   // site's tags, trend and source lines: {tag, window, points, context}.
   sites: (id, params) => getJSON(`/api/v1/sessions/${sid(id)}/sites`, params),
   site: (id, site, params) => getJSON(`/api/v1/sessions/${sid(id)}/sites/${encodeURIComponent(site)}`, params),
+  // { app, build, tag, since }: builds x tags across sessions (every host
+  // writing to the daemon's store).
+  fleet: (q) => getJSON('/api/v1/fleet', q),
 };

@@ -42,9 +42,9 @@ $(WEB_FEEDER): tests/web/feeder.c $(AGENT_A) $(LIB_A)
 		$(AGENT_LDLIBS) -lm
 
 .PHONY: test-web
-test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD)
+test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SENDER)
 	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
-	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_SENDER=$(INSIGHTD_SENDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
 # Who may read the daemon from a browser: a page on another origin is
 # refused the WebSocket and the API; a daemon with --token-file makes the
@@ -81,7 +81,7 @@ web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo $(
 # nothing else of its web root (never package.json, web.mk, node_modules/
 # of a source tree used as web root). It is rewritten only when the list
 # changes.
-WEB_INSTALL_FILES := web/index.html web/style.css $(wildcard web/*.js)
+WEB_INSTALL_FILES := web/index.html web/fleet.html web/style.css $(wildcard web/*.js)
 .PHONY: web-manifest-force
 web-manifest-force:
 $(WEB_MANIFEST): web-manifest-force
