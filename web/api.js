@@ -75,6 +75,10 @@ export const api = {
     getJSON(`/api/v1/sessions/${sid(id)}/trend`, { tag: tag === '' ? '/' : tag, window: `${Math.round(windowMs / 1000)}s`, points }),
   alerts: (id) => getJSON('/api/v1/alerts', { session: id }),
   findings: (id) => getJSON(`/api/v1/sessions/${sid(id)}/findings`),
+  // Call sites (API.md /sites): params {tag, window, limit, sort}; one
+  // site's tags, trend and source lines: {tag, window, points, context}.
+  sites: (id, params) => getJSON(`/api/v1/sessions/${sid(id)}/sites`, params),
+  site: (id, site, params) => getJSON(`/api/v1/sessions/${sid(id)}/sites/${encodeURIComponent(site)}`, params),
   // { app, build, tag, since }: builds x tags across sessions (every host
   // writing to the daemon's store).
   fleet: (q) => getJSON('/api/v1/fleet', q),

@@ -13,6 +13,7 @@
 
 import { api, ApiError } from './api.js';
 import { LiveSocket } from './ws.js';
+import { WherePanel } from './where.js';
 import { TagTree } from './tree.js';
 import { TrendChart, WINDOWS, POINTS } from './chart.js';
 import { AlertList, FindingList, Toasts } from './alerts.js';
@@ -46,6 +47,8 @@ const stats = { messages: 0, frames: 0, renders: 0, renderMsMax: 0, renderMsTota
 
 const tree = new TagTree($('tag-grid'), { onselect: (path) => selectTrend(path) });
 const chart = new TrendChart($('chart'));
+const where = new WherePanel($('where-panel')); // the selected tag's call sites (where.js)
+const showWhere = () => where.show(state.sid, state.trendPath, state.trendWindow).catch(handleError);
 const toasts = new Toasts($('toasts'));
 const alertList = new AlertList($('alert-rows'), $('alert-count'), toasts);
 const findings = new FindingList($('finding-list'), $('finding-count'));
@@ -279,6 +282,7 @@ async function showSession(sid) {
   findings.clear();
   chart.reset();
   chart.dirty = true;
+  where.show(sid, null, state.trendWindow); // empty until the tag is known to be the session's
   dirty.header = dirty.totals = dirty.banner = dirty.picker = true;
   if (sid) history.replaceState(null, '', `#session=${sid}`);
   requestRender();
@@ -287,6 +291,7 @@ async function showSession(sid) {
   try {
     await Promise.all([loadSessionDetail(seq), loadTags(seq), loadAlerts(seq), loadFindings(seq)]);
     await loadTrend();
+    if (seq === state.loadSeq) showWhere();
   } catch (e) {
     handleError(e);
   }
@@ -336,6 +341,12 @@ async function loadTrend() {
   const seq = ++state.trendSeq;
   const path = state.trendPath;
   const windowMs = state.trendWindow;
+  if (path !== '' && tree.size && !tree.byPath.has(path)) {
+    // Another session without this tag (its tags are loaded): chart all
+    // memory instead, without asking for a trend that is not there.
+    tree.select('');
+    return;
+  }
   let doc;
   try {
     doc = await api.trend(state.sid, path, windowMs, POINTS);
@@ -382,6 +393,7 @@ function selectTrend(path) {
   setText($('trend-tag'), path === '' ? 'All memory' : path);
   $('trend-total').setAttribute('aria-pressed', path === '' ? 'true' : 'false');
   loadTrend().catch(handleError);
+  showWhere();
 }
 
 // ---- the live stream -----------------------------------------------------
@@ -548,6 +560,7 @@ function setWindow(ms, btn) {
     b.tabIndex = on ? 0 : -1;
   }
   loadTrend().catch(handleError);
+  showWhere();
 }
 
 // The stream announces sessions starting and ending (timeouts included);
@@ -557,6 +570,7 @@ function setWindow(ms, btn) {
 let polls = 0;
 function poll() {
   if (state.conn !== 'open') return;
+  if (state.sid && state.session && state.session.live) where.refresh().catch(handleError);
   if (++polls % 6 === 0) loadSessions().catch(handleError);
   if (state.sid && state.session && state.session.live) loadFindings(state.loadSeq).catch(handleError);
 }

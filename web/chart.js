@@ -28,6 +28,30 @@ const C = {
   budget: '#f87171',
 };
 
+// The time axis and the bytes axis of a chart over a window of windowMs()
+// (the trend chart, and the call-site chart of where.js).
+export function timeBytesAxes(windowMs) {
+  return [
+    {
+      stroke: C.axis,
+      grid: { stroke: C.grid, width: 1 },
+      ticks: { stroke: C.grid },
+      // 24-hour clock; seconds only where the window is short.
+      values: (u, splits) => splits.map((v) => (windowMs() <= 15 * 60e3 ? fmtClock(v * 1000) : fmtClock(v * 1000).slice(0, 5))),
+    },
+    {
+      stroke: C.axis,
+      grid: { stroke: C.grid, width: 1 },
+      ticks: { stroke: C.grid },
+      size: 70,
+      // Round numbers of the unit shown (uPlot's own steps are decimal
+      // bytes: 586 KiB, 1.91 MiB).
+      splits: (u, axis, lo, hi) => niceTicks(Math.max(0, lo), hi),
+      values: (u, splits) => splits.map((v) => fmtBytesShort(v)),
+    },
+  ];
+}
+
 export class TrendChart {
   constructor(host) {
     this.host = host;
@@ -61,25 +85,7 @@ export class TrendChart {
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
       scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, Math.max((hi || 0) * 1.1, this.budget * 1.08, 1024)] } },
-      axes: [
-        {
-          stroke: C.axis,
-          grid: { stroke: C.grid, width: 1 },
-          ticks: { stroke: C.grid },
-          // 24-hour clock; seconds only where the window is short.
-          values: (u, splits) => splits.map((v) => (this.windowMs <= 15 * 60e3 ? fmtClock(v * 1000) : fmtClock(v * 1000).slice(0, 5))),
-        },
-        {
-          stroke: C.axis,
-          grid: { stroke: C.grid, width: 1 },
-          ticks: { stroke: C.grid },
-          size: 70,
-          // Round numbers of the unit shown (uPlot's own steps are decimal
-          // bytes: 586 KiB, 1.91 MiB).
-          splits: (u, axis, lo, hi) => niceTicks(Math.max(0, lo), hi),
-          values: (u, splits) => splits.map((v) => fmtBytesShort(v)),
-        },
-      ],
+      axes: timeBytesAxes(() => this.windowMs),
       series: [
         { label: 'time', value: (u, v) => (v ? fmtClock(v * 1000) : '—') },
         { label: 'min', stroke: C.edge, width: 1, value: bytes },

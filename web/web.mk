@@ -54,16 +54,23 @@ test-web-security: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD)
 	@echo "== web: origin and token in headless chromium (tests/web/security.mjs)"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots \
 		node tests/web/security.mjs
+# The Where panel (call sites, issue 15): a daemon with --source-root fed by
+# the call-site game (known lines) and the feeder (markup in names).
+.PHONY: test-web-where
+test-web-where: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SITES_GAME) $(INSIGHTD_SENDER)
+	@echo "== web: the Where panel, call sites and their source (tests/web/where.mjs)"
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_SITES_GAME=$(INSIGHTD_SITES_GAME) FA_SENDER=$(INSIGHTD_SENDER) \
+		FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/where.mjs
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.
 ifneq ($(wildcard fa-insightd/fa-insightd.mk),)
-TEST_STEPS += test-web test-web-security
+TEST_STEPS += test-web test-web-security test-web-where
 endif
 
 # Screenshots with the demo game running, for a human (not a test).
 .PHONY: web-demo-shot
-web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo
-	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CHROMIUM=$(WEB_CHROMIUM) \
+web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo $(BUILD)/fa-cli
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CLI=$(BUILD)/fa-cli FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/demo-shot.mjs
 
 # make install: the page, its modules and vendor/ (never node_modules or the

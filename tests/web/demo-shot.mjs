@@ -2,9 +2,12 @@
 // (build/fa-demo) running, for a human to look at: `make web-demo-shot`.
 // Not a test: it starts a daemon on free ports with a temporary database,
 // runs fa-demo for FA_DEMO_SECONDS (default 30), and saves
-// build/web-screenshots/demo-*.png along the way.
+// build/web-screenshots/demo-*.png along the way; at the end, the Where
+// panel with physics' top call site charted and its source (the daemon runs
+// with --source-root at the tree): demo-where.png, the README's docs/where.png,
+// and `fa-cli sites --tag physics` of the same run in demo-sites.txt.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -17,6 +20,7 @@ const require = createRequire(path.join(ROOT, 'web/package.json'));
 const { chromium } = require('playwright-core');
 const INSIGHTD = path.resolve(ROOT, process.env.FA_INSIGHTD || 'build/fa-insightd');
 const DEMO = path.resolve(ROOT, process.env.FA_DEMO || 'build/fa-demo');
+const CLI = path.resolve(ROOT, process.env.FA_CLI || 'build/fa-cli');
 const SHOTS = path.resolve(ROOT, process.env.FA_SCREENSHOTS || 'build/web-screenshots');
 const SECONDS = Number(process.env.FA_DEMO_SECONDS || 30);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -35,7 +39,7 @@ fs.mkdirSync(SHOTS, { recursive: true });
 const http = `127.0.0.1:${await freePort()}`;
 const ingest = `tcp://127.0.0.1:${await freePort()}`;
 const log = fs.openSync(path.join(tmp, 'logs.txt'), 'a');
-const daemon = spawn(INSIGHTD, ['--listen', http, '--ingest', ingest, '--db', path.join(tmp, 'db'), '--web-root', path.join(ROOT, 'web')], { stdio: ['ignore', log, log] });
+const daemon = spawn(INSIGHTD, ['--listen', http, '--ingest', ingest, '--db', path.join(tmp, 'db'), '--web-root', path.join(ROOT, 'web'), '--source-root', ROOT], { stdio: ['ignore', log, log] });
 let demo = null;
 let browser = null;
 try {
@@ -63,6 +67,22 @@ try {
     await page.screenshot({ path: file });
     shots.push(path.relative(ROOT, file));
   }
+  const pick = page.locator('#where-panel button.site-pick').first();
+  await pick.click();
+  await page.waitForSelector('#where-panel .where-source[data-status="ok"] .src-line.at', { timeout: 10000 });
+  await page.waitForFunction(() => Number(document.querySelector('#where-panel .where-chart').dataset.points) > 1, null, { timeout: 10000 });
+  // Tall enough that the panel is on screen without scrolling under the
+  // sticky header.
+  await page.setViewportSize({ width: 1440, height: 2000 });
+  await page.mouse.move(0, 0); // the legends show the newest point, not the pointer's
+  await sleep(500);
+  const where = path.join(SHOTS, 'demo-where.png');
+  await page.locator('#where-panel').screenshot({ path: where });
+  shots.push(path.relative(ROOT, where));
+  // The same figures in the terminal, for the README beside the picture.
+  const sites = path.join(SHOTS, 'demo-sites.txt');
+  fs.writeFileSync(sites, execFileSync(CLI, ['--server', `http://${http}`, '--no-color', 'sites', '--tag', 'physics'], { encoding: 'utf8' }));
+  shots.push(path.relative(ROOT, sites));
   console.log(`demo screenshots: ${shots.join(' ')}`);
 } finally {
   if (browser) await browser.close();

@@ -11,7 +11,9 @@
  *   - audio, ai/pathfinding, ai/perception: smaller, slowly waving figures;
  *   - --extra-tags N more tags under assets/ (groups of 20), each holding a
  *     few pool blocks that come and go, some with budgets; one tag name
- *     carries markup characters so the page's escaping is exercised;
+ *     carries markup characters so the page's escaping is exercised, and
+ *     a call site with markup in its file and function names allocates
+ *     640 B of frame memory under it every frame;
  *   - from --breach-at seconds, physics/contacts grows until physics is at
  *     about 120 % of its budget (passing 80 % on the way), holds it for
  *     --breach-hold seconds, then lets go (the alerts clear); with
@@ -98,6 +100,11 @@ static void scratch(fa_alloc_t *fa, size_t bytes) {
     char *p = fa_frame_alloc(fa, bytes, 16);
     if (p) p[0] = p[bytes - 1] = 1;
 }
+
+/* A call site whose file and function names are markup, as a hostile
+ * agent may send them (the tag holding it, extra tag 7, is markup too): the
+ * dashboard's Where panel must show them as text (tests/web/where.mjs). */
+static fa_site_t hostile_site = {"web/<svg onload=alert(1)>.c", "<img src=x onerror=alert(2)>", 7, FA_KIND_FRAME, 0, 0};
 
 static unsigned blocks_for(double bytes) { return bytes <= 0 ? 0u : (unsigned)(bytes / BLOCK); }
 
@@ -227,6 +234,10 @@ int main(int argc, char **argv) {
             if (id < 0) continue;
             double w = 0.5 + 0.5 * sin(t * (0.2 + 0.01 * (i % 37)) + i);
             held_resize(fa, &extra_held[i], (unsigned)(2 + w * (4 + i % 19)));
+            if (i == 7) {
+                char *p = fa_frame_alloc_site(fa, 640, 16, &hostile_site);
+                if (p) p[0] = 1;
+            }
             fa_tag_pop(fa);
         }
         fa_end_frame(fa);

@@ -19,10 +19,11 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { axeViolations as axeOf, daemonPorts, until } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(path.join(ROOT, 'web/package.json'));
@@ -65,20 +66,6 @@ function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(what, fn, timeoutMs = 10000, everyMs = 100) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
-    await sleep(everyMs);
-  }
-}
 
 // ---- processes -------------------------------------------------------------
 
@@ -113,29 +100,13 @@ process.on('exit', () => {
   }
 });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- the scenario ------------------------------------------------------------
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fa-web-'));
 fs.rmSync(SHOTS, { recursive: true, force: true });
 fs.mkdirSync(SHOTS, { recursive: true });
-const httpPort = await freePort();
-let ingestPort = await freePort();
-while (ingestPort === httpPort) ingestPort = await freePort();
-const HOST = `127.0.0.1:${httpPort}`;
-const BASE = `http://${HOST}`;
-const INGEST = `tcp://127.0.0.1:${ingestPort}`;
+const { httpPort, host: HOST, base: BASE, ingest: INGEST } = await daemonPorts();
 const DB = path.join(tmp, 'insight.db');
 const DAEMON_LOG = path.join(tmp, 'fa-insightd.log');
 const FEEDER_LOG = path.join(tmp, 'feeder.log');
@@ -186,14 +157,7 @@ let page;
 let feeder;
 let sid;
 const pageText = (sel) => page.locator(sel).first().textContent();
-async function axeViolations() {
-  const src = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-  return page.evaluate(async (code) => {
-    if (!window.axe) (0, eval)(code);
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-  }, src);
-}
+const axeViolations = () => axeOf(page);
 const fa = (fn, arg) => page.evaluate(fn, arg);
 
 try {
