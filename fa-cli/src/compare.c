@@ -250,12 +250,19 @@ int compare_run(const summary_t *base, const summary_t *candidate, const compare
     out->rules = rules;
     out->rows = calloc(base->count + candidate->count + 1, sizeof *out->rows);
     if (!out->rows) return -1;
+    out->sites_compared = base->sites && candidate->sites;
     /* Both are sorted by (kind, key): one merge pass. */
     size_t i = 0, j = 0;
     while (i < base->count || j < candidate->count) {
         const summary_row_t *b = i < base->count ? &base->rows[i] : NULL;
         const summary_row_t *c = j < candidate->count ? &candidate->rows[j] : NULL;
         int order = !b ? 1 : !c ? -1 : (b->kind != c->kind ? (b->kind < c->kind ? -1 : 1) : strcmp(b->key, c->key));
+        if ((order <= 0 ? b : c)->kind == SUMMARY_SITE && !out->sites_compared) {
+            out->sites_left_out++;
+            i += order <= 0;
+            j += order >= 0;
+            continue;
+        }
         compare_row_t *row = &out->rows[out->count++];
         fill_row(row, order <= 0 ? b : NULL, order >= 0 ? c : NULL, rules);
         i += order <= 0;
@@ -292,9 +299,16 @@ int compare_format_parse(const char *s, compare_format *out) {
 /* Reports                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static const char *row_name(const compare_row_t *row) {
-    return row->kind == SUMMARY_TAG ? render_tag_name(row->key) : row->key;
+/* A row for people: a tag's path ("(root)"), or a site's key with its
+ * tag shown that way. */
+static const char *row_name(const compare_row_t *row, char *buf, size_t cap) {
+    if (row->kind == SUMMARY_TAG) return render_tag_name(row->key);
+    if (row->tag[0]) return row->key;
+    snprintf(buf, cap, "%s%s", CLI_ROOT_TAG_NAME, row->key);
+    return buf;
 }
+
+#define ROW_NAME_MAX 1100
 
 /* A metric's value for people: bytes in units, allocations with decimals. */
 static const char *fmt_value(char *buf, size_t cap, summary_metric m, double v) {
@@ -350,47 +364,97 @@ static void print_header(FILE *out, const compare_result_t *r, const char *base,
     fprintf(out, "%s%s\n\n", rule_prefix, rule);
 }
 
-static void print_table(const cli_t *cli, FILE *out, const compare_result_t *r) {
-    print_header(out, r, "base:      ", "candidate: ", "");
+/* Whether a row shows any change (unchanged site rows are counted, not
+ * listed). */
+static bool row_changed(const compare_row_t *row) {
+    bool changed = row->failed || !row->in_base || !row->in_candidate;
+    for (int m = 0; m < M_COUNT; m++)
+        changed |= !isnan(row->m[m].change) && row->m[m].change != 0;
+    return changed;
+}
+
+/* The rows of one kind as a table; returns the rows left out (unchanged
+ * sites). */
+static size_t print_kind_table(const cli_t *cli, FILE *out, const compare_result_t *r, summary_kind kind) {
     render_table_t *t = render_table_new(10);
-    const char *head[] = {r->count && r->rows[0].kind == SUMMARY_SITE ? "ROW" : "TAG",
-                          "P95 LIVE", "CHANGE", "P50", "P95", "P99", "PEAK", "FRAME B/F", "ALLOCS/F", "STATUS"};
+    const char *head[] = {kind == SUMMARY_SITE ? "CALL SITE" : "TAG", "P95 LIVE", "CHANGE", "P50", "P95", "P99",
+                          "PEAK", "FRAME B/F", "ALLOCS/F", "STATUS"};
     render_table_header(t, head);
     for (size_t c = 1; c < 9; c++)
         render_table_align_right(t, c);
+    size_t shown = 0, hidden = 0;
     for (size_t i = 0; i < r->count; i++) {
         const compare_row_t *row = &r->rows[i];
-        char b[2][32], p[6][32];
-        render_table_cell(t, "%s", row_name(row));
+        if (row->kind != kind) continue;
+        if (kind == SUMMARY_SITE && !row_changed(row)) {
+            hidden++;
+            continue;
+        }
+        char b[2][32], p[6][32], name[ROW_NAME_MAX];
+        render_table_cell(t, "%s", row_name(row, name, sizeof name));
         render_table_cell(t, "%s", fmt_value(b[0], 32, M_P95, row->m[M_P95].candidate));
         render_table_cell(t, "%s", fmt_change(b[1], 32, M_P95, row->m[M_P95].change));
-        const summary_metric shown[6] = {M_P50, M_P95, M_P99, M_PEAK, M_FRAME_BYTES, M_ALLOCS};
+        const summary_metric shown_m[6] = {M_P50, M_P95, M_P99, M_PEAK, M_FRAME_BYTES, M_ALLOCS};
         for (int k = 0; k < 6; k++)
-            render_table_cell(t, "%s%s%s", row->m[shown[k]].failed ? render_color_code(cli, RC_BOLD_RED) : "",
-                              fmt_pct(p[k], 32, &row->m[shown[k]]),
-                              row->m[shown[k]].failed ? render_color_code(cli, RC_RESET) : "");
+            render_table_cell(t, "%s%s%s", row->m[shown_m[k]].failed ? render_color_code(cli, RC_BOLD_RED) : "",
+                              fmt_pct(p[k], 32, &row->m[shown_m[k]]),
+                              row->m[shown_m[k]].failed ? render_color_code(cli, RC_RESET) : "");
         render_table_cell(t, "%s%s%s", render_color_code(cli, row->failed ? RC_BOLD_RED : RC_RESET),
                           row_status(row), render_color_code(cli, RC_RESET));
+        shown++;
     }
-    render_table_print(cli, t, out);
+    if (shown) {
+        if (kind == SUMMARY_SITE) fputc('\n', out);
+        render_table_print(cli, t, out);
+    }
     render_table_free(t);
+    return hidden;
+}
+
+static size_t count_kind(const compare_result_t *r, summary_kind kind) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->count; i++)
+        n += r->rows[i].kind == kind;
+    return n;
+}
+
+/* What became of the call sites, one sentence (empty when none). */
+static void sites_note(const compare_result_t *r, char *buf, size_t cap) {
+    buf[0] = '\0';
+    if (r->sites_left_out)
+        snprintf(buf, cap, "call sites not compared: only the %s has them (%zu site rows left out)",
+                 r->base->sites ? "base" : "candidate", r->sites_left_out);
+    else if (!r->sites_compared)
+        snprintf(buf, cap, "no call sites in either run");
+}
+
+static void print_table(const cli_t *cli, FILE *out, const compare_result_t *r) {
+    print_header(out, r, "base:      ", "candidate: ", "");
+    print_kind_table(cli, out, r, SUMMARY_TAG);
+    size_t hidden = print_kind_table(cli, out, r, SUMMARY_SITE);
     if (r->failed) {
         fprintf(out, "\nRegressions:\n");
         for (size_t i = 0; i < r->count && r->rows[i].failed; i++) {
             const compare_row_t *row = &r->rows[i];
+            char name[ROW_NAME_MAX];
             for (int m = 0; m < M_COUNT; m++) {
                 const compare_metric_t *c = &row->m[m];
                 if (!c->failed) continue;
                 char a[32], b[32], d[32], p[32];
-                fprintf(out, "  %s  %s %s -> %s (%s, %s)\n", row_name(row), summary_metric_label(m),
-                        fmt_value(a, 32, m, c->base), fmt_value(b, 32, m, c->candidate), fmt_change(d, 32, m, c->change),
-                        fmt_pct(p, 32, c));
+                fprintf(out, "  %s  %s %s -> %s (%s, %s)\n", row_name(row, name, sizeof name),
+                        summary_metric_label(m), fmt_value(a, 32, m, c->base), fmt_value(b, 32, m, c->candidate),
+                        fmt_change(d, 32, m, c->change), fmt_pct(p, 32, c));
             }
         }
     }
-    fprintf(out, "\n%zu %s%s compared: %zu regression%s, %zu ignored\n", r->count,
-            r->count && r->rows[0].kind == SUMMARY_SITE ? "row" : "tag", r->count == 1 ? "" : "s", r->failed,
+    size_t tags = count_kind(r, SUMMARY_TAG), sites = count_kind(r, SUMMARY_SITE);
+    char note[160];
+    sites_note(r, note, sizeof note);
+    fprintf(out, "\n%zu tag%s and %zu call site%s compared (%zu unchanged site%s not shown): %zu regression%s, "
+                 "%zu ignored\n",
+            tags, tags == 1 ? "" : "s", sites, sites == 1 ? "" : "s", hidden, hidden == 1 ? "" : "s", r->failed,
             r->failed == 1 ? "" : "s", r->ignored);
+    if (note[0]) fprintf(out, "%s\n", note);
 }
 
 static cJSON *json_number_or_null(double v) {
@@ -424,6 +488,8 @@ static void print_json(FILE *out, const compare_result_t *r) {
     cJSON_AddItemToObject(doc, "thresholds", json_limits(&g));
     cJSON_AddNumberToObject(doc, "regressions", (double)r->failed);
     cJSON_AddNumberToObject(doc, "ignored", (double)r->ignored);
+    cJSON_AddBoolToObject(doc, "sites_compared", r->sites_compared);
+    cJSON_AddNumberToObject(doc, "sites_left_out", (double)r->sites_left_out);
     cJSON *rows = cJSON_AddArrayToObject(doc, "rows");
     for (size_t i = 0; i < r->count; i++) {
         const compare_row_t *row = &r->rows[i];
@@ -431,6 +497,7 @@ static void print_json(FILE *out, const compare_result_t *r) {
         cJSON_AddStringToObject(o, "kind", summary_kind_name(row->kind));
         cJSON_AddStringToObject(o, "key", row->key);
         cJSON_AddStringToObject(o, "tag", row->tag);
+        if (row->kind == SUMMARY_SITE) cJSON_AddStringToObject(o, "site", row->key + strlen(row->tag) + 1);
         cJSON_AddStringToObject(o, "status", row_status(row));
         cJSON_AddBoolToObject(o, "in_base", row->in_base);
         cJSON_AddBoolToObject(o, "in_candidate", row->in_candidate);
@@ -462,28 +529,25 @@ static void md_name(FILE *out, const char *s) {
     fputc('`', out);
 }
 
-static void print_markdown(FILE *out, const compare_result_t *r) {
-    if (r->failed)
-        fprintf(out, "### framealloc memory: %zu regression%s\n\n", r->failed, r->failed == 1 ? "" : "s");
-    else
-        fputs("### framealloc memory: no regression\n\n", out);
-    print_header(out, r, "- base: ", "- candidate: ", "- ");
-    fputs("| tag | p50 live | p95 live | p99 live | peak | frame B/frame | allocs/frame | status |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---|\n",
-          out);
-    size_t unchanged = 0;
+/* The changed rows of one kind as a Markdown table; returns the rows left
+ * out as unchanged. */
+static size_t markdown_rows(FILE *out, const compare_result_t *r, summary_kind kind) {
+    size_t unchanged = 0, shown = 0;
     const summary_metric cols[6] = {M_P50, M_P95, M_P99, M_PEAK, M_FRAME_BYTES, M_ALLOCS};
     for (size_t i = 0; i < r->count; i++) {
         const compare_row_t *row = &r->rows[i];
-        bool changed = false;
-        for (int m = 0; m < M_COUNT; m++)
-            changed |= !isnan(row->m[m].change) && row->m[m].change != 0;
-        if (!changed && !row->failed) {
+        if (row->kind != kind) continue;
+        if (!row_changed(row)) {
             unchanged++;
             continue;
         }
+        if (!shown++)
+            fprintf(out, "%s| %s | p50 live | p95 live | p99 live | peak | frame B/frame | allocs/frame | status |\n"
+                         "|---|---:|---:|---:|---:|---:|---:|---|\n",
+                    kind == SUMMARY_SITE ? "\n" : "", kind == SUMMARY_SITE ? "call site" : "tag");
+        char name[ROW_NAME_MAX];
         fputs("| ", out);
-        md_name(out, row_name(row));
+        md_name(out, row_name(row, name, sizeof name));
         for (int k = 0; k < 6; k++) {
             const compare_metric_t *c = &row->m[cols[k]];
             char a[32], b[32], p[32];
@@ -492,7 +556,21 @@ static void print_markdown(FILE *out, const compare_result_t *r) {
         }
         fprintf(out, " | %s |\n", row->failed ? "**regression**" : row_status(row));
     }
+    return unchanged;
+}
+
+static void print_markdown(FILE *out, const compare_result_t *r) {
+    if (r->failed)
+        fprintf(out, "### framealloc memory: %zu regression%s\n\n", r->failed, r->failed == 1 ? "" : "s");
+    else
+        fputs("### framealloc memory: no regression\n\n", out);
+    print_header(out, r, "- base: ", "- candidate: ", "- ");
+    size_t unchanged = markdown_rows(out, r, SUMMARY_TAG);
+    unchanged += markdown_rows(out, r, SUMMARY_SITE);
     if (unchanged) fprintf(out, "\n%zu unchanged row%s not shown.\n", unchanged, unchanged == 1 ? "" : "s");
+    char note[160];
+    sites_note(r, note, sizeof note);
+    if (note[0]) fprintf(out, "\n_%s._\n", note);
 }
 
 static void xml_text(FILE *out, const char *s) {
@@ -523,8 +601,9 @@ static void print_junit(FILE *out, const compare_result_t *r) {
     fputs("\"/>\n    </properties>\n", out);
     for (size_t i = 0; i < r->count; i++) {
         const compare_row_t *row = &r->rows[i];
+        char name[ROW_NAME_MAX];
         fprintf(out, "    <testcase classname=\"framealloc.%s\" name=\"", summary_kind_name(row->kind));
-        xml_text(out, row_name(row));
+        xml_text(out, row_name(row, name, sizeof name));
         fputs("\">", out);
         if (row->failed) {
             char msg[256] = "", detail[2048] = "";
@@ -563,11 +642,26 @@ void compare_print(const cli_t *cli, FILE *out, compare_format f, const compare_
     }
 }
 
+/* Up to 8 failing rows of a kind, after a separator; how many there were. */
+static size_t verdict_names(const cli_t *cli, const compare_result_t *r, summary_kind kind, const char *lead) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->count && r->rows[i].failed; i++) {
+        if (r->rows[i].kind != kind) continue;
+        char name[ROW_NAME_MAX];
+        if (n < 8) fprintf(cli->err, "%s %s", n ? "," : lead, row_name(&r->rows[i], name, sizeof name));
+        n++;
+    }
+    if (n > 8) fputs(", ...", cli->err);
+    return n;
+}
+
 int compare_verdict(const cli_t *cli, const compare_result_t *r) {
     if (!r->failed) return CLI_EXIT_OK;
-    fprintf(cli->err, CLI_NAME " %s: %zu regression%s:", cli->command, r->failed, r->failed == 1 ? "" : "s");
-    for (size_t i = 0; i < r->count && r->rows[i].failed && i < 8; i++)
-        fprintf(cli->err, "%s %s", i ? "," : "", row_name(&r->rows[i]));
-    fprintf(cli->err, "%s\n", r->failed > 8 ? ", ..." : "");
+    /* Tags first, then the lines: "3 regressions: ai/pathfinding, ai;
+     * at call sites: ai/pathfinding;plan paths.c:40". */
+    fprintf(cli->err, CLI_NAME " %s: %zu regression%s", cli->command, r->failed, r->failed == 1 ? "" : "s");
+    size_t tags = verdict_names(cli, r, SUMMARY_TAG, ":");
+    verdict_names(cli, r, SUMMARY_SITE, tags ? "; at call sites:" : ": at call sites:");
+    fputc('\n', cli->err);
     return CLI_EXIT_REGRESSION;
 }

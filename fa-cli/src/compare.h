@@ -20,6 +20,13 @@
  *   pattern wins (exact, then the longest path), and it applies to the call
  *   sites under the tag too. Fields an entry lacks come from the global
  *   thresholds. An ignored row is reported and never fails.
+ *
+ * CALL SITES
+ *   Site rows (summary.h) are compared like tag rows, under the limits of
+ *   their tag. They are compared only when both runs have call sites: when
+ *   one lacks them (a baseline saved before call sites, a run of an agent
+ *   before proto 1.1), its tags are compared and the sites left out, which
+ *   the reports say.
  */
 #ifndef FA_CLI_COMPARE_H
 #define FA_CLI_COMPARE_H
@@ -69,6 +76,11 @@ typedef struct compare_result {
     const compare_rules_t *rules;
     compare_row_t *rows; /* regressions first, then by growth, then by key */
     size_t count, failed, ignored;
+    /* Call sites: compared when both runs have them; left out (counted)
+     * when only one has, e.g. a baseline saved before call sites or a run
+     * of a 1.0 agent, since every site would look new. */
+    bool sites_compared;
+    size_t sites_left_out;
 } compare_result_t;
 
 /* Compares; the result points into both summaries and the rules, which

@@ -9,10 +9,12 @@
  * (on_frame). Rows are fa_proto's tag statistics for both sources: a
  * session's JSON frames are converted to them.
  *
- * CALL SITES (issue 15): when FRAME messages carry site rows and a site
- * dictionary exists, run_frame_t gains them (and run_visitor_t an on_site
- * definition callback) here, filled by both readers; consumers that do not
- * know sites ignore them.
+ * CALL SITES: a frame carries its site rows (proto 1.1: the largest
+ * (site, tag) pairs and one "other" row per tag, adding up to the tag
+ * rows; none from a 1.0 agent), and on_site defines a site id before the
+ * first frame that names it: from the capture's SITES messages, or from the
+ * daemon's /sites routes for a session. Consumers that do not know sites
+ * ignore them.
  *
  * Strings handed to callbacks are sanitised (escape.h): safe to print.
  * Single-threaded per run; two runs may be read by two threads at once when
@@ -47,6 +49,8 @@ typedef struct run_frame {
     uint64_t duration_ns;
     const fa_proto_tag_stat_t *tags;
     uint32_t tag_count;
+    const fa_proto_site_row_t *sites; /* site_id 0: a tag's "other sites" */
+    uint32_t site_count;
 } run_frame_t;
 
 typedef struct run_visitor {
@@ -56,6 +60,11 @@ typedef struct run_visitor {
     /* A tag's definition (a later one with the same id replaces it). path
      * is "" for the root. May be NULL. */
     void (*on_tag)(void *user, uint16_t id, uint16_t parent_id, const char *path);
+    /* A call site's definition (a later one with the same id replaces it):
+     * kind is FA_PROTO_KIND_*, line 0 the unknown site of its kind. May be
+     * NULL. */
+    void (*on_site)(void *user, uint32_t id, uint32_t line, uint8_t kind, const char *file,
+                    const char *function);
     /* Each frame, in order. A non-zero return stops the run with that exit
      * code. */
     int (*on_frame)(void *user, const run_frame_t *frame);

@@ -2,6 +2,8 @@
  * the per-frame live bytes for the percentiles, sums for the means; and the
  * baseline file that keeps a summary in git. */
 #include "summary.h"
+#include "sitenames.h"
+#include "u64map.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -120,15 +122,108 @@ typedef struct tag_acc {
     double sub_frame_bytes, sub_allocs;
 } tag_acc_t;
 
+/* A site row of the summary: the (site, tag) pairs whose key is the same
+ * (normally one), summed per frame before they are counted. */
+typedef struct site_acc {
+    char *key, *tag;
+    hist_t live;
+    uint64_t samples, peak, allocs, bytes;
+    uint64_t cur_live, cur_bytes, cur_count; /* this frame's, while it is read */
+    bool touched;
+} site_acc_t;
+
 typedef struct acc {
     tag_acc_t *tags[65536];
     uint64_t frames;
     bool oom;
+    /* Call sites. */
+    bool sites;              /* some frame carried site rows */
+    sitenames_t names;
+    u64map_t slot_of_pair; /* (site id << 16 | tag id) + 1 -> slots[] */
+    u64map_t slot_of_key;  /* key_hash(key) -> slots[] */
+    site_acc_t *slots;
+    size_t nslots, slots_cap;
+    uint32_t *touched; /* slots of the current frame */
+    size_t ntouched, touched_cap;
 } acc_t;
+
+static acc_t *acc_new(void) {
+    return calloc(1, sizeof(acc_t));
+}
 
 static tag_acc_t *acc_tag(acc_t *a, uint16_t id) {
     if (!a->tags[id] && !(a->tags[id] = calloc(1, sizeof *a->tags[id]))) a->oom = true;
     return a->tags[id];
+}
+
+/* Grows a vector to hold one more element. */
+static int grow(void **v, size_t *cap, size_t n, size_t size) {
+    if (n < *cap) return 0;
+    size_t c = *cap ? *cap * 2 : 64;
+    void *p = realloc(*v, c * size);
+    if (!p) return -1;
+    *v = p;
+    *cap = c;
+    return 0;
+}
+
+static void on_site(void *user, uint32_t id, uint32_t line, uint8_t kind, const char *file, const char *function) {
+    acc_t *a = user;
+    if (sitenames_define(&a->names, id, line, kind, file, function) != 0) a->oom = true;
+}
+
+static uint64_t key_hash(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h | 1; /* never 0, the empty slot */
+}
+
+/* The slot of a (site, tag) pair: found by the pair, else by its key
+ * (pairs of one key share it), else new. Beyond SUMMARY_SITES_MAX slots a
+ * pair joins its tag's "other sites". U64MAP_NONE when out of memory. */
+static uint32_t acc_slot(acc_t *a, uint32_t site, uint16_t tag) {
+    uint64_t pair = ((uint64_t)site << 16 | tag) + 1;
+    uint32_t at = u64map_get(&a->slot_of_pair, pair);
+    if (at != U64MAP_NONE) return at;
+    tag_acc_t *t = acc_tag(a, tag);
+    if (!t) return U64MAP_NONE;
+    char name[SITENAMES_NAME_MAX], num[16];
+    snprintf(num, sizeof num, "#%u", tag);
+    const char *tpath = t->defined ? t->path : num;
+    sitenames_format(&a->names, site, name, sizeof name);
+    size_t kl = strlen(tpath) + strlen(name) + 2;
+    char *key = malloc(kl);
+    if (!key) return U64MAP_NONE;
+    snprintf(key, kl, "%s;%s", tpath, name);
+    /* Another pair with this key (the same line under another id)? By
+     * the key's hash; a collision of hashes searches every slot. */
+    uint64_t h = key_hash(key);
+    at = u64map_get(&a->slot_of_key, h);
+    if (at != U64MAP_NONE && strcmp(a->slots[at].key, key) != 0) {
+        at = U64MAP_NONE;
+        for (uint32_t i = 0; i < a->nslots && at == U64MAP_NONE; i++)
+            if (strcmp(a->slots[i].key, key) == 0) at = i;
+    }
+    if (at == U64MAP_NONE && a->nslots >= SUMMARY_SITES_MAX && site != 0) {
+        free(key);
+        at = acc_slot(a, 0, tag);
+        if (at != U64MAP_NONE && u64map_put(&a->slot_of_pair, pair, at) != 0) return U64MAP_NONE;
+        return at;
+    }
+    if (at == U64MAP_NONE) {
+        if (grow((void **)&a->slots, &a->slots_cap, a->nslots, sizeof *a->slots) != 0) {
+            free(key);
+            return U64MAP_NONE;
+        }
+        at = (uint32_t)a->nslots++;
+        a->slots[at] = (site_acc_t){.key = key, .tag = strdup(tpath)};
+        if (!a->slots[at].tag) return U64MAP_NONE;
+        if (u64map_get(&a->slot_of_key, h) == U64MAP_NONE && u64map_put(&a->slot_of_key, h, at) != 0) return U64MAP_NONE;
+    } else {
+        free(key);
+    }
+    return u64map_put(&a->slot_of_pair, pair, at) == 0 ? at : U64MAP_NONE;
 }
 
 static void on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
@@ -146,6 +241,36 @@ static void on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
     t->defined = true;
 }
 
+static int acc_frame_sites(acc_t *a, const run_frame_t *f) {
+    if (f->site_count) a->sites = true;
+    for (uint32_t i = 0; i < f->site_count; i++) {
+        const fa_proto_site_row_t *r = &f->sites[i];
+        uint32_t at = acc_slot(a, r->site_id, r->tag_id);
+        if (at == U64MAP_NONE) return -1;
+        site_acc_t *s = &a->slots[at];
+        if (!s->touched) {
+            if (grow((void **)&a->touched, &a->touched_cap, a->ntouched, sizeof *a->touched) != 0) return -1;
+            a->touched[a->ntouched++] = at;
+            s->touched = true;
+        }
+        s->cur_live += r->live_bytes;
+        s->cur_bytes += r->bytes;
+        s->cur_count += r->count;
+    }
+    for (size_t i = 0; i < a->ntouched; i++) {
+        site_acc_t *s = &a->slots[a->touched[i]];
+        if (hist_add(&s->live, s->cur_live, 1) != 0) return -1;
+        if (s->cur_live > s->peak) s->peak = s->cur_live;
+        s->samples++;
+        s->bytes += s->cur_bytes;
+        s->allocs += s->cur_count;
+        s->cur_live = s->cur_bytes = s->cur_count = 0;
+        s->touched = false;
+    }
+    a->ntouched = 0;
+    return 0;
+}
+
 static int on_frame(void *user, const run_frame_t *f) {
     acc_t *a = user;
     a->frames++;
@@ -161,7 +286,7 @@ static int on_frame(void *user, const run_frame_t *f) {
         t->frame_bytes += (double)r->frame_bytes;
         t->allocs += r->alloc_count;
     }
-    return 0;
+    return acc_frame_sites(a, f) == 0 ? 0 : CLI_EXIT_SERVER;
 }
 
 static int row_cmp(const void *x, const void *y) {
@@ -172,7 +297,7 @@ static int row_cmp(const void *x, const void *y) {
 
 /* Builds the rows from the accumulated tags. */
 static int acc_rows(acc_t *a, summary_t *out) {
-    size_t n = 0;
+    size_t n = a->nslots;
     for (uint32_t id = 0; id < 65536; id++)
         if (a->tags[id] && (a->tags[id]->seen || a->tags[id]->defined)) n++;
     /* Self sums go to the tag and each ancestor (the root is its own
@@ -214,6 +339,22 @@ static int acc_rows(acc_t *a, summary_t *out) {
         r->v[M_FRAME_BYTES] = round(t->sub_frame_bytes / frames);
         r->v[M_ALLOCS] = round(t->sub_allocs / frames * 100.0) / 100.0;
     }
+    for (size_t i = 0; i < a->nslots; i++) {
+        site_acc_t *sa = &a->slots[i];
+        if (a->frames > sa->samples && hist_add(&sa->live, 0, a->frames - sa->samples) != 0) return -1;
+        summary_row_t *r = &out->rows[out->count++];
+        r->kind = SUMMARY_SITE;
+        r->key = sa->key;
+        r->tag = sa->tag;
+        sa->key = sa->tag = NULL; /* the row owns them now */
+        r->v[M_PEAK] = (double)sa->peak;
+        r->v[M_P50] = (double)hist_quantile(&sa->live, 0.50);
+        r->v[M_P95] = (double)hist_quantile(&sa->live, 0.95);
+        r->v[M_P99] = (double)hist_quantile(&sa->live, 0.99);
+        r->v[M_FRAME_BYTES] = round((double)sa->bytes / frames);
+        r->v[M_ALLOCS] = round((double)sa->allocs / frames * 100.0) / 100.0;
+    }
+    out->sites = a->sites;
     qsort(out->rows, out->count, sizeof *out->rows, row_cmp);
     return 0;
 }
@@ -225,14 +366,24 @@ static void acc_free(acc_t *a) {
         free(a->tags[id]->live.counts);
         free(a->tags[id]);
     }
+    sitenames_free(&a->names);
+    for (size_t i = 0; i < a->nslots; i++) {
+        free(a->slots[i].key);
+        free(a->slots[i].tag);
+        free(a->slots[i].live.counts);
+    }
+    free(a->slots);
+    free(a->touched);
+    u64map_free(&a->slot_of_pair);
+    u64map_free(&a->slot_of_key);
     free(a);
 }
 
 int summary_of_run(const cli_t *cli, const char *spec, summary_t *out) {
     memset(out, 0, sizeof *out);
-    acc_t *a = calloc(1, sizeof *a);
+    acc_t *a = acc_new();
     if (!a) return CLI_EXIT_SERVER;
-    run_visitor_t v = {.user = a, .on_tag = on_tag, .on_frame = on_frame};
+    run_visitor_t v = {.user = a, .on_tag = on_tag, .on_site = on_site, .on_frame = on_frame};
     int rc = run_read(cli, spec, &v, &out->info);
     if (rc == 0 && (a->oom || acc_rows(a, out) != 0)) {
         fprintf(cli->err, CLI_NAME " %s: out of memory summing up %s\n", cli->command, out->info.source);
@@ -264,7 +415,8 @@ const summary_row_t *summary_find(const summary_t *s, summary_kind kind, const c
 /* ------------------------------------------------------------------------ */
 
 #define BASELINE_FORMAT "framealloc-baseline"
-#define BASELINE_VERSION 1
+/* 2: call sites (site rows and "call_sites"); 1 (tags only) still reads. */
+#define BASELINE_VERSION 2
 
 
 void summary_write_baseline(FILE *out, const summary_t *s) {
@@ -272,7 +424,8 @@ void summary_write_baseline(FILE *out, const summary_t *s) {
     render_json_string(out, s->info.app);
     fputs(",\n  \"build\": ", out);
     render_json_string(out, s->info.build);
-    fprintf(out, ",\n  \"frames\": %" PRIu64 ",\n  \"rows\": [\n", s->info.frames);
+    fprintf(out, ",\n  \"frames\": %" PRIu64 ",\n  \"call_sites\": %s,\n  \"rows\": [\n", s->info.frames,
+            s->sites ? "true" : "false");
     for (size_t i = 0; i < s->count; i++) {
         const summary_row_t *r = &s->rows[i];
         fputs("    {", out);
@@ -315,11 +468,15 @@ int summary_read_baseline(const char *text, size_t len, summary_t *out, char *er
         snprintf(err, errcap, "not a baseline file (\"format\" is not \"" BASELINE_FORMAT "\")");
         goto out;
     }
-    if (jv_u64(doc, "version", 0) != BASELINE_VERSION) {
-        snprintf(err, errcap, "baseline version %" PRIu64 " is not supported (this fa-cli reads version %d)",
-                 jv_u64(doc, "version", 0), BASELINE_VERSION);
+    uint64_t version = jv_u64(doc, "version", 0);
+    if (version < 1 || version > BASELINE_VERSION) {
+        snprintf(err, errcap, "baseline version %" PRIu64 " is not supported (this fa-cli reads versions 1 to %d)",
+                 version, BASELINE_VERSION);
         goto out;
     }
+    out->baseline_version = (int)version;
+    /* Version 1 was saved before call sites: tags only. */
+    out->sites = version >= 2 && jv_bool(doc, "call_sites", false);
     if (!rows) {
         snprintf(err, errcap, "no \"rows\" array");
         goto out;

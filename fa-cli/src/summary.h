@@ -16,12 +16,26 @@
  *
  * ROWS
  *   A row has a kind, a key and the tag it belongs to. Tags: the key is the
- *   tag's path ("" for the root, where every byte counts). CALL SITES (issue
- *   15): a row of kind SUMMARY_SITE whose key is "<tag path>;<function>
- *   <file>:<line>" and whose tag is the site's tag, fed by
- *   summary_add_site_rows() once FRAME messages carry site rows; compare,
- *   thresholds (per tag), baselines and every report handle a site row like
- *   a tag row, keyed by (kind, key).
+ *   tag's path ("" for the root, where every byte counts). Call sites: the
+ *   key is "<tag path>;<function> <file>:<line>" (a ';' in a name becomes
+ *   ':'), "<tag path>;(other sites)" for the allocations a frame's rows did
+ *   not name, "<tag path>;(unknown pool site)" for calls that bypassed the
+ *   macros, "<tag path>;(site #N)" for a site the run never defined; the
+ *   tag is the site's own tag (not a subtree). Pairs of one key (the same
+ *   line under two ids) are summed per frame. Compare, thresholds (per
+ *   tag), baselines and every report handle a site row like a tag row,
+ *   keyed by (kind, key).
+ *
+ * FIGURES OF A SITE ROW
+ *   peak and the percentiles are of its live bytes at frame ends (frames
+ *   without a row count as 0); frame_bytes_per_frame is the mean of the
+ *   bytes it allocated per frame whatever its kind (a frame site's are
+ *   frame-arena bytes; a pool or heap site's what it took from them);
+ *   allocs_per_frame the mean of its allocations.
+ *
+ * BOUNDS
+ *   SUMMARY_SITES_MAX site rows and definitions: further pairs are added to
+ *   their tag's "(other sites)" row, so the sums still hold.
  *
  * Memory: O(rows x the spread of their values), never O(frames).
  */
@@ -29,6 +43,8 @@
 #define FA_CLI_SUMMARY_H
 
 #include "run.h"
+
+#define SUMMARY_SITES_MAX 16384u
 
 typedef enum summary_kind { SUMMARY_TAG = 0, SUMMARY_SITE = 1 } summary_kind;
 
@@ -59,6 +75,10 @@ typedef struct summary {
     run_info_t info;
     summary_row_t *rows; /* sorted by (kind, key) */
     size_t count;
+    /* The run had call sites (frames with site rows; a baseline saved with
+     * them). Without, a comparison leaves the other side's sites out. */
+    bool sites;
+    int baseline_version; /* a baseline read back: its format version */
 } summary_t;
 
 void summary_free(summary_t *s);
