@@ -1,7 +1,8 @@
 /* cmd_baseline.c — `baseline save FILE` (a run's figures per tag as a small
  * JSON file to commit) and `baseline check FILE` (a run against it, with
  * compare's thresholds and exit code). */
-#include "compare.h"
+#include "baseline.h"
+#include "report.h"
 
 #include <errno.h>
 #include <stdlib.h>

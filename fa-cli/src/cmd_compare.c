@@ -1,7 +1,7 @@
 /* cmd_compare.c — `compare BASE CANDIDATE`: two runs (capture files or
  * sessions) tag by tag, with thresholds and a CI exit code; and the gate it
  * shares with `baseline check`. */
-#include "compare.h"
+#include "report.h"
 
 #include <errno.h>
 #include <math.h>

@@ -428,3 +428,42 @@ int run_read(const cli_t *cli, const char *spec, const run_visitor_t *v, run_inf
     }
     return run_read_session(cli, spec, v, info);
 }
+
+/* ------------------------------------------------------------------------ */
+/* A run summed up                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct summing {
+    summary_acc_t *acc;
+    bool oom;
+} summing_t;
+
+static void acc_on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
+    summary_acc_tag(((summing_t *)user)->acc, id, parent, path);
+}
+
+static void acc_on_site(void *user, uint32_t id, uint32_t line, uint8_t kind, const char *file,
+                        const char *function) {
+    summary_acc_site(((summing_t *)user)->acc, id, line, kind, file, function);
+}
+
+static int acc_on_frame(void *user, const run_frame_t *f) {
+    summing_t *s = user;
+    s->oom = summary_acc_frame(s->acc, f->tags, f->tag_count, f->sites, f->site_count) != 0;
+    return s->oom ? CLI_EXIT_SERVER : 0;
+}
+
+int summary_of_run(const cli_t *cli, const char *spec, summary_t *out) {
+    memset(out, 0, sizeof *out);
+    summing_t s = {.acc = summary_acc_new()};
+    if (!s.acc) return CLI_EXIT_SERVER;
+    run_visitor_t v = {.user = &s, .on_tag = acc_on_tag, .on_site = acc_on_site, .on_frame = acc_on_frame};
+    int rc = run_read(cli, spec, &v, &out->info);
+    if (s.oom || (rc == 0 && summary_acc_finish(s.acc, out) != 0)) {
+        fprintf(cli->err, CLI_NAME " %s: out of memory summing up %s\n", cli->command, out->info.source);
+        rc = CLI_EXIT_SERVER;
+    }
+    summary_acc_free(s.acc);
+    if (rc) summary_free(out);
+    return rc;
+}

@@ -27,21 +27,7 @@
 
 #include <fa_proto.h>
 
-/* What a run is, for reports. Filled before the first frame; the counts at
- * the end. */
-typedef struct run_info {
-    char source[320];     /* "capture build/a.facap" or "session 8f3a2c9d41b7e605" */
-    char session[17];     /* 16 hex digits */
-    char app[256], build[256], host[256], label[256];
-    uint64_t start_unix_ms;
-    /* At the end: */
-    uint64_t frames;          /* frames delivered */
-    uint64_t frames_dropped;  /* frames the run says it missed */
-    uint64_t first_frame, last_frame;
-    bool ended;               /* a BYE (capture) or an ended session */
-    size_t truncated_bytes;   /* capture cut off inside its last message */
-    uint64_t skipped;         /* capture messages that did not decode */
-} run_info_t;
+#include "summary.h" /* libfa-compare: run_info_t, summaries */
 
 typedef struct run_frame {
     uint64_t frame;
@@ -93,6 +79,10 @@ int run_read_session(const cli_t *cli, const char *spec, const run_visitor_t *v,
  * like, a --capture is read as a file and a --session as a session.
  * malloc'd (NULL when out of memory). */
 char *run_spec_of(const char *capture, const char *session);
+
+/* Reads a run (run_read's spec) into a summary (libfa-compare). 0 or an
+ * exit code (the problem printed). */
+int summary_of_run(const cli_t *cli, const char *spec, summary_t *out);
 
 /* Prints the one-line description of a run: "capture a.facap: fa-demo
  * build 0.1.0, 600 frames". */

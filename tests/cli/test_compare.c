@@ -5,7 +5,8 @@
  * encoder (synth.c). */
 #include <criterion/criterion.h>
 
-#include "compare.h"
+#include "baseline.h"
+#include "report.h"
 #include "synth.h"
 
 #include <math.h>

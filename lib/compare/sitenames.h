@@ -9,8 +9,8 @@
  * A ';' in a name becomes ':' (it separates a row key's tag from its site,
  * and the frames of a folded stack). Zero-initialise; single-threaded.
  */
-#ifndef FA_CLI_SITENAMES_H
-#define FA_CLI_SITENAMES_H
+#ifndef FA_COMPARE_SITENAMES_H
+#define FA_COMPARE_SITENAMES_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,8 +5,8 @@
  * the sites they defined. Zero-initialise; u64map_free releases it.
  * Single-threaded; O(1) expected per operation.
  */
-#ifndef FA_CLI_U64MAP_H
-#define FA_CLI_U64MAP_H
+#ifndef FA_COMPARE_U64MAP_H
+#define FA_COMPARE_U64MAP_H
 
 #include <stddef.h>
 #include <stdint.h>

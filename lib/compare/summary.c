@@ -1,11 +1,12 @@
-/* summary.c — a run summed up per tag (summary.h): log-linear histograms of
- * the per-frame live bytes for the percentiles, sums for the means; and the
- * baseline file that keeps a summary in git. */
+/* summary.c — a run summed up per tag and call site (summary.h):
+ * log-linear histograms of the per-frame live bytes for the percentiles,
+ * sums for the means. */
 #include "summary.h"
 #include "sitenames.h"
 #include "u64map.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,7 @@ typedef struct site_acc {
     bool touched;
 } site_acc_t;
 
-typedef struct acc {
+struct summary_acc {
     tag_acc_t *tags[65536];
     uint64_t frames;
     bool oom;
@@ -145,9 +146,10 @@ typedef struct acc {
     size_t nslots, slots_cap;
     uint32_t *touched; /* slots of the current frame */
     size_t ntouched, touched_cap;
-} acc_t;
+};
+typedef struct summary_acc acc_t;
 
-static acc_t *acc_new(void) {
+summary_acc_t *summary_acc_new(void) {
     return calloc(1, sizeof(acc_t));
 }
 
@@ -167,8 +169,8 @@ static int grow(void **v, size_t *cap, size_t n, size_t size) {
     return 0;
 }
 
-static void on_site(void *user, uint32_t id, uint32_t line, uint8_t kind, const char *file, const char *function) {
-    acc_t *a = user;
+void summary_acc_site(summary_acc_t *a, uint32_t id, uint32_t line, uint8_t kind, const char *file,
+                      const char *function) {
     if (sitenames_define(&a->names, id, line, kind, file, function) != 0) a->oom = true;
 }
 
@@ -226,8 +228,7 @@ static uint32_t acc_slot(acc_t *a, uint32_t site, uint16_t tag) {
     return u64map_put(&a->slot_of_pair, pair, at) == 0 ? at : U64MAP_NONE;
 }
 
-static void on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
-    acc_t *a = user;
+void summary_acc_tag(summary_acc_t *a, uint16_t id, uint16_t parent, const char *path) {
     tag_acc_t *t = acc_tag(a, id);
     if (!t) return;
     char *copy = strdup(path);
@@ -241,10 +242,10 @@ static void on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
     t->defined = true;
 }
 
-static int acc_frame_sites(acc_t *a, const run_frame_t *f) {
-    if (f->site_count) a->sites = true;
-    for (uint32_t i = 0; i < f->site_count; i++) {
-        const fa_proto_site_row_t *r = &f->sites[i];
+static int acc_frame_sites(acc_t *a, const fa_proto_site_row_t *sites, uint32_t site_count) {
+    if (site_count) a->sites = true;
+    for (uint32_t i = 0; i < site_count; i++) {
+        const fa_proto_site_row_t *r = &sites[i];
         uint32_t at = acc_slot(a, r->site_id, r->tag_id);
         if (at == U64MAP_NONE) return -1;
         site_acc_t *s = &a->slots[at];
@@ -271,22 +272,23 @@ static int acc_frame_sites(acc_t *a, const run_frame_t *f) {
     return 0;
 }
 
-static int on_frame(void *user, const run_frame_t *f) {
-    acc_t *a = user;
+int summary_acc_frame(summary_acc_t *a, const fa_proto_tag_stat_t *tags, uint32_t tag_count,
+                      const fa_proto_site_row_t *sites, uint32_t site_count) {
+    if (a->oom) return -1;
     a->frames++;
-    for (uint32_t i = 0; i < f->tag_count; i++) {
-        const fa_proto_tag_stat_t *r = &f->tags[i];
+    for (uint32_t i = 0; i < tag_count; i++) {
+        const fa_proto_tag_stat_t *r = &tags[i];
         tag_acc_t *t = acc_tag(a, r->id);
-        if (!t) return CLI_EXIT_SERVER;
+        if (!t) return -1;
         t->seen = true;
         t->samples++;
-        if (hist_add(&t->live, r->live_bytes, 1) != 0) return CLI_EXIT_SERVER;
+        if (hist_add(&t->live, r->live_bytes, 1) != 0) return -1;
         uint64_t peak = r->peak_bytes > r->live_bytes ? r->peak_bytes : r->live_bytes;
         if (peak > t->peak) t->peak = peak;
         t->frame_bytes += (double)r->frame_bytes;
         t->allocs += r->alloc_count;
     }
-    return acc_frame_sites(a, f) == 0 ? 0 : CLI_EXIT_SERVER;
+    return acc_frame_sites(a, sites, site_count);
 }
 
 static int row_cmp(const void *x, const void *y) {
@@ -359,7 +361,8 @@ static int acc_rows(acc_t *a, summary_t *out) {
     return 0;
 }
 
-static void acc_free(acc_t *a) {
+void summary_acc_free(summary_acc_t *a) {
+    if (!a) return;
     for (uint32_t id = 0; id < 65536; id++) {
         if (!a->tags[id]) continue;
         free(a->tags[id]->path);
@@ -379,19 +382,14 @@ static void acc_free(acc_t *a) {
     free(a);
 }
 
-int summary_of_run(const cli_t *cli, const char *spec, summary_t *out) {
-    memset(out, 0, sizeof *out);
-    acc_t *a = acc_new();
-    if (!a) return CLI_EXIT_SERVER;
-    run_visitor_t v = {.user = a, .on_tag = on_tag, .on_site = on_site, .on_frame = on_frame};
-    int rc = run_read(cli, spec, &v, &out->info);
-    if (rc == 0 && (a->oom || acc_rows(a, out) != 0)) {
-        fprintf(cli->err, CLI_NAME " %s: out of memory summing up %s\n", cli->command, out->info.source);
-        rc = CLI_EXIT_SERVER;
+int summary_acc_finish(summary_acc_t *a, summary_t *out) {
+    out->rows = NULL;
+    out->count = 0;
+    if (a->oom || acc_rows(a, out) != 0) {
+        summary_free(out);
+        return -1;
     }
-    acc_free(a);
-    if (rc) summary_free(out);
-    return rc;
+    return 0;
 }
 
 void summary_free(summary_t *s) {
@@ -405,132 +403,12 @@ void summary_free(summary_t *s) {
     s->count = 0;
 }
 
+void summary_sort(summary_t *s) {
+    qsort(s->rows, s->count, sizeof *s->rows, row_cmp);
+}
+
 const summary_row_t *summary_find(const summary_t *s, summary_kind kind, const char *key) {
     summary_row_t probe = {.kind = kind, .key = (char *)key};
     return bsearch(&probe, s->rows, s->count, sizeof *s->rows, row_cmp);
 }
 
-/* ------------------------------------------------------------------------ */
-/* Baseline files                                                            */
-/* ------------------------------------------------------------------------ */
-
-#define BASELINE_FORMAT "framealloc-baseline"
-/* 2: call sites (site rows and "call_sites"); 1 (tags only) still reads. */
-#define BASELINE_VERSION 2
-
-
-void summary_write_baseline(FILE *out, const summary_t *s) {
-    fprintf(out, "{\n  \"format\": \"" BASELINE_FORMAT "\",\n  \"version\": %d,\n  \"app\": ", BASELINE_VERSION);
-    render_json_string(out, s->info.app);
-    fputs(",\n  \"build\": ", out);
-    render_json_string(out, s->info.build);
-    fprintf(out, ",\n  \"frames\": %" PRIu64 ",\n  \"call_sites\": %s,\n  \"rows\": [\n", s->info.frames,
-            s->sites ? "true" : "false");
-    for (size_t i = 0; i < s->count; i++) {
-        const summary_row_t *r = &s->rows[i];
-        fputs("    {", out);
-        if (r->kind == SUMMARY_SITE) {
-            fputs("\"site\": ", out);
-            render_json_string(out, r->key + strlen(r->tag) + 1);
-            fputs(", ", out);
-        }
-        fputs("\"tag\": ", out);
-        render_json_string(out, r->tag);
-        for (int m = 0; m < M_COUNT; m++) {
-            if (summary_metric_is_bytes(m))
-                fprintf(out, ", \"%s\": %.0f", summary_metric_name(m), r->v[m]);
-            else
-                fprintf(out, ", \"%s\": %.2f", summary_metric_name(m), r->v[m]);
-        }
-        fprintf(out, "}%s\n", i + 1 < s->count ? "," : "");
-    }
-    fputs("  ]\n}\n", out);
-}
-
-static char *sanitised_dup(const char *s) {
-    char *c = strdup(s ? s : "");
-    if (c) escape_sanitize(c);
-    return c;
-}
-
-int summary_read_baseline(const char *text, size_t len, summary_t *out, char *err, size_t errcap) {
-    memset(out, 0, sizeof *out);
-    cJSON *doc = cJSON_ParseWithLength(text, len);
-    if (!doc) {
-        snprintf(err, errcap, "not JSON (near byte %zu)",
-                 cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - text) : (size_t)0);
-        return -1;
-    }
-    int rc = -1;
-    const char *format = jv_str(doc, "format", NULL);
-    const cJSON *rows = jv_array(doc, "rows");
-    if (!format || strcmp(format, BASELINE_FORMAT) != 0) {
-        snprintf(err, errcap, "not a baseline file (\"format\" is not \"" BASELINE_FORMAT "\")");
-        goto out;
-    }
-    uint64_t version = jv_u64(doc, "version", 0);
-    if (version < 1 || version > BASELINE_VERSION) {
-        snprintf(err, errcap, "baseline version %" PRIu64 " is not supported (this fa-cli reads versions 1 to %d)",
-                 version, BASELINE_VERSION);
-        goto out;
-    }
-    out->baseline_version = (int)version;
-    /* Version 1 was saved before call sites: tags only. */
-    out->sites = version >= 2 && jv_bool(doc, "call_sites", false);
-    if (!rows) {
-        snprintf(err, errcap, "no \"rows\" array");
-        goto out;
-    }
-    snprintf(out->info.source, sizeof out->info.source, "baseline");
-    escape_sanitize_copy(out->info.app, sizeof out->info.app, jv_str(doc, "app", ""), strlen(jv_str(doc, "app", "")));
-    escape_sanitize_copy(out->info.build, sizeof out->info.build, jv_str(doc, "build", ""),
-                         strlen(jv_str(doc, "build", "")));
-    out->info.frames = jv_u64(doc, "frames", 0);
-    size_t n = (size_t)cJSON_GetArraySize(rows), i = 0;
-    out->rows = calloc(n ? n : 1, sizeof *out->rows);
-    if (!out->rows) {
-        snprintf(err, errcap, "out of memory");
-        goto out;
-    }
-    const cJSON *r;
-    cJSON_ArrayForEach(r, rows) {
-        const char *tag = jv_str(r, "tag", NULL), *site = jv_str(r, "site", NULL);
-        if (!tag) {
-            snprintf(err, errcap, "row %zu has no \"tag\"", i + 1);
-            goto out;
-        }
-        summary_row_t *row = &out->rows[out->count++];
-        row->kind = site ? SUMMARY_SITE : SUMMARY_TAG;
-        row->tag = sanitised_dup(tag);
-        if (site) {
-            size_t kl = strlen(tag) + strlen(site) + 2;
-            if ((row->key = malloc(kl))) snprintf(row->key, kl, "%s;%s", tag, site);
-            if (row->key) escape_sanitize(row->key);
-        } else {
-            row->key = sanitised_dup(tag);
-        }
-        if (!row->tag || !row->key) {
-            snprintf(err, errcap, "out of memory");
-            goto out;
-        }
-        /* A metric this version does not know is ignored; one it knows but
-         * the file lacks is not compared (NAN). */
-        for (int m = 0; m < M_COUNT; m++) {
-            const cJSON *x = jv_get(r, summary_metric_name(m));
-            row->v[m] = cJSON_IsNumber(x) && x->valuedouble >= 0 ? x->valuedouble : NAN;
-        }
-        i++;
-    }
-    qsort(out->rows, out->count, sizeof *out->rows, row_cmp);
-    for (size_t k = 1; k < out->count; k++)
-        if (row_cmp(&out->rows[k - 1], &out->rows[k]) == 0) {
-            snprintf(err, errcap, "the %s '%s' appears twice", summary_kind_name(out->rows[k].kind),
-                     out->rows[k].key);
-            goto out;
-        }
-    rc = 0;
-out:
-    cJSON_Delete(doc);
-    if (rc) summary_free(out);
-    return rc;
-}

@@ -1,6 +1,11 @@
 /*
- * summary.h — what compare and baselines look at: one row per tag (and, once
- * call sites exist, per call site) with a few figures over a whole run.
+ * summary.h — what compare and baselines look at: one row per tag and per
+ * call site with a few figures over a whole run. Part of libfa-compare
+ * (lib/compare/), which fa-cli (compare, baseline) and fa-insightd
+ * (/api/v1/compare) share so that both compute the same figures.
+ *
+ * A run is fed to an accumulator (summary_acc_*) whatever it comes from: a
+ * capture file, a daemon's API (fa-cli) or the daemon's store (fa-insightd).
  *
  * FIGURES (all of a tag AND its descendants, like the budgets)
  *   peak                   highest live bytes seen: at frame ends, and the
@@ -38,11 +43,31 @@
  *   their tag's "(other sites)" row, so the sums still hold.
  *
  * Memory: O(rows x the spread of their values), never O(frames).
+ * Threads: an accumulator or summary belongs to one thread at a time.
  */
-#ifndef FA_CLI_SUMMARY_H
-#define FA_CLI_SUMMARY_H
+#ifndef FA_COMPARE_SUMMARY_H
+#define FA_COMPARE_SUMMARY_H
 
-#include "run.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <fa_proto.h>
+
+/* What a run is, for reports. Its strings are sanitised (escape.h). */
+typedef struct run_info {
+    char source[320];     /* "capture build/a.facap" or "session 8f3a2c9d41b7e605" */
+    char session[17];     /* 16 hex digits */
+    char app[256], build[256], host[256], label[256];
+    uint64_t start_unix_ms;
+    /* At the end: */
+    uint64_t frames;          /* frames delivered */
+    uint64_t frames_dropped;  /* frames the run says it missed */
+    uint64_t first_frame, last_frame;
+    bool ended;               /* a BYE (capture) or an ended session */
+    size_t truncated_bytes;   /* capture cut off inside its last message */
+    uint64_t skipped;         /* capture messages that did not decode */
+} run_info_t;
 
 #define SUMMARY_SITES_MAX 16384u
 
@@ -82,24 +107,34 @@ typedef struct summary {
 } summary_t;
 
 void summary_free(summary_t *s);
+/* Sorts rows by (kind, key), as summary_find needs. */
+void summary_sort(summary_t *s);
 /* The row of (kind, key), or NULL. O(log rows). */
 const summary_row_t *summary_find(const summary_t *s, summary_kind kind, const char *key);
 /* "tag" or "site". */
 const char *summary_kind_name(summary_kind k);
 
-/* Reads a run (run_read's spec) into a summary. 0 or an exit code (the
- * problem printed). */
-int summary_of_run(const cli_t *cli, const char *spec, summary_t *out);
+/* ---- accumulating a run ------------------------------------------------- */
 
-/* ---- baselines: small, stable, diff-friendly JSON ---------------------- */
+typedef struct summary_acc summary_acc_t;
 
-/* Writes s as a baseline document: format and version, the run's app,
- * build and frame count, then one row per line sorted by kind and key,
- * integers for bytes and two decimals for allocations. No times, no
- * session id: saving the same figures again gives the same bytes. */
-void summary_write_baseline(FILE *out, const summary_t *s);
-
-/* Reads a baseline document. 0, or -1 with the reason in err. */
-int summary_read_baseline(const char *text, size_t len, summary_t *out, char *err, size_t errcap);
+/* A new, empty accumulator (NULL when out of memory). */
+summary_acc_t *summary_acc_new(void);
+void summary_acc_free(summary_acc_t *a);
+/* A tag's definition (path "" for the root; a later one replaces it). */
+void summary_acc_tag(summary_acc_t *a, uint16_t id, uint16_t parent_id, const char *path);
+/* A call site's definition (kind FA_PROTO_KIND_*, line 0 for the unknown
+ * site of its kind). Sites SHOULD be defined before the first frame that
+ * names them: a row is keyed when its pair is first seen, and a site not
+ * defined by then is "(site #N)". */
+void summary_acc_site(summary_acc_t *a, uint32_t id, uint32_t line, uint8_t kind, const char *file,
+                      const char *function);
+/* One frame's tag rows and site rows (in any order of frames). 0, or -1
+ * when out of memory (the accumulator is then only good to free). */
+int summary_acc_frame(summary_acc_t *a, const fa_proto_tag_stat_t *tags, uint32_t tag_count,
+                      const fa_proto_site_row_t *sites, uint32_t site_count);
+/* The rows into out (its info is left as it is). 0 or -1 when out of
+ * memory (out freed). Call once. */
+int summary_acc_finish(summary_acc_t *a, summary_t *out);
 
 #endif
