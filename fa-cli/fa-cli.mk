@@ -95,12 +95,13 @@ TEST_STEPS += test-cli
 
 # Comparing runs without a daemon: fa-demo captured to files twice (the
 # second with a scripted leak) and five same-build pairs, then compare,
-# baseline and export on the files (tests/compare/).
+# baseline and export on the files (tests/compare/); and the daemon's
+# /api/v1/compare (ASan+UBSan build) on the same captures imported.
 .PHONY: test-compare
-test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_TSAN_BIN) $(BUILD)/fa-demo
-	@echo "== fa-cli compare/baseline/export on captures of fa-demo (no daemon)"
-	$(Q)python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) \
-		--cli-tsan $(CLI_TSAN_BIN) --demo $(BUILD)/fa-demo
+test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_TSAN_BIN) $(BUILD)/fa-demo $(INSIGHTD_ASAN_BIN)
+	@echo "== fa-cli compare/baseline/export on captures of fa-demo (no daemon), and GET /api/v1/compare"
+	$(Q)$(TEST_ENV_asan) python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) \
+		--cli-tsan $(CLI_TSAN_BIN) --demo $(BUILD)/fa-demo --daemon $(INSIGHTD_ASAN_BIN)
 TEST_STEPS += test-compare
 
 # make bench-compare: compare of two one-hour captures (60 fps, 64 tags,

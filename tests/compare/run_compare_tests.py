@@ -21,10 +21,16 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import jsonschema
@@ -51,6 +57,7 @@ class T:
         self.demo = os.path.abspath(args.demo)
         self.cli_asan = os.path.abspath(args.cli_asan) if args.cli_asan else None
         self.cli_tsan = os.path.abspath(args.cli_tsan) if args.cli_tsan else None
+        self.daemon = os.path.abspath(args.daemon) if args.daemon else None
         self.tmp = tempfile.mkdtemp(prefix="fa-compare-test-")
         self.checks = Checks()
         self.check = self.checks.check
@@ -317,6 +324,78 @@ def test_ci_script(t):
     assert p.returncode == 2 and "usage" in p.stderr
 
 
+def api(url, path, **params):
+    """GET url + path with the parameters: (status, JSON body)."""
+    q = "?" + urllib.parse.urlencode(params) if params else ""
+    try:
+        with urllib.request.urlopen(url + path + q, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_daemon_compare(t):
+    """GET /api/v1/compare on the two captures imported as sessions: the
+    diff fa-cli compare gives on the files (libfa-compare, the same code),
+    within its frame and row bounds, and precise errors."""
+    if not t.daemon:
+        return
+    db = t.path("compare.db")
+    p = subprocess.run([t.daemon, "--db", db, "--import", t.base, t.leak], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    ids = re.findall(r"session ([0-9a-f]{16}) imported", p.stderr + p.stdout)
+    assert len(ids) == 2, p.stderr
+    log = open(t.path("daemon.log"), "w")
+    d = subprocess.Popen([t.daemon, "--db", db, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0"],
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = None
+        for _ in range(100):
+            m = re.search(r"ready http=(http://\S+)", open(t.path("daemon.log")).read())
+            if m:
+                url = m.group(1)
+                break
+            time.sleep(0.1)
+        assert url, open(t.path("daemon.log")).read()
+        code, doc = api(url, "/api/v1/compare", base=ids[0], candidate=ids[1], limit=1000)
+        assert code == 200, doc
+        cli = json.loads(t.run("--json", "compare", t.base, t.leak, expect=4).stdout)
+        assert doc["regressions"] == cli["regressions"] == 4 and doc["sites_compared"], doc["regressions"]
+        assert doc["rows_total"] == len(cli["rows"]) == len(doc["rows"]) and not doc["rows_truncated"]
+        for a, b in zip(doc["rows"], cli["rows"]):
+            assert (a["kind"], a["key"], a["status"]) == (b["kind"], b["key"], b["status"]), (a, b)
+            assert a["metrics"] == b["metrics"], (a["key"], a["metrics"], b["metrics"])
+        assert doc["rows"][0]["key"] == LEAK_ROW or doc["rows"][1]["key"] == LEAK_ROW, doc["rows"][:2]
+        assert doc["base"]["frames_used"] == 600 and doc["base"]["call_sites"], doc["base"]
+        # Thresholds, as on the command line.
+        code, loose = api(url, "/api/v1/compare", base=ids[0], candidate=ids[1], min_bytes="1GiB")
+        assert code == 200 and loose["regressions"] == 0 and loose["thresholds"]["min_bytes"] == 1 << 30, loose
+        code, some = api(url, "/api/v1/compare", base=ids[0], candidate=ids[1], max_growth="2.5", limit=3)
+        assert code == 200 and len(some["rows"]) == 3 and some["rows_truncated"], some
+        assert some["thresholds"]["max_growth_pct"] == 2.5
+        # Bounded: the newest 100 frames of each side.
+        code, few = api(url, "/api/v1/compare", base=ids[0], candidate=ids[1], frames=100)
+        assert code == 200 and few["base"]["frames_used"] == 100 and few["base"]["truncated"], few["base"]
+        assert few["base"]["frames_total"] == 600 and few["frames_limit"] == 100
+        code, same = api(url, "/api/v1/compare", base=ids[0], candidate=ids[0])
+        assert code == 200 and same["regressions"] == 0, same["regressions"]
+        for params, status, name in (({"candidate": ids[1]}, 400, "base"),
+                                     ({"base": ids[0], "candidate": "0123456789abcdef"}, 404, "candidate"),
+                                     ({"base": "zz", "candidate": ids[1]}, 400, "base"),
+                                     ({"base": ids[0], "candidate": ids[1], "max_growth": "-1"}, 400, "max_growth"),
+                                     ({"base": ids[0], "candidate": ids[1], "min_bytes": "lots"}, 400, "min_bytes"),
+                                     ({"base": ids[0], "candidate": ids[1], "frames": "0"}, 400, "frames"),
+                                     ({"base": ids[0], "candidate": ids[1], "tag": "x"}, 400, "tag")):
+            code, err = api(url, "/api/v1/compare", **params)
+            assert code == status and err["error"].get("parameter") == name, (params, code, err)
+    finally:
+        d.send_signal(signal.SIGTERM)
+        d.wait(timeout=30)
+    text = open(t.path("daemon.log")).read()
+    assert d.returncode == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-3000:]
+
+
 def test_asan(t):
     """The same paths through the ASan+UBSan build: no report, no leak."""
     if not t.cli_asan:
@@ -354,6 +433,7 @@ def main():
     ap.add_argument("--cli-asan", help="the ASan+UBSan build, run over the same inputs")
     ap.add_argument("--cli-tsan", help="the TSan build: compare reads two captures on two threads")
     ap.add_argument("--demo", required=True)
+    ap.add_argument("--daemon", help="fa-insightd: its /api/v1/compare is checked against compare")
     ap.add_argument("--keep", action="store_true")
     t = T(ap.parse_args())
     try:
@@ -373,6 +453,7 @@ def main():
         ("a capture cut off inside its last messages still compares", test_crash_cut_capture),
         ("missing files, non-captures, bad options: exit 2 naming them", test_bad_inputs),
         ("export --format trace: schema-valid, counters agree with compare", test_trace_export),
+        ("GET /api/v1/compare: the diff of fa-cli compare, bounded, with precise errors", test_daemon_compare),
         ("export --format folded: integer stacks by tag path", test_folded_export),
         ("examples/ci-memory-gate.sh: baseline, pass, then exit 4 on the leak with reports", test_ci_script),
         ("every path again under ASan+UBSan: no report, no leak", test_asan),
