@@ -5,6 +5,7 @@
 #                     package-lock.json) and web/vendor/ (uPlot, served by
 #                     the daemon: nothing is loaded from the internet)
 #   make test-web-security  a page on another origin, the token prompt
+#   make test-web-compare   the compare view (two sessions, the diff, trends)
 #   make test-web     headless Debian chromium driven by playwright-core
 #                     against a real daemon fed by a real agent
 #                     (tests/web/run.mjs); screenshots in build/web-screenshots/
@@ -54,10 +55,17 @@ test-web-security: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD)
 	@echo "== web: origin and token in headless chromium (tests/web/security.mjs)"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots \
 		node tests/web/security.mjs
+# The compare view: two fa-demo captures (one leaking) imported and compared
+# in the page (tests/web/compare.mjs).
+.PHONY: test-web-compare
+test-web-compare: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo
+	@echo "== web: the compare view in headless chromium (tests/web/compare.mjs)"
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CHROMIUM=$(WEB_CHROMIUM) \
+		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/compare.mjs
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.
 ifneq ($(wildcard fa-insightd/fa-insightd.mk),)
-TEST_STEPS += test-web test-web-security
+TEST_STEPS += test-web test-web-security test-web-compare
 endif
 
 # Screenshots with the demo game running, for a human (not a test).
@@ -74,7 +82,7 @@ web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo
 # nothing else of its web root (never package.json, web.mk, node_modules/
 # of a source tree used as web root). It is rewritten only when the list
 # changes.
-WEB_INSTALL_FILES := web/index.html web/style.css $(wildcard web/*.js)
+WEB_INSTALL_FILES := web/index.html $(wildcard web/*.css) $(wildcard web/*.js)
 .PHONY: web-manifest-force
 web-manifest-force:
 $(WEB_MANIFEST): web-manifest-force
