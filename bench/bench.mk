@@ -92,3 +92,10 @@ BENCH_STEPS += bench-alloc
 bench-system: $(BUILD)/fa-insightd $(BUILD)/fa-demo
 	$(Q)python3 bench/system.py --build $(BUILD)
 BENCH_STEPS += bench-system
+
+# Call sites end to end (issue 15): the agent benchmark's game with 64 tags
+# and 0..10 000 more active sites against a real fa-insightd (bench/sites.py).
+.PHONY: bench-sites
+bench-sites: $(BUILD)/fa-insightd $(BUILD)/bench/bench-agent
+	$(Q)python3 bench/sites.py --daemon $(BUILD)/fa-insightd --game $(BUILD)/bench/bench-agent
+BENCH_STEPS += bench-sites

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pack.h"
+#include "pairtab.h"
 
 #define FINDINGS_PER_SECOND_MAX 4096u
 
@@ -20,14 +21,12 @@ typedef struct finding_acc {
     uint64_t value_max;
 } finding_acc_t;
 
-/* A level's (site, tag) pairs: open addressing on (site, tag) over `pairs`
- * (index + 1 in slots). */
+/* A level's (site, tag) pairs, found through `index`. */
 typedef struct site_table {
     pack_site_acc_t *pairs;
     uint32_t *last_frame; /* per pair: the bucket's frame (1..) of its last row */
     uint32_t count, cap;
-    uint32_t *slots;
-    uint32_t slot_mask;
+    pairtab_t index;
 } site_table_t;
 
 struct rollup {
@@ -54,7 +53,7 @@ void rollup_destroy(rollup_t *r) {
     for (int l = 0; l < STORE_LEVELS; l++) {
         free(r->sites[l].pairs);
         free(r->sites[l].last_frame);
-        free(r->sites[l].slots);
+        pairtab_free(&r->sites[l].index);
     }
     free(r->acc);
     free(r->ids);
@@ -73,46 +72,23 @@ static int pair_order(const void *a, const void *b) {
     return (x->tag > y->tag) - (x->tag < y->tag);
 }
 
-static uint32_t pair_hash(uint32_t site, uint16_t tag) {
-    uint64_t h = ((uint64_t)site << 16 | tag) * UINT64_C(0x9E3779B97F4A7C15);
-    return (uint32_t)(h >> 32);
-}
-
 /* The pair's accumulator in table t, created (zeroed) if needed; NULL
  * when out of memory, or for a real site (not 0) when t holds
  * ROLLUP_SITES_MAX pairs: a tag's "other" pair can always be made. */
 static pack_site_acc_t *pair_of(site_table_t *t, uint32_t site, uint16_t tag, bool create) {
-    if (t->slots) {
-        for (uint32_t i = pair_hash(site, tag) & t->slot_mask;; i = (i + 1) & t->slot_mask) {
-            uint32_t v = t->slots[i];
-            if (!v) break;
-            if (t->pairs[v - 1].site == site && t->pairs[v - 1].tag == tag) return &t->pairs[v - 1];
-        }
-    }
+    int64_t i = pairtab_get(&t->index, site, tag);
+    if (i >= 0) return &t->pairs[i];
     if (!create || (site && t->count >= ROLLUP_SITES_MAX)) return NULL;
     if (t->count == t->cap) {
         uint32_t cap = t->cap ? t->cap * 2 : 64;
         pack_site_acc_t *grown = realloc(t->pairs, cap * sizeof *grown);
         if (grown) t->pairs = grown;
         uint32_t *last = grown ? realloc(t->last_frame, cap * sizeof *last) : NULL;
-        if (last) t->last_frame = last;
-        uint32_t *slots = last ? calloc((size_t)cap * 2, sizeof *slots) : NULL;
-        if (!slots) return NULL;
+        if (!last) return NULL;
+        t->last_frame = last;
         t->cap = cap;
-        free(t->slots);
-        t->slots = slots;
-        t->slot_mask = cap * 2 - 1;
-        for (uint32_t k = 0; k < t->count; k++) {
-            uint32_t i = pair_hash(t->pairs[k].site, t->pairs[k].tag) & t->slot_mask;
-            while (t->slots[i])
-                i = (i + 1) & t->slot_mask;
-            t->slots[i] = k + 1;
-        }
     }
-    uint32_t i = pair_hash(site, tag) & t->slot_mask;
-    while (t->slots[i])
-        i = (i + 1) & t->slot_mask;
-    t->slots[i] = t->count + 1;
+    if (!pairtab_put(&t->index, site, tag, t->count)) return NULL;
     t->last_frame[t->count] = 0;
     pack_site_acc_t *p = &t->pairs[t->count++];
     *p = (pack_site_acc_t){.site = site, .tag = tag};
@@ -121,7 +97,7 @@ static pack_site_acc_t *pair_of(site_table_t *t, uint32_t site, uint16_t tag, bo
 
 static void site_table_clear(site_table_t *t) {
     t->count = 0;
-    if (t->slots) memset(t->slots, 0, ((size_t)t->slot_mask + 1) * sizeof *t->slots);
+    pairtab_clear(&t->index);
 }
 
 void rollup_site(rollup_t *r, const fa_proto_site_row_t *x) {

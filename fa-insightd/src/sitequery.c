@@ -7,6 +7,7 @@
 
 #include "json.h"
 #include "pack.h"
+#include "pairtab.h"
 #include "source.h"
 
 /* ---- one window's figures per (site, tag) ---------------------------------- */
@@ -30,8 +31,7 @@ typedef struct window {
     uint8_t tags[65536 / 8]; /* the tag ids asked for */
     agg_t *pairs;
     uint32_t count, cap;
-    uint32_t *slots; /* pair index + 1, open addressing */
-    uint32_t mask;
+    pairtab_t index; /* where each pair is in pairs */
     uint64_t frames; /* frames the window's rows cover */
     uint64_t last_t; /* the window's latest frame or bucket */
     uint32_t sites_total_max;
@@ -85,57 +85,32 @@ static void want_tags(window_t *w) {
     w->tags[q->tag_id / 8] |= (uint8_t)(1u << (q->tag_id % 8));
 }
 
-static uint32_t pair_hash(uint32_t site, uint16_t tag) {
-    uint64_t h = ((uint64_t)site << 16 | tag) * UINT64_C(0x9E3779B97F4A7C15);
-    return (uint32_t)(h >> 32);
-}
-
 /* The pair's figures, created if needed; beyond SITEQUERY_PAIRS_MAX a real
  * site's figures go to its tag's "other" pair. NULL when out of memory. */
 static agg_t *pair_of(window_t *w, uint32_t site, uint16_t tag) {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (w->slots) {
-            for (uint32_t i = pair_hash(site, tag) & w->mask;; i = (i + 1) & w->mask) {
-                uint32_t v = w->slots[i];
-                if (!v) break;
-                if (w->pairs[v - 1].site == site && w->pairs[v - 1].tag == tag) return &w->pairs[v - 1];
-            }
-        }
-        if (site && w->count >= SITEQUERY_PAIRS_MAX) {
-            site = 0;
-            continue;
-        }
-        if (w->count == w->cap) {
-            uint32_t cap = w->cap ? w->cap * 2 : 256;
-            agg_t *grown = realloc(w->pairs, cap * sizeof *grown);
-            uint32_t *slots = calloc((size_t)cap * 2, sizeof *slots);
-            if (!grown || !slots) {
-                if (grown) w->pairs = grown;
-                free(slots);
-                w->failed = true;
-                return NULL;
-            }
-            w->pairs = grown;
-            w->cap = cap;
-            free(w->slots);
-            w->slots = slots;
-            w->mask = cap * 2 - 1;
-            for (uint32_t k = 0; k < w->count; k++) {
-                uint32_t i = pair_hash(w->pairs[k].site, w->pairs[k].tag) & w->mask;
-                while (w->slots[i])
-                    i = (i + 1) & w->mask;
-                w->slots[i] = k + 1;
-            }
-        }
-        uint32_t i = pair_hash(site, tag) & w->mask;
-        while (w->slots[i])
-            i = (i + 1) & w->mask;
-        w->slots[i] = w->count + 1;
-        agg_t *a = &w->pairs[w->count++];
-        *a = (agg_t){.site = site, .tag = tag};
-        return a;
+    int64_t i = pairtab_get(&w->index, site, tag);
+    if (i < 0 && site && w->count >= SITEQUERY_PAIRS_MAX) {
+        site = 0;
+        i = pairtab_get(&w->index, 0, tag);
     }
-    return NULL;
+    if (i >= 0) return &w->pairs[i];
+    if (w->count == w->cap) {
+        uint32_t cap = w->cap ? w->cap * 2 : 256;
+        agg_t *grown = realloc(w->pairs, cap * sizeof *grown);
+        if (!grown) {
+            w->failed = true;
+            return NULL;
+        }
+        w->pairs = grown;
+        w->cap = cap;
+    }
+    if (!pairtab_put(&w->index, site, tag, w->count)) {
+        w->failed = true;
+        return NULL;
+    }
+    agg_t *a = &w->pairs[w->count++];
+    *a = (agg_t){.site = site, .tag = tag};
+    return a;
 }
 
 /* One pair's figures of one frame or bucket. */
@@ -223,7 +198,7 @@ static int window_row(void *ud, int level, uint64_t t, uint32_t frames, const ui
 
 static void window_free(window_t *w) {
     free(w->pairs);
-    free(w->slots);
+    pairtab_free(&w->index);
     free(w->pts);
     free(w);
 }
@@ -333,10 +308,16 @@ static double ratio(uint64_t a, uint64_t b) {
     return b ? (double)a / (double)b : 0.0;
 }
 
-/* A pair's figures per frame of the window. */
+/* A pair's tag and figures per frame of the window. */
 static void pair_figures(json_writer_t *jw, const agg_t *a, const window_t *w, uint64_t tag_bytes,
                          uint64_t tag_count) {
     uint64_t frames = w->frames;
+    const char *path = tag_path(w->q->view, a->tag);
+    if (path)
+        jw_str(jw, "tag", path);
+    else
+        jw_null(jw, "tag");
+    jw_u64(jw, "tag_id", a->tag);
     jw_begin_object(jw, "bytes_per_frame");
     jw_u64(jw, "avg", frames ? (a->bytes_sum + frames / 2) / frames : 0);
     jw_u64(jw, "max", a->bytes_max);
@@ -436,12 +417,6 @@ void query_sites(store_reader_t *r, const sites_query_t *q, query_result_t *res)
         const agg_t *a = rows[i];
         jw_begin_object(&jw, NULL);
         site_fields(&jw, a->site, a->site ? name_of(&nm, a->site) : NULL);
-        const char *path = tag_path(q->view, a->tag);
-        if (path)
-            jw_str(&jw, "tag", path);
-        else
-            jw_null(&jw, "tag");
-        jw_u64(&jw, "tag_id", a->tag);
         pair_figures(&jw, a, w, tag_bytes, tag_count);
         jw_end_object(&jw);
     }
@@ -522,12 +497,6 @@ void query_site(store_reader_t *r, const sites_query_t *q, query_result_t *res) 
     for (uint32_t i = 0; i < w->count; i++) {
         const agg_t *a = &w->pairs[i];
         jw_begin_object(&jw, NULL);
-        const char *path = tag_path(q->view, a->tag);
-        if (path)
-            jw_str(&jw, "tag", path);
-        else
-            jw_null(&jw, "tag");
-        jw_u64(&jw, "tag_id", a->tag);
         pair_figures(&jw, a, w, bytes, count);
         jw_end_object(&jw);
     }

@@ -284,6 +284,14 @@ typedef struct fa__thread {
     uint32_t site_stat_count; /* atomic, release on append */
     uint32_t *site_overflow;  /* per tag: its overflow entry + 1 */
     uint32_t *site_tag_slots; /* per tag: the first slot keyed to it (site id + 1) */
+    /* Per tag: its newest entry + 1 (atomic, release on append; entries
+     * link on through tag_next). A fold visits the entries of the tags in
+     * the dirty list only: an entry changes only while its tag is listed. */
+    uint32_t *site_tag_entries;
+    /* (site id << 16 | tag) << 32 | entry + 1, open addressing: the
+     * owner's lookup of an entry when a slot changes tag (owner only). */
+    uint64_t *site_entry_hash;
+    uint32_t site_entry_mask;
     void *site_region;
     size_t site_region_size;
 } fa__thread_t;
@@ -627,7 +635,9 @@ typedef struct fa__site_stat {
      * operation touches is in the first cache line. */
     uint64_t count[2], bytes[2], freed[2]; /* pool, heap */
     uint64_t frame_count, frame_bytes, frame_released;
-    uint64_t pad[5];
+    uint32_t tag_next; /* the next entry of the same tag on this thread + 1 */
+    uint32_t pad32;
+    uint64_t pad[4];
 } fa__site_stat_t;
 _Static_assert(sizeof(fa__site_stat_t) == 128, "fa__site_stat_t is two cache lines");
 
@@ -691,8 +701,9 @@ FA__HIDDEN void fa__sites_frame(fa__thread_t *t, uint32_t site_id, uint64_t size
 /* Moves the packed words of the slots keyed to tag x into their entries
  * and the tag's figures, opening window_seq (*opened) before the first. */
 FA__HIDDEN void fa__sites_fold_window(fa__thread_t *t, uint32_t x, bool *opened);
-/* The thread's frame ends: its frame bytes are released. */
-FA__HIDDEN void fa__sites_end_frame(fa__thread_t *t);
+/* The thread's frame ends: the frame bytes of the entries of its frame
+ * tags (tags[0..ntags)) are released. */
+FA__HIDDEN void fa__sites_end_frame(fa__thread_t *t, const uint16_t *tags, uint32_t ntags);
 /* Reads entry i of t; false when nothing changed since the fold took it. */
 FA__HIDDEN bool fa__sites_take(const fa__thread_t *t, uint32_t i, fa__site_take_t *r);
 /* The folding thread took r (fold_lock). */

@@ -290,7 +290,11 @@ int fa__sites_thread_init(fa_alloc_t *fa, fa__thread_t *t) {
     size_t stats = page_round(entries * sizeof(fa__site_stat_t));
     size_t seen = page_round(entries * sizeof(fa__site_seen_t));
     size_t overflow = page_round((size_t)fa->cfg.max_tags * sizeof(uint32_t));
-    size_t total = slots + stats + seen + 2 * overflow;
+    size_t hash_slots = 1;
+    while (hash_slots < 2 * entries)
+        hash_slots *= 2;
+    size_t hash = page_round(hash_slots * sizeof(uint64_t));
+    size_t total = slots + stats + seen + 3 * overflow + hash;
     char *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return FA_ERR_NO_MEMORY;
     t->site_region = m;
@@ -300,6 +304,9 @@ int fa__sites_thread_init(fa_alloc_t *fa, fa__thread_t *t) {
     t->site_seen = (fa__site_seen_t *)(void *)(m + slots + stats);
     t->site_overflow = (uint32_t *)(void *)(m + slots + stats + seen);
     t->site_tag_slots = (uint32_t *)(void *)(m + slots + stats + seen + overflow);
+    t->site_tag_entries = (uint32_t *)(void *)(m + slots + stats + seen + 2 * overflow);
+    t->site_entry_hash = (uint64_t *)(void *)(m + slots + stats + seen + 3 * overflow);
+    t->site_entry_mask = (uint32_t)(hash_slots - 1);
 #else
     (void)fa, (void)t;
 #endif
@@ -319,6 +326,19 @@ void fa__sites_thread_reset(fa__thread_t *t) {
     madvise(t->site_region, t->site_region_size, MADV_DONTNEED);
 }
 
+static uint32_t entry_key(uint32_t site_id, uint32_t tag) {
+    return site_id << 16 | tag;
+}
+
+/* The hash slot of (site_id, tag): its entry's, or the empty one where it
+ * goes. At most half full (entries <= max_sites + max_tags). */
+static uint64_t *entry_hash_slot(fa__thread_t *t, uint32_t key) {
+    uint32_t i = (uint32_t)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> 40) & t->site_entry_mask;
+    while (t->site_entry_hash[i] && (uint32_t)(t->site_entry_hash[i] >> 32) != key)
+        i = (i + 1) & t->site_entry_mask;
+    return &t->site_entry_hash[i];
+}
+
 /* A new entry for (site_id, tag); the tag's overflow entry when the thread
  * has max_sites of them. */
 static uint32_t entry_new(fa__thread_t *t, uint32_t site_id, uint32_t tag, bool *overflow) {
@@ -333,12 +353,15 @@ static uint32_t entry_new(fa__thread_t *t, uint32_t site_id, uint32_t tag, bool 
     e->site = site_id;
     e->tag = tag;
     e->fig = fig_of(fa->sites, site_id, tag);
+    e->tag_next = t->site_tag_entries[tag];
+    PUT(t->site_tag_entries[tag], n + 1);
     if (*overflow) {
         t->site_overflow[tag] = n + 1;
     } else {
         fa__site_slot_t *slot = &t->fast.site_slots[site_id];
         e->next = slot->head;
         slot->head = n + 1;
+        *entry_hash_slot(t, entry_key(site_id, tag)) = (uint64_t)entry_key(site_id, tag) << 32 | (n + 1);
     }
     PUT(t->site_stat_count, n + 1);
     return n;
@@ -380,12 +403,12 @@ fa__site_stat_t *fa__sites_entry_slow(fa__thread_t *t, uint32_t site_id, uint32_
     fa__site_slot_t *slot = &t->fast.site_slots[site_id];
     uint32_t i = 0;
     bool found = false, overflow = false;
-    for (uint32_t k = slot->head; k; k = t->site_stats[k - 1].next) {
-        if (t->site_stats[k - 1].tag == tag) {
-            i = k - 1;
-            found = true;
-            break;
-        }
+    /* A hash, not the site's list of entries: a helper called under many
+     * tags would walk them all at every change of tag. */
+    uint64_t h = *entry_hash_slot(t, entry_key(site_id, tag));
+    if (h) {
+        i = (uint32_t)h - 1;
+        found = true;
     }
     if (!found) i = entry_new(t, site_id, tag, &overflow);
     /* A free leaves the slot to the allocations; an overflow entry is
@@ -429,12 +452,12 @@ void fa__sites_fold_window(fa__thread_t *t, uint32_t x, bool *opened) {
     }
 }
 
-void fa__sites_end_frame(fa__thread_t *t) {
-    uint32_t n = t->site_stat_count;
-    for (uint32_t i = 0; i < n; i++) {
-        fa__site_stat_t *e = &t->site_stats[i];
-        if (e->frame_released != e->frame_bytes) PUT(e->frame_released, e->frame_bytes);
-    }
+void fa__sites_end_frame(fa__thread_t *t, const uint16_t *tags, uint32_t ntags) {
+    for (uint32_t j = 0; j < ntags; j++)
+        for (uint32_t k = t->site_tag_entries[tags[j]]; k; k = t->site_stats[k - 1].tag_next) {
+            fa__site_stat_t *e = &t->site_stats[k - 1];
+            if (e->frame_released != e->frame_bytes) PUT(e->frame_released, e->frame_bytes);
+        }
 }
 
 static uint64_t mono(uint64_t now, uint64_t seen) {
@@ -491,16 +514,17 @@ void fa__sites_seen(fa__thread_t *t, uint32_t i, const fa__site_take_t *r) {
 }
 
 void fa__sites_release_own(fa_alloc_t *fa, fa__thread_t *t, void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t)) {
-    uint32_t n = t->site_stat_count;
-    for (uint32_t i = 0; i < n; i++) {
-        fa__site_stat_t *e = &t->site_stats[i];
-        fa__site_seen_t *seen = &t->site_seen[i];
-        int64_t now = (int64_t)(e->frame_bytes - e->frame_released), d = now - seen->live[0];
-        if (!d) continue;
-        ADD(fa->sites->figs[e->fig].live[0], d);
-        tag_fn(fa, e->tag, d);
-        PUT(seen->live[0], now);
-    }
+    for (uint32_t j = 0; j < t->dirty_count; j++)
+        for (uint32_t k = t->site_tag_entries[t->dirty[j]]; k; k = t->site_stats[k - 1].tag_next) {
+            uint32_t i = k - 1;
+            fa__site_stat_t *e = &t->site_stats[i];
+            fa__site_seen_t *seen = &t->site_seen[i];
+            int64_t now = (int64_t)(e->frame_bytes - e->frame_released), d = now - seen->live[0];
+            if (!d) continue;
+            ADD(fa->sites->figs[e->fig].live[0], d);
+            tag_fn(fa, e->tag, d);
+            PUT(seen->live[0], now);
+        }
 }
 
 /* ---- snapshot rows ------------------------------------------------------------ */

@@ -169,10 +169,10 @@ void fa__stats_end_frame(fa__thread_t *t, uint64_t epoch) {
 #ifndef FA__NO_PEAK_TRACKING
     note_hw(&t->frame_hw, &t->frame_hw_epoch, epoch, used);
 #endif
-    t->frame_tag_count = 0;
 #if FA_SITES
-    fa__sites_end_frame(t);
+    fa__sites_end_frame(t, t->frame_tags, t->frame_tag_count);
 #endif
+    t->frame_tag_count = 0;
 }
 
 void fa__stats_compact(fa__thread_t *t) {
@@ -358,17 +358,25 @@ static delta_t delta_of_site(const fa__site_take_t *r) {
     return d;
 }
 
-/* Folds the thread's (site, tag) entries into the site and tag figures. */
-static void fold_sites(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch) {
-    uint32_t n = GET(t->site_stat_count);
-    for (uint32_t i = 0; i < n; i++) {
-        fa__site_take_t r;
-        if (!fa__sites_take(t, i, &r)) continue;
-        fa__sites_fold_fig(fa, epoch, &r);
-        delta_t d = delta_of_site(&r);
-        fold_delta(fa, r.tag, epoch, &d);
-        fa__sites_seen(t, i, &r);
+/* Folds the thread's (site, tag) entries into the site and tag figures:
+ * those of the n tags of its dirty list (an entry changes only while its
+ * tag is listed), so a frame end costs O(entries of the changed tags), not
+ * O(every entry the thread ever made). */
+static uint32_t fold_sites(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uint32_t n) {
+    uint32_t visited = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t x = GET(t->dirty[j]);
+        for (uint32_t k = GET(t->site_tag_entries[x]); k; k = GET(t->site_stats[k - 1].tag_next)) {
+            fa__site_take_t r;
+            visited++;
+            if (!fa__sites_take(t, k - 1, &r)) continue;
+            fa__sites_fold_fig(fa, epoch, &r);
+            delta_t d = delta_of_site(&r);
+            fold_delta(fa, r.tag, epoch, &d);
+            fa__sites_seen(t, k - 1, &r);
+        }
     }
+    return visited;
 }
 #endif
 
@@ -376,8 +384,9 @@ static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uin
     uint32_t v1 = GET(t->list_version);
     uint32_t n = GET(t->dirty_count);
     uint64_t used = 0;
+    uint32_t rows = n;
 #if FA_SITES
-    fold_sites(fa, t, epoch);
+    rows += fold_sites(fa, t, epoch, n);
 #endif
     for (uint32_t i = 0; i < n; i++) {
         uint32_t x = GET(t->dirty[i]);
@@ -399,7 +408,7 @@ static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uin
     PUT(t->row_used, used);
     PUT(t->row_peak, thread_peak(t, epoch, used));
     PUT(t->row_epoch, epoch);
-    return n;
+    return rows;
 }
 
 static void fold_begin(fa_alloc_t *fa) {
@@ -551,18 +560,21 @@ static void add_self(acc_t *a, uint32_t x, const int64_t live[3], uint64_t count
 #if FA_SITES
 /* What a running thread's (site, tag) entries add since the fold: to the
  * tag rows and totals, and (site rows wanted) to the sites' figures. */
-static void pending_sites(acc_t *a, const fa__thread_t *t, uint32_t ntags, bool sites) {
-    uint32_t n = GET(t->site_stat_count);
+static void pending_sites(acc_t *a, const fa__thread_t *t, uint32_t ntags, bool sites, uint32_t n) {
     static const uint64_t no_peak[3] = {0, 0, 0};
-    for (uint32_t i = 0; i < n; i++) {
-        fa__site_take_t r;
-        if (!fa__sites_take(t, i, &r) || r.tag >= ntags) continue;
-        for (int k = 0; k < 3; k++) {
-            a->totals[k].alloc_count += r.count[k];
-            a->totals[k].alloc_bytes += r.bytes[k];
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t x = GET(t->dirty[j]);
+        if (x >= ntags) continue;
+        for (uint32_t k = GET(t->site_tag_entries[x]); k; k = GET(t->site_stats[k - 1].tag_next)) {
+            fa__site_take_t r;
+            if (!fa__sites_take(t, k - 1, &r)) continue;
+            for (int k = 0; k < 3; k++) {
+                a->totals[k].alloc_count += r.count[k];
+                a->totals[k].alloc_bytes += r.bytes[k];
+            }
+            add_self(a, r.tag, r.live, r.count[0] + r.count[1] + r.count[2], no_peak);
+            if (sites) fa__sites_pending(t->fa, &r);
         }
-        add_self(a, r.tag, r.live, r.count[0] + r.count[1] + r.count[2], no_peak);
-        if (sites) fa__sites_pending(t->fa, &r);
     }
 }
 #endif
@@ -629,7 +641,7 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
             uint32_t v1 = GET(t->list_version);
             uint32_t n = GET(t->dirty_count);
 #if FA_SITES
-            pending_sites(&a, t, ntags, sites);
+            pending_sites(&a, t, ntags, sites, n);
 #endif
             for (uint32_t i = 0; i < n; i++) {
                 uint32_t x = GET(t->dirty[i]);
