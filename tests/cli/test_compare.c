@@ -82,6 +82,18 @@ static summary_t summarise(const char *path) {
     return s;
 }
 
+/* s written as a baseline (the text in *text, to free) and read back. */
+static summary_t round_trip(const summary_t *s, char **text) {
+    size_t len = 0;
+    FILE *f = open_memstream(text, &len);
+    summary_write_baseline(f, s);
+    fclose(f);
+    summary_t back;
+    char err[256];
+    cr_assert_eq(summary_read_baseline(*text, len, &back, err, sizeof err), 0, "%s", err);
+    return back;
+}
+
 static const summary_row_t *row(const summary_t *s, const char *key) {
     const summary_row_t *r = summary_find(s, SUMMARY_TAG, key);
     cr_assert(r, "no row '%s'", key);
@@ -505,13 +517,7 @@ Test(summary, a_baseline_keeps_call_sites_and_reads_back_equal) {
     summary_t s = summarise(p);
     unlink(p);
     char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    summary_write_baseline(f, &s);
-    fclose(f);
-    summary_t back;
-    char err[256];
-    cr_assert_eq(summary_read_baseline(text, len, &back, err, sizeof err), 0, "%s", err);
+    summary_t back = round_trip(&s, &text);
     cr_assert(back.sites);
     cr_assert_eq(back.baseline_version, 2);
     cr_assert_eq(back.count, s.count);
