@@ -71,6 +71,7 @@ all:
 include lib/lib.mk
 include tests/tests.mk
 -include lib/text/text.mk
+-include lib/compare/compare.mk
 -include proto/proto.mk
 -include fa-agent/fa-agent.mk
 -include fa-insightd/fa-insightd.mk

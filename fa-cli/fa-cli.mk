@@ -7,7 +7,8 @@
 #   make install-cli       $(PREFIX)/bin/fa-cli
 #
 # Links nng (HTTP client, WebSocket dialer), cJSON, libfa-proto (capture
-# files: proto/include/fa_capture.h), libfa-text (lib/text/:
+# files: proto/include/fa_capture.h), libfa-compare (lib/compare/: run
+# summaries and their comparison, shared with fa-insightd), libfa-text (lib/text/:
 # durations, byte units, the sanitiser) and libframealloc for the behaviour
 # codes' names and advice.
 
@@ -19,10 +20,10 @@ CLI_CJSON_LIBS := $(or $(shell pkg-config --libs libcjson 2>/dev/null),-lcjson)
 CLI_LDLIBS := -lnng $(CLI_CJSON_LIBS) -lm $(LDLIBS_BASE)
 cli_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/fa-cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) $(TEXT_INCLUDES)))
-$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/tests/cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) -Ifa-cli/src $(TEXT_INCLUDES)))
+$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/fa-cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) $(TEXT_INCLUDES) $(COMPARE_INCLUDES)))
+$(foreach v,$(VARIANTS),$(eval $(BUILD)/$(v)/tests/cli/%.o: INCLUDES += $(CLI_CJSON_CFLAGS) -Ifa-cli/src $(TEXT_INCLUDES) $(COMPARE_INCLUDES)))
 
-$(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(PROTO_A) $(TEXT_A) $(LIB_A)
+$(CLI_BIN): $(call cli_objs,default,$(CLI_SRCS)) $(COMPARE_A) $(PROTO_A) $(TEXT_A) $(LIB_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) -o $@ $^ $(CLI_LDLIBS)
@@ -31,7 +32,7 @@ ALL_TARGETS += $(CLI_BIN)
 
 # The same program under ASan+UBSan, run by the integration tests.
 CLI_ASAN_BIN := $(BUILD)/asan/fa-cli/fa-cli
-$(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libfa-proto.a $(BUILD)/asan/libfa-text.a \
+$(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libfa-compare.a $(BUILD)/asan/libfa-proto.a $(BUILD)/asan/libfa-text.a \
 		$(BUILD)/asan/libframealloc.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD [asan] $@")
@@ -39,7 +40,7 @@ $(CLI_ASAN_BIN): $(call cli_objs,asan,$(CLI_SRCS)) $(BUILD)/asan/libfa-proto.a $
 
 # Under TSan for compare, which reads two capture files on two threads.
 CLI_TSAN_BIN := $(BUILD)/tsan/fa-cli/fa-cli
-$(CLI_TSAN_BIN): $(call cli_objs,tsan,$(CLI_SRCS)) $(BUILD)/tsan/libfa-proto.a $(BUILD)/tsan/libfa-text.a \
+$(CLI_TSAN_BIN): $(call cli_objs,tsan,$(CLI_SRCS)) $(BUILD)/tsan/libfa-compare.a $(BUILD)/tsan/libfa-proto.a $(BUILD)/tsan/libfa-text.a \
 		$(BUILD)/tsan/libframealloc.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD [tsan] $@")
@@ -61,7 +62,7 @@ CLI_CRITERION_LIBS := $(or $(shell pkg-config --libs criterion 2>/dev/null),-lcr
 
 define cli_unit_variant
 $(BUILD)/$(1)/tests/cli_tests: $(call cli_objs,$(1),$(CLI_UNIT_SRCS) $(filter-out $(CLI_MAIN),$(CLI_SRCS))) \
-		$(BUILD)/$(1)/libfa-proto.a $(BUILD)/$(1)/libfa-text.a $(BUILD)/$(1)/libframealloc.a
+		$(BUILD)/$(1)/libfa-compare.a $(BUILD)/$(1)/libfa-proto.a $(BUILD)/$(1)/libfa-text.a $(BUILD)/$(1)/libframealloc.a
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD [$(1)] $$@")
 	$$(Q)$$(CC) $$(VLDFLAGS_$(1)) -o $$@ $$^ $(CLI_CRITERION_LIBS) $(CLI_LDLIBS)
@@ -94,12 +95,13 @@ TEST_STEPS += test-cli
 
 # Comparing runs without a daemon: fa-demo captured to files twice (the
 # second with a scripted leak) and five same-build pairs, then compare,
-# baseline and export on the files (tests/compare/).
+# baseline and export on the files (tests/compare/); and the daemon's
+# /api/v1/compare (ASan+UBSan build) on the same captures imported.
 .PHONY: test-compare
-test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_TSAN_BIN) $(BUILD)/fa-demo
-	@echo "== fa-cli compare/baseline/export on captures of fa-demo (no daemon)"
-	$(Q)python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) \
-		--cli-tsan $(CLI_TSAN_BIN) --demo $(BUILD)/fa-demo
+test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_TSAN_BIN) $(BUILD)/fa-demo $(INSIGHTD_ASAN_BIN)
+	@echo "== fa-cli compare/baseline/export on captures of fa-demo (no daemon), and GET /api/v1/compare"
+	$(Q)$(TEST_ENV_asan) python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) \
+		--cli-tsan $(CLI_TSAN_BIN) --demo $(BUILD)/fa-demo --daemon $(INSIGHTD_ASAN_BIN)
 TEST_STEPS += test-compare
 
 # make bench-compare: compare of two one-hour captures (60 fps, 64 tags,

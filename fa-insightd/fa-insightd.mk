@@ -25,7 +25,7 @@ INSIGHTD_INSTALLED_WEB = $(PREFIX)/share/framealloc/web
 INSIGHTD_LIBS := $(or $(shell pkg-config --libs libuv libcjson sqlite3 libpq 2>/dev/null),-luv -lcjson -lsqlite3 -lpq) \
                  -lnng -lpthread -lm
 INSIGHTD_CPPFLAGS := $(PKG_CFLAGS) $(or $(shell pkg-config --cflags libpq 2>/dev/null),-I/usr/include/postgresql) \
-    -Ifa-insightd/src $(TEXT_INCLUDES) \
+    -Ifa-insightd/src $(TEXT_INCLUDES) $(COMPARE_INCLUDES) \
     -DFA_INSIGHTD_INSTALLED_WEB='"$(INSIGHTD_INSTALLED_WEB)"' -DFA_INSIGHTD_SOURCE_DIR='"$(CURDIR)"'
 
 insightd_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(INSIGHTD_SRCS))
@@ -53,11 +53,11 @@ $(foreach v,$(VARIANTS),$(BUILD)/$(v)/fa-insightd/src/config.o): $(INSIGHTD_STAM
 INSIGHTD_BIN := $(BUILD)/fa-insightd
 INSIGHTD_ASAN_BIN := $(BUILD)/asan/fa-insightd/fa-insightd
 
-$(INSIGHTD_BIN): $(call insightd_objs,default) $(BUILD)/default/libfa-proto.a $(TEXT_A)
+$(INSIGHTD_BIN): $(call insightd_objs,default) $(COMPARE_A) $(BUILD)/default/libfa-proto.a $(TEXT_A)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(INSIGHTD_LIBS)
 
-$(INSIGHTD_ASAN_BIN): $(call insightd_objs,asan) $(BUILD)/asan/libfa-proto.a $(BUILD)/asan/libfa-text.a
+$(INSIGHTD_ASAN_BIN): $(call insightd_objs,asan) $(BUILD)/asan/libfa-compare.a $(BUILD)/asan/libfa-proto.a $(BUILD)/asan/libfa-text.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD [asan] $@")
 	$(Q)$(CC) $(VLDFLAGS_asan) $(LDFLAGS) -o $@ $^ $(INSIGHTD_LIBS)
@@ -65,7 +65,7 @@ $(INSIGHTD_ASAN_BIN): $(call insightd_objs,asan) $(BUILD)/asan/libfa-proto.a $(B
 # The daemon is threaded (nng's threads, the writer, the thread pool): a
 # TSan build runs the end-to-end tests too.
 INSIGHTD_TSAN_BIN := $(BUILD)/tsan/fa-insightd/fa-insightd
-$(INSIGHTD_TSAN_BIN): $(call insightd_objs,tsan) $(BUILD)/tsan/libfa-proto.a $(BUILD)/tsan/libfa-text.a
+$(INSIGHTD_TSAN_BIN): $(call insightd_objs,tsan) $(BUILD)/tsan/libfa-compare.a $(BUILD)/tsan/libfa-proto.a $(BUILD)/tsan/libfa-text.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD [tsan] $@")
 	$(Q)$(CC) $(VLDFLAGS_tsan) $(LDFLAGS) -o $@ $^ $(INSIGHTD_LIBS)
@@ -78,7 +78,7 @@ INSIGHTD_CRITERION_LIBS := $(or $(shell pkg-config --libs criterion 2>/dev/null)
 
 define insightd_tests_variant
 $(BUILD)/$(1)/tests/insightd_tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(INSIGHTD_TEST_SRCS)) \
-		$(call insightd_lib_objs,$(1)) $(BUILD)/$(1)/libfa-proto.a $(BUILD)/$(1)/libfa-text.a
+		$(call insightd_lib_objs,$(1)) $(BUILD)/$(1)/libfa-compare.a $(BUILD)/$(1)/libfa-proto.a $(BUILD)/$(1)/libfa-text.a
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD [$(1)] $$@")
 	$$(Q)$$(CC) $$(VLDFLAGS_$(1)) -o $$@ $$^ $$(INSIGHTD_CRITERION_LIBS) $$(INSIGHTD_LIBS)
@@ -189,7 +189,7 @@ soak: soak-insightd
 INSIGHTD_BENCH := $(BUILD)/bench/bench-insightd
 INSIGHTD_BENCH_ARGS ?=
 $(INSIGHTD_BENCH): $(BUILD)/default/fa-insightd/bench/bench_insightd.o $(call insightd_lib_objs,default) \
-		$(BUILD)/default/libfa-proto.a $(TEXT_A)
+		$(COMPARE_A) $(BUILD)/default/libfa-proto.a $(TEXT_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(INSIGHTD_LIBS)

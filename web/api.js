@@ -15,10 +15,10 @@ export class ApiError extends Error {
 
 const TIMEOUT_MS = 5000;
 
-async function getJSON(path, params) {
+async function getJSON(path, params, timeoutMs = TIMEOUT_MS) {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await getOnce(path, params);
+      return await getOnce(path, params, timeoutMs);
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 401 || attempt > 3) throw e;
       await askToken(token() !== '');
@@ -26,7 +26,7 @@ async function getJSON(path, params) {
   }
 }
 
-async function getOnce(path, params) {
+async function getOnce(path, params, timeoutMs) {
   const url = new URL(path, location.origin);
   if (params) {
     for (const [k, v] of Object.entries(params)) {
@@ -34,7 +34,7 @@ async function getOnce(path, params) {
     }
   }
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
   let res;
   try {
     const headers = { Accept: 'application/json' };
@@ -82,4 +82,7 @@ export const api = {
   // { app, build, tag, since }: builds x tags across sessions (every host
   // writing to the daemon's store).
   fleet: (q) => getJSON('/api/v1/fleet', q),
+  // Two sessions compared (fa-cli compare's diff): reads up to 20 000 frames
+  // of each, so it may take longer than the other queries.
+  compare: (params) => getJSON('/api/v1/compare', params, 60000),
 };

@@ -18,6 +18,7 @@ import { TagTree } from './tree.js';
 import { TrendChart, WINDOWS, POINTS } from './chart.js';
 import { AlertList, FindingList, Toasts } from './alerts.js';
 import { el, fmtBytes, fmtClock, fmtDateTime, fmtInt, setText } from './format.js';
+import { mountCompare } from './compare.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -607,7 +608,8 @@ function boot() {
     dirty.header = true;
     requestRender();
   }, 1000);
-  window.__fa = { state, stats, tree, chart, alerts: alertList, findings, toasts, socket };
+  const compare = mountCompare($('compare-panel'));
+  window.__fa = { state, stats, tree, chart, alerts: alertList, findings, toasts, socket, compare };
   requestRender();
 }
 

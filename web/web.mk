@@ -5,6 +5,7 @@
 #                     package-lock.json) and web/vendor/ (uPlot, served by
 #                     the daemon: nothing is loaded from the internet)
 #   make test-web-security  a page on another origin, the token prompt
+#   make test-web-compare   the compare view (two sessions, the diff, trends)
 #   make test-web     headless Debian chromium driven by playwright-core
 #                     against a real daemon fed by a real agent
 #                     (tests/web/run.mjs); screenshots in build/web-screenshots/
@@ -61,10 +62,17 @@ test-web-where: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(IN
 	@echo "== web: the Where panel, call sites and their source (tests/web/where.mjs)"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_SITES_GAME=$(INSIGHTD_SITES_GAME) FA_SENDER=$(INSIGHTD_SENDER) \
 		FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/where.mjs
+# The compare view: two fa-demo captures (one leaking) imported and compared
+# in the page (tests/web/compare.mjs).
+.PHONY: test-web-compare
+test-web-compare: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo
+	@echo "== web: the compare view in headless chromium (tests/web/compare.mjs)"
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CHROMIUM=$(WEB_CHROMIUM) \
+		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/compare.mjs
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.
 ifneq ($(wildcard fa-insightd/fa-insightd.mk),)
-TEST_STEPS += test-web test-web-security test-web-where
+TEST_STEPS += test-web test-web-security test-web-where test-web-compare
 endif
 
 # Screenshots with the demo game running, for a human (not a test).
@@ -81,7 +89,7 @@ web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo $(
 # nothing else of its web root (never package.json, web.mk, node_modules/
 # of a source tree used as web root). It is rewritten only when the list
 # changes.
-WEB_INSTALL_FILES := web/index.html web/fleet.html web/style.css $(wildcard web/*.js)
+WEB_INSTALL_FILES := web/index.html web/fleet.html $(wildcard web/*.css) $(wildcard web/*.js)
 .PHONY: web-manifest-force
 web-manifest-force:
 $(WEB_MANIFEST): web-manifest-force

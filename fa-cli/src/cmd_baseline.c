@@ -1,7 +1,8 @@
 /* cmd_baseline.c — `baseline save FILE` (a run's figures per tag as a small
  * JSON file to commit) and `baseline check FILE` (a run against it, with
  * compare's thresholds and exit code). */
-#include "compare.h"
+#include "baseline.h"
+#include "report.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -17,10 +18,11 @@ const cmd_info_t cmd_baseline_info = {
     .details = "The run is the capture file given with --capture, or a session of the daemon chosen\n"
                "with the global --session (an id, a prefix, an app name, app@build, 'latest').\n"
                "save writes the figures compare uses (peak, p50/p95/p99 live bytes, frame bytes and\n"
-               "allocations per frame, per tag) as JSON, one row per line, sorted, without times or\n"
+               "allocations per frame, per tag and per call site) as JSON, one row per line, sorted, without times or\n"
                "session ids, so that the file is stable and its diffs are readable in review ('-'\n"
                "writes to stdout). check compares the run to the file exactly as compare does, the\n"
-               "baseline being the base: exit 4 on a regression, 0 otherwise.\n",
+               "baseline being the base: exit 4 on a regression, 0 otherwise. A baseline saved before\n"
+               "call sites (version 1) still reads: its tags are checked, with a note.\n",
     .example = "  fa-cli baseline save memory-baseline.json --capture run.facap\n"
                "  fa-cli baseline check memory-baseline.json --capture run.facap --junit memory.xml\n"
                "  fa-cli --session fa-demo@42 baseline check memory-baseline.json --format markdown\n"
@@ -78,8 +80,11 @@ static int baseline_save(cli_t *cli, const char *file, const summary_t *s) {
         unlink(tmp);
         rc = CLI_EXIT_USAGE;
     } else {
-        fprintf(cli->err, CLI_NAME " baseline: %zu tag%s of %s written to %s\n", s->count, s->count == 1 ? "" : "s",
-                s->info.source, file);
+        size_t sites = 0;
+        for (size_t i = 0; i < s->count; i++)
+            sites += s->rows[i].kind == SUMMARY_SITE;
+        fprintf(cli->err, CLI_NAME " baseline: %zu tag%s and %zu call site%s of %s written to %s\n", s->count - sites,
+                s->count - sites == 1 ? "" : "s", sites, sites == 1 ? "" : "s", s->info.source, file);
     }
     free(tmp);
     return rc;
@@ -124,6 +129,11 @@ int cmd_baseline(cli_t *cli, int argc, char **argv) {
             return CLI_EXIT_USAGE;
         }
         snprintf(base.info.source, sizeof base.info.source, "baseline %s", pos[1]);
+        if (base.baseline_version < 2)
+            fprintf(cli->err,
+                    CLI_NAME " baseline: note: '%s' is a version %d baseline, saved before call sites: its tags are "
+                             "checked, call sites are not (save it again to gate them too)\n",
+                    pos[1], base.baseline_version);
     }
     char *spec = run_spec_of(capture, cli->session);
     rc = spec ? summary_of_run(cli, spec, &run) : CLI_EXIT_SERVER;

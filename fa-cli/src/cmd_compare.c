@@ -1,7 +1,7 @@
 /* cmd_compare.c — `compare BASE CANDIDATE`: two runs (capture files or
  * sessions) tag by tag, with thresholds and a CI exit code; and the gate it
  * shares with `baseline check`. */
-#include "compare.h"
+#include "report.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,7 +11,7 @@
 
 const cmd_info_t cmd_compare_info = {
     .name = "compare",
-    .summary = "compare two runs tag by tag; exit 4 when memory grew past the thresholds",
+    .summary = "compare two runs by tag and call site; exit 4 when memory grew past the thresholds",
     .synopsis = "BASE CANDIDATE [--max-growth PCT] [--min-bytes SIZE] [--min-allocs N] [--thresholds FILE]\n"
                 "       [--format table|json|markdown|junit] [--junit FILE]",
     .details =
@@ -21,7 +21,9 @@ const cmd_info_t cmd_compare_info = {
         "'session:SPEC' force either reading.\n"
         "Per tag (its descendants included): peak, p50/p95/p99 of the per-frame live bytes,\n"
         "frame-arena bytes per frame and allocations per frame; the change in bytes and percent.\n"
-        "Rows are sorted with regressions first, then by growth in bytes.\n"
+        "The same per call site ('tag;function file:line': the line's live bytes, the bytes and\n"
+        "allocations it made per frame), when both runs have call sites; the table lists the\n"
+        "sites that changed. Rows are sorted with regressions first, then by growth in bytes.\n"
         "A figure regresses when it grows by more than --max-growth percent (default 10) AND by\n"
         "more than --min-bytes (default 64KiB; allocations per frame: more than --min-allocs,\n"
         "default 1), so that small tags do not flap. --thresholds FILE sets them per tag (JSON:\n"
@@ -77,6 +79,10 @@ int gate_report(const cli_t *cli, const gate_opts_t *o, const compare_rules_t *r
     }
     compare_print(cli, stdout, format, &r);
     fflush(stdout);
+    if (r.sites_left_out)
+        fprintf(cli->err,
+                CLI_NAME " %s: note: call sites not compared: only the %s has them (%zu site rows left out)\n",
+                cli->command, base->sites ? "base" : "candidate", r.sites_left_out);
     int rc = CLI_EXIT_OK;
     if (o->junit) {
         FILE *f = fopen(o->junit, "w");

@@ -21,8 +21,9 @@ const cmd_info_t cmd_export_info = {
                "alloc_count,alloc_bytes,free_count,findings. (tag): t_ms,min,avg,max,last,frames.\n"
                "--format trace: Chrome/Perfetto trace-event JSON (ui.perfetto.dev opens it): one counter\n"
                "track per tag (live bytes, an event when the value changes) and a slice per frame.\n"
-               "--format folded: 'tag;path bytes' lines for flame-graph tools (flamegraph.pl,\n"
-               "speedscope): each tag's own bytes per frame, averaged. Both read the session, or the\n"
+               "--format folded: 'tag;function file:line bytes' lines for flame-graph tools\n"
+               "(flamegraph.pl, speedscope): each call site's live bytes per frame under its tag,\n"
+               "averaged (a run without call sites: each tag's own bytes). Both read the session, or the\n"
                "capture file given with --capture (no daemon needed), between --from and --to.\n",
     .example = "  fa-cli export --format csv > frames.csv\n"
                "  fa-cli export --format json --from 10m --to now\n"

@@ -1,6 +1,7 @@
 /* export_formats.c — trace-event JSON and folded stacks from a run
  * (export_formats.h). */
 #include "export_formats.h"
+#include "sitenames.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -18,10 +19,24 @@ typedef struct export_state {
     uint64_t t0_ns;
     uint64_t last_live[65536];
     bool seen[65536];
-    /* folded: own bytes summed over frames */
+    /* folded: own bytes summed over frames; the live bytes of each (site,
+     * tag) pair summed the same way */
     double own[65536];
     uint64_t frames;
+    sitenames_t site_names;
+    u64map_t pair_at; /* (site << 16 | tag) + 1 -> pairs[] */
+    struct folded_pair {
+        uint32_t site;
+        uint16_t tag;
+        double live;
+    } *pairs;
+    size_t npairs, pairs_cap;
 } export_state_t;
+
+static void on_site(void *user, uint32_t id, uint32_t line, uint8_t kind, const char *file, const char *function) {
+    export_state_t *x = user;
+    if (sitenames_define(&x->site_names, id, line, kind, file, function) != 0) x->oom = true;
+}
 
 
 static void on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
@@ -103,6 +118,9 @@ static int trace_frame(void *user, const run_frame_t *f) {
 static void state_free(export_state_t *x) {
     for (uint32_t i = 0; i < 65536; i++)
         free(x->names[i]);
+    sitenames_free(&x->site_names);
+    u64map_free(&x->pair_at);
+    free(x->pairs);
     free(x);
 }
 
@@ -141,6 +159,27 @@ static int folded_frame(void *user, const run_frame_t *f) {
         const fa_proto_tag_stat_t *r = &f->tags[i];
         x->own[r->id] += (double)r->frame_bytes + (double)r->pool_bytes + (double)r->heap_bytes;
     }
+    /* A site's live bytes are part of its tag's own bytes (the rows add up
+     * to them): they move from the tag's line to the site's. */
+    for (uint32_t i = 0; i < f->site_count; i++) {
+        const fa_proto_site_row_t *r = &f->sites[i];
+        uint64_t key = ((uint64_t)r->site_id << 16 | r->tag_id) + 1;
+        uint32_t at = u64map_get(&x->pair_at, key);
+        if (at == U64MAP_NONE) {
+            if (x->npairs == x->pairs_cap) {
+                size_t cap = x->pairs_cap ? x->pairs_cap * 2 : 256;
+                struct folded_pair *p = realloc(x->pairs, cap * sizeof *p);
+                if (!p) return CLI_EXIT_SERVER;
+                x->pairs = p;
+                x->pairs_cap = cap;
+            }
+            if (u64map_put(&x->pair_at, key, (uint32_t)x->npairs) != 0) return CLI_EXIT_SERVER;
+            at = (uint32_t)x->npairs++;
+            x->pairs[at] = (struct folded_pair){.site = r->site_id, .tag = r->tag_id};
+        }
+        x->pairs[at].live += (double)r->live_bytes;
+        x->own[r->tag_id] -= (double)r->live_bytes;
+    }
     return 0;
 }
 
@@ -150,22 +189,43 @@ static void put_stack(FILE *out, const char *name) {
         fputc(*p == '/' ? ';' : *p == ';' ? ':' : *p, out);
 }
 
+/* One line: the stack, then the mean bytes per frame; 0 when it rounds
+ * to nothing (not written). */
+static size_t folded_line(export_state_t *x, uint16_t tag, const char *site, double sum) {
+    if (sum <= 0 || !x->frames) return 0;
+    uint64_t bytes = (uint64_t)llround(sum / (double)x->frames);
+    if (!bytes) return 0;
+    char num[16];
+    /* A root site stands alone ("function file:line"), beside the tags. */
+    if (!site || tag != 0 || x->names[0] == NULL || x->names[0][0]) {
+        put_stack(x->out, tag_name(x, tag, num, sizeof num));
+        if (site) fputc(';', x->out);
+    }
+    if (site) fputs(site, x->out);
+    fprintf(x->out, " %" PRIu64 "\n", bytes);
+    return 1;
+}
+
 int export_folded(const cli_t *cli, const char *spec, uint64_t from_ms, uint64_t to_ms, FILE *out) {
     export_state_t *x = state_new(out, from_ms, to_ms);
     if (!x) return CLI_EXIT_SERVER;
-    run_visitor_t v = {.user = x, .on_tag = on_tag, .on_frame = folded_frame};
+    run_visitor_t v = {.user = x, .on_tag = on_tag, .on_site = on_site, .on_frame = folded_frame};
     run_info_t info;
     int rc = run_read(cli, spec, &v, &info);
+    if (rc == 0 && x->oom) {
+        fprintf(cli->err, CLI_NAME " export: out of memory\n");
+        rc = CLI_EXIT_SERVER;
+    }
     if (rc == 0) {
         size_t lines = 0;
-        for (uint32_t id = 0; id < 65536; id++) {
-            if (x->own[id] <= 0 || !x->frames) continue;
-            uint64_t bytes = (uint64_t)llround(x->own[id] / (double)x->frames);
-            if (!bytes) continue;
-            char num[16];
-            put_stack(out, tag_name(x, (uint16_t)id, num, sizeof num));
-            fprintf(out, " %" PRIu64 "\n", bytes);
-            lines++;
+        /* What no site row claimed (frames without site rows: an agent
+         * before call sites), then each (site, tag). */
+        for (uint32_t id = 0; id < 65536; id++)
+            lines += folded_line(x, (uint16_t)id, NULL, x->own[id]);
+        for (size_t i = 0; i < x->npairs; i++) {
+            char name[SITENAMES_NAME_MAX];
+            sitenames_format(&x->site_names, x->pairs[i].site, name, sizeof name);
+            lines += folded_line(x, x->pairs[i].tag, name, x->pairs[i].live);
         }
         fprintf(cli->err, CLI_NAME " export: %zu stack%s, own bytes per frame over %" PRIu64 " frame%s of %s\n",
                 lines, lines == 1 ? "" : "s", x->frames, x->frames == 1 ? "" : "s", info.source);

@@ -22,9 +22,13 @@
  *   The stack is the tag path, one frame per component; the count is the
  *   tag's OWN bytes (frame + pool + heap, without its descendants, whose
  *   lines stack on top) averaged over the run's frames. The root's own
- *   bytes are "(root)". With call sites (issue 15) each site adds a last
- *   frame "function file:line" under its tag, and the tag's line keeps what
- *   no site claims. ';' inside a name becomes ':'.
+ *   bytes are "(root)". With call sites each (site, tag) pair adds a line
+ *   "physics;contacts;function file:line 4096" (sitenames.h names it:
+ *   "(other sites)" for the rest of the tag's allocations), its mean live
+ *   bytes, and the tag's own line keeps only what no site row claims (none
+ *   when every frame has site rows: they add up to the tag's own bytes). A
+ *   site of the root tag stands alone: "function file:line 128". ';' inside
+ *   a name becomes ':'.
  */
 #ifndef FA_CLI_EXPORT_FORMATS_H
 #define FA_CLI_EXPORT_FORMATS_H

@@ -2,6 +2,7 @@
  * proto's capture reader, the file mapped in memory) or from a session of a
  * daemon (its frames through GET /frames, page by page). */
 #include "run.h"
+#include "u64map.h"
 
 #include <fa_capture.h>
 
@@ -71,6 +72,17 @@ static void capture_tags(capture_state_t *cs, const fa_proto_tag_def_t *defs, ui
     }
 }
 
+static void capture_sites(capture_state_t *cs, const fa_proto_sites_t *m) {
+    if (!cs->v->on_site) return;
+    for (uint32_t i = 0; i < m->site_count; i++) {
+        const fa_proto_site_def_t *d = &m->sites[i];
+        char file[FA_PROTO_MAX_STRING + 1], function[FA_PROTO_MAX_STRING + 1];
+        copy_safe(file, sizeof file, d->file.data, d->file.len);
+        copy_safe(function, sizeof function, d->function.data, d->function.len);
+        cs->v->on_site(cs->v->user, d->id, d->line, d->kind, file, function);
+    }
+}
+
 static int capture_frame(capture_state_t *cs, const fa_proto_msg_t *m) {
     const fa_proto_frame_t *f = &m->frame;
     run_info_t *info = cs->info;
@@ -84,7 +96,9 @@ static int capture_frame(capture_state_t *cs, const fa_proto_msg_t *m) {
                       .t_unix_ns = wall,
                       .duration_ns = f->duration_ns,
                       .tags = f->tags,
-                      .tag_count = f->tag_count};
+                      .tag_count = f->tag_count,
+                      .sites = f->sites,
+                      .site_count = f->site_count};
     return cs->v->on_frame ? cs->v->on_frame(cs->v->user, &rf) : 0;
 }
 
@@ -187,6 +201,9 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
             }
             rc = capture_frame(&cs, &m);
             break;
+        case FA_PROTO_SITES:
+            capture_sites(&cs, &m.sites);
+            break;
         case FA_PROTO_BYE:
             info->ended = true;
             break;
@@ -224,9 +241,53 @@ static void session_tags(const run_visitor_t *v, const cJSON *nodes, int depth) 
     }
 }
 
-/* One JSON frame as proto rows, delivered. rows has room for 4096. */
-static int session_frame(const run_visitor_t *v, run_info_t *info, const cJSON *f, fa_proto_tag_stat_t *rows) {
-    uint32_t n = 0;
+/* At most this many sites are asked about one by one. */
+#define SITE_LOOKUPS_MAX 4096u
+
+static uint8_t kind_of_name(const char *k) {
+    return !strcmp(k, "pool") ? FA_PROTO_KIND_POOL : !strcmp(k, "heap") ? FA_PROTO_KIND_HEAP : FA_PROTO_KIND_FRAME;
+}
+
+/* A site object of the /sites routes (site_id, defined, file, line,
+ * function, kind) handed to on_site. */
+static void session_site_def(const run_visitor_t *v, u64map_t *known, const cJSON *o) {
+    uint64_t id = jv_u64(o, "site_id", 0);
+    if (!id || id > UINT32_MAX || !jv_bool(o, "defined", false) || u64map_get(known, id) != U64MAP_NONE) return;
+    if (u64map_put(known, id, 1) != 0) return;
+    if (v->on_site)
+        v->on_site(v->user, (uint32_t)id, (uint32_t)jv_u64(o, "line", 0), kind_of_name(jv_str(o, "kind", "")),
+                   jv_str(o, "file", ""), jv_str(o, "function", ""));
+}
+
+/* The sites a page of frames names that are not defined yet: asked one by
+ * one (GET /sites/{id}; most were defined by the /sites list before). A
+ * site the daemon does not know stays undefined (shown by number). */
+static int session_define_sites(const cli_t *cli, const char *sid, const run_visitor_t *v, u64map_t *known,
+                                size_t *lookups, const cJSON *frames) {
+    const cJSON *f, *row;
+    cJSON_ArrayForEach(f, frames) {
+        cJSON_ArrayForEach(row, jv_array(f, "sites")) {
+            uint64_t id = jv_u64(row, "site_id", 0);
+            if (!id || id > UINT32_MAX || u64map_get(known, id) != U64MAP_NONE || *lookups >= SITE_LOOKUPS_MAX) continue;
+            ++*lookups;
+            char path[160];
+            snprintf(path, sizeof path, "/api/v1/sessions/%s/sites/%" PRIu64 "?window=1s&points=1&context=0", sid, id);
+            http_answer_t a;
+            int rc = api_get(cli, path, &a, sid, NULL);
+            if (rc) return rc;
+            session_site_def(v, known, a.json);
+            http_answer_free(&a);
+            if (u64map_put(known, id, 1) != 0) return CLI_EXIT_SERVER;
+        }
+    }
+    return 0;
+}
+
+/* One JSON frame as proto rows, delivered. rows and site_rows have room for
+ * FA_PROTO_MAX_ROWS. */
+static int session_frame(const run_visitor_t *v, run_info_t *info, const cJSON *f, fa_proto_tag_stat_t *rows,
+                         fa_proto_site_row_t *site_rows) {
+    uint32_t n = 0, ns = 0;
     const cJSON *t;
     cJSON_ArrayForEach(t, jv_array(f, "tags")) {
         if (n == FA_PROTO_MAX_ROWS) break;
@@ -242,6 +303,18 @@ static int session_frame(const run_visitor_t *v, run_info_t *info, const cJSON *
             .peak_bytes = jv_u64(t, "peak_bytes", 0),
         };
     }
+    cJSON_ArrayForEach(t, jv_array(f, "sites")) {
+        if (ns == FA_PROTO_MAX_ROWS) break;
+        uint64_t id = jv_u64(t, "site_id", UINT64_MAX), tag = jv_u64(t, "tag_id", UINT64_MAX);
+        if (id > UINT32_MAX || tag > UINT16_MAX) continue;
+        site_rows[ns++] = (fa_proto_site_row_t){
+            .site_id = (uint32_t)id,
+            .tag_id = (uint16_t)tag,
+            .bytes = jv_u64(t, "bytes", 0),
+            .count = jv_u64(t, "count", 0),
+            .live_bytes = jv_u64(t, "live_bytes", 0),
+        };
+    }
     uint64_t frame = jv_u64(f, "frame", 0);
     if (!info->frames) info->first_frame = frame;
     info->last_frame = frame;
@@ -251,7 +324,9 @@ static int session_frame(const run_visitor_t *v, run_info_t *info, const cJSON *
                       .t_unix_ns = jv_u64(f, "t_ms", 0) * 1000000u,
                       .duration_ns = jv_u64(f, "duration_ns", 0),
                       .tags = rows,
-                      .tag_count = n};
+                      .tag_count = n,
+                      .sites = site_rows,
+                      .site_count = ns};
     return v->on_frame ? v->on_frame(v->user, &rf) : 0;
 }
 
@@ -280,8 +355,24 @@ int run_read_session(const cli_t *cli, const char *spec, const run_visitor_t *v,
     session_tags(v, jv_array(a.json, "tree"), 0);
     http_answer_free(&a);
 
+    /* The session's call sites, most of them at once: the pairs of its
+     * last 30 days; the rest when a frame names them. */
+    u64map_t known = {0};
+    size_t lookups = 0;
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/sites?window=30d&limit=1000", sid);
+    if ((rc = api_get(cli, path, &a, sid, NULL)) != 0) return rc;
+    const cJSON *site;
+    cJSON_ArrayForEach(site, jv_array(a.json, "sites")) session_site_def(v, &known, site);
+    http_answer_free(&a);
+
     fa_proto_tag_stat_t *rows = malloc(FA_PROTO_MAX_ROWS * sizeof *rows);
-    if (!rows) return CLI_EXIT_SERVER;
+    fa_proto_site_row_t *site_rows = malloc(FA_PROTO_MAX_ROWS * sizeof *site_rows);
+    if (!rows || !site_rows) {
+        free(rows);
+        free(site_rows);
+        u64map_free(&known);
+        return CLI_EXIT_SERVER;
+    }
     /* Pages of 1000 in time order; the next page starts at the last time
      * seen and skips the frames already delivered (equal times). */
     uint64_t from = 0, last_frame = 0;
@@ -289,6 +380,10 @@ int run_read_session(const cli_t *cli, const char *spec, const run_visitor_t *v,
     for (;;) {
         snprintf(path, sizeof path, "/api/v1/sessions/%s/frames?limit=1000&from=%" PRIu64, sid, from);
         if ((rc = api_get(cli, path, &a, sid, NULL)) != 0) break;
+        if ((rc = session_define_sites(cli, sid, v, &known, &lookups, jv_array(a.json, "frames"))) != 0) {
+            http_answer_free(&a);
+            break;
+        }
         const cJSON *f;
         uint64_t page_last_t = from;
         size_t delivered = 0;
@@ -296,7 +391,7 @@ int run_read_session(const cli_t *cli, const char *spec, const run_visitor_t *v,
             uint64_t num = jv_u64(f, "frame", 0), t = jv_u64(f, "t_ms", 0);
             if (t > page_last_t) page_last_t = t;
             if (any && t == from && num <= last_frame) continue;
-            if ((rc = session_frame(v, info, f, rows)) != 0) break;
+            if ((rc = session_frame(v, info, f, rows, site_rows)) != 0) break;
             any = true;
             last_frame = num;
             delivered++;
@@ -307,6 +402,8 @@ int run_read_session(const cli_t *cli, const char *spec, const run_visitor_t *v,
         from = page_last_t;
     }
     free(rows);
+    free(site_rows);
+    u64map_free(&known);
     return rc;
 }
 
@@ -330,4 +427,43 @@ int run_read(const cli_t *cli, const char *spec, const run_visitor_t *v, run_inf
         return CLI_EXIT_USAGE;
     }
     return run_read_session(cli, spec, v, info);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A run summed up                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct summing {
+    summary_acc_t *acc;
+    bool oom;
+} summing_t;
+
+static void acc_on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
+    summary_acc_tag(((summing_t *)user)->acc, id, parent, path);
+}
+
+static void acc_on_site(void *user, uint32_t id, uint32_t line, uint8_t kind, const char *file,
+                        const char *function) {
+    summary_acc_site(((summing_t *)user)->acc, id, line, kind, file, function);
+}
+
+static int acc_on_frame(void *user, const run_frame_t *f) {
+    summing_t *s = user;
+    s->oom = summary_acc_frame(s->acc, f->tags, f->tag_count, f->sites, f->site_count) != 0;
+    return s->oom ? CLI_EXIT_SERVER : 0;
+}
+
+int summary_of_run(const cli_t *cli, const char *spec, summary_t *out) {
+    memset(out, 0, sizeof *out);
+    summing_t s = {.acc = summary_acc_new()};
+    if (!s.acc) return CLI_EXIT_SERVER;
+    run_visitor_t v = {.user = &s, .on_tag = acc_on_tag, .on_site = acc_on_site, .on_frame = acc_on_frame};
+    int rc = run_read(cli, spec, &v, &out->info);
+    if (s.oom || (rc == 0 && summary_acc_finish(s.acc, out) != 0)) {
+        fprintf(cli->err, CLI_NAME " %s: out of memory summing up %s\n", cli->command, out->info.source);
+        rc = CLI_EXIT_SERVER;
+    }
+    summary_acc_free(s.acc);
+    if (rc) summary_free(out);
+    return rc;
 }

@@ -9,10 +9,12 @@
  * (on_frame). Rows are fa_proto's tag statistics for both sources: a
  * session's JSON frames are converted to them.
  *
- * CALL SITES (issue 15): when FRAME messages carry site rows and a site
- * dictionary exists, run_frame_t gains them (and run_visitor_t an on_site
- * definition callback) here, filled by both readers; consumers that do not
- * know sites ignore them.
+ * CALL SITES: a frame carries its site rows (proto 1.1: the largest
+ * (site, tag) pairs and one "other" row per tag, adding up to the tag
+ * rows; none from a 1.0 agent), and on_site defines a site id before the
+ * first frame that names it: from the capture's SITES messages, or from the
+ * daemon's /sites routes for a session. Consumers that do not know sites
+ * ignore them.
  *
  * Strings handed to callbacks are sanitised (escape.h): safe to print.
  * Single-threaded per run; two runs may be read by two threads at once when
@@ -25,21 +27,7 @@
 
 #include <fa_proto.h>
 
-/* What a run is, for reports. Filled before the first frame; the counts at
- * the end. */
-typedef struct run_info {
-    char source[320];     /* "capture build/a.facap" or "session 8f3a2c9d41b7e605" */
-    char session[17];     /* 16 hex digits */
-    char app[256], build[256], host[256], label[256];
-    uint64_t start_unix_ms;
-    /* At the end: */
-    uint64_t frames;          /* frames delivered */
-    uint64_t frames_dropped;  /* frames the run says it missed */
-    uint64_t first_frame, last_frame;
-    bool ended;               /* a BYE (capture) or an ended session */
-    size_t truncated_bytes;   /* capture cut off inside its last message */
-    uint64_t skipped;         /* capture messages that did not decode */
-} run_info_t;
+#include "summary.h" /* libfa-compare: run_info_t, summaries */
 
 typedef struct run_frame {
     uint64_t frame;
@@ -47,6 +35,8 @@ typedef struct run_frame {
     uint64_t duration_ns;
     const fa_proto_tag_stat_t *tags;
     uint32_t tag_count;
+    const fa_proto_site_row_t *sites; /* site_id 0: a tag's "other sites" */
+    uint32_t site_count;
 } run_frame_t;
 
 typedef struct run_visitor {
@@ -56,6 +46,11 @@ typedef struct run_visitor {
     /* A tag's definition (a later one with the same id replaces it). path
      * is "" for the root. May be NULL. */
     void (*on_tag)(void *user, uint16_t id, uint16_t parent_id, const char *path);
+    /* A call site's definition (a later one with the same id replaces it):
+     * kind is FA_PROTO_KIND_*, line 0 the unknown site of its kind. May be
+     * NULL. */
+    void (*on_site)(void *user, uint32_t id, uint32_t line, uint8_t kind, const char *file,
+                    const char *function);
     /* Each frame, in order. A non-zero return stops the run with that exit
      * code. */
     int (*on_frame)(void *user, const run_frame_t *frame);
@@ -84,6 +79,10 @@ int run_read_session(const cli_t *cli, const char *spec, const run_visitor_t *v,
  * like, a --capture is read as a file and a --session as a session.
  * malloc'd (NULL when out of memory). */
 char *run_spec_of(const char *capture, const char *session);
+
+/* Reads a run (run_read's spec) into a summary (libfa-compare). 0 or an
+ * exit code (the problem printed). */
+int summary_of_run(const cli_t *cli, const char *spec, summary_t *out);
 
 /* Prints the one-line description of a run: "capture a.facap: fa-demo
  * build 0.1.0, 600 frames". */

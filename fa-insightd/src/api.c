@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "alerts.h"
 #include "clock.h"
+#include "comparequery.h"
 #include "config.h"
 #include "conns.h"
 #include "ctx.h"
@@ -25,6 +27,7 @@
 #include "source.h"
 #include "stats.h"
 #include "store.h"
+#include "units.h" /* libfa-text */
 #include "url.h"
 #include "writer.h"
 #include "ws.h"
@@ -64,7 +67,8 @@ enum route {
     R_SITES,
     R_SITE,
     R_ALERTS,
-    R_FLEET
+    R_FLEET,
+    R_COMPARE
 };
 
 /* `latest` when this daemon has no live session: the store decides
@@ -427,6 +431,11 @@ typedef struct job {
     uint32_t points;
     sites_query_t sites_q; /* /sites, /sites/{site} */
     latest_t latest;
+    /* /compare: the base is the job's session, the candidate this one */
+    compare_query_t compare_q;
+    uint64_t sid2;
+    session_view_t *view2;
+    const char *missing; /* the parameter naming a session not found */
     /* /sessions: memory's live rows (collected on the loop); the store's
      * rows: live elsewhere (nelsewhere first), then ended */
     session_info_t *live, *rows;
@@ -442,6 +451,7 @@ typedef struct job {
 
 static void job_free(job_t *j) {
     view_free(j->view);
+    view_free(j->view2);
     free(j->res.body);
     free(j->rows);
     free(j->live);
@@ -523,12 +533,17 @@ static void job_work(void *arg, const store_cancel_t *cancel) {
         store_reader_release(j->ctx->store, r);
         return;
     }
-    if (j->has_session && !j->view) {
-        int rc = store_read_view(r, j->sid, &j->view);
+    /* The session(s) not in memory, from the store. */
+    for (int k = 0; k < (j->route == R_COMPARE ? 2 : 1) && !j->res.status; k++) {
+        session_view_t **v = k ? &j->view2 : &j->view;
+        uint64_t sid = k ? j->sid2 : j->sid;
+        if (!j->has_session || *v) continue;
+        int rc = store_read_view(r, sid, v);
         if (rc == 0) {
             char msg[64];
-            snprintf(msg, sizeof msg, "no session %016llx", (unsigned long long)j->sid);
+            snprintf(msg, sizeof msg, "no session %016llx", (unsigned long long)sid);
             query_fail(&j->res, 404, "session_not_found", msg);
+            if (j->route == R_COMPARE) j->missing = k ? "candidate" : "base";
         } else if (rc < 0) {
             query_store_failed(&j->res, r, rc);
         }
@@ -582,6 +597,20 @@ static void job_work(void *arg, const store_cancel_t *cancel) {
     case R_ALERTS:
         query_alerts(r, &j->alerts, cap, &j->res);
         break;
+    case R_COMPARE: {
+        compare_query_t cq = j->compare_q;
+        cq.base = j->view;
+        cq.candidate = j->view2;
+        query_compare(r, &cq, &j->res);
+        if (j->res.status == 200 && j->res.len > cap) {
+            free(j->res.body);
+            j->res.body = NULL;
+            j->res.status = 0;
+            query_fail(&j->res, 413, "response_too_large",
+                       "the comparison is larger than --max-response: ask for fewer rows (limit)");
+        }
+        break;
+    }
     case R_SESSIONS: {
         int rc = job_sessions(j, r);
         if (rc != STORE_OK) query_store_failed(&j->res, r, rc);
@@ -618,7 +647,7 @@ static void job_done(void *arg, int status) {
         http_reply_error(j->r, (uint16_t)j->res.status, j->res.code,
                          !strcmp(j->res.code, "tag_not_found") ? "tag"
                          : !strcmp(j->res.code, "session_not_found")
-                             ? (j->route == R_ALERTS ? "session" : "id")
+                             ? (j->missing ? j->missing : j->route == R_ALERTS ? "session" : "id")
                              : NULL,
                          "%s", j->res.message);
     job_free(j);
@@ -1119,6 +1148,73 @@ static void route_alerts(request_t *q) {
     submit(q, j);
 }
 
+/* A decimal number parameter >= 0 (2.5, 10). Returns false after 400. */
+static bool number_param(request_t *q, const char *name, double max, double *out, bool *present) {
+    const char *v = param(q, name);
+    *present = v != NULL;
+    if (!v) return true;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= 0) || d > max || !isfinite(d) || strspn(v, "0123456789.") != strlen(v)) {
+        http_reply_error(q->r, 400, "bad_parameter", name, "parameter '%s' must be a number in 0..%g, got '%.64s'",
+                         name, max, v);
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+/* /compare?base=&candidate=: two sessions compared as `fa-cli compare`
+ * does (libfa-compare), on the thread pool. */
+static void route_compare(request_t *q) {
+    static const char *const allowed[] = {"base", "candidate", "max_growth", "min_bytes", "min_allocs",
+                                          "frames", "limit", NULL};
+    if (!only_params(q, allowed)) return;
+    const char *names[2] = {"base", "candidate"};
+    const session_t *s[2] = {NULL, NULL};
+    uint64_t id[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        const char *v = param(q, names[k]);
+        if (!v) {
+            http_reply_error(q->r, 400, "missing_parameter", names[k],
+                             "parameter '%s' is required (a session id, or 'latest')", names[k]);
+            return;
+        }
+        if (!session_param(q, v, names[k], &s[k], &id[k])) return;
+    }
+    compare_query_t cq = {0};
+    uint64_t frames, limit;
+    const char *min_bytes = param(q, "min_bytes");
+    if (!number_param(q, "max_growth", 1e9, &cq.flags.max_growth_pct, &cq.set_growth) ||
+        !number_param(q, "min_allocs", 1e12, &cq.flags.min_allocs, &cq.set_allocs) ||
+        !int_param(q, "frames", 1, COMPARE_FRAMES_MAX, COMPARE_FRAMES_DEFAULT, &frames, NULL, "an integer") ||
+        !int_param(q, "limit", 1, COMPARE_ROWS_MAX, COMPARE_ROWS_DEFAULT, &limit, NULL, "an integer"))
+        return;
+    if (min_bytes) {
+        if (units_parse_bytes(min_bytes, &cq.flags.min_bytes) != 0) {
+            http_reply_error(q->r, 400, "bad_parameter", "min_bytes",
+                             "parameter 'min_bytes' must be a size (65536, 64KiB, 1MiB), got '%.64s'", min_bytes);
+            return;
+        }
+        cq.set_bytes = true;
+    }
+    cq.max_frames = (uint32_t)frames;
+    cq.limit = (uint32_t)limit;
+    job_t *j = new_job(q, R_COMPARE);
+    if (!j) return;
+    j->compare_q = cq;
+    j->sid2 = id[1];
+    if (!job_session(q, j, s[0], id[0], true)) return;
+    if (s[1] && !(j->view2 = session_view(s[1]))) {
+        http_reply_error(q->r, 500, "internal", NULL, "out of memory");
+        job_free(j);
+        return;
+    }
+    j->has_session = true; /* a view missing from memory is read by the job */
+    submit(q, j);
+}
+
 /* ---- routing -------------------------------------------------------------------- */
 
 #define MAX_SEGMENTS 6
@@ -1177,6 +1273,8 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
             route = R_ALERTS;
         else if (nseg == 1 && !strcmp(seg[0], "fleet"))
             route = R_FLEET;
+        else if (nseg == 1 && !strcmp(seg[0], "compare"))
+            route = R_COMPARE;
         else if (nseg == 2 && !strcmp(seg[0], "sessions"))
             route = R_SESSION;
         else if (nseg == 3 && !strcmp(seg[0], "sessions")) {
@@ -1242,6 +1340,9 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
         break;
     case R_FLEET:
         route_fleet(&q);
+        break;
+    case R_COMPARE:
+        route_compare(&q);
         break;
     }
 }

@@ -410,10 +410,20 @@ def test_compare_sessions(r):
     assert doc["base"]["session"] == r.short_sid and doc["candidate"]["session"] == r.sid, doc["base"]
     rows = {x["key"]: x for x in doc["rows"]}
     assert rows["physics/contacts"]["status"] == "regression" and rows["render"]["status"] == "ok", rows
+    # Call sites through the API (frames' site rows, /sites for their
+    # names): the feeder's contacts lines under physics/contacts, one of
+    # them the regression.
+    sites = [x for x in doc["rows"] if x["kind"] == "site"]
+    assert doc["sites_compared"] and doc["sites_left_out"] == 0, doc["sites_compared"]
+    assert any(x["tag"] == "physics/contacts" and x["site"].startswith("main tests/cli/feeder.c:")
+               and x["status"] == "regression" for x in sites), sites
+    assert not any("(site #" in x["key"] for x in sites), "every site named: %s" % [x["key"] for x in sites]
     r.run("compare", r.short_sid, r.short_sid).expect(0).has("0 regressions")
     r.run("compare", r.short_sid, "nope-game@1").expect(2).has("unknown session 'nope-game@1'", where="err")
     base = os.path.join(r.tmp, "baseline.json")
     r.run("--session", r.short_sid, "baseline", "save", base).expect(0)
+    saved = json.load(open(base))
+    assert saved["call_sites"] and any(x.get("site", "").startswith("main tests/cli/feeder.c:") for x in saved["rows"])
     r.run("--session", r.short_sid, "baseline", "check", base).expect(0)
     r.run("--session", r.sid, "baseline", "check", base).expect(4).has("physics/contacts")
 
@@ -429,8 +439,12 @@ def test_export_open_formats_from_a_session(r):
     names = {e["name"] for e in doc["traceEvents"] if e["ph"] == "C"}
     assert {"physics", "physics/contacts", "render", "(root)"} <= names, names
     folded = r.run("--session", r.short_sid, "export", "--format", "folded").expect(0).out
-    stacks = dict(line.rsplit(" ", 1) for line in folded.splitlines())
-    assert int(stacks["render"]) >= 1280 * 1024 and "physics;contacts" in stacks, stacks
+    stacks = {k: int(v) for k, v in (line.rsplit(" ", 1) for line in folded.splitlines())}
+    # tag;function file:line: the feeder's render heap block is one line of
+    # main() under render (1.25 MiB live); contacts' lines under physics.
+    render = {k: v for k, v in stacks.items() if k.startswith("render;main tests/cli/feeder.c:")}
+    assert any(v >= 1280 * 1024 for v in render.values()), stacks
+    assert any(k.startswith("physics;contacts;main tests/cli/feeder.c:") for k in stacks), stacks
     r.run("export", "--format", "trace", "--tag", "render").expect(2)
 
 

@@ -61,8 +61,22 @@ int synth_tags(synth_t *s, uint32_t first, uint32_t n, const char *const *paths,
     return rc;
 }
 
+int synth_sites(synth_t *s, const fa_proto_site_def_t *defs, uint32_t n) {
+    fa_proto_msg_t m = {.header.type = FA_PROTO_SITES};
+    m.sites = (fa_proto_sites_t){.sites = defs, .site_count = n};
+    return emit(s, &m);
+}
+
 int synth_frame(synth_t *s, uint64_t frame, const fa_proto_tag_stat_t *rows, uint32_t n) {
+    return synth_frame_sites(s, frame, rows, n, NULL, 0);
+}
+
+int synth_frame_sites(synth_t *s, uint64_t frame, const fa_proto_tag_stat_t *rows, uint32_t n,
+                      const fa_proto_site_row_t *sites, uint32_t nsites) {
     fa_proto_msg_t m = {.header.type = FA_PROTO_FRAME};
+    m.frame.sites = sites;
+    m.frame.site_count = nsites;
+    m.frame.sites_total = nsites;
     m.frame.frame = frame;
     m.frame.start_ns = 1000000000ull + s->frames * 16666667ull;
     m.frame.duration_ns = 16666667ull;

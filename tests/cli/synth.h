@@ -25,6 +25,11 @@ int synth_open(synth_t *s, const char *path, const char *app, const char *build,
 int synth_tags(synth_t *s, uint32_t first, uint32_t n, const char *const *paths, const uint16_t *parents);
 /* One FRAME numbered `frame`, 16.7 ms after the previous, with rows. */
 int synth_frame(synth_t *s, uint64_t frame, const fa_proto_tag_stat_t *rows, uint32_t n);
+/* A SITES message defining defs[0..n). */
+int synth_sites(synth_t *s, const fa_proto_site_def_t *defs, uint32_t n);
+/* A FRAME with site rows too (proto 1.1). */
+int synth_frame_sites(synth_t *s, uint64_t frame, const fa_proto_tag_stat_t *rows, uint32_t n,
+                      const fa_proto_site_row_t *sites, uint32_t nsites);
 /* Writes a BYE when bye is set, closes; 0 or -1. */
 int synth_close(synth_t *s, bool bye);
 

@@ -5,7 +5,8 @@
  * encoder (synth.c). */
 #include <criterion/criterion.h>
 
-#include "compare.h"
+#include "baseline.h"
+#include "report.h"
 #include "synth.h"
 
 #include <math.h>
@@ -79,6 +80,18 @@ static summary_t summarise(const char *path) {
     fflush(errs);
     cr_assert_eq(rc, 0, "summary of %s: %d: %s", path, rc, errs_text);
     return s;
+}
+
+/* s written as a baseline (the text in *text, to free) and read back. */
+static summary_t round_trip(const summary_t *s, char **text) {
+    size_t len = 0;
+    FILE *f = open_memstream(text, &len);
+    summary_write_baseline(f, s);
+    fclose(f);
+    summary_t back;
+    char err[256];
+    cr_assert_eq(summary_read_baseline(*text, len, &back, err, sizeof err), 0, "%s", err);
+    return back;
 }
 
 static const summary_row_t *row(const summary_t *s, const char *key) {
@@ -411,4 +424,111 @@ Test(reports, junit_and_markdown_escape_what_they_print) {
     compare_result_free(&r);
     summary_free(&b);
     summary_free(&c);
+}
+
+/* A run with call sites under physics/contacts (id 2): site 10 and site 11
+ * are the same line (two ids of one file:line: summed per frame), site 12
+ * an unknown pool site (line 0), site 0 the tag's "other" row, and site 13
+ * is named by rows but never defined. contacts' live bytes per frame: 10 x
+ * i from site 10, 5 from site 11, 7 from the unknown site, 3 from "other"
+ * and 1 from site 13. */
+static void write_sites_run(const char *path, uint64_t frames) {
+    synth_t s;
+    cr_assert_eq(synth_open(&s, path, "game", "b1", 4, paths, parents), 0);
+    fa_proto_site_def_t defs[] = {
+        {.id = 10, .line = 42, .kind = FA_PROTO_KIND_FRAME, .file = fa_proto_str("src/contacts.c"),
+         .function = fa_proto_str("solve;step")},
+        {.id = 11, .line = 42, .kind = FA_PROTO_KIND_FRAME, .file = fa_proto_str("src/contacts.c"),
+         .function = fa_proto_str("solve;step")},
+        {.id = 12, .line = 0, .kind = FA_PROTO_KIND_POOL, .file = fa_proto_str(""), .function = fa_proto_str("unknown")},
+    };
+    cr_assert_eq(synth_sites(&s, defs, 3), 0);
+    for (uint64_t i = 0; i < frames; i++) {
+        uint64_t c = 10 * i + 5 + 7 + 3 + 1;
+        fa_proto_tag_stat_t rows[4] = {
+            {.id = 0, .live_bytes = c},
+            {.id = 1, .live_bytes = c},
+            {.id = 2, .live_bytes = c, .frame_bytes = c, .alloc_count = 6},
+            {.id = 3},
+        };
+        fa_proto_site_row_t sites[] = {
+            {.site_id = 10, .tag_id = 2, .bytes = 10 * i, .count = 2, .live_bytes = 10 * i},
+            {.site_id = 11, .tag_id = 2, .bytes = 5, .count = 1, .live_bytes = 5},
+            {.site_id = 12, .tag_id = 2, .bytes = 7, .count = 1, .live_bytes = 7},
+            {.site_id = 0, .tag_id = 2, .bytes = 3, .count = 1, .live_bytes = 3},
+            {.site_id = 13, .tag_id = 2, .bytes = 1, .count = 1, .live_bytes = 1},
+        };
+        cr_assert_eq(synth_frame_sites(&s, i + 1, rows, 4, sites, 5), 0);
+    }
+    cr_assert_eq(synth_close(&s, true), 0);
+}
+
+Test(summary, call_sites_are_rows_keyed_by_tag_and_line_with_pairs_of_one_line_summed) {
+    const char *p = tmp_capture("sites");
+    write_sites_run(p, 100);
+    summary_t s = summarise(p);
+    cr_assert(s.sites);
+    const summary_row_t *line = summary_find(&s, SUMMARY_SITE, "physics/contacts;solve:step src/contacts.c:42");
+    cr_assert(line, "the two ids of one line are one row (a ';' in a name as ':')");
+    cr_assert_str_eq(line->tag, "physics/contacts");
+    /* 10 x i + 5 per frame, i = 0..99: exact below 256, nearest rank. */
+    cr_assert_eq(line->v[M_PEAK], 995);
+    cr_assert_eq(line->v[M_ALLOCS], 3);
+    cr_assert_eq(line->v[M_FRAME_BYTES], 500, "mean of 10 x i + 5");
+    cr_assert(summary_find(&s, SUMMARY_SITE, "physics/contacts;(unknown pool site)"));
+    cr_assert(summary_find(&s, SUMMARY_SITE, "physics/contacts;(other sites)"));
+    cr_assert(summary_find(&s, SUMMARY_SITE, "physics/contacts;(site #13)"));
+    size_t sites = 0;
+    for (size_t i = 0; i < s.count; i++)
+        sites += s.rows[i].kind == SUMMARY_SITE;
+    cr_assert_eq(sites, 4);
+    summary_free(&s);
+    unlink(p);
+}
+
+Test(compare, call_sites_are_left_out_when_only_one_run_has_them) {
+    const char *p = tmp_capture("sites_only");
+    write_sites_run(p, 50);
+    summary_t with = summarise(p);
+    unlink(p);
+    p = tmp_capture("no_sites");
+    write_run(p, 50, ramp, true);
+    summary_t without = summarise(p);
+    unlink(p);
+    cr_assert_not(without.sites);
+    compare_result_t r;
+    cr_assert_eq(compare_run(&without, &with, NULL, &r), 0);
+    cr_assert_not(r.sites_compared);
+    cr_assert_eq(r.sites_left_out, 4);
+    for (size_t i = 0; i < r.count; i++)
+        cr_assert_eq(r.rows[i].kind, SUMMARY_TAG);
+    compare_result_free(&r);
+    cr_assert_eq(compare_run(&with, &with, NULL, &r), 0);
+    cr_assert(r.sites_compared);
+    cr_assert_eq(r.failed, 0);
+    compare_result_free(&r);
+    summary_free(&with);
+    summary_free(&without);
+}
+
+Test(summary, a_baseline_keeps_call_sites_and_reads_back_equal) {
+    const char *p = tmp_capture("sites_baseline");
+    write_sites_run(p, 60);
+    summary_t s = summarise(p);
+    unlink(p);
+    char *text = NULL;
+    summary_t back = round_trip(&s, &text);
+    cr_assert(back.sites);
+    cr_assert_eq(back.baseline_version, 2);
+    cr_assert_eq(back.count, s.count);
+    compare_result_t r;
+    cr_assert_eq(compare_run(&back, &s, NULL, &r), 0);
+    cr_assert(r.sites_compared);
+    for (size_t i = 0; i < r.count; i++)
+        for (int m = 0; m < M_COUNT; m++)
+            cr_assert_eq(r.rows[i].m[m].change, 0, "%s %s", r.rows[i].key, summary_metric_name(m));
+    compare_result_free(&r);
+    free(text);
+    summary_free(&back);
+    summary_free(&s);
 }

@@ -21,10 +21,16 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import jsonschema
@@ -35,6 +41,13 @@ from harness import Checks  # noqa: E402  (named checks and the summary line)
 SCHEMA = os.path.join(HERE, "..", "cli", "trace.schema.json")
 JUNIT_XSD = os.path.join(HERE, "..", "lint", "schemas", "junit.xsd")
 LEAK_TAG = "ai/pathfinding"
+# The line of examples/fa-demo.c that leaks (scripted_leak's fa_heap_alloc),
+# found in the source so that editing the demo does not break the test.
+DEMO_SRC = os.path.join(HERE, "..", "..", "examples", "fa-demo.c")
+LEAK_LINE = next(i for i, l in enumerate(open(DEMO_SRC), 1)
+                 if "fa_heap_alloc(g->fa, g->opt.scripted_leak" in l)
+LEAK_SITE = "scripted_leak examples/fa-demo.c:%d" % LEAK_LINE
+LEAK_ROW = "%s;%s" % (LEAK_TAG, LEAK_SITE)
 DEMO_ARGS = ["--deterministic", "--frames", "600", "--entities", "800", "--seed", "7", "--quiet"]
 
 
@@ -44,6 +57,7 @@ class T:
         self.demo = os.path.abspath(args.demo)
         self.cli_asan = os.path.abspath(args.cli_asan) if args.cli_asan else None
         self.cli_tsan = os.path.abspath(args.cli_tsan) if args.cli_tsan else None
+        self.daemon = os.path.abspath(args.daemon) if args.daemon else None
         self.tmp = tempfile.mkdtemp(prefix="fa-compare-test-")
         self.checks = Checks()
         self.check = self.checks.check
@@ -71,15 +85,20 @@ class T:
         return p
 
 
-def table_rows(out):
-    """The rows of compare's table: [name, ..., status]."""
+def table_rows(out, head="TAG "):
+    """The rows of one of compare's tables (tags, or head="CALL SITE " for
+    the call sites): [name, ..., status]; a site's name holds a space, so it
+    is cut at the column of the next heading."""
     lines = out.splitlines()
-    start = next(i for i, l in enumerate(lines) if l.startswith("TAG "))
+    start = next((i for i, l in enumerate(lines) if l.startswith(head)), None)
+    if start is None:
+        return []
+    width = lines[start].index("P95 LIVE")
     rows = []
     for l in lines[start + 1:]:
         if not l.strip():
             break
-        rows.append(l.split())
+        rows.append([l[:width].rstrip()] + l[width:].split())
     return rows
 
 
@@ -89,15 +108,31 @@ def test_leak_is_caught(t):
     assert rows[0][0] == LEAK_TAG and rows[0][-1] == "regression", res.stdout
     failing = {r[0] for r in rows if r[-1] == "regression"}
     assert failing == {LEAK_TAG, "ai", "(root)"}, "only the leak and its ancestors: %s" % failing
+    # The line that leaks: the only call site listed (the others did not
+    # change), a new row that regressed.
+    sites = table_rows(res.stdout, "CALL SITE ")
+    assert [r[0] for r in sites] == [LEAK_ROW] and sites[0][-1] == "regression", res.stdout
     assert "Regressions:" in res.stdout and "%s  p50 live" % LEAK_TAG in res.stdout, res.stdout
-    assert "3 regressions: %s, ai, (root)" % LEAK_TAG in res.stderr, res.stderr
+    assert "%s  peak 0 B -> " % LEAK_ROW in res.stdout, res.stdout
+    assert "4 regressions: %s, ai, (root); at call sites: %s" % (LEAK_TAG, LEAK_ROW) in res.stderr, res.stderr
     doc = json.loads(t.run("--json", "compare", t.base, t.leak, expect=4).stdout)
-    assert doc["regressions"] == 3 and doc["rows"][0]["key"] == LEAK_TAG, doc["rows"][0]
-    m = doc["rows"][0]["metrics"]
+    assert doc["regressions"] == 4 and doc["sites_compared"] and doc["sites_left_out"] == 0, doc["regressions"]
+    failed = [r for r in doc["rows"] if r["status"] == "regression"]
+    assert doc["rows"][:4] == failed, "regressions first"
+    by_key = {(r["kind"], r["key"]): r for r in doc["rows"]}
+    m = by_key[("tag", LEAK_TAG)]["metrics"]
     # 4096 bytes a frame for 600 frames: about 2.4 MB more at the end.
     assert m["peak"]["change"] >= 590 * 4096 and m["p50"]["failed"], m
+    site = by_key[("site", LEAK_ROW)]
+    assert site["tag"] == LEAK_TAG and site["site"] == LEAK_SITE and not site["in_base"], site
+    sm = site["metrics"]
+    # Its live bytes are the leak alone: 4096 more each frame.
+    assert 599 * 4096 <= sm["peak"]["candidate"] <= 600 * 4096 and sm["peak"]["base"] == 0, sm["peak"]
+    assert sm["allocs_per_frame"]["candidate"] == 1 and sm["frame_bytes_per_frame"]["candidate"] == 4096, sm
     assert doc["base"]["frames"] == 600 and doc["candidate"]["app"] == "fa-demo", doc["base"]
-    for r in doc["rows"][3:]:
+    kinds = {r["kind"] for r in doc["rows"]}
+    assert kinds == {"tag", "site"} and sum(r["kind"] == "site" for r in doc["rows"]) > 10, kinds
+    for r in doc["rows"][4:]:
         assert r["status"] == "ok" and not any(x["failed"] for x in r["metrics"].values()), r
 
 
@@ -106,16 +141,19 @@ def test_reports(t):
     res = t.run("compare", t.base, t.leak, "--format", "junit", "--junit", junit, expect=4)
     for text in (res.stdout, open(junit).read()):
         root = ET.fromstring(text)
-        assert root.tag == "testsuites" and root.get("failures") == "3", text[:300]
+        assert root.tag == "testsuites", text[:300]
+        assert root.get("failures") == "4", text[:300]
         cases = {c.get("name"): c for c in root.iter("testcase")}
         assert cases[LEAK_TAG].find("failure") is not None and cases["render"].find("failure") is None
         assert "p50 live" in cases[LEAK_TAG].find("failure").text
+        assert cases[LEAK_ROW].get("classname") == "framealloc.site" and cases[LEAK_ROW].find("failure") is not None
     # The schema CI reporters (Jenkins, GitLab) read.
     p = subprocess.run(["xmllint", "--noout", "--schema", JUNIT_XSD, junit], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     md = t.run("compare", t.base, t.leak, "--format", "markdown", expect=4).stdout
-    assert md.startswith("### framealloc memory: 3 regressions"), md[:200]
+    assert md.startswith("### framealloc memory: 4 regressions"), md[:200]
     assert "| `%s` | **" % LEAK_TAG in md and "unchanged rows not shown" in md, md
+    assert "| call site | p50 live |" in md and "| `%s` | **" % LEAK_ROW in md, md
 
 
 def test_no_flapping(t):
@@ -129,6 +167,8 @@ def test_no_flapping(t):
     for a, b in zip(same, same[1:]):
         res = t.run("compare", a, b, expect=0)
         assert "0 regressions" in res.stdout, res.stdout
+        # Every call site compared, none changed (seeded demo).
+        assert table_rows(res.stdout, "CALL SITE ") == [] and " 0 call sites" not in res.stdout, res.stdout
 
 
 def test_baselines(t):
@@ -138,19 +178,41 @@ def test_baselines(t):
     text = open(b1).read()
     assert text == open(b2).read(), "the same build saves the same bytes"
     doc = json.loads(text)
-    assert doc["format"] == "framealloc-baseline" and doc["version"] == 1 and doc["frames"] == 600, doc
-    assert all(line.startswith("    {\"tag\": ") for line in text.splitlines()[7:-2]), text
+    assert doc["format"] == "framealloc-baseline" and doc["version"] == 2 and doc["frames"] == 600, doc
+    assert doc["call_sites"] is True, doc
+    lines = text.splitlines()[8:-2]
+    assert all(line.startswith("    {\"tag\": ") or line.startswith("    {\"site\": ") for line in lines), text
+    assert any(r.get("site") == LEAK_SITE for r in json.load(open(b1))["rows"]) is False
     t.run("baseline", "check", b1, "--capture", t.path("same2.facap"), expect=0)
     res = t.run("baseline", "check", b1, "--capture", t.leak, "--junit", t.path("b.xml"), expect=4)
     assert table_rows(res.stdout)[0][0] == LEAK_TAG, res.stdout
-    assert ET.parse(t.path("b.xml")).getroot().get("failures") == "3"
+    assert [r[0] for r in table_rows(res.stdout, "CALL SITE ")] == [LEAK_ROW], res.stdout
+    assert ET.parse(t.path("b.xml")).getroot().get("failures") == "4"
+    # A baseline saved before call sites (version 1: tags only, no
+    # call_sites) still reads: its tags are checked, with a note, and the
+    # candidate's sites are not taken for new rows.
+    old = dict(doc, version=1, rows=[r for r in doc["rows"] if "site" not in r])
+    del old["call_sites"]
+    b0 = t.path("baseline-v1.json")
+    with open(b0, "w") as f:
+        json.dump(old, f)
+    res = t.run("baseline", "check", b0, "--capture", t.path("same2.facap"), expect=0)
+    assert "saved before call sites" in res.stderr and "call sites not compared" in res.stdout, res.stderr
+    res = t.run("baseline", "check", b0, "--capture", t.leak, expect=4)
+    assert "3 regressions: %s, ai, (root)\n" % LEAK_TAG in res.stderr, res.stderr
     # Thresholds: ignoring the leak's subtree passes; a loose global limit too.
     rules = t.path("thresholds.json")
     with open(rules, "w") as f:
         json.dump({"tags": {"ai": {"ignore": True}, "ai/*": {"ignore": True}, "": {"min_bytes": "16MiB"}}}, f)
     res = t.run("baseline", "check", b1, "--capture", t.leak, "--thresholds", rules, expect=0)
-    assert "2 ignored" in res.stdout, res.stdout
-    t.run("compare", t.base, t.leak, "--max-growth", "1000000", expect=0)
+    # The thresholds of a tag hold for its call sites: the leak's line too.
+    assert [r[-1] for r in table_rows(res.stdout, "CALL SITE ")] == ["ignored"], res.stdout
+    assert "0 regressions, 5 ignored" in res.stdout, res.stdout
+    # A line that did not allocate before grows from 0 (an infinite
+    # percentage): only --min-bytes lets it pass, so a huge --max-growth
+    # leaves the tags passing and the new line failing.
+    res = t.run("compare", t.base, t.leak, "--max-growth", "1000000", expect=4)
+    assert "1 regression: at call sites: %s\n" % LEAK_ROW in res.stderr, res.stderr
     t.run("compare", t.base, t.leak, "--min-bytes", "1GiB", expect=0)
     with open(rules, "w") as f:
         f.write('{"tags": {"ai": {"max_growth": 5}}}')
@@ -194,8 +256,9 @@ def test_trace_export(t):
         if e["ph"] == "C":
             counters.setdefault(e["name"], []).append(e["args"]["live_bytes"])
     cmp = json.loads(t.run("--json", "compare", t.base, t.leak, expect=4).stdout)
-    assert set(counters) == {r["key"] or "(root)" for r in cmp["rows"]}, "one counter track per tag"
-    for r in cmp["rows"]:
+    tags = [r for r in cmp["rows"] if r["kind"] == "tag"]
+    assert set(counters) == {r["key"] or "(root)" for r in tags}, "one counter track per tag"
+    for r in tags:
         # Live bytes at frame ends never exceed the peak, which also holds
         # what lib saw within frames; the median is one of those values.
         name, m = r["key"] or "(root)", r["metrics"]
@@ -215,9 +278,21 @@ def test_folded_export(t):
     stacks = {}
     for line in res.stdout.splitlines():
         stack, count = line.rsplit(" ", 1)
+        assert stack not in stacks, line
         stacks[stack] = int(count)
-    assert stacks["ai;pathfinding"] > 600 * 4096 / 2, stacks
-    assert "render" in stacks and "(root)" not in [s.split(";")[0] for s in stacks if ";" in s], stacks
+    # tag;function file:line: the leak's line holds its mean live bytes
+    # (4096 more each frame: about 300 x 4096).
+    leak = "ai;pathfinding;" + LEAK_SITE
+    assert 295 * 4096 < stacks[leak] < 305 * 4096, stacks
+    assert "(root)" not in [s.split(";")[0] for s in stacks if ";" in s], stacks
+    # Every frame of the demo has site rows: they claim all of a tag's own
+    # bytes, so every line ends with a site frame ("function file:line").
+    for s in stacks:
+        last = s.split(";")[-1]
+        assert (" " in last and ":" in last) or last == "(other sites)", s
+    # The lines add up to what the tags held: compare's root p50 is of the
+    # same live bytes (the mean and the median of a steady run are close).
+    assert any(s.startswith("render;") for s in stacks), stacks
 
 
 def test_ci_script(t):
@@ -243,10 +318,82 @@ def test_ci_script(t):
     p = gate("--scripted-leak", "4096")
     assert p.returncode == 4, p.stdout + p.stderr
     assert table_rows(p.stdout)[0][0] == LEAK_TAG, p.stdout
-    assert ET.parse(os.path.join(report, "memory.xml")).getroot().get("failures") == "3"
+    assert ET.parse(os.path.join(report, "memory.xml")).getroot().get("failures") == "4"
     assert "| `%s` |" % LEAK_TAG in open(os.path.join(report, "memory.md")).read()
     p = subprocess.run([script], capture_output=True, text=True)
     assert p.returncode == 2 and "usage" in p.stderr
+
+
+def api(url, path, **params):
+    """GET url + path with the parameters: (status, JSON body)."""
+    q = "?" + urllib.parse.urlencode(params) if params else ""
+    try:
+        with urllib.request.urlopen(url + path + q, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_daemon_compare(t):
+    """GET /api/v1/compare on the two captures imported as sessions: the
+    diff fa-cli compare gives on the files (libfa-compare, the same code),
+    within its frame and row bounds, and precise errors."""
+    if not t.daemon:
+        return
+    db = t.path("compare.db")
+    p = subprocess.run([t.daemon, "--db", db, "--import", t.base, t.leak], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    ids = re.findall(r"session ([0-9a-f]{16}) imported", p.stderr + p.stdout)
+    assert len(ids) == 2, p.stderr
+    log = open(t.path("daemon.log"), "w")
+    d = subprocess.Popen([t.daemon, "--db", db, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0"],
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = None
+        for _ in range(100):
+            m = re.search(r"ready http=(http://\S+)", open(t.path("daemon.log")).read())
+            if m:
+                url = m.group(1)
+                break
+            time.sleep(0.1)
+        assert url, open(t.path("daemon.log")).read()
+        code, doc = api(url, "/api/v1/compare", base=ids[0], candidate=ids[1], limit=1000)
+        assert code == 200, doc
+        cli = json.loads(t.run("--json", "compare", t.base, t.leak, expect=4).stdout)
+        assert doc["regressions"] == cli["regressions"] == 4 and doc["sites_compared"], doc["regressions"]
+        assert doc["rows_total"] == len(cli["rows"]) == len(doc["rows"]) and not doc["rows_truncated"]
+        for a, b in zip(doc["rows"], cli["rows"]):
+            assert (a["kind"], a["key"], a["status"]) == (b["kind"], b["key"], b["status"]), (a, b)
+            assert a["metrics"] == b["metrics"], (a["key"], a["metrics"], b["metrics"])
+        assert doc["rows"][0]["key"] == LEAK_ROW or doc["rows"][1]["key"] == LEAK_ROW, doc["rows"][:2]
+        assert doc["base"]["frames_used"] == 600 and doc["base"]["call_sites"], doc["base"]
+        # Thresholds, as on the command line.
+        code, loose = api(url, "/api/v1/compare", base=ids[0], candidate=ids[1], min_bytes="1GiB")
+        assert code == 200 and loose["regressions"] == 0 and loose["thresholds"]["min_bytes"] == 1 << 30, loose
+        code, some = api(url, "/api/v1/compare", base=ids[0], candidate=ids[1], max_growth="2.5", limit=3)
+        assert code == 200 and len(some["rows"]) == 3 and some["rows_truncated"], some
+        assert some["thresholds"]["max_growth_pct"] == 2.5
+        # Bounded: the newest 100 frames of each side.
+        code, few = api(url, "/api/v1/compare", base=ids[0], candidate=ids[1], frames=100)
+        assert code == 200 and few["base"]["frames_used"] == 100 and few["base"]["truncated"], few["base"]
+        assert few["base"]["frames_total"] == 600 and few["frames_limit"] == 100
+        code, same = api(url, "/api/v1/compare", base=ids[0], candidate=ids[0])
+        assert code == 200 and same["regressions"] == 0, same["regressions"]
+        for params, status, name in (({"candidate": ids[1]}, 400, "base"),
+                                     ({"base": ids[0], "candidate": "0123456789abcdef"}, 404, "candidate"),
+                                     ({"base": "zz", "candidate": ids[1]}, 400, "base"),
+                                     ({"base": ids[0], "candidate": ids[1], "max_growth": "-1"}, 400, "max_growth"),
+                                     ({"base": ids[0], "candidate": ids[1], "min_bytes": "lots"}, 400, "min_bytes"),
+                                     ({"base": ids[0], "candidate": ids[1], "frames": "0"}, 400, "frames"),
+                                     ({"base": ids[0], "candidate": ids[1], "tag": "x"}, 400, "tag")):
+            code, err = api(url, "/api/v1/compare", **params)
+            assert code == status and err["error"].get("parameter") == name, (params, code, err)
+    finally:
+        d.send_signal(signal.SIGTERM)
+        d.wait(timeout=30)
+    text = open(t.path("daemon.log")).read()
+    assert d.returncode == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-3000:]
 
 
 def test_asan(t):
@@ -286,6 +433,7 @@ def main():
     ap.add_argument("--cli-asan", help="the ASan+UBSan build, run over the same inputs")
     ap.add_argument("--cli-tsan", help="the TSan build: compare reads two captures on two threads")
     ap.add_argument("--demo", required=True)
+    ap.add_argument("--daemon", help="fa-insightd: its /api/v1/compare is checked against compare")
     ap.add_argument("--keep", action="store_true")
     t = T(ap.parse_args())
     try:
@@ -305,6 +453,7 @@ def main():
         ("a capture cut off inside its last messages still compares", test_crash_cut_capture),
         ("missing files, non-captures, bad options: exit 2 naming them", test_bad_inputs),
         ("export --format trace: schema-valid, counters agree with compare", test_trace_export),
+        ("GET /api/v1/compare: the diff of fa-cli compare, bounded, with precise errors", test_daemon_compare),
         ("export --format folded: integer stacks by tag path", test_folded_export),
         ("examples/ci-memory-gate.sh: baseline, pass, then exit 4 on the leak with reports", test_ci_script),
         ("every path again under ASan+UBSan: no report, no leak", test_asan),

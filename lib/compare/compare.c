@@ -1,8 +1,12 @@
-/* compare.c — thresholds, the comparison of two summaries, and its four
- * reports (compare.h). */
+/* compare.c — thresholds, the comparison of two summaries and its JSON
+ * (compare.h). */
 #include "compare.h"
 
+#include "escape.h" /* libfa-text */
+#include "units.h"
+
 #include <inttypes.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +107,7 @@ int compare_rules_load(const char *path, const compare_limits_t *flags, bool set
         }
         bool has[4] = {0};
         if (read_limits(doc, &r->global, has, "the top level", err, errcap) != 0) goto out;
-        const cJSON *tags = jv_get(doc, "tags");
+        const cJSON *tags = cJSON_GetObjectItemCaseSensitive(doc, "tags");
         if (tags && !cJSON_IsObject(tags)) {
             snprintf(err, errcap, "\"tags\" must be an object of tag path: thresholds");
             goto out;
@@ -250,12 +254,19 @@ int compare_run(const summary_t *base, const summary_t *candidate, const compare
     out->rules = rules;
     out->rows = calloc(base->count + candidate->count + 1, sizeof *out->rows);
     if (!out->rows) return -1;
+    out->sites_compared = base->sites && candidate->sites;
     /* Both are sorted by (kind, key): one merge pass. */
     size_t i = 0, j = 0;
     while (i < base->count || j < candidate->count) {
         const summary_row_t *b = i < base->count ? &base->rows[i] : NULL;
         const summary_row_t *c = j < candidate->count ? &candidate->rows[j] : NULL;
         int order = !b ? 1 : !c ? -1 : (b->kind != c->kind ? (b->kind < c->kind ? -1 : 1) : strcmp(b->key, c->key));
+        if ((order <= 0 ? b : c)->kind == SUMMARY_SITE && !out->sites_compared) {
+            out->sites_left_out++;
+            i += order <= 0;
+            j += order >= 0;
+            continue;
+        }
         compare_row_t *row = &out->rows[out->count++];
         fill_row(row, order <= 0 ? b : NULL, order >= 0 ? c : NULL, rules);
         i += order <= 0;
@@ -274,55 +285,7 @@ void compare_result_free(compare_result_t *r) {
     r->count = 0;
 }
 
-int compare_format_parse(const char *s, compare_format *out) {
-    static const struct {
-        const char *name;
-        compare_format f;
-    } names[] = {{"table", CF_TABLE}, {"json", CF_JSON}, {"markdown", CF_MARKDOWN}, {"md", CF_MARKDOWN},
-                 {"junit", CF_JUNIT}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(s, names[i].name) == 0) {
-            *out = names[i].f;
-            return 0;
-        }
-    return -1;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Reports                                                                   */
-/* ------------------------------------------------------------------------ */
-
-static const char *row_name(const compare_row_t *row) {
-    return row->kind == SUMMARY_TAG ? render_tag_name(row->key) : row->key;
-}
-
-/* A metric's value for people: bytes in units, allocations with decimals. */
-static const char *fmt_value(char *buf, size_t cap, summary_metric m, double v) {
-    if (isnan(v)) return "-";
-    if (summary_metric_is_bytes(m)) return units_format_bytes(buf, cap, (uint64_t)llround(v));
-    snprintf(buf, cap, "%.2f", v);
-    return buf;
-}
-
-static const char *fmt_change(char *buf, size_t cap, summary_metric m, double change) {
-    if (isnan(change)) return "-";
-    if (summary_metric_is_bytes(m)) return render_signed_bytes(buf, cap, (int64_t)llround(change));
-    snprintf(buf, cap, "%+.2f", change);
-    return buf;
-}
-
-static const char *fmt_pct(char *buf, size_t cap, const compare_metric_t *c) {
-    if (isnan(c->change_pct)) return "-";
-    if (isinf(c->change_pct)) return "new";
-    if (c->change == 0) return "=";
-    if (fabs(c->change_pct) < 10)
-        snprintf(buf, cap, "%+.1f %%", c->change_pct);
-    else
-        snprintf(buf, cap, "%+.0f %%", c->change_pct);
-    return buf;
-}
-
-static const char *row_status(const compare_row_t *row) {
+const char *compare_row_status(const compare_row_t *row) {
     if (row->failed) return "regression";
     if (row->limits.ignore) return "ignored";
     if (!row->in_candidate) return "gone";
@@ -330,68 +293,25 @@ static const char *row_status(const compare_row_t *row) {
     return "ok";
 }
 
-static void describe_rule(char *buf, size_t cap, const compare_limits_t *l) {
-    char b[32];
-    snprintf(buf, cap, "a figure fails when it grows by more than %g %% and more than %s (allocations: %g %% "
-                       "and %g per frame)",
-             l->max_growth_pct, units_format_bytes(b, sizeof b, l->min_bytes), l->max_growth_pct, l->min_allocs);
+bool compare_row_changed(const compare_row_t *row) {
+    bool changed = row->failed || !row->in_base || !row->in_candidate;
+    for (int m = 0; m < M_COUNT; m++)
+        changed |= !isnan(row->m[m].change) && row->m[m].change != 0;
+    return changed;
 }
 
-/* The two runs and the rule, one line each, after the given prefixes. */
-static void print_header(FILE *out, const compare_result_t *r, const char *base, const char *candidate,
-                         const char *rule_prefix) {
-    char line[512], rule[256];
-    run_describe(&r->base->info, line, sizeof line);
-    fprintf(out, "%s%s\n", base, line);
-    run_describe(&r->candidate->info, line, sizeof line);
-    fprintf(out, "%s%s\n", candidate, line);
-    compare_limits_t g = compare_rules_global(r->rules);
-    describe_rule(rule, sizeof rule, &g);
-    fprintf(out, "%s%s\n\n", rule_prefix, rule);
+void compare_sites_note(const compare_result_t *r, char *buf, size_t cap) {
+    buf[0] = '\0';
+    if (r->sites_left_out)
+        snprintf(buf, cap, "call sites not compared: only the %s has them (%zu site rows left out)",
+                 r->base->sites ? "base" : "candidate", r->sites_left_out);
+    else if (!r->sites_compared)
+        snprintf(buf, cap, "no call sites in either run");
 }
 
-static void print_table(const cli_t *cli, FILE *out, const compare_result_t *r) {
-    print_header(out, r, "base:      ", "candidate: ", "");
-    render_table_t *t = render_table_new(10);
-    const char *head[] = {r->count && r->rows[0].kind == SUMMARY_SITE ? "ROW" : "TAG",
-                          "P95 LIVE", "CHANGE", "P50", "P95", "P99", "PEAK", "FRAME B/F", "ALLOCS/F", "STATUS"};
-    render_table_header(t, head);
-    for (size_t c = 1; c < 9; c++)
-        render_table_align_right(t, c);
-    for (size_t i = 0; i < r->count; i++) {
-        const compare_row_t *row = &r->rows[i];
-        char b[2][32], p[6][32];
-        render_table_cell(t, "%s", row_name(row));
-        render_table_cell(t, "%s", fmt_value(b[0], 32, M_P95, row->m[M_P95].candidate));
-        render_table_cell(t, "%s", fmt_change(b[1], 32, M_P95, row->m[M_P95].change));
-        const summary_metric shown[6] = {M_P50, M_P95, M_P99, M_PEAK, M_FRAME_BYTES, M_ALLOCS};
-        for (int k = 0; k < 6; k++)
-            render_table_cell(t, "%s%s%s", row->m[shown[k]].failed ? render_color_code(cli, RC_BOLD_RED) : "",
-                              fmt_pct(p[k], 32, &row->m[shown[k]]),
-                              row->m[shown[k]].failed ? render_color_code(cli, RC_RESET) : "");
-        render_table_cell(t, "%s%s%s", render_color_code(cli, row->failed ? RC_BOLD_RED : RC_RESET),
-                          row_status(row), render_color_code(cli, RC_RESET));
-    }
-    render_table_print(cli, t, out);
-    render_table_free(t);
-    if (r->failed) {
-        fprintf(out, "\nRegressions:\n");
-        for (size_t i = 0; i < r->count && r->rows[i].failed; i++) {
-            const compare_row_t *row = &r->rows[i];
-            for (int m = 0; m < M_COUNT; m++) {
-                const compare_metric_t *c = &row->m[m];
-                if (!c->failed) continue;
-                char a[32], b[32], d[32], p[32];
-                fprintf(out, "  %s  %s %s -> %s (%s, %s)\n", row_name(row), summary_metric_label(m),
-                        fmt_value(a, 32, m, c->base), fmt_value(b, 32, m, c->candidate), fmt_change(d, 32, m, c->change),
-                        fmt_pct(p, 32, c));
-            }
-        }
-    }
-    fprintf(out, "\n%zu %s%s compared: %zu regression%s, %zu ignored\n", r->count,
-            r->count && r->rows[0].kind == SUMMARY_SITE ? "row" : "tag", r->count == 1 ? "" : "s", r->failed,
-            r->failed == 1 ? "" : "s", r->ignored);
-}
+/* ------------------------------------------------------------------------ */
+/* JSON                                                                      */
+/* ------------------------------------------------------------------------ */
 
 static cJSON *json_number_or_null(double v) {
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
@@ -416,14 +336,17 @@ static cJSON *json_limits(const compare_limits_t *l) {
     return o;
 }
 
-static void print_json(FILE *out, const compare_result_t *r) {
+cJSON *compare_result_json(const compare_result_t *r) {
     cJSON *doc = cJSON_CreateObject();
+    if (!doc) return NULL;
     cJSON_AddItemToObject(doc, "base", json_info(&r->base->info));
     cJSON_AddItemToObject(doc, "candidate", json_info(&r->candidate->info));
     compare_limits_t g = compare_rules_global(r->rules);
     cJSON_AddItemToObject(doc, "thresholds", json_limits(&g));
     cJSON_AddNumberToObject(doc, "regressions", (double)r->failed);
     cJSON_AddNumberToObject(doc, "ignored", (double)r->ignored);
+    cJSON_AddBoolToObject(doc, "sites_compared", r->sites_compared);
+    cJSON_AddNumberToObject(doc, "sites_left_out", (double)r->sites_left_out);
     cJSON *rows = cJSON_AddArrayToObject(doc, "rows");
     for (size_t i = 0; i < r->count; i++) {
         const compare_row_t *row = &r->rows[i];
@@ -431,7 +354,8 @@ static void print_json(FILE *out, const compare_result_t *r) {
         cJSON_AddStringToObject(o, "kind", summary_kind_name(row->kind));
         cJSON_AddStringToObject(o, "key", row->key);
         cJSON_AddStringToObject(o, "tag", row->tag);
-        cJSON_AddStringToObject(o, "status", row_status(row));
+        if (row->kind == SUMMARY_SITE) cJSON_AddStringToObject(o, "site", row->key + strlen(row->tag) + 1);
+        cJSON_AddStringToObject(o, "status", compare_row_status(row));
         cJSON_AddBoolToObject(o, "in_base", row->in_base);
         cJSON_AddBoolToObject(o, "in_candidate", row->in_candidate);
         cJSON_AddItemToObject(o, "thresholds", json_limits(&row->limits));
@@ -448,126 +372,6 @@ static void print_json(FILE *out, const compare_result_t *r) {
         }
         cJSON_AddItemToArray(rows, o);
     }
-    char *s = cJSON_Print(doc);
-    if (s) fprintf(out, "%s\n", s);
-    free(s);
-    cJSON_Delete(doc);
+    return doc;
 }
 
-/* Markdown table cells: backticks and bars would break the table. */
-static void md_name(FILE *out, const char *s) {
-    fputc('`', out);
-    for (; *s; s++)
-        fputc(*s == '`' || *s == '|' ? '\'' : *s, out);
-    fputc('`', out);
-}
-
-static void print_markdown(FILE *out, const compare_result_t *r) {
-    if (r->failed)
-        fprintf(out, "### framealloc memory: %zu regression%s\n\n", r->failed, r->failed == 1 ? "" : "s");
-    else
-        fputs("### framealloc memory: no regression\n\n", out);
-    print_header(out, r, "- base: ", "- candidate: ", "- ");
-    fputs("| tag | p50 live | p95 live | p99 live | peak | frame B/frame | allocs/frame | status |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---|\n",
-          out);
-    size_t unchanged = 0;
-    const summary_metric cols[6] = {M_P50, M_P95, M_P99, M_PEAK, M_FRAME_BYTES, M_ALLOCS};
-    for (size_t i = 0; i < r->count; i++) {
-        const compare_row_t *row = &r->rows[i];
-        bool changed = false;
-        for (int m = 0; m < M_COUNT; m++)
-            changed |= !isnan(row->m[m].change) && row->m[m].change != 0;
-        if (!changed && !row->failed) {
-            unchanged++;
-            continue;
-        }
-        fputs("| ", out);
-        md_name(out, row_name(row));
-        for (int k = 0; k < 6; k++) {
-            const compare_metric_t *c = &row->m[cols[k]];
-            char a[32], b[32], p[32];
-            fprintf(out, " | %s%s → %s (%s)%s", c->failed ? "**" : "", fmt_value(a, 32, cols[k], c->base),
-                    fmt_value(b, 32, cols[k], c->candidate), fmt_pct(p, 32, c), c->failed ? "**" : "");
-        }
-        fprintf(out, " | %s |\n", row->failed ? "**regression**" : row_status(row));
-    }
-    if (unchanged) fprintf(out, "\n%zu unchanged row%s not shown.\n", unchanged, unchanged == 1 ? "" : "s");
-}
-
-static void xml_text(FILE *out, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&apos;", out); break;
-        default: fputc(*s, out);
-        }
-    }
-}
-
-static void print_junit(FILE *out, const compare_result_t *r) {
-    char base[512], cand[512];
-    run_describe(&r->base->info, base, sizeof base);
-    run_describe(&r->candidate->info, cand, sizeof cand);
-    /* testsuites takes no "skipped" in the schema CI reporters read. */
-    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"fa-cli compare\" tests=\"%zu\" "
-                 "failures=\"%zu\">\n  <testsuite name=\"framealloc memory\" tests=\"%zu\" "
-                 "failures=\"%zu\" skipped=\"%zu\">\n    <properties>\n      <property name=\"base\" value=\"",
-            r->count, r->failed, r->count, r->failed, r->ignored);
-    xml_text(out, base);
-    fputs("\"/>\n      <property name=\"candidate\" value=\"", out);
-    xml_text(out, cand);
-    fputs("\"/>\n    </properties>\n", out);
-    for (size_t i = 0; i < r->count; i++) {
-        const compare_row_t *row = &r->rows[i];
-        fprintf(out, "    <testcase classname=\"framealloc.%s\" name=\"", summary_kind_name(row->kind));
-        xml_text(out, row_name(row));
-        fputs("\">", out);
-        if (row->failed) {
-            char msg[256] = "", detail[2048] = "";
-            size_t dl = 0;
-            for (int m = 0; m < M_COUNT; m++) {
-                const compare_metric_t *c = &row->m[m];
-                if (!c->failed) continue;
-                char a[32], b[32], d[32], p[32];
-                if (!msg[0])
-                    snprintf(msg, sizeof msg, "%s grew %s (%s)", summary_metric_label(m), fmt_change(d, 32, m, c->change),
-                             fmt_pct(p, 32, c));
-                int w = snprintf(detail + dl, sizeof detail - dl, "%s: %s -> %s (%s, %s)\n", summary_metric_label(m),
-                                 fmt_value(a, 32, m, c->base), fmt_value(b, 32, m, c->candidate),
-                                 fmt_change(d, 32, m, c->change), fmt_pct(p, 32, c));
-                if (w > 0 && (size_t)w < sizeof detail - dl) dl += (size_t)w;
-            }
-            fputs("\n      <failure type=\"memory-regression\" message=\"", out);
-            xml_text(out, msg);
-            fputs("\">", out);
-            xml_text(out, detail);
-            fputs("</failure>\n    ", out);
-        } else if (row->limits.ignore) {
-            fputs("<skipped message=\"ignored by the thresholds file\"/>", out);
-        }
-        fputs("</testcase>\n", out);
-    }
-    fputs("  </testsuite>\n</testsuites>\n", out);
-}
-
-void compare_print(const cli_t *cli, FILE *out, compare_format f, const compare_result_t *r) {
-    switch (f) {
-    case CF_TABLE: print_table(cli, out, r); break;
-    case CF_JSON: print_json(out, r); break;
-    case CF_MARKDOWN: print_markdown(out, r); break;
-    case CF_JUNIT: print_junit(out, r); break;
-    }
-}
-
-int compare_verdict(const cli_t *cli, const compare_result_t *r) {
-    if (!r->failed) return CLI_EXIT_OK;
-    fprintf(cli->err, CLI_NAME " %s: %zu regression%s:", cli->command, r->failed, r->failed == 1 ? "" : "s");
-    for (size_t i = 0; i < r->count && r->rows[i].failed && i < 8; i++)
-        fprintf(cli->err, "%s %s", i ? "," : "", row_name(&r->rows[i]));
-    fprintf(cli->err, "%s\n", r->failed > 8 ? ", ..." : "");
-    return CLI_EXIT_REGRESSION;
-}

@@ -1,9 +1,12 @@
-/* summary.c — a run summed up per tag (summary.h): log-linear histograms of
- * the per-frame live bytes for the percentiles, sums for the means; and the
- * baseline file that keeps a summary in git. */
+/* summary.c — a run summed up per tag and call site (summary.h):
+ * log-linear histograms of the per-frame live bytes for the percentiles,
+ * sums for the means. */
 #include "summary.h"
+#include "sitenames.h"
+#include "u64map.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,19 +123,112 @@ typedef struct tag_acc {
     double sub_frame_bytes, sub_allocs;
 } tag_acc_t;
 
-typedef struct acc {
+/* A site row of the summary: the (site, tag) pairs whose key is the same
+ * (normally one), summed per frame before they are counted. */
+typedef struct site_acc {
+    char *key, *tag;
+    hist_t live;
+    uint64_t samples, peak, allocs, bytes;
+    uint64_t cur_live, cur_bytes, cur_count; /* this frame's, while it is read */
+    bool touched;
+} site_acc_t;
+
+struct summary_acc {
     tag_acc_t *tags[65536];
     uint64_t frames;
     bool oom;
-} acc_t;
+    /* Call sites. */
+    bool sites;              /* some frame carried site rows */
+    sitenames_t names;
+    u64map_t slot_of_pair; /* (site id << 16 | tag id) + 1 -> slots[] */
+    u64map_t slot_of_key;  /* key_hash(key) -> slots[] */
+    site_acc_t *slots;
+    size_t nslots, slots_cap;
+    uint32_t *touched; /* slots of the current frame */
+    size_t ntouched, touched_cap;
+};
+typedef struct summary_acc acc_t;
+
+summary_acc_t *summary_acc_new(void) {
+    return calloc(1, sizeof(acc_t));
+}
 
 static tag_acc_t *acc_tag(acc_t *a, uint16_t id) {
     if (!a->tags[id] && !(a->tags[id] = calloc(1, sizeof *a->tags[id]))) a->oom = true;
     return a->tags[id];
 }
 
-static void on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
-    acc_t *a = user;
+/* Grows a vector to hold one more element. */
+static int grow(void **v, size_t *cap, size_t n, size_t size) {
+    if (n < *cap) return 0;
+    size_t c = *cap ? *cap * 2 : 64;
+    void *p = realloc(*v, c * size);
+    if (!p) return -1;
+    *v = p;
+    *cap = c;
+    return 0;
+}
+
+void summary_acc_site(summary_acc_t *a, uint32_t id, uint32_t line, uint8_t kind, const char *file,
+                      const char *function) {
+    if (sitenames_define(&a->names, id, line, kind, file, function) != 0) a->oom = true;
+}
+
+static uint64_t key_hash(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h | 1; /* never 0, the empty slot */
+}
+
+/* The slot of a (site, tag) pair: found by the pair, else by its key
+ * (pairs of one key share it), else new. Beyond SUMMARY_SITES_MAX slots a
+ * pair joins its tag's "other sites". U64MAP_NONE when out of memory. */
+static uint32_t acc_slot(acc_t *a, uint32_t site, uint16_t tag) {
+    uint64_t pair = ((uint64_t)site << 16 | tag) + 1;
+    uint32_t at = u64map_get(&a->slot_of_pair, pair);
+    if (at != U64MAP_NONE) return at;
+    tag_acc_t *t = acc_tag(a, tag);
+    if (!t) return U64MAP_NONE;
+    char name[SITENAMES_NAME_MAX], num[16];
+    snprintf(num, sizeof num, "#%u", tag);
+    const char *tpath = t->defined ? t->path : num;
+    sitenames_format(&a->names, site, name, sizeof name);
+    size_t kl = strlen(tpath) + strlen(name) + 2;
+    char *key = malloc(kl);
+    if (!key) return U64MAP_NONE;
+    snprintf(key, kl, "%s;%s", tpath, name);
+    /* Another pair with this key (the same line under another id)? By
+     * the key's hash; a collision of hashes searches every slot. */
+    uint64_t h = key_hash(key);
+    at = u64map_get(&a->slot_of_key, h);
+    if (at != U64MAP_NONE && strcmp(a->slots[at].key, key) != 0) {
+        at = U64MAP_NONE;
+        for (uint32_t i = 0; i < a->nslots && at == U64MAP_NONE; i++)
+            if (strcmp(a->slots[i].key, key) == 0) at = i;
+    }
+    if (at == U64MAP_NONE && a->nslots >= SUMMARY_SITES_MAX && site != 0) {
+        free(key);
+        at = acc_slot(a, 0, tag);
+        if (at != U64MAP_NONE && u64map_put(&a->slot_of_pair, pair, at) != 0) return U64MAP_NONE;
+        return at;
+    }
+    if (at == U64MAP_NONE) {
+        if (grow((void **)&a->slots, &a->slots_cap, a->nslots, sizeof *a->slots) != 0) {
+            free(key);
+            return U64MAP_NONE;
+        }
+        at = (uint32_t)a->nslots++;
+        a->slots[at] = (site_acc_t){.key = key, .tag = strdup(tpath)};
+        if (!a->slots[at].tag) return U64MAP_NONE;
+        if (u64map_get(&a->slot_of_key, h) == U64MAP_NONE && u64map_put(&a->slot_of_key, h, at) != 0) return U64MAP_NONE;
+    } else {
+        free(key);
+    }
+    return u64map_put(&a->slot_of_pair, pair, at) == 0 ? at : U64MAP_NONE;
+}
+
+void summary_acc_tag(summary_acc_t *a, uint16_t id, uint16_t parent, const char *path) {
     tag_acc_t *t = acc_tag(a, id);
     if (!t) return;
     char *copy = strdup(path);
@@ -146,22 +242,53 @@ static void on_tag(void *user, uint16_t id, uint16_t parent, const char *path) {
     t->defined = true;
 }
 
-static int on_frame(void *user, const run_frame_t *f) {
-    acc_t *a = user;
+static int acc_frame_sites(acc_t *a, const fa_proto_site_row_t *sites, uint32_t site_count) {
+    if (site_count) a->sites = true;
+    for (uint32_t i = 0; i < site_count; i++) {
+        const fa_proto_site_row_t *r = &sites[i];
+        uint32_t at = acc_slot(a, r->site_id, r->tag_id);
+        if (at == U64MAP_NONE) return -1;
+        site_acc_t *s = &a->slots[at];
+        if (!s->touched) {
+            if (grow((void **)&a->touched, &a->touched_cap, a->ntouched, sizeof *a->touched) != 0) return -1;
+            a->touched[a->ntouched++] = at;
+            s->touched = true;
+        }
+        s->cur_live += r->live_bytes;
+        s->cur_bytes += r->bytes;
+        s->cur_count += r->count;
+    }
+    for (size_t i = 0; i < a->ntouched; i++) {
+        site_acc_t *s = &a->slots[a->touched[i]];
+        if (hist_add(&s->live, s->cur_live, 1) != 0) return -1;
+        if (s->cur_live > s->peak) s->peak = s->cur_live;
+        s->samples++;
+        s->bytes += s->cur_bytes;
+        s->allocs += s->cur_count;
+        s->cur_live = s->cur_bytes = s->cur_count = 0;
+        s->touched = false;
+    }
+    a->ntouched = 0;
+    return 0;
+}
+
+int summary_acc_frame(summary_acc_t *a, const fa_proto_tag_stat_t *tags, uint32_t tag_count,
+                      const fa_proto_site_row_t *sites, uint32_t site_count) {
+    if (a->oom) return -1;
     a->frames++;
-    for (uint32_t i = 0; i < f->tag_count; i++) {
-        const fa_proto_tag_stat_t *r = &f->tags[i];
+    for (uint32_t i = 0; i < tag_count; i++) {
+        const fa_proto_tag_stat_t *r = &tags[i];
         tag_acc_t *t = acc_tag(a, r->id);
-        if (!t) return CLI_EXIT_SERVER;
+        if (!t) return -1;
         t->seen = true;
         t->samples++;
-        if (hist_add(&t->live, r->live_bytes, 1) != 0) return CLI_EXIT_SERVER;
+        if (hist_add(&t->live, r->live_bytes, 1) != 0) return -1;
         uint64_t peak = r->peak_bytes > r->live_bytes ? r->peak_bytes : r->live_bytes;
         if (peak > t->peak) t->peak = peak;
         t->frame_bytes += (double)r->frame_bytes;
         t->allocs += r->alloc_count;
     }
-    return 0;
+    return acc_frame_sites(a, sites, site_count);
 }
 
 static int row_cmp(const void *x, const void *y) {
@@ -172,7 +299,7 @@ static int row_cmp(const void *x, const void *y) {
 
 /* Builds the rows from the accumulated tags. */
 static int acc_rows(acc_t *a, summary_t *out) {
-    size_t n = 0;
+    size_t n = a->nslots;
     for (uint32_t id = 0; id < 65536; id++)
         if (a->tags[id] && (a->tags[id]->seen || a->tags[id]->defined)) n++;
     /* Self sums go to the tag and each ancestor (the root is its own
@@ -214,33 +341,55 @@ static int acc_rows(acc_t *a, summary_t *out) {
         r->v[M_FRAME_BYTES] = round(t->sub_frame_bytes / frames);
         r->v[M_ALLOCS] = round(t->sub_allocs / frames * 100.0) / 100.0;
     }
+    for (size_t i = 0; i < a->nslots; i++) {
+        site_acc_t *sa = &a->slots[i];
+        if (a->frames > sa->samples && hist_add(&sa->live, 0, a->frames - sa->samples) != 0) return -1;
+        summary_row_t *r = &out->rows[out->count++];
+        r->kind = SUMMARY_SITE;
+        r->key = sa->key;
+        r->tag = sa->tag;
+        sa->key = sa->tag = NULL; /* the row owns them now */
+        r->v[M_PEAK] = (double)sa->peak;
+        r->v[M_P50] = (double)hist_quantile(&sa->live, 0.50);
+        r->v[M_P95] = (double)hist_quantile(&sa->live, 0.95);
+        r->v[M_P99] = (double)hist_quantile(&sa->live, 0.99);
+        r->v[M_FRAME_BYTES] = round((double)sa->bytes / frames);
+        r->v[M_ALLOCS] = round((double)sa->allocs / frames * 100.0) / 100.0;
+    }
+    out->sites = a->sites;
     qsort(out->rows, out->count, sizeof *out->rows, row_cmp);
     return 0;
 }
 
-static void acc_free(acc_t *a) {
+void summary_acc_free(summary_acc_t *a) {
+    if (!a) return;
     for (uint32_t id = 0; id < 65536; id++) {
         if (!a->tags[id]) continue;
         free(a->tags[id]->path);
         free(a->tags[id]->live.counts);
         free(a->tags[id]);
     }
+    sitenames_free(&a->names);
+    for (size_t i = 0; i < a->nslots; i++) {
+        free(a->slots[i].key);
+        free(a->slots[i].tag);
+        free(a->slots[i].live.counts);
+    }
+    free(a->slots);
+    free(a->touched);
+    u64map_free(&a->slot_of_pair);
+    u64map_free(&a->slot_of_key);
     free(a);
 }
 
-int summary_of_run(const cli_t *cli, const char *spec, summary_t *out) {
-    memset(out, 0, sizeof *out);
-    acc_t *a = calloc(1, sizeof *a);
-    if (!a) return CLI_EXIT_SERVER;
-    run_visitor_t v = {.user = a, .on_tag = on_tag, .on_frame = on_frame};
-    int rc = run_read(cli, spec, &v, &out->info);
-    if (rc == 0 && (a->oom || acc_rows(a, out) != 0)) {
-        fprintf(cli->err, CLI_NAME " %s: out of memory summing up %s\n", cli->command, out->info.source);
-        rc = CLI_EXIT_SERVER;
+int summary_acc_finish(summary_acc_t *a, summary_t *out) {
+    out->rows = NULL;
+    out->count = 0;
+    if (a->oom || acc_rows(a, out) != 0) {
+        summary_free(out);
+        return -1;
     }
-    acc_free(a);
-    if (rc) summary_free(out);
-    return rc;
+    return 0;
 }
 
 void summary_free(summary_t *s) {
@@ -254,126 +403,12 @@ void summary_free(summary_t *s) {
     s->count = 0;
 }
 
+void summary_sort(summary_t *s) {
+    qsort(s->rows, s->count, sizeof *s->rows, row_cmp);
+}
+
 const summary_row_t *summary_find(const summary_t *s, summary_kind kind, const char *key) {
     summary_row_t probe = {.kind = kind, .key = (char *)key};
     return bsearch(&probe, s->rows, s->count, sizeof *s->rows, row_cmp);
 }
 
-/* ------------------------------------------------------------------------ */
-/* Baseline files                                                            */
-/* ------------------------------------------------------------------------ */
-
-#define BASELINE_FORMAT "framealloc-baseline"
-#define BASELINE_VERSION 1
-
-
-void summary_write_baseline(FILE *out, const summary_t *s) {
-    fprintf(out, "{\n  \"format\": \"" BASELINE_FORMAT "\",\n  \"version\": %d,\n  \"app\": ", BASELINE_VERSION);
-    render_json_string(out, s->info.app);
-    fputs(",\n  \"build\": ", out);
-    render_json_string(out, s->info.build);
-    fprintf(out, ",\n  \"frames\": %" PRIu64 ",\n  \"rows\": [\n", s->info.frames);
-    for (size_t i = 0; i < s->count; i++) {
-        const summary_row_t *r = &s->rows[i];
-        fputs("    {", out);
-        if (r->kind == SUMMARY_SITE) {
-            fputs("\"site\": ", out);
-            render_json_string(out, r->key + strlen(r->tag) + 1);
-            fputs(", ", out);
-        }
-        fputs("\"tag\": ", out);
-        render_json_string(out, r->tag);
-        for (int m = 0; m < M_COUNT; m++) {
-            if (summary_metric_is_bytes(m))
-                fprintf(out, ", \"%s\": %.0f", summary_metric_name(m), r->v[m]);
-            else
-                fprintf(out, ", \"%s\": %.2f", summary_metric_name(m), r->v[m]);
-        }
-        fprintf(out, "}%s\n", i + 1 < s->count ? "," : "");
-    }
-    fputs("  ]\n}\n", out);
-}
-
-static char *sanitised_dup(const char *s) {
-    char *c = strdup(s ? s : "");
-    if (c) escape_sanitize(c);
-    return c;
-}
-
-int summary_read_baseline(const char *text, size_t len, summary_t *out, char *err, size_t errcap) {
-    memset(out, 0, sizeof *out);
-    cJSON *doc = cJSON_ParseWithLength(text, len);
-    if (!doc) {
-        snprintf(err, errcap, "not JSON (near byte %zu)",
-                 cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - text) : (size_t)0);
-        return -1;
-    }
-    int rc = -1;
-    const char *format = jv_str(doc, "format", NULL);
-    const cJSON *rows = jv_array(doc, "rows");
-    if (!format || strcmp(format, BASELINE_FORMAT) != 0) {
-        snprintf(err, errcap, "not a baseline file (\"format\" is not \"" BASELINE_FORMAT "\")");
-        goto out;
-    }
-    if (jv_u64(doc, "version", 0) != BASELINE_VERSION) {
-        snprintf(err, errcap, "baseline version %" PRIu64 " is not supported (this fa-cli reads version %d)",
-                 jv_u64(doc, "version", 0), BASELINE_VERSION);
-        goto out;
-    }
-    if (!rows) {
-        snprintf(err, errcap, "no \"rows\" array");
-        goto out;
-    }
-    snprintf(out->info.source, sizeof out->info.source, "baseline");
-    escape_sanitize_copy(out->info.app, sizeof out->info.app, jv_str(doc, "app", ""), strlen(jv_str(doc, "app", "")));
-    escape_sanitize_copy(out->info.build, sizeof out->info.build, jv_str(doc, "build", ""),
-                         strlen(jv_str(doc, "build", "")));
-    out->info.frames = jv_u64(doc, "frames", 0);
-    size_t n = (size_t)cJSON_GetArraySize(rows), i = 0;
-    out->rows = calloc(n ? n : 1, sizeof *out->rows);
-    if (!out->rows) {
-        snprintf(err, errcap, "out of memory");
-        goto out;
-    }
-    const cJSON *r;
-    cJSON_ArrayForEach(r, rows) {
-        const char *tag = jv_str(r, "tag", NULL), *site = jv_str(r, "site", NULL);
-        if (!tag) {
-            snprintf(err, errcap, "row %zu has no \"tag\"", i + 1);
-            goto out;
-        }
-        summary_row_t *row = &out->rows[out->count++];
-        row->kind = site ? SUMMARY_SITE : SUMMARY_TAG;
-        row->tag = sanitised_dup(tag);
-        if (site) {
-            size_t kl = strlen(tag) + strlen(site) + 2;
-            if ((row->key = malloc(kl))) snprintf(row->key, kl, "%s;%s", tag, site);
-            if (row->key) escape_sanitize(row->key);
-        } else {
-            row->key = sanitised_dup(tag);
-        }
-        if (!row->tag || !row->key) {
-            snprintf(err, errcap, "out of memory");
-            goto out;
-        }
-        /* A metric this version does not know is ignored; one it knows but
-         * the file lacks is not compared (NAN). */
-        for (int m = 0; m < M_COUNT; m++) {
-            const cJSON *x = jv_get(r, summary_metric_name(m));
-            row->v[m] = cJSON_IsNumber(x) && x->valuedouble >= 0 ? x->valuedouble : NAN;
-        }
-        i++;
-    }
-    qsort(out->rows, out->count, sizeof *out->rows, row_cmp);
-    for (size_t k = 1; k < out->count; k++)
-        if (row_cmp(&out->rows[k - 1], &out->rows[k]) == 0) {
-            snprintf(err, errcap, "the %s '%s' appears twice", summary_kind_name(out->rows[k].kind),
-                     out->rows[k].key);
-            goto out;
-        }
-    rc = 0;
-out:
-    cJSON_Delete(doc);
-    if (rc) summary_free(out);
-    return rc;
-}

@@ -1,7 +1,8 @@
 /*
  * compare.h — two summaries side by side: what grew, by how much, and
- * whether it is a regression under the thresholds; and the reports (table,
- * JSON, Markdown, JUnit) that `compare` and `baseline check` share.
+ * whether it is a regression under the thresholds; and the JSON of a
+ * comparison. Part of libfa-compare: fa-cli's compare and baseline check
+ * and fa-insightd's /api/v1/compare decide with this one code.
  *
  * THE RULE
  *   A metric of a row regresses when it grew by more than max_growth_pct
@@ -20,9 +21,18 @@
  *   pattern wins (exact, then the longest path), and it applies to the call
  *   sites under the tag too. Fields an entry lacks come from the global
  *   thresholds. An ignored row is reported and never fails.
+ *
+ * CALL SITES
+ *   Site rows (summary.h) are compared like tag rows, under the limits of
+ *   their tag. They are compared only when both runs have call sites: when
+ *   one lacks them (a baseline saved before call sites, a run of an agent
+ *   before proto 1.1), its tags are compared and the sites left out, which
+ *   the reports say.
  */
-#ifndef FA_CLI_COMPARE_H
-#define FA_CLI_COMPARE_H
+#ifndef FA_COMPARE_COMPARE_H
+#define FA_COMPARE_COMPARE_H
+
+#include <cJSON.h>
 
 #include "summary.h"
 
@@ -69,6 +79,11 @@ typedef struct compare_result {
     const compare_rules_t *rules;
     compare_row_t *rows; /* regressions first, then by growth, then by key */
     size_t count, failed, ignored;
+    /* Call sites: compared when both runs have them; left out (counted)
+     * when only one has, e.g. a baseline saved before call sites or a run
+     * of a 1.0 agent, since every site would look new. */
+    bool sites_compared;
+    size_t sites_left_out;
 } compare_result_t;
 
 /* Compares; the result points into both summaries and the rules, which
@@ -77,41 +92,20 @@ int compare_run(const summary_t *base, const summary_t *candidate, const compare
                 compare_result_t *out);
 void compare_result_free(compare_result_t *r);
 
-typedef enum compare_format { CF_TABLE, CF_JSON, CF_MARKDOWN, CF_JUNIT } compare_format;
-/* Parses "table", "json", "markdown" (or "md"), "junit". 0 or -1. */
-int compare_format_parse(const char *s, compare_format *out);
+/* A row's status: "regression", "ignored", "gone", "new" or "ok". */
+const char *compare_row_status(const compare_row_t *row);
+/* Whether a row shows any change (reports list unchanged sites as a count). */
+bool compare_row_changed(const compare_row_t *row);
+/* What became of the call sites, one sentence into buf ("" when they were
+ * compared). */
+void compare_sites_note(const compare_result_t *r, char *buf, size_t cap);
 
-/* Prints the result on out in the format. */
-void compare_print(const cli_t *cli, FILE *out, compare_format f, const compare_result_t *r);
-
-/* The exit code: CLI_EXIT_REGRESSION when a row failed, else CLI_EXIT_OK;
- * prints the one-line verdict on cli->err when it failed. */
-int compare_verdict(const cli_t *cli, const compare_result_t *r);
-
-/* ---- the gate shared by `compare` and `baseline check` ---------------- */
-
-typedef struct gate_opts {
-    const char *max_growth, *min_bytes, *min_allocs, *thresholds, *format, *junit;
-} gate_opts_t;
-
-/* The option table entries of the gate (args_opt_t initialisers). */
-#define GATE_OPTIONS(o)                                                                                      \
-    {"max-growth", ARGS_STRING, &(o).max_growth, "PCT", "fail above this growth in percent (default 10)"},   \
-        {"min-bytes", ARGS_STRING, &(o).min_bytes, "SIZE",                                                   \
-         "... and above this growth in bytes (default 64KiB)"},                                             \
-        {"min-allocs", ARGS_STRING, &(o).min_allocs, "N",                                                    \
-         "... and, for allocations per frame, above N more per frame (default 1)"},                         \
-        {"thresholds", ARGS_STRING, &(o).thresholds, "FILE", "per-tag thresholds (JSON, see the README)"},  \
-        {"format", ARGS_STRING, &(o).format, "FMT", "table (default), json, markdown or junit"},            \
-        {"junit", ARGS_STRING, &(o).junit, "FILE", "also write the JUnit report to FILE"}
-
-/* Checks the gate's options into rules and format. Returns -1 to go on, or
- * an exit code after a usage error. */
-int gate_parse_options(const cmd_info_t *info, const gate_opts_t *o, bool json, compare_rules_t **rules,
-                       compare_format *format);
-/* Compares, prints the report (and the JUnit file), returns the exit code:
- * CLI_EXIT_REGRESSION, CLI_EXIT_OK, or an error's. */
-int gate_report(const cli_t *cli, const gate_opts_t *o, const compare_rules_t *rules, compare_format format,
-                const summary_t *base, const summary_t *candidate);
+/* The comparison as a JSON document (the caller deletes it; NULL when out
+ * of memory): base and candidate (source, session, app, build, frames),
+ * thresholds, regressions, ignored, sites_compared, sites_left_out and
+ * rows (kind, key, tag, site, status, in_base, in_candidate, thresholds,
+ * metrics: base, candidate, change, change_pct (null when infinite),
+ * failed), in the result's order. */
+cJSON *compare_result_json(const compare_result_t *r);
 
 #endif
