@@ -61,6 +61,8 @@ struct http_req {
     char method[16];
     char *uri;
     char *headers[COPIED_HEADERS];
+    char *body; /* the lint route's request body (NUL-terminated), else NULL */
+    size_t body_len;
     http_req_t *next;          /* queues */
     http_req_t *wnext, *wprev; /* the list of requests being written */
 };
@@ -80,7 +82,7 @@ typedef struct work_item {
 struct http {
     struct insightd_ctx *ctx;
     nng_http_server *server;
-    nng_http_handler *api, *files;
+    nng_http_handler *api, *files, *lint;
     uv_async_t async;
     uv_timer_t sweep;
     pthread_mutex_t lock;
@@ -111,7 +113,13 @@ const char *http_req_header(const http_req_t *r, const char *name) {
     return NULL;
 }
 
+const char *http_req_body(const http_req_t *r, size_t *len) {
+    *len = r->body_len;
+    return r->body;
+}
+
 static void req_free(http_req_t *r) {
+    free(r->body);
     free(r->uri);
     for (int i = 0; i < COPIED_HEADERS; i++)
         free(r->headers[i]);
@@ -152,8 +160,9 @@ static void cancel_cb(nng_aio *aio, void *arg, int rv) {
     if (finish) nng_aio_finish(aio, rv);
 }
 
-/* nng thread: a request arrived. */
-static void enqueue(nng_aio *aio, int kind) {
+/* nng thread: a request arrived. with_body: copy its body (the lint
+ * route's handler collects it, bounded by --max-lint-report). */
+static void enqueue(nng_aio *aio, int kind, bool with_body) {
     http_t *h = the_http;
     nng_http_req *req = nng_aio_get_input(aio, 0);
     http_req_t *r = calloc(1, sizeof *r);
@@ -166,6 +175,19 @@ static void enqueue(nng_aio *aio, int kind) {
     r->conn = nng_aio_get_input(aio, 2);
     r->kind = kind;
     snprintf(r->method, sizeof r->method, "%s", nng_http_req_get_method(req));
+    void *data = NULL;
+    size_t len = 0;
+    if (with_body) nng_http_req_get_data(req, &data, &len);
+    if (len) {
+        if (!(r->body = malloc(len + 1))) {
+            req_free(r);
+            nng_aio_finish(aio, NNG_ENOMEM);
+            return;
+        }
+        memcpy(r->body, data, len);
+        r->body[len] = '\0';
+        r->body_len = len;
+    }
     for (int i = 0; i < COPIED_HEADERS; i++) {
         const char *v = nng_http_req_get_header(req, copied_headers[i]);
         if (v) r->headers[i] = strdup(v);
@@ -190,10 +212,13 @@ static void enqueue(nng_aio *aio, int kind) {
 }
 
 static void api_cb(nng_aio *aio) {
-    enqueue(aio, HTTP_KIND_API);
+    enqueue(aio, HTTP_KIND_API, false);
+}
+static void lint_cb(nng_aio *aio) {
+    enqueue(aio, HTTP_KIND_API, true);
 }
 static void files_cb(nng_aio *aio) {
-    enqueue(aio, HTTP_KIND_STATIC);
+    enqueue(aio, HTTP_KIND_STATIC, false);
 }
 
 /* nng thread: our write finished (or failed). */
@@ -513,6 +538,15 @@ int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap)
         (rv = nng_http_handler_collect_body(h->api, true, 65536)) != 0 ||
         (rv = nng_http_server_add_handler(h->server, h->api)) != 0) {
         snprintf(err, errcap, "HTTP handler /api/v1: %s", nng_strerror(rv));
+        return -1;
+    }
+    /* PUT /api/v1/lint takes a SARIF report: only this exact path collects
+     * a large body (nng refuses a longer one before we see it). */
+    if ((rv = nng_http_handler_alloc(&h->lint, "/api/v1/lint", lint_cb)) != 0 ||
+        (rv = nng_http_handler_set_method(h->lint, NULL)) != 0 ||
+        (rv = nng_http_handler_collect_body(h->lint, true, (size_t)ctx->cfg->max_lint_report_bytes)) != 0 ||
+        (rv = nng_http_server_add_handler(h->server, h->lint)) != 0) {
+        snprintf(err, errcap, "HTTP handler /api/v1/lint: %s", nng_strerror(rv));
         return -1;
     }
     if ((rv = nng_http_handler_alloc(&h->files, "/", files_cb)) != 0 ||
