@@ -15,7 +15,7 @@ export class ApiError extends Error {
 
 const TIMEOUT_MS = 5000;
 
-async function getJSON(path, params) {
+export async function getJSON(path, params) {
   for (let attempt = 0; ; attempt++) {
     try {
       return await getOnce(path, params);

@@ -17,6 +17,7 @@ import { TagTree } from './tree.js';
 import { TrendChart, WINDOWS, POINTS } from './chart.js';
 import { AlertList, FindingList, Toasts } from './alerts.js';
 import { el, fmtBytes, fmtClock, fmtDateTime, fmtInt, setText } from './format.js';
+import { StaticFindings } from './lint.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -49,6 +50,7 @@ const chart = new TrendChart($('chart'));
 const toasts = new Toasts($('toasts'));
 const alertList = new AlertList($('alert-rows'), $('alert-count'), toasts);
 const findings = new FindingList($('finding-list'), $('finding-count'));
+const lint = new StaticFindings($('lint-panel')); // fa-lint's report beside the call sites (lint.js)
 
 // ---- render loop ---------------------------------------------------------
 
@@ -282,6 +284,7 @@ async function showSession(sid) {
   dirty.header = dirty.totals = dirty.banner = dirty.picker = true;
   if (sid) history.replaceState(null, '', `#session=${sid}`);
   requestRender();
+  lint.show(sid).catch(handleError);
   if (!sid) return;
   subscribe();
   try {
@@ -559,6 +562,7 @@ function poll() {
   if (state.conn !== 'open') return;
   if (++polls % 6 === 0) loadSessions().catch(handleError);
   if (state.sid && state.session && state.session.live) loadFindings(state.loadSeq).catch(handleError);
+  lint.refresh().catch(handleError);
 }
 
 function isLoopback(host) {
@@ -587,13 +591,14 @@ function boot() {
     .catch(() => {})
     .finally(() => socket.start());
   loadSessions().catch(handleError);
+  lint.refresh().catch(handleError);
   setInterval(poll, 5000);
   // Figures keep moving between messages (the "ended" clock, ages).
   setInterval(() => {
     dirty.header = true;
     requestRender();
   }, 1000);
-  window.__fa = { state, stats, tree, chart, alerts: alertList, findings, toasts, socket };
+  window.__fa = { state, stats, tree, chart, alerts: alertList, findings, toasts, socket, lint };
   requestRender();
 }
 

@@ -54,10 +54,18 @@ test-web-security: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD)
 	@echo "== web: origin and token in headless chromium (tests/web/security.mjs)"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots \
 		node tests/web/security.mjs
+# fa-lint's report beside the runtime call site of the same line: the demo
+# with its seeded mistake and fa-lint's SARIF of it (examples.mk), the
+# daemon reading that report (tests/web/lint.mjs, issue 18).
+.PHONY: test-web-lint
+test-web-lint: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(DEMO_SEEDED) $(DEMO_SEEDED_SARIF)
+	@echo "== web: static findings next to the call sites (tests/web/lint.mjs)"
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots \
+		FA_DEMO_SEEDED=$(DEMO_SEEDED) FA_DEMO_SARIF=$(DEMO_SEEDED_SARIF) node tests/web/lint.mjs
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.
 ifneq ($(wildcard fa-insightd/fa-insightd.mk),)
-TEST_STEPS += test-web test-web-security
+TEST_STEPS += test-web test-web-security test-web-lint
 endif
 
 # Screenshots with the demo game running, for a human (not a test).
