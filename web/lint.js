@@ -12,7 +12,8 @@
 // finding joins the sites at the same line whose path shares the most
 // trailing components with its own; ties (the same line under two tags, two
 // sites of one line) are all kept and their figures added. fa-insightd's
-// ?file= filter (lint.c, lint_path_suffix_match) uses the same rule.
+// ?file= filter and fa-cli findings use the same rule, in C
+// (lib/text/pathmatch.h).
 //
 // Pure functions (pathSuffixMatch, joinSites) are exported for the tests;
 // StaticFindings is the panel (app.js creates it and tells it the session).

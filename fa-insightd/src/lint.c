@@ -15,6 +15,7 @@
 #include "escape.h"
 #include "json.h"
 #include "log.h"
+#include "pathmatch.h"
 #include "url.h"
 
 #define FIELD_MAX 1024u   /* bytes of a path, rule, function or fingerprint */
@@ -383,46 +384,6 @@ uint64_t lint_report_total(const lint_report_t *r) {
     return r ? r->total : 0;
 }
 
-/* ---- paths ------------------------------------------------------------------- */
-
-/* The component of path[0..end) that ends at end: its start, and end moved
- * before it (past separators, empty and "." components). false when none. */
-static bool prev_component(const char *path, size_t *end, size_t *start) {
-    for (;;) {
-        size_t e = *end;
-        while (e > 0 && (path[e - 1] == '/' || path[e - 1] == '\\'))
-            e--;
-        if (e == 0) return false;
-        size_t s = e;
-        while (s > 0 && path[s - 1] != '/' && path[s - 1] != '\\')
-            s--;
-        *end = s;
-        if (e - s == 1 && path[s] == '.') continue;
-        *start = s;
-        *end = e; /* the caller reads path[start..end) then sets end = start */
-        return true;
-    }
-}
-
-static const char *skip_scheme(const char *p) {
-    return strncmp(p, "file://", 7) == 0 ? p + 7 : p;
-}
-
-unsigned lint_path_suffix_match(const char *a, const char *b) {
-    a = skip_scheme(a);
-    b = skip_scheme(b);
-    size_t ea = strlen(a), eb = strlen(b), sa, sb;
-    unsigned n = 0;
-    while (prev_component(a, &ea, &sa) && prev_component(b, &eb, &sb)) {
-        if (ea - sa != eb - sb || memcmp(a + sa, b + sb, ea - sa) != 0) break;
-        if (ea - sa == 2 && a[sa] == '.' && a[sa + 1] == '.') break; /* ".." says nothing of the place */
-        n++;
-        ea = sa;
-        eb = sb;
-    }
-    return n;
-}
-
 /* ---- the holder ---------------------------------------------------------------- */
 
 static void take(lint_t *l, lint_report_t *r, const char *source) {
@@ -570,7 +531,7 @@ char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len
     jw_begin_array(&w, "findings");
     for (uint32_t i = 0; r && i < r->count; i++) {
         const lint_finding_t *f = &r->findings[i];
-        if (file && !lint_path_suffix_match(file, f->file)) continue;
+        if (file && !pathmatch_suffix(file, f->file)) continue;
         matching++;
         if (shown == limit) continue;
         shown++;

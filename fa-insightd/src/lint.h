@@ -48,20 +48,13 @@ int lint_start(lint_t **out, uv_loop_t *loop, const char *path, uint64_t max_byt
 int lint_put(lint_t *l, const char *body, size_t len, char *err, size_t errcap);
 
 /* GET /api/v1/lint: the report's facts and its findings (those whose file
- * matches `file` by path suffix when file is not NULL, at most limit),
- * sorted by file and line, as a malloc'd JSON document (NULL: out of
- * memory). */
+ * shares at least its file name with `file`, lib/text/pathmatch.h, when
+ * file is not NULL; at most limit), sorted by file and line, as a malloc'd
+ * JSON document (NULL: out of memory). */
 char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len);
 
 /* Stops watching the file (at shutdown: the loop can end). */
 void lint_close(lint_t *l);
 void lint_free(lint_t *l);
-
-/* The path-suffix rule shared by the file filter (and documented for the
- * dashboard's join with call sites, web/lint.js): the number of trailing
- * path components two paths share, after normalising (a file:// prefix
- * dropped, '\' read as '/', empty and "." components skipped); 0 when the
- * last components (the file names) differ. */
-unsigned lint_path_suffix_match(const char *a, const char *b);
 
 #endif

@@ -1,6 +1,6 @@
 /* test_lint.c — SARIF reports: what is read, what is refused (and how the
- * refusal names the problem), and the path-suffix rule that matches a
- * finding's file to a call site's or to ?file=. */
+ * refusal names the problem). The path rule of ?file= is tested in
+ * tests/text/test_pathmatch.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -77,18 +77,4 @@ Test(lint, keeps_at_most_the_bound_and_counts_the_rest) {
     cr_assert_eq(lint_report_total(r), n);
     lint_report_free(r);
     free(doc);
-}
-
-Test(lint, path_suffix_rule) {
-    /* The same file named from different roots: components shared from the end. */
-    cr_assert_eq(lint_path_suffix_match("examples/fa-demo.c", "/work/tree/examples/fa-demo.c"), 2);
-    cr_assert_eq(lint_path_suffix_match("file:///work/tree/examples/fa-demo.c", "examples/fa-demo.c"), 2);
-    cr_assert_eq(lint_path_suffix_match("./examples//fa-demo.c", "examples/fa-demo.c"), 2);
-    cr_assert_eq(lint_path_suffix_match("src\\physics\\world.c", "/home/me/game/src/physics/world.c"), 3);
-    cr_assert_eq(lint_path_suffix_match("fa-demo.c", "examples/fa-demo.c"), 1);
-    /* Different file names never match, nor do names that only end alike. */
-    cr_assert_eq(lint_path_suffix_match("examples/demo.c", "examples/fa-demo.c"), 0);
-    cr_assert_eq(lint_path_suffix_match("a/world.c", "b/world.c"), 1);
-    cr_assert_eq(lint_path_suffix_match("", "a.c"), 0);
-    cr_assert_eq(lint_path_suffix_match("../a.c", "x/a.c"), 1);
 }
