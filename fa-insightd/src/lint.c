@@ -187,8 +187,8 @@ static const char *fingerprint_of(const cJSON *res) {
     return NULL;
 }
 
-static int parse_result(parse_t *p, const cJSON *res, const char *where, const rule_ref_t *rules,
-                        int nrules, lint_finding_t *f) {
+static int parse_result(parse_t *p, const cJSON *res, const char *where, const rule_ref_t *rules, int nrules,
+                        lint_finding_t *f) {
     if (!cJSON_IsObject(res)) return fail(p, "%s: must be an object", where);
     const cJSON *msg, *rule_obj;
     const char *text = NULL, *rule = NULL, *level = NULL, *uri = NULL, *function = NULL;
@@ -201,7 +201,8 @@ static int parse_result(parse_t *p, const cJSON *res, const char *where, const r
     if (opt_string(p, res, "ruleId", where, &rule) != 0 || opt_object(p, res, "rule", where, &rule_obj) != 0)
         return -1;
     const cJSON *index = cJSON_GetObjectItemCaseSensitive(res, "ruleIndex");
-    if (index && (!cJSON_IsNumber(index) || index->valuedouble < 0 || floor(index->valuedouble) != index->valuedouble))
+    if (index &&
+        (!cJSON_IsNumber(index) || index->valuedouble < 0 || floor(index->valuedouble) != index->valuedouble))
         return fail(p, "%s.ruleIndex: must be an integer >= 0", where);
     if (!rule && rule_obj) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(rule_obj, "id");
@@ -265,15 +266,15 @@ static int parse_run(parse_t *p, const cJSON *run, int ri, lint_report_t *r) {
         r->tool_version = text_copy(version ? version : "", FIELD_MAX);
         if (!r->tool || !r->tool_version) return fail(p, "out of memory");
     }
-    if (opt_array(p, driver, "rules", at, &rules_json) != 0 || opt_array(p, run, "results", where, &results) != 0)
+    if (opt_array(p, driver, "rules", at, &rules_json) != 0 ||
+        opt_array(p, run, "results", where, &results) != 0)
         return -1;
     int nrules = rules_json ? cJSON_GetArraySize(rules_json) : 0;
     rule_ref_t *rules = nrules ? calloc((size_t)nrules, sizeof *rules) : NULL;
     if (nrules && !rules) return fail(p, "out of memory");
     int i = 0;
     const cJSON *it;
-    if (rules_json)
-        cJSON_ArrayForEach(it, rules_json) {
+    if (rules_json) cJSON_ArrayForEach(it, rules_json) {
             if (cJSON_IsObject(it)) {
                 const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id"),
                             *nm = cJSON_GetObjectItemCaseSensitive(it, "name"),
@@ -286,8 +287,7 @@ static int parse_run(parse_t *p, const cJSON *run, int ri, lint_report_t *r) {
         }
     int rc = 0;
     i = 0;
-    if (results)
-        cJSON_ArrayForEach(it, results) {
+    if (results) cJSON_ArrayForEach(it, results) {
             r->total++;
             if (r->count < LINT_MAX_FINDINGS) {
                 char rw[128];
@@ -467,7 +467,8 @@ static void poll_cb(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv
     if (status == 0 && curr->st_size > 0) read_file(l);
 }
 
-int lint_start(lint_t **out, uv_loop_t *loop, const char *path, uint64_t max_bytes, char *err, size_t errcap) {
+int lint_start(lint_t **out, uv_loop_t *loop, const char *path, uint64_t max_bytes, char *err,
+               size_t errcap) {
     lint_t *l = calloc(1, sizeof *l);
     if (!l || (path[0] && !(l->path = strdup(path)))) {
         free(l);
@@ -542,9 +543,18 @@ char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len
         jw_str(&w, "level", f->level);
         jw_str(&w, "message", f->message);
         jw_str(&w, "file", f->file);
-        if (f->line) jw_u64(&w, "line", f->line); else jw_null(&w, "line");
-        if (f->column) jw_u64(&w, "column", f->column); else jw_null(&w, "column");
-        if (f->end_line) jw_u64(&w, "end_line", f->end_line); else jw_null(&w, "end_line");
+        if (f->line)
+            jw_u64(&w, "line", f->line);
+        else
+            jw_null(&w, "line");
+        if (f->column)
+            jw_u64(&w, "column", f->column);
+        else
+            jw_null(&w, "column");
+        if (f->end_line)
+            jw_u64(&w, "end_line", f->end_line);
+        else
+            jw_null(&w, "end_line");
         jw_str(&w, "function", f->function);
         jw_str(&w, "fingerprint", f->fingerprint);
         jw_str(&w, "help_uri", f->help_uri);

@@ -7,9 +7,9 @@
 #include "helpers.h"
 #include "lint.h"
 
-static const char *const run_head =
-    "{\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{\"name\":\"fa-lint\",\"rules\":[{\"id\":\"FA602\","
-    "\"name\":\"heap-in-frame-loop\"}]}},\"results\":[";
+static const char *const run_head = "{\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{\"name\":\"fa-"
+                                    "lint\",\"rules\":[{\"id\":\"FA602\","
+                                    "\"name\":\"heap-in-frame-loop\"}]}},\"results\":[";
 
 static int parse(const char *results, char *err, size_t errcap, lint_report_t **out) {
     char doc[4096];
@@ -38,7 +38,8 @@ Test(lint, refusals_name_the_member_at_fault) {
         {"{\"message\":{\"text\":1}}", "runs[0].results[0].message.text: must be a string"},
         {"{\"message\":{\"text\":\"a\"},\"ruleId\":3}", "runs[0].results[0].ruleId: must be a string"},
         {"{\"message\":{\"text\":\"a\"},\"locations\":{}}", "runs[0].results[0].locations: must be an array"},
-        {"{\"message\":{\"text\":\"a\"},\"locations\":[{\"physicalLocation\":{\"region\":{\"startLine\":1.5}}}]}",
+        {"{\"message\":{\"text\":\"a\"},\"locations\":[{\"physicalLocation\":{\"region\":{\"startLine\":1.5}}"
+         "}]}",
          "region.startLine: must be a positive integer"},
         {"{\"message\":{\"text\":\"a\"},\"ruleIndex\":-1}", "runs[0].results[0].ruleIndex"},
     };
@@ -52,7 +53,12 @@ Test(lint, refusals_name_the_member_at_fault) {
 }
 
 Test(lint, not_sarif_2_1_0_is_refused_whatever_the_shape) {
-    static const char *const docs[] = {"", "{", "null", "[]", "{\"runs\":[]}", "{\"version\":2.1,\"runs\":[]}",
+    static const char *const docs[] = {"",
+                                       "{",
+                                       "null",
+                                       "[]",
+                                       "{\"runs\":[]}",
+                                       "{\"version\":2.1,\"runs\":[]}",
                                        "{\"version\":\"2.1.0\",\"runs\":{}}"};
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
         char err[400] = "";
