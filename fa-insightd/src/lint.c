@@ -529,10 +529,15 @@ char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len
     else
         jw_null(&w, "last_error");
     uint32_t shown = 0, matching = 0;
+    unsigned best = 0; /* file=: the findings of the best-matching file */
+    for (uint32_t i = 0; file && r && i < r->count; i++) {
+        unsigned score = pathmatch_suffix(file, r->findings[i].file);
+        if (score > best) best = score;
+    }
     jw_begin_array(&w, "findings");
-    for (uint32_t i = 0; r && i < r->count; i++) {
+    for (uint32_t i = 0; r && i < r->count && !(file && !best); i++) {
         const lint_finding_t *f = &r->findings[i];
-        if (file && !pathmatch_suffix(file, f->file)) continue;
+        if (file && pathmatch_suffix(file, f->file) != best) continue;
         matching++;
         if (shown == limit) continue;
         shown++;

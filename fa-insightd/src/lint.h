@@ -47,9 +47,9 @@ int lint_start(lint_t **out, uv_loop_t *loop, const char *path, uint64_t max_byt
  * 0, or -1 with the reason in err (the current report stays). */
 int lint_put(lint_t *l, const char *body, size_t len, char *err, size_t errcap);
 
-/* GET /api/v1/lint: the report's facts and its findings (those whose file
- * shares at least its file name with `file`, lib/text/pathmatch.h, when
- * file is not NULL; at most limit), sorted by file and line, as a malloc'd
+/* GET /api/v1/lint: the report's facts and its findings (when file is not
+ * NULL, those of the file that matches it best by lib/text/pathmatch.h's
+ * rule, none when no file has its name; at most limit), sorted by file and line, as a malloc'd
  * JSON document (NULL: out of memory). */
 char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len);
 

@@ -1195,22 +1195,24 @@ def lint_report_put_is_validated_kept_and_listed_by_file():
     d = Daemon("lint-put", extra=["--max-lint-report", "64KiB"])
     got = d.get("/api/v1/lint")
     eq((got["report"], got["findings"]), (None, []), "no report yet")
-    good = sarif([sarif_result("FA602", "src/b.c", 20, fp="b20"),
+    good = sarif([sarif_result("FA602", "src/b.c", 20, fp="b20"), sarif_result("FA605", "tools/b.c", 1, fp="t1"),
                   sarif_result("FA602", "file:///home/ci/game/src/a%20b.c", 7, text="bad\x1b[2Jtext", fp="a7"),
                   sarif_result("FA601", "src/b.c", 3, level="warning", fp="b3")])
     st, body = put_lint(d, good)
     eq(st, 200, f"PUT a valid report: {body}")
-    eq((body["report"]["results"], body["report"]["tool"], body["report"]["source"]), (3, "fa-lint", "put"),
+    eq((body["report"]["results"], body["report"]["tool"], body["report"]["source"]), (4, "fa-lint", "put"),
        "the report's facts")
     got = d.get("/api/v1/lint")
     rows = [(f["file"], f["line"], f["rule"], f["kind"]) for f in got["findings"]]
     eq(rows, [("/home/ci/game/src/a b.c", 7, "FA602", "static"), ("src/b.c", 3, "FA601", "static"),
-              ("src/b.c", 20, "FA602", "static")], "findings sorted by file and line, file:// URIs decoded")
+              ("src/b.c", 20, "FA602", "static"), ("tools/b.c", 1, "FA605", "static")],
+       "findings sorted by file and line, file:// URIs decoded")
     check("\x1b" not in got["findings"][0]["message"], f"control bytes sanitised: {got['findings'][0]['message']!r}")
     eq(got["findings"][2]["rule_name"], "heap-in-frame-loop", "the rule's name from the driver's rules")
     eq(got["findings"][2]["fingerprint"], "b20", "the fingerprint")
     only = d.get("/api/v1/lint?file=/work/tree/src/b.c")
-    eq([f["line"] for f in only["findings"]], [3, 20], "file= matches by the longest common path suffix")
+    eq([f["line"] for f in only["findings"]], [3, 20], "file= lists the file that matches best (not tools/b.c)")
+    eq(len(d.get("/api/v1/lint?file=b.c")["findings"]), 3, "a bare file name matches both b.c files")
     eq(d.get("/api/v1/lint?file=b.c&limit=1")["count"], 1, "limit")
     eq(d.get("/api/v1/lint?file=other/c.c")["findings"], [], "another file: none")
     # Each refusal names the problem, and the report in force stays.
@@ -1231,13 +1233,13 @@ def lint_report_put_is_validated_kept_and_listed_by_file():
         eq(body["error"]["code"], "bad_report", "code")
         check(want in body["error"]["message"], f"message names the problem ({want}): {body['error']['message']}")
     got = d.get("/api/v1/lint")
-    eq((len(got["findings"]), got["refused"], got["accepted"]), (3, len(bad), 1), "the good report stays")
+    eq((len(got["findings"]), got["refused"], got["accepted"]), (4, len(bad), 1), "the good report stays")
     # Bounded: a body over --max-lint-report never reaches the parser.
     huge = sarif([sarif_result("FA602", "a.c", i + 1, text="x" * 200, fp=str(i)) for i in range(400)])
     check(len(huge) > 64 * 1024, "the big report is over the bound")
     st, _ = put_lint(d, huge)
     check(400 <= st < 500, f"an oversized report is refused: {st}")
-    eq(len(d.get("/api/v1/lint")["findings"]), 3, "and the report in force stays")
+    eq(len(d.get("/api/v1/lint")["findings"]), 4, "and the report in force stays")
     st, hdrs, body = d.request("POST", "/api/v1/lint", body=b"{}")
     eq((st, hdrs.get("allow")), (405, "GET, HEAD, PUT"), "POST: 405 with the methods this route takes")
     eq(d.get("/api/v1/lint?nope=1", want=400)["error"]["code"], "unknown_parameter", "unknown parameter")
