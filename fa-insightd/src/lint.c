@@ -501,6 +501,21 @@ int lint_start(lint_t **out, uv_loop_t *loop, const char *path, uint64_t max_byt
     return 0;
 }
 
+/* A line or column (0: absent), a string ("" or NULL: absent), or null. */
+static void position_or_null(json_writer_t *w, const char *key, uint32_t v) {
+    if (v)
+        jw_u64(w, key, v);
+    else
+        jw_null(w, key);
+}
+
+static void str_or_null(json_writer_t *w, const char *key, const char *v) {
+    if (v && v[0])
+        jw_str(w, key, v);
+    else
+        jw_null(w, key);
+}
+
 char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len) {
     json_writer_t w = {0};
     const lint_report_t *r = l->report;
@@ -508,10 +523,7 @@ char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len
     if (r) {
         jw_begin_object(&w, "report");
         jw_str(&w, "source", l->source);
-        if (!strcmp(l->source, "file"))
-            jw_str(&w, "path", l->path);
-        else
-            jw_null(&w, "path");
+        str_or_null(&w, "path", strcmp(l->source, "file") ? NULL : l->path);
         jw_u64(&w, "received_ms", l->received_ms);
         jw_str(&w, "tool", r->tool);
         jw_str(&w, "tool_version", r->tool_version);
@@ -524,10 +536,7 @@ char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len
     }
     jw_u64(&w, "accepted", l->accepted);
     jw_u64(&w, "refused", l->refused);
-    if (l->last_error[0])
-        jw_str(&w, "last_error", l->last_error);
-    else
-        jw_null(&w, "last_error");
+    str_or_null(&w, "last_error", l->last_error);
     uint32_t shown = 0, matching = 0;
     unsigned best = 0; /* file=: the findings of the best-matching file */
     for (uint32_t i = 0; file && r && i < r->count; i++) {
@@ -548,18 +557,9 @@ char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len
         jw_str(&w, "level", f->level);
         jw_str(&w, "message", f->message);
         jw_str(&w, "file", f->file);
-        if (f->line)
-            jw_u64(&w, "line", f->line);
-        else
-            jw_null(&w, "line");
-        if (f->column)
-            jw_u64(&w, "column", f->column);
-        else
-            jw_null(&w, "column");
-        if (f->end_line)
-            jw_u64(&w, "end_line", f->end_line);
-        else
-            jw_null(&w, "end_line");
+        position_or_null(&w, "line", f->line);
+        position_or_null(&w, "column", f->column);
+        position_or_null(&w, "end_line", f->end_line);
         jw_str(&w, "function", f->function);
         jw_str(&w, "fingerprint", f->fingerprint);
         jw_str(&w, "help_uri", f->help_uri);

@@ -22,44 +22,18 @@
 // FA_DEMO_SARIF. Last line: "N passed, N failed".
 
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const require = createRequire(path.join(ROOT, 'web/package.json'));
-const { chromium } = require('playwright-core');
+import { ROOT, INSIGHTD, SHOTS, CHROMIUM, CHROMIUM_ARGS, chromium, sleep, check, step, counts, end, axeViolations } from './harness.mjs';
 
-const INSIGHTD = path.resolve(ROOT, process.env.FA_INSIGHTD || 'build/fa-insightd');
-const CHROMIUM = process.env.FA_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.resolve(ROOT, process.env.FA_SCREENSHOTS || 'build/web-screenshots');
 const DEMO = path.resolve(ROOT, process.env.FA_DEMO_SEEDED || 'build/examples/fa-demo-seeded');
 const SARIF = path.resolve(ROOT, process.env.FA_DEMO_SARIF || 'build/examples/fa-demo-seeded.sarif');
 const SEED_BYTES = 256 * 1024; // examples/fa-demo.c, FA_DEMO_SEED_LINT
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fa-web-lint-'));
 fs.mkdirSync(SHOTS, { recursive: true });
-let passed = 0;
-let failed = 0;
-
-async function step(name, fn) {
-  const t = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name} (${Date.now() - t} ms): ${e && e.message ? e.message : e}`);
-  }
-}
-
-function check(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
 
 const children = [];
 let daemon;
@@ -141,10 +115,7 @@ try {
   const stubbed = probe.status === 404 && (await probe.json()).error.code === 'not_found';
   if (stubbed) console.log('STUBBED call sites: this daemon has no /api/v1/sessions/{id}/sites route (issue 15 not merged); the test answers it with rows in its shape');
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -197,17 +168,12 @@ try {
   });
 
   await step('axe-core finds no WCAG 2.1 A/AA violation; no console error', async () => {
-    const src = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-    const res = await page.evaluate(async (code) => {
-      if (!window.axe) (0, eval)(code);
-      const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] });
-      return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-    }, src);
+    const res = await axeViolations(page);
     check(res.length === 0, `axe:\n       ${res.join('\n       ')}`);
     check(errors.length === 0, `console errors: ${errors.join(' | ')}`);
   });
 } catch (e) {
-  failed++;
+  counts.failed++;
   console.log(`FAIL setup: ${e && e.stack ? e.stack : e}`);
 } finally {
   if (browser) await browser.close();
@@ -215,5 +181,4 @@ try {
   await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.on('exit', r)) : null)));
   fs.rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+end();
