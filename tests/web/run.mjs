@@ -24,6 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { axeViolations as axeOf } from './harness.mjs';
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(path.join(ROOT, 'web/package.json'));
 const { chromium } = require('playwright-core');
@@ -185,14 +187,7 @@ let page;
 let feeder;
 let sid;
 const pageText = (sel) => page.locator(sel).first().textContent();
-async function axeViolations() {
-  const src = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-  return page.evaluate(async (code) => {
-    if (!window.axe) (0, eval)(code);
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-  }, src);
-}
+const axeViolations = () => axeOf(page);
 const fa = (fn, arg) => page.evaluate(fn, arg);
 
 try {
