@@ -909,6 +909,17 @@ static void lint_upload(request_t *q) {
                          "a lint report from the web origin '%.100s' is refused", origin);
         return;
     }
+    if (http_req_body_too_large(q->r)) {
+        const char *cl = http_req_header(q->r, "Content-Length");
+        if (cl && cl[0] && strspn(cl, "0123456789") == strlen(cl))
+            http_reply_error(q->r, 413, "report_too_large", NULL,
+                             "the report is %.40s bytes, more than --max-lint-report (%llu bytes)", cl,
+                             (unsigned long long)c->cfg->max_lint_report_bytes);
+        else
+            http_reply_error(q->r, 400, "bad_content_length", NULL, "Content-Length '%.40s' is not a byte count",
+                             cl ? cl : "");
+        return;
+    }
     size_t len;
     const char *body = http_req_body(q->r, &len);
     char err[400];

@@ -19,6 +19,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <pthread.h>
@@ -63,6 +64,8 @@ struct http_req {
     char *headers[COPIED_HEADERS];
     char *body; /* the lint route's request body (NUL-terminated), else NULL */
     size_t body_len;
+    nng_aio *body_aio;   /* reads that body (lint_cb) */
+    bool body_too_large; /* its Content-Length is over --max-lint-report or not a number: unread */
     http_req_t *next;          /* queues */
     http_req_t *wnext, *wprev; /* the list of requests being written */
 };
@@ -118,7 +121,12 @@ const char *http_req_body(const http_req_t *r, size_t *len) {
     return r->body;
 }
 
+bool http_req_body_too_large(const http_req_t *r) {
+    return r->body_too_large;
+}
+
 static void req_free(http_req_t *r) {
+    if (r->body_aio) nng_aio_free(r->body_aio);
     free(r->body);
     free(r->uri);
     for (int i = 0; i < COPIED_HEADERS; i++)
@@ -160,42 +168,34 @@ static void cancel_cb(nng_aio *aio, void *arg, int rv) {
     if (finish) nng_aio_finish(aio, rv);
 }
 
-/* nng thread: a request arrived. with_body: copy its body (the lint
- * route's handler collects it, bounded by --max-lint-report). */
-static void enqueue(nng_aio *aio, int kind, bool with_body) {
-    http_t *h = the_http;
+/* nng thread: what the daemon keeps of a request (NULL after finishing the
+ * aio when out of memory). */
+static http_req_t *req_new(nng_aio *aio, int kind) {
     nng_http_req *req = nng_aio_get_input(aio, 0);
     http_req_t *r = calloc(1, sizeof *r);
     if (!r || !(r->uri = strdup(nng_http_req_get_uri(req)))) {
         free(r);
         nng_aio_finish(aio, NNG_ENOMEM);
-        return;
+        return NULL;
     }
     r->aio = aio;
     r->conn = nng_aio_get_input(aio, 2);
     r->kind = kind;
     snprintf(r->method, sizeof r->method, "%s", nng_http_req_get_method(req));
-    void *data = NULL;
-    size_t len = 0;
-    if (with_body) nng_http_req_get_data(req, &data, &len);
-    if (len) {
-        if (!(r->body = malloc(len + 1))) {
-            req_free(r);
-            nng_aio_finish(aio, NNG_ENOMEM);
-            return;
-        }
-        memcpy(r->body, data, len);
-        r->body[len] = '\0';
-        r->body_len = len;
-    }
     for (int i = 0; i < COPIED_HEADERS; i++) {
         const char *v = nng_http_req_get_header(req, copied_headers[i]);
         if (v) r->headers[i] = strdup(v);
     }
+    return r;
+}
+
+/* nng thread: hands a request to the loop. */
+static void req_queue(http_req_t *r) {
+    http_t *h = the_http;
     pthread_mutex_lock(&h->lock);
     bool stopped = h->stopped;
     if (!stopped) {
-        nng_aio_defer(aio, cancel_cb, r);
+        nng_aio_defer(r->aio, cancel_cb, r);
         if (h->tail)
             h->tail->next = r;
         else
@@ -204,6 +204,7 @@ static void enqueue(nng_aio *aio, int kind, bool with_body) {
     }
     pthread_mutex_unlock(&h->lock);
     if (stopped) {
+        nng_aio *aio = r->aio;
         req_free(r);
         finish_unavailable(aio);
         return;
@@ -212,13 +213,70 @@ static void enqueue(nng_aio *aio, int kind, bool with_body) {
 }
 
 static void api_cb(nng_aio *aio) {
-    enqueue(aio, HTTP_KIND_API, false);
-}
-static void lint_cb(nng_aio *aio) {
-    enqueue(aio, HTTP_KIND_API, true);
+    http_req_t *r = req_new(aio, HTTP_KIND_API);
+    if (r) req_queue(r);
 }
 static void files_cb(nng_aio *aio) {
-    enqueue(aio, HTTP_KIND_STATIC, false);
+    http_req_t *r = req_new(aio, HTTP_KIND_STATIC);
+    if (r) req_queue(r);
+}
+
+/* nng thread: the lint route's body has been read (or not). */
+static void body_cb(void *arg) {
+    http_req_t *r = arg;
+    int rv = nng_aio_result(r->body_aio);
+    if (rv != 0) { /* the client went away or was too slow: nothing to answer */
+        nng_aio_reap(r->body_aio);
+        r->body_aio = NULL;
+        nng_aio *aio = r->aio;
+        req_free(r);
+        nng_aio_finish(aio, rv);
+        return;
+    }
+    req_queue(r);
+}
+
+/* nng thread: PUT /api/v1/lint. nng does not collect this route's body:
+ * its refusal of a long one is a bare HTML 400 before the daemon sees the
+ * request. A body within --max-lint-report is read here, then the request
+ * is queued; a longer one (or a Content-Length that is not a number) is
+ * queued unread, for the route's JSON 413, and the connection closes after
+ * the answer (its bytes are never parsed as a request). */
+static void lint_cb(nng_aio *aio) {
+    http_t *h = the_http;
+    nng_http_req *req = nng_aio_get_input(aio, 0);
+    const char *cl = nng_http_req_get_header(req, "Content-Length");
+    http_req_t *r = req_new(aio, HTTP_KIND_API);
+    if (!r) return;
+    if (strcmp(r->method, "PUT") != 0 || !cl) { /* the gate refuses a GET's body */
+        req_queue(r);
+        return;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long len = strtoull(cl, &end, 10);
+    if (errno || end == cl || *end || cl[0] == '-' || cl[0] == '+' || len > h->ctx->cfg->max_lint_report_bytes) {
+        r->body_too_large = true;
+        r->close_after = true;
+        req_queue(r);
+        return;
+    }
+    if (len == 0) {
+        req_queue(r);
+        return;
+    }
+    int rv;
+    if (!(r->body = malloc((size_t)len + 1)) || (rv = nng_aio_alloc(&r->body_aio, body_cb, r)) != 0) {
+        req_free(r);
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    r->body[len] = '\0';
+    r->body_len = (size_t)len;
+    nng_iov iov = {r->body, (size_t)len};
+    nng_aio_set_iov(r->body_aio, 1, &iov);
+    nng_aio_set_timeout(r->body_aio, (nng_duration)h->ctx->cfg->http_header_timeout_ms);
+    nng_http_conn_read_all(r->conn, r->body_aio);
 }
 
 /* nng thread: our write finished (or failed). */
@@ -540,11 +598,11 @@ int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap)
         snprintf(err, errcap, "HTTP handler /api/v1: %s", nng_strerror(rv));
         return -1;
     }
-    /* PUT /api/v1/lint takes a SARIF report: only this exact path collects
-     * a large body (nng refuses a longer one before we see it). */
+    /* PUT /api/v1/lint takes a SARIF report: this exact path reads its own
+     * body (lint_cb), bounded by --max-lint-report. */
     if ((rv = nng_http_handler_alloc(&h->lint, "/api/v1/lint", lint_cb)) != 0 ||
         (rv = nng_http_handler_set_method(h->lint, NULL)) != 0 ||
-        (rv = nng_http_handler_collect_body(h->lint, true, (size_t)ctx->cfg->max_lint_report_bytes)) != 0 ||
+        (rv = nng_http_handler_collect_body(h->lint, false, 0)) != 0 ||
         (rv = nng_http_server_add_handler(h->server, h->lint)) != 0) {
         snprintf(err, errcap, "HTTP handler /api/v1/lint: %s", nng_strerror(rv));
         return -1;

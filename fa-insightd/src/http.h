@@ -46,6 +46,10 @@ const char *http_req_header(const http_req_t *r, const char *name);
 /* The request body and its length: only PUT /api/v1/lint keeps one (NULL
  * and 0 otherwise). NUL-terminated; valid until the request is answered. */
 const char *http_req_body(const http_req_t *r, size_t *len);
+/* Whether the lint route's body was left unread: its Content-Length is
+ * over --max-lint-report or not a number (the connection closes after the
+ * answer). */
+bool http_req_body_too_large(const http_req_t *r);
 
 /* Replies (each request exactly once). body is copied. extra_headers:
  * NULL-terminated name, value pairs, or NULL. */

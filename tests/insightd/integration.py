@@ -1237,9 +1237,26 @@ def lint_report_put_is_validated_kept_and_listed_by_file():
     # Bounded: a body over --max-lint-report never reaches the parser.
     huge = sarif([sarif_result("FA602", "a.c", i + 1, text="x" * 200, fp=str(i)) for i in range(400)])
     check(len(huge) > 64 * 1024, "the big report is over the bound")
-    st, _ = put_lint(d, huge)
-    check(400 <= st < 500, f"an oversized report is refused: {st}")
+    st, hdrs, data = d.request("PUT", "/api/v1/lint", body=huge)
+    eq((st, json.loads(data)["error"]["code"]), (413, "report_too_large"), "an oversized report: 413, JSON")
+    check(str(len(huge)) in json.loads(data)["error"]["message"], f"the size is named: {data!r}")
+    eq(hdrs.get("connection"), "close", "its unread body closes the connection")
+    st, hdrs, data = d.request("PUT", "/api/v1/lint", headers={"Content-Length": "12x"})
+    eq((st, json.loads(data)["error"]["code"]), (400, "bad_content_length"), "a Content-Length that is no number")
     eq(len(d.get("/api/v1/lint")["findings"]), 4, "and the report in force stays")
+    # A body sent in pieces, slower than one read, arrives whole.
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+        s.sendall(f"PUT /api/v1/lint HTTP/1.1\r\nHost: {d.hostport}\r\nContent-Length: {len(good)}\r\n\r\n".encode())
+        for i in range(0, len(good), 97):
+            s.sendall(good[i:i + 97])
+            time.sleep(0.002)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    check(reply.startswith(b"HTTP/1.1 200"), f"a body in pieces: {reply[:200]!r}")
     st, hdrs, body = d.request("POST", "/api/v1/lint", body=b"{}")
     eq((st, hdrs.get("allow")), (405, "GET, HEAD, PUT"), "POST: 405 with the methods this route takes")
     eq(d.get("/api/v1/lint?nope=1", want=400)["error"]["code"], "unknown_parameter", "unknown parameter")
