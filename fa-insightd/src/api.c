@@ -45,7 +45,18 @@
 /* A problem seen this recently still shows in health. */
 #define PROBLEM_RECENT_MS 10000u
 
-enum route { R_HEALTH, R_SESSIONS, R_SESSION, R_FRAMES, R_TAGS, R_TREND, R_BUDGETS, R_FINDINGS, R_ALERTS, R_LINT };
+enum route {
+    R_HEALTH,
+    R_SESSIONS,
+    R_SESSION,
+    R_FRAMES,
+    R_TAGS,
+    R_TREND,
+    R_BUDGETS,
+    R_FINDINGS,
+    R_ALERTS,
+    R_LINT
+};
 
 typedef struct request {
     insightd_ctx_t *ctx;
@@ -916,8 +927,8 @@ static void lint_upload(request_t *q) {
                              "the report is %.40s bytes, more than --max-lint-report (%llu bytes)", cl,
                              (unsigned long long)c->cfg->max_lint_report_bytes);
         else
-            http_reply_error(q->r, 400, "bad_content_length", NULL, "Content-Length '%.40s' is not a byte count",
-                             cl ? cl : "");
+            http_reply_error(q->r, 400, "bad_content_length", NULL,
+                             "Content-Length '%.40s' is not a byte count", cl ? cl : "");
         return;
     }
     size_t len;

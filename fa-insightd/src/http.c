@@ -255,7 +255,8 @@ static void lint_cb(nng_aio *aio) {
     char *end = NULL;
     errno = 0;
     unsigned long long len = strtoull(cl, &end, 10);
-    if (errno || end == cl || *end || cl[0] == '-' || cl[0] == '+' || len > h->ctx->cfg->max_lint_report_bytes) {
+    if (errno || end == cl || *end || cl[0] == '-' || cl[0] == '+' ||
+        len > h->ctx->cfg->max_lint_report_bytes) {
         r->body_too_large = true;
         r->close_after = true;
         req_queue(r);
