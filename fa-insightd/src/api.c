@@ -46,6 +46,7 @@
 #define PROBLEM_RECENT_MS 10000u
 
 enum route {
+    R_LINT, /* first: outside the session routes' range (R_SESSION..) */
     R_HEALTH,
     R_SESSIONS,
     R_SESSION,
@@ -54,8 +55,7 @@ enum route {
     R_TREND,
     R_BUDGETS,
     R_FINDINGS,
-    R_ALERTS,
-    R_LINT
+    R_ALERTS
 };
 
 typedef struct request {
