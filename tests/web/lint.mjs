@@ -15,7 +15,8 @@
 //      only then, the route is answered by this test with rows in its shape
 //      for the run's real figures (256 KiB, one allocation per frame at the
 //      seeded line), and the run says so ("STUBBED").
-//   3. axe-core finds no WCAG 2.1 A/AA violation; no console error.
+//   3. Nothing overflows at 390 px; axe-core finds no WCAG 2.1 A/AA
+//      violation; no console error.
 // Screenshots: build/web-screenshots/lint-*.png.
 //
 // Environment: FA_INSIGHTD, FA_CHROMIUM, FA_SCREENSHOTS, FA_DEMO_SEEDED,
@@ -101,13 +102,13 @@ try {
   check(hostport, `fa-insightd did not become ready: ${fs.readFileSync(log, 'utf8')}`);
   const base = `http://${hostport}`;
   const demoLog = fs.openSync(path.join(tmp, 'demo.log'), 'a');
-  const demo = spawn(DEMO, ['--url', ingest, '--fps', '60', '--quiet', '--duration', '60'], { stdio: ['ignore', demoLog, demoLog] });
+  const demo = spawn(DEMO, ['--url', ingest, '--fps', '30', '--entities', '200', '--spike-every', '0', '--quiet', '--duration', '60'], { stdio: ['ignore', demoLog, demoLog] });
   children.push(demo);
 
   let sid;
   for (let i = 0; i < 200 && !sid; i++) {
     const s = await (await fetch(`${base}/api/v1/sessions`)).json();
-    if (s.sessions.length && s.sessions[0].frames > 120) sid = s.sessions[0].id;
+    if (s.sessions.length && s.sessions[0].frames > 60) sid = s.sessions[0].id;
     else await sleep(100);
   }
   check(sid, 'the seeded demo streamed no session');
@@ -165,6 +166,19 @@ try {
     fs.copyFileSync(SARIF, `${reportPath}.tmp`);
     fs.renameSync(`${reportPath}.tmp`, reportPath);
     await page.waitForFunction(() => document.querySelector('#lint-panel').dataset.joined === '1', null, { timeout: 20000 });
+  });
+
+  await step('on a phone (390 x 844) the panel keeps to the screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const m = await page.evaluate(() => {
+      const p = document.querySelector('#lint-panel');
+      return { page: document.documentElement.scrollWidth, panel: p.scrollWidth - p.clientWidth, right: p.getBoundingClientRect().right };
+    });
+    check(m.page <= 390 && m.panel <= 0 && m.right <= 390, `overflow at 390 px: ${JSON.stringify(m)}`);
+    await page.locator('#lint-panel').scrollIntoViewIfNeeded();
+    await page.locator('#lint-panel').screenshot({ path: path.join(SHOTS, 'lint-panel-390.png') });
+    await page.setViewportSize({ width: 1400, height: 900 });
   });
 
   await step('axe-core finds no WCAG 2.1 A/AA violation; no console error', async () => {
