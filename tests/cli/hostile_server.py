@@ -8,7 +8,9 @@ every request on their own:
   endless   an endless body without length   slow     each answer after 0.7 s
   drip      one byte of the body per 0.1 s   notfa    404 text/html, like any web server
 mode "paged" proxies the real daemon unchanged but asks it for pages of one
-row of alerts and findings (limit=1), so a client must follow the cursors.
+alert (limit=1) and of four findings rows (limit=4: the live feeder adds
+findings rows every second, and fa-cli follows at most 100 pages), so a
+client must follow the cursors.
 mode "sites" proxies the real daemon unchanged but answers
 /api/v1/sessions/{id}/sites itself with the rows in `sites_rows` (the
 route's shape, for the join of static findings with call sites).
@@ -103,7 +105,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.relay()
         path = self.path
         if self.server.mode == "paged" and re.match(r"^/api/v1/(alerts|sessions/[^/]+/findings)\b", path):
-            path = re.sub(r"([?&])limit=\d+", r"\1limit=1", path)
+            rows = "1" if path.startswith("/api/v1/alerts") else "4"
+            path = re.sub(r"([?&])limit=\d+", r"\g<1>limit=" + rows, path)
         try:
             with urllib.request.urlopen(self.server.upstream + path, timeout=5) as r:
                 status, raw = r.status, r.read()
