@@ -7,7 +7,10 @@
 #   make test-web-security  a page on another origin, the token prompt
 #   make test-web     headless Debian chromium driven by playwright-core
 #                     against a real daemon fed by a real agent
-#                     (tests/web/run.mjs); screenshots in build/web-screenshots/
+#                     (tests/web/run.mjs), then test-web-lint; screenshots in
+#                     build/web-screenshots/
+#   make test-web-lint  fa-lint's report beside the seeded demo's call sites
+#                     (tests/web/lint.mjs)
 #
 # node_modules is installed only when missing or older than the lock file.
 
@@ -41,11 +44,15 @@ $(WEB_FEEDER): tests/web/feeder.c $(AGENT_A) $(LIB_A)
 	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -Ilib/include -Ifa-agent/include -o $@ $< $(AGENT_A) $(LIB_A) \
 		$(AGENT_LDLIBS) -lm
 
+# test-web runs tests/web/lint.mjs (test-web-lint, below) after run.mjs, not
+# beside it: a second browser and the demo on the shared 2 cores under
+# make -j2 made run.mjs's timed steps late.
 .PHONY: test-web
-test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD)
+test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(DEMO_SEEDED) $(DEMO_SEEDED_SARIF)
 	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
+	$(Q)$(MAKE) --no-print-directory test-web-lint
 # Who may read the daemon from a browser: a page on another origin is
 # refused the WebSocket and the API; a daemon with --token-file makes the
 # dashboard ask for the token (tests/web/security.mjs, issues 14 and 20).
@@ -65,7 +72,7 @@ test-web-lint: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(DEMO_SEEDED) $(DE
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.
 ifneq ($(wildcard fa-insightd/fa-insightd.mk),)
-TEST_STEPS += test-web test-web-security test-web-lint
+TEST_STEPS += test-web test-web-security
 endif
 
 # Screenshots with the demo game running, for a human (not a test).

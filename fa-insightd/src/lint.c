@@ -20,7 +20,7 @@
 
 #define FIELD_MAX 1024u   /* bytes of a path, rule, function or fingerprint */
 #define MESSAGE_MAX 2048u /* bytes of a message */
-#define POLL_MS 1000u
+#define CHECK_MS 1000u /* --lint-report is looked at this often */
 
 typedef struct lint_finding {
     char *rule, *rule_name, *level, *message, *file, *function, *fingerprint, *help_uri;
@@ -36,8 +36,11 @@ struct lint_report {
 
 struct lint {
     uv_loop_t *loop;
-    uv_fs_poll_t poll;
-    bool polling;
+    uv_timer_t check; /* looks at --lint-report (uv_fs_poll reports nothing for a file
+                       * that appeared before its first stat) */
+    bool checking;
+    struct stat seen; /* the file as last looked at */
+    bool have_seen;
     char *path; /* --lint-report, NULL for none */
     uint64_t max_bytes;
     lint_report_t *report;
@@ -461,10 +464,27 @@ static void read_file(lint_t *l) {
     }
 }
 
-static void poll_cb(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv_stat_t *curr) {
-    (void)prev;
-    lint_t *l = h->data;
-    if (status == 0 && curr->st_size > 0) read_file(l);
+/* Reads --lint-report when it is not the file last looked at (another
+ * inode, size or modification time): a CI that rewrites it or renames a
+ * new one over it. An empty file is being written: the next look sees it
+ * grow. Loop thread; one stat(2) per look. */
+static void check_file(lint_t *l) {
+    struct stat st;
+    if (stat(l->path, &st) != 0) {
+        l->have_seen = false;
+        return;
+    }
+    if (l->have_seen && st.st_dev == l->seen.st_dev && st.st_ino == l->seen.st_ino &&
+        st.st_size == l->seen.st_size && st.st_mtim.tv_sec == l->seen.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == l->seen.st_mtim.tv_nsec)
+        return;
+    l->seen = st;
+    l->have_seen = true;
+    if (st.st_size > 0) read_file(l);
+}
+
+static void check_cb(uv_timer_t *t) {
+    check_file(t->data);
 }
 
 int lint_start(lint_t **out, uv_loop_t *loop, const char *path, uint64_t max_bytes, char *err,
@@ -478,25 +498,16 @@ int lint_start(lint_t **out, uv_loop_t *loop, const char *path, uint64_t max_byt
     l->loop = loop;
     l->max_bytes = max_bytes;
     if (l->path) {
-        struct stat st;
-        if (stat(l->path, &st) == 0)
-            read_file(l);
-        else
+        check_file(l);
+        if (!l->have_seen)
             LOG(LOG_INFO, "--lint-report %s does not exist yet; it is read when it appears", l->path);
-        int rv = uv_fs_poll_init(loop, &l->poll);
-        if (rv != 0) {
-            snprintf(err, errcap, "--lint-report %s: cannot watch it: %s", l->path, uv_strerror(rv));
-            lint_free(l);
-            return -1;
-        }
-        l->poll.data = l;
-        l->polling = true;
-        if ((rv = uv_fs_poll_start(&l->poll, poll_cb, l->path, POLL_MS)) != 0) {
-            snprintf(err, errcap, "--lint-report %s: cannot watch it: %s", l->path, uv_strerror(rv));
-            *out = l; /* lint_close, then lint_free after the loop */
-            return -1;
-        }
+        uv_timer_init(loop, &l->check);
+        l->check.data = l;
+        l->checking = true;
+        uv_timer_start(&l->check, check_cb, CHECK_MS, CHECK_MS);
     }
+    (void)err;
+    (void)errcap;
     *out = l;
     return 0;
 }
@@ -573,9 +584,9 @@ char *lint_render(const lint_t *l, const char *file, uint32_t limit, size_t *len
 }
 
 void lint_close(lint_t *l) {
-    if (l && l->polling && !uv_is_closing((uv_handle_t *)&l->poll)) {
-        uv_fs_poll_stop(&l->poll);
-        uv_close((uv_handle_t *)&l->poll, NULL);
+    if (l && l->checking && !uv_is_closing((uv_handle_t *)&l->check)) {
+        uv_timer_stop(&l->check);
+        uv_close((uv_handle_t *)&l->check, NULL);
     }
 }
 

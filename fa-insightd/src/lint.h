@@ -4,8 +4,8 @@
  *
  * A report arrives by `PUT /api/v1/lint` (api.c) or from `--lint-report
  * FILE`, which is read at start and again whenever the file changes
- * (polled once a second: a CI that rewrites or renames it over the old one
- * is seen). The newest valid report replaces the previous one; an invalid
+ * (looked at once a second: a CI that rewrites it or renames a new one over
+ * it is seen). The newest valid report replaces the previous one; an invalid
  * one is refused with a message naming the problem (the JSON path of the
  * bad member) and leaves the previous report in force. Only the daemon's
  * memory holds it: one report, at most LINT_MAX_FINDINGS findings (the

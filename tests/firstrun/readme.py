@@ -381,9 +381,16 @@ def main():
         def reads_the_file():
             # It starts before the file exists here; CI writes it later.
             shutil.copy(os.path.join(lint_tree, "fa-lint.sarif"), os.path.join(r.work, "fa-lint.sarif"))
-            doc = wait_for("the report read from the file",
-                           lambda: (lambda d: d if d.get("findings") else None)(
-                               json.loads(http_get("http://127.0.0.1:7878/api/v1/lint")[1] or "{}")), 10)
+            last = {}
+
+            def read():
+                last["answer"] = http_get("http://127.0.0.1:7878/api/v1/lint")
+                doc = json.loads(last["answer"][1] or "{}")
+                return doc if doc.get("findings") else None
+            try:
+                doc = wait_for("the report read from the file", read, 20)
+            except AssertionError as e:
+                raise AssertionError("%s; the last answer: %r" % (e, last.get("answer")))
             assert doc["report"]["source"] == "file" and doc["findings"][0]["rule"] == "FA601", doc
         daemon(r, cmd, reads_the_file)
 
