@@ -5,4 +5,5 @@ test-docker: all
 	$(Q)rm -rf $(BUILD)/docker-stage
 	$(Q)BUILD=$(BUILD) docker/build-stage.sh $(CURDIR)/$(BUILD)/docker-stage
 	$(Q)docker/smoke-test $(CURDIR)/$(BUILD)/docker-stage
+	$(Q)docker/fleet-smoke-test $(CURDIR)/$(BUILD)/docker-stage $(BUILD)
 TEST_STEPS += test-docker

@@ -8,8 +8,10 @@
 #   make test-insightd-hostile            hostile load: descriptors, floods, disk faults (ASan+UBSan)
 #   make test-insightd-security           Host/Origin/token/TLS, HTTP framing and timeouts (ASan+UBSan)
 #   make test-insightd-tsan               the end-to-end tests against a TSan build
+#   make test-insightd-pg                 all of the above on PostgreSQL (a throwaway server per step)
 #   make soak-insightd                    10 000 sessions + dashboard; 200 WebSocket clients churning
 #   make bench-insightd                   ingest / SQLite / nng / trend / RSS
+#   make bench-insightd-fleet             3 daemons on one PostgreSQL / raw COPY / fleet and per-session queries
 #   make install-insightd PREFIX=...      installs the binary
 #
 # The daemon bakes in where the dashboard lives: $(PREFIX)/share/framealloc/web
@@ -19,9 +21,11 @@ INSIGHTD_SRCS := $(wildcard fa-insightd/src/*.c)
 INSIGHTD_LIB_SRCS := $(filter-out fa-insightd/src/main.c,$(INSIGHTD_SRCS))
 INSIGHTD_VARIANTS := default asan
 INSIGHTD_INSTALLED_WEB = $(PREFIX)/share/framealloc/web
-INSIGHTD_LIBS := $(or $(shell pkg-config --libs libuv libcjson sqlite3 2>/dev/null),-luv -lcjson -lsqlite3) \
+# libpq: the PostgreSQL store (building needs the library, not a server).
+INSIGHTD_LIBS := $(or $(shell pkg-config --libs libuv libcjson sqlite3 libpq 2>/dev/null),-luv -lcjson -lsqlite3 -lpq) \
                  -lnng -lpthread -lm
-INSIGHTD_CPPFLAGS := $(PKG_CFLAGS) -Ifa-insightd/src $(TEXT_INCLUDES) \
+INSIGHTD_CPPFLAGS := $(PKG_CFLAGS) $(or $(shell pkg-config --cflags libpq 2>/dev/null),-I/usr/include/postgresql) \
+    -Ifa-insightd/src $(TEXT_INCLUDES) \
     -DFA_INSIGHTD_INSTALLED_WEB='"$(INSIGHTD_INSTALLED_WEB)"' -DFA_INSIGHTD_SOURCE_DIR='"$(CURDIR)"'
 
 insightd_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(INSIGHTD_SRCS))
@@ -103,13 +107,16 @@ INSIGHTD_AGENT_ARG := --agent-game $(INSIGHTD_AGENT_GAME)
 endif
 
 .PHONY: test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile test-insightd-tsan
+# The unit tests of the PostgreSQL store (suites *_pg) need a server: the
+# SQLite steps leave them out, test-insightd-pg runs them.
+INSIGHTD_SQLITE_ONLY := --filter '!(*_pg)/*'
+INSIGHTD_ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test-insightd: $(BUILD)/default/tests/insightd_tests
 	@echo "== fa-insightd unit tests [default]"
-	$(Q)$(BUILD)/default/tests/insightd_tests --short-filename -j2
+	$(Q)$(BUILD)/default/tests/insightd_tests --short-filename -j2 $(INSIGHTD_SQLITE_ONLY)
 test-insightd-asan: $(BUILD)/asan/tests/insightd_tests
 	@echo "== fa-insightd unit tests [asan]"
-	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(BUILD)/asan/tests/insightd_tests --short-filename -j2
+	$(Q)$(INSIGHTD_ASAN_ENV) $(BUILD)/asan/tests/insightd_tests --short-filename -j2 $(INSIGHTD_SQLITE_ONLY)
 test-insightd-integration: $(INSIGHTD_BIN) $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP)
 	@echo "== fa-insightd integration tests [asan daemon]"
 	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) \
@@ -135,6 +142,32 @@ test-insightd-tsan: $(INSIGHTD_TSAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP
 TEST_STEPS += test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile \
               test-insightd-security test-insightd-tsan
 
+# The same suites on the PostgreSQL store: each step starts a throwaway
+# server (tests/insightd/pgserver.py: initdb in a temporary directory, a
+# unix socket there, removed after) and gives each daemon its database.
+.PHONY: test-insightd-pg test-insightd-pg-unit test-insightd-pg-integration test-insightd-pg-hostile \
+	test-insightd-pg-tsan
+test-insightd-pg: test-insightd-pg-unit test-insightd-pg-integration test-insightd-pg-hostile test-insightd-pg-tsan
+test-insightd-pg-unit: $(BUILD)/asan/tests/insightd_tests
+	@echo "== fa-insightd unit tests on PostgreSQL [asan]"
+	$(Q)$(INSIGHTD_ASAN_ENV) python3 tests/insightd/pgserver.py -- \
+		$(BUILD)/asan/tests/insightd_tests --short-filename -j2 --filter '*_pg/*'
+test-insightd-pg-integration: $(INSIGHTD_BIN) $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP) \
+		$(BUILD)/fa-cli
+	@echo "== fa-insightd integration and security tests on PostgreSQL [asan daemon]"
+	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) \
+		$(INSIGHTD_AGENT_ARG) --store postgresql
+	$(Q)FA_CLI=$(BUILD)/fa-cli python3 tests/insightd/security.py --daemon $(INSIGHTD_ASAN_BIN) \
+		--sender $(INSIGHTD_SENDER) --store postgresql
+test-insightd-pg-hostile: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER)
+	@echo "== fa-insightd hostile-load tests on PostgreSQL [asan daemon]"
+	$(Q)python3 tests/insightd/hostile.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) --store postgresql
+test-insightd-pg-tsan: $(INSIGHTD_TSAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP)
+	@echo "== fa-insightd integration tests on PostgreSQL [tsan daemon]"
+	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) \
+		$(INSIGHTD_AGENT_ARG) --tsan --store postgresql
+TEST_STEPS += test-insightd-pg-unit test-insightd-pg-integration test-insightd-pg-hostile test-insightd-pg-tsan
+
 # make soak, the daemon's part (not in make test; ~10 minutes): 10 000
 # short sessions with the dashboard open in headless chromium, retention
 # passes timed through /health; 200 WebSocket clients churning for 5
@@ -154,10 +187,15 @@ $(INSIGHTD_BENCH): $(BUILD)/default/fa-insightd/bench/bench_insightd.o $(call in
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(INSIGHTD_LIBS)
 
-.PHONY: bench-insightd
+.PHONY: bench-insightd bench-insightd-fleet
 bench-insightd: $(INSIGHTD_BENCH) $(INSIGHTD_BIN)
 	$(Q)$(INSIGHTD_BENCH) --daemon $(INSIGHTD_BIN) $(INSIGHTD_BENCH_ARGS)
-BENCH_STEPS += bench-insightd
+# The fleet on PostgreSQL: a throwaway server with PostgreSQL's durable
+# defaults (fsync, synchronous commits) for the daemons and the raw COPY.
+bench-insightd-fleet: $(INSIGHTD_BENCH) $(INSIGHTD_BIN)
+	$(Q)python3 tests/insightd/pgserver.py --durable -- $(INSIGHTD_BENCH) --daemon $(INSIGHTD_BIN) --fleet \
+		$(INSIGHTD_BENCH_ARGS)
+BENCH_STEPS += bench-insightd bench-insightd-fleet
 
 .PHONY: install-insightd
 install-insightd: $(INSIGHTD_BIN)

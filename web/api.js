@@ -75,4 +75,7 @@ export const api = {
     getJSON(`/api/v1/sessions/${sid(id)}/trend`, { tag: tag === '' ? '/' : tag, window: `${Math.round(windowMs / 1000)}s`, points }),
   alerts: (id) => getJSON('/api/v1/alerts', { session: id }),
   findings: (id) => getJSON(`/api/v1/sessions/${sid(id)}/findings`),
+  // { app, build, tag, since }: builds x tags across sessions (every host
+  // writing to the daemon's store).
+  fleet: (q) => getJSON('/api/v1/fleet', q),
 };

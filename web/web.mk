@@ -48,9 +48,10 @@ $(WEB_FEEDER): tests/web/feeder.c $(AGENT_A) $(LIB_A)
 # beside it: a second browser and the demo on the shared 2 cores under
 # make -j2 made run.mjs's timed steps late.
 .PHONY: test-web
-test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(DEMO_SEEDED) $(DEMO_SEEDED_SARIF)
+test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SENDER) $(DEMO_SEEDED) \
+		$(DEMO_SEEDED_SARIF)
 	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
-	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_SENDER=$(INSIGHTD_SENDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
 	$(Q)$(MAKE) --no-print-directory test-web-lint
 # Who may read the daemon from a browser: a page on another origin is
@@ -89,7 +90,7 @@ web-demo-shot: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo
 # nothing else of its web root (never package.json, web.mk, node_modules/
 # of a source tree used as web root). It is rewritten only when the list
 # changes.
-WEB_INSTALL_FILES := web/index.html web/style.css $(wildcard web/*.js)
+WEB_INSTALL_FILES := web/index.html web/fleet.html web/style.css $(wildcard web/*.js)
 .PHONY: web-manifest-force
 web-manifest-force:
 $(WEB_MANIFEST): web-manifest-force

@@ -412,7 +412,7 @@ typedef struct cmd_entry {
 
 extern const cmd_info_t cmd_sessions_info, cmd_tags_info, cmd_budgets_info, cmd_trend_info, cmd_alerts_info,
     cmd_frames_info, cmd_findings_info, cmd_watch_info, cmd_export_info, cmd_health_info, cmd_compare_info,
-    cmd_baseline_info;
+    cmd_baseline_info, cmd_fleet_info;
 
 int cmd_sessions(cli_t *cli, int argc, char **argv);
 int cmd_tags(cli_t *cli, int argc, char **argv);
@@ -426,6 +426,7 @@ int cmd_export(cli_t *cli, int argc, char **argv);
 int cmd_health(cli_t *cli, int argc, char **argv);
 int cmd_compare(cli_t *cli, int argc, char **argv);
 int cmd_baseline(cli_t *cli, int argc, char **argv);
+int cmd_fleet(cli_t *cli, int argc, char **argv);
 
 /* Prints an answer's body as the command's --json output (verbatim, with
  * a final newline). */

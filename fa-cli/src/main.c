@@ -13,6 +13,7 @@ static const cmd_entry_t commands[] = {
     {&cmd_trend_info, cmd_trend},       {&cmd_alerts_info, cmd_alerts}, {&cmd_frames_info, cmd_frames},
     {&cmd_findings_info, cmd_findings}, {&cmd_watch_info, cmd_watch},   {&cmd_export_info, cmd_export},
     {&cmd_health_info, cmd_health},     {&cmd_compare_info, cmd_compare}, {&cmd_baseline_info, cmd_baseline},
+    {&cmd_fleet_info, cmd_fleet},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

@@ -14,10 +14,19 @@
  *      by the daemon's sessions and writer modules, each frame at its
  *      virtual receive time), idle and while 100 games stream.
  *
+ * With --fleet, on the PostgreSQL server FA_TEST_PG names instead:
+ *   6. raw COPY: the same frame rows through the store's COPY from three
+ *      connections at once;
+ *   7. three daemons x 100 games x 60 fps x 64 tags into one database;
+ *   8. the three daemons flooded at once: stored rows/s vs raw COPY;
+ *   9. the fleet view over 1000 sessions (24 h), and one session's routes
+ *      over an hour of data, PostgreSQL against SQLite.
+ *
  *   bench-insightd --daemon build/fa-insightd [--quick] [--steps 25,50,...]
- *                  [--step-seconds S] [--keep DIR]
+ *                  [--step-seconds S] [--keep DIR] [--fleet]
  */
 #include <cJSON.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -164,11 +173,16 @@ typedef struct daemon {
     pid_t pid;
     int http_port;
     char ingest[128];
-    char db[600];
+    char db[1200]; /* a SQLite path or a PostgreSQL URI */
 } daemon_t;
 
-static int daemon_start(daemon_t *d, const char *name, const char *const *extra) {
-    snprintf(d->db, sizeof d->db, "%s/%s.db", workdir, name);
+/* A daemon on free ports; its store is `location`, or (NULL) a SQLite
+ * file named for it in the work directory. */
+static int daemon_start_on(daemon_t *d, const char *name, const char *location, const char *const *extra) {
+    if (location)
+        snprintf(d->db, sizeof d->db, "%s", location);
+    else
+        snprintf(d->db, sizeof d->db, "%s/%s.db", workdir, name);
     int out[2];
     if (pipe(out) != 0) return -1;
     d->pid = fork();
@@ -180,7 +194,7 @@ static int daemon_start(daemon_t *d, const char *name, const char *const *extra)
         FILE *f = freopen(log, "w", stderr);
         (void)f;
         const char *argv[32] = {daemon_path, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0",
-                                "--db",      d->db,      "--web-root",  workdir,    "--log-level",
+                                "--store",   d->db,      "--web-root",  workdir,    "--log-level",
                                 "warn"};
         int n = 11;
         for (int i = 0; extra && extra[i] && n < 30; i++)
@@ -204,6 +218,10 @@ static int daemon_start(daemon_t *d, const char *name, const char *const *extra)
     fclose(f);
     if (ok != 0) fprintf(stderr, "bench: the daemon did not start (see %s/%s.log)\n", workdir, name);
     return ok;
+}
+
+static int daemon_start(daemon_t *d, const char *name, const char *const *extra) {
+    return daemon_start_on(d, name, NULL, extra);
 }
 
 static int daemon_stop(daemon_t *d) {
@@ -326,7 +344,7 @@ static double sqlite_rate(bool per_tag, double seconds) {
     char path[700], err[512];
     snprintf(path, sizeof path, "%s/raw-%s.db", workdir, per_tag ? "pertag" : "packed");
     store_t *st;
-    if (store_open(&st, path, 1, err, sizeof err) != 0) {
+    if (store_open(&st, path, 1, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "bench: %s\n", err);
         return 0;
     }
@@ -518,22 +536,26 @@ typedef struct step {
 static uint64_t next_session = 0x100000;
 
 /* N games at 60 fps with non-blocking sends (the agent never blocks the
- * game: a send that would block is a dropped frame). */
-static void run_games(daemon_t *d, int n, double seconds, step_t *out, volatile bool *stop) {
+ * game: a send that would block is a dropped frame), spread over nd
+ * daemons (game g streams to daemon g % nd); out sums them (CPU and RSS:
+ * the first daemon's). */
+static void run_games_on(daemon_t *ds, int nd, int n, double seconds, step_t *out, volatile bool *stop) {
     game_t *games = calloc((size_t)n, sizeof *games);
-    static uint8_t msg[65536];
+    static _Thread_local uint8_t msg[65536];
     uint64_t start_unix = now_ns(CLOCK_REALTIME);
     for (int g = 0; g < n; g++) {
         game_init(&games[g], next_session++, start_unix);
         nng_push0_open(&games[g].sock);
         /* like the agent: a small send queue, never wait */
         nng_socket_set_int(games[g].sock, NNG_OPT_SENDBUF, 64);
-        nng_dial(games[g].sock, d->ingest, NULL, 0);
+        nng_dial(games[g].sock, ds[g % nd].ingest, NULL, 0);
         size_t len = encode_hello(&games[g], msg, sizeof msg);
         nng_send(games[g].sock, msg, len, 0);
     }
-    health_t h0;
-    health(d, &h0);
+    health_t h0[8] = {0};
+    for (int k = 0; k < nd; k++)
+        health(&ds[k], &h0[k]);
+    daemon_t *d = &ds[0];
     double cpu0 = proc_cpu_s(d->pid), t0 = now_s(), rss_max = 0;
     uint64_t sent = 0, failed = 0;
     long tick = 0;
@@ -556,20 +578,25 @@ static void run_games(daemon_t *d, int n, double seconds, step_t *out, volatile 
     }
     double elapsed = now_s() - t0;
     double cpu = proc_cpu_s(d->pid) - cpu0;
-    health_t h;
     double t_end = now_s();
-    wait_stored(d, h0.stored + (double)sent, &h, 30);
+    if (out) memset(out, 0, sizeof *out);
+    for (int k = 0; k < nd; k++) {
+        health_t h;
+        /* each daemon stores what its games sent (about sent / nd) */
+        wait_stored(&ds[k], h0[k].stored + (double)sent * (n / nd) / n, &h, 30);
+        if (!out) continue;
+        out->stored += h.stored - h0[k].stored;
+        out->daemon_dropped += h.dropped - h0[k].dropped;
+        if (h.queue_high > out->queue_high) out->queue_high = h.queue_high;
+        out->queue_full += h.queue_full - h0[k].queue_full;
+        out->orphaned += h.orphaned - h0[k].orphaned;
+        if (h.commit_max_ms > out->commit_max_ms) out->commit_max_ms = h.commit_max_ms;
+    }
     if (out) {
         out->games = n;
         out->seconds = elapsed;
         out->sent = (double)sent;
         out->agent_dropped = (double)failed;
-        out->stored = h.stored - h0.stored;
-        out->daemon_dropped = h.dropped - h0.dropped;
-        out->queue_high = h.queue_high;
-        out->queue_full = h.queue_full - h0.queue_full;
-        out->orphaned = h.orphaned - h0.orphaned;
-        out->commit_max_ms = h.commit_max_ms;
         out->lag_s = now_s() - t_end;
         out->rss_max_mib = rss_max;
         out->hwm_mib = (double)proc_kib(d->pid, "VmHWM") / 1024.0;
@@ -580,10 +607,14 @@ static void run_games(daemon_t *d, int n, double seconds, step_t *out, volatile 
     free(games);
 }
 
+static void run_games(daemon_t *d, int n, double seconds, step_t *out, volatile bool *stop) {
+    run_games_on(d, 1, n, seconds, out, stop);
+}
+
 static double flood(daemon_t *d, int frames, double *dropped) {
     game_t g;
-    game_init(&g, next_session++, now_ns(CLOCK_REALTIME));
-    static uint8_t msg[65536];
+    game_init(&g, __atomic_fetch_add(&next_session, 1, __ATOMIC_RELAXED), now_ns(CLOCK_REALTIME));
+    static _Thread_local uint8_t msg[65536];
     nng_push0_open(&g.sock);
     nng_dial(g.sock, d->ingest, NULL, 0);
     size_t len = encode_hello(&g, msg, sizeof msg);
@@ -638,17 +669,17 @@ static lat_t measure(daemon_t *d, const char *path, int n) {
 static uint64_t populate_hour(const char *db, int frames) {
     char err[256];
     store_t *st = NULL;
-    if (store_open(&st, db, 1, err, sizeof err) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    uv_loop_t loop;
-    uv_loop_init(&loop);
     const uint64_t day = 86400000u;
     writer_options_t wo = {.commit_interval_ms = 250,
                            .buffer_bytes = 64u << 20,
                            .retention_interval_ms = day,
                            .keep = {2 * 3600000u, day, 7 * day, 30 * day, 30 * day}};
+    if (store_open(&st, db, 1, &wo.keep, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
     writer_t *w = NULL;
     if (writer_start(&w, st, &loop, &wo, &(writer_hooks_t){0}, err, sizeof err) != 0) {
         fprintf(stderr, "bench: %s\n", err);
@@ -695,11 +726,328 @@ static void *background_games(void *arg) {
     return NULL;
 }
 
+/* ---- 6-9. a fleet on PostgreSQL (--fleet) ------------------------------------ */
+
+/* The server: FA_TEST_PG, a URI its databases are reached through
+ * (tests/insightd/pgserver.py starts a throwaway one and sets it). */
+static const char *pg_admin;
+
+static void pg_uri(const char *db, char *out, size_t cap) {
+    const char *auth = strstr(pg_admin, "://") + 3;
+    const char *query = strchr(auth, '?');
+    const char *path = strchr(auth, '/');
+    if (!path || (query && query < path)) path = query ? query : auth + strlen(auth);
+    snprintf(out, cap, "%.*s/%s%s", (int)(path - pg_admin), pg_admin, db, query ? query : "");
+}
+
+static void pg_create(const char *db) {
+    PGconn *c = PQconnectdb(pg_admin);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "bench: %s: %s", sql, PQerrorMessage(c));
+        exit(1);
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* What autovacuum does within a minute of a load: the benchmark's daemons
+ * start on freshly loaded databases. */
+static void pg_analyze(const char *uri) {
+    PGconn *c = PQconnectdb(uri);
+    PQclear(PQexec(c, "ANALYZE"));
+    PQfinish(c);
+}
+
+static double pg_count(const char *uri, const char *sql) {
+    PGconn *c = PQconnectdb(uri);
+    PGresult *r = PQexec(c, sql);
+    double v = PQresultStatus(r) == PGRES_TUPLES_OK ? atof(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+/* The raw peer: the daemon's COPY (its store module) from `daemons`
+ * connections at once, 100 games each in 250 ms transactions, nothing
+ * else: no nng, no decoding, no rollups, no sessions. The rows' blobs are
+ * made before the clock starts (a second of each game, reused with later
+ * frame numbers and times): this measures the database. */
+typedef struct copy_job {
+    const char *uri;
+    int index;
+    double seconds, frames;
+} copy_job_t;
+
+static void *raw_copy(void *arg) {
+    copy_job_t *j = arg;
+    char err[512];
+    store_t *st;
+    if (store_open(&st, j->uri, 1, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        return NULL;
+    }
+    enum { GAMES = 100, RUN = 2048, BLOB = 4096 };
+    game_t *games = calloc(GAMES, sizeof *games);
+    uint8_t *blobs = malloc((size_t)GAMES * FPS * BLOB), msg[65536];
+    size_t *lens = calloc((size_t)GAMES * FPS, sizeof *lens);
+    store_frame_t *rows = malloc(RUN * sizeof *rows);
+    fa_proto_space_t *space = malloc(sizeof *space);
+    fa_proto_storage_t sto = fa_proto_storage_of(space);
+    for (int g = 0; g < GAMES; g++) {
+        game_init(&games[g], 0xc0e0000000000000ull + (uint64_t)j->index * 1000 + (uint64_t)g, 0);
+        for (int f = 0; f < FPS; f++) {
+            size_t len = encode_frame(&games[g], msg, sizeof msg);
+            fa_proto_msg_t m;
+            if (fa_proto_decode(msg, len, &m, &sto) != 0) abort();
+            lens[g * FPS + f] = pack_frame(&m.frame, blobs + (size_t)(g * FPS + f) * BLOB, BLOB);
+        }
+    }
+    uint64_t base_ms = now_ns(CLOCK_REALTIME) / 1000000u, frame = 0;
+    double t0 = now_s(), batch_start = t0;
+    size_t n = 0, rejected;
+    store_begin(st);
+    while (now_s() - t0 < j->seconds) {
+        for (int g = 0; g < GAMES; g++) {
+            size_t k = (size_t)g * FPS + frame % FPS;
+            rows[n++] = (store_frame_t){games[g].id, base_ms + frame * 1000 / FPS, frame + 1, 15000000,
+                                        blobs + k * BLOB, lens[k]};
+            if (n == RUN) {
+                if (store_put_frames(st, rows, n, &rejected) == STORE_OK) j->frames += (double)n;
+                n = 0;
+            }
+        }
+        frame++;
+        if (now_s() - batch_start >= 0.25) {
+            if (n && store_put_frames(st, rows, n, &rejected) == STORE_OK) j->frames += (double)n;
+            n = 0;
+            store_commit(st);
+            store_begin(st);
+            batch_start = now_s();
+        }
+    }
+    if (n && store_put_frames(st, rows, n, &rejected) == STORE_OK) j->frames += (double)n;
+    store_commit(st);
+    j->seconds = now_s() - t0;
+    free(space);
+    free(rows);
+    free(lens);
+    free(blobs);
+    free(games);
+    store_close(st);
+    return NULL;
+}
+
+typedef struct flood_job {
+    daemon_t *d;
+    int frames;
+    double rate, dropped;
+} flood_job_t;
+
+static void *flood_thread(void *arg) {
+    flood_job_t *f = arg;
+    f->rate = flood(f->d, f->frames, &f->dropped);
+    return NULL;
+}
+
+/* The fleet's sessions for the fleet query: n ended sessions over the
+ * last 24 h, 10 builds, 20 hosts, TAGS tags each with their figures. */
+static void populate_fleet(const char *location, int n) {
+    char err[512];
+    store_t *st;
+    if (store_open(&st, location, 1, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    uint64_t now = now_ns(CLOCK_REALTIME) / 1000000u;
+    store_begin(st);
+    for (int i = 0; i < n; i++) {
+        session_info_t s = {.id = 0xf1ee700000000000ull + (uint64_t)i, .have_hello = true, .frames = 36000};
+        s.last_seen_ms = s.ended_ms = s.last_ms = now - (uint64_t)i * 86000u;
+        s.first_ms = s.last_ms - 600000u;
+        s.end_reason = "bye";
+        snprintf(s.app, sizeof s.app, "bench-game");
+        snprintf(s.build_id, sizeof s.build_id, "1.%d.0", i % 10);
+        snprintf(s.host, sizeof s.host, "ci-runner-%02d", i % 20);
+        store_put_session(st, &s);
+        for (int t = 0; t < TAGS; t++) {
+            uint64_t peak = (uint64_t)(t + 1) * 200000u + (uint64_t)((i * 7919 + t * 104729) % 100000);
+            tag_info_t tag = {.id = (uint16_t)t,
+                              .path = paths[t],
+                              .defined = true,
+                              .budget_hard = defs[t].budget_hard,
+                              .peak_bytes = peak,
+                              .live_bytes = peak / 2,
+                              .live_sum = peak / 2 * 36000u,
+                              .live_frames = 36000};
+            store_put_tag(st, s.id, &tag);
+        }
+    }
+    if (store_commit(st) != STORE_OK) fprintf(stderr, "bench: %s\n", store_error(st));
+    store_close(st);
+}
+
+static int run_fleet(void) {
+    char uri[1100];
+    pg_create("fleet");
+    pg_uri("fleet", uri, sizeof uri);
+    const int daemons = 3, per = 100;
+    double secs = quick ? 5 : 10;
+    printf("== bench-insightd --fleet: PostgreSQL (libpq %d), %d daemons x %d games x %d fps x %d tags\n",
+           PQlibVersion(), daemons, per, FPS, TAGS);
+    print_load("at start");
+    fflush(stdout);
+
+    /* 6. the raw peer */
+    double raw = 0;
+    {
+        char err[512];
+        store_t *st;
+        if (store_open(&st, uri, 1, NULL, err, sizeof err) != 0) { /* the schema, once */
+            fprintf(stderr, "bench: %s\n", err);
+            return 1;
+        }
+        store_close(st);
+        copy_job_t jobs[3];
+        pthread_t th[3];
+        for (int k = 0; k < daemons; k++) {
+            jobs[k] = (copy_job_t){uri, k, quick ? 3 : 6, 0};
+            pthread_create(&th[k], NULL, raw_copy, &jobs[k]);
+        }
+        double frames = 0, longest = 0;
+        for (int k = 0; k < daemons; k++) {
+            pthread_join(th[k], NULL);
+            frames += jobs[k].frames;
+            if (jobs[k].seconds > longest) longest = jobs[k].seconds;
+        }
+        raw = frames / longest;
+        printf("\n-- raw COPY: the same frame rows by %d connections at once (the daemon's COPY, its store module)\n",
+               daemons);
+        printf("| measure | rate |\n|---|---|\n| raw COPY into the frames partitions | %.0f rows/s |\n", raw);
+        fflush(stdout);
+    }
+
+    /* 7. three daemons, one database */
+    daemon_t ds[3];
+    for (int k = 0; k < daemons; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "fleet-%d", k);
+        if (daemon_start_on(&ds[k], name, uri, NULL) != 0) return 1;
+    }
+    double before = pg_count(uri, "SELECT count(*) FROM frames");
+    step_t s;
+    run_games_on(ds, daemons, daemons * per, secs, &s, NULL);
+    double rows = pg_count(uri, "SELECT count(*) FROM frames") - before;
+    printf("\n-- %d daemons x %d games x %d fps x %d tags into one database, %.0f s (non-blocking sends)\n",
+           daemons, per, FPS, TAGS, secs);
+    printf("| frames/s due | frames/s sent | agent drops | stored (health) | rows in the database | daemon drops "
+           "| catch-up s | longest commit ms |\n|---|---|---|---|---|---|---|---|\n");
+    printf("| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f |\n", daemons * per * FPS, s.sent / s.seconds,
+           s.agent_dropped, s.stored, rows, s.daemon_dropped, s.lag_s, s.commit_max_ms);
+    if (s.sent / s.seconds < 0.95 * daemons * per * FPS)
+        printf("(the load generator reached only %.0f %% of the due rate on this machine)\n",
+               100.0 * s.sent / s.seconds / (daemons * per * FPS));
+    fflush(stdout);
+
+    /* 8. flooded: every daemon by a sender of its own (blocking sends) */
+    flood_job_t fj[3];
+    pthread_t ft[3];
+    for (int k = 0; k < daemons; k++) {
+        fj[k] = (flood_job_t){&ds[k], quick ? 15000 : 40000, 0, 0};
+        pthread_create(&ft[k], NULL, flood_thread, &fj[k]);
+    }
+    double flooded = 0, fdrop = 0;
+    for (int k = 0; k < daemons; k++) {
+        pthread_join(ft[k], NULL);
+        flooded += fj[k].rate;
+        fdrop += fj[k].dropped;
+    }
+    printf("\n-- %d daemons flooded at once (a sender each, blocking sends)\n", daemons);
+    printf("| measure | rate | vs raw COPY |\n|---|---|---|\n");
+    printf("| frames stored per second, all daemons | %.0f | %.2fx |\n", flooded, raw > 0 ? flooded / raw : 0);
+    printf("(frames dropped at the daemons' queues during the flood: %.0f)\n", fdrop);
+    fflush(stdout);
+    for (int k = 0; k < daemons; k++)
+        daemon_stop(&ds[k]);
+
+    /* 9. queries: the fleet view over 1000 sessions, and one session's
+     * routes, PostgreSQL against SQLite */
+    int reps = quick ? 50 : 200;
+    char fleet_uri[1100], fleet_db[700];
+    pg_create("fleetq");
+    pg_uri("fleetq", fleet_uri, sizeof fleet_uri);
+    snprintf(fleet_db, sizeof fleet_db, "%s/fleetq.db", workdir);
+    populate_fleet(fleet_uri, 1000);
+    populate_fleet(fleet_db, 1000);
+    char hour_uri[1100], hour_db[700];
+    pg_create("hour");
+    pg_uri("hour", hour_uri, sizeof hour_uri);
+    snprintf(hour_db, sizeof hour_db, "%s/hour.db", workdir);
+    int hour = quick ? 60 * FPS * 10 : 3600 * FPS;
+    double p0 = now_s();
+    uint64_t sid = populate_hour(hour_uri, hour);
+    double pop_pg = now_s() - p0;
+    p0 = now_s();
+    populate_hour(hour_db, hour);
+    double pop_lite = now_s() - p0;
+    pg_analyze(hour_uri);
+    pg_analyze(fleet_uri);
+    char hex[17], path[300];
+    sid_format(sid, hex);
+    struct {
+        const char *label, *query;
+    } qs[] = {
+        {"fleet, 1000 sessions x 64 tags over 24 h", NULL},
+        {"session", ""},
+        {"trend, 1 h window, 120 points (10-second rollups)", "/trend?tag=sys1&window=1h&points=120"},
+        {"trend, 1 h window, 1000 points (per-second rollups)", "/trend?tag=sys1&window=1h&points=1000"},
+        {"trend, 10 s window, 100 points (raw frames)", "/trend?tag=sys1&window=10s&points=100"},
+        {"frames, newest 100", "/frames?limit=100"},
+        {"alerts of the session", NULL},
+        {"findings of the session", "/findings"},
+    };
+    enum { NQ = sizeof qs / sizeof qs[0] };
+    lat_t res[2][NQ];
+    for (int b = 0; b < 2; b++) { /* 0 PostgreSQL, 1 SQLite */
+        daemon_t f, h;
+        if (daemon_start_on(&f, b ? "fleetq-lite" : "fleetq-pg", b ? fleet_db : fleet_uri,
+                            (const char *const[]){"--no-ingest", NULL}) != 0 ||
+            daemon_start_on(&h, b ? "hour-lite" : "hour-pg", b ? hour_db : hour_uri,
+                            (const char *const[]){"--retention", "2h", NULL}) != 0)
+            return 1;
+        uint64_t since = now_ns(CLOCK_REALTIME) / 1000000u - 86400000u;
+        for (int i = 0; i < NQ; i++) {
+            if (i == 0)
+                snprintf(path, sizeof path, "/api/v1/fleet?app=bench-game&since=%llu", (unsigned long long)since);
+            else if (!qs[i].query)
+                snprintf(path, sizeof path, "/api/v1/alerts?session=%s", hex);
+            else
+                snprintf(path, sizeof path, "/api/v1/sessions/%s%s", hex, qs[i].query);
+            res[b][i] = measure(i == 0 ? &f : &h, path, reps);
+        }
+        daemon_stop(&f);
+        daemon_stop(&h);
+    }
+    printf("\n-- query latency, %d requests each: the fleet view over 1000 sessions; one session's routes over "
+           "an hour of %d fps data (%d frames; loaded in %.1f s into PostgreSQL, %.1f s into SQLite)\n",
+           reps, FPS, hour, pop_pg, pop_lite);
+    printf("| query | PostgreSQL p50 ms | p99 ms | SQLite p50 ms | p99 ms | PostgreSQL / SQLite (p50) |\n"
+           "|---|---|---|---|---|---|\n");
+    for (int i = 0; i < NQ; i++)
+        printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2fx |\n", qs[i].label, res[0][i].p50, res[0][i].p99,
+               res[1][i].p50, res[1][i].p99, res[1][i].p50 > 0 ? res[0][i].p50 / res[1][i].p50 : 0);
+    print_load("at the end");
+    return 0;
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
     char steps_arg[256] = "25,50,100,150,200,300,400";
     const char *keep = NULL;
+    bool fleet = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--daemon") && i + 1 < argc)
             daemon_path = argv[++i];
@@ -711,9 +1059,12 @@ int main(int argc, char **argv) {
             step_seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc)
             keep = argv[++i];
+        else if (!strcmp(argv[i], "--fleet"))
+            fleet = true;
         else {
             fprintf(stderr,
-                    "usage: %s --daemon PATH [--quick] [--steps 25,50,...] [--step-seconds S] [--keep DIR]\n",
+                    "usage: %s --daemon PATH [--quick] [--steps 25,50,...] [--step-seconds S] [--keep DIR] "
+                    "[--fleet]\n",
                     argv[0]);
             return 2;
         }
@@ -733,6 +1084,19 @@ int main(int argc, char **argv) {
         if (!mkdtemp(workdir)) return 1;
     }
     init_defs();
+    if (fleet) {
+        if (!(pg_admin = getenv("FA_TEST_PG"))) {
+            fprintf(stderr, "bench: --fleet needs a PostgreSQL server: FA_TEST_PG (tests/insightd/pgserver.py)\n");
+            return 2;
+        }
+        int rc = run_fleet();
+        if (!keep) {
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+            if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", workdir);
+        }
+        return rc;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("== bench-insightd: %s, %ld cores, %d tags per frame, %d fps per game, SQLite %s\n", daemon_path,
            cores, TAGS, FPS, sqlite3_libversion());
@@ -855,7 +1219,7 @@ int main(int argc, char **argv) {
            "MiB)\n",
            b.result.sent, b.result.agent_dropped, b.result.daemon_dropped, b.result.hwm_mib);
     struct stat st;
-    char wal[700];
+    char wal[1300];
     snprintf(wal, sizeof wal, "%s-wal", t.db);
     double db_mib = stat(t.db, &st) == 0 ? (double)st.st_size / 1048576.0 : 0;
     double wal_mib = stat(wal, &st) == 0 ? (double)st.st_size / 1048576.0 : 0;

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "conns.h"
 #include "ctx.h"
+#include "fleet.h"
 #include "framealloc.h"
 #include "json.h"
 #include "lint.h"
@@ -42,6 +43,7 @@
 #define TREND_WINDOW_MIN_MS 1000u
 #define TREND_WINDOW_MAX_MS (30ull * 24u * 3600u * 1000u)
 #define UNIX_MS_MAX 9007199254740991ull /* 2^53 - 1: exact in every JSON reader */
+#define FLEET_SINCE_DEFAULT_MS (24ull * 3600u * 1000u)
 /* A problem seen this recently still shows in health. */
 #define PROBLEM_RECENT_MS 10000u
 
@@ -55,14 +57,24 @@ enum route {
     R_TREND,
     R_BUDGETS,
     R_FINDINGS,
-    R_ALERTS
+    R_ALERTS,
+    R_FLEET
 };
+
+/* `latest` when this daemon has no live session: the store decides
+ * (another daemon's live session, or the newest of all), against the
+ * newest one in memory. */
+typedef struct latest {
+    bool pending;
+    uint64_t memory_id, memory_seen_ms;
+} latest_t;
 
 typedef struct request {
     insightd_ctx_t *ctx;
     http_req_t *r;
     url_param_t params[URL_MAX_PARAMS];
     int nparams;
+    latest_t latest;
 } request_t;
 
 /* ---- parameters ----------------------------------------------------------- */
@@ -140,16 +152,20 @@ static bool cursor_param(request_t *q, const char *dirs, bool hex, bool *present
 }
 
 /* A session named by "latest" or 16 hex digits: in memory (*s set) or not
- * (then only *id; the store will tell). Returns false after answering. */
+ * (then only *id; the store will tell; *id 0 with q->latest pending).
+ * Returns false after answering. */
 static bool session_param(request_t *q, const char *value, const char *name, const session_t **s,
                           uint64_t *id) {
     *s = NULL;
     if (strcmp(value, "latest") == 0) {
-        if (!(*s = sessions_latest(q->ctx->sessions))) {
-            http_reply_error(q->r, 404, "session_not_found", name, "no session has been seen yet");
-            return false;
+        const session_t *m = sessions_latest(q->ctx->sessions);
+        if (m && session_live(m)) {
+            *s = m;
+            *id = session_id(m);
+            return true;
         }
-        *id = session_id(*s);
+        *id = 0;
+        q->latest = (latest_t){true, m ? session_id(m) : 0, m ? session_info(m)->last_seen_ms : 0};
         return true;
     }
     if (sid_parse(value, id) != 0) {
@@ -222,7 +238,7 @@ static int write_problems(json_writer_t *w, insightd_ctx_t *c, const writer_stat
     }
     if (g_stats.database_lost) {
         problem(w, "database_lost", "the database file %s was deleted or replaced; the daemon is stopping",
-                c->cfg->db_path);
+                store_path(c->store));
         n++;
     }
     jw_end_array(w);
@@ -297,7 +313,8 @@ static void route_health(request_t *q) {
     jw_end_object(&w);
 
     jw_begin_object(&w, "store");
-    jw_str(&w, "path", c->cfg->db_path);
+    jw_str(&w, "kind", store_kind(c->store));
+    jw_str(&w, "path", store_path(c->store));
     jw_u64(&w, "commits", ws.commits);
     jw_u64(&w, "failed_attempts", ws.failed_attempts);
     jw_u64(&w, "commit_interval_ms", c->cfg->commit_interval_ms);
@@ -400,10 +417,17 @@ typedef struct job {
     bool has_tag;
     uint64_t window;
     uint32_t points;
-    /* /sessions: the live rows of the page (memory), then ended rows */
+    latest_t latest;
+    /* /sessions: memory's live rows (collected on the loop); the store's
+     * rows: live elsewhere (nelsewhere first), then ended */
     session_info_t *live, *rows;
-    size_t nlive, nrows;
-    uint32_t room;
+    size_t nlive, nrows, nelsewhere;
+    uint64_t live_elsewhere; /* how many */
+    bool want_ended, live_phase;
+    uint32_t limit, in_memory;
+    /* /fleet */
+    store_fleet_query_t fleet;
+    char build[VIEW_TEXT_MAX];
     query_result_t res;
 } job_t;
 
@@ -439,10 +463,57 @@ static const tag_info_t *job_tag(job_t *j) {
     return t;
 }
 
+/* `latest` decided by the store (see latest_t); 0 or a failure. */
+static int job_latest(job_t *j, store_reader_t *r) {
+    uint64_t id = 0, seen = 0;
+    bool live = false;
+    int rc = store_read_latest(r, &id, &seen, &live);
+    if (rc < 0) {
+        query_store_failed(&j->res, r, rc);
+        return rc;
+    }
+    if (rc == 0 || (!live && j->latest.memory_id && j->latest.memory_seen_ms >= seen))
+        id = j->latest.memory_id;
+    if (!id) {
+        query_fail(&j->res, 404, "session_not_found", "no session has been seen yet");
+        return 0;
+    }
+    j->sid = j->frames.session_id = j->findings.session_id = j->alerts.session_id = id;
+    return 1;
+}
+
+/* /sessions: the live rows elsewhere (from the cursor, when the page
+ * starts among live rows), how many there are, and the ended rows the
+ * page has room for. */
+static int job_sessions(job_t *j, store_reader_t *r) {
+    int rc = store_count_elsewhere(r, &j->live_elsewhere);
+    if (rc == STORE_OK && j->live_phase && j->live_elsewhere) {
+        store_sessions_query_t q = j->sessions;
+        q.which = STORE_SESSIONS_ELSEWHERE;
+        q.limit = j->limit + 1;
+        rc = store_read_sessions(r, &q, store_session_row, j);
+        j->nelsewhere = j->nrows;
+    }
+    size_t live = j->nlive + j->nelsewhere;
+    if (rc == STORE_OK && j->want_ended && live <= j->limit) {
+        store_sessions_query_t q = j->sessions;
+        q.which = STORE_SESSIONS_ENDED;
+        if (j->live_phase) q.has_cursor = false; /* the ended ones follow, from the top */
+        /* Enough rows for the page even when memory's copies replace some. */
+        q.limit = (uint32_t)(j->limit - live) + 1 + j->in_memory;
+        rc = store_read_sessions(r, &q, store_session_row, j);
+    }
+    return rc;
+}
+
 static void job_work(void *arg, const store_cancel_t *cancel) {
     job_t *j = arg;
     store_reader_t *r = store_reader_acquire(j->ctx->store, cancel);
     size_t cap = http_max_response(j->ctx->http);
+    if (j->latest.pending && job_latest(j, r) <= 0) {
+        store_reader_release(j->ctx->store, r);
+        return;
+    }
     if (j->has_session && !j->view) {
         int rc = store_read_view(r, j->sid, &j->view);
         if (rc == 0) {
@@ -487,10 +558,13 @@ static void job_work(void *arg, const store_cancel_t *cancel) {
         query_alerts(r, &j->alerts, cap, &j->res);
         break;
     case R_SESSIONS: {
-        int rc = store_read_sessions(r, &j->sessions, store_session_row, j);
+        int rc = job_sessions(j, r);
         if (rc != STORE_OK) query_store_failed(&j->res, r, rc);
         break;
     }
+    case R_FLEET:
+        fleet_query(r, &j->fleet, clock_now_ms(), cap, &j->res);
+        break;
     }
     if (!j->res.status && (j->res.body || j->route == R_SESSIONS)) j->res.status = 200;
     if (!j->res.status) query_fail(&j->res, 500, "out_of_memory", "out of memory");
@@ -504,9 +578,12 @@ static void job_done(void *arg, int status) {
     if (j->res.capped) g_stats.http_capped++;
     if (status == HTTP_WORK_CANCELLED)
         http_reply_error(j->r, 503, "shutting_down", NULL, "fa-insightd is shutting down");
-    else if (status == HTTP_WORK_TIMEOUT || (j->res.status == 503 && !strcmp(j->res.code, "timeout")))
+    else if (status == HTTP_WORK_TIMEOUT || (j->res.status == 503 && !strcmp(j->res.code, "timeout"))) {
+        /* The query may notice its deadline before the sweep does. */
+        if (status != HTTP_WORK_TIMEOUT) g_stats.http_timeouts++;
         http_reply_error(j->r, 503, "timeout", NULL, "the query took longer than --request-timeout (%llu ms)",
                          (unsigned long long)j->ctx->cfg->request_timeout_ms);
+    }
     else if (j->res.status == 200 && j->route == R_SESSIONS) {
         sessions_merge_and_reply(j);
         return;
@@ -538,6 +615,7 @@ static job_t *new_job(request_t *q, int route) {
 static bool job_session(request_t *q, job_t *j, const session_t *s, uint64_t id, bool need_view) {
     j->has_session = true;
     j->sid = id;
+    j->latest = q->latest;
     if (s && need_view && !(j->view = session_view(s))) {
         http_reply_error(q->r, 500, "internal", NULL, "out of memory");
         job_free(j);
@@ -573,6 +651,7 @@ static bool after_cursor(const session_info_t *s, uint64_t ms, uint64_t key) {
 static bool matches(const job_t *j, const session_info_t *s) {
     if (j->app[0] && strcmp(j->app, s->app) != 0) return false;
     if (j->host[0] && strcmp(j->host, s->host) != 0) return false;
+    if (j->build[0] && strcmp(j->build, s->build_id) != 0) return false;
     if (s->last_seen_ms < j->sessions.since_ms) return false;
     if (j->sessions.until_ms && s->last_seen_ms > j->sessions.until_ms) return false;
     return true;
@@ -610,7 +689,7 @@ static void reply_sessions(job_t *j, const session_info_t *rows, size_t n, size_
     }
     jw_end_array(&w);
     jw_u64(&w, "count", k);
-    jw_u64(&w, "live", sessions_live_count(j->ctx->sessions));
+    jw_u64(&w, "live", sessions_live_count(j->ctx->sessions) + j->live_elsewhere);
     if (more && k > 0) {
         char cur[QUERY_CURSOR_MAX];
         query_cursor_format(cur, k <= nlive ? 'l' : 'e', rows[k - 1].last_seen_ms, rows[k - 1].id, true);
@@ -624,39 +703,80 @@ static void reply_sessions(job_t *j, const session_info_t *rows, size_t n, size_
     reply_body(j->r, body, len);
 }
 
-/* Loop: the ended sessions of the store, merged with those in memory
- * (fresher, and not all committed yet); live ones are never taken from
- * the store. The page is the live rows collected before, then these. */
+/* Whether rows[0..n) holds this id. */
+static bool has_id(const session_info_t *rows, size_t n, uint64_t id) {
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].id == id) return true;
+    return false;
+}
+
+/* Loop: the page from memory's rows and the store's. Live rows: memory's
+ * live sessions and those live elsewhere (a copy in memory that says the
+ * session ended wins when it is newer). Ended rows: the store's merged
+ * with those in memory (fresher, and not all committed yet). */
 static void sessions_merge_and_reply(job_t *j) {
     const sessions_t *ss = j->ctx->sessions;
-    size_t from_store = j->nrows;
-    collect_t c = {j, j->sessions.has_cursor, j->sessions.cursor_ms, j->sessions.cursor_id};
-    sessions_each(ss, false, collect_memory, &c);
-    /* One row per id: the memory one (collected last) wins; the ones live
-     * in memory are not ended. */
-    size_t n = 0;
-    for (size_t i = 0; i < j->nrows; i++) {
-        const session_t *s = sessions_find(ss, j->rows[i].id);
-        if (s && (session_live(s) || i < from_store)) continue;
-        j->rows[n++] = j->rows[i];
+    session_info_t *elsewhere = j->rows, *ended = j->rows + j->nelsewhere;
+    size_t nended = j->nrows - j->nelsewhere;
+    /* live = memory's live rows + the elsewhere rows memory does not contradict */
+    session_info_t *live = malloc((j->nlive + j->nelsewhere + 1) * sizeof *live);
+    session_info_t *rest = malloc((nended + sessions_in_memory(ss) + 1) * sizeof *rest);
+    if (!live || !rest) {
+        free(live);
+        free(rest);
+        http_reply_error(j->r, 500, "internal", NULL, "out of memory");
+        job_free(j);
+        return;
     }
-    if (n) qsort(j->rows, n, sizeof *j->rows, by_activity);
-    bool more = n > j->room;
-    if (more) n = j->room;
-    session_info_t *page = malloc((j->nlive + n + 1) * sizeof *page);
+    size_t nlive = 0;
+    if (j->nlive) memcpy(live, j->live, j->nlive * sizeof *live);
+    nlive = j->nlive;
+    for (size_t i = 0; i < j->nelsewhere; i++) {
+        const session_t *s = sessions_find(ss, elsewhere[i].id);
+        if (s && (session_live(s) || session_info(s)->last_seen_ms >= elsewhere[i].last_seen_ms)) continue;
+        live[nlive++] = elsewhere[i];
+    }
+    if (nlive) qsort(live, nlive, sizeof *live, by_activity);
+    bool live_more = j->nelsewhere > j->limit;
+    if (nlive > j->limit || live_more || !j->want_ended) {
+        bool more = nlive > j->limit || live_more;
+        reply_sessions(j, live, more && nlive > j->limit ? j->limit : nlive,
+                       more && nlive > j->limit ? j->limit : nlive, more);
+        free(live);
+        free(rest);
+        job_free(j);
+        return;
+    }
+    /* Ended: memory's (collected now) over the store's, one row per id,
+     * none that is live. */
+    size_t n = 0;
+    for (size_t i = 0; i < nended; i++)
+        if (!sessions_find(ss, ended[i].id) && !has_id(live, nlive, ended[i].id)) rest[n++] = ended[i];
+    j->nrows = 0; /* the store's rows are copied: j->rows collects memory's now */
+    collect_t c = {j, j->sessions.has_cursor && !j->live_phase, j->sessions.cursor_ms, j->sessions.cursor_id};
+    sessions_each(ss, false, collect_memory, &c);
+    for (size_t i = 0; i < j->nrows; i++)
+        if (!has_id(live, nlive, j->rows[i].id)) rest[n++] = j->rows[i];
+    if (n) qsort(rest, n, sizeof *rest, by_activity);
+    uint32_t room = (uint32_t)(j->limit - nlive);
+    bool more = n > room;
+    if (more) n = room;
+    session_info_t *page = realloc(live, (nlive + n + 1) * sizeof *page);
     if (!page) {
+        free(live);
         http_reply_error(j->r, 500, "internal", NULL, "out of memory");
     } else {
-        if (j->nlive) memcpy(page, j->live, j->nlive * sizeof *page);
-        if (n) memcpy(page + j->nlive, j->rows, n * sizeof *page);
-        reply_sessions(j, page, j->nlive + n, j->nlive, more);
+        if (n) memcpy(page + nlive, rest, n * sizeof *page);
+        reply_sessions(j, page, nlive + n, nlive, more);
         free(page);
     }
+    free(rest);
     job_free(j);
 }
 
 static void route_sessions(request_t *q) {
-    static const char *const allowed[] = {"limit", "cursor", "live", "app", "host", "since", "until", NULL};
+    static const char *const allowed[] = {"limit", "cursor", "live",  "app", "host",
+                                          "build", "since",  "until", NULL};
     if (!only_params(q, allowed)) return;
     uint64_t limit, since, until, ms = 0, key = 0;
     bool has_until, has_cursor;
@@ -674,41 +794,57 @@ static void route_sessions(request_t *q) {
     }
     job_t *j = new_job(q, R_SESSIONS);
     if (!j) return;
-    const char *app = param(q, "app"), *host = param(q, "host");
+    const char *app = param(q, "app"), *host = param(q, "host"), *build = param(q, "build");
     snprintf(j->app, sizeof j->app, "%s", app ? app : "");
     snprintf(j->host, sizeof j->host, "%s", host ? host : "");
-    j->sessions = (store_sessions_query_t){
-        .app = j->app, .host = j->host, .since_ms = since, .until_ms = has_until ? (until ? until : 1) : 0};
-    bool want_live = !live || !strcmp(live, "true"), want_ended = !live || !strcmp(live, "false");
-    /* Live sessions first, from memory, unless the cursor is past them. */
-    if (want_live && (!has_cursor || dir == 'l')) {
+    snprintf(j->build, sizeof j->build, "%s", build ? build : "");
+    bool want_live = !live || !strcmp(live, "true");
+    j->want_ended = !live || !strcmp(live, "false");
+    j->live_phase = want_live && (!has_cursor || dir == 'l');
+    j->limit = (uint32_t)limit;
+    j->in_memory = sessions_in_memory(q->ctx->sessions);
+    j->sessions = (store_sessions_query_t){.app = j->app,
+                                           .host = j->host,
+                                           .build = j->build,
+                                           .since_ms = since,
+                                           .until_ms = has_until ? (until ? until : 1) : 0,
+                                           .has_cursor = has_cursor && (dir == 'e' || j->live_phase),
+                                           .cursor_ms = ms,
+                                           .cursor_id = key};
+    /* This daemon's live sessions, from memory, after the cursor. */
+    if (j->live_phase) {
         collect_t c = {j, has_cursor, ms, key};
         sessions_each(q->ctx->sessions, true, collect_memory, &c);
-        if (j->nrows) qsort(j->rows, j->nrows, sizeof *j->rows, by_activity);
-        if (j->nrows > limit || !want_ended) {
-            bool more = j->nrows > limit;
-            reply_sessions(j, j->rows, more ? limit : j->nrows, more ? limit : j->nrows, more);
-            job_free(j);
-            return;
-        }
-        /* They all fit: the ended ones follow, from the top. */
         j->live = j->rows;
         j->nlive = j->nrows;
         j->rows = NULL;
         j->nrows = 0;
-        has_cursor = false;
     }
-    if (!want_ended) {
-        reply_sessions(j, NULL, 0, 0, false);
-        job_free(j);
+    submit(q, j);
+}
+
+/* ---- /fleet ---------------------------------------------------------------------- */
+
+static bool tag_param(request_t *q, const char **out);
+
+static void route_fleet(request_t *q) {
+    static const char *const allowed[] = {"app", "build", "tag", "since", NULL};
+    if (!only_params(q, allowed)) return;
+    uint64_t now = clock_now_ms(), since;
+    if (!int_param(q, "since", 0, UNIX_MS_MAX,
+                   now > FLEET_SINCE_DEFAULT_MS ? now - FLEET_SINCE_DEFAULT_MS : 0, &since, NULL,
+                   "a time in unix milliseconds"))
         return;
-    }
-    j->room = (uint32_t)(limit - j->nlive);
-    j->sessions.has_cursor = has_cursor && dir == 'e';
-    j->sessions.cursor_ms = ms;
-    j->sessions.cursor_id = key;
-    /* Enough rows for the page even when memory's copies replace some. */
-    j->sessions.limit = j->room + 1 + sessions_in_memory(q->ctx->sessions);
+    const char *tag;
+    if (!tag_param(q, &tag)) return;
+    job_t *j = new_job(q, R_FLEET);
+    if (!j) return;
+    const char *app = param(q, "app"), *build = param(q, "build");
+    snprintf(j->app, sizeof j->app, "%s", app ? app : "");
+    snprintf(j->build, sizeof j->build, "%s", build ? build : "");
+    /* "/" is the root: every tag; one leading '/' is ignored. */
+    snprintf(j->tag, sizeof j->tag, "%s", tag ? (tag[0] == '/' ? tag + 1 : tag) : "");
+    j->fleet = (store_fleet_query_t){.app = j->app, .build = j->build, .tag = j->tag, .since_ms = since};
     submit(q, j);
 }
 
@@ -1029,6 +1165,8 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
             route = R_ALERTS;
         else if (nseg == 1 && !strcmp(seg[0], "lint"))
             route = R_LINT;
+        else if (nseg == 1 && !strcmp(seg[0], "fleet"))
+            route = R_FLEET;
         else if (nseg == 2 && !strcmp(seg[0], "sessions"))
             route = R_SESSION;
         else if (nseg == 3 && !strcmp(seg[0], "sessions")) {
@@ -1091,6 +1229,9 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
         break;
     case R_LINT:
         route_lint(&q);
+        break;
+    case R_FLEET:
+        route_fleet(&q);
         break;
     }
 }

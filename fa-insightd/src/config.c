@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "fa_proto.h"
@@ -38,7 +39,8 @@ typedef enum opt_type {
     OPT_DURATION,
     OPT_UINT,
     OPT_SIZE,
-    OPT_LEVEL
+    OPT_LEVEL,
+    OPT_STORE
 } opt_type;
 
 typedef struct option_def {
@@ -52,6 +54,7 @@ typedef struct option_def {
 } option_def_t;
 
 #define FIELD(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
+#define DEFAULT_DB "./fa-insight.db"
 #define DAY_MS (24ull * 3600ull * 1000ull)
 #define MIB (1024ull * 1024ull)
 
@@ -60,7 +63,9 @@ static const option_def_t options[] = {
      "HTTP, JSON API and WebSocket address (port 0: any free port)"},
     {"ingest", OPT_URL, FIELD(ingest), "tcp://127.0.0.1:7879", "URL", 0, 0,
      "nng PULL address the agents push to (tcp://, ipc://)"},
-    {"db", OPT_PATH, FIELD(db_path), "./fa-insight.db", "PATH", 0, 0, "SQLite database (created if missing)"},
+    {"db", OPT_PATH, FIELD(db_path), DEFAULT_DB, "PATH", 0, 0, "SQLite database (created if missing)"},
+    {"store", OPT_STORE, FIELD(store), "", "URL|PATH", 0, 0,
+     "where to store: postgresql://USER@HOST/DB (a server many daemons share) or a SQLite path [--db]"},
     {"web-root", OPT_PATH, FIELD(web_root), "", "DIR", 0, 0,
      "dashboard files (default: the installed share/framealloc/web, or the source tree's web/)"},
     {"retention", OPT_DURATION, FIELD(retention_ms), "1h", "DURATION", 10000, 365 * DAY_MS,
@@ -116,7 +121,8 @@ static const option_def_t options[] = {
      "changes"},
     {"max-lint-report", OPT_SIZE, FIELD(max_lint_report_bytes), "8MiB", "SIZE", 64 * 1024, 256 * MIB,
      "byte cap of a SARIF report (PUT /api/v1/lint or --lint-report)"},
-
+    {"no-ingest", OPT_BOOL, FIELD(no_ingest), "false", NULL, 0, 0,
+     "receive nothing: serve the API and dashboard of a --store other daemons write"},
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
@@ -235,6 +241,15 @@ static int option_set(config_t *cfg, const option_def_t *o, const char *value, c
         break;
     case OPT_PATH:
     case OPT_TEXT:
+        break;
+    case OPT_STORE:
+        if (value[0] && strstr(value, "://") && !store_location_is_pg(value)) {
+            snprintf(
+                err, errcap,
+                "--%s: '%.200s' is neither a PostgreSQL URI (postgresql://USER@HOST:PORT/DB) nor a file path",
+                o->name, value);
+            return -1;
+        }
         break;
     case OPT_BOOL: {
         bool b;
@@ -379,7 +394,8 @@ void config_usage(FILE *out) {
     fprintf(out,
             "Usage: %s [OPTIONS]\n"
             "framealloc telemetry daemon: ingests agent snapshots over nng, stores them in SQLite\n"
-            "and serves a JSON API, a WebSocket live stream and the dashboard.\n\n"
+            "(or a PostgreSQL server that many daemons share) and serves a JSON API, a WebSocket\n"
+            "live stream and the dashboard.\n\n"
             "Options (also accepted as `name = value` lines in the --config file;\n"
             "flags override the file, which overrides the defaults):\n",
             "fa-insightd");
@@ -417,9 +433,9 @@ int config_load(config_t *cfg, int argc, char **argv, FILE *out, char *err, size
             return CONFIG_EXIT;
         }
         if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-            fprintf(out, "%s %s (protocol %d.%d, SQLite %s, schema %d)\n", "fa-insightd", FA_VERSION_STRING,
-                    FA_PROTO_VERSION_MAJOR, FA_PROTO_VERSION_MINOR, sqlite3_libversion(),
-                    STORE_SCHEMA_VERSION);
+            fprintf(out, "%s %s (protocol %d.%d, SQLite %s schema %d, PostgreSQL schema %d via libpq %d)\n",
+                    "fa-insightd", FA_VERSION_STRING, FA_PROTO_VERSION_MAJOR, FA_PROTO_VERSION_MINOR,
+                    sqlite3_libversion(), STORE_SQLITE_SCHEMA, STORE_PG_SCHEMA, PQlibVersion());
             return CONFIG_EXIT;
         }
         const char *file = NULL;
@@ -473,6 +489,13 @@ int config_load(config_t *cfg, int argc, char **argv, FILE *out, char *err, size
         }
         if (option_set(cfg, o, value, err, errcap) != 0) return CONFIG_ERROR;
     }
+    /* One store: --store, else the SQLite file of --db. */
+    if (cfg->store[0] && strcmp(cfg->db_path, DEFAULT_DB) != 0) {
+        snprintf(err, errcap,
+                 "--store and --db both name a store: give one (--store takes a SQLite path too)");
+        return CONFIG_ERROR;
+    }
+    if (!cfg->store[0]) memcpy(cfg->store, cfg->db_path, sizeof cfg->store);
     return CONFIG_OK;
 }
 

@@ -18,6 +18,9 @@ typedef struct config {
     char listen[256]; /* host:port of HTTP + WebSocket */
     char ingest[256]; /* nng URL of the PULL socket */
     char db_path[CONFIG_PATH_MAX];
+    /* Where the data goes: a PostgreSQL URI, or a SQLite path (after
+     * config_load: --store, else --db). */
+    char store[CONFIG_PATH_MAX];
     char web_root[CONFIG_PATH_MAX]; /* "" until config_resolve_web_root */
     char config_file[CONFIG_PATH_MAX];
     char allow_origin[1024];           /* extra WebSocket origins, comma-separated */
@@ -46,6 +49,7 @@ typedef struct config {
     uint32_t max_tags;           /* tags per session */
     int log_level;
     bool allow_remote;
+    bool no_ingest; /* serve the API only (a fleet's shared store) */
 } config_t;
 
 enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 };

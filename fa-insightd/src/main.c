@@ -123,10 +123,11 @@ static int fail_start(const char *err) {
     fatal("cannot start", err);
     if (ctx.writer) writer_stop(ctx.writer, clock_mono_ms() + 1000);
     if (ctx.store) store_close(ctx.store);
+    if (store_location_is_pg(cfg.store)) return EXIT_START;
     static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
     for (size_t i = 0; db_created && i < sizeof suffix / sizeof suffix[0]; i++) {
         char path[sizeof cfg.db_path + 16];
-        snprintf(path, sizeof path, "%s%s", cfg.db_path, suffix[i]);
+        snprintf(path, sizeof path, "%s%s", cfg.store, suffix[i]);
         (void)unlink(path);
     }
     return EXIT_START;
@@ -151,7 +152,7 @@ static int check_exposure(void) {
     int port;
     bool http_local =
         config_split_hostport(cfg.listen, host, sizeof host, &port) == 0 && config_host_is_loopback(host);
-    bool ingest_local = config_url_is_local(cfg.ingest);
+    bool ingest_local = cfg.no_ingest || config_url_is_local(cfg.ingest);
     ctx.listen_loopback = http_local;
     if ((!http_local || !ingest_local) && !cfg.allow_remote) {
         fprintf(stderr,
@@ -230,7 +231,7 @@ static void on_file_lost(void *ud) {
     LOG(LOG_ERROR,
         "the database file %s was deleted or replaced under the daemon: what it stores from now on would be "
         "lost; stopping (exit %d; start again to create a new one)",
-        cfg.db_path, EXIT_DATABASE_LOST);
+        cfg.store, EXIT_DATABASE_LOST);
     begin_shutdown(EXIT_DATABASE_LOST);
 }
 
@@ -337,7 +338,7 @@ static void begin_shutdown(int code) {
     uv_signal_stop(&sigterm_h);
     lint_close(ctx.lint);
     LOG(LOG_INFO, "stopping ingest");
-    ingest_stop(ingest);
+    if (ingest) ingest_stop(ingest);
     sessions_flush(ctx.sessions);
     LOG(LOG_INFO, "ingest stopped; answering HTTP requests");
     http_drain(ctx.http);
@@ -435,6 +436,13 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     }
     log_level = cfg.log_level;
+    if (importing && cfg.no_ingest) {
+        /* An import writes; --no-ingest never registers as a writer nor
+         * learns which sessions are stored already. */
+        fprintf(stderr, "%s: --import writes to the store: it cannot run with --no-ingest\n", INSIGHTD_NAME);
+        free(import_files);
+        return EXIT_USAGE;
+    }
     if (check_exposure() != 0) return EXIT_USAGE;
     config_resolve_web_root(&cfg);
     if (!importing) check_web_root(); /* an import serves nothing */
@@ -445,18 +453,9 @@ int main(int argc, char **argv) {
     ctx.loop = uv_default_loop();
     ctx.started_ms = clock_now_ms();
     ctx.started_mono = clock_mono_ms();
-    LOG(LOG_INFO, "%s %s starting (database %s, web root %s)", INSIGHTD_NAME, FA_VERSION_STRING, cfg.db_path,
-        cfg.web_root);
+    LOG(LOG_INFO, "%s %s starting (web root %s)", INSIGHTD_NAME, FA_VERSION_STRING, cfg.web_root);
 
     /* 2. The store, and the writer thread that owns its writes. */
-    db_created = access(cfg.db_path, F_OK) != 0;
-    if (make_db_dir(cfg.db_path, err, sizeof err) != 0 ||
-        store_open(&ctx.store, cfg.db_path, READ_CONNECTIONS, err, sizeof err) != 0) {
-        ctx.store = NULL;
-        return fail_start(err);
-    }
-    sessions_hooks_t hooks = {ws_on_frame, ws_on_alert, ws_on_session, NULL};
-    sessions_options_t so = {cfg.session_timeout_ms, MAX_LIVE_SESSIONS, cfg.max_ended_sessions, cfg.max_tags};
     const uint64_t day = 86400000ull, r = cfg.rollup_retention_ms;
     writer_options_t wo = {.commit_interval_ms = cfg.commit_interval_ms,
                            .buffer_bytes = cfg.write_buffer_bytes,
@@ -466,14 +465,28 @@ int main(int argc, char **argv) {
                                     .ten_sec = r > 7 * day ? r : 7 * day,
                                     .minute = r > 30 * day ? r : 30 * day,
                                     .session = cfg.session_retention_ms}};
+    bool pg = store_location_is_pg(cfg.store);
+    db_created = !pg && access(cfg.store, F_OK) != 0;
+    if ((!pg && make_db_dir(cfg.store, err, sizeof err) != 0) ||
+        store_open(&ctx.store, cfg.store, READ_CONNECTIONS, &wo.keep, err, sizeof err) != 0) {
+        ctx.store = NULL;
+        return fail_start(err);
+    }
+    LOG(LOG_INFO, "store: %s %s", store_kind(ctx.store), store_path(ctx.store));
+    sessions_hooks_t hooks = {ws_on_frame, ws_on_alert, ws_on_session, NULL};
+    sessions_options_t so = {cfg.session_timeout_ms, MAX_LIVE_SESSIONS, cfg.max_ended_sessions, cfg.max_tags};
     writer_hooks_t wh = {on_lookup, on_file_lost, NULL};
 
-    /* 3. Sessions known from earlier runs (the most recent ones). */
+    /* 3. Sessions known from earlier runs (the most recent ones); a daemon
+     * that ingests registers as a writer of the store. One that does not
+     * (--no-ingest) only reads what others write. */
     if (!(ctx.sessions = sessions_create(NULL, &so, &hooks))) return fail_start("out of memory");
     int64_t next_alert_id = 1;
-    if (store_load(ctx.store, cfg.max_ended_sessions, load_session, load_id, ctx.sessions, &next_alert_id) !=
-        0)
+    if (!cfg.no_ingest && store_load(ctx.store, cfg.max_ended_sessions, load_session, load_id, ctx.sessions,
+                                     &next_alert_id) != 0) {
+        if (pg) return fail_start("the store refused this daemon's registration (see the log above)");
         LOG(LOG_WARN, "could not load the stored sessions; starting with none");
+    }
     sessions_set_next_alert_id(ctx.sessions, next_alert_id);
     sessions_set_source_check(ctx.sessions, ingest_source_open);
     if (writer_start(&ctx.writer, ctx.store, ctx.loop, &wo, &wh, err, sizeof err) != 0)
@@ -484,9 +497,11 @@ int main(int argc, char **argv) {
     /* 4. Ingest: nng PULL, handed to the loop. */
     if (cfg.tls_cert[0] && tlsconf_server(&ctx.tls, cfg.tls_cert, cfg.tls_key, err, sizeof err) != 0)
         return fail_start(err);
-    if (ingest_start(&ingest, ctx.loop, cfg.ingest, config_url_is_tls(cfg.ingest) ? ctx.tls : NULL,
-                     cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url,
-                     sizeof ctx.ingest_url, err, sizeof err) != 0)
+    if (cfg.no_ingest)
+        snprintf(ctx.ingest_url, sizeof ctx.ingest_url, "none");
+    else if (ingest_start(&ingest, ctx.loop, cfg.ingest, config_url_is_tls(cfg.ingest) ? ctx.tls : NULL,
+                          cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url, sizeof ctx.ingest_url,
+                          err, sizeof err) != 0)
         return fail_start(in_use_hint(err, "--ingest tcp://127.0.0.1:PORT"));
 
     /* 5. Static findings (a SARIF report), then HTTP, JSON API, dashboard
@@ -510,7 +525,7 @@ int main(int argc, char **argv) {
         sessions_in_memory(ctx.sessions));
     /* One machine-readable line on stdout for scripts and tests. */
     printf("%s ready http=%s ws=ws%s/ws ingest=%s db=%s\n", INSIGHTD_NAME, ctx.http_url, ctx.http_url + 4,
-           ctx.ingest_url, cfg.db_path);
+           ctx.ingest_url, store_path(ctx.store));
     fflush(stdout);
 
     uv_run(ctx.loop, UV_RUN_DEFAULT);
@@ -518,7 +533,7 @@ int main(int argc, char **argv) {
     /* 7. Everything is stopped; release it. nng's own teardown follows. */
     ws_free(ctx.ws);
     http_free(ctx.http);
-    bool nng_clean = ingest_free(ingest);
+    bool nng_clean = !ingest || ingest_free(ingest);
     sessions_destroy(ctx.sessions);
     lint_free(ctx.lint);
     writer_free(ctx.writer);

@@ -40,7 +40,7 @@ void rollup_finding(rollup_t *r, const fa_proto_finding_t *f);
 void rollup_flush(rollup_t *r, const rollup_sink_t *sink);
 
 static inline uint64_t rollup_width_ms(int level) {
-    return level == STORE_SECOND ? 1000u : level == STORE_10S ? 10000u : 60000u;
+    return store_level_ms(level);
 }
 
 #endif

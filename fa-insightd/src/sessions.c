@@ -38,6 +38,7 @@ typedef struct tag {
     uint64_t budget_soft, budget_hard;
     uint64_t live_bytes, peak_bytes; /* latest FRAME row; peak is the agent's */
     uint64_t frame_bytes, pool_bytes, heap_bytes, alloc_count;
+    uint64_t live_sum, live_frames; /* over the frames with a row for it (view.h) */
     alert_state_t alert;
 } tag_t;
 
@@ -248,7 +249,9 @@ static tag_info_t tag_info_of(const tag_t *t) {
                         .frame_bytes = t->frame_bytes,
                         .pool_bytes = t->pool_bytes,
                         .heap_bytes = t->heap_bytes,
-                        .alloc_count = t->alloc_count};
+                        .alloc_count = t->alloc_count,
+                        .live_sum = t->live_sum,
+                        .live_frames = t->live_frames};
 }
 
 session_view_t *session_view(const session_t *s) {
@@ -527,6 +530,8 @@ static session_t *adopt(sessions_t *ss, session_view_t *v, bool oldest) {
         t->budget_hard = x->budget_hard;
         t->live_bytes = x->live_bytes;
         t->peak_bytes = x->peak_bytes;
+        t->live_sum = x->live_sum;
+        t->live_frames = x->live_frames;
     }
     s->info.rows_rejected = v->info.rows_rejected; /* tag_new may have counted: keep the stored figure */
     if (oldest)
@@ -733,6 +738,9 @@ static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
             continue;
         }
         t->live_bytes = row->live_bytes;
+        /* Stored as a bigint: saturates there (years of terabytes). */
+        t->live_sum = row->live_bytes > INT64_MAX - t->live_sum ? INT64_MAX : t->live_sum + row->live_bytes;
+        t->live_frames++;
         if (row->peak_bytes > t->peak_bytes) t->peak_bytes = row->peak_bytes;
         if (row->live_bytes > t->peak_bytes) t->peak_bytes = row->live_bytes;
         t->frame_bytes = row->frame_bytes;

@@ -1,11 +1,12 @@
 /* store.h — the daemon's storage, behind one interface.
  *
  * The functions below are the whole contract between the daemon and its
- * database: no SQL, connection or SQLite type crosses it. SQLite
- * (store_sqlite.c) implements it today; a PostgreSQL backend implements
- * the same functions (and the two become a table of operations chosen at
- * store_open). The daemon hands the writer thread batches of records and
- * asks readers for rows.
+ * database: no SQL, connection or driver type crosses it. Two backends
+ * implement it (store_backend.h is their side): SQLite (store_sqlite.c),
+ * an embedded file and the default, and PostgreSQL (store_pg.c, libpq),
+ * a server that many daemons write to at once (a fleet). store_open picks
+ * one from the location. The daemon hands the writer thread batches of
+ * records and asks readers for rows.
  *
  * THREADS
  *   - Writes (store_begin .. store_commit, store_put_*, store_prune,
@@ -18,17 +19,33 @@
  *
  * ERRORS
  *   Writes return STORE_OK, STORE_RETRY (the database cannot take the
- *   write now: disk full, file locked, I/O error; the caller keeps the
- *   batch and retries later) or STORE_REJECTED (this one record is refused
- *   for good and skipped; the transaction goes on). store_error() says
- *   why. Reads return STORE_OK, STORE_FAILED or STORE_CANCELLED.
+ *   write now: disk full, file locked, I/O error, server unreachable; the
+ *   caller keeps the batch and retries later) or STORE_REJECTED (this one
+ *   record is refused for good and skipped; the transaction goes on).
+ *   store_error() says why. Reads return STORE_OK, STORE_FAILED or
+ *   STORE_CANCELLED.
+ *
+ * MANY DAEMONS, ONE DATABASE (PostgreSQL)
+ *   Session ids are global (agents draw them at random), so daemons never
+ *   write the same session at once. A daemon that ingests registers once
+ *   (store_load) and owns the sessions it writes; its live sessions are
+ *   "live elsewhere" to every other daemon, which the read side lists
+ *   (STORE_SESSIONS_ELSEWHERE). A daemon that stops without ending them is
+ *   noticed by the others (its connection is gone) and they end them.
  *
  * WHAT A BACKEND MUST KEEP
  *   Time ranges: every row carries a daemon-clock time in unix ms, and
  *   store_prune removes everything older than its horizon by time range,
  *   at a cost independent of how many sessions ever existed (indexes on
- *   time in SQLite; partitions would do in PostgreSQL). Batches: frames,
- *   rollups and findings come in arrays (COPY-friendly). */
+ *   time in SQLite; partitions by time in PostgreSQL). Batches: frames,
+ *   rollups and findings come in arrays (COPY in PostgreSQL).
+ *
+ * PER-FRAME ROWS
+ *   A frame's rows of every kind (tags today) travel packed in its blob
+ *   (pack.h), never as rows of their own: a second kind (call sites) is a
+ *   second section of the same blob and needs no new table or call here.
+ *   Its dictionary and per-session aggregates are what a new put/read pair
+ *   would add, as tags have store_put_tag and the fleet view. */
 #ifndef FA_INSIGHTD_STORE_H
 #define FA_INSIGHTD_STORE_H
 
@@ -39,12 +56,17 @@
 
 #include "view.h"
 
-#define STORE_SCHEMA_VERSION 3
+/* Schema versions, each backend migrating its own. */
+#define STORE_SQLITE_SCHEMA 4
+#define STORE_PG_SCHEMA 1
 
 enum { STORE_OK = 0, STORE_RETRY = -1, STORE_REJECTED = -2, STORE_FAILED = -3, STORE_CANCELLED = -4 };
 
 /* Rollup levels: 1 s, 10 s and 1 min buckets. */
 enum { STORE_SECOND = 0, STORE_10S = 1, STORE_MINUTE = 2, STORE_LEVELS = 3 };
+static inline uint64_t store_level_ms(int level) {
+    return level == STORE_SECOND ? 1000u : level == STORE_10S ? 10000u : 60000u;
+}
 
 typedef struct store store_t;
 typedef struct store_reader store_reader_t;
@@ -145,10 +167,15 @@ typedef struct store_finding_row {
 } store_finding_row_t;
 typedef int (*store_finding_fn)(void *ud, const store_finding_row_t *row);
 
-/* Ended sessions, by last activity (newest first) then id, keyset-paged;
- * filters are exact matches ("" or 0: none). */
+/* Sessions by last activity (newest first) then id, keyset-paged;
+ * filters are exact matches ("" or 0: none). `which` picks the ended ones,
+ * or the live ones another daemon writes (see MANY DAEMONS above; with
+ * SQLite: every live row when this process has not registered, none when
+ * it has). */
+enum { STORE_SESSIONS_ENDED = 0, STORE_SESSIONS_ELSEWHERE = 1 };
 typedef struct store_sessions_query {
-    const char *app, *host;
+    int which;
+    const char *app, *host, *build;
     uint64_t since_ms, until_ms; /* last activity within (until 0: none) */
     bool has_cursor;
     uint64_t cursor_ms, cursor_id;
@@ -156,23 +183,80 @@ typedef struct store_sessions_query {
 } store_sessions_query_t;
 typedef int (*store_session_fn)(void *ud, const session_info_t *s);
 
+/* The fleet view's figures over the sessions active since since_ms
+ * (filters exact, "": none; `tag` takes the tag and its descendants; a
+ * tag counts in a session once a frame carried it):
+ *   - per (app, build, tag): how many sessions, the spread (p50, p95, max)
+ *     of each session's peak and of its per-frame average, the largest
+ *     hard budget, how many sessions went over theirs, and the worst
+ *     sessions (peak against budget; peak alone without one);
+ *   - per (app, build): sessions, hosts (the first STORE_FLEET_HOSTS named,
+ *     by name), last activity.
+ * Percentiles interpolate linearly between the two nearest ranks (rank
+ * p x (n - 1), PostgreSQL's percentile_cont): both stores compute the same
+ * figures. A build's groups come in tag path byte order; builds and
+ * groups may interleave in any way. The sink's functions return 0 to go
+ * on, 1 to stop. */
+#define STORE_FLEET_WORST 3
+#define STORE_FLEET_HOSTS 16
+typedef struct store_fleet_query {
+    const char *app, *build, *tag;
+    uint64_t since_ms;
+} store_fleet_query_t;
+typedef struct store_fleet_build {
+    const char *app, *build; /* valid during the call, as every string here */
+    uint64_t sessions, hosts, last_seen_ms;
+    const char *host_names[STORE_FLEET_HOSTS];
+    uint32_t host_names_count;
+} store_fleet_build_t;
+typedef struct store_fleet_worst {
+    uint64_t session_id, peak_bytes, budget_hard;
+    double avg_bytes;
+    bool live;
+    const char *host;
+} store_fleet_worst_t;
+typedef struct store_fleet_group {
+    const char *app, *build, *path;
+    uint64_t sessions, budget_hard, over_budget;
+    double peak[3], avg[3]; /* p50, p95, max */
+    store_fleet_worst_t worst[STORE_FLEET_WORST];
+    uint32_t worst_count;
+} store_fleet_group_t;
+typedef struct store_fleet_sink {
+    int (*build)(void *ud, const store_fleet_build_t *b);
+    int (*group)(void *ud, const store_fleet_group_t *g);
+    void *ud;
+} store_fleet_sink_t;
+
 /* ---- the interface ------------------------------------------------------ */
 
-/* Opens (creating if needed) the database at path: refuses a read-only
- * file or a newer schema (err names which), migrates, and prepares
- * `readers` read connections. */
-int store_open(store_t **out, const char *path, int readers, char *err, size_t errcap);
+/* Opens the store at `location`: a PostgreSQL URI (postgresql://... or
+ * postgres://...) or a SQLite file path (created if needed). Refuses a
+ * read-only file, an unreachable server or a newer schema (err names
+ * which and says where, without a password), migrates, and prepares
+ * `readers` read connections. `keep` (NULL: the defaults) is the
+ * retention a new PostgreSQL database cuts its partitions for. */
+int store_open(store_t **out, const char *location, int readers, const store_keep_t *keep, char *err,
+               size_t errcap);
+/* Whether location names a PostgreSQL server rather than a file. */
+bool store_location_is_pg(const char *location);
 /* Commits nothing (call store_commit first), closes every connection. */
 void store_close(store_t *st);
+/* Where the store is, for people: the file, or the URI without password. */
 const char *store_path(const store_t *st);
+/* "sqlite" or "postgresql". */
+const char *store_kind(const store_t *st);
 /* The last write failure, for logs and health ("" when none). */
 const char *store_error(const store_t *st);
 
-/* Start-up, before the writer runs: sessions left open by a crash are
- * closed ("daemon_restart", and their alerts), then id_fn gets the id of
- * every stored session, and fn the views of the `max` most recently
- * active ones. *next_alert_id receives one more than the largest alert
- * id stored. */
+/* Start-up of a daemon that ingests, before the writer runs: it registers
+ * as a writer of the store; sessions left open by a crash are closed
+ * ("daemon_restart", and their alerts: with PostgreSQL, those of daemons
+ * no longer connected); then id_fn gets the id of every stored session,
+ * and fn the views of the `max` most recently active ones.
+ * *next_alert_id receives the first alert id this daemon may hand out
+ * (SQLite: one more than the largest stored; PostgreSQL: the start of a
+ * range of 2^32 ids of its own). */
 typedef void (*store_load_fn)(void *ud, session_view_t *v); /* fn owns v */
 typedef void (*store_id_fn)(void *ud, uint64_t session_id);
 int store_load(store_t *st, uint32_t max, store_load_fn fn, store_id_fn id_fn, void *ud,
@@ -222,8 +306,17 @@ int store_read_findings(store_reader_t *r, const store_findings_query_t *q, stor
 int store_read_finding_summary(store_reader_t *r, const store_findings_query_t *q, store_finding_fn fn,
                                void *ud);
 int store_read_sessions(store_reader_t *r, const store_sessions_query_t *q, store_session_fn fn, void *ud);
+/* How many sessions are live elsewhere (see store_sessions_query_t). */
+int store_count_elsewhere(store_reader_t *r, uint64_t *n);
+/* The session `latest` means when this daemon has none live: the live
+ * one elsewhere heard from most recently, else the session seen most
+ * recently. 1 and *id, 0 none, or an error. */
+int store_read_latest(store_reader_t *r, uint64_t *id, uint64_t *last_seen_ms, bool *live);
+int store_read_fleet(store_reader_t *r, const store_fleet_query_t *q, const store_fleet_sink_t *sink);
 
-/* Tests. */
-void *store_sqlite_handle(store_t *st); /* the write connection (sqlite3 *) */
+/* Tests: the write connection (sqlite3 *, or PGconn *), NULL for the
+ * other backend. */
+void *store_sqlite_handle(store_t *st);
+void *store_pg_handle(store_t *st);
 
 #endif

@@ -22,7 +22,7 @@
  * READS use their own read-only connections (WAL lets them run beside the
  * writer), each with a progress handler that stops a query once its
  * request is cancelled or past its deadline. */
-#include "store.h"
+#include "store_backend.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +34,7 @@
 
 #include "alerts.h"
 #include "clock.h"
+#include "fleetagg.h"
 #include "log.h"
 #include "pack.h"
 
@@ -97,15 +98,21 @@ static const char *const migrations[] = {
     "CREATE INDEX rollup_10s_by_time ON rollup_10s(t_ms);"
     "CREATE INDEX rollup_1m_by_time ON rollup_1m(t_ms);"
     "CREATE INDEX findings_by_time ON findings(t_ms);",
+    /* 4: what the fleet view reads: each tag's sum of live bytes over its
+     * frames (the per-frame average), sessions by app and activity */
+    "ALTER TABLE tags ADD COLUMN live_sum INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN live_frames INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX sessions_by_app ON sessions(app, last_seen_ms);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
-_Static_assert(MIGRATION_COUNT == STORE_SCHEMA_VERSION, "one migration per schema version");
+_Static_assert(MIGRATION_COUNT == STORE_SQLITE_SCHEMA, "one migration per schema version");
 
 #define SESSION_COLUMNS                                                                                      \
     "id, app, label, host, build_id, pid, lib_version, start_unix_ns, start_mono_ns, have_hello, first_ms,"  \
     " last_ms, ended_ms, end_reason, frames, last_frame, gaps, agent_dropped, last_seen_ms, next_seq,"       \
     " duplicates, rows_rejected, clock_skew_ms"
-#define TAG_COLUMNS "id, parent_id, path, defined, budget_soft, budget_hard, live_bytes, peak_bytes"
+#define TAG_COLUMNS                                                                                          \
+    "id, parent_id, path, defined, budget_soft, budget_hard, live_bytes, peak_bytes, live_sum, live_frames"
 #define ALERT_COLUMNS                                                                                        \
     "id, session_id, tag_id, path, level, raised_ms, raised_bytes, peak_bytes, budget_hard, cleared_ms,"     \
     " clear_reason"
@@ -135,9 +142,9 @@ static const char *const statements[ST_COUNT] = {
         " clock_skew_ms=?23",
     [ST_COUNTERS] = "UPDATE sessions SET frames=?2, last_frame=?3, gaps=?4, agent_dropped=?5, duplicates=?6,"
                     " rows_rejected=?7, next_seq=?8, first_ms=?9, last_ms=?10, last_seen_ms=?11 WHERE id=?1",
-    [ST_TAG] = "INSERT INTO tags(session_id, " TAG_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+    [ST_TAG] = "INSERT INTO tags(session_id, " TAG_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
                " ON CONFLICT(session_id, id) DO UPDATE SET parent_id=?3, path=?4, defined=?5, budget_soft=?6,"
-               " budget_hard=?7, live_bytes=?8, peak_bytes=?9",
+               " budget_hard=?7, live_bytes=?8, peak_bytes=?9, live_sum=?10, live_frames=?11",
     [ST_FRAME] = "INSERT INTO frames(session_id, t_ms, frame, duration_ns, data) VALUES(?1,?2,?3,?4,?5)",
     [ST_ROLLUP_S] = "INSERT INTO rollup_1s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_ROLLUP_10] = "INSERT INTO rollup_10s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
@@ -151,27 +158,30 @@ static const char *const statements[ST_COUNT] = {
     [ST_LOOKUP_TAGS] = "SELECT " TAG_COLUMNS " FROM tags WHERE session_id = ?1 ORDER BY id",
 };
 
-struct store_reader {
+typedef struct sqlite_reader {
+    store_reader_t base;
     sqlite3 *db;
-    store_cancel_t cancel;
-    char error[256];
-    store_reader_t *next_idle;
-};
+} sqlite_reader_t;
 
-struct store {
+typedef struct sqlite_store {
+    store_t base;
     sqlite3 *db; /* the writer's connection */
     sqlite3_stmt *stmt[ST_COUNT];
-    bool in_txn;
-    char path[1024];
-    char error[512];
     dev_t dev;
     ino_t ino;
-    /* readers */
-    pthread_mutex_t lock;
-    pthread_cond_t freed;
-    store_reader_t *readers, *idle;
+    bool registered; /* store_load ran: every live row is this process's */
+    sqlite_reader_t *readers;
     int reader_count;
-};
+} sqlite_store_t;
+
+static const store_ops_t sqlite_ops;
+
+static sqlite_store_t *lite(store_t *st) {
+    return (sqlite_store_t *)st;
+}
+static sqlite3 *rdb(store_reader_t *r) {
+    return ((sqlite_reader_t *)r)->db;
+}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -224,7 +234,8 @@ static int classify(int rc) {
 }
 
 static int write_failed(store_t *st, int rc, const char *what) {
-    snprintf(st->error, sizeof st->error, "%s: %s (%s)", what, sqlite3_errmsg(st->db), sqlite3_errstr(rc));
+    snprintf(st->error, sizeof st->error, "%s: %s (%s)", what, sqlite3_errmsg(lite(st)->db),
+             sqlite3_errstr(rc));
     return classify(rc);
 }
 
@@ -275,30 +286,30 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errcap) {
 
 /* The reader's way out: SQLite calls this every few thousand VM steps. */
 static int reader_progress(void *arg) {
-    store_reader_t *r = arg;
-    if (r->cancel.flag && atomic_load(r->cancel.flag)) return 1;
-    return r->cancel.deadline_mono_ms && clock_mono_ms() >= r->cancel.deadline_mono_ms;
+    return store_backend_cancelled(arg);
 }
 
-int store_open(store_t **out, const char *path, int readers, char *err, size_t errcap) {
-    store_t *st = calloc(1, sizeof *st);
-    if (!st) {
+static void lite_close(store_t *st);
+
+int store_sqlite_open(store_t **out, const char *path, int readers, char *err, size_t errcap) {
+    sqlite_store_t *ls = calloc(1, sizeof *ls);
+    if (!ls) {
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    pthread_mutex_init(&st->lock, NULL);
-    pthread_cond_init(&st->freed, NULL);
+    store_t *st = &ls->base;
+    store_backend_init(st, &sqlite_ops);
     snprintf(st->path, sizeof st->path, "%s", path);
-    int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+    int rc = sqlite3_open_v2(path, &ls->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errcap, "cannot open database '%s': %s", path,
-                 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+                 ls->db ? sqlite3_errmsg(ls->db) : sqlite3_errstr(rc));
         goto fail;
     }
     /* SQLite silently opens a write-protected file read-only: say so now
      * rather than failing on the first frame. */
-    if (sqlite3_db_readonly(st->db, "main") == 1) {
+    if (sqlite3_db_readonly(ls->db, "main") == 1) {
         snprintf(err, errcap,
                  "database '%s' is read-only: fa-insightd needs write access to the file and its directory "
                  "(check permissions or choose another --db)",
@@ -307,12 +318,12 @@ int store_open(store_t **out, const char *path, int readers, char *err, size_t e
     }
     /* A short busy wait: a locked file makes the writer retry the batch
      * later (and say so in health) rather than block for long. */
-    sqlite3_busy_timeout(st->db, 1000);
-    sqlite3_extended_result_codes(st->db, 1);
-    if (migrate(st->db, path, err, errcap) != 0) goto fail;
+    sqlite3_busy_timeout(ls->db, 1000);
+    sqlite3_extended_result_codes(ls->db, 1);
+    if (migrate(ls->db, path, err, errcap) != 0) goto fail;
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &q, NULL) != SQLITE_OK) {
-        snprintf(err, errcap, "database '%s': %s", path, sqlite3_errmsg(st->db));
+    if (sqlite3_prepare_v2(ls->db, "PRAGMA journal_mode=WAL", -1, &q, NULL) != SQLITE_OK) {
+        snprintf(err, errcap, "database '%s': %s", path, sqlite3_errmsg(ls->db));
         goto fail;
     }
     const char *mode = sqlite3_step(q) == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
@@ -320,11 +331,11 @@ int store_open(store_t **out, const char *path, int readers, char *err, size_t e
     sqlite3_finalize(q);
     if (!wal) {
         snprintf(err, errcap, "database '%s': cannot switch to WAL mode (%s); is its directory writable?",
-                 path, sqlite3_errmsg(st->db));
+                 path, sqlite3_errmsg(ls->db));
         goto fail;
     }
     char why[512];
-    if (exec_sql(st->db,
+    if (exec_sql(ls->db,
                  "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;"
                  "PRAGMA journal_size_limit=67108864; PRAGMA wal_autocheckpoint=0;",
                  why, sizeof why) != 0) {
@@ -332,16 +343,16 @@ int store_open(store_t **out, const char *path, int readers, char *err, size_t e
         goto fail;
     }
     for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(st->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) !=
+        if (sqlite3_prepare_v3(ls->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &ls->stmt[i], NULL) !=
             SQLITE_OK) {
             snprintf(err, errcap, "database '%s': preparing statement %d: %s", path, i,
-                     sqlite3_errmsg(st->db));
+                     sqlite3_errmsg(ls->db));
             goto fail;
         }
     }
     /* A write test: a read-only file that SQLite did not detect (another
      * owner, a read-only mount) fails here with a clear message. */
-    if (exec_sql(st->db, "BEGIN IMMEDIATE; COMMIT;", why, sizeof why) != 0) {
+    if (exec_sql(ls->db, "BEGIN IMMEDIATE; COMMIT;", why, sizeof why) != 0) {
         snprintf(err, errcap, "database '%s' is not writable: %s", path, why);
         goto fail;
     }
@@ -350,15 +361,15 @@ int store_open(store_t **out, const char *path, int readers, char *err, size_t e
         snprintf(err, errcap, "database '%s': %s", path, strerror(errno));
         goto fail;
     }
-    st->dev = sb.st_dev;
-    st->ino = sb.st_ino;
-    st->readers = calloc((size_t)(readers > 0 ? readers : 1), sizeof *st->readers);
-    if (!st->readers) {
+    ls->dev = sb.st_dev;
+    ls->ino = sb.st_ino;
+    ls->readers = calloc((size_t)(readers > 0 ? readers : 1), sizeof *ls->readers);
+    if (!ls->readers) {
         snprintf(err, errcap, "out of memory");
         goto fail;
     }
     for (int i = 0; i < readers; i++) {
-        store_reader_t *r = &st->readers[i];
+        sqlite_reader_t *r = &ls->readers[i];
         rc = sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK) {
             snprintf(err, errcap, "read-only connection to '%s': %s", path,
@@ -367,55 +378,49 @@ int store_open(store_t **out, const char *path, int readers, char *err, size_t e
             r->db = NULL;
             goto fail;
         }
-        st->reader_count = i + 1;
+        ls->reader_count = i + 1;
         sqlite3_busy_timeout(r->db, 2000);
         /* 8 MB per reader: a 1-hour trend touches ~5 MB of rollup pages;
          * with the 2 MB default every query re-read them (3x slower). */
         sqlite3_exec(r->db, "PRAGMA query_only=1; PRAGMA cache_size=-8000;", NULL, NULL, NULL);
-        sqlite3_progress_handler(r->db, 1000, reader_progress, r);
-        r->next_idle = st->idle;
-        st->idle = r;
+        sqlite3_progress_handler(r->db, 1000, reader_progress, &r->base);
+        store_backend_add_reader(st, &r->base);
     }
     *out = st;
     return 0;
 fail:
-    store_close(st);
+    lite_close(st);
     return -1;
 }
 
-void store_close(store_t *st) {
-    if (!st) return;
-    for (int i = 0; i < st->reader_count; i++)
-        sqlite3_close(st->readers[i].db);
-    free(st->readers);
+static void lite_close(store_t *st) {
+    sqlite_store_t *ls = lite(st);
+    for (int i = 0; i < ls->reader_count; i++)
+        sqlite3_close(ls->readers[i].db);
+    free(ls->readers);
     for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(st->stmt[i]);
-    if (st->db) {
-        if (st->in_txn) exec_sql(st->db, "ROLLBACK", NULL, 0);
+        sqlite3_finalize(ls->stmt[i]);
+    if (ls->db) {
+        if (st->in_txn) exec_sql(ls->db, "ROLLBACK", NULL, 0);
         /* A clean close checkpoints the WAL into the main file. */
-        int rc = sqlite3_close(st->db);
+        int rc = sqlite3_close(ls->db);
         if (rc != SQLITE_OK) LOG(LOG_WARN, "database %s: close: %s", st->path, sqlite3_errstr(rc));
     }
-    pthread_mutex_destroy(&st->lock);
-    pthread_cond_destroy(&st->freed);
-    free(st);
+    store_backend_fini(st);
+    free(ls);
 }
 
-const char *store_path(const store_t *st) {
-    return st->path;
-}
-const char *store_error(const store_t *st) {
-    return st->error;
-}
 void *store_sqlite_handle(store_t *st) {
-    return st->db;
+    return st->ops == &sqlite_ops ? lite(st)->db : NULL;
 }
 
 /* ---- transactions ------------------------------------------------------- */
 
-int store_begin(store_t *st) {
+static void lite_rollback(store_t *st);
+
+static int lite_begin(store_t *st) {
     if (st->in_txn) return STORE_OK;
-    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = sqlite3_exec(lite(st)->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         write_failed(st, rc, "BEGIN");
         return STORE_RETRY;
@@ -424,28 +429,28 @@ int store_begin(store_t *st) {
     return STORE_OK;
 }
 
-int store_commit(store_t *st) {
+static int lite_commit(store_t *st) {
     if (!st->in_txn) return STORE_OK;
-    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    int rc = sqlite3_exec(lite(st)->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         write_failed(st, rc, "COMMIT");
-        store_rollback(st);
+        lite_rollback(st);
         return STORE_RETRY;
     }
     st->in_txn = false;
     return STORE_OK;
 }
 
-void store_rollback(store_t *st) {
+static void lite_rollback(store_t *st) {
     /* After some errors SQLite has rolled back already; this is harmless. */
-    if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(lite(st)->db)) sqlite3_exec(lite(st)->db, "ROLLBACK", NULL, NULL, NULL);
     st->in_txn = false;
 }
 
 /* ---- writes ------------------------------------------------------------- */
 
-int store_put_session(store_t *st, const session_info_t *x) {
-    sqlite3_stmt *s = st->stmt[ST_SESSION];
+static int lite_put_session(store_t *st, const session_info_t *x) {
+    sqlite3_stmt *s = lite(st)->stmt[ST_SESSION];
     bind_u64(s, 1, x->id);
     bind_text(s, 2, x->app);
     bind_text(s, 3, x->label);
@@ -475,8 +480,8 @@ int store_put_session(store_t *st, const session_info_t *x) {
     return run(st, s, "saving a session");
 }
 
-int store_put_counters(store_t *st, uint64_t sid, const store_counters_t *c) {
-    sqlite3_stmt *s = st->stmt[ST_COUNTERS];
+static int lite_put_counters(store_t *st, uint64_t sid, const store_counters_t *c) {
+    sqlite3_stmt *s = lite(st)->stmt[ST_COUNTERS];
     bind_u64(s, 1, sid);
     bind_u64(s, 2, c->frames);
     bind_u64(s, 3, c->last_frame);
@@ -491,8 +496,8 @@ int store_put_counters(store_t *st, uint64_t sid, const store_counters_t *c) {
     return run(st, s, "saving session counters");
 }
 
-int store_put_tag(store_t *st, uint64_t sid, const tag_info_t *t) {
-    sqlite3_stmt *s = st->stmt[ST_TAG];
+static int lite_put_tag(store_t *st, uint64_t sid, const tag_info_t *t) {
+    sqlite3_stmt *s = lite(st)->stmt[ST_TAG];
     bind_u64(s, 1, sid);
     sqlite3_bind_int(s, 2, t->id);
     sqlite3_bind_int(s, 3, t->parent_id);
@@ -502,11 +507,13 @@ int store_put_tag(store_t *st, uint64_t sid, const tag_info_t *t) {
     bind_u64(s, 7, t->budget_hard);
     bind_u64(s, 8, t->live_bytes);
     bind_u64(s, 9, t->peak_bytes);
+    bind_u64(s, 10, t->live_sum);
+    bind_u64(s, 11, t->live_frames);
     return run(st, s, "saving a tag");
 }
 
-int store_put_alert(store_t *st, const alert_row_t *a) {
-    sqlite3_stmt *s = st->stmt[ST_ALERT];
+static int lite_put_alert(store_t *st, const alert_row_t *a) {
+    sqlite3_stmt *s = lite(st)->stmt[ST_ALERT];
     sqlite3_bind_int64(s, 1, a->id);
     bind_u64(s, 2, a->session_id);
     sqlite3_bind_int(s, 3, a->tag_id);
@@ -527,8 +534,8 @@ static int batch_result(int worst, int rc) {
     return rc == STORE_RETRY ? STORE_RETRY : worst == STORE_OK ? rc : worst;
 }
 
-int store_put_frames(store_t *st, const store_frame_t *rows, size_t n, size_t *rejected) {
-    sqlite3_stmt *s = st->stmt[ST_FRAME];
+static int lite_put_frames(store_t *st, const store_frame_t *rows, size_t n, size_t *rejected) {
+    sqlite3_stmt *s = lite(st)->stmt[ST_FRAME];
     int worst = STORE_OK;
     *rejected = 0;
     for (size_t i = 0; i < n; i++) {
@@ -544,10 +551,10 @@ int store_put_frames(store_t *st, const store_frame_t *rows, size_t n, size_t *r
     return worst;
 }
 
-int store_put_rollups(store_t *st, int level, const store_rollup_t *rows, size_t n) {
-    sqlite3_stmt *s = st->stmt[level == STORE_SECOND ? ST_ROLLUP_S
-                               : level == STORE_10S  ? ST_ROLLUP_10
-                                                     : ST_ROLLUP_M];
+static int lite_put_rollups(store_t *st, int level, const store_rollup_t *rows, size_t n) {
+    sqlite3_stmt *s = lite(st)->stmt[level == STORE_SECOND ? ST_ROLLUP_S
+                                     : level == STORE_10S  ? ST_ROLLUP_10
+                                                           : ST_ROLLUP_M];
     int worst = STORE_OK;
     for (size_t i = 0; i < n; i++) {
         bind_u64(s, 1, rows[i].session_id);
@@ -559,8 +566,8 @@ int store_put_rollups(store_t *st, int level, const store_rollup_t *rows, size_t
     return worst;
 }
 
-int store_put_findings(store_t *st, const store_finding_t *rows, size_t n) {
-    sqlite3_stmt *s = st->stmt[ST_FINDING];
+static int lite_put_findings(store_t *st, const store_finding_t *rows, size_t n) {
+    sqlite3_stmt *s = lite(st)->stmt[ST_FINDING];
     int worst = STORE_OK;
     for (size_t i = 0; i < n; i++) {
         const store_finding_t *f = &rows[i];
@@ -586,7 +593,7 @@ static int64_t prune_table(store_t *st, const char *table, uint64_t cutoff, int 
     snprintf(sql, sizeof sql, "DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s WHERE t_ms < ?1 LIMIT ?2)",
              table, table);
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(lite(st)->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
     bind_u64(s, 1, cutoff);
     sqlite3_bind_int(s, 2, limit);
     int rc = sqlite3_step(s);
@@ -595,7 +602,7 @@ static int64_t prune_table(store_t *st, const char *table, uint64_t cutoff, int 
         write_failed(st, rc, "retention");
         return -1;
     }
-    return sqlite3_changes(st->db);
+    return sqlite3_changes(lite(st)->db);
 }
 
 /* Ended sessions older than their horizon, with everything of theirs:
@@ -609,7 +616,7 @@ static int64_t prune_sessions(store_t *st, uint64_t cutoff, int limit, int *sess
     enum { OWN = sizeof own / sizeof own[0] };
     sqlite3_stmt *q, *del[OWN] = {0};
     *sessions = 0;
-    if (sqlite3_prepare_v2(st->db,
+    if (sqlite3_prepare_v2(lite(st)->db,
                            "SELECT id FROM sessions WHERE last_seen_ms < ?1 AND ended_ms IS NOT NULL"
                            " ORDER BY last_seen_ms LIMIT ?2",
                            -1, &q, NULL) != SQLITE_OK)
@@ -617,7 +624,7 @@ static int64_t prune_sessions(store_t *st, uint64_t cutoff, int limit, int *sess
     int64_t deleted = 0;
     int rc = SQLITE_OK;
     for (int i = 0; i < OWN; i++)
-        if (sqlite3_prepare_v2(st->db, own[i], -1, &del[i], NULL) != SQLITE_OK) rc = SQLITE_ERROR;
+        if (sqlite3_prepare_v2(lite(st)->db, own[i], -1, &del[i], NULL) != SQLITE_OK) rc = SQLITE_ERROR;
     bind_u64(q, 1, cutoff);
     sqlite3_bind_int(q, 2, limit);
     while (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
@@ -629,7 +636,7 @@ static int64_t prune_sessions(store_t *st, uint64_t cutoff, int limit, int *sess
             if (s != SQLITE_DONE)
                 rc = s;
             else
-                deleted += sqlite3_changes(st->db);
+                deleted += sqlite3_changes(lite(st)->db);
         }
         (*sessions)++;
     }
@@ -646,7 +653,7 @@ static int64_t prune_sessions(store_t *st, uint64_t cutoff, int limit, int *sess
 /* Alerts of long-lived sessions: cleared ones past the session horizon. */
 static int64_t prune_alerts(store_t *st, uint64_t cutoff, int limit) {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db,
+    if (sqlite3_prepare_v2(lite(st)->db,
                            "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE raised_ms < ?1"
                            " AND cleared_ms IS NOT NULL LIMIT ?2)",
                            -1, &s, NULL) != SQLITE_OK)
@@ -659,10 +666,10 @@ static int64_t prune_alerts(store_t *st, uint64_t cutoff, int limit) {
         write_failed(st, rc, "alert retention");
         return -1;
     }
-    return sqlite3_changes(st->db);
+    return sqlite3_changes(lite(st)->db);
 }
 
-int64_t store_prune(store_t *st, const store_keep_t *keep, uint64_t now_ms, int max_rows, bool *more) {
+static int64_t lite_prune(store_t *st, const store_keep_t *keep, uint64_t now_ms, int max_rows, bool *more) {
     struct {
         const char *table;
         uint64_t keep;
@@ -672,7 +679,7 @@ int64_t store_prune(store_t *st, const store_keep_t *keep, uint64_t now_ms, int 
                 {"rollup_10s", keep->ten_sec},
                 {"rollup_1m", keep->minute}};
     *more = false;
-    if (store_begin(st) != STORE_OK) return STORE_RETRY;
+    if (lite_begin(st) != STORE_OK) return STORE_RETRY;
     int64_t deleted = 0;
     /* Each kind in turn, until the step's budget is spent: a kind that
      * used all it was allowed has more due. */
@@ -700,10 +707,10 @@ int64_t store_prune(store_t *st, const store_keep_t *keep, uint64_t now_ms, int 
             *more = done >= sessions;
         }
     }
-    if (store_commit(st) != STORE_OK) return STORE_RETRY;
+    if (lite_commit(st) != STORE_OK) return STORE_RETRY;
     return deleted;
 fail:
-    store_rollback(st);
+    lite_rollback(st);
     return STORE_RETRY;
 }
 
@@ -713,11 +720,11 @@ fail:
  * log (the next write starts it over; journal_size_limit trims it). */
 #define WAL_RESET_PAGES 8192
 
-int store_maintain(store_t *st, bool *wal_reset) {
+static int lite_maintain(store_t *st, bool *wal_reset) {
     *wal_reset = false;
     if (st->in_txn) return STORE_OK;
     int wal = 0, copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE, &wal, &copied);
+    int rc = sqlite3_wal_checkpoint_v2(lite(st)->db, "main", SQLITE_CHECKPOINT_PASSIVE, &wal, &copied);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) return write_failed(st, rc, "checkpoint");
     /* Everything copied and nobody reading an older snapshot: the next
      * transaction starts the WAL from its beginning. */
@@ -725,10 +732,10 @@ int store_maintain(store_t *st, bool *wal_reset) {
     return STORE_OK;
 }
 
-int store_check_file(store_t *st) {
+static int lite_check_file(store_t *st) {
     struct stat sb;
     if (stat(st->path, &sb) != 0) return errno == ENOENT ? 1 : 0;
-    return sb.st_dev != st->dev || sb.st_ino != st->ino;
+    return sb.st_dev != lite(st)->dev || sb.st_ino != lite(st)->ino;
 }
 
 /* ---- sessions from rows --------------------------------------------------- */
@@ -805,6 +812,8 @@ static int read_view(sqlite3 *db, sqlite3_stmt *sq, sqlite3_stmt *tq, uint64_t s
         t->budget_hard = col_u64(tq, 5);
         t->live_bytes = col_u64(tq, 6);
         t->peak_bytes = col_u64(tq, 7);
+        t->live_sum = col_u64(tq, 8);
+        t->live_frames = col_u64(tq, 9);
         t->seen = t->live_bytes || t->peak_bytes;
         n++;
         if (!t->path) {
@@ -827,22 +836,24 @@ static int read_view(sqlite3 *db, sqlite3_stmt *sq, sqlite3_stmt *tq, uint64_t s
     return result;
 }
 
-int store_lookup(store_t *st, uint64_t sid, session_view_t **out) {
-    int rc = read_view(st->db, st->stmt[ST_LOOKUP_SESSION], st->stmt[ST_LOOKUP_TAGS], sid, out);
+static int lite_lookup(store_t *st, uint64_t sid, session_view_t **out) {
+    int rc =
+        read_view(lite(st)->db, lite(st)->stmt[ST_LOOKUP_SESSION], lite(st)->stmt[ST_LOOKUP_TAGS], sid, out);
     if (rc == STORE_FAILED) {
-        write_failed(st, sqlite3_errcode(st->db), "looking a session up");
+        write_failed(st, sqlite3_errcode(lite(st)->db), "looking a session up");
         return STORE_RETRY;
     }
     return rc;
 }
 
-int store_load(store_t *st, uint32_t max, store_load_fn fn, store_id_fn id_fn, void *ud,
-               int64_t *next_alert_id) {
+static int lite_load(store_t *st, uint32_t max, store_load_fn fn, store_id_fn id_fn, void *ud,
+                     int64_t *next_alert_id) {
     char why[512];
+    lite(st)->registered = true;
     /* Sessions and alerts a crash (or kill) left open are closed now: the
      * agents they belong to will be seen again if they are alive. */
     if (exec_sql(
-            st->db,
+            lite(st)->db,
             "BEGIN IMMEDIATE;"
             "UPDATE alerts SET cleared_ms = COALESCE((SELECT COALESCE(s.last_ms, s.first_ms)"
             " FROM sessions s WHERE s.id = alerts.session_id), raised_ms), clear_reason = 'daemon_restart'"
@@ -851,29 +862,32 @@ int store_load(store_t *st, uint32_t max, store_load_fn fn, store_id_fn id_fn, v
             " end_reason = 'daemon_restart' WHERE ended_ms IS NULL;"
             "COMMIT;",
             why, sizeof why) != 0) {
-        exec_sql(st->db, "ROLLBACK", NULL, 0);
+        exec_sql(lite(st)->db, "ROLLBACK", NULL, 0);
         LOG(LOG_ERROR, "database %s: closing open sessions failed: %s", st->path, why);
         return -1;
     }
     sqlite3_stmt *ids, *m;
-    if (sqlite3_prepare_v2(st->db, "SELECT COALESCE(max(id), 0) FROM alerts", -1, &m, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(lite(st)->db, "SELECT COALESCE(max(id), 0) FROM alerts", -1, &m, NULL) !=
+        SQLITE_OK)
         return -1;
     *next_alert_id = sqlite3_step(m) == SQLITE_ROW ? sqlite3_column_int64(m, 0) + 1 : 1;
     sqlite3_finalize(m);
     if (id_fn) {
-        if (sqlite3_prepare_v2(st->db, "SELECT id FROM sessions", -1, &ids, NULL) != SQLITE_OK) return -1;
+        if (sqlite3_prepare_v2(lite(st)->db, "SELECT id FROM sessions", -1, &ids, NULL) != SQLITE_OK)
+            return -1;
         while (sqlite3_step(ids) == SQLITE_ROW)
             id_fn(ud, (uint64_t)sqlite3_column_int64(ids, 0));
         sqlite3_finalize(ids);
     }
     if (max == 0) return 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT id FROM sessions ORDER BY last_seen_ms DESC, id DESC LIMIT ?1", -1,
-                           &ids, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(lite(st)->db,
+                           "SELECT id FROM sessions ORDER BY last_seen_ms DESC, id DESC LIMIT ?1", -1, &ids,
+                           NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(ids, 1, max);
     while (sqlite3_step(ids) == SQLITE_ROW) {
         session_view_t *v = NULL;
-        if (read_view(st->db, st->stmt[ST_LOOKUP_SESSION], st->stmt[ST_LOOKUP_TAGS],
+        if (read_view(lite(st)->db, lite(st)->stmt[ST_LOOKUP_SESSION], lite(st)->stmt[ST_LOOKUP_TAGS],
                       (uint64_t)sqlite3_column_int64(ids, 0), &v) == 1)
             fn(ud, v);
     }
@@ -883,42 +897,17 @@ int store_load(store_t *st, uint32_t max, store_load_fn fn, store_id_fn id_fn, v
 
 /* ---- readers ------------------------------------------------------------- */
 
-store_reader_t *store_reader_acquire(store_t *st, const store_cancel_t *cancel) {
-    pthread_mutex_lock(&st->lock);
-    while (!st->idle)
-        pthread_cond_wait(&st->freed, &st->lock);
-    store_reader_t *r = st->idle;
-    st->idle = r->next_idle;
-    pthread_mutex_unlock(&st->lock);
-    r->cancel = cancel ? *cancel : (store_cancel_t){0};
-    r->error[0] = '\0';
-    return r;
-}
-
-void store_reader_release(store_t *st, store_reader_t *r) {
-    r->cancel = (store_cancel_t){0};
-    pthread_mutex_lock(&st->lock);
-    r->next_idle = st->idle;
-    st->idle = r;
-    pthread_cond_signal(&st->freed);
-    pthread_mutex_unlock(&st->lock);
-}
-
-const char *store_reader_error(const store_reader_t *r) {
-    return r->error;
-}
-
 static int read_failed(store_reader_t *r, int rc) {
     if (rc == SQLITE_INTERRUPT) {
         snprintf(r->error, sizeof r->error, "cancelled");
         return STORE_CANCELLED;
     }
-    snprintf(r->error, sizeof r->error, "database read failed: %s", sqlite3_errmsg(r->db));
+    snprintf(r->error, sizeof r->error, "database read failed: %s", sqlite3_errmsg(rdb(r)));
     return STORE_FAILED;
 }
 
 static int prepare(store_reader_t *r, const char *sql, sqlite3_stmt **q) {
-    int rc = sqlite3_prepare_v2(r->db, sql, -1, q, NULL);
+    int rc = sqlite3_prepare_v2(rdb(r), sql, -1, q, NULL);
     return rc == SQLITE_OK ? STORE_OK : read_failed(r, rc);
 }
 
@@ -936,7 +925,7 @@ static int each_row(store_reader_t *r, sqlite3_stmt *q, row_fn fn, void *ud) {
     return result;
 }
 
-int store_read_view(store_reader_t *r, uint64_t sid, session_view_t **out) {
+static int lite_read_view(store_reader_t *r, uint64_t sid, session_view_t **out) {
     sqlite3_stmt *sq, *tq;
     if (prepare(r, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1", &sq) != STORE_OK)
         return STORE_FAILED;
@@ -944,8 +933,8 @@ int store_read_view(store_reader_t *r, uint64_t sid, session_view_t **out) {
         sqlite3_finalize(sq);
         return STORE_FAILED;
     }
-    int rc = read_view(r->db, sq, tq, sid, out);
-    if (rc < 0) read_failed(r, sqlite3_errcode(r->db));
+    int rc = read_view(rdb(r), sq, tq, sid, out);
+    if (rc < 0) read_failed(r, sqlite3_errcode(rdb(r)));
     sqlite3_finalize(sq);
     sqlite3_finalize(tq);
     if (rc != 1) return rc;
@@ -993,7 +982,7 @@ static int frame_row(sqlite3_stmt *q, void *ud) {
     return c->fn(c->ud, &f);
 }
 
-int store_read_frames(store_reader_t *r, const store_frames_query_t *fq, store_frame_fn fn, void *ud) {
+static int lite_read_frames(store_reader_t *r, const store_frames_query_t *fq, store_frame_fn fn, void *ud) {
     sqlite3_stmt *q;
     if (prepare(r,
                 fq->newest
@@ -1022,8 +1011,8 @@ static int series_row(sqlite3_stmt *q, void *ud) {
                  (size_t)sqlite3_column_bytes(q, 2));
 }
 
-int store_read_series(store_reader_t *r, int level, uint64_t sid, uint64_t lo, uint64_t hi,
-                      store_series_fn fn, void *ud) {
+static int lite_read_series(store_reader_t *r, int level, uint64_t sid, uint64_t lo, uint64_t hi,
+                            store_series_fn fn, void *ud) {
     static const char *const sql[4] = {
         "SELECT t_ms, 1, data FROM frames WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY t_ms",
         "SELECT t_ms, frames, data FROM rollup_1s WHERE session_id=?1 AND t_ms>=?2 AND t_ms<=?3 ORDER BY "
@@ -1069,7 +1058,7 @@ static int alert_row(sqlite3_stmt *q, void *ud) {
     return c->fn(c->ud, &a);
 }
 
-int store_read_alerts(store_reader_t *r, const store_alerts_query_t *aq, store_alert_fn fn, void *ud) {
+static int lite_read_alerts(store_reader_t *r, const store_alerts_query_t *aq, store_alert_fn fn, void *ud) {
     const char *state = aq->state == STORE_ALERTS_ACTIVE    ? " AND cleared_ms IS NULL"
                         : aq->state == STORE_ALERTS_CLEARED ? " AND cleared_ms IS NOT NULL"
                                                             : "";
@@ -1137,7 +1126,8 @@ static int finding_row(sqlite3_stmt *q, void *ud) {
     return c->fn(c->ud, &x);
 }
 
-int store_read_findings(store_reader_t *r, const store_findings_query_t *fq, store_finding_fn fn, void *ud) {
+static int lite_read_findings(store_reader_t *r, const store_findings_query_t *fq, store_finding_fn fn,
+                              void *ud) {
     char sql[640];
     snprintf(sql, sizeof sql,
              "SELECT f.rowid, f.t_ms, f.code, f.tag_id, f.kind, f.frames, f.count_max, f.value_max, t.path"
@@ -1162,8 +1152,8 @@ int store_read_findings(store_reader_t *r, const store_findings_query_t *fq, sto
     return each_row(r, q, finding_row, &c);
 }
 
-int store_read_finding_summary(store_reader_t *r, const store_findings_query_t *fq, store_finding_fn fn,
-                               void *ud) {
+static int lite_read_finding_summary(store_reader_t *r, const store_findings_query_t *fq, store_finding_fn fn,
+                                     void *ud) {
     sqlite3_stmt *q;
     if (prepare(r,
                 "SELECT f.code, f.tag_id, f.kind, sum(f.frames), max(f.count_max), max(f.value_max),"
@@ -1193,18 +1183,33 @@ static int session_row(sqlite3_stmt *q, void *ud) {
     return c->fn(c->ud, &s);
 }
 
-int store_read_sessions(store_reader_t *r, const store_sessions_query_t *sq, store_session_fn fn, void *ud) {
-    char sql[900];
+/* The part of a sessions query after "FROM sessions s WHERE". */
+static void sessions_where(const sqlite_store_t *ls, const store_sessions_query_t *sq, char *out,
+                           size_t cap) {
+    /* Every live row is this process's once it registered (store_load
+     * closed those of earlier runs); before, they are another's. */
+    const char *which = sq->which == STORE_SESSIONS_ENDED ? "ended_ms IS NOT NULL"
+                        : ls->registered                  ? "0"
+                                                          : "ended_ms IS NULL";
+    snprintf(out, cap, "%s%s%s%s AND last_seen_ms >= ?3 AND last_seen_ms <= ?4%s", which,
+             sq->app && sq->app[0] ? " AND app = ?1" : "", sq->host && sq->host[0] ? " AND host = ?2" : "",
+             sq->build && sq->build[0] ? " AND build_id = ?8" : "",
+             sq->has_cursor ? " AND (last_seen_ms, id) < (?5, ?6)" : "");
+}
+
+static int lite_read_sessions(store_reader_t *r, const store_sessions_query_t *sq, store_session_fn fn,
+                              void *ud) {
+    char where[400], sql[900];
+    sessions_where(lite(r->store), sq, where, sizeof where);
     snprintf(sql, sizeof sql,
              "SELECT " SESSION_COLUMNS ", (SELECT count(*) FROM tags t WHERE t.session_id = s.id)"
-             " FROM sessions s WHERE ended_ms IS NOT NULL%s%s AND last_seen_ms >= ?3 AND last_seen_ms <= ?4%s"
-             " ORDER BY last_seen_ms DESC, id DESC LIMIT ?7",
-             sq->app && sq->app[0] ? " AND app = ?1" : "", sq->host && sq->host[0] ? " AND host = ?2" : "",
-             sq->has_cursor ? " AND (last_seen_ms, id) < (?5, ?6)" : "");
+             " FROM sessions s WHERE %s ORDER BY last_seen_ms DESC, id DESC LIMIT ?7",
+             where);
     sqlite3_stmt *q;
     if (prepare(r, sql, &q) != STORE_OK) return STORE_FAILED;
     if (sq->app && sq->app[0]) sqlite3_bind_text(q, 1, sq->app, -1, SQLITE_STATIC);
     if (sq->host && sq->host[0]) sqlite3_bind_text(q, 2, sq->host, -1, SQLITE_STATIC);
+    if (sq->build && sq->build[0]) sqlite3_bind_text(q, 8, sq->build, -1, SQLITE_STATIC);
     bind_u64(q, 3, sq->since_ms);
     sqlite3_bind_int64(q, 4,
                        sq->until_ms && sq->until_ms <= INT64_MAX ? (sqlite3_int64)sq->until_ms : INT64_MAX);
@@ -1216,3 +1221,134 @@ int store_read_sessions(store_reader_t *r, const store_sessions_query_t *sq, sto
     sessions_ctx_t c = {fn, ud};
     return each_row(r, q, session_row, &c);
 }
+
+static int count_row(sqlite3_stmt *q, void *ud) {
+    *(uint64_t *)ud = col_u64(q, 0);
+    return 1;
+}
+
+static int lite_count_elsewhere(store_reader_t *r, uint64_t *n) {
+    *n = 0;
+    if (lite(r->store)->registered) return STORE_OK;
+    sqlite3_stmt *q;
+    if (prepare(r, "SELECT count(*) FROM sessions WHERE ended_ms IS NULL", &q) != STORE_OK)
+        return STORE_FAILED;
+    return each_row(r, q, count_row, n);
+}
+
+typedef struct latest_ctx {
+    uint64_t id, last_seen;
+    bool live, found;
+} latest_ctx_t;
+
+static int latest_row(sqlite3_stmt *q, void *ud) {
+    latest_ctx_t *c = ud;
+    c->id = col_u64(q, 0);
+    c->last_seen = col_u64(q, 1);
+    c->live = sqlite3_column_int(q, 2) != 0;
+    c->found = true;
+    return 1;
+}
+
+static int lite_read_latest(store_reader_t *r, uint64_t *id, uint64_t *last_seen_ms, bool *live) {
+    sqlite3_stmt *q;
+    if (prepare(r,
+                lite(r->store)->registered
+                    ? "SELECT id, last_seen_ms, 0 FROM sessions ORDER BY last_seen_ms DESC, id DESC LIMIT 1"
+                    : "SELECT id, last_seen_ms, ended_ms IS NULL FROM sessions"
+                      " ORDER BY ended_ms IS NULL DESC, last_seen_ms DESC, id DESC LIMIT 1",
+                &q) != STORE_OK)
+        return STORE_FAILED;
+    latest_ctx_t c = {0};
+    int rc = each_row(r, q, latest_row, &c);
+    if (rc != STORE_OK) return rc;
+    if (!c.found) return 0;
+    *id = c.id;
+    *last_seen_ms = c.last_seen;
+    *live = c.live;
+    return 1;
+}
+
+/* The fleet's figures: the rows here, the arithmetic in fleetagg.c. */
+static int fleet_row(sqlite3_stmt *q, void *ud) {
+    const char *text[4];
+    for (int i = 0; i < 4; i++) {
+        const unsigned char *t = sqlite3_column_text(q, i);
+        text[i] = t ? (const char *)t : "";
+    }
+    fleetagg_row_t row = {.app = text[0],
+                          .build = text[1],
+                          .host = text[2],
+                          .path = text[3],
+                          .session_id = col_u64(q, 4),
+                          .last_seen_ms = col_u64(q, 5),
+                          .live = sqlite3_column_int(q, 6) != 0,
+                          .budget_hard = col_u64(q, 7),
+                          .peak_bytes = col_u64(q, 8),
+                          .live_sum = col_u64(q, 9),
+                          .live_frames = col_u64(q, 10)};
+    return fleetagg_add(ud, &row) != 0;
+}
+
+static int lite_read_fleet(store_reader_t *r, const store_fleet_query_t *fq, const store_fleet_sink_t *sink) {
+    char sql[1100];
+    bool app = fq->app && fq->app[0], build = fq->build && fq->build[0], tag = fq->tag && fq->tag[0];
+    /* The tag and its descendants: its path, or a path below it. */
+    snprintf(
+        sql, sizeof sql,
+        "SELECT s.app, s.build_id, s.host, t.path, s.id, s.last_seen_ms, s.ended_ms IS NULL, t.budget_hard,"
+        " t.peak_bytes, t.live_sum, t.live_frames FROM sessions s JOIN tags t ON t.session_id = s.id"
+        " WHERE s.last_seen_ms >= ?1 AND t.live_frames > 0%s%s%s"
+        " ORDER BY s.app, s.build_id, t.path, s.id",
+        app ? " AND s.app = ?2" : "", build ? " AND s.build_id = ?3" : "",
+        tag ? " AND (t.path = ?4 OR substr(t.path, 1, length(?4) + 1) = ?4 || '/')" : "");
+    sqlite3_stmt *q;
+    if (prepare(r, sql, &q) != STORE_OK) return STORE_FAILED;
+    bind_u64(q, 1, fq->since_ms);
+    if (app) sqlite3_bind_text(q, 2, fq->app, -1, SQLITE_STATIC);
+    if (build) sqlite3_bind_text(q, 3, fq->build, -1, SQLITE_STATIC);
+    if (tag) sqlite3_bind_text(q, 4, fq->tag, -1, SQLITE_STATIC);
+    fleetagg_t *agg = fleetagg_create(sink);
+    if (!agg) {
+        sqlite3_finalize(q);
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return STORE_FAILED;
+    }
+    int rc = each_row(r, q, fleet_row, agg);
+    if (rc == STORE_OK && fleetagg_finish(agg) < 0) {
+        snprintf(r->error, sizeof r->error, "out of memory");
+        rc = STORE_FAILED;
+    }
+    fleetagg_destroy(agg);
+    return rc;
+}
+
+static const store_ops_t sqlite_ops = {
+    .kind = "sqlite",
+    .close = lite_close,
+    .load = lite_load,
+    .begin = lite_begin,
+    .commit = lite_commit,
+    .rollback = lite_rollback,
+    .put_session = lite_put_session,
+    .put_counters = lite_put_counters,
+    .put_tag = lite_put_tag,
+    .put_alert = lite_put_alert,
+    .put_frames = lite_put_frames,
+    .put_rollups = lite_put_rollups,
+    .put_findings = lite_put_findings,
+    .prune = lite_prune,
+    .maintain = lite_maintain,
+    .check_file = lite_check_file,
+    .lookup = lite_lookup,
+    .read_view = lite_read_view,
+    .read_frames = lite_read_frames,
+    .read_series = lite_read_series,
+    .read_alerts = lite_read_alerts,
+    .read_findings = lite_read_findings,
+    .read_finding_summary = lite_read_finding_summary,
+    .read_sessions = lite_read_sessions,
+    .count_elsewhere = lite_count_elsewhere,
+    .read_latest = lite_read_latest,
+    .read_fleet = lite_read_fleet,
+};

@@ -48,6 +48,10 @@ typedef struct tag_info {
     const char *path;
     uint64_t budget_soft, budget_hard;
     uint64_t live_bytes, peak_bytes, frame_bytes, pool_bytes, heap_bytes, alloc_count;
+    /* Over the frames that carried a row for the tag: the sum of its live
+     * bytes (saturating at INT64_MAX) and their number. The fleet's
+     * per-frame average is live_sum / live_frames. */
+    uint64_t live_sum, live_frames;
 } tag_info_t;
 
 /* An alert episode: the alerts table row and the API object. */

@@ -296,36 +296,48 @@ static void counters_note(counters_slot_t *tab, size_t cap, uint64_t sid, const 
     tab[i].c = c;
 }
 
-/* Frames, rollups and findings go to the store in runs of one kind. */
-#define RUN_MAX 256
+/* A batch's bulk rows, gathered by kind: each kind goes to the store in
+ * runs as long as BULK_MAX, whatever order the loop queued them in (a
+ * COPY per run in PostgreSQL; interleaved, the 1-second rollups of 100
+ * games cut the frames into runs of a few rows). */
+#define BULK_MAX 2048
 
-static int write_run(writer_t *w, op_t **cursor, uint64_t *frames, uint64_t *rejected) {
-    op_t *o = *cursor;
+typedef struct bulk {
+    store_frame_t *frames;
+    store_rollup_t *rollups[STORE_LEVELS];
+    store_finding_t *findings;
+    size_t nframes, nrollups[STORE_LEVELS], nfindings;
+} bulk_t;
+
+static void bulk_free(bulk_t *b) {
+    free(b->frames);
+    for (int l = 0; l < STORE_LEVELS; l++)
+        free(b->rollups[l]);
+    free(b->findings);
+}
+
+/* Control records (sessions, tags, alerts) are written here, in order;
+ * bulk rows are gathered into b. */
+static int write_controls(writer_t *w, bulk_t *b, size_t n) {
+    b->frames = malloc((n ? n : 1) * sizeof *b->frames);
+    b->findings = malloc((n ? n : 1) * sizeof *b->findings);
+    for (int l = 0; l < STORE_LEVELS; l++)
+        b->rollups[l] = malloc((n ? n : 1) * sizeof *b->rollups[l]);
+    if (!b->frames || !b->findings || !b->rollups[0] || !b->rollups[1] || !b->rollups[2]) return STORE_RETRY;
     int rc = STORE_OK;
-    if (o->kind == OP_FRAME) {
-        store_frame_t rows[RUN_MAX];
-        size_t n = 0, refused = 0;
-        for (; o && o->kind == OP_FRAME && n < RUN_MAX; o = o->next)
-            rows[n++] = ((frame_op_t *)op_payload(o))->row;
-        rc = store_put_frames(w->st, rows, n, &refused);
-        *frames += n - refused;
-        *rejected += refused;
-    } else if (o->kind == OP_ROLLUP) {
-        store_rollup_t rows[RUN_MAX];
-        int level = ((rollup_op_t *)op_payload(o))->level;
-        size_t n = 0;
-        for (; o && o->kind == OP_ROLLUP && ((rollup_op_t *)op_payload(o))->level == level && n < RUN_MAX;
-             o = o->next)
-            rows[n++] = ((rollup_op_t *)op_payload(o))->row;
-        rc = store_put_rollups(w->st, level, rows, n);
-    } else if (o->kind == OP_FINDING) {
-        store_finding_t rows[RUN_MAX];
-        size_t n = 0;
-        for (; o && o->kind == OP_FINDING && n < RUN_MAX; o = o->next)
-            rows[n++] = *(store_finding_t *)op_payload(o);
-        rc = store_put_findings(w->st, rows, n);
-    } else {
+    for (op_t *o = w->batch; o && rc != STORE_RETRY; o = o->next) {
         switch (o->kind) {
+        case OP_FRAME:
+            b->frames[b->nframes++] = ((frame_op_t *)op_payload(o))->row;
+            break;
+        case OP_ROLLUP: {
+            rollup_op_t *r = op_payload(o);
+            b->rollups[r->level][b->nrollups[r->level]++] = r->row;
+            break;
+        }
+        case OP_FINDING:
+            b->findings[b->nfindings++] = *(store_finding_t *)op_payload(o);
+            break;
         case OP_SESSION:
             rc = store_put_session(w->st, op_payload(o));
             break;
@@ -339,9 +351,25 @@ static int write_run(writer_t *w, op_t **cursor, uint64_t *frames, uint64_t *rej
             rc = store_put_alert(w->st, op_payload(o));
             break;
         }
-        o = o->next;
     }
-    *cursor = o;
+    return rc;
+}
+
+static int write_bulk(writer_t *w, const bulk_t *b, uint64_t *frames, uint64_t *rejected) {
+    int rc = STORE_OK;
+    for (size_t i = 0; i < b->nframes && rc != STORE_RETRY; i += BULK_MAX) {
+        size_t n = b->nframes - i < BULK_MAX ? b->nframes - i : BULK_MAX, refused = 0;
+        rc = store_put_frames(w->st, b->frames + i, n, &refused);
+        *frames += n - refused;
+        *rejected += refused;
+    }
+    for (int l = 0; l < STORE_LEVELS; l++)
+        for (size_t i = 0; i < b->nrollups[l] && rc != STORE_RETRY; i += BULK_MAX)
+            rc = store_put_rollups(w->st, l, b->rollups[l] + i,
+                                   b->nrollups[l] - i < BULK_MAX ? b->nrollups[l] - i : BULK_MAX);
+    for (size_t i = 0; i < b->nfindings && rc != STORE_RETRY; i += BULK_MAX)
+        rc = store_put_findings(w->st, b->findings + i,
+                                b->nfindings - i < BULK_MAX ? b->nfindings - i : BULK_MAX);
     return rc;
 }
 
@@ -356,9 +384,10 @@ static void note_success(writer_t *w) {
     w->backoff_ms = 0;
 }
 
-/* Writes the batch in one transaction: its records in order, then the
- * newest counters of each session that had frames in it. Returns STORE_OK
- * (committed and freed) or STORE_RETRY (rolled back, kept). */
+/* Writes the batch in one transaction: its control records in order, its
+ * bulk rows by kind, then the newest counters of each session that had
+ * frames in it. Returns STORE_OK (committed and freed) or STORE_RETRY
+ * (rolled back, kept). */
 static int write_batch(writer_t *w) {
     uint64_t t0 = clock_mono_ms();
     set_busy(w, true);
@@ -376,11 +405,13 @@ static int write_batch(writer_t *w) {
     }
     int rc = tab ? store_begin(w->st) : STORE_RETRY;
     uint64_t frames = 0, rejected = 0;
-    for (op_t *o = w->batch; rc != STORE_RETRY && o;)
-        rc = write_run(w, &o, &frames, &rejected);
+    bulk_t bulk = {0};
+    if (rc != STORE_RETRY) rc = write_controls(w, &bulk, n);
+    if (rc != STORE_RETRY) rc = write_bulk(w, &bulk, &frames, &rejected);
     for (size_t i = 0; rc != STORE_RETRY && i < cap; i++)
         if (tab[i].c && store_put_counters(w->st, tab[i].sid, tab[i].c) == STORE_RETRY) rc = STORE_RETRY;
     if (rc != STORE_RETRY) rc = store_commit(w->st);
+    bulk_free(&bulk);
     free(tab);
     uint64_t dt = clock_mono_ms() - t0;
     set_busy(w, false);

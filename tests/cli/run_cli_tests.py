@@ -218,7 +218,7 @@ def walk(nodes):
 # ---- the tests ----------------------------------------------------------------
 
 COMMANDS = ["sessions", "tags", "budgets", "trend", "alerts", "frames", "findings", "watch", "export", "health",
-            "compare", "baseline"]
+            "compare", "baseline", "fleet"]
 
 
 def test_empty_daemon(r):
@@ -266,7 +266,7 @@ def test_usage_errors(r):
 def test_daemon_down(r):
     dead = "http://127.0.0.1:%d" % r.dead_port
     for argv in (["sessions"], ["tags"], ["budgets", "--check"], ["trend", "--tag", "x"], ["alerts"], ["frames"],
-                 ["findings"], ["watch"], ["export", "--format", "csv"], ["health"]):
+                 ["findings"], ["watch"], ["export", "--format", "csv"], ["health"], ["fleet", "--app", "x"]):
         res = r.run("--server", dead, *argv).expect(1)
         lines = [l for l in res.err.split("\n") if l]
         assert len(lines) == 1, "expected one line: %r" % res
@@ -593,6 +593,31 @@ def test_export(r):
     tj = r.run("export", "--format", "json", "--tag", "render").expect(0).json()
     assert tj["kind"] == "rollups" and tj["tag"] == "render" and tj["series"], tj
     r.run("export", "--tag", "rendr").expect(2)
+
+
+def test_fleet(r):
+    # Issue 20: the app's builds x tags across its sessions (one host here).
+    # A live session's figures reach the store every few seconds.
+    wait_for("the live session in the fleet view",
+             lambda: r.run("fleet", "--app", "cli-feeder", "--json").json()["sessions"] >= 1, timeout=10)
+    res = r.run("fleet", "--app", "cli-feeder").expect(0)
+    res.has("cli-feeder: ", "sessions since", "build ", "TAG", "PEAK p50", "AVG p50", "BUDGET", "OVER", "STATE",
+            "WORST SESSION", "physics", "physics/contacts")
+    doc = r.run("fleet", "--app", "cli-feeder", "--json").expect(0).json()
+    assert doc["sessions"] >= 1 and doc["builds"], doc
+    tags = {t["tag"]: t for b in doc["builds"] for t in b["tags"]}
+    phys = tags["physics"]
+    for k in ("p50", "p95", "max"):
+        assert phys["peak"][k] > 0 and phys["avg"][k] > 0, phys
+    worst = phys["worst"][0]["session"]
+    line = [l for l in res.out.split("\n") if l.startswith("physics ")][0]
+    assert worst in line, "the worst session is named: %r" % line
+    only = r.run("fleet", "--app", "cli-feeder", "--tag", "physics", "--json").expect(0).json()
+    assert {t["tag"] for b in only["builds"] for t in b["tags"]} == {"physics", "physics/contacts"}, only
+    r.run("fleet", "--app", "no-such-app").expect(0).has("no sessions of 'no-such-app'")
+    r.run("fleet", "--app", "cli-feeder", "--since", "1s", "--json").expect(0)
+    r.run("fleet").expect(2).has("--app is required", where="err")
+    r.run("fleet", "--app", "x", "--since", "someday").expect(2).has("--since", where="err")
 
 
 def test_health(r):
@@ -953,6 +978,7 @@ def main():
         ("findings: fa-lint's report by file, beside the call site of its line", test_findings_static),
         ("export: csv/json frames and tag rollups", test_export),
         ("health", test_health),
+        ("fleet: builds x tags with spreads and the worst session, --tag, --json", test_fleet),
         ("every command under ASan+UBSan: no report, no leak", test_asan),
         ("colours only on a terminal, not with --no-color or NO_COLOR", test_colours_only_on_a_terminal),
         ("watch without a terminal: lines, and --json messages", test_watch_without_terminal),

@@ -79,6 +79,7 @@ class Run:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS", "FA_"))}
         self.env.update(HOME=self.home, LANG="C.UTF-8", TERM="xterm", FA_DEMO_DIR=os.path.join(self.tmp, "demo"))
         self.done = set()
+        self.pg = None  # the PostgreSQL server of "Running a fleet"
         self.checks = Checks()
         self.check = self.checks.check
         self.tmux = Tmux("fa-readme", self.env)
@@ -99,6 +100,8 @@ class Run:
 
     def cleanup(self):
         self.tmux.close()
+        if self.pg:
+            self.pg.stop()
         if self.keep:
             print("kept %s" % self.tmp)
         else:
@@ -130,9 +133,12 @@ def interactive(r, name, cmd, ready, cwd=None):
 
 
 def daemon(r, cmd, check):
-    """A fa-insightd line: started as written, checked while it runs, stopped with Ctrl-C's SIGINT."""
-    p = subprocess.Popen(["bash", "-c", "exec " + cmd], cwd=r.work, env=r.env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    """A fa-insightd line: started as written, checked while it runs, stopped with Ctrl-C's SIGINT.
+    Leading VAR=value words set its environment, as the shell would."""
+    assignments = re.match(r"((?:[A-Z_]+=\S+\s+)*)(.*)", cmd)
+    p = subprocess.Popen(["bash", "-c", "%sexec %s" % ("export " + assignments.group(1) + "; "
+                                                        if assignments.group(1) else "", assignments.group(2))],
+                         cwd=r.work, env=r.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline()
         assert "ready" in line, "%r did not start: %r %s" % (cmd, line, p.stderr.read() if p.poll() is not None
@@ -273,6 +279,83 @@ def main():
         err = daemon(r, cmd, with_token)
         assert "beyond loopback" in err, "no warning: %s" % err
 
+    # --- Running a fleet ----------------------------------------------------
+    # The README's PostgreSQL is Debian's system server, run by its postgres
+    # user. Here: a throwaway server of its own in this namespace (its own
+    # user namespace inside, since PostgreSQL refuses root), on 127.0.0.1:5432
+    # with passwords for TCP (scram), its superuser named postgres, as on
+    # Debian; `sudo -u postgres CMD` runs CMD as that superuser.
+    fleet_cli = [c for c in commands if " fleet " in c and c.startswith("fa-cli")]
+
+    def pg_server():
+        if not r.pg:
+            sys.path.insert(0, os.path.join(TREE, "tests", "insightd"))
+            from pgserver import PgServer
+            r.pg = PgServer(parent=r.tmp, user="postgres", listen="127.0.0.1", auth_host="scram-sha-256",
+                            userns=True)
+        return r.pg
+
+    @on("sudo apt-get install -y postgresql-15")
+    def pg_install(cmd):
+        # Not run: this test has no network and leaves the machine's packages
+        # alone; .ci/deps installs the package (make test needs it too).
+        p = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "postgresql-15"], capture_output=True, text=True)
+        assert p.stdout == "install ok installed", "postgresql-15 is not installed: %r" % p.stdout
+        print("--   %s: not run (no network here); the package is installed" % cmd)
+
+    def as_postgres(check):
+        def run(cmd):
+            pg = pg_server()
+            assert cmd.startswith("sudo -u postgres "), cmd
+            env = dict(r.env, PGHOST=pg.dir, PGUSER="postgres")
+            p = subprocess.run(["bash", "-c", cmd[len("sudo -u postgres "):]], cwd=r.work, env=env,
+                               capture_output=True, text=True, timeout=60)
+            assert p.returncode == 0, "%s: %s" % (cmd, p.stderr)
+            check(pg)
+        return run
+
+    def role_fa(pg):
+        rows = pg.psql("postgres", "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'fa'")
+        assert rows == [["t"]], "no role fa that may log in: %r" % rows
+
+    def db_fleet(pg):
+        rows = pg.psql("postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'fa_fleet'")
+        assert rows == [["fa"]], "no database fa_fleet owned by fa: %r" % rows
+
+    known["sudo -u postgres psql -c \"CREATE ROLE fa LOGIN PASSWORD 'change-me'\""] = as_postgres(role_fa)
+    known["sudo -u postgres createdb --owner fa fa_fleet"] = as_postgres(db_fleet)
+
+    @on("PGPASSWORD=change-me fa-insightd --store postgresql://fa@localhost/fa_fleet")
+    def fleet_daemon(cmd):
+        def with_game():
+            code, out, err = r.bash("./game", timeout=60)
+            assert code == 0, err
+            status, body = http_get("http://127.0.0.1:7878/api/v1/health")
+            assert '"kind":"postgresql"' in body.replace(" ", "") and "change-me" not in body, body[:400]
+            wait_for("the game's session in PostgreSQL", lambda: r.pg.psql(
+                "fa_fleet", "SELECT count(*) FROM sessions WHERE app = 'my-game' AND frames > 0") == [["1"]], 10)
+        err = daemon(r, cmd, with_game)
+        assert "change-me" not in err, "the password is in the log"
+
+    @on("PGPASSWORD=change-me fa-insightd --store postgresql://fa@localhost/fa_fleet --no-ingest "
+        "--listen 127.0.0.1:7880")
+    def fleet_api(cmd):
+        def fleet():
+            for line in fleet_cli:
+                code, out, err = r.bash(line)
+                assert code == 0 and "my-game" in out and "physics" in out and "WORST SESSION" in out, \
+                    "exit %d: %s%s" % (code, out[-800:], err[-800:])
+                r.done.add(line)
+            status, body = http_get("http://127.0.0.1:7880/api/v1/sessions?app=my-game")
+            assert '"app":"my-game"' in body.replace(" ", ""), body[:300]
+        daemon(r, cmd, fleet)
+
+    def fleet_not_run(cmd):
+        raise AssertionError("not run: the fleet API daemon's line (which runs it) failed")
+
+    for line in fleet_cli:  # run by fleet_api, with its daemon up (then skipped here)
+        known[line] = fleet_not_run
+
     # --- fa-cli cookbook (against the demo) -----------------------------------
     def cli(expect=(0,), needles=()):
         def run(cmd):
@@ -403,18 +486,20 @@ def main():
         if not fn:
             r.check(cmd, lambda: (_ for _ in ()).throw(AssertionError("a README command this test does not know")))
             return
+        if cmd in r.done:  # run already, by the handler of the daemon it needs
+            return
         r.done.add(cmd)
         r.check(cmd, lambda: fn(cmd))
 
     # The README's order, except that the cookbook runs while the demo is up
     # (it is written against it) and the daemon lines after the demo stopped
     # (they take the same ports).
-    order = [c for c in commands if not c.startswith("fa-insightd")] + \
-            [c for c in commands if c.startswith("fa-insightd")]
+    daemons = [c for c in commands if c.startswith(("fa-insightd", "PGPASSWORD="))]
+    order = [c for c in commands if c not in daemons and c not in fleet_cli] + daemons + fleet_cli
     demo_up = False
     try:
         for cmd in order:
-            if cmd.startswith("fa-insightd") and demo_up:
+            if cmd in daemons and demo_up:
                 r.check("make demo: Ctrl-C stops it cleanly", demo_stop)
                 demo_up = False
             run(cmd)

@@ -2,15 +2,20 @@
 """integration.py -- fa-insightd end to end, with the real daemon.
 
 Starts the daemon on free ports (--listen/--ingest port 0: the daemon binds
-and prints the ports it got on its "ready" line) with a temporary database
+and prints the ports it got on its "ready" line) with a temporary store
 and web root, feeds it with tests/insightd/sender.c (proto-encoded messages
 over nng PUSH) and checks the HTTP API, the static files and the WebSocket
 stream from the outside. Python standard library only: http.client for
-exact request targets, a minimal WebSocket client over socket, sqlite3 for
-PRAGMA integrity_check.
+exact request targets, a minimal WebSocket client over socket, sqlite3 (or
+psql) to look at what was stored.
+
+Every test runs on either store: --store sqlite (a file per daemon, the
+default) or --store postgresql (a throwaway server for the run, a database
+per daemon: pgserver.py). A test about one store's own machinery (a file's
+permissions, the WAL) checks the other store's counterpart instead.
 
     python3 tests/insightd/integration.py --daemon build/asan/fa-insightd/fa-insightd \
-        --sender build/default/tests/insightd_sender [--agent-game PATH] [-k NAME]
+        --sender build/default/tests/insightd_sender [--agent-game PATH] [--store postgresql] [-k NAME]
 
 The last line is "N passed, N failed" (skipped tests are listed, not counted).
 """
@@ -18,6 +23,7 @@ import argparse
 import base64
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -34,6 +40,7 @@ import traceback
 
 ARGS = None
 TMP = None
+PG = None  # the PostgreSQL server of a --store postgresql run
 
 
 class Fail(Exception):
@@ -68,14 +75,69 @@ ALL_DAEMONS = []
 ALL_SENDERS = []
 
 
+def pg():
+    return ARGS.store == "postgresql"
+
+
+def new_store(name, directory=None):
+    """A store nobody used yet: a file in directory, or a new database."""
+    if pg():
+        return PG.uri(PG.create_db("it"))
+    return os.path.join(directory or tempfile.mkdtemp(prefix=f"{name}-", dir=TMP), "insight.db")
+
+
+def db_name(uri):
+    """The database of a postgresql:// URI."""
+    return uri.split("/")[3].split("?")[0]
+
+
+def db_rows(location, sql):
+    """The rows of a query on a store (as tuples of ints where they are)."""
+    if location.startswith("postgresql://"):
+        db = db_name(location)
+        return [tuple(int(v) if v.lstrip("-").isdigit() else v for v in row) for row in PG.psql(db, sql)]
+    con = sqlite3.connect(location, timeout=30)
+    try:
+        rows = con.execute(sql).fetchall()
+        con.commit()
+        return rows
+    finally:
+        con.close()
+
+
+def db_value(location, sql):
+    return db_rows(location, sql)[0][0]
+
+
+TIMED_TABLES = ("frames", "rollup_1s", "rollup_10s", "rollup_1m", "findings")
+
+
+def db_partitions(location, table, lo, hi):
+    """PostgreSQL: the partitions rows between lo and hi (ms) will need."""
+    if location.startswith("postgresql://"):
+        db_rows(location, f"SELECT fa_partition('{table}', {int(lo)}, {int(hi)})")
+
+
+def shift_times(location, ms):
+    """Moves everything stored ms into the past (the daemon stopped)."""
+    for table in TIMED_TABLES:
+        lo, hi = db_rows(location, f"SELECT min(t_ms), max(t_ms) FROM {table}")[0]
+        if lo in (None, "") or hi in (None, ""):
+            continue
+        db_partitions(location, table, int(lo) - ms, int(hi) - ms)
+        db_rows(location, f"UPDATE {table} SET t_ms = t_ms - {ms}")
+    db_rows(location, f"UPDATE sessions SET first_ms = first_ms - {ms}, last_ms = last_ms - {ms},"
+                      f" last_seen_ms = last_seen_ms - {ms}, ended_ms = ended_ms - {ms}")
+
+
 class Daemon:
     def __init__(self, name, extra=(), db=None, web_root=None, env=None, expect_ready=True, wrapper=(),
                  preexec=None):
         self.dir = tempfile.mkdtemp(prefix=f"{name}-", dir=TMP)
-        self.db = db or os.path.join(self.dir, "insight.db")
+        self.db = db or new_store(name, self.dir)
         self.web_root = web_root if web_root is not None else make_web_root(self.dir)
         args = list(wrapper) + [ARGS.daemon, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0",
-                                "--db", self.db, "--web-root", self.web_root] + list(extra)
+                                "--store", self.db, "--web-root", self.web_root] + list(extra)
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.stderr = open(self.stderr_path, "wb")
         e = dict(os.environ)
@@ -410,6 +472,29 @@ def config_file_drives_the_same_options():
 
 @test
 def read_only_database_gives_a_clear_error():
+    if pg():
+        # PostgreSQL's counterpart: a role that may read, not write; the
+        # password given is never shown.
+        uri = new_store("ro")
+        d = Daemon("ro-schema", db=uri)  # the schema exists
+        eq(d.stop(), 0, "exit code")
+        db = db_name(uri)
+        PG.psql(db, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fa_ro')"
+                    " THEN CREATE ROLE fa_ro LOGIN; END IF; END $$")
+        PG.psql(db, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO fa_ro")
+        ro = f"postgresql://fa_ro:sekrit@/{db}?host={PG.dir}"
+        r = subprocess.run([ARGS.daemon, "--store", ro, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0"],
+                           capture_output=True, timeout=20, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        eq(r.returncode, 1, f"exit code (stderr {r.stderr[-300:]!r})")
+        check(b"not writable" in r.stderr and f"postgresql://fa_ro@/{db}".encode() in r.stderr,
+              f"clear error naming the database: {r.stderr[-400:]!r}")
+        check(b"sekrit" not in r.stderr, "the password is not shown")
+        r = subprocess.run([ARGS.daemon, "--store", f"postgresql://fa:sekrit@/nosuchdb?host={PG.dir}", "--listen",
+                            "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0"], capture_output=True, timeout=20,
+                           env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        eq(r.returncode, 1, "exit code for a database that does not exist")
+        check(b"nosuchdb" in r.stderr and b"sekrit" not in r.stderr, f"clear error: {r.stderr[-400:]!r}")
+        return
     d = tempfile.mkdtemp(prefix="ro-", dir=TMP)
     db = os.path.join(d, "ro.db")
     sqlite3.connect(db).execute("CREATE TABLE x(a)").connection.commit()
@@ -730,8 +815,9 @@ def burst_without_drops_through_the_recv_aio_loop():
     d.send("--frames", 20000, "--fps", 4000, "--tags", 32)
     h = d.wait_stored(before["stored"] + 20000, timeout=30)
     eq(h["ingest"]["dropped"], before["dropped"], "no drops")
-    # the writer never checkpoints; the background checkpointer must
-    wait_for(lambda: os.path.getsize(d.db) > 8 << 20, 5, "the WAL checkpointed into the database file")
+    if not pg():
+        # the writer never checkpoints; the background checkpointer must
+        wait_for(lambda: os.path.getsize(d.db) > 8 << 20, 5, "the WAL checkpointed into the database file")
 
 
 @test
@@ -1026,11 +1112,10 @@ def kill_9_loses_at_most_one_commit_interval():
     d.proc.wait()
     feeder.kill()
     feeder.wait()
-    con = sqlite3.connect(db)
-    eq(con.execute("PRAGMA integrity_check").fetchone()[0], "ok", "integrity_check")
-    frames = [r[0] for r in con.execute(
-        "SELECT frame FROM frames WHERE session_id = ? ORDER BY frame", (0x0123456789abcdef,))]
-    con.close()
+    if not pg():  # a server keeps its files itself
+        eq(db_value(db, "PRAGMA integrity_check"), "ok", "integrity_check")
+    frames = [r[0] for r in db_rows(db, f"SELECT frame FROM frames WHERE session_id = {0x0123456789abcdef}"
+                                        " ORDER BY frame")]
     check(frames and frames == list(range(1, len(frames) + 1)), "stored frames are a prefix without holes")
     check(len(frames) >= h["stored"], f"every committed frame survived ({len(frames)} >= {h['stored']})")
     # Lost: at most one commit interval (250 ms) of accepted frames, plus
@@ -1061,13 +1146,7 @@ def retention_prunes_raw_frames_and_keeps_rollups():
     d.wait_stored(600)
     eq(d.stop(), 0, "exit code")
     # Two minutes pass (on the daemon's clock, which stamped the rows).
-    con = sqlite3.connect(d.db)
-    for table in ("frames", "rollup_1s", "rollup_10s", "rollup_1m", "findings"):
-        con.execute(f"UPDATE {table} SET t_ms = t_ms - 120000")
-    con.execute("UPDATE sessions SET first_ms = first_ms - 120000, last_ms = last_ms - 120000,"
-                " last_seen_ms = last_seen_ms - 120000, ended_ms = ended_ms - 120000")
-    con.commit()
-    con.close()
+    shift_times(d.db, 120000)
     d = Daemon("retention2", db=d.db, extra=["--retention", "10s"])
     try:
         eq(d.get(f"/api/v1/sessions/{sid}/frames?limit=1")["count"], 1, "raw frames before retention")
@@ -1075,7 +1154,9 @@ def retention_prunes_raw_frames_and_keeps_rollups():
                  "old raw frames pruned")
         tr = d.get(f"/api/v1/sessions/{sid}/trend?tag=physics&window=1h&points=60")
         check(tr["series"], "per-minute rollups stay")
-        check(d.health()["store"]["retention_deleted"] >= 600, "counted")
+        # The writer counts a pass once its deletes are done: the frames
+        # may be gone a moment before the counter says so.
+        wait_for(lambda: d.health()["store"]["retention_deleted"] >= 600, 5, "the pruned frames counted")
     finally:
         eq(d.stop(), 0, "exit code")
 
@@ -1101,6 +1182,139 @@ def round_trip_through_the_real_agent():
     check(a and a[0]["tag"] == "physics" and a[0]["level"] == "critical", f"a critical alert on physics: {a}")
     f = d.get(f"/api/v1/sessions/{sid}/frames?limit=1")["frames"][0]
     check(any(x["live_bytes"] > 0 for x in f["tags"]), "frames carry tag rows")
+
+
+def percentile(values, p):
+    """Linear interpolation between the nearest ranks (API.md, /fleet)."""
+    v = sorted(values)
+    if not v:
+        return 0
+    rank = p * (len(v) - 1)
+    lo = int(rank)
+    if lo + 1 >= len(v):
+        return v[-1]
+    return v[lo] + (rank - lo) * (v[lo + 1] - v[lo])
+
+
+def nearest(x):
+    return int(math.floor(x + 0.5))
+
+
+def signed(u64):
+    return u64 - (1 << 64) if u64 >= 1 << 63 else u64
+
+
+@test
+def many_daemons_one_store_and_the_fleet_view():
+    """Daemons share one store: with PostgreSQL two ingest (hosts a and b),
+    with SQLite one does (a file has one writer); a third, --no-ingest,
+    serves the API. It lists every host's sessions (live ones of the others
+    too), filters by host, app and build, and its fleet view's figures equal
+    those computed here from the raw frames."""
+    store = new_store("fleet")
+    writers = [Daemon("fleet-a", db=store)]
+    if pg():
+        writers.append(Daemon("fleet-b", db=store))
+    api = Daemon("fleet-api", db=store, extra=["--no-ingest"])
+    try:
+        eq(api.health()["ingest"]["url"], "none", "the API daemon receives nothing")
+        games = []
+        for k in range(8):
+            w = writers[k % len(writers)]
+            host = "host-a" if w is writers[0] else "host-b"
+            build = "b2" if k == 5 else "b1"
+            usage = f"{30 + 11 * k}x40,{55 + 7 * (k % 5)}x40,{20 + k}x40"  # game 7 goes over
+            out = w.send("--frames", 120, "--fps", 0, "--fast", "--tags", 6, "--budget", 100000, "--usage", usage,
+                         "--app", "fleetgame", "--host", host, "--build", build, "--bye")
+            games.append((session_of(out), host, build))
+        ids = {g[0] for g in games}
+        listed = wait_for(lambda: (lambda r: len(r) == 8 and r)(
+            [x for x in api.get("/api/v1/sessions?app=fleetgame&limit=100")["sessions"]
+             if x["id"] in ids and not x["live"] and x["frames"] == 120]), 15, "every session ended and stored")
+        eq({x["host"] for x in listed}, {"host-a", "host-b"} if pg() else {"host-a"}, "every host's sessions")
+        if pg():
+            eq({x["id"] for x in api.get("/api/v1/sessions?host=host-b&limit=100")["sessions"]},
+               {g[0] for g in games if g[1] == "host-b"}, "filtered by host")
+        eq([x["id"] for x in api.get("/api/v1/sessions?app=fleetgame&build=b2")["sessions"]], [games[5][0]],
+           "filtered by build")
+        eq(api.get("/api/v1/sessions?app=nothing")["sessions"], [], "filtered by app")
+        # A live session of one writer is live for every daemon.
+        # (another app: its figures reach the store every 5 s, which would
+        # change the fleet view of fleetgame between two of its reads below)
+        live = writers[-1].spawn("--frames", 3000, "--fps", 100, "--tags", 6, "--app", "fleetlive",
+                                 "--host", "host-live", "--session", "feedfacecafe0001")
+        try:
+            for d in [api] + writers[:-1]:
+                s = wait_for(lambda: (lambda x: x and x[0]["live"] and x)(
+                    d.get("/api/v1/sessions?host=host-live")["sessions"]), 10, "the live session elsewhere")
+                eq(s[0]["id"], "feedfacecafe0001", "its id")
+                check(d.get("/api/v1/sessions?live=true")["live"] >= 1, "counted live")
+            eq(api.get("/api/v1/sessions/latest")["id"], "feedfacecafe0001", "latest: the live one, elsewhere")
+            wait_for(lambda: api.get("/api/v1/sessions/feedfacecafe0001/frames?limit=1")["count"] == 1, 5,
+                     "its frames, from the store")
+        finally:
+            live.terminate()
+            live.wait(10)
+        # The fleet view against the raw frames.
+        expected = {}
+        for sid, host, build in games:
+            frames = api.get(f"/api/v1/sessions/{sid}/frames?limit=1000")["frames"]
+            eq(len(frames), 120, f"{sid}: raw frames")
+            paths = {}
+            stack = list(api.get(f"/api/v1/sessions/{sid}/tags")["tree"])
+            while stack:
+                n = stack.pop()
+                paths[n["id"]] = (n["path"], n["budget_hard"])
+                stack.extend(n.get("children", []))
+            per_tag = {}
+            for f in frames:
+                for t in f["tags"]:
+                    per_tag.setdefault(t["id"], []).append(t)
+            for tag_id, rows in per_tag.items():
+                path, budget = paths[tag_id]
+                peak = max(max(r["live_bytes"], r["peak_bytes"]) for r in rows)
+                avg = sum(r["live_bytes"] for r in rows) / len(rows)
+                expected.setdefault((build, path), []).append((sid, host, peak, avg, budget))
+        doc = api.get("/api/v1/fleet?app=fleetgame&since=0")
+        eq(doc["sessions"], 8, "sessions in the fleet view")
+        eq([b["build"] for b in doc["builds"]], ["b1", "b2"], "builds, most recent first")
+        checked = 0
+        for b in doc["builds"]:
+            for t in b["tags"]:
+                rows = expected[(b["build"], t["tag"])]
+                eq(t["sessions"], len(rows), f"{b['build']}/{t['tag']}: sessions")
+                for key, idx in (("peak", 2), ("avg", 3)):
+                    vals = [r[idx] for r in rows]
+                    want = {"p50": nearest(percentile(vals, 0.5)), "p95": nearest(percentile(vals, 0.95)),
+                            "max": nearest(max(vals))}
+                    eq(t[key], want, f"{b['build']}/{t['tag']}: {key} spread")
+                over = sum(1 for r in rows if r[4] and r[2] > r[4])
+                eq(t["over_budget"], over, f"{b['build']}/{t['tag']}: sessions over budget")
+                # ties: the smaller id as the store sorts it (a signed 64-bit integer)
+                worst = max(rows, key=lambda r: (r[2] / r[4] if r[4] else r[2] * 1e-30, -signed(int(r[0], 16))))
+                eq(t["worst"][0]["session"], worst[0], f"{b['build']}/{t['tag']}: the worst session")
+                eq(t["worst"][0]["host"], worst[1], "its host")
+                checked += 1
+        eq(checked, len(expected), "every build and tag checked")
+        b1 = doc["builds"][0]
+        eq(b1["sessions"], 7, "b1's sessions")
+        phys = [t for t in b1["tags"] if t["tag"] == "physics"][0]
+        check(phys["over_budget"] >= 1 and phys["state"] == "critical", f"physics went over: {phys}")
+        # tag= keeps a tag and its descendants; any daemon answers the same.
+        only = api.get("/api/v1/fleet?app=fleetgame&tag=physics&since=0")
+        eq({t["tag"] for b in only["builds"] for t in b["tags"]}, {"physics", "physics/contacts"}, "tag=physics")
+        eq(writers[0].get("/api/v1/fleet?app=fleetgame&since=0")["builds"], doc["builds"],
+           "an ingesting daemon answers the same")
+        eq(api.get("/api/v1/fleet?app=fleetgame")["sessions"], 8, "since defaults to the last 24 h")
+        eq(api.get(f"/api/v1/fleet?app=fleetgame&since={int(time.time() * 1000) + 60000}")["builds"], [],
+           "nothing since a time to come")
+        st, _, body = api.request("GET", "/api/v1/fleet?since=soon")
+        eq((st, json.loads(body)["error"]["parameter"]), (400, "since"), "a bad since")
+        st, _, body = api.request("GET", "/api/v1/fleet?host=x")
+        eq((st, json.loads(body)["error"]["code"]), (400, "unknown_parameter"), "an unknown parameter")
+    finally:
+        for d in writers + [api]:
+            eq(d.stop(), 0, "exit code")
 
 
 def capture_frames(path):
@@ -1134,11 +1348,11 @@ def import_loads_captures_idempotently():
     data = open(caps[1][0], "rb").read()
     with open(cut, "wb") as f:
         f.write(data[:len(data) - 100])  # inside the last FRAME (the BYE is 88 bytes)
-    db = os.path.join(work, "insight.db")
+    db = new_store("import", work)
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=1")
 
     def imp(*files):
-        r = subprocess.run([ARGS.daemon, "--db", db, "--import"] + list(files), capture_output=True, text=True,
+        r = subprocess.run([ARGS.daemon, "--store", db, "--import"] + list(files), capture_output=True, text=True,
                            timeout=60, env=env)
         check("Sanitizer" not in r.stderr and "runtime error" not in r.stderr, f"import: {r.stderr[-2000:]}")
         return r
@@ -1166,6 +1380,12 @@ def import_loads_captures_idempotently():
     eq(d.stop(), 0, "exit code")
     r = subprocess.run([ARGS.daemon, "--import"], capture_output=True, text=True, timeout=30, env=env)
     check(r.returncode == 2 and "--import needs one or more capture files" in r.stderr, r.stderr)
+    # An import writes: a --no-ingest daemon only reads (it would skip the
+    # stored sessions' ids, and on PostgreSQL the registration as a writer).
+    r = subprocess.run([ARGS.daemon, "--store", db, "--no-ingest", "--import", caps[0][0]], capture_output=True,
+                       text=True, timeout=30, env=env)
+    check(r.returncode == 2 and "--no-ingest" in r.stderr and "--import" in r.stderr,
+          f"--no-ingest --import refused: {r.returncode} {r.stdout[-300:]}{r.stderr[-300:]}")
 
 
 # ---- static findings: SARIF reports (PUT /api/v1/lint, --lint-report) ------------------------------
@@ -1323,12 +1543,21 @@ def main():
     ap.add_argument("-k", help="run the tests whose name contains this")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--tsan", action="store_true", help="the daemon is a TSan build: its reports fail the test")
+    ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="the store every daemon of the run uses (postgresql: a throwaway server)")
     ARGS = ap.parse_args()
     ARGS.daemon = os.path.abspath(ARGS.daemon)
     ARGS.sender = os.path.abspath(ARGS.sender)
     TMP = tempfile.mkdtemp(prefix="fa-insightd-it-")
+    SUITE = "insightd" if not pg() else "insightd_pg"
     passed = failed = 0
     t_all = time.time()
+    global PG
+    if pg():
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from pgserver import PgServer
+        PG = PgServer()
+        print(f"store: PostgreSQL at {PG.dir} (a database per daemon)", flush=True)
     try:
         for fn in TESTS:
             if ARGS.k and ARGS.k not in fn.__name__:
@@ -1337,30 +1566,32 @@ def main():
             try:
                 fn()
                 passed += 1
-                print(f"[PASS] insightd::{fn.__name__} ({time.time() - t0:.1f}s)", flush=True)
+                print(f"[PASS] {SUITE}::{fn.__name__} ({time.time() - t0:.1f}s)", flush=True)
             except Skip as e:
-                print(f"[SKIP] insightd::{fn.__name__}: {e}", flush=True)
+                print(f"[SKIP] {SUITE}::{fn.__name__}: {e}", flush=True)
             except Exception as e:  # noqa: BLE001 - every failure is reported the same way
                 failed += 1
-                print(f"[FAIL] insightd::{fn.__name__} ({time.time() - t0:.1f}s): {e}", flush=True)
+                print(f"[FAIL] {SUITE}::{fn.__name__} ({time.time() - t0:.1f}s): {e}", flush=True)
                 if not isinstance(e, Fail):
                     traceback.print_exc()
         if "d" in SHARED:
             rc = SHARED["d"].stop()
             if rc != 0:
                 failed += 1
-                print(f"[FAIL] insightd::shared_daemon_exit: exit code {rc}\n{SHARED['d'].log()[-3000:]}")
+                print(f"[FAIL] {SUITE}::shared_daemon_exit: exit code {rc}\n{SHARED['d'].log()[-3000:]}")
     finally:
         # a failed test may have left its daemon or a sender running
         for p in [d.proc for d in ALL_DAEMONS] + ALL_SENDERS:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        if PG:
+            PG.stop()
         if not ARGS.keep:
             shutil.rmtree(TMP, ignore_errors=True)
         else:
             print(f"kept {TMP}")
-    print(f"integration: {time.time() - t_all:.0f}s")
+    print(f"integration [{ARGS.store}]: {time.time() - t_all:.0f}s")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

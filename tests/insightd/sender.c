@@ -8,7 +8,7 @@
  *       [--usage 50x10,85x10,...] [--hello-after K] [--no-hello] [--bye]
  *       [--skip-seq N] [--findings] [--garbage N] [--truncate N]
  *       [--start-unix-ms MS] [--start-unix-ns NS] [--progress] [--app NAME]
- *       [--undefined-tags N] [--duplicate K] [--first-frame N]
+ *       [--host NAME] [--build ID] [--undefined-tags N] [--duplicate K] [--first-frame N]
  *
  * Tag dictionary: 0 "" (root), 1 "physics", 2 "physics/contacts",
  * 3 "render", then "t<i>" under the root. --budget gives tag 1 (physics)
@@ -36,7 +36,7 @@
 #include "fa_proto.h"
 
 typedef struct opts {
-    const char *url, *app;
+    const char *url, *app, *host, *build;
     uint64_t session;
     int sessions, frames, tags, hello_after, skip_seq, garbage, truncate, undefined_tags, duplicate;
     uint64_t first_frame, start_unix_ns;
@@ -153,8 +153,8 @@ static void send_hello(const opts_t *o, session_t *s) {
     m.hello.start_mono_ns = start_mono_ns;
     m.hello.app_name = fa_proto_str(o->app);
     m.hello.session_label = fa_proto_str("test");
-    m.hello.host = fa_proto_str("testhost");
-    m.hello.build_id = fa_proto_str("build-1");
+    m.hello.host = fa_proto_str(o->host);
+    m.hello.build_id = fa_proto_str(o->build);
     m.hello.tags = defs;
     m.hello.tag_count = (uint32_t)o->tags;
     push(buf, encode(&m));
@@ -219,6 +219,8 @@ static size_t encode_frame(const opts_t *o, session_t *s, int i) {
 
 int main(int argc, char **argv) {
     opts_t o = {.app = "insightd-sender",
+                .host = "testhost",
+                .build = "build-1",
                 .sessions = 1,
                 .frames = 100,
                 .tags = 8,
@@ -232,6 +234,10 @@ int main(int argc, char **argv) {
             o.url = ARG();
         else if (!strcmp(a, "--app"))
             o.app = ARG();
+        else if (!strcmp(a, "--host"))
+            o.host = ARG();
+        else if (!strcmp(a, "--build"))
+            o.build = ARG();
         else if (!strcmp(a, "--session"))
             o.session = strtoull(ARG(), NULL, 16);
         else if (!strcmp(a, "--sessions"))

@@ -26,7 +26,7 @@ static void start(void) {
     ctx.cfg = &cfg;
     ctx.loop = uv_default_loop();
     ctx.web_root_ok = realpath(dir, ctx.web_root_real) != NULL;
-    cr_assert_eq(store_open(&ctx.store, db, 2, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(store_open(&ctx.store, db, 2, NULL, err, sizeof err), 0, "%s", err);
     writer_options_t wo = {
         .commit_interval_ms = 50,
         .buffer_bytes = 1 << 20,

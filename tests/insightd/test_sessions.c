@@ -6,8 +6,10 @@
 
 #include <uv.h>
 
-static char *dir;
-static char db[512];
+#include "testdb.h"
+
+static testdb_t the_db;
+static const char *db;
 static store_t *st;
 static writer_t *wr;
 static sessions_t *ss;
@@ -53,7 +55,7 @@ static void note_id(void *ud, uint64_t id) {
 
 static void start(void) {
     char err[512];
-    cr_assert_eq(store_open(&st, db, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(store_open(&st, db, 1, NULL, err, sizeof err), 0, "%s", err);
     cr_assert_eq(uv_loop_init(&loop), 0);
     writer_options_t wo = {
         .commit_interval_ms = 20,
@@ -80,20 +82,24 @@ static void stop(void) {
     uv_loop_close(&loop);
 }
 
-static void setup(void) {
-    dir = tmp_dir();
-    snprintf(db, sizeof db, "%s/s.db", dir);
+static void setup(bool pg) {
+    testdb_create(&the_db, pg);
+    db = the_db.location;
     base_ms = clock_now_ms();
     start();
     log_set_hook(capture_hook);
 }
-static void teardown(void) {
+static void sessions_setup_sqlite(void) {
+    setup(false);
+}
+static void sessions_setup_pg(void) {
+    setup(true);
+}
+static void sessions_teardown(void) {
     log_set_hook(NULL);
     stop();
-    rm_tree(dir);
-    free(dir);
+    testdb_destroy(&the_db);
 }
-TestSuite(sessions, .init = setup, .fini = teardown);
 
 /* Lets the writer's answers (look-ups) reach the sessions. */
 static void settle(void) {
@@ -138,15 +144,7 @@ static void sync_writer(void) {
 
 static int64_t rows(const char *sql) {
     sync_writer();
-    sqlite3 *h;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *q;
-    cr_assert(sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(h));
-    cr_assert(sqlite3_step(q) == SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(h);
-    return v;
+    return testdb_scalar(&the_db, sql);
 }
 
 static const session_info_t *info(uint64_t sid) {
@@ -163,7 +161,7 @@ static const tag_info_t *tag(uint64_t sid, const char *path) {
     return v ? view_tag_by_path(v, path) : NULL;
 }
 
-Test(sessions, hello_then_frames_are_stored_with_their_tags) {
+STORE_TEST(sessions, hello_then_frames_are_stored_with_their_tags) {
     msgbuf_t b;
     hello_msg(&b, 0x11, 0, 0);
     feed(&b);
@@ -189,7 +187,7 @@ Test(sessions, hello_then_frames_are_stored_with_their_tags) {
     cr_assert_eq(session_id(sessions_latest(ss)), 0x11);
 }
 
-Test(sessions, the_agents_clock_is_kept_and_its_skew_reported) {
+STORE_TEST(sessions, the_agents_clock_is_kept_and_its_skew_reported) {
     msgbuf_t b;
     hello_msg(&b, 0x12, 0, 0);
     feed(&b);
@@ -203,7 +201,7 @@ Test(sessions, the_agents_clock_is_kept_and_its_skew_reported) {
     cr_assert_eq(g_stats.clock_skewed, 1);
 }
 
-Test(sessions, absurd_frame_times_are_clamped_to_the_receipt_and_counted) {
+STORE_TEST(sessions, absurd_frame_times_are_clamped_to_the_receipt_and_counted) {
     msgbuf_t b;
     hello_msg(&b, 0x13, 0, 0);
     feed(&b);
@@ -221,7 +219,7 @@ Test(sessions, absurd_frame_times_are_clamped_to_the_receipt_and_counted) {
     cr_assert_eq(info(0x13)->last_ms, base_ms + 20 - 9 + 10);
 }
 
-Test(sessions, an_absurd_agent_start_time_is_not_shown_and_counted) {
+STORE_TEST(sessions, an_absurd_agent_start_time_is_not_shown_and_counted) {
     static fa_proto_tag_def_t def = {0, 0, 0, 0, {"", 0}};
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
@@ -239,7 +237,7 @@ Test(sessions, an_absurd_agent_start_time_is_not_shown_and_counted) {
     cr_assert_not(info(0x14)->skew_known, "no skew from a clock that makes no sense");
 }
 
-Test(sessions, a_frame_without_hello_starts_the_session_and_the_hello_completes_it) {
+STORE_TEST(sessions, a_frame_without_hello_starts_the_session_and_the_hello_completes_it) {
     for (uint64_t n = 1; n <= 3; n++)
         feed_frame(0x22, n, n, 10);
     const session_info_t *s = info(0x22);
@@ -260,7 +258,7 @@ Test(sessions, a_frame_without_hello_starts_the_session_and_the_hello_completes_
     cr_assert_eq(g_stats.pending, 0);
 }
 
-Test(sessions, tag_definitions_beyond_the_cap_are_refused) {
+STORE_TEST(sessions, tag_definitions_beyond_the_cap_are_refused) {
     stop();
     opts.max_tags = 3;
     start();
@@ -274,7 +272,7 @@ Test(sessions, tag_definitions_beyond_the_cap_are_refused) {
     opts.max_tags = 1024;
 }
 
-Test(sessions, messages_of_a_stored_session_wait_for_it_bounded) {
+STORE_TEST(sessions, messages_of_a_stored_session_wait_for_it_bounded) {
     /* Known to the store (not in memory): its messages wait for the
      * look-up, whose answer the loop has not delivered yet. */
     sessions_note_stored(ss, 0x33);
@@ -291,7 +289,7 @@ Test(sessions, messages_of_a_stored_session_wait_for_it_bounded) {
     cr_assert_geq(captured_lines[LOG_WARN], 1);
 }
 
-Test(sessions, malformed_messages_are_counted_by_reason_and_logged_once) {
+STORE_TEST(sessions, malformed_messages_are_counted_by_reason_and_logged_once) {
     msgbuf_t b;
     hello_msg(&b, 0x44, 0, 0);
     for (int i = 0; i < 50; i++)
@@ -310,7 +308,7 @@ Test(sessions, malformed_messages_are_counted_by_reason_and_logged_once) {
     cr_assert_eq(sessions_in_memory(ss), 0);
 }
 
-Test(sessions, an_unknown_type_is_rejected_but_its_sequence_number_counts) {
+STORE_TEST(sessions, an_unknown_type_is_rejected_but_its_sequence_number_counts) {
     msgbuf_t b;
     hello_msg(&b, 0x55, 0, 0);
     feed(&b);
@@ -322,7 +320,7 @@ Test(sessions, an_unknown_type_is_rejected_but_its_sequence_number_counts) {
     cr_assert_eq(info(0x55)->gaps, 0);
 }
 
-Test(sessions, sequence_gaps_late_arrivals_and_duplicates_are_counted) {
+STORE_TEST(sessions, sequence_gaps_late_arrivals_and_duplicates_are_counted) {
     msgbuf_t b;
     hello_msg(&b, 0x66, 0, 0);
     feed(&b);
@@ -338,7 +336,7 @@ Test(sessions, sequence_gaps_late_arrivals_and_duplicates_are_counted) {
     cr_assert_eq(rows("SELECT count(*) FROM frames WHERE session_id = 102"), 6, "stored once");
 }
 
-Test(sessions, budget_alerts_raise_escalate_and_clear_through_the_hooks) {
+STORE_TEST(sessions, budget_alerts_raise_escalate_and_clear_through_the_hooks) {
     msgbuf_t b;
     hello_msg(&b, 0x77, 0, 1000);
     feed(&b);
@@ -363,7 +361,7 @@ Test(sessions, budget_alerts_raise_escalate_and_clear_through_the_hooks) {
     cr_assert_eq(rows("SELECT count(*) FROM alerts WHERE level = 'critical' AND peak_bytes = 1000"), 1);
 }
 
-Test(sessions, rollups_and_findings_are_written_per_second) {
+STORE_TEST(sessions, rollups_and_findings_are_written_per_second) {
     /* Frame 1 starts a minute (so a second and a 10-second step too): the
      * 2.5 s of frames must not cross a minute, or two 1-minute rollups exist. */
     base_ms -= base_ms % 60000;
@@ -382,23 +380,19 @@ Test(sessions, rollups_and_findings_are_written_per_second) {
                  "shutdown flushes the open one");
     cr_assert_eq(rows("SELECT count(*) FROM rollup_1m WHERE session_id = 136"), 1);
     sync_writer();
-    sqlite3 *h;
-    sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL);
-    sqlite3_stmt *q;
-    sqlite3_prepare_v2(h, "SELECT data FROM rollup_1s WHERE session_id = 136 ORDER BY t_ms LIMIT 1 OFFSET 1",
-                       -1, &q, NULL);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    uint8_t blob[4096];
+    size_t len = sizeof blob;
+    testdb_query(&the_db, "SELECT data FROM rollup_1s WHERE session_id = 136 ORDER BY t_ms LIMIT 1 OFFSET 1",
+                 blob, &len);
     pack_rollup_row_t r;
-    cr_assert_eq(pack_rollup_find(sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), 1, &r), 1);
+    cr_assert_eq(pack_rollup_find(blob, len, 1, &r), 1);
     cr_assert_eq(r.min, 101);
     cr_assert_eq(r.max, 200);
     cr_assert_eq(r.last, 200);
     cr_assert_eq(r.avg, 151);
-    sqlite3_finalize(q);
-    sqlite3_close(h);
 }
 
-Test(sessions, silence_ends_a_session_and_frames_revive_it) {
+STORE_TEST(sessions, silence_ends_a_session_and_frames_revive_it) {
     msgbuf_t b;
     hello_msg(&b, 0x99, 0, 0);
     feed(&b);
@@ -415,7 +409,7 @@ Test(sessions, silence_ends_a_session_and_frames_revive_it) {
     cr_assert_eq(sessions_live_count(ss), 1);
 }
 
-Test(sessions, ended_sessions_beyond_the_bound_leave_memory_once_committed) {
+STORE_TEST(sessions, ended_sessions_beyond_the_bound_leave_memory_once_committed) {
     stop();
     opts.max_ended = 2;
     start();
@@ -441,7 +435,7 @@ Test(sessions, ended_sessions_beyond_the_bound_leave_memory_once_committed) {
     opts.max_ended = 100;
 }
 
-Test(sessions, a_tags_message_changes_budgets_and_names_new_ids) {
+STORE_TEST(sessions, a_tags_message_changes_budgets_and_names_new_ids) {
     msgbuf_t b;
     hello_msg(&b, 0xaa, 0, 1000);
     feed(&b);
@@ -461,7 +455,7 @@ Test(sessions, a_tags_message_changes_budgets_and_names_new_ids) {
     cr_assert_eq(tag(0xaa, "render/ui")->parent_id, 3);
 }
 
-Test(sessions, agent_strings_become_valid_utf8) {
+STORE_TEST(sessions, agent_strings_become_valid_utf8) {
     static fa_proto_tag_def_t def = {0, 0, 0, 0, {"", 0}};
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
@@ -477,7 +471,7 @@ Test(sessions, agent_strings_become_valid_utf8) {
                                       "?");
 }
 
-Test(sessions, a_restarted_daemon_continues_the_counters_and_the_sequence) {
+STORE_TEST(sessions, a_restarted_daemon_continues_the_counters_and_the_sequence) {
     msgbuf_t b;
     hello_msg(&b, 0xcc, 0, 1000);
     feed(&b);
@@ -503,7 +497,7 @@ Test(sessions, a_restarted_daemon_continues_the_counters_and_the_sequence) {
 
 /* Issue 14: C1 controls (U+009B is CSI) and bidi overrides (U+202E) in an
  * agent's strings reached the API and every terminal that printed them. */
-Test(sessions, agent_strings_lose_c1_controls_and_bidi_overrides) {
+STORE_TEST(sessions, agent_strings_lose_c1_controls_and_bidi_overrides) {
     static fa_proto_tag_def_t def = {1, 0, 0, 0, {"evil\xe2\x80\xaegpj\xc2\x9b\x32J", 14}};
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
@@ -524,4 +518,27 @@ Test(sessions, agent_strings_lose_c1_controls_and_bidi_overrides) {
     cr_assert_str_eq(s->build_id, "b?]0;t?");
     cr_assert_str_eq(s->label, "caf\xc3\xa9");
     cr_assert_str_eq(tag(0xbc, "evil?gpj?2J")->path, "evil?gpj?2J");
+}
+
+/* The fleet view's per-frame average: each tag's sum of live bytes over
+ * the frames that carried it, stored with the tag and continued after a
+ * restart. */
+STORE_TEST(sessions, each_tags_sum_of_live_bytes_is_stored_and_continued) {
+    msgbuf_t b;
+    hello_msg(&b, 0xdd, 0, 0);
+    feed(&b);
+    for (uint64_t n = 1; n <= 4; n++)
+        feed_frame(0xdd, n, n, 100 * n);
+    cr_assert_eq(tag(0xdd, "physics")->live_sum, 1000);
+    cr_assert_eq(tag(0xdd, "physics")->live_frames, 4);
+    bye_msg(&b, 0xdd, 5);
+    feed(&b);
+    cr_assert_eq(rows("SELECT live_sum FROM tags WHERE session_id = 221 AND id = 1"), 1000);
+    cr_assert_eq(rows("SELECT live_frames FROM tags WHERE session_id = 221 AND id = 1"), 4);
+    cr_assert_eq(rows("SELECT live_sum FROM tags WHERE session_id = 221 AND id = 2"), 4 * 2000);
+    stop();
+    start();
+    feed_frame(0xdd, 6, 5, 500);
+    cr_assert_eq(tag(0xdd, "physics")->live_sum, 1500, "continued from the stored sum");
+    cr_assert_eq(tag(0xdd, "physics")->live_frames, 5);
 }

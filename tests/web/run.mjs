@@ -32,6 +32,7 @@ const { chromium } = require('playwright-core');
 
 const INSIGHTD = path.resolve(ROOT, process.env.FA_INSIGHTD || 'build/fa-insightd');
 const FEEDER = path.resolve(ROOT, process.env.FA_FEEDER || 'build/tests/web/feeder');
+const SENDER = path.resolve(ROOT, process.env.FA_SENDER || 'build/default/tests/insightd_sender');
 const CHROMIUM = process.env.FA_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = path.resolve(ROOT, process.env.FA_SCREENSHOTS || 'build/web-screenshots');
 const T0 = Date.now();
@@ -141,7 +142,7 @@ const DB = path.join(tmp, 'insight.db');
 const DAEMON_LOG = path.join(tmp, 'fa-insightd.log');
 const FEEDER_LOG = path.join(tmp, 'feeder.log');
 
-for (const f of [INSIGHTD, FEEDER, CHROMIUM]) {
+for (const f of [INSIGHTD, FEEDER, SENDER, CHROMIUM]) {
   if (!fs.existsSync(f)) {
     console.log(`web tests: ${f} is missing (make all; .ci/deps installs chromium)`);
     console.log('0 passed, 1 failed');
@@ -657,6 +658,67 @@ try {
     const wsOpens = await page.evaluate(() => window.__fa.stats.wsOpens);
     const bound = 2 + wsOpens + Math.floor((Date.now() - T0) / 30000);
     assert(sessionListRequests.length <= bound, `${sessionListRequests.length} list requests in ${((Date.now() - T0) / 1000).toFixed(0)} s (${wsOpens} stream opens; at most ${bound} expected)`);
+  });
+
+  // Issue 20: the Fleet page. Sessions of one app from the daemon tests'
+  // sender: build 1.0 within budget, build 1.1 with one session over it.
+  await step('the Fleet page: builds x tags coloured against budgets; a cell opens its worst session', async () => {
+    const games = [
+      ['1.0', 'host-a', '40x60'], ['1.0', 'host-b', '50x60'],
+      ['1.1', 'host-a', '60x60'], ['1.1', 'host-b', '60x20,120x10,60x30'], ['1.1', 'host-c', '85x60'],
+    ];
+    for (const [build, host, usage] of games) {
+      const g = start(`sender-${build}-${host}`, SENDER, ['--url', INGEST, '--app', 'fleet-web', '--build', build, '--host', host,
+        '--tags', '5', '--budget', '200000', '--usage', usage, '--frames', '60', '--fps', '0', '--fast', '--bye'], FEEDER_LOG);
+      const r = await g.exited;
+      assert(r.code === 0, `the sender ran (${JSON.stringify(r)})`);
+    }
+    await until('the five sessions in the fleet view', async () => {
+      const r = await fetch(`${BASE}/api/v1/fleet?app=fleet-web`);
+      return r.ok && (await r.json()).sessions === 5;
+    }, 10000);
+    const fp = await page.context().newPage();
+    const errs = [];
+    fp.on('console', (m) => m.type() === 'error' && errs.push(m.text()));
+    fp.on('pageerror', (e) => errs.push(e.message));
+    try {
+      await fp.setViewportSize({ width: 1400, height: 900 });
+      await fp.goto(`${BASE}/fleet.html`);
+      await until('the app offered and chosen', async () => (await fp.locator('#fleet-app option[value="fleet-web"]').count()) === 1, 8000);
+      await fp.selectOption('#fleet-app', 'fleet-web');
+      await until('two builds in the table', async () => (await fp.locator('#fleet-table tbody tr').count()) === 2, 8000);
+      const builds = await fp.evaluate(() => [...document.querySelectorAll('#fleet-table tbody tr')].map((r) => r.dataset.build));
+      assert(builds.join() === '1.1,1.0', `the newest build first: ${builds}`);
+      const heads = await fp.evaluate(() => [...document.querySelectorAll('#fleet-table thead th[data-tag]')].map((t) => t.textContent));
+      assert(heads.join() === '(root),physics,physics/contacts,render,t4', `one column per tag: ${heads}`);
+      const cell = (build, tag) => fp.locator(`#fleet-table tr[data-build="${build}"] td[data-tag="${tag}"]`);
+      assert((await cell('1.1', 'physics').getAttribute('data-state')) === 'critical', 'a session of 1.1 went over its budget: red');
+      assert(/1 of 3 over/.test(await cell('1.1', 'physics').textContent()), 'and says how many');
+      assert((await cell('1.0', 'physics').getAttribute('data-state')) === 'ok', '1.0 stays within budget: green');
+      assert((await cell('1.0', 'render').getAttribute('data-state')) === 'no_budget', 'a tag without a budget is not coloured');
+      const doc = await (await fetch(`${BASE}/api/v1/fleet?app=fleet-web&tag=physics`)).json();
+      const worst = doc.builds[0].tags.find((t) => t.tag === 'physics').worst[0];
+      assert(worst.host === 'host-b' && Math.round(worst.used_pct) === 120, `the worst session of 1.1: ${JSON.stringify(worst)}`);
+      const href = await cell('1.1', 'physics').locator('a').getAttribute('href');
+      assert(href === `./#session=${worst.session}`, `the cell links to it: ${href}`);
+      await fp.screenshot({ path: path.join(SHOTS, '11-fleet-all-tags.png'), fullPage: true });
+      await fp.fill('#fleet-tag', 'physics');
+      await until('the tag filter', async () => (await fp.locator('#fleet-table thead th[data-tag]').count()) === 2, 5000);
+      assert(/tag=physics/.test(fp.url()), `the choice is in the address: ${fp.url()}`);
+      await fp.screenshot({ path: path.join(SHOTS, '11-fleet.png'), fullPage: true });
+      const res = await fp.evaluate(async (code) => {
+        if (!window.axe) (0, eval)(code);
+        const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] });
+        return r.violations.map((v) => `${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+      }, fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
+      assert(res.length === 0, `axe on the Fleet page:\n       ${res.join('\n       ')}`);
+      await cell('1.1', 'physics').locator('a').click();
+      await until('the worst session on the session page', async () => /#session=/.test(fp.url()) && (await fp.locator('#h-app').textContent()).startsWith('fleet-web') && (await fp.locator('#h-host').textContent()) === 'host-b', 8000);
+      await fp.screenshot({ path: path.join(SHOTS, '12-fleet-worst-session.png') });
+      assert(errs.length === 0, `console errors: ${errs.join(' | ')}`);
+    } finally {
+      await fp.close();
+    }
   });
 
   await step('no console errors, no request beyond the daemon', async () => {
