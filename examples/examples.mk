@@ -23,15 +23,37 @@ TEST_STEPS += test-examples
 # cJSON, zlib and FreeType through the integrations.
 DEMO_INTEGS := chipmunk lua sqlite cjson zlib freetype
 DEMO_SRCS := examples/fa-demo.c $(wildcard examples/demo/*.c)
-$(BUILD)/fa-demo: $(DEMO_SRCS) examples/demo/demo.h $(AGENT_A) $(LIB_A) \
-		$(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a)
+DEMO_CFLAGS = $(STD) $(WARN) $(DEFS) -O2 -g -Ilib/include -Ifa-agent/include \
+	$(foreach n,$(DEMO_INTEGS),-Iintegrations/$(n) $(INTEG_CFLAGS_$(n)))
+DEMO_DEPS = $(DEMO_SRCS) examples/demo/demo.h $(AGENT_A) $(LIB_A) \
+	$(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a)
+DEMO_LINK = $(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a) $(AGENT_A) $(LIB_A) \
+	$(foreach n,$(DEMO_INTEGS),$(INTEG_LIBS_$(n))) $(AGENT_LDLIBS) -lm
+$(BUILD)/fa-demo: $(DEMO_DEPS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC $@")
-	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -Ilib/include -Ifa-agent/include \
-		$(foreach n,$(DEMO_INTEGS),-Iintegrations/$(n) $(INTEG_CFLAGS_$(n))) -o $@ $(DEMO_SRCS) \
-		$(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a) $(AGENT_A) $(LIB_A) \
-		$(foreach n,$(DEMO_INTEGS),$(INTEG_LIBS_$(n))) $(AGENT_LDLIBS) -lm
+	$(Q)$(CC) $(DEMO_CFLAGS) -o $@ $(DEMO_SRCS) $(DEMO_LINK)
 ALL_TARGETS += $(BUILD)/fa-demo
+
+# The demo with a mistake seeded on purpose (-DFA_DEMO_SEED_LINT: a heap
+# buffer inside the frame loop, fa-lint's FA602), a separate binary so that
+# the normal demo never changes, and fa-lint's SARIF report of the same
+# sources with the same flags: what the dashboard test shows next to the
+# runtime call site of the same line (tests/web/lint.mjs).
+DEMO_SEEDED := $(BUILD)/examples/fa-demo-seeded
+DEMO_SEEDED_SARIF := $(BUILD)/examples/fa-demo-seeded.sarif
+$(DEMO_SEEDED): $(DEMO_DEPS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC $@")
+	$(Q)$(CC) $(DEMO_CFLAGS) -DFA_DEMO_SEED_LINT=1 -o $@ $(DEMO_SRCS) $(DEMO_LINK)
+# fa-lint exits 1 when it finds something at deny level: here that is the point.
+$(DEMO_SEEDED_SARIF): $(DEMO_SRCS) examples/demo/demo.h $(LINT_BIN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINT $@")
+	$(Q)$(LINT_BIN) --all --format sarif -o $@ $(DEMO_SRCS) -- $(DEMO_CFLAGS) -DFA_DEMO_SEED_LINT=1; \
+		rc=$$?; test $$rc -le 1 || { rm -f $@; exit $$rc; }
+.PHONY: demo-seeded
+demo-seeded: $(DEMO_SEEDED) $(DEMO_SEEDED_SARIF)
 
 # make demo: set up everything (deps, build, web assets), then run.
 demo: deps

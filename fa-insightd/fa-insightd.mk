@@ -209,3 +209,12 @@ install-insightd: $(INSIGHTD_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(INSIGHTD_BIN) $(DESTDIR)$(PREFIX)/bin/fa-insightd
 INSTALL_STEPS += install-insightd
+
+# make fuzz: the SARIF reader behind PUT /api/v1/lint and --lint-report
+# (fuzz/fuzz_sarif.c).
+FUZZ_TARGETS += sarif
+FUZZ_SRCS_sarif := fa-insightd/src/lint.c fa-insightd/src/json.c fa-insightd/src/log.c fa-insightd/src/url.c \
+	$(TEXT_SRCS)
+FUZZ_INCLUDES_sarif := -Ifa-insightd/src -Ilib/include -Iproto/include $(TEXT_INCLUDES) $(PKG_CFLAGS) \
+	$(or $(shell pkg-config --cflags libcjson 2>/dev/null),-I/usr/include/cjson)
+FUZZ_LIBS_sarif := $(INSIGHTD_LIBS)

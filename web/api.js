@@ -15,7 +15,7 @@ export class ApiError extends Error {
 
 const TIMEOUT_MS = 5000;
 
-async function getJSON(path, params, timeoutMs = TIMEOUT_MS) {
+export async function getJSON(path, params, timeoutMs = TIMEOUT_MS) {
   for (let attempt = 0; ; attempt++) {
     try {
       return await getOnce(path, params, timeoutMs);

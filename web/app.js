@@ -19,6 +19,7 @@ import { TrendChart, WINDOWS, POINTS } from './chart.js';
 import { AlertList, FindingList, Toasts } from './alerts.js';
 import { el, fmtBytes, fmtClock, fmtDateTime, fmtInt, setText } from './format.js';
 import { mountCompare } from './compare.js';
+import { StaticFindings } from './lint.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -53,6 +54,7 @@ const showWhere = () => where.show(state.sid, state.trendPath, state.trendWindow
 const toasts = new Toasts($('toasts'));
 const alertList = new AlertList($('alert-rows'), $('alert-count'), toasts);
 const findings = new FindingList($('finding-list'), $('finding-count'));
+const lint = new StaticFindings($('lint-panel')); // fa-lint's report beside the call sites (lint.js)
 
 // ---- render loop ---------------------------------------------------------
 
@@ -287,6 +289,7 @@ async function showSession(sid) {
   dirty.header = dirty.totals = dirty.banner = dirty.picker = true;
   if (sid) history.replaceState(null, '', `#session=${sid}`);
   requestRender();
+  lint.show(sid).catch(handleError);
   if (!sid) return;
   subscribe();
   try {
@@ -574,6 +577,7 @@ function poll() {
   if (state.sid && state.session && state.session.live) where.refresh().catch(handleError);
   if (++polls % 6 === 0) loadSessions().catch(handleError);
   if (state.sid && state.session && state.session.live) loadFindings(state.loadSeq).catch(handleError);
+  lint.refresh().catch(handleError);
 }
 
 function isLoopback(host) {
@@ -602,6 +606,7 @@ function boot() {
     .catch(() => {})
     .finally(() => socket.start());
   loadSessions().catch(handleError);
+  lint.refresh().catch(handleError);
   setInterval(poll, 5000);
   // Figures keep moving between messages (the "ended" clock, ages).
   setInterval(() => {
@@ -609,7 +614,7 @@ function boot() {
     requestRender();
   }, 1000);
   const compare = mountCompare($('compare-panel'));
-  window.__fa = { state, stats, tree, chart, alerts: alertList, findings, toasts, socket, compare };
+  window.__fa = { state, stats, tree, chart, alerts: alertList, findings, toasts, socket, compare, lint };
   requestRender();
 }
 

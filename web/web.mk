@@ -8,7 +8,10 @@
 #   make test-web-compare   the compare view (two sessions, the diff, trends)
 #   make test-web     headless Debian chromium driven by playwright-core
 #                     against a real daemon fed by a real agent
-#                     (tests/web/run.mjs); screenshots in build/web-screenshots/
+#                     (tests/web/run.mjs), then test-web-lint; screenshots in
+#                     build/web-screenshots/
+#   make test-web-lint  fa-lint's report beside the seeded demo's call sites
+#                     (tests/web/lint.mjs)
 #
 # node_modules is installed only when missing or older than the lock file.
 
@@ -42,11 +45,16 @@ $(WEB_FEEDER): tests/web/feeder.c $(AGENT_A) $(LIB_A)
 	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -Ilib/include -Ifa-agent/include -o $@ $< $(AGENT_A) $(LIB_A) \
 		$(AGENT_LDLIBS) -lm
 
+# test-web runs tests/web/lint.mjs (test-web-lint, below) after run.mjs, not
+# beside it: a second browser and the demo on the shared 2 cores under
+# make -j2 made run.mjs's timed steps late.
 .PHONY: test-web
-test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SENDER)
+test-web: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_FEEDER) $(WEB_INSIGHTD) $(INSIGHTD_SENDER) $(DEMO_SEEDED) \
+		$(DEMO_SEEDED_SARIF)
 	@echo "== web: dashboard in headless chromium (playwright-core) against fa-insightd + agent"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_FEEDER=$(WEB_FEEDER) FA_SENDER=$(INSIGHTD_SENDER) FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/run.mjs
+	$(Q)$(MAKE) --no-print-directory test-web-lint
 # Who may read the daemon from a browser: a page on another origin is
 # refused the WebSocket and the API; a daemon with --token-file makes the
 # dashboard ask for the token (tests/web/security.mjs, issues 14 and 20).
@@ -69,6 +77,14 @@ test-web-compare: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(BUILD)/fa-demo
 	@echo "== web: the compare view in headless chromium (tests/web/compare.mjs)"
 	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_DEMO=$(BUILD)/fa-demo FA_CHROMIUM=$(WEB_CHROMIUM) \
 		FA_SCREENSHOTS=$(BUILD)/web-screenshots node tests/web/compare.mjs
+# fa-lint's report beside the runtime call site of the same line: the demo
+# with its seeded mistake and fa-lint's SARIF of it (examples.mk), the
+# daemon reading that report (tests/web/lint.mjs, issue 18).
+.PHONY: test-web-lint
+test-web-lint: $(WEB_VENDOR) $(WEB_MANIFEST) $(WEB_INSIGHTD) $(DEMO_SEEDED) $(DEMO_SEEDED_SARIF)
+	@echo "== web: static findings next to the call sites (tests/web/lint.mjs)"
+	$(Q)FA_INSIGHTD=$(WEB_INSIGHTD) FA_CHROMIUM=$(WEB_CHROMIUM) FA_SCREENSHOTS=$(BUILD)/web-screenshots \
+		FA_DEMO_SEEDED=$(DEMO_SEEDED) FA_DEMO_SARIF=$(DEMO_SEEDED_SARIF) node tests/web/lint.mjs
 # The daemon's fragment brings the rule for $(WEB_INSIGHTD); the browser
 # tests join `make test` as soon as it is in the tree.
 ifneq ($(wildcard fa-insightd/fa-insightd.mk),)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "alerts.h"
 #include "clock.h"
 #include "comparequery.h"
@@ -20,6 +21,7 @@
 #include "fleet.h"
 #include "framealloc.h"
 #include "json.h"
+#include "lint.h"
 #include "query.h"
 #include "sessions.h"
 #include "sid.h"
@@ -56,6 +58,7 @@
 #define PROBLEM_RECENT_MS 10000u
 
 enum route {
+    R_LINT, /* first: outside the session routes' range (R_SESSION..) */
     R_HEALTH,
     R_SESSIONS,
     R_SESSION,
@@ -1215,6 +1218,79 @@ static void route_compare(request_t *q) {
     submit(q, j);
 }
 
+/* ---- static findings (lint.h) ------------------------------------------------------ */
+
+/* PUT: a SARIF report replaces the current one. Only a loopback daemon
+ * takes it (a remote daemon reads --lint-report on its own machine), with
+ * the token when it has one (the gate checked it), and never from a web
+ * page of another origin. */
+static void lint_upload(request_t *q) {
+    insightd_ctx_t *c = q->ctx;
+    if (!only_params(q, NULL)) return;
+    if (!c->listen_loopback) {
+        http_reply_error(q->r, 403, "loopback_only", NULL,
+                         "this daemon listens beyond loopback: it takes lint reports only from --lint-report "
+                         "FILE on its own machine");
+        return;
+    }
+    const char *origin = http_req_header(q->r, "Origin");
+    if (origin && !access_origin_allowed(origin, http_req_header(q->r, "Host"), c->listen_port,
+                                         c->listen_loopback, c->cfg->allow_origin)) {
+        http_reply_error(q->r, 403, "origin_not_allowed", NULL,
+                         "a lint report from the web origin '%.100s' is refused", origin);
+        return;
+    }
+    if (http_req_body_too_large(q->r)) {
+        const char *cl = http_req_header(q->r, "Content-Length");
+        if (cl && cl[0] && strspn(cl, "0123456789") == strlen(cl))
+            http_reply_error(q->r, 413, "report_too_large", NULL,
+                             "the report is %.40s bytes, more than --max-lint-report (%llu bytes)", cl,
+                             (unsigned long long)c->cfg->max_lint_report_bytes);
+        else
+            http_reply_error(q->r, 400, "bad_content_length", NULL,
+                             "Content-Length '%.40s' is not a byte count", cl ? cl : "");
+        return;
+    }
+    size_t len;
+    const char *body = http_req_body(q->r, &len);
+    char err[400];
+    if (lint_put(c->lint, body ? body : "", len, err, sizeof err) != 0) {
+        http_reply_error(q->r, 400, "bad_report", NULL, "%s", err);
+        return;
+    }
+    size_t out_len;
+    char *out = lint_render(c->lint, NULL, 0, &out_len);
+    reply_body(q->r, out, out_len);
+}
+
+static void route_lint(request_t *q) {
+    const char *method = http_req_method(q->r);
+    if (!strcmp(method, "PUT")) {
+        lint_upload(q);
+        return;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        static const char *const allow[] = {"Cache-Control", "no-store", "Allow", "GET, HEAD, PUT", NULL};
+        char *body = json_error_body("method_not_allowed", "/api/v1/lint takes GET, HEAD and PUT", NULL);
+        http_reply(q->r, 405, "application/json", body, body ? strlen(body) : 0, allow);
+        free(body);
+        return;
+    }
+    static const char *const allowed[] = {"file", "limit", NULL};
+    uint64_t limit;
+    const char *file = param(q, "file");
+    if (!only_params(q, allowed) ||
+        !int_param(q, "limit", 1, LINT_MAX_FINDINGS, LINT_MAX_FINDINGS, &limit, NULL, "an integer"))
+        return;
+    if (file && !file[0]) {
+        http_reply_error(q->r, 400, "bad_parameter", "file", "parameter 'file' must not be empty");
+        return;
+    }
+    size_t len;
+    char *body = lint_render(q->ctx->lint, file, (uint32_t)limit, &len);
+    reply_body(q->r, body, len);
+}
+
 /* ---- routing -------------------------------------------------------------------- */
 
 #define MAX_SEGMENTS 6
@@ -1271,6 +1347,8 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
             route = R_SESSIONS;
         else if (nseg == 1 && !strcmp(seg[0], "alerts"))
             route = R_ALERTS;
+        else if (nseg == 1 && !strcmp(seg[0], "lint"))
+            route = R_LINT;
         else if (nseg == 1 && !strcmp(seg[0], "fleet"))
             route = R_FLEET;
         else if (nseg == 1 && !strcmp(seg[0], "compare"))
@@ -1294,7 +1372,7 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
                          "no such route (see API.md: /api/v1/health, /api/v1/sessions, ...)");
         return;
     }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+    if (route != R_LINT && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         http_reply_error(r, 405, "method_not_allowed", NULL, "method %.16s not allowed here (GET or HEAD)",
                          method);
         return;
@@ -1337,6 +1415,9 @@ void api_handle(insightd_ctx_t *ctx, http_req_t *r) {
         break;
     case R_ALERTS:
         route_alerts(&q);
+        break;
+    case R_LINT:
+        route_lint(&q);
         break;
     case R_FLEET:
         route_fleet(&q);

@@ -120,6 +120,11 @@ static const option_def_t options[] = {
     {"tls-cert", OPT_PATH, FIELD(tls_cert), "", "FILE", 0, 0,
      "PEM certificate (chain): HTTPS and WSS on --listen, and TLS for a tls+tcp:// --ingest"},
     {"tls-key", OPT_PATH, FIELD(tls_key), "", "FILE", 0, 0, "the certificate's PEM private key"},
+    {"lint-report", OPT_PATH, FIELD(lint_report), "", "FILE", 0, 0,
+     "a SARIF 2.1.0 report (fa-lint --format sarif) shown beside the runtime figures; read again when it "
+     "changes"},
+    {"max-lint-report", OPT_SIZE, FIELD(max_lint_report_bytes), "8MiB", "SIZE", 64 * 1024, 256 * MIB,
+     "byte cap of a SARIF report (PUT /api/v1/lint or --lint-report)"},
     {"no-ingest", OPT_BOOL, FIELD(no_ingest), "false", NULL, 0, 0,
      "receive nothing: serve the API and dashboard of a --store other daemons write"},
 };

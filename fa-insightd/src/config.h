@@ -27,6 +27,8 @@ typedef struct config {
     char token_file[CONFIG_PATH_MAX];  /* bearer token for HTTP and WebSocket */
     char tls_cert[CONFIG_PATH_MAX];    /* PEM certificate chain: HTTPS and tls+tcp ingest */
     char tls_key[CONFIG_PATH_MAX];     /* its PEM private key */
+    char lint_report[CONFIG_PATH_MAX]; /* SARIF report file, watched; "" for none */
+    uint64_t max_lint_report_bytes;    /* byte cap of a SARIF report */
     uint64_t retention_ms;         /* raw frames */
     uint64_t rollup_retention_ms;  /* per-second rollups and findings */
     uint64_t session_retention_ms; /* sessions, their tags and alerts, after they ended */

@@ -15,6 +15,7 @@ struct store;
 struct writer;
 struct http;
 struct ws;
+struct lint;
 struct nng_tls_config;
 
 typedef struct insightd_ctx {
@@ -25,6 +26,7 @@ typedef struct insightd_ctx {
     struct writer *writer;
     struct http *http;
     struct ws *ws;
+    struct lint *lint; /* static findings (lint.h) */
     uint64_t started_ms, started_mono;
     char http_url[300];
     char ingest_url[300];

@@ -19,6 +19,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <pthread.h>
@@ -61,6 +62,10 @@ struct http_req {
     char method[16];
     char *uri;
     char *headers[COPIED_HEADERS];
+    char *body; /* the lint route's request body (NUL-terminated), else NULL */
+    size_t body_len;
+    nng_aio *body_aio;   /* reads that body (lint_cb) */
+    bool body_too_large; /* its Content-Length is over --max-lint-report or not a number: unread */
     http_req_t *next;          /* queues */
     http_req_t *wnext, *wprev; /* the list of requests being written */
 };
@@ -80,7 +85,7 @@ typedef struct work_item {
 struct http {
     struct insightd_ctx *ctx;
     nng_http_server *server;
-    nng_http_handler *api, *files;
+    nng_http_handler *api, *files, *lint;
     uv_async_t async;
     uv_timer_t sweep;
     pthread_mutex_t lock;
@@ -111,7 +116,18 @@ const char *http_req_header(const http_req_t *r, const char *name) {
     return NULL;
 }
 
+const char *http_req_body(const http_req_t *r, size_t *len) {
+    *len = r->body_len;
+    return r->body;
+}
+
+bool http_req_body_too_large(const http_req_t *r) {
+    return r->body_too_large;
+}
+
 static void req_free(http_req_t *r) {
+    if (r->body_aio) nng_aio_free(r->body_aio);
+    free(r->body);
     free(r->uri);
     for (int i = 0; i < COPIED_HEADERS; i++)
         free(r->headers[i]);
@@ -152,15 +168,15 @@ static void cancel_cb(nng_aio *aio, void *arg, int rv) {
     if (finish) nng_aio_finish(aio, rv);
 }
 
-/* nng thread: a request arrived. */
-static void enqueue(nng_aio *aio, int kind) {
-    http_t *h = the_http;
+/* nng thread: what the daemon keeps of a request (NULL after finishing the
+ * aio when out of memory). */
+static http_req_t *req_new(nng_aio *aio, int kind) {
     nng_http_req *req = nng_aio_get_input(aio, 0);
     http_req_t *r = calloc(1, sizeof *r);
     if (!r || !(r->uri = strdup(nng_http_req_get_uri(req)))) {
         free(r);
         nng_aio_finish(aio, NNG_ENOMEM);
-        return;
+        return NULL;
     }
     r->aio = aio;
     r->conn = nng_aio_get_input(aio, 2);
@@ -170,10 +186,16 @@ static void enqueue(nng_aio *aio, int kind) {
         const char *v = nng_http_req_get_header(req, copied_headers[i]);
         if (v) r->headers[i] = strdup(v);
     }
+    return r;
+}
+
+/* nng thread: hands a request to the loop. */
+static void req_queue(http_req_t *r) {
+    http_t *h = the_http;
     pthread_mutex_lock(&h->lock);
     bool stopped = h->stopped;
     if (!stopped) {
-        nng_aio_defer(aio, cancel_cb, r);
+        nng_aio_defer(r->aio, cancel_cb, r);
         if (h->tail)
             h->tail->next = r;
         else
@@ -182,6 +204,7 @@ static void enqueue(nng_aio *aio, int kind) {
     }
     pthread_mutex_unlock(&h->lock);
     if (stopped) {
+        nng_aio *aio = r->aio;
         req_free(r);
         finish_unavailable(aio);
         return;
@@ -190,10 +213,71 @@ static void enqueue(nng_aio *aio, int kind) {
 }
 
 static void api_cb(nng_aio *aio) {
-    enqueue(aio, HTTP_KIND_API);
+    http_req_t *r = req_new(aio, HTTP_KIND_API);
+    if (r) req_queue(r);
 }
 static void files_cb(nng_aio *aio) {
-    enqueue(aio, HTTP_KIND_STATIC);
+    http_req_t *r = req_new(aio, HTTP_KIND_STATIC);
+    if (r) req_queue(r);
+}
+
+/* nng thread: the lint route's body has been read (or not). */
+static void body_cb(void *arg) {
+    http_req_t *r = arg;
+    int rv = nng_aio_result(r->body_aio);
+    if (rv != 0) { /* the client went away or was too slow: nothing to answer */
+        nng_aio_reap(r->body_aio);
+        r->body_aio = NULL;
+        nng_aio *aio = r->aio;
+        req_free(r);
+        nng_aio_finish(aio, rv);
+        return;
+    }
+    req_queue(r);
+}
+
+/* nng thread: PUT /api/v1/lint. nng does not collect this route's body:
+ * its refusal of a long one is a bare HTML 400 before the daemon sees the
+ * request. A body within --max-lint-report is read here, then the request
+ * is queued; a longer one (or a Content-Length that is not a number) is
+ * queued unread, for the route's JSON 413, and the connection closes after
+ * the answer (its bytes are never parsed as a request). */
+static void lint_cb(nng_aio *aio) {
+    http_t *h = the_http;
+    nng_http_req *req = nng_aio_get_input(aio, 0);
+    const char *cl = nng_http_req_get_header(req, "Content-Length");
+    http_req_t *r = req_new(aio, HTTP_KIND_API);
+    if (!r) return;
+    if (strcmp(r->method, "PUT") != 0 || !cl) { /* the gate refuses a GET's body */
+        req_queue(r);
+        return;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long len = strtoull(cl, &end, 10);
+    if (errno || end == cl || *end || cl[0] == '-' || cl[0] == '+' ||
+        len > h->ctx->cfg->max_lint_report_bytes) {
+        r->body_too_large = true;
+        r->close_after = true;
+        req_queue(r);
+        return;
+    }
+    if (len == 0) {
+        req_queue(r);
+        return;
+    }
+    int rv;
+    if (!(r->body = malloc((size_t)len + 1)) || (rv = nng_aio_alloc(&r->body_aio, body_cb, r)) != 0) {
+        req_free(r);
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    r->body[len] = '\0';
+    r->body_len = (size_t)len;
+    nng_iov iov = {r->body, (size_t)len};
+    nng_aio_set_iov(r->body_aio, 1, &iov);
+    nng_aio_set_timeout(r->body_aio, (nng_duration)h->ctx->cfg->http_header_timeout_ms);
+    nng_http_conn_read_all(r->conn, r->body_aio);
 }
 
 /* nng thread: our write finished (or failed). */
@@ -513,6 +597,15 @@ int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap)
         (rv = nng_http_handler_collect_body(h->api, true, 65536)) != 0 ||
         (rv = nng_http_server_add_handler(h->server, h->api)) != 0) {
         snprintf(err, errcap, "HTTP handler /api/v1: %s", nng_strerror(rv));
+        return -1;
+    }
+    /* PUT /api/v1/lint takes a SARIF report: this exact path reads its own
+     * body (lint_cb), bounded by --max-lint-report. */
+    if ((rv = nng_http_handler_alloc(&h->lint, "/api/v1/lint", lint_cb)) != 0 ||
+        (rv = nng_http_handler_set_method(h->lint, NULL)) != 0 ||
+        (rv = nng_http_handler_collect_body(h->lint, false, 0)) != 0 ||
+        (rv = nng_http_server_add_handler(h->server, h->lint)) != 0) {
+        snprintf(err, errcap, "HTTP handler /api/v1/lint: %s", nng_strerror(rv));
         return -1;
     }
     if ((rv = nng_http_handler_alloc(&h->files, "/", files_cb)) != 0 ||

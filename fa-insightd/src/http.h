@@ -43,6 +43,14 @@ const char *http_req_uri(const http_req_t *r); /* the raw target, query included
  * or "Content-Length"; NULL when absent. */
 const char *http_req_header(const http_req_t *r, const char *name);
 
+/* The request body and its length: only PUT /api/v1/lint keeps one (NULL
+ * and 0 otherwise). NUL-terminated; valid until the request is answered. */
+const char *http_req_body(const http_req_t *r, size_t *len);
+/* Whether the lint route's body was left unread: its Content-Length is
+ * over --max-lint-report or not a number (the connection closes after the
+ * answer). */
+bool http_req_body_too_large(const http_req_t *r);
+
 /* Replies (each request exactly once). body is copied. extra_headers:
  * NULL-terminated name, value pairs, or NULL. */
 void http_reply(http_req_t *r, uint16_t status, const char *content_type, const void *body, size_t len,

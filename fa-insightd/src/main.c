@@ -46,6 +46,7 @@
 #include "http.h"
 #include "import.h"
 #include "ingest.h"
+#include "lint.h"
 #include "log.h"
 #include "sessions.h"
 #include "static.h"
@@ -349,6 +350,7 @@ static void begin_shutdown(int code) {
     uv_timer_stop(&housekeeping_timer);
     uv_signal_stop(&sigint_h);
     uv_signal_stop(&sigterm_h);
+    lint_close(ctx.lint);
     LOG(LOG_INFO, "stopping ingest");
     if (ingest) ingest_stop(ingest);
     sessions_flush(ctx.sessions);
@@ -518,7 +520,10 @@ int main(int argc, char **argv) {
                           err, sizeof err) != 0)
         return fail_start(in_use_hint(err, "--ingest tcp://127.0.0.1:PORT"));
 
-    /* 5. HTTP, JSON API, dashboard and WebSocket on one port. */
+    /* 5. Static findings (a SARIF report), then HTTP, JSON API, dashboard
+     * and WebSocket on one port. */
+    if (lint_start(&ctx.lint, ctx.loop, cfg.lint_report, cfg.max_lint_report_bytes, err, sizeof err) != 0)
+        return fail_start(err);
     if (http_start(&ctx.http, &ctx, err, sizeof err) != 0)
         return fail_start(in_use_hint(err, "--listen 127.0.0.1:PORT"));
     sessions_set_hooks_data(ctx.sessions, ctx.ws);
@@ -546,6 +551,7 @@ int main(int argc, char **argv) {
     http_free(ctx.http);
     bool nng_clean = !ingest || ingest_free(ingest);
     sessions_destroy(ctx.sessions);
+    lint_free(ctx.lint);
     writer_free(ctx.writer);
     store_close(ctx.store);
     uv_loop_close(ctx.loop);

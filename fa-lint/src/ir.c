@@ -64,6 +64,21 @@ static const char *arena_cxstr(ir_unit_t *u, CXString s) {
     return r;
 }
 
+/* The name of an allocation function as the checks know it. A build with
+ * call sites (framealloc.h's FA__SITE macros) calls the _site twin of each
+ * name with a static site record appended (fa_heap_alloc ->
+ * fa_heap_alloc_site; fa_frame_sprintf_site takes it second): the twin is
+ * read as the name, calls and definitions alike. */
+static const char *api_name(ir_unit_t *u, const char *name) {
+    static const char twin[] = "_site";
+    size_t n = name ? strlen(name) : 0, t = sizeof twin - 1;
+    if (n <= 3 + t || strncmp(name, "fa_", 3) != 0 || strcmp(name + n - t, twin) != 0) return name;
+    char *p = arena_alloc(u, n - t + 1);
+    memcpy(p, name, n - t);
+    p[n - t] = '\0';
+    return p;
+}
+
 /* ---- files and locations ------------------------------------------------ */
 
 static unsigned file_index(ir_unit_t *u, CXFile f) {
@@ -331,7 +346,7 @@ static void budget_strings(ir_unit_t *u, node_t *call, CXCursor arg) {
 
 static node_t *build_call(ir_unit_t *u, CXCursor c) {
     node_t *n = new_node(u, K_CALL, c);
-    n->name = arena_cxstr(u, clang_getCursorSpelling(c));
+    n->name = api_name(u, arena_cxstr(u, clang_getCursorSpelling(c)));
     if (!n->name) n->name = "";
     n->flags |= (unsigned short)type_flags(clang_getCursorType(c));
     int nargs = clang_Cursor_getNumArguments(c);
@@ -652,7 +667,7 @@ static node_t *build(ir_unit_t *u, CXCursor c) {
             record_names(u, clang_getCursorType(c), &n->record, &n->alias);
         } else if (rk == CXCursor_FunctionDecl) {
             n = new_node(u, K_FUNC, c);
-            n->name = arena_cxstr(u, clang_getCursorSpelling(c));
+            n->name = api_name(u, arena_cxstr(u, clang_getCursorSpelling(c)));
         } else {
             n = new_node(u, K_OTHER, c);
         }
@@ -722,7 +737,7 @@ static void build_function(ir_unit_t *u, CXCursor fn) {
     CXFile file;
     unsigned line, col, off;
     clang_getExpansionLocation(at, &file, &line, &col, &off);
-    *f = (ir_function_t){.name = arena_cxstr(u, clang_getCursorSpelling(fn)),
+    *f = (ir_function_t){.name = api_name(u, arena_cxstr(u, clang_getCursorSpelling(fn))),
                          .body = body,
                          .nvars = (unsigned)u->nvars,
                          .nparams = nparams > 0 ? (unsigned)nparams : 0,

@@ -8,7 +8,12 @@ every request on their own:
   endless   an endless body without length   slow     each answer after 0.7 s
   drip      one byte of the body per 0.1 s   notfa    404 text/html, like any web server
 mode "paged" proxies the real daemon unchanged but asks it for pages of one
-row of alerts and findings (limit=1), so a client must follow the cursors.
+alert (limit=1) and of four findings rows (limit=4: the live feeder adds
+findings rows every second, and fa-cli follows at most 100 pages), so a
+client must follow the cursors.
+mode "sites" proxies the real daemon unchanged but answers
+/api/v1/sessions/{id}/sites itself with the rows in `sites_rows` (the
+route's shape, for the join of static findings with call sites).
 """
 import http.server
 import json
@@ -45,7 +50,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv.requests += 1
         mode = srv.mode
         try:
-            if mode in ("evil", "paged"):
+            if mode == "sites" and re.match(r"^/api/v1/sessions/[^/?]+/sites(\?|$)", self.path):
+                body = json.dumps({"sites": srv.sites_rows, "truncated": False}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if mode in ("evil", "paged", "sites"):
                 return self.evil()
             if mode == "chunked":
                 self.send_response(200)
@@ -93,7 +106,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.relay()
         path = self.path
         if self.server.mode == "paged" and re.match(r"^/api/v1/(alerts|sessions/[^/]+/findings)\b", path):
-            path = re.sub(r"([?&])limit=\d+", r"\1limit=1", path)
+            rows = "1" if path.startswith("/api/v1/alerts") else "4"
+            path = re.sub(r"([?&])limit=\d+", r"\g<1>limit=" + rows, path)
         try:
             with urllib.request.urlopen(self.server.upstream + path, timeout=5) as r:
                 status, raw = r.status, r.read()
@@ -101,7 +115,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, raw = e.code, e.read()
         try:
             # ensure_ascii=False: C1 and bidi go out as raw UTF-8, C0 as \u escapes.
-            body = raw if self.server.mode == "paged" else json.dumps(poison(json.loads(raw)),
+            body = raw if self.server.mode in ("paged", "sites") else json.dumps(poison(json.loads(raw)),
                                                                         ensure_ascii=False).encode()
         except ValueError:
             body = raw
@@ -148,6 +162,7 @@ class HostileServer(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.upstream = upstream
         self.mode = "evil"
+        self.sites_rows = []
         self.requests = 0
         self.stopping = False
         self.url = "http://127.0.0.1:%d" % self.server_address[1]

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.request
 import time
 
 from hostile_server import EVIL, HostileServer
@@ -537,6 +538,49 @@ def test_findings(r):
     r.run("findings", "--since", "1s").expect(0)
 
 
+def test_findings_static(r):
+    """Issue 18: fa-lint's report, by file, and beside the call site of its line."""
+    r.run("findings", "--kind", "static").expect(0).has("no static findings: the daemon has no fa-lint report")
+
+    def result(rule, uri, line, text):
+        return {"ruleId": rule, "level": "error", "message": {"text": text},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "SRCROOT"},
+                                                    "region": {"startLine": line}}}]}
+    report = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "fa-lint", "semanticVersion": "0.1.0"}},
+                                            "results": [result("FA602", "examples/fa-demo.c", 507, "heap in the loop"),
+                                                        result("FA601", "src/other.c", 3, "escapes")]}]}
+    req = urllib.request.Request(r.server + "/api/v1/lint", data=json.dumps(report).encode(), method="PUT")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 200
+    res = r.run("findings").expect(0)
+    res.has("FA_FIND_HEAP_IN_HOT_PATH", "Static findings: 2 from fa-lint 0.1.0", "examples/fa-demo.c", "src/other.c",
+            "507  FA602", "heap in the loop")
+    doc = r.run("findings", "--json").expect(0).json()
+    assert {2, 4, 7} <= {f["code"] for f in doc["findings"]}, "the runtime document stays as it was"
+    assert [f["rule"] for f in doc["static"]["findings"]] == ["FA602", "FA601"], doc["static"]
+    # The join, with call sites in the route's shape (the stub answers /sites).
+    site = lambda sid, f, line, tag, b, c: {"site_id": sid, "other": False, "defined": True, "file": f,  # noqa: E731
+                                            "line": line, "function": "main", "kind": "heap", "tag": tag,
+                                            "bytes_per_frame": {"avg": b, "max": b},
+                                            "count_per_frame": {"avg": c, "max": c}}
+    r.hostile.mode = "sites"
+    r.hostile.sites_rows = [site(1, "/ci/tree/examples/fa-demo.c", 507, "ai", 196608, 0.5),
+                            site(1, "/ci/tree/examples/fa-demo.c", 507, "render", 65536, 0.5),
+                            site(2, "lib/fa-demo.c", 507, "ai", 999, 1),  # only the file name: a longer match wins
+                            site(3, "src/other.c", 4, "ai", 5, 1)]  # another line
+    env = {"FA_INSIGHT_SERVER": r.hostile.url}
+    res = r.run("findings", "--kind", "static", env=env).expect(0)
+    res.has("1 at a call site of session",
+            "runtime: this line is flagged FA602 and allocated 256 KiB/frame (1 allocation/frame, heap)")
+    assert res.out.count("runtime:") == 1, res
+    st = r.run("findings", "--kind", "static", "--json", env=env).expect(0).json()
+    rt = st["findings"][0]["runtime"]
+    assert rt["bytes_per_frame"] == 262144 and rt["count_per_frame"] == 1, rt
+    assert [s["site_id"] for s in rt["sites"]] == [1, 1], rt
+    assert st["findings"][1]["runtime"] is None, st["findings"][1]
+    r.run("findings", "--kind", "both").expect(2).has("--kind must be all, runtime or static", where="err")
+
+
 def test_export(r):
     res = r.run("export", "--format", "csv").expect(0)
     lines = res.out.strip().split("\n")
@@ -805,18 +849,26 @@ def test_alerts_and_findings_follow_the_cursors(r):
     --since" while the daemon's cursors reach every row."""
     r.hostile.mode = "paged"
     env = {"FA_INSIGHT_SERVER": r.hostile.url}
-    direct = r.run("alerts", "--json").expect(0).json()["alerts"]
-    assert len(direct) >= 2, direct
+    # The feeder is live: it adds alerts and findings rows while the test
+    # reads. The paged read comes first; the direct read after it holds
+    # every row it had, and the rows older than its newest must all be in it.
     paged = r.run("alerts", "--json", env=env).expect(0).json()
-    assert [a["id"] for a in paged["alerts"]] == [a["id"] for a in direct], (paged, direct)
-    assert paged["count"] == len(direct) and not paged["next"], paged
+    direct = r.run("alerts", "--json").expect(0).json()["alerts"]
+    ids = [a["id"] for a in paged["alerts"]]
+    assert len(ids) >= 2, paged
+    assert ids == [a["id"] for a in direct if a["id"] <= max(ids)], (ids, [a["id"] for a in direct])
+    assert paged["count"] == len(ids) and not paged["next"], paged
     res = r.run("alerts", env=env).expect(0)
     res.lacks("narrow with --since")
-    assert len([l for l in res.out.split("\n") if " active" in l or " cleared" in l]) == len(direct), res
-    direct = r.run("findings", "--json").expect(0).json()["findings"]
-    paged = r.run("findings", "--json", env=env).expect(0).json()
+    assert len([l for l in res.out.split("\n") if " active" in l or " cleared" in l]) >= len(ids), res
     key = lambda f: (f["t_ms"], f["code"], f["tag_id"], f["kind"])  # noqa: E731
-    assert sorted(map(key, paged["findings"])) == sorted(map(key, direct)), (len(paged["findings"]), len(direct))
+    paged = r.run("findings", "--json", env=env).expect(0).json()["findings"]
+    direct = r.run("findings", "--json").expect(0).json()["findings"]
+    assert len(paged) > 4, "one page of four would do: %d rows" % len(paged)
+    newest, seen = max(f["t_ms"] for f in paged), set(map(key, paged))
+    assert len(seen) == len(paged) and seen <= set(map(key, direct)), (len(paged), len(direct))
+    missing = [key(f) for f in direct if f["t_ms"] < newest and key(f) not in seen]
+    assert not missing, ("rows the paged read skipped", missing[:5], len(paged), len(direct))
     r.run("findings", env=env).expect(0).lacks("narrow with --since").has("FA_FIND_HEAP_IN_HOT_PATH")
 
 
@@ -999,6 +1051,7 @@ def main():
         ("alerts: raised and cleared, --active, --since, --json", test_alerts),
         ("frames: recent frames with totals, --json", test_frames),
         ("findings: codes with their fixes, --json", test_findings),
+        ("findings: fa-lint's report by file, beside the call site of its line", test_findings_static),
         ("export: csv/json frames and tag rollups", test_export),
         ("health", test_health),
         ("fleet: builds x tags with spreads and the worst session, --tag, --json", test_fleet),

@@ -445,6 +445,38 @@ def main():
     known["fa-lint show src/render/batch.c"] = lint(1, needles=("last_batch = verts;", "FA601"))
     known["fa-lint explain FA601"] = lint(0, needles=("How to fix it",))
     known["fa-lint init"] = lint(0, creates=".fa.toml")
+    # The dashboard recipe: the report goes to the demo's daemon (up while
+    # these run), then to a daemon that reads it from a file.
+    known["fa-lint --all --format sarif -o fa-lint.sarif"] = lint(1, creates="fa-lint.sarif")
+
+    @on("curl -sT fa-lint.sarif http://127.0.0.1:7878/api/v1/lint")
+    def lint_put(cmd):
+        lint_fixture()
+        code, out, err = r.bash(cmd, cwd=lint_tree)
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["report"]["tool"] == "fa-lint" and doc["report"]["results"] == 1, out[:800]
+
+    known["fa-cli findings --kind static"] = cli(needles=("Static findings: 1 from fa-lint", "src/render/batch.c",
+                                                           "FA601"))
+
+    @on("fa-insightd --lint-report fa-lint.sarif")
+    def insightd_lint(cmd):
+        def reads_the_file():
+            # It starts before the file exists here; CI writes it later.
+            shutil.copy(os.path.join(lint_tree, "fa-lint.sarif"), os.path.join(r.work, "fa-lint.sarif"))
+            last = {}
+
+            def read():
+                last["answer"] = http_get("http://127.0.0.1:7878/api/v1/lint")
+                doc = json.loads(last["answer"][1] or "{}")
+                return doc if doc.get("findings") else None
+            try:
+                doc = wait_for("the report read from the file", read, 20)
+            except AssertionError as e:
+                raise AssertionError("%s; the last answer: %r" % (e, last.get("answer")))
+            assert doc["report"]["source"] == "file" and doc["findings"][0]["rule"] == "FA601", doc
+        daemon(r, cmd, reads_the_file)
 
     def run(cmd):
         if cmd in NOT_RUN:

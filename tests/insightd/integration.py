@@ -1667,6 +1667,152 @@ def sites_routes_reject_bad_parameters():
        "the sender's one site")
 
 
+# ---- static findings: SARIF reports (PUT /api/v1/lint, --lint-report) ------------------------------
+
+def sarif(results, version="2.1.0", rules=None):
+    return json.dumps({"version": version, "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+                       "runs": [{"tool": {"driver": {"name": "fa-lint", "semanticVersion": "0.1.0",
+                                                     "rules": rules or [{"id": "FA602", "name": "heap-in-frame-loop"}]}},
+                                 "results": results}]}).encode()
+
+
+def sarif_result(rule, uri, line, text="m", level="error", fp="f1"):
+    return {"ruleId": rule, "level": level, "message": {"text": text},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "SRCROOT"},
+                                                "region": {"startLine": line, "startColumn": 3}},
+                           "logicalLocations": [{"name": "main", "kind": "function"}]}],
+            "partialFingerprints": {"faLint/v1": fp}}
+
+
+def put_lint(d, body, headers=None):
+    st, hdrs, data = d.request("PUT", "/api/v1/lint", headers=headers, body=body)
+    return st, json.loads(data) if data.startswith(b"{") else data
+
+
+@test
+def lint_report_put_is_validated_kept_and_listed_by_file():
+    d = Daemon("lint-put", extra=["--max-lint-report", "64KiB"])
+    got = d.get("/api/v1/lint")
+    eq((got["report"], got["findings"]), (None, []), "no report yet")
+    good = sarif([sarif_result("FA602", "src/b.c", 20, fp="b20"), sarif_result("FA605", "tools/b.c", 1, fp="t1"),
+                  sarif_result("FA602", "file:///home/ci/game/src/a%20b.c", 7, text="bad\x1b[2Jtext", fp="a7"),
+                  sarif_result("FA601", "src/b.c", 3, level="warning", fp="b3")])
+    st, body = put_lint(d, good)
+    eq(st, 200, f"PUT a valid report: {body}")
+    eq((body["report"]["results"], body["report"]["tool"], body["report"]["source"]), (4, "fa-lint", "put"),
+       "the report's facts")
+    got = d.get("/api/v1/lint")
+    rows = [(f["file"], f["line"], f["rule"], f["kind"]) for f in got["findings"]]
+    eq(rows, [("/home/ci/game/src/a b.c", 7, "FA602", "static"), ("src/b.c", 3, "FA601", "static"),
+              ("src/b.c", 20, "FA602", "static"), ("tools/b.c", 1, "FA605", "static")],
+       "findings sorted by file and line, file:// URIs decoded")
+    check("\x1b" not in got["findings"][0]["message"], f"control bytes sanitised: {got['findings'][0]['message']!r}")
+    eq(got["findings"][2]["rule_name"], "heap-in-frame-loop", "the rule's name from the driver's rules")
+    eq(got["findings"][2]["fingerprint"], "b20", "the fingerprint")
+    only = d.get("/api/v1/lint?file=/work/tree/src/b.c")
+    eq([f["line"] for f in only["findings"]], [3, 20], "file= lists the file that matches best (not tools/b.c)")
+    eq(len(d.get("/api/v1/lint?file=b.c")["findings"]), 3, "a bare file name matches both b.c files")
+    eq(d.get("/api/v1/lint?file=b.c&limit=1")["count"], 1, "limit")
+    eq(d.get("/api/v1/lint?file=other/c.c")["findings"], [], "another file: none")
+    # Each refusal names the problem, and the report in force stays.
+    bad = [(b"", "the body is empty"),
+           (b"{not json", "not JSON"),
+           (b"[1,2]", "must be a JSON object"),
+           (json.dumps({"runs": []}).encode(), "'version' is missing"),
+           (sarif([], version="2.0.0"), "not SARIF 2.1.0: 'version' is '2.0.0'"),
+           (json.dumps({"version": "2.1.0"}).encode(), "'runs' is missing"),
+           (json.dumps({"version": "2.1.0", "runs": [{"results": []}]}).encode(), "runs[0].tool: missing"),
+           (sarif([{"ruleId": "FA602"}]), "runs[0].results[0].message: missing"),
+           (sarif([dict(sarif_result("FA602", "a.c", 1), level="fatal")]), "runs[0].results[0].level"),
+           (sarif([sarif_result("FA602", "a.c", 1), sarif_result("FA602", "a.c", -4)]),
+            "runs[0].results[1].locations[0].physicalLocation.region.startLine: must be a positive integer")]
+    for body_bytes, want in bad:
+        st, body = put_lint(d, body_bytes)
+        eq(st, 400, f"refused: {body_bytes[:60]!r}")
+        eq(body["error"]["code"], "bad_report", "code")
+        check(want in body["error"]["message"], f"message names the problem ({want}): {body['error']['message']}")
+    got = d.get("/api/v1/lint")
+    eq((len(got["findings"]), got["refused"], got["accepted"]), (4, len(bad), 1), "the good report stays")
+    # Bounded: a body over --max-lint-report never reaches the parser.
+    huge = sarif([sarif_result("FA602", "a.c", i + 1, text="x" * 200, fp=str(i)) for i in range(400)])
+    check(len(huge) > 64 * 1024, "the big report is over the bound")
+    st, hdrs, data = d.request("PUT", "/api/v1/lint", body=huge)
+    eq((st, json.loads(data)["error"]["code"]), (413, "report_too_large"), "an oversized report: 413, JSON")
+    check(str(len(huge)) in json.loads(data)["error"]["message"], f"the size is named: {data!r}")
+    eq(hdrs.get("connection"), "close", "its unread body closes the connection")
+    st, hdrs, data = d.request("PUT", "/api/v1/lint", headers={"Content-Length": "12x"})
+    eq((st, json.loads(data)["error"]["code"]), (400, "bad_content_length"), "a Content-Length that is no number")
+    eq(len(d.get("/api/v1/lint")["findings"]), 4, "and the report in force stays")
+    # A body sent in pieces, slower than one read, arrives whole.
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+        s.sendall(f"PUT /api/v1/lint HTTP/1.1\r\nHost: {d.hostport}\r\nContent-Length: {len(good)}\r\n\r\n".encode())
+        for i in range(0, len(good), 97):
+            s.sendall(good[i:i + 97])
+            time.sleep(0.002)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    check(reply.startswith(b"HTTP/1.1 200"), f"a body in pieces: {reply[:200]!r}")
+    st, hdrs, body = d.request("POST", "/api/v1/lint", body=b"{}")
+    eq((st, hdrs.get("allow")), (405, "GET, HEAD, PUT"), "POST: 405 with the methods this route takes")
+    eq(d.get("/api/v1/lint?nope=1", want=400)["error"]["code"], "unknown_parameter", "unknown parameter")
+    eq(d.get("/api/v1/lint?limit=0", want=400)["error"]["parameter"], "limit", "bad limit")
+    st, body = put_lint(d, good, headers={"Origin": "http://evil.example"})
+    eq((st, body["error"]["code"]), (403, "origin_not_allowed"), "a page of another origin cannot upload")
+    st, body = put_lint(d, good, headers={"Origin": f"http://{d.hostport}"})
+    eq(st, 200, f"the dashboard's own origin can: {body}")
+    eq(d.stop(), 0, "exit code")
+
+
+@test
+def lint_report_file_is_read_again_when_it_changes():
+    work = tempfile.mkdtemp(prefix="lint-file-", dir=TMP)
+    path = os.path.join(work, "fa-lint.sarif")
+    d = Daemon("lint-file", extra=["--lint-report", path])
+    eq(d.get("/api/v1/lint")["report"], None, "the file does not exist yet")
+
+    def write(data):  # the way a CI writes it: a new file renamed over the old one
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
+
+    write(sarif([sarif_result("FA602", "examples/fa-demo.c", 507)]))
+    got = wait_for(lambda: (lambda g: g["report"] and g)(d.get("/api/v1/lint")), 10, "the report read")
+    eq(([f["line"] for f in got["findings"]], got["report"]["source"], got["report"]["path"]), ([507], "file", path),
+       "read when it appeared")
+    write(sarif([sarif_result("FA601", "examples/fa-demo.c", 9), sarif_result("FA602", "x.c", 1)]))
+    wait_for(lambda: len(d.get("/api/v1/lint")["findings"]) == 2, 10, "the new report read")
+    write(b'{"version": "2.1.0", "runs": 7}')
+    got = wait_for(lambda: (lambda g: g["last_error"] and g)(d.get("/api/v1/lint")), 10, "the bad file noticed")
+    check(path in got["last_error"] and "'runs' must be an array" in got["last_error"], got["last_error"])
+    eq(len(got["findings"]), 2, "an invalid file leaves the report in force")
+    check("--lint-report" in d.log() and "'runs' must be an array" in d.log(), "logged")
+    eq(d.stop(), 0, "exit code")
+
+
+@test
+def lint_report_needs_the_token_of_a_daemon_that_has_one():
+    work = tempfile.mkdtemp(prefix="lint-token-", dir=TMP)
+    token_file = os.path.join(work, "token")
+    with open(token_file, "w") as f:
+        f.write("lint-token-0123456789abcdef\n")
+    os.chmod(token_file, 0o600)
+    d = Daemon("lint-token", extra=["--token-file", token_file])
+    body = sarif([sarif_result("FA602", "a.c", 1)])
+    st, _ = put_lint(d, body)
+    eq(st, 401, "PUT without the token")
+    eq(d.request("GET", "/api/v1/lint")[0], 401, "GET without the token")
+    auth = {"Authorization": "Bearer lint-token-0123456789abcdef"}
+    st, got = put_lint(d, body, headers=auth)
+    eq(st, 200, f"PUT with the token: {got}")
+    st, _, data = d.request("GET", "/api/v1/lint", headers=auth)
+    eq((st, len(json.loads(data)["findings"])), (200, 1), "GET with the token")
+    eq(d.stop(), 0, "exit code")
+
+
 def main():
     global ARGS, TMP
     ap = argparse.ArgumentParser()

@@ -124,6 +124,21 @@ def test_corpus(lint):
               f"positive {len(pos)} ({pos}), negative {len(neg)}")
 
 
+def test_site_twins(lint):
+    """A build with call sites calls fa_heap_alloc_site, fa_frame_alloc_site...
+    (issue 15): the same findings as the names, none in the twins' inline
+    definitions (before: no FA602 at all, and an FA601 in the header)."""
+    path = os.path.join(HERE, "site_twins.c")
+    expect, ok, _ = markers(path)
+    rc, data, err = run([lint, "--format", "json", "--root", HERE, "--no-config", path, "--"] + INCLUDES)
+    try:
+        found = {(f["line"], f["code"]) for f in json.loads(data)["findings"]}
+    except ValueError:
+        found = None
+    check("the _site twins of the allocation names: the same findings, nothing else",
+          found == expect and not (found or set()) & ok, f"exit {rc}: found {found}, expected {sorted(expect)}; {err}")
+
+
 def test_config_checks_silent_without_config(lint):
     files = [os.path.join(CORPUS, c.lower() + ".c") for c in sorted(CONFIG_CODES)]
     rc, data, err = lint_json(lint, files)
@@ -439,6 +454,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="fa-lint-test-") as tmp:
         test_corpus(lint)
         test_config_checks_silent_without_config(lint)
+        test_site_twins(lint)
         if args.lint_asan:
             test_asan_corpus(os.path.abspath(args.lint_asan))
         test_sarif(lint)

@@ -21,6 +21,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { check, end, step } from './harness.mjs';
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(path.join(ROOT, 'web/package.json'));
 const { chromium } = require('playwright-core');
@@ -33,25 +35,6 @@ const TOKEN = 'browser-token-0123456789abcdef';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fa-web-sec-'));
 fs.mkdirSync(SHOTS, { recursive: true });
-let passed = 0;
-let failed = 0;
-
-async function step(name, fn) {
-  const t = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name} (${Date.now() - t} ms): ${e && e.message ? e.message : e}`);
-  }
-}
-
-function check(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -173,5 +156,4 @@ try {
   await browser.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+end();
