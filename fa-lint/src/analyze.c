@@ -198,18 +198,6 @@ static bool name_in(const char *name, const char *const *list) {
     return false;
 }
 
-/* name, or its plain name when it is lib's _site twin of one (the
- * allocation macros call fa_frame_alloc_site for fa_frame_alloc). */
-static bool name_in_or_site_twin(const char *name, const char *const *list) {
-    size_t len = strlen(name);
-    char plain[128];
-    if (name_in(name, list)) return true;
-    if (len <= 5 || len >= sizeof plain || strcmp(name + len - 5, "_site") != 0) return false;
-    memcpy(plain, name, len - 5);
-    plain[len - 5] = '\0';
-    return name_in(plain, list);
-}
-
 static const char *const frame_sources[] = {
     "fa_frame_alloc", "fa_frame_alloc_batch", "fa_frame_alloc2", "fa_frame_alloc4", "fa_frame_alloc8",
     "fa_frame_strdup", "fa_frame_sprintf", "fa_frame_alloc_retained", "fa__frame_alloc_slow",
@@ -1239,8 +1227,7 @@ static void exec(actx_t *a, state_t *s, const node_t *n) {
             const node_t *v = n->child[0];
             unsigned o = eval(a, s, v);
             if (is_signal_call(v)) hand_over_signal(a, v);
-            if ((o & O_FRAME) && !name_in_or_site_twin(a->fn->name, frame_sources) &&
-                !name_in(a->fn->name, frame_views) &&
+            if ((o & O_FRAME) && !name_in(a->fn->name, frame_sources) && !name_in(a->fn->name, frame_views) &&
                 !config_frame_function(a->o->cfg, a->fn->name)) {
                 char what[224];
                 describe(v, what, sizeof what);

@@ -351,17 +351,6 @@ static node_t *build_call(ir_unit_t *u, CXCursor c) {
     n->flags |= (unsigned short)type_flags(clang_getCursorType(c));
     int nargs = clang_Cursor_getNumArguments(c);
     if (nargs < 0) nargs = 0;
-    /* lib's allocation macros call the _site twin of their name with the
-     * call site as one more, last argument (issue 15): the rules know the
-     * names the program wrote, with their arguments. */
-    size_t len = strlen(n->name);
-    if (len > 8 && strncmp(n->name, "fa_", 3) == 0 && strcmp(n->name + len - 5, "_site") == 0 && nargs > 0) {
-        char *plain = arena_alloc(u, len - 4);
-        memcpy(plain, n->name, len - 5);
-        plain[len - 5] = '\0';
-        n->name = plain;
-        nargs--;
-    }
     n->child = arena_alloc(u, (nargs ? (size_t)nargs : 1) * sizeof *n->child);
     for (int i = 0; i < nargs; i++) {
         CXCursor a = clang_Cursor_getArgument(c, (unsigned)i);
