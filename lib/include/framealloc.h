@@ -440,7 +440,9 @@ fa_heap_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size, size_t align);
  * tag_id holding the first min(old, new size) bytes of p, which is freed;
  * p NULL allocates. On failure returns NULL and p is untouched. p MUST be a
  * live heap block of fa (a pool block is reported as FA_ERR_FOREIGN_PTR).
- * Always moves the block (allocate, copy, free): O(size). Any thread. The
+ * Always moves the block (allocate, copy, free): O(size). Hard budgets
+ * judge what the resize leaves in use: p's bytes count as freed already
+ * (a grow from 600 KB to 700 KB fits a 1 MB budget). Any thread. The
  * block's size is fa_block_size(). */
 FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id);
 

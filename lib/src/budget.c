@@ -83,11 +83,28 @@ static bool check(fa_alloc_t *fa, uint32_t tag, int64_t usage, uint64_t request,
     return true;
 }
 
+/* Whether tag is ancestor or one of its descendants. O(depth). */
+static bool is_within(const fa__tag_t *entries, uint32_t tag, uint32_t ancestor) {
+    for (uint32_t t = tag;; t = entries[t].parent) {
+        if (t == ancestor) return true;
+        if (t == FA_TAG_ROOT) return false;
+    }
+}
+
 bool fa__budget_charge(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind) {
+    return fa__budget_charge_resize(fa, tag, size, kind, tag, 0);
+}
+
+bool fa__budget_charge_resize(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind, uint32_t freed_tag,
+                              uint64_t freed) {
     fa__tag_t *entries = fa->tags.entries;
+    /* The freed block is charged to the budgets above its own tag (when one
+     * applies to it): only those may deduct it. */
+    if (freed && !fa__budget_applies(fa, freed_tag)) freed = 0;
     for (uint32_t t = tag;; t = entries[t].parent) {
         if (has_budget(&entries[t])) {
             int64_t usage = atomic_fetch_add(&entries[t].usage, (int64_t)size) + (int64_t)size;
+            if (freed && (freed_tag == tag || is_within(entries, freed_tag, t))) usage -= (int64_t)freed;
             if (!check(fa, t, usage, size, kind)) {
                 /* Undo this tag and every budgeted tag below it. */
                 atomic_fetch_sub(&entries[t].usage, (int64_t)size);

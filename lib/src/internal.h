@@ -272,6 +272,9 @@ typedef struct fa__thread {
     uint64_t budget_fired[3]; /* frame serial + 1 of the last events */
     /* Behaviour filter state (allocated when the filter is first on). */
     struct fa__bh_thread *bh;
+    /* The block fa_heap_realloc replaces while it allocates the new one:
+     * budget checks deduct its bytes (the resize frees them). */
+    const fa__heap_hdr_t *resizing;
 } fa__thread_t;
 
 /* A FA_RETAIN_FRAMES copy: a heap block with this header in front. */
@@ -554,6 +557,11 @@ FA__HIDDEN void fa__budget_read_unlock(fa_alloc_t *fa);
  * budget refuses it (nothing stays charged then). Caller holds the budget
  * lock for reading. */
 FA__HIDDEN bool fa__budget_charge(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind);
+/* The same for a block that replaces one of freed bytes under freed_tag
+ * (a resize): the limits are checked as if those bytes were gone already,
+ * as they will be; they stay charged until their block is freed. */
+FA__HIDDEN bool fa__budget_charge_resize(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind,
+                                         uint32_t freed_tag, uint64_t freed);
 FA__HIDDEN void fa__budget_uncharge(fa_alloc_t *fa, uint32_t tag, uint64_t size);
 /* True when a budget applies to tag (its own or a parent's). */
 static inline bool fa__budget_applies(const fa_alloc_t *fa, uint32_t tag) {
