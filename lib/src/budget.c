@@ -248,8 +248,12 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
     atomic_store(&e->hard, desc->hard_bytes);
     atomic_store(&e->policy, (int)desc->policy);
 #ifndef FA_MINIMAL /* FA_MINIMAL records the budget but never enforces it */
+    /* Which tags are now accounted: those with a budgeted ancestor. Under
+     * the registry lock: a tag created meanwhile would copy its parent's
+     * flag from before this loop and stay outside the budget. One created
+     * after it copies the new flag and holds nothing yet. */
+    pthread_mutex_lock(&tg->lock);
     uint32_t n = atomic_load(&tg->count);
-    /* Which tags are now accounted: those with a budgeted ancestor. */
     for (uint32_t i = 0; i < n; i++) {
         uint8_t slow = 0;
         for (uint32_t t = i;; t = tg->entries[t].parent) {
@@ -261,6 +265,7 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
         else
             atomic_fetch_and(&tg->slow[i], (uint8_t)~FA__TAG_ACCOUNTED);
     }
+    pthread_mutex_unlock(&tg->lock);
     /* Operations that read the old flags finish before the usage is
      * counted; those that start now see the new flags and wait for the lock
      * (or are inline frame allocations: counted as they are seen below). */
