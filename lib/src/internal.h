@@ -204,7 +204,9 @@ typedef struct fa__chunk {
     char *data;
 } fa__chunk_t;
 
-enum { FA__THREAD_LIVE = 1, FA__THREAD_FREE = 2 };
+/* A record's state: LIVE (listed), FREE (its thread exited), CLAIMED (being
+ * reused by a new thread, not listed yet). */
+enum { FA__THREAD_LIVE = 1, FA__THREAD_FREE = 2, FA__THREAD_CLAIMED = 3 };
 
 /* The state of one thread. Records live in blocks owned by the context for
  * its lifetime and are reused when their thread exits (state FREE), so that
@@ -221,7 +223,7 @@ typedef struct fa__thread {
     uint32_t state;         /* atomic */
     uint32_t in_frame_pub;  /* atomic: in_frame for other threads */
     fa_alloc_t *fa;
-    uint32_t index;
+    uint32_t index; /* atomic: read by snapshots; set before the record is LIVE */
     /* Figures per tag id, and the tags whose figures changed since the
      * folding thread last saw them (plus the current tag and the tags of
      * the open frame, always). One mapping holds all four arrays. */

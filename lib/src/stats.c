@@ -561,7 +561,7 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
         }
         if (nt < snap->threads_capacity) {
             snap->threads[nt++] = (fa_thread_row_t){
-                .index = t->index,
+                .index = GET(t->index),
                 .frame_used = used,
                 .frame_peak = peak,
                 .frame_capacity = GET(t->capacity),
