@@ -5,7 +5,7 @@
  *   An allocator for code that knows the lifetime of its memory:
  *   - frame arenas: a bump pointer per thread, reset by fa_end_frame();
  *   - pools: O(1) size classes (16 B .. 4 KiB) with thread-local caches;
- *   - heap: malloc-backed blocks with any alignment, for everything larger;
+ *   - heap: malloc-backed blocks aligned up to 4096, for everything larger;
  *   - tags: every allocation is attributed to the calling thread's current
  *     tag ("physics/contacts"), so a snapshot shows who uses what;
  *   - budgets: soft/hard limits per tag, events at 80 % and 100 %.

@@ -155,7 +155,8 @@ private:
 };
 
 /* Pool blocks as a pmr resource: alignment up to 16 from the pools (heap
- * above FA_POOL_MAX_SIZE), larger alignments from the heap. Any thread may
+ * above FA_POOL_MAX_SIZE), larger alignments up to 4096 from the heap (above
+ * that: std::bad_alloc, FA_ERR_BAD_ALIGN, as frame_resource). Any thread may
  * deallocate. Two pool_resources of the same context compare equal (built
  * with -fno-rtti: only a resource and itself). */
 class pool_resource : public std::pmr::memory_resource {
