@@ -113,11 +113,18 @@ $(BUILD)/cpp/$(1): $(HPP_TEST) lib/include/framealloc.hpp $(LIB_HDRS) $(call hpp
 	$$(Q)$(call hpp_cxx,$(1)) $(call hpp_std,$(1)) $$(HPP_FLAGS) $$< $(call hpp_lib,$(1)) -lpthread -o $$@
 endef
 $(foreach b,gxx17 clangxx17 gxx20 clangxx20,$(eval $(call hpp_bin,hpp-$(b))))
+# Engines build with -fno-exceptions -fno-rtti: the header must work there.
+HPP_NORTTI_BINS := $(BUILD)/cpp/hpp-nortti-gxx $(BUILD)/cpp/hpp-nortti-clangxx
+$(BUILD)/cpp/hpp-nortti-%: tests/cpp/no_rtti.cpp lib/include/framealloc.hpp $(LIB_HDRS) $(BUILD)/asan/libframealloc.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CXX $@")
+	$(Q)$(if $(findstring clangxx,$*),$(CLANGXX),$(CXX)) -std=c++17 -fno-exceptions -fno-rtti $(HPP_FLAGS) $< \
+		$(BUILD)/asan/libframealloc.a -lpthread -o $@
 
 .PHONY: test-cpp
-test-cpp: $(HPP_BINS)
+test-cpp: $(HPP_BINS) $(HPP_NORTTI_BINS)
 	@echo "== framealloc.hpp with g++ and clang++ [asan]"
-	$(Q)for b in $(HPP_BINS); do $(TEST_ENV_asan) $$b || exit 1; done
+	$(Q)for b in $(HPP_BINS) $(HPP_NORTTI_BINS); do $(TEST_ENV_asan) $$b || exit 1; done
 	$(Q)for cxx in $(CXX) $(CLANGXX); do \
 		if $$cxx -std=c++17 -Ilib/include -c tests/cpp/frame_new_rejects.cpp -o /dev/null 2> $(BUILD)/cpp/rejects.log; then \
 			echo "frame_new accepted a type with a destructor ($$cxx)"; exit 1; fi; \

@@ -22,7 +22,7 @@
 static inline FA__UNUSED void *fa__hook_calloc(fa_alloc_t *fa, int tag, size_t count, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) return NULL;
-    void *p = fa_heap_alloc_tagged(fa, tag, total, 0);
+    void *p = fa_heap_alloc_tagged(fa, tag, total ? total : 1, 0); /* >= 1 byte: see fa__hook_free */
     if (p) memset(p, 0, total);
     return p;
 }
@@ -58,8 +58,9 @@ static inline FA__UNUSED int fa__hook_release(fa__hook_t *h) {
     return FA_OK;
 }
 
+/* Blocks are at least 1 byte: fa_block_size() tells them from foreign ones. */
 static inline FA__UNUSED void *fa__hook_alloc(fa__hook_t *h, size_t size) {
-    void *p = fa_heap_alloc_tagged(atomic_load_explicit(&h->fa, memory_order_relaxed), h->tag, size, 0);
+    void *p = fa_heap_alloc_tagged(atomic_load_explicit(&h->fa, memory_order_relaxed), h->tag, size ? size : 1, 0);
     if (p) atomic_fetch_add_explicit(&h->live_blocks, 1, memory_order_relaxed);
     return p;
 }
@@ -76,10 +77,15 @@ static inline FA__UNUSED void *fa__hook_realloc(fa__hook_t *h, void *p, size_t s
     return q;
 }
 
+/* Only a block of fa counts down: a pointer the library got elsewhere (from
+ * its allocator before the install) is reported by fa_heap_free and left
+ * alone, and MUST NOT let an uninstall pass while blocks of fa are live (they
+ * would reach the system free()). One registry lookup more per free. */
 static inline FA__UNUSED void fa__hook_free(fa__hook_t *h, void *p) {
     if (!p) return;
-    atomic_fetch_sub_explicit(&h->live_blocks, 1, memory_order_relaxed);
-    fa_heap_free(atomic_load_explicit(&h->fa, memory_order_relaxed), p);
+    fa_alloc_t *fa = atomic_load_explicit(&h->fa, memory_order_relaxed);
+    if (fa_block_size(fa, p) != 0) atomic_fetch_sub_explicit(&h->live_blocks, 1, memory_order_relaxed);
+    fa_heap_free(fa, p);
 }
 
 #endif

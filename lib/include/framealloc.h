@@ -5,7 +5,7 @@
  *   An allocator for code that knows the lifetime of its memory:
  *   - frame arenas: a bump pointer per thread, reset by fa_end_frame();
  *   - pools: O(1) size classes (16 B .. 4 KiB) with thread-local caches;
- *   - heap: malloc-backed blocks with any alignment, for everything larger;
+ *   - heap: malloc-backed blocks aligned up to 4096, for everything larger;
  *   - tags: every allocation is attributed to the calling thread's current
  *     tag ("physics/contacts"), so a snapshot shows who uses what;
  *   - budgets: soft/hard limits per tag, events at 80 % and 100 %.
@@ -534,7 +534,9 @@ fa_heap_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, size_t align,
  * tag_id holding the first min(old, new size) bytes of p, which is freed;
  * p NULL allocates. On failure returns NULL and p is untouched. p MUST be a
  * live heap block of fa (a pool block is reported as FA_ERR_FOREIGN_PTR).
- * Always moves the block (allocate, copy, free): O(size). Any thread. The
+ * Always moves the block (allocate, copy, free): O(size). Hard budgets
+ * judge what the resize leaves in use: p's bytes count as freed already
+ * (a grow from 600 KB to 700 KB fits a 1 MB budget). Any thread. The
  * block's size is fa_block_size(). */
 FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id);
 FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id,

@@ -37,7 +37,8 @@
  *   reason is in fa_last_error() and the error hook). Built with
  *   -fno-exceptions, they call std::abort() instead, as the standard library
  *   does. frame_new returns nullptr; it never throws (except from T's
- *   constructor).
+ *   constructor). -fno-rtti builds work too; their resources compare equal
+ *   only to themselves (see frame_resource).
  *
  * CALL SITES
  *   In C++20 with std::source_location (g++ 12 has it; clang++ 14 with
@@ -77,6 +78,21 @@
 namespace fa {
 
 namespace detail {
+/* Whether other is a Resource over fa. Without RTTI (-fno-rtti) another
+ * resource's type cannot be told: a resource then equals only itself, and
+ * moving a pmr container between two resources copies its elements. */
+template <class Resource>
+bool same_context(const Resource &self, const std::pmr::memory_resource &other, fa_alloc_t *fa) noexcept {
+#if defined(__cpp_rtti) || defined(__GXX_RTTI)
+    (void)self;
+    auto *o = dynamic_cast<const Resource *>(&other);
+    return o && o->context() == fa;
+#else
+    (void)fa;
+    return &self == &other;
+#endif
+}
+
 [[noreturn]] inline void out_of_memory() {
 #if defined(__cpp_exceptions)
     throw std::bad_alloc();
@@ -133,7 +149,7 @@ private:
 
 /* Frame memory of the calling thread as a pmr resource. O(1) bump
  * allocations; deallocate is a no-op. Two frame_resources of the same
- * context compare equal. */
+ * context compare equal (built with -fno-rtti: only a resource and itself). */
 class frame_resource : public std::pmr::memory_resource {
 public:
 #if defined(FA_HPP_SOURCE_LOCATION)
@@ -154,16 +170,17 @@ private:
     }
     void do_deallocate(void *, std::size_t, std::size_t) override {}
     bool do_is_equal(const std::pmr::memory_resource &other) const noexcept override {
-        auto *o = dynamic_cast<const frame_resource *>(&other);
-        return o && o->fa_ == fa_;
+        return detail::same_context(*this, other, fa_);
     }
     fa_alloc_t *fa_;
     fa_site_t *site_ = nullptr;
 };
 
 /* Pool blocks as a pmr resource: alignment up to 16 from the pools (heap
- * above FA_POOL_MAX_SIZE), larger alignments from the heap. Any thread may
- * deallocate. Two pool_resources of the same context compare equal. */
+ * above FA_POOL_MAX_SIZE), larger alignments up to 4096 from the heap (above
+ * that: std::bad_alloc, FA_ERR_BAD_ALIGN, as frame_resource). Any thread may
+ * deallocate. Two pool_resources of the same context compare equal (built
+ * with -fno-rtti: only a resource and itself). */
 class pool_resource : public std::pmr::memory_resource {
 public:
 #if defined(FA_HPP_SOURCE_LOCATION)
@@ -197,8 +214,7 @@ private:
             fa_heap_free_at(fa_, p, file_, line_);
     }
     bool do_is_equal(const std::pmr::memory_resource &other) const noexcept override {
-        auto *o = dynamic_cast<const pool_resource *>(&other);
-        return o && o->fa_ == fa_;
+        return detail::same_context(*this, other, fa_);
     }
     fa_alloc_t *fa_;
     const char *file_ = nullptr;

@@ -83,11 +83,28 @@ static bool check(fa_alloc_t *fa, uint32_t tag, int64_t usage, uint64_t request,
     return true;
 }
 
+/* Whether tag is ancestor or one of its descendants. O(depth). */
+static bool is_within(const fa__tag_t *entries, uint32_t tag, uint32_t ancestor) {
+    for (uint32_t t = tag;; t = entries[t].parent) {
+        if (t == ancestor) return true;
+        if (t == FA_TAG_ROOT) return false;
+    }
+}
+
 bool fa__budget_charge(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind) {
+    return fa__budget_charge_resize(fa, tag, size, kind, tag, 0);
+}
+
+bool fa__budget_charge_resize(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind, uint32_t freed_tag,
+                              uint64_t freed) {
     fa__tag_t *entries = fa->tags.entries;
+    /* The freed block is charged to the budgets above its own tag (when one
+     * applies to it): only those may deduct it. */
+    if (freed && !fa__budget_applies(fa, freed_tag)) freed = 0;
     for (uint32_t t = tag;; t = entries[t].parent) {
         if (has_budget(&entries[t])) {
             int64_t usage = atomic_fetch_add(&entries[t].usage, (int64_t)size) + (int64_t)size;
+            if (freed && (freed_tag == tag || is_within(entries, freed_tag, t))) usage -= (int64_t)freed;
             if (!check(fa, t, usage, size, kind)) {
                 /* Undo this tag and every budgeted tag below it. */
                 atomic_fetch_sub(&entries[t].usage, (int64_t)size);
@@ -231,8 +248,12 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
     atomic_store(&e->hard, desc->hard_bytes);
     atomic_store(&e->policy, (int)desc->policy);
 #ifndef FA_MINIMAL /* FA_MINIMAL records the budget but never enforces it */
+    /* Which tags are now accounted: those with a budgeted ancestor. Under
+     * the registry lock: a tag created meanwhile would copy its parent's
+     * flag from before this loop and stay outside the budget. One created
+     * after it copies the new flag and holds nothing yet. */
+    pthread_mutex_lock(&tg->lock);
     uint32_t n = atomic_load(&tg->count);
-    /* Which tags are now accounted: those with a budgeted ancestor. */
     for (uint32_t i = 0; i < n; i++) {
         uint8_t slow = 0;
         for (uint32_t t = i;; t = tg->entries[t].parent) {
@@ -244,6 +265,7 @@ int fa_budget_set_ex(fa_alloc_t *fa, const char *tag_path, const fa_budget_desc_
         else
             atomic_fetch_and(&tg->slow[i], (uint8_t)~FA__TAG_ACCOUNTED);
     }
+    pthread_mutex_unlock(&tg->lock);
     /* Operations that read the old flags finish before the usage is
      * counted; those that start now see the new flags and wait for the lock
      * (or are inline frame allocations: counted as they are seen below). */

@@ -152,9 +152,13 @@ static fa__thread_t *record_get(fa_alloc_t *fa) {
         fa__thread_t *t = fa__record(fa, i);
         uint32_t expected = FA__THREAD_FREE;
         if (FA__LOAD(t->state) == FA__THREAD_FREE &&
-            __atomic_compare_exchange_n(&t->state, &expected, FA__THREAD_LIVE, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED))
+            __atomic_compare_exchange_n(&t->state, &expected, FA__THREAD_CLAIMED, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            /* Numbered before snapshots list it (they read the index). */
+            FA__STORE(t->index, __atomic_fetch_add(&fa->thread_seq, 1, __ATOMIC_RELAXED));
+            FA__RELEASE(t->state, FA__THREAD_LIVE);
             return t;
+        }
     }
     pthread_mutex_lock(&fa->records_lock);
     fa__thread_t *t = NULL;
@@ -171,6 +175,7 @@ static fa__thread_t *record_get(fa_alloc_t *fa) {
         t->fa = fa;
         if (fa__stats_thread_init(fa, t) == FA_OK && fa__sites_thread_init(fa, t) == FA_OK &&
             fa__retain_init(fa, t) == FA_OK) {
+            FA__STORE(t->index, __atomic_fetch_add(&fa->thread_seq, 1, __ATOMIC_RELAXED));
             t->state = FA__THREAD_LIVE;
             FA__RELEASE(fa->record_count, n + 1);
         } else {
@@ -191,8 +196,6 @@ fa__thread_t *fa__thread_register(fa_alloc_t *fa) {
             FA__RELEASE(t->state, FA__THREAD_FREE);
             goto fail;
         }
-        /* Snapshots read the index of a record once it is live again. */
-        FA__STORE(t->index, __atomic_fetch_add(&fa->thread_seq, 1, __ATOMIC_RELAXED));
         t->fast.tag = FA_TAG_ROOT;
         fa__stats_list(t, FA_TAG_ROOT);
         fa__thread_update_slow(t);

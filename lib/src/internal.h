@@ -208,7 +208,9 @@ typedef struct fa__chunk {
     char *data;
 } fa__chunk_t;
 
-enum { FA__THREAD_LIVE = 1, FA__THREAD_FREE = 2 };
+/* A record's state: LIVE (listed), FREE (its thread exited), CLAIMED (being
+ * reused by a new thread, not listed yet). */
+enum { FA__THREAD_LIVE = 1, FA__THREAD_FREE = 2, FA__THREAD_CLAIMED = 3 };
 
 /* The state of one thread. Records live in blocks owned by the context for
  * its lifetime and are reused when their thread exits (state FREE), so that
@@ -225,7 +227,7 @@ typedef struct fa__thread {
     uint32_t state;         /* atomic */
     uint32_t in_frame_pub;  /* atomic: in_frame for other threads */
     fa_alloc_t *fa;
-    uint32_t index;
+    uint32_t index; /* atomic: read by snapshots; set before the record is LIVE */
     /* Figures per tag id, and the tags whose figures changed since the
      * folding thread last saw them (plus the current tag and the tags of
      * the open frame, always). One mapping holds all four arrays. */
@@ -294,6 +296,9 @@ typedef struct fa__thread {
     uint32_t site_entry_mask;
     void *site_region;
     size_t site_region_size;
+    /* The block fa_heap_realloc replaces while it allocates the new one:
+     * budget checks deduct its bytes (the resize frees them). */
+    const fa__heap_hdr_t *resizing;
 } fa__thread_t;
 
 /* A FA_RETAIN_FRAMES copy: a heap block with this header in front. */
@@ -598,6 +603,11 @@ FA__HIDDEN void fa__budget_read_unlock(fa_alloc_t *fa);
  * budget refuses it (nothing stays charged then). Caller holds the budget
  * lock for reading. */
 FA__HIDDEN bool fa__budget_charge(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind);
+/* The same for a block that replaces one of freed bytes under freed_tag
+ * (a resize): the limits are checked as if those bytes were gone already,
+ * as they will be; they stay charged until their block is freed. */
+FA__HIDDEN bool fa__budget_charge_resize(fa_alloc_t *fa, uint32_t tag, uint64_t size, fa_kind kind,
+                                         uint32_t freed_tag, uint64_t freed);
 FA__HIDDEN void fa__budget_uncharge(fa_alloc_t *fa, uint32_t tag, uint64_t size);
 /* True when a budget applies to tag (its own or a parent's). */
 static inline bool fa__budget_applies(const fa_alloc_t *fa, uint32_t tag) {

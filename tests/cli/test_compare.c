@@ -532,3 +532,33 @@ Test(summary, a_baseline_keeps_call_sites_and_reads_back_equal) {
     summary_free(&back);
     summary_free(&s);
 }
+
+/* Captures are read while the agent may still write them, and the agent
+ * cuts a capture back to its last whole message after a failed write
+ * (PROTOCOL.md §10.2): a capture that shrinks while it is read must not kill
+ * the reader (it read through mmap: SIGBUS past the new end). */
+typedef struct shrinker {
+    const char *path;
+    uint64_t frames;
+} shrinker_t;
+
+static int shrink_on_frame(void *user, const run_frame_t *frame) {
+    (void)frame;
+    shrinker_t *s = user;
+    if (s->frames++ == 10) cr_assert_eq(truncate(s->path, 4096), 0);
+    return 0;
+}
+
+Test(summary, a_capture_that_shrinks_while_it_is_read_does_not_kill_the_reader) {
+    const char *p = tmp_capture("shrinks");
+    write_run(p, 5000, ramp, true);
+    shrinker_t s = {.path = p};
+    run_visitor_t v = {.user = &s, .on_frame = shrink_on_frame};
+    run_info_t info;
+    cli_t cli = test_cli("compare");
+    int rc = run_read_capture(&cli, p, &v, &info);
+    fflush(errs);
+    cr_assert_eq(rc, 0, "%s", errs_text);
+    cr_assert_eq(s.frames, 5000, "the capture as it was when it was opened");
+    unlink(p);
+}

@@ -49,3 +49,26 @@ Test(cjson, a_documents_bytes_match_a_reference_run_and_drop_to_zero) {
     cr_assert_eq(tag_heap(fa, "config/json"), 0);
     fa_destroy(fa);
 }
+
+/* cJSON objects made before the install are freed through the hooks: fa
+ * reports them as foreign and leaves them alone, and they must not count
+ * down fa's live blocks (the count reached 0 with fa's blocks still live,
+ * uninstall passed, and their later delete reached the system free()). */
+Test(cjson, an_object_from_before_the_install_does_not_let_uninstall_pass_while_fas_blocks_live) {
+    capture_t c;
+    fa_alloc_t *fa = capture_create(&c, NULL);
+    cJSON *before = cJSON_CreateString("made before the install");
+    char *before_text = before->valuestring;
+    cr_assert_eq(fa_cjson_install(fa, "config/json"), FA_OK);
+    cJSON *mine = cJSON_CreateString("made through fa");
+    cJSON_Delete(before); /* malloc's two blocks, handed to fa */
+    cr_assert_eq(capture_count_error(&c, FA_ERR_FOREIGN_PTR), 2);
+    cr_assert_eq(fa_cjson_live_blocks(), 2, "the string node and its text are fa's");
+    cr_assert_eq(fa_cjson_uninstall(), FA_ERR_STATE, "refused: fa's blocks are live");
+    cJSON_Delete(mine);
+    cr_assert_eq(fa_cjson_live_blocks(), 0);
+    cr_assert_eq(fa_cjson_uninstall(), FA_OK);
+    free(before_text); /* left alone by fa: still malloc's */
+    free(before);
+    fa_destroy(fa);
+}

@@ -57,6 +57,28 @@ Test(lua, a_hard_budget_under_fail_is_a_lua_memory_error_and_the_state_survives)
     fa_destroy(fa);
 }
 
+/* Lua grows a table's array by doubling it: a resize must be judged by what
+ * it leaves in use, or a state stops at a third of its budget. */
+Test(lua, a_table_grows_until_its_array_no_longer_fits_the_budget_not_a_third_of_it) {
+    fa_alloc_t *fa = fa_create(&(fa_config_t){.budget_policy = FA_POLICY_FAIL});
+    fa_budget_set(fa, "scripts", 0, 10u << 20);
+    fa_lua_t a;
+    fa_lua_init(&a, fa, "scripts");
+    lua_State *L = fa_lua_newstate(&a);
+    luaL_openlibs(L);
+    int rc = luaL_dostring(L, "collectgarbage('stop') t = {} local i = 1\n"
+                              "local ok = pcall(function() while true do t[i] = i; i = i + 1 end end)\n"
+                              "return i");
+    cr_assert_eq(rc, LUA_OK, "%s", lua_tostring(L, -1));
+    /* The array part doubles: 4 MiB (2^18 slots of 16 bytes) to 8 MiB fits
+     * 10 MiB; 8 to 16 MiB does not. */
+    cr_assert_gt(lua_tointeger(L, -1), 1 << 19, "the table stopped at %lld elements",
+                 (long long)lua_tointeger(L, -1));
+    lua_close(L);
+    cr_assert_eq(tag_heap(fa, "scripts"), 0);
+    fa_destroy(fa);
+}
+
 Test(lua, a_shrink_that_cannot_get_a_new_block_keeps_the_old_one) {
     fa_alloc_t *fa = fa_create(&(fa_config_t){.budget_policy = FA_POLICY_FAIL});
     fa_budget_set(fa, "scripts", 0, 4096);
@@ -65,7 +87,9 @@ Test(lua, a_shrink_that_cannot_get_a_new_block_keeps_the_old_one) {
     char *p = fa_lua_alloc(&a, NULL, LUA_TTABLE, 3000);
     cr_assert_not_null(p);
     p[0] = 'k';
-    /* A moving resize would hold 3000 + 2000 bytes for a moment. */
+    /* The budget drops below what the state holds: even the shrunk block
+     * does not fit, so no new block is given. */
+    fa_budget_set(fa, "scripts", 0, 1024);
     char *q = fa_lua_alloc(&a, p, 3000, 2000);
     cr_assert_eq(q, p, "Lua relies on shrinks succeeding");
     cr_assert_null(fa_lua_alloc(&a, p, 3000, 6000), "a growth past the budget fails");

@@ -4,6 +4,8 @@
 #include "capture.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 
 #ifdef FA_EXACT_FIGURES
 
@@ -329,4 +331,60 @@ Test(budget, clearing_a_budget_stops_its_events) {
     fa_destroy(fa);
 }
 
+#endif
+
+#ifndef FA_MINIMAL
+/* A tag created while fa_budget_set() runs on its parent is under the
+ * parent's budget: fa_budget_set recomputed the flags of the tags that
+ * existed when it started while the new child copied its parent's flag from
+ * before, so the child escaped the budget for good. Many tags come before
+ * the parent so that the setter reaches it late. */
+typedef struct creator {
+    fa_alloc_t *fa;
+    atomic_int stop, done;
+} creator_t;
+
+static void *create_children(void *arg) {
+    creator_t *cr = arg;
+    char name[32];
+    for (int i = 0; i < 20000 && !atomic_load(&cr->stop); i++) {
+        snprintf(name, sizeof name, "a/c%d", i);
+        fa_tag_find(cr->fa, name, true);
+        for (volatile int k = 0; k < 2000; k++) {
+        }
+    }
+    atomic_store(&cr->done, 1);
+    return NULL;
+}
+
+Test(budget, a_tag_created_while_its_parents_budget_is_set_is_under_that_budget) {
+    fa_config_t cfg = {.budget_policy = FA_POLICY_FAIL, .max_tags = 45000};
+    fa_alloc_t *fa = fa_create(&cfg);
+    char name[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(name, sizeof name, "x%d", i);
+        fa_tag_find(fa, name, true);
+    }
+    uint32_t a = (uint32_t)fa_tag_find(fa, "a", true);
+    creator_t cr = {.fa = fa};
+    pthread_t th;
+    pthread_create(&th, NULL, create_children, &cr);
+    int escaped = -1;
+    for (int round = 0; round < 200 && !atomic_load(&cr.done) && escaped < 0; round++) {
+        uint32_t before = fa_tag_count(fa);
+        fa_budget_set(fa, "a", 0, 1); /* every allocation under a/... must fail */
+        uint32_t after = fa_tag_count(fa);
+        for (uint32_t id = before > a + 1 ? before - 1 : a + 1; id < after && escaped < 0; id++) {
+            fa_tag_push_id(fa, (int)id);
+            void *p = fa_pool_alloc(fa, 16);
+            fa_tag_pop(fa);
+            if (p) escaped = (int)id, fa_pool_free(fa, p);
+        }
+        fa_budget_set(fa, "a", 0, 0);
+    }
+    atomic_store(&cr.stop, 1);
+    pthread_join(th, NULL);
+    cr_assert_lt(escaped, 0, "tag %s escaped the 1-byte hard budget of 'a'", fa_tag_path(fa, escaped));
+    fa_destroy(fa);
+}
 #endif

@@ -248,6 +248,45 @@ Test(heap, a_tagged_block_is_charged_to_its_tags_budget) {
     fa_heap_free(fa, p);
     fa_destroy(fa);
 }
+
+/* A resize is charged what it leaves in use: the old block's bytes are not
+ * counted beside the new block's (realloc frees them), under the tag's own
+ * budget and under a parent budget shared by the old and the new tag. */
+Test(heap, realloc_under_a_hard_budget_is_charged_what_it_leaves_in_use) {
+    capture_t c;
+    fa_alloc_t *fa = capture_create(&c, &(fa_config_t){.budget_policy = FA_POLICY_FAIL});
+    fa_budget_set(fa, "scripts", 0, 1000000);
+    int tag = fa_tag_find(fa, "scripts", false);
+    void *p = fa_heap_alloc_tagged(fa, tag, 600000, 0);
+    cr_assert_not_null(p);
+    void *q = fa_heap_realloc(fa, p, 700000, tag);
+    cr_assert_not_null(q, "600 KB grown to 700 KB fits a 1 MB budget");
+    q = fa_heap_realloc(fa, q, 100000, tag);
+    cr_assert_not_null(q, "a shrink fits");
+    q = fa_heap_realloc(fa, q, 950000, tag);
+    cr_assert_not_null(q, "100 KB grown to 950 KB fits");
+    cr_assert_null(fa_heap_realloc(fa, q, 1100000, tag), "1.1 MB does not");
+    cr_assert_eq(capture_count_event(&c, FA_BUDGET_DENIED, "scripts"), 1);
+    cr_assert_null(fa_heap_alloc_tagged(fa, tag, 100000, 0), "the usage is exact: 950 KB + 100 KB is refused");
+    void *r = fa_heap_alloc_tagged(fa, tag, 40000, 0);
+    cr_assert_not_null(r, "950 KB + 40 KB fits");
+    fa_heap_free(fa, r);
+    fa_heap_free(fa, q);
+
+    /* A parent budget shared by the old and the new tag. */
+    fa_budget_set(fa, "game", 0, 1000000);
+    int a = fa_tag_find(fa, "game/a", true), b = fa_tag_find(fa, "game/b", true);
+    int other = fa_tag_find(fa, "other", true);
+    p = fa_heap_alloc_tagged(fa, a, 600000, 0);
+    q = fa_heap_realloc(fa, p, 700000, b);
+    cr_assert_not_null(q, "moved from game/a to game/b: 700 KB under game");
+    void *o = fa_heap_alloc_tagged(fa, other, 600000, 0);
+    cr_assert_null(fa_heap_realloc(fa, o, 400000, a), "600 KB from outside game adds to its 700 KB");
+    cr_assert_eq(capture_count_event(&c, FA_BUDGET_DENIED, "game"), 1);
+    fa_heap_free(fa, o);
+    fa_heap_free(fa, q);
+    fa_destroy(fa);
+}
 #endif
 
 typedef struct hook_thread {

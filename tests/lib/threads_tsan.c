@@ -505,8 +505,50 @@ static void snapshots_on_any_thread_while_others_end_frames_are_clean(void) {
     fa_destroy(s.fa);
 }
 
+/* Thread rows while threads start and exit: a new thread's index was written
+ * after its record was listed, racing the snapshot that read it (TSan). */
+typedef struct rows_reader {
+    fa_alloc_t *fa;
+    atomic_int stop;
+} rows_reader_t;
+
+static void *read_thread_rows(void *arg) {
+    rows_reader_t *r = arg;
+    fa_thread_row_t threads[16];
+    intptr_t bad = 0;
+    while (!atomic_load(&r->stop)) {
+        fa_snapshot_t snap = {.threads = threads, .threads_capacity = 16};
+        fa_snapshot_take(r->fa, &snap);
+        for (uint32_t i = 0; i < snap.thread_count; i++)
+            for (uint32_t j = 0; j < i; j++) bad += threads[i].index == threads[j].index;
+    }
+    return (void *)bad;
+}
+
+static void thread_rows_of_threads_starting_during_snapshots_are_clean(void) {
+    rows_reader_t r = {.fa = fa_create(NULL)};
+    pthread_t reader;
+    pthread_create(&reader, NULL, read_thread_rows, &r);
+    void *kept[60];
+    for (int i = 0; i < 60; i += 2) {
+        pthread_t a, b;
+        pthread_create(&a, NULL, short_lived, r.fa);
+        pthread_create(&b, NULL, short_lived, r.fa);
+        pthread_join(a, &kept[i]);
+        pthread_join(b, &kept[i + 1]);
+    }
+    atomic_store(&r.stop, 1);
+    void *bad;
+    pthread_join(reader, &bad);
+    CHECK(bad == NULL);
+    for (int i = 0; i < 60; i++) fa_heap_free(r.fa, kept[i]);
+    fa_destroy(r.fa);
+}
+
 int main(void) {
     static const harness_case_t cases[] = {
+        {"thread_rows_of_threads_starting_during_snapshots_are_clean",
+         thread_rows_of_threads_starting_during_snapshots_are_clean},
         {"pool_blocks_cross_threads_through_a_ring", pool_blocks_cross_threads_through_a_ring},
         {"snapshots_race_with_allocating_threads", snapshots_race_with_allocating_threads},
         {"exiting_threads_keep_their_live_bytes_counted", exiting_threads_keep_their_live_bytes_counted},

@@ -202,3 +202,32 @@ Test(capture, longer_header_of_a_newer_minor_version_is_skipped) {
         n++;
     cr_assert_eq(n, proto_fixture_count());
 }
+
+/* Each skipped message made the reader look at the whole zero tail again
+ * (O(messages x tail)): 20 000 messages of an unknown type before 16 MiB of
+ * zeros took minutes. Now each check stops at the first non-zero byte. */
+Test(capture, many_skipped_messages_before_a_long_zero_tail_read_in_linear_time, .timeout = 20) {
+    enum { N = 20000, TAIL = 16 << 20 };
+    size_t len = FA_CAPTURE_HEADER_SIZE + (size_t)N * FA_PROTO_HEADER_SIZE + TAIL;
+    unsigned char *data = calloc(1, len);
+    cr_assert_not_null(data);
+    cr_assert_eq(fa_capture_header_encode(data, FA_CAPTURE_HEADER_SIZE), (int)FA_CAPTURE_HEADER_SIZE);
+    for (size_t i = 0; i < N; i++) {
+        unsigned char *h = data + FA_CAPTURE_HEADER_SIZE + i * FA_PROTO_HEADER_SIZE;
+        memcpy(h, "FAPM", 4);
+        h[4] = FA_PROTO_VERSION_MAJOR;
+        h[6] = 99; /* a type of a newer minor version: skipped */
+        h[12] = 1; /* session 1 */
+        h[FA_PROTO_HEADER_SIZE - 1] = 0xff; /* its last byte is not zero: the message is whole */
+    }
+    fa_capture_reader_t r;
+    cr_assert_eq(fa_capture_reader_init(&r, data, len), FA_PROTO_OK);
+    fa_proto_storage_t st = fa_proto_storage_of(&space);
+    fa_proto_msg_t m;
+    int rc;
+    while ((rc = fa_capture_next(&r, &m, &st)) != 0)
+        cr_assert_eq(rc, FA_PROTO_ERR_UNKNOWN_TYPE, "%s at %zu", fa_proto_err_name(rc), r.message_offset);
+    cr_assert_eq(r.skipped, N);
+    cr_assert_eq(r.truncated_bytes, TAIL);
+    free(data);
+}
