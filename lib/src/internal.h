@@ -32,34 +32,26 @@
 
 /* ---- pools ---------------------------------------------------------------- */
 
-#define FA__NCLASS 28
-#define FA__SLAB_SIZE ((size_t)64 * 1024)
-#define FA__SLAB_MAGIC 0xFA51AB01u
+/* FA__NCLASS, FA__SLAB_SIZE, FA__SLAB_MAGIC, fa__slab_t, the owner words
+ * and the free-list links: framealloc.h (the inline pool path). */
 #define FA__SLAB_EMPTY 0xFA51AB0Eu
 #define FA__EMPTY_SLABS_KEPT 16 /* empty slabs kept committed; more go back to the OS */
 
-/* A slab: 64 KiB aligned, carved from the context's reserved region. The
- * header is followed by one owner word per block (FA__OWNER: its tag, and its
- * call site's id), then the blocks. An empty slab (magic FA__SLAB_EMPTY)
- * sits in the pool's empty list until a class takes it and rewrites the
- * header. */
-typedef struct fa__slab {
-    uint32_t magic;
-    uint16_t class_index;
-    uint16_t decommitted; /* empty and returned to the OS */
-    uint32_t block_size;
-    uint32_t block_count;
-    uint32_t first_offset; /* of block 0 from the slab start */
-    uint32_t reciprocal;   /* ceil(2^32 / block_size): offset -> index */
-    uint64_t context_id;
-    struct fa__slab *next_empty; /* empty list (pool lock) */
-    uint32_t scan_free;          /* reclaim scan: free blocks seen */
-    uint32_t scan_round;
-    uint32_t owners[]; /* FA__OWNER(tag, site) of each block while allocated */
-} fa__slab_t;
-#define FA__OWNER(tag, site) ((uint32_t)(tag) | (uint32_t)(site) << 16)
-#define FA__OWNER_TAG(o) ((o) & 0xFFFFu)
-#define FA__OWNER_SITE(o) ((o) >> 16)
+/* A slab: 64 KiB aligned, carved from the context's reserved region (the
+ * header, fa__slab_t, is in framealloc.h). An empty slab (magic
+ * FA__SLAB_EMPTY) sits in the pool's empty list until a class takes it and
+ * rewrites the header. */
+_Static_assert(sizeof(fa__slab_t) == 56, "the owner words follow a 56-byte slab header");
+/* A free block's link word: next block and the block's own index. */
+static inline void *fa__link_next(const void *b) {
+    return (void *)(uintptr_t)(*(const uint64_t *)b & FA__LINK_MASK);
+}
+static inline uint32_t fa__link_index(const void *b) { return (uint32_t)(*(const uint64_t *)b >> FA__LINK_SHIFT); }
+static inline void fa__link_set(void *b, const void *next, uint32_t idx) {
+    *(uint64_t *)b = (uint64_t)(uintptr_t)next | (uint64_t)idx << FA__LINK_SHIFT;
+}
+/* Replaces the next block, keeping b's index. */
+static inline void fa__link_set_next(void *b, const void *next) { fa__link_set(b, next, fa__link_index(b)); }
 
 /* Shared free blocks of one class. Blocks link through their first word.
  * Full batches (batch[c] blocks each) are kept pre-linked: the head block's
@@ -75,21 +67,15 @@ typedef struct fa__depot {
     char pad[64];
 } fa__depot_t;
 
-typedef struct fa__cache {
-    void *head;
-    uint32_t count;
-} fa__cache_t;
-
 typedef struct fa__pool {
     char *base;              /* start of the reserved region, slab-aligned */
     size_t reserved;         /* bytes reserved */
     void *mapping;           /* what mmap returned (for munmap) */
     size_t mapping_size;
-    _Atomic size_t slabs_used; /* bytes handed out as slabs from base */
+    /* bytes handed out as slabs from base: fa_alloc_s.head.pool_used */
     uint16_t class_size[FA__NCLASS];
     uint16_t batch[FA__NCLASS];     /* refill/return batch per class */
     uint16_t cache_max[FA__NCLASS]; /* blocks a thread keeps before returning a batch */
-    uint8_t class_of[257];          /* (size + 15) / 16 -> class */
     fa__depot_t depot[FA__NCLASS];
     /* Empty slabs any class may take; and the reclaim scan (one at a time). */
     pthread_mutex_t empty_lock;
@@ -170,14 +156,10 @@ typedef struct fa__seen {
  * and the packed word after: a window fold clears the word before it adds to
  * the figures (release), so a reader may miss a window for an instant but
  * never counts it twice. */
-/* One thread's pool or heap figures for one tag: everything a pool
- * operation touches is in one cache line. hw is the high-water mark of
- * bytes - free_bytes since the fold last saw the tag (the fold resets it to
- * what it saw). */
-typedef struct fa__phstat {
-    uint64_t count, bytes, frees, free_bytes;
-    int64_t hw;
-} fa__phstat_t;
+/* One thread's pool or heap figures for one tag (fa__phstat_t, in
+ * framealloc.h): everything a pool operation touches is in one cache line.
+ * hw is the high-water mark of bytes - free_bytes since the fold last saw
+ * the tag (the fold resets it to what it saw). */
 
 typedef struct fa__tstat {
     fa__phstat_t ph[2]; /* pool, heap */
@@ -195,7 +177,7 @@ typedef struct fa__tstat {
     uint64_t pad[2];
 } fa__tstat_t;
 /* A power of two, so that indexing by tag is a shift on the fast paths. */
-_Static_assert(sizeof(fa__tstat_t) == 256, "fa__tstat_t is 256 bytes");
+_Static_assert(sizeof(fa__tstat_t) == 1u << FA__TSTAT_SHIFT, "fa__tstat_t is 256 bytes");
 
 /* ---- threads ------------------------------------------------------------- */
 
@@ -216,14 +198,13 @@ enum { FA__THREAD_LIVE = 1, FA__THREAD_FREE = 2 };
  * first cache line holds what the main thread's frame end reads of an idle
  * thread. */
 typedef struct fa__thread {
-    _Alignas(64) fa__fast_t fast; /* MUST be first: fa__tls.fast points here */
-    /* Odd while the thread is inside an operation that reads budget flags
-     * or changes its figures, even between: the folding thread skips a
-     * thread whose activity did not move, fa_budget_set waits for odd ones. */
-    uint64_t activity;
-    uint64_t seen_activity; /* written by the folding thread */
-    uint32_t state;         /* atomic */
-    uint32_t in_frame_pub;  /* atomic: in_frame for other threads */
+    /* MUST be first: fa__tls.fast points here. Its first cache line holds
+     * activity (odd while the thread is inside an operation that reads
+     * budget flags or changes its figures, even between: the folding thread
+     * skips a thread whose activity did not move, fa_budget_set waits for
+     * odd ones), seen_activity (written by the folding thread), state and
+     * in_frame_pub; then the pool caches. */
+    _Alignas(64) fa__fast_t fast;
     fa_alloc_t *fa;
     uint32_t index;
     /* Figures per tag id, and the tags whose figures changed since the
@@ -261,8 +242,6 @@ typedef struct fa__thread {
     /* Tags. */
     uint16_t tag_stack[FA_TAG_STACK_MAX];
     uint32_t tag_depth;
-    /* Pools. */
-    fa__cache_t cache[FA__NCLASS];
     /* Retention marks of the current frame (max_retained each). */
     fa_promotion_t *retain;
     uint32_t *retain_frames;
@@ -318,7 +297,7 @@ typedef struct fa__tagfig {
 #define FA__RECORD_BLOCKS 1024 /* up to 65536 threads at once */
 
 struct fa_alloc_s {
-    uint64_t id; /* MUST be first: see fa__context_id() */
+    fa__ctx_head_t head; /* MUST be first: what the inline paths read */
     fa_config_t cfg;
     pthread_key_t key;
     /* Thread records, in blocks of FA__RECORDS_PER_BLOCK: record i is
@@ -382,7 +361,7 @@ static inline fa__thread_t *fa__record(fa_alloc_t *fa, uint32_t i) {
 #define FA__FOR_EACH_THREAD(fa, t)                                                                 \
     for (uint32_t fa__i_ = 0, fa__n_ = fa__records(fa); fa__i_ < fa__n_; fa__i_++)                  \
         for (fa__thread_t *t = fa__record(fa, fa__i_); t; t = NULL)                                 \
-            if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == FA__THREAD_LIVE)
+            if (__atomic_load_n(&t->fast.state, __ATOMIC_ACQUIRE) == FA__THREAD_LIVE)
 
 /* ---- cross-module functions ----------------------------------------------- */
 
@@ -394,7 +373,7 @@ FA__HIDDEN void fa__set_last_error(int code);
  * NULL (reported) when it cannot be created. */
 FA__HIDDEN fa__thread_t *fa__thread_register(fa_alloc_t *fa);
 static inline fa__thread_t *fa__thread_get(fa_alloc_t *fa) {
-    if (FA_LIKELY(fa__tls.fa == fa && fa__tls.fa_id == fa->id)) return (fa__thread_t *)fa__tls.fast;
+    if (FA_LIKELY(fa__tls.fa == fa && fa__tls.fa_id == fa->head.id)) return (fa__thread_t *)fa__tls.fast;
     return fa__thread_register(fa);
 }
 FA__HIDDEN uint64_t fa__now_ns(void);
@@ -409,12 +388,12 @@ FA__HIDDEN void fa__thread_update_slow(fa__thread_t *t);
 #ifndef FA_MINIMAL
 static inline void fa__op_begin(fa__thread_t *t) {
 #ifdef FA_DEBUG
-    if (t->activity & 1) fa__report(t->fa, FA_ERR_STATE, NULL, "allocation from inside a callback");
+    if (t->fast.activity & 1) fa__report(t->fa, FA_ERR_STATE, NULL, "allocation from inside a callback");
 #endif
-    FA__STORE(t->activity, t->activity + 1);
+    FA__STORE(t->fast.activity, t->fast.activity + 1);
     FA__COMPILER_BARRIER();
 }
-static inline void fa__op_end(fa__thread_t *t) { FA__RELEASE(t->activity, t->activity + 1); }
+static inline void fa__op_end(fa__thread_t *t) { FA__RELEASE(t->fast.activity, t->fast.activity + 1); }
 #else /* no figures to fold, no budgets to enforce */
 static inline void fa__op_begin(fa__thread_t *t) { (void)t; }
 static inline void fa__op_end(fa__thread_t *t) { (void)t; }
@@ -422,7 +401,7 @@ static inline void fa__op_end(fa__thread_t *t) { (void)t; }
 /* The activity value once the current operation has ended (outside an
  * operation: once the next one has). A reader that saw this value with
  * acquire sees every change made before it. */
-static inline uint64_t fa__op_done(const fa__thread_t *t) { return (t->activity | 1u) + 1; }
+static inline uint64_t fa__op_done(const fa__thread_t *t) { return (t->fast.activity | 1u) + 1; }
 /* Frame bytes (low bits) and count (high bits) of tag x's current window
  * on thread t not yet in t->stats[x]: the tag's packed word, and with call
  * sites the packed words of the slots keyed to x. Readers on other threads
@@ -528,6 +507,8 @@ FA__HIDDEN int fa__pool_init(fa_alloc_t *fa);
 FA__HIDDEN void fa__pool_fini(fa_alloc_t *fa);
 /* Gives every block of the thread's caches back to the depots. */
 FA__HIDDEN void fa__pool_flush_thread(fa_alloc_t *fa, fa__thread_t *t);
+/* A thread registers: its caches take their limits. */
+FA__HIDDEN void fa__pool_thread_init(fa_alloc_t *fa, fa__thread_t *t);
 FA__HIDDEN bool fa__pool_owns(const fa_alloc_t *fa, const void *p);
 /* Is p the start of a pool block (live or free) of fa? Reads only pool
  * memory. */
@@ -618,17 +599,7 @@ FA__HIDDEN void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t si
 
 /* sites.c: the process's site registry, each thread's (site, tag) entries
  * and the context's folded figures per (site, tag). */
-typedef struct fa__site_stat {
-    uint32_t site, tag;
-    uint32_t fig;  /* the context's figure this entry folds into */
-    uint32_t next; /* the next entry of the same site on this thread + 1 */
-    /* Cumulative, written by the owner (frame figures exclude the site
-     * slot's packed window while the slot points here); what a pool
-     * operation touches is in the first cache line. */
-    uint64_t count[2], bytes[2], freed[2]; /* pool, heap */
-    uint64_t frame_count, frame_bytes, frame_released;
-    uint64_t pad[5];
-} fa__site_stat_t;
+/* fa__site_stat_t (a thread's figures for one (site, tag)): framealloc.h. */
 _Static_assert(sizeof(fa__site_stat_t) == 128, "fa__site_stat_t is two cache lines");
 
 /* What the folding thread last took of an entry (an array beside the

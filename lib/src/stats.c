@@ -73,6 +73,7 @@ int fa__stats_thread_init(fa_alloc_t *fa, fa__thread_t *t) {
     t->region = m;
     t->region_size = total;
     t->stats = m;
+    t->fast.stats = m;
     t->fast.packed = (uint64_t *)((char *)m + stats);
     t->dirty = (uint16_t *)((char *)m + stats + packed);
     t->frame_tags = t->dirty + n;
@@ -395,7 +396,7 @@ static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uin
     /* The list held every tag that changed up to `activity`: the thread may
      * drop those whose last change that was. */
     if (v1 == v2 && !(v1 & 1)) PUT(t->visited, activity);
-    PUT(t->seen_activity, activity);
+    PUT(t->fast.seen_activity, activity);
     PUT(t->row_used, used);
     PUT(t->row_peak, thread_peak(t, epoch, used));
     PUT(t->row_epoch, epoch);
@@ -413,8 +414,8 @@ static void fold_end(fa_alloc_t *fa) {
 }
 
 static bool thread_idle(const fa__thread_t *t, uint64_t *activity) {
-    *activity = GET(t->activity);
-    return *activity == GET(t->seen_activity) && !GET(t->in_frame_pub);
+    *activity = GET(t->fast.activity);
+    return *activity == GET(t->fast.seen_activity) && !GET(t->fast.in_frame_pub);
 }
 
 void fa__stats_fold_all(fa_alloc_t *fa) {
@@ -483,7 +484,7 @@ void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t) {
 void fa__stats_retire(fa_alloc_t *fa, fa__thread_t *t) {
     fold_begin(fa);
     uint64_t epoch = GET(fa->fold_epoch);
-    fold_thread(fa, t, epoch, GET(t->activity));
+    fold_thread(fa, t, epoch, GET(t->fast.activity));
     if (fa->frame_peak_epoch != epoch) {
         PUT(fa->frame_peak_exited, 0);
         PUT(fa->frame_peak_epoch, epoch);
@@ -498,8 +499,8 @@ void fa__stats_retire(fa_alloc_t *fa, fa__thread_t *t) {
     PUT(t->dirty_count, 0);
     PUT(t->list_version, t->list_version + 2);
     PUT(t->visited, 0);
-    PUT(t->activity, 0);
-    PUT(t->seen_activity, 0);
+    PUT(t->fast.activity, 0);
+    PUT(t->fast.seen_activity, 0);
     PUT(t->row_used, 0);
     PUT(t->row_peak, 0);
     PUT(t->frame_hw, 0);
@@ -666,7 +667,7 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
                 .frame_capacity = GET(t->capacity),
                 .frames = GET(t->frames_ended),
                 .overflow_chunks = GET(t->overflow),
-                .in_frame = GET(t->in_frame_pub) != 0,
+                .in_frame = GET(t->fast.in_frame_pub) != 0,
             };
         }
         total++;
