@@ -1009,9 +1009,14 @@ typedef enum fa_behaviour_preset {
 /* Turns the filter on (or off with FA_BEHAVIOUR_OFF) at run time. Off, it
  * costs nothing on the pool and inline frame paths (the per-tag flag the
  * pool path reads for budgets also says whether the filter is on) and one
- * predictable branch on the heap path. On, the pool path also tracks blocks
- * of the current frame, and the main thread's frame end collects the tags
- * fed during the frame. O(tags), takes the tag registry lock. Any thread;
+ * predictable branch on the heap path. On, pool operations leave the inline
+ * path: an allocation notes its block in the calling thread's set of this
+ * frame's blocks, a free looks it up and counts per tag in the calling
+ * thread's own state, which the thread's fa_end_frame adds to the shared
+ * counters (so no allocation path writes a line another thread writes; a
+ * worker's frees count in the context frame during which it ends its
+ * frame). The main thread's frame end collects the tags fed during the
+ * frame. O(tags), takes the tag registry lock. Any thread;
  * takes effect at the next frame. Compiled out in FA_MINIMAL (returns
  * FA_ERR_STATE there). */
 FA_API int fa_behaviour_enable(fa_alloc_t *fa, fa_behaviour_preset preset);

@@ -216,6 +216,10 @@ static void thread_exit(void *arg) {
     fa_alloc_t *fa = t->fa;
     fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->head.id, .fast = &t->fast};
     fa__op_begin(t);
+#ifndef FA_MINIMAL
+    /* What the behaviour filter holds for the thread's frame end. */
+    fa__bh_thread_end_frame(fa, t);
+#endif
     /* An open frame, or frame memory allocated outside a frame, is gone. */
     fa__frame_release(fa, t);
     fa__retain_release_kept(fa, t);
