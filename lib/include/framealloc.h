@@ -118,6 +118,7 @@ extern "C" {
 #define FA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FA_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define FA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define FA__COLD __attribute__((cold))
 #else
 #define FA_NODISCARD
 #define FA_MALLOC_ATTR
@@ -126,6 +127,7 @@ extern "C" {
 #define FA_LIKELY(x) (x)
 #define FA_UNLIKELY(x) (x)
 #define FA_PRINTF(f, a)
+#define FA__COLD
 #endif
 
 #if defined(__cplusplus)
@@ -1330,7 +1332,14 @@ FA_API void *fa__pool_alloc_slow(fa_alloc_t *fa, size_t size, fa_site_t *site);
 FA_API void fa__pool_free_slow(fa_alloc_t *fa, void *p);
 /* The calling thread's cache of class c is over its maximum: one batch goes
  * back to the depot (its lock). */
-FA_API void fa__pool_cache_overflow(fa_alloc_t *fa, uint32_t c);
+FA_API FA__COLD void fa__pool_cache_overflow(fa_alloc_t *fa, uint32_t c);
+/* The tag flags (fa__ctx_head_t.tag_flags): a budget applies to the tag (the
+ * out-of-line path charges it), the behaviour filter is on (the inline path
+ * calls its hooks, which touch only the calling thread's state). */
+#define FA__TAG_ACCOUNTED 1u
+#define FA__TAG_FILTERED 2u
+FA_API FA__COLD void fa__bh_pool_alloc_hook(fa_alloc_t *fa, void *p);
+FA_API FA__COLD void fa__bh_pool_free_hook(fa_alloc_t *fa, void *p, uint32_t tag, uint32_t size);
 
 #if defined(FA__POOL_INLINE)
 static inline uint32_t fa__tag_flags(const fa_alloc_t *fa, uint32_t tag) {
@@ -1371,8 +1380,8 @@ static inline void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size, fa_site_t *s
             uint64_t link = *(const uint64_t *)p;
 #ifndef FA_MINIMAL
             fa__fast_op_begin(t);
-            uint32_t tag = t->tag;
-            if (FA_LIKELY(!fa__tag_flags(fa, tag))) {
+            uint32_t tag = t->tag, flags = fa__tag_flags(fa, tag);
+            if (FA_LIKELY(!(flags & FA__TAG_ACCOUNTED))) {
                 uint32_t bs = fa__class_size[c];
                 fa__phstat_t *ps = (fa__phstat_t *)(void *)((char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT));
 #if FA_SITES
@@ -1391,6 +1400,7 @@ static inline void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size, fa_site_t *s
                 if (*owner != o) *owner = o;
                 cache->head = (void *)(uintptr_t)(link & FA__LINK_MASK);
                 cache->count--;
+                if (FA_UNLIKELY(flags)) fa__bh_pool_alloc_hook(fa, p);
                 fa__fast_op_end(t);
                 return p;
             }
@@ -1434,7 +1444,8 @@ static inline void fa_pool_free(fa_alloc_t *fa, void *p) {
             /* A block of another tag (its figures may need listing), the
              * block at the head of the cache (a double free), a budget or
              * the filter: the out-of-line path. */
-            if (FA_LIKELY(p != cache->head && tag == t->tag && site_ready && !fa__tag_flags(fa, tag))) {
+            uint32_t flags = fa__tag_flags(fa, tag);
+            if (FA_LIKELY(p != cache->head && tag == t->tag && site_ready && !(flags & FA__TAG_ACCOUNTED))) {
                 uint32_t bs = s->block_size;
                 fa__phstat_t *ps = (fa__phstat_t *)(void *)((char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT));
 #ifndef FA__NO_PEAK_TRACKING
@@ -1452,6 +1463,8 @@ static inline void fa_pool_free(fa_alloc_t *fa, void *p) {
                 *(uint64_t *)p = (uint64_t)(uintptr_t)cache->head | (uint64_t)idx << FA__LINK_SHIFT;
                 cache->head = p;
                 if (FA_UNLIKELY(++cache->count > cache->max)) fa__pool_cache_overflow(fa, c);
+                /* The filter looks up the block's address only. */
+                if (FA_UNLIKELY(flags)) fa__bh_pool_free_hook(fa, p, tag, bs);
                 fa__fast_op_end(t);
                 return;
             }

@@ -302,6 +302,12 @@ void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_
     }
 }
 
+/* The inline pool path, inside an operation of the calling thread. */
+void fa__bh_pool_alloc_hook(fa_alloc_t *fa, void *p) { fa__bh_pool_alloc(fa, (fa__thread_t *)fa__tls.fast, p); }
+void fa__bh_pool_free_hook(fa_alloc_t *fa, void *p, uint32_t tag, uint32_t size) {
+    fa__bh_free(fa, (fa__thread_t *)fa__tls.fast, p, tag, size);
+}
+
 void fa__bh_promoted(fa_alloc_t *fa, fa__thread_t *t, void *p) {
     fa__bh_thread_t *bh = t->bh;
     if (!bh || !fa__behaviour_on(fa)) return;

@@ -126,8 +126,7 @@ typedef struct fa__tag {
     _Atomic uint64_t fired[3]; /* frame + 1 of the last WARNING/SOFT/EXCEEDED */
 } fa__tag_t;
 
-#define FA__TAG_ACCOUNTED 1
-#define FA__TAG_FILTERED 2
+/* FA__TAG_ACCOUNTED, FA__TAG_FILTERED: framealloc.h. */
 
 typedef struct fa__tags {
     pthread_mutex_t lock;    /* creation */
