@@ -1216,7 +1216,9 @@ typedef struct fa__site_stat {
      * slot's packed window while the slot points here). */
     uint64_t count[2], bytes[2], freed[2]; /* pool, heap */
     uint64_t frame_count, frame_bytes, frame_released;
-    uint64_t pad[5];
+    uint32_t tag_next; /* the next entry of the same tag on this thread + 1 */
+    uint32_t pad32;
+    uint64_t pad[4];
 } fa__site_stat_t;
 
 /* The first cache line is what the frame path and the main thread's frame

@@ -262,6 +262,9 @@ typedef struct fa__thread {
     uint32_t site_stat_count; /* atomic, release on append */
     uint32_t *site_overflow;  /* per tag: its overflow entry + 1 */
     uint32_t *site_tag_slots; /* per tag: the first slot keyed to it (site id + 1) */
+    uint32_t *site_tag_entries; /* per tag: its first entry + 1 (linked by tag_next;
+                                   the frame end and the fold walk the entries
+                                   of the tags they visit, not all) */
     void *site_region;
     size_t site_region_size;
 } fa__thread_t;
@@ -321,6 +324,7 @@ struct fa_alloc_s {
     uint64_t frame_peak_exited; /* ... of threads that exited in that frame */
     uint64_t frame_peak_folded; /* ... of all threads, at the frame end */
     uint32_t fold_threads, fold_rows; /* work of the last fold (tests) */
+    uint32_t fold_site_entries;       /* (site, tag) entries it read (tests) */
     bool in_hooks;              /* main thread only */
     uint32_t snapshots_active;  /* atomic: threads leave their lists alone */
     pthread_mutex_t hooks_lock;
@@ -472,6 +476,8 @@ FA__HIDDEN void fa__stats_fold_all(fa_alloc_t *fa);
 /* How many threads and (thread, tag) rows the last fold of the main
  * thread's frame end visited. For tests: the work of fa_end_frame. */
 FA__HIDDEN void fa__stats_last_fold(fa_alloc_t *fa, uint32_t *threads, uint32_t *rows);
+/* How many (site, tag) entries the last fold read. For tests. */
+FA__HIDDEN uint32_t fa__stats_last_fold_sites(fa_alloc_t *fa);
 /* The main thread's own frame memory is gone: its in-use leaves the fold. */
 FA__HIDDEN void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t);
 /* An exiting thread folds itself for the last time and clears its record. */
@@ -661,16 +667,26 @@ FA__HIDDEN void fa__sites_frame(fa__thread_t *t, uint32_t site_id, uint64_t size
 /* Moves the packed words of the slots keyed to tag x into their entries
  * and the tag's figures, opening window_seq (*opened) before the first. */
 FA__HIDDEN void fa__sites_fold_window(fa__thread_t *t, uint32_t x, bool *opened);
-/* The thread's frame ends: its frame bytes are released. */
-FA__HIDDEN void fa__sites_end_frame(fa__thread_t *t);
+/* The thread's frame ends: the frame bytes of the entries of tags[0..n)
+ * (the frame's tags) are released. */
+FA__HIDDEN void fa__sites_end_frame(fa__thread_t *t, const uint16_t *tags, uint32_t n);
+/* The entries of tag x on thread t: first index + 1, then tag_next. */
+static inline uint32_t fa__sites_tag_first(const fa__thread_t *t, uint32_t x) {
+    return __atomic_load_n(&t->site_tag_entries[x], __ATOMIC_ACQUIRE);
+}
+static inline uint32_t fa__sites_tag_next(const fa__thread_t *t, uint32_t k) {
+    return __atomic_load_n(&t->site_stats[k - 1].tag_next, __ATOMIC_ACQUIRE);
+}
 /* Reads entry i of t; false when nothing changed since the fold took it. */
 FA__HIDDEN bool fa__sites_take(const fa__thread_t *t, uint32_t i, fa__site_take_t *r);
 /* The folding thread took r (fold_lock). */
 FA__HIDDEN void fa__sites_seen(fa__thread_t *t, uint32_t i, const fa__site_take_t *r);
 FA__HIDDEN void fa__sites_fold_fig(fa_alloc_t *fa, uint64_t epoch, const fa__site_take_t *r);
-/* The main thread released its own frame: its entries' frame bytes leave
- * the figures. Calls back with each change for the tag figures. */
-FA__HIDDEN void fa__sites_release_own(fa_alloc_t *fa, fa__thread_t *t, void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t));
+/* The main thread released its own frame: the frame bytes of its entries
+ * of tag x leave the figures. Calls back with each change for the tag
+ * figures. */
+FA__HIDDEN void fa__sites_release_own_tag(fa_alloc_t *fa, fa__thread_t *t, uint32_t x,
+                                          void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t));
 /* Snapshots with site rows: the lock, the pending figures of one attempt,
  * and the rows. */
 FA__HIDDEN void fa__sites_snapshot_begin(fa_alloc_t *fa);

@@ -158,6 +158,9 @@ struct fa__sites {
     uint32_t gen;
     scratch_t *scratch;   /* cap */
     uint32_t *heap;       /* cap: the figures being ranked */
+    uint64_t *rank;       /* cap: each figure's rank + 1 in this attempt (0:
+                             inactive), read once, so that the selection
+                             compares numbers, not figures read again */
     other_t *other;       /* max_tags */
     uint16_t *other_tags; /* max_tags: tags with an "other" row */
     void *region;
@@ -178,7 +181,8 @@ int fa__sites_init(fa_alloc_t *fa) {
     size_t scratch = page_round((size_t)cap * sizeof(scratch_t)), heap = page_round((size_t)cap * 4);
     size_t other = page_round((size_t)fa->cfg.max_tags * sizeof(other_t));
     size_t other_tags = page_round((size_t)fa->cfg.max_tags * 2);
-    size_t total = figs + hash + scratch + heap + other + other_tags;
+    size_t rank = page_round((size_t)cap * sizeof(uint64_t));
+    size_t total = figs + hash + scratch + heap + other + other_tags + rank;
     struct fa__sites *x = calloc(1, sizeof *x);
     if (!x) return FA_ERR_NO_MEMORY;
     char *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -197,6 +201,7 @@ int fa__sites_init(fa_alloc_t *fa) {
     x->heap = (uint32_t *)(void *)(m + figs + hash + scratch);
     x->other = (other_t *)(void *)(m + figs + hash + scratch + heap);
     x->other_tags = (uint16_t *)(void *)(m + figs + hash + scratch + heap + other);
+    x->rank = (uint64_t *)(void *)(m + figs + hash + scratch + heap + other + other_tags);
     pthread_mutex_init(&x->lock, NULL);
     pthread_mutex_init(&x->snap_lock, NULL);
     fa->sites = x;
@@ -280,7 +285,7 @@ int fa__sites_thread_init(fa_alloc_t *fa, fa__thread_t *t) {
     size_t stats = page_round(entries * sizeof(fa__site_stat_t));
     size_t seen = page_round(entries * sizeof(fa__site_seen_t));
     size_t overflow = page_round((size_t)fa->cfg.max_tags * sizeof(uint32_t));
-    size_t total = slots + stats + seen + 2 * overflow;
+    size_t total = slots + stats + seen + 3 * overflow;
     char *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return FA_ERR_NO_MEMORY;
     t->site_region = m;
@@ -290,6 +295,7 @@ int fa__sites_thread_init(fa_alloc_t *fa, fa__thread_t *t) {
     t->site_seen = (fa__site_seen_t *)(void *)(m + slots + stats);
     t->site_overflow = (uint32_t *)(void *)(m + slots + stats + seen);
     t->site_tag_slots = (uint32_t *)(void *)(m + slots + stats + seen + overflow);
+    t->site_tag_entries = (uint32_t *)(void *)(m + slots + stats + seen + 2 * overflow);
 #else
     (void)fa, (void)t;
 #endif
@@ -330,6 +336,9 @@ static uint32_t entry_new(fa__thread_t *t, uint32_t site_id, uint32_t tag, bool 
         e->next = slot->head;
         slot->head = n + 1;
     }
+    /* Published after its fields: readers walk a tag's list without a lock. */
+    e->tag_next = t->site_tag_entries[tag];
+    PUT(t->site_tag_entries[tag], n + 1);
     PUT(t->site_stat_count, n + 1);
     return n;
 }
@@ -370,9 +379,18 @@ fa__site_stat_t *fa__sites_entry_slow(fa__thread_t *t, uint32_t site_id, uint32_
     fa__site_slot_t *slot = &t->fast.site_slots[site_id];
     uint32_t i = 0;
     bool found = false, overflow = false;
-    for (uint32_t k = slot->head; k; k = t->site_stats[k - 1].next) {
-        if (t->site_stats[k - 1].tag == tag) {
-            i = k - 1;
+    /* The entry, if it exists, is on both the site's list and the tag's:
+     * walk them side by side and stop at the end of the shorter (a site
+     * used under many tags, or a tag with many sites, costs the other). */
+    for (uint32_t a = slot->head, b = t->site_tag_entries[tag]; a && b;
+         a = t->site_stats[a - 1].next, b = t->site_stats[b - 1].tag_next) {
+        if (t->site_stats[a - 1].tag == tag) {
+            i = a - 1;
+            found = true;
+            break;
+        }
+        if (t->site_stats[b - 1].site == site_id) {
+            i = b - 1;
             found = true;
             break;
         }
@@ -419,11 +437,12 @@ void fa__sites_fold_window(fa__thread_t *t, uint32_t x, bool *opened) {
     }
 }
 
-void fa__sites_end_frame(fa__thread_t *t) {
-    uint32_t n = t->site_stat_count;
+void fa__sites_end_frame(fa__thread_t *t, const uint16_t *tags, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
-        fa__site_stat_t *e = &t->site_stats[i];
-        if (e->frame_released != e->frame_bytes) PUT(e->frame_released, e->frame_bytes);
+        for (uint32_t k = t->site_tag_entries[tags[i]]; k; k = t->site_stats[k - 1].tag_next) {
+            fa__site_stat_t *e = &t->site_stats[k - 1];
+            if (e->frame_released != e->frame_bytes) PUT(e->frame_released, e->frame_bytes);
+        }
     }
 }
 
@@ -480,17 +499,21 @@ void fa__sites_seen(fa__thread_t *t, uint32_t i, const fa__site_take_t *r) {
     }
 }
 
-void fa__sites_release_own(fa_alloc_t *fa, fa__thread_t *t, void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t)) {
-    uint32_t n = t->site_stat_count;
-    for (uint32_t i = 0; i < n; i++) {
-        fa__site_stat_t *e = &t->site_stats[i];
-        fa__site_seen_t *seen = &t->site_seen[i];
-        int64_t now = (int64_t)(e->frame_bytes - e->frame_released), d = now - seen->live[0];
-        if (!d) continue;
-        ADD(fa->sites->figs[e->fig].live[0], d);
-        tag_fn(fa, e->tag, d);
-        PUT(seen->live[0], now);
-    }
+static void release_own_entry(fa_alloc_t *fa, fa__thread_t *t, uint32_t i,
+                              void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t)) {
+    fa__site_stat_t *e = &t->site_stats[i];
+    fa__site_seen_t *seen = &t->site_seen[i];
+    int64_t now = (int64_t)(e->frame_bytes - e->frame_released), d = now - seen->live[0];
+    if (!d) return;
+    ADD(fa->sites->figs[e->fig].live[0], d);
+    tag_fn(fa, e->tag, d);
+    PUT(seen->live[0], now);
+}
+
+void fa__sites_release_own_tag(fa_alloc_t *fa, fa__thread_t *t, uint32_t x,
+                               void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t)) {
+    for (uint32_t k = t->site_tag_entries[x]; k; k = t->site_stats[k - 1].tag_next)
+        release_own_entry(fa, t, k - 1, tag_fn);
 }
 
 /* ---- snapshot rows ------------------------------------------------------------ */
@@ -543,21 +566,16 @@ static figures_t figures_of(const struct fa__sites *x, uint32_t i, uint64_t epoc
 }
 
 /* Min-heap of figure indexes on (rank, then the lower index first). */
-static bool below(const figures_t *fa_, uint32_t a, const figures_t *fb, uint32_t b) {
-    return fa_->rank != fb->rank ? fa_->rank < fb->rank : a > b;
+static bool below(const struct fa__sites *x, uint32_t a, uint32_t b) {
+    return x->rank[a] != x->rank[b] ? x->rank[a] < x->rank[b] : a > b;
 }
 
-static void sift_down(struct fa__sites *x, uint32_t *h, uint32_t n, uint32_t i, uint64_t epoch,
-                      uint64_t next) {
+static void sift_down(struct fa__sites *x, uint32_t *h, uint32_t n, uint32_t i) {
     for (;;) {
         uint32_t l = 2 * i + 1, m = i;
         if (l >= n) return;
-        figures_t fm = figures_of(x, h[m], epoch, next), fl = figures_of(x, h[l], epoch, next);
-        if (below(&fl, h[l], &fm, h[m])) m = l, fm = fl;
-        if (l + 1 < n) {
-            figures_t fr = figures_of(x, h[l + 1], epoch, next);
-            if (below(&fr, h[l + 1], &fm, h[m])) m = l + 1;
-        }
+        if (below(x, h[l], h[m])) m = l;
+        if (l + 1 < n && below(x, h[l + 1], h[m])) m = l + 1;
         if (m == i) return;
         uint32_t tmp = h[i];
         h[i] = h[m];
@@ -578,7 +596,9 @@ bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_
     uint32_t active = 0, real = 0, overflow_tags = 0, tags = 0;
     for (uint32_t i = 0; i < n; i++) {
         figures_t f = figures_of(x, i, epoch, next);
+        x->rank[i] = 0;
         if (!f.count && !f.bytes && !f.live) continue;
+        x->rank[i] = f.rank + 1;
         active++;
         uint32_t tag = x->figs[i].tag;
         if (x->figs[i].site)
@@ -597,30 +617,27 @@ bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_
     /* Pass 2: the K largest real sites. */
     uint32_t h = 0;
     for (uint32_t i = 0; i < n && k; i++) {
-        if (!x->figs[i].site) continue;
-        figures_t f = figures_of(x, i, epoch, next);
-        if (!f.count && !f.bytes && !f.live) continue;
+        if (!x->figs[i].site || !x->rank[i]) continue;
         if (h < k) {
             x->heap[h++] = i;
             if (h == k)
                 for (uint32_t j = k / 2; j-- > 0;)
-                    sift_down(x, x->heap, k, j, epoch, next);
+                    sift_down(x, x->heap, k, j);
         } else {
-            figures_t top = figures_of(x, x->heap[0], epoch, next);
-            if (!below(&top, x->heap[0], &f, i)) continue;
+            if (!below(x, x->heap[0], i)) continue;
             x->heap[0] = i;
-            sift_down(x, x->heap, k, 0, epoch, next);
+            sift_down(x, x->heap, k, 0);
         }
     }
     if (h < k)
         for (uint32_t j = h / 2; j-- > 0;)
-            sift_down(x, x->heap, h, j, epoch, next);
+            sift_down(x, x->heap, h, j);
     /* Rows from the heap, largest first. */
     uint32_t rows = h;
     for (uint32_t r = h; r-- > 0;) {
         uint32_t i = x->heap[0];
         x->heap[0] = x->heap[r];
-        sift_down(x, x->heap, r, 0, epoch, next);
+        sift_down(x, x->heap, r, 0);
         figures_t f = figures_of(x, i, epoch, next);
         if (x->scratch[i].gen != gen) x->scratch[i] = (scratch_t){.gen = gen};
         x->scratch[i].shown_gen = gen;

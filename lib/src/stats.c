@@ -170,10 +170,10 @@ void fa__stats_end_frame(fa__thread_t *t, uint64_t epoch) {
 #ifndef FA__NO_PEAK_TRACKING
     note_hw(&t->frame_hw, &t->frame_hw_epoch, epoch, used);
 #endif
-    t->frame_tag_count = 0;
 #if FA_SITES
-    fa__sites_end_frame(t);
+    fa__sites_end_frame(t, t->frame_tags, t->frame_tag_count);
 #endif
+    t->frame_tag_count = 0;
 }
 
 void fa__stats_compact(fa__thread_t *t) {
@@ -359,16 +359,18 @@ static delta_t delta_of_site(const fa__site_take_t *r) {
     return d;
 }
 
-/* Folds the thread's (site, tag) entries into the site and tag figures. */
-static void fold_sites(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch) {
-    uint32_t n = GET(t->site_stat_count);
-    for (uint32_t i = 0; i < n; i++) {
+/* Folds the thread's (site, tag) entries of tag x into the site and tag
+ * figures. Every entry that changed belongs to a listed tag: an entry
+ * changes with its tag's own figures. */
+static void fold_sites(fa_alloc_t *fa, fa__thread_t *t, uint32_t x, uint64_t epoch) {
+    for (uint32_t k = fa__sites_tag_first(t, x); k; k = fa__sites_tag_next(t, k)) {
+        fa->fold_site_entries++;
         fa__site_take_t r;
-        if (!fa__sites_take(t, i, &r)) continue;
+        if (!fa__sites_take(t, k - 1, &r)) continue;
         fa__sites_fold_fig(fa, epoch, &r);
         delta_t d = delta_of_site(&r);
         fold_delta(fa, r.tag, epoch, &d);
-        fa__sites_seen(t, i, &r);
+        fa__sites_seen(t, k - 1, &r);
     }
 }
 #endif
@@ -377,11 +379,11 @@ static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uin
     uint32_t v1 = GET(t->list_version);
     uint32_t n = GET(t->dirty_count);
     uint64_t used = 0;
-#if FA_SITES
-    fold_sites(fa, t, epoch);
-#endif
     for (uint32_t i = 0; i < n; i++) {
         uint32_t x = GET(t->dirty[i]);
+#if FA_SITES
+        fold_sites(fa, t, x, epoch);
+#endif
         fa__tstat_t *st = &t->stats[x];
         reading_t r;
         delta_t d;
@@ -424,6 +426,7 @@ void fa__stats_fold_all(fa_alloc_t *fa) {
     PUT(fa->fold_epoch, epoch);
     uint64_t peaks = fa->frame_peak_epoch == epoch ? fa->frame_peak_exited : 0;
     uint32_t threads = 0, rows = 0;
+    fa->fold_site_entries = 0;
     FA__FOR_EACH_THREAD(fa, t) {
         uint64_t activity;
         if (thread_idle(t, &activity)) {
@@ -448,6 +451,13 @@ void fa__stats_fold_all(fa_alloc_t *fa) {
     fold_end(fa);
 }
 
+uint32_t fa__stats_last_fold_sites(fa_alloc_t *fa) {
+    pthread_mutex_lock(&fa->fold_lock);
+    uint32_t n = fa->fold_site_entries;
+    pthread_mutex_unlock(&fa->fold_lock);
+    return n;
+}
+
 void fa__stats_last_fold(fa_alloc_t *fa, uint32_t *threads, uint32_t *rows) {
     pthread_mutex_lock(&fa->fold_lock);
     *threads = fa->fold_threads;
@@ -463,12 +473,14 @@ static void release_tag(fa_alloc_t *fa, uint32_t tag, int64_t d) {
 
 void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t) {
     fold_begin(fa);
-#if FA_SITES
-    fa__sites_release_own(fa, t, release_tag);
-#endif
+    /* The tags of the frame that ended are still listed (their last change,
+     * the release, came after the fold). */
     uint32_t n = t->dirty_count;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t x = t->dirty[i];
+#if FA_SITES
+        fa__sites_release_own_tag(fa, t, x, release_tag);
+#endif
         fa__seen_t *s = &t->stats[x].seen;
         uint64_t now = inuse_of(t, x);
         if (now == s->frame_inuse) continue;
