@@ -19,6 +19,10 @@
  *
  * Usage: bench-<impl> [--ms N] [--only CASE] [--mix TRACE]
  *   --ms N       target milliseconds per case (150)
+ *   --units N    with --only: run exactly N units of that case, untimed (one
+ *                before them warms up), for stable callgrind counts: the
+ *                difference between two N over the difference of operations
+ *                is the instructions per operation
  *   --mix TRACE  the game_frame_mix trace (bench/game_frame_mix.trace);
  *                without it, or in the raw binary, that case is skipped
  *   --only CASE  run only that case (e.g. pool_64; pool_64_2t also runs and
@@ -749,11 +753,14 @@ static const char *malloc_provider(void) {
 int main(int argc, char **argv) {
     uint64_t target_ms = 150;
     const char *only = NULL, *mix_path = NULL;
+    uint64_t fixed_units = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ms") && i + 1 < argc) {
             target_ms = strtoull(argv[++i], NULL, 10);
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             only = argv[++i];
+        } else if (!strcmp(argv[i], "--units") && i + 1 < argc) {
+            fixed_units = strtoull(argv[++i], NULL, 10);
         } else if (!strcmp(argv[i], "--mix") && i + 1 < argc) {
             mix_path = argv[++i];
         } else {
@@ -787,6 +794,17 @@ int main(int argc, char **argv) {
         bool want2 = two && (!only || !strcmp(only, name2));
         if (!want1 && !want2) continue;
         if (c == C_MIX && !mix_loaded) continue;
+        if (fixed_units && want1) {
+#ifdef HAVE_END_FRAME_CASES
+            if (c == C_END_1T || c == C_END_IDLE) end_frame_setup();
+#endif
+            if (c == C_POOL) pool_reset(&workers[0]);
+            run_units(&workers[0], c, 1);
+            run_units(&workers[0], c, fixed_units);
+            printf("case=%s units=%llu ops=%llu\n", case_names[c], (unsigned long long)fixed_units,
+                   (unsigned long long)(fixed_units * ops_per_unit[c]));
+            continue;
+        }
         if (c == C_END_1T || c == C_END_IDLE) {
 #ifdef HAVE_END_FRAME_CASES
             end_frame_setup();

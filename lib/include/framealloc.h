@@ -1365,7 +1365,10 @@ static inline void fa__fast_op_end(fa__fast_t *t) {
 #define FA__ADD_RELAXED(x, n) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 #endif
 
-static inline void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size, fa_site_t *site) {
+/* Always inlined: a call would save and restore registers around a path of
+ * a few dozen instructions. */
+static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size,
+                                                                      fa_site_t *site) {
     const fa__tls_t *tls = &fa__tls;
     /* Context ids are unique and start at 1 (a thread with no cached state
      * holds 0): the id alone says the cached state is fa's. */
@@ -1425,7 +1428,7 @@ static inline void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size, fa_site_t *s
 
 static inline void *fa_pool_alloc(fa_alloc_t *fa, size_t size) { return fa_pool_alloc_site(fa, size, NULL); }
 
-static inline void fa_pool_free(fa_alloc_t *fa, void *p) {
+static inline __attribute__((always_inline)) void fa_pool_free(fa_alloc_t *fa, void *p) {
     const fa__tls_t *tls = &fa__tls;
     const fa__ctx_head_t *h = fa__head(fa);
     if (FA_LIKELY(tls->fa_id == h->id &&
