@@ -99,3 +99,26 @@ BENCH_STEPS += bench-system
 bench-sites: $(BUILD)/fa-insightd $(BUILD)/bench/bench-agent
 	$(Q)python3 bench/sites.py --daemon $(BUILD)/fa-insightd --game $(BUILD)/bench/bench-agent
 BENCH_STEPS += bench-sites
+# game_frame_mix: the allocation sequence of one fa-demo frame, recorded once
+# by a build of the demo whose allocation names note what they do
+# (bench/mix_record.h, force-included; the heap entry points wrapped at link
+# time) and committed as bench/game_frame_mix.trace; bench_alloc.c replays it.
+# Re-record by hand when the demo changes: make bench-record-mix.
+MIX_TRACE := bench/game_frame_mix.trace
+MIX_RECORD_FRAME ?= 600
+MIX_WRAP := -Wl,--wrap=fa_heap_alloc_site,--wrap=fa_heap_alloc_tagged_site,--wrap=fa_heap_free,--wrap=fa_heap_realloc_site
+$(BENCH_DIR)/obj/mix_record.o: bench/mix_record.c lib/include/framealloc.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -Ilib/include -c $< -o $@
+$(BENCH_DIR)/fa-demo-record: $(DEMO_SRCS) examples/demo/demo.h bench/mix_record.h $(BENCH_DIR)/obj/mix_record.o \
+		$(AGENT_A) $(LIB_A) $(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a)
+	@$(if $(Q),echo "  CC $@")
+	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -include bench/mix_record.h -Ilib/include -Ifa-agent/include \
+		$(foreach n,$(DEMO_INTEGS),-Iintegrations/$(n) $(INTEG_CFLAGS_$(n))) -o $@ $(DEMO_SRCS) \
+		$(BENCH_DIR)/obj/mix_record.o $(MIX_WRAP) \
+		$(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a) $(AGENT_A) $(LIB_A) \
+		$(foreach n,$(DEMO_INTEGS),$(INTEG_LIBS_$(n))) $(AGENT_LDLIBS) -lm
+.PHONY: bench-record-mix
+bench-record-mix: $(BENCH_DIR)/fa-demo-record
+	$(Q)MIX_RECORD_FRAME=$(MIX_RECORD_FRAME) MIX_RECORD_OUT=$(MIX_TRACE) $< --no-agent --deterministic \
+		--seed 1 --frames $(MIX_RECORD_FRAME) --quiet

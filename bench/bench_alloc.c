@@ -17,10 +17,24 @@
  *   runq_wait=0.000
  * plus `impl=` and `malloc_lib=` lines saying what was measured.
  *
- * Usage: bench-<impl> [--ms N] [--only CASE]
+ * Usage: bench-<impl> [--ms N] [--only CASE] [--mix TRACE]
  *   --ms N       target milliseconds per case (150)
+ *   --units N    with --only: run exactly N units of that case, untimed (one
+ *                before them warms up), for stable callgrind counts: the
+ *                difference between two N over the difference of operations
+ *                is the instructions per operation
+ *   --mix TRACE  the game_frame_mix trace (bench/game_frame_mix.trace);
+ *                without it, or in the raw binary, that case is skipped
  *   --only CASE  run only that case (e.g. pool_64; pool_64_2t also runs and
  *                prints pool_64), for perf/callgrind and for re-runs
+ *
+ * game_frame_mix replays the allocations of one recorded fa-demo frame
+ * (bench/mix_record.h): framealloc makes them as the demo did (frame, pool,
+ * heap, under their tags); malloc makes every one with malloc (aligned_alloc
+ * above 16-byte alignment) and frees the frame's at its end. Blocks the frame
+ * frees but did not allocate are made before it, blocks it leaves live are
+ * freed after it, outside the timing. Per frame; bench/run divides by the
+ * allocations (mix_allocs=) for the figure per allocation.
  *
  * end_frame_1000tags and end_frame_1000tags_64idle (framealloc only) time
  * one whole frame that touches 4 of 1000 tags: begin, 4 x (push, 64-byte
@@ -438,15 +452,155 @@ static void short_frames_unit(worker_t *w) {
     }
 }
 
+/* ---- game_frame_mix ------------------------------------------------------ */
+
+static uint64_t mix_timed; /* ns spent in the replayed frames */
+static bool mix_loaded;
+
+#if !defined(BENCH_RAW)
+#define MIX_MAX 100000
+typedef struct mix_event {
+    char op, kind; /* op: I (live before), A, F; kind: F frame, P pool, H heap */
+    uint32_t id;
+    size_t size, align;
+    int tag;      /* framealloc: the tag's id */
+    void *site;   /* framealloc: one call site per (tag, kind), as the demo's
+                     subsystems allocate from their own lines */
+} mix_event_t;
+static mix_event_t mix[MIX_MAX];
+static uint32_t mix_count, mix_allocs, mix_ids;
+static void **mix_ptr;   /* block id -> pointer (live blocks) */
+static void **mix_frame; /* malloc: the frame's blocks, freed at its end */
+
+static void mix_load(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) die("cannot open the --mix trace");
+    char line[512], tag[300];
+    while (fgets(line, sizeof line, f)) {
+        mix_event_t e = {0};
+        unsigned id;
+        size_t size, align;
+        char kind;
+        if (line[0] == '#' || line[0] == '\n') continue;
+        if (mix_count == MIX_MAX) die("trace too long");
+        if (sscanf(line, "I %u %c %zu", &id, &kind, &size) == 3) {
+            e = (mix_event_t){.op = 'I', .kind = kind, .id = id, .size = size, .align = 16};
+        } else if (sscanf(line, "A %u %c %zu %zu %299s", &id, &kind, &size, &align, tag) == 5) {
+            e = (mix_event_t){.op = 'A', .kind = kind, .id = id, .size = size, .align = align};
+#if !defined(BENCH_MALLOC) && !defined(BENCH_RAW)
+            e.tag = strcmp(tag, "-") ? fa_tag_find(fa, tag, true) : FA_TAG_ROOT;
+            if (e.tag < 0) die("bad tag in the trace");
+            fa_kind k = kind == 'F' ? FA_KIND_FRAME : kind == 'P' ? FA_KIND_POOL : FA_KIND_HEAP;
+            e.site = fa_site_intern("bench/game_frame_mix.trace", tag, (uint32_t)e.tag * 3 + k, k);
+#endif
+            mix_allocs++;
+        } else if (sscanf(line, "F %u", &id) == 1) {
+            e = (mix_event_t){.op = 'F', .id = id};
+        } else {
+            die("bad line in the --mix trace");
+        }
+        if (e.id >= mix_ids) mix_ids = e.id + 1;
+        mix[mix_count++] = e;
+    }
+    fclose(f);
+    /* A free's kind is its block's (resolved here, not in the timed loop). */
+    for (uint32_t i = 0; i < mix_count; i++) {
+        if (mix[i].op != 'F') continue;
+        for (uint32_t j = 0; j < i && !mix[i].kind; j++)
+            if (mix[j].id == mix[i].id && mix[j].op != 'F') mix[i].kind = mix[j].kind;
+        if (!mix[i].kind || mix[i].kind == 'F') die("a free of an unknown or frame block in the trace");
+    }
+    mix_ptr = calloc(mix_ids, sizeof *mix_ptr);
+    mix_frame = calloc(mix_count, sizeof *mix_frame);
+    if (!mix_ptr || !mix_frame) die("out of memory");
+    mix_loaded = true;
+}
+
+#if defined(BENCH_MALLOC)
+static void *mix_block(char kind, size_t size, size_t align, void *site) {
+    (void)kind, (void)site;
+    if (align <= 16) return malloc(size ? size : 1);
+    return aligned_alloc(align, (size + align - 1) & ~(align - 1));
+}
+static void mix_release(char kind, void *p) {
+    (void)kind;
+    free(p);
+}
+static void mix_set_tag(int tag) {
+    (void)tag;
+}
+static void mix_frame_begin(void) {}
+#elif !defined(BENCH_RAW)
+static int mix_tag = FA_TAG_ROOT;
+static void *mix_block(char kind, size_t size, size_t align, void *site) {
+    if (kind == 'F') return fa_frame_alloc_site(fa, size, align, site);
+    if (kind == 'P') return fa_pool_alloc_site(fa, size, site);
+    return fa_heap_alloc_site(fa, size, align, site);
+}
+static void mix_release(char kind, void *p) {
+    if (kind == 'P') fa_pool_free(fa, p);
+    else if (kind == 'H') fa_heap_free(fa, p);
+}
+static void mix_set_tag(int tag) {
+    if (tag == mix_tag) return;
+    if (mix_tag != FA_TAG_ROOT) fa_tag_pop(fa);
+    if (tag != FA_TAG_ROOT) fa_tag_push_id(fa, tag);
+    mix_tag = tag;
+}
+static void mix_frame_begin(void) {
+    fa_begin_frame(fa);
+}
+#endif
+
+/* One replayed frame (timed), between the untimed making of the blocks it
+ * frees and the untimed freeing of those it leaves. */
+static void mix_unit(worker_t *w) {
+    (void)w;
+    for (uint32_t i = 0; i < mix_count; i++)
+        if (mix[i].op == 'I') mix_ptr[mix[i].id] = mix_block(mix[i].kind, mix[i].size, 16, NULL);
+    uint32_t frame_n = 0;
+    uint64_t t0 = now_ns();
+    mix_frame_begin();
+    for (uint32_t i = 0; i < mix_count; i++) {
+        const mix_event_t *e = &mix[i];
+        if (e->op == 'A') {
+            mix_set_tag(e->tag);
+            char *p = mix_block(e->kind, e->size, e->align, e->site);
+            if (__builtin_expect(!p, 0)) die("allocation failed");
+            p[0] = 1;
+            if (e->kind == 'F') mix_frame[frame_n++] = p;
+            else mix_ptr[e->id] = p;
+        } else if (e->op == 'F') {
+            mix_release(e->kind, mix_ptr[e->id]);
+            mix_ptr[e->id] = NULL;
+        }
+    }
+    mix_set_tag(0); /* the root tag */
+#if defined(BENCH_MALLOC)
+    for (uint32_t i = 0; i < frame_n; i++) free(mix_frame[i]);
+#else
+    fa_end_frame(fa);
+#endif
+    mix_timed += now_ns() - t0;
+    for (uint32_t i = 0; i < mix_count; i++) {
+        const mix_event_t *e = &mix[i];
+        if (e->op == 'A' && e->kind != 'F' && mix_ptr[e->id]) {
+            mix_release(e->kind, mix_ptr[e->id]);
+            mix_ptr[e->id] = NULL;
+        }
+    }
+}
+#endif
+
 /* C_END_1T and C_END_IDLE exist for framealloc only: a frame with 4 of 1000
  * tags, on its own and with 64 idle threads registered. */
-enum { C_FRAME_16, C_FRAME_64, C_FRAME_256, C_BATCH, C_POOL, C_SHORT, C_END_1T, C_END_IDLE, C_COUNT };
+enum { C_FRAME_16, C_FRAME_64, C_FRAME_256, C_BATCH, C_POOL, C_SHORT, C_MIX, C_END_1T, C_END_IDLE, C_COUNT };
 static const char *const case_names[C_COUNT] = {"frame_16",      "frame_64", "frame_256",
                                                 "batch_1000x64", "pool_64",  "frame_1x64",
-                                                "end_frame_1000tags", "end_frame_1000tags_64idle"};
+                                                "game_frame_mix", "end_frame_1000tags", "end_frame_1000tags_64idle"};
 static const uint32_t ops_per_unit[C_COUNT] = {FRAME_ALLOCS,      FRAME_ALLOCS, FRAME_ALLOCS,
                                                BATCHES_PER_FRAME, POOL_OPS,     SHORT_FRAMES,
-                                               1,                 1};
+                                               1,                 1,            1};
 
 static void run_units(worker_t *w, int c, uint64_t units) {
     for (uint64_t u = 0; u < units; u++) {
@@ -469,6 +623,11 @@ static void run_units(worker_t *w, int c, uint64_t units) {
         case C_SHORT:
             short_frames_unit(w);
             break;
+#if !defined(BENCH_RAW)
+        case C_MIX:
+            mix_unit(w);
+            break;
+#endif
 #ifdef HAVE_END_FRAME_CASES
         case C_END_1T:
         case C_END_IDLE:
@@ -514,6 +673,7 @@ static uint64_t run_single(worker_t *w, int c, uint64_t target_ns, bool print) {
     uint64_t timed = 0, ns;
     uint64_t wait0 = runq_wait_ns();
     uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t mix0 = mix_timed;
     t0 = now_ns();
     do {
         run_units(w, c, step);
@@ -522,6 +682,9 @@ static uint64_t run_single(worker_t *w, int c, uint64_t target_ns, bool print) {
     } while (ns < target_ns);
     double share = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0) / (double)ns;
     double wait = (double)(runq_wait_ns() - wait0) / (double)ns;
+    /* game_frame_mix: only the replayed frames count, not the setting up
+     * and clearing of the blocks that live across frames. */
+    if (c == C_MIX) ns = mix_timed - mix0;
     if (print) print_result(case_names[c], 1, timed, timed * ops_per_unit[c], ns, share, wait);
     if (c == C_POOL) pool_reset(w);
     return timed;
@@ -589,20 +752,33 @@ static const char *malloc_provider(void) {
 
 int main(int argc, char **argv) {
     uint64_t target_ms = 150;
-    const char *only = NULL;
+    const char *only = NULL, *mix_path = NULL;
+    uint64_t fixed_units = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ms") && i + 1 < argc) {
             target_ms = strtoull(argv[++i], NULL, 10);
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             only = argv[++i];
+        } else if (!strcmp(argv[i], "--units") && i + 1 < argc) {
+            fixed_units = strtoull(argv[++i], NULL, 10);
+        } else if (!strcmp(argv[i], "--mix") && i + 1 < argc) {
+            mix_path = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--ms MILLISECONDS_PER_CASE] [--only CASE]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--ms MILLISECONDS_PER_CASE] [--only CASE] [--mix TRACE]\n", argv[0]);
             return 2;
         }
     }
     if (target_ms == 0) target_ms = 1;
     printf("impl=%s\nmalloc_lib=%s\n", IMPL_NAME, malloc_provider());
     impl_init();
+#if !defined(BENCH_RAW)
+    if (mix_path) {
+        mix_load(mix_path);
+        printf("mix_events=%u mix_allocs=%u\n", mix_count, mix_allocs);
+    }
+#else
+    (void)mix_path;
+#endif
     for (int i = 0; i < 2; i++) {
         workers[i].rng = POOL_SEED;
         impl_thread_init(&workers[i]);
@@ -617,6 +793,18 @@ int main(int argc, char **argv) {
         bool want1 = !only || !strcmp(only, case_names[c]);
         bool want2 = two && (!only || !strcmp(only, name2));
         if (!want1 && !want2) continue;
+        if (c == C_MIX && !mix_loaded) continue;
+        if (fixed_units && want1) {
+#ifdef HAVE_END_FRAME_CASES
+            if (c == C_END_1T || c == C_END_IDLE) end_frame_setup();
+#endif
+            if (c == C_POOL) pool_reset(&workers[0]);
+            run_units(&workers[0], c, 1);
+            run_units(&workers[0], c, fixed_units);
+            printf("case=%s units=%llu ops=%llu\n", case_names[c], (unsigned long long)fixed_units,
+                   (unsigned long long)(fixed_units * ops_per_unit[c]));
+            continue;
+        }
         if (c == C_END_1T || c == C_END_IDLE) {
 #ifdef HAVE_END_FRAME_CASES
             end_frame_setup();

@@ -118,6 +118,7 @@ extern "C" {
 #define FA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FA_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define FA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define FA__COLD __attribute__((cold))
 #else
 #define FA_NODISCARD
 #define FA_MALLOC_ATTR
@@ -126,6 +127,7 @@ extern "C" {
 #define FA_LIKELY(x) (x)
 #define FA_UNLIKELY(x) (x)
 #define FA_PRINTF(f, a)
+#define FA__COLD
 #endif
 
 #if defined(__cplusplus)
@@ -468,26 +470,44 @@ FA_API size_t fa_frame_capacity(fa_alloc_t *fa);
 /* A block of at least size bytes from the size class that fits (16 B steps
  * up to 128, then quarter powers of two up to 4096), aligned to 16.
  * Above FA_POOL_MAX_SIZE it falls back to fa_heap_alloc(size, 16) and counts
- * as heap. O(1) from the thread cache; a cache miss takes the class lock
+ * as heap. O(1) from the thread cache, inline (GCC and Clang, not FA_DEBUG):
+ * a class table, a pop, the tag's and the call site's counters, no lock, no
+ * division; a tag under a budget, a site's first use under a tag, and an
+ * empty cache take a call. A cache miss takes the class lock
  * once per batch; a depot miss carves a slab (no system call: the address
  * space is reserved at create). Slabs (64 KiB) are not tied to a class for
  * ever: when the reserve is used up, slabs whose blocks are all free in the
  * class depots are handed to the class that needs one (the calling thread's
  * caches are given back first), see also fa_pool_trim(). Any thread. size 0
  * gets a 16 B block. */
+#if defined(__GNUC__) && !defined(FA_DEBUG) && !defined(FA_BUILDING_LIBRARY)
+/* The common case is inline (see the end of this header): the calling
+ * thread's cache of the class, a few counters, no lock, no division. */
+#define FA__POOL_INLINE 1
+static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc(fa_alloc_t *fa, size_t size);
+static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size,
+                                                                                   fa_site_t *site);
+#else
 FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc(fa_alloc_t *fa, size_t size);
 FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size,
                                                                             fa_site_t *site);
+#endif
 
 /* Returns a block from fa_pool_alloc() (pool or heap fallback, found from
  * the pointer alone). Any thread, including one other than the allocating
- * thread. NULL is ignored. A pointer that fa does not own (a malloc block,
+ * thread. NULL is ignored. Inline like fa_pool_alloc when the block's tag is
+ * the calling thread's current tag (one multiply checks that p starts a
+ * block and finds its index); other blocks take a call. A pointer that fa does not own (a malloc block,
  * another context's block, an interior pointer, frame memory) is reported
  * (FA_ERR_FOREIGN_PTR) and ignored, without reading memory fa does not own.
  * A double free is reported (FA_ERR_DOUBLE_FREE) and ignored when the block
  * is a heap block, or a pool block still at the head of this thread's cache
  * (a free twice in a row); FA_DEBUG catches every pool double free. */
+#if defined(FA__POOL_INLINE)
+static inline void fa_pool_free(fa_alloc_t *fa, void *p);
+#else
 FA_API void fa_pool_free(fa_alloc_t *fa, void *p);
+#endif
 
 /* Gives back what the pools do not use: the calling thread's cached blocks
  * return to the class depots, every slab whose blocks are all free in a depot
@@ -998,9 +1018,14 @@ typedef enum fa_behaviour_preset {
 /* Turns the filter on (or off with FA_BEHAVIOUR_OFF) at run time. Off, it
  * costs nothing on the pool and inline frame paths (the per-tag flag the
  * pool path reads for budgets also says whether the filter is on) and one
- * predictable branch on the heap path. On, the pool path also tracks blocks
- * of the current frame, and the main thread's frame end collects the tags
- * fed during the frame. O(tags), takes the tag registry lock. Any thread;
+ * predictable branch on the heap path. On, pool operations leave the inline
+ * path: an allocation notes its block in the calling thread's set of this
+ * frame's blocks, a free looks it up and counts per tag in the calling
+ * thread's own state, which the thread's fa_end_frame adds to the shared
+ * counters (so no allocation path writes a line another thread writes; a
+ * worker's frees count in the context frame during which it ends its
+ * frame). The main thread's frame end collects the tags fed during the
+ * frame. O(tags), takes the tag registry lock. Any thread;
  * takes effect at the next frame. Compiled out in FA_MINIMAL (returns
  * FA_ERR_STATE there). */
 FA_API int fa_behaviour_enable(fa_alloc_t *fa, fa_behaviour_preset preset);
@@ -1117,6 +1142,94 @@ typedef struct fa__site_slot {
     uint32_t next;   /* the next slot keyed to the same tag: site id + 1 */
 } fa__site_slot_t;
 
+/* Pools. 28 size classes (16 B steps up to 128, then quarter powers of two
+ * up to 4096) in 64 KiB slabs; a slab header is followed by one owner word
+ * per block (FA__OWNER: the block's tag and call site while allocated),
+ * then the blocks. A free block links to the next through its first 8
+ * bytes: the pointer in the low 48 bits (user-space addresses fit), the
+ * block's own index in its slab in the high 16, so that an allocation finds
+ * the block's owner word without a division. */
+#define FA__NCLASS 28
+#define FA__SLAB_SIZE ((size_t)64 * 1024)
+#define FA__SLAB_MAGIC 0xFA51AB01u
+#define FA__LINK_SHIFT 48
+#define FA__LINK_MASK ((UINT64_C(1) << FA__LINK_SHIFT) - 1)
+#define FA__OWNER(tag, site) ((uint32_t)(tag) | (uint32_t)(site) << 16)
+#define FA__OWNER_TAG(o) ((o)&0xFFFFu)
+#define FA__OWNER_SITE(o) ((o) >> 16)
+
+static const uint16_t fa__class_size[FA__NCLASS] = {16,  32,  48,  64,  80,   96,   112,  128,  160,  192,
+                                                    224, 256, 320, 384, 448,  512,  640,  768,  896,  1024,
+                                                    1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096};
+/* (size + 15) / 16 -> class, for sizes 0..4096. */
+static const uint8_t fa__class_of[257] = {
+    0,  0,  1,  2,  3,  4,  5,  6,  7,  8,  8,  9,  9,  10, 10, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 14,
+    14, 14, 14, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18,
+    18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+    20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22,
+    22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24,
+    24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+    24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25,
+    25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26,
+    26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 27,
+    27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27};
+
+/* A slab's header. A block's index is found from its address without a
+ * division: x = offset - first_offset must have its low `shift` bits clear,
+ * and (x >> shift) times the inverse of block_size's odd factor (mod 2^32)
+ * is then the index if and only if that odd factor divides it, which makes
+ * the product below block_count; any other address gives a product at or
+ * above it (exact division by multiplication). */
+typedef struct fa__slab {
+    uint32_t magic;
+    uint16_t class_index;
+    uint16_t decommitted; /* empty and returned to the OS */
+    uint32_t block_size;
+    uint32_t block_count;
+    uint32_t first_offset; /* of block 0 from the slab start */
+    uint32_t shift;        /* trailing zero bits of block_size */
+    uint32_t odd_inverse;  /* (block_size >> shift)^-1 mod 2^32 */
+    uint32_t scan_free;    /* reclaim scan: free blocks seen */
+    uint64_t context_id;
+    struct fa__slab *next_empty; /* empty list (pool lock) */
+    uint32_t scan_round;
+    uint32_t low_mask; /* (1 << shift) - 1 */
+} fa__slab_t; /* 56 bytes; the owner words follow */
+#define FA__SLAB_OWNERS(s) ((uint32_t *)(void *)((char *)(s) + sizeof(fa__slab_t)))
+
+/* A thread's free list of one class. */
+typedef struct fa__pool_cache {
+    void *head;     /* first free block (a plain pointer) */
+    uint32_t count; /* blocks in the list */
+    uint32_t max;   /* more than this: a batch goes back to the depot */
+} fa__pool_cache_t;
+
+/* A thread's pool or heap figures for one tag (see internal.h): count,
+ * bytes, frees, freed bytes and the high-water mark of the net bytes. */
+typedef struct fa__phstat {
+    uint64_t count, bytes, frees, free_bytes;
+    int64_t hw;
+} fa__phstat_t;
+/* Each tag's figures take 1 << FA__TSTAT_SHIFT bytes, pool's first. */
+#define FA__TSTAT_SHIFT 8
+
+/* A thread's figures for one (call site, tag) pair; the first cache line
+ * is what a pool operation touches. */
+typedef struct fa__site_stat {
+    uint32_t site, tag;
+    uint32_t fig;  /* the context's figure this entry folds into */
+    uint32_t next; /* the next entry of the same site on this thread + 1 */
+    /* Cumulative, written by the owner (frame figures exclude the site
+     * slot's packed window while the slot points here). */
+    uint64_t count[2], bytes[2], freed[2]; /* pool, heap */
+    uint64_t frame_count, frame_bytes, frame_released;
+    uint32_t tag_next; /* the next entry of the same tag on this thread + 1 */
+    uint32_t pad32;
+    uint64_t pad[4];
+} fa__site_stat_t;
+
+/* The first cache line is what the frame path and the main thread's frame
+ * end read (activity, state); the pool caches follow. */
 typedef struct fa__fast {
     char *cur;        /* bump pointer (owner only) */
     char *end;        /* end of the fast window: the chunk's end or sooner */
@@ -1126,6 +1239,14 @@ typedef struct fa__fast {
                          (outside a frame, a budget applies, or another
                          thread asked for a recheck: written by others) */
     fa__site_slot_t *site_slots; /* FA_SITE_MAX + 1 slots (FA_SITES), else NULL */
+    /* Odd while the thread is inside an operation that reads budget flags
+     * or changes its figures, even between (internal.h, fa__op_begin). */
+    uint64_t activity;
+    uint64_t seen_activity; /* written by the folding thread */
+    uint32_t state;         /* atomic: the record's state */
+    uint32_t in_frame_pub;  /* atomic: in a frame, for other threads */
+    void *stats;            /* per tag, 1 << FA__TSTAT_SHIFT bytes each */
+    fa__pool_cache_t pool[FA__NCLASS];
 } fa__fast_t;
 
 /* The calling thread's cached (context, fast state) pair. */
@@ -1144,9 +1265,21 @@ extern FA_API _Thread_local fa__tls_t fa__tls;
 /* The unknown site of each kind (ids 1..3): what direct calls count as. */
 extern FA_API fa_site_t fa__site_unknown[FA_KIND_COUNT_];
 
-/* Every context starts with its unique id, so a cache entry left by a
- * destroyed context at the same address is never mistaken for it. */
-static inline uint64_t fa__context_id(const fa_alloc_t *fa) { return *(const uint64_t *)(const void *)fa; }
+/* What every context starts with. The id is unique, so a cache entry left
+ * by a destroyed context at the same address is never mistaken for it. */
+typedef struct fa__ctx_head {
+    uint64_t id;
+    const uint8_t *tag_flags; /* per tag: non-zero when its pool and heap
+                                 operations take the slow path (a budget
+                                 applies or the behaviour filter is on) */
+    uintptr_t pool_base;      /* the pools' reserved range, slab-aligned */
+    uint64_t pool_used;       /* bytes of it handed out as slabs (atomic) */
+} fa__ctx_head_t;
+
+static inline const fa__ctx_head_t *fa__head(const fa_alloc_t *fa) {
+    return (const fa__ctx_head_t *)(const void *)fa;
+}
+static inline uint64_t fa__context_id(const fa_alloc_t *fa) { return fa__head(fa)->id; }
 
 FA_API void *fa__frame_alloc_slow(fa_alloc_t *fa, size_t size, size_t align, fa_site_t *site);
 
@@ -1200,6 +1333,167 @@ static inline void *fa_frame_alloc_site(fa_alloc_t *fa, size_t size, size_t alig
 static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
     return fa_frame_alloc_site(fa, size, align, NULL);
 }
+
+/* Pool operations the inline paths hand over: everything but a block from
+ * (or back to) the calling thread's cache under its current tag with no
+ * budget and no behaviour filter, at a site already counted there. */
+FA_API void *fa__pool_alloc_slow(fa_alloc_t *fa, size_t size, fa_site_t *site);
+FA_API void fa__pool_free_slow(fa_alloc_t *fa, void *p);
+/* The calling thread's cache of class c is over its maximum: one batch goes
+ * back to the depot (its lock). */
+FA_API FA__COLD void fa__pool_cache_overflow(fa_alloc_t *fa, uint32_t c);
+/* The tag flags (fa__ctx_head_t.tag_flags): a budget applies to the tag (the
+ * out-of-line path charges it), the behaviour filter is on (the inline path
+ * calls its hooks, which touch only the calling thread's state). */
+#define FA__TAG_ACCOUNTED 1u
+#define FA__TAG_FILTERED 2u
+FA_API FA__COLD void fa__bh_pool_alloc_hook(fa_alloc_t *fa, void *p);
+FA_API FA__COLD void fa__bh_pool_free_hook(fa_alloc_t *fa, void *p, uint32_t tag, uint32_t size);
+
+#if defined(FA__POOL_INLINE)
+static inline uint32_t fa__tag_flags(const fa_alloc_t *fa, uint32_t tag) {
+    return __atomic_load_n(&fa__head(fa)->tag_flags[tag], __ATOMIC_RELAXED);
+}
+#ifndef FA_MINIMAL
+/* An operation begins and ends (the activity word is odd inside): see
+ * fa__op_begin in the library. Plain moves on x86-64. */
+static inline void fa__fast_op_begin(fa__fast_t *t) {
+    __atomic_store_n(&t->activity, t->activity + 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+static inline void fa__fast_op_end(fa__fast_t *t) {
+    __atomic_store_n(&t->activity, t->activity + 1, __ATOMIC_RELEASE);
+}
+#define FA__ADD_RELAXED(x, n) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#endif
+
+/* Always inlined: a call would save and restore registers around a path of
+ * a few dozen instructions. */
+static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size,
+                                                                      fa_site_t *site) {
+    const fa__tls_t *tls = &fa__tls;
+    /* Context ids are unique and start at 1 (a thread with no cached state
+     * holds 0): the id alone says the cached state is fa's. */
+    if (FA_LIKELY(tls->fa_id == fa__context_id(fa) && size <= FA_POOL_MAX_SIZE)) {
+        fa__fast_t *t = tls->fast;
+        uint32_t c = fa__class_of[(size + 15) >> 4];
+        fa__pool_cache_t *cache = &t->pool[c];
+        void *p = cache->head;
+#if FA_SITES
+        uint32_t site_id = site ? __atomic_load_n(&site->id, __ATOMIC_RELAXED) : FA_SITE_UNKNOWN(FA_KIND_POOL);
+        fa__site_slot_t *slot = &t->site_slots[site_id];
+        const int site_ready = slot->key == t->tag + 1;
+#else
+        const uint32_t site_id = 0;
+        const int site_ready = 1;
+        (void)site;
+#endif
+        if (FA_LIKELY(p != NULL && site_ready)) {
+            uint64_t link = *(const uint64_t *)p;
+#ifndef FA_MINIMAL
+            fa__fast_op_begin(t);
+            uint32_t tag = t->tag, flags = fa__tag_flags(fa, tag);
+            if (FA_LIKELY(!(flags & FA__TAG_ACCOUNTED))) {
+                uint32_t bs = fa__class_size[c];
+                fa__phstat_t *ps = (fa__phstat_t *)(void *)((char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT));
+#if FA_SITES
+                fa__site_stat_t *e = (fa__site_stat_t *)slot->stat;
+                FA__ADD_RELAXED(e->count[0], 1);
+                FA__ADD_RELAXED(e->bytes[0], bs);
+#else
+                FA__ADD_RELAXED(ps->count, 1);
+#endif
+                FA__ADD_RELAXED(ps->bytes, bs);
+                /* Written only when it changes: a store would pull the
+                 * slab's owner line away from other threads sharing it. */
+                uint32_t *owner = FA__SLAB_OWNERS((uintptr_t)p & ~(uintptr_t)(FA__SLAB_SIZE - 1)) +
+                                  (uint32_t)(link >> FA__LINK_SHIFT);
+                uint32_t o = FA__OWNER(tag, site_id);
+                if (*owner != o) *owner = o;
+                cache->head = (void *)(uintptr_t)(link & FA__LINK_MASK);
+                cache->count--;
+                if (FA_UNLIKELY(flags)) fa__bh_pool_alloc_hook(fa, p);
+                fa__fast_op_end(t);
+                return p;
+            }
+            fa__fast_op_end(t);
+#else
+            (void)site_id;
+            cache->head = (void *)(uintptr_t)(link & FA__LINK_MASK);
+            cache->count--;
+            return p;
+#endif
+        }
+    }
+    return fa__pool_alloc_slow(fa, size, site);
+}
+
+static inline void *fa_pool_alloc(fa_alloc_t *fa, size_t size) { return fa_pool_alloc_site(fa, size, NULL); }
+
+static inline __attribute__((always_inline)) void fa_pool_free(fa_alloc_t *fa, void *p) {
+    const fa__tls_t *tls = &fa__tls;
+    const fa__ctx_head_t *h = fa__head(fa);
+    if (FA_LIKELY(tls->fa_id == h->id &&
+                  (uintptr_t)p - h->pool_base < __atomic_load_n(&h->pool_used, __ATOMIC_ACQUIRE))) {
+        fa__slab_t *s = (fa__slab_t *)((uintptr_t)p & ~(uintptr_t)(FA__SLAB_SIZE - 1));
+        /* Wraps for an address before the first block: the index test
+         * below refuses it (see fa__slab_t). */
+        uint32_t x = (uint32_t)((uintptr_t)p - (uintptr_t)s) - s->first_offset;
+        uint32_t idx = (x >> s->shift) * s->odd_inverse;
+        if (FA_LIKELY(s->magic == FA__SLAB_MAGIC && (x & s->low_mask) == 0 && idx < s->block_count)) {
+            fa__fast_t *t = tls->fast;
+            uint32_t c = s->class_index;
+            fa__pool_cache_t *cache = &t->pool[c];
+#ifndef FA_MINIMAL
+            fa__fast_op_begin(t);
+            uint32_t o = FA__SLAB_OWNERS(s)[idx], tag = FA__OWNER_TAG(o);
+#if FA_SITES
+            fa__site_slot_t *slot = &t->site_slots[FA__OWNER_SITE(o)];
+            const int site_ready = slot->key == tag + 1;
+#else
+            const int site_ready = 1;
+#endif
+            /* A block of another tag (its figures may need listing), the
+             * block at the head of the cache (a double free), a budget or
+             * the filter: the out-of-line path. */
+            uint32_t flags = fa__tag_flags(fa, tag);
+            if (FA_LIKELY(p != cache->head && tag == t->tag && site_ready && !(flags & FA__TAG_ACCOUNTED))) {
+                uint32_t bs = s->block_size;
+                fa__phstat_t *ps = (fa__phstat_t *)(void *)((char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT));
+#ifndef FA__NO_PEAK_TRACKING
+                /* The high-water mark of the tag's net bytes: a maximum is
+                 * right before a decrease. */
+                int64_t net = (int64_t)(ps->bytes - ps->free_bytes);
+                if (net > __atomic_load_n(&ps->hw, __ATOMIC_RELAXED)) __atomic_store_n(&ps->hw, net, __ATOMIC_RELAXED);
+#endif
+                FA__ADD_RELAXED(ps->frees, 1);
+                FA__ADD_RELAXED(ps->free_bytes, bs);
+#if FA_SITES
+                fa__site_stat_t *e = (fa__site_stat_t *)slot->stat;
+                FA__ADD_RELAXED(e->freed[0], bs);
+#endif
+                *(uint64_t *)p = (uint64_t)(uintptr_t)cache->head | (uint64_t)idx << FA__LINK_SHIFT;
+                cache->head = p;
+                if (FA_UNLIKELY(++cache->count > cache->max)) fa__pool_cache_overflow(fa, c);
+                /* The filter looks up the block's address only. */
+                if (FA_UNLIKELY(flags)) fa__bh_pool_free_hook(fa, p, tag, bs);
+                fa__fast_op_end(t);
+                return;
+            }
+            fa__fast_op_end(t);
+#else
+            if (FA_LIKELY(p != cache->head)) {
+                *(uint64_t *)p = (uint64_t)(uintptr_t)cache->head | (uint64_t)idx << FA__LINK_SHIFT;
+                cache->head = p;
+                if (FA_UNLIKELY(++cache->count > cache->max)) fa__pool_cache_overflow(fa, c);
+                return;
+            }
+#endif
+        }
+    }
+    fa__pool_free_slow(fa, p);
+}
+#endif /* FA__POOL_INLINE */
 
 /* ------------------------------------------------------------------------ */
 /* The allocation names as macros that pass their call site                 */

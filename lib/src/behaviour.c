@@ -13,6 +13,7 @@
 #define SET_PROBES 8     /* probes per insert or lookup: a bounded cost */
 #define PROMOTED_CAP 256 /* promoted blocks watched for churn per thread */
 #define TOMBSTONE ((void *)1)
+#define PENDING_CAP 64   /* tags per thread and frame whose pool-free counts wait for its frame end */
 
 typedef struct bh_tag {
     _Atomic uint64_t frame_count[FA_FIND_COUNT_];
@@ -78,6 +79,17 @@ typedef struct fa__bh_thread {
         uint64_t frame;
     } promoted[PROMOTED_CAP]; /* hash by pointer, bounded probes */
     uint32_t promoted_count;
+    /* Pool frees of this frame, per tag, added to the shared counters at
+     * the thread's frame end, so that no allocation path writes a line
+     * other threads write (open addressing on tag + 1; a full table sends
+     * the rest straight to the shared counters). */
+    struct {
+        uint32_t tag1; /* tag + 1, 0: empty */
+        uint32_t frees;
+        uint64_t same_count, same_value; /* freed in the frame they were allocated */
+    } pending[PENDING_CAP];
+    uint8_t pending_at[PENDING_CAP];
+    uint32_t pending_count;
 } fa__bh_thread_t;
 
 int fa__behaviour_init(fa_alloc_t *fa) {
@@ -218,20 +230,62 @@ void fa__bh_pool_alloc(fa_alloc_t *fa, fa__thread_t *t, void *p) {
     }
 }
 
+/* The thread's pending entry of tag, NULL when the table is full. */
+static __typeof__(((fa__bh_thread_t *)0)->pending[0]) *pending_of(fa__bh_thread_t *bh, uint32_t tag) {
+    for (uint32_t i = (tag * 0x9E3779B1u) >> 26, n = 0; n < PENDING_CAP; i = (i + 1) & (PENDING_CAP - 1), n++) {
+        if (bh->pending[i].tag1 == tag + 1) return &bh->pending[i];
+        if (!bh->pending[i].tag1) {
+            bh->pending[i].tag1 = tag + 1;
+            bh->pending_at[bh->pending_count++] = (uint8_t)i;
+            return &bh->pending[i];
+        }
+    }
+    return NULL;
+}
+
+/* Adds a tag's pool frees to the shared counters, then marks it fed. */
+static void pool_frees_publish(fa__behaviour_t *b, uint32_t tag, uint64_t frees, uint64_t same_count,
+                               uint64_t same_value) {
+    bh_tag_t *bt = &b->tags[tag];
+    atomic_fetch_add_explicit(&bt->frame_pool_frees, frees, memory_order_seq_cst);
+    if (same_count) {
+        atomic_fetch_add_explicit(&bt->frame_count[FA_FIND_POOL_SAME_FRAME_FREE], same_count, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&bt->frame_value[FA_FIND_POOL_SAME_FRAME_FREE], same_value, memory_order_relaxed);
+    }
+    mark_fed(b, tag);
+}
+
+/* The thread's pending pool frees go to the shared counters. */
+static void pending_flush(fa_alloc_t *fa, fa__bh_thread_t *bh) {
+    for (uint32_t k = 0; k < bh->pending_count; k++) {
+        __typeof__(bh->pending[0]) *e = &bh->pending[bh->pending_at[k]];
+        if (fa__behaviour_on(fa)) pool_frees_publish(fa->behaviour, e->tag1 - 1, e->frees, e->same_count, e->same_value);
+        memset(e, 0, sizeof *e);
+    }
+    bh->pending_count = 0;
+}
+
 void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_t size) {
     fa__bh_thread_t *bh = t->bh;
     if (!bh || !fa__behaviour_on(fa)) return;
     bool pool = fa__pool_owns(fa, p);
     if (pool && t->in_frame) {
-        atomic_fetch_add_explicit(&fa->behaviour->tags[tag].frame_pool_frees, 1, memory_order_seq_cst);
-        mark_fed(fa->behaviour, tag);
+        bool same_frame = false;
         for (uint32_t i = slot_of(p), n = 0; bh->set[i] && n < SET_PROBES; i = (i + 1) & (SET_CAP - 1), n++) {
             if (bh->set[i] == p) {
                 bh->set[i] = TOMBSTONE;
                 bh->set_used--;
-                fa__bh_count(fa, tag, FA_FIND_POOL_SAME_FRAME_FREE, size);
+                same_frame = true;
                 break;
             }
+        }
+        __typeof__(bh->pending[0]) *e = pending_of(bh, tag);
+        if (e) {
+            e->frees++;
+            e->same_count += same_frame;
+            e->same_value += same_frame ? size : 0;
+        } else {
+            pool_frees_publish(fa->behaviour, tag, 1, same_frame, same_frame ? size : 0);
         }
     }
     if (!bh->promoted_count) return;
@@ -246,6 +300,12 @@ void fa__bh_free(fa_alloc_t *fa, fa__thread_t *t, void *p, uint32_t tag, uint64_
             break;
         }
     }
+}
+
+/* The inline pool path, inside an operation of the calling thread. */
+void fa__bh_pool_alloc_hook(fa_alloc_t *fa, void *p) { fa__bh_pool_alloc(fa, (fa__thread_t *)fa__tls.fast, p); }
+void fa__bh_pool_free_hook(fa_alloc_t *fa, void *p, uint32_t tag, uint32_t size) {
+    fa__bh_free(fa, (fa__thread_t *)fa__tls.fast, p, tag, size);
 }
 
 void fa__bh_promoted(fa_alloc_t *fa, fa__thread_t *t, void *p) {
@@ -268,6 +328,7 @@ void fa__bh_promoted(fa_alloc_t *fa, fa__thread_t *t, void *p) {
 void fa__bh_thread_end_frame(fa_alloc_t *fa, fa__thread_t *t) {
     fa__bh_thread_t *bh = t->bh;
     if (bh) {
+        pending_flush(fa, bh);
         for (uint32_t i = 0; i < bh->filled; i++)
             bh->set[bh->filled_at[i]] = NULL;
         bh->filled = 0;

@@ -162,11 +162,11 @@ void fa__budget_read_lock(fa_alloc_t *fa, fa__thread_t *t) {
     if (pthread_rwlock_tryrdlock(&fa->budget_lock) == 0) return;
     /* fa_budget_set holds it and waits for operations in progress: this
      * one counts as paused while it waits. */
-    bool in_op = t->activity & 1;
-    if (in_op) FA__RELEASE(t->activity, t->activity + 1);
+    bool in_op = t->fast.activity & 1;
+    if (in_op) FA__RELEASE(t->fast.activity, t->fast.activity + 1);
     pthread_rwlock_rdlock(&fa->budget_lock);
     if (in_op) {
-        FA__STORE(t->activity, t->activity + 1);
+        FA__STORE(t->fast.activity, t->fast.activity + 1);
         FA__COMPILER_BARRIER();
     }
 }
@@ -191,9 +191,9 @@ static void process_barrier(fa_alloc_t *fa) {
 static void wait_for_operations(fa_alloc_t *fa, const fa__thread_t *self) {
     FA__FOR_EACH_THREAD(fa, t) {
         if (t == self) continue;
-        uint64_t a = FA__ACQUIRE(t->activity);
+        uint64_t a = FA__ACQUIRE(t->fast.activity);
         if (!(a & 1)) continue;
-        for (int spins = 0; FA__ACQUIRE(t->activity) == a; spins++)
+        for (int spins = 0; FA__ACQUIRE(t->fast.activity) == a; spins++)
             if (spins > 64) sched_yield();
     }
 }

@@ -72,7 +72,7 @@ fa_alloc_t *fa_create(const fa_config_t *cfg) {
     }
     fa_alloc_t *fa = calloc(1, sizeof *fa);
     if (!fa) goto no_memory;
-    fa->id = atomic_fetch_add(&context_ids, 1);
+    fa->head.id = atomic_fetch_add(&context_ids, 1);
     fa->cfg = c;
     pthread_mutex_init(&fa->hooks_lock, NULL);
     pthread_mutex_init(&fa->promo_lock, NULL);
@@ -151,12 +151,12 @@ static fa__thread_t *record_get(fa_alloc_t *fa) {
     for (uint32_t i = 0, n = fa__records(fa); i < n; i++) {
         fa__thread_t *t = fa__record(fa, i);
         uint32_t expected = FA__THREAD_FREE;
-        if (FA__LOAD(t->state) == FA__THREAD_FREE &&
-            __atomic_compare_exchange_n(&t->state, &expected, FA__THREAD_CLAIMED, false, __ATOMIC_ACQ_REL,
+        if (FA__LOAD(t->fast.state) == FA__THREAD_FREE &&
+            __atomic_compare_exchange_n(&t->fast.state, &expected, FA__THREAD_CLAIMED, false, __ATOMIC_ACQ_REL,
                                         __ATOMIC_RELAXED)) {
             /* Numbered before snapshots list it (they read the index). */
             FA__STORE(t->index, __atomic_fetch_add(&fa->thread_seq, 1, __ATOMIC_RELAXED));
-            FA__RELEASE(t->state, FA__THREAD_LIVE);
+            FA__RELEASE(t->fast.state, FA__THREAD_LIVE);
             return t;
         }
     }
@@ -176,7 +176,7 @@ static fa__thread_t *record_get(fa_alloc_t *fa) {
         if (fa__stats_thread_init(fa, t) == FA_OK && fa__sites_thread_init(fa, t) == FA_OK &&
             fa__retain_init(fa, t) == FA_OK) {
             FA__STORE(t->index, __atomic_fetch_add(&fa->thread_seq, 1, __ATOMIC_RELAXED));
-            t->state = FA__THREAD_LIVE;
+            t->fast.state = FA__THREAD_LIVE;
             FA__RELEASE(fa->record_count, n + 1);
         } else {
             record_free(t);
@@ -193,15 +193,16 @@ fa__thread_t *fa__thread_register(fa_alloc_t *fa) {
         t = record_get(fa);
         if (!t) goto fail;
         if (fa__arena_init(fa, t) != FA_OK) {
-            FA__RELEASE(t->state, FA__THREAD_FREE);
+            FA__RELEASE(t->fast.state, FA__THREAD_FREE);
             goto fail;
         }
         t->fast.tag = FA_TAG_ROOT;
         fa__stats_list(t, FA_TAG_ROOT);
+        fa__pool_thread_init(fa, t);
         fa__thread_update_slow(t);
         pthread_setspecific(fa->key, t);
     }
-    fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->id, .fast = &t->fast};
+    fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->head.id, .fast = &t->fast};
     return t;
 fail:
     fa__report(fa, FA_ERR_NO_MEMORY, NULL, "cannot create the state of a new thread");
@@ -216,8 +217,12 @@ fail:
 static void thread_exit(void *arg) {
     fa__thread_t *t = arg;
     fa_alloc_t *fa = t->fa;
-    fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->id, .fast = &t->fast};
+    fa__tls = (fa__tls_t){.fa = fa, .fa_id = fa->head.id, .fast = &t->fast};
     fa__op_begin(t);
+#ifndef FA_MINIMAL
+    /* What the behaviour filter holds for the thread's frame end. */
+    fa__bh_thread_end_frame(fa, t);
+#endif
     /* An open frame, or frame memory allocated outside a frame, is gone. */
     fa__frame_release(fa, t);
     fa__retain_release_kept(fa, t);
@@ -235,7 +240,7 @@ static void thread_exit(void *arg) {
     t->frame_serial = 0;
     t->in_frame = t->warned_outside = t->overflowed = false;
     FA__STORE(t->frames_ended, 0);
-    FA__STORE(t->in_frame_pub, 0);
+    FA__STORE(t->fast.in_frame_pub, 0);
     t->tag_depth = 0;
     t->retain_count = t->retain_summary_count = 0;
     t->budget = (fa_budget_desc_t){0};
@@ -243,7 +248,7 @@ static void thread_exit(void *arg) {
     t->need_hw = 0;
     t->recent_need[0] = t->recent_need[1] = 0;
     t->recent_frames = 0;
-    FA__RELEASE(t->state, FA__THREAD_FREE);
+    FA__RELEASE(t->fast.state, FA__THREAD_FREE);
     fa__tls = (fa__tls_t){0};
 }
 

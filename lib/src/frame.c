@@ -352,7 +352,7 @@ void fa_begin_frame(fa_alloc_t *fa) {
 #ifndef FA_MINIMAL
     fa__bh_thread_begin_frame(fa, t);
 #endif
-    FA__STORE(t->in_frame_pub, 1);
+    FA__STORE(t->fast.in_frame_pub, 1);
     fa__thread_update_slow(t);
     if (t == atomic_load_explicit(&fa->main, memory_order_relaxed)) FA__STORE(fa->frame_start_ns, fa__now_ns());
     fa__op_end(t);
@@ -482,7 +482,7 @@ void fa_end_frame(fa_alloc_t *fa) {
     fa__op_begin(t);
     fa__frame_release(fa, t);
     t->in_frame = false;
-    FA__STORE(t->in_frame_pub, 0);
+    FA__STORE(t->fast.in_frame_pub, 0);
     FA__STORE(t->frames_ended, t->frames_ended + 1);
     fa__thread_update_slow(t);
     fa__op_end(t);

@@ -157,7 +157,7 @@ void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t al
     }
     uintptr_t user = ((uintptr_t)raw + sizeof(fa__heap_hdr_t) + align - 1) & ~(uintptr_t)(align - 1);
     fa__heap_hdr_t *h = (fa__heap_hdr_t *)user - 1;
-    *h = (fa__heap_hdr_t){.context_id = fa->id,
+    *h = (fa__heap_hdr_t){.context_id = fa->head.id,
                           .raw = raw,
                           .size = size,
                           .tag = (uint16_t)tag,

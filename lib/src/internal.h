@@ -32,34 +32,26 @@
 
 /* ---- pools ---------------------------------------------------------------- */
 
-#define FA__NCLASS 28
-#define FA__SLAB_SIZE ((size_t)64 * 1024)
-#define FA__SLAB_MAGIC 0xFA51AB01u
+/* FA__NCLASS, FA__SLAB_SIZE, FA__SLAB_MAGIC, fa__slab_t, the owner words
+ * and the free-list links: framealloc.h (the inline pool path). */
 #define FA__SLAB_EMPTY 0xFA51AB0Eu
 #define FA__EMPTY_SLABS_KEPT 16 /* empty slabs kept committed; more go back to the OS */
 
-/* A slab: 64 KiB aligned, carved from the context's reserved region. The
- * header is followed by one owner word per block (FA__OWNER: its tag, and its
- * call site's id), then the blocks. An empty slab (magic FA__SLAB_EMPTY)
- * sits in the pool's empty list until a class takes it and rewrites the
- * header. */
-typedef struct fa__slab {
-    uint32_t magic;
-    uint16_t class_index;
-    uint16_t decommitted; /* empty and returned to the OS */
-    uint32_t block_size;
-    uint32_t block_count;
-    uint32_t first_offset; /* of block 0 from the slab start */
-    uint32_t reciprocal;   /* ceil(2^32 / block_size): offset -> index */
-    uint64_t context_id;
-    struct fa__slab *next_empty; /* empty list (pool lock) */
-    uint32_t scan_free;          /* reclaim scan: free blocks seen */
-    uint32_t scan_round;
-    uint32_t owners[]; /* FA__OWNER(tag, site) of each block while allocated */
-} fa__slab_t;
-#define FA__OWNER(tag, site) ((uint32_t)(tag) | (uint32_t)(site) << 16)
-#define FA__OWNER_TAG(o) ((o) & 0xFFFFu)
-#define FA__OWNER_SITE(o) ((o) >> 16)
+/* A slab: 64 KiB aligned, carved from the context's reserved region (the
+ * header, fa__slab_t, is in framealloc.h). An empty slab (magic
+ * FA__SLAB_EMPTY) sits in the pool's empty list until a class takes it and
+ * rewrites the header. */
+_Static_assert(sizeof(fa__slab_t) == 56, "the owner words follow a 56-byte slab header");
+/* A free block's link word: next block and the block's own index. */
+static inline void *fa__link_next(const void *b) {
+    return (void *)(uintptr_t)(*(const uint64_t *)b & FA__LINK_MASK);
+}
+static inline uint32_t fa__link_index(const void *b) { return (uint32_t)(*(const uint64_t *)b >> FA__LINK_SHIFT); }
+static inline void fa__link_set(void *b, const void *next, uint32_t idx) {
+    *(uint64_t *)b = (uint64_t)(uintptr_t)next | (uint64_t)idx << FA__LINK_SHIFT;
+}
+/* Replaces the next block, keeping b's index. */
+static inline void fa__link_set_next(void *b, const void *next) { fa__link_set(b, next, fa__link_index(b)); }
 
 /* Shared free blocks of one class. Blocks link through their first word.
  * Full batches (batch[c] blocks each) are kept pre-linked: the head block's
@@ -75,21 +67,15 @@ typedef struct fa__depot {
     char pad[64];
 } fa__depot_t;
 
-typedef struct fa__cache {
-    void *head;
-    uint32_t count;
-} fa__cache_t;
-
 typedef struct fa__pool {
     char *base;              /* start of the reserved region, slab-aligned */
     size_t reserved;         /* bytes reserved */
     void *mapping;           /* what mmap returned (for munmap) */
     size_t mapping_size;
-    _Atomic size_t slabs_used; /* bytes handed out as slabs from base */
+    /* bytes handed out as slabs from base: fa_alloc_s.head.pool_used */
     uint16_t class_size[FA__NCLASS];
     uint16_t batch[FA__NCLASS];     /* refill/return batch per class */
     uint16_t cache_max[FA__NCLASS]; /* blocks a thread keeps before returning a batch */
-    uint8_t class_of[257];          /* (size + 15) / 16 -> class */
     fa__depot_t depot[FA__NCLASS];
     /* Empty slabs any class may take; and the reclaim scan (one at a time). */
     pthread_mutex_t empty_lock;
@@ -140,8 +126,7 @@ typedef struct fa__tag {
     _Atomic uint64_t fired[3]; /* frame + 1 of the last WARNING/SOFT/EXCEEDED */
 } fa__tag_t;
 
-#define FA__TAG_ACCOUNTED 1
-#define FA__TAG_FILTERED 2
+/* FA__TAG_ACCOUNTED, FA__TAG_FILTERED: framealloc.h. */
 
 typedef struct fa__tags {
     pthread_mutex_t lock;    /* creation */
@@ -170,14 +155,10 @@ typedef struct fa__seen {
  * and the packed word after: a window fold clears the word before it adds to
  * the figures (release), so a reader may miss a window for an instant but
  * never counts it twice. */
-/* One thread's pool or heap figures for one tag: everything a pool
- * operation touches is in one cache line. hw is the high-water mark of
- * bytes - free_bytes since the fold last saw the tag (the fold resets it to
- * what it saw). */
-typedef struct fa__phstat {
-    uint64_t count, bytes, frees, free_bytes;
-    int64_t hw;
-} fa__phstat_t;
+/* One thread's pool or heap figures for one tag (fa__phstat_t, in
+ * framealloc.h): everything a pool operation touches is in one cache line.
+ * hw is the high-water mark of bytes - free_bytes since the fold last saw
+ * the tag (the fold resets it to what it saw). */
 
 typedef struct fa__tstat {
     fa__phstat_t ph[2]; /* pool, heap */
@@ -195,7 +176,7 @@ typedef struct fa__tstat {
     uint64_t pad[2];
 } fa__tstat_t;
 /* A power of two, so that indexing by tag is a shift on the fast paths. */
-_Static_assert(sizeof(fa__tstat_t) == 256, "fa__tstat_t is 256 bytes");
+_Static_assert(sizeof(fa__tstat_t) == 1u << FA__TSTAT_SHIFT, "fa__tstat_t is 256 bytes");
 
 /* ---- threads ------------------------------------------------------------- */
 
@@ -218,14 +199,13 @@ enum { FA__THREAD_LIVE = 1, FA__THREAD_FREE = 2, FA__THREAD_CLAIMED = 3 };
  * first cache line holds what the main thread's frame end reads of an idle
  * thread. */
 typedef struct fa__thread {
-    _Alignas(64) fa__fast_t fast; /* MUST be first: fa__tls.fast points here */
-    /* Odd while the thread is inside an operation that reads budget flags
-     * or changes its figures, even between: the folding thread skips a
-     * thread whose activity did not move, fa_budget_set waits for odd ones. */
-    uint64_t activity;
-    uint64_t seen_activity; /* written by the folding thread */
-    uint32_t state;         /* atomic */
-    uint32_t in_frame_pub;  /* atomic: in_frame for other threads */
+    /* MUST be first: fa__tls.fast points here. Its first cache line holds
+     * activity (odd while the thread is inside an operation that reads
+     * budget flags or changes its figures, even between: the folding thread
+     * skips a thread whose activity did not move, fa_budget_set waits for
+     * odd ones), seen_activity (written by the folding thread), state and
+     * in_frame_pub; then the pool caches. */
+    _Alignas(64) fa__fast_t fast;
     fa_alloc_t *fa;
     uint32_t index; /* atomic: read by snapshots; set before the record is LIVE */
     /* Figures per tag id, and the tags whose figures changed since the
@@ -263,8 +243,6 @@ typedef struct fa__thread {
     /* Tags. */
     uint16_t tag_stack[FA_TAG_STACK_MAX];
     uint32_t tag_depth;
-    /* Pools. */
-    fa__cache_t cache[FA__NCLASS];
     /* Retention marks of the current frame (max_retained each). */
     fa_promotion_t *retain;
     uint32_t *retain_frames;
@@ -279,6 +257,9 @@ typedef struct fa__thread {
     uint64_t budget_fired[3]; /* frame serial + 1 of the last events */
     /* Behaviour filter state (allocated when the filter is first on). */
     struct fa__bh_thread *bh;
+    /* The block fa_heap_realloc replaces while it allocates the new one:
+     * budget checks deduct its bytes (the resize frees them). */
+    const fa__heap_hdr_t *resizing;
     /* Call sites (FA_SITES): fast.site_slots, the (site, tag) entries and
      * the per-tag overflow entries, in one mapping (sites.c). */
     struct fa__site_stat *site_stats;
@@ -286,19 +267,11 @@ typedef struct fa__thread {
     uint32_t site_stat_count; /* atomic, release on append */
     uint32_t *site_overflow;  /* per tag: its overflow entry + 1 */
     uint32_t *site_tag_slots; /* per tag: the first slot keyed to it (site id + 1) */
-    /* Per tag: its newest entry + 1 (atomic, release on append; entries
-     * link on through tag_next). A fold visits the entries of the tags in
-     * the dirty list only: an entry changes only while its tag is listed. */
-    uint32_t *site_tag_entries;
-    /* (site id << 16 | tag) << 32 | entry + 1, open addressing: the
-     * owner's lookup of an entry when a slot changes tag (owner only). */
-    uint64_t *site_entry_hash;
-    uint32_t site_entry_mask;
+    uint32_t *site_tag_entries; /* per tag: its first entry + 1 (linked by tag_next;
+                                   the frame end and the fold walk the entries
+                                   of the tags they visit, not all) */
     void *site_region;
     size_t site_region_size;
-    /* The block fa_heap_realloc replaces while it allocates the new one:
-     * budget checks deduct its bytes (the resize frees them). */
-    const fa__heap_hdr_t *resizing;
 } fa__thread_t;
 
 /* A FA_RETAIN_FRAMES copy: a heap block with this header in front. */
@@ -331,7 +304,7 @@ typedef struct fa__tagfig {
 #define FA__RECORD_BLOCKS 1024 /* up to 65536 threads at once */
 
 struct fa_alloc_s {
-    uint64_t id; /* MUST be first: see fa__context_id() */
+    fa__ctx_head_t head; /* MUST be first: what the inline paths read */
     fa_config_t cfg;
     pthread_key_t key;
     /* Thread records, in blocks of FA__RECORDS_PER_BLOCK: record i is
@@ -356,6 +329,7 @@ struct fa_alloc_s {
     uint64_t frame_peak_exited; /* ... of threads that exited in that frame */
     uint64_t frame_peak_folded; /* ... of all threads, at the frame end */
     uint32_t fold_threads, fold_rows; /* work of the last fold (tests) */
+    uint32_t fold_site_entries;       /* (site, tag) entries it read (tests) */
     bool in_hooks;              /* main thread only */
     uint32_t snapshots_active;  /* atomic: threads leave their lists alone */
     pthread_mutex_t hooks_lock;
@@ -395,7 +369,7 @@ static inline fa__thread_t *fa__record(fa_alloc_t *fa, uint32_t i) {
 #define FA__FOR_EACH_THREAD(fa, t)                                                                 \
     for (uint32_t fa__i_ = 0, fa__n_ = fa__records(fa); fa__i_ < fa__n_; fa__i_++)                  \
         for (fa__thread_t *t = fa__record(fa, fa__i_); t; t = NULL)                                 \
-            if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == FA__THREAD_LIVE)
+            if (__atomic_load_n(&t->fast.state, __ATOMIC_ACQUIRE) == FA__THREAD_LIVE)
 
 /* ---- cross-module functions ----------------------------------------------- */
 
@@ -407,7 +381,7 @@ FA__HIDDEN void fa__set_last_error(int code);
  * NULL (reported) when it cannot be created. */
 FA__HIDDEN fa__thread_t *fa__thread_register(fa_alloc_t *fa);
 static inline fa__thread_t *fa__thread_get(fa_alloc_t *fa) {
-    if (FA_LIKELY(fa__tls.fa == fa && fa__tls.fa_id == fa->id)) return (fa__thread_t *)fa__tls.fast;
+    if (FA_LIKELY(fa__tls.fa == fa && fa__tls.fa_id == fa->head.id)) return (fa__thread_t *)fa__tls.fast;
     return fa__thread_register(fa);
 }
 FA__HIDDEN uint64_t fa__now_ns(void);
@@ -422,12 +396,12 @@ FA__HIDDEN void fa__thread_update_slow(fa__thread_t *t);
 #ifndef FA_MINIMAL
 static inline void fa__op_begin(fa__thread_t *t) {
 #ifdef FA_DEBUG
-    if (t->activity & 1) fa__report(t->fa, FA_ERR_STATE, NULL, "allocation from inside a callback");
+    if (t->fast.activity & 1) fa__report(t->fa, FA_ERR_STATE, NULL, "allocation from inside a callback");
 #endif
-    FA__STORE(t->activity, t->activity + 1);
+    FA__STORE(t->fast.activity, t->fast.activity + 1);
     FA__COMPILER_BARRIER();
 }
-static inline void fa__op_end(fa__thread_t *t) { FA__RELEASE(t->activity, t->activity + 1); }
+static inline void fa__op_end(fa__thread_t *t) { FA__RELEASE(t->fast.activity, t->fast.activity + 1); }
 #else /* no figures to fold, no budgets to enforce */
 static inline void fa__op_begin(fa__thread_t *t) { (void)t; }
 static inline void fa__op_end(fa__thread_t *t) { (void)t; }
@@ -435,7 +409,7 @@ static inline void fa__op_end(fa__thread_t *t) { (void)t; }
 /* The activity value once the current operation has ended (outside an
  * operation: once the next one has). A reader that saw this value with
  * acquire sees every change made before it. */
-static inline uint64_t fa__op_done(const fa__thread_t *t) { return (t->activity | 1u) + 1; }
+static inline uint64_t fa__op_done(const fa__thread_t *t) { return (t->fast.activity | 1u) + 1; }
 /* Frame bytes (low bits) and count (high bits) of tag x's current window
  * on thread t not yet in t->stats[x]: the tag's packed word, and with call
  * sites the packed words of the slots keyed to x. Readers on other threads
@@ -507,6 +481,8 @@ FA__HIDDEN void fa__stats_fold_all(fa_alloc_t *fa);
 /* How many threads and (thread, tag) rows the last fold of the main
  * thread's frame end visited. For tests: the work of fa_end_frame. */
 FA__HIDDEN void fa__stats_last_fold(fa_alloc_t *fa, uint32_t *threads, uint32_t *rows);
+/* How many (site, tag) entries the last fold read. For tests. */
+FA__HIDDEN uint32_t fa__stats_last_fold_sites(fa_alloc_t *fa);
 /* The main thread's own frame memory is gone: its in-use leaves the fold. */
 FA__HIDDEN void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t);
 /* An exiting thread folds itself for the last time and clears its record. */
@@ -541,6 +517,8 @@ FA__HIDDEN int fa__pool_init(fa_alloc_t *fa);
 FA__HIDDEN void fa__pool_fini(fa_alloc_t *fa);
 /* Gives every block of the thread's caches back to the depots. */
 FA__HIDDEN void fa__pool_flush_thread(fa_alloc_t *fa, fa__thread_t *t);
+/* A thread registers: its caches take their limits. */
+FA__HIDDEN void fa__pool_thread_init(fa_alloc_t *fa, fa__thread_t *t);
 FA__HIDDEN bool fa__pool_owns(const fa_alloc_t *fa, const void *p);
 /* Is p the start of a pool block (live or free) of fa? Reads only pool
  * memory. */
@@ -636,19 +614,7 @@ FA__HIDDEN void *fa__debug_heap_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t si
 
 /* sites.c: the process's site registry, each thread's (site, tag) entries
  * and the context's folded figures per (site, tag). */
-typedef struct fa__site_stat {
-    uint32_t site, tag;
-    uint32_t fig;  /* the context's figure this entry folds into */
-    uint32_t next; /* the next entry of the same site on this thread + 1 */
-    /* Cumulative, written by the owner (frame figures exclude the site
-     * slot's packed window while the slot points here); what a pool
-     * operation touches is in the first cache line. */
-    uint64_t count[2], bytes[2], freed[2]; /* pool, heap */
-    uint64_t frame_count, frame_bytes, frame_released;
-    uint32_t tag_next; /* the next entry of the same tag on this thread + 1 */
-    uint32_t pad32;
-    uint64_t pad[4];
-} fa__site_stat_t;
+/* fa__site_stat_t (a thread's figures for one (site, tag)): framealloc.h. */
 _Static_assert(sizeof(fa__site_stat_t) == 128, "fa__site_stat_t is two cache lines");
 
 /* What the folding thread last took of an entry (an array beside the
@@ -711,17 +677,26 @@ FA__HIDDEN void fa__sites_frame(fa__thread_t *t, uint32_t site_id, uint64_t size
 /* Moves the packed words of the slots keyed to tag x into their entries
  * and the tag's figures, opening window_seq (*opened) before the first. */
 FA__HIDDEN void fa__sites_fold_window(fa__thread_t *t, uint32_t x, bool *opened);
-/* The thread's frame ends: the frame bytes of the entries of its frame
- * tags (tags[0..ntags)) are released. */
-FA__HIDDEN void fa__sites_end_frame(fa__thread_t *t, const uint16_t *tags, uint32_t ntags);
+/* The thread's frame ends: the frame bytes of the entries of tags[0..n)
+ * (the frame's tags) are released. */
+FA__HIDDEN void fa__sites_end_frame(fa__thread_t *t, const uint16_t *tags, uint32_t n);
+/* The entries of tag x on thread t: first index + 1, then tag_next. */
+static inline uint32_t fa__sites_tag_first(const fa__thread_t *t, uint32_t x) {
+    return __atomic_load_n(&t->site_tag_entries[x], __ATOMIC_ACQUIRE);
+}
+static inline uint32_t fa__sites_tag_next(const fa__thread_t *t, uint32_t k) {
+    return __atomic_load_n(&t->site_stats[k - 1].tag_next, __ATOMIC_ACQUIRE);
+}
 /* Reads entry i of t; false when nothing changed since the fold took it. */
 FA__HIDDEN bool fa__sites_take(const fa__thread_t *t, uint32_t i, fa__site_take_t *r);
 /* The folding thread took r (fold_lock). */
 FA__HIDDEN void fa__sites_seen(fa__thread_t *t, uint32_t i, const fa__site_take_t *r);
 FA__HIDDEN void fa__sites_fold_fig(fa_alloc_t *fa, uint64_t epoch, const fa__site_take_t *r);
-/* The main thread released its own frame: its entries' frame bytes leave
- * the figures. Calls back with each change for the tag figures. */
-FA__HIDDEN void fa__sites_release_own(fa_alloc_t *fa, fa__thread_t *t, void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t));
+/* The main thread released its own frame: the frame bytes of its entries
+ * of tag x leave the figures. Calls back with each change for the tag
+ * figures. */
+FA__HIDDEN void fa__sites_release_own_tag(fa_alloc_t *fa, fa__thread_t *t, uint32_t x,
+                                          void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t));
 /* Snapshots with site rows: the lock, the pending figures of one attempt,
  * and the rows. */
 FA__HIDDEN void fa__sites_snapshot_begin(fa_alloc_t *fa);

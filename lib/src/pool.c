@@ -19,9 +19,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static const uint16_t class_sizes[FA__NCLASS] = {
-    16,  32,  48,  64,  80,   96,   112,  128,  160,  192,  224,  256,  320,  384,
-    448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096};
+/* The size classes and the size -> class table are in framealloc.h
+ * (fa__class_size, fa__class_of): the inline path reads them. */
+#define class_sizes fa__class_size
 
 int fa__pool_init(fa_alloc_t *fa) {
     fa__pool_t *pool = &fa->pool;
@@ -36,7 +36,13 @@ int fa__pool_init(fa_alloc_t *fa) {
     pool->mapping_size = map_size;
     pool->base = (char *)(((uintptr_t)m + FA__SLAB_SIZE - 1) & ~(uintptr_t)(FA__SLAB_SIZE - 1));
     pool->reserved = reserve;
-    atomic_init(&pool->slabs_used, 0);
+    /* Free-list links keep a pointer in 48 bits (framealloc.h). */
+    if (((uintptr_t)m + map_size - 1) >> FA__LINK_SHIFT) {
+        munmap(m, map_size);
+        return FA_ERR_NO_MEMORY;
+    }
+    fa->head.pool_base = (uintptr_t)pool->base;
+    FA__STORE(fa->head.pool_used, 0);
     for (int c = 0; c < FA__NCLASS; c++) {
         pool->class_size[c] = class_sizes[c];
         /* Refill about 4 KiB worth of blocks at a time: 4 to 64 blocks. */
@@ -47,10 +53,6 @@ int fa__pool_init(fa_alloc_t *fa) {
         uint32_t keep = 32768u / class_sizes[c];
         pool->cache_max[c] = (uint16_t)(keep < 2u * pool->batch[c] ? 2u * pool->batch[c] : keep);
         pthread_mutex_init(&pool->depot[c].lock, NULL);
-    }
-    for (uint32_t i = 0, c = 0; i <= 256; i++) {
-        while (class_sizes[c] < i * 16) c++;
-        pool->class_of[i] = (uint8_t)c;
     }
     pthread_mutex_init(&pool->empty_lock, NULL);
     pthread_mutex_init(&pool->reclaim_lock, NULL);
@@ -66,20 +68,19 @@ void fa__pool_fini(fa_alloc_t *fa) {
 
 bool fa__pool_owns(const fa_alloc_t *fa, const void *p) {
     uintptr_t off = (uintptr_t)p - (uintptr_t)fa->pool.base;
-    return off < atomic_load_explicit(&fa->pool.slabs_used, memory_order_acquire);
+    return off < FA__ACQUIRE(fa->head.pool_used);
 }
 
 static fa__slab_t *slab_of(const void *p) {
     return (fa__slab_t *)((uintptr_t)p & ~(uintptr_t)(FA__SLAB_SIZE - 1));
 }
 
-/* Index of block p in its slab, or -1 when p is not the start of a block. */
+/* Index of block p in its slab, or -1 when p is not the start of a block
+ * (the same test as the inline fa_pool_free: see fa__slab_t). */
 static int64_t block_index(const fa__slab_t *s, const void *p) {
-    uint64_t off = (uint64_t)((const char *)p - (const char *)s);
-    if (off < s->first_offset) return -1;
-    off -= s->first_offset;
-    uint64_t idx = (off * s->reciprocal) >> 32;
-    if (idx >= s->block_count || idx * s->block_size != off) return -1;
+    uint32_t x = (uint32_t)((const char *)p - (const char *)s) - s->first_offset;
+    uint32_t idx = (x >> s->shift) * s->odd_inverse;
+    if ((x & s->low_mask) != 0 || idx >= s->block_count) return -1;
     return (int64_t)idx;
 }
 
@@ -107,8 +108,14 @@ static void slab_format(fa_alloc_t *fa, fa__slab_t *s, int c) {
     s->block_size = bs;
     s->block_count = count;
     s->first_offset = first;
-    s->reciprocal = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
-    s->context_id = fa->id;
+    s->shift = (uint32_t)__builtin_ctz(bs);
+    s->low_mask = (1u << s->shift) - 1;
+    /* Newton's iteration: each step doubles the correct low bits (an odd m
+     * is its own inverse mod 8). */
+    uint32_t m = bs >> s->shift, inv = m;
+    for (int i = 0; i < 4; i++) inv *= 2u - m * inv;
+    s->odd_inverse = inv;
+    s->context_id = fa->head.id;
     s->next_empty = NULL;
     s->scan_round = 0;
     s->magic = FA__SLAB_MAGIC;
@@ -127,10 +134,11 @@ static fa__slab_t *slab_new(fa_alloc_t *fa, int c) {
     }
     pthread_mutex_unlock(&pool->empty_lock);
     if (!s) {
-        size_t off = atomic_load(&pool->slabs_used);
+        uint64_t off = FA__LOAD(fa->head.pool_used);
         do {
             if (off + FA__SLAB_SIZE > pool->reserved) return NULL;
-        } while (!atomic_compare_exchange_weak(&pool->slabs_used, &off, off + FA__SLAB_SIZE));
+        } while (!__atomic_compare_exchange_n(&fa->head.pool_used, &off, off + FA__SLAB_SIZE, true,
+                                              __ATOMIC_RELEASE, __ATOMIC_RELAXED));
         s = (fa__slab_t *)(pool->base + off);
         if (mprotect(s, FA__SLAB_SIZE, PROT_READ | PROT_WRITE) != 0) return NULL;
     }
@@ -143,7 +151,7 @@ static fa__slab_t *slab_new(fa_alloc_t *fa, int c) {
 /* Fills an empty cache of class c with one batch. Takes the depot lock
  * once: O(1) for a pre-linked batch, O(batch) when carving or taking loose
  * blocks. */
-static bool cache_refill_locked(fa_alloc_t *fa, fa__cache_t *cache, int c) {
+static bool cache_refill_locked(fa_alloc_t *fa, fa__pool_cache_t *cache, int c) {
     fa__depot_t *d = &fa->pool.depot[c];
     uint32_t want = fa->pool.batch[c], got = 0;
     if (d->batches) {
@@ -155,8 +163,8 @@ static bool cache_refill_locked(fa_alloc_t *fa, fa__cache_t *cache, int c) {
     }
     while (got < want && d->loose_head) {
         void *b = d->loose_head;
-        d->loose_head = *(void **)b;
-        *(void **)b = cache->head;
+        d->loose_head = fa__link_next(b);
+        fa__link_set_next(b, cache->head);
         cache->head = b;
         got++;
     }
@@ -168,8 +176,9 @@ static bool cache_refill_locked(fa_alloc_t *fa, fa__cache_t *cache, int c) {
             d->carve_slab = s;
             d->carve_next = 0;
         }
-        void *b = (char *)s + s->first_offset + (size_t)d->carve_next++ * s->block_size;
-        *(void **)b = cache->head;
+        uint32_t idx = d->carve_next++;
+        void *b = (char *)s + s->first_offset + (size_t)idx * s->block_size;
+        fa__link_set(b, cache->head, idx);
         cache->head = b;
         got++;
     }
@@ -179,7 +188,7 @@ static bool cache_refill_locked(fa_alloc_t *fa, fa__cache_t *cache, int c) {
 
 static size_t reclaim(fa_alloc_t *fa, fa__thread_t *t);
 
-__attribute__((noinline, cold)) static bool cache_refill(fa_alloc_t *fa, fa__thread_t *t, fa__cache_t *cache,
+__attribute__((noinline, cold)) static bool cache_refill(fa_alloc_t *fa, fa__thread_t *t, fa__pool_cache_t *cache,
                                                          int c) {
     fa__depot_t *d = &fa->pool.depot[c];
     pthread_mutex_lock(&d->lock);
@@ -197,13 +206,13 @@ __attribute__((noinline, cold)) static bool cache_refill(fa_alloc_t *fa, fa__thr
 
 /* Gives one full batch from the head of the cache back to the depot: the
  * list is cut outside the lock, the batch is pushed in O(1) under it. */
-__attribute__((noinline)) static void cache_return_batch(fa_alloc_t *fa, fa__cache_t *cache, int c) {
+__attribute__((noinline)) static void cache_return_batch(fa_alloc_t *fa, fa__pool_cache_t *cache, int c) {
     uint32_t n = fa->pool.batch[c];
     void *first = cache->head, *last = first;
-    for (uint32_t i = 1; i < n; i++) last = *(void **)last;
-    cache->head = *(void **)last;
+    for (uint32_t i = 1; i < n; i++) last = fa__link_next(last);
+    cache->head = fa__link_next(last);
     cache->count -= n;
-    *(void **)last = NULL;
+    fa__link_set_next(last, NULL);
     fa__depot_t *d = &fa->pool.depot[c];
     pthread_mutex_lock(&d->lock);
     NEXT_BATCH(first) = d->batches;
@@ -212,13 +221,13 @@ __attribute__((noinline)) static void cache_return_batch(fa_alloc_t *fa, fa__cac
 }
 
 /* Gives a whole cache (any length) back to the depot's loose list. */
-static void cache_return_all(fa_alloc_t *fa, fa__cache_t *cache, int c) {
+static void cache_return_all(fa_alloc_t *fa, fa__pool_cache_t *cache, int c) {
     if (!cache->head) return;
     void *first = cache->head, *last = first;
-    while (*(void **)last) last = *(void **)last;
+    while (fa__link_next(last)) last = fa__link_next(last);
     fa__depot_t *d = &fa->pool.depot[c];
     pthread_mutex_lock(&d->lock);
-    *(void **)last = d->loose_head;
+    fa__link_set_next(last, d->loose_head);
     d->loose_head = first;
     pthread_mutex_unlock(&d->lock);
     cache->head = NULL;
@@ -226,7 +235,7 @@ static void cache_return_all(fa_alloc_t *fa, fa__cache_t *cache, int c) {
 }
 
 void fa__pool_flush_thread(fa_alloc_t *fa, fa__thread_t *t) {
-    for (int c = 0; c < FA__NCLASS; c++) cache_return_all(fa, &t->cache[c], c);
+    for (int c = 0; c < FA__NCLASS; c++) cache_return_all(fa, &t->fast.pool[c], c);
 }
 
 /* ---- reclaiming empty slabs ------------------------------------------------ */
@@ -262,8 +271,8 @@ static size_t reclaim_class(fa_alloc_t *fa, int c, uint32_t round) {
     fa__depot_t *d = &pool->depot[c];
     pthread_mutex_lock(&d->lock);
     for (void *h = d->batches; h; h = NEXT_BATCH(h))
-        for (void *b = h; b; b = *(void **)b) count_block(b, round);
-    for (void *b = d->loose_head; b; b = *(void **)b) count_block(b, round);
+        for (void *b = h; b; b = fa__link_next(b)) count_block(b, round);
+    for (void *b = d->loose_head; b; b = fa__link_next(b)) count_block(b, round);
     fa__slab_t *carve = d->carve_slab;
     if (carve) {
         if (carve->scan_round != round) {
@@ -283,7 +292,7 @@ static size_t reclaim_class(fa_alloc_t *fa, int c, uint32_t round) {
         for (void *h = lists[l], *next_h; h; h = next_h) {
             next_h = l == 0 ? NEXT_BATCH(h) : NULL;
             for (void *b = h, *next; b; b = next) {
-                next = *(void **)b;
+                next = fa__link_next(b);
                 fa__slab_t *s = slab_of(b);
                 if (slab_is_empty(s, round)) {
                     s->scan_round = round + 1;
@@ -292,7 +301,7 @@ static size_t reclaim_class(fa_alloc_t *fa, int c, uint32_t round) {
                         moved++;
                     }
                 } else if (s->scan_round != round + 1) {
-                    *(void **)b = all;
+                    fa__link_set_next(b, all);
                     all = b;
                 }
             }
@@ -307,8 +316,8 @@ static size_t reclaim_class(fa_alloc_t *fa, int c, uint32_t round) {
     void *loose = NULL;
     d->batches = NULL;
     for (void *b = all, *next; b; b = next) {
-        next = *(void **)b;
-        *(void **)b = loose;
+        next = fa__link_next(b);
+        fa__link_set_next(b, loose);
         loose = b;
         if (++n == batch) {
             NEXT_BATCH(loose) = d->batches;
@@ -359,17 +368,21 @@ size_t fa_pool_trim(fa_alloc_t *fa) {
 
 /* ---- allocation and free -------------------------------------------------- */
 
-/* The common case is inlined into fa_pool_alloc/fa_pool_free; everything
- * else (heap fallback, refill, budgets, the behaviour filter, bad pointers)
- * is out of line, so the common case keeps a small frame. */
+/* The common case is inline in framealloc.h (fa_pool_alloc_site and
+ * fa_pool_free, for programs built with GCC or Clang) and again here for the
+ * library's own callers and the exported functions; everything else (heap
+ * fallback, refill, budgets, the behaviour filter, other tags' blocks, bad
+ * pointers) is out of line, so the common case keeps a small frame. */
 
-/* Records p (taken from cache) as allocated under the current tag at site
- * (NULL: the unknown pool site). p is the start of a block (it came from a
- * free list): its index needs no check. */
+void fa__pool_thread_init(fa_alloc_t *fa, fa__thread_t *t) {
+    for (int c = 0; c < FA__NCLASS; c++) t->fast.pool[c].max = fa->pool.cache_max[c];
+}
+
+/* Records p (taken from cache: the start of a block, whose index its link
+ * word holds) as allocated under the current tag at site (NULL: the unknown
+ * pool site). */
 static inline void note_alloc(fa__thread_t *t, void *p, uint32_t bs, fa_site_t *site) {
     uint32_t tag = t->fast.tag;
-    fa__slab_t *s = slab_of(p);
-    uint64_t idx = ((uint64_t)((char *)p - (char *)s - s->first_offset) * s->reciprocal) >> 32;
     fa__stats_alloc(t, FA__PH_POOL, bs);
 #if FA_SITES
     uint32_t site_id = fa__sites_alloc(t, site, FA_KIND_POOL, FA__PH_POOL, bs);
@@ -379,15 +392,21 @@ static inline void note_alloc(fa__thread_t *t, void *p, uint32_t bs, fa_site_t *
 #endif
     /* Written only when it changes: a store would pull the slab's owner line
      * away from the other threads that share it. */
-    uint32_t *owner = &s->owners[idx], o = FA__OWNER(tag, site_id);
+    uint32_t *owner = &FA__SLAB_OWNERS(slab_of(p))[fa__link_index(p)], o = FA__OWNER(tag, site_id);
     if (*owner != o) *owner = o;
+}
+
+/* Takes the head block of a non-empty cache. */
+static inline void cache_pop(fa__pool_cache_t *cache, void *p) {
+    cache->head = fa__link_next(p);
+    cache->count--;
 }
 
 __attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thread_t *t, size_t size,
                                                         fa_site_t *site) {
     if (size > FA_POOL_MAX_SIZE) return fa__heap_alloc_raw(fa, t, size, 16, site);
-    int c = fa->pool.class_of[(size + 15) >> 4];
-    fa__cache_t *cache = &t->cache[c];
+    int c = fa__class_of[(size + 15) >> 4];
+    fa__pool_cache_t *cache = &t->fast.pool[c];
     if (!cache->head && !cache_refill(fa, t, cache, c)) {
         fa__report(fa, FA_ERR_NO_MEMORY, NULL, "pool reserve of %zu bytes exhausted (class %u B)",
                    fa->pool.reserved, fa->pool.class_size[c]);
@@ -408,8 +427,7 @@ __attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thre
     if (accounted) fa__budget_read_unlock(fa);
     if (t->bh) fa__bh_pool_alloc(fa, t, p);
 #endif
-    cache->head = *(void **)p;
-    cache->count--;
+    cache_pop(cache, p);
     return p;
 }
 
@@ -417,17 +435,16 @@ __attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thre
 static inline __attribute__((always_inline)) void *pool_alloc(fa_alloc_t *fa, fa__thread_t *t, size_t size,
                                                                fa_site_t *site) {
     if (FA_LIKELY(size <= FA_POOL_MAX_SIZE)) {
-        int c = fa->pool.class_of[(size + 15) >> 4];
-        fa__cache_t *cache = &t->cache[c];
+        int c = fa__class_of[(size + 15) >> 4];
+        fa__pool_cache_t *cache = &t->fast.pool[c];
         void *p = cache->head;
 #ifndef FA_MINIMAL
         if (FA_LIKELY(p && !fa__tag_slow(fa, t->fast.tag))) {
-            note_alloc(t, p, fa->pool.class_size[c], site);
+            note_alloc(t, p, fa__class_size[c], site);
 #else
         if (FA_LIKELY(p)) {
 #endif
-            cache->head = *(void **)p;
-            cache->count--;
+            cache_pop(cache, p);
             return p;
         }
     }
@@ -447,6 +464,13 @@ static inline void pool_free_figures(fa__thread_t *t, uint32_t owner, uint32_t b
 #endif
 }
 
+/* Puts block idx of class c at the head of the thread's cache. */
+static inline void cache_push(fa_alloc_t *fa, fa__pool_cache_t *cache, void *p, uint32_t idx, int c) {
+    fa__link_set(p, cache->head, idx);
+    cache->head = p;
+    if (FA_UNLIKELY(++cache->count > cache->max)) cache_return_batch(fa, cache, c);
+}
+
 /* A pointer that is not a block of this pool, or a budgeted tag's block, or
  * the behaviour filter is on. */
 __attribute__((noinline, cold)) static void free_slow(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who) {
@@ -461,13 +485,13 @@ __attribute__((noinline, cold)) static void free_slow(fa_alloc_t *fa, fa__thread
         return;
     }
     int c = s->class_index;
-    fa__cache_t *cache = &t->cache[c];
+    fa__pool_cache_t *cache = &t->fast.pool[c];
     if (p == cache->head) {
         fa__report(fa, FA_ERR_DOUBLE_FREE, p, "%s: %p was already freed", who, p);
         return;
     }
 #ifndef FA_MINIMAL
-    uint32_t owner = s->owners[idx], tag = FA__OWNER_TAG(owner);
+    uint32_t owner = FA__SLAB_OWNERS(s)[idx], tag = FA__OWNER_TAG(owner);
     if (fa__budget_applies(fa, tag)) {
         fa__budget_read_lock(fa, t);
         if (fa__budget_applies(fa, tag)) fa__budget_uncharge(fa, tag, s->block_size);
@@ -478,9 +502,7 @@ __attribute__((noinline, cold)) static void free_slow(fa_alloc_t *fa, fa__thread
     }
     if (t->bh) fa__bh_free(fa, t, p, tag, s->block_size);
 #endif
-    *(void **)p = cache->head;
-    cache->head = p;
-    if (++cache->count > fa->pool.cache_max[c]) cache_return_batch(fa, cache, c);
+    cache_push(fa, cache, p, (uint32_t)idx, c);
 }
 
 static inline __attribute__((always_inline)) void pool_free(fa_alloc_t *fa, fa__thread_t *t, void *p,
@@ -488,18 +510,15 @@ static inline __attribute__((always_inline)) void pool_free(fa_alloc_t *fa, fa__
     fa__slab_t *s = slab_of(p);
     int64_t idx;
     if (FA_LIKELY(fa__pool_owns(fa, p) && s->magic == FA__SLAB_MAGIC && (idx = block_index(s, p)) >= 0)) {
-        fa__cache_t *cache = &t->cache[s->class_index];
+        fa__pool_cache_t *cache = &t->fast.pool[s->class_index];
 #ifndef FA_MINIMAL
-        uint32_t owner = s->owners[idx];
+        uint32_t owner = FA__SLAB_OWNERS(s)[idx];
         if (FA_LIKELY(p != cache->head && !fa__tag_slow(fa, FA__OWNER_TAG(owner)))) {
             pool_free_figures(t, owner, s->block_size);
 #else
         if (FA_LIKELY(p != cache->head)) {
 #endif
-            *(void **)p = cache->head;
-            cache->head = p;
-            if (FA_UNLIKELY(++cache->count > fa->pool.cache_max[s->class_index]))
-                cache_return_batch(fa, cache, s->class_index);
+            cache_push(fa, cache, p, (uint32_t)idx, s->class_index);
             return;
         }
     }
@@ -508,7 +527,12 @@ static inline __attribute__((always_inline)) void pool_free(fa_alloc_t *fa, fa__
 
 void fa__pool_free_raw(fa_alloc_t *fa, fa__thread_t *t, void *p, const char *who) { pool_free(fa, t, p, who); }
 
-void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size, fa_site_t *site) {
+void fa__pool_cache_overflow(fa_alloc_t *fa, uint32_t c) {
+    fa__thread_t *t = fa__thread_get(fa);
+    if (t && c < FA__NCLASS) cache_return_batch(fa, &t->fast.pool[c], (int)c);
+}
+
+void *fa__pool_alloc_slow(fa_alloc_t *fa, size_t size, fa_site_t *site) {
     fa__thread_t *t = fa__thread_get(fa);
     if (FA_UNLIKELY(!t)) return NULL;
     fa__op_begin(t);
@@ -521,9 +545,11 @@ void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size, fa_site_t *site) {
     return p;
 }
 
-void *fa_pool_alloc(fa_alloc_t *fa, size_t size) { return fa_pool_alloc_site(fa, size, NULL); }
+void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size, fa_site_t *site) { return fa__pool_alloc_slow(fa, size, site); }
 
-void fa_pool_free(fa_alloc_t *fa, void *p) {
+void *fa_pool_alloc(fa_alloc_t *fa, size_t size) { return fa__pool_alloc_slow(fa, size, NULL); }
+
+void fa__pool_free_slow(fa_alloc_t *fa, void *p) {
 #ifdef FA_DEBUG
     fa_pool_free_at(fa, p, NULL, 0);
 #else
@@ -535,6 +561,8 @@ void fa_pool_free(fa_alloc_t *fa, void *p) {
     fa__op_end(t);
 #endif
 }
+
+void fa_pool_free(fa_alloc_t *fa, void *p) { fa__pool_free_slow(fa, p); }
 
 size_t fa_block_size(fa_alloc_t *fa, const void *p) {
     if (!p) return 0;

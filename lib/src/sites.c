@@ -140,15 +140,6 @@ typedef struct scratch {
     int64_t live;
 } scratch_t;
 
-/* A real site's figure and its rank (the larger of its bytes and live
- * bytes), taken once per snapshot: ranking compares these, not the
- * figures' counters again. */
-typedef struct ranked {
-    uint64_t rank;
-    uint32_t fig;
-    uint32_t pad;
-} ranked_t;
-
 typedef struct other {
     uint32_t gen;
     uint64_t count, bytes, live;
@@ -166,7 +157,10 @@ struct fa__sites {
     pthread_mutex_t snap_lock;
     uint32_t gen;
     scratch_t *scratch;   /* cap */
-    ranked_t *heap;       /* cap: the real sites being ranked */
+    uint32_t *heap;       /* cap: the figures being ranked */
+    uint64_t *rank;       /* cap: each figure's rank + 1 in this attempt (0:
+                             inactive), read once, so that the selection
+                             compares numbers, not figures read again */
     other_t *other;       /* max_tags */
     uint16_t *other_tags; /* max_tags: tags with an "other" row */
     void *region;
@@ -184,11 +178,11 @@ int fa__sites_init(fa_alloc_t *fa) {
     while (slots < 2 * cap)
         slots *= 2;
     size_t figs = page_round((size_t)cap * sizeof(fa__site_fig_t)), hash = page_round((size_t)slots * 4);
-    size_t scratch = page_round((size_t)cap * sizeof(scratch_t)),
-           heap = page_round((size_t)cap * sizeof(ranked_t));
+    size_t scratch = page_round((size_t)cap * sizeof(scratch_t)), heap = page_round((size_t)cap * 4);
     size_t other = page_round((size_t)fa->cfg.max_tags * sizeof(other_t));
     size_t other_tags = page_round((size_t)fa->cfg.max_tags * 2);
-    size_t total = figs + hash + scratch + heap + other + other_tags;
+    size_t rank = page_round((size_t)cap * sizeof(uint64_t));
+    size_t total = figs + hash + scratch + heap + other + other_tags + rank;
     struct fa__sites *x = calloc(1, sizeof *x);
     if (!x) return FA_ERR_NO_MEMORY;
     char *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -204,9 +198,10 @@ int fa__sites_init(fa_alloc_t *fa) {
     x->hash = (uint32_t *)(void *)(m + figs);
     x->hash_mask = slots - 1;
     x->scratch = (scratch_t *)(void *)(m + figs + hash);
-    x->heap = (ranked_t *)(void *)(m + figs + hash + scratch);
+    x->heap = (uint32_t *)(void *)(m + figs + hash + scratch);
     x->other = (other_t *)(void *)(m + figs + hash + scratch + heap);
     x->other_tags = (uint16_t *)(void *)(m + figs + hash + scratch + heap + other);
+    x->rank = (uint64_t *)(void *)(m + figs + hash + scratch + heap + other + other_tags);
     pthread_mutex_init(&x->lock, NULL);
     pthread_mutex_init(&x->snap_lock, NULL);
     fa->sites = x;
@@ -290,11 +285,7 @@ int fa__sites_thread_init(fa_alloc_t *fa, fa__thread_t *t) {
     size_t stats = page_round(entries * sizeof(fa__site_stat_t));
     size_t seen = page_round(entries * sizeof(fa__site_seen_t));
     size_t overflow = page_round((size_t)fa->cfg.max_tags * sizeof(uint32_t));
-    size_t hash_slots = 1;
-    while (hash_slots < 2 * entries)
-        hash_slots *= 2;
-    size_t hash = page_round(hash_slots * sizeof(uint64_t));
-    size_t total = slots + stats + seen + 3 * overflow + hash;
+    size_t total = slots + stats + seen + 3 * overflow;
     char *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return FA_ERR_NO_MEMORY;
     t->site_region = m;
@@ -305,8 +296,6 @@ int fa__sites_thread_init(fa_alloc_t *fa, fa__thread_t *t) {
     t->site_overflow = (uint32_t *)(void *)(m + slots + stats + seen);
     t->site_tag_slots = (uint32_t *)(void *)(m + slots + stats + seen + overflow);
     t->site_tag_entries = (uint32_t *)(void *)(m + slots + stats + seen + 2 * overflow);
-    t->site_entry_hash = (uint64_t *)(void *)(m + slots + stats + seen + 3 * overflow);
-    t->site_entry_mask = (uint32_t)(hash_slots - 1);
 #else
     (void)fa, (void)t;
 #endif
@@ -326,19 +315,6 @@ void fa__sites_thread_reset(fa__thread_t *t) {
     madvise(t->site_region, t->site_region_size, MADV_DONTNEED);
 }
 
-static uint32_t entry_key(uint32_t site_id, uint32_t tag) {
-    return site_id << 16 | tag;
-}
-
-/* The hash slot of (site_id, tag): its entry's, or the empty one where it
- * goes. At most half full (entries <= max_sites + max_tags). */
-static uint64_t *entry_hash_slot(fa__thread_t *t, uint32_t key) {
-    uint32_t i = (uint32_t)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> 40) & t->site_entry_mask;
-    while (t->site_entry_hash[i] && (uint32_t)(t->site_entry_hash[i] >> 32) != key)
-        i = (i + 1) & t->site_entry_mask;
-    return &t->site_entry_hash[i];
-}
-
 /* A new entry for (site_id, tag); the tag's overflow entry when the thread
  * has max_sites of them. */
 static uint32_t entry_new(fa__thread_t *t, uint32_t site_id, uint32_t tag, bool *overflow) {
@@ -350,19 +326,21 @@ static uint32_t entry_new(fa__thread_t *t, uint32_t site_id, uint32_t tag, bool 
         site_id = 0;
     }
     fa__site_stat_t *e = &t->site_stats[n];
-    e->site = site_id;
-    e->tag = tag;
-    e->fig = fig_of(fa->sites, site_id, tag);
-    e->tag_next = t->site_tag_entries[tag];
-    PUT(t->site_tag_entries[tag], n + 1);
+    /* Atomic: a snapshot may still read this slot's previous entry of a
+     * retired thread whose record this thread reuses (it retries then). */
+    PUT(e->site, site_id);
+    PUT(e->tag, tag);
+    PUT(e->fig, fig_of(fa->sites, site_id, tag));
     if (*overflow) {
         t->site_overflow[tag] = n + 1;
     } else {
         fa__site_slot_t *slot = &t->fast.site_slots[site_id];
         e->next = slot->head;
         slot->head = n + 1;
-        *entry_hash_slot(t, entry_key(site_id, tag)) = (uint64_t)entry_key(site_id, tag) << 32 | (n + 1);
     }
+    /* Published after its fields: readers walk a tag's list without a lock. */
+    PUT(e->tag_next, t->site_tag_entries[tag]);
+    PUT(t->site_tag_entries[tag], n + 1);
     PUT(t->site_stat_count, n + 1);
     return n;
 }
@@ -403,12 +381,21 @@ fa__site_stat_t *fa__sites_entry_slow(fa__thread_t *t, uint32_t site_id, uint32_
     fa__site_slot_t *slot = &t->fast.site_slots[site_id];
     uint32_t i = 0;
     bool found = false, overflow = false;
-    /* A hash, not the site's list of entries: a helper called under many
-     * tags would walk them all at every change of tag. */
-    uint64_t h = *entry_hash_slot(t, entry_key(site_id, tag));
-    if (h) {
-        i = (uint32_t)h - 1;
-        found = true;
+    /* The entry, if it exists, is on both the site's list and the tag's:
+     * walk them side by side and stop at the end of the shorter (a site
+     * used under many tags, or a tag with many sites, costs the other). */
+    for (uint32_t a = slot->head, b = t->site_tag_entries[tag]; a && b;
+         a = t->site_stats[a - 1].next, b = t->site_stats[b - 1].tag_next) {
+        if (t->site_stats[a - 1].tag == tag) {
+            i = a - 1;
+            found = true;
+            break;
+        }
+        if (t->site_stats[b - 1].site == site_id) {
+            i = b - 1;
+            found = true;
+            break;
+        }
     }
     if (!found) i = entry_new(t, site_id, tag, &overflow);
     /* A free leaves the slot to the allocations; an overflow entry is
@@ -452,12 +439,13 @@ void fa__sites_fold_window(fa__thread_t *t, uint32_t x, bool *opened) {
     }
 }
 
-void fa__sites_end_frame(fa__thread_t *t, const uint16_t *tags, uint32_t ntags) {
-    for (uint32_t j = 0; j < ntags; j++)
-        for (uint32_t k = t->site_tag_entries[tags[j]]; k; k = t->site_stats[k - 1].tag_next) {
+void fa__sites_end_frame(fa__thread_t *t, const uint16_t *tags, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t k = t->site_tag_entries[tags[i]]; k; k = t->site_stats[k - 1].tag_next) {
             fa__site_stat_t *e = &t->site_stats[k - 1];
             if (e->frame_released != e->frame_bytes) PUT(e->frame_released, e->frame_bytes);
         }
+    }
 }
 
 static uint64_t mono(uint64_t now, uint64_t seen) {
@@ -475,8 +463,9 @@ bool fa__sites_take(const fa__thread_t *t, uint32_t i, fa__site_take_t *r) {
         fc = GET(e->frame_count);
         fb = GET(e->frame_bytes);
         fr = GET(e->frame_released);
-        const fa__site_slot_t *slot = &t->fast.site_slots[e->site];
-        if (e->site && GET(slot->key) && GET(slot->entry) == i) {
+        uint32_t site = GET(e->site);
+        const fa__site_slot_t *slot = &t->fast.site_slots[site];
+        if (site && GET(slot->key) && GET(slot->entry) == i) {
             uint64_t p = GET(slot->packed);
             fc += p >> FA__PACKED_COUNT_SHIFT;
             fb += p & FA__PACKED_BYTES_MASK;
@@ -484,8 +473,8 @@ bool fa__sites_take(const fa__thread_t *t, uint32_t i, fa__site_take_t *r) {
         if ((!(s1 & 1) && GET(t->window_seq) == s1) || tries == 1000) break;
         if (tries > 100) sched_yield();
     }
-    r->fig = e->fig;
-    r->tag = e->tag;
+    r->fig = GET(e->fig);
+    r->tag = GET(e->tag);
     r->now_count[0] = fc;
     r->now_bytes[0] = fb;
     r->now_live[0] = (int64_t)(fb - fr);
@@ -513,18 +502,21 @@ void fa__sites_seen(fa__thread_t *t, uint32_t i, const fa__site_take_t *r) {
     }
 }
 
-void fa__sites_release_own(fa_alloc_t *fa, fa__thread_t *t, void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t)) {
-    for (uint32_t j = 0; j < t->dirty_count; j++)
-        for (uint32_t k = t->site_tag_entries[t->dirty[j]]; k; k = t->site_stats[k - 1].tag_next) {
-            uint32_t i = k - 1;
-            fa__site_stat_t *e = &t->site_stats[i];
-            fa__site_seen_t *seen = &t->site_seen[i];
-            int64_t now = (int64_t)(e->frame_bytes - e->frame_released), d = now - seen->live[0];
-            if (!d) continue;
-            ADD(fa->sites->figs[e->fig].live[0], d);
-            tag_fn(fa, e->tag, d);
-            PUT(seen->live[0], now);
-        }
+static void release_own_entry(fa_alloc_t *fa, fa__thread_t *t, uint32_t i,
+                              void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t)) {
+    fa__site_stat_t *e = &t->site_stats[i];
+    fa__site_seen_t *seen = &t->site_seen[i];
+    int64_t now = (int64_t)(e->frame_bytes - e->frame_released), d = now - seen->live[0];
+    if (!d) return;
+    ADD(fa->sites->figs[e->fig].live[0], d);
+    tag_fn(fa, e->tag, d);
+    PUT(seen->live[0], now);
+}
+
+void fa__sites_release_own_tag(fa_alloc_t *fa, fa__thread_t *t, uint32_t x,
+                               void (*tag_fn)(fa_alloc_t *, uint32_t, int64_t)) {
+    for (uint32_t k = t->site_tag_entries[x]; k; k = t->site_stats[k - 1].tag_next)
+        release_own_entry(fa, t, k - 1, tag_fn);
 }
 
 /* ---- snapshot rows ------------------------------------------------------------ */
@@ -576,20 +568,19 @@ static figures_t figures_of(const struct fa__sites *x, uint32_t i, uint64_t epoc
     return f;
 }
 
-/* Min-heap order: the smaller rank, then the larger figure index, is below
- * (so that of equal ranks the lower index is kept and shown first). */
-static bool below(const ranked_t *a, const ranked_t *b) {
-    return a->rank != b->rank ? a->rank < b->rank : a->fig > b->fig;
+/* Min-heap of figure indexes on (rank, then the lower index first). */
+static bool below(const struct fa__sites *x, uint32_t a, uint32_t b) {
+    return x->rank[a] != x->rank[b] ? x->rank[a] < x->rank[b] : a > b;
 }
 
-static void sift_down(ranked_t *h, uint32_t n, uint32_t i) {
+static void sift_down(struct fa__sites *x, uint32_t *h, uint32_t n, uint32_t i) {
     for (;;) {
         uint32_t l = 2 * i + 1, m = i;
         if (l >= n) return;
-        if (below(&h[l], &h[m])) m = l;
-        if (l + 1 < n && below(&h[l + 1], &h[m])) m = l + 1;
+        if (below(x, h[l], h[m])) m = l;
+        if (l + 1 < n && below(x, h[l + 1], h[m])) m = l + 1;
         if (m == i) return;
-        ranked_t tmp = h[i];
+        uint32_t tmp = h[i];
         h[i] = h[m];
         h[m] = tmp;
         i = m;
@@ -604,17 +595,17 @@ static int by_tag(const void *a, const void *b) {
 bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_t next) {
     struct fa__sites *x = fa->sites;
     uint32_t n = GET(x->count), cap = snap->sites_capacity, gen = x->gen;
-    /* Pass 1: what is active, how many tags it spans, and each real site's
-     * rank (read once: O(n) reads of the counters, then O(n log K)
-     * comparisons of plain numbers). */
+    /* Pass 1: what is active, and how many tags it spans. */
     uint32_t active = 0, real = 0, overflow_tags = 0, tags = 0;
     for (uint32_t i = 0; i < n; i++) {
         figures_t f = figures_of(x, i, epoch, next);
+        x->rank[i] = 0;
         if (!f.count && !f.bytes && !f.live) continue;
+        x->rank[i] = f.rank + 1;
         active++;
         uint32_t tag = x->figs[i].tag;
         if (x->figs[i].site)
-            x->heap[real++] = (ranked_t){.rank = f.rank, .fig = i};
+            real++;
         else
             overflow_tags++;
         if (x->other[tag].gen != gen) {
@@ -626,22 +617,30 @@ bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_
      * the "other" rows. Otherwise the largest K, and one "other" row per
      * tag. */
     uint32_t k = real + overflow_tags <= cap ? real : cap > tags ? cap - tags : 0;
-    /* Pass 2: the K largest real sites, in a min-heap over heap[0..k)
-     * (each later candidate replaces the smallest when larger). */
-    uint32_t h = k < real ? k : real;
-    for (uint32_t j = h / 2; j-- > 0;)
-        sift_down(x->heap, h, j);
-    for (uint32_t i = h; i < real && h; i++) {
-        if (!below(&x->heap[0], &x->heap[i])) continue;
-        x->heap[0] = x->heap[i];
-        sift_down(x->heap, h, 0);
+    /* Pass 2: the K largest real sites. */
+    uint32_t h = 0;
+    for (uint32_t i = 0; i < n && k; i++) {
+        if (!x->figs[i].site || !x->rank[i]) continue;
+        if (h < k) {
+            x->heap[h++] = i;
+            if (h == k)
+                for (uint32_t j = k / 2; j-- > 0;)
+                    sift_down(x, x->heap, k, j);
+        } else {
+            if (!below(x, x->heap[0], i)) continue;
+            x->heap[0] = i;
+            sift_down(x, x->heap, k, 0);
+        }
     }
+    if (h < k)
+        for (uint32_t j = h / 2; j-- > 0;)
+            sift_down(x, x->heap, h, j);
     /* Rows from the heap, largest first. */
     uint32_t rows = h;
     for (uint32_t r = h; r-- > 0;) {
-        uint32_t i = x->heap[0].fig;
+        uint32_t i = x->heap[0];
         x->heap[0] = x->heap[r];
-        sift_down(x->heap, r, 0);
+        sift_down(x, x->heap, r, 0);
         figures_t f = figures_of(x, i, epoch, next);
         if (x->scratch[i].gen != gen) x->scratch[i] = (scratch_t){.gen = gen};
         x->scratch[i].shown_gen = gen;

@@ -9,7 +9,7 @@ static uint64_t clamp0(uint64_t v) { return (int64_t)v < 0 ? 0 : v; }
 
 /* In a frame-end hook on the main thread: the figures are the fold's. */
 static bool in_frame_end_hook(fa_alloc_t *fa) {
-    return fa__tls.fa == fa && fa__tls.fa_id == fa->id &&
+    return fa__tls.fa == fa && fa__tls.fa_id == fa->head.id &&
            (fa__thread_t *)fa__tls.fast == atomic_load_explicit(&fa->main, memory_order_relaxed) && fa->in_hooks;
 }
 

@@ -73,6 +73,7 @@ int fa__stats_thread_init(fa_alloc_t *fa, fa__thread_t *t) {
     t->region = m;
     t->region_size = total;
     t->stats = m;
+    t->fast.stats = m;
     t->fast.packed = (uint64_t *)((char *)m + stats);
     t->dirty = (uint16_t *)((char *)m + stats + packed);
     t->frame_tags = t->dirty + n;
@@ -358,25 +359,19 @@ static delta_t delta_of_site(const fa__site_take_t *r) {
     return d;
 }
 
-/* Folds the thread's (site, tag) entries into the site and tag figures:
- * those of the n tags of its dirty list (an entry changes only while its
- * tag is listed), so a frame end costs O(entries of the changed tags), not
- * O(every entry the thread ever made). */
-static uint32_t fold_sites(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uint32_t n) {
-    uint32_t visited = 0;
-    for (uint32_t j = 0; j < n; j++) {
-        uint32_t x = GET(t->dirty[j]);
-        for (uint32_t k = GET(t->site_tag_entries[x]); k; k = GET(t->site_stats[k - 1].tag_next)) {
-            fa__site_take_t r;
-            visited++;
-            if (!fa__sites_take(t, k - 1, &r)) continue;
-            fa__sites_fold_fig(fa, epoch, &r);
-            delta_t d = delta_of_site(&r);
-            fold_delta(fa, r.tag, epoch, &d);
-            fa__sites_seen(t, k - 1, &r);
-        }
+/* Folds the thread's (site, tag) entries of tag x into the site and tag
+ * figures. Every entry that changed belongs to a listed tag: an entry
+ * changes with its tag's own figures. */
+static void fold_sites(fa_alloc_t *fa, fa__thread_t *t, uint32_t x, uint64_t epoch) {
+    for (uint32_t k = fa__sites_tag_first(t, x); k; k = fa__sites_tag_next(t, k)) {
+        fa->fold_site_entries++;
+        fa__site_take_t r;
+        if (!fa__sites_take(t, k - 1, &r)) continue;
+        fa__sites_fold_fig(fa, epoch, &r);
+        delta_t d = delta_of_site(&r);
+        fold_delta(fa, r.tag, epoch, &d);
+        fa__sites_seen(t, k - 1, &r);
     }
-    return visited;
 }
 #endif
 
@@ -384,12 +379,11 @@ static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uin
     uint32_t v1 = GET(t->list_version);
     uint32_t n = GET(t->dirty_count);
     uint64_t used = 0;
-    uint32_t rows = n;
-#if FA_SITES
-    rows += fold_sites(fa, t, epoch, n);
-#endif
     for (uint32_t i = 0; i < n; i++) {
         uint32_t x = GET(t->dirty[i]);
+#if FA_SITES
+        fold_sites(fa, t, x, epoch);
+#endif
         fa__tstat_t *st = &t->stats[x];
         reading_t r;
         delta_t d;
@@ -404,11 +398,11 @@ static uint32_t fold_thread(fa_alloc_t *fa, fa__thread_t *t, uint64_t epoch, uin
     /* The list held every tag that changed up to `activity`: the thread may
      * drop those whose last change that was. */
     if (v1 == v2 && !(v1 & 1)) PUT(t->visited, activity);
-    PUT(t->seen_activity, activity);
+    PUT(t->fast.seen_activity, activity);
     PUT(t->row_used, used);
     PUT(t->row_peak, thread_peak(t, epoch, used));
     PUT(t->row_epoch, epoch);
-    return rows;
+    return n;
 }
 
 static void fold_begin(fa_alloc_t *fa) {
@@ -422,8 +416,8 @@ static void fold_end(fa_alloc_t *fa) {
 }
 
 static bool thread_idle(const fa__thread_t *t, uint64_t *activity) {
-    *activity = GET(t->activity);
-    return *activity == GET(t->seen_activity) && !GET(t->in_frame_pub);
+    *activity = GET(t->fast.activity);
+    return *activity == GET(t->fast.seen_activity) && !GET(t->fast.in_frame_pub);
 }
 
 void fa__stats_fold_all(fa_alloc_t *fa) {
@@ -432,6 +426,7 @@ void fa__stats_fold_all(fa_alloc_t *fa) {
     PUT(fa->fold_epoch, epoch);
     uint64_t peaks = fa->frame_peak_epoch == epoch ? fa->frame_peak_exited : 0;
     uint32_t threads = 0, rows = 0;
+    fa->fold_site_entries = 0;
     FA__FOR_EACH_THREAD(fa, t) {
         uint64_t activity;
         if (thread_idle(t, &activity)) {
@@ -456,6 +451,13 @@ void fa__stats_fold_all(fa_alloc_t *fa) {
     fold_end(fa);
 }
 
+uint32_t fa__stats_last_fold_sites(fa_alloc_t *fa) {
+    pthread_mutex_lock(&fa->fold_lock);
+    uint32_t n = fa->fold_site_entries;
+    pthread_mutex_unlock(&fa->fold_lock);
+    return n;
+}
+
 void fa__stats_last_fold(fa_alloc_t *fa, uint32_t *threads, uint32_t *rows) {
     pthread_mutex_lock(&fa->fold_lock);
     *threads = fa->fold_threads;
@@ -471,12 +473,14 @@ static void release_tag(fa_alloc_t *fa, uint32_t tag, int64_t d) {
 
 void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t) {
     fold_begin(fa);
-#if FA_SITES
-    fa__sites_release_own(fa, t, release_tag);
-#endif
+    /* The tags of the frame that ended are still listed (their last change,
+     * the release, came after the fold). */
     uint32_t n = t->dirty_count;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t x = t->dirty[i];
+#if FA_SITES
+        fa__sites_release_own_tag(fa, t, x, release_tag);
+#endif
         fa__seen_t *s = &t->stats[x].seen;
         uint64_t now = inuse_of(t, x);
         if (now == s->frame_inuse) continue;
@@ -492,7 +496,7 @@ void fa__stats_release_own_frame(fa_alloc_t *fa, fa__thread_t *t) {
 void fa__stats_retire(fa_alloc_t *fa, fa__thread_t *t) {
     fold_begin(fa);
     uint64_t epoch = GET(fa->fold_epoch);
-    fold_thread(fa, t, epoch, GET(t->activity));
+    fold_thread(fa, t, epoch, GET(t->fast.activity));
     if (fa->frame_peak_epoch != epoch) {
         PUT(fa->frame_peak_exited, 0);
         PUT(fa->frame_peak_epoch, epoch);
@@ -507,8 +511,8 @@ void fa__stats_retire(fa_alloc_t *fa, fa__thread_t *t) {
     PUT(t->dirty_count, 0);
     PUT(t->list_version, t->list_version + 2);
     PUT(t->visited, 0);
-    PUT(t->activity, 0);
-    PUT(t->seen_activity, 0);
+    PUT(t->fast.activity, 0);
+    PUT(t->fast.seen_activity, 0);
     PUT(t->row_used, 0);
     PUT(t->row_peak, 0);
     PUT(t->frame_hw, 0);
@@ -560,21 +564,18 @@ static void add_self(acc_t *a, uint32_t x, const int64_t live[3], uint64_t count
 #if FA_SITES
 /* What a running thread's (site, tag) entries add since the fold: to the
  * tag rows and totals, and (site rows wanted) to the sites' figures. */
-static void pending_sites(acc_t *a, const fa__thread_t *t, uint32_t ntags, bool sites, uint32_t n) {
+static void pending_sites(acc_t *a, const fa__thread_t *t, uint32_t ntags, bool sites) {
+    uint32_t n = GET(t->site_stat_count);
     static const uint64_t no_peak[3] = {0, 0, 0};
-    for (uint32_t j = 0; j < n; j++) {
-        uint32_t x = GET(t->dirty[j]);
-        if (x >= ntags) continue;
-        for (uint32_t k = GET(t->site_tag_entries[x]); k; k = GET(t->site_stats[k - 1].tag_next)) {
-            fa__site_take_t r;
-            if (!fa__sites_take(t, k - 1, &r)) continue;
-            for (int k = 0; k < 3; k++) {
-                a->totals[k].alloc_count += r.count[k];
-                a->totals[k].alloc_bytes += r.bytes[k];
-            }
-            add_self(a, r.tag, r.live, r.count[0] + r.count[1] + r.count[2], no_peak);
-            if (sites) fa__sites_pending(t->fa, &r);
+    for (uint32_t i = 0; i < n; i++) {
+        fa__site_take_t r;
+        if (!fa__sites_take(t, i, &r) || r.tag >= ntags) continue;
+        for (int k = 0; k < 3; k++) {
+            a->totals[k].alloc_count += r.count[k];
+            a->totals[k].alloc_bytes += r.bytes[k];
         }
+        add_self(a, r.tag, r.live, r.count[0] + r.count[1] + r.count[2], no_peak);
+        if (sites) fa__sites_pending(t->fa, &r);
     }
 }
 #endif
@@ -641,7 +642,7 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
             uint32_t v1 = GET(t->list_version);
             uint32_t n = GET(t->dirty_count);
 #if FA_SITES
-            pending_sites(&a, t, ntags, sites, n);
+            pending_sites(&a, t, ntags, sites);
 #endif
             for (uint32_t i = 0; i < n; i++) {
                 uint32_t x = GET(t->dirty[i]);
@@ -678,7 +679,7 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
                 .frame_capacity = GET(t->capacity),
                 .frames = GET(t->frames_ended),
                 .overflow_chunks = GET(t->overflow),
-                .in_frame = GET(t->in_frame_pub) != 0,
+                .in_frame = GET(t->fast.in_frame_pub) != 0,
             };
         }
         total++;

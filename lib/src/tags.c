@@ -20,6 +20,7 @@ int fa__tags_init(fa_alloc_t *fa) {
     while (slots < cap * 2) slots <<= 1;
     tg->entries = calloc(cap, sizeof *tg->entries);
     tg->slow = calloc(cap, sizeof *tg->slow);
+    fa->head.tag_flags = (const uint8_t *)tg->slow;
     tg->slots = calloc(slots, sizeof *tg->slots);
     char *root = calloc(1, 1);
     if (!tg->entries || !tg->slow || !tg->slots || !root) {

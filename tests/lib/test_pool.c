@@ -97,6 +97,49 @@ Test(pool, a_pointer_the_pool_does_not_own_is_reported_and_ignored) {
     fa_destroy(fa);
 }
 
+/* The free path finds a block's index without a division (framealloc.h,
+ * fa__slab_t): every address of a slab that is not the start of one of its
+ * blocks (the header and owner words, every 16-byte step inside a block of
+ * every class, the slack at the end) must still be refused. */
+static void count_foreign(const fa_error_event_t *ev, void *user) {
+    if (ev->code == FA_ERR_FOREIGN_PTR) ++*(int *)user;
+    else if (ev->code == FA_ERR_DOUBLE_FREE) *(int *)user += 1000000;
+}
+
+Test(pool, every_address_that_is_not_a_block_start_is_refused_in_every_class) {
+    int foreign = 0;
+    fa_alloc_t *fa = fa_create(&(fa_config_t){.error_cb = count_foreign, .error_user = &foreign});
+    cr_assert_not_null(fa);
+    static const size_t sizes[] = {16,  32,  48,  64,  80,   96,   112,  128,  160,  192,  224,  256,  320,  384,
+                                   448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096};
+    int refused = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        char *p = fa_pool_alloc(fa, sizes[k]);
+        cr_assert_not_null(p);
+        cr_assert_eq(fa_block_size(fa, p), sizes[k]);
+        char *slab = (char *)((uintptr_t)p & ~(uintptr_t)(64 * 1024 - 1));
+        for (char *q = slab; q < slab + 64 * 1024; q += 16) {
+            if (fa_block_size(fa, q) != 0) {
+                /* A block start of the same slab: a whole number of blocks
+                 * away from p. */
+                cr_assert_eq((size_t)((q > p ? q - p : p - q) % sizes[k]), 0, "class %zu: %p is not a block start",
+                             sizes[k], (void *)q);
+                continue;
+            }
+            int before = foreign;
+            fa_pool_free(fa, q);
+            cr_assert_eq(foreign, before + 1, "class %zu: offset %zu accepted", sizes[k], (size_t)(q - slab));
+            refused++;
+        }
+        p[0] = 1;
+        fa_pool_free(fa, p);
+        cr_assert_eq(fa_pool_alloc(fa, sizes[k]), p, "class %zu: the block came back", sizes[k]);
+        fa_pool_free(fa, p);
+    }
+    cr_assert_gt(refused, 28 * 64);
+    fa_destroy(fa);
+}
+
 Test(pool, a_block_of_another_context_is_foreign) {
     capture_t c;
     fa_alloc_t *a = capture_create(&c, NULL);
