@@ -118,3 +118,10 @@ $(BUILD)/default/bench/bench_compare.o: INCLUDES += -Itests/cli
 bench-compare: $(CLI_BIN) $(COMPARE_BENCH)
 	$(Q)python3 bench/compare.py --cli $(CLI_BIN) --tool $(COMPARE_BENCH) $(BENCH_COMPARE_ARGS)
 BENCH_STEPS += bench-compare
+
+# The baseline reader under libFuzzer (fuzz/fuzz_baseline.c): baselines are
+# committed files, read by `baseline check` and `compare`.
+FUZZ_TARGETS += baseline
+FUZZ_SRCS_baseline := fa-cli/src/baseline.c fa-cli/src/json.c fa-cli/src/render.c $(COMPARE_SRCS) $(TEXT_SRCS)
+FUZZ_INCLUDES_baseline := -Ifa-cli/src -Ilib/include -Iproto/include $(COMPARE_INCLUDES) $(TEXT_INCLUDES) $(CLI_CJSON_CFLAGS)
+FUZZ_LIBS_baseline := $(CLI_CJSON_LIBS) -lm
