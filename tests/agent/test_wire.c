@@ -313,6 +313,18 @@ Test(wire, hello_opens_the_session_and_seq_numbers_run_without_gaps) {
 static void check_site_announcements(t_daemon_t *d, size_t *hellos, size_t *frames, size_t *defs) {
     static uint8_t defined[FA_SITE_MAX + 1];
     memset(defined, 0, sizeof defined);
+    /* FRAMEs the agent encoded before this connection's first HELLO (lower
+     * seq) were sent while no daemon listened and queued inside nng: they
+     * reach the new connection first, under the definitions of the old one
+     * (PROTOCOL.md section 8: a daemon keeps rows of ids it does not know
+     * yet). Every FRAME encoded after the HELLO is checked. */
+    uint64_t hello_seq = UINT64_MAX;
+    for (size_t m = 0; m < t_daemon_count(d) && hello_seq == UINT64_MAX; m++) {
+        fa_proto_msg_t msg;
+        cr_assert_eq(t_decode(t_daemon_msg(d, m), &msg), FA_PROTO_OK);
+        if (msg.header.type == FA_PROTO_HELLO) hello_seq = msg.header.seq;
+    }
+    cr_assert_neq(hello_seq, UINT64_MAX, "the connection has a HELLO");
     for (size_t m = 0; m < t_daemon_count(d); m++) {
         fa_proto_msg_t msg;
         cr_assert_eq(t_decode(t_daemon_msg(d, m), &msg), FA_PROTO_OK);
@@ -334,6 +346,7 @@ static void check_site_announcements(t_daemon_t *d, size_t *hellos, size_t *fram
                 ++*defs;
             }
         } else if (msg.header.type == FA_PROTO_FRAME) {
+            if (msg.header.seq < hello_seq) continue;
             for (uint32_t i = 0; i < msg.frame.site_count; i++) {
                 uint32_t id = msg.frame.sites[i].site_id;
                 cr_assert(id == 0 || defined[id], "FRAME %zu names site %u before its definition", m, id);
