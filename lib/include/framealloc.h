@@ -777,8 +777,10 @@ typedef struct fa_site_row {
 } fa_site_row_t;
 
 /* 2: per-frame peaks, fa_thread_row_t.frame_peak, 64-bit transfer ids.
- * 3: call-site rows (sites, sites_capacity, site_count, sites_total). */
-#define FA_SNAPSHOT_VERSION 3
+ * 3: call-site rows (sites, sites_capacity, site_count, sites_total).
+ * 4: site rows ranked later (site_rows_max, sites_unranked,
+ *    fa_snapshot_rank_sites()). */
+#define FA_SNAPSHOT_VERSION 4
 
 /* Caller-owned. Set rows/rows_capacity (and threads/threads_capacity) to
  * arrays you own before fa_snapshot_take(); they may be NULL/0. */
@@ -810,6 +812,17 @@ typedef struct fa_snapshot {
     uint32_t sites_capacity;
     uint32_t site_count;  /* rows written */
     uint32_t sites_total; /* (site, tag) pairs with figures in the frame */
+    /* Ranking later, off the calling thread (set before the take; 0: rank
+     * now). With site_rows_max > 0, when every active (site, tag) pair fits
+     * in sites_capacity, the take copies them as they are: site_count ==
+     * sites_total rows in the context's order, `site` NULL, each tag's
+     * overflow as an FA_SITE_OTHER row, unsorted (they already add up to the
+     * tag rows), and sets sites_unranked; fa_snapshot_rank_sites() then
+     * makes the rows a ranked take would have made with sites_capacity ==
+     * site_rows_max. When they do not fit, the take ranks them itself to at
+     * most site_rows_max rows (and clears sites_unranked). */
+    uint32_t site_rows_max;
+    uint32_t sites_unranked; /* set by the take: sites holds raw pairs */
 } fa_snapshot_t;
 
 /* Fills snap with the context's figures now: per-kind totals, one row per
@@ -834,6 +847,20 @@ typedef struct fa_snapshot {
  * largest get rows and each tag's remainder one FA_SITE_OTHER row; if even
  * those do not fit, FA_ERR_TRUNCATED (the rows written are still exact). */
 FA_API int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap);
+
+/* Ranks the raw site rows of a snapshot taken with site_rows_max > 0 (see
+ * fa_snapshot_t): writes into rows[] (site_rows_max entries, not
+ * overlapping snap->sites) what a take with sites_capacity == site_rows_max
+ * would have written, then points snap->sites at rows, sets
+ * sites_capacity = site_rows_max, site_count, and clears sites_unranked.
+ * work: scratch of at least site_count entries. Needs no context: any
+ * thread, any time after the take, while the site records live (as
+ * fa_site_get() says). No allocation, no lock; O(n log n) for n raw rows.
+ * Returns FA_OK (also when the rows were already ranked: nothing changes),
+ * FA_ERR_TRUNCATED when not even one FA_SITE_OTHER row per tag fit (the
+ * rows written are still exact), or FA_ERR_INVALID_ARG (NULL snap; NULL
+ * rows or work, or site_rows_max 0, with rows to rank). */
+FA_API int fa_snapshot_rank_sites(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work);
 
 /* ------------------------------------------------------------------------ */
 /* Retention and promotion                                                   */

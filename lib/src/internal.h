@@ -704,7 +704,8 @@ FA__HIDDEN void fa__sites_snapshot_end(fa_alloc_t *fa);
 FA__HIDDEN void fa__sites_attempt(fa_alloc_t *fa);
 FA__HIDDEN void fa__sites_pending(fa_alloc_t *fa, const fa__site_take_t *r);
 /* Writes the rows of the figures of context frames epoch and next (plus
- * this attempt's pending ones); false when the rows did not all fit. */
+ * this attempt's pending ones), ranked, or raw for fa_snapshot_rank_sites()
+ * (site_rows_max, fa_snapshot_t); false when the rows did not all fit. */
 FA__HIDDEN bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_t next);
 
 /* tags.c */

@@ -19,7 +19,7 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
         return FA_ERR_INVALID_ARG;
     /* Without call sites there are no site rows. */
     if (!FA_SITES) snap->sites_capacity = 0;
-    snap->site_count = snap->sites_total = 0;
+    snap->site_count = snap->sites_total = snap->sites_unranked = 0;
     snap->size = (uint32_t)sizeof *snap;
     snap->version = FA_SNAPSHOT_VERSION;
     snap->frame = FA__LOAD(fa->frame_number);
