@@ -238,7 +238,9 @@ static int allocate(fa_agent_t *a) {
     a->sender.site_rows = calloc(sites, sizeof *a->sender.site_rows);
     a->sender.site_defs = calloc(FA__AGENT_SITES_PER_MESSAGE, sizeof *a->sender.site_defs);
     a->sender.ranked_sites = calloc(sites, sizeof *a->sender.ranked_sites);
-    a->sender.rank_work = calloc(pairs, sizeof *a->sender.rank_work);
+    /* Tag ids in site rows are below lib's tag count, at most its max_tags. */
+    a->sender.rank_work_count = pairs + fa_config_effective(a->fa).max_tags;
+    a->sender.rank_work = calloc(a->sender.rank_work_count, sizeof *a->sender.rank_work);
     if (!a->sender.wire || !a->sender.defs || !a->sender.tag_stats || !a->sender.thread_rows ||
         !a->sender.findings || !a->sender.site_rows || !a->sender.site_defs || !a->sender.ranked_sites ||
         !a->sender.rank_work)

@@ -203,7 +203,9 @@ struct fa_agent_s {
         fa_proto_finding_t *findings;       /* max_findings */
         fa_proto_site_row_t *site_rows;     /* max_site_rows */
         fa_site_row_t *ranked_sites;        /* max_site_rows: a slot's ranked site rows */
-        uint64_t *rank_work;                /* ring.site_pairs: the ranking's scratch */
+        uint64_t *rank_work;                /* the ranking's scratch: ring.site_pairs +
+                                               lib's max_tags */
+        size_t rank_work_count;
         fa_proto_site_def_t *site_defs;     /* FA__AGENT_SITES_PER_MESSAGE */
         fa__agent_sink_t stream;
     } sender;

@@ -853,14 +853,17 @@ FA_API int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap);
  * overlapping snap->sites) what a take with sites_capacity == site_rows_max
  * would have written, then points snap->sites at rows, sets
  * sites_capacity = site_rows_max, site_count, and clears sites_unranked.
- * work: scratch of at least site_count entries. Needs no context: any
- * thread, any time after the take, while the site records live (as
- * fa_site_get() says). No allocation, no lock; O(n log n) for n raw rows.
- * Returns FA_OK (also when the rows were already ranked: nothing changes),
- * FA_ERR_TRUNCATED when not even one FA_SITE_OTHER row per tag fit (the
- * rows written are still exact), or FA_ERR_INVALID_ARG (NULL snap; NULL
- * rows or work, or site_rows_max 0, with rows to rank). */
-FA_API int fa_snapshot_rank_sites(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work);
+ * work: scratch of work_count >= site_count + tag_count entries
+ * (sites_capacity + the context's max_tags always suffice). Needs no
+ * context: any thread, any time after the take, while the site records
+ * live (as fa_site_get() says). No allocation, no lock; O(n log
+ * site_rows_max + tag_count) for n raw rows. Returns FA_OK (also when the
+ * rows were already ranked: nothing changes), FA_ERR_TRUNCATED when not
+ * even one FA_SITE_OTHER row per tag fit (the rows written are still
+ * exact), or FA_ERR_INVALID_ARG (NULL snap; with rows to rank: NULL rows
+ * or work, site_rows_max 0, work_count too small, a tag_id not below
+ * tag_count), leaving snap as it was. */
+FA_API int fa_snapshot_rank_sites(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work, size_t work_count);
 
 /* ------------------------------------------------------------------------ */
 /* Retention and promotion                                                   */

@@ -153,7 +153,7 @@ struct fa__sites {
     uint32_t gen;
     scratch_t *scratch;   /* cap */
     fa_site_row_t *raw;   /* cap: the active pairs of a snapshot ranked here */
-    uint64_t *work;       /* cap: the ranking's scratch */
+    uint64_t *work;       /* cap + max_tags: the ranking's scratch */
     void *region;
     size_t region_size;
 };
@@ -170,7 +170,8 @@ int fa__sites_init(fa_alloc_t *fa) {
         slots *= 2;
     size_t figs = page_round((size_t)cap * sizeof(fa__site_fig_t)), hash = page_round((size_t)slots * 4);
     size_t scratch = page_round((size_t)cap * sizeof(scratch_t));
-    size_t raw = page_round((size_t)cap * sizeof(fa_site_row_t)), work = page_round((size_t)cap * sizeof(uint64_t));
+    size_t raw = page_round((size_t)cap * sizeof(fa_site_row_t));
+    size_t work = page_round(((size_t)cap + fa->cfg.max_tags) * sizeof(uint64_t));
     size_t total = figs + hash + scratch + raw + work;
     struct fa__sites *x = calloc(1, sizeof *x);
     if (!x) return FA_ERR_NO_MEMORY;
@@ -582,41 +583,36 @@ static void sift_down(const fa_site_row_t *raw, uint64_t *h, uint32_t n, uint32_
     }
 }
 
-static int by_key(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
+/* Whether row i of a ranking whose smallest shown row is `threshold`
+ * (UINT32_MAX: none shown) has no row of its own: an overflow row, or a
+ * real one below the smallest shown (the order is total: that is exactly
+ * the rest). */
+static bool unshown(const fa_site_row_t *raw, uint32_t i, uint32_t threshold) {
+    return !raw[i].site_id || threshold == UINT32_MAX || below(raw, i, threshold);
 }
 
-/* Sorts keys of (tag << 32 | row) for rows that pass `keep`; returns how
- * many. */
-static uint32_t tag_keys(const fa_site_row_t *raw, uint32_t n, uint64_t *work, bool all, uint64_t threshold) {
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        /* Not shown: an overflow row, or a real one below the smallest
-         * shown (the order is total: that is exactly the rest). */
-        if (!all && raw[i].site_id && threshold != UINT64_MAX && !below(raw, i, threshold)) continue;
-        work[m++] = (uint64_t)raw[i].tag_id << 32 | i;
-    }
-    qsort(work, m, sizeof *work, by_key);
-    return m;
-}
-
-/* The rows of n raw (site, tag) pairs: the largest real sites, largest
- * first, then one FA_SITE_OTHER row per tag for what has no row of its
- * own, by tag; at most cap rows. Everything fits: every real site gets a
- * row, the overflow rows are the "other" rows; otherwise the largest K,
- * leaving room for one "other" row per tag. Returns whether the "other"
- * rows all fit. */
-static bool rank_rows(const fa_site_row_t *raw, uint32_t n, fa_site_row_t *out, uint32_t cap, uint64_t *work,
-                      uint32_t *count) {
+/* The rows of n raw (site, tag) pairs whose tag ids are below ntags: the
+ * largest real sites, largest first, then one FA_SITE_OTHER row per tag for
+ * what has no row of its own, by tag; at most cap rows. Everything fits:
+ * every real site gets a row, the overflow rows are the "other" rows;
+ * otherwise the largest K, leaving room for one "other" row per tag.
+ * work: n + ntags entries (a heap of K, then the rest grouped by tag with
+ * a counting sort over ntags buckets). O(n log K + ntags). Returns whether
+ * the "other" rows all fit. */
+static bool rank_rows(const fa_site_row_t *raw, uint32_t n, uint32_t ntags, fa_site_row_t *out, uint32_t cap,
+                      uint64_t *work, uint32_t *count) {
+    uint64_t *bucket = work + n;
     uint32_t real = 0;
     for (uint32_t i = 0; i < n; i++)
         real += raw[i].site_id != 0;
     uint32_t k = real;
     if (n > cap) {
-        uint32_t m = tag_keys(raw, n, work, true, 0), tags = 0;
-        for (uint32_t j = 0; j < m; j++)
-            tags += j == 0 || work[j] >> 32 != work[j - 1] >> 32;
+        memset(bucket, 0, (size_t)ntags * sizeof *bucket);
+        uint32_t tags = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            tags += !bucket[raw[i].tag_id];
+            bucket[raw[i].tag_id] = 1;
+        }
         k = cap > tags ? cap - tags : 0;
         if (k > real) k = real;
     }
@@ -637,7 +633,7 @@ static bool rank_rows(const fa_site_row_t *raw, uint32_t n, fa_site_row_t *out, 
     if (h < k)
         for (uint32_t j = h / 2; j-- > 0;)
             sift_down(raw, work, h, j);
-    uint64_t threshold = h ? work[0] : UINT64_MAX;
+    uint32_t threshold = h ? (uint32_t)work[0] : UINT32_MAX;
     for (uint32_t r = h; r-- > 0;) {
         uint64_t i = work[0];
         work[0] = work[r];
@@ -645,13 +641,25 @@ static bool rank_rows(const fa_site_row_t *raw, uint32_t n, fa_site_row_t *out, 
         out[r] = raw[i];
         out[r].site = fa_site_get(raw[i].site_id);
     }
-    /* The rest of each tag. */
-    uint32_t m = tag_keys(raw, n, work, false, threshold), rows = h, ntags = 0;
-    for (uint32_t j = 0; j < m; ntags++) {
-        uint32_t tag = (uint32_t)(work[j] >> 32);
-        fa_site_row_t o = {.site_id = FA_SITE_OTHER, .tag_id = (uint16_t)tag};
-        for (; j < m && work[j] >> 32 == tag; j++) {
-            const fa_site_row_t *r = &raw[(uint32_t)work[j]];
+    /* The rest of each tag: the rows without a row of their own, grouped
+     * by tag (counting sort), then one row per group. */
+    memset(bucket, 0, (size_t)ntags * sizeof *bucket);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (unshown(raw, i, threshold)) bucket[raw[i].tag_id]++, m++;
+    for (uint64_t t = 0, at = 0; t < ntags; t++) {
+        uint64_t c = bucket[t];
+        bucket[t] = at;
+        at += c;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (unshown(raw, i, threshold)) work[bucket[raw[i].tag_id]++] = i;
+    uint32_t rows = h, groups = 0;
+    for (uint32_t j = 0; j < m; groups++) {
+        uint16_t tag = raw[work[j]].tag_id;
+        fa_site_row_t o = {.site_id = FA_SITE_OTHER, .tag_id = tag};
+        for (; j < m && raw[work[j]].tag_id == tag; j++) {
+            const fa_site_row_t *r = &raw[work[j]];
             o.bytes += r->bytes;
             o.count += r->count;
             o.live_bytes += r->live_bytes;
@@ -659,16 +667,19 @@ static bool rank_rows(const fa_site_row_t *raw, uint32_t n, fa_site_row_t *out, 
         if (rows < cap) out[rows++] = o;
     }
     *count = rows;
-    return rows == h + ntags;
+    return rows == h + groups;
 }
 
-int fa_snapshot_rank_sites(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work) {
+int fa_snapshot_rank_sites(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work, size_t work_count) {
     if (!snap) return FA_ERR_INVALID_ARG;
     if (!snap->sites_unranked) return FA_OK;
-    uint32_t n = snap->site_count;
-    if (n && (!snap->sites || !rows || !work || !snap->site_rows_max)) return FA_ERR_INVALID_ARG;
+    uint32_t n = snap->site_count, ntags = snap->tag_count;
+    if (n && (!snap->sites || !rows || !work || !snap->site_rows_max || work_count < (size_t)n + ntags))
+        return FA_ERR_INVALID_ARG;
+    for (uint32_t i = 0; i < n; i++)
+        if (snap->sites[i].tag_id >= ntags) return FA_ERR_INVALID_ARG;
     uint32_t count = 0;
-    bool complete = rank_rows(snap->sites, n, rows, snap->site_rows_max, work, &count);
+    bool complete = rank_rows(snap->sites, n, ntags, rows, snap->site_rows_max, work, &count);
     snap->sites = rows;
     snap->sites_capacity = snap->site_rows_max;
     snap->site_count = count;
@@ -706,5 +717,6 @@ bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_
         return true;
     }
     snap->sites_unranked = 0;
-    return rank_rows(x->raw, active, snap->sites, max ? max : snap->sites_capacity, x->work, &snap->site_count);
+    return rank_rows(x->raw, active, fa->cfg.max_tags, snap->sites, max ? max : snap->sites_capacity, x->work,
+                     &snap->site_count);
 }

@@ -403,7 +403,12 @@ static void compare_deferred(fa_alloc_t *fa) {
             cr_assert_eq(r.site_count, r.sites_total);
             cr_assert_eq(rv, FA_OK);
             check_sums(&r);
-            rv = fa_snapshot_rank_sites(&r, ranked_rows, rank_work);
+            /* Scratch: one entry per raw row and per tag. */
+            fa_snapshot_t kept = r;
+            cr_assert_eq(fa_snapshot_rank_sites(&r, ranked_rows, rank_work, r.site_count + r.tag_count - 1),
+                         FA_ERR_INVALID_ARG);
+            cr_assert(r.sites == kept.sites && r.site_count == kept.site_count && r.sites_unranked);
+            rv = fa_snapshot_rank_sites(&r, ranked_rows, rank_work, r.site_count + r.tag_count);
             cr_assert_eq(r.sites, ranked_rows);
         } else {
             cr_assert_eq(r.sites_unranked, 0, "room %zu: too many raw pairs are ranked by the take", c);
@@ -462,10 +467,13 @@ Test(sites, ranking_later_gives_the_rows_of_a_ranked_take) {
     cr_assert_eq(deferred_checks, 11 * 5);
     /* Nothing to rank is no error; a bad call is refused. */
     fa_snapshot_t none = {0};
-    cr_assert_eq(fa_snapshot_rank_sites(&none, NULL, NULL), FA_OK);
-    fa_snapshot_t bad = {.sites = raw_rows, .site_count = 3, .sites_unranked = 1, .site_rows_max = 4};
-    cr_assert_eq(fa_snapshot_rank_sites(&bad, NULL, rank_work), FA_ERR_INVALID_ARG);
-    cr_assert_eq(fa_snapshot_rank_sites(NULL, ranked_rows, rank_work), FA_ERR_INVALID_ARG);
+    cr_assert_eq(fa_snapshot_rank_sites(&none, NULL, NULL, 0), FA_OK);
+    fa_snapshot_t bad = {
+        .sites = raw_rows, .site_count = 3, .tag_count = 100, .sites_unranked = 1, .site_rows_max = 4};
+    cr_assert_eq(fa_snapshot_rank_sites(&bad, NULL, rank_work, ROWS_MAX), FA_ERR_INVALID_ARG);
+    cr_assert_eq(fa_snapshot_rank_sites(NULL, ranked_rows, rank_work, ROWS_MAX), FA_ERR_INVALID_ARG);
+    raw_rows[1].tag_id = 100; /* not a tag of the snapshot */
+    cr_assert_eq(fa_snapshot_rank_sites(&bad, ranked_rows, rank_work, ROWS_MAX), FA_ERR_INVALID_ARG);
     for (int i = 0; i < 100; i++)
         fa_pool_free(fa, kept[i]);
     fa_destroy(fa);
