@@ -8,10 +8,11 @@
  * on the game thread, and since call sites, the ranking of site rows moved
  * off it too):
  *   game thread  — takes the snapshot straight into a free ring slot's
- *                  preallocated arrays, site pairs unranked, and publishes
- *                  it (hook.c); drops and counts the frame when no daemon
- *                  is connected or the ring is full;
- *   sender       — ranks the slot's site pairs into rows, turns each slot
+ *                  preallocated arrays, tag rows unsummed and site pairs
+ *                  unranked (fa_snapshot_t.defer), and publishes it
+ *                  (hook.c); drops and counts the frame when no daemon is
+ *                  connected or the ring is full;
+ *   sender       — finishes the snapshot (fa_snapshot_finish), turns each slot
  *                  into messages (HELLO after a new
  *                  connection, TAGS for new tags and budget changes, FRAME),
  *                  encodes them into its own buffer, sends them, appends
@@ -79,7 +80,7 @@ typedef struct fa__agent_ring {
 
 /* Raw (site, tag) pairs a slot holds, per row a FRAME carries. Up to that
  * many active pairs, the game thread only copies them and the sender ranks
- * them (fa_snapshot_rank_sites); beyond, lib ranks them on the game thread
+ * them (fa_snapshot_finish); beyond, lib ranks them on the game thread
  * (the same rows, at a higher cost there). */
 #define FA__AGENT_SITE_PAIRS 4u
 

@@ -670,16 +670,22 @@ static bool rank_rows(const fa_site_row_t *raw, uint32_t n, uint32_t ntags, fa_s
     return rows == h + groups;
 }
 
-int fa_snapshot_rank_sites(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work, size_t work_count) {
-    if (!snap) return FA_ERR_INVALID_ARG;
-    if (!snap->sites_unranked) return FA_OK;
+int fa__sites_rank_check(const fa_snapshot_t *snap, const fa_site_row_t *rows, const uint64_t *work,
+                         size_t work_count) {
     uint32_t n = snap->site_count, ntags = snap->tag_count;
-    if (n && (!snap->sites || !rows || !work || !snap->site_rows_max || work_count < (size_t)n + ntags))
+    if (!snap->sites_unranked || !n) return FA_OK;
+    if (!snap->sites || !rows || !work || !snap->site_rows_max || work_count < (size_t)n + ntags)
         return FA_ERR_INVALID_ARG;
     for (uint32_t i = 0; i < n; i++)
         if (snap->sites[i].tag_id >= ntags) return FA_ERR_INVALID_ARG;
+    return FA_OK;
+}
+
+int fa__sites_rank(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work) {
+    if (!snap->sites_unranked) return FA_OK;
     uint32_t count = 0;
-    bool complete = rank_rows(snap->sites, n, ntags, rows, snap->site_rows_max, work, &count);
+    bool complete = rank_rows(snap->sites, snap->site_count, snap->tag_count, rows, snap->site_rows_max, work,
+                              &count);
     snap->sites = rows;
     snap->sites_capacity = snap->site_rows_max;
     snap->site_count = count;
@@ -690,7 +696,10 @@ int fa_snapshot_rank_sites(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *w
 bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_t next) {
     struct fa__sites *x = fa->sites;
     uint32_t n = GET(x->count);
-    uint32_t max = snap->site_rows_max < snap->sites_capacity ? snap->site_rows_max : snap->sites_capacity;
+    uint32_t max = 0;
+    if (snap->defer)
+        max = snap->site_rows_max && snap->site_rows_max < snap->sites_capacity ? snap->site_rows_max
+                                                                                : snap->sites_capacity;
     /* Deferred: the active pairs go straight into the caller's rows while
      * they fit; the first that does not moves them here. */
     fa_site_row_t *out = max ? snap->sites : x->raw;

@@ -19,7 +19,7 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
         return FA_ERR_INVALID_ARG;
     /* Without call sites there are no site rows. */
     if (!FA_SITES) snap->sites_capacity = 0;
-    snap->site_count = snap->sites_total = snap->sites_unranked = 0;
+    snap->site_count = snap->sites_total = snap->sites_unranked = snap->rows_unsummed = 0;
     snap->size = (uint32_t)sizeof *snap;
     snap->version = FA_SNAPSHOT_VERSION;
     snap->frame = FA__LOAD(fa->frame_number);
@@ -50,4 +50,13 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
                      (snap->findings_capacity && snap->finding_count < snap->findings_total) ||
                      (snap->sites_capacity && !sites_complete);
     return truncated ? FA_ERR_TRUNCATED : FA_OK;
+}
+
+int fa_snapshot_finish(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work, size_t work_count) {
+    if (!snap) return FA_ERR_INVALID_ARG;
+    int rv = fa__sites_rank_check(snap, rows, work, work_count);
+    if (rv != FA_OK) return rv;
+    if (snap->rows_unsummed && snap->rows) fa__stats_sum_rows(snap->rows, snap->row_count);
+    snap->rows_unsummed = 0;
+    return fa__sites_rank(snap, rows, work);
 }

@@ -535,7 +535,7 @@ typedef struct acc {
 
 /* Adds one tag's self figures (and self peaks) to its row, or (no row of
  * its own) to the `total` of its nearest ancestor that has one; the rows'
- * totals include their descendants' once finish_rows() has run. */
+ * totals include their descendants' once fa__stats_sum_rows() has run. */
 static void add_self(acc_t *a, uint32_t x, const int64_t live[3], uint64_t count, const uint64_t peak[3]) {
     uint32_t p = x;
     while (p >= a->rows_n && p != FA_TAG_ROOT)
@@ -568,11 +568,11 @@ static uint64_t clamp0(uint64_t v) {
  * before its children, so one pass from the last row up); then each row is
  * finished: figures below zero (frees seen before their allocations) read
  * 0, live bytes from the total, the peak never below them. O(rows). */
-static void finish_rows(acc_t *a) {
-    for (uint32_t x = a->rows_n; x-- > 0;) {
-        fa_tag_row_t *r = &a->rows[x];
+void fa__stats_sum_rows(fa_tag_row_t *rows, uint32_t n) {
+    for (uint32_t x = n; x-- > 0;) {
+        fa_tag_row_t *r = &rows[x];
         if (x != FA_TAG_ROOT) {
-            fa_tag_row_t *up = &a->rows[r->parent_id];
+            fa_tag_row_t *up = &rows[r->parent_id];
             up->total.frame_bytes += r->total.frame_bytes;
             up->total.pool_bytes += r->total.pool_bytes;
             up->total.heap_bytes += r->total.heap_bytes;
@@ -658,8 +658,8 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
             continue;
         }
         /* The row, written once, field by field (a compound literal goes
-         * through a zeroed temporary): its own figures, which finish_rows()
-         * adds up the tree. */
+         * through a zeroed temporary): its own figures, which
+         * fa__stats_sum_rows() adds up the tree. */
         const fa__tag_t *e = &fa->tags.entries[x];
         fa_tag_row_t *r = &snap->rows[x];
         r->id = (uint16_t)x;
@@ -746,7 +746,9 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
     *frame_peak = peaks;
     snap->totals[1].peak = a.part_peak_sum[1];
     snap->totals[2].peak = a.part_peak_sum[2];
-    finish_rows(&a);
+    /* Deferred: fa_snapshot_finish() sums them on the caller's thread. */
+    snap->rows_unsummed = snap->defer != 0;
+    if (!snap->defer) fa__stats_sum_rows(snap->rows, rows_n);
 #if FA_SITES
     if (sites) *sites_complete = fa__sites_rows(fa, snap, epoch, next);
 #endif
