@@ -151,9 +151,9 @@ struct fa__sites {
     /* Snapshots with site rows, one at a time (snap_lock). */
     pthread_mutex_t snap_lock;
     uint32_t gen;
-    scratch_t *scratch;   /* cap */
-    fa_site_row_t *raw;   /* cap: the active pairs of a snapshot ranked here */
-    uint64_t *work;       /* cap + max_tags: the ranking's scratch */
+    scratch_t *scratch; /* cap */
+    fa_site_row_t *raw; /* cap: the active pairs of a snapshot ranked here */
+    uint64_t *work;     /* cap + max_tags: the ranking's scratch */
     void *region;
     size_t region_size;
 };
@@ -684,8 +684,8 @@ int fa__sites_rank_check(const fa_snapshot_t *snap, const fa_site_row_t *rows, c
 int fa__sites_rank(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work) {
     if (!snap->sites_unranked) return FA_OK;
     uint32_t count = 0;
-    bool complete = rank_rows(snap->sites, snap->site_count, snap->tag_count, rows, snap->site_rows_max, work,
-                              &count);
+    bool complete =
+        rank_rows(snap->sites, snap->site_count, snap->tag_count, rows, snap->site_rows_max, work, &count);
     snap->sites = rows;
     snap->sites_capacity = snap->site_rows_max;
     snap->site_count = count;
