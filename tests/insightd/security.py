@@ -165,10 +165,11 @@ def get_with_a_body_is_refused():
     check(health(d)["http"]["refused_body"] >= 1, "counted")
 
 
-def read_responses(s, want, timeout):
-    """Reads HTTP/1.1 responses (Content-Length framed) from s until want
-    arrived, the peer closed or timeout passed: (responses, closed), each
-    response (status, headers as a lower-case dict, body)."""
+def read_responses(s, want, timeout, head_at=()):
+    """Reads HTTP/1.1 responses (Content-Length framed; those at the indices
+    in head_at answer HEAD: no body) from s until want arrived, the peer
+    closed or timeout passed: (responses, closed), each response (status,
+    headers as a lower-case dict, body)."""
     buf, got, closed = b"", [], False
     deadline = time.time() + timeout
     while len(got) < want and time.time() < deadline:
@@ -178,7 +179,7 @@ def read_responses(s, want, timeout):
                 break
             lines = buf[:end].decode("latin-1").split("\r\n")
             hdrs = dict((k.strip().lower(), v.strip()) for k, v in (h.split(":", 1) for h in lines[1:]))
-            n = int(hdrs.get("content-length", "0"))
+            n = 0 if len(got) in head_at else int(hdrs.get("content-length", "0"))
             if len(buf) < end + 4 + n:
                 break
             got.append((int(lines[0].split()[1]), hdrs, buf[end + 4:end + 4 + n]))
@@ -258,9 +259,14 @@ def pipelined_requests_are_all_answered_or_refused_with_an_error():
     of 1 000 requests 151 were answered and the others vanished without an
     error."""
     d = it.shared()
-    pipeline(d, 1000, one_write=False, what="1 000 requests, one write each")
+    before = health(d)["http"]["pipelined"]
+    # The daemon reads what follows a connection's first request itself
+    # (http.c), so it answers them all rather than refusing.
+    eq(len(pipeline(d, 1000, one_write=False, what="1 000 requests, one write each")), 1000, "answered")
     small = f"GET /api/v1/health HTTP/1.1\r\nHost: {d.hostport}\r\n\r\n"
-    pipeline(d, 65536 // len(small) + 1, one_write=True, what="64 KB of requests in one write")
+    n = 65536 // len(small) + 1
+    eq(len(pipeline(d, n, one_write=True, what="64 KB of requests in one write")), n, "answered")
+    check(health(d)["http"]["pipelined"] >= before + 999 + n - 1, "counted in /health as pipelined")
 
 
 @test
@@ -270,8 +276,8 @@ def pipelined_requests_over_https_are_all_answered_or_refused():
     try:
         ctx = ssl.create_default_context(cafile=cert)
         wrap = lambda s: ctx.wrap_socket(s, server_hostname="127.0.0.1")  # noqa: E731
-        pipeline(d, 1000, one_write=False, wrap=wrap, what="HTTPS, 1 000 requests")
-        pipeline(d, 1200, one_write=True, wrap=wrap, what="HTTPS, 64 KB in one write")
+        eq(len(pipeline(d, 1000, one_write=False, wrap=wrap, what="HTTPS, 1 000 requests")), 1000, "answered")
+        eq(len(pipeline(d, 1200, one_write=True, wrap=wrap, what="HTTPS, 64 KB in one write")), 1200, "answered")
     finally:
         eq(d.stop(), 0, "exit code")
 
@@ -299,8 +305,64 @@ def pipelined_websocket_upgrade_is_answered_or_refused():
                 check(b"\"hello\"" in hello, f"the WebSocket says hello: {hello[:200]!r}")
             else:
                 check(st >= 400 and json.loads(body)["error"]["code"], f"an explicit refusal: {st} {body[:300]!r}")
+                # nng's WebSocket code takes only a connection's first request.
+                eq(json.loads(body)["error"]["code"], "upgrade_not_first", "code")
+                eq(hdrs.get("connection"), "close", "Connection: close")
+                check(closed or read_responses(s, 1, 3)[1], "the connection closes")
         finally:
             s.close()
+    ws = WS(d)  # an upgrade first on its connection still works
+    eq(ws.recv(5)["type"], "hello", "hello")
+    ws.close()
+
+
+@test
+def pipelined_requests_keep_their_framing():
+    """What follows a connection's first request is read by the daemon's own
+    parser: bodies, HEAD, HTTP/1.0, Connection: close and malformed heads
+    keep the connection in step or close it with an error, never parse a
+    body as a request."""
+    d = it.shared()
+    h = f"Host: {d.hostport}\r\n"
+    get = f"GET /api/v1/sessions HTTP/1.1\r\n{h}\r\n"
+    sarif = b'{"version":"2.1.0","runs":[]}'
+    put = f"PUT /api/v1/lint HTTP/1.1\r\n{h}Content-Length: {len(sarif)}\r\n\r\n".encode() + sarif
+    before = health(d)["http"]
+
+    def exchange(data, want, head_at=()):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        try:
+            s.sendall(data)
+            return read_responses(s, want, 5, head_at)
+        finally:
+            s.close()
+    got, _ = exchange(get.encode() + put + get.encode() + f"HEAD /api/v1/health HTTP/1.1\r\n{h}\r\n".encode()
+                      + get.encode(), 5, head_at=(3,))
+    eq([st for st, _, _ in got], [200, 200, 200, 200, 200], "GET, PUT with a body, GET, HEAD, GET")
+    check(b"accepted" in got[1][2], f"the PUT's body was read: {got[1][2][:200]!r}")
+    eq(got[3][2], b"", "HEAD has no body")
+    check(int(got[3][1]["content-length"]) > 0, "HEAD gives the length")
+    for tail, status, code in (
+            (b"GET / HTTP/1.1\nHost: x\r\n\r\n", 400, "bad_request"),  # bare LF
+            (f"GET /api/v1/health HTTP/1.1\r\n{h}{h}\r\n".encode(), 400, "bad_request"),  # Host twice
+            (b"GET /api/v1/health HTTP/1.1\r\n\r\n", 400, "bad_request"),  # no Host
+            (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 431, "request_head_too_large"),
+            (b"GET / HTTP/2.0\r\n\r\n", 505, "http_version_not_supported"),
+            (f"POST /api/v1/sessions HTTP/1.1\r\n{h}Content-Length: {len(get)}\r\n\r\n{get}".encode(), 405,
+             "method_not_allowed")):  # a body that is a request, never parsed as one
+        got, closed = exchange(get.encode() + tail + get.encode(), 3)
+        eq([st for st, _, _ in got], [200, status], f"answers to {tail[:40]!r}")
+        eq(json.loads(got[1][2])["error"]["code"], code, f"code for {tail[:40]!r}")
+        eq(got[1][1].get("connection"), "close", f"Connection: close after {tail[:40]!r}")
+        check(closed, f"closed after {tail[:40]!r}")
+    for close in (b"GET /api/v1/sessions HTTP/1.0\r\n\r\n",
+                  f"GET /api/v1/sessions HTTP/1.1\r\n{h}Connection: close\r\n\r\n".encode()):
+        got, closed = exchange(get.encode() + close + get.encode(), 3)
+        eq([st for st, _, _ in got], [200, 200], f"answers with {close[:50]!r}")
+        check(closed and got[1][1].get("connection") == "close", f"closed after {close[:50]!r}")
+    after = health(d)["http"]
+    check(after["refused_head"] >= before["refused_head"] + 5, f"refused heads counted: {after}")
+    check(after["pipelined"] >= before["pipelined"] + 8, f"pipelined requests counted: {after}")
 
 
 @test
