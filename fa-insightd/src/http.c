@@ -45,8 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
 #include "access.h"
+#include "api.h"
 #include "clock.h"
 #include "conns.h"
 #include "ctx.h"
@@ -61,31 +61,31 @@
 #define WORK_SWEEP_MS 20
 
 /* The headers the daemon reads; the last two only decide framing. */
-static const char *const copied_headers[] = {"Host",          "If-None-Match",     "Origin",
-                                            "Authorization", "Transfer-Encoding", "Content-Length",
-                                            "Connection",    "Upgrade"};
+static const char *const copied_headers[] = {
+    "Host",           "If-None-Match", "Origin", "Authorization", "Transfer-Encoding",
+    "Content-Length", "Connection",    "Upgrade"};
 #define COPIED_HEADERS 6
 #define READ_HEADERS 8
-#define CONNS_SWEEP_EVERY 10 /* work sweeps (20 ms) per connection sweep */
+#define CONNS_SWEEP_EVERY 10        /* work sweeps (20 ms) per connection sweep */
 #define KCONN_BUF (2 * REQHEAD_MAX) /* a whole head always fits behind a partial one */
-#define BODY_MAX 65536 /* what nng collects of a first request's body (api and static) */
+#define BODY_MAX 65536              /* what nng collects of a first request's body (api and static) */
 
 typedef struct kconn kconn_t;
 
 struct http_req {
-    kconn_t *kc;         /* its connection */
-    nng_http_res *res;   /* while we write it */
+    kconn_t *kc;       /* its connection */
+    nng_http_res *res; /* while we write it */
     nng_aio *write_aio;
     int kind;
-    bool lint;            /* PUT /api/v1/lint: reads its own body */
-    bool body_unread;     /* a Content-Length body is still on the connection */
-    bool close_after;     /* the connection closes after the response */
+    bool lint;        /* PUT /api/v1/lint: reads its own body */
+    bool body_unread; /* a Content-Length body is still on the connection */
+    bool close_after; /* the connection closes after the response */
     char method[16];
     char *uri;
     char *headers[COPIED_HEADERS];
     char *body; /* the lint route's request body (NUL-terminated), else NULL */
     size_t body_len;
-    bool body_too_large; /* its Content-Length is over --max-lint-report or not a number: unread */
+    bool body_too_large;       /* its Content-Length is over --max-lint-report or not a number: unread */
     http_req_t *next;          /* queues */
     http_req_t *wnext, *wprev; /* the list of requests being written */
 };
@@ -94,12 +94,12 @@ struct http_req {
 struct kconn {
     http_t *h;
     nng_http_conn *conn;
-    nng_aio *read_aio;      /* heads and bodies */
-    http_req_t *body_req;   /* the request whose body read_aio reads */
-    bool reading;           /* read_aio is in flight */
-    size_t have;            /* bytes read and not yet parsed */
-    kconn_t *next, *prev;   /* loop: h->kconns */
-    kconn_t *ready;         /* lock: h->ready, reads completed */
+    nng_aio *read_aio;    /* heads and bodies */
+    http_req_t *body_req; /* the request whose body read_aio reads */
+    bool reading;         /* read_aio is in flight */
+    size_t have;          /* bytes read and not yet parsed */
+    kconn_t *next, *prev; /* loop: h->kconns */
+    kconn_t *ready;       /* lock: h->ready, reads completed */
     char buf[KCONN_BUF];
 };
 
@@ -248,7 +248,7 @@ static long long content_length(const http_req_t *r) {
 static void begin(http_t *h, http_req_t *r) {
     kconn_t *kc = r->kc;
     long long len = content_length(r);
-    if (!r->body_unread || len == 0) {
+    if (!r->body_unread || len == 0 || h->draining) {
         dispatch(h, r);
         return;
     }
@@ -336,15 +336,14 @@ static bool wants_close(int minor, const char *connection) {
 /* The next request from what was read, or a read for more. */
 static void kconn_next(kconn_t *kc) {
     http_t *h = kc->h;
-    if (h->draining) {
-        kconn_close(kc);
-        return;
-    }
     reqhead_t head;
     const char *why = NULL;
     reqhead_status_t st = reqhead_parse(kc->buf, kc->have, copied_headers, READ_HEADERS, &head, &why);
     if (st == REQHEAD_MORE) {
-        kconn_read(kc);
+        if (h->draining) /* no complete request to answer 503 */
+            kconn_close(kc);
+        else
+            kconn_read(kc);
         return;
     }
     http_req_t *r = calloc(1, sizeof *r);
@@ -392,8 +391,9 @@ static void kconn_next(kconn_t *kc) {
     char path[1024];
     route_path(r->uri, path, sizeof path);
     if (path_under(path, "/ws") && upgrade) {
-        refuse_head(h, r, 400, "upgrade_not_first",
-                    "a WebSocket upgrade must be the first request on its connection (open a new one for /ws)");
+        refuse_head(
+            h, r, 400, "upgrade_not_first",
+            "a WebSocket upgrade must be the first request on its connection (open a new one for /ws)");
         return;
     }
     r->lint = strcmp(path, "/api/v1/lint") == 0 || strcmp(path, "/api/v1/lint/") == 0;
@@ -521,6 +521,8 @@ static void written(http_t *h, http_req_t *r) {
         g_stats.http_write_timeouts++;
         LOG(LOG_DEBUG, "an HTTP client took nothing of its response for %llu ms: cut off",
             (unsigned long long)h->ctx->cfg->http_write_timeout_ms);
+    } else if (rv != 0) {
+        g_stats.http_cancelled++; /* the client went away (or shutdown cut the write) */
     }
     if (r->wprev)
         r->wprev->wnext = r->wnext;
@@ -662,7 +664,7 @@ void http_reply(http_req_t *r, uint16_t status, const char *content_type, const 
             nng_http_res_set_header(res, extra_headers[i], extra_headers[i + 1]);
         if (r->close_after) nng_http_res_set_header(res, "Connection", "close");
         /* HEAD: the length of the body, not the body (no data, a size). */
-        int rv = !len                               ? 0
+        int rv = !len                             ? 0
                  : strcmp(r->method, "HEAD") == 0 ? nng_http_res_set_data(res, NULL, len)
                                                   : nng_http_res_copy_data(res, body, len);
         if (rv == 0) {

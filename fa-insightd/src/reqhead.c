@@ -92,8 +92,8 @@ static reqhead_status_t field_line(const char *line, size_t len, const char *con
     return REQHEAD_OK;
 }
 
-reqhead_status_t reqhead_parse(const char *buf, size_t len, const char *const *names, size_t n, reqhead_t *out,
-                               const char **why) {
+reqhead_status_t reqhead_parse(const char *buf, size_t len, const char *const *names, size_t n,
+                               reqhead_t *out, const char **why) {
     if (n > REQHEAD_WANTED) return fail(why, "too many headers asked for", REQHEAD_BAD);
     size_t p = 0;
     while (p + 1 < len && buf[p] == '\r' && buf[p + 1] == '\n')

@@ -27,17 +27,17 @@
 #include <stddef.h>
 
 enum {
-    REQHEAD_MAX = 8192,      /* bytes of a head, the empty line included (nng's limit too) */
+    REQHEAD_MAX = 8192,       /* bytes of a head, the empty line included (nng's limit too) */
     REQHEAD_MAX_FIELDS = 100, /* header lines */
-    REQHEAD_WANTED = 8       /* headers the caller can ask for */
+    REQHEAD_WANTED = 8        /* headers the caller can ask for */
 };
 
 typedef enum {
-    REQHEAD_OK = 0,        /* a complete head */
-    REQHEAD_MORE = 1,      /* no complete head yet, and no error in what there is */
-    REQHEAD_BAD = -1,      /* malformed: 400 */
+    REQHEAD_OK = 0,         /* a complete head */
+    REQHEAD_MORE = 1,       /* no complete head yet, and no error in what there is */
+    REQHEAD_BAD = -1,       /* malformed: 400 */
     REQHEAD_TOO_LARGE = -2, /* over REQHEAD_MAX bytes or REQHEAD_MAX_FIELDS lines: 431 */
-    REQHEAD_VERSION = -3   /* not HTTP/1.0 or HTTP/1.1: 505 */
+    REQHEAD_VERSION = -3    /* not HTTP/1.0 or HTTP/1.1: 505 */
 } reqhead_status_t;
 
 typedef struct reqhead_text {
@@ -59,8 +59,8 @@ typedef struct reqhead {
  * On REQHEAD_OK fills *out; on an error sets *why to a static phrase
  * saying what is wrong (for the error response); *out and *why are
  * otherwise left alone. */
-reqhead_status_t reqhead_parse(const char *buf, size_t len, const char *const *names, size_t n, reqhead_t *out,
-                               const char **why);
+reqhead_status_t reqhead_parse(const char *buf, size_t len, const char *const *names, size_t n,
+                               reqhead_t *out, const char **why);
 
 /* Whether a comma-separated header value holds token (without case), as
  * "close" in "Connection: keep-alive, close". */

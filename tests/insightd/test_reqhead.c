@@ -16,7 +16,8 @@ static bool text_is(reqhead_text_t t, const char *want) {
 }
 
 Test(reqhead, parses_a_head_and_stops_at_its_end) {
-    const char *s = "\r\nGET /api/v1/health?x=1 HTTP/1.1\r\nhost:  127.0.0.1:7878 \r\nX-Other: a\r\n\r\nGET /next";
+    const char *s =
+        "\r\nGET /api/v1/health?x=1 HTTP/1.1\r\nhost:  127.0.0.1:7878 \r\nX-Other: a\r\n\r\nGET /next";
     reqhead_t h;
     const char *why = NULL;
     cr_assert_eq(parse(s, &h, &why), REQHEAD_OK, "%s", why);
@@ -38,17 +39,17 @@ Test(reqhead, a_partial_head_asks_for_more) {
 
 Test(reqhead, malformed_heads_are_refused_with_a_reason) {
     const char *bad[] = {
-        "GET / HTTP/1.1\nHost: a\r\n\r\n",            /* bare LF */
-        "GET / HTTP/1.1\r\nHost : a\r\n\r\n",         /* space before the colon */
-        "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",       /* folded */
+        "GET / HTTP/1.1\nHost: a\r\n\r\n",              /* bare LF */
+        "GET / HTTP/1.1\r\nHost : a\r\n\r\n",           /* space before the colon */
+        "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",         /* folded */
         "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", /* Host twice */
         "GET / HTTP/1.1\r\nContent-Length: 1\r\ncontent-length: 2\r\n\r\n",
-        "GET /a b HTTP/1.1\r\n\r\n",                  /* space in the target */
-        "GET  / HTTP/1.1\r\n\r\n",                    /* empty target */
-        "GET / HTTP/1.1\r\nX: a\001b\r\n\r\n",        /* control character */
+        "GET /a b HTTP/1.1\r\n\r\n",           /* space in the target */
+        "GET  / HTTP/1.1\r\n\r\n",             /* empty target */
+        "GET / HTTP/1.1\r\nX: a\001b\r\n\r\n", /* control character */
         " GET / HTTP/1.1\r\n\r\n",
         "GET / http/1.1\r\n\r\n",
-        "GET /\r\n\r\n",                               /* HTTP/0.9 */
+        "GET /\r\n\r\n", /* HTTP/0.9 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         reqhead_t h;
