@@ -603,8 +603,9 @@ static void dispatch(http_t *h, http_req_t *r) {
     }
 }
 
-static void async_cb(uv_async_t *a) {
-    http_t *h = a->data;
+/* Loop (or close_leftovers): handles what nng threads queued: completed
+ * writes and reads, then first requests. Returns whether there was any. */
+static bool take_queues(http_t *h) {
     pthread_mutex_lock(&h->lock);
     http_req_t *r = h->head, *w = h->written;
     kconn_t *kc = h->ready;
@@ -612,6 +613,7 @@ static void async_cb(uv_async_t *a) {
     h->written = NULL;
     h->ready = NULL;
     pthread_mutex_unlock(&h->lock);
+    bool any = r || w || kc;
     while (w) {
         http_req_t *next = w->next;
         written(h, w);
@@ -631,6 +633,11 @@ static void async_cb(uv_async_t *a) {
         begin(h, r);
         r = next;
     }
+    return any;
+}
+
+static void async_cb(uv_async_t *a) {
+    take_queues(a->data);
 }
 
 size_t http_max_response(const http_t *h) {
@@ -911,37 +918,16 @@ void http_close(http_t *h) {
 }
 
 /* After the loop: whatever connections are left (their operations are
- * stopped, completed, and closed like the loop would). */
+ * stopped and completed, requests answered 503 as draining, and the
+ * connections closed like the loop would). */
 static void close_leftovers(http_t *h) {
     h->draining = true;
-    for (;;) {
+    do {
         for (http_req_t *r = h->writing; r; r = r->wnext)
             nng_aio_stop(r->write_aio); /* write_cb queues it */
         for (kconn_t *kc = h->kconns; kc; kc = kc->next)
             if (kc->reading) nng_aio_stop(kc->read_aio); /* read_cb queues it */
-        pthread_mutex_lock(&h->lock);
-        http_req_t *first = h->head, *w = h->written;
-        kconn_t *ready = h->ready;
-        h->head = h->tail = NULL;
-        h->written = NULL;
-        h->ready = NULL;
-        pthread_mutex_unlock(&h->lock);
-        if (!first && !w && !ready) break;
-        for (http_req_t *next; w; w = next) {
-            next = w->next;
-            written(h, w);
-        }
-        for (kconn_t *next; ready; ready = next) {
-            next = ready->ready;
-            kconn_on_read(ready);
-        }
-        for (http_req_t *next; first; first = next) {
-            next = first->next;
-            kconn_t *kc = first->kc;
-            req_free(first);
-            kconn_close(kc);
-        }
-    }
+    } while (take_queues(h));
     while (h->kconns)
         kconn_close(h->kconns);
 }
