@@ -1333,53 +1333,64 @@ static int lite_read_latest(store_reader_t *r, uint64_t *id, uint64_t *last_seen
     return 1;
 }
 
-/* The fleet's figures: the rows here, the arithmetic in fleetagg.c. */
-static int fleet_row(sqlite3_stmt *q, void *ud) {
-    const char *text[4];
-    for (int i = 0; i < 4; i++) {
-        const unsigned char *t = sqlite3_column_text(q, i);
-        text[i] = t ? (const char *)t : "";
-    }
-    fleetagg_row_t row = {.app = text[0],
-                          .build = text[1],
-                          .host = text[2],
-                          .path = text[3],
-                          .session_id = col_u64(q, 4),
-                          .last_seen_ms = col_u64(q, 5),
-                          .live = sqlite3_column_int(q, 6) != 0,
-                          .budget_hard = col_u64(q, 7),
-                          .peak_bytes = col_u64(q, 8),
-                          .live_sum = col_u64(q, 9),
-                          .live_frames = col_u64(q, 10)};
-    return fleetagg_add(ud, &row) != 0;
+/* The fleet's figures: the rows here, unsorted, the arithmetic in
+ * fleetagg.c. Both statements read in one transaction (one snapshot). */
+static const char *text_or_empty(sqlite3_stmt *q, int i) {
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return t ? (const char *)t : "";
+}
+
+static int fleet_session_row(sqlite3_stmt *q, void *ud) {
+    fleetagg_session_t s = {.session_id = col_u64(q, 0),
+                            .app = text_or_empty(q, 1),
+                            .build = text_or_empty(q, 2),
+                            .host = text_or_empty(q, 3),
+                            .last_seen_ms = col_u64(q, 4),
+                            .live = sqlite3_column_int(q, 5) != 0};
+    return fleetagg_add_session(ud, &s) != 0; /* out of memory: stop */
+}
+
+static int fleet_tag_row(sqlite3_stmt *q, void *ud) {
+    fleetagg_tag_t t = {.session_id = col_u64(q, 0),
+                        .path = text_or_empty(q, 1),
+                        .budget_hard = col_u64(q, 2),
+                        .peak_bytes = col_u64(q, 3),
+                        .live_sum = col_u64(q, 4),
+                        .live_frames = col_u64(q, 5)};
+    return fleetagg_add_tag(ud, &t) != 0; /* out of memory: stop */
 }
 
 static int lite_read_fleet(store_reader_t *r, const store_fleet_query_t *fq, const store_fleet_sink_t *sink) {
-    char sql[1100];
     bool app = fq->app && fq->app[0], build = fq->build && fq->build[0], tag = fq->tag && fq->tag[0];
+    char where[200], sql[2][700];
+    snprintf(where, sizeof where, "s.last_seen_ms >= ?1%s%s", app ? " AND s.app = ?2" : "",
+             build ? " AND s.build_id = ?3" : "");
+    snprintf(sql[0], sizeof sql[0],
+             "SELECT s.id, s.app, s.build_id, s.host, s.last_seen_ms, s.ended_ms IS NULL FROM sessions s WHERE %s",
+             where);
     /* The tag and its descendants: its path, or a path below it. */
-    snprintf(
-        sql, sizeof sql,
-        "SELECT s.app, s.build_id, s.host, t.path, s.id, s.last_seen_ms, s.ended_ms IS NULL, t.budget_hard,"
-        " t.peak_bytes, t.live_sum, t.live_frames FROM sessions s JOIN tags t ON t.session_id = s.id"
-        " WHERE s.last_seen_ms >= ?1 AND t.live_frames > 0%s%s%s"
-        " ORDER BY s.app, s.build_id, t.path, s.id",
-        app ? " AND s.app = ?2" : "", build ? " AND s.build_id = ?3" : "",
-        tag ? " AND (t.path = ?4 OR substr(t.path, 1, length(?4) + 1) = ?4 || '/')" : "");
-    sqlite3_stmt *q;
-    if (prepare(r, sql, &q) != STORE_OK) return STORE_FAILED;
-    bind_u64(q, 1, fq->since_ms);
-    if (app) sqlite3_bind_text(q, 2, fq->app, -1, SQLITE_STATIC);
-    if (build) sqlite3_bind_text(q, 3, fq->build, -1, SQLITE_STATIC);
-    if (tag) sqlite3_bind_text(q, 4, fq->tag, -1, SQLITE_STATIC);
+    snprintf(sql[1], sizeof sql[1],
+             "SELECT t.session_id, t.path, t.budget_hard, t.peak_bytes, t.live_sum, t.live_frames"
+             " FROM sessions s JOIN tags t ON t.session_id = s.id WHERE %s AND t.live_frames > 0%s",
+             where, tag ? " AND (t.path = ?4 OR substr(t.path, 1, length(?4) + 1) = ?4 || '/')" : "");
     fleetagg_t *agg = fleetagg_create(sink);
     if (!agg) {
-        sqlite3_finalize(q);
         snprintf(r->error, sizeof r->error, "out of memory");
         return STORE_FAILED;
     }
-    int rc = each_row(r, q, fleet_row, agg);
-    if (rc == STORE_OK && fleetagg_finish(agg) < 0) {
+    sqlite3 *db = rdb(r);
+    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK : read_failed(r, sqlite3_errcode(db));
+    for (int k = 0; k < 2 && rc == STORE_OK; k++) {
+        sqlite3_stmt *q;
+        if ((rc = prepare(r, sql[k], &q)) != STORE_OK) break;
+        bind_u64(q, 1, fq->since_ms);
+        if (app) sqlite3_bind_text(q, 2, fq->app, -1, SQLITE_STATIC);
+        if (build) sqlite3_bind_text(q, 3, fq->build, -1, SQLITE_STATIC);
+        if (k == 1 && tag) sqlite3_bind_text(q, 4, fq->tag, -1, SQLITE_STATIC);
+        rc = each_row(r, q, k == 0 ? fleet_session_row : fleet_tag_row, agg);
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc == STORE_OK && (fleetagg_failed(agg) || fleetagg_finish(agg) < 0)) {
         snprintf(r->error, sizeof r->error, "out of memory");
         rc = STORE_FAILED;
     }
