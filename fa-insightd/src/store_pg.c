@@ -54,6 +54,7 @@
 #include "fleetagg.h"
 #include "log.h"
 #include "pack.h"
+#include "storerow.h"
 
 /* Advisory lock keys (two-int form): (LOCK_CLASS, what). */
 #define LOCK_CLASS 0x66614944 /* "faID" */
@@ -149,15 +150,6 @@ static const char *const schema_v1 =
     "  RETURN n;"
     " END $fa$;";
 
-#define SESSION_COLUMNS                                                                                      \
-    "id, app, label, host, build_id, pid, lib_version, start_unix_ns, start_mono_ns, have_hello, first_ms,"  \
-    " last_ms, ended_ms, end_reason, frames, last_frame, gaps, agent_dropped, last_seen_ms, next_seq,"       \
-    " duplicates, rows_rejected, clock_skew_ms"
-#define TAG_COLUMNS                                                                                          \
-    "id, parent_id, path, defined, budget_soft, budget_hard, live_bytes, peak_bytes, live_sum, live_frames"
-#define ALERT_COLUMNS                                                                                        \
-    "id, session_id, tag_id, path, level, raised_ms, raised_bytes, peak_bytes, budget_hard, cleared_ms,"     \
-    " clear_reason"
 
 enum { PS_SESSION, PS_COUNTERS, PS_TAG, PS_ALERT, PS_SITE, PS_LOOKUP_SESSION, PS_LOOKUP_TAGS, PS_COUNT };
 static const struct {
@@ -166,7 +158,7 @@ static const struct {
 } prepared[PS_COUNT] = {
     [PS_SESSION] =
         {"fa_session",
-         "INSERT INTO sessions(" SESSION_COLUMNS ", daemon_id) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
+         "INSERT INTO sessions(" STOREROW_SESSION_COLUMNS ", daemon_id) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
          "$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) ON CONFLICT (id) DO UPDATE SET"
          " app=EXCLUDED.app, label=EXCLUDED.label, host=EXCLUDED.host, build_id=EXCLUDED.build_id,"
          " pid=EXCLUDED.pid, lib_version=EXCLUDED.lib_version, start_unix_ns=EXCLUDED.start_unix_ns,"
@@ -188,14 +180,14 @@ static const struct {
                      11},
     [PS_TAG] =
         {"fa_tag",
-         "INSERT INTO tags(session_id, " TAG_COLUMNS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+         "INSERT INTO tags(session_id, " STOREROW_TAG_COLUMNS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
          " ON CONFLICT (session_id, id) DO UPDATE SET parent_id=EXCLUDED.parent_id, path=EXCLUDED.path,"
          " defined=EXCLUDED.defined, budget_soft=EXCLUDED.budget_soft,"
          " budget_hard=EXCLUDED.budget_hard, live_bytes=EXCLUDED.live_bytes,"
          " peak_bytes=EXCLUDED.peak_bytes, live_sum=EXCLUDED.live_sum, live_frames=EXCLUDED.live_frames",
          11},
     [PS_ALERT] = {"fa_alert",
-                  "INSERT INTO alerts(" ALERT_COLUMNS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+                  "INSERT INTO alerts(" STOREROW_ALERT_COLUMNS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
                   " ON CONFLICT (id) DO UPDATE SET level=EXCLUDED.level, peak_bytes=EXCLUDED.peak_bytes,"
                   " budget_hard=EXCLUDED.budget_hard, cleared_ms=EXCLUDED.cleared_ms,"
                   " clear_reason=EXCLUDED.clear_reason",
@@ -205,9 +197,9 @@ static const struct {
                  " ON CONFLICT (session_id, id) DO UPDATE SET line=EXCLUDED.line, kind=EXCLUDED.kind,"
                  " file=EXCLUDED.file, function=EXCLUDED.function",
                  6},
-    [PS_LOOKUP_SESSION] = {"fa_lookup_session", "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = $1", 1},
+    [PS_LOOKUP_SESSION] = {"fa_lookup_session", "SELECT " STOREROW_SESSION_COLUMNS " FROM sessions WHERE id = $1", 1},
     [PS_LOOKUP_TAGS] = {"fa_lookup_tags",
-                        "SELECT " TAG_COLUMNS " FROM tags WHERE session_id = $1 ORDER BY id", 1},
+                        "SELECT " STOREROW_TAG_COLUMNS " FROM tags WHERE session_id = $1 ORDER BY id", 1},
 };
 
 /* ---- the store ---------------------------------------------------------------- */
@@ -382,9 +374,6 @@ static int64_t col_i64(const PGresult *res, int row, int col) {
 }
 static uint64_t col_u64(const PGresult *res, int row, int col) {
     return (uint64_t)col_i64(res, row, col);
-}
-static void col_text(const PGresult *res, int row, int col, char *dst, size_t cap) {
-    snprintf(dst, cap, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
 }
 static const char *col_str(const PGresult *res, int row, int col) {
     return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
@@ -1065,8 +1054,8 @@ static int pg_put_session(store_t *st, const session_info_t *x) {
  * A refused batch (a record error) is written row by row on the retry,
  * which finds and skips the record (poison). */
 static const char tags_flush[] =
-    "INSERT INTO tags (session_id, " TAG_COLUMNS
-    ") SELECT DISTINCT ON (session_id, id) session_id, " TAG_COLUMNS
+    "INSERT INTO tags (session_id, " STOREROW_TAG_COLUMNS
+    ") SELECT DISTINCT ON (session_id, id) session_id, " STOREROW_TAG_COLUMNS
     " FROM fa_tags_in ORDER BY session_id, id, seq DESC ON CONFLICT (session_id, id) DO UPDATE SET"
     " parent_id=EXCLUDED.parent_id, path=EXCLUDED.path, defined=EXCLUDED.defined,"
     " budget_soft=EXCLUDED.budget_soft, budget_hard=EXCLUDED.budget_hard, live_bytes=EXCLUDED.live_bytes,"
@@ -1211,35 +1200,21 @@ static int pg_put_site(store_t *st, uint64_t sid, const site_info_t *x) {
 
 /* ---- sessions from rows --------------------------------------------------------- */
 
+/* Columns through storerow.c, shared with the SQLite store. */
+static bool pg_is_null(const void *res, int row, int col) {
+    return PQgetisnull(res, row, col);
+}
+static int64_t pg_i64(const void *res, int row, int col) {
+    return col_i64(res, row, col);
+}
+static const char *pg_text(const void *res, int row, int col) {
+    return col_str(res, row, col);
+}
+static const storerow_src_t pg_src = {pg_is_null, pg_i64, pg_text};
+#define ROW_OF(res, row) (&(storerow_t){&pg_src, (res), (row)})
+
 static void session_from_row(const PGresult *res, int row, int c, session_info_t *s) {
-    memset(s, 0, sizeof *s);
-    s->id = col_u64(res, row, c + 0);
-    col_text(res, row, c + 1, s->app, sizeof s->app);
-    col_text(res, row, c + 2, s->label, sizeof s->label);
-    col_text(res, row, c + 3, s->host, sizeof s->host);
-    col_text(res, row, c + 4, s->build_id, sizeof s->build_id);
-    s->pid = (uint32_t)col_u64(res, row, c + 5);
-    s->lib_version = (uint32_t)col_u64(res, row, c + 6);
-    s->start_unix_ns = col_u64(res, row, c + 7);
-    s->start_mono_ns = col_u64(res, row, c + 8);
-    s->have_hello = col_i64(res, row, c + 9) != 0;
-    s->start_valid =
-        s->have_hello && s->start_unix_ns > 0 && s->start_unix_ns / 1000000u < 9007199254740991ull;
-    s->first_ms = col_u64(res, row, c + 10);
-    s->last_ms = col_u64(res, row, c + 11);
-    s->ended_ms = col_u64(res, row, c + 12);
-    s->live = PQgetisnull(res, row, c + 12);
-    s->end_reason = view_end_reason(col_str(res, row, c + 13));
-    s->frames = col_u64(res, row, c + 14);
-    s->last_frame = col_u64(res, row, c + 15);
-    s->gaps = col_u64(res, row, c + 16);
-    s->agent_dropped = col_u64(res, row, c + 17);
-    s->last_seen_ms = col_u64(res, row, c + 18);
-    s->next_seq = col_u64(res, row, c + 19);
-    s->duplicates = col_u64(res, row, c + 20);
-    s->rows_rejected = col_u64(res, row, c + 21);
-    s->skew_known = !PQgetisnull(res, row, c + 22);
-    s->clock_skew_ms = col_i64(res, row, c + 22);
+    storerow_session(ROW_OF(res, row), c, s);
 }
 
 /* A view from a session result and a tags result. */
@@ -1251,18 +1226,7 @@ static int view_from(const PGresult *sres, const PGresult *tres, session_view_t 
     tag_info_t *tags = calloc((size_t)(n ? n : 1), sizeof *tags);
     if (!tags) return STORE_FAILED;
     for (int i = 0; i < n; i++) {
-        tag_info_t *t = &tags[i];
-        t->id = (uint16_t)col_i64(tres, i, 0);
-        t->parent_id = (uint16_t)col_i64(tres, i, 1);
-        t->path = PQgetvalue(tres, i, 2); /* copied by view_create */
-        t->defined = col_i64(tres, i, 3) != 0;
-        t->budget_soft = col_u64(tres, i, 4);
-        t->budget_hard = col_u64(tres, i, 5);
-        t->live_bytes = col_u64(tres, i, 6);
-        t->peak_bytes = col_u64(tres, i, 7);
-        t->live_sum = col_u64(tres, i, 8);
-        t->live_frames = col_u64(tres, i, 9);
-        t->seen = t->live_bytes || t->peak_bytes;
+        storerow_tag(ROW_OF(tres, i), &tags[i]); /* paths copied by view_create */
     }
     info.tag_count = (uint32_t)n;
     *out = view_create(&info, NULL, tags, (uint32_t)n);
@@ -1800,19 +1764,9 @@ static int view_tag_row(const PGresult *res, int row, void *ud) {
         v->cap = cap;
     }
     tag_info_t *t = &v->tags[v->n];
-    memset(t, 0, sizeof *t);
-    t->id = (uint16_t)col_i64(res, row, 0);
-    t->parent_id = (uint16_t)col_i64(res, row, 1);
-    v->paths[v->n] = strdup(PQgetvalue(res, row, 2));
+    storerow_tag(ROW_OF(res, row), t);
+    v->paths[v->n] = strdup(t->path);
     t->path = v->paths[v->n];
-    t->defined = col_i64(res, row, 3) != 0;
-    t->budget_soft = col_u64(res, row, 4);
-    t->budget_hard = col_u64(res, row, 5);
-    t->live_bytes = col_u64(res, row, 6);
-    t->peak_bytes = col_u64(res, row, 7);
-    t->live_sum = col_u64(res, row, 8);
-    t->live_frames = col_u64(res, row, 9);
-    t->seen = t->live_bytes || t->peak_bytes;
     v->n++;
     if (!t->path) v->failed = true;
     return v->failed;
@@ -1839,9 +1793,9 @@ static int pg_read_view(store_reader_t *r, uint64_t sid, session_view_t **out) {
     view_ctx_t v = {0};
     params_t p = {0};
     p_u64(&p, sid);
-    int rc = pg_read(r, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = $1", &p, view_session_row, &v);
+    int rc = pg_read(r, "SELECT " STOREROW_SESSION_COLUMNS " FROM sessions WHERE id = $1", &p, view_session_row, &v);
     if (rc == STORE_OK && v.found)
-        rc = pg_read(r, "SELECT " TAG_COLUMNS " FROM tags WHERE session_id = $1 ORDER BY id", &p,
+        rc = pg_read(r, "SELECT " STOREROW_TAG_COLUMNS " FROM tags WHERE session_id = $1 ORDER BY id", &p,
                      view_tag_row, &v);
     frame_info_t last = {0};
     if (rc == STORE_OK && v.found && v.info.frames) {
@@ -1981,22 +1935,7 @@ typedef struct alerts_ctx {
 static int alerts_row(const PGresult *res, int row, void *ud) {
     alerts_ctx_t *c = ud;
     alert_row_t a;
-    memset(&a, 0, sizeof a);
-    a.id = col_i64(res, row, 0);
-    a.session_id = col_u64(res, row, 1);
-    a.tag_id = (uint16_t)col_i64(res, row, 2);
-    col_text(res, row, 3, a.path, sizeof a.path);
-    const char *level = col_str(res, row, 4);
-    a.level = level && !strcmp(level, "critical") ? "critical" : "warning";
-    a.raised_ms = col_u64(res, row, 5);
-    a.raised_bytes = col_u64(res, row, 6);
-    a.peak_bytes = col_u64(res, row, 7);
-    a.budget_hard = col_u64(res, row, 8);
-    if (!PQgetisnull(res, row, 9)) {
-        a.cleared_ms = col_u64(res, row, 9);
-        a.clear_reason = view_clear_reason(col_str(res, row, 10));
-        if (!a.clear_reason) a.clear_reason = "unknown";
-    }
+    storerow_alert(ROW_OF(res, row), &a);
     return c->fn(c->ud, &a);
 }
 
@@ -2013,7 +1952,7 @@ static int pg_read_alerts(store_reader_t *r, const store_alerts_query_t *aq, sto
     p_u64(&p, aq->limit);
     char sql[700];
     snprintf(sql, sizeof sql,
-             "SELECT " ALERT_COLUMNS " FROM alerts WHERE %s (raised_ms >= $2 OR cleared_ms >= $2)"
+             "SELECT " STOREROW_ALERT_COLUMNS " FROM alerts WHERE %s (raised_ms >= $2 OR cleared_ms >= $2)"
              " AND raised_ms <= $3%s%s ORDER BY raised_ms %s, id %s LIMIT $6",
              aq->has_session ? "session_id = $1 AND" : "", state,
              !aq->has_cursor ? ""
@@ -2034,31 +1973,7 @@ typedef struct findings_ctx {
 static int findings_row(const PGresult *res, int row, void *ud) {
     findings_ctx_t *c = ud;
     store_finding_row_t x;
-    memset(&x, 0, sizeof x);
-    x.f.session_id = c->sid;
-    if (c->summary) {
-        /* code, tag_id, kind, frames, count_max, value_max, first, last, path */
-        x.f.code = (uint16_t)col_i64(res, row, 0);
-        x.f.tag_id = (uint16_t)col_i64(res, row, 1);
-        x.f.kind = (uint8_t)col_i64(res, row, 2);
-        x.f.frames = (uint32_t)col_u64(res, row, 3);
-        x.f.count_max = (uint32_t)col_u64(res, row, 4);
-        x.f.value_max = col_u64(res, row, 5);
-        x.first_ms = col_u64(res, row, 6);
-        x.last_ms = col_u64(res, row, 7);
-        x.path = col_str(res, row, 8);
-    } else {
-        /* key, t_ms, code, tag_id, kind, frames, count_max, value_max, path */
-        x.key = col_i64(res, row, 0);
-        x.f.t_ms = col_u64(res, row, 1);
-        x.f.code = (uint16_t)col_i64(res, row, 2);
-        x.f.tag_id = (uint16_t)col_i64(res, row, 3);
-        x.f.kind = (uint8_t)col_i64(res, row, 4);
-        x.f.frames = (uint32_t)col_u64(res, row, 5);
-        x.f.count_max = (uint32_t)col_u64(res, row, 6);
-        x.f.value_max = col_u64(res, row, 7);
-        x.path = col_str(res, row, 8);
-    }
+    storerow_finding(ROW_OF(res, row), c->summary, c->sid, &x);
     return c->fn(c->ud, &x);
 }
 
@@ -2126,12 +2041,7 @@ typedef struct sites_ctx {
 static int site_row(const PGresult *res, int row, void *ud) {
     sites_ctx_t *c = ud;
     site_info_t x;
-    memset(&x, 0, sizeof x);
-    x.id = (uint32_t)col_u64(res, row, 0);
-    x.line = (uint32_t)col_u64(res, row, 1);
-    x.kind = (uint8_t)col_u64(res, row, 2);
-    col_text(res, row, 3, x.file, sizeof x.file);
-    col_text(res, row, 4, x.function, sizeof x.function);
+    storerow_site(ROW_OF(res, row), &x);
     return c->fn(c->ud, &x);
 }
 
@@ -2152,7 +2062,7 @@ static int pg_read_sites(store_reader_t *r, uint64_t sid, const uint32_t *ids, s
     sites_ctx_t c = {fn, ud};
     int rc = pg_read(
         r,
-        "SELECT id, line, kind, file, function FROM sites WHERE session_id = $1 AND id = ANY($2::bigint[])",
+        "SELECT " STOREROW_SITE_COLUMNS " FROM sites WHERE session_id = $1 AND id = ANY($2::bigint[])",
         &p, site_row, &c);
     free(list);
     return rc;
@@ -2172,7 +2082,7 @@ static int pg_read_sessions(store_reader_t *r, const store_sessions_query_t *sq,
     p_opt(&p, (uint64_t)pgs(r->store)->daemon_id, pgs(r->store)->daemon_id != 0);
     char sql[1000];
     snprintf(sql, sizeof sql,
-             "SELECT " SESSION_COLUMNS ", (SELECT count(*) FROM tags t WHERE t.session_id = s.id)"
+             "SELECT " STOREROW_SESSION_COLUMNS ", (SELECT count(*) FROM tags t WHERE t.session_id = s.id)"
              " FROM sessions s WHERE %s AND ($1 = '' OR app = $1) AND ($2 = '' OR host = $2)"
              " AND ($8 = '' OR build_id = $8) AND last_seen_ms >= $3 AND last_seen_ms <= $4"
              "%s ORDER BY last_seen_ms DESC, id DESC LIMIT $7",
