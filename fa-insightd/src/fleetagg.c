@@ -16,11 +16,17 @@
 
 #define TEXT_CUT (VIEW_TEXT_MAX - 1)
 
+/* An open-addressing index over an array: a slot holds an item's index
+ * + 1, 0 when empty; at most half full. */
+typedef struct index {
+    uint32_t *slot;
+    uint32_t n; /* a power of two */
+} index_t;
+
 typedef struct strtab {
     char **text;
     uint32_t n, cap;
-    uint32_t *slots; /* id + 1, 0 empty */
-    uint32_t nslots;
+    index_t index;
 } strtab_t;
 
 typedef struct session_rec {
@@ -36,7 +42,7 @@ typedef struct row {
     double avg;
 } row_t;
 
-/* One (app, build, path), found through group_slots. */
+/* One (app, build, path), found through group_index. */
 typedef struct group_rec {
     uint32_t app, build, path;
     uint32_t k_app, k_build, k_path; /* ranks in byte order: the sort key */
@@ -55,14 +61,12 @@ struct fleetagg {
     strtab_t strings;
     session_rec_t *sessions;
     uint32_t nsessions, sessions_cap;
-    uint32_t *session_slots; /* index + 1 by id, 0 empty */
-    uint32_t session_nslots;
+    index_t session_index; /* by id */
     row_t *rows;
     size_t nrows, rows_cap;
     group_rec_t *groups;
     uint32_t ngroups, groups_cap;
-    uint32_t *group_slots; /* index + 1 by (app, build, path), 0 empty */
-    uint32_t group_nslots;
+    index_t group_index; /* by (app, build, path) */
     bool failed; /* an add ran out of memory */
 };
 
@@ -94,6 +98,27 @@ static uint64_t mix64(uint64_t x) {
     return x;
 }
 
+typedef uint32_t (*hash_of_fn)(const void *ud, uint32_t item);
+
+/* Room for one more item beside `count`: rebuilt twice as large (hashing
+ * each item again) once half full. */
+static bool index_reserve(index_t *x, uint32_t count, hash_of_fn hash_of, const void *ud) {
+    if ((count + 1) * 2 <= x->n) return true;
+    uint32_t n = x->n ? x->n * 2 : 64;
+    uint32_t *slot = calloc(n, sizeof *slot);
+    if (!slot) return false;
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t i = hash_of(ud, k) & (n - 1);
+        while (slot[i])
+            i = (i + 1) & (n - 1);
+        slot[i] = k + 1;
+    }
+    free(x->slot);
+    x->slot = slot;
+    x->n = n;
+    return true;
+}
+
 /* ---- interned strings ---------------------------------------------------- */
 
 static uint32_t hash_text(const char *s, size_t len) {
@@ -103,30 +128,20 @@ static uint32_t hash_text(const char *s, size_t len) {
     return h;
 }
 
-static bool strtab_rehash(strtab_t *t, uint32_t nslots) {
-    uint32_t *slots = calloc(nslots, sizeof *slots);
-    if (!slots) return false;
-    for (uint32_t id = 0; id < t->n; id++) {
-        uint32_t i = hash_text(t->text[id], strlen(t->text[id])) & (nslots - 1);
-        while (slots[i])
-            i = (i + 1) & (nslots - 1);
-        slots[i] = id + 1;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = nslots;
-    return true;
+static uint32_t text_hash_of(const void *ud, uint32_t id) {
+    const char *t = ((const strtab_t *)ud)->text[id];
+    return hash_text(t, strlen(t));
 }
 
 /* The string's id (it is copied the first time), or -1 out of memory. */
 static int64_t intern(strtab_t *t, const char *s) {
     if (!s) s = "";
     size_t len = strnlen(s, TEXT_CUT);
-    if ((t->n + 1) * 2 > t->nslots && !strtab_rehash(t, t->nslots ? t->nslots * 2 : 64)) return -1;
-    uint32_t i = hash_text(s, len) & (t->nslots - 1);
-    for (; t->slots[i]; i = (i + 1) & (t->nslots - 1)) {
-        const char *x = t->text[t->slots[i] - 1];
-        if (!strncmp(x, s, len) && x[len] == '\0') return t->slots[i] - 1;
+    if (!index_reserve(&t->index, t->n, text_hash_of, t)) return -1;
+    uint32_t i = hash_text(s, len) & (t->index.n - 1);
+    for (; t->index.slot[i]; i = (i + 1) & (t->index.n - 1)) {
+        const char *x = t->text[t->index.slot[i] - 1];
+        if (!strncmp(x, s, len) && x[len] == '\0') return t->index.slot[i] - 1;
     }
     size_t cap = t->cap;
     if (!grow((void **)&t->text, &cap, t->n + 1, sizeof *t->text)) return -1;
@@ -136,7 +151,7 @@ static int64_t intern(strtab_t *t, const char *s) {
     memcpy(copy, s, len);
     copy[len] = '\0';
     t->text[t->n] = copy;
-    t->slots[i] = t->n + 1;
+    t->index.slot[i] = t->n + 1;
     return t->n++;
 }
 
@@ -171,26 +186,16 @@ static uint32_t *ranks_of(const strtab_t *t) {
 /* ---- sessions and rows --------------------------------------------------- */
 
 static int64_t session_find(const fleetagg_t *a, uint64_t sid) {
-    if (!a->session_nslots) return -1;
-    uint32_t i = (uint32_t)mix64(sid) & (a->session_nslots - 1);
-    for (; a->session_slots[i]; i = (i + 1) & (a->session_nslots - 1))
-        if (a->sessions[a->session_slots[i] - 1].sid == sid) return a->session_slots[i] - 1;
+    const index_t *x = &a->session_index;
+    if (!x->n) return -1;
+    uint32_t i = (uint32_t)mix64(sid) & (x->n - 1);
+    for (; x->slot[i]; i = (i + 1) & (x->n - 1))
+        if (a->sessions[x->slot[i] - 1].sid == sid) return x->slot[i] - 1;
     return -1;
 }
 
-static bool sessions_rehash(fleetagg_t *a, uint32_t nslots) {
-    uint32_t *slots = calloc(nslots, sizeof *slots);
-    if (!slots) return false;
-    for (uint32_t k = 0; k < a->nsessions; k++) {
-        uint32_t i = (uint32_t)mix64(a->sessions[k].sid) & (nslots - 1);
-        while (slots[i])
-            i = (i + 1) & (nslots - 1);
-        slots[i] = k + 1;
-    }
-    free(a->session_slots);
-    a->session_slots = slots;
-    a->session_nslots = nslots;
-    return true;
+static uint32_t session_hash_of(const void *ud, uint32_t k) {
+    return (uint32_t)mix64(((const fleetagg_t *)ud)->sessions[k].sid);
 }
 
 static int out_of_memory(fleetagg_t *a) {
@@ -204,9 +209,7 @@ bool fleetagg_failed(const fleetagg_t *a) {
 
 int fleetagg_add_session(fleetagg_t *a, const fleetagg_session_t *s) {
     if (session_find(a, s->session_id) >= 0) return 0;
-    if ((a->nsessions + 1) * 2 > a->session_nslots &&
-        !sessions_rehash(a, a->session_nslots ? a->session_nslots * 2 : 64))
-        return out_of_memory(a);
+    if (!index_reserve(&a->session_index, a->nsessions, session_hash_of, a)) return out_of_memory(a);
     size_t cap = a->sessions_cap;
     if (!grow((void **)&a->sessions, &cap, a->nsessions + 1, sizeof *a->sessions)) return out_of_memory(a);
     a->sessions_cap = (uint32_t)cap;
@@ -219,10 +222,11 @@ int fleetagg_add_session(fleetagg_t *a, const fleetagg_session_t *s) {
                                                 .build = (uint32_t)build,
                                                 .host = (uint32_t)host,
                                                 .live = s->live};
-    uint32_t i = (uint32_t)mix64(s->session_id) & (a->session_nslots - 1);
-    while (a->session_slots[i])
-        i = (i + 1) & (a->session_nslots - 1);
-    a->session_slots[i] = ++a->nsessions;
+    index_t *x = &a->session_index;
+    uint32_t i = (uint32_t)mix64(s->session_id) & (x->n - 1);
+    while (x->slot[i])
+        i = (i + 1) & (x->n - 1);
+    x->slot[i] = ++a->nsessions;
     return 0;
 }
 
@@ -230,36 +234,25 @@ static uint32_t group_hash(uint32_t app, uint32_t build, uint32_t path) {
     return (uint32_t)mix64((uint64_t)app << 42 ^ (uint64_t)build << 21 ^ path);
 }
 
-static bool groups_rehash(fleetagg_t *a, uint32_t nslots) {
-    uint32_t *slots = calloc(nslots, sizeof *slots);
-    if (!slots) return false;
-    for (uint32_t k = 0; k < a->ngroups; k++) {
-        const group_rec_t *g = &a->groups[k];
-        uint32_t i = group_hash(g->app, g->build, g->path) & (nslots - 1);
-        while (slots[i])
-            i = (i + 1) & (nslots - 1);
-        slots[i] = k + 1;
-    }
-    free(a->group_slots);
-    a->group_slots = slots;
-    a->group_nslots = nslots;
-    return true;
+static uint32_t group_hash_of(const void *ud, uint32_t k) {
+    const group_rec_t *g = &((const fleetagg_t *)ud)->groups[k];
+    return group_hash(g->app, g->build, g->path);
 }
 
 /* The group's index, created if new; -1 out of memory. */
 static int64_t group_of(fleetagg_t *a, uint32_t app, uint32_t build, uint32_t path) {
-    if ((a->ngroups + 1) * 2 > a->group_nslots && !groups_rehash(a, a->group_nslots ? a->group_nslots * 2 : 64))
-        return -1;
-    uint32_t i = group_hash(app, build, path) & (a->group_nslots - 1);
-    for (; a->group_slots[i]; i = (i + 1) & (a->group_nslots - 1)) {
-        const group_rec_t *g = &a->groups[a->group_slots[i] - 1];
-        if (g->app == app && g->build == build && g->path == path) return a->group_slots[i] - 1;
+    index_t *x = &a->group_index;
+    if (!index_reserve(x, a->ngroups, group_hash_of, a)) return -1;
+    uint32_t i = group_hash(app, build, path) & (x->n - 1);
+    for (; x->slot[i]; i = (i + 1) & (x->n - 1)) {
+        const group_rec_t *g = &a->groups[x->slot[i] - 1];
+        if (g->app == app && g->build == build && g->path == path) return x->slot[i] - 1;
     }
     size_t cap = a->groups_cap;
     if (!grow((void **)&a->groups, &cap, a->ngroups + 1, sizeof *a->groups)) return -1;
     a->groups_cap = (uint32_t)cap;
     a->groups[a->ngroups] = (group_rec_t){.app = app, .build = build, .path = path};
-    a->group_slots[i] = a->ngroups + 1;
+    x->slot[i] = a->ngroups + 1;
     return a->ngroups++;
 }
 
@@ -441,11 +434,11 @@ void fleetagg_destroy(fleetagg_t *a) {
     for (uint32_t i = 0; i < a->strings.n; i++)
         free(a->strings.text[i]);
     free(a->strings.text);
-    free(a->strings.slots);
+    free(a->strings.index.slot);
     free(a->sessions);
-    free(a->session_slots);
+    free(a->session_index.slot);
     free(a->rows);
     free(a->groups);
-    free(a->group_slots);
+    free(a->group_index.slot);
     free(a);
 }
