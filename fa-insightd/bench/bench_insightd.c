@@ -950,9 +950,9 @@ static int run_fleet(void) {
            daemons, per, FPS, TAGS, secs);
     printf("| frames/s due | frames/s sent | agent drops | stored (health) | rows in the database | daemon drops "
            "| catch-up s | longest commit ms |\n|---|---|---|---|---|---|---|---|\n");
-    printf("| %d | %.0f | %.0f | %.0f | %.0f | %.0f (%.0f at the ingest queue) | %.2f | %.0f |\n", daemons * per * FPS,
-           s.sent / s.seconds, s.agent_dropped, s.stored, rows, s.daemon_dropped, s.queue_full, s.lag_s,
-           s.commit_max_ms);
+    printf("| %d | %.0f | %.0f | %.0f | %.0f | %.0f (%.0f at the ingest queue) | %.2f | %.0f |\n",
+           daemons * per * FPS, s.sent / s.seconds, s.agent_dropped, s.stored, rows, s.daemon_dropped,
+           s.queue_full, s.lag_s, s.commit_max_ms);
     if (s.sent / s.seconds < 0.95 * daemons * per * FPS)
         printf("(the load generator reached only %.0f %% of the due rate on this machine)\n",
                100.0 * s.sent / s.seconds / (daemons * per * FPS));

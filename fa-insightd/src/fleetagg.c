@@ -67,7 +67,7 @@ struct fleetagg {
     group_rec_t *groups;
     uint32_t ngroups, groups_cap;
     index_t group_index; /* by (app, build, path) */
-    bool failed; /* an add ran out of memory */
+    bool failed;         /* an add ran out of memory */
 };
 
 double fleetagg_percentile(const double *v, size_t n, double p) {
@@ -263,7 +263,8 @@ int fleetagg_add_tag(fleetagg_t *a, const fleetagg_tag_t *t) {
     if (path < 0) return out_of_memory(a);
     const session_rec_t *rec = &a->sessions[s];
     int64_t g = group_of(a, rec->app, rec->build, (uint32_t)path);
-    if (g < 0 || !grow((void **)&a->rows, &a->rows_cap, a->nrows + 1, sizeof *a->rows)) return out_of_memory(a);
+    if (g < 0 || !grow((void **)&a->rows, &a->rows_cap, a->nrows + 1, sizeof *a->rows))
+        return out_of_memory(a);
     a->groups[g].count++;
     a->rows[a->nrows++] = (row_t){.session = (uint32_t)s,
                                   .group = (uint32_t)g,
@@ -351,7 +352,8 @@ static int by_name(const void *a, const void *b) {
  * string id; hosts: room for the build's distinct hosts. */
 static int hand_build(fleetagg_t *a, const group_rec_t *groups, size_t lo, size_t hi, const uint32_t *order,
                       uint32_t stamp, uint32_t *host_seen, const char **hosts) {
-    store_fleet_build_t b = {.app = a->strings.text[groups[lo].app], .build = a->strings.text[groups[lo].build]};
+    store_fleet_build_t b = {.app = a->strings.text[groups[lo].app],
+                             .build = a->strings.text[groups[lo].build]};
     uint32_t nhosts = 0;
     for (size_t g = lo; g < hi; g++) {
         for (uint32_t i = groups[g].start; i < groups[g].start + groups[g].count; i++) {
@@ -378,7 +380,8 @@ int fleetagg_finish(fleetagg_t *a) {
     size_t n = a->nrows;
     uint32_t *rank = ranks_of(&a->strings);
     group_rec_t *groups = malloc((a->ngroups ? a->ngroups : 1) * sizeof *groups);
-    uint32_t *order = malloc((n ? n : 1) * sizeof *order), *next = calloc(a->ngroups ? a->ngroups : 1, sizeof *next);
+    uint32_t *order = malloc((n ? n : 1) * sizeof *order),
+             *next = calloc(a->ngroups ? a->ngroups : 1, sizeof *next);
     sample_t *samples = malloc((n ? n : 1) * sizeof *samples);
     double *values = malloc((n ? n : 1) * sizeof *values);
     uint32_t *host_seen = calloc(a->strings.n ? a->strings.n : 1, sizeof *host_seen);

@@ -150,7 +150,6 @@ static const char *const schema_v1 =
     "  RETURN n;"
     " END $fa$;";
 
-
 enum { PS_SESSION, PS_COUNTERS, PS_TAG, PS_ALERT, PS_SITE, PS_LOOKUP_SESSION, PS_LOOKUP_TAGS, PS_COUNT };
 static const struct {
     const char *name, *sql;
@@ -158,7 +157,8 @@ static const struct {
 } prepared[PS_COUNT] = {
     [PS_SESSION] =
         {"fa_session",
-         "INSERT INTO sessions(" STOREROW_SESSION_COLUMNS ", daemon_id) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
+         "INSERT INTO sessions(" STOREROW_SESSION_COLUMNS
+         ", daemon_id) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
          "$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) ON CONFLICT (id) DO UPDATE SET"
          " app=EXCLUDED.app, label=EXCLUDED.label, host=EXCLUDED.host, build_id=EXCLUDED.build_id,"
          " pid=EXCLUDED.pid, lib_version=EXCLUDED.lib_version, start_unix_ns=EXCLUDED.start_unix_ns,"
@@ -197,7 +197,8 @@ static const struct {
                  " ON CONFLICT (session_id, id) DO UPDATE SET line=EXCLUDED.line, kind=EXCLUDED.kind,"
                  " file=EXCLUDED.file, function=EXCLUDED.function",
                  6},
-    [PS_LOOKUP_SESSION] = {"fa_lookup_session", "SELECT " STOREROW_SESSION_COLUMNS " FROM sessions WHERE id = $1", 1},
+    [PS_LOOKUP_SESSION] = {"fa_lookup_session",
+                           "SELECT " STOREROW_SESSION_COLUMNS " FROM sessions WHERE id = $1", 1},
     [PS_LOOKUP_TAGS] = {"fa_lookup_tags",
                         "SELECT " STOREROW_TAG_COLUMNS " FROM tags WHERE session_id = $1 ORDER BY id", 1},
 };
@@ -1793,7 +1794,8 @@ static int pg_read_view(store_reader_t *r, uint64_t sid, session_view_t **out) {
     view_ctx_t v = {0};
     params_t p = {0};
     p_u64(&p, sid);
-    int rc = pg_read(r, "SELECT " STOREROW_SESSION_COLUMNS " FROM sessions WHERE id = $1", &p, view_session_row, &v);
+    int rc = pg_read(r, "SELECT " STOREROW_SESSION_COLUMNS " FROM sessions WHERE id = $1", &p,
+                     view_session_row, &v);
     if (rc == STORE_OK && v.found)
         rc = pg_read(r, "SELECT " STOREROW_TAG_COLUMNS " FROM tags WHERE session_id = $1 ORDER BY id", &p,
                      view_tag_row, &v);
@@ -2061,9 +2063,8 @@ static int pg_read_sites(store_reader_t *r, uint64_t sid, const uint32_t *ids, s
     p_text(&p, list);
     sites_ctx_t c = {fn, ud};
     int rc = pg_read(
-        r,
-        "SELECT " STOREROW_SITE_COLUMNS " FROM sites WHERE session_id = $1 AND id = ANY($2::bigint[])",
-        &p, site_row, &c);
+        r, "SELECT " STOREROW_SITE_COLUMNS " FROM sites WHERE session_id = $1 AND id = ANY($2::bigint[])", &p,
+        site_row, &c);
     free(list);
     return rc;
 }
@@ -2188,7 +2189,8 @@ static int pg_read_fleet(store_reader_t *r, const store_fleet_query_t *fq, const
     sp.n = 3; /* the sessions' statement has no tag */
     bool stopped = false;
     if (rc == STORE_OK) rc = reader_exec(r, fleet_sessions_sql, &sp, fleet_session_row, agg, NULL, &stopped);
-    if (rc == STORE_OK && !stopped) rc = reader_exec(r, fleet_tags_sql, &p, fleet_tag_row, agg, NULL, &stopped);
+    if (rc == STORE_OK && !stopped)
+        rc = reader_exec(r, fleet_tags_sql, &p, fleet_tag_row, agg, NULL, &stopped);
     PQclear(PQexec(rconn(r), rc == STORE_OK ? "COMMIT" : "ROLLBACK"));
     if (rc == STORE_OK && (fleetagg_failed(agg) || fleetagg_finish(agg) < 0)) {
         snprintf(r->error, sizeof r->error, "out of memory");

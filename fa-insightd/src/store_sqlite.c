@@ -35,9 +35,9 @@
 #include "alerts.h"
 #include "clock.h"
 #include "fleetagg.h"
-#include "storerow.h"
 #include "log.h"
 #include "pack.h"
+#include "storerow.h"
 
 /* Each entry moves the schema from version i to i + 1. Never edit one
  * that has shipped: append a new one. */
@@ -114,7 +114,6 @@ static const char *const migrations[] = {
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(MIGRATION_COUNT == STORE_SQLITE_SCHEMA, "one migration per schema version");
 
-
 enum {
     ST_SESSION,
     ST_COUNTERS,
@@ -133,7 +132,8 @@ enum {
 
 static const char *const statements[ST_COUNT] = {
     [ST_SESSION] =
-        "INSERT INTO sessions(" STOREROW_SESSION_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
+        "INSERT INTO sessions(" STOREROW_SESSION_COLUMNS
+        ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
         "?16,?17,?18,?19,?20,?21,?22,?23) ON CONFLICT(id) DO UPDATE SET app=?2, label=?3, host=?4,"
         " build_id=?5, pid=?6, lib_version=?7, start_unix_ns=?8, start_mono_ns=?9, have_hello=?10,"
         " first_ms=?11, last_ms=?12, ended_ms=?13, end_reason=?14, frames=?15, last_frame=?16, gaps=?17,"
@@ -141,9 +141,10 @@ static const char *const statements[ST_COUNT] = {
         " clock_skew_ms=?23",
     [ST_COUNTERS] = "UPDATE sessions SET frames=?2, last_frame=?3, gaps=?4, agent_dropped=?5, duplicates=?6,"
                     " rows_rejected=?7, next_seq=?8, first_ms=?9, last_ms=?10, last_seen_ms=?11 WHERE id=?1",
-    [ST_TAG] = "INSERT INTO tags(session_id, " STOREROW_TAG_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
-               " ON CONFLICT(session_id, id) DO UPDATE SET parent_id=?3, path=?4, defined=?5, budget_soft=?6,"
-               " budget_hard=?7, live_bytes=?8, peak_bytes=?9, live_sum=?10, live_frames=?11",
+    [ST_TAG] =
+        "INSERT INTO tags(session_id, " STOREROW_TAG_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+        " ON CONFLICT(session_id, id) DO UPDATE SET parent_id=?3, path=?4, defined=?5, budget_soft=?6,"
+        " budget_hard=?7, live_bytes=?8, peak_bytes=?9, live_sum=?10, live_frames=?11",
     [ST_FRAME] = "INSERT INTO frames(session_id, t_ms, frame, duration_ns, data) VALUES(?1,?2,?3,?4,?5)",
     [ST_ROLLUP_S] = "INSERT INTO rollup_1s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_ROLLUP_10] = "INSERT INTO rollup_10s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
@@ -919,7 +920,8 @@ static int lite_read_view(store_reader_t *r, uint64_t sid, session_view_t **out)
     sqlite3_stmt *sq, *tq;
     if (prepare(r, "SELECT " STOREROW_SESSION_COLUMNS " FROM sessions WHERE id = ?1", &sq) != STORE_OK)
         return STORE_FAILED;
-    if (prepare(r, "SELECT " STOREROW_TAG_COLUMNS " FROM tags WHERE session_id = ?1 ORDER BY id", &tq) != STORE_OK) {
+    if (prepare(r, "SELECT " STOREROW_TAG_COLUMNS " FROM tags WHERE session_id = ?1 ORDER BY id", &tq) !=
+        STORE_OK) {
         sqlite3_finalize(sq);
         return STORE_FAILED;
     }
@@ -1188,8 +1190,8 @@ static int site_row(sqlite3_stmt *q, void *ud) {
 static int lite_read_sites(store_reader_t *r, uint64_t sid, const uint32_t *ids, size_t n, store_site_fn fn,
                            void *ud) {
     sqlite3_stmt *q;
-    if (prepare(r, "SELECT " STOREROW_SITE_COLUMNS " FROM sites WHERE session_id = ?1 AND id = ?2",
-                &q) != STORE_OK)
+    if (prepare(r, "SELECT " STOREROW_SITE_COLUMNS " FROM sites WHERE session_id = ?1 AND id = ?2", &q) !=
+        STORE_OK)
         return STORE_FAILED;
     sites_ctx_t c = {fn, ud};
     int rc = SQLITE_DONE;
@@ -1287,9 +1289,10 @@ static int lite_read_fleet(store_reader_t *r, const store_fleet_query_t *fq, con
     char where[200], sql[2][700];
     snprintf(where, sizeof where, "s.last_seen_ms >= ?1%s%s", app ? " AND s.app = ?2" : "",
              build ? " AND s.build_id = ?3" : "");
-    snprintf(sql[0], sizeof sql[0],
-             "SELECT s.id, s.app, s.build_id, s.host, s.last_seen_ms, s.ended_ms IS NULL FROM sessions s WHERE %s",
-             where);
+    snprintf(
+        sql[0], sizeof sql[0],
+        "SELECT s.id, s.app, s.build_id, s.host, s.last_seen_ms, s.ended_ms IS NULL FROM sessions s WHERE %s",
+        where);
     /* The tag and its descendants: its path, or a path below it. */
     snprintf(sql[1], sizeof sql[1],
              "SELECT t.session_id, t.path, t.budget_hard, t.peak_bytes, t.live_sum, t.live_frames"
@@ -1301,7 +1304,8 @@ static int lite_read_fleet(store_reader_t *r, const store_fleet_query_t *fq, con
         return STORE_FAILED;
     }
     sqlite3 *db = rdb(r);
-    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK : read_failed(r, sqlite3_errcode(db));
+    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK
+                                                                      : read_failed(r, sqlite3_errcode(db));
     for (int k = 0; k < 2 && rc == STORE_OK; k++) {
         sqlite3_stmt *q;
         if ((rc = prepare(r, sql[k], &q)) != STORE_OK) break;

@@ -15,7 +15,6 @@
     "id, app, label, host, build_id, pid, lib_version, start_unix_ns, start_mono_ns, have_hello, first_ms,"  \
     " last_ms, ended_ms, end_reason, frames, last_frame, gaps, agent_dropped, last_seen_ms, next_seq,"       \
     " duplicates, rows_rejected, clock_skew_ms"
-#define STOREROW_SESSION_COUNT 23
 #define STOREROW_TAG_COLUMNS                                                                                 \
     "id, parent_id, path, defined, budget_soft, budget_hard, live_bytes, peak_bytes, live_sum, live_frames"
 #define STOREROW_ALERT_COLUMNS                                                                               \

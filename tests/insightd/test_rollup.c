@@ -44,7 +44,8 @@ static void note(int level, int tag, uint64_t t, uint64_t v) {
     uint64_t w = rollup_width_ms(level), start = t - t % w;
     expect_t *e = NULL;
     for (int b = 0; b < 160 && !e; b++)
-        if (!seen.want[level][tag][b].n || seen.want[level][tag][b].start == start) e = &seen.want[level][tag][b];
+        if (!seen.want[level][tag][b].n || seen.want[level][tag][b].start == start)
+            e = &seen.want[level][tag][b];
     cr_assert_not_null(e);
     if (!e->n || v < e->min) e->min = v;
     if (!e->n || v > e->max) e->max = v;

@@ -17,8 +17,8 @@
 
 typedef struct slow_store {
     store_t base;
-    uint64_t commit_ms;     /* how long each commit takes */
-    pthread_mutex_t lock;   /* the fields below: the writer writes, the test reads */
+    uint64_t commit_ms;   /* how long each commit takes */
+    pthread_mutex_t lock; /* the fields below: the writer writes, the test reads */
     uint64_t begin_ms[BATCHES_MAX], end_ms[BATCHES_MAX];
     int batches;
     uint64_t frames;
