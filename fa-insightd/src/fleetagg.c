@@ -402,7 +402,7 @@ int fleetagg_finish(fleetagg_t *a) {
         }
         for (size_t i = 0; i < n; i++)
             order[next[a->rows[i].group]++] = (uint32_t)i;
-        memcpy(groups, a->groups, a->ngroups * sizeof *groups);
+        if (a->ngroups) memcpy(groups, a->groups, a->ngroups * sizeof *groups); /* NULL when none */
         qsort(groups, a->ngroups, sizeof *groups, by_key);
     }
     uint32_t stamp = 0;
