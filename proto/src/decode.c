@@ -233,6 +233,80 @@ static int decode_sites(cursor_t *c, const fa_proto_storage_t *st, fa_proto_site
 }
 #endif
 
+/* The caller's storage, a NULL array counting as capacity 0 whatever its
+ * capacity says (NULL storage: no arrays at all). */
+static fa_proto_storage_t usable(const fa_proto_storage_t *storage) {
+    static const fa_proto_storage_t no_storage = {0};
+    fa_proto_storage_t st = storage ? *storage : no_storage;
+    if (!st.tag_defs) st.tag_defs_capacity = 0;
+    if (!st.tag_stats) st.tag_stats_capacity = 0;
+    if (!st.threads) st.threads_capacity = 0;
+    if (!st.findings) st.findings_capacity = 0;
+    if (!st.drops) st.drops_capacity = 0;
+    if (!st.site_defs) st.site_defs_capacity = 0;
+    if (!st.site_rows) st.site_rows_capacity = 0;
+    return st;
+}
+
+#if FA_PROTO__READER_MINOR >= 2
+/* 1.2: one FRAMES entry: its length, header and FRAME body. Bytes of the
+ * entry after the fields this reader knows are skipped. */
+static int read_entry(cursor_t *c, const fa_proto_storage_t *st, fa_proto_frame_entry_t *e) {
+    const uint8_t *p;
+    if (!take(c, 4, &p)) return FA_PROTO_ERR_SHORT_BODY;
+    uint32_t len = fa__proto_get_u32(p);
+    if (len < FA_PROTO_FRAMES_ENTRY_HEADER - 4 || !take(c, len, &p)) return FA_PROTO_ERR_SHORT_BODY;
+    memset(e, 0, sizeof *e);
+    e->delta = (p[0] & FA_PROTO__ENTRY_DELTA) != 0;
+    e->base_frame = fa__proto_get_u64(p + 1);
+    e->tag_rows = fa__proto_get_u32(p + 9);
+    cursor_t body = {p + FA_PROTO_FRAMES_ENTRY_HEADER - 4, len - (FA_PROTO_FRAMES_ENTRY_HEADER - 4)};
+    int rc = decode_frame(&body, st, &e->frame);
+    if (rc < 0) return rc;
+    if (!fa__proto_entry_rows_ok(e->delta, e->tag_rows, e->frame.tags, e->frame.tag_count))
+        return FA_PROTO_ERR_BAD_DELTA;
+    return FA_PROTO_OK;
+}
+
+/* Checks every entry (decoding each into storage in turn), so that
+ * fa_proto_frames_next() cannot fail on a decoded message. */
+static int decode_frames(cursor_t *c, const fa_proto_storage_t *st, fa_proto_frames_t *out) {
+    uint16_t count;
+    if (!read_u16(c, &count)) return FA_PROTO_ERR_SHORT_BODY;
+    if (count > FA_PROTO_MAX_BATCH) return FA_PROTO_ERR_TOO_MANY_ROWS;
+    const uint8_t *start = c->p;
+    for (uint32_t i = 0; i < count; i++) {
+        fa_proto_frame_entry_t e;
+        int rc = read_entry(c, st, &e);
+        if (rc < 0) return rc;
+    }
+    out->count = count;
+    out->entries = NULL;
+    out->data = start;
+    out->size = (size_t)(c->p - start);
+    return FA_PROTO_OK;
+}
+#endif
+
+int fa_proto_frames_next(const fa_proto_frames_t *frames, size_t *offset, fa_proto_frame_entry_t *out,
+                         const fa_proto_storage_t *storage) {
+#if FA_PROTO__READER_MINOR >= 2
+    if (!frames || !offset || !out || (!frames->data && frames->size)) return FA_PROTO_ERR_INVALID_ARG;
+    if (*offset >= frames->size) return 0;
+    cursor_t c = {frames->data + *offset, frames->size - *offset};
+    fa_proto_storage_t st = usable(storage);
+    fa_proto_frame_entry_t e;
+    int rc = read_entry(&c, &st, &e);
+    if (rc < 0) return rc;
+    *offset = frames->size - c.left;
+    *out = e;
+    return 1;
+#else
+    (void)frames, (void)offset, (void)out, (void)storage, (void)usable;
+    return FA_PROTO_ERR_UNKNOWN_TYPE;
+#endif
+}
+
 static int decode_bye(cursor_t *c, const fa_proto_storage_t *st, fa_proto_bye_t *b) {
     const uint8_t *p;
     uint16_t count, stride;
@@ -299,21 +373,12 @@ int fa_proto_decode_header(const void *buf, size_t len, fa_proto_header_t *out) 
 }
 
 int fa_proto_decode(const void *buf, size_t len, fa_proto_msg_t *out, const fa_proto_storage_t *storage) {
-    static const fa_proto_storage_t no_storage = {0};
     fa_proto_msg_t msg;
     if (!out) return FA_PROTO_ERR_INVALID_ARG;
     memset(&msg, 0, sizeof msg);
     int rc = fa_proto_decode_header(buf, len, &msg.header);
     if (rc < 0) return rc;
-    /* A NULL array counts as capacity 0, whatever capacity says. */
-    fa_proto_storage_t st_copy = storage ? *storage : no_storage;
-    if (!st_copy.tag_defs) st_copy.tag_defs_capacity = 0;
-    if (!st_copy.tag_stats) st_copy.tag_stats_capacity = 0;
-    if (!st_copy.threads) st_copy.threads_capacity = 0;
-    if (!st_copy.findings) st_copy.findings_capacity = 0;
-    if (!st_copy.drops) st_copy.drops_capacity = 0;
-    if (!st_copy.site_defs) st_copy.site_defs_capacity = 0;
-    if (!st_copy.site_rows) st_copy.site_rows_capacity = 0;
+    fa_proto_storage_t st_copy = usable(storage);
     const fa_proto_storage_t *st = &st_copy;
     /* Bytes after the known fields, up to body_len, are a newer minor
      * version's additions: the cursor simply stops short of them. */
@@ -334,6 +399,11 @@ int fa_proto_decode(const void *buf, size_t len, fa_proto_msg_t *out, const fa_p
 #if FA_PROTO__READER_MINOR >= 1
     case FA_PROTO_SITES:
         rc = decode_sites(&c, st, &msg.sites);
+        break;
+#endif
+#if FA_PROTO__READER_MINOR >= 2
+    case FA_PROTO_FRAMES:
+        rc = decode_frames(&c, st, &msg.frames);
         break;
 #endif
     default:

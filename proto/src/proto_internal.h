@@ -27,6 +27,10 @@
 #define FA_PROTO__BYE_FIXED 16u
 /* 1.1: the scalar before a FRAME's site section (u32 sites_total). */
 #define FA_PROTO__FRAME_SITES_FIXED 4u
+/* 1.2: FRAMES starts with u16 entry count; an entry's flags bit 0 marks
+ * a delta. */
+#define FA_PROTO__FRAMES_FIXED 2u
+#define FA_PROTO__ENTRY_DELTA 0x01u
 /* A section header: u16 row count, u16 row stride. */
 #define FA_PROTO__SECTION_HEADER 4u
 /* A string: u16 length, then the bytes. */
@@ -63,6 +67,19 @@ static inline uint64_t fa__proto_get_u64(const uint8_t *p) {
     for (int i = 7; i >= 0; i--)
         v = v << 8 | p[i];
     return v;
+}
+
+/* 1.2: the stateless rules of a FRAMES entry's tag rows (PROTOCOL.md 5.6):
+ * a key carries exactly tag_rows rows; a delta at most tag_rows, in
+ * strictly increasing id order; tag_rows is at most FA_PROTO_MAX_ROWS. */
+static inline bool fa__proto_entry_rows_ok(bool delta, uint32_t tag_rows, const fa_proto_tag_stat_t *rows,
+                                           uint32_t count) {
+    if (tag_rows > FA_PROTO_MAX_ROWS) return false;
+    if (!delta) return count == tag_rows;
+    if (count > tag_rows) return false;
+    for (uint32_t i = 1; i < count; i++)
+        if (rows[i].id <= rows[i - 1].id) return false;
+    return true;
 }
 
 #endif /* FA_PROTO_INTERNAL_H */
