@@ -63,7 +63,7 @@
 #define FLOOD_BATCH 32
 
 static int flood_rounds = 1;
-static bool flood_only;
+static bool flood_only, cpu_only;
 
 static const char *daemon_path;
 static char workdir[512];
@@ -1197,14 +1197,18 @@ int main(int argc, char **argv) {
             keep = argv[++i];
         else if (!strcmp(argv[i], "--fleet"))
             fleet = true;
-        else if (!strcmp(argv[i], "--flood-only") && i + 1 < argc) {
+        else if (!strcmp(argv[i], "--cpu-only") && i + 1 < argc) {
+            cpu_only = true;
+            flood_rounds = atoi(argv[++i]);
+            if (flood_rounds < 1) flood_rounds = 1;
+        } else if (!strcmp(argv[i], "--flood-only") && i + 1 < argc) {
             flood_only = true;
             flood_rounds = atoi(argv[++i]);
             if (flood_rounds < 1) flood_rounds = 1;
         } else {
             fprintf(stderr,
                     "usage: %s --daemon PATH [--quick] [--steps 25,50,...] [--step-seconds S] [--keep DIR] "
-                    "[--fleet] [--flood-only ROUNDS]\n",
+                    "[--fleet] [--flood-only ROUNDS] [--cpu-only ROUNDS]\n",
                     argv[0]);
             return 2;
         }
@@ -1243,6 +1247,16 @@ int main(int argc, char **argv) {
     print_load("at start");
     fflush(stdout);
 
+    if (cpu_only) {
+        for (int round = 0; round < flood_rounds; round++) {
+            double loop11, loop12;
+            double all11 = cpu_per_frame(60000, 0, &loop11),
+                   all12 = cpu_per_frame(60000, FLOOD_BATCH, &loop12);
+            printf("cpu per frame: 1.1 loop %.2f us, all %.2f us | 1.2 loop %.2f us, all %.2f us\n", loop11,
+                   all11, loop12, all12);
+        }
+        return 0;
+    }
     double raw_packed = sqlite_rate(false, quick ? 1.5 : 3.0);
     double raw_pertag = sqlite_rate(true, quick ? 1.5 : 3.0);
     size_t msg_size = 0;
