@@ -395,8 +395,9 @@ typedef struct fa_proto_sites {
     uint32_t site_count; /* <= FA_PROTO_MAX_ROWS */
 } fa_proto_sites_t;
 
-/* 1.2: one frame of a FRAMES message. A key entry (delta false) carries
- * every tag row of its frame; a delta entry only the rows that differ from
+/* 1.2: one frame of a FRAMES message, its tag rows in increasing id order.
+ * A key entry (delta false) carries every tag row of its frame; a delta
+ * entry only the rows that differ from
  * the previous frame of the session, base_frame, in the same sink (stream),
  * ordered by id: the rows it does not carry are base_frame's.
  * fa_proto_frame_rebuild() turns it into the whole frame. */
@@ -551,8 +552,8 @@ FA_PROTO_API int fa_proto_batch_init(fa_proto_batch_t *b, void *buf, size_t cap)
  * returns FA_PROTO_ERR_BUFFER_SMALL (the buffer is full: finish this batch
  * and start another), FA_PROTO_ERR_TOO_MANY_ROWS (FA_PROTO_MAX_BATCH
  * entries already), FA_PROTO_ERR_TOO_LARGE (the message would pass 2 MiB),
- * FA_PROTO_ERR_BAD_DELTA (a key whose tag_rows differs from its rows, a
- * delta whose rows are not in increasing id order or outnumber tag_rows),
+ * FA_PROTO_ERR_BAD_DELTA (rows not in increasing id order, a key whose
+ * tag_rows differs from its rows, a delta whose rows outnumber tag_rows),
  * or fa_proto_encoded_size()'s errors for its FRAME. Any thread; no
  * allocation; O(rows). */
 FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_batch_add(fa_proto_batch_t *b, const fa_proto_frame_entry_t *e);

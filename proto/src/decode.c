@@ -281,13 +281,13 @@ static int read_entry(cursor_t *c, const fa_proto_storage_t *st, fa_proto_frame_
     if (len < FA_PROTO_FRAMES_ENTRY_HEADER - 4 || !take(c, len, &p)) return FA_PROTO_ERR_SHORT_BODY;
     memset(e, 0, sizeof *e);
     e->delta = (p[0] & FA_PROTO__ENTRY_DELTA) != 0;
-    e->base_frame = fa__proto_get_u64(p + 1);
+    e->base_frame = e->delta ? fa__proto_get_u64(p + 1) : 0; /* a key's is meaningless */
     e->tag_rows = fa__proto_get_u32(p + 9);
     cursor_t body = {p + FA_PROTO_FRAMES_ENTRY_HEADER - 4, len - (FA_PROTO_FRAMES_ENTRY_HEADER - 4)};
     bool ordered;
     int rc = decode_frame_rows(&body, st, &e->frame, keep, &ordered);
     if (rc < 0) return rc;
-    if (!fa__proto_entry_counts_ok(e->delta, e->tag_rows, e->frame.tag_count) || (e->delta && !ordered) ||
+    if (!fa__proto_entry_counts_ok(e->delta, e->tag_rows, e->frame.tag_count) || !ordered ||
         (keep && !fa__proto_entry_rows_ok(e->delta, e->tag_rows, e->frame.tags, e->frame.tag_count)))
         return FA_PROTO_ERR_BAD_DELTA;
     return FA_PROTO_OK;

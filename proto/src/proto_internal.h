@@ -97,15 +97,16 @@ static inline uint64_t fa__proto_get_u64(const uint8_t *p) {
 }
 
 /* 1.2: the stateless rules of a FRAMES entry's tag rows (PROTOCOL.md 5.6):
- * a key carries exactly tag_rows rows; a delta at most tag_rows, in
- * strictly increasing id order; tag_rows is at most FA_PROTO_MAX_ROWS. */
+ * in strictly increasing id order (a delta is merged by id into the rows
+ * before it); a key carries exactly tag_rows rows, a delta at most
+ * tag_rows; tag_rows is at most FA_PROTO_MAX_ROWS. */
 static inline bool fa__proto_entry_counts_ok(bool delta, uint32_t tag_rows, uint32_t count) {
     return tag_rows <= FA_PROTO_MAX_ROWS && (delta ? count <= tag_rows : count == tag_rows);
 }
 static inline bool fa__proto_entry_rows_ok(bool delta, uint32_t tag_rows, const fa_proto_tag_stat_t *rows,
                                            uint32_t count) {
     if (!fa__proto_entry_counts_ok(delta, tag_rows, count)) return false;
-    for (uint32_t i = 1; delta && i < count; i++)
+    for (uint32_t i = 1; i < count; i++)
         if (rows[i].id <= rows[i - 1].id) return false;
     return true;
 }

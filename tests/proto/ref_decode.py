@@ -120,8 +120,8 @@ def frames_entries(b, reader):
         f = frame_body(e, reader)
         ids = [r[0] for r in f["tags"]]
         delta = bool(flags & 1)
-        if tag_rows > MAX_ROWS or (not delta and len(ids) != tag_rows) or (delta and len(ids) > tag_rows) or (
-                delta and any(a >= b for a, b in zip(ids, ids[1:]))):
+        if tag_rows > MAX_ROWS or (not delta and len(ids) != tag_rows) or (delta and len(ids) > tag_rows) or any(
+                a >= b for a, b in zip(ids, ids[1:])):
             raise ProtoError("BAD_DELTA")
         out.append({"delta": delta, "base": base if delta else 0, "tag_rows": tag_rows, "frame": f})
     return out

@@ -1128,6 +1128,10 @@ Test(frames, entries_that_break_the_delta_rules_are_refused_both_ways) {
     e.tag_rows = FA_PROTO_MAX_ROWS + 1;
     cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_BAD_DELTA);
     e.delta = false;
+    e.tag_rows = 3;
+    rows[1].id = 3;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_BAD_DELTA); /* a key in order too */
+    rows[1].id = 7;
     e.tag_rows = 4; /* a key carries every row */
     cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_BAD_DELTA);
     e.tag_rows = 3;
