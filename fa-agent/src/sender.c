@@ -368,6 +368,17 @@ static void count_stream_drop(fa_agent_t *a, int rv) {
     count_stream_drops(a, rv, 1);
 }
 
+/* The stream's connection generation now; a new connection, or the
+ * periodic repeat for a daemon that lost the HELLO (restart, full queue),
+ * makes the next announcement a HELLO with the whole dictionary. */
+static uint32_t stream_generation(fa_agent_t *a, const sender_state_t *st) {
+    fa__agent_sink_t *s = &a->sender.stream;
+    uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
+    bool due = fa__agent_mono_ns() - s->hello_at_ns >= (uint64_t)a->desc.hello_interval_ms * 1000000u;
+    if (want != st->sent_gen || due) s->need_hello = true;
+    return want;
+}
+
 /* One snapshot for the daemon: HELLO or TAGS first when needed, then the
  * FRAME. A frame that cannot be sent is dropped and counted. */
 static void stream_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_slot_t *slot, fa_proto_msg_t *m) {
@@ -376,11 +387,7 @@ static void stream_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_s
         return;
     }
     fa__agent_sink_t *s = &a->sender.stream;
-    uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
-    /* A new connection, or the periodic repeat for a daemon that lost the
-     * HELLO (restart, full queue): the whole dictionary again. */
-    bool due = fa__agent_mono_ns() - s->hello_at_ns >= (uint64_t)a->desc.hello_interval_ms * 1000000u;
-    if (want != st->sent_gen || due) s->need_hello = true;
+    uint32_t want = stream_generation(a, st);
     int rv = announce(a, s, &slot->snap, send_deadline(a, st));
     if (rv == 0) {
         st->sent_gen = want;
@@ -479,9 +486,7 @@ static void stream_batch_snapshot(fa_agent_t *a, sender_state_t *st, const fa__a
         return;
     }
     fa__agent_sink_t *s = &a->sender.stream;
-    uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
-    bool due = fa__agent_mono_ns() - s->hello_at_ns >= (uint64_t)a->desc.hello_interval_ms * 1000000u;
-    if (want != st->sent_gen || due) s->need_hello = true;
+    uint32_t want = stream_generation(a, st);
     if (announce_pending(s, &slot->snap)) (void)flush_batch(a, st);
     int rv = announce(a, s, &slot->snap, send_deadline(a, st));
     if (rv != 0) {

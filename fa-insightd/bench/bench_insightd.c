@@ -732,6 +732,46 @@ static lat_t measure(daemon_t *d, const char *path, int n) {
     return l;
 }
 
+/* The daemon's sessions and writer modules in this process, on a SQLite
+ * file of their own (parts 5 and the CPU figures). */
+typedef struct inproc {
+    store_t *st;
+    uv_loop_t loop;
+    writer_t *w;
+    sessions_t *ss;
+} inproc_t;
+
+static void inproc_open(inproc_t *d, const char *db) {
+    char err[256];
+    const uint64_t day = 86400000u;
+    writer_options_t wo = {.commit_interval_ms = 250,
+                           .buffer_bytes = 64u << 20,
+                           .retention_interval_ms = day,
+                           .keep = {2 * 3600000u, day, 7 * day, 30 * day, 30 * day}};
+    memset(d, 0, sizeof *d);
+    if (store_open(&d->st, db, 1, &wo.keep, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    uv_loop_init(&d->loop);
+    if (writer_start(&d->w, d->st, &d->loop, &wo, &(writer_hooks_t){0}, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    d->ss = sessions_create(d->w, &(sessions_options_t){10000, 16, 16, 1024}, &(sessions_hooks_t){0});
+}
+
+/* Everything written, then closed. */
+static void inproc_close(inproc_t *d) {
+    writer_stop(d->w, clock_mono_ms() + 60000);
+    writer_close(d->w);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    writer_free(d->w);
+    sessions_destroy(d->ss);
+    uv_loop_close(&d->loop);
+    store_close(d->st);
+}
+
 /* The daemon's own CPU per stored frame, without the transport: `frames`
  * frames of one session handed to its sessions module (decode, rebuild,
  * rollups, alerts, packing) with a writer behind it (SQLite), in this
@@ -739,26 +779,12 @@ static lat_t measure(daemon_t *d, const char *path, int n) {
  * microseconds per frame of the calling thread (the daemon's loop) in
  * *loop_us and of the whole process (loop + writer) in the result. */
 static double cpu_per_frame(int frames, int batch, double *loop_us) {
-    char err[256], db[800];
+    char db[800];
     snprintf(db, sizeof db, "%s/cpu-%d.db", workdir, batch);
-    store_t *st = NULL;
-    const uint64_t day = 86400000u;
-    writer_options_t wo = {.commit_interval_ms = 250,
-                           .buffer_bytes = 64u << 20,
-                           .retention_interval_ms = day,
-                           .keep = {2 * 3600000u, day, 7 * day, 30 * day, 30 * day}};
-    if (store_open(&st, db, 1, &wo.keep, err, sizeof err) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    writer_t *w = NULL;
-    if (writer_start(&w, st, &loop, &wo, &(writer_hooks_t){0}, err, sizeof err) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    sessions_t *ss = sessions_create(w, &(sessions_options_t){10000, 16, 16, 1024}, &(sessions_hooks_t){0});
+    inproc_t d;
+    inproc_open(&d, db);
+    sessions_t *ss = d.ss;
+    writer_t *w = d.w;
     game_t g;
     game_init(&g, 0xc0c0000000000001ull + (uint64_t)batch, now_ns(CLOCK_REALTIME));
     static uint8_t msg[1u << 20];
@@ -782,20 +808,14 @@ static double cpu_per_frame(int frames, int batch, double *loop_us) {
     for (size_t i = 0, start = 0; i < nmsg; start = ends[i++]) {
         sessions_handle(ss, all + start, ends[i] - start, t, mono);
         while (writer_backlogged(w)) {
-            uv_run(&loop, UV_RUN_NOWAIT);
+            uv_run(&d.loop, UV_RUN_NOWAIT);
             usleep(1000);
         }
     }
     sessions_flush(ss);
     uint64_t thread1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
-    writer_stop(w, clock_mono_ms() + 60000);
-    writer_close(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    inproc_close(&d);
     uint64_t proc1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
-    writer_free(w);
-    sessions_destroy(ss);
-    store_close(st);
-    uv_loop_close(&loop);
     free(all);
     free(ends);
     *loop_us = (double)(thread1 - thread0) / 1000.0 / frames;
@@ -808,25 +828,10 @@ static double cpu_per_frame(int frames, int batch, double *loop_us) {
  * in seconds would be seconds of data: here each frame is "received" at
  * its own virtual time. The daemon then opens the database. */
 static uint64_t populate_hour(const char *db, int frames) {
-    char err[256];
-    store_t *st = NULL;
-    const uint64_t day = 86400000u;
-    writer_options_t wo = {.commit_interval_ms = 250,
-                           .buffer_bytes = 64u << 20,
-                           .retention_interval_ms = day,
-                           .keep = {2 * 3600000u, day, 7 * day, 30 * day, 30 * day}};
-    if (store_open(&st, db, 1, &wo.keep, err, sizeof err) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    writer_t *w = NULL;
-    if (writer_start(&w, st, &loop, &wo, &(writer_hooks_t){0}, err, sizeof err) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    sessions_t *ss = sessions_create(w, &(sessions_options_t){10000, 16, 16, 1024}, &(sessions_hooks_t){0});
+    inproc_t d;
+    inproc_open(&d, db);
+    sessions_t *ss = d.ss;
+    writer_t *w = d.w;
     game_t g;
     uint64_t frame_ns = 1000000000u / FPS,
              start_ms = now_ns(CLOCK_REALTIME) / 1000000u - (uint64_t)frames * 1000u / FPS;
@@ -839,19 +844,13 @@ static uint64_t populate_hour(const char *db, int frames) {
         uint64_t t = start_ms + ((uint64_t)i * frame_ns + 15000000u) / 1000000u; /* the frame's end */
         sessions_handle(ss, msg, len, t, t);
         while (writer_backlogged(w)) { /* the writer's pace */
-            uv_run(&loop, UV_RUN_NOWAIT);
+            uv_run(&d.loop, UV_RUN_NOWAIT);
             usleep(1000);
         }
-        if (i % 1000 == 999) uv_run(&loop, UV_RUN_NOWAIT);
+        if (i % 1000 == 999) uv_run(&d.loop, UV_RUN_NOWAIT);
     }
     sessions_flush(ss);
-    writer_stop(w, clock_mono_ms() + 60000);
-    writer_close(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    writer_free(w);
-    sessions_destroy(ss);
-    uv_loop_close(&loop);
-    store_close(st);
+    inproc_close(&d);
     return g.id;
 }
 

@@ -285,6 +285,18 @@ static inline void t_game_frame(t_game_t *g, uint64_t frame) {
     fa_end_frame(fa);
 }
 
+/* Plays frames from *i on, sleep_us apart, until the daemon got a FRAME
+ * (the agent is connected) or 5 s passed; *i is the next frame. Returns
+ * whether a FRAME arrived. */
+static inline bool t_play_until_connected(t_daemon_t *d, t_game_t *g, uint64_t *i, unsigned sleep_us) {
+    for (uint64_t deadline = t_now_ns() + 5000000000u;
+         t_find(d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; ++*i) {
+        t_game_frame(g, *i);
+        t_sleep_us(sleep_us);
+    }
+    return t_find(d, FA_PROTO_FRAME, 0) >= 0;
+}
+
 static inline void t_game_fini(t_game_t *g) {
     for (int i = 0; i < 8; i++)
         fa_pool_free(g->fa, g->keep[i]);

@@ -509,12 +509,7 @@ Test(wire, frames_leave_alone_when_the_sender_keeps_up_and_together_when_it_is_b
     cr_assert_eq(fa_agent_desc_effective(agent).max_batch, 32);
     cr_assert_eq(fa_agent_desc_effective(agent).protocol_minor, 2);
     uint64_t i = 0;
-    for (uint64_t deadline = t_now_ns() + 5000000000u;
-         t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; i++) {
-        t_game_frame(&g, i);
-        t_sleep_us(2000);
-    }
-    cr_assert_geq(t_find(&d, FA_PROTO_FRAME, 0), 0);
+    cr_assert(t_play_until_connected(&d, &g, &i, 2000));
     /* One frame at a time: each arrives before the next is made. */
     for (int k = 0; k < 20; k++, i++) {
         size_t frames_before = d.entries;
@@ -570,11 +565,7 @@ Test(wire, unchanged_tag_rows_are_left_out_with_a_key_frame_every_interval) {
     fa_agent_desc_t desc = {.url = url, .reconnect_max_ms = 50, .keyframe_interval = 10};
     cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
     uint64_t i = 0;
-    for (uint64_t deadline = t_now_ns() + 5000000000u;
-         t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; i++) {
-        t_game_frame(&g, i);
-        t_sleep_us(1000);
-    }
+    cr_assert(t_play_until_connected(&d, &g, &i, 1000));
     /* Only one of the 32 tags (and its parents) allocates from now on. */
     g.tags = 0;
     for (int k = 0; k < 100; k++, i++) {
@@ -621,11 +612,7 @@ Test(wire, protocol_1_1_sends_one_frame_per_message_for_an_older_daemon) {
     unsetenv(FA_AGENT_PROTO_ENV);
     cr_assert_eq(fa_agent_desc_effective(agent).protocol_minor, 1);
     uint64_t i = 0;
-    for (uint64_t deadline = t_now_ns() + 5000000000u;
-         t_find(&d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; i++) {
-        t_game_frame(&g, i);
-        t_sleep_us(1000);
-    }
+    cr_assert(t_play_until_connected(&d, &g, &i, 1000));
     for (int k = 0; k < 50; k++, i++)
         t_game_frame(&g, i); /* a burst: the sender is behind */
     fa_agent_stats_t st;
