@@ -512,7 +512,9 @@ Test(wire, frames_leave_alone_when_the_sender_keeps_up_and_together_when_it_is_b
     cr_assert(t_play_until_connected(&d, &g, &i, 2000));
     /* One frame at a time: each arrives before the next is made. */
     for (int k = 0; k < 20; k++, i++) {
+        pthread_mutex_lock(&d.lock);
         size_t frames_before = d.entries;
+        pthread_mutex_unlock(&d.lock);
         t_game_frame(&g, i);
         uint64_t deadline = t_now_ns() + 2000000000u;
         while (t_now_ns() < deadline) {
