@@ -575,10 +575,11 @@ int main(int argc, char **argv) {
     /* One machine-readable line for tests and benchmarks. contacts and
      * begins are the engine's contact events, hits its query hits. */
     demo_physics_stats_t ps = demo_physics_stats(g.physics);
-    printf("fa-demo: frames=%llu sent=%llu dropped=%llu work_ns_avg=%llu planned=%llu stop=%s contacts=%llu "
-           "begins=%llu hits=%llu bodies=%d lua_bytes=%zu\n",
+    printf("fa-demo: frames=%llu sent=%llu dropped=%llu wire_bytes=%llu messages=%llu work_ns_avg=%llu planned=%llu "
+           "stop=%s contacts=%llu begins=%llu hits=%llu bodies=%d lua_bytes=%zu\n",
            (unsigned long long)g.frame, (unsigned long long)st.frames_sent,
-           (unsigned long long)st.frames_dropped, (unsigned long long)(g.frame ? work_total / g.frame : 0),
+           (unsigned long long)st.frames_dropped, (unsigned long long)st.bytes_sent,
+           (unsigned long long)st.messages_sent, (unsigned long long)(g.frame ? work_total / g.frame : 0),
            (unsigned long long)w.planned, fa_err_name(stop_rc), (unsigned long long)ps.contacts,
            (unsigned long long)ps.begins, (unsigned long long)ps.hits, ps.bodies,
            g.scripts ? demo_scripts_bytes(g.scripts) : 0);

@@ -94,6 +94,9 @@ extern "C" {
  * overrides it when the desc leaves the URL empty. */
 #define FA_AGENT_DEFAULT_URL "tcp://127.0.0.1:7879"
 #define FA_AGENT_URL_ENV "FA_INSIGHT_URL"
+/* The protocol the stream speaks when the desc leaves it 0: "1.1" for a
+ * daemon older than 1.2 (one FRAME per frame), "1.2" (the default). */
+#define FA_AGENT_PROTO_ENV "FA_INSIGHT_PROTO"
 
 /* The request file the file emitter looks for in its directory, and the
  * names of the files it writes: snapshot_<frame>.json. */
@@ -120,8 +123,9 @@ typedef struct fa_agent_s fa_agent_t;
     X(FA_AGENT_LOG_DIAL_FAILED, 10, "nng refused the URL or the dialer")                                     \
     X(FA_AGENT_LOG_UNREACHABLE, 11, "the daemon has been unreachable for unreachable_ms (value: ms)")        \
     X(FA_AGENT_LOG_REACHABLE, 12, "the daemon is reachable again (value: ms it was not)")                    \
-    X(FA_AGENT_LOG_FORKED, 13, "fa_agent_start in a forked child: nng cannot run there")                       \
-    X(FA_AGENT_LOG_CAPTURE_FAILED, 14, "capture file not opened or not written")
+    X(FA_AGENT_LOG_FORKED, 13, "fa_agent_start in a forked child: nng cannot run there")                     \
+    X(FA_AGENT_LOG_CAPTURE_FAILED, 14, "capture file not opened or not written")                             \
+    X(FA_AGENT_LOG_BAD_PROTOCOL, 15, "protocol_minor or $FA_INSIGHT_PROTO (detail) is not 1.1 or 1.2")
 
 typedef enum fa_agent_log_id {
 #define FA_AGENT__LOG_ENUM(name, value, msg) name = value,
@@ -224,6 +228,20 @@ typedef struct fa_agent_desc {
                                    connection, so that a daemon which lost it
                                    (restarted, or its queue was full) learns
                                    the session's name and tags; 10000 */
+    /* Protocol 1.2 (proto/PROTOCOL.md §5.6): when the sender is behind, the
+     * snapshots waiting in the ring leave in one FRAMES message (up to
+     * max_batch of them); a snapshot that finds the sender idle leaves at
+     * once, alone. Tag rows are sent only when they changed since the
+     * previous frame, with a key frame (every row) at least every
+     * keyframe_interval frames: all that a lost message can cost. A daemon
+     * older than 1.2 cannot read FRAMES (it counts them as unknown and
+     * stores no frame) and the agent cannot tell (PUSH has no back
+     * channel): set protocol_minor to 1 for such a daemon. The capture
+     * file always holds 1.1 FRAMEs. */
+    uint32_t protocol_minor;    /* 0: $FA_INSIGHT_PROTO ("1.1" or "1.2"),
+                                   else 2; 1: one FRAME per frame (1.1); 2 */
+    uint32_t max_batch;         /* frames per message at most; 32 (1..256) */
+    uint32_t keyframe_interval; /* frames; 60 (1: every frame is a key) */
 } fa_agent_desc_t;
 
 /* ------------------------------------------------------------------------ */

@@ -77,6 +77,8 @@ static void fill_defaults(fa_agent_desc_t *d, const fa_alloc_t *fa) {
     d->emit_poll_ms = DEF(d->emit_poll_ms, 100);
     d->unreachable_ms = DEF(d->unreachable_ms, 3000);
     d->hello_interval_ms = DEF(d->hello_interval_ms, 10000);
+    d->max_batch = clamp_u32(DEF(d->max_batch, 32), 1, FA_PROTO_MAX_BATCH);
+    d->keyframe_interval = DEF(d->keyframe_interval, 60);
 }
 
 /* A copy cut to the protocol's 255-byte string limit when `wire` is set. */
@@ -94,6 +96,22 @@ static char *copy(const char *s, bool wire) {
 
 static bool empty(const char *s) {
     return !s || !s[0];
+}
+
+/* protocol_minor: the desc's, else $FA_INSIGHT_PROTO's, else 2. A value
+ * the agent does not speak is refused (FA_ERR_INVALID_ARG) rather than
+ * guessed: a wrong guess loses every frame on the daemon's side. */
+static int resolve_protocol(fa_agent_desc_t *d) {
+    if (d->protocol_minor == 0) {
+        const char *env = getenv(FA_AGENT_PROTO_ENV);
+        if (empty(env) || strcmp(env, "1.2") == 0)
+            d->protocol_minor = 2;
+        else if (strcmp(env, "1.1") == 0)
+            d->protocol_minor = 1;
+        else
+            return FA_ERR_INVALID_ARG;
+    }
+    return d->protocol_minor == 1 || d->protocol_minor == 2 ? FA_OK : FA_ERR_INVALID_ARG;
 }
 
 /* The path of a file: URL ("file:PATH" or "file://PATH"), or NULL when
@@ -166,6 +184,9 @@ static void destroy(fa_agent_t *a) {
     free(a->sender.stream.sites_defined);
     free(a->capture.sink.sites_defined);
     free(a->sender.wire);
+    free(a->sender.batch_wire);
+    free(a->sender.prev_rows);
+    free(a->sender.delta_rows);
     free(a->sender.defs);
     free(a->sender.tag_stats);
     free(a->sender.thread_rows);
@@ -245,6 +266,18 @@ static int allocate(fa_agent_t *a) {
         !a->sender.findings || !a->sender.site_rows || !a->sender.site_defs || !a->sender.ranked_sites ||
         !a->sender.rank_work)
         return FA_ERR_NO_MEMORY;
+    /* 1.2: the batch being built (max_batch whole FRAMEs, within the
+     * protocol's bound; a batch that fills it leaves early) and the
+     * previous frame's rows that deltas are taken against. */
+    if (d->protocol_minor >= 2) {
+        size_t entry = FA_PROTO_FRAMES_ENTRY_HEADER + frame - FA_PROTO_HEADER_SIZE;
+        size_t batch = FA_PROTO_HEADER_SIZE + 2u + entry * d->max_batch;
+        a->sender.batch_capacity = batch < FA_PROTO_MAX_MESSAGE ? batch : FA_PROTO_MAX_MESSAGE;
+        a->sender.batch_wire = malloc(a->sender.batch_capacity);
+        a->sender.prev_rows = calloc(tags, sizeof *a->sender.prev_rows);
+        a->sender.delta_rows = calloc(tags, sizeof *a->sender.delta_rows);
+        if (!a->sender.batch_wire || !a->sender.prev_rows || !a->sender.delta_rows) return FA_ERR_NO_MEMORY;
+    }
     fa__agent_sink_t *sinks[2] = {&a->sender.stream, &a->capture.sink};
     for (int i = 0; i < 2; i++) {
         sinks[i]->kind = i ? FA__SINK_CAPTURE : FA__SINK_STREAM;
@@ -312,7 +345,12 @@ int fa_agent_start(fa_alloc_t *fa, const fa_agent_desc_t *desc, fa_agent_t **out
     a->fa = fa;
     a->desc = in;
     fill_defaults(&a->desc, fa);
-    int rc = copy_strings(a, &in);
+    int rc = resolve_protocol(&a->desc);
+    if (rc != FA_OK && in.log_cb)
+        in.log_cb(
+            &(fa_agent_log_event_t){.id = FA_AGENT_LOG_BAD_PROTOCOL, .detail = getenv(FA_AGENT_PROTO_ENV)},
+            in.log_user);
+    if (rc == FA_OK) rc = copy_strings(a, &in);
     if (rc == FA_OK) rc = allocate(a);
     if (rc != FA_OK) {
         destroy(a);

@@ -209,6 +209,19 @@ struct fa_agent_s {
         size_t rank_work_count;
         fa_proto_site_def_t *site_defs;     /* FA__AGENT_SITES_PER_MESSAGE */
         fa__agent_sink_t stream;
+        /* 1.2 stream: the FRAMES being built (batch_wire), the whole tag
+         * rows of the frame last added to it (prev_rows, swapped with
+         * tag_stats), and a frame's changed rows (delta_rows). */
+        unsigned char *batch_wire;
+        size_t batch_capacity;
+        fa_proto_batch_t batch;
+        uint64_t batch_drops_at;         /* stream.drops_at_frame before the batch */
+        fa_proto_tag_stat_t *prev_rows;  /* max_tags */
+        fa_proto_tag_stat_t *delta_rows; /* max_tags */
+        uint32_t prev_count;
+        uint64_t prev_frame;
+        bool prev_valid;    /* false: the next frame is a key */
+        uint32_t since_key; /* frames added since the last key */
     } sender;
 
     /* Capture file: opened by start, written and closed by the sender. */

@@ -358,11 +358,25 @@ static int send_frame(fa_agent_t *a, fa__agent_sink_t *s, fa_proto_msg_t *m, con
     return rv;
 }
 
-static void count_stream_drop(fa_agent_t *a, int rv) {
+static void count_stream_drops(fa_agent_t *a, int rv, uint64_t frames) {
     fa__count(rv < 0         ? &a->sender.drop_encode_failed
               : connected(a) ? &a->sender.drop_send_failed
                              : &a->sender.drop_disconnected,
-              1);
+              frames);
+}
+static void count_stream_drop(fa_agent_t *a, int rv) {
+    count_stream_drops(a, rv, 1);
+}
+
+/* The stream's connection generation now; a new connection, or the
+ * periodic repeat for a daemon that lost the HELLO (restart, full queue),
+ * makes the next announcement a HELLO with the whole dictionary. */
+static uint32_t stream_generation(fa_agent_t *a, const sender_state_t *st) {
+    fa__agent_sink_t *s = &a->sender.stream;
+    uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
+    bool due = fa__agent_mono_ns() - s->hello_at_ns >= (uint64_t)a->desc.hello_interval_ms * 1000000u;
+    if (want != st->sent_gen || due) s->need_hello = true;
+    return want;
 }
 
 /* One snapshot for the daemon: HELLO or TAGS first when needed, then the
@@ -373,11 +387,7 @@ static void stream_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_s
         return;
     }
     fa__agent_sink_t *s = &a->sender.stream;
-    uint32_t want = atomic_load_explicit(&a->link.want_gen, memory_order_acquire);
-    /* A new connection, or the periodic repeat for a daemon that lost the
-     * HELLO (restart, full queue): the whole dictionary again. */
-    bool due = fa__agent_mono_ns() - s->hello_at_ns >= (uint64_t)a->desc.hello_interval_ms * 1000000u;
-    if (want != st->sent_gen || due) s->need_hello = true;
+    uint32_t want = stream_generation(a, st);
     int rv = announce(a, s, &slot->snap, send_deadline(a, st));
     if (rv == 0) {
         st->sent_gen = want;
@@ -387,6 +397,110 @@ static void stream_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_s
         fa__count(&a->sender.frames_sent, 1);
     else
         count_stream_drop(a, rv);
+}
+
+/* ---- 1.2: frames batched in FRAMES, tag rows as deltas ------------------ */
+
+/* Whether the stream must hear a HELLO, TAGS or SITES before snap's frame
+ * (what announce() would send), so that a batch is sent before them and
+ * every message keeps its place in the session's order. */
+static bool announce_pending(const fa__agent_sink_t *s, const fa_snapshot_t *snap) {
+    if (s->need_hello || snap->row_count > s->announced) return true;
+    for (uint32_t i = 0; i < snap->row_count; i++)
+        if (snap->rows[i].budget_soft != s->known_soft[i] || snap->rows[i].budget_hard != s->known_hard[i])
+            return true;
+    for (uint32_t i = 0; i < snap->site_count; i++) {
+        uint32_t id = snap->sites[i].site_id;
+        if (id && id <= FA_SITE_MAX && !(s->sites_defined[id / 64] >> (id % 64) & 1) && fa_site_get(id))
+            return true;
+    }
+    return false;
+}
+
+/* Sends the FRAMES being built, if it holds any frame. When it cannot be
+ * sent, its frames are dropped and counted, and the next frame is a key
+ * (the daemon never saw the frame a delta would follow). */
+static int flush_batch(fa_agent_t *a, const sender_state_t *st) {
+    fa_proto_batch_t *b = &a->sender.batch;
+    uint32_t frames = b->count;
+    if (frames == 0) return 0;
+    fa__agent_sink_t *s = &a->sender.stream;
+    fa_proto_header_t h = {.type = FA_PROTO_FRAMES, .session_id = a->meta.session_id, .seq = s->next_seq};
+    int len = fa_proto_batch_finish(b, &h);
+    int rv = len < 0 ? len : send_until(a, a->sender.batch_wire, (size_t)len, send_deadline(a, st));
+    (void)fa_proto_batch_init(b, a->sender.batch_wire, a->sender.batch_capacity);
+    if (rv == 0) {
+        s->next_seq++;
+        fa__count(&a->sender.messages_sent, 1);
+        fa__count(&a->sender.bytes_sent, (uint64_t)len);
+        fa__count(&a->sender.frames_sent, frames);
+        return 0;
+    }
+    if (len >= 0) fa__agent_log(a, FA_AGENT_LOG_SEND_FAILED, rv, FA_PROTO_FRAMES, nng_strerror(rv));
+    count_stream_drops(a, rv, frames);
+    s->drops_at_frame = a->sender.batch_drops_at;
+    a->sender.prev_valid = false;
+    return rv;
+}
+
+/* Adds the snapshot's FRAME m to the batch: a delta against the frame
+ * added before it, or a key (the first, one every keyframe_interval, and
+ * after a loss). The whole rows become the next delta's base. */
+static int add_entry(fa_agent_t *a, const fa__agent_slot_t *slot, const fa_proto_msg_t *m) {
+    fa__agent_sink_t *s = &a->sender.stream;
+    fa_proto_frame_entry_t e = {.frame = m->frame, .tag_rows = m->frame.tag_count};
+    uint64_t total = sink_drops(a, s, slot), dropped = total - s->drops_at_frame;
+    e.frame.frames_dropped = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
+    int n = -1;
+    if (a->sender.prev_valid && a->sender.since_key < a->desc.keyframe_interval)
+        n = fa_proto_tag_rows_delta(a->sender.prev_rows, a->sender.prev_count, e.frame.tags, e.tag_rows,
+                                    a->sender.delta_rows);
+    if (n >= 0) {
+        e.delta = true;
+        e.base_frame = a->sender.prev_frame;
+        e.frame.tags = a->sender.delta_rows;
+        e.frame.tag_count = (uint32_t)n;
+    }
+    if (a->sender.batch.count == 0) a->sender.batch_drops_at = s->drops_at_frame;
+    int rc = fa_proto_batch_add(&a->sender.batch, &e);
+    if (rc < 0) return rc;
+    s->drops_at_frame = total;
+    a->sender.since_key = e.delta ? a->sender.since_key + 1 : 1;
+    fa_proto_tag_stat_t *whole = a->sender.tag_stats; /* m's rows: kept, not copied */
+    a->sender.tag_stats = a->sender.prev_rows;
+    a->sender.prev_rows = whole;
+    a->sender.prev_count = e.tag_rows;
+    a->sender.prev_frame = e.frame.frame;
+    a->sender.prev_valid = true;
+    return 0;
+}
+
+/* One snapshot for a 1.2 daemon: HELLO, TAGS or SITES first when needed
+ * (after sending the batch before them), then its frame into the batch,
+ * which drain_ring() sends once the ring is empty or it is full. */
+static void stream_batch_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_slot_t *slot,
+                                  const fa_proto_msg_t *m) {
+    if (!connected(a)) {
+        (void)flush_batch(a, st); /* fails and counts its frames */
+        fa__count(&a->sender.drop_disconnected, 1);
+        return;
+    }
+    fa__agent_sink_t *s = &a->sender.stream;
+    uint32_t want = stream_generation(a, st);
+    if (announce_pending(s, &slot->snap)) (void)flush_batch(a, st);
+    int rv = announce(a, s, &slot->snap, send_deadline(a, st));
+    if (rv != 0) {
+        count_stream_drop(a, rv);
+        return;
+    }
+    if (want != st->sent_gen) a->sender.prev_valid = false; /* a new connection starts with a key */
+    st->sent_gen = want;
+    rv = add_entry(a, slot, m);
+    if (rv == FA_PROTO_ERR_BUFFER_SMALL || rv == FA_PROTO_ERR_TOO_LARGE || rv == FA_PROTO_ERR_TOO_MANY_ROWS) {
+        (void)flush_batch(a, st); /* full: this frame starts the next one */
+        rv = add_entry(a, slot, m);
+    }
+    if (rv != 0) count_stream_drop(a, rv);
 }
 
 /* One snapshot for the capture file, with the same session rules. */
@@ -407,8 +521,12 @@ static void deliver_snapshot(fa_agent_t *a, sender_state_t *st, const fa__agent_
     (void)fa_proto_frame_findings_from_snapshot(&m.frame, &slot->snap, a->sender.findings,
                                                 a->desc.max_findings);
     (void)fa_proto_frame_sites_from_snapshot(&m.frame, &slot->snap, a->sender.site_rows, a->desc.max_site_rows);
-    if (slot->send) stream_snapshot(a, st, slot, &m);
+    /* The capture first: the 1.2 stream keeps m's tag rows as its base. */
     if (slot->capture) capture_snapshot(a, slot, &m);
+    if (slot->send && a->desc.protocol_minor >= 2)
+        stream_batch_snapshot(a, st, slot, &m);
+    else if (slot->send)
+        stream_snapshot(a, st, slot, &m);
 }
 
 /* What the ring holds, in order, until st->limit_ns. Returns whether there
@@ -426,7 +544,11 @@ static bool drain_ring(fa_agent_t *a, sender_state_t *st) {
         if (slot->send || slot->capture) deliver_snapshot(a, st, slot);
         fa__ring_pop(&a->ring);
         did = true;
+        /* A frame waits in the batch only while more are waiting behind
+         * it: the sender is behind. Otherwise it leaves now. */
+        if (a->sender.batch.count >= a->desc.max_batch || !fa__ring_peek(&a->ring)) (void)flush_batch(a, st);
     }
+    (void)flush_batch(a, st);
     return did;
 }
 
@@ -513,6 +635,8 @@ void *fa__agent_sender_main(void *arg) {
     memset(&st, 0, sizeof st);
     st.limit_ns = UINT64_MAX;
     a->capture.sink.need_hello = true; /* the file starts with its HELLO */
+    if (a->desc.protocol_minor >= 2)
+        (void)fa_proto_batch_init(&a->sender.batch, a->sender.batch_wire, a->sender.batch_capacity);
     st.down_since_ns = fa__agent_mono_ns();
     for (;;) {
         bool stopping = atomic_load_explicit(&a->stopping, memory_order_acquire);

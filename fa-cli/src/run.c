@@ -83,8 +83,7 @@ static void capture_sites(capture_state_t *cs, const fa_proto_sites_t *m) {
     }
 }
 
-static int capture_frame(capture_state_t *cs, const fa_proto_msg_t *m) {
-    const fa_proto_frame_t *f = &m->frame;
+static int capture_frame(capture_state_t *cs, const fa_proto_frame_t *f) {
     run_info_t *info = cs->info;
     if (!info->frames) info->first_frame = f->frame;
     info->last_frame = f->frame;
@@ -127,6 +126,7 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
     }
     int rc = 0;
     fa_proto_space_t *space = NULL;
+    fa_proto_tag_stat_t *base_rows = NULL;
     fa_capture_reader_t r;
     int prc = fa_capture_reader_init(&r, file.data, file.len);
     if (prc < 0) {
@@ -143,6 +143,14 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
         goto out;
     }
     fa_proto_storage_t st = fa_proto_storage_of(space);
+    /* 1.2 FRAMES: the whole tag rows of the last frame, to rebuild deltas. */
+    base_rows = malloc(2 * FA_PROTO_MAX_ROWS * sizeof *base_rows);
+    if (!base_rows) {
+        fprintf(cli->err, CLI_NAME " %s: out of memory\n", cli->command);
+        rc = CLI_EXIT_SERVER;
+        goto out;
+    }
+    fa_proto_tag_base_t base = {base_rows, base_rows + FA_PROTO_MAX_ROWS, FA_PROTO_MAX_ROWS, 0, 0, false};
     capture_state_t cs = {.cli = cli, .path = shown, .v = v, .info = info};
     uint64_t session = 0;
     fa_proto_msg_t m;
@@ -178,6 +186,7 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
             capture_tags(&cs, m.tags.tags, m.tags.tag_count);
             break;
         case FA_PROTO_FRAME:
+        case FA_PROTO_FRAMES:
             if (!cs.have_hello) {
                 /* The HELLO was lost (cut from the front, or never
                  * written): frames still count, times from the frame. */
@@ -186,7 +195,20 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
                 cs.start_mono_ns = 0;
                 if (v->on_info) v->on_info(v->user, info);
             }
-            rc = capture_frame(&cs, &m);
+            if (m.header.type == FA_PROTO_FRAME) {
+                rc = capture_frame(&cs, &m.frame);
+                break;
+            }
+            /* Each entry made whole (PROTOCOL.md §5.6); a delta whose
+             * previous frame is not in the file counts as a lost frame. */
+            fa_proto_frame_entry_t e;
+            size_t offset = 0;
+            while (rc == 0 && fa_proto_frames_next(&m.frames, &offset, &e, &st) > 0) {
+                if (fa_proto_frame_rebuild(&base, &e) == FA_PROTO_OK)
+                    rc = capture_frame(&cs, &e.frame);
+                else
+                    info->frames_dropped++;
+            }
             break;
         case FA_PROTO_SITES:
             capture_sites(&cs, &m.sites);
@@ -209,6 +231,7 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
     if (rc == 0 && !cs.have_hello && v->on_info) v->on_info(v->user, info);
 out:
     free(space);
+    free(base_rows);
     fa_capture_file_free(&file);
     return rc;
 }

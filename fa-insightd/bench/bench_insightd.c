@@ -58,6 +58,15 @@
 
 #define TAGS 64
 #define FPS 60
+/* Frames per FRAMES message in the 1.2 flood: what the agent sends when
+ * its ring holds that many snapshots (its default max_batch). */
+#define FLOOD_BATCH 32
+
+static int flood_rounds = 1;
+/* Raw SQLite's CPU per frame (its one thread: encode, decode, pack,
+ * insert), for a ratio that the machine's load does not move. */
+static double raw_cpu_us;
+static bool flood_only, cpu_only;
 
 static const char *daemon_path;
 static char workdir[512];
@@ -127,7 +136,9 @@ static size_t encode_hello(game_t *g, uint8_t *buf, size_t cap) {
     return n > 0 ? (size_t)n : 0;
 }
 
-static size_t encode_frame(game_t *g, uint8_t *buf, size_t cap) {
+/* One frame of game g (its rows in thread-local arrays, valid until the
+ * next call on the thread). */
+static void fill_frame(game_t *g, fa_proto_frame_t *f) {
     static _Thread_local fa_proto_tag_stat_t rows[TAGS];
     static _Thread_local fa_proto_thread_row_t threads[4];
     uint64_t i = g->frame++;
@@ -140,23 +151,70 @@ static size_t encode_frame(game_t *g, uint8_t *buf, size_t cap) {
     }
     for (int k = 0; k < 4; k++)
         threads[k] = (fa_proto_thread_row_t){(uint32_t)k, 0, 65536, 1u << 20, i, 1};
+    memset(f, 0, sizeof *f);
+    f->frame = i + 1;
+    f->start_ns = g->start_mono_ns + i * (1000000000u / FPS);
+    f->duration_ns = 15000000;
+    f->tags_total = TAGS;
+    f->threads_total = 4;
+    for (int k = 0; k < 3; k++)
+        f->totals[k] = (fa_proto_kind_totals_t){1u << 22, 1u << 23, 500, 1u << 20, 400};
+    f->tags = rows;
+    f->tag_count = TAGS;
+    f->threads = threads;
+    f->thread_count = 4;
+}
+
+/* A 1.1 FRAME message: one frame. */
+static size_t encode_frame(game_t *g, uint8_t *buf, size_t cap) {
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.header.type = FA_PROTO_FRAME;
     m.header.session_id = g->id;
     m.header.seq = g->seq++;
-    m.frame.frame = i + 1;
-    m.frame.start_ns = g->start_mono_ns + i * (1000000000u / FPS);
-    m.frame.duration_ns = 15000000;
-    m.frame.tags_total = TAGS;
-    m.frame.threads_total = 4;
-    for (int k = 0; k < 3; k++)
-        m.frame.totals[k] = (fa_proto_kind_totals_t){1u << 22, 1u << 23, 500, 1u << 20, 400};
-    m.frame.tags = rows;
-    m.frame.tag_count = TAGS;
-    m.frame.threads = threads;
-    m.frame.thread_count = 4;
+    fill_frame(g, &m.frame);
     int n = fa_proto_encode(&m, buf, cap);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* A 1.2 FRAMES message of `batch` frames, as an agent that is behind
+ * sends them: tag rows that did not change since the previous frame are
+ * left out (a key entry every `key_every` frames). prev/prev_count: the
+ * previous frame's whole rows, kept by the caller. */
+typedef struct delta_state {
+    fa_proto_tag_stat_t prev[TAGS], changed[TAGS];
+    uint32_t prev_count;
+    uint64_t prev_frame, since_key;
+} delta_state_t;
+
+static size_t encode_frames(game_t *g, delta_state_t *ds, int batch, uint8_t *buf, size_t cap) {
+    fa_proto_batch_t b;
+    if (fa_proto_batch_init(&b, buf, cap) != FA_PROTO_OK) return 0;
+    for (int k = 0; k < batch; k++) {
+        fa_proto_frame_entry_t e;
+        memset(&e, 0, sizeof e);
+        fill_frame(g, &e.frame);
+        const fa_proto_tag_stat_t *whole = e.frame.tags;
+        e.tag_rows = e.frame.tag_count;
+        int n = ds->since_key < 60 && ds->prev_frame
+                    ? fa_proto_tag_rows_delta(ds->prev, ds->prev_count, whole, e.tag_rows, ds->changed)
+                    : -1;
+        if (n >= 0) {
+            e.delta = true;
+            e.base_frame = ds->prev_frame;
+            e.frame.tags = ds->changed;
+            e.frame.tag_count = (uint32_t)n;
+            ds->since_key++;
+        } else {
+            ds->since_key = 1;
+        }
+        if (fa_proto_batch_add(&b, &e) != FA_PROTO_OK) return 0;
+        memcpy(ds->prev, whole, e.tag_rows * sizeof *whole);
+        ds->prev_count = e.tag_rows;
+        ds->prev_frame = e.frame.frame;
+    }
+    fa_proto_header_t h = {.session_id = g->id, .seq = g->seq++};
+    int n = fa_proto_batch_finish(&b, &h);
     return n > 0 ? (size_t)n : 0;
 }
 
@@ -296,6 +354,7 @@ static char *http_get(int port, const char *path, double *ms) {
 
 typedef struct health {
     double received, stored, dropped, rejected, queue_high, queue_full, orphaned, store_error, commit_max_ms;
+    double no_base;    /* 1.2 delta frames skipped: their base was dropped */
 } health_t;
 
 static double num(cJSON *o, const char *a, const char *b) {
@@ -318,6 +377,8 @@ static int health(daemon_t *d, health_t *h) {
     h->queue_full = cJSON_GetObjectItem(dr, "queue_full")->valuedouble;
     h->orphaned = cJSON_GetObjectItem(dr, "orphaned")->valuedouble;
     h->store_error = cJSON_GetObjectItem(dr, "store_error")->valuedouble;
+    cJSON *nb = cJSON_GetObjectItem(dr, "delta_without_base");
+    h->no_base = nb ? nb->valuedouble : 0;
     h->commit_max_ms = num(o, "store", "commit_duration_ms_max");
     cJSON_Delete(o);
     return 0;
@@ -372,6 +433,7 @@ static double sqlite_rate(bool per_tag, double seconds) {
         game_init(&games[g], 1000 + (uint64_t)g, 1700000000000000000ull);
     uint64_t frames = 0;
     double t0 = now_s(), batch_start = t0;
+    uint64_t cpu0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
     if (per_tag)
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     else
@@ -422,6 +484,7 @@ static double sqlite_rate(bool per_tag, double seconds) {
     else
         store_commit(st);
     double rate = (double)frames / (now_s() - t0);
+    if (!per_tag) raw_cpu_us = (double)(now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0) / 1000.0 / (double)frames;
     sqlite3_finalize(ins);
     free(space);
     store_close(st);
@@ -616,10 +679,13 @@ static void run_games(daemon_t *d, int n, double seconds, step_t *out, volatile 
     run_games_on(d, 1, n, seconds, out, stop);
 }
 
-static double flood(daemon_t *d, int frames, double *dropped) {
+/* batch 0: 1.1 FRAMEs, one per message; else 1.2 FRAMES of `batch`. */
+static double flood(daemon_t *d, int frames, double *dropped, int batch) {
     game_t g;
     game_init(&g, __atomic_fetch_add(&next_session, 1, __ATOMIC_RELAXED), now_ns(CLOCK_REALTIME));
-    static _Thread_local uint8_t msg[65536];
+    static _Thread_local uint8_t msg[1u << 20];
+    static _Thread_local delta_state_t ds;
+    memset(&ds, 0, sizeof ds);
     nng_push0_open(&g.sock);
     nng_dial(g.sock, d->ingest, NULL, 0);
     size_t len = encode_hello(&g, msg, sizeof msg);
@@ -627,8 +693,8 @@ static double flood(daemon_t *d, int frames, double *dropped) {
     health_t h0, h;
     health(d, &h0);
     double t0 = now_s();
-    for (int i = 0; i < frames; i++) {
-        len = encode_frame(&g, msg, sizeof msg);
+    for (int i = 0; i < frames; i += batch ? batch : 1) {
+        len = batch ? encode_frames(&g, &ds, batch, msg, sizeof msg) : encode_frame(&g, msg, sizeof msg);
         nng_send(g.sock, msg, len, 0);
     }
     /* until every frame was stored or counted as dropped: a flood drops
@@ -636,6 +702,10 @@ static double flood(daemon_t *d, int frames, double *dropped) {
      * over the time until the last frame was accounted for */
     double dt = wait_stored(d, h0.stored + h0.dropped + frames, &h, 60) - t0;
     *dropped = h.dropped - h0.dropped;
+    if (h.dropped > h0.dropped)
+        fprintf(stderr,
+                "   flood (batch %d): %.0f dropped: %.0f at the full queue, %.0f deltas without base\n",
+                batch, h.dropped - h0.dropped, h.queue_full - h0.queue_full, h.no_base - h0.no_base);
     nng_close(g.sock);
     return (h.stored - h0.stored) / dt;
 }
@@ -667,31 +737,106 @@ static lat_t measure(daemon_t *d, const char *path, int n) {
     return l;
 }
 
+/* The daemon's sessions and writer modules in this process, on a SQLite
+ * file of their own (parts 5 and the CPU figures). */
+typedef struct inproc {
+    store_t *st;
+    uv_loop_t loop;
+    writer_t *w;
+    sessions_t *ss;
+} inproc_t;
+
+static void inproc_open(inproc_t *d, const char *db) {
+    char err[256];
+    const uint64_t day = 86400000u;
+    writer_options_t wo = {.commit_interval_ms = 250,
+                           .buffer_bytes = 64u << 20,
+                           .retention_interval_ms = day,
+                           .keep = {2 * 3600000u, day, 7 * day, 30 * day, 30 * day}};
+    memset(d, 0, sizeof *d);
+    if (store_open(&d->st, db, 1, &wo.keep, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    uv_loop_init(&d->loop);
+    if (writer_start(&d->w, d->st, &d->loop, &wo, &(writer_hooks_t){0}, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    d->ss = sessions_create(d->w, &(sessions_options_t){10000, 16, 16, 1024}, &(sessions_hooks_t){0});
+}
+
+/* Everything written, then closed. */
+static void inproc_close(inproc_t *d) {
+    writer_stop(d->w, clock_mono_ms() + 60000);
+    writer_close(d->w);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    writer_free(d->w);
+    sessions_destroy(d->ss);
+    uv_loop_close(&d->loop);
+    store_close(d->st);
+}
+
+/* The daemon's own CPU per stored frame, without the transport: `frames`
+ * frames of one session handed to its sessions module (decode, rebuild,
+ * rollups, alerts, packing) with a writer behind it (SQLite), in this
+ * process, as 1.1 FRAMEs (batch 0) or 1.2 FRAMES of `batch`. Returns CPU
+ * microseconds per frame of the calling thread (the daemon's loop) in
+ * *loop_us and of the whole process (loop + writer) in the result. */
+static double cpu_per_frame(int frames, int batch, double *loop_us) {
+    char db[800];
+    snprintf(db, sizeof db, "%s/cpu-%d.db", workdir, batch);
+    inproc_t d;
+    inproc_open(&d, db);
+    sessions_t *ss = d.ss;
+    writer_t *w = d.w;
+    game_t g;
+    game_init(&g, 0xc0c0000000000001ull + (uint64_t)batch, now_ns(CLOCK_REALTIME));
+    static uint8_t msg[1u << 20];
+    static delta_state_t ds;
+    memset(&ds, 0, sizeof ds);
+    size_t len = encode_hello(&g, msg, sizeof msg);
+    uint64_t t = clock_now_ms(), mono = clock_mono_ms();
+    sessions_handle(ss, msg, len, t, mono);
+    /* Encoded up front: only the daemon's side is timed. */
+    size_t cap = (size_t)frames * 4096u, used = 0, nmsg = 0;
+    uint8_t *all = malloc(cap);
+    size_t *ends = malloc(((size_t)frames + 1) * sizeof *ends);
+    for (int i = 0; i < frames && all && ends; i += batch ? batch : 1) {
+        len = batch ? encode_frames(&g, &ds, batch, msg, sizeof msg) : encode_frame(&g, msg, sizeof msg);
+        if (used + len > cap) break;
+        memcpy(all + used, msg, len);
+        used += len;
+        ends[nmsg++] = used;
+    }
+    uint64_t thread0 = now_ns(CLOCK_THREAD_CPUTIME_ID), proc0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+    for (size_t i = 0, start = 0; i < nmsg; start = ends[i++]) {
+        sessions_handle(ss, all + start, ends[i] - start, t, mono);
+        while (writer_backlogged(w)) {
+            uv_run(&d.loop, UV_RUN_NOWAIT);
+            usleep(1000);
+        }
+    }
+    sessions_flush(ss);
+    uint64_t thread1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    inproc_close(&d);
+    uint64_t proc1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+    free(all);
+    free(ends);
+    *loop_us = (double)(thread1 - thread0) / 1000.0 / frames;
+    return (double)(proc1 - proc0) / 1000.0 / frames;
+}
+
 /* One hour of 60 fps frames for one session, ending now, written into db
  * by the daemon's own sessions and writer modules in this process. The
  * daemon stamps frames with its receive clock, so an hour sent through it
  * in seconds would be seconds of data: here each frame is "received" at
  * its own virtual time. The daemon then opens the database. */
 static uint64_t populate_hour(const char *db, int frames) {
-    char err[256];
-    store_t *st = NULL;
-    const uint64_t day = 86400000u;
-    writer_options_t wo = {.commit_interval_ms = 250,
-                           .buffer_bytes = 64u << 20,
-                           .retention_interval_ms = day,
-                           .keep = {2 * 3600000u, day, 7 * day, 30 * day, 30 * day}};
-    if (store_open(&st, db, 1, &wo.keep, err, sizeof err) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    writer_t *w = NULL;
-    if (writer_start(&w, st, &loop, &wo, &(writer_hooks_t){0}, err, sizeof err) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    sessions_t *ss = sessions_create(w, &(sessions_options_t){10000, 16, 16, 1024}, &(sessions_hooks_t){0});
+    inproc_t d;
+    inproc_open(&d, db);
+    sessions_t *ss = d.ss;
+    writer_t *w = d.w;
     game_t g;
     uint64_t frame_ns = 1000000000u / FPS,
              start_ms = now_ns(CLOCK_REALTIME) / 1000000u - (uint64_t)frames * 1000u / FPS;
@@ -704,19 +849,13 @@ static uint64_t populate_hour(const char *db, int frames) {
         uint64_t t = start_ms + ((uint64_t)i * frame_ns + 15000000u) / 1000000u; /* the frame's end */
         sessions_handle(ss, msg, len, t, t);
         while (writer_backlogged(w)) { /* the writer's pace */
-            uv_run(&loop, UV_RUN_NOWAIT);
+            uv_run(&d.loop, UV_RUN_NOWAIT);
             usleep(1000);
         }
-        if (i % 1000 == 999) uv_run(&loop, UV_RUN_NOWAIT);
+        if (i % 1000 == 999) uv_run(&d.loop, UV_RUN_NOWAIT);
     }
     sessions_flush(ss);
-    writer_stop(w, clock_mono_ms() + 60000);
-    writer_close(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    writer_free(w);
-    sessions_destroy(ss);
-    uv_loop_close(&loop);
-    store_close(st);
+    inproc_close(&d);
     return g.id;
 }
 
@@ -854,7 +993,7 @@ typedef struct flood_job {
 
 static void *flood_thread(void *arg) {
     flood_job_t *f = arg;
-    f->rate = flood(f->d, f->frames, &f->dropped);
+    f->rate = flood(f->d, f->frames, &f->dropped, 0);
     return NULL;
 }
 
@@ -1068,10 +1207,18 @@ int main(int argc, char **argv) {
             keep = argv[++i];
         else if (!strcmp(argv[i], "--fleet"))
             fleet = true;
-        else {
+        else if (!strcmp(argv[i], "--cpu-only") && i + 1 < argc) {
+            cpu_only = true;
+            flood_rounds = atoi(argv[++i]);
+            if (flood_rounds < 1) flood_rounds = 1;
+        } else if (!strcmp(argv[i], "--flood-only") && i + 1 < argc) {
+            flood_only = true;
+            flood_rounds = atoi(argv[++i]);
+            if (flood_rounds < 1) flood_rounds = 1;
+        } else {
             fprintf(stderr,
                     "usage: %s --daemon PATH [--quick] [--steps 25,50,...] [--step-seconds S] [--keep DIR] "
-                    "[--fleet]\n",
+                    "[--fleet] [--flood-only ROUNDS] [--cpu-only ROUNDS]\n",
                     argv[0]);
             return 2;
         }
@@ -1110,6 +1257,16 @@ int main(int argc, char **argv) {
     print_load("at start");
     fflush(stdout);
 
+    if (cpu_only) {
+        for (int round = 0; round < flood_rounds; round++) {
+            double loop11, loop12;
+            double all11 = cpu_per_frame(60000, 0, &loop11),
+                   all12 = cpu_per_frame(60000, FLOOD_BATCH, &loop12);
+            printf("cpu per frame: 1.1 loop %.2f us, all %.2f us | 1.2 loop %.2f us, all %.2f us\n", loop11,
+                   all11, loop12, all12);
+        }
+        return 0;
+    }
     double raw_packed = sqlite_rate(false, quick ? 1.5 : 3.0);
     double raw_pertag = sqlite_rate(true, quick ? 1.5 : 3.0);
     size_t msg_size = 0;
@@ -1124,13 +1281,41 @@ int main(int argc, char **argv) {
 
     daemon_t d;
     if (daemon_start(&d, "ingest", NULL) != 0) return 1;
-    double fl_dropped = 0;
-    double fl = flood(&d, quick ? 20000 : 60000, &fl_dropped);
     printf("\n-- daemon flooded (one sender, blocking sends)\n");
-    printf("| measure | rate | vs raw SQLite | vs raw nng |\n|---|---|---|---|\n");
-    printf("| frames stored per second | %.0f | %.2fx | %.2fx |\n", fl, fl / raw_packed, fl / raw_nng);
-    printf("(frames dropped at the daemon's queue during the flood: %.0f)\n", fl_dropped);
-    fflush(stdout);
+    printf("| sender | frames stored per second | vs raw SQLite | vs raw nng | dropped at the queue |\n"
+           "|---|---|---|---|---|\n");
+    int flood_frames = quick ? 20000 : 60000;
+    for (int round = 0; round < flood_rounds; round++) {
+        /* 1.1: one FRAME per message; 1.2: FRAMES of FLOOD_BATCH frames
+         * (an agent that is behind), tag rows as deltas. */
+        double drop11 = 0, drop12 = 0;
+        double fl11 = flood(&d, flood_frames, &drop11, 0);
+        double fl12 = flood(&d, flood_frames, &drop12, FLOOD_BATCH);
+        printf("| 1.1 FRAME per message | %.0f | %.2fx | %.2fx | %.0f |\n", fl11, fl11 / raw_packed,
+               fl11 / raw_nng, drop11);
+        printf("| 1.2 FRAMES of %d | %.0f | %.2fx | %.2fx | %.0f |\n", FLOOD_BATCH, fl12, fl12 / raw_packed,
+               fl12 / raw_nng, drop12);
+        fflush(stdout);
+    }
+    printf("\n-- the daemon's CPU per frame without the transport (sessions + writer in this process, CPU time; "
+           "raw SQLite: %.2f us of CPU per frame)\n| sender | loop thread us/frame | loop + writer us/frame | "
+           "frames/s one core could store | raw SQLite's CPU per frame / the daemon's |\n|---|---|---|---|---|\n",
+           raw_cpu_us);
+    for (int round = 0; round < flood_rounds; round++) {
+        double loop11, loop12;
+        double all11 = cpu_per_frame(flood_frames, 0, &loop11),
+               all12 = cpu_per_frame(flood_frames, FLOOD_BATCH, &loop12);
+        printf("| 1.1 FRAME per message | %.2f | %.2f | %.0f | %.2fx |\n", loop11, all11, 1e6 / all11,
+               raw_cpu_us / all11);
+        printf("| 1.2 FRAMES of %d | %.2f | %.2f | %.0f | %.2fx |\n", FLOOD_BATCH, loop12, all12, 1e6 / all12,
+               raw_cpu_us / all12);
+        fflush(stdout);
+    }
+    if (flood_only) {
+        daemon_stop(&d);
+        print_load("at the end");
+        return 0;
+    }
 
     printf("\n-- N games x %d fps x %d tags, %.0f s per step (non-blocking sends, like the agent)\n", FPS,
            TAGS, step_seconds);

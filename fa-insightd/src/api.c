@@ -290,7 +290,7 @@ static void route_health(request_t *q) {
     jw_u64(&w, "rejected", g_stats.rejected);
     jw_u64(&w, "dropped",
            queue_full + control + ws.frames_rejected + g_stats.orphaned + g_stats.frames_store_backlog +
-               g_stats.duplicates + g_stats.session_conflicts);
+               g_stats.duplicates + g_stats.session_conflicts + g_stats.frames_no_base);
     jw_u64(&w, "uncommitted", ws.backlog_frames);
     jw_u64(&w, "pending", g_stats.pending);
     jw_u64(&w, "gaps", g_stats.gaps);
@@ -306,6 +306,7 @@ static void route_health(request_t *q) {
     jw_u64(&w, "tags", g_stats.accepted_by_type[FA_PROTO_TAGS]);
     jw_u64(&w, "bye", g_stats.accepted_by_type[FA_PROTO_BYE]);
     jw_u64(&w, "sites", g_stats.accepted_by_type[FA_PROTO_SITES]);
+    jw_u64(&w, "frames", g_stats.accepted_by_type[FA_PROTO_FRAMES]);
     jw_end_object(&w);
     jw_begin_object(&w, "dropped_by_reason");
     jw_u64(&w, "queue_full", queue_full);
@@ -315,6 +316,7 @@ static void route_health(request_t *q) {
     jw_u64(&w, "orphaned", g_stats.orphaned);
     jw_u64(&w, "duplicate", g_stats.duplicates);
     jw_u64(&w, "session_conflict", g_stats.session_conflicts);
+    jw_u64(&w, "delta_without_base", g_stats.frames_no_base);
     jw_end_object(&w);
     jw_begin_object(&w, "rows_rejected");
     jw_u64(&w, "undefined_tag", g_stats.rows_undefined_tag);

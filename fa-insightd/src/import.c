@@ -99,8 +99,18 @@ static bool open_file(importer_t *im, const char *path) {
     return true;
 }
 
-/* The times a message "arrives" at: the capture's own clock. */
-static void stamp(importer_t *im, const fa_proto_msg_t *m) {
+/* The end of a frame on the capture's own clock. */
+static void stamp_frame(importer_t *im, const fa_proto_frame_t *f) {
+    uint64_t end = f->start_ns + f->duration_ns;
+    im->recv_mono = end / 1000000u;
+    /* Without a HELLO (cut from the front) the import's own clock. */
+    im->recv_ms =
+        im->have_hello ? (im->start_unix_ns + (end - im->start_mono_ns)) / 1000000u : clock_now_ms();
+}
+
+/* The times a message "arrives" at: the capture's own clock (a FRAMES:
+ * when its last frame ended). Returns the frames it carries. */
+static uint64_t stamp(importer_t *im, const fa_proto_msg_t *m) {
     if (m->header.type == FA_PROTO_HELLO && !im->have_hello) {
         im->have_hello = true;
         im->start_unix_ns = m->hello.start_unix_ns;
@@ -108,11 +118,19 @@ static void stamp(importer_t *im, const fa_proto_msg_t *m) {
         im->recv_ms = im->start_unix_ns / 1000000u;
         im->recv_mono = im->start_mono_ns / 1000000u;
     } else if (m->header.type == FA_PROTO_FRAME) {
-        uint64_t end = m->frame.start_ns + m->frame.duration_ns;
-        im->recv_mono = end / 1000000u;
-        /* Without a HELLO (cut from the front) the import's own clock. */
-        im->recv_ms = im->have_hello ? (im->start_unix_ns + (end - im->start_mono_ns)) / 1000000u : clock_now_ms();
+        stamp_frame(im, &m->frame);
+        return 1;
+    } else if (m->header.type == FA_PROTO_FRAMES) {
+        fa_proto_storage_t st = fa_proto_storage_of(im->space);
+        fa_proto_frame_entry_t e;
+        size_t offset = 0;
+        uint64_t n = 0;
+        while (fa_proto_frames_next(&m->frames, &offset, &e, &st) > 0)
+            n++;
+        if (n) stamp_frame(im, &e.frame);
+        return n;
     }
+    return 0;
 }
 
 /* The end of a file: a line for it. */
@@ -170,8 +188,7 @@ static bool feed(importer_t *im) {
             finish_file(im);
             continue;
         }
-        stamp(im, &m);
-        im->frames += m.header.type == FA_PROTO_FRAME;
+        im->frames += stamp(im, &m);
         sessions_handle(im->ctx->sessions, im->r.data + im->r.message_offset,
                         FA_PROTO_HEADER_SIZE + m.header.body_len, im->recv_ms, im->recv_mono);
         fa_capture_file_release_before(&im->file, im->r.message_offset); /* handled: copied */

@@ -49,11 +49,20 @@ struct ingest {
     uint64_t drops_seen;
 };
 
-/* FRAMEs may be dropped under load; anything else would orphan a session. */
-static bool is_control(nng_msg *msg) {
+/* Frames (FRAME, 1.2 FRAMES) may be dropped under load; anything else
+ * would orphan a session. Returns the frames the message carries, 0 for a
+ * control message. */
+static uint32_t frames_in(nng_msg *msg) {
     fa_proto_header_t h;
-    return fa_proto_decode_header(nng_msg_body(msg), nng_msg_len(msg), &h) != FA_PROTO_OK ||
-           h.type != FA_PROTO_FRAME;
+    const uint8_t *body = nng_msg_body(msg);
+    if (fa_proto_decode_header(body, nng_msg_len(msg), &h) != FA_PROTO_OK) return 0;
+    if (h.type == FA_PROTO_FRAME) return 1;
+    /* FRAMES: its u16 entry count (the loop checks it; a lie only changes
+     * what a drop counts). */
+    if (h.type != FA_PROTO_FRAMES) return 0;
+    uint32_t n =
+        h.body_len >= 2 ? (uint32_t)(body[FA_PROTO_HEADER_SIZE] | body[FA_PROTO_HEADER_SIZE + 1] << 8) : 0;
+    return n ? n : 1;
 }
 
 static void recv_cb(void *arg) {
@@ -70,7 +79,8 @@ static void recv_cb(void *arg) {
         atomic_fetch_add(&g_stats.received_bytes, len);
         /* Malformed messages count as control: the loop rejects and counts
          * them, and they cannot crowd the reserve out for long. */
-        bool control = is_control(msg);
+        uint32_t frames = frames_in(msg);
+        bool control = frames == 0;
         uint64_t now = clock_now_ms(), mono = clock_mono_ms();
         bool dropped = false, wake = false;
         pthread_mutex_lock(&in->lock);
@@ -93,7 +103,8 @@ static void recv_cb(void *arg) {
         }
         pthread_mutex_unlock(&in->lock);
         if (dropped) {
-            atomic_fetch_add(control ? &g_stats.control_over_reserve : &g_stats.queue_dropped, 1);
+            atomic_fetch_add(control ? &g_stats.control_over_reserve : &g_stats.queue_dropped,
+                             control ? 1 : frames);
             atomic_store(&g_stats.last_queue_drop_mono, mono);
             nng_msg_free(msg);
         }

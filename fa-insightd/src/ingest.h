@@ -5,8 +5,8 @@
  * appends the message to a bounded ring and wakes the loop, which drains
  * the ring (wake-ups merge) and hands each message to the sink. The ring
  * is bounded in messages and bytes (--ingest-queue). A full ring drops
- * FRAMEs (counted: queue_full); control messages (HELLO, TAGS, BYE and
- * any other non-FRAME type, whose loss would orphan a session) use a
+ * FRAMEs and FRAMES (counted in frames: queue_full); control messages
+ * (HELLO, TAGS, BYE and any other type, whose loss would orphan a session) use a
  * reserve above the bound and are dropped only when even that is full
  * (counted apart). */
 #ifndef FA_INSIGHTD_INGEST_H

@@ -157,8 +157,8 @@ static void render(insightd_ctx_t *ctx, text_t *t) {
     family(t, "fa_insightd_ingest_rejected_messages_total", "counter", "Messages that failed to decode.");
     sample(t, "fa_insightd_ingest_rejected_messages_total", "", g_stats.rejected);
     family(t, "fa_insightd_ingest_accepted_messages_total", "counter", "Valid messages handled, by type.");
-    static const char *const types[] = {NULL, "hello", "frame", "tags", "bye", "sites"};
-    for (int k = 1; k <= FA_PROTO_SITES; k++) {
+    static const char *const types[] = {NULL, "hello", "frame", "tags", "bye", "sites", "frames"};
+    for (int k = 1; k <= FA_PROTO_FRAMES; k++) {
         char l[32];
         snprintf(l, sizeof l, "{type=\"%s\"}", types[k]);
         sample(t, "fa_insightd_ingest_accepted_messages_total", l, g_stats.accepted_by_type[k]);
@@ -173,7 +173,8 @@ static void render(insightd_ctx_t *ctx, text_t *t) {
                  {"store_error", ws.frames_rejected},
                  {"store_backlog", g_stats.frames_store_backlog},
                  {"orphaned", g_stats.orphaned},
-                 {"duplicate", g_stats.duplicates}};
+                 {"duplicate", g_stats.duplicates},
+                 {"delta_without_base", g_stats.frames_no_base}};
     for (size_t k = 0; k < sizeof drops / sizeof drops[0]; k++) {
         char l[64];
         snprintf(l, sizeof l, "{reason=\"%s\"}", drops[k].reason);

@@ -62,7 +62,8 @@ struct session {
     uint32_t tag_count, tag_cap;
     uint32_t *tag_index[256]; /* slot + 1, 0 for none; pages allocated lazily */
     rollup_t *rollup;
-    sitedict_t *sites; /* definitions received (created on the first) */
+    sitedict_t *sites;        /* definitions received (created on the first) */
+    fa_proto_tag_base_t base; /* 1.2: the whole tag rows of the latest FRAMES entry */
     session_t *hash_next;
     session_t *prev, *next; /* the live list, or the ended list (oldest first) */
 };
@@ -299,6 +300,8 @@ static void session_free(sessions_t *ss, session_t *s) {
         free(s->tag_index[i]);
     rollup_destroy(s->rollup);
     sitedict_free(s->sites);
+    free(s->base.rows);
+    free(s->base.scratch);
     free(s);
 }
 
@@ -753,9 +756,8 @@ static void store_frame(sessions_t *ss, session_t *s, const fa_proto_frame_t *f,
     }
 }
 
-static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+static void on_frame(sessions_t *ss, session_t *s, const fa_proto_frame_t *f, uint64_t recv_ms,
                      uint64_t recv_mono) {
-    const fa_proto_frame_t *f = &m->frame;
     make_live(ss, s, recv_ms, recv_mono);
     uint64_t t_ms = frame_time(s, f, recv_ms);
     note_skew(s, f, t_ms);
@@ -811,6 +813,53 @@ static void on_frame(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
     if (ss->hooks.on_frame) ss->hooks.on_frame(ss->hooks.ud, s);
 }
 
+/* Room for `rows` whole tag rows in the session's base (both arrays),
+ * keeping the rows it holds. */
+static bool base_reserve(session_t *s, uint32_t rows) {
+    fa_proto_tag_base_t *b = &s->base;
+    if (rows <= b->capacity) return true;
+    uint32_t cap = b->capacity ? b->capacity : 64;
+    while (cap < rows)
+        cap *= 2;
+    fa_proto_tag_stat_t *r = realloc(b->rows, cap * sizeof *r);
+    if (r) b->rows = r;
+    fa_proto_tag_stat_t *t = r ? realloc(b->scratch, cap * sizeof *t) : NULL;
+    if (t) b->scratch = t;
+    if (!r || !t) return false;
+    b->capacity = cap;
+    return true;
+}
+
+/* 1.2 FRAMES: each entry made whole against the session's base (PROTOCOL.md
+ * 5.6), then handled as the FRAME it stands for, so that what is stored is
+ * what that FRAME would have stored. A delta whose base was lost is
+ * counted and skipped until the next key entry. */
+static void on_frames(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
+                      uint64_t recv_mono) {
+    fa_proto_storage_t st = fa_proto_storage_of(ss->space);
+    fa_proto_frame_entry_t e;
+    size_t offset = 0;
+    int rc;
+    while ((rc = fa_proto_frames_next(&m->frames, &offset, &e, &st)) > 0) {
+        if (!base_reserve(s, e.tag_rows)) {
+            s->base.valid = false;
+            rc = FA_PROTO_ERR_STORAGE_SMALL;
+        } else {
+            rc = fa_proto_frame_rebuild(&s->base, &e);
+        }
+        if (rc < 0) {
+            g_stats.frames_no_base++;
+            s->info.agent_dropped += e.frame.frames_dropped; /* its own drops still happened */
+            log_limited(&ss->reject_lim, 5000, LOG_INFO,
+                        "session %016llx: frame %llu skipped (%s); frames resume at the next key frame",
+                        (unsigned long long)s->info.id, (unsigned long long)e.frame.frame,
+                        fa_proto_err_name(rc));
+            continue;
+        }
+        on_frame(ss, s, &e.frame, recv_ms, recv_mono);
+    }
+}
+
 static void on_bye(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint64_t recv_ms,
                    uint64_t recv_mono) {
     /* The agent's own count is authoritative for its drops. */
@@ -840,7 +889,10 @@ static void dispatch(sessions_t *ss, session_t *s, const fa_proto_msg_t *m, uint
         on_hello(ss, s, m, recv_ms, recv_mono);
         break;
     case FA_PROTO_FRAME:
-        on_frame(ss, s, m, recv_ms, recv_mono);
+        on_frame(ss, s, &m->frame, recv_ms, recv_mono);
+        break;
+    case FA_PROTO_FRAMES:
+        on_frames(ss, s, m, recv_ms, recv_mono);
         break;
     case FA_PROTO_TAGS:
         make_live(ss, s, recv_ms, recv_mono);

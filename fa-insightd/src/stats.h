@@ -13,13 +13,14 @@
 
 #include "fa_proto.h"
 
-#define STATS_REJECT_REASONS 16 /* index: -fa_proto_err */
+#define STATS_REJECT_REASONS 18 /* index: -fa_proto_err */
 
 typedef struct insightd_stats {
     /* ingest, written by the nng receive callback */
     atomic_uint_fast64_t received; /* messages taken off the socket */
     atomic_uint_fast64_t received_bytes;
-    atomic_uint_fast64_t queue_dropped;        /* FRAMEs refused by a full hand-off queue */
+    atomic_uint_fast64_t
+        queue_dropped; /* frames refused by a full hand-off queue (a FRAMES counts its entries) */
     atomic_uint_fast64_t control_over_reserve; /* control messages refused: even the reserve was full */
     atomic_uint_fast64_t queue_depth;          /* now */
     atomic_uint_fast64_t queue_high_water;
@@ -30,7 +31,7 @@ typedef struct insightd_stats {
     /* message handling (loop) */
     uint64_t rejected; /* failed to decode */
     uint64_t rejected_by[STATS_REJECT_REASONS];
-    uint64_t accepted_by_type[FA_PROTO_SITES + 1]; /* index fa_proto_type */
+    uint64_t accepted_by_type[FA_PROTO_FRAMES + 1]; /* index fa_proto_type */
     uint64_t orphaned;             /* pending messages given up (bounds) */
     uint64_t pending;              /* now: messages waiting for their session to be resolved */
     uint64_t gaps;                 /* missing sequence numbers */
@@ -44,6 +45,7 @@ typedef struct insightd_stats {
     uint64_t bad_timestamps;       /* absurd agent clocks and frame times, clamped */
     uint64_t clock_skewed;         /* sessions whose agent clock is off by more than 2 s */
     uint64_t frames_store_backlog; /* accepted frames dropped: the writer's buffer was full */
+    uint64_t frames_no_base;       /* 1.2 delta frames whose previous frame was lost: skipped */
     uint64_t last_store_drop_mono; /* when that last happened (health) */
     bool database_lost;            /* the database file was deleted or replaced */
     uint64_t sessions_evicted;     /* ended sessions dropped from memory (still stored) */

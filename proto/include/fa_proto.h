@@ -8,7 +8,10 @@
  *   number) followed by the body. Five message types: HELLO (a session
  *   starts: app, host, pid, tag dictionary), FRAME (one snapshot per frame,
  *   with call-site rows since 1.1), TAGS (tags added or budgets changed),
- *   BYE (the session ends) and SITES (1.1: call sites defined). All
+ *   BYE (the session ends), SITES (1.1: call sites defined) and FRAMES
+ *   (1.2: several frames in one message, tag rows sent only when they
+ *   changed since the previous frame; fa_proto_frames_next() reads them
+ *   and fa_proto_frame_rebuild() gives back the whole rows). All
  *   integers are little-endian; strings are length-prefixed views. The
  *   format is specified byte by byte in proto/PROTOCOL.md.
  *
@@ -50,6 +53,7 @@
 #ifndef FA_PROTO_H
 #define FA_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,7 +83,7 @@ extern "C" {
  * version of its major version (newer minors only append bytes it skips)
  * and rejects any other major version with FA_PROTO_ERR_BAD_VERSION. */
 #define FA_PROTO_VERSION_MAJOR 1
-#define FA_PROTO_VERSION_MINOR 1
+#define FA_PROTO_VERSION_MINOR 2
 
 /* The four magic bytes at offset 0 of every message: "FAPM". */
 #define FA_PROTO_MAGIC_0 0x46 /* 'F' */
@@ -114,6 +118,10 @@ extern "C" {
 /* 1.1 rows. */
 #define FA_PROTO_SITE_DEF_ROW_SIZE 9u /* fixed part; file and function follow */
 #define FA_PROTO_SITE_ROW_SIZE 30u
+/* 1.2: entries per FRAMES message, and the fixed part of an entry before
+ * its FRAME body (u32 length, u8 flags, u64 base frame, u32 tag rows). */
+#define FA_PROTO_MAX_BATCH 256u
+#define FA_PROTO_FRAMES_ENTRY_HEADER 17u
 
 /* Exact encoded size of a 1.1 FRAME with the given row counts, for sizing
  * agent ring slots: header 28, fixed fields 144, then four sections (4-byte
@@ -146,7 +154,9 @@ extern "C" {
     X(FA_PROTO_ERR_BAD_STRIDE, -12, "row size smaller than the version's")                                   \
     X(FA_PROTO_ERR_BAD_SESSION, -13, "session id is zero")                                                   \
     X(FA_PROTO_ERR_BUFFER_SMALL, -14, "output buffer too small")                                             \
-    X(FA_PROTO_ERR_STORAGE_SMALL, -15, "decode storage too small for rows")
+    X(FA_PROTO_ERR_STORAGE_SMALL, -15, "decode storage too small for rows")                                  \
+    X(FA_PROTO_ERR_BAD_DELTA, -16, "delta entry with unordered tag rows or more rows than its frame")        \
+    X(FA_PROTO_ERR_NO_BASE, -17, "delta frame whose previous frame was not received")
 
 typedef enum fa_proto_err {
 #define FA_PROTO__ERR_ENUM(name, value, msg) name = value,
@@ -172,7 +182,8 @@ typedef enum fa_proto_type {
     FA_PROTO_FRAME = 2, /* one frame's snapshot */
     FA_PROTO_TAGS = 3,  /* tags added, or budgets changed */
     FA_PROTO_BYE = 4,   /* the session ends */
-    FA_PROTO_SITES = 5  /* 1.1: call sites defined (a 1.0 reader: UNKNOWN_TYPE) */
+    FA_PROTO_SITES = 5, /* 1.1: call sites defined (a 1.0 reader: UNKNOWN_TYPE) */
+    FA_PROTO_FRAMES = 6 /* 1.2: a batch of frames, tag rows as deltas (a 1.1 reader: UNKNOWN_TYPE) */
 } fa_proto_type;
 
 /* The name of a message type ("HELLO", ...; "UNKNOWN" otherwise). Static
@@ -384,6 +395,31 @@ typedef struct fa_proto_sites {
     uint32_t site_count; /* <= FA_PROTO_MAX_ROWS */
 } fa_proto_sites_t;
 
+/* 1.2: one frame of a FRAMES message, its tag rows in increasing id order.
+ * A key entry (delta false) carries every tag row of its frame; a delta
+ * entry only the rows that differ from
+ * the previous frame of the session, base_frame, in the same sink (stream),
+ * ordered by id: the rows it does not carry are base_frame's.
+ * fa_proto_frame_rebuild() turns it into the whole frame. */
+typedef struct fa_proto_frame_entry {
+    bool delta;
+    uint64_t base_frame;    /* delta: the `frame` of the frame it follows; key: 0 */
+    uint32_t tag_rows;      /* rows of the whole frame (key: frame.tag_count) */
+    fa_proto_frame_t frame; /* its tag rows: all (key) or the changed ones (delta) */
+} fa_proto_frame_entry_t;
+
+/* 1.2 FRAMES: frames of one session in one message, oldest first.
+ * Encoding: entries[0..count). Decoding: entries is NULL and data/size
+ * view the entries' bytes in the input (every entry was checked): read
+ * them with fa_proto_frames_next(). A decoded FRAMES re-encodes those
+ * bytes as they are. */
+typedef struct fa_proto_frames {
+    uint32_t count; /* <= FA_PROTO_MAX_BATCH */
+    const fa_proto_frame_entry_t *entries;
+    const uint8_t *data;
+    size_t size;
+} fa_proto_frames_t;
+
 /* BYE: the last message of a session. */
 typedef struct fa_proto_bye {
     uint64_t frames_sent;         /* FRAME messages handed to nng */
@@ -401,6 +437,7 @@ typedef struct fa_proto_msg {
         fa_proto_tags_t tags;
         fa_proto_bye_t bye;
         fa_proto_sites_t sites;
+        fa_proto_frames_t frames;
     };
 } fa_proto_msg_t;
 
@@ -493,6 +530,82 @@ FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_decode_header(const void *buf, size
  * FA_PROTO_ERR_STORAGE_SMALL). Any thread; no allocation; O(len). */
 FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_decode(const void *buf, size_t len, fa_proto_msg_t *out,
                                                     const fa_proto_storage_t *storage);
+
+/* ------------------------------------------------------------------------ */
+/* 1.2: batches of frames and tag-row deltas (PROTOCOL.md 5.6 and 8)          */
+/* ------------------------------------------------------------------------ */
+
+/* A FRAMES message being built in a caller buffer, entry by entry, so that
+ * a sender needs row storage for one frame only. Fields are private. */
+typedef struct fa_proto_batch {
+    uint8_t *buf;
+    size_t cap, len;
+    uint32_t count;
+} fa_proto_batch_t;
+
+/* Starts a FRAMES message in buf[0..cap). FA_PROTO_OK, or
+ * FA_PROTO_ERR_INVALID_ARG (NULL b or buf) / FA_PROTO_ERR_BUFFER_SMALL.
+ * buf MUST outlive the batch. O(1). */
+FA_PROTO_API int fa_proto_batch_init(fa_proto_batch_t *b, void *buf, size_t cap);
+
+/* Appends one entry. Returns FA_PROTO_OK, or leaves the batch as it was and
+ * returns FA_PROTO_ERR_BUFFER_SMALL (the buffer is full: finish this batch
+ * and start another), FA_PROTO_ERR_TOO_MANY_ROWS (FA_PROTO_MAX_BATCH
+ * entries already), FA_PROTO_ERR_TOO_LARGE (the message would pass 2 MiB),
+ * FA_PROTO_ERR_BAD_DELTA (rows not in increasing id order, a key whose
+ * tag_rows differs from its rows, a delta whose rows outnumber tag_rows),
+ * or fa_proto_encoded_size()'s errors for its FRAME. Any thread; no
+ * allocation; O(rows). */
+FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_batch_add(fa_proto_batch_t *b, const fa_proto_frame_entry_t *e);
+
+/* Writes the message header (type FRAMES; session_id, seq and flags from
+ * header) and returns the message's size in bytes, or
+ * FA_PROTO_ERR_BAD_SESSION / FA_PROTO_ERR_INVALID_ARG. The batch may be
+ * reused after fa_proto_batch_init(). O(1). */
+FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_batch_finish(fa_proto_batch_t *b,
+                                                          const fa_proto_header_t *header);
+
+/* The next entry of a decoded FRAMES message: *offset starts at 0 and is
+ * advanced past the entry. Returns 1 with *out filled (its rows in
+ * storage, its strings none), 0 after the last entry, or a negative error
+ * when storage is smaller than the one the message was decoded with. Any
+ * thread; no allocation; O(rows). */
+FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_frames_next(const fa_proto_frames_t *frames, size_t *offset,
+                                                         fa_proto_frame_entry_t *out,
+                                                         const fa_proto_storage_t *storage);
+
+/* Writer side: the rows of cur[0..cur_count) that differ from the row of
+ * the same id in prev[0..prev_count) (both ordered by id), written into
+ * out[] (capacity cur_count is always enough). Returns how many, or
+ * FA_PROTO_ERR_BAD_DELTA when cur cannot be expressed as a delta of prev
+ * (a row of prev is missing from cur, or either is not ordered by id):
+ * send a key entry. Any thread; O(prev_count + cur_count). */
+FA_PROTO_API int fa_proto_tag_rows_delta(const fa_proto_tag_stat_t *prev, uint32_t prev_count,
+                                         const fa_proto_tag_stat_t *cur, uint32_t cur_count,
+                                         fa_proto_tag_stat_t *out);
+
+/* Reader side: the whole tag rows of a session's latest frame, kept
+ * between entries by the caller (one per session and stream). rows and
+ * scratch are caller arrays of `capacity` rows each; zero-initialise the
+ * rest. Not thread-safe: one reader at a time. */
+typedef struct fa_proto_tag_base {
+    fa_proto_tag_stat_t *rows, *scratch;
+    uint32_t capacity;
+    uint32_t count;
+    uint64_t frame; /* the `frame` of the rows */
+    bool valid;     /* false until a key entry, and after a failure */
+} fa_proto_tag_base_t;
+
+/* Turns entry e into its whole frame: a key replaces the base's rows; a
+ * delta whose base_frame is the base's frame merges its rows into them.
+ * On FA_PROTO_OK e->frame.tags/tag_count are the whole rows (base->rows,
+ * valid until the next call) and the base is e's frame. Errors, after
+ * which the base is invalid until the next key: FA_PROTO_ERR_NO_BASE (a
+ * delta that does not follow the base: a message was lost),
+ * FA_PROTO_ERR_BAD_DELTA (the merge does not give tag_rows rows),
+ * FA_PROTO_ERR_STORAGE_SMALL (tag_rows above capacity). O(rows). */
+FA_PROTO_API FA_PROTO_NODISCARD int fa_proto_frame_rebuild(fa_proto_tag_base_t *base,
+                                                           fa_proto_frame_entry_t *e);
 
 /* ------------------------------------------------------------------------ */
 /* Building messages from lib snapshots                                      */

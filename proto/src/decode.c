@@ -102,7 +102,20 @@ static int decode_hello(cursor_t *c, const fa_proto_storage_t *st, fa_proto_hell
     return read_tag_defs(c, st, &h->tags, &h->tag_count);
 }
 
-static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_frame_t *f) {
+/* Skips a fixed-size section's rows (present: checked by read_section())
+ * when the caller only checks the message: returns true when skipped. */
+static bool skip_rows(cursor_t *c, bool keep, uint16_t count, uint16_t stride) {
+    const uint8_t *p;
+    if (keep) return false;
+    (void)take(c, (size_t)count * stride, &p);
+    return true;
+}
+
+/* A FRAME body. With keep false (checking a FRAMES entry) its rows are
+ * checked and skipped, not written: f->tags is NULL, f->tag_count set, and
+ * *tags_ordered says whether the tag rows' ids increase strictly. */
+static int decode_frame_rows(cursor_t *c, const fa_proto_storage_t *st, fa_proto_frame_t *f, bool keep,
+                             bool *tags_ordered) {
     const uint8_t *p;
     uint16_t count, stride;
     int rc;
@@ -141,10 +154,15 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
         t->free_count = fa__proto_get_u64(p + 32);
     }
 
-    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_TAG_STAT_ROW_SIZE, st->tag_stats_capacity, true, &count,
-                      &stride);
+    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_TAG_STAT_ROW_SIZE,
+                      keep ? st->tag_stats_capacity : UINT32_MAX, true, &count, &stride);
     if (rc < 0) return rc;
-    for (uint32_t i = 0; i < count; i++) {
+    *tags_ordered = true;
+    for (uint32_t i = 0; i < count && !keep; i++) {
+        (void)take(c, stride, &p);
+        if (i && fa__proto_get_u16(p) <= fa__proto_get_u16(p - stride)) *tags_ordered = false;
+    }
+    for (uint32_t i = 0; i < count && keep; i++) {
         (void)take(c, stride, &p);
         fa_proto_tag_stat_t *t = &st->tag_stats[i];
         t->id = fa__proto_get_u16(p);
@@ -155,13 +173,13 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
         t->live_bytes = fa__proto_get_u64(p + 34);
         t->peak_bytes = fa__proto_get_u64(p + 42);
     }
-    f->tags = count ? st->tag_stats : NULL;
+    f->tags = count && keep ? st->tag_stats : NULL;
     f->tag_count = count;
 
-    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_THREAD_ROW_SIZE, st->threads_capacity, true, &count,
-                      &stride);
+    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_THREAD_ROW_SIZE,
+                      keep ? st->threads_capacity : UINT32_MAX, true, &count, &stride);
     if (rc < 0) return rc;
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < count && !skip_rows(c, keep, count, stride); i++) {
         (void)take(c, stride, &p);
         fa_proto_thread_row_t *t = &st->threads[i];
         t->index = fa__proto_get_u32(p);
@@ -174,10 +192,10 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
     f->threads = count ? st->threads : NULL;
     f->thread_count = count;
 
-    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_FINDING_ROW_SIZE, st->findings_capacity, true, &count,
-                      &stride);
+    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_FINDING_ROW_SIZE,
+                      keep ? st->findings_capacity : UINT32_MAX, true, &count, &stride);
     if (rc < 0) return rc;
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < count && !skip_rows(c, keep, count, stride); i++) {
         (void)take(c, stride, &p);
         fa_proto_finding_t *t = &st->findings[i];
         t->code = fa__proto_get_u16(p);
@@ -194,10 +212,10 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
     if (c->left == 0) return FA_PROTO_OK;
     if (!take(c, FA_PROTO__FRAME_SITES_FIXED, &p)) return FA_PROTO_ERR_SHORT_BODY;
     f->sites_total = fa__proto_get_u32(p);
-    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_SITE_ROW_SIZE, st->site_rows_capacity, true, &count,
-                      &stride);
+    rc = read_section(c, FA_PROTO_MAX_ROWS, FA_PROTO_SITE_ROW_SIZE,
+                      keep ? st->site_rows_capacity : UINT32_MAX, true, &count, &stride);
     if (rc < 0) return rc;
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < count && !skip_rows(c, keep, count, stride); i++) {
         (void)take(c, stride, &p);
         fa_proto_site_row_t *t = &st->site_rows[i];
         t->site_id = fa__proto_get_u32(p);
@@ -210,6 +228,11 @@ static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_fram
     f->site_count = count;
 #endif
     return FA_PROTO_OK;
+}
+
+static int decode_frame(cursor_t *c, const fa_proto_storage_t *st, fa_proto_frame_t *f) {
+    bool ordered;
+    return decode_frame_rows(c, st, f, true, &ordered);
 }
 
 #if FA_PROTO__READER_MINOR >= 1
@@ -232,6 +255,82 @@ static int decode_sites(cursor_t *c, const fa_proto_storage_t *st, fa_proto_site
     return FA_PROTO_OK;
 }
 #endif
+
+/* The caller's storage, a NULL array counting as capacity 0 whatever its
+ * capacity says (NULL storage: no arrays at all). */
+static fa_proto_storage_t usable(const fa_proto_storage_t *storage) {
+    static const fa_proto_storage_t no_storage = {0};
+    fa_proto_storage_t st = storage ? *storage : no_storage;
+    if (!st.tag_defs) st.tag_defs_capacity = 0;
+    if (!st.tag_stats) st.tag_stats_capacity = 0;
+    if (!st.threads) st.threads_capacity = 0;
+    if (!st.findings) st.findings_capacity = 0;
+    if (!st.drops) st.drops_capacity = 0;
+    if (!st.site_defs) st.site_defs_capacity = 0;
+    if (!st.site_rows) st.site_rows_capacity = 0;
+    return st;
+}
+
+#if FA_PROTO__READER_MINOR >= 2
+/* 1.2: one FRAMES entry: its length, header and FRAME body. Bytes of the
+ * entry after the fields this reader knows are skipped. */
+static int read_entry(cursor_t *c, const fa_proto_storage_t *st, fa_proto_frame_entry_t *e, bool keep) {
+    const uint8_t *p;
+    if (!take(c, 4, &p)) return FA_PROTO_ERR_SHORT_BODY;
+    uint32_t len = fa__proto_get_u32(p);
+    if (len < FA_PROTO_FRAMES_ENTRY_HEADER - 4 || !take(c, len, &p)) return FA_PROTO_ERR_SHORT_BODY;
+    memset(e, 0, sizeof *e);
+    e->delta = (p[0] & FA_PROTO__ENTRY_DELTA) != 0;
+    e->base_frame = e->delta ? fa__proto_get_u64(p + 1) : 0; /* a key's is meaningless */
+    e->tag_rows = fa__proto_get_u32(p + 9);
+    cursor_t body = {p + FA_PROTO_FRAMES_ENTRY_HEADER - 4, len - (FA_PROTO_FRAMES_ENTRY_HEADER - 4)};
+    bool ordered;
+    int rc = decode_frame_rows(&body, st, &e->frame, keep, &ordered);
+    if (rc < 0) return rc;
+    if (!fa__proto_entry_counts_ok(e->delta, e->tag_rows, e->frame.tag_count) || !ordered ||
+        (keep && !fa__proto_entry_rows_ok(e->delta, e->tag_rows, e->frame.tags, e->frame.tag_count)))
+        return FA_PROTO_ERR_BAD_DELTA;
+    return FA_PROTO_OK;
+}
+
+/* Checks every entry (its rows checked, not decoded), so that
+ * fa_proto_frames_next() can fail only on storage smaller than a row count. */
+static int decode_frames(cursor_t *c, const fa_proto_storage_t *st, fa_proto_frames_t *out) {
+    uint16_t count;
+    if (!read_u16(c, &count)) return FA_PROTO_ERR_SHORT_BODY;
+    if (count > FA_PROTO_MAX_BATCH) return FA_PROTO_ERR_TOO_MANY_ROWS;
+    const uint8_t *start = c->p;
+    for (uint32_t i = 0; i < count; i++) {
+        fa_proto_frame_entry_t e;
+        int rc = read_entry(c, st, &e, false);
+        if (rc < 0) return rc;
+    }
+    out->count = count;
+    out->entries = NULL;
+    out->data = start;
+    out->size = (size_t)(c->p - start);
+    return FA_PROTO_OK;
+}
+#endif
+
+int fa_proto_frames_next(const fa_proto_frames_t *frames, size_t *offset, fa_proto_frame_entry_t *out,
+                         const fa_proto_storage_t *storage) {
+#if FA_PROTO__READER_MINOR >= 2
+    if (!frames || !offset || !out || (!frames->data && frames->size)) return FA_PROTO_ERR_INVALID_ARG;
+    if (*offset >= frames->size) return 0;
+    cursor_t c = {frames->data + *offset, frames->size - *offset};
+    fa_proto_storage_t st = usable(storage);
+    fa_proto_frame_entry_t e;
+    int rc = read_entry(&c, &st, &e, true);
+    if (rc < 0) return rc;
+    *offset = frames->size - c.left;
+    *out = e;
+    return 1;
+#else
+    (void)frames, (void)offset, (void)out, (void)storage, (void)usable;
+    return FA_PROTO_ERR_UNKNOWN_TYPE;
+#endif
+}
 
 static int decode_bye(cursor_t *c, const fa_proto_storage_t *st, fa_proto_bye_t *b) {
     const uint8_t *p;
@@ -299,21 +398,12 @@ int fa_proto_decode_header(const void *buf, size_t len, fa_proto_header_t *out) 
 }
 
 int fa_proto_decode(const void *buf, size_t len, fa_proto_msg_t *out, const fa_proto_storage_t *storage) {
-    static const fa_proto_storage_t no_storage = {0};
     fa_proto_msg_t msg;
     if (!out) return FA_PROTO_ERR_INVALID_ARG;
     memset(&msg, 0, sizeof msg);
     int rc = fa_proto_decode_header(buf, len, &msg.header);
     if (rc < 0) return rc;
-    /* A NULL array counts as capacity 0, whatever capacity says. */
-    fa_proto_storage_t st_copy = storage ? *storage : no_storage;
-    if (!st_copy.tag_defs) st_copy.tag_defs_capacity = 0;
-    if (!st_copy.tag_stats) st_copy.tag_stats_capacity = 0;
-    if (!st_copy.threads) st_copy.threads_capacity = 0;
-    if (!st_copy.findings) st_copy.findings_capacity = 0;
-    if (!st_copy.drops) st_copy.drops_capacity = 0;
-    if (!st_copy.site_defs) st_copy.site_defs_capacity = 0;
-    if (!st_copy.site_rows) st_copy.site_rows_capacity = 0;
+    fa_proto_storage_t st_copy = usable(storage);
     const fa_proto_storage_t *st = &st_copy;
     /* Bytes after the known fields, up to body_len, are a newer minor
      * version's additions: the cursor simply stops short of them. */
@@ -334,6 +424,11 @@ int fa_proto_decode(const void *buf, size_t len, fa_proto_msg_t *out, const fa_p
 #if FA_PROTO__READER_MINOR >= 1
     case FA_PROTO_SITES:
         rc = decode_sites(&c, st, &msg.sites);
+        break;
+#endif
+#if FA_PROTO__READER_MINOR >= 2
+    case FA_PROTO_FRAMES:
+        rc = decode_frames(&c, st, &msg.frames);
         break;
 #endif
     default:

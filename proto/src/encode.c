@@ -55,6 +55,30 @@ static int64_t measure_site_defs(const fa_proto_site_def_t *sites, uint32_t coun
     return size;
 }
 
+static int64_t measure_frame(const fa_proto_frame_t *f) {
+    int rc;
+    if ((rc = check_rows(f->tags, f->tag_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
+    if ((rc = check_rows(f->threads, f->thread_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
+    if ((rc = check_rows(f->findings, f->finding_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
+    if ((rc = check_rows(f->sites, f->site_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
+    return FA_PROTO__FRAME_FIXED + 4 * FA_PROTO__SECTION_HEADER +
+           (int64_t)FA_PROTO_KIND_COUNT * FA_PROTO_KIND_ROW_SIZE +
+           (int64_t)f->tag_count * FA_PROTO_TAG_STAT_ROW_SIZE +
+           (int64_t)f->thread_count * FA_PROTO_THREAD_ROW_SIZE +
+           (int64_t)f->finding_count * FA_PROTO_FINDING_ROW_SIZE + FA_PROTO__FRAME_SITES_FIXED +
+           FA_PROTO__SECTION_HEADER + (int64_t)f->site_count * FA_PROTO_SITE_ROW_SIZE;
+}
+
+/* 1.2: the wire size of a FRAMES entry, or an error; checks the delta
+ * rules that need no state (PROTOCOL.md 5.6). */
+static int64_t measure_entry(const fa_proto_frame_entry_t *e) {
+    int64_t size = measure_frame(&e->frame);
+    if (size < 0) return size;
+    if (!fa__proto_entry_rows_ok(e->delta, e->tag_rows, e->frame.tags, e->frame.tag_count))
+        return FA_PROTO_ERR_BAD_DELTA;
+    return FA_PROTO_FRAMES_ENTRY_HEADER + size;
+}
+
 static int64_t measure_body(const fa_proto_msg_t *msg) {
     int64_t size = 0, s;
     int rc;
@@ -70,18 +94,20 @@ static int64_t measure_body(const fa_proto_msg_t *msg) {
         if ((s = measure_tag_defs(h->tags, h->tag_count)) < 0) return s;
         return size + s;
     }
-    case FA_PROTO_FRAME: {
-        const fa_proto_frame_t *f = &msg->frame;
-        if ((rc = check_rows(f->tags, f->tag_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
-        if ((rc = check_rows(f->threads, f->thread_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
-        if ((rc = check_rows(f->findings, f->finding_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
-        if ((rc = check_rows(f->sites, f->site_count, FA_PROTO_MAX_ROWS)) < 0) return rc;
-        return FA_PROTO__FRAME_FIXED + 4 * FA_PROTO__SECTION_HEADER +
-               (int64_t)FA_PROTO_KIND_COUNT * FA_PROTO_KIND_ROW_SIZE +
-               (int64_t)f->tag_count * FA_PROTO_TAG_STAT_ROW_SIZE +
-               (int64_t)f->thread_count * FA_PROTO_THREAD_ROW_SIZE +
-               (int64_t)f->finding_count * FA_PROTO_FINDING_ROW_SIZE + FA_PROTO__FRAME_SITES_FIXED +
-               FA_PROTO__SECTION_HEADER + (int64_t)f->site_count * FA_PROTO_SITE_ROW_SIZE;
+    case FA_PROTO_FRAME:
+        return measure_frame(&msg->frame);
+    case FA_PROTO_FRAMES: {
+        const fa_proto_frames_t *fs = &msg->frames;
+        if (fs->count > FA_PROTO_MAX_BATCH) return FA_PROTO_ERR_TOO_MANY_ROWS;
+        /* A decoded FRAMES (no list) re-encodes its checked entries' bytes. */
+        if (!fs->entries && fs->count)
+            return fs->data ? (int64_t)(FA_PROTO__FRAMES_FIXED + fs->size) : FA_PROTO_ERR_INVALID_ARG;
+        size = FA_PROTO__FRAMES_FIXED;
+        for (uint32_t i = 0; i < fs->count; i++) {
+            if ((s = measure_entry(&fs->entries[i])) < 0) return s;
+            size += s;
+        }
+        return size;
     }
     case FA_PROTO_TAGS:
         return measure_tag_defs(msg->tags.tags, msg->tags.tag_count);
@@ -209,6 +235,14 @@ static uint8_t *put_frame(uint8_t *p, const fa_proto_frame_t *f) {
     return p;
 }
 
+static uint8_t *put_entry(uint8_t *p, const fa_proto_frame_entry_t *e, size_t size) {
+    fa__proto_put_u32(p, (uint32_t)(size - 4));
+    p[4] = e->delta ? FA_PROTO__ENTRY_DELTA : 0;
+    fa__proto_put_u64(p + 5, e->delta ? e->base_frame : 0);
+    fa__proto_put_u32(p + 13, e->tag_rows);
+    return put_frame(p + FA_PROTO_FRAMES_ENTRY_HEADER, &e->frame);
+}
+
 static uint8_t *put_site_defs(uint8_t *p, const fa_proto_site_def_t *sites, uint32_t count) {
     p = put_section(p, count, FA_PROTO_SITE_DEF_ROW_SIZE);
     for (uint32_t i = 0; i < count; i++) {
@@ -239,6 +273,16 @@ static uint8_t *put_body(uint8_t *p, const fa_proto_msg_t *msg) {
     }
     case FA_PROTO_FRAME:
         return put_frame(p, &msg->frame);
+    case FA_PROTO_FRAMES:
+        fa__proto_put_u16(p, (uint16_t)msg->frames.count);
+        p += FA_PROTO__FRAMES_FIXED;
+        if (!msg->frames.entries) {
+            if (msg->frames.size) memcpy(p, msg->frames.data, msg->frames.size);
+            return p + msg->frames.size;
+        }
+        for (uint32_t i = 0; i < msg->frames.count; i++)
+            p = put_entry(p, &msg->frames.entries[i], (size_t)measure_entry(&msg->frames.entries[i]));
+        return p;
     case FA_PROTO_TAGS:
         return put_tag_defs(p, msg->tags.tags, msg->tags.tag_count);
     case FA_PROTO_SITES:
@@ -258,24 +302,60 @@ static uint8_t *put_body(uint8_t *p, const fa_proto_msg_t *msg) {
     return p; /* unreachable: measure_body() rejected other types */
 }
 
-int fa_proto_encode(const fa_proto_msg_t *msg, void *buf, size_t cap) {
-    int size = fa_proto_encoded_size(msg);
-    if (size < 0) return size;
-    if (!buf || cap < (size_t)size) return FA_PROTO_ERR_BUFFER_SMALL;
-
-    uint8_t *p = buf;
+static void put_header(uint8_t *p, const fa_proto_header_t *h, uint32_t body_len) {
     p[FA_PROTO__OFF_MAGIC + 0] = FA_PROTO_MAGIC_0;
     p[FA_PROTO__OFF_MAGIC + 1] = FA_PROTO_MAGIC_1;
     p[FA_PROTO__OFF_MAGIC + 2] = FA_PROTO_MAGIC_2;
     p[FA_PROTO__OFF_MAGIC + 3] = FA_PROTO_MAGIC_3;
     p[FA_PROTO__OFF_MAJOR] = FA_PROTO_VERSION_MAJOR;
     p[FA_PROTO__OFF_MINOR] = FA_PROTO_VERSION_MINOR;
-    p[FA_PROTO__OFF_TYPE] = msg->header.type;
-    p[FA_PROTO__OFF_FLAGS] = msg->header.flags;
-    fa__proto_put_u32(p + FA_PROTO__OFF_BODY_LEN, (uint32_t)size - FA_PROTO_HEADER_SIZE);
-    fa__proto_put_u64(p + FA_PROTO__OFF_SESSION, msg->header.session_id);
-    fa__proto_put_u64(p + FA_PROTO__OFF_SEQ, msg->header.seq);
+    p[FA_PROTO__OFF_TYPE] = h->type;
+    p[FA_PROTO__OFF_FLAGS] = h->flags;
+    fa__proto_put_u32(p + FA_PROTO__OFF_BODY_LEN, body_len);
+    fa__proto_put_u64(p + FA_PROTO__OFF_SESSION, h->session_id);
+    fa__proto_put_u64(p + FA_PROTO__OFF_SEQ, h->seq);
+}
+
+int fa_proto_encode(const fa_proto_msg_t *msg, void *buf, size_t cap) {
+    int size = fa_proto_encoded_size(msg);
+    if (size < 0) return size;
+    if (!buf || cap < (size_t)size) return FA_PROTO_ERR_BUFFER_SMALL;
+
+    uint8_t *p = buf;
+    put_header(p, &msg->header, (uint32_t)size - FA_PROTO_HEADER_SIZE);
     uint8_t *end = put_body(p + FA_PROTO_HEADER_SIZE, msg);
     (void)end; /* end - p == size, pinned by the tests */
     return size;
+}
+
+/* ---- 1.2: FRAMES built entry by entry ---------------------------------- */
+
+int fa_proto_batch_init(fa_proto_batch_t *b, void *buf, size_t cap) {
+    if (!b || !buf) return FA_PROTO_ERR_INVALID_ARG;
+    if (cap < FA_PROTO_HEADER_SIZE + FA_PROTO__FRAMES_FIXED) return FA_PROTO_ERR_BUFFER_SMALL;
+    *b = (fa_proto_batch_t){buf, cap, FA_PROTO_HEADER_SIZE + FA_PROTO__FRAMES_FIXED, 0};
+    return FA_PROTO_OK;
+}
+
+int fa_proto_batch_add(fa_proto_batch_t *b, const fa_proto_frame_entry_t *e) {
+    if (!b || !b->buf || !e) return FA_PROTO_ERR_INVALID_ARG;
+    int64_t size = measure_entry(e);
+    if (size < 0) return (int)size;
+    if (b->count >= FA_PROTO_MAX_BATCH) return FA_PROTO_ERR_TOO_MANY_ROWS;
+    if (b->len + (size_t)size > FA_PROTO_MAX_MESSAGE) return FA_PROTO_ERR_TOO_LARGE;
+    if (b->len + (size_t)size > b->cap) return FA_PROTO_ERR_BUFFER_SMALL;
+    (void)put_entry(b->buf + b->len, e, (size_t)size);
+    b->len += (size_t)size;
+    b->count++;
+    return FA_PROTO_OK;
+}
+
+int fa_proto_batch_finish(fa_proto_batch_t *b, const fa_proto_header_t *header) {
+    if (!b || !b->buf || !header) return FA_PROTO_ERR_INVALID_ARG;
+    if (header->session_id == 0) return FA_PROTO_ERR_BAD_SESSION;
+    fa_proto_header_t h = *header;
+    h.type = FA_PROTO_FRAMES;
+    put_header(b->buf, &h, (uint32_t)(b->len - FA_PROTO_HEADER_SIZE));
+    fa__proto_put_u16(b->buf + FA_PROTO_HEADER_SIZE, (uint16_t)b->count);
+    return (int)b->len;
 }

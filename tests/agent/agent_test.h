@@ -43,8 +43,14 @@ static inline void t_url(char *out, size_t cap, const char *name) {
 typedef struct t_raw {
     unsigned char *data;
     size_t len;
+    uint32_t batch_pos; /* a frame of a FRAMES message: its entry index */
 } t_raw_t;
 
+/* Protocol 1.2: a FRAMES message is kept as the FRAME messages it stands
+ * for (rebuilt whole rows, re-encoded with the FRAMES' header), so that
+ * tests see one FRAME per frame whichever way it travelled; `received`
+ * counts the nng messages themselves. A delta that cannot be rebuilt
+ * keeps its FRAMES message as it came (counted in no_base). */
 typedef struct t_daemon {
     nng_socket sock;
     pthread_t thread;
@@ -53,7 +59,62 @@ typedef struct t_daemon {
     size_t count, cap;
     _Atomic bool quit;
     bool open;
+    size_t received, frames_msgs, entries, keys, delta_rows, no_base; /* under lock */
+    fa_proto_space_t *space;                                          /* receiver thread */
+    fa_proto_tag_base_t base;
 } t_daemon_t;
+
+static void t_daemon_keep(t_daemon_t *d, const void *data, size_t len, uint32_t batch_pos) {
+    unsigned char *copy = malloc(len ? len : 1);
+    memcpy(copy, data, len);
+    pthread_mutex_lock(&d->lock);
+    if (d->count == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 256;
+        d->msgs = realloc(d->msgs, d->cap * sizeof *d->msgs);
+    }
+    d->msgs[d->count++] = (t_raw_t){copy, len, batch_pos};
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Keeps a received message (a FRAMES as its frames). */
+static void t_daemon_take(t_daemon_t *d, const void *buf, size_t len) {
+    fa_proto_storage_t st = fa_proto_storage_of(d->space);
+    fa_proto_msg_t m;
+    pthread_mutex_lock(&d->lock);
+    d->received++;
+    pthread_mutex_unlock(&d->lock);
+    if (fa_proto_decode(buf, len, &m, &st) != FA_PROTO_OK || m.header.type != FA_PROTO_FRAMES) {
+        t_daemon_keep(d, buf, len, 0);
+        return;
+    }
+    static unsigned char out[FA_PROTO_MAX_MESSAGE];
+    fa_proto_frame_entry_t e;
+    size_t offset = 0;
+    uint32_t pos = 0;
+    bool kept_raw = false;
+    while (fa_proto_frames_next(&m.frames, &offset, &e, &st) > 0) {
+        pthread_mutex_lock(&d->lock);
+        d->entries++;
+        d->keys += !e.delta;
+        d->delta_rows += e.delta ? e.frame.tag_count : 0;
+        pthread_mutex_unlock(&d->lock);
+        if (fa_proto_frame_rebuild(&d->base, &e) != FA_PROTO_OK) {
+            pthread_mutex_lock(&d->lock);
+            d->no_base++;
+            pthread_mutex_unlock(&d->lock);
+            if (!kept_raw) t_daemon_keep(d, buf, len, 0);
+            kept_raw = true;
+            continue;
+        }
+        fa_proto_msg_t f = {.header = m.header, .frame = e.frame};
+        f.header.type = FA_PROTO_FRAME;
+        int n = fa_proto_encode(&f, out, sizeof out);
+        if (n > 0) t_daemon_keep(d, out, (size_t)n, pos++);
+    }
+    pthread_mutex_lock(&d->lock);
+    d->frames_msgs++;
+    pthread_mutex_unlock(&d->lock);
+}
 
 static void *t_daemon_main(void *arg) {
     t_daemon_t *d = arg;
@@ -73,16 +134,8 @@ static void *t_daemon_main(void *arg) {
             continue;
         }
         if (rv != 0) break;
-        unsigned char *copy = malloc(len ? len : 1);
-        memcpy(copy, buf, len);
+        t_daemon_take(d, buf, len);
         nng_free(buf, len);
-        pthread_mutex_lock(&d->lock);
-        if (d->count == d->cap) {
-            d->cap = d->cap ? d->cap * 2 : 256;
-            d->msgs = realloc(d->msgs, d->cap * sizeof *d->msgs);
-        }
-        d->msgs[d->count++] = (t_raw_t){copy, len};
-        pthread_mutex_unlock(&d->lock);
     }
     return NULL;
 }
@@ -91,6 +144,13 @@ static void *t_daemon_main(void *arg) {
 static inline int t_daemon_open(t_daemon_t *d, const char *url) {
     memset(d, 0, sizeof *d);
     pthread_mutex_init(&d->lock, NULL);
+    d->space = calloc(1, sizeof *d->space);
+    d->base = (fa_proto_tag_base_t){calloc(FA_PROTO_MAX_ROWS, sizeof(fa_proto_tag_stat_t)),
+                                    calloc(FA_PROTO_MAX_ROWS, sizeof(fa_proto_tag_stat_t)),
+                                    FA_PROTO_MAX_ROWS,
+                                    0,
+                                    0,
+                                    false};
     int rv = nng_pull0_open(&d->sock);
     if (rv) return rv;
     nng_socket_set_ms(d->sock, NNG_OPT_RECVTIMEO, 20);
@@ -117,6 +177,9 @@ static inline void t_daemon_free(t_daemon_t *d) {
     for (size_t i = 0; i < d->count; i++)
         free(d->msgs[i].data);
     free(d->msgs);
+    free(d->space);
+    free(d->base.rows);
+    free(d->base.scratch);
     pthread_mutex_destroy(&d->lock);
 }
 
@@ -220,6 +283,18 @@ static inline void t_game_frame(t_game_t *g, uint64_t frame) {
     }
     if (g->extra) g->extra(g, frame);
     fa_end_frame(fa);
+}
+
+/* Plays frames from *i on, sleep_us apart, until the daemon got a FRAME
+ * (the agent is connected) or 5 s passed; *i is the next frame. Returns
+ * whether a FRAME arrived. */
+static inline bool t_play_until_connected(t_daemon_t *d, t_game_t *g, uint64_t *i, unsigned sleep_us) {
+    for (uint64_t deadline = t_now_ns() + 5000000000u;
+         t_find(d, FA_PROTO_FRAME, 0) < 0 && t_now_ns() < deadline; ++*i) {
+        t_game_frame(g, *i);
+        t_sleep_us(sleep_us);
+    }
+    return t_find(d, FA_PROTO_FRAME, 0) >= 0;
 }
 
 static inline void t_game_fini(t_game_t *g) {

@@ -272,14 +272,18 @@ Test(wire, hello_opens_the_session_and_seq_numbers_run_without_gaps) {
     cr_assert_eq(fa_agent_stop(agent, &st), FA_OK);
     t_daemon_close(&d);
 
-    cr_assert_eq(d.count, st.messages_sent);
+    cr_assert_eq(d.received, st.messages_sent);
     cr_assert_gt(st.frames_sent, 0);
+    /* The frames of one FRAMES message (1.2) share its seq. */
+    uint64_t seq = 0;
     for (size_t m = 0; m < d.count; m++) {
         fa_proto_msg_t msg;
         cr_assert_eq(t_decode(d.msgs[m], &msg), FA_PROTO_OK);
         cr_assert_eq(msg.header.session_id, session);
-        cr_assert_eq(msg.header.seq, m, "message %zu", m);
+        if (m && d.msgs[m].batch_pos == 0) seq++;
+        cr_assert_eq(msg.header.seq, seq, "message %zu", m);
     }
+    cr_assert_eq(seq + 1, st.messages_sent);
     fa_proto_msg_t msg;
     cr_assert_eq(t_decode(d.msgs[0], &msg), FA_PROTO_OK);
     cr_assert_eq(msg.header.type, FA_PROTO_HELLO);
@@ -484,6 +488,145 @@ Test(wire, new_tags_and_budget_changes_go_out_as_tags_before_the_next_frame) {
     cr_assert_eq(def.budget_hard, 2000);
     /* Announced once: later TAGS do not repeat it. */
     cr_assert_lt(first_tags_with(&d, (size_t)budget_at + 1, (uint16_t)sys0, &def), 0);
+    t_game_fini(&g);
+    fa_destroy(fa);
+    t_daemon_free(&d);
+}
+
+/* 1.2: a frame that finds the sender idle leaves at once, alone; frames
+ * that pile up in the ring leave together in one FRAMES message. */
+Test(wire, frames_leave_alone_when_the_sender_keeps_up_and_together_when_it_is_behind) {
+    char url[128];
+    t_url(url, sizeof url, "batch");
+    t_daemon_t d;
+    cr_assert_eq(t_daemon_open(&d, url), 0);
+    fa_alloc_t *fa = fa_create(NULL);
+    t_game_t g;
+    t_game_init(&g, fa, 16);
+    fa_agent_t *agent = NULL;
+    fa_agent_desc_t desc = {.url = url, .reconnect_max_ms = 50};
+    cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
+    cr_assert_eq(fa_agent_desc_effective(agent).max_batch, 32);
+    cr_assert_eq(fa_agent_desc_effective(agent).protocol_minor, 2);
+    uint64_t i = 0;
+    cr_assert(t_play_until_connected(&d, &g, &i, 2000));
+    /* One frame at a time: each arrives before the next is made. */
+    for (int k = 0; k < 20; k++, i++) {
+        pthread_mutex_lock(&d.lock);
+        size_t frames_before = d.entries;
+        pthread_mutex_unlock(&d.lock);
+        t_game_frame(&g, i);
+        uint64_t deadline = t_now_ns() + 2000000000u;
+        while (t_now_ns() < deadline) {
+            pthread_mutex_lock(&d.lock);
+            size_t now = d.entries;
+            pthread_mutex_unlock(&d.lock);
+            if (now > frames_before) break;
+            t_sleep_us(200);
+        }
+        pthread_mutex_lock(&d.lock);
+        size_t now = d.entries;
+        pthread_mutex_unlock(&d.lock);
+        cr_assert_eq(now, frames_before + 1, "frame %llu was not sent on its own, at once",
+                     (unsigned long long)i);
+    }
+    /* A burst the sender cannot follow frame by frame. */
+    pthread_mutex_lock(&d.lock);
+    size_t msgs_before = d.frames_msgs, entries_before = d.entries;
+    pthread_mutex_unlock(&d.lock);
+    fa_agent_stats_t before;
+    fa_agent_stats(agent, &before);
+    for (int k = 0; k < 60; k++, i++)
+        t_game_frame(&g, i);
+    fa_agent_stats_t st;
+    cr_assert_eq(fa_agent_stop(agent, &st), FA_OK);
+    t_daemon_close(&d);
+    size_t burst_msgs = d.frames_msgs - msgs_before, burst_frames = d.entries - entries_before;
+    cr_assert_eq(st.frames_seen, st.frames_sent + st.frames_dropped);
+    cr_assert_eq(d.entries, st.frames_sent, "every frame sent arrived, in FRAMES");
+    cr_assert_eq(burst_frames + st.frames_dropped - before.frames_dropped, 60);
+    cr_assert_lt(burst_msgs, burst_frames, "%zu messages for %zu frames of a burst", burst_msgs,
+                 burst_frames);
+    cr_assert_eq(d.no_base, 0, "every delta followed the frame before it");
+    t_game_fini(&g);
+    fa_destroy(fa);
+    t_daemon_free(&d);
+}
+
+/* 1.2: tag rows that did not change since the previous frame are left out,
+ * and a key frame comes at least every keyframe_interval frames. */
+Test(wire, unchanged_tag_rows_are_left_out_with_a_key_frame_every_interval) {
+    char url[128];
+    t_url(url, sizeof url, "delta");
+    t_daemon_t d;
+    cr_assert_eq(t_daemon_open(&d, url), 0);
+    fa_alloc_t *fa = fa_create(NULL);
+    t_game_t g;
+    t_game_init(&g, fa, 32);
+    fa_agent_t *agent = NULL;
+    fa_agent_desc_t desc = {.url = url, .reconnect_max_ms = 50, .keyframe_interval = 10};
+    cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
+    uint64_t i = 0;
+    cr_assert(t_play_until_connected(&d, &g, &i, 1000));
+    /* Only one of the 32 tags (and its parents) allocates from now on. */
+    g.tags = 0;
+    for (int k = 0; k < 100; k++, i++) {
+        fa_begin_frame(fa);
+        FA_WITH_TAG(fa, "sys0/part1") {
+            (void)!fa_frame_alloc(fa, 64 + (size_t)(k % 5) * 16, 16);
+        }
+        fa_end_frame(fa);
+        t_sleep_us(500);
+    }
+    fa_agent_stats_t st;
+    cr_assert_eq(fa_agent_stop(agent, &st), FA_OK);
+    t_daemon_close(&d);
+    size_t deltas = d.entries - d.keys;
+    cr_assert_gt(deltas, 50);
+    cr_assert_geq(d.keys * 10, d.entries, "%zu keys for %zu frames: one every 10 at least", d.keys,
+                  d.entries);
+    cr_assert_lt(d.delta_rows, deltas * 8, "%zu rows in %zu deltas of 40 tags", d.delta_rows, deltas);
+    cr_assert_eq(d.no_base, 0);
+    t_game_fini(&g);
+    fa_destroy(fa);
+    t_daemon_free(&d);
+}
+
+/* A daemon older than 1.2 cannot read FRAMES: protocol_minor 1 (or
+ * FA_INSIGHT_PROTO=1.1) sends one FRAME per frame and no FRAMES at all;
+ * a protocol the agent does not speak refuses to start. */
+Test(wire, protocol_1_1_sends_one_frame_per_message_for_an_older_daemon) {
+    char url[128];
+    t_url(url, sizeof url, "v11");
+    t_daemon_t d;
+    cr_assert_eq(t_daemon_open(&d, url), 0);
+    fa_alloc_t *fa = fa_create(NULL);
+    t_game_t g;
+    t_game_init(&g, fa, 8);
+    fa_agent_t *agent = NULL;
+    setenv(FA_AGENT_PROTO_ENV, "1.3", 1);
+    t_log_t log = {0};
+    fa_agent_desc_t desc = {.url = url, .reconnect_max_ms = 50, .log_cb = t_log_cb, .log_user = &log};
+    cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_ERR_INVALID_ARG);
+    cr_assert_eq(log.count[FA_AGENT_LOG_BAD_PROTOCOL], 1);
+    setenv(FA_AGENT_PROTO_ENV, "1.1", 1);
+    cr_assert_eq(fa_agent_start(fa, &desc, &agent), FA_OK);
+    unsetenv(FA_AGENT_PROTO_ENV);
+    cr_assert_eq(fa_agent_desc_effective(agent).protocol_minor, 1);
+    uint64_t i = 0;
+    cr_assert(t_play_until_connected(&d, &g, &i, 1000));
+    for (int k = 0; k < 50; k++, i++)
+        t_game_frame(&g, i); /* a burst: the sender is behind */
+    fa_agent_stats_t st;
+    cr_assert_eq(fa_agent_stop(agent, &st), FA_OK);
+    t_daemon_close(&d);
+    cr_assert_gt(st.frames_sent, 0);
+    cr_assert_eq(d.frames_msgs, 0, "no FRAMES for a 1.1 daemon");
+    cr_assert_eq(d.received, d.count);
+    size_t frames = 0;
+    for (size_t m = 0; m < d.count; m++)
+        frames += t_type(&d, m) == FA_PROTO_FRAME;
+    cr_assert_eq(frames, st.frames_sent);
     t_game_fini(&g);
     fa_destroy(fa);
     t_daemon_free(&d);

@@ -14,6 +14,14 @@ typedef struct synth {
     FILE *f;
     uint64_t session, seq, frames;
     unsigned char *buf; /* one message */
+    /* 1.2: set batch after synth_open to write frames as FRAMES of `batch`
+     * entries, tag rows as deltas (a key every 10 frames); at most 64 tags. */
+    uint32_t batch;
+    fa_proto_batch_t b;
+    unsigned char *batch_buf;
+    fa_proto_tag_stat_t prev[64], changed[64];
+    uint32_t prev_n;
+    uint64_t prev_frame;
 } synth_t;
 
 /* Creates path with the file header and a HELLO: tags[i] has id i, path

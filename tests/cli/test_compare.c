@@ -27,9 +27,11 @@ static const char *tmp_capture(const char *name) {
  * 1000, render 5000; render allocates 2 per frame and 100 frame bytes;
  * contacts 3 allocs, 40 frame bytes. "late" (id 4) appears at frame 50. */
 typedef uint64_t (*series_fn)(uint64_t i);
-static void write_run(const char *path, uint64_t frames, series_fn contacts, bool bye) {
+static void write_run_batched(const char *path, uint64_t frames, series_fn contacts, bool bye,
+                              uint32_t batch) {
     synth_t s;
     cr_assert_eq(synth_open(&s, path, "game", "b1", 4, paths, parents), 0);
+    s.batch = batch;
     for (uint64_t i = 0; i < frames; i++) {
         if (i == 50) cr_assert_eq(synth_tags(&s, 4, 1, paths, parents), 0);
         uint64_t c = contacts(i);
@@ -43,6 +45,10 @@ static void write_run(const char *path, uint64_t frames, series_fn contacts, boo
         cr_assert_eq(synth_frame(&s, i + 1, rows, i >= 50 ? 5 : 4), 0);
     }
     cr_assert_eq(synth_close(&s, bye), 0);
+}
+
+static void write_run(const char *path, uint64_t frames, series_fn contacts, bool bye) {
+    write_run_batched(path, frames, contacts, bye, 0);
 }
 
 static uint64_t ramp(uint64_t i) {
@@ -116,6 +122,28 @@ Test(summary, percentiles_are_exact_for_small_values_and_the_nearest_rank) {
     cr_assert_str_eq(s.info.build, "b1");
     summary_free(&s);
     unlink(p);
+}
+
+/* 1.2: a capture whose frames are FRAMES with tag rows as deltas (another
+ * writer's; the agent writes FRAMEs) summarises as the same frames one
+ * FRAME each, and a delta whose base is not in the file is a lost frame. */
+Test(summary, a_capture_of_batched_delta_frames_summarises_as_its_single_frames) {
+    char one[80], batched[80];
+    snprintf(one, sizeof one, "/tmp/fa-cli-test-%d-one.facap", (int)getpid());
+    snprintf(batched, sizeof batched, "/tmp/fa-cli-test-%d-batched.facap", (int)getpid());
+    write_run(one, 200, ramp, true);
+    write_run_batched(batched, 200, ramp, true, 7);
+    summary_t a = summarise(one), b = summarise(batched);
+    cr_assert_eq(b.info.frames, 200);
+    cr_assert_eq(b.info.frames_dropped, 0);
+    const char *keys[] = {"", "physics", "physics/contacts", "render", "late"};
+    for (int k = 0; k < 5; k++)
+        for (int v = 0; v < M_COUNT; v++)
+            cr_assert_eq(row(&a, keys[k])->v[v], row(&b, keys[k])->v[v], "%s metric %d", keys[k], v);
+    summary_free(&a);
+    summary_free(&b);
+    unlink(one);
+    unlink(batched);
 }
 
 Test(summary, large_values_are_within_half_a_percent_and_a_constant_is_exact) {

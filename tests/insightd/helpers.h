@@ -87,29 +87,74 @@ static inline void hello_msg(msgbuf_t *b, uint64_t sid, uint64_t seq, uint64_t b
     enc(b, &m);
 }
 
+/* The tag rows of a frame whose physics' live bytes are given, the
+ * others fixed. */
+static inline void frame_rows(fa_proto_tag_stat_t rows[4], uint64_t physics_live) {
+    for (int i = 0; i < 4; i++)
+        rows[i] = (fa_proto_tag_stat_t){(uint16_t)i, 8, 16, 32, 1, 1000u * (uint64_t)i, 1000u * (uint64_t)i};
+    rows[1].live_bytes = physics_live;
+    rows[1].peak_bytes = physics_live;
+}
+
+/* Frame n (1-based) at 100 fps, rows from frame_rows(), one finding. */
+static inline void frame_fields(fa_proto_frame_t *f, uint64_t n, const fa_proto_tag_stat_t *rows) {
+    static fa_proto_finding_t finding = {2, 1, 1, 5, 4096};
+    f->frame = n;
+    f->start_ns = TEST_START_MONO_NS + (n - 1) * 10000000ull;
+    f->duration_ns = 9000000;
+    f->tags_total = 4;
+    f->totals[0].in_use = 100 + n;
+    f->tags = rows;
+    f->tag_count = 4;
+    f->findings = &finding;
+    f->finding_count = 1;
+}
+
 /* Frame n (1-based) at 100 fps; physics' live bytes given, the others fixed. */
 static inline void frame_msg(msgbuf_t *b, uint64_t sid, uint64_t seq, uint64_t n, uint64_t physics_live) {
     static fa_proto_tag_stat_t rows[4];
-    for (int i = 0; i < 4; i++) {
-        rows[i] = (fa_proto_tag_stat_t){(uint16_t)i, 8, 16, 32, 1, 1000u * (uint64_t)i, 1000u * (uint64_t)i};
-    }
-    rows[1].live_bytes = physics_live;
-    rows[1].peak_bytes = physics_live;
-    static fa_proto_finding_t finding = {2, 1, 1, 5, 4096};
+    frame_rows(rows, physics_live);
     fa_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.header.type = FA_PROTO_FRAME;
     m.header.session_id = sid;
     m.header.seq = seq;
-    m.frame.frame = n;
-    m.frame.start_ns = TEST_START_MONO_NS + (n - 1) * 10000000ull;
-    m.frame.duration_ns = 9000000;
-    m.frame.tags_total = 4;
-    m.frame.totals[0].in_use = 100 + n;
-    m.frame.tags = rows;
-    m.frame.tag_count = 4;
-    m.frame.findings = &finding;
-    m.frame.finding_count = 1;
+    frame_fields(&m.frame, n, rows);
+    enc(b, &m);
+}
+
+/* 1.2: the same frames as frame_msg() for n = first..first+count-1, in one
+ * FRAMES message: physics[n] is frame n's physics live bytes; frame n is a
+ * key entry when key[n], else a delta against frame n - 1. */
+static inline void frames_msg(msgbuf_t *b, uint64_t sid, uint64_t seq, uint64_t first, uint32_t count,
+                              const uint64_t *physics, const bool *key) {
+    static fa_proto_tag_stat_t whole[64][4], prev[4], changed[64][4];
+    static fa_proto_frame_entry_t entries[64];
+    cr_assert(count <= 64);
+    for (uint32_t k = 0; k < count; k++) {
+        uint64_t n = first + k;
+        fa_proto_frame_entry_t *e = &entries[k];
+        memset(e, 0, sizeof *e);
+        frame_rows(whole[k], physics[n]);
+        frame_fields(&e->frame, n, whole[k]);
+        e->tag_rows = 4;
+        if (!key[n]) {
+            frame_rows(prev, physics[n - 1]);
+            int c = fa_proto_tag_rows_delta(prev, 4, whole[k], 4, changed[k]);
+            cr_assert_geq(c, 0);
+            e->delta = true;
+            e->base_frame = n - 1;
+            e->frame.tags = changed[k];
+            e->frame.tag_count = (uint32_t)c;
+        }
+    }
+    fa_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.header.type = FA_PROTO_FRAMES;
+    m.header.session_id = sid;
+    m.header.seq = seq;
+    m.frames.entries = entries;
+    m.frames.count = count;
     enc(b, &m);
 }
 

@@ -187,6 +187,71 @@ STORE_TEST(sessions, hello_then_frames_are_stored_with_their_tags) {
     cr_assert_eq(session_id(sessions_latest(ss)), 0x11);
 }
 
+/* 1.2: frames batched in FRAMES messages with tag rows as deltas are
+ * rebuilt whole: the stored frames, tags and counters are exactly those
+ * of the same frames sent one FRAME each. */
+STORE_TEST(sessions, batched_delta_frames_store_exactly_what_single_frames_store) {
+    uint64_t physics[21];
+    bool key[21] = {false};
+    for (uint64_t n = 0; n <= 20; n++)
+        physics[n] = n % 3 ? 100 * n : 500; /* changes on most frames, not all */
+    key[1] = key[13] = true;
+    msgbuf_t b;
+    hello_msg(&b, 0x31, 0, 0);
+    feed(&b);
+    for (uint64_t n = 1; n <= 20; n++) {
+        frame_msg(&b, 0x31, n, n, physics[n]);
+        feed_at(&b, base_ms + 300);
+    }
+    hello_msg(&b, 0x32, 0, 0);
+    feed(&b);
+    frames_msg(&b, 0x32, 1, 1, 1, physics, key);
+    feed_at(&b, base_ms + 300);
+    frames_msg(&b, 0x32, 2, 2, 7, physics, key);
+    feed_at(&b, base_ms + 300);
+    frames_msg(&b, 0x32, 3, 9, 12, physics, key);
+    feed_at(&b, base_ms + 300);
+    cr_assert_eq(info(0x32)->frames, 20);
+    cr_assert_eq(info(0x32)->last_frame, 20);
+    cr_assert_eq(g_stats.accepted_by_type[FA_PROTO_FRAMES], 3);
+    cr_assert_eq(g_stats.frames_no_base, 0);
+    cr_assert_eq(tag(0x32, "physics")->live_bytes, tag(0x31, "physics")->live_bytes);
+    cr_assert_eq(tag(0x32, "physics")->peak_bytes, tag(0x31, "physics")->peak_bytes);
+    cr_assert_eq(tag(0x32, "render")->live_bytes, 3000);
+    cr_assert_eq(rows("SELECT count(*) FROM frames WHERE session_id = 50"), 20);
+    cr_assert_eq(rows("SELECT count(*) FROM frames a JOIN frames b ON a.frame = b.frame AND a.t_ms = b.t_ms "
+                      "AND a.duration_ns = b.duration_ns AND a.data = b.data "
+                      "WHERE a.session_id = 49 AND b.session_id = 50"),
+                 20, "every frame stored byte for byte as its single FRAME");
+}
+
+/* A lost message: the deltas after it cannot be rebuilt, are counted and
+ * skipped, and the next key entry resumes the session's frames. */
+STORE_TEST(sessions, a_delta_after_a_lost_message_waits_for_the_next_key_frame) {
+    uint64_t physics[21];
+    bool key[21] = {false};
+    for (uint64_t n = 0; n <= 20; n++)
+        physics[n] = 100 * n;
+    key[1] = key[10] = true;
+    msgbuf_t b;
+    hello_msg(&b, 0x33, 0, 0);
+    feed(&b);
+    frames_msg(&b, 0x33, 1, 1, 4, physics, key); /* 1..4 */
+    feed_at(&b, base_ms + 300);
+    /* seq 2 (frames 5..6) is lost */
+    frames_msg(&b, 0x33, 3, 7, 3, physics, key); /* 7..9: their base 6 never came */
+    feed_at(&b, base_ms + 300);
+    cr_assert_eq(info(0x33)->frames, 4);
+    cr_assert_eq(g_stats.frames_no_base, 3);
+    frames_msg(&b, 0x33, 4, 10, 3, physics, key); /* 10 (key), 11, 12 */
+    feed_at(&b, base_ms + 300);
+    cr_assert_eq(info(0x33)->frames, 7);
+    cr_assert_eq(info(0x33)->last_frame, 12);
+    cr_assert_eq(g_stats.frames_no_base, 3);
+    cr_assert_eq(tag(0x33, "physics")->live_bytes, 1200, "rebuilt from key 10 and the deltas after it");
+    cr_assert_eq(rows("SELECT count(*) FROM frames WHERE session_id = 51"), 7);
+}
+
 STORE_TEST(sessions, the_agents_clock_is_kept_and_its_skew_reported) {
     msgbuf_t b;
     hello_msg(&b, 0x12, 0, 0);

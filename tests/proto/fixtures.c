@@ -71,6 +71,14 @@ static const fa_proto_drop_t bye_drops[] = {
     {999, 1}, /* a reason this version does not know is carried as is */
 };
 
+/* 1.2: a FRAMES of three frames: a key with frame_tags' three rows, a
+ * delta that changes one of them and a delta that changes none. */
+static const fa_proto_tag_stat_t delta_tags[] = {
+    {1, 0x1020304050607081u, 0x0102030405060708u, 0x1112131415161718u, 0x2122232425262728u,
+     0x3132333435363739u, 0x4142434445464748u},
+};
+static fa_proto_frame_entry_t batch_entries[3];
+
 static fa_proto_tag_stat_t big_tags[BIG_TAGS];
 static fa_proto_thread_row_t big_threads[BIG_THREADS];
 static fa_proto_finding_t big_findings[BIG_FINDINGS];
@@ -86,11 +94,13 @@ enum {
     FX_SITES,
     FX_FRAME_SITES,
     FX_BYE,
+    FX_FRAMES,
     FX_COUNT
 };
 
 static const char *const names[FX_COUNT] = {
-    "hello", "hello_empty", "frame", "frame_empty", "frame_big", "tags", "tags_empty", "sites", "frame_sites", "bye",
+    "hello",      "hello_empty", "frame",       "frame_empty", "frame_big", "tags",
+    "tags_empty", "sites",       "frame_sites", "bye",         "frames",
 };
 
 static fa_proto_msg_t msgs[FX_COUNT];
@@ -207,6 +217,35 @@ static void build(void) {
     m->frame.sites = site_rows;
     m->frame.site_count = sizeof site_rows / sizeof site_rows[0];
 
+    m = &msgs[FX_FRAMES];
+    m->header = header(FA_PROTO_FRAMES, 10);
+    for (int k = 0; k < 3; k++) {
+        fa_proto_frame_entry_t *e = &batch_entries[k];
+        e->frame.frame = 3 + (uint64_t)k;
+        e->frame.start_ns = 0x0000001234567890u + (3u + (uint64_t)k) * 16666666u;
+        e->frame.duration_ns = 16666666u - (uint64_t)k;
+        e->frame.frames_dropped = (uint32_t)k;
+        e->frame.tags_total = 3;
+        e->frame.threads_total = 2;
+        e->frame.totals[FA_PROTO_KIND_POOL] = (fa_proto_kind_totals_t){0x0102u + k, 0x0304u, 5, 6, 7};
+        e->frame.threads = frame_threads;
+        e->frame.thread_count = 1;
+        e->tag_rows = 3;
+        e->delta = k > 0;
+        e->base_frame = k > 0 ? 2 + (uint64_t)k : 0;
+    }
+    batch_entries[0].frame.tags = frame_tags;
+    batch_entries[0].frame.tag_count = 3;
+    batch_entries[0].frame.findings = frame_findings;
+    batch_entries[0].frame.finding_count = 1;
+    batch_entries[1].frame.tags = delta_tags;
+    batch_entries[1].frame.tag_count = 1;
+    batch_entries[2].frame.sites_total = 1;
+    batch_entries[2].frame.sites = site_rows + 4; /* ends in 0xFF bytes: not a zero tail (§10.3) */
+    batch_entries[2].frame.site_count = 1;
+    m->frames.entries = batch_entries;
+    m->frames.count = 3;
+
     m = &msgs[FX_BYE];
     m->header = header(FA_PROTO_BYE, 5);
     m->bye.frames_sent = 1234;
@@ -259,6 +298,120 @@ static bool tag_defs_equal(const fa_proto_tag_def_t *ta, const fa_proto_tag_def_
     return true;
 }
 
+static bool frame_equal(const fa_proto_frame_t *fa, const fa_proto_frame_t *fb, char *why, size_t why_cap) {
+    {
+        const fa_proto_frame_t *a = fa, *b = fb;
+        SAME(frame);
+        SAME(start_ns);
+        SAME(duration_ns);
+        SAME(frames_dropped);
+        SAME(tags_total);
+        SAME(threads_total);
+        SAME(findings_dropped);
+        SAME(promotions.promoted_count);
+        SAME(promotions.promoted_bytes);
+        SAME(promotions.failed_count);
+        SAME(promotions.failed_bytes);
+        SAME(promotions.retained_count);
+        SAME(promotions.retained_bytes);
+        SAME(promotions.discarded_count);
+        SAME(promotions.discarded_bytes);
+        SAME(transfers.created);
+        SAME(transfers.received);
+        SAME(transfers.released);
+        SAME(transfers.dropped_unreceived);
+        SAME(transfers.in_flight);
+        SAME(tag_count);
+        SAME(thread_count);
+        SAME(finding_count);
+        SAME(sites_total);
+        SAME(site_count);
+    }
+    for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
+        const fa_proto_kind_totals_t *a = &fa->totals[k], *b = &fb->totals[k];
+        SAME(in_use);
+        SAME(peak);
+        SAME(alloc_count);
+        SAME(alloc_bytes);
+        SAME(free_count);
+    }
+    for (uint32_t i = 0; i < fa->tag_count; i++) {
+        const fa_proto_tag_stat_t *a = &fa->tags[i], *b = &fb->tags[i];
+        SAME(id);
+        SAME(frame_bytes);
+        SAME(pool_bytes);
+        SAME(heap_bytes);
+        SAME(alloc_count);
+        SAME(live_bytes);
+        SAME(peak_bytes);
+    }
+    for (uint32_t i = 0; i < fa->thread_count; i++) {
+        const fa_proto_thread_row_t *a = &fa->threads[i], *b = &fb->threads[i];
+        SAME(index);
+        SAME(overflow_chunks);
+        SAME(frame_used);
+        SAME(frame_capacity);
+        SAME(frames);
+        SAME(flags);
+    }
+    for (uint32_t i = 0; i < fa->finding_count; i++) {
+        const fa_proto_finding_t *a = &fa->findings[i], *b = &fb->findings[i];
+        SAME(code);
+        SAME(tag_id);
+        SAME(kind);
+        SAME(count);
+        SAME(value);
+    }
+    for (uint32_t i = 0; i < fa->site_count; i++) {
+        const fa_proto_site_row_t *a = &fa->sites[i], *b = &fb->sites[i];
+        SAME(site_id);
+        SAME(tag_id);
+        SAME(bytes);
+        SAME(count);
+        SAME(live_bytes);
+    }
+    return true;
+}
+
+/* 1.2: the entries of a FRAMES, from its list (encoding) or its bytes
+ * (decoded), into e[0..n); each decoded entry's rows in space i. */
+static fa_proto_space_t entry_space[2][3];
+static uint32_t frames_entries(const fa_proto_frames_t *fs, int side, fa_proto_frame_entry_t *e,
+                               uint32_t cap) {
+    if (fs->entries) {
+        for (uint32_t i = 0; i < fs->count && i < cap; i++)
+            e[i] = fs->entries[i];
+        return fs->count;
+    }
+    size_t offset = 0;
+    uint32_t n = 0;
+    for (; n < cap; n++) {
+        fa_proto_storage_t st = fa_proto_storage_of(&entry_space[side][n]);
+        if (fa_proto_frames_next(fs, &offset, &e[n], &st) != 1) break;
+    }
+    return n;
+}
+
+static bool frames_equal(const fa_proto_frames_t *a, const fa_proto_frames_t *b, char *why, size_t why_cap) {
+    SAME(count);
+    if (a->count > 3) {
+        /* Beyond the fixtures' size: compare the bytes (both decoded). */
+        if (!a->data || !b->data || a->size != b->size || memcmp(a->data, b->data, a->size) != 0)
+            DIFF("FRAMES entries differ");
+        return true;
+    }
+    fa_proto_frame_entry_t ea[3], eb[3];
+    if (frames_entries(a, 0, ea, 3) != a->count || frames_entries(b, 1, eb, 3) != b->count)
+        DIFF("FRAMES entries unreadable");
+    for (uint32_t i = 0; i < a->count; i++) {
+        if (ea[i].delta != eb[i].delta || ea[i].base_frame != eb[i].base_frame ||
+            ea[i].tag_rows != eb[i].tag_rows)
+            DIFF("entry %u: delta, base or tag_rows differ", i);
+        if (!frame_equal(&ea[i].frame, &eb[i].frame, why, why_cap)) return false;
+    }
+    return true;
+}
+
 bool proto_msg_equal(const fa_proto_msg_t *ma, const fa_proto_msg_t *mb, char *why, size_t why_cap) {
     {
         const fa_proto_header_t *a = &ma->header, *b = &mb->header;
@@ -286,81 +439,10 @@ bool proto_msg_equal(const fa_proto_msg_t *ma, const fa_proto_msg_t *mb, char *w
         SAME(tag_count);
         return tag_defs_equal(a->tags, b->tags, a->tag_count, why, why_cap);
     }
-    case FA_PROTO_FRAME: {
-        const fa_proto_frame_t *fa = &ma->frame, *fb = &mb->frame;
-        {
-            const fa_proto_frame_t *a = fa, *b = fb;
-            SAME(frame);
-            SAME(start_ns);
-            SAME(duration_ns);
-            SAME(frames_dropped);
-            SAME(tags_total);
-            SAME(threads_total);
-            SAME(findings_dropped);
-            SAME(promotions.promoted_count);
-            SAME(promotions.promoted_bytes);
-            SAME(promotions.failed_count);
-            SAME(promotions.failed_bytes);
-            SAME(promotions.retained_count);
-            SAME(promotions.retained_bytes);
-            SAME(promotions.discarded_count);
-            SAME(promotions.discarded_bytes);
-            SAME(transfers.created);
-            SAME(transfers.received);
-            SAME(transfers.released);
-            SAME(transfers.dropped_unreceived);
-            SAME(transfers.in_flight);
-            SAME(tag_count);
-            SAME(thread_count);
-            SAME(finding_count);
-            SAME(sites_total);
-            SAME(site_count);
-        }
-        for (int k = 0; k < FA_PROTO_KIND_COUNT; k++) {
-            const fa_proto_kind_totals_t *a = &fa->totals[k], *b = &fb->totals[k];
-            SAME(in_use);
-            SAME(peak);
-            SAME(alloc_count);
-            SAME(alloc_bytes);
-            SAME(free_count);
-        }
-        for (uint32_t i = 0; i < fa->tag_count; i++) {
-            const fa_proto_tag_stat_t *a = &fa->tags[i], *b = &fb->tags[i];
-            SAME(id);
-            SAME(frame_bytes);
-            SAME(pool_bytes);
-            SAME(heap_bytes);
-            SAME(alloc_count);
-            SAME(live_bytes);
-            SAME(peak_bytes);
-        }
-        for (uint32_t i = 0; i < fa->thread_count; i++) {
-            const fa_proto_thread_row_t *a = &fa->threads[i], *b = &fb->threads[i];
-            SAME(index);
-            SAME(overflow_chunks);
-            SAME(frame_used);
-            SAME(frame_capacity);
-            SAME(frames);
-            SAME(flags);
-        }
-        for (uint32_t i = 0; i < fa->finding_count; i++) {
-            const fa_proto_finding_t *a = &fa->findings[i], *b = &fb->findings[i];
-            SAME(code);
-            SAME(tag_id);
-            SAME(kind);
-            SAME(count);
-            SAME(value);
-        }
-        for (uint32_t i = 0; i < fa->site_count; i++) {
-            const fa_proto_site_row_t *a = &fa->sites[i], *b = &fb->sites[i];
-            SAME(site_id);
-            SAME(tag_id);
-            SAME(bytes);
-            SAME(count);
-            SAME(live_bytes);
-        }
-        return true;
-    }
+    case FA_PROTO_FRAME:
+        return frame_equal(&ma->frame, &mb->frame, why, why_cap);
+    case FA_PROTO_FRAMES:
+        return frames_equal(&ma->frames, &mb->frames, why, why_cap);
     case FA_PROTO_SITES: {
         const fa_proto_sites_t *sa = &ma->sites, *sb = &mb->sites;
         {

@@ -7,10 +7,13 @@ on crafted inputs. Given a second directory, it reads the capture files there
 by §10 (fixtures.cap: the goldens in one file; cut.cap: the same cut inside
 its last message) and every cut of fixtures.cap. Given a third, the 1.0
 golden vectors (frozen when 1.1 came): they decode with their FRAMEs
-without sites, and a reader of 1.0 (decode(..., minor=0): what it knew)
-reads the 1.1 goldens as §7 promises: the same values, SITES unknown.
-Usage: ref_decode.py [GOLDEN_DIR [CAPTURE_DIR [GOLDEN_1_0_DIR]]]; exit
-status 0 on success.
+without sites, and a reader of 1.0 (decode(..., reader=0): what it knew)
+reads the newer goldens as §7 promises: the same values, SITES and FRAMES
+unknown. Given a fourth, the 1.1 golden vectors (frozen when 1.2 came):
+they decode to the same values, and a reader of 1.1 refuses only FRAMES.
+It also rebuilds the FRAMES golden's deltas (§5.6) into whole frames.
+Usage: ref_decode.py [GOLDEN_DIR [CAPTURE_DIR [GOLDEN_1_0_DIR
+[GOLDEN_1_1_DIR]]]]; exit status 0 on success.
 """
 import os
 import struct
@@ -18,7 +21,7 @@ import sys
 
 MAX_MESSAGE = 2 * 1024 * 1024
 HEADER = 28
-MAX_ROWS, MAX_KINDS, MAX_DROPS, MAX_STRING = 4096, 16, 64, 255
+MAX_ROWS, MAX_KINDS, MAX_DROPS, MAX_STRING, MAX_BATCH = 4096, 16, 64, 255, 256
 STRIDE = {"tagdef": 20, "kind": 40, "tagstat": 50, "thread": 33, "finding": 17, "drop": 10, "sitedef": 9,
           "siterow": 30}
 
@@ -86,7 +89,60 @@ def site_defs(b):
     return out
 
 
-def decode(msg, reader=1):
+def frame_body(b, reader):
+    m = {}
+    m["scalars"] = struct.unpack("<QQQIIII8Q5Q", b.take(144))
+    kinds = fixed_rows(b, MAX_KINDS, "kind", "QQQQQ")
+    m["totals"] = (kinds + [(0,) * 5] * 3)[:3]
+    m["tags"] = fixed_rows(b, MAX_ROWS, "tagstat", "HQQQQQQ")
+    m["threads"] = fixed_rows(b, MAX_ROWS, "thread", "IIQQQB")
+    m["findings"] = fixed_rows(b, MAX_ROWS, "finding", "HHBIQ")
+    m["sites_total"], m["sites"] = 0, []
+    if reader >= 1 and b.i < len(b.d):  # 1.1: appended after the last 1.0 section
+        m["sites_total"] = b.u("I")
+        m["sites"] = fixed_rows(b, MAX_ROWS, "siterow", "IHQQQ")
+    return m
+
+
+def frames_entries(b, reader):
+    """1.2 FRAMES (§5.6): u16 count, then entries (u32 length, u8 flags, u64
+    base frame, u32 tag rows, a FRAME body)."""
+    count = b.u("H")
+    if count > MAX_BATCH:
+        raise ProtoError("TOO_MANY_ROWS")
+    out = []
+    for _ in range(count):
+        n = b.u("I")
+        if n < 13:
+            raise ProtoError("SHORT_BODY")
+        e = Body(b.take(n))
+        flags, base, tag_rows = struct.unpack("<BQI", e.take(13))
+        f = frame_body(e, reader)
+        ids = [r[0] for r in f["tags"]]
+        delta = bool(flags & 1)
+        if tag_rows > MAX_ROWS or (not delta and len(ids) != tag_rows) or (delta and len(ids) > tag_rows) or any(
+                a >= b for a, b in zip(ids, ids[1:])):
+            raise ProtoError("BAD_DELTA")
+        out.append({"delta": delta, "base": base if delta else 0, "tag_rows": tag_rows, "frame": f})
+    return out
+
+
+def rebuild(base, entry):
+    """§5.6: a key's rows, or the base's rows with the delta's rows put in
+    by id; base is (frame number, rows) or None. Returns the new base."""
+    f = entry["frame"]
+    if entry["delta"]:
+        if base is None or base[0] != entry["base"]:
+            raise ProtoError("NO_BASE")
+        rows = {r[0]: r for r in base[1]}
+        rows.update({r[0]: r for r in f["tags"]})
+        if len(rows) != entry["tag_rows"]:
+            raise ProtoError("BAD_DELTA")
+        return f["scalars"][0], [rows[k] for k in sorted(rows)]
+    return f["scalars"][0], list(f["tags"])
+
+
+def decode(msg, reader=2):
     """reader: the minor version of the reader (0: a reader of 1.0)."""
     magic = b"FAPM"
     if msg[:4] != magic[:min(len(msg), 4)]:
@@ -111,16 +167,7 @@ def decode(msg, reader=1):
         m["strings"] = [b.string() for _ in range(4)]
         m["tags"] = tag_defs(b)
     elif mtype == 2:
-        m["scalars"] = struct.unpack("<QQQIIII8Q5Q", b.take(144))
-        kinds = fixed_rows(b, MAX_KINDS, "kind", "QQQQQ")
-        m["totals"] = (kinds + [(0,) * 5] * 3)[:3]
-        m["tags"] = fixed_rows(b, MAX_ROWS, "tagstat", "HQQQQQQ")
-        m["threads"] = fixed_rows(b, MAX_ROWS, "thread", "IIQQQB")
-        m["findings"] = fixed_rows(b, MAX_ROWS, "finding", "HHBIQ")
-        m["sites_total"], m["sites"] = 0, []
-        if reader >= 1 and b.i < len(b.d):  # 1.1: appended after the last 1.0 section
-            m["sites_total"] = b.u("I")
-            m["sites"] = fixed_rows(b, MAX_ROWS, "siterow", "IHQQQ")
+        m.update(frame_body(b, reader))
     elif mtype == 3:
         m["tags"] = tag_defs(b)
     elif mtype == 4:
@@ -128,6 +175,8 @@ def decode(msg, reader=1):
         m["drops"] = fixed_rows(b, MAX_DROPS, "drop", "HQ")
     elif mtype == 5 and reader >= 1:
         m["sites"] = site_defs(b)
+    elif mtype == 6 and reader >= 2:
+        m["entries"] = frames_entries(b, reader)
     else:
         raise ProtoError("UNKNOWN_TYPE")
     return m  # bytes left in b are a newer minor's fields: skipped
@@ -143,15 +192,23 @@ def encode(m):
     def defs(tags):
         return struct.pack("<HH", len(tags), 20) + b"".join(struct.pack("<HHQQ", *t[:4]) + s(t[4]) for t in tags)
 
+    def frame(f):
+        body = struct.pack("<QQQIIII8Q5Q", *f["scalars"]) + sec(f["totals"], "kind", "QQQQQ")
+        body += sec(f["tags"], "tagstat", "HQQQQQQ") + sec(f["threads"], "thread", "IIQQQB")
+        body += sec(f["findings"], "finding", "HHBIQ")
+        return body + struct.pack("<I", f["sites_total"]) + sec(f["sites"], "siterow", "IHQQQ")
+
     t = m["type"]
     if t == 1:
         body = struct.pack("<IIQQ", m["pid"], m["lib_version"], m["start_unix_ns"], m["start_mono_ns"])
         body += b"".join(s(x) for x in m["strings"]) + defs(m["tags"])
     elif t == 2:
-        body = struct.pack("<QQQIIII8Q5Q", *m["scalars"]) + sec(m["totals"], "kind", "QQQQQ")
-        body += sec(m["tags"], "tagstat", "HQQQQQQ") + sec(m["threads"], "thread", "IIQQQB")
-        body += sec(m["findings"], "finding", "HHBIQ")
-        body += struct.pack("<I", m["sites_total"]) + sec(m["sites"], "siterow", "IHQQQ")
+        body = frame(m)
+    elif t == 6:
+        body = struct.pack("<H", len(m["entries"]))
+        for e in m["entries"]:
+            entry = struct.pack("<BQI", int(e["delta"]), e["base"], e["tag_rows"]) + frame(e["frame"])
+            body += struct.pack("<I", len(entry)) + entry
     elif t == 3:
         body = defs(m["tags"])
     elif t == 5:
@@ -159,7 +216,7 @@ def encode(m):
             struct.pack("<IIB", *x[:3]) + s(x[3]) + s(x[4]) for x in m["sites"])
     else:
         body = struct.pack("<QQ", m["sent"], m["dropped"]) + sec(m["drops"], "drop", "HQ")
-    head = b"FAPM" + struct.pack("<BBBBIQQ", 1, 1, t, m["flags"], len(body), m["session"], m["seq"])
+    head = b"FAPM" + struct.pack("<BBBBIQQ", 1, m["minor"], t, m["flags"], len(body), m["session"], m["seq"])
     return head + body
 
 
@@ -214,7 +271,7 @@ def check_captures(cdir, goldens):
     whole = open(os.path.join(cdir, "fixtures.cap"), "rb").read()
     msgs, cut = read_capture(whole)
     order = ["hello", "hello_empty", "frame", "frame_empty", "frame_big", "tags", "tags_empty", "sites",
-             "frame_sites", "bye"]
+             "frame_sites", "bye", "frames"]
     assert cut == 0 and msgs == [goldens[n][1] for n in order], "fixtures.cap is not the goldens in order"
     msgs, cut = read_capture(open(os.path.join(cdir, "cut.cap"), "rb").read())
     assert len(msgs) == len(order) - 1 and cut == 9, (len(msgs), cut)
@@ -228,7 +285,7 @@ def check_captures(cdir, goldens):
     print(f"ref_decode.py: capture files read by §10, cut at every byte ({len(whole)} bytes)")
 
 
-def expect_error(msg, name, reader=1):
+def expect_error(msg, name, reader=2):
     try:
         decode(msg, reader)
     except ProtoError as e:
@@ -247,7 +304,7 @@ def main():
             m = decode(raw)
             assert encode(m) == raw, f"{name}: re-encoding differs"
             g[name[:-4]] = (raw, m)
-    assert len(g) >= 10, "missing goldens"
+    assert len(g) >= 11, "missing goldens"
 
     # Known values (tests/proto/fixtures.c holds the same).
     h = g["hello"][1]
@@ -269,16 +326,33 @@ def main():
     assert sd[2][3] == "game/ai/path é.cpp".encode() and sd[2][4] == b"void ai::plan(int)" and sd[3][2] == 0xFF
     fs = g["frame_sites"][1]
     assert fs["sites_total"] == 9 and fs["sites"][3] == (0, 1, 100, 7, 100) and f["sites"] == []
-    # A reader of 1.0 (§7): the 1.1 FRAME is its 1.0 FRAME, SITES an unknown type.
+    # 1.2 FRAMES: a key with frame's three rows, a delta changing one (tag
+    # 1), a delta changing none; rebuilt, the three frames' whole rows.
+    fr = g["frames"][1]["entries"]
+    assert [(e["delta"], e["base"], e["tag_rows"], len(e["frame"]["tags"])) for e in fr] == [
+        (False, 0, 3, 3), (True, 3, 3, 1), (True, 4, 3, 0)]
+    base = None
+    for e in fr:
+        base = rebuild(base, e)
+    assert base[0] == 5 and base[1][0] == f["tags"][0] and base[1][2] == f["tags"][2]
+    assert base[1][1][0] == 1 and base[1][1][1] == 0x1020304050607081 and base[1][1][5] == 0x3132333435363739
+    try:
+        rebuild((2, []), fr[1])
+        raise AssertionError("a delta after a lost frame must not rebuild")
+    except ProtoError as e:
+        assert str(e) == "NO_BASE"
+    # Older readers (§7): a 1.0 reader reads FRAMEs without their site part
+    # and refuses SITES and FRAMES; a 1.1 reader refuses FRAMES only.
     for name, (raw, m) in g.items():
-        if m["type"] == 5:
-            expect_error(raw, "UNKNOWN_TYPE", reader=0)
-            continue
-        old = decode(raw, reader=0)
-        if m["type"] == 2:
-            assert old == dict(m, sites=[], sites_total=0), name
-        else:
-            assert old == m, name
+        for reader in (0, 1):
+            if m["type"] == 6 or (m["type"] == 5 and reader == 0):
+                expect_error(raw, "UNKNOWN_TYPE", reader=reader)
+                continue
+            old = decode(raw, reader=reader)
+            if m["type"] == 2 and reader == 0:
+                assert old == dict(m, sites=[], sites_total=0), name
+            else:
+                assert old == m, name
 
     # The documented error order and compatibility rules.
     raw = g["bye"][0]
@@ -290,6 +364,10 @@ def main():
     expect_error(raw[:8] + struct.pack("<I", MAX_MESSAGE) + raw[12:], "TOO_LARGE")
     expect_error(raw[:12] + bytes(8) + raw[20:], "BAD_SESSION")
     expect_error(raw[:6] + b"\x09" + raw[7:], "UNKNOWN_TYPE")
+    raw6 = g["frames"][0]
+    bad = bytearray(raw6)
+    bad[28 + 2 + 13:28 + 2 + 17] = struct.pack("<I", 2)  # key entry: tag_rows 2, rows 3
+    expect_error(bytes(bad), "BAD_DELTA")
     longer = raw[:8] + struct.pack("<I", len(raw) - 28 + 3) + raw[12:] + b"xyz"
     assert decode(longer)["drops"] == g["bye"][1]["drops"], "trailing body bytes must be skipped"
     print(f"ref_decode.py: {len(g)} golden vectors decoded and re-encoded byte for byte; error order checked")
@@ -300,9 +378,19 @@ def main():
                if n.endswith(".hex")}
         for name, raw in old.items():
             m = decode(raw)
-            assert m["minor"] == 0 and m == dict(g[name][1], minor=0), name
-        print(f"ref_decode.py: {len(old)} 1.0 golden vectors decode as their 1.1 fixtures without sites; "
-              f"a 1.0 reader reads the 1.1 goldens")
+            assert m["minor"] == 0 and m == dict(g[name][1], minor=0, sites=[], sites_total=0) if m["type"] == 2 \
+                else m == dict(g[name][1], minor=0), name
+        print(f"ref_decode.py: {len(old)} 1.0 golden vectors decode as their fixtures without sites; "
+              f"1.0 and 1.1 readers read the 1.2 goldens")
+    if len(sys.argv) > 4:
+        old = {n[:-4]: read_hex(os.path.join(sys.argv[4], n)) for n in sorted(os.listdir(sys.argv[4]))
+               if n.endswith(".hex")}
+        assert len(old) >= 8, "missing 1.1 goldens"
+        for name, raw in old.items():
+            m = decode(raw)
+            assert m["minor"] == 1 and m == dict(g[name][1], minor=1), name
+            assert encode(m) == raw, name
+        print(f"ref_decode.py: {len(old)} 1.1 golden vectors decode as their 1.2 fixtures")
 
 
 if __name__ == "__main__":

@@ -138,17 +138,17 @@ Test(golden, decode_of_each_golden_equals_its_fixture) {
 }
 
 Test(golden, goldens_cover_every_message_type_and_an_empty_tag_dictionary) {
-    int seen[FA_PROTO_SITES + 1] = {0}, empty_hello = 0, empty_tags = 0, big = 0, site_rows = 0;
+    int seen[FA_PROTO_FRAMES + 1] = {0}, empty_hello = 0, empty_tags = 0, big = 0, site_rows = 0;
     for (size_t i = 0; i < proto_fixture_count(); i++) {
         const fa_proto_msg_t *m = proto_fixture_msg(i);
-        cr_assert(m->header.type >= FA_PROTO_HELLO && m->header.type <= FA_PROTO_SITES);
+        cr_assert(m->header.type >= FA_PROTO_HELLO && m->header.type <= FA_PROTO_FRAMES);
         seen[m->header.type]++;
         if (m->header.type == FA_PROTO_HELLO && m->hello.tag_count == 0) empty_hello++;
         if (m->header.type == FA_PROTO_TAGS && m->tags.tag_count == 0) empty_tags++;
         if (m->header.type == FA_PROTO_FRAME && m->frame.site_count) site_rows++;
         if (fa_proto_encoded_size(m) > 8192) big++;
     }
-    for (int t = FA_PROTO_HELLO; t <= FA_PROTO_SITES; t++)
+    for (int t = FA_PROTO_HELLO; t <= FA_PROTO_FRAMES; t++)
         cr_assert(seen[t] > 0, "no golden of type %d", t);
     cr_assert(empty_hello && empty_tags && big && site_rows);
 }
@@ -235,6 +235,41 @@ Test(decode, body_shorter_than_its_fields_is_short_body_at_every_offset) {
     }
 }
 
+/* ---- 1.1 messages (an older agent, PROTOCOL.md §7) ---------------------- */
+
+/* The 1.1 golden vectors, frozen when 1.2 came: every one decodes to its
+ * fixture, and its bytes are the 1.2 golden's but for the minor version
+ * (1.2 added a message type, not a field to these). */
+Test(compat, messages_of_a_1_1_agent_decode_as_before) {
+    int seen = 0;
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "tests/proto/golden_v1_1/%s.hex", proto_fixture_name(i));
+        size_t text_len;
+        char *text = proto_read_file(path, &text_len);
+        if (!text) continue; /* 1.2 fixtures, and those another change froze */
+        unsigned char *old = malloc(text_len / 2 + 1);
+        long n = proto_hex_parse(text, old, text_len / 2 + 1);
+        free(text);
+        cr_assert(n > 0, "%s", path);
+        fa_proto_msg_t m;
+        cr_assert_err(decode(old, (size_t)n, &m), FA_PROTO_OK);
+        cr_assert_eq(m.header.version_minor, 1, "%s", path);
+        char why[256] = "";
+        cr_assert(proto_msg_equal(&m, proto_fixture_msg(i), why, sizeof why), "%s: %s", path, why);
+        size_t len;
+        unsigned char *now = load_golden(i, &len);
+        cr_assert_eq((size_t)n, len, "%s", path);
+        old[5] = FA_PROTO_VERSION_MINOR;
+        cr_assert(memcmp(old, now, len) == 0, "%s: only the minor version differs", path);
+        free(now);
+        free(old);
+        seen++;
+    }
+    cr_assert_geq(seen, 8,
+                  "frame, frame_empty, frame_big, frame_sites, tags, tags_empty, sites, bye at least");
+}
+
 /* ---- 1.0 messages (an older agent) -------------------------------------- */
 
 static const char *golden_v1_0_dir(void) {
@@ -254,8 +289,10 @@ Test(compat, messages_of_a_1_0_agent_decode_as_before_without_sites) {
         size_t text_len;
         char *text = proto_read_file(path, &text_len);
         if (!text) {
-            cr_assert(fx->header.type == FA_PROTO_SITES || fx->frame.site_count,
-                      "%s: no 1.0 golden (only the 1.1 fixtures may lack one)", proto_fixture_name(i));
+            cr_assert(fx->header.type == FA_PROTO_SITES || fx->header.type == FA_PROTO_FRAMES ||
+                          fx->frame.site_count,
+                      "%s: no 1.0 golden (only the 1.1 and 1.2 fixtures may lack one)",
+                      proto_fixture_name(i));
             continue;
         }
         unsigned char *old = malloc(text_len / 2 + 1);
@@ -323,7 +360,7 @@ Test(decode, unknown_type_is_rejected_but_its_header_still_decodes) {
     fa_proto_msg_t m;
     fa_proto_header_t h;
     for (unsigned t = 0; t < 256; t++) {
-        if (t >= FA_PROTO_HELLO && t <= FA_PROTO_SITES) continue;
+        if (t >= FA_PROTO_HELLO && t <= FA_PROTO_FRAMES) continue;
         g[6] = (unsigned char)t;
         cr_assert_err(decode(g, len, &m), FA_PROTO_ERR_UNKNOWN_TYPE);
         cr_assert_err(fa_proto_decode_header(g, len, &h), FA_PROTO_OK);
@@ -638,7 +675,7 @@ Test(encode, invalid_messages_are_refused_with_precise_errors) {
     m = *proto_fixture_msg(2);
     m.frame.findings = NULL;
     cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_INVALID_ARG);
-    m = *proto_fixture_msg(proto_fixture_count() - 1); /* bye */
+    m = *proto_fixture_msg(proto_fixture_count() - 2); /* bye */
     cr_assert_eq(m.header.type, FA_PROTO_BYE);
     m.bye.drop_count = FA_PROTO_MAX_DROPS + 1;
     cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_TOO_MANY_ROWS);
@@ -887,7 +924,7 @@ Test(mutation, hundred_thousand_mutated_goldens_decode_or_fail_cleanly) {
     static unsigned char work[FA_PROTO_MAX_MESSAGE];
     static fa_proto_space_t space2;
     fa_proto_storage_t st2 = fa_proto_storage_of(&space2);
-    unsigned long outcomes[17] = {0}; /* by -error */
+    unsigned long outcomes[18] = {0}; /* by -error */
 
     uint64_t s = seed ? seed : 1;
     for (unsigned long c = 0; c < cases; c++) {
@@ -931,7 +968,7 @@ Test(mutation, hundred_thousand_mutated_goldens_decode_or_fail_cleanly) {
         fa_proto_msg_t m;
         fa_proto_storage_t st = full_storage();
         int rc = fa_proto_decode(input, len, &m, &st);
-        cr_assert(rc <= 0 && rc >= -16 && strcmp(fa_proto_err_name(rc), "FA_PROTO_ERR_UNKNOWN") != 0,
+        cr_assert(rc <= 0 && rc >= -17 && strcmp(fa_proto_err_name(rc), "FA_PROTO_ERR_UNKNOWN") != 0,
                   "case %lu: undocumented result %d", c, rc);
         outcomes[-rc]++;
         if (rc == FA_PROTO_OK) {
@@ -952,9 +989,204 @@ Test(mutation, hundred_thousand_mutated_goldens_decode_or_fail_cleanly) {
               outcomes[-FA_PROTO_ERR_TRUNCATED] > 0);
     char summary[1024];
     size_t off = 0;
-    for (int e = 0; e <= 16; e++)
+    for (int e = 0; e <= 17; e++)
         if (outcomes[e])
             off += (size_t)snprintf(summary + off, sizeof summary - off, " %s=%lu", fa_proto_err_name(-e),
                                     outcomes[e]);
     cr_log_info("mutation seed=%#llx cases=%lu:%s", (unsigned long long)seed, cases, summary);
+}
+
+/* ---- 1.2: FRAMES and tag-row deltas -------------------------------------- */
+
+static uint64_t frames_seed = 0x5eed1234abcd0001ull;
+
+/* n whole rows with ids 0, 2, 4, ... whose figures follow frame f. */
+static void whole_rows(fa_proto_tag_stat_t *rows, uint32_t n, uint64_t f) {
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t r = xorshift64(&frames_seed);
+        /* About one row in four changes from one frame to the next. */
+        uint64_t v = r % 4 == 0 ? f : 0;
+        rows[i] = (fa_proto_tag_stat_t){(uint16_t)(2 * i), 10 + v, 20, 30 + i, 1, 100 * i + v, 100 * i + v};
+    }
+}
+
+/* A writer's deltas, encoded and decoded, rebuild exactly its whole rows,
+ * frame after frame, while tags appear; a key every few frames. */
+Test(frames, deltas_rebuild_exactly_the_whole_rows_while_tags_appear) {
+    static fa_proto_tag_stat_t prev[64], cur[64], changed[64], base_rows[2][64];
+    fa_proto_tag_base_t base = {base_rows[0], base_rows[1], 64, 0, 0, false};
+    uint32_t prev_n = 0;
+    size_t delta_rows = 0, whole_rows_of_deltas = 0;
+    for (uint64_t f = 1; f <= 200; f++) {
+        uint32_t n = 8 + (uint32_t)(f / 10); /* a tag appears every 10 frames */
+        whole_rows(cur, n, f);
+        fa_proto_frame_entry_t e = {.tag_rows = n};
+        e.frame.frame = f;
+        e.frame.tags = cur;
+        e.frame.tag_count = n;
+        int c = f % 25 == 1 ? -1 : fa_proto_tag_rows_delta(prev, prev_n, cur, n, changed);
+        if (c >= 0) {
+            e.delta = true;
+            e.base_frame = f - 1;
+            e.frame.tags = changed;
+            e.frame.tag_count = (uint32_t)c;
+            delta_rows += (size_t)c;
+            whole_rows_of_deltas += n;
+        }
+        fa_proto_msg_t m = {.header = {.type = FA_PROTO_FRAMES, .session_id = 7, .seq = f}};
+        m.frames.entries = &e;
+        m.frames.count = 1;
+        int len = fa_proto_encode(&m, out_buf, sizeof out_buf);
+        cr_assert_gt(len, 0, "%s", fa_proto_err_name(len));
+        fa_proto_msg_t d;
+        cr_assert_err(decode(out_buf, (size_t)len, &d), FA_PROTO_OK);
+        fa_proto_storage_t st = full_storage();
+        fa_proto_frame_entry_t got;
+        size_t off = 0;
+        cr_assert_eq(fa_proto_frames_next(&d.frames, &off, &got, &st), 1);
+        cr_assert_err(fa_proto_frame_rebuild(&base, &got), FA_PROTO_OK);
+        cr_assert_eq(got.frame.tag_count, n);
+        cr_assert(memcmp(got.frame.tags, cur, n * sizeof *cur) == 0, "frame %llu rebuilt",
+                  (unsigned long long)f);
+        cr_assert_eq(fa_proto_frames_next(&d.frames, &off, &got, &st), 0);
+        memcpy(prev, cur, n * sizeof *cur);
+        prev_n = n;
+    }
+    /* A row changes between two frames with probability 7/16. */
+    cr_assert_lt(delta_rows, whole_rows_of_deltas * 6 / 10, "deltas carry the changed rows only");
+    cr_assert_gt(delta_rows, whole_rows_of_deltas * 3 / 10);
+}
+
+/* A lost message: a delta that does not follow the base is NO_BASE, and
+ * so is every delta after it, until a key entry. */
+Test(frames, a_delta_that_does_not_follow_the_base_waits_for_a_key) {
+    static fa_proto_tag_stat_t rows[4], base_rows[2][4];
+    whole_rows(rows, 4, 1);
+    fa_proto_tag_base_t base = {base_rows[0], base_rows[1], 4, 0, 0, false};
+    fa_proto_frame_entry_t key = {.tag_rows = 4, .frame = {.frame = 10, .tags = rows, .tag_count = 4}};
+    fa_proto_frame_entry_t delta = {.delta = true, .base_frame = 9, .tag_rows = 4, .frame = {.frame = 10}};
+    cr_assert_err(fa_proto_frame_rebuild(&base, &delta), FA_PROTO_ERR_NO_BASE); /* no key yet */
+    cr_assert_err(fa_proto_frame_rebuild(&base, &key), FA_PROTO_OK);
+    delta.base_frame = 10;
+    delta.frame.frame = 11;
+    cr_assert_err(fa_proto_frame_rebuild(&base, &delta), FA_PROTO_OK);
+    cr_assert_eq(delta.frame.tag_count, 4, "an empty delta is the base's rows");
+    delta.base_frame = 12; /* frame 12 was lost */
+    delta.frame.frame = 13;
+    cr_assert_err(fa_proto_frame_rebuild(&base, &delta), FA_PROTO_ERR_NO_BASE);
+    delta.base_frame = 13;
+    delta.frame.frame = 14;
+    cr_assert_err(fa_proto_frame_rebuild(&base, &delta),
+                  FA_PROTO_ERR_NO_BASE); /* still none after a failure */
+    key.frame.frame = 15;
+    cr_assert_err(fa_proto_frame_rebuild(&base, &key), FA_PROTO_OK);
+    delta.base_frame = 15;
+    delta.frame.frame = 16;
+    cr_assert_err(fa_proto_frame_rebuild(&base, &delta), FA_PROTO_OK);
+    /* A key larger than the caller's rows, and a delta whose merge does
+     * not give its tag_rows. */
+    key.tag_rows = key.frame.tag_count = 4;
+    base.capacity = 3;
+    cr_assert_err(fa_proto_frame_rebuild(&base, &key), FA_PROTO_ERR_STORAGE_SMALL);
+    base.capacity = 4;
+    cr_assert_err(fa_proto_frame_rebuild(&base, &key), FA_PROTO_OK);
+    fa_proto_tag_stat_t extra = {99, 1, 1, 1, 1, 1, 1};
+    fa_proto_frame_entry_t grows = {.delta = true,
+                                    .base_frame = 15,
+                                    .tag_rows = 4,
+                                    .frame = {.frame = 16, .tags = &extra, .tag_count = 1}};
+    cr_assert_err(fa_proto_frame_rebuild(&base, &grows), FA_PROTO_ERR_BAD_DELTA); /* 5 rows, 4 declared */
+}
+
+/* The stateless rules are the decoder's and the encoder's: a delta's rows
+ * in increasing id order and no more than its frame's, a key with exactly
+ * its frame's rows; a writer cannot express a vanished row as a delta. */
+Test(frames, entries_that_break_the_delta_rules_are_refused_both_ways) {
+    fa_proto_tag_stat_t rows[3] = {{5, 1, 1, 1, 1, 1, 1}, {3, 2, 2, 2, 2, 2, 2}, {9, 3, 3, 3, 3, 3, 3}};
+    fa_proto_frame_entry_t e = {
+        .delta = true, .base_frame = 1, .tag_rows = 3, .frame = {.frame = 2, .tags = rows, .tag_count = 3}};
+    fa_proto_msg_t m = {.header = {.type = FA_PROTO_FRAMES, .session_id = 7, .seq = 1}};
+    m.frames.entries = &e;
+    m.frames.count = 1;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_BAD_DELTA); /* ids 5, 3, 9 */
+    rows[1].id = 7;
+    int len = fa_proto_encode(&m, out_buf, sizeof out_buf);
+    cr_assert_gt(len, 0);
+    fa_proto_msg_t d;
+    cr_assert_err(decode(out_buf, (size_t)len, &d), FA_PROTO_OK);
+    /* The same bytes with the second row's id lowered: refused on decode. */
+    size_t row1 = FA_PROTO_HEADER_SIZE + 2 + FA_PROTO_FRAMES_ENTRY_HEADER + 144 + 4 +
+                  3 * FA_PROTO_KIND_ROW_SIZE + 4 + FA_PROTO_TAG_STAT_ROW_SIZE;
+    cr_assert_eq(out_buf[row1], 7);
+    out_buf[row1] = 5;
+    cr_assert_err(decode(out_buf, (size_t)len, &d), FA_PROTO_ERR_BAD_DELTA); /* ids 5, 5, 9 */
+    out_buf[row1] = 7;
+    /* tag_rows below the rows carried, and above the protocol's rows. */
+    size_t tag_rows_at = FA_PROTO_HEADER_SIZE + 2 + 13;
+    out_buf[tag_rows_at] = 2;
+    cr_assert_err(decode(out_buf, (size_t)len, &d), FA_PROTO_ERR_BAD_DELTA);
+    e.tag_rows = FA_PROTO_MAX_ROWS + 1;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_BAD_DELTA);
+    e.delta = false;
+    e.tag_rows = 3;
+    rows[1].id = 3;
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_BAD_DELTA); /* a key in order too */
+    rows[1].id = 7;
+    e.tag_rows = 4; /* a key carries every row */
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_BAD_DELTA);
+    e.tag_rows = 3;
+    cr_assert_gt(fa_proto_encode(&m, out_buf, sizeof out_buf), 0);
+
+    fa_proto_tag_stat_t prev[2] = {{1, 0, 0, 0, 0, 0, 0}, {2, 0, 0, 0, 0, 0, 0}},
+                        cur[1] = {{2, 0, 0, 0, 0, 0, 0}}, out[2];
+    cr_assert_err(fa_proto_tag_rows_delta(prev, 2, cur, 1, out), FA_PROTO_ERR_BAD_DELTA); /* tag 1 vanished */
+    cr_assert_err(fa_proto_tag_rows_delta(prev + 1, 1, prev, 2, out), 1);                 /* tag 1 appeared */
+    cr_assert_eq(out[0].id, 1);
+}
+
+/* The batch builder: entries append until the buffer or the protocol's
+ * bound is full; a refused entry leaves the batch as it was; finish makes
+ * a FRAMES message that decodes to the entries in order. */
+Test(frames, a_batch_fills_up_to_its_buffer_and_refuses_without_damage) {
+    static unsigned char buf[4096];
+    fa_proto_batch_t b;
+    cr_assert_err(fa_proto_batch_init(&b, buf, 10), FA_PROTO_ERR_BUFFER_SMALL);
+    cr_assert_err(fa_proto_batch_init(&b, buf, sizeof buf), FA_PROTO_OK);
+    fa_proto_tag_stat_t rows[2] = {{0, 1, 2, 3, 4, 5, 6}, {1, 7, 8, 9, 10, 11, 12}};
+    int added = 0, rc;
+    for (uint64_t f = 1;; f++) {
+        fa_proto_frame_entry_t e = {.tag_rows = 2, .frame = {.frame = f, .tags = rows, .tag_count = 2}};
+        if ((rc = fa_proto_batch_add(&b, &e)) != FA_PROTO_OK) break;
+        added++;
+    }
+    cr_assert_err(rc, FA_PROTO_ERR_BUFFER_SMALL);
+    cr_assert_gt(added, 5);
+    fa_proto_header_t h = {.session_id = 0};
+    cr_assert_err(fa_proto_batch_finish(&b, &h), FA_PROTO_ERR_BAD_SESSION);
+    h.session_id = 77;
+    h.seq = 3;
+    int len = fa_proto_batch_finish(&b, &h);
+    cr_assert_gt(len, 0);
+    fa_proto_msg_t d;
+    cr_assert_err(decode(buf, (size_t)len, &d), FA_PROTO_OK);
+    cr_assert_eq(d.header.type, FA_PROTO_FRAMES);
+    cr_assert_eq(d.header.seq, 3);
+    cr_assert_eq(d.frames.count, (uint32_t)added);
+    fa_proto_storage_t st = full_storage();
+    fa_proto_frame_entry_t e;
+    size_t off = 0;
+    for (int k = 0; k < added; k++) {
+        cr_assert_eq(fa_proto_frames_next(&d.frames, &off, &e, &st), 1);
+        cr_assert_eq(e.frame.frame, (uint64_t)k + 1);
+        cr_assert(!e.delta);
+        cr_assert_eq(e.frame.tags[1].live_bytes, 11);
+    }
+    cr_assert_eq(fa_proto_frames_next(&d.frames, &off, &e, &st), 0);
+    /* FA_PROTO_MAX_BATCH entries at most. */
+    static unsigned char big[FA_PROTO_MAX_MESSAGE];
+    cr_assert_err(fa_proto_batch_init(&b, big, sizeof big), FA_PROTO_OK);
+    fa_proto_frame_entry_t empty = {0};
+    for (uint32_t k = 0; k < FA_PROTO_MAX_BATCH; k++)
+        cr_assert_err(fa_proto_batch_add(&b, &empty), FA_PROTO_OK);
+    cr_assert_err(fa_proto_batch_add(&b, &empty), FA_PROTO_ERR_TOO_MANY_ROWS);
 }
