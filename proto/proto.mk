@@ -42,23 +42,28 @@ test-proto-asan: $(BUILD)/asan/tests/proto_tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(BUILD)/asan/tests/proto_tests --short-filename
 
-# The 1.0 reader: libfa-proto with its decoder built as the 1.0 one
-# (FA_PROTO__READER_MINOR=0), over the 1.1 and 1.0 golden vectors and a 1.1
-# capture: what an older daemon or fa-cli makes of newer messages.
-PROTO_READER_1_0_OBJS := $(filter-out $(BUILD)/default/proto/src/decode.o,$(call proto_objs,default))
-$(BUILD)/default/tests/proto/decode_reader_1_0.o: proto/src/decode.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC [1.0 reader] $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(VFLAGS_default) -DFA_PROTO__READER_MINOR=0 $(INCLUDES) -c $< -o $@
-$(BUILD)/default/tests/proto_reader_1_0: $(BUILD)/default/tests/proto/compat/test_reader_1_0.o \
-		$(BUILD)/default/tests/proto/fixtures.o $(BUILD)/default/tests/proto/decode_reader_1_0.o \
-		$(PROTO_READER_1_0_OBJS)
-	@$(if $(Q),echo "  LD $@")
-	$(Q)$(CC) -o $@ $^ $(PROTO_CRITERION_LIBS) $(LDLIBS_BASE)
+# The older readers: libfa-proto with its decoder built as the 1.0 one
+# (FA_PROTO__READER_MINOR=0) over the newer golden vectors and a newer
+# capture, and as the 1.1 one over the 1.2 HELLOs: what an older daemon or
+# fa-cli makes of newer messages. $(1): the reader's minor version.
+PROTO_READER_OBJS := $(filter-out $(BUILD)/default/proto/src/decode.o,$(call proto_objs,default))
+define proto_reader
+$(BUILD)/default/tests/proto/decode_reader_1_$(1).o: proto/src/decode.c
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  CC [1.$(1) reader] $$<")
+	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(VFLAGS_default) -DFA_PROTO__READER_MINOR=$(1) $$(INCLUDES) -c $$< -o $$@
+$(BUILD)/default/tests/proto_reader_1_$(1): $(BUILD)/default/tests/proto/compat/test_reader_1_$(1).o \
+		$(BUILD)/default/tests/proto/fixtures.o $(BUILD)/default/tests/proto/decode_reader_1_$(1).o \
+		$(PROTO_READER_OBJS)
+	@$$(if $$(Q),echo "  LD $$@")
+	$$(Q)$$(CC) -o $$@ $$^ $$(PROTO_CRITERION_LIBS) $$(LDLIBS_BASE)
+endef
+$(foreach m,0 1,$(eval $(call proto_reader,$(m))))
 .PHONY: test-proto-compat
-test-proto-compat: $(BUILD)/default/tests/proto_reader_1_0
-	@echo "== proto: a 1.0 reader over 1.1 messages"
-	$(Q)$< --short-filename
+test-proto-compat: $(BUILD)/default/tests/proto_reader_1_0 $(BUILD)/default/tests/proto_reader_1_1
+	@echo "== proto: a 1.0 reader over 1.2 messages, a 1.1 reader over 1.2 HELLOs"
+	$(Q)$(BUILD)/default/tests/proto_reader_1_0 --short-filename
+	$(Q)$(BUILD)/default/tests/proto_reader_1_1 --short-filename
 TEST_STEPS += test-proto-compat
 
 # The independent Python decoder written from PROTOCOL.md: it decodes and
@@ -66,7 +71,8 @@ TEST_STEPS += test-proto-compat
 .PHONY: test-proto-ref
 test-proto-ref:
 	@echo "== proto reference decoder (PROTOCOL.md)"
-	$(Q)python3 tests/proto/ref_decode.py tests/proto/golden fuzz/corpus/capture tests/proto/golden_v1_0
+	$(Q)python3 tests/proto/ref_decode.py tests/proto/golden fuzz/corpus/capture tests/proto/golden_v1_0 \
+		tests/proto/golden_v1_1
 TEST_STEPS += test-proto test-proto-asan test-proto-ref
 
 # Golden vectors are committed; regenerate them only after a deliberate

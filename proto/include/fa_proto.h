@@ -8,7 +8,8 @@
  *   number) followed by the body. Five message types: HELLO (a session
  *   starts: app, host, pid, tag dictionary), FRAME (one snapshot per frame,
  *   with call-site rows since 1.1), TAGS (tags added or budgets changed),
- *   BYE (the session ends) and SITES (1.1: call sites defined). All
+ *   BYE (the session ends) and SITES (1.1: call sites defined). Since 1.2
+ *   a HELLO may carry the daemon's shared ingest secret. All
  *   integers are little-endian; strings are length-prefixed views. The
  *   format is specified byte by byte in proto/PROTOCOL.md.
  *
@@ -79,7 +80,7 @@ extern "C" {
  * version of its major version (newer minors only append bytes it skips)
  * and rejects any other major version with FA_PROTO_ERR_BAD_VERSION. */
 #define FA_PROTO_VERSION_MAJOR 1
-#define FA_PROTO_VERSION_MINOR 1
+#define FA_PROTO_VERSION_MINOR 2
 
 /* The four magic bytes at offset 0 of every message: "FAPM". */
 #define FA_PROTO_MAGIC_0 0x46 /* 'F' */
@@ -342,6 +343,11 @@ typedef struct fa_proto_hello {
     fa_proto_str_t build_id;
     const fa_proto_tag_def_t *tags; /* the dictionary known at start */
     uint32_t tag_count;             /* <= FA_PROTO_MAX_ROWS */
+    /* 1.2: the shared ingest secret a daemon started with one requires
+     * (PROTOCOL.md §5.1); "" when none. Opaque bytes, at most 255. It is
+     * sent in clear inside the message: only a tls+tcp:// transport keeps
+     * it from the network. A 1.1 HELLO decodes with an empty secret. */
+    fa_proto_str_t ingest_secret;
 } fa_proto_hello_t;
 
 /* FRAME: one snapshot, sent after the frame ended. */

@@ -119,6 +119,7 @@ static void build(void) {
     m->hello.build_id = fa_proto_str("0.1.0-g3952aac");
     m->hello.tags = hello_tags;
     m->hello.tag_count = sizeof hello_tags / sizeof hello_tags[0];
+    m->hello.ingest_secret = fa_proto_str("fleet secret: 5f3a9c-\x01-\xc3\xa9"); /* 1.2; any bytes */
 
     /* Empty strings and no tags at all: the smallest HELLO. */
     m = &msgs[FX_HELLO_EMPTY];
@@ -278,6 +279,7 @@ bool proto_msg_equal(const fa_proto_msg_t *ma, const fa_proto_msg_t *mb, char *w
         if (!str_equal(a->session_label, b->session_label)) DIFF("session_label differs");
         if (!str_equal(a->host, b->host)) DIFF("host differs");
         if (!str_equal(a->build_id, b->build_id)) DIFF("build_id differs");
+        if (!str_equal(a->ingest_secret, b->ingest_secret)) DIFF("ingest_secret differs");
         SAME(tag_count);
         return tag_defs_equal(a->tags, b->tags, a->tag_count, why, why_cap);
     }

@@ -8,8 +8,9 @@ by §10 (fixtures.cap: the goldens in one file; cut.cap: the same cut inside
 its last message) and every cut of fixtures.cap. Given a third, the 1.0
 golden vectors (frozen when 1.1 came): they decode with their FRAMEs
 without sites, and a reader of 1.0 (decode(..., minor=0): what it knew)
-reads the 1.1 goldens as §7 promises: the same values, SITES unknown.
-Usage: ref_decode.py [GOLDEN_DIR [CAPTURE_DIR [GOLDEN_1_0_DIR]]]; exit
+reads the newer goldens as §7 promises: the same values, SITES unknown (and a
+1.1 reader the 1.2 HELLO without its ingest secret).
+Usage: ref_decode.py [GOLDEN_DIR [CAPTURE_DIR [GOLDEN_1_0_DIR [GOLDEN_1_1_DIR]]]]; exit
 status 0 on success.
 """
 import os
@@ -86,7 +87,7 @@ def site_defs(b):
     return out
 
 
-def decode(msg, reader=1):
+def decode(msg, reader=2):
     """reader: the minor version of the reader (0: a reader of 1.0)."""
     magic = b"FAPM"
     if msg[:4] != magic[:min(len(msg), 4)]:
@@ -110,6 +111,9 @@ def decode(msg, reader=1):
         m["pid"], m["lib_version"], m["start_unix_ns"], m["start_mono_ns"] = struct.unpack("<IIQQ", b.take(24))
         m["strings"] = [b.string() for _ in range(4)]
         m["tags"] = tag_defs(b)
+        m["secret"] = b""
+        if reader >= 2 and b.i < len(b.d):  # 1.2: appended after the tags
+            m["secret"] = b.string()
     elif mtype == 2:
         m["scalars"] = struct.unpack("<QQQIIII8Q5Q", b.take(144))
         kinds = fixed_rows(b, MAX_KINDS, "kind", "QQQQQ")
@@ -146,7 +150,7 @@ def encode(m):
     t = m["type"]
     if t == 1:
         body = struct.pack("<IIQQ", m["pid"], m["lib_version"], m["start_unix_ns"], m["start_mono_ns"])
-        body += b"".join(s(x) for x in m["strings"]) + defs(m["tags"])
+        body += b"".join(s(x) for x in m["strings"]) + defs(m["tags"]) + s(m["secret"])
     elif t == 2:
         body = struct.pack("<QQQIIII8Q5Q", *m["scalars"]) + sec(m["totals"], "kind", "QQQQQ")
         body += sec(m["tags"], "tagstat", "HQQQQQQ") + sec(m["threads"], "thread", "IIQQQB")
@@ -159,7 +163,7 @@ def encode(m):
             struct.pack("<IIB", *x[:3]) + s(x[3]) + s(x[4]) for x in m["sites"])
     else:
         body = struct.pack("<QQ", m["sent"], m["dropped"]) + sec(m["drops"], "drop", "HQ")
-    head = b"FAPM" + struct.pack("<BBBBIQQ", 1, 1, t, m["flags"], len(body), m["session"], m["seq"])
+    head = b"FAPM" + struct.pack("<BBBBIQQ", 1, 2, t, m["flags"], len(body), m["session"], m["seq"])
     return head + body
 
 
@@ -228,7 +232,7 @@ def check_captures(cdir, goldens):
     print(f"ref_decode.py: capture files read by §10, cut at every byte ({len(whole)} bytes)")
 
 
-def expect_error(msg, name, reader=1):
+def expect_error(msg, name, reader=2):
     try:
         decode(msg, reader)
     except ProtoError as e:
@@ -255,6 +259,7 @@ def main():
     assert [t[4] for t in h["tags"]] == [b"", b"physics", b"physics/contacts", b"render", b"render/cmd.buffers-2"]
     assert h["tags"][3][2:4] == (0x0102030405060708, 0x1112131415161718)
     assert g["hello_empty"][1]["tags"] == [] and g["tags_empty"][1]["tags"] == []
+    assert h["secret"] == b"fleet secret: 5f3a9c-\x01-\xc3\xa9" and g["hello_empty"][1]["secret"] == b""
     f = g["frame"][1]
     assert f["scalars"][3:7] == (2, 7, 3, 1) and f["scalars"][-1] == 0x0102030405060708 and f["totals"][2] == ((3 << 56) | 1, (3 << 56) | 2, (3 << 56) | 3,
                                                                    (3 << 56) | 4, (3 << 56) | 5)
@@ -277,8 +282,13 @@ def main():
         old = decode(raw, reader=0)
         if m["type"] == 2:
             assert old == dict(m, sites=[], sites_total=0), name
+        elif m["type"] == 1:
+            assert old == dict(m, secret=b""), name
         else:
             assert old == m, name
+    # A reader of 1.1: the 1.2 HELLO without its secret, everything else alike.
+    for name, (raw, m) in g.items():
+        assert decode(raw, reader=1) == (dict(m, secret=b"") if m["type"] == 1 else m), name
 
     # The documented error order and compatibility rules.
     raw = g["bye"][0]
@@ -300,9 +310,20 @@ def main():
                if n.endswith(".hex")}
         for name, raw in old.items():
             m = decode(raw)
-            assert m["minor"] == 0 and m == dict(g[name][1], minor=0), name
+            want = dict(g[name][1], minor=0)
+            if m["type"] == 1:
+                want["secret"] = b""
+            assert m["minor"] == 0 and m == want, name
         print(f"ref_decode.py: {len(old)} 1.0 golden vectors decode as their 1.1 fixtures without sites; "
-              f"a 1.0 reader reads the 1.1 goldens")
+              f"a 1.0 reader reads the 1.2 goldens")
+    if len(sys.argv) > 4:
+        d = sys.argv[4]
+        old = {n[:-4]: read_hex(os.path.join(d, n)) for n in sorted(os.listdir(d)) if n.endswith(".hex")}
+        for name, raw in old.items():
+            m = decode(raw)
+            assert m["minor"] == 1 and m == dict(g[name][1], minor=1, secret=b""), name
+        assert len(old) == 2, "the 1.1 HELLO goldens"
+        print(f"ref_decode.py: {len(old)} 1.1 HELLO golden vectors decode as their 1.2 fixtures without a secret")
 
 
 if __name__ == "__main__":
