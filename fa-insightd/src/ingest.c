@@ -175,6 +175,16 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg) {
     pthread_mutex_unlock(&in->lock);
 }
 
+void ingest_handshake_failures(ingest_t *in, uint64_t *tls, uint64_t *protocol) {
+    *tls = *protocol = 0;
+    nng_stat *all = NULL;
+    if (!in || nng_stats_get(&all) != 0) return;
+    nng_stat *l = nng_stat_find_listener(all, in->listener), *s;
+    if (l && (s = nng_stat_find(l, "auth")) != NULL) *tls = nng_stat_value(s);
+    if (l && (s = nng_stat_find(l, "proto")) != NULL) *protocol = nng_stat_value(s);
+    nng_stats_free(all);
+}
+
 bool ingest_source_open(uint32_t source) {
     /* nng looks pipes up by id: a closed pipe's id is gone. */
     nng_pipe p = {.id = source};
@@ -223,7 +233,7 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, struct nng_tl
     }
     snprintf(bound_url, bound_cap, "%s", url);
     int port = 0;
-    if (strncmp(url, "tcp", 3) == 0 &&
+    if ((strncmp(url, "tcp", 3) == 0 || strncmp(url, "tls+tcp", 7) == 0) &&
         nng_listener_get_int(in->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
         /* Replace the port of the URL with the one really bound. */
         const char *colon = strrchr(url, ':');

@@ -11,6 +11,7 @@ run as
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -24,6 +25,7 @@ from integration import Daemon, WS, Fail, Skip, check, eq, wait_for  # noqa: E40
 
 TESTS = []
 TOKEN = "s3cret-token-0123456789"
+SECRET = "fleet-ingest-secret-0123456789"
 
 
 def test(fn):
@@ -70,12 +72,14 @@ def health(d, token=None):
 
 
 def make_cert(name, cn="127.0.0.1"):
-    """A throwaway self-signed certificate (openssl) for 127.0.0.1."""
+    """A throwaway self-signed certificate (openssl) for 127.0.0.1. The name
+    is also a DNS name: nng's TLS (mbedtls 2.28) matches the name the agent
+    dials against DNS names only, Python's ssl an address against IP ones."""
     if not shutil.which("openssl"):
         raise Skip("openssl is not installed")
     cert, key = os.path.join(it.TMP, name + ".crt"), os.path.join(it.TMP, name + ".key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{cn}",
+                    "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{cn},DNS:{cn}",
                     "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
     return cert, key
 
@@ -434,8 +438,87 @@ def tls_ingest_refuses_a_plain_tcp_agent():
         c.close()
         eq(h["ingest"]["received"], 0, "nothing received from the plain-TCP agent")
         eq(h["sessions"]["in_memory"], 0, "no session")
+        eq(h["ingest"]["tls"], True, "health says the ingest is TLS")
+        check(h["ingest"]["refused"]["tls_handshakes"] >= 1,
+              f"the refused plain-TCP connections are counted: {h['ingest']['refused']}")
     finally:
         eq(d.stop(), 0, "exit code")
+
+
+def https_get(d, cert, path):
+    """GET over HTTPS, the daemon's certificate verified; (status, JSON)."""
+    c = http.client.HTTPSConnection("127.0.0.1", d.port, context=ssl.create_default_context(cafile=cert), timeout=10)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        c.close()
+
+
+@test
+def ingest_secret_admits_the_right_agent_over_tls_and_refuses_and_counts_the_others():
+    """Issue 20.4: tls+tcp:// ingest with a shared secret in HELLO. The
+    right agent's session is stored and served; a wrong secret, no secret
+    and a plain-TCP agent are refused, nothing of theirs is stored, and
+    each refusal is counted in /health. The secret never reaches the log."""
+    cert, key = make_cert("secret")
+    sec = token_file("ingest.secret", SECRET)
+    d = Daemon("secret", extra=["--ingest", "tls+tcp://127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
+                                "--ingest-secret-file", sec])
+    try:
+        right = d.send("--secret", SECRET, "--ca", cert, "--frames", 30, "--fast", "--app", "right", "--bye")
+        wrong = "wrong-secret-0123456789"
+        d.send("--secret", wrong, "--ca", cert, "--frames", 20, "--fast", "--app", "wrong", "--bye")
+        d.send("--ca", cert, "--frames", 20, "--fast", "--app", "missing", "--bye")
+        plain = d.spawn("--url", "tcp://" + d.ingest[len("tls+tcp://"):], "--frames", 20, "--fast", "--app", "plain",
+                        stderr=subprocess.DEVNULL)  # the last --url wins
+        apps = {"right": 30}
+        if it.ARGS.agent_game:  # the real agent: FA_INSIGHT_SECRET_FILE and FA_INSIGHT_CA, no code change
+            env = dict(os.environ, FA_INSIGHT_SECRET_FILE=sec, FA_INSIGHT_CA=cert)
+            r = subprocess.run([it.ARGS.agent_game, d.ingest], capture_output=True, timeout=60, text=True, env=env)
+            eq(r.returncode, 0, f"agent game: {r.stderr[-500:]}")
+            m = re.search(r"app=(\S+) session=[0-9a-f]{16} sent=(\d+)", r.stdout)
+            check(m and int(m.group(2)) > 100, f"the agent sent its frames: {r.stdout!r}")
+            apps[m.group(1)] = int(m.group(2))
+
+        def settled():
+            h = https_get(d, cert, "/api/v1/health")[1]
+            ref = h["ingest"]["refused"]
+            return h["ingest"]["uncommitted"] == 0 and ref["unauthenticated_messages"] == 42 and \
+                ref["tls_handshakes"] >= 1 and h
+        h = wait_for(settled, 10, "the refusals counted and the frames committed")
+        plain.kill()
+        plain.wait()
+        ref = h["ingest"]["refused"]
+        eq((ref["secret_wrong"], ref["secret_missing"], ref["connections"]), (1, 1, 2),
+           f"one HELLO with a wrong secret, one without, two connections refused: {ref}")
+        eq(h["ingest"]["secret_required"], True, "health says a secret is required")
+        st, sessions = https_get(d, cert, "/api/v1/sessions")
+        eq(st, 200, "sessions over HTTPS")
+        got = {s["app"]: s["frames"] for s in sessions["sessions"]}
+        eq(got, apps, "only the agents with the secret are stored, every frame of theirs")
+        check(re.search(r"[0-9a-f]{16}", right), f"sender output: {right!r}")
+        log = d.log()
+        check(SECRET not in log and wrong not in log, "no secret in the log")
+        check("refused" in log and "ingest secret" in log, "the refusals are logged")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def ingest_secret_file_must_be_private_and_long_enough():
+    db = os.path.join(it.TMP, "secret.db")
+    short = token_file("short.secret", "abc")
+    loose = os.path.join(it.TMP, "loose.secret")
+    with open(loose, "w") as f:
+        f.write(SECRET + "\n")
+    os.chmod(loose, 0o644)
+    for path, word in ((short, b"16"), (loose, b"chmod 600"), (os.path.join(it.TMP, "none.secret"), b"none.secret")):
+        r = subprocess.run([it.ARGS.daemon, "--db", db, "--ingest-secret-file", path], capture_output=True, timeout=10)
+        eq(r.returncode, 2, f"exit code for {path}")
+        check(b"--ingest-secret-file" in r.stderr and word in r.stderr, f"says which flag and why: {r.stderr!r}")
+        check(SECRET.encode() not in r.stderr, "never the secret")
 
 
 def main():
