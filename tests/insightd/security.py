@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import re
+import select
 import shutil
 import socket
 import ssl
@@ -414,6 +415,46 @@ def https_and_wss_with_tls_cert():
             data += chunk
         check(data.startswith(b"HTTP/1.1 101") and b"\"hello\"" in data, f"WSS hello: {data[:200]!r}")
         s.close()
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def fa_cli_reads_an_https_daemon_with_its_ca():
+    """fa-cli refused every https:// server ("https is not supported"), so a
+    daemon with --tls-cert could not be read from the command line."""
+    cli = os.environ.get("FA_CLI")
+    if not cli:
+        raise Skip("FA_CLI is not set")
+    cert, key = make_cert("cli")
+    other, _ = make_cert("cli-other")
+    tok = token_file("cli.token")
+    d = Daemon("clitls", extra=["--tls-cert", cert, "--tls-key", key, "--token-file", tok])
+    try:
+        d.send("--frames", 5, "--fast", "--app", "over-https", "--bye")
+        env = dict(os.environ, FA_INSIGHT_SERVER=d.http, FA_INSIGHT_TOKEN=TOKEN)
+        env.pop("FA_INSIGHT_CA", None)
+        r = subprocess.run([cli, "--ca", cert, "--json", "sessions"], env=env, capture_output=True, timeout=20)
+        eq(r.returncode, 0, f"fa-cli --ca: {r.stderr!r}")
+        check(b"over-https" in r.stdout, f"the session over HTTPS: {r.stdout[:300]!r}")
+        r = subprocess.run([cli, "sessions"], env=dict(env, FA_INSIGHT_CA=cert), capture_output=True, timeout=20)
+        eq(r.returncode, 0, f"fa-cli with $FA_INSIGHT_CA: {r.stderr!r}")
+        r = subprocess.run([cli, "sessions"], env=env, capture_output=True, timeout=20)
+        eq(r.returncode, 2, "no CA: a usage error")
+        check(b"--ca" in r.stderr, f"says how: {r.stderr!r}")
+        r = subprocess.run([cli, "--ca", other, "sessions"], env=env, capture_output=True, timeout=20)
+        eq(r.returncode, 1, f"another CA: refused ({r.stderr!r})")
+        check(b"TLS handshake" in r.stderr, f"says why: {r.stderr!r}")
+        # watch follows the stream over WSS with the same CA (and the token in the query).
+        w = subprocess.Popen([cli, "--ca", cert, "--json", "watch"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            ready, _, _ = select.select([w.stdout], [], [], 10)
+            line = w.stdout.readline() if ready else b""
+            check(json.loads(line or b"{}").get("type") == "hello", f"watch over WSS: {line[:200]!r}")
+        finally:
+            w.kill()
+            w.wait()
     finally:
         eq(d.stop(), 0, "exit code")
 
