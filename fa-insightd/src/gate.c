@@ -52,6 +52,10 @@ void gate_destroy(gate_t *g) {
     free(g);
 }
 
+uint32_t gate_connections(const gate_t *g) {
+    return g->used;
+}
+
 static uint32_t slot_of(const gate_t *g, uint32_t source) {
     uint32_t i = (source * 2654435761u) & (g->cap - 1);
     while (g->conns[i].source && g->conns[i].source != source)

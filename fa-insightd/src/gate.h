@@ -29,6 +29,10 @@ gate_t *gate_create(const char *secret, bool (*source_open)(uint32_t source));
  * O(len) for a HELLO (it is decoded), O(1) otherwise. */
 bool gate_admit(gate_t *g, const void *buf, size_t len, uint32_t source);
 
+/* Connections remembered now (open ones, and closed ones not yet
+ * forgotten). */
+uint32_t gate_connections(const gate_t *g);
+
 /* Wipes the secret and frees the gate. NULL is fine. */
 void gate_destroy(gate_t *g);
 
