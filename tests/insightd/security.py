@@ -535,6 +535,16 @@ def ingest_secret_admits_the_right_agent_over_tls_and_refuses_and_counts_the_oth
         eq((ref["secret_wrong"], ref["secret_missing"], ref["connections"]), (1, 1, 2),
            f"one HELLO with a wrong secret, one without, two connections refused: {ref}")
         eq(h["ingest"]["secret_required"], True, "health says a secret is required")
+        c = http.client.HTTPSConnection("127.0.0.1", d.port, context=ssl.create_default_context(cafile=cert),
+                                        timeout=10)
+        c.request("GET", "/metrics")
+        metrics = c.getresponse().read().decode()
+        c.close()
+        for line in ('fa_insightd_ingest_refused_messages_total{reason="secret_wrong"} 1',
+                     'fa_insightd_ingest_refused_messages_total{reason="unauthenticated"} 42',
+                     'fa_insightd_ingest_refused_connections_total{reason="secret"} 2'):
+            check(line in metrics, f"/metrics has {line}")
+        check(re.search(r'refused_connections_total\{reason="tls_handshake"\} [1-9]', metrics), "TLS in /metrics")
         st, sessions = https_get(d, cert, "/api/v1/sessions")
         eq(st, 200, "sessions over HTTPS")
         got = {s["app"]: s["frames"] for s in sessions["sessions"]}
