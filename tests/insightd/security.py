@@ -72,7 +72,7 @@ def health(d, token=None):
     return json.loads(body)
 
 
-def make_cert(name, cn="127.0.0.1"):
+def make_cert(name, cn="127.0.0.1", san=None):
     """A throwaway self-signed certificate (openssl) for 127.0.0.1. The name
     is also a DNS name: nng's TLS (mbedtls 2.28) matches the name the agent
     dials against DNS names only, Python's ssl an address against IP ones."""
@@ -80,7 +80,7 @@ def make_cert(name, cn="127.0.0.1"):
         raise Skip("openssl is not installed")
     cert, key = os.path.join(it.TMP, name + ".crt"), os.path.join(it.TMP, name + ".key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{cn},DNS:{cn}",
+                    "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-addext", san or f"subjectAltName=IP:{cn},DNS:{cn}",
                     "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
     return cert, key
 
@@ -553,6 +553,22 @@ def ingest_secret_admits_the_right_agent_over_tls_and_refuses_and_counts_the_oth
         log = d.log()
         check(SECRET not in log and wrong not in log, "no secret in the log")
         check("refused" in log and "ingest secret" in log, "the refusals are logged")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def an_agent_refuses_a_daemon_whose_certificate_names_another_host():
+    """The daemon's name is verified, not only its CA: a certificate (its own
+    CA here) for other.invalid, dialled as 127.0.0.1, is refused. The test
+    sender dials as fa-agent does (NNG_OPT_TLS_CA_FILE on the dialer)."""
+    cert, key = make_cert("othername", cn="other.invalid", san="subjectAltName=DNS:other.invalid")
+    d = Daemon("othername", extra=["--ingest", "tls+tcp://127.0.0.1:0", "--tls-cert", cert, "--tls-key", key])
+    try:
+        r = subprocess.run([it.ARGS.sender, "--url", d.ingest, "--ca", cert, "--frames", "3", "--fast"],
+                           capture_output=True, timeout=30)
+        eq(r.returncode, 1, f"the sender's dial fails: {r.stderr!r}")
+        check(b"Cryptographic" in r.stderr or b"uthentication" in r.stderr, f"a TLS failure: {r.stderr!r}")
     finally:
         eq(d.stop(), 0, "exit code")
 
