@@ -375,18 +375,27 @@ def remote_request_without_the_token_gets_401():
         eq(d.stop(), 0, "exit code")
 
 
+def secret_file_must_be_private_and_long_enough(flag, name, secret):
+    """A token or secret file that is too short, readable by others or
+    missing stops the daemon with exit 2, naming the flag and why, never
+    the content."""
+    db = os.path.join(it.TMP, name + ".db")
+    short = token_file("short." + name, "abc")
+    loose = os.path.join(it.TMP, "loose." + name)
+    with open(loose, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(loose, 0o644)
+    none = os.path.join(it.TMP, "none." + name)
+    for path, word in ((short, b"16"), (loose, b"chmod 600"), (none, none.encode())):
+        r = subprocess.run([it.ARGS.daemon, "--db", db, flag, path], capture_output=True, timeout=10)
+        eq(r.returncode, 2, f"exit code for {path}")
+        check(flag.encode() in r.stderr and word in r.stderr, f"says which flag and why: {r.stderr!r}")
+        check(secret.encode() not in r.stderr, "never the content")
+
+
 @test
 def token_file_must_be_private_and_long_enough():
-    db = os.path.join(it.TMP, "tok.db")
-    short = token_file("short.token", "abc")
-    loose = os.path.join(it.TMP, "loose.token")
-    with open(loose, "w") as f:
-        f.write(TOKEN + "\n")
-    os.chmod(loose, 0o644)
-    for path, word in ((short, b"16"), (loose, b"chmod 600"), (os.path.join(it.TMP, "none.token"), b"none.token")):
-        r = subprocess.run([it.ARGS.daemon, "--db", db, "--token-file", path], capture_output=True, timeout=10)
-        eq(r.returncode, 2, f"exit code for {path}")
-        check(word in r.stderr, f"says why: {r.stderr!r}")
+    secret_file_must_be_private_and_long_enough("--token-file", "token", TOKEN)
 
 
 @test
@@ -575,17 +584,7 @@ def an_agent_refuses_a_daemon_whose_certificate_names_another_host():
 
 @test
 def ingest_secret_file_must_be_private_and_long_enough():
-    db = os.path.join(it.TMP, "secret.db")
-    short = token_file("short.secret", "abc")
-    loose = os.path.join(it.TMP, "loose.secret")
-    with open(loose, "w") as f:
-        f.write(SECRET + "\n")
-    os.chmod(loose, 0o644)
-    for path, word in ((short, b"16"), (loose, b"chmod 600"), (os.path.join(it.TMP, "none.secret"), b"none.secret")):
-        r = subprocess.run([it.ARGS.daemon, "--db", db, "--ingest-secret-file", path], capture_output=True, timeout=10)
-        eq(r.returncode, 2, f"exit code for {path}")
-        check(b"--ingest-secret-file" in r.stderr and word in r.stderr, f"says which flag and why: {r.stderr!r}")
-        check(SECRET.encode() not in r.stderr, "never the secret")
+    secret_file_must_be_private_and_long_enough("--ingest-secret-file", "secret", SECRET)
 
 
 def main():

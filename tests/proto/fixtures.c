@@ -458,3 +458,20 @@ long proto_fixture_capture(unsigned char *out, size_t cap, size_t *starts) {
     }
     return (long)len;
 }
+
+unsigned char *proto_load_hex(const char *dir, const char *name, size_t *len) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.hex", dir, name);
+    size_t text_len;
+    char *text = proto_read_file(path, &text_len);
+    if (!text) return NULL;
+    unsigned char *bytes = malloc(text_len / 2 + 1);
+    long n = bytes ? proto_hex_parse(text, bytes, text_len / 2 + 1) : -1;
+    free(text);
+    if (n < 0) {
+        free(bytes);
+        return NULL;
+    }
+    *len = (size_t)n;
+    return bytes;
+}

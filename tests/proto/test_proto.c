@@ -315,17 +315,11 @@ Test(compat, hellos_of_a_1_1_agent_decode_without_a_secret) {
     for (size_t i = 0; i < proto_fixture_count(); i++) {
         const fa_proto_msg_t *fx = proto_fixture_msg(i);
         if (fx->header.type != FA_PROTO_HELLO) continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s.hex", d && *d ? d : "tests/proto/golden_v1_1", proto_fixture_name(i));
-        size_t text_len;
-        char *text = proto_read_file(path, &text_len);
-        cr_assert(text, "%s: missing", path);
-        unsigned char *old = malloc(text_len / 2 + 1);
-        long n = proto_hex_parse(text, old, text_len / 2 + 1);
-        free(text);
-        cr_assert(n > 0);
+        size_t n;
+        unsigned char *old = proto_load_hex(d && *d ? d : "tests/proto/golden_v1_1", proto_fixture_name(i), &n);
+        cr_assert(old, "%s: no 1.1 golden", proto_fixture_name(i));
         fa_proto_msg_t m;
-        cr_assert_err(decode(old, (size_t)n, &m), FA_PROTO_OK);
+        cr_assert_err(decode(old, n, &m), FA_PROTO_OK);
         cr_assert_eq(m.header.version_minor, 1);
         cr_assert(m.hello.ingest_secret.len == 0);
         fa_proto_msg_t want = without_secret(fx);
@@ -334,7 +328,7 @@ Test(compat, hellos_of_a_1_1_agent_decode_without_a_secret) {
         size_t len;
         unsigned char *now = load_golden(i, &len);
         size_t end = hello_v1_1_end(&fx->hello, len);
-        cr_assert_eq((size_t)n, end, "%s", proto_fixture_name(i));
+        cr_assert_eq(n, end, "%s", proto_fixture_name(i));
         cr_assert(memcmp(old + 12, now + 12, end - 12) == 0 && memcmp(old, now, 5) == 0 && old[6] == now[6],
                   "%s", proto_fixture_name(i));
         free(now);

@@ -19,20 +19,6 @@
 
 static fa_proto_space_t space;
 
-static unsigned char *load(const char *dir, const char *name, size_t *len) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.hex", dir, name);
-    size_t text_len;
-    char *text = proto_read_file(path, &text_len);
-    if (!text) return NULL;
-    unsigned char *bytes = malloc(text_len / 2 + 1);
-    long n = proto_hex_parse(text, bytes, text_len / 2 + 1);
-    free(text);
-    cr_assert(n > 0, "%s: bad hex", path);
-    *len = (size_t)n;
-    return bytes;
-}
-
 /* The fixture as a 1.0 reader sees it: no sites. */
 static fa_proto_msg_t as_1_0(const fa_proto_msg_t *m) {
     fa_proto_msg_t c = *m;
@@ -50,7 +36,7 @@ Test(reader_1_0, reads_every_1_2_message_as_its_1_0_part_and_refuses_only_sites)
     for (size_t i = 0; i < proto_fixture_count(); i++) {
         const fa_proto_msg_t *fx = proto_fixture_msg(i);
         size_t len;
-        unsigned char *raw = load("tests/proto/golden", proto_fixture_name(i), &len);
+        unsigned char *raw = proto_load_hex("tests/proto/golden", proto_fixture_name(i), &len);
         cr_assert(raw, "run from the top directory");
         fa_proto_storage_t st = fa_proto_storage_of(&space);
         fa_proto_msg_t m;
@@ -77,7 +63,7 @@ Test(reader_1_0, reads_1_0_messages_as_before) {
     int n = 0;
     for (size_t i = 0; i < proto_fixture_count(); i++) {
         size_t len;
-        unsigned char *raw = load("tests/proto/golden_v1_0", proto_fixture_name(i), &len);
+        unsigned char *raw = proto_load_hex("tests/proto/golden_v1_0", proto_fixture_name(i), &len);
         if (!raw) continue;
         fa_proto_storage_t st = fa_proto_storage_of(&space);
         fa_proto_msg_t m;

@@ -16,25 +16,12 @@
 
 static fa_proto_space_t space;
 
-static unsigned char *load(const char *dir, const char *name, size_t *len) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.hex", dir, name);
-    size_t text_len;
-    char *text = proto_read_file(path, &text_len);
-    cr_assert(text, "%s: missing (run from the top directory)", path);
-    unsigned char *bytes = malloc(text_len / 2 + 1);
-    long n = proto_hex_parse(text, bytes, text_len / 2 + 1);
-    free(text);
-    cr_assert(n > 0, "%s: bad hex", path);
-    *len = (size_t)n;
-    return bytes;
-}
-
 /* Decodes golden `name` of dir and checks it equals fixture i without its
  * secret; returns the secret length the decoder saw (always 0 here). */
 static size_t read_hello(const char *dir, size_t i) {
     size_t len;
-    unsigned char *raw = load(dir, proto_fixture_name(i), &len);
+    unsigned char *raw = proto_load_hex(dir, proto_fixture_name(i), &len);
+    cr_assert(raw, "%s/%s.hex: missing or bad (run from the top directory)", dir, proto_fixture_name(i));
     fa_proto_storage_t st = fa_proto_storage_of(&space);
     fa_proto_msg_t m;
     int rc = fa_proto_decode(raw, len, &m, &st);
