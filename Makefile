@@ -92,9 +92,13 @@ deps:
 
 # Tests run one after the other (each step prints its runner's summary); the
 # first failure stops make with a non-zero status.
+# The test steps run TEST_JOBS at a time (each step's output printed whole
+# when it ends): most of their time is spent waiting on daemons, browsers
+# and PostgreSQL, not computing. TEST_JOBS=1 runs them one by one.
+TEST_JOBS ?= 2
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory $(TEST_STEPS)
+	$(Q)$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(TEST_STEPS)
 	@echo "make test: all test steps passed"
 
 bench:

@@ -15,14 +15,14 @@
 #include "synth.h"
 
 #include <fa_capture.h>
+#include <fa_capture_file.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static uint64_t rng(uint64_t *s) {
@@ -101,26 +101,25 @@ static int gen(const char *out, uint64_t frames, uint32_t tags, uint64_t seed, u
     return 0;
 }
 
+/* Decodes a capture the way fa-cli compare does (read in whole, then
+ * decoded front to back). */
 static int decode(const char *path, uint64_t *messages) {
     int fd = open(path, O_RDONLY);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        perror(path);
+    fa_capture_file_t file;
+    int frc = fd < 0 ? -errno : fa_capture_file_read(fd, &file);
+    if (fd >= 0) close(fd);
+    if (frc < 0) {
+        fprintf(stderr, "%s: %s\n", path, strerror(-frc));
         return 1;
     }
-    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return 1;
-    madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
     static fa_proto_space_t space;
     fa_proto_storage_t st = fa_proto_storage_of(&space);
-    fa_capture_reader_t r;
-    if (fa_capture_reader_init(&r, map, (size_t)sb.st_size) != 0) return 1;
+    fa_capture_reader_t r = {0};
+    int rc = fa_capture_reader_init(&r, file.data, file.len);
     fa_proto_msg_t m;
-    int rc;
-    while ((rc = fa_capture_next(&r, &m, &st)) == 1)
-        ;
-    munmap(map, (size_t)sb.st_size);
+    while (rc == 0 && (rc = fa_capture_next(&r, &m, &st)) == 1)
+        fa_capture_file_release_before(&file, r.message_offset);
+    fa_capture_file_free(&file);
     *messages += r.messages;
     return rc == 0 ? 0 : 1;
 }

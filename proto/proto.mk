@@ -2,7 +2,7 @@
 # golden vectors. Only lib's header is used (for the snapshot helper);
 # nothing of lib is linked.
 PROTO_SRCS := $(wildcard proto/src/*.c)
-PROTO_HDRS := proto/include/fa_proto.h proto/include/fa_capture.h
+PROTO_HDRS := proto/include/fa_proto.h proto/include/fa_capture.h proto/include/fa_capture_file.h
 proto_objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(PROTO_SRCS))
 
 # $(BUILD)/<variant>/libfa-proto.a for every variant.

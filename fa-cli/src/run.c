@@ -5,13 +5,13 @@
 #include "u64map.h"
 
 #include <fa_capture.h>
+#include <fa_capture_file.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,33 +102,6 @@ static int capture_frame(capture_state_t *cs, const fa_proto_msg_t *m) {
     return cs->v->on_frame ? cs->v->on_frame(cs->v->user, &rf) : 0;
 }
 
-/* The first *len bytes of fd in private anonymous memory of map_size
- * (*len) bytes, read with read(2): a mapping of the file would kill the
- * reader with SIGBUS past a new end if the file shrank while it is read
- * (the agent cuts a capture back to its last whole message after a failed
- * write). *len becomes what was read: less when the file shrank since its
- * fstat. Anonymous pages, so that pages already decoded can be given back.
- * MAP_FAILED (errno set) on failure. */
-static void *read_capture_bytes(int fd, size_t *len) {
-    size_t map_size = *len, got = 0;
-    char *buf = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED) return MAP_FAILED;
-    while (got < map_size) {
-        ssize_t n = read(fd, buf + got, map_size - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int e = errno;
-            munmap(buf, map_size);
-            errno = e;
-            return MAP_FAILED;
-        }
-        if (n == 0) break;
-        got += (size_t)n;
-    }
-    *len = got;
-    return buf;
-}
-
 int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v, run_info_t *info) {
     memset(info, 0, sizeof *info);
     if (strncmp(path, "file:", 5) == 0) path += 5;
@@ -140,28 +113,21 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
         fprintf(cli->err, CLI_NAME " %s: cannot open capture '%s': %s\n", cli->command, shown, strerror(errno));
         return CLI_EXIT_USAGE;
     }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    fa_capture_file_t file;
+    int frc = fa_capture_file_read(fd, &file);
+    close(fd);
+    if (frc == -EINVAL) {
         fprintf(cli->err, CLI_NAME " %s: '%s' is not a regular file\n", cli->command, shown);
-        close(fd);
         return CLI_EXIT_USAGE;
     }
-    size_t map_size = (size_t)sb.st_size, len = map_size;
-    void *map = NULL;
-    if (len) {
-        map = read_capture_bytes(fd, &len);
-        if (map == MAP_FAILED) {
-            fprintf(cli->err, CLI_NAME " %s: cannot read capture '%s': %s\n", cli->command, shown,
-                    strerror(errno));
-            close(fd);
-            return CLI_EXIT_SERVER;
-        }
+    if (frc < 0) {
+        fprintf(cli->err, CLI_NAME " %s: cannot read capture '%s': %s\n", cli->command, shown, strerror(-frc));
+        return CLI_EXIT_SERVER;
     }
-    close(fd);
     int rc = 0;
     fa_proto_space_t *space = NULL;
     fa_capture_reader_t r;
-    int prc = fa_capture_reader_init(&r, map, len);
+    int prc = fa_capture_reader_init(&r, file.data, file.len);
     if (prc < 0) {
         fprintf(cli->err, CLI_NAME " %s: '%s' is not a framealloc capture file (%s)\n", cli->command, shown,
                 fa_proto_strerror(prc));
@@ -179,17 +145,10 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
     capture_state_t cs = {.cli = cli, .path = shown, .v = v, .info = info};
     uint64_t session = 0;
     fa_proto_msg_t m;
-    size_t dropped_to = 0;
-    long page = sysconf(_SC_PAGESIZE);
     while (rc == 0 && (prc = fa_capture_next(&r, &m, &st)) != 0) {
-        /* Pages already decoded are given back every 32 MiB: a one-hour
-         * capture is hundreds of MB, and nothing looks back (the file was
+        /* Nothing looks back: decoded pages are given back (the file was
          * read in whole first, so the peak is still its size). */
-        if (page > 0 && r.message_offset - dropped_to >= (32u << 20)) {
-            size_t upto = r.message_offset / (size_t)page * (size_t)page;
-            (void)madvise((char *)map + dropped_to, upto - dropped_to, MADV_DONTNEED);
-            dropped_to = upto;
-        }
+        fa_capture_file_release_before(&file, r.message_offset);
         if (prc < 0) {
             if (!r.resumable) {
                 fprintf(cli->err,
@@ -249,7 +208,7 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
     if (rc == 0 && !cs.have_hello && v->on_info) v->on_info(v->user, info);
 out:
     free(space);
-    if (map) munmap(map, map_size);
+    fa_capture_file_free(&file);
     return rc;
 }
 

@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -18,6 +16,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "fa_capture.h"
+#include "fa_capture_file.h"
 #include "log.h"
 #include "sessions.h"
 #include "stats.h"
@@ -37,8 +36,7 @@ typedef struct importer {
     /* The file being read. */
     bool open;
     const char *path;
-    void *map;
-    size_t len;
+    fa_capture_file_t file;
     fa_capture_reader_t r;
     fa_proto_space_t *space;
     uint64_t session, frames;
@@ -65,8 +63,7 @@ static void remember(importer_t *im, uint64_t id) {
 }
 
 static void close_file(importer_t *im) {
-    if (im->map) munmap(im->map, im->len);
-    im->map = NULL;
+    fa_capture_file_free(&im->file);
     im->open = false;
 }
 
@@ -77,7 +74,7 @@ static void bad_file(importer_t *im, const char *fmt, const char *detail) {
     im->rc = IMPORT_BAD_FILE;
 }
 
-/* Maps the next file and checks its header. false when it cannot be read
+/* Reads the next file and checks its header. false when it cannot be read
  * (said, counted). */
 static bool open_file(importer_t *im, const char *path) {
     memset(&im->r, 0, sizeof im->r);
@@ -85,21 +82,13 @@ static bool open_file(importer_t *im, const char *path) {
     im->session = im->frames = 0;
     im->have_hello = im->skipping = false;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        bad_file(im, "cannot read it (%s)", fd < 0 ? strerror(errno) : "not a regular file");
-        if (fd >= 0) close(fd);
+    int rc = fd < 0 ? -errno : fa_capture_file_read(fd, &im->file);
+    if (fd >= 0) close(fd);
+    if (rc < 0) {
+        bad_file(im, "cannot read it (%s)", rc == -EINVAL ? "not a regular file" : strerror(-rc));
         return false;
     }
-    im->len = (size_t)sb.st_size;
-    im->map = im->len ? mmap(NULL, im->len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-    close(fd);
-    if (im->map == MAP_FAILED) {
-        im->map = NULL;
-        bad_file(im, "cannot map it (%s)", strerror(errno));
-        return false;
-    }
-    int rc = fa_capture_reader_init(&im->r, im->map, im->len);
+    rc = fa_capture_reader_init(&im->r, im->file.data, im->file.len);
     if (rc < 0) {
         bad_file(im, "not a framealloc capture file (%s)", fa_proto_strerror(rc));
         close_file(im);
@@ -184,6 +173,7 @@ static bool feed(importer_t *im) {
         im->frames += m.header.type == FA_PROTO_FRAME;
         sessions_handle(im->ctx->sessions, im->r.data + im->r.message_offset,
                         FA_PROTO_HEADER_SIZE + m.header.body_len, im->recv_ms, im->recv_mono);
+        fa_capture_file_release_before(&im->file, im->r.message_offset); /* handled: copied */
     }
     return true;
 }

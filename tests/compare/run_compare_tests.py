@@ -334,30 +334,44 @@ def api(url, path, **params):
         return e.code, json.loads(e.read())
 
 
-def test_daemon_compare(t):
+def test_daemon_compare(t, store="sqlite"):
     """GET /api/v1/compare on the two captures imported as sessions: the
     diff fa-cli compare gives on the files (libfa-compare, the same code),
-    within its frame and row bounds, and precise errors."""
+    within its frame and row bounds, and precise errors. On both stores: the
+    sessions are read back through the store interface."""
     if not t.daemon:
         return
-    db = t.path("compare.db")
-    p = subprocess.run([t.daemon, "--db", db, "--import", t.base, t.leak], capture_output=True, text=True,
-                       timeout=60)
+    if store == "postgresql":
+        sys.path.insert(0, os.path.join(HERE, "..", "insightd"))
+        from pgserver import PgServer
+        with PgServer() as pg:
+            return daemon_compare(t, pg.uri(pg.create_db("cmp")), "pg-")
+    return daemon_compare(t, t.path("compare.db"), "")
+
+
+def test_daemon_compare_pg(t):
+    test_daemon_compare(t, "postgresql")
+
+
+def daemon_compare(t, db, prefix):
+    p = subprocess.run([t.daemon, "--store", db, "--import", t.base, t.leak], capture_output=True, text=True,
+                       timeout=120)
     assert p.returncode == 0, p.stderr
     ids = re.findall(r"session ([0-9a-f]{16}) imported", p.stderr + p.stdout)
     assert len(ids) == 2, p.stderr
-    log = open(t.path("daemon.log"), "w")
-    d = subprocess.Popen([t.daemon, "--db", db, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0"],
+    logname = t.path(prefix + "daemon.log")
+    log = open(logname, "w")
+    d = subprocess.Popen([t.daemon, "--store", db, "--listen", "127.0.0.1:0", "--ingest", "tcp://127.0.0.1:0"],
                          stdout=log, stderr=subprocess.STDOUT)
     try:
         url = None
         for _ in range(100):
-            m = re.search(r"ready http=(http://\S+)", open(t.path("daemon.log")).read())
+            m = re.search(r"ready http=(http://\S+)", open(logname).read())
             if m:
                 url = m.group(1)
                 break
             time.sleep(0.1)
-        assert url, open(t.path("daemon.log")).read()
+        assert url, open(logname).read()
         code, doc = api(url, "/api/v1/compare", base=ids[0], candidate=ids[1], limit=1000)
         assert code == 200, doc
         cli = json.loads(t.run("--json", "compare", t.base, t.leak, expect=4).stdout)
@@ -392,7 +406,7 @@ def test_daemon_compare(t):
     finally:
         d.send_signal(signal.SIGTERM)
         d.wait(timeout=30)
-    text = open(t.path("daemon.log")).read()
+    text = open(logname).read()
     assert d.returncode == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-3000:]
 
 
@@ -454,6 +468,7 @@ def main():
         ("missing files, non-captures, bad options: exit 2 naming them", test_bad_inputs),
         ("export --format trace: schema-valid, counters agree with compare", test_trace_export),
         ("GET /api/v1/compare: the diff of fa-cli compare, bounded, with precise errors", test_daemon_compare),
+        ("GET /api/v1/compare on a PostgreSQL store: the same diff", test_daemon_compare_pg),
         ("export --format folded: integer stacks by tag path", test_folded_export),
         ("examples/ci-memory-gate.sh: baseline, pass, then exit 4 on the leak with reports", test_ci_script),
         ("every path again under ASan+UBSan: no report, no leak", test_asan),

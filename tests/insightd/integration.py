@@ -1388,6 +1388,71 @@ def import_loads_captures_idempotently():
           f"--no-ingest --import refused: {r.returncode} {r.stdout[-300:]}{r.stderr[-300:]}")
 
 
+@test
+def import_survives_a_capture_cut_while_read():
+    """The agent cuts a capture back to its last whole message after a failed
+    write, so a capture can shrink while fa-insightd --import reads it. A
+    mapping of the file killed the import with SIGBUS on the first page past
+    the new end; the import must read what was there and finish."""
+    if not ARGS.agent_game:
+        raise Skip("fa-agent/ has no header and library yet")
+    work = tempfile.mkdtemp(prefix="import-cut-", dir=TMP)
+    src = os.path.join(work, "src.facap")
+    r = subprocess.run([ARGS.agent_game, "file:" + src], capture_output=True, timeout=60, text=True)
+    eq(r.returncode, 0, f"agent game: {r.stderr[-300:]}")
+    data = open(src, "rb").read()
+    # The file header and the messages before the first FRAME (HELLO,
+    # SITES), then the session's FRAMEs repeated up to ~48 MiB, so that the
+    # import is still reading when the file is cut.
+    i, head, frames = 16, None, []
+    while i + 28 <= len(data):
+        end = i + 28 + int.from_bytes(data[i + 8:i + 12], "little")
+        if data[i + 6] == 2:
+            head = head if head is not None else data[:i]
+            frames.append(data[i:end])
+        i = end
+    check(head is not None and frames, "the capture has frames")
+    big = os.path.join(work, "big.facap")
+    span = len(b"".join(frames))
+    seq = int.from_bytes(frames[0][20:28], "little")
+    with open(big, "wb") as f:
+        f.write(head)
+        for k in range(max(1, (48 << 20) // span)):
+            for fr in frames:  # new seq, frame number and start time per copy
+                m = bytearray(fr)
+                m[20:28] = seq.to_bytes(8, "little")
+                seq += 1
+                for off in (28, 36):
+                    v = int.from_bytes(m[off:off + 8], "little") + k * (len(frames) + 1) * (1 if off == 28 else 16666666)
+                    m[off:off + 8] = v.to_bytes(8, "little")
+                f.write(m)
+    db = new_store("import-cut", work)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=1")
+    p = subprocess.Popen([ARGS.daemon, "--store", db, "--import", big], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    # Cut it as soon as the import holds the file (a mapping, or an open
+    # descriptor), or after 5 s.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            held = big in open(f"/proc/{p.pid}/maps").read() or any(
+                os.readlink(f"/proc/{p.pid}/fd/{fd}") == big for fd in os.listdir(f"/proc/{p.pid}/fd"))
+        except OSError:
+            held = False
+        if held:
+            break
+        time.sleep(0.001)
+    os.truncate(big, len(head) + 10 * len(frames[0]))  # while the import reads it
+    try:
+        out, err = p.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    check(p.returncode >= 0, f"the import was killed by signal {-p.returncode}: {out[-500:]}{err[-1000:]}")
+    eq(p.returncode, 0, f"import: {out[-500:]}{err[-1500:]}")
+    check(re.search(r"session [0-9a-f]{16} imported, \d+ frames", out), out)
+
+
 # ---------------------------------------------------------------------------
 # Call sites
 
