@@ -109,7 +109,7 @@ static void refuse(gate_t *g, conn_t *c, uint32_t source, const char *why) {
 }
 
 bool gate_admit(gate_t *g, const void *buf, size_t len, uint32_t source) {
-    conn_t *c = entry(g, source);
+    conn_t *c = source ? entry(g, source) : NULL; /* 0 is no connection: never admitted */
     fa_proto_header_t h;
     if (fa_proto_decode_header(buf, len, &h) != FA_PROTO_OK || h.type != FA_PROTO_HELLO) {
         if (c && c->state == CONN_ADMITTED) return true;

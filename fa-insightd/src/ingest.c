@@ -46,6 +46,8 @@ struct ingest {
     pthread_t closer;
     bool closer_started;
     log_limiter_t full_lim; /* loop thread only */
+    /* ingest_handshake_failures' copy of nng's figures (loop thread) */
+    uint64_t handshakes_at, tls_failures, proto_failures;
     uint64_t drops_seen;
 };
 
@@ -177,12 +179,18 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg) {
 
 void ingest_handshake_failures(ingest_t *in, uint64_t *tls, uint64_t *protocol) {
     *tls = *protocol = 0;
+    if (!in) return;
+    uint64_t now = clock_mono_ms();
     nng_stat *all = NULL;
-    if (!in || nng_stats_get(&all) != 0) return;
-    nng_stat *l = nng_stat_find_listener(all, in->listener), *s;
-    if (l && (s = nng_stat_find(l, "auth")) != NULL) *tls = nng_stat_value(s);
-    if (l && (s = nng_stat_find(l, "proto")) != NULL) *protocol = nng_stat_value(s);
-    nng_stats_free(all);
+    if ((!in->handshakes_at || now - in->handshakes_at >= INGEST_HANDSHAKE_REFRESH_MS) && nng_stats_get(&all) == 0) {
+        nng_stat *l = nng_stat_find_listener(all, in->listener), *s;
+        if (l && (s = nng_stat_find(l, "auth")) != NULL) in->tls_failures = nng_stat_value(s);
+        if (l && (s = nng_stat_find(l, "proto")) != NULL) in->proto_failures = nng_stat_value(s);
+        nng_stats_free(all);
+        in->handshakes_at = now;
+    }
+    *tls = in->tls_failures;
+    *protocol = in->proto_failures;
 }
 
 bool ingest_source_open(uint32_t source) {

@@ -529,10 +529,9 @@ int main(int argc, char **argv) {
     /* 4. Ingest: nng PULL, handed to the loop. */
     if (cfg.tls_cert[0] && tlsconf_server(&ctx.tls, cfg.tls_cert, cfg.tls_key, err, sizeof err) != 0)
         return fail_start(err);
-    if (ingest_secret[0] && !cfg.no_ingest) {
-        if (!(gate = gate_create(ingest_secret, ingest_source_open))) return fail_start("out of memory");
-        explicit_bzero(ingest_secret, sizeof ingest_secret); /* the gate keeps the one copy */
-    }
+    if (ingest_secret[0] && !cfg.no_ingest && !(gate = gate_create(ingest_secret, ingest_source_open)))
+        return fail_start("out of memory");
+    explicit_bzero(ingest_secret, sizeof ingest_secret); /* the gate keeps the one copy */
     if (cfg.no_ingest)
         snprintf(ctx.ingest_url, sizeof ctx.ingest_url, "none");
     else if (ingest_start(&ingest, ctx.loop, cfg.ingest, config_url_is_tls(cfg.ingest) ? ctx.tls : NULL,

@@ -57,6 +57,9 @@ Test(gate, a_connection_is_admitted_by_its_hello_with_the_secret_and_only_that_o
     cr_assert_eq(g_stats.ingest_refused_unauthenticated, 4);
     /* ... from an admitted one: the sessions reject and count them. */
     cr_assert(gate_admit(g, "GET / HTTP/1.1\r\n", 16, 1));
+    /* Source 0 is no connection: never admitted, even with the secret. */
+    cr_assert_not(admit(g, FA_PROTO_HELLO, SECRET, 0));
+    cr_assert_not(admit(g, FA_PROTO_FRAME, NULL, 0));
     gate_destroy(g);
 }
 
