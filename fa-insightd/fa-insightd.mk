@@ -219,3 +219,8 @@ FUZZ_SRCS_sarif := fa-insightd/src/lint.c fa-insightd/src/json.c fa-insightd/src
 FUZZ_INCLUDES_sarif := -Ifa-insightd/src -Ilib/include -Iproto/include $(TEXT_INCLUDES) $(PKG_CFLAGS) \
 	$(or $(shell pkg-config --cflags libcjson 2>/dev/null),-I/usr/include/cjson)
 FUZZ_LIBS_sarif := $(INSIGHTD_LIBS)
+# The request-head parser that reads what clients pipeline behind a
+# connection's first request (fuzz/fuzz_reqhead.c).
+FUZZ_TARGETS += reqhead
+FUZZ_SRCS_reqhead := fa-insightd/src/reqhead.c
+FUZZ_INCLUDES_reqhead := -Ifa-insightd/src

@@ -179,9 +179,13 @@ typedef struct fa_agent_desc {
     const char *build_id;      /* the game's build identifier; "" */
     /* Ring and message sizes. Memory: ring_slots x (max_tags x
      * sizeof(fa_tag_row_t) + max_threads x sizeof(fa_thread_row_t) +
-     * max_findings x sizeof(fa_finding_t) + max_site_rows x
+     * max_findings x sizeof(fa_finding_t) + 4 x max_site_rows x
      * sizeof(fa_site_row_t)), allocated at start; only the rows a game
-     * really has are ever touched (site rows are touched at start). */
+     * really has are ever touched (site rows are touched at start: 2.6 MB
+     * with the defaults). A slot holds up to 4 x max_site_rows active
+     * (site, tag) pairs as they are, and the sender ranks them into at most
+     * max_site_rows rows; with more active pairs, lib ranks them on the game
+     * thread (the same rows, at a higher cost there). */
     uint32_t ring_slots;   /* snapshots queued for the sender; 64, rounded
                               up to a power of two, at least 2 */
     uint32_t max_tags;     /* tag rows per FRAME; lib's max_tags, at most

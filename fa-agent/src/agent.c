@@ -206,6 +206,8 @@ static void destroy(fa_agent_t *a) {
     free(a->ring.sites);
     free(a->sender.site_rows);
     free(a->sender.site_defs);
+    free(a->sender.ranked_sites);
+    free(a->sender.rank_work);
     free(a->sender.stream.sites_defined);
     free(a->capture.sink.sites_defined);
     free(a->sender.wire);
@@ -227,7 +229,7 @@ static void destroy(fa_agent_t *a) {
 static int allocate(fa_agent_t *a) {
     const fa_agent_desc_t *d = &a->desc;
     size_t tags = d->max_tags, threads = d->max_threads, findings = d->max_findings, slots = d->ring_slots;
-    size_t sites = d->max_site_rows;
+    size_t sites = d->max_site_rows, pairs = (size_t)FA__AGENT_SITE_PAIRS * d->max_site_rows;
 
     /* The ring: every slot holds one whole snapshot. Pages of rows that a
      * game with fewer tags never uses are never touched. */
@@ -239,9 +241,10 @@ static int allocate(fa_agent_t *a) {
     r->threads = calloc(slots * threads, sizeof *r->threads);
     r->findings = calloc(slots * findings, sizeof *r->findings);
     /* Touched now (memset), so that the game thread never faults on them. */
-    r->sites = malloc(slots * sites * sizeof *r->sites);
+    r->site_pairs = (uint32_t)pairs;
+    r->sites = malloc(slots * pairs * sizeof *r->sites);
     if (!r->slots || !r->rows || !r->threads || !r->findings || !r->sites) return FA_ERR_NO_MEMORY;
-    memset(r->sites, 0, slots * sites * sizeof *r->sites);
+    memset(r->sites, 0, slots * pairs * sizeof *r->sites);
     /* Touch the rows the game's current tags will fill (and a margin), so
      * that the first pass over the ring makes no page faults on the game
      * thread; pages for tags created later fault once per slot. */
@@ -260,8 +263,7 @@ static int allocate(fa_agent_t *a) {
         s->threads_capacity = (uint32_t)threads;
         s->findings = r->findings + i * findings;
         s->findings_capacity = (uint32_t)findings;
-        s->sites = r->sites + i * sites;
-        s->sites_capacity = (uint32_t)sites;
+        r->slots[i].site_pairs = r->sites + i * pairs;
     }
 
     /* The sender's wire buffer: the largest message it can build, a HELLO
@@ -281,8 +283,13 @@ static int allocate(fa_agent_t *a) {
     a->sender.findings = calloc(findings, sizeof *a->sender.findings);
     a->sender.site_rows = calloc(sites, sizeof *a->sender.site_rows);
     a->sender.site_defs = calloc(FA__AGENT_SITES_PER_MESSAGE, sizeof *a->sender.site_defs);
+    a->sender.ranked_sites = calloc(sites, sizeof *a->sender.ranked_sites);
+    /* Tag ids in site rows are below lib's tag count, at most its max_tags. */
+    a->sender.rank_work_count = pairs + fa_config_effective(a->fa).max_tags;
+    a->sender.rank_work = calloc(a->sender.rank_work_count, sizeof *a->sender.rank_work);
     if (!a->sender.wire || !a->sender.defs || !a->sender.tag_stats || !a->sender.thread_rows ||
-        !a->sender.findings || !a->sender.site_rows || !a->sender.site_defs)
+        !a->sender.findings || !a->sender.site_rows || !a->sender.site_defs || !a->sender.ranked_sites ||
+        !a->sender.rank_work)
         return FA_ERR_NO_MEMORY;
     fa__agent_sink_t *sinks[2] = {&a->sender.stream, &a->capture.sink};
     for (int i = 0; i < 2; i++) {

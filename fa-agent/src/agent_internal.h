@@ -5,12 +5,15 @@
  *
  * Division of work (measured: at 64 tags fa_snapshot_take() and
  * fa_proto_encode() each cost about a microsecond, so only the first stays
- * on the game thread):
+ * on the game thread, and since call sites, the ranking of site rows moved
+ * off it too):
  *   game thread  — takes the snapshot straight into a free ring slot's
- *                  preallocated arrays and publishes it (hook.c); drops and
- *                  counts the frame when no daemon is connected or the ring
- *                  is full;
- *   sender       — turns each slot into messages (HELLO after a new
+ *                  preallocated arrays, tag rows unsummed and site pairs
+ *                  unranked (fa_snapshot_t.defer), and publishes it
+ *                  (hook.c); drops and counts the frame when no daemon is
+ *                  connected or the ring is full;
+ *   sender       — finishes the snapshot (fa_snapshot_finish), turns each slot
+ *                  into messages (HELLO after a new
  *                  connection, TAGS for new tags and budget changes, FRAME),
  *                  encodes them into its own buffer, sends them, appends
  *                  them to the capture file, renders JSON for the file
@@ -44,6 +47,10 @@
  * entries); tag paths point into lib, which outlives the agent. */
 typedef struct fa__agent_slot {
     fa_snapshot_t snap;
+    fa_site_row_t *site_pairs; /* the slot's raw (site, tag) pairs: the game
+                                  thread copies them unranked, the sender
+                                  ranks them (snap.sites then points at the
+                                  sender's rows until the slot is reused) */
     uint64_t game_drops; /* frames the game side had dropped before this one */
     uint64_t ring_drops; /* of which for lack of a free slot */
     bool send;           /* for the daemon (false: no daemon connected) */
@@ -66,8 +73,16 @@ typedef struct fa__agent_ring {
     fa_tag_row_t *rows;       /* capacity x max_tags */
     fa_thread_row_t *threads; /* capacity x max_threads */
     fa_finding_t *findings;   /* capacity x max_findings */
-    fa_site_row_t *sites;     /* capacity x max_site_rows */
+    fa_site_row_t *sites;     /* capacity x site_pairs */
+    uint32_t site_pairs;      /* raw pairs per slot: FA__AGENT_SITE_PAIRS x
+                                 max_site_rows */
 } fa__agent_ring_t;
+
+/* Raw (site, tag) pairs a slot holds, per row a FRAME carries. Up to that
+ * many active pairs, the game thread only copies them and the sender ranks
+ * them (fa_snapshot_finish); beyond, lib ranks them on the game thread
+ * (the same rows, at a higher cost there). */
+#define FA__AGENT_SITE_PAIRS 4u
 
 /* Producer side: free slots, refreshing the cached tail only when needed. */
 static inline uint32_t fa__ring_free(fa__agent_ring_t *r, uint32_t wanted) {
@@ -191,6 +206,10 @@ struct fa_agent_s {
         fa_proto_thread_row_t *thread_rows; /* max_threads */
         fa_proto_finding_t *findings;       /* max_findings */
         fa_proto_site_row_t *site_rows;     /* max_site_rows */
+        fa_site_row_t *ranked_sites;        /* max_site_rows: a slot's ranked site rows */
+        uint64_t *rank_work;                /* the ranking's scratch: ring.site_pairs +
+                                               lib's max_tags */
+        size_t rank_work_count;
         fa_proto_site_def_t *site_defs;     /* FA__AGENT_SITES_PER_MESSAGE */
         fa__agent_sink_t stream;
     } sender;

@@ -46,6 +46,13 @@ void fa__agent_frame_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
     s->findings_total = 0;
     memset(&s->promotions, 0, sizeof s->promotions);
     memset(&s->transfers, 0, sizeof s->transfers);
+    /* The sender finishes the snapshot: it sums the tag rows up the tree
+     * and ranks the site pairs, copied as they are (it pointed sites at its
+     * own rows when it finished this slot's last snapshot). */
+    s->defer = 1;
+    s->sites = slot->site_pairs;
+    s->sites_capacity = ring->site_pairs;
+    s->site_rows_max = a->desc.max_site_rows;
     /* FA_ERR_TRUNCATED is expected when the game has more tags than
      * max_tags: tags_total tells the daemon. */
     (void)fa_snapshot_take(fa, s);

@@ -437,6 +437,10 @@ static bool drain_ring(fa_agent_t *a, sender_state_t *st) {
     fa__agent_slot_t *slot;
     while ((slot = fa__ring_peek(&a->ring)) != NULL) {
         if (st->limit_ns != UINT64_MAX && fa__agent_mono_ns() >= st->limit_ns) break;
+        /* The game thread left the tag rows unsummed and the site pairs
+         * unranked (hook.c). */
+        (void)fa_snapshot_finish(&slot->snap, a->sender.ranked_sites, a->sender.rank_work,
+                                 a->sender.rank_work_count);
         if (slot->emit) fa__agent_emit_serve(a, &slot->snap);
         if (slot->send || slot->capture) deliver_snapshot(a, st, slot);
         fa__ring_pop(&a->ring);

@@ -280,7 +280,17 @@ int http_get(const cli_t *cli, const char *path_query, http_answer_t *out) {
     START(nng_http_conn_write_req(conn, req, aio));
     if ((rc = step(aio)) != 0) goto down;
     START(nng_http_conn_read_res(conn, res, aio));
-    if ((rc = step(aio)) != 0) goto down;
+    if ((rc = step(aio)) == NNG_ECONNSHUT || rc == NNG_ECLOSED || rc == NNG_ECONNRESET) {
+        /* It took the request: something runs there. nng also ends a
+         * connection this way when an answer's head outgrows its 8 KiB
+         * read buffer. */
+        fprintf(cli->err,
+                CLI_NAME ": %s took the request, then ended the connection or answered with a head fa-cli "
+                         "cannot read (%s): is it fa-insightd?\n",
+                cli->server, nng_strerror(rc));
+        goto fail;
+    }
+    if (rc != 0) goto down;
     out->status = nng_http_res_get_status(res);
     const char *type = nng_http_res_get_header(res, "Content-Type");
     if (type) escape_sanitize_copy(out->content_type, sizeof out->content_type, type, strlen(type));

@@ -108,7 +108,8 @@ int run_read_capture(const cli_t *cli, const char *path, const run_visitor_t *v,
     char shown[256];
     copy_safe(shown, sizeof shown, path, strlen(path));
     snprintf(info->source, sizeof info->source, "capture %s", shown);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO nobody writes would wait for ever. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         fprintf(cli->err, CLI_NAME " %s: cannot open capture '%s': %s\n", cli->command, shown, strerror(errno));
         return CLI_EXIT_USAGE;
@@ -409,7 +410,11 @@ int run_read(const cli_t *cli, const char *spec, const run_visitor_t *v, run_inf
     if (spec && strncmp(spec, "session:", 8) != 0 && (strchr(spec, '/') || strstr(spec, ".facap"))) {
         char shown[256];
         copy_safe(shown, sizeof shown, spec, strlen(spec));
-        fprintf(cli->err, CLI_NAME " %s: no capture file '%s' (%s)\n", cli->command, shown, strerror(ENOENT));
+        struct stat sb;
+        if (stat(spec, &sb) == 0)
+            fprintf(cli->err, CLI_NAME " %s: '%s' is not a regular file\n", cli->command, shown);
+        else
+            fprintf(cli->err, CLI_NAME " %s: no capture file '%s' (%s)\n", cli->command, shown, strerror(errno));
         return CLI_EXIT_USAGE;
     }
     return run_read_session(cli, spec, v, info);

@@ -410,6 +410,8 @@ static void route_health(request_t *q) {
     jw_u64(&w, "refused_body", g_stats.http_refused_body);
     jw_u64(&w, "refused_host", g_stats.http_refused_host);
     jw_u64(&w, "refused_token", g_stats.http_refused_token);
+    jw_u64(&w, "pipelined", g_stats.http_pipelined);
+    jw_u64(&w, "refused_head", g_stats.http_refused_head);
     jw_str(&w, "web_root", c->cfg->web_root);
     jw_bool(&w, "web_root_ok", c->web_root_ok);
     jw_end_object(&w);

@@ -1,11 +1,12 @@
 /* fleetagg.h — the fleet view's figures (store.h, store_read_fleet) from
- * one row per (session, tag), computed here: the SQLite store feeds it its
- * rows; the PostgreSQL store computes the same figures in SQL (any thread;
- * an aggregator belongs to one thread).
+ * the sessions in the window and their tags' figures, computed here for
+ * both stores (so that they give the same): each store hands over its rows
+ * in whatever order its scan yields them, two plain queries that need no
+ * sort, no grouping and no join of strings on the database's side (any
+ * thread; an aggregator belongs to one thread).
  *
- * Rows MUST come in (app, build, tag path, session) order, strings
- * compared bytewise. Memory: one group's rows and one build's session ids
- * and host names at a time. */
+ * Memory: each distinct string once, a few words per session and per
+ * (session, tag) row, until fleetagg_destroy. */
 #ifndef FA_INSIGHTD_FLEETAGG_H
 #define FA_INSIGHTD_FLEETAGG_H
 
@@ -16,19 +17,32 @@
 
 typedef struct fleetagg fleetagg_t;
 
-typedef struct fleetagg_row {
-    const char *app, *build, *host, *path; /* copied as needed */
+/* A session in the window (strings copied, cut at VIEW_TEXT_MAX - 1). */
+typedef struct fleetagg_session {
     uint64_t session_id, last_seen_ms;
     bool live;
+    const char *app, *build, *host;
+} fleetagg_session_t;
+
+/* One tag's figures in one session (path copied). */
+typedef struct fleetagg_tag {
+    uint64_t session_id;
+    const char *path;
     uint64_t budget_hard, peak_bytes;
     uint64_t live_sum, live_frames; /* live_frames > 0 */
-} fleetagg_row_t;
+} fleetagg_tag_t;
 
 /* NULL when out of memory. */
 fleetagg_t *fleetagg_create(const store_fleet_sink_t *sink);
-/* One row. Returns 0, 1 when the sink stopped, or -1 out of memory. */
-int fleetagg_add(fleetagg_t *a, const fleetagg_row_t *row);
-/* Hands over what is still open. Same returns. */
+/* Returns 0, or -1 out of memory. A session given twice keeps the first. */
+int fleetagg_add_session(fleetagg_t *a, const fleetagg_session_t *s);
+/* Returns 0, or -1 out of memory. Rows of a session not given (it left the
+ * window between the store's two reads) are left out. */
+int fleetagg_add_tag(fleetagg_t *a, const fleetagg_tag_t *t);
+/* Whether an add ran out of memory (the figures would be incomplete). */
+bool fleetagg_failed(const fleetagg_t *a);
+/* Hands every build and group to the sink, groups in (app, build, path)
+ * byte order. Returns 0, 1 when the sink stopped, or -1 out of memory. */
 int fleetagg_finish(fleetagg_t *a);
 void fleetagg_destroy(fleetagg_t *a);
 

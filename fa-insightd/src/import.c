@@ -81,7 +81,8 @@ static bool open_file(importer_t *im, const char *path) {
     im->path = path;
     im->session = im->frames = 0;
     im->have_hello = im->skipping = false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO nobody writes would wait for ever. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     int rc = fd < 0 ? -errno : fa_capture_file_read(fd, &im->file);
     if (fd >= 0) close(fd);
     if (rc < 0) {

@@ -40,12 +40,17 @@ typedef struct wcur {
     bool fail;
 } wcur_t;
 
-static void put(wcur_t *w, uint64_t v) {
-    if (w->fail || w->end - w->p < 10) {
+/* Called for every value of every row (a 64-tag frame: ~450 times), so
+ * the one-byte case is inlined. Room only shrinks: once a put fails,
+ * every later one fails too. */
+static inline void put(wcur_t *w, uint64_t v) {
+    if (w->end - w->p < 10) {
         w->fail = true;
-        return;
+    } else if (v < 0x80) {
+        *w->p++ = (uint8_t)v;
+    } else {
+        w->p += pack_put_varint(w->p, v);
     }
-    w->p += pack_put_varint(w->p, v);
 }
 
 typedef struct rcur {

@@ -300,6 +300,15 @@ int query_read_window(store_reader_t *r, uint64_t sid, uint64_t from, uint64_t e
     return STORE_OK;
 }
 
+query_span_t query_window_span(uint64_t end_ms, uint64_t window_ms, uint32_t points) {
+    query_span_t s = {end_ms > window_ms ? end_ms - window_ms : 0, 0};
+    if (points) {
+        s.step = window_ms / points + (window_ms % points != 0);
+        if (s.step == 0) s.step = 1;
+    }
+    return s;
+}
+
 int query_level_for(uint64_t step) {
     return step < 1000 ? -1 : step < 10000 ? STORE_SECOND : step < 60000 ? STORE_10S : STORE_MINUTE;
 }
@@ -336,9 +345,8 @@ static int series_cb(void *ud, int level, uint64_t t, uint32_t frames, const uin
 
 void query_trend(store_reader_t *r, uint64_t sid, uint16_t tag_id, const char *tag_path, uint64_t end_ms,
                  uint64_t window_ms, uint32_t points, query_result_t *res) {
-    uint64_t from = end_ms > window_ms ? end_ms - window_ms : 0;
-    uint64_t step = (window_ms + points - 1) / points;
-    if (step == 0) step = 1;
+    query_span_t span = query_window_span(end_ms, window_ms, points);
+    uint64_t from = span.from, step = span.step;
     /* The cheapest source whose resolution is finer than a point. */
     int level = query_level_for(step);
     trend_ctx_t c = {.tag_id = tag_id, .from = from, .step = step, .points = points};

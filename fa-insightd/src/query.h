@@ -47,6 +47,13 @@ typedef int (*query_row_fn)(void *ud, int level, uint64_t t_ms, uint32_t frames,
                             size_t len);
 int query_read_window(store_reader_t *r, uint64_t sid, uint64_t from, uint64_t end, int level,
                       query_row_fn fn, void *ud);
+/* A window of window_ms ending at end_ms, cut into `points` points: where
+ * it starts (0 at the earliest) and how wide a point is (rounded up, at
+ * least 1 ms; 0 without points). */
+typedef struct query_span {
+    uint64_t from, step;
+} query_span_t;
+query_span_t query_window_span(uint64_t end_ms, uint64_t window_ms, uint32_t points);
 /* The cheapest level finer than step_ms (-1: raw frames). */
 int query_level_for(uint64_t step_ms);
 /* Its name in documents: "raw", "1s", "10s", "1m". */

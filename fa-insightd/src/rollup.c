@@ -119,9 +119,32 @@ void rollup_site(rollup_t *r, const fa_proto_site_row_t *x) {
     }
 }
 
+/* A frame's values go into the per-second accumulators only; a closing
+ * second adds its figures to the open 10-second and minute buckets (min
+ * of mins, max of maxes, sums, the last value), which is what adding each
+ * frame to all three gave, for a third of the work per tag row. Widths
+ * nest (a 10-second or minute boundary is also a second's), and buckets
+ * close finest first, so a coarser bucket has every second of its frames
+ * before it closes. */
+static void fold_second(rollup_t *r) {
+    for (uint32_t i = 0; i < r->slots; i++) {
+        const acc_t *a = &r->acc[i][STORE_SECOND];
+        if (a->n == 0) continue;
+        for (int level = STORE_SECOND + 1; level < STORE_LEVELS; level++) {
+            acc_t *b = &r->acc[i][level];
+            if (b->n == 0 || a->min < b->min) b->min = a->min;
+            if (b->n == 0 || a->max > b->max) b->max = a->max;
+            b->sum += a->sum;
+            b->last = a->last;
+            b->n += a->n;
+        }
+    }
+}
+
 /* Sinks the open bucket of `level` (if it saw frames) and empties it. */
 static void close_bucket(rollup_t *r, int level, const rollup_sink_t *sink) {
     if (r->bucket_frames[level] == 0) return;
+    if (level == STORE_SECOND) fold_second(r);
     pack_rollup_row_t *rows = malloc((size_t)(r->slots ? r->slots : 1) * sizeof *rows);
     uint32_t n = 0;
     for (uint32_t i = 0; i < r->slots; i++) {
@@ -188,14 +211,12 @@ void rollup_add(rollup_t *r, uint32_t slot, uint16_t id, uint64_t v) {
     }
     if (slot >= r->slots) r->slots = slot + 1;
     r->ids[slot] = id;
-    for (int level = 0; level < STORE_LEVELS; level++) {
-        acc_t *a = &r->acc[slot][level];
-        if (a->n == 0 || v < a->min) a->min = v;
-        if (a->n == 0 || v > a->max) a->max = v;
-        a->sum += v;
-        a->last = v;
-        a->n++;
-    }
+    acc_t *a = &r->acc[slot][STORE_SECOND]; /* the coarser levels: fold_second */
+    if (a->n == 0 || v < a->min) a->min = v;
+    if (a->n == 0 || v > a->max) a->max = v;
+    a->sum += v;
+    a->last = v;
+    a->n++;
 }
 
 void rollup_finding(rollup_t *r, const fa_proto_finding_t *x) {

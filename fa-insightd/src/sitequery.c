@@ -212,12 +212,10 @@ static window_t *read_window(store_reader_t *r, const sites_query_t *q, int leve
     }
     w->q = q;
     want_tags(w);
-    w->from = q->end_ms > q->window_ms ? q->end_ms - q->window_ms : 0;
-    if (q->points) {
-        w->step = (q->window_ms + q->points - 1) / q->points;
-        if (w->step == 0) w->step = 1;
-        if (!(w->pts = calloc(q->points, sizeof *w->pts))) w->failed = true;
-    }
+    query_span_t span = query_window_span(q->end_ms, q->window_ms, q->points);
+    w->from = span.from;
+    w->step = span.step;
+    if (q->points && !(w->pts = calloc(q->points, sizeof *w->pts))) w->failed = true;
     int rc =
         w->failed ? STORE_OK : query_read_window(r, q->session_id, w->from, q->end_ms, level, window_row, w);
     if (rc != STORE_OK || w->failed) {

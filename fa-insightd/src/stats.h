@@ -63,6 +63,9 @@ typedef struct insightd_stats {
      * timeouts (conns.c) */
     uint64_t http_refused_host, http_refused_token, http_refused_body, http_header_timeouts,
         http_idle_timeouts;
+    /* requests read by http.c's own parser (after a connection's first),
+     * and heads it refused (malformed, too large, an upgrade not first) */
+    uint64_t http_pipelined, http_refused_head;
 } insightd_stats_t;
 
 extern insightd_stats_t g_stats;

@@ -37,6 +37,7 @@
 #include "fleetagg.h"
 #include "log.h"
 #include "pack.h"
+#include "storerow.h"
 
 /* Each entry moves the schema from version i to i + 1. Never edit one
  * that has shipped: append a new one. */
@@ -113,16 +114,6 @@ static const char *const migrations[] = {
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(MIGRATION_COUNT == STORE_SQLITE_SCHEMA, "one migration per schema version");
 
-#define SESSION_COLUMNS                                                                                      \
-    "id, app, label, host, build_id, pid, lib_version, start_unix_ns, start_mono_ns, have_hello, first_ms,"  \
-    " last_ms, ended_ms, end_reason, frames, last_frame, gaps, agent_dropped, last_seen_ms, next_seq,"       \
-    " duplicates, rows_rejected, clock_skew_ms"
-#define TAG_COLUMNS                                                                                          \
-    "id, parent_id, path, defined, budget_soft, budget_hard, live_bytes, peak_bytes, live_sum, live_frames"
-#define ALERT_COLUMNS                                                                                        \
-    "id, session_id, tag_id, path, level, raised_ms, raised_bytes, peak_bytes, budget_hard, cleared_ms,"     \
-    " clear_reason"
-
 enum {
     ST_SESSION,
     ST_COUNTERS,
@@ -141,7 +132,8 @@ enum {
 
 static const char *const statements[ST_COUNT] = {
     [ST_SESSION] =
-        "INSERT INTO sessions(" SESSION_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
+        "INSERT INTO sessions(" STOREROW_SESSION_COLUMNS
+        ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
         "?16,?17,?18,?19,?20,?21,?22,?23) ON CONFLICT(id) DO UPDATE SET app=?2, label=?3, host=?4,"
         " build_id=?5, pid=?6, lib_version=?7, start_unix_ns=?8, start_mono_ns=?9, have_hello=?10,"
         " first_ms=?11, last_ms=?12, ended_ms=?13, end_reason=?14, frames=?15, last_frame=?16, gaps=?17,"
@@ -149,22 +141,23 @@ static const char *const statements[ST_COUNT] = {
         " clock_skew_ms=?23",
     [ST_COUNTERS] = "UPDATE sessions SET frames=?2, last_frame=?3, gaps=?4, agent_dropped=?5, duplicates=?6,"
                     " rows_rejected=?7, next_seq=?8, first_ms=?9, last_ms=?10, last_seen_ms=?11 WHERE id=?1",
-    [ST_TAG] = "INSERT INTO tags(session_id, " TAG_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
-               " ON CONFLICT(session_id, id) DO UPDATE SET parent_id=?3, path=?4, defined=?5, budget_soft=?6,"
-               " budget_hard=?7, live_bytes=?8, peak_bytes=?9, live_sum=?10, live_frames=?11",
+    [ST_TAG] =
+        "INSERT INTO tags(session_id, " STOREROW_TAG_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+        " ON CONFLICT(session_id, id) DO UPDATE SET parent_id=?3, path=?4, defined=?5, budget_soft=?6,"
+        " budget_hard=?7, live_bytes=?8, peak_bytes=?9, live_sum=?10, live_frames=?11",
     [ST_FRAME] = "INSERT INTO frames(session_id, t_ms, frame, duration_ns, data) VALUES(?1,?2,?3,?4,?5)",
     [ST_ROLLUP_S] = "INSERT INTO rollup_1s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_ROLLUP_10] = "INSERT INTO rollup_10s(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_ROLLUP_M] = "INSERT INTO rollup_1m(session_id, t_ms, frames, data) VALUES(?1,?2,?3,?4)",
     [ST_FINDING] = "INSERT INTO findings(session_id, t_ms, code, tag_id, kind, frames, count_max, value_max)"
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-    [ST_ALERT] = "INSERT INTO alerts(" ALERT_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+    [ST_ALERT] = "INSERT INTO alerts(" STOREROW_ALERT_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
                  " ON CONFLICT(id) DO UPDATE SET level=?5, peak_bytes=?8, budget_hard=?9, cleared_ms=?10,"
                  " clear_reason=?11",
     [ST_SITE] = "INSERT INTO sites(session_id, id, line, kind, file, function) VALUES(?1,?2,?3,?4,?5,?6)"
                 " ON CONFLICT(session_id, id) DO UPDATE SET line=?3, kind=?4, file=?5, function=?6",
-    [ST_LOOKUP_SESSION] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
-    [ST_LOOKUP_TAGS] = "SELECT " TAG_COLUMNS " FROM tags WHERE session_id = ?1 ORDER BY id",
+    [ST_LOOKUP_SESSION] = "SELECT " STOREROW_SESSION_COLUMNS " FROM sessions WHERE id = ?1",
+    [ST_LOOKUP_TAGS] = "SELECT " STOREROW_TAG_COLUMNS " FROM tags WHERE session_id = ?1 ORDER BY id",
 };
 
 typedef struct sqlite_reader {
@@ -211,10 +204,6 @@ static void bind_text(sqlite3_stmt *s, int i, const char *text) {
 }
 static uint64_t col_u64(sqlite3_stmt *s, int i) {
     return (uint64_t)sqlite3_column_int64(s, i);
-}
-static void col_text(sqlite3_stmt *s, int i, char *dst, size_t cap) {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
 static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errcap) {
@@ -764,38 +753,27 @@ static int lite_check_file(store_t *st) {
 
 /* ---- sessions from rows --------------------------------------------------- */
 
+/* Columns through storerow.c, shared with the PostgreSQL store. */
+static bool lite_is_null(const void *res, int row, int col) {
+    (void)row;
+    return sqlite3_column_type((sqlite3_stmt *)res, col) == SQLITE_NULL;
+}
+static int64_t lite_i64(const void *res, int row, int col) {
+    (void)row;
+    return sqlite3_column_int64((sqlite3_stmt *)res, col);
+}
+static const char *lite_text(const void *res, int row, int col) {
+    (void)row;
+    return (const char *)sqlite3_column_text((sqlite3_stmt *)res, col);
+}
+static const storerow_src_t lite_src = {lite_is_null, lite_i64, lite_text};
+#define ROW_OF(q) (&(storerow_t){&lite_src, (q), 0})
+
 static void session_from_row(sqlite3_stmt *q, int c, session_info_t *s) {
-    memset(s, 0, sizeof *s);
-    s->id = col_u64(q, c + 0);
-    col_text(q, c + 1, s->app, sizeof s->app);
-    col_text(q, c + 2, s->label, sizeof s->label);
-    col_text(q, c + 3, s->host, sizeof s->host);
-    col_text(q, c + 4, s->build_id, sizeof s->build_id);
-    s->pid = (uint32_t)col_u64(q, c + 5);
-    s->lib_version = (uint32_t)col_u64(q, c + 6);
-    s->start_unix_ns = col_u64(q, c + 7);
-    s->start_mono_ns = col_u64(q, c + 8);
-    s->have_hello = sqlite3_column_int(q, c + 9) != 0;
-    s->start_valid =
-        s->have_hello && s->start_unix_ns > 0 && s->start_unix_ns / 1000000u < 9007199254740991ull;
-    s->first_ms = col_u64(q, c + 10);
-    s->last_ms = col_u64(q, c + 11);
-    s->ended_ms = col_u64(q, c + 12);
-    s->live = sqlite3_column_type(q, c + 12) == SQLITE_NULL;
-    s->end_reason = view_end_reason((const char *)sqlite3_column_text(q, c + 13));
-    s->frames = col_u64(q, c + 14);
-    s->last_frame = col_u64(q, c + 15);
-    s->gaps = col_u64(q, c + 16);
-    s->agent_dropped = col_u64(q, c + 17);
-    s->last_seen_ms = col_u64(q, c + 18);
-    s->next_seq = col_u64(q, c + 19);
-    s->duplicates = col_u64(q, c + 20);
-    s->rows_rejected = col_u64(q, c + 21);
-    s->skew_known = sqlite3_column_type(q, c + 22) != SQLITE_NULL;
-    s->clock_skew_ms = sqlite3_column_int64(q, c + 22);
+    storerow_session(ROW_OF(q), c, s);
 }
 
-/* Reads the tags of one session with a prepared TAG_COLUMNS statement;
+/* Reads the tags of one session with a prepared STOREROW_TAG_COLUMNS statement;
  * paths are copied by view_create. */
 static int read_view(sqlite3 *db, sqlite3_stmt *sq, sqlite3_stmt *tq, uint64_t sid, session_view_t **out) {
     bind_u64(sq, 1, sid);
@@ -825,20 +803,9 @@ static int read_view(sqlite3 *db, sqlite3_stmt *sq, sqlite3_stmt *tq, uint64_t s
             paths = p2;
         }
         tag_info_t *t = &tags[n];
-        memset(t, 0, sizeof *t);
-        t->id = (uint16_t)sqlite3_column_int(tq, 0);
-        t->parent_id = (uint16_t)sqlite3_column_int(tq, 1);
-        const unsigned char *p = sqlite3_column_text(tq, 2);
-        paths[n] = strdup(p ? (const char *)p : "");
+        storerow_tag(ROW_OF(tq), t);
+        paths[n] = strdup(t->path);
         t->path = paths[n];
-        t->defined = sqlite3_column_int(tq, 3) != 0;
-        t->budget_soft = col_u64(tq, 4);
-        t->budget_hard = col_u64(tq, 5);
-        t->live_bytes = col_u64(tq, 6);
-        t->peak_bytes = col_u64(tq, 7);
-        t->live_sum = col_u64(tq, 8);
-        t->live_frames = col_u64(tq, 9);
-        t->seen = t->live_bytes || t->peak_bytes;
         n++;
         if (!t->path) {
             result = STORE_FAILED;
@@ -951,9 +918,10 @@ static int each_row(store_reader_t *r, sqlite3_stmt *q, row_fn fn, void *ud) {
 
 static int lite_read_view(store_reader_t *r, uint64_t sid, session_view_t **out) {
     sqlite3_stmt *sq, *tq;
-    if (prepare(r, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1", &sq) != STORE_OK)
+    if (prepare(r, "SELECT " STOREROW_SESSION_COLUMNS " FROM sessions WHERE id = ?1", &sq) != STORE_OK)
         return STORE_FAILED;
-    if (prepare(r, "SELECT " TAG_COLUMNS " FROM tags WHERE session_id = ?1 ORDER BY id", &tq) != STORE_OK) {
+    if (prepare(r, "SELECT " STOREROW_TAG_COLUMNS " FROM tags WHERE session_id = ?1 ORDER BY id", &tq) !=
+        STORE_OK) {
         sqlite3_finalize(sq);
         return STORE_FAILED;
     }
@@ -1063,22 +1031,7 @@ typedef struct alerts_ctx {
 static int alert_row(sqlite3_stmt *q, void *ud) {
     alerts_ctx_t *c = ud;
     alert_row_t a;
-    memset(&a, 0, sizeof a);
-    a.id = sqlite3_column_int64(q, 0);
-    a.session_id = col_u64(q, 1);
-    a.tag_id = (uint16_t)sqlite3_column_int(q, 2);
-    col_text(q, 3, a.path, sizeof a.path);
-    const char *level = (const char *)sqlite3_column_text(q, 4);
-    a.level = level && !strcmp(level, "critical") ? "critical" : "warning";
-    a.raised_ms = col_u64(q, 5);
-    a.raised_bytes = col_u64(q, 6);
-    a.peak_bytes = col_u64(q, 7);
-    a.budget_hard = col_u64(q, 8);
-    if (sqlite3_column_type(q, 9) != SQLITE_NULL) {
-        a.cleared_ms = col_u64(q, 9);
-        a.clear_reason = view_clear_reason((const char *)sqlite3_column_text(q, 10));
-        if (!a.clear_reason) a.clear_reason = "unknown";
-    }
+    storerow_alert(ROW_OF(q), &a);
     return c->fn(c->ud, &a);
 }
 
@@ -1090,7 +1043,7 @@ static int lite_read_alerts(store_reader_t *r, const store_alerts_query_t *aq, s
      * that each uses its index (a "?1 = 0 OR session_id = ?2" defeats it). */
     char sql[640];
     snprintf(sql, sizeof sql,
-             "SELECT " ALERT_COLUMNS
+             "SELECT " STOREROW_ALERT_COLUMNS
              " FROM alerts WHERE %s (raised_ms >= ?2 OR cleared_ms >= ?2) AND raised_ms <= ?3"
              "%s%s ORDER BY raised_ms %s, id %s LIMIT ?6",
              aq->has_session ? "session_id = ?1 AND" : "", state,
@@ -1122,31 +1075,7 @@ typedef struct findings_ctx {
 static int finding_row(sqlite3_stmt *q, void *ud) {
     findings_ctx_t *c = ud;
     store_finding_row_t x;
-    memset(&x, 0, sizeof x);
-    x.f.session_id = c->sid;
-    if (c->summary) {
-        /* code, tag_id, kind, frames, count_max, value_max, first, last, path */
-        x.f.code = (uint16_t)sqlite3_column_int(q, 0);
-        x.f.tag_id = (uint16_t)sqlite3_column_int(q, 1);
-        x.f.kind = (uint8_t)sqlite3_column_int(q, 2);
-        x.f.frames = (uint32_t)col_u64(q, 3);
-        x.f.count_max = (uint32_t)col_u64(q, 4);
-        x.f.value_max = col_u64(q, 5);
-        x.first_ms = col_u64(q, 6);
-        x.last_ms = col_u64(q, 7);
-        x.path = (const char *)sqlite3_column_text(q, 8);
-    } else {
-        /* key, t_ms, code, tag_id, kind, frames, count_max, value_max, path */
-        x.key = sqlite3_column_int64(q, 0);
-        x.f.t_ms = col_u64(q, 1);
-        x.f.code = (uint16_t)sqlite3_column_int(q, 2);
-        x.f.tag_id = (uint16_t)sqlite3_column_int(q, 3);
-        x.f.kind = (uint8_t)sqlite3_column_int(q, 4);
-        x.f.frames = (uint32_t)col_u64(q, 5);
-        x.f.count_max = (uint32_t)col_u64(q, 6);
-        x.f.value_max = col_u64(q, 7);
-        x.path = (const char *)sqlite3_column_text(q, 8);
-    }
+    storerow_finding(ROW_OF(q), c->summary, c->sid, &x);
     return c->fn(c->ud, &x);
 }
 
@@ -1226,7 +1155,7 @@ static int lite_read_sessions(store_reader_t *r, const store_sessions_query_t *s
     char where[400], sql[900];
     sessions_where(lite(r->store), sq, where, sizeof where);
     snprintf(sql, sizeof sql,
-             "SELECT " SESSION_COLUMNS ", (SELECT count(*) FROM tags t WHERE t.session_id = s.id)"
+             "SELECT " STOREROW_SESSION_COLUMNS ", (SELECT count(*) FROM tags t WHERE t.session_id = s.id)"
              " FROM sessions s WHERE %s ORDER BY last_seen_ms DESC, id DESC LIMIT ?7",
              where);
     sqlite3_stmt *q;
@@ -1254,20 +1183,15 @@ typedef struct sites_ctx {
 static int site_row(sqlite3_stmt *q, void *ud) {
     sites_ctx_t *c = ud;
     site_info_t x;
-    memset(&x, 0, sizeof x);
-    x.id = (uint32_t)col_u64(q, 0);
-    x.line = (uint32_t)col_u64(q, 1);
-    x.kind = (uint8_t)sqlite3_column_int(q, 2);
-    col_text(q, 3, x.file, sizeof x.file);
-    col_text(q, 4, x.function, sizeof x.function);
+    storerow_site(ROW_OF(q), &x);
     return c->fn(c->ud, &x);
 }
 
 static int lite_read_sites(store_reader_t *r, uint64_t sid, const uint32_t *ids, size_t n, store_site_fn fn,
                            void *ud) {
     sqlite3_stmt *q;
-    if (prepare(r, "SELECT id, line, kind, file, function FROM sites WHERE session_id = ?1 AND id = ?2",
-                &q) != STORE_OK)
+    if (prepare(r, "SELECT " STOREROW_SITE_COLUMNS " FROM sites WHERE session_id = ?1 AND id = ?2", &q) !=
+        STORE_OK)
         return STORE_FAILED;
     sites_ctx_t c = {fn, ud};
     int rc = SQLITE_DONE;
@@ -1333,53 +1257,66 @@ static int lite_read_latest(store_reader_t *r, uint64_t *id, uint64_t *last_seen
     return 1;
 }
 
-/* The fleet's figures: the rows here, the arithmetic in fleetagg.c. */
-static int fleet_row(sqlite3_stmt *q, void *ud) {
-    const char *text[4];
-    for (int i = 0; i < 4; i++) {
-        const unsigned char *t = sqlite3_column_text(q, i);
-        text[i] = t ? (const char *)t : "";
-    }
-    fleetagg_row_t row = {.app = text[0],
-                          .build = text[1],
-                          .host = text[2],
-                          .path = text[3],
-                          .session_id = col_u64(q, 4),
-                          .last_seen_ms = col_u64(q, 5),
-                          .live = sqlite3_column_int(q, 6) != 0,
-                          .budget_hard = col_u64(q, 7),
-                          .peak_bytes = col_u64(q, 8),
-                          .live_sum = col_u64(q, 9),
-                          .live_frames = col_u64(q, 10)};
-    return fleetagg_add(ud, &row) != 0;
+/* The fleet's figures: the rows here, unsorted, the arithmetic in
+ * fleetagg.c. Both statements read in one transaction (one snapshot). */
+static const char *text_or_empty(sqlite3_stmt *q, int i) {
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return t ? (const char *)t : "";
+}
+
+static int fleet_session_row(sqlite3_stmt *q, void *ud) {
+    fleetagg_session_t s = {.session_id = col_u64(q, 0),
+                            .app = text_or_empty(q, 1),
+                            .build = text_or_empty(q, 2),
+                            .host = text_or_empty(q, 3),
+                            .last_seen_ms = col_u64(q, 4),
+                            .live = sqlite3_column_int(q, 5) != 0};
+    return fleetagg_add_session(ud, &s) != 0; /* out of memory: stop */
+}
+
+static int fleet_tag_row(sqlite3_stmt *q, void *ud) {
+    fleetagg_tag_t t = {.session_id = col_u64(q, 0),
+                        .path = text_or_empty(q, 1),
+                        .budget_hard = col_u64(q, 2),
+                        .peak_bytes = col_u64(q, 3),
+                        .live_sum = col_u64(q, 4),
+                        .live_frames = col_u64(q, 5)};
+    return fleetagg_add_tag(ud, &t) != 0; /* out of memory: stop */
 }
 
 static int lite_read_fleet(store_reader_t *r, const store_fleet_query_t *fq, const store_fleet_sink_t *sink) {
-    char sql[1100];
     bool app = fq->app && fq->app[0], build = fq->build && fq->build[0], tag = fq->tag && fq->tag[0];
-    /* The tag and its descendants: its path, or a path below it. */
+    char where[200], sql[2][700];
+    snprintf(where, sizeof where, "s.last_seen_ms >= ?1%s%s", app ? " AND s.app = ?2" : "",
+             build ? " AND s.build_id = ?3" : "");
     snprintf(
-        sql, sizeof sql,
-        "SELECT s.app, s.build_id, s.host, t.path, s.id, s.last_seen_ms, s.ended_ms IS NULL, t.budget_hard,"
-        " t.peak_bytes, t.live_sum, t.live_frames FROM sessions s JOIN tags t ON t.session_id = s.id"
-        " WHERE s.last_seen_ms >= ?1 AND t.live_frames > 0%s%s%s"
-        " ORDER BY s.app, s.build_id, t.path, s.id",
-        app ? " AND s.app = ?2" : "", build ? " AND s.build_id = ?3" : "",
-        tag ? " AND (t.path = ?4 OR substr(t.path, 1, length(?4) + 1) = ?4 || '/')" : "");
-    sqlite3_stmt *q;
-    if (prepare(r, sql, &q) != STORE_OK) return STORE_FAILED;
-    bind_u64(q, 1, fq->since_ms);
-    if (app) sqlite3_bind_text(q, 2, fq->app, -1, SQLITE_STATIC);
-    if (build) sqlite3_bind_text(q, 3, fq->build, -1, SQLITE_STATIC);
-    if (tag) sqlite3_bind_text(q, 4, fq->tag, -1, SQLITE_STATIC);
+        sql[0], sizeof sql[0],
+        "SELECT s.id, s.app, s.build_id, s.host, s.last_seen_ms, s.ended_ms IS NULL FROM sessions s WHERE %s",
+        where);
+    /* The tag and its descendants: its path, or a path below it. */
+    snprintf(sql[1], sizeof sql[1],
+             "SELECT t.session_id, t.path, t.budget_hard, t.peak_bytes, t.live_sum, t.live_frames"
+             " FROM sessions s JOIN tags t ON t.session_id = s.id WHERE %s AND t.live_frames > 0%s",
+             where, tag ? " AND (t.path = ?4 OR substr(t.path, 1, length(?4) + 1) = ?4 || '/')" : "");
     fleetagg_t *agg = fleetagg_create(sink);
     if (!agg) {
-        sqlite3_finalize(q);
         snprintf(r->error, sizeof r->error, "out of memory");
         return STORE_FAILED;
     }
-    int rc = each_row(r, q, fleet_row, agg);
-    if (rc == STORE_OK && fleetagg_finish(agg) < 0) {
+    sqlite3 *db = rdb(r);
+    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK
+                                                                      : read_failed(r, sqlite3_errcode(db));
+    for (int k = 0; k < 2 && rc == STORE_OK; k++) {
+        sqlite3_stmt *q;
+        if ((rc = prepare(r, sql[k], &q)) != STORE_OK) break;
+        bind_u64(q, 1, fq->since_ms);
+        if (app) sqlite3_bind_text(q, 2, fq->app, -1, SQLITE_STATIC);
+        if (build) sqlite3_bind_text(q, 3, fq->build, -1, SQLITE_STATIC);
+        if (k == 1 && tag) sqlite3_bind_text(q, 4, fq->tag, -1, SQLITE_STATIC);
+        rc = each_row(r, q, k == 0 ? fleet_session_row : fleet_tag_row, agg);
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc == STORE_OK && (fleetagg_failed(agg) || fleetagg_finish(agg) < 0)) {
         snprintf(r->error, sizeof r->error, "out of memory");
         rc = STORE_FAILED;
     }

@@ -498,16 +498,21 @@ static void run_retention(writer_t *w, uint64_t *due) {
 static void *writer_main(void *arg) {
     writer_t *w = arg;
     uint64_t start = clock_mono_ms();
-    uint64_t retention_due = start + RETENTION_FIRST_MS, last_commit = start, last_maintain = start,
+    uint64_t retention_due = start + RETENTION_FIRST_MS, last_batch = start, last_maintain = start,
              last_check = start, retry_at = 0;
     for (;;) {
         answer_lookups(w);
         uint64_t now = clock_mono_ms();
-        /* Take the queue when the interval is over (or sooner when asked). */
+        /* Take the queue when the interval since the last batch began is
+         * over (or sooner when asked). Counted from the start, not the
+         * end: a commit that outlasts the interval is followed at once by
+         * the next batch, and the writer is never idle while its buffer
+         * fills (batches grow with the load instead). */
         pthread_mutex_lock(&w->lock);
         bool stop = w->stop;
-        bool due = w->head && (w->urgent || stop || now - last_commit >= w->opt.commit_interval_ms);
+        bool due = w->head && (w->urgent || stop || now - last_batch >= w->opt.commit_interval_ms);
         if (!w->batch && due) {
+            last_batch = now;
             w->batch = w->head;
             w->head = w->tail = NULL;
             w->urgent = false;
@@ -521,9 +526,7 @@ static void *writer_main(void *arg) {
         }
         pthread_mutex_unlock(&w->lock);
         if (w->batch && now >= retry_at) {
-            if (write_batch(w) == STORE_OK) {
-                last_commit = clock_mono_ms();
-            } else {
+            if (write_batch(w) != STORE_OK) {
                 note_failure(w);
                 retry_at = clock_mono_ms() + w->backoff_ms;
             }
@@ -564,7 +567,7 @@ static void *writer_main(void *arg) {
             break; /* writer_stop counts what is left */
         }
         /* Sleep until something is due. */
-        uint64_t wake = last_commit + w->opt.commit_interval_ms;
+        uint64_t wake = last_batch + w->opt.commit_interval_ms;
         if (w->batch) wake = retry_at;
         if (!w->head && !w->batch) wake = now + MAINTAIN_EVERY_MS;
         if (retention_due < wake && !w->batch) wake = retention_due;

@@ -4,7 +4,9 @@
  * The loop thread never waits for the disk. It queues records (sessions,
  * tags, alerts, frames with their session's counters, rollups, findings)
  * and goes on; the writer thread writes them in one transaction per
- * commit interval. When the database cannot take them (a full or stalled
+ * commit interval, or back to back when a batch took longer than that
+ * (batches then grow with the load; the writer is never idle while
+ * records wait past their interval). When the database cannot take them (a full or stalled
  * disk, a locked file) the batch is kept and retried with a back-off while
  * new records wait behind it, up to --write-buffer bytes; beyond that,
  * frames, rollups and findings are dropped and counted, and the small

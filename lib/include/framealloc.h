@@ -777,8 +777,10 @@ typedef struct fa_site_row {
 } fa_site_row_t;
 
 /* 2: per-frame peaks, fa_thread_row_t.frame_peak, 64-bit transfer ids.
- * 3: call-site rows (sites, sites_capacity, site_count, sites_total). */
-#define FA_SNAPSHOT_VERSION 3
+ * 3: call-site rows (sites, sites_capacity, site_count, sites_total).
+ * 4: work left to another thread (defer, site_rows_max, rows_unsummed,
+ *    sites_unranked, fa_snapshot_finish()). */
+#define FA_SNAPSHOT_VERSION 4
 
 /* Caller-owned. Set rows/rows_capacity (and threads/threads_capacity) to
  * arrays you own before fa_snapshot_take(); they may be NULL/0. */
@@ -810,6 +812,21 @@ typedef struct fa_snapshot {
     uint32_t sites_capacity;
     uint32_t site_count;  /* rows written */
     uint32_t sites_total; /* (site, tag) pairs with figures in the frame */
+    /* Work left to another thread (set before the take; 0: none). With
+     * defer set, the take leaves two steps to fa_snapshot_finish(), which
+     * any thread may run later: the rows' total, live_bytes and peak_bytes
+     * hold only each tag's own figures until it sums them up the tag tree
+     * (rows_unsummed); and when every active (site, tag) pair fits in
+     * sites_capacity, the take copies the pairs as they are (site_count ==
+     * sites_total rows in the context's order, `site` NULL, each tag's
+     * overflow as an FA_SITE_OTHER row, unsorted; they already add up to the
+     * tag rows) for it to rank into the rows a take with sites_capacity ==
+     * site_rows_max would have written (sites_unranked). When they do not
+     * fit, the take ranks them itself, to at most site_rows_max rows. */
+    uint32_t defer;
+    uint32_t site_rows_max;  /* with defer: site rows once ranked; 0: sites_capacity */
+    uint32_t rows_unsummed;  /* set by the take: see defer */
+    uint32_t sites_unranked; /* set by the take: see defer */
 } fa_snapshot_t;
 
 /* Fills snap with the context's figures now: per-kind totals, one row per
@@ -834,6 +851,22 @@ typedef struct fa_snapshot {
  * largest get rows and each tag's remainder one FA_SITE_OTHER row; if even
  * those do not fit, FA_ERR_TRUNCATED (the rows written are still exact). */
 FA_API int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap);
+
+/* Finishes a snapshot taken with defer set (see fa_snapshot_t): sums the
+ * rows up the tag tree, then ranks the raw site rows into rows[]
+ * (site_rows_max entries, not overlapping snap->sites), points snap->sites
+ * at rows and sets sites_capacity = site_rows_max and site_count. Clears
+ * rows_unsummed and sites_unranked. work: scratch of work_count >=
+ * site_count + tag_count entries (sites_capacity + the context's max_tags
+ * always suffice). Needs no context: any thread, any time after the take,
+ * while the tag paths and site records live. No allocation, no lock;
+ * O(rows + n log site_rows_max + tag_count) for n raw site rows. Returns
+ * FA_OK (also when nothing was left to do), FA_ERR_TRUNCATED when not even
+ * one FA_SITE_OTHER row per tag fit (the rows written are still exact), or
+ * FA_ERR_INVALID_ARG (NULL snap; with site rows to rank: NULL rows or work,
+ * site_rows_max 0, work_count too small, a tag_id not below tag_count),
+ * leaving snap as it was. */
+FA_API int fa_snapshot_finish(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work, size_t work_count);
 
 /* ------------------------------------------------------------------------ */
 /* Retention and promotion                                                   */

@@ -704,8 +704,15 @@ FA__HIDDEN void fa__sites_snapshot_end(fa_alloc_t *fa);
 FA__HIDDEN void fa__sites_attempt(fa_alloc_t *fa);
 FA__HIDDEN void fa__sites_pending(fa_alloc_t *fa, const fa__site_take_t *r);
 /* Writes the rows of the figures of context frames epoch and next (plus
- * this attempt's pending ones); false when the rows did not all fit. */
+ * this attempt's pending ones), ranked, or raw for fa_snapshot_finish()
+ * (defer, fa_snapshot_t); false when the rows did not all fit. */
 FA__HIDDEN bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_t next);
+/* fa_snapshot_finish()'s site step: FA_ERR_INVALID_ARG when the arguments
+ * cannot rank snap's raw rows; then the ranking (FA_OK or
+ * FA_ERR_TRUNCATED). */
+FA__HIDDEN int fa__sites_rank_check(const fa_snapshot_t *snap, const fa_site_row_t *rows, const uint64_t *work,
+                                    size_t work_count);
+FA__HIDDEN int fa__sites_rank(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work);
 
 /* tags.c */
 FA__HIDDEN int fa__tags_init(fa_alloc_t *fa);
@@ -717,5 +724,8 @@ FA__HIDDEN void fa__tags_fini(fa_alloc_t *fa);
  * sites_complete whether every site row fit. */
 FA__HIDDEN void fa__stats_snapshot(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pending,
                                    uint64_t *frame_peak, bool *sites_complete);
+/* Sums n rows that hold their tags' own figures up the tree (parent_id)
+ * and finishes them (clamps, live bytes, peaks). Context-free. */
+FA__HIDDEN void fa__stats_sum_rows(fa_tag_row_t *rows, uint32_t n);
 
 #endif

@@ -132,18 +132,13 @@ typedef struct fa__site_fig {
     } ep[2]; /* the last two context frames, by parity (as tags) */
 } fa__site_fig_t;
 
-/* One snapshot attempt's pending figures of a context figure, and whether
- * a row shows it; valid when gen is the attempt's. */
+/* One snapshot attempt's pending figures of a context figure; valid when
+ * gen is the attempt's. */
 typedef struct scratch {
-    uint32_t gen, shown_gen;
+    uint32_t gen;
     uint64_t count, bytes;
     int64_t live;
 } scratch_t;
-
-typedef struct other {
-    uint32_t gen;
-    uint64_t count, bytes, live;
-} other_t;
 
 struct fa__sites {
     uint32_t cap;         /* max_sites + max_tags figures */
@@ -156,13 +151,9 @@ struct fa__sites {
     /* Snapshots with site rows, one at a time (snap_lock). */
     pthread_mutex_t snap_lock;
     uint32_t gen;
-    scratch_t *scratch;   /* cap */
-    uint32_t *heap;       /* cap: the figures being ranked */
-    uint64_t *rank;       /* cap: each figure's rank + 1 in this attempt (0:
-                             inactive), read once, so that the selection
-                             compares numbers, not figures read again */
-    other_t *other;       /* max_tags */
-    uint16_t *other_tags; /* max_tags: tags with an "other" row */
+    scratch_t *scratch; /* cap */
+    fa_site_row_t *raw; /* cap: the active pairs of a snapshot ranked here */
+    uint64_t *work;     /* cap + max_tags: the ranking's scratch */
     void *region;
     size_t region_size;
 };
@@ -178,11 +169,10 @@ int fa__sites_init(fa_alloc_t *fa) {
     while (slots < 2 * cap)
         slots *= 2;
     size_t figs = page_round((size_t)cap * sizeof(fa__site_fig_t)), hash = page_round((size_t)slots * 4);
-    size_t scratch = page_round((size_t)cap * sizeof(scratch_t)), heap = page_round((size_t)cap * 4);
-    size_t other = page_round((size_t)fa->cfg.max_tags * sizeof(other_t));
-    size_t other_tags = page_round((size_t)fa->cfg.max_tags * 2);
-    size_t rank = page_round((size_t)cap * sizeof(uint64_t));
-    size_t total = figs + hash + scratch + heap + other + other_tags + rank;
+    size_t scratch = page_round((size_t)cap * sizeof(scratch_t));
+    size_t raw = page_round((size_t)cap * sizeof(fa_site_row_t));
+    size_t work = page_round(((size_t)cap + fa->cfg.max_tags) * sizeof(uint64_t));
+    size_t total = figs + hash + scratch + raw + work;
     struct fa__sites *x = calloc(1, sizeof *x);
     if (!x) return FA_ERR_NO_MEMORY;
     char *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -198,10 +188,8 @@ int fa__sites_init(fa_alloc_t *fa) {
     x->hash = (uint32_t *)(void *)(m + figs);
     x->hash_mask = slots - 1;
     x->scratch = (scratch_t *)(void *)(m + figs + hash);
-    x->heap = (uint32_t *)(void *)(m + figs + hash + scratch);
-    x->other = (other_t *)(void *)(m + figs + hash + scratch + heap);
-    x->other_tags = (uint16_t *)(void *)(m + figs + hash + scratch + heap + other);
-    x->rank = (uint64_t *)(void *)(m + figs + hash + scratch + heap + other + other_tags);
+    x->raw = (fa_site_row_t *)(void *)(m + figs + hash + scratch);
+    x->work = (uint64_t *)(void *)(m + figs + hash + scratch + raw);
     pthread_mutex_init(&x->lock, NULL);
     pthread_mutex_init(&x->snap_lock, NULL);
     fa->sites = x;
@@ -544,12 +532,12 @@ void fa__sites_pending(fa_alloc_t *fa, const fa__site_take_t *r) {
 }
 
 typedef struct figures {
-    uint64_t count, bytes, live, rank;
+    uint64_t count, bytes, live;
 } figures_t;
 
 static figures_t figures_of(const struct fa__sites *x, uint32_t i, uint64_t epoch, uint64_t next) {
     const fa__site_fig_t *g = &x->figs[i];
-    figures_t f = {0, 0, 0, 0};
+    figures_t f = {0, 0, 0};
     int64_t live = GET(g->live[0]) + GET(g->live[1]) + GET(g->live[2]);
     for (int p = 0; p < 2; p++) {
         uint64_t ee = GET(g->ep[p].epoch);
@@ -564,116 +552,180 @@ static figures_t figures_of(const struct fa__sites *x, uint32_t i, uint64_t epoc
         live += s->live;
     }
     f.live = live > 0 ? (uint64_t)live : 0;
-    f.rank = f.bytes > f.live ? f.bytes : f.live;
     return f;
 }
 
-/* Min-heap of figure indexes on (rank, then the lower index first). */
-static bool below(const struct fa__sites *x, uint32_t a, uint32_t b) {
-    return x->rank[a] != x->rank[b] ? x->rank[a] < x->rank[b] : a > b;
+/* ---- ranking: any thread, no context ------------------------------------------ */
+
+/* The order of rows: by the larger of bytes and live bytes, then the row
+ * that comes first (the figure made first). */
+static uint64_t rank_of(const fa_site_row_t *r) {
+    return r->bytes > r->live_bytes ? r->bytes : r->live_bytes;
 }
 
-static void sift_down(struct fa__sites *x, uint32_t *h, uint32_t n, uint32_t i) {
+static bool below(const fa_site_row_t *raw, uint64_t a, uint64_t b) {
+    uint64_t ra = rank_of(&raw[a]), rb = rank_of(&raw[b]);
+    return ra != rb ? ra < rb : a > b;
+}
+
+/* Min-heap of row indexes. */
+static void sift_down(const fa_site_row_t *raw, uint64_t *h, uint32_t n, uint32_t i) {
     for (;;) {
         uint32_t l = 2 * i + 1, m = i;
         if (l >= n) return;
-        if (below(x, h[l], h[m])) m = l;
-        if (l + 1 < n && below(x, h[l + 1], h[m])) m = l + 1;
+        if (below(raw, h[l], h[m])) m = l;
+        if (l + 1 < n && below(raw, h[l + 1], h[m])) m = l + 1;
         if (m == i) return;
-        uint32_t tmp = h[i];
+        uint64_t tmp = h[i];
         h[i] = h[m];
         h[m] = tmp;
         i = m;
     }
 }
 
-static int by_tag(const void *a, const void *b) {
-    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-    return (x > y) - (x < y);
+/* Whether row i of a ranking whose smallest shown row is `threshold`
+ * (UINT32_MAX: none shown) has no row of its own: an overflow row, or a
+ * real one below the smallest shown (the order is total: that is exactly
+ * the rest). */
+static bool unshown(const fa_site_row_t *raw, uint32_t i, uint32_t threshold) {
+    return !raw[i].site_id || threshold == UINT32_MAX || below(raw, i, threshold);
 }
 
-bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_t next) {
-    struct fa__sites *x = fa->sites;
-    uint32_t n = GET(x->count), cap = snap->sites_capacity, gen = x->gen;
-    /* Pass 1: what is active, and how many tags it spans. */
-    uint32_t active = 0, real = 0, overflow_tags = 0, tags = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        figures_t f = figures_of(x, i, epoch, next);
-        x->rank[i] = 0;
-        if (!f.count && !f.bytes && !f.live) continue;
-        x->rank[i] = f.rank + 1;
-        active++;
-        uint32_t tag = x->figs[i].tag;
-        if (x->figs[i].site)
-            real++;
-        else
-            overflow_tags++;
-        if (x->other[tag].gen != gen) {
-            x->other[tag] = (other_t){.gen = gen};
-            tags++;
+/* The rows of n raw (site, tag) pairs whose tag ids are below ntags: the
+ * largest real sites, largest first, then one FA_SITE_OTHER row per tag for
+ * what has no row of its own, by tag; at most cap rows. Everything fits:
+ * every real site gets a row, the overflow rows are the "other" rows;
+ * otherwise the largest K, leaving room for one "other" row per tag.
+ * work: n + ntags entries (a heap of K, then the rest grouped by tag with
+ * a counting sort over ntags buckets). O(n log K + ntags). Returns whether
+ * the "other" rows all fit. */
+static bool rank_rows(const fa_site_row_t *raw, uint32_t n, uint32_t ntags, fa_site_row_t *out, uint32_t cap,
+                      uint64_t *work, uint32_t *count) {
+    uint64_t *bucket = work + n;
+    uint32_t real = 0;
+    for (uint32_t i = 0; i < n; i++)
+        real += raw[i].site_id != 0;
+    uint32_t k = real;
+    if (n > cap) {
+        memset(bucket, 0, (size_t)ntags * sizeof *bucket);
+        uint32_t tags = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            tags += !bucket[raw[i].tag_id];
+            bucket[raw[i].tag_id] = 1;
         }
+        k = cap > tags ? cap - tags : 0;
+        if (k > real) k = real;
     }
-    /* Everything fits: every real site gets a row, the overflow figures are
-     * the "other" rows. Otherwise the largest K, and one "other" row per
-     * tag. */
-    uint32_t k = real + overflow_tags <= cap ? real : cap > tags ? cap - tags : 0;
-    /* Pass 2: the K largest real sites. */
+    /* The K largest real sites (heap of the smallest on top). */
     uint32_t h = 0;
     for (uint32_t i = 0; i < n && k; i++) {
-        if (!x->figs[i].site || !x->rank[i]) continue;
+        if (!raw[i].site_id) continue;
         if (h < k) {
-            x->heap[h++] = i;
+            work[h++] = i;
             if (h == k)
                 for (uint32_t j = k / 2; j-- > 0;)
-                    sift_down(x, x->heap, k, j);
-        } else {
-            if (!below(x, x->heap[0], i)) continue;
-            x->heap[0] = i;
-            sift_down(x, x->heap, k, 0);
+                    sift_down(raw, work, k, j);
+        } else if (below(raw, work[0], i)) {
+            work[0] = i;
+            sift_down(raw, work, k, 0);
         }
     }
     if (h < k)
         for (uint32_t j = h / 2; j-- > 0;)
-            sift_down(x, x->heap, h, j);
-    /* Rows from the heap, largest first. */
-    uint32_t rows = h;
+            sift_down(raw, work, h, j);
+    uint32_t threshold = h ? (uint32_t)work[0] : UINT32_MAX;
     for (uint32_t r = h; r-- > 0;) {
-        uint32_t i = x->heap[0];
-        x->heap[0] = x->heap[r];
-        sift_down(x, x->heap, r, 0);
-        figures_t f = figures_of(x, i, epoch, next);
-        if (x->scratch[i].gen != gen) x->scratch[i] = (scratch_t){.gen = gen};
-        x->scratch[i].shown_gen = gen;
-        const fa__site_fig_t *g = &x->figs[i];
-        snap->sites[r] = (fa_site_row_t){.site_id = g->site,
-                                         .tag_id = (uint16_t)g->tag,
-                                         .site = fa_site_get(g->site),
-                                         .bytes = f.bytes,
-                                         .count = f.count,
-                                         .live_bytes = f.live};
+        uint64_t i = work[0];
+        work[0] = work[r];
+        sift_down(raw, work, r, 0);
+        out[r] = raw[i];
+        out[r].site = fa_site_get(raw[i].site_id);
     }
-    /* Pass 3: the rest of each tag. */
-    uint32_t ntags = 0;
+    /* The rest of each tag: the rows without a row of their own, grouped
+     * by tag (counting sort), then one row per group. */
+    memset(bucket, 0, (size_t)ntags * sizeof *bucket);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (unshown(raw, i, threshold)) bucket[raw[i].tag_id]++, m++;
+    for (uint64_t t = 0, at = 0; t < ntags; t++) {
+        uint64_t c = bucket[t];
+        bucket[t] = at;
+        at += c;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (unshown(raw, i, threshold)) work[bucket[raw[i].tag_id]++] = i;
+    uint32_t rows = h, groups = 0;
+    for (uint32_t j = 0; j < m; groups++) {
+        uint16_t tag = raw[work[j]].tag_id;
+        fa_site_row_t o = {.site_id = FA_SITE_OTHER, .tag_id = tag};
+        for (; j < m && raw[work[j]].tag_id == tag; j++) {
+            const fa_site_row_t *r = &raw[work[j]];
+            o.bytes += r->bytes;
+            o.count += r->count;
+            o.live_bytes += r->live_bytes;
+        }
+        if (rows < cap) out[rows++] = o;
+    }
+    *count = rows;
+    return rows == h + groups;
+}
+
+int fa__sites_rank_check(const fa_snapshot_t *snap, const fa_site_row_t *rows, const uint64_t *work,
+                         size_t work_count) {
+    uint32_t n = snap->site_count, ntags = snap->tag_count;
+    if (!snap->sites_unranked || !n) return FA_OK;
+    if (!snap->sites || !rows || !work || !snap->site_rows_max || work_count < (size_t)n + ntags)
+        return FA_ERR_INVALID_ARG;
+    for (uint32_t i = 0; i < n; i++)
+        if (snap->sites[i].tag_id >= ntags) return FA_ERR_INVALID_ARG;
+    return FA_OK;
+}
+
+int fa__sites_rank(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work) {
+    if (!snap->sites_unranked) return FA_OK;
+    uint32_t count = 0;
+    bool complete =
+        rank_rows(snap->sites, snap->site_count, snap->tag_count, rows, snap->site_rows_max, work, &count);
+    snap->sites = rows;
+    snap->sites_capacity = snap->site_rows_max;
+    snap->site_count = count;
+    snap->sites_unranked = 0;
+    return complete ? FA_OK : FA_ERR_TRUNCATED;
+}
+
+bool fa__sites_rows(fa_alloc_t *fa, fa_snapshot_t *snap, uint64_t epoch, uint64_t next) {
+    struct fa__sites *x = fa->sites;
+    uint32_t n = GET(x->count);
+    uint32_t max = 0;
+    if (snap->defer)
+        max = snap->site_rows_max && snap->site_rows_max < snap->sites_capacity ? snap->site_rows_max
+                                                                                : snap->sites_capacity;
+    /* Deferred: the active pairs go straight into the caller's rows while
+     * they fit; the first that does not moves them here. */
+    fa_site_row_t *out = max ? snap->sites : x->raw;
+    uint32_t out_cap = max ? snap->sites_capacity : x->cap, active = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (x->scratch[i].gen == gen && x->scratch[i].shown_gen == gen) continue;
         figures_t f = figures_of(x, i, epoch, next);
         if (!f.count && !f.bytes && !f.live) continue;
-        other_t *o = &x->other[x->figs[i].tag];
-        if (!o->count && !o->bytes && !o->live) x->other_tags[ntags++] = (uint16_t)x->figs[i].tag;
-        o->count += f.count;
-        o->bytes += f.bytes;
-        o->live += f.live;
+        if (active == out_cap) {
+            memcpy(x->raw, out, (size_t)active * sizeof *out);
+            out = x->raw;
+            out_cap = x->cap;
+        }
+        const fa__site_fig_t *g = &x->figs[i];
+        out[active++] = (fa_site_row_t){.site_id = g->site,
+                                        .tag_id = (uint16_t)g->tag,
+                                        .bytes = f.bytes,
+                                        .count = f.count,
+                                        .live_bytes = f.live};
     }
-    qsort(x->other_tags, ntags, sizeof *x->other_tags, by_tag);
-    for (uint32_t j = 0; j < ntags && rows < cap; j++) {
-        const other_t *o = &x->other[x->other_tags[j]];
-        snap->sites[rows++] = (fa_site_row_t){.site_id = FA_SITE_OTHER,
-                                              .tag_id = x->other_tags[j],
-                                              .bytes = o->bytes,
-                                              .count = o->count,
-                                              .live_bytes = o->live};
-    }
-    snap->site_count = rows;
     snap->sites_total = active;
-    return rows == h + ntags;
+    if (out == snap->sites) {
+        snap->site_count = active;
+        snap->sites_unranked = 1;
+        return true;
+    }
+    snap->sites_unranked = 0;
+    return rank_rows(x->raw, active, fa->cfg.max_tags, snap->sites, max ? max : snap->sites_capacity, x->work,
+                     &snap->site_count);
 }

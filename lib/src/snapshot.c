@@ -19,7 +19,7 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
         return FA_ERR_INVALID_ARG;
     /* Without call sites there are no site rows. */
     if (!FA_SITES) snap->sites_capacity = 0;
-    snap->site_count = snap->sites_total = 0;
+    snap->site_count = snap->sites_total = snap->sites_unranked = snap->rows_unsummed = 0;
     snap->size = (uint32_t)sizeof *snap;
     snap->version = FA_SNAPSHOT_VERSION;
     snap->frame = FA__LOAD(fa->frame_number);
@@ -31,18 +31,9 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
     bool sites_complete;
     fa__stats_snapshot(fa, snap, ntags, !in_frame_end_hook(fa), &frame_peak, &sites_complete);
     snap->tag_count = ntags;
+    /* The rows are finished (totals with children, clamped, peaks) by the
+     * pass that wrote them. */
     snap->row_count = ntags < snap->rows_capacity ? ntags : snap->rows_capacity;
-    for (uint32_t i = 0; i < snap->row_count; i++) {
-        fa_tag_row_t *r = &snap->rows[i];
-        r->self.frame_bytes = clamp0(r->self.frame_bytes);
-        r->self.pool_bytes = clamp0(r->self.pool_bytes);
-        r->self.heap_bytes = clamp0(r->self.heap_bytes);
-        r->total.frame_bytes = clamp0(r->total.frame_bytes);
-        r->total.pool_bytes = clamp0(r->total.pool_bytes);
-        r->total.heap_bytes = clamp0(r->total.heap_bytes);
-        r->live_bytes = r->total.frame_bytes + r->total.pool_bytes + r->total.heap_bytes;
-        if (r->peak_bytes < r->live_bytes) r->peak_bytes = r->live_bytes;
-    }
     for (int k = 0; k < FA_KIND_COUNT_; k++) snap->totals[k].in_use = clamp0(snap->totals[k].in_use);
     snap->totals[FA_KIND_FRAME].peak = frame_peak;
     for (int k = 0; k < FA_KIND_COUNT_; k++)
@@ -59,4 +50,13 @@ int fa_snapshot_take(fa_alloc_t *fa, fa_snapshot_t *snap) {
                      (snap->findings_capacity && snap->finding_count < snap->findings_total) ||
                      (snap->sites_capacity && !sites_complete);
     return truncated ? FA_ERR_TRUNCATED : FA_OK;
+}
+
+int fa_snapshot_finish(fa_snapshot_t *snap, fa_site_row_t *rows, uint64_t *work, size_t work_count) {
+    if (!snap) return FA_ERR_INVALID_ARG;
+    int rv = fa__sites_rank_check(snap, rows, work, work_count);
+    if (rv != FA_OK) return rv;
+    if (snap->rows_unsummed && snap->rows) fa__stats_sum_rows(snap->rows, snap->row_count);
+    snap->rows_unsummed = 0;
+    return fa__sites_rank(snap, rows, work);
 }

@@ -533,30 +533,61 @@ typedef struct acc {
     uint64_t part_peak_sum[3]; /* pool and heap kind peaks: sums over tags */
 } acc_t;
 
-/* Adds one tag's self figures (and self peaks) to its row and to the totals
- * of its ancestors that have a row. */
+/* Adds one tag's self figures (and self peaks) to its row, or (no row of
+ * its own) to the `total` of its nearest ancestor that has one; the rows'
+ * totals include their descendants' once fa__stats_sum_rows() has run. */
 static void add_self(acc_t *a, uint32_t x, const int64_t live[3], uint64_t count, const uint64_t peak[3]) {
-    for (uint32_t p = x;; p = a->tags[p].parent) {
-        if (p < a->rows_n) {
-            fa_tag_row_t *r = &a->rows[p];
-            if (p == x) {
-                r->self.frame_bytes += (uint64_t)live[0];
-                r->self.pool_bytes += (uint64_t)live[1];
-                r->self.heap_bytes += (uint64_t)live[2];
-                r->self.alloc_count += count;
-            }
-            r->total.frame_bytes += (uint64_t)live[0];
-            r->total.pool_bytes += (uint64_t)live[1];
-            r->total.heap_bytes += (uint64_t)live[2];
-            r->total.alloc_count += count;
-            r->peak_bytes += peak[0] + peak[1] + peak[2];
+    uint32_t p = x;
+    while (p >= a->rows_n && p != FA_TAG_ROOT)
+        p = a->tags[p].parent;
+    if (p < a->rows_n) {
+        fa_tag_row_t *r = &a->rows[p];
+        if (p == x) {
+            r->self.frame_bytes += (uint64_t)live[0];
+            r->self.pool_bytes += (uint64_t)live[1];
+            r->self.heap_bytes += (uint64_t)live[2];
+            r->self.alloc_count += count;
         }
-        if (p == FA_TAG_ROOT) break;
+        r->total.frame_bytes += (uint64_t)live[0];
+        r->total.pool_bytes += (uint64_t)live[1];
+        r->total.heap_bytes += (uint64_t)live[2];
+        r->total.alloc_count += count;
+        r->peak_bytes += peak[0] + peak[1] + peak[2];
     }
     for (int k = 0; k < 3; k++)
         a->totals[k].in_use += (uint64_t)live[k];
     a->part_peak_sum[1] += peak[1];
     a->part_peak_sum[2] += peak[2];
+}
+
+static uint64_t clamp0(uint64_t v) {
+    return (int64_t)v < 0 ? 0 : v;
+}
+
+/* Each row's total and peak take in its children's (ids: a parent comes
+ * before its children, so one pass from the last row up); then each row is
+ * finished: figures below zero (frees seen before their allocations) read
+ * 0, live bytes from the total, the peak never below them. O(rows). */
+void fa__stats_sum_rows(fa_tag_row_t *rows, uint32_t n) {
+    for (uint32_t x = n; x-- > 0;) {
+        fa_tag_row_t *r = &rows[x];
+        if (x != FA_TAG_ROOT) {
+            fa_tag_row_t *up = &rows[r->parent_id];
+            up->total.frame_bytes += r->total.frame_bytes;
+            up->total.pool_bytes += r->total.pool_bytes;
+            up->total.heap_bytes += r->total.heap_bytes;
+            up->total.alloc_count += r->total.alloc_count;
+            up->peak_bytes += r->peak_bytes;
+        }
+        r->self.frame_bytes = clamp0(r->self.frame_bytes);
+        r->self.pool_bytes = clamp0(r->self.pool_bytes);
+        r->self.heap_bytes = clamp0(r->self.heap_bytes);
+        r->total.frame_bytes = clamp0(r->total.frame_bytes);
+        r->total.pool_bytes = clamp0(r->total.pool_bytes);
+        r->total.heap_bytes = clamp0(r->total.heap_bytes);
+        r->live_bytes = r->total.frame_bytes + r->total.pool_bytes + r->total.heap_bytes;
+        if (r->peak_bytes < r->live_bytes) r->peak_bytes = r->live_bytes;
+    }
 }
 
 /* One pass over the fold and the threads. Returns false when the fold or a
@@ -591,18 +622,12 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
     uint32_t rows_n = ntags < snap->rows_capacity ? ntags : snap->rows_capacity;
     acc_t a = {.rows = snap->rows, .rows_n = rows_n, .totals = snap->totals, .tags = fa->tags.entries};
     memset(snap->totals, 0, sizeof snap->totals);
-    for (uint32_t i = 0; i < rows_n; i++) {
-        const fa__tag_t *e = &fa->tags.entries[i];
-        snap->rows[i] = (fa_tag_row_t){.id = (uint16_t)i,
-                                       .parent_id = e->parent,
-                                       .depth = e->depth,
-                                       .path = e->path,
-                                       .budget_soft = atomic_load_explicit(&e->soft, memory_order_relaxed),
-                                       .budget_hard = atomic_load_explicit(&e->hard, memory_order_relaxed)};
-    }
     /* What the fold holds: the frame being reported, and (outside a hook)
      * what was folded for the next one while the main thread's hooks ran. */
     uint64_t next = pending ? GET(fa->fold_epoch) : epoch;
+    /* Kind totals in locals: the compiler cannot keep them in registers
+     * through the row stores. */
+    uint64_t counts[3] = {0, 0, 0}, bytes[3] = {0, 0, 0}, in_use[3] = {0, 0, 0}, frees[2] = {0, 0};
     for (uint32_t x = 0; x < ntags; x++) {
         const fa__tagfig_t *g = &fa->figs[x];
         int64_t live[3] = {GET(g->frame_inuse), GET(g->live[0]), GET(g->live[1])};
@@ -614,21 +639,53 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
             if (ee != epoch && ee != next) continue;
             seen = true;
             for (int k = 0; k < 3; k++) {
-                count += GET(e->count[k]);
-                snap->totals[k].alloc_count += GET(e->count[k]);
-                snap->totals[k].alloc_bytes += GET(e->bytes[k]);
+                uint64_t c = GET(e->count[k]);
+                count += c;
+                counts[k] += c;
+                bytes[k] += GET(e->bytes[k]);
                 int64_t base = GET(e->base[k]);
                 uint64_t top = (base > 0 ? (uint64_t)base : 0) + GET(e->rise[k]);
                 if (top > peak[k]) peak[k] = top;
             }
-            snap->totals[1].free_count += GET(e->frees[0]);
-            snap->totals[2].free_count += GET(e->frees[1]);
+            frees[0] += GET(e->frees[0]);
+            frees[1] += GET(e->frees[1]);
         }
         if (!seen)
             for (int k = 0; k < 3; k++)
                 peak[k] = live[k] > 0 ? (uint64_t)live[k] : 0;
-        add_self(&a, x, live, count, peak);
+        if (x >= rows_n) {
+            add_self(&a, x, live, count, peak);
+            continue;
+        }
+        /* The row, written once, field by field (a compound literal goes
+         * through a zeroed temporary): its own figures, which
+         * fa__stats_sum_rows() adds up the tree. */
+        const fa__tag_t *e = &fa->tags.entries[x];
+        fa_tag_row_t *r = &snap->rows[x];
+        r->id = (uint16_t)x;
+        r->parent_id = e->parent;
+        r->depth = e->depth;
+        r->path = e->path;
+        r->self.frame_bytes = r->total.frame_bytes = (uint64_t)live[0];
+        r->self.pool_bytes = r->total.pool_bytes = (uint64_t)live[1];
+        r->self.heap_bytes = r->total.heap_bytes = (uint64_t)live[2];
+        r->self.alloc_count = r->total.alloc_count = count;
+        r->live_bytes = 0;
+        r->peak_bytes = peak[0] + peak[1] + peak[2];
+        r->budget_soft = atomic_load_explicit(&e->soft, memory_order_relaxed);
+        r->budget_hard = atomic_load_explicit(&e->hard, memory_order_relaxed);
+        for (int k = 0; k < 3; k++)
+            in_use[k] += (uint64_t)live[k];
+        a.part_peak_sum[1] += peak[1];
+        a.part_peak_sum[2] += peak[2];
     }
+    for (int k = 0; k < 3; k++) {
+        snap->totals[k].alloc_count += counts[k];
+        snap->totals[k].alloc_bytes += bytes[k];
+        snap->totals[k].in_use += in_use[k];
+    }
+    snap->totals[1].free_count += frees[0];
+    snap->totals[2].free_count += frees[1];
     /* What the threads did since. */
     uint64_t peaks = GET(fa->frame_peak_epoch) == epoch ? GET(fa->frame_peak_exited) : 0;
     if (!pending) peaks = GET(fa->frame_peak_folded);
@@ -689,6 +746,9 @@ static bool gather(fa_alloc_t *fa, fa_snapshot_t *snap, uint32_t ntags, bool pen
     *frame_peak = peaks;
     snap->totals[1].peak = a.part_peak_sum[1];
     snap->totals[2].peak = a.part_peak_sum[2];
+    /* Deferred: fa_snapshot_finish() sums them on the caller's thread. */
+    snap->rows_unsummed = snap->defer != 0;
+    if (!snap->defer) fa__stats_sum_rows(snap->rows, rows_n);
 #if FA_SITES
     if (sites) *sites_complete = fa__sites_rows(fa, snap, epoch, next);
 #endif

@@ -91,6 +91,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(b" ")
                     self.wfile.flush()
                     time.sleep(0.1)
+            elif mode == "bighead":  # an answer head past nng's 8 KiB read buffer
+                body = b"{}"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Padding", "x" * 9000)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
             elif mode == "notfa":
                 body = b"<html><body><h1>404 Not Found</h1>nginx</body></html>"
                 self.send_response(404)

@@ -932,6 +932,16 @@ def test_foreign_server_is_a_server_error(r):
         assert_terminal_safe(res)
 
 
+def test_unreadable_answer_is_not_a_daemon_down(r):
+    """An answer head over nng's 8 KiB read buffer ends the connection inside
+    nng: fa-cli said the daemon "closed the connection" and told the user to
+    start it, though it was running and had answered."""
+    r.hostile.mode = "bighead"
+    res = r.run("sessions", env={"FA_INSIGHT_SERVER": r.hostile.url}).expect(1)
+    res.has("answered with a head fa-cli cannot read", "is it fa-insightd?", where="err")
+    assert "start it with" not in res.err, res.err
+
+
 def test_asan(r):
     """Every command once more with the ASan+UBSan build: same exit codes, no report, no leak."""
     if not r.args.cli_asan:
@@ -1065,6 +1075,7 @@ def main():
         ("alerts and findings follow the daemon's cursors to every row", test_alerts_and_findings_follow_the_cursors),
         ("answers are capped in size and commands in total time", test_response_size_and_time_caps),
         ("a foreign web server is a server error (exit 1), not bad arguments", test_foreign_server_is_a_server_error),
+        ("an answer head fa-cli cannot read is not 'the daemon is down'", test_unreadable_answer_is_not_a_daemon_down),
         ("watch in tmux: redraws, new alerts, daemon restart, Ctrl-C", test_watch_in_tmux),
     ]
     try:

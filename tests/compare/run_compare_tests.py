@@ -239,6 +239,11 @@ def test_bad_inputs(t):
     assert "no capture file" in res.stderr and "missing.facap" in res.stderr, res.stderr
     res = t.run("compare", t.base, SCHEMA, expect=2)
     assert "is not a framealloc capture file" in res.stderr, res.stderr
+    fifo = t.path("fifo.facap")  # nobody writes it: an open that waits would hang
+    os.mkfifo(fifo)
+    for spec in (fifo, "file:" + fifo):
+        res = t.run("compare", t.base, spec, expect=2)
+        assert "fifo.facap' is not a regular file" in res.stderr, res.stderr
     t.run("compare", t.base, expect=2)
     res = t.run("compare", t.base, t.leak, "--format", "xml", expect=2)
     assert "--format" in res.stderr

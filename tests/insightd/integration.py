@@ -1366,6 +1366,11 @@ def import_loads_captures_idempotently():
     eq(r.returncode, 2, f"a bad file is exit 2: {r.stdout}")
     check(r.stdout.count("is already stored: skipped") == 2 and "0 frames stored" in r.stdout, r.stdout)
     check("missing.facap: cannot read it" in r.stdout and "not a framealloc capture file" in r.stdout, r.stdout)
+    fifo = os.path.join(work, "fifo.facap")  # nobody writes it: an open that waits would hang
+    os.mkfifo(fifo)
+    r = imp(fifo)
+    eq(r.returncode, 2, f"a FIFO is a bad file: {r.stdout}")
+    check("fifo.facap: cannot read it (not a regular file)" in r.stdout, r.stdout)
     d = Daemon("imported", db=db)
     ss = {s["id"]: s for s in d.get("/api/v1/sessions?limit=10")["sessions"]}
     for sid, frames in want.items():

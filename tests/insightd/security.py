@@ -170,6 +170,206 @@ def get_with_a_body_is_refused():
     check(health(d)["http"]["refused_body"] >= 1, "counted")
 
 
+def read_responses(s, want, timeout, head_at=()):
+    """Reads HTTP/1.1 responses (Content-Length framed; those at the indices
+    in head_at answer HEAD: no body) from s until want arrived, the peer
+    closed or timeout passed: (responses, closed), each response (status,
+    headers as a lower-case dict, body)."""
+    buf, got, closed = b"", [], False
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        while True:  # every complete response in buf
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            lines = buf[:end].decode("latin-1").split("\r\n")
+            hdrs = dict((k.strip().lower(), v.strip()) for k, v in (h.split(":", 1) for h in lines[1:]))
+            n = 0 if len(got) in head_at else int(hdrs.get("content-length", "0"))
+            if len(buf) < end + 4 + n:
+                break
+            got.append((int(lines[0].split()[1]), hdrs, buf[end + 4:end + 4 + n]))
+            buf = buf[end + 4 + n:]
+        if len(got) >= want:
+            break
+        s.settimeout(max(0.05, deadline - time.time()))
+        try:
+            chunk = s.recv(262144)
+        except socket.timeout:
+            break
+        except (ConnectionResetError, ssl.SSLError):
+            chunk = b""
+        if not chunk:
+            closed = True
+            break
+        buf += chunk
+    return got, closed
+
+
+def pipeline(d, n, one_write, wrap=None, what="pipeline"):
+    """Sends n pipelined GETs on one connection (one write, or one write per
+    request, from a thread so that nobody waits on full buffers) and checks
+    that every request is answered in order, or that the daemon answered an
+    explicit error naming the reason and closed: never a silent close with
+    requests unanswered. Even requests are /api/v1/health (200), odd ones
+    /api/v1/sessions?limit=p<i> (400 naming p<i>), so order is visible.
+    Returns the responses."""
+    import threading
+    reqs = []
+    for i in range(n):
+        path = "/api/v1/health" if i % 2 == 0 else f"/api/v1/sessions?limit=p{i}"
+        reqs.append(f"GET {path} HTTP/1.1\r\nHost: {d.hostport}\r\n\r\n".encode())
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    if wrap:
+        s = wrap(s)
+    err = []
+
+    def send():
+        try:
+            if one_write:
+                s.sendall(b"".join(reqs))
+            else:
+                for r in reqs:
+                    s.sendall(r)
+        except OSError as e:  # the daemon closed (checked below)
+            err.append(e)
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    try:
+        got, closed = read_responses(s, n, 60)
+    finally:
+        t.join(10)
+        s.close()
+    for i, (st, hdrs, body) in enumerate(got):
+        if i == len(got) - 1 and len(got) < n and st not in (200, 400):
+            break  # the refusal, checked below
+        if i % 2 == 0:
+            eq(st, 200, f"{what}: response {i} (health)")
+        else:
+            eq(st, 400, f"{what}: response {i}")
+            check(f"p{i}".encode() in body, f"{what}: response {i} answers request {i}: {body[:200]!r}")
+    if len(got) < n:
+        check(got, f"{what}: {n} requests, no response at all (closed: {closed})")
+        st, hdrs, body = got[-1]
+        check(st in (400, 413, 429, 431, 503) and hdrs.get("connection", "").lower() == "close",
+              f"{what}: only {len(got)} of {n} requests answered, and the last answer is no refusal "
+              f"({st} {hdrs}) (closed: {closed})")
+        check(json.loads(body)["error"]["code"], f"{what}: the refusal names its reason: {body[:300]!r}")
+        check(closed, f"{what}: the connection closes after the refusal")
+    return got
+
+
+@test
+def pipelined_requests_are_all_answered_or_refused_with_an_error():
+    """Past ~8 KB of pipelined requests on one connection nng closed it:
+    of 1 000 requests 151 were answered and the others vanished without an
+    error."""
+    d = it.shared()
+    before = health(d)["http"]["pipelined"]
+    # The daemon reads what follows a connection's first request itself
+    # (http.c), so it answers them all rather than refusing.
+    eq(len(pipeline(d, 1000, one_write=False, what="1 000 requests, one write each")), 1000, "answered")
+    small = f"GET /api/v1/health HTTP/1.1\r\nHost: {d.hostport}\r\n\r\n"
+    n = 65536 // len(small) + 1
+    eq(len(pipeline(d, n, one_write=True, what="64 KB of requests in one write")), n, "answered")
+    check(health(d)["http"]["pipelined"] >= before + 999 + n - 1, "counted in /health as pipelined")
+
+
+@test
+def pipelined_requests_over_https_are_all_answered_or_refused():
+    cert, key = make_cert("pipeline")
+    d = Daemon("pipetls", extra=["--tls-cert", cert, "--tls-key", key])
+    try:
+        ctx = ssl.create_default_context(cafile=cert)
+        wrap = lambda s: ctx.wrap_socket(s, server_hostname="127.0.0.1")  # noqa: E731
+        eq(len(pipeline(d, 1000, one_write=False, wrap=wrap, what="HTTPS, 1 000 requests")), 1000, "answered")
+        eq(len(pipeline(d, 1200, one_write=True, wrap=wrap, what="HTTPS, 64 KB in one write")), 1200, "answered")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def pipelined_websocket_upgrade_is_answered_or_refused():
+    """An upgrade behind other requests on one connection: either the
+    requests and the upgrade are answered (101, then the hello), or the
+    upgrade gets an explicit error."""
+    d = it.shared()
+    upgrade = (f"GET /ws HTTP/1.1\r\nHost: {d.hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    for n in (1, 200):
+        head = "".join(f"GET /api/v1/health HTTP/1.1\r\nHost: {d.hostport}\r\n\r\n" for _ in range(n))
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        try:
+            s.sendall((head + upgrade).encode())
+            got, closed = read_responses(s, n + 1, 20)
+            eq([st for st, _, _ in got[:n]], [200] * n, f"{n} requests before the upgrade")
+            check(len(got) == n + 1, f"the upgrade behind {n} requests is answered (closed: {closed})")
+            st, hdrs, body = got[n]
+            if st == 101:
+                s.settimeout(5)
+                hello = s.recv(65536)
+                check(b"\"hello\"" in hello, f"the WebSocket says hello: {hello[:200]!r}")
+            else:
+                check(st >= 400 and json.loads(body)["error"]["code"], f"an explicit refusal: {st} {body[:300]!r}")
+                # nng's WebSocket code takes only a connection's first request.
+                eq(json.loads(body)["error"]["code"], "upgrade_not_first", "code")
+                eq(hdrs.get("connection"), "close", "Connection: close")
+                check(closed or read_responses(s, 1, 3)[1], "the connection closes")
+        finally:
+            s.close()
+    ws = WS(d)  # an upgrade first on its connection still works
+    eq(ws.recv(5)["type"], "hello", "hello")
+    ws.close()
+
+
+@test
+def pipelined_requests_keep_their_framing():
+    """What follows a connection's first request is read by the daemon's own
+    parser: bodies, HEAD, HTTP/1.0, Connection: close and malformed heads
+    keep the connection in step or close it with an error, never parse a
+    body as a request."""
+    d = it.shared()
+    h = f"Host: {d.hostport}\r\n"
+    get = f"GET /api/v1/sessions HTTP/1.1\r\n{h}\r\n"
+    sarif = b'{"version":"2.1.0","runs":[]}'
+    put = f"PUT /api/v1/lint HTTP/1.1\r\n{h}Content-Length: {len(sarif)}\r\n\r\n".encode() + sarif
+    before = health(d)["http"]
+
+    def exchange(data, want, head_at=()):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        try:
+            s.sendall(data)
+            return read_responses(s, want, 5, head_at)
+        finally:
+            s.close()
+    got, _ = exchange(get.encode() + put + get.encode() + f"HEAD /api/v1/health HTTP/1.1\r\n{h}\r\n".encode()
+                      + get.encode(), 5, head_at=(3,))
+    eq([st for st, _, _ in got], [200, 200, 200, 200, 200], "GET, PUT with a body, GET, HEAD, GET")
+    check(b"accepted" in got[1][2], f"the PUT's body was read: {got[1][2][:200]!r}")
+    eq(got[3][2], b"", "HEAD has no body")
+    check(int(got[3][1]["content-length"]) > 0, "HEAD gives the length")
+    for tail, status, code in (
+            (b"GET / HTTP/1.1\nHost: x\r\n\r\n", 400, "bad_request"),  # bare LF
+            (f"GET /api/v1/health HTTP/1.1\r\n{h}{h}\r\n".encode(), 400, "bad_request"),  # Host twice
+            (b"GET /api/v1/health HTTP/1.1\r\n\r\n", 400, "bad_request"),  # no Host
+            (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 431, "request_head_too_large"),
+            (b"GET / HTTP/2.0\r\n\r\n", 505, "http_version_not_supported"),
+            (f"POST /api/v1/sessions HTTP/1.1\r\n{h}Content-Length: {len(get)}\r\n\r\n{get}".encode(), 405,
+             "method_not_allowed")):  # a body that is a request, never parsed as one
+        got, closed = exchange(get.encode() + tail + get.encode(), 3)
+        eq([st for st, _, _ in got], [200, status], f"answers to {tail[:40]!r}")
+        eq(json.loads(got[1][2])["error"]["code"], code, f"code for {tail[:40]!r}")
+        eq(got[1][1].get("connection"), "close", f"Connection: close after {tail[:40]!r}")
+        check(closed, f"closed after {tail[:40]!r}")
+    for close in (b"GET /api/v1/sessions HTTP/1.0\r\n\r\n",
+                  f"GET /api/v1/sessions HTTP/1.1\r\n{h}Connection: close\r\n\r\n".encode()):
+        got, closed = exchange(get.encode() + close + get.encode(), 3)
+        eq([st for st, _, _ in got], [200, 200], f"answers with {close[:50]!r}")
+        check(closed and got[1][1].get("connection") == "close", f"closed after {close[:50]!r}")
+    after = health(d)["http"]
+    check(after["refused_head"] >= before["refused_head"] + 5, f"refused heads counted: {after}")
+    check(after["pipelined"] >= before["pipelined"] + 8, f"pipelined requests counted: {after}")
+
+
 @test
 def half_sent_request_is_cut_after_the_header_timeout():
     """A half-sent request kept its connection open for 130 s and more

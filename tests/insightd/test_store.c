@@ -986,6 +986,90 @@ Test(fleet, percentiles_interpolate_between_the_nearest_ranks) {
     cr_assert_float_eq(fleetagg_percentile(v, 0, 0.5), 0, 1e-9);
 }
 
+/* Rows come in whatever order a store's scan yields them: 300 sessions
+ * (tags first for some, their session after: those are left out), 2 apps
+ * x 3 builds x 4 paths, shuffled; every group's figures as if sorted. */
+typedef struct agg_seen {
+    int groups, builds;
+    char last[200];
+    bool ordered;
+    uint64_t sessions[32], peak_max[32], worst[32], build_sessions;
+} agg_seen_t;
+
+static int agg_group(void *ud, const store_fleet_group_t *g) {
+    agg_seen_t *f = ud;
+    char key[200];
+    snprintf(key, sizeof key, "%s\x01%s\x01%s", g->app, g->build, g->path);
+    if (f->groups && strcmp(f->last, key) >= 0) f->ordered = false;
+    snprintf(f->last, sizeof f->last, "%s", key);
+    cr_assert_lt(f->groups, 32);
+    f->sessions[f->groups] = g->sessions;
+    f->peak_max[f->groups] = (uint64_t)g->peak[2];
+    f->worst[f->groups] = g->worst_count ? g->worst[0].session_id : 0;
+    f->groups++;
+    return 0;
+}
+
+static int agg_build(void *ud, const store_fleet_build_t *b) {
+    agg_seen_t *f = ud;
+    f->builds++;
+    f->build_sessions += b->sessions;
+    cr_assert_eq(b->hosts, 5, "%s/%s: %llu hosts", b->app, b->build, (unsigned long long)b->hosts);
+    return 0;
+}
+
+Test(fleet, rows_in_any_order_give_the_figures_of_sorted_ones) {
+    agg_seen_t f = {.ordered = true};
+    fleetagg_t *a = fleetagg_create(&(store_fleet_sink_t){agg_build, agg_group, &f});
+    cr_assert_not_null(a);
+    static const char *const apps[] = {"zeta", "alpha"}, *const builds[] = {"3.0", "1.0", "2.0"},
+                             *const paths[] = {"render", "physics/contacts", "audio", "physics"};
+    enum { SESSIONS = 300 };
+    uint32_t order[SESSIONS * 4];
+    for (uint32_t i = 0; i < SESSIONS * 4; i++)
+        order[i] = i;
+    uint64_t seed = 12345;
+    for (uint32_t i = SESSIONS * 4 - 1; i > 0; i--) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t j = (uint32_t)(seed >> 33) % (i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    char host[16];
+    for (uint32_t s = 0; s < SESSIONS; s++) {
+        if (s % 50 == 7) continue; /* its rows come before it, below */
+        snprintf(host, sizeof host, "h%u", s % 5);
+        fleetagg_session_t x = {0x1000 + s, 1000 + s, s % 2 == 0, apps[s % 2], builds[s % 3], host};
+        cr_assert_eq(fleetagg_add_session(a, &x), 0);
+    }
+    for (uint32_t k = 0; k < SESSIONS * 4; k++) {
+        uint32_t s = order[k] / 4, t = order[k] % 4;
+        fleetagg_tag_t x = {0x1000 + s, paths[t], 0, 100 * (uint64_t)s + t, 10, 1};
+        cr_assert_eq(fleetagg_add_tag(a, &x), 0);
+    }
+    for (uint32_t s = 7; s < SESSIONS; s += 50) { /* too late: left out */
+        fleetagg_session_t x = {0x1000 + s, 1000 + s, false, apps[s % 2], builds[s % 3], "late"};
+        cr_assert_eq(fleetagg_add_session(a, &x), 0);
+    }
+    cr_assert_eq(fleetagg_finish(a), 0);
+    cr_assert_not(fleetagg_failed(a));
+    fleetagg_destroy(a);
+    cr_assert_eq(f.groups, 2 * 3 * 4);
+    cr_assert(f.ordered, "groups in (app, build, path) byte order");
+    cr_assert_eq(f.builds, 6);
+    cr_assert_eq(f.build_sessions, SESSIONS - SESSIONS / 50);
+    /* the first group: alpha (odd sessions) / 1.0 (s % 3 == 1) / audio */
+    uint64_t n = 0, max = 0;
+    for (uint32_t s = 0; s < SESSIONS; s++)
+        if (s % 2 == 1 && s % 3 == 1 && s % 50 != 7) {
+            n++;
+            max = 100 * (uint64_t)s + 2;
+        }
+    cr_assert_eq(f.sessions[0], n);
+    cr_assert_eq(f.peak_max[0], max);
+    cr_assert_eq(f.worst[0], 0x1000 + (max - 2) / 100, "the worst: the highest peak without a budget");
+}
+
 STORE_TEST(store, the_fleet_document_has_spreads_budgets_and_the_worst_sessions) {
     store_t *st = open_store();
     cr_assert_eq(store_begin(st), STORE_OK);

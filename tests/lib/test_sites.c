@@ -373,6 +373,129 @@ Test(sites, fewer_rows_than_tags_is_truncated_and_every_written_row_is_exact) {
     fa_destroy(fa);
 }
 
+/* Work left to another thread (defer, fa_snapshot_finish) gives the very
+ * tag rows, site rows, order and status of a take that does it all, for
+ * every room: all fit, the largest plus "other" rows, fewer rows than tags,
+ * raw pairs that do not fit the caller's array (the take ranks them
+ * itself), and tag rows cut short (the rest counts in the ancestors). */
+static fa_site_row_t raw_rows[ROWS_MAX], ranked_rows[ROWS_MAX], direct_rows[ROWS_MAX];
+static fa_tag_row_t deferred_tag_rows[256];
+static uint64_t rank_work[ROWS_MAX];
+static int deferred_checks;
+
+static void compare_deferred(fa_alloc_t *fa) {
+    static const uint32_t rooms[][3] = {/* site_rows_max, raw capacity, tag rows */
+                                        {ROWS_MAX, ROWS_MAX, 256}, {200, ROWS_MAX, 256}, {50, ROWS_MAX, 256},
+                                        {12, ROWS_MAX, 256},       {9, ROWS_MAX, 256},   {4, ROWS_MAX, 256},
+                                        {1, ROWS_MAX, 256},        {50, 60, 256},        {12, 12, 256},
+                                        {4, 20, 256},              {200, 200, 5},        {50, ROWS_MAX, 3}};
+    for (size_t c = 0; c < sizeof rooms / sizeof rooms[0]; c++) {
+        uint32_t max = rooms[c][0], raw_cap = rooms[c][1], tag_cap = rooms[c][2];
+        fa_snapshot_t d = {.rows = tag_rows, .rows_capacity = tag_cap, .sites = direct_rows, .sites_capacity = max};
+        int rv_direct = fa_snapshot_take(fa, &d);
+        cr_assert(!d.sites_unranked && !d.rows_unsummed);
+        fa_snapshot_t r = {.rows = deferred_tag_rows,
+                           .rows_capacity = tag_cap,
+                           .sites = raw_rows,
+                           .sites_capacity = raw_cap,
+                           .defer = 1,
+                           .site_rows_max = max};
+        int rv = fa_snapshot_take(fa, &r);
+        cr_assert_eq(r.sites_total, d.sites_total);
+        cr_assert_eq(r.rows_unsummed, 1);
+        if (r.sites_total <= raw_cap) {
+            cr_assert_eq(r.sites_unranked, 1, "room %zu", c);
+            cr_assert_eq(r.site_count, r.sites_total);
+            /* Only the tag rows can be short here; the site rows' status
+             * comes with the ranking. */
+            cr_assert_eq(rv, r.row_count < r.tag_count ? FA_ERR_TRUNCATED : FA_OK);
+            /* Scratch: one entry per raw row and per tag. */
+            fa_snapshot_t kept = r;
+            cr_assert_eq(fa_snapshot_finish(&r, ranked_rows, rank_work, r.site_count + r.tag_count - 1),
+                         FA_ERR_INVALID_ARG);
+            cr_assert(r.sites == kept.sites && r.site_count == kept.site_count && r.sites_unranked &&
+                      r.rows_unsummed);
+            int rv_finish = fa_snapshot_finish(&r, ranked_rows, rank_work, r.site_count + r.tag_count);
+            cr_assert_eq(r.sites, ranked_rows);
+            if (rv == FA_OK) rv = rv_finish;
+        } else {
+            cr_assert_eq(r.sites_unranked, 0, "room %zu: too many raw pairs are ranked by the take", c);
+            cr_assert_eq(r.sites, raw_rows);
+            cr_assert_eq(fa_snapshot_finish(&r, NULL, NULL, 0), FA_OK);
+        }
+        cr_assert_eq(rv, rv_direct, "room %zu: %d vs %d", c, rv, rv_direct);
+        cr_assert(!r.sites_unranked && !r.rows_unsummed);
+        cr_assert_eq(r.row_count, d.row_count);
+        for (uint32_t i = 0; i < d.row_count; i++)
+            cr_assert(!memcmp(&r.rows[i].self, &d.rows[i].self, sizeof d.rows[i].self) &&
+                          !memcmp(&r.rows[i].total, &d.rows[i].total, sizeof d.rows[i].total) &&
+                          r.rows[i].live_bytes == d.rows[i].live_bytes &&
+                          r.rows[i].peak_bytes == d.rows[i].peak_bytes && r.rows[i].id == d.rows[i].id,
+                      "room %zu tag row %u ('%s'): total %llu vs %llu", c, i, d.rows[i].path,
+                      (unsigned long long)r.rows[i].total.frame_bytes, (unsigned long long)d.rows[i].total.frame_bytes);
+        cr_assert_eq(r.site_count, d.site_count, "room %zu: %u rows vs %u", c, r.site_count, d.site_count);
+        for (uint32_t i = 0; i < d.site_count; i++) {
+            const fa_site_row_t *a = &r.sites[i], *b = &d.sites[i];
+            cr_assert(a->site_id == b->site_id && a->tag_id == b->tag_id && a->site == b->site &&
+                          a->bytes == b->bytes && a->count == b->count && a->live_bytes == b->live_bytes,
+                      "room %zu row %u: site %u tag %u %llu B vs site %u tag %u %llu B", c, i, a->site_id,
+                      a->tag_id, (unsigned long long)a->bytes, b->site_id, b->tag_id, (unsigned long long)b->bytes);
+        }
+        deferred_checks++;
+    }
+}
+
+static void compare_deferred_hook(fa_alloc_t *fa, uint64_t frame, void *user) {
+    (void)frame, (void)user;
+    compare_deferred(fa);
+}
+
+Test(sites, work_left_to_another_thread_gives_the_rows_of_a_whole_take) {
+    /* 64 pairs counted apart, the rest in their tags' overflow. */
+    fa_config_t cfg = {.max_sites = 64};
+    fa_alloc_t *fa = fa_create(&cfg);
+    cr_assert_not_null(fa);
+    static fa_site_t *sites[100];
+    char file[32], tag[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(file, sizeof file, "deferred_%d.c", i);
+        sites[i] = fa_site_intern(file, "f", 7, i % 3 ? FA_KIND_FRAME : FA_KIND_POOL);
+    }
+    void *kept[100] = {0};
+    for (int f = 0; f < 3; f++) {
+        fa_begin_frame(fa);
+        for (int i = f; i < 100; i++) {
+            /* Equal sizes (ties), a site under two tags, pool blocks that
+             * stay live into frames where they allocate nothing. */
+            for (int t = 0; t < 1 + (i % 7 == 0); t++) {
+                snprintf(tag, sizeof tag, "d%d", (i + t) % 6);
+                fa_tag_push(fa, tag);
+                if (i % 3)
+                    (void)!fa_frame_alloc_site(fa, 16 * (size_t)(1 + i % 5), 8, sites[i]);
+                else if (!kept[i])
+                    kept[i] = fa_pool_alloc_site(fa, 32 + (size_t)(i % 4) * 16, sites[i]);
+                fa_tag_pop(fa);
+            }
+        }
+        compare_deferred(fa);
+        if (f == 1) fa_on_frame_end(fa, compare_deferred_hook, NULL);
+        fa_end_frame(fa);
+    }
+    cr_assert_eq(deferred_checks, 12 * 5);
+    /* Nothing to rank is no error; a bad call is refused. */
+    fa_snapshot_t none = {0};
+    cr_assert_eq(fa_snapshot_finish(&none, NULL, NULL, 0), FA_OK);
+    fa_snapshot_t bad = {
+        .sites = raw_rows, .site_count = 3, .tag_count = 100, .sites_unranked = 1, .site_rows_max = 4};
+    cr_assert_eq(fa_snapshot_finish(&bad, NULL, rank_work, ROWS_MAX), FA_ERR_INVALID_ARG);
+    cr_assert_eq(fa_snapshot_finish(NULL, ranked_rows, rank_work, ROWS_MAX), FA_ERR_INVALID_ARG);
+    raw_rows[1].tag_id = 100; /* not a tag of the snapshot */
+    cr_assert_eq(fa_snapshot_finish(&bad, ranked_rows, rank_work, ROWS_MAX), FA_ERR_INVALID_ARG);
+    for (int i = 0; i < 100; i++)
+        fa_pool_free(fa, kept[i]);
+    fa_destroy(fa);
+}
+
 typedef struct worker {
     fa_alloc_t *fa;
     int id;
