@@ -134,10 +134,10 @@ test-insightd-hostile: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER)
 # Who may talk to the daemon (issues 14 and 20): Host, Origin, token, TLS,
 # HTTP framing, timeouts and the connection cap; needs openssl (certificates).
 .PHONY: test-insightd-security
-test-insightd-security: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(BUILD)/fa-cli
+test-insightd-security: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER) $(BUILD)/fa-cli $(INSIGHTD_AGENT_DEP)
 	@echo "== fa-insightd security tests [asan daemon]"
 	$(Q)FA_CLI=$(BUILD)/fa-cli python3 tests/insightd/security.py --daemon $(INSIGHTD_ASAN_BIN) \
-		--sender $(INSIGHTD_SENDER)
+		--sender $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_ARG)
 # A TSan report in the daemon's log fails the test that ran it. nng and
 # libuv are not instrumented, but they lock through pthreads, which TSan
 # sees; tests/insightd/tsan.supp is empty and says why it must stay so.
@@ -145,7 +145,8 @@ test-insightd-tsan: $(INSIGHTD_TSAN_BIN) $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_DEP
 	@echo "== fa-insightd integration tests [tsan daemon]"
 	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) \
 		$(INSIGHTD_AGENT_ARG) --tsan
-	$(Q)python3 tests/insightd/security.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) --tsan
+	$(Q)python3 tests/insightd/security.py --daemon $(INSIGHTD_TSAN_BIN) --sender $(INSIGHTD_SENDER) \
+		$(INSIGHTD_AGENT_ARG) --tsan
 TEST_STEPS += test-insightd test-insightd-asan test-insightd-integration test-insightd-hostile \
               test-insightd-security test-insightd-tsan
 
@@ -165,7 +166,7 @@ test-insightd-pg-integration: $(INSIGHTD_BIN) $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SE
 	$(Q)python3 tests/insightd/integration.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) \
 		$(INSIGHTD_AGENT_ARG) --store postgresql
 	$(Q)FA_CLI=$(BUILD)/fa-cli python3 tests/insightd/security.py --daemon $(INSIGHTD_ASAN_BIN) \
-		--sender $(INSIGHTD_SENDER) --store postgresql
+		--sender $(INSIGHTD_SENDER) $(INSIGHTD_AGENT_ARG) --store postgresql
 test-insightd-pg-hostile: $(INSIGHTD_ASAN_BIN) $(INSIGHTD_SENDER)
 	@echo "== fa-insightd hostile-load tests on PostgreSQL [asan daemon]"
 	$(Q)python3 tests/insightd/hostile.py --daemon $(INSIGHTD_ASAN_BIN) --sender $(INSIGHTD_SENDER) --store postgresql

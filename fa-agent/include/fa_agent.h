@@ -97,6 +97,12 @@ extern "C" {
 /* The protocol the stream speaks when the desc leaves it 0: "1.1" for a
  * daemon older than 1.2 (one FRAME per frame), "1.2" (the default). */
 #define FA_AGENT_PROTO_ENV "FA_INSIGHT_PROTO"
+/* When the desc leaves them empty: a file whose first line is the daemon's
+ * shared ingest secret, and the PEM file of the certificate authorities
+ * that signed the daemon's certificate (tls+tcp:// URLs). fa-cli reads the
+ * same FA_INSIGHT_CA for HTTPS. */
+#define FA_AGENT_SECRET_FILE_ENV "FA_INSIGHT_SECRET_FILE"
+#define FA_AGENT_CA_ENV "FA_INSIGHT_CA"
 
 /* The request file the file emitter looks for in its directory, and the
  * names of the files it writes: snapshot_<frame>.json. */
@@ -125,7 +131,9 @@ typedef struct fa_agent_s fa_agent_t;
     X(FA_AGENT_LOG_REACHABLE, 12, "the daemon is reachable again (value: ms it was not)")                    \
     X(FA_AGENT_LOG_FORKED, 13, "fa_agent_start in a forked child: nng cannot run there")                     \
     X(FA_AGENT_LOG_CAPTURE_FAILED, 14, "capture file not opened or not written")                             \
-    X(FA_AGENT_LOG_BAD_PROTOCOL, 15, "protocol_minor or $FA_INSIGHT_PROTO (detail) is not 1.1 or 1.2")
+    X(FA_AGENT_LOG_BAD_PROTOCOL, 15, "protocol_minor or $FA_INSIGHT_PROTO (detail) is not 1.1 or 1.2")       \
+    X(FA_AGENT_LOG_SECRET_FAILED, 16, "ingest secret file not read (detail: its path, never the secret)")     \
+    X(FA_AGENT_LOG_TLS_FAILED, 17, "TLS set-up refused (detail: the CA file or the reason)")
 
 typedef enum fa_agent_log_id {
 #define FA_AGENT__LOG_ENUM(name, value, msg) name = value,
@@ -142,8 +150,9 @@ typedef struct fa_agent_log_event {
     const char *detail; /* human text (a path, a URL), valid during the call */
 } fa_agent_log_event_t;
 
-/* Runs on the agent's sender thread (or, for FA_AGENT_LOG_DIAL_FAILED and
- * a capture file that cannot be opened, on the thread calling
+/* Runs on the agent's sender thread (or, for FA_AGENT_LOG_DIAL_FAILED,
+ * _SECRET_FAILED, _TLS_FAILED and a capture file that cannot be opened, on
+ * the thread calling
  * fa_agent_start). It MUST NOT block for long, MUST NOT
  * call fa_agent_stop() and MUST NOT assume it runs on the game thread. */
 typedef void (*fa_agent_log_cb)(const fa_agent_log_event_t *ev, void *user);
@@ -242,6 +251,24 @@ typedef struct fa_agent_desc {
                                    else 2; 1: one FRAME per frame (1.1); 2 */
     uint32_t max_batch;         /* frames per message at most; 32 (1..256) */
     uint32_t keyframe_interval; /* frames; 60 (1: every frame is a key) */
+    /* Remote daemons (fa-insightd --ingest tls+tcp://... --ingest-secret-file).
+     * ingest_secret: the daemon's shared secret, sent in every HELLO to the
+     * daemon (never to the capture file; 1 to 255 bytes, longer is
+     * FA_ERR_INVALID_ARG). NULL/"": the first line (surrounding white space
+     * removed) of the file $FA_INSIGHT_SECRET_FILE names, when set; an
+     * unreadable or empty file is FA_ERR_INVALID_ARG (logged
+     * FA_AGENT_LOG_SECRET_FAILED). Without a secret none is sent, and a
+     * daemon that requires one refuses the session. The secret is sent in
+     * clear inside the message: use it with tls+tcp://.
+     * tls_ca_file: PEM certificate authorities that signed the daemon's
+     * certificate, for a tls+tcp:// URL (the daemon's certificate and its
+     * name, the URL's host, are verified). NULL/"": $FA_INSIGHT_CA; a
+     * tls+tcp:// URL without either, or a file nng cannot load, is
+     * FA_ERR_INVALID_ARG (logged FA_AGENT_LOG_TLS_FAILED). Both are copied
+     * by fa_agent_start(); the secret's copy is wiped when the agent is
+     * freed, and fa_agent_desc_effective() reports it as NULL. */
+    const char *ingest_secret;
+    const char *tls_ca_file;
 } fa_agent_desc_t;
 
 /* ------------------------------------------------------------------------ */
@@ -295,7 +322,9 @@ typedef struct fa_agent_stats {
  * may be NULL (all defaults); it is copied. On success writes *out and
  * returns FA_OK; on failure *out is untouched and nothing is left running:
  * FA_ERR_INVALID_ARG (NULL fa or out, a URL nng refuses, an empty file:
- * path, or file:PATH with a different capture_path), FA_ERR_NO_MEMORY,
+ * path, file:PATH with a different capture_path, an ingest secret that is
+ * missing from its file or too long, a tls+tcp:// URL without a usable CA
+ * file), FA_ERR_NO_MEMORY,
  * FA_ERR_STATE (lib's 8 frame hooks are taken, or this is a forked child of a
  * process whose agent used nng: see FORK), FA_ERR_SYSTEM (socket or
  * thread creation, or the capture file cannot be created: logged with

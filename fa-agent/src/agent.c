@@ -122,6 +122,34 @@ static const char *file_url_path(const char *url) {
     return NULL;
 }
 
+/* The first line of the secret file, surrounding white space removed, into
+ * out[FA_PROTO_MAX_STRING + 1]. Returns FA_OK or FA_ERR_INVALID_ARG (logged
+ * with the path, never the content). */
+static int read_secret_file(const fa_agent_desc_t *in, const char *path, char *out) {
+    char line[FA_PROTO_MAX_STRING + 3] = "";
+    FILE *f = fopen(path, "re");
+    int err = f ? 0 : errno;
+    bool got = f && fgets(line, sizeof line, f) != NULL;
+    if (f) fclose(f);
+    size_t n = strlen(line);
+    bool whole = n == 0 || line[n - 1] == '\n' || n < sizeof line - 1; /* not cut by fgets */
+    char *p = line;
+    while (*p == ' ' || *p == '\t')
+        p++, n--;
+    while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    int rc = got && n > 0 && n <= FA_PROTO_MAX_STRING && whole ? FA_OK : FA_ERR_INVALID_ARG;
+    if (rc == FA_OK) {
+        memcpy(out, p, n);
+        out[n] = '\0';
+    } else if (in->log_cb) {
+        in->log_cb(&(fa_agent_log_event_t){.id = FA_AGENT_LOG_SECRET_FAILED, .code = err, .detail = path},
+                   in->log_user);
+    }
+    explicit_bzero(line, sizeof line);
+    return rc;
+}
+
 static int copy_strings(fa_agent_t *a, const fa_agent_desc_t *in) {
     const char *url = in->url;
     if (empty(url)) url = getenv(FA_AGENT_URL_ENV);
@@ -136,10 +164,27 @@ static int copy_strings(fa_agent_t *a, const fa_agent_desc_t *in) {
     const char *app = empty(in->app_name) ? program_invocation_short_name : in->app_name;
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-    const char *src[7] = {url, app, in->session_label, in->build_id, in->emit_dir, host, capture};
-    const bool wire[7] = {false, true, true, true, false, true, false};
-    for (int i = 0; i < 7; i++)
-        if (!(a->strings[i] = copy(src[i], wire[i]))) return FA_ERR_NO_MEMORY;
+    /* The secret: the desc's, else the file's; never cut (a cut secret
+     * would only be refused later, far from the cause). */
+    char from_file[FA_PROTO_MAX_STRING + 1] = "";
+    const char *secret = in->ingest_secret, *secret_file = getenv(FA_AGENT_SECRET_FILE_ENV);
+    if (empty(secret) && !empty(secret_file)) {
+        if (read_secret_file(in, secret_file, from_file) != FA_OK) return FA_ERR_INVALID_ARG;
+        secret = from_file;
+    }
+    if (!empty(secret) && strlen(secret) > FA_PROTO_MAX_STRING) return FA_ERR_INVALID_ARG;
+    const char *ca = empty(in->tls_ca_file) ? getenv(FA_AGENT_CA_ENV) : in->tls_ca_file;
+    const char *src[FA__AGENT_STRINGS] = {url,  app,     in->session_label, in->build_id, in->emit_dir,
+                                          host, capture, secret,            ca};
+    const bool wire[FA__AGENT_STRINGS] = {false, true, true, true, false, true, false, false, false};
+    int rc = FA_OK;
+    for (int i = 0; i < FA__AGENT_STRINGS && rc == FA_OK; i++)
+        if (!(a->strings[i] = copy(src[i], wire[i]))) rc = FA_ERR_NO_MEMORY;
+    explicit_bzero(from_file, sizeof from_file);
+    if (rc != FA_OK) return rc;
+    a->meta.ingest_secret = a->strings[7];
+    a->desc.ingest_secret = NULL; /* never handed back (fa_agent_desc_effective) */
+    a->desc.tls_ca_file = empty(ca) ? NULL : a->strings[8];
     a->desc.url = a->strings[0];
     a->desc.app_name = a->strings[1];
     a->desc.session_label = a->strings[2];
@@ -196,7 +241,8 @@ static void destroy(fa_agent_t *a) {
     free(a->capture.sink.known_soft);
     free(a->capture.sink.known_hard);
     free(a->emit.request_path);
-    for (int i = 0; i < 7; i++)
+    if (a->strings[7]) explicit_bzero(a->strings[7], strlen(a->strings[7])); /* the ingest secret */
+    for (int i = 0; i < FA__AGENT_STRINGS; i++)
         free(a->strings[i]);
     free(a);
 }
@@ -244,8 +290,8 @@ static int allocate(fa_agent_t *a) {
     /* The sender's wire buffer: the largest message it can build, a HELLO
      * with max_tags definitions of maximal paths, a full SITES or a full
      * FRAME. */
-    size_t hello = FA_PROTO_HEADER_SIZE + 24u + 4u * (2u + FA_PROTO_MAX_STRING) + 4u +
-                   tags * (FA_PROTO_TAG_DEF_ROW_SIZE + 2u + FA_PROTO_MAX_STRING);
+    size_t hello = FA_PROTO_HEADER_SIZE + 24u + 5u * (2u + FA_PROTO_MAX_STRING) + 4u +
+                   tags * (FA_PROTO_TAG_DEF_ROW_SIZE + 2u + FA_PROTO_MAX_STRING); /* 5: 4 + the secret */
     size_t site_defs = FA_PROTO_HEADER_SIZE + 4u +
                        FA__AGENT_SITES_PER_MESSAGE * (FA_PROTO_SITE_DEF_ROW_SIZE + 4u + 2u * FA_PROTO_MAX_STRING);
     size_t frame = FA_PROTO_FRAME_SIZE(tags, threads, findings, sites);

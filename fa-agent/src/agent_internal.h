@@ -137,6 +137,7 @@ typedef struct fa__agent_meta {
     uint32_t pid;
     uint64_t start_unix_ns, start_mono_ns;
     const char *app_name, *session_label, *build_id, *host;
+    const char *ingest_secret; /* "" when none; only the stream's HELLOs carry it */
 } fa__agent_meta_t;
 
 /* One receiver of the session's messages: the daemon over nng, or the
@@ -157,12 +158,14 @@ typedef struct fa__agent_sink {
                                           repeats it every hello_interval_ms) */
 } fa__agent_sink_t;
 
+#define FA__AGENT_STRINGS 9
 struct fa_agent_s {
     fa_alloc_t *fa;
     uint32_t fork_generation; /* fa__agent_forks when the agent started */
     fa_agent_desc_t desc;     /* effective; strings point to `strings` below */
     fa__agent_meta_t meta;
-    char *strings[7]; /* owned copies: url, app, label, build, dir, host, capture */
+    char *strings[FA__AGENT_STRINGS]; /* owned copies: url, app, label, build, dir, host,
+                                         capture, ingest secret (wiped on free), CA file */
 
     /* Game thread: single-writer counters. */
     struct {

@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <nng/supplemental/tls/tls.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -86,10 +87,25 @@ int fa__agent_link_open(fa_agent_t *a) {
         nng_close(a->link.sock);
         return map_nng(rv);
     }
+    if ((rv = nng_dialer_create(&a->link.dialer, a->link.sock, d->url)) != 0) {
+        fa__agent_log(a, FA_AGENT_LOG_DIAL_FAILED, rv, 0, d->url);
+        nng_close(a->link.sock);
+        return map_nng(rv);
+    }
+    /* tls+tcp://: the daemon's certificate is verified against the CA file,
+     * and its name against the URL's host (nng's client default). Without
+     * a CA nothing could be verified: refused rather than unauthenticated. */
+    if (strncmp(d->url, "tls+", 4) == 0 &&
+        (rv = d->tls_ca_file ? nng_dialer_set_string(a->link.dialer, NNG_OPT_TLS_CA_FILE, d->tls_ca_file)
+                             : NNG_EINVAL) != 0) {
+        fa__agent_log(a, FA_AGENT_LOG_TLS_FAILED, rv, 0,
+                      d->tls_ca_file ? d->tls_ca_file : "tls+tcp:// needs tls_ca_file or $" FA_AGENT_CA_ENV);
+        nng_close(a->link.sock);
+        return FA_ERR_INVALID_ARG;
+    }
     /* Non-blocking: returns at once and keeps redialing in the background
-     * until a daemon listens. Only a URL nng refuses fails here. */
-    rv = nng_dial(a->link.sock, d->url, &a->link.dialer, NNG_FLAG_NONBLOCK);
-    if (rv != 0) {
+     * until a daemon listens. */
+    if ((rv = nng_dialer_start(a->link.dialer, NNG_FLAG_NONBLOCK)) != 0) {
         fa__agent_log(a, FA_AGENT_LOG_DIAL_FAILED, rv, 0, d->url);
         nng_close(a->link.sock);
         return map_nng(rv);
@@ -250,6 +266,9 @@ static int send_hello(fa_agent_t *a, fa__agent_sink_t *s, const fa_snapshot_t *s
         .build_id = fa_proto_str(a->meta.build_id),
         .tags = a->sender.defs,
         .tag_count = (uint32_t)n,
+        /* The daemon's secret goes to the daemon only: a capture file is
+         * shared and read anywhere. */
+        .ingest_secret = fa_proto_str(s->kind == FA__SINK_STREAM ? a->meta.ingest_secret : NULL),
     };
     int rv = encode_and_deliver(a, s, &m, deadline);
     if (rv != 0) return rv;

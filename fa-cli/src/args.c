@@ -31,6 +31,8 @@ void cli_print_global_options(FILE *out) {
     fputs("Global options (before or after the command):\n"
           "  --server URL      the daemon, default " CLI_DEFAULT_SERVER " or $" CLI_SERVER_ENV "\n"
           "                    ($" CLI_TOKEN_ENV ": the daemon's bearer token, when it has one)\n"
+          "  --ca FILE         PEM certificate authority of an https:// daemon's certificate,\n"
+          "                    default $" CLI_CA_ENV "\n"
           "  --session ID      a session id (or a unique prefix of one) or 'latest'; default:\n"
           "                    the latest live session, else the latest one\n"
           "  --json            print the daemon's JSON instead of tables (stable, for scripts)\n"

@@ -45,12 +45,18 @@
 #include "escape.h" /* libfa-text: the sanitiser */
 #include "units.h"  /* libfa-text: durations, byte units */
 
+struct nng_tls_config;
+
 #define CLI_NAME "fa-cli"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:7878"
 #define CLI_SERVER_ENV "FA_INSIGHT_SERVER"
 /* The daemon's bearer token (fa-insightd --token-file), sent with every
  * request; never a command-line flag, where other users could read it. */
 #define CLI_TOKEN_ENV "FA_INSIGHT_TOKEN"
+/* The PEM certificate authorities that signed an https:// daemon's
+ * certificate (fa-insightd --tls-cert), when --ca is not given; the agent
+ * reads the same variable for tls+tcp:// ingest. */
+#define CLI_CA_ENV "FA_INSIGHT_CA"
 #define CLI_DEFAULT_TIMEOUT_MS 5000u
 #define CLI_DEFAULT_MAX_RESPONSE (64u << 20)
 
@@ -77,6 +83,8 @@ typedef struct cli {
     const char *command;  /* the command's name, for messages */
     FILE *err;            /* where errors go: stderr (watch captures them) */
     const char *token;    /* $FA_INSIGHT_TOKEN, or NULL */
+    const char *ca_file;  /* --ca, else $FA_INSIGHT_CA, or NULL */
+    struct nng_tls_config *tls; /* an https:// server: built once (http_tls_setup), else NULL */
 } cli_t;
 
 /* ------------------------------------------------------------------------ */
@@ -167,6 +175,13 @@ void http_answer_free(http_answer_t *a);
  * with a host and optional port, nothing after it but '/'). Writes a
  * precise reason into err. Returns 0 or -1. */
 int http_check_server_url(const char *url, char *err, size_t errcap);
+
+/* For an https:// server: the TLS client configuration every request and
+ * WebSocket uses, verifying the daemon's certificate against cli->ca_file
+ * and its name against the URL's host. Nothing for http://. Returns 0, or
+ * -1 with a reason in err (no CA file, a file that is not PEM). The caller
+ * frees cli->tls with nng_tls_config_free. */
+int http_tls_setup(cli_t *cli, char *err, size_t errcap);
 
 /* GETs path_query (starting with '/') from cli->server, within what is left
  * of cli->deadline_ms and reading at most cli->max_response bytes. On a

@@ -10,6 +10,7 @@
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
 
 void http_answer_free(http_answer_t *a) {
     if (!a) return;
@@ -23,16 +24,12 @@ int http_check_server_url(const char *url, char *err, size_t errcap) {
         snprintf(err, errcap, "the server URL is empty");
         return -1;
     }
-    if (strncmp(url, "https://", 8) == 0) {
-        snprintf(err, errcap, "'%s': https is not supported (fa-insightd serves plain http on loopback)",
-                 url);
+    bool tls = strncmp(url, "https://", 8) == 0;
+    if (!tls && strncmp(url, "http://", 7) != 0) {
+        snprintf(err, errcap, "'%s' is not an http:// or https:// URL (e.g. " CLI_DEFAULT_SERVER ")", url);
         return -1;
     }
-    if (strncmp(url, "http://", 7) != 0) {
-        snprintf(err, errcap, "'%s' is not an http:// URL (e.g. " CLI_DEFAULT_SERVER ")", url);
-        return -1;
-    }
-    const char *host = url + 7;
+    const char *host = url + (tls ? 8 : 7);
     size_t hlen = strcspn(host, "/?#");
     if (hlen == 0) {
         snprintf(err, errcap, "'%s' has no host", url);
@@ -82,15 +79,47 @@ int http_check_server_url(const char *url, char *err, size_t errcap) {
     return 0;
 }
 
+int http_tls_setup(cli_t *cli, char *err, size_t errcap) {
+    if (strncmp(cli->server, "https://", 8) != 0) return 0;
+    if (!cli->ca_file) {
+        snprintf(err, errcap,
+                 "'%s': give the certificate authority of the daemon's certificate with --ca FILE or $" CLI_CA_ENV,
+                 cli->server);
+        return -1;
+    }
+    nng_url *u = NULL;
+    int rc;
+    if ((rc = nng_url_parse(&u, cli->server)) != 0 || (rc = nng_tls_config_alloc(&cli->tls, NNG_TLS_MODE_CLIENT)) != 0) {
+        snprintf(err, errcap, "'%s': %s", cli->server, nng_strerror(rc));
+        nng_url_free(u);
+        return -1;
+    }
+    if ((rc = nng_tls_config_auth_mode(cli->tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+        (rc = nng_tls_config_server_name(cli->tls, u->u_hostname)) != 0 ||
+        (rc = nng_tls_config_ca_file(cli->tls, cli->ca_file)) != 0) {
+        snprintf(err, errcap, "--ca %s: %s (a PEM file of certificates is expected)", cli->ca_file,
+                 nng_strerror(rc));
+        nng_tls_config_free(cli->tls);
+        cli->tls = NULL;
+        nng_url_free(u);
+        return -1;
+    }
+    nng_url_free(u);
+    return 0;
+}
+
 /* "host:port" of the server URL, for the start-up hint. */
 static void server_hostport(const char *server, char *out, size_t cap) {
-    const char *h = strncmp(server, "http://", 7) == 0 ? server + 7 : server;
+    const char *h = strncmp(server, "http://", 7) == 0    ? server + 7
+                    : strncmp(server, "https://", 8) == 0 ? server + 8
+                                                          : server;
     size_t n = strcspn(h, "/");
     if (n >= cap) n = cap - 1;
     memcpy(out, h, n);
     out[n] = '\0';
     if (!strchr(out, ':') || out[0] == '[') {
-        if (out[0] != '[' || !strstr(out, "]:")) strncat(out, ":80", cap - strlen(out) - 1);
+        if (out[0] != '[' || !strstr(out, "]:"))
+            strncat(out, strncmp(server, "https", 5) == 0 ? ":443" : ":80", cap - strlen(out) - 1);
     }
 }
 
@@ -113,6 +142,13 @@ void http_print_down(const cli_t *cli, int rc) {
     case NNG_ECLOSED:
         why = "closed the connection at";
         break;
+    case NNG_ECRYPTO:
+    case NNG_EPEERAUTH:
+        fprintf(cli->err,
+                CLI_NAME ": the TLS handshake with %s failed (%s): is --ca / $" CLI_CA_ENV
+                         " the authority of its certificate, and does the certificate name the host?\n",
+                cli->server, nng_strerror(rc));
+        return;
     default:
         why = "cannot be reached at";
         break;
@@ -226,6 +262,7 @@ int http_get(const cli_t *cli, const char *path_query, http_answer_t *out) {
     nng_aio *aio = NULL;
     int rc;
     if ((rc = nng_url_parse(&url, cli->server)) != 0 || (rc = nng_http_client_alloc(&client, url)) != 0 ||
+        (cli->tls && (rc = nng_http_client_set_tls(client, cli->tls)) != 0) ||
         (rc = nng_http_req_alloc(&req, url)) != 0 || (rc = nng_http_res_alloc(&res)) != 0 ||
         (rc = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rc = nng_http_req_set_uri(req, path_query)) != 0 ||
         (rc = nng_http_req_set_header(req, "Accept", "application/json")) != 0 ||

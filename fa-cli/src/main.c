@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <framealloc.h>
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 static const cmd_entry_t commands[] = {
     {&cmd_sessions_info, cmd_sessions}, {&cmd_tags_info, cmd_tags},         {&cmd_budgets_info, cmd_budgets},
@@ -97,6 +99,8 @@ int main(int argc, char **argv) {
     if (!cli.server || !*cli.server) cli.server = CLI_DEFAULT_SERVER;
     cli.token = getenv(CLI_TOKEN_ENV);
     if (cli.token && !*cli.token) cli.token = NULL;
+    cli.ca_file = getenv(CLI_CA_ENV);
+    if (cli.ca_file && !*cli.ca_file) cli.ca_file = NULL;
     bool no_color = false, help = false;
     const char *command = NULL;
     /* The command's own arguments, with the global ones taken out. */
@@ -109,6 +113,10 @@ int main(int argc, char **argv) {
             if (take_value(argc, argv, &i, "server", &v) != 0)
                 return global_usage("--server needs a URL%s", "");
             cli.server = v;
+        } else if (is_opt(a, "ca")) {
+            if (take_value(argc, argv, &i, "ca", &v) != 0 || !*v)
+                return global_usage("--ca needs a PEM file of certificate authorities%s", "");
+            cli.ca_file = v;
         } else if (is_opt(a, "session")) {
             if (take_value(argc, argv, &i, "session", &v) != 0 || !*v)
                 return global_usage("--session needs an id or 'latest'%s", "");
@@ -172,6 +180,12 @@ int main(int argc, char **argv) {
         free(rest);
         return CLI_EXIT_USAGE;
     }
+    if (http_tls_setup(&cli, err, sizeof err) != 0) {
+        fprintf(stderr, CLI_NAME ": %s\n", err);
+        free(rest);
+        free(server);
+        return CLI_EXIT_USAGE;
+    }
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");
     cli.tty = isatty(STDOUT_FILENO) == 1;
@@ -184,5 +198,6 @@ int main(int argc, char **argv) {
     fflush(stdout);
     free(rest);
     free(server);
+    if (cli.tls) nng_tls_config_free(cli.tls);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #define WS_CHUNK 65536
 
@@ -86,9 +87,10 @@ static void post_recv(ws_conn_t *c) {
 }
 
 static int ws_url_of(const cli_t *cli, const char *path, char *out, size_t cap) {
-    const char *h = cli->server + 7; /* checked to start with http:// */
+    bool tls = strncmp(cli->server, "https://", 8) == 0; /* else checked to be http:// */
+    const char *h = cli->server + (tls ? 8 : 7);
     size_t n = strcspn(h, "/");
-    int w = snprintf(out, cap, "ws://%.*s%s", (int)n, h, path);
+    int w = snprintf(out, cap, "%s://%.*s%s", tls ? "wss" : "ws", (int)n, h, path);
     if (w < 0 || (size_t)w >= cap) return -1;
     /* Browsers cannot send headers on a WebSocket: the daemon takes the
      * token from the query, and so does this client. */
@@ -107,7 +109,8 @@ int ws_connect(const cli_t *cli, const char *path, uint32_t timeout_ms, ws_conn_
     if ((rc = nng_stream_dialer_alloc(&c->dialer, url)) != 0) goto fail;
     /* The daemon speaks text frames; messages may be big with many tags. */
     if ((rc = nng_stream_dialer_set_bool(c->dialer, NNG_OPT_WS_RECV_TEXT, true)) != 0 ||
-        (rc = nng_stream_dialer_set_bool(c->dialer, NNG_OPT_WS_SEND_TEXT, true)) != 0)
+        (rc = nng_stream_dialer_set_bool(c->dialer, NNG_OPT_WS_SEND_TEXT, true)) != 0 ||
+        (cli->tls && (rc = nng_stream_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, cli->tls)) != 0))
         goto fail;
     c->max_message = cli->max_response ? cli->max_response : CLI_DEFAULT_MAX_RESPONSE;
     (void)nng_stream_dialer_set_size(c->dialer, NNG_OPT_WS_RECVMAXFRAME, c->max_message);

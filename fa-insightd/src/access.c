@@ -106,8 +106,7 @@ bool access_origin_allowed(const char *origin, const char *host, int listen_port
     return loopback && name_is_loopback(name) && port == listen_port;
 }
 
-/* Constant-time comparison for a given token length. */
-static bool token_equal(const char *given, size_t glen, const char *token) {
+bool access_secret_equal(const char *given, size_t glen, const char *token) {
     size_t tlen = strlen(token);
     unsigned char diff = glen != tlen;
     for (size_t i = 0; i < tlen; i++)
@@ -123,7 +122,7 @@ bool access_bearer_ok(const char *authorization, const char *token) {
     size_t n = strlen(t);
     while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
         n--;
-    return token_equal(t, n, token);
+    return access_secret_equal(t, n, token);
 }
 
 bool access_query_token_ok(const char *uri, const char *token) {
@@ -131,22 +130,23 @@ bool access_query_token_ok(const char *uri, const char *token) {
     while (q) {
         q++;
         size_t n = strcspn(q, "&#");
-        if (n > 6 && strncmp(q, "token=", 6) == 0) return token_equal(q + 6, n - 6, token);
+        if (n > 6 && strncmp(q, "token=", 6) == 0) return access_secret_equal(q + 6, n - 6, token);
         q = q[n] == '&' ? q + n : NULL;
     }
     return false;
 }
 
-int access_read_token_file(const char *path, char *out, size_t cap, char *err, size_t errcap) {
+int access_read_token_file(const char *flag, const char *path, char *out, size_t cap, char *err,
+                           size_t errcap) {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errcap, "--token-file %s: %s", path, strerror(errno));
+        snprintf(err, errcap, "--%s %s: %s", flag, path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
         fclose(f);
-        snprintf(err, errcap, "--token-file %s: readable by other users (chmod 600 %s)", path, path);
+        snprintf(err, errcap, "--%s %s: readable by other users (chmod 600 %s)", flag, path, path);
         return -1;
     }
     char line[1024] = "";
@@ -159,17 +159,17 @@ int access_read_token_file(const char *path, char *out, size_t cap, char *err, s
     while (n && isspace((unsigned char)s[n - 1]))
         s[--n] = '\0';
     if (!got || n < TOKEN_MIN) {
-        snprintf(err, errcap, "--token-file %s: the token must be at least %d characters on the first line",
+        snprintf(err, errcap, "--%s %s: the token must be at least %d characters on the first line", flag,
                  path, TOKEN_MIN);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
         if (!isgraph((unsigned char)s[i])) {
-            snprintf(err, errcap, "--token-file %s: the token must be printable ASCII without spaces", path);
+            snprintf(err, errcap, "--%s %s: the token must be printable ASCII without spaces", flag, path);
             return -1;
         }
     if (n >= cap) {
-        snprintf(err, errcap, "--token-file %s: the token is longer than %zu characters", path, cap - 1);
+        snprintf(err, errcap, "--%s %s: the token is longer than %zu characters", flag, path, cap - 1);
         return -1;
     }
     memcpy(out, s, n + 1);

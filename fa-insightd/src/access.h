@@ -42,9 +42,16 @@ bool access_bearer_ok(const char *authorization, const char *token);
  * headers). Constant time as above. */
 bool access_query_token_ok(const char *uri, const char *token);
 
-/* Reads a token file: its first line, surrounding white space removed.
- * Returns 0, or -1 with a reason in err (missing, empty, shorter than 16
- * characters, readable by others). */
-int access_read_token_file(const char *path, char *out, size_t cap, char *err, size_t errcap);
+/* Reads a token file (--token-file, --ingest-secret-file: flag, without
+ * its dashes, names it in errors): its first line, surrounding white space
+ * removed. Returns 0, or -1 with a reason in err (missing, empty, shorter
+ * than 16 characters, not printable ASCII, readable by others). err never
+ * holds the file's content. */
+int access_read_token_file(const char *flag, const char *path, char *out, size_t cap, char *err,
+                           size_t errcap);
+
+/* Whether given[0..glen) equals the NUL-terminated, non-empty token. Takes
+ * the same time whatever the bytes (for a given token length). */
+bool access_secret_equal(const char *given, size_t glen, const char *token);
 
 #endif

@@ -19,6 +19,7 @@
 #include "conns.h"
 #include "ctx.h"
 #include "fleet.h"
+#include "ingest.h"
 #include "framealloc.h"
 #include "json.h"
 #include "lint.h"
@@ -326,6 +327,20 @@ static void route_health(request_t *q) {
     jw_begin_object(&w, "rejected_by_reason");
     for (int i = 1; i < STATS_REJECT_REASONS; i++)
         if (g_stats.rejected_by[i]) jw_u64(&w, fa_proto_err_name(-i), g_stats.rejected_by[i]);
+    jw_end_object(&w);
+    /* Who was kept out: the shared secret (gate.h) and the listener's
+     * failed handshakes (ingest.h). Nothing refused is stored. */
+    uint64_t tls_failed, proto_failed;
+    ingest_handshake_failures(c->ingest, &tls_failed, &proto_failed);
+    jw_bool(&w, "tls", config_url_is_tls(c->cfg->ingest));
+    jw_bool(&w, "secret_required", c->cfg->ingest_secret_file[0] != '\0');
+    jw_begin_object(&w, "refused");
+    jw_u64(&w, "secret_missing", g_stats.ingest_refused_secret_missing);
+    jw_u64(&w, "secret_wrong", g_stats.ingest_refused_secret_wrong);
+    jw_u64(&w, "unauthenticated_messages", g_stats.ingest_refused_unauthenticated);
+    jw_u64(&w, "connections", g_stats.ingest_refused_connections);
+    jw_u64(&w, "tls_handshakes", tls_failed);
+    jw_u64(&w, "protocol_handshakes", proto_failed);
     jw_end_object(&w);
     jw_end_object(&w);
 

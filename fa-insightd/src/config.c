@@ -62,7 +62,7 @@ static const option_def_t options[] = {
     {"listen", OPT_ADDR, FIELD(listen), "127.0.0.1:7878", "HOST:PORT", 0, 0,
      "HTTP, JSON API and WebSocket address (port 0: any free port)"},
     {"ingest", OPT_URL, FIELD(ingest), "tcp://127.0.0.1:7879", "URL", 0, 0,
-     "nng PULL address the agents push to (tcp://, ipc://)"},
+     "nng PULL address the agents push to (tcp://, ipc://, or tls+tcp:// with --tls-cert/--tls-key)"},
     {"db", OPT_PATH, FIELD(db_path), DEFAULT_DB, "PATH", 0, 0, "SQLite database (created if missing)"},
     {"store", OPT_STORE, FIELD(store), "", "URL|PATH", 0, 0,
      "where to store: postgresql://USER@HOST/DB (a server many daemons share) or a SQLite path [--db]"},
@@ -117,6 +117,10 @@ static const option_def_t options[] = {
     {"token-file", OPT_PATH, FIELD(token_file), "", "FILE", 0, 0,
      "bearer token (first line, 16+ characters, mode 600) every HTTP request and WebSocket must carry; "
      "required when --listen is not loopback"},
+    {"ingest-secret-file", OPT_PATH, FIELD(ingest_secret_file), "", "FILE", 0, 0,
+     "shared ingest secret (first line, 16+ characters, mode 600) every agent's HELLO must carry "
+     "(agents: FA_INSIGHT_SECRET_FILE); other connections are refused and counted. It travels in the "
+     "HELLO: use it with a tls+tcp:// --ingest"},
     {"tls-cert", OPT_PATH, FIELD(tls_cert), "", "FILE", 0, 0,
      "PEM certificate (chain): HTTPS and WSS on --listen, and TLS for a tls+tcp:// --ingest"},
     {"tls-key", OPT_PATH, FIELD(tls_key), "", "FILE", 0, 0, "the certificate's PEM private key"},

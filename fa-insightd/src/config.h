@@ -27,6 +27,7 @@ typedef struct config {
     char token_file[CONFIG_PATH_MAX];  /* bearer token for HTTP and WebSocket */
     char tls_cert[CONFIG_PATH_MAX];    /* PEM certificate chain: HTTPS and tls+tcp ingest */
     char tls_key[CONFIG_PATH_MAX];     /* its PEM private key */
+    char ingest_secret_file[CONFIG_PATH_MAX]; /* shared secret every agent's HELLO must carry */
     char lint_report[CONFIG_PATH_MAX]; /* SARIF report file, watched; "" for none */
     uint64_t max_lint_report_bytes;    /* byte cap of a SARIF report */
     uint64_t retention_ms;         /* raw frames */

@@ -17,6 +17,7 @@ struct http;
 struct ws;
 struct lint;
 struct nng_tls_config;
+struct ingest;
 
 typedef struct insightd_ctx {
     uv_loop_t *loop;
@@ -27,6 +28,7 @@ typedef struct insightd_ctx {
     struct http *http;
     struct ws *ws;
     struct lint *lint; /* static findings (lint.h) */
+    struct ingest *ingest; /* NULL with --no-ingest */
     uint64_t started_ms, started_mono;
     char http_url[300];
     char ingest_url[300];

@@ -46,6 +46,8 @@ struct ingest {
     pthread_t closer;
     bool closer_started;
     log_limiter_t full_lim; /* loop thread only */
+    /* ingest_handshake_failures' copy of nng's figures (loop thread) */
+    uint64_t handshakes_at, tls_failures, proto_failures;
     uint64_t drops_seen;
 };
 
@@ -186,6 +188,22 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg) {
     pthread_mutex_unlock(&in->lock);
 }
 
+void ingest_handshake_failures(ingest_t *in, uint64_t *tls, uint64_t *protocol) {
+    *tls = *protocol = 0;
+    if (!in) return;
+    uint64_t now = clock_mono_ms();
+    nng_stat *all = NULL;
+    if ((!in->handshakes_at || now - in->handshakes_at >= INGEST_HANDSHAKE_REFRESH_MS) && nng_stats_get(&all) == 0) {
+        nng_stat *l = nng_stat_find_listener(all, in->listener), *s;
+        if (l && (s = nng_stat_find(l, "auth")) != NULL) in->tls_failures = nng_stat_value(s);
+        if (l && (s = nng_stat_find(l, "proto")) != NULL) in->proto_failures = nng_stat_value(s);
+        nng_stats_free(all);
+        in->handshakes_at = now;
+    }
+    *tls = in->tls_failures;
+    *protocol = in->proto_failures;
+}
+
 bool ingest_source_open(uint32_t source) {
     /* nng looks pipes up by id: a closed pipe's id is gone. */
     nng_pipe p = {.id = source};
@@ -234,7 +252,7 @@ int ingest_start(ingest_t **out, uv_loop_t *loop, const char *url, struct nng_tl
     }
     snprintf(bound_url, bound_cap, "%s", url);
     int port = 0;
-    if (strncmp(url, "tcp", 3) == 0 &&
+    if ((strncmp(url, "tcp", 3) == 0 || strncmp(url, "tls+tcp", 7) == 0) &&
         nng_listener_get_int(in->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
         /* Replace the port of the URL with the one really bound. */
         const char *colon = strrchr(url, ':');

@@ -42,6 +42,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "fdguard.h"
+#include "gate.h"
 #include "framealloc.h"
 #include "http.h"
 #include "import.h"
@@ -76,6 +77,8 @@
 static config_t cfg;
 static insightd_ctx_t ctx;
 static ingest_t *ingest;
+static gate_t *gate; /* --ingest-secret-file; NULL: every connection is admitted */
+static char ingest_secret[FA_PROTO_MAX_STRING + 1];
 static uv_signal_t sigint_h, sigterm_h;
 static uv_timer_t housekeeping_timer, shutdown_timer;
 static uint64_t housekeeping_ticks;
@@ -163,8 +166,11 @@ static int check_exposure(void) {
         return -1;
     }
     char err[1200];
-    if (cfg.token_file[0] &&
-        access_read_token_file(cfg.token_file, ctx.token, sizeof ctx.token, err, sizeof err) != 0) {
+    if ((cfg.token_file[0] &&
+         access_read_token_file("token-file", cfg.token_file, ctx.token, sizeof ctx.token, err, sizeof err) != 0) ||
+        (cfg.ingest_secret_file[0] && access_read_token_file("ingest-secret-file", cfg.ingest_secret_file,
+                                                             ingest_secret, sizeof ingest_secret, err,
+                                                             sizeof err) != 0)) {
         fprintf(stderr, "%s: %s\n", INSIGHTD_NAME, err);
         return -1;
     }
@@ -186,8 +192,16 @@ static int check_exposure(void) {
     if (!http_local)
         LOG(LOG_WARN, "WARNING: HTTP, API and WebSocket listen on %s, beyond loopback (bearer token %s)",
             cfg.listen, cfg.tls_cert[0] ? "over HTTPS" : "in clear text: consider --tls-cert/--tls-key");
-    if (!ingest_local)
-        LOG(LOG_WARN, "WARNING: ingest listens on %s, beyond loopback: anyone who can reach it can push data",
+    bool ingest_tls = config_url_is_tls(cfg.ingest);
+    if (!ingest_local && !ingest_secret[0])
+        LOG(LOG_WARN,
+            "WARNING: ingest listens on %s, beyond loopback: anyone who can reach it can push data "
+            "(give agents a shared secret: --ingest-secret-file)",
+            cfg.ingest);
+    if (!ingest_local && ingest_secret[0] && !ingest_tls)
+        LOG(LOG_WARN,
+            "WARNING: ingest listens on %s in clear text: the ingest secret crosses the network readable "
+            "(use tls+tcp:// with --tls-cert/--tls-key)",
             cfg.ingest);
     return 0;
 }
@@ -224,10 +238,12 @@ static int check_source_root(void) {
     return 0;
 }
 
-/* Every ingested message, on the loop thread. */
+/* Every ingested message, on the loop thread: past the gate (the ingest
+ * secret), to the sessions. */
 static void on_message(void *ud, const void *buf, size_t len, uint64_t recv_ms, uint64_t recv_mono,
                        uint32_t source) {
     (void)ud;
+    if (gate && !gate_admit(gate, buf, len, source)) return;
     sessions_handle_from(ctx.sessions, buf, len, recv_ms, recv_mono, source);
 }
 
@@ -513,12 +529,16 @@ int main(int argc, char **argv) {
     /* 4. Ingest: nng PULL, handed to the loop. */
     if (cfg.tls_cert[0] && tlsconf_server(&ctx.tls, cfg.tls_cert, cfg.tls_key, err, sizeof err) != 0)
         return fail_start(err);
+    if (ingest_secret[0] && !cfg.no_ingest && !(gate = gate_create(ingest_secret, ingest_source_open)))
+        return fail_start("out of memory");
+    explicit_bzero(ingest_secret, sizeof ingest_secret); /* the gate keeps the one copy */
     if (cfg.no_ingest)
         snprintf(ctx.ingest_url, sizeof ctx.ingest_url, "none");
     else if (ingest_start(&ingest, ctx.loop, cfg.ingest, config_url_is_tls(cfg.ingest) ? ctx.tls : NULL,
                           cfg.ingest_queue_bytes, on_message, NULL, ctx.ingest_url, sizeof ctx.ingest_url,
                           err, sizeof err) != 0)
         return fail_start(in_use_hint(err, "--ingest tcp://127.0.0.1:PORT"));
+    ctx.ingest = ingest;
 
     /* 5. Static findings (a SARIF report), then HTTP, JSON API, dashboard
      * and WebSocket on one port. */
@@ -551,6 +571,7 @@ int main(int argc, char **argv) {
     http_free(ctx.http);
     bool nng_clean = !ingest || ingest_free(ingest);
     sessions_destroy(ctx.sessions);
+    gate_destroy(gate);
     lint_free(ctx.lint);
     writer_free(ctx.writer);
     store_close(ctx.store);

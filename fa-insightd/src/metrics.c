@@ -9,6 +9,7 @@
 #include "alerts.h"
 #include "clock.h"
 #include "ctx.h"
+#include "ingest.h"
 #include "sessions.h"
 #include "stats.h"
 #include "view.h"
@@ -180,6 +181,22 @@ static void render(insightd_ctx_t *ctx, text_t *t) {
         snprintf(l, sizeof l, "{reason=\"%s\"}", drops[k].reason);
         sample(t, "fa_insightd_ingest_dropped_messages_total", l, drops[k].n);
     }
+    family(t, "fa_insightd_ingest_refused_messages_total", "counter",
+           "Messages kept out by the ingest secret (--ingest-secret-file), by reason; never stored.");
+    sample(t, "fa_insightd_ingest_refused_messages_total", "{reason=\"secret_missing\"}",
+           g_stats.ingest_refused_secret_missing);
+    sample(t, "fa_insightd_ingest_refused_messages_total", "{reason=\"secret_wrong\"}",
+           g_stats.ingest_refused_secret_wrong);
+    sample(t, "fa_insightd_ingest_refused_messages_total", "{reason=\"unauthenticated\"}",
+           g_stats.ingest_refused_unauthenticated);
+    uint64_t tls_failed, proto_failed;
+    ingest_handshake_failures(ctx->ingest, &tls_failed, &proto_failed);
+    family(t, "fa_insightd_ingest_refused_connections_total", "counter",
+           "Ingest connections refused: by the ingest secret, or in the TLS or protocol handshake.");
+    sample(t, "fa_insightd_ingest_refused_connections_total", "{reason=\"secret\"}",
+           g_stats.ingest_refused_connections);
+    sample(t, "fa_insightd_ingest_refused_connections_total", "{reason=\"tls_handshake\"}", tls_failed);
+    sample(t, "fa_insightd_ingest_refused_connections_total", "{reason=\"protocol_handshake\"}", proto_failed);
     family(t, "fa_insightd_ingest_gaps_total", "counter", "Sequence numbers missing: messages lost in transport.");
     sample(t, "fa_insightd_ingest_gaps_total", "", g_stats.gaps);
     family(t, "fa_insightd_ingest_queue_depth", "gauge", "Messages waiting in the hand-off queue.");

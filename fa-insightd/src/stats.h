@@ -50,6 +50,11 @@ typedef struct insightd_stats {
     bool database_lost;            /* the database file was deleted or replaced */
     uint64_t sessions_evicted;     /* ended sessions dropped from memory (still stored) */
     uint64_t sessions_loaded;      /* sessions brought back from the store */
+    /* ingest refusals by the shared secret (gate.c, loop) */
+    uint64_t ingest_refused_secret_missing;   /* HELLOs without a secret */
+    uint64_t ingest_refused_secret_wrong;     /* HELLOs with another secret */
+    uint64_t ingest_refused_unauthenticated;  /* other messages of connections not admitted */
+    uint64_t ingest_refused_connections;      /* connections refused (each once) */
     /* WebSocket (loop) */
     uint64_t ws_accepted, ws_clients, ws_sent, ws_merged, ws_dropped, ws_closed_slow, ws_closed_flood,
         ws_bad_messages, ws_refused, ws_accept_errors, ws_refused_origin, ws_refused_token;

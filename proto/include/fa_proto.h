@@ -11,7 +11,8 @@
  *   BYE (the session ends), SITES (1.1: call sites defined) and FRAMES
  *   (1.2: several frames in one message, tag rows sent only when they
  *   changed since the previous frame; fa_proto_frames_next() reads them
- *   and fa_proto_frame_rebuild() gives back the whole rows). All
+ *   and fa_proto_frame_rebuild() gives back the whole rows). Since 1.2 a
+ *   HELLO may also carry the daemon's shared ingest secret. All
  *   integers are little-endian; strings are length-prefixed views. The
  *   format is specified byte by byte in proto/PROTOCOL.md.
  *
@@ -353,6 +354,11 @@ typedef struct fa_proto_hello {
     fa_proto_str_t build_id;
     const fa_proto_tag_def_t *tags; /* the dictionary known at start */
     uint32_t tag_count;             /* <= FA_PROTO_MAX_ROWS */
+    /* 1.2: the shared ingest secret a daemon started with one requires
+     * (PROTOCOL.md §5.1); "" when none. Opaque bytes, at most 255. It is
+     * sent in clear inside the message: only a tls+tcp:// transport keeps
+     * it from the network. A 1.1 HELLO decodes with an empty secret. */
+    fa_proto_str_t ingest_secret;
 } fa_proto_hello_t;
 
 /* FRAME: one snapshot, sent after the frame ended. */

@@ -11,8 +11,9 @@
 
 #include <string.h>
 
-/* The minor version this decoder reads. Built with 0 it is the 1.0 decoder
- * (tests/proto/compat: what an older daemon makes of newer messages). */
+/* The minor version this decoder reads. Built with 0 it is the 1.0 decoder,
+ * with 1 the 1.1 one (tests/proto/compat: what an older daemon makes of
+ * newer messages). */
 #ifndef FA_PROTO__READER_MINOR
 #define FA_PROTO__READER_MINOR FA_PROTO_VERSION_MINOR
 #endif
@@ -99,7 +100,12 @@ static int decode_hello(cursor_t *c, const fa_proto_storage_t *st, fa_proto_hell
         int rc = read_str(c, strs[i], false);
         if (rc < 0) return rc;
     }
-    return read_tag_defs(c, st, &h->tags, &h->tag_count);
+    int rc = read_tag_defs(c, st, &h->tags, &h->tag_count);
+#if FA_PROTO__READER_MINOR >= 2
+    /* 1.2, appended after the tags: a 1.1 body ends here (no secret). */
+    if (rc == FA_PROTO_OK && c->left) rc = read_str(c, &h->ingest_secret, false);
+#endif
+    return rc;
 }
 
 /* Skips a fixed-size section's rows (present: checked by read_section())

@@ -92,6 +92,9 @@ static int64_t measure_body(const fa_proto_msg_t *msg) {
             size += s;
         }
         if ((s = measure_tag_defs(h->tags, h->tag_count)) < 0) return s;
+        size += s;
+        /* 1.2: the ingest secret, always written (empty when none). */
+        if ((s = measure_str(h->ingest_secret, false)) < 0) return s;
         return size + s;
     }
     case FA_PROTO_FRAME:
@@ -269,7 +272,8 @@ static uint8_t *put_body(uint8_t *p, const fa_proto_msg_t *msg) {
         p = put_str(p, h->session_label);
         p = put_str(p, h->host);
         p = put_str(p, h->build_id);
-        return put_tag_defs(p, h->tags, h->tag_count);
+        p = put_tag_defs(p, h->tags, h->tag_count);
+        return put_str(p, h->ingest_secret);
     }
     case FA_PROTO_FRAME:
         return put_frame(p, &msg->frame);

@@ -227,12 +227,12 @@ static inline long t_find(t_daemon_t *d, int type, size_t from) {
 /* ------------------------------------------------------------------------ */
 
 typedef struct t_log {
-    _Atomic int count[16];
+    _Atomic int count[32];
 } t_log_t;
 
 static inline void t_log_cb(const fa_agent_log_event_t *ev, void *user) {
     t_log_t *l = user;
-    if (ev->id > 0 && ev->id < 16) atomic_fetch_add(&l->count[ev->id], 1);
+    if (ev->id > 0 && ev->id < 32) atomic_fetch_add(&l->count[ev->id], 1);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -47,7 +47,7 @@ class Runner:
         self.tmux_socket = "fa-cli-test-%d" % os.getpid()
         self.tmux_keeper = False
         self.env = dict(os.environ)
-        for k in ("FA_INSIGHT_SERVER", "NO_COLOR", "LC_ALL", "LC_CTYPE"):
+        for k in ("FA_INSIGHT_SERVER", "FA_INSIGHT_CA", "NO_COLOR", "LC_ALL", "LC_CTYPE"):
             self.env.pop(k, None)
         self.env["LANG"] = "C.UTF-8"
         self.env["FA_INSIGHT_SERVER"] = self.server
@@ -255,8 +255,10 @@ def test_usage_errors(r):
     r.run("alerts", "--since", "yesterday").expect(2).has("--since: 'yesterday' is not a time", where="err")
     r.run("export", "--format", "xml").expect(2).has("--format: 'xml' is not csv, json, trace or folded", where="err")
     r.run("export", "--from", "now", "--to", "10m").expect(2).has("--from is after --to", where="err")
-    r.run("--server", "ftp://127.0.0.1:1", "sessions").expect(2).has("not an http:// URL", where="err")
-    r.run("--server", "https://127.0.0.1:1", "sessions").expect(2).has("https is not supported", where="err")
+    r.run("--server", "ftp://127.0.0.1:1", "sessions").expect(2).has("not an http:// or https:// URL", where="err")
+    r.run("--server", "https://127.0.0.1:1", "sessions").expect(2).has("--ca FILE or $FA_INSIGHT_CA", where="err")
+    r.run("--server", "https://127.0.0.1:1", "--ca", "/nonexistent/ca.pem", "sessions").expect(2).has(
+        "--ca /nonexistent/ca.pem", where="err")
     r.run("--server").expect(2).has("--server needs a URL", where="err")
     r.run("--session", "", "tags").expect(2)
     r.run("sessions", "stray").expect(2).has("unexpected argument 'stray'", where="err")

@@ -7,14 +7,17 @@
 
 #include <string.h>
 
-Test(net, server_urls_must_be_plain_http_with_host_and_port) {
+Test(net, server_urls_must_be_http_or_https_with_host_and_port) {
     char err[256];
     cr_assert_eq(http_check_server_url("http://127.0.0.1:7878", err, sizeof err), 0);
     cr_assert_eq(http_check_server_url("http://localhost:7878/", err, sizeof err), 0);
     cr_assert_eq(http_check_server_url("http://[::1]:7878", err, sizeof err), 0);
     cr_assert_eq(http_check_server_url("http://example.org", err, sizeof err), 0);
-    cr_assert_eq(http_check_server_url("https://127.0.0.1:7878", err, sizeof err), -1);
-    cr_assert(strstr(err, "https"));
+    cr_assert_eq(http_check_server_url("https://127.0.0.1:7878", err, sizeof err), 0);
+    cr_assert_eq(http_check_server_url("https://host:70000", err, sizeof err), -1);
+    cr_assert_eq(http_check_server_url("https://", err, sizeof err), -1);
+    cr_assert_eq(http_check_server_url("ftp://host:21", err, sizeof err), -1);
+    cr_assert(strstr(err, "https://"));
     cr_assert_eq(http_check_server_url("127.0.0.1:7878", err, sizeof err), -1);
     cr_assert_eq(http_check_server_url("http://", err, sizeof err), -1);
     cr_assert_eq(http_check_server_url("http://host:0", err, sizeof err), -1);
@@ -23,6 +26,19 @@ Test(net, server_urls_must_be_plain_http_with_host_and_port) {
     cr_assert_eq(http_check_server_url("http://host:7878/api", err, sizeof err), -1);
     cr_assert_eq(http_check_server_url("", err, sizeof err), -1);
     cr_assert_eq(http_check_server_url(NULL, err, sizeof err), -1);
+}
+
+Test(net, an_https_server_needs_a_ca_file_nng_can_load) {
+    char err[512];
+    cli_t cli = {.server = "https://127.0.0.1:7878"};
+    cr_assert_eq(http_tls_setup(&cli, err, sizeof err), -1);
+    cr_assert(strstr(err, "--ca") && strstr(err, CLI_CA_ENV), "%s", err);
+    cli.ca_file = "/nonexistent/ca.pem";
+    cr_assert_eq(http_tls_setup(&cli, err, sizeof err), -1);
+    cr_assert(strstr(err, "/nonexistent/ca.pem") && !cli.tls, "%s", err);
+    cli_t plain = {.server = "http://127.0.0.1:7878"};
+    cr_assert_eq(http_tls_setup(&plain, err, sizeof err), 0);
+    cr_assert_null(plain.tls);
 }
 
 Test(net, query_values_are_percent_encoded_and_joined) {

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -162,6 +163,12 @@ def main():
                 os.path.abspath(__file__), "--in-namespace"] + (["--keep"] if args.keep else [])
         return subprocess.call(argv)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    # "Running a fleet" names the daemon's host host1.lan: here it is this
+    # namespace's loopback, in an /etc/hosts of our own.
+    hosts = tempfile.NamedTemporaryFile("w", prefix="fa-readme-hosts-", delete=False)
+    hosts.write(open("/etc/hosts").read() + "\n127.0.0.1 host1.lan\n")
+    hosts.close()
+    subprocess.run(["mount", "--bind", hosts.name, "/etc/hosts"], check=True)
     # A /var/lib of our own: the host's, under an overlay whose writes go to
     # a temporary directory (so /var/lib/fa is created here, not there).
     layer = tempfile.mkdtemp(prefix="fa-readme-varlib-")
@@ -356,6 +363,56 @@ def main():
     for line in fleet_cli:  # run by fleet_api, with its daemon up (then skipped here)
         known[line] = fleet_not_run
 
+    # Games on other machines: TLS ingest and the shared secret. host1.lan
+    # is this namespace's loopback (main() adds it to a private /etc/hosts).
+    tls_games = [c for c in commands if c.startswith("FA_INSIGHT_URL=tls+tcp://")]
+
+    def stored_games():
+        return int(r.pg.psql("fa_fleet", "SELECT count(*) FROM sessions WHERE app = 'my-game' AND frames > 0")[0][0])
+
+    def tls_cert(cmd):
+        code, out, err = r.bash(cmd)
+        assert code == 0 and os.path.exists(os.path.join(r.work, "daemon.crt")), err
+
+    def tls_secret(cmd):
+        code, out, err = r.bash(cmd)
+        path = os.path.join(r.work, "ingest.secret")
+        assert code == 0 and os.stat(path).st_mode & 0o077 == 0, "not a private file: %s" % err
+        assert len(open(path).read().strip()) >= 16, "a secret shorter than 16 characters"
+
+    def tls_daemon(cmd):
+        def games():
+            before = stored_games()
+            # A game without the secret is refused: nothing of it is stored.
+            code, out, err = r.bash("FA_INSIGHT_URL=tls+tcp://host1.lan:7879 FA_INSIGHT_CA=daemon.crt ./game",
+                                    timeout=60)
+            assert code == 0, err
+            for line in tls_games:
+                code, out, err = r.bash(line, timeout=60)
+                assert code == 0, err
+                r.done.add(line)
+            wait_for("the game's session over TLS", lambda: stored_games() == before + 1, 10)
+            ctx = ssl.create_default_context(cafile=os.path.join(r.work, "daemon.crt"))
+            ctx.check_hostname = False  # the certificate names host1.lan; the API's Host must be loopback
+            with urllib.request.urlopen("https://127.0.0.1:7878/api/v1/health", timeout=5, context=ctx) as a:
+                refused = json.loads(a.read())["ingest"]["refused"]
+            assert refused["secret_missing"] >= 1 and refused["connections"] >= 1, refused
+        err = daemon(r, cmd, games)
+        assert open(os.path.join(r.work, "ingest.secret")).read().strip() not in err, "the secret is in the log"
+
+    def tls_not_run(cmd):
+        raise AssertionError("not run: the TLS daemon's line (which runs it) failed")
+
+    for line in commands:
+        if line.startswith("openssl req -x509"):
+            known[line] = tls_cert
+        elif line.startswith("(umask 077; openssl rand"):
+            known[line] = tls_secret
+        elif line.startswith("PGPASSWORD=") and "--ingest-secret-file" in line:
+            known[line] = tls_daemon
+        elif line in tls_games:
+            known[line] = tls_not_run
+
     # --- fa-cli cookbook (against the demo) -----------------------------------
     def cli(expect=(0,), needles=()):
         def run(cmd):
@@ -496,7 +553,8 @@ def main():
     # (it is written against it) and the daemon lines after the demo stopped
     # (they take the same ports).
     daemons = [c for c in commands if c.startswith(("fa-insightd", "PGPASSWORD="))]
-    order = [c for c in commands if c not in daemons and c not in fleet_cli] + daemons + fleet_cli
+    order = [c for c in commands if c not in daemons and c not in fleet_cli + tls_games] + daemons + fleet_cli + \
+        tls_games
     demo_up = False
     try:
         for cmd in order:
@@ -511,6 +569,8 @@ def main():
     finally:
         r.cleanup()
         subprocess.run(["umount", "/var/lib"])
+        subprocess.run(["umount", "/etc/hosts"])
+        os.unlink(hosts.name)
         shutil.rmtree(layer, ignore_errors=True)
     return r.checks.summary()
 

@@ -11,6 +11,8 @@ run as
 import http.client
 import json
 import os
+import re
+import select
 import shutil
 import socket
 import ssl
@@ -24,6 +26,7 @@ from integration import Daemon, WS, Fail, Skip, check, eq, wait_for  # noqa: E40
 
 TESTS = []
 TOKEN = "s3cret-token-0123456789"
+SECRET = "fleet-ingest-secret-0123456789"
 
 
 def test(fn):
@@ -69,13 +72,15 @@ def health(d, token=None):
     return json.loads(body)
 
 
-def make_cert(name, cn="127.0.0.1"):
-    """A throwaway self-signed certificate (openssl) for 127.0.0.1."""
+def make_cert(name, cn="127.0.0.1", san=None):
+    """A throwaway self-signed certificate (openssl) for 127.0.0.1. The name
+    is also a DNS name: nng's TLS (mbedtls 2.28) matches the name the agent
+    dials against DNS names only, Python's ssl an address against IP ones."""
     if not shutil.which("openssl"):
         raise Skip("openssl is not installed")
     cert, key = os.path.join(it.TMP, name + ".crt"), os.path.join(it.TMP, name + ".key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{cn}",
+                    "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-addext", san or f"subjectAltName=IP:{cn},DNS:{cn}",
                     "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
     return cert, key
 
@@ -570,18 +575,27 @@ def remote_request_without_the_token_gets_401():
         eq(d.stop(), 0, "exit code")
 
 
+def secret_file_must_be_private_and_long_enough(flag, name, secret):
+    """A token or secret file that is too short, readable by others or
+    missing stops the daemon with exit 2, naming the flag and why, never
+    the content."""
+    db = os.path.join(it.TMP, name + ".db")
+    short = token_file("short." + name, "abc")
+    loose = os.path.join(it.TMP, "loose." + name)
+    with open(loose, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(loose, 0o644)
+    none = os.path.join(it.TMP, "none." + name)
+    for path, word in ((short, b"16"), (loose, b"chmod 600"), (none, none.encode())):
+        r = subprocess.run([it.ARGS.daemon, "--db", db, flag, path], capture_output=True, timeout=10)
+        eq(r.returncode, 2, f"exit code for {path}")
+        check(flag.encode() in r.stderr and word in r.stderr, f"says which flag and why: {r.stderr!r}")
+        check(secret.encode() not in r.stderr, "never the content")
+
+
 @test
 def token_file_must_be_private_and_long_enough():
-    db = os.path.join(it.TMP, "tok.db")
-    short = token_file("short.token", "abc")
-    loose = os.path.join(it.TMP, "loose.token")
-    with open(loose, "w") as f:
-        f.write(TOKEN + "\n")
-    os.chmod(loose, 0o644)
-    for path, word in ((short, b"16"), (loose, b"chmod 600"), (os.path.join(it.TMP, "none.token"), b"none.token")):
-        r = subprocess.run([it.ARGS.daemon, "--db", db, "--token-file", path], capture_output=True, timeout=10)
-        eq(r.returncode, 2, f"exit code for {path}")
-        check(word in r.stderr, f"says why: {r.stderr!r}")
+    secret_file_must_be_private_and_long_enough("--token-file", "token", TOKEN)
 
 
 @test
@@ -615,6 +629,46 @@ def https_and_wss_with_tls_cert():
 
 
 @test
+def fa_cli_reads_an_https_daemon_with_its_ca():
+    """fa-cli refused every https:// server ("https is not supported"), so a
+    daemon with --tls-cert could not be read from the command line."""
+    cli = os.environ.get("FA_CLI")
+    if not cli:
+        raise Skip("FA_CLI is not set")
+    cert, key = make_cert("cli")
+    other, _ = make_cert("cli-other")
+    tok = token_file("cli.token")
+    d = Daemon("clitls", extra=["--tls-cert", cert, "--tls-key", key, "--token-file", tok])
+    try:
+        d.send("--frames", 5, "--fast", "--app", "over-https", "--bye")
+        env = dict(os.environ, FA_INSIGHT_SERVER=d.http, FA_INSIGHT_TOKEN=TOKEN)
+        env.pop("FA_INSIGHT_CA", None)
+        r = subprocess.run([cli, "--ca", cert, "--json", "sessions"], env=env, capture_output=True, timeout=20)
+        eq(r.returncode, 0, f"fa-cli --ca: {r.stderr!r}")
+        check(b"over-https" in r.stdout, f"the session over HTTPS: {r.stdout[:300]!r}")
+        r = subprocess.run([cli, "sessions"], env=dict(env, FA_INSIGHT_CA=cert), capture_output=True, timeout=20)
+        eq(r.returncode, 0, f"fa-cli with $FA_INSIGHT_CA: {r.stderr!r}")
+        r = subprocess.run([cli, "sessions"], env=env, capture_output=True, timeout=20)
+        eq(r.returncode, 2, "no CA: a usage error")
+        check(b"--ca" in r.stderr, f"says how: {r.stderr!r}")
+        r = subprocess.run([cli, "--ca", other, "sessions"], env=env, capture_output=True, timeout=20)
+        eq(r.returncode, 1, f"another CA: refused ({r.stderr!r})")
+        check(b"TLS handshake" in r.stderr, f"says why: {r.stderr!r}")
+        # watch follows the stream over WSS with the same CA (and the token in the query).
+        w = subprocess.Popen([cli, "--ca", cert, "--json", "watch"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            ready, _, _ = select.select([w.stdout], [], [], 10)
+            line = w.stdout.readline() if ready else b""
+            check(json.loads(line or b"{}").get("type") == "hello", f"watch over WSS: {line[:200]!r}")
+        finally:
+            w.kill()
+            w.wait()
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
 def tls_ingest_refuses_a_plain_tcp_agent():
     cert, key = make_cert("ingest")
     d = Daemon("tlsingest", extra=["--ingest", "tls+tcp://127.0.0.1:0", "--tls-cert", cert, "--tls-key", key])
@@ -634,8 +688,103 @@ def tls_ingest_refuses_a_plain_tcp_agent():
         c.close()
         eq(h["ingest"]["received"], 0, "nothing received from the plain-TCP agent")
         eq(h["sessions"]["in_memory"], 0, "no session")
+        eq(h["ingest"]["tls"], True, "health says the ingest is TLS")
+        check(h["ingest"]["refused"]["tls_handshakes"] >= 1,
+              f"the refused plain-TCP connections are counted: {h['ingest']['refused']}")
     finally:
         eq(d.stop(), 0, "exit code")
+
+
+def https_get(d, cert, path):
+    """GET over HTTPS, the daemon's certificate verified; (status, JSON)."""
+    c = http.client.HTTPSConnection("127.0.0.1", d.port, context=ssl.create_default_context(cafile=cert), timeout=10)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        c.close()
+
+
+@test
+def ingest_secret_admits_the_right_agent_over_tls_and_refuses_and_counts_the_others():
+    """Issue 20.4: tls+tcp:// ingest with a shared secret in HELLO. The
+    right agent's session is stored and served; a wrong secret, no secret
+    and a plain-TCP agent are refused, nothing of theirs is stored, and
+    each refusal is counted in /health. The secret never reaches the log."""
+    cert, key = make_cert("secret")
+    sec = token_file("ingest.secret", SECRET)
+    d = Daemon("secret", extra=["--ingest", "tls+tcp://127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
+                                "--ingest-secret-file", sec])
+    try:
+        right = d.send("--secret", SECRET, "--ca", cert, "--frames", 30, "--fast", "--app", "right", "--bye")
+        wrong = "wrong-secret-0123456789"
+        d.send("--secret", wrong, "--ca", cert, "--frames", 20, "--fast", "--app", "wrong", "--bye")
+        d.send("--ca", cert, "--frames", 20, "--fast", "--app", "missing", "--bye")
+        plain = d.spawn("--url", "tcp://" + d.ingest[len("tls+tcp://"):], "--frames", 20, "--fast", "--app", "plain",
+                        stderr=subprocess.DEVNULL)  # the last --url wins
+        apps = {"right": 30}
+        if it.ARGS.agent_game:  # the real agent: FA_INSIGHT_SECRET_FILE and FA_INSIGHT_CA, no code change
+            env = dict(os.environ, FA_INSIGHT_SECRET_FILE=sec, FA_INSIGHT_CA=cert)
+            r = subprocess.run([it.ARGS.agent_game, d.ingest], capture_output=True, timeout=60, text=True, env=env)
+            eq(r.returncode, 0, f"agent game: {r.stderr[-500:]}")
+            m = re.search(r"app=(\S+) session=[0-9a-f]{16} sent=(\d+)", r.stdout)
+            check(m and int(m.group(2)) > 100, f"the agent sent its frames: {r.stdout!r}")
+            apps[m.group(1)] = int(m.group(2))
+
+        def settled():
+            h = https_get(d, cert, "/api/v1/health")[1]
+            ref = h["ingest"]["refused"]
+            return h["ingest"]["uncommitted"] == 0 and ref["unauthenticated_messages"] == 42 and \
+                ref["tls_handshakes"] >= 1 and h
+        h = wait_for(settled, 10, "the refusals counted and the frames committed")
+        plain.kill()
+        plain.wait()
+        ref = h["ingest"]["refused"]
+        eq((ref["secret_wrong"], ref["secret_missing"], ref["connections"]), (1, 1, 2),
+           f"one HELLO with a wrong secret, one without, two connections refused: {ref}")
+        eq(h["ingest"]["secret_required"], True, "health says a secret is required")
+        c = http.client.HTTPSConnection("127.0.0.1", d.port, context=ssl.create_default_context(cafile=cert),
+                                        timeout=10)
+        c.request("GET", "/metrics")
+        metrics = c.getresponse().read().decode()
+        c.close()
+        for line in ('fa_insightd_ingest_refused_messages_total{reason="secret_wrong"} 1',
+                     'fa_insightd_ingest_refused_messages_total{reason="unauthenticated"} 42',
+                     'fa_insightd_ingest_refused_connections_total{reason="secret"} 2'):
+            check(line in metrics, f"/metrics has {line}")
+        check(re.search(r'refused_connections_total\{reason="tls_handshake"\} [1-9]', metrics), "TLS in /metrics")
+        st, sessions = https_get(d, cert, "/api/v1/sessions")
+        eq(st, 200, "sessions over HTTPS")
+        got = {s["app"]: s["frames"] for s in sessions["sessions"]}
+        eq(got, apps, "only the agents with the secret are stored, every frame of theirs")
+        check(re.search(r"[0-9a-f]{16}", right), f"sender output: {right!r}")
+        log = d.log()
+        check(SECRET not in log and wrong not in log, "no secret in the log")
+        check("refused" in log and "ingest secret" in log, "the refusals are logged")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def an_agent_refuses_a_daemon_whose_certificate_names_another_host():
+    """The daemon's name is verified, not only its CA: a certificate (its own
+    CA here) for other.invalid, dialled as 127.0.0.1, is refused. The test
+    sender dials as fa-agent does (NNG_OPT_TLS_CA_FILE on the dialer)."""
+    cert, key = make_cert("othername", cn="other.invalid", san="subjectAltName=DNS:other.invalid")
+    d = Daemon("othername", extra=["--ingest", "tls+tcp://127.0.0.1:0", "--tls-cert", cert, "--tls-key", key])
+    try:
+        r = subprocess.run([it.ARGS.sender, "--url", d.ingest, "--ca", cert, "--frames", "3", "--fast"],
+                           capture_output=True, timeout=30)
+        eq(r.returncode, 1, f"the sender's dial fails: {r.stderr!r}")
+        check(b"Cryptographic" in r.stderr or b"uthentication" in r.stderr, f"a TLS failure: {r.stderr!r}")
+    finally:
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def ingest_secret_file_must_be_private_and_long_enough():
+    secret_file_must_be_private_and_long_enough("--ingest-secret-file", "secret", SECRET)
 
 
 def main():

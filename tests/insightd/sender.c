@@ -9,7 +9,7 @@
  *       [--skip-seq N] [--findings] [--garbage N] [--truncate N]
  *       [--start-unix-ms MS] [--start-unix-ns NS] [--progress] [--app NAME]
  *       [--host NAME] [--build ID] [--undefined-tags N] [--duplicate K] [--first-frame N]
- *       [--proto-1.0] [--site-file PATH:LINE]...
+ *       [--proto-1.0] [--site-file PATH:LINE]... [--secret S] [--ca FILE]
  *
  * Tag dictionary: 0 "" (root), 1 "physics", 2 "physics/contacts",
  * 3 "render", then "t<i>" under the root. --budget gives tag 1 (physics)
@@ -29,10 +29,14 @@
  * version 0, FRAMEs without their site part); each --site-file defines one
  * call site (ids 1, 2, ... in a SITES after the HELLO; function "fn<id>",
  * kind frame), and every FRAME then carries a row per site under physics
- * (tag 1): 100 * id bytes, id allocations. */
+ * (tag 1): 100 * id bytes, id allocations.
+ *
+ * Remote ingest: --secret S puts the daemon's shared ingest secret in the
+ * HELLOs (1.2); --ca FILE verifies a tls+tcp:// daemon's certificate. */
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +47,7 @@
 #include "fa_proto.h"
 
 typedef struct opts {
-    const char *url, *app, *host, *build;
+    const char *url, *app, *host, *build, *secret, *ca;
     uint64_t session;
     int sessions, frames, tags, hello_after, skip_seq, garbage, truncate, undefined_tags, duplicate;
     uint64_t first_frame, start_unix_ns;
@@ -114,6 +118,13 @@ static size_t encode(const fa_proto_msg_t *m) {
          * empty site section, 8 bytes). */
         if (m->header.type == FA_PROTO_SITES) die("--proto-1.0 has no SITES");
         buf[5] = 0;
+        if (m->header.type == FA_PROTO_HELLO) {
+            /* ... and a HELLO ends after its tags (no 1.2 secret). */
+            if (m->hello.ingest_secret.len) die("--proto-1.0 has no secret");
+            n -= 2;
+            uint32_t body = (uint32_t)n - 28;
+            memcpy(buf + 8, &body, 4);
+        }
         if (m->header.type == FA_PROTO_FRAME) {
             if (m->frame.site_count) die("--proto-1.0 has no site rows");
             n -= 8;
@@ -182,6 +193,7 @@ static void send_hello(const opts_t *o, session_t *s) {
     m.hello.build_id = fa_proto_str(o->build);
     m.hello.tags = defs;
     m.hello.tag_count = (uint32_t)o->tags;
+    m.hello.ingest_secret = fa_proto_str(o->secret);
     push(buf, encode(&m));
     s->hello_sent = true;
     if (!o->site_count) return;
@@ -335,7 +347,11 @@ int main(int argc, char **argv) {
             *colon = '\0';
             o.site_files[o.site_count] = spec;
             o.site_lines[o.site_count++] = (uint32_t)strtoul(colon + 1, NULL, 10);
-        } else if (!strcmp(a, "--progress"))
+        } else if (!strcmp(a, "--secret"))
+            o.secret = ARG();
+        else if (!strcmp(a, "--ca"))
+            o.ca = ARG();
+        else if (!strcmp(a, "--progress"))
             o.progress = true;
         else
             die("unknown argument (see the comment at the top of sender.c)");
@@ -356,7 +372,10 @@ int main(int argc, char **argv) {
     build_dict(&o);
 
     int rv;
-    if ((rv = nng_push0_open(&sock)) != 0 || (rv = nng_dial(sock, o.url, NULL, 0)) != 0) {
+    nng_dialer dialer;
+    if ((rv = nng_push0_open(&sock)) != 0 || (rv = nng_dialer_create(&dialer, sock, o.url)) != 0 ||
+        (o.ca && (rv = nng_dialer_set_string(dialer, NNG_OPT_TLS_CA_FILE, o.ca)) != 0) ||
+        (rv = nng_dialer_start(dialer, 0)) != 0) {
         fprintf(stderr, "insightd_sender: %s: %s\n", o.url, nng_strerror(rv));
         return 1;
     }

@@ -129,6 +129,7 @@ static void build(void) {
     m->hello.build_id = fa_proto_str("0.1.0-g3952aac");
     m->hello.tags = hello_tags;
     m->hello.tag_count = sizeof hello_tags / sizeof hello_tags[0];
+    m->hello.ingest_secret = fa_proto_str("fleet secret: 5f3a9c-\x01-\xc3\xa9"); /* 1.2; any bytes */
 
     /* Empty strings and no tags at all: the smallest HELLO. */
     m = &msgs[FX_HELLO_EMPTY];
@@ -431,6 +432,7 @@ bool proto_msg_equal(const fa_proto_msg_t *ma, const fa_proto_msg_t *mb, char *w
         if (!str_equal(a->session_label, b->session_label)) DIFF("session_label differs");
         if (!str_equal(a->host, b->host)) DIFF("host differs");
         if (!str_equal(a->build_id, b->build_id)) DIFF("build_id differs");
+        if (!str_equal(a->ingest_secret, b->ingest_secret)) DIFF("ingest_secret differs");
         SAME(tag_count);
         return tag_defs_equal(a->tags, b->tags, a->tag_count, why, why_cap);
     }
@@ -537,4 +539,21 @@ long proto_fixture_capture(unsigned char *out, size_t cap, size_t *starts) {
         len += (size_t)m;
     }
     return (long)len;
+}
+
+unsigned char *proto_load_hex(const char *dir, const char *name, size_t *len) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.hex", dir, name);
+    size_t text_len;
+    char *text = proto_read_file(path, &text_len);
+    if (!text) return NULL;
+    unsigned char *bytes = malloc(text_len / 2 + 1);
+    long n = bytes ? proto_hex_parse(text, bytes, text_len / 2 + 1) : -1;
+    free(text);
+    if (n < 0) {
+        free(bytes);
+        return NULL;
+    }
+    *len = (size_t)n;
+    return bytes;
 }

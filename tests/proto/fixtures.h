@@ -37,4 +37,8 @@ long proto_hex_parse(const char *text, unsigned char *out, size_t cap);
  * failure. *len receives the size without the NUL. */
 char *proto_read_file(const char *path, size_t *len);
 
+/* The bytes of golden vector dir/name.hex in a malloc'd buffer; NULL when
+ * the file is missing or is not golden hex. *len receives the size. */
+unsigned char *proto_load_hex(const char *dir, const char *name, size_t *len);
+
 #endif

@@ -9,9 +9,11 @@ its last message) and every cut of fixtures.cap. Given a third, the 1.0
 golden vectors (frozen when 1.1 came): they decode with their FRAMEs
 without sites, and a reader of 1.0 (decode(..., reader=0): what it knew)
 reads the newer goldens as §7 promises: the same values, SITES and FRAMES
-unknown. Given a fourth, the 1.1 golden vectors (frozen when 1.2 came):
-they decode to the same values, and a reader of 1.1 refuses only FRAMES.
-It also rebuilds the FRAMES golden's deltas (§5.6) into whole frames.
+unknown, a HELLO without its 1.2 ingest secret. Given a fourth, the 1.1
+golden vectors (frozen when 1.2 came): they decode to the same values (a
+HELLO without a secret), and a reader of 1.1 refuses only FRAMES and reads a
+1.2 HELLO without its secret. It also rebuilds the FRAMES golden's deltas
+(§5.6) into whole frames.
 Usage: ref_decode.py [GOLDEN_DIR [CAPTURE_DIR [GOLDEN_1_0_DIR
 [GOLDEN_1_1_DIR]]]]; exit status 0 on success.
 """
@@ -166,6 +168,9 @@ def decode(msg, reader=2):
         m["pid"], m["lib_version"], m["start_unix_ns"], m["start_mono_ns"] = struct.unpack("<IIQQ", b.take(24))
         m["strings"] = [b.string() for _ in range(4)]
         m["tags"] = tag_defs(b)
+        m["secret"] = b""
+        if reader >= 2 and b.i < len(b.d):  # 1.2: appended after the tags
+            m["secret"] = b.string()
     elif mtype == 2:
         m.update(frame_body(b, reader))
     elif mtype == 3:
@@ -202,6 +207,7 @@ def encode(m):
     if t == 1:
         body = struct.pack("<IIQQ", m["pid"], m["lib_version"], m["start_unix_ns"], m["start_mono_ns"])
         body += b"".join(s(x) for x in m["strings"]) + defs(m["tags"])
+        body += s(m["secret"]) if m["minor"] >= 2 else b""  # 1.2: appended
     elif t == 2:
         body = frame(m)
     elif t == 6:
@@ -312,6 +318,7 @@ def main():
     assert [t[4] for t in h["tags"]] == [b"", b"physics", b"physics/contacts", b"render", b"render/cmd.buffers-2"]
     assert h["tags"][3][2:4] == (0x0102030405060708, 0x1112131415161718)
     assert g["hello_empty"][1]["tags"] == [] and g["tags_empty"][1]["tags"] == []
+    assert h["secret"] == b"fleet secret: 5f3a9c-\x01-\xc3\xa9" and g["hello_empty"][1]["secret"] == b""
     f = g["frame"][1]
     assert f["scalars"][3:7] == (2, 7, 3, 1) and f["scalars"][-1] == 0x0102030405060708 and f["totals"][2] == ((3 << 56) | 1, (3 << 56) | 2, (3 << 56) | 3,
                                                                    (3 << 56) | 4, (3 << 56) | 5)
@@ -349,10 +356,10 @@ def main():
                 expect_error(raw, "UNKNOWN_TYPE", reader=reader)
                 continue
             old = decode(raw, reader=reader)
+            want = dict(m, secret=b"") if m["type"] == 1 else m
             if m["type"] == 2 and reader == 0:
-                assert old == dict(m, sites=[], sites_total=0), name
-            else:
-                assert old == m, name
+                want = dict(m, sites=[], sites_total=0)
+            assert old == want, name
 
     # The documented error order and compatibility rules.
     raw = g["bye"][0]
@@ -378,19 +385,26 @@ def main():
                if n.endswith(".hex")}
         for name, raw in old.items():
             m = decode(raw)
-            assert m["minor"] == 0 and m == dict(g[name][1], minor=0, sites=[], sites_total=0) if m["type"] == 2 \
-                else m == dict(g[name][1], minor=0), name
+            want = dict(g[name][1], minor=0)
+            if m["type"] == 2:
+                want.update(sites=[], sites_total=0)
+            if m["type"] == 1:
+                want["secret"] = b""
+            assert m["minor"] == 0 and m == want, name
         print(f"ref_decode.py: {len(old)} 1.0 golden vectors decode as their fixtures without sites; "
               f"1.0 and 1.1 readers read the 1.2 goldens")
     if len(sys.argv) > 4:
         old = {n[:-4]: read_hex(os.path.join(sys.argv[4], n)) for n in sorted(os.listdir(sys.argv[4]))
                if n.endswith(".hex")}
-        assert len(old) >= 8, "missing 1.1 goldens"
+        assert len(old) >= 10 and "hello" in old, "missing 1.1 goldens"
         for name, raw in old.items():
             m = decode(raw)
-            assert m["minor"] == 1 and m == dict(g[name][1], minor=1), name
+            want = dict(g[name][1], minor=1)
+            if m["type"] == 1:
+                want["secret"] = b""
+            assert m["minor"] == 1 and m == want, name
             assert encode(m) == raw, name
-        print(f"ref_decode.py: {len(old)} 1.1 golden vectors decode as their 1.2 fixtures")
+        print(f"ref_decode.py: {len(old)} 1.1 golden vectors decode as their 1.2 fixtures (HELLOs without a secret)")
 
 
 if __name__ == "__main__":

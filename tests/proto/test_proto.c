@@ -209,6 +209,18 @@ static size_t frame_v1_0_end(const fa_proto_frame_t *f) {
            f->site_count * FA_PROTO_SITE_ROW_SIZE;
 }
 
+/* Where a 1.1 HELLO of the same fields would end (its 1.2 secret follows). */
+static size_t hello_v1_1_end(const fa_proto_hello_t *h, size_t len) {
+    return len - 2u - h->ingest_secret.len;
+}
+
+/* The fixture as a reader of an older minor version sees it. */
+static fa_proto_msg_t without_secret(const fa_proto_msg_t *fx) {
+    fa_proto_msg_t m = *fx;
+    if (m.header.type == FA_PROTO_HELLO) m.hello.ingest_secret = (fa_proto_str_t){NULL, 0};
+    return m;
+}
+
 Test(decode, body_shorter_than_its_fields_is_short_body_at_every_offset) {
     /* Cut the body but fix body_len to match: the framing is now fine and
      * the body ends inside a field. Only the exact end may decode, and, for
@@ -226,6 +238,14 @@ Test(decode, body_shorter_than_its_fields_is_short_body_at_every_offset) {
                 cr_assert_err(decode(part, cut, &m), FA_PROTO_OK);
                 cr_assert(m.frame.site_count == 0 && m.frame.sites == NULL && m.frame.sites_total == 0);
                 cr_assert_eq(m.frame.tag_count, fx->frame.tag_count);
+            } else if (fx->header.type == FA_PROTO_HELLO && cut == hello_v1_1_end(&fx->hello, len)) {
+                /* 1.1 HELLO: no secret. */
+                cr_assert_err(decode(part, cut, &m), FA_PROTO_OK);
+                fa_proto_msg_t want = without_secret(fx);
+                want.header.body_len = m.header.body_len;
+                char why[256] = "";
+                cr_assert(proto_msg_equal(&m, &want, why, sizeof why), "%s", why);
+                cr_assert(m.hello.ingest_secret.len == 0);
             } else {
                 cr_assert_err(decode(part, cut, &m), FA_PROTO_ERR_SHORT_BODY);
             }
@@ -303,10 +323,13 @@ Test(compat, messages_of_a_1_0_agent_decode_as_before_without_sites) {
         cr_assert_err(decode(old, (size_t)n, &m), FA_PROTO_OK);
         cr_assert_eq(m.header.version_minor, 0);
         char why[256] = "";
-        cr_assert(proto_msg_equal(&m, fx, why, sizeof why), "%s: %s", proto_fixture_name(i), why);
+        fa_proto_msg_t want = without_secret(fx);
+        cr_assert(proto_msg_equal(&m, &want, why, sizeof why), "%s: %s", proto_fixture_name(i), why);
         size_t len;
         unsigned char *now = load_golden(i, &len);
-        size_t end = fx->header.type == FA_PROTO_FRAME ? frame_v1_0_end(&fx->frame) : len;
+        size_t end = fx->header.type == FA_PROTO_FRAME   ? frame_v1_0_end(&fx->frame)
+                     : fx->header.type == FA_PROTO_HELLO ? hello_v1_1_end(&fx->hello, len)
+                                                         : len;
         cr_assert_eq((size_t)n, end, "%s: 1.0 length %ld, 1.1 without its part %zu", proto_fixture_name(i), n, end);
         /* Same bytes but the minor version (byte 5) and body_len. */
         cr_assert(memcmp(old + 12, now + 12, end - 12) == 0 && memcmp(old, now, 5) == 0 && old[6] == now[6],
@@ -316,6 +339,61 @@ Test(compat, messages_of_a_1_0_agent_decode_as_before_without_sites) {
         seen++;
     }
     cr_assert_eq(seen, 8);
+}
+
+/* ---- 1.1 HELLOs (an agent without an ingest secret) ----------------------- */
+
+/* The 1.1 HELLO goldens, frozen when 1.2 came: they decode to their
+ * fixture with no secret, and are byte for byte the 1.2 HELLO without its
+ * appended secret (but the minor version and body_len). */
+Test(compat, hellos_of_a_1_1_agent_decode_without_a_secret) {
+    const char *d = getenv("FA_PROTO_GOLDEN_V1_1_DIR");
+    int seen = 0;
+    for (size_t i = 0; i < proto_fixture_count(); i++) {
+        const fa_proto_msg_t *fx = proto_fixture_msg(i);
+        if (fx->header.type != FA_PROTO_HELLO) continue;
+        size_t n;
+        unsigned char *old = proto_load_hex(d && *d ? d : "tests/proto/golden_v1_1", proto_fixture_name(i), &n);
+        cr_assert(old, "%s: no 1.1 golden", proto_fixture_name(i));
+        fa_proto_msg_t m;
+        cr_assert_err(decode(old, n, &m), FA_PROTO_OK);
+        cr_assert_eq(m.header.version_minor, 1);
+        cr_assert(m.hello.ingest_secret.len == 0);
+        fa_proto_msg_t want = without_secret(fx);
+        char why[256] = "";
+        cr_assert(proto_msg_equal(&m, &want, why, sizeof why), "%s: %s", proto_fixture_name(i), why);
+        size_t len;
+        unsigned char *now = load_golden(i, &len);
+        size_t end = hello_v1_1_end(&fx->hello, len);
+        cr_assert_eq(n, end, "%s", proto_fixture_name(i));
+        cr_assert(memcmp(old + 12, now + 12, end - 12) == 0 && memcmp(old, now, 5) == 0 && old[6] == now[6],
+                  "%s", proto_fixture_name(i));
+        free(now);
+        free(old);
+        seen++;
+    }
+    cr_assert_eq(seen, 2);
+}
+
+Test(encode, ingest_secret_is_a_string_checked_for_length) {
+    static char big[FA_PROTO_MAX_STRING + 1];
+    memset(big, 's', sizeof big);
+    fa_proto_msg_t m = {.header = {.type = FA_PROTO_HELLO, .session_id = 7}};
+    m.hello.ingest_secret = (fa_proto_str_t){big, sizeof big};
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_STRING_TOO_LONG);
+    m.hello.ingest_secret = (fa_proto_str_t){NULL, 3};
+    cr_assert_err(fa_proto_encode(&m, out_buf, sizeof out_buf), FA_PROTO_ERR_INVALID_ARG);
+    /* Control bytes and NUL are carried: the secret is opaque. */
+    m.hello.ingest_secret = (fa_proto_str_t){"a\0\x1b\n", 4};
+    int n = fa_proto_encode(&m, out_buf, sizeof out_buf);
+    cr_assert(n > 0, "%s", fa_proto_err_name(n));
+    fa_proto_msg_t d;
+    cr_assert_err(decode(out_buf, (size_t)n, &d), FA_PROTO_OK);
+    cr_assert(d.hello.ingest_secret.len == 4 && memcmp(d.hello.ingest_secret.data, "a\0\x1b\n", 4) == 0);
+    /* A length above 255 on the wire is refused. */
+    out_buf[n - 6] = 0x00;
+    out_buf[n - 5] = 0x01;
+    cr_assert_err(decode(out_buf, (size_t)n, &d), FA_PROTO_ERR_STRING_TOO_LONG);
 }
 
 Test(decode, bad_magic_is_rejected_even_in_a_short_prefix) {
@@ -694,6 +772,7 @@ Test(encode, maximal_hello_and_frame_fit_and_round_trip) {
         (fa_proto_str_t){path, FA_PROTO_MAX_STRING};
     m.hello.tags = tags;
     m.hello.tag_count = FA_PROTO_MAX_ROWS;
+    m.hello.ingest_secret = (fa_proto_str_t){path, FA_PROTO_MAX_STRING};
     int n = fa_proto_encode(&m, out_buf, sizeof out_buf);
     cr_assert(n > 0 && (unsigned)n <= FA_PROTO_MAX_MESSAGE, "%s", fa_proto_err_name(n));
     fa_proto_msg_t d;
