@@ -14,10 +14,10 @@ int fa_lua_init(fa_lua_t *a, fa_alloc_t *fa, const char *tag_path) {
 void *fa_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     fa_lua_t *a = ud;
     if (nsize == 0) {
-        fa_heap_free(a->fa, ptr);
+        fa_pool_free(a->fa, ptr); /* a pool or a heap block, found from ptr */
         return NULL;
     }
-    void *q = fa_heap_realloc(a->fa, ptr, nsize, a->tag);
+    void *q = fa_pool_realloc(a->fa, ptr, nsize, a->tag);
     /* ptr is not NULL only when osize is its size. */
     if (!q && ptr && nsize <= osize) return ptr;
     return q;

@@ -562,6 +562,32 @@ FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc(fa_alloc_t *fa, void 
 FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id,
                                                                 fa_site_t *site);
 
+/* Explicitly tagged pool blocks, for allocation hooks that pass the old size
+ * (Lua's lua_Alloc): fa_pool_alloc() attributed to tag_id (from
+ * fa_tag_find()) whatever the calling thread's tag stack holds, and charged
+ * to that tag's budgets; above FA_POOL_MAX_SIZE a heap block as
+ * fa_heap_alloc_tagged(). NULL with FA_ERR_INVALID_ARG for an unknown tag id.
+ * Free with fa_pool_free(). Any thread. Out of line: switches the thread's
+ * current tag for the call (about twice fa_pool_alloc's inline cost). */
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *fa_pool_alloc_tagged(fa_alloc_t *fa, int tag_id,
+                                                                               size_t size);
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id,
+                                                                                    size_t size, fa_site_t *site);
+/* realloc over pool and heap blocks: p (a block of fa_pool_alloc*() or
+ * fa_heap_alloc*(), or NULL to allocate) becomes a block of at least size
+ * bytes under tag_id holding the first min(old, new size) bytes. It stays in
+ * place when size has p's size class and p is tag_id's (O(1), no copy); a
+ * heap block resized above FA_POOL_MAX_SIZE is fa_heap_realloc(); anything
+ * else moves (allocate, copy, free: O(size)), between pool and heap as the
+ * new size says. Hard budgets judge what the resize leaves in use (p's bytes
+ * count as freed already; FA_DEBUG builds count them until the free). On
+ * failure returns NULL and p is untouched; a pointer fa does not own is
+ * reported (FA_ERR_FOREIGN_PTR). size 0 is a 16 B block, not a free. Any
+ * thread. */
+FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_pool_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id);
+FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id,
+                                                                fa_site_t *site);
+
 /* ------------------------------------------------------------------------ */
 /* Tags                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -1529,6 +1555,8 @@ static inline __attribute__((always_inline)) void fa_pool_free(fa_alloc_t *fa, v
 #define fa_heap_alloc_tagged(fa, tag_id, size, align)                                                        \
     fa_heap_alloc_tagged_site((fa), (tag_id), (size), (align), FA__SITE(FA_KIND_HEAP))
 #define fa_heap_realloc(fa, p, size, tag_id) fa_heap_realloc_site((fa), (p), (size), (tag_id), FA__SITE(FA_KIND_HEAP))
+#define fa_pool_alloc_tagged(fa, tag_id, size) fa_pool_alloc_tagged_site((fa), (tag_id), (size), FA__SITE(FA_KIND_POOL))
+#define fa_pool_realloc(fa, p, size, tag_id) fa_pool_realloc_site((fa), (p), (size), (tag_id), FA__SITE(FA_KIND_POOL))
 #define fa_task_begin(fa, tag_path) fa_task_begin_site((fa), (tag_path), FA__SITE(FA_KIND_POOL))
 #define fa_task_alloc(task, size) fa_task_alloc_site((task), (size), FA__SITE(FA_KIND_POOL))
 #endif

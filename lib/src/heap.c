@@ -166,8 +166,7 @@ void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t al
     bool accounted = fa__budget_applies(fa, tag);
     if (accounted) {
         fa__budget_read_lock(fa, t);
-        const fa__heap_hdr_t *old = t->resizing;
-        if (!fa__budget_charge_resize(fa, tag, size, FA_KIND_HEAP, old ? old->tag : tag, old ? old->size : 0)) {
+        if (!fa__budget_charge_resize(fa, tag, size, FA_KIND_HEAP, t->resize_tag, t->resize_bytes)) {
             fa__budget_read_unlock(fa);
             free(raw);
             return NULL;
@@ -306,9 +305,10 @@ void *fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id, fa_
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     /* A budget sees what the resize leaves in use, not old + new. */
-    t->resizing = h;
+    t->resize_tag = h->tag;
+    t->resize_bytes = h->size;
     void *q = fa_heap_alloc_tagged_site(fa, tag_id, size, (size_t)1 << h->flags, site);
-    t->resizing = NULL;
+    t->resize_bytes = 0;
     if (!q) return NULL;
     memcpy(q, p, old_size < size ? old_size : size);
     fa_heap_free(fa, p);

@@ -257,9 +257,11 @@ typedef struct fa__thread {
     uint64_t budget_fired[3]; /* frame serial + 1 of the last events */
     /* Behaviour filter state (allocated when the filter is first on). */
     struct fa__bh_thread *bh;
-    /* The block fa_heap_realloc replaces while it allocates the new one:
-     * budget checks deduct its bytes (the resize frees them). */
-    const fa__heap_hdr_t *resizing;
+    /* The block a realloc (fa_heap_realloc, fa_pool_realloc) replaces while
+     * it allocates the new one: budget checks deduct its bytes from its tag's
+     * (the resize frees them). resize_bytes 0: no resize in progress. */
+    uint32_t resize_tag;
+    uint64_t resize_bytes;
     /* Call sites (FA_SITES): fast.site_slots, the (site, tag) entries and
      * the per-tag overflow entries, in one mapping (sites.c). */
     struct fa__site_stat *site_stats;
