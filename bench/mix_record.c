@@ -7,7 +7,9 @@
  * Trace format, one event per line, in the order the calls happened (all
  * threads, under one lock):
  *   I id kind size tag          a block live before the frame (freed in it)
- *   A id kind size align tag    an allocation; kind F frame, P pool, H heap
+ *   A id kind size align tag    an allocation; kind F frame, P pool, H heap,
+ *                               T a pool block of the named tag (the Lua
+ *                               adapter's fa_pool_realloc from NULL)
  *   F id                        a free of block id
  * tag is the tag path current on the calling thread ("-" for the root). */
 #define _GNU_SOURCE
@@ -158,6 +160,16 @@ void *__wrap_fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag,
     if (q) {
         note_alloc(fa, q, 'H', size, align, tag);
         note_free(fa, p, 'H');
+    }
+    return q;
+}
+/* A resize in place is not an event: the block stays what it was. */
+void *__real_fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag, fa_site_t *site);
+void *__wrap_fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag, fa_site_t *site) {
+    void *q = __real_fa_pool_realloc_site(fa, p, size, tag, site);
+    if (q && q != p) {
+        note_alloc(fa, q, size <= FA_POOL_MAX_SIZE ? 'T' : 'H', size, 16, tag);
+        note_free(fa, p, 'P');
     }
     return q;
 }
