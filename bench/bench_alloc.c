@@ -536,7 +536,7 @@ static int mix_tag = FA_TAG_ROOT;
 static void *mix_block(char kind, size_t size, size_t align, int tag, void *site) {
     if (kind == 'F') return fa_frame_alloc_site(fa, size, align, site);
     if (kind == 'P') return fa_pool_alloc_site(fa, size, site);
-    if (kind == 'T') return fa_pool_realloc_site(fa, NULL, size, tag, site); /* as fa_lua_alloc */
+    if (kind == 'T') return fa_pool_alloc_tagged_site(fa, tag, size, site); /* as fa_lua_alloc */
     return fa_heap_alloc_site(fa, size, align, site);
 }
 static void mix_release(char kind, void *p) {

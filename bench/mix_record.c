@@ -9,7 +9,7 @@
  *   I id kind size tag          a block live before the frame (freed in it)
  *   A id kind size align tag    an allocation; kind F frame, P pool, H heap,
  *                               T a pool block of the named tag (the Lua
- *                               adapter's fa_pool_realloc from NULL)
+ *                               adapter's fa_pool_alloc_tagged)
  *   F id                        a free of block id
  * tag is the tag path current on the calling thread ("-" for the root). */
 #define _GNU_SOURCE
@@ -162,6 +162,12 @@ void *__wrap_fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag,
         note_free(fa, p, 'H');
     }
     return q;
+}
+void *__real_fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag, size_t size, fa_site_t *site);
+void *__wrap_fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag, size_t size, fa_site_t *site) {
+    void *p = __real_fa_pool_alloc_tagged_site(fa, tag, size, site);
+    note_alloc(fa, p, size <= FA_POOL_MAX_SIZE ? 'T' : 'H', size, 16, tag);
+    return p;
 }
 /* A resize in place is not an event: the block stays what it was. */
 void *__real_fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag, fa_site_t *site);

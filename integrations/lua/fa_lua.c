@@ -17,6 +17,7 @@ void *fa_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         fa_pool_free(a->fa, ptr); /* a pool or a heap block, found from ptr */
         return NULL;
     }
+    if (!ptr) return fa_pool_alloc_tagged(a->fa, a->tag, nsize); /* most calls */
     void *q = fa_pool_realloc(a->fa, ptr, nsize, a->tag);
     /* ptr is not NULL only when osize is its size. */
     if (!q && ptr && nsize <= osize) return ptr;
