@@ -495,9 +495,10 @@ FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc_site(fa_
 
 /* Returns a block from fa_pool_alloc() (pool or heap fallback, found from
  * the pointer alone). Any thread, including one other than the allocating
- * thread. NULL is ignored. Inline like fa_pool_alloc when the block's tag is
- * the calling thread's current tag (one multiply checks that p starts a
- * block and finds its index); other blocks take a call. A pointer that fa does not own (a malloc block,
+ * thread. NULL is ignored. Inline like fa_pool_alloc (one multiply checks
+ * that p starts a block and finds its index) for a block of the calling
+ * thread's current tag, or of a tag this thread counted recently (an
+ * adapter's tag, say); other blocks take a call. A pointer that fa does not own (a malloc block,
  * another context's block, an interior pointer, frame memory) is reported
  * (FA_ERR_FOREIGN_PTR) and ignored, without reading memory fa does not own.
  * A double free is reported (FA_ERR_DOUBLE_FREE) and ignored when the block
@@ -1236,8 +1237,13 @@ typedef struct fa__phstat {
     uint64_t count, bytes, frees, free_bytes;
     int64_t hw;
 } fa__phstat_t;
-/* Each tag's figures take 1 << FA__TSTAT_SHIFT bytes, pool's first. */
+/* Each tag's figures take 1 << FA__TSTAT_SHIFT bytes, pool's first; at
+ * these offsets (checked in internal.h) the activity once the last
+ * operation that changed them ended (uint64_t) and whether the tag is in the
+ * thread's list of tags the fold visits (uint32_t, owner only). */
 #define FA__TSTAT_SHIFT 8
+#define FA__TSTAT_LAST_CHANGE 128
+#define FA__TSTAT_LISTED 136
 
 /* A thread's figures for one (call site, tag) pair; the first cache line
  * is what a pool operation touches. */
@@ -1479,13 +1485,17 @@ static inline __attribute__((always_inline)) void fa_pool_free(fa_alloc_t *fa, v
 #else
             const int site_ready = 1;
 #endif
-            /* A block of another tag (its figures may need listing), the
-             * block at the head of the cache (a double free), a budget or
-             * the filter: the out-of-line path. */
+            /* A block of another tag that the fold no longer visits on this
+             * thread (it must be listed first), the block at the head of the
+             * cache (a double free), a budget or the filter: the out-of-line
+             * path. */
             uint32_t flags = fa__tag_flags(fa, tag);
-            if (FA_LIKELY(p != cache->head && tag == t->tag && site_ready && !(flags & FA__TAG_ACCOUNTED))) {
+            char *tstat = (char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT);
+            const int other = tag != t->tag;
+            if (FA_LIKELY(p != cache->head && site_ready && !(flags & FA__TAG_ACCOUNTED) &&
+                          (!other || *(const uint32_t *)(void *)(tstat + FA__TSTAT_LISTED)))) {
                 uint32_t bs = s->block_size;
-                fa__phstat_t *ps = (fa__phstat_t *)(void *)((char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT));
+                fa__phstat_t *ps = (fa__phstat_t *)(void *)tstat;
 #ifndef FA__NO_PEAK_TRACKING
                 /* The high-water mark of the tag's net bytes: a maximum is
                  * right before a decrease. */
@@ -1498,6 +1508,11 @@ static inline __attribute__((always_inline)) void fa_pool_free(fa_alloc_t *fa, v
                 fa__site_stat_t *e = (fa__site_stat_t *)slot->stat;
                 FA__ADD_RELAXED(e->freed[0], bs);
 #endif
+                /* Another tag stays listed until the fold has seen this free
+                 * (the value the activity word takes at this operation's end). */
+                if (FA_UNLIKELY(other))
+                    __atomic_store_n((uint64_t *)(void *)(tstat + FA__TSTAT_LAST_CHANGE), (t->activity | 1u) + 1,
+                                     __ATOMIC_RELAXED);
                 *(uint64_t *)p = (uint64_t)(uintptr_t)cache->head | (uint64_t)idx << FA__LINK_SHIFT;
                 cache->head = p;
                 if (FA_UNLIKELY(++cache->count > cache->max)) fa__pool_cache_overflow(fa, c);

@@ -167,8 +167,10 @@ typedef struct fa__tstat {
     /* High-water mark of the frame bytes in use within the context frame
      * frame_hw_epoch (noted at frame ends). */
     uint64_t frame_hw, frame_hw_epoch;
-    uint64_t last_change;  /* activity once the last op that changed it ended */
     uint64_t budget_frame; /* frame bytes charged to budgets (budget lock) */
+    /* The inline pool free of another tag's block reads listed and writes
+     * last_change: one cache line. */
+    uint64_t last_change;  /* activity once the last op that changed it ended */
     uint32_t listed;       /* in the thread's dirty list (owner only) */
     uint32_t pad0;
     uint64_t frame_listed; /* frame serial when put in frame_tags (owner) */
@@ -177,6 +179,9 @@ typedef struct fa__tstat {
 } fa__tstat_t;
 /* A power of two, so that indexing by tag is a shift on the fast paths. */
 _Static_assert(sizeof(fa__tstat_t) == 1u << FA__TSTAT_SHIFT, "fa__tstat_t is 256 bytes");
+/* framealloc.h's inline pool free reads and writes these two. */
+_Static_assert(offsetof(fa__tstat_t, last_change) == FA__TSTAT_LAST_CHANGE, "FA__TSTAT_LAST_CHANGE");
+_Static_assert(offsetof(fa__tstat_t, listed) == FA__TSTAT_LISTED, "FA__TSTAT_LISTED");
 
 /* ---- threads ------------------------------------------------------------- */
 
