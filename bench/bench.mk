@@ -107,7 +107,7 @@ BENCH_STEPS += bench-sites
 MIX_TRACE := bench/game_frame_mix.trace
 MIX_RECORD_FRAME ?= 600
 MIX_WRAP := -Wl,--wrap=fa_heap_alloc_site,--wrap=fa_heap_alloc_tagged_site,--wrap=fa_heap_free,--wrap=fa_heap_realloc_site \
-	-Wl,--wrap=fa_pool_realloc_site,--wrap=fa_pool_alloc_tagged_site
+	-Wl,--wrap=fa_pool_realloc_site
 # The Lua adapter is compiled into the recorder from its source with the
 # recorder's names (its frees are fa_pool_free, inline otherwise).
 MIX_INTEGS := $(filter-out lua,$(DEMO_INTEGS))

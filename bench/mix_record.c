@@ -101,6 +101,11 @@ void *mix_rec_pool_alloc(fa_alloc_t *fa, size_t size) {
     note_alloc(fa, p, 'P', size, 16, -1);
     return p;
 }
+void *mix_rec_pool_alloc_tagged(fa_alloc_t *fa, int tag, size_t size) {
+    void *p = fa_pool_alloc_tagged(fa, tag, size);
+    note_alloc(fa, p, size <= FA_POOL_MAX_SIZE ? 'T' : 'H', size, 16, tag);
+    return p;
+}
 void mix_rec_pool_free(fa_alloc_t *fa, void *p) {
     note_free(fa, p, 'P');
     fa_pool_free(fa, p);
@@ -162,12 +167,6 @@ void *__wrap_fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag,
         note_free(fa, p, 'H');
     }
     return q;
-}
-void *__real_fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag, size_t size, fa_site_t *site);
-void *__wrap_fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag, size_t size, fa_site_t *site) {
-    void *p = __real_fa_pool_alloc_tagged_site(fa, tag, size, site);
-    note_alloc(fa, p, size <= FA_POOL_MAX_SIZE ? 'T' : 'H', size, 16, tag);
-    return p;
 }
 /* A resize in place is not an event: the block stays what it was. */
 void *__real_fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag, fa_site_t *site);

@@ -568,12 +568,22 @@ FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc_site(fa_alloc_t *fa, 
  * fa_tag_find()) whatever the calling thread's tag stack holds, and charged
  * to that tag's budgets; above FA_POOL_MAX_SIZE a heap block as
  * fa_heap_alloc_tagged(). NULL with FA_ERR_INVALID_ARG for an unknown tag id.
- * Free with fa_pool_free(). Any thread. Out of line: switches the thread's
- * current tag for the call (about twice fa_pool_alloc's inline cost). */
+ * Free with fa_pool_free(). Any thread. Inline as fa_pool_alloc once the call
+ * site has allocated under tag_id on this thread and the tag is on the
+ * thread's fold list (with call sites on; otherwise only when tag_id is the
+ * current tag); otherwise a call that switches the thread's current tag for
+ * the allocation. */
+#if defined(FA__POOL_INLINE)
+static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *fa_pool_alloc_tagged(fa_alloc_t *fa, int tag_id,
+                                                                                      size_t size);
+static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *
+fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site);
+#else
 FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *fa_pool_alloc_tagged(fa_alloc_t *fa, int tag_id,
                                                                                size_t size);
 FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id,
                                                                                     size_t size, fa_site_t *site);
+#endif
 /* realloc over pool and heap blocks: p (a block of fa_pool_alloc*() or
  * fa_heap_alloc*(), or NULL to allocate) becomes a block of at least size
  * bytes under tag_id holding the first min(old, new size) bytes. It stays in
@@ -1370,6 +1380,7 @@ static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
  * (or back to) the calling thread's cache under its current tag with no
  * budget and no behaviour filter, at a site already counted there. */
 FA_API void *fa__pool_alloc_slow(fa_alloc_t *fa, size_t size, fa_site_t *site);
+FA_API void *fa__pool_alloc_tagged_slow(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site);
 FA_API void fa__pool_free_slow(fa_alloc_t *fa, void *p);
 /* The calling thread's cache of class c is over its maximum: one batch goes
  * back to the depot (its lock). */
@@ -1400,9 +1411,11 @@ static inline void fa__fast_op_end(fa__fast_t *t) {
 #endif
 
 /* Always inlined: a call would save and restore registers around a path of
- * a few dozen instructions. */
-static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size,
-                                                                      fa_site_t *site) {
+ * a few dozen instructions. tagged: under tag_id (fa_pool_alloc_tagged),
+ * else under the current tag (tag_id unused); a constant at every call. */
+static inline __attribute__((always_inline)) void *fa__pool_alloc_inline(fa_alloc_t *fa, size_t size,
+                                                                        fa_site_t *site, int tag_id,
+                                                                        const int tagged) {
     const fa__tls_t *tls = &fa__tls;
     /* Context ids are unique and start at 1 (a thread with no cached state
      * holds 0): the id alone says the cached state is fa's. */
@@ -1411,23 +1424,30 @@ static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t
         uint32_t c = fa__class_of[(size + 15) >> 4];
         fa__pool_cache_t *cache = &t->pool[c];
         void *p = cache->head;
+        const uint32_t tag = tagged ? (uint32_t)tag_id : t->tag;
+        const int other = tagged && tag != t->tag;
 #if FA_SITES
         uint32_t site_id = site ? __atomic_load_n(&site->id, __ATOMIC_RELAXED) : FA_SITE_UNKNOWN(FA_KIND_POOL);
         fa__site_slot_t *slot = &t->site_slots[site_id];
-        const int site_ready = slot->key == t->tag + 1;
+        /* A slot is keyed only to a tag that exists: tag_id is checked. */
+        const int site_ready = slot->key == tag + 1 && (!tagged || tag_id >= 0);
 #else
         const uint32_t site_id = 0;
-        const int site_ready = 1;
+        const int site_ready = !other; /* nothing here checks tag_id */
         (void)site;
 #endif
         if (FA_LIKELY(p != NULL && site_ready)) {
             uint64_t link = *(const uint64_t *)p;
 #ifndef FA_MINIMAL
             fa__fast_op_begin(t);
-            uint32_t tag = t->tag, flags = fa__tag_flags(fa, tag);
-            if (FA_LIKELY(!(flags & FA__TAG_ACCOUNTED))) {
+            uint32_t flags = fa__tag_flags(fa, tag);
+            char *tstat = (char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT);
+            /* Another tag: no budget or filter (its hook counts the current
+             * tag), and on the fold list (see fa_pool_free). */
+            if (FA_LIKELY(!(flags & FA__TAG_ACCOUNTED) &&
+                          (!other || (!flags && *(const uint32_t *)(void *)(tstat + FA__TSTAT_LISTED))))) {
                 uint32_t bs = fa__class_size[c];
-                fa__phstat_t *ps = (fa__phstat_t *)(void *)((char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT));
+                fa__phstat_t *ps = (fa__phstat_t *)(void *)tstat;
 #if FA_SITES
                 fa__site_stat_t *e = (fa__site_stat_t *)slot->stat;
                 FA__ADD_RELAXED(e->count[0], 1);
@@ -1436,6 +1456,9 @@ static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t
                 FA__ADD_RELAXED(ps->count, 1);
 #endif
                 FA__ADD_RELAXED(ps->bytes, bs);
+                if (FA_UNLIKELY(other))
+                    __atomic_store_n((uint64_t *)(void *)(tstat + FA__TSTAT_LAST_CHANGE), (t->activity | 1u) + 1,
+                                     __ATOMIC_RELAXED);
                 /* Written only when it changes: a store would pull the
                  * slab's owner line away from other threads sharing it. */
                 uint32_t *owner = FA__SLAB_OWNERS((uintptr_t)p & ~(uintptr_t)(FA__SLAB_SIZE - 1)) +
@@ -1450,14 +1473,28 @@ static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t
             }
             fa__fast_op_end(t);
 #else
-            (void)site_id;
+            (void)site_id, (void)tag;
             cache->head = (void *)(uintptr_t)(link & FA__LINK_MASK);
             cache->count--;
             return p;
 #endif
         }
     }
-    return fa__pool_alloc_slow(fa, size, site);
+    return tagged ? fa__pool_alloc_tagged_slow(fa, tag_id, size, site) : fa__pool_alloc_slow(fa, size, site);
+}
+
+static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size,
+                                                                      fa_site_t *site) {
+    return fa__pool_alloc_inline(fa, size, site, 0, 0);
+}
+
+static inline __attribute__((always_inline)) void *fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size,
+                                                                             fa_site_t *site) {
+    return fa__pool_alloc_inline(fa, size, site, tag_id, 1);
+}
+
+static inline void *fa_pool_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size) {
+    return fa_pool_alloc_tagged_site(fa, tag_id, size, NULL);
 }
 
 static inline void *fa_pool_alloc(fa_alloc_t *fa, size_t size) { return fa_pool_alloc_site(fa, size, NULL); }

@@ -567,7 +567,7 @@ void fa_pool_free(fa_alloc_t *fa, void *p) { fa__pool_free_slow(fa, p); }
 
 /* As fa_heap_alloc_tagged_site: the pool path with the thread's current tag
  * switched to tag_id for the call. */
-void *fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site) {
+void *fa__pool_alloc_tagged_slow(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site) {
     if (!fa) return NULL;
     if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
         fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_pool_alloc_tagged: no tag with id %d", tag_id);
@@ -583,8 +583,12 @@ void *fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, fa_site
     return p;
 }
 
+void *fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site) {
+    return fa__pool_alloc_tagged_slow(fa, tag_id, size, site);
+}
+
 void *fa_pool_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size) {
-    return fa_pool_alloc_tagged_site(fa, tag_id, size, NULL);
+    return fa__pool_alloc_tagged_slow(fa, tag_id, size, NULL);
 }
 
 void *fa_pool_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id) {
@@ -596,7 +600,7 @@ void *fa_pool_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id) {
  * anything else moves (pool <-> heap, another class or tag), with the old
  * block's bytes deducted by budget checks as fa_heap_realloc does. */
 void *fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id, fa_site_t *site) {
-    if (!p) return fa_pool_alloc_tagged_site(fa, tag_id, size, site);
+    if (!p) return fa__pool_alloc_tagged_slow(fa, tag_id, size, site);
     if (!fa) return NULL;
     if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
         fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_pool_realloc: no tag with id %d", tag_id);
@@ -647,7 +651,7 @@ void *fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id, fa_
 #ifndef FA_DEBUG
     t->resize_bytes = old_size;
 #endif
-    void *q = size <= FA_POOL_MAX_SIZE ? fa_pool_alloc_tagged_site(fa, tag_id, size, site)
+    void *q = size <= FA_POOL_MAX_SIZE ? fa__pool_alloc_tagged_slow(fa, tag_id, size, site)
                                        : fa_heap_alloc_tagged_site(fa, tag_id, size, 16, site);
     t->resize_bytes = 0;
     if (!q) return NULL;
