@@ -269,18 +269,11 @@ void fa_heap_free(fa_alloc_t *fa, void *p) {
  * the tag is listed for the frame end and snapshots): every counter, budget
  * and debug record then names tag_id, and the thread's stack is untouched. */
 void *fa_heap_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, size_t align, fa_site_t *site) {
-    if (!fa) return NULL;
-    if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
-        fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_heap_alloc_tagged: no tag with id %d", tag_id);
-        return NULL;
-    }
-    fa__thread_t *t = fa__thread_get(fa);
+    uint32_t saved;
+    fa__thread_t *t = fa__tag_switch(fa, tag_id, "fa_heap_alloc_tagged", &saved);
     if (!t) return NULL;
-    uint32_t saved = t->fast.tag;
-    if (saved == (uint32_t)tag_id) return fa_heap_alloc_site(fa, size, align, site);
-    fa__stats_set_tag(t, (uint32_t)tag_id);
     void *p = fa_heap_alloc_site(fa, size, align, site);
-    fa__stats_set_tag(t, saved);
+    fa__tag_restore(t, saved);
     return p;
 }
 

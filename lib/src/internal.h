@@ -448,6 +448,15 @@ static inline fa__tstat_t *fa__stats_touch(fa__thread_t *t, uint32_t tag) {
 FA__HIDDEN void fa__stats_frame_tag(fa__thread_t *t, uint32_t tag);
 /* Makes tag the current one (listed, and in frame_tags inside a frame). */
 FA__HIDDEN void fa__stats_set_tag(fa__thread_t *t, uint32_t tag);
+/* tag_id names an existing tag; otherwise reported (FA_ERR_INVALID_ARG,
+ * naming the call `who`). */
+FA__HIDDEN bool fa__tag_id_valid(fa_alloc_t *fa, int tag_id, const char *who);
+/* For the explicitly tagged calls: the calling thread with its current tag
+ * switched to tag_id (the stack untouched) and the tag it had in *saved;
+ * NULL for a bad tag id (reported) or no thread record. fa__tag_restore
+ * puts the saved tag back after the call. */
+FA__HIDDEN fa__thread_t *fa__tag_switch(fa_alloc_t *fa, int tag_id, const char *who, uint32_t *saved);
+FA__HIDDEN void fa__tag_restore(fa__thread_t *t, uint32_t saved);
 /* A pool or heap free of tag's block: high-water first (a maximum is right
  * before a decrease, or now), then the figures. A tag other than the
  * current one stays listed until the fold has seen this change. */

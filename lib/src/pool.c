@@ -568,18 +568,11 @@ void fa_pool_free(fa_alloc_t *fa, void *p) { fa__pool_free_slow(fa, p); }
 /* As fa_heap_alloc_tagged_site: the pool path with the thread's current tag
  * switched to tag_id for the call. */
 void *fa__pool_alloc_tagged_slow(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site) {
-    if (!fa) return NULL;
-    if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
-        fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_pool_alloc_tagged: no tag with id %d", tag_id);
-        return NULL;
-    }
-    fa__thread_t *t = fa__thread_get(fa);
+    uint32_t saved;
+    fa__thread_t *t = fa__tag_switch(fa, tag_id, "fa_pool_alloc_tagged", &saved);
     if (!t) return NULL;
-    uint32_t saved = t->fast.tag;
-    if (saved == (uint32_t)tag_id) return fa__pool_alloc_slow(fa, size, site);
-    fa__stats_set_tag(t, (uint32_t)tag_id);
     void *p = fa__pool_alloc_slow(fa, size, site);
-    fa__stats_set_tag(t, saved);
+    fa__tag_restore(t, saved);
     return p;
 }
 
@@ -601,11 +594,7 @@ void *fa_pool_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id) {
  * block's bytes deducted by budget checks as fa_heap_realloc does. */
 void *fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id, fa_site_t *site) {
     if (!p) return fa__pool_alloc_tagged_slow(fa, tag_id, size, site);
-    if (!fa) return NULL;
-    if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
-        fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_pool_realloc: no tag with id %d", tag_id);
-        return NULL;
-    }
+    if (!fa || !fa__tag_id_valid(fa, tag_id, "fa_pool_realloc")) return NULL;
     size_t old_size;
     uint32_t old_tag;
 #ifdef FA_DEBUG
