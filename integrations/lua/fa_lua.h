@@ -21,7 +21,8 @@
  * blocks above count at the sizes Lua asks for.
  * THREADS: the allocator may be called from any thread that runs the
  * state; it takes no lock of its own. COST: a block of up to 4 KiB is a pool
- * block (no lock, no malloc: fa_pool_alloc_tagged, fa_pool_free); a resize
+ * block (no malloc; inline once the state's thread has used the tag, the
+ * class lock once per batch of blocks: fa_pool_alloc_tagged, fa_pool_free); a resize
  * within the block's size class stays in place; a larger block is a heap
  * block (malloc + a 32-byte header), and other resizes move the block
  * (allocate, copy, free: fa_pool_realloc).
