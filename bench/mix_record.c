@@ -101,8 +101,8 @@ void *mix_rec_pool_alloc(fa_alloc_t *fa, size_t size) {
     note_alloc(fa, p, 'P', size, 16, -1);
     return p;
 }
-void *mix_rec_pool_alloc_tagged(fa_alloc_t *fa, int tag, size_t size) {
-    void *p = fa_pool_alloc_tagged(fa, tag, size);
+void *mix_rec_pool_alloc_tagged(fa_alloc_t *fa, int tag, size_t size, fa_site_t *site) {
+    void *p = fa_pool_alloc_tagged_site(fa, tag, size, site);
     note_alloc(fa, p, size <= FA_POOL_MAX_SIZE ? 'T' : 'H', size, 16, tag);
     return p;
 }
