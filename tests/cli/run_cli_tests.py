@@ -391,12 +391,13 @@ def test_budgets_check_window(r):
              lambda: r.run("--session", sid, "frames", "--last", "1", "--json").json()["frames"][0]["frame"] >= 239)
     now = r.run("--session", sid, "budgets", "--tag", "effects", "--json").expect(0).json()
     assert now["budgets"][0]["state"] == "ok" and now["budgets"][0]["live_bytes"] < 1 << 20, now
-    # The burst starts in the feeder's first frame, which lib numbers 0 (a
-    # snapshot in the frame-end hook reports fa_frame_number() before the
-    # frame is counted); the agent drops it when it is not connected yet.
-    # Either way the breach is first seen in the first frame stored.
+    # The burst is the feeder's frames 0-29 (lib numbers the first frame 0:
+    # a snapshot in the frame-end hook reports fa_frame_number() before the
+    # frame is counted); the agent drops the frames that end before it is
+    # connected (one, or several on a loaded machine). Either way the breach
+    # is first seen in the first frame stored.
     first = min(f["frame"] for f in r.run("--session", sid, "frames", "--last", "1000", "--json").json()["frames"])
-    assert first in (0, 1), "the first stored frame is the feeder's first or second: %d" % first
+    assert first < 30, "the burst's frames (0-29) were not stored: the first stored frame is %d" % first
     res = r.run("--session", sid, "budgets", "--check").expect(3)
     res.has("effects: hard budget 1.00 MiB first reached at ", "(frame %d)" % first,
             "; at most 1.50 MiB, 512 KiB over (150 %)", where="err")
