@@ -170,25 +170,30 @@ def get_with_a_body_is_refused():
     check(health(d)["http"]["refused_body"] >= 1, "counted")
 
 
+def take_responses(buf, got, head_at=()):
+    """Moves every complete HTTP/1.1 response at the start of buf (Content-Length
+    framed; those at the indices in head_at answer HEAD: no body) into got, each
+    (status, headers as a lower-case dict, body); returns the rest of buf."""
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return buf
+        lines = buf[:end].decode("latin-1").split("\r\n")
+        hdrs = dict((k.strip().lower(), v.strip()) for k, v in (h.split(":", 1) for h in lines[1:]))
+        n = 0 if len(got) in head_at else int(hdrs.get("content-length", "0"))
+        if len(buf) < end + 4 + n:
+            return buf
+        got.append((int(lines[0].split()[1]), hdrs, buf[end + 4:end + 4 + n]))
+        buf = buf[end + 4 + n:]
+
+
 def read_responses(s, want, timeout, head_at=()):
-    """Reads HTTP/1.1 responses (Content-Length framed; those at the indices
-    in head_at answer HEAD: no body) from s until want arrived, the peer
-    closed or timeout passed: (responses, closed), each response (status,
-    headers as a lower-case dict, body)."""
+    """Reads responses (see take_responses) from s until want arrived, the peer
+    closed or timeout passed: (responses, closed)."""
     buf, got, closed = b"", [], False
     deadline = time.time() + timeout
     while len(got) < want and time.time() < deadline:
-        while True:  # every complete response in buf
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                break
-            lines = buf[:end].decode("latin-1").split("\r\n")
-            hdrs = dict((k.strip().lower(), v.strip()) for k, v in (h.split(":", 1) for h in lines[1:]))
-            n = 0 if len(got) in head_at else int(hdrs.get("content-length", "0"))
-            if len(buf) < end + 4 + n:
-                break
-            got.append((int(lines[0].split()[1]), hdrs, buf[end + 4:end + 4 + n]))
-            buf = buf[end + 4 + n:]
+        buf = take_responses(buf, got, head_at)
         if len(got) >= want:
             break
         s.settimeout(max(0.05, deadline - time.time()))
@@ -205,15 +210,54 @@ def read_responses(s, want, timeout, head_at=()):
     return got, closed
 
 
+def exchange_pipelined(s, chunks, want, timeout):
+    """Sends chunks (one send each) on s while reading the responses, in ONE
+    thread: an ssl.SSLSocket must not be used from two threads at once (a
+    sending thread beside a reading one made OpenSSL report a false end of
+    stream to the reader while the daemon still answered). Returns
+    (responses, closed) like read_responses."""
+    s.setblocking(False)
+    chunks = list(chunks)
+    buf, got, closed = b"", [], False
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        if not (isinstance(s, ssl.SSLSocket) and s.pending()):  # decrypted bytes wait in s, not the kernel
+            select.select([s], [s] if chunks else [], [], 0.05)
+        while chunks:
+            try:
+                sent = s.send(chunks[0])
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                break
+            except OSError:  # the daemon closed (checked by the caller)
+                chunks = []
+                break
+            chunks[0] = chunks[0][sent:]
+            if not chunks[0]:
+                chunks.pop(0)
+        try:
+            chunk = s.recv(262144)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            continue
+        except (ConnectionResetError, ssl.SSLError):
+            chunk = b""
+        if not chunk:
+            closed = True
+            break
+        buf = take_responses(buf + chunk, got)
+    return got, closed
+
+
+PIPELINE_TLS_ROUNDS = 5
+
+
 def pipeline(d, n, one_write, wrap=None, what="pipeline"):
     """Sends n pipelined GETs on one connection (one write, or one write per
-    request, from a thread so that nobody waits on full buffers) and checks
+    request, while reading: nobody waits on full buffers) and checks
     that every request is answered in order, or that the daemon answered an
     explicit error naming the reason and closed: never a silent close with
     requests unanswered. Even requests are /api/v1/health (200), odd ones
     /api/v1/sessions?limit=p<i> (400 naming p<i>), so order is visible.
     Returns the responses."""
-    import threading
     reqs = []
     for i in range(n):
         path = "/api/v1/health" if i % 2 == 0 else f"/api/v1/sessions?limit=p{i}"
@@ -221,23 +265,9 @@ def pipeline(d, n, one_write, wrap=None, what="pipeline"):
     s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
     if wrap:
         s = wrap(s)
-    err = []
-
-    def send():
-        try:
-            if one_write:
-                s.sendall(b"".join(reqs))
-            else:
-                for r in reqs:
-                    s.sendall(r)
-        except OSError as e:  # the daemon closed (checked below)
-            err.append(e)
-    t = threading.Thread(target=send, daemon=True)
-    t.start()
     try:
-        got, closed = read_responses(s, n, 60)
+        got, closed = exchange_pipelined(s, [b"".join(reqs)] if one_write else reqs, n, 60)
     finally:
-        t.join(10)
         s.close()
     for i, (st, hdrs, body) in enumerate(got):
         if i == len(got) - 1 and len(got) < n and st not in (200, 400):
@@ -281,8 +311,13 @@ def pipelined_requests_over_https_are_all_answered_or_refused():
     try:
         ctx = ssl.create_default_context(cafile=cert)
         wrap = lambda s: ctx.wrap_socket(s, server_hostname="127.0.0.1")  # noqa: E731
-        eq(len(pipeline(d, 1000, one_write=False, wrap=wrap, what="HTTPS, 1 000 requests")), 1000, "answered")
-        eq(len(pipeline(d, 1200, one_write=True, wrap=wrap, what="HTTPS, 64 KB in one write")), 1200, "answered")
+        # Rounds on fresh connections: a race in the TLS hand-over (the first
+        # request, nng's buffered bytes, the daemon's reads) shows in one of them.
+        for k in range(PIPELINE_TLS_ROUNDS):
+            eq(len(pipeline(d, 1000, one_write=False, wrap=wrap, what=f"HTTPS, 1 000 requests, round {k}")),
+               1000, "answered")
+            eq(len(pipeline(d, 1200, one_write=True, wrap=wrap, what=f"HTTPS, 64 KB in one write, round {k}")),
+               1200, "answered")
     finally:
         eq(d.stop(), 0, "exit code")
 
