@@ -82,9 +82,9 @@ static const char *const pt_table[PT_COUNT] = {"frames", "rollup_1s", "rollup_10
  * (substring) instead of shipping every tag of every bucket: an hour of
  * per-second buckets of 64 tags is 3.8 MB through the protocol, its one
  * tag 0.2 MB. Rows written before stay NULL and are read whole. */
-static const char *const schema_v3 = "ALTER TABLE rollup_1s ADD COLUMN tag_at integer[];"
-                                     "ALTER TABLE rollup_10s ADD COLUMN tag_at integer[];"
-                                     "ALTER TABLE rollup_1m ADD COLUMN tag_at integer[];";
+static const char *const schema_v3 = "ALTER TABLE rollup_1s ADD COLUMN IF NOT EXISTS tag_at integer[];"
+                                     "ALTER TABLE rollup_10s ADD COLUMN IF NOT EXISTS tag_at integer[];"
+                                     "ALTER TABLE rollup_1m ADD COLUMN IF NOT EXISTS tag_at integer[];";
 /* 2: call sites (issue 15): each session's site dictionary (their figures
  * are in the frame and rollup blobs). */
 static const char *const schema_v2 =
