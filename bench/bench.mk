@@ -106,17 +106,21 @@ BENCH_STEPS += bench-sites
 # Re-record by hand when the demo changes: make bench-record-mix.
 MIX_TRACE := bench/game_frame_mix.trace
 MIX_RECORD_FRAME ?= 600
-MIX_WRAP := -Wl,--wrap=fa_heap_alloc_site,--wrap=fa_heap_alloc_tagged_site,--wrap=fa_heap_free,--wrap=fa_heap_realloc_site
+MIX_WRAP := -Wl,--wrap=fa_heap_alloc_site,--wrap=fa_heap_alloc_tagged_site,--wrap=fa_heap_free,--wrap=fa_heap_realloc_site \
+	-Wl,--wrap=fa_pool_realloc_site
+# The Lua adapter is compiled into the recorder from its source with the
+# recorder's names (its frees are fa_pool_free, inline otherwise).
+MIX_INTEGS := $(filter-out lua,$(DEMO_INTEGS))
 $(BENCH_DIR)/obj/mix_record.o: bench/mix_record.c lib/include/framealloc.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -Ilib/include -c $< -o $@
 $(BENCH_DIR)/fa-demo-record: $(DEMO_SRCS) examples/demo/demo.h bench/mix_record.h $(BENCH_DIR)/obj/mix_record.o \
-		$(AGENT_A) $(LIB_A) $(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a)
+		integrations/lua/fa_lua.c $(AGENT_A) $(LIB_A) $(foreach n,$(MIX_INTEGS),$(BUILD)/default/libframealloc-$(n).a)
 	@$(if $(Q),echo "  CC $@")
 	$(Q)$(CC) $(STD) $(WARN) $(DEFS) -O2 -g -include bench/mix_record.h -Ilib/include -Ifa-agent/include \
 		$(foreach n,$(DEMO_INTEGS),-Iintegrations/$(n) $(INTEG_CFLAGS_$(n))) -o $@ $(DEMO_SRCS) \
-		$(BENCH_DIR)/obj/mix_record.o $(MIX_WRAP) \
-		$(foreach n,$(DEMO_INTEGS),$(BUILD)/default/libframealloc-$(n).a) $(AGENT_A) $(LIB_A) \
+		integrations/lua/fa_lua.c $(BENCH_DIR)/obj/mix_record.o $(MIX_WRAP) \
+		$(foreach n,$(MIX_INTEGS),$(BUILD)/default/libframealloc-$(n).a) $(AGENT_A) $(LIB_A) \
 		$(foreach n,$(DEMO_INTEGS),$(INTEG_LIBS_$(n))) $(AGENT_LDLIBS) -lm
 .PHONY: bench-record-mix
 bench-record-mix: $(BENCH_DIR)/fa-demo-record

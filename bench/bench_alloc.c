@@ -460,7 +460,8 @@ static bool mix_loaded;
 #if !defined(BENCH_RAW)
 #define MIX_MAX 100000
 typedef struct mix_event {
-    char op, kind; /* op: I (live before), A, F; kind: F frame, P pool, H heap */
+    char op, kind; /* op: I (live before), A, F; kind: F frame, P pool, H heap,
+                      T pool block of a named tag (the Lua adapter) */
     uint32_t id;
     size_t size, align;
     int tag;      /* framealloc: the tag's id */
@@ -490,7 +491,7 @@ static void mix_load(const char *path) {
 #if !defined(BENCH_MALLOC) && !defined(BENCH_RAW)
             e.tag = strcmp(tag, "-") ? fa_tag_find(fa, tag, true) : FA_TAG_ROOT;
             if (e.tag < 0) die("bad tag in the trace");
-            fa_kind k = kind == 'F' ? FA_KIND_FRAME : kind == 'P' ? FA_KIND_POOL : FA_KIND_HEAP;
+            fa_kind k = kind == 'F' ? FA_KIND_FRAME : kind == 'P' || kind == 'T' ? FA_KIND_POOL : FA_KIND_HEAP;
             e.site = fa_site_intern("bench/game_frame_mix.trace", tag, (uint32_t)e.tag * 3 + k, k);
 #endif
             mix_allocs++;
@@ -517,8 +518,8 @@ static void mix_load(const char *path) {
 }
 
 #if defined(BENCH_MALLOC)
-static void *mix_block(char kind, size_t size, size_t align, void *site) {
-    (void)kind, (void)site;
+static void *mix_block(char kind, size_t size, size_t align, int tag, void *site) {
+    (void)kind, (void)site, (void)tag;
     if (align <= 16) return malloc(size ? size : 1);
     return aligned_alloc(align, (size + align - 1) & ~(align - 1));
 }
@@ -532,13 +533,14 @@ static void mix_set_tag(int tag) {
 static void mix_frame_begin(void) {}
 #elif !defined(BENCH_RAW)
 static int mix_tag = FA_TAG_ROOT;
-static void *mix_block(char kind, size_t size, size_t align, void *site) {
+static void *mix_block(char kind, size_t size, size_t align, int tag, void *site) {
     if (kind == 'F') return fa_frame_alloc_site(fa, size, align, site);
     if (kind == 'P') return fa_pool_alloc_site(fa, size, site);
+    if (kind == 'T') return fa_pool_alloc_tagged_site(fa, tag, size, site); /* as fa_lua_alloc */
     return fa_heap_alloc_site(fa, size, align, site);
 }
 static void mix_release(char kind, void *p) {
-    if (kind == 'P') fa_pool_free(fa, p);
+    if (kind == 'P' || kind == 'T') fa_pool_free(fa, p);
     else if (kind == 'H') fa_heap_free(fa, p);
 }
 static void mix_set_tag(int tag) {
@@ -557,15 +559,15 @@ static void mix_frame_begin(void) {
 static void mix_unit(worker_t *w) {
     (void)w;
     for (uint32_t i = 0; i < mix_count; i++)
-        if (mix[i].op == 'I') mix_ptr[mix[i].id] = mix_block(mix[i].kind, mix[i].size, 16, NULL);
+        if (mix[i].op == 'I') mix_ptr[mix[i].id] = mix_block(mix[i].kind, mix[i].size, 16, 0, NULL);
     uint32_t frame_n = 0;
     uint64_t t0 = now_ns();
     mix_frame_begin();
     for (uint32_t i = 0; i < mix_count; i++) {
         const mix_event_t *e = &mix[i];
         if (e->op == 'A') {
-            mix_set_tag(e->tag);
-            char *p = mix_block(e->kind, e->size, e->align, e->site);
+            if (e->kind != 'T') mix_set_tag(e->tag); /* a T block names its tag */
+            char *p = mix_block(e->kind, e->size, e->align, e->tag, e->site);
             if (__builtin_expect(!p, 0)) die("allocation failed");
             p[0] = 1;
             if (e->kind == 'F') mix_frame[frame_n++] = p;

@@ -7,7 +7,9 @@
  * Trace format, one event per line, in the order the calls happened (all
  * threads, under one lock):
  *   I id kind size tag          a block live before the frame (freed in it)
- *   A id kind size align tag    an allocation; kind F frame, P pool, H heap
+ *   A id kind size align tag    an allocation; kind F frame, P pool, H heap,
+ *                               T a pool block of the named tag (the Lua
+ *                               adapter's fa_pool_alloc_tagged)
  *   F id                        a free of block id
  * tag is the tag path current on the calling thread ("-" for the root). */
 #define _GNU_SOURCE
@@ -99,6 +101,11 @@ void *mix_rec_pool_alloc(fa_alloc_t *fa, size_t size) {
     note_alloc(fa, p, 'P', size, 16, -1);
     return p;
 }
+void *mix_rec_pool_alloc_tagged(fa_alloc_t *fa, int tag, size_t size, fa_site_t *site) {
+    void *p = fa_pool_alloc_tagged_site(fa, tag, size, site);
+    note_alloc(fa, p, size <= FA_POOL_MAX_SIZE ? 'T' : 'H', size, 16, tag);
+    return p;
+}
 void mix_rec_pool_free(fa_alloc_t *fa, void *p) {
     note_free(fa, p, 'P');
     fa_pool_free(fa, p);
@@ -158,6 +165,16 @@ void *__wrap_fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag,
     if (q) {
         note_alloc(fa, q, 'H', size, align, tag);
         note_free(fa, p, 'H');
+    }
+    return q;
+}
+/* A resize in place is not an event: the block stays what it was. */
+void *__real_fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag, fa_site_t *site);
+void *__wrap_fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag, fa_site_t *site) {
+    void *q = __real_fa_pool_realloc_site(fa, p, size, tag, site);
+    if (q && q != p) {
+        note_alloc(fa, q, size <= FA_POOL_MAX_SIZE ? 'T' : 'H', size, 16, tag);
+        note_free(fa, p, 'P');
     }
     return q;
 }

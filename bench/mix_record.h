@@ -18,6 +18,7 @@
 #include <framealloc.h>
 
 void *mix_rec_pool_alloc(fa_alloc_t *fa, size_t size);
+void *mix_rec_pool_alloc_tagged(fa_alloc_t *fa, int tag, size_t size, fa_site_t *site);
 void mix_rec_pool_free(fa_alloc_t *fa, void *p);
 void *mix_rec_frame_alloc(fa_alloc_t *fa, size_t size, size_t align);
 void *mix_rec_frame_alloc_batch(fa_alloc_t *fa, size_t size, size_t align, size_t count);
@@ -30,6 +31,7 @@ void mix_rec_end_frame(fa_alloc_t *fa);
 void mix_rec_end_frame_with_promotions(fa_alloc_t *fa, fa_promotion_result_t *out);
 
 #undef fa_pool_alloc
+#define fa_pool_alloc_tagged_site(fa, tag, size, site) mix_rec_pool_alloc_tagged((fa), (tag), (size), (site))
 #undef fa_pool_free
 #undef fa_frame_alloc
 #undef fa_frame_alloc_batch

@@ -59,6 +59,7 @@
 #include "ws.h"
 
 #define WORK_SWEEP_MS 20
+#define HTTP_CLOSER_DEADLINE_MS 1000 /* http_free's wait for the closer thread */
 
 /* The headers the daemon reads; the last two only decide framing. */
 static const char *const copied_headers[] = {
@@ -133,6 +134,14 @@ struct http {
     bool draining;           /* loop */
     uint64_t inflight;       /* loop */
     unsigned sweeps;         /* loop */
+    /* The closer thread: connections to close (see kconn_close). */
+    pthread_t closer;
+    bool closer_running;     /* it was started (http_start) */
+    pthread_mutex_t close_lock;
+    pthread_cond_t close_cond;
+    kconn_t *to_close;       /* close_lock: waiting for the closer */
+    bool closer_quit;        /* close_lock: close what is left, then end */
+    bool closer_done;        /* close_lock: it ended */
 };
 
 static http_t *the_http; /* one server per process; the handlers' callbacks find it here */
@@ -206,6 +215,41 @@ static void read_cb(void *arg) {
     pthread_mutex_unlock(&h->lock);
 }
 
+/* Closer thread, or the loop when there is none. */
+static void kconn_release(kconn_t *kc) {
+    nng_http_conn_close(kc->conn); /* closes and frees it */
+    nng_aio_free(kc->read_aio);    /* waits for read_cb's return */
+    if (kc->body_req) req_free(kc->body_req);
+    free(kc);
+}
+
+/* nng_http_conn_close waits for the connection's operations to stop, and
+ * in nng 1.5.2 that wait can last for ever (a task prepared but never
+ * started: see fa-insightd/README.md's nng table): on the loop it froze
+ * the daemon (a TLS connection's close at shutdown, seen in the
+ * pipelining test). Connections are closed on this thread instead; the
+ * loop only queues them. */
+static void *closer_main(void *arg) {
+    http_t *h = arg;
+    pthread_mutex_lock(&h->close_lock);
+    for (;;) {
+        kconn_t *kc = h->to_close;
+        if (!kc && h->closer_quit) break;
+        if (!kc) {
+            pthread_cond_wait(&h->close_cond, &h->close_lock);
+            continue;
+        }
+        h->to_close = kc->next;
+        pthread_mutex_unlock(&h->close_lock);
+        kconn_release(kc);
+        pthread_mutex_lock(&h->close_lock);
+    }
+    h->closer_done = true;
+    pthread_cond_broadcast(&h->close_cond);
+    pthread_mutex_unlock(&h->close_lock);
+    return NULL;
+}
+
 /* Loop (or http_free once the loop is gone): no operation is in flight. */
 static void kconn_close(kconn_t *kc) {
     http_t *h = kc->h;
@@ -214,10 +258,40 @@ static void kconn_close(kconn_t *kc) {
     else if (h->kconns == kc)
         h->kconns = kc->next;
     if (kc->next) kc->next->prev = kc->prev;
-    nng_http_conn_close(kc->conn); /* closes and frees it */
-    nng_aio_free(kc->read_aio);    /* waits for read_cb's return */
-    if (kc->body_req) req_free(kc->body_req);
-    free(kc);
+    if (!h->closer_running) {
+        kconn_release(kc);
+        return;
+    }
+    pthread_mutex_lock(&h->close_lock);
+    kc->prev = NULL;
+    kc->next = h->to_close;
+    h->to_close = kc;
+    pthread_cond_signal(&h->close_cond);
+    pthread_mutex_unlock(&h->close_lock);
+}
+
+/* Ends the closer thread once it has closed every queued connection, or
+ * after deadline_ms: false when it is stuck in nng (it is left behind). */
+static bool closer_stop(http_t *h, unsigned deadline_ms) {
+    if (!h->closer_running) return true;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += deadline_ms / 1000u;
+    until.tv_nsec += (long)(deadline_ms % 1000u) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&h->close_lock);
+    h->closer_quit = true;
+    pthread_cond_broadcast(&h->close_cond);
+    while (!h->closer_done)
+        if (pthread_cond_timedwait(&h->close_cond, &h->close_lock, &until) == ETIMEDOUT) break;
+    bool done = h->closer_done;
+    pthread_mutex_unlock(&h->close_lock);
+    if (done)
+        pthread_join(h->closer, NULL);
+    else
+        pthread_detach(h->closer);
+    h->closer_running = false;
+    return done;
 }
 
 static void kconn_read(kconn_t *kc) {
@@ -791,6 +865,9 @@ int http_start(http_t **out, struct insightd_ctx *ctx, char *err, size_t errcap)
     h->ctx = ctx;
     the_http = h;
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->close_lock, NULL);
+    pthread_cond_init(&h->close_cond, NULL);
+    h->closer_running = pthread_create(&h->closer, NULL, closer_main, h) == 0; /* else closes inline */
     uv_async_init(ctx->loop, &h->async, async_cb);
     h->async.data = h;
     uv_timer_init(ctx->loop, &h->sweep);
@@ -932,11 +1009,22 @@ static void close_leftovers(http_t *h) {
         kconn_close(h->kconns);
 }
 
-void http_free(http_t *h) {
-    if (!h) return;
+bool http_free(http_t *h) {
+    if (!h) return true;
     close_leftovers(h);
+    if (!closer_stop(h, HTTP_CLOSER_DEADLINE_MS)) {
+        /* Its connections and this server stay as they are: the process
+         * exits without nng's teardown, which would wait the same way. */
+        LOG(LOG_WARN, "closing HTTP connections has not ended after %d ms (nng 1.5.2's close waits for ever)",
+            HTTP_CLOSER_DEADLINE_MS);
+        the_http = NULL;
+        return false;
+    }
     if (h->server) nng_http_server_release(h->server);
+    pthread_cond_destroy(&h->close_cond);
+    pthread_mutex_destroy(&h->close_lock);
     pthread_mutex_destroy(&h->lock);
     the_http = NULL;
     free(h);
+    return true;
 }

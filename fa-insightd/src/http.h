@@ -85,6 +85,9 @@ void http_stop(http_t *h);
 /* Closes the loop handles. */
 void http_close(http_t *h);
 bool http_owns_handle(const http_t *h, const uv_handle_t *handle);
-void http_free(http_t *h);
+/* After the loop. false when nng's connection close did not return within
+ * a second (nng 1.5.2): the server is then left as it is, and the process
+ * must exit without nng's teardown. */
+bool http_free(http_t *h);
 
 #endif

@@ -568,8 +568,8 @@ int main(int argc, char **argv) {
 
     /* 7. Everything is stopped; release it. nng's own teardown follows. */
     ws_free(ctx.ws);
-    http_free(ctx.http);
-    bool nng_clean = !ingest || ingest_free(ingest);
+    bool http_clean = http_free(ctx.http);
+    bool nng_clean = (!ingest || ingest_free(ingest)) && http_clean;
     sessions_destroy(ctx.sessions);
     gate_destroy(gate);
     lint_free(ctx.lint);

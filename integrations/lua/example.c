@@ -12,7 +12,7 @@ int main(void) {
     lua_State *L = fa_lua_newstate(&scripts);         /* every Lua block counts under scripts/lua */
     luaL_openlibs(L);
     if (luaL_dostring(L, "t = {} for i = 1, 100000 do t[i] = {id = i} end") != LUA_OK) return 1;
-    printf("scripts/lua holds %d KiB\n", lua_gc(L, LUA_GCCOUNT)); /* the dashboard shows the same */
+    printf("scripts/lua holds %d KiB\n", lua_gc(L, LUA_GCCOUNT)); /* the dashboard: rounded up to pool classes */
     lua_close(L);                                     /* the tag is back to 0 */
     fa_destroy(fa);
 }

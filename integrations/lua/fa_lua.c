@@ -12,12 +12,16 @@ int fa_lua_init(fa_lua_t *a, fa_alloc_t *fa, const char *tag_path) {
 }
 
 void *fa_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    /* One call site for every block Lua asks for, new or resized: the site
+     * rows name Lua's allocator once. */
+    static fa_site_t site = {__FILE__, __func__, (uint32_t)__LINE__, FA_KIND_POOL, 0u, 0u};
     fa_lua_t *a = ud;
     if (nsize == 0) {
-        fa_heap_free(a->fa, ptr);
+        fa_pool_free(a->fa, ptr); /* a pool or a heap block, found from ptr */
         return NULL;
     }
-    void *q = fa_heap_realloc(a->fa, ptr, nsize, a->tag);
+    if (!ptr) return fa_pool_alloc_tagged_site(a->fa, a->tag, nsize, &site); /* most calls */
+    void *q = fa_pool_realloc_site(a->fa, ptr, nsize, a->tag, &site);
     /* ptr is not NULL only when osize is its size. */
     if (!q && ptr && nsize <= osize) return ptr;
     return q;

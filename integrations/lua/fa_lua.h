@@ -2,7 +2,8 @@
  * fa_lua.h — Lua 5.4 states whose memory is counted by framealloc.
  *
  * Every block a Lua state allocates (tables, strings, closures, the stack)
- * becomes a framealloc heap block under one tag of your choice, e.g.
+ * becomes a framealloc pool block (up to FA_POOL_MAX_SIZE) or heap block
+ * (above) under one tag of your choice, e.g.
  * "scripts/lua": the dashboard shows the scripts' memory live, and a hard
  * budget with FA_POLICY_FAIL turns into Lua's "not enough memory" error
  * inside the script instead of an unbounded heap.
@@ -14,12 +15,17 @@
  *     luaL_dostring(L, "t = {} for i = 1, 1000 do t[i] = i end");
  *     lua_close(L);                                // the tag is back to 0
  *
- * The tag's live heap bytes equal Lua's own count (collectgarbage("count")
- * x 1024) exactly: the blocks are counted at the sizes Lua asks for.
+ * The tag's live bytes (pool + heap) are Lua's own count (collectgarbage
+ * ("count") x 1024) with each block of up to 4 KiB rounded up to its pool
+ * size class (16 B steps up to 128 B, then quarter powers of two); the heap
+ * blocks above count at the sizes Lua asks for.
  * THREADS: the allocator may be called from any thread that runs the
- * state; it takes no lock of its own (lib's heap path calls malloc). COST:
- * one malloc + a 32-byte header per block, and a resize always moves the
- * block (allocate, copy, free).
+ * state; it takes no lock of its own. COST: a block of up to 4 KiB is a pool
+ * block (no malloc; inline once the state's thread has used the tag, the
+ * class lock once per batch of blocks: fa_pool_alloc_tagged, fa_pool_free); a resize
+ * within the block's size class stays in place; a larger block is a heap
+ * block (malloc + a 32-byte header), and other resizes move the block
+ * (allocate, copy, free: fa_pool_realloc).
  *
  * pkg-config: framealloc-lua (links liblua5.4).
  */

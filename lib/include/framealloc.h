@@ -495,9 +495,10 @@ FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(2) void *fa_pool_alloc_site(fa_
 
 /* Returns a block from fa_pool_alloc() (pool or heap fallback, found from
  * the pointer alone). Any thread, including one other than the allocating
- * thread. NULL is ignored. Inline like fa_pool_alloc when the block's tag is
- * the calling thread's current tag (one multiply checks that p starts a
- * block and finds its index); other blocks take a call. A pointer that fa does not own (a malloc block,
+ * thread. NULL is ignored. Inline like fa_pool_alloc (one multiply checks
+ * that p starts a block and finds its index) for a block of the calling
+ * thread's current tag, or of a tag this thread counted recently (an
+ * adapter's tag, say); other blocks take a call. A pointer that fa does not own (a malloc block,
  * another context's block, an interior pointer, frame memory) is reported
  * (FA_ERR_FOREIGN_PTR) and ignored, without reading memory fa does not own.
  * A double free is reported (FA_ERR_DOUBLE_FREE) and ignored when the block
@@ -560,6 +561,42 @@ fa_heap_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, size_t align,
  * block's size is fa_block_size(). */
 FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id);
 FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id,
+                                                                fa_site_t *site);
+
+/* Explicitly tagged pool blocks, for allocation hooks that pass the old size
+ * (Lua's lua_Alloc): fa_pool_alloc() attributed to tag_id (from
+ * fa_tag_find()) whatever the calling thread's tag stack holds, and charged
+ * to that tag's budgets; above FA_POOL_MAX_SIZE a heap block as
+ * fa_heap_alloc_tagged(). NULL with FA_ERR_INVALID_ARG for an unknown tag id.
+ * Free with fa_pool_free(). Any thread. Inline as fa_pool_alloc once the call
+ * site has allocated under tag_id on this thread and the tag is on the
+ * thread's fold list (with call sites on; otherwise only when tag_id is the
+ * current tag); otherwise a call that switches the thread's current tag for
+ * the allocation. */
+#if defined(FA__POOL_INLINE)
+static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *fa_pool_alloc_tagged(fa_alloc_t *fa, int tag_id,
+                                                                                      size_t size);
+static inline FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *
+fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site);
+#else
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *fa_pool_alloc_tagged(fa_alloc_t *fa, int tag_id,
+                                                                               size_t size);
+FA_API FA_NODISCARD FA_MALLOC_ATTR FA_ALLOC_SIZE(3) void *fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id,
+                                                                                    size_t size, fa_site_t *site);
+#endif
+/* realloc over pool and heap blocks: p (a block of fa_pool_alloc*() or
+ * fa_heap_alloc*(), or NULL to allocate) becomes a block of at least size
+ * bytes under tag_id holding the first min(old, new size) bytes. It stays in
+ * place when size has p's size class and p is tag_id's (O(1), no copy); a
+ * heap block resized above FA_POOL_MAX_SIZE is fa_heap_realloc(); anything
+ * else moves (allocate, copy, free: O(size)), between pool and heap as the
+ * new size says. Hard budgets judge what the resize leaves in use (p's bytes
+ * count as freed already; FA_DEBUG builds count them until the free). On
+ * failure returns NULL and p is untouched; a pointer fa does not own is
+ * reported (FA_ERR_FOREIGN_PTR). size 0 is a 16 B block, not a free. Any
+ * thread. */
+FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_pool_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id);
+FA_API FA_NODISCARD FA_ALLOC_SIZE(3) void *fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id,
                                                                 fa_site_t *site);
 
 /* ------------------------------------------------------------------------ */
@@ -1243,8 +1280,13 @@ typedef struct fa__phstat {
     uint64_t count, bytes, frees, free_bytes;
     int64_t hw;
 } fa__phstat_t;
-/* Each tag's figures take 1 << FA__TSTAT_SHIFT bytes, pool's first. */
+/* Each tag's figures take 1 << FA__TSTAT_SHIFT bytes, pool's first; at
+ * these offsets (checked in internal.h) the activity once the last
+ * operation that changed them ended (uint64_t) and whether the tag is in the
+ * thread's list of tags the fold visits (uint32_t, owner only). */
 #define FA__TSTAT_SHIFT 8
+#define FA__TSTAT_LAST_CHANGE 128
+#define FA__TSTAT_LISTED 136
 
 /* A thread's figures for one (call site, tag) pair; the first cache line
  * is what a pool operation touches. */
@@ -1371,6 +1413,7 @@ static inline void *fa_frame_alloc(fa_alloc_t *fa, size_t size, size_t align) {
  * (or back to) the calling thread's cache under its current tag with no
  * budget and no behaviour filter, at a site already counted there. */
 FA_API void *fa__pool_alloc_slow(fa_alloc_t *fa, size_t size, fa_site_t *site);
+FA_API void *fa__pool_alloc_tagged_slow(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site);
 FA_API void fa__pool_free_slow(fa_alloc_t *fa, void *p);
 /* The calling thread's cache of class c is over its maximum: one batch goes
  * back to the depot (its lock). */
@@ -1401,9 +1444,11 @@ static inline void fa__fast_op_end(fa__fast_t *t) {
 #endif
 
 /* Always inlined: a call would save and restore registers around a path of
- * a few dozen instructions. */
-static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size,
-                                                                      fa_site_t *site) {
+ * a few dozen instructions. tagged: under tag_id (fa_pool_alloc_tagged),
+ * else under the current tag (tag_id unused); a constant at every call. */
+static inline __attribute__((always_inline)) void *fa__pool_alloc_inline(fa_alloc_t *fa, size_t size,
+                                                                        fa_site_t *site, int tag_id,
+                                                                        const int tagged) {
     const fa__tls_t *tls = &fa__tls;
     /* Context ids are unique and start at 1 (a thread with no cached state
      * holds 0): the id alone says the cached state is fa's. */
@@ -1412,23 +1457,30 @@ static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t
         uint32_t c = fa__class_of[(size + 15) >> 4];
         fa__pool_cache_t *cache = &t->pool[c];
         void *p = cache->head;
+        const uint32_t tag = tagged ? (uint32_t)tag_id : t->tag;
+        const int other = tagged && tag != t->tag;
 #if FA_SITES
         uint32_t site_id = site ? __atomic_load_n(&site->id, __ATOMIC_RELAXED) : FA_SITE_UNKNOWN(FA_KIND_POOL);
         fa__site_slot_t *slot = &t->site_slots[site_id];
-        const int site_ready = slot->key == t->tag + 1;
+        /* A slot is keyed only to a tag that exists: tag_id is checked. */
+        const int site_ready = slot->key == tag + 1 && (!tagged || tag_id >= 0);
 #else
         const uint32_t site_id = 0;
-        const int site_ready = 1;
+        const int site_ready = !other; /* nothing here checks tag_id */
         (void)site;
 #endif
         if (FA_LIKELY(p != NULL && site_ready)) {
             uint64_t link = *(const uint64_t *)p;
 #ifndef FA_MINIMAL
             fa__fast_op_begin(t);
-            uint32_t tag = t->tag, flags = fa__tag_flags(fa, tag);
-            if (FA_LIKELY(!(flags & FA__TAG_ACCOUNTED))) {
+            uint32_t flags = fa__tag_flags(fa, tag);
+            char *tstat = (char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT);
+            /* Another tag: no budget or filter (its hook counts the current
+             * tag), and on the fold list (see fa_pool_free). */
+            if (FA_LIKELY(!(flags & FA__TAG_ACCOUNTED) &&
+                          (!other || (!flags && *(const uint32_t *)(void *)(tstat + FA__TSTAT_LISTED))))) {
                 uint32_t bs = fa__class_size[c];
-                fa__phstat_t *ps = (fa__phstat_t *)(void *)((char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT));
+                fa__phstat_t *ps = (fa__phstat_t *)(void *)tstat;
 #if FA_SITES
                 fa__site_stat_t *e = (fa__site_stat_t *)slot->stat;
                 FA__ADD_RELAXED(e->count[0], 1);
@@ -1437,6 +1489,9 @@ static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t
                 FA__ADD_RELAXED(ps->count, 1);
 #endif
                 FA__ADD_RELAXED(ps->bytes, bs);
+                if (FA_UNLIKELY(other))
+                    __atomic_store_n((uint64_t *)(void *)(tstat + FA__TSTAT_LAST_CHANGE), (t->activity | 1u) + 1,
+                                     __ATOMIC_RELAXED);
                 /* Written only when it changes: a store would pull the
                  * slab's owner line away from other threads sharing it. */
                 uint32_t *owner = FA__SLAB_OWNERS((uintptr_t)p & ~(uintptr_t)(FA__SLAB_SIZE - 1)) +
@@ -1451,14 +1506,28 @@ static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t
             }
             fa__fast_op_end(t);
 #else
-            (void)site_id;
+            (void)site_id, (void)tag;
             cache->head = (void *)(uintptr_t)(link & FA__LINK_MASK);
             cache->count--;
             return p;
 #endif
         }
     }
-    return fa__pool_alloc_slow(fa, size, site);
+    return tagged ? fa__pool_alloc_tagged_slow(fa, tag_id, size, site) : fa__pool_alloc_slow(fa, size, site);
+}
+
+static inline __attribute__((always_inline)) void *fa_pool_alloc_site(fa_alloc_t *fa, size_t size,
+                                                                      fa_site_t *site) {
+    return fa__pool_alloc_inline(fa, size, site, 0, 0);
+}
+
+static inline __attribute__((always_inline)) void *fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size,
+                                                                             fa_site_t *site) {
+    return fa__pool_alloc_inline(fa, size, site, tag_id, 1);
+}
+
+static inline void *fa_pool_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size) {
+    return fa_pool_alloc_tagged_site(fa, tag_id, size, NULL);
 }
 
 static inline void *fa_pool_alloc(fa_alloc_t *fa, size_t size) { return fa_pool_alloc_site(fa, size, NULL); }
@@ -1486,13 +1555,17 @@ static inline __attribute__((always_inline)) void fa_pool_free(fa_alloc_t *fa, v
 #else
             const int site_ready = 1;
 #endif
-            /* A block of another tag (its figures may need listing), the
-             * block at the head of the cache (a double free), a budget or
-             * the filter: the out-of-line path. */
+            /* A block of another tag that the fold no longer visits on this
+             * thread (it must be listed first), the block at the head of the
+             * cache (a double free), a budget or the filter: the out-of-line
+             * path. */
             uint32_t flags = fa__tag_flags(fa, tag);
-            if (FA_LIKELY(p != cache->head && tag == t->tag && site_ready && !(flags & FA__TAG_ACCOUNTED))) {
+            char *tstat = (char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT);
+            const int other = tag != t->tag;
+            if (FA_LIKELY(p != cache->head && site_ready && !(flags & FA__TAG_ACCOUNTED) &&
+                          (!other || *(const uint32_t *)(void *)(tstat + FA__TSTAT_LISTED)))) {
                 uint32_t bs = s->block_size;
-                fa__phstat_t *ps = (fa__phstat_t *)(void *)((char *)t->stats + ((size_t)tag << FA__TSTAT_SHIFT));
+                fa__phstat_t *ps = (fa__phstat_t *)(void *)tstat;
 #ifndef FA__NO_PEAK_TRACKING
                 /* The high-water mark of the tag's net bytes: a maximum is
                  * right before a decrease. */
@@ -1505,6 +1578,11 @@ static inline __attribute__((always_inline)) void fa_pool_free(fa_alloc_t *fa, v
                 fa__site_stat_t *e = (fa__site_stat_t *)slot->stat;
                 FA__ADD_RELAXED(e->freed[0], bs);
 #endif
+                /* Another tag stays listed until the fold has seen this free
+                 * (the value the activity word takes at this operation's end). */
+                if (FA_UNLIKELY(other))
+                    __atomic_store_n((uint64_t *)(void *)(tstat + FA__TSTAT_LAST_CHANGE), (t->activity | 1u) + 1,
+                                     __ATOMIC_RELAXED);
                 *(uint64_t *)p = (uint64_t)(uintptr_t)cache->head | (uint64_t)idx << FA__LINK_SHIFT;
                 cache->head = p;
                 if (FA_UNLIKELY(++cache->count > cache->max)) fa__pool_cache_overflow(fa, c);
@@ -1562,6 +1640,8 @@ static inline __attribute__((always_inline)) void fa_pool_free(fa_alloc_t *fa, v
 #define fa_heap_alloc_tagged(fa, tag_id, size, align)                                                        \
     fa_heap_alloc_tagged_site((fa), (tag_id), (size), (align), FA__SITE(FA_KIND_HEAP))
 #define fa_heap_realloc(fa, p, size, tag_id) fa_heap_realloc_site((fa), (p), (size), (tag_id), FA__SITE(FA_KIND_HEAP))
+#define fa_pool_alloc_tagged(fa, tag_id, size) fa_pool_alloc_tagged_site((fa), (tag_id), (size), FA__SITE(FA_KIND_POOL))
+#define fa_pool_realloc(fa, p, size, tag_id) fa_pool_realloc_site((fa), (p), (size), (tag_id), FA__SITE(FA_KIND_POOL))
 #define fa_task_begin(fa, tag_path) fa_task_begin_site((fa), (tag_path), FA__SITE(FA_KIND_POOL))
 #define fa_task_alloc(task, size) fa_task_alloc_site((task), (size), FA__SITE(FA_KIND_POOL))
 #endif

@@ -166,8 +166,7 @@ void *fa__heap_alloc_raw(fa_alloc_t *fa, fa__thread_t *t, size_t size, size_t al
     bool accounted = fa__budget_applies(fa, tag);
     if (accounted) {
         fa__budget_read_lock(fa, t);
-        const fa__heap_hdr_t *old = t->resizing;
-        if (!fa__budget_charge_resize(fa, tag, size, FA_KIND_HEAP, old ? old->tag : tag, old ? old->size : 0)) {
+        if (!fa__budget_charge_resize(fa, tag, size, FA_KIND_HEAP, t->resize_tag, t->resize_bytes)) {
             fa__budget_read_unlock(fa);
             free(raw);
             return NULL;
@@ -270,18 +269,11 @@ void fa_heap_free(fa_alloc_t *fa, void *p) {
  * the tag is listed for the frame end and snapshots): every counter, budget
  * and debug record then names tag_id, and the thread's stack is untouched. */
 void *fa_heap_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, size_t align, fa_site_t *site) {
-    if (!fa) return NULL;
-    if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
-        fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_heap_alloc_tagged: no tag with id %d", tag_id);
-        return NULL;
-    }
-    fa__thread_t *t = fa__thread_get(fa);
+    uint32_t saved;
+    fa__thread_t *t = fa__tag_switch(fa, tag_id, "fa_heap_alloc_tagged", &saved);
     if (!t) return NULL;
-    uint32_t saved = t->fast.tag;
-    if (saved == (uint32_t)tag_id) return fa_heap_alloc_site(fa, size, align, site);
-    fa__stats_set_tag(t, (uint32_t)tag_id);
     void *p = fa_heap_alloc_site(fa, size, align, site);
-    fa__stats_set_tag(t, saved);
+    fa__tag_restore(t, saved);
     return p;
 }
 
@@ -306,9 +298,10 @@ void *fa_heap_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id, fa_
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return NULL;
     /* A budget sees what the resize leaves in use, not old + new. */
-    t->resizing = h;
+    t->resize_tag = h->tag;
+    t->resize_bytes = h->size;
     void *q = fa_heap_alloc_tagged_site(fa, tag_id, size, (size_t)1 << h->flags, site);
-    t->resizing = NULL;
+    t->resize_bytes = 0;
     if (!q) return NULL;
     memcpy(q, p, old_size < size ? old_size : size);
     fa_heap_free(fa, p);

@@ -167,8 +167,10 @@ typedef struct fa__tstat {
     /* High-water mark of the frame bytes in use within the context frame
      * frame_hw_epoch (noted at frame ends). */
     uint64_t frame_hw, frame_hw_epoch;
-    uint64_t last_change;  /* activity once the last op that changed it ended */
     uint64_t budget_frame; /* frame bytes charged to budgets (budget lock) */
+    /* The inline pool free of another tag's block reads listed and writes
+     * last_change: one cache line. */
+    uint64_t last_change;  /* activity once the last op that changed it ended */
     uint32_t listed;       /* in the thread's dirty list (owner only) */
     uint32_t pad0;
     uint64_t frame_listed; /* frame serial when put in frame_tags (owner) */
@@ -177,6 +179,9 @@ typedef struct fa__tstat {
 } fa__tstat_t;
 /* A power of two, so that indexing by tag is a shift on the fast paths. */
 _Static_assert(sizeof(fa__tstat_t) == 1u << FA__TSTAT_SHIFT, "fa__tstat_t is 256 bytes");
+/* framealloc.h's inline pool free reads and writes these two. */
+_Static_assert(offsetof(fa__tstat_t, last_change) == FA__TSTAT_LAST_CHANGE, "FA__TSTAT_LAST_CHANGE");
+_Static_assert(offsetof(fa__tstat_t, listed) == FA__TSTAT_LISTED, "FA__TSTAT_LISTED");
 
 /* ---- threads ------------------------------------------------------------- */
 
@@ -257,9 +262,11 @@ typedef struct fa__thread {
     uint64_t budget_fired[3]; /* frame serial + 1 of the last events */
     /* Behaviour filter state (allocated when the filter is first on). */
     struct fa__bh_thread *bh;
-    /* The block fa_heap_realloc replaces while it allocates the new one:
-     * budget checks deduct its bytes (the resize frees them). */
-    const fa__heap_hdr_t *resizing;
+    /* The block a realloc (fa_heap_realloc, fa_pool_realloc) replaces while
+     * it allocates the new one: budget checks deduct its bytes from its tag's
+     * (the resize frees them). resize_bytes 0: no resize in progress. */
+    uint32_t resize_tag;
+    uint64_t resize_bytes;
     /* Call sites (FA_SITES): fast.site_slots, the (site, tag) entries and
      * the per-tag overflow entries, in one mapping (sites.c). */
     struct fa__site_stat *site_stats;
@@ -441,6 +448,15 @@ static inline fa__tstat_t *fa__stats_touch(fa__thread_t *t, uint32_t tag) {
 FA__HIDDEN void fa__stats_frame_tag(fa__thread_t *t, uint32_t tag);
 /* Makes tag the current one (listed, and in frame_tags inside a frame). */
 FA__HIDDEN void fa__stats_set_tag(fa__thread_t *t, uint32_t tag);
+/* tag_id names an existing tag; otherwise reported (FA_ERR_INVALID_ARG,
+ * naming the call `who`). */
+FA__HIDDEN bool fa__tag_id_valid(fa_alloc_t *fa, int tag_id, const char *who);
+/* For the explicitly tagged calls: the calling thread with its current tag
+ * switched to tag_id (the stack untouched) and the tag it had in *saved;
+ * NULL for a bad tag id (reported) or no thread record. fa__tag_restore
+ * puts the saved tag back after the call. */
+FA__HIDDEN fa__thread_t *fa__tag_switch(fa_alloc_t *fa, int tag_id, const char *who, uint32_t *saved);
+FA__HIDDEN void fa__tag_restore(fa__thread_t *t, uint32_t saved);
 /* A pool or heap free of tag's block: high-water first (a maximum is right
  * before a decrease, or now), then the figures. A tag other than the
  * current one stays listed until the fold has seen this change. */

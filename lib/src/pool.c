@@ -418,7 +418,8 @@ __attribute__((noinline, cold)) static void *alloc_slow(fa_alloc_t *fa, fa__thre
     bool accounted = fa__budget_applies(fa, t->fast.tag);
     if (accounted) {
         fa__budget_read_lock(fa, t);
-        if (fa__budget_applies(fa, t->fast.tag) && !fa__budget_charge(fa, t->fast.tag, bs, FA_KIND_POOL)) {
+        if (fa__budget_applies(fa, t->fast.tag) &&
+            !fa__budget_charge_resize(fa, t->fast.tag, bs, FA_KIND_POOL, t->resize_tag, t->resize_bytes)) {
             fa__budget_read_unlock(fa);
             return NULL;
         }
@@ -563,6 +564,90 @@ void fa__pool_free_slow(fa_alloc_t *fa, void *p) {
 }
 
 void fa_pool_free(fa_alloc_t *fa, void *p) { fa__pool_free_slow(fa, p); }
+
+/* As fa_heap_alloc_tagged_site: the pool path with the thread's current tag
+ * switched to tag_id for the call. */
+void *fa__pool_alloc_tagged_slow(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site) {
+    uint32_t saved;
+    fa__thread_t *t = fa__tag_switch(fa, tag_id, "fa_pool_alloc_tagged", &saved);
+    if (!t) return NULL;
+    void *p = fa__pool_alloc_slow(fa, size, site);
+    fa__tag_restore(t, saved);
+    return p;
+}
+
+void *fa_pool_alloc_tagged_site(fa_alloc_t *fa, int tag_id, size_t size, fa_site_t *site) {
+    return fa__pool_alloc_tagged_slow(fa, tag_id, size, site);
+}
+
+void *fa_pool_alloc_tagged(fa_alloc_t *fa, int tag_id, size_t size) {
+    return fa__pool_alloc_tagged_slow(fa, tag_id, size, NULL);
+}
+
+void *fa_pool_realloc(fa_alloc_t *fa, void *p, size_t size, int tag_id) {
+    return fa_pool_realloc_site(fa, p, size, tag_id, NULL);
+}
+
+/* A block stays where it is when the new size has the same class and the
+ * same tag; a heap block that stays above the classes is fa_heap_realloc's;
+ * anything else moves (pool <-> heap, another class or tag), with the old
+ * block's bytes deducted by budget checks as fa_heap_realloc does. */
+void *fa_pool_realloc_site(fa_alloc_t *fa, void *p, size_t size, int tag_id, fa_site_t *site) {
+    if (!p) return fa__pool_alloc_tagged_slow(fa, tag_id, size, site);
+    if (!fa || !fa__tag_id_valid(fa, tag_id, "fa_pool_realloc")) return NULL;
+    size_t old_size;
+    uint32_t old_tag;
+#ifdef FA_DEBUG
+    /* A debug block has a header and guard bytes: it always moves, and
+     * budgets see the old block until it is freed. */
+    old_size = fa_block_size(fa, p);
+    old_tag = 0;
+    if (!old_size) {
+        fa__report(fa, FA_ERR_FOREIGN_PTR, p, "fa_pool_realloc: %p is not a live block of this allocator", p);
+        return NULL;
+    }
+#else
+    if (fa__pool_owns(fa, p)) {
+        if (!fa__pool_is_block(fa, p)) {
+            fa__report(fa, FA_ERR_FOREIGN_PTR, p, "fa_pool_realloc: %p is not the start of a pool block", p);
+            return NULL;
+        }
+        fa__slab_t *s = slab_of(p);
+        old_size = s->block_size;
+#ifdef FA_MINIMAL
+        old_tag = (uint32_t)tag_id;
+#else
+        old_tag = FA__OWNER_TAG(FA__SLAB_OWNERS(s)[block_index(s, p)]);
+#endif
+        if (size <= FA_POOL_MAX_SIZE && fa__class_of[(size + 15) >> 4] == s->class_index &&
+            old_tag == (uint32_t)tag_id)
+            return p;
+    } else {
+        if (size > FA_POOL_MAX_SIZE) return fa_heap_realloc_site(fa, p, size, tag_id, site);
+        if (!fa__heap_is_live(fa, p)) {
+            fa__report(fa, FA_ERR_FOREIGN_PTR, p, "fa_pool_realloc: %p is not a live block of this allocator",
+                       p);
+            return NULL;
+        }
+        const fa__heap_hdr_t *h = (const fa__heap_hdr_t *)p - 1;
+        old_tag = h->tag;
+        old_size = h->size;
+    }
+#endif
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return NULL;
+    t->resize_tag = old_tag;
+#ifndef FA_DEBUG
+    t->resize_bytes = old_size;
+#endif
+    void *q = size <= FA_POOL_MAX_SIZE ? fa__pool_alloc_tagged_slow(fa, tag_id, size, site)
+                                       : fa_heap_alloc_tagged_site(fa, tag_id, size, 16, site);
+    t->resize_bytes = 0;
+    if (!q) return NULL;
+    memcpy(q, p, old_size < size ? old_size : size);
+    fa__pool_free_slow(fa, p);
+    return q;
+}
 
 size_t fa_block_size(fa_alloc_t *fa, const void *p) {
     if (!p) return 0;

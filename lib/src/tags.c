@@ -207,12 +207,28 @@ int fa_tag_push(fa_alloc_t *fa, const char *name) {
     return push(t, id);
 }
 
+bool fa__tag_id_valid(fa_alloc_t *fa, int tag_id, const char *who) {
+    if (tag_id >= 0 && (uint32_t)tag_id < fa_tag_count(fa)) return true;
+    fa__report(fa, FA_ERR_INVALID_ARG, NULL, "%s: no tag with id %d", who, tag_id);
+    return false;
+}
+
+fa__thread_t *fa__tag_switch(fa_alloc_t *fa, int tag_id, const char *who, uint32_t *saved) {
+    if (!fa || !fa__tag_id_valid(fa, tag_id, who)) return NULL;
+    fa__thread_t *t = fa__thread_get(fa);
+    if (!t) return NULL;
+    *saved = t->fast.tag;
+    if (*saved != (uint32_t)tag_id) fa__stats_set_tag(t, (uint32_t)tag_id);
+    return t;
+}
+
+void fa__tag_restore(fa__thread_t *t, uint32_t saved) {
+    if (t->fast.tag != saved) fa__stats_set_tag(t, saved);
+}
+
 int fa_tag_push_id(fa_alloc_t *fa, int tag_id) {
     if (!fa) return FA_ERR_INVALID_ARG;
-    if (tag_id < 0 || (uint32_t)tag_id >= fa_tag_count(fa)) {
-        fa__report(fa, FA_ERR_INVALID_ARG, NULL, "fa_tag_push_id: no tag with id %d", tag_id);
-        return FA_ERR_INVALID_ARG;
-    }
+    if (!fa__tag_id_valid(fa, tag_id, "fa_tag_push_id")) return FA_ERR_INVALID_ARG;
     fa__thread_t *t = fa__thread_get(fa);
     if (!t) return FA_ERR_NO_MEMORY;
     if (t->tag_depth >= FA_TAG_STACK_MAX) {

@@ -40,6 +40,9 @@ int main(void) {
     h = fa_heap_realloc(fa, h, 20, fa_tag_push_id(fa, fa_tag_find(fa, "sqlite", false)));
     fa_tag_pop(fa);
     fa_heap_free(fa, h);
+    p = fa_pool_alloc_tagged(fa, fa_tag_find(fa, "lua", true), 24);
+    p = fa_pool_realloc(fa, p, 5000, fa_tag_find(fa, "lua", false));
+    fa_pool_free(fa, p);
     fa_frame_vec_t vec;
     FA_FRAME_VEC_INIT(&vec, fa, int);
     fa_frame_vec_reserve(&vec, 4);

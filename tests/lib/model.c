@@ -31,7 +31,7 @@
 
 enum { MAX_THREADS = 4, MAX_TAGS = 64, MAX_BLOCKS = 4096, PATH_LEN = 64 };
 /* The allocating lines of execute(): the model's call sites. */
-enum { S_FRAME, S_BATCH, S_POOL, S_HEAP, SITES };
+enum { S_FRAME, S_BATCH, S_POOL, S_HEAP, S_TAGGED, SITES }; /* S_TAGGED: fa_pool_alloc_tagged */
 static int site_line[SITES];
 /* expr, noting the line it is written on (the line its call site gets). */
 #define AT(line_var, expr) ((line_var) = __LINE__, (expr))
@@ -58,7 +58,7 @@ typedef struct block {
     void *p;
     int kind; /* FA_KIND_POOL or FA_KIND_HEAP */
     int tag;
-    int site;      /* S_POOL or S_HEAP */
+    int site;      /* S_POOL, S_HEAP or S_TAGGED */
     uint64_t size; /* bytes counted: block size for pool, request for heap */
     uint64_t serial;
     size_t filled; /* bytes written with the serial */
@@ -218,6 +218,7 @@ enum {
     OP_FRAME,
     OP_BATCH,
     OP_POOL,
+    OP_TAGGED,
     OP_HEAP,
     OP_FREE_POOL,
     OP_FREE_HEAP,
@@ -277,6 +278,9 @@ static void execute(cmd_t *c) {
         break;
     case OP_POOL:
         c->result = AT(site_line[S_POOL], fa_pool_alloc(fa, c->a));
+        break;
+    case OP_TAGGED: /* under tag id c->c, whatever the thread's stack */
+        c->result = AT(site_line[S_TAGGED], fa_pool_alloc_tagged(fa, (int)c->c, c->a));
         break;
     case OP_HEAP:
         c->result = AT(site_line[S_HEAP], fa_heap_alloc(fa, c->a, c->b));
@@ -531,11 +535,24 @@ static void op_frame_alloc(int k, bool batch) {
     if (c.result) model_alloc(k, t, FA_KIND_FRAME, batch ? S_BATCH : S_FRAME, n);
 }
 
-static void op_block_alloc(int k, bool heap) {
+/* A pool (or heap) block under the thread's current tag, or (tagged) a pool
+ * block of up to 4 KiB under any tag the model has, named by its id as an
+ * adapter names its tag. */
+static void op_block_alloc(int k, bool heap, bool tagged) {
     mthread_t *th = &m.threads[k];
-    int t = th->stack[th->depth];
+    int t = tagged ? (int)rnd((uint64_t)m.ntags) : th->stack[th->depth];
     if (m.nblocks == MAX_BLOCKS) return;
     cmd_t c = {.op = heap ? OP_HEAP : OP_POOL, .a = 1 + rnd(heap ? 20000 : 5000), .b = (size_t)16 << rnd(4)};
+    if (tagged) {
+        c.op = OP_TAGGED;
+        c.a = 1 + rnd(FA_POOL_MAX_SIZE);
+        int id = fa_tag_find(fa, m.tags[t].path, false);
+        if (id < 0) {
+            fail("tag '%s' of the model is unknown to the library", m.tags[t].path);
+            return;
+        }
+        c.c = (size_t)id;
+    }
     int kind = heap || c.a > FA_POOL_MAX_SIZE ? FA_KIND_HEAP : FA_KIND_POOL;
     uint64_t n = c.a;
     if (kind == FA_KIND_POOL) {
@@ -570,7 +587,7 @@ static void op_block_alloc(int k, bool heap) {
     *b = (block_t){.p = c.result,
                    .kind = kind,
                    .tag = t,
-                   .site = heap ? S_HEAP : S_POOL,
+                   .site = heap ? S_HEAP : tagged ? S_TAGGED : S_POOL,
                    .size = n,
                    .serial = ++m.serial,
                    .filled = c.a < 64 ? c.a : 64};
@@ -727,10 +744,12 @@ int main(int argc, char **argv) {
             op_frame_alloc(k, false);
         else if (r < 340)
             op_frame_alloc(k, true);
+        else if (r < 480)
+            op_block_alloc(k, false, false);
         else if (r < 520)
-            op_block_alloc(k, false);
+            op_block_alloc(k, false, true);
         else if (r < 580)
-            op_block_alloc(k, true);
+            op_block_alloc(k, true, false);
         else if (r < 800)
             op_free(k);
         else if (r < 860)

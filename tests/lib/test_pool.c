@@ -308,3 +308,47 @@ Test(pool, trim_returns_empty_slabs_beyond_16_to_the_os) {
     free(p);
     fa_destroy(fa);
 }
+
+/* Hooks that name their tag (integrations/ adapters): the block is the
+ * named tag's whatever the thread has pushed, and a realloc that has to move
+ * a block attributes the new one to the tag it is given. */
+#ifdef FA_EXACT_FIGURES
+Test(pool, a_tagged_block_counts_for_its_tag_not_the_threads_current_one) {
+    fa_alloc_t *fa = fa_create(NULL);
+    int lua = fa_tag_find(fa, "scripts/lua", true);
+    fa_tag_push(fa, "render");
+    void *p = fa_pool_alloc_tagged(fa, lua, 40);
+    cr_assert_not_null(p);
+    cr_assert_eq(fa_tag_current(fa), fa_tag_find(fa, "render", false), "the stack is untouched");
+    fa_tag_row_t rows[8];
+    fa_snapshot_t s = {.rows = rows, .rows_capacity = 8};
+    fa_snapshot_take(fa, &s);
+    cr_assert_eq(row_of(&s, "scripts/lua")->self.pool_bytes, 48);
+    cr_assert_eq(row_of(&s, "render")->self.pool_bytes, 0);
+    void *q = fa_pool_realloc(fa, p, 200, lua);
+    cr_assert_not_null(q);
+    fa_snapshot_take(fa, &s);
+    cr_assert_eq(row_of(&s, "scripts/lua")->self.pool_bytes, 224);
+    fa_pool_free(fa, q); /* from a thread whose current tag is another */
+    fa_snapshot_take(fa, &s);
+    cr_assert_eq(row_of(&s, "scripts/lua")->self.pool_bytes, 0);
+    fa_tag_pop(fa);
+    fa_destroy(fa);
+}
+#endif
+
+Test(pool, realloc_refuses_a_foreign_pointer_and_an_unknown_tag_and_leaves_the_block) {
+    capture_t c;
+    fa_alloc_t *fa = capture_create(&c, NULL);
+    char *p = fa_pool_alloc(fa, 64);
+    p[0] = 'x';
+    cr_assert_null(fa_pool_realloc(fa, p + 16, 100, FA_TAG_ROOT));
+    cr_assert_eq(capture_count_error(&c, FA_ERR_FOREIGN_PTR), 1);
+    cr_assert_null(fa_pool_realloc(fa, p, 100, 999));
+    cr_assert_null(fa_pool_alloc_tagged(fa, -1, 100));
+    cr_assert_eq(capture_count_error(&c, FA_ERR_INVALID_ARG), 2);
+    cr_assert_eq(p[0], 'x');
+    fa_pool_free(fa, p);
+    cr_assert_eq(capture_count_error(&c, FA_ERR_FOREIGN_PTR), 1);
+    fa_destroy(fa);
+}
