@@ -24,6 +24,8 @@
  *
  *   bench-insightd --daemon build/fa-insightd [--quick] [--steps 25,50,...]
  *                  [--step-seconds S] [--keep DIR] [--fleet]
+ *                  [--queries-only ROUNDS]  (part 9 alone, ROUNDS times on
+ *                  the same data, and the median PostgreSQL / SQLite ratios)
  */
 #include <cJSON.h>
 #include <libpq-fe.h>
@@ -71,6 +73,7 @@ static bool flood_only, cpu_only;
 static const char *daemon_path;
 static char workdir[512];
 static bool quick;
+static int query_rounds; /* --queries-only: only part 9, this many rounds */
 static double step_seconds = 5.0;
 
 /* The machine is shared: the load average goes with every table. */
@@ -354,7 +357,7 @@ static char *http_get(int port, const char *path, double *ms) {
 
 typedef struct health {
     double received, stored, dropped, rejected, queue_high, queue_full, orphaned, store_error, commit_max_ms;
-    double no_base;    /* 1.2 delta frames skipped: their base was dropped */
+    double no_base; /* 1.2 delta frames skipped: their base was dropped */
 } health_t;
 
 static double num(cJSON *o, const char *a, const char *b) {
@@ -957,8 +960,8 @@ static void *raw_copy(void *arg) {
     while (now_s() - t0 < j->seconds) {
         for (int g = 0; g < GAMES; g++) {
             size_t k = (size_t)g * FPS + frame % FPS;
-            rows[n++] = (store_frame_t){games[g].id, base_ms + frame * 1000 / FPS, frame + 1, 15000000,
-                                        blobs + k * BLOB, lens[k]};
+            rows[n++] = (store_frame_t){
+                games[g].id, base_ms + frame * 1000 / FPS, frame + 1, 15000000, blobs + k * BLOB, lens[k]};
             if (n == RUN) {
                 if (store_put_frames(st, rows, n, &rejected) == STORE_OK) j->frames += (double)n;
                 n = 0;
@@ -1034,6 +1037,103 @@ static void populate_fleet(const char *location, int n) {
     store_close(st);
 }
 
+/* 9. queries: the fleet view over 1000 sessions, and one session's routes
+ * over an hour of data, PostgreSQL against SQLite, `rounds` times on the
+ * same data (each round both stores, PostgreSQL first), then the median
+ * of each round's PostgreSQL / SQLite p50. */
+static int fleet_queries(int rounds) {
+    int reps = quick ? 50 : 200;
+    char fleet_uri[1100], fleet_db[700];
+    pg_create("fleetq");
+    pg_uri("fleetq", fleet_uri, sizeof fleet_uri);
+    snprintf(fleet_db, sizeof fleet_db, "%s/fleetq.db", workdir);
+    populate_fleet(fleet_uri, 1000);
+    populate_fleet(fleet_db, 1000);
+    char hour_uri[1100], hour_db[700];
+    pg_create("hour");
+    pg_uri("hour", hour_uri, sizeof hour_uri);
+    snprintf(hour_db, sizeof hour_db, "%s/hour.db", workdir);
+    int hour = quick && rounds == 1 ? 60 * FPS * 10 : 3600 * FPS;
+    double p0 = now_s();
+    uint64_t sid = populate_hour(hour_uri, hour);
+    double pop_pg = now_s() - p0;
+    p0 = now_s();
+    populate_hour(hour_db, hour);
+    double pop_lite = now_s() - p0;
+    pg_analyze(hour_uri);
+    pg_analyze(fleet_uri);
+    char hex[17], path[300];
+    sid_format(sid, hex);
+    struct {
+        const char *label, *query;
+    } qs[] = {
+        {"fleet, 1000 sessions x 64 tags over 24 h", NULL},
+        {"session", ""},
+        {"trend, 1 h window, 120 points (10-second rollups)", "/trend?tag=sys1&window=1h&points=120"},
+        {"trend, 1 h window, 1000 points (per-second rollups)", "/trend?tag=sys1&window=1h&points=1000"},
+        {"trend, 10 s window, 100 points (raw frames)", "/trend?tag=sys1&window=10s&points=100"},
+        {"frames, newest 100", "/frames?limit=100"},
+        {"alerts of the session", NULL},
+        {"findings of the session", "/findings"},
+    };
+    enum { NQ = sizeof qs / sizeof qs[0], MAX_ROUNDS = 50 };
+    if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
+    static double ratio[NQ][MAX_ROUNDS];
+    for (int round = 0; round < rounds; round++) {
+        lat_t res[2][NQ];
+        for (int b = 0; b < 2; b++) { /* 0 PostgreSQL, 1 SQLite */
+            daemon_t f, h;
+            if (daemon_start_on(&f, b ? "fleetq-lite" : "fleetq-pg", b ? fleet_db : fleet_uri,
+                                (const char *const[]){"--no-ingest", NULL}) != 0 ||
+                daemon_start_on(&h, b ? "hour-lite" : "hour-pg", b ? hour_db : hour_uri,
+                                (const char *const[]){"--retention", "2h", NULL}) != 0)
+                return 1;
+            uint64_t since = now_ns(CLOCK_REALTIME) / 1000000u - 86400000u;
+            for (int i = 0; i < NQ; i++) {
+                if (i == 0)
+                    snprintf(path, sizeof path, "/api/v1/fleet?app=bench-game&since=%llu",
+                             (unsigned long long)since);
+                else if (!qs[i].query)
+                    snprintf(path, sizeof path, "/api/v1/alerts?session=%s", hex);
+                else
+                    snprintf(path, sizeof path, "/api/v1/sessions/%s%s", hex, qs[i].query);
+                res[b][i] = measure(i == 0 ? &f : &h, path, reps);
+            }
+            daemon_stop(&f);
+            daemon_stop(&h);
+        }
+        printf(
+            "\n-- query latency%s, %d requests each: the fleet view over 1000 sessions; one session's routes "
+            "over an hour of %d fps data (%d frames; loaded in %.1f s into PostgreSQL, %.1f s into SQLite)\n",
+            rounds > 1 ? " (a round)" : "", reps, FPS, hour, pop_pg, pop_lite);
+        printf("| query | PostgreSQL p50 ms | p99 ms | SQLite p50 ms | p99 ms | PostgreSQL / SQLite (p50) |\n"
+               "|---|---|---|---|---|---|\n");
+        for (int i = 0; i < NQ; i++) {
+            ratio[i][round] = res[1][i].p50 > 0 ? res[0][i].p50 / res[1][i].p50 : 0;
+            printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2fx |\n", qs[i].label, res[0][i].p50, res[0][i].p99,
+                   res[1][i].p50, res[1][i].p99, ratio[i][round]);
+        }
+        print_load(round + 1 < rounds ? "after the round" : "at the end");
+        fflush(stdout);
+    }
+    if (rounds > 1) {
+        printf("\n-- PostgreSQL / SQLite p50, the median of %d rounds\n| query | median | rounds "
+               "|\n|---|---|---|\n",
+               rounds);
+        for (int i = 0; i < NQ; i++) {
+            char each[MAX_ROUNDS * 8] = "";
+            for (int k = 0; k < rounds; k++)
+                snprintf(each + strlen(each), sizeof each - strlen(each), "%s%.2f", k ? " " : "",
+                         ratio[i][k]);
+            qsort(ratio[i], (size_t)rounds, sizeof ratio[i][0], cmp_double);
+            double med =
+                rounds % 2 ? ratio[i][rounds / 2] : (ratio[i][rounds / 2 - 1] + ratio[i][rounds / 2]) / 2;
+            printf("| %s | %.2fx | %s |\n", qs[i].label, med, each);
+        }
+    }
+    return 0;
+}
+
 static int run_fleet(void) {
     char uri[1100];
     pg_create("fleet");
@@ -1068,7 +1168,8 @@ static int run_fleet(void) {
             if (jobs[k].seconds > longest) longest = jobs[k].seconds;
         }
         raw = frames / longest;
-        printf("\n-- raw COPY: the same frame rows by %d connections at once (the daemon's COPY, its store module)\n",
+        printf("\n-- raw COPY: the same frame rows by %d connections at once (the daemon's COPY, its store "
+               "module)\n",
                daemons);
         printf("| measure | rate |\n|---|---|\n| raw COPY into the frames partitions | %.0f rows/s |\n", raw);
         fflush(stdout);
@@ -1087,7 +1188,8 @@ static int run_fleet(void) {
     double rows = pg_count(uri, "SELECT count(*) FROM frames") - before;
     printf("\n-- %d daemons x %d games x %d fps x %d tags into one database, %.0f s (non-blocking sends)\n",
            daemons, per, FPS, TAGS, secs);
-    printf("| frames/s due | frames/s sent | agent drops | stored (health) | rows in the database | daemon drops "
+    printf("| frames/s due | frames/s sent | agent drops | stored (health) | rows in the database | daemon "
+           "drops "
            "| catch-up s | longest commit ms |\n|---|---|---|---|---|---|---|---|\n");
     printf("| %d | %.0f | %.0f | %.0f | %.0f | %.0f (%.0f at the ingest queue) | %.2f | %.0f |\n",
            daemons * per * FPS, s.sent / s.seconds, s.agent_dropped, s.stored, rows, s.daemon_dropped,
@@ -1112,80 +1214,14 @@ static int run_fleet(void) {
     }
     printf("\n-- %d daemons flooded at once (a sender each, blocking sends)\n", daemons);
     printf("| measure | rate | vs raw COPY |\n|---|---|---|\n");
-    printf("| frames stored per second, all daemons | %.0f | %.2fx |\n", flooded, raw > 0 ? flooded / raw : 0);
+    printf("| frames stored per second, all daemons | %.0f | %.2fx |\n", flooded,
+           raw > 0 ? flooded / raw : 0);
     printf("(frames dropped at the daemons' queues during the flood: %.0f)\n", fdrop);
     fflush(stdout);
     for (int k = 0; k < daemons; k++)
         daemon_stop(&ds[k]);
 
-    /* 9. queries: the fleet view over 1000 sessions, and one session's
-     * routes, PostgreSQL against SQLite */
-    int reps = quick ? 50 : 200;
-    char fleet_uri[1100], fleet_db[700];
-    pg_create("fleetq");
-    pg_uri("fleetq", fleet_uri, sizeof fleet_uri);
-    snprintf(fleet_db, sizeof fleet_db, "%s/fleetq.db", workdir);
-    populate_fleet(fleet_uri, 1000);
-    populate_fleet(fleet_db, 1000);
-    char hour_uri[1100], hour_db[700];
-    pg_create("hour");
-    pg_uri("hour", hour_uri, sizeof hour_uri);
-    snprintf(hour_db, sizeof hour_db, "%s/hour.db", workdir);
-    int hour = quick ? 60 * FPS * 10 : 3600 * FPS;
-    double p0 = now_s();
-    uint64_t sid = populate_hour(hour_uri, hour);
-    double pop_pg = now_s() - p0;
-    p0 = now_s();
-    populate_hour(hour_db, hour);
-    double pop_lite = now_s() - p0;
-    pg_analyze(hour_uri);
-    pg_analyze(fleet_uri);
-    char hex[17], path[300];
-    sid_format(sid, hex);
-    struct {
-        const char *label, *query;
-    } qs[] = {
-        {"fleet, 1000 sessions x 64 tags over 24 h", NULL},
-        {"session", ""},
-        {"trend, 1 h window, 120 points (10-second rollups)", "/trend?tag=sys1&window=1h&points=120"},
-        {"trend, 1 h window, 1000 points (per-second rollups)", "/trend?tag=sys1&window=1h&points=1000"},
-        {"trend, 10 s window, 100 points (raw frames)", "/trend?tag=sys1&window=10s&points=100"},
-        {"frames, newest 100", "/frames?limit=100"},
-        {"alerts of the session", NULL},
-        {"findings of the session", "/findings"},
-    };
-    enum { NQ = sizeof qs / sizeof qs[0] };
-    lat_t res[2][NQ];
-    for (int b = 0; b < 2; b++) { /* 0 PostgreSQL, 1 SQLite */
-        daemon_t f, h;
-        if (daemon_start_on(&f, b ? "fleetq-lite" : "fleetq-pg", b ? fleet_db : fleet_uri,
-                            (const char *const[]){"--no-ingest", NULL}) != 0 ||
-            daemon_start_on(&h, b ? "hour-lite" : "hour-pg", b ? hour_db : hour_uri,
-                            (const char *const[]){"--retention", "2h", NULL}) != 0)
-            return 1;
-        uint64_t since = now_ns(CLOCK_REALTIME) / 1000000u - 86400000u;
-        for (int i = 0; i < NQ; i++) {
-            if (i == 0)
-                snprintf(path, sizeof path, "/api/v1/fleet?app=bench-game&since=%llu", (unsigned long long)since);
-            else if (!qs[i].query)
-                snprintf(path, sizeof path, "/api/v1/alerts?session=%s", hex);
-            else
-                snprintf(path, sizeof path, "/api/v1/sessions/%s%s", hex, qs[i].query);
-            res[b][i] = measure(i == 0 ? &f : &h, path, reps);
-        }
-        daemon_stop(&f);
-        daemon_stop(&h);
-    }
-    printf("\n-- query latency, %d requests each: the fleet view over 1000 sessions; one session's routes over "
-           "an hour of %d fps data (%d frames; loaded in %.1f s into PostgreSQL, %.1f s into SQLite)\n",
-           reps, FPS, hour, pop_pg, pop_lite);
-    printf("| query | PostgreSQL p50 ms | p99 ms | SQLite p50 ms | p99 ms | PostgreSQL / SQLite (p50) |\n"
-           "|---|---|---|---|---|---|\n");
-    for (int i = 0; i < NQ; i++)
-        printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2fx |\n", qs[i].label, res[0][i].p50, res[0][i].p99,
-               res[1][i].p50, res[1][i].p99, res[1][i].p50 > 0 ? res[0][i].p50 / res[1][i].p50 : 0);
-    print_load("at the end");
-    return 0;
+    return fleet_queries(1);
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -1211,6 +1247,10 @@ int main(int argc, char **argv) {
             cpu_only = true;
             flood_rounds = atoi(argv[++i]);
             if (flood_rounds < 1) flood_rounds = 1;
+        } else if (!strcmp(argv[i], "--queries-only") && i + 1 < argc) {
+            fleet = true;
+            query_rounds = atoi(argv[++i]);
+            if (query_rounds < 1) query_rounds = 1;
         } else if (!strcmp(argv[i], "--flood-only") && i + 1 < argc) {
             flood_only = true;
             flood_rounds = atoi(argv[++i]);
@@ -1218,7 +1258,7 @@ int main(int argc, char **argv) {
         } else {
             fprintf(stderr,
                     "usage: %s --daemon PATH [--quick] [--steps 25,50,...] [--step-seconds S] [--keep DIR] "
-                    "[--fleet] [--flood-only ROUNDS] [--cpu-only ROUNDS]\n",
+                    "[--fleet] [--queries-only ROUNDS] [--flood-only ROUNDS] [--cpu-only ROUNDS]\n",
                     argv[0]);
             return 2;
         }
@@ -1240,10 +1280,11 @@ int main(int argc, char **argv) {
     init_defs();
     if (fleet) {
         if (!(pg_admin = getenv("FA_TEST_PG"))) {
-            fprintf(stderr, "bench: --fleet needs a PostgreSQL server: FA_TEST_PG (tests/insightd/pgserver.py)\n");
+            fprintf(stderr,
+                    "bench: --fleet needs a PostgreSQL server: FA_TEST_PG (tests/insightd/pgserver.py)\n");
             return 2;
         }
-        int rc = run_fleet();
+        int rc = query_rounds ? fleet_queries(query_rounds) : run_fleet();
         if (!keep) {
             char cmd[600];
             snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
@@ -1297,10 +1338,12 @@ int main(int argc, char **argv) {
                fl12 / raw_nng, drop12);
         fflush(stdout);
     }
-    printf("\n-- the daemon's CPU per frame without the transport (sessions + writer in this process, CPU time; "
-           "raw SQLite: %.2f us of CPU per frame)\n| sender | loop thread us/frame | loop + writer us/frame | "
-           "frames/s one core could store | raw SQLite's CPU per frame / the daemon's |\n|---|---|---|---|---|\n",
-           raw_cpu_us);
+    printf(
+        "\n-- the daemon's CPU per frame without the transport (sessions + writer in this process, CPU time; "
+        "raw SQLite: %.2f us of CPU per frame)\n| sender | loop thread us/frame | loop + writer us/frame | "
+        "frames/s one core could store | raw SQLite's CPU per frame / the daemon's "
+        "|\n|---|---|---|---|---|\n",
+        raw_cpu_us);
     for (int round = 0; round < flood_rounds; round++) {
         double loop11, loop12;
         double all11 = cpu_per_frame(flood_frames, 0, &loop11),

@@ -433,3 +433,32 @@ int pack_rollup_find(const uint8_t *blob, size_t len, uint16_t id, pack_rollup_r
     }
     return r.fail ? -1 : 0;
 }
+
+int pack_rollup_tag_at(const uint8_t *blob, size_t len, uint32_t *at, uint32_t cap) {
+    rcur_t r = {blob, blob + len, false};
+    if (len < 1 || (blob[0] != 1 && blob[0] != PACK_ROLLUP_VERSION)) return -1;
+    r.p++;
+    uint64_t n = get(&r), prev = 0, end = 0; /* at[0..end) written */
+    for (uint64_t i = 0; i < n && !r.fail; i++) {
+        prev = get_tag_id(&r, prev);
+        if (r.fail || prev >= cap) return -1;
+        while (end <= prev)
+            at[end++] = 0;
+        at[prev] = (uint32_t)(r.p - blob) + 1;
+        for (int k = 0; k < 4; k++)
+            get(&r);
+    }
+    return r.fail ? -1 : (int)end;
+}
+
+int pack_rollup_row_at(const uint8_t *p, size_t len, uint16_t id, pack_rollup_row_t *out) {
+    rcur_t r = {p, p + len, false};
+    pack_rollup_row_t row = {.id = id};
+    row.min = get(&r);
+    row.avg = get(&r);
+    row.max = get(&r);
+    row.last = get(&r);
+    if (r.fail) return -1;
+    *out = row;
+    return 0;
+}

@@ -63,6 +63,20 @@ int pack_rollup_each_site(const uint8_t *blob, size_t len, pack_site_acc_fn fn, 
 /* Finds one tag's row in a rollup blob. Returns 1 found, 0 absent, -1
  * malformed. */
 int pack_rollup_find(const uint8_t *blob, size_t len, uint16_t id, pack_rollup_row_t *out);
+/* Where each tag's figures start in a rollup blob, so that a store can
+ * hand out one tag's figures without the rest: at[id] receives the
+ * 1-based offset of the row's first figure for every tag id < cap, and 0
+ * for the ids below the largest that have no row. Returns the largest id
+ * + 1 (0: no rows), or -1 when the blob is malformed or an id is >= cap.
+ * O(rows), no allocation. */
+int pack_rollup_tag_at(const uint8_t *blob, size_t len, uint32_t *at, uint32_t cap);
+/* Reads the figures of tag `id` from p[0..len), the bytes that start at
+ * an offset pack_rollup_tag_at gave. Returns 0, or -1 when they are
+ * truncated. */
+int pack_rollup_row_at(const uint8_t *p, size_t len, uint16_t id, pack_rollup_row_t *out);
+/* The most bytes pack_rollup_row_at reads. */
+#define PACK_ROLLUP_ROW_MAX 40
+
 /* Finds one tag's live bytes in a frame blob without decoding the rest.
  * Returns 1 found, 0 absent, -1 malformed. */
 int pack_frame_find_live(const uint8_t *blob, size_t len, uint16_t id, uint64_t *live);

@@ -287,14 +287,14 @@ static int window_row(void *ud, uint64_t t, uint32_t frames, const uint8_t *blob
     return c->fn(c->ud, c->level, t, frames, blob, len);
 }
 
-int query_read_window(store_reader_t *r, uint64_t sid, uint64_t from, uint64_t end, int level,
+int query_read_window(store_reader_t *r, uint64_t sid, uint64_t from, uint64_t end, int level, int tag,
                       query_row_fn fn, void *ud) {
     /* Buckets still open in memory are not stored yet, so the tail the
      * coarse source does not cover is read from the finer ones. */
     window_ctx_t c = {.covered = from, .fn = fn, .ud = ud};
     for (int l = level; l >= -1 && c.covered <= end; l--) {
         c.level = l;
-        int rc = store_read_series(r, l, sid, c.covered, end, window_row, &c);
+        int rc = store_read_series(r, l, sid, c.covered, end, tag, window_row, &c);
         if (rc != STORE_OK) return rc;
     }
     return STORE_OK;
@@ -354,7 +354,7 @@ void query_trend(store_reader_t *r, uint64_t sid, uint16_t tag_id, const char *t
         query_fail(res, 500, "out_of_memory", "out of memory");
         return;
     }
-    int rc = query_read_window(r, sid, from, end_ms, level, series_cb, &c);
+    int rc = query_read_window(r, sid, from, end_ms, level, tag_id, series_cb, &c);
     if (rc != STORE_OK) {
         free(c.pts);
         query_store_failed(res, r, rc);

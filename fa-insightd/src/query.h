@@ -41,11 +41,13 @@ void query_frames(store_reader_t *r, const store_frames_query_t *q, size_t max_b
 /* The series rows of a session over [from, end] (raw frames, frames 1,
  * or rollup buckets): from `level` (STORE_SECOND .. STORE_MINUTE, or -1
  * for raw frames) first, then the tail that level does not cover yet (its
- * buckets still open in memory) from the finer ones. fn returns 0 to go
- * on. Returns STORE_OK or the store's error. */
+ * buckets still open in memory) from the finer ones. tag: -1, or the only
+ * tag the caller reads from rollup blobs (see store_read_series: a blob
+ * may then hold that tag alone, or be NULL). fn returns 0 to go on.
+ * Returns STORE_OK or the store's error. */
 typedef int (*query_row_fn)(void *ud, int level, uint64_t t_ms, uint32_t frames, const uint8_t *blob,
                             size_t len);
-int query_read_window(store_reader_t *r, uint64_t sid, uint64_t from, uint64_t end, int level,
+int query_read_window(store_reader_t *r, uint64_t sid, uint64_t from, uint64_t end, int level, int tag,
                       query_row_fn fn, void *ud);
 /* A window of window_ms ending at end_ms, cut into `points` points: where
  * it starts (0 at the earliest) and how wide a point is (rounded up, at

@@ -216,8 +216,8 @@ static window_t *read_window(store_reader_t *r, const sites_query_t *q, int leve
     w->from = span.from;
     w->step = span.step;
     if (q->points && !(w->pts = calloc(q->points, sizeof *w->pts))) w->failed = true;
-    int rc =
-        w->failed ? STORE_OK : query_read_window(r, q->session_id, w->from, q->end_ms, level, window_row, w);
+    int rc = w->failed ? STORE_OK
+                       : query_read_window(r, q->session_id, w->from, q->end_ms, level, -1, window_row, w);
     if (rc != STORE_OK || w->failed) {
         if (rc != STORE_OK)
             query_store_failed(res, r, rc);

@@ -137,9 +137,9 @@ int store_read_view(store_reader_t *r, uint64_t sid, session_view_t **out) {
 int store_read_frames(store_reader_t *r, const store_frames_query_t *q, store_frame_fn fn, void *ud) {
     return r->store->ops->read_frames(r, q, fn, ud);
 }
-int store_read_series(store_reader_t *r, int level, uint64_t sid, uint64_t lo, uint64_t hi,
+int store_read_series(store_reader_t *r, int level, uint64_t sid, uint64_t lo, uint64_t hi, int tag,
                       store_series_fn fn, void *ud) {
-    return r->store->ops->read_series(r, level, sid, lo, hi, fn, ud);
+    return r->store->ops->read_series(r, level, sid, lo, hi, tag, fn, ud);
 }
 int store_read_alerts(store_reader_t *r, const store_alerts_query_t *q, store_alert_fn fn, void *ud) {
     return r->store->ops->read_alerts(r, q, fn, ud);

@@ -57,7 +57,7 @@
 
 /* Schema versions, each backend migrating its own. */
 #define STORE_SQLITE_SCHEMA 5
-#define STORE_PG_SCHEMA 2
+#define STORE_PG_SCHEMA 3
 
 enum { STORE_OK = 0, STORE_RETRY = -1, STORE_REJECTED = -2, STORE_FAILED = -3, STORE_CANCELLED = -4 };
 
@@ -298,8 +298,12 @@ const char *store_reader_error(const store_reader_t *r);
 int store_read_view(store_reader_t *r, uint64_t session_id, session_view_t **out); /* 1, 0 unknown, error */
 int store_read_frames(store_reader_t *r, const store_frames_query_t *q, store_frame_fn fn, void *ud);
 /* level: -1 raw frames, else STORE_SECOND .. STORE_MINUTE; rows with
- * lo <= t_ms <= hi in time order. */
-int store_read_series(store_reader_t *r, int level, uint64_t session_id, uint64_t lo, uint64_t hi,
+ * lo <= t_ms <= hi in time order. tag: -1, or the one tag id the caller
+ * reads from rollup blobs; then a backend may hand, instead of a bucket's
+ * whole blob, a rollup blob holding that tag's row alone, or NULL when the
+ * bucket has none (PostgreSQL does, so that an hour of per-second buckets
+ * does not ship every tag of every second). Raw frames come whole. */
+int store_read_series(store_reader_t *r, int level, uint64_t session_id, uint64_t lo, uint64_t hi, int tag,
                       store_series_fn fn, void *ud);
 int store_read_alerts(store_reader_t *r, const store_alerts_query_t *q, store_alert_fn fn, void *ud);
 int store_read_findings(store_reader_t *r, const store_findings_query_t *q, store_finding_fn fn, void *ud);

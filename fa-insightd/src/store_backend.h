@@ -36,7 +36,7 @@ typedef struct store_ops {
     /* readers */
     int (*read_view)(store_reader_t *r, uint64_t session_id, session_view_t **out);
     int (*read_frames)(store_reader_t *r, const store_frames_query_t *q, store_frame_fn fn, void *ud);
-    int (*read_series)(store_reader_t *r, int level, uint64_t session_id, uint64_t lo, uint64_t hi,
+    int (*read_series)(store_reader_t *r, int level, uint64_t session_id, uint64_t lo, uint64_t hi, int tag,
                        store_series_fn fn, void *ud);
     int (*read_alerts)(store_reader_t *r, const store_alerts_query_t *q, store_alert_fn fn, void *ud);
     int (*read_findings)(store_reader_t *r, const store_findings_query_t *q, store_finding_fn fn, void *ud);

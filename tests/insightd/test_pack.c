@@ -266,3 +266,47 @@ Test(pack, rollup_blob_finds_each_tag) {
     cr_assert_eq(pack_rollup_find(blob, len, 3, &r), 0);
     cr_assert_eq(pack_rollup(rows, 100, NULL, 0, blob, 10), 0, "too small a buffer");
 }
+
+/* A store hands out one tag's figures by offset (PostgreSQL's tag_at):
+ * every offset must lead to that tag's figures, holes read 0. */
+Test(pack, rollup_tag_offsets_lead_to_each_tags_figures) {
+    pack_rollup_row_t rows[40];
+    for (int i = 0; i < 40; i++)
+        rows[i] = (pack_rollup_row_t){(uint16_t)(i * 3 + 2), (uint64_t)i << 40, (uint64_t)i * 1000 + 1,
+                                      UINT64_MAX - (uint64_t)i, (uint64_t)i};
+    pack_site_acc_t site = {9, 2, 1, 5, 5, 1, 1, 5, 5, 5};
+    uint8_t blob[8192];
+    size_t len = pack_rollup(rows, 40, &site, 1, blob, sizeof blob);
+    cr_assert_gt(len, 0);
+    uint32_t at[200];
+    memset(at, 0xee, sizeof at);
+    cr_assert_eq(pack_rollup_tag_at(blob, len, at, 200), 39 * 3 + 3, "the largest id + 1");
+    for (uint32_t id = 0; id < 39 * 3 + 3; id++) {
+        if (id < 2 || (id - 2) % 3) {
+            cr_assert_eq(at[id], 0, "no row for id %u", id);
+            continue;
+        }
+        int i = (int)(id - 2) / 3;
+        cr_assert(at[id] >= 1 && at[id] <= len, "id %u at %u", id, at[id]);
+        size_t left = len - (at[id] - 1);
+        pack_rollup_row_t r;
+        cr_assert_eq(pack_rollup_row_at(blob + at[id] - 1,
+                                        left < PACK_ROLLUP_ROW_MAX ? left : PACK_ROLLUP_ROW_MAX, (uint16_t)id,
+                                        &r),
+                     0);
+        cr_assert_eq(r.id, id);
+        cr_assert_eq(r.min, rows[i].min);
+        cr_assert_eq(r.avg, rows[i].avg);
+        cr_assert_eq(r.max, rows[i].max, "a ten-byte varint fits in PACK_ROLLUP_ROW_MAX");
+        cr_assert_eq(r.last, rows[i].last);
+    }
+    cr_assert_eq(pack_rollup_tag_at(blob, len, at, 100), -1, "an id beyond the table");
+    cr_assert_eq(pack_rollup_tag_at(blob, 0, at, 200), -1);
+    uint8_t empty[16];
+    size_t elen = pack_rollup(NULL, 0, NULL, 0, empty, sizeof empty);
+    cr_assert_eq(pack_rollup_tag_at(empty, elen, at, 200), 0, "no rows");
+    for (size_t cut = 1; cut < 40; cut++) /* truncated inside the tag rows */
+        cr_assert_eq(pack_rollup_tag_at(blob, cut, at, 200), -1, "cut at %zu", cut);
+    pack_rollup_row_t r;
+    cr_assert_eq(pack_rollup_row_at(blob + at[2] - 1, 3, 2, &r), -1, "truncated figures");
+}
