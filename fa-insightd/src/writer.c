@@ -7,6 +7,10 @@
  * crash never leaves counters that disagree with the frames stored. */
 #include "writer.h"
 
+#include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,6 +590,19 @@ static void *writer_main(void *arg) {
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
+
+void writer_keep_heap(size_t bytes) {
+#ifdef __GLIBC__
+    int keep = bytes > INT_MAX ? INT_MAX : (int)bytes;
+    /* Setting the trim threshold also freezes the mmap threshold, which
+     * glibc would otherwise raise as large blocks come and go: 1 MiB keeps
+     * nng's messages (a FRAMES of 32 key frames is ~120 KiB) on the heap. */
+    if (mallopt(M_TRIM_THRESHOLD, keep) != 1 || mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1)
+        LOG(LOG_WARN, "mallopt refused: the heap is trimmed after each batch");
+#else
+    (void)bytes;
+#endif
+}
 
 int writer_start(writer_t **out, store_t *st, uv_loop_t *loop, const writer_options_t *opt,
                  const writer_hooks_t *hooks, char *err, size_t errcap) {
