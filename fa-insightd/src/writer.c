@@ -606,8 +606,12 @@ static void *writer_main(void *arg) {
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-void writer_keep_heap(size_t bytes) {
+void writer_keep_heap(size_t buffer_bytes) {
 #ifdef __GLIBC__
+    /* What one batch frees: an early batch's size (the largest a flood
+     * makes). Not the whole buffer: memory must go back to the kernel
+     * after a burst (tests/insightd/hostile.py's WebSocket flood). */
+    size_t bytes = buffer_bytes / EARLY_BATCH_SHARE;
     int keep = bytes > INT_MAX ? INT_MAX : (int)bytes;
     /* Setting the trim threshold also freezes the mmap threshold, which
      * glibc would otherwise raise as large blocks come and go: 1 MiB keeps
@@ -615,7 +619,7 @@ void writer_keep_heap(size_t bytes) {
     if (mallopt(M_TRIM_THRESHOLD, keep) != 1 || mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1)
         LOG(LOG_WARN, "mallopt refused: the heap is trimmed after each batch");
 #else
-    (void)bytes;
+    (void)buffer_bytes;
 #endif
 }
 
