@@ -757,6 +757,7 @@ static void inproc_open(inproc_t *d, const char *db) {
                            .retention_interval_ms = day,
                            .keep = {2 * 3600000u, day, 7 * day, 30 * day, 30 * day}};
     memset(d, 0, sizeof *d);
+    writer_keep_heap(wo.buffer_bytes); /* as the daemon's main() does */
     if (store_open(&d->st, db, 1, &wo.keep, err, sizeof err) != 0) {
         fprintf(stderr, "bench: %s\n", err);
         exit(1);

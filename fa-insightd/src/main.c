@@ -496,6 +496,7 @@ int main(int argc, char **argv) {
                                     .ten_sec = r > 7 * day ? r : 7 * day,
                                     .minute = r > 30 * day ? r : 30 * day,
                                     .session = cfg.session_retention_ms}};
+    writer_keep_heap(wo.buffer_bytes);
     bool pg = store_location_is_pg(cfg.store);
     db_created = !pg && access(cfg.store, F_OK) != 0;
     if ((!pg && make_db_dir(cfg.store, err, sizeof err) != 0) ||

@@ -41,15 +41,34 @@ typedef struct wcur {
 } wcur_t;
 
 /* Called for every value of every row (a 64-tag frame: ~450 times), so
- * the one-byte case is inlined. Room only shrinks: once a put fails,
+ * the cases up to 4 bytes (values below 256 MiB: most byte counts) are
+ * inlined and unrolled; a field's width rarely changes from one frame to
+ * the next, so the branches predict. Room only shrinks: once a put fails,
  * every later one fails too. */
 static inline void put(wcur_t *w, uint64_t v) {
-    if (w->end - w->p < 10) {
+    uint8_t *p = w->p;
+    if (w->end - p < 10) {
         w->fail = true;
     } else if (v < 0x80) {
-        *w->p++ = (uint8_t)v;
+        p[0] = (uint8_t)v;
+        w->p = p + 1;
+    } else if (v < (1u << 14)) {
+        p[0] = (uint8_t)(v | 0x80);
+        p[1] = (uint8_t)(v >> 7);
+        w->p = p + 2;
+    } else if (v < (1u << 21)) {
+        p[0] = (uint8_t)(v | 0x80);
+        p[1] = (uint8_t)((v >> 7) | 0x80);
+        p[2] = (uint8_t)(v >> 14);
+        w->p = p + 3;
+    } else if (v < (1u << 28)) {
+        p[0] = (uint8_t)(v | 0x80);
+        p[1] = (uint8_t)((v >> 7) | 0x80);
+        p[2] = (uint8_t)((v >> 14) | 0x80);
+        p[3] = (uint8_t)(v >> 21);
+        w->p = p + 4;
     } else {
-        w->p += pack_put_varint(w->p, v);
+        w->p = p + pack_put_varint(p, v);
     }
 }
 

@@ -7,6 +7,10 @@
  * crash never leaves counters that disagree with the frames stored. */
 #include "writer.h"
 
+#include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,12 @@
 #define BACKOFF_MIN_MS 250u
 #define BACKOFF_MAX_MS 4000u
 #define LOG_EVERY_MS 10000u
+/* A queue holding buffer_bytes / EARLY_BATCH_SHARE starts its batch at
+ * once instead of at the end of the commit interval: batching longer gains
+ * nothing once a batch is this large, and a writer that slept out the
+ * interval while a flood filled its buffer dropped what did not fit (100
+ * games at 60 fps queue ~2 MiB per 250 ms, under the default 4 MiB). */
+#define EARLY_BATCH_SHARE 8u
 
 enum { OP_SESSION, OP_TAG, OP_ALERT, OP_FRAME, OP_ROLLUP, OP_FINDING, OP_SITE };
 
@@ -73,6 +83,7 @@ struct writer {
     bool stop, urgent, file_lost, file_lost_reported;
     uint64_t stop_deadline;
     uint64_t queued_bytes, queued_ops, queued_frames; /* queue + the batch in progress */
+    uint64_t head_bytes;                                 /* the queue alone */
     uint64_t next_seq, committed;
     uint64_t busy_since; /* monotonic start of the store call in progress, 0 idle */
     writer_stats_t stats;
@@ -112,13 +123,17 @@ static uint64_t enqueue(writer_t *w, op_t *o) {
         return 0;
     }
     o->seq = ++w->next_seq;
+    uint64_t early = w->opt.buffer_bytes / EARLY_BATCH_SHARE;
     if (w->tail) {
         w->tail->next = o;
+        if (w->head_bytes < early && w->head_bytes + o->bytes >= early)
+            pthread_cond_signal(&w->wake); /* a batch is due now */
     } else {
         w->head = o;
         pthread_cond_signal(&w->wake); /* it may sleep for longer than the commit interval */
     }
     w->tail = o;
+    w->head_bytes += o->bytes;
     w->queued_bytes += o->bytes;
     w->queued_ops++;
     if (o->kind == OP_FRAME) w->queued_frames++;
@@ -510,11 +525,13 @@ static void *writer_main(void *arg) {
          * fills (batches grow with the load instead). */
         pthread_mutex_lock(&w->lock);
         bool stop = w->stop;
-        bool due = w->head && (w->urgent || stop || now - last_batch >= w->opt.commit_interval_ms);
+        bool early = w->head_bytes >= w->opt.buffer_bytes / EARLY_BATCH_SHARE;
+        bool due = w->head && (w->urgent || stop || early || now - last_batch >= w->opt.commit_interval_ms);
         if (!w->batch && due) {
             last_batch = now;
             w->batch = w->head;
             w->head = w->tail = NULL;
+            w->head_bytes = 0;
             w->urgent = false;
         } else if (w->batch && w->head && now >= retry_at) {
             /* Retrying: the new records join the batch. */
@@ -523,6 +540,7 @@ static void *writer_main(void *arg) {
                 t = t->next;
             t->next = w->head;
             w->head = w->tail = NULL;
+            w->head_bytes = 0;
         }
         pthread_mutex_unlock(&w->lock);
         if (w->batch && now >= retry_at) {
@@ -572,7 +590,8 @@ static void *writer_main(void *arg) {
         if (!w->head && !w->batch) wake = now + MAINTAIN_EVERY_MS;
         if (retention_due < wake && !w->batch) wake = retention_due;
         now = clock_mono_ms();
-        if (!w->lookups && !w->urgent && !w->stop && wake > now) {
+        bool full_queue = !w->batch && w->head_bytes >= w->opt.buffer_bytes / EARLY_BATCH_SHARE;
+        if (!w->lookups && !w->urgent && !w->stop && !full_queue && wake > now) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             uint64_t ns = (uint64_t)ts.tv_nsec + (wake - now) * 1000000u;
@@ -586,6 +605,23 @@ static void *writer_main(void *arg) {
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
+
+void writer_keep_heap(size_t buffer_bytes) {
+#ifdef __GLIBC__
+    /* What one batch frees: an early batch's size (the largest a flood
+     * makes). Not the whole buffer: memory must go back to the kernel
+     * after a burst (tests/insightd/hostile.py's WebSocket flood). */
+    size_t bytes = buffer_bytes / EARLY_BATCH_SHARE;
+    int keep = bytes > INT_MAX ? INT_MAX : (int)bytes;
+    /* Setting the trim threshold also freezes the mmap threshold, which
+     * glibc would otherwise raise as large blocks come and go: 1 MiB keeps
+     * nng's messages (a FRAMES of 32 key frames is ~120 KiB) on the heap. */
+    if (mallopt(M_TRIM_THRESHOLD, keep) != 1 || mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1)
+        LOG(LOG_WARN, "mallopt refused: the heap is trimmed after each batch");
+#else
+    (void)buffer_bytes;
+#endif
+}
 
 int writer_start(writer_t **out, store_t *st, uv_loop_t *loop, const writer_options_t *opt,
                  const writer_hooks_t *hooks, char *err, size_t errcap) {
@@ -632,6 +668,7 @@ void writer_stop(writer_t *w, uint64_t deadline_mono_ms) {
         }
     }
     w->batch = w->head = w->tail = NULL;
+    w->head_bytes = 0;
     if (lost)
         LOG(LOG_ERROR, "database %s: %llu frames could not be written before the shutdown deadline",
             store_path(w->st), (unsigned long long)lost);

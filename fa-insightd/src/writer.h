@@ -63,6 +63,17 @@ typedef struct writer_stats {
     char problem[256];         /* the last failure while failing */
 } writer_stats_t;
 
+/* Process-wide, once, from main() before any thread starts: asks the C
+ * library to keep up to one early batch (buffer_bytes / 8, the writer's
+ * buffer) of freed heap instead of returning it to the kernel at once.
+ * The loop allocates one record per frame and this thread frees a whole
+ * batch of them after each commit; with glibc's default trim threshold the
+ * heap shrank after every batch and each page of the next batch's records
+ * faulted in again (page faults were ~10 % of the ingest path's CPU in a
+ * profile of bench-insightd --cpu-only). More than that is still returned.
+ * No-op outside glibc. */
+void writer_keep_heap(size_t buffer_bytes);
+
 /* Starts the writer thread on an opened store (it owns the store's
  * writes from now on). Returns 0 or -1 with err. */
 int writer_start(writer_t **out, store_t *st, uv_loop_t *loop, const writer_options_t *opt,

@@ -111,6 +111,66 @@ Test(pack, frame_blob_round_trips) {
 }
 
 /* Blobs stored before call sites (version 1) still read: no site rows. */
+/* pack_frame() writes its varints through its own unrolled cases, not
+ * through pack_put_varint(): its blob must still be, varint by varint,
+ * what pack_put_varint() writes (the stored bytes never change), at every
+ * width from 1 to 10 bytes, and it must never write past cap. */
+Test(pack, frame_blob_varints_are_the_reference_encoding_at_every_width) {
+    enum { ROWS = 23 };
+    fa_proto_tag_stat_t rows[ROWS];
+    uint64_t widths[130];
+    for (int k = 0; k < 65; k++) { /* 2^k - 1 and 2^k: both sides of every width */
+        widths[2 * k] = k == 64 ? UINT64_MAX : (1ull << k) - 1;
+        widths[2 * k + 1] = k == 64 ? UINT64_MAX - 1 : 1ull << k;
+    }
+    fa_proto_thread_row_t th;
+    fa_proto_finding_t fi;
+    fa_proto_frame_t f = sample(rows, ROWS, &th, &fi);
+    for (int i = 0; i < ROWS; i++) {
+        const uint64_t *w = &widths[(6 * i) % 125];
+        rows[i] = (fa_proto_tag_stat_t){(uint16_t)(i * 700 + 1), w[0], w[1], w[2], w[3], w[4], w[5]};
+    }
+    rows[ROWS - 1].id = 2; /* out of order, as in sample(): a restart */
+    f.totals[0] = (fa_proto_kind_totals_t){1ull << 27, (1ull << 28) - 1, 1ull << 28, 1ull << 62, UINT64_MAX};
+    static uint8_t blob[16384], canary[16384];
+    size_t len = pack_frame(&f, blob, sizeof blob);
+    cr_assert_gt(len, 0);
+    fa_proto_space_t *space = malloc(sizeof *space);
+    fa_proto_storage_t st = fa_proto_storage_of(space);
+    fa_proto_frame_t back;
+    cr_assert_eq(pack_unframe(blob, len, &back, &st), 0);
+    cr_assert_eq(back.tag_count, ROWS);
+    for (int i = 0; i < ROWS; i++)
+        cr_assert(back.tags[i].id == rows[i].id && back.tags[i].frame_bytes == rows[i].frame_bytes &&
+                      back.tags[i].pool_bytes == rows[i].pool_bytes &&
+                      back.tags[i].heap_bytes == rows[i].heap_bytes &&
+                      back.tags[i].alloc_count == rows[i].alloc_count &&
+                      back.tags[i].live_bytes == rows[i].live_bytes &&
+                      back.tags[i].peak_bytes == rows[i].peak_bytes,
+                  "row %d", i);
+    cr_assert_eq(back.totals[0].free_count, UINT64_MAX);
+    free(space);
+    size_t at = 1, varints = 0;
+    while (at < len) {
+        uint64_t v;
+        uint8_t ref[10];
+        size_t n = pack_get_varint(blob + at, len - at, &v);
+        cr_assert_gt(n, 0, "a varint at %zu", at);
+        cr_assert_eq(pack_put_varint(ref, v), n, "varint %zu (%llu) is %zu bytes", varints,
+                     (unsigned long long)v, n);
+        cr_assert_eq(memcmp(ref, blob + at, n), 0, "varint %zu (%llu)", varints, (unsigned long long)v);
+        at += n;
+        varints++;
+    }
+    cr_assert_eq(at, len);
+    for (size_t cap = 0; cap < len; cap++) {
+        memset(canary, 0xa5, sizeof canary);
+        cr_assert_eq(pack_frame(&f, canary, cap), 0, "cap %zu of %zu", cap, len);
+        for (size_t i = cap; i < len + 16; i++)
+            cr_assert_eq(canary[i], 0xa5, "byte %zu written with cap %zu", i, cap);
+    }
+}
+
 Test(pack, version_1_blobs_read_as_frames_and_buckets_without_sites) {
     fa_proto_tag_stat_t rows[8];
     fa_proto_thread_row_t th;
