@@ -117,10 +117,12 @@ static int decode(const char *path, uint64_t *messages) {
     fa_capture_reader_t r = {0};
     int rc = fa_capture_reader_init(&r, file.data, file.len);
     fa_proto_msg_t m;
-    while (rc == 0 && (rc = fa_capture_next(&r, &m, &st)) == 1)
-        fa_capture_file_release_before(&file, r.message_offset);
+    if (rc == 0)
+        while ((rc = fa_capture_next(&r, &m, &st)) == 1)
+            fa_capture_file_release_before(&file, r.message_offset);
     fa_capture_file_free(&file);
     *messages += r.messages;
+    if (rc != 0) fprintf(stderr, "%s: %s at byte %zu\n", path, fa_proto_strerror(rc), r.message_offset);
     return rc == 0 ? 0 : 1;
 }
 

@@ -14,6 +14,9 @@ build/bench/captures/ and reused while their parameters do not change.
 
 usage: compare.py --cli build/fa-cli --tool build/bench/bench-compare [--runs 5]
                   [--frames 216000] [--tags 64]
+       compare.py --cli ... --tool ... --check DIR
+                  (make test: small captures in DIR; every message decoded,
+                  compare finds the candidate's leak; no timing)
 """
 import argparse
 import os
@@ -35,6 +38,26 @@ def timed(argv, expect=(0,)):
     return dt, rss
 
 
+def check(a):
+    """The bench's own tools on 300-frame captures: `decode` must read every
+    message of both (HELLO, the frames, BYE) and exit 0, and compare must
+    exit 4 on the leaking candidate."""
+    frames = 300
+    os.makedirs(a.check, exist_ok=True)
+    base, cand = os.path.join(a.check, "base.facap"), os.path.join(a.check, "cand.facap")
+    subprocess.run([a.tool, "gen", base, "--frames", str(frames), "--seed", "1"], check=True)
+    subprocess.run([a.tool, "gen", cand, "--frames", str(frames), "--seed", "2", "--leak", "65536"], check=True)
+    p = subprocess.run([a.tool, "decode", base, cand], capture_output=True, text=True)
+    want = "messages %d" % (2 * (frames + 2))
+    if p.returncode != 0 or p.stdout.strip() != want:
+        sys.exit("bench-compare decode: exit %d, printed %r, want exit 0 and %r; stderr: %s" %
+                 (p.returncode, p.stdout.strip(), want, p.stderr[-400:]))
+    p = subprocess.run([a.cli, "compare", base, cand], capture_output=True, text=True)
+    if p.returncode != 4:
+        sys.exit("fa-cli compare of the leaking capture: exit %d, want 4; %s" % (p.returncode, p.stderr[-400:]))
+    print("bench-compare check: decode read %s, compare found the leak (exit 4)" % want)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
@@ -42,7 +65,11 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--frames", type=int, default=216000)
     ap.add_argument("--tags", type=int, default=64)
+    ap.add_argument("--check", metavar="DIR")
     a = ap.parse_args()
+    if a.check:
+        check(a)
+        return
     d = os.path.join(os.path.dirname(os.path.abspath(a.tool)), "captures")
     os.makedirs(d, exist_ok=True)
     base = os.path.join(d, "base-%d-%d.facap" % (a.frames, a.tags))

@@ -98,8 +98,10 @@ TEST_STEPS += test-cli
 # baseline and export on the files (tests/compare/); and the daemon's
 # /api/v1/compare (ASan+UBSan build) on the same captures imported.
 .PHONY: test-compare
-test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_TSAN_BIN) $(BUILD)/fa-demo $(INSIGHTD_ASAN_BIN)
+COMPARE_BENCH := $(BUILD)/bench/bench-compare
+test-compare: $(CLI_BIN) $(CLI_ASAN_BIN) $(CLI_TSAN_BIN) $(BUILD)/fa-demo $(INSIGHTD_ASAN_BIN) $(COMPARE_BENCH)
 	@echo "== fa-cli compare/baseline/export on captures of fa-demo (no daemon), and GET /api/v1/compare"
+	$(Q)python3 bench/compare.py --cli $(CLI_BIN) --tool $(COMPARE_BENCH) --check $(BUILD)/tests/compare-bench
 	$(Q)$(TEST_ENV_asan) python3 tests/compare/run_compare_tests.py --cli $(CLI_BIN) --cli-asan $(CLI_ASAN_BIN) \
 		--cli-tsan $(CLI_TSAN_BIN) --demo $(BUILD)/fa-demo --daemon $(INSIGHTD_ASAN_BIN)
 TEST_STEPS += test-compare
@@ -107,7 +109,6 @@ TEST_STEPS += test-compare
 # make bench-compare: compare of two one-hour captures (60 fps, 64 tags,
 # synthetic, made with the real encoder) against reading and decoding them
 # (bench/compare.py; figures in fa-cli/README.md).
-COMPARE_BENCH := $(BUILD)/bench/bench-compare
 $(COMPARE_BENCH): $(BUILD)/default/bench/bench_compare.o $(BUILD)/default/tests/cli/synth.o $(PROTO_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
