@@ -726,9 +726,12 @@ static unsigned eval_call(actx_t *a, state_t *s, const node_t *n) {
             s->origin[n->child[0]->child[0]->var] |= O_HELD;
         return 0;
     }
-    if (strcmp(name, "fa_pool_alloc") == 0 || strcmp(name, "fa_pool_alloc_at") == 0) {
+    if (strcmp(name, "fa_pool_alloc") == 0 || strcmp(name, "fa_pool_alloc_at") == 0 ||
+        strcmp(name, "fa_pool_alloc_tagged") == 0 || strcmp(name, "fa_pool_realloc") == 0) {
         mark_changed_bool(a, &a->sum->allocs_pool);
         loop_allocation(a, s, n);
+        if (strcmp(name, "fa_pool_realloc") == 0 && n->nchild > 1)
+            check_free(a, n, n->child[1], argo[1], O_POOL);
         return O_POOL;
     }
     if (strcmp(name, "fa_task_alloc") == 0) {

@@ -26,6 +26,14 @@ void frees(fa_alloc_t *fa) {
     void *tagged = fa_heap_alloc_tagged(fa, 0, 32, 0);
     tagged = fa_heap_realloc(fa, tagged, 64, 0); /* ok: FA605 */
     fa_heap_free(fa, tagged); /* ok: FA605 */
+    void *pt = fa_pool_alloc_tagged(fa, 0, 32);
+    fa_heap_free(fa, pt); /* expect: FA605 */
+    char *m3 = malloc(8);
+    void *pr = fa_pool_realloc(fa, m3, 64, 0); /* expect: FA605 */
+    void *pt2 = fa_pool_alloc_tagged(fa, 0, 16);
+    pt2 = fa_pool_realloc(fa, pt2, 64, 0); /* ok: FA605 */
+    fa_pool_free(fa, pt2); /* ok: FA605 */
     (void)grown;
+    (void)pr;
     release_block(fa, fa_pool_alloc(fa, 16)); /* ok: FA605 */
 }
