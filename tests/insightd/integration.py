@@ -974,7 +974,7 @@ def ws_close_is_noticed_promptly():
 
 @test
 def ws_fifty_clients_one_never_reads():
-    d = Daemon("ws50", extra=["--ws-rate", "50", "--ws-send-timeout", "2s"])
+    d = Daemon("ws50", extra=["--ws-rate", "50", "--ws-send-timeout", "5s"])
     try:
         slow = WS(d, rcvbuf=4096)  # connects, never reads
         eq(slow.status, 101, "slow client handshake")
@@ -1021,7 +1021,10 @@ def ws_fifty_clients_one_never_reads():
             t.join(2)
         elapsed = time.time() - t0
         check(min(counts) >= 3 * min(elapsed, 5), f"every reader got frames: min {min(counts)} max {max(counts)}")
-        check(max_health_ms < 1000, f"the API stayed responsive ({max_health_ms:.0f} ms)")
+        # A loop blocked on the slow client would hold /health for the 5 s send
+        # timeout; the 2.5 s bound leaves room for this test's own 50 Python
+        # reader threads and a loaded machine (1 s failed once under load).
+        check(max_health_ms < 2500, f"the API stayed responsive ({max_health_ms:.0f} ms; blocked would be 5 s)")
         check(h["ws"]["merged"] > 0, "frames were merged")
         check(rss1 - rss0 < 150 * 1024, f"memory stays bounded (RSS {rss0} -> {rss1} KiB)")
         eq(h["ws"]["clients"], 49, "the others stay connected")
