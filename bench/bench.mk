@@ -86,6 +86,24 @@ bench-alloc: bench-alloc-build
 
 BENCH_STEPS += bench-alloc
 
+# make test: bench/run itself, on the binaries that need no peer library
+# (1 run of 5 ms per case, callgrind included): the runner once crashed at
+# the end of a 40-minute make bench. A check that it completes and prints
+# every goal, not a measurement.
+BENCH_RUN_CHECK_BINS := bench-fa-default bench-fa-nosites bench-fa-filter bench-raw bench-glibc
+.PHONY: test-bench-run
+test-bench-run: $(addprefix $(BENCH_DIR)/,$(BENCH_RUN_CHECK_BINS))
+	@echo "== bench/run on $(BENCH_RUN_CHECK_BINS) (1 run, 5 ms per case: the runner, not the figures)"
+	$(Q)rm -rf $(BUILD)/tests/bench-run && mkdir -p $(BUILD)/tests/bench-run
+	$(Q)for b in $(BENCH_RUN_CHECK_BINS); do ln -s $(CURDIR)/$(BENCH_DIR)/$$b $(BUILD)/tests/bench-run/$$b; done
+	$(Q)bench/run --bin-dir $(BUILD)/tests/bench-run --runs 1 --ms 5 --retries 0 > $(BUILD)/tests/bench-run/out.txt
+	$(Q)grep -q "issue 16 goals" $(BUILD)/tests/bench-run/out.txt && \
+		grep -q "filter on/off pool_64" $(BUILD)/tests/bench-run/out.txt && \
+		grep -q "call sites pool_64 instructions/op" $(BUILD)/tests/bench-run/out.txt || \
+		{ cat $(BUILD)/tests/bench-run/out.txt; echo "bench/run: goals missing from its table"; exit 1; }
+	@echo "bench/run: completed, every goal line printed"
+TEST_STEPS += test-bench-run
+
 # System benchmarks: end-to-end latency fa_end_frame -> WebSocket client, and
 # the demo's frame-time overhead with the agent on vs off.
 .PHONY: bench-system

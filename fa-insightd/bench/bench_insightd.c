@@ -358,6 +358,7 @@ static char *http_get(int port, const char *path, double *ms) {
 typedef struct health {
     double received, stored, dropped, rejected, queue_high, queue_full, orphaned, store_error, commit_max_ms;
     double no_base; /* 1.2 delta frames skipped: their base was dropped */
+    double backlog, control, duplicate, conflict; /* the other drop reasons */
 } health_t;
 
 static double num(cJSON *o, const char *a, const char *b) {
@@ -382,6 +383,12 @@ static int health(daemon_t *d, health_t *h) {
     h->store_error = cJSON_GetObjectItem(dr, "store_error")->valuedouble;
     cJSON *nb = cJSON_GetObjectItem(dr, "delta_without_base");
     h->no_base = nb ? nb->valuedouble : 0;
+    static const char *const other[] = {"store_backlog", "control_queue_full", "duplicate", "session_conflict"};
+    double *to[] = {&h->backlog, &h->control, &h->duplicate, &h->conflict};
+    for (int i = 0; i < 4; i++) {
+        cJSON *x = cJSON_GetObjectItem(dr, other[i]);
+        *to[i] = x ? x->valuedouble : 0;
+    }
     h->commit_max_ms = num(o, "store", "commit_duration_ms_max");
     cJSON_Delete(o);
     return 0;
@@ -707,8 +714,10 @@ static double flood(daemon_t *d, int frames, double *dropped, int batch) {
     *dropped = h.dropped - h0.dropped;
     if (h.dropped > h0.dropped)
         fprintf(stderr,
-                "   flood (batch %d): %.0f dropped: %.0f at the full queue, %.0f deltas without base\n",
-                batch, h.dropped - h0.dropped, h.queue_full - h0.queue_full, h.no_base - h0.no_base);
+                "   flood (batch %d): %.0f dropped: %.0f at the full queue, %.0f deltas without base, %.0f over the "
+                "store's backlog, %.0f control queue, %.0f duplicates, %.0f session conflicts\n",
+                batch, h.dropped - h0.dropped, h.queue_full - h0.queue_full, h.no_base - h0.no_base,
+                h.backlog - h0.backlog, h.control - h0.control, h.duplicate - h0.duplicate, h.conflict - h0.conflict);
     nng_close(g.sock);
     return (h.stored - h0.stored) / dt;
 }
