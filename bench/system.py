@@ -55,7 +55,8 @@ def with_daemon(build, seconds, runs):
                 samples.append(now_ms - (m["t_ms"] + m["duration_ns"] / 1e6))
         demo.wait(timeout=30)
         ws.sock.close()
-        return samples, overhead(build, runs, f"tcp://127.0.0.1:{ingest}")
+        url = f"tcp://127.0.0.1:{ingest}"
+        return samples, overhead(build, runs, url), wire_bytes(build, url)
     finally:
         daemon.terminate()
         daemon.wait(timeout=15)
@@ -77,6 +78,26 @@ def overhead(build, runs, url):
     return on, off
 
 
+def wire_bytes(build, url):
+    """Bytes on the wire per frame sent by fa-demo (the agent's bytes_sent /
+    frames_sent: every message, HELLO, TAGS, SITES and BYE included) with
+    protocol 1.1 (FA_INSIGHT_PROTO=1.1: one FRAME per message, whole tag
+    rows) and 1.2 (FRAMES, tag rows as deltas), at 60 fps for 8 s and with
+    --deterministic (no waiting: the sender is behind and batches)."""
+    res = {}
+    for mode, extra in (("60fps", ["--fps", "60", "--duration", "8"]),
+                        ("deterministic", ["--deterministic", "--frames", "3000", "--app", "wire-det"])):
+        for proto in ("1.1", "1.2"):
+            env = dict(os.environ, FA_INSIGHT_PROTO=proto)
+            r = subprocess.run([f"{build}/fa-demo", "--quiet", "--url", url] + extra, env=env,
+                               capture_output=True, text=True, timeout=120)
+            m = re.search(r"sent=(\d+) dropped=\d+ wire_bytes=(\d+) messages=(\d+)", r.stdout)
+            if m and int(m.group(1)):
+                sent, wire, msgs = (int(x) for x in m.groups())
+                res[f"{mode}_{proto}"] = {"frames": sent, "messages": msgs, "bytes_per_frame": round(wire / sent)}
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -84,11 +105,12 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    lat, (on, off) = with_daemon(a.build, a.seconds, a.runs)
+    lat, (on, off), wire = with_daemon(a.build, a.seconds, a.runs)
     res = {"latency_ms": {"n": len(lat), "p50": round(pct(lat, 50), 2), "p99": round(pct(lat, 99), 2),
                           "max": round(max(lat), 2) if lat else None},
            "demo_work_us": {"agent_on_median": round(statistics.median(on) / 1000, 1) if on else None,
-                            "agent_off_median": round(statistics.median(off) / 1000, 1) if off else None}}
+                            "agent_off_median": round(statistics.median(off) / 1000, 1) if off else None},
+           "wire_bytes": wire}
     if on and off:
         res["demo_work_us"]["overhead_us"] = round((statistics.median(on) - statistics.median(off)) / 1000, 1)
     if a.json:
@@ -102,6 +124,15 @@ def main():
     print(f"  fa-demo frame work (median of {a.runs} x 4 s runs): agent off {D['agent_off_median']} us, "
           f"agent on {D['agent_on_median']} us, overhead {D.get('overhead_us')} us per frame "
           "(streaming to the daemon; noisy machines move this by tens of us)")
+    for mode, what in (("60fps", "60 fps, 8 s"), ("deterministic", "--deterministic, 3000 frames")):
+        old, new = wire.get(f"{mode}_1.1"), wire.get(f"{mode}_1.2")
+        if old and new:
+            print(f"  fa-demo bytes on the wire per frame ({what}): protocol 1.1 {old['bytes_per_frame']} B "
+                  f"({old['messages']} messages, {old['frames']} frames), 1.2 {new['bytes_per_frame']} B "
+                  f"({new['messages']} messages, {new['frames']} frames): "
+                  f"{100.0 * (new['bytes_per_frame'] - old['bytes_per_frame']) / old['bytes_per_frame']:+.0f} %")
+        else:
+            print(f"  fa-demo bytes on the wire per frame ({what}): not measured (fa-demo printed no counts)")
     return 0
 
 
