@@ -214,6 +214,14 @@ static inline int t_type(t_daemon_t *d, size_t i) {
     return h.type;
 }
 
+/* How many messages of a type the daemon holds so far. */
+static inline size_t t_count(t_daemon_t *d, int type) {
+    size_t seen = 0;
+    for (size_t i = 0, n = t_daemon_count(d); i < n; i++)
+        seen += t_type(d, i) == type;
+    return seen;
+}
+
 /* Index of the first message of a type at or after `from`, or -1. */
 static inline long t_find(t_daemon_t *d, int type, size_t from) {
     size_t n = t_daemon_count(d);
