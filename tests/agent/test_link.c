@@ -367,7 +367,11 @@ Test(link, an_unreachable_daemon_is_logged_once_per_outage_and_its_return_too) {
     for (uint64_t end = t_now_ns() + 5000000000u; !atomic_load(&log.reachable) && t_now_ns() < end;)
         frames_for(&g, &i, 20);
     cr_assert_eq(atomic_load(&log.reachable), 1);
-    cr_assert_geq(atomic_load(&log.reachable_ms), 750);
+    /* The outage began with the agent's first dial, a few ms after the
+     * first frames_for started: it covers the whole 600 ms one for sure
+     * (750 failed once in a clean-clone make test: the 150 ms before it
+     * were not all outage). */
+    cr_assert_geq(atomic_load(&log.reachable_ms), 600);
     /* A second outage is a second line. */
     t_daemon_close(&d);
     frames_for(&g, &i, 700);
